@@ -1,0 +1,84 @@
+// Package apperr is Pavilion's one application error type. Every layer returns
+// *Error for failures a user can act on; the HTTP layer maps Code to a status in
+// one place and shows Message to the user. Anything else is an internal error:
+// logged, never shown.
+package apperr
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a machine-readable error class. It is part of the public API: the JSON
+// error shape carries it and clients switch on it.
+type Code string
+
+const (
+	Invalid        Code = "invalid"         // malformed or semantically wrong input (400)
+	Unauthorized   Code = "unauthorized"    // no or bad credentials (401)
+	Forbidden      Code = "forbidden"       // authenticated but not allowed (403)
+	NotFound       Code = "not_found"       // no such thing, or not visible to the caller (404)
+	Conflict       Code = "conflict"        // state conflict: duplicate, overlap, already taken (409)
+	Gone           Code = "gone"            // existed but no longer usable, e.g. an expired hold (410)
+	TooLarge       Code = "too_large"       // body or frame over its limit (413)
+	Unprocessable  Code = "unprocessable"   // well-formed but cannot be honoured, e.g. key reuse (422)
+	RateLimited    Code = "rate_limited"    // slow down (429)
+	Unavailable    Code = "unavailable"     // a dependency is down; retry later (503)
+	NotImplemented Code = "not_implemented" // the route exists in the plan but is not built yet (501)
+	Internal       Code = "internal"        // a bug or an unexpected failure (500)
+)
+
+// Error is an application error with a code and a message fit for users.
+type Error struct {
+	Code    Code
+	Message string
+	// Err is the underlying cause, kept for logs and errors.Is; never shown.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, apperr.E(code)) match any *Error with the same code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Message == "" && t.Err == nil && t.Code == e.Code
+}
+
+// Errorf builds an *Error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap builds an *Error that keeps cause for logs.
+func Wrap(code Code, cause error, message string) *Error {
+	return &Error{Code: code, Message: message, Err: cause}
+}
+
+// E is a sentinel for errors.Is comparisons by code: errors.Is(err, apperr.E(apperr.NotFound)).
+func E(code Code) error { return &Error{Code: code} }
+
+// CodeOf reports the code of the first *Error in err's chain, or Internal.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Internal
+}
+
+// MessageOf reports the user-facing message of err. Internal errors get a
+// generic message so that no detail of a failure leaks to a client.
+func MessageOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Code != Internal {
+		return e.Message
+	}
+	return "internal error"
+}
