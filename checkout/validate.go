@@ -1,0 +1,100 @@
+package checkout
+
+import (
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/brand"
+)
+
+var (
+	currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
+	skuCodeRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+)
+
+// ValidateProduct checks a new product and its SKUs.
+func ValidateProduct(p *Product) error {
+	p.Name = strings.TrimSpace(p.Name)
+	if p.Name == "" || utf8.RuneCountInString(p.Name) > 200 {
+		return apperr.Errorf(apperr.Invalid, "name must be 1 to 200 characters")
+	}
+	if utf8.RuneCountInString(p.Description) > 10000 {
+		return apperr.Errorf(apperr.Invalid, "description must be at most 10000 characters")
+	}
+	if len(p.Images) > 20 {
+		return apperr.Errorf(apperr.Invalid, "a product has at most 20 images")
+	}
+	for _, img := range p.Images {
+		if img == "" {
+			return apperr.Errorf(apperr.Invalid, "images must be absolute http or https URLs")
+		}
+		if err := brand.CheckURL("images", img); err != nil {
+			return err
+		}
+	}
+	if len(p.SKUs) == 0 || len(p.SKUs) > 100 {
+		return apperr.Errorf(apperr.Invalid, "a product needs 1 to 100 SKUs")
+	}
+	seen := map[string]bool{}
+	for i := range p.SKUs {
+		if err := validateSKU(&p.SKUs[i]); err != nil {
+			return err
+		}
+		if seen[p.SKUs[i].Code] {
+			return apperr.Errorf(apperr.Invalid, "SKU code %q appears twice", p.SKUs[i].Code)
+		}
+		seen[p.SKUs[i].Code] = true
+	}
+	return nil
+}
+
+func validateSKU(s *SKU) error {
+	if !skuCodeRE.MatchString(s.Code) {
+		return apperr.Errorf(apperr.Invalid, "SKU code %q must be 1 to 64 letters, digits, dots, dashes or underscores", s.Code)
+	}
+	if !currencyRE.MatchString(s.Currency) {
+		return apperr.Errorf(apperr.Invalid, "currency %q must be an ISO 4217 code such as EUR or CNY", s.Currency)
+	}
+	if s.PriceMinor <= 0 {
+		return apperr.Errorf(apperr.Invalid, "price_minor must be a positive whole number of minor units")
+	}
+	if s.OnHand < 0 {
+		return apperr.Errorf(apperr.Invalid, "on_hand cannot be negative")
+	}
+	return ValidateAttributes(s.Attributes)
+}
+
+// ValidateAttributes bounds SKU attributes (size, colour…).
+func ValidateAttributes(a map[string]string) error {
+	if len(a) > 20 {
+		return apperr.Errorf(apperr.Invalid, "a SKU has at most 20 attributes")
+	}
+	for k, v := range a {
+		if k == "" || utf8.RuneCountInString(k) > 40 || utf8.RuneCountInString(v) > 200 {
+			return apperr.Errorf(apperr.Invalid, "attribute names are 1 to 40 characters and values at most 200")
+		}
+	}
+	return nil
+}
+
+// ValidatePatch checks a SKU change before it reaches the store.
+func ValidatePatch(p *SKUPatch) error {
+	if p.PriceMinor == nil && p.OnHand == nil && p.OnHandDelta == nil && p.Attributes == nil {
+		return apperr.Errorf(apperr.Invalid, "nothing to change: give price_minor, on_hand, on_hand_delta or attributes")
+	}
+	if p.OnHand != nil && p.OnHandDelta != nil {
+		return apperr.Errorf(apperr.Invalid, "give on_hand or on_hand_delta, not both")
+	}
+	if p.PriceMinor != nil && *p.PriceMinor <= 0 {
+		return apperr.Errorf(apperr.Invalid, "price_minor must be a positive whole number of minor units")
+	}
+	if p.OnHand != nil && *p.OnHand < 0 {
+		return apperr.Errorf(apperr.Invalid, "on_hand cannot be negative")
+	}
+	if p.Attributes != nil {
+		return ValidateAttributes(p.Attributes)
+	}
+	return nil
+}

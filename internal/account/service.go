@@ -1,0 +1,278 @@
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/mail"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/internal/apperr"
+)
+
+// Prefixes make a leaked secret recognisable by secret scanners and by eye.
+const (
+	SessionPrefix = "pvs_"
+	TokenPrefix   = "pvt_"
+)
+
+// Service runs sign-up, log-in and credential checks over a Store.
+// The zero values of its tunables are replaced by sensible defaults.
+type Service struct {
+	Store  Store
+	Hasher Hasher           // zero: DefaultHasher
+	Now    func() time.Time // zero: time.Now
+
+	SessionTTL time.Duration // zero: 30 days
+	TokenTTL   time.Duration // zero: 90 days
+
+	// dummyHash is verified against when an email is unknown, so log-in takes
+	// as long for a missing account as for a wrong password.
+	dummyOnce sync.Once
+	dummyHash string
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) hasher() Hasher {
+	if s.Hasher == (Hasher{}) {
+		return DefaultHasher
+	}
+	return s.Hasher
+}
+
+// NewUser is what an operator or a sign-up form supplies.
+type NewUser struct {
+	Email       string
+	DisplayName string
+	Password    string
+	Roles       []Role
+	BrandIDs    []uuid.UUID
+}
+
+// MinPasswordLen follows NIST SP 800-63B's floor for user-chosen secrets.
+const MinPasswordLen = 8
+
+func validate(n *NewUser) error {
+	n.Email = strings.ToLower(strings.TrimSpace(n.Email))
+	n.DisplayName = strings.TrimSpace(n.DisplayName)
+	addr, err := mail.ParseAddress(n.Email)
+	if err != nil || addr.Address != n.Email || len(n.Email) > 254 {
+		return apperr.Errorf(apperr.Invalid, "email %q is not a valid address", n.Email)
+	}
+	if n.DisplayName == "" {
+		n.DisplayName, _, _ = strings.Cut(n.Email, "@")
+	}
+	if utf8.RuneCountInString(n.DisplayName) > 64 {
+		return apperr.Errorf(apperr.Invalid, "display name is longer than 64 characters")
+	}
+	if utf8.RuneCountInString(n.Password) < MinPasswordLen {
+		return apperr.Errorf(apperr.Invalid, "password must be at least %d characters", MinPasswordLen)
+	}
+	if len(n.Password) > 1024 {
+		return apperr.Errorf(apperr.Invalid, "password is longer than 1024 bytes")
+	}
+	if !slices.Contains(n.Roles, RoleViewer) {
+		n.Roles = append([]Role{RoleViewer}, n.Roles...)
+	}
+	for _, r := range n.Roles {
+		if _, ok := ParseRole(string(r)); !ok {
+			return apperr.Errorf(apperr.Invalid, "unknown role %q", r)
+		}
+	}
+	if len(n.BrandIDs) > 0 && !slices.Contains(n.Roles, RoleBrandAdmin) {
+		return apperr.Errorf(apperr.Invalid, "only brand admins are linked to brands")
+	}
+	return nil
+}
+
+// Create makes an account with the given roles. Sign-up uses it with no
+// roles (a viewer); operators use it for every other role.
+func (s *Service) Create(ctx context.Context, n NewUser) (*User, error) {
+	if err := validate(&n); err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher().Hash(n.Password)
+	if err != nil {
+		return nil, err
+	}
+	u := &User{ID: uuid.New(), Email: n.Email, DisplayName: n.DisplayName, Roles: n.Roles, BrandIDs: n.BrandIDs,
+		CreatedAt: s.now().Truncate(time.Microsecond)}
+	if err := s.Store.CreateUser(ctx, u, hash); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// Signup makes a viewer account and logs it in.
+func (s *Service) Signup(ctx context.Context, email, displayName, password string) (*User, string, error) {
+	u, err := s.Create(ctx, NewUser{Email: email, DisplayName: displayName, Password: password})
+	if err != nil {
+		return nil, "", err
+	}
+	secret, err := s.issue(ctx, u.ID, KindSession, "", s.sessionTTL())
+	if err != nil {
+		return nil, "", err
+	}
+	return u, secret, nil
+}
+
+var errBadLogin = apperr.Errorf(apperr.Unauthorized, "wrong email or password")
+
+// Login checks a password and starts a session. The answer for an unknown
+// email and for a wrong password is the same, in content and in time.
+func (s *Service) Login(ctx context.Context, email, password string) (*User, string, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	u, hash, err := s.Store.UserByEmail(ctx, email)
+	if errors.Is(err, apperr.E(apperr.NotFound)) {
+		s.dummyOnce.Do(func() { s.dummyHash, _ = s.hasher().Hash("not a password") })
+		_, _ = Verify(password, s.dummyHash)
+		return nil, "", errBadLogin
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	ok, err := Verify(password, hash)
+	if err != nil || !ok {
+		return nil, "", errBadLogin
+	}
+	secret, err := s.issue(ctx, u.ID, KindSession, "", s.sessionTTL())
+	if err != nil {
+		return nil, "", err
+	}
+	return u, secret, nil
+}
+
+// Logout ends the session (or revokes the token) that secret names. An
+// unknown secret is not an error: the result is the same.
+func (s *Service) Logout(ctx context.Context, secret string) error {
+	return s.Store.DeleteCredential(ctx, HashSecret(secret))
+}
+
+// IssueToken creates a bearer token for scripts; ttl 0 means the default.
+func (s *Service) IssueToken(ctx context.Context, userID uuid.UUID, name string, ttl time.Duration) (string, time.Time, error) {
+	name = strings.TrimSpace(name)
+	if utf8.RuneCountInString(name) > 64 {
+		return "", time.Time{}, apperr.Errorf(apperr.Invalid, "token name is longer than 64 characters")
+	}
+	if ttl < 0 || ttl > 366*24*time.Hour {
+		return "", time.Time{}, apperr.Errorf(apperr.Invalid, "token lifetime must be between 1 second and 366 days")
+	}
+	if ttl == 0 {
+		ttl = s.TokenTTL
+		if ttl == 0 {
+			ttl = 90 * 24 * time.Hour
+		}
+	}
+	secret, err := s.issue(ctx, userID, KindToken, name, ttl)
+	return secret, s.now().Add(ttl), err
+}
+
+func (s *Service) sessionTTL() time.Duration {
+	if s.SessionTTL == 0 {
+		return 30 * 24 * time.Hour
+	}
+	return s.SessionTTL
+}
+
+func (s *Service) issue(ctx context.Context, userID uuid.UUID, kind CredentialKind, name string, ttl time.Duration) (string, error) {
+	prefix := SessionPrefix
+	if kind == KindToken {
+		prefix = TokenPrefix
+	}
+	secret := prefix + randomSecret()
+	t := s.now().Truncate(time.Microsecond)
+	c := &Credential{Hash: HashSecret(secret), UserID: userID, Kind: kind, Name: name, CreatedAt: t, ExpiresAt: t.Add(ttl)}
+	if err := s.Store.CreateCredential(ctx, c); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// Authenticate resolves a session or token secret to its user. Anything
+// unknown, malformed or expired is Unauthorized.
+func (s *Service) Authenticate(ctx context.Context, secret string) (*User, CredentialKind, error) {
+	if len(secret) < 8 || len(secret) > 128 {
+		return nil, "", apperr.Errorf(apperr.Unauthorized, "invalid or expired credentials")
+	}
+	c, err := s.Store.CredentialByHash(ctx, HashSecret(secret), s.now())
+	if errors.Is(err, apperr.E(apperr.NotFound)) {
+		return nil, "", apperr.Errorf(apperr.Unauthorized, "invalid or expired credentials")
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	u, err := s.Store.UserByID(ctx, c.UserID)
+	if err != nil {
+		return nil, "", err
+	}
+	return u, c.Kind, nil
+}
+
+// ResetPassword sets a new password and revokes every session and token of
+// the account, so whoever knew the old one is out.
+func (s *Service) ResetPassword(ctx context.Context, email, password string) error {
+	n := NewUser{Email: email, Password: password}
+	if err := validate(&n); err != nil {
+		return err
+	}
+	u, _, err := s.Store.UserByEmail(ctx, n.Email)
+	if err != nil {
+		return err
+	}
+	hash, err := s.hasher().Hash(password)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.SetPassword(ctx, u.ID, hash); err != nil {
+		return err
+	}
+	return s.Store.DeleteUserCredentials(ctx, u.ID)
+}
+
+// SetRoles replaces a user's roles and brand links.
+func (s *Service) SetRoles(ctx context.Context, email string, roles []Role, brandIDs []uuid.UUID) (*User, error) {
+	u, _, err := s.Store.UserByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(roles, RoleViewer) {
+		roles = append([]Role{RoleViewer}, roles...)
+	}
+	for _, r := range roles {
+		if _, ok := ParseRole(string(r)); !ok {
+			return nil, apperr.Errorf(apperr.Invalid, "unknown role %q", r)
+		}
+	}
+	if err := s.Store.SetRoles(ctx, u.ID, roles, brandIDs); err != nil {
+		return nil, err
+	}
+	return s.Store.UserByID(ctx, u.ID)
+}
+
+// HashSecret is how secrets are stored: hex SHA-256. A fast hash is right
+// here (unlike passwords): secrets are 256 random bits, not guessable.
+func HashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+func randomSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,197 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/apperr"
+)
+
+type credentialsIn struct {
+	Email       string `json:"email"`
+	Password    string `json:"password"`
+	DisplayName string `json:"display_name"`
+}
+
+func (s *Server) rateLimitLogin(r *http.Request) error {
+	if !s.limiter.allow(clientAddr(r)) {
+		return apperr.Errorf(apperr.RateLimited, "too many attempts; wait a minute and try again")
+	}
+	return nil
+}
+
+func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
+	var in credentialsIn
+	if err := decode(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.rateLimitLogin(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, secret, err := s.Accounts.Signup(r.Context(), in.Email, in.DisplayName, in.Password)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.setSessionCookie(w, secret)
+	writeJSON(w, http.StatusCreated, map[string]any{"user": u})
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	var in credentialsIn
+	if err := decode(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if in.DisplayName != "" {
+		s.writeError(w, r, apperr.Errorf(apperr.Invalid, "unknown field \"display_name\""))
+		return
+	}
+	if err := s.rateLimitLogin(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, secret, err := s.Accounts.Login(r.Context(), in.Email, in.Password)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.setSessionCookie(w, secret)
+	writeJSON(w, http.StatusOK, map[string]any{"user": u})
+}
+
+// logout ends the browser session. It always succeeds and always clears the
+// cookie: a client that is already logged out is in the state it asked for.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		if err := s.Accounts.Logout(r.Context(), c.Value); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	s.clearSessionCookie(w)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request) {
+	u, err := requireUser(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"user": u})
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	u, err := requireUser(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct {
+		Name       string `json:"name"`
+		TTLSeconds int64  `json:"ttl_seconds"`
+	}
+	if err := decode(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	token, expires, err := s.Accounts.IssueToken(r.Context(), u.ID, in.Name, time.Duration(in.TTLSeconds)*time.Second)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"token": token, "expires_at": expires})
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
+	if _, err := requireRole(r, account.RoleAdmin); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	offset, limit, err := page(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	users, err := s.Accounts.Store.ListUsers(r.Context(), offset, limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": nonNil(users)})
+}
+
+// createUser lets a platform admin make staff accounts (hosts, brand admins).
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
+	if _, err := requireRole(r, account.RoleAdmin); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct {
+		credentialsIn
+		Roles    []account.Role `json:"roles"`
+		BrandIDs []uuid.UUID    `json:"brand_ids"`
+	}
+	if err := decode(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, id := range in.BrandIDs {
+		if _, err := s.Brands.BrandByID(r.Context(), id); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	u, err := s.Accounts.Create(r.Context(), account.NewUser{
+		Email: in.Email, DisplayName: in.DisplayName, Password: in.Password, Roles: in.Roles, BrandIDs: in.BrandIDs,
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"user": u})
+}
+
+// page reads offset and limit query parameters; limit defaults to 50, at most 200.
+func page(r *http.Request) (offset, limit int, err error) {
+	q := r.URL.Query()
+	limit = 50
+	if v := q.Get("limit"); v != "" {
+		limit, err = strconv.Atoi(v)
+		if err != nil || limit < 1 || limit > 200 {
+			return 0, 0, apperr.Errorf(apperr.Invalid, "limit must be a whole number from 1 to 200")
+		}
+	}
+	if v := q.Get("offset"); v != "" {
+		offset, err = strconv.Atoi(v)
+		if err != nil || offset < 0 {
+			return 0, 0, apperr.Errorf(apperr.Invalid, "offset must be a whole number of 0 or more")
+		}
+	}
+	return offset, limit, nil
+}
+
+// pathID parses the {id} path value as a UUID; what names the thing for the error.
+func pathID(r *http.Request, what string) (uuid.UUID, error) {
+	v := r.PathValue("id")
+	id, err := uuid.Parse(v)
+	if err != nil {
+		return uuid.Nil, apperr.Errorf(apperr.NotFound, "%s %q not found", what, v)
+	}
+	return id, nil
+}
+
+// nonNil makes empty lists encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

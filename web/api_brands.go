@@ -1,0 +1,220 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/brand"
+)
+
+func (s *Server) listBrands(w http.ResponseWriter, r *http.Request) {
+	list, err := s.Brands.ListBrands(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"brands": nonNil(list)})
+}
+
+func (s *Server) createBrand(w http.ResponseWriter, r *http.Request) {
+	if _, err := requireRole(r, account.RoleAdmin); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var b brand.Brand
+	if err := decode(r, &b); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := brand.Validate(&b); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	b.ID, b.CreatedAt, b.UpdatedAt = uuid.New(), now, now
+	if err := s.Brands.CreateBrand(r.Context(), &b); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"brand": b})
+}
+
+// brandFor finds the brand named by the {id} path value: a UUID or a slug,
+// so hub pages can have readable addresses.
+func (s *Server) brandFor(r *http.Request) (*brand.Brand, error) {
+	v := r.PathValue("id")
+	if id, err := uuid.Parse(v); err == nil {
+		return s.Brands.BrandByID(r.Context(), id)
+	}
+	b, err := s.Brands.BrandBySlug(r.Context(), v)
+	if errors.Is(err, apperr.E(apperr.NotFound)) {
+		return nil, apperr.Errorf(apperr.NotFound, "brand %q not found", v)
+	}
+	return b, err
+}
+
+// adminBrand finds the brand and checks that the caller administers it.
+func (s *Server) adminBrand(r *http.Request) (*brand.Brand, error) {
+	u, err := requireUser(r)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.brandFor(r)
+	if err != nil {
+		return nil, err
+	}
+	if !account.CanAdminBrand(u, b.ID) {
+		return nil, apperr.Errorf(apperr.Forbidden, "you do not administer brand %s", b.Slug)
+	}
+	return b, nil
+}
+
+func (s *Server) getBrand(w http.ResponseWriter, r *http.Request) {
+	b, err := s.brandFor(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"brand": b})
+}
+
+func (s *Server) patchBrand(w http.ResponseWriter, r *http.Request) {
+	b, err := s.adminBrand(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct {
+		Slug     *string `json:"slug"`
+		Name     *string `json:"name"`
+		Story    *string `json:"story"`
+		LogoURL  *string `json:"logo_url"`
+		Website  *string `json:"website"`
+		Flagship *string `json:"flagship"`
+	}
+	if err := decode(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, f := range []struct {
+		dst *string
+		src *string
+	}{{&b.Slug, in.Slug}, {&b.Name, in.Name}, {&b.Story, in.Story}, {&b.LogoURL, in.LogoURL}, {&b.Website, in.Website}, {&b.Flagship, in.Flagship}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	if err := brand.Validate(b); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	b.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
+	if err := s.Brands.UpdateBrand(r.Context(), b); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"brand": b})
+}
+
+func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) {
+	b, err := s.brandFor(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list, err := s.Catalog.ListProducts(r.Context(), b.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"products": nonNil(list)})
+}
+
+type skuIn struct {
+	Code       string            `json:"code"`
+	Attributes map[string]string `json:"attributes"`
+	PriceMinor int64             `json:"price_minor"`
+	Currency   string            `json:"currency"`
+	OnHand     int               `json:"on_hand"`
+}
+
+func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) {
+	b, err := s.adminBrand(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct {
+		Name        string   `json:"name"`
+		Description string   `json:"description"`
+		Images      []string `json:"images"`
+		SKUs        []skuIn  `json:"skus"`
+	}
+	if err := decode(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	p := &checkout.Product{ID: uuid.New(), BrandID: b.ID, Name: in.Name, Description: in.Description, Images: nonNil(in.Images), CreatedAt: now}
+	for _, k := range in.SKUs {
+		if k.Attributes == nil {
+			k.Attributes = map[string]string{}
+		}
+		p.SKUs = append(p.SKUs, checkout.SKU{
+			ID: uuid.New(), ProductID: p.ID, BrandID: b.ID, Code: k.Code, Attributes: k.Attributes,
+			PriceMinor: k.PriceMinor, Currency: k.Currency, OnHand: k.OnHand, UpdatedAt: now,
+		})
+	}
+	if err := checkout.ValidateProduct(p); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.Catalog.CreateProduct(r.Context(), p); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"product": p})
+}
+
+func (s *Server) patchSKU(w http.ResponseWriter, r *http.Request) {
+	u, err := requireUser(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id, err := pathID(r, "SKU")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sku, err := s.Catalog.SKUByID(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !account.CanAdminBrand(u, sku.BrandID) {
+		s.writeError(w, r, apperr.Errorf(apperr.Forbidden, "you do not administer this SKU's brand"))
+		return
+	}
+	var p checkout.SKUPatch
+	if err := decode(r, &p); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := checkout.ValidatePatch(&p); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sku, err = s.Catalog.UpdateSKU(r.Context(), id, p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sku": sku})
+}

@@ -1,0 +1,316 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/show"
+)
+
+// showOut is a show as the API presents it, with its offers.
+type showOut struct {
+	*show.Show
+	Offers []checkout.Offer `json:"offers"`
+}
+
+func (s *Server) listShows(w http.ResponseWriter, r *http.Request) {
+	u := UserFrom(r.Context())
+	offset, limit, err := page(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f := show.Filter{Offset: offset, Limit: limit, IncludeMembers: u.Has(account.RoleMember)}
+	q := r.URL.Query()
+	if v := q.Get("brand"); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil {
+			s.writeError(w, r, apperr.Errorf(apperr.Invalid, "brand must be a brand id"))
+			return
+		}
+		f.BrandID = id
+		f.IncludeMembers = f.IncludeMembers || account.CanAdminBrand(u, id)
+	}
+	if v := q.Get("state"); v != "" {
+		for st := range strings.SplitSeq(v, ",") {
+			switch show.State(st) {
+			case show.Scheduled, show.Live, show.Ended, show.Cancelled:
+				f.States = append(f.States, show.State(st))
+			default:
+				s.writeError(w, r, apperr.Errorf(apperr.Invalid, "state %q must be scheduled, live, ended or cancelled", st))
+				return
+			}
+		}
+	}
+	list, err := s.Shows.ListShows(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"shows": nonNil(list)})
+}
+
+// visibleShow loads the {id} show, answering NotFound (not Forbidden) when
+// the caller may not see it: a members-only show must not be discoverable.
+func (s *Server) visibleShow(r *http.Request) (*show.Show, error) {
+	id, err := pathID(r, "show")
+	if err != nil {
+		return nil, err
+	}
+	sh, err := s.Shows.ShowByID(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if !account.CanSeeShow(UserFrom(r.Context()), sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
+		return nil, apperr.Errorf(apperr.NotFound, "show %q not found", id)
+	}
+	return sh, nil
+}
+
+func (s *Server) getShow(w http.ResponseWriter, r *http.Request) {
+	sh, err := s.visibleShow(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	offers, err := s.Catalog.OffersByShow(r.Context(), sh.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"show": showOut{sh, nonNil(offers)}})
+}
+
+type showIn struct {
+	BrandID     *uuid.UUID       `json:"brand_id"`
+	Title       *string          `json:"title"`
+	Description *string          `json:"description"`
+	Kind        *show.Kind       `json:"kind"`
+	Visibility  *show.Visibility `json:"visibility"`
+	StartsAt    *time.Time       `json:"starts_at"`
+	EndsAt      *time.Time       `json:"ends_at"`
+	TimeZone    *string          `json:"time_zone"`
+	HostIDs     []uuid.UUID      `json:"host_ids"`
+	HoldSeconds *int             `json:"hold_seconds"`
+}
+
+func (in *showIn) apply(sh *show.Show) {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	set(&sh.Title, in.Title)
+	set(&sh.Description, in.Description)
+	set(&sh.TimeZone, in.TimeZone)
+	if in.Kind != nil {
+		sh.Kind = *in.Kind
+	}
+	if in.Visibility != nil {
+		sh.Visibility = *in.Visibility
+	}
+	if in.StartsAt != nil {
+		sh.StartsAt = *in.StartsAt
+	}
+	if in.EndsAt != nil {
+		sh.EndsAt = *in.EndsAt
+	}
+	if in.HostIDs != nil {
+		sh.HostIDs = in.HostIDs
+	}
+	if in.HoldSeconds != nil {
+		sh.HoldSeconds = *in.HoldSeconds
+	}
+}
+
+// checkHosts makes sure every host is an account with the host role.
+func (s *Server) checkHosts(r *http.Request, ids []uuid.UUID) error {
+	seen := map[uuid.UUID]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			return apperr.Errorf(apperr.Invalid, "host %s is listed twice", id)
+		}
+		seen[id] = true
+		u, err := s.Accounts.Store.UserByID(r.Context(), id)
+		if errors.Is(err, apperr.E(apperr.NotFound)) {
+			return apperr.Errorf(apperr.Invalid, "host %s is not an account", id)
+		}
+		if err != nil {
+			return err
+		}
+		if !u.Has(account.RoleHost) {
+			return apperr.Errorf(apperr.Invalid, "%s is not a host", u.DisplayName)
+		}
+	}
+	return nil
+}
+
+func (s *Server) createShow(w http.ResponseWriter, r *http.Request) {
+	u, err := requireUser(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in showIn
+	if err := decode(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if in.BrandID == nil {
+		s.writeError(w, r, apperr.Errorf(apperr.Invalid, "brand_id is required"))
+		return
+	}
+	if !account.CanAdminBrand(u, *in.BrandID) {
+		s.writeError(w, r, apperr.Errorf(apperr.Forbidden, "you do not administer this brand"))
+		return
+	}
+	if _, err := s.Brands.BrandByID(r.Context(), *in.BrandID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	sh := &show.Show{ID: uuid.New(), BrandID: *in.BrandID, State: show.Scheduled, HostIDs: []uuid.UUID{}, CreatedAt: now, UpdatedAt: now}
+	in.apply(sh)
+	if err := show.Validate(sh); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.checkHosts(r, sh.HostIDs); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.Shows.CreateShow(r.Context(), sh); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"show": showOut{sh, []checkout.Offer{}}})
+}
+
+// adminShow loads the {id} show for a brand admin of its brand.
+func (s *Server) adminShow(r *http.Request) (*show.Show, error) {
+	u, err := requireUser(r)
+	if err != nil {
+		return nil, err
+	}
+	sh, err := s.visibleShow(r)
+	if err != nil {
+		return nil, err
+	}
+	if !account.CanAdminBrand(u, sh.BrandID) {
+		return nil, apperr.Errorf(apperr.Forbidden, "you do not administer this show's brand")
+	}
+	return sh, nil
+}
+
+func (s *Server) patchShow(w http.ResponseWriter, r *http.Request) {
+	sh, err := s.adminShow(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in showIn
+	if err := decode(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if in.BrandID != nil && *in.BrandID != sh.BrandID {
+		s.writeError(w, r, apperr.Errorf(apperr.Invalid, "a show cannot move to another brand"))
+		return
+	}
+	switch sh.State {
+	case show.Ended, show.Cancelled:
+		s.writeError(w, r, apperr.Errorf(apperr.Conflict, "the show is %s and can no longer be edited", sh.State))
+		return
+	case show.Live:
+		// Viewers are watching: only the words may change, not the schedule or audience.
+		if in.Kind != nil || in.Visibility != nil || in.StartsAt != nil || in.EndsAt != nil || in.TimeZone != nil || in.HostIDs != nil || in.HoldSeconds != nil {
+			s.writeError(w, r, apperr.Errorf(apperr.Conflict, "the show is live: only its title and description can change"))
+			return
+		}
+	}
+	in.apply(sh)
+	if err := show.Validate(sh); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if in.HostIDs != nil {
+		if err := s.checkHosts(r, sh.HostIDs); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	sh.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
+	if err := s.Shows.UpdateShow(r.Context(), sh); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"show": sh})
+}
+
+// cancelShow cancels a scheduled show. The record stays (orders and analytics
+// refer to it); it just never goes live.
+func (s *Server) cancelShow(w http.ResponseWriter, r *http.Request) {
+	sh, err := s.adminShow(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if sh.State != show.Scheduled {
+		s.writeError(w, r, apperr.Errorf(apperr.Conflict, "only a scheduled show can be cancelled; this one is %s", sh.State))
+		return
+	}
+	sh.State = show.Cancelled
+	sh.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
+	if err := s.Shows.UpdateShow(r.Context(), sh); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"show": sh})
+}
+
+// rotateStreamKey makes a new WHIP key for the show, replacing any old one.
+// The key is shown once: only its hash is kept.
+func (s *Server) rotateStreamKey(w http.ResponseWriter, r *http.Request) {
+	u, err := requireUser(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sh, err := s.visibleShow(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !account.CanHost(u, sh.BrandID, sh.HostIDs) {
+		s.writeError(w, r, apperr.Errorf(apperr.Forbidden, "only this show's hosts and brand admins can get its stream key"))
+		return
+	}
+	key, err := show.RotateStreamKey(r.Context(), s.Shows, sh.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"stream_key": key,
+		"whip_url":   s.baseURL(r) + "/whip/" + sh.ID.String(),
+	})
+}
+
+// baseURL is the configured public URL, or the one this request came in on.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.PublicURL != "" {
+		return strings.TrimSuffix(s.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}

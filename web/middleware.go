@@ -1,0 +1,214 @@
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
+
+	"github.com/pavilion-live/pavilion/internal/apperr"
+)
+
+func notImplemented(what string) error {
+	return apperr.Errorf(apperr.NotImplemented, "%s is not built yet", what)
+}
+
+// limitBody caps every request body so one client cannot make the server
+// buffer without bound. Handlers see *http.MaxBytesError past the limit.
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > s.MaxBodyBytes {
+			s.writeError(w, r, apperr.Errorf(apperr.TooLarge, "request body is larger than %d bytes", s.MaxBodyBytes))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' https: data:; media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("Permissions-Policy", "camera=(self), microphone=(self)")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusRecorder remembers the status for logs and metrics. It keeps
+// http.Flusher and the Hijacker (websockets) reachable through Unwrap.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg *prometheus.Registry) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pavilion_http_requests_total", Help: "HTTP requests by route pattern, method and status code.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "pavilion_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests, m.duration)
+	}
+	return m
+}
+
+func metricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}
+
+// observe logs each request and records its metrics under the matched route
+// pattern (never the raw path, which would make label values unbounded).
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		elapsed := time.Since(start)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		s.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+		s.metrics.duration.WithLabelValues(route).Observe(elapsed.Seconds())
+		if route == "GET /healthz" || route == "GET /metrics" {
+			return
+		}
+		level := slog.LevelInfo
+		if rec.status >= 500 {
+			level = slog.LevelError
+		}
+		s.logger().LogAttrs(r.Context(), level, "http",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", route),
+			slog.Int("status", rec.status), slog.Int64("bytes", rec.bytes),
+			slog.Duration("duration", elapsed), slog.String("remote", clientAddr(r)))
+	})
+}
+
+// clientAddr is the peer's IP address (without port).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// limiter is a per-key token bucket for log-in and sign-up, against password
+// guessing. Idle keys are forgotten so the map stays bounded by active clients.
+type limiter struct {
+	mu      sync.Mutex
+	perMin  int
+	every   time.Duration
+	buckets map[string]*bucket
+	swept   time.Time
+}
+
+type bucket struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+func newLimiter(perWindow int, window time.Duration) *limiter {
+	return &limiter{perMin: perWindow, every: window / time.Duration(perWindow), buckets: map[string]*bucket{}}
+}
+
+func (l *limiter) allow(key string) bool {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.swept) > time.Minute {
+		for k, b := range l.buckets {
+			if now.Sub(b.seen) > 10*time.Minute {
+				delete(l.buckets, k)
+			}
+		}
+		l.swept = now
+	}
+	b, ok := l.buckets[key]
+	if !ok {
+		b = &bucket{lim: rate.NewLimiter(rate.Every(l.every), l.perMin)}
+		l.buckets[key] = b
+	}
+	b.seen = now
+	return b.lim.AllowN(now, 1)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz asks every dependency, in parallel, with a short deadline: a load
+// balancer must not wait on a hung database.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	results := make(map[string]string, len(s.Checks))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	ok := true
+	for _, c := range s.Checks {
+		wg.Go(func() {
+			err := c.Ping(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				ok = false
+				results[c.Name] = "failing"
+				s.logger().WarnContext(ctx, "readiness check failed", "check", c.Name, "err", err)
+				return
+			}
+			results[c.Name] = "ok"
+		})
+	}
+	wg.Wait()
+	status := http.StatusOK
+	body := map[string]any{"status": "ok", "checks": results}
+	if !ok {
+		status = http.StatusServiceUnavailable
+		body["status"] = "unavailable"
+	}
+	writeJSON(w, status, body)
+}

@@ -1,0 +1,147 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/pavilion-live/pavilion/internal/apperr"
+)
+
+// statusOf maps an application error code to its HTTP status: the one place
+// where that mapping lives.
+func statusOf(code apperr.Code) int {
+	switch code {
+	case apperr.Invalid:
+		return http.StatusBadRequest
+	case apperr.Unauthorized:
+		return http.StatusUnauthorized
+	case apperr.Forbidden:
+		return http.StatusForbidden
+	case apperr.NotFound:
+		return http.StatusNotFound
+	case apperr.Conflict:
+		return http.StatusConflict
+	case apperr.Gone:
+		return http.StatusGone
+	case apperr.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case apperr.Unprocessable:
+		return http.StatusUnprocessableEntity
+	case apperr.RateLimited:
+		return http.StatusTooManyRequests
+	case apperr.Unavailable:
+		return http.StatusServiceUnavailable
+	case apperr.NotImplemented:
+		return http.StatusNotImplemented
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// errorBody is the one JSON error shape: {"error": {"code": "...", "message": "..."}}.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    apperr.Code `json:"code"`
+	Message string      `json:"message"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true) // user text stays inert even if a client mis-renders JSON as HTML
+	_ = enc.Encode(v)
+}
+
+// writeError answers with the error's status and message. Internal errors are
+// logged with their cause and shown to the client only as "internal error".
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := apperr.CodeOf(err)
+	if code == apperr.Internal {
+		s.logger().ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, statusOf(code), errorBody{Error: errorDetail{Code: code, Message: apperr.MessageOf(err)}})
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
+}
+
+// decode reads one JSON object from the body into v. Unknown fields, trailing
+// data, wrong types and oversize bodies are refused with a message that says
+// what is wrong; nothing has been changed when it fails.
+func decode(r *http.Request, v any) error {
+	ct := r.Header.Get("Content-Type")
+	if ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return apperr.Errorf(apperr.Invalid, "Content-Type must be application/json")
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return decodeError(err)
+		}
+		return apperr.Errorf(apperr.Invalid, "request body must hold a single JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var (
+		syntax  *json.SyntaxError
+		typeErr *json.UnmarshalTypeError
+		tooBig  *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &tooBig):
+		return apperr.Errorf(apperr.TooLarge, "request body is larger than %d bytes", tooBig.Limit)
+	case errors.Is(err, io.EOF):
+		return apperr.Errorf(apperr.Invalid, "request body is empty; a JSON object is expected")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apperr.Errorf(apperr.Invalid, "malformed JSON: unexpected end of input")
+	case errors.As(err, &syntax):
+		return apperr.Errorf(apperr.Invalid, "malformed JSON at byte %d: %v", syntax.Offset, err)
+	case errors.As(err, &typeErr):
+		if typeErr.Field != "" {
+			return apperr.Errorf(apperr.Invalid, "field %q must be %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+		}
+		return apperr.Errorf(apperr.Invalid, "request body must be a JSON object")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return apperr.Errorf(apperr.Invalid, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		return apperr.Errorf(apperr.Invalid, "malformed JSON: %v", err)
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "int", "int32", "int64", "uint", "uint32", "uint64", "float64":
+		return "a number"
+	case "bool":
+		return "true or false"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	default:
+		return fmt.Sprintf("of type %s", goKind)
+	}
+}

@@ -1,0 +1,138 @@
+// Package web is Pavilion's HTTP face: the JSON API, the operator endpoints
+// and the pages, embedded in the binary. Handlers decode and check input, ask
+// account for who is calling and what they may do, and call the domain
+// stores and services; they hold no business rules of their own beyond input
+// shape.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/show"
+)
+
+// Check is a dependency /readyz asks about.
+type Check struct {
+	Name string
+	Ping func(context.Context) error
+}
+
+// Server holds what the handlers need. Fields are plain; zero values of the
+// tunables get defaults.
+type Server struct {
+	Accounts *account.Service
+	Brands   brand.Store
+	Shows    show.Store
+	Catalog  checkout.Store
+
+	Checks   []Check
+	Registry *prometheus.Registry // where HTTP metrics are registered; nil: none
+	Logger   *slog.Logger
+
+	// PublicURL is how clients reach this server (for the URLs it hands out),
+	// e.g. https://live.example.com. Empty: derived from each request.
+	PublicURL string
+	// SecureCookies marks session cookies Secure (set it behind HTTPS).
+	SecureCookies bool
+	// MaxBodyBytes bounds every request body; zero: 1 MiB.
+	MaxBodyBytes int64
+	// LoginRate bounds log-in and sign-up attempts per client address per minute; zero: 10.
+	LoginRate int
+
+	limiter *limiter
+	metrics *httpMetrics
+}
+
+// Handler builds the routed, wrapped handler. Call it once.
+func (s *Server) Handler() http.Handler {
+	if s.MaxBodyBytes == 0 {
+		s.MaxBodyBytes = 1 << 20
+	}
+	if s.LoginRate == 0 {
+		s.LoginRate = 10
+	}
+	s.limiter = newLimiter(s.LoginRate, time.Minute)
+	s.metrics = newHTTPMetrics(s.Registry)
+
+	mux := http.NewServeMux()
+	s.routes(mux)
+
+	// Cookie-authenticated writes from another site are refused by Go's
+	// Fetch-metadata check; scripts with bearer tokens send no such headers
+	// and pass.
+	cop := http.NewCrossOriginProtection()
+	var h http.Handler = mux
+	h = s.authenticate(h)
+	h = cop.Handler(h)
+	h = s.limitBody(h)
+	h = securityHeaders(h)
+	h = s.observe(h)
+	return h
+}
+
+func (s *Server) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.Registry != nil {
+		mux.Handle("GET /metrics", metricsHandler(s.Registry))
+	}
+	mux.HandleFunc("GET /api/openapi.json", serveOpenAPI)
+
+	mux.HandleFunc("POST /api/auth/signup", s.signup)
+	mux.HandleFunc("POST /api/auth/login", s.login)
+	mux.HandleFunc("POST /api/auth/logout", s.logout)
+	mux.HandleFunc("GET /api/me", s.me)
+	mux.HandleFunc("POST /api/tokens", s.createToken)
+	mux.HandleFunc("GET /api/users", s.listUsers)
+	mux.HandleFunc("POST /api/users", s.createUser)
+
+	mux.HandleFunc("GET /api/brands", s.listBrands)
+	mux.HandleFunc("POST /api/brands", s.createBrand)
+	mux.HandleFunc("GET /api/brands/{id}", s.getBrand)
+	mux.HandleFunc("PATCH /api/brands/{id}", s.patchBrand)
+	mux.HandleFunc("GET /api/brands/{id}/products", s.listProducts)
+	mux.HandleFunc("POST /api/brands/{id}/products", s.createProduct)
+	mux.HandleFunc("PATCH /api/skus/{id}", s.patchSKU)
+
+	mux.HandleFunc("GET /api/shows", s.listShows)
+	mux.HandleFunc("POST /api/shows", s.createShow)
+	mux.HandleFunc("GET /api/shows/{id}", s.getShow)
+	mux.HandleFunc("PATCH /api/shows/{id}", s.patchShow)
+	mux.HandleFunc("DELETE /api/shows/{id}", s.cancelShow)
+	mux.HandleFunc("POST /api/shows/{id}/stream-key", s.rotateStreamKey)
+
+	s.notBuilt(mux)
+	s.pages(mux)
+}
+
+// notBuilt registers the routes of the plan that later work fills in, so a
+// client gets a clear 501 naming the missing feature instead of a bare 404.
+func (s *Server) notBuilt(mux *http.ServeMux) {
+	for pattern, what := range map[string]string{
+		"POST /api/shows/{id}/pin":       "pinning products (live room, issue 4)",
+		"POST /api/shows/{id}/drops":     "flash drops (live room, issue 4)",
+		"GET /api/shows/{id}/stats":      "show analytics (issue 6)",
+		"GET /api/shows/{id}/orders.csv": "order export (checkout, issue 3)",
+		"POST /api/reservations":         "reservations (checkout, issue 3)",
+		"DELETE /api/reservations/{id}":  "reservations (checkout, issue 3)",
+		"POST /api/orders":               "orders (checkout, issue 3)",
+		"GET /api/orders":                "orders (checkout, issue 3)",
+		"GET /api/orders/{id}":           "orders (checkout, issue 3)",
+		"GET /api/calendar.ics":          "the iCalendar feed (issue 6)",
+		"POST /whip/{show}":              "WHIP ingest (stream, issue 5)",
+		"POST /whep/{show}":              "WHEP playback (stream, issue 5)",
+		"GET /ws/shows/{id}":             "the live room websocket (issue 4)",
+	} {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			s.writeError(w, r, notImplemented(what))
+		})
+	}
+}
