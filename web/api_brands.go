@@ -27,11 +27,13 @@ func (s *Server) createBrand(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var b brand.Brand
-	if err := decode(r, &b); err != nil {
+	var in brandIn
+	if err := decode(r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	var b brand.Brand
+	in.apply(&b)
 	if err := brand.Validate(&b); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -75,6 +77,27 @@ func (s *Server) adminBrand(r *http.Request) (*brand.Brand, error) {
 	return b, nil
 }
 
+// brandIn is what a client may set on a brand; absent fields stay as they are.
+type brandIn struct {
+	Slug     *string `json:"slug"`
+	Name     *string `json:"name"`
+	Story    *string `json:"story"`
+	LogoURL  *string `json:"logo_url"`
+	Website  *string `json:"website"`
+	Flagship *string `json:"flagship"`
+}
+
+func (in *brandIn) apply(b *brand.Brand) {
+	for _, f := range []struct{ dst, src *string }{
+		{&b.Slug, in.Slug}, {&b.Name, in.Name}, {&b.Story, in.Story},
+		{&b.LogoURL, in.LogoURL}, {&b.Website, in.Website}, {&b.Flagship, in.Flagship},
+	} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+}
+
 func (s *Server) getBrand(w http.ResponseWriter, r *http.Request) {
 	b, err := s.brandFor(r)
 	if err != nil {
@@ -90,26 +113,12 @@ func (s *Server) patchBrand(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var in struct {
-		Slug     *string `json:"slug"`
-		Name     *string `json:"name"`
-		Story    *string `json:"story"`
-		LogoURL  *string `json:"logo_url"`
-		Website  *string `json:"website"`
-		Flagship *string `json:"flagship"`
-	}
+	var in brandIn
 	if err := decode(r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	for _, f := range []struct {
-		dst *string
-		src *string
-	}{{&b.Slug, in.Slug}, {&b.Name, in.Name}, {&b.Story, in.Story}, {&b.LogoURL, in.LogoURL}, {&b.Website, in.Website}, {&b.Flagship, in.Flagship}} {
-		if f.src != nil {
-			*f.dst = *f.src
-		}
-	}
+	in.apply(b)
 	if err := brand.Validate(b); err != nil {
 		s.writeError(w, r, err)
 		return

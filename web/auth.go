@@ -18,6 +18,7 @@ type ctxKey int
 const (
 	userKey ctxKey = iota
 	authErrKey
+	routeKey
 )
 
 // authenticate resolves the caller from a bearer token (scripts, load tools,

@@ -102,12 +102,13 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
+		route := ""
+		r = r.WithContext(context.WithValue(r.Context(), routeKey, &route))
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
 		elapsed := time.Since(start)
-		route := r.Pattern
 		if route == "" {
 			route = "unmatched"
 		}

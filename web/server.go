@@ -15,6 +15,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
@@ -64,12 +65,20 @@ func (s *Server) Handler() http.Handler {
 
 	mux := http.NewServeMux()
 	s.routes(mux)
+	routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		// The mux records the matched pattern on the request it was given;
+		// middleware outside sees another copy, so hand it out by pointer.
+		if p, ok := r.Context().Value(routeKey).(*string); ok {
+			*p = r.Pattern
+		}
+	})
 
 	// Cookie-authenticated writes from another site are refused by Go's
 	// Fetch-metadata check; scripts with bearer tokens send no such headers
 	// and pass.
 	cop := http.NewCrossOriginProtection()
-	var h http.Handler = mux
+	var h http.Handler = routed
 	h = s.authenticate(h)
 	h = cop.Handler(h)
 	h = s.limitBody(h)
@@ -110,6 +119,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/shows/{id}/stream-key", s.rotateStreamKey)
 
 	s.notBuilt(mux)
+	// Unknown API paths answer in the JSON error shape, like everything under /api.
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, apperr.Errorf(apperr.NotFound, "no API route %s %s", r.Method, r.URL.Path))
+	})
 	s.pages(mux)
 }
 

@@ -94,6 +94,9 @@ func validate(n *NewUser) error {
 			return apperr.Errorf(apperr.Invalid, "unknown role %q", r)
 		}
 	}
+	if n.BrandIDs == nil {
+		n.BrandIDs = []uuid.UUID{}
+	}
 	if len(n.BrandIDs) > 0 && !slices.Contains(n.Roles, RoleBrandAdmin) {
 		return apperr.Errorf(apperr.Invalid, "only brand admins are linked to brands")
 	}
@@ -160,7 +163,11 @@ func (s *Service) Login(ctx context.Context, email, password string) (*User, str
 // Logout ends the session (or revokes the token) that secret names. An
 // unknown secret is not an error: the result is the same.
 func (s *Service) Logout(ctx context.Context, secret string) error {
-	return s.Store.DeleteCredential(ctx, HashSecret(secret))
+	err := s.Store.DeleteCredential(ctx, HashSecret(secret))
+	if errors.Is(err, apperr.E(apperr.NotFound)) {
+		return nil
+	}
+	return err
 }
 
 // IssueToken creates a bearer token for scripts; ttl 0 means the default.

@@ -38,15 +38,19 @@ func Validate(b *Brand) error {
 	return nil
 }
 
-// CheckURL accepts "" or an absolute http(s) URL. Anything else (javascript:,
-// data:, relative paths) could become an injection vector in a page.
+// CheckURL accepts "", an absolute http(s) URL, or a path on this server
+// ("/static/…"). Anything else (javascript:, data:, protocol-relative //host)
+// could become an injection vector in a page.
 func CheckURL(field, v string) error {
 	if v == "" {
 		return nil
 	}
+	if strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "//") && !strings.Contains(v, "\\") && len(v) <= 2048 {
+		return nil
+	}
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(v) > 2048 {
-		return apperr.Errorf(apperr.Invalid, "%s must be an absolute http or https URL", field)
+		return apperr.Errorf(apperr.Invalid, "%s must be an absolute http or https URL or a path on this server", field)
 	}
 	return nil
 }

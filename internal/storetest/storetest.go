@@ -106,7 +106,7 @@ func testAccounts(t *testing.T, s account.Store) {
 	must(t, s.SetRoles(ctx, u.ID, []account.Role{account.RoleViewer, account.RoleHost}, nil))
 	got, err = s.UserByID(ctx, u.ID)
 	must(t, err)
-	if !got.Has(account.RoleHost) || got.Has(account.RoleMember) || len(got.BrandIDs) != 0 {
+	if !got.Has(account.RoleHost) || got.Has(account.RoleMember) || got.BrandIDs == nil || len(got.BrandIDs) != 0 {
 		t.Fatalf("after SetRoles: %+v", got)
 	}
 	wantCode(t, s.SetRoles(ctx, uuid.New(), []account.Role{account.RoleViewer}, nil), apperr.NotFound)

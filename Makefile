@@ -1,0 +1,38 @@
+# Pavilion. `make run` starts the embedded server with demo data; `make test`
+# runs the whole suite. Nothing else needs installing first but Go.
+
+GO      ?= go
+BIN     := bin
+DATA    ?= ./data
+HTTP    ?= :8080
+# Packages with goroutines that meet: always tested under the race detector.
+RACE_PKGS := ./internal/... ./chat/... ./checkout/... ./stream/... ./web/... ./cmd/...
+
+.PHONY: all build run test vet fmt-check test-go bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/pavilion ./cmd/pavilion
+
+run: build
+	$(BIN)/pavilion serve --demo --data-dir $(DATA) --http $(HTTP)
+
+test: fmt-check vet test-go
+
+fmt-check:
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
+
+bench:
+	@mkdir -p bench/out
+	@echo "No benchmarks yet: the stampede, chat and media benchmarks come with issues 3, 4 and 5." | tee bench/out/README.txt
+
+clean:
+	rm -rf $(BIN)

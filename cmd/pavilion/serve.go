@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/pavilion-live/pavilion/internal/config"
+	"github.com/pavilion-live/pavilion/internal/demo"
+	"github.com/pavilion-live/pavilion/web"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg config.Config
+	fs := newFlagSet("serve", "Usage: pavilion serve [flags]\n\nRuns the Pavilion server. With no database or Redis URL it runs embedded:\na SQLite file under --data-dir and an in-process bus.", stderr)
+	cfg.RegisterServe(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	if err := cfg.Check(); err != nil {
+		return err
+	}
+	log := newLogger(&cfg, stderr)
+
+	db, storeName, err := openDatabase(ctx, &cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if cfg.Migrate {
+		if err := db.Migrate(ctx); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
+	version, err := db.Version(ctx)
+	if err != nil {
+		return fmt.Errorf("schema version: %w", err)
+	}
+	bus, busName, err := openBus(ctx, &cfg)
+	if err != nil {
+		return err
+	}
+	defer bus.Close()
+	log.Info("storage ready", "store", storeName, "schema_version", version, "bus", busName)
+
+	accounts := accountService(db)
+	if cfg.Demo {
+		if err := demo.Seed(ctx, demoDeps(db, accounts)); err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := &web.Server{
+		Accounts: accounts, Brands: db, Shows: db, Catalog: db,
+		Checks:        []web.Check{{Name: "store", Ping: db.Ping}, {Name: "bus", Ping: bus.Ping}},
+		Registry:      reg,
+		Logger:        log,
+		PublicURL:     cfg.PublicURL,
+		SecureCookies: cfg.SecureCookies,
+	}
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	if cfg.PublicURL == "" {
+		// With --http :0 the kernel picks the port; print the real one.
+		cfg.HTTPAddr = ln.Addr().String()
+	}
+	printBanner(stdout, &cfg)
+
+	go sweepCredentials(ctx, log, db)
+
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func printBanner(w io.Writer, cfg *config.Config) {
+	base := cfg.BaseURL()
+	fmt.Fprintf(w, "\nPavilion is running at %s\n", base)
+	fmt.Fprintf(w, "  health   %s/healthz   metrics %s/metrics   API %s/api/openapi.json\n", base, base, base)
+	if cfg.Demo {
+		fmt.Fprintf(w, "  watch    %s/shows/%s\n", base, demo.ShowID)
+		fmt.Fprintf(w, "  studio   %s/studio/%s\n", base, demo.ShowID)
+		fmt.Fprintf(w, "  brand    %s/brand\n", base)
+		fmt.Fprintf(w, "  demo logins (password %q):\n", demo.Password)
+		for _, l := range [][2]string{
+			{"admin", demo.AdminEmail}, {"brand admin", demo.BrandAdminEmail}, {"host", demo.HostEmail},
+			{"viewer", demo.ViewerEmail}, {"member", demo.MemberEmail},
+		} {
+			fmt.Fprintf(w, "    %-12s %s\n", l[0], l[1])
+		}
+		fmt.Fprintln(w, "  tokens and a stream key for scripts: pavilion demo --json")
+	}
+	fmt.Fprintln(w)
+}
+
+// sweepCredentials deletes expired sessions and tokens hourly so the table
+// does not grow without bound. Expired ones are already refused on use.
+func sweepCredentials(ctx context.Context, log *slog.Logger, db database) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := db.DeleteExpiredCredentials(ctx, time.Now().UTC())
+		if err != nil && ctx.Err() == nil {
+			log.Warn("sweeping expired credentials", "err", err)
+		} else if n > 0 {
+			log.Info("swept expired credentials", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

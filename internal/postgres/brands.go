@@ -1,0 +1,84 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/brand"
+)
+
+const brandCols = `id, slug, name, story, logo_url, website, flagship, created_at, updated_at`
+
+func scanBrand(row pgx.Row) (*brand.Brand, error) {
+	var b brand.Brand
+	if err := row.Scan(&b.ID, &b.Slug, &b.Name, &b.Story, &b.LogoURL, &b.Website, &b.Flagship, &b.CreatedAt, &b.UpdatedAt); err != nil {
+		return nil, err
+	}
+	b.CreatedAt, b.UpdatedAt = b.CreatedAt.UTC(), b.UpdatedAt.UTC()
+	return &b, nil
+}
+
+// CreateBrand inserts b. A slug already taken is a Conflict.
+func (db *DB) CreateBrand(ctx context.Context, b *brand.Brand) error {
+	_, err := db.pool.Exec(ctx,
+		`INSERT INTO brands (`+brandCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		b.ID, b.Slug, b.Name, b.Story, b.LogoURL, b.Website, b.Flagship, b.CreatedAt, b.UpdatedAt)
+	return storeErr("create brand", err)
+}
+
+// BrandByID returns the brand with the given ID.
+func (db *DB) BrandByID(ctx context.Context, id uuid.UUID) (*brand.Brand, error) {
+	b, err := scanBrand(db.pool.QueryRow(ctx, `SELECT `+brandCols+` FROM brands WHERE id = $1`, id))
+	if err != nil {
+		return nil, notFound("brand by id", "brand", err)
+	}
+	return b, nil
+}
+
+// BrandBySlug returns the brand with the given slug.
+func (db *DB) BrandBySlug(ctx context.Context, slug string) (*brand.Brand, error) {
+	b, err := scanBrand(db.pool.QueryRow(ctx, `SELECT `+brandCols+` FROM brands WHERE slug = $1`, slug))
+	if err != nil {
+		return nil, notFound("brand by slug", "brand", err)
+	}
+	return b, nil
+}
+
+// ListBrands lists every brand, oldest first.
+func (db *DB) ListBrands(ctx context.Context) ([]brand.Brand, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+brandCols+` FROM brands ORDER BY created_at, seq`)
+	if err != nil {
+		return nil, storeErr("list brands", err)
+	}
+	defer rows.Close()
+	brands := []brand.Brand{}
+	for rows.Next() {
+		b, err := scanBrand(rows)
+		if err != nil {
+			return nil, storeErr("list brands", err)
+		}
+		brands = append(brands, *b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, storeErr("list brands", err)
+	}
+	return brands, nil
+}
+
+// UpdateBrand writes every field of b but ID and CreatedAt.
+func (db *DB) UpdateBrand(ctx context.Context, b *brand.Brand) error {
+	tag, err := db.pool.Exec(ctx,
+		`UPDATE brands SET slug = $2, name = $3, story = $4, logo_url = $5, website = $6, flagship = $7, updated_at = $8
+		 WHERE id = $1`,
+		b.ID, b.Slug, b.Name, b.Story, b.LogoURL, b.Website, b.Flagship, b.UpdatedAt)
+	if err != nil {
+		return storeErr("update brand", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return apperr.Errorf(apperr.NotFound, "brand not found")
+	}
+	return nil
+}

@@ -1,0 +1,286 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/apperr"
+)
+
+const (
+	productCols = `id, brand_id, name, description, images, created_at`
+	skuCols     = `id, product_id, brand_id, code, attributes, price_minor, currency, on_hand, sold, held, updated_at`
+	offerCols   = `id, show_id, sku_id, price_minor, currency, allocated, per_customer_limit, sold, held, created_at`
+)
+
+func scanProduct(row pgx.Row) (*checkout.Product, error) {
+	var p checkout.Product
+	if err := row.Scan(&p.ID, &p.BrandID, &p.Name, &p.Description, &p.Images, &p.CreatedAt); err != nil {
+		return nil, err
+	}
+	p.CreatedAt = p.CreatedAt.UTC()
+	if p.Images == nil {
+		p.Images = []string{}
+	}
+	p.SKUs = []checkout.SKU{}
+	return &p, nil
+}
+
+func scanSKU(row pgx.Row) (*checkout.SKU, error) {
+	var s checkout.SKU
+	if err := row.Scan(&s.ID, &s.ProductID, &s.BrandID, &s.Code, &s.Attributes, &s.PriceMinor, &s.Currency,
+		&s.OnHand, &s.Sold, &s.Held, &s.UpdatedAt); err != nil {
+		return nil, err
+	}
+	s.UpdatedAt = s.UpdatedAt.UTC()
+	if s.Attributes == nil {
+		s.Attributes = map[string]string{}
+	}
+	return &s, nil
+}
+
+func scanOffer(row pgx.Row) (*checkout.Offer, error) {
+	var o checkout.Offer
+	if err := row.Scan(&o.ID, &o.ShowID, &o.SKUID, &o.PriceMinor, &o.Currency, &o.Allocated, &o.PerCustomerLimit,
+		&o.Sold, &o.Held, &o.CreatedAt); err != nil {
+		return nil, err
+	}
+	o.CreatedAt = o.CreatedAt.UTC()
+	return &o, nil
+}
+
+// attributesJSON encodes SKU attributes for a jsonb column; nil is {}.
+func attributesJSON(a map[string]string) (string, error) {
+	if a == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(a)
+	return string(b), err
+}
+
+// CreateProduct inserts p and its SKUs in one transaction: on any failure,
+// such as a SKU code the brand already uses (Conflict), nothing is kept.
+// Each SKU gets the product's ID and brand.
+func (db *DB) CreateProduct(ctx context.Context, p *checkout.Product) error {
+	images := p.Images
+	if images == nil {
+		images = []string{}
+	}
+	attrs := make([]string, len(p.SKUs))
+	for i := range p.SKUs {
+		p.SKUs[i].ProductID, p.SKUs[i].BrandID = p.ID, p.BrandID
+		var err error
+		if attrs[i], err = attributesJSON(p.SKUs[i].Attributes); err != nil {
+			return storeErr("create product", err)
+		}
+	}
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx,
+			`INSERT INTO products (`+productCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+			p.ID, p.BrandID, p.Name, p.Description, images, p.CreatedAt); err != nil {
+			return err
+		}
+		for i, s := range p.SKUs {
+			if _, err := tx.Exec(ctx,
+				`INSERT INTO skus (position, `+skuCols+`) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12)`,
+				i, s.ID, s.ProductID, s.BrandID, s.Code, attrs[i], s.PriceMinor, s.Currency,
+				s.OnHand, s.Sold, s.Held, s.UpdatedAt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return storeErr("create product", err)
+}
+
+// skusOf loads the SKUs of the given products, in order, into them.
+func (db *DB) skusOf(ctx context.Context, q string, arg any, products []*checkout.Product) error {
+	byID := make(map[uuid.UUID]*checkout.Product, len(products))
+	for _, p := range products {
+		byID[p.ID] = p
+	}
+	rows, err := db.pool.Query(ctx, q, arg)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		s, err := scanSKU(rows)
+		if err != nil {
+			return err
+		}
+		if p := byID[s.ProductID]; p != nil {
+			p.SKUs = append(p.SKUs, *s)
+		}
+	}
+	return rows.Err()
+}
+
+// ProductByID returns the product with its SKUs.
+func (db *DB) ProductByID(ctx context.Context, id uuid.UUID) (*checkout.Product, error) {
+	p, err := scanProduct(db.pool.QueryRow(ctx, `SELECT `+productCols+` FROM products WHERE id = $1`, id))
+	if err != nil {
+		return nil, notFound("product by id", "product", err)
+	}
+	err = db.skusOf(ctx, `SELECT `+skuCols+` FROM skus WHERE product_id = $1 ORDER BY position, id`, id,
+		[]*checkout.Product{p})
+	if err != nil {
+		return nil, storeErr("product by id", err)
+	}
+	return p, nil
+}
+
+// ListProducts lists the brand's products with their SKUs, oldest first.
+func (db *DB) ListProducts(ctx context.Context, brandID uuid.UUID) ([]checkout.Product, error) {
+	rows, err := db.pool.Query(ctx,
+		`SELECT `+productCols+` FROM products WHERE brand_id = $1 ORDER BY created_at, seq`, brandID)
+	if err != nil {
+		return nil, storeErr("list products", err)
+	}
+	var products []*checkout.Product
+	for rows.Next() {
+		p, err := scanProduct(rows)
+		if err != nil {
+			rows.Close()
+			return nil, storeErr("list products", err)
+		}
+		products = append(products, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, storeErr("list products", err)
+	}
+	out := make([]checkout.Product, 0, len(products))
+	if len(products) == 0 {
+		return out, nil
+	}
+	err = db.skusOf(ctx, `SELECT `+skuCols+` FROM skus WHERE brand_id = $1 ORDER BY product_id, position, id`, brandID, products)
+	if err != nil {
+		return nil, storeErr("list products", err)
+	}
+	for _, p := range products {
+		out = append(out, *p)
+	}
+	return out, nil
+}
+
+// SKUByID returns the SKU with its stock.
+func (db *DB) SKUByID(ctx context.Context, id uuid.UUID) (*checkout.SKU, error) {
+	s, err := scanSKU(db.pool.QueryRow(ctx, `SELECT `+skuCols+` FROM skus WHERE id = $1`, id))
+	if err != nil {
+		return nil, notFound("sku by id", "SKU", err)
+	}
+	return s, nil
+}
+
+// UpdateSKU applies p in one conditional UPDATE, so concurrent changes never
+// lose each other and never take OnHand below Sold+Held (a Conflict). OnHand
+// sets the stock, OnHandDelta adjusts it; given both, the delta applies to
+// the new value. Attributes, when not nil, replace the stored ones.
+func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) (*checkout.SKU, error) {
+	var onHand, delta *int64
+	if p.OnHand != nil {
+		v := int64(*p.OnHand)
+		onHand = &v
+	}
+	if p.OnHandDelta != nil {
+		v := int64(*p.OnHandDelta)
+		delta = &v
+	}
+	var attrs *string
+	if p.Attributes != nil {
+		a, err := attributesJSON(p.Attributes)
+		if err != nil {
+			return nil, storeErr("update sku", err)
+		}
+		attrs = &a
+	}
+	// The new stock is computed in bigint, so that an absurd value fails as
+	// out of range (Invalid) rather than wrapping.
+	s, err := scanSKU(db.pool.QueryRow(ctx,
+		`UPDATE skus SET
+		     price_minor = COALESCE($2::bigint, price_minor),
+		     on_hand     = COALESCE($3::bigint, on_hand) + COALESCE($4::bigint, 0),
+		     attributes  = COALESCE($5::jsonb, attributes),
+		     updated_at  = now()
+		 WHERE id = $1
+		   AND COALESCE($3::bigint, on_hand) + COALESCE($4::bigint, 0) >= sold + held
+		 RETURNING `+skuCols,
+		id, p.PriceMinor, onHand, delta, attrs))
+	if err == nil {
+		return s, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return nil, storeErr("update sku", err)
+	}
+	// No row changed: the SKU is missing, or the change would oversell.
+	var exists bool
+	if err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM skus WHERE id = $1)`, id).Scan(&exists); err != nil {
+		return nil, storeErr("update sku", err)
+	}
+	if !exists {
+		return nil, apperr.Errorf(apperr.NotFound, "SKU not found")
+	}
+	return nil, apperr.Errorf(apperr.Conflict, "stock on hand cannot go below sold plus held units")
+}
+
+// CreateOffer inserts o. The SKU must exist (NotFound) and hold at least the
+// allocated units (Conflict); the show must exist (NotFound).
+func (db *DB) CreateOffer(ctx context.Context, o *checkout.Offer) error {
+	tag, err := db.pool.Exec(ctx,
+		`INSERT INTO offers (`+offerCols+`)
+		 SELECT $1::uuid, $2::uuid, k.id, $4::bigint, $5::text, $6::integer, $7::integer, $8::integer, $9::integer, $10::timestamptz
+		 FROM skus k
+		 WHERE k.id = $3 AND k.on_hand >= $6::integer`,
+		o.ID, o.ShowID, o.SKUID, o.PriceMinor, o.Currency, o.Allocated, o.PerCustomerLimit, o.Sold, o.Held, o.CreatedAt)
+	if err != nil {
+		return storeErr("create offer", err)
+	}
+	if tag.RowsAffected() > 0 {
+		return nil
+	}
+	var exists bool
+	if err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM skus WHERE id = $1)`, o.SKUID).Scan(&exists); err != nil {
+		return storeErr("create offer", err)
+	}
+	if !exists {
+		return apperr.Errorf(apperr.NotFound, "SKU not found")
+	}
+	return apperr.Errorf(apperr.Conflict, "allocation exceeds stock on hand")
+}
+
+// OfferByID returns the offer with the given ID.
+func (db *DB) OfferByID(ctx context.Context, id uuid.UUID) (*checkout.Offer, error) {
+	o, err := scanOffer(db.pool.QueryRow(ctx, `SELECT `+offerCols+` FROM offers WHERE id = $1`, id))
+	if err != nil {
+		return nil, notFound("offer by id", "offer", err)
+	}
+	return o, nil
+}
+
+// OffersByShow lists the show's offers, oldest first.
+func (db *DB) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Offer, error) {
+	rows, err := db.pool.Query(ctx,
+		`SELECT `+offerCols+` FROM offers WHERE show_id = $1 ORDER BY created_at, seq`, showID)
+	if err != nil {
+		return nil, storeErr("offers by show", err)
+	}
+	defer rows.Close()
+	offers := []checkout.Offer{}
+	for rows.Next() {
+		o, err := scanOffer(rows)
+		if err != nil {
+			return nil, storeErr("offers by show", err)
+		}
+		offers = append(offers, *o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, storeErr("offers by show", err)
+	}
+	return offers, nil
+}

@@ -1,0 +1,257 @@
+package postgres
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/apperr"
+)
+
+// Default and largest page sizes of listings.
+const (
+	defaultLimit = 50
+	maxLimit     = 200
+)
+
+// page normalises an offset and a limit: a limit of 0 or less means the
+// default, and no page is larger than maxLimit.
+func page(offset, limit int) (int, int) {
+	if offset < 0 {
+		offset = 0
+	}
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	return offset, min(limit, maxLimit)
+}
+
+// userCols selects a user with its roles and brand links; u is users.
+const userCols = `u.id, u.email, u.display_name, u.created_at,
+	ARRAY(SELECT r.role FROM user_roles r WHERE r.user_id = u.id),
+	ARRAY(SELECT a.brand_id FROM brand_admins a WHERE a.user_id = u.id ORDER BY a.position, a.brand_id)`
+
+func scanUser(row pgx.Row, extra ...any) (*account.User, error) {
+	var (
+		u     account.User
+		roles []string
+	)
+	dest := append([]any{&u.ID, &u.Email, &u.DisplayName, &u.CreatedAt, &roles, &u.BrandIDs}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	u.CreatedAt = u.CreatedAt.UTC()
+	u.Roles = make([]account.Role, 0, len(roles))
+	for _, r := range roles {
+		u.Roles = append(u.Roles, account.Role(r))
+	}
+	// Roles in the order of increasing power, as account.Roles lists them.
+	slices.SortFunc(u.Roles, func(a, b account.Role) int {
+		return slices.Index(account.Roles, a) - slices.Index(account.Roles, b)
+	})
+	if u.BrandIDs == nil {
+		u.BrandIDs = []uuid.UUID{}
+	}
+	return &u, nil
+}
+
+// roleStrings checks and de-duplicates roles, keeping their order.
+func roleStrings(roles []account.Role) ([]string, error) {
+	out := make([]string, 0, len(roles))
+	for _, r := range roles {
+		if _, ok := account.ParseRole(string(r)); !ok {
+			return nil, apperr.Errorf(apperr.Invalid, "unknown role %q", r)
+		}
+		if !slices.Contains(out, string(r)) {
+			out = append(out, string(r))
+		}
+	}
+	return out, nil
+}
+
+// uniqueIDs drops repeated IDs, keeping the first of each.
+func uniqueIDs(ids []uuid.UUID) []uuid.UUID {
+	out := make([]uuid.UUID, 0, len(ids))
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// writeRoles replaces the roles and brand links of user id inside tx.
+func writeRoles(ctx context.Context, tx pgx.Tx, id uuid.UUID, roles []string, brandIDs []uuid.UUID) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM user_roles WHERE user_id = $1`, id); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM brand_admins WHERE user_id = $1`, id); err != nil {
+		return err
+	}
+	if len(roles) > 0 {
+		if _, err := tx.Exec(ctx,
+			`INSERT INTO user_roles (user_id, role) SELECT $1, unnest($2::text[])`, id, roles); err != nil {
+			return err
+		}
+	}
+	if len(brandIDs) > 0 {
+		if _, err := tx.Exec(ctx,
+			`INSERT INTO brand_admins (brand_id, user_id, position)
+			 SELECT b.id, $1, b.n FROM unnest($2::uuid[]) WITH ORDINALITY AS b(id, n)`,
+			id, uniqueIDs(brandIDs)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateUser inserts u with its roles and brand links. The email is stored as
+// given and unique compared lower-cased. A brand link to a missing brand is NotFound.
+func (db *DB) CreateUser(ctx context.Context, u *account.User, passwordHash string) error {
+	roles, err := roleStrings(u.Roles)
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx,
+			`INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			u.ID, u.Email, u.DisplayName, passwordHash, u.CreatedAt); err != nil {
+			return err
+		}
+		return writeRoles(ctx, tx, u.ID, roles, u.BrandIDs)
+	})
+	return storeErr("create user", err)
+}
+
+// UserByID returns the user with the given ID.
+func (db *DB) UserByID(ctx context.Context, id uuid.UUID) (*account.User, error) {
+	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = $1`, id))
+	if err != nil {
+		return nil, notFound("user by id", "user", err)
+	}
+	return u, nil
+}
+
+// UserByEmail returns the user whose email matches, ignoring case, and the
+// stored password hash.
+func (db *DB) UserByEmail(ctx context.Context, email string) (*account.User, string, error) {
+	var hash string
+	u, err := scanUser(db.pool.QueryRow(ctx,
+		`SELECT `+userCols+`, u.password_hash FROM users u WHERE lower(u.email) = lower($1)`,
+		email), &hash)
+	if err != nil {
+		return nil, "", notFound("user by email", "user", err)
+	}
+	return u, hash, nil
+}
+
+// SetPassword replaces the user's password hash.
+func (db *DB) SetPassword(ctx context.Context, id uuid.UUID, passwordHash string) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, id, passwordHash)
+	if err != nil {
+		return storeErr("set password", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return apperr.Errorf(apperr.NotFound, "user not found")
+	}
+	return nil
+}
+
+// SetRoles replaces the user's roles and brand links in one transaction.
+func (db *DB) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
+	rs, err := roleStrings(roles)
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		// Lock the user so that concurrent SetRoles calls apply one after the other.
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, id).Scan(&one); err != nil {
+			return notFound("set roles", "user", err)
+		}
+		return writeRoles(ctx, tx, id, rs, brandIDs)
+	})
+	return storeErr("set roles", err)
+}
+
+// ListUsers lists users in creation order. A limit of 0 or less means 50;
+// no page holds more than 200.
+func (db *DB) ListUsers(ctx context.Context, offset, limit int) ([]account.User, error) {
+	offset, limit = page(offset, limit)
+	rows, err := db.pool.Query(ctx,
+		`SELECT `+userCols+` FROM users u ORDER BY u.created_at, u.seq OFFSET $1 LIMIT $2`, offset, limit)
+	if err != nil {
+		return nil, storeErr("list users", err)
+	}
+	defer rows.Close()
+	users := []account.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, storeErr("list users", err)
+		}
+		users = append(users, *u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, storeErr("list users", err)
+	}
+	return users, nil
+}
+
+// CreateCredential stores a session or token. A credential for a missing
+// user is NotFound; a repeated hash is a Conflict.
+func (db *DB) CreateCredential(ctx context.Context, c *account.Credential) error {
+	_, err := db.pool.Exec(ctx,
+		`INSERT INTO credentials (hash, user_id, kind, name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		c.Hash, c.UserID, string(c.Kind), c.Name, c.CreatedAt, c.ExpiresAt)
+	return storeErr("create credential", err)
+}
+
+// CredentialByHash returns the credential unless it is missing or expired at now.
+func (db *DB) CredentialByHash(ctx context.Context, hash string, now time.Time) (*account.Credential, error) {
+	var (
+		c    account.Credential
+		kind string
+	)
+	err := db.pool.QueryRow(ctx,
+		`SELECT hash, user_id, kind, name, created_at, expires_at FROM credentials WHERE hash = $1 AND expires_at > $2`,
+		hash, now).Scan(&c.Hash, &c.UserID, &kind, &c.Name, &c.CreatedAt, &c.ExpiresAt)
+	if err != nil {
+		return nil, notFound("credential by hash", "credential", err)
+	}
+	c.Kind = account.CredentialKind(kind)
+	c.CreatedAt, c.ExpiresAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC()
+	return &c, nil
+}
+
+// DeleteCredential removes one credential; a missing one is NotFound.
+func (db *DB) DeleteCredential(ctx context.Context, hash string) error {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM credentials WHERE hash = $1`, hash)
+	if err != nil {
+		return storeErr("delete credential", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return apperr.Errorf(apperr.NotFound, "credential not found")
+	}
+	return nil
+}
+
+// DeleteUserCredentials revokes every session and token of the user.
+func (db *DB) DeleteUserCredentials(ctx context.Context, userID uuid.UUID) error {
+	_, err := db.pool.Exec(ctx, `DELETE FROM credentials WHERE user_id = $1`, userID)
+	return storeErr("delete user credentials", err)
+}
+
+// DeleteExpiredCredentials removes the credentials expired at now (the ones
+// CredentialByHash no longer returns) and reports how many.
+func (db *DB) DeleteExpiredCredentials(ctx context.Context, now time.Time) (int64, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM credentials WHERE expires_at <= $1`, now)
+	if err != nil {
+		return 0, storeErr("delete expired credentials", err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -1,0 +1,229 @@
+// Package redis holds the Redis implementations of domain interfaces for
+// cluster mode, where several nodes share live state through one Redis.
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pavilion-live/pavilion/chat"
+)
+
+const (
+	// subscriptionBuffer is how many messages a subscriber may fall behind
+	// before messages are dropped for it. Room sequence numbers and resume
+	// make the gap visible to clients; a stalled reader would instead make
+	// Redis disconnect the whole connection once its output buffer fills.
+	subscriptionBuffer = 1024
+
+	// confirmTimeout bounds the wait for Redis to confirm a SUBSCRIBE when the
+	// caller's ctx has no earlier deadline.
+	confirmTimeout = 10 * time.Second
+)
+
+// ErrBusClosed is returned by Publish, Subscribe and Ping after Close.
+var ErrBusClosed = errors.New("redis: bus closed")
+
+// Open connects to the Redis server at url (redis://[user:password@]host:port/db)
+// and checks that it answers. The caller closes the client.
+func Open(ctx context.Context, url string) (goredis.UniversalClient, error) {
+	opts, err := goredis.ParseURL(url)
+	if err != nil {
+		// The URL may hold a password, so it stays out of the message.
+		return nil, fmt.Errorf("redis: parse url: %w", err)
+	}
+	client := goredis.NewClient(opts)
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("redis: ping %s: %w", opts.Addr, err)
+	}
+	return client, nil
+}
+
+// Bus is a chat.Bus over Redis pub/sub: every node publishing to and
+// subscribing on the same Redis with the same prefix shares its channels.
+type Bus struct {
+	client goredis.UniversalClient
+	prefix string
+
+	mu   sync.Mutex
+	subs map[*subscription]struct{}
+	// closed is written under mu, so Subscribe's check under mu cannot miss
+	// a Close, and read without it on the publish path.
+	closed atomic.Bool
+
+	dropped atomic.Uint64
+}
+
+var _ chat.Bus = (*Bus)(nil)
+
+// NewBus returns a bus on client whose Redis channel names are prefix followed
+// by the bus channel name, so several deployments (or test runs) can share
+// one Redis. Production uses "pavilion:". The caller keeps ownership of
+// client: Close ends the subscriptions but does not close it.
+func NewBus(client goredis.UniversalClient, prefix string) *Bus {
+	return &Bus{
+		client: client,
+		prefix: prefix,
+		subs:   make(map[*subscription]struct{}),
+	}
+}
+
+// Dropped reports how many messages were discarded, summed over all
+// subscribers, because a subscriber's buffer was full.
+func (b *Bus) Dropped() uint64 { return b.dropped.Load() }
+
+// Publish sends msg to channel's subscribers on every node.
+func (b *Bus) Publish(ctx context.Context, channel string, msg []byte) error {
+	if b.closed.Load() {
+		return fmt.Errorf("redis: publish %q: %w", channel, ErrBusClosed)
+	}
+	if err := b.client.Publish(ctx, b.prefix+channel, msg).Err(); err != nil {
+		return fmt.Errorf("redis: publish %q: %w", channel, err)
+	}
+	return nil
+}
+
+// Subscribe returns once Redis has confirmed the subscription, so a message
+// published after it returns, from any node, is delivered. The subscription
+// has its own connection, which go-redis re-establishes (and resubscribes)
+// after a network error or a Redis restart; messages published while it is
+// down are lost.
+func (b *Bus) Subscribe(ctx context.Context, channel string) (chat.Subscription, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("redis: subscribe %q: %w", channel, err)
+	}
+	if b.closed.Load() {
+		return nil, fmt.Errorf("redis: subscribe %q: %w", channel, ErrBusClosed)
+	}
+
+	name := b.prefix + channel
+	ps := b.client.Subscribe(ctx, name)
+	s := &subscription{
+		bus:  b,
+		ps:   ps,
+		c:    make(chan []byte, subscriptionBuffer),
+		done: make(chan struct{}),
+	}
+	// Closing the PubSub is all it takes to end the subscription: forward
+	// then cleans up. Watching ctx from here on also interrupts the
+	// confirmation wait, which go-redis bounds only by deadlines.
+	s.stop = context.AfterFunc(ctx, func() { _ = ps.Close() })
+
+	if err := confirm(ctx, ps, name); err != nil {
+		s.stop()
+		_ = ps.Close()
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			err = ctxErr
+		}
+		return nil, fmt.Errorf("redis: subscribe %q: %w", channel, err)
+	}
+
+	b.mu.Lock()
+	if b.closed.Load() {
+		b.mu.Unlock()
+		s.stop()
+		_ = ps.Close()
+		return nil, fmt.Errorf("redis: subscribe %q: %w", channel, ErrBusClosed)
+	}
+	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+
+	// Channel starts reading only now, after the confirmation, so nothing was
+	// consumed in between. It also pings an idle connection to notice a dead
+	// one and reconnect.
+	go s.forward(ps.Channel())
+	return s, nil
+}
+
+// confirm waits for Redis to acknowledge the SUBSCRIBE for name.
+func confirm(ctx context.Context, ps *goredis.PubSub, name string) error {
+	reply, err := ps.ReceiveTimeout(ctx, confirmTimeout)
+	if err != nil {
+		return err
+	}
+	sub, ok := reply.(*goredis.Subscription)
+	if !ok || sub.Kind != "subscribe" || sub.Channel != name {
+		return fmt.Errorf("unexpected reply %v to SUBSCRIBE", reply)
+	}
+	return nil
+}
+
+// Ping reports whether Redis answers.
+func (b *Bus) Ping(ctx context.Context) error {
+	if b.closed.Load() {
+		return fmt.Errorf("redis: ping: %w", ErrBusClosed)
+	}
+	if err := b.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: ping: %w", err)
+	}
+	return nil
+}
+
+// Close ends every subscription; later calls fail with ErrBusClosed. It does
+// not close the client. It is safe to call more than once.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	b.closed.Store(true)
+	all := make([]*subscription, 0, len(b.subs))
+	for s := range b.subs {
+		all = append(all, s)
+	}
+	b.mu.Unlock()
+
+	var errs []error
+	for _, s := range all {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}
+
+type subscription struct {
+	bus  *Bus
+	ps   *goredis.PubSub
+	c    chan []byte
+	done chan struct{} // closed once forward has closed c
+
+	stop func() bool // unregisters the ctx watcher
+
+	once sync.Once
+	err  error
+}
+
+func (s *subscription) C() <-chan []byte { return s.c }
+
+// Close ends the subscription and returns once C is closed.
+func (s *subscription) Close() error {
+	s.once.Do(func() {
+		s.stop()
+		if err := s.ps.Close(); err != nil && !errors.Is(err, goredis.ErrClosed) {
+			s.err = fmt.Errorf("redis: close subscription: %w", err)
+		}
+		<-s.done
+	})
+	return s.err
+}
+
+// forward moves messages from go-redis into C without ever blocking, so a
+// slow reader loses messages instead of stalling the connection. go-redis
+// closes in when the PubSub is closed, whoever closed it.
+func (s *subscription) forward(in <-chan *goredis.Message) {
+	defer close(s.done)
+	defer close(s.c)
+	for m := range in {
+		select {
+		case s.c <- []byte(m.Payload):
+		default:
+			s.bus.dropped.Add(1)
+		}
+	}
+	s.bus.mu.Lock()
+	delete(s.bus.subs, s)
+	s.bus.mu.Unlock()
+}

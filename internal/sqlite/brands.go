@@ -1,0 +1,60 @@
+package sqlite
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/internal/brand"
+)
+
+const brandCols = `id, slug, name, story, logo_url, website, flagship, created_at, updated_at`
+
+func scanBrand(r row) (*brand.Brand, error) {
+	var b brand.Brand
+	err := r.Scan(&b.ID, &b.Slug, &b.Name, &b.Story, &b.LogoURL, &b.Website, &b.Flagship,
+		asTime(&b.CreatedAt), asTime(&b.UpdatedAt))
+	if err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// CreateBrand inserts b. A taken slug is a Conflict.
+func (db *DB) CreateBrand(ctx context.Context, b *brand.Brand) error {
+	_, err := db.exec(ctx, `INSERT INTO brands (`+brandCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		b.ID, b.Slug, b.Name, b.Story, b.LogoURL, b.Website, b.Flagship, micros(b.CreatedAt), micros(b.UpdatedAt))
+	return storeErr("create brand", err)
+}
+
+// BrandByID returns the brand with the given ID.
+func (db *DB) BrandByID(ctx context.Context, id uuid.UUID) (*brand.Brand, error) {
+	b, err := scanBrand(db.r.QueryRowContext(ctx, `SELECT `+brandCols+` FROM brands WHERE id = ?`, id))
+	if err != nil {
+		return nil, storeErr("brand by id", noRows(err, "brand"))
+	}
+	return b, nil
+}
+
+// BrandBySlug returns the brand with the given slug.
+func (db *DB) BrandBySlug(ctx context.Context, slug string) (*brand.Brand, error) {
+	b, err := scanBrand(db.r.QueryRowContext(ctx, `SELECT `+brandCols+` FROM brands WHERE slug = ?`, slug))
+	if err != nil {
+		return nil, storeErr("brand by slug", noRows(err, "brand"))
+	}
+	return b, nil
+}
+
+// ListBrands lists every brand, oldest first.
+func (db *DB) ListBrands(ctx context.Context) ([]brand.Brand, error) {
+	brands, err := queryAll(ctx, db.r, scanBrand, `SELECT `+brandCols+` FROM brands ORDER BY created_at, seq`)
+	return brands, storeErr("list brands", err)
+}
+
+// UpdateBrand writes every field but ID and CreatedAt.
+func (db *DB) UpdateBrand(ctx context.Context, b *brand.Brand) error {
+	return storeErr("update brand", db.execOne(ctx, "brand",
+		`UPDATE brands SET slug = ?, name = ?, story = ?, logo_url = ?, website = ?, flagship = ?, updated_at = ?
+		 WHERE id = ?`,
+		b.Slug, b.Name, b.Story, b.LogoURL, b.Website, b.Flagship, micros(b.UpdatedAt), b.ID))
+}

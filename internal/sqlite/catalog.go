@@ -1,0 +1,246 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/apperr"
+)
+
+const (
+	productCols = `id, brand_id, name, description, images, created_at`
+	skuCols     = `id, product_id, brand_id, code, attributes, price_minor, currency, on_hand, sold, held, updated_at`
+	offerCols   = `id, show_id, sku_id, price_minor, currency, allocated, per_customer_limit, sold, held, created_at`
+)
+
+func scanProduct(r row) (*checkout.Product, error) {
+	var p checkout.Product
+	err := r.Scan(&p.ID, &p.BrandID, &p.Name, &p.Description, asJSON(&p.Images), asTime(&p.CreatedAt))
+	if err != nil {
+		return nil, err
+	}
+	p.SKUs = []checkout.SKU{}
+	return &p, nil
+}
+
+func scanSKU(r row) (*checkout.SKU, error) {
+	var s checkout.SKU
+	err := r.Scan(&s.ID, &s.ProductID, &s.BrandID, &s.Code, asJSON(&s.Attributes), &s.PriceMinor, &s.Currency,
+		&s.OnHand, &s.Sold, &s.Held, asTime(&s.UpdatedAt))
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func scanOffer(r row) (*checkout.Offer, error) {
+	var o checkout.Offer
+	err := r.Scan(&o.ID, &o.ShowID, &o.SKUID, &o.PriceMinor, &o.Currency, &o.Allocated, &o.PerCustomerLimit,
+		&o.Sold, &o.Held, asTime(&o.CreatedAt))
+	if err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
+// CreateProduct inserts the product and its SKUs in one transaction, and
+// sets each SKU's ProductID and BrandID to the product's. A missing brand is
+// NotFound; a SKU code the brand already uses is a Conflict, and then
+// nothing of the product is kept.
+func (db *DB) CreateProduct(ctx context.Context, p *checkout.Product) error {
+	images, err := jsonText(nonNil(p.Images))
+	if err != nil {
+		return storeErr("create product", err)
+	}
+	return db.write(ctx, "create product", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO products (`+productCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			p.ID, p.BrandID, p.Name, p.Description, images, micros(p.CreatedAt)); err != nil {
+			return refErr(err, "brand")
+		}
+		for i := range p.SKUs {
+			s := &p.SKUs[i]
+			s.ProductID, s.BrandID = p.ID, p.BrandID
+			attrs := s.Attributes
+			if attrs == nil {
+				attrs = map[string]string{}
+			}
+			attrsJSON, err := jsonText(attrs)
+			if err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx,
+				`INSERT INTO skus (`+skuCols+`, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				s.ID, s.ProductID, s.BrandID, s.Code, attrsJSON, s.PriceMinor, s.Currency,
+				s.OnHand, s.Sold, s.Held, micros(s.UpdatedAt), i)
+			if constraintOf(err) == "skus.brand_id, skus.code" {
+				return apperr.Wrap(apperr.Conflict, err, fmt.Sprintf("SKU code %q already used by this brand", s.Code))
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// nonNil returns s, or an empty slice when s is nil, so that it encodes as
+// a JSON array.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// ProductByID returns the product with its SKUs.
+func (db *DB) ProductByID(ctx context.Context, id uuid.UUID) (*checkout.Product, error) {
+	var p *checkout.Product
+	err := db.read(ctx, "product by id", func(tx *sql.Tx) error {
+		var err error
+		p, err = scanProduct(tx.QueryRowContext(ctx, `SELECT `+productCols+` FROM products WHERE id = ?`, id))
+		if err != nil {
+			return noRows(err, "product")
+		}
+		p.SKUs, err = queryAll(ctx, tx, scanSKU,
+			`SELECT `+skuCols+` FROM skus WHERE product_id = ? ORDER BY position`, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// ListProducts lists a brand's products with their SKUs, oldest first.
+func (db *DB) ListProducts(ctx context.Context, brandID uuid.UUID) ([]checkout.Product, error) {
+	var products []checkout.Product
+	err := db.read(ctx, "list products", func(tx *sql.Tx) error {
+		var err error
+		products, err = queryAll(ctx, tx, scanProduct,
+			`SELECT `+productCols+` FROM products WHERE brand_id = ? ORDER BY created_at, seq`, brandID)
+		if err != nil {
+			return err
+		}
+		skus, err := queryAll(ctx, tx, scanSKU,
+			`SELECT `+skuCols+` FROM skus WHERE brand_id = ? ORDER BY product_id, position`, brandID)
+		if err != nil {
+			return err
+		}
+		at := make(map[uuid.UUID]int, len(products))
+		for i, p := range products {
+			at[p.ID] = i
+		}
+		for _, s := range skus {
+			if i, ok := at[s.ProductID]; ok {
+				products[i].SKUs = append(products[i].SKUs, s)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return products, nil
+}
+
+// SKUByID returns the SKU with the given ID.
+func (db *DB) SKUByID(ctx context.Context, id uuid.UUID) (*checkout.SKU, error) {
+	s, err := scanSKU(db.r.QueryRowContext(ctx, `SELECT `+skuCols+` FROM skus WHERE id = ?`, id))
+	if err != nil {
+		return nil, storeErr("sku by id", noRows(err, "SKU"))
+	}
+	return s, nil
+}
+
+// UpdateSKU applies p atomically and returns the SKU as stored. OnHand sets
+// the stock and OnHandDelta adjusts it; given both, the delta applies to the
+// new value. A change that would leave on hand below sold plus held units
+// is a Conflict and changes nothing.
+func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) (*checkout.SKU, error) {
+	var attrs *string
+	if p.Attributes != nil {
+		s, err := jsonText(p.Attributes)
+		if err != nil {
+			return nil, storeErr("update sku", err)
+		}
+		attrs = &s
+	}
+	delta := 0
+	if p.OnHandDelta != nil {
+		delta = *p.OnHandDelta
+	}
+	var sku *checkout.SKU
+	err := db.write(ctx, "update sku", func(tx *sql.Tx) error {
+		// One conditional statement: the guard and the change see the same row.
+		var err error
+		sku, err = scanSKU(tx.QueryRowContext(ctx,
+			`UPDATE skus SET
+				price_minor = coalesce(@price, price_minor),
+				on_hand = coalesce(@on_hand, on_hand) + @delta,
+				attributes = coalesce(@attributes, attributes),
+				updated_at = @now
+			 WHERE id = @id AND coalesce(@on_hand, on_hand) + @delta >= sold + held
+			 RETURNING `+skuCols,
+			sql.Named("price", p.PriceMinor), sql.Named("on_hand", p.OnHand), sql.Named("delta", delta),
+			sql.Named("attributes", attrs), sql.Named("now", micros(now())), sql.Named("id", id)))
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		// Nothing changed: tell a missing SKU from a refused stock change.
+		var onHand, committed int
+		err = tx.QueryRowContext(ctx, `SELECT on_hand, sold + held FROM skus WHERE id = ?`, id).Scan(&onHand, &committed)
+		if err != nil {
+			return noRows(err, "SKU")
+		}
+		if p.OnHand != nil {
+			onHand = *p.OnHand
+		}
+		if onHand+delta < 0 {
+			return apperr.Errorf(apperr.Conflict, "stock on hand cannot be negative")
+		}
+		return apperr.Errorf(apperr.Conflict, "stock on hand cannot go below sold plus held units (%d)", committed)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sku, nil
+}
+
+// CreateOffer inserts o. A missing SKU or show is NotFound; an allocation
+// over the SKU's stock on hand is a Conflict.
+func (db *DB) CreateOffer(ctx context.Context, o *checkout.Offer) error {
+	return db.write(ctx, "create offer", func(tx *sql.Tx) error {
+		var onHand int
+		if err := tx.QueryRowContext(ctx, `SELECT on_hand FROM skus WHERE id = ?`, o.SKUID).Scan(&onHand); err != nil {
+			return noRows(err, "SKU")
+		}
+		if o.Allocated > onHand {
+			return apperr.Errorf(apperr.Conflict, "allocation exceeds stock on hand (%d)", onHand)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO offers (`+offerCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			o.ID, o.ShowID, o.SKUID, o.PriceMinor, o.Currency, o.Allocated, o.PerCustomerLimit,
+			o.Sold, o.Held, micros(o.CreatedAt))
+		return refErr(err, "show")
+	})
+}
+
+// OfferByID returns the offer with the given ID.
+func (db *DB) OfferByID(ctx context.Context, id uuid.UUID) (*checkout.Offer, error) {
+	o, err := scanOffer(db.r.QueryRowContext(ctx, `SELECT `+offerCols+` FROM offers WHERE id = ?`, id))
+	if err != nil {
+		return nil, storeErr("offer by id", noRows(err, "offer"))
+	}
+	return o, nil
+}
+
+// OffersByShow lists a show's offers, oldest first.
+func (db *DB) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Offer, error) {
+	offers, err := queryAll(ctx, db.r, scanOffer,
+		`SELECT `+offerCols+` FROM offers WHERE show_id = ? ORDER BY created_at, seq`, showID)
+	return offers, storeErr("offers by show", err)
+}

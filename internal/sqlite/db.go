@@ -1,0 +1,435 @@
+// Package sqlite implements Pavilion's stores on an embedded SQLite file: the default when no database is configured.
+//
+// One *DB implements every domain store (account.Store, brand.Store,
+// show.Store, checkout.Store) on the pure-Go driver modernc.org/sqlite, so
+// the binary needs no cgo. The schema lives in versioned SQL files under
+// migrations/, embedded in the binary and applied with goose.
+//
+// The file is opened in WAL mode through two connection pools: a single
+// writer connection that every write and transaction goes through, so
+// writers in this process queue in Go instead of fighting over SQLite's
+// lock, and a few reader connections that run reads in parallel with it.
+// Write transactions begin IMMEDIATE and every connection waits up to
+// busyTimeout for the lock, so another process on the same file (the demo
+// command next to a running server) is serialised rather than refused.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/show"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+const (
+	// busyTimeout is how long a connection waits for another connection's
+	// lock (usually another process's write) before failing with SQLITE_BUSY.
+	busyTimeout = 10 * time.Second
+	// readers is the size of the read pool.
+	readers = 4
+)
+
+// DB is the SQLite store. It is safe for concurrent use.
+type DB struct {
+	w *sql.DB // one connection: every write and every transaction
+	r *sql.DB // reads outside transactions
+}
+
+var (
+	_ account.Store  = (*DB)(nil)
+	_ brand.Store    = (*DB)(nil)
+	_ show.Store     = (*DB)(nil)
+	_ checkout.Store = (*DB)(nil)
+)
+
+// Open opens the SQLite file at path, creating it and its directory when
+// missing. Call Migrate before using the stores.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: open: want a file path, got %q", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+
+	// The writer comes first: it creates the file and switches it to WAL,
+	// which is persistent, so readers need not (and, query-only, cannot).
+	w, err := openPool(ctx, abs, 1,
+		"journal_mode(WAL)",
+		// FULL: a committed order survives a power cut, not only a crash.
+		"synchronous(FULL)",
+	)
+	if err != nil {
+		return nil, err
+	}
+	r, err := openPool(ctx, abs, readers, "query_only(1)")
+	if err != nil {
+		_ = w.Close()
+		return nil, err
+	}
+	return &DB{w: w, r: r}, nil
+}
+
+// openPool opens a pool of at most n connections to the file at abs; every
+// connection gets the common pragmas and then extra.
+func openPool(ctx context.Context, abs string, n int, extra ...string) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busyTimeout.Milliseconds(), 10)+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	for _, p := range extra {
+		q.Add("_pragma", p)
+	}
+	// Transactions take the write lock when they begin, so two of them never
+	// deadlock upgrading a read lock. Read-only transactions stay deferred.
+	q.Set("_txlock", "immediate")
+	// A file: URI with an escaped path, so a '?' or '#' in the path is a name.
+	dsn := "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath() + "?" + q.Encode()
+
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	return db, nil
+}
+
+// Ping checks that both pools can reach the file.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	if err := db.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the readers, then the writer: the last connection to close
+// checkpoints the WAL into the main file.
+func (db *DB) Close() error {
+	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+// provider builds a goose provider over the writer.
+func (db *DB) provider() (*goose.Provider, error) {
+	fsys, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(goose.DialectSQLite3, db.w, fsys, goose.WithDisableGlobalRegistry(true))
+}
+
+// Migrate applies every pending migration, each in its own transaction.
+//
+// goose has no lock for SQLite: two processes migrating the same new file
+// at the same moment may make one of them fail; run it again.
+func (db *DB) Migrate(ctx context.Context) error {
+	p, err := db.provider()
+	if err == nil {
+		_, err = p.Up(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
+
+// Version reports the latest migration applied to the file, 0 when none is.
+func (db *DB) Version(ctx context.Context) (int64, error) {
+	p, err := db.provider()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: version: %w", err)
+	}
+	v, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: version: %w", err)
+	}
+	return v, nil
+}
+
+// write runs fn in a write transaction on the writer and commits it when fn
+// returns nil. Errors come back through storeErr.
+func (db *DB) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return storeErr(op, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return storeErr(op, err)
+	}
+	return storeErr(op, tx.Commit())
+}
+
+// read runs fn in a read transaction on a reader: its queries see one
+// snapshot of the file.
+func (db *DB) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return storeErr(op, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to keep
+	return storeErr(op, fn(tx))
+}
+
+// exec runs one write statement on the writer, outside a transaction, and
+// reports how many rows it changed. Errors are the driver's: callers pass
+// them through storeErr.
+func (db *DB) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := db.w.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// execOne is exec for a statement that must change one row: none is
+// NotFound "<thing> not found".
+func (db *DB) execOne(ctx context.Context, thing, query string, args ...any) error {
+	n, err := db.exec(ctx, query, args...)
+	if err == nil && n == 0 {
+		return apperr.Errorf(apperr.NotFound, "%s not found", thing)
+	}
+	return err
+}
+
+// --- Errors ---------------------------------------------------------------
+
+// violation says what a broken constraint means to a user.
+type violation struct {
+	code apperr.Code
+	msg  string
+}
+
+// constraints maps what SQLite names in a constraint error to application
+// errors: the columns of a UNIQUE or PRIMARY KEY constraint ("table.col,
+// table.col"), the name of a CHECK constraint. The names follow the
+// PostgreSQL driver's, and so do the messages.
+var constraints = map[string]violation{
+	"users.id":                 {apperr.Conflict, "user already exists"},
+	"users.email_key":          {apperr.Conflict, "email already registered"},
+	"user_roles_role_check":    {apperr.Invalid, "unknown role"},
+	"credentials.hash":         {apperr.Conflict, "credential already exists"},
+	"credentials_kind_check":   {apperr.Invalid, "unknown credential kind"},
+	"brands.id":                {apperr.Conflict, "brand already exists"},
+	"brands.slug":              {apperr.Conflict, "brand slug already taken"},
+	"shows.id":                 {apperr.Conflict, "show already exists"},
+	"shows_kind_check":         {apperr.Invalid, "unknown show kind"},
+	"shows_visibility_check":   {apperr.Invalid, "unknown show visibility"},
+	"shows_state_check":        {apperr.Invalid, "unknown show state"},
+	"shows_hold_seconds_check": {apperr.Invalid, "hold time cannot be negative"},
+	"shows_time_check":         {apperr.Invalid, "a show cannot end before it starts"},
+	"products.id":              {apperr.Conflict, "product already exists"},
+	"skus.id":                  {apperr.Conflict, "SKU already exists"},
+	"skus.brand_id, skus.code": {apperr.Conflict, "SKU code already used by this brand"},
+	"skus_price_check":         {apperr.Invalid, "price cannot be negative"},
+	"skus_currency_check":      {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
+	"skus_stock_check":         {apperr.Conflict, "stock on hand cannot go below sold plus held units"},
+	"offers.id":                {apperr.Conflict, "offer already exists"},
+	"offers_price_check":       {apperr.Invalid, "price cannot be negative"},
+	"offers_currency_check":    {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
+	"offers_counts_check":      {apperr.Invalid, "allocation and per-customer limit cannot be negative"},
+	"offers_stock_check":       {apperr.Conflict, "sold plus held units cannot exceed the allocation"},
+}
+
+// sqliteError returns the driver error in err's chain, or nil.
+func sqliteError(err error) *sqlite.Error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se
+	}
+	return nil
+}
+
+// constraintOf reports the constraint err broke, as SQLite names it after
+// "constraint failed: " — for example "skus.brand_id, skus.code" or
+// "skus_stock_check" — or "" when err is no constraint violation or SQLite
+// names nothing (a foreign key).
+func constraintOf(err error) string {
+	se := sqliteError(err)
+	if se == nil || se.Code()&0xff != sqlite3.SQLITE_CONSTRAINT {
+		return ""
+	}
+	// modernc's message is "constraint failed: UNIQUE constraint failed:
+	// skus.brand_id, skus.code (2067)": SQLite's own after its error string,
+	// then the code.
+	const marker = "constraint failed: "
+	msg := se.Error()
+	i := strings.LastIndex(msg, marker)
+	if i < 0 {
+		return ""
+	}
+	name := msg[i+len(marker):]
+	if i := strings.LastIndex(name, " ("); i >= 0 {
+		name = name[:i]
+	}
+	return name
+}
+
+// storeErr turns err into an *apperr.Error when it is one a user can act on
+// (a duplicate, a broken invariant), and otherwise wraps it as an internal
+// error of op. An *apperr.Error passes through unchanged.
+func storeErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	if se := sqliteError(err); se != nil && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT {
+		if v, ok := constraints[constraintOf(err)]; ok {
+			return apperr.Wrap(v.code, err, v.msg)
+		}
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return apperr.Wrap(apperr.Conflict, err, "already exists")
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return apperr.Wrap(apperr.NotFound, err, "referenced record not found")
+		case sqlite3.SQLITE_CONSTRAINT_CHECK:
+			return apperr.Wrap(apperr.Invalid, err, "invalid value")
+		}
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// refErr names what a statement refers to: SQLite does not say which
+// foreign key broke, so a statement with one reference that may be missing
+// maps the violation to NotFound "<thing> not found". Other errors pass.
+func refErr(err error, thing string) error {
+	if se := sqliteError(err); se != nil && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+		return apperr.Wrap(apperr.NotFound, err, thing+" not found")
+	}
+	return err
+}
+
+// noRows maps sql.ErrNoRows to NotFound "<thing> not found"; other errors pass.
+func noRows(err error, thing string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return apperr.Errorf(apperr.NotFound, "%s not found", thing)
+	}
+	return err
+}
+
+// --- Values in and out ----------------------------------------------------
+
+// micros is how a time is stored: unix microseconds, which is all the
+// precision PostgreSQL keeps too.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// now is the current time as stored.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// timeDest scans an INTEGER of unix microseconds into a UTC time.
+type timeDest struct{ t *time.Time }
+
+func (d timeDest) Scan(src any) error {
+	n, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("time column holds %T, want INTEGER", src)
+	}
+	*d.t = time.UnixMicro(n).UTC()
+	return nil
+}
+
+// asTime scans a stored time into t.
+func asTime(t *time.Time) sql.Scanner { return timeDest{t} }
+
+// jsonDest scans JSON text into v.
+type jsonDest struct{ v any }
+
+func (d jsonDest) Scan(src any) error {
+	switch s := src.(type) {
+	case string:
+		return json.Unmarshal([]byte(s), d.v)
+	case []byte:
+		return json.Unmarshal(s, d.v)
+	}
+	return fmt.Errorf("JSON column holds %T, want TEXT", src)
+}
+
+// asJSON scans a JSON text column into v, a pointer.
+func asJSON(v any) sql.Scanner { return jsonDest{v} }
+
+// jsonText encodes v for a JSON text column.
+func jsonText(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// row is what scan functions read from: *sql.Row or *sql.Rows.
+type row interface{ Scan(dest ...any) error }
+
+// querier runs queries: *sql.DB or *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryAll runs query and scans every row with scan. The result is never nil.
+func queryAll[T any](ctx context.Context, q querier, scan func(row) (*T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *v)
+	}
+	return out, rows.Err()
+}
+
+// Default and largest page sizes of listings.
+const (
+	defaultLimit = 50
+	maxLimit     = 200
+)
+
+// page normalises an offset and a limit: a limit of 0 or less means the
+// default, and no page is larger than maxLimit.
+func page(offset, limit int) (int, int) {
+	if offset < 0 {
+		offset = 0
+	}
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	return offset, min(limit, maxLimit)
+}

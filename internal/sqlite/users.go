@@ -1,0 +1,189 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/apperr"
+)
+
+// userCols selects a user with its roles and brand links; u is users.
+const userCols = `u.id, u.email, u.display_name, u.created_at,
+	(SELECT json_group_array(r.role) FROM user_roles r WHERE r.user_id = u.id),
+	(SELECT json_group_array(a.brand_id ORDER BY a.position, a.brand_id) FROM brand_admins a WHERE a.user_id = u.id)`
+
+// scanUser reads userCols, then extra.
+func scanUser(r row, extra ...any) (*account.User, error) {
+	var u account.User
+	dest := append([]any{&u.ID, &u.Email, &u.DisplayName, asTime(&u.CreatedAt), asJSON(&u.Roles), asJSON(&u.BrandIDs)}, extra...)
+	if err := r.Scan(dest...); err != nil {
+		return nil, err
+	}
+	// Roles in the order of increasing power, as account.Roles lists them.
+	slices.SortFunc(u.Roles, func(a, b account.Role) int {
+		return slices.Index(account.Roles, a) - slices.Index(account.Roles, b)
+	})
+	return &u, nil
+}
+
+// emailKey is the form emails are unique and looked up in.
+func emailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// checkRoles checks roles and drops repeats, keeping their order.
+func checkRoles(roles []account.Role) ([]account.Role, error) {
+	for _, r := range roles {
+		if _, ok := account.ParseRole(string(r)); !ok {
+			return nil, apperr.Errorf(apperr.Invalid, "unknown role %q", r)
+		}
+	}
+	return unique(roles), nil
+}
+
+// unique drops repeated values, keeping the first of each.
+func unique[T comparable](in []T) []T {
+	out := make([]T, 0, len(in))
+	for _, v := range in {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// writeRoles replaces the roles and brand links of user id inside tx. A link
+// to a missing brand is NotFound.
+func writeRoles(ctx context.Context, tx *sql.Tx, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM user_roles WHERE user_id = ?`, id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM brand_admins WHERE user_id = ?`, id); err != nil {
+		return err
+	}
+	for _, r := range roles {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO user_roles (user_id, role) VALUES (?, ?)`, id, r); err != nil {
+			return err
+		}
+	}
+	for i, b := range unique(brandIDs) {
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO brand_admins (brand_id, user_id, position) VALUES (?, ?, ?)`, b, id, i); err != nil {
+			return refErr(err, "brand")
+		}
+	}
+	return nil
+}
+
+// CreateUser inserts u with its roles and brand links. The email is stored
+// as given and unique compared lower-cased. A brand link to a missing brand
+// is NotFound.
+func (db *DB) CreateUser(ctx context.Context, u *account.User, passwordHash string) error {
+	roles, err := checkRoles(u.Roles)
+	if err != nil {
+		return err
+	}
+	return db.write(ctx, "create user", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO users (id, email, email_key, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			u.ID, u.Email, emailKey(u.Email), u.DisplayName, passwordHash, micros(u.CreatedAt)); err != nil {
+			return err
+		}
+		return writeRoles(ctx, tx, u.ID, roles, u.BrandIDs)
+	})
+}
+
+// UserByID returns the user with the given ID.
+func (db *DB) UserByID(ctx context.Context, id uuid.UUID) (*account.User, error) {
+	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = ?`, id))
+	if err != nil {
+		return nil, storeErr("user by id", noRows(err, "user"))
+	}
+	return u, nil
+}
+
+// UserByEmail returns the user whose email matches, ignoring case, and the
+// stored password hash.
+func (db *DB) UserByEmail(ctx context.Context, email string) (*account.User, string, error) {
+	var hash string
+	u, err := scanUser(db.r.QueryRowContext(ctx,
+		`SELECT `+userCols+`, u.password_hash FROM users u WHERE u.email_key = ?`, emailKey(email)), &hash)
+	if err != nil {
+		return nil, "", storeErr("user by email", noRows(err, "user"))
+	}
+	return u, hash, nil
+}
+
+// SetPassword replaces the user's password hash.
+func (db *DB) SetPassword(ctx context.Context, id uuid.UUID, passwordHash string) error {
+	return storeErr("set password", db.execOne(ctx, "user",
+		`UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, id))
+}
+
+// SetRoles replaces the user's roles and brand links in one transaction.
+func (db *DB) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
+	roles, err := checkRoles(roles)
+	if err != nil {
+		return err
+	}
+	return db.write(ctx, "set roles", func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ?`, id).Scan(&one); err != nil {
+			return noRows(err, "user")
+		}
+		return writeRoles(ctx, tx, id, roles, brandIDs)
+	})
+}
+
+// ListUsers lists users in creation order. A limit of 0 or less means 50;
+// no page holds more than 200.
+func (db *DB) ListUsers(ctx context.Context, offset, limit int) ([]account.User, error) {
+	offset, limit = page(offset, limit)
+	users, err := queryAll(ctx, db.r, func(r row) (*account.User, error) { return scanUser(r) },
+		`SELECT `+userCols+` FROM users u ORDER BY u.created_at, u.seq LIMIT ? OFFSET ?`, limit, offset)
+	return users, storeErr("list users", err)
+}
+
+// CreateCredential stores a session or token. A credential for a missing
+// user is NotFound; a repeated hash is a Conflict.
+func (db *DB) CreateCredential(ctx context.Context, c *account.Credential) error {
+	_, err := db.exec(ctx,
+		`INSERT INTO credentials (hash, user_id, kind, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.Hash, c.UserID, c.Kind, c.Name, micros(c.CreatedAt), micros(c.ExpiresAt))
+	return storeErr("create credential", refErr(err, "user"))
+}
+
+// CredentialByHash returns the credential unless it is missing or expired at now.
+func (db *DB) CredentialByHash(ctx context.Context, hash string, now time.Time) (*account.Credential, error) {
+	var c account.Credential
+	err := db.r.QueryRowContext(ctx,
+		`SELECT hash, user_id, kind, name, created_at, expires_at FROM credentials WHERE hash = ? AND expires_at > ?`,
+		hash, micros(now)).Scan(&c.Hash, &c.UserID, &c.Kind, &c.Name, asTime(&c.CreatedAt), asTime(&c.ExpiresAt))
+	if err != nil {
+		return nil, storeErr("credential by hash", noRows(err, "credential"))
+	}
+	return &c, nil
+}
+
+// DeleteCredential removes one credential; a missing one is NotFound.
+func (db *DB) DeleteCredential(ctx context.Context, hash string) error {
+	return storeErr("delete credential", db.execOne(ctx, "credential",
+		`DELETE FROM credentials WHERE hash = ?`, hash))
+}
+
+// DeleteUserCredentials revokes every session and token of the user.
+func (db *DB) DeleteUserCredentials(ctx context.Context, userID uuid.UUID) error {
+	_, err := db.exec(ctx, `DELETE FROM credentials WHERE user_id = ?`, userID)
+	return storeErr("delete user credentials", err)
+}
+
+// DeleteExpiredCredentials removes the credentials expired at now (the ones
+// CredentialByHash no longer returns) and reports how many.
+func (db *DB) DeleteExpiredCredentials(ctx context.Context, now time.Time) (int64, error) {
+	n, err := db.exec(ctx, `DELETE FROM credentials WHERE expires_at <= ?`, micros(now))
+	return n, storeErr("delete expired credentials", err)
+}
