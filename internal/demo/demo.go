@@ -70,7 +70,7 @@ func Seed(ctx context.Context, d Deps) error {
 			Story: "Founded in Lyon in 1921 as a silk atelier, Maison Lumière makes quilted leather goods, carrés and " +
 				"runway sneakers in small numbers. Every season opens with a live runway on Pavilion.",
 			LogoURL: "/static/demo/logo.svg", Website: "https://maison-lumiere.example",
-			Flagship: "12 Rue de la République, 69002 Lyon · Mon–Sat 10:00–19:00",
+			Flagship:  "12 Rue de la République, 69002 Lyon · Mon–Sat 10:00–19:00",
 			CreatedAt: now, UpdatedAt: now,
 		}
 		err = d.Brands.CreateBrand(ctx, b)

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as the pavilion binary: with PAVILION_TEST_MAIN=1
+// it runs main, so tests can start a real process and signal it.
+func TestMain(m *testing.M) {
+	if os.Getenv("PAVILION_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+var urlRE = regexp.MustCompile(`running at (http://\S+)`)
+
+// startServer runs `pavilion serve` as a child process on a free port and
+// returns its base URL once it is serving.
+func startServer(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, string, *bytes.Buffer) {
+	t.Helper()
+	args := append([]string{"serve", "--data-dir", dataDir, "--http", "127.0.0.1:0", "--log-format", "json"}, extra...)
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "PAVILION_TEST_MAIN=1", "PAVILION_DATABASE_URL=", "PAVILION_REDIS_URL=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case base := <-found:
+		return cmd, base, &stderr
+	case <-time.After(30 * time.Second):
+		t.Fatalf("server did not start; stderr:\n%s", stderr.String())
+	}
+	return nil, "", nil
+}
+
+func get(t *testing.T, url, token string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, b
+}
+
+// runCLI runs a one-shot subcommand in process.
+func runCLI(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
+// TestServeDemoRestart is `make run` end to end: the server starts with demo
+// data, `pavilion demo --json` works beside it and hands out working tokens,
+// SIGTERM stops it cleanly, and after a restart everything is still there.
+func TestServeDemoRestart(t *testing.T) {
+	dir := t.TempDir()
+	cmd, base, stderr := startServer(t, dir, "--demo")
+	if code, _ := get(t, base+"/healthz", ""); code != 200 {
+		t.Fatalf("healthz = %d", code)
+	}
+	if code, body := get(t, base+"/readyz", ""); code != 200 {
+		t.Fatalf("readyz = %d %s", code, body)
+	}
+
+	// The demo command, against the same data directory while the server runs.
+	out, err := runCLI(t, "", "demo", "--json", "--data-dir", dir, "--public-url", base)
+	if err != nil {
+		t.Fatalf("demo --json: %v\n%s", err, out)
+	}
+	var creds map[string]any
+	if err := json.Unmarshal([]byte(out), &creds); err != nil {
+		t.Fatalf("demo --json output is not JSON: %v\n%s", err, out)
+	}
+	for _, k := range []string{"show_id", "stream_key", "whip_url", "whep_url", "watch_url", "studio_url", "brand_id", "offer_ids",
+		"viewer_token", "member_token", "host_token", "brand_admin_token", "admin_token"} {
+		if v, ok := creds[k]; !ok || v == "" || v == nil {
+			t.Errorf("demo --json lacks %q", k)
+		}
+	}
+	if n := len(creds["offer_ids"].([]any)); n == 0 {
+		t.Error("demo --json has no offers")
+	}
+	for _, role := range []string{"viewer", "member", "host", "brand_admin", "admin"} {
+		code, body := get(t, base+"/api/me", creds[role+"_token"].(string))
+		if code != 200 || !strings.Contains(string(body), `"`+role+`"`) {
+			t.Errorf("%s token on the running server: %d %s", role, code, body)
+		}
+	}
+	showURL := base + "/api/shows/" + creds["show_id"].(string)
+	code, body := get(t, showURL, "")
+	if code != 200 || strings.Count(string(body), `"sku_id"`) != len(creds["offer_ids"].([]any)) {
+		t.Fatalf("demo show: %d %s", code, body)
+	}
+
+	// SIGTERM: a clean, logged shutdown with exit status 0.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not stop within 30 s of SIGTERM")
+	}
+	if !strings.Contains(stderr.String(), `"msg":"stopped"`) {
+		t.Fatalf("no clean stop in the log:\n%s", stderr)
+	}
+
+	// Restart on the same data: seeding again changes nothing and the tokens still work.
+	_, base, _ = startServer(t, dir, "--demo")
+	if code, body := get(t, base+"/api/me", creds["admin_token"].(string)); code != 200 {
+		t.Fatalf("token after restart: %d %s", code, body)
+	}
+	code, body2 := get(t, base+"/api/brands/"+creds["brand_id"].(string)+"/products", "")
+	if code != 200 || strings.Count(string(body2), `"code"`) != 7 {
+		t.Fatalf("products after a second seed: %d %s", code, body2)
+	}
+}
+
+func TestUserCommand(t *testing.T) {
+	dir := t.TempDir()
+	data := []string{"--data-dir", dir}
+	out, err := runCLI(t, "", append([]string{"user", "create", "--email", "Ops@Example.com", "--role", "admin"}, data...)...)
+	if err != nil || !strings.Contains(out, "created ops@example.com") || !strings.Contains(out, "password: ") {
+		t.Fatalf("create admin: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "", append([]string{"user", "create", "--email", "ops@example.com"}, data...)...)
+	if err == nil || !strings.Contains(err.Error(), "already") {
+		t.Fatalf("duplicate create: %v %s", err, out)
+	}
+	out, err = runCLI(t, "a long enough secret\n", append([]string{"user", "reset-password", "--email", "ops@example.com", "--password-stdin"}, data...)...)
+	if err != nil || strings.Contains(out, "password: ") {
+		t.Fatalf("reset: %v\n%s", err, out)
+	}
+	if _, err = runCLI(t, "", append([]string{"user", "create", "--email", "h@example.com", "--role", "wizard"}, data...)...); err == nil {
+		t.Fatal("an unknown role was accepted")
+	}
+	if _, err = runCLI(t, "", append([]string{"user", "create", "--email", "b@example.com", "--brand", "no-such-brand"}, data...)...); err == nil {
+		t.Fatal("an unknown brand was accepted")
+	}
+	if _, err = runCLI(t, "", append([]string{"demo"}, data...)...); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runCLI(t, "", append([]string{"user", "roles", "--email", "h@example.com", "--role", "host"}, data...)...)
+	if err == nil {
+		t.Fatalf("roles for a missing user: %s", out)
+	}
+	if _, err = runCLI(t, "", append([]string{"user", "create", "--email", "b@example.com", "--brand", "maison-lumiere", "--password", "brand-password"}, data...)...); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runCLI(t, "", append([]string{"user", "roles", "--email", "b@example.com", "--role", "host,member"}, data...)...)
+	if err != nil || !strings.Contains(out, "administers 0 brand(s)") {
+		t.Fatalf("roles: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "", append([]string{"migrate"}, data...)...)
+	if err != nil || !strings.Contains(out, "schema at version") {
+		t.Fatalf("migrate: %v %s", err, out)
+	}
+}
+
+func TestServeFlags(t *testing.T) {
+	out, err := runCLI(t, "", "serve", "-h")
+	if err == nil || !strings.Contains(out, "PAVILION_HTTP") || !strings.Contains(out, "PAVILION_DATABASE_URL") || !strings.Contains(out, "PAVILION_MEDIA_PORT") {
+		t.Fatalf("serve -h does not document the environment: %v\n%s", err, out)
+	}
+	t.Setenv("PAVILION_MEDIA_PORT", "lots")
+	if _, err := runCLI(t, "", "serve", "--data-dir", filepath.Join(t.TempDir(), "d")); err == nil || !strings.Contains(err.Error(), "PAVILION_MEDIA_PORT") {
+		t.Fatalf("a bad environment value was not reported: %v", err)
+	}
+	if _, err := runCLI(t, "", "bogus"); err == nil {
+		t.Fatal("an unknown command was accepted")
+	}
+}
