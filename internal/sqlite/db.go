@@ -53,8 +53,9 @@ const (
 
 // DB is the SQLite store. It is safe for concurrent use.
 type DB struct {
-	w *sql.DB // one connection: every write and every transaction
-	r *sql.DB // reads outside transactions
+	path string  // absolute path of the file
+	w    *sql.DB // one connection: every write and every transaction
+	r    *sql.DB // reads outside transactions
 }
 
 var (
@@ -93,7 +94,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		_ = w.Close()
 		return nil, err
 	}
-	return &DB{w: w, r: r}, nil
+	return &DB{path: abs, w: w, r: r}, nil
 }
 
 // openPool opens a pool of at most n connections to the file at abs; every
@@ -154,9 +155,17 @@ func (db *DB) provider() (*goose.Provider, error) {
 
 // Migrate applies every pending migration, each in its own transaction.
 //
-// goose has no lock for SQLite: two processes migrating the same new file
-// at the same moment may make one of them fail; run it again.
+// goose has no lock for SQLite, and its transactions alone would let two
+// processes both decide to apply the same migration. So Migrate holds an
+// exclusive lock on a file next to the database (<path>-migrate.lock) while
+// it runs: concurrent calls, from this process or another, apply the
+// migrations one after the other and the later ones find nothing to do.
 func (db *DB) Migrate(ctx context.Context) error {
+	unlock, err := lockFile(ctx, db.path+"-migrate.lock")
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: lock: %w", err)
+	}
+	defer unlock()
 	p, err := db.provider()
 	if err == nil {
 		_, err = p.Up(ctx)

@@ -96,6 +96,27 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	}
 }
 
+// TestConcurrentMigrate migrates a new file from several handles at once,
+// as a server and the demo command started together would.
+func TestConcurrentMigrate(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pavilion.db")
+	var wg sync.WaitGroup
+	for range 3 {
+		db, err := sqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		wg.Go(func() {
+			if err := db.Migrate(ctx); err != nil {
+				t.Errorf("Migrate: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func TestSurvivesReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "pavilion.db")

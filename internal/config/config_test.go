@@ -1,0 +1,72 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func parse(t *testing.T, args ...string) (*Config, error) {
+	t.Helper()
+	var c Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.RegisterServe(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return &c, c.Check()
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := parse(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != ":8080" || c.MediaPort != 8189 || c.DataDir != "./data" || !c.Migrate || c.Demo || c.ShutdownTimeout != 20*time.Second {
+		t.Fatalf("defaults = %+v", c)
+	}
+	if got := c.BaseURL(); got != "http://localhost:8080" {
+		t.Fatalf("BaseURL = %q", got)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	t.Setenv("PAVILION_HTTP", "127.0.0.1:9000")
+	t.Setenv("PAVILION_MIGRATE", "false")
+	t.Setenv("PAVILION_SHUTDOWN_TIMEOUT", "5s")
+	c, err := parse(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:9000" || c.Migrate || c.ShutdownTimeout != 5*time.Second {
+		t.Fatalf("environment not applied: %+v", c)
+	}
+	c, err = parse(t, "--http", ":7000", "--migrate=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != ":7000" || !c.Migrate {
+		t.Fatalf("flags must win over the environment: %+v", c)
+	}
+}
+
+func TestBadValues(t *testing.T) {
+	t.Setenv("PAVILION_MEDIA_PORT", "many")
+	if _, err := parse(t); err == nil || !strings.Contains(err.Error(), "PAVILION_MEDIA_PORT") {
+		t.Fatalf("bad env value: %v", err)
+	}
+	t.Setenv("PAVILION_MEDIA_PORT", "8189")
+	if _, err := parse(t, "--log-level", "loud"); err == nil {
+		t.Fatal("bad log level accepted")
+	}
+	if _, err := parse(t, "--media-port", "70000"); err == nil {
+		t.Fatal("bad port accepted")
+	}
+	c, err := parse(t, "--public-url", "https://live.example.com/")
+	if err != nil || !c.SecureCookies || c.BaseURL() != "https://live.example.com" {
+		t.Fatalf("https public URL: %+v %v", c, err)
+	}
+}
