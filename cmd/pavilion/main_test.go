@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pavilion-live/pavilion/internal/testinfra"
 )
 
 // The test binary doubles as the pavilion binary: with PAVILION_TEST_MAIN=1
@@ -36,12 +38,21 @@ func startServer(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, stri
 	args := append([]string{"serve", "--data-dir", dataDir, "--http", "127.0.0.1:0", "--log-format", "json"}, extra...)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "PAVILION_TEST_MAIN=1", "PAVILION_DATABASE_URL=", "PAVILION_REDIS_URL=")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	return cmd, startCmd(t, cmd), &stderr
+}
+
+// startCmd starts cmd and returns the base URL it prints once serving.
+func startCmd(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
+	if cmd.Stderr == nil {
+		cmd.Stderr = new(bytes.Buffer)
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -58,11 +69,11 @@ func startServer(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, stri
 	}()
 	select {
 	case base := <-found:
-		return cmd, base, &stderr
+		return base
 	case <-time.After(30 * time.Second):
-		t.Fatalf("server did not start; stderr:\n%s", stderr.String())
+		t.Fatalf("server did not start; stderr:\n%s", cmd.Stderr)
 	}
-	return nil, "", nil
+	return ""
 }
 
 func get(t *testing.T, url, token string) (int, []byte) {
@@ -212,5 +223,30 @@ func TestServeFlags(t *testing.T) {
 	}
 	if _, err := runCLI(t, "", "bogus"); err == nil {
 		t.Fatal("an unknown command was accepted")
+	}
+}
+
+// TestServeClusterMode runs the server on PostgreSQL and Redis: it migrates,
+// seeds, reports both dependencies ready, and the demo command works beside it.
+func TestServeClusterMode(t *testing.T) {
+	pg := testinfra.Postgres(t)
+	redisURL, _ := testinfra.Redis(t)
+	cmd := exec.Command(os.Args[0], "serve", "--http", "127.0.0.1:0", "--demo", "--log-format", "json")
+	cmd.Env = append(os.Environ(), "PAVILION_TEST_MAIN=1", "PAVILION_DATABASE_URL="+pg, "PAVILION_REDIS_URL="+redisURL)
+	base := startCmd(t, cmd)
+	code, body := get(t, base+"/readyz", "")
+	if code != 200 || !strings.Contains(string(body), `"bus":"ok"`) || !strings.Contains(string(body), `"store":"ok"`) {
+		t.Fatalf("readyz = %d %s", code, body)
+	}
+	out, err := runCLI(t, "", "demo", "--json", "--database-url", pg, "--public-url", base)
+	if err != nil {
+		t.Fatalf("demo --json: %v\n%s", err, out)
+	}
+	var creds map[string]any
+	if err := json.Unmarshal([]byte(out), &creds); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(t, base+"/api/me", creds["brand_admin_token"].(string)); code != 200 {
+		t.Fatalf("token from the demo command on the PostgreSQL server: %d %s", code, body)
 	}
 }
