@@ -24,8 +24,10 @@ func statusOf(code apperr.Code) int {
 		return http.StatusForbidden
 	case apperr.NotFound:
 		return http.StatusNotFound
-	case apperr.Conflict:
+	case apperr.Conflict, apperr.SoldOut, apperr.LimitReached:
 		return http.StatusConflict
+	case apperr.PaymentFailed:
+		return http.StatusPaymentRequired
 	case apperr.Gone:
 		return http.StatusGone
 	case apperr.TooLarge:

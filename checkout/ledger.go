@@ -1,0 +1,174 @@
+package checkout
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/internal/apperr"
+)
+
+// Errors the buy path answers with. Clients switch on the codes.
+var (
+	// ErrSoldOut: no units left for this offer (or its SKU).
+	ErrSoldOut = &apperr.Error{Code: apperr.SoldOut, Message: "sold out"}
+	// ErrLimitReached: this customer already holds or bought the offer's per-customer limit.
+	ErrLimitReached = &apperr.Error{Code: apperr.LimitReached, Message: "per-customer limit reached for this offer"}
+)
+
+// ReservationState is where a hold is in its life.
+type ReservationState string
+
+const (
+	// Held: units are set aside for the customer until ExpiresAt.
+	Held ReservationState = "held"
+	// Ordering: an order is paying for it; the sweeper leaves it alone.
+	Ordering ReservationState = "ordering"
+	// Ordered: a paid order consumed it.
+	Ordered ReservationState = "ordered"
+	// Released: the customer let it go; units went back.
+	Released ReservationState = "released"
+	// Expired: the hold ran out; units went back.
+	Expired ReservationState = "expired"
+	// Returned: its order was cancelled or refunded with restock; units went back.
+	Returned ReservationState = "returned"
+)
+
+// Reservation holds units of an offer for one customer.
+type Reservation struct {
+	ID         uuid.UUID        `json:"id"`
+	OfferID    uuid.UUID        `json:"offer_id"`
+	ShowID     uuid.UUID        `json:"show_id"`
+	SKUID      uuid.UUID        `json:"sku_id"`
+	UserID     uuid.UUID        `json:"user_id"`
+	Quantity   int              `json:"quantity"`
+	PriceMinor int64            `json:"price_minor"` // unit price, fixed when reserved
+	Currency   string           `json:"currency"`
+	State      ReservationState `json:"state"`
+	CreatedAt  time.Time        `json:"created_at"`
+	ExpiresAt  time.Time        `json:"expires_at"`
+	UpdatedAt  time.Time        `json:"updated_at"`
+}
+
+// OrderState is where an order is in its life: pending → paid → fulfilled,
+// or cancelled / refunded.
+type OrderState string
+
+const (
+	Pending   OrderState = "pending" // payment under way or being confirmed
+	Paid      OrderState = "paid"
+	Fulfilled OrderState = "fulfilled"
+	Cancelled OrderState = "cancelled"
+	Refunded  OrderState = "refunded"
+)
+
+// Shipping is where an order goes.
+type Shipping struct {
+	Name       string `json:"name"`
+	Line1      string `json:"line1"`
+	Line2      string `json:"line2"`
+	City       string `json:"city"`
+	Region     string `json:"region"`
+	PostalCode string `json:"postal_code"`
+	Country    string `json:"country"` // ISO 3166-1 alpha-2
+	Phone      string `json:"phone"`
+}
+
+// Order buys the units of one reservation.
+type Order struct {
+	ID             uuid.UUID  `json:"id"`
+	UserID         uuid.UUID  `json:"user_id"`
+	ReservationID  uuid.UUID  `json:"reservation_id"`
+	OfferID        uuid.UUID  `json:"offer_id"`
+	ShowID         uuid.UUID  `json:"show_id"`
+	SKUID          uuid.UUID  `json:"sku_id"`
+	BrandID        uuid.UUID  `json:"brand_id"`
+	Quantity       int        `json:"quantity"`
+	UnitPriceMinor int64      `json:"unit_price_minor"`
+	TotalMinor     int64      `json:"total_minor"`
+	Currency       string     `json:"currency"`
+	State          OrderState `json:"state"`
+	Shipping       Shipping   `json:"shipping"`
+	PaymentRef     string     `json:"payment_ref"` // the provider's charge ID once paid
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+}
+
+// OrderFilter selects orders for a listing, newest first.
+type OrderFilter struct {
+	UserID  uuid.UUID // zero: any
+	BrandID uuid.UUID // zero: any
+	ShowID  uuid.UUID // zero: any
+	States  []OrderState
+	Offset  int
+	Limit   int // 0: 50; at most 1000
+}
+
+// Idempotency is the stored outcome of a request made with an Idempotency-Key.
+type Idempotency struct {
+	UserID      uuid.UUID
+	Key         string
+	Op          string // "reserve", "order": keys are scoped per operation and per user
+	RequestHash string // of the request's parameters: same key, other parameters is an error
+	// Result is the JSON of the first outcome; empty while the first request is still running.
+	Result    []byte
+	CreatedAt time.Time
+}
+
+// Ledger is the durable truth about stock, holds and orders. Every method that
+// moves units does it in one transaction with conditional updates, so the
+// invariants (offer: sold+held <= allocated; SKU: sold+held <= on_hand; a
+// customer's held+ordered units <= the offer's limit) hold under any
+// concurrency, whatever the gate said.
+type Ledger interface {
+	// Reserve inserts r (State Held) and adds r.Quantity to the held units of
+	// its offer and SKU. ErrSoldOut when the offer or SKU lacks the units,
+	// ErrLimitReached when the customer's held and ordered units on the offer
+	// plus r.Quantity exceed limit (0: no limit). The offer's show, SKU, price
+	// and currency are filled in by the caller from the offer.
+	Reserve(ctx context.Context, r *Reservation, limit int) error
+	ReservationByID(ctx context.Context, id uuid.UUID) (*Reservation, error)
+	// Release ends a held reservation (to Released or Expired) and returns its
+	// units. Gone when it is no longer held.
+	Release(ctx context.Context, id uuid.UUID, to ReservationState, now time.Time) (*Reservation, error)
+	// ExpireDue expires up to limit held reservations whose ExpiresAt <= now,
+	// returning their units, and returns them. Safe to run on several nodes at
+	// once: each reservation is expired exactly once.
+	ExpireDue(ctx context.Context, now time.Time, limit int) ([]Reservation, error)
+	// CustomerUnits is how many units of the offer the customer holds or bought.
+	CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error)
+	// OfferCustomers maps each customer with held or bought units of the offer to that count.
+	OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.UUID]int, error)
+
+	// BeginOrder moves a held, unexpired reservation (now < ExpiresAt) to
+	// Ordering and inserts o (State Pending). Gone when the reservation is not
+	// held or has expired.
+	BeginOrder(ctx context.Context, o *Order, now time.Time) error
+	// CompletePayment marks a pending order paid with the provider's reference,
+	// turns its reservation to Ordered and moves its units from held to sold.
+	// Conflict when the order is not pending (so a payment lands exactly once).
+	CompletePayment(ctx context.Context, orderID uuid.UUID, paymentRef string, now time.Time) (*Order, error)
+	// AbandonOrder deletes a pending order whose payment did not happen and
+	// returns its reservation to Held (still bound by its ExpiresAt).
+	AbandonOrder(ctx context.Context, orderID uuid.UUID, now time.Time) error
+	// SetOrderState moves a paid or fulfilled order to Fulfilled, Cancelled or
+	// Refunded. With restock, its units go back: sold decreases on the offer and
+	// the SKU and the reservation becomes Returned. Conflict for a transition
+	// the state machine does not allow.
+	SetOrderState(ctx context.Context, orderID uuid.UUID, to OrderState, restock bool, now time.Time) (*Order, error)
+	OrderByID(ctx context.Context, id uuid.UUID) (*Order, error)
+	ListOrders(ctx context.Context, f OrderFilter) ([]Order, error)
+	// PendingOrders lists orders still pending that were created before cutoff,
+	// for the payment reconciler.
+	PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]Order, error)
+
+	// ClaimIdempotency records rec if (UserID, Op, Key) is new and reports
+	// true. Otherwise it returns the stored record and false.
+	ClaimIdempotency(ctx context.Context, rec *Idempotency) (*Idempotency, bool, error)
+	// FinishIdempotency stores the outcome of a claimed key.
+	FinishIdempotency(ctx context.Context, userID uuid.UUID, op, key string, result []byte) error
+	// DropIdempotency forgets a claimed key whose request failed without
+	// effect, so a retry runs afresh.
+	DropIdempotency(ctx context.Context, userID uuid.UUID, op, key string) error
+}
