@@ -27,6 +27,7 @@ type Stores struct {
 	Brands   brand.Store
 	Shows    show.Store
 	Catalog  checkout.Store
+	Ledger   checkout.Ledger
 }
 
 // Run runs the whole contract. open must return stores over a fresh, migrated,
