@@ -166,6 +166,10 @@ type Ledger interface {
 	// ClaimIdempotency records rec if (UserID, Op, Key) is new and reports
 	// true. Otherwise it returns the stored record and false.
 	ClaimIdempotency(ctx context.Context, rec *Idempotency) (*Idempotency, bool, error)
+	// LookupIdempotency returns the record for (userID, op, key); NotFound
+	// when there is none. (A read, for taps the gate refused: only a key that
+	// already won may change their answer.)
+	LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key string) (*Idempotency, error)
 	// FinishIdempotency stores the outcome of a claimed key.
 	FinishIdempotency(ctx context.Context, userID uuid.UUID, op, key string, result []byte) error
 	// DropIdempotency forgets a claimed key whose request failed without

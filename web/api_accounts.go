@@ -138,6 +138,9 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		credentialsIn
 		Roles    []account.Role `json:"roles"`
 		BrandIDs []uuid.UUID    `json:"brand_ids"`
+		// TokenOnly makes an account without a password and returns a bearer
+		// token for it: buyers for load tests, integrations.
+		TokenOnly bool `json:"token_only"`
 	}
 	if err := decode(r, &in); err != nil {
 		s.writeError(w, r, err)
@@ -151,12 +154,22 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := s.Accounts.Create(r.Context(), account.NewUser{
 		Email: in.Email, DisplayName: in.DisplayName, Password: in.Password, Roles: in.Roles, BrandIDs: in.BrandIDs,
+		NoPassword: in.TokenOnly,
 	})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"user": u})
+	out := map[string]any{"user": u}
+	if in.TokenOnly {
+		token, expires, err := s.Accounts.IssueToken(r.Context(), u.ID, "token-only account", 0)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		out["token"], out["expires_at"] = token, expires
+	}
+	writeJSON(w, http.StatusCreated, out)
 }
 
 // page reads offset and limit query parameters; limit defaults to 50, at most 200.

@@ -314,3 +314,55 @@ func (s *Server) baseURL(r *http.Request) string {
 	}
 	return scheme + "://" + r.Host
 }
+
+// createOffer features one of the brand's SKUs in the show at a show price,
+// with units allocated to the show and a per-customer limit.
+func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) {
+	sh, err := s.adminShow(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if sh.State == show.Ended || sh.State == show.Cancelled {
+		s.writeError(w, r, apperr.Errorf(apperr.Conflict, "the show is %s: it takes no new offers", sh.State))
+		return
+	}
+	var in struct {
+		SKUID            uuid.UUID `json:"sku_id"`
+		PriceMinor       int64     `json:"price_minor"`
+		Allocated        int       `json:"allocated"`
+		PerCustomerLimit int       `json:"per_customer_limit"`
+	}
+	if err := decode(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sku, err := s.Catalog.SKUByID(r.Context(), in.SKUID)
+	if errors.Is(err, apperr.E(apperr.NotFound)) || (err == nil && sku.BrandID != sh.BrandID) {
+		s.writeError(w, r, apperr.Errorf(apperr.Invalid, "sku_id must be one of this brand's SKUs"))
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	switch {
+	case in.PriceMinor <= 0:
+		err = apperr.Errorf(apperr.Invalid, "price_minor must be a positive whole number of minor units")
+	case in.Allocated < 1:
+		err = apperr.Errorf(apperr.Invalid, "allocated must be at least 1")
+	case in.PerCustomerLimit < 0 || in.PerCustomerLimit > checkout.MaxQuantity:
+		err = apperr.Errorf(apperr.Invalid, "per_customer_limit must be from 0 (none) to %d", checkout.MaxQuantity)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	o := &checkout.Offer{ID: uuid.New(), ShowID: sh.ID, SKUID: sku.ID, PriceMinor: in.PriceMinor, Currency: sku.Currency,
+		Allocated: in.Allocated, PerCustomerLimit: in.PerCustomerLimit, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	if err := s.Catalog.CreateOffer(r.Context(), o); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"offer": o})
+}

@@ -33,6 +33,7 @@ type Server struct {
 	Brands   brand.Store
 	Shows    show.Store
 	Catalog  checkout.Store
+	Checkout *checkout.Service
 
 	Checks   []Check
 	Registry *prometheus.Registry // where HTTP metrics are registered; nil: none
@@ -117,6 +118,20 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("PATCH /api/shows/{id}", s.patchShow)
 	mux.HandleFunc("DELETE /api/shows/{id}", s.cancelShow)
 	mux.HandleFunc("POST /api/shows/{id}/stream-key", s.rotateStreamKey)
+	mux.HandleFunc("POST /api/shows/{id}/offers", s.createOffer)
+	mux.HandleFunc("GET /api/shows/{id}/orders.csv", s.showOrdersCSV)
+
+	mux.HandleFunc("POST /api/reservations", s.reserve)
+	mux.HandleFunc("GET /api/reservations/{id}", s.getReservation)
+	mux.HandleFunc("DELETE /api/reservations/{id}", s.releaseReservation)
+	mux.HandleFunc("POST /api/orders", s.placeOrder)
+	mux.HandleFunc("GET /api/orders", s.listMyOrders)
+	mux.HandleFunc("GET /api/orders/{id}", s.getOrder)
+	mux.HandleFunc("POST /api/orders/{id}/cancel", s.orderAction("cancel"))
+	mux.HandleFunc("POST /api/orders/{id}/fulfil", s.orderAction("fulfil"))
+	mux.HandleFunc("POST /api/orders/{id}/refund", s.orderAction("refund"))
+	mux.HandleFunc("GET /api/brands/{id}/orders", s.listBrandOrders)
+	mux.HandleFunc("GET /api/brands/{id}/orders.csv", s.brandOrdersCSV)
 
 	s.notBuilt(mux)
 	// Unknown API paths answer in the JSON error shape, like everything under /api.
@@ -130,19 +145,13 @@ func (s *Server) routes(mux *http.ServeMux) {
 // client gets a clear 501 naming the missing feature instead of a bare 404.
 func (s *Server) notBuilt(mux *http.ServeMux) {
 	for pattern, what := range map[string]string{
-		"POST /api/shows/{id}/pin":       "pinning products (live room, issue 4)",
-		"POST /api/shows/{id}/drops":     "flash drops (live room, issue 4)",
-		"GET /api/shows/{id}/stats":      "show analytics (issue 6)",
-		"GET /api/shows/{id}/orders.csv": "order export (checkout, issue 3)",
-		"POST /api/reservations":         "reservations (checkout, issue 3)",
-		"DELETE /api/reservations/{id}":  "reservations (checkout, issue 3)",
-		"POST /api/orders":               "orders (checkout, issue 3)",
-		"GET /api/orders":                "orders (checkout, issue 3)",
-		"GET /api/orders/{id}":           "orders (checkout, issue 3)",
-		"GET /api/calendar.ics":          "the iCalendar feed (issue 6)",
-		"POST /whip/{show}":              "WHIP ingest (stream, issue 5)",
-		"POST /whep/{show}":              "WHEP playback (stream, issue 5)",
-		"GET /ws/shows/{id}":             "the live room websocket (issue 4)",
+		"POST /api/shows/{id}/pin":   "pinning products (live room, issue 4)",
+		"POST /api/shows/{id}/drops": "flash drops (live room, issue 4)",
+		"GET /api/shows/{id}/stats":  "show analytics (issue 6)",
+		"GET /api/calendar.ics":      "the iCalendar feed (issue 6)",
+		"POST /whip/{show}":          "WHIP ingest (stream, issue 5)",
+		"POST /whep/{show}":          "WHEP playback (stream, issue 5)",
+		"GET /ws/shows/{id}":         "the live room websocket (issue 4)",
 	} {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, notImplemented(what))

@@ -13,8 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/config"
 	"github.com/pavilion-live/pavilion/internal/demo"
+	"github.com/pavilion-live/pavilion/internal/testpay"
 	"github.com/pavilion-live/pavilion/web"
 )
 
@@ -47,12 +49,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("schema version: %w", err)
 	}
-	bus, busName, err := openBus(ctx, &cfg)
+	hot, err := openHot(ctx, &cfg)
 	if err != nil {
 		return err
 	}
-	defer bus.Close()
-	log.Info("storage ready", "store", storeName, "schema_version", version, "bus", busName)
+	defer hot.close()
+	log.Info("storage ready", "store", storeName, "schema_version", version, "bus", hot.name)
 
 	accounts := accountService(db)
 	if cfg.Demo {
@@ -63,9 +65,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	shop := &checkout.Service{
+		Catalog: db, Ledger: db, Gate: hot.gate, Shows: db, Payments: &testpay.Provider{},
+		Metrics: checkout.NewMetrics(reg), Logger: log, HoldTTL: cfg.HoldTTL,
+	}
 	srv := &web.Server{
-		Accounts: accounts, Brands: db, Shows: db, Catalog: db,
-		Checks:        []web.Check{{Name: "store", Ping: db.Ping}, {Name: "bus", Ping: bus.Ping}},
+		Accounts: accounts, Brands: db, Shows: db, Catalog: db, Checkout: shop,
+		Checks:        []web.Check{{Name: "store", Ping: db.Ping}, {Name: "bus", Ping: hot.bus.Ping}},
 		Registry:      reg,
 		Logger:        log,
 		PublicURL:     cfg.PublicURL,
@@ -91,6 +97,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	printBanner(stdout, &cfg)
 
 	go sweepCredentials(ctx, log, db)
+	// Holds expire and unknown payments settle even if the node restarted
+	// mid-sale: the sweeper reads the ledger, not memory.
+	go shop.Run(ctx, time.Second)
 
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()

@@ -28,6 +28,7 @@ type database interface {
 	brand.Store
 	show.Store
 	checkout.Store
+	checkout.Ledger
 	Migrate(ctx context.Context) error
 	Version(ctx context.Context) (int64, error)
 	Ping(ctx context.Context) error
@@ -54,16 +55,32 @@ func openDatabase(ctx context.Context, cfg *config.Config) (database, string, er
 	return db, "sqlite " + path, err
 }
 
-// openBus picks Redis when a URL is configured, else the in-process bus.
-func openBus(ctx context.Context, cfg *config.Config) (chat.Bus, string, error) {
+// hot is the fast shared state between nodes: the live-room bus and the
+// stock gate. Redis when configured, else in-process.
+type hot struct {
+	bus   chat.Bus
+	gate  checkout.Gate
+	name  string
+	close func()
+}
+
+// openHot picks Redis when a URL is configured, else the in-process bus and gate.
+func openHot(ctx context.Context, cfg *config.Config) (*hot, error) {
 	if cfg.RedisURL == "" {
-		return memory.NewBus(), "in-process", nil
+		bus := memory.NewBus()
+		return &hot{bus: bus, gate: memory.NewGate(), name: "in-process", close: func() { bus.Close() }}, nil
 	}
 	client, err := redis.Open(ctx, cfg.RedisURL)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return redis.NewBus(client, "pavilion:"), "redis", nil
+	bus := redis.NewBus(client, "pavilion:")
+	gate := redis.NewGate(client, "pavilion:")
+	return &hot{bus: bus, gate: gate, name: "redis", close: func() {
+		gate.Close()
+		bus.Close()
+		client.Close()
+	}}, nil
 }
 
 // openData opens (and, when asked, migrates) the database for a one-shot command.

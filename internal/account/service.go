@@ -34,6 +34,15 @@ type Service struct {
 
 	SessionTTL time.Duration // zero: 30 days
 	TokenTTL   time.Duration // zero: 90 days
+	// CacheTTL is how long a verified credential is trusted without asking
+	// the store again (zero: 5 s; negative: never cached). A stampede of
+	// buyers would otherwise cost two store reads per tap. A logout or a
+	// password reset clears this node's cache at once; other nodes notice
+	// within CacheTTL.
+	CacheTTL time.Duration
+
+	cacheMu sync.Mutex
+	cache   map[string]cachedCredential
 
 	// dummyHash is verified against when an email is unknown, so log-in takes
 	// as long for a missing account as for a wrong password.
@@ -62,6 +71,10 @@ type NewUser struct {
 	Password    string
 	Roles       []Role
 	BrandIDs    []uuid.UUID
+	// NoPassword makes an account that cannot log in with a password: it
+	// works only through bearer tokens an admin issues (load-test buyers,
+	// integrations).
+	NoPassword bool
 }
 
 // MinPasswordLen follows NIST SP 800-63B's floor for user-chosen secrets.
@@ -80,7 +93,11 @@ func validate(n *NewUser) error {
 	if utf8.RuneCountInString(n.DisplayName) > 64 {
 		return apperr.Errorf(apperr.Invalid, "display name is longer than 64 characters")
 	}
-	if utf8.RuneCountInString(n.Password) < MinPasswordLen {
+	if n.NoPassword {
+		if n.Password != "" {
+			return apperr.Errorf(apperr.Invalid, "give a password or ask for a token-only account, not both")
+		}
+	} else if utf8.RuneCountInString(n.Password) < MinPasswordLen {
 		return apperr.Errorf(apperr.Invalid, "password must be at least %d characters", MinPasswordLen)
 	}
 	if len(n.Password) > 1024 {
@@ -109,9 +126,12 @@ func (s *Service) Create(ctx context.Context, n NewUser) (*User, error) {
 	if err := validate(&n); err != nil {
 		return nil, err
 	}
-	hash, err := s.hasher().Hash(n.Password)
-	if err != nil {
-		return nil, err
+	hash := "" // matches no password: Verify refuses it
+	if !n.NoPassword {
+		var err error
+		if hash, err = s.hasher().Hash(n.Password); err != nil {
+			return nil, err
+		}
 	}
 	u := &User{ID: uuid.New(), Email: n.Email, DisplayName: n.DisplayName, Roles: n.Roles, BrandIDs: n.BrandIDs,
 		CreatedAt: s.now().Truncate(time.Microsecond)}
@@ -163,7 +183,11 @@ func (s *Service) Login(ctx context.Context, email, password string) (*User, str
 // Logout ends the session (or revokes the token) that secret names. An
 // unknown secret is not an error: the result is the same.
 func (s *Service) Logout(ctx context.Context, secret string) error {
-	err := s.Store.DeleteCredential(ctx, HashSecret(secret))
+	hash := HashSecret(secret)
+	s.cacheMu.Lock()
+	delete(s.cache, hash)
+	s.cacheMu.Unlock()
+	err := s.Store.DeleteCredential(ctx, hash)
 	if errors.Is(err, apperr.E(apperr.NotFound)) {
 		return nil
 	}
@@ -216,7 +240,12 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*User, Crede
 	if len(secret) < 8 || len(secret) > 128 {
 		return nil, "", apperr.Errorf(apperr.Unauthorized, "invalid or expired credentials")
 	}
-	c, err := s.Store.CredentialByHash(ctx, HashSecret(secret), s.now())
+	hash := HashSecret(secret)
+	now := s.now()
+	if c, ok := s.cached(hash, now); ok {
+		return c.user, c.kind, nil
+	}
+	c, err := s.Store.CredentialByHash(ctx, hash, now)
 	if errors.Is(err, apperr.E(apperr.NotFound)) {
 		return nil, "", apperr.Errorf(apperr.Unauthorized, "invalid or expired credentials")
 	}
@@ -227,7 +256,62 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*User, Crede
 	if err != nil {
 		return nil, "", err
 	}
+	s.remember(hash, cachedCredential{user: u, kind: c.Kind, expires: c.ExpiresAt, until: now.Add(s.cacheTTL())})
 	return u, c.Kind, nil
+}
+
+type cachedCredential struct {
+	user    *User
+	kind    CredentialKind
+	expires time.Time // the credential's own expiry
+	until   time.Time // when this cache entry must be checked again
+}
+
+func (s *Service) cacheTTL() time.Duration {
+	if s.CacheTTL == 0 {
+		return 5 * time.Second
+	}
+	return s.CacheTTL
+}
+
+func (s *Service) cached(hash string, now time.Time) (cachedCredential, bool) {
+	if s.cacheTTL() < 0 {
+		return cachedCredential{}, false
+	}
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	c, ok := s.cache[hash]
+	if !ok || !now.Before(c.until) || !now.Before(c.expires) {
+		return cachedCredential{}, false
+	}
+	return c, true
+}
+
+// maxCached bounds the cache; past it the cache starts over, which costs a
+// store read per active credential and nothing else.
+const maxCached = 200_000
+
+func (s *Service) remember(hash string, c cachedCredential) {
+	if s.cacheTTL() < 0 {
+		return
+	}
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	if s.cache == nil || len(s.cache) >= maxCached {
+		s.cache = make(map[string]cachedCredential)
+	}
+	s.cache[hash] = c
+}
+
+// forgetUser drops a user's cached credentials (their roles or password changed).
+func (s *Service) forgetUser(id uuid.UUID) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	for h, c := range s.cache {
+		if c.user.ID == id {
+			delete(s.cache, h)
+		}
+	}
 }
 
 // ResetPassword sets a new password and revokes every session and token of
@@ -248,6 +332,7 @@ func (s *Service) ResetPassword(ctx context.Context, email, password string) err
 	if err := s.Store.SetPassword(ctx, u.ID, hash); err != nil {
 		return err
 	}
+	defer s.forgetUser(u.ID)
 	return s.Store.DeleteUserCredentials(ctx, u.ID)
 }
 
@@ -268,6 +353,7 @@ func (s *Service) SetRoles(ctx context.Context, email string, roles []Role, bran
 	if err := s.Store.SetRoles(ctx, u.ID, roles, brandIDs); err != nil {
 		return nil, err
 	}
+	s.forgetUser(u.ID)
 	return s.Store.UserByID(ctx, u.ID)
 }
 

@@ -29,6 +29,7 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+	HoldTTL         time.Duration
 
 	envErrs []error // PAVILION_* values that did not parse
 }
@@ -57,6 +58,7 @@ func (c *Config) RegisterServe(fs *flag.FlagSet) {
 	c.boolean(fs, &c.Demo, "demo", "PAVILION_DEMO", false, "seed the demo brand, accounts, products and show on start (idempotent)")
 	c.boolean(fs, &c.SecureCookies, "secure-cookies", "PAVILION_SECURE_COOKIES", false, "mark session cookies Secure (on when --public-url is https)")
 	str(fs, &c.LogFormat, "log-format", "PAVILION_LOG_FORMAT", "text", "log format: text or json")
+	c.dur(fs, &c.HoldTTL, "hold", "PAVILION_HOLD", 10*time.Minute, "how long a reservation holds stock when its show sets no time")
 	c.dur(fs, &c.ShutdownTimeout, "shutdown-timeout", "PAVILION_SHUTDOWN_TIMEOUT", 20*time.Second, "how long a graceful shutdown waits for requests to finish")
 }
 
@@ -67,6 +69,9 @@ func (c *Config) Check() error {
 	}
 	if c.MediaPort < 0 || c.MediaPort > 65535 {
 		return fmt.Errorf("--media-port %d is not a port number", c.MediaPort)
+	}
+	if c.HoldTTL != 0 && (c.HoldTTL < time.Minute || c.HoldTTL > time.Hour) {
+		return fmt.Errorf("--hold must be from 1m to 1h, not %s", c.HoldTTL)
 	}
 	if _, err := c.Level(); err != nil {
 		return err

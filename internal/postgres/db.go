@@ -1,9 +1,10 @@
 // Package postgres implements Pavilion's stores on PostgreSQL (pgx/v5): the ledger in cluster mode.
 //
 // One *DB implements every domain store (account.Store, brand.Store,
-// show.Store, checkout.Store). The schema lives in versioned SQL files under
-// migrations/, embedded in the binary and applied with goose under a
-// PostgreSQL advisory lock, so several nodes may start at once.
+// show.Store, checkout.Store, checkout.Ledger). The schema lives in
+// versioned SQL files under migrations/, embedded in the binary and applied
+// with goose under a PostgreSQL advisory lock, so several nodes may start at
+// once.
 package postgres
 
 import (
@@ -42,10 +43,11 @@ type DB struct {
 }
 
 var (
-	_ account.Store  = (*DB)(nil)
-	_ brand.Store    = (*DB)(nil)
-	_ show.Store     = (*DB)(nil)
-	_ checkout.Store = (*DB)(nil)
+	_ account.Store   = (*DB)(nil)
+	_ brand.Store     = (*DB)(nil)
+	_ show.Store      = (*DB)(nil)
+	_ checkout.Store  = (*DB)(nil)
+	_ checkout.Ledger = (*DB)(nil)
 )
 
 // Open connects to the database at url (a postgres:// URL or a key=value
@@ -183,6 +185,29 @@ var constraints = map[string]violation{
 	"offers_currency_check":    {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
 	"offers_counts_check":      {apperr.Invalid, "allocation and per-customer limit cannot be negative"},
 	"offers_stock_check":       {apperr.Conflict, "sold plus held units cannot exceed the allocation"},
+
+	"reservations_pkey":           {apperr.Conflict, "reservation already exists"},
+	"reservations_offer_fkey":     {apperr.NotFound, "offer not found"},
+	"reservations_show_fkey":      {apperr.NotFound, "show not found"},
+	"reservations_sku_fkey":       {apperr.NotFound, "SKU not found"},
+	"reservations_user_fkey":      {apperr.NotFound, "user not found"},
+	"reservations_quantity_check": {apperr.Invalid, "quantity must be positive"},
+	"reservations_price_check":    {apperr.Invalid, "price cannot be negative"},
+	"reservations_currency_check": {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
+	"reservations_state_check":    {apperr.Invalid, "unknown reservation state"},
+	"orders_pkey":                 {apperr.Conflict, "order already exists"},
+	"orders_reservation_key":      {apperr.Conflict, "the reservation already has an order"},
+	"orders_user_fkey":            {apperr.NotFound, "user not found"},
+	"orders_reservation_fkey":     {apperr.NotFound, "reservation not found"},
+	"orders_offer_fkey":           {apperr.NotFound, "offer not found"},
+	"orders_show_fkey":            {apperr.NotFound, "show not found"},
+	"orders_sku_fkey":             {apperr.NotFound, "SKU not found"},
+	"orders_brand_fkey":           {apperr.NotFound, "brand not found"},
+	"orders_quantity_check":       {apperr.Invalid, "quantity must be positive"},
+	"orders_price_check":          {apperr.Invalid, "price cannot be negative"},
+	"orders_currency_check":       {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
+	"orders_state_check":          {apperr.Invalid, "unknown order state"},
+	"idempotency_keys_user_fkey":  {apperr.NotFound, "user not found"},
 }
 
 // storeErr turns err into an *apperr.Error when it is one a user can act on

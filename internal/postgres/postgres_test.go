@@ -18,7 +18,7 @@ import (
 )
 
 // openDB opens a handle on url, closed when the test ends.
-func openDB(t *testing.T, url string) *DB {
+func openDB(t testing.TB, url string) *DB {
 	t.Helper()
 	db, err := Open(context.Background(), url)
 	if err != nil {
@@ -29,7 +29,7 @@ func openDB(t *testing.T, url string) *DB {
 }
 
 // fresh returns a migrated store over a new, empty database.
-func fresh(t *testing.T) *DB {
+func fresh(t testing.TB) *DB {
 	t.Helper()
 	db := openDB(t, testinfra.Postgres(t))
 	if err := db.Migrate(context.Background()); err != nil {
@@ -38,12 +38,15 @@ func fresh(t *testing.T) *DB {
 	return db
 }
 
-func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Stores {
-		db := fresh(t)
-		return storetest.Stores{Accounts: db, Brands: db, Shows: db, Catalog: db}
-	})
+// stores is every domain store over a fresh, migrated database.
+func stores(t *testing.T) storetest.Stores {
+	db := fresh(t)
+	return storetest.Stores{Accounts: db, Brands: db, Shows: db, Catalog: db, Ledger: db}
 }
+
+func TestStore(t *testing.T) { storetest.Run(t, stores) }
+
+func TestLedger(t *testing.T) { storetest.RunLedger(t, stores) }
 
 // latest is the highest version among the embedded migrations.
 func latest(t *testing.T, db *DB) int64 {

@@ -1,8 +1,8 @@
 // Package sqlite implements Pavilion's stores on an embedded SQLite file: the default when no database is configured.
 //
 // One *DB implements every domain store (account.Store, brand.Store,
-// show.Store, checkout.Store) on the pure-Go driver modernc.org/sqlite, so
-// the binary needs no cgo. The schema lives in versioned SQL files under
+// show.Store, checkout.Store, checkout.Ledger) on the pure-Go driver
+// modernc.org/sqlite, so the binary needs no cgo. The schema lives in versioned SQL files under
 // migrations/, embedded in the binary and applied with goose.
 //
 // The file is opened in WAL mode through two connection pools: a single
@@ -59,10 +59,11 @@ type DB struct {
 }
 
 var (
-	_ account.Store  = (*DB)(nil)
-	_ brand.Store    = (*DB)(nil)
-	_ show.Store     = (*DB)(nil)
-	_ checkout.Store = (*DB)(nil)
+	_ account.Store   = (*DB)(nil)
+	_ brand.Store     = (*DB)(nil)
+	_ show.Store      = (*DB)(nil)
+	_ checkout.Store  = (*DB)(nil)
+	_ checkout.Ledger = (*DB)(nil)
 )
 
 // Open opens the SQLite file at path, creating it and its directory when
@@ -248,30 +249,40 @@ type violation struct {
 // table.col"), the name of a CHECK constraint. The names follow the
 // PostgreSQL driver's, and so do the messages.
 var constraints = map[string]violation{
-	"users.id":                 {apperr.Conflict, "user already exists"},
-	"users.email_key":          {apperr.Conflict, "email already registered"},
-	"user_roles_role_check":    {apperr.Invalid, "unknown role"},
-	"credentials.hash":         {apperr.Conflict, "credential already exists"},
-	"credentials_kind_check":   {apperr.Invalid, "unknown credential kind"},
-	"brands.id":                {apperr.Conflict, "brand already exists"},
-	"brands.slug":              {apperr.Conflict, "brand slug already taken"},
-	"shows.id":                 {apperr.Conflict, "show already exists"},
-	"shows_kind_check":         {apperr.Invalid, "unknown show kind"},
-	"shows_visibility_check":   {apperr.Invalid, "unknown show visibility"},
-	"shows_state_check":        {apperr.Invalid, "unknown show state"},
-	"shows_hold_seconds_check": {apperr.Invalid, "hold time cannot be negative"},
-	"shows_time_check":         {apperr.Invalid, "a show cannot end before it starts"},
-	"products.id":              {apperr.Conflict, "product already exists"},
-	"skus.id":                  {apperr.Conflict, "SKU already exists"},
-	"skus.brand_id, skus.code": {apperr.Conflict, "SKU code already used by this brand"},
-	"skus_price_check":         {apperr.Invalid, "price cannot be negative"},
-	"skus_currency_check":      {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
-	"skus_stock_check":         {apperr.Conflict, "stock on hand cannot go below sold plus held units"},
-	"offers.id":                {apperr.Conflict, "offer already exists"},
-	"offers_price_check":       {apperr.Invalid, "price cannot be negative"},
-	"offers_currency_check":    {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
-	"offers_counts_check":      {apperr.Invalid, "allocation and per-customer limit cannot be negative"},
-	"offers_stock_check":       {apperr.Conflict, "sold plus held units cannot exceed the allocation"},
+	"users.id":                    {apperr.Conflict, "user already exists"},
+	"users.email_key":             {apperr.Conflict, "email already registered"},
+	"user_roles_role_check":       {apperr.Invalid, "unknown role"},
+	"credentials.hash":            {apperr.Conflict, "credential already exists"},
+	"credentials_kind_check":      {apperr.Invalid, "unknown credential kind"},
+	"brands.id":                   {apperr.Conflict, "brand already exists"},
+	"brands.slug":                 {apperr.Conflict, "brand slug already taken"},
+	"shows.id":                    {apperr.Conflict, "show already exists"},
+	"shows_kind_check":            {apperr.Invalid, "unknown show kind"},
+	"shows_visibility_check":      {apperr.Invalid, "unknown show visibility"},
+	"shows_state_check":           {apperr.Invalid, "unknown show state"},
+	"shows_hold_seconds_check":    {apperr.Invalid, "hold time cannot be negative"},
+	"shows_time_check":            {apperr.Invalid, "a show cannot end before it starts"},
+	"products.id":                 {apperr.Conflict, "product already exists"},
+	"skus.id":                     {apperr.Conflict, "SKU already exists"},
+	"skus.brand_id, skus.code":    {apperr.Conflict, "SKU code already used by this brand"},
+	"skus_price_check":            {apperr.Invalid, "price cannot be negative"},
+	"skus_currency_check":         {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
+	"skus_stock_check":            {apperr.Conflict, "stock on hand cannot go below sold plus held units"},
+	"offers.id":                   {apperr.Conflict, "offer already exists"},
+	"offers_price_check":          {apperr.Invalid, "price cannot be negative"},
+	"offers_currency_check":       {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
+	"offers_counts_check":         {apperr.Invalid, "allocation and per-customer limit cannot be negative"},
+	"offers_stock_check":          {apperr.Conflict, "sold plus held units cannot exceed the allocation"},
+	"reservations.id":             {apperr.Conflict, "reservation already exists"},
+	"reservations_quantity_check": {apperr.Invalid, "quantity must be positive"},
+	"reservations_price_check":    {apperr.Invalid, "price cannot be negative"},
+	"reservations_currency_check": {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
+	"reservations_state_check":    {apperr.Invalid, "unknown reservation state"},
+	"orders.id":                   {apperr.Conflict, "order already exists"},
+	"orders_quantity_check":       {apperr.Invalid, "quantity must be positive"},
+	"orders_price_check":          {apperr.Invalid, "price cannot be negative"},
+	"orders_currency_check":       {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
+	"orders_state_check":          {apperr.Invalid, "unknown order state"},
 }
 
 // sqliteError returns the driver error in err's chain, or nil.

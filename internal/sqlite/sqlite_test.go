@@ -24,7 +24,7 @@ import (
 )
 
 // open opens and migrates the file at path, closing it when the test ends.
-func open(t *testing.T, path string) *sqlite.DB {
+func open(t testing.TB, path string) *sqlite.DB {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, path)
@@ -42,12 +42,15 @@ func open(t *testing.T, path string) *sqlite.DB {
 	return db
 }
 
-func TestContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Stores {
-		db := open(t, filepath.Join(t.TempDir(), "pavilion.db"))
-		return storetest.Stores{Accounts: db, Brands: db, Shows: db, Catalog: db}
-	})
+// stores opens a fresh, migrated file and returns it as every store.
+func stores(t *testing.T) storetest.Stores {
+	db := open(t, filepath.Join(t.TempDir(), "pavilion.db"))
+	return storetest.Stores{Accounts: db, Brands: db, Shows: db, Catalog: db, Ledger: db}
 }
+
+func TestContract(t *testing.T) { storetest.Run(t, stores) }
+
+func TestLedger(t *testing.T) { storetest.RunLedger(t, stores) }
 
 // latestMigration is the highest version among the embedded migration files.
 func latestMigration(t *testing.T) int64 {

@@ -149,7 +149,7 @@ func testSharedSKU(t *testing.T, f *fixture) {
 
 func testLimit(t *testing.T, f *fixture) {
 	ctx := context.Background()
-	o := f.newOffer(5, 2)
+	o := f.newOffer(6, 2)
 	must(t, f.Ledger.Reserve(ctx, f.res(o, f.users[0], 1, time.Minute), 2))
 	wantIs(t, f.Ledger.Reserve(ctx, f.res(o, f.users[0], 2, time.Minute), 2), checkout.ErrLimitReached)
 	must(t, f.Ledger.Reserve(ctx, f.res(o, f.users[0], 1, time.Minute), 2))
@@ -202,7 +202,7 @@ func testExpiry(t *testing.T, f *fixture) {
 	}
 
 	// Many reservations, several sweepers at once: each expires exactly once.
-	o := f.newOffer(10, 0)
+	o := f.offerWith(10, 0)
 	for i := range 10 {
 		must(t, f.Ledger.Reserve(ctx, f.res(o, f.users[i%4], 1, time.Second), 0))
 	}

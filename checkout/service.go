@@ -1,0 +1,445 @@
+package checkout
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/show"
+)
+
+// Shows is what checkout needs to know about shows: whose they are, who may
+// see them and whether they are still selling.
+type Shows interface {
+	ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, error)
+}
+
+// Notifier hears about stock and order changes, for the live room. Calls
+// must not block: they run on the buy path.
+type Notifier interface {
+	// StockChanged says the offer's available units moved.
+	StockChanged(showID, offerID uuid.UUID)
+	// OrderChanged says one of a customer's orders moved.
+	OrderChanged(o *Order)
+}
+
+// Service is the buy path: the Go API behind the HTTP routes and the live
+// room's buy button, with the same rules for both. Its exported fields are
+// wired by cmd; zero tunables take defaults.
+type Service struct {
+	Catalog  Store
+	Ledger   Ledger
+	Gate     Gate
+	Shows    Shows
+	Payments Payments
+	Notifier Notifier // optional
+	Metrics  *Metrics // optional
+	Logger   *slog.Logger
+
+	Now            func() time.Time
+	HoldTTL        time.Duration // default hold when the show sets none: 10 minutes
+	PaymentTimeout time.Duration // how long a charge may take before the order waits for reconciliation: 10 s
+	// CacheTTL bounds how stale a cached offer or show may be on the buy path: 2 s.
+	CacheTTL time.Duration
+
+	cacheMu sync.Mutex
+	offers  map[uuid.UUID]cachedOffer
+}
+
+type cachedOffer struct {
+	offer   *Offer
+	show    *show.Show
+	fetched time.Time
+}
+
+// MaxQuantity bounds one reservation.
+const MaxQuantity = 20
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC().Truncate(time.Microsecond)
+	}
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
+}
+
+func (s *Service) holdTTL(sh *show.Show) time.Duration {
+	if sh.HoldSeconds > 0 {
+		return time.Duration(sh.HoldSeconds) * time.Second
+	}
+	if s.HoldTTL > 0 {
+		return s.HoldTTL
+	}
+	return 10 * time.Minute
+}
+
+// offer returns the offer and its show from a short-lived cache: a stampede
+// taps one offer thousands of times a second, and its static fields (show,
+// SKU, price, limit) do not change under it. Stock counts in the cached
+// offer are never used for decisions.
+func (s *Service) offer(ctx context.Context, id uuid.UUID) (*Offer, *show.Show, error) {
+	ttl := s.CacheTTL
+	if ttl == 0 {
+		ttl = 2 * time.Second
+	}
+	now := time.Now()
+	s.cacheMu.Lock()
+	c, ok := s.offers[id]
+	s.cacheMu.Unlock()
+	if ok && now.Sub(c.fetched) < ttl {
+		return c.offer, c.show, nil
+	}
+	o, err := s.Catalog.OfferByID(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	sh, err := s.Shows.ShowByID(ctx, o.ShowID)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.cacheMu.Lock()
+	if s.offers == nil || len(s.offers) > 10_000 {
+		s.offers = map[uuid.UUID]cachedOffer{}
+	}
+	s.offers[id] = cachedOffer{o, sh, now}
+	s.cacheMu.Unlock()
+	return o, sh, nil
+}
+
+// ForgetShow drops cached offers of a show, after its state changed.
+func (s *Service) ForgetShow(showID uuid.UUID) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	for id, c := range s.offers {
+		if c.offer.ShowID == showID {
+			delete(s.offers, id)
+		}
+	}
+}
+
+// ReserveRequest is one press of a buy button.
+type ReserveRequest struct {
+	OfferID        uuid.UUID `json:"offer_id"`
+	Quantity       int       `json:"quantity"`
+	IdempotencyKey string    `json:"-"`
+}
+
+// Idempotency operations.
+const (
+	opReserve = "reserve"
+	opOrder   = "order"
+)
+
+// Reserve holds units of an offer for u; replayed reports an answer repeated
+// from an earlier request with the same idempotency key. The gate answers first, so losers
+// never reach the ledger; winners are written to the ledger, which has the
+// last word. With an idempotency key, a retry returns the first reservation;
+// the same key with other parameters is Unprocessable. A refusal (sold out,
+// over the limit) reserves nothing and is not recorded: a retry is decided afresh.
+func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveRequest) (*Reservation, bool, error) {
+	if u == nil {
+		return nil, false, apperr.Errorf(apperr.Unauthorized, "sign in to buy")
+	}
+	if err := checkKey(req.IdempotencyKey); err != nil {
+		return nil, false, err
+	}
+	if req.Quantity < 1 || req.Quantity > MaxQuantity {
+		return nil, false, apperr.Errorf(apperr.Invalid, "quantity must be from 1 to %d", MaxQuantity)
+	}
+	o, sh, err := s.offer(ctx, req.OfferID)
+	if errors.Is(err, apperr.E(apperr.NotFound)) {
+		return nil, false, apperr.Errorf(apperr.NotFound, "offer %s not found", req.OfferID)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if !account.CanSeeShow(u, sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
+		return nil, false, apperr.Errorf(apperr.NotFound, "offer %s not found", req.OfferID)
+	}
+	if sh.State != show.Scheduled && sh.State != show.Live {
+		return nil, false, apperr.Errorf(apperr.Conflict, "the show is %s: its offers are closed", sh.State)
+	}
+	if o.PerCustomerLimit > 0 && req.Quantity > o.PerCustomerLimit {
+		return nil, false, ErrLimitReached
+	}
+	hash := requestHash(req.OfferID.String(), fmt.Sprint(req.Quantity))
+
+	verdict, err := s.take(ctx, o, Tap{OfferID: o.ID, UserID: u.ID, Quantity: req.Quantity, Limit: o.PerCustomerLimit})
+	if err != nil {
+		return nil, false, err
+	}
+	if verdict != Taken {
+		s.Metrics.tap(verdict.String())
+		if req.IdempotencyKey != "" {
+			// The key may have won before (a retry after a lost answer).
+			if r, replayed, err := s.replayReservation(ctx, u.ID, req.IdempotencyKey, hash); replayed || err != nil {
+				return r, replayed, err
+			}
+		}
+		if verdict == LimitOver {
+			return nil, false, ErrLimitReached
+		}
+		return nil, false, ErrSoldOut
+	}
+
+	if req.IdempotencyKey != "" {
+		rec, fresh, err := s.Ledger.ClaimIdempotency(ctx, &Idempotency{UserID: u.ID, Key: req.IdempotencyKey, Op: opReserve, RequestHash: hash, CreatedAt: s.now()})
+		if err != nil {
+			s.give(ctx, o, u.ID, req.Quantity)
+			return nil, false, err
+		}
+		if !fresh {
+			s.give(ctx, o, u.ID, req.Quantity)
+			r, err := replay[Reservation](rec, hash)
+			return r, err == nil, err
+		}
+	}
+	now := s.now()
+	r := &Reservation{ID: uuid.New(), OfferID: o.ID, ShowID: o.ShowID, SKUID: o.SKUID, UserID: u.ID,
+		Quantity: req.Quantity, PriceMinor: o.PriceMinor, Currency: o.Currency, State: Held,
+		CreatedAt: now, ExpiresAt: now.Add(s.holdTTL(sh)), UpdatedAt: now}
+	if err := s.Ledger.Reserve(ctx, r, o.PerCustomerLimit); err != nil {
+		s.dropKey(ctx, u.ID, opReserve, req.IdempotencyKey)
+		if errors.Is(err, ErrSoldOut) || errors.Is(err, ErrLimitReached) {
+			// The gate let through what the ledger refused: the ledger wins.
+			s.Metrics.correction()
+			s.give(ctx, o, u.ID, req.Quantity)
+			if lerr := s.loadGate(ctx, o, true); lerr != nil {
+				s.log().WarnContext(ctx, "correcting the stock gate", "offer", o.ID, "err", lerr)
+			}
+			s.Metrics.tap("ledger_refused")
+			return nil, false, err
+		}
+		s.give(ctx, o, u.ID, req.Quantity)
+		return nil, false, err
+	}
+	if req.IdempotencyKey != "" {
+		if err := s.finishKey(ctx, u.ID, opReserve, req.IdempotencyKey, outcome[Reservation]{Result: r}); err != nil {
+			s.log().WarnContext(ctx, "storing an idempotent result", "err", err)
+		}
+	}
+	s.Metrics.tap("reserved")
+	s.stockChanged(o)
+	return r, false, nil
+}
+
+// take asks the gate, loading it from the ledger when it holds no state for
+// the offer (first tap on this node or after Redis lost its memory).
+func (s *Service) take(ctx context.Context, o *Offer, t Tap) (Verdict, error) {
+	for range 3 {
+		v, err := s.Gate.Take(ctx, t)
+		if err != nil {
+			return 0, apperr.Wrap(apperr.Unavailable, err, "the stock gate is unavailable; try again")
+		}
+		if v != Unknown {
+			return v, nil
+		}
+		if err := s.loadGate(ctx, o, false); err != nil {
+			return 0, err
+		}
+	}
+	return 0, apperr.Errorf(apperr.Unavailable, "the stock gate could not be loaded; try again")
+}
+
+// loadGate reads the offer's free units and customers from the ledger into
+// the gate. Free units are bounded by the offer's allocation and by the SKU's
+// stock, which other shows' offers may share.
+func (s *Service) loadGate(ctx context.Context, o *Offer, overwrite bool) error {
+	fresh, err := s.Catalog.OfferByID(ctx, o.ID)
+	if err != nil {
+		return err
+	}
+	sku, err := s.Catalog.SKUByID(ctx, o.SKUID)
+	if err != nil {
+		return err
+	}
+	customers, err := s.Ledger.OfferCustomers(ctx, o.ID)
+	if err != nil {
+		return err
+	}
+	avail := max(0, min(fresh.Allocated-fresh.Sold-fresh.Held, sku.Available()))
+	if err := s.Gate.Load(ctx, o.ID, avail, customers, overwrite); err != nil {
+		return apperr.Wrap(apperr.Unavailable, err, "the stock gate is unavailable; try again")
+	}
+	return nil
+}
+
+// give returns units to the gate. A failure is logged, not returned: the
+// units are safe in the ledger, and the gate is corrected on its next load.
+func (s *Service) give(ctx context.Context, o *Offer, userID uuid.UUID, qty int) {
+	if err := s.Gate.Give(context.WithoutCancel(ctx), o.ID, userID, qty); err != nil {
+		s.log().WarnContext(ctx, "returning units to the stock gate", "offer", o.ID, "err", err)
+	}
+}
+
+func (s *Service) stockChanged(o *Offer) {
+	if s.Notifier != nil {
+		s.Notifier.StockChanged(o.ShowID, o.ID)
+	}
+}
+
+// Release lets go of the caller's own hold; the units return at once.
+func (s *Service) Release(ctx context.Context, u *account.User, id uuid.UUID) (*Reservation, error) {
+	if u == nil {
+		return nil, apperr.Errorf(apperr.Unauthorized, "sign in first")
+	}
+	r, err := s.Ledger.ReservationByID(ctx, id)
+	if err != nil || r.UserID != u.ID {
+		// Someone else's reservation is as good as missing.
+		if err == nil || errors.Is(err, apperr.E(apperr.NotFound)) {
+			return nil, apperr.Errorf(apperr.NotFound, "reservation %s not found", id)
+		}
+		return nil, err
+	}
+	r, err = s.Ledger.Release(ctx, id, Released, s.now())
+	if err != nil {
+		return nil, err
+	}
+	o := &Offer{ID: r.OfferID, ShowID: r.ShowID}
+	s.give(ctx, o, r.UserID, r.Quantity)
+	s.stockChanged(o)
+	return r, nil
+}
+
+// Reservation returns one of the caller's own reservations.
+func (s *Service) Reservation(ctx context.Context, u *account.User, id uuid.UUID) (*Reservation, error) {
+	if u == nil {
+		return nil, apperr.Errorf(apperr.Unauthorized, "sign in first")
+	}
+	r, err := s.Ledger.ReservationByID(ctx, id)
+	if err == nil && r.UserID != u.ID {
+		err = apperr.Errorf(apperr.NotFound, "reservation %s not found", id)
+	}
+	return r, err
+}
+
+// Sweep expires due holds and returns their units to the gate, then settles
+// orders whose payment outcome was unknown. It is safe on several nodes at
+// once; Run calls it every second.
+func (s *Service) Sweep(ctx context.Context) error {
+	const batch = 500
+	for {
+		expired, err := s.Ledger.ExpireDue(ctx, s.now(), batch)
+		if err != nil {
+			return err
+		}
+		for _, r := range expired {
+			o := &Offer{ID: r.OfferID, ShowID: r.ShowID}
+			s.give(ctx, o, r.UserID, r.Quantity)
+			s.stockChanged(o)
+		}
+		s.Metrics.expired(len(expired))
+		if len(expired) < batch {
+			break
+		}
+	}
+	return s.reconcile(ctx)
+}
+
+// Run sweeps every interval until ctx ends.
+func (s *Service) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+			s.log().WarnContext(ctx, "checkout sweep", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func checkKey(key string) error {
+	if key == "" {
+		return nil
+	}
+	if utf8.RuneCountInString(key) > 255 {
+		return apperr.Errorf(apperr.Invalid, "Idempotency-Key must be at most 255 characters")
+	}
+	return nil
+}
+
+func requestHash(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// outcome is what an idempotency record stores: a result or an error.
+type outcome[T any] struct {
+	Result *T           `json:"result,omitempty"`
+	Error  *apperr.Error `json:"error,omitempty"`
+}
+
+func (s *Service) finishKey(ctx context.Context, userID uuid.UUID, op, key string, result any) error {
+	b, err := json.Marshal(result)
+	if err != nil {
+		return err
+	}
+	return s.Ledger.FinishIdempotency(context.WithoutCancel(ctx), userID, op, key, b)
+}
+
+func (s *Service) dropKey(ctx context.Context, userID uuid.UUID, op, key string) {
+	if key == "" {
+		return
+	}
+	if err := s.Ledger.DropIdempotency(context.WithoutCancel(ctx), userID, op, key); err != nil {
+		s.log().WarnContext(ctx, "dropping an idempotency key", "err", err)
+	}
+}
+
+// replay answers a retried request from its stored record.
+func replay[T any](rec *Idempotency, hash string) (*T, error) {
+	if rec.RequestHash != hash {
+		return nil, apperr.Errorf(apperr.Unprocessable, "this Idempotency-Key was used with different parameters")
+	}
+	if len(rec.Result) == 0 {
+		return nil, apperr.Errorf(apperr.Conflict, "a request with this Idempotency-Key is still in progress")
+	}
+	var out outcome[T]
+	if err := json.Unmarshal(rec.Result, &out); err != nil {
+		return nil, fmt.Errorf("stored idempotent result: %w", err)
+	}
+	if out.Error != nil {
+		return nil, out.Error
+	}
+	if out.Result == nil {
+		return nil, fmt.Errorf("stored idempotent result is empty")
+	}
+	return out.Result, nil
+}
+
+func (s *Service) replayReservation(ctx context.Context, userID uuid.UUID, key, hash string) (*Reservation, bool, error) {
+	rec, err := s.Ledger.LookupIdempotency(ctx, userID, opReserve, key)
+	if errors.Is(err, apperr.E(apperr.NotFound)) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	r, err := replay[Reservation](rec, hash)
+	return r, err == nil, err
+}

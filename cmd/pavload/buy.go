@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// buyConfig is everything `pavload buy` is told.
+type buyConfig struct {
+	base       string
+	demoFile   string
+	adminToken string
+	brandToken string
+	brandID    string
+	showID     string
+	offerID    string
+
+	setup bool
+	units int
+	limit int
+	price int64
+
+	buyers        int
+	taps          int
+	concurrency   int
+	duration      time.Duration
+	idempotency   bool
+	warm          bool
+	pay           bool
+	createWorkers int
+	payWorkers    int
+	timeout       time.Duration
+	maxSamples    int
+
+	label    string
+	jsonPath string
+}
+
+const buyUsage = `Usage: pavload buy [flags]
+
+A stampede of buyers on one offer. As the brand admin it creates a fresh product
+(one SKU with --units in stock) and an offer on the demo show (or uses --offer);
+as the platform admin it creates --buyers token-only accounts; then every buyer
+taps "buy" at once (POST /api/reservations, --taps times each, at most
+--concurrency requests in flight), optionally followed by --duration of closed-
+loop tapping by --concurrency workers. Winners pay (POST /api/orders). Last, it
+reads the show and the brand's orders back and checks the ledger: no oversell,
+sold out exactly, every winner paid, nobody over the per-customer limit.
+
+It prints the figures as text (and as JSON with --json) and exits 1 when a
+check fails.
+
+  pavilion demo --json --data-dir ./data > demo.json
+  pavload buy --demo demo.json --buyers 5000 --units 100 --limit 1
+
+Flags:`
+
+func (c *buyConfig) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.base, "base", "", "server base URL (default: base_url from --demo)")
+	fs.StringVar(&c.demoFile, "demo", "", "the JSON printed by `pavilion demo --json` (tokens and IDs)")
+	fs.StringVar(&c.adminToken, "admin-token", "", "platform admin bearer token, to create buyers (default: from --demo)")
+	fs.StringVar(&c.brandToken, "brand-token", "", "brand admin bearer token, for --setup and verification (default: from --demo)")
+	fs.StringVar(&c.brandID, "brand", "", "brand ID (default: from --demo)")
+	fs.StringVar(&c.showID, "show", "", "show ID the offer belongs to (default: from --demo)")
+	fs.StringVar(&c.offerID, "offer", "", "use this existing offer instead of creating one (turns --setup off)")
+	fs.BoolVar(&c.setup, "setup", true, "create a fresh product, SKU and offer for the run")
+	fs.IntVar(&c.units, "units", 100, "with --setup: units in stock and allocated to the offer")
+	fs.IntVar(&c.limit, "limit", 1, "with --setup: per-customer limit (0: none)")
+	fs.Int64Var(&c.price, "price", 12900, "with --setup: price in minor units (EUR)")
+	fs.IntVar(&c.buyers, "buyers", 5000, "buyer accounts to create")
+	fs.IntVar(&c.taps, "taps", 1, "reserve attempts per buyer in the initial burst")
+	fs.IntVar(&c.concurrency, "concurrency", 0, "requests in flight at most, and keep-alive connections (default: --buyers, at most 2000)")
+	fs.DurationVar(&c.duration, "duration", 0, "after the burst, keep --concurrency workers tapping in a closed loop for this long (0: burst only)")
+	fs.BoolVar(&c.idempotency, "idempotency", true, "send a unique Idempotency-Key with every reserve and order")
+	fs.BoolVar(&c.warm, "warm", true, "open every keep-alive connection before the burst (a crowd already on the page)")
+	fs.BoolVar(&c.pay, "pay", true, "every winner places an order and pays (tok_visa)")
+	fs.IntVar(&c.createWorkers, "create-workers", 32, "parallel requests while creating buyers")
+	fs.IntVar(&c.payWorkers, "pay-workers", 64, "parallel requests while paying")
+	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "per-request timeout")
+	fs.IntVar(&c.maxSamples, "max-samples", 2_000_000, "latency samples kept for percentiles (counts stay exact past it)")
+	fs.StringVar(&c.label, "label", "", "a name for this run, copied into the report")
+	fs.StringVar(&c.jsonPath, "json", "", "also write every figure as one JSON object to this file")
+}
+
+// demoFile is the part of `pavilion demo --json` pavload reads.
+type demoFile struct {
+	BaseURL         string   `json:"base_url"`
+	ShowID          string   `json:"show_id"`
+	BrandID         string   `json:"brand_id"`
+	OfferIDs        []string `json:"offer_ids"`
+	AdminToken      string   `json:"admin_token"`
+	BrandAdminToken string   `json:"brand_admin_token"`
+}
+
+// complete fills what flags left empty from the demo file, then checks the result.
+func (c *buyConfig) complete(set map[string]bool) error {
+	if c.demoFile != "" {
+		b, err := os.ReadFile(c.demoFile)
+		if err != nil {
+			return err
+		}
+		var d demoFile
+		if err := json.Unmarshal(b, &d); err != nil {
+			return fmt.Errorf("--demo %s: %w", c.demoFile, err)
+		}
+		c.base = firstSet(c.base, d.BaseURL)
+		c.adminToken = firstSet(c.adminToken, d.AdminToken)
+		c.brandToken = firstSet(c.brandToken, d.BrandAdminToken)
+		c.brandID = firstSet(c.brandID, d.BrandID)
+		c.showID = firstSet(c.showID, d.ShowID)
+	}
+	if c.offerID != "" {
+		if set["setup"] && c.setup {
+			return errors.New("--offer and --setup=true contradict each other: --offer uses an existing offer")
+		}
+		c.setup = false
+	}
+	if c.concurrency == 0 {
+		c.concurrency = min(c.buyers, 2000)
+	}
+	var problems []string
+	need := func(ok bool, msg string) {
+		if !ok {
+			problems = append(problems, msg)
+		}
+	}
+	need(c.base != "", "--base (or --demo) is required")
+	need(c.adminToken != "", "--admin-token (or --demo) is required to create buyers")
+	need(c.showID != "", "--show (or --demo) is required")
+	need(c.setup || c.offerID != "", "give --offer, or leave --setup on")
+	need(!c.setup || (c.brandToken != "" && c.brandID != ""), "--setup needs --brand-token and --brand (or --demo)")
+	need(c.units >= 1, "--units must be at least 1")
+	need(c.limit >= 0 && c.limit <= 20, "--limit must be from 0 (none) to 20")
+	need(c.price > 0, "--price must be positive")
+	need(c.buyers >= 1, "--buyers must be at least 1")
+	need(c.taps >= 0, "--taps must be 0 or more")
+	need(c.taps > 0 || c.duration > 0, "give --taps or --duration: there is nothing to do")
+	need(c.concurrency >= 1, "--concurrency must be at least 1")
+	need(c.duration >= 0, "--duration must not be negative")
+	need(c.createWorkers >= 1 && c.payWorkers >= 1, "--create-workers and --pay-workers must be at least 1")
+	need(c.timeout > 0, "--timeout must be positive")
+	need(c.maxSamples >= 0, "--max-samples must not be negative")
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// firstSet is a when set, else b.
+func firstSet(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func buy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg buyConfig
+	fs := flag.NewFlagSet("buy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, buyUsage)
+		fs.PrintDefaults()
+	}
+	cfg.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("buy: unexpected arguments %q", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := cfg.complete(set); err != nil {
+		return fmt.Errorf("buy: %w", err)
+	}
+
+	rep, err := runBuy(ctx, &cfg, stdout)
+	if rep != nil && cfg.jsonPath != "" {
+		if werr := writeJSONFile(cfg.jsonPath, rep); werr != nil {
+			return errors.Join(err, werr)
+		}
+		fmt.Fprintf(stdout, "figures written to %s\n", cfg.jsonPath)
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.Verify.Pass {
+		return errors.New("verification failed")
+	}
+	return nil
+}
+
+// runBuy runs the whole scenario and returns its report; the report is
+// returned, as far as it got, with an error too.
+func runBuy(ctx context.Context, cfg *buyConfig, out io.Writer) (*buyReport, error) {
+	runID := newRunID()
+	conns := max(cfg.concurrency, cfg.createWorkers, cfg.payWorkers)
+	c, err := newClient(cfg.base, conns, cfg.timeout)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+
+	rep := &buyReport{
+		Label:     cfg.label,
+		RunID:     runID,
+		Base:      cfg.base,
+		StartedAt: time.Now().UTC(),
+		Client: clientInfo{
+			GoVersion: runtime.Version(), NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		},
+		Config: configReport{
+			Buyers: cfg.buyers, Taps: cfg.taps, Concurrency: cfg.concurrency, DurationSeconds: cfg.duration.Seconds(),
+			Idempotency: cfg.idempotency, Warm: cfg.warm, Pay: cfg.pay, Setup: cfg.setup, MaxSamples: cfg.maxSamples,
+		},
+	}
+	fmt.Fprintf(out, "pavload buy %s against %s (run %s)\n", cfg.label, cfg.base, runID)
+
+	// The offer.
+	offer, err := prepareOffer(ctx, c, cfg, runID)
+	if err != nil {
+		return rep, fmt.Errorf("preparing the offer: %w", err)
+	}
+	rep.Offer = offer
+	limit := "none"
+	if offer.PerCustomerLimit > 0 {
+		limit = fmt.Sprint(offer.PerCustomerLimit)
+	}
+	fmt.Fprintf(out, "offer %s on show %s: %d allocated (%d free), per-customer limit %s, fresh=%v\n",
+		offer.ID, offer.ShowID, offer.Allocated, offer.Allocated-offer.SoldBefore-offer.HeldBefore, limit, offer.Fresh)
+
+	// The crowd.
+	buyers, created, err := createBuyers(ctx, c, cfg, runID)
+	rep.Buyers = created
+	if err != nil {
+		return rep, fmt.Errorf("creating buyers: %w", err)
+	}
+	fmt.Fprintf(out, "created %d buyers in %.2fs (%.0f/s, %d workers)\n", created.Count, created.Seconds, created.PerSec, cfg.createWorkers)
+
+	// The stampede.
+	st := newStampede(c, cfg, runID, offer.ID, buyers)
+	if cfg.taps > 0 {
+		burst, err := st.burst(ctx)
+		if err != nil {
+			return rep, fmt.Errorf("burst: %w", err)
+		}
+		rep.Burst = burst
+		printPhase(out, "burst", burst)
+	}
+	if cfg.duration > 0 {
+		sus, err := st.sustain(ctx, cfg.duration)
+		if err != nil {
+			return rep, fmt.Errorf("sustained: %w", err)
+		}
+		rep.Sustained = sus
+		printPhase(out, "sustained", sus)
+	}
+	winners := st.winners()
+
+	// Payment.
+	if cfg.pay {
+		pr, err := payAll(ctx, c, cfg, runID, buyers, winners)
+		rep.Pay = pr
+		if err != nil {
+			return rep, fmt.Errorf("paying: %w", err)
+		}
+		printPay(out, pr)
+	}
+
+	// The ledger's word.
+	rep.Verify = verify(ctx, c, cfg, rep, st)
+	printVerify(out, rep.Verify)
+	rep.FinishedAt = time.Now().UTC()
+	return rep, nil
+}
+
+func newRunID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

@@ -1,0 +1,731 @@
+package postgres
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/apperr"
+)
+
+// The ledger (checkout.Ledger). Every method that moves units does it in one
+// transaction, at PostgreSQL's default READ COMMITTED isolation, with
+// conditional updates that the CHECK constraints of version 1 back up.
+//
+// Lock order. Every method takes its row locks in this order, so that no two
+// of them can wait on each other in a cycle:
+//
+//	order → reservation(s) → offer rows, by id → SKU rows, by id
+//
+// Reserve locks one offer, then its SKU; ExpireDue locks any number of
+// reservations (SKIP LOCKED, so it never waits on them), then their offers
+// in id order, then their SKUs in id order; the others lock one row of each
+// kind. Inserting a reservation or an order only takes FOR KEY SHARE locks
+// on the rows it refers to, which no ledger update (FOR NO KEY UPDATE)
+// conflicts with.
+
+const (
+	reservationCols = `id, offer_id, show_id, sku_id, user_id, quantity, price_minor, currency, state,
+		created_at, expires_at, updated_at`
+	orderCols = `id, user_id, reservation_id, offer_id, show_id, sku_id, brand_id, quantity,
+		unit_price_minor, total_minor, currency, state, shipping, payment_ref, created_at, updated_at`
+	idempotencyCols = `user_id, op, key, request_hash, result, created_at`
+
+	// liveStates are the reservation states whose units count against the
+	// customer's limit: held or bought.
+	liveStates = `('held', 'ordering', 'ordered')`
+
+	// maxLedgerLimit is the largest page of orders and the largest batch of
+	// expiries.
+	maxLedgerLimit = 1000
+)
+
+// pgTime is t as PostgreSQL stores it (and pgx encodes it): in UTC, to the
+// microsecond below.
+func pgTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func scanReservation(row pgx.Row) (*checkout.Reservation, error) {
+	var r checkout.Reservation
+	if err := row.Scan(&r.ID, &r.OfferID, &r.ShowID, &r.SKUID, &r.UserID, &r.Quantity, &r.PriceMinor, &r.Currency,
+		&r.State, &r.CreatedAt, &r.ExpiresAt, &r.UpdatedAt); err != nil {
+		return nil, err
+	}
+	r.CreatedAt, r.ExpiresAt, r.UpdatedAt = r.CreatedAt.UTC(), r.ExpiresAt.UTC(), r.UpdatedAt.UTC()
+	return &r, nil
+}
+
+func scanOrder(row pgx.Row) (*checkout.Order, error) {
+	var o checkout.Order
+	if err := row.Scan(&o.ID, &o.UserID, &o.ReservationID, &o.OfferID, &o.ShowID, &o.SKUID, &o.BrandID, &o.Quantity,
+		&o.UnitPriceMinor, &o.TotalMinor, &o.Currency, &o.State, &o.Shipping, &o.PaymentRef,
+		&o.CreatedAt, &o.UpdatedAt); err != nil {
+		return nil, err
+	}
+	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
+	return &o, nil
+}
+
+func scanIdempotency(row pgx.Row) (*checkout.Idempotency, error) {
+	var v checkout.Idempotency
+	if err := row.Scan(&v.UserID, &v.Op, &v.Key, &v.RequestHash, &v.Result, &v.CreatedAt); err != nil {
+		return nil, err
+	}
+	v.CreatedAt = v.CreatedAt.UTC()
+	return &v, nil
+}
+
+// collect scans every row of rows with scan.
+func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (*T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *v)
+	}
+	return out, rows.Err()
+}
+
+// errNotHeld answers for a reservation that exists but is no longer held.
+var errNotHeld = &apperr.Error{Code: apperr.Gone, Message: "reservation is no longer held"}
+
+// counters are changes to the held and sold units of offers or SKUs, by ID.
+type counters map[uuid.UUID]*struct{ held, sold int }
+
+func (c counters) add(id uuid.UUID, held, sold int) {
+	d := c[id]
+	if d == nil {
+		d = &struct{ held, sold int }{}
+		c[id] = d
+	}
+	d.held += held
+	d.sold += sold
+}
+
+// queueMoves queues on b the updates that apply the changes to the offers,
+// then to the SKUs: one statement per table however many rows change, each
+// row locked in id order first when there are several (the lock order of
+// the package comment). An update that would break a stock invariant fails
+// on its CHECK constraint, and a missing row fails the batch.
+func queueMoves(b *pgx.Batch, offers, skus counters) {
+	for _, t := range []struct {
+		table string
+		c     counters
+	}{{"offers", offers}, {"skus", skus}} {
+		if len(t.c) == 0 {
+			continue
+		}
+		ids := make([]uuid.UUID, 0, len(t.c))
+		for id := range t.c {
+			ids = append(ids, id)
+		}
+		slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+		held, sold := make([]int32, len(ids)), make([]int32, len(ids))
+		for i, id := range ids {
+			held[i], sold[i] = int32(t.c[id].held), int32(t.c[id].sold)
+		}
+		if len(ids) > 1 {
+			// An UPDATE locks its rows in whatever order its plan meets them.
+			b.Queue(`SELECT 1 FROM `+t.table+` WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids)
+		}
+		table := t.table
+		b.Queue(`UPDATE `+table+` AS t SET held = t.held + d.held, sold = t.sold + d.sold
+			 FROM unnest($1::uuid[], $2::integer[], $3::integer[]) AS d(id, held, sold)
+			 WHERE t.id = d.id`,
+			ids, held, sold).Exec(func(ct pgconn.CommandTag) error {
+			if n := ct.RowsAffected(); n != int64(len(ids)) {
+				return fmt.Errorf("%d of %d %s rows are missing", int64(len(ids))-n, len(ids), table)
+			}
+			return nil
+		})
+	}
+}
+
+// queueMove queues on b the updates that add held and sold to the units of
+// one offer and of its SKU.
+func queueMove(b *pgx.Batch, offerID, skuID uuid.UUID, held, sold int) {
+	offers, skus := counters{}, counters{}
+	offers.add(offerID, held, sold)
+	skus.add(skuID, held, sold)
+	queueMoves(b, offers, skus)
+}
+
+// reserveHold is the first statement of Reserve. It adds the units to the
+// offer's held count when the allocation has room, and only then inserts the
+// reservation. It also reports whether the offer exists and is the
+// reservation's (same show and SKU): found, own, inserted.
+const reserveHold = `
+WITH hold AS (
+    UPDATE offers SET held = held + $6
+    WHERE id = $2 AND show_id = $3 AND sku_id = $4 AND sold + held + $6 <= allocated
+    RETURNING id
+), ins AS (
+    INSERT INTO reservations (` + reservationCols + `)
+    SELECT $1, hold.id, $3, $4, $5, $6, $7, $8, 'held', $9, $10, $11 FROM hold
+    RETURNING id
+)
+SELECT o.id IS NOT NULL, COALESCE(o.show_id = $3 AND o.sku_id = $4, false), EXISTS (SELECT 1 FROM ins)
+FROM (VALUES (1)) AS one LEFT JOIN offers o ON o.id = $2`
+
+// reserveCheck is the second statement of Reserve: it runs after
+// reserveHold, in a snapshot taken once that statement holds the offer's
+// row lock, so it sees every reservation committed on the offer before.
+// When the customer's live units on the offer (the new reservation included)
+// are within the limit ($4; 0: none), it adds the units to the SKU's held
+// count if the SKU has them. When either check fails, it deletes the new
+// reservation and takes its units off the offer again: nothing is left of
+// the attempt. It reports limit_ok, stock_ok. When reserveHold inserted
+// nothing, it changes nothing.
+const reserveCheck = `
+WITH mine AS (
+    SELECT sku_id, quantity FROM reservations WHERE id = $1
+), lim AS (
+    SELECT $4::integer = 0 OR COALESCE(SUM(quantity), 0) <= $4::integer AS ok
+    FROM reservations
+    WHERE $4::integer > 0 AND offer_id = $2 AND user_id = $3 AND state IN ` + liveStates + `
+), stock AS (
+    UPDATE skus SET held = skus.held + mine.quantity
+    FROM mine, lim
+    WHERE skus.id = mine.sku_id AND lim.ok AND skus.sold + skus.held + mine.quantity <= skus.on_hand
+    RETURNING skus.id
+), undo AS (
+    DELETE FROM reservations WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM stock)
+    RETURNING offer_id, quantity
+), unhold AS (
+    UPDATE offers SET held = offers.held - undo.quantity FROM undo WHERE offers.id = undo.offer_id
+    RETURNING offers.id
+)
+SELECT (SELECT ok FROM lim), EXISTS (SELECT 1 FROM stock)`
+
+// Reserve inserts r (State Held) and adds r.Quantity to the held units of
+// its offer and SKU: ErrSoldOut when the offer or the SKU lacks the units,
+// ErrLimitReached when the customer's live units on the offer plus
+// r.Quantity exceed limit (0: no limit), NotFound when the offer does not
+// exist, Invalid when r's show or SKU is not the offer's. Any refusal
+// changes nothing. r's times are set to what is stored (UTC, microseconds).
+//
+// Reserve is the hot path of a drop: every winner of the gate comes through
+// it, and the offer's row lock serialises them all, so it costs one round
+// trip. Its two statements (reserveHold, reserveCheck) go in one pgx batch
+// without BEGIN: PostgreSQL runs the statements of one pipeline sync as a
+// single implicit transaction, committed at the sync or rolled back on any
+// error, and the offer's row lock is never held across a client round trip.
+//
+// Why two statements and not one: the per-customer check must see the
+// reservations that transactions which held the offer's lock before this
+// one committed while it waited. A single statement cannot: its snapshot is
+// taken before it waits on the lock, and READ COMMITTED then re-reads only
+// the locked row. The second statement takes a fresh snapshot after the
+// first got the lock. So the order of the spec is kept where it matters —
+// offer row lock, then the limit check, then the SKU — and the reservation
+// row, inserted by the first statement, is what tells the second that the
+// first succeeded; a refusal by the second deletes it again.
+func (db *DB) Reserve(ctx context.Context, r *checkout.Reservation, limit int) error {
+	if r.Quantity <= 0 {
+		return apperr.Errorf(apperr.Invalid, "quantity must be positive")
+	}
+	limit = max(limit, 0)
+	r.State = checkout.Held
+	r.CreatedAt, r.ExpiresAt, r.UpdatedAt = pgTime(r.CreatedAt), pgTime(r.ExpiresAt), pgTime(r.UpdatedAt)
+
+	var found, own, held, limitOK, stockOK bool
+	b := &pgx.Batch{}
+	b.Queue(reserveHold, r.ID, r.OfferID, r.ShowID, r.SKUID, r.UserID, r.Quantity, r.PriceMinor, r.Currency,
+		r.CreatedAt, r.ExpiresAt, r.UpdatedAt).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&found, &own, &held)
+	})
+	b.Queue(reserveCheck, r.ID, r.OfferID, r.UserID, limit).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&limitOK, &stockOK)
+	})
+	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
+		return storeErr("reserve", err)
+	}
+	switch {
+	case !found:
+		return apperr.Errorf(apperr.NotFound, "offer not found")
+	case !own:
+		return apperr.Errorf(apperr.Invalid, "the reservation's show and SKU are not its offer's")
+	case !held:
+		return checkout.ErrSoldOut
+	case !limitOK:
+		return checkout.ErrLimitReached
+	case !stockOK:
+		return checkout.ErrSoldOut
+	}
+	return nil
+}
+
+// ReservationByID returns the reservation with the given ID.
+func (db *DB) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Reservation, error) {
+	r, err := scanReservation(db.pool.QueryRow(ctx,
+		`SELECT `+reservationCols+` FROM reservations WHERE id = $1`, id))
+	if err != nil {
+		return nil, notFound("reservation by id", "reservation", err)
+	}
+	return r, nil
+}
+
+// Release ends a held reservation (to Released or Expired) and returns its
+// units to the offer and the SKU. Gone when it is no longer held.
+func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, now time.Time) (*checkout.Reservation, error) {
+	if to != checkout.Released && to != checkout.Expired {
+		return nil, apperr.Errorf(apperr.Invalid, "a reservation is released or expired, not %s", to)
+	}
+	var r *checkout.Reservation
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var err error
+		r, err = scanReservation(tx.QueryRow(ctx,
+			`UPDATE reservations SET state = $2, updated_at = $3 WHERE id = $1 AND state = 'held'
+			 RETURNING `+reservationCols,
+			id, to, pgTime(now)))
+		if errors.Is(err, pgx.ErrNoRows) {
+			var exists bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM reservations WHERE id = $1)`, id).Scan(&exists); err != nil {
+				return err
+			}
+			if !exists {
+				return apperr.Errorf(apperr.NotFound, "reservation not found")
+			}
+			return errNotHeld
+		}
+		if err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		queueMove(b, r.OfferID, r.SKUID, -r.Quantity, 0)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, storeErr("release reservation", err)
+	}
+	return r, nil
+}
+
+// ExpireDue expires up to limit held reservations whose ExpiresAt <= now,
+// earliest first, returns their units and returns them as they now are,
+// ordered by ExpiresAt. Several sweepers may run at once: each takes the
+// holds no other one has locked (SKIP LOCKED), so each reservation is
+// expired exactly once and no sweeper waits on another. A limit of 0 or less
+// means 50; at most 1000 go in one call.
+func (db *DB) ExpireDue(ctx context.Context, now time.Time, limit int) ([]checkout.Reservation, error) {
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	limit = min(limit, maxLedgerLimit)
+	var expired []checkout.Reservation
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx,
+			`WITH due AS (
+			     SELECT id AS due_id FROM reservations
+			     WHERE state = 'held' AND expires_at <= $1
+			     ORDER BY expires_at
+			     LIMIT $2
+			     FOR UPDATE SKIP LOCKED
+			 )
+			 UPDATE reservations SET state = 'expired', updated_at = $1
+			 FROM due WHERE id = due.due_id
+			 RETURNING `+reservationCols,
+			pgTime(now), limit)
+		if expired, err = collect(rows, err, scanReservation); err != nil || len(expired) == 0 {
+			return err
+		}
+		// One update per table, however many holds and offers.
+		offers, skus := counters{}, counters{}
+		for _, r := range expired {
+			offers.add(r.OfferID, -r.Quantity, 0)
+			skus.add(r.SKUID, -r.Quantity, 0)
+		}
+		b := &pgx.Batch{}
+		queueMoves(b, offers, skus)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, storeErr("expire reservations", err)
+	}
+	slices.SortFunc(expired, func(a, b checkout.Reservation) int {
+		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), bytes.Compare(a.ID[:], b.ID[:]))
+	})
+	return expired, nil
+}
+
+// CustomerUnits is how many units of the offer the customer holds or bought.
+func (db *DB) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error) {
+	var n int64
+	err := db.pool.QueryRow(ctx,
+		`SELECT COALESCE(SUM(quantity), 0) FROM reservations
+		 WHERE offer_id = $1 AND user_id = $2 AND state IN `+liveStates,
+		offerID, userID).Scan(&n)
+	if err != nil {
+		return 0, storeErr("customer units", err)
+	}
+	return int(n), nil
+}
+
+// OfferCustomers maps each customer with held or bought units of the offer
+// to that count.
+func (db *DB) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.UUID]int, error) {
+	rows, err := db.pool.Query(ctx,
+		`SELECT user_id, SUM(quantity) FROM reservations
+		 WHERE offer_id = $1 AND state IN `+liveStates+` GROUP BY user_id`, offerID)
+	if err != nil {
+		return nil, storeErr("offer customers", err)
+	}
+	defer rows.Close()
+	m := map[uuid.UUID]int{}
+	for rows.Next() {
+		var (
+			user uuid.UUID
+			n    int64
+		)
+		if err := rows.Scan(&user, &n); err != nil {
+			return nil, storeErr("offer customers", err)
+		}
+		m[user] = int(n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, storeErr("offer customers", err)
+	}
+	return m, nil
+}
+
+// BeginOrder moves a held, unexpired reservation (now < ExpiresAt) of
+// o.UserID to Ordering and inserts o (State Pending). NotFound when the
+// reservation does not exist or is another customer's; Gone when it is not
+// held or has expired; Invalid when o does not buy what it holds. o's times
+// are set to what is stored.
+func (db *DB) BeginOrder(ctx context.Context, o *checkout.Order, now time.Time) error {
+	shipping, err := json.Marshal(o.Shipping)
+	if err != nil {
+		return storeErr("begin order", err)
+	}
+	now = pgTime(now)
+	o.CreatedAt, o.UpdatedAt = pgTime(o.CreatedAt), pgTime(o.UpdatedAt)
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		r, err := scanReservation(tx.QueryRow(ctx,
+			`SELECT `+reservationCols+` FROM reservations WHERE id = $1 FOR NO KEY UPDATE`, o.ReservationID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return apperr.Errorf(apperr.NotFound, "reservation not found")
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case r.UserID != o.UserID:
+			return apperr.Errorf(apperr.NotFound, "reservation not found")
+		case r.State != checkout.Held:
+			return errNotHeld
+		case !now.Before(r.ExpiresAt):
+			return apperr.Errorf(apperr.Gone, "reservation has expired")
+		case o.OfferID != r.OfferID || o.ShowID != r.ShowID || o.SKUID != r.SKUID || o.Quantity != r.Quantity:
+			return apperr.Errorf(apperr.Invalid, "the order does not buy what its reservation holds")
+		}
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE reservations SET state = 'ordering', updated_at = $2 WHERE id = $1`, r.ID, now)
+		b.Queue(`INSERT INTO orders (`+orderCols+`)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12::jsonb, $13, $14, $15)`,
+			o.ID, o.UserID, o.ReservationID, o.OfferID, o.ShowID, o.SKUID, o.BrandID, o.Quantity,
+			o.UnitPriceMinor, o.TotalMinor, o.Currency, string(shipping), o.PaymentRef, o.CreatedAt, o.UpdatedAt)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return storeErr("begin order", err)
+	}
+	o.State = checkout.Pending
+	return nil
+}
+
+// orderState reads the state of an order in tx: NotFound when it is missing.
+func orderState(ctx context.Context, tx pgx.Tx, id uuid.UUID) (checkout.OrderState, error) {
+	var s checkout.OrderState
+	err := tx.QueryRow(ctx, `SELECT state FROM orders WHERE id = $1`, id).Scan(&s)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", apperr.Errorf(apperr.NotFound, "order not found")
+	}
+	return s, err
+}
+
+// CompletePayment marks a pending order paid with the provider's reference,
+// turns its reservation to Ordered and moves its units from held to sold on
+// the offer and the SKU. The order changes state in a conditional update, so
+// of concurrent completions exactly one succeeds; the others, and any call
+// on an order that is not pending, are a Conflict.
+func (db *DB) CompletePayment(ctx context.Context, orderID uuid.UUID, paymentRef string, now time.Time) (*checkout.Order, error) {
+	now = pgTime(now)
+	var o *checkout.Order
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var err error
+		o, err = scanOrder(tx.QueryRow(ctx,
+			`UPDATE orders SET state = 'paid', payment_ref = $2, updated_at = $3 WHERE id = $1 AND state = 'pending'
+			 RETURNING `+orderCols,
+			orderID, paymentRef, now))
+		if errors.Is(err, pgx.ErrNoRows) {
+			s, err := orderState(ctx, tx, orderID)
+			if err != nil {
+				return err
+			}
+			return apperr.Errorf(apperr.Conflict, "order is %s, not pending", s)
+		}
+		if err != nil {
+			return err
+		}
+		// BeginOrder checked that the order buys what its reservation holds.
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE reservations SET state = 'ordered', updated_at = $2 WHERE id = $1 AND state = 'ordering'`,
+			o.ReservationID, now).Exec(func(ct pgconn.CommandTag) error {
+			if ct.RowsAffected() != 1 {
+				return fmt.Errorf("reservation %s of pending order %s is not ordering", o.ReservationID, o.ID)
+			}
+			return nil
+		})
+		queueMove(b, o.OfferID, o.SKUID, -o.Quantity, o.Quantity)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, storeErr("complete payment", err)
+	}
+	return o, nil
+}
+
+// AbandonOrder deletes a pending order whose payment did not happen and
+// returns its reservation to Held, still bound by its ExpiresAt: the units
+// stay held. Conflict when the order is not pending.
+func (db *DB) AbandonOrder(ctx context.Context, orderID uuid.UUID, now time.Time) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var resID uuid.UUID
+		err := tx.QueryRow(ctx,
+			`DELETE FROM orders WHERE id = $1 AND state = 'pending' RETURNING reservation_id`, orderID).Scan(&resID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			s, err := orderState(ctx, tx, orderID)
+			if err != nil {
+				return err
+			}
+			return apperr.Errorf(apperr.Conflict, "order is %s, not pending", s)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx,
+			`UPDATE reservations SET state = 'held', updated_at = $2 WHERE id = $1 AND state = 'ordering'`,
+			resID, pgTime(now))
+		return err
+	})
+	return storeErr("abandon order", err)
+}
+
+// orderMovesTo lists, for each state SetOrderState may move an order to, the
+// states it may move it from.
+var orderMovesTo = map[checkout.OrderState][]string{
+	checkout.Fulfilled: {string(checkout.Paid)},
+	checkout.Cancelled: {string(checkout.Paid)},
+	checkout.Refunded:  {string(checkout.Paid), string(checkout.Fulfilled)},
+}
+
+// SetOrderState moves a paid order to Fulfilled, Cancelled or Refunded, or a
+// fulfilled one to Refunded, in a conditional update. With restock, a
+// cancelled or refunded order's units go back: sold decreases on the offer
+// and the SKU and the reservation becomes Returned, so they no longer count
+// against the customer's limit. Conflict for any other transition; nothing
+// changes then.
+func (db *DB) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.OrderState, restock bool, now time.Time) (*checkout.Order, error) {
+	now = pgTime(now)
+	var o *checkout.Order
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		from := orderMovesTo[to]
+		if from == nil {
+			from = []string{}
+		}
+		var err error
+		o, err = scanOrder(tx.QueryRow(ctx,
+			`UPDATE orders SET state = $2, updated_at = $3 WHERE id = $1 AND state = ANY($4::text[])
+			 RETURNING `+orderCols,
+			orderID, string(to), now, from))
+		if errors.Is(err, pgx.ErrNoRows) {
+			s, err := orderState(ctx, tx, orderID)
+			if err != nil {
+				return err
+			}
+			return apperr.Errorf(apperr.Conflict, "cannot move a %s order to %s", s, to)
+		}
+		if err != nil || !restock || to == checkout.Fulfilled {
+			return err
+		}
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE reservations SET state = 'returned', updated_at = $2 WHERE id = $1 AND state = 'ordered'`,
+			o.ReservationID, now).Exec(func(ct pgconn.CommandTag) error {
+			if ct.RowsAffected() != 1 {
+				return fmt.Errorf("reservation %s of order %s is not ordered", o.ReservationID, o.ID)
+			}
+			return nil
+		})
+		queueMove(b, o.OfferID, o.SKUID, 0, -o.Quantity)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, storeErr("set order state", err)
+	}
+	return o, nil
+}
+
+// OrderByID returns the order with the given ID.
+func (db *DB) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, error) {
+	o, err := scanOrder(db.pool.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE id = $1`, id))
+	if err != nil {
+		return nil, notFound("order by id", "order", err)
+	}
+	return o, nil
+}
+
+// orderPage normalises an offset and a limit of an order listing: a limit
+// of 0 or less means 50, and no page is larger than 1000.
+func orderPage(offset, limit int) (int, int) {
+	if offset < 0 {
+		offset = 0
+	}
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	return offset, min(limit, maxLedgerLimit)
+}
+
+// ListOrders returns the orders f selects, newest first.
+func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, error) {
+	var (
+		where []string
+		args  []any
+	)
+	cond := func(format string, arg any) {
+		args = append(args, arg)
+		where = append(where, fmt.Sprintf(format, len(args)))
+	}
+	if f.UserID != uuid.Nil {
+		cond("user_id = $%d", f.UserID)
+	}
+	if f.BrandID != uuid.Nil {
+		cond("brand_id = $%d", f.BrandID)
+	}
+	if f.ShowID != uuid.Nil {
+		cond("show_id = $%d", f.ShowID)
+	}
+	if len(f.States) > 0 {
+		states := make([]string, len(f.States))
+		for i, s := range f.States {
+			states[i] = string(s)
+		}
+		cond("state = ANY($%d::text[])", states)
+	}
+	q := `SELECT ` + orderCols + ` FROM orders`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	offset, limit := orderPage(f.Offset, f.Limit)
+	args = append(args, limit, offset)
+	q += fmt.Sprintf(` ORDER BY created_at DESC, seq DESC LIMIT $%d OFFSET $%d`, len(args)-1, len(args))
+
+	rows, err := db.pool.Query(ctx, q, args...)
+	orders, err := collect(rows, err, scanOrder)
+	if err != nil {
+		return nil, storeErr("list orders", err)
+	}
+	return orders, nil
+}
+
+// PendingOrders lists orders still pending that were created before
+// createdBefore, oldest first. A limit of 0 or less means 50; at most 1000.
+func (db *DB) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]checkout.Order, error) {
+	_, limit = orderPage(0, limit)
+	rows, err := db.pool.Query(ctx,
+		`SELECT `+orderCols+` FROM orders WHERE state = 'pending' AND created_at < $1
+		 ORDER BY created_at, seq LIMIT $2`,
+		createdBefore, limit)
+	orders, err := collect(rows, err, scanOrder)
+	if err != nil {
+		return nil, storeErr("pending orders", err)
+	}
+	return orders, nil
+}
+
+// ClaimIdempotency records rec, with no result yet, if (UserID, Op, Key) is
+// new and reports true. Otherwise it returns the stored record and false.
+// Of concurrent claims of one key exactly one is fresh: the others wait on
+// its insert and then read it.
+func (db *DB) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (*checkout.Idempotency, bool, error) {
+	createdAt := pgTime(rec.CreatedAt)
+	// A claim that finds the key and then loses it to a concurrent drop tries
+	// again; a key claimed and dropped over and over is not worth more.
+	for range 3 {
+		got, err := scanIdempotency(db.pool.QueryRow(ctx,
+			`INSERT INTO idempotency_keys (user_id, op, key, request_hash, created_at) VALUES ($1, $2, $3, $4, $5)
+			 ON CONFLICT (user_id, op, key) DO NOTHING
+			 RETURNING `+idempotencyCols,
+			rec.UserID, rec.Op, rec.Key, rec.RequestHash, createdAt))
+		if err == nil {
+			return got, true, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return nil, false, storeErr("claim idempotency key", err)
+		}
+		got, err = db.LookupIdempotency(ctx, rec.UserID, rec.Op, rec.Key)
+		if err == nil {
+			return got, false, nil
+		}
+		if apperr.CodeOf(err) != apperr.NotFound {
+			return nil, false, err
+		}
+	}
+	return nil, false, apperr.Errorf(apperr.Conflict, "idempotency key is being claimed and dropped concurrently")
+}
+
+// LookupIdempotency returns the record for (userID, op, key); NotFound when
+// there is none.
+func (db *DB) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key string) (*checkout.Idempotency, error) {
+	rec, err := scanIdempotency(db.pool.QueryRow(ctx,
+		`SELECT `+idempotencyCols+` FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`,
+		userID, op, key))
+	if err != nil {
+		return nil, notFound("lookup idempotency key", "idempotency key", err)
+	}
+	return rec, nil
+}
+
+// FinishIdempotency stores the outcome of a claimed key. NotFound when the
+// key is not claimed.
+func (db *DB) FinishIdempotency(ctx context.Context, userID uuid.UUID, op, key string, result []byte) error {
+	if result == nil {
+		result = []byte{} // stored, not NULL: the key is finished
+	}
+	tag, err := db.pool.Exec(ctx,
+		`UPDATE idempotency_keys SET result = $4 WHERE user_id = $1 AND op = $2 AND key = $3`,
+		userID, op, key, result)
+	if err != nil {
+		return storeErr("finish idempotency key", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return apperr.Errorf(apperr.NotFound, "idempotency key not found")
+	}
+	return nil
+}
+
+// DropIdempotency forgets a claimed key whose request failed without
+// effect, so a retry runs afresh. Dropping a key that is not there is no
+// error: the retry of a drop finds nothing to do.
+func (db *DB) DropIdempotency(ctx context.Context, userID uuid.UUID, op, key string) error {
+	_, err := db.pool.Exec(ctx,
+		`DELETE FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`, userID, op, key)
+	return storeErr("drop idempotency key", err)
+}

@@ -1,0 +1,585 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/apperr"
+)
+
+// The ledger: every method that moves units runs in one write transaction
+// on the single writer connection, so its statements are serialised with
+// every other write in this process, and BEGIN IMMEDIATE serialises them
+// with other processes. The stock changes are still conditional updates
+// (`… WHERE sold + held + q <= on_hand`), backed by the CHECK constraints
+// of version 1, so the invariants do not rest on the serialisation alone.
+
+const (
+	reservationCols = `id, offer_id, show_id, sku_id, user_id, quantity, price_minor, currency, state,
+		created_at, expires_at, updated_at`
+	orderCols = `id, user_id, reservation_id, offer_id, show_id, sku_id, brand_id, quantity,
+		unit_price_minor, total_minor, currency, state, shipping, payment_ref, created_at, updated_at`
+	idempotencyCols = `user_id, op, key, request_hash, result, created_at`
+
+	// liveStates are the reservation states whose units count against the
+	// customer's limit: held or bought.
+	liveStates = `('held', 'ordering', 'ordered')`
+
+	// maxOrderLimit is the largest page of orders.
+	maxOrderLimit = 1000
+)
+
+func scanReservation(r row) (*checkout.Reservation, error) {
+	var v checkout.Reservation
+	err := r.Scan(&v.ID, &v.OfferID, &v.ShowID, &v.SKUID, &v.UserID, &v.Quantity, &v.PriceMinor, &v.Currency,
+		&v.State, asTime(&v.CreatedAt), asTime(&v.ExpiresAt), asTime(&v.UpdatedAt))
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+func scanOrder(r row) (*checkout.Order, error) {
+	var o checkout.Order
+	err := r.Scan(&o.ID, &o.UserID, &o.ReservationID, &o.OfferID, &o.ShowID, &o.SKUID, &o.BrandID, &o.Quantity,
+		&o.UnitPriceMinor, &o.TotalMinor, &o.Currency, &o.State, asJSON(&o.Shipping), &o.PaymentRef,
+		asTime(&o.CreatedAt), asTime(&o.UpdatedAt))
+	if err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
+func scanIdempotency(r row) (*checkout.Idempotency, error) {
+	var v checkout.Idempotency
+	err := r.Scan(&v.UserID, &v.Op, &v.Key, &v.RequestHash, &v.Result, asTime(&v.CreatedAt))
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// errNotHeld answers for a reservation that exists but is no longer held.
+var errNotHeld = &apperr.Error{Code: apperr.Gone, Message: "reservation is no longer held"}
+
+// moveUnits adds held and sold to the counters of an offer and its SKU. The
+// CHECK constraints refuse a counter that would go negative or past the
+// stock; both rows must exist.
+func moveUnits(ctx context.Context, tx *sql.Tx, offerID, skuID uuid.UUID, held, sold int) error {
+	for _, table := range []struct {
+		name string
+		id   uuid.UUID
+	}{{"offers", offerID}, {"skus", skuID}} {
+		res, err := tx.ExecContext(ctx, `UPDATE `+table.name+` SET held = held + ?, sold = sold + ? WHERE id = ?`,
+			held, sold, table.id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return fmt.Errorf("%s row %s is missing", table.name, table.id)
+		}
+	}
+	return nil
+}
+
+// Reserve inserts r (State Held) and adds r.Quantity to the held units of
+// its offer and SKU, all in one transaction: ErrSoldOut when the offer or
+// the SKU lacks the units, ErrLimitReached when the customer's live units on
+// the offer plus r.Quantity exceed limit (0: no limit), NotFound when the
+// offer does not exist. Any refusal changes nothing.
+func (db *DB) Reserve(ctx context.Context, r *checkout.Reservation, limit int) error {
+	if r.Quantity <= 0 {
+		return apperr.Errorf(apperr.Invalid, "quantity must be positive")
+	}
+	r.State = checkout.Held
+	return db.write(ctx, "reserve", func(tx *sql.Tx) error {
+		var showID, skuID uuid.UUID
+		err := tx.QueryRowContext(ctx,
+			`UPDATE offers SET held = held + ?1 WHERE id = ?2 AND sold + held + ?1 <= allocated RETURNING show_id, sku_id`,
+			r.Quantity, r.OfferID).Scan(&showID, &skuID)
+		if errors.Is(err, sql.ErrNoRows) {
+			var one int
+			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM offers WHERE id = ?`, r.OfferID).Scan(&one); err != nil {
+				return noRows(err, "offer")
+			}
+			return checkout.ErrSoldOut
+		}
+		if err != nil {
+			return err
+		}
+		// The SKU's counters move with the offer's: they must be the offer's SKU.
+		if skuID != r.SKUID || showID != r.ShowID {
+			return apperr.Errorf(apperr.Invalid, "the reservation's show and SKU are not its offer's")
+		}
+		if limit > 0 {
+			var have int
+			err := tx.QueryRowContext(ctx,
+				`SELECT coalesce(sum(quantity), 0) FROM reservations
+				 WHERE offer_id = ? AND user_id = ? AND state IN `+liveStates,
+				r.OfferID, r.UserID).Scan(&have)
+			if err != nil {
+				return err
+			}
+			if have+r.Quantity > limit {
+				return checkout.ErrLimitReached
+			}
+		}
+		res, err := tx.ExecContext(ctx,
+			`UPDATE skus SET held = held + ?1 WHERE id = ?2 AND sold + held + ?1 <= on_hand`, r.Quantity, r.SKUID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return checkout.ErrSoldOut
+		}
+		_, err = tx.ExecContext(ctx,
+			`INSERT INTO reservations (`+reservationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, r.OfferID, r.ShowID, r.SKUID, r.UserID, r.Quantity, r.PriceMinor, r.Currency, r.State,
+			micros(r.CreatedAt), micros(r.ExpiresAt), micros(r.UpdatedAt))
+		// Offer, show and SKU are known to exist: only the user can be missing.
+		return refErr(err, "user")
+	})
+}
+
+// ReservationByID returns the reservation with the given ID.
+func (db *DB) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Reservation, error) {
+	r, err := scanReservation(db.r.QueryRowContext(ctx,
+		`SELECT `+reservationCols+` FROM reservations WHERE id = ?`, id))
+	if err != nil {
+		return nil, storeErr("reservation by id", noRows(err, "reservation"))
+	}
+	return r, nil
+}
+
+// Release ends a held reservation (to Released or Expired) and returns its
+// units to the offer and the SKU. Gone when it is no longer held.
+func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, at time.Time) (*checkout.Reservation, error) {
+	if to != checkout.Released && to != checkout.Expired {
+		return nil, apperr.Errorf(apperr.Invalid, "a reservation is released or expired, not %s", to)
+	}
+	var r *checkout.Reservation
+	err := db.write(ctx, "release reservation", func(tx *sql.Tx) error {
+		var err error
+		r, err = scanReservation(tx.QueryRowContext(ctx,
+			`UPDATE reservations SET state = ?, updated_at = ? WHERE id = ? AND state = 'held'
+			 RETURNING `+reservationCols,
+			to, micros(at), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			var one int
+			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM reservations WHERE id = ?`, id).Scan(&one); err != nil {
+				return noRows(err, "reservation")
+			}
+			return errNotHeld
+		}
+		if err != nil {
+			return err
+		}
+		return moveUnits(ctx, tx, r.OfferID, r.SKUID, -r.Quantity, 0)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ExpireDue expires up to limit held reservations whose ExpiresAt <= now,
+// earliest first, returns their units and returns them as they now are.
+// Each reservation changes state in a conditional update, so it is expired
+// exactly once however many sweepers run. A limit of 0 or less means 50; at
+// most 1000 go in one call.
+func (db *DB) ExpireDue(ctx context.Context, at time.Time, limit int) ([]checkout.Reservation, error) {
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	limit = min(limit, maxOrderLimit)
+	var expired []checkout.Reservation
+	err := db.write(ctx, "expire reservations", func(tx *sql.Tx) error {
+		var err error
+		expired, err = queryAll(ctx, tx, scanReservation,
+			`UPDATE reservations SET state = 'expired', updated_at = ?1
+			 WHERE id IN (
+				SELECT id FROM reservations WHERE state = 'held' AND expires_at <= ?1
+				ORDER BY expires_at LIMIT ?2)
+			   AND +state = 'held' -- '+': find the rows by id, not by scanning every hold
+			 RETURNING `+reservationCols,
+			micros(at), limit)
+		if err != nil {
+			return err
+		}
+		// One update per offer and per SKU, however many holds they had.
+		type counter struct {
+			offer, sku uuid.UUID
+		}
+		units := map[counter]int{}
+		for _, r := range expired {
+			units[counter{r.OfferID, r.SKUID}] += r.Quantity
+		}
+		for c, n := range units {
+			if err := moveUnits(ctx, tx, c.offer, c.sku, -n, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(expired, func(a, b checkout.Reservation) int {
+		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), strings.Compare(a.ID.String(), b.ID.String()))
+	})
+	return expired, nil
+}
+
+// CustomerUnits is how many units of the offer the customer holds or bought.
+func (db *DB) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx,
+		`SELECT coalesce(sum(quantity), 0) FROM reservations
+		 WHERE offer_id = ? AND user_id = ? AND state IN `+liveStates,
+		offerID, userID).Scan(&n)
+	if err != nil {
+		return 0, storeErr("customer units", err)
+	}
+	return n, nil
+}
+
+// OfferCustomers maps each customer with held or bought units of the offer
+// to that count.
+func (db *DB) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.UUID]int, error) {
+	type units struct {
+		user uuid.UUID
+		n    int
+	}
+	rows, err := queryAll(ctx, db.r, func(r row) (*units, error) {
+		var u units
+		return &u, r.Scan(&u.user, &u.n)
+	}, `SELECT user_id, sum(quantity) FROM reservations
+		WHERE offer_id = ? AND state IN `+liveStates+` GROUP BY user_id`, offerID)
+	if err != nil {
+		return nil, storeErr("offer customers", err)
+	}
+	m := make(map[uuid.UUID]int, len(rows))
+	for _, u := range rows {
+		m[u.user] = u.n
+	}
+	return m, nil
+}
+
+// BeginOrder moves a held, unexpired reservation (now < ExpiresAt) of
+// o.UserID to Ordering and inserts o (State Pending). NotFound when the
+// reservation does not exist or is another customer's; Gone when it is not
+// held or has expired; Invalid when o does not buy what it holds.
+func (db *DB) BeginOrder(ctx context.Context, o *checkout.Order, at time.Time) error {
+	shipping, err := jsonText(o.Shipping)
+	if err != nil {
+		return storeErr("begin order", err)
+	}
+	return db.write(ctx, "begin order", func(tx *sql.Tx) error {
+		r, err := scanReservation(tx.QueryRowContext(ctx,
+			`SELECT `+reservationCols+` FROM reservations WHERE id = ?`, o.ReservationID))
+		if err != nil {
+			return noRows(err, "reservation")
+		}
+		switch {
+		case r.UserID != o.UserID:
+			return apperr.Errorf(apperr.NotFound, "reservation not found")
+		case r.State != checkout.Held:
+			return errNotHeld
+		case !at.Before(r.ExpiresAt):
+			return apperr.Errorf(apperr.Gone, "reservation has expired")
+		case o.OfferID != r.OfferID || o.ShowID != r.ShowID || o.SKUID != r.SKUID || o.Quantity != r.Quantity:
+			return apperr.Errorf(apperr.Invalid, "the order does not buy what its reservation holds")
+		}
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE reservations SET state = 'ordering', updated_at = ? WHERE id = ? AND state = 'held'`,
+			micros(at), r.ID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx,
+			`INSERT INTO orders (`+orderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			o.ID, o.UserID, o.ReservationID, o.OfferID, o.ShowID, o.SKUID, o.BrandID, o.Quantity,
+			o.UnitPriceMinor, o.TotalMinor, o.Currency, checkout.Pending, shipping, o.PaymentRef,
+			micros(o.CreatedAt), micros(o.UpdatedAt))
+		if err != nil {
+			// Everything else it refers to is the reservation's.
+			return refErr(err, "brand")
+		}
+		o.State = checkout.Pending
+		return nil
+	})
+}
+
+// orderState reads the state of an order in tx: NotFound when it is missing.
+func orderState(ctx context.Context, tx *sql.Tx, id uuid.UUID) (checkout.OrderState, error) {
+	var s checkout.OrderState
+	err := tx.QueryRowContext(ctx, `SELECT state FROM orders WHERE id = ?`, id).Scan(&s)
+	return s, noRows(err, "order")
+}
+
+// notPending is the Conflict for an order that is no longer pending.
+func notPending(s checkout.OrderState) error {
+	return apperr.Errorf(apperr.Conflict, "order is %s, not pending", s)
+}
+
+// CompletePayment marks a pending order paid with the provider's reference,
+// turns its reservation to Ordered and moves its units from held to sold on
+// the offer and the SKU. Conflict when the order is not pending, so a
+// payment lands exactly once.
+func (db *DB) CompletePayment(ctx context.Context, orderID uuid.UUID, paymentRef string, at time.Time) (*checkout.Order, error) {
+	var o *checkout.Order
+	err := db.write(ctx, "complete payment", func(tx *sql.Tx) error {
+		var err error
+		o, err = scanOrder(tx.QueryRowContext(ctx,
+			`UPDATE orders SET state = 'paid', payment_ref = ?, updated_at = ? WHERE id = ? AND state = 'pending'
+			 RETURNING `+orderCols,
+			paymentRef, micros(at), orderID))
+		if errors.Is(err, sql.ErrNoRows) {
+			s, err := orderState(ctx, tx, orderID)
+			if err != nil {
+				return err
+			}
+			return notPending(s)
+		}
+		if err != nil {
+			return err
+		}
+		var offerID, skuID uuid.UUID
+		var q int
+		err = tx.QueryRowContext(ctx,
+			`UPDATE reservations SET state = 'ordered', updated_at = ? WHERE id = ? AND state = 'ordering'
+			 RETURNING offer_id, sku_id, quantity`,
+			micros(at), o.ReservationID).Scan(&offerID, &skuID, &q)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("reservation %s of pending order %s is not ordering", o.ReservationID, o.ID)
+		}
+		if err != nil {
+			return err
+		}
+		return moveUnits(ctx, tx, offerID, skuID, -q, q)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// AbandonOrder deletes a pending order whose payment did not happen and
+// returns its reservation to Held, still bound by its ExpiresAt: the units
+// stay held. Conflict when the order is not pending.
+func (db *DB) AbandonOrder(ctx context.Context, orderID uuid.UUID, at time.Time) error {
+	return db.write(ctx, "abandon order", func(tx *sql.Tx) error {
+		var resID uuid.UUID
+		err := tx.QueryRowContext(ctx,
+			`DELETE FROM orders WHERE id = ? AND state = 'pending' RETURNING reservation_id`, orderID).Scan(&resID)
+		if errors.Is(err, sql.ErrNoRows) {
+			s, err := orderState(ctx, tx, orderID)
+			if err != nil {
+				return err
+			}
+			return notPending(s)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx,
+			`UPDATE reservations SET state = 'held', updated_at = ? WHERE id = ? AND state = 'ordering'`,
+			micros(at), resID)
+		return err
+	})
+}
+
+// orderMoves are the transitions SetOrderState allows.
+var orderMoves = map[checkout.OrderState][]checkout.OrderState{
+	checkout.Paid:      {checkout.Fulfilled, checkout.Cancelled, checkout.Refunded},
+	checkout.Fulfilled: {checkout.Refunded},
+}
+
+// SetOrderState moves a paid order to Fulfilled, Cancelled or Refunded, or a
+// fulfilled one to Refunded. With restock, a cancelled or refunded order's
+// units go back: sold decreases on the offer and the SKU and the reservation
+// becomes Returned, so they no longer count against the customer's limit.
+// Conflict for any other transition; nothing changes then.
+func (db *DB) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.OrderState, restock bool, at time.Time) (*checkout.Order, error) {
+	var o *checkout.Order
+	err := db.write(ctx, "set order state", func(tx *sql.Tx) error {
+		from, err := orderState(ctx, tx, orderID)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(orderMoves[from], to) {
+			return apperr.Errorf(apperr.Conflict, "cannot move a %s order to %s", from, to)
+		}
+		o, err = scanOrder(tx.QueryRowContext(ctx,
+			`UPDATE orders SET state = ?, updated_at = ? WHERE id = ? AND state = ? RETURNING `+orderCols,
+			to, micros(at), orderID, from))
+		if err != nil {
+			return err
+		}
+		if !restock || to == checkout.Fulfilled {
+			return nil
+		}
+		var offerID, skuID uuid.UUID
+		var q int
+		err = tx.QueryRowContext(ctx,
+			`UPDATE reservations SET state = 'returned', updated_at = ? WHERE id = ? AND state = 'ordered'
+			 RETURNING offer_id, sku_id, quantity`,
+			micros(at), o.ReservationID).Scan(&offerID, &skuID, &q)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("reservation %s of %s order %s is not ordered", o.ReservationID, from, o.ID)
+		}
+		if err != nil {
+			return err
+		}
+		return moveUnits(ctx, tx, offerID, skuID, 0, -q)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// OrderByID returns the order with the given ID.
+func (db *DB) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, error) {
+	o, err := scanOrder(db.r.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE id = ?`, id))
+	if err != nil {
+		return nil, storeErr("order by id", noRows(err, "order"))
+	}
+	return o, nil
+}
+
+// orderPage normalises an offset and a limit of an order listing: a limit
+// of 0 or less means 50, and no page is larger than 1000.
+func orderPage(offset, limit int) (int, int) {
+	if offset < 0 {
+		offset = 0
+	}
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	return offset, min(limit, maxOrderLimit)
+}
+
+// ListOrders returns the orders f selects, newest first.
+func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, error) {
+	var (
+		where []string
+		args  []any
+	)
+	for _, c := range []struct {
+		col string
+		id  uuid.UUID
+	}{{"user_id", f.UserID}, {"brand_id", f.BrandID}, {"show_id", f.ShowID}} {
+		if c.id != uuid.Nil {
+			where = append(where, c.col+` = ?`)
+			args = append(args, c.id)
+		}
+	}
+	if len(f.States) > 0 {
+		where = append(where, `state IN (?`+strings.Repeat(`, ?`, len(f.States)-1)+`)`)
+		for _, s := range f.States {
+			args = append(args, s)
+		}
+	}
+	q := `SELECT ` + orderCols + ` FROM orders`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	offset, limit := orderPage(f.Offset, f.Limit)
+	q += ` ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?`
+	args = append(args, limit, offset)
+
+	orders, err := queryAll(ctx, db.r, scanOrder, q, args...)
+	return orders, storeErr("list orders", err)
+}
+
+// PendingOrders lists orders still pending that were created before
+// createdBefore, oldest first. A limit of 0 or less means 50; at most 1000.
+func (db *DB) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]checkout.Order, error) {
+	_, limit = orderPage(0, limit)
+	orders, err := queryAll(ctx, db.r, scanOrder,
+		`SELECT `+orderCols+` FROM orders WHERE state = 'pending' AND created_at < ?
+		 ORDER BY created_at, seq LIMIT ?`,
+		micros(createdBefore), limit)
+	return orders, storeErr("pending orders", err)
+}
+
+// ClaimIdempotency records rec, with no result yet, if (UserID, Op, Key) is
+// new and reports true. Otherwise it returns the stored record and false.
+// Concurrent claims of one key: exactly one is fresh.
+func (db *DB) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (*checkout.Idempotency, bool, error) {
+	var (
+		got   *checkout.Idempotency
+		fresh bool
+	)
+	err := db.write(ctx, "claim idempotency key", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`INSERT INTO idempotency_keys (user_id, op, key, request_hash, created_at) VALUES (?, ?, ?, ?, ?)
+			 ON CONFLICT DO NOTHING`,
+			rec.UserID, rec.Op, rec.Key, rec.RequestHash, micros(rec.CreatedAt))
+		if err != nil {
+			return refErr(err, "user")
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if fresh = n == 1; fresh {
+			c := *rec
+			c.Result = nil
+			c.CreatedAt = time.UnixMicro(micros(rec.CreatedAt)).UTC()
+			got = &c
+			return nil
+		}
+		got, err = scanIdempotency(tx.QueryRowContext(ctx,
+			`SELECT `+idempotencyCols+` FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?`,
+			rec.UserID, rec.Op, rec.Key))
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return got, fresh, nil
+}
+
+// LookupIdempotency returns the record for (userID, op, key); NotFound when
+// there is none.
+func (db *DB) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key string) (*checkout.Idempotency, error) {
+	rec, err := scanIdempotency(db.r.QueryRowContext(ctx,
+		`SELECT `+idempotencyCols+` FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?`, userID, op, key))
+	if err != nil {
+		return nil, storeErr("lookup idempotency key", noRows(err, "idempotency key"))
+	}
+	return rec, nil
+}
+
+// FinishIdempotency stores the outcome of a claimed key. NotFound when the
+// key is not claimed.
+func (db *DB) FinishIdempotency(ctx context.Context, userID uuid.UUID, op, key string, result []byte) error {
+	if result == nil {
+		result = []byte{}
+	}
+	err := db.execOne(ctx, "idempotency key",
+		`UPDATE idempotency_keys SET result = ? WHERE user_id = ? AND op = ? AND key = ?`, result, userID, op, key)
+	return storeErr("finish idempotency key", err)
+}
+
+// DropIdempotency forgets a claimed key whose request failed without
+// effect, so a retry runs afresh. Dropping a key that is not there is no
+// error: the retry of a drop finds nothing to do.
+func (db *DB) DropIdempotency(ctx context.Context, userID uuid.UUID, op, key string) error {
+	_, err := db.exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?`, userID, op, key)
+	return storeErr("drop idempotency key", err)
+}
