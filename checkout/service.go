@@ -390,7 +390,7 @@ func requestHash(parts ...string) string {
 
 // outcome is what an idempotency record stores: a result or an error.
 type outcome[T any] struct {
-	Result *T           `json:"result,omitempty"`
+	Result *T            `json:"result,omitempty"`
 	Error  *apperr.Error `json:"error,omitempty"`
 }
 

@@ -33,10 +33,10 @@ const (
 
 // Error is an application error with a code and a message fit for users.
 type Error struct {
-	Code    Code
-	Message string
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
 	// Err is the underlying cause, kept for logs and errors.Is; never shown.
-	Err error
+	Err error `json:"-"`
 }
 
 func (e *Error) Error() string {

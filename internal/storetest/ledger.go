@@ -235,7 +235,7 @@ func (f *fixture) order(r *checkout.Reservation) *checkout.Order {
 	return &checkout.Order{ID: uuid.New(), UserID: r.UserID, ReservationID: r.ID, OfferID: r.OfferID, ShowID: r.ShowID,
 		SKUID: r.SKUID, BrandID: f.brand, Quantity: r.Quantity, UnitPriceMinor: r.PriceMinor,
 		TotalMinor: r.PriceMinor * int64(r.Quantity), Currency: r.Currency, State: checkout.Pending,
-		Shipping: checkout.Shipping{Name: "Ada Lovelace", Line1: "12 St James's Sq", City: "London", PostalCode: "SW1Y 4JH", Country: "GB", Phone: "+44 20 0000 0000"},
+		Shipping:  checkout.Shipping{Name: "Ada Lovelace", Line1: "12 St James's Sq", City: "London", PostalCode: "SW1Y 4JH", Country: "GB", Phone: "+44 20 0000 0000"},
 		CreatedAt: t, UpdatedAt: t}
 }
 
