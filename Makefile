@@ -31,8 +31,7 @@ test-go:
 	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
 
 bench:
-	@mkdir -p bench/out
-	@echo "No benchmarks yet: the stampede, chat and media benchmarks come with issues 3, 4 and 5." | tee bench/out/README.txt
+	GO=$(GO) bench/buy.sh
 
 clean:
 	rm -rf $(BIN)

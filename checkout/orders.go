@@ -79,8 +79,7 @@ func (s *Service) PlaceOrder(ctx context.Context, u *account.User, req OrderRequ
 			return nil, false, err
 		}
 		if !fresh {
-			o, err := replay[Order](rec, hash)
-			return o, true, err
+			return replay[Order](rec, hash)
 		}
 	}
 	o, err := s.placeOrder(ctx, u, req)

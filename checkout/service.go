@@ -176,19 +176,19 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 	if sh.State != show.Scheduled && sh.State != show.Live {
 		return nil, false, apperr.Errorf(apperr.Conflict, "the show is %s: its offers are closed", sh.State)
 	}
-	if o.PerCustomerLimit > 0 && req.Quantity > o.PerCustomerLimit {
-		return nil, false, ErrLimitReached
-	}
 	hash := requestHash(req.OfferID.String(), fmt.Sprint(req.Quantity))
 
-	verdict, err := s.take(ctx, o, Tap{OfferID: o.ID, UserID: u.ID, Quantity: req.Quantity, Limit: o.PerCustomerLimit})
-	if err != nil {
-		return nil, false, err
+	verdict := LimitOver // more than anyone may have: no need to ask the gate
+	if o.PerCustomerLimit == 0 || req.Quantity <= o.PerCustomerLimit {
+		if verdict, err = s.take(ctx, o, Tap{OfferID: o.ID, UserID: u.ID, Quantity: req.Quantity, Limit: o.PerCustomerLimit}); err != nil {
+			return nil, false, err
+		}
 	}
 	if verdict != Taken {
 		s.Metrics.tap(verdict.String())
 		if req.IdempotencyKey != "" {
-			// The key may have won before (a retry after a lost answer).
+			// The key may have won before (a retry after a lost answer), or
+			// be reused with other parameters.
 			if r, replayed, err := s.replayReservation(ctx, u.ID, req.IdempotencyKey, hash); replayed || err != nil {
 				return r, replayed, err
 			}
@@ -207,8 +207,7 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 		}
 		if !fresh {
 			s.give(ctx, o, u.ID, req.Quantity)
-			r, err := replay[Reservation](rec, hash)
-			return r, err == nil, err
+			return replay[Reservation](rec, hash)
 		}
 	}
 	now := s.now()
@@ -411,25 +410,26 @@ func (s *Service) dropKey(ctx context.Context, userID uuid.UUID, op, key string)
 	}
 }
 
-// replay answers a retried request from its stored record.
-func replay[T any](rec *Idempotency, hash string) (*T, error) {
+// replay answers a retried request from its stored record; replayed says the
+// answer (a result or a stored refusal) repeats the first one.
+func replay[T any](rec *Idempotency, hash string) (result *T, replayed bool, err error) {
 	if rec.RequestHash != hash {
-		return nil, apperr.Errorf(apperr.Unprocessable, "this Idempotency-Key was used with different parameters")
+		return nil, false, apperr.Errorf(apperr.Unprocessable, "this Idempotency-Key was used with different parameters")
 	}
 	if len(rec.Result) == 0 {
-		return nil, apperr.Errorf(apperr.Conflict, "a request with this Idempotency-Key is still in progress")
+		return nil, false, apperr.Errorf(apperr.Conflict, "a request with this Idempotency-Key is still in progress")
 	}
 	var out outcome[T]
 	if err := json.Unmarshal(rec.Result, &out); err != nil {
-		return nil, fmt.Errorf("stored idempotent result: %w", err)
+		return nil, false, fmt.Errorf("stored idempotent result: %w", err)
 	}
 	if out.Error != nil {
-		return nil, out.Error
+		return nil, true, out.Error
 	}
 	if out.Result == nil {
-		return nil, fmt.Errorf("stored idempotent result is empty")
+		return nil, false, fmt.Errorf("stored idempotent result is empty")
 	}
-	return out.Result, nil
+	return out.Result, true, nil
 }
 
 func (s *Service) replayReservation(ctx context.Context, userID uuid.UUID, key, hash string) (*Reservation, bool, error) {
@@ -440,6 +440,5 @@ func (s *Service) replayReservation(ctx context.Context, userID uuid.UUID, key, 
 	if err != nil {
 		return nil, false, err
 	}
-	r, err := replay[Reservation](rec, hash)
-	return r, err == nil, err
+	return replay[Reservation](rec, hash)
 }

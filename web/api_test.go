@@ -17,10 +17,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/demo"
+	"github.com/pavilion-live/pavilion/internal/memory"
 	"github.com/pavilion-live/pavilion/internal/sqlite"
+	"github.com/pavilion-live/pavilion/internal/testpay"
 	"github.com/pavilion-live/pavilion/web"
 )
 
@@ -36,6 +39,8 @@ type env struct {
 	rivalTk string
 	clock   *time.Time
 	ready   *error
+	shop    *checkout.Service
+	pay     *testpay.Provider
 }
 
 // cheap keeps tests fast; the real parameters are exercised in account's tests.
@@ -55,8 +60,11 @@ func newEnv(t *testing.T) *env {
 	now := time.Now()
 	e := &env{t: t, db: db, clock: &now, ready: new(error)}
 	e.svc = &account.Service{Store: db, Hasher: cheap, Now: func() time.Time { return *e.clock }}
+	e.pay = &testpay.Provider{Hang: 2 * time.Second}
+	e.shop = &checkout.Service{Catalog: db, Ledger: db, Gate: memory.NewGate(), Shows: db, Payments: e.pay,
+		PaymentTimeout: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
 	srv := &web.Server{
-		Accounts: e.svc, Brands: db, Shows: db, Catalog: db,
+		Accounts: e.svc, Brands: db, Shows: db, Catalog: db, Checkout: e.shop,
 		Checks:   []web.Check{{Name: "store", Ping: db.Ping}, {Name: "fake", Ping: func(context.Context) error { return *e.ready }}},
 		Registry: prometheus.NewRegistry(),
 		Logger:   slog.New(slog.DiscardHandler),

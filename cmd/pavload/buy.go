@@ -34,6 +34,7 @@ type buyConfig struct {
 	taps          int
 	concurrency   int
 	duration      time.Duration
+	loopWorkers   int
 	idempotency   bool
 	warm          bool
 	pay           bool
@@ -53,7 +54,7 @@ A stampede of buyers on one offer. As the brand admin it creates a fresh product
 as the platform admin it creates --buyers token-only accounts; then every buyer
 taps "buy" at once (POST /api/reservations, --taps times each, at most
 --concurrency requests in flight), optionally followed by --duration of closed-
-loop tapping by --concurrency workers. Winners pay (POST /api/orders). Last, it
+loop tapping by --loop-workers. Winners pay (POST /api/orders). Last, it
 reads the show and the brand's orders back and checks the ledger: no oversell,
 sold out exactly, every winner paid, nobody over the per-customer limit.
 
@@ -67,7 +68,7 @@ Flags:`
 
 func (c *buyConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.base, "base", "", "server base URL (default: base_url from --demo)")
-	fs.StringVar(&c.demoFile, "demo", "", "the JSON printed by `pavilion demo --json` (tokens and IDs)")
+	fs.StringVar(&c.demoFile, "demo", "", "`file` holding the JSON printed by pavilion demo --json (tokens and IDs)")
 	fs.StringVar(&c.adminToken, "admin-token", "", "platform admin bearer token, to create buyers (default: from --demo)")
 	fs.StringVar(&c.brandToken, "brand-token", "", "brand admin bearer token, for --setup and verification (default: from --demo)")
 	fs.StringVar(&c.brandID, "brand", "", "brand ID (default: from --demo)")
@@ -80,7 +81,8 @@ func (c *buyConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.buyers, "buyers", 5000, "buyer accounts to create")
 	fs.IntVar(&c.taps, "taps", 1, "reserve attempts per buyer in the initial burst")
 	fs.IntVar(&c.concurrency, "concurrency", 0, "requests in flight at most, and keep-alive connections (default: --buyers, at most 2000)")
-	fs.DurationVar(&c.duration, "duration", 0, "after the burst, keep --concurrency workers tapping in a closed loop for this long (0: burst only)")
+	fs.DurationVar(&c.duration, "duration", 0, "after the burst, keep --loop-workers tapping in a closed loop for this long (0: burst only)")
+	fs.IntVar(&c.loopWorkers, "loop-workers", 0, "workers of the --duration loop, each with one request in flight (default: --concurrency)")
 	fs.BoolVar(&c.idempotency, "idempotency", true, "send a unique Idempotency-Key with every reserve and order")
 	fs.BoolVar(&c.warm, "warm", true, "open every keep-alive connection before the burst (a crowd already on the page)")
 	fs.BoolVar(&c.pay, "pay", true, "every winner places an order and pays (tok_visa)")
@@ -128,6 +130,9 @@ func (c *buyConfig) complete(set map[string]bool) error {
 	if c.concurrency == 0 {
 		c.concurrency = min(c.buyers, 2000)
 	}
+	if c.loopWorkers == 0 {
+		c.loopWorkers = c.concurrency
+	}
 	var problems []string
 	need := func(ok bool, msg string) {
 		if !ok {
@@ -145,7 +150,7 @@ func (c *buyConfig) complete(set map[string]bool) error {
 	need(c.buyers >= 1, "--buyers must be at least 1")
 	need(c.taps >= 0, "--taps must be 0 or more")
 	need(c.taps > 0 || c.duration > 0, "give --taps or --duration: there is nothing to do")
-	need(c.concurrency >= 1, "--concurrency must be at least 1")
+	need(c.concurrency >= 1 && c.loopWorkers >= 1, "--concurrency and --loop-workers must be at least 1")
 	need(c.duration >= 0, "--duration must not be negative")
 	need(c.createWorkers >= 1 && c.payWorkers >= 1, "--create-workers and --pay-workers must be at least 1")
 	need(c.timeout > 0, "--timeout must be positive")
@@ -205,7 +210,7 @@ func buy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // returned, as far as it got, with an error too.
 func runBuy(ctx context.Context, cfg *buyConfig, out io.Writer) (*buyReport, error) {
 	runID := newRunID()
-	conns := max(cfg.concurrency, cfg.createWorkers, cfg.payWorkers)
+	conns := max(cfg.concurrency, cfg.loopWorkers, cfg.createWorkers, cfg.payWorkers)
 	c, err := newClient(cfg.base, conns, cfg.timeout)
 	if err != nil {
 		return nil, err
@@ -221,11 +226,11 @@ func runBuy(ctx context.Context, cfg *buyConfig, out io.Writer) (*buyReport, err
 			GoVersion: runtime.Version(), NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		},
 		Config: configReport{
-			Buyers: cfg.buyers, Taps: cfg.taps, Concurrency: cfg.concurrency, DurationSeconds: cfg.duration.Seconds(),
+			Buyers: cfg.buyers, Taps: cfg.taps, Concurrency: cfg.concurrency, DurationSeconds: cfg.duration.Seconds(), LoopWorkers: cfg.loopWorkers,
 			Idempotency: cfg.idempotency, Warm: cfg.warm, Pay: cfg.pay, Setup: cfg.setup, MaxSamples: cfg.maxSamples,
 		},
 	}
-	fmt.Fprintf(out, "pavload buy %s against %s (run %s)\n", cfg.label, cfg.base, runID)
+	fmt.Fprintf(out, "pavload buy %s(run %s) against %s\n", labelPrefix(cfg.label), runID, cfg.base)
 
 	// The offer.
 	offer, err := prepareOffer(ctx, c, cfg, runID)
@@ -283,6 +288,13 @@ func runBuy(ctx context.Context, cfg *buyConfig, out io.Writer) (*buyReport, err
 	printVerify(out, rep.Verify)
 	rep.FinishedAt = time.Now().UTC()
 	return rep, nil
+}
+
+func labelPrefix(label string) string {
+	if label == "" {
+		return ""
+	}
+	return label + " "
 }
 
 func newRunID() string {

@@ -136,19 +136,22 @@ func queueMoves(b *pgx.Batch, offers, skus counters) {
 			ids = append(ids, id)
 		}
 		slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+		// As text: a []uuid.UUID has no encoding when pgx does not know the
+		// parameter types (the exec and simple_protocol query modes).
+		keys := make([]string, len(ids))
 		held, sold := make([]int32, len(ids)), make([]int32, len(ids))
 		for i, id := range ids {
-			held[i], sold[i] = int32(t.c[id].held), int32(t.c[id].sold)
+			keys[i], held[i], sold[i] = id.String(), int32(t.c[id].held), int32(t.c[id].sold)
 		}
 		if len(ids) > 1 {
 			// An UPDATE locks its rows in whatever order its plan meets them.
-			b.Queue(`SELECT 1 FROM `+t.table+` WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids)
+			b.Queue(`SELECT 1 FROM `+t.table+` WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`, keys)
 		}
 		table := t.table
 		b.Queue(`UPDATE `+table+` AS t SET held = t.held + d.held, sold = t.sold + d.sold
 			 FROM unnest($1::uuid[], $2::integer[], $3::integer[]) AS d(id, held, sold)
 			 WHERE t.id = d.id`,
-			ids, held, sold).Exec(func(ct pgconn.CommandTag) error {
+			keys, held, sold).Exec(func(ct pgconn.CommandTag) error {
 			if n := ct.RowsAffected(); n != int64(len(ids)) {
 				return fmt.Errorf("%d of %d %s rows are missing", int64(len(ids))-n, len(ids), table)
 			}

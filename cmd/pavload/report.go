@@ -1,0 +1,189 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"slices"
+	"time"
+)
+
+// buyReport is every figure of a `pavload buy` run; --json writes it as is.
+type buyReport struct {
+	Label      string       `json:"label,omitempty"`
+	RunID      string       `json:"run_id"`
+	Base       string       `json:"base_url"`
+	StartedAt  time.Time    `json:"started_at"`
+	FinishedAt time.Time    `json:"finished_at"`
+	Client     clientInfo   `json:"client"`
+	Config     configReport `json:"config"`
+	Offer      offerReport  `json:"offer"`
+	Buyers     buyersReport `json:"buyers"`
+	Burst      *phaseReport `json:"burst,omitempty"`
+	Sustained  *phaseReport `json:"sustained,omitempty"`
+	Pay        *payReport   `json:"pay,omitempty"`
+	Verify     verifyReport `json:"verify"`
+}
+
+type clientInfo struct {
+	GoVersion  string `json:"go_version"`
+	NumCPU     int    `json:"num_cpu"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+}
+
+type configReport struct {
+	Buyers          int     `json:"buyers"`
+	Taps            int     `json:"taps"`
+	Concurrency     int     `json:"concurrency"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	LoopWorkers     int     `json:"loop_workers"`
+	Idempotency     bool    `json:"idempotency_keys"`
+	Warm            bool    `json:"warm_connections"`
+	Pay             bool    `json:"pay"`
+	Setup           bool    `json:"setup"`
+	MaxSamples      int     `json:"max_samples"`
+}
+
+type offerReport struct {
+	ID               string  `json:"id"`
+	ShowID           string  `json:"show_id"`
+	SKUID            string  `json:"sku_id"`
+	Allocated        int     `json:"allocated"`
+	PerCustomerLimit int     `json:"per_customer_limit"`
+	SoldBefore       int     `json:"sold_before"`
+	HeldBefore       int     `json:"held_before"`
+	Fresh            bool    `json:"fresh"` // created by this run
+	SetupSeconds     float64 `json:"setup_seconds"`
+}
+
+type buyersReport struct {
+	Count   int     `json:"count"`
+	Workers int     `json:"workers"`
+	Seconds float64 `json:"seconds"`
+	PerSec  float64 `json:"per_sec"`
+}
+
+// phaseReport is one phase of tapping: the burst, or the sustained loop.
+type phaseReport struct {
+	Workers        int                      `json:"workers"`
+	Attempts       int64                    `json:"attempts"`
+	Seconds        float64                  `json:"seconds"` // from the barrier to the last answer
+	AttemptsPerSec float64                  `json:"attempts_per_sec"`
+	Failures       int64                    `json:"failures"` // 5xx answers and requests with no answer
+	Latency        Latency                  `json:"latency"`
+	Outcomes       map[string]outcomeReport `json:"outcomes"`
+}
+
+type outcomeReport struct {
+	Count   int64   `json:"count"`
+	PerSec  float64 `json:"per_sec"`
+	Latency Latency `json:"latency"`
+}
+
+func newPhaseReport(r *recorder, workers int, window time.Duration) *phaseReport {
+	secs := window.Seconds()
+	rate := func(n int64) float64 {
+		if secs <= 0 {
+			return 0
+		}
+		return round1(float64(n) / secs)
+	}
+	total := r.total()
+	p := &phaseReport{
+		Workers:        workers,
+		Attempts:       total.count,
+		Seconds:        round3(secs),
+		AttemptsPerSec: rate(total.count),
+		Latency:        total.latency(),
+		Outcomes:       map[string]outcomeReport{},
+	}
+	for name, s := range r.outcomes {
+		p.Outcomes[name] = outcomeReport{Count: s.count, PerSec: rate(s.count), Latency: s.latency()}
+		if isFailure(name) {
+			p.Failures += s.count
+		}
+	}
+	return p
+}
+
+func (p *phaseReport) count(outcome string) int64 {
+	if p == nil {
+		return 0
+	}
+	return p.Outcomes[outcome].Count
+}
+
+// payReport is the winners paying.
+type payReport struct {
+	Orders  int         `json:"orders"` // placed: one per reservation won
+	Workers int         `json:"workers"`
+	Paid    int64       `json:"paid"`    // 201
+	Pending int64       `json:"pending"` // 202
+	Failed  int64       `json:"failed"`  // anything else
+	Phase   phaseReport `json:"phase"`
+
+	orderIDs []string
+}
+
+// verifyReport is the ledger read back and the checks made on it.
+type verifyReport struct {
+	Pass   bool        `json:"pass"`
+	Offer  *offerJSON  `json:"offer,omitempty"` // as the show lists it after the run
+	Orders *orderTally `json:"orders,omitempty"`
+	Checks []check     `json:"checks"`
+}
+
+type check struct {
+	Name   string `json:"name"`
+	Result string `json:"result"` // PASS, FAIL or SKIP
+	Detail string `json:"detail"`
+}
+
+func printPhase(w io.Writer, name string, p *phaseReport) {
+	fmt.Fprintf(w, "\n%s: %d attempts in %.3fs by %d workers = %.0f attempts/s; failures (5xx, no answer): %d\n",
+		name, p.Attempts, p.Seconds, p.Workers, p.AttemptsPerSec, p.Failures)
+	printLatencyTable(w, p)
+}
+
+func printLatencyTable(w io.Writer, p *phaseReport) {
+	fmt.Fprintf(w, "  %-22s %9s %10s %9s %9s %9s %9s %9s\n", "outcome", "count", "per s", "mean ms", "p50 ms", "p90 ms", "p99 ms", "max ms")
+	names := slices.SortedFunc(maps.Keys(p.Outcomes), func(a, b string) int {
+		return cmp.Or(cmp.Compare(p.Outcomes[b].Count, p.Outcomes[a].Count), cmp.Compare(a, b))
+	})
+	row := func(name string, n int64, rate float64, l Latency) {
+		fmt.Fprintf(w, "  %-22s %9d %10.0f %9.2f %9.2f %9.2f %9.2f %9.2f\n", name, n, rate, l.MeanMs, l.P50Ms, l.P90Ms, l.P99Ms, l.MaxMs)
+	}
+	for _, name := range names {
+		o := p.Outcomes[name]
+		row(name, o.Count, o.PerSec, o.Latency)
+	}
+	row("all", p.Attempts, p.AttemptsPerSec, p.Latency)
+	if p.Latency.Samples < int(p.Attempts) {
+		fmt.Fprintf(w, "  (percentiles from the first %d of %d requests; mean and max cover all)\n", p.Latency.Samples, p.Attempts)
+	}
+}
+
+func printPay(w io.Writer, p *payReport) {
+	fmt.Fprintf(w, "\npay: %d orders in %.3fs by %d workers = %.0f/s: %d paid, %d pending, %d failed\n",
+		p.Orders, p.Phase.Seconds, p.Workers, p.Phase.AttemptsPerSec, p.Paid, p.Pending, p.Failed)
+	if p.Orders > 0 {
+		printLatencyTable(w, &p.Phase)
+	}
+}
+
+func printVerify(w io.Writer, v verifyReport) {
+	fmt.Fprintln(w, "\nverify:")
+	for _, c := range v.Checks {
+		fmt.Fprintf(w, "  %-4s %s: %s\n", c.Result, c.Name, c.Detail)
+	}
+	if v.Pass {
+		fmt.Fprintln(w, "PASS")
+	} else {
+		fmt.Fprintln(w, "FAIL")
+	}
+}
+
+func round1(f float64) float64 { return math.Round(f*10) / 10 }
+func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
