@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -43,8 +44,9 @@ type buyConfig struct {
 	timeout       time.Duration
 	maxSamples    int
 
-	label    string
-	jsonPath string
+	label      string
+	jsonPath   string
+	cpuProfile string
 }
 
 const buyUsage = `Usage: pavload buy [flags]
@@ -92,6 +94,7 @@ func (c *buyConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.maxSamples, "max-samples", 2_000_000, "latency samples kept for percentiles (counts stay exact past it)")
 	fs.StringVar(&c.label, "label", "", "a name for this run, copied into the report")
 	fs.StringVar(&c.jsonPath, "json", "", "also write every figure as one JSON object to this file")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write pavload's own CPU profile to this file (is the load generator the bottleneck?)")
 }
 
 // demoFile is the part of `pavilion demo --json` pavload reads.
@@ -190,6 +193,17 @@ func buy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("buy: %w", err)
 	}
 
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	rep, err := runBuy(ctx, &cfg, stdout)
 	if rep != nil && cfg.jsonPath != "" {
 		if werr := writeJSONFile(cfg.jsonPath, rep); werr != nil {

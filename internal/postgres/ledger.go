@@ -143,20 +143,24 @@ func queueMoves(b *pgx.Batch, offers, skus counters) {
 		for i, id := range ids {
 			keys[i], held[i], sold[i] = id.String(), int32(t.c[id].held), int32(t.c[id].sold)
 		}
-		if len(ids) > 1 {
-			// An UPDATE locks its rows in whatever order its plan meets them.
-			b.Queue(`SELECT 1 FROM `+t.table+` WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`, keys)
-		}
 		table := t.table
-		b.Queue(`UPDATE `+table+` AS t SET held = t.held + d.held, sold = t.sold + d.sold
-			 FROM unnest($1::uuid[], $2::integer[], $3::integer[]) AS d(id, held, sold)
-			 WHERE t.id = d.id`,
-			keys, held, sold).Exec(func(ct pgconn.CommandTag) error {
+		check := func(ct pgconn.CommandTag) error {
 			if n := ct.RowsAffected(); n != int64(len(ids)) {
 				return fmt.Errorf("%d of %d %s rows are missing", int64(len(ids))-n, len(ids), table)
 			}
 			return nil
-		})
+		}
+		if len(ids) == 1 {
+			b.Queue(`UPDATE `+table+` SET held = held + $2, sold = sold + $3 WHERE id = $1`,
+				ids[0], held[0], sold[0]).Exec(check)
+			continue
+		}
+		// An UPDATE locks its rows in whatever order its plan meets them.
+		b.Queue(`SELECT 1 FROM `+table+` WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`, keys)
+		b.Queue(`UPDATE `+table+` AS t SET held = t.held + d.held, sold = t.sold + d.sold
+			 FROM unnest($1::uuid[], $2::integer[], $3::integer[]) AS d(id, held, sold)
+			 WHERE t.id = d.id`,
+			keys, held, sold).Exec(check)
 	}
 }
 

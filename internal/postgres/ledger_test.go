@@ -42,12 +42,14 @@ func newDrop(tb testing.TB, db *DB, users int) *drop {
 		}
 	}
 	d := &drop{db: db, brand: b.ID, show: sh.ID}
-	for range users {
+	ids := make([]string, users)
+	for i := range ids {
 		d.users = append(d.users, uuid.New())
+		ids[i] = d.users[i].String()
 	}
 	if _, err := db.pool.Exec(ctx,
 		`INSERT INTO users (id, email, created_at) SELECT id, id::text || '@crowd.example', now() FROM unnest($1::uuid[]) AS id`,
-		d.users); err != nil {
+		ids); err != nil {
 		tb.Fatal(err)
 	}
 	return d

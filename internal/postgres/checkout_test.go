@@ -1,0 +1,36 @@
+package postgres
+
+import (
+	"context"
+	"testing"
+
+	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/checkout/checkouttest"
+	"github.com/pavilion-live/pavilion/internal/redis"
+	"github.com/pavilion-live/pavilion/internal/testinfra"
+)
+
+// TestCheckout runs the buy path as cluster mode wires it: the PostgreSQL
+// ledger behind the Redis stock gate.
+func TestCheckout(t *testing.T) {
+	checkouttest.Run(t, func(t *testing.T) checkouttest.Env {
+		url, prefix := testinfra.Redis(t)
+		client, err := redis.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { client.Close() })
+		newGate := func(prefix string) checkout.Gate {
+			g := redis.NewGate(client, prefix)
+			t.Cleanup(func() { _ = g.Close() })
+			return g
+		}
+		n := 0
+		return checkouttest.Env{
+			Stores: stores(t),
+			Gate:   newGate(prefix),
+			// Another prefix is a Redis that has forgotten everything.
+			NewGate: func() checkout.Gate { n++; return newGate(prefix + "lost" + string(rune('a'+n)) + ":") },
+		}
+	})
+}
