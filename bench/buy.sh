@@ -186,6 +186,9 @@ bench_mode() {
 	else
 		unset PAVILION_DATABASE_URL PAVILION_REDIS_URL
 	fi
+	local load_before
+	load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
+	log "$mode: machine load before: $load_before"
 	start_server "$mode"
 
 	load "$mode" stampede --buyers "$BUYERS" --units "$UNITS" --limit 1 --taps 1 \
@@ -195,9 +198,9 @@ bench_mode() {
 
 	stop_server
 	cp "$work/$mode/server.log" "$OUT/server-$mode.log"
-	jq -n --arg mode "$mode" --arg pinning "$PINNING" \
+	jq -n --arg mode "$mode" --arg pinning "$PINNING" --arg load "$load_before" \
 		--slurpfile s "$work/$mode/stampede.json" --slurpfile r "$work/$mode/reserve.json" \
-		'{mode: $mode, pinning: $pinning, stampede: $s[0], reserve: $r[0]}' >"$OUT/buy-$mode.json"
+		'{mode: $mode, pinning: $pinning, load_before: $load, stampede: $s[0], reserve: $r[0]}' >"$OUT/buy-$mode.json"
 	[ "$mode" = cluster ] && drop_db
 	return "$rc"
 }

@@ -20,7 +20,8 @@ row() {
 }
 
 # Latency cells: "p50 / p90 / p99 / max" in ms.
-lat() { echo "(\"\\($1.p50_ms) / \\($1.p90_ms) / \\($1.p99_ms) / \\($1.max_ms)\")"; }
+r1='(. * 10 | round / 10)'
+lat() { echo "(\"\\($1.p50_ms | $r1) / \\($1.p90_ms | $r1) / \\($1.p99_ms | $r1) / \\($1.max_ms | $r1)\")"; }
 rate() { echo "(($1) | floor | tostring)"; }
 
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -62,6 +63,7 @@ sep="|---|"
 for m in "${modes[@]}"; do head+=" $m |"; sep+="---|"; done
 echo "$head"
 echo "$sep"
+row "machine load before (1 / 5 / 15 min)" '.load_before'
 row "buyers created (token-only accounts)" '"\(.stampede.buyers.count) in \(.stampede.buyers.seconds) s (\(.stampede.buyers.per_sec | floor)/s)"'
 row "**stampede burst**: attempts/s (window)" '"\(.stampede.burst.attempts_per_sec | floor) (\(.stampede.burst.attempts) in \(.stampede.burst.seconds) s)"'
 row "burst outcomes" '.stampede.burst.outcomes | to_entries | map("\(.value.count) \(.key)") | join(", ")'

@@ -55,6 +55,11 @@ type Service struct {
 
 	cacheMu sync.Mutex
 	offers  map[uuid.UUID]cachedOffer
+
+	// soldOut remembers offers the gate called sold out, and when the ledger
+	// was first seen to disagree, so Sweep can free units the gate lost.
+	driftMu sync.Mutex
+	soldOut map[uuid.UUID]time.Time
 }
 
 type cachedOffer struct {
@@ -186,6 +191,9 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 	}
 	if verdict != Taken {
 		s.Metrics.tap(verdict.String())
+		if verdict == SoldOut {
+			s.noteSoldOut(o.ID)
+		}
 		if req.IdempotencyKey != "" {
 			// The key may have won before (a retry after a lost answer), or
 			// be reused with other parameters.
@@ -349,7 +357,79 @@ func (s *Service) Sweep(ctx context.Context) error {
 			break
 		}
 	}
+	if err := s.resyncGate(ctx); err != nil {
+		return err
+	}
 	return s.reconcile(ctx)
+}
+
+func (s *Service) noteSoldOut(offerID uuid.UUID) {
+	s.driftMu.Lock()
+	defer s.driftMu.Unlock()
+	if s.soldOut == nil {
+		s.soldOut = map[uuid.UUID]time.Time{}
+	}
+	if _, ok := s.soldOut[offerID]; !ok && len(s.soldOut) < 10_000 {
+		s.soldOut[offerID] = time.Time{}
+	}
+}
+
+// driftGrace is how long the ledger must show free units that the gate
+// calls sold out before the gate is reloaded. Shorter would race with taps
+// that won at the gate and are still on their way to the ledger.
+const driftGrace = 3 * time.Second
+
+// resyncGate heals the one drift the gate cannot notice by itself: units it
+// believes gone that the ledger holds free (a Give lost to a crash or a
+// network failure, a Redis script retried by its client). Only offers this
+// node saw sold out are watched, and only while units are still held (an
+// expiry or a cancellation can free them), so a quiet node does no work.
+func (s *Service) resyncGate(ctx context.Context) error {
+	s.driftMu.Lock()
+	ids := make([]uuid.UUID, 0, len(s.soldOut))
+	for id := range s.soldOut {
+		ids = append(ids, id)
+	}
+	s.driftMu.Unlock()
+	for _, id := range ids {
+		o, err := s.Catalog.OfferByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		sku, err := s.Catalog.SKUByID(ctx, o.SKUID)
+		if err != nil {
+			return err
+		}
+		free := min(o.Allocated-o.Sold-o.Held, sku.Available())
+		gate, known, err := s.Gate.Available(ctx, id)
+		if err != nil {
+			return err
+		}
+		heal := false
+		s.driftMu.Lock()
+		switch {
+		case !known || gate > 0 || (free <= 0 && o.Held == 0):
+			// The gate has units again, or forgot the offer (the next tap
+			// reloads it), or everything is sold: stop watching.
+			delete(s.soldOut, id)
+		case free <= 0:
+			s.soldOut[id] = time.Time{} // sold out in the ledger too, for now
+		case s.soldOut[id].IsZero():
+			s.soldOut[id] = s.now()
+		case s.now().Sub(s.soldOut[id]) >= driftGrace:
+			delete(s.soldOut, id)
+			heal = true
+		}
+		s.driftMu.Unlock()
+		if heal {
+			s.Metrics.correction()
+			s.log().InfoContext(ctx, "stock gate lost units; reloading it from the ledger", "offer", id, "free", free)
+			if err := s.loadGate(ctx, o, true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Run sweeps every interval until ctx ends.

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) Env) {
 	t.Run("CancelRefund", func(t *testing.T) { testCancelRefund(t, setup(t, open(t), 3, 0)) })
 	t.Run("LedgerWins", func(t *testing.T) { testLedgerWins(t, setup(t, open(t), 5, 0)) })
 	t.Run("Visibility", func(t *testing.T) { testVisibility(t, setup(t, open(t), 5, 0)) })
+	t.Run("GateDrift", func(t *testing.T) { testGateDrift(t, setup(t, open(t), 3, 0)) })
 }
 
 // World is a brand with a live show offering one SKU, a service over it, and
@@ -628,4 +629,37 @@ func testVisibility(t *testing.T, w *World) {
 		t.Fatalf("a member buying: %v", err)
 	}
 	w.Check(1, 0)
+}
+
+// testGateDrift: units freed in the ledger without the gate hearing of it (a
+// lost Give) come back once the sweeper has seen the disagreement last.
+func testGateDrift(t *testing.T, w *World) {
+	ctx := context.Background()
+	users := w.Users(5)
+	var holds []*checkout.Reservation
+	for _, u := range users[:3] {
+		r, _, err := w.Svc.Reserve(ctx, u, checkout.ReserveRequest{OfferID: w.Offer.ID, Quantity: 1})
+		must(t, err)
+		holds = append(holds, r)
+	}
+	if _, _, err := w.Svc.Reserve(ctx, users[3], checkout.ReserveRequest{OfferID: w.Offer.ID, Quantity: 1}); !errors.Is(err, checkout.ErrSoldOut) {
+		t.Fatalf("fourth of three: %v", err)
+	}
+	// Freed behind the gate's back.
+	_, err := w.env.Stores.Ledger.Release(ctx, holds[0].ID, checkout.Released, w.now())
+	must(t, err)
+	w.Check(2, 0)
+	must(t, w.Svc.Sweep(ctx)) // sees the disagreement
+	if _, _, err := w.Svc.Reserve(ctx, users[3], checkout.ReserveRequest{OfferID: w.Offer.ID, Quantity: 1}); !errors.Is(err, checkout.ErrSoldOut) {
+		t.Fatalf("healed before the grace period: %v", err)
+	}
+	w.Advance(4 * time.Second)
+	must(t, w.Svc.Sweep(ctx)) // heals it
+	if _, _, err := w.Svc.Reserve(ctx, users[3], checkout.ReserveRequest{OfferID: w.Offer.ID, Quantity: 1}); err != nil {
+		t.Fatalf("the freed unit did not come back: %v", err)
+	}
+	if _, _, err := w.Svc.Reserve(ctx, users[4], checkout.ReserveRequest{OfferID: w.Offer.ID, Quantity: 1}); !errors.Is(err, checkout.ErrSoldOut) {
+		t.Fatalf("more than the freed unit came back: %v", err)
+	}
+	w.Check(3, 0)
 }

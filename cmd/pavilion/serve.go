@@ -67,7 +67,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	shop := &checkout.Service{
 		Catalog: db, Ledger: db, Gate: hot.gate, Shows: db, Payments: &testpay.Provider{},
-		Metrics: checkout.NewMetrics(reg), Logger: log, HoldTTL: cfg.HoldTTL,
+		Metrics: checkout.NewMetrics(reg), Logger: log, HoldTTL: cfg.HoldTTL, PaymentTimeout: cfg.PaymentTimeout,
 	}
 	srv := &web.Server{
 		Accounts: accounts, Brands: db, Shows: db, Catalog: db, Checkout: shop,

@@ -30,6 +30,7 @@ type Config struct {
 	LogFormat       string
 	ShutdownTimeout time.Duration
 	HoldTTL         time.Duration
+	PaymentTimeout  time.Duration
 
 	envErrs []error // PAVILION_* values that did not parse
 }
@@ -58,7 +59,8 @@ func (c *Config) RegisterServe(fs *flag.FlagSet) {
 	c.boolean(fs, &c.Demo, "demo", "PAVILION_DEMO", false, "seed the demo brand, accounts, products and show on start (idempotent)")
 	c.boolean(fs, &c.SecureCookies, "secure-cookies", "PAVILION_SECURE_COOKIES", false, "mark session cookies Secure (on when --public-url is https)")
 	str(fs, &c.LogFormat, "log-format", "PAVILION_LOG_FORMAT", "text", "log format: text or json")
-	c.dur(fs, &c.HoldTTL, "hold", "PAVILION_HOLD", 10*time.Minute, "how long a reservation holds stock when its show sets no time")
+	c.dur(fs, &c.HoldTTL, "hold", "PAVILION_HOLD", 10*time.Minute, "how long a reservation holds stock when its show sets no time (1s to 1h)")
+	c.dur(fs, &c.PaymentTimeout, "payment-timeout", "PAVILION_PAYMENT_TIMEOUT", 10*time.Second, "how long a charge may take before its order waits, pending, for reconciliation")
 	c.dur(fs, &c.ShutdownTimeout, "shutdown-timeout", "PAVILION_SHUTDOWN_TIMEOUT", 20*time.Second, "how long a graceful shutdown waits for requests to finish")
 }
 
@@ -70,8 +72,11 @@ func (c *Config) Check() error {
 	if c.MediaPort < 0 || c.MediaPort > 65535 {
 		return fmt.Errorf("--media-port %d is not a port number", c.MediaPort)
 	}
-	if c.HoldTTL != 0 && (c.HoldTTL < time.Minute || c.HoldTTL > time.Hour) {
-		return fmt.Errorf("--hold must be from 1m to 1h, not %s", c.HoldTTL)
+	if c.HoldTTL != 0 && (c.HoldTTL < time.Second || c.HoldTTL > time.Hour) {
+		return fmt.Errorf("--hold must be from 1s to 1h, not %s", c.HoldTTL)
+	}
+	if c.PaymentTimeout < 0 || c.PaymentTimeout > 2*time.Minute {
+		return fmt.Errorf("--payment-timeout must be at most 2m, not %s", c.PaymentTimeout)
 	}
 	if _, err := c.Level(); err != nil {
 		return err

@@ -45,7 +45,8 @@ var ErrGateClosed = errors.New("redis: gate closed")
 // read only when a limit applies, and written with HINCRBY so a customer who
 // appears twice in one batch sees their first tap.
 var gateTakeScript = goredis.NewScript(`
-local avail = redis.call('GET', KEYS[1])
+local call = redis.call
+local avail = call('GET', KEYS[1])
 local n = #ARGV / 3
 local out = {}
 if not avail then
@@ -55,22 +56,25 @@ if not avail then
 end
 avail = tonumber(avail)
 local start = avail
+local cust = KEYS[2]
 for i = 1, n do
-  local user = ARGV[3 * i - 2]
   local qty = tonumber(ARGV[3 * i - 1])
-  local limit = tonumber(ARGV[3 * i])
   if avail < qty then
     out[i] = 2
-  elseif limit > 0 and tonumber(redis.call('HGET', KEYS[2], user) or '0') + qty > limit then
-    out[i] = 3
   else
-    avail = avail - qty
-    redis.call('HINCRBY', KEYS[2], user, qty)
-    out[i] = 1
+    local user = ARGV[3 * i - 2]
+    local limit = tonumber(ARGV[3 * i])
+    if limit > 0 and tonumber(call('HGET', cust, user) or '0') + qty > limit then
+      out[i] = 3
+    else
+      avail = avail - qty
+      call('HINCRBY', cust, user, qty)
+      out[i] = 1
+    end
   end
 end
 if avail ~= start then
-  redis.call('SET', KEYS[1], avail)
+  call('SET', KEYS[1], avail)
 end
 out[n + 1] = avail
 return out
@@ -277,10 +281,11 @@ func (g *Gate) Close() error {
 // When ctx ends first, Take returns ctx's error, but the tap may already be
 // on its way to Redis. If it then turns out Taken, the batcher gives the
 // units back, so a caller that gave up never holds units it does not know
-// about. An error from Redis itself is ambiguous the same way (the script
-// may have run before the connection broke); those units stay taken in the
-// gate until the service corrects it from the ledger, which never counted
-// them.
+// about. An error from Redis itself is ambiguous the same way: the script
+// may have run before the connection broke (and go-redis, retrying a broken
+// pipeline, may even run it again). Such units stay taken in the gate until
+// the service corrects it from the ledger, which never counted them; the
+// gate can undercount this way, never oversell.
 func (g *Gate) Take(ctx context.Context, t checkout.Tap) (checkout.Verdict, error) {
 	if t.Quantity < 1 {
 		return 0, fmt.Errorf("redis: gate take: quantity %d must be at least 1", t.Quantity)
