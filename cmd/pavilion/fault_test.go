@@ -80,8 +80,8 @@ type sale struct {
 	offerID  string
 	skuID    string
 	units    int
-	buyers   []string // bearer tokens
-	cards    []string // payment tokens, used in turn
+	buyers   []string      // bearer tokens
+	cards    []string      // payment tokens, used in turn
 	spacing  time.Duration // between buyers' first taps, so a fault lands mid-sale
 	mu       sync.Mutex
 	paid     map[string]bool // order IDs a buyer was told are paid
