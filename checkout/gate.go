@@ -67,4 +67,10 @@ type Gate interface {
 	Load(ctx context.Context, offerID uuid.UUID, available int, customers map[uuid.UUID]int, overwrite bool) error
 	// Available reports the gate's count for the offer and whether it has state.
 	Available(ctx context.Context, offerID uuid.UUID) (int, bool, error)
+	// Holds reports how many units of the offer the gate counts for the
+	// customer, and whether it has state for the offer. A refused tap whose
+	// customer holds nothing cannot be the retry of a winning one, so its
+	// idempotency key needs no lookup in the ledger: this keeps the sold-out
+	// path off the database.
+	Holds(ctx context.Context, offerID, userID uuid.UUID) (int, bool, error)
 }

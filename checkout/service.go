@@ -194,7 +194,7 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 		if verdict == SoldOut {
 			s.noteSoldOut(o.ID)
 		}
-		if req.IdempotencyKey != "" {
+		if req.IdempotencyKey != "" && s.mayHold(ctx, o.ID, u.ID) {
 			// The key may have won before (a retry after a lost answer), or
 			// be reused with other parameters.
 			if r, replayed, err := s.replayReservation(ctx, u.ID, req.IdempotencyKey, hash); replayed || err != nil {
@@ -245,6 +245,15 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 	s.Metrics.tap("reserved")
 	s.stockChanged(o)
 	return r, false, nil
+}
+
+// mayHold reports whether the customer may hold units of the offer, so that
+// a refused tap might be the retry of a winning one. When the gate cannot
+// say, the answer is yes: a lookup too many costs time, one too few would
+// answer a retried winner "sold out".
+func (s *Service) mayHold(ctx context.Context, offerID, userID uuid.UUID) bool {
+	n, known, err := s.Gate.Holds(ctx, offerID, userID)
+	return err != nil || !known || n > 0
 }
 
 // take asks the gate, loading it from the ledger when it holds no state for

@@ -29,6 +29,7 @@ func Run(t *testing.T, newGate func(t *testing.T) checkout.Gate) {
 		fn   func(t *testing.T, g checkout.Gate)
 	}{
 		{"UnknownBeforeLoad", testUnknownBeforeLoad},
+		{"Holds", testHolds},
 		{"LoadFillsOnlyWhenEmpty", testLoadFillsOnlyWhenEmpty},
 		{"LoadOverwriteReplaces", testLoadOverwrite},
 		{"LoadZeroIsSoldOutNotUnknown", testLoadZero},
@@ -529,4 +530,36 @@ func testChurn(t *testing.T, g checkout.Gate) {
 		take(t, g, tap(offer, u, 1, 1), checkout.Taken)
 	}
 	wantAvailable(t, g, offer, 0, true)
+}
+
+func testHolds(t *testing.T, g checkout.Gate) {
+	ctx := context.Background()
+	offer, a, b := uuid.New(), uuid.New(), uuid.New()
+	if _, known, err := g.Holds(ctx, offer, a); err != nil || known {
+		t.Fatalf("Holds on an unloaded offer: known=%v err=%v", known, err)
+	}
+	if err := g.Load(ctx, offer, 5, map[uuid.UUID]int{a: 2}, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		user uuid.UUID
+		want int
+	}{{a, 2}, {b, 0}} {
+		n, known, err := g.Holds(ctx, offer, tc.user)
+		if err != nil || !known || n != tc.want {
+			t.Fatalf("Holds = %d %v %v, want %d", n, known, err, tc.want)
+		}
+	}
+	if v, err := g.Take(ctx, checkout.Tap{OfferID: offer, UserID: b, Quantity: 1}); err != nil || v != checkout.Taken {
+		t.Fatalf("Take = %v %v", v, err)
+	}
+	if n, _, _ := g.Holds(ctx, offer, b); n != 1 {
+		t.Fatalf("Holds after a take = %d", n)
+	}
+	if err := g.Give(ctx, offer, b, 1); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := g.Holds(ctx, offer, b); n != 0 {
+		t.Fatalf("Holds after a give = %d", n)
+	}
 }

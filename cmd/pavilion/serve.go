@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,6 +97,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	printBanner(stdout, &cfg)
 
+	if cfg.DebugAddr != "" {
+		go serveDebug(ctx, log, cfg.DebugAddr)
+	}
 	go sweepCredentials(ctx, log, db)
 	// Holds expire and unknown payments settle even if the node restarted
 	// mid-sale: the sweeper reads the ledger, not memory.
@@ -158,5 +162,24 @@ func sweepCredentials(ctx context.Context, log *slog.Logger, db database) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// serveDebug serves pprof on its own listener, never on the public one.
+func serveDebug(ctx context.Context, log *slog.Logger, addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	log.Info("debug profiles", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("debug listener", "err", err)
 	}
 }

@@ -30,6 +30,7 @@ type Config struct {
 	LogFormat       string
 	ShutdownTimeout time.Duration
 	HoldTTL         time.Duration
+	DebugAddr       string
 	PaymentTimeout  time.Duration
 
 	envErrs []error // PAVILION_* values that did not parse
@@ -58,6 +59,7 @@ func (c *Config) RegisterServe(fs *flag.FlagSet) {
 	c.boolean(fs, &c.Migrate, "migrate", "PAVILION_MIGRATE", true, "apply database migrations on start (--migrate=false to leave the schema alone)")
 	c.boolean(fs, &c.Demo, "demo", "PAVILION_DEMO", false, "seed the demo brand, accounts, products and show on start (idempotent)")
 	c.boolean(fs, &c.SecureCookies, "secure-cookies", "PAVILION_SECURE_COOKIES", false, "mark session cookies Secure (on when --public-url is https)")
+	str(fs, &c.DebugAddr, "debug-addr", "PAVILION_DEBUG_ADDR", "", "if set, serve Go's pprof profiles on this address (keep it private, e.g. 127.0.0.1:6060)")
 	str(fs, &c.LogFormat, "log-format", "PAVILION_LOG_FORMAT", "text", "log format: text or json")
 	c.dur(fs, &c.HoldTTL, "hold", "PAVILION_HOLD", 10*time.Minute, "how long a reservation holds stock when its show sets no time (1s to 1h)")
 	c.dur(fs, &c.PaymentTimeout, "payment-timeout", "PAVILION_PAYMENT_TIMEOUT", 10*time.Second, "how long a charge may take before its order waits, pending, for reconciliation")

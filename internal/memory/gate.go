@@ -182,3 +182,14 @@ func copyGateCustomers(in map[uuid.UUID]int) map[uuid.UUID]int {
 	}
 	return out
 }
+
+// Holds reports the customer's count for the offer.
+func (g *Gate) Holds(ctx context.Context, offerID, userID uuid.UUID) (int, bool, error) {
+	o, ok := g.offer(offerID)
+	if !ok {
+		return 0, false, nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.customers[userID], true, nil
+}

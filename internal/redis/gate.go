@@ -391,6 +391,32 @@ func (g *Gate) Available(ctx context.Context, offerID uuid.UUID) (int, bool, err
 	return n, true, nil
 }
 
+// Holds reads the customer's count and whether the offer is loaded, in one
+// round trip.
+func (g *Gate) Holds(ctx context.Context, offerID, userID uuid.UUID) (int, bool, error) {
+	if g.closed.Load() {
+		return 0, false, fmt.Errorf("redis: gate holds: %w", ErrGateClosed)
+	}
+	keys := g.keys(offerID)
+	pipe := g.client.Pipeline()
+	exists := pipe.Exists(ctx, keys[0])
+	held := pipe.HGet(ctx, keys[1], userID.String())
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return 0, false, fmt.Errorf("redis: gate holds: %w", err)
+	}
+	if exists.Val() == 0 {
+		return 0, false, nil
+	}
+	n, err := held.Int()
+	if errors.Is(err, goredis.Nil) {
+		return 0, true, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("redis: gate holds: %w", err)
+	}
+	return n, true, nil
+}
+
 // keys returns the offer's count and customers keys, in the order the
 // scripts expect.
 func (g *Gate) keys(offerID uuid.UUID) []string {
