@@ -21,7 +21,9 @@
 # Knobs (environment): BENCH_MODES ("embedded cluster"), BENCH_BUYERS (5000),
 # BENCH_UNITS (100), BENCH_DURATION (12s), BENCH_LOOP_WORKERS (128),
 # BENCH_RESERVE_UNITS (100000), BENCH_RESERVE_BUYERS (2000),
-# BENCH_PG_SERVER (postgres://postgres@127.0.0.1:5432: the server, no database).
+# BENCH_PG_SERVER (postgres://postgres@127.0.0.1:5432: the server, no database),
+# BENCH_PROFILE (set to 1: serve pprof on a private port and save a CPU profile
+# of the server during each closed loop as bench/out/cpu-<mode>-<run>.pprof).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +42,7 @@ REDIS_DB=15
 REDIS_URL="redis://127.0.0.1:6379/$REDIS_DB"
 OUT=bench/out
 RUN_TIMEOUT=300 # seconds, per pavload run
+PROFILE="${BENCH_PROFILE:-}"
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -61,6 +64,8 @@ fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/pavbench.XXXXXX")"
 server_pid=""
+debug_addr=""
+profiler_pid=""
 dbname=""
 redis_used=""
 
@@ -89,6 +94,7 @@ drop_db() {
 
 cleanup() {
 	local rc=$?
+	if [ -n "$profiler_pid" ]; then kill "$profiler_pid" 2>/dev/null || true; fi
 	stop_server
 	drop_db
 	rm -rf "$work"
@@ -119,11 +125,17 @@ start_redis() {
 	return 1
 }
 
-# free_port prints a TCP port nothing listens on (bounded tries).
+# free_port prints a TCP port that no socket uses, taken below the
+# ephemeral range so that no outgoing connection grabs it meanwhile.
 free_port() {
-	local port
+	local port low=32768
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	[ "$low" -gt 11000 ] || low=32768
 	for _ in $(seq 1 100); do
-		port=$((20000 + RANDOM % 40000))
+		port=$((10000 + RANDOM % (low - 10000)))
+		if command -v ss >/dev/null 2>&1; then
+			[ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ] || continue
+		fi
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			echo "$port"
 			return 0
@@ -144,9 +156,15 @@ start_server() {
 		store=(--database-url "$PAVILION_DATABASE_URL")
 		bus=(--redis-url "$PAVILION_REDIS_URL")
 	fi
+	local -a debug=()
+	debug_addr=""
+	if [ -n "$PROFILE" ]; then
+		debug_addr="127.0.0.1:$(free_port)" || die "no free port"
+		debug=(--debug-addr "$debug_addr")
+	fi
 	log "$mode: starting bin/pavilion on $base (${PIN_SERVER[*]:-unpinned})"
 	"${PIN_SERVER[@]}" bin/pavilion serve --demo --http "127.0.0.1:$port" --public-url "$base" \
-		--log-level warn "${store[@]}" "${bus[@]}" >"$dir/server.log" 2>&1 &
+		--log-level warn "${store[@]}" "${bus[@]}" "${debug[@]}" >"$dir/server.log" 2>&1 &
 	server_pid=$!
 	for _ in $(seq 1 150); do
 		if curl -fsS -o /dev/null "$base/readyz" 2>/dev/null; then break; fi
@@ -158,14 +176,36 @@ start_server() {
 		{ cat "$dir/demo.err" >&2; die "$mode: pavilion demo --json failed"; }
 }
 
+# profile_loop OUT TXT: once pavload (writing TXT) has created its buyers
+# and gone through its burst, saves a CPU profile of the server's closed loop.
+profile_loop() {
+	local out=$1 txt=$2 secs=${DURATION%s}
+	[[ "$secs" =~ ^[0-9]+$ ]] && [ "$secs" -ge 7 ] || { log "BENCH_PROFILE needs BENCH_DURATION of 7s or more"; return 0; }
+	for _ in $(seq 1 1200); do grep -q '^created ' "$txt" 2>/dev/null && break; sleep 0.1; done
+	sleep 4
+	curl -fsS -o "$out" "http://$debug_addr/debug/pprof/profile?seconds=$((secs - 6))" ||
+		log "no profile for $out"
+}
+
 # load MODE NAME ARGS...: one pavload run, pinned, bounded in time.
 load() {
 	local mode=$1 name=$2
 	shift 2
 	log "$mode: pavload buy ($name) $*"
 	local rc=0
-	timeout "$RUN_TIMEOUT" "${PIN_LOAD[@]}" bin/pavload buy --demo "$work/$mode/demo.json" --label "$mode $name" \
+	: >"$work/$mode/$name.txt"
+	if [ -n "$debug_addr" ]; then
+		profile_loop "$OUT/cpu-$mode-$name.pprof" "$work/$mode/$name.txt" &
+		profiler_pid=$!
+	fi
+	timeout --foreground "$RUN_TIMEOUT" "${PIN_LOAD[@]}" bin/pavload buy --demo "$work/$mode/demo.json" --label "$mode $name" \
 		--json "$work/$mode/$name.json" "$@" | tee "$work/$mode/$name.txt" || rc=$?
+	if [ -n "$profiler_pid" ]; then
+		# A run that never got its buyers has no loop to profile.
+		grep -q '^created ' "$work/$mode/$name.txt" || kill "$profiler_pid" 2>/dev/null || true
+		wait "$profiler_pid" 2>/dev/null || true
+		profiler_pid=""
+	fi
 	[ -s "$work/$mode/$name.json" ] || die "$mode: pavload ($name) wrote no figures (exit $rc)"
 	return "$rc"
 }
@@ -200,7 +240,8 @@ bench_mode() {
 	cp "$work/$mode/server.log" "$OUT/server-$mode.log"
 	jq -n --arg mode "$mode" --arg pinning "$PINNING" --arg load "$load_before" \
 		--slurpfile s "$work/$mode/stampede.json" --slurpfile r "$work/$mode/reserve.json" \
-		'{mode: $mode, pinning: $pinning, load_before: $load, stampede: $s[0], reserve: $r[0]}' >"$OUT/buy-$mode.json"
+		'{mode: $mode, pinning: $pinning, load_before: $load, stampede: $s[0], reserve: $r[0]}' >"$OUT/buy-$mode.json" ||
+		{ log "$mode: could not write $OUT/buy-$mode.json"; rc=1; }
 	[ "$mode" = cluster ] && drop_db
 	return "$rc"
 }
@@ -214,7 +255,7 @@ status=0
 done_modes=()
 for mode in $MODES; do
 	case "$mode" in embedded | cluster) ;; *) die "unknown mode $mode (embedded or cluster)" ;; esac
-	rm -f "$OUT/buy-$mode.json"
+	rm -f "$OUT/buy-$mode.json" "$OUT"/cpu-"$mode"-*.pprof
 	if bench_mode "$mode"; then
 		log "$mode: PASS"
 	else
@@ -224,7 +265,10 @@ for mode in $MODES; do
 	done_modes+=("$mode")
 done
 
-bench/results.sh "${done_modes[@]}" >"$OUT/RESULTS.md"
+if ! bench/results.sh "${done_modes[@]}" >"$OUT/RESULTS.md"; then
+	log "error: bench/results.sh could not write $OUT/RESULTS.md"
+	status=1
+fi
 log "wrote $OUT/RESULTS.md and $(printf "$OUT/buy-%s.json " "${done_modes[@]}")"
 cat "$OUT/RESULTS.md"
 exit "$status"

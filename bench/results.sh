@@ -79,6 +79,9 @@ row "**reserve loop**: attempts/s" "$(rate .reserve.sustained.attempts_per_sec)"
 row "reserve loop: reserved/s" "$(rate .reserve.sustained.outcomes.reserved.per_sec)"
 row "reserve loop outcomes" '.reserve.sustained.outcomes | to_entries | map("\(.value.count) \(.key)") | join(", ")'
 row "reserve loop latency" "$(lat .reserve.sustained.latency)"
+target() { echo "($1) as \$p | if (\$p.attempts_per_sec >= 15000 and \$p.latency.p99_ms < 50) then \"met\" else \"not met: \\(\$p.attempts_per_sec | floor)/s, p99 \\(\$p.latency.p99_ms | $r1) ms\" end"; }
+row "target 15,000/s with p99 < 50 ms: reserve loop" "$(target .reserve.sustained)"
+row "target 15,000/s with p99 < 50 ms: sold-out loop" "$(target .stampede.sustained)"
 row "5xx or no answer (all runs)" '[.stampede.burst.failures, .stampede.sustained.failures, .stampede.pay.phase.failures, .reserve.sustained.failures] | map(. // 0) | add'
 row "checks, stampede" '.stampede.verify.checks | map("\(.result) \(.name)") | join("; ")'
 row "checks, reserve" '.reserve.verify.checks | map("\(.result) \(.name)") | join("; ")'
@@ -89,3 +92,9 @@ cat <<EOF
 Every figure is in \`bench/out/buy-<mode>.json\` (one \`pavload buy --json\` report per run); the
 servers' warn-level logs are in \`bench/out/server-<mode>.log\`.
 EOF
+profiles=$(cd "$OUT" && ls cpu-*.pprof 2>/dev/null | tr '\n' ' ' || true)
+if [ -n "$profiles" ]; then
+	echo
+	echo "CPU profiles of the server during each closed loop (BENCH_PROFILE=1): $profiles— read them with"
+	echo "\`go tool pprof -top bin/pavilion bench/out/<file>\`."
+fi

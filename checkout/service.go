@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
@@ -55,6 +56,9 @@ type Service struct {
 
 	cacheMu sync.Mutex
 	offers  map[uuid.UUID]cachedOffer
+	// flight makes a crowd arriving at a cold offer read it (and load the
+	// gate) once, not once per tap.
+	flight singleflight.Group
 
 	// soldOut remembers offers the gate called sold out, and when the ledger
 	// was first seen to disagree, so Sweep can free units the gate lost.
@@ -111,21 +115,31 @@ func (s *Service) offer(ctx context.Context, id uuid.UUID) (*Offer, *show.Show, 
 	if ok && now.Sub(c.fetched) < ttl {
 		return c.offer, c.show, nil
 	}
-	o, err := s.Catalog.OfferByID(ctx, id)
+	v, err, _ := s.flight.Do("offer/"+id.String(), func() (any, error) {
+		// Shared by every waiting tap: one caller leaving must not fail the rest.
+		ctx := context.WithoutCancel(ctx)
+		o, err := s.Catalog.OfferByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		sh, err := s.Shows.ShowByID(ctx, o.ShowID)
+		if err != nil {
+			return nil, err
+		}
+		c := cachedOffer{o, sh, now}
+		s.cacheMu.Lock()
+		if s.offers == nil || len(s.offers) > 10_000 {
+			s.offers = map[uuid.UUID]cachedOffer{}
+		}
+		s.offers[id] = c
+		s.cacheMu.Unlock()
+		return c, nil
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	sh, err := s.Shows.ShowByID(ctx, o.ShowID)
-	if err != nil {
-		return nil, nil, err
-	}
-	s.cacheMu.Lock()
-	if s.offers == nil || len(s.offers) > 10_000 {
-		s.offers = map[uuid.UUID]cachedOffer{}
-	}
-	s.offers[id] = cachedOffer{o, sh, now}
-	s.cacheMu.Unlock()
-	return o, sh, nil
+	c = v.(cachedOffer)
+	return c.offer, c.show, nil
 }
 
 // ForgetShow drops cached offers of a show, after its state changed.
@@ -267,7 +281,10 @@ func (s *Service) take(ctx context.Context, o *Offer, t Tap) (Verdict, error) {
 		if v != Unknown {
 			return v, nil
 		}
-		if err := s.loadGate(ctx, o, false); err != nil {
+		_, err, _ = s.flight.Do("gate/"+o.ID.String(), func() (any, error) {
+			return nil, s.loadGate(context.WithoutCancel(ctx), o, false)
+		})
+		if err != nil {
 			return 0, err
 		}
 	}

@@ -38,6 +38,7 @@ type buyConfig struct {
 	loopWorkers   int
 	idempotency   bool
 	warm          bool
+	warmAuth      bool
 	pay           bool
 	createWorkers int
 	payWorkers    int
@@ -87,6 +88,7 @@ func (c *buyConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.loopWorkers, "loop-workers", 0, "workers of the --duration loop, each with one request in flight (default: --concurrency)")
 	fs.BoolVar(&c.idempotency, "idempotency", true, "send a unique Idempotency-Key with every reserve and order")
 	fs.BoolVar(&c.warm, "warm", true, "open every keep-alive connection before the burst (a crowd already on the page)")
+	fs.BoolVar(&c.warmAuth, "warm-auth", false, "before the burst, every buyer calls GET /api/me once, so the server's credential cache is hot")
 	fs.BoolVar(&c.pay, "pay", true, "every winner places an order and pays (tok_visa)")
 	fs.IntVar(&c.createWorkers, "create-workers", 32, "parallel requests while creating buyers")
 	fs.IntVar(&c.payWorkers, "pay-workers", 64, "parallel requests while paying")
@@ -241,7 +243,7 @@ func runBuy(ctx context.Context, cfg *buyConfig, out io.Writer) (*buyReport, err
 		},
 		Config: configReport{
 			Buyers: cfg.buyers, Taps: cfg.taps, Concurrency: cfg.concurrency, DurationSeconds: cfg.duration.Seconds(), LoopWorkers: cfg.loopWorkers,
-			Idempotency: cfg.idempotency, Warm: cfg.warm, Pay: cfg.pay, Setup: cfg.setup, MaxSamples: cfg.maxSamples,
+			Idempotency: cfg.idempotency, Warm: cfg.warm, WarmAuth: cfg.warmAuth, Pay: cfg.pay, Setup: cfg.setup, MaxSamples: cfg.maxSamples,
 		},
 	}
 	fmt.Fprintf(out, "pavload buy %s(run %s) against %s\n", labelPrefix(cfg.label), runID, cfg.base)

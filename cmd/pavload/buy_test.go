@@ -55,8 +55,9 @@ func TestBuyStampede(t *testing.T) {
 	if !rep.Verify.Pass || !strings.Contains(out, "\nPASS\n") {
 		t.Fatalf("verification did not pass: %+v", rep.Verify)
 	}
-	if rep.Buyers.Count != 60 || len(f.users) != 60 {
-		t.Errorf("buyers: report %d, server %d, want 60", rep.Buyers.Count, len(f.users))
+	users, orders, _ := f.counts()
+	if rep.Buyers.Count != 60 || users != 60 {
+		t.Errorf("buyers: report %d, server %d, want 60", rep.Buyers.Count, users)
 	}
 	b := rep.Burst
 	if b == nil || b.Attempts != 60 || b.count(outReserved) != 10 || b.count(outSoldOut) != 50 {
@@ -65,8 +66,8 @@ func TestBuyStampede(t *testing.T) {
 	if b.Workers != 16 || b.AttemptsPerSec <= 0 || b.Latency.Samples != 60 || b.Latency.P99Ms < b.Latency.P50Ms {
 		t.Errorf("burst figures look wrong: %+v", b)
 	}
-	if rep.Pay == nil || rep.Pay.Paid != 10 || rep.Pay.Failed != 0 || len(f.orders) != 10 {
-		t.Errorf("pay = %+v, server has %d orders; want 10 paid", rep.Pay, len(f.orders))
+	if rep.Pay == nil || rep.Pay.Paid != 10 || rep.Pay.Failed != 0 || orders != 10 {
+		t.Errorf("pay = %+v, server has %d orders; want 10 paid", rep.Pay, orders)
 	}
 	if rep.Verify.Orders == nil || rep.Verify.Orders.OursPaid != 10 || rep.Verify.Orders.MaxPerBuyer != 1 {
 		t.Errorf("order tally = %+v", rep.Verify.Orders)
@@ -92,8 +93,20 @@ func TestBuySustainedWithLimit(t *testing.T) {
 	if s.count(outLimitReached)+s.count(outSoldOut) == 0 {
 		t.Errorf("the loop never met a sold-out or limit answer: %+v", s.Outcomes)
 	}
-	if int64(f.reserve) != rep.Burst.Attempts+s.Attempts {
-		t.Errorf("server answered %d taps, report counts %d", f.reserve, rep.Burst.Attempts+s.Attempts)
+	if _, _, reserves := f.counts(); int64(reserves) != rep.Burst.Attempts+s.Attempts {
+		t.Errorf("server answered %d taps, report counts %d", reserves, rep.Burst.Attempts+s.Attempts)
+	}
+}
+
+func TestBuyWarmAuth(t *testing.T) {
+	f := newFakeShop()
+	demo := startShop(t, f)
+	_, rep, err := runPavload(t, "buy", "--demo", demo, "--buyers", "25", "--units", "3", "--concurrency", "4", "--warm-auth", "--pay=false")
+	if err != nil {
+		t.Fatalf("buy: %v", err)
+	}
+	if n := f.meCalls(); n != 25 || !rep.Config.WarmAuth {
+		t.Errorf("GET /api/me called %d times, want once per buyer (25)", n)
 	}
 }
 

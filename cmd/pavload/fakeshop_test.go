@@ -25,6 +25,7 @@ type fakeShop struct {
 	keys    map[string]bool // idempotency keys seen
 	nextID  int
 	reserve int // POST /api/reservations answered
+	me      int // GET /api/me answered
 }
 
 type fakeOffer struct {
@@ -43,6 +44,19 @@ func newFakeShop() *fakeShop {
 		users: map[string]string{}, skus: map[string]int{}, offers: map[string]*fakeOffer{},
 		resv: map[string]fakeReservation{}, keys: map[string]bool{},
 	}
+}
+
+// counts reads what the shop holds: accounts, orders, reserve calls answered.
+func (f *fakeShop) counts() (users, orders, reserves int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.users), len(f.orders), f.reserve
+}
+
+func (f *fakeShop) meCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.me
 }
 
 func (f *fakeShop) id(kind string) string {
@@ -70,6 +84,15 @@ func (f *fakeShop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == "GET" && path == "/healthz":
 		f.ok(w, 200, map[string]string{"status": "ok"})
+
+	case r.Method == "GET" && path == "/api/me":
+		uid, ok := f.users[token]
+		if !ok {
+			f.fail(w, 401, "unauthorized")
+			return
+		}
+		f.me++
+		f.ok(w, 200, map[string]any{"user": map[string]string{"id": uid}})
 
 	case r.Method == "POST" && path == "/api/users":
 		if token != f.adminToken {

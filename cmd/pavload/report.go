@@ -41,6 +41,7 @@ type configReport struct {
 	LoopWorkers     int     `json:"loop_workers"`
 	Idempotency     bool    `json:"idempotency_keys"`
 	Warm            bool    `json:"warm_connections"`
+	WarmAuth        bool    `json:"warm_auth"`
 	Pay             bool    `json:"pay"`
 	Setup           bool    `json:"setup"`
 	MaxSamples      int     `json:"max_samples"`

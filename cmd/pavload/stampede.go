@@ -89,7 +89,7 @@ func (s *stampede) winners() []win {
 func (s *stampede) burst(ctx context.Context) (*phaseReport, error) {
 	n := int64(len(s.buyers)) * int64(s.cfg.taps)
 	var next atomic.Int64
-	return s.run(ctx, min(int64(s.cfg.concurrency), n), 0, func(_, _ int) (int, string) {
+	return s.run(ctx, min(int64(s.cfg.concurrency), n), 0, s.cfg.warmAuth, func(_, _ int) (int, string) {
 		i := next.Add(1) - 1
 		if i >= n {
 			return -1, ""
@@ -103,7 +103,7 @@ func (s *stampede) burst(ctx context.Context) (*phaseReport, error) {
 // going through the buyers in turn.
 func (s *stampede) sustain(ctx context.Context, d time.Duration) (*phaseReport, error) {
 	workers := s.cfg.loopWorkers
-	return s.run(ctx, int64(workers), d, func(w, k int) (int, string) {
+	return s.run(ctx, int64(workers), d, false, func(w, k int) (int, string) {
 		b := int((int64(w) + int64(k)*int64(workers)) % int64(len(s.buyers)))
 		return b, fmt.Sprintf("pl-%s-s%d-%d", s.runID, w, k)
 	})
@@ -111,8 +111,9 @@ func (s *stampede) sustain(ctx context.Context, d time.Duration) (*phaseReport, 
 
 // run starts workers that wait at a barrier, then tap until next answers
 // a negative buyer or, when d > 0, until d has passed since the barrier.
-// It reports the window from the barrier to the last answer.
-func (s *stampede) run(ctx context.Context, workers int64, d time.Duration, next func(worker, k int) (buyer int, key string)) (*phaseReport, error) {
+// With warmAuth, the workers first have every buyer call GET /api/me. It
+// reports the window from the barrier to the last answer.
+func (s *stampede) run(ctx context.Context, workers int64, d time.Duration, warmAuth bool, next func(worker, k int) (buyer int, key string)) (*phaseReport, error) {
 	recs := make([]*recorder, workers)
 	wins := make([][]win, workers)
 	start := make(chan struct{})
@@ -125,6 +126,11 @@ func (s *stampede) run(ctx context.Context, workers int64, d time.Duration, next
 			if s.cfg.warm {
 				// One cheap request opens this worker's keep-alive connection.
 				_, _ = s.c.do(ctx, http.MethodGet, "/healthz", "", "", nil)
+			}
+			if warmAuth {
+				for b := w; b < len(s.buyers); b += int(workers) {
+					_, _ = s.c.do(ctx, http.MethodGet, "/api/me", s.buyers[b].Token, "", nil)
+				}
 			}
 			ready.Done()
 			select {
