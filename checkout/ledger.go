@@ -15,6 +15,9 @@ var (
 	ErrSoldOut = &apperr.Error{Code: apperr.SoldOut, Message: "sold out"}
 	// ErrLimitReached: this customer already holds or bought the offer's per-customer limit.
 	ErrLimitReached = &apperr.Error{Code: apperr.LimitReached, Message: "per-customer limit reached for this offer"}
+	// ErrKeyTaken: Reserve was given an idempotency record whose key is
+	// already stored; nothing was reserved. The caller replays the stored one.
+	ErrKeyTaken = &apperr.Error{Code: apperr.Conflict, Message: "idempotency key already used"}
 )
 
 // ReservationState is where a hold is in its life.
@@ -127,7 +130,12 @@ type Ledger interface {
 	// ErrLimitReached when the customer's held and ordered units on the offer
 	// plus r.Quantity exceed limit (0: no limit). The offer's show, SKU, price
 	// and currency are filled in by the caller from the offer.
-	Reserve(ctx context.Context, r *Reservation, limit int) error
+	//
+	// With key non-nil, the idempotency record (its Result already set) is
+	// stored in the same transaction, so a winning tap costs one commit, not
+	// three; when the key is already stored the answer is ErrKeyTaken and
+	// nothing changes.
+	Reserve(ctx context.Context, r *Reservation, limit int, key *Idempotency) error
 	ReservationByID(ctx context.Context, id uuid.UUID) (*Reservation, error)
 	// Release ends a held reservation (to Released or Expired) and returns its
 	// units. Gone when it is no longer held.

@@ -221,40 +221,39 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 		return nil, false, ErrSoldOut
 	}
 
-	if req.IdempotencyKey != "" {
-		rec, fresh, err := s.Ledger.ClaimIdempotency(ctx, &Idempotency{UserID: u.ID, Key: req.IdempotencyKey, Op: opReserve, RequestHash: hash, CreatedAt: s.now()})
-		if err != nil {
-			s.give(ctx, o, u.ID, req.Quantity)
-			return nil, false, err
-		}
-		if !fresh {
-			s.give(ctx, o, u.ID, req.Quantity)
-			return replay[Reservation](rec, hash)
-		}
-	}
 	now := s.now()
 	r := &Reservation{ID: uuid.New(), OfferID: o.ID, ShowID: o.ShowID, SKUID: o.SKUID, UserID: u.ID,
 		Quantity: req.Quantity, PriceMinor: o.PriceMinor, Currency: o.Currency, State: Held,
 		CreatedAt: now, ExpiresAt: now.Add(s.holdTTL(sh)), UpdatedAt: now}
-	if err := s.Ledger.Reserve(ctx, r, o.PerCustomerLimit); err != nil {
-		s.dropKey(ctx, u.ID, opReserve, req.IdempotencyKey)
-		if errors.Is(err, ErrSoldOut) || errors.Is(err, ErrLimitReached) {
+	var key *Idempotency
+	if req.IdempotencyKey != "" {
+		result, err := json.Marshal(outcome[Reservation]{Result: r})
+		if err != nil {
+			s.give(ctx, o, u.ID, req.Quantity)
+			return nil, false, err
+		}
+		key = &Idempotency{UserID: u.ID, Key: req.IdempotencyKey, Op: opReserve, RequestHash: hash, Result: result, CreatedAt: now}
+	}
+	if err := s.Ledger.Reserve(ctx, r, o.PerCustomerLimit, key); err != nil {
+		s.give(ctx, o, u.ID, req.Quantity)
+		switch {
+		case errors.Is(err, ErrKeyTaken):
+			// A retry of a tap that won (or is winning right now on another
+			// request): answer with the stored reservation.
+			rec, lerr := s.Ledger.LookupIdempotency(ctx, u.ID, opReserve, req.IdempotencyKey)
+			if lerr != nil {
+				return nil, false, lerr
+			}
+			return replay[Reservation](rec, hash)
+		case errors.Is(err, ErrSoldOut) || errors.Is(err, ErrLimitReached):
 			// The gate let through what the ledger refused: the ledger wins.
 			s.Metrics.correction()
-			s.give(ctx, o, u.ID, req.Quantity)
 			if lerr := s.loadGate(ctx, o, true); lerr != nil {
 				s.log().WarnContext(ctx, "correcting the stock gate", "offer", o.ID, "err", lerr)
 			}
 			s.Metrics.tap("ledger_refused")
-			return nil, false, err
 		}
-		s.give(ctx, o, u.ID, req.Quantity)
 		return nil, false, err
-	}
-	if req.IdempotencyKey != "" {
-		if err := s.finishKey(ctx, u.ID, opReserve, req.IdempotencyKey, outcome[Reservation]{Result: r}); err != nil {
-			s.log().WarnContext(ctx, "storing an idempotent result", "err", err)
-		}
 	}
 	s.Metrics.tap("reserved")
 	s.stockChanged(o)

@@ -243,7 +243,7 @@ SELECT (SELECT ok FROM lim), EXISTS (SELECT 1 FROM stock)`
 // offer row lock, then the limit check, then the SKU — and the reservation
 // row, inserted by the first statement, is what tells the second that the
 // first succeeded; a refusal by the second deletes it again.
-func (db *DB) Reserve(ctx context.Context, r *checkout.Reservation, limit int) error {
+func (db *DB) Reserve(ctx context.Context, r *checkout.Reservation, limit int, key *checkout.Idempotency) error {
 	if r.Quantity <= 0 {
 		return apperr.Errorf(apperr.Invalid, "quantity must be positive")
 	}
@@ -253,6 +253,12 @@ func (db *DB) Reserve(ctx context.Context, r *checkout.Reservation, limit int) e
 
 	var found, own, held, limitOK, stockOK bool
 	b := &pgx.Batch{}
+	if key != nil {
+		// First, and without ON CONFLICT: a taken key fails the batch's
+		// implicit transaction before the offer row is even locked.
+		b.Queue(`INSERT INTO idempotency_keys (user_id, op, key, request_hash, result, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			key.UserID, key.Op, key.Key, key.RequestHash, key.Result, pgTime(key.CreatedAt))
+	}
 	b.Queue(reserveHold, r.ID, r.OfferID, r.ShowID, r.SKUID, r.UserID, r.Quantity, r.PriceMinor, r.Currency,
 		r.CreatedAt, r.ExpiresAt, r.UpdatedAt).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&found, &own, &held)
@@ -260,7 +266,17 @@ func (db *DB) Reserve(ctx context.Context, r *checkout.Reservation, limit int) e
 	b.Queue(reserveCheck, r.ID, r.OfferID, r.UserID, limit).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&limitOK, &stockOK)
 	})
+	if key != nil {
+		// A refused reservation keeps no key: in the same implicit
+		// transaction, so a key is stored exactly when its hold is.
+		b.Queue(`DELETE FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3
+		         AND NOT EXISTS (SELECT 1 FROM reservations WHERE id = $4)`, key.UserID, key.Op, key.Key, r.ID)
+	}
 	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.ConstraintName == "idempotency_keys_pkey" {
+			return checkout.ErrKeyTaken
+		}
 		return storeErr("reserve", err)
 	}
 	switch {

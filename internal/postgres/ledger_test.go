@@ -175,7 +175,7 @@ func TestReserveLimitAfterWait(t *testing.T) {
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
-		go func() { done <- db.Reserve(ctx, res(o, u, 1, time.Hour), 1) }()
+		go func() { done <- db.Reserve(ctx, res(o, u, 1, time.Hour), 1, nil) }()
 		// ...while this one waits for it...
 		for deadline := time.Now().Add(10 * time.Second); ; {
 			var waiting bool
@@ -234,7 +234,7 @@ func TestReserveRefusals(t *testing.T) {
 	wide := d.offer(t, sku, 3, 0) // 6 allocated against 3 on hand
 
 	r := res(o, d.users[0], 2, time.Hour)
-	if err := db.Reserve(ctx, r, 2); err != nil {
+	if err := db.Reserve(ctx, r, 2, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := db.ReservationByID(ctx, r.ID)
@@ -262,7 +262,7 @@ func TestReserveRefusals(t *testing.T) {
 		{"bad currency", func() *checkout.Reservation { r := res(o, d.users[1], 1, time.Hour); r.Currency = "euro"; return r }(), 2, apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
 	}
 	for _, tc := range refused {
-		err := db.Reserve(ctx, tc.r, tc.lim)
+		err := db.Reserve(ctx, tc.r, tc.lim, nil)
 		if apperr.CodeOf(err) != tc.code || apperr.MessageOf(err) != tc.msg {
 			t.Errorf("%s: got %v, want %s %q", tc.name, err, tc.code, tc.msg)
 		}
@@ -270,10 +270,10 @@ func TestReserveRefusals(t *testing.T) {
 			t.Errorf("%s: the refused reservation was kept (%v)", tc.name, err)
 		}
 	}
-	if err := db.Reserve(ctx, res(o, d.users[0], 1, time.Hour), 2); !errors.Is(err, checkout.ErrLimitReached) || err != checkout.ErrLimitReached {
+	if err := db.Reserve(ctx, res(o, d.users[0], 1, time.Hour), 2, nil); !errors.Is(err, checkout.ErrLimitReached) || err != checkout.ErrLimitReached {
 		t.Errorf("limit: got %#v, want checkout.ErrLimitReached itself", err)
 	}
-	if err := db.Reserve(ctx, res(wide, d.users[1], 2, time.Hour), 0); err != checkout.ErrSoldOut {
+	if err := db.Reserve(ctx, res(wide, d.users[1], 2, time.Hour), 0, nil); err != checkout.ErrSoldOut {
 		t.Errorf("sold out: got %#v, want checkout.ErrSoldOut itself", err)
 	}
 	checkLedger(t, db)
@@ -287,7 +287,7 @@ func TestReserveRefusals(t *testing.T) {
 		}
 	}
 	// What the SKU still has, the other offer can take.
-	if err := db.Reserve(ctx, res(wide, d.users[1], 1, time.Hour), 0); err != nil {
+	if err := db.Reserve(ctx, res(wide, d.users[1], 1, time.Hour), 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Release(ctx, r.ID, checkout.Returned, time.Now()); apperr.CodeOf(err) != apperr.Invalid {
@@ -343,7 +343,7 @@ func TestLedgerStress(t *testing.T) {
 					ttl = time.Hour
 				}
 				r := res(o, d.users[rng.IntN(len(d.users))], 1, ttl)
-				switch err := db.Reserve(ctx, r, o.PerCustomerLimit); {
+				switch err := db.Reserve(ctx, r, o.PerCustomerLimit, nil); {
 				case err == nil:
 					reserved.Add(1)
 					holds <- r
@@ -484,7 +484,7 @@ func BenchmarkReserve(b *testing.B) {
 			var next atomic.Int64
 			reserve := func() {
 				i := next.Add(1)
-				if err := db.Reserve(ctx, res(o, d.users[i%int64(len(d.users))], 1, time.Hour), limit); err != nil {
+				if err := db.Reserve(ctx, res(o, d.users[i%int64(len(d.users))], 1, time.Hour), limit, nil); err != nil {
 					b.Error(err)
 				}
 			}

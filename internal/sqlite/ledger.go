@@ -98,12 +98,26 @@ func moveUnits(ctx context.Context, tx *sql.Tx, offerID, skuID uuid.UUID, held, 
 // the SKU lacks the units, ErrLimitReached when the customer's live units on
 // the offer plus r.Quantity exceed limit (0: no limit), NotFound when the
 // offer does not exist. Any refusal changes nothing.
-func (db *DB) Reserve(ctx context.Context, r *checkout.Reservation, limit int) error {
+func (db *DB) Reserve(ctx context.Context, r *checkout.Reservation, limit int, key *checkout.Idempotency) error {
 	if r.Quantity <= 0 {
 		return apperr.Errorf(apperr.Invalid, "quantity must be positive")
 	}
 	r.State = checkout.Held
 	return db.write(ctx, "reserve", func(tx *sql.Tx) error {
+		if key != nil {
+			res, err := tx.ExecContext(ctx,
+				`INSERT INTO idempotency_keys (user_id, op, key, request_hash, result, created_at) VALUES (?, ?, ?, ?, ?, ?)
+				 ON CONFLICT DO NOTHING`,
+				key.UserID, key.Op, key.Key, key.RequestHash, key.Result, micros(key.CreatedAt))
+			if err != nil {
+				return refErr(err, "user")
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				return checkout.ErrKeyTaken
+			}
+		}
 		var showID, skuID uuid.UUID
 		err := tx.QueryRowContext(ctx,
 			`UPDATE offers SET held = held + ?1 WHERE id = ?2 AND sold + held + ?1 <= allocated RETURNING show_id, sku_id`,

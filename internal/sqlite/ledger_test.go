@@ -85,25 +85,25 @@ func TestLedgerMessages(t *testing.T) {
 	}
 
 	// The sentinels come back themselves, not wrapped.
-	if err := db.Reserve(ctx, d.res(d.users[0], 4, time.Minute), 0); err != checkout.ErrSoldOut {
+	if err := db.Reserve(ctx, d.res(d.users[0], 4, time.Minute), 0, nil); err != checkout.ErrSoldOut {
 		t.Fatalf("Reserve over the allocation = %v, want checkout.ErrSoldOut itself", err)
 	}
 	r := d.res(d.users[0], 2, time.Minute)
-	if err := db.Reserve(ctx, r, 0); err != nil {
+	if err := db.Reserve(ctx, r, 0, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Reserve(ctx, d.res(d.users[0], 1, time.Minute), 2); err != checkout.ErrLimitReached {
+	if err := db.Reserve(ctx, d.res(d.users[0], 1, time.Minute), 2, nil); err != checkout.ErrLimitReached {
 		t.Fatalf("Reserve over the limit = %v, want checkout.ErrLimitReached itself", err)
 	}
 	ghost := d.res(d.users[0], 1, time.Minute)
 	ghost.OfferID = uuid.New()
-	want(db.Reserve(ctx, ghost, 0), apperr.NotFound, "offer not found")
-	want(db.Reserve(ctx, d.res(d.users[0], 0, time.Minute), 0), apperr.Invalid, "quantity must be positive")
+	want(db.Reserve(ctx, ghost, 0, nil), apperr.NotFound, "offer not found")
+	want(db.Reserve(ctx, d.res(d.users[0], 0, time.Minute), 0, nil), apperr.Invalid, "quantity must be positive")
 	stranger := d.res(uuid.New(), 1, time.Minute)
-	want(db.Reserve(ctx, stranger, 0), apperr.NotFound, "user not found")
+	want(db.Reserve(ctx, stranger, 0, nil), apperr.NotFound, "user not found")
 	mismatch := d.res(d.users[0], 1, time.Minute)
 	mismatch.SKUID = uuid.New()
-	want(db.Reserve(ctx, mismatch, 0), apperr.Invalid, "the reservation's show and SKU are not its offer's")
+	want(db.Reserve(ctx, mismatch, 0, nil), apperr.Invalid, "the reservation's show and SKU are not its offer's")
 	// None of the refusals kept a unit.
 	if o, err := db.OfferByID(ctx, d.offer.ID); err != nil || o.Held != 2 {
 		t.Fatalf("offer after refusals = %+v, %v; want 2 held", o, err)
@@ -177,7 +177,7 @@ func TestExpireDueOrder(t *testing.T) {
 	var ids []uuid.UUID
 	for i := 5; i > 0; i-- {
 		r := d.res(d.users[0], 1, time.Duration(i)*time.Second)
-		if err := db.Reserve(ctx, r, 0); err != nil {
+		if err := db.Reserve(ctx, r, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 		ids = append([]uuid.UUID{r.ID}, ids...)
@@ -217,7 +217,7 @@ func BenchmarkReserve(b *testing.B) {
 			var n atomic.Int64
 			reserve := func() {
 				r := d.res(d.users[n.Add(1)%int64(len(d.users))], 1, time.Minute)
-				if err := db.Reserve(ctx, r, bc.limit); err != nil {
+				if err := db.Reserve(ctx, r, bc.limit, nil); err != nil {
 					b.Error(err) // not Fatal: RunParallel's goroutines may not stop the benchmark
 				}
 			}

@@ -97,7 +97,7 @@ func wantIs(t *testing.T, err, target error) {
 func testReserve(t *testing.T, f *fixture) {
 	ctx := context.Background()
 	r := f.res(f.offer, f.users[0], 2, 10*time.Minute)
-	must(t, f.Ledger.Reserve(ctx, r, 0))
+	must(t, f.Ledger.Reserve(ctx, r, 0, nil))
 	f.counts(f.offer, 2, 0, 2, 0)
 
 	got, err := f.Ledger.ReservationByID(ctx, r.ID)
@@ -109,11 +109,11 @@ func testReserve(t *testing.T, f *fixture) {
 	wantCode(t, err, apperr.NotFound)
 
 	// 3 left on the offer: 4 is refused and changes nothing.
-	wantIs(t, f.Ledger.Reserve(ctx, f.res(f.offer, f.users[1], 4, time.Minute), 0), checkout.ErrSoldOut)
+	wantIs(t, f.Ledger.Reserve(ctx, f.res(f.offer, f.users[1], 4, time.Minute), 0, nil), checkout.ErrSoldOut)
 	f.counts(f.offer, 2, 0, 2, 0)
-	must(t, f.Ledger.Reserve(ctx, f.res(f.offer, f.users[1], 3, time.Minute), 0))
+	must(t, f.Ledger.Reserve(ctx, f.res(f.offer, f.users[1], 3, time.Minute), 0, nil))
 	f.counts(f.offer, 5, 0, 5, 0)
-	wantIs(t, f.Ledger.Reserve(ctx, f.res(f.offer, f.users[2], 1, time.Minute), 0), checkout.ErrSoldOut)
+	wantIs(t, f.Ledger.Reserve(ctx, f.res(f.offer, f.users[2], 1, time.Minute), 0, nil), checkout.ErrSoldOut)
 
 	rel, err := f.Ledger.Release(ctx, r.ID, checkout.Released, now())
 	must(t, err)
@@ -129,16 +129,16 @@ func testReserve(t *testing.T, f *fixture) {
 
 	// A reservation for an offer that does not exist.
 	ghost := f.res(&checkout.Offer{ID: uuid.New(), ShowID: f.show, SKUID: f.sku.ID, Currency: "EUR"}, f.users[0], 1, time.Minute)
-	wantCode(t, f.Ledger.Reserve(ctx, ghost, 0), apperr.NotFound)
+	wantCode(t, f.Ledger.Reserve(ctx, ghost, 0, nil), apperr.NotFound)
 }
 
 // testSharedSKU: two shows' offers on one SKU never sell more than on hand.
 func testSharedSKU(t *testing.T, f *fixture) {
 	ctx := context.Background()
 	second := f.newOffer(8, 0) // 5 + 8 allocated against 10 on hand
-	must(t, f.Ledger.Reserve(ctx, f.res(f.offer, f.users[0], 5, time.Minute), 0))
-	must(t, f.Ledger.Reserve(ctx, f.res(second, f.users[1], 5, time.Minute), 0))
-	wantIs(t, f.Ledger.Reserve(ctx, f.res(second, f.users[2], 1, time.Minute), 0), checkout.ErrSoldOut)
+	must(t, f.Ledger.Reserve(ctx, f.res(f.offer, f.users[0], 5, time.Minute), 0, nil))
+	must(t, f.Ledger.Reserve(ctx, f.res(second, f.users[1], 5, time.Minute), 0, nil))
+	wantIs(t, f.Ledger.Reserve(ctx, f.res(second, f.users[2], 1, time.Minute), 0, nil), checkout.ErrSoldOut)
 	f.counts(second, 5, 0, 10, 0)
 
 	// Stock on hand cannot drop below what is held.
@@ -150,11 +150,11 @@ func testSharedSKU(t *testing.T, f *fixture) {
 func testLimit(t *testing.T, f *fixture) {
 	ctx := context.Background()
 	o := f.newOffer(6, 2)
-	must(t, f.Ledger.Reserve(ctx, f.res(o, f.users[0], 1, time.Minute), 2))
-	wantIs(t, f.Ledger.Reserve(ctx, f.res(o, f.users[0], 2, time.Minute), 2), checkout.ErrLimitReached)
-	must(t, f.Ledger.Reserve(ctx, f.res(o, f.users[0], 1, time.Minute), 2))
-	wantIs(t, f.Ledger.Reserve(ctx, f.res(o, f.users[0], 1, time.Minute), 2), checkout.ErrLimitReached)
-	must(t, f.Ledger.Reserve(ctx, f.res(o, f.users[1], 2, time.Minute), 2))
+	must(t, f.Ledger.Reserve(ctx, f.res(o, f.users[0], 1, time.Minute), 2, nil))
+	wantIs(t, f.Ledger.Reserve(ctx, f.res(o, f.users[0], 2, time.Minute), 2, nil), checkout.ErrLimitReached)
+	must(t, f.Ledger.Reserve(ctx, f.res(o, f.users[0], 1, time.Minute), 2, nil))
+	wantIs(t, f.Ledger.Reserve(ctx, f.res(o, f.users[0], 1, time.Minute), 2, nil), checkout.ErrLimitReached)
+	must(t, f.Ledger.Reserve(ctx, f.res(o, f.users[1], 2, time.Minute), 2, nil))
 	f.counts(o, 4, 0, 4, 0)
 
 	n, err := f.Ledger.CustomerUnits(ctx, o.ID, f.users[0])
@@ -169,20 +169,20 @@ func testLimit(t *testing.T, f *fixture) {
 	}
 	// Released units no longer count against the limit.
 	r := f.res(o, f.users[2], 2, time.Minute)
-	must(t, f.Ledger.Reserve(ctx, r, 2))
+	must(t, f.Ledger.Reserve(ctx, r, 2, nil))
 	_, err = f.Ledger.Release(ctx, r.ID, checkout.Released, now())
 	must(t, err)
-	must(t, f.Ledger.Reserve(ctx, f.res(o, f.users[2], 1, time.Minute), 2))
+	must(t, f.Ledger.Reserve(ctx, f.res(o, f.users[2], 1, time.Minute), 2, nil))
 	// Limit 0 is no limit.
-	must(t, f.Ledger.Reserve(ctx, f.res(f.offer, f.users[3], 5, time.Minute), 0))
+	must(t, f.Ledger.Reserve(ctx, f.res(f.offer, f.users[3], 5, time.Minute), 0, nil))
 }
 
 func testExpiry(t *testing.T, f *fixture) {
 	ctx := context.Background()
 	short := f.res(f.offer, f.users[0], 1, time.Second)
 	long := f.res(f.offer, f.users[1], 2, time.Hour)
-	must(t, f.Ledger.Reserve(ctx, short, 0))
-	must(t, f.Ledger.Reserve(ctx, long, 0))
+	must(t, f.Ledger.Reserve(ctx, short, 0, nil))
+	must(t, f.Ledger.Reserve(ctx, long, 0, nil))
 
 	got, err := f.Ledger.ExpireDue(ctx, now(), 100)
 	must(t, err)
@@ -204,7 +204,7 @@ func testExpiry(t *testing.T, f *fixture) {
 	// Many reservations, several sweepers at once: each expires exactly once.
 	o := f.offerWith(10, 0)
 	for i := range 10 {
-		must(t, f.Ledger.Reserve(ctx, f.res(o, f.users[i%4], 1, time.Second), 0))
+		must(t, f.Ledger.Reserve(ctx, f.res(o, f.users[i%4], 1, time.Second), 0, nil))
 	}
 	var total atomic.Int64
 	var wg sync.WaitGroup
@@ -242,7 +242,7 @@ func (f *fixture) order(r *checkout.Reservation) *checkout.Order {
 func testOrders(t *testing.T, f *fixture) {
 	ctx := context.Background()
 	r := f.res(f.offer, f.users[0], 2, time.Hour)
-	must(t, f.Ledger.Reserve(ctx, r, 0))
+	must(t, f.Ledger.Reserve(ctx, r, 0, nil))
 
 	// Someone else's reservation cannot be ordered.
 	foreign := f.order(r)
@@ -307,7 +307,7 @@ func testOrders(t *testing.T, f *fixture) {
 
 	// An abandoned payment returns the reservation to held, with its units.
 	r2 := f.res(f.offer, f.users[1], 1, time.Hour)
-	must(t, f.Ledger.Reserve(ctx, r2, 0))
+	must(t, f.Ledger.Reserve(ctx, r2, 0, nil))
 	o2 := f.order(r2)
 	must(t, f.Ledger.BeginOrder(ctx, o2, now()))
 	must(t, f.Ledger.AbandonOrder(ctx, o2.ID, now()))
@@ -322,7 +322,7 @@ func testOrders(t *testing.T, f *fixture) {
 
 	// An expired hold cannot be ordered.
 	r3 := f.res(f.offer, f.users[2], 1, time.Second)
-	must(t, f.Ledger.Reserve(ctx, r3, 0))
+	must(t, f.Ledger.Reserve(ctx, r3, 0, nil))
 	wantCode(t, f.Ledger.BeginOrder(ctx, f.order(r3), now().Add(time.Minute)), apperr.Gone)
 
 	// Listings.
@@ -355,7 +355,7 @@ func testOrders(t *testing.T, f *fixture) {
 func (f *fixture) paidOrder(o *checkout.Offer, user uuid.UUID, qty int) *checkout.Order {
 	ctx := context.Background()
 	r := f.res(o, user, qty, time.Hour)
-	must(f.t, f.Ledger.Reserve(ctx, r, 0))
+	must(f.t, f.Ledger.Reserve(ctx, r, 0, nil))
 	ord := f.order(r)
 	must(f.t, f.Ledger.BeginOrder(ctx, ord, now()))
 	_, err := f.Ledger.CompletePayment(ctx, ord.ID, "ch_"+ord.ID.String(), now())
@@ -415,7 +415,7 @@ func testOrderStates(t *testing.T, f *fixture) {
 
 	// A pending order cannot be fulfilled.
 	r2 := f.res(f.offer, f.users[3], 1, time.Hour)
-	must(t, f.Ledger.Reserve(ctx, r2, 0))
+	must(t, f.Ledger.Reserve(ctx, r2, 0, nil))
 	p := f.order(r2)
 	must(t, f.Ledger.BeginOrder(ctx, p, now()))
 	_, err = f.Ledger.SetOrderState(ctx, p.ID, checkout.Fulfilled, false, now())
@@ -459,6 +459,28 @@ func testIdempotency(t *testing.T, f *fixture) {
 		t.Fatal("a dropped key could not be claimed again")
 	}
 
+	// Reserve records its key in the same transaction; a taken key reserves nothing.
+	r := f.res(f.offer, f.users[3], 1, time.Minute)
+	key := &checkout.Idempotency{UserID: f.users[3], Key: "tap", Op: "reserve", RequestHash: "hr", Result: []byte(`{"r":1}`), CreatedAt: now()}
+	must(t, f.Ledger.Reserve(ctx, r, 0, key))
+	again := f.res(f.offer, f.users[3], 1, time.Minute)
+	if err := f.Ledger.Reserve(ctx, again, 0, key); !errors.Is(err, checkout.ErrKeyTaken) {
+		t.Fatalf("Reserve with a taken key: %v", err)
+	}
+	f.counts(f.offer, 1, 0, 1, 0)
+	_, err = f.Ledger.ReservationByID(ctx, again.ID)
+	wantCode(t, err, apperr.NotFound)
+	stored, err := f.Ledger.LookupIdempotency(ctx, f.users[3], "reserve", "tap")
+	must(t, err)
+	if stored.RequestHash != "hr" || string(stored.Result) != `{"r":1}` {
+		t.Fatalf("stored key = %+v", stored)
+	}
+	// A refused reservation does not keep its key.
+	soldOut := &checkout.Idempotency{UserID: f.users[3], Key: "big", Op: "reserve", RequestHash: "h", Result: []byte(`{}`), CreatedAt: now()}
+	wantIs(t, f.Ledger.Reserve(ctx, f.res(f.offer, f.users[3], 5, time.Minute), 0, soldOut), checkout.ErrSoldOut)
+	_, err = f.Ledger.LookupIdempotency(ctx, f.users[3], "reserve", "big")
+	wantCode(t, err, apperr.NotFound)
+
 	// Concurrent claims of one key: exactly one wins.
 	var wins atomic.Int32
 	var wg sync.WaitGroup
@@ -494,7 +516,7 @@ func testConcurrentReserve(t *testing.T, f *fixture) {
 	var wg sync.WaitGroup
 	for i := range 120 {
 		wg.Go(func() {
-			err := f.Ledger.Reserve(ctx, f.res(o, crowd[i%len(crowd)], 1, time.Minute), o.PerCustomerLimit)
+			err := f.Ledger.Reserve(ctx, f.res(o, crowd[i%len(crowd)], 1, time.Minute), o.PerCustomerLimit, nil)
 			switch {
 			case err == nil:
 				ok.Add(1)
@@ -526,7 +548,7 @@ func testConcurrentReserve(t *testing.T, f *fixture) {
 	oLimit := f.offerWith(8, 2)
 	for range 30 {
 		wg.Go(func() {
-			if f.Ledger.Reserve(ctx, f.res(oLimit, solo, 1, time.Minute), 2) == nil {
+			if f.Ledger.Reserve(ctx, f.res(oLimit, solo, 1, time.Minute), 2, nil) == nil {
 				mine.Add(1)
 			}
 		})
