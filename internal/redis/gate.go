@@ -191,6 +191,8 @@ type Gate struct {
 
 	flags sync.Map // uuid.UUID → *soldOutFlag
 
+	holds holdsCoalescer
+
 	// Owned by the batcher goroutine.
 	spare     []*tapRequest
 	lastPrune time.Duration
@@ -387,32 +389,6 @@ func (g *Gate) Available(ctx context.Context, offerID uuid.UUID) (int, bool, err
 	n, err := strconv.Atoi(s)
 	if err != nil {
 		return 0, false, fmt.Errorf("redis: gate available: count %q: %w", s, err)
-	}
-	return n, true, nil
-}
-
-// Holds reads the customer's count and whether the offer is loaded, in one
-// round trip.
-func (g *Gate) Holds(ctx context.Context, offerID, userID uuid.UUID) (int, bool, error) {
-	if g.closed.Load() {
-		return 0, false, fmt.Errorf("redis: gate holds: %w", ErrGateClosed)
-	}
-	keys := g.keys(offerID)
-	pipe := g.client.Pipeline()
-	exists := pipe.Exists(ctx, keys[0])
-	held := pipe.HGet(ctx, keys[1], userID.String())
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
-		return 0, false, fmt.Errorf("redis: gate holds: %w", err)
-	}
-	if exists.Val() == 0 {
-		return 0, false, nil
-	}
-	n, err := held.Int()
-	if errors.Is(err, goredis.Nil) {
-		return 0, true, nil
-	}
-	if err != nil {
-		return 0, false, fmt.Errorf("redis: gate holds: %w", err)
 	}
 	return n, true, nil
 }
