@@ -56,6 +56,11 @@ type DB struct {
 	path string  // absolute path of the file
 	w    *sql.DB // one connection: every write and every transaction
 	r    *sql.DB // reads outside transactions
+	// turn queues writers first come, first served: a channel's waiting
+	// senders are served in order, while database/sql hands its one
+	// connection to a random waiter, which under a crowd of writers leaves
+	// some waiting for seconds.
+	turn chan struct{}
 }
 
 var (
@@ -95,7 +100,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		_ = w.Close()
 		return nil, err
 	}
-	return &DB{path: abs, w: w, r: r}, nil
+	return &DB{path: abs, w: w, r: r, turn: make(chan struct{}, 1)}, nil
 }
 
 // openPool opens a pool of at most n connections to the file at abs; every
@@ -192,7 +197,22 @@ func (db *DB) Version(ctx context.Context) (int64, error) {
 
 // write runs fn in a write transaction on the writer and commits it when fn
 // returns nil. Errors come back through storeErr.
+// take waits for the writer's turn; the returned func gives it up.
+func (db *DB) take(ctx context.Context) (func(), error) {
+	select {
+	case db.turn <- struct{}{}:
+		return func() { <-db.turn }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 func (db *DB) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	done, err := db.take(ctx)
+	if err != nil {
+		return storeErr(op, err)
+	}
+	defer done()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return storeErr(op, err)
@@ -219,6 +239,11 @@ func (db *DB) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) er
 // reports how many rows it changed. Errors are the driver's: callers pass
 // them through storeErr.
 func (db *DB) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	done, err := db.take(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
 	res, err := db.w.ExecContext(ctx, query, args...)
 	if err != nil {
 		return 0, err
