@@ -1,14 +1,10 @@
 package web_test
 
 import (
-	"context"
 	"encoding/csv"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/pavilion-live/pavilion/internal/demo"
 )
 
 var shipping = map[string]string{"name": "Mei Lin", "line1": "88 Century Ave", "city": "Shanghai", "postal_code": "200120", "country": "CN"}
@@ -224,7 +220,4 @@ func TestTokenOnlyAccounts(t *testing.T) {
 	e.want(e.do("POST", "/api/auth/login", map[string]string{"email": "buyer-1@load.example", "password": ""}), 401, "unauthorized")
 	e.want(e.do("POST", "/api/users", map[string]any{"email": "b2@load.example", "token_only": true, "password": "longenough"}, bearer(e.creds.AdminToken)), 400, "invalid")
 	e.want(e.do("POST", "/api/users", map[string]any{"email": "b3@load.example", "token_only": true}, bearer(e.creds.BrandAdminToken)), 403, "forbidden")
-	_ = context.Background
-	_ = demo.Password
-	_ = time.Second
 }

@@ -7,9 +7,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -117,7 +117,7 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	if len(brandIDs) > 0 && !containsRole(roles, account.RoleBrandAdmin) {
+	if len(brandIDs) > 0 && !slices.Contains(roles, account.RoleBrandAdmin) {
 		roles = append(roles, account.RoleBrandAdmin)
 	}
 
@@ -151,15 +151,6 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprintf(stdout, "password: %s\n", password)
 	}
 	return nil
-}
-
-func containsRole(roles []account.Role, r account.Role) bool {
-	for _, x := range roles {
-		if x == r {
-			return true
-		}
-	}
-	return false
 }
 
 func resolveBrands(ctx context.Context, db database, refs []string) ([]uuid.UUID, error) {
@@ -215,5 +206,3 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	enc.SetIndent("", "  ")
 	return enc.Encode(creds)
 }
-
-var _ = flag.ErrHelp
