@@ -24,115 +24,101 @@ func (s *Server) rateLimitLogin(r *http.Request) error {
 	return nil
 }
 
-func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
+func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	var in credentialsIn
 	if err := decode(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.rateLimitLogin(r); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	u, secret, err := s.Accounts.Signup(r.Context(), in.Email, in.DisplayName, in.Password)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.setSessionCookie(w, secret)
-	writeJSON(w, http.StatusCreated, map[string]any{"user": u})
+	return reply(w, http.StatusCreated, "user", u)
 }
 
-func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var in credentialsIn
 	if err := decode(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if in.DisplayName != "" {
-		s.writeError(w, r, apperr.Errorf(apperr.Invalid, "unknown field \"display_name\""))
-		return
+		return apperr.Errorf(apperr.Invalid, "unknown field \"display_name\"")
 	}
 	if err := s.rateLimitLogin(r); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	u, secret, err := s.Accounts.Login(r.Context(), in.Email, in.Password)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.setSessionCookie(w, secret)
-	writeJSON(w, http.StatusOK, map[string]any{"user": u})
+	return reply(w, http.StatusOK, "user", u)
 }
 
 // logout ends the browser session. It always succeeds and always clears the
 // cookie: a client that is already logged out is in the state it asked for.
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
 		if err := s.Accounts.Logout(r.Context(), c.Value); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 	}
 	s.clearSessionCookie(w)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) me(w http.ResponseWriter, r *http.Request) {
+func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 	u, err := requireUser(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"user": u})
+	return reply(w, http.StatusOK, "user", u)
 }
 
-func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	u, err := requireUser(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Name       string `json:"name"`
 		TTLSeconds int64  `json:"ttl_seconds"`
 	}
 	if err := decode(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	token, expires, err := s.Accounts.IssueToken(r.Context(), u.ID, in.Name, time.Duration(in.TTLSeconds)*time.Second)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"token": token, "expires_at": expires})
+	return nil
 }
 
-func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if _, err := requireRole(r, account.RoleAdmin); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	offset, limit, err := page(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	users, err := s.Accounts.Store.ListUsers(r.Context(), offset, limit)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": nonNil(users)})
+	return reply(w, http.StatusOK, "users", nonNil(users))
 }
 
 // createUser lets a platform admin make staff accounts (hosts, brand admins).
-func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if _, err := requireRole(r, account.RoleAdmin); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		credentialsIn
@@ -143,13 +129,11 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		TokenOnly bool `json:"token_only"`
 	}
 	if err := decode(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	for _, id := range in.BrandIDs {
 		if _, err := s.Brands.BrandByID(r.Context(), id); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 	}
 	u, err := s.Accounts.Create(r.Context(), account.NewUser{
@@ -157,19 +141,18 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		NoPassword: in.TokenOnly,
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out := map[string]any{"user": u}
 	if in.TokenOnly {
 		token, expires, err := s.Accounts.IssueToken(r.Context(), u.ID, "token-only account", 0)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		out["token"], out["expires_at"] = token, expires
 	}
 	writeJSON(w, http.StatusCreated, out)
+	return nil
 }
 
 // page reads offset and limit query parameters; limit defaults to 50, at most 200.
@@ -199,6 +182,20 @@ func pathID(r *http.Request, what string) (uuid.UUID, error) {
 		return uuid.Nil, apperr.Errorf(apperr.NotFound, "%s %q not found", what, v)
 	}
 	return id, nil
+}
+
+// userAndID is the signed-in caller and the {id} path value, for handlers
+// that act on one thing of the caller's; what names the thing for the error.
+func userAndID(r *http.Request, what string) (*account.User, uuid.UUID, error) {
+	u, err := requireUser(r)
+	if err != nil {
+		return nil, uuid.Nil, err
+	}
+	id, err := pathID(r, what)
+	if err != nil {
+		return nil, uuid.Nil, err
+	}
+	return u, id, nil
 }
 
 // nonNil makes empty lists encode as [] rather than null.

@@ -13,38 +13,33 @@ import (
 	"github.com/pavilion-live/pavilion/internal/brand"
 )
 
-func (s *Server) listBrands(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listBrands(w http.ResponseWriter, r *http.Request) error {
 	list, err := s.Brands.ListBrands(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"brands": nonNil(list)})
+	return reply(w, http.StatusOK, "brands", nonNil(list))
 }
 
-func (s *Server) createBrand(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createBrand(w http.ResponseWriter, r *http.Request) error {
 	if _, err := requireRole(r, account.RoleAdmin); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in brandIn
 	if err := decode(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var b brand.Brand
 	in.apply(&b)
 	if err := brand.Validate(&b); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	b.ID, b.CreatedAt, b.UpdatedAt = uuid.New(), now, now
 	if err := s.Brands.CreateBrand(r.Context(), &b); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"brand": b})
+	return reply(w, http.StatusCreated, "brand", b)
 }
 
 // brandFor finds the brand named by the {id} path value: a UUID or a slug,
@@ -98,51 +93,44 @@ func (in *brandIn) apply(b *brand.Brand) {
 	}
 }
 
-func (s *Server) getBrand(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getBrand(w http.ResponseWriter, r *http.Request) error {
 	b, err := s.brandFor(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"brand": b})
+	return reply(w, http.StatusOK, "brand", b)
 }
 
-func (s *Server) patchBrand(w http.ResponseWriter, r *http.Request) {
+func (s *Server) patchBrand(w http.ResponseWriter, r *http.Request) error {
 	b, err := s.adminBrand(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in brandIn
 	if err := decode(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	in.apply(b)
 	if err := brand.Validate(b); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	b.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
 	if err := s.Brands.UpdateBrand(r.Context(), b); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"brand": b})
+	return reply(w, http.StatusOK, "brand", b)
 }
 
-func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) error {
 	b, err := s.brandFor(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	list, err := s.Catalog.ListProducts(r.Context(), b.ID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"products": nonNil(list)})
+	return reply(w, http.StatusOK, "products", nonNil(list))
 }
 
 type skuIn struct {
@@ -153,11 +141,10 @@ type skuIn struct {
 	OnHand     int               `json:"on_hand"`
 }
 
-func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) error {
 	b, err := s.adminBrand(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Name        string   `json:"name"`
@@ -166,8 +153,7 @@ func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) {
 		SKUs        []skuIn  `json:"skus"`
 	}
 	if err := decode(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	p := &checkout.Product{ID: uuid.New(), BrandID: b.ID, Name: in.Name, Description: in.Description, Images: nonNil(in.Images), CreatedAt: now}
@@ -181,49 +167,36 @@ func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	if err := checkout.ValidateProduct(p); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.Catalog.CreateProduct(r.Context(), p); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"product": p})
+	return reply(w, http.StatusCreated, "product", p)
 }
 
-func (s *Server) patchSKU(w http.ResponseWriter, r *http.Request) {
-	u, err := requireUser(r)
+func (s *Server) patchSKU(w http.ResponseWriter, r *http.Request) error {
+	u, id, err := userAndID(r, "SKU")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id, err := pathID(r, "SKU")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	sku, err := s.Catalog.SKUByID(r.Context(), id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if !account.CanAdminBrand(u, sku.BrandID) {
-		s.writeError(w, r, apperr.Errorf(apperr.Forbidden, "you do not administer this SKU's brand"))
-		return
+		return apperr.Errorf(apperr.Forbidden, "you do not administer this SKU's brand")
 	}
 	var p checkout.SKUPatch
 	if err := decode(r, &p); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := checkout.ValidatePatch(&p); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	sku, err = s.Catalog.UpdateSKU(r.Context(), id, p)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sku": sku})
+	return reply(w, http.StatusOK, "sku", sku)
 }

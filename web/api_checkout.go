@@ -13,6 +13,7 @@ import (
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/brand"
 )
 
 // IdempotencyHeader is the request header that makes reserve and place-order retryable.
@@ -24,150 +25,112 @@ func markReplay(w http.ResponseWriter, replayed bool) {
 	}
 }
 
-func (s *Server) reserve(w http.ResponseWriter, r *http.Request) {
+func (s *Server) reserve(w http.ResponseWriter, r *http.Request) error {
 	u, err := requireUser(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var req checkout.ReserveRequest
 	if err := decode(r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if req.OfferID == uuid.Nil {
-		s.writeError(w, r, apperr.Errorf(apperr.Invalid, "offer_id is required"))
-		return
+		return apperr.Errorf(apperr.Invalid, "offer_id is required")
 	}
 	req.IdempotencyKey = r.Header.Get(IdempotencyHeader)
 	res, replayed, err := s.Checkout.Reserve(r.Context(), u, req)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	markReplay(w, replayed)
-	writeJSON(w, http.StatusCreated, map[string]any{"reservation": res})
+	return reply(w, http.StatusCreated, "reservation", res)
 }
 
-func (s *Server) getReservation(w http.ResponseWriter, r *http.Request) {
-	u, err := requireUser(r)
+func (s *Server) getReservation(w http.ResponseWriter, r *http.Request) error {
+	u, id, err := userAndID(r, "reservation")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id, err := pathID(r, "reservation")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.Checkout.Reservation(r.Context(), u, id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"reservation": res})
+	return reply(w, http.StatusOK, "reservation", res)
 }
 
-func (s *Server) releaseReservation(w http.ResponseWriter, r *http.Request) {
-	u, err := requireUser(r)
+func (s *Server) releaseReservation(w http.ResponseWriter, r *http.Request) error {
+	u, id, err := userAndID(r, "reservation")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id, err := pathID(r, "reservation")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.Checkout.Release(r.Context(), u, id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"reservation": res})
+	return reply(w, http.StatusOK, "reservation", res)
 }
 
 // placeOrder answers 201 with a paid order, 202 with a pending one (the
 // payment outcome is being confirmed), 402 when the card was refused.
-func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
+func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
 	u, err := requireUser(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var req checkout.OrderRequest
 	if err := decode(r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if req.ReservationID == uuid.Nil {
-		s.writeError(w, r, apperr.Errorf(apperr.Invalid, "reservation_id is required"))
-		return
+		return apperr.Errorf(apperr.Invalid, "reservation_id is required")
 	}
 	req.IdempotencyKey = r.Header.Get(IdempotencyHeader)
 	o, replayed, err := s.Checkout.PlaceOrder(r.Context(), u, req)
 	markReplay(w, replayed)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	status := http.StatusCreated
 	if o.State == checkout.Pending {
 		status = http.StatusAccepted
 	}
-	writeJSON(w, status, map[string]any{"order": o})
+	return reply(w, status, "order", o)
 }
 
-func (s *Server) listMyOrders(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listMyOrders(w http.ResponseWriter, r *http.Request) error {
 	u, err := requireUser(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	offset, limit, err := page(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	list, err := s.Checkout.MyOrders(r.Context(), u, offset, limit)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"orders": nonNil(list)})
+	return reply(w, http.StatusOK, "orders", nonNil(list))
 }
 
-func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
-	u, err := requireUser(r)
+func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) error {
+	u, id, err := userAndID(r, "order")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id, err := pathID(r, "order")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	o, err := s.Checkout.Order(r.Context(), u, id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"order": o})
+	return reply(w, http.StatusOK, "order", o)
 }
 
 // orderAction runs cancel, fulfil or refund on the {id} order.
-func (s *Server) orderAction(action string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		u, err := requireUser(r)
+func (s *Server) orderAction(action string) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		u, id, err := userAndID(r, "order")
 		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		id, err := pathID(r, "order")
-		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		var o *checkout.Order
 		switch action {
@@ -181,17 +144,15 @@ func (s *Server) orderAction(action string) http.HandlerFunc {
 			}
 			if r.ContentLength != 0 {
 				if err := decode(r, &in); err != nil {
-					s.writeError(w, r, err)
-					return
+					return err
 				}
 			}
 			o, err = s.Checkout.RefundOrder(r.Context(), u, id, in.Restock)
 		}
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"order": o})
+		return reply(w, http.StatusOK, "order", o)
 	}
 }
 
@@ -219,81 +180,73 @@ func orderFilter(r *http.Request, brandID uuid.UUID) (checkout.OrderFilter, erro
 	return f, nil
 }
 
-func (s *Server) listBrandOrders(w http.ResponseWriter, r *http.Request) {
+// brandOrders reads the caller, the {id} brand and its order filter, for the
+// brand-side order listings; whether the caller may see them is the
+// checkout service's call.
+func (s *Server) brandOrders(r *http.Request) (*account.User, *brand.Brand, checkout.OrderFilter, error) {
 	u, err := requireUser(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, nil, checkout.OrderFilter{}, err
 	}
 	b, err := s.brandFor(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, nil, checkout.OrderFilter{}, err
 	}
 	f, err := orderFilter(r, b.ID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, nil, checkout.OrderFilter{}, err
+	}
+	return u, b, f, nil
+}
+
+func (s *Server) listBrandOrders(w http.ResponseWriter, r *http.Request) error {
+	u, _, f, err := s.brandOrders(r)
+	if err != nil {
+		return err
 	}
 	if f.Offset, f.Limit, err = page(r); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	list, err := s.Checkout.BrandOrders(r.Context(), u, f)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"orders": nonNil(list)})
+	return reply(w, http.StatusOK, "orders", nonNil(list))
 }
 
-func (s *Server) brandOrdersCSV(w http.ResponseWriter, r *http.Request) {
-	u, err := requireUser(r)
+func (s *Server) brandOrdersCSV(w http.ResponseWriter, r *http.Request) error {
+	u, b, f, err := s.brandOrders(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	b, err := s.brandFor(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	f, err := orderFilter(r, b.ID)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeOrdersCSV(w, r, u, f, "orders-"+b.Slug)
+	return s.writeOrdersCSV(w, r, u, f, "orders-"+b.Slug)
 }
 
-func (s *Server) showOrdersCSV(w http.ResponseWriter, r *http.Request) {
+func (s *Server) showOrdersCSV(w http.ResponseWriter, r *http.Request) error {
 	u, err := requireUser(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	sh, err := s.visibleShow(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if !account.CanHost(u, sh.BrandID, sh.HostIDs) {
-		s.writeError(w, r, apperr.Errorf(apperr.Forbidden, "only this show's hosts and brand admins can export its orders"))
-		return
+		return apperr.Errorf(apperr.Forbidden, "only this show's hosts and brand admins can export its orders")
 	}
 	// Hosts see their own show's orders; the brand filter keeps it to the show's brand.
 	f, err := orderFilter(r, sh.BrandID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	f.ShowID = sh.ID
-	s.writeOrdersCSV(w, r, nil, f, "orders-show-"+sh.ID.String())
+	return s.writeOrdersCSV(w, r, nil, f, "orders-show-"+sh.ID.String())
 }
 
 // writeOrdersCSV streams every matching order, page by page. With u nil the
-// caller was authorized already (a show's host).
-func (s *Server) writeOrdersCSV(w http.ResponseWriter, r *http.Request, u *account.User, f checkout.OrderFilter, name string) {
+// caller was authorized already (a show's host). It returns an error only
+// before writing anything; a failure once streaming has begun is logged.
+func (s *Server) writeOrdersCSV(w http.ResponseWriter, r *http.Request, u *account.User, f checkout.OrderFilter, name string) error {
 	list := func(f checkout.OrderFilter) ([]checkout.Order, error) {
 		if u == nil {
 			return s.Checkout.Ledger.ListOrders(r.Context(), f)
@@ -303,8 +256,7 @@ func (s *Server) writeOrdersCSV(w http.ResponseWriter, r *http.Request, u *accou
 	f.Limit = 1000
 	first, err := list(f)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.csv"`, name, time.Now().UTC().Format("20060102")))
@@ -328,6 +280,7 @@ func (s *Server) writeOrdersCSV(w http.ResponseWriter, r *http.Request, u *accou
 		}
 	}
 	cw.Flush()
+	return nil
 }
 
 // csvSafe defuses spreadsheet formula injection: a customer-written field

@@ -20,20 +20,18 @@ type showOut struct {
 	Offers []checkout.Offer `json:"offers"`
 }
 
-func (s *Server) listShows(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listShows(w http.ResponseWriter, r *http.Request) error {
 	u := UserFrom(r.Context())
 	offset, limit, err := page(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	f := show.Filter{Offset: offset, Limit: limit, IncludeMembers: u.Has(account.RoleMember)}
 	q := r.URL.Query()
 	if v := q.Get("brand"); v != "" {
 		id, err := uuid.Parse(v)
 		if err != nil {
-			s.writeError(w, r, apperr.Errorf(apperr.Invalid, "brand must be a brand id"))
-			return
+			return apperr.Errorf(apperr.Invalid, "brand must be a brand id")
 		}
 		f.BrandID = id
 		f.IncludeMembers = f.IncludeMembers || account.CanAdminBrand(u, id)
@@ -44,17 +42,15 @@ func (s *Server) listShows(w http.ResponseWriter, r *http.Request) {
 			case show.Scheduled, show.Live, show.Ended, show.Cancelled:
 				f.States = append(f.States, show.State(st))
 			default:
-				s.writeError(w, r, apperr.Errorf(apperr.Invalid, "state %q must be scheduled, live, ended or cancelled", st))
-				return
+				return apperr.Errorf(apperr.Invalid, "state %q must be scheduled, live, ended or cancelled", st)
 			}
 		}
 	}
 	list, err := s.Shows.ListShows(r.Context(), f)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"shows": nonNil(list)})
+	return reply(w, http.StatusOK, "shows", nonNil(list))
 }
 
 // visibleShow loads the {id} show, answering NotFound (not Forbidden) when
@@ -74,18 +70,16 @@ func (s *Server) visibleShow(r *http.Request) (*show.Show, error) {
 	return sh, nil
 }
 
-func (s *Server) getShow(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getShow(w http.ResponseWriter, r *http.Request) error {
 	sh, err := s.visibleShow(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	offers, err := s.Catalog.OffersByShow(r.Context(), sh.ID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"show": showOut{sh, nonNil(offers)}})
+	return reply(w, http.StatusOK, "show", showOut{sh, nonNil(offers)})
 }
 
 type showIn struct {
@@ -152,45 +146,37 @@ func (s *Server) checkHosts(r *http.Request, ids []uuid.UUID) error {
 	return nil
 }
 
-func (s *Server) createShow(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createShow(w http.ResponseWriter, r *http.Request) error {
 	u, err := requireUser(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in showIn
 	if err := decode(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if in.BrandID == nil {
-		s.writeError(w, r, apperr.Errorf(apperr.Invalid, "brand_id is required"))
-		return
+		return apperr.Errorf(apperr.Invalid, "brand_id is required")
 	}
 	if !account.CanAdminBrand(u, *in.BrandID) {
-		s.writeError(w, r, apperr.Errorf(apperr.Forbidden, "you do not administer this brand"))
-		return
+		return apperr.Errorf(apperr.Forbidden, "you do not administer this brand")
 	}
 	if _, err := s.Brands.BrandByID(r.Context(), *in.BrandID); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	sh := &show.Show{ID: uuid.New(), BrandID: *in.BrandID, State: show.Scheduled, HostIDs: []uuid.UUID{}, CreatedAt: now, UpdatedAt: now}
 	in.apply(sh)
 	if err := show.Validate(sh); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.checkHosts(r, sh.HostIDs); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.Shows.CreateShow(r.Context(), sh); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"show": showOut{sh, []checkout.Offer{}}})
+	return reply(w, http.StatusCreated, "show", showOut{sh, []checkout.Offer{}})
 }
 
 // adminShow loads the {id} show for a brand admin of its brand.
@@ -209,98 +195,84 @@ func (s *Server) adminShow(r *http.Request) (*show.Show, error) {
 	return sh, nil
 }
 
-func (s *Server) patchShow(w http.ResponseWriter, r *http.Request) {
+func (s *Server) patchShow(w http.ResponseWriter, r *http.Request) error {
 	sh, err := s.adminShow(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in showIn
 	if err := decode(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if in.BrandID != nil && *in.BrandID != sh.BrandID {
-		s.writeError(w, r, apperr.Errorf(apperr.Invalid, "a show cannot move to another brand"))
-		return
+		return apperr.Errorf(apperr.Invalid, "a show cannot move to another brand")
 	}
 	switch sh.State {
 	case show.Ended, show.Cancelled:
-		s.writeError(w, r, apperr.Errorf(apperr.Conflict, "the show is %s and can no longer be edited", sh.State))
-		return
+		return apperr.Errorf(apperr.Conflict, "the show is %s and can no longer be edited", sh.State)
 	case show.Live:
 		// Viewers are watching: only the words may change, not the schedule or audience.
 		if in.Kind != nil || in.Visibility != nil || in.StartsAt != nil || in.EndsAt != nil || in.TimeZone != nil || in.HostIDs != nil || in.HoldSeconds != nil {
-			s.writeError(w, r, apperr.Errorf(apperr.Conflict, "the show is live: only its title and description can change"))
-			return
+			return apperr.Errorf(apperr.Conflict, "the show is live: only its title and description can change")
 		}
 	}
 	in.apply(sh)
 	if err := show.Validate(sh); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if in.HostIDs != nil {
 		if err := s.checkHosts(r, sh.HostIDs); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 	}
 	sh.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
 	if err := s.Shows.UpdateShow(r.Context(), sh); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"show": sh})
+	return reply(w, http.StatusOK, "show", sh)
 }
 
 // cancelShow cancels a scheduled show. The record stays (orders and analytics
 // refer to it); it just never goes live.
-func (s *Server) cancelShow(w http.ResponseWriter, r *http.Request) {
+func (s *Server) cancelShow(w http.ResponseWriter, r *http.Request) error {
 	sh, err := s.adminShow(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if sh.State != show.Scheduled {
-		s.writeError(w, r, apperr.Errorf(apperr.Conflict, "only a scheduled show can be cancelled; this one is %s", sh.State))
-		return
+		return apperr.Errorf(apperr.Conflict, "only a scheduled show can be cancelled; this one is %s", sh.State)
 	}
 	sh.State = show.Cancelled
 	sh.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
 	if err := s.Shows.UpdateShow(r.Context(), sh); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"show": sh})
+	return reply(w, http.StatusOK, "show", sh)
 }
 
 // rotateStreamKey makes a new WHIP key for the show, replacing any old one.
 // The key is shown once: only its hash is kept.
-func (s *Server) rotateStreamKey(w http.ResponseWriter, r *http.Request) {
+func (s *Server) rotateStreamKey(w http.ResponseWriter, r *http.Request) error {
 	u, err := requireUser(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	sh, err := s.visibleShow(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if !account.CanHost(u, sh.BrandID, sh.HostIDs) {
-		s.writeError(w, r, apperr.Errorf(apperr.Forbidden, "only this show's hosts and brand admins can get its stream key"))
-		return
+		return apperr.Errorf(apperr.Forbidden, "only this show's hosts and brand admins can get its stream key")
 	}
 	key, err := show.RotateStreamKey(r.Context(), s.Shows, sh.ID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"stream_key": key,
 		"whip_url":   s.baseURL(r) + "/whip/" + sh.ID.String(),
 	})
+	return nil
 }
 
 // baseURL is the configured public URL, or the one this request came in on.
@@ -317,15 +289,13 @@ func (s *Server) baseURL(r *http.Request) string {
 
 // createOffer features one of the brand's SKUs in the show at a show price,
 // with units allocated to the show and a per-customer limit.
-func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) error {
 	sh, err := s.adminShow(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if sh.State == show.Ended || sh.State == show.Cancelled {
-		s.writeError(w, r, apperr.Errorf(apperr.Conflict, "the show is %s: it takes no new offers", sh.State))
-		return
+		return apperr.Errorf(apperr.Conflict, "the show is %s: it takes no new offers", sh.State)
 	}
 	var in struct {
 		SKUID            uuid.UUID `json:"sku_id"`
@@ -334,17 +304,14 @@ func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) {
 		PerCustomerLimit int       `json:"per_customer_limit"`
 	}
 	if err := decode(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	sku, err := s.Catalog.SKUByID(r.Context(), in.SKUID)
 	if errors.Is(err, apperr.E(apperr.NotFound)) || (err == nil && sku.BrandID != sh.BrandID) {
-		s.writeError(w, r, apperr.Errorf(apperr.Invalid, "sku_id must be one of this brand's SKUs"))
-		return
+		return apperr.Errorf(apperr.Invalid, "sku_id must be one of this brand's SKUs")
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	switch {
 	case in.PriceMinor <= 0:
@@ -355,14 +322,12 @@ func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) {
 		err = apperr.Errorf(apperr.Invalid, "per_customer_limit must be from 0 (none) to %d", checkout.MaxQuantity)
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	o := &checkout.Offer{ID: uuid.New(), ShowID: sh.ID, SKUID: sku.ID, PriceMinor: in.PriceMinor, Currency: sku.Currency,
 		Allocated: in.Allocated, PerCustomerLimit: in.PerCustomerLimit, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	if err := s.Catalog.CreateOffer(r.Context(), o); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"offer": o})
+	return reply(w, http.StatusCreated, "offer", o)
 }
