@@ -1,6 +1,11 @@
 package chat
 
-import "context"
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+)
 
 // Bus carries live-room events between nodes. The embedded mode uses an
 // in-process implementation; cluster mode uses Redis pub/sub. Delivery is
@@ -12,6 +17,19 @@ type Bus interface {
 	// Subscribe starts receiving messages published to channel after it returns.
 	// The subscription ends when ctx is done or Close is called.
 	Subscribe(ctx context.Context, channel string) (Subscription, error)
+	// Append gives msg the channel's next sequence number and publishes it
+	// framed as Frame(seq, msg), atomically: every subscriber on every node
+	// receives a channel's appended messages in sequence order, numbered
+	// 1, 2, 3… within an epoch.
+	Append(ctx context.Context, channel string, msg []byte) (seq uint64, err error)
+	// Epoch names the current numbering of the channel. It changes when the
+	// numbering restarts (a Redis that lost its data), so a client resuming
+	// with an old epoch knows its sequence numbers mean nothing any more.
+	Epoch(ctx context.Context, channel string) (string, error)
+	// Presence records that this node has n viewers on channel (refreshed
+	// every few seconds; a record not refreshed for ttl is dropped) and
+	// returns the total over every live node.
+	Presence(ctx context.Context, channel, node string, n int, ttl time.Duration) (int, error)
 	// Ping reports whether the bus can carry messages now (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the bus's resources; subscriptions end.
@@ -24,4 +42,32 @@ type Subscription interface {
 	C() <-chan []byte
 	// Close ends the subscription. It is safe to call more than once.
 	Close() error
+}
+
+// Frame is how Append frames a message on the wire: the decimal sequence
+// number, a space, the message.
+func Frame(seq uint64, msg []byte) []byte {
+	b := strconv.AppendUint(make([]byte, 0, len(msg)+21), seq, 10)
+	b = append(b, ' ')
+	return append(b, msg...)
+}
+
+// ErrNotFramed: a message received on a channel was not published by Append.
+var ErrNotFramed = errors.New("chat: message has no sequence frame")
+
+// Unframe splits a message published by Append.
+func Unframe(b []byte) (seq uint64, msg []byte, err error) {
+	for i, c := range b {
+		if c == ' ' {
+			seq, err = strconv.ParseUint(string(b[:i]), 10, 64)
+			if err != nil || seq == 0 {
+				return 0, nil, ErrNotFramed
+			}
+			return seq, b[i+1:], nil
+		}
+		if c < '0' || c > '9' || i > 20 {
+			break
+		}
+	}
+	return 0, nil, ErrNotFramed
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bufio"
 	"context"
 	"log/slog"
 	"net"
@@ -70,6 +71,13 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Hijack hands the connection to a websocket upgrader (gorilla asserts
+// http.Hijacker directly rather than unwrapping).
+func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	r.status = http.StatusSwitchingProtocols
+	return http.NewResponseController(r.ResponseWriter).Hijack()
+}
 
 type httpMetrics struct {
 	requests *prometheus.CounterVec

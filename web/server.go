@@ -34,6 +34,8 @@ type Server struct {
 	Shows    show.Store
 	Catalog  checkout.Store
 	Checkout *checkout.Service
+	// Live serves GET /ws/shows/{id}, the live-room websocket (chat.Hub).
+	Live http.Handler
 
 	Checks   []Check
 	Registry *prometheus.Registry // where HTTP metrics are registered; nil: none
@@ -133,6 +135,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/brands/{id}/orders", s.api(s.listBrandOrders))
 	mux.HandleFunc("GET /api/brands/{id}/orders.csv", s.api(s.brandOrdersCSV))
 
+	if s.Live != nil {
+		mux.Handle("GET /ws/shows/{id}", s.Live)
+	}
 	s.notBuilt(mux)
 	// Unknown API paths answer in the JSON error shape, like everything under /api.
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -151,7 +156,6 @@ func (s *Server) notBuilt(mux *http.ServeMux) {
 		"GET /api/calendar.ics":      "the iCalendar feed (issue 6)",
 		"POST /whip/{show}":          "WHIP ingest (stream, issue 5)",
 		"POST /whep/{show}":          "WHEP playback (stream, issue 5)",
-		"GET /ws/shows/{id}":         "the live room websocket (issue 4)",
 	} {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, notImplemented(what))

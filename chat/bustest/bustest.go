@@ -47,6 +47,13 @@ func Run(t *testing.T, newPair Factory) {
 		{"PublisherMayReuseBuffer", testReuseBuffer},
 		{"Ping", testPing},
 		{"LargeAndEmptyMessages", testSizes},
+		{"AppendNumbersInOrder", testAppendInOrder},
+		{"ConcurrentAppendsInSequenceOrder", testConcurrentAppends},
+		{"AppendSequencePerChannel", testAppendPerChannel},
+		{"Epoch", testEpoch},
+		{"PresenceSumsNodes", testPresenceSum},
+		{"PresenceDropsStaleNodes", testPresenceStale},
+		{"PresenceRejectsInvalid", testPresenceInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newPair) })
@@ -255,6 +262,15 @@ func testBusClose(t *testing.T, newPair Factory) {
 	if s, err := b.Subscribe(ctx, "room:busclose"); err == nil {
 		_ = s.Close()
 		t.Error("Subscribe after Close succeeded")
+	}
+	if _, err := b.Append(ctx, "room:busclose", []byte("x")); err == nil {
+		t.Error("Append after Close succeeded")
+	}
+	if _, err := b.Epoch(ctx, "room:busclose"); err == nil {
+		t.Error("Epoch after Close succeeded")
+	}
+	if _, err := b.Presence(ctx, "room:busclose", "node", 1, time.Minute); err == nil {
+		t.Error("Presence after Close succeeded")
 	}
 	if err := b.Close(); err != nil {
 		t.Errorf("second Close: %v", err)

@@ -14,7 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/config"
 	"github.com/pavilion-live/pavilion/internal/demo"
 	"github.com/pavilion-live/pavilion/internal/testpay"
@@ -70,8 +72,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Catalog: db, Ledger: db, Gate: hot.gate, Shows: db, Payments: &testpay.Provider{},
 		Metrics: checkout.NewMetrics(reg), Logger: log, HoldTTL: cfg.HoldTTL, PaymentTimeout: cfg.PaymentTimeout,
 	}
+	live := &chat.Hub{
+		Bus: hot.bus, Shows: db, Catalog: db, Checkout: shop, Logger: log, Registry: reg,
+		User: func(r *http.Request) *account.User { return web.UserFrom(r.Context()) },
+	}
+	shop.Notifier = live
 	srv := &web.Server{
-		Accounts: accounts, Brands: db, Shows: db, Catalog: db, Checkout: shop,
+		Accounts: accounts, Brands: db, Shows: db, Catalog: db, Checkout: shop, Live: live,
 		Checks:        []web.Check{{Name: "store", Ping: db.Ping}, {Name: "bus", Ping: hot.bus.Ping}},
 		Registry:      reg,
 		Logger:        log,
@@ -106,6 +113,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Holds expire and unknown payments settle even if the node restarted
 	// mid-sale: the sweeper reads the ledger, not memory.
 	go shop.Run(ctx, time.Second)
+	go live.Run(ctx)
 
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()

@@ -5,10 +5,12 @@ package memory
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pavilion-live/pavilion/chat"
 )
@@ -18,7 +20,7 @@ import (
 // visible to clients, so dropping is safe; blocking the publisher is not.
 const subscriptionBuffer = 1024
 
-// ErrBusClosed is returned by Publish and Subscribe after Close.
+// ErrBusClosed is returned by every method but Close after Close.
 var ErrBusClosed = errors.New("memory: bus closed")
 
 // Bus is an in-process chat.Bus. Messages reach subscribers in the same
@@ -31,14 +33,41 @@ type Bus struct {
 	subs   map[string]map[*subscription]struct{}
 	closed bool
 
+	// seqMu guards seqs, not the counters in it: each has its own lock.
+	seqMu sync.Mutex
+	seqs  map[string]*sequence
+
+	presenceMu sync.Mutex
+	presence   map[string]map[string]presenceRecord // channel → node → record
+
 	dropped atomic.Uint64
+}
+
+// sequence is one channel's numbering. It never restarts while the bus
+// lives, so its epoch never changes either.
+type sequence struct {
+	epoch string
+
+	// mu is held across the publish, so that frames reach every subscriber
+	// in the order their numbers were taken.
+	mu   sync.Mutex
+	last uint64
+}
+
+type presenceRecord struct {
+	n  int
+	at time.Time
 }
 
 var _ chat.Bus = (*Bus)(nil)
 
 // NewBus returns an empty bus ready for use.
 func NewBus() *Bus {
-	return &Bus{subs: make(map[string]map[*subscription]struct{})}
+	return &Bus{
+		subs:     make(map[string]map[*subscription]struct{}),
+		seqs:     make(map[string]*sequence),
+		presence: make(map[string]map[string]presenceRecord),
+	}
 }
 
 // Dropped reports how many messages were discarded, summed over all
@@ -52,14 +81,21 @@ func (b *Bus) Publish(ctx context.Context, channel string, msg []byte) error {
 		return fmt.Errorf("memory: publish %q: %w", channel, err)
 	}
 	// The caller may reuse its buffer once Publish returns.
-	msg = append([]byte(nil), msg...)
+	if err := b.deliver(channel, append([]byte(nil), msg...)); err != nil {
+		return fmt.Errorf("memory: publish %q: %w", channel, err)
+	}
+	return nil
+}
 
+// deliver hands msg, which the bus now owns, to every current subscriber of
+// channel without waiting for any of them.
+func (b *Bus) deliver(channel string, msg []byte) error {
 	// Sending under the read lock is what makes it safe against a concurrent
 	// Close: a subscription's channel is only closed under the write lock.
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {
-		return fmt.Errorf("memory: publish %q: %w", channel, ErrBusClosed)
+		return ErrBusClosed
 	}
 	for s := range b.subs[channel] {
 		select {
@@ -67,6 +103,96 @@ func (b *Bus) Publish(ctx context.Context, channel string, msg []byte) error {
 		default:
 			b.dropped.Add(1)
 		}
+	}
+	return nil
+}
+
+// Append numbers msg with channel's next sequence number and publishes it
+// framed as chat.Frame(seq, msg). A failed Append uses no number.
+func (b *Bus) Append(ctx context.Context, channel string, msg []byte) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("memory: append %q: %w", channel, err)
+	}
+	s := b.sequence(channel)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seq := s.last + 1
+	// Frame copies msg, so the caller may reuse its buffer.
+	if err := b.deliver(channel, chat.Frame(seq, msg)); err != nil {
+		return 0, fmt.Errorf("memory: append %q: %w", channel, err)
+	}
+	s.last = seq
+	return seq, nil
+}
+
+// Epoch returns a random name for channel's numbering, chosen on first use
+// and kept for the life of the bus, which is also the life of the numbering.
+func (b *Bus) Epoch(ctx context.Context, channel string) (string, error) {
+	if err := b.usable(ctx); err != nil {
+		return "", fmt.Errorf("memory: epoch %q: %w", channel, err)
+	}
+	return b.sequence(channel).epoch, nil
+}
+
+// sequence returns channel's numbering, creating it on first use.
+func (b *Bus) sequence(channel string) *sequence {
+	b.seqMu.Lock()
+	defer b.seqMu.Unlock()
+	s := b.seqs[channel]
+	if s == nil {
+		s = &sequence{epoch: rand.Text()}
+		b.seqs[channel] = s
+	}
+	return s
+}
+
+// Presence records n viewers of channel on node and returns the total over
+// the nodes that reported within ttl. A node reporting zero is forgotten at
+// once; records older than ttl are forgotten as they are met.
+func (b *Bus) Presence(ctx context.Context, channel, node string, n int, ttl time.Duration) (int, error) {
+	if n < 0 || ttl <= 0 {
+		return 0, fmt.Errorf("memory: presence %q: invalid count %d or ttl %v", channel, n, ttl)
+	}
+	if err := b.usable(ctx); err != nil {
+		return 0, fmt.Errorf("memory: presence %q: %w", channel, err)
+	}
+	now := time.Now()
+
+	b.presenceMu.Lock()
+	defer b.presenceMu.Unlock()
+	nodes := b.presence[channel]
+	if nodes == nil {
+		nodes = make(map[string]presenceRecord)
+		b.presence[channel] = nodes
+	}
+	if n > 0 {
+		nodes[node] = presenceRecord{n: n, at: now}
+	} else {
+		delete(nodes, node)
+	}
+	total := 0
+	for name, r := range nodes {
+		if now.Sub(r.at) < ttl {
+			total += r.n
+		} else {
+			delete(nodes, name)
+		}
+	}
+	if len(nodes) == 0 {
+		delete(b.presence, channel)
+	}
+	return total, nil
+}
+
+// usable reports why the bus cannot serve a call now, if it cannot.
+func (b *Bus) usable(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return ErrBusClosed
 	}
 	return nil
 }
@@ -103,18 +229,13 @@ func (b *Bus) Subscribe(ctx context.Context, channel string) (chat.Subscription,
 
 // Ping reports whether the bus still accepts messages.
 func (b *Bus) Ping(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
+	if err := b.usable(ctx); err != nil {
 		return fmt.Errorf("memory: ping: %w", err)
-	}
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	if b.closed {
-		return fmt.Errorf("memory: ping: %w", ErrBusClosed)
 	}
 	return nil
 }
 
-// Close ends every subscription; later Publish and Subscribe calls fail.
+// Close ends every subscription; later calls but Close fail.
 // It is safe to call more than once.
 func (b *Bus) Close() error {
 	b.mu.Lock()

@@ -4,6 +4,7 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -27,7 +28,7 @@ const (
 	confirmTimeout = 10 * time.Second
 )
 
-// ErrBusClosed is returned by Publish, Subscribe and Ping after Close.
+// ErrBusClosed is returned by every method but Close after Close.
 var ErrBusClosed = errors.New("redis: bus closed")
 
 // Open connects to the Redis server at url (redis://[user:password@]host:port/db)
@@ -88,6 +89,118 @@ func (b *Bus) Publish(ctx context.Context, channel string, msg []byte) error {
 		return fmt.Errorf("redis: publish %q: %w", channel, err)
 	}
 	return nil
+}
+
+// A channel's numbering lives in two keys that share the channel as hash tag,
+// so one script can touch both in a cluster: <prefix>seq:{channel} holds the
+// last number given and <prefix>epoch:{channel} the name of the numbering.
+// Both scripts below start a new numbering when either key is missing: after
+// a Redis restart, a flush or an eviction, numbers restart at 1 under a fresh
+// epoch, never under the old one. A new numbering sets seq to 0, so a
+// missing seq key always means a lost one.
+//
+// KEYS[1] is the seq key, KEYS[2] the epoch key, ARGV[1] a fresh random
+// epoch, used only if a new numbering starts.
+const numberingLua = `
+if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SET', KEYS[2], ARGV[1])
+  redis.call('SET', KEYS[1], 0)
+end
+`
+
+// appendScript takes the channel's next number and publishes the framed
+// message (chat.Frame) to the channel ARGV[2]; ARGV[3] is the message. Redis
+// runs a script without interleaving any other command, so messages are
+// published in number order. It returns the number.
+var appendScript = goredis.NewScript(numberingLua + `
+local seq = redis.call('INCR', KEYS[1])
+redis.call('PUBLISH', ARGV[2], string.format('%d', seq) .. ' ' .. ARGV[3])
+return seq
+`)
+
+// epochScript returns the channel's epoch.
+var epochScript = goredis.NewScript(numberingLua + `
+return redis.call('GET', KEYS[2])
+`)
+
+// presenceScript records ARGV[2] viewers for node ARGV[1] in the hash KEYS[1]
+// (field node, value "count:unixmillis" on the Redis clock, which every node
+// shares) and returns the total over the fields younger than ARGV[3]
+// milliseconds, deleting the older ones. A count of zero deletes the node's
+// field. The key expires after twice the ttl, so an idle channel leaves
+// nothing behind.
+var presenceScript = goredis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[3])
+if tonumber(ARGV[2]) > 0 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. string.format('%d', now))
+else
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+local all = redis.call('HGETALL', KEYS[1])
+local total = 0
+for i = 1, #all, 2 do
+  local n, at = string.match(all[i + 1], '^(%d+):(%d+)$')
+  if n and tonumber(at) + ttl > now then
+    total = total + tonumber(n)
+  else
+    redis.call('HDEL', KEYS[1], all[i])
+  end
+end
+redis.call('PEXPIRE', KEYS[1], 2 * ttl)
+return total
+`)
+
+// numberingKeys returns channel's seq and epoch keys.
+func (b *Bus) numberingKeys(channel string) []string {
+	return []string{b.prefix + "seq:{" + channel + "}", b.prefix + "epoch:{" + channel + "}"}
+}
+
+// Append numbers msg with channel's next sequence number and publishes it
+// framed as chat.Frame(seq, msg), in one script, so subscribers on every
+// node receive appended messages in number order. If the call fails, the
+// message may still have been numbered and published.
+func (b *Bus) Append(ctx context.Context, channel string, msg []byte) (uint64, error) {
+	if b.closed.Load() {
+		return 0, fmt.Errorf("redis: append %q: %w", channel, ErrBusClosed)
+	}
+	seq, err := appendScript.Run(ctx, b.client, b.numberingKeys(channel), rand.Text(), b.prefix+channel, msg).Uint64()
+	if err != nil {
+		return 0, fmt.Errorf("redis: append %q: %w", channel, err)
+	}
+	return seq, nil
+}
+
+// Epoch returns the name of channel's numbering, starting a numbering if
+// there is none.
+func (b *Bus) Epoch(ctx context.Context, channel string) (string, error) {
+	if b.closed.Load() {
+		return "", fmt.Errorf("redis: epoch %q: %w", channel, ErrBusClosed)
+	}
+	epoch, err := epochScript.Run(ctx, b.client, b.numberingKeys(channel), rand.Text()).Text()
+	if err != nil {
+		return "", fmt.Errorf("redis: epoch %q: %w", channel, err)
+	}
+	return epoch, nil
+}
+
+// Presence records n viewers of channel on node and returns the total over
+// the nodes whose record is younger than ttl, by the Redis server's clock.
+func (b *Bus) Presence(ctx context.Context, channel, node string, n int, ttl time.Duration) (int, error) {
+	if n < 0 || ttl <= 0 {
+		return 0, fmt.Errorf("redis: presence %q: invalid count %d or ttl %v", channel, n, ttl)
+	}
+	if b.closed.Load() {
+		return 0, fmt.Errorf("redis: presence %q: %w", channel, ErrBusClosed)
+	}
+	ms := max(ttl.Milliseconds(), 1)
+	key := []string{b.prefix + "presence:{" + channel + "}"}
+	total, err := presenceScript.Run(ctx, b.client, key, node, n, ms).Int()
+	if err != nil {
+		return 0, fmt.Errorf("redis: presence %q: %w", channel, err)
+	}
+	return total, nil
 }
 
 // Subscribe returns once Redis has confirmed the subscription, so a message

@@ -227,3 +227,139 @@ func runID(t *testing.T, ctx context.Context, client goredis.UniversalClient) st
 	t.Fatal("INFO server has no run_id")
 	return ""
 }
+
+// retry runs f until it succeeds: the first commands after a Redis restart
+// may meet dead pooled connections.
+func retry[T any](t *testing.T, what string, f func() (T, error)) T {
+	t.Helper()
+	var (
+		v   T
+		err error
+	)
+	for range 20 {
+		if v, err = f(); err == nil {
+			return v
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: %v", what, err)
+	return v
+}
+
+func TestNumberingRestartsWithNewEpochAfterRedisRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	url, restart := testinfra.RedisServer(t)
+	b := newBus(t, url, testinfra.UniqueName("pavtest:")+":")
+
+	// room:a is first asked for its epoch after the restart, room:b first
+	// appended to: either way the new numbering gets a new epoch.
+	epochs := map[string]string{}
+	for _, ch := range []string{"room:a", "room:b"} {
+		e, err := b.Epoch(ctx, ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		epochs[ch] = e
+		for want := uint64(1); want <= 3; want++ {
+			if seq, err := b.Append(ctx, ch, []byte("before")); err != nil || seq != want {
+				t.Fatalf("Append(%s) = %d, %v; want %d", ch, seq, err, want)
+			}
+		}
+	}
+
+	before := runID(t, ctx, b.client)
+	restart()
+	if runID(t, ctx, b.client) == before {
+		t.Fatal("restart did not replace the server")
+	}
+
+	ea := retry(t, "Epoch(room:a)", func() (string, error) { return b.Epoch(ctx, "room:a") })
+	if ea == epochs["room:a"] {
+		t.Errorf("room:a kept epoch %q across a restart", ea)
+	}
+	if seq := retry(t, "Append(room:a)", func() (uint64, error) { return b.Append(ctx, "room:a", []byte("after")) }); seq != 1 {
+		t.Errorf("first Append(room:a) after restart = %d, want 1", seq)
+	}
+	if seq := retry(t, "Append(room:b)", func() (uint64, error) { return b.Append(ctx, "room:b", []byte("after")) }); seq != 1 {
+		t.Errorf("first Append(room:b) after restart = %d, want 1", seq)
+	}
+	eb := retry(t, "Epoch(room:b)", func() (string, error) { return b.Epoch(ctx, "room:b") })
+	if eb == epochs["room:b"] {
+		t.Errorf("room:b kept epoch %q across a restart", eb)
+	}
+	if again, err := b.Epoch(ctx, "room:a"); err != nil || again != ea {
+		t.Errorf("Epoch(room:a) = %q, %v; want %q again", again, err, ea)
+	}
+}
+
+func TestLostKeyStartsNewNumbering(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	url, prefix := testinfra.Redis(t)
+	b := newBus(t, url, prefix)
+
+	// The keys of one channel share a hash tag, so a cluster puts them in
+	// one slot, as the script needs.
+	seqKey, epochKey := prefix+"seq:{room}", prefix+"epoch:{room}"
+	for _, lose := range []string{seqKey, epochKey} {
+		e1, err := b.Epoch(ctx, "room")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := b.client.Exists(ctx, seqKey, epochKey).Result(); err != nil || n != 2 {
+			t.Fatalf("EXISTS %s %s = %d, %v; want 2", seqKey, epochKey, n, err)
+		}
+		for want := uint64(1); want <= 2; want++ {
+			if seq, err := b.Append(ctx, "room", nil); err != nil || seq != want {
+				t.Fatalf("Append = %d, %v; want %d", seq, err, want)
+			}
+		}
+		// As an eviction might: one key goes, the other stays.
+		if err := b.client.Del(ctx, lose).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if seq, err := b.Append(ctx, "room", nil); err != nil || seq != 1 {
+			t.Fatalf("Append after losing %s = %d, %v; want 1", lose, seq, err)
+		}
+		if e2, err := b.Epoch(ctx, "room"); err != nil || e2 == e1 {
+			t.Fatalf("Epoch after losing %s = %q, %v; want a new one (old %q)", lose, e2, err, e1)
+		}
+		if err := b.client.Del(ctx, seqKey, epochKey).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestIdlePresenceKeyExpires(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	url, prefix := testinfra.Redis(t)
+	b := newBus(t, url, prefix)
+
+	key := prefix + "presence:{room}"
+	if _, err := b.Presence(ctx, "room", "a", 3, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.client.Exists(ctx, key).Result(); err != nil || n != 1 {
+		t.Fatalf("EXISTS %s = %d, %v; want 1", key, n, err)
+	}
+	pttl, err := b.client.PTTL(ctx, key).Result()
+	if err != nil || pttl <= 0 || pttl > 200*time.Millisecond {
+		t.Fatalf("PTTL %s = %v, %v; want at most twice the ttl", key, pttl, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := b.client.Exists(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still exists 10s after the last report", key)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

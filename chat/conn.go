@@ -1,0 +1,176 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pavilion-live/pavilion/internal/account"
+)
+
+// Connection tunables.
+const (
+	writeWait  = 10 * time.Second
+	pongWait   = 60 * time.Second
+	pingPeriod = pongWait * 9 / 10
+	// queueCap bounds a viewer's room traffic; past half of it the
+	// coalescable kinds (chat, reactions, viewer counts) are dropped for
+	// that viewer; when it is full, the viewer is too slow to follow the
+	// room and is disconnected with a reason (it reconnects and resumes).
+	queueCap = 256
+	// ownCap bounds a viewer's own results (reservations, errors). They are
+	// never dropped: a viewer who lets 32 of them pile up is disconnected.
+	ownCap = 32
+)
+
+// CloseSlow is the close code for a reader that fell too far behind.
+const CloseSlow = 4008
+
+// conn is one viewer's websocket in one room.
+type conn struct {
+	ws   *websocket.Conn
+	room *Room
+	user *account.User // nil: anonymous, read-only
+
+	queue chan *websocket.PreparedMessage // room traffic
+	own   chan []byte                     // this viewer's results
+	quit  chan struct{}
+	once  sync.Once
+	// closeCode and closeText say why the server ended the connection.
+	closeMu   sync.Mutex
+	closeCode int
+	closeText string
+
+	dropped atomic.Uint64
+}
+
+func newConn(ws *websocket.Conn, room *Room, u *account.User) *conn {
+	return &conn{ws: ws, room: room, user: u,
+		queue: make(chan *websocket.PreparedMessage, queueCap), own: make(chan []byte, ownCap), quit: make(chan struct{})}
+}
+
+// deliver queues room traffic. Coalescable traffic is shed first; losing
+// anything else means the viewer's picture of the room would be wrong, so
+// instead the viewer is disconnected and resumes.
+func (c *conn) deliver(pm *websocket.PreparedMessage, coalescable bool) {
+	if coalescable && len(c.queue) >= queueCap/2 {
+		c.dropped.Add(1)
+		c.room.hub.metrics.dropped()
+		return
+	}
+	select {
+	case c.queue <- pm:
+	default:
+		c.room.hub.metrics.dropped()
+		c.stop(CloseSlow, "too slow to follow the room: reconnect and resume")
+	}
+}
+
+// reply queues one of the viewer's own results.
+func (c *conn) reply(b []byte) {
+	select {
+	case c.own <- b:
+	default:
+		c.stop(CloseSlow, "too slow to read your own results")
+	}
+}
+
+// stop ends the connection once, remembering why.
+func (c *conn) stop(code int, text string) {
+	c.once.Do(func() {
+		c.closeMu.Lock()
+		c.closeCode, c.closeText = code, text
+		c.closeMu.Unlock()
+		close(c.quit)
+	})
+}
+
+// writeLoop is the only writer of the socket: own results first, then room
+// traffic, pings to keep the connection and detect dead peers.
+func (c *conn) writeLoop() {
+	ping := time.NewTicker(pingPeriod)
+	defer func() {
+		ping.Stop()
+		c.closeMu.Lock()
+		code, text := c.closeCode, c.closeText
+		c.closeMu.Unlock()
+		if code == 0 {
+			code = websocket.CloseNormalClosure
+		}
+		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+		_ = c.ws.Close()
+	}()
+	for {
+		select {
+		case b := <-c.own:
+			if c.write(func() error { return c.ws.WriteMessage(websocket.TextMessage, b) }) != nil {
+				return
+			}
+			continue
+		default:
+		}
+		select {
+		case <-c.quit:
+			return
+		case b := <-c.own:
+			if c.write(func() error { return c.ws.WriteMessage(websocket.TextMessage, b) }) != nil {
+				return
+			}
+		case pm := <-c.queue:
+			if c.write(func() error { return c.ws.WritePreparedMessage(pm) }) != nil {
+				return
+			}
+		case <-ping.C:
+			if c.write(func() error { return c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)) }) != nil {
+				return
+			}
+		}
+	}
+}
+
+func (c *conn) write(fn func() error) error {
+	_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	if err := fn(); err != nil {
+		c.stop(websocket.CloseGoingAway, "")
+		return err
+	}
+	return nil
+}
+
+// readLoop reads frames until the peer leaves or breaks a rule.
+func (c *conn) readLoop(ctx context.Context) {
+	c.ws.SetReadLimit(MaxFrame)
+	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(pongWait)) })
+	for {
+		kind, data, err := c.ws.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				c.stop(websocket.CloseMessageTooBig, "frame larger than 4096 bytes")
+			} else {
+				c.stop(websocket.CloseNormalClosure, "")
+			}
+			return
+		}
+		_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		if kind != websocket.TextMessage {
+			c.stop(websocket.CloseUnsupportedData, "frames are JSON text")
+			return
+		}
+		f, err := Decode(data)
+		if err != nil {
+			c.replyError("", err)
+			continue
+		}
+		c.room.handle(ctx, c, f)
+		select {
+		case <-c.quit:
+			return
+		default:
+		}
+	}
+}

@@ -1,0 +1,365 @@
+package chat
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/show"
+)
+
+// Hub is this node's live-room gateway: it owns the rooms, upgrades
+// websockets into them, and turns checkout's stock and order changes into
+// room events. Exported fields are wired by cmd.
+type Hub struct {
+	Bus      Bus
+	Shows    show.Store
+	Catalog  checkout.Store
+	Checkout *checkout.Service // nil: rooms without buying
+	// User resolves the request's account (session cookie or bearer token); nil result: anonymous.
+	User func(*http.Request) *account.User
+	// CheckOrigin vets a browser's Origin on upgrade; nil: same host only.
+	CheckOrigin func(*http.Request) bool
+	Node        string // this node's name, for presence; default: random
+	History     int    // sequenced events kept per room for resume; default 1000
+	Logger      *slog.Logger
+	Registry    prometheus.Registerer
+
+	once     sync.Once
+	upgrader websocket.Upgrader
+	metrics  *hubMetrics
+
+	mu    sync.Mutex
+	rooms map[uuid.UUID]*Room
+
+	stockMu sync.Mutex
+	stock   map[uuid.UUID]uuid.UUID // offer → show, waiting for the next stock flush
+}
+
+var _ checkout.Notifier = (*Hub)(nil)
+
+func (h *Hub) init() {
+	h.once.Do(func() {
+		h.rooms = map[uuid.UUID]*Room{}
+		h.stock = map[uuid.UUID]uuid.UUID{}
+		if h.Node == "" {
+			h.Node = uuid.NewString()
+		}
+		h.upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 4096, CheckOrigin: h.CheckOrigin,
+			EnableCompression: false, HandshakeTimeout: 10 * time.Second}
+		h.metrics = newHubMetrics(h.Registry)
+	})
+}
+
+func (h *Hub) history() int {
+	if h.History <= 0 {
+		return 1000
+	}
+	return h.History
+}
+
+func (h *Hub) log() *slog.Logger {
+	if h.Logger == nil {
+		return slog.Default()
+	}
+	return h.Logger
+}
+
+// ServeHTTP upgrades GET /ws/shows/{id}. Members-only shows answer 404 to
+// anyone else, before any upgrade; anonymous viewers may watch and read.
+// ?epoch=…&after=… resumes at once.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.init()
+	var u *account.User
+	if h.User != nil {
+		u = h.User(r)
+	}
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		http.Error(w, `{"error":{"code":"not_found","message":"show not found"}}`, http.StatusNotFound)
+		return
+	}
+	sh, err := h.Shows.ShowByID(r.Context(), id)
+	if err == nil && !account.CanSeeShow(u, sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
+		err = apperr.Errorf(apperr.NotFound, "show not found")
+	}
+	if err != nil {
+		status := http.StatusInternalServerError
+		if apperr.CodeOf(err) == apperr.NotFound {
+			status = http.StatusNotFound
+		}
+		http.Error(w, `{"error":{"code":"`+string(apperr.CodeOf(err))+`","message":"`+apperr.MessageOf(err)+`"}}`, status)
+		return
+	}
+	room, err := h.room(r.Context(), sh)
+	if err != nil {
+		h.log().Warn("opening a live room", "show", id, "err", err)
+		http.Error(w, `{"error":{"code":"unavailable","message":"the live room is unavailable; try again"}}`, http.StatusServiceUnavailable)
+		return
+	}
+	room.mu.Lock()
+	banned := u != nil && room.banned[u.ID]
+	room.mu.Unlock()
+	if banned {
+		http.Error(w, `{"error":{"code":"forbidden","message":"you are banned from this show"}}`, http.StatusForbidden)
+		return
+	}
+	ws, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader answered already
+	}
+	c := newConn(ws, room, u)
+	h.metrics.conns.Inc()
+	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+	room.join(c, r.URL.Query().Get("epoch"), after)
+	go c.writeLoop()
+	// The connection's work outlives the handler's request context by design.
+	c.readLoop(context.WithoutCancel(r.Context()))
+	room.leave(c)
+	h.metrics.conns.Dec()
+	c.stop(websocket.CloseNormalClosure, "")
+}
+
+// room returns the show's room on this node, opening it (and its bus
+// subscription) on first use.
+func (h *Hub) room(ctx context.Context, sh *show.Show) (*Room, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r, ok := h.rooms[sh.ID]; ok {
+		return r, nil
+	}
+	channel := "room:" + sh.ID.String()
+	epoch, err := h.Bus.Epoch(ctx, channel)
+	if err != nil {
+		return nil, err
+	}
+	offers, err := h.offerViews(ctx, sh.ID)
+	if err != nil {
+		return nil, err
+	}
+	subCtx, cancel := context.WithCancel(context.Background())
+	sub, err := h.Bus.Subscribe(subCtx, channel)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	r := &Room{hub: h, showID: sh.ID, channel: channel, sub: sub, cancel: cancel, show: *sh, epoch: epoch,
+		conns: map[*conn]struct{}{}, offers: offers, muted: map[uuid.UUID]time.Time{}, banned: map[uuid.UUID]bool{},
+		lastChat: map[uuid.UUID]time.Time{}, limits: map[uuid.UUID]*rate.Limiter{}, reacts: map[string]int{}}
+	h.rooms[sh.ID] = r
+	go func() {
+		for msg := range sub.C() {
+			r.receive(msg)
+		}
+	}()
+	return r, nil
+}
+
+// offerViews reads a show's offers with their live availability.
+func (h *Hub) offerViews(ctx context.Context, showID uuid.UUID) (map[uuid.UUID]*OfferView, error) {
+	offers, err := h.Catalog.OffersByShow(ctx, showID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[uuid.UUID]*OfferView, len(offers))
+	for _, o := range offers {
+		v, err := h.offerView(ctx, &o)
+		if err != nil {
+			return nil, err
+		}
+		out[o.ID] = v
+	}
+	return out, nil
+}
+
+func (h *Hub) offerView(ctx context.Context, o *checkout.Offer) (*OfferView, error) {
+	sku, err := h.Catalog.SKUByID(ctx, o.SKUID)
+	if err != nil {
+		return nil, err
+	}
+	return &OfferView{ID: o.ID, SKUID: o.SKUID, PriceMinor: o.PriceMinor, Currency: o.Currency, Allocated: o.Allocated,
+		Available: max(0, min(o.Allocated-o.Sold-o.Held, sku.Available())), PerCustomerLimit: o.PerCustomerLimit}, nil
+}
+
+// StockChanged marks the offer for the next stock flush: a stampede of
+// reservations becomes a few stock events a second, not one per tap.
+func (h *Hub) StockChanged(showID, offerID uuid.UUID) {
+	h.init()
+	h.stockMu.Lock()
+	h.stock[offerID] = showID
+	h.stockMu.Unlock()
+}
+
+// OrderChanged tells the buyer's open rooms on this node about their order.
+func (h *Hub) OrderChanged(o *checkout.Order) {
+	h.init()
+	h.mu.Lock()
+	r := h.rooms[o.ShowID]
+	h.mu.Unlock()
+	if r == nil {
+		return
+	}
+	b := mustJSON(map[string]any{"type": "order", "order": o})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for c := range r.conns {
+		if c.user != nil && c.user.ID == o.UserID {
+			c.reply(b)
+		}
+	}
+}
+
+func (h *Hub) flushStock(ctx context.Context) {
+	h.stockMu.Lock()
+	pending := h.stock
+	h.stock = map[uuid.UUID]uuid.UUID{}
+	h.stockMu.Unlock()
+	for offerID, showID := range pending {
+		o, err := h.Catalog.OfferByID(ctx, offerID)
+		if err != nil {
+			h.log().Warn("reading stock for the live room", "offer", offerID, "err", err)
+			continue
+		}
+		v, err := h.offerView(ctx, o)
+		if err != nil {
+			continue
+		}
+		soldOut := v.Available == 0
+		ev := &roomEvent{Type: EvStock, OfferID: &offerID, Avail: &v.Available, SoldOut: &soldOut}
+		if soldOut {
+			ev.Type = EvSoldOut
+		}
+		r := &Room{hub: h, channel: "room:" + showID.String()}
+		if err := r.append(ctx, ev); err != nil {
+			h.log().Warn("announcing stock", "offer", offerID, "err", err)
+		}
+	}
+}
+
+// Run keeps the rooms ticking until ctx ends: reaction counts four times a
+// second, stock ten times, viewer counts every two seconds, idle rooms closed.
+func (h *Hub) Run(ctx context.Context) {
+	h.init()
+	fast := time.NewTicker(100 * time.Millisecond)
+	defer fast.Stop()
+	var tick int
+	for {
+		select {
+		case <-ctx.Done():
+			h.closeRooms()
+			return
+		case <-fast.C:
+		}
+		tick++
+		h.flushStock(ctx)
+		rooms := h.snapshot()
+		if tick%3 == 0 {
+			for _, r := range rooms {
+				r.flushReactions(ctx)
+			}
+		}
+		if tick%20 == 0 {
+			for _, r := range rooms {
+				h.presence(ctx, r)
+			}
+			h.closeIdle()
+		}
+	}
+}
+
+func (h *Hub) snapshot() []*Room {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*Room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		out = append(out, r)
+	}
+	return out
+}
+
+// presence reports this node's viewers and shows every viewer the total over all nodes.
+func (h *Hub) presence(ctx context.Context, r *Room) {
+	r.mu.Lock()
+	n := len(r.conns)
+	r.mu.Unlock()
+	total, err := h.Bus.Presence(ctx, r.channel, h.Node, n, 10*time.Second)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	changed := total != r.viewers
+	r.viewers = total
+	r.mu.Unlock()
+	if changed {
+		r.fanout(mustJSON(map[string]any{"type": "viewers", "count": total}), true)
+	}
+}
+
+// closeIdle closes rooms nobody has watched on this node for a minute.
+func (h *Hub) closeIdle() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, r := range h.rooms {
+		r.mu.Lock()
+		idle := len(r.conns) == 0 && !r.idleAt.IsZero() && time.Since(r.idleAt) > time.Minute
+		r.mu.Unlock()
+		if idle {
+			r.cancel()
+			_ = r.sub.Close()
+			delete(h.rooms, id)
+		}
+	}
+}
+
+// closeRooms ends every connection with "going away" (a graceful shutdown).
+func (h *Hub) closeRooms() {
+	for _, r := range h.snapshot() {
+		r.mu.Lock()
+		for c := range r.conns {
+			c.stop(websocket.CloseGoingAway, "server shutting down; reconnect")
+		}
+		r.mu.Unlock()
+		r.cancel()
+		_ = r.sub.Close()
+	}
+}
+
+// Rooms reports how many rooms and connections this node has (for tests and metrics).
+func (h *Hub) Rooms() (rooms, conns int) {
+	for _, r := range h.snapshot() {
+		rooms++
+		r.mu.Lock()
+		conns += len(r.conns)
+		r.mu.Unlock()
+	}
+	return rooms, conns
+}
+
+type hubMetrics struct {
+	conns prometheus.Gauge
+	drops prometheus.Counter
+}
+
+func newHubMetrics(reg prometheus.Registerer) *hubMetrics {
+	m := &hubMetrics{
+		conns: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pavilion_chat_connections", Help: "Open live-room websockets on this node."}),
+		drops: prometheus.NewCounter(prometheus.CounterOpts{Name: "pavilion_chat_dropped_total", Help: "Coalescable frames dropped for slow readers, and slow readers disconnected."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.conns, m.drops)
+	}
+	return m
+}
+
+func (m *hubMetrics) dropped() { m.drops.Inc() }

@@ -1,0 +1,270 @@
+package chat
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// The live-room protocol: JSON text frames with a "type". PROTOCOL.md
+// describes it for client authors; this file is the one place it is decoded.
+
+// MaxFrame bounds a client frame; a larger one closes the connection (1009).
+const MaxFrame = 4096
+
+// MaxChat bounds a chat message, in characters.
+const MaxChat = 500
+
+// Reactions are the emoji a viewer may send; anything else is refused, so the
+// aggregated counts stay a small, fixed map.
+var Reactions = []string{"heart", "fire", "clap", "wow", "laugh", "bag"}
+
+// Client frame types.
+const (
+	TypeChat     = "chat"
+	TypeReact    = "react"
+	TypeReserve  = "reserve"
+	TypeRelease  = "release"
+	TypeResume   = "resume"
+	TypeModerate = "moderate"
+	TypePin      = "pin"
+	TypeEnd      = "end"
+)
+
+// Moderation actions.
+const (
+	ActDelete = "delete" // Seq: the chat message to remove
+	ActMute   = "mute"   // UserID, Seconds
+	ActUnmute = "unmute" // UserID
+	ActBan    = "ban"    // UserID
+	ActUnban  = "unban"  // UserID
+	ActSlow   = "slow"   // Seconds between a viewer's messages; 0 turns it off
+	ActWords  = "words"  // Words: the blocked-word list (replaces it)
+)
+
+// ClientFrame is any frame a client sends. Fields unused by a type must be absent.
+type ClientFrame struct {
+	Type string `json:"type"`
+	// ID is the client's own request ID, echoed on the answer (reserve,
+	// release, errors) and used as the reservation's idempotency key.
+	ID            string    `json:"id,omitempty"`
+	Text          string    `json:"text,omitempty"`
+	Emoji         string    `json:"emoji,omitempty"`
+	OfferID       uuid.UUID `json:"offer_id,omitzero"`
+	Quantity      int       `json:"quantity,omitempty"`
+	ReservationID uuid.UUID `json:"reservation_id,omitzero"`
+	Epoch         string    `json:"epoch,omitempty"`
+	After         uint64    `json:"after,omitempty"`
+	Action        string    `json:"action,omitempty"`
+	Seq           uint64    `json:"seq,omitempty"`
+	UserID        uuid.UUID `json:"user_id,omitzero"`
+	Seconds       int       `json:"seconds,omitempty"`
+	Words         []string  `json:"words,omitempty"`
+}
+
+// FrameError is a frame the server refuses; the connection stays open and
+// the client gets an error frame with Code and Message.
+type FrameError struct {
+	Code    string
+	Message string
+}
+
+func (e *FrameError) Error() string { return e.Code + ": " + e.Message }
+
+func invalid(format string, args ...any) *FrameError {
+	return &FrameError{Code: "invalid", Message: fmt.Sprintf(format, args...)}
+}
+
+// Decode parses and checks one client frame. It never panics, whatever the
+// bytes (a fuzz test holds it to that).
+func Decode(data []byte) (*ClientFrame, error) {
+	if len(data) > MaxFrame {
+		return nil, &FrameError{Code: "too_large", Message: fmt.Sprintf("frames are at most %d bytes", MaxFrame)}
+	}
+	if !utf8.Valid(data) {
+		return nil, invalid("frames are UTF-8 JSON objects")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f ClientFrame
+	if err := dec.Decode(&f); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, invalid("malformed JSON")
+		case errors.As(err, &typ):
+			if typ.Field != "" {
+				return nil, invalid("field %q has the wrong type", typ.Field)
+			}
+			return nil, invalid("a frame is a JSON object")
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return nil, invalid("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		default:
+			return nil, invalid("malformed frame")
+		}
+	}
+	if dec.More() {
+		return nil, invalid("one JSON object per frame")
+	}
+	if utf8.RuneCountInString(f.ID) > 64 {
+		return nil, invalid("id is at most 64 characters")
+	}
+	return &f, f.check()
+}
+
+func (f *ClientFrame) check() error {
+	switch f.Type {
+	case TypeChat:
+		f.Text = strings.TrimSpace(f.Text)
+		if f.Text == "" {
+			return invalid("a chat message needs text")
+		}
+		if utf8.RuneCountInString(f.Text) > MaxChat {
+			return invalid("a chat message is at most %d characters", MaxChat)
+		}
+		if strings.ContainsFunc(f.Text, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }) {
+			return invalid("a chat message cannot hold control characters")
+		}
+	case TypeReact:
+		for _, r := range Reactions {
+			if f.Emoji == r {
+				return nil
+			}
+		}
+		return invalid("emoji must be one of %s", strings.Join(Reactions, ", "))
+	case TypeReserve:
+		if f.OfferID == uuid.Nil {
+			return invalid("offer_id is required")
+		}
+		if f.Quantity == 0 {
+			f.Quantity = 1
+		}
+	case TypeRelease:
+		if f.ReservationID == uuid.Nil {
+			return invalid("reservation_id is required")
+		}
+	case TypeResume:
+		if f.Epoch == "" {
+			return invalid("resume needs the epoch and the last seq you saw")
+		}
+	case TypeModerate:
+		return f.checkModerate()
+	case TypePin:
+		// A zero offer_id unpins.
+	case TypeEnd:
+	case "":
+		return invalid("type is required")
+	default:
+		return &FrameError{Code: "unknown_type", Message: fmt.Sprintf("unknown frame type %q", f.Type)}
+	}
+	return nil
+}
+
+func (f *ClientFrame) checkModerate() error {
+	switch f.Action {
+	case ActDelete:
+		if f.Seq == 0 {
+			return invalid("delete needs the message's seq")
+		}
+	case ActMute:
+		if f.UserID == uuid.Nil || f.Seconds < 1 || f.Seconds > 7*24*3600 {
+			return invalid("mute needs user_id and seconds from 1 to 604800")
+		}
+	case ActUnmute, ActBan, ActUnban:
+		if f.UserID == uuid.Nil {
+			return invalid("%s needs user_id", f.Action)
+		}
+	case ActSlow:
+		if f.Seconds < 0 || f.Seconds > 600 {
+			return invalid("slow mode is from 0 (off) to 600 seconds")
+		}
+	case ActWords:
+		if len(f.Words) > 200 {
+			return invalid("at most 200 blocked words")
+		}
+		for i, w := range f.Words {
+			f.Words[i] = strings.ToLower(strings.TrimSpace(w))
+			if f.Words[i] == "" || utf8.RuneCountInString(w) > 40 {
+				return invalid("blocked words are 1 to 40 characters")
+			}
+		}
+	default:
+		return invalid("action must be delete, mute, unmute, ban, unban, slow or words")
+	}
+	return nil
+}
+
+// Server → client frames. Sequenced ones (in a room's history, replayed on
+// resume) carry "seq"; reactions, viewers and a client's own results do not.
+
+// Author is who wrote a chat message.
+type Author struct {
+	ID   uuid.UUID `json:"id"`
+	Name string    `json:"name"`
+}
+
+// roomEvent is the payload appended to the room's log, before its seq is
+// known. Exactly the fields of its type are set.
+type roomEvent struct {
+	Type    string     `json:"type"`
+	ID      string     `json:"id,omitempty"` // chat: message ID
+	User    *Author    `json:"user,omitempty"`
+	Text    string     `json:"text,omitempty"`
+	At      *time.Time `json:"at,omitempty"`
+	Action  string     `json:"action,omitempty"`  // moderation
+	Target  uint64     `json:"target,omitempty"`  // moderation delete: the message's seq
+	Subject *uuid.UUID `json:"subject,omitempty"` // moderation: the user acted on
+	Until   *time.Time `json:"until,omitempty"`   // mute
+	Seconds int        `json:"seconds,omitempty"` // slow mode
+	Words   []string   `json:"words,omitempty"`   // blocked words
+	OfferID *uuid.UUID `json:"offer_id,omitempty"`
+	Offer   *OfferView `json:"offer,omitempty"`
+	Avail   *int       `json:"available,omitempty"`
+	SoldOut *bool      `json:"sold_out,omitempty"`
+	State   string     `json:"state,omitempty"`
+}
+
+// Sequenced event types.
+const (
+	EvChat       = "chat"
+	EvModeration = "moderation"
+	EvPin        = "pin"
+	EvStock      = "stock"
+	EvSoldOut    = "sold_out"
+	EvShowState  = "show_state"
+)
+
+// OfferView is an offer as viewers see it: price and live stock.
+type OfferView struct {
+	ID               uuid.UUID `json:"id"`
+	SKUID            uuid.UUID `json:"sku_id"`
+	PriceMinor       int64     `json:"price_minor"`
+	Currency         string    `json:"currency"`
+	Allocated        int       `json:"allocated"`
+	Available        int       `json:"available"`
+	PerCustomerLimit int       `json:"per_customer_limit"`
+}
+
+// withSeq writes {"seq":N, …payload…}: the payload is encoded once, when
+// appended, and numbered by the bus; the number goes in front here.
+func withSeq(seq uint64, payload []byte) []byte {
+	if len(payload) < 2 || payload[0] != '{' {
+		return payload
+	}
+	b := make([]byte, 0, len(payload)+24)
+	b = append(b, `{"seq":`...)
+	b = fmt.Appendf(b, "%d", seq)
+	if payload[1] != '}' {
+		b = append(b, ',')
+	}
+	return append(b, payload[1:]...)
+}

@@ -1,0 +1,520 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/show"
+)
+
+// entry is one sequenced event in a room's history, encoded once.
+type entry struct {
+	seq  uint64
+	data []byte
+	pm   *websocket.PreparedMessage
+	ev   roomEvent
+}
+
+// Room is one show's live room on this node. Its events travel through the
+// bus, numbered there, so every node's copy of the room sees the same
+// sequence; each node keeps the recent history for resume.
+type Room struct {
+	hub     *Hub
+	showID  uuid.UUID
+	channel string
+	sub     Subscription
+	cancel  context.CancelFunc
+
+	mu       sync.Mutex
+	show     show.Show
+	conns    map[*conn]struct{}
+	epoch    string
+	last     uint64  // highest seq seen
+	history  []entry // ascending seq, contiguous, at most hub.History long
+	offers   map[uuid.UUID]*OfferView
+	pinned   *OfferView
+	muted    map[uuid.UUID]time.Time
+	banned   map[uuid.UUID]bool
+	slow     time.Duration
+	words    []string
+	lastChat map[uuid.UUID]time.Time
+	limits   map[uuid.UUID]*rate.Limiter
+	reacts   map[string]int // this node's reactions since the last tick
+	viewers  int
+	idleAt   time.Time // when the last viewer left; zero while anyone is here
+}
+
+// join registers c and sends its first frames: a welcome snapshot, or the
+// events it missed when it resumes within history. Registering and reading
+// the history happen under one lock, so nothing falls between them.
+func (r *Room) join(c *conn, epoch string, after uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.conns[c] = struct{}{}
+	r.idleAt = time.Time{}
+	if epoch != "" {
+		if missed, ok := r.missedLocked(epoch, after); ok {
+			for _, e := range missed {
+				c.deliver(e.pm, false)
+			}
+			c.reply(mustJSON(map[string]any{"type": "resumed", "epoch": r.epoch, "seq": r.last, "replayed": len(missed)}))
+			return
+		}
+	}
+	c.reply(r.welcomeLocked(c.user, epoch != ""))
+}
+
+// missedLocked returns the events after seq "after", if the history still
+// reaches back that far in the same epoch.
+func (r *Room) missedLocked(epoch string, after uint64) ([]entry, bool) {
+	if epoch != r.epoch || after > r.last {
+		return nil, false
+	}
+	if after == r.last {
+		return nil, true
+	}
+	if len(r.history) == 0 || r.history[0].seq > after+1 {
+		return nil, false
+	}
+	i, _ := slices.BinarySearchFunc(r.history, after+1, func(e entry, s uint64) int { return int(e.seq - s) })
+	return slices.Clone(r.history[i:]), true
+}
+
+// recentChat is how many chat messages a welcome carries.
+const recentChat = 50
+
+func (r *Room) welcomeLocked(u *account.User, reset bool) []byte {
+	var recent []json.RawMessage
+	for i := len(r.history) - 1; i >= 0 && len(recent) < recentChat; i-- {
+		if r.history[i].ev.Type == EvChat {
+			recent = append(recent, r.history[i].data)
+		}
+	}
+	slices.Reverse(recent)
+	offers := make([]*OfferView, 0, len(r.offers))
+	for _, o := range r.offers {
+		offers = append(offers, o)
+	}
+	slices.SortFunc(offers, func(a, b *OfferView) int { return strings.Compare(a.ID.String(), b.ID.String()) })
+	you := map[string]any{"signed_in": u != nil}
+	if u != nil {
+		you["id"], you["name"] = u.ID, u.DisplayName
+		you["can_moderate"] = account.CanHost(u, r.show.BrandID, r.show.HostIDs)
+		if until, ok := r.muted[u.ID]; ok && time.Now().Before(until) {
+			you["muted_until"] = until
+		}
+	}
+	return mustJSON(map[string]any{
+		"type": "welcome", "reset": reset, "epoch": r.epoch, "seq": r.last,
+		"show":   map[string]any{"id": r.show.ID, "title": r.show.Title, "state": r.show.State, "brand_id": r.show.BrandID, "ends_at": r.show.EndsAt},
+		"pinned": r.pinned, "offers": offers, "recent": nonNilRaw(recent), "viewers": r.viewers,
+		"slow_mode_seconds": int(r.slow / time.Second), "you": you, "server_time": time.Now().UTC(),
+	})
+}
+
+func nonNilRaw(s []json.RawMessage) []json.RawMessage {
+	if s == nil {
+		return []json.RawMessage{}
+	}
+	return s
+}
+
+func (r *Room) leave(c *conn) {
+	r.mu.Lock()
+	delete(r.conns, c)
+	if len(r.conns) == 0 {
+		r.idleAt = time.Now()
+	}
+	r.mu.Unlock()
+}
+
+// receive handles one bus message: a numbered room event, or (unnumbered)
+// another node's reaction counts.
+func (r *Room) receive(msg []byte) {
+	seq, payload, err := Unframe(msg)
+	if err != nil {
+		r.fanout(msg, true)
+		return
+	}
+	var ev roomEvent
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		r.hub.log().Warn("undecodable room event", "show", r.showID, "err", err)
+		return
+	}
+	data := withSeq(seq, payload)
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case seq <= r.last && seq == 1:
+		// The numbering restarted (a Redis that lost its data): a new epoch.
+		if epoch, err := r.hub.Bus.Epoch(context.Background(), r.channel); err == nil {
+			r.epoch = epoch
+		}
+		r.history = r.history[:0]
+	case seq <= r.last:
+		return // already seen
+	case r.last != 0 && seq != r.last+1:
+		// The bus dropped something on the way here: history no longer
+		// reaches back without a hole, so resumes before this get a snapshot.
+		r.history = r.history[:0]
+	}
+	r.last = seq
+	r.history = append(r.history, entry{seq: seq, data: data, pm: pm, ev: ev})
+	if n := len(r.history) - r.hub.history(); n > 0 {
+		r.history = slices.Delete(r.history, 0, n)
+	}
+	r.applyLocked(&ev)
+	for c := range r.conns {
+		c.deliver(pm, ev.Type == EvChat)
+	}
+}
+
+// applyLocked keeps the room's state in step with its events, on every node.
+func (r *Room) applyLocked(ev *roomEvent) {
+	switch ev.Type {
+	case EvPin:
+		r.pinned = ev.Offer
+	case EvStock, EvSoldOut:
+		if ev.OfferID != nil && ev.Avail != nil {
+			if o, ok := r.offers[*ev.OfferID]; ok {
+				o.Available = *ev.Avail
+			}
+		}
+	case EvShowState:
+		r.show.State = show.State(ev.State)
+	case EvModeration:
+		switch ev.Action {
+		case ActMute:
+			if ev.Subject != nil && ev.Until != nil {
+				r.muted[*ev.Subject] = *ev.Until
+			}
+		case ActUnmute:
+			if ev.Subject != nil {
+				delete(r.muted, *ev.Subject)
+			}
+		case ActBan:
+			if ev.Subject != nil {
+				r.banned[*ev.Subject] = true
+			}
+		case ActUnban:
+			if ev.Subject != nil {
+				delete(r.banned, *ev.Subject)
+			}
+		case ActSlow:
+			r.slow = time.Duration(ev.Seconds) * time.Second
+		case ActWords:
+			r.words = ev.Words
+		case ActDelete:
+			for i := range r.history {
+				if r.history[i].seq == ev.Target && r.history[i].ev.Type == EvChat {
+					// Gone from what welcomes and resumes show; clients that
+					// saw it remove it on the moderation event.
+					r.history[i].ev.Type = "deleted"
+				}
+			}
+		}
+	}
+	if ev.Type == EvModeration && ev.Action == ActBan && ev.Subject != nil {
+		for c := range r.conns {
+			if c.user != nil && c.user.ID == *ev.Subject {
+				c.stop(4003, "banned from this show")
+			}
+		}
+	}
+}
+
+// fanout sends unnumbered traffic (reactions, viewer counts) to this node's viewers.
+func (r *Room) fanout(data []byte, coalescable bool) {
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for c := range r.conns {
+		c.deliver(pm, coalescable)
+	}
+}
+
+// append numbers ev through the bus; every node's room receives it.
+func (r *Room) append(ctx context.Context, ev *roomEvent) error {
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	if _, err := r.hub.Bus.Append(ctx, r.channel, payload); err != nil {
+		return apperr.Wrap(apperr.Unavailable, err, "the live room is unavailable; try again")
+	}
+	return nil
+}
+
+// handle runs one client frame.
+func (r *Room) handle(ctx context.Context, c *conn, f *ClientFrame) {
+	var err error
+	switch f.Type {
+	case TypeChat:
+		err = r.chat(ctx, c, f)
+	case TypeReact:
+		err = r.react(c, f)
+	case TypeReserve, TypeRelease:
+		err = r.buy(ctx, c, f)
+	case TypeResume:
+		r.leave(c)
+		r.join(c, f.Epoch, f.After)
+	case TypeModerate:
+		err = r.moderate(ctx, c, f)
+	case TypePin:
+		err = r.pin(ctx, c, f)
+	case TypeEnd:
+		err = r.end(ctx, c)
+	}
+	if err != nil {
+		c.replyError(f.ID, err)
+	}
+}
+
+func signedIn(c *conn, what string) error {
+	if c.user == nil {
+		return apperr.Errorf(apperr.Unauthorized, "sign in to %s", what)
+	}
+	return nil
+}
+
+// allow applies the per-user rate limit: 5 frames (chat and reactions)
+// a second, in bursts of 10.
+func (r *Room) allowLocked(u *account.User) bool {
+	l, ok := r.limits[u.ID]
+	if !ok {
+		if len(r.limits) > 100_000 {
+			r.limits = map[uuid.UUID]*rate.Limiter{}
+		}
+		l = rate.NewLimiter(5, 10)
+		r.limits[u.ID] = l
+	}
+	return l.Allow()
+}
+
+func (r *Room) chat(ctx context.Context, c *conn, f *ClientFrame) error {
+	if err := signedIn(c, "chat"); err != nil {
+		return err
+	}
+	u := c.user
+	now := time.Now()
+	r.mu.Lock()
+	isStaff := account.CanHost(u, r.show.BrandID, r.show.HostIDs)
+	var refusal error
+	switch {
+	case r.banned[u.ID]:
+		refusal = apperr.Errorf(apperr.Forbidden, "you are banned from this show")
+	case now.Before(r.muted[u.ID]):
+		refusal = apperr.Errorf(apperr.Forbidden, "you are muted until %s", r.muted[u.ID].UTC().Format(time.RFC3339))
+	case !r.allowLocked(u):
+		refusal = apperr.Errorf(apperr.RateLimited, "slow down")
+	case !isStaff && r.slow > 0 && now.Sub(r.lastChat[u.ID]) < r.slow:
+		refusal = apperr.Errorf(apperr.RateLimited, "slow mode: one message every %d seconds", int(r.slow/time.Second))
+	case !isStaff && containsWord(f.Text, r.words):
+		refusal = apperr.Errorf(apperr.Invalid, "your message contains a word this show does not allow")
+	}
+	if refusal == nil {
+		r.lastChat[u.ID] = now
+	}
+	r.mu.Unlock()
+	if refusal != nil {
+		return refusal
+	}
+	at := now.UTC()
+	return r.append(ctx, &roomEvent{Type: EvChat, ID: uuid.NewString(), User: &Author{ID: u.ID, Name: u.DisplayName}, Text: f.Text, At: &at})
+}
+
+// containsWord matches blocked words case-insensitively, as whole words or
+// inside longer ones: evading a filter by gluing words together should not work.
+func containsWord(text string, words []string) bool {
+	if len(words) == 0 {
+		return false
+	}
+	lower := strings.ToLower(text)
+	for _, w := range words {
+		if strings.Contains(lower, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Room) react(c *conn, f *ClientFrame) error {
+	if err := signedIn(c, "react"); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.allowLocked(c.user) {
+		return apperr.Errorf(apperr.RateLimited, "slow down")
+	}
+	r.reacts[f.Emoji]++
+	return nil
+}
+
+// flushReactions publishes this node's reaction counts since the last tick,
+// once, for every node to show: a storm of taps becomes one small frame.
+func (r *Room) flushReactions(ctx context.Context) {
+	r.mu.Lock()
+	if len(r.reacts) == 0 {
+		r.mu.Unlock()
+		return
+	}
+	counts := r.reacts
+	r.reacts = map[string]int{}
+	r.mu.Unlock()
+	_ = r.hub.Bus.Publish(ctx, r.channel, mustJSON(map[string]any{"type": "reactions", "counts": counts}))
+}
+
+func (r *Room) buy(ctx context.Context, c *conn, f *ClientFrame) error {
+	if err := signedIn(c, "buy"); err != nil {
+		return err
+	}
+	if r.hub.Checkout == nil {
+		return apperr.Errorf(apperr.Unavailable, "buying is not available")
+	}
+	if f.Type == TypeRelease {
+		res, err := r.hub.Checkout.Release(ctx, c.user, f.ReservationID)
+		if err != nil {
+			return err
+		}
+		c.reply(mustJSON(map[string]any{"type": "released", "id": f.ID, "reservation": res}))
+		return nil
+	}
+	key := ""
+	if f.ID != "" {
+		key = "ws:" + f.ID
+	}
+	res, replayed, err := r.hub.Checkout.Reserve(ctx, c.user, checkout.ReserveRequest{OfferID: f.OfferID, Quantity: f.Quantity, IdempotencyKey: key})
+	if err != nil {
+		return err
+	}
+	c.reply(mustJSON(map[string]any{"type": "reservation", "id": f.ID, "replayed": replayed, "reservation": res}))
+	return nil
+}
+
+func (r *Room) staff(c *conn) error {
+	if err := signedIn(c, "moderate"); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	ok := account.CanHost(c.user, r.show.BrandID, r.show.HostIDs)
+	r.mu.Unlock()
+	if !ok {
+		return apperr.Errorf(apperr.Forbidden, "only this show's hosts and brand admins can do that")
+	}
+	return nil
+}
+
+func (r *Room) moderate(ctx context.Context, c *conn, f *ClientFrame) error {
+	if err := r.staff(c); err != nil {
+		return err
+	}
+	ev := &roomEvent{Type: EvModeration, Action: f.Action}
+	switch f.Action {
+	case ActDelete:
+		ev.Target = f.Seq
+	case ActMute:
+		until := time.Now().UTC().Add(time.Duration(f.Seconds) * time.Second)
+		ev.Subject, ev.Until = &f.UserID, &until
+	case ActUnmute, ActBan, ActUnban:
+		ev.Subject = &f.UserID
+	case ActSlow:
+		ev.Seconds = f.Seconds
+	case ActWords:
+		ev.Words = f.Words
+		if ev.Words == nil {
+			ev.Words = []string{}
+		}
+	}
+	if ev.Subject != nil && *ev.Subject == c.user.ID {
+		return apperr.Errorf(apperr.Invalid, "you cannot %s yourself", f.Action)
+	}
+	return r.append(ctx, ev)
+}
+
+func (r *Room) pin(ctx context.Context, c *conn, f *ClientFrame) error {
+	if err := r.staff(c); err != nil {
+		return err
+	}
+	ev := &roomEvent{Type: EvPin}
+	if f.OfferID != uuid.Nil {
+		r.mu.Lock()
+		o, ok := r.offers[f.OfferID]
+		var cp OfferView
+		if ok {
+			cp = *o
+		}
+		r.mu.Unlock()
+		if !ok {
+			return apperr.Errorf(apperr.NotFound, "offer %s is not in this show", f.OfferID)
+		}
+		ev.Offer, ev.OfferID = &cp, &cp.ID
+	}
+	return r.append(ctx, ev)
+}
+
+func (r *Room) end(ctx context.Context, c *conn) error {
+	if err := r.staff(c); err != nil {
+		return err
+	}
+	sh, err := r.hub.Shows.ShowByID(ctx, r.showID)
+	if err != nil {
+		return err
+	}
+	if sh.State == show.Ended || sh.State == show.Cancelled {
+		return apperr.Errorf(apperr.Conflict, "the show is already %s", sh.State)
+	}
+	sh.State = show.Ended
+	sh.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
+	if err := r.hub.Shows.UpdateShow(ctx, sh); err != nil {
+		return err
+	}
+	if r.hub.Checkout != nil {
+		r.hub.Checkout.ForgetShow(r.showID)
+	}
+	return r.append(ctx, &roomEvent{Type: EvShowState, State: string(show.Ended)})
+}
+
+// replyError sends an error frame for the request id.
+func (c *conn) replyError(id string, err error) {
+	code, msg := "internal", "internal error"
+	var fe *FrameError
+	switch {
+	case errors.As(err, &fe):
+		code, msg = fe.Code, fe.Message
+	default:
+		code, msg = string(apperr.CodeOf(err)), apperr.MessageOf(err)
+		if code == string(apperr.Internal) {
+			c.room.hub.log().Error("live room request failed", "show", c.room.showID, "err", err)
+		}
+	}
+	c.reply(mustJSON(map[string]any{"type": "error", "id": id, "code": code, "message": msg}))
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only our own types are encoded here; failing is a bug.
+		return []byte(`{"type":"error","code":"internal","message":"internal error"}`)
+	}
+	return b
+}
