@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/brand"
@@ -63,8 +64,11 @@ func newEnv(t *testing.T) *env {
 	e.pay = &testpay.Provider{Hang: 2 * time.Second}
 	e.shop = &checkout.Service{Catalog: db, Ledger: db, Gate: memory.NewGate(), Shows: db, Payments: e.pay,
 		PaymentTimeout: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
+	live := &chat.Hub{Bus: memory.NewBus(), Shows: db, Catalog: db, Checkout: e.shop, Logger: slog.New(slog.DiscardHandler),
+		User: func(r *http.Request) *account.User { return web.UserFrom(r.Context()) }}
+	e.shop.Notifier = live
 	srv := &web.Server{
-		Accounts: e.svc, Brands: db, Shows: db, Catalog: db, Checkout: e.shop,
+		Accounts: e.svc, Brands: db, Shows: db, Catalog: db, Checkout: e.shop, Live: live,
 		Checks:   []web.Check{{Name: "store", Ping: db.Ping}, {Name: "fake", Ping: func(context.Context) error { return *e.ready }}},
 		Registry: prometheus.NewRegistry(),
 		Logger:   slog.New(slog.DiscardHandler),
@@ -599,7 +603,7 @@ func TestOperatorEndpoints(t *testing.T) {
 	r = e.do("GET", "/api/openapi.json", nil)
 	e.want(r, http.StatusOK, "")
 	// Routes of the plan that are not built yet say so.
-	r = e.do("GET", "/ws/shows/"+e.creds.ShowID, nil, bearer(e.creds.ViewerToken))
+	r = e.do("POST", "/whip/"+e.creds.ShowID, nil)
 	e.want(r, http.StatusNotImplemented, "not_implemented")
 	e.want(e.do("GET", "/api/nothing-here", nil), http.StatusNotFound, "not_found")
 	if r := e.do("GET", "/", nil); r.status != 200 || r.header.Get("Content-Security-Policy") == "" {

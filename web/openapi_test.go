@@ -125,7 +125,7 @@ var pageRoutes = []string{"GET /{$}", "GET /shows/{id}", "GET /studio/{id}", "GE
 func TestOpenAPIRoutesExist(t *testing.T) {
 	_, ops := loadOpenAPI(t)
 	mux := http.NewServeMux()
-	s := &Server{Registry: prometheus.NewRegistry()} // handlers are never called
+	s := &Server{Registry: prometheus.NewRegistry(), Live: http.NotFoundHandler()} // handlers are never called
 	s.routes(mux)
 
 	param := regexp.MustCompile(`\{[^}]+\}`)

@@ -168,7 +168,7 @@ func testConcurrentAppends(t *testing.T, newPair Factory) {
 				t.Fatalf("subscriber %d: seq %d after %d", s, f.seq, last)
 			}
 			if f.seq != last+1 {
-				t.Fatalf("subscriber %d: seq %d after %d: gap", s, f.seq, last)
+				t.Fatalf("subscriber %d: seq %d after %d, want %d (missing or out of order)", s, f.seq, last, last+1)
 			}
 			if want := sent[f.seq]; string(f.msg) != want {
 				t.Fatalf("subscriber %d: seq %d carries %q, but Append numbered %q with it", s, f.seq, f.msg, want)
