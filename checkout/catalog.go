@@ -51,7 +51,21 @@ type Offer struct {
 	PerCustomerLimit int       `json:"per_customer_limit"` // 0: no limit
 	Sold             int       `json:"sold"`
 	Held             int       `json:"held"`
-	CreatedAt        time.Time `json:"created_at"`
+	// Drop makes the offer a flash drop: it sells only while its window is
+	// open, and not at all before the host first opens it.
+	Drop         bool       `json:"drop"`
+	DropOpensAt  *time.Time `json:"drop_opens_at"`
+	DropClosesAt *time.Time `json:"drop_closes_at"`
+	CreatedAt    time.Time  `json:"created_at"`
+}
+
+// DropOpen reports whether a drop offer's window is open at now; an offer
+// that is not a drop is always open.
+func (o *Offer) DropOpen(now time.Time) bool {
+	if !o.Drop {
+		return true
+	}
+	return o.DropOpensAt != nil && o.DropClosesAt != nil && !now.Before(*o.DropOpensAt) && now.Before(*o.DropClosesAt)
 }
 
 // SKUPatch changes a SKU; nil fields stay as they are.
@@ -84,4 +98,7 @@ type Store interface {
 	OfferByID(ctx context.Context, id uuid.UUID) (*Offer, error)
 	// OffersByShow lists a show's offers, oldest first.
 	OffersByShow(ctx context.Context, showID uuid.UUID) ([]Offer, error)
+	// SetDropWindow makes the offer a drop (Drop = true) open from opens to
+	// closes, and returns it as stored. NotFound for a missing offer.
+	SetDropWindow(ctx context.Context, offerID uuid.UUID, opens, closes time.Time) (*Offer, error)
 }

@@ -424,6 +424,34 @@ func testCatalog(t *testing.T, st Stores) {
 	}
 	_, err = s.OfferByID(ctx, uuid.New())
 	wantCode(t, err, apperr.NotFound)
+
+	// Flash drops: a drop offer has no window until the host opens one.
+	d := &checkout.Offer{ID: uuid.New(), ShowID: sh.ID, SKUID: sku.ID, PriceMinor: 500_000, Currency: "EUR", Allocated: 2, Drop: true, CreatedAt: now()}
+	must(t, s.CreateOffer(ctx, d))
+	gotD, err := s.OfferByID(ctx, d.ID)
+	must(t, err)
+	if !gotD.Drop || gotD.DropOpensAt != nil || gotD.DropClosesAt != nil || gotD.DropOpen(now()) {
+		t.Fatalf("new drop offer = %+v", gotD)
+	}
+	opens, closes := now(), now().Add(time.Minute)
+	gotD, err = s.SetDropWindow(ctx, d.ID, opens, closes)
+	must(t, err)
+	if !gotD.Drop || gotD.DropOpensAt == nil || !gotD.DropOpensAt.Equal(opens) || !gotD.DropClosesAt.Equal(closes) || !gotD.DropOpen(opens.Add(time.Second)) {
+		t.Fatalf("after SetDropWindow: %+v", gotD)
+	}
+	offers, err = s.OffersByShow(ctx, sh.ID)
+	must(t, err)
+	if len(offers) != 2 || !offers[1].Drop || offers[1].DropClosesAt == nil || !offers[1].DropClosesAt.Equal(closes) {
+		t.Fatalf("OffersByShow after a drop = %+v", offers)
+	}
+	// Setting a window on an ordinary offer makes it a drop.
+	gotO, err = s.SetDropWindow(ctx, o.ID, opens, opens)
+	must(t, err)
+	if !gotO.Drop || gotO.DropOpen(opens) {
+		t.Fatalf("closed window on an ordinary offer: %+v", gotO)
+	}
+	_, err = s.SetDropWindow(ctx, uuid.New(), opens, closes)
+	wantCode(t, err, apperr.NotFound)
 }
 
 // testConcurrentStock checks that concurrent relative stock changes are
