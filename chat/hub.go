@@ -189,7 +189,72 @@ func (h *Hub) offerView(ctx context.Context, o *checkout.Offer) (*OfferView, err
 		return nil, err
 	}
 	return &OfferView{ID: o.ID, SKUID: o.SKUID, PriceMinor: o.PriceMinor, Currency: o.Currency, Allocated: o.Allocated,
-		Available: max(0, min(o.Allocated-o.Sold-o.Held, sku.Available())), PerCustomerLimit: o.PerCustomerLimit}, nil
+		Available: max(0, min(o.Allocated-o.Sold-o.Held, sku.Available())), PerCustomerLimit: o.PerCustomerLimit,
+		Drop: o.Drop, DropOpensAt: o.DropOpensAt, DropClosesAt: o.DropClosesAt}, nil
+}
+
+// DropChanged announces a flash drop opening or closing, with the server's
+// clock so every viewer's countdown agrees, and announces the close again
+// when the window runs out by itself.
+func (h *Hub) DropChanged(o *checkout.Offer) {
+	h.init()
+	ctx := context.Background()
+	h.announceDrop(ctx, o)
+	if o.DropClosesAt == nil {
+		return
+	}
+	if wait := time.Until(*o.DropClosesAt); wait > 0 {
+		closes := *o.DropClosesAt
+		time.AfterFunc(wait, func() {
+			cur, err := h.Catalog.OfferByID(ctx, o.ID)
+			if err != nil || cur.DropClosesAt == nil || !cur.DropClosesAt.Equal(closes) {
+				return // reopened or closed by hand since: that change was announced
+			}
+			h.announceDrop(ctx, cur)
+		})
+	}
+}
+
+func (h *Hub) announceDrop(ctx context.Context, o *checkout.Offer) {
+	now := time.Now().UTC()
+	state := "closed"
+	if o.DropOpen(now) {
+		state = "open"
+	}
+	r := &Room{hub: h, channel: "room:" + o.ShowID.String()}
+	ev := &roomEvent{Type: EvDrop, OfferID: &o.ID, State: state, Opens: o.DropOpensAt, Closes: o.DropClosesAt, Now: &now}
+	if err := r.append(ctx, ev); err != nil {
+		h.log().Warn("announcing a drop", "offer", o.ID, "err", err)
+	}
+}
+
+// Pin pins an offer of the show for every viewer (or unpins, with a zero
+// offer ID): the HTTP twin of the socket's pin frame.
+func (h *Hub) Pin(ctx context.Context, u *account.User, showID, offerID uuid.UUID) error {
+	h.init()
+	sh, err := h.Shows.ShowByID(ctx, showID)
+	if err != nil {
+		return err
+	}
+	if !account.CanHost(u, sh.BrandID, sh.HostIDs) {
+		if !account.CanSeeShow(u, sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
+			return apperr.Errorf(apperr.NotFound, "show not found")
+		}
+		return apperr.Errorf(apperr.Forbidden, "only this show's hosts and brand admins can pin")
+	}
+	ev := &roomEvent{Type: EvPin}
+	if offerID != uuid.Nil {
+		o, err := h.Catalog.OfferByID(ctx, offerID)
+		if err != nil || o.ShowID != showID {
+			return apperr.Errorf(apperr.NotFound, "offer %s is not in this show", offerID)
+		}
+		v, err := h.offerView(ctx, o)
+		if err != nil {
+			return err
+		}
+		ev.Offer, ev.OfferID = v, &v.ID
+	}
+	return (&Room{hub: h, channel: "room:" + showID.String()}).append(ctx, ev)
 }
 
 // StockChanged marks the offer for the next stock flush: a stampede of

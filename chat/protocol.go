@@ -36,6 +36,7 @@ const (
 	TypeResume   = "resume"
 	TypeModerate = "moderate"
 	TypePin      = "pin"
+	TypeDrop     = "drop"
 	TypeEnd      = "end"
 )
 
@@ -160,6 +161,10 @@ func (f *ClientFrame) check() error {
 		return f.checkModerate()
 	case TypePin:
 		// A zero offer_id unpins.
+	case TypeDrop:
+		if f.OfferID == uuid.Nil || (f.Action != "open" && f.Action != "close") {
+			return invalid("drop needs offer_id and action open (with seconds) or close")
+		}
 	case TypeEnd:
 	case "":
 		return invalid("type is required")
@@ -231,6 +236,9 @@ type roomEvent struct {
 	Avail   *int       `json:"available,omitempty"`
 	SoldOut *bool      `json:"sold_out,omitempty"`
 	State   string     `json:"state,omitempty"`
+	Opens   *time.Time `json:"opens_at,omitempty"`  // drop
+	Closes  *time.Time `json:"closes_at,omitempty"` // drop
+	Now     *time.Time `json:"server_time,omitempty"`
 }
 
 // Sequenced event types.
@@ -241,6 +249,7 @@ const (
 	EvStock      = "stock"
 	EvSoldOut    = "sold_out"
 	EvShowState  = "show_state"
+	EvDrop       = "drop"
 )
 
 // OfferView is an offer as viewers see it: price and live stock.
@@ -252,6 +261,10 @@ type OfferView struct {
 	Allocated        int       `json:"allocated"`
 	Available        int       `json:"available"`
 	PerCustomerLimit int       `json:"per_customer_limit"`
+	// A flash drop sells only between DropOpensAt and DropClosesAt (server clock).
+	Drop         bool       `json:"drop"`
+	DropOpensAt  *time.Time `json:"drop_opens_at"`
+	DropClosesAt *time.Time `json:"drop_closes_at"`
 }
 
 // withSeq writes {"seq":N, …payload…}: the payload is encoded once, when

@@ -65,11 +65,19 @@ func (r *Room) join(c *conn, epoch string, after uint64) {
 	r.conns[c] = struct{}{}
 	r.idleAt = time.Time{}
 	if epoch != "" {
-		if missed, ok := r.missedLocked(epoch, after); ok {
+		// A replay must fit the connection's queue (with "resumed" after
+		// it), or the client would be disconnected as too slow before it
+		// read anything; past that, a snapshot is the cheaper answer.
+		if missed, ok := r.missedLocked(epoch, after); ok && len(missed) < cap(c.queue)-len(c.queue) {
 			for _, e := range missed {
 				c.deliver(e.pm, false)
 			}
-			c.reply(mustJSON(map[string]any{"type": "resumed", "epoch": r.epoch, "seq": r.last, "replayed": len(missed)}))
+			// "resumed" closes the replay, so it travels the same queue:
+			// own results overtake room traffic.
+			if pm, err := websocket.NewPreparedMessage(websocket.TextMessage,
+				mustJSON(map[string]any{"type": "resumed", "epoch": r.epoch, "seq": r.last, "replayed": len(missed)})); err == nil {
+				c.deliver(pm, false)
+			}
 			return
 		}
 	}
@@ -198,6 +206,17 @@ func (r *Room) applyLocked(ev *roomEvent) {
 		}
 	case EvShowState:
 		r.show.State = show.State(ev.State)
+	case EvDrop:
+		if ev.OfferID != nil {
+			if o, ok := r.offers[*ev.OfferID]; ok {
+				o.Drop, o.DropOpensAt, o.DropClosesAt = true, ev.Opens, ev.Closes
+			}
+			// Every node's checkout must see the new window at once, not when
+			// its offer cache runs out.
+			if r.hub.Checkout != nil {
+				r.hub.Checkout.ForgetShow(r.showID)
+			}
+		}
 	case EvModeration:
 		switch ev.Action {
 		case ActMute:
@@ -281,6 +300,8 @@ func (r *Room) handle(ctx context.Context, c *conn, f *ClientFrame) {
 		err = r.moderate(ctx, c, f)
 	case TypePin:
 		err = r.pin(ctx, c, f)
+	case TypeDrop:
+		err = r.drop(ctx, c, f)
 	case TypeEnd:
 		err = r.end(ctx, c)
 	}
@@ -457,6 +478,7 @@ func (r *Room) pin(ctx context.Context, c *conn, f *ClientFrame) error {
 	}
 	ev := &roomEvent{Type: EvPin}
 	if f.OfferID != uuid.Nil {
+		r.hasOffer(ctx, f.OfferID)
 		r.mu.Lock()
 		o, ok := r.offers[f.OfferID]
 		var cp OfferView
@@ -470,6 +492,48 @@ func (r *Room) pin(ctx context.Context, c *conn, f *ClientFrame) error {
 		ev.Offer, ev.OfferID = &cp, &cp.ID
 	}
 	return r.append(ctx, ev)
+}
+
+// hasOffer reports whether the offer belongs to the show, reading the
+// show's offers again when it is not known yet (added after the room opened).
+func (r *Room) hasOffer(ctx context.Context, id uuid.UUID) bool {
+	r.mu.Lock()
+	_, ok := r.offers[id]
+	r.mu.Unlock()
+	if ok {
+		return true
+	}
+	fresh, err := r.hub.offerViews(ctx, r.showID)
+	if err != nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for oid, v := range fresh {
+		if _, known := r.offers[oid]; !known {
+			r.offers[oid] = v
+		}
+	}
+	_, ok = r.offers[id]
+	return ok
+}
+
+func (r *Room) drop(ctx context.Context, c *conn, f *ClientFrame) error {
+	if err := signedIn(c, "run a drop"); err != nil {
+		return err
+	}
+	if r.hub.Checkout == nil {
+		return apperr.Errorf(apperr.Unavailable, "buying is not available")
+	}
+	if !r.hasOffer(ctx, f.OfferID) {
+		return apperr.Errorf(apperr.NotFound, "offer %s is not in this show", f.OfferID)
+	}
+	o, err := r.hub.Checkout.SetDrop(ctx, c.user, f.OfferID, f.Action, f.Seconds)
+	if err != nil {
+		return err
+	}
+	c.reply(mustJSON(map[string]any{"type": "drop_set", "id": f.ID, "offer_id": o.ID, "drop_opens_at": o.DropOpensAt, "drop_closes_at": o.DropClosesAt}))
+	return nil
 }
 
 func (r *Room) end(ctx context.Context, c *conn) error {

@@ -15,6 +15,8 @@ var (
 	ErrSoldOut = &apperr.Error{Code: apperr.SoldOut, Message: "sold out"}
 	// ErrLimitReached: this customer already holds or bought the offer's per-customer limit.
 	ErrLimitReached = &apperr.Error{Code: apperr.LimitReached, Message: "per-customer limit reached for this offer"}
+	// ErrDropClosed: the offer is a flash drop whose window is not open.
+	ErrDropClosed = &apperr.Error{Code: apperr.DropClosed, Message: "this drop is not open"}
 	// ErrKeyTaken: Reserve was given an idempotency record whose key is
 	// already stored; nothing was reserved. The caller replays the stored one.
 	ErrKeyTaken = &apperr.Error{Code: apperr.Conflict, Message: "idempotency key already used"}

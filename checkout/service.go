@@ -33,6 +33,8 @@ type Notifier interface {
 	StockChanged(showID, offerID uuid.UUID)
 	// OrderChanged says one of a customer's orders moved.
 	OrderChanged(o *Order)
+	// DropChanged says a flash drop opened or closed.
+	DropChanged(o *Offer)
 }
 
 // Service is the buy path: the Go API behind the HTTP routes and the live
@@ -195,6 +197,9 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 	if sh.State != show.Scheduled && sh.State != show.Live {
 		return nil, false, apperr.Errorf(apperr.Conflict, "the show is %s: its offers are closed", sh.State)
 	}
+	if !o.DropOpen(s.now()) {
+		return nil, false, ErrDropClosed
+	}
 	hash := requestHash(req.OfferID.String(), fmt.Sprint(req.Quantity))
 
 	verdict := LimitOver // more than anyone may have: no need to ask the gate
@@ -348,6 +353,67 @@ func (s *Service) Release(ctx context.Context, u *account.User, id uuid.UUID) (*
 	s.give(ctx, o, r.UserID, r.Quantity)
 	s.stockChanged(o)
 	return r, nil
+}
+
+// Drop actions.
+const (
+	DropOpen  = "open"
+	DropClose = "close"
+)
+
+// MaxDrop bounds a flash drop's window.
+const MaxDrop = 24 * time.Hour
+
+// SetDrop opens a flash drop on an offer for a number of seconds, or closes
+// it now. Only the show's hosts and brand admins may, while the show is
+// scheduled or live. Every node's cached copy of the offer is dropped (via
+// the Notifier, which tells the live room), so the window holds everywhere.
+func (s *Service) SetDrop(ctx context.Context, u *account.User, offerID uuid.UUID, action string, seconds int) (*Offer, error) {
+	if u == nil {
+		return nil, apperr.Errorf(apperr.Unauthorized, "sign in first")
+	}
+	o, err := s.Catalog.OfferByID(ctx, offerID)
+	if err != nil {
+		return nil, err
+	}
+	sh, err := s.Shows.ShowByID(ctx, o.ShowID)
+	if err != nil {
+		return nil, err
+	}
+	if !account.CanHost(u, sh.BrandID, sh.HostIDs) {
+		if !account.CanSeeShow(u, sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
+			return nil, apperr.Errorf(apperr.NotFound, "offer %s not found", offerID)
+		}
+		return nil, apperr.Errorf(apperr.Forbidden, "only this show's hosts and brand admins run its drops")
+	}
+	if sh.State != show.Scheduled && sh.State != show.Live {
+		return nil, apperr.Errorf(apperr.Conflict, "the show is %s", sh.State)
+	}
+	now := s.now()
+	var opens, closes time.Time
+	switch action {
+	case DropOpen:
+		if seconds < 5 || time.Duration(seconds)*time.Second > MaxDrop {
+			return nil, apperr.Errorf(apperr.Invalid, "a drop lasts from 5 seconds to 24 hours")
+		}
+		opens, closes = now, now.Add(time.Duration(seconds)*time.Second)
+	case DropClose:
+		if !o.DropOpen(now) {
+			return nil, apperr.Errorf(apperr.Conflict, "the drop is not open")
+		}
+		opens, closes = *o.DropOpensAt, now
+	default:
+		return nil, apperr.Errorf(apperr.Invalid, "action must be open or close")
+	}
+	o, err = s.Catalog.SetDropWindow(ctx, offerID, opens, closes)
+	if err != nil {
+		return nil, err
+	}
+	s.ForgetShow(o.ShowID)
+	if s.Notifier != nil {
+		s.Notifier.DropChanged(o)
+	}
+	return o, nil
 }
 
 // Reservation returns one of the caller's own reservations.

@@ -302,6 +302,8 @@ func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) error {
 		PriceMinor       int64     `json:"price_minor"`
 		Allocated        int       `json:"allocated"`
 		PerCustomerLimit int       `json:"per_customer_limit"`
+		// Drop makes it a flash drop: not for sale until the host opens it.
+		Drop bool `json:"drop"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
@@ -325,9 +327,64 @@ func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	o := &checkout.Offer{ID: uuid.New(), ShowID: sh.ID, SKUID: sku.ID, PriceMinor: in.PriceMinor, Currency: sku.Currency,
-		Allocated: in.Allocated, PerCustomerLimit: in.PerCustomerLimit, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+		Allocated: in.Allocated, PerCustomerLimit: in.PerCustomerLimit, Drop: in.Drop, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	if err := s.Catalog.CreateOffer(r.Context(), o); err != nil {
 		return err
 	}
 	return reply(w, http.StatusCreated, "offer", o)
+}
+
+// pin pins one of the show's offers for every viewer; a null offer_id unpins.
+func (s *Server) pin(w http.ResponseWriter, r *http.Request) error {
+	u, err := requireUser(r)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r, "show")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		OfferID uuid.UUID `json:"offer_id"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if err := s.Live.Pin(r.Context(), u, id, in.OfferID); err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, "pinned", in.OfferID)
+}
+
+// setDrop opens a flash drop on one of the show's offers for a number of
+// seconds, or closes it now.
+func (s *Server) setDrop(w http.ResponseWriter, r *http.Request) error {
+	u, err := requireUser(r)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r, "show")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		OfferID uuid.UUID `json:"offer_id"`
+		Action  string    `json:"action"`
+		Seconds int       `json:"seconds"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.OfferID == uuid.Nil {
+		return apperr.Errorf(apperr.Invalid, "offer_id is required")
+	}
+	o, err := s.Catalog.OfferByID(r.Context(), in.OfferID)
+	if err != nil || o.ShowID != id {
+		return apperr.Errorf(apperr.NotFound, "offer %s is not in this show", in.OfferID)
+	}
+	o, err = s.Checkout.SetDrop(r.Context(), u, in.OfferID, in.Action, in.Seconds)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, "offer", o)
 }

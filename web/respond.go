@@ -24,7 +24,7 @@ func statusOf(code apperr.Code) int {
 		return http.StatusForbidden
 	case apperr.NotFound:
 		return http.StatusNotFound
-	case apperr.Conflict, apperr.SoldOut, apperr.LimitReached:
+	case apperr.Conflict, apperr.SoldOut, apperr.LimitReached, apperr.DropClosed:
 		return http.StatusConflict
 	case apperr.PaymentFailed:
 		return http.StatusPaymentRequired

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pavilion-live/pavilion/checkout"
@@ -34,8 +35,8 @@ type Server struct {
 	Shows    show.Store
 	Catalog  checkout.Store
 	Checkout *checkout.Service
-	// Live serves GET /ws/shows/{id}, the live-room websocket (chat.Hub).
-	Live http.Handler
+	// Live is the live room (chat.Hub): it serves GET /ws/shows/{id} and pins.
+	Live LiveRoom
 
 	Checks   []Check
 	Registry *prometheus.Registry // where HTTP metrics are registered; nil: none
@@ -53,6 +54,12 @@ type Server struct {
 
 	limiter *limiter
 	metrics *httpMetrics
+}
+
+// LiveRoom is what the API needs of the live-room gateway.
+type LiveRoom interface {
+	http.Handler
+	Pin(ctx context.Context, u *account.User, showID, offerID uuid.UUID) error
 }
 
 // Handler builds the routed, wrapped handler. Call it once.
@@ -137,7 +144,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	if s.Live != nil {
 		mux.Handle("GET /ws/shows/{id}", s.Live)
+		mux.HandleFunc("POST /api/shows/{id}/pin", s.api(s.pin))
 	}
+	mux.HandleFunc("POST /api/shows/{id}/drops", s.api(s.setDrop))
 	s.notBuilt(mux)
 	// Unknown API paths answer in the JSON error shape, like everything under /api.
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -150,12 +159,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 // client gets a clear 501 naming the missing feature instead of a bare 404.
 func (s *Server) notBuilt(mux *http.ServeMux) {
 	for pattern, what := range map[string]string{
-		"POST /api/shows/{id}/pin":   "pinning products (live room, issue 4)",
-		"POST /api/shows/{id}/drops": "flash drops (live room, issue 4)",
-		"GET /api/shows/{id}/stats":  "show analytics (issue 6)",
-		"GET /api/calendar.ics":      "the iCalendar feed (issue 6)",
-		"POST /whip/{show}":          "WHIP ingest (stream, issue 5)",
-		"POST /whep/{show}":          "WHEP playback (stream, issue 5)",
+		"GET /api/shows/{id}/stats": "show analytics (issue 6)",
+		"GET /api/calendar.ics":     "the iCalendar feed (issue 6)",
+		"POST /whip/{show}":         "WHIP ingest (stream, issue 5)",
+		"POST /whep/{show}":         "WHEP playback (stream, issue 5)",
 	} {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, notImplemented(what))

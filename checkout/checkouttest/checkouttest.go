@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) Env) {
 	t.Run("LedgerWins", func(t *testing.T) { testLedgerWins(t, setup(t, open(t), 5, 0)) })
 	t.Run("Visibility", func(t *testing.T) { testVisibility(t, setup(t, open(t), 5, 0)) })
 	t.Run("GateDrift", func(t *testing.T) { testGateDrift(t, setup(t, open(t), 3, 0)) })
+	t.Run("FlashDrop", func(t *testing.T) { testFlashDrop(t, setup(t, open(t), 5, 0)) })
 }
 
 // World is a brand with a live show offering one SKU, a service over it, and
@@ -662,4 +663,49 @@ func testGateDrift(t *testing.T, w *World) {
 		t.Fatalf("more than the freed unit came back: %v", err)
 	}
 	w.Check(3, 0)
+}
+
+// testFlashDrop: a drop offer sells only inside its window, by the server's clock.
+func testFlashDrop(t *testing.T, w *World) {
+	ctx := context.Background()
+	users := w.Users(3)
+	host := &account.User{ID: uuid.New(), Roles: []account.Role{account.RoleBrandAdmin}, BrandIDs: []uuid.UUID{w.Brand.ID}}
+	drop := &checkout.Offer{ID: uuid.New(), ShowID: w.Show.ID, SKUID: w.SKU.ID, PriceMinor: 99_000, Currency: "EUR", Allocated: 3, Drop: true, CreatedAt: w.now()}
+	must(t, w.env.Stores.Catalog.CreateOffer(ctx, drop))
+	tap := func(u *account.User) error {
+		_, _, err := w.Svc.Reserve(ctx, u, checkout.ReserveRequest{OfferID: drop.ID, Quantity: 1})
+		return err
+	}
+	if err := tap(users[0]); !errors.Is(err, checkout.ErrDropClosed) {
+		t.Fatalf("before the drop opens: %v", err)
+	}
+	if _, err := w.Svc.SetDrop(ctx, users[0], drop.ID, checkout.DropOpen, 60); apperr.CodeOf(err) != apperr.Forbidden {
+		t.Fatalf("a viewer opening a drop: %v", err)
+	}
+	for _, bad := range []struct {
+		action  string
+		seconds int
+	}{{checkout.DropOpen, 1}, {checkout.DropOpen, 100_000}, {"later", 60}, {checkout.DropClose, 0}} {
+		if _, err := w.Svc.SetDrop(ctx, host, drop.ID, bad.action, bad.seconds); err == nil {
+			t.Fatalf("SetDrop(%s, %d) was accepted", bad.action, bad.seconds)
+		}
+	}
+	o, err := w.Svc.SetDrop(ctx, host, drop.ID, checkout.DropOpen, 60)
+	must(t, err)
+	if o.DropClosesAt == nil || !o.DropClosesAt.Equal(w.now().Add(time.Minute)) {
+		t.Fatalf("opened drop = %+v", o)
+	}
+	must(t, tap(users[0]))
+	w.Advance(61 * time.Second) // the window ran out by itself
+	if err := tap(users[1]); !errors.Is(err, checkout.ErrDropClosed) {
+		t.Fatalf("after the window: %v", err)
+	}
+	_, err = w.Svc.SetDrop(ctx, host, drop.ID, checkout.DropOpen, 30)
+	must(t, err)
+	must(t, tap(users[1]))
+	_, err = w.Svc.SetDrop(ctx, host, drop.ID, checkout.DropClose, 0)
+	must(t, err)
+	if err := tap(users[2]); !errors.Is(err, checkout.ErrDropClosed) {
+		t.Fatalf("after closing by hand: %v", err)
+	}
 }

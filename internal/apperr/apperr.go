@@ -24,6 +24,7 @@ const (
 	Unprocessable  Code = "unprocessable"   // well-formed but cannot be honoured, e.g. key reuse (422)
 	SoldOut        Code = "sold_out"        // no units left (409)
 	LimitReached   Code = "limit_reached"   // per-customer limit reached (409)
+	DropClosed     Code = "drop_closed"     // a flash drop that is not open (409)
 	PaymentFailed  Code = "payment_failed"  // the card was declined or lacks funds (402)
 	RateLimited    Code = "rate_limited"    // slow down (429)
 	Unavailable    Code = "unavailable"     // a dependency is down; retry later (503)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -15,7 +16,8 @@ import (
 const (
 	productCols = `id, brand_id, name, description, images, created_at`
 	skuCols     = `id, product_id, brand_id, code, attributes, price_minor, currency, on_hand, sold, held, updated_at`
-	offerCols   = `id, show_id, sku_id, price_minor, currency, allocated, per_customer_limit, sold, held, created_at`
+	offerCols   = `id, show_id, sku_id, price_minor, currency, allocated, per_customer_limit, sold, held, created_at,
+		is_drop, drop_opens_at, drop_closes_at`
 )
 
 func scanProduct(row pgx.Row) (*checkout.Product, error) {
@@ -47,10 +49,11 @@ func scanSKU(row pgx.Row) (*checkout.SKU, error) {
 func scanOffer(row pgx.Row) (*checkout.Offer, error) {
 	var o checkout.Offer
 	if err := row.Scan(&o.ID, &o.ShowID, &o.SKUID, &o.PriceMinor, &o.Currency, &o.Allocated, &o.PerCustomerLimit,
-		&o.Sold, &o.Held, &o.CreatedAt); err != nil {
+		&o.Sold, &o.Held, &o.CreatedAt, &o.Drop, &o.DropOpensAt, &o.DropClosesAt); err != nil {
 		return nil, err
 	}
 	o.CreatedAt = o.CreatedAt.UTC()
+	o.DropOpensAt, o.DropClosesAt = utcPtr(o.DropOpensAt), utcPtr(o.DropClosesAt)
 	return &o, nil
 }
 
@@ -234,10 +237,12 @@ func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) 
 func (db *DB) CreateOffer(ctx context.Context, o *checkout.Offer) error {
 	tag, err := db.pool.Exec(ctx,
 		`INSERT INTO offers (`+offerCols+`)
-		 SELECT $1::uuid, $2::uuid, k.id, $4::bigint, $5::text, $6::integer, $7::integer, $8::integer, $9::integer, $10::timestamptz
+		 SELECT $1::uuid, $2::uuid, k.id, $4::bigint, $5::text, $6::integer, $7::integer, $8::integer, $9::integer, $10::timestamptz,
+		        $11::boolean, $12::timestamptz, $13::timestamptz
 		 FROM skus k
 		 WHERE k.id = $3 AND k.on_hand >= $6::integer`,
-		o.ID, o.ShowID, o.SKUID, o.PriceMinor, o.Currency, o.Allocated, o.PerCustomerLimit, o.Sold, o.Held, o.CreatedAt)
+		o.ID, o.ShowID, o.SKUID, o.PriceMinor, o.Currency, o.Allocated, o.PerCustomerLimit, o.Sold, o.Held, o.CreatedAt,
+		o.Drop, o.DropOpensAt, o.DropClosesAt)
 	if err != nil {
 		return storeErr("create offer", err)
 	}
@@ -283,4 +288,26 @@ func (db *DB) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Of
 		return nil, storeErr("offers by show", err)
 	}
 	return offers, nil
+}
+
+// SetDropWindow makes the offer a drop open from opens to closes, and
+// returns it as stored. A missing offer is NotFound; closes before opens is
+// Invalid.
+func (db *DB) SetDropWindow(ctx context.Context, offerID uuid.UUID, opens, closes time.Time) (*checkout.Offer, error) {
+	o, err := scanOffer(db.pool.QueryRow(ctx,
+		`UPDATE offers SET is_drop = true, drop_opens_at = $2, drop_closes_at = $3 WHERE id = $1 RETURNING `+offerCols,
+		offerID, opens, closes))
+	if err != nil {
+		return nil, notFound("set drop window", "offer", err)
+	}
+	return o, nil
+}
+
+// utcPtr returns t in UTC, or nil for nil.
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }

@@ -185,6 +185,7 @@ var constraints = map[string]violation{
 	"offers_currency_check":    {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
 	"offers_counts_check":      {apperr.Invalid, "allocation and per-customer limit cannot be negative"},
 	"offers_stock_check":       {apperr.Conflict, "sold plus held units cannot exceed the allocation"},
+	"offers_drop_window_check": {apperr.Invalid, "a drop cannot close before it opens"},
 
 	"reservations_pkey":           {apperr.Conflict, "reservation already exists"},
 	"reservations_offer_fkey":     {apperr.NotFound, "offer not found"},

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -15,7 +16,8 @@ import (
 const (
 	productCols = `id, brand_id, name, description, images, created_at`
 	skuCols     = `id, product_id, brand_id, code, attributes, price_minor, currency, on_hand, sold, held, updated_at`
-	offerCols   = `id, show_id, sku_id, price_minor, currency, allocated, per_customer_limit, sold, held, created_at`
+	offerCols   = `id, show_id, sku_id, price_minor, currency, allocated, per_customer_limit, sold, held, created_at,
+		is_drop, drop_opens_at, drop_closes_at`
 )
 
 func scanProduct(r row) (*checkout.Product, error) {
@@ -41,7 +43,7 @@ func scanSKU(r row) (*checkout.SKU, error) {
 func scanOffer(r row) (*checkout.Offer, error) {
 	var o checkout.Offer
 	err := r.Scan(&o.ID, &o.ShowID, &o.SKUID, &o.PriceMinor, &o.Currency, &o.Allocated, &o.PerCustomerLimit,
-		&o.Sold, &o.Held, asTime(&o.CreatedAt))
+		&o.Sold, &o.Held, asTime(&o.CreatedAt), &o.Drop, asNullTime(&o.DropOpensAt), asNullTime(&o.DropClosesAt))
 	if err != nil {
 		return nil, err
 	}
@@ -222,9 +224,9 @@ func (db *DB) CreateOffer(ctx context.Context, o *checkout.Offer) error {
 		if o.Allocated > onHand {
 			return apperr.Errorf(apperr.Conflict, "allocation exceeds stock on hand (%d)", onHand)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO offers (`+offerCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO offers (`+offerCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			o.ID, o.ShowID, o.SKUID, o.PriceMinor, o.Currency, o.Allocated, o.PerCustomerLimit,
-			o.Sold, o.Held, micros(o.CreatedAt))
+			o.Sold, o.Held, micros(o.CreatedAt), o.Drop, nullMicros(o.DropOpensAt), nullMicros(o.DropClosesAt))
 		return refErr(err, "show")
 	})
 }
@@ -243,4 +245,22 @@ func (db *DB) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Of
 	offers, err := queryAll(ctx, db.r, scanOffer,
 		`SELECT `+offerCols+` FROM offers WHERE show_id = ? ORDER BY created_at, seq`, showID)
 	return offers, storeErr("offers by show", err)
+}
+
+// SetDropWindow makes the offer a drop open from opens to closes, and
+// returns it as stored. A missing offer is NotFound; closes before opens is
+// Invalid.
+func (db *DB) SetDropWindow(ctx context.Context, offerID uuid.UUID, opens, closes time.Time) (*checkout.Offer, error) {
+	var o *checkout.Offer
+	err := db.write(ctx, "set drop window", func(tx *sql.Tx) error {
+		var err error
+		o, err = scanOffer(tx.QueryRowContext(ctx,
+			`UPDATE offers SET is_drop = 1, drop_opens_at = ?, drop_closes_at = ? WHERE id = ? RETURNING `+offerCols,
+			micros(opens), micros(closes), offerID))
+		return noRows(err, "offer")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
 }

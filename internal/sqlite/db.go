@@ -298,6 +298,8 @@ var constraints = map[string]violation{
 	"offers_currency_check":       {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
 	"offers_counts_check":         {apperr.Invalid, "allocation and per-customer limit cannot be negative"},
 	"offers_stock_check":          {apperr.Conflict, "sold plus held units cannot exceed the allocation"},
+	"offers_drop_check":           {apperr.Invalid, "invalid drop flag"},
+	"offers_drop_window_check":    {apperr.Invalid, "a drop cannot close before it opens"},
 	"reservations.id":             {apperr.Conflict, "reservation already exists"},
 	"reservations_quantity_check": {apperr.Invalid, "quantity must be positive"},
 	"reservations_price_check":    {apperr.Invalid, "price cannot be negative"},
@@ -412,6 +414,34 @@ func (d timeDest) Scan(src any) error {
 
 // asTime scans a stored time into t.
 func asTime(t *time.Time) sql.Scanner { return timeDest{t} }
+
+// nullTimeDest scans a nullable INTEGER of unix microseconds into a UTC
+// time, or nil for NULL.
+type nullTimeDest struct{ t **time.Time }
+
+func (d nullTimeDest) Scan(src any) error {
+	if src == nil {
+		*d.t = nil
+		return nil
+	}
+	var t time.Time
+	if err := (timeDest{&t}).Scan(src); err != nil {
+		return err
+	}
+	*d.t = &t
+	return nil
+}
+
+// asNullTime scans a nullable stored time into t: nil for NULL.
+func asNullTime(t **time.Time) sql.Scanner { return nullTimeDest{t} }
+
+// nullMicros is how a nullable time is stored: NULL for nil.
+func nullMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return micros(*t)
+}
 
 // jsonDest scans JSON text into v.
 type jsonDest struct{ v any }
