@@ -1,8 +1,13 @@
 // Package chat is the live-room gateway: rooms per show, the websocket
-// protocol, history and resume, moderation, reactions and the delivery of
-// commerce events. It owns the Bus interface that carries room events between
-// nodes; it never imports a bus or store driver.
+// protocol (PROTOCOL.md), sequence numbers, history and resume, moderation,
+// rate limits, reaction aggregation, and the delivery of commerce events
+// (pins, flash drops, stock, sold out, a viewer's own results).
 //
-// Status: only the Bus contract exists so far (issue 2). The websocket gateway
-// is issue 4.
+// A room's events are numbered by the Bus, which every node shares, so a
+// viewer may resume on any node. Each event is encoded once per room and
+// written to every viewer from per-connection queues; a slow viewer sheds
+// chat and reactions, never its own results, and is disconnected with a
+// reason when it cannot keep up with the rest.
+//
+// The package owns the Bus interface; it never imports a bus or store driver.
 package chat
