@@ -29,9 +29,13 @@ vet:
 
 test-go:
 	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 15s ./chat/
 
 bench:
-	GO=$(GO) bench/buy.sh
+	@# BENCH_SUITES: which benchmarks, in order: buy (bench/buy.sh), chat (bench/chat.sh).
+	@rc=0; for s in $${BENCH_SUITES:-buy chat}; do \
+		case "$$s" in buy|chat) GO=$(GO) bench/$$s.sh || rc=1 ;; *) echo "unknown bench suite $$s (buy, chat)"; rc=1 ;; esac; \
+	done; exit $$rc
 
 clean:
 	rm -rf $(BIN)

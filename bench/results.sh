@@ -98,3 +98,11 @@ if [ -n "$profiles" ]; then
 	echo "CPU profiles of the server during each closed loop (BENCH_PROFILE=1): $profiles— read them with"
 	echo "\`go tool pprof -top bin/pavilion bench/out/<file>\`."
 fi
+
+# The live-room section, written by bench/chat.sh (which replaces it after
+# its own run: the marker tells it where the section starts).
+if [ -s "$OUT/CHAT.md" ]; then
+	echo
+	echo '<!-- bench/chat.sh -->'
+	cat "$OUT/CHAT.md"
+fi

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"errors"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,9 @@ const (
 	// ownCap bounds a viewer's own results (reservations, errors). They are
 	// never dropped: a viewer who lets 32 of them pile up is disconnected.
 	ownCap = 32
+	// answerRoom is what the read loop keeps free in the own queue before it
+	// takes the next frame: a frame's answers, and an order update or two.
+	answerRoom = 4
 )
 
 // CloseSlow is the close code for a reader that fell too far behind.
@@ -38,8 +42,11 @@ type conn struct {
 
 	queue chan *websocket.PreparedMessage // room traffic
 	own   chan []byte                     // this viewer's results
-	quit  chan struct{}
-	once  sync.Once
+	// tookOwn is signalled, without blocking, each time the writer takes an
+	// own result, for the reader waiting for room (roomForAnswers).
+	tookOwn chan struct{}
+	quit    chan struct{}
+	once    sync.Once
 	// closeCode and closeText say why the server ended the connection.
 	closeMu   sync.Mutex
 	closeCode int
@@ -50,7 +57,8 @@ type conn struct {
 
 func newConn(ws *websocket.Conn, room *Room, u *account.User) *conn {
 	return &conn{ws: ws, room: room, user: u,
-		queue: make(chan *websocket.PreparedMessage, queueCap), own: make(chan []byte, ownCap), quit: make(chan struct{})}
+		queue: make(chan *websocket.PreparedMessage, queueCap), own: make(chan []byte, ownCap),
+		tookOwn: make(chan struct{}, 1), quit: make(chan struct{})}
 }
 
 // deliver queues room traffic. Coalescable traffic is shed first; losing
@@ -107,7 +115,7 @@ func (c *conn) writeLoop() {
 	for {
 		select {
 		case b := <-c.own:
-			if c.write(func() error { return c.ws.WriteMessage(websocket.TextMessage, b) }) != nil {
+			if c.writeOwn(b) != nil {
 				return
 			}
 			continue
@@ -117,7 +125,7 @@ func (c *conn) writeLoop() {
 		case <-c.quit:
 			return
 		case b := <-c.own:
-			if c.write(func() error { return c.ws.WriteMessage(websocket.TextMessage, b) }) != nil {
+			if c.writeOwn(b) != nil {
 				return
 			}
 		case pm := <-c.queue:
@@ -132,6 +140,30 @@ func (c *conn) writeLoop() {
 	}
 }
 
+func (c *conn) writeOwn(b []byte) error {
+	select {
+	case c.tookOwn <- struct{}{}:
+	default:
+	}
+	return c.write(func() error { return c.ws.WriteMessage(websocket.TextMessage, b) })
+}
+
+// roomForAnswers waits until the own queue can take the answers to one more
+// frame. A client that sends faster than its answers are written is not
+// slow, only early: it is held back here (its frames wait in TCP buffers)
+// instead of being disconnected. One that stops reading altogether is ended
+// by the write deadline. False: the connection is ending.
+func (c *conn) roomForAnswers() bool {
+	for len(c.own) > ownCap-answerRoom {
+		select {
+		case <-c.tookOwn:
+		case <-c.quit:
+			return false
+		}
+	}
+	return true
+}
+
 func (c *conn) write(fn func() error) error {
 	_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
 	if err := fn(); err != nil {
@@ -143,11 +175,19 @@ func (c *conn) write(fn func() error) error {
 
 // readLoop reads frames until the peer leaves or breaks a rule.
 func (c *conn) readLoop(ctx context.Context) {
-	c.ws.SetReadLimit(MaxFrame)
+	// MaxFrame is enforced here, not with the socket's read limit: past that
+	// limit gorilla sends its own close (1009, no reason) before ours.
 	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
 	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(pongWait)) })
 	for {
-		kind, data, err := c.ws.ReadMessage()
+		if !c.roomForAnswers() {
+			return
+		}
+		kind, r, err := c.ws.NextReader()
+		var data []byte
+		if err == nil && kind == websocket.TextMessage {
+			data, err = io.ReadAll(io.LimitReader(r, MaxFrame+1))
+		}
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
 				c.stop(websocket.CloseMessageTooBig, "frame larger than 4096 bytes")
@@ -161,9 +201,17 @@ func (c *conn) readLoop(ctx context.Context) {
 			c.stop(websocket.CloseUnsupportedData, "frames are JSON text")
 			return
 		}
+		if len(data) > MaxFrame {
+			c.stop(websocket.CloseMessageTooBig, "frame larger than 4096 bytes")
+			return
+		}
 		f, err := Decode(data)
 		if err != nil {
-			c.replyError("", err)
+			id := ""
+			if f != nil {
+				id = f.ID // well-formed but refused: the answer names the request
+			}
+			c.replyError(id, err)
 			continue
 		}
 		c.room.handle(ctx, c, f)

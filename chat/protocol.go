@@ -113,7 +113,9 @@ func Decode(data []byte) (*ClientFrame, error) {
 			return nil, invalid("malformed frame")
 		}
 	}
-	if dec.More() {
+	// One object, then nothing but JSON whitespace (dec.More would let a
+	// stray "}" or "]" through).
+	if len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) > 0 {
 		return nil, invalid("one JSON object per frame")
 	}
 	if utf8.RuneCountInString(f.ID) > 64 {

@@ -2,7 +2,7 @@
 // other: it only uses the public HTTP API, with bearer tokens.
 //
 //	pavload buy    a stampede of buyers on one offer: reserve, pay, verify the ledger
-//	pavload chat   websocket chatters (not built yet)
+//	pavload chat   a crowd in one live room: chat delivery latency, reactions, memory per connection
 //	pavload whip   WHIP publishers (not built yet)
 //	pavload whep   WHEP viewers (not built yet)
 //
@@ -38,7 +38,7 @@ const topUsage = `pavload: load generator for Pavilion (public HTTP API only).
 
 Usage:
   pavload buy [flags]    a stampede of buyers on one offer: reserve, pay, verify
-  pavload chat           websocket chatters (not built yet)
+  pavload chat [flags]   a crowd in one live room: chat delivery, reactions, memory
   pavload whip           WHIP publishers (not built yet)
   pavload whep           WHEP viewers (not built yet)
 
@@ -53,8 +53,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "buy":
 		return buy(ctx, args[1:], stdout, stderr)
-	case "chat", "whip", "whep":
-		return fmt.Errorf("%s: not built yet (the chat, WHIP and WHEP load comes with the live room and media work)", args[0])
+	case "chat":
+		return chat(ctx, args[1:], stdout, stderr)
+	case "whip", "whep":
+		return fmt.Errorf("%s: not built yet (the WHIP and WHEP load comes with the media work)", args[0])
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, topUsage)
 		return nil

@@ -110,13 +110,22 @@ type buyer struct {
 // createBuyers makes cfg.buyers token-only accounts as the platform admin,
 // cfg.createWorkers at a time. The first failure stops the others.
 func createBuyers(ctx context.Context, c *client, cfg *buyConfig, runID string) ([]buyer, buyersReport, error) {
+	return createAccounts(ctx, c, cfg.adminToken, cfg.buyers, cfg.createWorkers, func(i int) (email, name string) {
+		return fmt.Sprintf("pavload-%s-%06d@load.pavilion.example", runID, i), fmt.Sprintf("Buyer %d", i)
+	})
+}
+
+// createAccounts makes n token-only accounts (POST /api/users as the
+// platform admin), workers at a time; names gives account i its email and
+// display name. The first failure stops the others.
+func createAccounts(ctx context.Context, c *client, adminToken string, n, workers int, names func(i int) (email, name string)) ([]buyer, buyersReport, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	buyers := make([]buyer, cfg.buyers)
+	buyers := make([]buyer, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
-	for range min(cfg.createWorkers, cfg.buyers) {
+	for range min(workers, n) {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
@@ -129,16 +138,17 @@ func createBuyers(ctx context.Context, c *client, cfg *buyConfig, runID string) 
 					} `json:"user"`
 					Token string `json:"token"`
 				}
-				err := c.call(ctx, http.MethodPost, "/api/users", cfg.adminToken, map[string]any{
-					"email":        fmt.Sprintf("pavload-%s-%06d@load.pavilion.example", runID, i),
-					"display_name": fmt.Sprintf("Buyer %d", i),
+				email, name := names(i)
+				err := c.call(ctx, http.MethodPost, "/api/users", adminToken, map[string]any{
+					"email":        email,
+					"display_name": name,
 					"token_only":   true,
 				}, &out, http.StatusCreated)
 				if err == nil && out.Token == "" {
 					err = fmt.Errorf("POST /api/users with token_only answered without a token")
 				}
 				if err != nil {
-					cancel(fmt.Errorf("buyer %d: %w", i, err))
+					cancel(fmt.Errorf("account %d: %w", i, err))
 					return
 				}
 				buyers[i] = buyer{ID: out.User.ID, Token: out.Token}
@@ -147,10 +157,12 @@ func createBuyers(ctx context.Context, c *client, cfg *buyConfig, runID string) 
 	}
 	wg.Wait()
 	took := time.Since(start)
-	rep := buyersReport{Count: cfg.buyers, Workers: cfg.createWorkers, Seconds: round3(took.Seconds())}
+	rep := buyersReport{Count: n, Workers: workers, Seconds: round3(took.Seconds())}
 	if err := context.Cause(ctx); err != nil {
 		return nil, rep, err
 	}
-	rep.PerSec = round1(float64(cfg.buyers) / took.Seconds())
+	if n > 0 {
+		rep.PerSec = round1(float64(n) / took.Seconds())
+	}
 	return buyers, rep, nil
 }

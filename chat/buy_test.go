@@ -1,0 +1,219 @@
+package chat_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/demo"
+	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/show"
+)
+
+// createOffer adds an offer of the blue carré (a SKU no demo offer uses) to
+// the show. Call it before anyone joins: a room reads its offers once.
+func (w *world) createOffer(allocated, limit int) uuid.UUID {
+	w.t.Helper()
+	ctx := context.Background()
+	sh, err := w.db.ShowByID(ctx, w.show)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	products, err := w.db.ListProducts(ctx, sh.BrandID)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	for _, p := range products {
+		for _, s := range p.SKUs {
+			if s.Code == "CARRE-BLEU" {
+				o := &checkout.Offer{ID: uuid.New(), ShowID: w.show, SKUID: s.ID, PriceMinor: 30000, Currency: "EUR",
+					Allocated: allocated, PerCustomerLimit: limit, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+				if err := w.db.CreateOffer(ctx, o); err != nil {
+					w.t.Fatal(err)
+				}
+				return o.ID
+			}
+		}
+	}
+	w.t.Fatal("no CARRE-BLEU SKU in the demo")
+	return uuid.Nil
+}
+
+func offerEvent(typ string, offer uuid.UUID) func(map[string]any) bool {
+	return func(f map[string]any) bool { return f["type"] == typ && f["offer_id"] == offer.String() }
+}
+
+func TestBuyingFollowsCheckoutRules(t *testing.T) {
+	w := newWorld(t, memory.NewBus())
+	small := w.createOffer(3, 0)
+	carre := demo.Offers(time.Time{})[1].ID // two per customer
+	buyer, _ := w.join("viewer")
+	watcher, _ := w.join("member")
+
+	// A retry with the same id answers with the first reservation.
+	buyer.send(map[string]any{"type": "reserve", "id": "tap-1", "offer_id": w.offer})
+	first := buyer.next("reservation")
+	buyer.send(map[string]any{"type": "reserve", "id": "tap-1", "offer_id": w.offer})
+	again := buyer.next("reservation")
+	r1 := obj(first, "reservation")
+	if first["replayed"] != false || again["replayed"] != true || again["id"] != "tap-1" || obj(again, "reservation")["id"] != r1["id"] ||
+		r1["state"] != "held" || num(r1, "quantity") != 1 || r1["offer_id"] != w.offer.String() {
+		t.Fatalf("first = %v\nretry = %v", first, again)
+	}
+	// The same id for another request is refused.
+	buyer.send(map[string]any{"type": "reserve", "id": "tap-1", "offer_id": carre})
+	if e := buyer.errorFor("tap-1"); e["code"] != "unprocessable" {
+		t.Fatalf("reused id = %v", e)
+	}
+	// Another viewer sees the stock move.
+	if f := watcher.until(offerEvent("stock", w.offer), "the bag's stock"); num(f, "available") != 9 || f["sold_out"] != false || seqOf(f) == 0 {
+		t.Fatalf("stock = %v", f)
+	}
+
+	// Over the per-customer limit.
+	buyer.send(map[string]any{"type": "reserve", "id": "tap-2", "offer_id": carre, "quantity": 3})
+	if e := buyer.errorFor("tap-2"); e["code"] != "limit_reached" {
+		t.Fatalf("3 carrés = %v", e)
+	}
+	buyer.send(map[string]any{"type": "reserve", "id": "tap-3", "offer_id": w.offer})
+	if e := buyer.errorFor("tap-3"); e["code"] != "limit_reached" {
+		t.Fatalf("a second bag = %v", e)
+	}
+	buyer.send(map[string]any{"type": "reserve", "id": "tap-4", "offer_id": uuid.New()})
+	if e := buyer.errorFor("tap-4"); e["code"] != "not_found" {
+		t.Fatalf("an unknown offer = %v", e)
+	}
+
+	// Release: the units come back, for everyone to see.
+	buyer.send(map[string]any{"type": "release", "id": "rel-1", "reservation_id": r1["id"]})
+	rel := buyer.next("released")
+	if rel["id"] != "rel-1" || obj(rel, "reservation")["state"] != "released" || obj(rel, "reservation")["id"] != r1["id"] {
+		t.Fatalf("released = %v", rel)
+	}
+	if f := watcher.until(offerEvent("stock", w.offer), "the bag's stock"); num(f, "available") != 10 {
+		t.Fatalf("stock after release = %v", f)
+	}
+	buyer.send(map[string]any{"type": "release", "id": "rel-2", "reservation_id": r1["id"]})
+	if e := buyer.errorFor("rel-2"); e["code"] != "gone" {
+		t.Fatalf("releasing twice = %v", e)
+	}
+	// Someone else's reservation is as good as missing.
+	buyer.send(map[string]any{"type": "reserve", "id": "tap-5", "offer_id": carre})
+	r5 := obj(buyer.next("reservation"), "reservation")
+	watcher.send(map[string]any{"type": "release", "id": "steal", "reservation_id": r5["id"]})
+	if e := watcher.errorFor("steal"); e["code"] != "not_found" {
+		t.Fatalf("releasing another's = %v", e)
+	}
+	watcher.send(map[string]any{"type": "release", "id": "ghost", "reservation_id": uuid.New()})
+	if e := watcher.errorFor("ghost"); e["code"] != "not_found" {
+		t.Fatalf("releasing a missing one = %v", e)
+	}
+
+	// The last unit goes: a sold_out event; then "sold out" for the next buyer.
+	buyer.send(map[string]any{"type": "reserve", "id": "s1", "offer_id": small, "quantity": 2})
+	buyer.next("reservation")
+	watcher.send(map[string]any{"type": "reserve", "id": "s2", "offer_id": small})
+	watcher.next("reservation")
+	for _, c := range []*client{buyer, watcher} {
+		if f := c.until(offerEvent("sold_out", small), "sold_out"); num(f, "available") != 0 || f["sold_out"] != true || seqOf(f) == 0 {
+			t.Fatalf("sold_out = %v", f)
+		}
+	}
+	w.addUser("late")
+	late, welcome := w.join("late")
+	for _, o := range welcome["offers"].([]any) {
+		if o := o.(map[string]any); o["id"] == small.String() && num(o, "available") != 0 {
+			t.Fatalf("welcome offer = %v", o)
+		}
+	}
+	late.send(map[string]any{"type": "reserve", "id": "s3", "offer_id": small})
+	if e := late.errorFor("s3"); e["code"] != "sold_out" {
+		t.Fatalf("after the last unit = %v", e)
+	}
+}
+
+// The demo bag: ten units, one each. The tenth buyer empties it.
+func TestTenBuyersSellOutTheBag(t *testing.T) {
+	w := newWorld(t, memory.NewBus())
+	watcher, _ := w.join("member")
+	var buyers []*client
+	for i := range 10 {
+		name := "buyer-" + string(rune('a'+i))
+		w.addUser(name)
+		c, _ := w.join(name)
+		buyers = append(buyers, c)
+	}
+	for _, c := range buyers {
+		c.send(map[string]any{"type": "reserve", "id": "bag", "offer_id": w.offer})
+	}
+	for _, c := range buyers {
+		if r := c.next("reservation"); obj(r, "reservation")["state"] != "held" {
+			t.Fatalf("reservation = %v", r)
+		}
+	}
+	if f := watcher.until(offerEvent("sold_out", w.offer), "sold_out"); num(f, "available") != 0 {
+		t.Fatalf("sold_out = %v", f)
+	}
+	watcher.send(map[string]any{"type": "reserve", "id": "eleventh", "offer_id": w.offer})
+	if e := watcher.errorFor("eleventh"); e["code"] != "sold_out" {
+		t.Fatalf("eleventh = %v", e)
+	}
+}
+
+func TestPinAndEnd(t *testing.T) {
+	w := newWorld(t, memory.NewBus())
+	host, _ := w.join("host")
+	viewer, _ := w.join("viewer")
+	anon, _ := w.join("")
+	brand, _ := w.join("brand")
+
+	host.send(map[string]any{"type": "pin", "offer_id": w.offer})
+	for _, c := range []*client{host, viewer, anon, brand} {
+		p := c.next("pin")
+		o := obj(p, "offer")
+		if p["offer_id"] != w.offer.String() || o["id"] != w.offer.String() || num(o, "price_minor") != 220000 || o["currency"] != "EUR" ||
+			num(o, "available") != 10 || num(o, "per_customer_limit") != 1 || seqOf(p) == 0 {
+			t.Fatalf("pin = %v", p)
+		}
+	}
+	if _, welcome := w.join("member"); obj(welcome, "pinned")["id"] != w.offer.String() {
+		t.Fatalf("welcome.pinned = %v", welcome["pinned"])
+	}
+	host.send(map[string]any{"type": "pin", "id": "p2", "offer_id": uuid.New()})
+	if e := host.errorFor("p2"); e["code"] != "not_found" {
+		t.Fatalf("pinning an offer of no show = %v", e)
+	}
+	// The brand admin unpins.
+	brand.send(map[string]any{"type": "pin"})
+	if p := viewer.next("pin"); p["offer"] != nil || p["offer_id"] != nil {
+		t.Fatalf("unpin = %v", p)
+	}
+	if _, welcome := w.join("member"); welcome["pinned"] != nil {
+		t.Fatalf("welcome.pinned = %v", welcome["pinned"])
+	}
+
+	host.send(map[string]any{"type": "end", "id": "end"})
+	for _, c := range []*client{host, viewer, anon, brand} {
+		if s := c.next("show_state"); s["state"] != "ended" || seqOf(s) == 0 {
+			t.Fatalf("show_state = %v", s)
+		}
+	}
+	sh, err := w.db.ShowByID(context.Background(), w.show)
+	if err != nil || sh.State != show.Ended {
+		t.Fatalf("stored show = %v, %v", sh, err)
+	}
+	if _, welcome := w.join("member"); obj(welcome, "show")["state"] != "ended" {
+		t.Fatalf("welcome.show = %v", welcome["show"])
+	}
+	viewer.send(map[string]any{"type": "reserve", "id": "late", "offer_id": w.offer})
+	if e := viewer.errorFor("late"); e["code"] != "conflict" {
+		t.Fatalf("reserve after the end = %v", e)
+	}
+	host.send(map[string]any{"type": "end", "id": "again"})
+	if e := host.errorFor("again"); e["code"] != "conflict" {
+		t.Fatalf("ending twice = %v", e)
+	}
+}

@@ -1,0 +1,118 @@
+package chat_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/pavilion-live/pavilion/chat"
+	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/redis"
+	"github.com/pavilion-live/pavilion/internal/testinfra"
+)
+
+// presenceWait bounds the wait for viewer counts: nodes report every 2 s,
+// and a count needs a report from each node. A bound, not a speed claim.
+const presenceWait = 15 * time.Second
+
+// Two hubs over one in-process bus are two nodes of one deployment.
+func TestTwoNodesMemoryBus(t *testing.T) {
+	bus := memory.NewBus()
+	a := newWorld(t, bus)
+	b := a.node(bus)
+	testTwoNodes(t, a, b)
+}
+
+// The same over Redis: two buses (two connections) with one prefix.
+func TestTwoNodesRedisBus(t *testing.T) {
+	url, prefix := testinfra.Redis(t)
+	open := func() chat.Bus {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		client, err := redis.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bus := redis.NewBus(client, prefix)
+		t.Cleanup(func() { bus.Close(); client.Close() })
+		return bus
+	}
+	a := newWorld(t, open())
+	b := a.node(open())
+	testTwoNodes(t, a, b)
+}
+
+func testTwoNodes(t *testing.T, a, b *world) {
+	host, _ := a.join("host")
+	onA, welcomeA := a.join("viewer")
+	onB, welcomeB := b.join("member")
+	if welcomeA["epoch"] != welcomeB["epoch"] || welcomeA["epoch"] == "" {
+		t.Fatalf("epochs differ: %v and %v", welcomeA["epoch"], welcomeB["epoch"])
+	}
+
+	// Chat crosses nodes under one numbering.
+	onA.send(map[string]any{"type": "chat", "text": "from A"})
+	fa, fb := onA.next("chat"), onB.next("chat")
+	if fa["text"] != "from A" || fb["text"] != "from A" || seqOf(fa) != seqOf(fb) || fa["id"] != fb["id"] {
+		t.Fatalf("A saw %v, B saw %v", fa, fb)
+	}
+	first := seqOf(fa)
+	onB.send(map[string]any{"type": "chat", "text": "from B"})
+	fa, fb = onA.next("chat"), onB.next("chat")
+	if fa["text"] != "from B" || seqOf(fa) != seqOf(fb) || seqOf(fa) != first+1 {
+		t.Fatalf("A saw %v, B saw %v (after seq %d)", fa, fb, first)
+	}
+
+	// Moderation on A holds on B.
+	host.send(map[string]any{"type": "moderate", "action": "mute", "user_id": a.userID("member"), "seconds": 3600})
+	if ev := onB.next("moderation"); ev["action"] != "mute" {
+		t.Fatalf("moderation on B = %v", ev)
+	}
+	onB.send(map[string]any{"type": "chat", "id": "muted", "text": "hello?"})
+	if e := onB.errorFor("muted"); e["code"] != "forbidden" {
+		t.Fatalf("muted on B = %v", e)
+	}
+
+	// A pin and a sale on B reach A.
+	host.send(map[string]any{"type": "pin", "offer_id": a.offer})
+	if p := onB.next("pin"); obj(p, "offer")["id"] != a.offer.String() {
+		t.Fatalf("pin on B = %v", p)
+	}
+	onB.send(map[string]any{"type": "reserve", "id": "b1", "offer_id": a.offer})
+	onB.next("reservation")
+	if f := onA.until(offerEvent("stock", a.offer), "stock from B"); num(f, "available") != 9 {
+		t.Fatalf("stock on A = %v", f)
+	}
+
+	// A viewer of A resumes on B.
+	onA.ws.Close()
+	last := seqOf(onB.until(offerEvent("stock", a.offer), "stock"))
+	host.send(map[string]any{"type": "chat", "text": "while away"})
+	onB.until(func(f map[string]any) bool { return f["text"] == "while away" }, "the missed message")
+	back, _, err := b.dial("viewer", fmt.Sprintf("?epoch=%s&after=%d", welcomeA["epoch"], last))
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames, _ := back.collect("resumed")
+	checkReplay(t, frames, last, 1)
+
+	// Viewer counts add up over both nodes. Six is a total the room has not
+	// had before, so both nodes must announce it: on A the host and two
+	// anonymous viewers, on B two viewers and an anonymous one.
+	a.join("")
+	a.join("")
+	b.join("")
+	for name, c := range map[string]*client{"host on A": host, "viewer on B": onB} {
+		deadline := time.Now().Add(presenceWait)
+		for {
+			f, _, err := c.read(time.Until(deadline))
+			if err != nil {
+				t.Fatalf("%s: no viewers frame with 6: %v", name, err)
+			}
+			if f["type"] == "viewers" && num(f, "count") == 6 {
+				break
+			}
+		}
+	}
+}
