@@ -56,8 +56,11 @@ func (h *Hub) init() {
 		if h.Node == "" {
 			h.Node = uuid.NewString()
 		}
-		h.upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 4096, CheckOrigin: h.CheckOrigin,
-			EnableCompression: false, HandshakeTimeout: 10 * time.Second}
+		// Read with the HTTP server's own buffer (size 0), and borrow a write
+		// buffer per message from a pool: an idle viewer then holds no
+		// write buffer at all, which is most of what a connection costs.
+		h.upgrader = websocket.Upgrader{ReadBufferSize: 0, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
+			CheckOrigin: h.CheckOrigin, EnableCompression: false, HandshakeTimeout: 10 * time.Second}
 		h.metrics = newHubMetrics(h.Registry)
 	})
 }
@@ -124,11 +127,17 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
 	room.join(c, r.URL.Query().Get("epoch"), after)
 	go c.writeLoop()
-	// The connection's work outlives the handler's request context by design.
-	c.readLoop(context.WithoutCancel(r.Context()))
-	room.leave(c)
-	h.metrics.conns.Dec()
-	c.stop(websocket.CloseNormalClosure, "")
+	// The reader gets a fresh goroutine and the handler's returns: the
+	// handler's stack grew during the lookups above, and it would otherwise
+	// be kept for the life of the connection. The connection's work outlives
+	// the request's context by design.
+	ctx := context.WithoutCancel(r.Context())
+	go func() {
+		c.readLoop(ctx)
+		room.leave(c)
+		h.metrics.conns.Dec()
+		c.stop(websocket.CloseNormalClosure, "")
+	}()
 }
 
 // room returns the show's room on this node, opening it (and its bus

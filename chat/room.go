@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,6 +38,9 @@ type Room struct {
 	sub     Subscription
 	cancel  context.CancelFunc
 
+	// view is the viewer list fan-out reads without taking mu.
+	view atomic.Pointer[[]*conn]
+
 	mu       sync.Mutex
 	show     show.Show
 	conns    map[*conn]struct{}
@@ -63,6 +67,7 @@ func (r *Room) join(c *conn, epoch string, after uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.conns[c] = struct{}{}
+	r.refreshViewLocked()
 	r.idleAt = time.Time{}
 	if epoch != "" {
 		// A replay must fit the connection's queue (with "resumed" after
@@ -142,6 +147,7 @@ func nonNilRaw(s []json.RawMessage) []json.RawMessage {
 func (r *Room) leave(c *conn) {
 	r.mu.Lock()
 	delete(r.conns, c)
+	r.refreshViewLocked()
 	if len(r.conns) == 0 {
 		r.idleAt = time.Now()
 	}
@@ -167,7 +173,6 @@ func (r *Room) receive(msg []byte) {
 		return
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	switch {
 	case seq <= r.last && seq == 1:
 		// The numbering restarted (a Redis that lost its data): a new epoch.
@@ -176,6 +181,7 @@ func (r *Room) receive(msg []byte) {
 		}
 		r.history = r.history[:0]
 	case seq <= r.last:
+		r.mu.Unlock()
 		return // already seen
 	case r.last != 0 && seq != r.last+1:
 		// The bus dropped something on the way here: history no longer
@@ -188,9 +194,39 @@ func (r *Room) receive(msg []byte) {
 		r.history = slices.Delete(r.history, 0, n)
 	}
 	r.applyLocked(&ev)
-	for c := range r.conns {
-		c.deliver(pm, ev.Type == EvChat)
+	viewers := r.view.Load()
+	r.mu.Unlock()
+
+	// Chat that waited too long behind an overloaded node is shed for the
+	// whole room: late chat is noise, and skipping it lets the room catch up.
+	// It stays in history for welcomes and resumes.
+	chat := ev.Type == EvChat
+	if chat && ev.At != nil && time.Since(*ev.At) > staleChat {
+		r.hub.metrics.dropped()
+		return
 	}
+	// Delivery happens outside the room's lock, from the viewer list as it
+	// was when the event entered history: a big room's fan-out must not
+	// block chatters, reacters and joiners. receive runs on one goroutine,
+	// so events still reach every viewer in sequence.
+	if viewers != nil {
+		for _, c := range *viewers {
+			c.deliver(pm, chat)
+		}
+	}
+}
+
+// staleChat is how old a chat message may be when it reaches this node and
+// still be shown.
+const staleChat = 2 * time.Second
+
+// refreshViewLocked rebuilds the viewer list that fan-out reads without the lock.
+func (r *Room) refreshViewLocked() {
+	list := make([]*conn, 0, len(r.conns))
+	for c := range r.conns {
+		list = append(list, c)
+	}
+	r.view.Store(&list)
 }
 
 // applyLocked keeps the room's state in step with its events, on every node.
@@ -264,10 +300,10 @@ func (r *Room) fanout(data []byte, coalescable bool) {
 	if err != nil {
 		return
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for c := range r.conns {
-		c.deliver(pm, coalescable)
+	if viewers := r.view.Load(); viewers != nil {
+		for _, c := range *viewers {
+			c.deliver(pm, coalescable)
+		}
 	}
 }
 
