@@ -40,8 +40,9 @@ type conn struct {
 	room *Room
 	user *account.User // nil: anonymous, read-only
 
-	queue chan *websocket.PreparedMessage // room traffic
-	own   chan []byte                     // this viewer's results
+	queue chan frame  // room traffic, framed once per room
+	own   chan []byte // this viewer's results
+	pongs chan string // pings to answer, handed from the reader to the writer
 	// tookOwn is signalled, without blocking, each time the writer takes an
 	// own result, for the reader waiting for room (roomForAnswers).
 	tookOwn chan struct{}
@@ -57,14 +58,14 @@ type conn struct {
 
 func newConn(ws *websocket.Conn, room *Room, u *account.User) *conn {
 	return &conn{ws: ws, room: room, user: u,
-		queue: make(chan *websocket.PreparedMessage, queueCap), own: make(chan []byte, ownCap),
+		queue: make(chan frame, queueCap), own: make(chan []byte, ownCap), pongs: make(chan string, 1),
 		tookOwn: make(chan struct{}, 1), quit: make(chan struct{})}
 }
 
 // deliver queues room traffic. Coalescable traffic is shed first; losing
 // anything else means the viewer's picture of the room would be wrong, so
 // instead the viewer is disconnected and resumes.
-func (c *conn) deliver(pm *websocket.PreparedMessage, coalescable bool) {
+func (c *conn) deliver(pm frame, coalescable bool) {
 	if coalescable && len(c.queue) >= queueCap/2 {
 		c.dropped.Add(1)
 		c.room.hub.metrics.dropped()
@@ -128,8 +129,12 @@ func (c *conn) writeLoop() {
 			if c.writeOwn(b) != nil {
 				return
 			}
-		case pm := <-c.queue:
-			if c.write(func() error { return c.ws.WritePreparedMessage(pm) }) != nil {
+		case f := <-c.queue:
+			if c.writeBatch(f) != nil {
+				return
+			}
+		case app := <-c.pongs:
+			if c.write(func() error { return c.ws.WriteControl(websocket.PongMessage, []byte(app), time.Now().Add(writeWait)) }) != nil {
 				return
 			}
 		case <-ping.C:
@@ -140,12 +145,50 @@ func (c *conn) writeLoop() {
 	}
 }
 
+// maxBatch bounds the frames one write carries.
+const maxBatch = 64
+
+var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// writeBatch writes f and whatever else is already queued in one system
+// call. A viewer who keeps up gets each frame as it comes; one who falls
+// behind (a crowd, a slow phone) gets many per write, so the cost of a busy
+// room is paid in bytes rather than in system calls. Frames are written
+// straight to the connection: every write of this socket happens on this
+// goroutine (pongs and closes included), so nothing can interleave.
+func (c *conn) writeBatch(f frame) error {
+	bp := batchBufs.Get().(*[]byte)
+	buf := append((*bp)[:0], f...)
+	for n := 1; n < maxBatch; n++ {
+		select {
+		case more := <-c.queue:
+			buf = append(buf, more...)
+			continue
+		default:
+		}
+		break
+	}
+	err := c.write(func() error {
+		nc := c.ws.UnderlyingConn()
+		if err := nc.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
+			return err
+		}
+		_, err := nc.Write(buf)
+		return err
+	})
+	if cap(buf) <= 64<<10 {
+		*bp = buf
+		batchBufs.Put(bp)
+	}
+	return err
+}
+
 func (c *conn) writeOwn(b []byte) error {
 	select {
 	case c.tookOwn <- struct{}{}:
 	default:
 	}
-	return c.write(func() error { return c.ws.WriteMessage(websocket.TextMessage, b) })
+	return c.writeBatch(textFrame(b))
 }
 
 // roomForAnswers waits until the own queue can take the answers to one more
@@ -179,6 +222,19 @@ func (c *conn) readLoop(ctx context.Context) {
 	// limit gorilla sends its own close (1009, no reason) before ours.
 	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
 	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(pongWait)) })
+	// gorilla answers pings and closes from the reader; here the writer
+	// does, because it writes frames to the socket directly.
+	c.ws.SetPingHandler(func(app string) error {
+		select {
+		case c.pongs <- app:
+		default: // one pong owed is enough
+		}
+		return nil
+	})
+	c.ws.SetCloseHandler(func(int, string) error {
+		c.stop(websocket.CloseNormalClosure, "")
+		return nil
+	})
 	for {
 		if !c.roomForAnswers() {
 			return
@@ -221,4 +277,24 @@ func (c *conn) readLoop(ctx context.Context) {
 		default:
 		}
 	}
+}
+
+// frame is a server text frame, header and payload, ready for the wire:
+// built once per room event and written to every viewer as is.
+type frame []byte
+
+// textFrame frames payload as one unmasked, uncompressed text frame (RFC 6455 §5.2).
+func textFrame(payload []byte) frame {
+	n := len(payload)
+	var h []byte
+	switch {
+	case n < 126:
+		h = []byte{0x81, byte(n)}
+	case n < 1<<16:
+		h = []byte{0x81, 126, byte(n >> 8), byte(n)}
+	default:
+		h = []byte{0x81, 127, 0, 0, 0, 0, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+	}
+	f := make(frame, 0, len(h)+n)
+	return append(append(f, h...), payload...)
 }

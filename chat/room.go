@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
 	"github.com/pavilion-live/pavilion/checkout"
@@ -24,7 +23,7 @@ import (
 type entry struct {
 	seq  uint64
 	data []byte
-	pm   *websocket.PreparedMessage
+	pm   frame
 	ev   roomEvent
 }
 
@@ -79,10 +78,7 @@ func (r *Room) join(c *conn, epoch string, after uint64) {
 			}
 			// "resumed" closes the replay, so it travels the same queue:
 			// own results overtake room traffic.
-			if pm, err := websocket.NewPreparedMessage(websocket.TextMessage,
-				mustJSON(map[string]any{"type": "resumed", "epoch": r.epoch, "seq": r.last, "replayed": len(missed)})); err == nil {
-				c.deliver(pm, false)
-			}
+			c.deliver(textFrame(mustJSON(map[string]any{"type": "resumed", "epoch": r.epoch, "seq": r.last, "replayed": len(missed)})), false)
 			return
 		}
 	}
@@ -168,10 +164,7 @@ func (r *Room) receive(msg []byte) {
 		return
 	}
 	data := withSeq(seq, payload)
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
-	if err != nil {
-		return
-	}
+	pm := textFrame(data)
 	r.mu.Lock()
 	switch {
 	case seq <= r.last && seq == 1:
@@ -296,10 +289,7 @@ func (r *Room) applyLocked(ev *roomEvent) {
 
 // fanout sends unnumbered traffic (reactions, viewer counts) to this node's viewers.
 func (r *Room) fanout(data []byte, coalescable bool) {
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
-	if err != nil {
-		return
-	}
+	pm := textFrame(data)
 	if viewers := r.view.Load(); viewers != nil {
 		for _, c := range *viewers {
 			c.deliver(pm, coalescable)
