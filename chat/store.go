@@ -1,0 +1,24 @@
+package chat
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Store keeps what moderation decides, so that it holds on every node and
+// after a room closes and opens again: bans and mutes per show, blocked words
+// per brand.
+type Store interface {
+	// SetBan bans the user from the show, or lifts the ban.
+	SetBan(ctx context.Context, showID, userID uuid.UUID, banned bool) error
+	// SetMute mutes the user in the show until the given time; the zero time unmutes.
+	SetMute(ctx context.Context, showID, userID uuid.UUID, until time.Time) error
+	// Moderation returns the show's banned users and the mutes that end after now.
+	Moderation(ctx context.Context, showID uuid.UUID, now time.Time) (banned []uuid.UUID, muted map[uuid.UUID]time.Time, err error)
+	// SetBlockedWords replaces the brand's blocked-word list (lower-case).
+	SetBlockedWords(ctx context.Context, brandID uuid.UUID, words []string) error
+	// BlockedWords returns the brand's list; empty when it has none.
+	BlockedWords(ctx context.Context, brandID uuid.UUID) ([]string, error)
+}
