@@ -27,6 +27,9 @@ type Hub struct {
 	Shows    show.Store
 	Catalog  checkout.Store
 	Checkout *checkout.Service // nil: rooms without buying
+	// Store keeps bans, mutes and blocked words; nil keeps them in each
+	// room's memory only (tests).
+	Store Store
 	// User resolves the request's account (session cookie or bearer token); nil result: anonymous.
 	User func(*http.Request) *account.User
 	// CheckOrigin vets a browser's Origin on upgrade; nil: same host only.
@@ -166,6 +169,23 @@ func (h *Hub) room(ctx context.Context, sh *show.Show) (*Room, error) {
 	r := &Room{hub: h, showID: sh.ID, channel: channel, sub: sub, cancel: cancel, show: *sh, epoch: epoch,
 		conns: map[*conn]struct{}{}, offers: offers, muted: map[uuid.UUID]time.Time{}, banned: map[uuid.UUID]bool{},
 		lastChat: map[uuid.UUID]time.Time{}, limits: map[uuid.UUID]*rate.Limiter{}, reacts: map[string]int{}}
+	if h.Store != nil {
+		banned, muted, err := h.Store.Moderation(ctx, sh.ID, time.Now())
+		if err != nil {
+			cancel()
+			_ = sub.Close()
+			return nil, err
+		}
+		for _, id := range banned {
+			r.banned[id] = true
+		}
+		r.muted = muted
+		if r.words, err = h.Store.BlockedWords(ctx, sh.BrandID); err != nil {
+			cancel()
+			_ = sub.Close()
+			return nil, err
+		}
+	}
 	h.rooms[sh.ID] = r
 	go func() {
 		for msg := range sub.C() {

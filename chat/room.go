@@ -495,7 +495,33 @@ func (r *Room) moderate(ctx context.Context, c *conn, f *ClientFrame) error {
 	if ev.Subject != nil && *ev.Subject == c.user.ID {
 		return apperr.Errorf(apperr.Invalid, "you cannot %s yourself", f.Action)
 	}
+	if err := r.persist(ctx, ev); err != nil {
+		return err
+	}
 	return r.append(ctx, ev)
+}
+
+// persist records a ban, mute or word list before it is announced, so it
+// holds on nodes whose room opens later and after this room closes.
+func (r *Room) persist(ctx context.Context, ev *roomEvent) error {
+	st := r.hub.Store
+	if st == nil {
+		return nil
+	}
+	switch ev.Action {
+	case ActBan, ActUnban:
+		return st.SetBan(ctx, r.showID, *ev.Subject, ev.Action == ActBan)
+	case ActMute:
+		return st.SetMute(ctx, r.showID, *ev.Subject, *ev.Until)
+	case ActUnmute:
+		return st.SetMute(ctx, r.showID, *ev.Subject, time.Time{})
+	case ActWords:
+		r.mu.Lock()
+		brand := r.show.BrandID
+		r.mu.Unlock()
+		return st.SetBlockedWords(ctx, brand, ev.Words)
+	}
+	return nil
 }
 
 func (r *Room) pin(ctx context.Context, c *conn, f *ClientFrame) error {
