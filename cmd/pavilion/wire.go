@@ -29,6 +29,7 @@ type database interface {
 	show.Store
 	checkout.Store
 	checkout.Ledger
+	chat.Store
 	Migrate(ctx context.Context) error
 	Version(ctx context.Context) (int64, error)
 	Ping(ctx context.Context) error

@@ -21,6 +21,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
+	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
@@ -48,6 +49,7 @@ var (
 	_ show.Store      = (*DB)(nil)
 	_ checkout.Store  = (*DB)(nil)
 	_ checkout.Ledger = (*DB)(nil)
+	_ chat.Store      = (*DB)(nil)
 )
 
 // Open connects to the database at url (a postgres:// URL or a key=value
@@ -209,6 +211,12 @@ var constraints = map[string]violation{
 	"orders_currency_check":       {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
 	"orders_state_check":          {apperr.Invalid, "unknown order state"},
 	"idempotency_keys_user_fkey":  {apperr.NotFound, "user not found"},
+
+	"show_bans_show_fkey":            {apperr.NotFound, "show not found"},
+	"show_bans_user_fkey":            {apperr.NotFound, "user not found"},
+	"show_mutes_show_fkey":           {apperr.NotFound, "show not found"},
+	"show_mutes_user_fkey":           {apperr.NotFound, "user not found"},
+	"brand_blocked_words_brand_fkey": {apperr.NotFound, "brand not found"},
 }
 
 // storeErr turns err into an *apperr.Error when it is one a user can act on

@@ -33,6 +33,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
@@ -69,6 +70,7 @@ var (
 	_ show.Store      = (*DB)(nil)
 	_ checkout.Store  = (*DB)(nil)
 	_ checkout.Ledger = (*DB)(nil)
+	_ chat.Store      = (*DB)(nil)
 )
 
 // Open opens the SQLite file at path, creating it and its directory when

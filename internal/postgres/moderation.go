@@ -1,0 +1,111 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// SetBan bans the user from the show, or lifts the ban. Banning twice keeps
+// the first ban.
+func (db *DB) SetBan(ctx context.Context, showID, userID uuid.UUID, banned bool) error {
+	if !banned {
+		_, err := db.pool.Exec(ctx, `DELETE FROM show_bans WHERE show_id = $1 AND user_id = $2`, showID, userID)
+		return storeErr("lift ban", err)
+	}
+	_, err := db.pool.Exec(ctx,
+		`INSERT INTO show_bans (show_id, user_id, created_at) VALUES ($1, $2, $3)
+		 ON CONFLICT (show_id, user_id) DO NOTHING`,
+		showID, userID, time.Now().UTC().Truncate(time.Microsecond))
+	return storeErr("ban", err)
+}
+
+// SetMute mutes the user in the show until the given time; the zero time unmutes.
+func (db *DB) SetMute(ctx context.Context, showID, userID uuid.UUID, until time.Time) error {
+	if until.IsZero() {
+		_, err := db.pool.Exec(ctx, `DELETE FROM show_mutes WHERE show_id = $1 AND user_id = $2`, showID, userID)
+		return storeErr("unmute", err)
+	}
+	_, err := db.pool.Exec(ctx,
+		`INSERT INTO show_mutes (show_id, user_id, until) VALUES ($1, $2, $3)
+		 ON CONFLICT (show_id, user_id) DO UPDATE SET until = EXCLUDED.until`,
+		showID, userID, until)
+	return storeErr("mute", err)
+}
+
+// Moderation returns the show's banned users, oldest ban first, and the
+// mutes that end after now, read from one snapshot.
+func (db *DB) Moderation(ctx context.Context, showID uuid.UUID, now time.Time) ([]uuid.UUID, map[uuid.UUID]time.Time, error) {
+	banned := []uuid.UUID{}
+	muted := map[uuid.UUID]time.Time{}
+	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx,
+			`SELECT user_id FROM show_bans WHERE show_id = $1 ORDER BY created_at, user_id`, showID)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		if err != nil {
+			return err
+		}
+		banned = append(banned, ids...)
+		rows, err = tx.Query(ctx,
+			`SELECT user_id, until FROM show_mutes WHERE show_id = $1 AND until > $2`, showID, now)
+		if err != nil {
+			return err
+		}
+		var (
+			user  uuid.UUID
+			until time.Time
+		)
+		_, err = pgx.ForEachRow(rows, []any{&user, &until}, func() error {
+			muted[user] = until.UTC()
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, nil, storeErr("moderation", err)
+	}
+	return banned, muted, nil
+}
+
+// SetBlockedWords replaces the brand's blocked-word list.
+func (db *DB) SetBlockedWords(ctx context.Context, brandID uuid.UUID, words []string) error {
+	if words == nil {
+		words = []string{}
+	}
+	b, err := json.Marshal(words)
+	if err != nil {
+		return storeErr("set blocked words", err)
+	}
+	_, err = db.pool.Exec(ctx,
+		`INSERT INTO brand_blocked_words (brand_id, words, updated_at) VALUES ($1, $2::jsonb, $3)
+		 ON CONFLICT (brand_id) DO UPDATE SET words = EXCLUDED.words, updated_at = EXCLUDED.updated_at`,
+		brandID, string(b), time.Now().UTC().Truncate(time.Microsecond))
+	return storeErr("set blocked words", err)
+}
+
+// BlockedWords returns the brand's list; empty, not nil, when it has none.
+func (db *DB) BlockedWords(ctx context.Context, brandID uuid.UUID) ([]string, error) {
+	var b []byte
+	err := db.pool.QueryRow(ctx, `SELECT words FROM brand_blocked_words WHERE brand_id = $1`, brandID).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return []string{}, nil
+	}
+	if err != nil {
+		return nil, storeErr("blocked words", err)
+	}
+	words := []string{}
+	if err := json.Unmarshal(b, &words); err != nil {
+		return nil, storeErr("blocked words", err)
+	}
+	if words == nil {
+		words = []string{}
+	}
+	return words, nil
+}

@@ -1,0 +1,126 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/pavilion-live/pavilion/internal/apperr"
+)
+
+// showUserRef names what a show_bans or show_mutes write refers to that is
+// missing: SQLite does not say which foreign key broke, so on a violation it
+// looks. Other errors pass.
+func showUserRef(ctx context.Context, tx *sql.Tx, err error, showID, userID uuid.UUID) error {
+	if se := sqliteError(err); se == nil || se.Code() != sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+		return err
+	}
+	var n int
+	if qerr := tx.QueryRowContext(ctx, `SELECT count(*) FROM shows WHERE id = ?`, showID).Scan(&n); qerr == nil && n == 0 {
+		return apperr.Wrap(apperr.NotFound, err, "show not found")
+	}
+	return refErr(err, "user")
+}
+
+// SetBan bans the user from the show, or lifts the ban. Banning twice keeps
+// the first ban.
+func (db *DB) SetBan(ctx context.Context, showID, userID uuid.UUID, banned bool) error {
+	if !banned {
+		_, err := db.exec(ctx, `DELETE FROM show_bans WHERE show_id = ? AND user_id = ?`, showID, userID)
+		return storeErr("lift ban", err)
+	}
+	return db.write(ctx, "ban", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO show_bans (show_id, user_id, created_at) VALUES (?, ?, ?)
+			 ON CONFLICT (show_id, user_id) DO NOTHING`,
+			showID, userID, micros(now()))
+		return showUserRef(ctx, tx, err, showID, userID)
+	})
+}
+
+// SetMute mutes the user in the show until the given time; the zero time unmutes.
+func (db *DB) SetMute(ctx context.Context, showID, userID uuid.UUID, until time.Time) error {
+	if until.IsZero() {
+		_, err := db.exec(ctx, `DELETE FROM show_mutes WHERE show_id = ? AND user_id = ?`, showID, userID)
+		return storeErr("unmute", err)
+	}
+	return db.write(ctx, "mute", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO show_mutes (show_id, user_id, until) VALUES (?, ?, ?)
+			 ON CONFLICT (show_id, user_id) DO UPDATE SET until = excluded.until`,
+			showID, userID, micros(until))
+		return showUserRef(ctx, tx, err, showID, userID)
+	})
+}
+
+// Moderation returns the show's banned users, oldest ban first, and the
+// mutes that end after now.
+func (db *DB) Moderation(ctx context.Context, showID uuid.UUID, now time.Time) ([]uuid.UUID, map[uuid.UUID]time.Time, error) {
+	banned := []uuid.UUID{}
+	muted := map[uuid.UUID]time.Time{}
+	err := db.read(ctx, "moderation", func(tx *sql.Tx) error {
+		ids, err := queryAll(ctx, tx, func(r row) (*uuid.UUID, error) {
+			var id uuid.UUID
+			return &id, r.Scan(&id)
+		}, `SELECT user_id FROM show_bans WHERE show_id = ? ORDER BY created_at, user_id`, showID)
+		if err != nil {
+			return err
+		}
+		banned = ids
+		type mute struct {
+			user  uuid.UUID
+			until time.Time
+		}
+		mutes, err := queryAll(ctx, tx, func(r row) (*mute, error) {
+			var m mute
+			return &m, r.Scan(&m.user, asTime(&m.until))
+		}, `SELECT user_id, until FROM show_mutes WHERE show_id = ? AND until > ?`, showID, micros(now))
+		if err != nil {
+			return err
+		}
+		for _, m := range mutes {
+			muted[m.user] = m.until
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return banned, muted, nil
+}
+
+// SetBlockedWords replaces the brand's blocked-word list.
+func (db *DB) SetBlockedWords(ctx context.Context, brandID uuid.UUID, words []string) error {
+	if words == nil {
+		words = []string{}
+	}
+	text, err := jsonText(words)
+	if err != nil {
+		return storeErr("set blocked words", err)
+	}
+	_, err = db.exec(ctx,
+		`INSERT INTO brand_blocked_words (brand_id, words, updated_at) VALUES (?, ?, ?)
+		 ON CONFLICT (brand_id) DO UPDATE SET words = excluded.words, updated_at = excluded.updated_at`,
+		brandID, text, micros(now()))
+	return storeErr("set blocked words", refErr(err, "brand"))
+}
+
+// BlockedWords returns the brand's list; empty, not nil, when it has none.
+func (db *DB) BlockedWords(ctx context.Context, brandID uuid.UUID) ([]string, error) {
+	words := []string{}
+	err := db.r.QueryRowContext(ctx, `SELECT words FROM brand_blocked_words WHERE brand_id = ?`, brandID).Scan(asJSON(&words))
+	if errors.Is(err, sql.ErrNoRows) {
+		return []string{}, nil
+	}
+	if err != nil {
+		return nil, storeErr("blocked words", err)
+	}
+	if words == nil {
+		words = []string{}
+	}
+	return words, nil
+}
