@@ -197,10 +197,16 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 	if sh.State != show.Scheduled && sh.State != show.Live {
 		return nil, false, apperr.Errorf(apperr.Conflict, "the show is %s: its offers are closed", sh.State)
 	}
+	hash := requestHash(req.OfferID.String(), fmt.Sprint(req.Quantity))
 	if !o.DropOpen(s.now()) {
+		// A retry of a tap that won before the drop closed still gets its hold.
+		if req.IdempotencyKey != "" && s.mayHold(ctx, o.ID, u.ID) {
+			if r, replayed, err := s.replayReservation(ctx, u.ID, req.IdempotencyKey, hash); replayed || err != nil {
+				return r, replayed, err
+			}
+		}
 		return nil, false, ErrDropClosed
 	}
-	hash := requestHash(req.OfferID.String(), fmt.Sprint(req.Quantity))
 
 	verdict := LimitOver // more than anyone may have: no need to ask the gate
 	if o.PerCustomerLimit == 0 || req.Quantity <= o.PerCustomerLimit {

@@ -702,10 +702,17 @@ func testFlashDrop(t *testing.T, w *World) {
 	}
 	_, err = w.Svc.SetDrop(ctx, host, drop.ID, checkout.DropOpen, 30)
 	must(t, err)
-	must(t, tap(users[1]))
+	keyed := checkout.ReserveRequest{OfferID: drop.ID, Quantity: 1, IdempotencyKey: "drop-tap"}
+	first, _, err := w.Svc.Reserve(ctx, users[1], keyed)
+	must(t, err)
 	_, err = w.Svc.SetDrop(ctx, host, drop.ID, checkout.DropClose, 0)
 	must(t, err)
 	if err := tap(users[2]); !errors.Is(err, checkout.ErrDropClosed) {
 		t.Fatalf("after closing by hand: %v", err)
+	}
+	// The winner's retry after the close still gets its hold back.
+	again, replayed, err := w.Svc.Reserve(ctx, users[1], keyed)
+	if err != nil || !replayed || again.ID != first.ID {
+		t.Fatalf("retry after the drop closed: %v %v %v", again, replayed, err)
 	}
 }
