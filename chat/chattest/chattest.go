@@ -10,6 +10,11 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/chat"
+	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/show"
+	"github.com/pavilion-live/pavilion/internal/storetest"
 )
 
 // Fixture gives the suite a store and a show, brand and users that exist in it.
@@ -19,6 +24,33 @@ type Fixture struct {
 	Show2 uuid.UUID
 	Brand uuid.UUID
 	Users []uuid.UUID // at least 3
+}
+
+// NewFixture creates, through the driver's own stores, a brand with two
+// shows and three users next to store.
+func NewFixture(t *testing.T, store chat.Store, st storetest.Stores) Fixture {
+	t.Helper()
+	ctx := context.Background()
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	b := &brand.Brand{ID: uuid.New(), Slug: "maison", Name: "Maison", CreatedAt: at, UpdatedAt: at}
+	must(t, st.Brands.CreateBrand(ctx, b))
+	f := Fixture{Store: store, Brand: b.ID}
+	for i := range 2 {
+		s := &show.Show{ID: uuid.New(), BrandID: b.ID, Title: "Show", Kind: show.KindShow, Visibility: show.Public,
+			State: show.Scheduled, StartsAt: at, EndsAt: at.Add(time.Hour), TimeZone: "UTC", HostIDs: []uuid.UUID{}, CreatedAt: at, UpdatedAt: at}
+		must(t, st.Shows.CreateShow(ctx, s))
+		if i == 0 {
+			f.Show = s.ID
+		} else {
+			f.Show2 = s.ID
+		}
+	}
+	for range 3 {
+		u := &account.User{ID: uuid.New(), Email: uuid.NewString()[:8] + "@example.com", Roles: []account.Role{account.RoleViewer}, CreatedAt: at}
+		must(t, st.Accounts.CreateUser(ctx, u, "hash"))
+		f.Users = append(f.Users, u.ID)
+	}
+	return f
 }
 
 // Run checks the contract; open returns a fresh fixture.
@@ -52,6 +84,25 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 		must(t, err)
 		if len(banned) != 0 || len(muted) != 0 {
 			t.Fatalf("after lifting: %v %v", banned, muted)
+		}
+	})
+	t.Run("UnknownReferences", func(t *testing.T) {
+		f := open(t)
+		s := f.Store
+		until := time.Now().Add(time.Hour)
+		for _, c := range []struct {
+			err  error
+			want string
+		}{
+			{s.SetBan(ctx, uuid.New(), f.Users[0], true), "show not found"},
+			{s.SetBan(ctx, f.Show, uuid.New(), true), "user not found"},
+			{s.SetMute(ctx, uuid.New(), f.Users[0], until), "show not found"},
+			{s.SetMute(ctx, f.Show, uuid.New(), until), "user not found"},
+			{s.SetBlockedWords(ctx, uuid.New(), []string{"fake"}), "brand not found"},
+		} {
+			if apperr.CodeOf(c.err) != apperr.NotFound || apperr.MessageOf(c.err) != c.want {
+				t.Errorf("err = %v, want NotFound %q", c.err, c.want)
+			}
 		}
 	})
 	t.Run("BlockedWords", func(t *testing.T) {
