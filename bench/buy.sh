@@ -27,8 +27,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-GO="${GO:-go}"
-command -v "$GO" >/dev/null 2>&1 || GO=/usr/local/go/bin/go
 MODES="${BENCH_MODES:-embedded cluster}"
 BUYERS="${BENCH_BUYERS:-5000}"
 UNITS="${BENCH_UNITS:-100}"
@@ -36,145 +34,12 @@ DURATION="${BENCH_DURATION:-12s}"
 LOOP_WORKERS="${BENCH_LOOP_WORKERS:-128}"
 RESERVE_UNITS="${BENCH_RESERVE_UNITS:-100000}"
 RESERVE_BUYERS="${BENCH_RESERVE_BUYERS:-2000}"
-PG_SERVER="${BENCH_PG_SERVER:-postgres://postgres@127.0.0.1:5432}"
-PG_ADMIN_URL="$PG_SERVER/postgres?sslmode=disable"
-REDIS_DB=15
-REDIS_URL="redis://127.0.0.1:6379/$REDIS_DB"
-OUT=bench/out
-RUN_TIMEOUT=300 # seconds, per pavload run
-PROFILE="${BENCH_PROFILE:-}"
 
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-for tool in curl jq; do
-	command -v "$tool" >/dev/null 2>&1 || die "$tool is needed"
-done
-
-# Pinning: server on CPU 0, load on CPU 1, when there are two CPUs to pin to.
-if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
-	PIN_SERVER=(taskset -c 0)
-	PIN_LOAD=(taskset -c 1)
-	PINNING="server on CPU 0, pavload on CPU 1 (taskset)"
-else
-	PIN_SERVER=()
-	PIN_LOAD=()
-	PINNING="not pinned (taskset missing or fewer than 2 CPUs)"
-fi
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/pavbench.XXXXXX")"
-server_pid=""
-debug_addr=""
-profiler_pid=""
-dbname=""
-redis_used=""
-
-stop_server() {
-	[ -n "$server_pid" ] || return 0
-	if kill -0 "$server_pid" 2>/dev/null; then
-		kill -TERM "$server_pid" 2>/dev/null || true
-		for _ in $(seq 1 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$server_pid" 2>/dev/null || true
-	fi
-	wait "$server_pid" 2>/dev/null || true
-	server_pid=""
-}
-
-drop_db() {
-	if [ -n "$dbname" ]; then
-		psql "$PG_ADMIN_URL" -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$dbname\" WITH (FORCE)" >/dev/null 2>&1 ||
-			log "could not drop database $dbname"
-		dbname=""
-	fi
-	if [ -n "$redis_used" ]; then
-		redis-cli -h 127.0.0.1 -p 6379 -n "$REDIS_DB" flushdb >/dev/null 2>&1 || true
-		redis_used=""
-	fi
-}
-
-cleanup() {
-	local rc=$?
-	if [ -n "$profiler_pid" ]; then kill "$profiler_pid" 2>/dev/null || true; fi
-	stop_server
-	drop_db
-	rm -rf "$work"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# start_postgres and start_redis follow .ci/run.
-start_postgres() {
-	if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then return 0; fi
-	command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ] || return 1
-	local ver
-	ver="$(ls /etc/postgresql | sort -V | tail -1)"
-	log "starting PostgreSQL $ver"
-	pg_ctlcluster --skip-systemctl-redirect "$ver" main start || return 1
-	for _ in $(seq 1 50); do pg_isready -h 127.0.0.1 -p 5432 -q && return 0; sleep 0.2; done
-	return 1
-}
-
-start_redis() {
-	if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then return 0; fi
-	command -v redis-server >/dev/null 2>&1 || return 1
-	log "starting Redis"
-	redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null || return 1
-	for _ in $(seq 1 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return 0; sleep 0.2; done
-	return 1
-}
-
-# free_port prints a TCP port that no socket uses, taken below the
-# ephemeral range so that no outgoing connection grabs it meanwhile.
-free_port() {
-	local port low=32768
-	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
-	[ "$low" -gt 11000 ] || low=32768
-	for _ in $(seq 1 100); do
-		port=$((10000 + RANDOM % (low - 10000)))
-		if command -v ss >/dev/null 2>&1; then
-			[ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ] || continue
-		fi
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return 0
-		fi
-	done
-	return 1
-}
-
-# start_server MODE: starts a fresh server for MODE and writes $work/MODE/demo.json.
-start_server() {
-	local mode=$1 dir="$work/$1" port base
-	mkdir -p "$dir"
-	port="$(free_port)" || die "no free port"
-	base="http://127.0.0.1:$port"
-	# The store flags, for serve and demo alike; serve also gets the bus.
-	local -a store=(--data-dir "$dir/data") bus=()
-	if [ "$mode" = cluster ]; then
-		store=(--database-url "$PAVILION_DATABASE_URL")
-		bus=(--redis-url "$PAVILION_REDIS_URL")
-	fi
-	local -a debug=()
-	debug_addr=""
-	if [ -n "$PROFILE" ]; then
-		debug_addr="127.0.0.1:$(free_port)" || die "no free port"
-		debug=(--debug-addr "$debug_addr")
-	fi
-	log "$mode: starting bin/pavilion on $base (${PIN_SERVER[*]:-unpinned})"
-	"${PIN_SERVER[@]}" bin/pavilion serve --demo --http "127.0.0.1:$port" --public-url "$base" \
-		--log-level warn "${store[@]}" "${bus[@]}" "${debug[@]}" >"$dir/server.log" 2>&1 &
-	server_pid=$!
-	for _ in $(seq 1 150); do
-		if curl -fsS -o /dev/null "$base/readyz" 2>/dev/null; then break; fi
-		kill -0 "$server_pid" 2>/dev/null || { cat "$dir/server.log" >&2; die "$mode: the server exited"; }
-		sleep 0.2
-	done
-	curl -fsS -o /dev/null "$base/readyz" || { cat "$dir/server.log" >&2; die "$mode: the server is not ready after 30 s"; }
-	bin/pavilion demo --json --public-url "$base" "${store[@]}" >"$dir/demo.json" 2>"$dir/demo.err" ||
-		{ cat "$dir/demo.err" >&2; die "$mode: pavilion demo --json failed"; }
-}
+BENCH_TAG=bench
+BENCH_WORK=pavbench
+STOP_TRIES=100
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 # profile_loop OUT TXT: once pavload (writing TXT) has created its buyers
 # and gone through its burst, saves a CPU profile of the server's closed loop.
@@ -212,23 +77,8 @@ load() {
 
 # bench_mode MODE: both runs against a fresh server; writes $OUT/buy-MODE.json.
 bench_mode() {
-	local mode=$1 rc=0
-	if [ "$mode" = cluster ]; then
-		start_postgres || die "PostgreSQL is not running on 127.0.0.1:5432 and could not be started"
-		start_redis || die "Redis is not running on 127.0.0.1:6379 and could not be started"
-		dbname="pavbench_$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')"
-		psql "$PG_ADMIN_URL" -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$dbname\"" >/dev/null ||
-			die "could not create database $dbname"
-		redis_used=1
-		redis-cli -h 127.0.0.1 -p 6379 -n "$REDIS_DB" flushdb >/dev/null
-		export PAVILION_DATABASE_URL="$PG_SERVER/$dbname?sslmode=disable"
-		export PAVILION_REDIS_URL="$REDIS_URL"
-	else
-		unset PAVILION_DATABASE_URL PAVILION_REDIS_URL
-	fi
-	local load_before
-	load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
-	log "$mode: machine load before: $load_before"
+	local mode=$1 rc=0 load_before
+	prepare_mode "$mode"
 	start_server "$mode"
 
 	load "$mode" stampede --buyers "$BUYERS" --units "$UNITS" --limit 1 --taps 1 \
@@ -246,10 +96,7 @@ bench_mode() {
 	return "$rc"
 }
 
-mkdir -p "$OUT" bin
-log "building bin/pavilion and bin/pavload"
-"$GO" build -o bin/pavilion ./cmd/pavilion
-"$GO" build -o bin/pavload ./cmd/pavload
+build_bins
 
 status=0
 done_modes=()

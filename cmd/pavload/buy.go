@@ -11,19 +11,15 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	"time"
 )
 
 // buyConfig is everything `pavload buy` is told.
 type buyConfig struct {
-	base       string
-	demoFile   string
-	adminToken string
+	commonConfig
 	brandToken string
 	brandID    string
-	showID     string
 	offerID    string
 
 	setup bool
@@ -44,10 +40,6 @@ type buyConfig struct {
 	payWorkers    int
 	timeout       time.Duration
 	maxSamples    int
-
-	label      string
-	jsonPath   string
-	cpuProfile string
 }
 
 const buyUsage = `Usage: pavload buy [flags]
@@ -70,12 +62,10 @@ check fails.
 Flags:`
 
 func (c *buyConfig) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.base, "base", "", "server base URL (default: base_url from --demo)")
-	fs.StringVar(&c.demoFile, "demo", "", "`file` holding the JSON printed by pavilion demo --json (tokens and IDs)")
-	fs.StringVar(&c.adminToken, "admin-token", "", "platform admin bearer token, to create buyers (default: from --demo)")
+	c.registerCommon(fs, "platform admin bearer token, to create buyers (default: from --demo)",
+		"show ID the offer belongs to (default: from --demo)")
 	fs.StringVar(&c.brandToken, "brand-token", "", "brand admin bearer token, for --setup and verification (default: from --demo)")
 	fs.StringVar(&c.brandID, "brand", "", "brand ID (default: from --demo)")
-	fs.StringVar(&c.showID, "show", "", "show ID the offer belongs to (default: from --demo)")
 	fs.StringVar(&c.offerID, "offer", "", "use this existing offer instead of creating one (turns --setup off)")
 	fs.BoolVar(&c.setup, "setup", true, "create a fresh product, SKU and offer for the run")
 	fs.IntVar(&c.units, "units", 100, "with --setup: units in stock and allocated to the offer")
@@ -94,9 +84,6 @@ func (c *buyConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.payWorkers, "pay-workers", 64, "parallel requests while paying")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.IntVar(&c.maxSamples, "max-samples", 2_000_000, "latency samples kept for percentiles (counts stay exact past it)")
-	fs.StringVar(&c.label, "label", "", "a name for this run, copied into the report")
-	fs.StringVar(&c.jsonPath, "json", "", "also write every figure as one JSON object to this file")
-	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write pavload's own CPU profile to this file (is the load generator the bottleneck?)")
 }
 
 // demoFile is the part of `pavilion demo --json` pavload reads.
@@ -111,20 +98,13 @@ type demoFile struct {
 
 // complete fills what flags left empty from the demo file, then checks the result.
 func (c *buyConfig) complete(set map[string]bool) error {
-	if c.demoFile != "" {
-		b, err := os.ReadFile(c.demoFile)
-		if err != nil {
-			return err
-		}
-		var d demoFile
-		if err := json.Unmarshal(b, &d); err != nil {
-			return fmt.Errorf("--demo %s: %w", c.demoFile, err)
-		}
-		c.base = firstSet(c.base, d.BaseURL)
-		c.adminToken = firstSet(c.adminToken, d.AdminToken)
+	d, err := c.loadDemo()
+	if err != nil {
+		return err
+	}
+	if d != nil {
 		c.brandToken = firstSet(c.brandToken, d.BrandAdminToken)
 		c.brandID = firstSet(c.brandID, d.BrandID)
-		c.showID = firstSet(c.showID, d.ShowID)
 	}
 	if c.offerID != "" {
 		if set["setup"] && c.setup {
@@ -176,43 +156,14 @@ func firstSet(a, b string) string {
 
 func buy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg buyConfig
-	fs := flag.NewFlagSet("buy", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, buyUsage)
-		fs.PrintDefaults()
-	}
-	cfg.register(fs)
-	if err := fs.Parse(args); err != nil {
+	set, err := parseFlags("buy", buyUsage, args, stderr, cfg.register)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("buy: unexpected arguments %q", fs.Args())
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if err := cfg.complete(set); err != nil {
 		return fmt.Errorf("buy: %w", err)
 	}
-
-	if cfg.cpuProfile != "" {
-		f, err := os.Create(cfg.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	rep, err := runBuy(ctx, &cfg, stdout)
-	if rep != nil && cfg.jsonPath != "" {
-		if werr := writeJSONFile(cfg.jsonPath, rep); werr != nil {
-			return errors.Join(err, werr)
-		}
-		fmt.Fprintf(stdout, "figures written to %s\n", cfg.jsonPath)
-	}
+	rep, err := runReport(&cfg.commonConfig, stdout, func() (*buyReport, error) { return runBuy(ctx, &cfg, stdout) })
 	if err != nil {
 		return err
 	}

@@ -28,27 +28,10 @@ func startShop(t *testing.T, f *fakeShop) (demoPath string) {
 	return demoPath
 }
 
-func runPavload(t *testing.T, args ...string) (string, *buyReport, error) {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "out.json")
-	var stdout, stderr bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	err := run(ctx, append(args, "--json", out), &stdout, &stderr)
-	t.Log(stdout.String(), stderr.String())
-	var rep buyReport
-	if b, rerr := os.ReadFile(out); rerr == nil {
-		if jerr := json.Unmarshal(b, &rep); jerr != nil {
-			t.Fatalf("--json wrote something that is not a report: %v", jerr)
-		}
-	}
-	return stdout.String(), &rep, err
-}
-
 func TestBuyStampede(t *testing.T) {
 	f := newFakeShop()
 	demo := startShop(t, f)
-	out, rep, err := runPavload(t, "buy", "--demo", demo, "--buyers", "60", "--units", "10", "--limit", "1", "--concurrency", "16")
+	out, rep, err := runLoad[buyReport](t, "buy", "--demo", demo, "--buyers", "60", "--units", "10", "--limit", "1", "--concurrency", "16")
 	if err != nil {
 		t.Fatalf("buy: %v", err)
 	}
@@ -77,7 +60,7 @@ func TestBuyStampede(t *testing.T) {
 func TestBuySustainedWithLimit(t *testing.T) {
 	f := newFakeShop()
 	demo := startShop(t, f)
-	_, rep, err := runPavload(t, "buy", "--demo", demo, "--buyers", "8", "--units", "12", "--limit", "2",
+	_, rep, err := runLoad[buyReport](t, "buy", "--demo", demo, "--buyers", "8", "--units", "12", "--limit", "2",
 		"--taps", "1", "--duration", "300ms", "--loop-workers", "4", "--pay=false")
 	if err != nil {
 		t.Fatalf("buy: %v", err)
@@ -101,7 +84,7 @@ func TestBuySustainedWithLimit(t *testing.T) {
 func TestBuyWarmAuth(t *testing.T) {
 	f := newFakeShop()
 	demo := startShop(t, f)
-	_, rep, err := runPavload(t, "buy", "--demo", demo, "--buyers", "25", "--units", "3", "--concurrency", "4", "--warm-auth", "--pay=false")
+	_, rep, err := runLoad[buyReport](t, "buy", "--demo", demo, "--buyers", "25", "--units", "3", "--concurrency", "4", "--warm-auth", "--pay=false")
 	if err != nil {
 		t.Fatalf("buy: %v", err)
 	}
@@ -114,7 +97,7 @@ func TestBuyCatchesOversell(t *testing.T) {
 	f := newFakeShop()
 	f.oversell = true
 	demo := startShop(t, f)
-	out, rep, err := runPavload(t, "buy", "--demo", demo, "--buyers", "30", "--units", "5", "--limit", "1")
+	out, rep, err := runLoad[buyReport](t, "buy", "--demo", demo, "--buyers", "30", "--units", "5", "--limit", "1")
 	if err == nil || !strings.Contains(err.Error(), "verification failed") {
 		t.Fatalf("buy = %v, want a verification failure", err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,9 +9,7 @@ import (
 	"maps"
 	"math"
 	"net/url"
-	"os"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -20,11 +17,8 @@ import (
 
 // chatConfig is everything `pavload chat` is told.
 type chatConfig struct {
-	base       string
-	demoFile   string
-	adminToken string
-	showID     string
-	wsURL      string
+	commonConfig
+	wsURL string
 
 	viewers         int
 	chatters        int
@@ -43,10 +37,6 @@ type chatConfig struct {
 	createWorkers   int
 	timeout         time.Duration
 	progress        time.Duration
-
-	label      string
-	jsonPath   string
-	cpuProfile string
 }
 
 // serverFrameLimit is the live room's per-user limit on chat and reaction
@@ -84,10 +74,8 @@ itself fails.
 Flags:`
 
 func (c *chatConfig) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.base, "base", "", "server base URL (default: base_url from --demo)")
-	fs.StringVar(&c.demoFile, "demo", "", "`file` holding the JSON printed by pavilion demo --json (tokens and IDs)")
-	fs.StringVar(&c.adminToken, "admin-token", "", "platform admin bearer token, to create chatters and reacters (default: from --demo)")
-	fs.StringVar(&c.showID, "show", "", "show whose room to join (default: show_id from --demo)")
+	c.registerCommon(fs, "platform admin bearer token, to create chatters and reacters (default: from --demo)",
+		"show whose room to join (default: show_id from --demo)")
 	fs.StringVar(&c.wsURL, "ws", "", "websocket URL of the room (default: ws(s)://<base host>/ws/shows/<show>)")
 	fs.IntVar(&c.viewers, "viewers", 1000, "websockets in the room, chatters and reacters included")
 	fs.IntVar(&c.chatters, "chatters", 20, "viewers that chat (signed in)")
@@ -106,25 +94,12 @@ func (c *chatConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.createWorkers, "create-workers", 32, "parallel requests while creating accounts")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "per-request timeout, and how long a viewer may wait for its welcome")
 	fs.DurationVar(&c.progress, "progress", 5*time.Second, "print a progress line this often during the run (0: never)")
-	fs.StringVar(&c.label, "label", "", "a name for this run, copied into the report")
-	fs.StringVar(&c.jsonPath, "json", "", "also write every figure as one JSON object to this file")
-	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write pavload's own CPU profile to this file (is the load generator the bottleneck?)")
 }
 
 // complete fills what flags left empty from the demo file, then checks the result.
 func (c *chatConfig) complete() error {
-	if c.demoFile != "" {
-		b, err := os.ReadFile(c.demoFile)
-		if err != nil {
-			return err
-		}
-		var d demoFile
-		if err := json.Unmarshal(b, &d); err != nil {
-			return fmt.Errorf("--demo %s: %w", c.demoFile, err)
-		}
-		c.base = firstSet(c.base, d.BaseURL)
-		c.adminToken = firstSet(c.adminToken, d.AdminToken)
-		c.showID = firstSet(c.showID, d.ShowID)
+	if _, err := c.loadDemo(); err != nil {
+		return err
 	}
 	if c.reacters == 0 && c.reactions > 0 {
 		// 4 a second each stays under the server's per-user limit of 5.
@@ -182,40 +157,13 @@ func (c *chatConfig) signedIn() int {
 
 func chat(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg chatConfig
-	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, chatUsage)
-		fs.PrintDefaults()
-	}
-	cfg.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseFlags("chat", chatUsage, args, stderr, cfg.register); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("chat: unexpected arguments %q", fs.Args())
 	}
 	if err := cfg.complete(); err != nil {
 		return fmt.Errorf("chat: %w", err)
 	}
-	if cfg.cpuProfile != "" {
-		f, err := os.Create(cfg.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	rep, err := runChat(ctx, &cfg, stdout)
-	if rep != nil && cfg.jsonPath != "" {
-		if werr := writeJSONFile(cfg.jsonPath, rep); werr != nil {
-			return errors.Join(err, werr)
-		}
-		fmt.Fprintf(stdout, "figures written to %s\n", cfg.jsonPath)
-	}
+	_, err := runReport(&cfg.commonConfig, stdout, func() (*chatReport, error) { return runChat(ctx, &cfg, stdout) })
 	return err
 }
 

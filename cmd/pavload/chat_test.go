@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -178,23 +175,6 @@ func (f *fakeRoom) tick(ctx context.Context) {
 	}
 }
 
-func runChatLoad(t *testing.T, args ...string) (string, *chatReport, error) {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "out.json")
-	var stdout, stderr bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	err := run(ctx, append(args, "--json", out), &stdout, &stderr)
-	t.Log(stdout.String(), stderr.String())
-	var rep chatReport
-	if b, rerr := os.ReadFile(out); rerr == nil {
-		if jerr := json.Unmarshal(b, &rep); jerr != nil {
-			t.Fatalf("--json wrote something that is not a report: %v", jerr)
-		}
-	}
-	return stdout.String(), &rep, err
-}
-
 func TestChatRoom(t *testing.T) {
 	f := newFakeRoom()
 	srv := httptest.NewServer(f)
@@ -204,7 +184,7 @@ func TestChatRoom(t *testing.T) {
 	go f.tick(ctx)
 
 	const viewers = 30
-	out, rep, err := runChatLoad(t, "chat", "--base", srv.URL, "--admin-token", "admin", "--show", f.showID,
+	out, rep, err := runLoad[chatReport](t, "chat", "--base", srv.URL, "--admin-token", "admin", "--show", f.showID,
 		"--viewers", fmt.Sprint(viewers), "--chatters", "2", "--rate", "10", "--size", "80", "--duration", "1s",
 		"--reactions", "20", "--reacters", "3", "--storm", "1s", "--idle", "100ms", "--drain", "2s", "--progress", "0")
 	if err != nil {
