@@ -113,6 +113,10 @@ func (s *Server) pliInterval() time.Duration {
 	return 500 * time.Millisecond
 }
 
+// Start binds the media port now, so a port already in use stops the server
+// at start rather than failing the first publisher.
+func (s *Server) Start() error { return s.init() }
+
 func (s *Server) init() error {
 	s.initOnce.Do(func() {
 		s.mu.Lock()

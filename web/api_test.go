@@ -23,8 +23,10 @@ import (
 	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/demo"
 	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/show"
 	"github.com/pavilion-live/pavilion/internal/sqlite"
 	"github.com/pavilion-live/pavilion/internal/testpay"
+	"github.com/pavilion-live/pavilion/stream"
 	"github.com/pavilion-live/pavilion/web"
 )
 
@@ -67,8 +69,13 @@ func newEnv(t *testing.T) *env {
 	live := &chat.Hub{Bus: memory.NewBus(), Shows: db, Catalog: db, Checkout: e.shop, Logger: slog.New(slog.DiscardHandler),
 		User: func(r *http.Request) *account.User { return web.UserFrom(r.Context()) }}
 	e.shop.Notifier = live
+	media := &stream.Server{UDPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler),
+		Keys: func(ctx context.Context, showID uuid.UUID, key string) (bool, error) {
+			return show.CheckStreamKey(ctx, db, showID, key)
+		}}
+	t.Cleanup(func() { media.Close() })
 	srv := &web.Server{
-		Accounts: e.svc, Brands: db, Shows: db, Catalog: db, Checkout: e.shop, Live: live,
+		Accounts: e.svc, Brands: db, Shows: db, Catalog: db, Checkout: e.shop, Live: live, Media: media,
 		Checks:   []web.Check{{Name: "store", Ping: db.Ping}, {Name: "fake", Ping: func(context.Context) error { return *e.ready }}},
 		Registry: prometheus.NewRegistry(),
 		Logger:   slog.New(slog.DiscardHandler),
@@ -603,7 +610,7 @@ func TestOperatorEndpoints(t *testing.T) {
 	r = e.do("GET", "/api/openapi.json", nil)
 	e.want(r, http.StatusOK, "")
 	// Routes of the plan that are not built yet say so.
-	r = e.do("POST", "/whip/"+e.creds.ShowID, nil)
+	r = e.do("GET", "/api/calendar.ics", nil)
 	e.want(r, http.StatusNotImplemented, "not_implemented")
 	e.want(e.do("GET", "/api/nothing-here", nil), http.StatusNotFound, "not_found")
 	if r := e.do("GET", "/", nil); r.status != 200 || r.header.Get("Content-Security-Policy") == "" {

@@ -73,3 +73,32 @@ func TestLiveRoomAuth(t *testing.T) {
 		t.Fatalf("members-only show for a member: %d", code)
 	}
 }
+
+// TestMediaRoutes: WHIP and WHEP are served by the media server, with the
+// show's stream key; the web layer's credentials are not stream keys.
+func TestMediaRoutes(t *testing.T) {
+	e := newEnv(t)
+	sdp := header("Content-Type", "application/sdp")
+	whip := "/whip/" + e.creds.ShowID
+	for _, tok := range []string{"", "pvk_wrong", e.creds.HostToken} {
+		var opts []reqOpt
+		opts = append(opts, sdp)
+		if tok != "" {
+			opts = append(opts, bearer(tok))
+		}
+		if r := e.do("POST", whip, "v=0\r\n", opts...); r.status != http.StatusUnauthorized {
+			t.Fatalf("WHIP with %q: %d %s", tok, r.status, r.body)
+		}
+	}
+	// The current key passes authentication and reaches SDP parsing.
+	if r := e.do("POST", whip, "not sdp", sdp, bearer(e.creds.StreamKey)); r.status != http.StatusBadRequest {
+		t.Fatalf("WHIP with the key and bad SDP: %d %s", r.status, r.body)
+	}
+	// WHEP reaches the media server too (the stream package tests the sessions themselves).
+	if r := e.do("POST", "/whep/"+e.creds.ShowID, "v=0\r\n", sdp); r.status != http.StatusBadRequest {
+		t.Fatalf("WHEP with an empty offer: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", "/whep/"+e.creds.ShowID, "v=0\r\n", header("Content-Type", "text/plain")); r.status != http.StatusUnsupportedMediaType {
+		t.Fatalf("WHEP with the wrong content type: %d %s", r.status, r.body)
+	}
+}

@@ -129,7 +129,7 @@ var pageRoutes = []string{"GET /{$}", "GET /shows/{id}", "GET /studio/{id}", "GE
 func TestOpenAPIRoutesExist(t *testing.T) {
 	_, ops := loadOpenAPI(t)
 	mux := http.NewServeMux()
-	s := &Server{Registry: prometheus.NewRegistry(), Live: fakeLive{}} // handlers are never called
+	s := &Server{Registry: prometheus.NewRegistry(), Live: fakeLive{}, Media: fakeMedia{}} // handlers are never called
 	s.routes(mux)
 
 	param := regexp.MustCompile(`\{[^}]+\}`)
@@ -274,3 +274,10 @@ func stringLit(e ast.Expr) (string, bool) {
 type fakeLive struct{ http.Handler }
 
 func (fakeLive) Pin(context.Context, *account.User, uuid.UUID, uuid.UUID) error { return nil }
+
+// fakeMedia stands in for the media server so its routes get registered.
+type fakeMedia struct{}
+
+func (fakeMedia) WHIP(http.ResponseWriter, *http.Request)   {}
+func (fakeMedia) WHEP(http.ResponseWriter, *http.Request)   {}
+func (fakeMedia) Delete(http.ResponseWriter, *http.Request) {}

@@ -37,6 +37,8 @@ type Server struct {
 	Checkout *checkout.Service
 	// Live is the live room (chat.Hub): it serves GET /ws/shows/{id} and pins.
 	Live LiveRoom
+	// Media is the WHIP/WHEP server (stream.Server); nil answers 501.
+	Media Media
 
 	Checks   []Check
 	Registry *prometheus.Registry // where HTTP metrics are registered; nil: none
@@ -60,6 +62,14 @@ type Server struct {
 type LiveRoom interface {
 	http.Handler
 	Pin(ctx context.Context, u *account.User, showID, offerID uuid.UUID) error
+}
+
+// Media is what the API needs of the media server: WHIP ingest, WHEP
+// playback, and ending either session at its Location.
+type Media interface {
+	WHIP(http.ResponseWriter, *http.Request)
+	WHEP(http.ResponseWriter, *http.Request)
+	Delete(http.ResponseWriter, *http.Request)
 }
 
 // Handler builds the routed, wrapped handler. Call it once.
@@ -147,6 +157,18 @@ func (s *Server) routes(mux *http.ServeMux) {
 		mux.HandleFunc("POST /api/shows/{id}/pin", s.api(s.pin))
 	}
 	mux.HandleFunc("POST /api/shows/{id}/drops", s.api(s.setDrop))
+	if s.Media != nil {
+		mux.HandleFunc("POST /whip/{show}", s.Media.WHIP)
+		mux.HandleFunc("DELETE /whip/{show}/{session}", s.Media.Delete)
+		mux.HandleFunc("POST /whep/{show}", s.Media.WHEP)
+		mux.HandleFunc("DELETE /whep/{show}/{session}", s.Media.Delete)
+	} else {
+		media := func(w http.ResponseWriter, r *http.Request) {
+			s.writeError(w, r, notImplemented("media (no media server configured)"))
+		}
+		mux.HandleFunc("POST /whip/{show}", media)
+		mux.HandleFunc("POST /whep/{show}", media)
+	}
 	s.notBuilt(mux)
 	// Unknown API paths answer in the JSON error shape, like everything under /api.
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -161,8 +183,6 @@ func (s *Server) notBuilt(mux *http.ServeMux) {
 	for pattern, what := range map[string]string{
 		"GET /api/shows/{id}/stats": "show analytics (issue 6)",
 		"GET /api/calendar.ics":     "the iCalendar feed (issue 6)",
-		"POST /whip/{show}":         "WHIP ingest (stream, issue 5)",
-		"POST /whep/{show}":         "WHEP playback (stream, issue 5)",
 	} {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, notImplemented(what))

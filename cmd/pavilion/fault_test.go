@@ -221,7 +221,7 @@ func (s *sale) finish(t *testing.T) {
 }
 
 func serveCmd(dataDir string, env []string, extra ...string) *exec.Cmd {
-	args := append([]string{"serve", "--data-dir", dataDir, "--http", "127.0.0.1:0", "--log-format", "json", "--log-level", "warn",
+	args := append([]string{"serve", "--data-dir", dataDir, "--http", "127.0.0.1:0", "--media-port", "0", "--log-format", "json", "--log-level", "warn",
 		"--hold", "2s", "--payment-timeout", "3s"}, extra...)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(append(os.Environ(), "PAVILION_TEST_MAIN=1", "PAVILION_DATABASE_URL=", "PAVILION_REDIS_URL="), env...)

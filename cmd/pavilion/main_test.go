@@ -35,7 +35,7 @@ var urlRE = regexp.MustCompile(`running at (http://\S+)`)
 // returns its base URL once it is serving.
 func startServer(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, string, *bytes.Buffer) {
 	t.Helper()
-	args := append([]string{"serve", "--data-dir", dataDir, "--http", "127.0.0.1:0", "--log-format", "json"}, extra...)
+	args := append([]string{"serve", "--data-dir", dataDir, "--http", "127.0.0.1:0", "--media-port", "0", "--log-format", "json"}, extra...)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "PAVILION_TEST_MAIN=1", "PAVILION_DATABASE_URL=", "PAVILION_REDIS_URL=")
 	var stderr bytes.Buffer
@@ -231,7 +231,7 @@ func TestServeFlags(t *testing.T) {
 func TestServeClusterMode(t *testing.T) {
 	pg := testinfra.Postgres(t)
 	redisURL, _ := testinfra.Redis(t)
-	cmd := exec.Command(os.Args[0], "serve", "--http", "127.0.0.1:0", "--demo", "--log-format", "json")
+	cmd := exec.Command(os.Args[0], "serve", "--http", "127.0.0.1:0", "--media-port", "0", "--demo", "--log-format", "json")
 	cmd.Env = append(os.Environ(), "PAVILION_TEST_MAIN=1", "PAVILION_DATABASE_URL="+pg, "PAVILION_REDIS_URL="+redisURL)
 	base := startCmd(t, cmd)
 	code, body := get(t, base+"/readyz", "")

@@ -11,15 +11,19 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/config"
 	"github.com/pavilion-live/pavilion/internal/demo"
+	"github.com/pavilion-live/pavilion/internal/show"
 	"github.com/pavilion-live/pavilion/internal/testpay"
+	"github.com/pavilion-live/pavilion/stream"
 	"github.com/pavilion-live/pavilion/web"
 )
 
@@ -77,8 +81,29 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		User: func(r *http.Request) *account.User { return web.UserFrom(r.Context()) },
 	}
 	shop.Notifier = live
+	media := &stream.Server{
+		UDPAddr: fmt.Sprintf(":%d", cfg.MediaPort),
+		Logger:  log,
+		Keys: func(ctx context.Context, showID uuid.UUID, key string) (bool, error) {
+			return show.CheckStreamKey(ctx, db, showID, key)
+		},
+		Viewer: func(r *http.Request, showID uuid.UUID) error {
+			sh, err := db.ShowByID(r.Context(), showID)
+			if err != nil {
+				return err
+			}
+			if !account.CanSeeShow(web.UserFrom(r.Context()), sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
+				return apperr.Errorf(apperr.NotFound, "show not found")
+			}
+			return nil
+		},
+	}
+	if err := media.Start(); err != nil {
+		return err
+	}
+	defer media.Close()
 	srv := &web.Server{
-		Accounts: accounts, Brands: db, Shows: db, Catalog: db, Checkout: shop, Live: live,
+		Accounts: accounts, Brands: db, Shows: db, Catalog: db, Checkout: shop, Live: live, Media: media,
 		Checks:        []web.Check{{Name: "store", Ping: db.Ping}, {Name: "bus", Ping: hot.bus.Ping}},
 		Registry:      reg,
 		Logger:        log,
