@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -93,7 +94,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
-		http.Error(w, `{"error":{"code":"not_found","message":"show not found"}}`, http.StatusNotFound)
+		refuseUpgrade(w, http.StatusNotFound, apperr.Errorf(apperr.NotFound, "show not found"))
 		return
 	}
 	sh, err := h.Shows.ShowByID(r.Context(), id)
@@ -105,20 +106,20 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if apperr.CodeOf(err) == apperr.NotFound {
 			status = http.StatusNotFound
 		}
-		http.Error(w, `{"error":{"code":"`+string(apperr.CodeOf(err))+`","message":"`+apperr.MessageOf(err)+`"}}`, status)
+		refuseUpgrade(w, status, err)
 		return
 	}
 	room, err := h.room(r.Context(), sh)
 	if err != nil {
 		h.log().Warn("opening a live room", "show", id, "err", err)
-		http.Error(w, `{"error":{"code":"unavailable","message":"the live room is unavailable; try again"}}`, http.StatusServiceUnavailable)
+		refuseUpgrade(w, http.StatusServiceUnavailable, apperr.Errorf(apperr.Unavailable, "the live room is unavailable; try again"))
 		return
 	}
 	room.mu.Lock()
 	banned := u != nil && room.banned[u.ID]
 	room.mu.Unlock()
 	if banned {
-		http.Error(w, `{"error":{"code":"forbidden","message":"you are banned from this show"}}`, http.StatusForbidden)
+		refuseUpgrade(w, http.StatusForbidden, apperr.Errorf(apperr.Forbidden, "you are banned from this show"))
 		return
 	}
 	ws, err := h.upgrader.Upgrade(w, r, nil)
@@ -143,6 +144,14 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
+// refuseUpgrade answers a websocket request that will not be upgraded in
+// the API's JSON error shape.
+func refuseUpgrade(w http.ResponseWriter, status int, err error) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(mustJSON(map[string]any{"error": map[string]string{"code": string(apperr.CodeOf(err)), "message": apperr.MessageOf(err)}}))
+}
+
 // room returns the show's room on this node, opening it (and its bus
 // subscription) on first use.
 func (h *Hub) room(ctx context.Context, sh *show.Show) (*Room, error) {
@@ -151,7 +160,7 @@ func (h *Hub) room(ctx context.Context, sh *show.Show) (*Room, error) {
 	if r, ok := h.rooms[sh.ID]; ok {
 		return r, nil
 	}
-	channel := "room:" + sh.ID.String()
+	channel := channelOf(sh.ID)
 	epoch, err := h.Bus.Epoch(ctx, channel)
 	if err != nil {
 		return nil, err
@@ -218,7 +227,7 @@ func (h *Hub) offerView(ctx context.Context, o *checkout.Offer) (*OfferView, err
 		return nil, err
 	}
 	return &OfferView{ID: o.ID, SKUID: o.SKUID, PriceMinor: o.PriceMinor, Currency: o.Currency, Allocated: o.Allocated,
-		Available: max(0, min(o.Allocated-o.Sold-o.Held, sku.Available())), PerCustomerLimit: o.PerCustomerLimit,
+		Available: o.Free(sku), PerCustomerLimit: o.PerCustomerLimit,
 		Drop: o.Drop, DropOpensAt: o.DropOpensAt, DropClosesAt: o.DropClosesAt}, nil
 }
 
@@ -250,9 +259,8 @@ func (h *Hub) announceDrop(ctx context.Context, o *checkout.Offer) {
 	if o.DropOpen(now) {
 		state = "open"
 	}
-	r := &Room{hub: h, channel: "room:" + o.ShowID.String()}
 	ev := &roomEvent{Type: EvDrop, OfferID: &o.ID, State: state, Opens: o.DropOpensAt, Closes: o.DropClosesAt, Now: &now}
-	if err := r.append(ctx, ev); err != nil {
+	if err := h.append(ctx, o.ShowID, ev); err != nil {
 		h.log().Warn("announcing a drop", "offer", o.ID, "err", err)
 	}
 }
@@ -283,7 +291,23 @@ func (h *Hub) Pin(ctx context.Context, u *account.User, showID, offerID uuid.UUI
 		}
 		ev.Offer, ev.OfferID = v, &v.ID
 	}
-	return (&Room{hub: h, channel: "room:" + showID.String()}).append(ctx, ev)
+	return h.append(ctx, showID, ev)
+}
+
+// channelOf names a show's room on the bus.
+func channelOf(showID uuid.UUID) string { return "room:" + showID.String() }
+
+// append numbers ev through the bus; every node's copy of the show's room
+// receives it, whether or not this node has the room open.
+func (h *Hub) append(ctx context.Context, showID uuid.UUID, ev *roomEvent) error {
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	if _, err := h.Bus.Append(ctx, channelOf(showID), payload); err != nil {
+		return apperr.Wrap(apperr.Unavailable, err, "the live room is unavailable; try again")
+	}
+	return nil
 }
 
 // StockChanged marks the offer for the next stock flush: a stampede of
@@ -334,8 +358,7 @@ func (h *Hub) flushStock(ctx context.Context) {
 		if soldOut {
 			ev.Type = EvSoldOut
 		}
-		r := &Room{hub: h, channel: "room:" + showID.String()}
-		if err := r.append(ctx, ev); err != nil {
+		if err := h.append(ctx, showID, ev); err != nil {
 			h.log().Warn("announcing stock", "offer", offerID, "err", err)
 		}
 	}

@@ -299,14 +299,7 @@ func (r *Room) fanout(data []byte, coalescable bool) {
 
 // append numbers ev through the bus; every node's room receives it.
 func (r *Room) append(ctx context.Context, ev *roomEvent) error {
-	payload, err := json.Marshal(ev)
-	if err != nil {
-		return err
-	}
-	if _, err := r.hub.Bus.Append(ctx, r.channel, payload); err != nil {
-		return apperr.Wrap(apperr.Unavailable, err, "the live room is unavailable; try again")
-	}
-	return nil
+	return r.hub.append(ctx, r.showID, ev)
 }
 
 // handle runs one client frame.

@@ -68,6 +68,13 @@ func (o *Offer) DropOpen(now time.Time) bool {
 	return o.DropOpensAt != nil && o.DropClosesAt != nil && !now.Before(*o.DropOpensAt) && now.Before(*o.DropClosesAt)
 }
 
+// Free is how many units of the offer can still be reserved: what its
+// allocation leaves, bounded by what its SKU (which other shows' offers may
+// share) still has.
+func (o *Offer) Free(sku *SKU) int {
+	return max(0, min(o.Allocated-o.Sold-o.Held, sku.Available()))
+}
+
 // SKUPatch changes a SKU; nil fields stay as they are.
 type SKUPatch struct {
 	PriceMinor *int64 `json:"price_minor"`

@@ -199,13 +199,7 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 	}
 	hash := requestHash(req.OfferID.String(), fmt.Sprint(req.Quantity))
 	if !o.DropOpen(s.now()) {
-		// A retry of a tap that won before the drop closed still gets its hold.
-		if req.IdempotencyKey != "" && s.mayHold(ctx, o.ID, u.ID) {
-			if r, replayed, err := s.replayReservation(ctx, u.ID, req.IdempotencyKey, hash); replayed || err != nil {
-				return r, replayed, err
-			}
-		}
-		return nil, false, ErrDropClosed
+		return s.refuse(ctx, o, u, req.IdempotencyKey, hash, ErrDropClosed)
 	}
 
 	verdict := LimitOver // more than anyone may have: no need to ask the gate
@@ -219,17 +213,10 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 		if verdict == SoldOut {
 			s.noteSoldOut(o.ID)
 		}
-		if req.IdempotencyKey != "" && s.mayHold(ctx, o.ID, u.ID) {
-			// The key may have won before (a retry after a lost answer), or
-			// be reused with other parameters.
-			if r, replayed, err := s.replayReservation(ctx, u.ID, req.IdempotencyKey, hash); replayed || err != nil {
-				return r, replayed, err
-			}
-		}
 		if verdict == LimitOver {
-			return nil, false, ErrLimitReached
+			return s.refuse(ctx, o, u, req.IdempotencyKey, hash, ErrLimitReached)
 		}
-		return nil, false, ErrSoldOut
+		return s.refuse(ctx, o, u, req.IdempotencyKey, hash, ErrSoldOut)
 	}
 
 	now := s.now()
@@ -317,7 +304,7 @@ func (s *Service) loadGate(ctx context.Context, o *Offer, overwrite bool) error 
 	if err != nil {
 		return err
 	}
-	avail := max(0, min(fresh.Allocated-fresh.Sold-fresh.Held, sku.Available()))
+	avail := fresh.Free(sku)
 	if err := s.Gate.Load(ctx, o.ID, avail, customers, overwrite); err != nil {
 		return apperr.Wrap(apperr.Unavailable, err, "the stock gate is unavailable; try again")
 	}
@@ -497,7 +484,7 @@ func (s *Service) resyncGate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		free := min(o.Allocated-o.Sold-o.Held, sku.Available())
+		free := o.Free(sku)
 		gate, known, err := s.Gate.Available(ctx, id)
 		if err != nil {
 			return err
@@ -609,10 +596,18 @@ func replay[T any](rec *Idempotency, hash string) (result *T, replayed bool, err
 	return out.Result, true, nil
 }
 
-func (s *Service) replayReservation(ctx context.Context, userID uuid.UUID, key, hash string) (*Reservation, bool, error) {
-	rec, err := s.Ledger.LookupIdempotency(ctx, userID, opReserve, key)
+// refuse answers a tap that reserves nothing with refusal — unless its
+// idempotency key already won (a retry after a lost answer, now sold out or
+// past its drop) or was used with other parameters. Only a customer who may
+// hold units on the offer can have such a key, so the others never reach
+// the ledger.
+func (s *Service) refuse(ctx context.Context, o *Offer, u *account.User, key, hash string, refusal error) (*Reservation, bool, error) {
+	if key == "" || !s.mayHold(ctx, o.ID, u.ID) {
+		return nil, false, refusal
+	}
+	rec, err := s.Ledger.LookupIdempotency(ctx, u.ID, opReserve, key)
 	if errors.Is(err, apperr.E(apperr.NotFound)) {
-		return nil, false, nil
+		return nil, false, refusal
 	}
 	if err != nil {
 		return nil, false, err

@@ -50,19 +50,8 @@ func (db *DB) BrandBySlug(ctx context.Context, slug string) (*brand.Brand, error
 // ListBrands lists every brand, oldest first.
 func (db *DB) ListBrands(ctx context.Context) ([]brand.Brand, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+brandCols+` FROM brands ORDER BY created_at, seq`)
+	brands, err := collect(rows, err, scanBrand)
 	if err != nil {
-		return nil, storeErr("list brands", err)
-	}
-	defer rows.Close()
-	brands := []brand.Brand{}
-	for rows.Next() {
-		b, err := scanBrand(rows)
-		if err != nil {
-			return nil, storeErr("list brands", err)
-		}
-		brands = append(brands, *b)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, storeErr("list brands", err)
 	}
 	return brands, nil

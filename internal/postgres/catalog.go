@@ -272,19 +272,8 @@ func (db *DB) OfferByID(ctx context.Context, id uuid.UUID) (*checkout.Offer, err
 func (db *DB) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Offer, error) {
 	rows, err := db.pool.Query(ctx,
 		`SELECT `+offerCols+` FROM offers WHERE show_id = $1 ORDER BY created_at, seq`, showID)
+	offers, err := collect(rows, err, scanOffer)
 	if err != nil {
-		return nil, storeErr("offers by show", err)
-	}
-	defer rows.Close()
-	offers := []checkout.Offer{}
-	for rows.Next() {
-		o, err := scanOffer(rows)
-		if err != nil {
-			return nil, storeErr("offers by show", err)
-		}
-		offers = append(offers, *o)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, storeErr("offers by show", err)
 	}
 	return offers, nil

@@ -110,19 +110,8 @@ func (db *DB) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error)
 	q += ` ORDER BY s.starts_at, s.id OFFSET ` + arg(offset) + ` LIMIT ` + arg(limit)
 
 	rows, err := db.pool.Query(ctx, q, args...)
+	shows, err := collect(rows, err, scanShow)
 	if err != nil {
-		return nil, storeErr("list shows", err)
-	}
-	defer rows.Close()
-	shows := []show.Show{}
-	for rows.Next() {
-		s, err := scanShow(rows)
-		if err != nil {
-			return nil, storeErr("list shows", err)
-		}
-		shows = append(shows, *s)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, storeErr("list shows", err)
 	}
 	return shows, nil

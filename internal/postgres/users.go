@@ -184,19 +184,8 @@ func (db *DB) ListUsers(ctx context.Context, offset, limit int) ([]account.User,
 	offset, limit = page(offset, limit)
 	rows, err := db.pool.Query(ctx,
 		`SELECT `+userCols+` FROM users u ORDER BY u.created_at, u.seq OFFSET $1 LIMIT $2`, offset, limit)
+	users, err := collect(rows, err, func(r pgx.Row) (*account.User, error) { return scanUser(r) })
 	if err != nil {
-		return nil, storeErr("list users", err)
-	}
-	defer rows.Close()
-	users := []account.User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, storeErr("list users", err)
-		}
-		users = append(users, *u)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, storeErr("list users", err)
 	}
 	return users, nil
