@@ -1,31 +1,52 @@
 // Package stream is the WebRTC SFU on pion/webrtc v4: WHIP ingest (RFC 9725)
-// and WHEP egress with fan-out of the publisher's RTP to every viewer, without
+// and WHEP egress, forwarding the publisher's RTP to every viewer without
 // transcoding.
 //
-// What is built (first part of issue 5):
+// HTTP (see http.go):
 //
 //   - POST /whip/{show} with "Authorization: Bearer <stream key>" and an
-//     application/sdp offer (at most 64 KiB) answers 201 Created, a Location
-//     /whip/{show}/{session} and the SDP answer (non-trickle: the answer holds
-//     all candidates). One publisher per show: a second one while the first is
-//     live gets 409. A missing or wrong key gets 401 and changes nothing.
-//   - POST /whep/{show} does the same for a viewer (Location /whep/{show}/{session}).
-//     No publisher for the show: 404. A publisher whose media has not arrived
-//     within TrackWait: 503 with Retry-After.
-//   - DELETE on a Location ends that session. The session URL is the
-//     capability (an unguessable random id). Ending a publisher ends all its
-//     viewers.
-//   - Errors: 400 malformed SDP, 401 bad key, 404 no publisher/session,
-//     409 already publishing, 413 body over 64 KiB, 415 wrong content type.
-//   - One UDP port for all media (ICE UDP mux on UDPAddr), STUN/TURN servers
-//     in ICEServers.
-//   - Fan-out: one TrackLocalStaticRTP per publisher track; pion writes each
-//     packet to every bound viewer. Viewers' PLI/FIR are forwarded to the
-//     publisher at most once per PLIInterval per track (trailing request kept),
-//     and every new viewer triggers a keyframe request.
-//   - Sessions also end when ICE fails or the PeerConnection closes.
+//     application/sdp offer (at most 64 KiB) answers 201 Created with a
+//     Location /whip/{show}/{session}, an ETag, the SDP answer (all server
+//     candidates included) and the STUN/TURN servers as Link headers. One
+//     publisher per show: a second one gets 409. A missing or wrong key gets
+//     401 and changes nothing.
+//   - POST /whep/{show}[?layer=<rid>] does the same for a viewer. No feed: 404;
+//     the host reconnecting or no media yet: 503 with Retry-After.
+//   - DELETE on a Location ends that session; PATCH adds trickle ICE
+//     candidates (application/trickle-ice-sdpfrag; ICE restarts get 422,
+//     a stale If-Match 412); OPTIONS answers CORS preflight; POST
+//     /whep/{show}/{session}/layer picks a simulcast layer. The session URL
+//     is the capability (an unguessable random id).
 //
-// Not built yet: PATCH trickle ICE, ICE-TCP, NAT 1:1 IP, per-viewer queues
-// with drop-to-keyframe, keyframe cache, simulcast, relay between nodes, and
-// tracks that arrive after a viewer joined (they would need renegotiation).
+// Media path (ring.go, feed.go, viewer.go):
+//
+//   - Every incoming stream (a track, or one simulcast layer) is written into
+//     a ring indexed by extended sequence number and shared read-only by all
+//     viewers. A viewer holds cursors, not packets, so its memory does not
+//     grow with the bitrate, and NACKs are answered from the ring (no
+//     per-viewer retransmission buffer; pion's NACK responder is not used).
+//   - One writer goroutine per viewer rewrites SSRC, payload type, sequence
+//     numbers and timestamps. A viewer more than 500 ms behind (a stalled
+//     TCP path, a starved goroutine) skips: video to the next keyframe
+//     (requested from the publisher), audio to the live edge. Others are
+//     never waited for.
+//   - Fast start: the ring keeps the newest keyframe group. A new viewer gets
+//     it at once, with the frames since the keyframe given timestamps just
+//     before the live edge, so the picture is current immediately and
+//     playout is not delayed by the keyframe's age. Only when nothing is
+//     cached is a keyframe requested. Keyframe requests (a new source,
+//     viewers' PLI/FIR, skips, layer switches) reach the publisher at most
+//     once per PLIInterval per source.
+//   - Simulcast: each viewer gets its chosen layer, or automatically the
+//     highest its receiver reports' loss (down above 10 %, up after 8 s under
+//     2 %) and REMB allow; switches happen at the new layer's keyframe.
+//   - A feed outlives its publisher for EndGrace: a host whose connection
+//     drops and who publishes again keeps every viewer (same session, new
+//     source at its first keyframe). OnLive fires when a show starts
+//     publishing, OnEnded when the grace period runs out.
+//   - One UDP port for all media (ICE UDP mux) and ICE-TCP on the same port
+//     number; PublicIPs replace host candidates' addresses behind 1:1 NAT.
+//
+// Not built yet: ICE restarts, renegotiation for tracks added after a viewer
+// joined, relay between nodes (the Directory interface is its first part).
 package stream

@@ -6,98 +6,90 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/pion/ice/v4"
-	"github.com/pion/rtcp"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
 )
 
-// MaxSDPBytes is the largest SDP offer accepted (413 beyond).
+// MaxSDPBytes is the largest SDP offer or trickle fragment accepted (413 beyond).
 const MaxSDPBytes = 64 << 10
 
 // Server is the WHIP/WHEP SFU. Set the fields, then use the handler methods.
 // Fields must not change after the first request.
 type Server struct {
 	// API builds PeerConnections. If nil, one is built on first use with the
-	// default codecs and interceptors and an ICE UDP mux listening on UDPAddr.
+	// codecs and interceptors an SFU needs, an ICE UDP mux on UDPAddr and
+	// an ICE-TCP listener on the same port number.
 	API *webrtc.API
-	// UDPAddr is the one UDP address for all media, e.g. ":8443" (used when API is nil).
+	// UDPAddr is the one address for all media, e.g. ":8189" (used when API is nil).
 	UDPAddr string
-	// ICEServers are the STUN/TURN servers handed to every PeerConnection.
+	// NoTCP turns ICE-TCP off (it listens on UDPAddr's port number over TCP).
+	NoTCP bool
+	// PublicIPs replace the host's own addresses in ICE candidates, for a
+	// server behind a 1:1 NAT (a cloud VM's public address).
+	PublicIPs []string
+	// ICEServers are the STUN/TURN servers handed to every PeerConnection
+	// and announced to WHIP/WHEP clients in Link headers (RFC 9725 §4.6).
 	ICEServers []webrtc.ICEServer
 	// Keys reports whether key is the stream key of the show. Nil refuses every publisher.
 	Keys func(ctx context.Context, showID uuid.UUID, key string) (bool, error)
 	// Viewer authorizes a WHEP request: nil error allows; an *apperr.Error
 	// (NotFound, Unauthorized, Forbidden…) sets the status. Nil allows everyone.
 	Viewer func(r *http.Request, showID uuid.UUID) error
+	// OnLive is called (in its own goroutine) when a show starts publishing,
+	// OnEnded when its publisher has been gone for EndGrace. Either may be nil.
+	OnLive, OnEnded func(showID uuid.UUID)
+	// EndGrace is how long a show whose publisher left waits for it to come
+	// back before it ends (default 30 s). Viewers stay connected meanwhile.
+	EndGrace time.Duration
 	// Logger, or slog.Default().
 	Logger *slog.Logger
-	// PLIInterval is the least time between two keyframe requests per track (default 500 ms).
+	// Metrics, or none.
+	Metrics *Metrics
+	// PLIInterval is the least time between two keyframe requests per source (default 500 ms).
 	PLIInterval time.Duration
 	// TrackWait is how long a viewer waits for the publisher's first media (default 3 s).
 	TrackWait time.Duration
 	// GatherTimeout bounds ICE gathering for one answer (default 5 s).
 	GatherTimeout time.Duration
 
+	// beforeWrite, when set by tests, runs before every packet written to a viewer.
+	beforeWrite atomic.Pointer[func(viewerID string)]
+
 	initOnce sync.Once
 	initErr  error
 	api      *webrtc.API
 	mux      ice.UDPMux
+	tcpMux   ice.TCPMux
+	metrics  *Metrics
 
 	mu       sync.Mutex
 	closed   bool
-	pubs     map[uuid.UUID]*publisher // by show
-	sessions map[string]session       // by session id
+	feeds    map[uuid.UUID]*feed
+	sessions map[string]session // by session id
 	wg       sync.WaitGroup
 }
 
 type session interface {
 	showID() uuid.UUID
 	end(reason string)
+	peer() *webrtc.PeerConnection
 }
 
-type publisher struct {
-	s        *Server
-	id       string
-	show     uuid.UUID
-	pc       *webrtc.PeerConnection
-	expected int
-	ready    chan struct{} // closed when all expected tracks arrived
-	done     chan struct{} // closed when ended
-
-	mu      sync.Mutex
-	tracks  []*pubTrack
-	viewers map[string]*viewer
-	ended   bool
-	once    sync.Once
-}
-
-type pubTrack struct {
-	p      *publisher
-	remote *webrtc.TrackRemote
-	local  *webrtc.TrackLocalStaticRTP
-
-	mu      sync.Mutex
-	lastPLI time.Time
-	pending bool
-}
-
-type viewer struct {
-	s    *Server
-	id   string
-	pub  *publisher
-	pc   *webrtc.PeerConnection
-	once sync.Once
-}
+func (p *publisher) peer() *webrtc.PeerConnection { return p.pc }
+func (v *viewer) peer() *webrtc.PeerConnection    { return v.pc }
 
 func (s *Server) log() *slog.Logger {
 	if s.Logger != nil {
@@ -113,39 +105,133 @@ func (s *Server) pliInterval() time.Duration {
 	return 500 * time.Millisecond
 }
 
+func (s *Server) endGrace() time.Duration {
+	if s.EndGrace > 0 {
+		return s.EndGrace
+	}
+	return 30 * time.Second
+}
+
 // Start binds the media port now, so a port already in use stops the server
 // at start rather than failing the first publisher.
 func (s *Server) Start() error { return s.init() }
 
+// MediaPort is the UDP port media arrives on (0 before Start or with a custom API).
+func (s *Server) MediaPort() int {
+	if s.init() != nil || s.mux == nil {
+		return 0
+	}
+	if a, ok := s.mux.GetListenAddresses()[0].(*net.UDPAddr); ok {
+		return a.Port
+	}
+	return 0
+}
+
 func (s *Server) init() error {
 	s.initOnce.Do(func() {
 		s.mu.Lock()
-		s.pubs = map[uuid.UUID]*publisher{}
+		s.feeds = map[uuid.UUID]*feed{}
 		s.sessions = map[string]session{}
 		s.mu.Unlock()
+		s.metrics = s.Metrics
+		if s.metrics != nil {
+			s.metrics.attach(s)
+		}
 		if s.API != nil {
 			s.api = s.API
 			return
 		}
-		addr := s.UDPAddr
-		if addr == "" {
-			addr = ":8443"
-		}
-		conn, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			s.initErr = fmt.Errorf("stream: listen udp %s: %w", addr, err)
-			return
-		}
-		s.mux = webrtc.NewICEUDPMux(nil, conn)
-		var se webrtc.SettingEngine
-		se.SetICEUDPMux(s.mux)
-		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-		if ua, ok := conn.LocalAddr().(*net.UDPAddr); ok && ua.IP.IsLoopback() {
-			se.SetIncludeLoopbackCandidate(true)
-		}
-		s.api = webrtc.NewAPI(webrtc.WithSettingEngine(se))
+		s.api, s.initErr = s.buildAPI()
 	})
 	return s.initErr
+}
+
+// buildAPI sets up the media engine, interceptors and sockets. Viewers get
+// no NACK responder from pion: NACKs are answered from the show's shared
+// ring (viewer.go), so a viewer costs no packet buffer of its own. The
+// publisher side gets NACK generation, receiver reports and transport-wide
+// congestion feedback, which browsers need to ramp their send bitrate.
+func (s *Server) buildAPI() (*webrtc.API, error) {
+	addr := s.UDPAddr
+	if addr == "" {
+		addr = ":8189"
+	}
+	conn, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("stream: listen udp %s: %w", addr, err)
+	}
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	reg := &interceptor.Registry{}
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	reg.Add(gen)
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(me); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if err := webrtc.ConfigureTWCCSender(me, reg); err != nil {
+		conn.Close()
+		return nil, err
+	}
+
+	var se webrtc.SettingEngine
+	s.mux = webrtc.NewICEUDPMux(nil, conn)
+	se.SetICEUDPMux(s.mux)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	ua, _ := conn.LocalAddr().(*net.UDPAddr)
+	if !s.NoTCP && ua != nil {
+		// Same port number over TCP, for viewers whose networks block UDP.
+		ln, err := net.Listen("tcp", net.JoinHostPort(hostOf(addr), strconv.Itoa(ua.Port)))
+		if err != nil {
+			s.mux.Close()
+			return nil, fmt.Errorf("stream: listen tcp for ICE-TCP on port %d: %w", ua.Port, err)
+		}
+		s.tcpMux = webrtc.NewICETCPMux(nil, ln, 64)
+		se.SetICETCPMux(s.tcpMux)
+		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
+	se.SetNetworkTypes(networks)
+	if ua != nil && ua.IP.IsLoopback() {
+		se.SetIncludeLoopbackCandidate(true)
+	}
+	if len(s.PublicIPs) > 0 {
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{External: s.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost}); err != nil {
+			s.closeSockets()
+			return nil, fmt.Errorf("stream: public IP: %w", err)
+		}
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
+}
+
+func hostOf(addr string) string {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	return h
+}
+
+func (s *Server) closeSockets() error {
+	var err error
+	if s.tcpMux != nil {
+		err = s.tcpMux.Close()
+	}
+	if s.mux != nil {
+		err = errors.Join(err, s.mux.Close())
+	}
+	return err
 }
 
 // enter adds one to the goroutines Close waits for, unless closed.
@@ -187,15 +273,19 @@ func (s *Server) Close() error {
 	for _, ss := range s.sessions {
 		all = append(all, ss)
 	}
+	var feeds []*feed
+	for _, f := range s.feeds {
+		feeds = append(feeds, f)
+	}
 	s.mu.Unlock()
 	for _, ss := range all {
 		ss.end("server closed")
 	}
-	s.wg.Wait()
-	if s.mux != nil {
-		return s.mux.Close()
+	for _, f := range feeds {
+		f.end("server closed")
 	}
-	return nil
+	s.wg.Wait()
+	return s.closeSockets()
 }
 
 // ---- HTTP handlers ----
@@ -225,11 +315,18 @@ func statusOf(code apperr.Code) int {
 		return http.StatusTooManyRequests
 	case apperr.Unavailable:
 		return http.StatusServiceUnavailable
+	case apperr.Unprocessable:
+		return http.StatusUnprocessableEntity
 	}
 	return http.StatusInternalServerError
 }
 
 func (s *Server) fail(w http.ResponseWriter, err error) {
+	var e *apperr.Error
+	if errors.As(err, &e) && e.Code == "unsupported_media_type" {
+		httpError(w, http.StatusUnsupportedMediaType, e.Message)
+		return
+	}
 	code := apperr.CodeOf(err)
 	if code == apperr.Internal {
 		s.log().Error("stream", "err", err)
@@ -255,21 +352,13 @@ func pathIDs(r *http.Request, prefix string) (uuid.UUID, string, error) {
 }
 
 // readOffer reads and checks an application/sdp offer.
-func readOffer(w http.ResponseWriter, r *http.Request) (webrtc.SessionDescription, error) {
+func readOffer(w http.ResponseWriter, r *http.Request, mediaType string) (webrtc.SessionDescription, error) {
 	var none webrtc.SessionDescription
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/sdp" {
-		return none, &apperr.Error{Code: "unsupported_media_type", Message: "the body must be application/sdp"}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxSDPBytes))
+	body, err := readBody(w, r, mediaType)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return none, apperr.Errorf(apperr.TooLarge, "the SDP offer is over %d bytes", MaxSDPBytes)
-		}
-		return none, apperr.Wrap(apperr.Invalid, err, "could not read the SDP offer")
+		return none, err
 	}
-	offer := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: string(body)}
+	offer := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: body}
 	parsed, err := offer.Unmarshal()
 	if err != nil {
 		return none, apperr.Wrap(apperr.Invalid, err, "malformed SDP offer")
@@ -278,15 +367,6 @@ func readOffer(w http.ResponseWriter, r *http.Request) (webrtc.SessionDescriptio
 		return none, apperr.Errorf(apperr.Invalid, "the SDP offer has no media")
 	}
 	return offer, nil
-}
-
-func writeOffErr(s *Server, w http.ResponseWriter, err error) {
-	var e *apperr.Error
-	if errors.As(err, &e) && e.Code == "unsupported_media_type" {
-		httpError(w, http.StatusUnsupportedMediaType, e.Message)
-		return
-	}
-	s.fail(w, err)
 }
 
 func bearer(r *http.Request) string {
@@ -323,394 +403,4 @@ func (s *Server) answer(ctx context.Context, pc *webrtc.PeerConnection, offer we
 		return "", ctx.Err()
 	}
 	return pc.LocalDescription().SDP, nil
-}
-
-func writeAnswer(w http.ResponseWriter, location, sdp string) {
-	w.Header().Set("Content-Type", "application/sdp")
-	w.Header().Set("Location", location)
-	w.WriteHeader(http.StatusCreated)
-	_, _ = io.WriteString(w, sdp)
-}
-
-// WHIP handles POST /whip/{show}.
-func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
-	if err := s.init(); err != nil {
-		s.fail(w, err)
-		return
-	}
-	show, _, err := pathIDs(r, "/whip/")
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	key := bearer(r)
-	if key == "" || s.Keys == nil {
-		w.Header().Set("WWW-Authenticate", "Bearer")
-		httpError(w, http.StatusUnauthorized, "a stream key is required")
-		return
-	}
-	ok, err := s.Keys(r.Context(), show, key)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	if !ok {
-		w.Header().Set("WWW-Authenticate", "Bearer")
-		httpError(w, http.StatusUnauthorized, "wrong stream key")
-		return
-	}
-	offer, err := readOffer(w, r)
-	if err != nil {
-		writeOffErr(s, w, err)
-		return
-	}
-
-	p := &publisher{s: s, id: uuid.NewString(), show: show, ready: make(chan struct{}), done: make(chan struct{}), viewers: map[string]*viewer{}}
-	// Reserve the show before negotiating so that two racing publishers cannot both win.
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		httpError(w, http.StatusServiceUnavailable, "server is shutting down")
-		return
-	}
-	if _, busy := s.pubs[show]; busy {
-		s.mu.Unlock()
-		httpError(w, http.StatusConflict, "this show already has a live publisher; DELETE its session first")
-		return
-	}
-	s.pubs[show] = p
-	s.mu.Unlock()
-
-	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
-	if err != nil {
-		p.release()
-		s.fail(w, err)
-		return
-	}
-	p.pc = pc
-	pc.OnTrack(p.onTrack)
-	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
-			s.goTracked(func() { p.end("connection " + st.String()) })
-		}
-	})
-	sdp, err := s.answer(r.Context(), pc, offer)
-	if err != nil {
-		p.release()
-		_ = pc.Close()
-		s.fail(w, err)
-		return
-	}
-	for _, t := range pc.GetTransceivers() {
-		if t.Direction() == webrtc.RTPTransceiverDirectionRecvonly || t.Direction() == webrtc.RTPTransceiverDirectionSendrecv {
-			p.expected++
-		}
-	}
-	p.mu.Lock()
-	if p.expected > 0 && len(p.tracks) >= p.expected {
-		close(p.ready)
-	}
-	p.mu.Unlock()
-
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		p.end("server closed")
-		httpError(w, http.StatusServiceUnavailable, "server is shutting down")
-		return
-	}
-	s.sessions[p.id] = p
-	s.mu.Unlock()
-	s.log().Info("stream: publisher live", "show", show, "session", p.id)
-	writeAnswer(w, "/whip/"+show.String()+"/"+p.id, sdp)
-}
-
-// WHEP handles POST /whep/{show}.
-func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
-	if err := s.init(); err != nil {
-		s.fail(w, err)
-		return
-	}
-	show, _, err := pathIDs(r, "/whep/")
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	if s.Viewer != nil {
-		if err := s.Viewer(r, show); err != nil {
-			s.fail(w, err)
-			return
-		}
-	}
-	offer, err := readOffer(w, r)
-	if err != nil {
-		writeOffErr(s, w, err)
-		return
-	}
-	s.mu.Lock()
-	p := s.pubs[show]
-	s.mu.Unlock()
-	if p == nil {
-		httpError(w, http.StatusNotFound, "this show is not live: no publisher")
-		return
-	}
-	wait := s.TrackWait
-	if wait <= 0 {
-		wait = 3 * time.Second
-	}
-	timer := time.NewTimer(wait)
-	select {
-	case <-p.ready:
-	case <-timer.C:
-	case <-p.done:
-	case <-r.Context().Done():
-	}
-	timer.Stop()
-	p.mu.Lock()
-	tracks := append([]*pubTrack(nil), p.tracks...)
-	ended := p.ended
-	p.mu.Unlock()
-	if ended {
-		httpError(w, http.StatusNotFound, "this show is not live: the publisher left")
-		return
-	}
-	if len(tracks) == 0 {
-		w.Header().Set("Retry-After", "1")
-		httpError(w, http.StatusServiceUnavailable, "the show is live but no media has arrived yet; retry")
-		return
-	}
-
-	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	v := &viewer{s: s, id: uuid.NewString(), pub: p, pc: pc}
-	senders := make([]*webrtc.RTPSender, len(tracks))
-	for i, t := range tracks {
-		if senders[i], err = pc.AddTrack(t.local); err != nil {
-			_ = pc.Close()
-			s.fail(w, err)
-			return
-		}
-	}
-	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
-			s.goTracked(func() { v.end("connection " + st.String()) })
-		}
-	})
-	sdp, err := s.answer(r.Context(), pc, offer)
-	if err != nil {
-		_ = pc.Close()
-		s.fail(w, err)
-		return
-	}
-
-	s.mu.Lock()
-	p.mu.Lock()
-	if s.closed || p.ended {
-		p.mu.Unlock()
-		s.mu.Unlock()
-		_ = pc.Close()
-		httpError(w, http.StatusNotFound, "this show is not live: the publisher left")
-		return
-	}
-	p.viewers[v.id] = v
-	s.sessions[v.id] = v
-	p.mu.Unlock()
-	s.mu.Unlock()
-
-	for i, t := range tracks {
-		sender, t := senders[i], t
-		s.goTracked(func() { v.readRTCP(sender, t) })
-		if t.remote.Kind() == webrtc.RTPCodecTypeVideo {
-			t.requestKeyframe() // a new viewer starts at a keyframe
-		}
-	}
-	writeAnswer(w, "/whep/"+show.String()+"/"+v.id, sdp)
-}
-
-// Delete handles DELETE /whip/{show}/{session} and /whep/{show}/{session}.
-func (s *Server) Delete(w http.ResponseWriter, r *http.Request) {
-	if err := s.init(); err != nil {
-		s.fail(w, err)
-		return
-	}
-	prefix := "/whip/"
-	if strings.HasPrefix(r.URL.Path, "/whep/") {
-		prefix = "/whep/"
-	}
-	show, id, err := pathIDs(r, prefix)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	s.mu.Lock()
-	ss := s.sessions[id]
-	s.mu.Unlock()
-	if ss == nil || ss.showID() != show {
-		httpError(w, http.StatusNotFound, "no such session")
-		return
-	}
-	if _, isPub := ss.(*publisher); isPub != (prefix == "/whip/") {
-		httpError(w, http.StatusNotFound, "no such session")
-		return
-	}
-	ss.end("deleted")
-	w.WriteHeader(http.StatusOK)
-}
-
-// ---- publisher ----
-
-func (p *publisher) showID() uuid.UUID { return p.show }
-
-// release frees the show slot after a failed negotiation.
-func (p *publisher) release() {
-	p.s.mu.Lock()
-	if p.s.pubs[p.show] == p {
-		delete(p.s.pubs, p.show)
-	}
-	p.s.mu.Unlock()
-}
-
-func (p *publisher) end(reason string) {
-	p.once.Do(func() {
-		p.mu.Lock()
-		p.ended = true
-		vs := make([]*viewer, 0, len(p.viewers))
-		for _, v := range p.viewers {
-			vs = append(vs, v)
-		}
-		p.mu.Unlock()
-		close(p.done)
-		p.s.mu.Lock()
-		if p.s.pubs[p.show] == p {
-			delete(p.s.pubs, p.show)
-		}
-		delete(p.s.sessions, p.id)
-		p.s.mu.Unlock()
-		if p.pc != nil {
-			_ = p.pc.Close()
-		}
-		for _, v := range vs {
-			v.end("publisher left")
-		}
-		p.s.log().Info("stream: publisher ended", "show", p.show, "session", p.id, "reason", reason)
-	})
-}
-
-func (p *publisher) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, remote.Kind().String(), "pavilion-"+p.show.String())
-	if err != nil {
-		p.s.log().Error("stream: local track", "err", err)
-		return
-	}
-	t := &pubTrack{p: p, remote: remote, local: local}
-	p.mu.Lock()
-	if p.ended {
-		p.mu.Unlock()
-		return
-	}
-	p.tracks = append(p.tracks, t)
-	if p.expected > 0 && len(p.tracks) == p.expected {
-		close(p.ready)
-	}
-	p.mu.Unlock()
-	// OnTrack runs in pion's own goroutine; the forwarding loop runs there too
-	// and ends when the publisher's PeerConnection closes.
-	if !p.s.enter() {
-		return
-	}
-	defer p.s.wg.Done()
-	t.forward()
-}
-
-// forward copies RTP from the publisher to the shared local track, which pion
-// writes to every bound viewer.
-func (t *pubTrack) forward() {
-	for {
-		pkt, _, err := t.remote.ReadRTP()
-		if err != nil {
-			return
-		}
-		if err := t.local.WriteRTP(pkt); err != nil && !errors.Is(err, io.ErrClosedPipe) {
-			return
-		}
-	}
-}
-
-// requestKeyframe sends a PLI to the publisher, at most once per PLIInterval;
-// a request inside the interval is sent when the interval ends.
-func (t *pubTrack) requestKeyframe() {
-	iv := t.p.s.pliInterval()
-	t.mu.Lock()
-	if t.pending {
-		t.mu.Unlock()
-		return
-	}
-	wait := iv - time.Since(t.lastPLI)
-	if wait <= 0 {
-		t.lastPLI = time.Now()
-		t.mu.Unlock()
-		t.sendPLI()
-		return
-	}
-	t.pending = true
-	t.mu.Unlock()
-	t.p.s.goTracked(func() {
-		timer := time.NewTimer(wait)
-		defer timer.Stop()
-		select {
-		case <-timer.C:
-		case <-t.p.done:
-			return
-		}
-		t.mu.Lock()
-		t.pending = false
-		t.lastPLI = time.Now()
-		t.mu.Unlock()
-		t.sendPLI()
-	})
-}
-
-func (t *pubTrack) sendPLI() {
-	select {
-	case <-t.p.done:
-		return
-	default:
-	}
-	_ = t.p.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(t.remote.SSRC())}})
-}
-
-// ---- viewer ----
-
-func (v *viewer) showID() uuid.UUID { return v.pub.show }
-
-func (v *viewer) end(reason string) {
-	v.once.Do(func() {
-		v.pub.mu.Lock()
-		delete(v.pub.viewers, v.id)
-		v.pub.mu.Unlock()
-		v.s.mu.Lock()
-		delete(v.s.sessions, v.id)
-		v.s.mu.Unlock()
-		_ = v.pc.Close()
-		v.s.log().Debug("stream: viewer ended", "show", v.pub.show, "session", v.id, "reason", reason)
-	})
-}
-
-// readRTCP drains the viewer's RTCP for one track and forwards keyframe requests.
-func (v *viewer) readRTCP(sender *webrtc.RTPSender, t *pubTrack) {
-	for {
-		pkts, _, err := sender.ReadRTCP()
-		if err != nil {
-			return
-		}
-		for _, pkt := range pkts {
-			switch pkt.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				t.requestKeyframe()
-			}
-		}
-	}
 }

@@ -6,8 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,8 +17,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/pion/ice/v4"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
 )
@@ -34,19 +39,37 @@ func clientAPI() *webrtc.API {
 }
 
 type env struct {
-	t    *testing.T
-	srv  *Server
-	http *httptest.Server
-	api  *webrtc.API
-	show uuid.UUID
+	t           *testing.T
+	srv         *Server
+	http        *httptest.Server
+	api         *webrtc.API
+	show        uuid.UUID
+	live, ended atomic.Int64 // OnLive and OnEnded calls
 }
+
+// openFDs counts this process's open file descriptors (sockets included).
+func openFDs() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+func testutilCount(c prometheus.Counter) float64 { return testutil.ToFloat64(c) }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	base := runtime.NumGoroutine()
+	baseFDs := openFDs()
 	show := uuid.New()
+	e := &env{t: t, api: clientAPI(), show: show}
 	s := &Server{
-		UDPAddr: "127.0.0.1:0", // exercises the production path: one UDP mux port
+		Metrics:  NewMetrics(prometheus.NewRegistry()),
+		EndGrace: 300 * time.Millisecond,
+		OnLive:   func(id uuid.UUID) { e.live.Add(1) },
+		OnEnded:  func(id uuid.UUID) { e.ended.Add(1) },
+		UDPAddr:  "127.0.0.1:0", // exercises the production path: one UDP mux port
 		Keys: func(_ context.Context, id uuid.UUID, key string) (bool, error) {
 			return id == show && key == testKey, nil
 		},
@@ -57,8 +80,13 @@ func newEnv(t *testing.T) *env {
 	mux.HandleFunc("POST /whep/{show}", s.WHEP)
 	mux.HandleFunc("DELETE /whip/{show}/{session}", s.Delete)
 	mux.HandleFunc("DELETE /whep/{show}/{session}", s.Delete)
+	mux.HandleFunc("PATCH /whip/{show}/{session}", s.Patch)
+	mux.HandleFunc("PATCH /whep/{show}/{session}", s.Patch)
+	mux.HandleFunc("OPTIONS /whip/{show}", s.Options)
+	mux.HandleFunc("OPTIONS /whip/{show}/{session}", s.Options)
+	mux.HandleFunc("POST /whep/{show}/{session}/layer", s.Layer)
 	hs := httptest.NewServer(mux)
-	e := &env{t: t, srv: s, http: hs, api: clientAPI(), show: show}
+	e.srv, e.http = s, hs
 	t.Cleanup(func() {
 		hs.Close()
 		if err := s.Close(); err != nil {
@@ -67,14 +95,14 @@ func newEnv(t *testing.T) *env {
 		hs.Client().CloseIdleConnections()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			n := runtime.NumGoroutine()
-			if n <= base+2 {
+			n, fds := runtime.NumGoroutine(), openFDs()
+			if n <= base+2 && fds <= baseFDs {
 				return
 			}
 			if time.Now().After(deadline) {
 				buf := make([]byte, 1<<20)
 				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("goroutine leak: %d now, %d at start\n%s", n, base, buf)
+				t.Errorf("leak: %d goroutines now, %d at start; %d open files now, %d at start\n%s", n, base, fds, baseFDs, buf)
 				return
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -127,30 +155,97 @@ func (e *env) negotiate(pc *webrtc.PeerConnection, path, key string) (int, strin
 	return resp.StatusCode, resp.Header.Get("Location"), string(body)
 }
 
-type pub struct {
+// testPub is an in-process publisher sending VP8-shaped video (a keyframe
+// every kfEvery frames, or at once after a PLI) and Opus-shaped audio. The
+// VP8 picture ID carries the frame number and the first payload byte after
+// the descriptor carries the layer, so receivers can tell what they got.
+type testPub struct {
 	pc       *webrtc.PeerConnection
 	location string
 	plis     atomic.Int64
+	frame    atomic.Int64
+	forceKF  atomic.Bool
 	stop     chan struct{}
 	done     chan struct{}
 }
 
-// publish starts a VP8 publisher writing 1 KB samples every 33 ms.
-func (e *env) publish(key string) (*pub, int, string) {
+const kfEvery = 60 // 2 s at 30 fps
+
+// vp8Packets builds one frame's packets: descriptor with S on the first,
+// 15-bit picture ID = frame, a frame tag whose P bit says key or not.
+func vp8Packets(frame int, key bool, layer byte, n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		b := make([]byte, 1000)
+		b[0] = 0x80 // X
+		if i == 0 {
+			b[0] |= 0x10 // S, partition 0
+		}
+		b[1] = 0x80 // I: picture id present
+		b[2] = 0x80 | byte(frame>>8&0x7f)
+		b[3] = byte(frame)
+		b[4] = 0x01 // inter frame
+		if key {
+			b[4] = 0x00
+		}
+		b[5] = layer
+		out[i] = b
+	}
+	return out
+}
+
+func vp8Frame(p []byte) (frame int, key, start bool, layer byte) {
+	if len(p) < 6 {
+		return -1, false, false, 0
+	}
+	return int(p[2]&0x7f)<<8 | int(p[3]), p[0]&0x10 != 0 && p[4]&0x01 == 0, p[0]&0x10 != 0, p[5]
+}
+
+// publish starts a publisher; with rids it sends simulcast layers.
+func (e *env) publish(key string, rids ...string) (*testPub, int, string) {
 	e.t.Helper()
 	pc, err := e.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "pub")
+	vcap := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+	var videos []*webrtc.TrackLocalStaticRTP
+	var vsender *webrtc.RTPSender
+	if len(rids) == 0 {
+		t, err := webrtc.NewTrackLocalStaticRTP(vcap, "video", "pub")
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		videos = append(videos, t)
+		if vsender, err = pc.AddTrack(t); err != nil {
+			e.t.Fatal(err)
+		}
+	} else {
+		for i, rid := range rids {
+			t, err := webrtc.NewTrackLocalStaticRTP(vcap, "video", "pub", webrtc.WithRTPStreamID(rid))
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			videos = append(videos, t)
+			if i == 0 {
+				tr, err := pc.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+				if err != nil {
+					e.t.Fatal(err)
+				}
+				vsender = tr.Sender()
+			} else if err := vsender.AddEncoding(t); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
+	audio, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "pub")
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	sender, err := pc.AddTrack(track)
-	if err != nil {
+	if _, err := pc.AddTrack(audio); err != nil {
 		e.t.Fatal(err)
 	}
-	p := &pub{pc: pc, stop: make(chan struct{}), done: make(chan struct{})}
+	p := &testPub{pc: pc, stop: make(chan struct{}), done: make(chan struct{})}
 	e.t.Cleanup(func() { p.close() })
 	status, loc, body := e.negotiate(pc, "/whip/"+e.show.String(), key)
 	if status != http.StatusCreated {
@@ -158,38 +253,79 @@ func (e *env) publish(key string) (*pub, int, string) {
 		return p, status, body
 	}
 	p.location = loc
+	// Simulcast layers are told apart by the MID and RID header extensions,
+	// which a hand-written RTP packet must carry itself.
+	var midID, ridID uint8
+	var mid string
+	if len(rids) > 0 {
+		for _, x := range vsender.GetParameters().HeaderExtensions {
+			switch x.URI {
+			case sdp.SDESMidURI:
+				midID = uint8(x.ID)
+			case sdp.SDESRTPStreamIDURI:
+				ridID = uint8(x.ID)
+			}
+		}
+		for _, tr := range pc.GetTransceivers() {
+			if tr.Sender() == vsender {
+				mid = tr.Mid()
+			}
+		}
+	}
 	go func() {
 		for {
-			pkts, _, err := sender.ReadRTCP()
+			pkts, _, err := vsender.ReadRTCP()
 			if err != nil {
 				return
 			}
 			for _, pkt := range pkts {
 				if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
 					p.plis.Add(1)
+					p.forceKF.Store(true)
 				}
 			}
 		}
 	}()
 	go func() {
 		defer close(p.done)
-		tick := time.NewTicker(33 * time.Millisecond)
+		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
-		data := make([]byte, 1000)
-		for i := 0; ; i++ {
+		vseq := make([]uint16, len(videos))
+		var aseq uint16
+		start := time.Now()
+		sentFrames := 0
+		for {
 			select {
 			case <-p.stop:
 				return
 			case <-tick.C:
 			}
-			data[0] = byte(i)
-			_ = track.WriteSample(media.Sample{Data: data, Duration: 33 * time.Millisecond})
+			elapsed := time.Since(start)
+			_ = audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: aseq, Timestamp: uint32(elapsed.Milliseconds() * 48)}, Payload: make([]byte, 60)})
+			aseq++
+			for want := int(elapsed / (33 * time.Millisecond)); sentFrames <= want; sentFrames++ {
+				f := sentFrames
+				key := f%kfEvery == 0 || p.forceKF.Swap(false)
+				for li, vt := range videos {
+					pkts := vp8Packets(f, key, byte(li), 3)
+					for i, pl := range pkts {
+						pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: vseq[li], Timestamp: uint32(f * 3000), Marker: i == len(pkts)-1}, Payload: pl}
+						if ridID != 0 {
+							_ = pkt.Header.SetExtension(midID, []byte(mid))
+							_ = pkt.Header.SetExtension(ridID, []byte(rids[li]))
+						}
+						_ = vt.WriteRTP(pkt)
+						vseq[li]++
+					}
+				}
+				p.frame.Store(int64(f))
+			}
 		}
 	}()
 	return p, status, body
 }
 
-func (p *pub) close() {
+func (p *testPub) close() {
 	select {
 	case <-p.stop:
 	default:
@@ -199,34 +335,100 @@ func (p *pub) close() {
 	_ = p.pc.Close()
 }
 
-type view struct {
-	pc       *webrtc.PeerConnection
-	location string
-	packets  atomic.Int64
-	ended    chan struct{} // closed when the track read loop ends
+// trackLog records what a viewer received on one track.
+type trackLog struct {
+	mu         sync.Mutex
+	packets    int
+	firstFrame int // picture id of the first video packet
+	firstKey   bool
+	lastSeq    uint16
+	seqs       map[uint16]int // times each sequence number arrived (duplicates: NACK answers)
+	gaps       int
+	keyframes  int
+	lastFrame  int
+	lastLayer  byte
+	ssrc       uint32
+	afterMark  []int // frame starts after a mark set by the test: n for a keyframe, -1-n for a delta frame
+	marked     bool
 }
 
-func (e *env) watch() (*view, int, string) {
+func (l *trackLog) add(pkt *rtp.Packet, video bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seqs == nil {
+		l.seqs = map[uint16]int{}
+	}
+	dup := l.seqs[pkt.SequenceNumber] > 0
+	l.seqs[pkt.SequenceNumber]++
+	if l.packets > 0 && !dup && pkt.SequenceNumber != l.lastSeq+1 {
+		l.gaps++
+	}
+	if !dup {
+		l.lastSeq = pkt.SequenceNumber
+	}
+	l.ssrc = pkt.SSRC
+	if video {
+		f, key, start, layer := vp8Frame(pkt.Payload)
+		if l.packets == 0 {
+			l.firstFrame, l.firstKey = f, key
+		}
+		if key {
+			l.keyframes++
+		}
+		if start && l.marked {
+			if key {
+				l.afterMark = append(l.afterMark, f)
+			} else {
+				l.afterMark = append(l.afterMark, -1-f)
+			}
+		}
+		l.lastFrame, l.lastLayer = f, layer
+	}
+	l.packets++
+}
+
+func (l *trackLog) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.packets
+}
+
+type testView struct {
+	pc           *webrtc.PeerConnection
+	location     string
+	video, audio trackLog
+	ended        chan struct{} // closed when the video read loop ends
+}
+
+func (e *env) watch(query string) (*testView, int, string) {
 	e.t.Helper()
 	pc, err := e.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		e.t.Fatal(err)
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			e.t.Fatal(err)
+		}
 	}
-	v := &view{pc: pc, ended: make(chan struct{})}
+	v := &testView{pc: pc, ended: make(chan struct{})}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		defer close(v.ended)
+		video := tr.Kind() == webrtc.RTPCodecTypeVideo
+		log := &v.audio
+		if video {
+			defer close(v.ended)
+			log = &v.video
+		}
 		for {
-			if _, _, err := tr.ReadRTP(); err != nil {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
 				return
 			}
-			v.packets.Add(1)
+			log.add(pkt, video)
 		}
 	})
 	e.t.Cleanup(func() { _ = pc.Close() })
-	status, loc, body := e.negotiate(pc, "/whep/"+e.show.String(), "")
+	status, loc, body := e.negotiate(pc, "/whep/"+e.show.String()+query, "")
 	v.location = loc
 	return v, status, body
 }
@@ -261,6 +463,7 @@ func TestFanOut(t *testing.T) {
 	if !strings.HasPrefix(p.location, "/whip/"+e.show.String()+"/") {
 		t.Fatalf("location %q", p.location)
 	}
+	waitFor(t, "OnLive", 5*time.Second, func() bool { return e.live.Load() == 1 })
 
 	// A second publisher on the same show is refused.
 	_, status, _ = e.publish(testKey)
@@ -268,61 +471,340 @@ func TestFanOut(t *testing.T) {
 		t.Fatalf("second publisher: %d, want 409", status)
 	}
 
-	v1, status, body := e.watch()
-	if status != http.StatusCreated {
-		t.Fatalf("WHEP 1: %d %s", status, body)
+	var views []*testView
+	for i := range 3 {
+		v, status, body := e.watch("")
+		if status != http.StatusCreated {
+			t.Fatalf("WHEP %d: %d %s", i, status, body)
+		}
+		views = append(views, v)
 	}
-	v2, status, body := e.watch()
-	if status != http.StatusCreated {
-		t.Fatalf("WHEP 2: %d %s", status, body)
+	for i, v := range views {
+		waitFor(t, "video and audio at every viewer", 10*time.Second, func() bool {
+			return v.video.count() > 60 && v.audio.count() > 20
+		})
+		v.video.mu.Lock()
+		if !v.video.firstKey {
+			t.Errorf("viewer %d: first video packet is not a keyframe start (frame %d)", i, v.video.firstFrame)
+		}
+		if v.video.gaps != 0 || v.audio.gaps != 0 {
+			t.Errorf("viewer %d: %d video and %d audio sequence gaps on loopback", i, v.video.gaps, v.audio.gaps)
+		}
+		v.video.mu.Unlock()
 	}
-	waitFor(t, "packets at both viewers", 10*time.Second, func() bool {
-		return v1.packets.Load() > 30 && v2.packets.Load() > 30
-	})
-	// Each new viewer asks the publisher for a keyframe.
-	waitFor(t, "a PLI at the publisher", 5*time.Second, func() bool { return p.plis.Load() >= 1 })
 
-	// DELETE ends one viewer; the other keeps receiving.
-	if st := e.del(v1.location); st != http.StatusOK {
+	// DELETE ends one viewer; the others keep receiving.
+	if st := e.del(views[0].location); st != http.StatusOK {
 		t.Fatalf("DELETE viewer: %d", st)
 	}
-	if st := e.del(v1.location); st != http.StatusNotFound {
+	if st := e.del(views[0].location); st != http.StatusNotFound {
 		t.Fatalf("DELETE viewer twice: %d", st)
 	}
-	select {
-	case <-v1.ended:
-	case <-time.After(10 * time.Second):
-		n := v1.packets.Load()
-		time.Sleep(500 * time.Millisecond)
-		if v1.packets.Load() != n {
-			t.Fatal("deleted viewer still receives packets")
-		}
-	}
-	n2 := v2.packets.Load()
-	waitFor(t, "packets at the remaining viewer", 5*time.Second, func() bool { return v2.packets.Load() > n2+10 })
+	n := views[1].video.count()
+	waitFor(t, "packets at the remaining viewers", 5*time.Second, func() bool { return views[1].video.count() > n+30 })
 
-	// Ending the publisher ends its viewers and frees the show.
+	// The publisher leaving ends the show only after the grace period;
+	// then its viewers end too and OnEnded is called once.
 	if st := e.del(p.location); st != http.StatusOK {
 		t.Fatalf("DELETE publisher: %d", st)
 	}
 	select {
-	case <-v2.ended:
+	case <-views[1].ended:
 	case <-time.After(15 * time.Second):
-		n := v2.packets.Load()
-		time.Sleep(500 * time.Millisecond)
-		if v2.packets.Load() != n {
-			t.Fatal("viewer still receives packets after the publisher left")
-		}
+		t.Fatal("viewer not ended after the grace period")
 	}
-	_, status, body = e.watch()
+	waitFor(t, "OnEnded", 5*time.Second, func() bool { return e.ended.Load() == 1 })
+	_, status, body = e.watch("")
 	if status != http.StatusNotFound {
-		t.Fatalf("WHEP without publisher: %d %s", status, body)
+		t.Fatalf("WHEP after the show ended: %d %s", status, body)
 	}
 	p2, status, body := e.publish(testKey)
 	if status != http.StatusCreated {
 		t.Fatalf("republish: %d %s", status, body)
 	}
+	waitFor(t, "OnLive again", 5*time.Second, func() bool { return e.live.Load() == 2 })
 	p2.close()
+}
+
+// A viewer joining mid-GOP starts at once from the cached keyframe, not at
+// the publisher's next keyframe and not by asking for one.
+func TestLateViewerStartsFromCachedKeyframe(t *testing.T) {
+	e := newEnv(t)
+	p, status, body := e.publish(testKey)
+	if status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", status, body)
+	}
+	// The server asks for a keyframe when the publisher starts; wait past it
+	// and into the middle of a GOP.
+	waitFor(t, "mid-GOP", 10*time.Second, func() bool { f := p.frame.Load(); return f > 20 && f%kfEvery > 15 && f%kfEvery < 40 })
+	plis := p.plis.Load()
+	joinedAt := p.frame.Load()
+	v, status, body := e.watch("")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP: %d %s", status, body)
+	}
+	waitFor(t, "video", 10*time.Second, func() bool { return v.video.count() > 10 })
+	v.video.mu.Lock()
+	first, key := v.video.firstFrame, v.video.firstKey
+	v.video.mu.Unlock()
+	if !key {
+		t.Fatalf("first packet (frame %d) is not a keyframe", first)
+	}
+	if int64(first) > joinedAt {
+		t.Fatalf("first frame %d is newer than the frame at join (%d): the viewer waited for a new keyframe", first, joinedAt)
+	}
+	if got := p.plis.Load(); got != plis {
+		t.Errorf("the publisher got %d keyframe requests for a viewer the cache could serve", got-plis)
+	}
+}
+
+// One viewer whose writes stall does not hold up the others, and when it
+// recovers it skips to a keyframe with its sequence numbers still continuous.
+func TestStalledViewerDoesNotSlowOthers(t *testing.T) {
+	e := newEnv(t)
+	if _, status, body := e.publish(testKey); status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", status, body)
+	}
+	slow, _, _ := e.watch("")
+	fast, _, _ := e.watch("")
+	waitFor(t, "both viewers", 10*time.Second, func() bool { return slow.video.count() > 30 && fast.video.count() > 30 })
+	slowID := slow.location[strings.LastIndex(slow.location, "/")+1:]
+	release := make(chan struct{})
+	var stalled atomic.Bool
+	hook := func(id string) {
+		if id == slowID && stalled.CompareAndSwap(false, true) {
+			<-release
+		}
+	}
+	e.srv.beforeWrite.Store(&hook)
+	waitFor(t, "the stall", 5*time.Second, stalled.Load)
+	n := fast.video.count()
+	// 45 frames (1.5 s) reach the other viewer while one is stuck.
+	waitFor(t, "the other viewer keeps receiving", 10*time.Second, func() bool { return fast.video.count() >= n+45*3 })
+	slow.video.mu.Lock()
+	slow.video.marked = true
+	gapsBefore := slow.video.gaps
+	slow.video.mu.Unlock()
+	close(release)
+	waitFor(t, "the slow viewer resumes", 10*time.Second, func() bool {
+		slow.video.mu.Lock()
+		defer slow.video.mu.Unlock()
+		return len(slow.video.afterMark) >= 3
+	})
+	slow.video.mu.Lock()
+	defer slow.video.mu.Unlock()
+	// The packet held at the stall goes out (it may start a delta frame),
+	// then the viewer skips: the next frame it gets is a keyframe.
+	if frames := slow.video.afterMark; len(frames) < 2 || (frames[0] < 0 && frames[1] < 0) {
+		t.Fatalf("after the stall the viewer did not resume at a keyframe: frames %v", frames)
+	}
+	if slow.video.gaps != gapsBefore {
+		t.Errorf("the skip left %d sequence gaps; output numbering must stay continuous", slow.video.gaps-gapsBefore)
+	}
+	if got := testutilCount(e.srv.metrics.skips); got < 1 {
+		t.Errorf("skips metric %v, want ≥ 1", got)
+	}
+}
+
+// A NACK is answered from the shared ring with the same sequence number.
+func TestNACKAnsweredFromRing(t *testing.T) {
+	e := newEnv(t)
+	if _, status, body := e.publish(testKey); status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", status, body)
+	}
+	// The viewer's SRTP would drop the answer as a replay of a packet it
+	// already has; a real viewer NACKs packets it never got.
+	var se webrtc.SettingEngine
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.DisableSRTPReplayProtection(true)
+	e.api = webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	v, _, _ := e.watch("")
+	waitFor(t, "video", 10*time.Second, func() bool { return v.video.count() > 30 })
+	v.video.mu.Lock()
+	seq, ssrc := v.video.lastSeq-3, v.video.ssrc
+	v.video.mu.Unlock()
+	if err := v.pc.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{seq})}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the resent packet", 5*time.Second, func() bool {
+		v.video.mu.Lock()
+		defer v.video.mu.Unlock()
+		return v.video.seqs[seq] == 2
+	})
+}
+
+// A publisher who reconnects within the grace period keeps the viewers:
+// they continue on the new session with continuous sequence numbers.
+func TestPublisherReconnectKeepsViewers(t *testing.T) {
+	e := newEnv(t)
+	e.srv.EndGrace = 10 * time.Second
+	p, status, body := e.publish(testKey)
+	if status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", status, body)
+	}
+	v, _, _ := e.watch("")
+	waitFor(t, "video", 10*time.Second, func() bool { return v.video.count() > 30 })
+	if st := e.del(p.location); st != http.StatusOK {
+		t.Fatalf("DELETE publisher: %d", st)
+	}
+	p.close()
+	resp := e.post("/whep/"+e.show.String(), "", "application/sdp", strings.NewReader(validOffer(t, e.api)))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("WHEP during the grace period: %d, want 503 with Retry-After", resp.StatusCode)
+	}
+	n := v.video.count()
+	v.video.mu.Lock()
+	gaps := v.video.gaps
+	v.video.marked = true
+	v.video.mu.Unlock()
+	if _, status, body := e.publish(testKey); status != http.StatusCreated {
+		t.Fatalf("WHIP again: %d %s", status, body)
+	}
+	waitFor(t, "video from the new session", 10*time.Second, func() bool { return v.video.count() > n+30 })
+	v.video.mu.Lock()
+	defer v.video.mu.Unlock()
+	if len(v.video.afterMark) == 0 || v.video.afterMark[0] < 0 {
+		t.Errorf("the new session did not start at a keyframe: %v", v.video.afterMark)
+	}
+	if v.video.gaps != gaps {
+		t.Errorf("%d sequence gaps across the reconnect", v.video.gaps-gaps)
+	}
+	if e.live.Load() != 1 || e.ended.Load() != 0 {
+		t.Errorf("OnLive %d, OnEnded %d; want 1, 0 for a reconnect", e.live.Load(), e.ended.Load())
+	}
+}
+
+// Simulcast: a viewer gets the layer it asks for and switches at a keyframe.
+func TestSimulcastLayerChoice(t *testing.T) {
+	e := newEnv(t)
+	if _, status, body := e.publish(testKey, "q", "f"); status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", status, body)
+	}
+	waitFor(t, "both layers", 10*time.Second, func() bool {
+		e.srv.mu.Lock()
+		defer e.srv.mu.Unlock()
+		f := e.srv.feeds[e.show]
+		if f == nil {
+			return false
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.video) == 2
+	})
+	auto, _, _ := e.watch("")
+	low, status, body := e.watch("?layer=q")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP ?layer=q: %d %s", status, body)
+	}
+	layer := func(v *testView) byte {
+		v.video.mu.Lock()
+		defer v.video.mu.Unlock()
+		return v.video.lastLayer
+	}
+	waitFor(t, "video", 10*time.Second, func() bool { return auto.video.count() > 30 && low.video.count() > 30 })
+	if layer(auto) != 1 || layer(low) != 0 {
+		t.Fatalf("layers: auto got %d (want 1, the top), ?layer=q got %d (want 0)", layer(auto), layer(low))
+	}
+	low.video.mu.Lock()
+	gaps := low.video.gaps
+	low.video.mu.Unlock()
+	req, _ := http.NewRequest("POST", e.http.URL+low.location+"/layer", strings.NewReader(`{"layer":"f"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.http.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("layer switch: %d", resp.StatusCode)
+	}
+	waitFor(t, "the switch to f", 10*time.Second, func() bool { return layer(low) == 1 })
+	low.video.mu.Lock()
+	defer low.video.mu.Unlock()
+	if low.video.gaps != gaps {
+		t.Errorf("%d sequence gaps across the layer switch", low.video.gaps-gaps)
+	}
+}
+
+// Trickle ICE over PATCH, and the RFC 9725 answers around it.
+func TestTrickleAndOptions(t *testing.T) {
+	e := newEnv(t)
+	p, status, body := e.publish(testKey)
+	if status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", status, body)
+	}
+	patch := func(path, ctype, ifMatch, body string) int {
+		req, _ := http.NewRequest("PATCH", e.http.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", ctype)
+		if ifMatch != "" {
+			req.Header.Set("If-Match", ifMatch)
+		}
+		resp, err := e.http.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	id := p.location[strings.LastIndex(p.location, "/")+1:]
+	local := p.pc.LocalDescription().SDP
+	ufrag, pwd := sdpAttr(local, "ice-ufrag"), sdpAttr(local, "ice-pwd")
+	frag := "a=ice-ufrag:" + ufrag + "\r\na=ice-pwd:" + pwd + "\r\nm=video 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 9 typ host\r\na=end-of-candidates\r\n"
+	const ct = "application/trickle-ice-sdpfrag"
+	for _, c := range []struct {
+		name                  string
+		path, ctype, ifm, frg string
+		want                  int
+	}{
+		{"candidate", p.location, ct, `"` + id + `"`, frag, 204},
+		{"wildcard If-Match", p.location, ct, "*", frag, 204},
+		{"wrong If-Match", p.location, ct, `"nope"`, frag, 412},
+		{"ICE restart", p.location, ct, "", strings.Replace(frag, ufrag, "newufrag", 1), 422},
+		{"content type", p.location, "application/sdp", "", frag, 415},
+		{"garbage", p.location, ct, "", "not a fragment\r\n", 400},
+		{"too large", p.location, ct, "", strings.Repeat("a=x\r\n", MaxSDPBytes), 413},
+		{"unknown session", "/whip/" + e.show.String() + "/nope", ct, "", frag, 404},
+	} {
+		if got := patch(c.path, c.ctype, c.ifm, c.frg); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+	req, _ := http.NewRequest("OPTIONS", e.http.URL+"/whip/"+e.show.String(), nil)
+	resp, err := e.http.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || resp.Header.Get("Accept-Post") != "application/sdp" || resp.Header.Get("Access-Control-Allow-Methods") == "" {
+		t.Errorf("OPTIONS: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+// A viewer whose network allows only TCP still gets the media, over ICE-TCP
+// on the media port number.
+func TestICETCP(t *testing.T) {
+	e := newEnv(t)
+	if _, status, body := e.publish(testKey); status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", status, body)
+	}
+	var se webrtc.SettingEngine
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	e.api = webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	v, status, body := e.watch("")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP: %d %s", status, body)
+	}
+	if !strings.Contains(body, "tcptype passive") {
+		t.Errorf("the answer offers no passive TCP candidate:\n%s", body)
+	}
+	waitFor(t, "video over TCP", 15*time.Second, func() bool { return v.video.count() > 30 })
 }
 
 func TestWHIPErrors(t *testing.T) {
@@ -345,6 +827,7 @@ func TestWHIPErrors(t *testing.T) {
 	check("content type", e.post(path, testKey, "text/plain", strings.NewReader(offer)), 415)
 	check("bad show", e.post("/whip/nope", testKey, "application/sdp", strings.NewReader(offer)), 404)
 	check("whep no publisher", e.post("/whep/"+e.show.String(), "", "application/sdp", strings.NewReader(offer)), 404)
+	check("whep bad layer", e.post("/whep/"+e.show.String()+"?layer=%3Cx%3E", "", "application/sdp", strings.NewReader(offer)), 400)
 
 	// Nothing changed: the show is free for the rightful publisher.
 	p, status, body := e.publish(testKey)

@@ -1,0 +1,299 @@
+package stream
+
+import (
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// A feed is one show's media as its viewers see it. It outlives a publisher
+// session: when the host's connection drops, viewers stay attached for the
+// grace period, and a publisher who comes back within it feeds the same
+// viewers again (they switch at the new publisher's first keyframe, with
+// sequence numbers and timestamps kept continuous).
+type feed struct {
+	s    *Server
+	show uuid.UUID
+
+	mu      sync.Mutex
+	pub     *publisher // nil while in the grace period
+	video   []*source  // simulcast layers, lowest first; one without simulcast
+	audio   *source
+	viewers map[string]*viewer
+	// changed is closed and replaced whenever the sources change, so viewer
+	// loops pick up new layers or a new publisher.
+	changed chan struct{}
+	grace   *time.Timer
+	ended   bool
+	// egress bytes of viewers that have left, for the metrics.
+	goneBytes uint64
+	// ingest bytes, video and audio, across publisher sessions.
+	ingest [2]atomic.Uint64
+}
+
+// source is one incoming stream: a ring plus the way to ask its sender for a keyframe.
+type source struct {
+	*ring
+	rid   string
+	codec webrtc.RTPCodecParameters
+	pub   *publisher
+	ssrc  uint32
+
+	mu      sync.Mutex
+	lastPLI time.Time
+	pending bool
+}
+
+type publisher struct {
+	s    *Server
+	id   string
+	feed *feed
+	pc   *webrtc.PeerConnection
+	// kinds the offer sends; ready closes when each has a track.
+	expected map[webrtc.RTPCodecType]bool
+	ready    chan struct{}
+	done     chan struct{}
+
+	mu        sync.Mutex
+	kinds     map[webrtc.RTPCodecType]bool
+	srcs      []*source
+	once      sync.Once
+	readyOnce sync.Once
+}
+
+func (p *publisher) showID() uuid.UUID { return p.feed.show }
+
+// sources returns what a viewer binding of kind should read: the audio
+// source, or the video layer for the viewer's choice (see pickLayer).
+func (f *feed) snapshot() (video []*source, audio *source, changed <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.video, f.audio, f.changed
+}
+
+// touch announces new sources to the viewers. Call with f.mu held.
+func (f *feed) touch() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// layerRank orders simulcast layers whose bitrates are not measured yet by
+// their conventional names.
+func layerRank(rid string) int {
+	switch strings.ToLower(rid) {
+	case "q", "l", "low", "0":
+		return 0
+	case "h", "m", "mid", "medium", "1":
+		return 1
+	case "f", "high", "hi", "2":
+		return 2
+	}
+	return 1
+}
+
+func (p *publisher) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	codec := remote.Codec()
+	kind := remote.Kind()
+	size := 256
+	if kind == webrtc.RTPCodecTypeVideo {
+		size = 2048
+	}
+	src := &source{
+		ring:  newRing(kind.String(), size, keyframeFunc(codec.MimeType)),
+		rid:   remote.RID(),
+		codec: codec,
+		pub:   p,
+		ssrc:  uint32(remote.SSRC()),
+	}
+	f := p.feed
+	f.mu.Lock()
+	if f.pub != p || f.ended {
+		f.mu.Unlock()
+		return
+	}
+	if kind == webrtc.RTPCodecTypeVideo {
+		f.video = append(append([]*source(nil), f.video...), src)
+		sort.SliceStable(f.video, func(i, j int) bool { return layerRank(f.video[i].rid) < layerRank(f.video[j].rid) })
+	} else if f.audio == nil || f.audio.pub != p {
+		f.audio = src
+	}
+	f.touch()
+	f.mu.Unlock()
+
+	p.mu.Lock()
+	p.srcs = append(p.srcs, src)
+	p.kinds[kind] = true
+	all := true
+	for k := range p.expected {
+		all = all && p.kinds[k]
+	}
+	p.mu.Unlock()
+	if all {
+		p.readyOnce.Do(func() { close(p.ready) })
+	}
+	// OnTrack runs in pion's own goroutine; the read loop stays there and
+	// ends when the publisher's PeerConnection closes.
+	if !p.s.enter() {
+		return
+	}
+	defer p.s.wg.Done()
+	if kind == webrtc.RTPCodecTypeVideo {
+		src.requestKeyframe() // fill the keyframe cache at once
+	}
+	p.read(remote, src)
+}
+
+// read copies the publisher's packets into the source's ring.
+func (p *publisher) read(remote *webrtc.TrackRemote, src *source) {
+	buf := make([]byte, 1500)
+	var pkt rtp.Packet
+	counter := &p.feed.ingest[0]
+	if src.kind == "audio" {
+		counter = &p.feed.ingest[1]
+	}
+	for {
+		n, _, err := remote.Read(buf)
+		if err != nil {
+			src.close()
+			return
+		}
+		if err := pkt.Unmarshal(buf[:n]); err != nil {
+			continue
+		}
+		src.put(&pkt.Header, pkt.Payload, time.Now())
+		counter.Add(uint64(n))
+	}
+}
+
+// requestKeyframe sends a PLI for this source, at most once per
+// PLIInterval; a request inside the interval is sent when it ends.
+func (src *source) requestKeyframe() {
+	p := src.pub
+	iv := p.s.pliInterval()
+	src.mu.Lock()
+	if src.pending {
+		src.mu.Unlock()
+		return
+	}
+	wait := iv - time.Since(src.lastPLI)
+	if wait <= 0 {
+		src.lastPLI = time.Now()
+		src.mu.Unlock()
+		src.sendPLI()
+		return
+	}
+	src.pending = true
+	src.mu.Unlock()
+	p.s.goTracked(func() {
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-p.done:
+			return
+		}
+		src.mu.Lock()
+		src.pending = false
+		src.lastPLI = time.Now()
+		src.mu.Unlock()
+		src.sendPLI()
+	})
+}
+
+func (src *source) sendPLI() {
+	p := src.pub
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	if p.s.metrics != nil {
+		p.s.metrics.keyframeRequests.Inc()
+	}
+	_ = p.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: src.ssrc}})
+}
+
+// end closes the publisher's connection and starts the feed's grace period.
+func (p *publisher) end(reason string) {
+	p.once.Do(func() {
+		close(p.done)
+		s, f := p.s, p.feed
+		s.mu.Lock()
+		delete(s.sessions, p.id)
+		closed := s.closed
+		s.mu.Unlock()
+		if p.pc != nil {
+			_ = p.pc.Close()
+		}
+		p.mu.Lock()
+		srcs := p.srcs
+		p.mu.Unlock()
+		for _, src := range srcs {
+			src.close()
+		}
+		f.mu.Lock()
+		if f.pub == p {
+			f.pub = nil
+			if !f.ended && !closed {
+				f.grace = time.AfterFunc(s.endGrace(), f.graceOver)
+			}
+			f.touch()
+		}
+		f.mu.Unlock()
+		s.log().Info("stream: publisher ended", "show", f.show, "session", p.id, "reason", reason)
+		if closed {
+			f.end("server closed")
+		}
+	})
+}
+
+// graceOver ends the feed unless a publisher came back in time.
+func (f *feed) graceOver() { f.finish("publisher did not come back", true) }
+
+// end finishes the feed: its viewers are ended and the show is reported off air.
+func (f *feed) end(reason string) { f.finish(reason, false) }
+
+func (f *feed) finish(reason string, onlyIdle bool) {
+	f.mu.Lock()
+	if f.ended || (onlyIdle && f.pub != nil) {
+		f.mu.Unlock()
+		return
+	}
+	f.ended = true
+	if f.grace != nil {
+		f.grace.Stop()
+	}
+	pub := f.pub
+	vs := make([]*viewer, 0, len(f.viewers))
+	for _, v := range f.viewers {
+		vs = append(vs, v)
+	}
+	f.touch()
+	f.mu.Unlock()
+	s := f.s
+	s.mu.Lock()
+	if s.feeds[f.show] == f {
+		delete(s.feeds, f.show)
+	}
+	closed := s.closed
+	s.mu.Unlock()
+	if pub != nil {
+		pub.end(reason)
+	}
+	for _, v := range vs {
+		v.end("show ended")
+	}
+	s.log().Info("stream: show off air", "show", f.show, "reason", reason)
+	// A server shutting down does not end the show: the host may carry on
+	// on another node, and an operator's restart is not the host's decision.
+	if !closed && s.OnEnded != nil {
+		s.OnEnded(f.show)
+	}
+}

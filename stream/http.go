@@ -1,0 +1,548 @@
+package stream
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/pavilion-live/pavilion/internal/apperr"
+)
+
+// cors lets WHIP/WHEP clients on other origins (web encoders, players
+// embedded elsewhere) talk to the endpoints. No credentials are allowed
+// cross-origin: publishers authenticate with the stream key, and a
+// members-only show's viewers must come from our own pages.
+func cors(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Expose-Headers", "Location, ETag, Link, Accept-Patch")
+}
+
+// Options answers CORS preflight and discovery on /whip/{show}, /whep/{show}
+// and their session URLs (RFC 9725 §4.1).
+func (s *Server) Options(w http.ResponseWriter, r *http.Request) {
+	cors(w)
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", "POST, PATCH, DELETE, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
+	h.Set("Access-Control-Max-Age", "86400")
+	if r.PathValue("session") == "" {
+		h.Set("Accept-Post", "application/sdp")
+	} else {
+		h.Set("Accept-Patch", "application/trickle-ice-sdpfrag")
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// writeAnswer sends 201 with the session URL, its entity tag (for PATCH
+// If-Match) and the STUN/TURN servers as Link headers (RFC 9725 §4.6).
+func (s *Server) writeAnswer(w http.ResponseWriter, location, id, sdp string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/sdp")
+	h.Set("Location", location)
+	h.Set("ETag", etag(id))
+	h.Set("Accept-Patch", "application/trickle-ice-sdpfrag")
+	for _, is := range s.ICEServers {
+		for _, u := range is.URLs {
+			link := "<" + u + `>; rel="ice-server"`
+			if is.Username != "" {
+				link += fmt.Sprintf(`; username=%q; credential=%q; credential-type="password"`, is.Username, fmt.Sprint(is.Credential))
+			}
+			h.Add("Link", link)
+		}
+	}
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, sdp)
+}
+
+func etag(id string) string { return `"` + id + `"` }
+
+// WHIP handles POST /whip/{show}.
+func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
+	cors(w)
+	if err := s.init(); err != nil {
+		s.fail(w, err)
+		return
+	}
+	show, _, err := pathIDs(r, "/whip/")
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	key := bearer(r)
+	if key == "" || s.Keys == nil {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		httpError(w, http.StatusUnauthorized, "a stream key is required")
+		return
+	}
+	ok, err := s.Keys(r.Context(), show, key)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if !ok {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		httpError(w, http.StatusUnauthorized, "wrong stream key")
+		return
+	}
+	offer, err := readOffer(w, r, "application/sdp")
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+
+	p := &publisher{
+		s: s, id: uuid.NewString(),
+		ready: make(chan struct{}), done: make(chan struct{}),
+		expected: map[webrtc.RTPCodecType]bool{}, kinds: map[webrtc.RTPCodecType]bool{},
+	}
+	// Claim the show before negotiating so that two racing publishers cannot both win.
+	fresh, err := s.claim(show, p)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
+	if err != nil {
+		s.abandon(p, fresh)
+		s.fail(w, err)
+		return
+	}
+	p.pc = pc
+	pc.OnTrack(p.onTrack)
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
+			s.goTracked(func() { p.end("connection " + st.String()) })
+		}
+	})
+	sdp, err := s.answer(r.Context(), pc, offer)
+	if err != nil {
+		s.abandon(p, fresh)
+		s.fail(w, err)
+		return
+	}
+	p.mu.Lock()
+	for _, t := range pc.GetTransceivers() {
+		if d := t.Direction(); d == webrtc.RTPTransceiverDirectionRecvonly || d == webrtc.RTPTransceiverDirectionSendrecv {
+			p.expected[t.Kind()] = true
+		}
+	}
+	all := len(p.expected) > 0
+	for k := range p.expected {
+		all = all && p.kinds[k]
+	}
+	p.mu.Unlock()
+	if all {
+		p.readyOnce.Do(func() { close(p.ready) })
+	}
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.abandon(p, fresh)
+		httpError(w, http.StatusServiceUnavailable, "server is shutting down")
+		return
+	}
+	s.sessions[p.id] = p
+	s.mu.Unlock()
+	if m := s.metrics; m != nil {
+		m.publishes.Inc()
+	}
+	s.log().Info("stream: publisher live", "show", show, "session", p.id, "resumed", !fresh)
+	if fresh && s.OnLive != nil {
+		s.goTracked(func() { s.OnLive(show) })
+	}
+	s.writeAnswer(w, "/whip/"+show.String()+"/"+p.id, p.id, sdp)
+}
+
+// claim makes p the show's publisher: a new feed, or one in its grace
+// period. fresh reports a new feed (the show goes live).
+func (s *Server) claim(show uuid.UUID, p *publisher) (fresh bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false, apperr.Errorf(apperr.Unavailable, "server is shutting down")
+	}
+	f := s.feeds[show]
+	if f != nil {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.ended {
+			f = nil
+		} else if f.pub != nil {
+			return false, apperr.Errorf(apperr.Conflict, "this show already has a live publisher; DELETE its session first")
+		}
+	}
+	if f == nil {
+		f = &feed{s: s, show: show, viewers: map[string]*viewer{}, changed: make(chan struct{})}
+		s.feeds[show] = f
+		fresh = true
+		f.mu.Lock()
+		defer f.mu.Unlock()
+	}
+	if f.grace != nil {
+		f.grace.Stop()
+		f.grace = nil
+	}
+	f.pub = p
+	p.feed = f
+	return fresh, nil
+}
+
+// abandon undoes claim after a failed negotiation: a new feed disappears
+// without a trace; a resumed one goes back to its grace period.
+func (s *Server) abandon(p *publisher, fresh bool) {
+	p.once.Do(func() {
+		close(p.done)
+		if p.pc != nil {
+			_ = p.pc.Close()
+		}
+	})
+	f := p.feed
+	f.mu.Lock()
+	if f.pub != p {
+		f.mu.Unlock()
+		return
+	}
+	f.pub = nil
+	if fresh && len(f.viewers) == 0 {
+		f.ended = true
+		f.mu.Unlock()
+		s.mu.Lock()
+		if s.feeds[f.show] == f {
+			delete(s.feeds, f.show)
+		}
+		s.mu.Unlock()
+		return
+	}
+	f.grace = time.AfterFunc(s.endGrace(), f.graceOver)
+	f.mu.Unlock()
+}
+
+var layerName = regexp.MustCompile(`^[A-Za-z0-9_-]{0,16}$`)
+
+// WHEP handles POST /whep/{show}. ?layer=<rid> picks a simulcast layer
+// instead of the automatic choice.
+func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
+	cors(w)
+	if err := s.init(); err != nil {
+		s.fail(w, err)
+		return
+	}
+	show, _, err := pathIDs(r, "/whep/")
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if s.Viewer != nil {
+		if err := s.Viewer(r, show); err != nil {
+			s.fail(w, err)
+			return
+		}
+	}
+	layer := r.URL.Query().Get("layer")
+	if !layerName.MatchString(layer) {
+		httpError(w, http.StatusBadRequest, "layer must be a simulcast RID (letters, digits, - or _; at most 16)")
+		return
+	}
+	offer, err := readOffer(w, r, "application/sdp")
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.mu.Lock()
+	f := s.feeds[show]
+	s.mu.Unlock()
+	if f == nil {
+		httpError(w, http.StatusNotFound, "this show is not live: no publisher")
+		return
+	}
+	f.mu.Lock()
+	p := f.pub
+	f.mu.Unlock()
+	if p == nil {
+		w.Header().Set("Retry-After", "2")
+		httpError(w, http.StatusServiceUnavailable, "the host is reconnecting; retry")
+		return
+	}
+	wait := s.TrackWait
+	if wait <= 0 {
+		wait = 3 * time.Second
+	}
+	timer := time.NewTimer(wait)
+	select {
+	case <-p.ready:
+	case <-timer.C:
+	case <-p.done:
+	case <-r.Context().Done():
+	}
+	timer.Stop()
+	video, audio, _ := f.snapshot()
+	if len(video) == 0 && audio == nil {
+		w.Header().Set("Retry-After", "1")
+		httpError(w, http.StatusServiceUnavailable, "the show is live but no media has arrived yet; retry")
+		return
+	}
+
+	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	v := &viewer{s: s, id: uuid.NewString(), feed: f, pc: pc, done: make(chan struct{}), up: make(chan struct{}), autoLevel: -1}
+	v.layer.Store(&layer)
+	sid := "pavilion-" + show.String()
+	var senders []*webrtc.RTPSender
+	var bindings []*binding
+	if len(video) > 0 {
+		v.video = &binding{v: v, kind: webrtc.RTPCodecTypeVideo, codec: video[0].codec.RTPCodecCapability, sid: sid}
+		bindings = append(bindings, v.video)
+	}
+	if audio != nil {
+		v.audio = &binding{v: v, kind: webrtc.RTPCodecTypeAudio, codec: audio.codec.RTPCodecCapability, sid: sid}
+		bindings = append(bindings, v.audio)
+	}
+	for _, b := range bindings {
+		sender, err := pc.AddTrack(b)
+		if err != nil {
+			_ = pc.Close()
+			s.fail(w, err)
+			return
+		}
+		senders = append(senders, sender)
+	}
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		switch st {
+		case webrtc.PeerConnectionStateConnected:
+			v.upOnce.Do(func() { close(v.up) })
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			s.goTracked(func() { v.end("connection " + st.String()) })
+		}
+	})
+	sdp, err := s.answer(r.Context(), pc, offer)
+	if err != nil {
+		_ = pc.Close()
+		s.fail(w, err)
+		return
+	}
+
+	s.mu.Lock()
+	f.mu.Lock()
+	if s.closed || f.ended {
+		f.mu.Unlock()
+		s.mu.Unlock()
+		_ = pc.Close()
+		httpError(w, http.StatusNotFound, "this show is not live: the publisher left")
+		return
+	}
+	f.viewers[v.id] = v
+	s.sessions[v.id] = v
+	f.mu.Unlock()
+	s.mu.Unlock()
+
+	s.goTracked(v.run)
+	for i, b := range bindings {
+		sender, b := senders[i], b
+		s.goTracked(func() { v.readRTCP(sender, b) })
+	}
+	s.writeAnswer(w, "/whep/"+show.String()+"/"+v.id, v.id, sdp)
+}
+
+// lookup finds the session at a WHIP or WHEP session URL.
+func (s *Server) lookup(r *http.Request) (session, error) {
+	prefix := "/whip/"
+	if strings.HasPrefix(r.URL.Path, "/whep/") {
+		prefix = "/whep/"
+	}
+	show, id, err := pathIDs(r, prefix)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	ss := s.sessions[id]
+	s.mu.Unlock()
+	if ss == nil || ss.showID() != show {
+		return nil, apperr.Errorf(apperr.NotFound, "no such session")
+	}
+	if _, isPub := ss.(*publisher); isPub != (prefix == "/whip/") {
+		return nil, apperr.Errorf(apperr.NotFound, "no such session")
+	}
+	return ss, nil
+}
+
+// Delete handles DELETE /whip/{show}/{session} and /whep/{show}/{session}.
+// Ending a publisher starts the show's grace period (EndGrace).
+func (s *Server) Delete(w http.ResponseWriter, r *http.Request) {
+	cors(w)
+	if err := s.init(); err != nil {
+		s.fail(w, err)
+		return
+	}
+	ss, err := s.lookup(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	ss.end("deleted")
+	w.WriteHeader(http.StatusOK)
+}
+
+// Patch handles PATCH on a session URL: trickle ICE candidates in an
+// application/trickle-ice-sdpfrag body (RFC 8840, RFC 9725 §4.3). ICE
+// restarts are refused with 422; the client starts a new session instead.
+func (s *Server) Patch(w http.ResponseWriter, r *http.Request) {
+	cors(w)
+	if err := s.init(); err != nil {
+		s.fail(w, err)
+		return
+	}
+	ss, err := s.lookup(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	id := r.PathValue("session")
+	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != etag(id) {
+		httpError(w, http.StatusPreconditionFailed, "If-Match does not match this session's ETag")
+		return
+	}
+	frag, err := readBody(w, r, "application/trickle-ice-sdpfrag")
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	pc := ss.peer()
+	remote := pc.RemoteDescription()
+	if remote == nil {
+		httpError(w, http.StatusConflict, "the session has no remote description yet")
+		return
+	}
+	cands, ufrag, pwd, err := parseFrag(frag)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if (ufrag != "" && ufrag != sdpAttr(remote.SDP, "ice-ufrag")) || (pwd != "" && pwd != sdpAttr(remote.SDP, "ice-pwd")) {
+		httpError(w, http.StatusUnprocessableEntity, "ICE restarts are not supported; DELETE this session and start a new one")
+		return
+	}
+	for _, c := range cands {
+		if err := pc.AddICECandidate(c); err != nil {
+			s.fail(w, apperr.Wrap(apperr.Invalid, err, "bad ICE candidate"))
+			return
+		}
+	}
+	w.Header().Set("ETag", etag(id))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Layer handles POST /whep/{show}/{session}/layer with {"layer":"<rid>"}
+// (or "" for automatic): the viewer switches at the layer's next keyframe.
+func (s *Server) Layer(w http.ResponseWriter, r *http.Request) {
+	cors(w)
+	if err := s.init(); err != nil {
+		s.fail(w, err)
+		return
+	}
+	ss, err := s.lookup(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	v, ok := ss.(*viewer)
+	if !ok {
+		httpError(w, http.StatusNotFound, "no such session")
+		return
+	}
+	var body struct {
+		Layer string `json:"layer"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1024))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || !layerName.MatchString(body.Layer) {
+		httpError(w, http.StatusBadRequest, `the body must be {"layer":"<rid>"} with a simulcast RID, or "" for automatic`)
+		return
+	}
+	v.layer.Store(&body.Layer)
+	v.feed.mu.Lock()
+	v.feed.touch() // wake the viewer's writer to act on it now
+	v.feed.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// readBody reads a small body of the given media type.
+func readBody(w http.ResponseWriter, r *http.Request, want string) (string, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != want {
+		return "", &apperr.Error{Code: "unsupported_media_type", Message: "the body must be " + want}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxSDPBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return "", apperr.Errorf(apperr.TooLarge, "the body is over %d bytes", MaxSDPBytes)
+		}
+		return "", apperr.Wrap(apperr.Invalid, err, "could not read the body")
+	}
+	return string(body), nil
+}
+
+// parseFrag reads the candidates (with their m-line's mid) and ICE
+// credentials of a trickle-ice-sdpfrag.
+func parseFrag(frag string) (cands []webrtc.ICECandidateInit, ufrag, pwd string, err error) {
+	var mid *string
+	var line uint16
+	for _, l := range strings.Split(frag, "\n") {
+		l = strings.TrimRight(l, "\r")
+		switch {
+		case l == "":
+		case strings.HasPrefix(l, "m="):
+			if len(cands) > 0 || mid != nil {
+				line++
+			}
+			mid = nil
+		case strings.HasPrefix(l, "a=mid:"):
+			m := strings.TrimPrefix(l, "a=mid:")
+			mid = &m
+		case strings.HasPrefix(l, "a=ice-ufrag:"):
+			ufrag = strings.TrimPrefix(l, "a=ice-ufrag:")
+		case strings.HasPrefix(l, "a=ice-pwd:"):
+			pwd = strings.TrimPrefix(l, "a=ice-pwd:")
+		case strings.HasPrefix(l, "a=candidate:"):
+			idx := line
+			cands = append(cands, webrtc.ICECandidateInit{Candidate: strings.TrimPrefix(l, "a="), SDPMid: mid, SDPMLineIndex: &idx})
+		case l == "a=end-of-candidates", strings.HasPrefix(l, "a=ice-options:"), strings.HasPrefix(l, "a=group:"):
+		case len(l) > 2 && l[1] == '=':
+			// other SDP lines carry nothing trickle needs
+		default:
+			return nil, "", "", apperr.Errorf(apperr.Invalid, "malformed trickle-ice-sdpfrag line %q", truncate(l, 40))
+		}
+	}
+	return cands, ufrag, pwd, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// sdpAttr returns the first value of a=<name>: in an SDP.
+func sdpAttr(sdp, name string) string {
+	for _, l := range strings.Split(sdp, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimRight(l, "\r"), "a="+name+":"); ok {
+			return v
+		}
+	}
+	return ""
+}

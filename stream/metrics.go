@@ -1,0 +1,96 @@
+package stream
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics exports the media server's figures. Per-show figures are read
+// from the live feeds when Prometheus scrapes, so the packet path pays
+// only for an atomic add, and a show's series disappear when it ends.
+type Metrics struct {
+	publishes        prometheus.Counter
+	keyframeRequests prometheus.Counter
+	skips            prometheus.Counter
+	retransmits      prometheus.Counter
+
+	srv *Server
+
+	viewersDesc, ingestDesc, egressDesc, bitrateDesc *prometheus.Desc
+}
+
+// NewMetrics registers the stream metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		publishes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pavilion_stream_publishes_total", Help: "WHIP sessions accepted.",
+		}),
+		keyframeRequests: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pavilion_stream_keyframe_requests_total", Help: "PLIs sent to publishers (after rate limiting).",
+		}),
+		skips: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pavilion_stream_viewer_skips_total", Help: "Times a lagging viewer was moved to the live edge (video: the next keyframe).",
+		}),
+		retransmits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pavilion_stream_retransmits_total", Help: "Packets resent to viewers in answer to NACKs.",
+		}),
+		viewersDesc: prometheus.NewDesc("pavilion_stream_viewers", "WHEP viewers connected, per show.", []string{"show"}, nil),
+		ingestDesc:  prometheus.NewDesc("pavilion_stream_ingest_bytes_total", "RTP bytes received from the publisher, per show and kind.", []string{"show", "kind"}, nil),
+		egressDesc:  prometheus.NewDesc("pavilion_stream_egress_bytes_total", "RTP bytes sent to viewers, per show (retransmissions excluded).", []string{"show"}, nil),
+		bitrateDesc: prometheus.NewDesc("pavilion_stream_ingest_bitrate_bits", "Publisher bitrate over the last second, per show, kind and simulcast layer.", []string{"show", "kind", "layer"}, nil),
+	}
+	if reg != nil {
+		reg.MustRegister(m.publishes, m.keyframeRequests, m.skips, m.retransmits, m)
+	}
+	return m
+}
+
+func (m *Metrics) attach(s *Server) {
+	s.mu.Lock()
+	m.srv = s
+	s.mu.Unlock()
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.viewersDesc
+	ch <- m.ingestDesc
+	ch <- m.egressDesc
+	ch <- m.bitrateDesc
+}
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	var feeds []*feed
+	if s := m.srv; s != nil {
+		s.mu.Lock()
+		for _, f := range s.feeds {
+			feeds = append(feeds, f)
+		}
+		s.mu.Unlock()
+	}
+	for _, f := range feeds {
+		show := f.show.String()
+		f.mu.Lock()
+		viewers := len(f.viewers)
+		egress := f.goneBytes
+		for _, v := range f.viewers {
+			for _, b := range []*binding{v.video, v.audio} {
+				if b != nil {
+					egress += b.bytes.Load()
+				}
+			}
+		}
+		layers := append([]*source(nil), f.video...)
+		if f.audio != nil {
+			layers = append(layers, f.audio)
+		}
+		f.mu.Unlock()
+		ch <- prometheus.MustNewConstMetric(m.viewersDesc, prometheus.GaugeValue, float64(viewers), show)
+		ch <- prometheus.MustNewConstMetric(m.egressDesc, prometheus.CounterValue, float64(egress), show)
+		ch <- prometheus.MustNewConstMetric(m.ingestDesc, prometheus.CounterValue, float64(f.ingest[0].Load()), show, "video")
+		ch <- prometheus.MustNewConstMetric(m.ingestDesc, prometheus.CounterValue, float64(f.ingest[1].Load()), show, "audio")
+		for _, l := range layers {
+			ch <- prometheus.MustNewConstMetric(m.bitrateDesc, prometheus.GaugeValue, float64(l.rate()), show, l.kind, l.rid)
+		}
+	}
+}
