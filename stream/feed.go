@@ -21,6 +21,8 @@ import (
 type feed struct {
 	s    *Server
 	show uuid.UUID
+	// edge: the feed relays a show published on another node.
+	edge bool
 
 	mu      sync.Mutex
 	pub     *publisher // nil while in the grace period
@@ -56,6 +58,9 @@ type publisher struct {
 	id   string
 	feed *feed
 	pc   *webrtc.PeerConnection
+	// relay: this "publisher" is an edge's pull from the origin node, at location.
+	relay    bool
+	location string
 	// kinds the offer sends; ready closes when each has a track.
 	expected map[webrtc.RTPCodecType]bool
 	ready    chan struct{}
@@ -238,6 +243,17 @@ func (p *publisher) end(reason string) {
 		for _, src := range srcs {
 			src.close()
 		}
+		if p.relay {
+			p.hangUp()
+			f.mu.Lock()
+			if f.pub == p {
+				f.pub = nil // finish must not end p again: we are inside p.once
+			}
+			f.mu.Unlock()
+			// The origin runs the grace period; an edge just follows it.
+			f.end("the origin stopped sending")
+			return
+		}
 		f.mu.Lock()
 		if f.pub == p {
 			f.pub = nil
@@ -293,7 +309,10 @@ func (f *feed) finish(reason string, onlyIdle bool) {
 	s.log().Info("stream: show off air", "show", f.show, "reason", reason)
 	// A server shutting down does not end the show: the host may carry on
 	// on another node, and an operator's restart is not the host's decision.
-	if !closed && s.OnEnded != nil {
+	if !f.edge {
+		s.releaseOrigin(f.show)
+	}
+	if !closed && !f.edge && s.OnEnded != nil {
 		s.OnEnded(f.show)
 	}
 }

@@ -105,7 +105,12 @@ func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
 		ready: make(chan struct{}), done: make(chan struct{}),
 		expected: map[webrtc.RTPCodecType]bool{}, kinds: map[webrtc.RTPCodecType]bool{},
 	}
-	// Claim the show before negotiating so that two racing publishers cannot both win.
+	// Claim the show, cluster-wide and then here, before negotiating, so that
+	// two racing publishers cannot both win.
+	if err := s.claimOrigin(r.Context(), show); err != nil {
+		s.fail(w, err)
+		return
+	}
 	fresh, err := s.claim(show, p)
 	if err != nil {
 		s.fail(w, err)
@@ -222,6 +227,9 @@ func (s *Server) abandon(p *publisher, fresh bool) {
 			delete(s.feeds, f.show)
 		}
 		s.mu.Unlock()
+		if !f.edge {
+			s.releaseOrigin(f.show)
+		}
 		return
 	}
 	f.grace = time.AfterFunc(s.endGrace(), f.graceOver)
@@ -243,7 +251,7 @@ func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	if s.Viewer != nil {
+	if s.Viewer != nil && !s.isRelay(r) {
 		if err := s.Viewer(r, show); err != nil {
 			s.fail(w, err)
 			return
@@ -262,6 +270,12 @@ func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	f := s.feeds[show]
 	s.mu.Unlock()
+	if f == nil && !s.isRelay(r) { // an edge never relays a relay
+		if f, err = s.edgeFeed(r.Context(), show); err != nil {
+			s.fail(w, err)
+			return
+		}
+	}
 	if f == nil {
 		httpError(w, http.StatusNotFound, "this show is not live: no publisher")
 		return

@@ -65,6 +65,15 @@ type Server struct {
 	// GatherTimeout bounds ICE gathering for one answer (default 5 s).
 	GatherTimeout time.Duration
 
+	// Directory, with Node naming this server, joins a cluster: the node a
+	// show is published on is its origin, and other nodes relay it from
+	// there (relay.go). RelaySecret, shared by the nodes, authorizes those
+	// pulls; RelayClient makes them (default: 10 s timeout).
+	Directory   Directory
+	Node        Node
+	RelaySecret string
+	RelayClient *http.Client
+
 	// beforeWrite, when set by tests, runs before every packet written to a viewer.
 	beforeWrite atomic.Pointer[func(viewerID string)]
 
@@ -74,6 +83,8 @@ type Server struct {
 	mux      ice.UDPMux
 	tcpMux   ice.TCPMux
 	metrics  *Metrics
+
+	stopBeat chan struct{}
 
 	mu       sync.Mutex
 	closed   bool
@@ -139,9 +150,14 @@ func (s *Server) init() error {
 		}
 		if s.API != nil {
 			s.api = s.API
+		} else if s.api, s.initErr = s.buildAPI(); s.initErr != nil {
 			return
 		}
-		s.api, s.initErr = s.buildAPI()
+		if s.clustered() {
+			s.stopBeat = make(chan struct{})
+			stop := s.stopBeat
+			s.goTracked(func() { s.heartbeat(stop) })
+		}
 	})
 	return s.initErr
 }
@@ -269,6 +285,9 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.stopBeat != nil {
+		close(s.stopBeat)
+	}
 	var all []session
 	for _, ss := range s.sessions {
 		all = append(all, ss)

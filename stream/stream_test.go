@@ -58,10 +58,38 @@ func openFDs() int {
 
 func testutilCount(c prometheus.Counter) float64 { return testutil.ToFloat64(c) }
 
-func newEnv(t *testing.T) *env {
-	t.Helper()
+// leakChecked holds the tests whose leak check is registered: one per test,
+// registered before its first env, so it runs after every env has closed.
+var leakChecked sync.Map
+
+func checkLeaks(t *testing.T) {
+	if _, done := leakChecked.LoadOrStore(t, true); done {
+		return
+	}
 	base := runtime.NumGoroutine()
 	baseFDs := openFDs()
+	t.Cleanup(func() {
+		leakChecked.Delete(t)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			n, fds := runtime.NumGoroutine(), openFDs()
+			if n <= base+2 && fds <= baseFDs {
+				return
+			}
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				buf = buf[:runtime.Stack(buf, true)]
+				t.Errorf("leak: %d goroutines now, %d at start; %d open files now, %d at start\n%s", n, base, fds, baseFDs, buf)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	checkLeaks(t)
 	show := uuid.New()
 	e := &env{t: t, api: clientAPI(), show: show}
 	s := &Server{
@@ -71,7 +99,7 @@ func newEnv(t *testing.T) *env {
 		OnEnded:  func(id uuid.UUID) { e.ended.Add(1) },
 		UDPAddr:  "127.0.0.1:0", // exercises the production path: one UDP mux port
 		Keys: func(_ context.Context, id uuid.UUID, key string) (bool, error) {
-			return id == show && key == testKey, nil
+			return key == testKey, nil
 		},
 		TrackWait: 5 * time.Second,
 	}
@@ -93,20 +121,6 @@ func newEnv(t *testing.T) *env {
 			t.Errorf("close: %v", err)
 		}
 		hs.Client().CloseIdleConnections()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			n, fds := runtime.NumGoroutine(), openFDs()
-			if n <= base+2 && fds <= baseFDs {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("leak: %d goroutines now, %d at start; %d open files now, %d at start\n%s", n, base, fds, baseFDs, buf)
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
 	})
 	return e
 }
@@ -870,4 +884,133 @@ func validOffer(t *testing.T, api *webrtc.API) string {
 		t.Fatal(err)
 	}
 	return o.SDP
+}
+
+// fakeDir is an in-memory Directory for two in-process nodes (the real
+// drivers have their own contract tests in stream/directorytest).
+type fakeDir struct {
+	mu      sync.Mutex
+	nodes   map[string]Node
+	origins map[uuid.UUID]string
+}
+
+func (d *fakeDir) Heartbeat(_ context.Context, n Node, _ time.Duration) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.nodes[n.ID] = n
+	return nil
+}
+
+func (d *fakeDir) Nodes(context.Context) ([]Node, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []Node
+	for _, n := range d.nodes {
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func (d *fakeDir) ClaimOrigin(_ context.Context, show uuid.UUID, node string, _ time.Duration) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if cur, ok := d.origins[show]; ok && cur != node {
+		return apperr.Errorf(apperr.Conflict, "claimed by %s", cur)
+	}
+	d.origins[show] = node
+	return nil
+}
+
+func (d *fakeDir) Origin(_ context.Context, show uuid.UUID) (Node, bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id, ok := d.origins[show]
+	if !ok {
+		return Node{}, false, nil
+	}
+	n, ok := d.nodes[id]
+	return n, ok, nil
+}
+
+func (d *fakeDir) ReleaseOrigin(_ context.Context, show uuid.UUID, node string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.origins[show] == node {
+		delete(d.origins, show)
+	}
+	return nil
+}
+
+// A show published on node A is watched on node B: B pulls it once from A
+// (past A's viewer checks, with the cluster secret) and fans it out; a
+// second publisher on B is refused; when A's show ends, B's viewers end.
+func TestRelayBetweenNodes(t *testing.T) {
+	dir := &fakeDir{nodes: map[string]Node{}, origins: map[uuid.UUID]string{}}
+	a, b := newEnv(t), newEnv(t)
+	b.show = a.show
+	for _, n := range []struct {
+		e  *env
+		id string
+	}{{a, "a"}, {b, "b"}} {
+		n.e.srv.Directory, n.e.srv.Node, n.e.srv.RelaySecret = dir, Node{ID: n.id, URL: n.e.http.URL}, "s3cret"
+		if err := n.e.srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A lets no ordinary viewer in: only the relay gets past.
+	a.srv.Viewer = func(*http.Request, uuid.UUID) error { return apperr.Errorf(apperr.NotFound, "members only") }
+
+	p, status, body := a.publish(testKey)
+	if status != http.StatusCreated {
+		t.Fatalf("WHIP on A: %d %s", status, body)
+	}
+	if _, status, _ := b.publish(testKey); status != http.StatusConflict {
+		t.Fatalf("a second publisher on B: %d, want 409", status)
+	}
+	if _, status, _ := a.watch(""); status != http.StatusNotFound {
+		t.Fatalf("a viewer on A past its check: %d, want 404", status)
+	}
+	req, _ := http.NewRequest("POST", a.http.URL+"/whep/"+a.show.String(), strings.NewReader(validOffer(t, a.api)))
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set(relayHeader, "wrong")
+	if resp, err := a.http.Client().Do(req); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a pull with the wrong secret: %d, want 404", resp.StatusCode)
+	}
+
+	v1, status, body := b.watch("")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP on B: %d %s", status, body)
+	}
+	v2, _, _ := b.watch("")
+	waitFor(t, "media relayed to both viewers on B", 10*time.Second, func() bool { return v1.video.count() > 30 && v2.video.count() > 30 && v1.audio.count() > 10 })
+	v1.video.mu.Lock()
+	key := v1.video.firstKey
+	v1.video.mu.Unlock()
+	if !key {
+		t.Error("the first relayed packet is not a keyframe")
+	}
+	a.srv.mu.Lock()
+	relays := len(a.srv.feeds[a.show].viewers)
+	a.srv.mu.Unlock()
+	if relays != 1 {
+		t.Errorf("A serves %d sessions for B's two viewers, want 1 relay", relays)
+	}
+
+	if st := a.del(p.location); st != http.StatusOK {
+		t.Fatalf("DELETE publisher: %d", st)
+	}
+	select {
+	case <-v1.ended:
+	case <-time.After(15 * time.Second):
+		t.Fatal("B's viewer not ended after the origin's show ended")
+	}
+	waitFor(t, "the origin claim released", 5*time.Second, func() bool {
+		_, ok, _ := dir.Origin(context.Background(), a.show)
+		return !ok
+	})
+	if a.ended.Load() != 1 || b.ended.Load() != 0 {
+		t.Errorf("OnEnded: A %d, B %d; want 1, 0 (the origin reports the show's end)", a.ended.Load(), b.ended.Load())
+	}
 }
