@@ -6,7 +6,7 @@ BIN     := bin
 DATA    ?= ./data
 HTTP    ?= :8080
 # Packages with goroutines that meet: always tested under the race detector.
-RACE_PKGS := ./internal/... ./chat/... ./checkout/... ./stream/... ./web/... ./cmd/...
+RACE_PKGS := ./internal/... ./chat/... ./checkout/... ./stream/... ./web/... ./cmd/... ./deploy/...
 
 .PHONY: all build run test vet fmt-check test-go bench clean
 
