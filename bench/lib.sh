@@ -5,7 +5,8 @@
 #   BENCH_TAG        the log prefix ("bench", "bench chat")
 #   BENCH_WORK       the name of the temporary work directory (pavbench...)
 #   STOP_TRIES       tenths of a second to wait for the server to stop
-# and may set SERVER_NOTE (more words for the "starting" log line) at any time.
+# and may set SERVER_NOTE (more words for the "starting" log line) and
+# SERVER_FLAGS (an array of more `pavilion serve` flags) at any time.
 # It defines GO, PG_*, REDIS_*, OUT, RUN_TIMEOUT, PROFILE, PIN_SERVER,
 # PIN_LOAD, PINNING and $work, installs the cleanup traps, and provides
 # log, die, stop_server, drop_db, start_postgres, start_redis, free_port,
@@ -21,6 +22,7 @@ OUT=bench/out
 RUN_TIMEOUT=300 # seconds, per pavload run
 PROFILE="${BENCH_PROFILE:-}"
 SERVER_NOTE="${SERVER_NOTE:-}"
+[ -n "${SERVER_FLAGS+x}" ] || SERVER_FLAGS=()
 
 log() { printf '[%s %s] %s\n' "$BENCH_TAG" "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -165,7 +167,7 @@ start_server() {
 	fi
 	log "$mode: starting bin/pavilion on $base (${PIN_SERVER[*]:-unpinned}$SERVER_NOTE)"
 	"${PIN_SERVER[@]}" bin/pavilion serve --demo --http "127.0.0.1:$port" --public-url "$base" \
-		--log-level warn "${store[@]}" "${bus[@]}" "${debug[@]}" >"$dir/server.log" 2>&1 &
+		--log-level warn "${store[@]}" "${bus[@]}" "${debug[@]}" "${SERVER_FLAGS[@]}" >"$dir/server.log" 2>&1 &
 	server_pid=$!
 	for _ in $(seq 1 150); do
 		if curl -fsS -o /dev/null "$base/readyz" 2>/dev/null; then break; fi

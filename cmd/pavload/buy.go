@@ -94,6 +94,7 @@ type demoFile struct {
 	OfferIDs        []string `json:"offer_ids"`
 	AdminToken      string   `json:"admin_token"`
 	BrandAdminToken string   `json:"brand_admin_token"`
+	HostToken       string   `json:"host_token"`
 }
 
 // complete fills what flags left empty from the demo file, then checks the result.

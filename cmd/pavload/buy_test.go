@@ -119,8 +119,15 @@ func TestBuyFlags(t *testing.T) {
 		{[]string{"chat"}, "--base"},
 		{[]string{"chat", "--base", "http://x", "--show", "s", "--viewers", "10", "--chatters", "8", "--reactions", "40"}, "at most --viewers"},
 		{[]string{"chat", "--base", "http://x", "--show", "s", "--size", "10"}, "--size"},
-		{[]string{"whip"}, "not built yet"},
-		{[]string{"whep"}, "not built yet"},
+		{[]string{"whip"}, "--base"},
+		{[]string{"whip", "--base", "http://127.0.0.1:1", "--show", "s"}, "--key"},
+		{[]string{"whip", "--base", "http://127.0.0.1:1", "--show", "s", "--key", "k", "--fps", "0"}, "--fps"},
+		{[]string{"whip", "--base", "http://192.0.2.1:8080", "--show", "s", "--key", "k"}, "loopback"},
+		{[]string{"whip", "--base", "http://127.0.0.1:1", "--show", "s", "--key", "k", "--file", "/nonexistent.ivf"}, "--file"},
+		{[]string{"whep"}, "--base"},
+		{[]string{"whep", "--base", "http://127.0.0.1:1", "--show", "s", "--viewers", "0"}, "--viewers"},
+		{[]string{"whep", "--base", "http://127.0.0.1:1", "--show", "s", "--viewers", "100000"}, "--viewers"},
+		{[]string{"whep", "--base", "http://192.0.2.1:8080", "--show", "s"}, "loopback"},
 		{[]string{"stampede"}, "unknown command"},
 	} {
 		var stdout, stderr bytes.Buffer

@@ -3,8 +3,8 @@
 //
 //	pavload buy    a stampede of buyers on one offer: reserve, pay, verify the ledger
 //	pavload chat   a crowd in one live room: chat delivery latency, reactions, memory per connection
-//	pavload whip   WHIP publishers (not built yet)
-//	pavload whep   WHEP viewers (not built yet)
+//	pavload whip   one WHIP publisher: synthetic VP8 + Opus (or a file), stamped for latency
+//	pavload whep   N WHEP viewers: time to first packet and keyframe, loss, latency
 //
 // `pavload <command> -h` lists a command's flags. `make bench` runs it
 // against a fresh server in each storage mode.
@@ -39,8 +39,8 @@ const topUsage = `pavload: load generator for Pavilion (public HTTP API only).
 Usage:
   pavload buy [flags]    a stampede of buyers on one offer: reserve, pay, verify
   pavload chat [flags]   a crowd in one live room: chat delivery, reactions, memory
-  pavload whip           WHIP publishers (not built yet)
-  pavload whep           WHEP viewers (not built yet)
+  pavload whip [flags]   one WHIP publisher: synthetic VP8 + Opus, or a file
+  pavload whep [flags]   N WHEP viewers: startup times, loss, latency
 
 Run "pavload <command> -h" for a command's flags.
 `
@@ -55,8 +55,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return buy(ctx, args[1:], stdout, stderr)
 	case "chat":
 		return chat(ctx, args[1:], stdout, stderr)
-	case "whip", "whep":
-		return fmt.Errorf("%s: not built yet (the WHIP and WHEP load comes with the media work)", args[0])
+	case "whip":
+		return whip(ctx, args[1:], stdout, stderr)
+	case "whep":
+		return whep(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, topUsage)
 		return nil

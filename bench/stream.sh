@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# bench/stream.sh — the media fan-out benchmark behind `make bench`.
+#
+# It builds bin/pavilion and bin/pavload, starts a fresh embedded server
+# (pavilion serve --demo, media on a free UDP port) pinned to CPU 0, and
+# pinned to CPU 1:
+#
+#   one publisher  pavload whip: synthetic VP8 at 1.5 Mbit/s, 30 fps, a
+#                  keyframe every 2 s, plus Opus at 48 kbit/s, for the whole run;
+#   viewer steps   pavload whep with N viewers (100, 200, … 600), each step a
+#                  fresh crowd: ramped in at BENCH_STREAM_RAMP a second, held
+#                  for BENCH_STREAM_HOLD, then gone.
+#
+# Per step it records loss (lost/expected over every viewer's tracks, from
+# the RTP sequence numbers), the server's CPU (% of one CPU, utime+stime from
+# /proc/<pid>/stat over the hold) and RSS per viewer (VmRSS from
+# /proc/<pid>/status during the hold, minus the baseline with the publisher
+# and no viewer), time to first keyframe p50/p95, and pavload's own CPU and
+# the machine's UDP receive-buffer drops (loss that happened in a receiver,
+# not in the server). The figure is the largest N with under 1% loss and
+# every viewer connected. Steps stop early once one loses 5% or more, or
+# leaves a tenth of its viewers unconnected: past that point the server is
+# saturated and bigger steps only take time.
+#
+# Results: bench/out/STREAM.md (the table) and bench/out/stream.json (every
+# pavload figure). Everything listens on 127.0.0.1 (media on the server's
+# interfaces, which pavload only accepts when they are this machine's).
+#
+# Knobs (environment): BENCH_STREAM_STEPS ("100 200 300 400 500 600"; each at
+# most 2000), BENCH_STREAM_HOLD (20s), BENCH_STREAM_RAMP (100 a second),
+# BENCH_STREAM_BITRATE (1500000), BENCH_STREAM_FPS (30), BENCH_STREAM_ARGS
+# (more pavload whep flags, e.g. --feedback=false or --concurrency 64).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+STEPS="${BENCH_STREAM_STEPS:-100 200 300 400 500 600}"
+HOLD="${BENCH_STREAM_HOLD:-20s}"
+RAMP="${BENCH_STREAM_RAMP:-100}"
+BITRATE="${BENCH_STREAM_BITRATE:-1500000}"
+FPS="${BENCH_STREAM_FPS:-30}"
+EXTRA="${BENCH_STREAM_ARGS:-}"
+MAX_STEP=2000
+
+BENCH_TAG="bench stream"
+BENCH_WORK=pavbench-stream
+STOP_TRIES=150
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+
+[[ "$HOLD" =~ ^([0-9]+)s$ ]] || die "BENCH_STREAM_HOLD must be whole seconds, like 20s"
+hold_s="${BASH_REMATCH[1]}"
+[ "$hold_s" -ge 6 ] || die "BENCH_STREAM_HOLD must be 6s or more"
+for n in $STEPS; do
+	[[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le "$MAX_STEP" ] || die "BENCH_STREAM_STEPS: $n is not from 1 to $MAX_STEP"
+done
+
+# The server and pavload each hold a UDP socket (and more) per viewer.
+max_n=0
+for n in $STEPS; do [ "$n" -gt "$max_n" ] && max_n=$n; done
+need_files=$((max_n * 8 + 1024))
+soft="$(ulimit -Sn)"
+if [ "$soft" != unlimited ] && [ "$soft" -lt "$need_files" ]; then
+	ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
+fi
+
+publisher_pid=""
+stop_publisher() {
+	[ -n "$publisher_pid" ] || return 0
+	# SIGINT: pavload whip DELETEs its session and writes its figures.
+	kill -INT "$publisher_pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do kill -0 "$publisher_pid" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$publisher_pid" 2>/dev/null || true
+	wait "$publisher_pid" 2>/dev/null || true
+	publisher_pid=""
+}
+trap 'rc=$?; stop_publisher; (exit $rc); cleanup' EXIT
+
+# free_udp_port prints a UDP port no socket uses, below the ephemeral range.
+free_udp_port() {
+	local port low=32768
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	[ "$low" -gt 11000 ] || low=32768
+	for _ in $(seq 1 100); do
+		port=$((10000 + RANDOM % (low - 10000)))
+		if command -v ss >/dev/null 2>&1; then
+			[ -z "$(ss -Huan "( sport = :$port )" 2>/dev/null)" ] || continue
+			[ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ] || continue
+		fi
+		echo "$port"
+		return 0
+	done
+	return 1
+}
+
+# proc_ticks PID: utime+stime of PID in clock ticks.
+proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# proc_rss PID: VmRSS of PID in kB.
+proc_rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+HZ="$(getconf CLK_TCK)"
+
+# wait_line FILE REGEX SECONDS: waits for pavload to print a line; false when
+# it does not in time.
+wait_line() {
+	for _ in $(seq 1 $(($3 * 10))); do grep -qE "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+
+build_bins
+load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
+log "machine load before: $load_before"
+media_port="$(free_udp_port)" || die "no free UDP port"
+SERVER_FLAGS=(--media-port "$media_port")
+SERVER_NOTE=", media on UDP $media_port"
+unset PAVILION_DATABASE_URL PAVILION_REDIS_URL
+start_server embedded
+dir="$work/embedded"
+demo="$dir/demo.json"
+
+log "publisher: pavload whip --bitrate $BITRATE --fps $FPS (VP8 + Opus), until the end"
+"${PIN_LOAD[@]}" bin/pavload whip --demo "$demo" --label publisher --bitrate "$BITRATE" --fps "$FPS" \
+	--duration 0 --progress 0 --json "$dir/whip.json" >"$dir/whip.txt" 2>&1 &
+publisher_pid=$!
+wait_line "$dir/whip.txt" '^publishing' 30 || { cat "$dir/whip.txt" >&2; die "the publisher did not start"; }
+# The baseline: the publisher's media flowing and no viewer. RSS right after
+# start still holds the demo seeding's garbage, which the runtime hands back
+# over the next seconds: take the lowest of 8 readings, a second apart.
+rss_base=""
+for _ in $(seq 1 8); do
+	sleep 1
+	r="$(proc_rss "$server_pid")"
+	if [ -z "$rss_base" ] || [ "$r" -lt "$rss_base" ]; then rss_base=$r; fi
+done
+log "server RSS with the publisher and no viewer: $rss_base kB (lowest of 8 readings)"
+
+steps_json="$work/steps.jsonl"
+: >"$steps_json"
+status=0
+for n in $STEPS; do
+	kill -0 "$publisher_pid" 2>/dev/null || { cat "$dir/whip.txt" >&2; die "the publisher is gone"; }
+	txt="$dir/whep-$n.txt" json="$dir/whep-$n.json"
+	: >"$txt"
+	log "step: $n viewers (ramp $RAMP/s, hold $HOLD)"
+	rc=0
+	# shellcheck disable=SC2086 # EXTRA is a list of flags
+	timeout --foreground "$RUN_TIMEOUT" "${PIN_LOAD[@]}" bin/pavload whep --demo "$demo" --label "$n viewers" \
+		--viewers "$n" --ramp "$RAMP" --duration "$HOLD" --progress 0 --json "$json" $EXTRA >"$txt" 2>&1 &
+	load_pid=$!
+	cpu_pct=null rss_kb=null
+	if wait_line "$txt" 'viewers in after' $((n / RAMP + 60)); then
+		# Skip the first second of the hold (stragglers' handshakes), then measure most of it.
+		sleep 1
+		t0="$(date +%s.%N)" k0="$(proc_ticks "$server_pid")"
+		sleep $((hold_s - 3))
+		t1="$(date +%s.%N)" k1="$(proc_ticks "$server_pid")"
+		rss_kb="$(proc_rss "$server_pid")"
+		cpu_pct="$(awk -v a="$k0" -v b="$k1" -v t0="$t0" -v t1="$t1" -v hz="$HZ" 'BEGIN {printf "%.1f", 100 * (b - a) / hz / (t1 - t0)}')"
+	fi
+	wait "$load_pid" || rc=$?
+	cat "$txt"
+	if [ ! -s "$json" ]; then
+		log "step $n: pavload whep wrote no figures (exit $rc)"
+		status=1
+		break
+	fi
+	jq -c --argjson n "$n" --argjson cpu "$cpu_pct" --argjson rss "$rss_kb" --argjson base "$rss_base" \
+		'{viewers: $n, server_cpu_pct: $cpu, server_rss_kb: $rss, server_rss_base_kb: $base,
+		  server_rss_per_viewer_kb: (if $rss == null or .connect.connected == 0 then null
+		                             else (($rss - $base) / .connect.connected * 10 | round / 10) end),
+		  whep: .}' "$json" >>"$steps_json"
+	loss="$(jq -r '.loss_pct' "$json")"
+	connected="$(jq -r '.connect.connected' "$json")"
+	log "step $n: $connected connected, loss $loss %, server CPU $cpu_pct %, RSS $rss_kb kB"
+	if awk -v l="$loss" -v c="$connected" -v n="$n" 'BEGIN {exit !(l >= 5 || c < 0.9 * n)}'; then
+		log "step $n is past saturation (loss $loss %, $connected of $n connected): no bigger steps"
+		break
+	fi
+	sleep 3 # the server ends the sessions
+done
+
+stop_publisher
+stop_server
+cp "$dir/server.log" "$OUT/server-stream.log"
+
+jq -s --arg pinning "$PINNING" --arg load "$load_before" --argjson bitrate "$BITRATE" --argjson fps "$FPS" \
+	--arg hold "$HOLD" --argjson ramp "$RAMP" --slurpfile whip <(cat "$dir/whip.json" 2>/dev/null || echo null) \
+	'{pinning: $pinning, load_before: $load, bitrate: $bitrate, fps: $fps, hold: $hold, ramp: $ramp,
+	  publisher: $whip[0], steps: .}' "$steps_json" >"$OUT/stream.json"
+
+{
+	echo "## Media fan-out (\`bench/stream.sh\`)"
+	echo
+	echo "One publisher (\`pavload whip\`: synthetic VP8 at $((BITRATE / 1000)) kbit/s, $FPS fps, a keyframe every 2 s, plus Opus 48 kbit/s) and steps of N WHEP viewers (\`pavload whep\`, ramped in at $RAMP/s, held $HOLD), against \`pavilion serve --demo\` (embedded); $PINNING. Machine load before: $load_before."
+	echo
+	echo "| viewers | connected | loss % | worst viewer loss % | video Mbit/s per viewer | server CPU % | server RSS per viewer (KB) | first keyframe p50 / p95 (ms) | first packet p50 (ms) | video latency p50 / p99 (ms) | pavload CPU % | UDP buffer drops |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+	jq -r '.steps[] | . as $s | .whep as $w |
+		"| \($s.viewers) | \($w.connect.connected) | \($w.loss_pct) | \([$w.tracks.video.worst_viewer_loss_pct, $w.tracks.audio.worst_viewer_loss_pct] | max) | \($w.tracks.video.mbit_per_viewer) | \($s.server_cpu_pct // "?") | \($s.server_rss_per_viewer_kb // "?") | \($w.time_to_first_keyframe.p50_ms) / \($w.time_to_first_keyframe.p95_ms) | \($w.time_to_first_packet.p50_ms) | \($w.latency.video.p50_ms // "?") / \($w.latency.video.p99_ms // "?") | \($w.client.cpu_pct) | \($w.udp_rcvbuf_errors // "?") |"' "$OUT/stream.json"
+	echo
+	jq -r '([.steps[] | select(.whep.loss_pct < 1 and .whep.connect.connected == .viewers)] | map(.viewers) | max) as $best |
+		if $best == null then "**Largest N with under 1% loss: none of the steps.**"
+		else "**Largest N with under 1% loss (every viewer connected): \($best).** Targets: at least 400 viewers on one core; under 500 KB of server memory per viewer; first keyframe under 300 ms at p50." end' "$OUT/stream.json"
+	echo
+	echo "Server CPU is utime+stime of the server process over the hold (100% = the one CPU it is pinned to). RSS per viewer is VmRSS during the hold minus the baseline with the publisher and no viewer ($rss_base kB). Loss counts every viewer's video and audio from the RTP sequence numbers (lost/expected). \"UDP buffer drops\" is the machine's RcvbufErrors during the step: when it is not zero, some of the loss happened in a receiver's socket buffer (pavload's, usually), not in the server; pavload CPU near 100% means the load generator, not the server, was the limit."
+} >"$OUT/STREAM.md"
+log "wrote $OUT/STREAM.md and $OUT/stream.json"
+cat "$OUT/STREAM.md"
+exit "$status"
