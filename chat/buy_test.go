@@ -217,3 +217,23 @@ func TestPinAndEnd(t *testing.T) {
 		t.Fatalf("ending twice = %v", e)
 	}
 }
+
+// The show service's state changes (the media server turning a show live,
+// a cancellation) reach every viewer in the room as show_state.
+func TestShowStateChangedReachesTheRoom(t *testing.T) {
+	w := newWorld(t, memory.NewBus())
+	viewer, welcome := w.join("viewer")
+	anon, _ := w.join("")
+	if obj(welcome, "show")["state"] == "live" {
+		t.Fatal("the demo show should not start live in this test")
+	}
+	w.hub.ShowStateChanged(context.Background(), &show.Show{ID: w.show, State: show.Live})
+	for _, c := range []*client{viewer, anon} {
+		if s := c.next("show_state"); s["state"] != "live" || seqOf(s) == 0 {
+			t.Fatalf("show_state = %v", s)
+		}
+	}
+	if _, welcome := w.join("member"); obj(welcome, "show")["state"] != "live" {
+		t.Fatalf("a later welcome says %v", welcome["show"])
+	}
+}

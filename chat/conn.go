@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/pavilion-live/pavilion/internal/account"
 )
@@ -54,6 +55,8 @@ type conn struct {
 	closeText string
 
 	dropped atomic.Uint64
+	// taps limits product card taps; made on the first, used by the reader only.
+	taps *rate.Limiter
 }
 
 func newConn(ws *websocket.Conn, room *Room, u *account.User) *conn {

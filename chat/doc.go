@@ -9,5 +9,9 @@
 // chat and reactions, never its own results, and is disconnected with a
 // reason when it cannot keep up with the rest.
 //
-// The package owns the Bus interface; it never imports a bus or store driver.
+// Joins, leaves, chat, reactions and product card taps are reported to a
+// Recorder (the show's analytics), which must only touch memory.
+//
+// The package owns the Bus and Recorder interfaces; it never imports a bus,
+// a store driver or the analytics package.
 package chat

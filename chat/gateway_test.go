@@ -59,7 +59,11 @@ type option func(*nodeConfig)
 type nodeConfig struct {
 	history   int
 	smallSend bool
+	analytics chat.Recorder
 }
+
+// withAnalytics sets Hub.Analytics.
+func withAnalytics(r chat.Recorder) option { return func(c *nodeConfig) { c.analytics = r } }
 
 // withHistory sets Hub.History.
 func withHistory(n int) option { return func(c *nodeConfig) { c.history = n } }
@@ -115,7 +119,7 @@ func (w *world) start(bus chat.Bus, opts ...option) {
 	}
 	w.shop = &checkout.Service{Catalog: w.db, Ledger: w.db, Gate: w.gate, Shows: w.db, Payments: &testpay.Provider{}, Logger: slog.New(slog.DiscardHandler)}
 	w.hub = &chat.Hub{Bus: bus, Shows: w.db, Catalog: w.db, Checkout: w.shop, Logger: slog.New(slog.DiscardHandler),
-		History: cfg.history, User: w.user}
+		History: cfg.history, User: w.user, Analytics: cfg.analytics}
 	w.shop.Notifier = w.hub
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

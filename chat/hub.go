@@ -40,6 +40,11 @@ type Hub struct {
 	Logger      *slog.Logger
 	Registry    prometheus.Registerer
 
+	// Analytics counts joins, chat, reactions and card taps; nil: none.
+	Analytics Recorder
+	// SecureCookies marks the anonymous visitor cookie Secure (behind HTTPS).
+	SecureCookies bool
+
 	once     sync.Once
 	upgrader websocket.Upgrader
 	metrics  *hubMetrics
@@ -122,7 +127,17 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuseUpgrade(w, http.StatusForbidden, apperr.Errorf(apperr.Forbidden, "you are banned from this show"))
 		return
 	}
-	ws, err := h.upgrader.Upgrade(w, r, nil)
+	var (
+		viewer string
+		header http.Header
+	)
+	if h.Analytics != nil {
+		var cookie *http.Cookie
+		if viewer, cookie = viewerKey(r, u, h.SecureCookies); cookie != nil {
+			header = http.Header{"Set-Cookie": {cookie.String()}}
+		}
+	}
+	ws, err := h.upgrader.Upgrade(w, r, header)
 	if err != nil {
 		return // the upgrader answered already
 	}
@@ -130,6 +145,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.metrics.conns.Inc()
 	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
 	room.join(c, r.URL.Query().Get("epoch"), after)
+	if h.Analytics != nil {
+		h.Analytics.Join(sh.ID, viewer, time.Now())
+	}
 	go c.writeLoop()
 	// The reader gets a fresh goroutine and the handler's returns: the
 	// handler's stack grew during the lookups above, and it would otherwise
@@ -139,6 +157,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		c.readLoop(ctx)
 		room.leave(c)
+		if h.Analytics != nil {
+			h.Analytics.Leave(room.showID, time.Now())
+		}
 		h.metrics.conns.Dec()
 		c.stop(websocket.CloseNormalClosure, "")
 	}()
@@ -480,3 +501,18 @@ func newHubMetrics(reg prometheus.Registerer) *hubMetrics {
 }
 
 func (m *hubMetrics) dropped() { m.drops.Inc() }
+
+// ShowStateChanged implements show.Notifier: the room's viewers hear that
+// the show went live, ended or was cancelled (the player shows its end
+// screen), on every node, through the bus.
+func (h *Hub) ShowStateChanged(ctx context.Context, sh *show.Show) {
+	h.init()
+	if h.Checkout != nil {
+		h.Checkout.ForgetShow(sh.ID)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := h.append(ctx, sh.ID, &roomEvent{Type: EvShowState, State: string(sh.State)}); err != nil {
+		h.log().Warn("announcing the show's state", "show", sh.ID, "state", sh.State, "err", err)
+	}
+}

@@ -31,6 +31,7 @@ var Reactions = []string{"heart", "fire", "clap", "wow", "laugh", "bag"}
 const (
 	TypeChat     = "chat"
 	TypeReact    = "react"
+	TypeTap      = "tap"
 	TypeReserve  = "reserve"
 	TypeRelease  = "release"
 	TypeResume   = "resume"
@@ -144,6 +145,10 @@ func (f *ClientFrame) check() error {
 			}
 		}
 		return invalid("emoji must be one of %s", strings.Join(Reactions, ", "))
+	case TypeTap:
+		if f.OfferID == uuid.Nil {
+			return invalid("offer_id is required")
+		}
 	case TypeReserve:
 		if f.OfferID == uuid.Nil {
 			return invalid("offer_id is required")

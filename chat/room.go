@@ -310,6 +310,8 @@ func (r *Room) handle(ctx context.Context, c *conn, f *ClientFrame) {
 		err = r.chat(ctx, c, f)
 	case TypeReact:
 		err = r.react(c, f)
+	case TypeTap:
+		err = r.tap(ctx, c, f)
 	case TypeReserve, TypeRelease:
 		err = r.buy(ctx, c, f)
 	case TypeResume:
@@ -379,7 +381,13 @@ func (r *Room) chat(ctx context.Context, c *conn, f *ClientFrame) error {
 		return refusal
 	}
 	at := now.UTC()
-	return r.append(ctx, &roomEvent{Type: EvChat, ID: uuid.NewString(), User: &Author{ID: u.ID, Name: u.DisplayName}, Text: f.Text, At: &at})
+	if err := r.append(ctx, &roomEvent{Type: EvChat, ID: uuid.NewString(), User: &Author{ID: u.ID, Name: u.DisplayName}, Text: f.Text, At: &at}); err != nil {
+		return err
+	}
+	if r.hub.Analytics != nil {
+		r.hub.Analytics.Chat(r.showID)
+	}
+	return nil
 }
 
 // containsWord matches blocked words case-insensitively, as whole words or
@@ -402,11 +410,34 @@ func (r *Room) react(c *conn, f *ClientFrame) error {
 		return err
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if !r.allowLocked(c.user) {
+		r.mu.Unlock()
 		return apperr.Errorf(apperr.RateLimited, "slow down")
 	}
 	r.reacts[f.Emoji]++
+	r.mu.Unlock()
+	if r.hub.Analytics != nil {
+		r.hub.Analytics.Reaction(r.showID, 1)
+	}
+	return nil
+}
+
+// tap counts a viewer opening an offer's product card. Anyone may tap,
+// signed in or not; each connection is held to the chat rate, which also
+// bounds the reads an unknown offer ID costs.
+func (r *Room) tap(ctx context.Context, c *conn, f *ClientFrame) error {
+	if c.taps == nil {
+		c.taps = rate.NewLimiter(5, 10)
+	}
+	if !c.taps.Allow() {
+		return apperr.Errorf(apperr.RateLimited, "slow down")
+	}
+	if !r.hasOffer(ctx, f.OfferID) {
+		return apperr.Errorf(apperr.NotFound, "offer %s is not in this show", f.OfferID)
+	}
+	if r.hub.Analytics != nil {
+		r.hub.Analytics.CardTap(r.showID, f.OfferID)
+	}
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/internal/apperr"
 )
 
 // Product is an item a brand sells, with one SKU per variant.
@@ -75,6 +77,9 @@ func (o *Offer) Free(sku *SKU) int {
 	return max(0, min(o.Allocated-o.Sold-o.Held, sku.Available()))
 }
 
+// ErrOtherBrandSKU refuses an offer of a SKU that is not the show's brand's.
+var ErrOtherBrandSKU = &apperr.Error{Code: apperr.Invalid, Message: "sku_id must be one of this brand's SKUs"}
+
 // SKUPatch changes a SKU; nil fields stay as they are.
 type SKUPatch struct {
 	PriceMinor *int64 `json:"price_minor"`
@@ -97,7 +102,8 @@ type Store interface {
 	// UpdateSKU applies p atomically and returns the SKU as stored.
 	UpdateSKU(ctx context.Context, id uuid.UUID, p SKUPatch) (*SKU, error)
 
-	// CreateOffer inserts an offer. An allocation over the SKU's OnHand is a
+	// CreateOffer inserts an offer. A SKU of another brand than the show's is
+	// ErrOtherBrandSKU (Invalid); an allocation over the SKU's OnHand is a
 	// Conflict. Allocations of one SKU across several shows may add up to more
 	// than OnHand (the shows run at different times); the ledger still never
 	// sells more than OnHand.

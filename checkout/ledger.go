@@ -146,6 +146,10 @@ type Ledger interface {
 	// returning their units, and returns them. Safe to run on several nodes at
 	// once: each reservation is expired exactly once.
 	ExpireDue(ctx context.Context, now time.Time, limit int) ([]Reservation, error)
+	// ReleaseShow releases (to Released) every held reservation of the show
+	// and returns their units, in one transaction, and returns them. For a
+	// cancelled show.
+	ReleaseShow(ctx context.Context, showID uuid.UUID, now time.Time) ([]Reservation, error)
 	// CustomerUnits is how many units of the offer the customer holds or bought.
 	CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error)
 	// OfferCustomers maps each customer with held or bought units of the offer to that count.

@@ -348,6 +348,23 @@ func (s *Service) Release(ctx context.Context, u *account.User, id uuid.UUID) (*
 	return r, nil
 }
 
+// ReleaseShow releases every reservation still held in a show that will not
+// happen (it was cancelled): the units go back to stock and to the gate, and
+// the live room hears that stock moved. It reports how many it released.
+func (s *Service) ReleaseShow(ctx context.Context, showID uuid.UUID) (int, error) {
+	s.ForgetShow(showID)
+	released, err := s.Ledger.ReleaseShow(ctx, showID, s.now())
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range released {
+		o := &Offer{ID: r.OfferID, ShowID: r.ShowID}
+		s.give(ctx, o, r.UserID, r.Quantity)
+		s.stockChanged(o)
+	}
+	return len(released), nil
+}
+
 // Drop actions.
 const (
 	DropOpen  = "open"

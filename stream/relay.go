@@ -217,3 +217,29 @@ func (p *publisher) hangUp() {
 		p.s.log().Debug("stream: relay hang-up", "err", err)
 	}
 }
+
+// Join puts a started server into a cluster, once its HTTP address is
+// known (and before it serves requests): it starts the heartbeat that keeps
+// the node and its shows' origin claims in the directory.
+func (s *Server) Join(dir Directory, node Node, secret string) error {
+	if err := s.init(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return apperr.Errorf(apperr.Unavailable, "server is shutting down")
+	}
+	if s.stopBeat != nil {
+		return errors.New("stream: already in a cluster")
+	}
+	s.Directory, s.Node, s.RelaySecret = dir, node, secret
+	s.stopBeat = make(chan struct{})
+	stop := s.stopBeat
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.heartbeat(stop)
+	}()
+	return nil
+}

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -11,6 +12,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/show"
 )
 
 func (s *Server) listBrands(w http.ResponseWriter, r *http.Request) error {
@@ -199,4 +201,50 @@ func (s *Server) patchSKU(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return reply(w, http.StatusOK, "sku", sku)
+}
+
+// hubOut is a brand's public hub page: its profile, newest products and shows.
+type hubOut struct {
+	Brand       *brand.Brand       `json:"brand"`
+	NewProducts []checkout.Product `json:"new_products"`
+	Live        []show.Show        `json:"live"`
+	Upcoming    []show.Show        `json:"upcoming"`
+	Past        []show.Show        `json:"past"`
+}
+
+// hubProducts is how many of the newest products the hub shows.
+const hubProducts = 8
+
+// brandHub is the brand's public hub: profile, newest products, shows live
+// now, upcoming (Pavilion Days first) and past (newest first), 20 of each.
+// Members-only shows appear only for members and the brand's own admins.
+func (s *Server) brandHub(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.brandFor(r)
+	if err != nil {
+		return err
+	}
+	u := UserFrom(r.Context())
+	members := u.Has(account.RoleMember) || account.CanAdminBrand(u, b.ID)
+	products, err := s.Catalog.ListProducts(r.Context(), b.ID)
+	if err != nil {
+		return err
+	}
+	slices.Reverse(products)
+	out := hubOut{Brand: b, NewProducts: nonNil(products[:min(len(products), hubProducts)])}
+	for _, q := range []struct {
+		dst *[]show.Show
+		f   show.Filter
+	}{
+		{&out.Live, show.Filter{States: []show.State{show.Live}}},
+		{&out.Upcoming, show.Filter{States: []show.State{show.Scheduled}, EndsAfter: time.Now().UTC(), PavilionDayFirst: true}},
+		{&out.Past, show.Filter{States: []show.State{show.Ended}, Newest: true}},
+	} {
+		q.f.BrandID, q.f.IncludeMembers, q.f.Limit = b.ID, members, 20
+		list, err := s.Shows.ListShows(r.Context(), q.f)
+		if err != nil {
+			return err
+		}
+		*q.dst = nonNil(list)
+	}
+	return reply(w, http.StatusOK, "hub", out)
 }

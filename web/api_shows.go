@@ -1,8 +1,10 @@
 package web
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,14 +22,24 @@ type showOut struct {
 	Offers []checkout.Offer `json:"offers"`
 }
 
+// listShows is discovery: every show a caller may see, filtered by brand and
+// state, a page at a time. Besides the stored states, state=upcoming lists
+// scheduled shows that have not ended, Pavilion Days first, and state=past
+// ended shows, newest first. A full page carries next_cursor; pass it back
+// as cursor.
 func (s *Server) listShows(w http.ResponseWriter, r *http.Request) error {
 	u := UserFrom(r.Context())
 	offset, limit, err := page(r)
 	if err != nil {
 		return err
 	}
-	f := show.Filter{Offset: offset, Limit: limit, IncludeMembers: u.Has(account.RoleMember)}
 	q := r.URL.Query()
+	if v := q.Get("cursor"); v != "" {
+		if offset, err = decodeCursor(v); err != nil {
+			return err
+		}
+	}
+	f := show.Filter{Offset: offset, Limit: limit, IncludeMembers: u.Has(account.RoleMember)}
 	if v := q.Get("brand"); v != "" {
 		id, err := uuid.Parse(v)
 		if err != nil {
@@ -38,19 +50,50 @@ func (s *Server) listShows(w http.ResponseWriter, r *http.Request) error {
 	}
 	if v := q.Get("state"); v != "" {
 		for st := range strings.SplitSeq(v, ",") {
-			switch show.State(st) {
-			case show.Scheduled, show.Live, show.Ended, show.Cancelled:
+			switch st {
+			case "upcoming":
+				f.States = append(f.States, show.Scheduled)
+				f.EndsAfter = time.Now().UTC()
+				f.PavilionDayFirst = true
+			case "past":
+				f.States = append(f.States, show.Ended)
+				f.Newest = true
+			case string(show.Scheduled), string(show.Live), string(show.Ended), string(show.Cancelled):
 				f.States = append(f.States, show.State(st))
 			default:
-				return apperr.Errorf(apperr.Invalid, "state %q must be scheduled, live, ended or cancelled", st)
+				return apperr.Errorf(apperr.Invalid, "state %q must be live, upcoming, past, scheduled, ended or cancelled", st)
 			}
+		}
+		if (f.PavilionDayFirst || f.Newest) && len(f.States) > 1 {
+			return apperr.Errorf(apperr.Invalid, "state=upcoming and state=past cannot be combined with other states")
 		}
 	}
 	list, err := s.Shows.ListShows(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	return reply(w, http.StatusOK, "shows", nonNil(list))
+	out := map[string]any{"shows": nonNil(list)}
+	// A full page may have a next one; the last page can come back empty.
+	if len(list) == limit {
+		out["next_cursor"] = encodeCursor(offset + limit)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// A cursor is opaque to clients; it holds the offset of the next page.
+func encodeCursor(offset int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("o" + strconv.Itoa(offset)))
+}
+
+func decodeCursor(v string) (int, error) {
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err == nil && len(b) > 1 && b[0] == 'o' {
+		if n, err := strconv.Atoi(string(b[1:])); err == nil && n >= 0 {
+			return n, nil
+		}
+	}
+	return 0, apperr.Errorf(apperr.Invalid, "cursor must be a next_cursor this API returned")
 }
 
 // visibleShow loads the {id} show, answering NotFound (not Forbidden) when
@@ -164,8 +207,7 @@ func (s *Server) createShow(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.Brands.BrandByID(r.Context(), *in.BrandID); err != nil {
 		return err
 	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	sh := &show.Show{ID: uuid.New(), BrandID: *in.BrandID, State: show.Scheduled, HostIDs: []uuid.UUID{}, CreatedAt: now, UpdatedAt: now}
+	sh := &show.Show{BrandID: *in.BrandID, HostIDs: []uuid.UUID{}}
 	in.apply(sh)
 	if err := show.Validate(sh); err != nil {
 		return err
@@ -173,7 +215,7 @@ func (s *Server) createShow(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkHosts(r, sh.HostIDs); err != nil {
 		return err
 	}
-	if err := s.Shows.CreateShow(r.Context(), sh); err != nil {
+	if err := s.Schedule.Schedule(r.Context(), sh); err != nil {
 		return err
 	}
 	return reply(w, http.StatusCreated, "show", showOut{sh, []checkout.Offer{}})
@@ -225,15 +267,15 @@ func (s *Server) patchShow(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	sh.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
-	if err := s.Shows.UpdateShow(r.Context(), sh); err != nil {
+	if err := s.Schedule.Update(r.Context(), sh); err != nil {
 		return err
 	}
 	return reply(w, http.StatusOK, "show", sh)
 }
 
 // cancelShow cancels a scheduled show. The record stays (orders and analytics
-// refer to it); it just never goes live.
+// refer to it); it never goes live, its Pavilion Days and hosts are free
+// again, and what buyers held in it goes back to stock.
 func (s *Server) cancelShow(w http.ResponseWriter, r *http.Request) error {
 	sh, err := s.adminShow(r)
 	if err != nil {
@@ -242,12 +284,84 @@ func (s *Server) cancelShow(w http.ResponseWriter, r *http.Request) error {
 	if sh.State != show.Scheduled {
 		return apperr.Errorf(apperr.Conflict, "only a scheduled show can be cancelled; this one is %s", sh.State)
 	}
-	sh.State = show.Cancelled
-	sh.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
-	if err := s.Shows.UpdateShow(r.Context(), sh); err != nil {
+	sh, err = s.Schedule.Cancel(r.Context(), sh.ID)
+	if err != nil {
 		return err
 	}
 	return reply(w, http.StatusOK, "show", sh)
+}
+
+// subscription answers whether the caller asked to be told when the show goes live.
+func (s *Server) subscription(w http.ResponseWriter, r *http.Request) error {
+	u, err := requireUser(r)
+	if err != nil {
+		return err
+	}
+	sh, err := s.visibleShow(r)
+	if err != nil {
+		return err
+	}
+	ok, err := s.Shows.IsSubscribed(r.Context(), sh.ID, u.ID)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, "subscription", subscriptionOut{sh.ID, ok})
+}
+
+type subscriptionOut struct {
+	ShowID     uuid.UUID `json:"show_id"`
+	Subscribed bool      `json:"subscribed"`
+}
+
+// subscribe is "notify me": the caller gets a notice when the show goes live.
+func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) error {
+	u, err := requireUser(r)
+	if err != nil {
+		return err
+	}
+	sh, err := s.visibleShow(r)
+	if err != nil {
+		return err
+	}
+	if sh.State != show.Scheduled {
+		return apperr.Errorf(apperr.Conflict, "only an upcoming show can be followed; this one is %s", sh.State)
+	}
+	if err := s.Shows.Subscribe(r.Context(), sh.ID, u.ID, time.Now().UTC().Truncate(time.Microsecond)); err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, "subscription", subscriptionOut{sh.ID, true})
+}
+
+func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) error {
+	u, err := requireUser(r)
+	if err != nil {
+		return err
+	}
+	sh, err := s.visibleShow(r)
+	if err != nil {
+		return err
+	}
+	if err := s.Shows.Unsubscribe(r.Context(), sh.ID, u.ID); err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, "subscription", subscriptionOut{sh.ID, false})
+}
+
+// myNotices lists the caller's in-app notices, newest first (pages poll it).
+func (s *Server) myNotices(w http.ResponseWriter, r *http.Request) error {
+	u, err := requireUser(r)
+	if err != nil {
+		return err
+	}
+	_, limit, err := page(r)
+	if err != nil {
+		return err
+	}
+	list, err := s.Shows.Notices(r.Context(), u.ID, limit)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, "notices", nonNil(list))
 }
 
 // rotateStreamKey makes a new WHIP key for the show, replacing any old one.

@@ -609,9 +609,6 @@ func TestOperatorEndpoints(t *testing.T) {
 	}
 	r = e.do("GET", "/api/openapi.json", nil)
 	e.want(r, http.StatusOK, "")
-	// Routes of the plan that are not built yet say so.
-	r = e.do("GET", "/api/calendar.ics", nil)
-	e.want(r, http.StatusNotImplemented, "not_implemented")
 	e.want(e.do("GET", "/api/nothing-here", nil), http.StatusNotFound, "not_found")
 	if r := e.do("GET", "/", nil); r.status != 200 || r.header.Get("Content-Security-Policy") == "" {
 		t.Fatalf("home page: %d, CSP %q", r.status, r.header.Get("Content-Security-Policy"))

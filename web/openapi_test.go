@@ -154,9 +154,6 @@ func TestOpenAPIDocumentsRoutes(t *testing.T) {
 			t.Fatalf("route %q not found in the source: the source walk is broken", want)
 		}
 	}
-	if len(notBuilt) == 0 {
-		t.Fatal("no notBuilt routes found in the source: the source walk is broken")
-	}
 
 	for _, pattern := range registered {
 		if slices.Contains(pageRoutes, pattern) || pattern == "/api/" { // "/api/" is the JSON 404 for unknown API paths
@@ -278,6 +275,9 @@ func (fakeLive) Pin(context.Context, *account.User, uuid.UUID, uuid.UUID) error 
 // fakeMedia stands in for the media server so its routes get registered.
 type fakeMedia struct{}
 
-func (fakeMedia) WHIP(http.ResponseWriter, *http.Request)   {}
-func (fakeMedia) WHEP(http.ResponseWriter, *http.Request)   {}
-func (fakeMedia) Delete(http.ResponseWriter, *http.Request) {}
+func (fakeMedia) WHIP(http.ResponseWriter, *http.Request)    {}
+func (fakeMedia) WHEP(http.ResponseWriter, *http.Request)    {}
+func (fakeMedia) Delete(http.ResponseWriter, *http.Request)  {}
+func (fakeMedia) Patch(http.ResponseWriter, *http.Request)   {}
+func (fakeMedia) Options(http.ResponseWriter, *http.Request) {}
+func (fakeMedia) Layer(http.ResponseWriter, *http.Request)   {}

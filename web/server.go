@@ -35,10 +35,15 @@ type Server struct {
 	Shows    show.Store
 	Catalog  checkout.Store
 	Checkout *checkout.Service
+	// Schedule is the show domain service (scheduling, cancelling); nil: one
+	// over Shows that releases holds through Checkout.
+	Schedule *show.Service
 	// Live is the live room (chat.Hub): it serves GET /ws/shows/{id} and pins.
 	Live LiveRoom
 	// Media is the WHIP/WHEP server (stream.Server); nil answers 501.
 	Media Media
+	// Analytics reads a show's figures (analytics.Recorder); nil answers 501.
+	Analytics ShowStats
 
 	Checks   []Check
 	Registry *prometheus.Registry // where HTTP metrics are registered; nil: none
@@ -65,11 +70,15 @@ type LiveRoom interface {
 }
 
 // Media is what the API needs of the media server: WHIP ingest, WHEP
-// playback, and ending either session at its Location.
+// playback, and at a session's Location: DELETE to end it, PATCH for
+// trickle ICE, OPTIONS for CORS, and a viewer's simulcast layer choice.
 type Media interface {
 	WHIP(http.ResponseWriter, *http.Request)
 	WHEP(http.ResponseWriter, *http.Request)
 	Delete(http.ResponseWriter, *http.Request)
+	Patch(http.ResponseWriter, *http.Request)
+	Options(http.ResponseWriter, *http.Request)
+	Layer(http.ResponseWriter, *http.Request)
 }
 
 // Handler builds the routed, wrapped handler. Call it once.
@@ -79,6 +88,12 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.LoginRate == 0 {
 		s.LoginRate = 10
+	}
+	if s.Schedule == nil {
+		s.Schedule = &show.Service{Store: s.Shows, Logger: s.Logger}
+		if s.Checkout != nil {
+			s.Schedule.Holds = s.Checkout
+		}
 	}
 	s.limiter = newLimiter(s.LoginRate, time.Minute)
 	s.metrics = newHTTPMetrics(s.Registry)
@@ -98,6 +113,12 @@ func (s *Server) Handler() http.Handler {
 	// Fetch-metadata check; scripts with bearer tokens send no such headers
 	// and pass.
 	cop := http.NewCrossOriginProtection()
+	// WHIP/WHEP are meant to be called from other origins (web encoders,
+	// embedded players, RFC 9725 §4.1) and authenticate by stream key; the
+	// session cookie is SameSite=Lax, so a cross-site request never carries it.
+	for _, p := range []string{"/whip/", "/whep/"} {
+		cop.AddInsecureBypassPattern(p)
+	}
 	var h http.Handler = routed
 	h = s.authenticate(h)
 	h = cop.Handler(h)
@@ -139,6 +160,15 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/shows/{id}/stream-key", s.api(s.rotateStreamKey))
 	mux.HandleFunc("POST /api/shows/{id}/offers", s.api(s.createOffer))
 	mux.HandleFunc("GET /api/shows/{id}/orders.csv", s.api(s.showOrdersCSV))
+	mux.HandleFunc("GET /api/shows/{id}/stats", s.api(s.showStats))
+	mux.HandleFunc("GET /api/shows/{id}/stats.csv", s.api(s.showStatsCSV))
+	mux.HandleFunc("GET /api/shows/{id}/subscription", s.api(s.subscription))
+	mux.HandleFunc("POST /api/shows/{id}/subscription", s.api(s.subscribe))
+	mux.HandleFunc("DELETE /api/shows/{id}/subscription", s.api(s.unsubscribe))
+	mux.HandleFunc("GET /api/me/notices", s.api(s.myNotices))
+	mux.HandleFunc("GET /api/calendar.ics", s.api(s.calendar))
+	mux.HandleFunc("GET /api/me/calendar.ics", s.api(s.myCalendar))
+	mux.HandleFunc("GET /api/brands/{id}/hub", s.api(s.brandHub))
 
 	mux.HandleFunc("POST /api/reservations", s.api(s.reserve))
 	mux.HandleFunc("GET /api/reservations/{id}", s.api(s.getReservation))
@@ -159,9 +189,14 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/shows/{id}/drops", s.api(s.setDrop))
 	if s.Media != nil {
 		mux.HandleFunc("POST /whip/{show}", s.Media.WHIP)
-		mux.HandleFunc("DELETE /whip/{show}/{session}", s.Media.Delete)
 		mux.HandleFunc("POST /whep/{show}", s.Media.WHEP)
-		mux.HandleFunc("DELETE /whep/{show}/{session}", s.Media.Delete)
+		for _, kind := range []string{"whip", "whep"} {
+			mux.HandleFunc("DELETE /"+kind+"/{show}/{session}", s.Media.Delete)
+			mux.HandleFunc("PATCH /"+kind+"/{show}/{session}", s.Media.Patch)
+			mux.HandleFunc("OPTIONS /"+kind+"/{show}", s.Media.Options)
+			mux.HandleFunc("OPTIONS /"+kind+"/{show}/{session}", s.Media.Options)
+		}
+		mux.HandleFunc("POST /whep/{show}/{session}/layer", s.Media.Layer)
 	} else {
 		media := func(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, notImplemented("media (no media server configured)"))
@@ -169,23 +204,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 		mux.HandleFunc("POST /whip/{show}", media)
 		mux.HandleFunc("POST /whep/{show}", media)
 	}
-	s.notBuilt(mux)
 	// Unknown API paths answer in the JSON error shape, like everything under /api.
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apperr.Errorf(apperr.NotFound, "no API route %s %s", r.Method, r.URL.Path))
 	})
 	s.pages(mux)
-}
-
-// notBuilt registers the routes of the plan that later work fills in, so a
-// client gets a clear 501 naming the missing feature instead of a bare 404.
-func (s *Server) notBuilt(mux *http.ServeMux) {
-	for pattern, what := range map[string]string{
-		"GET /api/shows/{id}/stats": "show analytics (issue 6)",
-		"GET /api/calendar.ics":     "the iCalendar feed (issue 6)",
-	} {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			s.writeError(w, r, notImplemented(what))
-		})
-	}
 }

@@ -76,6 +76,7 @@ func (a *api) must(want int, method, path, token string, body any) map[string]an
 // sale is an offer of units with a per-customer limit of one, and buyers.
 type sale struct {
 	api      *api
+	apis     []*api // if set, buyer i goes to apis[i%len(apis)] (several nodes)
 	creds    map[string]any
 	offerID  string
 	skuID    string
@@ -124,13 +125,17 @@ func (s *sale) run() {
 	var wg sync.WaitGroup
 	for i, tok := range s.buyers {
 		time.Sleep(s.spacing)
+		a := s.api
+		if len(s.apis) > 0 {
+			a = s.apis[i%len(s.apis)]
+		}
 		wg.Go(func() {
-			status, out := s.api.call("POST", "/api/reservations", tok, uuid.NewString(), map[string]any{"offer_id": s.offerID, "quantity": 1})
+			status, out := a.call("POST", "/api/reservations", tok, uuid.NewString(), map[string]any{"offer_id": s.offerID, "quantity": 1})
 			if status != 201 {
 				return
 			}
 			res := out["reservation"].(map[string]any)["id"].(string)
-			status, out = s.api.call("POST", "/api/orders", tok, uuid.NewString(), map[string]any{"reservation_id": res,
+			status, out = a.call("POST", "/api/orders", tok, uuid.NewString(), map[string]any{"reservation_id": res,
 				"shipping": map[string]string{"name": "Buyer", "line1": "1 Rue", "city": "Lyon", "country": "FR"}, "payment_token": s.cards[i%len(s.cards)]})
 			if status == 201 {
 				s.mu.Lock()

@@ -9,15 +9,19 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/analytics"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/config"
 	"github.com/pavilion-live/pavilion/internal/demo"
@@ -81,12 +85,44 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		User: func(r *http.Request) *account.User { return web.UserFrom(r.Context()) },
 	}
 	shop.Notifier = live
+	// The show lifecycle: scheduling in the platform's time zone, going live,
+	// ending, cancelling (which releases holds through checkout); the live
+	// room hears every change.
+	zone, err := cfg.Location()
+	if err != nil {
+		return err
+	}
+	shows := &show.Service{Store: db, Zone: zone, Holds: shop, Notifier: live, Logger: log}
+	// Live-room figures are counted in memory and written every few seconds.
+	stats := &analytics.Recorder{Store: db, Logger: log}
+	live.Analytics, live.SecureCookies = stats, cfg.SecureCookies
 	media := &stream.Server{
-		UDPAddr: fmt.Sprintf(":%d", cfg.MediaPort),
-		Logger:  log,
+		UDPAddr:    fmt.Sprintf(":%d", cfg.MediaPort),
+		PublicIPs:  cfg.PublicIPs(),
+		ICEServers: iceServers(&cfg),
+		EndGrace:   cfg.EndGrace,
+		Metrics:    stream.NewMetrics(reg),
+		Logger:     log,
 		Keys: func(ctx context.Context, showID uuid.UUID, key string) (bool, error) {
-			return show.CheckStreamKey(ctx, db, showID, key)
+			ok, err := show.CheckStreamKey(ctx, db, showID, key)
+			if !ok || err != nil {
+				return ok, err
+			}
+			// The key is right, but an ended or cancelled show stays off air.
+			sh, err := db.ShowByID(ctx, showID)
+			if err != nil {
+				return false, err
+			}
+			if sh.State == show.Ended || sh.State == show.Cancelled {
+				return false, apperr.Errorf(apperr.Conflict, "this show is %s; it cannot go live again", sh.State)
+			}
+			return true, nil
 		},
+		// Publishing is what turns a show live, and its end (after the grace
+		// period) what ends it; the show service tells the live room and the
+		// notify-me subscribers.
+		OnLive:  func(id uuid.UUID) { lifecycle(ctx, log, "live", id, shows.GoLive) },
+		OnEnded: func(id uuid.UUID) { lifecycle(ctx, log, "ended", id, shows.End) },
 		Viewer: func(r *http.Request, showID uuid.UUID) error {
 			sh, err := db.ShowByID(r.Context(), showID)
 			if err != nil {
@@ -103,7 +139,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer media.Close()
 	srv := &web.Server{
-		Accounts: accounts, Brands: db, Shows: db, Catalog: db, Checkout: shop, Live: live, Media: media,
+		Accounts: accounts, Brands: db, Shows: db, Schedule: shows, Catalog: db, Checkout: shop, Live: live, Media: media, Analytics: stats,
 		Checks:        []web.Check{{Name: "store", Ping: db.Ping}, {Name: "bus", Ping: hot.bus.Ping}},
 		Registry:      reg,
 		Logger:        log,
@@ -130,6 +166,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg.HTTPAddr = ln.Addr().String()
 	}
 	printBanner(stdout, &cfg)
+	if err := media.Join(hot.dir, stream.Node{ID: uuid.NewString(), URL: nodeURL(&cfg, ln.Addr()), StartedAt: time.Now().UTC()}, cfg.ClusterSecret); err != nil {
+		return err
+	}
+	if hot.name == "redis" && cfg.ClusterSecret == "" {
+		log.Warn("no --cluster-secret: this node serves only the shows published on it; viewers of shows published on other nodes get 404")
+	}
 
 	if cfg.DebugAddr != "" {
 		go serveDebug(ctx, log, cfg.DebugAddr)
@@ -139,6 +181,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// mid-sale: the sweeper reads the ledger, not memory.
 	go shop.Run(ctx, time.Second)
 	go live.Run(ctx)
+	go stats.Run(ctx)
+	// Figures counted since the last flush are written on the way out, even
+	// when the HTTP shutdown fails; before the database closes (defers run last first).
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stats.Close(flushCtx); err != nil {
+			log.Error("writing analytics at shutdown", "err", err)
+		}
+	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
@@ -216,5 +268,50 @@ func serveDebug(ctx context.Context, log *slog.Logger, addr string) {
 	log.Info("debug profiles", "addr", addr)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("debug listener", "err", err)
+	}
+}
+
+// iceServers turns --ice-servers into pion's form; TURN URLs get the TURN credentials.
+func iceServers(cfg *config.Config) []webrtc.ICEServer {
+	var out []webrtc.ICEServer
+	for _, u := range cfg.ICEServers() {
+		is := webrtc.ICEServer{URLs: []string{u}}
+		if strings.HasPrefix(u, "turn") {
+			is.Username, is.Credential = cfg.TURNUsername, cfg.TURNCredential
+		}
+		out = append(out, is)
+	}
+	return out
+}
+
+// nodeURL is where the other nodes reach this one: --node-url, else the
+// public IP (or loopback) with the port actually listened on.
+func nodeURL(cfg *config.Config, addr net.Addr) string {
+	if cfg.NodeURL != "" {
+		return strings.TrimRight(cfg.NodeURL, "/")
+	}
+	host := "127.0.0.1"
+	if ips := cfg.PublicIPs(); len(ips) > 0 {
+		host = ips[0]
+	}
+	port := "8080"
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		port = strconv.Itoa(ta.Port)
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// lifecycle moves a show's state for the media server. A show already in
+// that state (a host reconnecting to another node, two nodes racing) is not
+// an error worth more than a debug line.
+func lifecycle(ctx context.Context, log *slog.Logger, what string, id uuid.UUID, move func(context.Context, uuid.UUID) (*show.Show, error)) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := move(ctx, id); err != nil {
+		if apperr.CodeOf(err) == apperr.Conflict {
+			log.Debug("show state unchanged", "show", id, "to", what, "err", err)
+			return
+		}
+		log.Error("moving show state", "show", id, "to", what, "err", err)
 	}
 }

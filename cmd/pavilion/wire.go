@@ -11,6 +11,7 @@ import (
 	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/analytics"
 	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/config"
 	"github.com/pavilion-live/pavilion/internal/demo"
@@ -19,6 +20,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/redis"
 	"github.com/pavilion-live/pavilion/internal/show"
 	"github.com/pavilion-live/pavilion/internal/sqlite"
+	"github.com/pavilion-live/pavilion/stream"
 )
 
 // database is what both store drivers provide: every domain store plus the
@@ -30,6 +32,7 @@ type database interface {
 	checkout.Store
 	checkout.Ledger
 	chat.Store
+	analytics.Store
 	Migrate(ctx context.Context) error
 	Version(ctx context.Context) (int64, error)
 	Ping(ctx context.Context) error
@@ -61,6 +64,7 @@ func openDatabase(ctx context.Context, cfg *config.Config) (database, string, er
 type hot struct {
 	bus   chat.Bus
 	gate  checkout.Gate
+	dir   stream.Directory // which node publishes which show
 	name  string
 	close func()
 }
@@ -69,7 +73,7 @@ type hot struct {
 func openHot(ctx context.Context, cfg *config.Config) (*hot, error) {
 	if cfg.RedisURL == "" {
 		bus := memory.NewBus()
-		return &hot{bus: bus, gate: memory.NewGate(), name: "in-process", close: func() { bus.Close() }}, nil
+		return &hot{bus: bus, gate: memory.NewGate(), dir: memory.NewDirectory(), name: "in-process", close: func() { bus.Close() }}, nil
 	}
 	client, err := redis.Open(ctx, cfg.RedisURL)
 	if err != nil {
@@ -77,7 +81,7 @@ func openHot(ctx context.Context, cfg *config.Config) (*hot, error) {
 	}
 	bus := redis.NewBus(client, "pavilion:")
 	gate := redis.NewGate(client, "pavilion:")
-	return &hot{bus: bus, gate: gate, name: "redis", close: func() {
+	return &hot{bus: bus, gate: gate, dir: redis.NewDirectory(client, "pavilion:"), name: "redis", close: func() {
 		gate.Close()
 		bus.Close()
 		client.Close()

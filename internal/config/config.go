@@ -8,18 +8,33 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+	// The zone database in the binary: --time-zone works on hosts and in
+	// images that have none.
+	_ "time/tzdata"
 )
 
 // Config is everything `pavilion serve` can be told.
 type Config struct {
-	HTTPAddr        string
-	MediaPort       int
-	PublicURL       string
-	PublicIP        string
+	HTTPAddr  string
+	MediaPort int
+	PublicURL string
+	PublicIP  string
+	// ICEServerList holds comma-separated STUN/TURN URLs handed to WebRTC
+	// clients (ICEServers splits it); TURN ones use TURNUsername and TURNCredential.
+	ICEServerList  string
+	TURNUsername   string
+	TURNCredential string
+	// EndGrace is how long a show whose publisher left waits for it to return.
+	EndGrace time.Duration
+	// NodeURL is where the other nodes reach this one's HTTP listener, for
+	// relaying media; ClusterSecret authorizes those relays.
+	NodeURL         string
+	ClusterSecret   string
 	DataDir         string
 	DatabaseURL     string
 	RedisURL        string
@@ -32,6 +47,9 @@ type Config struct {
 	HoldTTL         time.Duration
 	DebugAddr       string
 	PaymentTimeout  time.Duration
+	// TimeZone is the platform's IANA time zone: Pavilion Days are its
+	// calendar days. Location() loads it.
+	TimeZone string
 
 	envErrs []error // PAVILION_* values that did not parse
 }
@@ -54,7 +72,13 @@ func (c *Config) RegisterStore(fs *flag.FlagSet) {
 func (c *Config) RegisterServe(fs *flag.FlagSet) {
 	c.RegisterStore(fs)
 	c.num(fs, &c.MediaPort, "media-port", "PAVILION_MEDIA_PORT", 8189, "UDP and TCP port for WebRTC media (ICE mux)")
-	str(fs, &c.PublicIP, "public-ip", "PAVILION_PUBLIC_IP", "", "public IP to announce in ICE candidates when behind 1:1 NAT")
+	str(fs, &c.PublicIP, "public-ip", "PAVILION_PUBLIC_IP", "", "public IP(s), comma-separated, announced in ICE candidates instead of the host's own when behind a 1:1 NAT")
+	str(fs, &c.ICEServerList, "ice-servers", "PAVILION_ICE_SERVERS", "", "STUN/TURN server URLs, comma-separated, handed to WebRTC clients (e.g. stun:stun.example.com:3478,turn:turn.example.com:3478?transport=udp)")
+	str(fs, &c.TURNUsername, "turn-username", "PAVILION_TURN_USERNAME", "", "username for the turn: servers in --ice-servers")
+	str(fs, &c.TURNCredential, "turn-credential", "PAVILION_TURN_CREDENTIAL", "", "credential (password) for the turn: servers in --ice-servers")
+	str(fs, &c.NodeURL, "node-url", "PAVILION_NODE_URL", "", "cluster mode: this node's URL as the other nodes reach it, e.g. http://10.0.0.5:8080 (default http://<public-ip or 127.0.0.1>:<http port>)")
+	str(fs, &c.ClusterSecret, "cluster-secret", "PAVILION_CLUSTER_SECRET", "", "cluster mode: a secret shared by the nodes that lets them relay shows from each other (at least 16 characters; without it each node serves only the shows published on it)")
+	c.dur(fs, &c.EndGrace, "end-grace", "PAVILION_END_GRACE", 30*time.Second, "how long a show whose publisher left waits for it to come back before it ends")
 	str(fs, &c.RedisURL, "redis-url", "PAVILION_REDIS_URL", "", "Redis URL (cluster mode bus), e.g. redis://host:6379/0")
 	c.boolean(fs, &c.Migrate, "migrate", "PAVILION_MIGRATE", true, "apply database migrations on start (--migrate=false to leave the schema alone)")
 	c.boolean(fs, &c.Demo, "demo", "PAVILION_DEMO", false, "seed the demo brand, accounts, products and show on start (idempotent)")
@@ -63,6 +87,7 @@ func (c *Config) RegisterServe(fs *flag.FlagSet) {
 	str(fs, &c.LogFormat, "log-format", "PAVILION_LOG_FORMAT", "text", "log format: text or json")
 	c.dur(fs, &c.HoldTTL, "hold", "PAVILION_HOLD", 10*time.Minute, "how long a reservation holds stock when its show sets no time (1s to 1h)")
 	c.dur(fs, &c.PaymentTimeout, "payment-timeout", "PAVILION_PAYMENT_TIMEOUT", 10*time.Second, "how long a charge may take before its order waits, pending, for reconciliation")
+	str(fs, &c.TimeZone, "time-zone", "PAVILION_TIME_ZONE", "UTC", "the platform's IANA time zone, e.g. Asia/Shanghai: a Pavilion Day is one calendar day in it")
 	c.dur(fs, &c.ShutdownTimeout, "shutdown-timeout", "PAVILION_SHUTDOWN_TIMEOUT", 20*time.Second, "how long a graceful shutdown waits for requests to finish")
 }
 
@@ -83,13 +108,51 @@ func (c *Config) Check() error {
 	if _, err := c.Level(); err != nil {
 		return err
 	}
+	if _, err := c.Location(); err != nil {
+		return err
+	}
 	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
+	}
+	for _, ip := range c.PublicIPs() {
+		if net.ParseIP(ip) == nil {
+			return fmt.Errorf("--public-ip %q is not an IP address", ip)
+		}
+	}
+	for _, u := range c.ICEServers() {
+		if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "stuns:") && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+			return fmt.Errorf("--ice-servers: %q is not a stun:, stuns:, turn: or turns: URL", u)
+		}
+	}
+	if c.ClusterSecret != "" && len(c.ClusterSecret) < 16 {
+		return errors.New("--cluster-secret must be at least 16 characters")
+	}
+	if c.NodeURL != "" && !strings.HasPrefix(c.NodeURL, "http://") && !strings.HasPrefix(c.NodeURL, "https://") {
+		return fmt.Errorf("--node-url %q must be an http:// or https:// URL", c.NodeURL)
+	}
+	if c.EndGrace < 0 || c.EndGrace > time.Hour {
+		return fmt.Errorf("--end-grace must be from 0 to 1h, not %s", c.EndGrace)
 	}
 	if strings.HasPrefix(c.PublicURL, "https://") {
 		c.SecureCookies = true
 	}
 	return nil
+}
+
+// PublicIPs splits --public-ip.
+func (c *Config) PublicIPs() []string { return splitList(c.PublicIP) }
+
+// ICEServers splits --ice-servers.
+func (c *Config) ICEServers() []string { return splitList(c.ICEServerList) }
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Level parses LogLevel.
@@ -99,6 +162,18 @@ func (c *Config) Level() (slog.Level, error) {
 		return 0, fmt.Errorf("--log-level must be debug, info, warn or error, not %q", c.LogLevel)
 	}
 	return l, nil
+}
+
+// Location loads TimeZone; "" is UTC.
+func (c *Config) Location() (*time.Location, error) {
+	if c.TimeZone == "" {
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(c.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("--time-zone %q is not an IANA time zone such as Asia/Shanghai", c.TimeZone)
+	}
+	return loc, nil
 }
 
 // BaseURL is PublicURL, or http://localhost on the HTTP port.

@@ -70,3 +70,24 @@ func TestBadValues(t *testing.T) {
 		t.Fatalf("https public URL: %+v %v", c, err)
 	}
 }
+
+func TestTimeZone(t *testing.T) {
+	c, err := parse(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc, err := c.Location(); err != nil || loc != time.UTC || c.TimeZone != "UTC" {
+		t.Fatalf("default zone = %q %v %v", c.TimeZone, loc, err)
+	}
+	t.Setenv("PAVILION_TIME_ZONE", "Asia/Shanghai")
+	c, err = parse(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc, err := c.Location(); err != nil || loc.String() != "Asia/Shanghai" {
+		t.Fatalf("zone from the environment = %v %v", loc, err)
+	}
+	if _, err := parse(t, "--time-zone", "Mars/Olympus"); err == nil || !strings.Contains(err.Error(), "--time-zone") {
+		t.Fatalf("unknown zone: %v", err)
+	}
+}

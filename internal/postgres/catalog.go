@@ -232,14 +232,15 @@ func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) 
 	return nil, apperr.Errorf(apperr.Conflict, "stock on hand cannot go below sold plus held units")
 }
 
-// CreateOffer inserts o. The SKU must exist (NotFound) and hold at least the
-// allocated units (Conflict); the show must exist (NotFound).
+// CreateOffer inserts o. The SKU and the show must exist (NotFound) and be
+// the same brand's (Invalid), and the SKU must hold at least the allocated
+// units (Conflict).
 func (db *DB) CreateOffer(ctx context.Context, o *checkout.Offer) error {
 	tag, err := db.pool.Exec(ctx,
 		`INSERT INTO offers (`+offerCols+`)
 		 SELECT $1::uuid, $2::uuid, k.id, $4::bigint, $5::text, $6::integer, $7::integer, $8::integer, $9::integer, $10::timestamptz,
 		        $11::boolean, $12::timestamptz, $13::timestamptz
-		 FROM skus k
+		 FROM skus k JOIN shows s ON s.id = $2 AND s.brand_id = k.brand_id
 		 WHERE k.id = $3 AND k.on_hand >= $6::integer`,
 		o.ID, o.ShowID, o.SKUID, o.PriceMinor, o.Currency, o.Allocated, o.PerCustomerLimit, o.Sold, o.Held, o.CreatedAt,
 		o.Drop, o.DropOpensAt, o.DropClosesAt)
@@ -249,12 +250,18 @@ func (db *DB) CreateOffer(ctx context.Context, o *checkout.Offer) error {
 	if tag.RowsAffected() > 0 {
 		return nil
 	}
-	var exists bool
-	if err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM skus WHERE id = $1)`, o.SKUID).Scan(&exists); err != nil {
+	var skuBrand, showBrand *uuid.UUID
+	if err := db.pool.QueryRow(ctx, `SELECT (SELECT brand_id FROM skus WHERE id = $1), (SELECT brand_id FROM shows WHERE id = $2)`,
+		o.SKUID, o.ShowID).Scan(&skuBrand, &showBrand); err != nil {
 		return storeErr("create offer", err)
 	}
-	if !exists {
+	switch {
+	case skuBrand == nil:
 		return apperr.Errorf(apperr.NotFound, "SKU not found")
+	case showBrand == nil:
+		return apperr.Errorf(apperr.NotFound, "show not found")
+	case *skuBrand != *showBrand:
+		return checkout.ErrOtherBrandSKU
 	}
 	return apperr.Errorf(apperr.Conflict, "allocation exceeds stock on hand")
 }

@@ -752,3 +752,33 @@ func (db *DB) DropIdempotency(ctx context.Context, userID uuid.UUID, op, key str
 		`DELETE FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`, userID, op, key)
 	return storeErr("drop idempotency key", err)
 }
+
+// ReleaseShow releases every held reservation of the show and returns their
+// units, in one transaction: the reservations first, then the counters of
+// their offers and SKUs in id order (the lock order of ExpireDue).
+// Reservations being ordered are left to finish or fall back to held.
+func (db *DB) ReleaseShow(ctx context.Context, showID uuid.UUID, now time.Time) ([]checkout.Reservation, error) {
+	var released []checkout.Reservation
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx,
+			`UPDATE reservations SET state = 'released', updated_at = $2
+			 WHERE show_id = $1 AND state = 'held'
+			 RETURNING `+reservationCols, showID, pgTime(now))
+		released, err = collect(rows, err, scanReservation)
+		if err != nil || len(released) == 0 {
+			return err
+		}
+		offers, skus := counters{}, counters{}
+		for _, r := range released {
+			offers.add(r.OfferID, -r.Quantity, 0)
+			skus.add(r.SKUID, -r.Quantity, 0)
+		}
+		b := &pgx.Batch{}
+		queueMoves(b, offers, skus)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, storeErr("release show", err)
+	}
+	return released, nil
+}

@@ -2,8 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -15,7 +18,8 @@ import (
 // showCols selects a show with its hosts in order; s is shows.
 const showCols = `s.id, s.brand_id, s.title, s.description, s.kind, s.visibility, s.state,
 	s.starts_at, s.ends_at, s.time_zone, s.hold_seconds, s.created_at, s.updated_at,
-	ARRAY(SELECT h.user_id FROM show_hosts h WHERE h.show_id = s.id ORDER BY h.position, h.user_id)`
+	ARRAY(SELECT h.user_id FROM show_hosts h WHERE h.show_id = s.id ORDER BY h.position, h.user_id),
+	ARRAY(SELECT d.day FROM pavilion_days d WHERE d.show_id = s.id ORDER BY d.day)`
 
 func scanShow(row pgx.Row) (*show.Show, error) {
 	var (
@@ -23,7 +27,7 @@ func scanShow(row pgx.Row) (*show.Show, error) {
 		kind, visibility, state string
 	)
 	if err := row.Scan(&s.ID, &s.BrandID, &s.Title, &s.Description, &kind, &visibility, &state,
-		&s.StartsAt, &s.EndsAt, &s.TimeZone, &s.HoldSeconds, &s.CreatedAt, &s.UpdatedAt, &s.HostIDs); err != nil {
+		&s.StartsAt, &s.EndsAt, &s.TimeZone, &s.HoldSeconds, &s.CreatedAt, &s.UpdatedAt, &s.HostIDs, &s.Days); err != nil {
 		return nil, err
 	}
 	s.Kind, s.Visibility, s.State = show.Kind(kind), show.Visibility(visibility), show.State(state)
@@ -31,6 +35,9 @@ func scanShow(row pgx.Row) (*show.Show, error) {
 	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
 	if s.HostIDs == nil {
 		s.HostIDs = []uuid.UUID{}
+	}
+	if len(s.Days) == 0 {
+		s.Days = nil
 	}
 	return &s, nil
 }
@@ -51,8 +58,93 @@ func writeHosts(ctx context.Context, tx pgx.Tx, id uuid.UUID, hosts []uuid.UUID)
 	return err
 }
 
+// book checks and writes the slot s claims, inside tx: its Pavilion Days and
+// its hosts' time (see show.Store).
+//
+// Days: the primary key of pavilion_days is the rule. INSERT … ON CONFLICT DO
+// NOTHING waits for a concurrent transaction that inserted the same day and
+// then skips it if that one committed, so of two brands booking a day at the
+// same instant exactly one inserts it; the other finds the holder by name.
+// Days are inserted in order, so two multi-day bookings cannot deadlock.
+//
+// Hosts: the hosts' user rows are locked (FOR NO KEY UPDATE, in ID order)
+// before the overlap query, so two bookings of one host run one after the
+// other and the second sees the first. The lock does not block sign-ins or
+// foreign-key checks (FOR KEY SHARE).
+func book(ctx context.Context, tx pgx.Tx, s *show.Show) error {
+	if err := show.CheckDays(s); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM pavilion_days WHERE show_id = $1`, s.ID); err != nil {
+		return err
+	}
+	if days := show.HeldDays(s); len(days) > 0 {
+		rows, err := tx.Query(ctx,
+			`INSERT INTO pavilion_days (day, show_id, brand_id)
+			 SELECT d, $2, $3 FROM unnest($1::text[]) AS d ORDER BY d
+			 ON CONFLICT (day) DO NOTHING RETURNING day`, days, s.ID, s.BrandID)
+		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if len(got) < len(days) {
+			var day, holder string
+			err := tx.QueryRow(ctx,
+				`SELECT d.day, b.name FROM pavilion_days d JOIN brands b ON b.id = d.brand_id
+				 WHERE d.day = ANY($1::text[]) AND d.show_id <> $2 ORDER BY d.day LIMIT 1`, days, s.ID).Scan(&day, &holder)
+			if errors.Is(err, pgx.ErrNoRows) {
+				// The holder went away between the insert and this read.
+				return apperr.Errorf(apperr.Conflict, "a Pavilion Day was taken at the same moment; try again")
+			}
+			if err != nil {
+				return err
+			}
+			return show.DayTaken(day, holder)
+		}
+	}
+	hosts := uniqueIDs(s.HostIDs)
+	if s.Holds() && len(hosts) > 0 {
+		sorted := slices.Clone(hosts)
+		slices.SortFunc(sorted, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+		if _, err := tx.Exec(ctx,
+			`SELECT 1 FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`, sorted); err != nil {
+			return err
+		}
+		var (
+			name, title string
+			starts      time.Time
+		)
+		err := tx.QueryRow(ctx,
+			`SELECT COALESCE(NULLIF(u.display_name, ''), u.id::text), o.title, o.starts_at
+			 FROM show_hosts h JOIN shows o ON o.id = h.show_id JOIN users u ON u.id = h.user_id
+			 WHERE h.user_id = ANY($1::uuid[]) AND o.id <> $2
+			   AND o.state IN ('scheduled', 'live') AND o.starts_at < $3 AND o.ends_at > $4
+			 ORDER BY o.starts_at LIMIT 1`, hosts, s.ID, s.EndsAt, s.StartsAt).Scan(&name, &title, &starts)
+		if err == nil {
+			return show.HostBooked(name, title, starts)
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+	}
+	return writeHosts(ctx, tx, s.ID, s.HostIDs)
+}
+
+// lockShow locks the show's row for the rest of tx and returns it as stored.
+func lockShow(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*show.Show, error) {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM shows WHERE id = $1 FOR UPDATE`, id); err != nil {
+		return nil, err
+	}
+	sh, err := scanShow(tx.QueryRow(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.Errorf(apperr.NotFound, "show not found")
+	}
+	return sh, err
+}
+
 // CreateShow inserts s with its hosts in one transaction. A missing brand or
-// host is NotFound. The show starts without a stream key.
+// host is NotFound; a taken Pavilion Day or a booked host is a Conflict. The
+// show starts without a stream key.
 func (db *DB) CreateShow(ctx context.Context, s *show.Show) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx,
@@ -63,7 +155,7 @@ func (db *DB) CreateShow(ctx context.Context, s *show.Show) error {
 			s.StartsAt, s.EndsAt, s.TimeZone, s.HoldSeconds, s.CreatedAt, s.UpdatedAt); err != nil {
 			return err
 		}
-		return writeHosts(ctx, tx, s.ID, s.HostIDs)
+		return book(ctx, tx, s)
 	})
 	return storeErr("create show", err)
 }
@@ -102,12 +194,23 @@ func (db *DB) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error)
 	if !f.IncludeMembers {
 		where = append(where, "s.visibility = "+arg(string(show.Public)))
 	}
+	if !f.EndsAfter.IsZero() {
+		where = append(where, "s.ends_at > "+arg(f.EndsAfter))
+	}
 	q := `SELECT ` + showCols + ` FROM shows s`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	offset, limit := page(f.Offset, f.Limit)
-	q += ` ORDER BY s.starts_at, s.id OFFSET ` + arg(offset) + ` LIMIT ` + arg(limit)
+	switch {
+	case f.Newest:
+		q += ` ORDER BY s.starts_at DESC, s.id DESC`
+	case f.PavilionDayFirst:
+		q += ` ORDER BY s.kind = 'pavilion_day' DESC, s.starts_at, s.id`
+	default:
+		q += ` ORDER BY s.starts_at, s.id`
+	}
+	q += ` OFFSET ` + arg(offset) + ` LIMIT ` + arg(limit)
 
 	rows, err := db.pool.Query(ctx, q, args...)
 	shows, err := collect(rows, err, scanShow)
@@ -118,9 +221,17 @@ func (db *DB) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error)
 }
 
 // UpdateShow writes every field of s but ID, BrandID and CreatedAt (and the
-// stream key), and replaces the hosts, in one transaction.
+// stream key), and replaces the hosts, in one transaction, under
+// show.CheckEdit and the booking rules.
 func (db *DB) UpdateShow(ctx context.Context, s *show.Show) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		old, err := lockShow(ctx, tx, s.ID)
+		if err != nil {
+			return err
+		}
+		if err := show.CheckEdit(old, s); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx,
 			`UPDATE shows SET title = $2, description = $3, kind = $4, visibility = $5, state = $6,
 			                  starts_at = $7, ends_at = $8, time_zone = $9, hold_seconds = $10, updated_at = $11
@@ -133,9 +244,46 @@ func (db *DB) UpdateShow(ctx context.Context, s *show.Show) error {
 		if tag.RowsAffected() == 0 {
 			return apperr.Errorf(apperr.NotFound, "show not found")
 		}
-		return writeHosts(ctx, tx, s.ID, s.HostIDs)
+		return book(ctx, tx, s)
 	})
 	return storeErr("update show", err)
+}
+
+// Transition moves the show to state to (see show.Store).
+func (db *DB) Transition(ctx context.Context, id uuid.UUID, to show.State, at time.Time) (*show.Show, error) {
+	var out *show.Show
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		sh, err := lockShow(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := show.CheckTransition(sh.State, to); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE shows SET state = $2, updated_at = $3 WHERE id = $1`, id, string(to), at); err != nil {
+			return err
+		}
+		switch to {
+		case show.Cancelled:
+			if _, err := tx.Exec(ctx, `DELETE FROM pavilion_days WHERE show_id = $1`, id); err != nil {
+				return err
+			}
+		case show.Live:
+			if _, err := tx.Exec(ctx,
+				`INSERT INTO notices (id, user_id, show_id, kind, text, created_at)
+				 SELECT gen_random_uuid(), user_id, show_id, $2, $3, $4
+				 FROM show_subscriptions WHERE show_id = $1 ORDER BY created_at, user_id`,
+				id, show.NoticeLive, fmt.Sprintf("%s is live now", sh.Title), at); err != nil {
+				return err
+			}
+		}
+		out, err = scanShow(tx.QueryRow(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, id))
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("show transition", err)
+	}
+	return out, nil
 }
 
 // SetStreamKey stores the hash of the show's WHIP key; "" revokes it.

@@ -2,9 +2,10 @@
 // visibility, hosts, lifecycle state and stream keys. Scheduling rules that
 // must hold under concurrency are enforced by the Store.
 //
-// Status: the types, the store and stream keys exist (issue 2); the
-// scheduling rules (Pavilion Day, host overlap), notify-me, discovery and
-// analytics are issue 6.
+// The rules that must hold under concurrency (one Pavilion Day per calendar
+// day, no host on two overlapping shows, the state machine, no schedule edits
+// of a live show) are enforced by the Store inside its write transactions;
+// Service is the domain API on top (scheduling, lifecycle, notify-me).
 package show
 
 import (
@@ -55,10 +56,19 @@ type Show struct {
 	TimeZone    string      `json:"time_zone"` // IANA zone the brand scheduled it in
 	HostIDs     []uuid.UUID `json:"host_ids"`
 	// HoldSeconds is how long a reservation in this show holds stock; 0 means the platform default.
-	HoldSeconds int       `json:"hold_seconds"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	HoldSeconds int `json:"hold_seconds"`
+	// Days are the calendar days (YYYY-MM-DD, in the platform's time zone) a
+	// Pavilion Day holds; empty for other kinds. Service fills them in from
+	// the times; the Store holds each day for one show at most.
+	Days      []string  `json:"pavilion_days,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// Holds reports whether the show still claims its slot: its hosts' time and,
+// for a Pavilion Day, its days. A cancelled show frees them; an ended one
+// keeps its days (the day happened) but no longer blocks its hosts.
+func (s *Show) Holds() bool { return s.State == Scheduled || s.State == Live }
 
 // Filter selects shows for a listing.
 type Filter struct {
@@ -66,10 +76,39 @@ type Filter struct {
 	States  []State   // empty: any state
 	// IncludeMembers lists members-only shows too; only for members and staff.
 	IncludeMembers bool
-	Offset, Limit  int
+	// EndsAfter, when set, keeps only shows that end after it (upcoming ones).
+	EndsAfter time.Time
+	// PavilionDayFirst orders Pavilion Days before other shows, then by start.
+	PavilionDayFirst bool
+	// Newest orders by start time descending (past shows).
+	Newest        bool
+	Offset, Limit int
 }
 
+// Notice is an in-app message for one user, such as "a show you asked to be
+// told about is live".
+type Notice struct {
+	ID        uuid.UUID `json:"id"`
+	UserID    uuid.UUID `json:"-"`
+	ShowID    uuid.UUID `json:"show_id"`
+	Kind      string    `json:"kind"` // NoticeLive
+	Text      string    `json:"text"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// NoticeLive is the kind of notice sent when a subscribed show goes live.
+const NoticeLive = "show_live"
+
 // Store persists shows. NotFound for a missing show.
+//
+// CreateShow and UpdateShow enforce, atomically under any concurrency:
+//   - a Pavilion Day (Kind KindPavilionDay, not cancelled) needs Days, and no
+//     day is held by two shows: Conflict naming the brand that holds it;
+//   - a host of a scheduled or live show is on no other scheduled or live show
+//     that overlaps it: Conflict naming the other show; a host that is no
+//     user is NotFound;
+//   - UpdateShow follows CheckEdit (the state machine; a live show keeps its
+//     start, kind and hosts).
 type Store interface {
 	// CreateShow inserts s with its hosts.
 	CreateShow(ctx context.Context, s *Show) error
@@ -82,4 +121,22 @@ type Store interface {
 	SetStreamKey(ctx context.Context, showID uuid.UUID, hash string) error
 	// StreamKeyHash returns the stored hash, "" when the show has none.
 	StreamKeyHash(ctx context.Context, showID uuid.UUID) (string, error)
+
+	// Transition moves the show to state to at time at, following CheckEdit,
+	// and returns it as stored. Cancelling frees its Pavilion Days. Going
+	// live stores a NoticeLive notice for every subscriber in the same
+	// transaction, so each subscriber is told exactly once.
+	Transition(ctx context.Context, id uuid.UUID, to State, at time.Time) (*Show, error)
+
+	// Subscribe records that the user wants to be told when the show goes
+	// live; subscribing twice is not an error. NotFound for a missing show or user.
+	Subscribe(ctx context.Context, showID, userID uuid.UUID, at time.Time) error
+	// Unsubscribe forgets the subscription; none is not an error.
+	Unsubscribe(ctx context.Context, showID, userID uuid.UUID) error
+	// Subscribed lists the shows the user subscribed to, by start time.
+	Subscribed(ctx context.Context, userID uuid.UUID) ([]Show, error)
+	// IsSubscribed reports whether the user subscribed to the show.
+	IsSubscribed(ctx context.Context, showID, userID uuid.UUID) (bool, error)
+	// Notices lists the user's notices, newest first, at most limit (0: 50).
+	Notices(ctx context.Context, userID uuid.UUID, limit int) ([]Notice, error)
 }

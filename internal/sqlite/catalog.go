@@ -217,9 +217,18 @@ func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) 
 // over the SKU's stock on hand is a Conflict.
 func (db *DB) CreateOffer(ctx context.Context, o *checkout.Offer) error {
 	return db.write(ctx, "create offer", func(tx *sql.Tx) error {
-		var onHand int
-		if err := tx.QueryRowContext(ctx, `SELECT on_hand FROM skus WHERE id = ?`, o.SKUID).Scan(&onHand); err != nil {
+		var (
+			onHand              int
+			skuBrand, showBrand uuid.UUID
+		)
+		if err := tx.QueryRowContext(ctx, `SELECT on_hand, brand_id FROM skus WHERE id = ?`, o.SKUID).Scan(&onHand, &skuBrand); err != nil {
 			return noRows(err, "SKU")
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT brand_id FROM shows WHERE id = ?`, o.ShowID).Scan(&showBrand); err != nil {
+			return noRows(err, "show")
+		}
+		if skuBrand != showBrand {
+			return checkout.ErrOtherBrandSKU
 		}
 		if o.Allocated > onHand {
 			return apperr.Errorf(apperr.Conflict, "allocation exceeds stock on hand (%d)", onHand)

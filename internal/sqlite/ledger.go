@@ -597,3 +597,30 @@ func (db *DB) DropIdempotency(ctx context.Context, userID uuid.UUID, op, key str
 	_, err := db.exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?`, userID, op, key)
 	return storeErr("drop idempotency key", err)
 }
+
+// ReleaseShow releases every held reservation of the show and returns their
+// units, in one transaction. Reservations being ordered are left to finish
+// or fall back to held.
+func (db *DB) ReleaseShow(ctx context.Context, showID uuid.UUID, at time.Time) ([]checkout.Reservation, error) {
+	var released []checkout.Reservation
+	err := db.write(ctx, "release show", func(tx *sql.Tx) error {
+		var err error
+		released, err = queryAll(ctx, tx, scanReservation,
+			`UPDATE reservations SET state = 'released', updated_at = ?
+			 WHERE show_id = ? AND state = 'held'
+			 RETURNING `+reservationCols, micros(at), showID)
+		if err != nil {
+			return err
+		}
+		for _, r := range released {
+			if err := moveUnits(ctx, tx, r.OfferID, r.SKUID, -r.Quantity, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return released, nil
+}

@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -14,15 +16,19 @@ import (
 // showCols selects a show with its hosts in order; s is shows.
 const showCols = `s.id, s.brand_id, s.title, s.description, s.kind, s.visibility, s.state,
 	s.starts_at, s.ends_at, s.time_zone, s.hold_seconds, s.created_at, s.updated_at,
-	(SELECT json_group_array(h.user_id ORDER BY h.position) FROM show_hosts h WHERE h.show_id = s.id)`
+	(SELECT json_group_array(h.user_id ORDER BY h.position) FROM show_hosts h WHERE h.show_id = s.id),
+	(SELECT json_group_array(d.day ORDER BY d.day) FROM pavilion_days d WHERE d.show_id = s.id)`
 
 func scanShow(r row) (*show.Show, error) {
 	var s show.Show
 	err := r.Scan(&s.ID, &s.BrandID, &s.Title, &s.Description, &s.Kind, &s.Visibility, &s.State,
 		asTime(&s.StartsAt), asTime(&s.EndsAt), &s.TimeZone, &s.HoldSeconds, asTime(&s.CreatedAt), asTime(&s.UpdatedAt),
-		asJSON(&s.HostIDs))
+		asJSON(&s.HostIDs), asJSON(&s.Days))
 	if err != nil {
 		return nil, err
+	}
+	if len(s.Days) == 0 {
+		s.Days = nil
 	}
 	return &s, nil
 }
@@ -42,7 +48,71 @@ func writeHosts(ctx context.Context, tx *sql.Tx, id uuid.UUID, hosts []uuid.UUID
 	return nil
 }
 
-// CreateShow inserts s with its hosts. A missing brand or host is NotFound.
+// inList is "(?, ?, …)" for n values.
+func inList(n int) string { return "(?" + strings.Repeat(", ?", n-1) + ")" }
+
+func anys[T any](vs []T) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
+	}
+	return out
+}
+
+// book checks and writes the slot s claims, inside tx: its Pavilion Days and
+// its hosts' time. Every write goes through the one writer connection in an
+// IMMEDIATE transaction, so nothing can slip between the checks and the
+// writes, in this process or another.
+func book(ctx context.Context, tx *sql.Tx, s *show.Show) error {
+	if err := show.CheckDays(s); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM pavilion_days WHERE show_id = ?`, s.ID); err != nil {
+		return err
+	}
+	if days := show.HeldDays(s); len(days) > 0 {
+		var day, holder string
+		err := tx.QueryRowContext(ctx,
+			`SELECT d.day, b.name FROM pavilion_days d JOIN brands b ON b.id = d.brand_id
+			 WHERE d.day IN `+inList(len(days))+` ORDER BY d.day LIMIT 1`, anys(days)...).Scan(&day, &holder)
+		if err == nil {
+			return show.DayTaken(day, holder)
+		}
+		if err != sql.ErrNoRows {
+			return err
+		}
+		for _, d := range days {
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO pavilion_days (day, show_id, brand_id) VALUES (?, ?, ?)`, d, s.ID, s.BrandID); err != nil {
+				return err
+			}
+		}
+	}
+	hosts := unique(s.HostIDs)
+	if s.Holds() && len(hosts) > 0 {
+		var (
+			name, title string
+			starts      int64
+		)
+		args := append(anys(hosts), s.ID, micros(s.EndsAt), micros(s.StartsAt))
+		err := tx.QueryRowContext(ctx,
+			`SELECT CASE u.display_name WHEN '' THEN u.id ELSE u.display_name END, o.title, o.starts_at
+			 FROM show_hosts h JOIN shows o ON o.id = h.show_id JOIN users u ON u.id = h.user_id
+			 WHERE h.user_id IN `+inList(len(hosts))+` AND o.id <> ?
+			   AND o.state IN ('scheduled', 'live') AND o.starts_at < ? AND o.ends_at > ?
+			 ORDER BY o.starts_at LIMIT 1`, args...).Scan(&name, &title, &starts)
+		if err == nil {
+			return show.HostBooked(name, title, time.UnixMicro(starts))
+		}
+		if err != sql.ErrNoRows {
+			return err
+		}
+	}
+	return writeHosts(ctx, tx, s.ID, s.HostIDs)
+}
+
+// CreateShow inserts s with its hosts. A missing brand or host is NotFound; a
+// taken Pavilion Day or a booked host is a Conflict (see show.Store).
 func (db *DB) CreateShow(ctx context.Context, s *show.Show) error {
 	return db.write(ctx, "create show", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
@@ -54,7 +124,7 @@ func (db *DB) CreateShow(ctx context.Context, s *show.Show) error {
 		if err != nil {
 			return refErr(err, "brand")
 		}
-		return writeHosts(ctx, tx, s.ID, s.HostIDs)
+		return book(ctx, tx, s)
 	})
 }
 
@@ -88,21 +158,41 @@ func (db *DB) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error)
 		where = append(where, `s.visibility = ?`)
 		args = append(args, show.Public)
 	}
+	if !f.EndsAfter.IsZero() {
+		where = append(where, `s.ends_at > ?`)
+		args = append(args, micros(f.EndsAfter))
+	}
 	q := `SELECT ` + showCols + ` FROM shows s`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	offset, limit := page(f.Offset, f.Limit)
-	q += ` ORDER BY s.starts_at, s.id LIMIT ? OFFSET ?`
+	switch {
+	case f.Newest:
+		q += ` ORDER BY s.starts_at DESC, s.id DESC`
+	case f.PavilionDayFirst:
+		q += ` ORDER BY s.kind = 'pavilion_day' DESC, s.starts_at, s.id`
+	default:
+		q += ` ORDER BY s.starts_at, s.id`
+	}
+	q += ` LIMIT ? OFFSET ?`
 	args = append(args, limit, offset)
 
 	shows, err := queryAll(ctx, db.r, scanShow, q, args...)
 	return shows, storeErr("list shows", err)
 }
 
-// UpdateShow writes every field but ID, BrandID and CreatedAt, and replaces the hosts.
+// UpdateShow writes every field but ID, BrandID and CreatedAt, and replaces
+// the hosts, under show.CheckEdit and the booking rules.
 func (db *DB) UpdateShow(ctx context.Context, s *show.Show) error {
 	return db.write(ctx, "update show", func(tx *sql.Tx) error {
+		old, err := scanShow(tx.QueryRowContext(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = ?`, s.ID))
+		if err != nil {
+			return noRows(err, "show")
+		}
+		if err := show.CheckEdit(old, s); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx,
 			`UPDATE shows SET title = ?, description = ?, kind = ?, visibility = ?, state = ?,
 				starts_at = ?, ends_at = ?, time_zone = ?, hold_seconds = ?, updated_at = ?
@@ -117,8 +207,51 @@ func (db *DB) UpdateShow(ctx context.Context, s *show.Show) error {
 		} else if n == 0 {
 			return apperr.Errorf(apperr.NotFound, "show not found")
 		}
-		return writeHosts(ctx, tx, s.ID, s.HostIDs)
+		return book(ctx, tx, s)
 	})
+}
+
+// Transition moves the show to state to (see show.Store).
+func (db *DB) Transition(ctx context.Context, id uuid.UUID, to show.State, at time.Time) (*show.Show, error) {
+	var out *show.Show
+	err := db.write(ctx, "show transition", func(tx *sql.Tx) error {
+		q := `SELECT ` + showCols + ` FROM shows s WHERE s.id = ?`
+		sh, err := scanShow(tx.QueryRowContext(ctx, q, id))
+		if err != nil {
+			return noRows(err, "show")
+		}
+		if err := show.CheckTransition(sh.State, to); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE shows SET state = ?, updated_at = ? WHERE id = ?`, to, micros(at), id); err != nil {
+			return err
+		}
+		switch to {
+		case show.Cancelled:
+			if _, err := tx.ExecContext(ctx, `DELETE FROM pavilion_days WHERE show_id = ?`, id); err != nil {
+				return err
+			}
+		case show.Live:
+			subs, err := queryAll(ctx, tx, func(r row) (*uuid.UUID, error) {
+				var u uuid.UUID
+				return &u, r.Scan(&u)
+			}, `SELECT user_id FROM show_subscriptions WHERE show_id = ? ORDER BY created_at, user_id`, id)
+			if err != nil {
+				return err
+			}
+			text := fmt.Sprintf("%s is live now", sh.Title)
+			for _, u := range subs {
+				if _, err := tx.ExecContext(ctx,
+					`INSERT INTO notices (id, user_id, show_id, kind, text, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+					uuid.New(), u, id, show.NoticeLive, text, micros(at)); err != nil {
+					return err
+				}
+			}
+		}
+		out, err = scanShow(tx.QueryRowContext(ctx, q, id))
+		return err
+	})
+	return out, err
 }
 
 // SetStreamKey stores the hash of the show's WHIP key; "" revokes it.

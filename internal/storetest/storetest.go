@@ -16,6 +16,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/analytics"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/show"
@@ -28,6 +29,8 @@ type Stores struct {
 	Shows    show.Store
 	Catalog  checkout.Store
 	Ledger   checkout.Ledger
+	// Analytics is the same database as Ledger: sales figures are read from it.
+	Analytics analytics.Store
 }
 
 // Run runs the whole contract. open must return stores over a fresh, migrated,
@@ -39,6 +42,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("Shows", func(t *testing.T) { testShows(t, open(t)) })
 	t.Run("Catalog", func(t *testing.T) { testCatalog(t, open(t)) })
 	t.Run("ConcurrentStock", func(t *testing.T) { testConcurrentStock(t, open(t)) })
+	t.Run("Schedule", func(t *testing.T) { runSchedule(t, open) })
+	t.Run("Analytics", func(t *testing.T) { testAnalytics(t, open(t)) })
 }
 
 // now is truncated to microseconds: PostgreSQL keeps no more.

@@ -1,0 +1,133 @@
+package chat_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+
+	"github.com/pavilion-live/pavilion/chat"
+	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/analytics"
+	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/testpay"
+)
+
+// dialHeader connects to w's room with extra request headers.
+func (w *world) dialHeader(h http.Header) (*client, *http.Response) {
+	w.t.Helper()
+	ws, res, err := websocket.DefaultDialer.Dial(w.url(""), h)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() { ws.Close() })
+	c := &client{t: w.t, ws: ws, record: w.record}
+	c.next("welcome")
+	return c, res
+}
+
+// waitEmpty waits until the node's hub has let every connection go (its
+// leave hooks have run).
+func (w *world) waitEmpty() {
+	w.t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		if _, conns := w.hub.Rooms(); conns == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatal("connections still open")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A show on two nodes, through the websocket: the hooks feed the recorders,
+// and the figures read back are what happened.
+func TestAnalyticsHooks(t *testing.T) {
+	ctx := context.Background()
+	bus := memory.NewBus()
+	recA, recB := &analytics.Recorder{Node: "a"}, &analytics.Recorder{Node: "b"}
+	a := newWorld(t, bus, withAnalytics(recA))
+	b := a.node(bus, withAnalytics(recB))
+	recA.Store, recB.Store = a.db, a.db
+
+	viewer, _ := a.join("viewer")
+	member, _ := b.join("member")
+	// An anonymous viewer gets a visitor cookie, and keeps counting as one
+	// viewer when it comes back with it, on the other node.
+	anon, res := a.dialHeader(http.Header{})
+	cookie := res.Header.Get("Set-Cookie")
+	if !strings.HasPrefix(cookie, chat.VisitorCookie+"=") || !strings.Contains(cookie, "HttpOnly") {
+		t.Fatalf("Set-Cookie on an anonymous upgrade = %q", cookie)
+	}
+	name, value, _ := strings.Cut(strings.Split(cookie, ";")[0], "=")
+	anon.ws.Close()
+	anon, res = b.dialHeader(http.Header{"Cookie": {name + "=" + value}})
+	if got := res.Header.Get("Set-Cookie"); got != "" {
+		t.Fatalf("a returning visitor got a new cookie: %q", got)
+	}
+	odd, r2 := a.dialHeader(http.Header{"Cookie": {name + "=short"}})
+	if r2.Header.Get("Set-Cookie") == "" {
+		t.Fatal("an unusable visitor cookie was kept")
+	}
+	odd.ws.Close()
+
+	viewer.send(map[string]any{"type": "chat", "text": "hello"})
+	viewer.next("chat")
+	viewer.send(map[string]any{"type": "react", "emoji": "fire"})
+	viewer.send(map[string]any{"type": "tap", "offer_id": a.offer})
+	anon.send(map[string]any{"type": "tap", "offer_id": a.offer})
+	member.send(map[string]any{"type": "tap", "id": "t", "offer_id": uuid.New()})
+	if e := member.errorFor("t"); e["code"] != "not_found" {
+		t.Fatalf("tap on an offer of no show = %v", e)
+	}
+	anon.send(map[string]any{"type": "tap", "id": "bad"})
+	if e := anon.errorFor("bad"); e["code"] != "invalid" {
+		t.Fatalf("tap without offer_id = %v", e)
+	}
+	viewer.send(map[string]any{"type": "reserve", "id": "r1", "offer_id": a.offer})
+	res1 := obj(viewer.next("reservation"), "reservation")
+	a.mu.Lock()
+	buyer := a.users["viewer"]
+	a.mu.Unlock()
+	if _, _, err := a.shop.PlaceOrder(ctx, buyer, checkout.OrderRequest{ReservationID: uuid.MustParse(res1["id"].(string)),
+		Shipping:     checkout.Shipping{Name: "Vic Viewer", Line1: "1 Rue de la Paix", City: "Paris", PostalCode: "75002", Country: "FR"},
+		PaymentToken: testpay.TokenSuccess}); err != nil {
+		t.Fatal(err)
+	}
+	viewer.next("order")
+
+	for _, c := range []*client{viewer, member, anon} {
+		c.ws.Close()
+	}
+	a.waitEmpty()
+	b.waitEmpty()
+	for _, r := range []*analytics.Recorder{recA, recB} {
+		if err := r.Flush(ctx, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := recA.Stats(ctx, a.show)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Joins: viewer, member, the visitor twice, the bad-cookie visitor.
+	if st.Joins != 5 || st.UniqueViewers != 4 || st.ChatMessages != 1 || st.Reactions != 1 || st.CardTaps != 2 ||
+		st.Reservations != 1 || st.Orders != 1 || st.Buyers != 1 || st.ViewerBuyers != 1 || st.Conversion != 0.25 {
+		t.Fatalf("stats = %+v", st)
+	}
+	var bagTaps int64
+	for _, o := range st.Offers {
+		if o.OfferID == a.offer {
+			bagTaps = o.CardTaps
+		}
+	}
+	if bagTaps != 2 {
+		t.Fatalf("taps on the bag = %d, want 2 (offers %+v)", bagTaps, st.Offers)
+	}
+}
