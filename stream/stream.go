@@ -176,6 +176,13 @@ func (s *Server) buildAPI() (*webrtc.API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stream: listen udp %s: %w", addr, err)
 	}
+	if uc, ok := conn.(*net.UDPConn); ok {
+		// One socket carries every viewer's media: fast starts send a whole
+		// keyframe group at once, so give bursts room (the kernel caps these
+		// at net.core.[rw]mem_max).
+		_ = uc.SetReadBuffer(4 << 20)
+		_ = uc.SetWriteBuffer(4 << 20)
+	}
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		conn.Close()

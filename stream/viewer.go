@@ -205,9 +205,12 @@ func (b *binding) pump(target *source) (<-chan struct{}, error) {
 		return nil, errCodecChanged
 	}
 	now := time.Now()
-	if b.src == nil {
+	switch {
+	case b.src == nil:
 		b.start(target, now)
-	} else if target != b.src && b.pending != target {
+	case target == b.src:
+		b.pending = nil // a switch asked for and taken back before it happened
+	case b.pending != target:
 		// A new layer or a new publisher: keep going on the old source until
 		// the new one reaches a keyframe.
 		b.pending = target
@@ -319,11 +322,14 @@ func (b *binding) switchAtKeyframe(now time.Time) {
 		if clock == 0 {
 			clock = 90000
 		}
-		elapsed := uint32(now.Sub(b.lastAt).Seconds() * float64(clock))
-		if elapsed == 0 {
-			elapsed = 1
+		var tsOff uint32
+		if b.sent {
+			elapsed := uint32(now.Sub(b.lastAt).Seconds() * float64(clock))
+			if elapsed == 0 {
+				elapsed = 1
+			}
+			tsOff = b.lastTS + elapsed - s.ts
 		}
-		tsOff := b.lastTS + elapsed - s.ts
 		b.src, b.pending = p, nil
 		b.cursor = b.pendCur
 		b.waitKF = false
