@@ -1,0 +1,67 @@
+// The HTTP API client: JSON in and out, the session cookie, and the one
+// error shape {"error":{"code","message"}} turned into ApiError.
+import { t, has } from "./i18n.js";
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+  // text is what a person reads: a localized summary, then the server's words.
+  text() {
+    const k = "err." + this.code;
+    const head = has(k) ? t(k) : t("err.generic");
+    return this.message && this.message !== head ? `${head} ${this.message}` : head;
+  }
+}
+
+export async function api(method, path, body, headers = {}) {
+  const init = { method, credentials: "same-origin", headers: { Accept: "application/json", ...headers } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    throw new ApiError(0, "network", e.message);
+  }
+  if (res.status === 204) return null;
+  const type = res.headers.get("Content-Type") || "";
+  const data = type.includes("json") ? await res.json().catch(() => null) : null;
+  if (!res.ok) {
+    const err = data?.error || {};
+    throw new ApiError(res.status, err.code || "http_" + res.status, err.message || res.statusText);
+  }
+  return data ?? {};
+}
+
+export const get = (p) => api("GET", p);
+export const post = (p, b, h) => api("POST", p, b, h);
+export const patch = (p, b) => api("PATCH", p, b);
+export const del = (p) => api("DELETE", p);
+
+// me is the signed-in user, or null.
+export async function me() {
+  try {
+    return (await get("/api/me")).user;
+  } catch (e) {
+    if (e.status === 401) return null;
+    throw e;
+  }
+}
+
+export const hasRole = (u, r) => !!u && (u.roles || []).includes(r);
+
+// productIndex maps a brand's SKU ids to their product and SKU.
+export async function productIndex(brandID) {
+  const { products } = await get(`/api/brands/${brandID}/products`);
+  const bySKU = new Map();
+  for (const p of products) for (const s of p.skus || []) bySKU.set(s.id, { product: p, sku: s });
+  return { products, bySKU };
+}
+
+// skuLabel names a SKU by its attributes ("noir", "40").
+export const skuLabel = (sku) => Object.values(sku?.attributes || {}).join(" · ") || sku?.code || "";

@@ -1,0 +1,549 @@
+// The live player, /shows/{id}: video over WHEP, the live room (chat,
+// reactions, pinned product, stock), one-tap reserve and a checkout sheet
+// that pays without leaving the video.
+import { t, money, clock, dateTime, dateRange, number, onChange } from "./i18n.js";
+import { h, $, clear, sleep, backoff } from "./dom.js";
+import { get, post, del, ApiError, productIndex, skuLabel } from "./api.js";
+import { start, onUser, requireLogin, currentUser, toast } from "./shell.js";
+import { Room, REACTIONS } from "./room.js";
+import { watch, hangUp, framesDecoded } from "./rtc.js";
+import { card, dropState } from "./offers.js";
+import { icsFor, download } from "./ics.js";
+
+const showID = location.pathname.split("/")[2];
+const S = {
+  show: null, offers: new Map(), order: [], pinned: null, products: new Map(),
+  you: null, viewers: null, hold: null, orders: [], video: "connecting", ended: false,
+  chat: [], counts: {},
+};
+let room;
+let session = null;
+let sessions = 0; // WHEP sessions opened, for the tests of reconnection
+
+main().catch((e) => fatal(e));
+
+async function main() {
+  await start();
+  try {
+    S.show = (await get(`/api/shows/${showID}`)).show;
+  } catch (e) {
+    fatal(e);
+    return;
+  }
+  for (const o of S.show.offers) {
+    o.available ??= Math.max(0, o.allocated - o.sold - o.held); // the REST shape has no "available"
+    S.offers.set(o.id, o);
+    S.order.push(o.id);
+  }
+  S.ended = S.show.state === "ended" || S.show.state === "cancelled";
+  productIndex(S.show.brand_id).then((ix) => { S.products = ix.bySKU; renderOffers(); }).catch(() => {});
+  wire();
+  renderAll();
+  if (!S.ended) {
+    room = new Room(showID, { welcome, event, frame, status: roomStatus });
+    videoLoop();
+  }
+  loadOrders();
+  onUser(() => { room?.restart(); loadOrders(); loadSubscribed(); renderAll(); });
+  onChange(() => renderAll());
+  setInterval(tick, 1000);
+}
+
+function fatal(e) {
+  const main = $("#main");
+  const msg = e instanceof ApiError && e.status === 404 ? t("player.notfound") : (e.text ? e.text() : String(e));
+  clear(main).append(h("section", { class: "panel" }, h("h1", { i18n: "player.unavailable" }), h("p", { text: msg }),
+    h("a", { class: "button secondary", href: "/", i18n: "player.ended.more" })));
+}
+
+// ---- live room
+
+function welcome(f) {
+  S.show = { ...S.show, ...f.show };
+  S.offers.clear();
+  S.order = [];
+  for (const o of f.offers) { S.offers.set(o.id, o); S.order.push(o.id); }
+  S.pinned = f.pinned ? f.pinned.id : null;
+  if (f.pinned) S.offers.set(f.pinned.id, { ...S.offers.get(f.pinned.id), ...f.pinned });
+  S.viewers = f.viewers;
+  S.you = f.you;
+  S.chat = f.recent.slice();
+  if (f.show.state === "ended") setEnded();
+  renderAll();
+}
+
+function event(f) {
+  switch (f.type) {
+    case "chat":
+      S.chat.push(f);
+      if (S.chat.length > 200) S.chat.shift();
+      appendChat(f);
+      break;
+    case "moderation":
+      if (f.action === "delete") {
+        S.chat = S.chat.filter((m) => m.seq !== f.target);
+        document.querySelector(`#chat-log [data-seq="${f.target}"]`)?.remove();
+      }
+      if (f.action === "mute" && f.subject === S.you?.id) showChatError(t("chat.muted", { until: dateTime(f.until) }));
+      break;
+    case "pin":
+      S.pinned = f.offer_id || null;
+      if (f.offer) S.offers.set(f.offer.id, { ...S.offers.get(f.offer.id), ...f.offer });
+      renderPinned();
+      break;
+    case "stock":
+    case "sold_out": {
+      const o = S.offers.get(f.offer_id);
+      if (o) { o.available = f.available; renderOffers(); }
+      break;
+    }
+    case "drop": {
+      const o = S.offers.get(f.offer_id);
+      if (o) { o.drop = true; o.drop_opens_at = f.opens_at; o.drop_closes_at = f.closes_at; renderOffers(); }
+      break;
+    }
+    case "show_state":
+      S.show.state = f.state;
+      if (f.state === "ended") setEnded();
+      renderAll();
+      break;
+  }
+}
+
+function frame(f) {
+  switch (f.type) {
+    case "viewers": S.viewers = f.count; renderViewers(); break;
+    case "reactions":
+      for (const [k, n] of Object.entries(f.counts)) S.counts[k] = (S.counts[k] || 0) + n;
+      renderReactions(f.counts);
+      break;
+    case "order":
+      upsertOrder(f.order);
+      break;
+    case "error":
+      if (!f.id || f.id.startsWith("chat-")) showChatError(errText(f.code, f.message));
+      break;
+  }
+}
+
+function roomStatus(s) {
+  const el = $("#room-status");
+  if (S.ended) { el.textContent = ""; return; }
+  el.textContent = s === "open" ? "" : s === "banned" ? t("chat.banned") : t("chat.reconnecting");
+}
+
+const errText = (code, message) => new ApiError(0, code, message).text();
+
+function showChatError(text) {
+  $("#chat-error").textContent = text;
+}
+
+// ---- video
+
+// videoLoop keeps a WHEP session up while the show can be live: it retries
+// when the show has not started, and reconnects when the connection dies or
+// frames stop arriving.
+async function videoLoop() {
+  const video = $("#video");
+  const retry = backoff(8000);
+  while (!S.ended) {
+    try {
+      setVideo("connecting");
+      session = await watch(showID, (stream) => { if (video.srcObject !== stream) video.srcObject = stream; });
+      sessions++;
+      await untilBroken(session.pc);
+      retry.reset();
+    } catch (e) {
+      setVideo(e.status === 404 ? "waiting" : "starting");
+    }
+    await hangUp(session);
+    session = null;
+    if (S.ended) break;
+    setVideo(S.video === "playing" ? "reconnecting" : S.video);
+    await sleep(retry.next());
+  }
+  video.srcObject = null;
+}
+
+// untilBroken resolves when the session fails, closes, or decodes no new
+// frame for a while (a publisher that left without the DELETE arriving).
+async function untilBroken(pc) {
+  let last = -1, stalled = 0, waited = 0;
+  for (;;) {
+    await sleep(1000);
+    if (S.ended) return;
+    const st = pc.connectionState;
+    if (st === "failed" || st === "closed") return;
+    const n = await framesDecoded(pc).catch(() => 0);
+    if (n > 0 && n !== last) { setVideo("playing"); stalled = 0; last = n; continue; }
+    if (n > 0) stalled++; else waited++;
+    if (stalled >= 5 || waited >= 10) return;
+  }
+}
+
+function setVideo(v) {
+  S.video = v;
+  renderVideo();
+}
+
+// For the browser tests and for support: the decoded frame count of the
+// current session.
+window.pavilionPlayer = {
+  framesDecoded: () => (session ? framesDecoded(session.pc) : Promise.resolve(0)),
+  sessions: () => sessions,
+};
+
+function setEnded() {
+  S.ended = true;
+  S.show.state = "ended";
+  S.viewers = null;
+  $("#room-status").textContent = "";
+  room?.close();
+  hangUp(session);
+}
+
+// ---- buying
+
+async function buy(o) {
+  const u = await requireLogin();
+  if (!u) return;
+  const key = crypto.randomUUID();
+  try {
+    const { reservation } = await post("/api/reservations", { offer_id: o.id, quantity: 1 }, { "Idempotency-Key": key });
+    S.hold = { reservation, offer: o };
+    renderOffers();
+    openCheckout();
+  } catch (e) {
+    toast(e.text ? e.text() : String(e));
+  }
+}
+
+function openCheckout() {
+  const d = $("#checkout");
+  $("#co-form").hidden = false;
+  $("#co-done").hidden = true;
+  $("#co-error").textContent = "";
+  if (!$("#ship-name").value && currentUser()) $("#ship-name").value = currentUser().display_name;
+  renderCheckout();
+  if (!d.open) d.showModal();
+  $("#ship-name").focus();
+}
+
+function renderCheckout() {
+  if (!S.hold) return;
+  const r = S.hold.reservation;
+  const info = S.products.get(r.sku_id);
+  clear($("#co-item")).append(
+    h("strong", { text: info?.product?.name || t("offer.unknown") }),
+    info?.sku ? h("span", { class: "muted", text: " · " + skuLabel(info.sku) }) : null,
+    h("span", { class: "co-price", text: money(r.price_minor * r.quantity, r.currency) }),
+  );
+  $("#co-pay").textContent = t("co.pay", { amount: money(r.price_minor * r.quantity, r.currency) });
+  renderHold();
+}
+
+function renderHold() {
+  if (!S.hold) return;
+  const left = Date.parse(S.hold.reservation.expires_at) - Date.now();
+  const text = left > 0 ? t("co.hold", { time: clock(left) }) : t("co.expired");
+  $("#co-hold").textContent = text;
+  // Announce the hold's time now and then, not every second.
+  const s = Math.ceil(left / 1000);
+  $("#co-hold").setAttribute("aria-live", s % 60 === 0 || s <= 10 ? "polite" : "off");
+  const badge = document.querySelector(`[data-hold="${S.hold.offer.id}"]`);
+  if (badge) badge.textContent = text;
+  if (left <= 0) { S.hold = null; renderOffers(); }
+}
+
+async function pay(ev) {
+  ev.preventDefault();
+  if (!S.hold) { $("#co-error").textContent = t("co.expired"); return; }
+  const val = (id) => $(id).value.trim();
+  const body = {
+    reservation_id: S.hold.reservation.id,
+    payment_token: $("#card").value,
+    shipping: {
+      name: val("#ship-name"), line1: val("#ship-line1"), line2: val("#ship-line2"), city: val("#ship-city"),
+      region: val("#ship-region"), postal_code: val("#ship-postal"), country: val("#ship-country").toUpperCase(), phone: val("#ship-phone"),
+    },
+  };
+  const btn = $("#co-pay");
+  btn.disabled = true;
+  $("#co-error").textContent = "";
+  S.payKey ||= crypto.randomUUID(); // a retry after a network error reuses it
+  try {
+    let { order } = await post("/api/orders", body, { "Idempotency-Key": S.payKey });
+    S.payKey = null;
+    for (let i = 0; order.state === "pending" && i < 20; i++) {
+      $("#co-error").textContent = t("co.confirming");
+      await sleep(1500);
+      order = (await get(`/api/orders/${order.id}`)).order;
+    }
+    S.hold = null;
+    upsertOrder(order);
+    confirmOrder(order);
+  } catch (e) {
+    if (e.status !== 0) S.payKey = null;
+    $("#co-error").textContent = e.text ? e.text() : String(e);
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+function confirmOrder(o) {
+  $("#co-form").hidden = true;
+  const done = $("#co-done");
+  done.hidden = false;
+  $("#co-done-body").textContent = t(o.state === "paid" ? "co.done.body" : "co.done.pending",
+    { total: money(o.total_minor, o.currency), id: o.id.slice(0, 8) });
+  done.focus();
+  renderOffers();
+}
+
+async function release() {
+  if (S.hold) await del(`/api/reservations/${S.hold.reservation.id}`).catch(() => {});
+  S.hold = null;
+  $("#checkout").close();
+  renderOffers();
+}
+
+async function loadOrders() {
+  if (!currentUser()) { S.orders = []; renderOrders(); return; }
+  try {
+    const { orders } = await get("/api/orders?limit=200");
+    S.orders = orders.filter((o) => o.show_id === showID);
+  } catch { S.orders = []; }
+  renderOrders();
+  renderOffers();
+}
+
+function upsertOrder(o) {
+  if (o.show_id !== showID) return;
+  const i = S.orders.findIndex((x) => x.id === o.id);
+  if (i >= 0) S.orders[i] = o; else S.orders.unshift(o);
+  renderOrders();
+  renderOffers();
+}
+
+// ---- notify me, calendar
+
+async function notify() {
+  const u = await requireLogin();
+  if (!u) return;
+  const status = $("#notify-status");
+  try {
+    if (S.subscribed) await del(`/api/shows/${showID}/subscription`);
+    else await post(`/api/shows/${showID}/subscription`);
+    S.subscribed = !S.subscribed;
+    status.textContent = t(S.subscribed ? "player.notify.on" : "player.notify.off");
+  } catch (e) {
+    status.textContent = e.status === 404 && /no API route/.test(e.message) || e.status === 501 || e.status === 405
+      ? t("player.notify.missing") : e.text();
+  }
+  renderPrelive();
+}
+
+async function loadSubscribed() {
+  if (!currentUser() || S.show.state !== "scheduled") return;
+  try {
+    const r = await get(`/api/shows/${showID}/subscription`);
+    S.subscribed = !!r.subscription?.subscribed;
+    renderPrelive();
+  } catch { /* not offered by this server: the button still tries */ }
+}
+
+// ---- wiring and rendering
+
+function wire() {
+  $("#unmute").addEventListener("click", () => {
+    const v = $("#video");
+    v.muted = !v.muted;
+    if (!v.muted) v.play().catch(() => {});
+    renderVideo();
+  });
+  $("#video").addEventListener("playing", () => { if (S.video !== "playing") setVideo("playing"); });
+  $("#chat-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const input = $("#chat-text");
+    const text = input.value.trim();
+    if (!text) return;
+    if (!currentUser()) { await requireLogin(); return; }
+    $("#chat-error").textContent = "";
+    if (room?.send({ type: "chat", id: "chat-" + crypto.randomUUID().slice(0, 8), text })) input.value = "";
+    else showChatError(t("chat.reconnecting"));
+  });
+  const bar = $("#reaction-bar");
+  for (const [name, glyph] of REACTIONS) {
+    bar.append(h("button", { type: "button", class: "react", "data-react": name, "data-i18n-label": "react." + name,
+      "aria-label": t("react." + name), text: glyph,
+      onclick: async () => { if (!currentUser()) { await requireLogin(); return; } room?.send({ type: "react", emoji: name }); } }));
+  }
+  // A tap on a product card (its buy button included) counts for the
+  // show's funnel; once per card every few seconds is enough.
+  const tapped = new Map();
+  for (const box of [$("#rail"), $("#pinned")]) {
+    box.addEventListener("click", (ev) => {
+      const id = ev.target.closest("[data-offer]")?.dataset.offer;
+      if (!id || Date.now() - (tapped.get(id) || 0) < 5000) return;
+      tapped.set(id, Date.now());
+      room?.send({ type: "tap", offer_id: id });
+    });
+  }
+  $("#co-form").addEventListener("submit", pay);
+  $("#co-release").addEventListener("click", release);
+  $("#co-close").addEventListener("click", () => $("#checkout").close());
+  $("#co-done-close").addEventListener("click", () => $("#checkout").close());
+  $("#notify").addEventListener("click", notify);
+  $("#add-cal").addEventListener("click", () => download(icsFor([S.show], location.origin), `${showID}.ics`));
+  loadSubscribed();
+}
+
+function renderAll() {
+  if (!S.show) return;
+  document.title = `${S.show.title} · ${t("app.name")}`;
+  $("#show-title").textContent = S.show.title;
+  $("#show-when").textContent = dateRange(S.show.starts_at, S.show.ends_at);
+  $("#chat-log").dataset.empty = t("chat.empty");
+  renderVideo();
+  renderViewers();
+  renderPrelive();
+  renderOffers();
+  renderChat();
+  renderOrders();
+  renderReactions({});
+  const canChat = !S.ended;
+  $("#chat-text").disabled = !canChat;
+  $("#chat-form button").disabled = !canChat;
+}
+
+function renderVideo() {
+  const ov = $("#overlay"), txt = $("#overlay-text"), v = $("#video");
+  const playing = S.video === "playing" && !S.ended;
+  ov.hidden = playing;
+  $("#live-badge").hidden = !playing;
+  $("#unmute").hidden = !playing;
+  $("#unmute").textContent = t(v.muted ? "player.unmute" : "player.mute");
+  const key = S.ended ? "player.v.ended" : {
+    connecting: "player.v.connecting", waiting: S.show?.state === "live" ? "player.v.offair" : "player.v.waiting",
+    starting: "player.v.starting", reconnecting: "player.v.reconnecting",
+  }[S.video] || "player.v.connecting";
+  txt.textContent = t(key);
+  renderPrelive();
+}
+
+function renderViewers() {
+  $("#viewers").textContent = S.viewers == null || S.ended ? "" : t("player.viewers", { n: number(S.viewers) });
+}
+
+function renderPrelive() {
+  if (!S.show) return;
+  const pre = S.show.state === "scheduled" && S.video !== "playing" && !S.ended;
+  $("#prelive").hidden = !pre;
+  $("#ended").hidden = !S.ended;
+  $("#ended-h").textContent = t(S.show.state === "cancelled" ? "player.cancelled" : "player.ended");
+  $("#notify").textContent = t(S.subscribed ? "player.notify.cancel" : "player.notify");
+  $("#notify").setAttribute("aria-pressed", S.subscribed ? "true" : "false");
+  const left = Date.parse(S.show.starts_at) - (room ? room.now() : Date.now());
+  $("#countdown").textContent = left > 0 ? t("player.startsin", { time: clock(left) }) : t("player.startsoon");
+}
+
+function offerAction(o) {
+  const now = room ? room.now() : Date.now();
+  const ds = dropState(o, now);
+  if (S.hold?.offer.id === o.id) {
+    return [h("button", { type: "button", class: "primary", i18n: "offer.checkout", onclick: openCheckout }),
+      h("span", { class: "hold", "data-hold": o.id })];
+  }
+  const kept = S.orders.filter((x) => x.offer_id === o.id && ["paid", "pending", "fulfilled"].includes(x.state));
+  const mine = kept.length > 0;
+  const units = kept.reduce((n, x) => n + x.quantity, 0);
+  let key = "offer.buy", disabled = false;
+  if (S.ended) { key = "offer.ended"; disabled = true; }
+  else if (o.per_customer_limit > 0 && units >= o.per_customer_limit) { key = "offer.limit"; disabled = true; }
+  else if (o.available <= 0) { key = "offer.soldout"; disabled = true; }
+  else if (ds === "pending") { key = "offer.drop.soon"; disabled = true; }
+  else if (ds === "closed") { key = "offer.drop.closed"; disabled = true; }
+  return [h("button", { type: "button", class: "primary buy", i18n: key, disabled, "data-buy": o.id, onclick: () => buy(o) }),
+    mine ? h("span", { class: "owned", i18n: "offer.owned" }) : null];
+}
+
+function renderOffers() {
+  const now = room ? room.now() : Date.now();
+  // Redrawing must not steal a keyboard user's place.
+  const focused = document.activeElement;
+  const refocus = focused?.dataset?.buy ? `[data-buy="${focused.dataset.buy}"]` : null;
+  const inPinned = !!focused?.closest?.("#pinned");
+  const rail = clear($("#rail"));
+  for (const id of S.order) {
+    const o = S.offers.get(id);
+    rail.append(h("li", {}, card(o, S.products.get(o.sku_id), { now, action: offerAction(o) })));
+  }
+  if (S.order.length === 0) rail.append(h("li", { class: "muted", i18n: "player.noproducts" }));
+  renderPinned();
+  renderHold();
+  if (refocus) document.querySelector((inPinned ? "#pinned " : "#rail ") + refocus)?.focus();
+}
+
+function renderPinned() {
+  const sec = $("#pinned");
+  const o = S.pinned && S.offers.get(S.pinned);
+  sec.hidden = !o;
+  const box = clear($("#pinned-card"));
+  if (!o) return;
+  const now = room ? room.now() : Date.now();
+  box.append(h("p", { class: "eyebrow", i18n: "player.pinned" }),
+    card(o, S.products.get(o.sku_id), { now, action: offerAction(o) }));
+  // Announce stock on the pinned card only: the rail would be too chatty.
+  box.querySelector(".stock")?.setAttribute("aria-live", "polite");
+}
+
+function chatItem(m) {
+  return h("li", { "data-seq": m.seq }, h("strong", { class: "chat-name", text: m.user?.name || "" }), " ",
+    h("span", { class: "chat-text", text: m.text }));
+}
+
+function renderChat() {
+  const log = clear($("#chat-log"));
+  for (const m of S.chat) log.append(chatItem(m));
+  log.scrollTop = log.scrollHeight;
+}
+
+function appendChat(m) {
+  const log = $("#chat-log");
+  const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  log.append(chatItem(m));
+  while (log.children.length > 200) log.firstElementChild.remove();
+  if (atEnd) log.scrollTop = log.scrollHeight;
+}
+
+function renderReactions(delta) {
+  const el = $("#reaction-counts");
+  const parts = REACTIONS.filter(([k]) => S.counts[k]).map(([k, g]) => `${g} ${number(S.counts[k])}`);
+  el.textContent = parts.join("  ");
+  for (const k of Object.keys(delta)) {
+    const b = document.querySelector(`[data-react="${k}"]`);
+    if (b) { b.classList.remove("pop"); void b.offsetWidth; b.classList.add("pop"); }
+  }
+}
+
+function renderOrders() {
+  const sec = $("#my-orders");
+  sec.hidden = S.orders.length === 0;
+  const ul = clear($("#orders-list"));
+  for (const o of S.orders) {
+    const info = S.products.get(o.sku_id);
+    ul.append(h("li", { class: "order-row", "data-order": o.id },
+      h("span", { text: info?.product?.name || t("offer.unknown") }),
+      h("span", { text: money(o.total_minor, o.currency) }),
+      h("span", { class: "state state-" + o.state, text: t("order.state." + o.state) })));
+  }
+}
+
+function tick() {
+  if (!S.show) return;
+  renderHold();
+  renderPrelive();
+  // Drop countdowns move every second; redraw only the cards that have one.
+  const now = room ? room.now() : Date.now();
+  if ([...S.offers.values()].some((o) => o.drop && dropState(o, now) !== "none")) renderOffers();
+}
