@@ -1014,3 +1014,19 @@ func TestRelayBetweenNodes(t *testing.T) {
 		t.Errorf("OnEnded: A %d, B %d; want 1, 0 (the origin reports the show's end)", a.ended.Load(), b.ended.Load())
 	}
 }
+
+// Behind a 1:1 NAT the answer's candidates carry the public address.
+func TestPublicIPInCandidates(t *testing.T) {
+	e := newEnv(t)
+	e.srv.PublicIPs = []string{"203.0.113.7"}
+	_, status, body := e.publish(testKey)
+	if status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", status, body)
+	}
+	if !strings.Contains(body, " 203.0.113.7 ") {
+		t.Fatalf("no candidate with the public address in the answer:\n%s", body)
+	}
+	if strings.Contains(body, " 127.0.0.1 ") {
+		t.Errorf("the host's own address is still announced:\n%s", body)
+	}
+}
