@@ -393,17 +393,27 @@ func (s *Server) lookup(r *http.Request) (session, error) {
 	return ss, nil
 }
 
-// Delete handles DELETE /whip/{show}/{session} and /whep/{show}/{session}.
-// Ending a publisher starts the show's grace period (EndGrace).
-func (s *Server) Delete(w http.ResponseWriter, r *http.Request) {
+// session answers the preliminaries of a request on a session URL (CORS,
+// start-up, lookup), writing the error when there is no such session.
+func (s *Server) session(w http.ResponseWriter, r *http.Request) (session, bool) {
 	cors(w)
 	if err := s.init(); err != nil {
 		s.fail(w, err)
-		return
+		return nil, false
 	}
 	ss, err := s.lookup(r)
 	if err != nil {
 		s.fail(w, err)
+		return nil, false
+	}
+	return ss, true
+}
+
+// Delete handles DELETE /whip/{show}/{session} and /whep/{show}/{session}.
+// Ending a publisher starts the show's grace period (EndGrace).
+func (s *Server) Delete(w http.ResponseWriter, r *http.Request) {
+	ss, ok := s.session(w, r)
+	if !ok {
 		return
 	}
 	ss.end("deleted")
@@ -414,14 +424,8 @@ func (s *Server) Delete(w http.ResponseWriter, r *http.Request) {
 // application/trickle-ice-sdpfrag body (RFC 8840, RFC 9725 §4.3). ICE
 // restarts are refused with 422; the client starts a new session instead.
 func (s *Server) Patch(w http.ResponseWriter, r *http.Request) {
-	cors(w)
-	if err := s.init(); err != nil {
-		s.fail(w, err)
-		return
-	}
-	ss, err := s.lookup(r)
-	if err != nil {
-		s.fail(w, err)
+	ss, ok := s.session(w, r)
+	if !ok {
 		return
 	}
 	id := r.PathValue("session")
@@ -462,18 +466,12 @@ func (s *Server) Patch(w http.ResponseWriter, r *http.Request) {
 // Layer handles POST /whep/{show}/{session}/layer with {"layer":"<rid>"}
 // (or "" for automatic): the viewer switches at the layer's next keyframe.
 func (s *Server) Layer(w http.ResponseWriter, r *http.Request) {
-	cors(w)
-	if err := s.init(); err != nil {
-		s.fail(w, err)
-		return
-	}
-	ss, err := s.lookup(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	v, ok := ss.(*viewer)
+	ss, ok := s.session(w, r)
 	if !ok {
+		return
+	}
+	v, isViewer := ss.(*viewer)
+	if !isViewer {
 		httpError(w, http.StatusNotFound, "no such session")
 		return
 	}

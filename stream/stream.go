@@ -172,9 +172,9 @@ func (s *Server) buildAPI() (*webrtc.API, error) {
 	if addr == "" {
 		addr = ":8189"
 	}
-	conn, err := net.ListenPacket("udp", addr)
+	conn, ln, err := s.listen(addr)
 	if err != nil {
-		return nil, fmt.Errorf("stream: listen udp %s: %w", addr, err)
+		return nil, err
 	}
 	if uc, ok := conn.(*net.UDPConn); ok {
 		// One socket carries every viewer's media: fast starts send a whole
@@ -183,50 +183,18 @@ func (s *Server) buildAPI() (*webrtc.API, error) {
 		_ = uc.SetReadBuffer(4 << 20)
 		_ = uc.SetWriteBuffer(4 << 20)
 	}
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	reg := &interceptor.Registry{}
-	gen, err := nack.NewGeneratorInterceptor()
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	reg.Add(gen)
-	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	if err := webrtc.ConfigureSimulcastExtensionHeaders(me); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	if err := webrtc.ConfigureTWCCSender(me, reg); err != nil {
-		conn.Close()
-		return nil, err
-	}
-
 	var se webrtc.SettingEngine
 	s.mux = webrtc.NewICEUDPMux(nil, conn)
 	se.SetICEUDPMux(s.mux)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
-	ua, _ := conn.LocalAddr().(*net.UDPAddr)
-	if !s.NoTCP && ua != nil {
-		// Same port number over TCP, for viewers whose networks block UDP.
-		ln, err := net.Listen("tcp", net.JoinHostPort(hostOf(addr), strconv.Itoa(ua.Port)))
-		if err != nil {
-			s.mux.Close()
-			return nil, fmt.Errorf("stream: listen tcp for ICE-TCP on port %d: %w", ua.Port, err)
-		}
+	if ln != nil {
 		s.tcpMux = webrtc.NewICETCPMux(nil, ln, 64)
 		se.SetICETCPMux(s.tcpMux)
 		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
 	}
 	se.SetNetworkTypes(networks)
-	if ua != nil && ua.IP.IsLoopback() {
+	if ua, ok := conn.LocalAddr().(*net.UDPAddr); ok && ua.IP.IsLoopback() {
 		se.SetIncludeLoopbackCandidate(true)
 	}
 	if len(s.PublicIPs) > 0 {
@@ -235,7 +203,51 @@ func (s *Server) buildAPI() (*webrtc.API, error) {
 			return nil, fmt.Errorf("stream: public IP: %w", err)
 		}
 	}
+
+	me := &webrtc.MediaEngine{}
+	reg := &interceptor.Registry{}
+	err = me.RegisterDefaultCodecs()
+	if err == nil {
+		var gen *nack.GeneratorInterceptorFactory
+		if gen, err = nack.NewGeneratorInterceptor(); err == nil {
+			reg.Add(gen)
+			err = errors.Join(
+				webrtc.ConfigureRTCPReports(reg),
+				webrtc.ConfigureSimulcastExtensionHeaders(me),
+				webrtc.ConfigureTWCCSender(me, reg),
+			)
+		}
+	}
+	if err != nil {
+		s.closeSockets()
+		return nil, fmt.Errorf("stream: media engine: %w", err)
+	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
+}
+
+// listen binds the media port over UDP and, for ICE-TCP, the same number
+// over TCP. With port 0 the kernel's pick for UDP may be taken over TCP;
+// then another pick is tried.
+func (s *Server) listen(addr string) (net.PacketConn, net.Listener, error) {
+	_, port, _ := net.SplitHostPort(addr)
+	for attempt := 0; ; attempt++ {
+		conn, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("stream: listen udp %s: %w", addr, err)
+		}
+		ua, _ := conn.LocalAddr().(*net.UDPAddr)
+		if s.NoTCP || ua == nil {
+			return conn, nil, nil
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(hostOf(addr), strconv.Itoa(ua.Port)))
+		if err == nil {
+			return conn, ln, nil
+		}
+		conn.Close()
+		if port != "0" || attempt >= 20 {
+			return nil, nil, fmt.Errorf("stream: listen tcp for ICE-TCP on port %d: %w", ua.Port, err)
+		}
+	}
 }
 
 func hostOf(addr string) string {
