@@ -85,8 +85,8 @@ func TestWHIPToWHEP(t *testing.T) {
 	for range 20 {
 		out.Reset()
 		rep, err = runWhep(ctx, cfg, &out)
-		if err == nil || rep.Connect.Failures["http 404"] == 0 {
-			break
+		if err != nil || rep.Connect.Failures["http 404"] == 0 {
+			break // done, or failed for another reason (reported below)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 	"io"
 	"net"
 	"net/http"
@@ -60,6 +62,11 @@ func newRTCAPI(o rtcOptions) (*webrtc.API, error) {
 		}
 	}
 	var se webrtc.SettingEngine
+	base, err := stdnet.NewNet()
+	if err != nil {
+		return nil, err
+	}
+	se.SetNet(roomyNet{base})
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -265,4 +272,20 @@ func udpRcvbufErrors() int64 {
 		return -1
 	}
 	return -1
+}
+
+// roomyNet gives every ICE socket a large receive buffer: hundreds of
+// viewers in one process take turns on one CPU, and a socket left with the
+// default ~200 KB overflows while its reader waits for a turn, which would
+// be counted as the server's loss.
+type roomyNet struct{ *stdnet.Net }
+
+func (n roomyNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := n.Net.ListenUDP(network, laddr)
+	if err == nil {
+		if uc, ok := c.(*net.UDPConn); ok {
+			_ = uc.SetReadBuffer(2 << 20)
+		}
+	}
+	return c, err
 }
