@@ -307,7 +307,7 @@ func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
+	pc, err := s.viewAPI.NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
 	if err != nil {
 		s.fail(w, err)
 		return

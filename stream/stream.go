@@ -18,6 +18,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
@@ -79,7 +80,8 @@ type Server struct {
 
 	initOnce sync.Once
 	initErr  error
-	api      *webrtc.API
+	api      *webrtc.API // publishers and relay pulls
+	viewAPI  *webrtc.API // viewers: fewer interceptors, as they send us no media
 	mux      ice.UDPMux
 	tcpMux   ice.TCPMux
 	metrics  *Metrics
@@ -149,8 +151,8 @@ func (s *Server) init() error {
 			s.metrics.attach(s)
 		}
 		if s.API != nil {
-			s.api = s.API
-		} else if s.api, s.initErr = s.buildAPI(); s.initErr != nil {
+			s.api, s.viewAPI = s.API, s.API
+		} else if s.api, s.viewAPI, s.initErr = s.buildAPI(); s.initErr != nil {
 			return
 		}
 		if s.clustered() {
@@ -167,14 +169,14 @@ func (s *Server) init() error {
 // ring (viewer.go), so a viewer costs no packet buffer of its own. The
 // publisher side gets NACK generation, receiver reports and transport-wide
 // congestion feedback, which browsers need to ramp their send bitrate.
-func (s *Server) buildAPI() (*webrtc.API, error) {
+func (s *Server) buildAPI() (pub, view *webrtc.API, err error) {
 	addr := s.UDPAddr
 	if addr == "" {
 		addr = ":8189"
 	}
 	conn, ln, err := s.listen(addr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if uc, ok := conn.(*net.UDPConn); ok {
 		// One socket carries every viewer's media: fast starts send a whole
@@ -200,29 +202,42 @@ func (s *Server) buildAPI() (*webrtc.API, error) {
 	if len(s.PublicIPs) > 0 {
 		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{External: s.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost}); err != nil {
 			s.closeSockets()
-			return nil, fmt.Errorf("stream: public IP: %w", err)
+			return nil, nil, fmt.Errorf("stream: public IP: %w", err)
 		}
 	}
 
-	me := &webrtc.MediaEngine{}
-	reg := &interceptor.Registry{}
-	err = me.RegisterDefaultCodecs()
+	// Publishers get NACK generation, receiver reports and transport-wide
+	// congestion feedback (browsers need it to ramp their bitrate). Viewers
+	// only need sender reports (for lip sync): every interceptor costs a
+	// goroutine and state per connection, and at hundreds of viewers that
+	// is most of the memory a viewer costs.
+	pubME, viewME := &webrtc.MediaEngine{}, &webrtc.MediaEngine{}
+	pubReg, viewReg := &interceptor.Registry{}, &interceptor.Registry{}
+	err = errors.Join(pubME.RegisterDefaultCodecs(), viewME.RegisterDefaultCodecs())
 	if err == nil {
 		var gen *nack.GeneratorInterceptorFactory
-		if gen, err = nack.NewGeneratorInterceptor(); err == nil {
-			reg.Add(gen)
+		var sr *report.SenderInterceptorFactory
+		gen, err = nack.NewGeneratorInterceptor()
+		if err == nil {
+			sr, err = report.NewSenderInterceptor()
+		}
+		if err == nil {
+			pubReg.Add(gen)
+			viewReg.Add(sr)
 			err = errors.Join(
-				webrtc.ConfigureRTCPReports(reg),
-				webrtc.ConfigureSimulcastExtensionHeaders(me),
-				webrtc.ConfigureTWCCSender(me, reg),
+				webrtc.ConfigureRTCPReports(pubReg),
+				webrtc.ConfigureSimulcastExtensionHeaders(pubME),
+				webrtc.ConfigureTWCCSender(pubME, pubReg),
 			)
 		}
 	}
 	if err != nil {
 		s.closeSockets()
-		return nil, fmt.Errorf("stream: media engine: %w", err)
+		return nil, nil, fmt.Errorf("stream: media engine: %w", err)
 	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
+	pub = webrtc.NewAPI(webrtc.WithMediaEngine(pubME), webrtc.WithInterceptorRegistry(pubReg), webrtc.WithSettingEngine(se))
+	view = webrtc.NewAPI(webrtc.WithMediaEngine(viewME), webrtc.WithInterceptorRegistry(viewReg), webrtc.WithSettingEngine(se))
+	return pub, view, nil
 }
 
 // listen binds the media port over UDP and, for ICE-TCP, the same number
