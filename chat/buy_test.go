@@ -237,3 +237,29 @@ func TestShowStateChangedReachesTheRoom(t *testing.T) {
 		t.Fatalf("a later welcome says %v", welcome["show"])
 	}
 }
+
+// With the show service wired in, a host's "end" goes through the show
+// rules, and the service's notice reaches the room.
+func TestEndThroughTheShowService(t *testing.T) {
+	w := newWorld(t, memory.NewBus())
+	w.hub.Lifecycle = &show.Service{Store: w.db, Notifier: w.hub}
+	host, _ := w.join("host")
+	viewer, _ := w.join("viewer")
+	viewer.send(map[string]any{"type": "end", "id": "nope"})
+	if e := viewer.errorFor("nope"); e["code"] != "forbidden" {
+		t.Fatalf("a viewer ending the show = %v", e)
+	}
+	host.send(map[string]any{"type": "end", "id": "end"})
+	for _, c := range []*client{host, viewer} {
+		if s := c.next("show_state"); s["state"] != "ended" {
+			t.Fatalf("show_state = %v", s)
+		}
+	}
+	if sh, err := w.db.ShowByID(context.Background(), w.show); err != nil || sh.State != show.Ended {
+		t.Fatalf("stored show = %v, %v", sh, err)
+	}
+	host.send(map[string]any{"type": "end", "id": "again"})
+	if e := host.errorFor("again"); e["code"] != "conflict" {
+		t.Fatalf("ending twice = %v", e)
+	}
+}

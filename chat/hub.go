@@ -42,6 +42,10 @@ type Hub struct {
 
 	// Analytics counts joins, chat, reactions and card taps; nil: none.
 	Analytics Recorder
+	// Lifecycle ends shows for a host's "end" frame under the show rules
+	// (and tells the room through ShowStateChanged); nil: the room writes
+	// the state itself.
+	Lifecycle Lifecycle
 	// SecureCookies marks the anonymous visitor cookie Secure (behind HTTPS).
 	SecureCookies bool
 
@@ -501,6 +505,11 @@ func newHubMetrics(reg prometheus.Registerer) *hubMetrics {
 }
 
 func (m *hubMetrics) dropped() { m.drops.Inc() }
+
+// Lifecycle is what the room needs of the show service (show.Service).
+type Lifecycle interface {
+	End(ctx context.Context, id uuid.UUID) (*show.Show, error)
+}
 
 // ShowStateChanged implements show.Notifier: the room's viewers hear that
 // the show went live, ended or was cancelled (the player shows its end

@@ -616,6 +616,10 @@ func (r *Room) end(ctx context.Context, c *conn) error {
 	if err := r.staff(c); err != nil {
 		return err
 	}
+	if lc := r.hub.Lifecycle; lc != nil {
+		_, err := lc.End(ctx, r.showID) // the service tells every node's room
+		return err
+	}
 	sh, err := r.hub.Shows.ShowByID(ctx, r.showID)
 	if err != nil {
 		return err
