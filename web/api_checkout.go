@@ -223,11 +223,7 @@ func (s *Server) brandOrdersCSV(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) showOrdersCSV(w http.ResponseWriter, r *http.Request) error {
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	sh, err := s.visibleShow(r)
+	u, sh, err := s.callerShow(r)
 	if err != nil {
 		return err
 	}

@@ -221,13 +221,23 @@ func (s *Server) createShow(w http.ResponseWriter, r *http.Request) error {
 	return reply(w, http.StatusCreated, "show", showOut{sh, []checkout.Offer{}})
 }
 
-// adminShow loads the {id} show for a brand admin of its brand.
-func (s *Server) adminShow(r *http.Request) (*show.Show, error) {
+// callerShow is the signed-in caller and the {id} show, which they must be
+// allowed to see (404 otherwise, as everywhere).
+func (s *Server) callerShow(r *http.Request) (*account.User, *show.Show, error) {
 	u, err := requireUser(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sh, err := s.visibleShow(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, sh, nil
+}
+
+// adminShow loads the {id} show for a brand admin of its brand.
+func (s *Server) adminShow(r *http.Request) (*show.Show, error) {
+	u, sh, err := s.callerShow(r)
 	if err != nil {
 		return nil, err
 	}
@@ -293,11 +303,7 @@ func (s *Server) cancelShow(w http.ResponseWriter, r *http.Request) error {
 
 // subscription answers whether the caller asked to be told when the show goes live.
 func (s *Server) subscription(w http.ResponseWriter, r *http.Request) error {
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	sh, err := s.visibleShow(r)
+	u, sh, err := s.callerShow(r)
 	if err != nil {
 		return err
 	}
@@ -315,11 +321,7 @@ type subscriptionOut struct {
 
 // subscribe is "notify me": the caller gets a notice when the show goes live.
 func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) error {
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	sh, err := s.visibleShow(r)
+	u, sh, err := s.callerShow(r)
 	if err != nil {
 		return err
 	}
@@ -333,11 +335,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) error {
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	sh, err := s.visibleShow(r)
+	u, sh, err := s.callerShow(r)
 	if err != nil {
 		return err
 	}
@@ -367,11 +365,7 @@ func (s *Server) myNotices(w http.ResponseWriter, r *http.Request) error {
 // rotateStreamKey makes a new WHIP key for the show, replacing any old one.
 // The key is shown once: only its hash is kept.
 func (s *Server) rotateStreamKey(w http.ResponseWriter, r *http.Request) error {
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	sh, err := s.visibleShow(r)
+	u, sh, err := s.callerShow(r)
 	if err != nil {
 		return err
 	}

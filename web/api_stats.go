@@ -25,11 +25,7 @@ type ShowStats interface {
 // admins and platform admins may read them. A show the caller may not see
 // at all is 404, as everywhere.
 func (s *Server) statsShow(r *http.Request) (*show.Show, error) {
-	u, err := requireUser(r)
-	if err != nil {
-		return nil, err
-	}
-	sh, err := s.visibleShow(r)
+	u, sh, err := s.callerShow(r)
 	if err != nil {
 		return nil, err
 	}

@@ -368,15 +368,7 @@ func (db *DB) ExpireDue(ctx context.Context, now time.Time, limit int) ([]checko
 		if expired, err = collect(rows, err, scanReservation); err != nil || len(expired) == 0 {
 			return err
 		}
-		// One update per table, however many holds and offers.
-		offers, skus := counters{}, counters{}
-		for _, r := range expired {
-			offers.add(r.OfferID, -r.Quantity, 0)
-			skus.add(r.SKUID, -r.Quantity, 0)
-		}
-		b := &pgx.Batch{}
-		queueMoves(b, offers, skus)
-		return tx.SendBatch(ctx, b).Close()
+		return returnUnits(ctx, tx, expired)
 	})
 	if err != nil {
 		return nil, storeErr("expire reservations", err)
@@ -753,6 +745,20 @@ func (db *DB) DropIdempotency(ctx context.Context, userID uuid.UUID, op, key str
 	return storeErr("drop idempotency key", err)
 }
 
+// returnUnits gives the units of holds that just ended back to their offers
+// and SKUs: one update per table however many holds and offers, in id order
+// (queueMoves), which is the lock order every writer keeps.
+func returnUnits(ctx context.Context, tx pgx.Tx, ended []checkout.Reservation) error {
+	offers, skus := counters{}, counters{}
+	for _, r := range ended {
+		offers.add(r.OfferID, -r.Quantity, 0)
+		skus.add(r.SKUID, -r.Quantity, 0)
+	}
+	b := &pgx.Batch{}
+	queueMoves(b, offers, skus)
+	return tx.SendBatch(ctx, b).Close()
+}
+
 // ReleaseShow releases every held reservation of the show and returns their
 // units, in one transaction: the reservations first, then the counters of
 // their offers and SKUs in id order (the lock order of ExpireDue).
@@ -768,14 +774,7 @@ func (db *DB) ReleaseShow(ctx context.Context, showID uuid.UUID, now time.Time) 
 		if err != nil || len(released) == 0 {
 			return err
 		}
-		offers, skus := counters{}, counters{}
-		for _, r := range released {
-			offers.add(r.OfferID, -r.Quantity, 0)
-			skus.add(r.SKUID, -r.Quantity, 0)
-		}
-		b := &pgx.Batch{}
-		queueMoves(b, offers, skus)
-		return tx.SendBatch(ctx, b).Close()
+		return returnUnits(ctx, tx, released)
 	})
 	if err != nil {
 		return nil, storeErr("release show", err)

@@ -233,20 +233,7 @@ func (db *DB) ExpireDue(ctx context.Context, at time.Time, limit int) ([]checkou
 		if err != nil {
 			return err
 		}
-		// One update per offer and per SKU, however many holds they had.
-		type counter struct {
-			offer, sku uuid.UUID
-		}
-		units := map[counter]int{}
-		for _, r := range expired {
-			units[counter{r.OfferID, r.SKUID}] += r.Quantity
-		}
-		for c, n := range units {
-			if err := moveUnits(ctx, tx, c.offer, c.sku, -n, 0); err != nil {
-				return err
-			}
-		}
-		return nil
+		return returnUnits(ctx, tx, expired)
 	})
 	if err != nil {
 		return nil, err
@@ -598,6 +585,24 @@ func (db *DB) DropIdempotency(ctx context.Context, userID uuid.UUID, op, key str
 	return storeErr("drop idempotency key", err)
 }
 
+// returnUnits gives the units of holds that just ended back to their offers
+// and SKUs: one update per offer and SKU pair, however many holds it had.
+func returnUnits(ctx context.Context, tx *sql.Tx, ended []checkout.Reservation) error {
+	type counter struct {
+		offer, sku uuid.UUID
+	}
+	units := map[counter]int{}
+	for _, r := range ended {
+		units[counter{r.OfferID, r.SKUID}] += r.Quantity
+	}
+	for c, n := range units {
+		if err := moveUnits(ctx, tx, c.offer, c.sku, -n, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ReleaseShow releases every held reservation of the show and returns their
 // units, in one transaction. Reservations being ordered are left to finish
 // or fall back to held.
@@ -612,12 +617,7 @@ func (db *DB) ReleaseShow(ctx context.Context, showID uuid.UUID, at time.Time) (
 		if err != nil {
 			return err
 		}
-		for _, r := range released {
-			if err := moveUnits(ctx, tx, r.OfferID, r.SKUID, -r.Quantity, 0); err != nil {
-				return err
-			}
-		}
-		return nil
+		return returnUnits(ctx, tx, released)
 	})
 	if err != nil {
 		return nil, err
