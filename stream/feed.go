@@ -75,8 +75,9 @@ type publisher struct {
 
 func (p *publisher) showID() uuid.UUID { return p.feed.show }
 
-// sources returns what a viewer binding of kind should read: the audio
-// source, or the video layer for the viewer's choice (see pickLayer).
+// snapshot returns what viewer bindings read: the video layers and the audio
+// source (a viewer picks its layer with pickLayer), and the channel that
+// closes when they change.
 func (f *feed) snapshot() (video []*source, audio *source, changed <-chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

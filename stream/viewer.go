@@ -72,7 +72,8 @@ type binding struct {
 	lastAt  time.Time
 	sent    bool
 	segs    []segment
-	catch   map[uint32]uint32
+	// catchTo ends the fast-start catch-up: packets before it are exempt
+	// from the lag check (their timestamps are the segment's catch map).
 	catchTo uint64
 	// pending is the source being switched to, read from pendCur until its next keyframe.
 	pending *source
@@ -207,7 +208,7 @@ func (b *binding) pump(target *source) (<-chan struct{}, error) {
 	now := time.Now()
 	switch {
 	case b.src == nil:
-		b.start(target, now)
+		b.start(target)
 	case target == b.src:
 		b.pending = nil // a switch asked for and taken back before it happened
 	case b.pending != target:
@@ -243,7 +244,7 @@ func (b *binding) pump(target *source) (<-chan struct{}, error) {
 			b.newSegment(src, e, b.tsOff, nil)
 		}
 		if e >= b.catchTo && now.Sub(time.Unix(0, s.at)) > maxLag {
-			b.skip(src, view, now)
+			b.skip(src, view)
 			if b.waitKF || b.cursor != e {
 				continue
 			}
@@ -275,7 +276,7 @@ var errCodecChanged = errors.New("the publisher changed codec")
 // frames since then given timestamps squeezed just before the live edge:
 // the decoder gets everything it needs at once and shows the current
 // picture, and playout is not held back by the age of the keyframe.
-func (b *binding) start(src *source, now time.Time) {
+func (b *binding) start(src *source) {
 	view := src.view()
 	b.src = src
 	b.off = int64(rand.Uint32()) + 1<<32
@@ -300,7 +301,7 @@ func (b *binding) start(src *source, now time.Time) {
 			catch[ts] = last - uint32(len(frames)-1-i)
 		}
 	}
-	b.catch, b.catchTo = catch, view.head
+	b.catchTo = view.head
 	b.newSegment(src, view.kf, 0, catch)
 }
 
@@ -333,7 +334,7 @@ func (b *binding) switchAtKeyframe(now time.Time) {
 		b.src, b.pending = p, nil
 		b.cursor = b.pendCur
 		b.waitKF = false
-		b.catch, b.catchTo = nil, 0
+		b.catchTo = 0
 		b.newSegment(p, b.cursor, tsOff, nil)
 		return
 	}
@@ -341,18 +342,16 @@ func (b *binding) switchAtKeyframe(now time.Time) {
 
 // skip drops a lagging viewer to the live edge: video waits for the next
 // keyframe (asked for now), audio jumps ahead.
-func (b *binding) skip(src *source, view ringView, now time.Time) {
+func (b *binding) skip(src *source, view ringView) {
 	if m := b.v.s.metrics; m != nil {
 		m.skips.Inc()
 	}
-	b.catch, b.catchTo = nil, 0
-	if b.kind == webrtc.RTPCodecTypeAudio {
-		b.cursor = view.head
-		return
-	}
+	b.catchTo = 0
 	b.cursor = view.head
-	b.waitKF = true
-	src.requestKeyframe()
+	if b.kind == webrtc.RTPCodecTypeVideo {
+		b.waitKF = true
+		src.requestKeyframe()
+	}
 }
 
 // newSegment starts a run whose first packet is ext, continuing the output sequence.
@@ -381,9 +380,6 @@ func (b *binding) write(ext uint64, s slot, now time.Time) error {
 	out := uint64(int64(ext) + b.off)
 	seg := &b.segs[len(b.segs)-1]
 	ts := seg.timestamp(s.ts)
-	if b.catch != nil && ext >= b.catchTo {
-		b.catch = nil // caught up with the live edge
-	}
 	h := rtp.Header{Version: 2, PayloadType: b.pt, SequenceNumber: uint16(out), Timestamp: ts, SSRC: b.ssrc, Marker: s.marker}
 	if hook := b.v.s.beforeWrite.Load(); hook != nil {
 		b.mu.Unlock()
