@@ -8,10 +8,12 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/textcheck"
 )
 
 // The live-room protocol: JSON text frames with a "type". PROTOCOL.md
@@ -135,8 +137,9 @@ func (f *ClientFrame) check() error {
 		if utf8.RuneCountInString(f.Text) > MaxChat {
 			return invalid("a chat message is at most %d characters", MaxChat)
 		}
-		if strings.ContainsFunc(f.Text, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }) {
-			return invalid("a chat message cannot hold control characters")
+		// The platform's one rule for written text, as for names and addresses.
+		if err := textcheck.Text("text", f.Text); err != nil {
+			return invalid("%s", apperr.MessageOf(err))
 		}
 	case TypeReact:
 		for _, r := range Reactions {
@@ -207,6 +210,9 @@ func (f *ClientFrame) checkModerate() error {
 			f.Words[i] = strings.ToLower(strings.TrimSpace(w))
 			if f.Words[i] == "" || utf8.RuneCountInString(w) > 40 {
 				return invalid("blocked words are 1 to 40 characters")
+			}
+			if err := textcheck.Line("words", f.Words[i]); err != nil {
+				return invalid("%s", apperr.MessageOf(err))
 			}
 		}
 	default:

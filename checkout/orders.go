@@ -13,6 +13,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/textcheck"
 )
 
 // OrderRequest turns a reservation into an order: where to send it and how to pay.
@@ -27,10 +28,19 @@ var countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
 
 // Validate trims the address and checks that a parcel could reach it.
 func (sh *Shipping) Validate() error {
-	for _, f := range []*string{&sh.Name, &sh.Line1, &sh.Line2, &sh.City, &sh.Region, &sh.PostalCode, &sh.Country, &sh.Phone} {
-		*f = strings.TrimSpace(*f)
-		if utf8.RuneCountInString(*f) > 200 {
-			return apperr.Errorf(apperr.Invalid, "shipping fields are at most 200 characters")
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{
+		{"name", &sh.Name}, {"line1", &sh.Line1}, {"line2", &sh.Line2}, {"city", &sh.City},
+		{"region", &sh.Region}, {"postal_code", &sh.PostalCode}, {"country", &sh.Country}, {"phone", &sh.Phone},
+	} {
+		*f.v = strings.TrimSpace(*f.v)
+		if utf8.RuneCountInString(*f.v) > 200 {
+			return apperr.Errorf(apperr.Invalid, "shipping.%s is at most 200 characters", f.name)
+		}
+		if err := textcheck.Line("shipping."+f.name, *f.v); err != nil {
+			return err
 		}
 	}
 	sh.Country = strings.ToUpper(sh.Country)

@@ -18,6 +18,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/show"
+	"github.com/pavilion-live/pavilion/internal/textcheck"
 )
 
 // Shows is what checkout needs to know about shows: whose they are, who may
@@ -556,7 +557,8 @@ func checkKey(key string) error {
 	if utf8.RuneCountInString(key) > 255 {
 		return apperr.Errorf(apperr.Invalid, "Idempotency-Key must be at most 255 characters")
 	}
-	return nil
+	// A live room's reserve frame carries its key in JSON, where a NUL can hide.
+	return textcheck.Line("Idempotency-Key", key)
 }
 
 func requestHash(parts ...string) string {

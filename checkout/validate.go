@@ -7,6 +7,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/textcheck"
 )
 
 var (
@@ -20,8 +21,14 @@ func ValidateProduct(p *Product) error {
 	if p.Name == "" || utf8.RuneCountInString(p.Name) > 200 {
 		return apperr.Errorf(apperr.Invalid, "name must be 1 to 200 characters")
 	}
+	if err := textcheck.Line("name", p.Name); err != nil {
+		return err
+	}
 	if utf8.RuneCountInString(p.Description) > 10000 {
 		return apperr.Errorf(apperr.Invalid, "description must be at most 10000 characters")
+	}
+	if err := textcheck.Text("description", p.Description); err != nil {
+		return err
 	}
 	if len(p.Images) > 20 {
 		return apperr.Errorf(apperr.Invalid, "a product has at most 20 images")
@@ -74,6 +81,9 @@ func ValidateAttributes(a map[string]string) error {
 	for k, v := range a {
 		if k == "" || utf8.RuneCountInString(k) > 40 || utf8.RuneCountInString(v) > 200 {
 			return apperr.Errorf(apperr.Invalid, "attribute names are 1 to 40 characters and values at most 200")
+		}
+		if err := textcheck.Line("attributes", k+v); err != nil {
+			return err
 		}
 	}
 	return nil

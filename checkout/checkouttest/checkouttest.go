@@ -316,6 +316,10 @@ func testBadInput(t *testing.T, w *World) {
 		{"huge quantity", reserve(a, w.Offer.ID, 1000), apperr.Invalid},
 		{"over the limit", reserve(a, w.Offer.ID, 3), apperr.LimitReached},
 		{"anonymous", reserve(nil, w.Offer.ID, 1), apperr.Unauthorized},
+		{"NUL in the key", func() error {
+			_, _, err := w.Svc.Reserve(ctx, a, checkout.ReserveRequest{OfferID: w.Offer.ID, Quantity: 1, IdempotencyKey: "ws:\x00"})
+			return err
+		}(), apperr.Invalid},
 	} {
 		if got := apperr.CodeOf(tc.err); got != tc.code {
 			t.Errorf("%s: got %v, want %s", tc.name, tc.err, tc.code)
@@ -343,6 +347,10 @@ func testBadInput(t *testing.T, w *World) {
 		{"no name", checkout.OrderRequest{ReservationID: r.ID, Shipping: checkout.Shipping{Line1: "x", City: "y", Country: "FR"}, PaymentToken: testpay.TokenSuccess}},
 		{"bad country", checkout.OrderRequest{ReservationID: r.ID, Shipping: checkout.Shipping{Name: "n", Line1: "x", City: "y", Country: "France"}, PaymentToken: testpay.TokenSuccess}},
 		{"no token", checkout.OrderRequest{ReservationID: r.ID, Shipping: ship}},
+		// PostgreSQL refuses a NUL in text: the domain must refuse it first.
+		{"NUL in the address", checkout.OrderRequest{ReservationID: r.ID, Shipping: checkout.Shipping{Name: "n", Line1: "x\x00", City: "y", Country: "FR"}, PaymentToken: testpay.TokenSuccess}},
+		{"bidi override in the name", checkout.OrderRequest{ReservationID: r.ID, Shipping: checkout.Shipping{Name: "n\u202e", Line1: "x", City: "y", Country: "FR"}, PaymentToken: testpay.TokenSuccess}},
+		{"NUL in the key", checkout.OrderRequest{ReservationID: r.ID, Shipping: ship, PaymentToken: testpay.TokenSuccess, IdempotencyKey: "k\x00"}},
 	} {
 		if _, _, err := w.Svc.PlaceOrder(ctx, a, tc.req); apperr.CodeOf(err) != apperr.Invalid {
 			t.Errorf("%s: %v", tc.name, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/textcheck"
 )
 
 // Prefixes make a leaked secret recognisable by secret scanners and by eye.
@@ -83,6 +84,10 @@ const MinPasswordLen = 8
 func validate(n *NewUser) error {
 	n.Email = strings.ToLower(strings.TrimSpace(n.Email))
 	n.DisplayName = strings.TrimSpace(n.DisplayName)
+	// net/mail takes any Unicode in an address (RFC 6532), bidi overrides too.
+	if err := textcheck.Line("email", n.Email); err != nil {
+		return err
+	}
 	addr, err := mail.ParseAddress(n.Email)
 	if err != nil || addr.Address != n.Email || len(n.Email) > 254 {
 		return apperr.Errorf(apperr.Invalid, "email %q is not a valid address", n.Email)
@@ -92,6 +97,9 @@ func validate(n *NewUser) error {
 	}
 	if utf8.RuneCountInString(n.DisplayName) > 64 {
 		return apperr.Errorf(apperr.Invalid, "display name is longer than 64 characters")
+	}
+	if err := textcheck.Line("display name", n.DisplayName); err != nil {
+		return err
 	}
 	if n.NoPassword {
 		if n.Password != "" {
@@ -199,6 +207,9 @@ func (s *Service) IssueToken(ctx context.Context, userID uuid.UUID, name string,
 	name = strings.TrimSpace(name)
 	if utf8.RuneCountInString(name) > 64 {
 		return "", time.Time{}, apperr.Errorf(apperr.Invalid, "token name is longer than 64 characters")
+	}
+	if err := textcheck.Line("token name", name); err != nil {
+		return "", time.Time{}, err
 	}
 	if ttl < 0 || ttl > 366*24*time.Hour {
 		return "", time.Time{}, apperr.Errorf(apperr.Invalid, "token lifetime must be between 1 second and 366 days")

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/textcheck"
 )
 
 var slugRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$`)
@@ -30,6 +31,18 @@ func Validate(b *Brand) error {
 	if utf8.RuneCountInString(b.Flagship) > 500 {
 		return apperr.Errorf(apperr.Invalid, "flagship must be at most 500 characters")
 	}
+	for _, f := range []struct {
+		name, v   string
+		multiline bool
+	}{{"name", b.Name, false}, {"story", b.Story, true}, {"flagship", b.Flagship, false}} {
+		check := textcheck.Line
+		if f.multiline {
+			check = textcheck.Text
+		}
+		if err := check(f.name, f.v); err != nil {
+			return err
+		}
+	}
 	for field, v := range map[string]string{"logo_url": b.LogoURL, "website": b.Website} {
 		if err := CheckURL(field, v); err != nil {
 			return err
@@ -44,6 +57,10 @@ func Validate(b *Brand) error {
 func CheckURL(field, v string) error {
 	if v == "" {
 		return nil
+	}
+	// A path on this server skips url.Parse, which would refuse controls.
+	if err := textcheck.Line(field, v); err != nil {
+		return err
 	}
 	if strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "//") && !strings.Contains(v, "\\") && len(v) <= 2048 {
 		return nil

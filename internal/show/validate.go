@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/textcheck"
 )
 
 // MaxDuration bounds one show; a Pavilion Day spans at most a calendar day
@@ -18,8 +19,14 @@ func Validate(s *Show) error {
 	if s.Title == "" || utf8.RuneCountInString(s.Title) > 200 {
 		return apperr.Errorf(apperr.Invalid, "title must be 1 to 200 characters")
 	}
+	if err := textcheck.Line("title", s.Title); err != nil {
+		return err
+	}
 	if utf8.RuneCountInString(s.Description) > 5000 {
 		return apperr.Errorf(apperr.Invalid, "description must be at most 5000 characters")
+	}
+	if err := textcheck.Text("description", s.Description); err != nil {
+		return err
 	}
 	if s.Kind == "" {
 		s.Kind = KindShow
