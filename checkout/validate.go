@@ -10,6 +10,17 @@ import (
 	"github.com/pavilion-live/pavilion/internal/textcheck"
 )
 
+// Upper bounds on the numbers a brand writes. Far above any real catalogue,
+// they keep every sum the ledger makes (stock plus a delta, price times a
+// quantity) inside the integers both stores hold: PostgreSQL keeps stock in
+// a 32-bit integer, and SQLite turns an overflowing sum into a float.
+const (
+	// MaxOnHand bounds a SKU's stock, a stock change and an offer's allocation.
+	MaxOnHand = 1_000_000_000
+	// MaxPriceMinor bounds a price: ten billion in a currency of cents.
+	MaxPriceMinor = 1_000_000_000_000
+)
+
 var (
 	currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
 	skuCodeRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -64,11 +75,11 @@ func validateSKU(s *SKU) error {
 	if !currencyRE.MatchString(s.Currency) {
 		return apperr.Errorf(apperr.Invalid, "currency %q must be an ISO 4217 code such as EUR or CNY", s.Currency)
 	}
-	if s.PriceMinor <= 0 {
-		return apperr.Errorf(apperr.Invalid, "price_minor must be a positive whole number of minor units")
+	if err := checkPrice(s.PriceMinor); err != nil {
+		return err
 	}
-	if s.OnHand < 0 {
-		return apperr.Errorf(apperr.Invalid, "on_hand cannot be negative")
+	if s.OnHand < 0 || s.OnHand > MaxOnHand {
+		return apperr.Errorf(apperr.Invalid, "on_hand must be from 0 to %d", MaxOnHand)
 	}
 	return ValidateAttributes(s.Attributes)
 }
@@ -97,14 +108,43 @@ func ValidatePatch(p *SKUPatch) error {
 	if p.OnHand != nil && p.OnHandDelta != nil {
 		return apperr.Errorf(apperr.Invalid, "give on_hand or on_hand_delta, not both")
 	}
-	if p.PriceMinor != nil && *p.PriceMinor <= 0 {
-		return apperr.Errorf(apperr.Invalid, "price_minor must be a positive whole number of minor units")
+	if p.PriceMinor != nil {
+		if err := checkPrice(*p.PriceMinor); err != nil {
+			return err
+		}
 	}
-	if p.OnHand != nil && *p.OnHand < 0 {
-		return apperr.Errorf(apperr.Invalid, "on_hand cannot be negative")
+	if p.OnHand != nil && (*p.OnHand < 0 || *p.OnHand > MaxOnHand) {
+		return apperr.Errorf(apperr.Invalid, "on_hand must be from 0 to %d", MaxOnHand)
+	}
+	// The store refuses a sum past MaxOnHand; bounding the delta keeps the
+	// sum itself from overflowing.
+	if p.OnHandDelta != nil && (*p.OnHandDelta < -MaxOnHand || *p.OnHandDelta > MaxOnHand) {
+		return apperr.Errorf(apperr.Invalid, "on_hand_delta must be from -%d to %d", MaxOnHand, MaxOnHand)
 	}
 	if p.Attributes != nil {
 		return ValidateAttributes(p.Attributes)
+	}
+	return nil
+}
+
+// ValidateOffer checks what a brand admin sets on a new offer: its show
+// price, the units allocated to the show and the per-customer limit.
+func ValidateOffer(o *Offer) error {
+	if err := checkPrice(o.PriceMinor); err != nil {
+		return err
+	}
+	if o.Allocated < 1 || o.Allocated > MaxOnHand {
+		return apperr.Errorf(apperr.Invalid, "allocated must be from 1 to %d", MaxOnHand)
+	}
+	if o.PerCustomerLimit < 0 || o.PerCustomerLimit > MaxQuantity {
+		return apperr.Errorf(apperr.Invalid, "per_customer_limit must be from 0 (none) to %d", MaxQuantity)
+	}
+	return nil
+}
+
+func checkPrice(p int64) error {
+	if p <= 0 || p > MaxPriceMinor {
+		return apperr.Errorf(apperr.Invalid, "price_minor must be a whole number of minor units from 1 to %d", int64(MaxPriceMinor))
 	}
 	return nil
 }

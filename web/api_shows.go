@@ -423,19 +423,11 @@ func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case in.PriceMinor <= 0:
-		err = apperr.Errorf(apperr.Invalid, "price_minor must be a positive whole number of minor units")
-	case in.Allocated < 1:
-		err = apperr.Errorf(apperr.Invalid, "allocated must be at least 1")
-	case in.PerCustomerLimit < 0 || in.PerCustomerLimit > checkout.MaxQuantity:
-		err = apperr.Errorf(apperr.Invalid, "per_customer_limit must be from 0 (none) to %d", checkout.MaxQuantity)
-	}
-	if err != nil {
-		return err
-	}
 	o := &checkout.Offer{ID: uuid.New(), ShowID: sh.ID, SKUID: sku.ID, PriceMinor: in.PriceMinor, Currency: sku.Currency,
 		Allocated: in.Allocated, PerCustomerLimit: in.PerCustomerLimit, Drop: in.Drop, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	if err := checkout.ValidateOffer(o); err != nil {
+		return err
+	}
 	if err := s.Catalog.CreateOffer(r.Context(), o); err != nil {
 		return err
 	}

@@ -153,3 +153,62 @@ func TestWrittenTextRefused(t *testing.T) {
 	e.want(e.do("PATCH", "/api/brands/"+e.creds.BrandID, map[string]string{"name": ok, "story": "Paris.\n\tSince 1921."}, brandAdmin), http.StatusOK, "")
 	e.want(e.do("POST", "/api/orders", order("name", ok), viewer), http.StatusCreated, "")
 }
+
+// TestNumberBounds: stock, prices, allocations and limits have sane upper
+// bounds, and stock arithmetic that would overflow is refused with 400,
+// never a 500.
+func TestNumberBounds(t *testing.T) {
+	e := newEnv(t)
+	tk := bearer(e.creds.BrandAdminToken)
+	path := "/api/brands/" + e.creds.BrandID + "/products"
+	product := func(price, onHand any) map[string]any {
+		return map[string]any{"name": "Belt", "skus": []map[string]any{{"code": "BELT-1", "price_minor": price, "currency": "EUR", "on_hand": onHand}}}
+	}
+	for _, tc := range []struct {
+		name          string
+		price, onHand any
+	}{
+		{"stock near 2^63", 100, int64(9223372036854775000)},
+		{"stock over a billion", 100, 1_000_000_001},
+		{"price over 10^12 minor units", int64(1_000_000_000_001), 1},
+		{"price near 2^63", int64(9223372036854775807), 1},
+	} {
+		r := e.do("POST", path, product(tc.price, tc.onHand), tk)
+		if r.status != http.StatusBadRequest || r.errCode(t) != "invalid" {
+			t.Errorf("%s: %d %s", tc.name, r.status, r.body)
+		}
+	}
+	r := e.do("POST", path, product(1_000_000_000_000, 1_000_000_000), tk)
+	e.want(r, http.StatusCreated, "")
+	skuID := r.json(t)["product"].(map[string]any)["skus"].([]any)[0].(map[string]any)["id"].(string)
+	for _, body := range []map[string]any{
+		{"on_hand_delta": int64(9223372036854775000)},
+		{"on_hand_delta": int64(-9223372036854775000)},
+		{"on_hand_delta": 1}, // the stock is at the bound already
+		{"on_hand": 1_000_000_001},
+		{"price_minor": int64(1_000_000_000_001)},
+	} {
+		r := e.do("PATCH", "/api/skus/"+skuID, body, tk)
+		if r.status != http.StatusBadRequest || r.errCode(t) != "invalid" {
+			t.Errorf("PATCH %v: %d %s", body, r.status, r.body)
+		}
+	}
+	if sku := e.do("PATCH", "/api/skus/"+skuID, map[string]any{"on_hand_delta": -1}, tk).json(t)["sku"].(map[string]any); sku["on_hand"] != 999_999_999.0 {
+		t.Fatalf("refused changes changed the stock: %v", sku)
+	}
+
+	offers := "/api/shows/" + e.creds.ShowID + "/offers"
+	for _, body := range []map[string]any{
+		{"sku_id": skuID, "price_minor": int64(1_000_000_000_001), "allocated": 1},
+		{"sku_id": skuID, "price_minor": 100, "allocated": 1_000_000_001},
+		{"sku_id": skuID, "price_minor": 100, "allocated": int64(9223372036854775000)},
+		{"sku_id": skuID, "price_minor": 100, "allocated": 1, "per_customer_limit": 1_000_000},
+	} {
+		r := e.do("POST", offers, body, tk)
+		if r.status != http.StatusBadRequest || r.errCode(t) != "invalid" {
+			t.Errorf("offer %v: %d %s", body, r.status, r.body)
+		}
+	}
+	e.want(e.do("POST", offers, map[string]any{"sku_id": skuID, "price_minor": 1_000_000_000_000, "allocated": 999_999_999}, tk), http.StatusCreated, "")
+	e.want(e.do("POST", "/api/reservations", map[string]any{"offer_id": e.bagOffer(), "quantity": 1 << 40}, bearer(e.creds.ViewerToken)), http.StatusBadRequest, "invalid")
+}

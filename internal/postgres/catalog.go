@@ -213,21 +213,28 @@ func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) 
 		     updated_at  = now()
 		 WHERE id = $1
 		   AND COALESCE($3::bigint, on_hand) + COALESCE($4::bigint, 0) >= sold + held
+		   AND COALESCE($3::bigint, on_hand) + COALESCE($4::bigint, 0) <= $6::bigint
 		 RETURNING `+skuCols,
-		id, p.PriceMinor, onHand, delta, attrs))
+		id, p.PriceMinor, onHand, delta, attrs, checkout.MaxOnHand))
 	if err == nil {
 		return s, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return nil, storeErr("update sku", err)
 	}
-	// No row changed: the SKU is missing, or the change would oversell.
-	var exists bool
-	if err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM skus WHERE id = $1)`, id).Scan(&exists); err != nil {
+	// No row changed: the SKU is missing, the change would oversell, or it
+	// would pass the bound on stock.
+	var over bool
+	err = db.pool.QueryRow(ctx, `SELECT COALESCE($2::bigint, on_hand) + COALESCE($3::bigint, 0) > $4::bigint FROM skus WHERE id = $1`,
+		id, onHand, delta, checkout.MaxOnHand).Scan(&over)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.Errorf(apperr.NotFound, "SKU not found")
+	}
+	if err != nil {
 		return nil, storeErr("update sku", err)
 	}
-	if !exists {
-		return nil, apperr.Errorf(apperr.NotFound, "SKU not found")
+	if over {
+		return nil, apperr.Errorf(apperr.Invalid, "stock on hand would pass %d units", checkout.MaxOnHand)
 	}
 	return nil, apperr.Errorf(apperr.Conflict, "stock on hand cannot go below sold plus held units")
 }

@@ -187,7 +187,9 @@ func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) 
 				attributes = coalesce(@attributes, attributes),
 				updated_at = @now
 			 WHERE id = @id AND coalesce(@on_hand, on_hand) + @delta >= sold + held
+			   AND coalesce(@on_hand, on_hand) + @delta <= @max
 			 RETURNING `+skuCols,
+			sql.Named("max", checkout.MaxOnHand),
 			sql.Named("price", p.PriceMinor), sql.Named("on_hand", p.OnHand), sql.Named("delta", delta),
 			sql.Named("attributes", attrs), sql.Named("now", micros(now())), sql.Named("id", id)))
 		if !errors.Is(err, sql.ErrNoRows) {
@@ -204,6 +206,9 @@ func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) 
 		}
 		if onHand+delta < 0 {
 			return apperr.Errorf(apperr.Conflict, "stock on hand cannot be negative")
+		}
+		if onHand+delta > checkout.MaxOnHand {
+			return apperr.Errorf(apperr.Invalid, "stock on hand would pass %d units", checkout.MaxOnHand)
 		}
 		return apperr.Errorf(apperr.Conflict, "stock on hand cannot go below sold plus held units (%d)", committed)
 	})

@@ -394,12 +394,27 @@ func testCatalog(t *testing.T, st Stores) {
 	if upd.OnHand != 10 {
 		t.Fatalf("OnHand after delta = %d", upd.OnHand)
 	}
+	upTo := checkout.MaxOnHand - 10
+	upd, err = s.UpdateSKU(ctx, sku.ID, checkout.SKUPatch{OnHandDelta: &upTo})
+	must(t, err)
+	if upd.OnHand != checkout.MaxOnHand {
+		t.Fatalf("OnHand after a delta up to the bound = %d", upd.OnHand)
+	}
+	_, err = s.UpdateSKU(ctx, sku.ID, checkout.SKUPatch{OnHand: &onHand})
+	must(t, err)
+	delta = -2
+	_, err = s.UpdateSKU(ctx, sku.ID, checkout.SKUPatch{OnHandDelta: &delta})
+	must(t, err)
 	neg := -1
 	_, err = s.UpdateSKU(ctx, sku.ID, checkout.SKUPatch{OnHand: &neg})
 	wantCode(t, err, apperr.Conflict)
 	big := -11
 	_, err = s.UpdateSKU(ctx, sku.ID, checkout.SKUPatch{OnHandDelta: &big})
 	wantCode(t, err, apperr.Conflict)
+	// Deltas, each in bounds, may not add up past the bound on stock.
+	up := checkout.MaxOnHand - 5
+	_, err = s.UpdateSKU(ctx, sku.ID, checkout.SKUPatch{OnHandDelta: &up})
+	wantCode(t, err, apperr.Invalid)
 	again, err := s.SKUByID(ctx, sku.ID)
 	must(t, err)
 	if again.OnHand != 10 {
