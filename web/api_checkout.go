@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/csv"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -254,9 +253,7 @@ func (s *Server) writeOrdersCSV(w http.ResponseWriter, r *http.Request, u *accou
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.csv"`, name, time.Now().UTC().Format("20060102")))
-	cw := csv.NewWriter(w)
+	cw := startCSV(w, fmt.Sprintf("%s-%s.csv", name, time.Now().UTC().Format("20060102")))
 	_ = cw.Write([]string{"order_id", "created_at", "state", "show_id", "offer_id", "sku_id", "quantity", "unit_price", "total", "currency",
 		"payment_ref", "ship_name", "ship_line1", "ship_line2", "ship_city", "ship_region", "ship_postal_code", "ship_country", "ship_phone"})
 	for batch := first; len(batch) > 0; {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -65,9 +64,7 @@ func (s *Server) showStatsCSV(w http.ResponseWriter, r *http.Request) error {
 	for _, m := range st.GMV {
 		currencies = append(currencies, m.Currency)
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="stats-show-%s-%s.csv"`, sh.ID, time.Now().UTC().Format("20060102")))
-	cw := csv.NewWriter(w)
+	cw := startCSV(w, fmt.Sprintf("stats-show-%s-%s.csv", sh.ID, time.Now().UTC().Format("20060102")))
 	head := []string{"minute", "viewers", "reservations", "orders", "units"}
 	for _, c := range currencies {
 		head = append(head, "gmv_"+c)

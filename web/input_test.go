@@ -212,3 +212,53 @@ func TestNumberBounds(t *testing.T) {
 	e.want(e.do("POST", offers, map[string]any{"sku_id": skuID, "price_minor": 1_000_000_000_000, "allocated": 999_999_999}, tk), http.StatusCreated, "")
 	e.want(e.do("POST", "/api/reservations", map[string]any{"offer_id": e.bagOffer(), "quantity": 1 << 40}, bearer(e.creds.ViewerToken)), http.StatusBadRequest, "invalid")
 }
+
+// TestMethodNotAllowed: a known API path with another method answers 405
+// with an Allow header and the JSON error shape; an unknown path stays 404.
+func TestMethodNotAllowed(t *testing.T) {
+	e := newEnv(t)
+	admin := bearer(e.creds.AdminToken)
+	for _, tc := range []struct {
+		method, path, allow string
+	}{
+		{"PUT", "/api/shows/" + e.creds.ShowID, "DELETE, GET, HEAD, PATCH"},
+		{"DELETE", "/api/shows", "GET, HEAD, POST"},
+		{"GET", "/api/auth/login", "POST"},
+		{"POST", "/api/me", "GET, HEAD"},
+		{"DELETE", "/api/brands/" + e.creds.BrandID + "/orders.csv", "GET, HEAD"},
+		{"PATCH", "/api/reservations", "POST"},
+		{"GET", "/api/skus/" + e.creds.OfferIDs[0], "PATCH"},
+		{"POST", "/api/openapi.json", "GET, HEAD"},
+	} {
+		r := e.do(tc.method, tc.path, nil, admin)
+		if r.status != http.StatusMethodNotAllowed || r.errCode(t) != "method_not_allowed" {
+			t.Errorf("%s %s: %d %s", tc.method, tc.path, r.status, r.body)
+			continue
+		}
+		if got := r.header.Get("Allow"); got != tc.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, got, tc.allow)
+		}
+	}
+	e.want(e.do("GET", "/api/nothing-here", nil), http.StatusNotFound, "not_found")
+	e.want(e.do("PUT", "/api/nothing-here", nil), http.StatusNotFound, "not_found")
+}
+
+// TestExportsAreNotCached: the CSV exports, like every JSON answer, tell
+// caches not to keep them (they hold customers' addresses).
+func TestExportsAreNotCached(t *testing.T) {
+	e := newEnv(t)
+	e.withAnalytics()
+	for _, path := range []string{
+		"/api/shows/" + e.creds.ShowID + "/orders.csv",
+		"/api/shows/" + e.creds.ShowID + "/stats.csv",
+		"/api/brands/" + e.creds.BrandID + "/orders.csv",
+	} {
+		r := e.do("GET", path, nil, bearer(e.creds.BrandAdminToken))
+		if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") {
+			t.Fatalf("%s: %d %v", path, r.status, r.header)
+		}
+		if got := r.header.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("%s: Cache-Control %q, want no-store", path, got)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -183,6 +184,28 @@ func (l *limiter) allow(key string) bool {
 	}
 	b.seen = now
 	return b.lim.AllowN(now, 1)
+}
+
+// noAPIRoute answers what no API route takes. The catch-all "/api/" pattern
+// would otherwise turn a wrong method into 404; a path that a route serves
+// under other methods answers 405 with those methods in Allow (RFC 9110
+// §15.5.6), as the mux itself does outside /api.
+func (s *Server) noAPIRoute(mux *http.ServeMux) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodDelete, http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPatch, http.MethodPost, http.MethodPut} {
+			probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+			if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/api/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			s.writeError(w, r, apperr.Errorf(apperr.NotFound, "no API route %s %s", r.Method, r.URL.Path))
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.writeError(w, r, apperr.Errorf(apperr.MethodNotAllowed, "%s takes %s, not %s", r.URL.Path, strings.Join(allow, ", "), r.Method))
+	}
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

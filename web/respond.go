@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,8 @@ func statusOf(code apperr.Code) int {
 		return http.StatusUnprocessableEntity
 	case apperr.RateLimited:
 		return http.StatusTooManyRequests
+	case apperr.MethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case apperr.Unavailable:
 		return http.StatusServiceUnavailable
 	case apperr.NotImplemented:
@@ -62,6 +65,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(true) // user text stays inert even if a client mis-renders JSON as HTML
 	_ = enc.Encode(v)
+}
+
+// startCSV starts a CSV download named filename. Like every JSON answer it
+// is never cached: exports hold customers' names and addresses.
+func startCSV(w http.ResponseWriter, filename string) *csv.Writer {
+	h := w.Header()
+	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, filename))
+	h.Set("Cache-Control", "no-store")
+	return csv.NewWriter(w)
 }
 
 // writeError answers with the error's status and message. Internal errors are

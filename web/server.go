@@ -16,7 +16,6 @@ import (
 
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
-	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
@@ -204,9 +203,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 		mux.HandleFunc("POST /whip/{show}", media)
 		mux.HandleFunc("POST /whep/{show}", media)
 	}
-	// Unknown API paths answer in the JSON error shape, like everything under /api.
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, apperr.Errorf(apperr.NotFound, "no API route %s %s", r.Method, r.URL.Path))
-	})
+	// Unknown API paths, and known ones asked with another method, answer in
+	// the JSON error shape, like everything under /api.
+	mux.HandleFunc("/api/", s.noAPIRoute(mux))
 	s.pages(mux)
 }

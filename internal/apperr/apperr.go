@@ -14,22 +14,24 @@ import (
 type Code string
 
 const (
-	Invalid        Code = "invalid"         // malformed or semantically wrong input (400)
-	Unauthorized   Code = "unauthorized"    // no or bad credentials (401)
-	Forbidden      Code = "forbidden"       // authenticated but not allowed (403)
-	NotFound       Code = "not_found"       // no such thing, or not visible to the caller (404)
-	Conflict       Code = "conflict"        // state conflict: duplicate, overlap, already taken (409)
-	Gone           Code = "gone"            // existed but no longer usable, e.g. an expired hold (410)
-	TooLarge       Code = "too_large"       // body or frame over its limit (413)
-	Unprocessable  Code = "unprocessable"   // well-formed but cannot be honoured, e.g. key reuse (422)
-	SoldOut        Code = "sold_out"        // no units left (409)
-	LimitReached   Code = "limit_reached"   // per-customer limit reached (409)
-	DropClosed     Code = "drop_closed"     // a flash drop that is not open (409)
-	PaymentFailed  Code = "payment_failed"  // the card was declined or lacks funds (402)
-	RateLimited    Code = "rate_limited"    // slow down (429)
-	Unavailable    Code = "unavailable"     // a dependency is down; retry later (503)
-	NotImplemented Code = "not_implemented" // the route exists in the plan but is not built yet (501)
-	Internal       Code = "internal"        // a bug or an unexpected failure (500)
+	Invalid       Code = "invalid"        // malformed or semantically wrong input (400)
+	Unauthorized  Code = "unauthorized"   // no or bad credentials (401)
+	Forbidden     Code = "forbidden"      // authenticated but not allowed (403)
+	NotFound      Code = "not_found"      // no such thing, or not visible to the caller (404)
+	Conflict      Code = "conflict"       // state conflict: duplicate, overlap, already taken (409)
+	Gone          Code = "gone"           // existed but no longer usable, e.g. an expired hold (410)
+	TooLarge      Code = "too_large"      // body or frame over its limit (413)
+	Unprocessable Code = "unprocessable"  // well-formed but cannot be honoured, e.g. key reuse (422)
+	SoldOut       Code = "sold_out"       // no units left (409)
+	LimitReached  Code = "limit_reached"  // per-customer limit reached (409)
+	DropClosed    Code = "drop_closed"    // a flash drop that is not open (409)
+	PaymentFailed Code = "payment_failed" // the card was declined or lacks funds (402)
+	RateLimited   Code = "rate_limited"   // slow down (429)
+	// MethodNotAllowed: the route exists, but not for this method (405, with Allow).
+	MethodNotAllowed Code = "method_not_allowed"
+	Unavailable      Code = "unavailable"     // a dependency is down; retry later (503)
+	NotImplemented   Code = "not_implemented" // the route exists in the plan but is not built yet (501)
+	Internal         Code = "internal"        // a bug or an unexpected failure (500)
 )
 
 // Error is an application error with a code and a message fit for users.
