@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/clientip"
 )
 
 func notImplemented(what string) error {
@@ -101,8 +102,26 @@ func newHTTPMetrics(reg *prometheus.Registry) *httpMetrics {
 	return m
 }
 
-func metricsHandler(reg *prometheus.Registry) http.Handler {
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+// MetricsHandler serves reg's metrics at GET /metrics, for a listener of
+// its own (--metrics-addr): the figures name shows, members-only ones too,
+// so they never go out on the public port.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return mux
+}
+
+// findClient records the client address (behind trusted proxies, the one
+// they name) in the request's context: logs, rate limits and analytics read
+// it there, through clientAddr or clientip.FromContext.
+func (s *Server) findClient(next http.Handler) http.Handler {
+	res := &clientip.Resolver{Trusted: s.TrustedProxies}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a := res.Client(r); a.IsValid() {
+			r = r.WithContext(clientip.WithClient(r.Context(), a))
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // observe logs each request and records its metrics under the matched route
@@ -123,7 +142,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		}
 		s.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
 		s.metrics.duration.WithLabelValues(route).Observe(elapsed.Seconds())
-		if route == "GET /healthz" || route == "GET /metrics" {
+		if route == "GET /healthz" {
 			return
 		}
 		level := slog.LevelInfo
@@ -137,14 +156,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	})
 }
 
-// clientAddr is the peer's IP address (without port).
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientAddr is the client's IP address (without port), as findClient found it.
+func clientAddr(r *http.Request) string { return clientip.String(r) }
 
 // limiter is a per-key token bucket for log-in and sign-up, against password
 // guessing. Idle keys are forgotten so the map stays bounded by active clients.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,9 +45,14 @@ type Server struct {
 	// Analytics reads a show's figures (analytics.Recorder); nil answers 501.
 	Analytics ShowStats
 
-	Checks   []Check
-	Registry *prometheus.Registry // where HTTP metrics are registered; nil: none
+	Checks []Check
+	// Registry is where HTTP metrics are registered; nil: none. The metrics
+	// are served by MetricsHandler on a listener of their own, never here.
+	Registry *prometheus.Registry
 	Logger   *slog.Logger
+	// TrustedProxies are the reverse proxies whose forwarding headers name
+	// the client; none: the peer is the client (see internal/clientip).
+	TrustedProxies []netip.Prefix
 
 	// PublicURL is how clients reach this server (for the URLs it hands out),
 	// e.g. https://live.example.com. Empty: derived from each request.
@@ -124,15 +130,13 @@ func (s *Server) Handler() http.Handler {
 	h = s.limitBody(h)
 	h = securityHeaders(h)
 	h = s.observe(h)
+	h = s.findClient(h)
 	return h
 }
 
 func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	if s.Registry != nil {
-		mux.Handle("GET /metrics", metricsHandler(s.Registry))
-	}
 	mux.HandleFunc("GET /api/openapi.json", serveOpenAPI)
 
 	mux.HandleFunc("POST /api/auth/signup", s.api(s.signup))

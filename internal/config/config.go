@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	// The zone database in the binary: --time-zone works on hosts and in
 	// images that have none.
 	_ "time/tzdata"
+
+	"github.com/pavilion-live/pavilion/internal/clientip"
 )
 
 // Config is everything `pavilion serve` can be told.
@@ -46,7 +49,14 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	HoldTTL         time.Duration
 	DebugAddr       string
-	PaymentTimeout  time.Duration
+	// MetricsAddr is where Prometheus metrics are served, on a listener of
+	// their own; empty: not served.
+	MetricsAddr string
+	// TrustedProxies lists, comma-separated, the CIDR prefixes of the
+	// reverse proxies whose X-Forwarded-For / Forwarded headers are believed
+	// (ProxyPrefixes parses it).
+	TrustedProxies string
+	PaymentTimeout time.Duration
 	// TimeZone is the platform's IANA time zone: Pavilion Days are its
 	// calendar days. Location() loads it.
 	TimeZone string
@@ -84,6 +94,8 @@ func (c *Config) RegisterServe(fs *flag.FlagSet) {
 	c.boolean(fs, &c.Demo, "demo", "PAVILION_DEMO", false, "seed the demo brand, accounts, products and show on start (idempotent)")
 	c.boolean(fs, &c.SecureCookies, "secure-cookies", "PAVILION_SECURE_COOKIES", false, "mark session cookies Secure (on when --public-url is https)")
 	str(fs, &c.DebugAddr, "debug-addr", "PAVILION_DEBUG_ADDR", "", "if set, serve Go's pprof profiles on this address (keep it private, e.g. 127.0.0.1:6060)")
+	str(fs, &c.MetricsAddr, "metrics-addr", "PAVILION_METRICS_ADDR", "", "if set, serve Prometheus metrics at /metrics on this address, a listener of their own (keep it private, e.g. 127.0.0.1:9090 or :9090 on a monitoring network); never on the public --http port")
+	str(fs, &c.TrustedProxies, "trusted-proxies", "PAVILION_TRUSTED_PROXIES", "", "CIDR prefixes (or addresses) of your reverse proxies, comma-separated, e.g. 10.0.0.0/8,fd00::/8: only requests from them may name the client in X-Forwarded-For or Forwarded; rate limits, logs and analytics then use that client address")
 	str(fs, &c.LogFormat, "log-format", "PAVILION_LOG_FORMAT", "text", "log format: text or json")
 	c.dur(fs, &c.HoldTTL, "hold", "PAVILION_HOLD", 10*time.Minute, "how long a reservation holds stock when its show sets no time (1s to 1h)")
 	c.dur(fs, &c.PaymentTimeout, "payment-timeout", "PAVILION_PAYMENT_TIMEOUT", 10*time.Second, "how long a charge may take before its order waits, pending, for reconciliation")
@@ -130,6 +142,17 @@ func (c *Config) Check() error {
 	if c.NodeURL != "" && !strings.HasPrefix(c.NodeURL, "http://") && !strings.HasPrefix(c.NodeURL, "https://") {
 		return fmt.Errorf("--node-url %q must be an http:// or https:// URL", c.NodeURL)
 	}
+	if _, err := c.ProxyPrefixes(); err != nil {
+		return err
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			return fmt.Errorf("--metrics-addr %q is not a host:port address such as 127.0.0.1:9090 or :9090", c.MetricsAddr)
+		}
+		if c.MetricsAddr == c.HTTPAddr {
+			return fmt.Errorf("--metrics-addr must not be the public --http address %s", c.HTTPAddr)
+		}
+	}
 	if c.EndGrace < 0 || c.EndGrace > time.Hour {
 		return fmt.Errorf("--end-grace must be from 0 to 1h, not %s", c.EndGrace)
 	}
@@ -137,6 +160,15 @@ func (c *Config) Check() error {
 		c.SecureCookies = true
 	}
 	return nil
+}
+
+// ProxyPrefixes parses --trusted-proxies; a bad entry is an error naming it.
+func (c *Config) ProxyPrefixes() ([]netip.Prefix, error) {
+	p, err := clientip.ParseTrusted(c.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	return p, nil
 }
 
 // PublicIPs splits --public-ip.

@@ -91,3 +91,41 @@ func TestTimeZone(t *testing.T) {
 		t.Fatalf("unknown zone: %v", err)
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := parse(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := c.ProxyPrefixes(); len(p) != 0 {
+		t.Fatalf("trusted proxies by default: %v", p)
+	}
+	t.Setenv("PAVILION_TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8,127.0.0.1")
+	c, err = parse(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := c.ProxyPrefixes(); len(p) != 3 || p[2].String() != "127.0.0.1/32" {
+		t.Fatalf("ProxyPrefixes = %v", p)
+	}
+	_, err = parse(t, "--trusted-proxies", "10.0.0.0/8,10.1.2.0/40")
+	if err == nil || !strings.Contains(err.Error(), "--trusted-proxies") || !strings.Contains(err.Error(), "10.1.2.0/40") {
+		t.Fatalf("a bad CIDR must be a startup error naming it: %v", err)
+	}
+}
+
+func TestMetricsAddr(t *testing.T) {
+	c, err := parse(t)
+	if err != nil || c.MetricsAddr != "" {
+		t.Fatalf("metrics must be off by default: %q %v", c.MetricsAddr, err)
+	}
+	t.Setenv("PAVILION_METRICS_ADDR", "127.0.0.1:9090")
+	if c, err = parse(t); err != nil || c.MetricsAddr != "127.0.0.1:9090" {
+		t.Fatalf("PAVILION_METRICS_ADDR: %q %v", c.MetricsAddr, err)
+	}
+	for _, bad := range [][]string{{"--metrics-addr", "9090"}, {"--metrics-addr", ":8080"}} {
+		if _, err := parse(t, bad...); err == nil || !strings.Contains(err.Error(), "--metrics-addr") {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
+}
