@@ -139,13 +139,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer media.Close()
+	proxies, err := cfg.ProxyPrefixes()
+	if err != nil {
+		return err
+	}
 	srv := &web.Server{
 		Accounts: accounts, Brands: db, Shows: db, Schedule: shows, Catalog: db, Checkout: shop, Live: live, Media: media, Analytics: stats,
 		Checks:        []web.Check{{Name: "store", Ping: db.Ping}, {Name: "bus", Ping: hot.bus.Ping}},
 		Registry:      reg,
 		Logger:        log,
-		PublicURL:     cfg.PublicURL,
-		SecureCookies: cfg.SecureCookies,
+		PublicURL:      cfg.PublicURL,
+		SecureCookies:  cfg.SecureCookies,
+		TrustedProxies: proxies,
 	}
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
@@ -165,6 +170,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.PublicURL == "" {
 		// With --http :0 the kernel picks the port; print the real one.
 		cfg.HTTPAddr = ln.Addr().String()
+	}
+	var metricsSrv *http.Server
+	metricsErr := make(chan error, 1)
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on --metrics-addr %s: %w", cfg.MetricsAddr, err)
+		}
+		cfg.MetricsAddr = mln.Addr().String() // the real port, for the banner
+		metricsSrv = &http.Server{Handler: web.MetricsHandler(reg), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go func() { metricsErr <- metricsSrv.Serve(mln) }()
+		log.Info("metrics", "addr", cfg.MetricsAddr)
 	}
 	printBanner(stdout, &cfg)
 	if err := media.Join(hot.dir, stream.Node{ID: uuid.NewString(), URL: nodeURL(&cfg, ln.Addr()), StartedAt: time.Now().UTC()}, cfg.ClusterSecret); err != nil {
@@ -198,11 +217,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http: %w", err)
+	case err := <-metricsErr:
+		return fmt.Errorf("metrics: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	// Metrics stay up while requests drain, so a scrape sees the drain; they
+	// stop with the rest.
+	if metricsSrv != nil {
+		defer func() { _ = metricsSrv.Shutdown(shutCtx) }()
+	}
 	if err := httpSrv.Shutdown(shutCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
@@ -216,7 +242,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func printBanner(w io.Writer, cfg *config.Config) {
 	base := cfg.BaseURL()
 	fmt.Fprintf(w, "\nPavilion is running at %s\n", base)
-	fmt.Fprintf(w, "  health   %s/healthz   metrics %s/metrics   API %s/api/openapi.json\n", base, base, base)
+	fmt.Fprintf(w, "  health   %s/healthz   API %s/api/openapi.json\n", base, base)
+	if cfg.MetricsAddr != "" {
+		fmt.Fprintf(w, "  metrics  http://%s/metrics (--metrics-addr: keep it private)\n", cfg.MetricsAddr)
+	}
 	if cfg.Demo {
 		fmt.Fprintf(w, "  watch    %s/shows/%s\n", base, demo.ShowID)
 		fmt.Fprintf(w, "  studio   %s/studio/%s\n", base, demo.ShowID)
