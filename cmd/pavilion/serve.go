@@ -145,9 +145,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	srv := &web.Server{
 		Accounts: accounts, Brands: db, Shows: db, Schedule: shows, Catalog: db, Checkout: shop, Live: live, Media: media, Analytics: stats,
-		Checks:        []web.Check{{Name: "store", Ping: db.Ping}, {Name: "bus", Ping: hot.bus.Ping}},
-		Registry:      reg,
-		Logger:        log,
+		Checks:         []web.Check{{Name: "store", Ping: db.Ping}, {Name: "bus", Ping: hot.bus.Ping}},
+		Registry:       reg,
+		Logger:         log,
 		PublicURL:      cfg.PublicURL,
 		SecureCookies:  cfg.SecureCookies,
 		TrustedProxies: proxies,
