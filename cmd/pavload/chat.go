@@ -49,7 +49,7 @@ const chatUsage = `Usage: pavload chat [flags]
 A crowd in one live room (GET /ws/shows/{id}, the demo show by default).
 It connects --viewers websockets (at most --dial-concurrency handshakes at a
 time, or --ramp a second) and waits for every welcome; waits --idle and reads
-the server's /metrics to see what an idle connection costs; then --chatters
+the server's metrics (--metrics-url) to see what an idle connection costs; then --chatters
 of the viewers send --rate chat messages a second in all (--size bytes each)
 for --duration. With --reactions, --reacters signed-in viewers tap reactions
 at that total rate: during --storm after the chat phase (chat goes on), or,
@@ -129,6 +129,9 @@ func (c *chatConfig) complete() error {
 	need(c.timeout > 0, "--timeout must be positive")
 	need(c.progress >= 0, "--progress must not be negative")
 	need(c.signedIn() == 0 || c.adminToken != "", "--admin-token (or --demo) is required to create the signed-in viewers")
+	if _, err := newScraper(c.metricsURL, time.Second); err != nil {
+		problems = append(problems, err.Error())
+	}
 	if c.wsURL == "" && c.base != "" && c.showID != "" {
 		u, err := url.Parse(c.base)
 		switch {
@@ -221,8 +224,19 @@ func runChat(ctx context.Context, cfg *chatConfig, out io.Writer) (*chatReport, 
 	}
 
 	r := newChatRun(cfg, runID, accounts)
+	mc, err := newScraper(cfg.metricsURL, cfg.timeout)
+	if err != nil {
+		return rep, err
+	}
+	defer mc.close()
+	if mc == nil {
+		rep.Server.ScrapeErrors = append(rep.Server.ScrapeErrors, noMetricsURL)
+	}
 	scrape := func(step string) *serverMetrics {
-		m, err := scrapeMetrics(ctx, c)
+		if mc == nil {
+			return nil
+		}
+		m, err := mc.scrape(ctx)
 		if err != nil {
 			rep.Server.ScrapeErrors = append(rep.Server.ScrapeErrors, step+": "+err.Error())
 			return nil

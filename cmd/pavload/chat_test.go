@@ -63,17 +63,25 @@ func (f *fakeRoom) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		w.WriteHeader(http.StatusCreated)
 		fmt.Fprintf(w, `{"user":{"id":"u-%s"},"token":%q}`, token, token)
-	case r.URL.Path == "/metrics":
-		f.mu.Lock()
-		n := len(f.conns)
-		f.mu.Unlock()
-		fmt.Fprintf(w, "# HELP x\nprocess_resident_memory_bytes %d\ngo_memstats_heap_inuse_bytes %d\ngo_memstats_stack_inuse_bytes %d\n", 1e7+n*30000, 5e6+n*10000, 1e6+n*8192)
-		fmt.Fprintf(w, "go_goroutines %d\nprocess_cpu_seconds_total 1.5\npavilion_chat_connections %d\npavilion_chat_dropped_total 0\n", 10+2*n, n)
 	case r.URL.Path == "/ws/shows/"+f.showID:
 		f.serveWS(w, r)
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// serveMetrics is the room's /metrics, on a listener of its own as the
+// server's --metrics-addr: the public one has none.
+func (f *fakeRoom) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/metrics" {
+		http.NotFound(w, r)
+		return
+	}
+	f.mu.Lock()
+	n := len(f.conns)
+	f.mu.Unlock()
+	fmt.Fprintf(w, "# HELP x\nprocess_resident_memory_bytes %d\ngo_memstats_heap_inuse_bytes %d\ngo_memstats_stack_inuse_bytes %d\n", 1e7+n*30000, 5e6+n*10000, 1e6+n*8192)
+	fmt.Fprintf(w, "go_goroutines %d\nprocess_cpu_seconds_total 1.5\npavilion_chat_connections %d\npavilion_chat_dropped_total 0\n", 10+2*n, n)
 }
 
 func (f *fakeRoom) serveWS(w http.ResponseWriter, r *http.Request) {
@@ -179,12 +187,14 @@ func TestChatRoom(t *testing.T) {
 	f := newFakeRoom()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
+	metrics := httptest.NewServer(http.HandlerFunc(f.serveMetrics))
+	t.Cleanup(metrics.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go f.tick(ctx)
 
 	const viewers = 30
-	out, rep, err := runLoad[chatReport](t, "chat", "--base", srv.URL, "--admin-token", "admin", "--show", f.showID,
+	out, rep, err := runLoad[chatReport](t, "chat", "--base", srv.URL, "--metrics-url", metrics.URL+"/metrics", "--admin-token", "admin", "--show", f.showID,
 		"--viewers", fmt.Sprint(viewers), "--chatters", "2", "--rate", "10", "--size", "80", "--duration", "1s",
 		"--reactions", "20", "--reacters", "3", "--storm", "1s", "--idle", "100ms", "--drain", "2s", "--progress", "0")
 	if err != nil {

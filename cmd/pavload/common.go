@@ -17,6 +17,9 @@ type commonConfig struct {
 	demoFile   string
 	adminToken string
 	showID     string
+	// metricsURL is where the server's Prometheus metrics are read, on
+	// their own listener (pavilion serve --metrics-addr).
+	metricsURL string
 
 	label      string
 	jsonPath   string
@@ -30,6 +33,7 @@ func (c *commonConfig) registerCommon(fs *flag.FlagSet, adminUse, showUse string
 	fs.StringVar(&c.demoFile, "demo", "", "`file` holding the JSON printed by pavilion demo --json (tokens and IDs)")
 	fs.StringVar(&c.adminToken, "admin-token", "", adminUse)
 	fs.StringVar(&c.showID, "show", "", showUse)
+	fs.StringVar(&c.metricsURL, "metrics-url", "", "URL of the server's Prometheus metrics, on their own listener (pavilion serve --metrics-addr 127.0.0.1:9090: http://127.0.0.1:9090/metrics); without it the server's own figures are not read")
 	fs.StringVar(&c.label, "label", "", "a name for this run, copied into the report")
 	fs.StringVar(&c.jsonPath, "json", "", "also write every figure as one JSON object to this file")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write pavload's own CPU profile to this file (is the load generator the bottleneck?)")

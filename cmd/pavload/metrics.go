@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,16 +41,54 @@ func (m *serverMetrics) fields() map[string]*float64 {
 	}
 }
 
-// scrapeMetrics reads GET /metrics (public, no token).
-func scrapeMetrics(ctx context.Context, c *client) (*serverMetrics, error) {
-	r, err := c.do(ctx, http.MethodGet, "/metrics", "", "", nil)
+// noMetricsURL is reported when the run reads none of the server's figures.
+const noMetricsURL = "no --metrics-url: the server's own figures were not read (start it with --metrics-addr)"
+
+// scraper reads the server's Prometheus metrics from its own listener
+// (pavilion serve --metrics-addr): they are not on the public port.
+type scraper struct {
+	url string
+	hc  *http.Client
+}
+
+func newScraper(metricsURL string, timeout time.Duration) (*scraper, error) {
+	if metricsURL == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(metricsURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--metrics-url %q must be an http:// or https:// URL, e.g. http://127.0.0.1:9090/metrics", metricsURL)
+	}
+	// No proxy from the environment: the listener is private to the machine
+	// or the monitoring network.
+	return &scraper{url: metricsURL, hc: &http.Client{Timeout: timeout, Transport: &http.Transport{Proxy: nil}}}, nil
+}
+
+func (s *scraper) close() {
+	if s != nil {
+		s.hc.CloseIdleConnections()
+	}
+}
+
+// scrape reads the metrics once.
+func (s *scraper) scrape(ctx context.Context) (*serverMetrics, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
-		return nil, fmt.Errorf("GET /metrics: %w", err)
+		return nil, err
 	}
-	if r.status != http.StatusOK {
-		return nil, fmt.Errorf("GET /metrics: %d", r.status)
+	res, err := s.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", s.url, err)
 	}
-	return parseMetrics(r.body), nil
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", s.url, err)
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %d", s.url, res.StatusCode)
+	}
+	return parseMetrics(body), nil
 }
 
 // parseMetrics reads the Prometheus text format: for each wanted metric, the

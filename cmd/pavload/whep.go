@@ -89,6 +89,9 @@ func (c *whepConfig) complete(ctx context.Context) error {
 	need(c.duration >= 0, "--duration must not be negative")
 	need(c.timeout > 0, "--timeout must be positive")
 	need(c.progress >= 0, "--progress must not be negative")
+	if _, err := newScraper(c.metricsURL, time.Second); err != nil {
+		problems = append(problems, err.Error())
+	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
@@ -185,13 +188,19 @@ func runWhep(ctx context.Context, cfg *whepConfig, out io.Writer) (*whepReport, 
 		lat: [numKinds]*histogram{{}, {}},
 	}
 	defer r.hc.CloseIdleConnections()
-	mc, err := newClient(cfg.base, 2, cfg.timeout)
+	mc, err := newScraper(cfg.metricsURL, cfg.timeout)
 	if err != nil {
 		return rep, err
 	}
 	defer mc.close()
+	if mc == nil {
+		rep.Server.ScrapeErrors = append(rep.Server.ScrapeErrors, noMetricsURL)
+	}
 	scrape := func() *serverMetrics {
-		m, err := scrapeMetrics(ctx, mc)
+		if mc == nil {
+			return nil
+		}
+		m, err := mc.scrape(ctx)
 		if err != nil {
 			rep.Server.ScrapeErrors = append(rep.Server.ScrapeErrors, err.Error())
 			return nil
