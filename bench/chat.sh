@@ -7,8 +7,9 @@
 # reads `pavilion demo --json`, and runs `pavload chat` pinned to CPU 1:
 #
 #   10,000 websocket viewers join the demo show's room (anonymous, but for
-#   the chatters and reacters); after 3 s idle the server's /metrics give
-#   the memory an idle connection costs; 20 of the viewers chat, 20 messages
+#   the chatters and reacters); after 3 s idle the server's metrics (read
+#   from its own --metrics-addr listener) give the memory an idle connection
+#   costs; 20 of the viewers chat, 20 messages
 #   a second of 100 bytes in all, for 20 s; then a storm of 2,000 reactions
 #   a second from 500 signed-in viewers (4 a second each: the server allows
 #   5 a second per user) for 10 s, the chat going on. Every viewer times
@@ -127,7 +128,7 @@ bench_mode() {
 	ticks_before="$(cpu_ticks)"
 	log "$mode: pavload chat --viewers $VIEWERS --chatters $CHATTERS --rate $RATE --size $SIZE --duration $DURATION ${storm[*]} $EXTRA"
 	# shellcheck disable=SC2086 # EXTRA is a list of flags
-	timeout --foreground "$RUN_TIMEOUT" "${PIN_LOAD[@]}" bin/pavload chat --demo "$work/$mode/demo.json" --label "$mode" \
+	timeout --foreground "$RUN_TIMEOUT" "${PIN_LOAD[@]}" bin/pavload chat --demo "$work/$mode/demo.json" --metrics-url "$metrics_url" --label "$mode" \
 		--viewers "$VIEWERS" --chatters "$CHATTERS" --rate "$RATE" --size "$SIZE" --duration "$DURATION" "${storm[@]}" \
 		--json "$json" $EXTRA | tee "$txt" || rc=$?
 	ticks_after="$(cpu_ticks)"

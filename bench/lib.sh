@@ -10,7 +10,9 @@
 # It defines GO, PG_*, REDIS_*, OUT, RUN_TIMEOUT, PROFILE, PIN_SERVER,
 # PIN_LOAD, PINNING and $work, installs the cleanup traps, and provides
 # log, die, stop_server, drop_db, start_postgres, start_redis, free_port,
-# start_server, prepare_mode and build_bins.
+# start_server, prepare_mode and build_bins. start_server sets metrics_url:
+# the server's Prometheus metrics, on their own loopback listener
+# (--metrics-addr), for pavload's --metrics-url.
 
 GO="${GO:-go}"
 command -v "$GO" >/dev/null 2>&1 || GO=/usr/local/go/bin/go
@@ -147,12 +149,16 @@ prepare_mode() {
 	log "$mode: machine load before: $load_before"
 }
 
-# start_server MODE: starts a fresh server for MODE and writes $work/MODE/demo.json.
+# start_server MODE: starts a fresh server for MODE, writes $work/MODE/demo.json
+# and sets metrics_url.
 start_server() {
-	local mode=$1 dir="$work/$1" port base
+	local mode=$1 dir="$work/$1" port base metrics_addr
 	mkdir -p "$dir"
 	port="$(free_port)" || die "no free port"
 	base="http://127.0.0.1:$port"
+	# Metrics are never on the public port: a listener of their own.
+	metrics_addr="127.0.0.1:$(free_port)" || die "no free port"
+	metrics_url="http://$metrics_addr/metrics"
 	# The store flags, for serve and demo alike; serve also gets the bus.
 	local -a store=(--data-dir "$dir/data") bus=()
 	if [ "$mode" = cluster ]; then
@@ -166,7 +172,7 @@ start_server() {
 		debug=(--debug-addr "$debug_addr")
 	fi
 	log "$mode: starting bin/pavilion on $base (${PIN_SERVER[*]:-unpinned}$SERVER_NOTE)"
-	"${PIN_SERVER[@]}" bin/pavilion serve --demo --http "127.0.0.1:$port" --public-url "$base" \
+	"${PIN_SERVER[@]}" bin/pavilion serve --demo --http "127.0.0.1:$port" --public-url "$base" --metrics-addr "$metrics_addr" \
 		--log-level warn "${store[@]}" "${bus[@]}" "${debug[@]}" "${SERVER_FLAGS[@]}" >"$dir/server.log" 2>&1 &
 	server_pid=$!
 	for _ in $(seq 1 150); do
@@ -175,6 +181,7 @@ start_server() {
 		sleep 0.2
 	done
 	curl -fsS -o /dev/null "$base/readyz" || { cat "$dir/server.log" >&2; die "$mode: the server is not ready after 30 s"; }
+	curl -fsS -o /dev/null "$metrics_url" || { cat "$dir/server.log" >&2; die "$mode: no metrics at $metrics_url"; }
 	bin/pavilion demo --json --public-url "$base" "${store[@]}" >"$dir/demo.json" 2>"$dir/demo.err" ||
 		{ cat "$dir/demo.err" >&2; die "$mode: pavilion demo --json failed"; }
 }

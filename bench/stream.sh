@@ -142,7 +142,7 @@ for n in $STEPS; do
 	log "step: $n viewers (ramp $RAMP/s, hold $HOLD)"
 	rc=0
 	# shellcheck disable=SC2086 # EXTRA is a list of flags
-	timeout --foreground "$RUN_TIMEOUT" "${PIN_LOAD[@]}" bin/pavload whep --demo "$demo" --label "$n viewers" \
+	timeout --foreground "$RUN_TIMEOUT" "${PIN_LOAD[@]}" bin/pavload whep --demo "$demo" --metrics-url "$metrics_url" --label "$n viewers" \
 		--viewers "$n" --ramp "$RAMP" --duration "$HOLD" --progress 0 --json "$json" $EXTRA >"$txt" 2>&1 &
 	load_pid=$!
 	cpu_pct=null rss_kb=null
