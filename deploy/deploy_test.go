@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/pavilion-live/pavilion/internal/clientip"
 	"github.com/pavilion-live/pavilion/internal/config"
 	"github.com/pavilion-live/pavilion/internal/testinfra"
 )
@@ -112,6 +114,7 @@ type composeService struct {
 type portMapping struct {
 	published, target int
 	protocol          string
+	hostIP            string // "": every interface
 }
 
 func parsePort(t *testing.T, n yaml.Node) portMapping {
@@ -130,12 +133,13 @@ func parsePort(t *testing.T, n yaml.Node) portMapping {
 		if err1 != nil || err2 != nil {
 			t.Fatalf("port %q: want host:container numbers", n.Value)
 		}
-		return portMapping{pub, tgt, proto}
+		return portMapping{pub, tgt, proto, strings.Join(parts[:len(parts)-2], ":")}
 	}
 	var long struct {
 		Target    int    `yaml:"target"`
 		Published string `yaml:"published"`
 		Protocol  string `yaml:"protocol"`
+		HostIP    string `yaml:"host_ip"`
 	}
 	if err := n.Decode(&long); err != nil {
 		t.Fatalf("port: %v", err)
@@ -147,7 +151,28 @@ func parsePort(t *testing.T, n yaml.Node) portMapping {
 	if long.Protocol == "" {
 		long.Protocol = "tcp"
 	}
-	return portMapping{pub, long.Target, long.Protocol}
+	return portMapping{pub, long.Target, long.Protocol, long.HostIP}
+}
+
+// checkNodeEnv checks the proxy and metrics settings of a node's
+// environment: trusted proxies that parse, and metrics on a port of their
+// own. It returns the metrics port.
+func checkNodeEnv(t *testing.T, where string, env map[string]string) int {
+	t.Helper()
+	proxies, err := clientip.ParseTrusted(env["PAVILION_TRUSTED_PROXIES"])
+	if err != nil || len(proxies) == 0 {
+		t.Errorf("%s: PAVILION_TRUSTED_PROXIES %q must name the reverse proxies (%v): behind one, every client would share one rate-limit bucket", where, env["PAVILION_TRUSTED_PROXIES"], err)
+	}
+	_, port, err := net.SplitHostPort(env["PAVILION_METRICS_ADDR"])
+	metrics, err2 := strconv.Atoi(port)
+	if err != nil || err2 != nil {
+		t.Errorf("%s: PAVILION_METRICS_ADDR %q must be a host:port for Prometheus", where, env["PAVILION_METRICS_ADDR"])
+		return 0
+	}
+	if _, http, _ := net.SplitHostPort(env["PAVILION_HTTP"]); http == port {
+		t.Errorf("%s: metrics on the HTTP port %s", where, port)
+	}
+	return metrics
 }
 
 // checkCompose checks what the cluster needs of the compose file: shared
@@ -179,6 +204,13 @@ func checkCompose(t *testing.T, src []byte) {
 		s := f.Services[name]
 		env := slices.Collect(maps.Keys(s.Environment))
 		checkEnvNames(t, "compose service "+name, env)
+		if metrics := checkNodeEnv(t, "compose service "+name, s.Environment); metrics != 0 {
+			for _, p := range s.Ports {
+				if m := parsePort(t, p); m.target == metrics && m.hostIP != "127.0.0.1" {
+					t.Errorf("%s publishes its metrics port on %q: loopback (127.0.0.1:…) at most", name, m.hostIP)
+				}
+			}
+		}
 		for _, v := range []string{"PAVILION_DATABASE_URL", "PAVILION_REDIS_URL", "PAVILION_PUBLIC_IP"} {
 			if s.Environment[v] == "" {
 				t.Errorf("%s: %s is not set", name, v)
@@ -241,7 +273,8 @@ type k8sDeployment struct {
 		} `yaml:"selector"`
 		Template struct {
 			Metadata struct {
-				Labels map[string]string `yaml:"labels"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
 			} `yaml:"metadata"`
 			Spec struct {
 				HostNetwork     bool           `yaml:"hostNetwork"`
@@ -408,6 +441,7 @@ func TestKubernetesManifests(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ConfigMap PAVILION_MEDIA_PORT %q: %v", cm.Data["PAVILION_MEDIA_PORT"], err)
 	}
+	metrics := checkNodeEnv(t, "the ConfigMap", cm.Data)
 
 	d := decodeAs[k8sDeployment](t, byKind["Deployment"][0])
 	pod := d.Spec.Template.Spec
@@ -433,6 +467,21 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	if !mediaOn["UDP"] || !mediaOn["TCP"] {
 		t.Errorf("media port %d must be declared for UDP and TCP, got %v", media, mediaOn)
+	}
+	// Prometheus finds the metrics port by the pod's annotations; the
+	// Service (and so the ingress) never carries it.
+	metricsName := ""
+	for _, p := range c.Ports {
+		if p.ContainerPort == metrics {
+			metricsName = p.Name
+		}
+	}
+	if metricsName == "" {
+		t.Errorf("the container does not declare the metrics port %d", metrics)
+	}
+	ann := d.Spec.Template.Metadata.Annotations
+	if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/port"] != strconv.Itoa(metrics) || ann["prometheus.io/path"] != "/metrics" {
+		t.Errorf("pod annotations %v: want prometheus.io/scrape true, port %d, path /metrics", ann, metrics)
 	}
 	for name, want := range map[string]struct {
 		probe *k8sProbe
@@ -494,6 +543,9 @@ func TestKubernetesManifests(t *testing.T) {
 	for _, p := range svc.Spec.Ports {
 		if !portNames[p.TargetPort] {
 			t.Errorf("the Service targets port %q, which the container does not name", p.TargetPort)
+		}
+		if p.TargetPort == metricsName || p.TargetPort == strconv.Itoa(metrics) {
+			t.Errorf("the Service carries the metrics port %q: it would reach the ingress", p.TargetPort)
 		}
 	}
 }
@@ -599,16 +651,22 @@ func TestSystemdUnit(t *testing.T) {
 	}
 
 	var names []string
+	env := map[string]string{}
 	for line := range strings.SplitSeq(string(readFile(t, "systemd/pavilion.env")), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		name, _, ok := strings.Cut(line, "=")
+		name, value, ok := strings.Cut(line, "=")
 		if !ok {
 			t.Errorf("pavilion.env: not NAME=value: %q", line)
 		}
 		names = append(names, name)
+		env[name] = value
+	}
+	checkNodeEnv(t, "pavilion.env", env)
+	if host, _, _ := net.SplitHostPort(env["PAVILION_METRICS_ADDR"]); host != "127.0.0.1" && host != "::1" {
+		t.Errorf("pavilion.env: metrics on %q: keep them on loopback in the example", env["PAVILION_METRICS_ADDR"])
 	}
 	for _, e := range svc["Environment"] {
 		name, _, _ := strings.Cut(e, "=")
@@ -641,6 +699,9 @@ func TestCaddyfile(t *testing.T) {
 			t.Errorf("Caddyfile lacks %q", want)
 		}
 	}
+	if strings.Contains(src, "handle /metrics") {
+		t.Error("the Caddyfile routes /metrics: the nodes serve it on their own listener only")
+	}
 	caddy := tool(t, "caddy", "caddy")
 	run(t, []string{"PAVILION_UPSTREAMS=127.0.0.1:8081 127.0.0.1:8082", "XDG_DATA_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir()},
 		caddy, "adapt", "--config", "Caddyfile", "--adapter", "caddyfile")
@@ -650,7 +711,9 @@ func TestNginxConf(t *testing.T) {
 	src := string(readFile(t, "nginx.conf"))
 	// The websocket handshake needs Upgrade passed on; the origin check
 	// needs the Host with its port ($host drops it).
-	for _, want := range []string{"proxy_set_header Upgrade $http_upgrade", "proxy_set_header Connection $connection_upgrade", "proxy_set_header Host $http_host", "proxy_http_version 1.1"} {
+	// The nodes find the client in X-Forwarded-For (--trusted-proxies).
+	for _, want := range []string{"proxy_set_header Upgrade $http_upgrade", "proxy_set_header Connection $connection_upgrade", "proxy_set_header Host $http_host", "proxy_http_version 1.1",
+		"proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for"} {
 		if !strings.Contains(src, want) {
 			t.Errorf("nginx.conf lacks %q", want)
 		}
@@ -661,4 +724,74 @@ func TestNginxConf(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, nil, nginx, "-q", "-t", "-c", abs)
+}
+
+// TestPrometheusConfig: the example scrape configuration reaches the
+// metrics port of every deployment, never the HTTP port or the proxy.
+func TestPrometheusConfig(t *testing.T) {
+	var cfg struct {
+		ScrapeConfigs []struct {
+			JobName       string `yaml:"job_name"`
+			StaticConfigs []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+			KubernetesSD   []map[string]any `yaml:"kubernetes_sd_configs"`
+			RelabelConfigs []struct {
+				SourceLabels []string `yaml:"source_labels"`
+				Action       string   `yaml:"action"`
+				Regex        string   `yaml:"regex"`
+			} `yaml:"relabel_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(readFile(t, "prometheus.yml"), &cfg); err != nil {
+		t.Fatalf("prometheus.yml: %v", err)
+	}
+	targets := map[string][]string{}
+	relabels := map[string]string{}
+	for _, j := range cfg.ScrapeConfigs {
+		for _, s := range j.StaticConfigs {
+			targets[j.JobName] = append(targets[j.JobName], s.Targets...)
+		}
+		for _, r := range j.RelabelConfigs {
+			relabels[j.JobName] += strings.Join(r.SourceLabels, ",") + " " + r.Action + "\n"
+		}
+	}
+
+	var compose composeFile
+	if err := yaml.Unmarshal(readFile(t, "docker-compose.yml"), &compose); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for name, s := range compose.Services {
+		if addr, ok := s.Environment["PAVILION_METRICS_ADDR"]; ok {
+			_, port, _ := net.SplitHostPort(addr)
+			want = append(want, name+":"+port)
+		}
+	}
+	slices.Sort(want)
+	got := slices.Sorted(slices.Values(targets["compose"]))
+	if len(want) == 0 || !slices.Equal(got, want) {
+		t.Errorf("compose job scrapes %v, the compose nodes serve metrics on %v", got, want)
+	}
+
+	m := regexp.MustCompile(`PAVILION_CLUSTER_METRICS_BASE:-(\d+)`).FindSubmatch(readFile(t, "local-cluster.sh"))
+	script := string(readFile(t, "local-cluster.sh"))
+	if m == nil || !strings.Contains(script, "--metrics-addr") || !strings.Contains(script, "--trusted-proxies") {
+		t.Fatal("local-cluster.sh must give each node --metrics-addr (from PAVILION_CLUSTER_METRICS_BASE) and --trusted-proxies")
+	}
+	base, _ := strconv.Atoi(string(m[1]))
+	want = nil
+	for i := range 3 {
+		want = append(want, "127.0.0.1:"+strconv.Itoa(base+i))
+	}
+	if got := targets["local-cluster"]; !slices.Equal(got, want) {
+		t.Errorf("local-cluster job scrapes %v, the script's nodes serve metrics on %v", got, want)
+	}
+
+	k := relabels["kubernetes"]
+	for _, want := range []string{"__meta_kubernetes_pod_annotation_prometheus_io_scrape keep", "__meta_kubernetes_pod_annotation_prometheus_io_port replace"} {
+		if !strings.Contains(k, want) {
+			t.Errorf("the kubernetes job does not relabel %q:\n%s", want, k)
+		}
+	}
 }

@@ -23,6 +23,7 @@
 #   PAVILION_CLUSTER_REDIS_PORT  private redis-server port (default 56379)
 #   PAVILION_CLUSTER_HTTP_BASE   first node's HTTP port (default 8081; then 8082, 8083)
 #   PAVILION_CLUSTER_MEDIA_BASE  first node's media port (default 8191; then 8192, 8193)
+#   PAVILION_CLUSTER_METRICS_BASE first node's Prometheus metrics port (default 9091; then 9092, 9093)
 #   PAVILION_CLUSTER_DEMO        1 (default) seeds the demo data through node 1; 0 does not
 #   PAVILION_CLUSTER_KEEP        1 keeps the state directory after stop (logs, data)
 #   PAVILION_BIN                 use this pavilion binary instead of building one
@@ -35,6 +36,7 @@ pg_port="${PAVILION_CLUSTER_PG_PORT:-55432}"
 redis_port="${PAVILION_CLUSTER_REDIS_PORT:-56379}"
 http_base="${PAVILION_CLUSTER_HTTP_BASE:-8081}"
 media_base="${PAVILION_CLUSTER_MEDIA_BASE:-8191}"
+metrics_base="${PAVILION_CLUSTER_METRICS_BASE:-9091}"
 demo="${PAVILION_CLUSTER_DEMO:-1}"
 keep="${PAVILION_CLUSTER_KEEP:-0}"
 nodes=3
@@ -200,13 +202,14 @@ start_redis() {
 }
 
 start_node() { # index
-	local i=$1 http=$((http_base + $1 - 1)) media=$((media_base + $1 - 1)) args=()
+	local i=$1 http=$((http_base + $1 - 1)) media=$((media_base + $1 - 1)) metrics=$((metrics_base + $1 - 1)) args=()
 	if [[ $i == 1 && $demo == 1 ]]; then args+=(--demo); fi
 	mkdir -p "$dir/node$i"
 	setsid "$bin" serve \
 		--http "127.0.0.1:$http" --media-port "$media" --public-ip 127.0.0.1 \
 		--public-url "http://127.0.0.1:$http" --data-dir "$dir/node$i" \
 		--database-url "$database_url" --redis-url "$redis_url" \
+		--metrics-addr "127.0.0.1:$metrics" --trusted-proxies 127.0.0.1,::1 \
 		--shutdown-timeout 5s "${args[@]}" >"$(log_of "node$i")" 2>&1 &
 	node_pids+=($!)
 }
@@ -218,6 +221,7 @@ cmd_start() {
 	fi
 	for ((i = 0; i < nodes; i++)); do
 		if port_busy $((http_base + i)); then die "port $((http_base + i)) is taken: set PAVILION_CLUSTER_HTTP_BASE"; fi
+		if port_busy $((metrics_base + i)); then die "port $((metrics_base + i)) is taken: set PAVILION_CLUSTER_METRICS_BASE"; fi
 	done
 	command -v curl >/dev/null || die "curl not found"
 	if [[ -d $dir ]]; then
@@ -271,7 +275,7 @@ cmd_start() {
 	say "Pavilion cluster: $nodes nodes on PostgreSQL and Redis (state in $dir)"
 	for ((i = 1; i <= nodes; i++)); do
 		http=$((http_base + i - 1))
-		say "  node $i  http://127.0.0.1:$http   media udp+tcp 127.0.0.1:$((media_base + i - 1))   log $(log_of "node$i")"
+		say "  node $i  http://127.0.0.1:$http   media udp+tcp 127.0.0.1:$((media_base + i - 1))   metrics http://127.0.0.1:$((metrics_base + i - 1))/metrics   log $(log_of "node$i")"
 	done
 	say "  PostgreSQL  $database_url"
 	say "  Redis       $redis_url"
