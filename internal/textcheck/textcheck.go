@@ -13,8 +13,9 @@ import (
 )
 
 // Refused reports whether r may not appear in written text. multiline
-// allows the line feed and the tab (descriptions, chat); every other
-// character refused is refused everywhere:
+// allows the line feed, the tab and the Unicode line and paragraph
+// separators U+2028 and U+2029 (descriptions, chat); every other character
+// refused is refused everywhere:
 //
 //   - C0 controls U+0000–U+001F (NUL, CR, ESC…), DEL U+007F and the C1
 //     controls U+0080–U+009F;
@@ -24,8 +25,7 @@ import (
 //     width space U+200B, the word joiner and invisible operators
 //     U+2060–U+2064, the deprecated format controls U+206A–U+206F, the byte
 //     order mark U+FEFF, interlinear annotations U+FFF9–U+FFFB;
-//   - the line and paragraph separators U+2028 and U+2029 (line breaks that
-//     JavaScript and logs read as such), and the noncharacters U+FFFE, U+FFFF;
+//   - the noncharacters U+FFFE and U+FFFF;
 //   - U+FFFD, which is what invalid UTF-8 decodes to.
 //
 // Kept on purpose: the zero width (non-)joiners U+200C and U+200D (emoji
@@ -35,7 +35,7 @@ import (
 // emoji) and the soft hyphen.
 func Refused(r rune, multiline bool) bool {
 	switch {
-	case r == '\n' || r == '\t':
+	case r == '\n', r == '\t', r == 0x2028, r == 0x2029:
 		return !multiline
 	case r < 0x20, r >= 0x7f && r <= 0x9f:
 		return true
@@ -43,7 +43,7 @@ func Refused(r rune, multiline bool) bool {
 		return true
 	case r == 0x200b, r >= 0x2060 && r <= 0x2064, r >= 0x206a && r <= 0x206f:
 		return true
-	case r == 0x2028, r == 0x2029, r == 0xfeff:
+	case r == 0xfeff:
 		return true
 	case r >= 0xfff9 && r <= 0xfffb, r == 0xfffd, r == 0xfffe, r == 0xffff:
 		return true
@@ -56,7 +56,7 @@ func Refused(r rune, multiline bool) bool {
 func Line(field, s string) error { return check(field, s, false) }
 
 // Text checks a multi-line field (a description, a story, a chat message):
-// as Line, but line feeds and tabs are allowed.
+// as Line, but line breaks (LF, U+2028, U+2029) and tabs are allowed.
 func Text(field, s string) error { return check(field, s, true) }
 
 func check(field, s string, multiline bool) error {
