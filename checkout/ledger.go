@@ -22,6 +22,10 @@ var (
 	ErrKeyTaken = &apperr.Error{Code: apperr.Conflict, Message: "idempotency key already used"}
 )
 
+// MaxActiveHolds bounds a listing of one customer's active holds: each
+// hold takes units of a per-customer limit, so real customers have few.
+const MaxActiveHolds = 200
+
 // ReservationState is where a hold is in its life.
 type ReservationState string
 
@@ -139,6 +143,10 @@ type Ledger interface {
 	// nothing changes.
 	Reserve(ctx context.Context, r *Reservation, limit int, key *Idempotency) error
 	ReservationByID(ctx context.Context, id uuid.UUID) (*Reservation, error)
+	// ActiveReservations lists the customer's reservations that still hold
+	// units (Held, or Ordering while an order pays), soonest to expire first,
+	// at most MaxActiveHolds; with showID non-zero, only that show's.
+	ActiveReservations(ctx context.Context, userID, showID uuid.UUID) ([]Reservation, error)
 	// Release ends a held reservation (to Released or Expired) and returns its
 	// units. Gone when it is no longer held.
 	Release(ctx context.Context, id uuid.UUID, to ReservationState, now time.Time) (*Reservation, error)

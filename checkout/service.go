@@ -439,6 +439,16 @@ func (s *Service) Reservation(ctx context.Context, u *account.User, id uuid.UUID
 	return r, err
 }
 
+// ActiveHolds lists the caller's reservations that still hold units (held,
+// or being paid for), in the show or, with showID zero, in every show,
+// soonest to expire first: a page reloaded mid-purchase finds its holds again.
+func (s *Service) ActiveHolds(ctx context.Context, u *account.User, showID uuid.UUID) ([]Reservation, error) {
+	if u == nil {
+		return nil, apperr.Errorf(apperr.Unauthorized, "sign in first")
+	}
+	return s.Ledger.ActiveReservations(ctx, u.ID, showID)
+}
+
 // Sweep expires due holds and returns their units to the gate, then settles
 // orders whose payment outcome was unknown. It is safe on several nodes at
 // once; Run calls it every second.

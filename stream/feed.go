@@ -34,6 +34,8 @@ type feed struct {
 	changed chan struct{}
 	grace   *time.Timer
 	ended   bool
+	// takenOver is the publisher session a take-over ended last (takeover.go).
+	takenOver string
 	// egress bytes of viewers that have left, for the metrics.
 	goneBytes uint64
 	// ingest bytes, video and audio, across publisher sessions.

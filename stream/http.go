@@ -79,19 +79,28 @@ func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := bearer(r)
-	if key == "" || s.Keys == nil {
+	var ok bool
+	switch {
+	case key != "" && s.Keys != nil:
+		ok, err = s.Keys(r.Context(), show, key)
+	case key == "" && s.Host != nil:
+		ok, err = s.Host(r, show)
+	default:
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		httpError(w, http.StatusUnauthorized, "a stream key is required")
 		return
 	}
-	ok, err := s.Keys(r.Context(), show, key)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	if !ok {
+		msg := "wrong stream key"
+		if key == "" {
+			msg = "a stream key is required, or a signed-in host of the show"
+		}
 		w.Header().Set("WWW-Authenticate", "Bearer")
-		httpError(w, http.StatusUnauthorized, "wrong stream key")
+		httpError(w, http.StatusUnauthorized, msg)
 		return
 	}
 	offer, err := readOffer(w, r, "application/sdp")
@@ -184,7 +193,7 @@ func (s *Server) claim(show uuid.UUID, p *publisher) (fresh bool, err error) {
 		if f.ended {
 			f = nil
 		} else if f.pub != nil {
-			return false, apperr.Errorf(apperr.Conflict, "this show already has a live publisher; DELETE its session first")
+			return false, apperr.Errorf(apperr.Conflict, "this show already has a live publisher; DELETE its session first, or take the show over")
 		}
 	}
 	if f == nil {

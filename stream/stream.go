@@ -46,6 +46,9 @@ type Server struct {
 	ICEServers []webrtc.ICEServer
 	// Keys reports whether key is the stream key of the show. Nil refuses every publisher.
 	Keys func(ctx context.Context, showID uuid.UUID, key string) (bool, error)
+	// Host authorizes a publisher that sends no stream key: the studio page
+	// of a signed-in host, by its session. Nil refuses them.
+	Host func(r *http.Request, showID uuid.UUID) (bool, error)
 	// Viewer authorizes a WHEP request: nil error allows; an *apperr.Error
 	// (NotFound, Unauthorized, Forbidden…) sets the status. Nil allows everyone.
 	Viewer func(r *http.Request, showID uuid.UUID) error

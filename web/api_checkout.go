@@ -45,6 +45,25 @@ func (s *Server) reserve(w http.ResponseWriter, r *http.Request) error {
 	return reply(w, http.StatusCreated, "reservation", res)
 }
 
+// listMyReservations answers the caller's active holds, ?show= for one show's.
+func (s *Server) listMyReservations(w http.ResponseWriter, r *http.Request) error {
+	u, err := requireUser(r)
+	if err != nil {
+		return err
+	}
+	var showID uuid.UUID
+	if v := r.URL.Query().Get("show"); v != "" {
+		if showID, err = uuid.Parse(v); err != nil {
+			return apperr.Errorf(apperr.Invalid, "show must be a show id")
+		}
+	}
+	list, err := s.Checkout.ActiveHolds(r.Context(), u, showID)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, "reservations", nonNil(list))
+}
+
 func (s *Server) getReservation(w http.ResponseWriter, r *http.Request) error {
 	u, id, err := userAndID(r, "reservation")
 	if err != nil {

@@ -80,6 +80,7 @@ func newEnv(t *testing.T) *env {
 		Registry: prometheus.NewRegistry(),
 		Logger:   slog.New(slog.DiscardHandler),
 	}
+	media.Host = srv.PublishAsHost
 	e.srv = httptest.NewServer(srv.Handler())
 	t.Cleanup(e.srv.Close)
 

@@ -37,8 +37,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			secret = c.Value
 		}
 		// WHIP carries the show's stream key in the Authorization header: that
-		// is not an account credential, and the stream package checks it.
-		if secret == "" || strings.HasPrefix(r.URL.Path, "/whip/") {
+		// is not an account credential, and the stream package checks it. A
+		// WHIP request with the session cookie instead is the studio page
+		// publishing as its signed-in host (Server.PublishAsHost).
+		if secret == "" || (strings.HasPrefix(r.URL.Path, "/whip/") && r.Header.Get("Authorization") != "") {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/stream"
 )
 
 // openAPIOp is the part of an OpenAPI operation the tests look at.
@@ -284,3 +285,7 @@ func (fakeMedia) Delete(http.ResponseWriter, *http.Request)  {}
 func (fakeMedia) Patch(http.ResponseWriter, *http.Request)   {}
 func (fakeMedia) Options(http.ResponseWriter, *http.Request) {}
 func (fakeMedia) Layer(http.ResponseWriter, *http.Request)   {}
+func (fakeMedia) Publisher(context.Context, uuid.UUID) (stream.PublisherState, error) {
+	return stream.PublisherState{}, nil
+}
+func (fakeMedia) TakeOver(context.Context, uuid.UUID) (string, error) { return "", nil }

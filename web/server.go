@@ -19,6 +19,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/show"
+	"github.com/pavilion-live/pavilion/stream"
 )
 
 // Check is a dependency /readyz asks about.
@@ -84,6 +85,9 @@ type Media interface {
 	Patch(http.ResponseWriter, *http.Request)
 	Options(http.ResponseWriter, *http.Request)
 	Layer(http.ResponseWriter, *http.Request)
+	// Publisher and TakeOver serve the studio's take-over (api_stream.go).
+	Publisher(ctx context.Context, showID uuid.UUID) (stream.PublisherState, error)
+	TakeOver(ctx context.Context, showID uuid.UUID) (string, error)
 }
 
 // Handler builds the routed, wrapped handler. Call it once.
@@ -161,6 +165,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("PATCH /api/shows/{id}", s.api(s.patchShow))
 	mux.HandleFunc("DELETE /api/shows/{id}", s.api(s.cancelShow))
 	mux.HandleFunc("POST /api/shows/{id}/stream-key", s.api(s.rotateStreamKey))
+	mux.HandleFunc("GET /api/shows/{id}/stream", s.api(s.streamState))
+	mux.HandleFunc("POST /api/shows/{id}/takeover", s.api(s.takeOver))
 	mux.HandleFunc("POST /api/shows/{id}/offers", s.api(s.createOffer))
 	mux.HandleFunc("GET /api/shows/{id}/orders.csv", s.api(s.showOrdersCSV))
 	mux.HandleFunc("GET /api/shows/{id}/stats", s.api(s.showStats))
@@ -174,6 +180,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/brands/{id}/hub", s.api(s.brandHub))
 
 	mux.HandleFunc("POST /api/reservations", s.api(s.reserve))
+	mux.HandleFunc("GET /api/reservations", s.api(s.listMyReservations))
 	mux.HandleFunc("GET /api/reservations/{id}", s.api(s.getReservation))
 	mux.HandleFunc("DELETE /api/reservations/{id}", s.api(s.releaseReservation))
 	mux.HandleFunc("POST /api/orders", s.api(s.placeOrder))

@@ -152,6 +152,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		SecureCookies:  cfg.SecureCookies,
 		TrustedProxies: proxies,
 	}
+	// The studio page publishes as its signed-in host, without the stream key.
+	media.Host = srv.PublishAsHost
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

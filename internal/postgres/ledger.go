@@ -304,6 +304,24 @@ func (db *DB) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Rese
 	return r, nil
 }
 
+// ActiveReservations lists the customer's held and ordering reservations,
+// in one show or (showID zero) in all, soonest to expire first.
+func (db *DB) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) ([]checkout.Reservation, error) {
+	where, args := `user_id = $2`, []any{checkout.MaxActiveHolds, userID}
+	if showID != uuid.Nil {
+		where, args = where+` AND show_id = $3`, append(args, showID)
+	}
+	rows, err := db.pool.Query(ctx,
+		`SELECT `+reservationCols+` FROM reservations
+		 WHERE `+where+` AND state IN ('held', 'ordering')
+		 ORDER BY expires_at, id LIMIT $1`, args...)
+	list, err := collect(rows, err, scanReservation)
+	if err != nil {
+		return nil, storeErr("active reservations", err)
+	}
+	return list, nil
+}
+
 // Release ends a held reservation (to Released or Expired) and returns its
 // units to the offer and the SKU. Gone when it is no longer held.
 func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, now time.Time) (*checkout.Reservation, error) {

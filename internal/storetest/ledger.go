@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,6 +26,73 @@ func RunLedger(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("OrderStates", func(t *testing.T) { testOrderStates(t, newFixture(t, open(t))) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newFixture(t, open(t))) })
 	t.Run("ConcurrentReserve", func(t *testing.T) { testConcurrentReserve(t, newFixture(t, open(t))) })
+	t.Run("ActiveReservations", func(t *testing.T) { testActiveReservations(t, newFixture(t, open(t))) })
+}
+
+// testActiveReservations: a customer's holds that still take units are
+// listed (held and being paid for), soonest to expire first, in one show or
+// all; released, expired and ordered ones and other customers' are not.
+func testActiveReservations(t *testing.T, f *fixture) {
+	ctx := context.Background()
+	ids := func(list []checkout.Reservation, err error) []uuid.UUID {
+		t.Helper()
+		must(t, err)
+		if list == nil {
+			t.Fatal("ActiveReservations answered nil, want an empty list")
+		}
+		out := []uuid.UUID{}
+		for _, r := range list {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	buyer := f.users[0]
+	if got := ids(f.Ledger.ActiveReservations(ctx, buyer, uuid.Nil)); len(got) != 0 {
+		t.Fatalf("no holds yet: %v", got)
+	}
+	late := f.res(f.offer, buyer, 1, time.Hour)
+	soon := f.res(f.offer, buyer, 1, 10*time.Minute)
+	paying := f.res(f.offer, buyer, 1, 30*time.Minute)
+	gone := f.res(f.offer, buyer, 1, 20*time.Minute)
+	for _, r := range []*checkout.Reservation{late, soon, paying, gone} {
+		must(t, f.Ledger.Reserve(ctx, r, 0, nil))
+	}
+	must(t, f.Ledger.Reserve(ctx, f.res(f.offer, f.users[1], 1, 5*time.Minute), 0, nil)) // someone else's
+	must(t, f.Ledger.BeginOrder(ctx, f.order(paying), now()))
+	_, err := f.Ledger.Release(ctx, gone.ID, checkout.Released, now())
+	must(t, err)
+
+	// A second show of the brand with a hold of its own.
+	other := newShow(f.brand, "Encore", now().Add(2*time.Hour))
+	must(t, f.Shows.CreateShow(ctx, other))
+	o2 := &checkout.Offer{ID: uuid.New(), ShowID: other.ID, SKUID: f.sku.ID, PriceMinor: 150_000, Currency: "EUR", Allocated: 2, CreatedAt: now()}
+	must(t, f.Catalog.CreateOffer(ctx, o2))
+	elsewhere := f.res(o2, buyer, 1, 15*time.Minute)
+	must(t, f.Ledger.Reserve(ctx, elsewhere, 0, nil))
+
+	want := []uuid.UUID{soon.ID, paying.ID, late.ID}
+	if got := ids(f.Ledger.ActiveReservations(ctx, buyer, f.show)); !slices.Equal(got, want) {
+		t.Fatalf("in the show = %v, want %v (soon, paying, late)", got, want)
+	}
+	want = []uuid.UUID{soon.ID, elsewhere.ID, paying.ID, late.ID}
+	if got := ids(f.Ledger.ActiveReservations(ctx, buyer, uuid.Nil)); !slices.Equal(got, want) {
+		t.Fatalf("in all shows = %v, want %v", got, want)
+	}
+	list, err := f.Ledger.ActiveReservations(ctx, buyer, f.show)
+	must(t, err)
+	if list[1].State != checkout.Ordering || list[0] != *soon {
+		t.Fatalf("listed rows = %+v", list)
+	}
+	if got := ids(f.Ledger.ActiveReservations(ctx, buyer, uuid.New())); len(got) != 0 {
+		t.Fatalf("another show: %v", got)
+	}
+	// Expired holds drop out.
+	_, err = f.Ledger.ExpireDue(ctx, now().Add(11*time.Minute), 10)
+	must(t, err)
+	want = []uuid.UUID{paying.ID, late.ID}
+	if got := ids(f.Ledger.ActiveReservations(ctx, buyer, f.show)); !slices.Equal(got, want) {
+		t.Fatalf("after expiry = %v, want %v", got, want)
+	}
 }
 
 // fixture is a brand with a SKU (10 on hand) and a show offering 5 of them.

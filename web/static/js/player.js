@@ -13,12 +13,20 @@ import { icsFor, download } from "./ics.js";
 const showID = location.pathname.split("/")[2];
 const S = {
   show: null, offers: new Map(), order: [], pinned: null, products: new Map(),
-  you: null, viewers: null, hold: null, orders: [], video: "connecting", ended: false,
+  you: null, viewers: null, orders: [], video: "connecting", ended: false,
+  // The buyer's active holds (reservation id -> reservation), from the
+  // server; current is the one the checkout sheet is about.
+  holds: new Map(), current: null,
   chat: [], counts: {},
 };
 let room;
 let session = null;
 let sessions = 0; // WHEP sessions opened, for the tests of reconnection
+// intents: one per offer while a Buy tap waits for its answer. A tap is one
+// intent to buy with one idempotency key: more taps while it is pending do
+// nothing, and a retry after a lost answer (network) reuses the key, so
+// three quick taps never make three holds.
+const intents = new Map();
 
 main().catch((e) => fatal(e));
 
@@ -36,7 +44,7 @@ async function main() {
     S.order.push(o.id);
   }
   S.ended = S.show.state === "ended" || S.show.state === "cancelled";
-  productIndex(S.show.brand_id).then((ix) => { S.products = ix.bySKU; renderOffers(); }).catch(() => {});
+  productIndex(S.show.brand_id).then((ix) => { S.products = ix.bySKU; renderOffers(); renderHolds(); }).catch(() => {});
   wire();
   renderAll();
   if (!S.ended) {
@@ -44,7 +52,10 @@ async function main() {
     videoLoop();
   }
   loadOrders();
-  onUser(() => { room?.restart(); loadOrders(); loadSubscribed(); renderAll(); });
+  loadHolds();
+  onUser(() => { room?.restart(); loadOrders(); loadHolds(); loadSubscribed(); renderAll(); });
+  // Holds may have changed in another tab or device meanwhile.
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) loadHolds(); });
   onChange(() => renderAll());
   setInterval(tick, 1000);
 }
@@ -127,6 +138,7 @@ function frame(f) {
 }
 
 function roomStatus(s) {
+  if (s === "open") loadHolds(); // after a reconnect: what happened to the holds meanwhile
   const el = $("#room-status");
   if (S.ended) { el.textContent = ""; return; }
   el.textContent = s === "open" ? "" : s === "banned" ? t("chat.banned") : t("chat.reconnecting");
@@ -204,21 +216,51 @@ function setEnded() {
 
 // ---- buying
 
+const currentHold = () => S.holds.get(S.current) || null;
+const holdOf = (offerID) => [...S.holds.values()].find((r) => r.offer_id === offerID && r.state === "held") || null;
+
 async function buy(o) {
   const u = await requireLogin();
   if (!u) return;
-  const key = crypto.randomUUID();
+  let intent = intents.get(o.id);
+  if (intent?.busy) return;
+  if (!intent) { intent = { key: crypto.randomUUID(), busy: false }; intents.set(o.id, intent); }
+  intent.busy = true;
+  renderOffers();
   try {
-    const { reservation } = await post("/api/reservations", { offer_id: o.id, quantity: 1 }, { "Idempotency-Key": key });
-    S.hold = { reservation, offer: o };
-    renderOffers();
+    const { reservation } = await post("/api/reservations", { offer_id: o.id, quantity: 1 }, { "Idempotency-Key": intent.key });
+    intents.delete(o.id);
+    S.holds.set(reservation.id, reservation);
+    S.current = reservation.id;
+    renderHolds();
     openCheckout();
   } catch (e) {
+    // An answer ends the intent; without one (network) the next tap retries
+    // with the same key and gets the first answer if there was one.
+    if (e.status !== 0) intents.delete(o.id); else intent.busy = false;
     toast(e.text ? e.text() : String(e));
+    if (e.status === 0 || e.code === "limit_reached") loadHolds();
+  } finally {
+    renderOffers();
   }
 }
 
-function openCheckout() {
+// loadHolds asks the server for the buyer's active holds in this show: a
+// reloaded page, another tab's taps and expiries all show up here.
+async function loadHolds() {
+  if (!currentUser()) { S.holds.clear(); S.current = null; renderHolds(); return; }
+  try {
+    const { reservations } = await get(`/api/reservations?show=${showID}`);
+    S.holds = new Map(reservations.map((r) => [r.id, r]));
+  } catch { return; /* keep what we have; the next load will tell */ }
+  if (S.current && !S.holds.has(S.current)) S.current = null;
+  renderHolds();
+  renderOffers();
+}
+
+function openCheckout(id) {
+  if (typeof id === "string") S.current = id;
+  if (!currentHold()) return;
   const d = $("#checkout");
   $("#co-form").hidden = false;
   $("#co-done").hidden = true;
@@ -229,12 +271,14 @@ function openCheckout() {
   $("#ship-name").focus();
 }
 
+const holdName = (r) => S.products.get(r.sku_id)?.product?.name || t("offer.unknown");
+
 function renderCheckout() {
-  if (!S.hold) return;
-  const r = S.hold.reservation;
+  const r = currentHold();
+  if (!r) return;
   const info = S.products.get(r.sku_id);
   clear($("#co-item")).append(
-    h("strong", { text: info?.product?.name || t("offer.unknown") }),
+    h("strong", { text: holdName(r) }),
     info?.sku ? h("span", { class: "muted", text: " · " + skuLabel(info.sku) }) : null,
     h("span", { class: "co-price", text: money(r.price_minor * r.quantity, r.currency) }),
   );
@@ -242,25 +286,63 @@ function renderCheckout() {
   renderHold();
 }
 
+const holdLeft = (r) => Date.parse(r.expires_at) - (room ? room.now() : Date.now());
+const holdText = (r) => (r.state === "ordering" ? t("holds.paying") : holdLeft(r) > 0 ? t("co.hold", { time: clock(holdLeft(r)) }) : t("co.expired"));
+
+// renderHold moves the countdowns: the sheet's, the cards' and the list's;
+// a hold that ran out leaves the list (the server expires it too).
 function renderHold() {
-  if (!S.hold) return;
-  const left = Date.parse(S.hold.reservation.expires_at) - Date.now();
-  const text = left > 0 ? t("co.hold", { time: clock(left) }) : t("co.expired");
-  $("#co-hold").textContent = text;
-  // Announce the hold's time now and then, not every second.
-  const s = Math.ceil(left / 1000);
-  $("#co-hold").setAttribute("aria-live", s % 60 === 0 || s <= 10 ? "polite" : "off");
-  const badge = document.querySelector(`[data-hold="${S.hold.offer.id}"]`);
-  if (badge) badge.textContent = text;
-  if (left <= 0) { S.hold = null; renderOffers(); }
+  const r = currentHold();
+  if (r) {
+    const left = holdLeft(r);
+    $("#co-hold").textContent = holdText(r);
+    // Announce the hold's time now and then, not every second.
+    const s = Math.ceil(left / 1000);
+    $("#co-hold").setAttribute("aria-live", s % 60 === 0 || s <= 10 ? "polite" : "off");
+  } else if ($("#checkout").open && !$("#co-form").hidden) {
+    $("#co-hold").textContent = t("co.expired");
+  }
+  for (const el of document.querySelectorAll("[data-hold-time]")) {
+    const x = S.holds.get(el.dataset.holdTime);
+    if (x) el.textContent = holdText(x);
+  }
+  const gone = [...S.holds.values()].filter((x) => x.state === "held" && holdLeft(x) <= 0);
+  if (gone.length) {
+    for (const x of gone) S.holds.delete(x.id);
+    announceHolds(t("holds.expired", { name: holdName(gone[0]) }));
+    renderHolds();
+    renderOffers();
+  }
+}
+
+function announceHolds(text) {
+  $("#holds-status").textContent = text;
+}
+
+function renderHolds() {
+  const list = [...S.holds.values()].sort((a, b) => Date.parse(a.expires_at) - Date.parse(b.expires_at));
+  $("#my-holds").hidden = list.length === 0;
+  const ul = clear($("#holds-list"));
+  for (const r of list) {
+    const name = holdName(r);
+    const info = S.products.get(r.sku_id);
+    ul.append(h("li", { class: "hold-row", "data-reservation": r.id },
+      h("span", { class: "hold-name" }, h("strong", { text: name }), info?.sku ? h("span", { class: "muted", text: " · " + skuLabel(info.sku) }) : null),
+      h("span", { text: money(r.price_minor * r.quantity, r.currency) }),
+      h("span", { class: "hold", "data-hold-time": r.id, text: holdText(r) }),
+      r.state === "held" ? h("span", { class: "hold-actions" },
+        h("button", { type: "button", class: "primary small", i18n: "offer.checkout", "aria-label": t("holds.checkout.of", { name }), onclick: () => openCheckout(r.id) }),
+        h("button", { type: "button", class: "secondary small", i18n: "holds.release", "aria-label": t("holds.release.of", { name }), "data-release": r.id, onclick: () => release(r.id) })) : null));
+  }
 }
 
 async function pay(ev) {
   ev.preventDefault();
-  if (!S.hold) { $("#co-error").textContent = t("co.expired"); return; }
+  const hold = currentHold();
+  if (!hold) { $("#co-error").textContent = t("co.expired"); return; }
   const val = (id) => $(id).value.trim();
   const body = {
-    reservation_id: S.hold.reservation.id,
+    reservation_id: hold.id,
     payment_token: $("#card").value,
     shipping: {
       name: val("#ship-name"), line1: val("#ship-line1"), line2: val("#ship-line2"), city: val("#ship-city"),
@@ -279,9 +361,12 @@ async function pay(ev) {
       await sleep(1500);
       order = (await get(`/api/orders/${order.id}`)).order;
     }
-    S.hold = null;
+    S.holds.delete(hold.id);
+    S.current = null;
+    renderHolds();
     upsertOrder(order);
     confirmOrder(order);
+    loadHolds();
   } catch (e) {
     if (e.status !== 0) S.payKey = null;
     $("#co-error").textContent = e.text ? e.text() : String(e);
@@ -300,11 +385,24 @@ function confirmOrder(o) {
   renderOffers();
 }
 
-async function release() {
-  if (S.hold) await del(`/api/reservations/${S.hold.reservation.id}`).catch(() => {});
-  S.hold = null;
-  $("#checkout").close();
+// release lets one hold go (the sheet's, without an id); the list is then
+// read again, so it shows what the server holds.
+async function release(id) {
+  if (typeof id !== "string") id = S.current;
+  const r = id && S.holds.get(id);
+  if (id === S.current && $("#checkout").open) $("#checkout").close();
+  if (!r) return;
+  try {
+    await del(`/api/reservations/${id}`);
+    announceHolds(t("holds.released", { name: holdName(r) }));
+  } catch (e) {
+    if (e.status !== 404 && e.status !== 410) { toast(e.text ? e.text() : String(e)); return; }
+  }
+  S.holds.delete(id);
+  if (S.current === id) S.current = null;
+  renderHolds();
   renderOffers();
+  loadHolds();
 }
 
 async function loadOrders() {
@@ -410,6 +508,7 @@ function renderAll() {
   renderOffers();
   renderChat();
   renderOrders();
+  renderHolds();
   renderReactions({});
   const canChat = !S.ended;
   $("#chat-text").disabled = !canChat;
@@ -450,10 +549,12 @@ function renderPrelive() {
 function offerAction(o) {
   const now = room ? room.now() : Date.now();
   const ds = dropState(o, now);
-  if (S.hold?.offer.id === o.id) {
-    return [h("button", { type: "button", class: "primary", i18n: "offer.checkout", onclick: openCheckout }),
-      h("span", { class: "hold", "data-hold": o.id })];
+  const held = holdOf(o.id);
+  if (held) {
+    return [h("button", { type: "button", class: "primary", i18n: "offer.checkout", "data-checkout": o.id, onclick: () => openCheckout(held.id) }),
+      h("span", { class: "hold", "data-hold": o.id, "data-hold-time": held.id, text: holdText(held) })];
   }
+  const pending = intents.get(o.id)?.busy;
   const kept = S.orders.filter((x) => x.offer_id === o.id && ["paid", "pending", "fulfilled"].includes(x.state));
   const mine = kept.length > 0;
   const units = kept.reduce((n, x) => n + x.quantity, 0);
@@ -463,7 +564,8 @@ function offerAction(o) {
   else if (o.available <= 0) { key = "offer.soldout"; disabled = true; }
   else if (ds === "pending") { key = "offer.drop.soon"; disabled = true; }
   else if (ds === "closed") { key = "offer.drop.closed"; disabled = true; }
-  return [h("button", { type: "button", class: "primary buy", i18n: key, disabled, "data-buy": o.id, onclick: () => buy(o) }),
+  if (pending) key = "offer.reserving";
+  return [h("button", { type: "button", class: "primary buy", i18n: key, disabled, "aria-busy": pending ? "true" : "false", "data-buy": o.id, onclick: () => buy(o) }),
     mine ? h("span", { class: "owned", i18n: "offer.owned" }) : null];
 }
 

@@ -56,12 +56,13 @@ export async function watch(showID, onStream) {
   }
 }
 
-// publish starts a WHIP session from a local stream with the show's key.
+// publish starts a WHIP session from a local stream with the show's key,
+// or, without one, as the signed-in host (the session cookie).
 export async function publish(showID, key, stream) {
   const pc = new RTCPeerConnection();
   for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
   try {
-    const loc = await negotiate(pc, `/whip/${showID}`, { Authorization: `Bearer ${key}` });
+    const loc = await negotiate(pc, `/whip/${showID}`, key ? { Authorization: `Bearer ${key}` } : {});
     return { pc, location: loc };
   } catch (e) {
     pc.close();

@@ -18,8 +18,9 @@ const S = {
 let room = null;
 let local = null;   // the camera and microphone stream
 let session = null; // the WHIP session
-let key = null;     // the stream key this page got (shown once by the server)
 let wantLive = false;
+let lastSession = ""; // the id of this page's latest WHIP session, to tell a take-over
+let polling = null;
 
 main().catch((e) => toast(e.text ? e.text() : String(e)));
 
@@ -97,6 +98,7 @@ function welcome(f) {
   renderAll();
   sample();
   listDevices();
+  if (!polling) { polling = setInterval(pollStream, 3000); pollStream(); }
 }
 
 function event(f) {
@@ -118,7 +120,7 @@ function event(f) {
       if (o) { o.drop = true; o.drop_opens_at = f.opens_at; o.drop_closes_at = f.closes_at; renderOffers(); }
       break;
     }
-    case "show_state": S.show.state = f.state; if (f.state === "ended") stopLive(); renderAll(); break;
+    case "show_state": S.show.state = f.state; if (f.state === "ended" && wantLive) stopLive(); renderAll(); break;
   }
 }
 
@@ -164,14 +166,49 @@ async function startCamera() {
   await listDevices();
 }
 
+// The broadcast's states: off, connecting, live, reconnecting; elsewhere (a
+// publisher this page did not start is on air: another tab, device or
+// encoder) and taken (another device took this page's broadcast over). The
+// last two offer a take-over and never retry on their own.
 function setLive(state, extra) {
   S.live = state;
   const el = $("#live-state");
   el.dataset.state = state;
   el.textContent = extra ? `${t("studio.state." + state)} ${extra}` : t("studio.state." + state);
   $("#onair").hidden = state !== "live";
-  $("#go-live").hidden = state === "live" || state === "connecting";
+  const away = state === "elsewhere" || state === "taken";
+  $("#go-live").hidden = state === "live" || state === "connecting" || away;
+  $("#take-over").hidden = !away;
   $("#stop").hidden = !(state === "live" || state === "connecting" || state === "reconnecting");
+}
+
+const sessionID = (ss) => (ss ? ss.location.split("/").pop() : "");
+
+// streamState is the server's view of the show's broadcast, or null.
+async function streamState() {
+  try { return (await get(`/api/shows/${showID}/stream`)).stream; } catch { return null; }
+}
+
+// pollStream keeps the page's state in step with the server's: a publisher
+// appears elsewhere or leaves, or this page's broadcast was taken over.
+async function pollStream() {
+  const st = await streamState();
+  if (!st) return;
+  if (wantLive) {
+    if (lastSession && st.taken_over === lastSession) takenOver();
+    return;
+  }
+  if (S.live === "off" && st.live) setLive("elsewhere");
+  else if (S.live === "elsewhere" && !st.live) setLive("off");
+}
+
+// takenOver stops this page's broadcast without ending the show: the
+// server already ended the session, and the other device has the show.
+function takenOver() {
+  wantLive = false;
+  session?.pc.close();
+  session = null;
+  setLive("taken");
 }
 
 async function goLive() {
@@ -184,23 +221,47 @@ async function goLive() {
     return;
   }
   setLive("connecting");
-  while (wantLive) {
+  for (let attempt = 0; wantLive; attempt++) {
+    let ss = null;
     try {
-      if (!key) key = (await post(`/api/shows/${showID}/stream-key`)).stream_key;
-      session = await publish(showID, key, local);
-      await connected(session.pc);
+      // A reconnect must not take back a show another device took over.
+      if (attempt > 0 && lastSession) {
+        const st = await streamState();
+        if (st?.taken_over === lastSession) { takenOver(); break; }
+      }
+      // The studio publishes as its signed-in host: no stream key, so going
+      // live here never replaces the key an encoder is set up with.
+      ss = session = await publish(showID, null, local);
+      lastSession = sessionID(ss);
+      await connected(ss.pc);
+      if (!wantLive) break;
       setLive("live");
-      await broken(session.pc);
+      await broken(ss.pc);
       if (!wantLive) break;
       setLive("reconnecting");
     } catch (e) {
-      if (e.status === 409) { setLive("off", t("studio.busy")); wantLive = false; break; }
-      if (e.status === 401) key = null; // the key was replaced (OBS key asked for): get a new one
+      if (!wantLive) break;
+      if (e.status === 409) { wantLive = false; session = null; setLive("elsewhere"); break; }
+      if (e.status === 401 || e.status === 403) { wantLive = false; session = null; setLive("off", e.message); break; }
       setLive("reconnecting", e.text ? e.text() : e.message);
     }
-    await hangUp(session);
-    session = null;
+    if (ss && session === ss) { await hangUp(ss); session = null; }
     await sleep(2000);
+  }
+}
+
+// takeOver moves the show's broadcast to this page: the server ends the
+// other publisher as if it hung up (viewers stay for the grace period) and
+// this page publishes in its place, with the stream key left as it is.
+async function takeOver() {
+  $("#take-over").disabled = true;
+  try {
+    await post(`/api/shows/${showID}/takeover`);
+    await goLive();
+  } catch (e) {
+    toast(e.text ? e.text() : String(e));
+  } finally {
+    $("#take-over").disabled = false;
   }
 }
 
@@ -235,10 +296,8 @@ async function stopLive() {
 }
 
 async function obsKey() {
-  if (session && !confirm(t("studio.obs.confirm"))) return;
   try {
     const r = await post(`/api/shows/${showID}/stream-key`);
-    key = r.stream_key;
     $("#whip-url").textContent = r.whip_url;
     $("#stream-key").textContent = r.stream_key;
     $("#key-box").hidden = false;
@@ -353,6 +412,18 @@ function wire() {
   $("#cam").addEventListener("change", () => local && startCamera().catch(() => {}));
   $("#mic").addEventListener("change", () => local && startCamera().catch(() => {}));
   $("#go-live").addEventListener("click", goLive);
+  $("#take-over").addEventListener("click", takeOver);
+  // Leaving the page ends the broadcast: ask first while on air.
+  window.addEventListener("beforeunload", (ev) => {
+    if (!wantLive && !session) return;
+    ev.preventDefault();
+    ev.returnValue = "";
+  });
+  // And if the host leaves anyway, hang up at once: the show waits its
+  // grace period for them (a reloaded studio goes live again within it).
+  window.addEventListener("pagehide", () => {
+    if (session) fetch(session.location, { method: "DELETE", credentials: "same-origin", keepalive: true }).catch(() => {});
+  });
   $("#stop").addEventListener("click", stopLive);
   $("#get-key").addEventListener("click", obsKey);
   $("#chat-form").addEventListener("submit", (ev) => {
