@@ -2,8 +2,14 @@ package chat_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -310,5 +316,54 @@ func heard(t *testing.T, a, b *world, i int) bool {
 		if err != nil && !strings.Contains(err.Error(), "non-text") && !strings.Contains(err.Error(), "JSON object") {
 			return false // the second passed
 		}
+	}
+}
+
+// TestCloseCodesDocumented: PROTOCOL.md's table of close codes and
+// protocol.json's x-close-codes list the same codes, the credential codes
+// among them.
+func TestCloseCodesDocumented(t *testing.T) {
+	md, err := os.ReadFile("PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(md), "## Close codes")
+	if !ok {
+		t.Fatal("PROTOCOL.md has no close codes section")
+	}
+	table, _, _ = strings.Cut(table, "\n## ")
+	inDoc := map[int]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\| (\d{4}) \|`).FindAllStringSubmatch(table, -1) {
+		n, _ := strconv.Atoi(m[1])
+		inDoc[n] = true
+	}
+	var schema struct {
+		Codes []struct {
+			Code    int    `json:"code"`
+			Meaning string `json:"meaning"`
+			Action  string `json:"action"`
+		} `json:"x-close-codes"`
+	}
+	b, err := os.ReadFile("protocol.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &schema); err != nil {
+		t.Fatal(err)
+	}
+	inSchema := map[int]bool{}
+	for _, c := range schema.Codes {
+		if c.Meaning == "" || c.Action == "" {
+			t.Errorf("protocol.json: close code %d lacks a meaning or an action", c.Code)
+		}
+		inSchema[c.Code] = true
+	}
+	for _, code := range []int{chat.CloseSignedOut, chat.CloseAccountChanged, chat.CloseSlow} {
+		if !inDoc[code] || !inSchema[code] {
+			t.Errorf("close code %d: in PROTOCOL.md %v, in protocol.json %v", code, inDoc[code], inSchema[code])
+		}
+	}
+	if !maps.Equal(inDoc, inSchema) {
+		t.Errorf("PROTOCOL.md lists close codes %v, protocol.json %v", slices.Sorted(maps.Keys(inDoc)), slices.Sorted(maps.Keys(inSchema)))
 	}
 }
