@@ -183,8 +183,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		go serveDebug(ctx, log, cfg.DebugAddr)
 	}
 	go sweepCredentials(ctx, log, db)
-	// Credentials' last-use times are written in batches, not per request.
+	// Credentials' last-use times are written in batches, not per request;
+	// the last batch on the way out, before the database closes.
 	go accounts.Run(ctx, 30*time.Second)
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := accounts.FlushUsage(flushCtx); err != nil {
+			log.Warn("recording credential use at shutdown", "err", err)
+		}
+	}()
 	// Holds expire and unknown payments settle even if the node restarted
 	// mid-sale: the sweeper reads the ledger, not memory.
 	go shop.Run(ctx, time.Second)

@@ -126,19 +126,14 @@ func (s *Service) FlushUsage(ctx context.Context) error {
 	return nil
 }
 
-// Run flushes last-use times every interval until ctx ends, and once more
-// on the way out.
+// Run flushes last-use times every interval until ctx ends. The owner
+// calls FlushUsage once more on the way out, before the store closes.
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			if err := s.FlushUsage(flushCtx); err != nil {
-				s.log().Warn("recording credential use at shutdown", "err", err)
-			}
 			return
 		case <-t.C:
 			if err := s.FlushUsage(ctx); err != nil && ctx.Err() == nil {
