@@ -40,6 +40,7 @@ type conn struct {
 	ws   *websocket.Conn
 	room *Room
 	user *account.User // nil: anonymous, read-only
+	cred binding       // the credential user came with; the socket ends with it
 
 	queue chan frame  // room traffic, framed once per room
 	own   chan []byte // this viewer's results

@@ -51,6 +51,8 @@ type world struct {
 
 	// record, if set, sees every frame a client of this node reads.
 	record func(raw []byte)
+	// accounts, if set, resolves bearer credentials (credential_test.go).
+	accounts *account.Service
 }
 
 // option tunes a node before it starts serving.
@@ -60,6 +62,8 @@ type nodeConfig struct {
 	history   int
 	smallSend bool
 	analytics chat.Recorder
+	// setup, if set, finishes the node before its hub runs (credential_test.go).
+	setup func(*world)
 }
 
 // withAnalytics sets Hub.Analytics.
@@ -119,8 +123,11 @@ func (w *world) start(bus chat.Bus, opts ...option) {
 	}
 	w.shop = &checkout.Service{Catalog: w.db, Ledger: w.db, Gate: w.gate, Shows: w.db, Payments: &testpay.Provider{}, Logger: slog.New(slog.DiscardHandler)}
 	w.hub = &chat.Hub{Bus: bus, Shows: w.db, Catalog: w.db, Checkout: w.shop, Logger: slog.New(slog.DiscardHandler),
-		History: cfg.history, User: w.user, Analytics: cfg.analytics}
+		History: cfg.history, Caller: w.caller, Analytics: cfg.analytics}
 	w.shop.Notifier = w.hub
+	if cfg.setup != nil {
+		cfg.setup(w)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go w.hub.Run(ctx)

@@ -31,8 +31,13 @@ type Hub struct {
 	// Store keeps bans, mutes and blocked words; nil keeps them in each
 	// room's memory only (tests).
 	Store Store
-	// User resolves the request's account (session cookie or bearer token); nil result: anonymous.
-	User func(*http.Request) *account.User
+	// Caller resolves the request's account and the credential that vouched
+	// (session cookie or bearer token); nil result: anonymous. A socket
+	// lasts as long as its credential (credential.go).
+	Caller func(*http.Request) *account.Principal
+	// Credentials re-checks open sockets' credentials (account.Service);
+	// nil: only announcements and expiry end them.
+	Credentials Credentials
 	// CheckOrigin vets a browser's Origin on upgrade; nil: same host only.
 	CheckOrigin func(*http.Request) bool
 	Node        string // this node's name, for presence; default: random
@@ -97,10 +102,7 @@ func (h *Hub) log() *slog.Logger {
 // ?epoch=…&after=… resumes at once.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.init()
-	var u *account.User
-	if h.User != nil {
-		u = h.User(r)
-	}
+	u, cred := h.caller(r)
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
 		refuseUpgrade(w, http.StatusNotFound, apperr.Errorf(apperr.NotFound, "show not found"))
@@ -146,6 +148,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader answered already
 	}
 	c := newConn(ws, room, u)
+	c.cred = cred
 	h.metrics.conns.Inc()
 	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
 	room.join(c, r.URL.Query().Get("epoch"), after)
@@ -393,6 +396,7 @@ func (h *Hub) flushStock(ctx context.Context) {
 // second, stock ten times, viewer counts every two seconds, idle rooms closed.
 func (h *Hub) Run(ctx context.Context) {
 	h.init()
+	go h.watchCredentials(ctx)
 	fast := time.NewTicker(100 * time.Millisecond)
 	defer fast.Stop()
 	var tick int

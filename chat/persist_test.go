@@ -29,7 +29,9 @@ func TestModerationPersists(t *testing.T) {
 
 	// Node B: a second hub on the same store and bus, room not open yet.
 	b := &chat.Hub{Bus: bus, Shows: w.db, Catalog: w.db, Checkout: w.shop, Store: w.db, Logger: slog.New(slog.DiscardHandler),
-		User: func(r *http.Request) *account.User { return w.users[r.Header.Get("X-Test-User")] }}
+		Caller: func(r *http.Request) *account.Principal {
+			return &account.Principal{User: w.users[r.Header.Get("X-Test-User")]}
+		}}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go b.Run(ctx)

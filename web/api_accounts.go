@@ -92,11 +92,41 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	token, expires, err := s.Accounts.IssueToken(r.Context(), u.ID, in.Name, time.Duration(in.TTLSeconds)*time.Second)
+	if in.TTLSeconds < 0 || in.TTLSeconds > int64(account.MaxAdminTokenTTL/time.Second) {
+		return apperr.Errorf(apperr.Invalid, "ttl_seconds is out of range")
+	}
+	token, tok, err := s.Accounts.IssueToken(r.Context(), u.ID, in.Name, time.Duration(in.TTLSeconds)*time.Second)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"token": token, "expires_at": expires})
+	writeJSON(w, http.StatusCreated, map[string]any{"token": token, "id": tok.ID, "expires_at": tok.ExpiresAt})
+	return nil
+}
+
+// listTokens lists the caller's bearer tokens, without their secrets.
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
+	u, err := requireUser(r)
+	if err != nil {
+		return err
+	}
+	tokens, err := s.Accounts.ListTokens(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, "tokens", tokens)
+}
+
+// revokeToken ends one of the caller's tokens (a platform admin: anyone's),
+// and the live-room sockets opened with it.
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
+	u, id, err := userAndID(r, "token")
+	if err != nil {
+		return err
+	}
+	if err := s.Accounts.RevokeToken(r.Context(), u, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
@@ -145,11 +175,11 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := map[string]any{"user": u}
 	if in.TokenOnly {
-		token, expires, err := s.Accounts.IssueToken(r.Context(), u.ID, "token-only account", 0)
+		token, tok, err := s.Accounts.IssueToken(r.Context(), u.ID, "token-only account", 0)
 		if err != nil {
 			return err
 		}
-		out["token"], out["expires_at"] = token, expires
+		out["token"], out["expires_at"] = token, tok.ExpiresAt
 	}
 	writeJSON(w, http.StatusCreated, out)
 	return nil

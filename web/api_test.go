@@ -67,7 +67,8 @@ func newEnv(t *testing.T) *env {
 	e.shop = &checkout.Service{Catalog: db, Ledger: db, Gate: memory.NewGate(), Shows: db, Payments: e.pay,
 		PaymentTimeout: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
 	live := &chat.Hub{Bus: memory.NewBus(), Shows: db, Catalog: db, Checkout: e.shop, Logger: slog.New(slog.DiscardHandler),
-		User: func(r *http.Request) *account.User { return web.UserFrom(r.Context()) }}
+		Caller: func(r *http.Request) *account.Principal { return web.PrincipalFrom(r.Context()) }, Credentials: e.svc}
+	e.svc.Notifier = live
 	e.shop.Notifier = live
 	media := &stream.Server{UDPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler),
 		Keys: func(ctx context.Context, showID uuid.UUID, key string) (bool, error) {

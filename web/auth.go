@@ -44,12 +44,12 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		u, _, err := s.Accounts.Authenticate(r.Context(), secret)
+		p, err := s.Accounts.Authenticate(r.Context(), secret)
 		ctx := r.Context()
 		if err != nil {
 			ctx = context.WithValue(ctx, authErrKey, err)
 		} else {
-			ctx = context.WithValue(ctx, userKey, u)
+			ctx = context.WithValue(ctx, userKey, p)
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -57,8 +57,17 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 
 // UserFrom returns the authenticated caller, or nil for an anonymous one.
 func UserFrom(ctx context.Context) *account.User {
-	u, _ := ctx.Value(userKey).(*account.User)
-	return u
+	if p := PrincipalFrom(ctx); p != nil {
+		return p.User
+	}
+	return nil
+}
+
+// PrincipalFrom returns the authenticated caller with the credential that
+// vouched for it (for connections that must end with it), or nil.
+func PrincipalFrom(ctx context.Context) *account.Principal {
+	p, _ := ctx.Value(userKey).(*account.Principal)
+	return p
 }
 
 // requireUser returns the caller or the error to answer with: the

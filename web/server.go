@@ -148,6 +148,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/auth/logout", s.api(s.logout))
 	mux.HandleFunc("GET /api/me", s.api(s.me))
 	mux.HandleFunc("POST /api/tokens", s.api(s.createToken))
+	mux.HandleFunc("GET /api/tokens", s.api(s.listTokens))
+	mux.HandleFunc("DELETE /api/tokens/{id}", s.api(s.revokeToken))
 	mux.HandleFunc("GET /api/users", s.api(s.listUsers))
 	mux.HandleFunc("POST /api/users", s.api(s.createUser))
 

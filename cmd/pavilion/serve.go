@@ -68,6 +68,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log.Info("storage ready", "store", storeName, "schema_version", version, "bus", hot.name)
 
 	accounts := accountService(db)
+	accounts.Logger = log
 	if cfg.Demo {
 		if err := demo.Seed(ctx, demoDeps(db, accounts)); err != nil {
 			return fmt.Errorf("demo data: %w", err)
@@ -82,9 +83,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	live := &chat.Hub{
 		Bus: hot.bus, Shows: db, Catalog: db, Checkout: shop, Store: db, Logger: log, Registry: reg,
-		User: func(r *http.Request) *account.User { return web.UserFrom(r.Context()) },
+		Caller:      func(r *http.Request) *account.Principal { return web.PrincipalFrom(r.Context()) },
+		Credentials: accounts,
 	}
 	shop.Notifier = live
+	// Sockets end with their credentials: the account service tells the
+	// live room of every log-out, revocation, reset and role change.
+	accounts.Notifier = live
 	// The show lifecycle: scheduling in the platform's time zone, going live,
 	// ending, cancelling (which releases holds through checkout); the live
 	// room hears every change.
@@ -199,6 +204,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		go serveDebug(ctx, log, cfg.DebugAddr)
 	}
 	go sweepCredentials(ctx, log, db)
+	// Credentials' last-use times are written in batches, not per request;
+	// the last batch on the way out, before the database closes.
+	go accounts.Run(ctx, 30*time.Second)
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := accounts.FlushUsage(flushCtx); err != nil {
+			log.Warn("recording credential use at shutdown", "err", err)
+		}
+	}()
 	// Holds expire and unknown payments settle even if the node restarted
 	// mid-sale: the sweeper reads the ledger, not memory.
 	go shop.Run(ctx, time.Second)

@@ -64,12 +64,58 @@ const (
 // Credential is a stored session or bearer token. Only the SHA-256 of the
 // secret is stored, so a leaked database does not leak live credentials.
 type Credential struct {
+	// ID names the credential where its hash must not travel: in token
+	// lists, revocation URLs, and announcements between nodes.
+	ID        uuid.UUID
 	Hash      string // hex SHA-256 of the secret
 	UserID    uuid.UUID
 	Kind      CredentialKind
 	Name      string // for tokens: what the user called it
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// LastUsedAt is when the credential last vouched for a request, to about
+	// a minute (see Service.Authenticate); nil: never.
+	LastUsedAt *time.Time
+}
+
+// Principal is a caller a credential vouched for: the user, and which
+// credential it was, until when. Long-lived connections keep it, so they can
+// end when the credential does.
+type Principal struct {
+	User *User
+	// CredentialID is zero for a principal no credential stands behind
+	// (tests, internal callers): nothing ends it.
+	CredentialID uuid.UUID
+	Kind         CredentialKind
+	ExpiresAt    time.Time
+}
+
+// ChangeKind says what a Change announces.
+type ChangeKind string
+
+const (
+	// CredentialEnded: one credential no longer vouches (log-out, revocation).
+	CredentialEnded ChangeKind = "credential_ended"
+	// UserSignedOut: every credential of the user ended (password reset).
+	UserSignedOut ChangeKind = "user_signed_out"
+	// UserChanged: the user's roles or brand links changed; their
+	// credentials still vouch, for the new roles.
+	UserChanged ChangeKind = "user_changed"
+)
+
+// Change is an end of credentials, or a change of a user, that whatever
+// keeps a caller for longer than a request (the live room's sockets) must
+// act on.
+type Change struct {
+	Kind         ChangeKind `json:"kind"`
+	UserID       uuid.UUID  `json:"user_id"`
+	CredentialID uuid.UUID  `json:"credential_id,omitzero"` // CredentialEnded only
+}
+
+// Notifier hears of credential ends and user changes (chat.Hub, which
+// carries them to every node). Account never imports its listeners.
+type Notifier interface {
+	CredentialsChanged(ctx context.Context, c Change)
 }
 
 // Store persists users and credentials. Implementations return
@@ -87,9 +133,21 @@ type Store interface {
 	// ListUsers lists users in creation order, at most limit after the given offset.
 	ListUsers(ctx context.Context, offset, limit int) ([]User, error)
 
+	// CreateCredential stores c; c.ID and c.Hash are each unique (Conflict).
 	CreateCredential(ctx context.Context, c *Credential) error
 	// CredentialByHash returns the credential; expired ones are NotFound.
 	CredentialByHash(ctx context.Context, hash string, now time.Time) (*Credential, error)
+	// CredentialByID returns the credential; expired ones are NotFound.
+	CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (*Credential, error)
+	// CredentialsByUser lists the user's credentials unexpired at now, newest first.
+	CredentialsByUser(ctx context.Context, userID uuid.UUID, now time.Time) ([]Credential, error)
+	// CredentialUsers returns, for each of ids naming a credential unexpired
+	// at now, that credential's user as stored now. Ids of missing or
+	// expired credentials are absent from the map.
+	CredentialUsers(ctx context.Context, ids []uuid.UUID, now time.Time) (map[uuid.UUID]*User, error)
+	// TouchCredentials records when credentials were last used. A time
+	// earlier than the stored one, or a missing credential, is ignored.
+	TouchCredentials(ctx context.Context, used map[uuid.UUID]time.Time) error
 	DeleteCredential(ctx context.Context, hash string) error
 	// DeleteUserCredentials revokes all of a user's credentials (after a password reset).
 	DeleteUserCredentials(ctx context.Context, userID uuid.UUID) error

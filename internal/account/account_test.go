@@ -1,10 +1,13 @@
 package account
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/internal/apperr"
 )
 
 func TestPasswordHash(t *testing.T) {
@@ -75,5 +78,70 @@ func TestAuthorizationRules(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("%s: got %v", c.name, c.got)
 		}
+	}
+}
+
+// loginStore is just enough of a Store for Login: two accounts, one with a
+// password and one token-only (no password hash), and the sessions issued.
+type loginStore struct {
+	Store
+	hash string
+}
+
+func (s *loginStore) UserByEmail(_ context.Context, email string) (*User, string, error) {
+	switch email {
+	case "pw@example.com":
+		return &User{ID: uuid.New(), Email: email}, s.hash, nil
+	case "tokens@example.com":
+		return &User{ID: uuid.New(), Email: email}, "", nil
+	}
+	return nil, "", apperr.Errorf(apperr.NotFound, "user not found")
+}
+
+func (s *loginStore) CreateCredential(context.Context, *Credential) error { return nil }
+
+// TestLoginRefusalsCostTheSame: an unknown email, a token-only account and
+// a wrong password each cost one verification against a hash of the same
+// parameters, so the time of the answer tells nothing about the account.
+// (Counting work, not measuring time: the cost of a verification follows
+// from its parameters.)
+func TestLoginRefusalsCostTheSame(t *testing.T) {
+	h := Hasher{Time: 1, Memory: 64, Threads: 1}
+	hash, err := h.Hash("the right password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls []string // the parameter part of each hash verified against
+	svc := &Service{Store: &loginStore{hash: hash}, Hasher: h, verify: func(password, encoded string) (bool, error) {
+		parts := strings.Split(encoded, "$")
+		if len(parts) != 6 {
+			calls = append(calls, "malformed:"+encoded)
+		} else {
+			calls = append(calls, strings.Join(parts[1:4], "$"))
+		}
+		return Verify(password, encoded)
+	}}
+	params := strings.Join(strings.Split(hash, "$")[1:4], "$")
+	for _, c := range []struct{ name, email, password string }{
+		{"unknown email", "nobody@example.com", "a password"},
+		{"token-only account", "tokens@example.com", "a password"},
+		{"token-only account, empty password", "tokens@example.com", ""},
+		{"wrong password", "pw@example.com", "a password"},
+	} {
+		calls = nil
+		_, _, err := svc.Login(context.Background(), c.email, c.password)
+		if apperr.CodeOf(err) != apperr.Unauthorized || apperr.MessageOf(err) != "wrong email or password" {
+			t.Errorf("%s: err = %v, want the one refusal", c.name, err)
+		}
+		if len(calls) != 1 || calls[0] != params {
+			t.Errorf("%s: verified against %q, want one verification against a hash with %q", c.name, calls, params)
+		}
+	}
+	calls = nil
+	if u, secret, err := svc.Login(context.Background(), "pw@example.com", "the right password"); err != nil || u == nil || secret == "" {
+		t.Fatalf("right password: %v, %q, %v", u, secret, err)
+	}
+	if len(calls) != 1 {
+		t.Fatalf("right password: %d verifications", len(calls))
 	}
 }

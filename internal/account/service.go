@@ -1,12 +1,14 @@
 package account
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/mail"
 	"slices"
 	"strings"
@@ -41,14 +43,41 @@ type Service struct {
 	// password reset clears this node's cache at once; other nodes notice
 	// within CacheTTL.
 	CacheTTL time.Duration
+	// Notifier hears of every credential that ends and every user whose
+	// roles change here, so open sockets end with them; nil: nobody.
+	Notifier Notifier
+	Logger   *slog.Logger // zero: slog.Default()
 
 	cacheMu sync.Mutex
 	cache   map[string]cachedCredential
 
-	// dummyHash is verified against when an email is unknown, so log-in takes
-	// as long for a missing account as for a wrong password.
+	// usedMu guards used: credentials' last-use times waiting for the next
+	// FlushUsage, at most one per credential.
+	usedMu sync.Mutex
+	used   map[uuid.UUID]time.Time
+
+	// dummyHash is verified against in every refused log-in that has no
+	// password hash of its own to check (an unknown email, a token-only
+	// account), so each refusal costs what a wrong password costs.
 	dummyOnce sync.Once
 	dummyHash string
+	// verify checks a password against an encoded hash; zero: Verify. Tests
+	// count its calls.
+	verify func(password, encoded string) (bool, error)
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
+}
+
+// announce tells the notifier, if any, about c.
+func (s *Service) announce(ctx context.Context, c Change) {
+	if s.Notifier != nil {
+		s.Notifier.CredentialsChanged(ctx, c)
+	}
 }
 
 func (s *Service) now() time.Time {
@@ -155,7 +184,7 @@ func (s *Service) Signup(ctx context.Context, email, displayName, password strin
 	if err != nil {
 		return nil, "", err
 	}
-	secret, err := s.issue(ctx, u.ID, KindSession, "", s.sessionTTL())
+	secret, _, err := s.issue(ctx, u.ID, KindSession, "", s.sessionTTL())
 	if err != nil {
 		return nil, "", err
 	}
@@ -165,63 +194,103 @@ func (s *Service) Signup(ctx context.Context, email, displayName, password strin
 var errBadLogin = apperr.Errorf(apperr.Unauthorized, "wrong email or password")
 
 // Login checks a password and starts a session. The answer for an unknown
-// email and for a wrong password is the same, in content and in time.
+// email, for an account without a password (token-only) and for a wrong
+// password is the same, in content and in time: each costs one password
+// verification, so answers cannot tell which accounts exist.
 func (s *Service) Login(ctx context.Context, email, password string) (*User, string, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	u, hash, err := s.Store.UserByEmail(ctx, email)
-	if errors.Is(err, apperr.E(apperr.NotFound)) {
-		s.dummyOnce.Do(func() { s.dummyHash, _ = s.hasher().Hash("not a password") })
-		_, _ = Verify(password, s.dummyHash)
-		return nil, "", errBadLogin
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, apperr.E(apperr.NotFound)) {
 		return nil, "", err
 	}
-	ok, err := Verify(password, hash)
-	if err != nil || !ok {
+	if err != nil || hash == "" {
+		// No hash of its own to check (unknown email, token-only account):
+		// check one of the same cost that matches nothing.
+		s.dummyOnce.Do(func() { s.dummyHash, _ = s.hasher().Hash(randomSecret()) })
+		hash = s.dummyHash
+		u = nil
+	}
+	verify := s.verify
+	if verify == nil {
+		verify = Verify
+	}
+	ok, err := verify(password, hash)
+	if err != nil || !ok || u == nil {
 		return nil, "", errBadLogin
 	}
-	secret, err := s.issue(ctx, u.ID, KindSession, "", s.sessionTTL())
+	secret, _, err := s.issue(ctx, u.ID, KindSession, "", s.sessionTTL())
 	if err != nil {
 		return nil, "", err
 	}
 	return u, secret, nil
 }
 
-// Logout ends the session (or revokes the token) that secret names. An
-// unknown secret is not an error: the result is the same.
+// Logout ends the session (or revokes the token) that secret names, and
+// whatever was opened with it. An unknown secret is not an error: the
+// result is the same.
 func (s *Service) Logout(ctx context.Context, secret string) error {
 	hash := HashSecret(secret)
+	c, err := s.Store.CredentialByHash(ctx, hash, s.now())
+	if errors.Is(err, apperr.E(apperr.NotFound)) {
+		c, err = nil, nil // unknown or expired: there is nothing to announce
+	}
+	if err != nil {
+		return err
+	}
+	return s.end(ctx, hash, c)
+}
+
+// end deletes the credential with the given hash and announces c's end.
+func (s *Service) end(ctx context.Context, hash string, c *Credential) error {
 	s.cacheMu.Lock()
 	delete(s.cache, hash)
 	s.cacheMu.Unlock()
 	err := s.Store.DeleteCredential(ctx, hash)
-	if errors.Is(err, apperr.E(apperr.NotFound)) {
-		return nil
+	if err != nil && !errors.Is(err, apperr.E(apperr.NotFound)) {
+		return err
 	}
-	return err
+	if c != nil {
+		s.announce(ctx, Change{Kind: CredentialEnded, UserID: c.UserID, CredentialID: c.ID})
+	}
+	return nil
 }
 
-// IssueToken creates a bearer token for scripts; ttl 0 means the default.
-func (s *Service) IssueToken(ctx context.Context, userID uuid.UUID, name string, ttl time.Duration) (string, time.Time, error) {
+// Token lifetimes: a leaked token of an ordinary account stops working
+// within MaxTokenTTL; platform admins may issue longer ones (integrations).
+const (
+	MaxTokenTTL      = 90 * 24 * time.Hour
+	MaxAdminTokenTTL = 366 * 24 * time.Hour
+)
+
+// IssueToken creates a bearer token for scripts; ttl 0 means the default
+// (TokenTTL, within the owner's maximum).
+func (s *Service) IssueToken(ctx context.Context, userID uuid.UUID, name string, ttl time.Duration) (string, Token, error) {
 	name = strings.TrimSpace(name)
 	if utf8.RuneCountInString(name) > 64 {
-		return "", time.Time{}, apperr.Errorf(apperr.Invalid, "token name is longer than 64 characters")
+		return "", Token{}, apperr.Errorf(apperr.Invalid, "token name is longer than 64 characters")
 	}
 	if err := textcheck.Line("token name", name); err != nil {
-		return "", time.Time{}, err
+		return "", Token{}, err
 	}
-	if ttl < 0 || ttl > 366*24*time.Hour {
-		return "", time.Time{}, apperr.Errorf(apperr.Invalid, "token lifetime must be between 1 second and 366 days")
+	owner, err := s.Store.UserByID(ctx, userID)
+	if err != nil {
+		return "", Token{}, err
+	}
+	limit, days := MaxTokenTTL, 90
+	if owner.Has(RoleAdmin) {
+		limit, days = MaxAdminTokenTTL, 366
+	}
+	if ttl < 0 || ttl > limit {
+		return "", Token{}, apperr.Errorf(apperr.Invalid, "token lifetime must be between 1 second and %d days", days)
 	}
 	if ttl == 0 {
-		ttl = s.TokenTTL
-		if ttl == 0 {
-			ttl = 90 * 24 * time.Hour
-		}
+		ttl = min(cmp.Or(s.TokenTTL, MaxTokenTTL), limit)
 	}
-	secret, err := s.issue(ctx, userID, KindToken, name, ttl)
-	return secret, s.now().Add(ttl), err
+	secret, c, err := s.issue(ctx, userID, KindToken, name, ttl)
+	if err != nil {
+		return "", Token{}, err
+	}
+	return secret, tokenOf(c), nil
 }
 
 func (s *Service) sessionTTL() time.Duration {
@@ -231,51 +300,67 @@ func (s *Service) sessionTTL() time.Duration {
 	return s.SessionTTL
 }
 
-func (s *Service) issue(ctx context.Context, userID uuid.UUID, kind CredentialKind, name string, ttl time.Duration) (string, error) {
+func (s *Service) issue(ctx context.Context, userID uuid.UUID, kind CredentialKind, name string, ttl time.Duration) (string, *Credential, error) {
 	prefix := SessionPrefix
 	if kind == KindToken {
 		prefix = TokenPrefix
 	}
 	secret := prefix + randomSecret()
 	t := s.now().Truncate(time.Microsecond)
-	c := &Credential{Hash: HashSecret(secret), UserID: userID, Kind: kind, Name: name, CreatedAt: t, ExpiresAt: t.Add(ttl)}
+	c := &Credential{ID: uuid.New(), Hash: HashSecret(secret), UserID: userID, Kind: kind, Name: name, CreatedAt: t, ExpiresAt: t.Add(ttl)}
 	if err := s.Store.CreateCredential(ctx, c); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return secret, nil
+	return secret, c, nil
 }
 
-// Authenticate resolves a session or token secret to its user. Anything
-// unknown, malformed or expired is Unauthorized.
-func (s *Service) Authenticate(ctx context.Context, secret string) (*User, CredentialKind, error) {
+// Authenticate resolves a session or token secret to its user and the
+// credential that vouches. Anything unknown, malformed or expired is
+// Unauthorized. A verified credential is trusted for CacheTTL without asking
+// the store again, and its use is recorded (see FlushUsage).
+func (s *Service) Authenticate(ctx context.Context, secret string) (*Principal, error) {
 	if len(secret) < 8 || len(secret) > 128 {
-		return nil, "", apperr.Errorf(apperr.Unauthorized, "invalid or expired credentials")
+		return nil, apperr.Errorf(apperr.Unauthorized, "invalid or expired credentials")
 	}
 	hash := HashSecret(secret)
 	now := s.now()
 	if c, ok := s.cached(hash, now); ok {
-		return c.user, c.kind, nil
+		return c.principal(), nil
 	}
 	c, err := s.Store.CredentialByHash(ctx, hash, now)
 	if errors.Is(err, apperr.E(apperr.NotFound)) {
-		return nil, "", apperr.Errorf(apperr.Unauthorized, "invalid or expired credentials")
+		return nil, apperr.Errorf(apperr.Unauthorized, "invalid or expired credentials")
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	u, err := s.Store.UserByID(ctx, c.UserID)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	s.remember(hash, cachedCredential{user: u, kind: c.Kind, expires: c.ExpiresAt, until: now.Add(s.cacheTTL())})
-	return u, c.Kind, nil
+	entry := cachedCredential{user: u, id: c.ID, kind: c.Kind, expires: c.ExpiresAt, until: now.Add(s.cacheTTL())}
+	if c.LastUsedAt != nil {
+		entry.used = *c.LastUsedAt
+	}
+	if now.Sub(entry.used) >= TouchEvery {
+		entry.used = now
+		s.markUsed(c.ID, now)
+	}
+	s.remember(hash, entry)
+	return entry.principal(), nil
 }
 
 type cachedCredential struct {
 	user    *User
+	id      uuid.UUID
 	kind    CredentialKind
 	expires time.Time // the credential's own expiry
 	until   time.Time // when this cache entry must be checked again
+	used    time.Time // the last use recorded (stored, or waiting for FlushUsage)
+}
+
+func (c *cachedCredential) principal() *Principal {
+	return &Principal{User: c.user, CredentialID: c.id, Kind: c.kind, ExpiresAt: c.expires}
 }
 
 func (s *Service) cacheTTL() time.Duration {
@@ -285,15 +370,26 @@ func (s *Service) cacheTTL() time.Duration {
 	return s.CacheTTL
 }
 
+// cached returns the cache entry for hash while it may be trusted, and
+// records the use when the last recorded one is TouchEvery old.
 func (s *Service) cached(hash string, now time.Time) (cachedCredential, bool) {
 	if s.cacheTTL() < 0 {
 		return cachedCredential{}, false
 	}
 	s.cacheMu.Lock()
-	defer s.cacheMu.Unlock()
 	c, ok := s.cache[hash]
 	if !ok || !now.Before(c.until) || !now.Before(c.expires) {
+		s.cacheMu.Unlock()
 		return cachedCredential{}, false
+	}
+	touch := now.Sub(c.used) >= TouchEvery
+	if touch {
+		c.used = now
+		s.cache[hash] = c
+	}
+	s.cacheMu.Unlock()
+	if touch {
+		s.markUsed(c.id, now)
 	}
 	return c, true
 }
@@ -326,7 +422,7 @@ func (s *Service) forgetUser(id uuid.UUID) {
 }
 
 // ResetPassword sets a new password and revokes every session and token of
-// the account, so whoever knew the old one is out.
+// the account, so whoever knew the old one is out, open sockets included.
 func (s *Service) ResetPassword(ctx context.Context, email, password string) error {
 	n := NewUser{Email: email, Password: password}
 	if err := validate(&n); err != nil {
@@ -343,8 +439,13 @@ func (s *Service) ResetPassword(ctx context.Context, email, password string) err
 	if err := s.Store.SetPassword(ctx, u.ID, hash); err != nil {
 		return err
 	}
-	defer s.forgetUser(u.ID)
-	return s.Store.DeleteUserCredentials(ctx, u.ID)
+	err = s.Store.DeleteUserCredentials(ctx, u.ID)
+	s.forgetUser(u.ID)
+	if err != nil {
+		return err
+	}
+	s.announce(ctx, Change{Kind: UserSignedOut, UserID: u.ID})
+	return nil
 }
 
 // SetRoles replaces a user's roles and brand links.
@@ -365,6 +466,7 @@ func (s *Service) SetRoles(ctx context.Context, email string, roles []Role, bran
 		return nil, err
 	}
 	s.forgetUser(u.ID)
+	s.announce(ctx, Change{Kind: UserChanged, UserID: u.ID})
 	return s.Store.UserByID(ctx, u.ID)
 }
 

@@ -1,7 +1,9 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
+	"maps"
 	"slices"
 	"time"
 
@@ -191,30 +193,114 @@ func (db *DB) ListUsers(ctx context.Context, offset, limit int) ([]account.User,
 	return users, nil
 }
 
+// credCols selects a credential, as scanCredential reads it.
+const credCols = `hash, id, user_id, kind, name, created_at, expires_at, last_used_at`
+
+func scanCredential(row pgx.Row) (*account.Credential, error) {
+	var (
+		c    account.Credential
+		kind string
+	)
+	if err := row.Scan(&c.Hash, &c.ID, &c.UserID, &kind, &c.Name, &c.CreatedAt, &c.ExpiresAt, &c.LastUsedAt); err != nil {
+		return nil, err
+	}
+	c.Kind = account.CredentialKind(kind)
+	c.CreatedAt, c.ExpiresAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC()
+	if c.LastUsedAt != nil {
+		t := c.LastUsedAt.UTC()
+		c.LastUsedAt = &t
+	}
+	return &c, nil
+}
+
 // CreateCredential stores a session or token. A credential for a missing
-// user is NotFound; a repeated hash is a Conflict.
+// user is NotFound; a repeated hash or id is a Conflict.
 func (db *DB) CreateCredential(ctx context.Context, c *account.Credential) error {
 	_, err := db.pool.Exec(ctx,
-		`INSERT INTO credentials (hash, user_id, kind, name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		c.Hash, c.UserID, string(c.Kind), c.Name, c.CreatedAt, c.ExpiresAt)
+		`INSERT INTO credentials (hash, id, user_id, kind, name, created_at, expires_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		c.Hash, c.ID, c.UserID, string(c.Kind), c.Name, c.CreatedAt, c.ExpiresAt, c.LastUsedAt)
 	return storeErr("create credential", err)
 }
 
 // CredentialByHash returns the credential unless it is missing or expired at now.
 func (db *DB) CredentialByHash(ctx context.Context, hash string, now time.Time) (*account.Credential, error) {
-	var (
-		c    account.Credential
-		kind string
-	)
-	err := db.pool.QueryRow(ctx,
-		`SELECT hash, user_id, kind, name, created_at, expires_at FROM credentials WHERE hash = $1 AND expires_at > $2`,
-		hash, now).Scan(&c.Hash, &c.UserID, &kind, &c.Name, &c.CreatedAt, &c.ExpiresAt)
+	c, err := scanCredential(db.pool.QueryRow(ctx,
+		`SELECT `+credCols+` FROM credentials WHERE hash = $1 AND expires_at > $2`, hash, now))
 	if err != nil {
 		return nil, notFound("credential by hash", "credential", err)
 	}
-	c.Kind = account.CredentialKind(kind)
-	c.CreatedAt, c.ExpiresAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC()
-	return &c, nil
+	return c, nil
+}
+
+// CredentialByID returns the credential unless it is missing or expired at now.
+func (db *DB) CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (*account.Credential, error) {
+	c, err := scanCredential(db.pool.QueryRow(ctx,
+		`SELECT `+credCols+` FROM credentials WHERE id = $1 AND expires_at > $2`, id, now))
+	if err != nil {
+		return nil, notFound("credential by id", "credential", err)
+	}
+	return c, nil
+}
+
+// CredentialsByUser lists the user's credentials unexpired at now, newest first.
+func (db *DB) CredentialsByUser(ctx context.Context, userID uuid.UUID, now time.Time) ([]account.Credential, error) {
+	rows, err := db.pool.Query(ctx,
+		`SELECT `+credCols+` FROM credentials WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id`, userID, now)
+	if err != nil {
+		return nil, storeErr("credentials by user", err)
+	}
+	defer rows.Close()
+	out := []account.Credential{}
+	for rows.Next() {
+		c, err := scanCredential(rows)
+		if err != nil {
+			return nil, storeErr("credentials by user", err)
+		}
+		out = append(out, *c)
+	}
+	return out, storeErr("credentials by user", rows.Err())
+}
+
+// CredentialUsers returns the users of the credentials among ids unexpired
+// at now, in one query.
+func (db *DB) CredentialUsers(ctx context.Context, ids []uuid.UUID, now time.Time) (map[uuid.UUID]*account.User, error) {
+	out := make(map[uuid.UUID]*account.User, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+userCols+`, c.id FROM credentials c JOIN users u ON u.id = c.user_id
+		WHERE c.id = ANY($1::uuid[]) AND c.expires_at > $2`, ids, now)
+	if err != nil {
+		return nil, storeErr("credential users", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uuid.UUID
+		u, err := scanUser(rows, &id)
+		if err != nil {
+			return nil, storeErr("credential users", err)
+		}
+		out[id] = u
+	}
+	return out, storeErr("credential users", rows.Err())
+}
+
+// TouchCredentials records last-use times in one statement, never moving
+// one backwards.
+func (db *DB) TouchCredentials(ctx context.Context, used map[uuid.UUID]time.Time) error {
+	if len(used) == 0 {
+		return nil
+	}
+	// In id order, so two nodes touching the same rows lock them alike.
+	ids := slices.SortedFunc(maps.Keys(used), func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	times := make([]time.Time, len(ids))
+	for i, id := range ids {
+		times[i] = used[id]
+	}
+	_, err := db.pool.Exec(ctx, `UPDATE credentials c SET last_used_at = v.at
+		FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, at)
+		WHERE c.id = v.id AND (c.last_used_at IS NULL OR c.last_used_at < v.at)`, ids, times)
+	return storeErr("touch credentials", err)
 }
 
 // DeleteCredential removes one credential; a missing one is NotFound.

@@ -148,25 +148,112 @@ func (db *DB) ListUsers(ctx context.Context, offset, limit int) ([]account.User,
 	return users, storeErr("list users", err)
 }
 
+// credCols selects a credential, as scanCredential reads it.
+const credCols = `hash, id, user_id, kind, name, created_at, expires_at, last_used_at`
+
+func scanCredential(r row) (*account.Credential, error) {
+	var c account.Credential
+	if err := r.Scan(&c.Hash, &c.ID, &c.UserID, &c.Kind, &c.Name, asTime(&c.CreatedAt), asTime(&c.ExpiresAt),
+		asNullTime(&c.LastUsedAt)); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
 // CreateCredential stores a session or token. A credential for a missing
-// user is NotFound; a repeated hash is a Conflict.
+// user is NotFound; a repeated hash or id is a Conflict.
 func (db *DB) CreateCredential(ctx context.Context, c *account.Credential) error {
 	_, err := db.exec(ctx,
-		`INSERT INTO credentials (hash, user_id, kind, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		c.Hash, c.UserID, c.Kind, c.Name, micros(c.CreatedAt), micros(c.ExpiresAt))
+		`INSERT INTO credentials (hash, id, user_id, kind, name, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.Hash, c.ID, c.UserID, c.Kind, c.Name, micros(c.CreatedAt), micros(c.ExpiresAt), nullMicros(c.LastUsedAt))
 	return storeErr("create credential", refErr(err, "user"))
 }
 
 // CredentialByHash returns the credential unless it is missing or expired at now.
 func (db *DB) CredentialByHash(ctx context.Context, hash string, now time.Time) (*account.Credential, error) {
-	var c account.Credential
-	err := db.r.QueryRowContext(ctx,
-		`SELECT hash, user_id, kind, name, created_at, expires_at FROM credentials WHERE hash = ? AND expires_at > ?`,
-		hash, micros(now)).Scan(&c.Hash, &c.UserID, &c.Kind, &c.Name, asTime(&c.CreatedAt), asTime(&c.ExpiresAt))
+	c, err := scanCredential(db.r.QueryRowContext(ctx,
+		`SELECT `+credCols+` FROM credentials WHERE hash = ? AND expires_at > ?`, hash, micros(now)))
 	if err != nil {
 		return nil, storeErr("credential by hash", noRows(err, "credential"))
 	}
-	return &c, nil
+	return c, nil
+}
+
+// CredentialByID returns the credential unless it is missing or expired at now.
+func (db *DB) CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (*account.Credential, error) {
+	c, err := scanCredential(db.r.QueryRowContext(ctx,
+		`SELECT `+credCols+` FROM credentials WHERE id = ? AND expires_at > ?`, id, micros(now)))
+	if err != nil {
+		return nil, storeErr("credential by id", noRows(err, "credential"))
+	}
+	return c, nil
+}
+
+// CredentialsByUser lists the user's credentials unexpired at now, newest first.
+func (db *DB) CredentialsByUser(ctx context.Context, userID uuid.UUID, now time.Time) ([]account.Credential, error) {
+	creds, err := queryAll(ctx, db.r, scanCredential,
+		`SELECT `+credCols+` FROM credentials WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id`,
+		userID, micros(now))
+	return creds, storeErr("credentials by user", err)
+}
+
+// credentialBatch bounds the ids of one CredentialUsers query, well below
+// SQLite's limit on bound parameters.
+const credentialBatch = 500
+
+// CredentialUsers returns the users of the credentials among ids unexpired
+// at now, a query per 500 ids.
+func (db *DB) CredentialUsers(ctx context.Context, ids []uuid.UUID, now time.Time) (map[uuid.UUID]*account.User, error) {
+	out := make(map[uuid.UUID]*account.User, len(ids))
+	for batch := range slices.Chunk(ids, credentialBatch) {
+		args := make([]any, 0, len(batch)+1)
+		args = append(args, micros(now))
+		for _, id := range batch {
+			args = append(args, id)
+		}
+		rows, err := db.r.QueryContext(ctx, `SELECT `+userCols+`, c.id FROM credentials c JOIN users u ON u.id = c.user_id
+			WHERE c.expires_at > ? AND c.id IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`, args...)
+		if err != nil {
+			return nil, storeErr("credential users", err)
+		}
+		for rows.Next() {
+			var id uuid.UUID
+			u, err := scanUser(rows, &id)
+			if err != nil {
+				rows.Close()
+				return nil, storeErr("credential users", err)
+			}
+			out[id] = u
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, storeErr("credential users", err)
+		}
+	}
+	return out, nil
+}
+
+// TouchCredentials records last-use times in one transaction, never moving
+// one backwards.
+func (db *DB) TouchCredentials(ctx context.Context, used map[uuid.UUID]time.Time) error {
+	if len(used) == 0 {
+		return nil
+	}
+	return db.write(ctx, "touch credentials", func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx,
+			`UPDATE credentials SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for id, at := range used {
+			if _, err := stmt.ExecContext(ctx, micros(at), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // DeleteCredential removes one credential; a missing one is NotFound.

@@ -38,6 +38,7 @@ type Stores struct {
 func Run(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("Accounts", func(t *testing.T) { testAccounts(t, open(t).Accounts) })
 	t.Run("Credentials", func(t *testing.T) { testCredentials(t, open(t).Accounts) })
+	t.Run("CredentialIDs", func(t *testing.T) { testCredentialIDs(t, open(t).Accounts) })
 	t.Run("Brands", func(t *testing.T) { testBrands(t, open(t)) })
 	t.Run("Shows", func(t *testing.T) { testShows(t, open(t)) })
 	t.Run("Catalog", func(t *testing.T) { testCatalog(t, open(t)) })
@@ -137,8 +138,8 @@ func testCredentials(t *testing.T, s account.Store) {
 	u := newUser("grace@example.com")
 	must(t, s.CreateUser(ctx, u, "h"))
 	t0 := now()
-	sess := &account.Credential{Hash: "aa01", UserID: u.ID, Kind: account.KindSession, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-	tok := &account.Credential{Hash: "bb02", UserID: u.ID, Kind: account.KindToken, Name: "ci", CreatedAt: t0, ExpiresAt: t0.Add(24 * time.Hour)}
+	sess := &account.Credential{ID: uuid.New(), Hash: "aa01", UserID: u.ID, Kind: account.KindSession, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	tok := &account.Credential{ID: uuid.New(), Hash: "bb02", UserID: u.ID, Kind: account.KindToken, Name: "ci", CreatedAt: t0, ExpiresAt: t0.Add(24 * time.Hour)}
 	must(t, s.CreateCredential(ctx, sess))
 	must(t, s.CreateCredential(ctx, tok))
 	wantCode(t, s.CreateCredential(ctx, sess), apperr.Conflict)
@@ -163,10 +164,95 @@ func testCredentials(t *testing.T, s account.Store) {
 	_, err = s.CredentialByHash(ctx, "bb02", t0)
 	wantCode(t, err, apperr.NotFound)
 
-	must(t, s.CreateCredential(ctx, &account.Credential{Hash: "cc03", UserID: u.ID, Kind: account.KindSession, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	must(t, s.CreateCredential(ctx, &account.Credential{ID: uuid.New(), Hash: "cc03", UserID: u.ID, Kind: account.KindSession, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
 	must(t, s.DeleteUserCredentials(ctx, u.ID))
 	_, err = s.CredentialByHash(ctx, "cc03", t0)
 	wantCode(t, err, apperr.NotFound)
+}
+
+// testCredentialIDs: credentials are found, listed and checked by id, and
+// their last use is recorded in batches that never move it backwards.
+func testCredentialIDs(t *testing.T, s account.Store) {
+	ctx := context.Background()
+	ada, bob := newUser("ada@example.com"), newUser("bob@example.com", account.RoleViewer, account.RoleHost)
+	must(t, s.CreateUser(ctx, ada, "h"))
+	must(t, s.CreateUser(ctx, bob, "h"))
+	t0 := now()
+	cred := func(u *account.User, hash string, kind account.CredentialKind, created time.Time, ttl time.Duration) *account.Credential {
+		c := &account.Credential{ID: uuid.New(), Hash: hash, UserID: u.ID, Kind: kind, Name: hash, CreatedAt: created, ExpiresAt: created.Add(ttl)}
+		must(t, s.CreateCredential(ctx, c))
+		return c
+	}
+	old := cred(ada, "a1", account.KindToken, t0.Add(-time.Hour), 2*time.Hour)
+	sess := cred(ada, "a2", account.KindSession, t0, time.Hour)
+	newer := cred(ada, "a3", account.KindToken, t0.Add(time.Minute), time.Hour)
+	gone := cred(ada, "a4", account.KindToken, t0.Add(-2*time.Hour), time.Hour) // expired at t0
+	other := cred(bob, "b1", account.KindToken, t0, time.Hour)
+	// The id is unique like the hash.
+	wantCode(t, s.CreateCredential(ctx, &account.Credential{ID: old.ID, Hash: "a5", UserID: ada.ID, Kind: account.KindToken,
+		CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}), apperr.Conflict)
+
+	got, err := s.CredentialByID(ctx, newer.ID, t0)
+	must(t, err)
+	if got.Hash != "a3" || got.UserID != ada.ID || got.Kind != account.KindToken || !got.CreatedAt.Equal(newer.CreatedAt) ||
+		!got.ExpiresAt.Equal(newer.ExpiresAt) || got.LastUsedAt != nil {
+		t.Fatalf("CredentialByID = %+v", got)
+	}
+	if got, err := s.CredentialByHash(ctx, "a3", t0); err != nil || got.ID != newer.ID {
+		t.Fatalf("CredentialByHash = %+v, %v; want id %s", got, err, newer.ID)
+	}
+	_, err = s.CredentialByID(ctx, gone.ID, t0)
+	wantCode(t, err, apperr.NotFound)
+	_, err = s.CredentialByID(ctx, uuid.New(), t0)
+	wantCode(t, err, apperr.NotFound)
+
+	list, err := s.CredentialsByUser(ctx, ada.ID, t0)
+	must(t, err)
+	var ids []uuid.UUID
+	for _, c := range list {
+		ids = append(ids, c.ID)
+	}
+	if want := []uuid.UUID{newer.ID, sess.ID, old.ID}; !slices.Equal(ids, want) {
+		t.Fatalf("CredentialsByUser = %v, want newest first without the expired one: %v", ids, want)
+	}
+	if list, err := s.CredentialsByUser(ctx, uuid.New(), t0); err != nil || len(list) != 0 {
+		t.Fatalf("CredentialsByUser(nobody) = %v, %v", list, err)
+	}
+
+	// CredentialUsers: the live ones among the ids, each with its user as stored now.
+	must(t, s.SetRoles(ctx, bob.ID, []account.Role{account.RoleViewer, account.RoleMember}, nil))
+	users, err := s.CredentialUsers(ctx, []uuid.UUID{old.ID, sess.ID, gone.ID, other.ID, uuid.New()}, t0)
+	must(t, err)
+	if len(users) != 3 || users[old.ID].ID != ada.ID || users[sess.ID].Email != "ada@example.com" || users[other.ID].ID != bob.ID {
+		t.Fatalf("CredentialUsers = %v", users)
+	}
+	if r := users[other.ID].Roles; !slices.Equal(r, []account.Role{account.RoleViewer, account.RoleMember}) {
+		t.Fatalf("CredentialUsers gives roles %v, want the current ones", r)
+	}
+	if users, err := s.CredentialUsers(ctx, nil, t0); err != nil || len(users) != 0 {
+		t.Fatalf("CredentialUsers(none) = %v, %v", users, err)
+	}
+	many := make([]uuid.UUID, 1200) // more than one batch of bound parameters
+	for i := range many {
+		many[i] = uuid.New()
+	}
+	many[1100] = newer.ID
+	if users, err := s.CredentialUsers(ctx, many, t0); err != nil || len(users) != 1 || users[newer.ID] == nil {
+		t.Fatalf("CredentialUsers(1200 ids) = %v, %v", users, err)
+	}
+
+	// Last use: recorded in one batch, never moved backwards; unknown ids are ignored.
+	t1, t2 := t0.Add(time.Minute), t0.Add(2*time.Minute)
+	must(t, s.TouchCredentials(ctx, map[uuid.UUID]time.Time{old.ID: t2, sess.ID: t1, uuid.New(): t1}))
+	must(t, s.TouchCredentials(ctx, map[uuid.UUID]time.Time{old.ID: t1}))
+	must(t, s.TouchCredentials(ctx, nil))
+	for c, want := range map[*account.Credential]time.Time{old: t2, sess: t1} {
+		got, err := s.CredentialByID(ctx, c.ID, t0)
+		must(t, err)
+		if got.LastUsedAt == nil || !got.LastUsedAt.Equal(want) {
+			t.Fatalf("%s last used %v, want %v", c.Name, got.LastUsedAt, want)
+		}
+	}
 }
 
 func newBrand(slug string) *brand.Brand {

@@ -39,6 +39,16 @@ export class Room {
       this.ws = null;
       if (ev.code === 4003) { this.h.status?.("banned"); return; }
       this.h.status?.("closed");
+      if (ev.code === 4001 || ev.code === 4002) {
+        // The credential ended (4001) or the account changed (4002): the
+        // page learns who it is now; a fresh connection (a new welcome, for
+        // whoever that is) follows at once.
+        window.dispatchEvent(new CustomEvent("pavilion:account", { detail: { code: ev.code } }));
+        this.epoch = "";
+        this.seq = 0;
+        if (!this.stopped) this.connect();
+        return;
+      }
       if (!this.stopped) setTimeout(() => this.connect(), this.retry.next());
     };
   }

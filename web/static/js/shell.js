@@ -1,9 +1,10 @@
 // The frame every page shares: skip link, top bar with the language switch
-// and the account menu, and the log-in / sign-up dialog.
+// and the account menu, the log-in / sign-up dialog, and the access tokens
+// panel.
 import * as i18n from "./i18n.js";
 import { t } from "./i18n.js";
 import { h, $, clear } from "./dom.js";
-import { api, me, ApiError, hasRole } from "./api.js";
+import { api, get, post, del, me, ApiError, hasRole } from "./api.js";
 
 let user = null;
 const userListeners = [];
@@ -27,7 +28,21 @@ export async function start() {
   user = await me().catch(() => null);
   drawTop();
   i18n.onChange(() => renderAccount());
+  // The live room closes a socket whose credential ended (4001) or whose
+  // account changed (4002): find out who we are now.
+  window.addEventListener("pavilion:account", refreshUser);
   return user;
+}
+
+// refreshUser asks the server who we are and tells the page if that changed
+// (signed out elsewhere, token revoked, roles changed).
+async function refreshUser() {
+  const u = await me().catch(() => user);
+  const key = (x) => (x ? JSON.stringify([x.id, x.roles, x.brand_ids]) : "");
+  if (key(u) !== key(user)) {
+    if (user && !u) toast(t("auth.ended"));
+    setUser(u);
+  }
 }
 
 function drawTop() {
@@ -53,6 +68,7 @@ function renderAccount() {
   if (user) {
     acct.append(
       h("span", { class: "who", text: user.display_name }),
+      h("button", { type: "button", class: "link", id: "tokens-open", i18n: "tokens.open", onclick: openTokens }),
       h("button", { type: "button", class: "link", id: "logout", i18n: "auth.logout", onclick: logout }),
     );
   } else {
@@ -139,6 +155,96 @@ function buildDialog() {
   d.append(form);
   document.body.append(d);
   return d;
+}
+
+// ---- access tokens: bearer tokens for scripts and OBS, listed and revoked here
+
+let tokensDialog;
+
+async function openTokens() {
+  if (!tokensDialog) tokensDialog = buildTokens();
+  $("#token-new", tokensDialog).hidden = true;
+  $("#tokens-error", tokensDialog).textContent = "";
+  tokensDialog.showModal();
+  await loadTokens();
+}
+
+function buildTokens() {
+  const d = h("dialog", { id: "tokens", class: "sheet", "aria-labelledby": "tokens-title" });
+  const form = h("form", { id: "token-form", class: "row" },
+    h("div", { class: "field" },
+      h("label", { for: "token-name", i18n: "tokens.name" }),
+      h("input", { id: "token-name", name: "token-name", maxlength: 64, autocomplete: "off" })),
+    h("div", { class: "field" },
+      h("label", { for: "token-days", i18n: "tokens.days" }),
+      h("input", { id: "token-days", name: "token-days", type: "number", min: 1, max: 90, value: 30, required: true })),
+    h("button", { type: "submit", class: "secondary", id: "token-create", i18n: "tokens.create" }));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const err = $("#tokens-error", d);
+    err.textContent = "";
+    try {
+      const days = Number($("#token-days", d).value);
+      const res = await post("/api/tokens", { name: $("#token-name", d).value.trim(), ttl_seconds: Math.round(days * 86400) });
+      $("#token-secret", d).value = res.token;
+      $("#token-new", d).hidden = false;
+      form.reset();
+      await loadTokens();
+    } catch (e) {
+      err.textContent = e instanceof ApiError ? e.text() : String(e);
+    }
+  });
+  d.append(
+    h("h2", { id: "tokens-title", i18n: "tokens.title" }),
+    h("p", { class: "muted", i18n: "tokens.intro" }),
+    h("div", { id: "token-new", hidden: true },
+      h("label", { for: "token-secret", i18n: "tokens.once" }),
+      h("input", { id: "token-secret", readonly: true })),
+    h("div", { class: "table-wrap" }, h("table", { id: "tokens-table" },
+      h("thead", {}, h("tr", {},
+        h("th", { i18n: "tokens.name" }), h("th", { i18n: "tokens.created" }), h("th", { i18n: "tokens.expires" }),
+        h("th", { i18n: "tokens.lastused" }), h("th", {}))),
+      h("tbody", { id: "tokens-list" }))),
+    h("p", { id: "tokens-empty", class: "muted", i18n: "tokens.none", hidden: true }),
+    form,
+    h("p", { id: "tokens-error", class: "error", role: "alert" }),
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "secondary", i18n: "common.close", onclick: () => d.close() })),
+  );
+  document.body.append(d);
+  return d;
+}
+
+async function loadTokens() {
+  const d = tokensDialog;
+  const body = clear($("#tokens-list", d));
+  try {
+    const { tokens } = await get("/api/tokens");
+    $("#tokens-empty", d).hidden = tokens.length > 0;
+    for (const tk of tokens) {
+      body.append(h("tr", { "data-id": tk.id },
+        h("td", { text: tk.name || t("tokens.unnamed") }),
+        h("td", { text: i18n.dateTime(tk.created_at) }),
+        h("td", { text: i18n.dateTime(tk.expires_at) }),
+        h("td", { text: tk.last_used_at ? i18n.dateTime(tk.last_used_at) : t("tokens.never") }),
+        h("td", {}, h("button", { type: "button", class: "link small", i18n: "tokens.revoke",
+          "aria-label": t("tokens.revoke.label", { name: tk.name || t("tokens.unnamed") }),
+          onclick: () => revokeToken(tk) }))));
+    }
+  } catch (e) {
+    $("#tokens-error", d).textContent = e instanceof ApiError ? e.text() : String(e);
+  }
+}
+
+async function revokeToken(tk) {
+  if (!confirm(t("tokens.revoke.confirm", { name: tk.name || t("tokens.unnamed") }))) return;
+  try {
+    await del(`/api/tokens/${tk.id}`);
+    toast(t("tokens.revoked"));
+  } catch (e) {
+    $("#tokens-error", tokensDialog).textContent = e instanceof ApiError ? e.text() : String(e);
+  }
+  await loadTokens();
 }
 
 // toast says something briefly in the page's polite live region.
