@@ -600,3 +600,47 @@ func (h *Hub) ShowChanged(ctx context.Context, sh *show.Show) {
 		h.log().Warn("announcing a show edit", "show", sh.ID, "err", err)
 	}
 }
+
+// Sanctions lists the show's bans and standing mutes for a moderator of
+// it (its hosts, brand admins, platform admins).
+func (h *Hub) Sanctions(ctx context.Context, u *account.User, showID uuid.UUID) ([]Sanction, error) {
+	h.init()
+	if _, err := h.staffShow(ctx, u, showID); err != nil {
+		return nil, err
+	}
+	if h.Store == nil {
+		return nil, apperr.Errorf(apperr.Unavailable, "moderation is not stored on this server")
+	}
+	return h.Store.Sanctions(ctx, showID, time.Now().UTC())
+}
+
+// Lift lifts the user's ban and mute in the show, under the moderation
+// hierarchy, and tells every node's room (unban and unmute events), so a
+// lifted user can join and chat at once.
+func (h *Hub) Lift(ctx context.Context, u *account.User, showID, userID uuid.UUID) error {
+	h.init()
+	sh, err := h.staffShow(ctx, u, showID)
+	if err != nil {
+		return err
+	}
+	if userID == u.ID {
+		return apperr.Errorf(apperr.Invalid, "you cannot lift your own ban or mute")
+	}
+	if err := h.mayModerate(ctx, u, userID, sh); err != nil {
+		return err
+	}
+	if h.Store != nil {
+		if err := h.Store.SetBan(ctx, showID, userID, false); err != nil {
+			return err
+		}
+		if err := h.Store.SetMute(ctx, showID, userID, time.Time{}); err != nil {
+			return err
+		}
+	}
+	for _, act := range []string{ActUnban, ActUnmute} {
+		if err := h.append(ctx, showID, &roomEvent{Type: EvModeration, Action: act, Subject: &userID}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

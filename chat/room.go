@@ -349,7 +349,9 @@ const CloseHidden = 4004
 // does not leave the room behind what a new viewer was admitted by.
 func (r *Room) observeShow(sh *show.Show) {
 	r.mu.Lock()
-	r.setShowLocked(showView(sh))
+	if sh.UpdatedAt.After(r.show.UpdatedAt) {
+		r.setShowLocked(showView(sh))
+	}
 	r.mu.Unlock()
 }
 

@@ -66,7 +66,7 @@ func newEnv(t *testing.T) *env {
 	e.pay = &testpay.Provider{Hang: 2 * time.Second}
 	e.shop = &checkout.Service{Catalog: db, Ledger: db, Gate: memory.NewGate(), Shows: db, Payments: e.pay,
 		PaymentTimeout: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
-	live := &chat.Hub{Bus: memory.NewBus(), Shows: db, Catalog: db, Checkout: e.shop, Logger: slog.New(slog.DiscardHandler),
+	live := &chat.Hub{Bus: memory.NewBus(), Shows: db, Catalog: db, Checkout: e.shop, Store: db, Users: db, Logger: slog.New(slog.DiscardHandler),
 		User: func(r *http.Request) *account.User { return web.UserFrom(r.Context()) }}
 	e.shop.Notifier = live
 	media := &stream.Server{UDPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler),

@@ -100,7 +100,7 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 		must(t, s.SetMute(ctx, f.Show, f.Users[0], now.Add(time.Hour)))
 		must(t, s.SetMute(ctx, f.Show, f.Users[1], now.Add(2*time.Hour)))
 		must(t, s.SetMute(ctx, f.Show, f.Users[2], now.Add(-time.Minute))) // over: not listed
-		must(t, s.SetBan(ctx, f.Show2, f.Users[2], true))                   // another show
+		must(t, s.SetBan(ctx, f.Show2, f.Users[2], true))                  // another show
 		list, err = s.Sanctions(ctx, f.Show, now)
 		must(t, err)
 		if len(list) != 2 {
@@ -111,7 +111,7 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 		for _, x := range list {
 			want[x.UserID] = x
 		}
-		if slices.IsSortedFunc(list, func(a, b chat.Sanction) int { return strings.Compare(a.UserID.String(), b.UserID.String()) }) == false {
+		if !slices.IsSortedFunc(list, func(a, b chat.Sanction) int { return strings.Compare(a.UserID.String(), b.UserID.String()) }) {
 			t.Errorf("not ordered by user ID: %+v", list)
 		}
 		banned, muted := want[f.Users[0]], want[f.Users[1]]
