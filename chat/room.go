@@ -53,6 +53,11 @@ type Room struct {
 	// sold_out and drop events replace it when newer (OfferView.AsOf).
 	offers   map[uuid.UUID]*OfferView
 	pinned   uuid.UUID // uuid.Nil: nothing pinned
+	// stored is the show as last read from the store for a privileged
+	// frame, at storedAt; a show event drops it.
+	stored   *show.Show
+	storedAt time.Time
+	edits    uint64 // show events applied, so a read older than one is not kept
 	muted    map[uuid.UUID]time.Time
 	banned   map[uuid.UUID]bool
 	slow     time.Duration
@@ -330,6 +335,8 @@ func (r *Room) setShowLocked(v *ShowView) {
 		return
 	}
 	r.show = *v
+	r.stored = nil
+	r.edits++
 	if r.hub.Checkout != nil {
 		r.hub.Checkout.ForgetShow(r.showID)
 	}
@@ -585,7 +592,40 @@ func (r *Room) staff(ctx context.Context, c *conn) (*show.Show, error) {
 	if err := signedIn(c, "moderate"); err != nil {
 		return nil, err
 	}
-	return r.hub.staffShow(ctx, c.user, r.showID)
+	sh, err := r.storedShow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sh, checkStaff(c.user, sh)
+}
+
+// storedFor is how long a read of the show answers privileged frames: a
+// burst of them (a host pinning in a hurry) costs one read, and a host
+// taken off the show is refused well within a second even on a node whose
+// bus lost the show event.
+const storedFor = 200 * time.Millisecond
+
+// storedShow returns the show as stored, read at most storedFor ago and
+// not before the last show event.
+func (r *Room) storedShow(ctx context.Context) (*show.Show, error) {
+	r.mu.Lock()
+	sh, edits := r.stored, r.edits
+	fresh := sh != nil && time.Since(r.storedAt) < storedFor
+	r.mu.Unlock()
+	if fresh {
+		return sh, nil
+	}
+	at := time.Now()
+	sh, err := r.hub.Shows.ShowByID(ctx, r.showID)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if r.edits == edits {
+		r.stored, r.storedAt = sh, at
+	}
+	r.mu.Unlock()
+	return sh, nil
 }
 
 func (r *Room) moderate(ctx context.Context, c *conn, f *ClientFrame) error {
@@ -647,12 +687,24 @@ func (r *Room) persist(ctx context.Context, ev *roomEvent) error {
 	return nil
 }
 
-// pin goes the way of the HTTP pin: the show and the offer as stored now.
+// pin pins an offer for everyone. The event carries the room's copy of the
+// offer, which stock, drop and earlier pin events keep current (and which
+// carries its own as_of, so it never passes for newer than it is).
 func (r *Room) pin(ctx context.Context, c *conn, f *ClientFrame) error {
-	if err := signedIn(c, "pin"); err != nil {
+	if _, err := r.staff(ctx, c); err != nil {
 		return err
 	}
-	return r.hub.Pin(ctx, c.user, r.showID, f.OfferID)
+	ev := &roomEvent{Type: EvPin}
+	if f.OfferID != uuid.Nil {
+		if !r.hasOffer(ctx, f.OfferID) {
+			return apperr.Errorf(apperr.NotFound, "offer %s is not in this show", f.OfferID)
+		}
+		r.mu.Lock()
+		cp := *r.offers[f.OfferID]
+		r.mu.Unlock()
+		ev.Offer, ev.OfferID = &cp, &cp.ID
+	}
+	return r.append(ctx, ev)
 }
 
 // hasOffer reports whether the offer belongs to the room's show, reading it
