@@ -51,8 +51,8 @@ type Room struct {
 	history []entry // ascending seq, contiguous, at most hub.History long
 	// offers holds the one copy of each offer's live state; pin, stock,
 	// sold_out and drop events replace it when newer (OfferView.AsOf).
-	offers   map[uuid.UUID]*OfferView
-	pinned   uuid.UUID // uuid.Nil: nothing pinned
+	offers map[uuid.UUID]*OfferView
+	pinned uuid.UUID // uuid.Nil: nothing pinned
 	// stored is the show as last read from the store for a privileged
 	// frame, at storedAt; a show event drops it.
 	stored   *show.Show
