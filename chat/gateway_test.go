@@ -122,7 +122,7 @@ func (w *world) start(bus chat.Bus, opts ...option) {
 		o(&cfg)
 	}
 	w.shop = &checkout.Service{Catalog: w.db, Ledger: w.db, Gate: w.gate, Shows: w.db, Payments: &testpay.Provider{}, Logger: slog.New(slog.DiscardHandler)}
-	w.hub = &chat.Hub{Bus: bus, Shows: w.db, Catalog: w.db, Checkout: w.shop, Logger: slog.New(slog.DiscardHandler),
+	w.hub = &chat.Hub{Bus: bus, Shows: w.db, Catalog: w.db, Checkout: w.shop, Users: w.db, Logger: slog.New(slog.DiscardHandler),
 		History: cfg.history, Caller: w.caller, Analytics: cfg.analytics}
 	w.shop.Notifier = w.hub
 	if cfg.setup != nil {

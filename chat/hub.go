@@ -38,6 +38,9 @@ type Hub struct {
 	// Credentials re-checks open sockets' credentials (account.Service);
 	// nil: only announcements and expiry end them.
 	Credentials Credentials
+	// Users looks up the accounts moderators act on, for their rank
+	// (account.CanModerate); nil: muting and banning users is unavailable.
+	Users Users
 	// CheckOrigin vets a browser's Origin on upgrade; nil: same host only.
 	CheckOrigin func(*http.Request) bool
 	Node        string // this node's name, for presence; default: random
@@ -65,7 +68,15 @@ type Hub struct {
 	stock   map[uuid.UUID]uuid.UUID // offer → show, waiting for the next stock flush
 }
 
-var _ checkout.Notifier = (*Hub)(nil)
+var (
+	_ checkout.Notifier = (*Hub)(nil)
+	_ show.Notifier     = (*Hub)(nil)
+)
+
+// Users is what the hub needs of the account store.
+type Users interface {
+	UserByID(ctx context.Context, id uuid.UUID) (*account.User, error)
+}
 
 func (h *Hub) init() {
 	h.once.Do(func() {
@@ -126,6 +137,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuseUpgrade(w, http.StatusServiceUnavailable, apperr.Errorf(apperr.Unavailable, "the live room is unavailable; try again"))
 		return
 	}
+	room.observeShow(sh)
 	room.mu.Lock()
 	banned := u != nil && room.banned[u.ID]
 	room.mu.Unlock()
@@ -203,7 +215,7 @@ func (h *Hub) room(ctx context.Context, sh *show.Show) (*Room, error) {
 		cancel()
 		return nil, err
 	}
-	r := &Room{hub: h, showID: sh.ID, channel: channel, sub: sub, cancel: cancel, show: *sh, epoch: epoch,
+	r := &Room{hub: h, showID: sh.ID, channel: channel, sub: sub, cancel: cancel, show: *showView(sh), epoch: epoch,
 		conns: map[*conn]struct{}{}, offers: offers, muted: map[uuid.UUID]time.Time{}, banned: map[uuid.UUID]bool{},
 		lastChat: map[uuid.UUID]time.Time{}, limits: map[uuid.UUID]*rate.Limiter{}, reacts: map[string]int{}}
 	if h.Store != nil {
@@ -234,13 +246,14 @@ func (h *Hub) room(ctx context.Context, sh *show.Show) (*Room, error) {
 
 // offerViews reads a show's offers with their live availability.
 func (h *Hub) offerViews(ctx context.Context, showID uuid.UUID) (map[uuid.UUID]*OfferView, error) {
+	asOf := time.Now().UTC()
 	offers, err := h.Catalog.OffersByShow(ctx, showID)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[uuid.UUID]*OfferView, len(offers))
 	for _, o := range offers {
-		v, err := h.offerView(ctx, &o)
+		v, err := h.offerView(ctx, &o, asOf)
 		if err != nil {
 			return nil, err
 		}
@@ -249,14 +262,30 @@ func (h *Hub) offerViews(ctx context.Context, showID uuid.UUID) (map[uuid.UUID]*
 	return out, nil
 }
 
-func (h *Hub) offerView(ctx context.Context, o *checkout.Offer) (*OfferView, error) {
+// offerView completes o, read from the catalogue no earlier than asOf, with
+// its SKU's stock.
+func (h *Hub) offerView(ctx context.Context, o *checkout.Offer, asOf time.Time) (*OfferView, error) {
 	sku, err := h.Catalog.SKUByID(ctx, o.SKUID)
 	if err != nil {
 		return nil, err
 	}
 	return &OfferView{ID: o.ID, SKUID: o.SKUID, PriceMinor: o.PriceMinor, Currency: o.Currency, Allocated: o.Allocated,
 		Available: o.Free(sku), PerCustomerLimit: o.PerCustomerLimit,
-		Drop: o.Drop, DropOpensAt: o.DropOpensAt, DropClosesAt: o.DropClosesAt}, nil
+		Drop: o.Drop, DropOpensAt: o.DropOpensAt, DropClosesAt: o.DropClosesAt, AsOf: asOf}, nil
+}
+
+// freshOffer reads an offer's whole state now.
+func (h *Hub) freshOffer(ctx context.Context, id uuid.UUID) (*checkout.Offer, *OfferView, error) {
+	asOf := time.Now().UTC()
+	o, err := h.Catalog.OfferByID(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := h.offerView(ctx, o, asOf)
+	if err != nil {
+		return nil, nil, err
+	}
+	return o, v, nil
 }
 
 // DropChanged announces a flash drop opening or closing, with the server's
@@ -282,44 +311,84 @@ func (h *Hub) DropChanged(o *checkout.Offer) {
 }
 
 func (h *Hub) announceDrop(ctx context.Context, o *checkout.Offer) {
+	// The event carries the offer's whole state as read now (the window was
+	// stored before), so it can stand in for any older copy.
+	cur, v, err := h.freshOffer(ctx, o.ID)
+	if err != nil {
+		h.log().Warn("announcing a drop", "offer", o.ID, "err", err)
+		return
+	}
 	now := time.Now().UTC()
 	state := "closed"
-	if o.DropOpen(now) {
+	if cur.DropOpen(now) {
 		state = "open"
 	}
-	ev := &roomEvent{Type: EvDrop, OfferID: &o.ID, State: state, Opens: o.DropOpensAt, Closes: o.DropClosesAt, Now: &now}
+	ev := &roomEvent{Type: EvDrop, OfferID: &cur.ID, Offer: v, State: state, Opens: cur.DropOpensAt, Closes: cur.DropClosesAt, Now: &now}
 	if err := h.append(ctx, o.ShowID, ev); err != nil {
 		h.log().Warn("announcing a drop", "offer", o.ID, "err", err)
 	}
 }
 
 // Pin pins an offer of the show for every viewer (or unpins, with a zero
-// offer ID): the HTTP twin of the socket's pin frame.
+// offer ID), for the socket's pin frame and the HTTP route alike.
 func (h *Hub) Pin(ctx context.Context, u *account.User, showID, offerID uuid.UUID) error {
 	h.init()
-	sh, err := h.Shows.ShowByID(ctx, showID)
-	if err != nil {
+	if _, err := h.staffShow(ctx, u, showID); err != nil {
 		return err
-	}
-	if !account.CanHost(u, sh.BrandID, sh.HostIDs) {
-		if !account.CanSeeShow(u, sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
-			return apperr.Errorf(apperr.NotFound, "show not found")
-		}
-		return apperr.Errorf(apperr.Forbidden, "only this show's hosts and brand admins can pin")
 	}
 	ev := &roomEvent{Type: EvPin}
 	if offerID != uuid.Nil {
-		o, err := h.Catalog.OfferByID(ctx, offerID)
+		o, v, err := h.freshOffer(ctx, offerID)
 		if err != nil || o.ShowID != showID {
 			return apperr.Errorf(apperr.NotFound, "offer %s is not in this show", offerID)
-		}
-		v, err := h.offerView(ctx, o)
-		if err != nil {
-			return err
 		}
 		ev.Offer, ev.OfferID = v, &v.ID
 	}
 	return h.append(ctx, showID, ev)
+}
+
+// staffShow reads the show as stored now and checks that u may run it (a
+// host of it, a brand admin of its brand, a platform admin). Someone who
+// may not even see it is told it does not exist.
+func (h *Hub) staffShow(ctx context.Context, u *account.User, showID uuid.UUID) (*show.Show, error) {
+	if u == nil {
+		return nil, apperr.Errorf(apperr.Unauthorized, "sign in first")
+	}
+	sh, err := h.Shows.ShowByID(ctx, showID)
+	if err != nil {
+		return nil, err
+	}
+	return sh, checkStaff(u, sh)
+}
+
+// checkStaff says whether u may run sh.
+func checkStaff(u *account.User, sh *show.Show) error {
+	if !account.CanHost(u, sh.BrandID, sh.HostIDs) {
+		if !account.CanSeeShow(u, sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
+			return apperr.Errorf(apperr.NotFound, "show not found")
+		}
+		return apperr.Errorf(apperr.Forbidden, "only this show's hosts and brand admins can do that")
+	}
+	return nil
+}
+
+// mayModerate checks the moderation hierarchy (account.CanModerate) for
+// mod acting on the user targetID in sh.
+func (h *Hub) mayModerate(ctx context.Context, mod *account.User, targetID uuid.UUID, sh *show.Show) error {
+	if h.Users == nil {
+		return apperr.Errorf(apperr.Unavailable, "moderating users is not available")
+	}
+	target, err := h.Users.UserByID(ctx, targetID)
+	if err != nil {
+		if apperr.CodeOf(err) == apperr.NotFound {
+			return apperr.Errorf(apperr.NotFound, "user %s not found", targetID)
+		}
+		return err
+	}
+	if !account.CanModerate(mod, target, sh.BrandID, sh.HostIDs) {
+		return apperr.Errorf(apperr.Forbidden, "you cannot moderate %s: hosts moderate members and viewers, brand admins hosts too", target.DisplayName)
+	}
+	return nil
 }
 
 // channelOf names a show's room on the bus.
@@ -372,17 +441,13 @@ func (h *Hub) flushStock(ctx context.Context) {
 	h.stock = map[uuid.UUID]uuid.UUID{}
 	h.stockMu.Unlock()
 	for offerID, showID := range pending {
-		o, err := h.Catalog.OfferByID(ctx, offerID)
+		_, v, err := h.freshOffer(ctx, offerID)
 		if err != nil {
 			h.log().Warn("reading stock for the live room", "offer", offerID, "err", err)
 			continue
 		}
-		v, err := h.offerView(ctx, o)
-		if err != nil {
-			continue
-		}
 		soldOut := v.Available == 0
-		ev := &roomEvent{Type: EvStock, OfferID: &offerID, Avail: &v.Available, SoldOut: &soldOut}
+		ev := &roomEvent{Type: EvStock, OfferID: &offerID, Offer: v, Avail: &v.Available, SoldOut: &soldOut}
 		if soldOut {
 			ev.Type = EvSoldOut
 		}
@@ -528,4 +593,63 @@ func (h *Hub) ShowStateChanged(ctx context.Context, sh *show.Show) {
 	if err := h.append(ctx, sh.ID, &roomEvent{Type: EvShowState, State: string(sh.State)}); err != nil {
 		h.log().Warn("announcing the show's state", "show", sh.ID, "state", sh.State, "err", err)
 	}
+}
+
+// ShowChanged implements show.Notifier: every node's room takes the edited
+// show (hosts, visibility, times, title) through the bus, in sequence with
+// the room's other events, and its viewers see the new title and times.
+func (h *Hub) ShowChanged(ctx context.Context, sh *show.Show) {
+	h.init()
+	if h.Checkout != nil {
+		h.Checkout.ForgetShow(sh.ID)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := h.append(ctx, sh.ID, &roomEvent{Type: EvShow, Show: showView(sh)}); err != nil {
+		h.log().Warn("announcing a show edit", "show", sh.ID, "err", err)
+	}
+}
+
+// Sanctions lists the show's bans and standing mutes for a moderator of
+// it (its hosts, brand admins, platform admins).
+func (h *Hub) Sanctions(ctx context.Context, u *account.User, showID uuid.UUID) ([]Sanction, error) {
+	h.init()
+	if _, err := h.staffShow(ctx, u, showID); err != nil {
+		return nil, err
+	}
+	if h.Store == nil {
+		return nil, apperr.Errorf(apperr.Unavailable, "moderation is not stored on this server")
+	}
+	return h.Store.Sanctions(ctx, showID, time.Now().UTC())
+}
+
+// Lift lifts the user's ban and mute in the show, under the moderation
+// hierarchy, and tells every node's room (unban and unmute events), so a
+// lifted user can join and chat at once.
+func (h *Hub) Lift(ctx context.Context, u *account.User, showID, userID uuid.UUID) error {
+	h.init()
+	sh, err := h.staffShow(ctx, u, showID)
+	if err != nil {
+		return err
+	}
+	if userID == u.ID {
+		return apperr.Errorf(apperr.Invalid, "you cannot lift your own ban or mute")
+	}
+	if err := h.mayModerate(ctx, u, userID, sh); err != nil {
+		return err
+	}
+	if h.Store != nil {
+		if err := h.Store.SetBan(ctx, showID, userID, false); err != nil {
+			return err
+		}
+		if err := h.Store.SetMute(ctx, showID, userID, time.Time{}); err != nil {
+			return err
+		}
+	}
+	for _, act := range []string{ActUnban, ActUnmute} {
+		if err := h.append(ctx, showID, &roomEvent{Type: EvModeration, Action: act, Subject: &userID}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

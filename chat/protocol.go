@@ -245,7 +245,8 @@ type roomEvent struct {
 	Seconds int        `json:"seconds,omitempty"` // slow mode
 	Words   []string   `json:"words,omitempty"`   // blocked words
 	OfferID *uuid.UUID `json:"offer_id,omitempty"`
-	Offer   *OfferView `json:"offer,omitempty"`
+	Offer   *OfferView `json:"offer,omitempty"` // pin, stock, sold_out, drop: the whole offer as of its as_of
+	Show    *ShowView  `json:"show,omitempty"`
 	Avail   *int       `json:"available,omitempty"`
 	SoldOut *bool      `json:"sold_out,omitempty"`
 	State   string     `json:"state,omitempty"`
@@ -263,9 +264,14 @@ const (
 	EvSoldOut    = "sold_out"
 	EvShowState  = "show_state"
 	EvDrop       = "drop"
+	EvShow       = "show"
 )
 
-// OfferView is an offer as viewers see it: price and live stock.
+// OfferView is an offer as viewers see it: price and live stock. Every
+// event that carries one carries all of it, read from the ledger at AsOf,
+// so the room and its clients keep one copy per offer and never merge an
+// older copy over a newer one (events can be numbered in another order than
+// their reads were made: two nodes, a pin read before a stock flush).
 type OfferView struct {
 	ID               uuid.UUID `json:"id"`
 	SKUID            uuid.UUID `json:"sku_id"`
@@ -278,6 +284,29 @@ type OfferView struct {
 	Drop         bool       `json:"drop"`
 	DropOpensAt  *time.Time `json:"drop_opens_at"`
 	DropClosesAt *time.Time `json:"drop_closes_at"`
+	// AsOf is when this state was read (server clock): of two copies of an
+	// offer, the one with the later AsOf wins.
+	AsOf time.Time `json:"as_of"`
+}
+
+// newer reports whether v should replace cur, the copy held so far.
+func (v *OfferView) newer(cur *OfferView) bool {
+	return cur == nil || !v.AsOf.Before(cur.AsOf)
+}
+
+// ShowView is a show as the room holds it and as welcomes and show events
+// carry it: what viewers need, and what decides who may do what in the room.
+type ShowView struct {
+	ID         uuid.UUID   `json:"id"`
+	BrandID    uuid.UUID   `json:"brand_id"`
+	Title      string      `json:"title"`
+	State      string      `json:"state"`
+	Visibility string      `json:"visibility"`
+	StartsAt   time.Time   `json:"starts_at"`
+	EndsAt     time.Time   `json:"ends_at"`
+	HostIDs    []uuid.UUID `json:"host_ids"`
+	// UpdatedAt orders edits: a room keeps the latest.
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // withSeq writes {"seq":N, …payload…}: the payload is encoded once, when

@@ -313,6 +313,13 @@ func TestServerFramesMatchSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	back.next("resumed")
+	sh, err := w.db.ShowByID(ctx, w.show)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh.Title += ": encore"
+	w.hub.ShowChanged(ctx, sh) // as show.Service.Update does
+	anon.next("show")
 	host.send(map[string]any{"type": "end"})
 	anon.next("show_state")
 	reset, _, err := w.dial("viewer", "?epoch=old&after=1")

@@ -40,14 +40,24 @@ type Room struct {
 	// view is the viewer list fan-out reads without taking mu.
 	view atomic.Pointer[[]*conn]
 
-	mu       sync.Mutex
-	show     show.Show
-	conns    map[*conn]struct{}
-	epoch    string
-	last     uint64  // highest seq seen
-	history  []entry // ascending seq, contiguous, at most hub.History long
-	offers   map[uuid.UUID]*OfferView
-	pinned   *OfferView
+	mu sync.Mutex
+	// show is the show as last edited: every node's room applies each edit
+	// (show events through the bus), so that welcomes and chat go by the
+	// current hosts and visibility. Privileged frames read the show afresh.
+	show    ShowView
+	conns   map[*conn]struct{}
+	epoch   string
+	last    uint64  // highest seq seen
+	history []entry // ascending seq, contiguous, at most hub.History long
+	// offers holds the one copy of each offer's live state; pin, stock,
+	// sold_out and drop events replace it when newer (OfferView.AsOf).
+	offers map[uuid.UUID]*OfferView
+	pinned uuid.UUID // uuid.Nil: nothing pinned
+	// stored is the show as last read from the store for a privileged
+	// frame, at storedAt; a show event drops it.
+	stored   *show.Show
+	storedAt time.Time
+	edits    uint64 // show events applied, so a read older than one is not kept
 	muted    map[uuid.UUID]time.Time
 	banned   map[uuid.UUID]bool
 	slow     time.Duration
@@ -125,10 +135,16 @@ func (r *Room) welcomeLocked(u *account.User, reset bool) []byte {
 			you["muted_until"] = until
 		}
 	}
+	// The pinned offer is the room's live copy of it, not the copy the pin
+	// event carried: a late joiner sees the stock and drop window of now.
+	var pinned *OfferView
+	if r.pinned != uuid.Nil {
+		pinned = r.offers[r.pinned]
+	}
 	return mustJSON(map[string]any{
 		"type": "welcome", "reset": reset, "epoch": r.epoch, "seq": r.last,
-		"show":   map[string]any{"id": r.show.ID, "title": r.show.Title, "state": r.show.State, "brand_id": r.show.BrandID, "ends_at": r.show.EndsAt},
-		"pinned": r.pinned, "offers": offers, "recent": nonNilRaw(recent), "viewers": r.viewers,
+		"show":   r.show,
+		"pinned": pinned, "offers": offers, "recent": nonNilRaw(recent), "viewers": r.viewers,
 		"slow_mode_seconds": int(r.slow / time.Second), "you": you, "server_time": time.Now().UTC(),
 	})
 }
@@ -173,13 +189,16 @@ func (r *Room) receive(msg []byte) {
 			r.epoch = epoch
 		}
 		r.history = r.history[:0]
+		go r.resync()
 	case seq <= r.last:
 		r.mu.Unlock()
 		return // already seen
 	case r.last != 0 && seq != r.last+1:
 		// The bus dropped something on the way here: history no longer
-		// reaches back without a hole, so resumes before this get a snapshot.
+		// reaches back without a hole, so resumes before this get a snapshot,
+		// and the room reads what the lost events may have changed.
 		r.history = r.history[:0]
+		go r.resync()
 	}
 	r.last = seq
 	r.history = append(r.history, entry{seq: seq, data: data, pm: pm, ev: ev})
@@ -224,20 +243,32 @@ func (r *Room) refreshViewLocked() {
 
 // applyLocked keeps the room's state in step with its events, on every node.
 func (r *Room) applyLocked(ev *roomEvent) {
+	if ev.Offer != nil {
+		r.mergeOfferLocked(ev.Offer)
+	}
 	switch ev.Type {
 	case EvPin:
-		r.pinned = ev.Offer
+		r.pinned = uuid.Nil
+		if ev.OfferID != nil {
+			r.pinned = *ev.OfferID
+		}
 	case EvStock, EvSoldOut:
-		if ev.OfferID != nil && ev.Avail != nil {
+		// An event without the whole offer (from an older node) still moves
+		// the count.
+		if ev.Offer == nil && ev.OfferID != nil && ev.Avail != nil {
 			if o, ok := r.offers[*ev.OfferID]; ok {
 				o.Available = *ev.Avail
 			}
 		}
 	case EvShowState:
-		r.show.State = show.State(ev.State)
+		r.show.State = ev.State
+	case EvShow:
+		if ev.Show != nil {
+			r.setShowLocked(ev.Show)
+		}
 	case EvDrop:
 		if ev.OfferID != nil {
-			if o, ok := r.offers[*ev.OfferID]; ok {
+			if o, ok := r.offers[*ev.OfferID]; ok && ev.Offer == nil {
 				o.Drop, o.DropOpensAt, o.DropClosesAt = true, ev.Opens, ev.Closes
 			}
 			// Every node's checkout must see the new window at once, not when
@@ -285,6 +316,72 @@ func (r *Room) applyLocked(ev *roomEvent) {
 			}
 		}
 	}
+}
+
+// mergeOfferLocked keeps v as the offer's state unless the room holds a
+// newer copy. The room's copies are its own: v is not kept.
+func (r *Room) mergeOfferLocked(v *OfferView) {
+	if cur := r.offers[v.ID]; v.newer(cur) {
+		cp := *v
+		r.offers[v.ID] = &cp
+	}
+}
+
+// setShowLocked takes v as the room's show unless the room holds a later
+// edit, and lets go of viewers who may no longer see it (a show switched to
+// members-only). Checkout's cached copy of the show goes too.
+func (r *Room) setShowLocked(v *ShowView) {
+	if v.UpdatedAt.Before(r.show.UpdatedAt) {
+		return
+	}
+	r.show = *v
+	r.stored = nil
+	r.edits++
+	if r.hub.Checkout != nil {
+		r.hub.Checkout.ForgetShow(r.showID)
+	}
+	for c := range r.conns {
+		if !account.CanSeeShow(c.user, v.Visibility == string(show.Members), v.BrandID, v.HostIDs) {
+			c.stop(CloseHidden, "this show is no longer open to you")
+		}
+	}
+}
+
+// CloseHidden closes the connections of viewers who may no longer see the
+// show (it became members-only); a new connection gets HTTP 404.
+const CloseHidden = 4004
+
+// observeShow takes a show just read from the store if it is a later edit
+// than the room holds: a bus event that was lost or is still on its way
+// does not leave the room behind what a new viewer was admitted by.
+func (r *Room) observeShow(sh *show.Show) {
+	r.mu.Lock()
+	if sh.UpdatedAt.After(r.show.UpdatedAt) {
+		r.setShowLocked(showView(sh))
+	}
+	r.mu.Unlock()
+}
+
+// resync reads the show and its offers again after the room missed events.
+func (r *Room) resync() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if sh, err := r.hub.Shows.ShowByID(ctx, r.showID); err == nil {
+		r.observeShow(sh)
+	}
+	if fresh, err := r.hub.offerViews(ctx, r.showID); err == nil {
+		r.mu.Lock()
+		for _, v := range fresh {
+			r.mergeOfferLocked(v)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// showView is the room's view of a stored show.
+func showView(sh *show.Show) *ShowView {
+	return &ShowView{ID: sh.ID, BrandID: sh.BrandID, Title: sh.Title, State: string(sh.State), Visibility: string(sh.Visibility),
+		StartsAt: sh.StartsAt, EndsAt: sh.EndsAt, HostIDs: append([]uuid.UUID{}, sh.HostIDs...), UpdatedAt: sh.UpdatedAt}
 }
 
 // fanout sends unnumbered traffic (reactions, viewer counts) to this node's viewers.
@@ -470,6 +567,11 @@ func (r *Room) buy(ctx context.Context, c *conn, f *ClientFrame) error {
 		c.reply(mustJSON(map[string]any{"type": "released", "id": f.ID, "reservation": res}))
 		return nil
 	}
+	// A room sells its own show's offers only: an offer of another show
+	// is as unknown here as one that does not exist.
+	if !r.hasOffer(ctx, f.OfferID) {
+		return apperr.Errorf(apperr.NotFound, "offer %s is not in this show", f.OfferID)
+	}
 	key := ""
 	if f.ID != "" {
 		key = "ws:" + f.ID
@@ -482,21 +584,53 @@ func (r *Room) buy(ctx context.Context, c *conn, f *ClientFrame) error {
 	return nil
 }
 
-func (r *Room) staff(c *conn) error {
+// staff checks that the sender may run the show, against the show as
+// stored now (not as it was when the room or the connection opened: a host
+// taken off the show loses its powers at once, on every node), and returns
+// that show.
+func (r *Room) staff(ctx context.Context, c *conn) (*show.Show, error) {
 	if err := signedIn(c, "moderate"); err != nil {
-		return err
+		return nil, err
+	}
+	sh, err := r.storedShow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sh, checkStaff(c.user, sh)
+}
+
+// storedFor is how long a read of the show answers privileged frames: a
+// burst of them (a host pinning in a hurry) costs one read, and a host
+// taken off the show is refused well within a second even on a node whose
+// bus lost the show event.
+const storedFor = 200 * time.Millisecond
+
+// storedShow returns the show as stored, read at most storedFor ago and
+// not before the last show event.
+func (r *Room) storedShow(ctx context.Context) (*show.Show, error) {
+	r.mu.Lock()
+	sh, edits := r.stored, r.edits
+	fresh := sh != nil && time.Since(r.storedAt) < storedFor
+	r.mu.Unlock()
+	if fresh {
+		return sh, nil
+	}
+	at := time.Now()
+	sh, err := r.hub.Shows.ShowByID(ctx, r.showID)
+	if err != nil {
+		return nil, err
 	}
 	r.mu.Lock()
-	ok := account.CanHost(c.user, r.show.BrandID, r.show.HostIDs)
-	r.mu.Unlock()
-	if !ok {
-		return apperr.Errorf(apperr.Forbidden, "only this show's hosts and brand admins can do that")
+	if r.edits == edits {
+		r.stored, r.storedAt = sh, at
 	}
-	return nil
+	r.mu.Unlock()
+	return sh, nil
 }
 
 func (r *Room) moderate(ctx context.Context, c *conn, f *ClientFrame) error {
-	if err := r.staff(c); err != nil {
+	sh, err := r.staff(ctx, c)
+	if err != nil {
 		return err
 	}
 	ev := &roomEvent{Type: EvModeration, Action: f.Action}
@@ -518,6 +652,11 @@ func (r *Room) moderate(ctx context.Context, c *conn, f *ClientFrame) error {
 	}
 	if ev.Subject != nil && *ev.Subject == c.user.ID {
 		return apperr.Errorf(apperr.Invalid, "you cannot %s yourself", f.Action)
+	}
+	if ev.Subject != nil {
+		if err := r.hub.mayModerate(ctx, c.user, *ev.Subject, sh); err != nil {
+			return err
+		}
 	}
 	if err := r.persist(ctx, ev); err != nil {
 		return err
@@ -548,30 +687,28 @@ func (r *Room) persist(ctx context.Context, ev *roomEvent) error {
 	return nil
 }
 
+// pin pins an offer for everyone. The event carries the room's copy of the
+// offer, which stock, drop and earlier pin events keep current (and which
+// carries its own as_of, so it never passes for newer than it is).
 func (r *Room) pin(ctx context.Context, c *conn, f *ClientFrame) error {
-	if err := r.staff(c); err != nil {
+	if _, err := r.staff(ctx, c); err != nil {
 		return err
 	}
 	ev := &roomEvent{Type: EvPin}
 	if f.OfferID != uuid.Nil {
-		r.hasOffer(ctx, f.OfferID)
-		r.mu.Lock()
-		o, ok := r.offers[f.OfferID]
-		var cp OfferView
-		if ok {
-			cp = *o
-		}
-		r.mu.Unlock()
-		if !ok {
+		if !r.hasOffer(ctx, f.OfferID) {
 			return apperr.Errorf(apperr.NotFound, "offer %s is not in this show", f.OfferID)
 		}
+		r.mu.Lock()
+		cp := *r.offers[f.OfferID]
+		r.mu.Unlock()
 		ev.Offer, ev.OfferID = &cp, &cp.ID
 	}
 	return r.append(ctx, ev)
 }
 
-// hasOffer reports whether the offer belongs to the show, reading the
-// show's offers again when it is not known yet (added after the room opened).
+// hasOffer reports whether the offer belongs to the room's show, reading it
+// when the room does not know it yet (added after the room opened).
 func (r *Room) hasOffer(ctx context.Context, id uuid.UUID) bool {
 	r.mu.Lock()
 	_, ok := r.offers[id]
@@ -579,19 +716,19 @@ func (r *Room) hasOffer(ctx context.Context, id uuid.UUID) bool {
 	if ok {
 		return true
 	}
-	fresh, err := r.hub.offerViews(ctx, r.showID)
+	asOf := time.Now().UTC()
+	o, err := r.hub.Catalog.OfferByID(ctx, id)
+	if err != nil || o.ShowID != r.showID {
+		return false
+	}
+	v, err := r.hub.offerView(ctx, o, asOf)
 	if err != nil {
 		return false
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	for oid, v := range fresh {
-		if _, known := r.offers[oid]; !known {
-			r.offers[oid] = v
-		}
-	}
-	_, ok = r.offers[id]
-	return ok
+	r.mergeOfferLocked(v)
+	r.mu.Unlock()
+	return true
 }
 
 func (r *Room) drop(ctx context.Context, c *conn, f *ClientFrame) error {
@@ -613,7 +750,7 @@ func (r *Room) drop(ctx context.Context, c *conn, f *ClientFrame) error {
 }
 
 func (r *Room) end(ctx context.Context, c *conn) error {
-	if err := r.staff(c); err != nil {
+	if _, err := r.staff(ctx, c); err != nil {
 		return err
 	}
 	if lc := r.hub.Lifecycle; lc != nil {

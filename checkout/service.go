@@ -643,3 +643,18 @@ func (s *Service) refuse(ctx context.Context, o *Offer, u *account.User, key, ha
 	}
 	return replay[Reservation](rec, hash)
 }
+
+// AddOffer features a SKU in a show (Catalog.CreateOffer) and tells the live
+// room, so the new card reaches every viewer on every node at once, not only
+// the ones who join after.
+func (s *Service) AddOffer(ctx context.Context, o *Offer) error {
+	if err := ValidateOffer(o); err != nil {
+		return err
+	}
+	if err := s.Catalog.CreateOffer(ctx, o); err != nil {
+		return err
+	}
+	s.ForgetShow(o.ShowID)
+	s.stockChanged(o)
+	return nil
+}

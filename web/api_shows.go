@@ -425,10 +425,7 @@ func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) error {
 	}
 	o := &checkout.Offer{ID: uuid.New(), ShowID: sh.ID, SKUID: sku.ID, PriceMinor: in.PriceMinor, Currency: sku.Currency,
 		Allocated: in.Allocated, PerCustomerLimit: in.PerCustomerLimit, Drop: in.Drop, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	if err := checkout.ValidateOffer(o); err != nil {
-		return err
-	}
-	if err := s.Catalog.CreateOffer(r.Context(), o); err != nil {
+	if err := s.Checkout.AddOffer(r.Context(), o); err != nil {
 		return err
 	}
 	return reply(w, http.StatusCreated, "offer", o)
@@ -487,4 +484,35 @@ func (s *Server) setDrop(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return reply(w, http.StatusOK, "offer", o)
+}
+
+// listModeration lists the show's bans and standing mutes, for its hosts,
+// brand admins and platform admins.
+func (s *Server) listModeration(w http.ResponseWriter, r *http.Request) error {
+	u, id, err := userAndID(r, "show")
+	if err != nil {
+		return err
+	}
+	list, err := s.Live.Sanctions(r.Context(), u, id)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, "sanctions", nonNil(list))
+}
+
+// liftModeration lifts a user's ban and mute in the show, under the
+// moderation hierarchy; the show's room on every node applies it at once.
+func (s *Server) liftModeration(w http.ResponseWriter, r *http.Request) error {
+	u, id, err := userAndID(r, "show")
+	if err != nil {
+		return err
+	}
+	userID, err := uuid.Parse(r.PathValue("user_id"))
+	if err != nil {
+		return apperr.Errorf(apperr.NotFound, "user %q not found", r.PathValue("user_id"))
+	}
+	if err := s.Live.Lift(r.Context(), u, id, userID); err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, "lifted", userID)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/stream"
 )
@@ -275,6 +276,10 @@ func stringLit(e ast.Expr) (string, bool) {
 type fakeLive struct{ http.Handler }
 
 func (fakeLive) Pin(context.Context, *account.User, uuid.UUID, uuid.UUID) error { return nil }
+func (fakeLive) Sanctions(context.Context, *account.User, uuid.UUID) ([]chat.Sanction, error) {
+	return nil, nil
+}
+func (fakeLive) Lift(context.Context, *account.User, uuid.UUID, uuid.UUID) error { return nil }
 
 // fakeMedia stands in for the media server so its routes get registered.
 type fakeMedia struct{}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/brand"
@@ -73,6 +74,10 @@ type Server struct {
 type LiveRoom interface {
 	http.Handler
 	Pin(ctx context.Context, u *account.User, showID, offerID uuid.UUID) error
+	// Sanctions lists a show's bans and standing mutes for its moderators.
+	Sanctions(ctx context.Context, u *account.User, showID uuid.UUID) ([]chat.Sanction, error)
+	// Lift lifts a user's ban and mute in a show and tells its room on every node.
+	Lift(ctx context.Context, u *account.User, showID, userID uuid.UUID) error
 }
 
 // Media is what the API needs of the media server: WHIP ingest, WHEP
@@ -102,6 +107,10 @@ func (s *Server) Handler() http.Handler {
 		s.Schedule = &show.Service{Store: s.Shows, Logger: s.Logger}
 		if s.Checkout != nil {
 			s.Schedule.Holds = s.Checkout
+		}
+		// Edits of a show must reach its live room, whoever wired the server.
+		if n, ok := s.Live.(show.Notifier); ok {
+			s.Schedule.Notifier = n
 		}
 	}
 	s.limiter = newLimiter(s.LoginRate, time.Minute)
@@ -197,6 +206,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	if s.Live != nil {
 		mux.Handle("GET /ws/shows/{id}", s.Live)
 		mux.HandleFunc("POST /api/shows/{id}/pin", s.api(s.pin))
+		mux.HandleFunc("GET /api/shows/{id}/moderation", s.api(s.listModeration))
+		mux.HandleFunc("DELETE /api/shows/{id}/moderation/{user_id}", s.api(s.liftModeration))
 	}
 	mux.HandleFunc("POST /api/shows/{id}/drops", s.api(s.setDrop))
 	if s.Media != nil {

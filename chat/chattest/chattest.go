@@ -4,6 +4,7 @@ package chattest
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +85,50 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 		must(t, err)
 		if len(banned) != 0 || len(muted) != 0 {
 			t.Fatalf("after lifting: %v %v", banned, muted)
+		}
+	})
+	t.Run("Sanctions", func(t *testing.T) {
+		f := open(t)
+		s := f.Store
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		list, err := s.Sanctions(ctx, f.Show, now)
+		must(t, err)
+		if list == nil || len(list) != 0 {
+			t.Fatalf("no sanctions yet: %#v", list)
+		}
+		must(t, s.SetBan(ctx, f.Show, f.Users[0], true))
+		must(t, s.SetMute(ctx, f.Show, f.Users[0], now.Add(time.Hour)))
+		must(t, s.SetMute(ctx, f.Show, f.Users[1], now.Add(2*time.Hour)))
+		must(t, s.SetMute(ctx, f.Show, f.Users[2], now.Add(-time.Minute))) // over: not listed
+		must(t, s.SetBan(ctx, f.Show2, f.Users[2], true))                  // another show
+		list, err = s.Sanctions(ctx, f.Show, now)
+		must(t, err)
+		if len(list) != 2 {
+			t.Fatalf("sanctions = %+v", list)
+		}
+		// The fixture's users share a display name: then by user ID.
+		want := map[uuid.UUID]chat.Sanction{}
+		for _, x := range list {
+			want[x.UserID] = x
+		}
+		if !slices.IsSortedFunc(list, func(a, b chat.Sanction) int { return strings.Compare(a.UserID.String(), b.UserID.String()) }) {
+			t.Errorf("not ordered by user ID: %+v", list)
+		}
+		banned, muted := want[f.Users[0]], want[f.Users[1]]
+		if !banned.Banned || banned.BannedAt == nil || banned.BannedAt.Before(now.Add(-time.Minute)) ||
+			banned.MutedUntil == nil || !banned.MutedUntil.Equal(now.Add(time.Hour)) {
+			t.Errorf("banned and muted user = %+v", banned)
+		}
+		if muted.Banned || muted.BannedAt != nil || muted.MutedUntil == nil || !muted.MutedUntil.Equal(now.Add(2*time.Hour)) {
+			t.Errorf("muted user = %+v", muted)
+		}
+		// Lifted: gone from the list.
+		must(t, s.SetBan(ctx, f.Show, f.Users[0], false))
+		must(t, s.SetMute(ctx, f.Show, f.Users[0], time.Time{}))
+		list, err = s.Sanctions(ctx, f.Show, now)
+		must(t, err)
+		if len(list) != 1 || list[0].UserID != f.Users[1] {
+			t.Fatalf("after lifting = %+v", list)
 		}
 	})
 	t.Run("UnknownReferences", func(t *testing.T) {

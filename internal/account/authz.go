@@ -42,3 +42,49 @@ func CanSeeShow(u *User, membersOnly bool, brandID uuid.UUID, hostIDs []uuid.UUI
 	}
 	return u.Has(RoleMember) || CanHost(u, brandID, hostIDs)
 }
+
+// Rank is how much say a user has in one show's live room, lowest first.
+// It is contextual: a brand admin of another brand, or a host of another
+// show, has no more say here than any member or viewer.
+type Rank int
+
+const (
+	RankViewer     Rank = iota // signed in, or anonymous
+	RankMember                 // Pavilion membership
+	RankHost                   // assigned to this show
+	RankBrandAdmin             // administers this show's brand
+	RankAdmin                  // platform admin
+)
+
+// ShowRank is u's rank in a show of the given brand and hosts.
+func ShowRank(u *User, brandID uuid.UUID, hostIDs []uuid.UUID) Rank {
+	switch {
+	case u == nil:
+		return RankViewer
+	case slices.Contains(u.Roles, RoleAdmin):
+		return RankAdmin
+	case CanAdminBrand(u, brandID):
+		return RankBrandAdmin
+	case CanHost(u, brandID, hostIDs):
+		return RankHost
+	case u.Has(RoleMember):
+		return RankMember
+	}
+	return RankViewer
+}
+
+// CanModerate reports whether mod may mute, ban or lift a mute or ban of
+// target in a show of the given brand and hosts: staff of the show only, and
+// only over users of a lower rank (a host over members and viewers, a brand
+// admin over hosts too); platform admins over anyone. Nobody moderates
+// themself.
+func CanModerate(mod, target *User, brandID uuid.UUID, hostIDs []uuid.UUID) bool {
+	if mod == nil || target == nil || mod.ID == target.ID {
+		return false
+	}
+	m := ShowRank(mod, brandID, hostIDs)
+	if m < RankHost {
+		return false
+	}
+	return m == RankAdmin || ShowRank(target, brandID, hostIDs) < m
+}

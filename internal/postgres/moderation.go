@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pavilion-live/pavilion/chat"
 )
 
 // SetBan bans the user from the show, or lifts the ban. Banning twice keeps
@@ -72,6 +74,40 @@ func (db *DB) Moderation(ctx context.Context, showID uuid.UUID, now time.Time) (
 		return nil, nil, storeErr("moderation", err)
 	}
 	return banned, muted, nil
+}
+
+// Sanctions lists the users the show bans or mutes (mutes that end after
+// now), by display name then user ID.
+func (db *DB) Sanctions(ctx context.Context, showID uuid.UUID, now time.Time) ([]chat.Sanction, error) {
+	rows, err := db.pool.Query(ctx,
+		`SELECT u.id, u.display_name, b.created_at, m.until
+		 FROM (SELECT user_id FROM show_bans WHERE show_id = $1
+		       UNION SELECT user_id FROM show_mutes WHERE show_id = $1 AND until > $2) x
+		 JOIN users u ON u.id = x.user_id
+		 LEFT JOIN show_bans b ON b.show_id = $1 AND b.user_id = x.user_id
+		 LEFT JOIN show_mutes m ON m.show_id = $1 AND m.user_id = x.user_id AND m.until > $2
+		 ORDER BY u.display_name COLLATE "C", u.id`, showID, now)
+	if err != nil {
+		return nil, storeErr("sanctions", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Sanction, error) {
+		var s chat.Sanction
+		err := r.Scan(&s.UserID, &s.DisplayName, &s.BannedAt, &s.MutedUntil)
+		s.Banned = s.BannedAt != nil
+		for _, t := range []*time.Time{s.BannedAt, s.MutedUntil} {
+			if t != nil {
+				*t = t.UTC()
+			}
+		}
+		return s, err
+	})
+	if err != nil {
+		return nil, storeErr("sanctions", err)
+	}
+	if out == nil {
+		out = []chat.Sanction{}
+	}
+	return out, nil
 }
 
 // SetBlockedWords replaces the brand's blocked-word list.

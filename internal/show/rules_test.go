@@ -120,9 +120,26 @@ func (f *fakeStore) Transition(_ context.Context, id uuid.UUID, to State, at tim
 	return &c, nil
 }
 
-type recorder struct{ states []State }
+type recorder struct {
+	states []State
+	edits  []string
+}
 
 func (r *recorder) ShowStateChanged(_ context.Context, s *Show) { r.states = append(r.states, s.State) }
+func (r *recorder) ShowChanged(_ context.Context, s *Show)      { r.edits = append(r.edits, s.Title) }
+
+func (f *fakeStore) UpdateShow(_ context.Context, s *Show) error {
+	old, ok := f.shows[s.ID]
+	if !ok {
+		return apperr.Errorf(apperr.NotFound, "show not found")
+	}
+	if err := CheckEdit(old, s); err != nil {
+		return err
+	}
+	c := *s
+	f.shows[s.ID] = &c
+	return nil
+}
 
 type holds struct{ shows []uuid.UUID }
 
@@ -152,6 +169,22 @@ func TestService(t *testing.T) {
 	}
 	if _, ok := st.shows[bad.ID]; ok {
 		t.Fatal("an invalid show was stored")
+	}
+
+	// Every edit reaches the Notifier (the live room on every node); a
+	// refused one does not.
+	edit := *st.shows[day.ID]
+	edit.Title = "Night (new hosts)"
+	edit.HostIDs = []uuid.UUID{uuid.New()}
+	if err := svc.Update(ctx, &edit); err != nil {
+		t.Fatal(err)
+	}
+	edit.EndsAt = edit.StartsAt
+	if err := svc.Update(ctx, &edit); err == nil {
+		t.Fatal("an edit ending at its start was stored")
+	}
+	if len(rec.edits) != 1 || rec.edits[0] != "Night (new hosts)" {
+		t.Fatalf("notifier heard edits %v", rec.edits)
 	}
 
 	if sh, err := svc.GoLive(ctx, day.ID); err != nil || sh.State != Live {

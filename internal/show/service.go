@@ -8,10 +8,17 @@ import (
 	"github.com/google/uuid"
 )
 
-// Notifier hears that a show changed state (live, ended, cancelled), so that
-// the live room can tell its viewers and close. Calls must not block.
+// Notifier hears about changes to shows, so that the live room (on every
+// node) holds the current show: who may run it, who may see it, its state.
+// Calls must not block for long.
 type Notifier interface {
+	// ShowStateChanged: the show went live, ended or was cancelled (the
+	// room tells its viewers and closes).
 	ShowStateChanged(ctx context.Context, s *Show)
+	// ShowChanged: the show was edited (title, times, hosts, visibility…);
+	// s is the show as stored. A host taken off the show loses its powers in
+	// the room, and viewers who may no longer see it are let go.
+	ShowChanged(ctx context.Context, s *Show)
 }
 
 // Holds releases what buyers hold in a show that will not happen.
@@ -82,14 +89,21 @@ func (s *Service) Schedule(ctx context.Context, sh *Show) error {
 }
 
 // Update validates an edited show and stores it, under the same rules as
-// Schedule plus CheckEdit against the stored show. The state is not changed
-// here: use GoLive, End or Cancel.
+// Schedule plus CheckEdit against the stored show, and tells the Notifier
+// (every edit: a change of hosts or visibility changes who may do what in
+// the live room). The state is not changed here: use GoLive, End or Cancel.
 func (s *Service) Update(ctx context.Context, sh *Show) error {
 	sh.UpdatedAt = s.now()
 	if err := s.prepare(sh); err != nil {
 		return err
 	}
-	return s.Store.UpdateShow(ctx, sh)
+	if err := s.Store.UpdateShow(ctx, sh); err != nil {
+		return err
+	}
+	if s.Notifier != nil {
+		s.Notifier.ShowChanged(ctx, sh)
+	}
+	return nil
 }
 
 // GoLive moves a scheduled show to live, stores a notice for each of its

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 )
 
@@ -91,6 +92,35 @@ func (db *DB) Moderation(ctx context.Context, showID uuid.UUID, now time.Time) (
 		return nil, nil, err
 	}
 	return banned, muted, nil
+}
+
+// Sanctions lists the users the show bans or mutes (mutes that end after
+// now), by display name then user ID.
+func (db *DB) Sanctions(ctx context.Context, showID uuid.UUID, now time.Time) ([]chat.Sanction, error) {
+	var out []chat.Sanction
+	err := db.read(ctx, "sanctions", func(tx *sql.Tx) error {
+		var err error
+		out, err = queryAll(ctx, tx, func(r row) (*chat.Sanction, error) {
+			var s chat.Sanction
+			err := r.Scan(&s.UserID, &s.DisplayName, asNullTime(&s.BannedAt), asNullTime(&s.MutedUntil))
+			s.Banned = s.BannedAt != nil
+			return &s, err
+		}, `SELECT u.id, u.display_name, b.created_at, m.until
+			FROM (SELECT user_id FROM show_bans WHERE show_id = ?1
+			      UNION SELECT user_id FROM show_mutes WHERE show_id = ?1 AND until > ?2) x
+			JOIN users u ON u.id = x.user_id
+			LEFT JOIN show_bans b ON b.show_id = ?1 AND b.user_id = x.user_id
+			LEFT JOIN show_mutes m ON m.show_id = ?1 AND m.user_id = x.user_id AND m.until > ?2
+			ORDER BY u.display_name, u.id`, showID, micros(now))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []chat.Sanction{}
+	}
+	return out, nil
 }
 
 // SetBlockedWords replaces the brand's blocked-word list.

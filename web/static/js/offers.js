@@ -5,6 +5,18 @@ import { t, money, clock } from "./i18n.js";
 import { h } from "./dom.js";
 import { skuLabel } from "./api.js";
 
+// mergeOffer keeps one copy per offer in offers (a Map by id): v replaces
+// the copy held only if it is as new or newer by as_of (when the server read
+// it), so an older copy — a pin read before a sale and numbered after it, a
+// page's REST snapshot — never overwrites newer stock or a newer drop
+// window. It reports whether the offer was new to the map.
+export function mergeOffer(offers, v) {
+  const cur = offers.get(v.id);
+  if (cur?.as_of && (!v.as_of || Date.parse(v.as_of) < Date.parse(cur.as_of))) return false;
+  offers.set(v.id, { ...cur, ...v });
+  return !cur;
+}
+
 // dropState says where an offer's flash-drop window is at server time now.
 export function dropState(o, now) {
   if (!o.drop) return "none";

@@ -7,7 +7,7 @@ import { get, post, del, ApiError, productIndex, skuLabel } from "./api.js";
 import { start, onUser, requireLogin, currentUser, toast } from "./shell.js";
 import { Room, REACTIONS } from "./room.js";
 import { watch, hangUp, framesDecoded } from "./rtc.js";
-import { card, dropState } from "./offers.js";
+import { card, dropState, mergeOffer } from "./offers.js";
 import { icsFor, download } from "./ics.js";
 
 const showID = location.pathname.split("/")[2];
@@ -75,7 +75,7 @@ function welcome(f) {
   S.order = [];
   for (const o of f.offers) { S.offers.set(o.id, o); S.order.push(o.id); }
   S.pinned = f.pinned ? f.pinned.id : null;
-  if (f.pinned) S.offers.set(f.pinned.id, { ...S.offers.get(f.pinned.id), ...f.pinned });
+  if (f.pinned) upsertOffer(f.pinned); // the same copy as in offers: a no-op on current servers
   S.viewers = f.viewers;
   S.you = f.you;
   S.chat = f.recent.slice();
@@ -99,26 +99,41 @@ function event(f) {
       break;
     case "pin":
       S.pinned = f.offer_id || null;
-      if (f.offer) S.offers.set(f.offer.id, { ...S.offers.get(f.offer.id), ...f.offer });
-      renderPinned();
+      if (f.offer) upsertOffer(f.offer); // read at pin time: kept only if not older than ours
+      renderOffers();
       break;
     case "stock":
     case "sold_out": {
+      // The whole offer, as of its as_of; an offer we do not know was just added to the show.
       const o = S.offers.get(f.offer_id);
-      if (o) { o.available = f.available; renderOffers(); }
+      if (f.offer) upsertOffer(f.offer);
+      else if (o) o.available = f.available;
+      renderOffers();
       break;
     }
     case "drop": {
       const o = S.offers.get(f.offer_id);
-      if (o) { o.drop = true; o.drop_opens_at = f.opens_at; o.drop_closes_at = f.closes_at; renderOffers(); }
+      if (f.offer) upsertOffer(f.offer);
+      else if (o) { o.drop = true; o.drop_opens_at = f.opens_at; o.drop_closes_at = f.closes_at; }
+      renderOffers();
       break;
     }
+    case "show":
+      S.show = { ...S.show, ...f.show };
+      renderAll();
+      break;
     case "show_state":
       S.show.state = f.state;
       if (f.state === "ended") setEnded();
       renderAll();
       break;
   }
+}
+
+// upsertOffer merges a copy of an offer from the room (mergeOffer: never an
+// older one over a newer one) and lists an offer that is new to the show.
+function upsertOffer(v) {
+  if (mergeOffer(S.offers, v)) S.order.push(v.id);
 }
 
 function frame(f) {
@@ -141,7 +156,7 @@ function roomStatus(s) {
   if (s === "open") loadHolds(); // after a reconnect: what happened to the holds meanwhile
   const el = $("#room-status");
   if (S.ended) { el.textContent = ""; return; }
-  el.textContent = s === "open" ? "" : s === "banned" ? t("chat.banned") : t("chat.reconnecting");
+  el.textContent = s === "open" ? "" : s === "banned" ? t("chat.banned") : s === "gone" ? t("player.notfound") : t("chat.reconnecting");
 }
 
 const errText = (code, message) => new ApiError(0, code, message).text();

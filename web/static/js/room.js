@@ -5,7 +5,7 @@ import { backoff } from "./dom.js";
 
 export class Room {
   // handlers: welcome(frame), event(frame) for sequenced events,
-  // frame(frame) for everything else, status("open"|"closed"|"banned").
+  // frame(frame) for everything else, status("open"|"closed"|"banned"|"gone").
   constructor(showID, handlers) {
     this.showID = showID;
     this.h = handlers;
@@ -38,6 +38,8 @@ export class Room {
       if (this.ws !== ws) return;
       this.ws = null;
       if (ev.code === 4003) { this.h.status?.("banned"); return; }
+      // 4004: the show is no longer open to us (it became members-only).
+      if (ev.code === 4004) { this.h.status?.("gone"); return; }
       this.h.status?.("closed");
       if (ev.code === 4001 || ev.code === 4002) {
         // The credential ended (4001) or the account changed (4002): the

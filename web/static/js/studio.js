@@ -7,7 +7,7 @@ import { get, post, ApiError, productIndex } from "./api.js";
 import { start, onUser, openLogin, currentUser, toast } from "./shell.js";
 import { Room } from "./room.js";
 import { publish, hangUp } from "./rtc.js";
-import { card, dropState } from "./offers.js";
+import { card, dropState, mergeOffer } from "./offers.js";
 import { lineChart } from "./chart.js";
 
 const showID = location.pathname.split("/")[2];
@@ -109,17 +109,21 @@ function event(f) {
       if (f.action === "slow") $("#slow").value = String(f.seconds || 0);
       if (f.action === "words") $("#words").value = (f.words || []).join(", ");
       break;
-    case "pin": S.pinned = f.offer_id || null; renderOffers(); break;
+    case "pin": S.pinned = f.offer_id || null; if (f.offer && mergeOffer(S.offers, f.offer)) S.order.push(f.offer.id); renderOffers(); break;
     case "stock": case "sold_out": {
+      // The whole offer as of its as_of (never merged over a newer copy); a new one was just added.
       const o = S.offers.get(f.offer_id);
-      if (o) { o.available = f.available; renderOffers(); renderPanel(); }
+      if (f.offer) { if (mergeOffer(S.offers, f.offer)) S.order.push(f.offer.id); } else if (o) o.available = f.available;
+      renderOffers(); renderPanel();
       break;
     }
     case "drop": {
       const o = S.offers.get(f.offer_id);
-      if (o) { o.drop = true; o.drop_opens_at = f.opens_at; o.drop_closes_at = f.closes_at; renderOffers(); }
+      if (f.offer) { if (mergeOffer(S.offers, f.offer)) S.order.push(f.offer.id); } else if (o) { o.drop = true; o.drop_opens_at = f.opens_at; o.drop_closes_at = f.closes_at; }
+      renderOffers();
       break;
     }
+    case "show": S.show = { ...S.show, ...f.show }; renderAll(); break;
     case "show_state": S.show.state = f.state; if (f.state === "ended" && wantLive) stopLive(); renderAll(); break;
   }
 }
