@@ -124,6 +124,7 @@ func (s *Server) Handler() http.Handler {
 	h = cop.Handler(h)
 	h = s.limitBody(h)
 	h = securityHeaders(h)
+	h = s.recoverPanics(h)
 	h = s.observe(h)
 	return h
 }
