@@ -163,6 +163,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// the request's context by design.
 	ctx := context.WithoutCancel(r.Context())
 	go func() {
+		defer h.guard.Recover("chat_reader", "show", room.showID) // readLoop recovers its own; this covers the leaving
 		c.readLoop(ctx)
 		room.leave(c)
 		if h.Analytics != nil {
