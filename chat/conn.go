@@ -117,6 +117,12 @@ func (c *conn) writeLoop() {
 		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
 		_ = c.ws.Close()
 	}()
+	// Runs before the close above, so the close carries CloseInternal.
+	defer func() {
+		if p := recover(); p != nil {
+			c.crashed("chat_writer", p, "", "")
+		}
+	}()
 	for {
 		select {
 		case b := <-c.own:
@@ -220,8 +226,19 @@ func (c *conn) write(fn func() error) error {
 	return nil
 }
 
-// readLoop reads frames until the peer leaves or breaks a rule.
+// readLoop reads frames until the peer leaves or breaks a rule. A panic
+// while reading or handling a frame ends this connection only (crashed).
 func (c *conn) readLoop(ctx context.Context) {
+	var handling *ClientFrame // the frame being handled, for the answer to a panic
+	defer func() {
+		if p := recover(); p != nil {
+			id, typ := "", ""
+			if handling != nil {
+				id, typ = handling.ID, handling.Type
+			}
+			c.crashed("chat_reader", p, id, typ)
+		}
+	}()
 	// MaxFrame is enforced here, not with the socket's read limit: past that
 	// limit gorilla sends its own close (1009, no reason) before ours.
 	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
@@ -274,7 +291,9 @@ func (c *conn) readLoop(ctx context.Context) {
 			c.replyError(id, err)
 			continue
 		}
+		handling = f
 		c.room.handle(ctx, c, f)
+		handling = nil
 		select {
 		case <-c.quit:
 			return

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/checkout"
@@ -63,8 +64,16 @@ type nodeConfig struct {
 	smallSend bool
 	analytics chat.Recorder
 	// setup, if set, finishes the node before its hub runs (credential_test.go).
-	setup func(*world)
+	setup     func(*world)
+	registry  prometheus.Registerer
+	lifecycle chat.Lifecycle
 }
+
+// withRegistry sets Hub.Registry.
+func withRegistry(r prometheus.Registerer) option { return func(c *nodeConfig) { c.registry = r } }
+
+// withLifecycle sets Hub.Lifecycle.
+func withLifecycle(l chat.Lifecycle) option { return func(c *nodeConfig) { c.lifecycle = l } }
 
 // withAnalytics sets Hub.Analytics.
 func withAnalytics(r chat.Recorder) option { return func(c *nodeConfig) { c.analytics = r } }
@@ -123,7 +132,7 @@ func (w *world) start(bus chat.Bus, opts ...option) {
 	}
 	w.shop = &checkout.Service{Catalog: w.db, Ledger: w.db, Gate: w.gate, Shows: w.db, Payments: &testpay.Provider{}, Logger: slog.New(slog.DiscardHandler)}
 	w.hub = &chat.Hub{Bus: bus, Shows: w.db, Catalog: w.db, Checkout: w.shop, Users: w.db, Logger: slog.New(slog.DiscardHandler),
-		History: cfg.history, Caller: w.caller, Analytics: cfg.analytics}
+		History: cfg.history, Caller: w.caller, Analytics: cfg.analytics, Registry: cfg.registry, Lifecycle: cfg.lifecycle}
 	w.shop.Notifier = w.hub
 	if cfg.setup != nil {
 		cfg.setup(w)

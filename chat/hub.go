@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/crashguard"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
@@ -60,6 +62,7 @@ type Hub struct {
 	once     sync.Once
 	upgrader websocket.Upgrader
 	metrics  *hubMetrics
+	guard    *crashguard.Guard
 
 	mu    sync.Mutex
 	rooms map[uuid.UUID]*Room
@@ -91,6 +94,7 @@ func (h *Hub) init() {
 		h.upgrader = websocket.Upgrader{ReadBufferSize: 0, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
 			CheckOrigin: h.CheckOrigin, EnableCompression: false, HandshakeTimeout: 10 * time.Second}
 		h.metrics = newHubMetrics(h.Registry)
+		h.guard = crashguard.New(h.Registry, h.log())
 	})
 }
 
@@ -174,6 +178,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// the request's context by design.
 	ctx := context.WithoutCancel(r.Context())
 	go func() {
+		defer h.guard.Recover("chat_reader", "show", room.showID) // readLoop recovers its own; this covers the leaving
 		c.readLoop(ctx)
 		room.leave(c)
 		if h.Analytics != nil {
@@ -228,7 +233,7 @@ func (h *Hub) room(ctx context.Context, sh *show.Show) (*Room, error) {
 		for _, id := range banned {
 			r.banned[id] = true
 		}
-		r.muted = muted
+		maps.Copy(r.muted, muted) // a store's nil map must not become the room's
 		if r.words, err = h.Store.BlockedWords(ctx, sh.BrandID); err != nil {
 			cancel()
 			_ = sub.Close()
@@ -238,7 +243,7 @@ func (h *Hub) room(ctx context.Context, sh *show.Show) (*Room, error) {
 	h.rooms[sh.ID] = r
 	go func() {
 		for msg := range sub.C() {
-			r.receive(msg)
+			r.receiveGuarded(msg)
 		}
 	}()
 	return r, nil
@@ -301,6 +306,7 @@ func (h *Hub) DropChanged(o *checkout.Offer) {
 	if wait := time.Until(*o.DropClosesAt); wait > 0 {
 		closes := *o.DropClosesAt
 		time.AfterFunc(wait, func() {
+			defer h.guard.Recover("chat_timer", "show", o.ShowID, "offer", o.ID)
 			cur, err := h.Catalog.OfferByID(ctx, o.ID)
 			if err != nil || cur.DropClosesAt == nil || !cur.DropClosesAt.Equal(closes) {
 				return // reopened or closed by hand since: that change was announced

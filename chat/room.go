@@ -243,6 +243,9 @@ func (r *Room) refreshViewLocked() {
 
 // applyLocked keeps the room's state in step with its events, on every node.
 func (r *Room) applyLocked(ev *roomEvent) {
+	// Recovered here, under the lock the caller holds, so a panic on an
+	// event's content cannot leave the room locked.
+	defer r.hub.guard.Recover("chat_bus", "show", r.showID, "event", ev.Type)
 	if ev.Offer != nil {
 		r.mergeOfferLocked(ev.Offer)
 	}

@@ -409,6 +409,13 @@ func (s *Service) SetDrop(ctx context.Context, u *account.User, offerID uuid.UUI
 		}
 		opens, closes = now, now.Add(time.Duration(seconds)*time.Second)
 	case DropClose:
+		// DropOpen is true for an offer that is not a drop at all (it always
+		// sells), and such an offer has no window to close. Both refusals are
+		// conflicts with the offer's state, not bad input: the same frame is
+		// right once the drop is open.
+		if !o.Drop || o.DropOpensAt == nil {
+			return nil, apperr.Errorf(apperr.Conflict, "offer %s is not a flash drop: there is no drop to close", offerID)
+		}
 		if !o.DropOpen(now) {
 			return nil, apperr.Errorf(apperr.Conflict, "the drop is not open")
 		}

@@ -107,6 +107,9 @@ func layerRank(rid string) int {
 }
 
 func (p *publisher) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	// pion runs this on a goroutine of its own: a panic here would stop
+	// the node, so it ends this publisher instead.
+	defer p.s.endOnPanic("stream_track", p, p.id)
 	codec := remote.Codec()
 	kind := remote.Kind()
 	size := 256
@@ -274,7 +277,10 @@ func (p *publisher) end(reason string) {
 }
 
 // graceOver ends the feed unless a publisher came back in time.
-func (f *feed) graceOver() { f.finish("publisher did not come back", true) }
+func (f *feed) graceOver() {
+	defer f.s.panics().Recover("stream_timer", "show", f.show) // a timer's goroutine: OnEnded runs here
+	f.finish("publisher did not come back", true)
+}
 
 // end finishes the feed: its viewers are ended and the show is reported off air.
 func (f *feed) end(reason string) { f.finish(reason, false) }

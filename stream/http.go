@@ -30,6 +30,8 @@ func cors(w http.ResponseWriter) {
 // Options answers CORS preflight and discovery on /whip/{show}, /whep/{show}
 // and their session URLs (RFC 9725 §4.1).
 func (s *Server) Options(w http.ResponseWriter, r *http.Request) {
+	w, done := s.guardRequest(w, r)
+	defer done()
 	cors(w)
 	h := w.Header()
 	h.Set("Access-Control-Allow-Methods", "POST, PATCH, DELETE, OPTIONS")
@@ -68,6 +70,8 @@ func etag(id string) string { return `"` + id + `"` }
 
 // WHIP handles POST /whip/{show}.
 func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
+	w, done := s.guardRequest(w, r)
+	defer done()
 	cors(w)
 	if err := s.init(); err != nil {
 		s.fail(w, err)
@@ -125,6 +129,19 @@ func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	// A panic from here on must not leave the show held by a publisher
+	// that never was (every later WHIP would get 409).
+	registered := false
+	defer func() {
+		if p2 := recover(); p2 != nil {
+			if registered {
+				p.end("internal error")
+			} else {
+				s.abandon(p, fresh)
+			}
+			panic(p2) // answered by done
+		}
+	}()
 	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
 	if err != nil {
 		s.abandon(p, fresh)
@@ -134,6 +151,7 @@ func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
 	p.pc = pc
 	pc.OnTrack(p.onTrack)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		defer s.endOnPanic("stream_callback", p, p.id)
 		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
 			s.goTracked(func() { p.end("connection " + st.String()) })
 		}
@@ -167,6 +185,7 @@ func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.sessions[p.id] = p
+	registered = true
 	s.mu.Unlock()
 	if m := s.metrics; m != nil {
 		m.publishes.Inc()
@@ -250,6 +269,8 @@ var layerName = regexp.MustCompile(`^[A-Za-z0-9_-]{0,16}$`)
 // WHEP handles POST /whep/{show}. ?layer=<rid> picks a simulcast layer
 // instead of the automatic choice.
 func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
+	w, done := s.guardRequest(w, r)
+	defer done()
 	cors(w)
 	if err := s.init(); err != nil {
 		s.fail(w, err)
@@ -322,6 +343,12 @@ func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := &viewer{s: s, id: uuid.NewString(), feed: f, pc: pc, done: make(chan struct{}), up: make(chan struct{}), autoLevel: -1}
+	defer func() {
+		if p := recover(); p != nil {
+			v.end("internal error") // closes pc; forgets v if it was registered
+			panic(p)                // answered by done
+		}
+	}()
 	v.layer.Store(&layer)
 	sid := "pavilion-" + show.String()
 	var senders []*webrtc.RTPSender
@@ -344,6 +371,7 @@ func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
 		senders = append(senders, sender)
 	}
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		defer s.endOnPanic("stream_callback", v, v.id)
 		switch st {
 		case webrtc.PeerConnectionStateConnected:
 			v.upOnce.Do(func() { close(v.up) })
@@ -372,10 +400,16 @@ func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	s.mu.Unlock()
 
-	s.goTracked(v.run)
+	s.goTracked(func() {
+		defer s.endOnPanic("stream_viewer", v, v.id)
+		v.run()
+	})
 	for i, b := range bindings {
 		sender, b := senders[i], b
-		s.goTracked(func() { v.readRTCP(sender, b) })
+		s.goTracked(func() {
+			defer s.endOnPanic("stream_viewer", v, v.id)
+			v.readRTCP(sender, b)
+		})
 	}
 	s.writeAnswer(w, "/whep/"+show.String()+"/"+v.id, v.id, sdp)
 }
@@ -421,6 +455,8 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (session, bool)
 // Delete handles DELETE /whip/{show}/{session} and /whep/{show}/{session}.
 // Ending a publisher starts the show's grace period (EndGrace).
 func (s *Server) Delete(w http.ResponseWriter, r *http.Request) {
+	w, done := s.guardRequest(w, r)
+	defer done()
 	ss, ok := s.session(w, r)
 	if !ok {
 		return
@@ -433,6 +469,8 @@ func (s *Server) Delete(w http.ResponseWriter, r *http.Request) {
 // application/trickle-ice-sdpfrag body (RFC 8840, RFC 9725 §4.3). ICE
 // restarts are refused with 422; the client starts a new session instead.
 func (s *Server) Patch(w http.ResponseWriter, r *http.Request) {
+	w, done := s.guardRequest(w, r)
+	defer done()
 	ss, ok := s.session(w, r)
 	if !ok {
 		return
@@ -475,6 +513,8 @@ func (s *Server) Patch(w http.ResponseWriter, r *http.Request) {
 // Layer handles POST /whep/{show}/{session}/layer with {"layer":"<rid>"}
 // (or "" for automatic): the viewer switches at the layer's next keyframe.
 func (s *Server) Layer(w http.ResponseWriter, r *http.Request) {
+	w, done := s.guardRequest(w, r)
+	defer done()
 	ss, ok := s.session(w, r)
 	if !ok {
 		return

@@ -2,6 +2,8 @@ package stream
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pavilion-live/pavilion/internal/crashguard"
 )
 
 // Metrics exports the media server's figures. Per-show figures are read
@@ -12,6 +14,7 @@ type Metrics struct {
 	keyframeRequests prometheus.Counter
 	skips            prometheus.Counter
 	retransmits      prometheus.Counter
+	panics           *crashguard.Guard
 
 	srv *Server
 
@@ -41,6 +44,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.publishes, m.keyframeRequests, m.skips, m.retransmits, m)
 	}
+	m.panics = crashguard.New(reg, nil) // the server adds its logger
 	return m
 }
 

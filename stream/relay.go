@@ -123,10 +123,24 @@ func (s *Server) edgeFeed(ctx context.Context, show uuid.UUID) (*feed, error) {
 	p.feed = f
 	s.feeds[show] = f
 	s.mu.Unlock()
+	// A panic in the pull must not leave the show held by a relay that
+	// never was (every later viewer would wait for it).
+	pulled := false
+	defer func() {
+		if p2 := recover(); p2 != nil {
+			if pulled {
+				p.end("internal error")
+			} else {
+				s.abandon(p, true)
+			}
+			panic(p2)
+		}
+	}()
 	if err := s.pull(ctx, p, origin); err != nil {
 		s.abandon(p, true)
 		return nil, err
 	}
+	pulled = true
 	s.log().Info("stream: relaying from origin", "show", show, "origin", origin.ID)
 	return f, nil
 }
@@ -146,6 +160,7 @@ func (s *Server) pull(ctx context.Context, p *publisher, origin Node) error {
 	}
 	pc.OnTrack(p.onTrack)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		defer s.endOnPanic("stream_callback", p, p.id)
 		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
 			s.goTracked(func() { p.end("relay " + st.String()) })
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/crashguard"
 )
 
 // MaxSDPBytes is the largest SDP offer or trickle fragment accepted (413 beyond).
@@ -81,13 +82,15 @@ type Server struct {
 	// beforeWrite, when set by tests, runs before every packet written to a viewer.
 	beforeWrite atomic.Pointer[func(viewerID string)]
 
-	initOnce sync.Once
-	initErr  error
-	api      *webrtc.API // publishers and relay pulls
-	viewAPI  *webrtc.API // viewers: fewer interceptors, as they send us no media
-	mux      ice.UDPMux
-	tcpMux   ice.TCPMux
-	metrics  *Metrics
+	initOnce  sync.Once
+	initErr   error
+	guardOnce sync.Once
+	guard     *crashguard.Guard
+	api       *webrtc.API // publishers and relay pulls
+	viewAPI   *webrtc.API // viewers: fewer interceptors, as they send us no media
+	mux       ice.UDPMux
+	tcpMux    ice.TCPMux
+	metrics   *Metrics
 
 	stopBeat chan struct{}
 
@@ -308,6 +311,7 @@ func (s *Server) goTracked(fn func()) bool {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer s.panics().Recover("stream_task")
 		fn()
 	}()
 	return true

@@ -87,7 +87,8 @@ func checkLeaks(t *testing.T) {
 	})
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts a server; opts adjust it before it serves.
+func newEnv(t *testing.T, opts ...func(*Server)) *env {
 	t.Helper()
 	checkLeaks(t)
 	show := uuid.New()
@@ -102,6 +103,9 @@ func newEnv(t *testing.T) *env {
 			return key == testKey, nil
 		},
 		TrackWait: 5 * time.Second,
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /whip/{show}", s.WHIP)

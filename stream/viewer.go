@@ -383,8 +383,10 @@ func (b *binding) write(ext uint64, s slot, now time.Time) error {
 	h := rtp.Header{Version: 2, PayloadType: b.pt, SequenceNumber: uint16(out), Timestamp: ts, SSRC: b.ssrc, Marker: s.marker}
 	if hook := b.v.s.beforeWrite.Load(); hook != nil {
 		b.mu.Unlock()
-		(*hook)(b.v.id)
-		b.mu.Lock()
+		func() {
+			defer b.mu.Lock() // even when the hook panics: the caller's deferred Unlock must find it locked
+			(*hook)(b.v.id)
+		}()
 	}
 	if _, err := b.ws.WriteRTP(&h, s.payload); err != nil {
 		if errors.Is(err, io.ErrClosedPipe) {

@@ -142,6 +142,7 @@ func (s *Server) Handler() http.Handler {
 	h = cop.Handler(h)
 	h = s.limitBody(h)
 	h = securityHeaders(h)
+	h = s.recoverPanics(h)
 	h = s.observe(h)
 	h = s.findClient(h)
 	return h

@@ -698,6 +698,14 @@ func testFlashDrop(t *testing.T, w *World) {
 			t.Fatalf("SetDrop(%s, %d) was accepted", bad.action, bad.seconds)
 		}
 	}
+	// Closing an offer that is not a flash drop is a conflict (it has no
+	// window to close), and the offer keeps selling as before.
+	if _, err := w.Svc.SetDrop(ctx, host, w.Offer.ID, checkout.DropClose, 0); apperr.CodeOf(err) != apperr.Conflict {
+		t.Fatalf("closing a drop on an offer that is not one: %v", err)
+	}
+	if plain, err := w.env.Stores.Catalog.OfferByID(ctx, w.Offer.ID); err != nil || plain.Drop || plain.DropOpensAt != nil || plain.DropClosesAt != nil {
+		t.Fatalf("the offer after a refused close: %+v, %v", plain, err)
+	}
 	o, err := w.Svc.SetDrop(ctx, host, drop.ID, checkout.DropOpen, 60)
 	must(t, err)
 	if o.DropClosesAt == nil || !o.DropClosesAt.Equal(w.now().Add(time.Minute)) {
