@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/demo"
 	"github.com/pavilion-live/pavilion/internal/memory"
 	"github.com/pavilion-live/pavilion/internal/show"
@@ -62,6 +63,16 @@ func TestBuyingFollowsCheckoutRules(t *testing.T) {
 	if first["replayed"] != false || again["replayed"] != true || again["id"] != "tap-1" || obj(again, "reservation")["id"] != r1["id"] ||
 		r1["state"] != "held" || num(r1, "quantity") != 1 || r1["offer_id"] != w.offer.String() {
 		t.Fatalf("first = %v\nretry = %v", first, again)
+	}
+	// The frame's id and the HTTP Idempotency-Key are one key space: a
+	// client that falls back to POST /api/reservations with the same intent
+	// gets the same hold, not a second one.
+	w.mu.Lock()
+	viewer := w.users["viewer"]
+	w.mu.Unlock()
+	viaHTTP, replayed, err := w.shop.Reserve(t.Context(), viewer, checkout.ReserveRequest{OfferID: w.offer, Quantity: 1, IdempotencyKey: "tap-1"})
+	if err != nil || !replayed || viaHTTP.ID.String() != r1["id"] {
+		t.Fatalf("the same intent over HTTP = %+v, replayed %v, %v; want reservation %v replayed", viaHTTP, replayed, err, r1["id"])
 	}
 	// The same id for another request is refused.
 	buyer.send(map[string]any{"type": "reserve", "id": "tap-1", "offer_id": carre})
@@ -261,5 +272,52 @@ func TestEndThroughTheShowService(t *testing.T) {
 	host.send(map[string]any{"type": "end", "id": "again"})
 	if e := host.errorFor("again"); e["code"] != "conflict" {
 		t.Fatalf("ending twice = %v", e)
+	}
+}
+
+// TestStockEditsReachTheRoom: a brand admin changing a SKU's stock moves
+// the units left of its offers in open rooms, and a restock after a sell-out
+// sells again (the gate would otherwise keep saying "sold out").
+func TestStockEditsReachTheRoom(t *testing.T) {
+	w := newWorld(t, memory.NewBus())
+	watcher, _ := w.join("member")
+	buyer, _ := w.join("viewer")
+	o, err := w.db.OfferByID(t.Context(), w.offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	admin := w.users["brand"]
+	w.mu.Unlock()
+
+	one := 1
+	if _, err := w.shop.UpdateSKU(t.Context(), admin, o.SKUID, checkout.SKUPatch{OnHand: &one}); err != nil {
+		t.Fatal(err)
+	}
+	if f := watcher.until(offerEvent("stock", w.offer), "the stock after the recount"); num(f, "available") != 1 {
+		t.Fatalf("stock after on_hand = 1: %v", f)
+	}
+	buyer.send(map[string]any{"type": "reserve", "id": "last", "offer_id": w.offer})
+	buyer.next("reservation")
+	watcher.until(offerEvent("sold_out", w.offer), "sold out")
+
+	four := 4
+	if _, err := w.shop.UpdateSKU(t.Context(), admin, o.SKUID, checkout.SKUPatch{OnHandDelta: &four}); err != nil {
+		t.Fatal(err)
+	}
+	if f := watcher.until(offerEvent("stock", w.offer), "the stock after the restock"); num(f, "available") != 4 {
+		t.Fatalf("stock after a restock of 4: %v", f)
+	}
+	watcher.send(map[string]any{"type": "reserve", "id": "restocked", "offer_id": w.offer})
+	if r := watcher.next("reservation"); obj(r, "reservation")["state"] != "held" {
+		t.Fatalf("a reservation after the restock = %v", r)
+	}
+
+	// Only the brand's admins change its stock.
+	w.mu.Lock()
+	host := w.users["host"]
+	w.mu.Unlock()
+	if _, err := w.shop.UpdateSKU(t.Context(), host, o.SKUID, checkout.SKUPatch{OnHandDelta: &four}); apperr.CodeOf(err) != apperr.Forbidden {
+		t.Fatalf("a host changing stock: %v; want forbidden", err)
 	}
 }

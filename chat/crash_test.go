@@ -2,7 +2,9 @@ package chat_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,10 +110,18 @@ func TestPanicInAHandlerEndsOnlyThatConnection(t *testing.T) {
 	}
 }
 
-// panickingCatalog is a catalogue whose offer reads panic (nothing else is used).
-type panickingCatalog struct{ checkout.Store }
+// panickingCatalog is a catalogue whose offer reads fail at first (the
+// announcement made in the caller's goroutine) and panic afterwards (the
+// timer's read). Nothing else is used.
+type panickingCatalog struct {
+	checkout.Store
+	reads *atomic.Int32
+}
 
-func (panickingCatalog) OfferByID(context.Context, uuid.UUID) (*checkout.Offer, error) {
+func (c panickingCatalog) OfferByID(context.Context, uuid.UUID) (*checkout.Offer, error) {
+	if c.reads.Add(1) == 1 {
+		return nil, errors.New("injected: the store is away")
+	}
 	panic("injected: offer read")
 }
 
@@ -119,7 +129,7 @@ func (panickingCatalog) OfferByID(context.Context, uuid.UUID) (*checkout.Offer, 
 // runs on its own goroutine; a panic there is counted, not fatal.
 func TestPanicInADropTimerIsContained(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	h := &chat.Hub{Bus: memory.NewBus(), Catalog: panickingCatalog{}, Registry: reg, Logger: slog.New(slog.DiscardHandler)}
+	h := &chat.Hub{Bus: memory.NewBus(), Catalog: panickingCatalog{reads: new(atomic.Int32)}, Registry: reg, Logger: slog.New(slog.DiscardHandler)}
 	now := time.Now().UTC()
 	closes := now.Add(20 * time.Millisecond)
 	h.DropChanged(&checkout.Offer{ID: uuid.New(), ShowID: uuid.New(), Drop: true, DropOpensAt: &now, DropClosesAt: &closes})
@@ -129,5 +139,30 @@ func TestPanicInADropTimerIsContained(t *testing.T) {
 			t.Fatal("the drop timer's panic was not counted")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// panickingRecorder is an analytics recorder whose Join has a bug.
+type panickingRecorder struct{ chat.Recorder }
+
+func (panickingRecorder) Join(uuid.UUID, string, time.Time) { panic("injected: join") }
+
+// TestPanicWhileJoiningLeavesNoGhost: a panic after the upgrade but before
+// the connection's reader and writer run ends that socket with 1011 and
+// takes it out of the room (a ghost would keep the room from ever closing
+// as idle, and count as a viewer).
+func TestPanicWhileJoiningLeavesNoGhost(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	w := newWorld(t, memory.NewBus(), withRegistry(reg), withAnalytics(panickingRecorder{}))
+	c, _, err := w.dial("viewer", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.expectClose(chat.CloseInternal)
+	if n := panics(t, reg, "chat_join"); n != 1 {
+		t.Fatalf("pavilion_panics_total{component=chat_join} = %v; want 1", n)
+	}
+	if _, conns := w.hub.Rooms(); conns != 0 {
+		t.Fatalf("connections after the failed join = %d; want 0", conns)
 	}
 }

@@ -167,9 +167,20 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.cred = cred
 	h.metrics.conns.Inc()
 	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
-	room.join(c, r.URL.Query().Get("epoch"), after)
-	if h.Analytics != nil {
-		h.Analytics.Join(sh.ID, viewer, time.Now())
+	joined := !h.guard.Do("chat_join", func() {
+		room.join(c, r.URL.Query().Get("epoch"), after)
+		if h.Analytics != nil {
+			h.Analytics.Join(sh.ID, viewer, time.Now())
+		}
+	}, "show", sh.ID)
+	if !joined {
+		// Nothing reads or writes this socket yet: take it out of the room,
+		// or the room would never close as idle, and end it here.
+		room.leave(c)
+		h.metrics.conns.Dec()
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseInternalServerErr, "internal error"), time.Now().Add(time.Second))
+		_ = ws.Close()
+		return
 	}
 	go c.writeLoop()
 	// The reader gets a fresh goroutine and the handler's returns: the
@@ -479,19 +490,26 @@ func (h *Hub) Run(ctx context.Context) {
 		case <-fast.C:
 		}
 		tick++
-		h.flushStock(ctx)
-		rooms := h.snapshot()
-		if tick%3 == 0 {
-			for _, r := range rooms {
-				r.flushReactions(ctx)
-			}
+		// A panic in one tick's work is logged and counted, and the next
+		// tick runs: stock, reactions and presence of every room on the node
+		// depend on this loop.
+		h.guard.Do("chat_tick", func() { h.tick(ctx, tick) })
+	}
+}
+
+func (h *Hub) tick(ctx context.Context, tick int) {
+	h.flushStock(ctx)
+	rooms := h.snapshot()
+	if tick%3 == 0 {
+		for _, r := range rooms {
+			r.flushReactions(ctx)
 		}
-		if tick%20 == 0 {
-			for _, r := range rooms {
-				h.presence(ctx, r)
-			}
-			h.closeIdle()
+	}
+	if tick%20 == 0 {
+		for _, r := range rooms {
+			h.presence(ctx, r)
 		}
+		h.closeIdle()
 	}
 }
 

@@ -575,11 +575,10 @@ func (r *Room) buy(ctx context.Context, c *conn, f *ClientFrame) error {
 	if !r.hasOffer(ctx, f.OfferID) {
 		return apperr.Errorf(apperr.NotFound, "offer %s is not in this show", f.OfferID)
 	}
-	key := ""
-	if f.ID != "" {
-		key = "ws:" + f.ID
-	}
-	res, replayed, err := r.hub.Checkout.Reserve(ctx, c.user, checkout.ReserveRequest{OfferID: f.OfferID, Quantity: f.Quantity, IdempotencyKey: key})
+	// The frame's id is the Idempotency-Key itself, not a key of its own
+	// kind: one intent to buy is one key whether it travels over this socket
+	// or falls back to POST /api/reservations.
+	res, replayed, err := r.hub.Checkout.Reserve(ctx, c.user, checkout.ReserveRequest{OfferID: f.OfferID, Quantity: f.Quantity, IdempotencyKey: f.ID})
 	if err != nil {
 		return err
 	}

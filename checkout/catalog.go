@@ -111,6 +111,9 @@ type Store interface {
 	OfferByID(ctx context.Context, id uuid.UUID) (*Offer, error)
 	// OffersByShow lists a show's offers, oldest first.
 	OffersByShow(ctx context.Context, showID uuid.UUID) ([]Offer, error)
+	// OffersOnSale lists the offers of a SKU in shows that are scheduled or
+	// live: those whose units left move when the SKU's stock does.
+	OffersOnSale(ctx context.Context, skuID uuid.UUID) ([]Offer, error)
 	// SetDropWindow makes the offer a drop (Drop = true) open from opens to
 	// closes, and returns it as stored. NotFound for a missing offer.
 	SetDropWindow(ctx context.Context, offerID uuid.UUID, opens, closes time.Time) (*Offer, error)

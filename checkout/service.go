@@ -665,3 +665,45 @@ func (s *Service) AddOffer(ctx context.Context, o *Offer) error {
 	s.stockChanged(o)
 	return nil
 }
+
+// UpdateSKU changes a SKU's price, stock or attributes for its brand's
+// admins. Units left of every offer of the SKU in a scheduled or live show
+// follow its stock: the gate is reloaded from the ledger (a restock would
+// otherwise stay "sold out" at the gate) and the live rooms are told.
+func (s *Service) UpdateSKU(ctx context.Context, u *account.User, id uuid.UUID, p SKUPatch) (*SKU, error) {
+	if u == nil {
+		return nil, apperr.Errorf(apperr.Unauthorized, "sign in first")
+	}
+	sku, err := s.Catalog.SKUByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !account.CanAdminBrand(u, sku.BrandID) {
+		return nil, apperr.Errorf(apperr.Forbidden, "you do not administer this SKU's brand")
+	}
+	if err := ValidatePatch(&p); err != nil {
+		return nil, err
+	}
+	if sku, err = s.Catalog.UpdateSKU(ctx, id, p); err != nil {
+		return nil, err
+	}
+	offers, err := s.Catalog.OffersOnSale(ctx, id)
+	if err != nil {
+		// The change is made; the gate corrects itself from the ledger on
+		// its own (resyncGate) and rooms on the next stock event.
+		s.log().WarnContext(ctx, "finding the offers of a changed SKU", "sku", id, "err", err)
+		return sku, nil
+	}
+	for i := range offers {
+		o := &offers[i]
+		// Overwriting may race with taps on their way from the gate to the
+		// ledger; the ledger refuses what it must, so this can cost a
+		// winner its hold, never oversell.
+		if err := s.loadGate(ctx, o, true); err != nil {
+			s.log().WarnContext(ctx, "reloading the stock gate after a stock change", "offer", o.ID, "err", err)
+		}
+		s.ForgetShow(o.ShowID)
+		s.stockChanged(o)
+	}
+	return sku, nil
+}

@@ -182,21 +182,11 @@ func (s *Server) patchSKU(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sku, err := s.Catalog.SKUByID(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	if !account.CanAdminBrand(u, sku.BrandID) {
-		return apperr.Errorf(apperr.Forbidden, "you do not administer this SKU's brand")
-	}
 	var p checkout.SKUPatch
 	if err := decode(r, &p); err != nil {
 		return err
 	}
-	if err := checkout.ValidatePatch(&p); err != nil {
-		return err
-	}
-	sku, err = s.Catalog.UpdateSKU(r.Context(), id, p)
+	sku, err := s.Checkout.UpdateSKU(r.Context(), u, id, p)
 	if err != nil {
 		return err
 	}

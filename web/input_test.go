@@ -226,7 +226,7 @@ func TestMethodNotAllowed(t *testing.T) {
 		{"GET", "/api/auth/login", "POST"},
 		{"POST", "/api/me", "GET, HEAD"},
 		{"DELETE", "/api/brands/" + e.creds.BrandID + "/orders.csv", "GET, HEAD"},
-		{"PATCH", "/api/reservations", "POST"},
+		{"PATCH", "/api/reservations", "GET, HEAD, POST"},
 		{"GET", "/api/skus/" + e.creds.OfferIDs[0], "PATCH"},
 		{"POST", "/api/openapi.json", "GET, HEAD"},
 	} {

@@ -18,6 +18,8 @@ import (
 func TestTokenListAndRevoke(t *testing.T) {
 	e := newEnv(t)
 	viewer := bearer(e.creds.ViewerToken)
+	// The env's clock stands still: move it, so "newest first" is not a tie.
+	*e.clock = e.clock.Add(time.Second)
 	r := e.do("POST", "/api/tokens", map[string]any{"name": "ci"}, viewer)
 	e.want(r, http.StatusCreated, "")
 	created := r.json(t)

@@ -293,6 +293,19 @@ func (db *DB) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Of
 	return offers, nil
 }
 
+// OffersOnSale lists the SKU's offers in scheduled and live shows.
+func (db *DB) OffersOnSale(ctx context.Context, skuID uuid.UUID) ([]checkout.Offer, error) {
+	rows, err := db.pool.Query(ctx,
+		`SELECT `+offerCols+` FROM offers WHERE sku_id = $1
+		   AND show_id IN (SELECT id FROM shows WHERE state IN ('scheduled', 'live'))
+		 ORDER BY created_at, seq`, skuID)
+	offers, err := collect(rows, err, scanOffer)
+	if err != nil {
+		return nil, storeErr("offers on sale", err)
+	}
+	return offers, nil
+}
+
 // SetDropWindow makes the offer a drop open from opens to closes, and
 // returns it as stored. A missing offer is NotFound; closes before opens is
 // Invalid.

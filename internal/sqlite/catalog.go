@@ -261,6 +261,15 @@ func (db *DB) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Of
 	return offers, storeErr("offers by show", err)
 }
 
+// OffersOnSale lists the SKU's offers in scheduled and live shows.
+func (db *DB) OffersOnSale(ctx context.Context, skuID uuid.UUID) ([]checkout.Offer, error) {
+	offers, err := queryAll(ctx, db.r, scanOffer,
+		`SELECT `+offerCols+` FROM offers WHERE sku_id = ?
+		   AND show_id IN (SELECT id FROM shows WHERE state IN ('scheduled', 'live'))
+		 ORDER BY created_at, seq`, skuID)
+	return offers, storeErr("offers on sale", err)
+}
+
 // SetDropWindow makes the offer a drop open from opens to closes, and
 // returns it as stored. A missing offer is NotFound; closes before opens is
 // Invalid.

@@ -545,6 +545,11 @@ func testCatalog(t *testing.T, st Stores) {
 	if !gotD.Drop || gotD.DropOpensAt == nil || !gotD.DropOpensAt.Equal(opens) || !gotD.DropClosesAt.Equal(closes) || !gotD.DropOpen(opens.Add(time.Second)) {
 		t.Fatalf("after SetDropWindow: %+v", gotD)
 	}
+	onSale, err := s.OffersOnSale(ctx, sku.ID)
+	must(t, err)
+	if len(onSale) != 2 || onSale[0].ID != o.ID || onSale[1].ID != d.ID {
+		t.Fatalf("OffersOnSale = %+v; want the offer and the drop", onSale)
+	}
 	offers, err = s.OffersByShow(ctx, sh.ID)
 	must(t, err)
 	if len(offers) != 2 || !offers[1].Drop || offers[1].DropClosesAt == nil || !offers[1].DropClosesAt.Equal(closes) {
@@ -558,6 +563,15 @@ func testCatalog(t *testing.T, st Stores) {
 	}
 	_, err = s.SetDropWindow(ctx, uuid.New(), opens, closes)
 	wantCode(t, err, apperr.NotFound)
+
+	// An ended show's offers are off sale: the SKU's stock no longer moves them.
+	sh.State = show.Ended
+	must(t, st.Shows.UpdateShow(ctx, sh))
+	onSale, err = s.OffersOnSale(ctx, sku.ID)
+	must(t, err)
+	if len(onSale) != 0 {
+		t.Fatalf("OffersOnSale after the show ended = %+v; want none", onSale)
+	}
 }
 
 // testConcurrentStock checks that concurrent relative stock changes are
