@@ -358,7 +358,7 @@ func TestCloseCodesDocumented(t *testing.T) {
 		}
 		inSchema[c.Code] = true
 	}
-	for _, code := range []int{chat.CloseSignedOut, chat.CloseAccountChanged, chat.CloseSlow} {
+	for _, code := range []int{chat.CloseSignedOut, chat.CloseAccountChanged, chat.CloseSlow, chat.CloseInternal, chat.CloseHidden} {
 		if !inDoc[code] || !inSchema[code] {
 			t.Errorf("close code %d: in PROTOCOL.md %v, in protocol.json %v", code, inDoc[code], inSchema[code])
 		}

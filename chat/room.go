@@ -181,33 +181,10 @@ func (r *Room) receive(msg []byte) {
 	}
 	data := withSeq(seq, payload)
 	pm := textFrame(data)
-	r.mu.Lock()
-	switch {
-	case seq <= r.last && seq == 1:
-		// The numbering restarted (a Redis that lost its data): a new epoch.
-		if epoch, err := r.hub.Bus.Epoch(context.Background(), r.channel); err == nil {
-			r.epoch = epoch
-		}
-		r.history = r.history[:0]
-		go r.resync()
-	case seq <= r.last:
-		r.mu.Unlock()
+	viewers, fresh := r.record(seq, data, pm, ev)
+	if !fresh {
 		return // already seen
-	case r.last != 0 && seq != r.last+1:
-		// The bus dropped something on the way here: history no longer
-		// reaches back without a hole, so resumes before this get a snapshot,
-		// and the room reads what the lost events may have changed.
-		r.history = r.history[:0]
-		go r.resync()
 	}
-	r.last = seq
-	r.history = append(r.history, entry{seq: seq, data: data, pm: pm, ev: ev})
-	if n := len(r.history) - r.hub.history(); n > 0 {
-		r.history = slices.Delete(r.history, 0, n)
-	}
-	r.applyLocked(&ev)
-	viewers := r.view.Load()
-	r.mu.Unlock()
 
 	// Chat that waited too long behind an overloaded node is shed for the
 	// whole room: late chat is noise, and skipping it lets the room catch up.
@@ -226,6 +203,41 @@ func (r *Room) receive(msg []byte) {
 			c.deliver(pm, chat)
 		}
 	}
+}
+
+// record enters a numbered event into the room's history and state, and
+// returns the viewers to deliver it to; false: the event was seen before.
+// The lock is released by defer, so a panic on an event's content (which
+// receiveGuarded recovers) cannot leave the room locked for good.
+func (r *Room) record(seq uint64, data []byte, pm frame, ev roomEvent) (*[]*conn, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case seq <= r.last && seq == 1:
+		// The numbering restarted (a Redis that lost its data): a new epoch.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if epoch, err := r.hub.Bus.Epoch(ctx, r.channel); err == nil {
+			r.epoch = epoch
+		}
+		cancel()
+		r.history = r.history[:0]
+		go r.resync()
+	case seq <= r.last:
+		return nil, false
+	case r.last != 0 && seq != r.last+1:
+		// The bus dropped something on the way here: history no longer
+		// reaches back without a hole, so resumes before this get a snapshot,
+		// and the room reads what the lost events may have changed.
+		r.history = r.history[:0]
+		go r.resync()
+	}
+	r.last = seq
+	r.history = append(r.history, entry{seq: seq, data: data, pm: pm, ev: ev})
+	if n := len(r.history) - r.hub.history(); n > 0 {
+		r.history = slices.Delete(r.history, 0, n)
+	}
+	r.applyLocked(&ev)
+	return r.view.Load(), true
 }
 
 // staleChat is how old a chat message may be when it reaches this node and
@@ -452,33 +464,36 @@ func (r *Room) allowLocked(u *account.User) bool {
 	return l.Allow()
 }
 
+// mayChat applies the room's rules to u's message at now, and counts it
+// against slow mode when it passes.
+func (r *Room) mayChat(u *account.User, text string, now time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	isStaff := account.CanHost(u, r.show.BrandID, r.show.HostIDs)
+	switch {
+	case r.banned[u.ID]:
+		return apperr.Errorf(apperr.Forbidden, "you are banned from this show")
+	case now.Before(r.muted[u.ID]):
+		return apperr.Errorf(apperr.Forbidden, "you are muted until %s", r.muted[u.ID].UTC().Format(time.RFC3339))
+	case !r.allowLocked(u):
+		return apperr.Errorf(apperr.RateLimited, "slow down")
+	case !isStaff && r.slow > 0 && now.Sub(r.lastChat[u.ID]) < r.slow:
+		return apperr.Errorf(apperr.RateLimited, "slow mode: one message every %d seconds", int(r.slow/time.Second))
+	case !isStaff && containsWord(text, r.words):
+		return apperr.Errorf(apperr.Invalid, "your message contains a word this show does not allow")
+	}
+	r.lastChat[u.ID] = now
+	return nil
+}
+
 func (r *Room) chat(ctx context.Context, c *conn, f *ClientFrame) error {
 	if err := signedIn(c, "chat"); err != nil {
 		return err
 	}
 	u := c.user
 	now := time.Now()
-	r.mu.Lock()
-	isStaff := account.CanHost(u, r.show.BrandID, r.show.HostIDs)
-	var refusal error
-	switch {
-	case r.banned[u.ID]:
-		refusal = apperr.Errorf(apperr.Forbidden, "you are banned from this show")
-	case now.Before(r.muted[u.ID]):
-		refusal = apperr.Errorf(apperr.Forbidden, "you are muted until %s", r.muted[u.ID].UTC().Format(time.RFC3339))
-	case !r.allowLocked(u):
-		refusal = apperr.Errorf(apperr.RateLimited, "slow down")
-	case !isStaff && r.slow > 0 && now.Sub(r.lastChat[u.ID]) < r.slow:
-		refusal = apperr.Errorf(apperr.RateLimited, "slow mode: one message every %d seconds", int(r.slow/time.Second))
-	case !isStaff && containsWord(f.Text, r.words):
-		refusal = apperr.Errorf(apperr.Invalid, "your message contains a word this show does not allow")
-	}
-	if refusal == nil {
-		r.lastChat[u.ID] = now
-	}
-	r.mu.Unlock()
-	if refusal != nil {
-		return refusal
+	if err := r.mayChat(u, f.Text, now); err != nil {
+		return err
 	}
 	at := now.UTC()
 	if err := r.append(ctx, &roomEvent{Type: EvChat, ID: uuid.NewString(), User: &Author{ID: u.ID, Name: u.DisplayName}, Text: f.Text, At: &at}); err != nil {

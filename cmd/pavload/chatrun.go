@@ -70,7 +70,9 @@ type chatRun struct {
 	cfg     *chatConfig
 	runID   string
 	viewers []*viewer
-	counter *viewer // the viewer that decodes reaction counts and viewer counts
+	// counter is the viewer that decodes reaction counts and viewer counts;
+	// when the server disconnects it, another live viewer takes over.
+	counter atomic.Pointer[viewer]
 	msgs    []chatMsg
 
 	nextMsg    atomic.Int64 // messages numbered so far
@@ -124,7 +126,7 @@ func newChatRun(cfg *chatConfig, runID string, accounts []buyer) *chatRun {
 		}
 		r.viewers[i] = v
 	}
-	r.counter = r.viewers[len(r.viewers)-1]
+	r.counter.Store(r.viewers[len(r.viewers)-1])
 	return r
 }
 
@@ -286,8 +288,23 @@ func (r *chatRun) read(v *viewer) {
 			v.gone.Store(true)
 			r.dropped.Add(1)
 			r.count(r.disconnects, v.closeWhy)
+			r.handOver(v)
 		}
 		return
+	}
+}
+
+// handOver passes the counting to another connected viewer when gone was
+// the counter, so a viewer the server disconnects does not take the
+// reaction and viewer counts with it.
+func (r *chatRun) handOver(gone *viewer) {
+	for _, v := range r.viewers {
+		if r.counter.Load() != gone {
+			return
+		}
+		if v != gone && v.ws != nil && !v.gone.Load() {
+			r.counter.CompareAndSwap(gone, v)
+		}
 	}
 }
 
@@ -314,7 +331,7 @@ func (r *chatRun) handle(v *viewer, b []byte, now int64) {
 			p = 0
 		}
 		r.reactionFrames[p].Add(1)
-		if v == r.counter {
+		if v == r.counter.Load() {
 			var f struct {
 				Counts map[string]int64 `json:"counts"`
 			}
@@ -328,7 +345,7 @@ func (r *chatRun) handle(v *viewer, b []byte, now int64) {
 		}
 	case "viewers":
 		r.viewersFrames.Add(1)
-		if v == r.counter {
+		if v == r.counter.Load() {
 			var f struct {
 				Count int64 `json:"count"`
 			}
@@ -514,7 +531,8 @@ func (r *chatRun) drain(ctx context.Context, d time.Duration) time.Duration {
 		for p := range numPhases {
 			counted += r.reactionsCounted[p].Load()
 		}
-		done := counted >= reactions || r.counter.ws == nil || r.counter.gone.Load()
+		c := r.counter.Load()
+		done := counted >= reactions || c.ws == nil || c.gone.Load()
 		for i := 0; i < sent && done; i++ {
 			m := &r.msgs[i]
 			if m.sentAt.Load() != 0 && !m.refused.Load() && m.got.Load() < want {
