@@ -17,17 +17,12 @@ import (
 const presenceWait = 15 * time.Second
 
 // Two hubs over one in-process bus are two nodes of one deployment.
-func TestTwoNodesMemoryBus(t *testing.T) {
-	bus := memory.NewBus()
-	a := newWorld(t, bus)
-	b := a.node(bus)
-	testTwoNodes(t, a, b)
-}
-
-// The same over Redis: two buses (two connections) with one prefix.
-func TestTwoNodesRedisBus(t *testing.T) {
+// redisBuses returns a function that opens a Redis bus for one node of a
+// test: each call is a connection of its own, all on one key prefix, as
+// nodes of one cluster are.
+func redisBuses(t *testing.T) func() chat.Bus {
 	url, prefix := testinfra.Redis(t)
-	open := func() chat.Bus {
+	return func() chat.Bus {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		client, err := redis.Open(ctx, url)
@@ -38,6 +33,18 @@ func TestTwoNodesRedisBus(t *testing.T) {
 		t.Cleanup(func() { bus.Close(); client.Close() })
 		return bus
 	}
+}
+
+func TestTwoNodesMemoryBus(t *testing.T) {
+	bus := memory.NewBus()
+	a := newWorld(t, bus)
+	b := a.node(bus)
+	testTwoNodes(t, a, b)
+}
+
+// The same over Redis: two buses (two connections) with one prefix.
+func TestTwoNodesRedisBus(t *testing.T) {
+	open := redisBuses(t)
 	a := newWorld(t, open())
 	b := a.node(open())
 	testTwoNodes(t, a, b)

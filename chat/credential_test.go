@@ -20,8 +20,6 @@ import (
 	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/memory"
-	"github.com/pavilion-live/pavilion/internal/redis"
-	"github.com/pavilion-live/pavilion/internal/testinfra"
 )
 
 // caller is the world's Hub.Caller: a bearer secret is checked by the
@@ -230,18 +228,7 @@ func TestSocketEndsOnEveryNodeMemoryBus(t *testing.T) {
 }
 
 func TestSocketEndsOnEveryNodeRedisBus(t *testing.T) {
-	url, prefix := testinfra.Redis(t)
-	open := func() chat.Bus {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		client, err := redis.Open(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bus := redis.NewBus(client, prefix)
-		t.Cleanup(func() { bus.Close(); client.Close() })
-		return bus
-	}
+	open := redisBuses(t)
 	a := newWorld(t, open(), withAccounts(false))
 	b := a.node(open(), withAccounts(true))
 	testSocketEndsOnEveryNode(t, a, b)

@@ -608,29 +608,27 @@ type Lifecycle interface {
 // the show went live, ended or was cancelled (the player shows its end
 // screen), on every node, through the bus.
 func (h *Hub) ShowStateChanged(ctx context.Context, sh *show.Show) {
-	h.init()
-	if h.Checkout != nil {
-		h.Checkout.ForgetShow(sh.ID)
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := h.append(ctx, sh.ID, &roomEvent{Type: EvShowState, State: string(sh.State)}); err != nil {
-		h.log().Warn("announcing the show's state", "show", sh.ID, "state", sh.State, "err", err)
-	}
+	h.announceShow(ctx, sh, &roomEvent{Type: EvShowState, State: string(sh.State)})
 }
 
 // ShowChanged implements show.Notifier: every node's room takes the edited
 // show (hosts, visibility, times, title) through the bus, in sequence with
 // the room's other events, and its viewers see the new title and times.
 func (h *Hub) ShowChanged(ctx context.Context, sh *show.Show) {
+	h.announceShow(ctx, sh, &roomEvent{Type: EvShow, Show: showView(sh)})
+}
+
+// announceShow tells every node's room of a change to the show: checkout
+// here forgets the show's cached offers, and ev goes through the bus.
+func (h *Hub) announceShow(ctx context.Context, sh *show.Show, ev *roomEvent) {
 	h.init()
 	if h.Checkout != nil {
 		h.Checkout.ForgetShow(sh.ID)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := h.append(ctx, sh.ID, &roomEvent{Type: EvShow, Show: showView(sh)}); err != nil {
-		h.log().Warn("announcing a show edit", "show", sh.ID, "err", err)
+	if err := h.append(ctx, sh.ID, ev); err != nil {
+		h.log().Warn("announcing a change of the show", "show", sh.ID, "event", ev.Type, "err", err)
 	}
 }
 

@@ -12,9 +12,7 @@ import (
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/memory"
-	"github.com/pavilion-live/pavilion/internal/redis"
 	"github.com/pavilion-live/pavilion/internal/show"
-	"github.com/pavilion-live/pavilion/internal/testinfra"
 )
 
 // A host taken off a show (an edit through the show service on node A)
@@ -27,18 +25,7 @@ func TestShowEditsReachEveryNodeMemoryBus(t *testing.T) {
 }
 
 func TestShowEditsReachEveryNodeRedisBus(t *testing.T) {
-	url, prefix := testinfra.Redis(t)
-	open := func() chat.Bus {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		client, err := redis.Open(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bus := redis.NewBus(client, prefix)
-		t.Cleanup(func() { bus.Close(); client.Close() })
-		return bus
-	}
+	open := redisBuses(t)
 	a := newWorld(t, open())
 	testShowEdits(t, a, a.node(open()))
 }
