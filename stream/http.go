@@ -544,7 +544,7 @@ func (s *Server) Layer(w http.ResponseWriter, r *http.Request) {
 func readBody(w http.ResponseWriter, r *http.Request, want string) (string, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != want {
-		return "", &apperr.Error{Code: "unsupported_media_type", Message: "the body must be " + want}
+		return "", apperr.Errorf(apperr.UnsupportedMediaType, "the body must be %s", want)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxSDPBytes))
 	if err != nil {

@@ -357,41 +357,12 @@ func httpError(w http.ResponseWriter, status int, msg string) {
 	_, _ = io.WriteString(w, msg+"\n")
 }
 
-func statusOf(code apperr.Code) int {
-	switch code {
-	case apperr.Invalid:
-		return http.StatusBadRequest
-	case apperr.Unauthorized:
-		return http.StatusUnauthorized
-	case apperr.Forbidden:
-		return http.StatusForbidden
-	case apperr.NotFound:
-		return http.StatusNotFound
-	case apperr.Conflict:
-		return http.StatusConflict
-	case apperr.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case apperr.RateLimited:
-		return http.StatusTooManyRequests
-	case apperr.Unavailable:
-		return http.StatusServiceUnavailable
-	case apperr.Unprocessable:
-		return http.StatusUnprocessableEntity
-	}
-	return http.StatusInternalServerError
-}
-
 func (s *Server) fail(w http.ResponseWriter, err error) {
-	var e *apperr.Error
-	if errors.As(err, &e) && e.Code == "unsupported_media_type" {
-		httpError(w, http.StatusUnsupportedMediaType, e.Message)
-		return
-	}
 	code := apperr.CodeOf(err)
 	if code == apperr.Internal {
 		s.log().Error("stream", "err", err)
 	}
-	httpError(w, statusOf(code), apperr.MessageOf(err))
+	httpError(w, apperr.HTTPStatus(code), apperr.MessageOf(err))
 }
 
 // pathIDs returns the show id and (optional) session id of /whip/{show}[/{session}].

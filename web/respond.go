@@ -13,41 +13,6 @@ import (
 	"github.com/pavilion-live/pavilion/internal/apperr"
 )
 
-// statusOf maps an application error code to its HTTP status: the one place
-// where that mapping lives.
-func statusOf(code apperr.Code) int {
-	switch code {
-	case apperr.Invalid:
-		return http.StatusBadRequest
-	case apperr.Unauthorized:
-		return http.StatusUnauthorized
-	case apperr.Forbidden:
-		return http.StatusForbidden
-	case apperr.NotFound:
-		return http.StatusNotFound
-	case apperr.Conflict, apperr.SoldOut, apperr.LimitReached, apperr.DropClosed:
-		return http.StatusConflict
-	case apperr.PaymentFailed:
-		return http.StatusPaymentRequired
-	case apperr.Gone:
-		return http.StatusGone
-	case apperr.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case apperr.Unprocessable:
-		return http.StatusUnprocessableEntity
-	case apperr.RateLimited:
-		return http.StatusTooManyRequests
-	case apperr.MethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	case apperr.Unavailable:
-		return http.StatusServiceUnavailable
-	case apperr.NotImplemented:
-		return http.StatusNotImplemented
-	default:
-		return http.StatusInternalServerError
-	}
-}
-
 // errorBody is the one JSON error shape: {"error": {"code": "...", "message": "..."}}.
 type errorBody struct {
 	Error errorDetail `json:"error"`
@@ -84,7 +49,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == apperr.Internal {
 		s.logger().ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, statusOf(code), errorBody{Error: errorDetail{Code: code, Message: apperr.MessageOf(err)}})
+	writeJSON(w, apperr.HTTPStatus(code), errorBody{Error: errorDetail{Code: code, Message: apperr.MessageOf(err)}})
 }
 
 func (s *Server) logger() *slog.Logger {

@@ -7,6 +7,7 @@ package apperr
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Code is a machine-readable error class. It is part of the public API: the JSON
@@ -29,9 +30,11 @@ const (
 	RateLimited   Code = "rate_limited"   // slow down (429)
 	// MethodNotAllowed: the route exists, but not for this method (405, with Allow).
 	MethodNotAllowed Code = "method_not_allowed"
-	Unavailable      Code = "unavailable"     // a dependency is down; retry later (503)
-	NotImplemented   Code = "not_implemented" // the route exists in the plan but is not built yet (501)
-	Internal         Code = "internal"        // a bug or an unexpected failure (500)
+	// UnsupportedMediaType: a body of the wrong Content-Type, e.g. WHIP without application/sdp (415).
+	UnsupportedMediaType Code = "unsupported_media_type"
+	Unavailable          Code = "unavailable"     // a dependency is down; retry later (503)
+	NotImplemented       Code = "not_implemented" // the route exists in the plan but is not built yet (501)
+	Internal             Code = "internal"        // a bug or an unexpected failure (500)
 )
 
 // Error is an application error with a code and a message fit for users.
@@ -87,4 +90,41 @@ func MessageOf(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// HTTPStatus is the one mapping of codes to HTTP status codes, for every
+// HTTP face of the server (the JSON API, WHIP and WHEP).
+func HTTPStatus(code Code) int {
+	switch code {
+	case Invalid:
+		return http.StatusBadRequest
+	case Unauthorized:
+		return http.StatusUnauthorized
+	case Forbidden:
+		return http.StatusForbidden
+	case NotFound:
+		return http.StatusNotFound
+	case Conflict, SoldOut, LimitReached, DropClosed:
+		return http.StatusConflict
+	case PaymentFailed:
+		return http.StatusPaymentRequired
+	case Gone:
+		return http.StatusGone
+	case TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case Unprocessable:
+		return http.StatusUnprocessableEntity
+	case RateLimited:
+		return http.StatusTooManyRequests
+	case MethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case UnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
+	case Unavailable:
+		return http.StatusServiceUnavailable
+	case NotImplemented:
+		return http.StatusNotImplemented
+	default:
+		return http.StatusInternalServerError
+	}
 }
