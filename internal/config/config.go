@@ -255,7 +255,9 @@ func usage(help, env string) string { return fmt.Sprintf("%s (env %s)", help, en
 
 func (c *Config) str(fs *flag.FlagSet, p *string, name, env, def, help string) {
 	c.noteEnv(name, env)
-	if v, ok := os.LookupEnv(env); ok {
+	// An empty variable counts as unset: `PAVILION_X=` in an env file or
+	// `${X:-}` in a compose file means "not configured".
+	if v := os.Getenv(env); v != "" {
 		def = v
 	}
 	fs.StringVar(p, name, def, usage(help, env))
@@ -335,7 +337,7 @@ func (c *Config) checkURL(name, v string) error {
 // a value that parses; a value that does not parse is reported by Check.
 func envValue[T any](c *Config, fs *flag.FlagSet, p *T, name, env string, def T, help string, parse func(string) (T, error), define func(*T, string, T, string)) {
 	c.noteEnv(name, env)
-	if v, ok := os.LookupEnv(env); ok {
+	if v := os.Getenv(env); v != "" {
 		if x, err := parse(v); err == nil {
 			def = x
 		} else {
