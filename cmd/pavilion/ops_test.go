@@ -360,6 +360,14 @@ func TestREADMEAccounts(t *testing.T) {
 // units sell at once; then a restore without the gate reset, which a
 // starting node detects and repairs by itself.
 func TestBackupRestoreRunbook(t *testing.T) {
+	for _, tool := range []string{"pg_dump", "pg_restore"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if testinfra.InCI() {
+				t.Fatalf("%s is not on PATH", tool)
+			}
+			t.Skipf("install %s (postgresql-client) to run the restore walk-through", tool)
+		}
+	}
 	pg := testinfra.Postgres(t)
 	redisURL, _ := testinfra.RedisServer(t)
 	work := t.TempDir()
