@@ -199,8 +199,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		mediaAddr = fmt.Sprintf("port %d on every interface", media.MediaPort())
 	}
 	if cfg.LogFormat == "json" {
-		// Every line is JSON: the banner is a record of the log like any other.
-		log.Info("Pavilion is running at "+cfg.BaseURL(), "url", cfg.BaseURL(), "http", cfg.HTTPAddr, "media", mediaAddr, "demo", cfg.Demo)
+		// Every line is JSON: the banner is a record of the log like any
+		// other, written whatever --log-level says (handed to the handler,
+		// past the logger's level check), as the text banner is.
+		rec := slog.NewRecord(time.Now(), slog.LevelInfo, "Pavilion is running at "+cfg.BaseURL(), 0)
+		rec.AddAttrs(slog.String("url", cfg.BaseURL()), slog.String("http", cfg.HTTPAddr), slog.String("media", mediaAddr), slog.Bool("demo", cfg.Demo))
+		_ = log.Handler().Handle(ctx, rec)
 	} else {
 		printBanner(stdout, &cfg, mediaAddr)
 	}
