@@ -35,6 +35,11 @@ func (f *inflight) track(next http.Handler) http.Handler {
 			f.mu.Lock()
 			delete(f.reqs, dw)
 			f.mu.Unlock()
+			// A take-over wrote to the real writer from the shutdown's
+			// goroutine; taking its lock orders those writes before what
+			// net/http and the outer middleware do with it next.
+			dw.mu.Lock()
+			dw.mu.Unlock()
 		}()
 		next.ServeHTTP(dw, r)
 	})
