@@ -26,6 +26,9 @@
 #   PAVILION_CLUSTER_METRICS_BASE first node's Prometheus metrics port (default 9091; then 9092, 9093)
 #   PAVILION_CLUSTER_DEMO        1 (default) seeds the demo data through node 1; 0 does not
 #   PAVILION_CLUSTER_KEEP        1 keeps the state directory after stop (logs, data)
+#   PAVILION_CLUSTER_SECRET      the nodes' shared --cluster-secret, which lets a
+#                                show published on one node be watched on the
+#                                others (default: a random one per start)
 #   PAVILION_BIN                 use this pavilion binary instead of building one
 set -euo pipefail
 
@@ -39,6 +42,7 @@ media_base="${PAVILION_CLUSTER_MEDIA_BASE:-8191}"
 metrics_base="${PAVILION_CLUSTER_METRICS_BASE:-9091}"
 demo="${PAVILION_CLUSTER_DEMO:-1}"
 keep="${PAVILION_CLUSTER_KEEP:-0}"
+secret="${PAVILION_CLUSTER_SECRET:-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}"
 nodes=3
 
 pidfile="$dir/cluster.pid"
@@ -205,8 +209,9 @@ start_node() { # index
 	local i=$1 http=$((http_base + $1 - 1)) media=$((media_base + $1 - 1)) metrics=$((metrics_base + $1 - 1)) args=()
 	if [[ $i == 1 && $demo == 1 ]]; then args+=(--demo); fi
 	mkdir -p "$dir/node$i"
-	setsid "$bin" serve \
-		--http "127.0.0.1:$http" --media-port "$media" --public-ip 127.0.0.1 \
+	# The secret goes by the environment, out of the process list.
+	PAVILION_CLUSTER_SECRET="$secret" setsid "$bin" serve \
+		--http "127.0.0.1:$http" --media-port "$media" --media-addr 127.0.0.1 --public-ip 127.0.0.1 \
 		--public-url "http://127.0.0.1:$http" --data-dir "$dir/node$i" \
 		--database-url "$database_url" --redis-url "$redis_url" \
 		--metrics-addr "127.0.0.1:$metrics" --trusted-proxies 127.0.0.1,::1 \

@@ -192,6 +192,7 @@ func (s *Server) buildAPI() (pub, view *webrtc.API, err error) {
 		_ = uc.SetWriteBuffer(4 << 20)
 	}
 	var se webrtc.SettingEngine
+	se.LoggerFactory = pionLogs{log: s.log()}
 	s.mux = webrtc.NewICEUDPMux(nil, conn)
 	se.SetICEUDPMux(s.mux)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)

@@ -3,6 +3,7 @@ package web
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -256,4 +257,27 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		body["status"] = "unavailable"
 	}
 	writeJSON(w, status, body)
+}
+
+// crossOriginDenied answers a write refused by the cross-origin protection
+// in the JSON error shape, and logs why with the headers seen: a reverse
+// proxy that rewrites Host (nginx's $host drops the port) is the usual
+// cause, and an operator cannot fix what the log does not show.
+func (s *Server) crossOriginDenied(cop *http.CrossOriginProtection) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reason := "cross-origin request"
+		if err := cop.Check(r); err != nil {
+			reason = err.Error()
+		}
+		s.logger().WarnContext(r.Context(), "cross-origin write refused", "reason", reason,
+			"method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"), "host", r.Host,
+			"sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "remote", clientAddr(r))
+		msg := "cross-origin request refused: the Origin does not match the Host this server was reached at"
+		if o := r.Header.Get("Origin"); o != "" {
+			msg = fmt.Sprintf("cross-origin request refused: Origin %s does not match Host %s (a proxy in front must pass the Host header on as the client sent it)", o, r.Host)
+		} else if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+			msg = fmt.Sprintf("cross-origin request refused: the browser says it comes from another site (Sec-Fetch-Site: %s)", site)
+		}
+		s.writeError(w, r, apperr.Errorf(apperr.Forbidden, "%s", msg))
+	})
 }

@@ -66,9 +66,16 @@ type Server struct {
 	// LoginRate bounds log-in and sign-up attempts per client address per minute; zero: 10.
 	LoginRate int
 
-	limiter *limiter
-	metrics *httpMetrics
+	limiter  *limiter
+	metrics  *httpMetrics
+	inflight inflight
 }
+
+// AbandonInFlight answers 503 to every request still running that has not
+// begun its answer, and returns how many: the shutdown calls it when
+// --shutdown-timeout runs out, so those clients get an answer they can
+// retry instead of a cut connection.
+func (s *Server) AbandonInFlight() int { return s.inflight.abandon() }
 
 // LiveRoom is what the API needs of the live-room gateway.
 type LiveRoom interface {
@@ -137,12 +144,14 @@ func (s *Server) Handler() http.Handler {
 	for _, p := range []string{"/whip/", "/whep/"} {
 		cop.AddInsecureBypassPattern(p)
 	}
+	cop.SetDenyHandler(s.crossOriginDenied(cop))
 	var h http.Handler = routed
 	h = s.authenticate(h)
 	h = cop.Handler(h)
 	h = s.limitBody(h)
 	h = securityHeaders(h)
 	h = s.recoverPanics(h)
+	h = s.inflight.track(h)
 	h = s.observe(h)
 	h = s.findClient(h)
 	return h

@@ -7,26 +7,34 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/config"
 	"github.com/pavilion-live/pavilion/internal/demo"
+	"github.com/pavilion-live/pavilion/internal/show"
 )
 
 func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg config.Config
-	fs := newFlagSet("migrate", "Usage: pavilion migrate [flags]\n\nApplies the embedded SQL migrations to the configured database and prints the schema version.", stderr)
-	cfg.RegisterStore(fs)
-	if err := fs.Parse(args); err != nil {
+	c := newCommand("migrate", "Usage: pavilion migrate [flags]\n\nApplies the embedded SQL migrations to the configured database and prints the store and\nthe schema version.", stdout, stderr)
+	cfg.RegisterStore(c.fs)
+	if err := c.parse(args); err != nil {
 		return err
 	}
-	db, err := openData(ctx, &cfg, true)
+	if err := cfg.Check(); err != nil {
+		return err
+	}
+	db, err := openData(ctx, &cfg, stdout)
 	if err != nil {
 		return err
 	}
@@ -60,15 +68,27 @@ const userUsage = `Usage:
   pavilion user roles --email E --role R... [--brand ID|SLUG]...
 
 Without a password, create and reset-password generate one and print it.
-Roles: viewer, member, host, brand_admin, admin. The first platform admin:
+Roles: viewer, member, host, brand_admin, admin. A --brand makes the account
+its brand_admin; "roles" replaces the roles, and keeps the brands a brand_admin
+already administers unless --brand names others. The first platform admin:
   pavilion user create --email you@example.com --role admin`
 
 func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, userUsage)
-		return errors.New("user needs a subcommand")
+		return errors.New("user needs a subcommand: create, reset-password or roles")
 	}
 	sub := args[0]
+	if isHelp(sub) {
+		fmt.Fprintln(stdout, userUsage)
+		return flag.ErrHelp
+	}
+	switch sub {
+	case "create", "reset-password", "roles":
+	default:
+		fmt.Fprintln(stderr, userUsage)
+		return fmt.Errorf("unknown user subcommand %q (create, reset-password or roles)", sub)
+	}
 	var (
 		cfg                   config.Config
 		email, name, password string
@@ -76,22 +96,35 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		roles                 roleList
 		brands                []string
 	)
-	fs := newFlagSet("user "+sub, userUsage, stderr)
+	c := newCommand("user "+sub, userUsage, stdout, stderr)
+	fs := c.fs
 	cfg.RegisterStore(fs)
 	fs.StringVar(&email, "email", "", "the account's email")
-	fs.StringVar(&name, "name", "", "display name (create)")
-	fs.StringVar(&password, "password", "", "password (visible in the process list; prefer --password-stdin)")
-	fs.BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
-	fs.Var(&roles, "role", "a role; repeat or comma-separate for several")
-	fs.Func("brand", "a brand (ID or slug) a brand_admin administers; repeatable", func(v string) error {
-		brands = append(brands, v)
-		return nil
-	})
-	if err := fs.Parse(args[1:]); err != nil {
+	if sub == "create" {
+		fs.StringVar(&name, "name", "", "display name")
+	}
+	if sub != "roles" {
+		fs.StringVar(&password, "password", "", "password (visible in the process list; prefer --password-stdin)")
+		fs.BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
+	}
+	if sub != "reset-password" {
+		fs.Var(&roles, "role", "a role; repeat or comma-separate for several")
+		fs.Func("brand", "a brand (ID or slug) a brand_admin administers; repeatable", func(v string) error {
+			brands = append(brands, v)
+			return nil
+		})
+	}
+	if err := c.parse(args[1:]); err != nil {
+		return err
+	}
+	if err := cfg.Check(); err != nil {
 		return err
 	}
 	if email == "" {
-		return errors.New("--email is required")
+		return fmt.Errorf("--email is required (pavilion user %s -h lists the flags)", sub)
+	}
+	if sub == "roles" && len(roles) == 0 {
+		return errors.New("--role is required")
 	}
 	if passwordStdin {
 		line, err := bufio.NewReader(stdin).ReadString('\n')
@@ -107,7 +140,7 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		password, generated = base64.RawURLEncoding.EncodeToString(b), true
 	}
 
-	db, err := openData(ctx, &cfg, true)
+	db, err := openData(ctx, &cfg, stdout)
 	if err != nil {
 		return err
 	}
@@ -134,23 +167,142 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		}
 		fmt.Fprintf(stdout, "password reset for %s; its sessions and tokens are revoked\n", email)
 	case "roles":
-		if len(roles) == 0 {
-			return errors.New("--role is required")
-		}
 		u, err := svc.SetRoles(ctx, email, roles, brandIDs)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s now has roles %v and administers %d brand(s)\n", u.Email, u.Roles, len(u.BrandIDs))
 		return nil
-	default:
-		fmt.Fprintln(stderr, userUsage)
-		return fmt.Errorf("unknown user subcommand %q", sub)
 	}
 	if generated {
 		fmt.Fprintf(stdout, "password: %s\n", password)
 	}
 	return nil
+}
+
+const brandUsage = `Usage:
+  pavilion brand create --slug S --name N [--website URL] [flags]
+
+Creates a brand, so the first brand admin can be given one before anyone
+uses the API (later brands: POST /api/brands as a platform admin).`
+
+func brandCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, brandUsage)
+		return errors.New("brand needs a subcommand: create")
+	}
+	if isHelp(args[0]) {
+		fmt.Fprintln(stdout, brandUsage)
+		return flag.ErrHelp
+	}
+	if args[0] != "create" {
+		fmt.Fprintln(stderr, brandUsage)
+		return fmt.Errorf("unknown brand subcommand %q (create)", args[0])
+	}
+	var cfg config.Config
+	var b brand.Brand
+	c := newCommand("brand create", brandUsage, stdout, stderr)
+	cfg.RegisterStore(c.fs)
+	c.fs.StringVar(&b.Slug, "slug", "", "the brand's URL name: lower-case letters, digits and dashes (e.g. maison-lumiere)")
+	c.fs.StringVar(&b.Name, "name", "", "the brand's display name")
+	c.fs.StringVar(&b.Website, "website", "", "the brand's website (https://…)")
+	if err := c.parse(args[1:]); err != nil {
+		return err
+	}
+	if err := cfg.Check(); err != nil {
+		return err
+	}
+	if err := brand.Validate(&b); err != nil {
+		return fmt.Errorf("%w (pavilion brand create -h lists the flags)", err)
+	}
+	db, err := openData(ctx, &cfg, stdout)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	b.ID, b.CreatedAt, b.UpdatedAt = uuid.New(), now, now
+	if err := db.CreateBrand(ctx, &b); err != nil {
+		return fmt.Errorf("brand %s: %w", b.Slug, err)
+	}
+	fmt.Fprintf(stdout, "created brand %s (%s) %q\n", b.Slug, b.ID, b.Name)
+	return nil
+}
+
+const gateUsage = `Usage:
+  pavilion gate reset [flags]
+
+Overwrites the stock gate in Redis of every offer of every scheduled or live
+show with what the ledger holds. Run it after restoring the database from a
+backup: the gate otherwise remembers sales the restored ledger does not hold
+(offers "sold out" that have stock) until the nodes correct it themselves.`
+
+func gateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, gateUsage)
+		return errors.New("gate needs a subcommand: reset")
+	}
+	if isHelp(args[0]) {
+		fmt.Fprintln(stdout, gateUsage)
+		return flag.ErrHelp
+	}
+	if args[0] != "reset" {
+		fmt.Fprintln(stderr, gateUsage)
+		return fmt.Errorf("unknown gate subcommand %q (reset)", args[0])
+	}
+	var cfg config.Config
+	c := newCommand("gate reset", gateUsage, stdout, stderr)
+	cfg.RegisterStore(c.fs)
+	cfg.RegisterRedis(c.fs)
+	if err := c.parse(args[1:]); err != nil {
+		return err
+	}
+	if err := cfg.Check(); err != nil {
+		return err
+	}
+	if cfg.RedisURL == "" {
+		return errors.New("gate reset needs --redis-url (PAVILION_REDIS_URL): an embedded node's in-process gate starts from the ledger on every start")
+	}
+	db, err := openData(ctx, &cfg, stdout)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	hot, err := openHot(ctx, &cfg, newLogger(&cfg, stderr))
+	if err != nil {
+		return err
+	}
+	defer hot.close()
+	ids, err := showsOnSale(ctx, db)
+	if err != nil {
+		return err
+	}
+	shop := &checkout.Service{Catalog: db, Ledger: db, Gate: hot.gate, Shows: db}
+	n, err := shop.ReloadGates(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("gate reset: %w", err)
+	}
+	fmt.Fprintf(stdout, "reloaded the stock gate of %d offer(s) in %d scheduled or live show(s) from the ledger\n", n, len(ids))
+	return nil
+}
+
+// showsOnSale lists the scheduled and live shows: those whose offers have a
+// stock gate.
+func showsOnSale(ctx context.Context, db database) ([]uuid.UUID, error) {
+	const pageSize = 200
+	var ids []uuid.UUID
+	for offset := 0; ; offset += pageSize {
+		page, err := db.ListShows(ctx, show.Filter{States: []show.State{show.Scheduled, show.Live}, IncludeMembers: true, Offset: offset, Limit: pageSize})
+		if err != nil {
+			return nil, err
+		}
+		for _, sh := range page {
+			ids = append(ids, sh.ID)
+		}
+		if len(page) < pageSize {
+			return ids, nil
+		}
+	}
 }
 
 func resolveBrands(ctx context.Context, db database, refs []string) ([]uuid.UUID, error) {
@@ -175,16 +327,21 @@ func resolveBrands(ctx context.Context, db database, refs []string) ([]uuid.UUID
 func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg config.Config
 	var asJSON bool
-	fs := newFlagSet("demo", "Usage: pavilion demo [--json] [flags]\n\nSeeds the demo data (idempotent). With --json, also issues fresh bearer tokens for\nevery demo account and a new stream key for the demo show, and prints them with\nIDs and URLs as one JSON object. Works whether the server is running or not.", stderr)
-	cfg.RegisterStore(fs)
-	fs.BoolVar(&asJSON, "json", false, "print IDs, URLs, tokens and a fresh stream key as JSON")
-	if err := fs.Parse(args); err != nil {
+	c := newCommand("demo", "Usage: pavilion demo [--json] [flags]\n\nSeeds the demo data (idempotent). With --json, also issues fresh bearer tokens for\nevery demo account and a new stream key for the demo show, and prints them with\nIDs and URLs as one JSON object (the store used goes to stderr). Works whether the\nserver is running or not.", stdout, stderr)
+	cfg.RegisterStore(c.fs)
+	c.fs.BoolVar(&asJSON, "json", false, "print IDs, URLs, tokens and a fresh stream key as JSON")
+	if err := c.parse(args); err != nil {
 		return err
 	}
 	if err := cfg.Check(); err != nil {
 		return err
 	}
-	db, err := openData(ctx, &cfg, true)
+	// stdout is the JSON document with --json: the store line goes aside.
+	storeOut := stdout
+	if asJSON {
+		storeOut = stderr
+	}
+	db, err := openData(ctx, &cfg, storeOut)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,49 +29,91 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-var urlRE = regexp.MustCompile(`running at (http://\S+)`)
+var urlRE = regexp.MustCompile(`running at (http://[^\s"]+)`)
 
 // startServer runs `pavilion serve` as a child process on a free port and
 // returns its base URL once it is serving.
-func startServer(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, string, *bytes.Buffer) {
+func startServer(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, string, *syncBuffer) {
 	t.Helper()
 	args := append([]string{"serve", "--data-dir", dataDir, "--http", "127.0.0.1:0", "--media-port", "0", "--log-format", "json"}, extra...)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "PAVILION_TEST_MAIN=1", "PAVILION_DATABASE_URL=", "PAVILION_REDIS_URL=")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	return cmd, startCmd(t, cmd), &stderr
+	stderr := new(syncBuffer)
+	cmd.Stderr = stderr
+	return cmd, startCmd(t, cmd), stderr
 }
 
-// startCmd starts cmd and returns the base URL it prints once serving.
+// syncBuffer is a bytes.Buffer that the process's output copier and the
+// test may use at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// urlWatcher passes output on to w and reports the first base URL it sees.
+type urlWatcher struct {
+	w     io.Writer
+	mu    sync.Mutex
+	line  []byte
+	found chan string
+}
+
+func (u *urlWatcher) Write(p []byte) (int, error) {
+	u.mu.Lock()
+	u.line = append(u.line, p...)
+	for {
+		i := bytes.IndexByte(u.line, '\n')
+		if i < 0 {
+			break
+		}
+		if m := urlRE.FindSubmatch(u.line[:i]); m != nil {
+			select {
+			case u.found <- string(m[1]):
+			default:
+			}
+		}
+		u.line = u.line[i+1:]
+	}
+	u.mu.Unlock()
+	return u.w.Write(p)
+}
+
+// startCmd starts cmd and returns the base URL it announces once serving:
+// the banner on stdout, or with --log-format json the log record on stderr.
+// Its output stays in cmd.Stdout and cmd.Stderr when the test set them.
 func startCmd(t *testing.T, cmd *exec.Cmd) string {
 	t.Helper()
 	if cmd.Stderr == nil {
-		cmd.Stderr = new(bytes.Buffer)
+		cmd.Stderr = new(syncBuffer)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	if cmd.Stdout == nil {
+		cmd.Stdout = io.Discard
 	}
+	errOut := cmd.Stderr
+	found := make(chan string, 1)
+	cmd.Stdout = &urlWatcher{w: cmd.Stdout, found: found}
+	cmd.Stderr = &urlWatcher{w: errOut, found: found}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
 	select {
 	case base := <-found:
 		return base
 	case <-time.After(30 * time.Second):
-		t.Fatalf("server did not start; stderr:\n%s", cmd.Stderr)
+		t.Fatalf("server did not start; stderr:\n%s", errOut)
 	}
 	return ""
 }
@@ -91,12 +133,19 @@ func get(t *testing.T, url, token string) (int, []byte) {
 	return res.StatusCode, b
 }
 
-// runCLI runs a one-shot subcommand in process.
+// runCLI runs a one-shot subcommand in process and returns its stdout.
 func runCLI(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	out, _, err := runCLI2(t, stdin, args...)
+	return out, err
+}
+
+// runCLI2 runs a one-shot subcommand in process and returns its stdout and stderr.
+func runCLI2(t *testing.T, stdin string, args ...string) (string, string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	err := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
-	return out.String() + errOut.String(), err
+	return out.String(), errOut.String(), err
 }
 
 // TestServeDemoRestart is `make run` end to end: the server starts with demo

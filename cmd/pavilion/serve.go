@@ -33,13 +33,10 @@ import (
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg config.Config
-	fs := newFlagSet("serve", "Usage: pavilion serve [flags]\n\nRuns the Pavilion server. With no database or Redis URL it runs embedded:\na SQLite file under --data-dir and an in-process bus.", stderr)
-	cfg.RegisterServe(fs)
-	if err := fs.Parse(args); err != nil {
+	c := newCommand("serve", "Usage: pavilion serve [flags]\n\nRuns the Pavilion server. With no database or Redis URL it runs embedded:\na SQLite file under --data-dir and an in-process bus.", stdout, stderr)
+	cfg.RegisterServe(c.fs)
+	if err := c.parse(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
 	}
 	if err := cfg.Check(); err != nil {
 		return err
@@ -53,14 +50,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer db.Close()
 	if cfg.Migrate {
 		if err := db.Migrate(ctx); err != nil {
-			return fmt.Errorf("migrate: %w", err)
+			return fmt.Errorf("migrate %s: %w", storeName, err)
 		}
+	}
+	// With --migrate=false the schema is someone else's job; a schema behind
+	// the binary would answer every request 500, so refuse to start instead.
+	if err := checkSchema(ctx, db, storeName); err != nil {
+		return err
 	}
 	version, err := db.Version(ctx)
 	if err != nil {
 		return fmt.Errorf("schema version: %w", err)
 	}
-	hot, err := openHot(ctx, &cfg)
+	hot, err := openHot(ctx, &cfg, log)
 	if err != nil {
 		return err
 	}
@@ -103,7 +105,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	stats := &analytics.Recorder{Store: db, Logger: log}
 	live.Analytics, live.SecureCookies = stats, cfg.SecureCookies
 	media := &stream.Server{
-		UDPAddr:    fmt.Sprintf(":%d", cfg.MediaPort),
+		UDPAddr:    net.JoinHostPort(cfg.MediaAddr, strconv.Itoa(cfg.MediaPort)),
 		PublicIPs:  cfg.PublicIPs(),
 		ICEServers: iceServers(&cfg),
 		EndGrace:   cfg.EndGrace,
@@ -192,7 +194,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		go func() { metricsErr <- metricsSrv.Serve(mln) }()
 		log.Info("metrics", "addr", cfg.MetricsAddr)
 	}
-	printBanner(stdout, &cfg)
+	mediaAddr := net.JoinHostPort(cfg.MediaAddr, strconv.Itoa(media.MediaPort()))
+	if cfg.MediaAddr == "" {
+		mediaAddr = fmt.Sprintf("port %d on every interface", media.MediaPort())
+	}
+	if cfg.LogFormat == "json" {
+		// Every line is JSON: the banner is a record of the log like any
+		// other, written whatever --log-level says (handed to the handler,
+		// past the logger's level check), as the text banner is.
+		rec := slog.NewRecord(time.Now(), slog.LevelInfo, "Pavilion is running at "+cfg.BaseURL(), 0)
+		rec.AddAttrs(slog.String("url", cfg.BaseURL()), slog.String("http", cfg.HTTPAddr), slog.String("media", mediaAddr), slog.Bool("demo", cfg.Demo))
+		_ = log.Handler().Handle(ctx, rec)
+	} else {
+		printBanner(stdout, &cfg, mediaAddr)
+	}
 	if err := media.Join(hot.dir, stream.Node{ID: uuid.NewString(), URL: nodeURL(&cfg, ln.Addr()), StartedAt: time.Now().UTC()}, cfg.ClusterSecret); err != nil {
 		return err
 	}
@@ -217,6 +232,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Holds expire and unknown payments settle even if the node restarted
 	// mid-sale: the sweeper reads the ledger, not memory.
 	go shop.Run(ctx, time.Second)
+	if hot.name == "redis" {
+		// A ledger restored from a backup is behind the gate in Redis, which
+		// then calls offers sold out that have stock: find and reload them.
+		go checkGates(ctx, log, db, shop)
+	}
 	go live.Run(ctx)
 	go stats.Run(ctx)
 	// Figures counted since the last flush are written on the way out, even
@@ -247,7 +267,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer func() { _ = metricsSrv.Shutdown(shutCtx) }()
 	}
 	if err := httpSrv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		// Time is up: the requests still running get a 503 they can retry,
+		// not a cut connection (those whose answer had begun are cut).
+		n := srv.AbandonInFlight()
+		_ = httpSrv.Close()
+		log.Error("shutdown timed out", "timeout", cfg.ShutdownTimeout, "answered_503", n)
+		return fmt.Errorf("shutdown: requests still running after --shutdown-timeout %s (%d answered 503): %w", cfg.ShutdownTimeout, n, err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -256,10 +281,28 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func printBanner(w io.Writer, cfg *config.Config) {
+// checkGates compares the stock gates of the offers on sale with the ledger
+// once at start and reloads those that stay different (see
+// checkout.Service.CheckGates).
+func checkGates(ctx context.Context, log *slog.Logger, db database, shop *checkout.Service) {
+	ids, err := showsOnSale(ctx, db)
+	if err == nil {
+		var n int
+		n, err = shop.CheckGates(ctx, ids, 3*time.Second)
+		if n > 0 {
+			log.Warn("the stock gate disagreed with the ledger (restored from a backup?); reloaded it from the ledger", "offers", n)
+		}
+	}
+	if err != nil && ctx.Err() == nil {
+		log.Warn("checking the stock gates against the ledger", "err", err)
+	}
+}
+
+func printBanner(w io.Writer, cfg *config.Config, media string) {
 	base := cfg.BaseURL()
 	fmt.Fprintf(w, "\nPavilion is running at %s\n", base)
 	fmt.Fprintf(w, "  health   %s/healthz   API %s/api/openapi.json\n", base, base)
+	fmt.Fprintf(w, "  media    %s (UDP and TCP, reached by browsers directly)\n", media)
 	if cfg.MetricsAddr != "" {
 		fmt.Fprintf(w, "  metrics  http://%s/metrics (--metrics-addr: keep it private)\n", cfg.MetricsAddr)
 	}

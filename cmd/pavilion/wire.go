@@ -5,8 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/checkout"
@@ -35,6 +40,8 @@ type database interface {
 	analytics.Store
 	Migrate(ctx context.Context) error
 	Version(ctx context.Context) (int64, error)
+	// Pending lists the migrations of this binary the schema lacks.
+	Pending(ctx context.Context) ([]string, error)
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -45,18 +52,43 @@ var (
 )
 
 // openDatabase picks PostgreSQL when a URL is configured, else the embedded
-// SQLite file under the data directory.
+// SQLite file under the data directory. The second result names the store
+// for the operator (driver, host, database; never the password).
 func openDatabase(ctx context.Context, cfg *config.Config) (database, string, error) {
+	name, err := describeStore(cfg)
+	if err != nil {
+		return nil, "", err
+	}
 	if cfg.DatabaseURL != "" {
 		db, err := postgres.Open(ctx, cfg.DatabaseURL)
-		return db, "postgres", err
+		if err != nil {
+			return nil, name, fmt.Errorf("%s: %w", name, err)
+		}
+		return db, name, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, "", fmt.Errorf("data directory: %w", err)
 	}
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "pavilion.db"))
+	return db, name, err
+}
+
+// describeStore names the store cfg points at: "postgres host db:5432
+// database pavilion user pavilion" or "sqlite /abs/path/pavilion.db".
+func describeStore(cfg *config.Config) (string, error) {
+	if cfg.DatabaseURL != "" {
+		pc, err := pgconn.ParseConfig(cfg.DatabaseURL)
+		if err != nil {
+			// pgconn's message leaves the password out.
+			return "", fmt.Errorf("--database-url: %w", err)
+		}
+		return fmt.Sprintf("postgres host %s database %s user %s", net.JoinHostPort(pc.Host, strconv.Itoa(int(pc.Port))), pc.Database, pc.User), nil
+	}
 	path := filepath.Join(cfg.DataDir, "pavilion.db")
-	db, err := sqlite.Open(ctx, path)
-	return db, "sqlite " + path, err
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return "sqlite " + path, nil
 }
 
 // hot is the fast shared state between nodes: the live-room bus and the
@@ -70,11 +102,12 @@ type hot struct {
 }
 
 // openHot picks Redis when a URL is configured, else the in-process bus and gate.
-func openHot(ctx context.Context, cfg *config.Config) (*hot, error) {
+func openHot(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hot, error) {
 	if cfg.RedisURL == "" {
 		bus := memory.NewBus()
 		return &hot{bus: bus, gate: memory.NewGate(), dir: memory.NewDirectory(), name: "in-process", close: func() { bus.Close() }}, nil
 	}
+	redis.SetLogger(log)
 	client, err := redis.Open(ctx, cfg.RedisURL)
 	if err != nil {
 		return nil, err
@@ -88,19 +121,34 @@ func openHot(ctx context.Context, cfg *config.Config) (*hot, error) {
 	}}, nil
 }
 
-// openData opens (and, when asked, migrates) the database for a one-shot command.
-func openData(ctx context.Context, cfg *config.Config, migrate bool) (database, error) {
-	db, _, err := openDatabase(ctx, cfg)
+// openData opens and migrates the database for a one-shot command, and
+// tells the operator which store it is (on w): a command run against the
+// wrong store must say so, not quietly succeed.
+func openData(ctx context.Context, cfg *config.Config, w io.Writer) (database, error) {
+	db, name, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if migrate {
-		if err := db.Migrate(ctx); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("migrate: %w", err)
-		}
+	fmt.Fprintf(w, "store: %s\n", name)
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate %s: %w", name, err)
 	}
 	return db, nil
+}
+
+// checkSchema refuses a schema older than the binary: a node on it would
+// answer every request with a 500.
+func checkSchema(ctx context.Context, db database, storeName string) error {
+	pending, err := db.Pending(ctx)
+	if err != nil {
+		return fmt.Errorf("schema of %s: %w", storeName, err)
+	}
+	if len(pending) > 0 {
+		return fmt.Errorf("the schema of %s is behind this binary: %d migration(s) not applied (%s); run `pavilion migrate` with the same store flags, or start without --migrate=false",
+			storeName, len(pending), strings.Join(pending, ", "))
+	}
+	return nil
 }
 
 func accountService(db database) *account.Service {

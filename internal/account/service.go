@@ -448,7 +448,8 @@ func (s *Service) ResetPassword(ctx context.Context, email, password string) err
 	return nil
 }
 
-// SetRoles replaces a user's roles and brand links.
+// SetRoles replaces a user's roles and brand links. A brand_admin given
+// no brands keeps the ones they administer.
 func (s *Service) SetRoles(ctx context.Context, email string, roles []Role, brandIDs []uuid.UUID) (*User, error) {
 	u, _, err := s.Store.UserByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
 	if err != nil {
@@ -461,6 +462,11 @@ func (s *Service) SetRoles(ctx context.Context, email string, roles []Role, bran
 		if _, ok := ParseRole(string(r)); !ok {
 			return nil, apperr.Errorf(apperr.Invalid, "unknown role %q", r)
 		}
+	}
+	// A brand admin who stays one keeps the brands they administer unless
+	// others are named: a role change must not silently take them away.
+	if len(brandIDs) == 0 && slices.Contains(roles, RoleBrandAdmin) {
+		brandIDs = u.BrandIDs
 	}
 	if err := s.Store.SetRoles(ctx, u.ID, roles, brandIDs); err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -61,45 +62,60 @@ type Config struct {
 	// calendar days. Location() loads it.
 	TimeZone string
 
+	// MediaAddr is the IP address the media port binds; empty: every interface.
+	MediaAddr string
+
 	envErrs []error // PAVILION_* values that did not parse
+	// fs and envs name a setting the way the operator gave it: the flag when
+	// it was on the command line, else its PAVILION_* variable when that is
+	// set (see source).
+	fs   *flag.FlagSet
+	envs map[string]string
 }
 
 // Store flags are shared by every subcommand that touches data.
 func (c *Config) registerStore(fs *flag.FlagSet) {
-	str(fs, &c.DataDir, "data-dir", "PAVILION_DATA_DIR", "./data", "directory for the embedded SQLite database (used when no database URL is set)")
-	str(fs, &c.DatabaseURL, "database-url", "PAVILION_DATABASE_URL", "", "PostgreSQL URL (cluster mode), e.g. postgres://user:pass@host:5432/pavilion")
+	c.fs = fs
+	c.str(fs, &c.DataDir, "data-dir", "PAVILION_DATA_DIR", "./data", "directory for the embedded SQLite database (used when no database URL is set)")
+	c.str(fs, &c.DatabaseURL, "database-url", "PAVILION_DATABASE_URL", "", "PostgreSQL URL (cluster mode), e.g. postgres://user:pass@host:5432/pavilion; an empty --database-url is an error (an empty variable counts as unset)")
 }
 
 // RegisterStore adds the data flags to fs (for migrate, user and demo).
 func (c *Config) RegisterStore(fs *flag.FlagSet) {
 	c.registerStore(fs)
-	str(fs, &c.PublicURL, "public-url", "PAVILION_PUBLIC_URL", "", "public base URL of the server, for the URLs printed (default http://localhost plus the --http port)")
-	str(fs, &c.HTTPAddr, "http", "PAVILION_HTTP", ":8080", "HTTP listen address (used to derive the public URL)")
-	str(fs, &c.LogLevel, "log-level", "PAVILION_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	c.str(fs, &c.PublicURL, "public-url", "PAVILION_PUBLIC_URL", "", "public base URL of the server, for the URLs printed (default http://localhost plus the --http port)")
+	c.str(fs, &c.HTTPAddr, "http", "PAVILION_HTTP", ":8080", "HTTP listen address (used to derive the public URL)")
+	c.str(fs, &c.LogLevel, "log-level", "PAVILION_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+}
+
+// RegisterRedis adds --redis-url to fs (serve and gate reset).
+func (c *Config) RegisterRedis(fs *flag.FlagSet) {
+	c.str(fs, &c.RedisURL, "redis-url", "PAVILION_REDIS_URL", "", "Redis URL (cluster mode bus and stock gate), e.g. redis://host:6379/0; needs --database-url")
 }
 
 // RegisterServe adds every serve flag to fs.
 func (c *Config) RegisterServe(fs *flag.FlagSet) {
 	c.RegisterStore(fs)
 	c.num(fs, &c.MediaPort, "media-port", "PAVILION_MEDIA_PORT", 8189, "UDP and TCP port for WebRTC media (ICE mux)")
-	str(fs, &c.PublicIP, "public-ip", "PAVILION_PUBLIC_IP", "", "public IP(s), comma-separated, announced in ICE candidates instead of the host's own when behind a 1:1 NAT")
-	str(fs, &c.ICEServerList, "ice-servers", "PAVILION_ICE_SERVERS", "", "STUN/TURN server URLs, comma-separated, handed to WebRTC clients (e.g. stun:stun.example.com:3478,turn:turn.example.com:3478?transport=udp)")
-	str(fs, &c.TURNUsername, "turn-username", "PAVILION_TURN_USERNAME", "", "username for the turn: servers in --ice-servers")
-	str(fs, &c.TURNCredential, "turn-credential", "PAVILION_TURN_CREDENTIAL", "", "credential (password) for the turn: servers in --ice-servers")
-	str(fs, &c.NodeURL, "node-url", "PAVILION_NODE_URL", "", "cluster mode: this node's URL as the other nodes reach it, e.g. http://10.0.0.5:8080 (default http://<public-ip or 127.0.0.1>:<http port>)")
-	str(fs, &c.ClusterSecret, "cluster-secret", "PAVILION_CLUSTER_SECRET", "", "cluster mode: a secret shared by the nodes that lets them relay shows from each other (at least 16 characters; without it each node serves only the shows published on it)")
+	c.str(fs, &c.PublicIP, "public-ip", "PAVILION_PUBLIC_IP", "", "public IP(s), comma-separated, announced in ICE candidates instead of the host's own when behind a 1:1 NAT")
+	c.str(fs, &c.ICEServerList, "ice-servers", "PAVILION_ICE_SERVERS", "", "STUN/TURN server URLs, comma-separated, handed to WebRTC clients (e.g. stun:stun.example.com:3478,turn:turn.example.com:3478?transport=udp)")
+	c.str(fs, &c.TURNUsername, "turn-username", "PAVILION_TURN_USERNAME", "", "username for the turn: servers in --ice-servers")
+	c.str(fs, &c.TURNCredential, "turn-credential", "PAVILION_TURN_CREDENTIAL", "", "credential (password) for the turn: servers in --ice-servers")
+	c.str(fs, &c.NodeURL, "node-url", "PAVILION_NODE_URL", "", "cluster mode: this node's URL as the other nodes reach it, e.g. http://10.0.0.5:8080 (default http://<public-ip or 127.0.0.1>:<http port>)")
+	c.str(fs, &c.ClusterSecret, "cluster-secret", "PAVILION_CLUSTER_SECRET", "", "cluster mode: a secret shared by the nodes that lets them relay shows from each other (at least 16 characters; without it each node serves only the shows published on it)")
 	c.dur(fs, &c.EndGrace, "end-grace", "PAVILION_END_GRACE", 30*time.Second, "how long a show whose publisher left waits for it to come back before it ends")
-	str(fs, &c.RedisURL, "redis-url", "PAVILION_REDIS_URL", "", "Redis URL (cluster mode bus), e.g. redis://host:6379/0")
+	c.RegisterRedis(fs)
+	c.str(fs, &c.MediaAddr, "media-addr", "PAVILION_MEDIA_ADDR", "", "IP address the media port binds (default every interface; e.g. 127.0.0.1 for a node only this machine reaches)")
 	c.boolean(fs, &c.Migrate, "migrate", "PAVILION_MIGRATE", true, "apply database migrations on start (--migrate=false to leave the schema alone)")
 	c.boolean(fs, &c.Demo, "demo", "PAVILION_DEMO", false, "seed the demo brand, accounts, products and show on start (idempotent)")
 	c.boolean(fs, &c.SecureCookies, "secure-cookies", "PAVILION_SECURE_COOKIES", false, "mark session cookies Secure (on when --public-url is https)")
-	str(fs, &c.DebugAddr, "debug-addr", "PAVILION_DEBUG_ADDR", "", "if set, serve Go's pprof profiles on this address (keep it private, e.g. 127.0.0.1:6060)")
-	str(fs, &c.MetricsAddr, "metrics-addr", "PAVILION_METRICS_ADDR", "", "if set, serve Prometheus metrics at /metrics on this address, a listener of their own (keep it private, e.g. 127.0.0.1:9090 or :9090 on a monitoring network); never on the public --http port")
-	str(fs, &c.TrustedProxies, "trusted-proxies", "PAVILION_TRUSTED_PROXIES", "", "CIDR prefixes (or addresses) of your reverse proxies, comma-separated, e.g. 10.0.0.0/8,fd00::/8: only requests from them may name the client in X-Forwarded-For or Forwarded; rate limits, logs and analytics then use that client address")
-	str(fs, &c.LogFormat, "log-format", "PAVILION_LOG_FORMAT", "text", "log format: text or json")
+	c.str(fs, &c.DebugAddr, "debug-addr", "PAVILION_DEBUG_ADDR", "", "if set, serve Go's pprof profiles on this address (keep it private, e.g. 127.0.0.1:6060)")
+	c.str(fs, &c.MetricsAddr, "metrics-addr", "PAVILION_METRICS_ADDR", "", "if set, serve Prometheus metrics at /metrics on this address, a listener of their own (keep it private, e.g. 127.0.0.1:9090 or :9090 on a monitoring network); never on the public --http port")
+	c.str(fs, &c.TrustedProxies, "trusted-proxies", "PAVILION_TRUSTED_PROXIES", "", "CIDR prefixes (or addresses) of your reverse proxies, comma-separated, e.g. 10.0.0.0/8,fd00::/8: only requests from them may name the client in X-Forwarded-For or Forwarded; rate limits, logs and analytics then use that client address")
+	c.str(fs, &c.LogFormat, "log-format", "PAVILION_LOG_FORMAT", "text", "log format: text or json")
 	c.dur(fs, &c.HoldTTL, "hold", "PAVILION_HOLD", 10*time.Minute, "how long a reservation holds stock when its show sets no time (1s to 1h)")
 	c.dur(fs, &c.PaymentTimeout, "payment-timeout", "PAVILION_PAYMENT_TIMEOUT", 10*time.Second, "how long a charge may take before its order waits, pending, for reconciliation")
-	str(fs, &c.TimeZone, "time-zone", "PAVILION_TIME_ZONE", "UTC", "the platform's IANA time zone, e.g. Asia/Shanghai: a Pavilion Day is one calendar day in it")
+	c.str(fs, &c.TimeZone, "time-zone", "PAVILION_TIME_ZONE", "UTC", "the platform's IANA time zone, e.g. Asia/Shanghai: a Pavilion Day is one calendar day in it")
 	c.dur(fs, &c.ShutdownTimeout, "shutdown-timeout", "PAVILION_SHUTDOWN_TIMEOUT", 20*time.Second, "how long a graceful shutdown waits for requests to finish")
 }
 
@@ -108,14 +124,23 @@ func (c *Config) Check() error {
 	if len(c.envErrs) > 0 {
 		return fmt.Errorf("bad environment: %w", errors.Join(c.envErrs...))
 	}
+	if err := c.checkStore(); err != nil {
+		return err
+	}
 	if c.MediaPort < 0 || c.MediaPort > 65535 {
-		return fmt.Errorf("--media-port %d is not a port number", c.MediaPort)
+		return fmt.Errorf("%s %d is not a port number", c.source("media-port"), c.MediaPort)
+	}
+	if c.MediaAddr != "" && net.ParseIP(c.MediaAddr) == nil {
+		return fmt.Errorf("%s %q is not an IP address", c.source("media-addr"), c.MediaAddr)
 	}
 	if c.HoldTTL != 0 && (c.HoldTTL < time.Second || c.HoldTTL > time.Hour) {
-		return fmt.Errorf("--hold must be from 1s to 1h, not %s", c.HoldTTL)
+		return fmt.Errorf("%s must be from 1s to 1h, not %s", c.source("hold"), c.HoldTTL)
 	}
 	if c.PaymentTimeout < 0 || c.PaymentTimeout > 2*time.Minute {
-		return fmt.Errorf("--payment-timeout must be at most 2m, not %s", c.PaymentTimeout)
+		return fmt.Errorf("%s must be at most 2m, not %s", c.source("payment-timeout"), c.PaymentTimeout)
+	}
+	if c.ShutdownTimeout < 0 {
+		return fmt.Errorf("%s must not be negative, not %s", c.source("shutdown-timeout"), c.ShutdownTimeout)
 	}
 	if _, err := c.Level(); err != nil {
 		return err
@@ -124,37 +149,40 @@ func (c *Config) Check() error {
 		return err
 	}
 	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
-		return fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
+		return fmt.Errorf("%s must be text or json, not %q", c.source("log-format"), c.LogFormat)
 	}
 	for _, ip := range c.PublicIPs() {
 		if net.ParseIP(ip) == nil {
-			return fmt.Errorf("--public-ip %q is not an IP address", ip)
+			return fmt.Errorf("%s %q is not an IP address", c.source("public-ip"), ip)
 		}
 	}
 	for _, u := range c.ICEServers() {
 		if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "stuns:") && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
-			return fmt.Errorf("--ice-servers: %q is not a stun:, stuns:, turn: or turns: URL", u)
+			return fmt.Errorf("%s: %q is not a stun:, stuns:, turn: or turns: URL", c.source("ice-servers"), u)
 		}
 	}
 	if c.ClusterSecret != "" && len(c.ClusterSecret) < 16 {
-		return errors.New("--cluster-secret must be at least 16 characters")
+		return fmt.Errorf("%s must be at least 16 characters", c.source("cluster-secret"))
 	}
-	if c.NodeURL != "" && !strings.HasPrefix(c.NodeURL, "http://") && !strings.HasPrefix(c.NodeURL, "https://") {
-		return fmt.Errorf("--node-url %q must be an http:// or https:// URL", c.NodeURL)
+	if err := c.checkURL("node-url", c.NodeURL); err != nil {
+		return err
+	}
+	if err := c.checkURL("public-url", c.PublicURL); err != nil {
+		return err
 	}
 	if _, err := c.ProxyPrefixes(); err != nil {
 		return err
 	}
 	if c.MetricsAddr != "" {
 		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
-			return fmt.Errorf("--metrics-addr %q is not a host:port address such as 127.0.0.1:9090 or :9090", c.MetricsAddr)
+			return fmt.Errorf("%s %q is not a host:port address such as 127.0.0.1:9090 or :9090", c.source("metrics-addr"), c.MetricsAddr)
 		}
 		if c.MetricsAddr == c.HTTPAddr {
-			return fmt.Errorf("--metrics-addr must not be the public --http address %s", c.HTTPAddr)
+			return fmt.Errorf("%s must not be the public --http address %s", c.source("metrics-addr"), c.HTTPAddr)
 		}
 	}
 	if c.EndGrace < 0 || c.EndGrace > time.Hour {
-		return fmt.Errorf("--end-grace must be from 0 to 1h, not %s", c.EndGrace)
+		return fmt.Errorf("%s must be from 0 to 1h, not %s", c.source("end-grace"), c.EndGrace)
 	}
 	if strings.HasPrefix(c.PublicURL, "https://") {
 		c.SecureCookies = true
@@ -166,7 +194,7 @@ func (c *Config) Check() error {
 func (c *Config) ProxyPrefixes() ([]netip.Prefix, error) {
 	p, err := clientip.ParseTrusted(c.TrustedProxies)
 	if err != nil {
-		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+		return nil, fmt.Errorf("%s: %w", c.source("trusted-proxies"), err)
 	}
 	return p, nil
 }
@@ -191,7 +219,7 @@ func splitList(s string) []string {
 func (c *Config) Level() (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		return 0, fmt.Errorf("--log-level must be debug, info, warn or error, not %q", c.LogLevel)
+		return 0, fmt.Errorf("%s must be debug, info, warn or error, not %q", c.source("log-level"), c.LogLevel)
 	}
 	return l, nil
 }
@@ -203,7 +231,7 @@ func (c *Config) Location() (*time.Location, error) {
 	}
 	loc, err := time.LoadLocation(c.TimeZone)
 	if err != nil {
-		return nil, fmt.Errorf("--time-zone %q is not an IANA time zone such as Asia/Shanghai", c.TimeZone)
+		return nil, fmt.Errorf("%s %q is not an IANA time zone such as Asia/Shanghai", c.source("time-zone"), c.TimeZone)
 	}
 	return loc, nil
 }
@@ -225,17 +253,91 @@ func (c *Config) BaseURL() string {
 
 func usage(help, env string) string { return fmt.Sprintf("%s (env %s)", help, env) }
 
-func str(fs *flag.FlagSet, p *string, name, env, def, help string) {
-	if v, ok := os.LookupEnv(env); ok {
+func (c *Config) str(fs *flag.FlagSet, p *string, name, env, def, help string) {
+	c.noteEnv(name, env)
+	// An empty variable counts as unset: `PAVILION_X=` in an env file or
+	// `${X:-}` in a compose file means "not configured".
+	if v := os.Getenv(env); v != "" {
 		def = v
 	}
 	fs.StringVar(p, name, def, usage(help, env))
 }
 
+func (c *Config) noteEnv(name, env string) {
+	if c.envs == nil {
+		c.envs = map[string]string{}
+	}
+	c.envs[name] = env
+}
+
+// given reports whether the flag was on the command line.
+func (c *Config) given(name string) bool {
+	found := false
+	if c.fs != nil {
+		c.fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	}
+	return found
+}
+
+// source names a setting the way the operator gave it: "--media-port" when
+// the flag was on the command line, "PAVILION_MEDIA_PORT" when the value
+// came from that variable. An error then points at what to change.
+func (c *Config) source(name string) string {
+	if !c.given(name) {
+		if env, ok := c.envs[name]; ok {
+			if v, set := os.LookupEnv(env); set && v != "" {
+				return env
+			}
+		}
+	}
+	return "--" + name
+}
+
+// checkStore refuses the store settings that would silently put data
+// somewhere the operator did not mean.
+func (c *Config) checkStore() error {
+	// `--database-url "$PAVILION_DATABASE_URL"` with the variable unset
+	// would otherwise migrate, and create accounts in, a SQLite file.
+	if c.given("database-url") && c.DatabaseURL == "" {
+		return errors.New("--database-url is empty (is the variable you passed unset?); leave the flag out to use the embedded SQLite file under --data-dir")
+	}
+	if c.given("redis-url") && c.RedisURL == "" {
+		return errors.New("--redis-url is empty (is the variable you passed unset?); leave the flag out to run with the in-process bus")
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.Contains(c.DatabaseURL, "=") {
+		return fmt.Errorf("%s must be a postgres:// or postgresql:// URL (or a key=value connection string)", c.source("database-url"))
+	}
+	if c.RedisURL != "" {
+		if !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
+			return fmt.Errorf("%s must be a redis://, rediss:// or unix:// URL", c.source("redis-url"))
+		}
+		// Nodes sharing Redis share the stock gate and the live room; one on
+		// its own SQLite ledger would sell units the others never see.
+		if c.DatabaseURL == "" {
+			return fmt.Errorf("%s needs --database-url (PAVILION_DATABASE_URL): nodes that share Redis must share one PostgreSQL ledger, not each keep a SQLite file", c.source("redis-url"))
+		}
+	}
+	return nil
+}
+
+// checkURL requires an absolute http:// or https:// URL with a host and
+// no query or fragment (empty is fine: the setting is optional).
+func (c *Config) checkURL(name, v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%s %q must be an absolute http:// or https:// URL such as https://live.example.com", c.source(name), v)
+	}
+	return nil
+}
+
 // envValue registers a typed flag whose default comes from env when env holds
 // a value that parses; a value that does not parse is reported by Check.
 func envValue[T any](c *Config, fs *flag.FlagSet, p *T, name, env string, def T, help string, parse func(string) (T, error), define func(*T, string, T, string)) {
-	if v, ok := os.LookupEnv(env); ok {
+	c.noteEnv(name, env)
+	if v := os.Getenv(env); v != "" {
 		if x, err := parse(v); err == nil {
 			def = x
 		} else {

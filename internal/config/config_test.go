@@ -129,3 +129,52 @@ func TestMetricsAddr(t *testing.T) {
 		}
 	}
 }
+
+// Errors name what the operator set: the variable when the value came from
+// the environment, the flag when it was on the command line.
+func TestErrorsNameTheSource(t *testing.T) {
+	t.Setenv("PAVILION_MEDIA_PORT", "70000")
+	if _, err := parse(t); err == nil || !strings.Contains(err.Error(), "PAVILION_MEDIA_PORT 70000 is not a port number") {
+		t.Fatalf("from the environment: %v", err)
+	}
+	if _, err := parse(t, "--media-port", "70001"); err == nil || !strings.Contains(err.Error(), "--media-port 70001") {
+		t.Fatalf("from the flag: %v", err)
+	}
+	t.Setenv("PAVILION_MEDIA_PORT", "")
+	t.Setenv("PAVILION_PUBLIC_URL", "notaurl")
+	if _, err := parse(t); err == nil || !strings.Contains(err.Error(), "PAVILION_PUBLIC_URL") {
+		t.Fatalf("a public URL that is not a URL: %v", err)
+	}
+	for _, bad := range []string{"live.example.com", "https://", "https://x.example/?a=1", "ftp://x.example"} {
+		if _, err := parse(t, "--public-url", bad); err == nil || !strings.Contains(err.Error(), "--public-url") {
+			t.Errorf("--public-url %q: %v", bad, err)
+		}
+	}
+	if _, err := parse(t, "--public-url", "https://live.example.com/"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An empty store flag (an unset variable passed on) is an error, an empty
+// variable counts as unset, and Redis without a ledger URL is refused.
+func TestStoreSettings(t *testing.T) {
+	if _, err := parse(t, "--database-url", ""); err == nil || !strings.Contains(err.Error(), "--database-url is empty") {
+		t.Fatalf("empty --database-url: %v", err)
+	}
+	if _, err := parse(t, "--redis-url", ""); err == nil || !strings.Contains(err.Error(), "--redis-url is empty") {
+		t.Fatalf("empty --redis-url: %v", err)
+	}
+	t.Setenv("PAVILION_DATABASE_URL", "")
+	if c, err := parse(t); err != nil || c.DatabaseURL != "" {
+		t.Fatalf("an empty variable: %v", err)
+	}
+	if _, err := parse(t, "--redis-url", "redis://127.0.0.1:6379/0"); err == nil || !strings.Contains(err.Error(), "needs --database-url") {
+		t.Fatalf("Redis without a database: %v", err)
+	}
+	if _, err := parse(t, "--redis-url", "redis://127.0.0.1:6379/0", "--database-url", "postgres://db/pavilion"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parse(t, "--media-addr", "not-an-ip"); err == nil || !strings.Contains(err.Error(), "--media-addr") {
+		t.Fatalf("--media-addr: %v", err)
+	}
+}
