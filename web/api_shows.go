@@ -136,6 +136,7 @@ type showIn struct {
 	TimeZone    *string          `json:"time_zone"`
 	HostIDs     []uuid.UUID      `json:"host_ids"`
 	HoldSeconds *int             `json:"hold_seconds"`
+	CoverURL    *string          `json:"cover_url"`
 }
 
 func (in *showIn) apply(sh *show.Show) {
@@ -147,6 +148,7 @@ func (in *showIn) apply(sh *show.Show) {
 	set(&sh.Title, in.Title)
 	set(&sh.Description, in.Description)
 	set(&sh.TimeZone, in.TimeZone)
+	set(&sh.CoverURL, in.CoverURL)
 	if in.Kind != nil {
 		sh.Kind = *in.Kind
 	}
