@@ -106,6 +106,9 @@ type Service struct {
 	Now    func() time.Time // zero: time.Now
 }
 
+// MaxBytes is the largest upload taken, for the HTTP layer's body limit.
+func (s *Service) MaxBytes() int64 { return s.Limits.withDefaults().MaxBytes }
+
 // Upload checks, processes and stores data for brandID, uploaded by userID
 // and declared by the client as contentType. It returns the stored image
 // (the existing one when the same bytes were uploaded before).
@@ -162,8 +165,9 @@ func Process(contentType string, data []byte, lim Limits) (*Image, []Variant, er
 	if b.Dx() != cfg.Width || b.Dy() != cfg.Height {
 		return nil, nil, apperr.Errorf(apperr.Invalid, "the image's size does not match its header")
 	}
-	// Redraw into a bitmap of our own: from here on only pixels count.
-	full := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	// Redraw into a bitmap of our own: from here on only pixels count. RGBA,
+	// because x/image/draw scales it on its fast path.
+	full := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	draw.Draw(full, full.Bounds(), src, b.Min, draw.Src)
 	opaque := full.Opaque()
 
@@ -205,12 +209,12 @@ func decode(data []byte) (img image.Image, err error) {
 
 // encode scales full to width w (height in proportion) and encodes it: JPEG
 // for opaque pictures, PNG where transparency must survive (logos).
-func encode(full *image.NRGBA, w int, opaque bool) (Variant, error) {
+func encode(full *image.RGBA, w int, opaque bool) (Variant, error) {
 	fb := full.Bounds()
 	h := max(1, (fb.Dy()*w+fb.Dx()/2)/fb.Dx())
 	var img image.Image = full
 	if w != fb.Dx() {
-		dst := image.NewNRGBA(image.Rect(0, 0, w, h))
+		dst := image.NewRGBA(image.Rect(0, 0, w, h))
 		draw.CatmullRom.Scale(dst, dst.Bounds(), full, fb, draw.Src, nil)
 		img = dst
 	}
