@@ -136,6 +136,10 @@ func TestImageUploadAndServe(t *testing.T) {
 	if !bytes.Contains(e.do("GET", "/api/shows/"+demo.ShowID.String(), nil).body, []byte(`"cover_url":"`+im.URL+`"`)) {
 		t.Fatal("the show's cover did not stick")
 	}
+	// The player's top bar names the hosts.
+	if !bytes.Contains(e.do("GET", "/api/shows/"+demo.ShowID.String(), nil).body, []byte(`"name":"Lina Host"`)) {
+		t.Fatal("the show does not name its host")
+	}
 	e.want(e.do("PATCH", "/api/shows/"+demo.ShowID.String(), map[string]any{"cover_url": "javascript:alert(1)"}, tk), http.StatusBadRequest, "invalid")
 }
 

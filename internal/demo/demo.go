@@ -198,7 +198,9 @@ func Seed(ctx context.Context, d Deps) error {
 }
 
 // Offers are the demo show's offers: a limited bag (one per customer), the
-// carré and a sneaker at show prices.
+// carré and a sneaker at show prices, then the other colours and sizes of
+// the same products (so the player has variants to choose from). The first
+// three keep their places: tests and tools refer to them by index.
 func Offers(now time.Time) []checkout.Offer {
 	offer := func(code string, price int64, allocated, limit int) checkout.Offer {
 		return checkout.Offer{ID: id("offer/" + code), ShowID: ShowID, SKUID: id("sku/" + code), PriceMinor: price, Currency: "EUR",
@@ -208,6 +210,10 @@ func Offers(now time.Time) []checkout.Offer {
 		offer("QLB-NOIR", 220000, 10, 1),
 		offer("CARRE-ROUGE", 39000, 50, 2),
 		offer("RS-40", 59000, 15, 2),
+		offer("QLB-IVOIRE", 220000, 6, 1),
+		offer("CARRE-BLEU", 39000, 40, 2),
+		offer("RS-38", 59000, 10, 2),
+		offer("RS-42", 59000, 10, 2),
 	}
 }
 
