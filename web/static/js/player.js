@@ -558,7 +558,7 @@ function renderVideo() {
   $("#unmute").hidden = !playing;
   $("#unmute").setAttribute("aria-label", t(v.muted ? "player.unmute" : "player.mute"));
   $("#unmute").dataset.i18nLabel = v.muted ? "player.unmute" : "player.mute";
-  $("#unmute span").textContent = v.muted ? "\u{1F507}\uFE0E" : "\u{1F50A}\uFE0E";
+  $("#unmute .i").className = "i " + (v.muted ? "i-muted" : "i-sound");
   const key = S.ended ? "player.v.ended" : {
     connecting: "player.v.connecting", waiting: S.show?.state === "live" ? "player.v.offair" : "player.v.waiting",
     starting: "player.v.starting", reconnecting: "player.v.reconnecting",
