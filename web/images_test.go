@@ -8,6 +8,8 @@ import (
 
 	"encoding/binary"
 	"encoding/json"
+	"github.com/google/uuid"
+
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/images"
 	"github.com/pavilion-live/pavilion/internal/postgres"
@@ -131,6 +133,29 @@ func TestImageUploadAndServe(t *testing.T) {
 		"skus": []map[string]any{{"code": "PIC-1", "price_minor": 100, "currency": "EUR", "on_hand": 1}},
 	}, tk), http.StatusCreated, "")
 	e.want(e.do("PATCH", "/api/brands/"+e.creds.BrandID, map[string]any{"logo_url": im.URL}, tk), http.StatusOK, "")
+	// And on an existing product, by its brand's admins only.
+	var prods struct {
+		Products []struct {
+			ID     string   `json:"id"`
+			Images []string `json:"images"`
+		} `json:"products"`
+	}
+	if err := json.Unmarshal(e.do("GET", "/api/brands/"+e.creds.BrandID+"/products", nil).body, &prods); err != nil {
+		t.Fatal(err)
+	}
+	prodPath := "/api/products/" + prods.Products[0].ID
+	pics := map[string]any{"images": []string{im.URL, prods.Products[0].Images[0]}}
+	e.want(e.do("PATCH", prodPath, pics), http.StatusUnauthorized, "unauthorized")
+	e.want(e.do("PATCH", prodPath, pics, bearer(e.rivalTk)), http.StatusForbidden, "forbidden")
+	e.want(e.do("PATCH", prodPath, pics, bearer(e.creds.HostToken)), http.StatusForbidden, "forbidden")
+	e.want(e.do("PATCH", prodPath, map[string]any{"images": []string{"javascript:alert(1)"}}, tk), http.StatusBadRequest, "invalid")
+	e.want(e.do("PATCH", prodPath, map[string]any{}, tk), http.StatusBadRequest, "invalid")
+	e.want(e.do("PATCH", "/api/products/"+uuid.NewString(), pics, tk), http.StatusNotFound, "not_found")
+	r = e.do("PATCH", prodPath, pics, tk)
+	e.want(r, http.StatusOK, "")
+	if !bytes.Contains(r.body, []byte(`"images":["`+im.URL+`",`)) {
+		t.Fatalf("product after PATCH: %s", r.body)
+	}
 	r = e.do("PATCH", "/api/shows/"+demo.ShowID.String(), map[string]any{"cover_url": im.URL}, tk)
 	e.want(r, http.StatusOK, "")
 	if !bytes.Contains(e.do("GET", "/api/shows/"+demo.ShowID.String(), nil).body, []byte(`"cover_url":"`+im.URL+`"`)) {

@@ -175,6 +175,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/brands/{id}/products", s.api(s.createProduct))
 	mux.HandleFunc("PATCH /api/skus/{id}", s.api(s.patchSKU))
 	mux.HandleFunc("POST /api/brands/{id}/images", s.api(s.uploadImage))
+	mux.HandleFunc("PATCH /api/products/{id}", s.api(s.patchProduct))
 	mux.HandleFunc("GET /media/{id}", s.api(s.serveImage))
 	mux.HandleFunc("GET /media/{id}/{width}", s.api(s.serveImage))
 

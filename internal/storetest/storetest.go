@@ -459,6 +459,18 @@ func testCatalog(t *testing.T, st Stores) {
 	_, err = s.ProductByID(ctx, uuid.New())
 	wantCode(t, err, apperr.NotFound)
 
+	// Pictures replaced later, in order; none is an empty list.
+	pics := []string{"/media/00112233445566778899aabbccddeeff", "https://cdn.example.com/b.jpg"}
+	must(t, s.SetProductImages(ctx, p.ID, pics))
+	if got, err := s.ProductByID(ctx, p.ID); err != nil || !slices.Equal(got.Images, pics) || len(got.SKUs) != 2 {
+		t.Fatalf("after SetProductImages: %v %+v", err, got)
+	}
+	must(t, s.SetProductImages(ctx, p.ID, nil))
+	if got, err := s.ProductByID(ctx, p.ID); err != nil || got.Images == nil || len(got.Images) != 0 {
+		t.Fatalf("after clearing the images: %v %#v", err, got.Images)
+	}
+	wantCode(t, s.SetProductImages(ctx, uuid.New(), pics), apperr.NotFound)
+
 	// A duplicate SKU code in the same brand is refused, and nothing of that product is kept.
 	dup := newProduct(b.ID, "Copy", checkout.SKU{Code: "NEW-1", Currency: "EUR", PriceMinor: 1, OnHand: 1}, checkout.SKU{Code: "CF-BLK", Currency: "EUR", PriceMinor: 1, OnHand: 1})
 	wantCode(t, s.CreateProduct(ctx, dup), apperr.Conflict)

@@ -79,8 +79,8 @@ func TestBrandUploadsPictures(t *testing.T) {
 	fill("Vert pouch", "POUCH-VERT")
 	admin.do("choose a picture", chromedp.SetUploadFiles(chromedp.ID("np-image"), []string{writePNG(t, "pouch.png", 900, 900)}))
 	admin.do("create", chromedp.Click(chromedp.CSS(`#new-prod button[type=submit]`)))
-	admin.waitFor("the product with its picture", `[...document.querySelectorAll("#prod-rows .prod-name")].some((e) => e.textContent === "Vert pouch" && e.querySelector("img")?.complete && e.querySelector("img").naturalWidth > 0)`, 15*time.Second)
-	src := eval[string](admin, `[...document.querySelectorAll("#prod-rows .prod-name")].find((e) => e.textContent === "Vert pouch").querySelector("img").currentSrc`)
+	admin.waitFor("the product with its picture", `[...document.querySelectorAll("#prod-rows .prod-name")].some((e) => e.textContent.startsWith("Vert pouch") && e.querySelector("img")?.complete && e.querySelector("img").naturalWidth > 0)`, 15*time.Second)
+	src := eval[string](admin, `[...document.querySelectorAll("#prod-rows .prod-name")].find((e) => e.textContent.startsWith("Vert pouch")).querySelector("img").currentSrc`)
 	if !strings.Contains(src, "/media/") {
 		t.Fatalf("the product's picture is %q, want an uploaded image", src)
 	}
@@ -95,6 +95,32 @@ func TestBrandUploadsPictures(t *testing.T) {
 	}
 	if cfg, _, err := image.DecodeConfig(bytes.NewReader(body)); err != nil || cfg.Width > 160 {
 		t.Errorf("the 40-pixel thumbnail came as %dpx wide (%v): want a small variant", cfg.Width, err)
+	}
+	// A second picture for an existing product (the sneaker): appended.
+	sneakerID := eval[string](admin, `[...document.querySelectorAll("#prod-rows [data-add-picture]")].find((l) => l.closest(".prod-name").textContent.includes("Runway sneaker")).dataset.addPicture`)
+	admin.do("add a picture to the sneaker", chromedp.SetUploadFiles(chromedp.CSS(`[data-add-picture="`+sneakerID+`"] input`), []string{writePNG(t, "sneaker-2.png", 640, 480)}))
+	var prod struct {
+		Products []struct {
+			ID     string   `json:"id"`
+			Images []string `json:"images"`
+		} `json:"products"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		apiCall(t, s, "GET", "/api/brands/maison-lumiere/products", "", nil, &prod)
+		n := 0
+		for _, p := range prod.Products {
+			if p.ID == sneakerID {
+				n = len(p.Images)
+			}
+		}
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sneaker has %d pictures after adding one, want 2", n)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	admin.screenshots("brand-product-pictures")
 

@@ -258,7 +258,10 @@ function renderProducts() {
       const price = h("input", { id: "price-" + s.id, inputmode: "decimal", value: majorString(s.price_minor, s.currency), "aria-label": t("prod.price.of", { sku: s.code }) });
       const stock = h("input", { id: "stock-" + s.id, type: "number", min: 0, value: s.on_hand, "aria-label": t("prod.onhand.of", { sku: s.code }) });
       tb.append(h("tr", { "data-sku": s.id },
-        h("td", {}, i === 0 ? h("span", { class: "prod-name" }, p.images?.[0] ? picture(p.images[0], { sizes: "40px", width: 40, height: 40, cls: "thumb" }) : null, h("span", { text: p.name })) : null),
+        h("td", {}, i === 0 ? h("span", { class: "prod-name" }, p.images?.[0] ? picture(p.images[0], { sizes: "40px", width: 40, height: 40, cls: "thumb" }) : null, h("span", { text: p.name }),
+          h("label", { class: "add-pic small-text", "data-add-picture": p.id }, h("span", { i18n: "img.add" }),
+            h("input", { type: "file", accept: "image/jpeg,image/png,image/webp", class: "sr-only", "aria-label": t("img.add.of", { name: p.name }),
+              onchange: (ev) => addPicture(p, ev.target) }))) : null),
         h("td", {}, h("span", { text: s.code }), h("br"), h("span", { class: "muted small-text", text: skuLabel(s) })),
         h("td", {}, price, " ", h("span", { class: "muted small-text", text: s.currency })),
         h("td", {}, stock),
@@ -280,6 +283,19 @@ async function saveSKU(s, priceEl, stockEl) {
     await loadProducts();
     renderProducts();
   } catch (e) { toast(e.text()); }
+}
+
+// addPicture uploads a file and appends it to a product's pictures.
+async function addPicture(p, input) {
+  const f = input.files[0];
+  if (!f) return;
+  try {
+    const im = await uploadImage(S.brand.id, f);
+    await patch(`/api/products/${p.id}`, { images: [...(p.images || []), im.url] });
+    toast(t("common.saved"));
+    await loadProducts();
+    renderProducts();
+  } catch (e) { toast(e.text ? e.text() : String(e)); }
 }
 
 async function createProduct(ev) {
