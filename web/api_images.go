@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/images"
 )
@@ -31,7 +34,8 @@ func newImageOut(im *images.Image) imageOut {
 // isImageUpload says whether r is an image upload, whose body may be larger
 // than other requests' (see limitBody).
 func isImageUpload(r *http.Request) bool {
-	return r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/brands/") && strings.HasSuffix(r.URL.Path, "/images")
+	return r.Method == http.MethodPost && (r.URL.Path == "/api/me/avatar" ||
+		strings.HasPrefix(r.URL.Path, "/api/brands/") && strings.HasSuffix(r.URL.Path, "/images"))
 }
 
 // uploadImage takes the raw bytes of one image (the body, with its
@@ -48,23 +52,56 @@ func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	im, err := s.receiveImage(r, b.ID, u.ID)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusCreated, "image", newImageOut(im))
+}
+
+// receiveImage reads an upload's body and hands it to the image service.
+func (s *Server) receiveImage(r *http.Request, brandID, userID uuid.UUID) (*images.Image, error) {
 	ctype, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
-		return apperr.Errorf(apperr.Invalid, "send the image as the body with its Content-Type: image/jpeg, image/png or image/webp")
+		return nil, apperr.Errorf(apperr.Invalid, "send the image as the body with its Content-Type: image/jpeg, image/png or image/webp")
 	}
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return apperr.Errorf(apperr.TooLarge, "an image is at most %d bytes", mbe.Limit)
+			return nil, apperr.Errorf(apperr.TooLarge, "an image is at most %d bytes", mbe.Limit)
 		}
-		return apperr.Errorf(apperr.Invalid, "reading the image: %v", err)
+		return nil, apperr.Errorf(apperr.Invalid, "reading the image: %v", err)
 	}
-	im, err := s.Images.Upload(r.Context(), b.ID, u.ID, ctype, data)
+	return s.Images.Upload(r.Context(), brandID, userID, ctype, data)
+}
+
+// uploadAvatar sets the caller's picture. Only the people who appear on
+// shows (hosts, brand admins, admins) have one: a viewer's account cannot
+// store pictures.
+func (s *Server) uploadAvatar(w http.ResponseWriter, r *http.Request) error {
+	if s.Images == nil {
+		return notImplemented("avatars (no image store configured)")
+	}
+	u, err := requireUser(r)
 	if err != nil {
 		return err
 	}
-	return reply(w, http.StatusCreated, "image", newImageOut(im))
+	if !u.Has(account.RoleHost) && !u.Has(account.RoleBrandAdmin) {
+		return apperr.Errorf(apperr.Forbidden, "only hosts and brand admins have a picture")
+	}
+	im, err := s.receiveImage(r, uuid.Nil, u.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.Accounts.Store.SetAvatar(r.Context(), u.ID, im.URL()); err != nil {
+		return err
+	}
+	u, err = s.Accounts.Store.UserByID(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, "user", u)
 }
 
 // serveImage serves one variant of an image. An image's ID is the hash of

@@ -27,8 +27,9 @@ type showOut struct {
 
 // hostOut is what a show's page shows of a host: the display name only.
 type hostOut struct {
-	ID   uuid.UUID `json:"id"`
-	Name string    `json:"name"`
+	ID        uuid.UUID `json:"id"`
+	Name      string    `json:"name"`
+	AvatarURL string    `json:"avatar_url"`
 }
 
 // listShows is discovery: every show a caller may see, filtered by brand and
@@ -137,7 +138,7 @@ func (s *Server) getShow(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			continue // a host account removed since: the show still plays
 		}
-		hosts = append(hosts, hostOut{ID: u.ID, Name: u.DisplayName})
+		hosts = append(hosts, hostOut{ID: u.ID, Name: u.DisplayName, AvatarURL: u.AvatarURL})
 	}
 	return reply(w, http.StatusOK, "show", showOut{Show: sh, Offers: nonNil(offers), Hosts: hosts})
 }

@@ -161,6 +161,18 @@ func TestImageUploadAndServe(t *testing.T) {
 	if !bytes.Contains(e.do("GET", "/api/shows/"+demo.ShowID.String(), nil).body, []byte(`"cover_url":"`+im.URL+`"`)) {
 		t.Fatal("the show's cover did not stick")
 	}
+	// Hosts have a picture; viewers do not.
+	e.want(e.do("POST", "/api/me/avatar", pic, as("image/png"), bearer(e.creds.ViewerToken)), http.StatusForbidden, "forbidden")
+	e.want(e.do("POST", "/api/me/avatar", pic, as("image/png")), http.StatusUnauthorized, "unauthorized")
+	e.want(e.do("POST", "/api/me/avatar", []byte("not a picture"), as("image/png"), bearer(e.creds.HostToken)), http.StatusBadRequest, "invalid")
+	r = e.do("POST", "/api/me/avatar", testPNG(t, 96, 96), as("image/png"), bearer(e.creds.HostToken))
+	e.want(r, http.StatusOK, "")
+	if !bytes.Contains(r.body, []byte(`"avatar_url":"/media/`)) {
+		t.Fatalf("avatar: %s", r.body)
+	}
+	if !bytes.Contains(e.do("GET", "/api/shows/"+demo.ShowID.String(), nil).body, []byte(`"avatar_url":"/media/`)) {
+		t.Fatal("the show does not carry its host's picture")
+	}
 	// The player's top bar names the hosts.
 	if !bytes.Contains(e.do("GET", "/api/shows/"+demo.ShowID.String(), nil).body, []byte(`"name":"Lina Host"`)) {
 		t.Fatal("the show does not name its host")

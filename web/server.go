@@ -161,6 +161,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/auth/login", s.api(s.login))
 	mux.HandleFunc("POST /api/auth/logout", s.api(s.logout))
 	mux.HandleFunc("GET /api/me", s.api(s.me))
+	mux.HandleFunc("POST /api/me/avatar", s.api(s.uploadAvatar))
 	mux.HandleFunc("POST /api/tokens", s.api(s.createToken))
 	mux.HandleFunc("GET /api/tokens", s.api(s.listTokens))
 	mux.HandleFunc("DELETE /api/tokens/{id}", s.api(s.revokeToken))

@@ -125,6 +125,15 @@ func Seed(ctx context.Context, d Deps) error {
 				return err
 			}
 		}
+		if host, err := d.Accounts.Store.UserByID(ctx, hostID); err == nil && host.AvatarURL == "" {
+			url, err := upload(ctx, d.Images, uuid.Nil, hostID, portrait())
+			if err != nil {
+				return err
+			}
+			if err := d.Accounts.Store.SetAvatar(ctx, hostID, url); err != nil {
+				return err
+			}
+		}
 		if b.LogoURL == "/static/demo/logo.svg" {
 			b.LogoURL, b.UpdatedAt = pics["logo"], now
 			if err := d.Brands.UpdateBrand(ctx, b); err != nil {

@@ -196,6 +196,21 @@ func cover() *image.NRGBA {
 	return c.img
 }
 
+// portrait is the host's avatar: a head and shoulders on a warm ground.
+func portrait() *image.NRGBA {
+	const s = 320.0
+	c := newCanvas(s, s, color.NRGBA{240, 195, 106, 255}, color.NRGBA{201, 140, 90, 255})
+	c.fill(ellipse(s/2, s*1.02, s*0.36, s*0.3), noir, nil)                                  // shoulders
+	c.fill(roundRect(s/2, s*0.7, s*0.06, s*0.08, 12), color.NRGBA{224, 178, 150, 255}, nil) // neck
+	c.fill(ellipse(s/2, s*0.38, s*0.2, s*0.22), color.NRGBA{58, 38, 30, 255}, nil)          // hair
+	c.fill(ellipse(s/2, s*0.45, s*0.15, s*0.19), color.NRGBA{236, 194, 166, 255}, nil)      // face
+	c.fill(ellipse(s/2, s*0.3, s*0.17, s*0.08), color.NRGBA{58, 38, 30, 255}, nil)          // fringe
+	c.fill(circle(s/2-s*0.055, s*0.45, 5), noir, nil)                                       // eyes
+	c.fill(circle(s/2+s*0.055, s*0.45, 5), noir, nil)
+	c.fill(and(ring(s/2, s*0.5, s*0.06, 4), func(_, y float64) float64 { return s*0.52 - y }), color.NRGBA{176, 60, 60, 255}, nil) // smile
+	return c.img
+}
+
 // upload encodes img as PNG and stores it through the image pipeline.
 func upload(ctx context.Context, svc *images.Service, brandID, userID uuid.UUID, img image.Image) (string, error) {
 	var buf bytes.Buffer

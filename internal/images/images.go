@@ -67,7 +67,7 @@ func (l Limits) withDefaults() Limits {
 // source's size and the widths of the variants stored.
 type Image struct {
 	ID        string    `json:"id"` // 32 hex digits: the first half of the SHA-256 of the uploaded bytes
-	BrandID   uuid.UUID `json:"brand_id"`
+	BrandID   uuid.UUID `json:"brand_id"` // uuid.Nil: a person's avatar, of no brand
 	UserID    uuid.UUID `json:"user_id"` // who uploaded it
 	Width     int       `json:"width"`
 	Height    int       `json:"height"`

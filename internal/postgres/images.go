@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pavilion-live/pavilion/internal/images"
@@ -14,7 +15,7 @@ func (db *DB) PutImage(ctx context.Context, im *images.Image, variants []images.
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO images (id, brand_id, user_id, width, height, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
-			im.ID, im.BrandID, im.UserID, im.Width, im.Height, im.CreatedAt)
+			im.ID, nullBrand(im.BrandID), im.UserID, im.Width, im.Height, im.CreatedAt)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err // already stored: its variants are too
 		}
@@ -31,15 +32,21 @@ func (db *DB) PutImage(ctx context.Context, im *images.Image, variants []images.
 
 // ImageByID returns an image with the widths of its variants.
 func (db *DB) ImageByID(ctx context.Context, id string) (*images.Image, error) {
-	var im images.Image
+	var (
+		im      images.Image
+		brandID *uuid.UUID
+	)
 	err := db.pool.QueryRow(ctx, `SELECT i.id, i.brand_id, i.user_id, i.width, i.height, i.created_at,
 			array(SELECT v.width FROM image_variants v WHERE v.image_id = i.id ORDER BY v.width)
 		FROM images i WHERE i.id = $1`, id).
-		Scan(&im.ID, &im.BrandID, &im.UserID, &im.Width, &im.Height, &im.CreatedAt, &im.Widths)
+		Scan(&im.ID, &brandID, &im.UserID, &im.Width, &im.Height, &im.CreatedAt, &im.Widths)
 	if err != nil {
 		return nil, notFound("image by id", "image", err)
 	}
 	im.CreatedAt = im.CreatedAt.UTC()
+	if brandID != nil {
+		im.BrandID = *brandID
+	}
 	return &im, nil
 }
 
@@ -54,4 +61,12 @@ func (db *DB) Variant(ctx context.Context, id string, width int) (*images.Varian
 		return nil, notFound("image variant", "image", err)
 	}
 	return &v, nil
+}
+
+// nullBrand stores an image of no brand (an avatar) with a NULL brand.
+func nullBrand(id uuid.UUID) *uuid.UUID {
+	if id == uuid.Nil {
+		return nil
+	}
+	return &id
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 
+	"github.com/google/uuid"
+
 	"github.com/pavilion-live/pavilion/internal/images"
 )
 
@@ -13,7 +15,7 @@ func (db *DB) PutImage(ctx context.Context, im *images.Image, variants []images.
 	return db.write(ctx, "put image", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO images (id, brand_id, user_id, width, height, created_at)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			im.ID, im.BrandID, im.UserID, im.Width, im.Height, micros(im.CreatedAt))
+			im.ID, nullBrand(im.BrandID), im.UserID, im.Width, im.Height, micros(im.CreatedAt))
 		if err != nil {
 			return err
 		}
@@ -34,10 +36,16 @@ func (db *DB) PutImage(ctx context.Context, im *images.Image, variants []images.
 func (db *DB) ImageByID(ctx context.Context, id string) (*images.Image, error) {
 	var im images.Image
 	err := db.read(ctx, "image by id", func(tx *sql.Tx) error {
+		var brandID sql.NullString
 		err := tx.QueryRowContext(ctx, `SELECT id, brand_id, user_id, width, height, created_at FROM images WHERE id = ?`, id).
-			Scan(&im.ID, &im.BrandID, &im.UserID, &im.Width, &im.Height, asTime(&im.CreatedAt))
+			Scan(&im.ID, &brandID, &im.UserID, &im.Width, &im.Height, asTime(&im.CreatedAt))
 		if err != nil {
 			return noRows(err, "image")
+		}
+		if brandID.Valid {
+			if im.BrandID, err = uuid.Parse(brandID.String); err != nil {
+				return err
+			}
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT width FROM image_variants WHERE image_id = ? ORDER BY width`, id)
 		if err != nil {
@@ -70,4 +78,12 @@ func (db *DB) Variant(ctx context.Context, id string, width int) (*images.Varian
 		return nil, storeErr("image variant", noRows(err, "image"))
 	}
 	return &v, nil
+}
+
+// nullBrand stores an image of no brand (an avatar) with a NULL brand.
+func nullBrand(id uuid.UUID) any {
+	if id == uuid.Nil {
+		return nil
+	}
+	return id
 }

@@ -56,7 +56,13 @@ func testImages(t *testing.T, st Stores) {
 	wantCode(t, err, apperr.NotFound)
 	_, err = st.Images.Variant(ctx, "ffffffffffffffffffffffffffffffff", 320)
 	wantCode(t, err, apperr.NotFound)
-	// An image of no brand cannot be stored.
+	// An avatar belongs to no brand.
+	avatar := &images.Image{ID: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", UserID: uuid.New(), Width: 64, Height: 64, Widths: []int{64}, CreatedAt: now()}
+	must(t, st.Images.PutImage(ctx, avatar, []images.Variant{variant(64)}))
+	if got, err := st.Images.ImageByID(ctx, avatar.ID); err != nil || got.BrandID != uuid.Nil || got.UserID != avatar.UserID {
+		t.Fatalf("avatar image: %v %+v", err, got)
+	}
+	// An image of a brand that does not exist cannot be stored.
 	orphan := &images.Image{ID: "ffffffffffffffffffffffffffffffff", BrandID: uuid.New(), UserID: uuid.New(), Width: 1, Height: 1, CreatedAt: now()}
 	if err := st.Images.PutImage(ctx, orphan, []images.Variant{variant(160)}); err == nil {
 		t.Fatal("stored an image of a brand that does not exist")

@@ -91,6 +91,17 @@ func testAccounts(t *testing.T, s account.Store) {
 	if !got.Has(account.RoleMember) || got.Has(account.RoleHost) {
 		t.Fatalf("roles = %v", got.Roles)
 	}
+	if got.AvatarURL != "" {
+		t.Fatalf("a new user has an avatar: %q", got.AvatarURL)
+	}
+	must(t, s.SetAvatar(ctx, u.ID, "/media/00112233445566778899aabbccddeeff"))
+	if got, err := s.UserByID(ctx, u.ID); err != nil || got.AvatarURL != "/media/00112233445566778899aabbccddeeff" {
+		t.Fatalf("after SetAvatar: %v %+v", err, got)
+	}
+	if got, _, err := s.UserByEmail(ctx, u.Email); err != nil || got.AvatarURL == "" {
+		t.Fatalf("UserByEmail lost the avatar: %v %+v", err, got)
+	}
+	wantCode(t, s.SetAvatar(ctx, uuid.New(), "/x"), apperr.NotFound)
 
 	// Email is case-insensitive, for lookup and for uniqueness.
 	got, hash, err := s.UserByEmail(ctx, "ADA@Example.com")

@@ -85,6 +85,7 @@ func TestPhonePlayer(t *testing.T) {
 	if src := eval[string](viewer, `document.querySelector("#cover").currentSrc`); !strings.Contains(src, "/media/") {
 		t.Errorf("cover is %q, want an uploaded image", src)
 	}
+	viewer.waitFor("the host's picture", `document.querySelector("#host-avatar img")?.complete && document.querySelector("#host-avatar img").naturalWidth > 0`, 10*time.Second)
 	if got := eval[string](viewer, `document.querySelector("#host-name").textContent`); got != "with Lina Host" {
 		t.Errorf("host in the bar: %q", got)
 	}

@@ -1,5 +1,5 @@
--- Pavilion schema, version 9: uploaded images (internal/images) and a show's
--- cover. Images live in the database, not in files, so that every node of a
+-- Pavilion schema, version 9: uploaded images (internal/images), a show's
+-- cover and a person's avatar. Images live in the database, not in files, so that every node of a
 -- cluster serves every image with nothing else to share; an image is a few
 -- re-encoded variants of tens to hundreds of kilobytes. Same columns and
 -- constraint names as the SQLite schema.
@@ -8,7 +8,7 @@
 
 CREATE TABLE images (
     id         text NOT NULL,
-    brand_id   uuid NOT NULL REFERENCES brands (id),
+    brand_id   uuid REFERENCES brands (id), -- NULL: a person's avatar, of no brand
     user_id    uuid NOT NULL,
     width      integer NOT NULL,
     height     integer NOT NULL,
@@ -28,9 +28,11 @@ CREATE TABLE image_variants (
 );
 
 ALTER TABLE shows ADD COLUMN cover_url text NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN avatar_url text NOT NULL DEFAULT '';
 
 -- +goose Down
 
+ALTER TABLE users DROP COLUMN avatar_url;
 ALTER TABLE shows DROP COLUMN cover_url;
 DROP TABLE image_variants;
 DROP TABLE images;

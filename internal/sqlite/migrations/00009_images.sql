@@ -1,5 +1,5 @@
--- Pavilion schema, version 9: uploaded images (internal/images) and a show's
--- cover. Images live in the database, not in files, so that every node of a
+-- Pavilion schema, version 9: uploaded images (internal/images), a show's
+-- cover and a person's avatar. Images live in the database, not in files, so that every node of a
 -- cluster serves every image with nothing else to share; an image is a few
 -- re-encoded variants of tens to hundreds of kilobytes. Same columns and
 -- constraint names as the PostgreSQL schema.
@@ -8,7 +8,7 @@
 
 CREATE TABLE images (
     id         TEXT NOT NULL PRIMARY KEY, -- first half of the SHA-256 of the uploaded bytes, hex
-    brand_id   TEXT NOT NULL REFERENCES brands (id),
+    brand_id   TEXT REFERENCES brands (id), -- NULL: a person's avatar, of no brand
     user_id    TEXT NOT NULL,             -- who uploaded it (no foreign key: the image outlives the account)
     width      INTEGER NOT NULL,
     height     INTEGER NOT NULL,
@@ -27,9 +27,11 @@ CREATE TABLE image_variants (
 ) STRICT, WITHOUT ROWID;
 
 ALTER TABLE shows ADD COLUMN cover_url TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN avatar_url TEXT NOT NULL DEFAULT '';
 
 -- +goose Down
 
+ALTER TABLE users DROP COLUMN avatar_url;
 ALTER TABLE shows DROP COLUMN cover_url;
 DROP TABLE image_variants;
 DROP TABLE images;

@@ -575,8 +575,11 @@ function renderTop() {
   if (b?.logo_url) av.append(picture(b.logo_url, { sizes: "36px", width: 36, height: 36, eager: true }));
   else av.textContent = (b?.name || S.show.title || "·").trim().charAt(0).toUpperCase();
   $("#brand-name").textContent = b?.name || S.show.title;
-  const host = S.show.hosts?.[0]?.name;
-  $("#host-name").textContent = host ? t("player.host", { name: host }) : "";
+  const host = S.show.hosts?.[0];
+  $("#host-name").textContent = host ? t("player.host", { name: host.name }) : "";
+  const hav = clear($("#host-avatar"));
+  hav.hidden = !host?.avatar_url;
+  if (host?.avatar_url) hav.append(picture(host.avatar_url, { sizes: "18px", width: 18, height: 18, eager: true }));
   const n = groups().length;
   $("#bag-count").textContent = n ? number(n) : "";
   $("#bag-open").setAttribute("aria-label", t("player.bag.n", { n }));
