@@ -66,9 +66,9 @@ func (l Limits) withDefaults() Limits {
 // Image is an uploaded picture as kept: its identity, who uploaded it, the
 // source's size and the widths of the variants stored.
 type Image struct {
-	ID        string    `json:"id"` // 32 hex digits: the first half of the SHA-256 of the uploaded bytes
+	ID        string    `json:"id"`       // 32 hex digits: the first half of the SHA-256 of the uploaded bytes
 	BrandID   uuid.UUID `json:"brand_id"` // uuid.Nil: a person's avatar, of no brand
-	UserID    uuid.UUID `json:"user_id"` // who uploaded it
+	UserID    uuid.UUID `json:"user_id"`  // who uploaded it
 	Width     int       `json:"width"`
 	Height    int       `json:"height"`
 	Widths    []int     `json:"widths"` // of the stored variants, ascending
