@@ -159,3 +159,19 @@ func TestParseWidth(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkProcess is one phone photo's worth of work: a 1920×1440 JPEG
+// checked, decoded, redrawn, scaled to four widths and re-encoded.
+func BenchmarkProcess(b *testing.B) {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, picture(1920, 1440, 255), &jpeg.Options{Quality: 90}); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, _, err := Process("image/jpeg", data, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
