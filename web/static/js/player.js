@@ -305,6 +305,7 @@ function renderCheckout() {
   if (!r) return;
   const info = S.products.get(r.sku_id);
   clear($("#co-item")).append(
+    picture(variantImage(info?.product, info?.sku), { sizes: "56px", width: 56, height: 56, cls: "co-pic", eager: true }),
     h("strong", { text: holdName(r) }),
     info?.sku ? h("span", { class: "muted", text: " · " + skuLabel(info.sku) }) : null,
     h("span", { class: "co-price", text: money(r.price_minor * r.quantity, r.currency) }),
