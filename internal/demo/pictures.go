@@ -36,7 +36,9 @@ func newCanvas(w, h int, top, bottom color.NRGBA) *canvas {
 // mix blends a toward b by t; t past 1 brightens beyond b, clamped to
 // white (an unclamped channel would wrap around to dark).
 func mix(a, b color.NRGBA, t float64) color.NRGBA {
-	l := func(x, y uint8) uint8 { return uint8(math.Max(0, math.Min(255, float64(x)+(float64(y)-float64(x))*t+0.5))) }
+	l := func(x, y uint8) uint8 {
+		return uint8(math.Max(0, math.Min(255, float64(x)+(float64(y)-float64(x))*t+0.5)))
+	}
 	return color.NRGBA{l(a.R, b.R), l(a.G, b.G), l(a.B, b.B), l(a.A, b.A)}
 }
 
