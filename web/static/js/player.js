@@ -583,7 +583,6 @@ function renderTop() {
   if (host?.avatar_url) hav.append(picture(host.avatar_url, { sizes: "18px", width: 18, height: 18, eager: true }));
   const n = groups().length;
   $("#bag-count").textContent = n ? number(n) : "";
-  $("#bag-open").setAttribute("aria-label", t("player.bag.n", { n }));
 }
 
 function renderViewers() {
