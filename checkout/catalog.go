@@ -96,6 +96,8 @@ type Store interface {
 	// CreateProduct inserts the product and its SKUs in one transaction.
 	CreateProduct(ctx context.Context, p *Product) error
 	ProductByID(ctx context.Context, id uuid.UUID) (*Product, error)
+	// SetProductImages replaces a product's images (a missing product is NotFound).
+	SetProductImages(ctx context.Context, id uuid.UUID, images []string) error
 	// ListProducts lists a brand's products with their SKUs, oldest first.
 	ListProducts(ctx context.Context, brandID uuid.UUID) ([]Product, error)
 	SKUByID(ctx context.Context, id uuid.UUID) (*SKU, error)

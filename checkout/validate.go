@@ -41,16 +41,8 @@ func ValidateProduct(p *Product) error {
 	if err := textcheck.Text("description", p.Description); err != nil {
 		return err
 	}
-	if len(p.Images) > 20 {
-		return apperr.Errorf(apperr.Invalid, "a product has at most 20 images")
-	}
-	for _, img := range p.Images {
-		if img == "" {
-			return apperr.Errorf(apperr.Invalid, "images must be absolute http or https URLs")
-		}
-		if err := brand.CheckURL("images", img); err != nil {
-			return err
-		}
+	if err := ValidateImages(p.Images); err != nil {
+		return err
 	}
 	if len(p.SKUs) == 0 || len(p.SKUs) > 100 {
 		return apperr.Errorf(apperr.Invalid, "a product needs 1 to 100 SKUs")
@@ -145,6 +137,23 @@ func ValidateOffer(o *Offer) error {
 func checkPrice(p int64) error {
 	if p <= 0 || p > MaxPriceMinor {
 		return apperr.Errorf(apperr.Invalid, "price_minor must be a whole number of minor units from 1 to %d", int64(MaxPriceMinor))
+	}
+	return nil
+}
+
+// ValidateImages checks a product's pictures: at most 20, each an uploaded
+// image (/media/…), another path on this server or an http(s) URL.
+func ValidateImages(images []string) error {
+	if len(images) > 20 {
+		return apperr.Errorf(apperr.Invalid, "a product has at most 20 images")
+	}
+	for _, img := range images {
+		if img == "" {
+			return apperr.Errorf(apperr.Invalid, "images must be absolute http or https URLs or paths on this server")
+		}
+		if err := brand.CheckURL("images", img); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -238,3 +238,43 @@ func (s *Server) brandHub(w http.ResponseWriter, r *http.Request) error {
 	}
 	return reply(w, http.StatusOK, "hub", out)
 }
+
+// patchProduct replaces a product's pictures, for its brand's admins: the
+// pictures are usually uploaded first (POST /api/brands/{id}/images).
+func (s *Server) patchProduct(w http.ResponseWriter, r *http.Request) error {
+	u, err := requireUser(r)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r, "product")
+	if err != nil {
+		return err
+	}
+	p, err := s.Catalog.ProductByID(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if !account.CanAdminBrand(u, p.BrandID) {
+		return apperr.Errorf(apperr.Forbidden, "only the brand's admins edit its products")
+	}
+	var in struct {
+		Images *[]string `json:"images"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.Images == nil {
+		return apperr.Errorf(apperr.Invalid, "images is required")
+	}
+	if err := checkout.ValidateImages(*in.Images); err != nil {
+		return err
+	}
+	if err := s.Catalog.SetProductImages(r.Context(), id, nonNil(*in.Images)); err != nil {
+		return err
+	}
+	p, err = s.Catalog.ProductByID(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, "product", p)
+}

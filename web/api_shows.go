@@ -20,6 +20,16 @@ import (
 type showOut struct {
 	*show.Show
 	Offers []checkout.Offer `json:"offers"`
+	// Hosts name the show's hosts for the player's top bar; only GET
+	// /api/shows/{id} fills it in.
+	Hosts []hostOut `json:"hosts,omitempty"`
+}
+
+// hostOut is what a show's page shows of a host: the display name only.
+type hostOut struct {
+	ID        uuid.UUID `json:"id"`
+	Name      string    `json:"name"`
+	AvatarURL string    `json:"avatar_url"`
 }
 
 // listShows is discovery: every show a caller may see, filtered by brand and
@@ -122,7 +132,15 @@ func (s *Server) getShow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return reply(w, http.StatusOK, "show", showOut{sh, nonNil(offers)})
+	hosts := make([]hostOut, 0, len(sh.HostIDs))
+	for _, id := range sh.HostIDs {
+		u, err := s.Accounts.Store.UserByID(r.Context(), id)
+		if err != nil {
+			continue // a host account removed since: the show still plays
+		}
+		hosts = append(hosts, hostOut{ID: u.ID, Name: u.DisplayName, AvatarURL: u.AvatarURL})
+	}
+	return reply(w, http.StatusOK, "show", showOut{Show: sh, Offers: nonNil(offers), Hosts: hosts})
 }
 
 type showIn struct {
@@ -136,6 +154,7 @@ type showIn struct {
 	TimeZone    *string          `json:"time_zone"`
 	HostIDs     []uuid.UUID      `json:"host_ids"`
 	HoldSeconds *int             `json:"hold_seconds"`
+	CoverURL    *string          `json:"cover_url"`
 }
 
 func (in *showIn) apply(sh *show.Show) {
@@ -147,6 +166,7 @@ func (in *showIn) apply(sh *show.Show) {
 	set(&sh.Title, in.Title)
 	set(&sh.Description, in.Description)
 	set(&sh.TimeZone, in.TimeZone)
+	set(&sh.CoverURL, in.CoverURL)
 	if in.Kind != nil {
 		sh.Kind = *in.Kind
 	}
@@ -218,7 +238,7 @@ func (s *Server) createShow(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Schedule.Schedule(r.Context(), sh); err != nil {
 		return err
 	}
-	return reply(w, http.StatusCreated, "show", showOut{sh, []checkout.Offer{}})
+	return reply(w, http.StatusCreated, "show", showOut{Show: sh, Offers: []checkout.Offer{}})
 }
 
 // callerShow is the signed-in caller and the {id} show, which they must be

@@ -22,6 +22,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/demo"
+	"github.com/pavilion-live/pavilion/internal/images"
 	"github.com/pavilion-live/pavilion/internal/memory"
 	"github.com/pavilion-live/pavilion/internal/show"
 	"github.com/pavilion-live/pavilion/internal/sqlite"
@@ -77,6 +78,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { media.Close() })
 	srv := &web.Server{
 		Accounts: e.svc, Brands: db, Shows: db, Catalog: db, Checkout: e.shop, Live: live, Media: media,
+		Images:   &images.Service{Store: db, Limits: images.Limits{MaxBytes: 256 << 10}},
 		Checks:   []web.Check{{Name: "store", Ping: db.Ping}, {Name: "fake", Ping: func(context.Context) error { return *e.ready }}},
 		Registry: prometheus.NewRegistry(),
 		Logger:   slog.New(slog.DiscardHandler),

@@ -28,11 +28,15 @@ func notImplemented(what string) error {
 // buffer without bound. Handlers see *http.MaxBytesError past the limit.
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > s.MaxBodyBytes {
-			s.writeError(w, r, apperr.Errorf(apperr.TooLarge, "request body is larger than %d bytes", s.MaxBodyBytes))
+		limit := s.MaxBodyBytes
+		if s.Images != nil && isImageUpload(r) {
+			limit = s.Images.MaxBytes()
+		}
+		if r.ContentLength > limit {
+			s.writeError(w, r, apperr.Errorf(apperr.TooLarge, "request body is larger than %d bytes", limit))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }

@@ -33,6 +33,7 @@ func (s *Server) pages(mux *http.ServeMux) {
 	mux.HandleFunc("GET /shows/{id}", shell("player.html"))
 	mux.HandleFunc("GET /studio/{id}", shell("studio.html"))
 	mux.HandleFunc("GET /brand", shell("brand.html"))
+	mux.HandleFunc("GET /orders", shell("orders.html"))
 }
 
 // noCache makes browsers revalidate static files: embedded files carry no

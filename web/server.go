@@ -19,6 +19,7 @@ import (
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/images"
 	"github.com/pavilion-live/pavilion/internal/show"
 	"github.com/pavilion-live/pavilion/stream"
 )
@@ -46,6 +47,9 @@ type Server struct {
 	Media Media
 	// Analytics reads a show's figures (analytics.Recorder); nil answers 501.
 	Analytics ShowStats
+	// Images takes uploads and serves /media/; nil answers 501. Its
+	// Limits.MaxBytes bounds an upload's body instead of MaxBodyBytes.
+	Images *images.Service
 
 	Checks []Check
 	// Registry is where HTTP metrics are registered; nil: none. The metrics
@@ -166,6 +170,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/auth/login", s.api(s.login))
 	mux.HandleFunc("POST /api/auth/logout", s.api(s.logout))
 	mux.HandleFunc("GET /api/me", s.api(s.me))
+	mux.HandleFunc("POST /api/me/avatar", s.api(s.uploadAvatar))
 	mux.HandleFunc("POST /api/tokens", s.api(s.createToken))
 	mux.HandleFunc("GET /api/tokens", s.api(s.listTokens))
 	mux.HandleFunc("DELETE /api/tokens/{id}", s.api(s.revokeToken))
@@ -179,6 +184,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/brands/{id}/products", s.api(s.listProducts))
 	mux.HandleFunc("POST /api/brands/{id}/products", s.api(s.createProduct))
 	mux.HandleFunc("PATCH /api/skus/{id}", s.api(s.patchSKU))
+	mux.HandleFunc("POST /api/brands/{id}/images", s.api(s.uploadImage))
+	mux.HandleFunc("PATCH /api/products/{id}", s.api(s.patchProduct))
+	mux.HandleFunc("GET /media/{id}", s.api(s.serveImage))
+	mux.HandleFunc("GET /media/{id}/{width}", s.api(s.serveImage))
 
 	mux.HandleFunc("GET /api/shows", s.api(s.listShows))
 	mux.HandleFunc("POST /api/shows", s.api(s.createShow))

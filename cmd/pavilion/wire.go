@@ -20,6 +20,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/config"
 	"github.com/pavilion-live/pavilion/internal/demo"
+	"github.com/pavilion-live/pavilion/internal/images"
 	"github.com/pavilion-live/pavilion/internal/memory"
 	"github.com/pavilion-live/pavilion/internal/postgres"
 	"github.com/pavilion-live/pavilion/internal/redis"
@@ -38,6 +39,7 @@ type database interface {
 	checkout.Ledger
 	chat.Store
 	analytics.Store
+	images.Store
 	Migrate(ctx context.Context) error
 	Version(ctx context.Context) (int64, error)
 	// Pending lists the migrations of this binary the schema lacks.
@@ -156,7 +158,7 @@ func accountService(db database) *account.Service {
 }
 
 func demoDeps(db database, accounts *account.Service) demo.Deps {
-	return demo.Deps{Accounts: accounts, Brands: db, Shows: db, Catalog: db}
+	return demo.Deps{Accounts: accounts, Brands: db, Shows: db, Catalog: db, Images: &images.Service{Store: db}}
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {

@@ -40,7 +40,9 @@ type User struct {
 	DisplayName string      `json:"display_name"`
 	Roles       []Role      `json:"roles"`
 	BrandIDs    []uuid.UUID `json:"brand_ids"` // brands this user administers
-	CreatedAt   time.Time   `json:"created_at"`
+	// AvatarURL is the person's picture (an uploaded image, /media/…); empty: none.
+	AvatarURL string    `json:"avatar_url"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Has reports whether u holds role r. Admins hold every role.
@@ -128,6 +130,8 @@ type Store interface {
 	// UserByEmail returns the user and the stored password hash.
 	UserByEmail(ctx context.Context, email string) (*User, string, error)
 	SetPassword(ctx context.Context, id uuid.UUID, passwordHash string) error
+	// SetAvatar sets the user's picture (a missing user is NotFound).
+	SetAvatar(ctx context.Context, id uuid.UUID, url string) error
 	// SetRoles replaces the user's roles and brand links.
 	SetRoles(ctx context.Context, id uuid.UUID, roles []Role, brandIDs []uuid.UUID) error
 	// ListUsers lists users in creation order, at most limit after the given offset.

@@ -8,6 +8,8 @@ package demo
 import (
 	"context"
 	"errors"
+	"image"
+	"image/color"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,6 +18,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/images"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
@@ -48,7 +51,10 @@ type Deps struct {
 	Brands   brand.Store
 	Shows    show.Store
 	Catalog  checkout.Store
-	Now      func() time.Time // zero: time.Now
+	// Images, when set, stores the demo's pictures (drawn at seed time);
+	// nil: the demo uses the SVGs under /static/demo.
+	Images *images.Service
+	Now    func() time.Time // zero: time.Now
 }
 
 func (d Deps) now() time.Time {
@@ -86,7 +92,7 @@ func Seed(ctx context.Context, d Deps) error {
 		ViewerEmail:     {DisplayName: "Vic Viewer"},
 		MemberEmail:     {DisplayName: "Mei Member", Roles: []account.Role{account.RoleMember}},
 	}
-	var hostID uuid.UUID
+	var hostID, adminID uuid.UUID
 	for _, email := range []string{AdminEmail, BrandAdminEmail, HostEmail, ViewerEmail, MemberEmail} {
 		u, _, err := d.Accounts.Store.UserByEmail(ctx, email)
 		if notFound(err) {
@@ -97,19 +103,65 @@ func Seed(ctx context.Context, d Deps) error {
 		if err != nil {
 			return err
 		}
-		if email == HostEmail {
+		switch email {
+		case HostEmail:
 			hostID = u.ID
+		case BrandAdminEmail:
+			adminID = u.ID
 		}
 	}
 
+	// The pictures: drawn and stored once (an image is named by its bytes).
+	pics := map[string]string{}
+	if d.Images != nil {
+		for name, draw := range map[string]func() *image.NRGBA{
+			"logo": logo, "cover": cover, "bag-noir": func() *image.NRGBA { return bag(noir) },
+			"bag-ivoire":  func() *image.NRGBA { return bag(color.NRGBA{236, 228, 212, 255}) },
+			"carre-rouge": func() *image.NRGBA { return carre(color.NRGBA{164, 30, 42, 255}) },
+			"carre-bleu":  func() *image.NRGBA { return carre(color.NRGBA{30, 58, 120, 255}) },
+			"sneaker":     sneaker,
+		} {
+			if pics[name], err = upload(ctx, d.Images, b.ID, adminID, draw()); err != nil {
+				return err
+			}
+		}
+		if host, err := d.Accounts.Store.UserByID(ctx, hostID); err == nil && host.AvatarURL == "" {
+			url, err := upload(ctx, d.Images, uuid.Nil, hostID, portrait())
+			if err != nil {
+				return err
+			}
+			if err := d.Accounts.Store.SetAvatar(ctx, hostID, url); err != nil {
+				return err
+			}
+		}
+		if b.LogoURL == "/static/demo/logo.svg" {
+			b.LogoURL, b.UpdatedAt = pics["logo"], now
+			if err := d.Brands.UpdateBrand(ctx, b); err != nil {
+				return err
+			}
+		}
+	}
+	picsOr := func(names ...string) []string {
+		var out []string
+		for _, n := range names {
+			if pics[n] != "" {
+				out = append(out, pics[n])
+			}
+		}
+		if len(out) == 0 {
+			return []string{"/static/demo/product.svg"}
+		}
+		return out
+	}
+
 	products := []*checkout.Product{
-		product(b.ID, "Quilted Lumière bag", "Lambskin, gold-tone chain, hand-quilted in Lyon.", now,
+		product(b.ID, "Quilted Lumière bag", "Lambskin, gold-tone chain, hand-quilted in Lyon.", now, picsOr("bag-noir", "bag-ivoire"),
 			sku("QLB-NOIR", 245000, 12, map[string]string{"colour": "noir"}),
 			sku("QLB-IVOIRE", 245000, 8, map[string]string{"colour": "ivoire"})),
-		product(b.ID, "Silk carré 90", "Twill silk, hand-rolled edges, the Runway print.", now,
+		product(b.ID, "Silk carré 90", "Twill silk, hand-rolled edges, the Runway print.", now, picsOr("carre-rouge", "carre-bleu"),
 			sku("CARRE-ROUGE", 45000, 60, map[string]string{"colour": "rouge"}),
 			sku("CARRE-BLEU", 45000, 60, map[string]string{"colour": "bleu"})),
-		product(b.ID, "Runway sneaker", "Calfskin upper, rubber sole, as seen on the runway.", now,
+		product(b.ID, "Runway sneaker", "Calfskin upper, rubber sole, as seen on the runway.", now, picsOr("sneaker"),
 			sku("RS-38", 69000, 20, map[string]string{"size": "38"}),
 			sku("RS-40", 69000, 20, map[string]string{"size": "40"}),
 			sku("RS-42", 69000, 20, map[string]string{"size": "42"})),
@@ -133,7 +185,7 @@ func Seed(ctx context.Context, d Deps) error {
 				"the Runway carré and the sneaker, at show prices for the length of the show.",
 			Kind: show.KindShow, Visibility: show.Public, State: show.Scheduled,
 			StartsAt: start, EndsAt: start.Add(90 * time.Minute), TimeZone: "Europe/Paris",
-			HostIDs: []uuid.UUID{hostID}, CreatedAt: now, UpdatedAt: now,
+			HostIDs: []uuid.UUID{hostID}, CoverURL: pics["cover"], CreatedAt: now, UpdatedAt: now,
 		}
 		if err := d.Shows.CreateShow(ctx, sh); err != nil {
 			return err
@@ -155,7 +207,9 @@ func Seed(ctx context.Context, d Deps) error {
 }
 
 // Offers are the demo show's offers: a limited bag (one per customer), the
-// carré and a sneaker at show prices.
+// carré and a sneaker at show prices, then the other colours and sizes of
+// the same products (so the player has variants to choose from). The first
+// three keep their places: tests and tools refer to them by index.
 func Offers(now time.Time) []checkout.Offer {
 	offer := func(code string, price int64, allocated, limit int) checkout.Offer {
 		return checkout.Offer{ID: id("offer/" + code), ShowID: ShowID, SKUID: id("sku/" + code), PriceMinor: price, Currency: "EUR",
@@ -165,12 +219,16 @@ func Offers(now time.Time) []checkout.Offer {
 		offer("QLB-NOIR", 220000, 10, 1),
 		offer("CARRE-ROUGE", 39000, 50, 2),
 		offer("RS-40", 59000, 15, 2),
+		offer("QLB-IVOIRE", 220000, 6, 1),
+		offer("CARRE-BLEU", 39000, 40, 2),
+		offer("RS-38", 59000, 10, 2),
+		offer("RS-42", 59000, 10, 2),
 	}
 }
 
-func product(brandID uuid.UUID, name, desc string, now time.Time, skus ...checkout.SKU) *checkout.Product {
+func product(brandID uuid.UUID, name, desc string, now time.Time, pics []string, skus ...checkout.SKU) *checkout.Product {
 	p := &checkout.Product{ID: id("product/" + name), BrandID: brandID, Name: name, Description: desc,
-		Images: []string{"/static/demo/product.svg"}, CreatedAt: now}
+		Images: pics, CreatedAt: now}
 	for _, s := range skus {
 		s.ProductID, s.BrandID, s.UpdatedAt = p.ID, brandID, now
 		p.SKUs = append(p.SKUs, s)

@@ -66,6 +66,21 @@ func attributesJSON(a map[string]string) (string, error) {
 	return string(b), err
 }
 
+// SetProductImages replaces a product's images.
+func (db *DB) SetProductImages(ctx context.Context, id uuid.UUID, images []string) error {
+	if images == nil {
+		images = []string{}
+	}
+	tag, err := db.pool.Exec(ctx, `UPDATE products SET images = $2 WHERE id = $1`, id, images)
+	if err != nil {
+		return storeErr("set product images", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return apperr.Errorf(apperr.NotFound, "product not found")
+	}
+	return nil
+}
+
 // CreateProduct inserts p and its SKUs in one transaction: on any failure,
 // such as a SKU code the brand already uses (Conflict), nothing is kept.
 // Each SKU gets the product's ID and brand.

@@ -41,7 +41,7 @@ func fresh(t testing.TB) *DB {
 // stores is every domain store over a fresh, migrated database.
 func stores(t *testing.T) storetest.Stores {
 	db := fresh(t)
-	return storetest.Stores{Accounts: db, Brands: db, Shows: db, Catalog: db, Ledger: db, Analytics: db}
+	return storetest.Stores{Accounts: db, Brands: db, Shows: db, Catalog: db, Ledger: db, Analytics: db, Images: db}
 }
 
 func TestStore(t *testing.T) { storetest.Run(t, stores) }

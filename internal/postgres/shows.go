@@ -17,7 +17,7 @@ import (
 
 // showCols selects a show with its hosts in order; s is shows.
 const showCols = `s.id, s.brand_id, s.title, s.description, s.kind, s.visibility, s.state,
-	s.starts_at, s.ends_at, s.time_zone, s.hold_seconds, s.created_at, s.updated_at,
+	s.starts_at, s.ends_at, s.time_zone, s.hold_seconds, s.cover_url, s.created_at, s.updated_at,
 	ARRAY(SELECT h.user_id FROM show_hosts h WHERE h.show_id = s.id ORDER BY h.position, h.user_id),
 	ARRAY(SELECT d.day FROM pavilion_days d WHERE d.show_id = s.id ORDER BY d.day)`
 
@@ -27,7 +27,7 @@ func scanShow(row pgx.Row) (*show.Show, error) {
 		kind, visibility, state string
 	)
 	if err := row.Scan(&s.ID, &s.BrandID, &s.Title, &s.Description, &kind, &visibility, &state,
-		&s.StartsAt, &s.EndsAt, &s.TimeZone, &s.HoldSeconds, &s.CreatedAt, &s.UpdatedAt, &s.HostIDs, &s.Days); err != nil {
+		&s.StartsAt, &s.EndsAt, &s.TimeZone, &s.HoldSeconds, &s.CoverURL, &s.CreatedAt, &s.UpdatedAt, &s.HostIDs, &s.Days); err != nil {
 		return nil, err
 	}
 	s.Kind, s.Visibility, s.State = show.Kind(kind), show.Visibility(visibility), show.State(state)
@@ -149,10 +149,10 @@ func (db *DB) CreateShow(ctx context.Context, s *show.Show) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx,
 			`INSERT INTO shows (id, brand_id, title, description, kind, visibility, state,
-			                    starts_at, ends_at, time_zone, hold_seconds, created_at, updated_at)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			                    starts_at, ends_at, time_zone, hold_seconds, cover_url, created_at, updated_at)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 			s.ID, s.BrandID, s.Title, s.Description, string(s.Kind), string(s.Visibility), string(s.State),
-			s.StartsAt, s.EndsAt, s.TimeZone, s.HoldSeconds, s.CreatedAt, s.UpdatedAt); err != nil {
+			s.StartsAt, s.EndsAt, s.TimeZone, s.HoldSeconds, s.CoverURL, s.CreatedAt, s.UpdatedAt); err != nil {
 			return err
 		}
 		return book(ctx, tx, s)
@@ -234,10 +234,10 @@ func (db *DB) UpdateShow(ctx context.Context, s *show.Show) error {
 		}
 		tag, err := tx.Exec(ctx,
 			`UPDATE shows SET title = $2, description = $3, kind = $4, visibility = $5, state = $6,
-			                  starts_at = $7, ends_at = $8, time_zone = $9, hold_seconds = $10, updated_at = $11
+			                  starts_at = $7, ends_at = $8, time_zone = $9, hold_seconds = $10, updated_at = $11, cover_url = $12
 			 WHERE id = $1`,
 			s.ID, s.Title, s.Description, string(s.Kind), string(s.Visibility), string(s.State),
-			s.StartsAt, s.EndsAt, s.TimeZone, s.HoldSeconds, s.UpdatedAt)
+			s.StartsAt, s.EndsAt, s.TimeZone, s.HoldSeconds, s.UpdatedAt, s.CoverURL)
 		if err != nil {
 			return err
 		}

@@ -33,7 +33,7 @@ func page(offset, limit int) (int, int) {
 }
 
 // userCols selects a user with its roles and brand links; u is users.
-const userCols = `u.id, u.email, u.display_name, u.created_at,
+const userCols = `u.id, u.email, u.display_name, u.avatar_url, u.created_at,
 	ARRAY(SELECT r.role FROM user_roles r WHERE r.user_id = u.id),
 	ARRAY(SELECT a.brand_id FROM brand_admins a WHERE a.user_id = u.id ORDER BY a.position, a.brand_id)`
 
@@ -42,7 +42,7 @@ func scanUser(row pgx.Row, extra ...any) (*account.User, error) {
 		u     account.User
 		roles []string
 	)
-	dest := append([]any{&u.ID, &u.Email, &u.DisplayName, &u.CreatedAt, &roles, &u.BrandIDs}, extra...)
+	dest := append([]any{&u.ID, &u.Email, &u.DisplayName, &u.AvatarURL, &u.CreatedAt, &roles, &u.BrandIDs}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -152,6 +152,18 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*account.User, str
 }
 
 // SetPassword replaces the user's password hash.
+// SetAvatar sets the user's picture.
+func (db *DB) SetAvatar(ctx context.Context, id uuid.UUID, url string) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE users SET avatar_url = $2 WHERE id = $1`, id, url)
+	if err != nil {
+		return storeErr("set avatar", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return apperr.Errorf(apperr.NotFound, "user not found")
+	}
+	return nil
+}
+
 func (db *DB) SetPassword(ctx context.Context, id uuid.UUID, passwordHash string) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, id, passwordHash)
 	if err != nil {

@@ -57,6 +57,9 @@ type Show struct {
 	HostIDs     []uuid.UUID `json:"host_ids"`
 	// HoldSeconds is how long a reservation in this show holds stock; 0 means the platform default.
 	HoldSeconds int `json:"hold_seconds"`
+	// CoverURL is the show's cover picture: an uploaded image (/media/…) or an
+	// http(s) URL; empty: none.
+	CoverURL string `json:"cover_url"`
 	// Days are the calendar days (YYYY-MM-DD, in the platform's time zone) a
 	// Pavilion Day holds; empty for other kinds. Service fills them in from
 	// the times; the Store holds each day for one show at most.

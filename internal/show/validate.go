@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/textcheck"
 )
 
@@ -26,6 +27,9 @@ func Validate(s *Show) error {
 		return apperr.Errorf(apperr.Invalid, "description must be at most 5000 characters")
 	}
 	if err := textcheck.Text("description", s.Description); err != nil {
+		return err
+	}
+	if err := brand.CheckURL("cover_url", s.CoverURL); err != nil {
 		return err
 	}
 	if s.Kind == "" {

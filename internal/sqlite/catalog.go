@@ -99,6 +99,15 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
+// SetProductImages replaces a product's images.
+func (db *DB) SetProductImages(ctx context.Context, id uuid.UUID, images []string) error {
+	j, err := jsonText(nonNil(images))
+	if err != nil {
+		return storeErr("set product images", err)
+	}
+	return storeErr("set product images", db.execOne(ctx, "product", `UPDATE products SET images = ? WHERE id = ?`, j, id))
+}
+
 // ProductByID returns the product with its SKUs.
 func (db *DB) ProductByID(ctx context.Context, id uuid.UUID) (*checkout.Product, error) {
 	var p *checkout.Product

@@ -15,14 +15,14 @@ import (
 
 // showCols selects a show with its hosts in order; s is shows.
 const showCols = `s.id, s.brand_id, s.title, s.description, s.kind, s.visibility, s.state,
-	s.starts_at, s.ends_at, s.time_zone, s.hold_seconds, s.created_at, s.updated_at,
+	s.starts_at, s.ends_at, s.time_zone, s.hold_seconds, s.cover_url, s.created_at, s.updated_at,
 	(SELECT json_group_array(h.user_id ORDER BY h.position) FROM show_hosts h WHERE h.show_id = s.id),
 	(SELECT json_group_array(d.day ORDER BY d.day) FROM pavilion_days d WHERE d.show_id = s.id)`
 
 func scanShow(r row) (*show.Show, error) {
 	var s show.Show
 	err := r.Scan(&s.ID, &s.BrandID, &s.Title, &s.Description, &s.Kind, &s.Visibility, &s.State,
-		asTime(&s.StartsAt), asTime(&s.EndsAt), &s.TimeZone, &s.HoldSeconds, asTime(&s.CreatedAt), asTime(&s.UpdatedAt),
+		asTime(&s.StartsAt), asTime(&s.EndsAt), &s.TimeZone, &s.HoldSeconds, &s.CoverURL, asTime(&s.CreatedAt), asTime(&s.UpdatedAt),
 		asJSON(&s.HostIDs), asJSON(&s.Days))
 	if err != nil {
 		return nil, err
@@ -117,10 +117,10 @@ func (db *DB) CreateShow(ctx context.Context, s *show.Show) error {
 	return db.write(ctx, "create show", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO shows (id, brand_id, title, description, kind, visibility, state,
-				starts_at, ends_at, time_zone, hold_seconds, created_at, updated_at)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				starts_at, ends_at, time_zone, hold_seconds, cover_url, created_at, updated_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			s.ID, s.BrandID, s.Title, s.Description, s.Kind, s.Visibility, s.State,
-			micros(s.StartsAt), micros(s.EndsAt), s.TimeZone, s.HoldSeconds, micros(s.CreatedAt), micros(s.UpdatedAt))
+			micros(s.StartsAt), micros(s.EndsAt), s.TimeZone, s.HoldSeconds, s.CoverURL, micros(s.CreatedAt), micros(s.UpdatedAt))
 		if err != nil {
 			return refErr(err, "brand")
 		}
@@ -195,10 +195,10 @@ func (db *DB) UpdateShow(ctx context.Context, s *show.Show) error {
 		}
 		res, err := tx.ExecContext(ctx,
 			`UPDATE shows SET title = ?, description = ?, kind = ?, visibility = ?, state = ?,
-				starts_at = ?, ends_at = ?, time_zone = ?, hold_seconds = ?, updated_at = ?
+				starts_at = ?, ends_at = ?, time_zone = ?, hold_seconds = ?, cover_url = ?, updated_at = ?
 			 WHERE id = ?`,
 			s.Title, s.Description, s.Kind, s.Visibility, s.State,
-			micros(s.StartsAt), micros(s.EndsAt), s.TimeZone, s.HoldSeconds, micros(s.UpdatedAt), s.ID)
+			micros(s.StartsAt), micros(s.EndsAt), s.TimeZone, s.HoldSeconds, s.CoverURL, micros(s.UpdatedAt), s.ID)
 		if err != nil {
 			return err
 		}

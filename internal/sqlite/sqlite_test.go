@@ -45,7 +45,7 @@ func open(t testing.TB, path string) *sqlite.DB {
 // stores opens a fresh, migrated file and returns it as every store.
 func stores(t *testing.T) storetest.Stores {
 	db := open(t, filepath.Join(t.TempDir(), "pavilion.db"))
-	return storetest.Stores{Accounts: db, Brands: db, Shows: db, Catalog: db, Ledger: db, Analytics: db}
+	return storetest.Stores{Accounts: db, Brands: db, Shows: db, Catalog: db, Ledger: db, Analytics: db, Images: db}
 }
 
 func TestContract(t *testing.T) { storetest.Run(t, stores) }

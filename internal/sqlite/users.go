@@ -14,14 +14,14 @@ import (
 )
 
 // userCols selects a user with its roles and brand links; u is users.
-const userCols = `u.id, u.email, u.display_name, u.created_at,
+const userCols = `u.id, u.email, u.display_name, u.avatar_url, u.created_at,
 	(SELECT json_group_array(r.role) FROM user_roles r WHERE r.user_id = u.id),
 	(SELECT json_group_array(a.brand_id ORDER BY a.position, a.brand_id) FROM brand_admins a WHERE a.user_id = u.id)`
 
 // scanUser reads userCols, then extra.
 func scanUser(r row, extra ...any) (*account.User, error) {
 	var u account.User
-	dest := append([]any{&u.ID, &u.Email, &u.DisplayName, asTime(&u.CreatedAt), asJSON(&u.Roles), asJSON(&u.BrandIDs)}, extra...)
+	dest := append([]any{&u.ID, &u.Email, &u.DisplayName, &u.AvatarURL, asTime(&u.CreatedAt), asJSON(&u.Roles), asJSON(&u.BrandIDs)}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -122,6 +122,11 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*account.User, str
 func (db *DB) SetPassword(ctx context.Context, id uuid.UUID, passwordHash string) error {
 	return storeErr("set password", db.execOne(ctx, "user",
 		`UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, id))
+}
+
+// SetAvatar sets the user's picture.
+func (db *DB) SetAvatar(ctx context.Context, id uuid.UUID, url string) error {
+	return storeErr("set avatar", db.execOne(ctx, "user", `UPDATE users SET avatar_url = ? WHERE id = ?`, url, id))
 }
 
 // SetRoles replaces the user's roles and brand links in one transaction.

@@ -19,6 +19,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/analytics"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/images"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
@@ -31,6 +32,8 @@ type Stores struct {
 	Ledger   checkout.Ledger
 	// Analytics is the same database as Ledger: sales figures are read from it.
 	Analytics analytics.Store
+	// Images is the same database's image store; nil skips its tests.
+	Images images.Store
 }
 
 // Run runs the whole contract. open must return stores over a fresh, migrated,
@@ -45,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("ConcurrentStock", func(t *testing.T) { testConcurrentStock(t, open(t)) })
 	t.Run("Schedule", func(t *testing.T) { runSchedule(t, open) })
 	t.Run("Analytics", func(t *testing.T) { testAnalytics(t, open(t)) })
+	t.Run("Images", func(t *testing.T) { testImages(t, open(t)) })
 }
 
 // now is truncated to microseconds: PostgreSQL keeps no more.
@@ -87,6 +91,17 @@ func testAccounts(t *testing.T, s account.Store) {
 	if !got.Has(account.RoleMember) || got.Has(account.RoleHost) {
 		t.Fatalf("roles = %v", got.Roles)
 	}
+	if got.AvatarURL != "" {
+		t.Fatalf("a new user has an avatar: %q", got.AvatarURL)
+	}
+	must(t, s.SetAvatar(ctx, u.ID, "/media/00112233445566778899aabbccddeeff"))
+	if got, err := s.UserByID(ctx, u.ID); err != nil || got.AvatarURL != "/media/00112233445566778899aabbccddeeff" {
+		t.Fatalf("after SetAvatar: %v %+v", err, got)
+	}
+	if got, _, err := s.UserByEmail(ctx, u.Email); err != nil || got.AvatarURL == "" {
+		t.Fatalf("UserByEmail lost the avatar: %v %+v", err, got)
+	}
+	wantCode(t, s.SetAvatar(ctx, uuid.New(), "/x"), apperr.NotFound)
 
 	// Email is case-insensitive, for lookup and for uniqueness.
 	got, hash, err := s.UserByEmail(ctx, "ADA@Example.com")
@@ -339,6 +354,7 @@ func testShows(t *testing.T, st Stores) {
 	base := now().Add(24 * time.Hour)
 	s1 := newShow(b.ID, "Spring", base.Add(2*time.Hour), h1.ID)
 	s2 := newShow(b.ID, "Summer", base, h1.ID, h2.ID)
+	s2.CoverURL = "/media/0123456789abcdef0123456789abcdef"
 	s3 := newShow(other.ID, "Members night", base.Add(time.Hour))
 	s3.Visibility = show.Members
 	for _, sh := range []*show.Show{s1, s2, s3} {
@@ -348,7 +364,8 @@ func testShows(t *testing.T, st Stores) {
 	got, err := s.ShowByID(ctx, s2.ID)
 	must(t, err)
 	if got.Title != "Summer" || !got.StartsAt.Equal(s2.StartsAt) || !got.EndsAt.Equal(s2.EndsAt) ||
-		got.TimeZone != "Asia/Shanghai" || got.HoldSeconds != 300 || got.Kind != show.KindShow || got.State != show.Scheduled {
+		got.TimeZone != "Asia/Shanghai" || got.HoldSeconds != 300 || got.Kind != show.KindShow || got.State != show.Scheduled ||
+		got.CoverURL != s2.CoverURL {
 		t.Fatalf("ShowByID = %+v", got)
 	}
 	if len(got.HostIDs) != 2 || !slices.Contains(got.HostIDs, h1.ID) || !slices.Contains(got.HostIDs, h2.ID) {
@@ -376,12 +393,14 @@ func testShows(t *testing.T, st Stores) {
 
 	s1.State = show.Live
 	s1.Title = "Spring (live)"
+	s1.CoverURL = "https://cdn.example.com/spring.jpg"
 	s1.HostIDs = []uuid.UUID{h2.ID}
 	s1.UpdatedAt = now()
 	must(t, s.UpdateShow(ctx, s1))
 	list, err = s.ListShows(ctx, show.Filter{States: []show.State{show.Live}, IncludeMembers: true, Limit: 10})
 	must(t, err)
-	if len(list) != 1 || list[0].Title != "Spring (live)" || !slices.Equal(list[0].HostIDs, []uuid.UUID{h2.ID}) {
+	if len(list) != 1 || list[0].Title != "Spring (live)" || !slices.Equal(list[0].HostIDs, []uuid.UUID{h2.ID}) ||
+		list[0].CoverURL != s1.CoverURL {
 		t.Fatalf("live ListShows = %+v", list)
 	}
 	wantCode(t, s.UpdateShow(ctx, newShow(b.ID, "ghost", base)), apperr.NotFound)
@@ -450,6 +469,18 @@ func testCatalog(t *testing.T, st Stores) {
 	}
 	_, err = s.ProductByID(ctx, uuid.New())
 	wantCode(t, err, apperr.NotFound)
+
+	// Pictures replaced later, in order; none is an empty list.
+	pics := []string{"/media/00112233445566778899aabbccddeeff", "https://cdn.example.com/b.jpg"}
+	must(t, s.SetProductImages(ctx, p.ID, pics))
+	if got, err := s.ProductByID(ctx, p.ID); err != nil || !slices.Equal(got.Images, pics) || len(got.SKUs) != 2 {
+		t.Fatalf("after SetProductImages: %v %+v", err, got)
+	}
+	must(t, s.SetProductImages(ctx, p.ID, nil))
+	if got, err := s.ProductByID(ctx, p.ID); err != nil || got.Images == nil || len(got.Images) != 0 {
+		t.Fatalf("after clearing the images: %v %#v", err, got.Images)
+	}
+	wantCode(t, s.SetProductImages(ctx, uuid.New(), pics), apperr.NotFound)
 
 	// A duplicate SKU code in the same brand is refused, and nothing of that product is kept.
 	dup := newProduct(b.ID, "Copy", checkout.SKU{Code: "NEW-1", Currency: "EUR", PriceMinor: 1, OnHand: 1}, checkout.SKU{Code: "CF-BLK", Currency: "EUR", PriceMinor: 1, OnHand: 1})

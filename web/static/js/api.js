@@ -38,6 +38,23 @@ export async function api(method, path, body, headers = {}) {
   return data ?? {};
 }
 
+// uploadImage sends a picture file as it is (its bytes, its type) to a
+// brand's image store and answers the stored image: {url, srcset, …}.
+export async function uploadImage(brandID, file) {
+  let res;
+  try {
+    res = await fetch(`/api/brands/${brandID}/images`, {
+      method: "POST", credentials: "same-origin", body: file,
+      headers: { Accept: "application/json", "Content-Type": file.type || "application/octet-stream" },
+    });
+  } catch (e) {
+    throw new ApiError(0, "network", e.message);
+  }
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, data?.error?.code || "http_" + res.status, data?.error?.message || res.statusText);
+  return data.image;
+}
+
 export const get = (p) => api("GET", p);
 export const post = (p, b, h) => api("POST", p, b, h);
 export const patch = (p, b) => api("PATCH", p, b);

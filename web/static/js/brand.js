@@ -3,9 +3,10 @@
 // per-show analytics and orders with CSV export.
 import { t, money, number, dateTime, dateRange, monthYear, weekday, dayMonth, time, timeZone, onChange } from "./i18n.js";
 import { h, $, $$, clear } from "./dom.js";
-import { get, post, patch, ApiError, hasRole, productIndex, skuLabel } from "./api.js";
+import { get, post, patch, ApiError, hasRole, productIndex, skuLabel, uploadImage } from "./api.js";
 import { start, onUser, openLogin, currentUser, toast } from "./shell.js";
 import { lineChart } from "./chart.js";
+import { picture } from "./media.js";
 
 const TABS = ["calendar", "products", "hub", "analytics", "orders"];
 const S = {
@@ -115,6 +116,12 @@ function wire() {
     }
   });
   $("#hub").addEventListener("submit", saveHub);
+  $("#h-logo-file").addEventListener("change", async (ev) => {
+    const f = ev.target.files[0];
+    if (!f) return;
+    $("#h-error").textContent = "";
+    try { $("#h-logo").value = (await uploadImage(S.brand.id, f)).url; } catch (e) { $("#h-error").textContent = e.text(); }
+  });
   $("#new-prod").addEventListener("submit", createProduct);
   $("#a-show").addEventListener("change", renderAnalytics);
   $("#o-show").addEventListener("change", loadOrders);
@@ -215,6 +222,8 @@ async function schedule(ev) {
     time_zone: timeZone(), host_ids: [...new Set(hostIDs)],
   };
   try {
+    const cover = $("#s-cover").files[0];
+    if (cover) body.cover_url = (await uploadImage(S.brand.id, cover)).url;
     const { show } = await post("/api/shows", body);
     ok.textContent = t("sched.ok", { title: show.title, when: dateTime(show.starts_at) });
     $("#sched").reset();
@@ -249,7 +258,10 @@ function renderProducts() {
       const price = h("input", { id: "price-" + s.id, inputmode: "decimal", value: majorString(s.price_minor, s.currency), "aria-label": t("prod.price.of", { sku: s.code }) });
       const stock = h("input", { id: "stock-" + s.id, type: "number", min: 0, value: s.on_hand, "aria-label": t("prod.onhand.of", { sku: s.code }) });
       tb.append(h("tr", { "data-sku": s.id },
-        h("td", { text: i === 0 ? p.name : "" }),
+        h("td", {}, i === 0 ? h("span", { class: "prod-name" }, p.images?.[0] ? picture(p.images[0], { sizes: "40px", width: 40, height: 40, cls: "thumb" }) : null, h("span", { text: p.name }),
+          h("label", { class: "add-pic small-text", "data-add-picture": p.id }, h("span", { i18n: "img.add" }),
+            h("input", { type: "file", accept: "image/jpeg,image/png,image/webp", class: "sr-only", "aria-label": t("img.add.of", { name: p.name }),
+              onchange: (ev) => addPicture(p, ev.target) }))) : null),
         h("td", {}, h("span", { text: s.code }), h("br"), h("span", { class: "muted small-text", text: skuLabel(s) })),
         h("td", {}, price, " ", h("span", { class: "muted small-text", text: s.currency })),
         h("td", {}, stock),
@@ -273,6 +285,19 @@ async function saveSKU(s, priceEl, stockEl) {
   } catch (e) { toast(e.text()); }
 }
 
+// addPicture uploads a file and appends it to a product's pictures.
+async function addPicture(p, input) {
+  const f = input.files[0];
+  if (!f) return;
+  try {
+    const im = await uploadImage(S.brand.id, f);
+    await patch(`/api/products/${p.id}`, { images: [...(p.images || []), im.url] });
+    toast(t("common.saved"));
+    await loadProducts();
+    renderProducts();
+  } catch (e) { toast(e.text ? e.text() : String(e)); }
+}
+
 async function createProduct(ev) {
   ev.preventDefault();
   const err = $("#np-error");
@@ -288,8 +313,12 @@ async function createProduct(ev) {
     if (v.length) attrs[k.trim()] = v.join("=").trim(); else attrs.variant = a;
   }
   try {
+    // Pictures first: each is checked and re-encoded by the server, and the
+    // product refers to them by their /media/ addresses.
+    const images = [];
+    for (const f of $("#np-image").files) images.push((await uploadImage(S.brand.id, f)).url);
     await post(`/api/brands/${S.brand.id}/products`, {
-      name: $("#np-name").value.trim(), description: $("#np-desc").value.trim(), images: [],
+      name: $("#np-name").value.trim(), description: $("#np-desc").value.trim(), images,
       skus: [{ code: $("#np-code").value.trim(), attributes: attrs, price_minor: minor, currency: cur, on_hand: Number($("#np-stock").value) }],
     });
     $("#new-prod").reset();

@@ -5,6 +5,7 @@ import { dateRange, onChange } from "./i18n.js";
 import { h, $, clear } from "./dom.js";
 import { get, hasRole } from "./api.js";
 import { start, onUser, openLogin, currentUser } from "./shell.js";
+import { picture } from "./media.js";
 
 const S = { live: [], upcoming: [], brands: new Map(), notices: null };
 
@@ -53,7 +54,8 @@ function showCard(s) {
   const u = currentUser();
   const staff = u && (hasRole(u, "admin") || (u.brand_ids || []).includes(s.brand_id) || (s.host_ids || []).includes(u.id));
   return h("li", {},
-    h("div", { class: "show-card" },
+    h("div", { class: "show-card" + (s.cover_url ? " with-cover" : "") },
+      s.cover_url ? picture(s.cover_url, { sizes: "(min-width: 56rem) 320px, 100vw", cls: "show-cover", width: 320, height: 180 }) : null,
       h("p", {},
         s.state === "live" ? h("span", { class: "tag live", i18n: "player.live" }) : null, " ",
         s.kind === "pavilion_day" ? h("span", { class: "tag", i18n: "home.tag.pday" }) : null, " ",

@@ -4,6 +4,7 @@
 import { t, money, clock } from "./i18n.js";
 import { h } from "./dom.js";
 import { skuLabel } from "./api.js";
+import { picture, variantImage } from "./media.js";
 
 // mergeOffer keeps one copy per offer in offers (a Map by id): v replaces
 // the copy held only if it is as new or newer by as_of (when the server read
@@ -38,7 +39,7 @@ export function stockText(o) {
 // the button (or buttons) to put on it; opts.now is the server clock.
 export function card(o, info, opts = {}) {
   const name = info?.product?.name || t("offer.unknown");
-  const img = info?.product?.images?.[0];
+  const img = variantImage(info?.product, info?.sku);
   const ds = dropState(o, opts.now ?? Date.now());
   const soldOut = o.available <= 0;
   const regular = info?.sku && info.sku.price_minor > o.price_minor && info.sku.currency === o.currency
@@ -51,7 +52,7 @@ export function card(o, info, opts = {}) {
   }
   if (ds === "closed") drop = h("p", { class: "drop closed", text: t("offer.drop.closed") });
   return h("article", { class: "offer" + (soldOut ? " soldout" : ""), "data-offer": o.id },
-    img ? h("img", { src: img, alt: "", width: 96, height: 96, loading: "lazy" }) : h("div", { class: "noimg" }),
+    picture(img, { sizes: opts.sizes || "96px", width: 96, height: 96 }),
     h("div", { class: "offer-body" },
       h("h3", { class: "offer-name", text: name }),
       info?.sku ? h("p", { class: "muted sku", text: skuLabel(info.sku) }) : null,

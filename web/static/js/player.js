@@ -1,13 +1,16 @@
 // The live player, /shows/{id}: video over WHEP, the live room (chat,
 // reactions, pinned product, stock), one-tap reserve and a checkout sheet
-// that pays without leaving the video.
+// that pays without leaving the video. On a phone the video fills the
+// screen and the rest floats over it (base.css); the bag is a sheet with
+// every product of the show and its variants.
 import { t, money, clock, dateTime, dateRange, number, onChange } from "./i18n.js";
 import { h, $, clear, sleep, backoff } from "./dom.js";
 import { get, post, del, ApiError, productIndex, skuLabel } from "./api.js";
 import { start, onUser, requireLogin, currentUser, toast } from "./shell.js";
 import { Room, REACTIONS } from "./room.js";
 import { watch, hangUp, framesDecoded } from "./rtc.js";
-import { card, dropState, mergeOffer } from "./offers.js";
+import { card, dropState, mergeOffer, stockText } from "./offers.js";
+import { picture, setPicture, variantImage } from "./media.js";
 import { icsFor, download } from "./ics.js";
 
 const showID = location.pathname.split("/")[2];
@@ -18,6 +21,9 @@ const S = {
   // server; current is the one the checkout sheet is about.
   holds: new Map(), current: null,
   chat: [], counts: {},
+  brand: null,
+  // variant: the offer chosen on each product's card in the bag, by product.
+  variant: new Map(),
 };
 let room;
 let session = null;
@@ -45,6 +51,7 @@ async function main() {
   }
   S.ended = S.show.state === "ended" || S.show.state === "cancelled";
   productIndex(S.show.brand_id).then((ix) => { S.products = ix.bySKU; renderOffers(); renderHolds(); }).catch(() => {});
+  get(`/api/brands/${S.show.brand_id}`).then((r) => { S.brand = r.brand; renderTop(); }).catch(() => {});
   wire();
   renderAll();
   if (!S.ended) {
@@ -71,9 +78,13 @@ function fatal(e) {
 
 function welcome(f) {
   S.show = { ...S.show, ...f.show };
+  // Keep the show's own order (the brand's listing, as the REST read gave
+  // it): the first offer of a product is the variant its card starts on.
+  const pos = new Map(S.order.map((id, i) => [id, i]));
+  const listed = f.offers.slice().sort((a, b) => (pos.get(a.id) ?? Infinity) - (pos.get(b.id) ?? Infinity));
   S.offers.clear();
   S.order = [];
-  for (const o of f.offers) { S.offers.set(o.id, o); S.order.push(o.id); }
+  for (const o of listed) { S.offers.set(o.id, o); S.order.push(o.id); }
   S.pinned = f.pinned ? f.pinned.id : null;
   if (f.pinned) upsertOffer(f.pinned); // the same copy as in offers: a no-op on current servers
   S.viewers = f.viewers;
@@ -248,6 +259,7 @@ async function buy(o) {
     S.holds.set(reservation.id, reservation);
     S.current = reservation.id;
     renderHolds();
+    if (document.body.classList.contains("bag-open")) closeBag();
     openCheckout();
   } catch (e) {
     // An answer ends the intent; without one (network) the next tap retries
@@ -293,6 +305,7 @@ function renderCheckout() {
   if (!r) return;
   const info = S.products.get(r.sku_id);
   clear($("#co-item")).append(
+    picture(variantImage(info?.product, info?.sku), { sizes: "56px", width: 56, height: 56, cls: "co-pic", eager: true }),
     h("strong", { text: holdName(r) }),
     info?.sku ? h("span", { class: "muted", text: " · " + skuLabel(info.sku) }) : null,
     h("span", { class: "co-price", text: money(r.price_minor * r.quantity, r.currency) }),
@@ -507,6 +520,10 @@ function wire() {
   $("#co-close").addEventListener("click", () => $("#checkout").close());
   $("#co-done-close").addEventListener("click", () => $("#checkout").close());
   $("#notify").addEventListener("click", notify);
+  $("#share").addEventListener("click", share);
+  $("#bag-open").addEventListener("click", openBag);
+  $("#bag-close").addEventListener("click", closeBag);
+  document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && !$("#checkout").open) closeBag(); });
   $("#add-cal").addEventListener("click", () => download(icsFor([S.show], location.origin), `${showID}.ics`));
   loadSubscribed();
 }
@@ -514,6 +531,7 @@ function wire() {
 function renderAll() {
   if (!S.show) return;
   document.title = `${S.show.title} · ${t("app.name")}`;
+  renderTop();
   $("#show-title").textContent = S.show.title;
   $("#show-when").textContent = dateRange(S.show.starts_at, S.show.ends_at);
   $("#chat-log").dataset.empty = t("chat.empty");
@@ -534,15 +552,37 @@ function renderVideo() {
   const ov = $("#overlay"), txt = $("#overlay-text"), v = $("#video");
   const playing = S.video === "playing" && !S.ended;
   ov.hidden = playing;
+  // The cover stands in for the video until it plays, and after the end.
+  setPicture($("#cover"), playing ? "" : S.show?.cover_url || "", "100vw");
+  $("#video-wrap").classList.toggle("has-cover", !playing && !!S.show?.cover_url);
   $("#live-badge").hidden = !playing;
   $("#unmute").hidden = !playing;
-  $("#unmute").textContent = t(v.muted ? "player.unmute" : "player.mute");
+  $("#unmute").setAttribute("aria-label", t(v.muted ? "player.unmute" : "player.mute"));
+  $("#unmute").dataset.i18nLabel = v.muted ? "player.unmute" : "player.mute";
+  $("#unmute .i").className = "i " + (v.muted ? "i-muted" : "i-sound");
   const key = S.ended ? "player.v.ended" : {
     connecting: "player.v.connecting", waiting: S.show?.state === "live" ? "player.v.offair" : "player.v.waiting",
     starting: "player.v.starting", reconnecting: "player.v.reconnecting",
   }[S.video] || "player.v.connecting";
   txt.textContent = t(key);
   renderPrelive();
+}
+
+// renderTop fills the show's bar over the video: the brand's avatar and
+// name, the host, and the bag's count.
+function renderTop() {
+  const b = S.brand;
+  const av = clear($("#brand-avatar"));
+  if (b?.logo_url) av.append(picture(b.logo_url, { sizes: "36px", width: 36, height: 36, eager: true }));
+  else av.textContent = (b?.name || S.show.title || "·").trim().charAt(0).toUpperCase();
+  $("#brand-name").textContent = b?.name || S.show.title;
+  const host = S.show.hosts?.[0];
+  $("#host-name").textContent = host ? t("player.host", { name: host.name }) : "";
+  const hav = clear($("#host-avatar"));
+  hav.hidden = !host?.avatar_url;
+  if (host?.avatar_url) hav.append(picture(host.avatar_url, { sizes: "18px", width: 18, height: 18, eager: true }));
+  const n = groups().length;
+  $("#bag-count").textContent = n ? number(n) : "";
 }
 
 function renderViewers() {
@@ -584,6 +624,64 @@ function offerAction(o) {
     mine ? h("span", { class: "owned", i18n: "offer.owned" }) : null];
 }
 
+// groups gathers the show's offers by product, in the show's order: one
+// card in the bag per product, one variant per SKU the show offers.
+function groups() {
+  const by = new Map();
+  for (const id of S.order) {
+    const o = S.offers.get(id);
+    if (!o) continue;
+    const key = S.products.get(o.sku_id)?.product?.id || o.id;
+    if (!by.has(key)) by.set(key, { key, offers: [] });
+    by.get(key).offers.push(o);
+  }
+  return [...by.values()];
+}
+
+// chosen is the variant a product's card is showing: the one the viewer
+// picked, else the one the host pinned, else the first in the show's order
+// with stock, else the first.
+function chosen(g) {
+  const id = S.variant.get(g.key) || S.pinned;
+  return g.offers.find((o) => o.id === id) || g.offers.find((o) => o.available > 0) || g.offers[0];
+}
+
+// skuOrder sorts a product's variants as the brand lists its SKUs (38, 40, 42).
+function skuOrder(offers) {
+  const at = (o) => {
+    const info = S.products.get(o.sku_id);
+    return info ? info.product.skus.findIndex((s) => s.id === o.sku_id) : 0;
+  };
+  return offers.slice().sort((a, b) => at(a) - at(b));
+}
+
+function productCard(g, now) {
+  const o = chosen(g);
+  const info = S.products.get(o.sku_id);
+  const el = card(o, info, { now, action: offerAction(o), sizes: "(min-width: 56rem) 280px, 104px" });
+  el.classList.add("product");
+  el.dataset.product = g.key;
+  const regular = info?.sku?.price_minor;
+  if (regular > o.price_minor && info.sku.currency === o.currency) {
+    el.querySelector(".price")?.append(h("span", { class: "save", text: t("offer.save", { pct: Math.round((1 - o.price_minor / regular) * 100) }) }));
+  }
+  if (g.offers.length > 1) {
+    const name = info?.product?.name || t("offer.unknown");
+    const box = h("fieldset", { class: "variants" }, h("legend", { class: "sr-only", text: t("offer.variants", { name }) }));
+    for (const v of skuOrder(g.offers)) {
+      const vi = S.products.get(v.sku_id);
+      box.append(h("button", {
+        type: "button", class: "variant" + (v.available <= 0 ? " out" : ""), "data-variant": v.id,
+        "aria-pressed": v.id === o.id ? "true" : "false",
+        onclick: () => { S.variant.set(g.key, v.id); renderOffers(); document.querySelector(`[data-variant="${v.id}"]`)?.focus(); },
+      }, h("span", { text: vi?.sku ? skuLabel(vi.sku) : money(v.price_minor, v.currency) }),
+      h("span", { class: "v-stock", text: stockText(v) })));
+    }
+    el.querySelector(".sku")?.replaceWith(box);
+  }
+  return el;
+}
+
 function renderOffers() {
   const now = room ? room.now() : Date.now();
   // Redrawing must not steal a keyboard user's place.
@@ -591,14 +689,65 @@ function renderOffers() {
   const refocus = focused?.dataset?.buy ? `[data-buy="${focused.dataset.buy}"]` : null;
   const inPinned = !!focused?.closest?.("#pinned");
   const rail = clear($("#rail"));
-  for (const id of S.order) {
-    const o = S.offers.get(id);
-    rail.append(h("li", {}, card(o, S.products.get(o.sku_id), { now, action: offerAction(o) })));
-  }
+  for (const g of groups()) rail.append(h("li", {}, productCard(g, now)));
   if (S.order.length === 0) rail.append(h("li", { class: "muted", i18n: "player.noproducts" }));
   renderPinned();
   renderHold();
+  if (S.show) renderTop();
   if (refocus) document.querySelector((inPinned ? "#pinned " : "#rail ") + refocus)?.focus();
+}
+
+// ---- the bag sheet (phones; on wide screens the products are always shown)
+
+function openBag() {
+  document.body.classList.add("bag-open");
+  $("#bag-open").setAttribute("aria-expanded", "true");
+  $("#rail-h").focus();
+}
+
+function closeBag() {
+  if (!document.body.classList.contains("bag-open")) return;
+  document.body.classList.remove("bag-open");
+  $("#bag-open").setAttribute("aria-expanded", "false");
+  $("#bag-open").focus();
+}
+
+// ---- share
+
+async function share() {
+  const url = `${location.origin}/shows/${showID}`;
+  if (navigator.share) {
+    try { await navigator.share({ title: S.show.title, url }); return; } catch (e) { if (e.name === "AbortError") return; }
+  }
+  try {
+    await navigator.clipboard.writeText(url);
+    toast(t("player.share.copied"));
+  } catch {
+    toast(t("player.share.link", { url }));
+  }
+}
+
+// ---- reactions rising over the video
+
+const calm = matchMedia("(prefers-reduced-motion: reduce)");
+let lane = 0;
+calm.addEventListener?.("change", () => { if (calm.matches) clear($("#hearts")); });
+
+// rise floats a few of each reaction up the video: at most a handful per
+// tick whatever the counts, and none for people who asked for less motion.
+function rise(delta) {
+  const box = $("#hearts");
+  if (calm.matches || document.hidden) { clear(box); return; }
+  const glyphs = new Map(REACTIONS);
+  let budget = 8;
+  for (const [k, n] of Object.entries(delta)) {
+    for (let i = 0; i < Math.min(n, 3) && budget > 0 && box.childElementCount < 24; i++, budget--) {
+      const el = h("span", { class: `heart l${lane++ % 4}`, text: glyphs.get(k) || "\u2764\uFE0F" });
+      el.addEventListener("animationend", () => el.remove());
+      setTimeout(() => el.remove(), 4000); // no animationend when the animation is switched off meanwhile
+      box.append(el);
+    }
+  }
 }
 
 function renderPinned() {
@@ -634,6 +783,7 @@ function appendChat(m) {
 }
 
 function renderReactions(delta) {
+  rise(delta);
   const el = $("#reaction-counts");
   const parts = REACTIONS.filter(([k]) => S.counts[k]).map(([k, g]) => `${g} ${number(S.counts[k])}`);
   el.textContent = parts.join("  ");
