@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,10 +20,10 @@ const (
 	writeWait  = 10 * time.Second
 	pongWait   = 60 * time.Second
 	pingPeriod = pongWait * 9 / 10
-	// queueCap bounds a viewer's room traffic; past half of it the
-	// coalescable kinds (chat, reactions, viewer counts) are dropped for
-	// that viewer; when it is full, the viewer is too slow to follow the
-	// room and is disconnected with a reason (it reconnects and resumes).
+	// queueCap bounds the state events (tick.go) waiting for one viewer's
+	// writer: past it the viewer is too slow to follow the room and is
+	// disconnected with a reason (it reconnects and resumes). Chat waiting
+	// for a viewer who fell behind is left out instead (lean ticks).
 	queueCap = 256
 	// ownCap bounds a viewer's own results (reservations, errors). They are
 	// never dropped: a viewer who lets 32 of them pile up is disconnected.
@@ -42,7 +43,20 @@ type conn struct {
 	user *account.User // nil: anonymous, read-only
 	cred binding       // the credential user came with; the socket ends with it
 
-	queue chan frame  // room traffic, framed once per room
+	// v2: room traffic in batch frames (?v=2); otherwise each event in a
+	// text frame of its own, as protocol version 1 clients expect.
+	v2 bool
+
+	// ticks are the room's ticks waiting for the writer (tick.go), with the
+	// state events they hold; wake tells the writer there are some.
+	tickMu       sync.Mutex
+	ticks        []*tick
+	pendingState int
+	// skipThrough: ticks' events up to this seq reached the viewer already
+	// (its welcome or replay); set on joining, cleared once passed.
+	skipThrough uint64
+	wake        chan struct{}
+
 	own   chan []byte // this viewer's results
 	pongs chan string // pings to answer, handed from the reader to the writer
 	// tookOwn is signalled, without blocking, each time the writer takes an
@@ -55,31 +69,34 @@ type conn struct {
 	closeCode int
 	closeText string
 
-	dropped atomic.Uint64
+	skipped atomic.Uint64 // chat lines left out for this viewer
 	// taps limits product card taps; made on the first, used by the reader only.
 	taps *rate.Limiter
 }
 
 func newConn(ws *websocket.Conn, room *Room, u *account.User) *conn {
 	return &conn{ws: ws, room: room, user: u,
-		queue: make(chan frame, queueCap), own: make(chan []byte, ownCap), pongs: make(chan string, 1),
+		wake: make(chan struct{}, 1), own: make(chan []byte, ownCap), pongs: make(chan string, 1),
 		tookOwn: make(chan struct{}, 1), quit: make(chan struct{})}
 }
 
-// deliver queues room traffic. Coalescable traffic is shed first; losing
-// anything else means the viewer's picture of the room would be wrong, so
-// instead the viewer is disconnected and resumes.
-func (c *conn) deliver(pm frame, coalescable bool) {
-	if coalescable && len(c.queue) >= queueCap/2 {
-		c.dropped.Add(1)
-		c.room.hub.metrics.dropped()
-		return
-	}
-	select {
-	case c.queue <- pm:
-	default:
+// deliver hands the viewer a tick. Its chat may be left out when the
+// writer gets to it late; its state events never are, so a viewer with too
+// many of them waiting is disconnected instead and resumes.
+func (c *conn) deliver(t *tick) {
+	c.tickMu.Lock()
+	if !t.keep && (len(c.ticks) >= maxPendingTicks || c.pendingState+t.state > queueCap) {
+		c.tickMu.Unlock()
 		c.room.hub.metrics.dropped()
 		c.stop(CloseSlow, "too slow to follow the room: reconnect and resume")
+		return
+	}
+	c.ticks = append(c.ticks, t)
+	c.pendingState += t.state
+	c.tickMu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -139,8 +156,8 @@ func (c *conn) writeLoop() {
 			if c.writeOwn(b) != nil {
 				return
 			}
-		case f := <-c.queue:
-			if c.writeBatch(f) != nil {
+		case <-c.wake:
+			if c.writeTicks() != nil {
 				return
 			}
 		case app := <-c.pongs:
@@ -155,30 +172,136 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// maxBatch bounds the frames one write carries.
-const maxBatch = 64
-
 var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// writeBatch writes f and whatever else is already queued in one system
-// call. A viewer who keeps up gets each frame as it comes; one who falls
-// behind (a crowd, a slow phone) gets many per write, so the cost of a busy
-// room is paid in bytes rather than in system calls. Frames are written
-// straight to the connection: every write of this socket happens on this
-// goroutine (pongs and closes included), so nothing can interleave.
-func (c *conn) writeBatch(f frame) error {
+// writeTicks writes the viewer's own results waiting, then every tick
+// waiting, in one system call. A tick older than chatLag (the viewer fell
+// behind) goes in its lean form, but the newest: the viewer keeps the latest
+// chat and every state event, and latency stays bounded instead of a
+// backlog growing. Frames are written straight to the connection: every
+// write of this socket happens on this goroutine (pongs and closes
+// included), so nothing can interleave.
+func (c *conn) writeTicks() error {
+	c.tickMu.Lock()
+	ticks, skip := c.ticks, c.skipThrough
+	c.ticks, c.pendingState = nil, 0
+	c.tickMu.Unlock()
+
 	bp := batchBufs.Get().(*[]byte)
-	buf := append((*bp)[:0], f...)
-	for n := 1; n < maxBatch; n++ {
-		select {
-		case more := <-c.queue:
-			buf = append(buf, more...)
-			continue
-		default:
+	buf := (*bp)[:0]
+	buf = c.appendOwn(buf)
+	now := time.Now()
+	var skipped int
+	var only frame // the one shared frame to write, when that is all
+	passed := false
+	for i, t := range ticks {
+		after := uint64(0)
+		if !t.keep && skip != 0 && t.first != 0 {
+			if t.last <= skip {
+				continue // the welcome or replay had these
+			}
+			if t.first <= skip {
+				after = skip
+			}
+			passed = true
 		}
-		break
+		lean := !t.keep && i < len(ticks)-1 && now.Sub(t.at) > chatLag
+		skipped += t.skippedIn(lean)
+		form := formV1Full
+		switch {
+		case c.v2 && lean:
+			form = formV2Lean
+		case c.v2:
+			form = formV2Full
+		case lean:
+			form = formV1Lean
+		}
+		var f frame
+		if after != 0 {
+			f = t.encode(form, after)
+		} else {
+			f = t.frame(form)
+		}
+		if len(ticks) == 1 && len(buf) == 0 {
+			only = f
+			break
+		}
+		buf = append(buf, f...)
+		if len(buf) >= writeBudget && i < len(ticks)-1 {
+			// The rest waits for the next write, and by then it may be
+			// old enough to go lean: a viewer whose socket drains slowly
+			// is not handed a backlog in one go.
+			c.putBack(ticks[i+1:])
+			break
+		}
 	}
-	err := c.write(func() error {
+	if passed {
+		c.tickMu.Lock()
+		if c.skipThrough == skip { // not set again by a resume meanwhile
+			c.skipThrough = 0
+		}
+		c.tickMu.Unlock()
+	}
+	if skipped > 0 {
+		c.skipped.Add(uint64(skipped))
+		c.room.hub.metrics.skipped(skipped)
+	}
+	out := buf
+	if only != nil {
+		out = only
+	}
+	var err error
+	if len(out) > 0 {
+		err = c.writeRaw(out)
+	}
+	if cap(buf) <= 64<<10 {
+		*bp = buf[:0]
+		batchBufs.Put(bp)
+	}
+	return err
+}
+
+// writeBudget is how many bytes of ticks one write takes at most (a tick
+// more, and the viewer's own results).
+const writeBudget = 64 << 10
+
+// putBack returns ticks a write did not take to the front of the queue.
+func (c *conn) putBack(rest []*tick) {
+	c.tickMu.Lock()
+	c.ticks = append(slices.Clone(rest), c.ticks...)
+	for _, t := range rest {
+		c.pendingState += t.state
+	}
+	c.tickMu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// appendOwn appends the viewer's own results waiting.
+func (c *conn) appendOwn(buf []byte) []byte {
+	for {
+		select {
+		case b := <-c.own:
+			c.tookOwnSignal()
+			buf = append(buf, textFrame(b)...)
+		default:
+			return buf
+		}
+	}
+}
+
+func (c *conn) tookOwnSignal() {
+	select {
+	case c.tookOwn <- struct{}{}:
+	default:
+	}
+}
+
+// writeRaw writes frames ready for the wire.
+func (c *conn) writeRaw(buf []byte) error {
+	return c.write(func() error {
 		nc := c.ws.UnderlyingConn()
 		if err := nc.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
 			return err
@@ -186,19 +309,19 @@ func (c *conn) writeBatch(f frame) error {
 		_, err := nc.Write(buf)
 		return err
 	})
-	if cap(buf) <= 64<<10 {
-		*bp = buf
-		batchBufs.Put(bp)
-	}
-	return err
 }
 
 func (c *conn) writeOwn(b []byte) error {
-	select {
-	case c.tookOwn <- struct{}{}:
-	default:
+	c.tookOwnSignal()
+	bp := batchBufs.Get().(*[]byte)
+	buf := append((*bp)[:0], textFrame(b)...)
+	buf = c.appendOwn(buf)
+	err := c.writeRaw(buf)
+	if cap(buf) <= 64<<10 {
+		*bp = buf[:0]
+		batchBufs.Put(bp)
 	}
-	return c.writeBatch(textFrame(b))
+	return err
 }
 
 // roomForAnswers waits until the own queue can take the answers to one more
