@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -192,4 +193,161 @@ func readFrame(r io.Reader, buf []byte) ([]byte, error) {
 			return buf, err
 		}
 	}
+}
+
+var (
+	batchPrefix   = []byte(`{"type":"batch"`)
+	batchSeqKey   = []byte(`"seq":`)
+	eventsKey     = []byte(`"events":[`)
+	skippedKey    = []byte(`"skipped":`)
+	typeStock     = []byte(`,"type":"stock"`)
+	typeSoldOut   = []byte(`,"type":"sold_out"`)
+	asOfMarker    = []byte(`"as_of":"`)
+	errNotABatch  = errors.New("not a batch frame")
+	errBadBatchEv = errors.New("a batch's events are not JSON objects")
+)
+
+// batchFrame is a protocol version 2 batch, read without decoding it:
+// {"type":"batch","seq":N,"events":[…],"skipped":K} (seq and skipped may be
+// absent). events is the array's inside.
+type batchFrame struct {
+	seq     uint64
+	skipped int64
+	events  []byte
+}
+
+// parseBatch splits a batch frame into its parts. The server writes the
+// keys in this order; the events are the room's own JSON objects.
+func parseBatch(b []byte) (batchFrame, error) {
+	var f batchFrame
+	if !bytes.HasPrefix(b, batchPrefix) {
+		return f, errNotABatch
+	}
+	rest := b[len(batchPrefix):]
+	if bytes.HasPrefix(rest, []byte(`,`)) && bytes.HasPrefix(rest[1:], batchSeqKey) {
+		v, n := parseUint(rest[1+len(batchSeqKey):])
+		f.seq = v
+		rest = rest[1+len(batchSeqKey)+n:]
+	}
+	i := bytes.Index(rest, eventsKey)
+	if i < 0 {
+		return f, errNotABatch
+	}
+	rest = rest[i+len(eventsKey):]
+	end, err := arrayEnd(rest)
+	if err != nil {
+		return f, err
+	}
+	f.events = rest[:end]
+	tail := rest[end+1:]
+	if j := bytes.Index(tail, skippedKey); j >= 0 {
+		v, _ := parseUint(tail[j+len(skippedKey):])
+		f.skipped = int64(v)
+	}
+	return f, nil
+}
+
+// arrayEnd finds the "]" closing an array whose inside starts b, minding
+// strings (and their escapes) and nesting.
+func arrayEnd(b []byte) (int, error) {
+	depth, inString := 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+		case '}':
+			depth--
+		case ']':
+			if depth == 0 {
+				return i, nil
+			}
+			depth--
+		}
+	}
+	return 0, errBadBatchEv
+}
+
+// eachObject calls fn with each JSON object of an array's inside.
+func eachObject(b []byte, fn func(obj []byte)) error {
+	for len(b) > 0 {
+		switch b[0] {
+		case ',', ' ', '\n', '\t', '\r':
+			b = b[1:]
+			continue
+		case '{':
+		default:
+			return errBadBatchEv
+		}
+		depth, inString, end := 0, false, -1
+		for i := 0; i < len(b) && end < 0; i++ {
+			c := b[i]
+			if inString {
+				switch c {
+				case '\\':
+					i++
+				case '"':
+					inString = false
+				}
+				continue
+			}
+			switch c {
+			case '"':
+				inString = true
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					end = i
+				}
+			}
+		}
+		if end < 0 {
+			return errBadBatchEv
+		}
+		fn(b[:end+1])
+		b = b[end+1:]
+	}
+	return nil
+}
+
+// isStockEvent tells a sequenced stock or sold_out event by its first bytes.
+func isStockEvent(b []byte) bool {
+	if !bytes.HasPrefix(b, seqPrefix) {
+		return false
+	}
+	_, n := parseUint(b[len(seqPrefix):])
+	rest := b[len(seqPrefix)+n:]
+	return bytes.HasPrefix(rest, typeStock) || bytes.HasPrefix(rest, typeSoldOut)
+}
+
+// offerAsOf reads the as_of of the offer a stock event carries (the server's
+// clock when it read the stock): 0 when there is none.
+func offerAsOf(b []byte) int64 {
+	i := bytes.Index(b, asOfMarker)
+	if i < 0 {
+		return 0
+	}
+	rest := b[i+len(asOfMarker):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return 0
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
+	if err != nil {
+		return 0
+	}
+	return t.UnixNano()
 }
