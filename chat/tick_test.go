@@ -1,12 +1,14 @@
 package chat_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/internal/memory"
 )
 
@@ -346,5 +348,71 @@ func TestJoinDuringTicksSeesEachEventOnce(t *testing.T) {
 		} else {
 			j.c.until(check, "the marker")
 		}
+	}
+}
+
+// slowEpochBus holds Epoch (a room's first bus call) until released.
+type slowEpochBus struct {
+	chat.Bus
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *slowEpochBus) Epoch(ctx context.Context, channel string) (string, error) {
+	select {
+	case b.entered <- struct{}{}:
+	default:
+	}
+	<-b.release
+	return b.Bus.Epoch(ctx, channel)
+}
+
+// Opening a room waits for the bus and the store without the hub's lock:
+// the rest of the node (other rooms, the tick, order updates) goes on, and
+// a second joiner of the same room waits for the first's opening.
+func TestOpeningARoomHoldsNoHubLock(t *testing.T) {
+	bus := &slowEpochBus{Bus: memory.NewBus(), entered: make(chan struct{}, 1), release: make(chan struct{})}
+	w := newWorld(t, bus)
+	var once sync.Once
+	release := func() { once.Do(func() { close(bus.release) }) }
+	t.Cleanup(release) // before the server closes: a failure must not hang it
+	joined := make(chan map[string]any, 2)
+	for range 2 {
+		go func() {
+			c, _, err := w.dial("viewer", "")
+			if err != nil {
+				joined <- map[string]any{"error": err.Error()}
+				return
+			}
+			f, _, err := c.read(wait)
+			if err != nil {
+				f = map[string]any{"error": err.Error()}
+			}
+			joined <- f
+		}()
+	}
+	select {
+	case <-bus.entered:
+	case <-time.After(wait):
+		t.Fatal("the room never asked the bus for its epoch")
+	}
+	done := make(chan struct{})
+	go func() {
+		w.hub.Rooms() // takes the hub's lock
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the hub's lock is held while a room opens")
+	}
+	release()
+	for range 2 {
+		if f := <-joined; f["type"] != "welcome" {
+			t.Fatalf("joiner got %v", f)
+		}
+	}
+	if rooms, conns := w.hub.Rooms(); rooms != 1 || conns != 2 {
+		t.Fatalf("rooms %d, conns %d; want one room of 2", rooms, conns)
 	}
 }
