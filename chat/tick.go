@@ -13,9 +13,10 @@ import (
 // the ticks waiting for it in one write.
 //
 // Events travel in two lanes. Commerce and state events (pin, stock,
-// sold_out, drop, show, show_state, moderation, viewer counts) end the tick
-// at once, so they never wait for the tick's timer nor behind chat, and they
-// are never left out. Chat and reactions wait for the tick; a viewer whose
+// sold_out, drop, show, show_state, moderation, viewer counts) are never
+// left out and never wait behind chat: in a room that ticks at the shortest
+// tick they end it at once; a bigger room sends them with its next tick
+// (100 ms at most), because an extra tick costs a write per viewer. Chat and reactions wait for the tick; a viewer whose
 // writer finds a tick older than chatLag (it fell behind) gets that tick's
 // lean form: its state events only, and the number of chat lines it skipped.
 // A room with more than Hub.BigRoom viewers on this node sends each viewer at
