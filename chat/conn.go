@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -57,6 +58,16 @@ type conn struct {
 	skipThrough uint64
 	wake        chan struct{}
 
+	// Writes to the socket happen under wmu: the writer goroutine's, and
+	// the room's own (deliver), which hands a tick to an idle viewer with
+	// one non-blocking write instead of waking the writer; partial is what
+	// such a write left of its frame (the writer finishes it first).
+	wmu     sync.Mutex
+	partial []byte
+	raw     syscall.RawConn // nil: no non-blocking writes
+	inline  atomic.Bool     // the writer wrote the first frame (the welcome)
+	closing atomic.Bool     // the close frame is being written
+
 	own   chan []byte // this viewer's results
 	pongs chan string // pings to answer, handed from the reader to the writer
 	// tookOwn is signalled, without blocking, each time the writer takes an
@@ -75,9 +86,15 @@ type conn struct {
 }
 
 func newConn(ws *websocket.Conn, room *Room, u *account.User) *conn {
-	return &conn{ws: ws, room: room, user: u,
+	c := &conn{ws: ws, room: room, user: u,
 		wake: make(chan struct{}, 1), own: make(chan []byte, ownCap), pongs: make(chan string, 1),
 		tookOwn: make(chan struct{}, 1), quit: make(chan struct{})}
+	if sc, ok := ws.UnderlyingConn().(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+		}
+	}
+	return c
 }
 
 // deliver hands the viewer a tick. Its chat may be left out when the
@@ -85,6 +102,11 @@ func newConn(ws *websocket.Conn, room *Room, u *account.User) *conn {
 // many of them waiting is disconnected instead and resumes.
 func (c *conn) deliver(t *tick) {
 	c.tickMu.Lock()
+	if c.raw != nil && !t.keep && len(c.ticks) == 0 && c.skipThrough == 0 && len(c.own) == 0 && c.inline.Load() && c.wmu.TryLock() {
+		c.tickMu.Unlock()
+		c.writeInline(t)
+		return
+	}
 	if !t.keep && (len(c.ticks) >= maxPendingTicks || c.pendingState+t.state > queueCap) {
 		c.tickMu.Unlock()
 		c.room.hub.metrics.dropped()
@@ -94,6 +116,64 @@ func (c *conn) deliver(t *tick) {
 	c.ticks = append(c.ticks, t)
 	c.pendingState += t.state
 	c.tickMu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// writeInline writes a tick to a viewer with nothing waiting, from the
+// room's goroutine, in one non-blocking write: no goroutine wakes up for a
+// viewer who keeps up. What the socket does not take now (a full send
+// buffer) is left to the writer. The caller holds wmu.
+func (c *conn) writeInline(t *tick) {
+	defer c.wmu.Unlock()
+	if c.closing.Load() {
+		return
+	}
+	if c.partial != nil {
+		c.queue(t) // behind the rest of the frame the writer is finishing
+		return
+	}
+	f := t.frame(formV1Full)
+	if c.v2 {
+		f = t.frame(formV2Full)
+	}
+	if len(f) == 0 {
+		return
+	}
+	var n int
+	var werr error
+	if err := c.raw.Write(func(fd uintptr) bool {
+		n, werr = syscall.Write(int(fd), f)
+		return true // one attempt: never wait here
+	}); err != nil {
+		werr = err
+	}
+	n = max(n, 0)
+	if t.capped > 0 {
+		c.skipped.Add(uint64(t.capped))
+	}
+	switch {
+	case werr != nil && !errors.Is(werr, syscall.EAGAIN) && !errors.Is(werr, syscall.EINTR):
+		c.stop(websocket.CloseGoingAway, "")
+	case n < len(f):
+		c.partial = f[n:] // a shared frame: its tail is read, never written
+		c.signal()
+	}
+}
+
+// queue adds a tick for the writer.
+func (c *conn) queue(t *tick) {
+	c.tickMu.Lock()
+	c.ticks = append(c.ticks, t)
+	c.pendingState += t.state
+	c.tickMu.Unlock()
+	c.signal()
+}
+
+// signal wakes the writer.
+func (c *conn) signal() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -131,8 +211,11 @@ func (c *conn) writeLoop() {
 		if code == 0 {
 			code = websocket.CloseNormalClosure
 		}
+		c.wmu.Lock()
+		c.closing.Store(true)
 		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
 		_ = c.ws.Close()
+		c.wmu.Unlock()
 	}()
 	// Runs before the close above, so the close carries CloseInternal.
 	defer func() {
@@ -182,6 +265,10 @@ var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &
 // write of this socket happens on this goroutine (pongs and closes
 // included), so nothing can interleave.
 func (c *conn) writeTicks() error {
+	// Held from taking the ticks to writing them: a tick the room writes
+	// inline meanwhile must not overtake them.
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.tickMu.Lock()
 	ticks, skip := c.ticks, c.skipThrough
 	c.ticks, c.pendingState = nil, 0
@@ -251,8 +338,8 @@ func (c *conn) writeTicks() error {
 		out = only
 	}
 	var err error
-	if len(out) > 0 {
-		err = c.writeRaw(out)
+	if len(out) > 0 || c.partial != nil {
+		err = c.writeLocked(out)
 	}
 	if cap(buf) <= 64<<10 {
 		*bp = buf[:0]
@@ -301,22 +388,38 @@ func (c *conn) tookOwnSignal() {
 
 // writeRaw writes frames ready for the wire.
 func (c *conn) writeRaw(buf []byte) error {
-	return c.write(func() error {
-		nc := c.ws.UnderlyingConn()
-		if err := nc.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
-			return err
-		}
-		_, err := nc.Write(buf)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeLocked(buf)
+}
+
+// writeLocked writes what an inline write left, then buf; the caller holds wmu.
+func (c *conn) writeLocked(buf []byte) error {
+	nc := c.ws.UnderlyingConn()
+	err := nc.SetWriteDeadline(time.Now().Add(writeWait))
+	if err == nil && c.partial != nil {
+		_, err = nc.Write(c.partial)
+		c.partial = nil
+	}
+	if err == nil && len(buf) > 0 {
+		_, err = nc.Write(buf)
+	}
+	if err != nil {
+		c.stop(websocket.CloseGoingAway, "")
 		return err
-	})
+	}
+	c.inline.Store(true)
+	return nil
 }
 
 func (c *conn) writeOwn(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.tookOwnSignal()
 	bp := batchBufs.Get().(*[]byte)
 	buf := append((*bp)[:0], textFrame(b)...)
 	buf = c.appendOwn(buf)
-	err := c.writeRaw(buf)
+	err := c.writeLocked(buf)
 	if cap(buf) <= 64<<10 {
 		*bp = buf[:0]
 		batchBufs.Put(bp)
@@ -341,6 +444,13 @@ func (c *conn) roomForAnswers() bool {
 }
 
 func (c *conn) write(fn func() error) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.partial != nil {
+		if err := c.writeLocked(nil); err != nil {
+			return err
+		}
+	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
 	if err := fn(); err != nil {
 		c.stop(websocket.CloseGoingAway, "")
