@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -148,6 +149,12 @@ func (c *conn) writeInline(t *tick) {
 		n, werr = syscall.Write(int(fd), f)
 		return true // one attempt: never wait here
 	}); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The writer's last deadline ran out (it sets one per write
+			// it makes, 10 s ahead); it writes this with a new one.
+			c.queue(t)
+			return
+		}
 		werr = err
 	}
 	n = max(n, 0)
