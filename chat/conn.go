@@ -251,11 +251,11 @@ func (c *conn) writeLoop() {
 				return
 			}
 		case app := <-c.pongs:
-			if c.write(func() error { return c.ws.WriteControl(websocket.PongMessage, []byte(app), time.Now().Add(writeWait)) }) != nil {
+			if c.write(func() error { return c.ws.WriteControl(websocket.PongMessage, []byte(app), time.Now().Add(c.room.hub.writeWait())) }) != nil {
 				return
 			}
 		case <-ping.C:
-			if c.write(func() error { return c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)) }) != nil {
+			if c.write(func() error { return c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.room.hub.writeWait())) }) != nil {
 				return
 			}
 		}
@@ -403,7 +403,7 @@ func (c *conn) writeRaw(buf []byte) error {
 // writeLocked writes what an inline write left, then buf; the caller holds wmu.
 func (c *conn) writeLocked(buf []byte) error {
 	nc := c.ws.UnderlyingConn()
-	err := nc.SetWriteDeadline(time.Now().Add(writeWait))
+	err := nc.SetWriteDeadline(time.Now().Add(c.room.hub.writeWait()))
 	if err == nil && c.partial != nil {
 		_, err = nc.Write(c.partial)
 		c.partial = nil
@@ -458,7 +458,7 @@ func (c *conn) write(fn func() error) error {
 			return err
 		}
 	}
-	_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.room.hub.writeWait()))
 	if err := fn(); err != nil {
 		c.stop(websocket.CloseGoingAway, "")
 		return err

@@ -69,7 +69,11 @@ type nodeConfig struct {
 	lifecycle chat.Lifecycle
 	bigRoom   int
 	bigChat   float64
+	writeWait time.Duration
 }
+
+// withWriteWait sets Hub.WriteWait.
+func withWriteWait(d time.Duration) option { return func(c *nodeConfig) { c.writeWait = d } }
 
 // withBigRoom sets Hub.BigRoom and Hub.BigRoomChat.
 func withBigRoom(viewers int, perSec float64) option {
@@ -140,7 +144,7 @@ func (w *world) start(bus chat.Bus, opts ...option) {
 	w.shop = &checkout.Service{Catalog: w.db, Ledger: w.db, Gate: w.gate, Shows: w.db, Payments: &testpay.Provider{}, Logger: slog.New(slog.DiscardHandler)}
 	w.hub = &chat.Hub{Bus: bus, Shows: w.db, Catalog: w.db, Checkout: w.shop, Users: w.db, Logger: slog.New(slog.DiscardHandler),
 		History: cfg.history, Caller: w.caller, Analytics: cfg.analytics, Registry: cfg.registry, Lifecycle: cfg.lifecycle,
-		BigRoom: cfg.bigRoom, BigRoomChat: cfg.bigChat}
+		BigRoom: cfg.bigRoom, BigRoomChat: cfg.bigChat, WriteWait: cfg.writeWait}
 	w.shop.Notifier = w.hub
 	if cfg.setup != nil {
 		cfg.setup(w)

@@ -64,6 +64,9 @@ type Hub struct {
 	// staff's always). Defaults: 8000 viewers, 10 lines; BigRoom < 0: never.
 	BigRoom     int
 	BigRoomChat float64
+	// WriteWait is how long a write to a viewer may take before the socket
+	// is dropped; default 10 s.
+	WriteWait time.Duration
 
 	once     sync.Once
 	upgrader websocket.Upgrader
@@ -119,6 +122,13 @@ func (h *Hub) bigRoom() (viewers int, perSec float64) {
 		perSec = defaultBigRoomChat
 	}
 	return viewers, perSec
+}
+
+func (h *Hub) writeWait() time.Duration {
+	if h.WriteWait <= 0 {
+		return writeWait
+	}
+	return h.WriteWait
 }
 
 func (h *Hub) history() int {

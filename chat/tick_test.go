@@ -416,3 +416,21 @@ func TestOpeningARoomHoldsNoHubLock(t *testing.T) {
 		t.Fatalf("rooms %d, conns %d; want one room of 2", rooms, conns)
 	}
 }
+
+// A viewer who keeps up gets ticks by the room's inline writes; when the
+// deadline its writer last set has run out (the room was quiet longer than
+// the write wait), the tick still arrives and the socket stays open.
+func TestQuietViewerOutlivesTheWriteDeadline(t *testing.T) {
+	w := newWorld(t, memory.NewBus(), withWriteWait(200*time.Millisecond))
+	host, _ := w.join("host")
+	v2c, _ := w.joinQuery("", "?v=2")
+	for i := range 3 {
+		host.send(map[string]any{"type": "chat", "text": fmt.Sprintf("round %d", i)})
+		b := &batchReader{c: v2c}
+		b.until(t, func(f map[string]any) bool { return f["type"] == "chat" })
+		time.Sleep(400 * time.Millisecond) // past the deadline of the last write
+	}
+	if _, conns := w.hub.Rooms(); conns != 2 {
+		t.Fatalf("%d connections left, want 2", conns)
+	}
+}
