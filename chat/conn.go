@@ -251,11 +251,15 @@ func (c *conn) writeLoop() {
 				return
 			}
 		case app := <-c.pongs:
-			if c.write(func() error { return c.ws.WriteControl(websocket.PongMessage, []byte(app), time.Now().Add(c.room.hub.writeWait())) }) != nil {
+			if c.write(func() error {
+				return c.ws.WriteControl(websocket.PongMessage, []byte(app), time.Now().Add(c.room.hub.writeWait()))
+			}) != nil {
 				return
 			}
 		case <-ping.C:
-			if c.write(func() error { return c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.room.hub.writeWait())) }) != nil {
+			if c.write(func() error {
+				return c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.room.hub.writeWait()))
+			}) != nil {
 				return
 			}
 		}

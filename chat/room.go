@@ -332,12 +332,15 @@ func (r *Room) run(ctx context.Context) {
 		case <-tm.C:
 		case <-r.flushNow:
 		}
+		began := time.Now()
 		r.hub.guard.Do("chat_tick", r.flush, "show", r.showID)
 		n := 0
 		if v := r.view.Load(); v != nil {
 			n = len(*v)
 		}
-		tm.Reset(tickEvery(n))
+		// The next tick is due a tick after this one began: handing a big
+		// tick over takes a while, and must not stretch the cadence.
+		tm.Reset(max(tickEvery(n)-time.Since(began), time.Millisecond))
 	}
 }
 
