@@ -334,13 +334,18 @@ func (r *Room) run(ctx context.Context) {
 		}
 		began := time.Now()
 		r.hub.guard.Do("chat_tick", r.flush, "show", r.showID)
+		took := time.Since(began)
 		n := 0
 		if v := r.view.Load(); v != nil {
 			n = len(*v)
 		}
-		// The next tick is due a tick after this one began: handing a big
-		// tick over takes a while, and must not stretch the cadence.
-		tm.Reset(max(tickEvery(n)-time.Since(began), time.Millisecond))
+		// The next tick is due a tick after this one began (handing a big
+		// tick over takes a while, and must not stretch the cadence), and
+		// no sooner than half again the time this one took: when writes
+		// cost more than the room's size suggests (a busy CPU), the room
+		// ticks less often instead of falling behind.
+		every := min(max(tickEvery(n), took*3/2), maxAdaptiveTick)
+		tm.Reset(max(every-took, time.Millisecond))
 	}
 }
 
