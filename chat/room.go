@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -314,8 +315,14 @@ func (r *Room) flush() {
 	if capped > 0 {
 		r.hub.metrics.capped(capped)
 	}
-	for _, c := range *viewers {
+	for i, c := range *viewers {
 		c.deliver(t)
+		if i%256 == 255 {
+			// A big room's hand-over is thousands of writes: let the
+			// node's other work (requests, the bus, the stock flush) in
+			// between, as a node with one core must.
+			runtime.Gosched()
+		}
 	}
 }
 
@@ -341,10 +348,10 @@ func (r *Room) run(ctx context.Context) {
 		}
 		// The next tick is due a tick after this one began (handing a big
 		// tick over takes a while, and must not stretch the cadence), and
-		// no sooner than half again the time this one took: when writes
+		// no sooner than twice the time this one took: when writes
 		// cost more than the room's size suggests (a busy CPU), the room
 		// ticks less often instead of falling behind.
-		every := min(max(tickEvery(n), took*3/2), maxAdaptiveTick)
+		every := min(max(tickEvery(n), took*2), maxAdaptiveTick)
 		tm.Reset(max(every-took, time.Millisecond))
 	}
 }

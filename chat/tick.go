@@ -49,7 +49,7 @@ const (
 	maxTick = 100 * time.Millisecond
 	// maxAdaptiveTick bounds a tick stretched by the time handing the
 	// previous one over took (Room.run).
-	maxAdaptiveTick = 200 * time.Millisecond
+	maxAdaptiveTick = 250 * time.Millisecond
 	// viewersPerTickMs sets the tick by the room's size: a room of 60
 	// viewers per millisecond of tick (1,200 at 20 ms, 6,000 and more at
 	// 100 ms). A tick costs one write per viewer, so a big room ticks less
