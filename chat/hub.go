@@ -101,10 +101,11 @@ func (h *Hub) init() {
 		if h.Node == "" {
 			h.Node = uuid.NewString()
 		}
-		// Read with the HTTP server's own buffer (size 0), and borrow a write
+		// Read with a buffer of 512 bytes rather than the HTTP server's
+		// 4 KB one (clients send small frames, seldom), and borrow a write
 		// buffer per message from a pool: an idle viewer then holds no
-		// write buffer at all, which is most of what a connection costs.
-		h.upgrader = websocket.Upgrader{ReadBufferSize: 0, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
+		// write buffer at all.
+		h.upgrader = websocket.Upgrader{ReadBufferSize: 512, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
 			CheckOrigin: h.CheckOrigin, EnableCompression: false, HandshakeTimeout: 10 * time.Second}
 		h.metrics = newHubMetrics(h.Registry)
 		h.guard = crashguard.New(h.Registry, h.log())
