@@ -102,6 +102,7 @@ type chatRun struct {
 	stockHist        [histShards]histogram
 	stockMu          sync.Mutex
 	stockSeqs        map[uint64]int64
+	stockAsOf        map[uint64]int64 // seq → the offer\'s as_of, unix nanos
 	stockActions     atomic.Int64
 	stockFailed      atomic.Int64
 	stockOn          atomic.Bool
@@ -119,7 +120,7 @@ type chatRun struct {
 }
 
 func newChatRun(cfg *chatConfig, runID string, accounts []buyer) *chatRun {
-	r := &chatRun{cfg: cfg, runID: runID, errorFrames: map[string]int64{}, otherFrames: map[string]int64{}, stockSeqs: map[uint64]int64{},
+	r := &chatRun{cfg: cfg, runID: runID, errorFrames: map[string]int64{}, otherFrames: map[string]int64{}, stockSeqs: map[uint64]int64{}, stockAsOf: map[uint64]int64{},
 		connectFailure: map[string]int64{}, disconnects: map[string]int64{}}
 	r.phase.Store(-1)
 	total := cfg.duration + cfg.storm
@@ -442,12 +443,18 @@ func (r *chatRun) stockReceived(v *viewer, b []byte, now int64) {
 		return
 	}
 	v.stock++
-	if at := offerAsOf(b); at > 0 {
-		r.stockHist[v.i%histShards].record(time.Duration(now - at))
-	}
 	r.stockMu.Lock()
 	r.stockSeqs[seq]++
+	// Every viewer gets the same event: its as_of is parsed once.
+	at, ok := r.stockAsOf[seq]
+	if !ok {
+		at = offerAsOf(b)
+		r.stockAsOf[seq] = at
+	}
 	r.stockMu.Unlock()
+	if at > 0 {
+		r.stockHist[v.i%histShards].record(time.Duration(now - at))
+	}
 }
 
 // stockLoop changes an offer's stock every cfg.stockEvery from start to end:
