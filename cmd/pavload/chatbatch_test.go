@@ -24,7 +24,7 @@ func TestChatBatchFrames(t *testing.T) {
 	frame := fmt.Appendf(nil, `{"type":"batch","seq":15,"events":[`+
 		`{"seq":11,"type":"chat","id":"x","user":{"id":"u","name":"A \"]} [{ name"},"text":%q,"at":"2026-01-01T00:00:00Z"},`+
 		`{"seq":13,"type":"stock","offer_id":"o","offer":{"id":"o","available":3,"drop_opens_at":null,"as_of":%q},"available":3,"sold_out":false},`+
-		`{"type":"reactions","counts":{"heart":2}}],"skipped":2}`, text, asOf)
+		`{"type":"reactions","counts":{"heart":2}},{"count":3,"type":"viewers","note":"ends in a backslash \\\\"}],"skipped":2}`, text, asOf)
 	r.handle(v, frame, now.UnixNano())
 
 	if v.received[phaseChat] != 1 || r.msgs[0].got.Load() != 1 {
@@ -51,7 +51,7 @@ func TestChatBatchFrames(t *testing.T) {
 	// counted, not trusted.
 	r.handle(v, []byte(`{"type":"batch","events":[{"count":3,"type":"viewers"}]}`), now.UnixNano())
 	r.handle(v, []byte(`{"type":"batch","seq":20,"events":[{"seq":16,"type":"chat"`), now.UnixNano())
-	if v.lastSeq != 15 || v.gaps != 1 || r.otherFrames["batch (unreadable)"] != 1 || r.viewersFrames.Load() != 1 {
+	if v.lastSeq != 15 || v.gaps != 1 || r.otherFrames["batch (unreadable)"] != 1 || r.viewersFrames.Load() != 2 {
 		t.Errorf("last seq %d, gaps %d, other %v, viewers frames %d", v.lastSeq, v.gaps, r.otherFrames, r.viewersFrames.Load())
 	}
 }

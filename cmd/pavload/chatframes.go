@@ -209,15 +209,15 @@ var (
 
 // batchFrame is a protocol version 2 batch, read without decoding it:
 // {"type":"batch","seq":N,"events":[…],"skipped":K} (seq and skipped may be
-// absent). events is the array's inside.
+// absent). events runs from inside the array to the end of the frame:
+// eachObject walks it and returns what follows the array.
 type batchFrame struct {
-	seq     uint64
-	skipped int64
-	events  []byte
+	seq    uint64
+	events []byte
 }
 
-// parseBatch splits a batch frame into its parts. The server writes the
-// keys in this order; the events are the room's own JSON objects.
+// parseBatch reads a batch frame's seq and finds its events. The server
+// writes the keys in this order; the events are the room's own objects.
 func parseBatch(b []byte) (batchFrame, error) {
 	var f batchFrame
 	if !bytes.HasPrefix(b, batchPrefix) {
@@ -233,94 +233,85 @@ func parseBatch(b []byte) (batchFrame, error) {
 	if i < 0 {
 		return f, errNotABatch
 	}
-	rest = rest[i+len(eventsKey):]
-	end, err := arrayEnd(rest)
-	if err != nil {
-		return f, err
-	}
-	f.events = rest[:end]
-	tail := rest[end+1:]
-	if j := bytes.Index(tail, skippedKey); j >= 0 {
-		v, _ := parseUint(tail[j+len(skippedKey):])
-		f.skipped = int64(v)
-	}
+	f.events = rest[i+len(eventsKey):]
 	return f, nil
 }
 
-// arrayEnd finds the "]" closing an array whose inside starts b, minding
-// strings (and their escapes) and nesting.
-func arrayEnd(b []byte) (int, error) {
-	depth, inString := 0, false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			depth++
-		case '}':
-			depth--
-		case ']':
-			if depth == 0 {
-				return i, nil
-			}
-			depth--
-		}
+// skippedOf reads "skipped" from what follows a batch's events.
+func skippedOf(tail []byte) int64 {
+	if j := bytes.Index(tail, skippedKey); j >= 0 {
+		v, _ := parseUint(tail[j+len(skippedKey):])
+		return int64(v)
 	}
-	return 0, errBadBatchEv
+	return 0
 }
 
-// eachObject calls fn with each JSON object of an array's inside.
-func eachObject(b []byte, fn func(obj []byte)) error {
+// eachObject calls fn with each JSON object of an array, from just inside
+// its "[", and returns what follows its "]".
+func eachObject(b []byte, fn func(obj []byte)) ([]byte, error) {
 	for len(b) > 0 {
 		switch b[0] {
 		case ',', ' ', '\n', '\t', '\r':
 			b = b[1:]
 			continue
+		case ']':
+			return b[1:], nil
 		case '{':
 		default:
-			return errBadBatchEv
+			return nil, errBadBatchEv
 		}
-		depth, inString, end := 0, false, -1
-		for i := 0; i < len(b) && end < 0; i++ {
-			c := b[i]
-			if inString {
-				switch c {
-				case '\\':
-					i++
-				case '"':
-					inString = false
-				}
-				continue
-			}
-			switch c {
-			case '"':
-				inString = true
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					end = i
-				}
-			}
-		}
+		end := objectEnd(b)
 		if end < 0 {
-			return errBadBatchEv
+			return nil, errBadBatchEv
 		}
-		fn(b[:end+1])
-		b = b[end+1:]
+		fn(b[:end])
+		b = b[end:]
 	}
-	return nil
+	return nil, errBadBatchEv
+}
+
+// objectEnd returns the length of the JSON object b starts with (-1: not
+// closed), jumping from one brace, bracket or quote to the next and over
+// strings (minding their escapes) with fast byte searches.
+func objectEnd(b []byte) int {
+	depth := 0
+	for i := 0; i < len(b); {
+		j := bytes.IndexAny(b[i:], "\"{}[]")
+		if j < 0 {
+			return -1
+		}
+		i += j
+		switch b[i] {
+		case '"':
+			k := i + 1
+			for {
+				q := bytes.IndexByte(b[k:], '"')
+				if q < 0 {
+					return -1
+				}
+				k += q
+				bs := 0
+				for p := k - 1; p > i && b[p] == '\\'; p-- {
+					bs++
+				}
+				if bs%2 == 0 {
+					break
+				}
+				k++
+			}
+			i = k + 1
+			continue
+		case '{', '[':
+			depth++
+		default: // '}', ']'
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		}
+		i++
+	}
+	return -1
 }
 
 // isStockEvent tells a sequenced stock or sold_out event by its first bytes.

@@ -348,7 +348,7 @@ func (r *chatRun) batch(v *viewer, b []byte, now int64) {
 	}
 	prev := v.lastSeq
 	var fresh int64
-	_ = eachObject(f.events, func(ev []byte) {
+	tail, err := eachObject(f.events, func(ev []byte) {
 		kind, seq, typ := peekFrame(ev)
 		if seq > prev {
 			fresh++
@@ -356,13 +356,18 @@ func (r *chatRun) batch(v *viewer, b []byte, now int64) {
 		v.lastSeq = max(v.lastSeq, seq)
 		r.event(v, ev, kind, typ, now)
 	})
+	if err != nil {
+		r.count(r.otherFrames, "batch (unreadable)")
+		return
+	}
+	skipped := skippedOf(tail)
 	if f.seq > prev {
-		if missing := int64(f.seq-prev) - fresh - f.skipped; missing > 0 {
+		if missing := int64(f.seq-prev) - fresh - skipped; missing > 0 {
 			v.gaps += missing
 		}
 		v.lastSeq = max(v.lastSeq, f.seq)
 	}
-	v.sampled[max(r.phase.Load(), 0)] += f.skipped
+	v.sampled[max(r.phase.Load(), 0)] += skipped
 }
 
 // event is one room event or frame (alone, or out of a batch).
