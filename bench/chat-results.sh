@@ -78,6 +78,7 @@ for name in chat storm; do
 	row "$name: deliveries" "if $p == null then null else \"\\($p.deliveries) of \\($p.deliveries_expected) (\\($p.delivered_pct) %)\" end"
 	row "$name: messages that reached every viewer" "if $p == null then null else \"\\($p.messages_complete) of \\($p.messages_sent - $p.messages_refused)\" end"
 	row "$name: deliveries/s (chat frames arriving/s)" "if $p == null then null else \"\\($p.deliveries_per_sec | floor) (\\($p.received_per_sec | floor))\" end"
+	row "$name: sampled by the server on purpose (counted in batches); delivered of what the room's policy sent" "if $p == null then null else \"\\($p.sampled // 0); \\($p.delivered_of_policy_pct // \"–\") %\" end"
 	row "$name: delivery latency" "$(lat "$p.latency")"
 	if [ "$name" = storm ]; then
 		row "storm: reactions sent / refused / counted by the server" "if $p == null then null else \"\\($p.reactions_sent) / \\($p.reactions_refused) / \\($p.reactions_counted)\" end"
@@ -85,6 +86,9 @@ for name in chat storm; do
 	fi
 	row "$name: CPU, server / pavload (cores)" "if $p == null then null else \"\\($p.server_cpu_cores) / \\($p.client_cpu_cores)\" end"
 done
+row "**commerce**: a stock change every … ms during the storm: stock events, deliveries" 'if .chat.commerce == null then "not measured" else "\(.chat.commerce.every_ms) ms: \(.chat.commerce.events) events, \(.chat.commerce.deliveries) of \(.chat.commerce.expected) (\(.chat.commerce.delivered_pct) %)" end'
+row "commerce: latency from the stock read to receipt" "$(lat .chat.commerce.latency)"
+row "protocol" '"v\(.chat.config.protocol // 1)"'
 row "**all**: deliveries" '"\(.chat.total.deliveries) of \(.chat.total.deliveries_expected) (\(.chat.total.delivered_pct) %)"'
 row "all: delivery latency" "$(lat .chat.total.latency)"
 row "seq gaps (events a viewer never got)" '.chat.seq_gaps'

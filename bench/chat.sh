@@ -26,7 +26,8 @@
 # (10000), BENCH_CHAT_CHATTERS (20), BENCH_CHAT_RATE (20 messages/s in all),
 # BENCH_CHAT_SIZE (100 bytes), BENCH_CHAT_DURATION (20s), BENCH_CHAT_REACTIONS
 # (2000/s in all), BENCH_CHAT_REACTERS (500), BENCH_CHAT_STORM (10s; 0s: no
-# storm), BENCH_CHAT_ARGS (more pavload chat flags), BENCH_PG_SERVER (as in
+# storm), BENCH_CHAT_STOCK_EVERY (100ms: a stock change this often during
+# the storm, whose events every viewer times; 0: none), BENCH_CHAT_ARGS (more pavload chat flags), BENCH_PG_SERVER (as in
 # buy.sh), BENCH_PROFILE (set to 1: serve pprof on a private port and save the
 # server's heap with the idle crowd, a CPU profile of each phase and a
 # goroutine dump mid-storm as bench/out/chat-*-<mode>-*.pprof/.txt).
@@ -42,6 +43,7 @@ DURATION="${BENCH_CHAT_DURATION:-20s}"
 REACTIONS="${BENCH_CHAT_REACTIONS:-2000}"
 REACTERS="${BENCH_CHAT_REACTERS:-500}"
 STORM="${BENCH_CHAT_STORM:-10s}"
+STOCK_EVERY="${BENCH_CHAT_STOCK_EVERY:-100ms}"
 EXTRA="${BENCH_CHAT_ARGS:-}"
 
 BENCH_TAG="bench chat"
@@ -130,7 +132,7 @@ bench_mode() {
 	# shellcheck disable=SC2086 # EXTRA is a list of flags
 	timeout --foreground "$RUN_TIMEOUT" "${PIN_LOAD[@]}" bin/pavload chat --demo "$work/$mode/demo.json" --metrics-url "$metrics_url" --label "$mode" \
 		--viewers "$VIEWERS" --chatters "$CHATTERS" --rate "$RATE" --size "$SIZE" --duration "$DURATION" "${storm[@]}" \
-		--json "$json" $EXTRA | tee "$txt" || rc=$?
+		--stock-every "$STOCK_EVERY" --json "$json" $EXTRA | tee "$txt" || rc=$?
 	ticks_after="$(cpu_ticks)"
 	if [ -n "$profiler_pid" ]; then
 		kill "$profiler_pid" 2>/dev/null || true

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -19,10 +22,10 @@ const (
 	writeWait  = 10 * time.Second
 	pongWait   = 60 * time.Second
 	pingPeriod = pongWait * 9 / 10
-	// queueCap bounds a viewer's room traffic; past half of it the
-	// coalescable kinds (chat, reactions, viewer counts) are dropped for
-	// that viewer; when it is full, the viewer is too slow to follow the
-	// room and is disconnected with a reason (it reconnects and resumes).
+	// queueCap bounds the state events (tick.go) waiting for one viewer's
+	// writer: past it the viewer is too slow to follow the room and is
+	// disconnected with a reason (it reconnects and resumes). Chat waiting
+	// for a viewer who fell behind is left out instead (lean ticks).
 	queueCap = 256
 	// ownCap bounds a viewer's own results (reservations, errors). They are
 	// never dropped: a viewer who lets 32 of them pile up is disconnected.
@@ -42,7 +45,30 @@ type conn struct {
 	user *account.User // nil: anonymous, read-only
 	cred binding       // the credential user came with; the socket ends with it
 
-	queue chan frame  // room traffic, framed once per room
+	// v2: room traffic in batch frames (?v=2); otherwise each event in a
+	// text frame of its own, as protocol version 1 clients expect.
+	v2 bool
+
+	// ticks are the room's ticks waiting for the writer (tick.go), with the
+	// state events they hold; wake tells the writer there are some.
+	tickMu       sync.Mutex
+	ticks        []*tick
+	pendingState int
+	// skipThrough: ticks' events up to this seq reached the viewer already
+	// (its welcome or replay); set on joining, cleared once passed.
+	skipThrough uint64
+	wake        chan struct{}
+
+	// Writes to the socket happen under wmu: the writer goroutine's, and
+	// the room's own (deliver), which hands a tick to an idle viewer with
+	// one non-blocking write instead of waking the writer; partial is what
+	// such a write left of its frame (the writer finishes it first).
+	wmu     sync.Mutex
+	partial []byte
+	raw     syscall.RawConn // nil: no non-blocking writes
+	inline  atomic.Bool     // the writer wrote the first frame (the welcome)
+	closing atomic.Bool     // the close frame is being written
+
 	own   chan []byte // this viewer's results
 	pongs chan string // pings to answer, handed from the reader to the writer
 	// tookOwn is signalled, without blocking, each time the writer takes an
@@ -55,31 +81,109 @@ type conn struct {
 	closeCode int
 	closeText string
 
-	dropped atomic.Uint64
+	skipped atomic.Uint64 // chat lines left out for this viewer
 	// taps limits product card taps; made on the first, used by the reader only.
 	taps *rate.Limiter
 }
 
 func newConn(ws *websocket.Conn, room *Room, u *account.User) *conn {
-	return &conn{ws: ws, room: room, user: u,
-		queue: make(chan frame, queueCap), own: make(chan []byte, ownCap), pongs: make(chan string, 1),
+	c := &conn{ws: ws, room: room, user: u,
+		wake: make(chan struct{}, 1), own: make(chan []byte, ownCap), pongs: make(chan string, 1),
 		tookOwn: make(chan struct{}, 1), quit: make(chan struct{})}
+	if sc, ok := ws.UnderlyingConn().(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+		}
+	}
+	return c
 }
 
-// deliver queues room traffic. Coalescable traffic is shed first; losing
-// anything else means the viewer's picture of the room would be wrong, so
-// instead the viewer is disconnected and resumes.
-func (c *conn) deliver(pm frame, coalescable bool) {
-	if coalescable && len(c.queue) >= queueCap/2 {
-		c.dropped.Add(1)
-		c.room.hub.metrics.dropped()
+// deliver hands the viewer a tick. Its chat may be left out when the
+// writer gets to it late; its state events never are, so a viewer with too
+// many of them waiting is disconnected instead and resumes.
+func (c *conn) deliver(t *tick) {
+	c.tickMu.Lock()
+	if c.raw != nil && !t.keep && len(c.ticks) == 0 && c.skipThrough == 0 && len(c.own) == 0 && c.inline.Load() && c.wmu.TryLock() {
+		c.tickMu.Unlock()
+		c.writeInline(t)
 		return
 	}
-	select {
-	case c.queue <- pm:
-	default:
+	if !t.keep && (len(c.ticks) >= maxPendingTicks || c.pendingState+t.state > queueCap) {
+		c.tickMu.Unlock()
 		c.room.hub.metrics.dropped()
 		c.stop(CloseSlow, "too slow to follow the room: reconnect and resume")
+		return
+	}
+	c.ticks = append(c.ticks, t)
+	c.pendingState += t.state
+	c.tickMu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// writeInline writes a tick to a viewer with nothing waiting, from the
+// room's goroutine, in one non-blocking write: no goroutine wakes up for a
+// viewer who keeps up. What the socket does not take now (a full send
+// buffer) is left to the writer. The caller holds wmu.
+func (c *conn) writeInline(t *tick) {
+	defer c.wmu.Unlock()
+	if c.closing.Load() {
+		return
+	}
+	if c.partial != nil {
+		c.queue(t) // behind the rest of the frame the writer is finishing
+		return
+	}
+	f := t.frame(formV1Full)
+	if c.v2 {
+		f = t.frame(formV2Full)
+	}
+	if len(f) == 0 {
+		return
+	}
+	var n int
+	var werr error
+	if err := c.raw.Write(func(fd uintptr) bool {
+		n, werr = syscall.Write(int(fd), f)
+		return true // one attempt: never wait here
+	}); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The writer's last deadline ran out (it sets one per write
+			// it makes, 10 s ahead); it writes this with a new one.
+			c.queue(t)
+			return
+		}
+		werr = err
+	}
+	n = max(n, 0)
+	if t.capped > 0 {
+		c.skipped.Add(uint64(t.capped))
+	}
+	switch {
+	case werr != nil && !errors.Is(werr, syscall.EAGAIN) && !errors.Is(werr, syscall.EINTR):
+		c.stop(websocket.CloseGoingAway, "")
+	case n < len(f):
+		c.partial = f[n:] // a shared frame: its tail is read, never written
+		c.signal()
+	}
+}
+
+// queue adds a tick for the writer.
+func (c *conn) queue(t *tick) {
+	c.tickMu.Lock()
+	c.ticks = append(c.ticks, t)
+	c.pendingState += t.state
+	c.tickMu.Unlock()
+	c.signal()
+}
+
+// signal wakes the writer.
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -114,8 +218,11 @@ func (c *conn) writeLoop() {
 		if code == 0 {
 			code = websocket.CloseNormalClosure
 		}
+		c.wmu.Lock()
+		c.closing.Store(true)
 		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
 		_ = c.ws.Close()
+		c.wmu.Unlock()
 	}()
 	// Runs before the close above, so the close carries CloseInternal.
 	defer func() {
@@ -139,66 +246,196 @@ func (c *conn) writeLoop() {
 			if c.writeOwn(b) != nil {
 				return
 			}
-		case f := <-c.queue:
-			if c.writeBatch(f) != nil {
+		case <-c.wake:
+			if c.writeTicks() != nil {
 				return
 			}
 		case app := <-c.pongs:
-			if c.write(func() error { return c.ws.WriteControl(websocket.PongMessage, []byte(app), time.Now().Add(writeWait)) }) != nil {
+			if c.write(func() error {
+				return c.ws.WriteControl(websocket.PongMessage, []byte(app), time.Now().Add(c.room.hub.writeWait()))
+			}) != nil {
 				return
 			}
 		case <-ping.C:
-			if c.write(func() error { return c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)) }) != nil {
+			if c.write(func() error {
+				return c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.room.hub.writeWait()))
+			}) != nil {
 				return
 			}
 		}
 	}
 }
 
-// maxBatch bounds the frames one write carries.
-const maxBatch = 64
-
 var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// writeBatch writes f and whatever else is already queued in one system
-// call. A viewer who keeps up gets each frame as it comes; one who falls
-// behind (a crowd, a slow phone) gets many per write, so the cost of a busy
-// room is paid in bytes rather than in system calls. Frames are written
-// straight to the connection: every write of this socket happens on this
-// goroutine (pongs and closes included), so nothing can interleave.
-func (c *conn) writeBatch(f frame) error {
+// writeTicks writes the viewer's own results waiting, then every tick
+// waiting, in one system call. A tick older than chatLag (the viewer fell
+// behind) goes in its lean form, but the newest: the viewer keeps the latest
+// chat and every state event, and latency stays bounded instead of a
+// backlog growing. Frames are written straight to the connection: every
+// write of this socket happens on this goroutine (pongs and closes
+// included), so nothing can interleave.
+func (c *conn) writeTicks() error {
+	// Held from taking the ticks to writing them: a tick the room writes
+	// inline meanwhile must not overtake them.
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.tickMu.Lock()
+	ticks, skip := c.ticks, c.skipThrough
+	c.ticks, c.pendingState = nil, 0
+	c.tickMu.Unlock()
+
 	bp := batchBufs.Get().(*[]byte)
-	buf := append((*bp)[:0], f...)
-	for n := 1; n < maxBatch; n++ {
-		select {
-		case more := <-c.queue:
-			buf = append(buf, more...)
-			continue
-		default:
+	buf := (*bp)[:0]
+	buf = c.appendOwn(buf)
+	now := time.Now()
+	var skipped int
+	var only frame // the one shared frame to write, when that is all
+	passed := false
+	for i, t := range ticks {
+		after := uint64(0)
+		if !t.keep && skip != 0 && t.first != 0 {
+			if t.last <= skip {
+				continue // the welcome or replay had these
+			}
+			if t.first <= skip {
+				after = skip
+			}
+			passed = true
 		}
-		break
+		lean := !t.keep && i < len(ticks)-1 && now.Sub(t.at) > chatLag
+		skipped += t.skippedIn(lean)
+		form := formV1Full
+		switch {
+		case c.v2 && lean:
+			form = formV2Lean
+		case c.v2:
+			form = formV2Full
+		case lean:
+			form = formV1Lean
+		}
+		var f frame
+		if after != 0 {
+			f = t.encode(form, after)
+		} else {
+			f = t.frame(form)
+		}
+		if len(ticks) == 1 && len(buf) == 0 {
+			only = f
+			break
+		}
+		buf = append(buf, f...)
+		if len(buf) >= writeBudget && i < len(ticks)-1 {
+			// The rest waits for the next write, and by then it may be
+			// old enough to go lean: a viewer whose socket drains slowly
+			// is not handed a backlog in one go.
+			c.putBack(ticks[i+1:])
+			break
+		}
 	}
-	err := c.write(func() error {
-		nc := c.ws.UnderlyingConn()
-		if err := nc.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
-			return err
+	if passed {
+		c.tickMu.Lock()
+		if c.skipThrough == skip { // not set again by a resume meanwhile
+			c.skipThrough = 0
 		}
-		_, err := nc.Write(buf)
-		return err
-	})
+		c.tickMu.Unlock()
+	}
+	if skipped > 0 {
+		c.skipped.Add(uint64(skipped))
+		c.room.hub.metrics.skipped(skipped)
+	}
+	out := buf
+	if only != nil {
+		out = only
+	}
+	var err error
+	if len(out) > 0 || c.partial != nil {
+		err = c.writeLocked(out)
+	}
 	if cap(buf) <= 64<<10 {
-		*bp = buf
+		*bp = buf[:0]
 		batchBufs.Put(bp)
 	}
 	return err
 }
 
-func (c *conn) writeOwn(b []byte) error {
+// writeBudget is how many bytes of ticks one write takes at most (a tick
+// more, and the viewer's own results).
+const writeBudget = 64 << 10
+
+// putBack returns ticks a write did not take to the front of the queue.
+func (c *conn) putBack(rest []*tick) {
+	c.tickMu.Lock()
+	c.ticks = append(slices.Clone(rest), c.ticks...)
+	for _, t := range rest {
+		c.pendingState += t.state
+	}
+	c.tickMu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// appendOwn appends the viewer's own results waiting.
+func (c *conn) appendOwn(buf []byte) []byte {
+	for {
+		select {
+		case b := <-c.own:
+			c.tookOwnSignal()
+			buf = append(buf, textFrame(b)...)
+		default:
+			return buf
+		}
+	}
+}
+
+func (c *conn) tookOwnSignal() {
 	select {
 	case c.tookOwn <- struct{}{}:
 	default:
 	}
-	return c.writeBatch(textFrame(b))
+}
+
+// writeRaw writes frames ready for the wire.
+func (c *conn) writeRaw(buf []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeLocked(buf)
+}
+
+// writeLocked writes what an inline write left, then buf; the caller holds wmu.
+func (c *conn) writeLocked(buf []byte) error {
+	nc := c.ws.UnderlyingConn()
+	err := nc.SetWriteDeadline(time.Now().Add(c.room.hub.writeWait()))
+	if err == nil && c.partial != nil {
+		_, err = nc.Write(c.partial)
+		c.partial = nil
+	}
+	if err == nil && len(buf) > 0 {
+		_, err = nc.Write(buf)
+	}
+	if err != nil {
+		c.stop(websocket.CloseGoingAway, "")
+		return err
+	}
+	c.inline.Store(true)
+	return nil
+}
+
+func (c *conn) writeOwn(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.tookOwnSignal()
+	bp := batchBufs.Get().(*[]byte)
+	buf := append((*bp)[:0], textFrame(b)...)
+	buf = c.appendOwn(buf)
+	err := c.writeLocked(buf)
+	if cap(buf) <= 64<<10 {
+		*bp = buf[:0]
+		batchBufs.Put(bp)
+	}
+	return err
 }
 
 // roomForAnswers waits until the own queue can take the answers to one more
@@ -218,7 +455,14 @@ func (c *conn) roomForAnswers() bool {
 }
 
 func (c *conn) write(fn func() error) error {
-	_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.partial != nil {
+		if err := c.writeLocked(nil); err != nil {
+			return err
+		}
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.room.hub.writeWait()))
 	if err := fn(); err != nil {
 		c.stop(websocket.CloseGoingAway, "")
 		return err

@@ -4,10 +4,13 @@
 // (pins, flash drops, stock, sold out, a viewer's own results).
 //
 // A room's events are numbered by the Bus, which every node shares, so a
-// viewer may resume on any node. Each event is encoded once per room and
-// written to every viewer from per-connection queues; a slow viewer sheds
-// chat and reactions, never its own results, and is disconnected with a
-// reason when it cannot keep up with the rest.
+// viewer may resume on any node. A room hands its viewers ticks (tick.go):
+// the events of 20–100 ms, encoded once per protocol version and written to
+// every viewer from the same buffer, inline from the room's goroutine for a
+// viewer with nothing waiting, else by the viewer's writer. Commerce and
+// state events are never shed; a viewer who falls behind gets the chat of
+// old ticks left out and counted, never its own results, and is
+// disconnected with a reason when even the state events pile up.
 //
 // Joins, leaves, chat, reactions and product card taps are reported to a
 // Recorder (the show's analytics), which must only touch memory.

@@ -67,6 +67,17 @@ type nodeConfig struct {
 	setup     func(*world)
 	registry  prometheus.Registerer
 	lifecycle chat.Lifecycle
+	bigRoom   int
+	bigChat   float64
+	writeWait time.Duration
+}
+
+// withWriteWait sets Hub.WriteWait.
+func withWriteWait(d time.Duration) option { return func(c *nodeConfig) { c.writeWait = d } }
+
+// withBigRoom sets Hub.BigRoom and Hub.BigRoomChat.
+func withBigRoom(viewers int, perSec float64) option {
+	return func(c *nodeConfig) { c.bigRoom, c.bigChat = viewers, perSec }
 }
 
 // withRegistry sets Hub.Registry.
@@ -132,7 +143,8 @@ func (w *world) start(bus chat.Bus, opts ...option) {
 	}
 	w.shop = &checkout.Service{Catalog: w.db, Ledger: w.db, Gate: w.gate, Shows: w.db, Payments: &testpay.Provider{}, Logger: slog.New(slog.DiscardHandler)}
 	w.hub = &chat.Hub{Bus: bus, Shows: w.db, Catalog: w.db, Checkout: w.shop, Users: w.db, Logger: slog.New(slog.DiscardHandler),
-		History: cfg.history, Caller: w.caller, Analytics: cfg.analytics, Registry: cfg.registry, Lifecycle: cfg.lifecycle}
+		History: cfg.history, Caller: w.caller, Analytics: cfg.analytics, Registry: cfg.registry, Lifecycle: cfg.lifecycle,
+		BigRoom: cfg.bigRoom, BigRoomChat: cfg.bigChat, WriteWait: cfg.writeWait}
 	w.shop.Notifier = w.hub
 	if cfg.setup != nil {
 		cfg.setup(w)
@@ -205,6 +217,12 @@ func (w *world) dial(user, query string) (*client, *http.Response, error) {
 // only a few kilobytes in flight, so the server's queues for it fill.
 func (w *world) dialSlow(user string) *client {
 	w.t.Helper()
+	return w.dialSlowQuery(user, "")
+}
+
+// dialSlowQuery is dialSlow with a query (?v=2).
+func (w *world) dialSlowQuery(user, query string) *client {
+	w.t.Helper()
 	d := &websocket.Dialer{HandshakeTimeout: wait, ReadBufferSize: 1024,
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
@@ -213,7 +231,7 @@ func (w *world) dialSlow(user string) *client {
 			}
 			return c, err
 		}}
-	c, _, err := w.dialWith(d, user, "")
+	c, _, err := w.dialWith(d, user, query)
 	if err != nil {
 		w.t.Fatal(err)
 	}

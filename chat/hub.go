@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -58,6 +59,14 @@ type Hub struct {
 	Lifecycle Lifecycle
 	// SecureCookies marks the anonymous visitor cookie Secure (behind HTTPS).
 	SecureCookies bool
+	// BigRoom is the number of viewers on this node past which a room sends
+	// each viewer at most BigRoomChat chat lines a second (the newest; the
+	// staff's always). Defaults: 8000 viewers, 10 lines; BigRoom < 0: never.
+	BigRoom     int
+	BigRoomChat float64
+	// WriteWait is how long a write to a viewer may take before the socket
+	// is dropped; default 10 s.
+	WriteWait time.Duration
 
 	once     sync.Once
 	upgrader websocket.Upgrader
@@ -66,6 +75,9 @@ type Hub struct {
 
 	mu    sync.Mutex
 	rooms map[uuid.UUID]*Room
+	// opening holds the rooms being opened: the bus and store calls that
+	// open one run without mu, and a second joiner waits for the first.
+	opening map[uuid.UUID]*opening
 
 	stockMu sync.Mutex
 	stock   map[uuid.UUID]uuid.UUID // offer → show, waiting for the next stock flush
@@ -84,18 +96,40 @@ type Users interface {
 func (h *Hub) init() {
 	h.once.Do(func() {
 		h.rooms = map[uuid.UUID]*Room{}
+		h.opening = map[uuid.UUID]*opening{}
 		h.stock = map[uuid.UUID]uuid.UUID{}
 		if h.Node == "" {
 			h.Node = uuid.NewString()
 		}
-		// Read with the HTTP server's own buffer (size 0), and borrow a write
+		// Read with a buffer of 512 bytes rather than the HTTP server's
+		// 4 KB one (clients send small frames, seldom), and borrow a write
 		// buffer per message from a pool: an idle viewer then holds no
-		// write buffer at all, which is most of what a connection costs.
-		h.upgrader = websocket.Upgrader{ReadBufferSize: 0, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
+		// write buffer at all.
+		h.upgrader = websocket.Upgrader{ReadBufferSize: 512, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
 			CheckOrigin: h.CheckOrigin, EnableCompression: false, HandshakeTimeout: 10 * time.Second}
 		h.metrics = newHubMetrics(h.Registry)
 		h.guard = crashguard.New(h.Registry, h.log())
 	})
+}
+
+// bigRoom returns the big-room chat cap: the size past which it applies
+// (negative: never) and the lines a second.
+func (h *Hub) bigRoom() (viewers int, perSec float64) {
+	viewers, perSec = h.BigRoom, h.BigRoomChat
+	if viewers == 0 {
+		viewers = defaultBigRoom
+	}
+	if perSec <= 0 {
+		perSec = defaultBigRoomChat
+	}
+	return viewers, perSec
+}
+
+func (h *Hub) writeWait() time.Duration {
+	if h.WriteWait <= 0 {
+		return writeWait
+	}
+	return h.WriteWait
 }
 
 func (h *Hub) history() int {
@@ -165,6 +199,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := newConn(ws, room, u)
 	c.cred = cred
+	// ?v=2: room traffic in batch frames (PROTOCOL.md); anything else gets
+	// protocol version 1, one frame per event.
+	if v, err := strconv.Atoi(r.URL.Query().Get("v")); err == nil && v >= 2 {
+		c.v2 = true
+	}
 	h.metrics.conns.Inc()
 	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
 	joined := !h.guard.Do("chat_join", func() {
@@ -208,14 +247,48 @@ func refuseUpgrade(w http.ResponseWriter, status int, err error) {
 	_, _ = w.Write(mustJSON(map[string]any{"error": map[string]string{"code": string(apperr.CodeOf(err)), "message": apperr.MessageOf(err)}}))
 }
 
+// opening is a room being opened; done is closed when r or err is set.
+type opening struct {
+	done chan struct{}
+	r    *Room
+	err  error
+}
+
 // room returns the show's room on this node, opening it (and its bus
-// subscription) on first use.
+// subscription) on first use. The hub's lock is not held across the bus
+// and store calls that open it: other rooms keep opening and ticking.
 func (h *Hub) room(ctx context.Context, sh *show.Show) (*Room, error) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if r, ok := h.rooms[sh.ID]; ok {
+		h.mu.Unlock()
 		return r, nil
 	}
+	if op, ok := h.opening[sh.ID]; ok {
+		h.mu.Unlock()
+		select {
+		case <-op.done:
+			return op.r, op.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	op := &opening{done: make(chan struct{})}
+	h.opening[sh.ID] = op
+	h.mu.Unlock()
+
+	op.r, op.err = h.openRoom(ctx, sh)
+	h.mu.Lock()
+	delete(h.opening, sh.ID)
+	if op.err == nil {
+		h.rooms[sh.ID] = op.r
+	}
+	h.mu.Unlock()
+	close(op.done)
+	return op.r, op.err
+}
+
+// openRoom reads what a new room starts from and subscribes it to the bus.
+func (h *Hub) openRoom(ctx context.Context, sh *show.Show) (*Room, error) {
 	channel := channelOf(sh.ID)
 	epoch, err := h.Bus.Epoch(ctx, channel)
 	if err != nil {
@@ -232,8 +305,9 @@ func (h *Hub) room(ctx context.Context, sh *show.Show) (*Room, error) {
 		return nil, err
 	}
 	r := &Room{hub: h, showID: sh.ID, channel: channel, sub: sub, cancel: cancel, show: *showView(sh), epoch: epoch,
-		conns: map[*conn]struct{}{}, offers: offers, muted: map[uuid.UUID]time.Time{}, banned: map[uuid.UUID]bool{},
-		lastChat: map[uuid.UUID]time.Time{}, limits: map[uuid.UUID]*rate.Limiter{}, reacts: map[string]int{}}
+		conns: map[*conn]struct{}{}, byUser: map[uuid.UUID][]*conn{}, offers: offers, muted: map[uuid.UUID]time.Time{}, banned: map[uuid.UUID]bool{},
+		lastChat: map[uuid.UUID]time.Time{}, limits: map[uuid.UUID]*rate.Limiter{}, reacts: map[string]int{},
+		flushNow: make(chan struct{}, 1)}
 	if h.Store != nil {
 		banned, muted, err := h.Store.Moderation(ctx, sh.ID, time.Now())
 		if err != nil {
@@ -251,12 +325,12 @@ func (h *Hub) room(ctx context.Context, sh *show.Show) (*Room, error) {
 			return nil, err
 		}
 	}
-	h.rooms[sh.ID] = r
 	go func() {
 		for msg := range sub.C() {
 			r.receiveGuarded(msg)
 		}
 	}()
+	go r.run(subCtx)
 	return r, nil
 }
 
@@ -442,13 +516,15 @@ func (h *Hub) OrderChanged(o *checkout.Order) {
 	if r == nil {
 		return
 	}
-	b := mustJSON(map[string]any{"type": "order", "order": o})
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	for c := range r.conns {
-		if c.user != nil && c.user.ID == o.UserID {
-			c.reply(b)
-		}
+	conns := slices.Clone(r.byUser[o.UserID])
+	r.mu.Unlock()
+	if len(conns) == 0 {
+		return
+	}
+	b := mustJSON(map[string]any{"type": "order", "order": o})
+	for _, c := range conns {
+		c.reply(b)
 	}
 }
 
@@ -537,7 +613,7 @@ func (h *Hub) presence(ctx context.Context, r *Room) {
 	r.viewers = total
 	r.mu.Unlock()
 	if changed {
-		r.fanout(mustJSON(map[string]any{"type": "viewers", "count": total}), true)
+		r.fanout(mustJSON(map[string]any{"type": "viewers", "count": total}), laneState)
 	}
 }
 
@@ -582,22 +658,28 @@ func (h *Hub) Rooms() (rooms, conns int) {
 }
 
 type hubMetrics struct {
-	conns prometheus.Gauge
-	drops prometheus.Counter
+	conns   prometheus.Gauge
+	drops   prometheus.Counter
+	skips   prometheus.Counter
+	cappeds prometheus.Counter
 }
 
 func newHubMetrics(reg prometheus.Registerer) *hubMetrics {
 	m := &hubMetrics{
-		conns: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pavilion_chat_connections", Help: "Open live-room websockets on this node."}),
-		drops: prometheus.NewCounter(prometheus.CounterOpts{Name: "pavilion_chat_dropped_total", Help: "Coalescable frames dropped for slow readers, and slow readers disconnected."}),
+		conns:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "pavilion_chat_connections", Help: "Open live-room websockets on this node."}),
+		drops:   prometheus.NewCounter(prometheus.CounterOpts{Name: "pavilion_chat_dropped_total", Help: "Chat shed for the whole room as too late, and slow readers disconnected."}),
+		skips:   prometheus.NewCounter(prometheus.CounterOpts{Name: "pavilion_chat_sampled_total", Help: "Chat lines left out for a viewer who fell behind (a lean tick), per viewer."}),
+		cappeds: prometheus.NewCounter(prometheus.CounterOpts{Name: "pavilion_chat_capped_total", Help: "Chat lines a big room left out of its ticks (the per-viewer chat cap), per tick."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.conns, m.drops)
+		reg.MustRegister(m.conns, m.drops, m.skips, m.cappeds)
 	}
 	return m
 }
 
-func (m *hubMetrics) dropped() { m.drops.Inc() }
+func (m *hubMetrics) dropped()      { m.drops.Inc() }
+func (m *hubMetrics) skipped(n int) { m.skips.Add(float64(n)) }
+func (m *hubMetrics) capped(n int)  { m.cappeds.Add(float64(n)) }
 
 // Lifecycle is what the room needs of the show service (show.Service).
 type Lifecycle interface {

@@ -238,6 +238,7 @@ type roomEvent struct {
 	User    *Author    `json:"user,omitempty"`
 	Text    string     `json:"text,omitempty"`
 	At      *time.Time `json:"at,omitempty"`
+	Staff   bool       `json:"staff,omitempty"`   // chat: by the show's hosts or brand admins (never sampled out)
 	Action  string     `json:"action,omitempty"`  // moderation
 	Target  uint64     `json:"target,omitempty"`  // moderation delete: the message's seq
 	Subject *uuid.UUID `json:"subject,omitempty"` // moderation: the user acted on

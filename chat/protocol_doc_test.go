@@ -246,6 +246,7 @@ func TestServerFramesMatchSchema(t *testing.T) {
 	host, welcome := w.join("host")
 	viewer, _ := w.join("viewer")
 	anon, _ := w.join("")
+	batched, _ := w.joinQuery("member", "?v=2") // protocol version 2: batch frames
 	w.addUser("troll")
 	troll, _ := w.join("troll")
 
@@ -272,6 +273,7 @@ func TestServerFramesMatchSchema(t *testing.T) {
 	}
 	anon.next("pin")
 	anon.next("pin")
+	batched.next("batch")
 
 	viewer.send(map[string]any{"type": "react", "emoji": "fire"})
 	anon.next("reactions")

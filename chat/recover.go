@@ -34,7 +34,7 @@ func (c *conn) crashed(component string, p any, id, frameType string) {
 	if component == "chat_writer" {
 		// The writer is gone: write the answer here, best effort (the
 		// panic may have cut a write short; the close follows anyway).
-		_ = c.writeBatch(textFrame(internalError(id)))
+		_ = c.writeRaw(textFrame(internalError(id)))
 	} else {
 		c.reply(internalError(id))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -37,18 +38,27 @@ type Room struct {
 	sub     Subscription
 	cancel  context.CancelFunc
 
-	// view is the viewer list fan-out reads without taking mu.
+	// view is the viewer list a tick is handed to, rebuilt by the tick
+	// after viewers joined or left (viewDirty), not on every join.
 	view atomic.Pointer[[]*conn]
+	// flushNow ends the tick at once: a state event is waiting.
+	flushNow chan struct{}
 
 	mu sync.Mutex
 	// show is the show as last edited: every node's room applies each edit
 	// (show events through the bus), so that welcomes and chat go by the
 	// current hosts and visibility. Privileged frames read the show afresh.
-	show    ShowView
-	conns   map[*conn]struct{}
-	epoch   string
-	last    uint64  // highest seq seen
-	history []entry // ascending seq, contiguous, at most hub.History long
+	show   ShowView
+	conns  map[*conn]struct{}
+	byUser map[uuid.UUID][]*conn // signed-in viewers' connections, for their order updates
+	// pending is the current tick's events (tick.go); viewDirty says the
+	// viewer list changed since the last tick.
+	pending   []tickItem
+	viewDirty bool
+	chatCap   chatCap
+	epoch     string
+	last      uint64  // highest seq seen
+	history   []entry // ascending seq, contiguous, at most hub.History long
 	// offers holds the one copy of each offer's live state; pin, stock,
 	// sold_out and drop events replace it when newer (OfferView.AsOf).
 	offers map[uuid.UUID]*OfferView
@@ -76,19 +86,30 @@ func (r *Room) join(c *conn, epoch string, after uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.conns[c] = struct{}{}
-	r.refreshViewLocked()
+	if c.user != nil {
+		r.byUser[c.user.ID] = append(r.byUser[c.user.ID], c)
+	}
+	r.viewDirty = true
 	r.idleAt = time.Time{}
+	// Events up to r.last reach c through its welcome or its replay; the
+	// current tick (handed to c too) may hold some of them.
+	c.tickMu.Lock()
+	c.skipThrough = r.last
+	c.tickMu.Unlock()
 	if epoch != "" {
-		// A replay must fit the connection's queue (with "resumed" after
-		// it), or the client would be disconnected as too slow before it
-		// read anything; past that, a snapshot is the cheaper answer.
-		if missed, ok := r.missedLocked(epoch, after); ok && len(missed) < cap(c.queue)-len(c.queue) {
-			for _, e := range missed {
-				c.deliver(e.pm, false)
+		// A replay must fit what a viewer may have waiting, or a snapshot
+		// is the cheaper answer.
+		if missed, ok := r.missedLocked(epoch, after); ok && len(missed) < queueCap {
+			items := make([]tickItem, len(missed))
+			for i, e := range missed {
+				items[i] = tickItem{seq: e.seq, data: e.data, pm: e.pm, lane: laneState}
 			}
-			// "resumed" closes the replay, so it travels the same queue:
-			// own results overtake room traffic.
-			c.deliver(textFrame(mustJSON(map[string]any{"type": "resumed", "epoch": r.epoch, "seq": r.last, "replayed": len(missed)})), false)
+			t := newTick(time.Now(), items)
+			t.keep = true
+			// "resumed" closes the replay, so it travels with it: own
+			// results overtake room traffic.
+			t.trailer = mustJSON(map[string]any{"type": "resumed", "epoch": r.epoch, "seq": r.last, "replayed": len(missed)})
+			c.deliver(t)
 			return
 		}
 	}
@@ -159,7 +180,15 @@ func nonNilRaw(s []json.RawMessage) []json.RawMessage {
 func (r *Room) leave(c *conn) {
 	r.mu.Lock()
 	delete(r.conns, c)
-	r.refreshViewLocked()
+	if c.user != nil {
+		list := slices.DeleteFunc(r.byUser[c.user.ID], func(x *conn) bool { return x == c })
+		if len(list) == 0 {
+			delete(r.byUser, c.user.ID)
+		} else {
+			r.byUser[c.user.ID] = list
+		}
+	}
+	r.viewDirty = true
 	if len(r.conns) == 0 {
 		r.idleAt = time.Now()
 	}
@@ -171,7 +200,7 @@ func (r *Room) leave(c *conn) {
 func (r *Room) receive(msg []byte) {
 	seq, payload, err := Unframe(msg)
 	if err != nil {
-		r.fanout(msg, true)
+		r.fanout(msg, laneChat) // another node's reaction counts
 		return
 	}
 	var ev roomEvent
@@ -181,35 +210,42 @@ func (r *Room) receive(msg []byte) {
 	}
 	data := withSeq(seq, payload)
 	pm := textFrame(data)
-	viewers, fresh := r.record(seq, data, pm, ev)
-	if !fresh {
-		return // already seen
-	}
-
 	// Chat that waited too long behind an overloaded node is shed for the
 	// whole room: late chat is noise, and skipping it lets the room catch up.
 	// It stays in history for welcomes and resumes.
-	chat := ev.Type == EvChat
-	if chat && ev.At != nil && time.Since(*ev.At) > staleChat {
+	ln := laneOf(ev.Type)
+	shed := ln == laneChat && ev.At != nil && time.Since(*ev.At) > staleChat
+	if shed {
 		r.hub.metrics.dropped()
+	}
+	item := tickItem{seq: seq, data: data, pm: pm, lane: ln, staff: ev.Staff}
+	if !r.record(seq, data, pm, ev, item, !shed) {
+		return // already seen
+	}
+	if ln == laneState {
+		r.flushSoon()
+	}
+}
+
+// flushSoon ends the current tick at once, in a room that ticks at the
+// shortest tick. A bigger room's state events ride its next tick (100 ms
+// at most): each extra tick costs a write per viewer, and commerce events
+// at the rate of a busy sale would double a big room's writes.
+func (r *Room) flushSoon() {
+	if v := r.view.Load(); v != nil && tickEvery(len(*v)) > minTick {
 		return
 	}
-	// Delivery happens outside the room's lock, from the viewer list as it
-	// was when the event entered history: a big room's fan-out must not
-	// block chatters, reacters and joiners. receive runs on one goroutine,
-	// so events still reach every viewer in sequence.
-	if viewers != nil {
-		for _, c := range *viewers {
-			c.deliver(pm, chat)
-		}
+	select {
+	case r.flushNow <- struct{}{}:
+	default:
 	}
 }
 
 // record enters a numbered event into the room's history and state, and
-// returns the viewers to deliver it to; false: the event was seen before.
+// into the current tick when deliver; false: the event was seen before.
 // The lock is released by defer, so a panic on an event's content (which
 // receiveGuarded recovers) cannot leave the room locked for good.
-func (r *Room) record(seq uint64, data []byte, pm frame, ev roomEvent) (*[]*conn, bool) {
+func (r *Room) record(seq uint64, data []byte, pm frame, ev roomEvent, item tickItem, deliver bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
@@ -223,7 +259,7 @@ func (r *Room) record(seq uint64, data []byte, pm frame, ev roomEvent) (*[]*conn
 		r.history = r.history[:0]
 		go r.resync()
 	case seq <= r.last:
-		return nil, false
+		return false
 	case r.last != 0 && seq != r.last+1:
 		// The bus dropped something on the way here: history no longer
 		// reaches back without a hole, so resumes before this get a snapshot,
@@ -237,14 +273,90 @@ func (r *Room) record(seq uint64, data []byte, pm frame, ev roomEvent) (*[]*conn
 		r.history = slices.Delete(r.history, 0, n)
 	}
 	r.applyLocked(&ev)
-	return r.view.Load(), true
+	if deliver {
+		r.pending = append(r.pending, item)
+	}
+	return true
 }
 
 // staleChat is how old a chat message may be when it reaches this node and
 // still be shown.
 const staleChat = 2 * time.Second
 
-// refreshViewLocked rebuilds the viewer list that fan-out reads without the lock.
+// flush ends the current tick: its events go to every viewer as one tick,
+// encoded once per form. It runs on the room's ticker goroutine only, so
+// ticks reach every viewer in sequence. Handing a tick over is an append
+// per viewer; no lock of the room is held meanwhile.
+func (r *Room) flush() {
+	now := time.Now()
+	r.mu.Lock()
+	items := r.pending
+	r.pending = nil
+	if r.viewDirty {
+		r.refreshViewLocked()
+		r.viewDirty = false
+	}
+	viewers := r.view.Load()
+	n := 0
+	if viewers != nil {
+		n = len(*viewers)
+	}
+	capped := 0
+	if big, perSec := r.hub.bigRoom(); len(items) > 0 && big >= 0 && n > big {
+		capped = r.chatCap.apply(items, now, perSec)
+	}
+	capped += capFlood(items)
+	r.mu.Unlock()
+	if len(items) == 0 || n == 0 {
+		return
+	}
+	t := newTick(now, items)
+	t.capped = capped
+	if capped > 0 {
+		r.hub.metrics.capped(capped)
+	}
+	for i, c := range *viewers {
+		c.deliver(t)
+		if i%256 == 255 {
+			// A big room's hand-over is thousands of writes: let the
+			// node's other work (requests, the bus, the stock flush) in
+			// between, as a node with one core must.
+			runtime.Gosched()
+		}
+	}
+}
+
+// run ticks the room until ctx ends: every tickEvery (by the room's size),
+// or at once when a state event is waiting. A panic in a tick is logged and
+// counted, and the room ticks on.
+func (r *Room) run(ctx context.Context) {
+	tm := time.NewTimer(minTick)
+	defer tm.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tm.C:
+		case <-r.flushNow:
+		}
+		began := time.Now()
+		r.hub.guard.Do("chat_tick", r.flush, "show", r.showID)
+		took := time.Since(began)
+		n := 0
+		if v := r.view.Load(); v != nil {
+			n = len(*v)
+		}
+		// The next tick is due a tick after this one began (handing a big
+		// tick over takes a while, and must not stretch the cadence), and
+		// no sooner than twice the time this one took: when writes
+		// cost more than the room's size suggests (a busy CPU), the room
+		// ticks less often instead of falling behind.
+		every := min(max(tickEvery(n), took*2), maxAdaptiveTick)
+		tm.Reset(max(every-took, time.Millisecond))
+	}
+}
+
+// refreshViewLocked rebuilds the viewer list ticks are handed to.
 func (r *Room) refreshViewLocked() {
 	list := make([]*conn, 0, len(r.conns))
 	for c := range r.conns {
@@ -399,13 +511,15 @@ func showView(sh *show.Show) *ShowView {
 		StartsAt: sh.StartsAt, EndsAt: sh.EndsAt, HostIDs: append([]uuid.UUID{}, sh.HostIDs...), UpdatedAt: sh.UpdatedAt}
 }
 
-// fanout sends unnumbered traffic (reactions, viewer counts) to this node's viewers.
-func (r *Room) fanout(data []byte, coalescable bool) {
-	pm := textFrame(data)
-	if viewers := r.view.Load(); viewers != nil {
-		for _, c := range *viewers {
-			c.deliver(pm, coalescable)
-		}
+// fanout sends unnumbered traffic (reactions, viewer counts) to this
+// node's viewers, in the current tick: reactions in the chat lane, viewer
+// counts in the state lane.
+func (r *Room) fanout(data []byte, ln lane) {
+	r.mu.Lock()
+	r.pending = append(r.pending, tickItem{data: data, pm: textFrame(data), lane: ln})
+	r.mu.Unlock()
+	if ln == laneState {
+		r.flushSoon()
 	}
 }
 
@@ -466,24 +580,24 @@ func (r *Room) allowLocked(u *account.User) bool {
 
 // mayChat applies the room's rules to u's message at now, and counts it
 // against slow mode when it passes.
-func (r *Room) mayChat(u *account.User, text string, now time.Time) error {
+func (r *Room) mayChat(u *account.User, text string, now time.Time) (staff bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	isStaff := account.CanHost(u, r.show.BrandID, r.show.HostIDs)
 	switch {
 	case r.banned[u.ID]:
-		return apperr.Errorf(apperr.Forbidden, "you are banned from this show")
+		return false, apperr.Errorf(apperr.Forbidden, "you are banned from this show")
 	case now.Before(r.muted[u.ID]):
-		return apperr.Errorf(apperr.Forbidden, "you are muted until %s", r.muted[u.ID].UTC().Format(time.RFC3339))
+		return false, apperr.Errorf(apperr.Forbidden, "you are muted until %s", r.muted[u.ID].UTC().Format(time.RFC3339))
 	case !r.allowLocked(u):
-		return apperr.Errorf(apperr.RateLimited, "slow down")
+		return false, apperr.Errorf(apperr.RateLimited, "slow down")
 	case !isStaff && r.slow > 0 && now.Sub(r.lastChat[u.ID]) < r.slow:
-		return apperr.Errorf(apperr.RateLimited, "slow mode: one message every %d seconds", int(r.slow/time.Second))
+		return false, apperr.Errorf(apperr.RateLimited, "slow mode: one message every %d seconds", int(r.slow/time.Second))
 	case !isStaff && containsWord(text, r.words):
-		return apperr.Errorf(apperr.Invalid, "your message contains a word this show does not allow")
+		return false, apperr.Errorf(apperr.Invalid, "your message contains a word this show does not allow")
 	}
 	r.lastChat[u.ID] = now
-	return nil
+	return isStaff, nil
 }
 
 func (r *Room) chat(ctx context.Context, c *conn, f *ClientFrame) error {
@@ -492,11 +606,12 @@ func (r *Room) chat(ctx context.Context, c *conn, f *ClientFrame) error {
 	}
 	u := c.user
 	now := time.Now()
-	if err := r.mayChat(u, f.Text, now); err != nil {
+	staff, err := r.mayChat(u, f.Text, now)
+	if err != nil {
 		return err
 	}
 	at := now.UTC()
-	if err := r.append(ctx, &roomEvent{Type: EvChat, ID: uuid.NewString(), User: &Author{ID: u.ID, Name: u.DisplayName}, Text: f.Text, At: &at}); err != nil {
+	if err := r.append(ctx, &roomEvent{Type: EvChat, ID: uuid.NewString(), User: &Author{ID: u.ID, Name: u.DisplayName}, Text: f.Text, At: &at, Staff: staff}); err != nil {
 		return err
 	}
 	if r.hub.Analytics != nil {

@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +38,8 @@ type chatConfig struct {
 	createWorkers   int
 	timeout         time.Duration
 	progress        time.Duration
+	protocol        int
+	stockEvery      time.Duration
 }
 
 // serverFrameLimit is the live room's per-user limit on chat and reaction
@@ -94,6 +97,8 @@ func (c *chatConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.createWorkers, "create-workers", 32, "parallel requests while creating accounts")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "per-request timeout, and how long a viewer may wait for its welcome")
 	fs.DurationVar(&c.progress, "progress", 5*time.Second, "print a progress line this often during the run (0: never)")
+	fs.IntVar(&c.protocol, "protocol", 2, "live-room protocol version: 2 asks for batch frames (?v=2), 1 for a frame per event")
+	fs.DurationVar(&c.stockEvery, "stock-every", 0, "change the stock of the show's offer with the most units left this often during the storm (the chat phase with --storm 0), reserving and releasing one unit as the platform admin, and time the stock events every viewer gets (0: no stock changes)")
 }
 
 // complete fills what flags left empty from the demo file, then checks the result.
@@ -128,6 +133,9 @@ func (c *chatConfig) complete() error {
 	need(c.readBuffer >= 256, "--read-buffer must be at least 256 bytes")
 	need(c.timeout > 0, "--timeout must be positive")
 	need(c.progress >= 0, "--progress must not be negative")
+	need(c.protocol == 1 || c.protocol == 2, "--protocol must be 1 or 2")
+	need(c.stockEvery >= 0, "--stock-every must not be negative")
+	need(c.stockEvery == 0 || c.adminToken != "", "--stock-every needs --admin-token (or --demo)")
 	need(c.signedIn() == 0 || c.adminToken != "", "--admin-token (or --demo) is required to create the signed-in viewers")
 	if _, err := newScraper(c.metricsURL, time.Second); err != nil {
 		problems = append(problems, err.Error())
@@ -141,6 +149,14 @@ func (c *chatConfig) complete() error {
 			c.wsURL = "wss://" + u.Host + "/ws/shows/" + url.PathEscape(c.showID)
 		default:
 			c.wsURL = "ws://" + u.Host + "/ws/shows/" + url.PathEscape(c.showID)
+		}
+	}
+	if c.wsURL != "" && c.protocol >= 2 {
+		if u, err := url.Parse(c.wsURL); err == nil {
+			q := u.Query()
+			q.Set("v", strconv.Itoa(c.protocol))
+			u.RawQuery = q.Encode()
+			c.wsURL = u.String()
 		}
 	}
 	if len(problems) > 0 {
@@ -186,7 +202,7 @@ func runChat(ctx context.Context, cfg *chatConfig, out io.Writer) (*chatReport, 
 			Viewers: cfg.viewers, Chatters: cfg.chatters, Reacters: cfg.reacters, SignedInViewers: cfg.signedInViewers,
 			Rate: cfg.rate, Size: cfg.size, Reactions: cfg.reactions, DurationSeconds: cfg.duration.Seconds(), StormSeconds: cfg.storm.Seconds(),
 			IdleSeconds: cfg.idle.Seconds(), DrainMaxSeconds: cfg.drain.Seconds(), Ramp: cfg.ramp, DialConcurrency: cfg.dialConcurrency, ReadBuffer: cfg.readBuffer,
-			ServerFrameLimit: serverFrameLimit,
+			ServerFrameLimit: serverFrameLimit, Protocol: cfg.protocol, StockEveryMs: float64(cfg.stockEvery.Milliseconds()),
 		},
 		Disconnects: map[string]int64{}, ErrorFrames: map[string]int64{},
 	}
@@ -299,6 +315,22 @@ func runChat(ctx context.Context, cfg *chatConfig, out io.Writer) (*chatReport, 
 	fmt.Fprintln(out)
 	r.phase.Store(phaseChat)
 	var senders sync.WaitGroup
+	if cfg.stockEvery > 0 {
+		offerID, err := roomiestOffer(ctx, c, cfg.adminToken, cfg.showID)
+		if err != nil {
+			return rep, fmt.Errorf("--stock-every: %w", err)
+		}
+		from, to := stormAt, end
+		if cfg.storm == 0 {
+			from, to = start, stormAt
+		}
+		rep.Commerce = &commerceReport{OfferID: offerID, EveryMs: float64(cfg.stockEvery.Milliseconds())}
+		senders.Go(func() {
+			sleepUntil(ctx, from)
+			r.stockOn.Store(true)
+			r.stockLoop(ctx, c, offerID, from, to)
+		})
+	}
 	senders.Go(func() { r.chatLoop(ctx, start, stormAt, end) })
 	if cfg.reactions > 0 {
 		if cfg.storm > 0 {
@@ -383,6 +415,10 @@ func runChat(ctx context.Context, cfg *chatConfig, out io.Writer) (*chatReport, 
 		}
 	}
 	rep.ViewersFrames, rep.ViewersAnnounced = r.viewersFrames.Load(), r.viewersAnnounced.Load()
+	if rep.Commerce != nil {
+		r.commerce(rep.Commerce)
+		printCommerce(out, rep.Commerce)
+	}
 	if b, e := rep.Server.Before, rep.Server.End; b != nil && e != nil {
 		rep.Memory.RSSEndPerConnBytes = math.Round((e.RSSBytes - b.RSSBytes) / n)
 		rep.Memory.HeapEndPerConnBytes = math.Round((e.HeapInuseBytes - b.HeapInuseBytes) / n)

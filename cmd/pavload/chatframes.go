@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -192,4 +193,152 @@ func readFrame(r io.Reader, buf []byte) ([]byte, error) {
 			return buf, err
 		}
 	}
+}
+
+var (
+	batchPrefix   = []byte(`{"type":"batch"`)
+	batchSeqKey   = []byte(`"seq":`)
+	eventsKey     = []byte(`"events":[`)
+	skippedKey    = []byte(`"skipped":`)
+	typeStock     = []byte(`,"type":"stock"`)
+	typeSoldOut   = []byte(`,"type":"sold_out"`)
+	asOfMarker    = []byte(`"as_of":"`)
+	errNotABatch  = errors.New("not a batch frame")
+	errBadBatchEv = errors.New("a batch's events are not JSON objects")
+)
+
+// batchFrame is a protocol version 2 batch, read without decoding it:
+// {"type":"batch","seq":N,"events":[…],"skipped":K} (seq and skipped may be
+// absent). events runs from inside the array to the end of the frame:
+// eachObject walks it and returns what follows the array.
+type batchFrame struct {
+	seq    uint64
+	events []byte
+}
+
+// parseBatch reads a batch frame's seq and finds its events. The server
+// writes the keys in this order; the events are the room's own objects.
+func parseBatch(b []byte) (batchFrame, error) {
+	var f batchFrame
+	if !bytes.HasPrefix(b, batchPrefix) {
+		return f, errNotABatch
+	}
+	rest := b[len(batchPrefix):]
+	if bytes.HasPrefix(rest, []byte(`,`)) && bytes.HasPrefix(rest[1:], batchSeqKey) {
+		v, n := parseUint(rest[1+len(batchSeqKey):])
+		f.seq = v
+		rest = rest[1+len(batchSeqKey)+n:]
+	}
+	i := bytes.Index(rest, eventsKey)
+	if i < 0 {
+		return f, errNotABatch
+	}
+	f.events = rest[i+len(eventsKey):]
+	return f, nil
+}
+
+// skippedOf reads "skipped" from what follows a batch's events.
+func skippedOf(tail []byte) int64 {
+	if j := bytes.Index(tail, skippedKey); j >= 0 {
+		v, _ := parseUint(tail[j+len(skippedKey):])
+		return int64(v)
+	}
+	return 0
+}
+
+// eachObject calls fn with each JSON object of an array, from just inside
+// its "[", and returns what follows its "]".
+func eachObject(b []byte, fn func(obj []byte)) ([]byte, error) {
+	for len(b) > 0 {
+		switch b[0] {
+		case ',', ' ', '\n', '\t', '\r':
+			b = b[1:]
+			continue
+		case ']':
+			return b[1:], nil
+		case '{':
+		default:
+			return nil, errBadBatchEv
+		}
+		end := objectEnd(b)
+		if end < 0 {
+			return nil, errBadBatchEv
+		}
+		fn(b[:end])
+		b = b[end:]
+	}
+	return nil, errBadBatchEv
+}
+
+// objectEnd returns the length of the JSON object b starts with (-1: not
+// closed), jumping from one brace, bracket or quote to the next and over
+// strings (minding their escapes) with fast byte searches.
+func objectEnd(b []byte) int {
+	depth := 0
+	for i := 0; i < len(b); {
+		j := bytes.IndexAny(b[i:], "\"{}[]")
+		if j < 0 {
+			return -1
+		}
+		i += j
+		switch b[i] {
+		case '"':
+			k := i + 1
+			for {
+				q := bytes.IndexByte(b[k:], '"')
+				if q < 0 {
+					return -1
+				}
+				k += q
+				bs := 0
+				for p := k - 1; p > i && b[p] == '\\'; p-- {
+					bs++
+				}
+				if bs%2 == 0 {
+					break
+				}
+				k++
+			}
+			i = k + 1
+			continue
+		case '{', '[':
+			depth++
+		default: // '}', ']'
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		}
+		i++
+	}
+	return -1
+}
+
+// isStockEvent tells a sequenced stock or sold_out event by its first bytes.
+func isStockEvent(b []byte) bool {
+	if !bytes.HasPrefix(b, seqPrefix) {
+		return false
+	}
+	_, n := parseUint(b[len(seqPrefix):])
+	rest := b[len(seqPrefix)+n:]
+	return bytes.HasPrefix(rest, typeStock) || bytes.HasPrefix(rest, typeSoldOut)
+}
+
+// offerAsOf reads the as_of of the offer a stock event carries (the server's
+// clock when it read the stock): 0 when there is none.
+func offerAsOf(b []byte) int64 {
+	i := bytes.Index(b, asOfMarker)
+	if i < 0 {
+		return 0
+	}
+	rest := b[i+len(asOfMarker):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return 0
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
+	if err != nil {
+		return 0
+	}
+	return t.UnixNano()
 }

@@ -45,8 +45,10 @@ type chatReport struct {
 	ViewersFrames    int64            `json:"viewers_frames"`
 	ViewersAnnounced int64            `json:"viewers_announced"`
 	OtherFrames      map[string]int64 `json:"other_frames,omitempty"`
-	Server           serverReport     `json:"server"`
-	Targets          []check          `json:"targets"`
+	// Commerce is the stock events of --stock-every.
+	Commerce *commerceReport `json:"commerce,omitempty"`
+	Server   serverReport    `json:"server"`
+	Targets  []check         `json:"targets"`
 }
 
 type chatClientInfo struct {
@@ -74,6 +76,8 @@ type chatConfigReport struct {
 	ChatPerChatter   float64 `json:"chat_per_chatter_per_sec"`
 	ReactPerReacter  float64 `json:"reactions_per_reacter_per_sec"`
 	ServerFrameLimit float64 `json:"server_frame_limit_per_user_per_sec"`
+	Protocol         int     `json:"protocol"`
+	StockEveryMs     float64 `json:"stock_every_ms"`
 }
 
 // memoryReport is what an idle connection costs the server: its /metrics
@@ -120,9 +124,15 @@ type chatPhaseReport struct {
 	MessagesComplete int64 `json:"messages_complete"` // reached every viewer in the room when sent
 	// Deliveries is chat frames received, over all viewers; expected is
 	// every message not refused × every viewer welcomed before it was sent.
-	Deliveries         int64   `json:"deliveries"`
-	DeliveriesExpected int64   `json:"deliveries_expected"`
-	Missing            int64   `json:"missing"`
+	Deliveries         int64 `json:"deliveries"`
+	DeliveriesExpected int64 `json:"deliveries_expected"`
+	Missing            int64 `json:"missing"`
+	// Sampled is chat the server left out on purpose and counted (protocol
+	// 2's "skipped": a viewer behind, or a big room's cap), by when it
+	// arrived; DeliveredOfSentPct is deliveries over expected − sampled:
+	// what reached the viewers of what the room's policy sent.
+	Sampled            int64   `json:"sampled"`
+	DeliveredOfSentPct float64 `json:"delivered_of_policy_pct"`
 	DeliveredPct       float64 `json:"delivered_pct"`
 	DeliveriesPerSec   float64 `json:"deliveries_per_sec"` // deliveries of the phase's messages / its length
 	// ReceivedInPhase is chat frames that arrived during the phase (whenever
@@ -160,9 +170,12 @@ func (p *chatPhaseReport) finish(shards *[histShards]histogram) {
 func (p *chatPhaseReport) ratios() {
 	p.Latency = p.hist.latency()
 	p.Missing = p.DeliveriesExpected - p.Deliveries
-	p.DeliveredPct = 100
+	p.DeliveredPct, p.DeliveredOfSentPct = 100, 100
 	if p.DeliveriesExpected > 0 {
 		p.DeliveredPct = math.Floor(float64(p.Deliveries)/float64(p.DeliveriesExpected)*1e5) / 1e3
+	}
+	if policy := p.DeliveriesExpected - p.Sampled; policy > 0 {
+		p.DeliveredOfSentPct = math.Floor(min(float64(p.Deliveries)/float64(policy), 1)*1e5) / 1e3
 	}
 	if p.Seconds > 0 {
 		p.DeliveriesPerSec = round1(float64(p.Deliveries) / p.Seconds)
@@ -183,6 +196,7 @@ func totalPhase(phases []*chatPhaseReport) *chatPhaseReport {
 		t.Deliveries += p.Deliveries
 		t.ReceivedInPhase += p.ReceivedInPhase
 		t.DeliveriesExpected += p.DeliveriesExpected
+		t.Sampled += p.Sampled
 		t.Disconnects += p.Disconnects
 		t.ReactionsSent += p.ReactionsSent
 		t.ReactionsRefused += p.ReactionsRefused
@@ -258,6 +272,9 @@ func printChatPhase(w io.Writer, p *chatPhaseReport) {
 		p.Name, p.Seconds, p.MessagesSent, p.MessagesRefused, p.MessagesSeen, p.MessagesComplete)
 	fmt.Fprintf(w, "  deliveries %d of %d expected (%.3f %%, %d missing) = %.0f/s; %.0f chat frames/s arrived during the phase; disconnects %d\n",
 		p.Deliveries, p.DeliveriesExpected, p.DeliveredPct, p.Missing, p.DeliveriesPerSec, p.ReceivedPerSec, p.Disconnects)
+	if p.Sampled > 0 {
+		fmt.Fprintf(w, "  sampled by the server on purpose (counted in batches): %d; delivered of what the room's policy sent: %.3f %%\n", p.Sampled, p.DeliveredOfSentPct)
+	}
 	fmt.Fprintf(w, "  delivery latency ms: mean %.2f, p50 %.2f, p90 %.2f, p99 %.2f, p99.9 %.2f, max %.2f\n",
 		l.MeanMs, l.P50Ms, l.P90Ms, l.P99Ms, l.P999Ms, l.MaxMs)
 	if p.ReactionsSent > 0 || p.ReactionFrames > 0 {
@@ -290,4 +307,50 @@ func countsLine(m map[string]int64) string {
 		s += fmt.Sprintf("%d %s", m[k], k)
 	}
 	return s
+}
+
+// commerceReport is the stock events of --stock-every: how many the room
+// announced, whether every viewer got each, and how late.
+type commerceReport struct {
+	OfferID string  `json:"offer_id"`
+	EveryMs float64 `json:"every_ms"`
+	// Actions is reserves and releases sent (Failed of them refused).
+	Actions int64 `json:"actions"`
+	Failed  int64 `json:"failed"`
+	// Events is the distinct stock and sold_out events any viewer got;
+	// Expected is Events × the viewers connected at the end.
+	Events       int64   `json:"events"`
+	Deliveries   int64   `json:"deliveries"`
+	Expected     int64   `json:"expected"`
+	DeliveredPct float64 `json:"delivered_pct"`
+	// Latency runs from the offer's as_of (when the server read the stock
+	// for the event) to receipt.
+	Latency histLatency `json:"latency"`
+}
+
+// commerce fills the commerce report once the readers have stopped.
+func (r *chatRun) commerce(c *commerceReport) {
+	c.Actions, c.Failed = r.stockActions.Load(), r.stockFailed.Load()
+	r.stockMu.Lock()
+	c.Events = int64(len(r.stockSeqs))
+	for _, n := range r.stockSeqs {
+		c.Deliveries += n
+	}
+	r.stockMu.Unlock()
+	c.Expected = c.Events * (r.welcomed.Load() - r.dropped.Load())
+	c.DeliveredPct = 100
+	if c.Expected > 0 {
+		c.DeliveredPct = math.Floor(float64(c.Deliveries)/float64(c.Expected)*1e5) / 1e3
+	}
+	h := &histogram{}
+	for i := range r.stockHist {
+		h.merge(&r.stockHist[i])
+	}
+	c.Latency = h.latency()
+}
+
+func printCommerce(w io.Writer, c *commerceReport) {
+	l := c.Latency
+	fmt.Fprintf(w, "\ncommerce: a stock change every %.0f ms (%d reserves and releases, %d refused): %d stock events, %d of %d deliveries (%.3f %%); latency from the stock read ms: p50 %.2f, p90 %.2f, p99 %.2f, max %.2f\n",
+		c.EveryMs, c.Actions, c.Failed, c.Events, c.Deliveries, c.Expected, c.DeliveredPct, l.P50Ms, l.P90Ms, l.P99Ms, l.MaxMs)
 }

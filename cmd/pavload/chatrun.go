@@ -56,8 +56,11 @@ type viewer struct {
 	ws         *websocket.Conn
 	welcomedAt int64 // unix nanos; 0: never welcomed
 	lastSeq    uint64
+	welcomeSeq uint64
 	received   [numPhases]int64 // this run's chat messages, by the phase they were sent in
-	gaps       int64            // sequence numbers skipped
+	gaps       int64            // sequence numbers skipped without a count
+	sampled    [numPhases]int64 // chat the server left out on purpose (a batch's "skipped"), by the phase it arrived in
+	stock      int64            // stock and sold_out events received
 	foreign    int64            // chat messages not from this run
 	buf        []byte
 	closedAt   int64 // unix nanos, when the server (not pavload) ended it
@@ -93,6 +96,16 @@ type chatRun struct {
 	reactionsCounted [numPhases]atomic.Int64
 	reactionRefused  [numPhases]atomic.Int64
 	viewersFrames    atomic.Int64
+	// Commerce events (stock, sold_out) while --stock-every runs: latency
+	// from the offer's as_of (the server's read of the stock) to receipt,
+	// and which event numbers reached how many viewers.
+	stockHist        [histShards]histogram
+	stockMu          sync.Mutex
+	stockSeqs        map[uint64]int64
+	stockAsOf        map[uint64]int64 // seq → the offer\'s as_of, unix nanos
+	stockActions     atomic.Int64
+	stockFailed      atomic.Int64
+	stockOn          atomic.Bool
 	viewersAnnounced atomic.Int64
 	sendErrors       [3]atomic.Int64 // by role
 
@@ -107,7 +120,7 @@ type chatRun struct {
 }
 
 func newChatRun(cfg *chatConfig, runID string, accounts []buyer) *chatRun {
-	r := &chatRun{cfg: cfg, runID: runID, errorFrames: map[string]int64{}, otherFrames: map[string]int64{},
+	r := &chatRun{cfg: cfg, runID: runID, errorFrames: map[string]int64{}, otherFrames: map[string]int64{}, stockSeqs: map[uint64]int64{}, stockAsOf: map[uint64]int64{},
 		connectFailure: map[string]int64{}, disconnects: map[string]int64{}}
 	r.phase.Store(-1)
 	total := cfg.duration + cfg.storm
@@ -252,7 +265,7 @@ func (r *chatRun) connect(ctx context.Context, d *websocket.Dialer, v *viewer) s
 			_ = ws.Close()
 			return fmt.Sprintf("welcome says signed_in=%v", w.You.SignedIn)
 		}
-		v.lastSeq = w.Seq
+		v.lastSeq, v.welcomeSeq = w.Seq, w.Seq
 		break
 	}
 	_ = ws.SetReadDeadline(time.Time{})
@@ -311,17 +324,62 @@ func (r *chatRun) handOver(gone *viewer) {
 // handle is one frame a viewer received at now (unix nanos).
 func (r *chatRun) handle(v *viewer, b []byte, now int64) {
 	kind, seq, typ := peekFrame(b)
+	if kind == frameOther && string(typ) == "batch" {
+		r.batch(v, b, now)
+		return
+	}
 	if seq > 0 {
 		if v.lastSeq != 0 && seq > v.lastSeq+1 {
 			v.gaps += int64(seq - v.lastSeq - 1)
 		}
 		v.lastSeq = max(v.lastSeq, seq)
 	}
+	r.event(v, b, kind, typ, now)
+}
+
+// batch is a protocol version 2 frame: its events one by one, then its seq
+// and skipped count. Chat the server left out on purpose is counted as
+// sampled, not as a gap.
+func (r *chatRun) batch(v *viewer, b []byte, now int64) {
+	f, err := parseBatch(b)
+	if err != nil {
+		r.count(r.otherFrames, "batch (unreadable)")
+		return
+	}
+	prev := v.lastSeq
+	var fresh int64
+	tail, err := eachObject(f.events, func(ev []byte) {
+		kind, seq, typ := peekFrame(ev)
+		if seq > prev {
+			fresh++
+		}
+		v.lastSeq = max(v.lastSeq, seq)
+		r.event(v, ev, kind, typ, now)
+	})
+	if err != nil {
+		r.count(r.otherFrames, "batch (unreadable)")
+		return
+	}
+	skipped := skippedOf(tail)
+	if f.seq > prev {
+		if missing := int64(f.seq-prev) - fresh - skipped; missing > 0 {
+			v.gaps += missing
+		}
+		v.lastSeq = max(v.lastSeq, f.seq)
+	}
+	v.sampled[max(r.phase.Load(), 0)] += skipped
+}
+
+// event is one room event or frame (alone, or out of a batch).
+func (r *chatRun) event(v *viewer, b []byte, kind frameKind, typ []byte, now int64) {
 	switch kind {
 	case frameChat:
 		r.chatReceived(v, b, now)
 		return
 	case frameSeqEvent:
+		if r.stockOn.Load() && isStockEvent(b) {
+			r.stockReceived(v, b, now)
+		}
 		return
 	}
 	switch string(typ) {
@@ -380,6 +438,63 @@ func (r *chatRun) handle(v *viewer, b []byte, now int64) {
 		}
 		r.count(r.otherFrames, string(typ))
 	}
+}
+
+// stockReceived records one commerce event a viewer received while the
+// stock changes run.
+func (r *chatRun) stockReceived(v *viewer, b []byte, now int64) {
+	_, seq, _ := peekFrame(b)
+	if seq <= v.welcomeSeq {
+		return
+	}
+	v.stock++
+	r.stockMu.Lock()
+	r.stockSeqs[seq]++
+	// Every viewer gets the same event: its as_of is parsed once.
+	at, ok := r.stockAsOf[seq]
+	if !ok {
+		at = offerAsOf(b)
+		r.stockAsOf[seq] = at
+	}
+	r.stockMu.Unlock()
+	if at > 0 {
+		r.stockHist[v.i%histShards].record(time.Duration(now - at))
+	}
+}
+
+// stockLoop changes an offer's stock every cfg.stockEvery from start to end:
+// it reserves one unit, then releases it, over the HTTP API as the platform
+// admin, so the room announces a stock event for each change.
+func (r *chatRun) stockLoop(ctx context.Context, c *client, offerID string, start, end time.Time) {
+	body, _ := json.Marshal(map[string]any{"offer_id": offerID, "quantity": 1})
+	held := ""
+	release := func() {
+		if held == "" {
+			return
+		}
+		res, err := c.do(ctx, http.MethodDelete, "/api/reservations/"+held, r.cfg.adminToken, "", nil)
+		if err != nil || res.status >= 300 {
+			r.stockFailed.Add(1)
+		}
+		held = ""
+	}
+	defer release()
+	n := 0
+	pace(ctx, start, end, 1/r.cfg.stockEvery.Seconds(), func(k int, _ time.Time) bool {
+		r.stockActions.Add(1)
+		if held != "" {
+			release()
+			return true
+		}
+		n++
+		res, err := c.do(ctx, http.MethodPost, "/api/reservations", r.cfg.adminToken, fmt.Sprintf("pavload-%s-stock-%d", r.runID, n), body)
+		if err != nil || res.status != http.StatusCreated {
+			r.stockFailed.Add(1)
+			return true
+		}
+		held = reservationID(res.body)
+		return true
+	})
 }
 
 // chatReceived records one chat message a viewer received.
@@ -645,6 +760,7 @@ func (r *chatRun) tally(phases []*chatPhaseReport) {
 			i, _ := slices.BinarySearch(acc, v.welcomedAt)
 			ph.DeliveriesExpected += int64(len(acc) - i)
 			ph.Deliveries += v.received[p]
+			ph.Sampled += v.sampled[p]
 			if v.closedAt != 0 && phaseOf(v.closedAt, ph) {
 				ph.Disconnects++
 			}

@@ -166,3 +166,22 @@ func createAccounts(ctx context.Context, c *client, adminToken string, n, worker
 	}
 	return buyers, rep, nil
 }
+
+// roomiestOffer picks the show's offer with the most units left, for stock
+// changes that never sell it out.
+func roomiestOffer(ctx context.Context, c *client, token, showID string) (string, error) {
+	var sh showJSON
+	if err := c.call(ctx, http.MethodGet, "/api/shows/"+url.PathEscape(showID), token, nil, &sh, http.StatusOK); err != nil {
+		return "", err
+	}
+	best, left := "", 0
+	for _, o := range sh.Show.Offers {
+		if n := o.Allocated - o.Sold - o.Held; n > left {
+			best, left = o.ID, n
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("show %s has no offer with units left", showID)
+	}
+	return best, nil
+}

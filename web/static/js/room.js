@@ -20,8 +20,9 @@ export class Room {
 
   url() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    let u = `${proto}//${location.host}/ws/shows/${this.showID}`;
-    if (this.epoch) u += `?epoch=${encodeURIComponent(this.epoch)}&after=${this.seq}`;
+    // v=2: the room's events come in batch frames, a tick at a time.
+    let u = `${proto}//${location.host}/ws/shows/${this.showID}?v=2`;
+    if (this.epoch) u += `&epoch=${encodeURIComponent(this.epoch)}&after=${this.seq}`;
     return u;
   }
 
@@ -56,6 +57,13 @@ export class Room {
   }
 
   dispatch(f) {
+    if (f.type === "batch") {
+      // Each event as if it came alone; then the batch's seq, which counts
+      // the chat the server left out on purpose ("skipped").
+      for (const ev of f.events || []) this.dispatch(ev);
+      if (typeof f.seq === "number" && f.seq > this.seq) this.seq = f.seq;
+      return;
+    }
     if (f.type === "welcome") {
       this.epoch = f.epoch;
       this.seq = f.seq;
