@@ -123,3 +123,46 @@ func testTwoNodes(t *testing.T, a, b *world) {
 		}
 	}
 }
+
+// TestNumberingRestartReachesNewViewers: after Redis loses its data the
+// room's numbering starts again at 1. A viewer who joined while the room
+// still counted in the old numbering must get the new events (they were
+// hidden as "already in your welcome" when the tick lanes came in).
+func TestNumberingRestartReachesNewViewers(t *testing.T) {
+	url, restart := testinfra.RedisServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client, err := redis.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := redis.NewBus(client, "restart")
+	t.Cleanup(func() { bus.Close(); client.Close() })
+	w := newWorld(t, bus)
+	host, _ := w.join("host")
+	for i := range 5 {
+		text := fmt.Sprintf("before %d", i)
+		host.send(map[string]any{"type": "chat", "text": text})
+		host.until(func(f map[string]any) bool { return f["type"] == "chat" && f["text"] == text }, text)
+	}
+
+	restart()
+	late, _ := w.join("viewer")
+	// The bus reconnects on its own; until it does, a chat is refused.
+	for i := 0; ; i++ {
+		if i == 40 {
+			t.Fatal("the room never took a chat after the Redis restart")
+		}
+		id, text := fmt.Sprintf("after-%d", i), fmt.Sprintf("after %d", i)
+		host.send(map[string]any{"type": "chat", "id": id, "text": text})
+		f := host.until(func(f map[string]any) bool {
+			return (f["type"] == "chat" && f["text"] == text) || (f["type"] == "error" && f["id"] == id)
+		}, text)
+		if f["type"] == "error" {
+			time.Sleep(250 * time.Millisecond)
+			continue
+		}
+		late.until(func(f map[string]any) bool { return f["type"] == "chat" && f["text"] == text }, "the new numbering's chat on the viewer who joined after the restart")
+		return
+	}
+}

@@ -257,6 +257,13 @@ func (r *Room) record(seq uint64, data []byte, pm frame, ev roomEvent, item tick
 		}
 		cancel()
 		r.history = r.history[:0]
+		// What viewers were told they had ("up to r.last") counted in the
+		// old numbering: kept, it would hide every new event numbered below it.
+		for c := range r.conns {
+			c.tickMu.Lock()
+			c.skipThrough = 0
+			c.tickMu.Unlock()
+		}
 		go r.resync()
 	case seq <= r.last:
 		return false
