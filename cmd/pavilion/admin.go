@@ -180,6 +180,23 @@ func user(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	return nil
 }
 
+// oneSubcommand checks that args start with the command's one subcommand,
+// sub: -h prints the usage on stdout; anything else is named as unknown.
+func oneSubcommand(cmd, sub, usage string, args []string, stdout, stderr io.Writer) error {
+	switch {
+	case len(args) == 0:
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("%s needs a subcommand: %s", cmd, sub)
+	case isHelp(args[0]):
+		fmt.Fprintln(stdout, usage)
+		return flag.ErrHelp
+	case args[0] != sub:
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("unknown %s subcommand %q (%s)", cmd, args[0], sub)
+	}
+	return nil
+}
+
 const brandUsage = `Usage:
   pavilion brand create --slug S --name N [--website URL] [flags]
 
@@ -187,17 +204,8 @@ Creates a brand, so the first brand admin can be given one before anyone
 uses the API (later brands: POST /api/brands as a platform admin).`
 
 func brandCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, brandUsage)
-		return errors.New("brand needs a subcommand: create")
-	}
-	if isHelp(args[0]) {
-		fmt.Fprintln(stdout, brandUsage)
-		return flag.ErrHelp
-	}
-	if args[0] != "create" {
-		fmt.Fprintln(stderr, brandUsage)
-		return fmt.Errorf("unknown brand subcommand %q (create)", args[0])
+	if err := oneSubcommand("brand", "create", brandUsage, args, stdout, stderr); err != nil {
+		return err
 	}
 	var cfg config.Config
 	var b brand.Brand
@@ -238,17 +246,8 @@ backup: the gate otherwise remembers sales the restored ledger does not hold
 (offers "sold out" that have stock) until the nodes correct it themselves.`
 
 func gateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, gateUsage)
-		return errors.New("gate needs a subcommand: reset")
-	}
-	if isHelp(args[0]) {
-		fmt.Fprintln(stdout, gateUsage)
-		return flag.ErrHelp
-	}
-	if args[0] != "reset" {
-		fmt.Fprintln(stderr, gateUsage)
-		return fmt.Errorf("unknown gate subcommand %q (reset)", args[0])
+	if err := oneSubcommand("gate", "reset", gateUsage, args, stdout, stderr); err != nil {
+		return err
 	}
 	var cfg config.Config
 	c := newCommand("gate reset", gateUsage, stdout, stderr)
