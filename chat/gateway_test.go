@@ -320,6 +320,27 @@ func (c *client) next(typ string) map[string]any {
 }
 
 // until reads frames until match accepts one.
+// within is until with its own wait that returns nil when nothing matched
+// in time, for a test that tries again. After a nil the connection is
+// spent: gorilla fails every read after a read timeout.
+func (c *client) within(d time.Duration, match func(map[string]any) bool) map[string]any {
+	c.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		f, _, err := c.read(time.Until(deadline))
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil
+		}
+		if err != nil {
+			c.t.Fatalf("reading: %v", err)
+		}
+		if match(f) {
+			return f
+		}
+	}
+}
+
 func (c *client) until(match func(map[string]any) bool, what string) map[string]any {
 	c.t.Helper()
 	deadline := time.Now().Add(wait)
