@@ -112,7 +112,9 @@ func startCmd(t *testing.T, cmd *exec.Cmd) string {
 	select {
 	case base := <-found:
 		return base
-	case <-time.After(30 * time.Second):
+	// Generous: a first demo seed draws and scales its pictures, which takes
+	// tens of seconds under the race detector on a busy machine.
+	case <-time.After(90 * time.Second):
 		t.Fatalf("server did not start; stderr:\n%s", errOut)
 	}
 	return ""

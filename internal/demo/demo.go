@@ -111,20 +111,32 @@ func Seed(ctx context.Context, d Deps) error {
 		}
 	}
 
-	// The pictures: drawn and stored once (an image is named by its bytes).
-	pics := map[string]string{}
-	if d.Images != nil {
-		for name, draw := range map[string]func() *image.NRGBA{
-			"logo": logo, "cover": cover, "bag-noir": func() *image.NRGBA { return bag(noir) },
-			"bag-ivoire":  func() *image.NRGBA { return bag(color.NRGBA{236, 228, 212, 255}) },
-			"carre-rouge": func() *image.NRGBA { return carre(color.NRGBA{164, 30, 42, 255}) },
-			"carre-bleu":  func() *image.NRGBA { return carre(color.NRGBA{30, 58, 120, 255}) },
-			"sneaker":     sneaker,
-		} {
-			if pics[name], err = upload(ctx, d.Images, b.ID, adminID, draw()); err != nil {
-				return err
-			}
+	// The pictures are drawn only for what is being created: a restart of
+	// `serve --demo` finds everything in place and draws nothing (drawing
+	// and scaling them is most of a first seed's time).
+	drawings := map[string]func() *image.NRGBA{
+		"logo": logo, "cover": cover, "bag-noir": func() *image.NRGBA { return bag(noir) },
+		"bag-ivoire":  func() *image.NRGBA { return bag(color.NRGBA{236, 228, 212, 255}) },
+		"carre-rouge": func() *image.NRGBA { return carre(color.NRGBA{164, 30, 42, 255}) },
+		"carre-bleu":  func() *image.NRGBA { return carre(color.NRGBA{30, 58, 120, 255}) },
+		"sneaker":     sneaker,
+	}
+	// pics gives the stored pictures' URLs, or fallback without Images.
+	pics := func(fallback string, names ...string) ([]string, error) {
+		if d.Images == nil {
+			return []string{fallback}, nil
 		}
+		out := make([]string, 0, len(names))
+		for _, n := range names {
+			url, err := upload(ctx, d.Images, b.ID, adminID, drawings[n]())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, url)
+		}
+		return out, nil
+	}
+	if d.Images != nil {
 		if host, err := d.Accounts.Store.UserByID(ctx, hostID); err == nil && host.AvatarURL == "" {
 			url, err := upload(ctx, d.Images, uuid.Nil, hostID, portrait())
 			if err != nil {
@@ -135,39 +147,35 @@ func Seed(ctx context.Context, d Deps) error {
 			}
 		}
 		if b.LogoURL == "/static/demo/logo.svg" {
-			b.LogoURL, b.UpdatedAt = pics["logo"], now
+			logo, err := pics("", "logo")
+			if err != nil {
+				return err
+			}
+			b.LogoURL, b.UpdatedAt = logo[0], now
 			if err := d.Brands.UpdateBrand(ctx, b); err != nil {
 				return err
 			}
 		}
 	}
-	picsOr := func(names ...string) []string {
-		var out []string
-		for _, n := range names {
-			if pics[n] != "" {
-				out = append(out, pics[n])
-			}
-		}
-		if len(out) == 0 {
-			return []string{"/static/demo/product.svg"}
-		}
-		return out
-	}
 
 	products := []*checkout.Product{
-		product(b.ID, "Quilted Lumière bag", "Lambskin, gold-tone chain, hand-quilted in Lyon.", now, picsOr("bag-noir", "bag-ivoire"),
+		product(b.ID, "Quilted Lumière bag", "Lambskin, gold-tone chain, hand-quilted in Lyon.", now,
 			sku("QLB-NOIR", 245000, 12, map[string]string{"colour": "noir"}),
 			sku("QLB-IVOIRE", 245000, 8, map[string]string{"colour": "ivoire"})),
-		product(b.ID, "Silk carré 90", "Twill silk, hand-rolled edges, the Runway print.", now, picsOr("carre-rouge", "carre-bleu"),
+		product(b.ID, "Silk carré 90", "Twill silk, hand-rolled edges, the Runway print.", now,
 			sku("CARRE-ROUGE", 45000, 60, map[string]string{"colour": "rouge"}),
 			sku("CARRE-BLEU", 45000, 60, map[string]string{"colour": "bleu"})),
-		product(b.ID, "Runway sneaker", "Calfskin upper, rubber sole, as seen on the runway.", now, picsOr("sneaker"),
+		product(b.ID, "Runway sneaker", "Calfskin upper, rubber sole, as seen on the runway.", now,
 			sku("RS-38", 69000, 20, map[string]string{"size": "38"}),
 			sku("RS-40", 69000, 20, map[string]string{"size": "40"}),
 			sku("RS-42", 69000, 20, map[string]string{"size": "42"})),
 	}
-	for _, p := range products {
+	pictures := [][]string{{"bag-noir", "bag-ivoire"}, {"carre-rouge", "carre-bleu"}, {"sneaker"}}
+	for i, p := range products {
 		if _, err := d.Catalog.ProductByID(ctx, p.ID); notFound(err) {
+			if p.Images, err = pics("/static/demo/product.svg", pictures[i]...); err != nil {
+				return err
+			}
 			err = d.Catalog.CreateProduct(ctx, p)
 			if err != nil {
 				return err
@@ -178,6 +186,10 @@ func Seed(ctx context.Context, d Deps) error {
 	}
 
 	if _, err := d.Shows.ShowByID(ctx, ShowID); notFound(err) {
+		cover, err := pics("", "cover")
+		if err != nil {
+			return err
+		}
 		start := now.Add(30 * time.Minute).Truncate(time.Minute)
 		sh := &show.Show{
 			ID: ShowID, BrandID: b.ID, Title: "Autumn Runway Live",
@@ -185,7 +197,7 @@ func Seed(ctx context.Context, d Deps) error {
 				"the Runway carré and the sneaker, at show prices for the length of the show.",
 			Kind: show.KindShow, Visibility: show.Public, State: show.Scheduled,
 			StartsAt: start, EndsAt: start.Add(90 * time.Minute), TimeZone: "Europe/Paris",
-			HostIDs: []uuid.UUID{hostID}, CoverURL: pics["cover"], CreatedAt: now, UpdatedAt: now,
+			HostIDs: []uuid.UUID{hostID}, CoverURL: cover[0], CreatedAt: now, UpdatedAt: now,
 		}
 		if err := d.Shows.CreateShow(ctx, sh); err != nil {
 			return err
@@ -226,9 +238,9 @@ func Offers(now time.Time) []checkout.Offer {
 	}
 }
 
-func product(brandID uuid.UUID, name, desc string, now time.Time, pics []string, skus ...checkout.SKU) *checkout.Product {
+func product(brandID uuid.UUID, name, desc string, now time.Time, skus ...checkout.SKU) *checkout.Product {
 	p := &checkout.Product{ID: id("product/" + name), BrandID: brandID, Name: name, Description: desc,
-		Images: pics, CreatedAt: now}
+		CreatedAt: now}
 	for _, s := range skus {
 		s.ProductID, s.BrandID, s.UpdatedAt = p.ID, brandID, now
 		p.SKUs = append(p.SKUs, s)

@@ -173,22 +173,30 @@ func Process(contentType string, data []byte, lim Limits) (*Image, []Variant, er
 
 	sum := sha256.Sum256(data)
 	im := &Image{ID: hex.EncodeToString(sum[:16]), Width: b.Dx(), Height: b.Dy()}
-	var variants []Variant
+	var sizes []int
 	for _, w := range Widths {
-		if w > im.Width {
-			w = im.Width
-		}
-		if len(variants) > 0 && variants[len(variants)-1].Width == w {
+		w = min(w, im.Width)
+		if len(sizes) > 0 && sizes[len(sizes)-1] == w {
 			break // the source's own width is already stored
 		}
-		v, err := encode(full, w, opaque)
+		sizes = append(sizes, w)
+	}
+	// Largest first, each from the one before: a kernel's cost grows with
+	// how far it shrinks, so four halvings cost a fraction of four scalings
+	// of the source (the demo's seed spent most of its time here).
+	variants := make([]Variant, len(sizes))
+	from := full
+	for i := len(sizes) - 1; i >= 0; i-- {
+		w := sizes[i]
+		h := max(1, (im.Height*w+im.Width/2)/im.Width) // of the source's proportions, not the last step's
+		v, scaled, err := encode(from, w, h, opaque)
 		if err != nil {
 			return nil, nil, err
 		}
 		v.ImageID = im.ID
-		variants = append(variants, v)
-		im.Widths = append(im.Widths, w)
+		variants[i], from = v, scaled
 	}
+	im.Widths = sizes
 	return im, variants, nil
 }
 
@@ -207,32 +215,31 @@ func decode(data []byte) (img image.Image, err error) {
 	return img, nil
 }
 
-// encode scales full to width w (height in proportion) and encodes it: JPEG
-// for opaque pictures, PNG where transparency must survive (logos).
-func encode(full *image.RGBA, w int, opaque bool) (Variant, error) {
-	fb := full.Bounds()
-	h := max(1, (fb.Dy()*w+fb.Dx()/2)/fb.Dx())
-	var img image.Image = full
-	if w != fb.Dx() {
-		dst := image.NewRGBA(image.Rect(0, 0, w, h))
-		draw.CatmullRom.Scale(dst, dst.Bounds(), full, fb, draw.Src, nil)
-		img = dst
+// encode scales from to w×h and encodes it: JPEG for opaque pictures, PNG
+// where transparency must survive (logos). It returns the scaled bitmap too,
+// for the next smaller width.
+func encode(from *image.RGBA, w, h int, opaque bool) (Variant, *image.RGBA, error) {
+	fb := from.Bounds()
+	img := from
+	if w != fb.Dx() || h != fb.Dy() {
+		img = image.NewRGBA(image.Rect(0, 0, w, h))
+		draw.CatmullRom.Scale(img, img.Bounds(), from, fb, draw.Src, nil)
 	}
 	var buf bytes.Buffer
 	v := Variant{Width: w, Height: h}
 	if opaque {
 		v.ContentType = "image/jpeg"
 		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 82}); err != nil {
-			return v, fmt.Errorf("encode jpeg: %w", err)
+			return v, nil, fmt.Errorf("encode jpeg: %w", err)
 		}
 	} else {
 		v.ContentType = "image/png"
 		if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&buf, img); err != nil {
-			return v, fmt.Errorf("encode png: %w", err)
+			return v, nil, fmt.Errorf("encode png: %w", err)
 		}
 	}
 	v.Data = buf.Bytes()
-	return v, nil
+	return v, img, nil
 }
 
 var idRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
