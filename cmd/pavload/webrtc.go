@@ -144,6 +144,9 @@ func (e *statusError) Error() string {
 // for the DELETE.
 type whipSession struct {
 	location string
+	// postAt is when the POST that got the answer was sent (the offer
+	// was complete by then).
+	postAt time.Time
 }
 
 // negotiate creates pc's offer, waits for its candidates, POSTs it to
@@ -170,6 +173,7 @@ func negotiate(ctx context.Context, hc *http.Client, pc *webrtc.PeerConnection, 
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	postAt := time.Now()
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
@@ -200,7 +204,7 @@ func negotiate(ctx context.Context, hc *http.Client, pc *webrtc.PeerConnection, 
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
 		return nil, fmt.Errorf("applying the answer: %w", err)
 	}
-	return &whipSession{location: locURL.String()}, nil
+	return &whipSession{location: locURL.String(), postAt: postAt}, nil
 }
 
 // end DELETEs the session; a 404 means the server had ended it already.

@@ -127,7 +127,18 @@ type trackStats struct {
 	firstAt    time.Time
 	firstKeyAt time.Time
 	stamped    int64 // packets carrying pavload's stamp
-	done       chan struct{}
+	// frames counts pavload whip's frame numbers (video: at each frame's
+	// last packet; audio: every packet) the way seq counts sequence
+	// numbers. The server renumbers a viewer's packets without a gap when
+	// it skips it ahead, so only these show the frames it never got.
+	frames seqTracker
+	done   chan struct{}
+
+	// The hold window, set by the run's goroutine (which alone reads
+	// them): bytes and time when it began (or the track's first packet,
+	// for a track that came later) and ended.
+	holdFrom, holdTo   time.Time
+	holdBytes, toBytes int64
 
 	packets atomic.Int64
 	bytes   atomic.Int64
@@ -140,7 +151,9 @@ type whepViewer struct {
 	sess   *whipSession
 	start  time.Time // the first POST began
 	posted time.Time // the answer came
-	tries  int
+	// connectedAt is when ICE and DTLS came up (under mu).
+	connectedAt time.Time
+	tries       int
 
 	mu        sync.Mutex
 	tracks    [numKinds]*trackStats
@@ -231,8 +244,11 @@ func runWhep(ctx context.Context, cfg *whepConfig, out io.Writer) (*whepReport, 
 	fmt.Fprintf(out, "%d of %d viewers in after %.1fs; staying %s\n", r.in.Load(), cfg.viewers, rep.Connect.RampSeconds, cfg.duration)
 
 	// They watch.
+	rep.Server.HoldStart = scrape()
 	holdStart := time.Now()
+	r.markHold(true)
 	sleepUntil(ctx, holdStart.Add(cfg.duration))
+	r.markHold(false)
 	rep.HoldSeconds = round3(time.Since(holdStart).Seconds())
 	rep.Server.End = scrape()
 	close(stop)
@@ -337,6 +353,7 @@ func (r *whepRun) newViewerPC(v *whepViewer) (*webrtc.PeerConnection, error) {
 		case webrtc.PeerConnectionStateConnected:
 			if !v.connected {
 				v.connected = true
+				v.connectedAt = time.Now()
 				r.live.Add(1)
 			}
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateDisconnected:
@@ -427,6 +444,7 @@ func (r *whepRun) read(tr *webrtc.TrackRemote, k int, ts *trackStats) {
 		}
 		if data >= 0 && data <= len(payload) {
 			if st, ok := readStamp(payload[data:]); ok {
+				ts.frames.add(uint16(st.Frame)) // 16 bits: the tracker unwraps them
 				ts.stamped++
 				r.lat[k].record(now.Sub(time.Unix(0, st.SentNs)))
 			}
@@ -461,6 +479,30 @@ func (r *whepRun) leaveAll(ctx context.Context) {
 		for _, ts := range tracks {
 			if ts != nil {
 				<-ts.done
+			}
+		}
+	}
+}
+
+// markHold notes every track's byte count at the start (or the end) of the
+// hold, for each viewer's delivered rate.
+func (r *whepRun) markHold(start bool) {
+	now := time.Now()
+	r.mu.Lock()
+	viewers := r.viewers
+	r.mu.Unlock()
+	for _, v := range viewers {
+		v.mu.Lock()
+		tracks := v.tracks
+		v.mu.Unlock()
+		for _, ts := range tracks {
+			if ts == nil {
+				continue
+			}
+			if start {
+				ts.holdFrom, ts.holdBytes = now, ts.bytes.Load()
+			} else {
+				ts.holdTo, ts.toBytes = now, ts.bytes.Load()
 			}
 		}
 	}
