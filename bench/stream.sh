@@ -121,6 +121,9 @@ wait_line() {
 }
 
 build_bins
+# The commit the binaries were built from (the tree may change during the run).
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git diff --quiet HEAD -- cmd stream internal go.mod go.sum 2>/dev/null || commit="$commit-dirty"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 log "machine load before: $load_before"
 media_port="$(free_udp_port)" || die "no free UDP port"
@@ -216,10 +219,10 @@ jq -s --arg pinning "$PINNING" --arg load "$load_before" --argjson bitrate "$BIT
 	echo
 	echo "One publisher (\`pavload whip\`: synthetic VP8 at $((BITRATE / 1000)) kbit/s, $FPS fps, a keyframe every 2 s, plus Opus 48 kbit/s) and steps of N WHEP viewers (\`pavload whep\`, ramped in at $RAMP/s, held $HOLD), against \`pavilion serve --demo\` (embedded); $PINNING. Machine load before: $load_before."
 	echo
-	echo "| viewers | connected | step | loss % | server skips | video frames received % (worst viewer) | delivered video Mbit/s min / p50 (source) | viewers < 97% of source | server CPU % | server RSS per viewer (KB) | goroutines per viewer | POST→connected p50 (ms) | first keyframe p50 / p95 (ms) | pavload CPU % | UDP buffer drops |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| viewers | connected | step | loss % | server skips | video frames received % (worst viewer) | delivered video Mbit/s min / p50 (source) | viewers < 97% of source | server CPU % | server CPU µs per packet sent | server RSS per viewer (KB) | goroutines per viewer | POST→connected p50 (ms) | first keyframe p50 / p95 (ms) | pavload CPU % | UDP buffer drops |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	jq -r '.steps[] | . as $s | .whep as $w | ($w.frames.video // {}) as $f |
-		"| \($s.viewers) | \($w.connect.connected) | \(if $w.verdict.pass then "pass" else "FAIL" end)\(if $w.verdict.client_limited then " (client-limited)" else "" end) | \($w.loss_pct) | \($w.server.viewer_skips // "?") | \(if ($f.expected // 0) > 0 then ((10000 * $f.received / $f.expected | round) / 100 | tostring) else "?" end) (\($f.worst_viewer_received_pct // "?")) | \($w.delivery.min_mbit) / \($w.delivery.p50_mbit) (\($w.delivery.source_video_mbit)) | \($w.delivery.viewers_below_97pct) | \($s.server_cpu_pct // "?") | \($s.server_rss_per_viewer_kb // "?") | \($w.server.goroutines_per_viewer // "?") | \($w.time_to_connected.p50_ms) | \($w.time_to_first_keyframe.p50_ms) / \($w.time_to_first_keyframe.p95_ms) | \($w.client.cpu_pct) | \($w.udp_rcvbuf_errors // "?") |"' "$OUT/stream.json"
+		"| \($s.viewers) | \($w.connect.connected) | \(if $w.verdict.pass then "pass" else "FAIL" end)\(if $w.verdict.client_limited then " (client-limited)" else "" end) | \((1000 * $w.loss_pct | round) / 1000) | \($w.server.viewer_skips // "?") | \(if ($f.expected // 0) > 0 then ((10000 * $f.received / $f.expected | round) / 100 | tostring) else "?" end) (\(if $f.worst_viewer_received_pct then (100 * $f.worst_viewer_received_pct | round) / 100 else "?" end)) | \($w.delivery.min_mbit) / \($w.delivery.p50_mbit) (\($w.delivery.source_video_mbit)) | \($w.delivery.viewers_below_97pct) | \($s.server_cpu_pct // "?") | \($w.server.cpu_us_per_packet // "?") | \($s.server_rss_per_viewer_kb // "?") | \($w.server.goroutines_per_viewer // "?") | \($w.time_to_connected.p50_ms) | \($w.time_to_first_keyframe.p50_ms) / \($w.time_to_first_keyframe.p95_ms) | \($w.client.cpu_pct) | \($w.udp_rcvbuf_errors // "?") |"' "$OUT/stream.json"
 	echo
 	jq -r '.steps[] | select(.whep.verdict.pass | not) | "- \(.viewers) viewers: \(.whep.verdict.reasons | join("; "))\(if .whep.verdict.client_limited then "; " + .whep.verdict.client_note else "" end)"' "$OUT/stream.json"
 	echo
@@ -227,10 +230,8 @@ jq -s --arg pinning "$PINNING" --arg load "$load_before" --argjson bitrate "$BIT
 		if $best == null then "**Largest N that passes: none of the steps.**"
 		else "**Largest N that passes (every viewer connected, loss < 1%, no skip, no missing frame, every viewer ≥ 97% of the source rate): \($best).**" end' "$OUT/stream.json"
 	echo
-	echo "Server CPU is utime+stime of the server process over the hold (100% = the one CPU it is pinned to). RSS per viewer is VmRSS during the hold minus the baseline with the publisher and no viewer ($rss_base kB); goroutines per viewer from go_goroutines. Loss counts every viewer's video and audio from the RTP sequence numbers (lost/expected); server skips are pavilion_stream_viewer_skips_total over the step; frames received are pavload whip's frame numbers each viewer got over those sent while it watched; delivered video is each viewer's rate over the hold, the source's from the server's ingest counter (it includes the publisher's transport-wide sequence extension, 8 bytes a packet, which viewers do not get: about 0.7% less). POST→connected runs from the POST that got the answer to ICE+DTLS connected. \"UDP buffer drops\" is the machine's RcvbufErrors during the step: when it is not zero, some of the loss happened in a receiver's socket buffer (pavload's, usually), not in the server; a step marked client-limited had that or pavload at 90% of its CPU or more."
+	echo "Server CPU is utime+stime of the server process over the hold (100% = the one CPU it is pinned to); CPU per packet is the server's CPU time over the hold (process_cpu_seconds_total) divided by the RTP packets the viewers received in it: on a machine other processes share it moves less than the CPU share does. RSS per viewer is VmRSS during the hold minus the baseline with the publisher and no viewer ($rss_base kB); goroutines per viewer from go_goroutines. Loss counts every viewer's video and audio from the RTP sequence numbers (lost/expected); server skips are pavilion_stream_viewer_skips_total over the step; frames received are pavload whip's frame numbers each viewer got over those sent while it watched; delivered video is each viewer's rate over the hold, the source's from the server's ingest counter (it includes the publisher's transport-wide sequence extension, 8 bytes a packet, which viewers do not get: about 0.7% less). POST→connected runs from the POST that got the answer to ICE+DTLS connected. \"UDP buffer drops\" is the machine's RcvbufErrors during the step: when it is not zero, some of the loss happened in a receiver's socket buffer (pavload's, usually), not in the server; a step marked client-limited had that or pavload at 90% of its CPU or more."
 } >"$OUT/STREAM.md"
-commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git diff --quiet HEAD 2>/dev/null || commit="$commit-dirty"
 saved="bench/results/$(date -u +%F)-$commit-stream.md"
 {
 	echo "# bench/stream.sh at $commit, $(date -u '+%F %H:%M UTC')"

@@ -174,6 +174,8 @@ type whepRun struct {
 	byts atomic.Int64
 	in   atomic.Int64 // viewers with their answer
 	live atomic.Int64 // viewers with media flowing
+	// holdPkts is the packets every viewer received over the hold.
+	holdPkts int64
 
 	mu      sync.Mutex
 	viewers []*whepViewer
@@ -247,7 +249,9 @@ func runWhep(ctx context.Context, cfg *whepConfig, out io.Writer) (*whepReport, 
 	rep.Server.HoldStart = scrape()
 	holdStart := time.Now()
 	r.markHold(true)
+	pkts0 := r.pkts.Load()
 	sleepUntil(ctx, holdStart.Add(cfg.duration))
+	r.holdPkts = r.pkts.Load() - pkts0
 	r.markHold(false)
 	rep.HoldSeconds = round3(time.Since(holdStart).Seconds())
 	rep.Server.End = scrape()

@@ -132,6 +132,10 @@ type serverMedia struct {
 	// first viewer to the end of the hold: frozen video the RTP sequence
 	// numbers cannot show. Nil when /metrics was not read.
 	Skips *float64 `json:"viewer_skips,omitempty"`
+	// CPUUsPerPacket is the server's CPU time over the hold divided by the
+	// RTP packets every viewer received in it: the per-packet cost, which
+	// other processes on the machine disturb less than the CPU share.
+	CPUUsPerPacket float64 `json:"cpu_us_per_packet,omitempty"`
 	// GoroutinesPerViewer is go_goroutines' rise over the viewers connected.
 	GoroutinesPerViewer float64  `json:"goroutines_per_viewer,omitempty"`
 	CPUPct              float64  `json:"cpu_pct,omitempty"` // % of one CPU, from process_cpu_seconds_total
@@ -341,6 +345,9 @@ func (r *whepRun) tally(rep *whepReport) {
 			rep.Server.CPUPct = round1(100 * (e.CPUSeconds - b.CPUSeconds) / secs)
 		}
 	}
+	if h, e := rep.Server.HoldStart, rep.Server.End; h != nil && e != nil && r.holdPkts > 0 {
+		rep.Server.CPUUsPerPacket = round3(1e6 * (e.CPUSeconds - h.CPUSeconds) / float64(r.holdPkts))
+	}
 	if b, e := rep.Server.Before, rep.Server.End; b != nil && e != nil {
 		skips := e.StreamSkips - b.StreamSkips
 		rep.Server.Skips = &skips
@@ -447,6 +454,9 @@ func printWhep(w io.Writer, rep *whepReport) {
 	if d := rep.Delivery; d.Viewers > 0 {
 		fmt.Fprintf(w, "  video delivered per viewer over the hold: min %.3f, p5 %.3f, p50 %.3f Mbit/s; source %.3f Mbit/s; %d viewers under 97%% (worst %.1f%%)\n",
 			d.MinMbit, d.P5Mbit, d.P50Mbit, d.SourceMbit, d.Below97, d.WorstPct)
+	}
+	if rep.Server.CPUUsPerPacket > 0 {
+		fmt.Fprintf(w, "  server CPU per packet received over the hold: %.2f µs\n", rep.Server.CPUUsPerPacket)
 	}
 	if rep.Server.Skips != nil {
 		fmt.Fprintf(w, "  server-side skips (pavilion_stream_viewer_skips_total): %.0f\n", *rep.Server.Skips)
