@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -79,8 +78,10 @@ type Server struct {
 	RelaySecret string
 	RelayClient *http.Client
 
-	// beforeWrite, when set by tests, runs before every packet written to a viewer.
-	beforeWrite atomic.Pointer[func(viewerID string)]
+	// wrapWriter, when set (by tests: a stalled or failing viewer), wraps
+	// a viewer track's packet writer once, when pion binds the track; the
+	// packet path itself has no test switch.
+	wrapWriter func(viewerID string, w rtpWriter) rtpWriter
 
 	initOnce  sync.Once
 	initErr   error

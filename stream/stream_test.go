@@ -579,22 +579,27 @@ func TestLateViewerStartsFromCachedKeyframe(t *testing.T) {
 // One viewer whose writes stall does not hold up the others, and when it
 // recovers it skips to a keyframe with its sequence numbers still continuous.
 func TestStalledViewerDoesNotSlowOthers(t *testing.T) {
-	e := newEnv(t)
+	release := make(chan struct{})
+	var slowID atomic.Pointer[string]
+	var stalled atomic.Bool
+	// The slow viewer's path stalls once, the way a full TCP send buffer does.
+	e := newEnv(t, func(s *Server) {
+		s.wrapWriter = func(id string, w rtpWriter) rtpWriter {
+			return &hookWriter{w: w, before: func() {
+				if p := slowID.Load(); p != nil && *p == id && stalled.CompareAndSwap(false, true) {
+					<-release
+				}
+			}}
+		}
+	})
 	if _, status, body := e.publish(testKey); status != http.StatusCreated {
 		t.Fatalf("WHIP: %d %s", status, body)
 	}
 	slow, _, _ := e.watch("")
 	fast, _, _ := e.watch("")
 	waitFor(t, "both viewers", 10*time.Second, func() bool { return slow.video.count() > 30 && fast.video.count() > 30 })
-	slowID := slow.location[strings.LastIndex(slow.location, "/")+1:]
-	release := make(chan struct{})
-	var stalled atomic.Bool
-	hook := func(id string) {
-		if id == slowID && stalled.CompareAndSwap(false, true) {
-			<-release
-		}
-	}
-	e.srv.beforeWrite.Store(&hook)
+	id := slow.location[strings.LastIndex(slow.location, "/")+1:]
+	slowID.Store(&id)
 	waitFor(t, "the stall", 5*time.Second, stalled.Load)
 	n := fast.video.count()
 	// 45 frames (1.5 s) reach the other viewer while one is stuck.
@@ -622,6 +627,17 @@ func TestStalledViewerDoesNotSlowOthers(t *testing.T) {
 	if got := testutilCount(e.srv.metrics.skips); got < 1 {
 		t.Errorf("skips metric %v, want ≥ 1", got)
 	}
+}
+
+// hookWriter calls before ahead of every packet it passes on to w.
+type hookWriter struct {
+	w      rtpWriter
+	before func()
+}
+
+func (h *hookWriter) WriteRTP(hdr *rtp.Header, payload []byte) (int, error) {
+	h.before()
+	return h.w.WriteRTP(hdr, payload)
 }
 
 // A NACK is answered from the shared ring with the same sequence number.

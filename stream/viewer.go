@@ -60,7 +60,7 @@ type binding struct {
 	bound  bool
 	ssrc   uint32
 	pt     uint8
-	ws     webrtc.TrackLocalWriter
+	ws     rtpWriter
 	src    *source
 	cursor uint64
 	waitKF bool
@@ -83,6 +83,12 @@ type binding struct {
 	packets atomic.Uint64
 }
 
+// rtpWriter is where a viewer track's packets go: pion's write stream for
+// the track, which adds the viewer's header extensions and encrypts.
+type rtpWriter interface {
+	WriteRTP(h *rtp.Header, payload []byte) (int, error)
+}
+
 // segment maps a run of output sequence numbers back to a source, for NACKs.
 type segment struct {
 	from  uint64 // first output (extended) sequence number of the run
@@ -102,6 +108,9 @@ func (b *binding) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters,
 	b.ssrc = uint32(ctx.SSRC())
 	b.pt = uint8(c.PayloadType)
 	b.ws = ctx.WriteStream()
+	if wrap := b.v.s.wrapWriter; wrap != nil {
+		b.ws = wrap(b.v.id, b.ws)
+	}
 	b.mu.Unlock()
 	return c, nil
 }
@@ -381,13 +390,6 @@ func (b *binding) write(ext uint64, s slot, now time.Time) error {
 	seg := &b.segs[len(b.segs)-1]
 	ts := seg.timestamp(s.ts)
 	h := rtp.Header{Version: 2, PayloadType: b.pt, SequenceNumber: uint16(out), Timestamp: ts, SSRC: b.ssrc, Marker: s.marker}
-	if hook := b.v.s.beforeWrite.Load(); hook != nil {
-		b.mu.Unlock()
-		func() {
-			defer b.mu.Lock() // even when the hook panics: the caller's deferred Unlock must find it locked
-			(*hook)(b.v.id)
-		}()
-	}
 	if _, err := b.ws.WriteRTP(&h, s.payload); err != nil {
 		if errors.Is(err, io.ErrClosedPipe) {
 			return err
