@@ -191,6 +191,9 @@ func (s *Server) buildAPI() (pub, view *webrtc.API, err error) {
 		// at net.core.[rw]mem_max).
 		_ = uc.SetReadBuffer(4 << 20)
 		_ = uc.SetWriteBuffer(4 << 20)
+		if sb := newSendBatch(uc); sb != nil {
+			conn = sb // sendmmsg (sendbatch.go)
+		}
 	}
 	var se webrtc.SettingEngine
 	se.LoggerFactory = pionLogs{log: s.log()}
