@@ -79,6 +79,10 @@ type binding struct {
 	pending *source
 	pendCur uint64
 
+	// hdr is the header being written, kept here so that a packet costs no
+	// allocation (pion's writer takes a pointer; it does not keep it).
+	hdr rtp.Header
+
 	bytes   atomic.Uint64
 	packets atomic.Uint64
 }
@@ -389,8 +393,8 @@ func (b *binding) write(ext uint64, s slot, now time.Time) error {
 	out := uint64(int64(ext) + b.off)
 	seg := &b.segs[len(b.segs)-1]
 	ts := seg.timestamp(s.ts)
-	h := rtp.Header{Version: 2, PayloadType: b.pt, SequenceNumber: uint16(out), Timestamp: ts, SSRC: b.ssrc, Marker: s.marker}
-	if _, err := b.ws.WriteRTP(&h, s.payload); err != nil {
+	b.hdr = rtp.Header{Version: 2, PayloadType: b.pt, SequenceNumber: uint16(out), Timestamp: ts, SSRC: b.ssrc, Marker: s.marker}
+	if _, err := b.ws.WriteRTP(&b.hdr, s.payload); err != nil {
 		if errors.Is(err, io.ErrClosedPipe) {
 			return err
 		}
@@ -435,8 +439,8 @@ func (b *binding) resend(seqs []uint16) {
 		if !ok || now.Sub(time.Unix(0, s.at)) > maxLag+time.Second {
 			continue
 		}
-		h := rtp.Header{Version: 2, PayloadType: b.pt, SequenceNumber: seq, Timestamp: seg.timestamp(s.ts), SSRC: b.ssrc, Marker: s.marker}
-		if _, err := b.ws.WriteRTP(&h, s.payload); err != nil {
+		b.hdr = rtp.Header{Version: 2, PayloadType: b.pt, SequenceNumber: seq, Timestamp: seg.timestamp(s.ts), SSRC: b.ssrc, Marker: s.marker}
+		if _, err := b.ws.WriteRTP(&b.hdr, s.payload); err != nil {
 			return
 		}
 		if m := b.v.s.metrics; m != nil {
