@@ -88,10 +88,11 @@ type Server struct {
 	guardOnce sync.Once
 	guard     *crashguard.Guard
 	api       *webrtc.API // publishers and relay pulls
-	viewAPI   *webrtc.API // viewers: fewer interceptors, as they send us no media
-	mux       ice.UDPMux
-	tcpMux    ice.TCPMux
-	metrics   *Metrics
+	// apis are the APIs for an offer, by what it needs (apiFor).
+	apis    map[apiKind]*webrtc.API
+	mux     ice.UDPMux
+	tcpMux  ice.TCPMux
+	metrics *Metrics
 
 	stopBeat chan struct{}
 
@@ -158,8 +159,8 @@ func (s *Server) init() error {
 			s.metrics.attach(s)
 		}
 		if s.API != nil {
-			s.api, s.viewAPI = s.API, s.API
-		} else if s.api, s.viewAPI, s.initErr = s.buildAPI(); s.initErr != nil {
+			s.api = s.API
+		} else if s.initErr = s.buildAPI(); s.initErr != nil {
 			return
 		}
 		if s.clustered() {
@@ -176,14 +177,14 @@ func (s *Server) init() error {
 // ring (viewer.go), so a viewer costs no packet buffer of its own. The
 // publisher side gets NACK generation, receiver reports and transport-wide
 // congestion feedback, which browsers need to ramp their send bitrate.
-func (s *Server) buildAPI() (pub, view *webrtc.API, err error) {
+func (s *Server) buildAPI() (err error) {
 	addr := s.UDPAddr
 	if addr == "" {
 		addr = ":8189"
 	}
 	conn, ln, err := s.listen(addr)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	if uc, ok := conn.(*net.UDPConn); ok {
 		// One socket carries every viewer's media: fast starts send a whole
@@ -207,13 +208,13 @@ func (s *Server) buildAPI() (pub, view *webrtc.API, err error) {
 		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
 	}
 	se.SetNetworkTypes(networks)
-	if ua, ok := conn.LocalAddr().(*net.UDPAddr); ok && ua.IP.IsLoopback() {
-		se.SetIncludeLoopbackCandidate(true)
-	}
+	ua, ok := conn.LocalAddr().(*net.UDPAddr)
+	loopMux := ok && ua.IP.IsLoopback() // loopback is all there is
+	se.SetIncludeLoopbackCandidate(loopMux)
 	if len(s.PublicIPs) > 0 {
 		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{External: s.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost}); err != nil {
 			s.closeSockets()
-			return nil, nil, fmt.Errorf("stream: public IP: %w", err)
+			return fmt.Errorf("stream: public IP: %w", err)
 		}
 	}
 
@@ -244,11 +245,85 @@ func (s *Server) buildAPI() (pub, view *webrtc.API, err error) {
 	}
 	if err != nil {
 		s.closeSockets()
-		return nil, nil, fmt.Errorf("stream: media engine: %w", err)
+		return fmt.Errorf("stream: media engine: %w", err)
 	}
-	pub = webrtc.NewAPI(webrtc.WithMediaEngine(pubME), webrtc.WithInterceptorRegistry(pubReg), webrtc.WithSettingEngine(se))
-	view = webrtc.NewAPI(webrtc.WithMediaEngine(viewME), webrtc.WithInterceptorRegistry(viewReg), webrtc.WithSettingEngine(se))
-	return pub, view, nil
+	// Loopback addresses are no candidates for the world (RFC 8445 §5.1.1.1),
+	// but a client on this machine that offers only its loopback addresses
+	// (a local encoder, a load generator) would otherwise reach us only as a
+	// peer-reflexive candidate, which its ICE agent may hold back for a
+	// second before using it (pion's prflx acceptance wait).
+	//
+	// ICE-TCP costs a viewer a passive TCP candidate, its connection state
+	// and buffers per local address: an offer that lists its candidates
+	// and none over TCP will never use them (apiKind.udpOnly).
+	s.apis = map[apiKind]*webrtc.API{}
+	for _, k := range []apiKind{{}, {viewer: true}} {
+		me, reg := pubME, pubReg
+		if k.viewer {
+			me, reg = viewME, viewReg
+		}
+		for _, loop := range []bool{false, true} {
+			for _, udp := range []bool{false, true} {
+				set := se // a copy; it shares the sockets
+				if udp {
+					set.SetNetworkTypes(networks[:2])
+				}
+				set.SetIncludeLoopbackCandidate(loop || loopMux)
+				k.loopback, k.udpOnly = loop, udp
+				s.apis[k] = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(set))
+			}
+		}
+	}
+	s.api = s.apis[apiKind{}]
+	return nil
+}
+
+// apiKind is what an offer needs of the API that answers it.
+type apiKind struct {
+	viewer   bool // fewer interceptors
+	loopback bool // loopback candidates: the client offers some
+	udpOnly  bool // no ICE-TCP: the client listed its candidates, none over TCP
+}
+
+// apiFor picks the API for an offer.
+func (s *Server) apiFor(offer webrtc.SessionDescription, viewer bool) *webrtc.API {
+	if s.apis == nil {
+		return s.api // a custom API
+	}
+	c := scanCandidates(offer.SDP)
+	return s.apis[apiKind{viewer: viewer, loopback: c.loopback, udpOnly: c.complete && c.any && !c.tcp}]
+}
+
+// offerCandidates is what an SDP says of its ICE candidates.
+type offerCandidates struct {
+	any, loopback, tcp bool
+	complete           bool // a=end-of-candidates: no more will trickle
+}
+
+func scanCandidates(sdp string) offerCandidates {
+	var c offerCandidates
+	for line := range strings.SplitSeq(sdp, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "a=end-of-candidates" {
+			c.complete = true
+			continue
+		}
+		rest, ok := strings.CutPrefix(line, "a=candidate:")
+		if !ok {
+			continue
+		}
+		// foundation component transport priority address port typ ...
+		f := strings.Fields(rest)
+		if len(f) < 5 {
+			continue
+		}
+		c.any = true
+		c.tcp = c.tcp || strings.EqualFold(f[2], "tcp")
+		if ip := net.ParseIP(f[4]); ip != nil && ip.IsLoopback() {
+			c.loopback = true
+		}
+	}
+	return c
 }
 
 // listen binds the media port over UDP and, for ICE-TCP, the same number

@@ -640,6 +640,89 @@ func (h *hookWriter) WriteRTP(hdr *rtp.Header, payload []byte) (int, error) {
 	return h.w.WriteRTP(hdr, payload)
 }
 
+// A client on this machine that offers only loopback candidates gets a
+// loopback candidate in the answer, even from a server on every interface,
+// so that it reaches us as a host candidate (not a peer-reflexive one that
+// its ICE agent may hold back), and it gets media.
+func TestLoopbackOfferGetsLoopbackCandidate(t *testing.T) {
+	e := newEnv(t, func(s *Server) { s.UDPAddr = ":0"; s.NoTCP = true })
+	if _, status, body := e.publish(testKey); status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", status, body)
+	}
+	v, status, answer := e.watch("")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP: %d %s", status, answer)
+	}
+	if !scanCandidates(answer).loopback {
+		t.Fatalf("the answer to a loopback-only offer has no loopback candidate:\n%s", answer)
+	}
+	waitFor(t, "video", 10*time.Second, func() bool { return v.video.count() > 10 })
+}
+
+// A viewer whose offer lists its candidates, none over TCP, gets no ICE-TCP
+// candidates (each costs it a TCP connection's state per local address);
+// one that may still trickle candidates keeps them.
+func TestUDPOnlyOfferGetsNoTCPCandidates(t *testing.T) {
+	e := newEnv(t) // ICE-TCP on
+	if _, status, body := e.publish(testKey); status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", status, body)
+	}
+	v, status, answer := e.watch("")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP: %d %s", status, answer)
+	}
+	if c := scanCandidates(answer); !c.any || c.tcp {
+		t.Fatalf("the answer to a complete UDP-only offer has TCP candidates (or none):\n%s", answer)
+	}
+	waitFor(t, "video", 10*time.Second, func() bool { return v.video.count() > 10 })
+
+	// The same offer without end-of-candidates: more may come, over TCP.
+	pc, err := e.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	sdp := strings.ReplaceAll(pc.LocalDescription().SDP, "a=end-of-candidates\r\n", "")
+	resp := e.post("/whep/"+e.show.String(), "", "application/sdp", strings.NewReader(sdp))
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("WHEP: %d %s", resp.StatusCode, body)
+	}
+	if !scanCandidates(string(body)).tcp {
+		t.Fatalf("the answer to an offer that may still trickle has no TCP candidate:\n%s", body)
+	}
+}
+
+func TestScanCandidates(t *testing.T) {
+	const eoc = "a=end-of-candidates\r\n"
+	for sdp, want := range map[string]offerCandidates{
+		"a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\n" + eoc:                      {any: true, loopback: true, complete: true},
+		"a=candidate:1 1 UDP 2130706431 ::1 5000 typ host\r\n":                                  {any: true, loopback: true},
+		"a=candidate:1 1 udp 2130706431 10.1.2.3 5000 typ host\r\n" + eoc:                       {any: true, complete: true},
+		"a=candidate:1 1 TCP 1518280447 10.1.2.3 9 typ host tcptype active\r\n":                 {any: true, tcp: true},
+		"a=candidate:1 1 udp 1694498815 203.0.113.9 5000 typ srflx raddr 127.0.0.1 rport 1\r\n": {any: true},
+		"a=candidate:1 1 udp 2130706431 host.local 5000 typ host\r\n":                           {any: true},
+		"v=0\r\na=ice-ufrag:127.0.0.1\r\n":                                                      {},
+	} {
+		if got := scanCandidates(sdp); got != want {
+			t.Errorf("scanCandidates(%q) = %+v, want %+v", sdp, got, want)
+		}
+	}
+}
+
 // A NACK is answered from the shared ring with the same sequence number.
 func TestNACKAnsweredFromRing(t *testing.T) {
 	e := newEnv(t)
