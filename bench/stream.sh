@@ -11,6 +11,10 @@
 #                  fresh crowd: ramped in at BENCH_STREAM_RAMP a second, held
 #                  for BENCH_STREAM_HOLD, then gone.
 #
+# First, the server otherwise idle, start-up: POST→connected at 20 viewers
+# coming 10 a second (offering every candidate of this machine, then only
+# loopback ones, --loopback-only) and first keyframe at 100 coming at once.
+#
 # Per step it records what decides it, all from pavload whep:
 #   loss       lost/expected over every viewer's tracks (RTP sequence numbers);
 #   skips      the server's pavilion_stream_viewer_skips_total over the step
@@ -43,6 +47,7 @@
 # most 2000), BENCH_STREAM_HOLD (20s), BENCH_STREAM_RAMP (100 a second),
 # BENCH_STREAM_BITRATE (1500000), BENCH_STREAM_FPS (30), BENCH_STREAM_ARGS
 # (more pavload whep flags, e.g. --feedback=false or --concurrency 64), and
+# BENCH_STREAM_STARTUP (1; 0 skips the start-up runs), and
 # BENCH_PROFILE=1, which saves the server's CPU profile over each hold as
 # bench/out/stream-cpu-<N>.pprof (and its heap, stream-heap-<N>.pprof).
 set -euo pipefail
@@ -54,6 +59,7 @@ RAMP="${BENCH_STREAM_RAMP:-100}"
 BITRATE="${BENCH_STREAM_BITRATE:-1500000}"
 FPS="${BENCH_STREAM_FPS:-30}"
 EXTRA="${BENCH_STREAM_ARGS:-}"
+STARTUP="${BENCH_STREAM_STARTUP:-1}"
 MAX_STEP=2000
 
 BENCH_TAG="bench stream"
@@ -150,6 +156,29 @@ for _ in $(seq 1 8); do
 done
 log "server RSS with the publisher and no viewer: $rss_base kB (lowest of 8 readings)"
 
+# Start-up, before the steps, the server otherwise idle: POST→connected
+# with 20 viewers coming one by one (every candidate of this machine
+# offered, then loopback candidates only), and first keyframe with 100
+# coming at once.
+startup_json="$work/startup.jsonl"
+: >"$startup_json"
+if [ "$STARTUP" = 1 ]; then
+	for run in "20 10 all" "20 10 loopback" "100 100 all"; do
+		read -r sn sramp scands <<<"$run"
+		sflags=()
+		[ "$scands" = loopback ] && sflags=(--loopback-only)
+		sjson="$dir/startup-$sn-$scands.json"
+		log "start-up: $sn viewers at $sramp/s, candidates: $scands"
+		"${PIN_LOAD[@]}" bin/pavload whep --demo "$demo" --metrics-url "$metrics_url" --label "start-up $sn $scands" \
+			--viewers "$sn" --ramp "$sramp" --duration 2s --progress 0 --json "$sjson" "${sflags[@]}" >"$dir/startup-$sn-$scands.txt" 2>&1 ||
+			log "start-up run $sn $scands failed (see its figures)"
+		[ -s "$sjson" ] && jq -c --argjson n "$sn" --argjson ramp "$sramp" --arg c "$scands" \
+			'{viewers: $n, ramp: $ramp, candidates: $c, connected: .connect.connected, answer: .connect.negotiate,
+			  connect: .time_to_connected, first_keyframe: .time_to_first_keyframe, first_packet: .time_to_first_packet}' "$sjson" >>"$startup_json"
+		sleep 3
+	done
+fi
+
 steps_json="$work/steps.jsonl"
 : >"$steps_json"
 status=0
@@ -211,8 +240,9 @@ cp "$dir/server.log" "$OUT/server-stream.log"
 
 jq -s --arg pinning "$PINNING" --arg load "$load_before" --argjson bitrate "$BITRATE" --argjson fps "$FPS" \
 	--arg hold "$HOLD" --argjson ramp "$RAMP" --slurpfile whip <(cat "$dir/whip.json" 2>/dev/null || echo null) \
+	--slurpfile startup "$startup_json" \
 	'{pinning: $pinning, load_before: $load, bitrate: $bitrate, fps: $fps, hold: $hold, ramp: $ramp,
-	  publisher: $whip[0], steps: .}' "$steps_json" >"$OUT/stream.json"
+	  publisher: $whip[0], startup: $startup, steps: .}' "$steps_json" >"$OUT/stream.json"
 
 {
 	echo "## Media fan-out (\`bench/stream.sh\`)"
@@ -230,6 +260,14 @@ jq -s --arg pinning "$PINNING" --arg load "$load_before" --argjson bitrate "$BIT
 		if $best == null then "**Largest N that passes: none of the steps.**"
 		else "**Largest N that passes (every viewer connected, loss < 1%, no skip, no missing frame, every viewer ≥ 97% of the source rate): \($best).**" end' "$OUT/stream.json"
 	echo
+	if jq -e '.startup | length > 0' "$OUT/stream.json" >/dev/null; then
+		echo "Start-up, before the steps (the server otherwise idle; 2 s each):"
+		echo
+		echo "| viewers | ramp /s | candidates offered | connected | answer p50 (ms) | POST→connected p50 / p95 (ms) | first keyframe p50 / p95 (ms) |"
+		echo "|---|---|---|---|---|---|---|"
+		jq -r '.startup[] | "| \(.viewers) | \(.ramp) | \(.candidates) | \(.connected) | \(.answer.p50_ms) | \(.connect.p50_ms) / \(.connect.p95_ms) | \(.first_keyframe.p50_ms) / \(.first_keyframe.p95_ms) |"' "$OUT/stream.json"
+		echo
+	fi
 	echo "Server CPU is utime+stime of the server process over the hold (100% = the one CPU it is pinned to); CPU per packet is the server's CPU time over the hold (process_cpu_seconds_total) divided by the RTP packets the viewers received in it: on a machine other processes share it moves less than the CPU share does. RSS per viewer is VmRSS during the hold minus the baseline with the publisher and no viewer ($rss_base kB); goroutines per viewer from go_goroutines. Loss counts every viewer's video and audio from the RTP sequence numbers (lost/expected); server skips are pavilion_stream_viewer_skips_total over the step; frames received are pavload whip's frame numbers each viewer got over those sent while it watched; delivered video is each viewer's rate over the hold, the source's from the server's ingest counter (it includes the publisher's transport-wide sequence extension, 8 bytes a packet, which viewers do not get: about 0.7% less). POST→connected runs from the POST that got the answer to ICE+DTLS connected. \"UDP buffer drops\" is the machine's RcvbufErrors during the step: when it is not zero, some of the loss happened in a receiver's socket buffer (pavload's, usually), not in the server; a step marked client-limited had that or pavload at 90% of its CPU or more."
 } >"$OUT/STREAM.md"
 saved="bench/results/$(date -u +%F)-$commit-stream.md"

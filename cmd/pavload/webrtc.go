@@ -36,6 +36,9 @@ type rtcOptions struct {
 	feedback bool
 	// localOnly limits ICE to this machine's addresses, both ends.
 	localOnly bool
+	// loopbackOnly offers loopback candidates only (a client on the
+	// server's machine that uses nothing else).
+	loopbackOnly bool
 }
 
 // newRTCAPI builds the shared API: VP8, H.264 and Opus, host candidates
@@ -78,6 +81,9 @@ func newRTCAPI(o rtcOptions) (*webrtc.API, error) {
 		keep := func(ip net.IP) bool { return local[ip.String()] }
 		se.SetIPFilter(keep)
 		se.SetRemoteIPFilter(keep)
+	}
+	if o.loopbackOnly {
+		se.SetIPFilter(net.IP.IsLoopback)
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
 }

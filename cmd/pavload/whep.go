@@ -29,6 +29,7 @@ type whepConfig struct {
 	duration    time.Duration
 	timeout     time.Duration
 	feedback    bool
+	loopback    bool
 	progress    time.Duration
 }
 
@@ -68,6 +69,7 @@ func (c *whepConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.duration, "duration", 20*time.Second, "how long the viewers stay once the last one is in")
 	fs.DurationVar(&c.timeout, "timeout", 15*time.Second, "how long one viewer may take to connect, retries included")
 	fs.BoolVar(&c.feedback, "feedback", true, "send NACKs, receiver reports and transport-wide congestion feedback, as a browser does")
+	fs.BoolVar(&c.loopback, "loopback-only", false, "offer loopback ICE candidates only (the server must be told of no other address of this machine)")
 	fs.DurationVar(&c.progress, "progress", 5*time.Second, "print a progress line this often (0: never)")
 }
 
@@ -188,10 +190,10 @@ func runWhep(ctx context.Context, cfg *whepConfig, out io.Writer) (*whepReport, 
 		Label: cfg.label, Base: cfg.base, ShowID: cfg.showID, StartedAt: time.Now().UTC(),
 		Client: whepClientInfo{clientInfo: clientInfo{GoVersion: runtime.Version(), NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0)}},
 		Config: whepConfigReport{Viewers: cfg.viewers, Ramp: cfg.ramp, Concurrency: cfg.concurrency, DurationSeconds: cfg.duration.Seconds(),
-			TimeoutSeconds: cfg.timeout.Seconds(), Feedback: cfg.feedback},
+			TimeoutSeconds: cfg.timeout.Seconds(), Feedback: cfg.feedback, LoopbackOnly: cfg.loopback},
 	}
 	fmt.Fprintf(out, "pavload whep %sagainst %s, show %s: %d viewers at %.4g a second\n", labelPrefix(cfg.label), cfg.base, cfg.showID, cfg.viewers, cfg.ramp)
-	opts := rtcOptions{feedback: cfg.feedback, localOnly: true}
+	opts := rtcOptions{feedback: cfg.feedback, localOnly: true, loopbackOnly: cfg.loopback}
 	api, err := newRTCAPI(opts)
 	if err != nil {
 		return rep, err

@@ -67,6 +67,7 @@ type whepConfigReport struct {
 	DurationSeconds float64 `json:"duration_seconds"`
 	TimeoutSeconds  float64 `json:"timeout_seconds"`
 	Feedback        bool    `json:"feedback"`
+	LoopbackOnly    bool    `json:"loopback_only"`
 }
 
 type whepConnect struct {
