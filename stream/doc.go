@@ -46,7 +46,14 @@
 //     publishing, OnEnded when the grace period runs out.
 //   - One UDP port for all media (ICE UDP mux) and ICE-TCP on the same port
 //     number; PublicIPs replace host candidates' addresses behind 1:1 NAT.
+//     Writes to the UDP port leave in sendmmsg batches (sendbatch.go).
+//     Each offer is answered with the candidates it can use: loopback ones
+//     only to a client that offers loopback (one on this machine), no
+//     ICE-TCP to a viewer whose complete offer has no TCP candidate.
+//   - Relays (relay.go): a node asked for a show published on another
+//     pulls it once from that origin, found in the Directory, and fans it
+//     out to its own viewers.
 //
 // Not built yet: ICE restarts, renegotiation for tracks added after a viewer
-// joined, relay between nodes (the Directory interface is its first part).
+// joined, relays deeper than origin → edge.
 package stream

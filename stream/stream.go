@@ -88,7 +88,10 @@ type Server struct {
 	guardOnce sync.Once
 	guard     *crashguard.Guard
 	api       *webrtc.API // publishers and relay pulls
-	// apis are the APIs for an offer, by what it needs (apiFor).
+	// apis are the APIs for offers, by what they need (apiFor), built
+	// from apiBase as they are first needed.
+	apiBase apiBase
+	apisMu  sync.Mutex
 	apis    map[apiKind]*webrtc.API
 	mux     ice.UDPMux
 	tcpMux  ice.TCPMux
@@ -247,43 +250,46 @@ func (s *Server) buildAPI() (err error) {
 		s.closeSockets()
 		return fmt.Errorf("stream: media engine: %w", err)
 	}
-	// Loopback addresses are no candidates for the world (RFC 8445 §5.1.1.1),
-	// but a client on this machine that offers only its loopback addresses
-	// (a local encoder, a load generator) would otherwise reach us only as a
-	// peer-reflexive candidate, which its ICE agent may hold back for a
-	// second before using it (pion's prflx acceptance wait).
-	//
-	// ICE-TCP costs a viewer a passive TCP candidate, its connection state
-	// and buffers per local address: an offer that lists its candidates
-	// and none over TCP will never use them (apiKind.udpOnly).
+	s.apiBase = apiBase{se: se, networks: networks, loopMux: loopMux, pubME: pubME, pubReg: pubReg, viewME: viewME, viewReg: viewReg}
 	s.apis = map[apiKind]*webrtc.API{}
-	for _, k := range []apiKind{{}, {viewer: true}} {
-		me, reg := pubME, pubReg
-		if k.viewer {
-			me, reg = viewME, viewReg
-		}
-		for _, loop := range []bool{false, true} {
-			for _, udp := range []bool{false, true} {
-				set := se // a copy; it shares the sockets
-				if udp {
-					set.SetNetworkTypes(networks[:2])
-				}
-				set.SetIncludeLoopbackCandidate(loop || loopMux)
-				k.loopback, k.udpOnly = loop, udp
-				s.apis[k] = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(set))
-			}
-		}
-	}
-	s.api = s.apis[apiKind{}]
+	s.api = s.apiOf(apiKind{nets: allNets})
 	return nil
 }
 
-// apiKind is what an offer needs of the API that answers it.
-type apiKind struct {
-	viewer   bool // fewer interceptors
-	loopback bool // loopback candidates: the client offers some
-	udpOnly  bool // no ICE-TCP: the client listed its candidates, none over TCP
+// apiBase is what the APIs for different offers share (apiFor).
+type apiBase struct {
+	se              webrtc.SettingEngine
+	networks        []webrtc.NetworkType // the server's
+	loopMux         bool                 // the media port is on loopback
+	pubME, viewME   *webrtc.MediaEngine
+	pubReg, viewReg *interceptor.Registry
 }
+
+// apiKind is what an offer needs of the API that answers it.
+//
+// Loopback addresses are no candidates for the world (RFC 8445 §5.1.1.1),
+// but a client on this machine that offers only its loopback addresses (a
+// local encoder, a load generator) would otherwise reach us only as a
+// peer-reflexive candidate, which its ICE agent may hold back for a second
+// before using it (pion's prflx acceptance wait).
+//
+// Every candidate costs a viewer a socket's state, a read goroutine and
+// buffers (for ICE-TCP, a TCP connection's state per local address): an
+// offer that lists its candidates gets only the networks it can use.
+type apiKind struct {
+	viewer   bool  // fewer interceptors
+	loopback bool  // loopback candidates: the client offers some
+	nets     uint8 // the networks to gather (net* bits)
+}
+
+// Network bits.
+const (
+	netUDP4 uint8 = 1 << iota
+	netUDP6
+	netTCP4
+	netTCP6
+	allNets = netUDP4 | netUDP6 | netTCP4 | netTCP6
+)
 
 // apiFor picks the API for an offer.
 func (s *Server) apiFor(offer webrtc.SessionDescription, viewer bool) *webrtc.API {
@@ -291,13 +297,61 @@ func (s *Server) apiFor(offer webrtc.SessionDescription, viewer bool) *webrtc.AP
 		return s.api // a custom API
 	}
 	c := scanCandidates(offer.SDP)
-	return s.apis[apiKind{viewer: viewer, loopback: c.loopback, udpOnly: c.complete && c.any && !c.tcp}]
+	k := apiKind{viewer: viewer, loopback: c.loopback, nets: allNets}
+	if c.complete && c.nets != 0 {
+		k.nets = c.nets // nothing more will trickle in
+	}
+	return s.apiOf(k)
+}
+
+// apiOf builds (once) the API of a kind.
+func (s *Server) apiOf(k apiKind) *webrtc.API {
+	s.apisMu.Lock()
+	defer s.apisMu.Unlock()
+	if api := s.apis[k]; api != nil {
+		return api
+	}
+	b := &s.apiBase
+	set := b.se // a copy; it shares the sockets
+	var nets []webrtc.NetworkType
+	for _, n := range b.networks {
+		if k.nets&netBit(n) != 0 {
+			nets = append(nets, n)
+		}
+	}
+	if len(nets) == 0 {
+		nets = b.networks // none in common: ICE fails, as it would anyway
+	}
+	set.SetNetworkTypes(nets)
+	set.SetIncludeLoopbackCandidate(k.loopback || b.loopMux)
+	me, reg := b.pubME, b.pubReg
+	if k.viewer {
+		me, reg = b.viewME, b.viewReg
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(set))
+	s.apis[k] = api
+	return api
+}
+
+func netBit(n webrtc.NetworkType) uint8 {
+	switch n {
+	case webrtc.NetworkTypeUDP4:
+		return netUDP4
+	case webrtc.NetworkTypeUDP6:
+		return netUDP6
+	case webrtc.NetworkTypeTCP4:
+		return netTCP4
+	case webrtc.NetworkTypeTCP6:
+		return netTCP6
+	}
+	return 0
 }
 
 // offerCandidates is what an SDP says of its ICE candidates.
 type offerCandidates struct {
-	any, loopback, tcp bool
-	complete           bool // a=end-of-candidates: no more will trickle
+	nets     uint8 // the networks of its candidates (net* bits)
+	loopback bool
+	complete bool // a=end-of-candidates: no more will trickle
 }
 
 func scanCandidates(sdp string) offerCandidates {
@@ -317,11 +371,20 @@ func scanCandidates(sdp string) offerCandidates {
 		if len(f) < 5 {
 			continue
 		}
-		c.any = true
-		c.tcp = c.tcp || strings.EqualFold(f[2], "tcp")
-		if ip := net.ParseIP(f[4]); ip != nil && ip.IsLoopback() {
-			c.loopback = true
+		v4, v6 := netUDP4, netUDP6
+		if strings.EqualFold(f[2], "tcp") {
+			v4, v6 = netTCP4, netTCP6
 		}
+		ip := net.ParseIP(f[4])
+		switch {
+		case ip == nil: // a hostname (mDNS): either family
+			c.nets |= v4 | v6
+		case ip.To4() != nil:
+			c.nets |= v4
+		default:
+			c.nets |= v6
+		}
+		c.loopback = c.loopback || (ip != nil && ip.IsLoopback())
 	}
 	return c
 }

@@ -659,10 +659,10 @@ func TestLoopbackOfferGetsLoopbackCandidate(t *testing.T) {
 	waitFor(t, "video", 10*time.Second, func() bool { return v.video.count() > 10 })
 }
 
-// A viewer whose offer lists its candidates, none over TCP, gets no ICE-TCP
-// candidates (each costs it a TCP connection's state per local address);
-// one that may still trickle candidates keeps them.
-func TestUDPOnlyOfferGetsNoTCPCandidates(t *testing.T) {
+// A viewer whose offer lists its candidates, all UDP over IPv4, gets only
+// such candidates (each ICE-TCP one costs it a TCP connection's state per
+// local address); one that may still trickle candidates gets them all.
+func TestCompleteOfferGetsOnlyItsNetworks(t *testing.T) {
 	e := newEnv(t) // ICE-TCP on
 	if _, status, body := e.publish(testKey); status != http.StatusCreated {
 		t.Fatalf("WHIP: %d %s", status, body)
@@ -671,8 +671,8 @@ func TestUDPOnlyOfferGetsNoTCPCandidates(t *testing.T) {
 	if status != http.StatusCreated {
 		t.Fatalf("WHEP: %d %s", status, answer)
 	}
-	if c := scanCandidates(answer); !c.any || c.tcp {
-		t.Fatalf("the answer to a complete UDP-only offer has TCP candidates (or none):\n%s", answer)
+	if c := scanCandidates(answer); c.nets != netUDP4 {
+		t.Fatalf("the answer to a complete offer of UDP over IPv4 has candidates of other networks (or none):\n%s", answer)
 	}
 	waitFor(t, "video", 10*time.Second, func() bool { return v.video.count() > 10 })
 
@@ -701,7 +701,7 @@ func TestUDPOnlyOfferGetsNoTCPCandidates(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("WHEP: %d %s", resp.StatusCode, body)
 	}
-	if !scanCandidates(string(body)).tcp {
+	if scanCandidates(string(body)).nets&netTCP4 == 0 {
 		t.Fatalf("the answer to an offer that may still trickle has no TCP candidate:\n%s", body)
 	}
 }
@@ -709,13 +709,14 @@ func TestUDPOnlyOfferGetsNoTCPCandidates(t *testing.T) {
 func TestScanCandidates(t *testing.T) {
 	const eoc = "a=end-of-candidates\r\n"
 	for sdp, want := range map[string]offerCandidates{
-		"a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\n" + eoc:                      {any: true, loopback: true, complete: true},
-		"a=candidate:1 1 UDP 2130706431 ::1 5000 typ host\r\n":                                  {any: true, loopback: true},
-		"a=candidate:1 1 udp 2130706431 10.1.2.3 5000 typ host\r\n" + eoc:                       {any: true, complete: true},
-		"a=candidate:1 1 TCP 1518280447 10.1.2.3 9 typ host tcptype active\r\n":                 {any: true, tcp: true},
-		"a=candidate:1 1 udp 1694498815 203.0.113.9 5000 typ srflx raddr 127.0.0.1 rport 1\r\n": {any: true},
-		"a=candidate:1 1 udp 2130706431 host.local 5000 typ host\r\n":                           {any: true},
-		"v=0\r\na=ice-ufrag:127.0.0.1\r\n":                                                      {},
+		"a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\n" + eoc:                             {nets: netUDP4, loopback: true, complete: true},
+		"a=candidate:1 1 UDP 2130706431 ::1 5000 typ host\r\n":                                         {nets: netUDP6, loopback: true},
+		"a=candidate:1 1 udp 2130706431 10.1.2.3 5000 typ host\r\n" + eoc:                              {nets: netUDP4, complete: true},
+		"a=candidate:1 1 TCP 1518280447 10.1.2.3 9 typ host tcptype active\r\n":                        {nets: netTCP4},
+		"a=candidate:1 1 udp 1694498815 203.0.113.9 5000 typ srflx raddr 127.0.0.1 rport 1\r\n":        {nets: netUDP4},
+		"a=candidate:1 1 udp 2130706431 host.local 5000 typ host\r\n":                                  {nets: netUDP4 | netUDP6},
+		"a=candidate:1 1 udp 2 fd00::2 5000 typ host\r\na=candidate:2 1 tcp 1 10.0.0.1 9 typ host\r\n": {nets: netUDP6 | netTCP4},
+		"v=0\r\na=ice-ufrag:127.0.0.1\r\n":                                                             {},
 	} {
 		if got := scanCandidates(sdp); got != want {
 			t.Errorf("scanCandidates(%q) = %+v, want %+v", sdp, got, want)
