@@ -49,7 +49,8 @@
 # (more pavload whep flags, e.g. --feedback=false or --concurrency 64), and
 # BENCH_STREAM_STARTUP (1; 0 skips the start-up runs), and
 # BENCH_PROFILE=1, which saves the server's CPU profile over each hold as
-# bench/out/stream-cpu-<N>.pprof (and its heap, stream-heap-<N>.pprof).
+# bench/out/stream-cpu-<N>.pprof (and its heap, stream-heap-<N>.pprof, and
+# a goroutine dump, stream-goroutines-<N>.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -207,6 +208,7 @@ for n in $STEPS; do
 			wait "$profiler_pid" || log "step $n: no CPU profile"
 			profiler_pid=""
 			curl -fsS -o "$OUT/stream-heap-$n.pprof" "http://$debug_addr/debug/pprof/heap" || true
+			curl -fsS -o "$OUT/stream-goroutines-$n.txt" "http://$debug_addr/debug/pprof/goroutine?debug=1" || true
 		fi
 		t1="$(date +%s.%N)" k1="$(proc_ticks "$server_pid")"
 		rss_kb="$(proc_rss "$server_pid")"
