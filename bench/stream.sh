@@ -273,6 +273,10 @@ jq -s --arg pinning "$PINNING" --arg load "$load_before" --argjson bitrate "$BIT
 	echo "Server CPU is utime+stime of the server process over the hold (100% = the one CPU it is pinned to); CPU per packet is the server's CPU time over the hold (process_cpu_seconds_total) divided by the RTP packets the viewers received in it: on a machine other processes share it moves less than the CPU share does. RSS per viewer is VmRSS during the hold minus the baseline with the publisher and no viewer ($rss_base kB); goroutines per viewer from go_goroutines. Loss counts every viewer's video and audio from the RTP sequence numbers (lost/expected); server skips are pavilion_stream_viewer_skips_total over the step; frames received are pavload whip's frame numbers each viewer got over those sent while it watched; delivered video is each viewer's rate over the hold, the source's from the server's ingest counter (it includes the publisher's transport-wide sequence extension, 8 bytes a packet, which viewers do not get: about 0.7% less). POST→connected runs from the POST that got the answer to ICE+DTLS connected. \"UDP buffer drops\" is the machine's RcvbufErrors during the step: when it is not zero, some of the loss happened in a receiver's socket buffer (pavload's, usually), not in the server; a step marked client-limited had that or pavload at 90% of its CPU or more."
 } >"$OUT/STREAM.md"
 saved="bench/results/$(date -u +%F)-$commit-stream.md"
+for i in 2 3 4 5 6 7 8 9; do
+	[ -e "$saved" ] || break
+	saved="bench/results/$(date -u +%F)-$commit-stream-$i.md" # another run of the same commit
+done
 {
 	echo "# bench/stream.sh at $commit, $(date -u '+%F %H:%M UTC')"
 	echo
