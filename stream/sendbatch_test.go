@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -73,4 +74,73 @@ func TestSendBatchDelivers(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// BenchmarkSend compares one sendto per packet with sendBatch's sendmmsg,
+// 1,200-byte packets to 64 receivers in turn (a fan-out's pattern). The
+// receivers are drained by goroutines of their own, so the kernel's
+// delivery cost is in both.
+func BenchmarkSend(b *testing.B) {
+	if runtime.GOOS != "linux" {
+		b.Skip("sendmmsg is Linux's")
+	}
+	var addrs []netip.AddrPort
+	for range 64 {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = c.SetReadBuffer(4 << 20)
+		defer c.Close()
+		addrs = append(addrs, c.LocalAddr().(*net.UDPAddr).AddrPort())
+		go func() {
+			buf := make([]byte, 2048)
+			for {
+				if _, _, err := c.ReadFromUDPAddrPort(buf); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	pkt := make([]byte, 1200)
+	for _, batched := range []bool{false, true} {
+		name := "sendto"
+		if batched {
+			name = "sendmmsg"
+		}
+		b.Run(name, func(b *testing.B) {
+			conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = conn.SetWriteBuffer(4 << 20)
+			write := conn.WriteToUDPAddrPort
+			var sb *sendBatch
+			if batched {
+				sb = newSendBatch(conn)
+				write = sb.WriteToAddrPort
+			}
+			b.SetBytes(int64(len(pkt)))
+			cpu0 := processCPU()
+			b.ResetTimer()
+			for i := range b.N {
+				_, _ = write(pkt, addrs[i%len(addrs)])
+			}
+			if sb != nil {
+				sb.flush()
+				sb.Close()
+			} else {
+				conn.Close()
+			}
+			// CPU time, not wall time: the machine may be shared.
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// processCPU is this process's user and system CPU time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
