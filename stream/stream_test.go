@@ -147,7 +147,8 @@ func (e *env) post(path, key, ctype string, body io.Reader) *http.Response {
 }
 
 // negotiate sends pc's complete offer and applies the answer; it returns the status and Location.
-func (e *env) negotiate(pc *webrtc.PeerConnection, path, key string) (int, string, string) {
+// offer sets pc's offer and returns it with every candidate.
+func (e *env) offer(pc *webrtc.PeerConnection) string {
 	e.t.Helper()
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
@@ -158,7 +159,12 @@ func (e *env) negotiate(pc *webrtc.PeerConnection, path, key string) (int, strin
 		e.t.Fatal(err)
 	}
 	<-done
-	resp := e.post(path, key, "application/sdp", strings.NewReader(pc.LocalDescription().SDP))
+	return pc.LocalDescription().SDP
+}
+
+func (e *env) negotiate(pc *webrtc.PeerConnection, path, key string) (int, string, string) {
+	e.t.Helper()
+	resp := e.post(path, key, "application/sdp", strings.NewReader(e.offer(pc)))
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusCreated {
@@ -685,16 +691,7 @@ func TestCompleteOfferGetsOnlyItsNetworks(t *testing.T) {
 	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 		t.Fatal(err)
 	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-done
-	sdp := strings.ReplaceAll(pc.LocalDescription().SDP, "a=end-of-candidates\r\n", "")
+	sdp := strings.ReplaceAll(e.offer(pc), "a=end-of-candidates\r\n", "")
 	resp := e.post("/whep/"+e.show.String(), "", "application/sdp", strings.NewReader(sdp))
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
