@@ -17,7 +17,6 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
-	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
@@ -223,22 +222,18 @@ func (s *Server) buildAPI() (err error) {
 
 	// Publishers get NACK generation, receiver reports and transport-wide
 	// congestion feedback (browsers need it to ramp their bitrate). Viewers
-	// only need sender reports (for lip sync): every interceptor costs a
-	// goroutine and state per connection, and at hundreds of viewers that
-	// is most of the memory a viewer costs.
+	// get no interceptor: every interceptor costs a goroutine and state per
+	// connection, and at hundreds of viewers that adds up; the sender
+	// reports they need (for lip sync) are written by their writers
+	// (viewer.senderReports).
 	pubME, viewME := &webrtc.MediaEngine{}, &webrtc.MediaEngine{}
 	pubReg, viewReg := &interceptor.Registry{}, &interceptor.Registry{}
 	err = errors.Join(pubME.RegisterDefaultCodecs(), viewME.RegisterDefaultCodecs())
 	if err == nil {
 		var gen *nack.GeneratorInterceptorFactory
-		var sr *report.SenderInterceptorFactory
 		gen, err = nack.NewGeneratorInterceptor()
 		if err == nil {
-			sr, err = report.NewSenderInterceptor()
-		}
-		if err == nil {
 			pubReg.Add(gen)
-			viewReg.Add(sr)
 			err = errors.Join(
 				webrtc.ConfigureRTCPReports(pubReg),
 				webrtc.ConfigureSimulcastExtensionHeaders(pubME),

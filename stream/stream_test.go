@@ -366,6 +366,7 @@ type trackLog struct {
 	firstFrame int // picture id of the first video packet
 	firstKey   bool
 	lastSeq    uint16
+	lastTS     uint32
 	seqs       map[uint16]int // times each sequence number arrived (duplicates: NACK answers)
 	gaps       int
 	keyframes  int
@@ -376,9 +377,16 @@ type trackLog struct {
 	marked     bool
 }
 
+func (l *trackLog) ssrcOf() uint32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ssrc
+}
+
 func (l *trackLog) add(pkt *rtp.Packet, video bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.lastTS = pkt.Timestamp
 	if l.seqs == nil {
 		l.seqs = map[uint16]int{}
 	}
@@ -717,6 +725,69 @@ func TestScanCandidates(t *testing.T) {
 	} {
 		if got := scanCandidates(sdp); got != want {
 			t.Errorf("scanCandidates(%q) = %+v, want %+v", sdp, got, want)
+		}
+	}
+}
+
+// A viewer gets sender reports for each of its tracks (the player lines
+// audio up with video by them), naming the track's SSRC, with an RTP time
+// on the clock of the packets it receives and wall-clock NTP time.
+func TestViewerGetsSenderReports(t *testing.T) {
+	e := newEnv(t)
+	if _, status, body := e.publish(testKey); status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", status, body)
+	}
+	v, _, _ := e.watch("")
+	waitFor(t, "media", 10*time.Second, func() bool { return v.video.count() > 30 && v.audio.count() > 5 })
+	reports := make(chan *rtcp.SenderReport, 16)
+	for _, r := range v.pc.GetReceivers() {
+		go func() {
+			for {
+				pkts, _, err := r.ReadRTCP()
+				if err != nil {
+					return
+				}
+				for _, p := range pkts {
+					if sr, ok := p.(*rtcp.SenderReport); ok {
+						select {
+						case reports <- sr:
+						default:
+						}
+					}
+				}
+			}
+		}()
+	}
+	got := map[uint32]bool{}
+	deadline := time.After(10 * time.Second)
+	for len(got) < 2 {
+		select {
+		case sr := <-reports:
+			var l *trackLog
+			switch sr.SSRC {
+			case v.video.ssrcOf():
+				l = &v.video
+			case v.audio.ssrcOf():
+				l = &v.audio
+			default:
+				t.Fatalf("sender report for SSRC %d, which is neither track's", sr.SSRC)
+			}
+			l.mu.Lock()
+			last := l.lastTS
+			l.mu.Unlock()
+			if d := int32(sr.RTPTime - last); d < -90000 || d > 90000 {
+				t.Errorf("SSRC %d: report's RTP time %d is %d ticks from the last packet's %d", sr.SSRC, sr.RTPTime, d, last)
+			}
+			at := time.Unix(int64(sr.NTPTime>>32)-2208988800, 0)
+			if since := time.Since(at); since < -5*time.Second || since > 5*time.Second {
+				t.Errorf("SSRC %d: report's NTP time is %s, %s from now", sr.SSRC, at, since)
+			}
+			if sr.PacketCount == 0 || sr.OctetCount == 0 {
+				t.Errorf("SSRC %d: %d packets, %d octets reported", sr.SSRC, sr.PacketCount, sr.OctetCount)
+			}
+			got[sr.SSRC] = true
+		case <-deadline:
+			t.Fatalf("sender reports for %d of 2 tracks", len(got))
 		}
 	}
 }

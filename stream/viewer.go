@@ -70,8 +70,11 @@ type binding struct {
 	lastOut uint64
 	lastTS  uint32
 	lastAt  time.Time
-	sent    bool
-	segs    []segment
+	// tsAt is when the first packet with timestamp lastTS went out, and
+	// srAt when the last sender report did (senderReport).
+	tsAt, srAt time.Time
+	sent       bool
+	segs       []segment
 	// catchTo ends the fast-start catch-up: packets before it are exempt
 	// from the lag check (their timestamps are the segment's catch map).
 	catchTo uint64
@@ -197,6 +200,7 @@ func (v *viewer) run() {
 				return
 			}
 		}
+		v.senderReports()
 		select {
 		case <-wv:
 		case <-wa:
@@ -400,6 +404,9 @@ func (b *binding) write(ext uint64, s slot, now time.Time) error {
 		}
 	}
 	if !b.sent || out > b.lastOut {
+		if !b.sent || ts != b.lastTS {
+			b.tsAt = now
+		}
 		b.lastOut = out
 		b.lastTS = ts
 		b.lastAt = now
@@ -447,6 +454,54 @@ func (b *binding) resend(seqs []uint16) {
 			m.retransmits.Inc()
 		}
 	}
+}
+
+// ---- sender reports ----
+
+// srInterval is how often a viewer gets a sender report per track.
+const srInterval = time.Second
+
+// senderReports sends each track's RTCP sender report when one is due. The
+// player needs them to line audio up with video (RFC 3550 §6.4.1). They
+// are written here, by the viewer's writer as media flows, rather than by
+// pion's report interceptor, which costs every viewer a goroutine, a
+// ticker, and a lock and a map lookup on every packet.
+func (v *viewer) senderReports() {
+	now := time.Now()
+	var pkts []rtcp.Packet
+	for _, b := range []*binding{v.video, v.audio} {
+		if b == nil {
+			continue
+		}
+		b.mu.Lock()
+		if b.bound && b.sent && now.Sub(b.srAt) >= srInterval {
+			b.srAt = now
+			clock := b.codec.ClockRate
+			if clock == 0 {
+				clock = 90000
+			}
+			n, bytes := b.packets.Load(), b.bytes.Load()
+			pkts = append(pkts, &rtcp.SenderReport{
+				SSRC:        b.ssrc,
+				NTPTime:     ntpTime(now),
+				RTPTime:     b.lastTS + uint32(now.Sub(b.tsAt).Seconds()*float64(clock)),
+				PacketCount: uint32(n),
+				OctetCount:  uint32(bytes - 12*n), // payload octets: bytes counts 12 of header a packet
+			})
+		}
+		b.mu.Unlock()
+	}
+	if len(pkts) > 0 {
+		_ = v.pc.WriteRTCP(pkts) // a lost report is replaced a second later
+	}
+}
+
+// ntpTime is t as a 64-bit NTP timestamp: seconds since 1900 and their fraction.
+func ntpTime(t time.Time) uint64 {
+	const unixToNTP = 2208988800 // seconds from 1900 to 1970
+	secs := uint64(t.Unix()) + unixToNTP
+	frac := uint64(t.Nanosecond()) << 32 / 1e9
+	return secs<<32 | frac
 }
 
 // ---- RTCP from the viewer ----
