@@ -26,7 +26,8 @@
 //     grow with the bitrate, and NACKs are answered from the ring (no
 //     per-viewer retransmission buffer; pion's NACK responder is not used).
 //   - One writer goroutine per viewer rewrites SSRC, payload type, sequence
-//     numbers and timestamps. A viewer more than 500 ms behind (a stalled
+//     numbers and timestamps, and sends the viewer's RTCP sender reports
+//     (a viewer has no pion interceptor). A viewer more than 500 ms behind (a stalled
 //     TCP path, a starved goroutine) skips: video to the next keyframe
 //     (requested from the publisher), audio to the live edge. Others are
 //     never waited for.
