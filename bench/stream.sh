@@ -11,25 +11,46 @@
 #                  fresh crowd: ramped in at BENCH_STREAM_RAMP a second, held
 #                  for BENCH_STREAM_HOLD, then gone.
 #
-# Per step it records loss (lost/expected over every viewer's tracks, from
-# the RTP sequence numbers), the server's CPU (% of one CPU, utime+stime from
-# /proc/<pid>/stat over the hold) and RSS per viewer (VmRSS from
-# /proc/<pid>/status during the hold, minus the baseline with the publisher
-# and no viewer), time to first keyframe p50/p95, and pavload's own CPU and
-# the machine's UDP receive-buffer drops (loss that happened in a receiver,
-# not in the server). The figure is the largest N with under 1% loss and
-# every viewer connected. Steps stop early once one loses 5% or more, or
-# leaves a tenth of its viewers unconnected: past that point the server is
-# saturated and bigger steps only take time.
+# First, the server otherwise idle, start-up: POST→connected at 20 viewers
+# coming 10 a second (offering every candidate of this machine, then only
+# loopback ones, --loopback-only) and first keyframe at 100 coming at once.
 #
-# Results: bench/out/STREAM.md (the table) and bench/out/stream.json (every
-# pavload figure). Everything listens on 127.0.0.1 (media on the server's
-# interfaces, which pavload only accepts when they are this machine's).
+# Per step it records what decides it, all from pavload whep:
+#   loss       lost/expected over every viewer's tracks (RTP sequence numbers);
+#   skips      the server's pavilion_stream_viewer_skips_total over the step
+#              (from its /metrics, on --metrics-addr): a viewer that fell
+#              behind skips to the next keyframe and is renumbered without a
+#              sequence gap, so loss cannot see it;
+#   delivered  each viewer's video rate over the hold against the source's
+#              (the server's video ingest over the same window);
+#   frames     pavload whip's frame numbers each viewer got against those sent
+#              while it watched (frozen video, whatever its cause);
+# and beside them the server's CPU (% of one CPU, utime+stime from
+# /proc/<pid>/stat over the hold), RSS per viewer (VmRSS during the hold
+# minus the baseline with the publisher and no viewer), goroutines per
+# viewer, POST→connected and first keyframe p50/p95, and the client's own
+# limits: pavload's CPU and the machine's UDP receive-buffer drops. A step
+# passes with every viewer connected, loss under 1%, no skip, no frame
+# missing and every viewer at 97% or more of the source rate; one where
+# pavload used 90% of its CPU or the kernel dropped datagrams is marked
+# "client-limited" (its failure may be the load generator's). Steps stop
+# early once one loses 5% or more, or leaves a tenth of its viewers
+# unconnected: past that point the server is saturated.
+#
+# Results: bench/out/STREAM.md (the table), bench/out/stream.json (every
+# pavload figure) and a copy of the table as
+# bench/results/<date>-<commit>-stream.md (commit it when the README quotes
+# it). Everything listens on 127.0.0.1 (media on the server's interfaces,
+# which pavload only accepts when they are this machine's).
 #
 # Knobs (environment): BENCH_STREAM_STEPS ("100 200 300 400 500 600"; each at
 # most 2000), BENCH_STREAM_HOLD (20s), BENCH_STREAM_RAMP (100 a second),
 # BENCH_STREAM_BITRATE (1500000), BENCH_STREAM_FPS (30), BENCH_STREAM_ARGS
-# (more pavload whep flags, e.g. --feedback=false or --concurrency 64).
+# (more pavload whep flags, e.g. --feedback=false or --concurrency 64), and
+# BENCH_STREAM_STARTUP (1; 0 skips the start-up runs), and
+# BENCH_PROFILE=1, which saves the server's CPU profile over each hold as
+# bench/out/stream-cpu-<N>.pprof (and its heap, stream-heap-<N>.pprof, and
+# a goroutine dump, stream-goroutines-<N>.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +60,7 @@ RAMP="${BENCH_STREAM_RAMP:-100}"
 BITRATE="${BENCH_STREAM_BITRATE:-1500000}"
 FPS="${BENCH_STREAM_FPS:-30}"
 EXTRA="${BENCH_STREAM_ARGS:-}"
+STARTUP="${BENCH_STREAM_STARTUP:-1}"
 MAX_STEP=2000
 
 BENCH_TAG="bench stream"
@@ -106,6 +128,9 @@ wait_line() {
 }
 
 build_bins
+# The commit the binaries were built from (the tree may change during the run).
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git diff --quiet HEAD -- cmd stream internal go.mod go.sum 2>/dev/null || commit="$commit-dirty"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 log "machine load before: $load_before"
 media_port="$(free_udp_port)" || die "no free UDP port"
@@ -132,6 +157,29 @@ for _ in $(seq 1 8); do
 done
 log "server RSS with the publisher and no viewer: $rss_base kB (lowest of 8 readings)"
 
+# Start-up, before the steps, the server otherwise idle: POST→connected
+# with 20 viewers coming one by one (every candidate of this machine
+# offered, then loopback candidates only), and first keyframe with 100
+# coming at once.
+startup_json="$work/startup.jsonl"
+: >"$startup_json"
+if [ "$STARTUP" = 1 ]; then
+	for run in "20 10 all" "20 10 loopback" "100 100 all"; do
+		read -r sn sramp scands <<<"$run"
+		sflags=()
+		[ "$scands" = loopback ] && sflags=(--loopback-only)
+		sjson="$dir/startup-$sn-$scands.json"
+		log "start-up: $sn viewers at $sramp/s, candidates: $scands"
+		"${PIN_LOAD[@]}" bin/pavload whep --demo "$demo" --metrics-url "$metrics_url" --label "start-up $sn $scands" \
+			--viewers "$sn" --ramp "$sramp" --duration 2s --progress 0 --json "$sjson" "${sflags[@]}" >"$dir/startup-$sn-$scands.txt" 2>&1 ||
+			log "start-up run $sn $scands failed (see its figures)"
+		[ -s "$sjson" ] && jq -c --argjson n "$sn" --argjson ramp "$sramp" --arg c "$scands" \
+			'{viewers: $n, ramp: $ramp, candidates: $c, connected: .connect.connected, answer: .connect.negotiate,
+			  connect: .time_to_connected, first_keyframe: .time_to_first_keyframe, first_packet: .time_to_first_packet}' "$sjson" >>"$startup_json"
+		sleep 3
+	done
+fi
+
 steps_json="$work/steps.jsonl"
 : >"$steps_json"
 status=0
@@ -150,7 +198,18 @@ for n in $STEPS; do
 		# Skip the first second of the hold (stragglers' handshakes), then measure most of it.
 		sleep 1
 		t0="$(date +%s.%N)" k0="$(proc_ticks "$server_pid")"
+		if [ -n "$debug_addr" ]; then
+			# BENCH_PROFILE=1: the server's CPU over the same window, and its heap.
+			curl -fsS -o "$OUT/stream-cpu-$n.pprof" "http://$debug_addr/debug/pprof/profile?seconds=$((hold_s - 4))" &
+			profiler_pid=$!
+		fi
 		sleep $((hold_s - 3))
+		if [ -n "$debug_addr" ]; then
+			wait "$profiler_pid" || log "step $n: no CPU profile"
+			profiler_pid=""
+			curl -fsS -o "$OUT/stream-heap-$n.pprof" "http://$debug_addr/debug/pprof/heap" || true
+			curl -fsS -o "$OUT/stream-goroutines-$n.txt" "http://$debug_addr/debug/pprof/goroutine?debug=1" || true
+		fi
 		t1="$(date +%s.%N)" k1="$(proc_ticks "$server_pid")"
 		rss_kb="$(proc_rss "$server_pid")"
 		cpu_pct="$(awk -v a="$k0" -v b="$k1" -v t0="$t0" -v t1="$t1" -v hz="$HZ" 'BEGIN {printf "%.1f", 100 * (b - a) / hz / (t1 - t0)}')"
@@ -169,7 +228,7 @@ for n in $STEPS; do
 		  whep: .}' "$json" >>"$steps_json"
 	loss="$(jq -r '.loss_pct' "$json")"
 	connected="$(jq -r '.connect.connected' "$json")"
-	log "step $n: $connected connected, loss $loss %, server CPU $cpu_pct %, RSS $rss_kb kB"
+	log "step $n: $connected connected, loss $loss %, skips $(jq -r '.server.viewer_skips // "?"' "$json"), verdict $(jq -r 'if .verdict.pass then "pass" else "FAIL: " + (.verdict.reasons | join("; ")) end' "$json"), server CPU $cpu_pct %, RSS $rss_kb kB"
 	if awk -v l="$loss" -v c="$connected" -v n="$n" 'BEGIN {exit !(l >= 5 || c < 0.9 * n)}'; then
 		log "step $n is past saturation (loss $loss %, $connected of $n connected): no bigger steps"
 		break
@@ -183,25 +242,48 @@ cp "$dir/server.log" "$OUT/server-stream.log"
 
 jq -s --arg pinning "$PINNING" --arg load "$load_before" --argjson bitrate "$BITRATE" --argjson fps "$FPS" \
 	--arg hold "$HOLD" --argjson ramp "$RAMP" --slurpfile whip <(cat "$dir/whip.json" 2>/dev/null || echo null) \
+	--slurpfile startup "$startup_json" \
 	'{pinning: $pinning, load_before: $load, bitrate: $bitrate, fps: $fps, hold: $hold, ramp: $ramp,
-	  publisher: $whip[0], steps: .}' "$steps_json" >"$OUT/stream.json"
+	  publisher: $whip[0], startup: $startup, steps: .}' "$steps_json" >"$OUT/stream.json"
 
 {
 	echo "## Media fan-out (\`bench/stream.sh\`)"
 	echo
 	echo "One publisher (\`pavload whip\`: synthetic VP8 at $((BITRATE / 1000)) kbit/s, $FPS fps, a keyframe every 2 s, plus Opus 48 kbit/s) and steps of N WHEP viewers (\`pavload whep\`, ramped in at $RAMP/s, held $HOLD), against \`pavilion serve --demo\` (embedded); $PINNING. Machine load before: $load_before."
 	echo
-	echo "| viewers | connected | loss % | worst viewer loss % | video Mbit/s per viewer | server CPU % | server RSS per viewer (KB) | first keyframe p50 / p95 (ms) | first packet p50 (ms) | video latency p50 / p99 (ms) | pavload CPU % | UDP buffer drops |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
-	jq -r '.steps[] | . as $s | .whep as $w |
-		"| \($s.viewers) | \($w.connect.connected) | \($w.loss_pct) | \([$w.tracks.video.worst_viewer_loss_pct, $w.tracks.audio.worst_viewer_loss_pct] | max) | \($w.tracks.video.mbit_per_viewer) | \($s.server_cpu_pct // "?") | \($s.server_rss_per_viewer_kb // "?") | \($w.time_to_first_keyframe.p50_ms) / \($w.time_to_first_keyframe.p95_ms) | \($w.time_to_first_packet.p50_ms) | \($w.latency.video.p50_ms // "?") / \($w.latency.video.p99_ms // "?") | \($w.client.cpu_pct) | \($w.udp_rcvbuf_errors // "?") |"' "$OUT/stream.json"
+	echo "| viewers | connected | step | loss % | server skips | video frames received % (worst viewer) | delivered video Mbit/s min / p50 (source) | viewers < 97% of source | server CPU % | server CPU µs per packet sent | server RSS per viewer (KB) | goroutines per viewer | POST→connected p50 (ms) | first keyframe p50 / p95 (ms) | pavload CPU % | UDP buffer drops |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	jq -r '.steps[] | . as $s | .whep as $w | ($w.frames.video // {}) as $f |
+		"| \($s.viewers) | \($w.connect.connected) | \(if $w.verdict.pass then "pass" else "FAIL" end)\(if $w.verdict.client_limited then " (client-limited)" else "" end) | \((1000 * $w.loss_pct | round) / 1000) | \($w.server.viewer_skips // "?") | \(if ($f.expected // 0) > 0 then ((10000 * $f.received / $f.expected | round) / 100 | tostring) else "?" end) (\(if $f.worst_viewer_received_pct then (100 * $f.worst_viewer_received_pct | round) / 100 else "?" end)) | \($w.delivery.min_mbit) / \($w.delivery.p50_mbit) (\($w.delivery.source_video_mbit)) | \($w.delivery.viewers_below_97pct) | \($s.server_cpu_pct // "?") | \($w.server.cpu_us_per_packet // "?") | \($s.server_rss_per_viewer_kb // "?") | \($w.server.goroutines_per_viewer // "?") | \($w.time_to_connected.p50_ms) | \($w.time_to_first_keyframe.p50_ms) / \($w.time_to_first_keyframe.p95_ms) | \($w.client.cpu_pct) | \($w.udp_rcvbuf_errors // "?") |"' "$OUT/stream.json"
 	echo
-	jq -r '([.steps[] | select(.whep.loss_pct < 1 and .whep.connect.connected == .viewers)] | map(.viewers) | max) as $best |
-		if $best == null then "**Largest N with under 1% loss: none of the steps.**"
-		else "**Largest N with under 1% loss (every viewer connected): \($best).** Targets: at least 400 viewers on one core; under 500 KB of server memory per viewer; first keyframe under 300 ms at p50." end' "$OUT/stream.json"
+	jq -r '.steps[] | select(.whep.verdict.pass | not) | "- \(.viewers) viewers: \(.whep.verdict.reasons | join("; "))\(if .whep.verdict.client_limited then "; " + .whep.verdict.client_note else "" end)"' "$OUT/stream.json"
 	echo
-	echo "Server CPU is utime+stime of the server process over the hold (100% = the one CPU it is pinned to). RSS per viewer is VmRSS during the hold minus the baseline with the publisher and no viewer ($rss_base kB). Loss counts every viewer's video and audio from the RTP sequence numbers (lost/expected). \"UDP buffer drops\" is the machine's RcvbufErrors during the step: when it is not zero, some of the loss happened in a receiver's socket buffer (pavload's, usually), not in the server; pavload CPU near 100% means the load generator, not the server, was the limit."
+	jq -r '([.steps[] | select(.whep.verdict.pass)] | map(.viewers) | max) as $best |
+		if $best == null then "**Largest N that passes: none of the steps.**"
+		else "**Largest N that passes (every viewer connected, loss < 1%, no skip, no missing frame, every viewer ≥ 97% of the source rate): \($best).**" end' "$OUT/stream.json"
+	echo
+	if jq -e '.startup | length > 0' "$OUT/stream.json" >/dev/null; then
+		echo "Start-up, before the steps (the server otherwise idle; 2 s each):"
+		echo
+		echo "| viewers | ramp /s | candidates offered | connected | answer p50 (ms) | POST→connected p50 / p95 (ms) | first keyframe p50 / p95 (ms) |"
+		echo "|---|---|---|---|---|---|---|"
+		jq -r '.startup[] | "| \(.viewers) | \(.ramp) | \(.candidates) | \(.connected) | \(.answer.p50_ms) | \(.connect.p50_ms) / \(.connect.p95_ms) | \(.first_keyframe.p50_ms) / \(.first_keyframe.p95_ms) |"' "$OUT/stream.json"
+		echo
+	fi
+	echo "Server CPU is utime+stime of the server process over the hold (100% = the one CPU it is pinned to); CPU per packet is the server's CPU time over the hold (process_cpu_seconds_total) divided by the RTP packets the viewers received in it: on a machine other processes share it moves less than the CPU share does. RSS per viewer is VmRSS during the hold minus the baseline with the publisher and no viewer ($rss_base kB); goroutines per viewer from go_goroutines. Loss counts every viewer's video and audio from the RTP sequence numbers (lost/expected); server skips are pavilion_stream_viewer_skips_total over the step; frames received are pavload whip's frame numbers each viewer got over those sent while it watched; delivered video is each viewer's rate over the hold, the source's from the server's ingest counter (it includes the publisher's transport-wide sequence extension, 8 bytes a packet, which viewers do not get: about 0.7% less). POST→connected runs from the POST that got the answer to ICE+DTLS connected. \"UDP buffer drops\" is the machine's RcvbufErrors during the step: when it is not zero, some of the loss happened in a receiver's socket buffer (pavload's, usually), not in the server; a step marked client-limited had that or pavload at 90% of its CPU or more."
 } >"$OUT/STREAM.md"
-log "wrote $OUT/STREAM.md and $OUT/stream.json"
+saved="bench/results/$(date -u +%F)-$commit-stream.md"
+for i in 2 3 4 5 6 7 8 9; do
+	[ -e "$saved" ] || break
+	saved="bench/results/$(date -u +%F)-$commit-stream-$i.md" # another run of the same commit
+done
+{
+	echo "# bench/stream.sh at $commit, $(date -u '+%F %H:%M UTC')"
+	echo
+	echo "Machine: $(nproc) CPUs, $(awk '/^MemTotal:/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo); load (1, 5, 15 min) before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg). Steps: $STEPS; extra pavload flags: ${EXTRA:-none}."
+	echo
+	sed 's/^## /### /' "$OUT/STREAM.md"
+} >"$saved"
+log "wrote $OUT/STREAM.md, $OUT/stream.json and $saved"
 cat "$OUT/STREAM.md"
 exit "$status"

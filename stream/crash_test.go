@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,9 +96,17 @@ func TestPanicInWHIPOrWHEPAnswers500(t *testing.T) {
 // carry on.
 func TestPanicInAViewerWriterEndsThatViewer(t *testing.T) {
 	reg := prometheus.NewRegistry()
+	var doomedID atomic.Pointer[string]
 	e := newEnv(t, func(s *Server) {
 		s.Metrics = NewMetrics(reg)
 		s.Logger = slog.New(slog.DiscardHandler)
+		s.wrapWriter = func(id string, w rtpWriter) rtpWriter {
+			return &hookWriter{w: w, before: func() {
+				if p := doomedID.Load(); p != nil && *p == id {
+					panic("injected: viewer write")
+				}
+			}}
+		}
 	})
 	pub, status, body := e.publish(testKey)
 	if status != http.StatusCreated {
@@ -107,17 +116,12 @@ func TestPanicInAViewerWriterEndsThatViewer(t *testing.T) {
 	doomed, _, _ := e.watch("")
 	other, _, _ := e.watch("")
 	waitFor(t, "both viewers", 10*time.Second, func() bool { return doomed.video.count() > 10 && other.video.count() > 10 })
-	doomedID := doomed.location[strings.LastIndex(doomed.location, "/")+1:]
-	hook := func(id string) {
-		if id == doomedID {
-			panic("injected: viewer write")
-		}
-	}
-	e.srv.beforeWrite.Store(&hook)
+	id := doomed.location[strings.LastIndex(doomed.location, "/")+1:]
+	doomedID.Store(&id)
 	waitFor(t, "the viewer's session to end", 10*time.Second, func() bool {
 		e.srv.mu.Lock()
 		defer e.srv.mu.Unlock()
-		return e.srv.sessions[doomedID] == nil
+		return e.srv.sessions[id] == nil
 	})
 	n := other.video.count()
 	waitFor(t, "the other viewer keeps receiving", 10*time.Second, func() bool { return other.video.count() > n+30 })

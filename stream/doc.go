@@ -26,7 +26,8 @@
 //     grow with the bitrate, and NACKs are answered from the ring (no
 //     per-viewer retransmission buffer; pion's NACK responder is not used).
 //   - One writer goroutine per viewer rewrites SSRC, payload type, sequence
-//     numbers and timestamps. A viewer more than 500 ms behind (a stalled
+//     numbers and timestamps, and sends the viewer's RTCP sender reports
+//     (a viewer has no pion interceptor). A viewer more than 500 ms behind (a stalled
 //     TCP path, a starved goroutine) skips: video to the next keyframe
 //     (requested from the publisher), audio to the live edge. Others are
 //     never waited for.
@@ -46,7 +47,14 @@
 //     publishing, OnEnded when the grace period runs out.
 //   - One UDP port for all media (ICE UDP mux) and ICE-TCP on the same port
 //     number; PublicIPs replace host candidates' addresses behind 1:1 NAT.
+//     Writes to the UDP port leave in sendmmsg batches (sendbatch.go).
+//     Each offer is answered with the candidates it can use: loopback ones
+//     only to a client that offers loopback (one on this machine), no
+//     ICE-TCP to a viewer whose complete offer has no TCP candidate.
+//   - Relays (relay.go): a node asked for a show published on another
+//     pulls it once from that origin, found in the Directory, and fans it
+//     out to its own viewers.
 //
 // Not built yet: ICE restarts, renegotiation for tracks added after a viewer
-// joined, relay between nodes (the Directory interface is its first part).
+// joined, relays deeper than origin → edge.
 package stream

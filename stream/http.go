@@ -142,7 +142,7 @@ func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
 			panic(p2) // answered by done
 		}
 	}()
-	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
+	pc, err := s.apiFor(offer, false).NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
 	if err != nil {
 		s.abandon(p, fresh)
 		s.fail(w, err)
@@ -337,7 +337,7 @@ func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	pc, err := s.viewAPI.NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
+	pc, err := s.apiFor(offer, true).NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
 	if err != nil {
 		s.fail(w, err)
 		return

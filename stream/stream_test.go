@@ -147,7 +147,8 @@ func (e *env) post(path, key, ctype string, body io.Reader) *http.Response {
 }
 
 // negotiate sends pc's complete offer and applies the answer; it returns the status and Location.
-func (e *env) negotiate(pc *webrtc.PeerConnection, path, key string) (int, string, string) {
+// offer sets pc's offer and returns it with every candidate.
+func (e *env) offer(pc *webrtc.PeerConnection) string {
 	e.t.Helper()
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
@@ -158,7 +159,12 @@ func (e *env) negotiate(pc *webrtc.PeerConnection, path, key string) (int, strin
 		e.t.Fatal(err)
 	}
 	<-done
-	resp := e.post(path, key, "application/sdp", strings.NewReader(pc.LocalDescription().SDP))
+	return pc.LocalDescription().SDP
+}
+
+func (e *env) negotiate(pc *webrtc.PeerConnection, path, key string) (int, string, string) {
+	e.t.Helper()
+	resp := e.post(path, key, "application/sdp", strings.NewReader(e.offer(pc)))
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusCreated {
@@ -360,6 +366,7 @@ type trackLog struct {
 	firstFrame int // picture id of the first video packet
 	firstKey   bool
 	lastSeq    uint16
+	lastTS     uint32
 	seqs       map[uint16]int // times each sequence number arrived (duplicates: NACK answers)
 	gaps       int
 	keyframes  int
@@ -370,9 +377,16 @@ type trackLog struct {
 	marked     bool
 }
 
+func (l *trackLog) ssrcOf() uint32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ssrc
+}
+
 func (l *trackLog) add(pkt *rtp.Packet, video bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.lastTS = pkt.Timestamp
 	if l.seqs == nil {
 		l.seqs = map[uint16]int{}
 	}
@@ -579,22 +593,27 @@ func TestLateViewerStartsFromCachedKeyframe(t *testing.T) {
 // One viewer whose writes stall does not hold up the others, and when it
 // recovers it skips to a keyframe with its sequence numbers still continuous.
 func TestStalledViewerDoesNotSlowOthers(t *testing.T) {
-	e := newEnv(t)
+	release := make(chan struct{})
+	var slowID atomic.Pointer[string]
+	var stalled atomic.Bool
+	// The slow viewer's path stalls once, the way a full TCP send buffer does.
+	e := newEnv(t, func(s *Server) {
+		s.wrapWriter = func(id string, w rtpWriter) rtpWriter {
+			return &hookWriter{w: w, before: func() {
+				if p := slowID.Load(); p != nil && *p == id && stalled.CompareAndSwap(false, true) {
+					<-release
+				}
+			}}
+		}
+	})
 	if _, status, body := e.publish(testKey); status != http.StatusCreated {
 		t.Fatalf("WHIP: %d %s", status, body)
 	}
 	slow, _, _ := e.watch("")
 	fast, _, _ := e.watch("")
 	waitFor(t, "both viewers", 10*time.Second, func() bool { return slow.video.count() > 30 && fast.video.count() > 30 })
-	slowID := slow.location[strings.LastIndex(slow.location, "/")+1:]
-	release := make(chan struct{})
-	var stalled atomic.Bool
-	hook := func(id string) {
-		if id == slowID && stalled.CompareAndSwap(false, true) {
-			<-release
-		}
-	}
-	e.srv.beforeWrite.Store(&hook)
+	id := slow.location[strings.LastIndex(slow.location, "/")+1:]
+	slowID.Store(&id)
 	waitFor(t, "the stall", 5*time.Second, stalled.Load)
 	n := fast.video.count()
 	// 45 frames (1.5 s) reach the other viewer while one is stuck.
@@ -621,6 +640,155 @@ func TestStalledViewerDoesNotSlowOthers(t *testing.T) {
 	}
 	if got := testutilCount(e.srv.metrics.skips); got < 1 {
 		t.Errorf("skips metric %v, want ≥ 1", got)
+	}
+}
+
+// hookWriter calls before ahead of every packet it passes on to w.
+type hookWriter struct {
+	w      rtpWriter
+	before func()
+}
+
+func (h *hookWriter) WriteRTP(hdr *rtp.Header, payload []byte) (int, error) {
+	h.before()
+	return h.w.WriteRTP(hdr, payload)
+}
+
+// A client on this machine that offers only loopback candidates gets a
+// loopback candidate in the answer, even from a server on every interface,
+// so that it reaches us as a host candidate (not a peer-reflexive one that
+// its ICE agent may hold back), and it gets media.
+func TestLoopbackOfferGetsLoopbackCandidate(t *testing.T) {
+	e := newEnv(t, func(s *Server) { s.UDPAddr = ":0"; s.NoTCP = true })
+	if _, status, body := e.publish(testKey); status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", status, body)
+	}
+	v, status, answer := e.watch("")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP: %d %s", status, answer)
+	}
+	if !scanCandidates(answer).loopback {
+		t.Fatalf("the answer to a loopback-only offer has no loopback candidate:\n%s", answer)
+	}
+	waitFor(t, "video", 10*time.Second, func() bool { return v.video.count() > 10 })
+}
+
+// A viewer whose offer lists its candidates, all UDP over IPv4, gets only
+// such candidates (each ICE-TCP one costs it a TCP connection's state per
+// local address); one that may still trickle candidates gets them all.
+func TestCompleteOfferGetsOnlyItsNetworks(t *testing.T) {
+	e := newEnv(t) // ICE-TCP on
+	if _, status, body := e.publish(testKey); status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", status, body)
+	}
+	v, status, answer := e.watch("")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP: %d %s", status, answer)
+	}
+	if c := scanCandidates(answer); c.nets != netUDP4 {
+		t.Fatalf("the answer to a complete offer of UDP over IPv4 has candidates of other networks (or none):\n%s", answer)
+	}
+	waitFor(t, "video", 10*time.Second, func() bool { return v.video.count() > 10 })
+
+	// The same offer without end-of-candidates: more may come, over TCP.
+	pc, err := e.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	sdp := strings.ReplaceAll(e.offer(pc), "a=end-of-candidates\r\n", "")
+	resp := e.post("/whep/"+e.show.String(), "", "application/sdp", strings.NewReader(sdp))
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("WHEP: %d %s", resp.StatusCode, body)
+	}
+	if scanCandidates(string(body)).nets&netTCP4 == 0 {
+		t.Fatalf("the answer to an offer that may still trickle has no TCP candidate:\n%s", body)
+	}
+}
+
+func TestScanCandidates(t *testing.T) {
+	const eoc = "a=end-of-candidates\r\n"
+	for sdp, want := range map[string]offerCandidates{
+		"a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\n" + eoc:                             {nets: netUDP4, loopback: true, complete: true},
+		"a=candidate:1 1 UDP 2130706431 ::1 5000 typ host\r\n":                                         {nets: netUDP6, loopback: true},
+		"a=candidate:1 1 udp 2130706431 10.1.2.3 5000 typ host\r\n" + eoc:                              {nets: netUDP4, complete: true},
+		"a=candidate:1 1 TCP 1518280447 10.1.2.3 9 typ host tcptype active\r\n":                        {nets: netTCP4},
+		"a=candidate:1 1 udp 1694498815 203.0.113.9 5000 typ srflx raddr 127.0.0.1 rport 1\r\n":        {nets: netUDP4},
+		"a=candidate:1 1 udp 2130706431 host.local 5000 typ host\r\n":                                  {nets: netUDP4 | netUDP6},
+		"a=candidate:1 1 udp 2 fd00::2 5000 typ host\r\na=candidate:2 1 tcp 1 10.0.0.1 9 typ host\r\n": {nets: netUDP6 | netTCP4},
+		"v=0\r\na=ice-ufrag:127.0.0.1\r\n":                                                             {},
+	} {
+		if got := scanCandidates(sdp); got != want {
+			t.Errorf("scanCandidates(%q) = %+v, want %+v", sdp, got, want)
+		}
+	}
+}
+
+// A viewer gets sender reports for each of its tracks (the player lines
+// audio up with video by them), naming the track's SSRC, with an RTP time
+// on the clock of the packets it receives and wall-clock NTP time.
+func TestViewerGetsSenderReports(t *testing.T) {
+	e := newEnv(t)
+	if _, status, body := e.publish(testKey); status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", status, body)
+	}
+	v, _, _ := e.watch("")
+	waitFor(t, "media", 10*time.Second, func() bool { return v.video.count() > 30 && v.audio.count() > 5 })
+	reports := make(chan *rtcp.SenderReport, 16)
+	for _, r := range v.pc.GetReceivers() {
+		go func() {
+			for {
+				pkts, _, err := r.ReadRTCP()
+				if err != nil {
+					return
+				}
+				for _, p := range pkts {
+					if sr, ok := p.(*rtcp.SenderReport); ok {
+						select {
+						case reports <- sr:
+						default:
+						}
+					}
+				}
+			}
+		}()
+	}
+	got := map[uint32]bool{}
+	deadline := time.After(10 * time.Second)
+	for len(got) < 2 {
+		select {
+		case sr := <-reports:
+			var l *trackLog
+			switch sr.SSRC {
+			case v.video.ssrcOf():
+				l = &v.video
+			case v.audio.ssrcOf():
+				l = &v.audio
+			default:
+				t.Fatalf("sender report for SSRC %d, which is neither track's", sr.SSRC)
+			}
+			l.mu.Lock()
+			last := l.lastTS
+			l.mu.Unlock()
+			if d := int32(sr.RTPTime - last); d < -90000 || d > 90000 {
+				t.Errorf("SSRC %d: report's RTP time %d is %d ticks from the last packet's %d", sr.SSRC, sr.RTPTime, d, last)
+			}
+			at := time.Unix(int64(sr.NTPTime>>32)-2208988800, 0)
+			if since := time.Since(at); since < -5*time.Second || since > 5*time.Second {
+				t.Errorf("SSRC %d: report's NTP time is %s, %s from now", sr.SSRC, at, since)
+			}
+			if sr.PacketCount == 0 || sr.OctetCount == 0 {
+				t.Errorf("SSRC %d: %d packets, %d octets reported", sr.SSRC, sr.PacketCount, sr.OctetCount)
+			}
+			got[sr.SSRC] = true
+		case <-deadline:
+			t.Fatalf("sender reports for %d of 2 tracks", len(got))
+		}
 	}
 }
 

@@ -60,7 +60,7 @@ type binding struct {
 	bound  bool
 	ssrc   uint32
 	pt     uint8
-	ws     webrtc.TrackLocalWriter
+	ws     rtpWriter
 	src    *source
 	cursor uint64
 	waitKF bool
@@ -70,8 +70,11 @@ type binding struct {
 	lastOut uint64
 	lastTS  uint32
 	lastAt  time.Time
-	sent    bool
-	segs    []segment
+	// tsAt is when the first packet with timestamp lastTS went out, and
+	// srAt when the last sender report did (senderReport).
+	tsAt, srAt time.Time
+	sent       bool
+	segs       []segment
 	// catchTo ends the fast-start catch-up: packets before it are exempt
 	// from the lag check (their timestamps are the segment's catch map).
 	catchTo uint64
@@ -79,8 +82,18 @@ type binding struct {
 	pending *source
 	pendCur uint64
 
+	// hdr is the header being written, kept here so that a packet costs no
+	// allocation (pion's writer takes a pointer; it does not keep it).
+	hdr rtp.Header
+
 	bytes   atomic.Uint64
 	packets atomic.Uint64
+}
+
+// rtpWriter is where a viewer track's packets go: pion's write stream for
+// the track, which adds the viewer's header extensions and encrypts.
+type rtpWriter interface {
+	WriteRTP(h *rtp.Header, payload []byte) (int, error)
 }
 
 // segment maps a run of output sequence numbers back to a source, for NACKs.
@@ -102,6 +115,9 @@ func (b *binding) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters,
 	b.ssrc = uint32(ctx.SSRC())
 	b.pt = uint8(c.PayloadType)
 	b.ws = ctx.WriteStream()
+	if wrap := b.v.s.wrapWriter; wrap != nil {
+		b.ws = wrap(b.v.id, b.ws)
+	}
 	b.mu.Unlock()
 	return c, nil
 }
@@ -184,6 +200,7 @@ func (v *viewer) run() {
 				return
 			}
 		}
+		v.senderReports()
 		select {
 		case <-wv:
 		case <-wa:
@@ -380,20 +397,16 @@ func (b *binding) write(ext uint64, s slot, now time.Time) error {
 	out := uint64(int64(ext) + b.off)
 	seg := &b.segs[len(b.segs)-1]
 	ts := seg.timestamp(s.ts)
-	h := rtp.Header{Version: 2, PayloadType: b.pt, SequenceNumber: uint16(out), Timestamp: ts, SSRC: b.ssrc, Marker: s.marker}
-	if hook := b.v.s.beforeWrite.Load(); hook != nil {
-		b.mu.Unlock()
-		func() {
-			defer b.mu.Lock() // even when the hook panics: the caller's deferred Unlock must find it locked
-			(*hook)(b.v.id)
-		}()
-	}
-	if _, err := b.ws.WriteRTP(&h, s.payload); err != nil {
+	b.hdr = rtp.Header{Version: 2, PayloadType: b.pt, SequenceNumber: uint16(out), Timestamp: ts, SSRC: b.ssrc, Marker: s.marker}
+	if _, err := b.ws.WriteRTP(&b.hdr, s.payload); err != nil {
 		if errors.Is(err, io.ErrClosedPipe) {
 			return err
 		}
 	}
 	if !b.sent || out > b.lastOut {
+		if !b.sent || ts != b.lastTS {
+			b.tsAt = now
+		}
 		b.lastOut = out
 		b.lastTS = ts
 		b.lastAt = now
@@ -433,14 +446,62 @@ func (b *binding) resend(seqs []uint16) {
 		if !ok || now.Sub(time.Unix(0, s.at)) > maxLag+time.Second {
 			continue
 		}
-		h := rtp.Header{Version: 2, PayloadType: b.pt, SequenceNumber: seq, Timestamp: seg.timestamp(s.ts), SSRC: b.ssrc, Marker: s.marker}
-		if _, err := b.ws.WriteRTP(&h, s.payload); err != nil {
+		b.hdr = rtp.Header{Version: 2, PayloadType: b.pt, SequenceNumber: seq, Timestamp: seg.timestamp(s.ts), SSRC: b.ssrc, Marker: s.marker}
+		if _, err := b.ws.WriteRTP(&b.hdr, s.payload); err != nil {
 			return
 		}
 		if m := b.v.s.metrics; m != nil {
 			m.retransmits.Inc()
 		}
 	}
+}
+
+// ---- sender reports ----
+
+// srInterval is how often a viewer gets a sender report per track.
+const srInterval = time.Second
+
+// senderReports sends each track's RTCP sender report when one is due. The
+// player needs them to line audio up with video (RFC 3550 §6.4.1). They
+// are written here, by the viewer's writer as media flows, rather than by
+// pion's report interceptor, which costs every viewer a goroutine, a
+// ticker, and a lock and a map lookup on every packet.
+func (v *viewer) senderReports() {
+	now := time.Now()
+	var pkts []rtcp.Packet
+	for _, b := range []*binding{v.video, v.audio} {
+		if b == nil {
+			continue
+		}
+		b.mu.Lock()
+		if b.bound && b.sent && now.Sub(b.srAt) >= srInterval {
+			b.srAt = now
+			clock := b.codec.ClockRate
+			if clock == 0 {
+				clock = 90000
+			}
+			n, bytes := b.packets.Load(), b.bytes.Load()
+			pkts = append(pkts, &rtcp.SenderReport{
+				SSRC:        b.ssrc,
+				NTPTime:     ntpTime(now),
+				RTPTime:     b.lastTS + uint32(now.Sub(b.tsAt).Seconds()*float64(clock)),
+				PacketCount: uint32(n),
+				OctetCount:  uint32(bytes - 12*n), // payload octets: bytes counts 12 of header a packet
+			})
+		}
+		b.mu.Unlock()
+	}
+	if len(pkts) > 0 {
+		_ = v.pc.WriteRTCP(pkts) // a lost report is replaced a second later
+	}
+}
+
+// ntpTime is t as a 64-bit NTP timestamp: seconds since 1900 and their fraction.
+func ntpTime(t time.Time) uint64 {
+	const unixToNTP = 2208988800 // seconds from 1900 to 1970
+	secs := uint64(t.Unix()) + unixToNTP
+	frac := uint64(t.Nanosecond()) << 32 / 1e9
+	return secs<<32 | frac
 }
 
 // ---- RTCP from the viewer ----

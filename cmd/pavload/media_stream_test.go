@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pavilion-live/pavilion/stream"
 )
@@ -21,6 +23,7 @@ func TestWHIPToWHEP(t *testing.T) {
 		t.Skip("runs real WebRTC sessions for a few seconds")
 	}
 	base := runtime.NumGoroutine()
+	reg := prometheus.NewRegistry()
 	show := uuid.New()
 	const key = "sk_pavload_test"
 	srv := &stream.Server{
@@ -29,6 +32,7 @@ func TestWHIPToWHEP(t *testing.T) {
 			return id == show && k == key, nil
 		},
 		TrackWait: 5 * time.Second,
+		Metrics:   stream.NewMetrics(reg),
 	}
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -38,6 +42,7 @@ func TestWHIPToWHEP(t *testing.T) {
 	mux.HandleFunc("POST /whep/{show}", srv.WHEP)
 	mux.HandleFunc("DELETE /whip/{show}/{session}", srv.Delete)
 	mux.HandleFunc("DELETE /whep/{show}/{session}", srv.Delete)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	hs := httptest.NewServer(mux)
 	defer func() {
 		hs.Close()
@@ -57,7 +62,7 @@ func TestWHIPToWHEP(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	common := commonConfig{base: hs.URL, showID: show.String()}
+	common := commonConfig{base: hs.URL, showID: show.String(), metricsURL: hs.URL + "/metrics"}
 
 	// The publisher runs until told to stop.
 	pubCtx, stopPub := context.WithCancel(ctx)
@@ -126,6 +131,23 @@ func TestWHIPToWHEP(t *testing.T) {
 	}
 	if video.Stamped == 0 || audio.Stamped == 0 || rep.Latency["video"].Count == 0 || rep.Latency["audio"].Count == 0 {
 		t.Fatalf("no send times read: video %d stamped, audio %d; latency %+v", video.Stamped, audio.Stamped, rep.Latency)
+	}
+
+	// What the sequence numbers cannot show: frames the server skipped.
+	if rep.Server.Skips == nil || *rep.Server.Skips != 0 {
+		t.Fatalf("server skips %v, want 0 read from /metrics (errors %v)", rep.Server.Skips, rep.Server.ScrapeErrors)
+	}
+	for _, kind := range []string{"video", "audio"} {
+		f := rep.Frames[kind]
+		if f.Viewers != 3 || f.Expected == 0 || f.Received != f.Expected || f.Missing != 0 {
+			t.Fatalf("%s frames: %+v, want all 3 viewers with every frame", kind, f)
+		}
+	}
+	if d := rep.Delivery; d.Viewers != 3 || d.SourceMbit <= 0 || d.MinMbit <= 0 {
+		t.Fatalf("delivery %+v: want a rate for 3 viewers and the source's", d)
+	}
+	if rep.TimeToConnected.Count != 3 {
+		t.Fatalf("time to connected at %d viewers, want 3", rep.TimeToConnected.Count)
 	}
 
 	p := pr.rep

@@ -26,6 +26,36 @@ type serverMetrics struct {
 	ChatConnections  float64   `json:"pavilion_chat_connections"`
 	ChatDroppedTotal float64   `json:"pavilion_chat_dropped_total"`
 	Missing          []string  `json:"missing,omitempty"` // metrics the server did not export
+	// The media server's, read by pavload whep (not listed in Missing:
+	// a chat run's server may have no show on air).
+	StreamSkips        float64 `json:"pavilion_stream_viewer_skips_total"`
+	StreamIngestVideo  float64 `json:"pavilion_stream_ingest_video_bytes_total"` // kind="video", every show
+	StreamEgressBytes  float64 `json:"pavilion_stream_egress_bytes_total"`
+	StreamViewers      float64 `json:"pavilion_stream_viewers"`
+	StreamRetransmits  float64 `json:"pavilion_stream_retransmits_total"`
+	StreamKeyframeReqs float64 `json:"pavilion_stream_keyframe_requests_total"`
+}
+
+// streamField maps a media metric (and, for a labelled one, the label it
+// must carry) to its field.
+func (m *serverMetrics) streamField(name, labels string) *float64 {
+	switch name {
+	case "pavilion_stream_viewer_skips_total":
+		return &m.StreamSkips
+	case "pavilion_stream_ingest_bytes_total":
+		if strings.Contains(labels, `kind="video"`) {
+			return &m.StreamIngestVideo
+		}
+	case "pavilion_stream_egress_bytes_total":
+		return &m.StreamEgressBytes
+	case "pavilion_stream_viewers":
+		return &m.StreamViewers
+	case "pavilion_stream_retransmits_total":
+		return &m.StreamRetransmits
+	case "pavilion_stream_keyframe_requests_total":
+		return &m.StreamKeyframeReqs
+	}
+	return nil
 }
 
 // metricNames maps the exported names to the fields above.
@@ -105,15 +135,19 @@ func parseMetrics(body []byte) *serverMetrics {
 			continue
 		}
 		name, rest, ok := strings.Cut(line, " ")
+		labels := ""
 		if i := strings.IndexByte(name, '{'); i >= 0 {
 			// Labels may hold spaces: the value follows the closing brace.
 			j := strings.LastIndexByte(line, '}')
 			if j < 0 {
 				continue
 			}
-			name, rest, ok = line[:i], strings.TrimSpace(line[j+1:]), true
+			name, labels, rest, ok = line[:i], line[i:j+1], strings.TrimSpace(line[j+1:]), true
 		}
 		p := want[name]
+		if p == nil {
+			p = m.streamField(name, labels)
+		}
 		if !ok || p == nil {
 			continue
 		}

@@ -36,6 +36,9 @@ type rtcOptions struct {
 	feedback bool
 	// localOnly limits ICE to this machine's addresses, both ends.
 	localOnly bool
+	// loopbackOnly offers loopback candidates only (a client on the
+	// server's machine that uses nothing else).
+	loopbackOnly bool
 }
 
 // newRTCAPI builds the shared API: VP8, H.264 and Opus, host candidates
@@ -78,6 +81,9 @@ func newRTCAPI(o rtcOptions) (*webrtc.API, error) {
 		keep := func(ip net.IP) bool { return local[ip.String()] }
 		se.SetIPFilter(keep)
 		se.SetRemoteIPFilter(keep)
+	}
+	if o.loopbackOnly {
+		se.SetIPFilter(net.IP.IsLoopback)
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
 }
@@ -144,6 +150,9 @@ func (e *statusError) Error() string {
 // for the DELETE.
 type whipSession struct {
 	location string
+	// postAt is when the POST that got the answer was sent (the offer
+	// was complete by then).
+	postAt time.Time
 }
 
 // negotiate creates pc's offer, waits for its candidates, POSTs it to
@@ -170,6 +179,7 @@ func negotiate(ctx context.Context, hc *http.Client, pc *webrtc.PeerConnection, 
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	postAt := time.Now()
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
@@ -200,7 +210,7 @@ func negotiate(ctx context.Context, hc *http.Client, pc *webrtc.PeerConnection, 
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
 		return nil, fmt.Errorf("applying the answer: %w", err)
 	}
-	return &whipSession{location: locURL.String()}, nil
+	return &whipSession{location: locURL.String(), postAt: postAt}, nil
 }
 
 // end DELETEs the session; a 404 means the server had ended it already.

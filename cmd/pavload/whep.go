@@ -29,6 +29,7 @@ type whepConfig struct {
 	duration    time.Duration
 	timeout     time.Duration
 	feedback    bool
+	loopback    bool
 	progress    time.Duration
 }
 
@@ -68,6 +69,7 @@ func (c *whepConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.duration, "duration", 20*time.Second, "how long the viewers stay once the last one is in")
 	fs.DurationVar(&c.timeout, "timeout", 15*time.Second, "how long one viewer may take to connect, retries included")
 	fs.BoolVar(&c.feedback, "feedback", true, "send NACKs, receiver reports and transport-wide congestion feedback, as a browser does")
+	fs.BoolVar(&c.loopback, "loopback-only", false, "offer loopback ICE candidates only (the server must be told of no other address of this machine)")
 	fs.DurationVar(&c.progress, "progress", 5*time.Second, "print a progress line this often (0: never)")
 }
 
@@ -127,7 +129,18 @@ type trackStats struct {
 	firstAt    time.Time
 	firstKeyAt time.Time
 	stamped    int64 // packets carrying pavload's stamp
-	done       chan struct{}
+	// frames counts pavload whip's frame numbers (video: at each frame's
+	// last packet; audio: every packet) the way seq counts sequence
+	// numbers. The server renumbers a viewer's packets without a gap when
+	// it skips it ahead, so only these show the frames it never got.
+	frames seqTracker
+	done   chan struct{}
+
+	// The hold window, set by the run's goroutine (which alone reads
+	// them): bytes and time when it began (or the track's first packet,
+	// for a track that came later) and ended.
+	holdFrom, holdTo   time.Time
+	holdBytes, toBytes int64
 
 	packets atomic.Int64
 	bytes   atomic.Int64
@@ -140,7 +153,9 @@ type whepViewer struct {
 	sess   *whipSession
 	start  time.Time // the first POST began
 	posted time.Time // the answer came
-	tries  int
+	// connectedAt is when ICE and DTLS came up (under mu).
+	connectedAt time.Time
+	tries       int
 
 	mu        sync.Mutex
 	tracks    [numKinds]*trackStats
@@ -161,6 +176,8 @@ type whepRun struct {
 	byts atomic.Int64
 	in   atomic.Int64 // viewers with their answer
 	live atomic.Int64 // viewers with media flowing
+	// holdPkts is the packets every viewer received over the hold.
+	holdPkts int64
 
 	mu      sync.Mutex
 	viewers []*whepViewer
@@ -173,10 +190,10 @@ func runWhep(ctx context.Context, cfg *whepConfig, out io.Writer) (*whepReport, 
 		Label: cfg.label, Base: cfg.base, ShowID: cfg.showID, StartedAt: time.Now().UTC(),
 		Client: whepClientInfo{clientInfo: clientInfo{GoVersion: runtime.Version(), NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0)}},
 		Config: whepConfigReport{Viewers: cfg.viewers, Ramp: cfg.ramp, Concurrency: cfg.concurrency, DurationSeconds: cfg.duration.Seconds(),
-			TimeoutSeconds: cfg.timeout.Seconds(), Feedback: cfg.feedback},
+			TimeoutSeconds: cfg.timeout.Seconds(), Feedback: cfg.feedback, LoopbackOnly: cfg.loopback},
 	}
 	fmt.Fprintf(out, "pavload whep %sagainst %s, show %s: %d viewers at %.4g a second\n", labelPrefix(cfg.label), cfg.base, cfg.showID, cfg.viewers, cfg.ramp)
-	opts := rtcOptions{feedback: cfg.feedback, localOnly: true}
+	opts := rtcOptions{feedback: cfg.feedback, localOnly: true, loopbackOnly: cfg.loopback}
 	api, err := newRTCAPI(opts)
 	if err != nil {
 		return rep, err
@@ -231,8 +248,13 @@ func runWhep(ctx context.Context, cfg *whepConfig, out io.Writer) (*whepReport, 
 	fmt.Fprintf(out, "%d of %d viewers in after %.1fs; staying %s\n", r.in.Load(), cfg.viewers, rep.Connect.RampSeconds, cfg.duration)
 
 	// They watch.
+	rep.Server.HoldStart = scrape()
 	holdStart := time.Now()
+	r.markHold(true)
+	pkts0 := r.pkts.Load()
 	sleepUntil(ctx, holdStart.Add(cfg.duration))
+	r.holdPkts = r.pkts.Load() - pkts0
+	r.markHold(false)
 	rep.HoldSeconds = round3(time.Since(holdStart).Seconds())
 	rep.Server.End = scrape()
 	close(stop)
@@ -337,6 +359,7 @@ func (r *whepRun) newViewerPC(v *whepViewer) (*webrtc.PeerConnection, error) {
 		case webrtc.PeerConnectionStateConnected:
 			if !v.connected {
 				v.connected = true
+				v.connectedAt = time.Now()
 				r.live.Add(1)
 			}
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateDisconnected:
@@ -427,6 +450,7 @@ func (r *whepRun) read(tr *webrtc.TrackRemote, k int, ts *trackStats) {
 		}
 		if data >= 0 && data <= len(payload) {
 			if st, ok := readStamp(payload[data:]); ok {
+				ts.frames.add(uint16(st.Frame)) // 16 bits: the tracker unwraps them
 				ts.stamped++
 				r.lat[k].record(now.Sub(time.Unix(0, st.SentNs)))
 			}
@@ -461,6 +485,30 @@ func (r *whepRun) leaveAll(ctx context.Context) {
 		for _, ts := range tracks {
 			if ts != nil {
 				<-ts.done
+			}
+		}
+	}
+}
+
+// markHold notes every track's byte count at the start (or the end) of the
+// hold, for each viewer's delivered rate.
+func (r *whepRun) markHold(start bool) {
+	now := time.Now()
+	r.mu.Lock()
+	viewers := r.viewers
+	r.mu.Unlock()
+	for _, v := range viewers {
+		v.mu.Lock()
+		tracks := v.tracks
+		v.mu.Unlock()
+		for _, ts := range tracks {
+			if ts == nil {
+				continue
+			}
+			if start {
+				ts.holdFrom, ts.holdBytes = now, ts.bytes.Load()
+			} else {
+				ts.holdTo, ts.toBytes = now, ts.bytes.Load()
 			}
 		}
 	}
