@@ -449,18 +449,7 @@ func (h *Hub) staffShow(ctx context.Context, u *account.User, showID uuid.UUID) 
 	if err != nil {
 		return nil, err
 	}
-	return sh, checkStaff(u, sh)
-}
-
-// checkStaff says whether u may run sh.
-func checkStaff(u *account.User, sh *show.Show) error {
-	if !account.CanHost(u, sh.BrandID, sh.HostIDs) {
-		if !account.CanSeeShow(u, sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
-			return apperr.Errorf(apperr.NotFound, "show not found")
-		}
-		return apperr.Errorf(apperr.Forbidden, "only this show's hosts and brand admins can do that")
-	}
-	return nil
+	return sh, show.CheckHost(u, sh)
 }
 
 // mayModerate checks the moderation hierarchy (account.CanModerate) for

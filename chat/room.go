@@ -735,7 +735,7 @@ func (r *Room) staff(ctx context.Context, c *conn) (*show.Show, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sh, checkStaff(c.user, sh)
+	return sh, show.CheckHost(c.user, sh)
 }
 
 // storedFor is how long a read of the show answers privileged frames: a

@@ -117,8 +117,8 @@ func (s *Server) visibleShow(r *http.Request) (*show.Show, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !account.CanSeeShow(UserFrom(r.Context()), sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
-		return nil, apperr.Errorf(apperr.NotFound, "show %q not found", id)
+	if err := show.CheckSee(UserFrom(r.Context()), sh); err != nil {
+		return nil, err
 	}
 	return sh, nil
 }
@@ -418,34 +418,23 @@ func (s *Server) baseURL(r *http.Request) string {
 // createOffer features one of the brand's SKUs in the show at a show price,
 // with units allocated to the show and a per-customer limit.
 func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) error {
-	sh, err := s.adminShow(r)
+	u, id, err := userAndID(r, "show")
 	if err != nil {
 		return err
-	}
-	if sh.State == show.Ended || sh.State == show.Cancelled {
-		return apperr.Errorf(apperr.Conflict, "the show is %s: it takes no new offers", sh.State)
 	}
 	var in struct {
 		SKUID            uuid.UUID `json:"sku_id"`
 		PriceMinor       int64     `json:"price_minor"`
 		Allocated        int       `json:"allocated"`
 		PerCustomerLimit int       `json:"per_customer_limit"`
-		// Drop makes it a flash drop: not for sale until the host opens it.
-		Drop bool `json:"drop"`
+		Drop             bool      `json:"drop"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	sku, err := s.Catalog.SKUByID(r.Context(), in.SKUID)
-	if errors.Is(err, apperr.E(apperr.NotFound)) || (err == nil && sku.BrandID != sh.BrandID) {
-		return apperr.Errorf(apperr.Invalid, "sku_id must be one of this brand's SKUs")
-	}
+	o, err := s.Checkout.AddOffer(r.Context(), u, checkout.NewOffer{ShowID: id, SKUID: in.SKUID, PriceMinor: in.PriceMinor,
+		Allocated: in.Allocated, PerCustomerLimit: in.PerCustomerLimit, Drop: in.Drop})
 	if err != nil {
-		return err
-	}
-	o := &checkout.Offer{ID: uuid.New(), ShowID: sh.ID, SKUID: sku.ID, PriceMinor: in.PriceMinor, Currency: sku.Currency,
-		Allocated: in.Allocated, PerCustomerLimit: in.PerCustomerLimit, Drop: in.Drop, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	if err := s.Checkout.AddOffer(r.Context(), o); err != nil {
 		return err
 	}
 	return reply(w, http.StatusCreated, "offer", o)

@@ -112,35 +112,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		EndGrace:   cfg.EndGrace,
 		Metrics:    stream.NewMetrics(reg),
 		Logger:     log,
-		Keys: func(ctx context.Context, showID uuid.UUID, key string) (bool, error) {
-			ok, err := show.CheckStreamKey(ctx, db, showID, key)
-			if !ok || err != nil {
-				return ok, err
-			}
-			// The key is right, but an ended or cancelled show stays off air.
-			sh, err := db.ShowByID(ctx, showID)
-			if err != nil {
-				return false, err
-			}
-			if sh.State == show.Ended || sh.State == show.Cancelled {
-				return false, apperr.Errorf(apperr.Conflict, "this show is %s; it cannot go live again", sh.State)
-			}
-			return true, nil
-		},
+		// A right key for an ended or cancelled show still stays off air.
+		Keys: shows.PublishWithKey,
 		// Publishing is what turns a show live, and its end (after the grace
 		// period) what ends it; the show service tells the live room and the
 		// notify-me subscribers.
 		OnLive:  func(id uuid.UUID) { lifecycle(ctx, log, "live", id, shows.GoLive) },
 		OnEnded: func(id uuid.UUID) { lifecycle(ctx, log, "ended", id, shows.End) },
 		Viewer: func(r *http.Request, showID uuid.UUID) error {
-			sh, err := db.ShowByID(r.Context(), showID)
-			if err != nil {
-				return err
-			}
-			if !account.CanSeeShow(web.UserFrom(r.Context()), sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
-				return apperr.Errorf(apperr.NotFound, "show not found")
-			}
-			return nil
+			return shows.CheckViewer(r.Context(), web.UserFrom(r.Context()), showID)
 		},
 	}
 	if err := media.Start(); err != nil {

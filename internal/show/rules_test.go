@@ -99,6 +99,7 @@ func TestCheckEdit(t *testing.T) {
 type fakeStore struct {
 	Store
 	shows map[uuid.UUID]*Show
+	keys  map[uuid.UUID]string
 }
 
 func (f *fakeStore) CreateShow(_ context.Context, s *Show) error {
