@@ -54,8 +54,8 @@ type Hub struct {
 	// Analytics counts joins, chat, reactions and card taps; nil: none.
 	Analytics Recorder
 	// Lifecycle ends shows for a host's "end" frame under the show rules
-	// (and tells the room through ShowStateChanged); nil: the room writes
-	// the state itself.
+	// (and tells the room through ShowStateChanged); nil: the frame is
+	// refused as unavailable.
 	Lifecycle Lifecycle
 	// SecureCookies marks the anonymous visitor cookie Secure (behind HTTPS).
 	SecureCookies bool
