@@ -47,6 +47,12 @@
 //   - One UDP port for all media (ICE UDP mux) and ICE-TCP on the same port
 //     number; PublicIPs replace host candidates' addresses behind 1:1 NAT.
 //
-// Not built yet: ICE restarts, renegotiation for tracks added after a viewer
-// joined, relay between nodes (the Directory interface is its first part).
+// Between nodes (relay.go, directory.go): the node a host publishes to is
+// the show's origin and says so in the Directory (in-process, or Redis in a
+// cluster); another node asked for the show pulls it once from the origin as
+// a WHEP client and fans it out to its own viewers. A host moves a broadcast
+// to another device without its stream key by taking it over (takeover.go).
+//
+// Not built: ICE restarts (a PATCH asking for one gets 422) and
+// renegotiation for tracks a publisher adds after a viewer joined.
 package stream
