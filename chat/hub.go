@@ -539,8 +539,8 @@ func (h *Hub) flushStock(ctx context.Context) {
 	}
 }
 
-// Run keeps the rooms ticking until ctx ends: reaction counts four times a
-// second, stock ten times, viewer counts every two seconds, idle rooms closed.
+// Run keeps the rooms ticking until ctx ends: reaction counts every 300 ms,
+// stock every 100 ms, viewer counts every two seconds, idle rooms closed.
 func (h *Hub) Run(ctx context.Context) {
 	h.init()
 	go h.watchCredentials(ctx)
