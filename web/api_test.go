@@ -72,7 +72,7 @@ func newEnv(t *testing.T) *env {
 		Caller: func(r *http.Request) *account.Principal { return web.PrincipalFrom(r.Context()) }, Credentials: e.svc}
 	e.svc.Notifier = live
 	e.shop.Notifier = live
-	e.shows = &show.Service{Store: db, Holds: e.shop, Notifier: live, Logger: slog.New(slog.DiscardHandler)}
+	e.shows = &show.Service{Store: db, Users: db, Brands: db, Holds: e.shop, Notifier: live, Logger: slog.New(slog.DiscardHandler)}
 	live.Lifecycle = e.shows
 	media := &stream.Server{UDPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Keys: e.shows.PublishWithKey}
 	t.Cleanup(func() { media.Close() })

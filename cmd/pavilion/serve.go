@@ -100,7 +100,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	shows := &show.Service{Store: db, Zone: zone, Holds: shop, Notifier: live, Logger: log}
+	shows := &show.Service{Store: db, Users: db, Brands: db, Zone: zone, Holds: shop, Notifier: live, Logger: log}
 	live.Lifecycle = shows
 	// Live-room figures are counted in memory and written every few seconds.
 	stats := &analytics.Recorder{Store: db, Logger: log}

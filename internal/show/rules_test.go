@@ -100,6 +100,7 @@ type fakeStore struct {
 	Store
 	shows map[uuid.UUID]*Show
 	keys  map[uuid.UUID]string
+	subs  map[uuid.UUID][]uuid.UUID
 }
 
 func (f *fakeStore) CreateShow(_ context.Context, s *Show) error {
