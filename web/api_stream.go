@@ -49,8 +49,9 @@ func (s *Server) takeOver(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if sh.State == show.Ended || sh.State == show.Cancelled {
-		return apperr.Errorf(apperr.Conflict, "the show is %s", sh.State)
+	// The device taking over goes on air: not for a show that is over.
+	if err := show.CheckOnAir(sh); err != nil {
+		return err
 	}
 	ended, err := s.Media.TakeOver(r.Context(), sh.ID)
 	if err != nil {
