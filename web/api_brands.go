@@ -33,12 +33,7 @@ func (s *Server) createBrand(w http.ResponseWriter, r *http.Request) error {
 	}
 	var b brand.Brand
 	in.apply(&b)
-	if err := brand.Validate(&b); err != nil {
-		return err
-	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	b.ID, b.CreatedAt, b.UpdatedAt = uuid.New(), now, now
-	if err := s.Brands.CreateBrand(r.Context(), &b); err != nil {
+	if err := brand.Create(r.Context(), s.Brands, &b); err != nil {
 		return err
 	}
 	return reply(w, http.StatusCreated, "brand", b)
@@ -113,11 +108,7 @@ func (s *Server) patchBrand(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in.apply(b)
-	if err := brand.Validate(b); err != nil {
-		return err
-	}
-	b.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
-	if err := s.Brands.UpdateBrand(r.Context(), b); err != nil {
+	if err := brand.Update(r.Context(), s.Brands, b); err != nil {
 		return err
 	}
 	return reply(w, http.StatusOK, "brand", b)
