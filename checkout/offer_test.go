@@ -90,6 +90,7 @@ func TestAddOfferRules(t *testing.T) {
 		{"free", admin, with(ok(live), func(r *NewOffer) { r.PriceMinor = 0 }), apperr.Invalid},
 		{"nothing allocated", admin, with(ok(live), func(r *NewOffer) { r.Allocated = 0 }), apperr.Invalid},
 		{"negative limit", admin, with(ok(live), func(r *NewOffer) { r.PerCustomerLimit = -1 }), apperr.Invalid},
+		{"more than on hand", admin, with(ok(live), func(r *NewOffer) { r.Allocated = own.OnHand + 1 }), apperr.Conflict},
 	} {
 		cat := &offerCatalog{skus: map[uuid.UUID]*SKU{own.ID: own, rivals.ID: rivals}}
 		heard := &stockHeard{}

@@ -695,6 +695,9 @@ func (s *Service) AddOffer(ctx context.Context, u *account.User, req NewOffer) (
 	if err := ValidateOffer(o); err != nil {
 		return nil, err
 	}
+	if o.Allocated > sku.OnHand {
+		return nil, apperr.Errorf(apperr.Conflict, "%s (%d)", ErrOverAllocated.Message, sku.OnHand)
+	}
 	if err := s.Catalog.CreateOffer(ctx, o); err != nil {
 		return nil, err
 	}
