@@ -193,7 +193,7 @@ func (s *Server) patchShow(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if sh, err = s.Schedule.Change(r.Context(), sh, in); err != nil {
+	if sh, err = s.Schedule.Change(r.Context(), UserFrom(r.Context()), sh, in); err != nil {
 		return err
 	}
 	return reply(w, http.StatusOK, "show", sh)

@@ -102,11 +102,17 @@ func (s *Service) Create(ctx context.Context, u *account.User, e Edit) (*Show, e
 	return sh, nil
 }
 
-// Change applies e to the stored show sh: a show stays with its brand, an
-// ended or cancelled one is no longer edited, and while it is live only its
-// words (title, description, cover) change; then as Update. Callers check
-// that the caller administers the show's brand.
-func (s *Service) Change(ctx context.Context, sh *Show, e Edit) (*Show, error) {
+// Change applies e to the stored show sh for one of its brand's admins: a
+// show stays with its brand, an ended or cancelled one is no longer edited,
+// and while it is live only its words (title, description, cover) change;
+// then as Update.
+func (s *Service) Change(ctx context.Context, u *account.User, sh *Show, e Edit) (*Show, error) {
+	if !account.CanAdminBrand(u, sh.BrandID) {
+		if err := CheckSee(u, sh); err != nil {
+			return nil, err
+		}
+		return nil, apperr.Errorf(apperr.Forbidden, "you do not administer this show's brand")
+	}
 	if e.BrandID != nil && *e.BrandID != sh.BrandID {
 		return nil, apperr.Errorf(apperr.Invalid, "a show cannot move to another brand")
 	}

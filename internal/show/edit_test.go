@@ -134,7 +134,7 @@ func TestChangeRules(t *testing.T) {
 		{"scheduled, bad title", Scheduled, Edit{Title: ptr("")}, apperr.Invalid},
 	} {
 		sh := newShow(tc.state)
-		got, err := svc.Change(ctx, sh, tc.e)
+		got, err := svc.Change(ctx, p.brandAdmin, sh, tc.e)
 		if tc.want != "" {
 			if apperr.CodeOf(err) != tc.want || got != nil {
 				t.Errorf("%s: Change = %v, %v; want %s", tc.name, got, err, tc.want)
@@ -153,6 +153,16 @@ func TestChangeRules(t *testing.T) {
 		}
 	}
 
+	sh := newShow(Scheduled)
+	for name, u := range p.everyone {
+		if name == "admin" || name == "brand admin" {
+			continue
+		}
+		if _, err := svc.Change(ctx, u, sh, Edit{Title: ptr("Mine now")}); apperr.CodeOf(err) != apperr.Forbidden || st.shows[sh.ID].Title != "Runway" {
+			t.Errorf("%s changing the show: %v", name, err)
+		}
+	}
+
 	for _, state := range []State{Live, Ended, Cancelled} {
 		sh := newShow(state)
 		if _, err := svc.Cancel(ctx, sh.ID); apperr.CodeOf(err) != apperr.Conflict || !strings.Contains(err.Error(), "only a scheduled show can be cancelled") {
@@ -165,7 +175,7 @@ func TestChangeRules(t *testing.T) {
 			t.Errorf("a refused cancel or follow of a %s show was stored", state)
 		}
 	}
-	sh := newShow(Scheduled)
+	sh = newShow(Scheduled)
 	if err := svc.Subscribe(ctx, sh, p.viewer.ID); err != nil || len(st.subs[sh.ID]) != 1 {
 		t.Fatalf("following a scheduled show: %v, %v", err, st.subs[sh.ID])
 	}
