@@ -24,6 +24,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/demo"
 	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/show"
 	"github.com/pavilion-live/pavilion/internal/sqlite"
 	"github.com/pavilion-live/pavilion/internal/testpay"
 )
@@ -146,6 +147,9 @@ func (w *world) start(bus chat.Bus, opts ...option) {
 		History: cfg.history, Caller: w.caller, Analytics: cfg.analytics, Registry: cfg.registry, Lifecycle: cfg.lifecycle,
 		BigRoom: cfg.bigRoom, BigRoomChat: cfg.bigChat, WriteWait: cfg.writeWait}
 	w.shop.Notifier = w.hub
+	if w.hub.Lifecycle == nil {
+		w.hub.Lifecycle = &show.Service{Store: w.db, Holds: w.shop, Notifier: w.hub}
+	}
 	if cfg.setup != nil {
 		cfg.setup(w)
 	}

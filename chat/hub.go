@@ -54,8 +54,8 @@ type Hub struct {
 	// Analytics counts joins, chat, reactions and card taps; nil: none.
 	Analytics Recorder
 	// Lifecycle ends shows for a host's "end" frame under the show rules
-	// (and tells the room through ShowStateChanged); nil: the room writes
-	// the state itself.
+	// (and tells the room through ShowStateChanged); nil: the frame is
+	// refused as unavailable.
 	Lifecycle Lifecycle
 	// SecureCookies marks the anonymous visitor cookie Secure (behind HTTPS).
 	SecureCookies bool
@@ -449,18 +449,7 @@ func (h *Hub) staffShow(ctx context.Context, u *account.User, showID uuid.UUID) 
 	if err != nil {
 		return nil, err
 	}
-	return sh, checkStaff(u, sh)
-}
-
-// checkStaff says whether u may run sh.
-func checkStaff(u *account.User, sh *show.Show) error {
-	if !account.CanHost(u, sh.BrandID, sh.HostIDs) {
-		if !account.CanSeeShow(u, sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
-			return apperr.Errorf(apperr.NotFound, "show not found")
-		}
-		return apperr.Errorf(apperr.Forbidden, "only this show's hosts and brand admins can do that")
-	}
-	return nil
+	return sh, show.CheckHost(u, sh)
 }
 
 // mayModerate checks the moderation hierarchy (account.CanModerate) for
@@ -550,8 +539,8 @@ func (h *Hub) flushStock(ctx context.Context) {
 	}
 }
 
-// Run keeps the rooms ticking until ctx ends: reaction counts four times a
-// second, stock ten times, viewer counts every two seconds, idle rooms closed.
+// Run keeps the rooms ticking until ctx ends: reaction counts every 300 ms,
+// stock every 100 ms, viewer counts every two seconds, idle rooms closed.
 func (h *Hub) Run(ctx context.Context) {
 	h.init()
 	go h.watchCredentials(ctx)

@@ -186,9 +186,8 @@ func TestAddedOfferReachesTheRoom(t *testing.T) {
 	w := newWorld(t, memory.NewBus())
 	viewer, _ := w.join("viewer")
 	bag, _ := w.db.OfferByID(context.Background(), w.offer)
-	o := &checkout.Offer{ID: uuid.New(), ShowID: w.show, SKUID: bag.SKUID, PriceMinor: 123400, Currency: "EUR",
-		Allocated: 2, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	if err := w.shop.AddOffer(context.Background(), o); err != nil {
+	o, err := w.shop.AddOffer(context.Background(), w.users["brand"], checkout.NewOffer{ShowID: w.show, SKUID: bag.SKUID, PriceMinor: 123400, Allocated: 2})
+	if err != nil {
 		t.Fatal(err)
 	}
 	ev := viewer.until(offerEvent("stock", o.ID), "the new offer")

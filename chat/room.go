@@ -735,7 +735,7 @@ func (r *Room) staff(ctx context.Context, c *conn) (*show.Show, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sh, checkStaff(c.user, sh)
+	return sh, show.CheckHost(c.user, sh)
 }
 
 // storedFor is how long a read of the show answers privileged frames: a
@@ -892,26 +892,11 @@ func (r *Room) end(ctx context.Context, c *conn) error {
 	if _, err := r.staff(ctx, c); err != nil {
 		return err
 	}
-	if lc := r.hub.Lifecycle; lc != nil {
-		_, err := lc.End(ctx, r.showID) // the service tells every node's room
-		return err
+	if r.hub.Lifecycle == nil {
+		return apperr.Errorf(apperr.Unavailable, "ending the show from the live room is not available")
 	}
-	sh, err := r.hub.Shows.ShowByID(ctx, r.showID)
-	if err != nil {
-		return err
-	}
-	if sh.State == show.Ended || sh.State == show.Cancelled {
-		return apperr.Errorf(apperr.Conflict, "the show is already %s", sh.State)
-	}
-	sh.State = show.Ended
-	sh.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
-	if err := r.hub.Shows.UpdateShow(ctx, sh); err != nil {
-		return err
-	}
-	if r.hub.Checkout != nil {
-		r.hub.Checkout.ForgetShow(r.showID)
-	}
-	return r.append(ctx, &roomEvent{Type: EvShowState, State: string(show.Ended)})
+	_, err := r.hub.Lifecycle.End(ctx, r.showID) // the service tells every node's room
+	return err
 }
 
 // replyError sends an error frame for the request id.

@@ -80,6 +80,11 @@ func (o *Offer) Free(sku *SKU) int {
 // ErrOtherBrandSKU refuses an offer of a SKU that is not the show's brand's.
 var ErrOtherBrandSKU = &apperr.Error{Code: apperr.Invalid, Message: "sku_id must be one of this brand's SKUs"}
 
+// ErrOverAllocated refuses an offer that allocates more units than its SKU
+// has on hand. Service.AddOffer says how many there are; a Store answers it
+// when the stock fell under the allocation in the meantime.
+var ErrOverAllocated = &apperr.Error{Code: apperr.Conflict, Message: "allocation exceeds stock on hand"}
+
 // SKUPatch changes a SKU; nil fields stay as they are.
 type SKUPatch struct {
 	PriceMinor *int64 `json:"price_minor"`
@@ -105,8 +110,8 @@ type Store interface {
 	UpdateSKU(ctx context.Context, id uuid.UUID, p SKUPatch) (*SKU, error)
 
 	// CreateOffer inserts an offer. A SKU of another brand than the show's is
-	// ErrOtherBrandSKU (Invalid); an allocation over the SKU's OnHand is a
-	// Conflict. Allocations of one SKU across several shows may add up to more
+	// ErrOtherBrandSKU (Invalid); an allocation over the SKU's OnHand is
+	// ErrOverAllocated (Conflict). Allocations of one SKU across several shows may add up to more
 	// than OnHand (the shows run at different times); the ledger still never
 	// sells more than OnHand.
 	CreateOffer(ctx context.Context, o *Offer) error

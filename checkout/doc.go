@@ -1,8 +1,8 @@
 // Package checkout owns what is sold and how: the catalogue (products, SKUs,
-// stock), show offers, and — as issue 3 lands — the stock gate, reservations
-// with expiry, orders, payments and idempotency. It defines the Store it
-// needs and never imports a driver.
-//
-// Status: the catalogue and offers exist (issue 2); reservations, orders and
-// payments are issue 3.
+// stock), show offers and flash drops, the stock gate in front of the ledger,
+// reservations with expiry, orders, payments through a provider, and
+// idempotency of reserve and place-order. Service is the one API behind the
+// HTTP routes, the live room's buy button and the command line, with the same
+// rules for each. It defines the Store, Ledger, Gate and Payments it needs
+// and never imports a driver.
 package checkout

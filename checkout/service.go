@@ -391,11 +391,11 @@ func (s *Service) SetDrop(ctx context.Context, u *account.User, offerID uuid.UUI
 	if err != nil {
 		return nil, err
 	}
-	if !account.CanHost(u, sh.BrandID, sh.HostIDs) {
-		if !account.CanSeeShow(u, sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
+	if err := show.CheckHost(u, sh); err != nil {
+		if apperr.CodeOf(err) == apperr.NotFound {
 			return nil, apperr.Errorf(apperr.NotFound, "offer %s not found", offerID)
 		}
-		return nil, apperr.Errorf(apperr.Forbidden, "only this show's hosts and brand admins run its drops")
+		return nil, err
 	}
 	if sh.State != show.Scheduled && sh.State != show.Live {
 		return nil, apperr.Errorf(apperr.Conflict, "the show is %s", sh.State)
@@ -651,19 +651,59 @@ func (s *Service) refuse(ctx context.Context, o *Offer, u *account.User, key, ha
 	return replay[Reservation](rec, hash)
 }
 
-// AddOffer features a SKU in a show (Catalog.CreateOffer) and tells the live
+// NewOffer is what a brand admin asks for to feature a SKU in a show.
+type NewOffer struct {
+	ShowID, SKUID    uuid.UUID
+	PriceMinor       int64
+	Allocated        int
+	PerCustomerLimit int
+	// Drop makes it a flash drop: not for sale until the host opens it.
+	Drop bool
+}
+
+// AddOffer features one of the show's brand's SKUs in the show, at a show
+// price in the SKU's currency, for the show's brand admins, while the show
+// has not ended or been cancelled (Catalog.CreateOffer). It tells the live
 // room, so the new card reaches every viewer on every node at once, not only
 // the ones who join after.
-func (s *Service) AddOffer(ctx context.Context, o *Offer) error {
+func (s *Service) AddOffer(ctx context.Context, u *account.User, req NewOffer) (*Offer, error) {
+	if u == nil {
+		return nil, apperr.Errorf(apperr.Unauthorized, "sign in first")
+	}
+	sh, err := s.Shows.ShowByID(ctx, req.ShowID)
+	if err != nil {
+		return nil, err
+	}
+	if err := show.CheckSee(u, sh); err != nil {
+		return nil, err
+	}
+	if !account.CanAdminBrand(u, sh.BrandID) {
+		return nil, apperr.Errorf(apperr.Forbidden, "you do not administer this show's brand")
+	}
+	if sh.State == show.Ended || sh.State == show.Cancelled {
+		return nil, apperr.Errorf(apperr.Conflict, "the show is %s: it takes no new offers", sh.State)
+	}
+	sku, err := s.Catalog.SKUByID(ctx, req.SKUID)
+	if errors.Is(err, apperr.E(apperr.NotFound)) || (err == nil && sku.BrandID != sh.BrandID) {
+		return nil, ErrOtherBrandSKU
+	}
+	if err != nil {
+		return nil, err
+	}
+	o := &Offer{ID: uuid.New(), ShowID: sh.ID, SKUID: sku.ID, PriceMinor: req.PriceMinor, Currency: sku.Currency,
+		Allocated: req.Allocated, PerCustomerLimit: req.PerCustomerLimit, Drop: req.Drop, CreatedAt: s.now()}
 	if err := ValidateOffer(o); err != nil {
-		return err
+		return nil, err
+	}
+	if o.Allocated > sku.OnHand {
+		return nil, apperr.Errorf(apperr.Conflict, "%s (%d)", ErrOverAllocated.Message, sku.OnHand)
 	}
 	if err := s.Catalog.CreateOffer(ctx, o); err != nil {
-		return err
+		return nil, err
 	}
 	s.ForgetShow(o.ShowID)
 	s.stockChanged(o)
-	return nil
+	return o, nil
 }
 
 // UpdateSKU changes a SKU's price, stock or attributes for its brand's

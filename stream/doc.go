@@ -55,6 +55,10 @@
 //     pulls it once from that origin, found in the Directory, and fans it
 //     out to its own viewers.
 //
-// Not built yet: ICE restarts, renegotiation for tracks added after a viewer
-// joined, relays deeper than origin → edge.
+// A host moves a broadcast to another device without its stream key by
+// taking it over (takeover.go).
+//
+// Not built: ICE restarts (a PATCH asking for one gets 422), renegotiation
+// for tracks a publisher adds after a viewer joined, and relays deeper than
+// origin → edge (an edge never relays a relay).
 package stream

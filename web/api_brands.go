@@ -33,12 +33,7 @@ func (s *Server) createBrand(w http.ResponseWriter, r *http.Request) error {
 	}
 	var b brand.Brand
 	in.apply(&b)
-	if err := brand.Validate(&b); err != nil {
-		return err
-	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	b.ID, b.CreatedAt, b.UpdatedAt = uuid.New(), now, now
-	if err := s.Brands.CreateBrand(r.Context(), &b); err != nil {
+	if err := brand.Create(r.Context(), s.Brands, &b); err != nil {
 		return err
 	}
 	return reply(w, http.StatusCreated, "brand", b)
@@ -113,11 +108,7 @@ func (s *Server) patchBrand(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in.apply(b)
-	if err := brand.Validate(b); err != nil {
-		return err
-	}
-	b.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
-	if err := s.Brands.UpdateBrand(r.Context(), b); err != nil {
+	if err := brand.Update(r.Context(), s.Brands, b); err != nil {
 		return err
 	}
 	return reply(w, http.StatusOK, "brand", b)
@@ -135,43 +126,17 @@ func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) error {
 	return reply(w, http.StatusOK, "products", nonNil(list))
 }
 
-type skuIn struct {
-	Code       string            `json:"code"`
-	Attributes map[string]string `json:"attributes"`
-	PriceMinor int64             `json:"price_minor"`
-	Currency   string            `json:"currency"`
-	OnHand     int               `json:"on_hand"`
-}
-
 func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) error {
 	b, err := s.adminBrand(r)
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Name        string   `json:"name"`
-		Description string   `json:"description"`
-		Images      []string `json:"images"`
-		SKUs        []skuIn  `json:"skus"`
-	}
+	var in checkout.NewProduct
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	p := &checkout.Product{ID: uuid.New(), BrandID: b.ID, Name: in.Name, Description: in.Description, Images: nonNil(in.Images), CreatedAt: now}
-	for _, k := range in.SKUs {
-		if k.Attributes == nil {
-			k.Attributes = map[string]string{}
-		}
-		p.SKUs = append(p.SKUs, checkout.SKU{
-			ID: uuid.New(), ProductID: p.ID, BrandID: b.ID, Code: k.Code, Attributes: k.Attributes,
-			PriceMinor: k.PriceMinor, Currency: k.Currency, OnHand: k.OnHand, UpdatedAt: now,
-		})
-	}
-	if err := checkout.ValidateProduct(p); err != nil {
-		return err
-	}
-	if err := s.Catalog.CreateProduct(r.Context(), p); err != nil {
+	p, err := s.Checkout.AddProduct(r.Context(), UserFrom(r.Context()), b.ID, in)
+	if err != nil {
 		return err
 	}
 	return reply(w, http.StatusCreated, "product", p)
@@ -242,20 +207,9 @@ func (s *Server) brandHub(w http.ResponseWriter, r *http.Request) error {
 // patchProduct replaces a product's pictures, for its brand's admins: the
 // pictures are usually uploaded first (POST /api/brands/{id}/images).
 func (s *Server) patchProduct(w http.ResponseWriter, r *http.Request) error {
-	u, err := requireUser(r)
+	u, id, err := userAndID(r, "product")
 	if err != nil {
 		return err
-	}
-	id, err := pathID(r, "product")
-	if err != nil {
-		return err
-	}
-	p, err := s.Catalog.ProductByID(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	if !account.CanAdminBrand(u, p.BrandID) {
-		return apperr.Errorf(apperr.Forbidden, "only the brand's admins edit its products")
 	}
 	var in struct {
 		Images *[]string `json:"images"`
@@ -266,13 +220,7 @@ func (s *Server) patchProduct(w http.ResponseWriter, r *http.Request) error {
 	if in.Images == nil {
 		return apperr.Errorf(apperr.Invalid, "images is required")
 	}
-	if err := checkout.ValidateImages(*in.Images); err != nil {
-		return err
-	}
-	if err := s.Catalog.SetProductImages(r.Context(), id, nonNil(*in.Images)); err != nil {
-		return err
-	}
-	p, err = s.Catalog.ProductByID(r.Context(), id)
+	p, err := s.Checkout.SetProductImages(r.Context(), u, id, *in.Images)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package web
 
 import (
 	"encoding/base64"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -117,8 +116,8 @@ func (s *Server) visibleShow(r *http.Request) (*show.Show, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !account.CanSeeShow(UserFrom(r.Context()), sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
-		return nil, apperr.Errorf(apperr.NotFound, "show %q not found", id)
+	if err := show.CheckSee(UserFrom(r.Context()), sh); err != nil {
+		return nil, err
 	}
 	return sh, nil
 }
@@ -143,99 +142,17 @@ func (s *Server) getShow(w http.ResponseWriter, r *http.Request) error {
 	return reply(w, http.StatusOK, "show", showOut{Show: sh, Offers: nonNil(offers), Hosts: hosts})
 }
 
-type showIn struct {
-	BrandID     *uuid.UUID       `json:"brand_id"`
-	Title       *string          `json:"title"`
-	Description *string          `json:"description"`
-	Kind        *show.Kind       `json:"kind"`
-	Visibility  *show.Visibility `json:"visibility"`
-	StartsAt    *time.Time       `json:"starts_at"`
-	EndsAt      *time.Time       `json:"ends_at"`
-	TimeZone    *string          `json:"time_zone"`
-	HostIDs     []uuid.UUID      `json:"host_ids"`
-	HoldSeconds *int             `json:"hold_seconds"`
-	CoverURL    *string          `json:"cover_url"`
-}
-
-func (in *showIn) apply(sh *show.Show) {
-	set := func(dst *string, src *string) {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	set(&sh.Title, in.Title)
-	set(&sh.Description, in.Description)
-	set(&sh.TimeZone, in.TimeZone)
-	set(&sh.CoverURL, in.CoverURL)
-	if in.Kind != nil {
-		sh.Kind = *in.Kind
-	}
-	if in.Visibility != nil {
-		sh.Visibility = *in.Visibility
-	}
-	if in.StartsAt != nil {
-		sh.StartsAt = *in.StartsAt
-	}
-	if in.EndsAt != nil {
-		sh.EndsAt = *in.EndsAt
-	}
-	if in.HostIDs != nil {
-		sh.HostIDs = in.HostIDs
-	}
-	if in.HoldSeconds != nil {
-		sh.HoldSeconds = *in.HoldSeconds
-	}
-}
-
-// checkHosts makes sure every host is an account with the host role.
-func (s *Server) checkHosts(r *http.Request, ids []uuid.UUID) error {
-	seen := map[uuid.UUID]bool{}
-	for _, id := range ids {
-		if seen[id] {
-			return apperr.Errorf(apperr.Invalid, "host %s is listed twice", id)
-		}
-		seen[id] = true
-		u, err := s.Accounts.Store.UserByID(r.Context(), id)
-		if errors.Is(err, apperr.E(apperr.NotFound)) {
-			return apperr.Errorf(apperr.Invalid, "host %s is not an account", id)
-		}
-		if err != nil {
-			return err
-		}
-		if !u.Has(account.RoleHost) {
-			return apperr.Errorf(apperr.Invalid, "%s is not a host", u.DisplayName)
-		}
-	}
-	return nil
-}
-
 func (s *Server) createShow(w http.ResponseWriter, r *http.Request) error {
 	u, err := requireUser(r)
 	if err != nil {
 		return err
 	}
-	var in showIn
+	var in show.Edit
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if in.BrandID == nil {
-		return apperr.Errorf(apperr.Invalid, "brand_id is required")
-	}
-	if !account.CanAdminBrand(u, *in.BrandID) {
-		return apperr.Errorf(apperr.Forbidden, "you do not administer this brand")
-	}
-	if _, err := s.Brands.BrandByID(r.Context(), *in.BrandID); err != nil {
-		return err
-	}
-	sh := &show.Show{BrandID: *in.BrandID, HostIDs: []uuid.UUID{}}
-	in.apply(sh)
-	if err := show.Validate(sh); err != nil {
-		return err
-	}
-	if err := s.checkHosts(r, sh.HostIDs); err != nil {
-		return err
-	}
-	if err := s.Schedule.Schedule(r.Context(), sh); err != nil {
+	sh, err := s.Schedule.Create(r.Context(), u, in)
+	if err != nil {
 		return err
 	}
 	return reply(w, http.StatusCreated, "show", showOut{Show: sh, Offers: []checkout.Offer{}})
@@ -272,32 +189,11 @@ func (s *Server) patchShow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var in showIn
+	var in show.Edit
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if in.BrandID != nil && *in.BrandID != sh.BrandID {
-		return apperr.Errorf(apperr.Invalid, "a show cannot move to another brand")
-	}
-	switch sh.State {
-	case show.Ended, show.Cancelled:
-		return apperr.Errorf(apperr.Conflict, "the show is %s and can no longer be edited", sh.State)
-	case show.Live:
-		// Viewers are watching: only the words may change, not the schedule or audience.
-		if in.Kind != nil || in.Visibility != nil || in.StartsAt != nil || in.EndsAt != nil || in.TimeZone != nil || in.HostIDs != nil || in.HoldSeconds != nil {
-			return apperr.Errorf(apperr.Conflict, "the show is live: only its title and description can change")
-		}
-	}
-	in.apply(sh)
-	if err := show.Validate(sh); err != nil {
-		return err
-	}
-	if in.HostIDs != nil {
-		if err := s.checkHosts(r, sh.HostIDs); err != nil {
-			return err
-		}
-	}
-	if err := s.Schedule.Update(r.Context(), sh); err != nil {
+	if sh, err = s.Schedule.Change(r.Context(), UserFrom(r.Context()), sh, in); err != nil {
 		return err
 	}
 	return reply(w, http.StatusOK, "show", sh)
@@ -310,9 +206,6 @@ func (s *Server) cancelShow(w http.ResponseWriter, r *http.Request) error {
 	sh, err := s.adminShow(r)
 	if err != nil {
 		return err
-	}
-	if sh.State != show.Scheduled {
-		return apperr.Errorf(apperr.Conflict, "only a scheduled show can be cancelled; this one is %s", sh.State)
 	}
 	sh, err = s.Schedule.Cancel(r.Context(), sh.ID)
 	if err != nil {
@@ -345,10 +238,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if sh.State != show.Scheduled {
-		return apperr.Errorf(apperr.Conflict, "only an upcoming show can be followed; this one is %s", sh.State)
-	}
-	if err := s.Shows.Subscribe(r.Context(), sh.ID, u.ID, time.Now().UTC().Truncate(time.Microsecond)); err != nil {
+	if err := s.Schedule.Subscribe(r.Context(), sh, u.ID); err != nil {
 		return err
 	}
 	return reply(w, http.StatusOK, "subscription", subscriptionOut{sh.ID, true})
@@ -418,34 +308,23 @@ func (s *Server) baseURL(r *http.Request) string {
 // createOffer features one of the brand's SKUs in the show at a show price,
 // with units allocated to the show and a per-customer limit.
 func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) error {
-	sh, err := s.adminShow(r)
+	u, id, err := userAndID(r, "show")
 	if err != nil {
 		return err
-	}
-	if sh.State == show.Ended || sh.State == show.Cancelled {
-		return apperr.Errorf(apperr.Conflict, "the show is %s: it takes no new offers", sh.State)
 	}
 	var in struct {
 		SKUID            uuid.UUID `json:"sku_id"`
 		PriceMinor       int64     `json:"price_minor"`
 		Allocated        int       `json:"allocated"`
 		PerCustomerLimit int       `json:"per_customer_limit"`
-		// Drop makes it a flash drop: not for sale until the host opens it.
-		Drop bool `json:"drop"`
+		Drop             bool      `json:"drop"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	sku, err := s.Catalog.SKUByID(r.Context(), in.SKUID)
-	if errors.Is(err, apperr.E(apperr.NotFound)) || (err == nil && sku.BrandID != sh.BrandID) {
-		return apperr.Errorf(apperr.Invalid, "sku_id must be one of this brand's SKUs")
-	}
+	o, err := s.Checkout.AddOffer(r.Context(), u, checkout.NewOffer{ShowID: id, SKUID: in.SKUID, PriceMinor: in.PriceMinor,
+		Allocated: in.Allocated, PerCustomerLimit: in.PerCustomerLimit, Drop: in.Drop})
 	if err != nil {
-		return err
-	}
-	o := &checkout.Offer{ID: uuid.New(), ShowID: sh.ID, SKUID: sku.ID, PriceMinor: in.PriceMinor, Currency: sku.Currency,
-		Allocated: in.Allocated, PerCustomerLimit: in.PerCustomerLimit, Drop: in.Drop, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	if err := s.Checkout.AddOffer(r.Context(), o); err != nil {
 		return err
 	}
 	return reply(w, http.StatusCreated, "offer", o)

@@ -23,7 +23,7 @@ import (
 func (e *env) withAnalytics() *analytics.Recorder {
 	e.t.Helper()
 	rec := &analytics.Recorder{Store: e.db, Node: "test"}
-	srv := &web.Server{Accounts: e.svc, Brands: e.db, Shows: e.db, Catalog: e.db, Checkout: e.shop, Analytics: rec,
+	srv := &web.Server{Accounts: e.svc, Brands: e.db, Shows: e.db, Schedule: e.shows, Catalog: e.db, Checkout: e.shop, Analytics: rec,
 		Registry: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)}
 	e.srv = httptest.NewServer(srv.Handler())
 	e.t.Cleanup(e.srv.Close)

@@ -49,8 +49,9 @@ func (s *Server) takeOver(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if sh.State == show.Ended || sh.State == show.Cancelled {
-		return apperr.Errorf(apperr.Conflict, "the show is %s", sh.State)
+	// The device taking over goes on air: not for a show that is over.
+	if err := show.CheckOnAir(sh); err != nil {
+		return err
 	}
 	ended, err := s.Media.TakeOver(r.Context(), sh.ID)
 	if err != nil {
@@ -75,22 +76,5 @@ func (s *Server) PublishAsHost(r *http.Request, showID uuid.UUID) (bool, error) 
 	if err := http.NewCrossOriginProtection().Check(r); err != nil {
 		return false, apperr.Errorf(apperr.Forbidden, "a studio on another site cannot publish with your session")
 	}
-	u := UserFrom(r.Context())
-	if u == nil {
-		return false, nil
-	}
-	sh, err := s.Shows.ShowByID(r.Context(), showID)
-	if apperr.CodeOf(err) == apperr.NotFound {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if !account.CanHost(u, sh.BrandID, sh.HostIDs) {
-		return false, nil
-	}
-	if sh.State == show.Ended || sh.State == show.Cancelled {
-		return false, apperr.Errorf(apperr.Conflict, "this show is %s; it cannot go live again", sh.State)
-	}
-	return true, nil
+	return s.Schedule.PublishAsHost(r.Context(), UserFrom(r.Context()), showID)
 }

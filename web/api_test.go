@@ -44,6 +44,7 @@ type env struct {
 	clock   *time.Time
 	ready   *error
 	shop    *checkout.Service
+	shows   *show.Service
 	pay     *testpay.Provider
 }
 
@@ -71,13 +72,12 @@ func newEnv(t *testing.T) *env {
 		Caller: func(r *http.Request) *account.Principal { return web.PrincipalFrom(r.Context()) }, Credentials: e.svc}
 	e.svc.Notifier = live
 	e.shop.Notifier = live
-	media := &stream.Server{UDPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler),
-		Keys: func(ctx context.Context, showID uuid.UUID, key string) (bool, error) {
-			return show.CheckStreamKey(ctx, db, showID, key)
-		}}
+	e.shows = &show.Service{Store: db, Users: db, Brands: db, Holds: e.shop, Notifier: live, Logger: slog.New(slog.DiscardHandler)}
+	live.Lifecycle = e.shows
+	media := &stream.Server{UDPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Keys: e.shows.PublishWithKey}
 	t.Cleanup(func() { media.Close() })
 	srv := &web.Server{
-		Accounts: e.svc, Brands: db, Shows: db, Catalog: db, Checkout: e.shop, Live: live, Media: media,
+		Accounts: e.svc, Brands: db, Shows: db, Schedule: e.shows, Catalog: db, Checkout: e.shop, Live: live, Media: media,
 		Images:   &images.Service{Store: db, Limits: images.Limits{MaxBytes: 256 << 10}},
 		Checks:   []web.Check{{Name: "store", Ping: db.Ping}, {Name: "fake", Ping: func(context.Context) error { return *e.ready }}},
 		Registry: prometheus.NewRegistry(),

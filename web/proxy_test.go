@@ -20,7 +20,7 @@ import (
 // returns the server for its registry and settings.
 func (e *env) serveAgain(srv *web.Server) *web.Server {
 	e.t.Helper()
-	srv.Accounts, srv.Brands, srv.Shows, srv.Catalog, srv.Checkout = e.svc, e.db, e.db, e.db, e.shop
+	srv.Accounts, srv.Brands, srv.Shows, srv.Schedule, srv.Catalog, srv.Checkout = e.svc, e.db, e.db, e.shows, e.db, e.shop
 	srv.Registry = prometheus.NewRegistry()
 	srv.Logger = slog.New(slog.DiscardHandler)
 	e.srv = httptest.NewServer(srv.Handler())

@@ -38,8 +38,9 @@ type Server struct {
 	Shows    show.Store
 	Catalog  checkout.Store
 	Checkout *checkout.Service
-	// Schedule is the show domain service (scheduling, cancelling); nil: one
-	// over Shows that releases holds through Checkout.
+	// Schedule is the show domain service (scheduling, cancelling, who may
+	// publish); the show routes need it. Wire it with its Holds (Checkout)
+	// and Notifier (the live room), so edits and cancellations reach them.
 	Schedule *show.Service
 	// Live is the live room (chat.Hub): it serves GET /ws/shows/{id} and pins.
 	Live LiveRoom
@@ -113,16 +114,6 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.LoginRate == 0 {
 		s.LoginRate = 10
-	}
-	if s.Schedule == nil {
-		s.Schedule = &show.Service{Store: s.Shows, Logger: s.Logger}
-		if s.Checkout != nil {
-			s.Schedule.Holds = s.Checkout
-		}
-		// Edits of a show must reach its live room, whoever wired the server.
-		if n, ok := s.Live.(show.Notifier); ok {
-			s.Schedule.Notifier = n
-		}
 	}
 	s.limiter = newLimiter(s.LoginRate, time.Minute)
 	s.metrics = newHTTPMetrics(s.Registry)

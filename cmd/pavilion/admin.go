@@ -12,7 +12,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -220,6 +219,8 @@ func brandCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := cfg.Check(); err != nil {
 		return err
 	}
+	// Bad flags are refused before the database is opened (brand.Create
+	// checks them again).
 	if err := brand.Validate(&b); err != nil {
 		return fmt.Errorf("%w (pavilion brand create -h lists the flags)", err)
 	}
@@ -228,9 +229,7 @@ func brandCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer db.Close()
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	b.ID, b.CreatedAt, b.UpdatedAt = uuid.New(), now, now
-	if err := db.CreateBrand(ctx, &b); err != nil {
+	if err := brand.Create(ctx, db, &b); err != nil {
 		return fmt.Errorf("brand %s: %w", b.Slug, err)
 	}
 	fmt.Fprintf(stdout, "created brand %s (%s) %q\n", b.Slug, b.ID, b.Name)

@@ -100,7 +100,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	shows := &show.Service{Store: db, Zone: zone, Holds: shop, Notifier: live, Logger: log}
+	shows := &show.Service{Store: db, Users: db, Brands: db, Zone: zone, Holds: shop, Notifier: live, Logger: log}
 	live.Lifecycle = shows
 	// Live-room figures are counted in memory and written every few seconds.
 	stats := &analytics.Recorder{Store: db, Logger: log}
@@ -112,35 +112,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		EndGrace:   cfg.EndGrace,
 		Metrics:    stream.NewMetrics(reg),
 		Logger:     log,
-		Keys: func(ctx context.Context, showID uuid.UUID, key string) (bool, error) {
-			ok, err := show.CheckStreamKey(ctx, db, showID, key)
-			if !ok || err != nil {
-				return ok, err
-			}
-			// The key is right, but an ended or cancelled show stays off air.
-			sh, err := db.ShowByID(ctx, showID)
-			if err != nil {
-				return false, err
-			}
-			if sh.State == show.Ended || sh.State == show.Cancelled {
-				return false, apperr.Errorf(apperr.Conflict, "this show is %s; it cannot go live again", sh.State)
-			}
-			return true, nil
-		},
+		// A right key for an ended or cancelled show still stays off air.
+		Keys: shows.PublishWithKey,
 		// Publishing is what turns a show live, and its end (after the grace
 		// period) what ends it; the show service tells the live room and the
 		// notify-me subscribers.
 		OnLive:  func(id uuid.UUID) { lifecycle(ctx, log, "live", id, shows.GoLive) },
 		OnEnded: func(id uuid.UUID) { lifecycle(ctx, log, "ended", id, shows.End) },
 		Viewer: func(r *http.Request, showID uuid.UUID) error {
-			sh, err := db.ShowByID(r.Context(), showID)
-			if err != nil {
-				return err
-			}
-			if !account.CanSeeShow(web.UserFrom(r.Context()), sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
-				return apperr.Errorf(apperr.NotFound, "show not found")
-			}
-			return nil
+			return shows.CheckViewer(r.Context(), web.UserFrom(r.Context()), showID)
 		},
 	}
 	if err := media.Start(); err != nil {
@@ -200,15 +180,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.MediaAddr == "" {
 		mediaAddr = fmt.Sprintf("port %d on every interface", media.MediaPort())
 	}
+	// A phone on the same network reaches a server listening on every
+	// interface at this machine's own addresses, not at localhost.
+	var lan []string
+	if cfg.PublicURL == "" {
+		lan = lanURLs(cfg.HTTPAddr, machineNICs())
+	}
 	if cfg.LogFormat == "json" {
 		// Every line is JSON: the banner is a record of the log like any
 		// other, written whatever --log-level says (handed to the handler,
 		// past the logger's level check), as the text banner is.
 		rec := slog.NewRecord(time.Now(), slog.LevelInfo, "Pavilion is running at "+cfg.BaseURL(), 0)
 		rec.AddAttrs(slog.String("url", cfg.BaseURL()), slog.String("http", cfg.HTTPAddr), slog.String("media", mediaAddr), slog.Bool("demo", cfg.Demo))
+		if len(lan) > 0 {
+			rec.AddAttrs(slog.Any("lan", lan))
+		}
 		_ = log.Handler().Handle(ctx, rec)
 	} else {
-		printBanner(stdout, &cfg, mediaAddr)
+		printBanner(stdout, &cfg, mediaAddr, lan)
 	}
 	if err := media.Join(hot.dir, stream.Node{ID: uuid.NewString(), URL: nodeURL(&cfg, ln.Addr()), StartedAt: time.Now().UTC()}, cfg.ClusterSecret); err != nil {
 		return err
@@ -300,7 +289,7 @@ func checkGates(ctx context.Context, log *slog.Logger, db database, shop *checko
 	}
 }
 
-func printBanner(w io.Writer, cfg *config.Config, media string) {
+func printBanner(w io.Writer, cfg *config.Config, media string, lan []string) {
 	base := cfg.BaseURL()
 	fmt.Fprintf(w, "\nPavilion is running at %s\n", base)
 	fmt.Fprintf(w, "  health   %s/healthz   API %s/api/openapi.json\n", base, base)
@@ -308,10 +297,14 @@ func printBanner(w io.Writer, cfg *config.Config, media string) {
 	if cfg.MetricsAddr != "" {
 		fmt.Fprintf(w, "  metrics  http://%s/metrics (--metrics-addr: keep it private)\n", cfg.MetricsAddr)
 	}
+	if !cfg.Demo {
+		printLAN(w, lan, "")
+	}
 	if cfg.Demo {
 		fmt.Fprintf(w, "  watch    %s/shows/%s\n", base, demo.ShowID)
 		fmt.Fprintf(w, "  studio   %s/studio/%s\n", base, demo.ShowID)
 		fmt.Fprintf(w, "  brand    %s/brand\n", base)
+		printLAN(w, lan, "/shows/"+demo.ShowID.String())
 		fmt.Fprintf(w, "  demo logins (password %q):\n", demo.Password)
 		for _, l := range [][2]string{
 			{"admin", demo.AdminEmail}, {"brand admin", demo.BrandAdminEmail}, {"host", demo.HostEmail},
@@ -322,6 +315,17 @@ func printBanner(w io.Writer, cfg *config.Config, media string) {
 		fmt.Fprintln(w, "  tokens and a stream key for scripts: pavilion demo --json")
 	}
 	fmt.Fprintln(w)
+}
+
+// printLAN prints where a phone on the same network opens page.
+func printLAN(w io.Writer, lan []string, page string) {
+	if len(lan) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "  on a phone or another computer on the same network (README: \"On a phone\"):")
+	for _, u := range lan {
+		fmt.Fprintf(w, "           %s%s\n", u, page)
+	}
 }
 
 // sweepCredentials deletes expired sessions and tokens hourly so the table

@@ -236,19 +236,20 @@ func (c *Config) Location() (*time.Location, error) {
 	return loc, nil
 }
 
-// BaseURL is PublicURL, or http://localhost on the HTTP port.
+// BaseURL is PublicURL, or the HTTP address as a URL a person can open on
+// this machine: http://localhost when it listens on every interface.
 func (c *Config) BaseURL() string {
 	if c.PublicURL != "" {
 		return strings.TrimSuffix(c.PublicURL, "/")
 	}
-	host, port, ok := strings.Cut(c.HTTPAddr, ":")
-	if !ok {
+	host, port, err := net.SplitHostPort(c.HTTPAddr)
+	if err != nil {
 		return "http://" + c.HTTPAddr
 	}
-	if host == "" || host == "0.0.0.0" || host == "::" || host == "[::]" {
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "localhost"
 	}
-	return "http://" + host + ":" + port
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 func usage(help, env string) string { return fmt.Sprintf("%s (env %s)", help, env) }

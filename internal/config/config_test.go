@@ -178,3 +178,23 @@ func TestStoreSettings(t *testing.T) {
 		t.Fatalf("--media-addr: %v", err)
 	}
 }
+
+// TestBaseURL: the address the server prints is one a person can open: a
+// listener on every interface (":8080", or "[::]:8080" as the kernel names
+// it once listening) is http://localhost, never http://[::].
+func TestBaseURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		":8080":            "http://localhost:8080",
+		"[::]:8080":        "http://localhost:8080",
+		"0.0.0.0:8080":     "http://localhost:8080",
+		"127.0.0.1:9000":   "http://127.0.0.1:9000",
+		"[::1]:8080":       "http://[::1]:8080",
+		"192.168.1.23:80":  "http://192.168.1.23:80",
+		"live.example:443": "http://live.example:443",
+	} {
+		c := &Config{HTTPAddr: addr}
+		if got := c.BaseURL(); got != want {
+			t.Errorf("HTTPAddr %q: BaseURL = %q, want %q", addr, got, want)
+		}
+	}
+}

@@ -285,7 +285,7 @@ func (db *DB) CreateOffer(ctx context.Context, o *checkout.Offer) error {
 	case *skuBrand != *showBrand:
 		return checkout.ErrOtherBrandSKU
 	}
-	return apperr.Errorf(apperr.Conflict, "allocation exceeds stock on hand")
+	return checkout.ErrOverAllocated
 }
 
 // OfferByID returns the offer with the given ID.

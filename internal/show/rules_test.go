@@ -99,6 +99,8 @@ func TestCheckEdit(t *testing.T) {
 type fakeStore struct {
 	Store
 	shows map[uuid.UUID]*Show
+	keys  map[uuid.UUID]string
+	subs  map[uuid.UUID][]uuid.UUID
 }
 
 func (f *fakeStore) CreateShow(_ context.Context, s *Show) error {

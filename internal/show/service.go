@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/internal/apperr"
 )
 
 // Notifier hears about changes to shows, so that the live room (on every
@@ -30,11 +32,15 @@ type Holds interface {
 }
 
 // Service is the show domain's API: scheduling under the platform's time
-// zone and the lifecycle scheduled → live → ended (or cancelled). The rules
-// themselves are the Store's; Service prepares shows for it and tells the
-// others what happened. Zero optional fields are fine.
+// zone and the lifecycle scheduled → live → ended (or cancelled), with the
+// rules every entry point (HTTP, the live room, the media server) shares.
+// The rules that must hold under concurrency are the Store's, checked in its
+// transactions; Service checks the others, prepares shows for the Store and
+// tells the others what happened. Zero optional fields are fine.
 type Service struct {
-	Store Store
+	Store  Store
+	Users  Users  // for Create and Change: hosts must be accounts with the host role
+	Brands Brands // for Create: the show's brand must exist
 	// Zone is the platform's time zone: Pavilion Days are its calendar days.
 	// Nil means UTC.
 	Zone     *time.Location
@@ -122,7 +128,14 @@ func (s *Service) End(ctx context.Context, id uuid.UUID) (*Show, error) {
 // free again, every reservation still held in it is released and the
 // Notifier is told (the live room closes). Conflict when it is not scheduled.
 func (s *Service) Cancel(ctx context.Context, id uuid.UUID) (*Show, error) {
-	sh, err := s.move(ctx, id, Cancelled)
+	sh, err := s.Store.ShowByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if sh.State != Scheduled {
+		return nil, apperr.Errorf(apperr.Conflict, "only a scheduled show can be cancelled; this one is %s", sh.State)
+	}
+	sh, err = s.move(ctx, id, Cancelled)
 	if err != nil {
 		return nil, err
 	}

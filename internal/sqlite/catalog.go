@@ -245,7 +245,7 @@ func (db *DB) CreateOffer(ctx context.Context, o *checkout.Offer) error {
 			return checkout.ErrOtherBrandSKU
 		}
 		if o.Allocated > onHand {
-			return apperr.Errorf(apperr.Conflict, "allocation exceeds stock on hand (%d)", onHand)
+			return apperr.Errorf(apperr.Conflict, "%s (%d)", checkout.ErrOverAllocated.Message, onHand)
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO offers (`+offerCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			o.ID, o.ShowID, o.SKUID, o.PriceMinor, o.Currency, o.Allocated, o.PerCustomerLimit,

@@ -255,7 +255,7 @@ type browser struct {
 	ctx context.Context
 }
 
-func startBrowser(t *testing.T) *browser {
+func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	path := chromiumPath(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -275,6 +275,7 @@ func startBrowser(t *testing.T) *browser {
 		chromedp.Flag("lang", "en-US"),
 		chromedp.WindowSize(1440, 900),
 	)
+	opts = append(opts, extra...)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)
 	if err := chromedp.Do(ctx); err != nil {

@@ -2,6 +2,21 @@
 // error shape {"error":{"code","message"}} turned into ApiError.
 import { t, has } from "./i18n.js";
 
+// Request ids and idempotency keys come from crypto.randomUUID, which
+// browsers give only to secure contexts (HTTPS, localhost): a phone that
+// opens the pages at this machine's address on the local network over plain
+// HTTP has none, and chat and buying would fail. getRandomValues exists
+// everywhere; make the same version 4 UUID from it.
+if (typeof crypto.randomUUID !== "function") {
+  crypto.randomUUID = () => {
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40; // version 4
+    b[8] = (b[8] & 0x3f) | 0x80; // RFC 9562 variant
+    const x = Array.from(b, (v) => v.toString(16).padStart(2, "0")).join("");
+    return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+  };
+}
+
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
