@@ -613,6 +613,15 @@ func (d *Draws) hold(ctx context.Context, o *Offer, sh *show.Show, dr *Draw, use
 	k := &Idempotency{UserID: userID, Key: key, Op: opDraw, RequestHash: hash, Result: result, CreatedAt: now}
 	if err := s.Ledger.Reserve(ctx, r, o.PerCustomerLimit, k); err != nil {
 		s.give(ctx, o, userID, 1)
+		if errors.Is(err, ErrKeyTaken) {
+			// A node whose claim went stale, still at work, held it first.
+			rec, lerr := s.Ledger.LookupIdempotency(ctx, userID, opDraw, key)
+			if lerr != nil {
+				return nil, lerr
+			}
+			r, _, err := replay[Reservation](rec, hash)
+			return r, err
+		}
 		if errors.Is(err, ErrSoldOut) || errors.Is(err, ErrLimitReached) {
 			if lerr := s.loadGate(ctx, o, true); lerr != nil {
 				s.log().WarnContext(ctx, "correcting the stock gate", "offer", o.ID, "err", lerr)
