@@ -97,6 +97,8 @@ type DrawStore interface {
 	EntryOf(ctx context.Context, drawID, userID uuid.UUID) (*DrawEntry, error)
 	// DrawEntries lists the draw's entries in Seq order.
 	DrawEntries(ctx context.Context, drawID uuid.UUID) ([]DrawEntry, error)
+	// DrawWinners lists the draw's winning entries in Rank order.
+	DrawWinners(ctx context.Context, drawID uuid.UUID) ([]DrawEntry, error)
 	// EndDrawWindow brings an open draw's ClosesAt forward to now (a host
 	// closing it early). Conflict when it is not open.
 	EndDrawWindow(ctx context.Context, id uuid.UUID, now time.Time) (*Draw, error)
@@ -408,11 +410,11 @@ func (d *Draws) List(ctx context.Context, u *account.User, showID uuid.UUID) ([]
 		rec := d.record(&list[i], nil)
 		if list[i].State == DrawDrawn {
 			// Listings carry the winners (few) but not the entries (many).
-			entries, err := d.Store.DrawEntries(ctx, list[i].ID)
+			winners, err := d.Store.DrawWinners(ctx, list[i].ID)
 			if err != nil {
 				return nil, err
 			}
-			rec = d.record(&list[i], entries)
+			rec = d.record(&list[i], winners)
 			rec.Entries = nil
 		}
 		out = append(out, *rec)
@@ -516,7 +518,11 @@ func (d *Draws) draw(ctx context.Context, id uuid.UUID) error {
 	// bounds every attempt's winners.
 	most := draw.Winners(dr.Seed, ids, dr.Units)
 	free := o.Free(sku)
-	if dr.Attempts > 1 {
+	if sh.State != show.Scheduled && sh.State != show.Live {
+		// The show ended or was cancelled in the window: its offers are
+		// closed, so the draw draws nobody (and says so, seed and all).
+		free = 0
+	} else if dr.Attempts > 1 {
 		// Units an earlier attempt already held for its winners are theirs
 		// again: their holds are found by their keys below.
 		free += d.heldBy(ctx, dr, most, byID)

@@ -3,6 +3,7 @@ package checkouttest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ func RunDraws(t *testing.T, open func(t *testing.T) (Env, checkout.DrawStore)) {
 	t.Run("RestartMidWindow", func(t *testing.T) { testDrawRestart(t, world) })
 	t.Run("CloseClaimedOnce", func(t *testing.T) { testDrawClaimedOnce(t, world) })
 	t.Run("StaleClaimTakenOver", func(t *testing.T) { testDrawTakeover(t, world) })
+	t.Run("ShowEndedInWindow", func(t *testing.T) { testDrawShowEnded(t, world) })
 }
 
 type drawWorld func(t *testing.T, units, limit int) (*World, *checkout.Draws)
@@ -156,9 +158,15 @@ func testDrawHoldsUnits(t *testing.T, world drawWorld) {
 	if got.Commitment != rec.Commitment {
 		t.Fatal("the commitment changed at close")
 	}
-	// An entrant's own entry says whether it won; a second sweep changes nothing.
+	// A second sweep changes nothing.
 	must(t, d.Sweep(ctx))
 	checkDrawn(t, w, d, rec.ID, entryOf, 7)
+	// The listing carries the winners, in draw order, without the entries.
+	list, err := d.List(ctx, nil, w.Show.ID)
+	must(t, err)
+	if len(list) != 1 || list[0].Entries != nil || fmt.Sprint(list[0].Winners) != fmt.Sprint(got.Winners) || list[0].Seed != got.Seed {
+		t.Fatalf("listed %+v, want the winners %v", list, got.Winners)
+	}
 	// Once drawn, the offer may sell first-come again.
 	if _, err := w.Svc.SetDrop(ctx, w.host(), w.Offer.ID, checkout.DropOpen, 60); err != nil {
 		t.Fatalf("a first-come drop after the draw: %v", err)
@@ -349,4 +357,27 @@ func testDrawTakeover(t *testing.T, world drawWorld) {
 		t.Fatalf("a stale claim finished: %v", err)
 	}
 	checkDrawn(t, w, d, rec.ID, entryOf, 3)
+}
+
+// testDrawShowEnded: the show ends during the window; its offers are
+// closed, so the draw closes with nobody drawn and nothing held.
+func testDrawShowEnded(t *testing.T, world drawWorld) {
+	w, d := world(t, 3, 0)
+	ctx := context.Background()
+	rec, err := d.Open(ctx, w.host(), w.Show.ID, checkout.OpenDrawRequest{OfferID: w.Offer.ID, Seconds: 30})
+	must(t, err)
+	enterAll(t, d, w.Show.ID, rec.ID, w.Users(4), 1)
+	_, err = w.env.Stores.Shows.Transition(ctx, w.Show.ID, show.Ended, w.now())
+	must(t, err)
+	w.Advance(31 * time.Second)
+	must(t, d.Sweep(ctx))
+	got, err := d.Record(ctx, nil, w.Show.ID, rec.ID)
+	must(t, err)
+	if got.State != checkout.DrawDrawn || len(got.Winners) != 0 || got.Units != 0 || got.EntryCount != 4 {
+		t.Fatalf("a draw of an ended show: %+v", got)
+	}
+	if err := got.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	w.Check(0, 0)
 }

@@ -152,6 +152,13 @@ func (db *DB) DrawEntries(ctx context.Context, drawID uuid.UUID) ([]checkout.Dra
 	return list, storeErr("draw entries", err)
 }
 
+func (db *DB) DrawWinners(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+drawEntryCols+` FROM draw_entries
+		WHERE draw_id = $1 AND rank > 0 ORDER BY rank`, drawID)
+	list, err := collect(rows, err, scanDrawEntry)
+	return list, storeErr("draw winners", err)
+}
+
 func (db *DB) EndDrawWindow(ctx context.Context, id uuid.UUID, at time.Time) (*checkout.Draw, error) {
 	var d *checkout.Draw
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {

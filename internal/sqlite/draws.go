@@ -147,6 +147,12 @@ func (db *DB) DrawEntries(ctx context.Context, drawID uuid.UUID) ([]checkout.Dra
 	return list, storeErr("draw entries", err)
 }
 
+func (db *DB) DrawWinners(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
+	list, err := queryAll(ctx, db.r, scanDrawEntry, `SELECT `+drawEntryCols+` FROM draw_entries
+		WHERE draw_id = ? AND rank > 0 ORDER BY rank`, drawID)
+	return list, storeErr("draw winners", err)
+}
+
 func (db *DB) EndDrawWindow(ctx context.Context, id uuid.UUID, at time.Time) (*checkout.Draw, error) {
 	var d *checkout.Draw
 	err := db.write(ctx, "end draw window", func(tx *sql.Tx) error {

@@ -44,6 +44,8 @@ CREATE TABLE draw_entries (
     CONSTRAINT draw_entries_user_key UNIQUE (draw_id, user_id),
     CONSTRAINT draw_entries_seq_key UNIQUE (draw_id, seq)
 ) STRICT;
+-- The winners of a drawn draw, in draw order (listings).
+CREATE INDEX draw_entries_winner_idx ON draw_entries (draw_id, rank) WHERE rank > 0;
 
 -- +goose Down
 
