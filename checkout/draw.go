@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
@@ -186,6 +187,7 @@ const (
 	MaxDrawWindow  = 24 * time.Hour
 	maxDrawsListed = 100
 	opDraw         = "draw" // idempotency op of a winner's hold: the key is the draw ID
+	holdWorkers    = 16     // winners' holds made at once
 )
 
 func (d *Draws) lease() time.Duration {
@@ -529,20 +531,29 @@ func (d *Draws) draw(ctx context.Context, id uuid.UUID) error {
 	}
 	units := min(dr.Units, free)
 	winners := most[:min(units, len(most))]
-	result := make([]DrawWinner, 0, len(winners))
-	for _, w := range winners {
+	// Holds are made a few at a time: each is its own ledger transaction,
+	// and a thousand in a row would keep the room waiting for the result.
+	result := make([]DrawWinner, len(winners))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(holdWorkers)
+	for i, w := range winners {
 		e := byID[w]
-		r, err := d.hold(ctx, o, sh, dr, e.UserID)
-		win := DrawWinner{EntryID: e.ID}
-		if err != nil {
-			if !errors.Is(err, ErrSoldOut) && !errors.Is(err, ErrLimitReached) {
+		result[i] = DrawWinner{EntryID: e.ID}
+		g.Go(func() error {
+			r, err := d.hold(gctx, o, sh, dr, e.UserID)
+			switch {
+			case err == nil:
+				result[i].ReservationID = &r.ID
+			case errors.Is(err, ErrSoldOut) || errors.Is(err, ErrLimitReached):
+				s.log().WarnContext(ctx, "a draw winner could not be given a hold", "draw", id, "entry", e.ID, "err", err)
+			default:
 				return err // the claim goes stale and another attempt finishes the job
 			}
-			s.log().WarnContext(ctx, "a draw winner could not be given a hold", "draw", id, "entry", e.ID, "err", err)
-		} else {
-			win.ReservationID = &r.ID
-		}
-		result = append(result, win)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	fin, err := d.Store.FinishDraw(ctx, id, now, units, result, s.now())
 	if err != nil {
@@ -579,11 +590,15 @@ func (d *Draws) hold(ctx context.Context, o *Offer, sh *show.Show, dr *Draw, use
 	s := d.Checkout
 	key := dr.ID.String()
 	hash := requestHash(o.ID.String(), "1")
-	if rec, err := s.Ledger.LookupIdempotency(ctx, userID, opDraw, key); err == nil {
-		r, _, err := replay[Reservation](rec, hash)
-		return r, err
-	} else if !errors.Is(err, apperr.E(apperr.NotFound)) {
-		return nil, err
+	// Only a taken-over close can find holds already made (a first attempt
+	// racing with one is answered by Reserve's key below).
+	if dr.Attempts > 1 {
+		if rec, err := s.Ledger.LookupIdempotency(ctx, userID, opDraw, key); err == nil {
+			r, _, err := replay[Reservation](rec, hash)
+			return r, err
+		} else if !errors.Is(err, apperr.E(apperr.NotFound)) {
+			return nil, err
+		}
 	}
 	tap := Tap{OfferID: o.ID, UserID: userID, Quantity: 1, Limit: o.PerCustomerLimit}
 	v, err := s.take(ctx, o, tap)
