@@ -540,7 +540,12 @@ func (d *Draws) draw(ctx context.Context, id uuid.UUID) error {
 		e := byID[w]
 		result[i] = DrawWinner{EntryID: e.ID}
 		g.Go(func() error {
-			r, err := d.hold(gctx, o, sh, dr, e.UserID)
+			if gctx.Err() != nil {
+				return nil // another hold failed: this attempt is over
+			}
+			// A hold under way finishes even if another fails: half a
+			// transaction cancelled is work the next attempt does again.
+			r, err := d.hold(ctx, o, sh, dr, e.UserID)
 			switch {
 			case err == nil:
 				result[i].ReservationID = &r.ID

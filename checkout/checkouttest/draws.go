@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,7 @@ func RunDraws(t *testing.T, open func(t *testing.T) (Env, checkout.DrawStore)) {
 	t.Run("CloseClaimedOnce", func(t *testing.T) { testDrawClaimedOnce(t, world) })
 	t.Run("StaleClaimTakenOver", func(t *testing.T) { testDrawTakeover(t, world) })
 	t.Run("ShowEndedInWindow", func(t *testing.T) { testDrawShowEnded(t, world) })
+	t.Run("NodeDiesMidClose", func(t *testing.T) { testDrawDiesMidClose(t, world) })
 }
 
 type drawWorld func(t *testing.T, units, limit int) (*World, *checkout.Draws)
@@ -380,4 +382,61 @@ func testDrawShowEnded(t *testing.T, world drawWorld) {
 		t.Fatal(err)
 	}
 	w.Check(0, 0)
+}
+
+// failingLedger is a ledger that stops taking holds after a number of them:
+// the node closing a draw dies half-way through its winners.
+type failingLedger struct {
+	checkout.Ledger
+	left atomic.Int64
+}
+
+func (l *failingLedger) Reserve(ctx context.Context, r *checkout.Reservation, limit int, key *checkout.Idempotency) error {
+	if l.left.Add(-1) < 0 {
+		return errors.New("the database went away")
+	}
+	return l.Ledger.Reserve(ctx, r, limit, key)
+}
+
+// testDrawDiesMidClose: the closing node holds 3 of 8 winners' units and
+// fails; after the lease another node finishes: the same winners, the
+// first holds kept, one hold each, 8 in all.
+func testDrawDiesMidClose(t *testing.T, world drawWorld) {
+	w, d := world(t, 8, 0)
+	ctx := context.Background()
+	rec, err := d.Open(ctx, w.host(), w.Show.ID, checkout.OpenDrawRequest{OfferID: w.Offer.ID, Seconds: 30})
+	must(t, err)
+	entryOf := enterAll(t, d, w.Show.ID, rec.ID, w.Users(20), 1)
+	w.Advance(31 * time.Second)
+
+	dying := &failingLedger{Ledger: w.env.Stores.Ledger}
+	dying.left.Store(3)
+	svc := &checkout.Service{Catalog: w.env.Stores.Catalog, Ledger: dying, Gate: w.env.Gate, Shows: w.env.Stores.Shows,
+		Payments: w.Pay, Now: w.now, DrawStore: d.Store}
+	if err := (&checkout.Draws{Checkout: svc, Store: d.Store}).Sweep(ctx); err == nil {
+		t.Fatal("the dying node's close did not fail")
+	}
+	if r, _ := d.Record(ctx, nil, w.Show.ID, rec.ID); r.State != checkout.DrawClosing {
+		t.Fatalf("after the failed close: %s", r.State)
+	}
+	w.Check(3, 0)
+	first := map[uuid.UUID]uuid.UUID{} // user -> the hold made before the failure
+	for u := range entryOf {
+		if rs, err := w.env.Stores.Ledger.ActiveReservations(ctx, u, w.Show.ID); err == nil && len(rs) == 1 {
+			first[u] = rs[0].ID
+		}
+	}
+	if len(first) != 3 {
+		t.Fatalf("%d holds before the failure, want 3", len(first))
+	}
+	w.Advance(31 * time.Second)
+	must(t, d.Sweep(ctx))
+	checkDrawn(t, w, d, rec.ID, entryOf, 8)
+	for u, hold := range first {
+		e, err := d.Store.EntryOf(ctx, rec.ID, u)
+		must(t, err)
+		if e.ReservationID == nil || *e.ReservationID != hold {
+			t.Fatalf("a winner held before the failure got another hold: %v, was %s", e.ReservationID, hold)
+		}
+	}
 }
