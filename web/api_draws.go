@@ -6,6 +6,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 )
 
@@ -74,18 +75,31 @@ func (s *Server) openDraw(w http.ResponseWriter, r *http.Request) error {
 	return reply(w, http.StatusCreated, "draw", rec)
 }
 
+// drawCall reads what a handler on one draw needs: the draw service, the
+// caller (required or not) and the {id} and {draw} path values.
+func (s *Server) drawCall(r *http.Request, signedIn bool) (*checkout.Draws, *account.User, uuid.UUID, uuid.UUID, error) {
+	d, err := s.draws()
+	if err != nil {
+		return nil, nil, uuid.Nil, uuid.Nil, err
+	}
+	u := UserFrom(r.Context())
+	if signedIn {
+		if u, err = requireUser(r); err != nil {
+			return nil, nil, uuid.Nil, uuid.Nil, err
+		}
+	}
+	showID, drawID, err := showAndDraw(r)
+	return d, u, showID, drawID, err
+}
+
 // getDraw is the published record: once drawn, with the seed and the whole
 // ordered entry list, which `pavilion verify-draw` checks.
 func (s *Server) getDraw(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.draws()
+	d, u, showID, drawID, err := s.drawCall(r, false)
 	if err != nil {
 		return err
 	}
-	showID, drawID, err := showAndDraw(r)
-	if err != nil {
-		return err
-	}
-	rec, err := d.Record(r.Context(), UserFrom(r.Context()), showID, drawID)
+	rec, err := d.Record(r.Context(), u, showID, drawID)
 	if err != nil {
 		return err
 	}
@@ -94,15 +108,7 @@ func (s *Server) getDraw(w http.ResponseWriter, r *http.Request) error {
 
 // closeDraw closes a draw now and draws it, for the show's hosts.
 func (s *Server) closeDraw(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.draws()
-	if err != nil {
-		return err
-	}
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	showID, drawID, err := showAndDraw(r)
+	d, u, showID, drawID, err := s.drawCall(r, true)
 	if err != nil {
 		return err
 	}
@@ -115,15 +121,7 @@ func (s *Server) closeDraw(w http.ResponseWriter, r *http.Request) error {
 
 // enterDraw enters the caller (once: a repeat answers with the same entry).
 func (s *Server) enterDraw(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.draws()
-	if err != nil {
-		return err
-	}
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	showID, drawID, err := showAndDraw(r)
+	d, u, showID, drawID, err := s.drawCall(r, true)
 	if err != nil {
 		return err
 	}
@@ -137,15 +135,7 @@ func (s *Server) enterDraw(w http.ResponseWriter, r *http.Request) error {
 // myEntry is the caller's entry: its ID (to find in the published list),
 // and once drawn its rank and hold.
 func (s *Server) myEntry(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.draws()
-	if err != nil {
-		return err
-	}
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	showID, drawID, err := showAndDraw(r)
+	d, u, showID, drawID, err := s.drawCall(r, true)
 	if err != nil {
 		return err
 	}

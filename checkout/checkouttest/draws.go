@@ -39,6 +39,14 @@ func RunDraws(t *testing.T, open func(t *testing.T) (Env, checkout.DrawStore)) {
 
 type drawWorld func(t *testing.T, units, limit int) (*World, *checkout.Draws)
 
+// node is another node's draw service over the same database, with its
+// own ledger handle and gate.
+func (w *World) node(d *checkout.Draws, ledger checkout.Ledger, gate checkout.Gate) *checkout.Draws {
+	svc := &checkout.Service{Catalog: w.env.Stores.Catalog, Ledger: ledger, Gate: gate, Shows: w.env.Stores.Shows,
+		Payments: w.Pay, Now: w.now, DrawStore: d.Store}
+	return &checkout.Draws{Checkout: svc, Store: d.Store}
+}
+
 func (w *World) host() *account.User {
 	return &account.User{ID: uuid.New(), Roles: []account.Role{account.RoleBrandAdmin}, BrandIDs: []uuid.UUID{w.Brand.ID}}
 }
@@ -290,9 +298,7 @@ func testDrawRestart(t *testing.T, world drawWorld) {
 	if w.env.NewGate != nil {
 		gate = w.env.NewGate()
 	}
-	svc := &checkout.Service{Catalog: w.env.Stores.Catalog, Ledger: w.env.Stores.Ledger, Gate: gate, Shows: w.env.Stores.Shows,
-		Payments: w.Pay, Now: w.now, DrawStore: d.Store}
-	d2 := &checkout.Draws{Checkout: svc, Store: d.Store}
+	d2 := w.node(d, w.env.Stores.Ledger, gate)
 	for u, e := range enterAll(t, d2, w.Show.ID, rec.ID, users, 1) {
 		if prev, ok := entryOf[u]; ok && prev != e {
 			t.Fatalf("an entry made before the restart changed: %s then %s", prev, e)
@@ -315,9 +321,7 @@ func testDrawClaimedOnce(t *testing.T, world drawWorld) {
 	w.Advance(31 * time.Second)
 	nodes := []*checkout.Draws{d}
 	for range 2 {
-		svc := &checkout.Service{Catalog: w.env.Stores.Catalog, Ledger: w.env.Stores.Ledger, Gate: w.env.Gate, Shows: w.env.Stores.Shows,
-			Payments: w.Pay, Now: w.now, DrawStore: d.Store}
-		nodes = append(nodes, &checkout.Draws{Checkout: svc, Store: d.Store})
+		nodes = append(nodes, w.node(d, w.env.Stores.Ledger, w.env.Gate))
 	}
 	var wg sync.WaitGroup
 	for _, n := range nodes {
@@ -411,9 +415,7 @@ func testDrawDiesMidClose(t *testing.T, world drawWorld) {
 
 	dying := &failingLedger{Ledger: w.env.Stores.Ledger}
 	dying.left.Store(3)
-	svc := &checkout.Service{Catalog: w.env.Stores.Catalog, Ledger: dying, Gate: w.env.Gate, Shows: w.env.Stores.Shows,
-		Payments: w.Pay, Now: w.now, DrawStore: d.Store}
-	if err := (&checkout.Draws{Checkout: svc, Store: d.Store}).Sweep(ctx); err == nil {
+	if err := w.node(d, dying, w.env.Gate).Sweep(ctx); err == nil {
 		t.Fatal("the dying node's close did not fail")
 	}
 	if r, _ := d.Record(ctx, nil, w.Show.ID, rec.ID); r.State != checkout.DrawClosing {
