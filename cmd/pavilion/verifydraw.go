@@ -18,14 +18,15 @@ import (
 	"github.com/pavilion-live/pavilion/checkout"
 )
 
-const verifyDrawUsage = `Usage: pavilion verify-draw [--entry ID] <file | URL | ->
+const verifyDrawUsage = `Usage: pavilion verify-draw [--entry ID] [--token T] <file | URL | ->
 
 Reads a fair draw's published record — a file, the API's
 GET /api/shows/{show}/draws/{draw} URL, or "-" for standard input — checks
 that the seed matches the commitment published at open, and re-derives the
 winners from the seed and the ordered entry list by the procedure
 pavilion-draw-v1 (README, "Fair draws"). Exits non-zero when they differ.
-With --entry, also says whether that entry is in the list and whether it won.`
+With --entry, also says whether that entry is in the list and whether it won;
+--token (a bearer token) reads the draw of a members-only show.`
 
 // maxDrawRecord bounds what verify-draw reads: a draw of a million entries
 // is about 40 MB of JSON.
@@ -34,6 +35,7 @@ const maxDrawRecord = 256 << 20
 func verifyDraw(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	c := newCommand("verify-draw", verifyDrawUsage, stdout, stderr)
 	entry := c.fs.String("entry", "", "your entry `ID` (from the player, or GET …/entry)")
+	token := c.fs.String("token", os.Getenv("PAVILION_TOKEN"), "a bearer `token` for a members-only show's draw (PAVILION_TOKEN)")
 	// One argument follows the flags, which command.parse would refuse.
 	if err := c.fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		c.printUsage(stdout)
@@ -45,7 +47,7 @@ func verifyDraw(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		c.printUsage(stderr)
 		return fmt.Errorf("verify-draw takes one record: a file, a URL or -")
 	}
-	raw, err := readRecord(ctx, c.fs.Arg(0), stdin)
+	raw, err := readRecord(ctx, c.fs.Arg(0), *token, stdin)
 	if err != nil {
 		return err
 	}
@@ -78,7 +80,7 @@ func verifyDraw(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	return nil
 }
 
-func readRecord(ctx context.Context, src string, stdin io.Reader) ([]byte, error) {
+func readRecord(ctx context.Context, src, token string, stdin io.Reader) ([]byte, error) {
 	switch {
 	case src == "-":
 		return io.ReadAll(io.LimitReader(stdin, maxDrawRecord))
@@ -90,6 +92,9 @@ func readRecord(ctx context.Context, src string, stdin io.Reader) ([]byte, error
 			return nil, err
 		}
 		req.Header.Set("Accept", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return nil, fmt.Errorf("fetching the draw: %w", err)
