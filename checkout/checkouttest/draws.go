@@ -47,6 +47,15 @@ func (w *World) node(d *checkout.Draws, ledger checkout.Ledger, gate checkout.Ga
 	return &checkout.Draws{Checkout: svc, Store: d.Store}
 }
 
+// openEntered opens a draw on the world's offer for seconds and enters n
+// new accounts, one entry each.
+func (w *World) openEntered(t *testing.T, d *checkout.Draws, seconds, n int) (*checkout.DrawRecord, map[uuid.UUID]uuid.UUID) {
+	t.Helper()
+	rec, err := d.Open(context.Background(), w.host(), w.Show.ID, checkout.OpenDrawRequest{OfferID: w.Offer.ID, Seconds: seconds})
+	must(t, err)
+	return rec, enterAll(t, d, w.Show.ID, rec.ID, w.Users(n), 1)
+}
+
 func (w *World) host() *account.User {
 	return &account.User{ID: uuid.New(), Roles: []account.Role{account.RoleBrandAdmin}, BrandIDs: []uuid.UUID{w.Brand.ID}}
 }
@@ -315,9 +324,7 @@ func testDrawRestart(t *testing.T, world drawWorld) {
 func testDrawClaimedOnce(t *testing.T, world drawWorld) {
 	w, d := world(t, 6, 0)
 	ctx := context.Background()
-	rec, err := d.Open(ctx, w.host(), w.Show.ID, checkout.OpenDrawRequest{OfferID: w.Offer.ID, Seconds: 30})
-	must(t, err)
-	entryOf := enterAll(t, d, w.Show.ID, rec.ID, w.Users(25), 1)
+	rec, entryOf := w.openEntered(t, d, 30, 25)
 	w.Advance(31 * time.Second)
 	nodes := []*checkout.Draws{d}
 	for range 2 {
@@ -343,9 +350,7 @@ func testDrawClaimedOnce(t *testing.T, world drawWorld) {
 func testDrawTakeover(t *testing.T, world drawWorld) {
 	w, d := world(t, 3, 0)
 	ctx := context.Background()
-	rec, err := d.Open(ctx, w.host(), w.Show.ID, checkout.OpenDrawRequest{OfferID: w.Offer.ID, Seconds: 30})
-	must(t, err)
-	entryOf := enterAll(t, d, w.Show.ID, rec.ID, w.Users(9), 1)
+	rec, entryOf := w.openEntered(t, d, 30, 9)
 	w.Advance(31 * time.Second)
 	at := w.now()
 	if _, claimed, err := d.Store.ClaimDraw(ctx, rec.ID, at, at.Add(-30*time.Second)); err != nil || !claimed {
@@ -370,10 +375,8 @@ func testDrawTakeover(t *testing.T, world drawWorld) {
 func testDrawShowEnded(t *testing.T, world drawWorld) {
 	w, d := world(t, 3, 0)
 	ctx := context.Background()
-	rec, err := d.Open(ctx, w.host(), w.Show.ID, checkout.OpenDrawRequest{OfferID: w.Offer.ID, Seconds: 30})
-	must(t, err)
-	enterAll(t, d, w.Show.ID, rec.ID, w.Users(4), 1)
-	_, err = w.env.Stores.Shows.Transition(ctx, w.Show.ID, show.Ended, w.now())
+	rec, _ := w.openEntered(t, d, 30, 4)
+	_, err := w.env.Stores.Shows.Transition(ctx, w.Show.ID, show.Ended, w.now())
 	must(t, err)
 	w.Advance(31 * time.Second)
 	must(t, d.Sweep(ctx))
@@ -408,9 +411,7 @@ func (l *failingLedger) Reserve(ctx context.Context, r *checkout.Reservation, li
 func testDrawDiesMidClose(t *testing.T, world drawWorld) {
 	w, d := world(t, 8, 0)
 	ctx := context.Background()
-	rec, err := d.Open(ctx, w.host(), w.Show.ID, checkout.OpenDrawRequest{OfferID: w.Offer.ID, Seconds: 30})
-	must(t, err)
-	entryOf := enterAll(t, d, w.Show.ID, rec.ID, w.Users(20), 1)
+	rec, entryOf := w.openEntered(t, d, 30, 20)
 	w.Advance(31 * time.Second)
 
 	dying := &failingLedger{Ledger: w.env.Stores.Ledger}
