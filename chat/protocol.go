@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/textcheck"
 )
@@ -254,6 +255,9 @@ type roomEvent struct {
 	Opens   *time.Time `json:"opens_at,omitempty"`  // drop
 	Closes  *time.Time `json:"closes_at,omitempty"` // drop
 	Now     *time.Time `json:"server_time,omitempty"`
+	// Draw is a fair draw as published: the commitment while open; seed and
+	// winners (no entry list) once drawn.
+	Draw *checkout.DrawRecord `json:"draw,omitempty"`
 }
 
 // Sequenced event types.
@@ -266,6 +270,7 @@ const (
 	EvShowState  = "show_state"
 	EvDrop       = "drop"
 	EvShow       = "show"
+	EvDraw       = "draw"
 )
 
 // OfferView is an offer as viewers see it: price and live stock. Every

@@ -309,6 +309,24 @@ func TestServerFramesMatchSchema(t *testing.T) {
 
 	host.send(map[string]any{"type": "drop", "id": "d", "offer_id": dropOffer, "action": "open", "seconds": 60})
 	host.next("drop_set")
+	anon.next("drop")
+	// A fair draw opens on the plain offer's room and is drawn.
+	draws := &checkout.Draws{Checkout: w.shop, Store: w.db}
+	hostUser := w.users["host"]
+	rec, err := draws.Open(ctx, hostUser, w.show, checkout.OpenDrawRequest{OfferID: small, Seconds: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon.until(func(m map[string]any) bool { return m["type"] == "draw" && m["state"] == "open" }, "draw")
+	if _, err := draws.Enter(ctx, buyer, w.show, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := draws.Close(ctx, hostUser, w.show, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	anon.until(func(m map[string]any) bool { return m["type"] == "draw" && m["state"] == "drawn" }, "draw")
+	host.send(map[string]any{"type": "drop", "id": "d2", "offer_id": dropOffer, "action": "close"})
+	host.next("drop_set")
 	last := seqOf(anon.next("drop"))
 	back, _, err := w.dial("viewer", fmt.Sprintf("?epoch=%s&after=%d", welcome["epoch"], last-1))
 	if err != nil {

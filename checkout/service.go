@@ -49,7 +49,10 @@ type Service struct {
 	Payments Payments
 	Notifier Notifier // optional
 	Metrics  *Metrics // optional
-	Logger   *slog.Logger
+	// DrawStore, when set, keeps a first-come drop from opening on an
+	// offer whose units a draw is selling.
+	DrawStore DrawStore
+	Logger    *slog.Logger
 
 	Now            func() time.Time
 	HoldTTL        time.Duration // default hold when the show sets none: 10 minutes
@@ -406,6 +409,13 @@ func (s *Service) SetDrop(ctx context.Context, u *account.User, offerID uuid.UUI
 	case DropOpen:
 		if seconds < 5 || time.Duration(seconds)*time.Second > MaxDrop {
 			return nil, apperr.Errorf(apperr.Invalid, "a drop lasts from 5 seconds to 24 hours")
+		}
+		if s.DrawStore != nil {
+			if _, err := s.DrawStore.ActiveDraw(ctx, offerID); err == nil {
+				return nil, apperr.Errorf(apperr.Conflict, "a draw is selling this offer: it cannot open first-come until the draw is drawn")
+			} else if !errors.Is(err, apperr.E(apperr.NotFound)) {
+				return nil, err
+			}
 		}
 		opens, closes = now, now.Add(time.Duration(seconds)*time.Second)
 	case DropClose:

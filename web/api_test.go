@@ -78,6 +78,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { media.Close() })
 	srv := &web.Server{
 		Accounts: e.svc, Brands: db, Shows: db, Schedule: e.shows, Catalog: db, Checkout: e.shop, Live: live, Media: media,
+		Draws:    &checkout.Draws{Checkout: e.shop, Store: db},
 		Images:   &images.Service{Store: db, Limits: images.Limits{MaxBytes: 256 << 10}},
 		Checks:   []web.Check{{Name: "store", Ping: db.Ping}, {Name: "fake", Ping: func(context.Context) error { return *e.ready }}},
 		Registry: prometheus.NewRegistry(),

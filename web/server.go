@@ -38,6 +38,8 @@ type Server struct {
 	Shows    show.Store
 	Catalog  checkout.Store
 	Checkout *checkout.Service
+	// Draws runs fair draws; nil answers 501 on their routes.
+	Draws *checkout.Draws
 	// Schedule is the show domain service (scheduling, cancelling, who may
 	// publish); the show routes need it. Wire it with its Holds (Checkout)
 	// and Notifier (the live room), so edits and cancellations reach them.
@@ -220,6 +222,12 @@ func (s *Server) routes(mux *http.ServeMux) {
 		mux.HandleFunc("DELETE /api/shows/{id}/moderation/{user_id}", s.api(s.liftModeration))
 	}
 	mux.HandleFunc("POST /api/shows/{id}/drops", s.api(s.setDrop))
+	mux.HandleFunc("GET /api/shows/{id}/draws", s.api(s.listDraws))
+	mux.HandleFunc("POST /api/shows/{id}/draws", s.api(s.openDraw))
+	mux.HandleFunc("GET /api/shows/{id}/draws/{draw}", s.api(s.getDraw))
+	mux.HandleFunc("POST /api/shows/{id}/draws/{draw}/close", s.api(s.closeDraw))
+	mux.HandleFunc("GET /api/shows/{id}/draws/{draw}/entry", s.api(s.myEntry))
+	mux.HandleFunc("POST /api/shows/{id}/draws/{draw}/entry", s.api(s.enterDraw))
 	if s.Media != nil {
 		mux.HandleFunc("POST /whip/{show}", s.Media.WHIP)
 		mux.HandleFunc("POST /whep/{show}", s.Media.WHEP)

@@ -43,6 +43,7 @@ Usage:
   pavilion brand create --slug S --name N [flags]
   pavilion gate reset [flags]   reload the stock gates from the ledger (after a restore)
   pavilion demo [--json] [flags]
+  pavilion verify-draw <file | URL | ->   re-derive a fair draw's winners from its published record
 
 Run "pavilion <command> -h" (or "pavilion help <command>") for a command's flags.
 `
@@ -83,9 +84,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return gateCmd(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return demoCmd(ctx, args[1:], stdout, stderr)
+	case "verify-draw":
+		return verifyDraw(ctx, args[1:], stdin, stdout, stderr)
 	default:
 		fmt.Fprint(stderr, topUsage)
-		return fmt.Errorf("unknown command %q (commands: serve, migrate, user, brand, gate, demo)", args[0])
+		return fmt.Errorf("unknown command %q (commands: serve, migrate, user, brand, gate, demo, verify-draw)", args[0])
 	}
 }
 

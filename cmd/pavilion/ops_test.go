@@ -60,6 +60,7 @@ func TestUsageOnHelp(t *testing.T) {
 		{"serve", "-h"}, {"migrate", "-h"}, {"demo", "-h"}, {"migrate", "--help"},
 		{"user", "-h"}, {"user", "create", "-h"}, {"user", "roles", "-h"}, {"user", "reset-password", "-h"},
 		{"brand", "-h"}, {"brand", "create", "-h"}, {"gate", "-h"}, {"gate", "reset", "-h"},
+		{"verify-draw", "-h"},
 	} {
 		out, errOut, code := runBin(t, dir, nil, args...)
 		if code != 0 || !strings.Contains(out, "Usage") || errOut != "" {
@@ -74,6 +75,7 @@ func TestUsageOnHelp(t *testing.T) {
 		"user create":  "--email is required",
 		"migrate x":    `takes flags only`,
 		"serve --nope": "flag provided but not defined: -nope",
+		"verify-draw":  "verify-draw takes one record",
 	} {
 		out, errOut, code := runBin(t, dir, nil, strings.Fields(args)...)
 		if code != 1 || !strings.Contains(errOut, want) {

@@ -83,7 +83,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	shop := &checkout.Service{
 		Catalog: db, Ledger: db, Gate: hot.gate, Shows: db, Payments: &testpay.Provider{},
 		Metrics: checkout.NewMetrics(reg), Logger: log, HoldTTL: cfg.HoldTTL, PaymentTimeout: cfg.PaymentTimeout,
+		DrawStore: db,
 	}
+	draws := &checkout.Draws{Checkout: shop, Store: db}
 	live := &chat.Hub{
 		Bus: hot.bus, Shows: db, Catalog: db, Checkout: shop, Store: db, Users: db, Logger: log, Registry: reg,
 		Caller:      func(r *http.Request) *account.Principal { return web.PrincipalFrom(r.Context()) },
@@ -133,6 +135,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	srv := &web.Server{
 		Accounts: accounts, Brands: db, Shows: db, Schedule: shows, Catalog: db, Checkout: shop, Live: live, Media: media, Analytics: stats,
+		Draws:          draws,
 		Images:         &images.Service{Store: db},
 		Checks:         []web.Check{{Name: "store", Ping: db.Ping}, {Name: "bus", Ping: hot.bus.Ping}},
 		Registry:       reg,
@@ -223,6 +226,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Holds expire and unknown payments settle even if the node restarted
 	// mid-sale: the sweeper reads the ledger, not memory.
 	go shop.Run(ctx, time.Second)
+	// Draws close on whichever node sweeps first after their window (the
+	// ledger's claim lets one of them draw each): a node that opened a draw
+	// and died leaves nothing behind.
+	go draws.Run(ctx, 250*time.Millisecond)
 	if hot.name == "redis" {
 		// A ledger restored from a backup is behind the gate in Redis, which
 		// then calls offers sold out that have stock: find and reload them.

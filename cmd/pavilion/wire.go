@@ -37,6 +37,7 @@ type database interface {
 	show.Store
 	checkout.Store
 	checkout.Ledger
+	checkout.DrawStore
 	chat.Store
 	analytics.Store
 	images.Store

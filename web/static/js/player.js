@@ -12,6 +12,7 @@ import { watch, hangUp, framesDecoded } from "./rtc.js";
 import { card, dropState, mergeOffer, stockText } from "./offers.js";
 import { picture, setPicture, variantImage } from "./media.js";
 import { icsFor, download } from "./ics.js";
+import { Draws } from "./draws.js";
 
 const showID = location.pathname.split("/")[2];
 const S = {
@@ -33,6 +34,11 @@ let sessions = 0; // WHEP sessions opened, for the tests of reconnection
 // nothing, and a retry after a lost answer (network) reuses the key, so
 // three quick taps never make three holds.
 const intents = new Map();
+const draws = new Draws(showID, {
+  name: (offerID) => S.products.get(S.offers.get(offerID)?.sku_id)?.product?.name || t("offer.unknown"),
+  now: () => (room ? room.now() : Date.now()),
+  won: () => loadHolds(),
+});
 
 main().catch((e) => fatal(e));
 
@@ -60,7 +66,7 @@ async function main() {
   }
   loadOrders();
   loadHolds();
-  onUser(() => { room?.restart(); loadOrders(); loadHolds(); loadSubscribed(); renderAll(); });
+  onUser(() => { room?.restart(); loadOrders(); loadHolds(); loadSubscribed(); renderAll(); draws.load(); });
   // Holds may have changed in another tab or device meanwhile.
   document.addEventListener("visibilitychange", () => { if (!document.hidden) loadHolds(); });
   onChange(() => renderAll());
@@ -92,6 +98,7 @@ function welcome(f) {
   S.chat = f.recent.slice();
   if (f.show.state === "ended") setEnded();
   renderAll();
+  draws.load();
 }
 
 function event(f) {
@@ -129,6 +136,9 @@ function event(f) {
       renderOffers();
       break;
     }
+    case "draw":
+      draws.event(f);
+      break;
     case "show":
       S.show = { ...S.show, ...f.show };
       renderAll();
@@ -810,6 +820,7 @@ function tick() {
   if (!S.show) return;
   renderHold();
   renderPrelive();
+  draws.tick();
   // Drop countdowns move every second; redraw only the cards that have one.
   const now = room ? room.now() : Date.now();
   if ([...S.offers.values()].some((o) => o.drop && dropState(o, now) !== "none")) renderOffers();

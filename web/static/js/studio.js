@@ -8,6 +8,7 @@ import { start, onUser, openLogin, currentUser, toast } from "./shell.js";
 import { Room } from "./room.js";
 import { publish, hangUp } from "./rtc.js";
 import { card, dropState, mergeOffer } from "./offers.js";
+import { StudioDraws } from "./draws.js";
 import { lineChart } from "./chart.js";
 
 const showID = location.pathname.split("/")[2];
@@ -21,6 +22,11 @@ let session = null; // the WHIP session
 let wantLive = false;
 let lastSession = ""; // the id of this page's latest WHIP session, to tell a take-over
 let polling = null;
+const draws = new StudioDraws(showID, {
+  seconds: () => Number($("#drop-seconds").value),
+  now: () => (room ? room.now() : Date.now()),
+  changed: () => renderOffers(),
+});
 
 main().catch((e) => toast(e.text ? e.text() : String(e)));
 
@@ -58,7 +64,7 @@ function openRoom() {
   // Drop countdowns move every second; redraw only while one runs.
   setInterval(() => {
     const now = room.now();
-    if ([...S.offers.values()].some((o) => dropState(o, now) === "open")) renderOffers();
+    if (draws.running() || [...S.offers.values()].some((o) => dropState(o, now) === "open")) renderOffers();
   }, 1000);
 }
 
@@ -96,6 +102,7 @@ function welcome(f) {
   S.chat = f.recent.slice();
   $("#slow").value = String(f.slow_mode_seconds || 0);
   renderAll();
+  draws.load();
   sample();
   listDevices();
   if (!polling) { polling = setInterval(pollStream, 3000); pollStream(); }
@@ -123,6 +130,7 @@ function event(f) {
       renderOffers();
       break;
     }
+    case "draw": draws.event(f); break;
     case "show": S.show = { ...S.show, ...f.show }; renderAll(); break;
     case "show_state": S.show.state = f.state; if (f.state === "ended" && wantLive) stopLive(); renderAll(); break;
   }
@@ -343,6 +351,7 @@ function renderOffers() {
       ds === "open"
         ? h("button", { type: "button", class: "secondary small", "data-drop": o.id, i18n: "studio.drop.close", onclick: () => drop(o, "close") })
         : h("button", { type: "button", class: "secondary small", "data-drop": o.id, i18n: "studio.drop.open", onclick: () => drop(o, "open") }),
+      ...draws.tools(o),
     ];
     ul.append(h("li", {}, card(o, S.products.get(o.sku_id), { now, action: h("div", { class: "offer-tools" }, ...tools) })));
   }

@@ -1,0 +1,237 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/apperr"
+)
+
+// Draws (checkout.DrawStore). Every write runs on the single writer, so an
+// entry and the close's claim are ordered one before the other: the entry
+// list a claim reads is final.
+
+const (
+	drawCols = `id, show_id, offer_id, units, state, seed, commitment, opens_at, closes_at, claimed_at, attempts,
+		drawn_at, entries, created_by`
+	drawEntryCols = `id, draw_id, user_id, seq, created_at, rank, reservation_id`
+)
+
+func scanDraw(r row) (*checkout.Draw, error) {
+	var d checkout.Draw
+	err := r.Scan(&d.ID, &d.ShowID, &d.OfferID, &d.Units, &d.State, &d.Seed, &d.Commitment, asTime(&d.OpensAt),
+		asTime(&d.ClosesAt), asNullTime(&d.ClaimedAt), &d.Attempts, asNullTime(&d.DrawnAt), &d.Entries, &d.CreatedBy)
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func scanDrawEntry(r row) (*checkout.DrawEntry, error) {
+	var e checkout.DrawEntry
+	var res uuid.NullUUID
+	if err := r.Scan(&e.ID, &e.DrawID, &e.UserID, &e.Seq, asTime(&e.CreatedAt), &e.Rank, &res); err != nil {
+		return nil, err
+	}
+	if res.Valid {
+		e.ReservationID = &res.UUID
+	}
+	return &e, nil
+}
+
+// errDrawRunning refuses a second running draw on one offer.
+var errDrawRunning = &apperr.Error{Code: apperr.Conflict, Message: "a draw is already running on this offer"}
+
+func (db *DB) CreateDraw(ctx context.Context, d *checkout.Draw) error {
+	return db.write(ctx, "create draw", func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM draws WHERE offer_id = ? AND state IN ('open', 'closing')`,
+			d.OfferID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return errDrawRunning
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO draws (id, show_id, offer_id, units, state, seed, commitment, opens_at,
+			closes_at, created_by, created_at) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)`,
+			d.ID, d.ShowID, d.OfferID, d.Units, d.Seed, d.Commitment, micros(d.OpensAt), micros(d.ClosesAt), d.CreatedBy,
+			micros(now()))
+		if err != nil {
+			return refErr(err, "offer")
+		}
+		d.State = checkout.DrawOpen
+		return nil
+	})
+}
+
+func (db *DB) DrawByID(ctx context.Context, id uuid.UUID) (*checkout.Draw, error) {
+	d, err := scanDraw(db.r.QueryRowContext(ctx, `SELECT `+drawCols+` FROM draws WHERE id = ?`, id))
+	return d, storeErr("draw", noRows(err, "draw"))
+}
+
+func (db *DB) DrawsByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Draw, error) {
+	list, err := queryAll(ctx, db.r, scanDraw, `SELECT `+drawCols+` FROM draws WHERE show_id = ?
+		ORDER BY created_at DESC, id LIMIT 100`, showID)
+	return list, storeErr("draws by show", err)
+}
+
+func (db *DB) ActiveDraw(ctx context.Context, offerID uuid.UUID) (*checkout.Draw, error) {
+	d, err := scanDraw(db.r.QueryRowContext(ctx, `SELECT `+drawCols+` FROM draws
+		WHERE offer_id = ? AND state IN ('open', 'closing')`, offerID))
+	return d, storeErr("active draw", noRows(err, "running draw"))
+}
+
+// errEntered rolls back an entry the account had already made.
+var errEntered = errors.New("already entered")
+
+func (db *DB) Enter(ctx context.Context, e *checkout.DrawEntry, at time.Time) (*checkout.DrawEntry, bool, error) {
+	err := db.write(ctx, "enter draw", func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM draw_entries WHERE draw_id = ? AND user_id = ?`,
+			e.DrawID, e.UserID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return errEntered
+		}
+		var seq int64
+		err := tx.QueryRowContext(ctx, `UPDATE draws SET entries = entries + 1
+			WHERE id = ? AND state = 'open' AND closes_at > ? RETURNING entries`, e.DrawID, micros(at)).Scan(&seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			return closedOrMissing(ctx, tx, e.DrawID)
+		}
+		if err != nil {
+			return err
+		}
+		e.Seq = seq
+		_, err = tx.ExecContext(ctx, `INSERT INTO draw_entries (id, draw_id, user_id, seq, created_at) VALUES (?, ?, ?, ?, ?)`,
+			e.ID, e.DrawID, e.UserID, e.Seq, micros(e.CreatedAt))
+		return refErr(err, "user")
+	})
+	if errors.Is(err, errEntered) {
+		stored, err := db.EntryOf(ctx, e.DrawID, e.UserID)
+		return stored, false, err
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return e, true, nil
+}
+
+// closedOrMissing explains why a draw took no entry.
+func closedOrMissing(ctx context.Context, tx *sql.Tx, id uuid.UUID) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM draws WHERE id = ?`, id).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return apperr.Errorf(apperr.NotFound, "draw not found")
+	}
+	return apperr.Errorf(apperr.Conflict, "the draw is closed")
+}
+
+func (db *DB) EntryOf(ctx context.Context, drawID, userID uuid.UUID) (*checkout.DrawEntry, error) {
+	e, err := scanDrawEntry(db.r.QueryRowContext(ctx, `SELECT `+drawEntryCols+` FROM draw_entries
+		WHERE draw_id = ? AND user_id = ?`, drawID, userID))
+	return e, storeErr("draw entry", noRows(err, "draw entry"))
+}
+
+func (db *DB) DrawEntries(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
+	list, err := queryAll(ctx, db.r, scanDrawEntry, `SELECT `+drawEntryCols+` FROM draw_entries
+		WHERE draw_id = ? ORDER BY seq`, drawID)
+	return list, storeErr("draw entries", err)
+}
+
+func (db *DB) DrawWinners(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
+	list, err := queryAll(ctx, db.r, scanDrawEntry, `SELECT `+drawEntryCols+` FROM draw_entries
+		WHERE draw_id = ? AND rank > 0 ORDER BY rank`, drawID)
+	return list, storeErr("draw winners", err)
+}
+
+func (db *DB) EndDrawWindow(ctx context.Context, id uuid.UUID, at time.Time) (*checkout.Draw, error) {
+	var d *checkout.Draw
+	err := db.write(ctx, "end draw window", func(tx *sql.Tx) error {
+		var err error
+		d, err = scanDraw(tx.QueryRowContext(ctx, `UPDATE draws SET closes_at = max(opens_at, min(closes_at, ?))
+			WHERE id = ? AND state = 'open' RETURNING `+drawCols, micros(at), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return closedOrMissing(ctx, tx, id)
+		}
+		return err
+	})
+	return d, err
+}
+
+func (db *DB) DueDraws(ctx context.Context, at, staleBefore time.Time, limit int) ([]uuid.UUID, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id FROM draws WHERE state <> 'drawn' AND closes_at <= ?
+		AND (state = 'open' OR claimed_at <= ?) ORDER BY closes_at LIMIT ?`, micros(at), micros(staleBefore), limit)
+	if err != nil {
+		return nil, storeErr("due draws", err)
+	}
+	defer rows.Close()
+	ids := []uuid.UUID{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, storeErr("due draws", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, storeErr("due draws", rows.Err())
+}
+
+func (db *DB) ClaimDraw(ctx context.Context, id uuid.UUID, at, staleBefore time.Time) (*checkout.Draw, bool, error) {
+	var d *checkout.Draw
+	err := db.write(ctx, "claim draw", func(tx *sql.Tx) error {
+		var err error
+		d, err = scanDraw(tx.QueryRowContext(ctx, `UPDATE draws SET state = 'closing', claimed_at = ?, attempts = attempts + 1
+			WHERE id = ? AND closes_at <= ? AND (state = 'open' OR (state = 'closing' AND claimed_at <= ?))
+			RETURNING `+drawCols, micros(at), id, micros(at), micros(staleBefore)))
+		if errors.Is(err, sql.ErrNoRows) {
+			d = nil
+			return nil
+		}
+		return err
+	})
+	return d, d != nil, err
+}
+
+func (db *DB) FinishDraw(ctx context.Context, id uuid.UUID, claimedAt time.Time, units int, winners []checkout.DrawWinner, at time.Time) (*checkout.Draw, error) {
+	var d *checkout.Draw
+	err := db.write(ctx, "finish draw", func(tx *sql.Tx) error {
+		var err error
+		d, err = scanDraw(tx.QueryRowContext(ctx, `UPDATE draws SET state = 'drawn', units = ?, drawn_at = ?
+			WHERE id = ? AND state = 'closing' AND claimed_at = ? RETURNING `+drawCols, units, micros(at), id, micros(claimedAt)))
+		if errors.Is(err, sql.ErrNoRows) {
+			return apperr.Errorf(apperr.Conflict, "another node has taken over closing this draw")
+		}
+		if err != nil {
+			return err
+		}
+		for rank, w := range winners {
+			var res any
+			if w.ReservationID != nil {
+				res = *w.ReservationID
+			}
+			r, err := tx.ExecContext(ctx, `UPDATE draw_entries SET rank = ?, reservation_id = ? WHERE id = ? AND draw_id = ?`,
+				rank+1, res, w.EntryID, id)
+			if err != nil {
+				return err
+			}
+			if n, err := r.RowsAffected(); err != nil {
+				return err
+			} else if n != 1 {
+				return apperr.Errorf(apperr.NotFound, "entry %s is not in this draw", w.EntryID)
+			}
+		}
+		return nil
+	})
+	return d, err
+}
+
+var _ checkout.DrawStore = (*DB)(nil)

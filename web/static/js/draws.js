@@ -1,0 +1,187 @@
+// Fair draws on the player: "Enter the draw" while a draw is open, the
+// entered state, and the result (won: the hold is in the bag; not drawn).
+// The room announces draws (a `draw` event); a page that joins later reads
+// them from the API. Entering is one POST; the server keeps one entry per
+// account, so a second tap answers with the same entry.
+import { t, clock } from "./i18n.js";
+import { h, $, clear } from "./dom.js";
+import { get, post, ApiError } from "./api.js";
+import { requireLogin, currentUser, toast } from "./shell.js";
+
+export class Draws {
+  // opts: name(offerID) -> the product's name; now() -> server clock (ms);
+  // won() -> called when one of the viewer's entries wins (reload holds).
+  constructor(showID, opts) {
+    this.showID = showID;
+    this.opts = opts;
+    this.draws = new Map(); // id -> record, newest state
+    this.entries = new Map(); // draw id -> the viewer's entry
+    this.busy = new Set();
+  }
+
+  // load reads the show's draws (a welcome, a new user) and the viewer's entries in those still open.
+  async load() {
+    try {
+      const { draws } = await get(`/api/shows/${this.showID}/draws`);
+      this.draws.clear();
+      for (const d of draws.slice(0, 5)) this.draws.set(d.id, d);
+    } catch {
+      return; // an older server, or a network blip: the next event brings them
+    }
+    this.entries.clear();
+    if (currentUser()) {
+      await Promise.all([...this.draws.values()].map((d) => this.loadEntry(d.id)));
+    }
+    this.render();
+  }
+
+  async loadEntry(id) {
+    try {
+      const { entry } = await get(`/api/shows/${this.showID}/draws/${id}/entry`);
+      this.entries.set(id, entry);
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 404) throw e;
+    }
+  }
+
+  // event takes a room `draw` event.
+  async event(f) {
+    const d = f.draw;
+    this.draws.set(d.id, d);
+    const mine = this.entries.get(d.id);
+    if (d.state === "drawn" && mine) {
+      await this.loadEntry(d.id).catch(() => {});
+      if (d.winners?.includes(mine.id)) {
+        toast(t("draw.won"));
+        this.opts.won();
+      }
+    }
+    this.render();
+  }
+
+  async enter(d) {
+    if (!currentUser()) { requireLogin(); return; }
+    if (this.busy.has(d.id)) return;
+    this.busy.add(d.id);
+    this.render();
+    try {
+      const { entry } = await post(`/api/shows/${this.showID}/draws/${d.id}/entry`);
+      this.entries.set(d.id, entry);
+    } catch (e) {
+      toast(e instanceof ApiError ? e.text() : String(e));
+    } finally {
+      this.busy.delete(d.id);
+      this.render();
+    }
+  }
+
+  render() {
+    const box = $("#draws");
+    if (!box) return;
+    const list = [...this.draws.values()].filter((d) => d.state !== "drawn" || this.entries.has(d.id) || this.recent(d));
+    box.hidden = list.length === 0;
+    const ul = clear($("#draws-list"));
+    const now = this.opts.now();
+    for (const d of list) ul.append(this.row(d, now));
+  }
+
+  // recent: a result stays up for ten minutes for viewers who did not enter.
+  recent(d) {
+    return d.drawn_at && this.opts.now() - Date.parse(d.drawn_at) < 10 * 60 * 1000;
+  }
+
+  row(d, now) {
+    const name = this.opts.name(d.offer_id);
+    const mine = this.entries.get(d.id);
+    const li = h("li", { class: "draw-row", "data-draw": d.id, "data-state": d.state });
+    li.append(h("strong", { text: t("draw.title", { name }) }));
+    if (d.state === "open") {
+      const left = Date.parse(d.closes_at) - now;
+      li.append(h("span", { class: "muted", text: t("draw.open", { n: d.units, time: clock(Math.max(0, left)) }) }));
+      if (mine) {
+        li.append(h("span", { class: "draw-entered", role: "status", text: t("draw.entered") }));
+      } else {
+        li.append(h("button", { type: "button", class: "primary draw-enter", disabled: this.busy.has(d.id) || left <= 0,
+          text: t("draw.enter"), onclick: () => this.enter(d) }));
+      }
+    } else if (d.state === "closing") {
+      li.append(h("span", { class: "muted", role: "status", text: t("draw.drawing") }));
+    } else {
+      let key = "draw.result";
+      if (mine) key = d.winners?.includes(mine.id) ? "draw.youwon" : "draw.notdrawn";
+      li.append(h("span", { class: "draw-result", role: "status",
+        text: t(key, { n: d.winners?.length ?? 0, m: d.entry_count }) }));
+      li.append(h("a", { class: "link", href: `/api/shows/${this.showID}/draws/${d.id}`, target: "_blank", rel: "noopener",
+        text: t("draw.verify") }));
+    }
+    return li;
+  }
+
+  // tick moves the countdowns of open draws.
+  tick() {
+    if ([...this.draws.values()].some((d) => d.state === "open")) this.render();
+  }
+}
+
+// StudioDraws is the studio's side: open a draw on an offer (for the window
+// the drop-length picker says), see its entries and close it early.
+export class StudioDraws {
+  // opts: seconds() -> the chosen window; now() -> server clock (ms); changed() -> re-render.
+  constructor(showID, opts) {
+    this.showID = showID;
+    this.opts = opts;
+    this.byOffer = new Map(); // offer id -> its latest draw
+  }
+
+  async load() {
+    try {
+      const { draws } = await get(`/api/shows/${this.showID}/draws`);
+      this.byOffer.clear();
+      for (const d of draws.slice().reverse()) this.byOffer.set(d.offer_id, d);
+    } catch {
+      return;
+    }
+    this.opts.changed();
+  }
+
+  event(f) {
+    this.byOffer.set(f.draw.offer_id, f.draw);
+    this.opts.changed();
+  }
+
+  async open(o) {
+    try {
+      const { draw } = await post(`/api/shows/${this.showID}/draws`, { offer_id: o.id, seconds: this.opts.seconds() });
+      this.byOffer.set(o.id, draw);
+      toast(t("studio.draw.opened"));
+    } catch (e) { toast(e instanceof ApiError ? e.text() : String(e)); }
+    this.opts.changed();
+  }
+
+  async close(d) {
+    try {
+      const { draw } = await post(`/api/shows/${this.showID}/draws/${d.id}/close`);
+      this.byOffer.set(d.offer_id, draw);
+    } catch (e) { toast(e instanceof ApiError ? e.text() : String(e)); }
+    this.opts.changed();
+  }
+
+  // tools returns the offer's draw controls and status, for its card.
+  tools(o) {
+    const d = this.byOffer.get(o.id);
+    if (d && d.state !== "drawn") {
+      const left = Date.parse(d.closes_at) - this.opts.now();
+      return [
+        h("button", { type: "button", class: "secondary small", "data-draw": o.id, i18n: "studio.draw.close", onclick: () => this.close(d) }),
+        h("span", { class: "muted small-text", role: "status", text: t("studio.draw.running", { n: d.entry_count, time: clock(Math.max(0, left)) }) }),
+      ];
+    }
+    const out = [h("button", { type: "button", class: "secondary small", "data-draw": o.id, i18n: "studio.draw.open", onclick: () => this.open(o) })];
+    if (d) out.push(h("span", { class: "muted small-text", text: t("studio.draw.drawn", { n: d.winners?.length ?? 0, m: d.entry_count }) }));
+    return out;
+  }
+
+  running() {
+    return [...this.byOffer.values()].some((d) => d.state !== "drawn");
+  }
+}
