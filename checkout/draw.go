@@ -287,11 +287,8 @@ func (d *Draws) staffOffer(ctx context.Context, u *account.User, offerID uuid.UU
 	if err != nil {
 		return nil, nil, err
 	}
-	if !account.CanHost(u, sh.BrandID, sh.HostIDs) {
-		if !account.CanSeeShow(u, sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
-			return nil, nil, apperr.Errorf(apperr.NotFound, "offer %s not found", offerID)
-		}
-		return nil, nil, apperr.Errorf(apperr.Forbidden, "only this show's hosts and brand admins run its draws")
+	if err := show.CheckHost(u, sh); err != nil {
+		return nil, nil, err
 	}
 	return o, sh, nil
 }
