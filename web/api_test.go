@@ -27,6 +27,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/show"
 	"github.com/pavilion-live/pavilion/internal/sqlite"
 	"github.com/pavilion-live/pavilion/internal/testpay"
+	"github.com/pavilion-live/pavilion/internal/wallet"
 	"github.com/pavilion-live/pavilion/stream"
 	"github.com/pavilion-live/pavilion/web"
 )
@@ -79,6 +80,8 @@ func newEnv(t *testing.T) *env {
 	srv := &web.Server{
 		Accounts: e.svc, Brands: db, Shows: db, Catalog: db, Checkout: e.shop, Live: live, Media: media,
 		Images:   &images.Service{Store: db, Limits: images.Limits{MaxBytes: 256 << 10}},
+		Wallet:   &wallet.Service{Store: db, Methods: e.pay, Provider: "test"},
+		Follows:  db,
 		Checks:   []web.Check{{Name: "store", Ping: db.Ping}, {Name: "fake", Ping: func(context.Context) error { return *e.ready }}},
 		Registry: prometheus.NewRegistry(),
 		Logger:   slog.New(slog.DiscardHandler),
