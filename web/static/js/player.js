@@ -12,6 +12,7 @@ import { watch, hangUp, framesDecoded } from "./rtc.js";
 import { card, dropState, mergeOffer, stockText } from "./offers.js";
 import { picture, setPicture, variantImage } from "./media.js";
 import { icsFor, download } from "./ics.js";
+import { loadWallet, fillCountries, addressLine } from "./wallet.js";
 
 const showID = location.pathname.split("/")[2];
 const S = {
@@ -24,6 +25,8 @@ const S = {
   brand: null,
   // variant: the offer chosen on each product's card in the bag, by product.
   variant: new Map(),
+  // The buyer's saved addresses and remembered card (wallet.js).
+  wallet: { addresses: [], method: null },
 };
 let room;
 let session = null;
@@ -59,11 +62,12 @@ async function main() {
     videoLoop();
   }
   loadOrders();
-  loadHolds();
-  onUser(() => { room?.restart(); loadOrders(); loadHolds(); loadSubscribed(); renderAll(); });
+  loadHolds().then(resumeCheckout);
+  refreshWallet();
+  onUser(() => { room?.restart(); loadOrders(); loadHolds(); loadSubscribed(); refreshWallet(); renderAll(); });
   // Holds may have changed in another tab or device meanwhile.
   document.addEventListener("visibilitychange", () => { if (!document.hidden) loadHolds(); });
-  onChange(() => renderAll());
+  onChange(() => { renderAll(); renderWallet(); });
   setInterval(tick, 1000);
 }
 
@@ -294,8 +298,54 @@ function openCheckout(id) {
   $("#co-error").textContent = "";
   if (!$("#ship-name").value && currentUser()) $("#ship-name").value = currentUser().display_name;
   renderCheckout();
+  renderWallet();
   if (!d.open) d.showModal();
-  $("#ship-name").focus();
+  (S.wallet.addresses.length ? $("#co-address") : $("#ship-name")).focus();
+}
+
+// resumeCheckout opens the sheet on the hold named by ?checkout= (the
+// orders page's "buy again" sends the buyer here when the wallet cannot pay
+// on its own).
+function resumeCheckout() {
+  const id = new URLSearchParams(location.search).get("checkout");
+  if (id && S.holds.has(id)) openCheckout(id);
+}
+
+async function refreshWallet() {
+  S.wallet = currentUser() ? await loadWallet() : { addresses: [], method: null };
+  renderWallet();
+}
+
+// renderWallet offers the saved addresses (the last used chosen) and the
+// remembered card (chosen) above the form for new ones.
+function renderWallet() {
+  fillCountries($("#ship-country"));
+  const { addresses, method } = S.wallet;
+  const sel = $("#co-address");
+  const was = sel.value;
+  clear(sel).append(...addresses.map((a) => h("option", { value: a.id, text: addressLine(a) })),
+    h("option", { value: "new", text: t("co.address.new") }));
+  sel.value = addresses.some((a) => a.id === was) || was === "new" ? was : addresses[0]?.id || "new";
+  $("#co-saved").hidden = addresses.length === 0;
+  renderAddressChoice();
+  const card = $("#card");
+  card.querySelector('option[value="saved"]')?.remove();
+  if (method) {
+    card.prepend(h("option", { value: "saved", text: t("co.card.saved", { label: method.label }) }));
+    if (!card.dataset.touched) card.value = "saved";
+  }
+  renderCardChoice();
+}
+
+// The new-address form is disabled (and so not checked) while a saved one is chosen.
+function renderAddressChoice() {
+  const saved = $("#co-address").value !== "new" && S.wallet.addresses.length > 0;
+  $("#co-new").disabled = saved;
+  $("#co-new").hidden = saved;
+}
+
+function renderCardChoice() {
+  $("#co-remember-row").hidden = $("#card").value === "saved";
 }
 
 const holdName = (r) => S.products.get(r.sku_id)?.product?.name || t("offer.unknown");
@@ -369,14 +419,18 @@ async function pay(ev) {
   const hold = currentHold();
   if (!hold) { $("#co-error").textContent = t("co.expired"); return; }
   const val = (id) => $(id).value.trim();
-  const body = {
-    reservation_id: hold.id,
-    payment_token: $("#card").value,
-    shipping: {
+  const body = { reservation_id: hold.id };
+  if (!$("#co-new").disabled) {
+    body.shipping = {
       name: val("#ship-name"), line1: val("#ship-line1"), line2: val("#ship-line2"), city: val("#ship-city"),
-      region: val("#ship-region"), postal_code: val("#ship-postal"), country: val("#ship-country").toUpperCase(), phone: val("#ship-phone"),
-    },
-  };
+      region: val("#ship-region"), postal_code: val("#ship-postal"), country: val("#ship-country"), phone: val("#ship-phone"),
+    };
+    body.save_address = $("#co-save-address").checked;
+  } else {
+    body.address_id = $("#co-address").value;
+  }
+  if ($("#card").value === "saved") body.use_saved_payment = true;
+  else { body.payment_token = $("#card").value; body.remember_payment = $("#co-remember").checked; }
   const btn = $("#co-pay");
   btn.disabled = true;
   $("#co-error").textContent = "";
@@ -395,6 +449,7 @@ async function pay(ev) {
     upsertOrder(order);
     confirmOrder(order);
     loadHolds();
+    refreshWallet();
   } catch (e) {
     if (e.status !== 0) S.payKey = null;
     $("#co-error").textContent = e.text ? e.text() : String(e);
@@ -517,6 +572,8 @@ function wire() {
   }
   $("#co-form").addEventListener("submit", pay);
   $("#co-release").addEventListener("click", release);
+  $("#co-address").addEventListener("change", renderAddressChoice);
+  $("#card").addEventListener("change", (ev) => { ev.target.dataset.touched = "1"; renderCardChoice(); });
   $("#co-close").addEventListener("click", () => $("#checkout").close());
   $("#co-done-close").addEventListener("click", () => $("#checkout").close());
   $("#notify").addEventListener("click", notify);
