@@ -13,6 +13,7 @@ import { card, dropState, mergeOffer, stockText } from "./offers.js";
 import { picture, setPicture, variantImage } from "./media.js";
 import { icsFor, download } from "./ics.js";
 import { loadWallet, fillCountries, addressLine } from "./wallet.js";
+import { followButton, refreshFollow, redrawFollows } from "./follow.js";
 
 const showID = location.pathname.split("/")[2];
 const S = {
@@ -53,7 +54,7 @@ async function main() {
     S.order.push(o.id);
   }
   S.ended = S.show.state === "ended" || S.show.state === "cancelled";
-  productIndex(S.show.brand_id).then((ix) => { S.products = ix.bySKU; renderOffers(); renderHolds(); }).catch(() => {});
+  productIndex(S.show.brand_id).then((ix) => { S.products = ix.bySKU; renderOffers(); renderHolds(); if (S.ended) renderEnded(); }).catch(() => {});
   get(`/api/brands/${S.show.brand_id}`).then((r) => { S.brand = r.brand; renderTop(); }).catch(() => {});
   wire();
   renderAll();
@@ -64,10 +65,14 @@ async function main() {
   loadOrders();
   loadHolds().then(resumeCheckout);
   refreshWallet();
-  onUser(() => { room?.restart(); loadOrders(); loadHolds(); loadSubscribed(); refreshWallet(); renderAll(); });
+  if (S.ended) loadEnded();
+  onUser(() => {
+    room?.restart(); loadOrders(); loadHolds(); loadSubscribed(); refreshWallet(); renderAll();
+    if (S.brand) refreshFollow(S.brand.id);
+  });
   // Holds may have changed in another tab or device meanwhile.
   document.addEventListener("visibilitychange", () => { if (!document.hidden) loadHolds(); });
-  onChange(() => { renderAll(); renderWallet(); });
+  onChange(() => { renderAll(); renderWallet(); redrawFollows(); if (S.ended) renderEnded(); });
   setInterval(tick, 1000);
 }
 
@@ -236,6 +241,7 @@ window.pavilionPlayer = {
 };
 
 function setEnded() {
+  if (!S.ended) loadEnded();
   S.ended = true;
   S.show.state = "ended";
   S.viewers = null;
@@ -629,6 +635,11 @@ function renderVideo() {
 // name, the host, and the bag's count.
 function renderTop() {
   const b = S.brand;
+  if (b && !$("#follow")) {
+    $("#follow-slot").append(followButton(b, { cls: "glass follow-top", id: "follow" }));
+    $("#ended-follow-slot").append(followButton(b, { cls: "primary", count: true, id: "ended-follow" }));
+    $("#ended-brand").href = `/brands/${b.slug}`;
+  }
   const av = clear($("#brand-avatar"));
   if (b?.logo_url) av.append(picture(b.logo_url, { sizes: "36px", width: 36, height: 36, eager: true }));
   else av.textContent = (b?.name || S.show.title || "·").trim().charAt(0).toUpperCase();
@@ -870,4 +881,38 @@ function tick() {
   // Drop countdowns move every second; redraw only the cards that have one.
   const now = room ? room.now() : Date.now();
   if ([...S.offers.values()].some((o) => o.drop && dropState(o, now) !== "none")) renderOffers();
+}
+
+// ---- the ended screen: what sold, the brand's next show, follow
+
+// loadEnded reads what the show sold (the REST read carries sold counts) and
+// the brand's next scheduled show.
+async function loadEnded() {
+  try {
+    const { show } = await get(`/api/shows/${showID}`);
+    S.sold = show.offers.filter((o) => o.sold > 0).map((o) => ({ sku_id: o.sku_id, sold: o.sold }));
+  } catch { S.sold = []; }
+  try {
+    const { hub } = await get(`/api/brands/${S.show.brand_id}/hub`);
+    S.next = [...hub.live, ...hub.upcoming].find((x) => x.id !== showID) || null;
+  } catch { S.next = null; }
+  renderEnded();
+}
+
+function renderEnded() {
+  const sold = S.sold || [];
+  $("#ended-sold-box").hidden = sold.length === 0;
+  clear($("#ended-sold")).append(...sold.map((x) => {
+    const info = S.products.get(x.sku_id);
+    return h("li", { class: "ended-sold-row" },
+      picture(variantImage(info?.product, info?.sku), { sizes: "40px", width: 40, height: 40 }),
+      h("span", { text: [info?.product?.name || t("offer.unknown"), info?.sku ? skuLabel(info.sku) : ""].filter(Boolean).join(" · ") }),
+      h("strong", { class: "sold-n", text: t("player.ended.soldn", { n: number(x.sold) }) }));
+  }));
+  $("#ended-next").hidden = !S.next;
+  if (S.next) {
+    $("#ended-next-link").href = `/shows/${S.next.id}`;
+    $("#ended-next-link").textContent = S.next.title;
+    $("#ended-next-when").textContent = S.next.state === "live" ? t("player.live") : dateTime(S.next.starts_at);
+  }
 }
