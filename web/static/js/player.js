@@ -41,10 +41,15 @@ const intents = new Map();
 main().catch((e) => fatal(e));
 
 async function main() {
+  // The video connects while the page loads: the WHEP offer does not wait
+  // for the strings, the account or the show (a show not live answers 404
+  // and the loop waits; an ended one stops it once the show is read).
+  videoLoop();
   await start();
   try {
     S.show = (await get(`/api/shows/${showID}`)).show;
   } catch (e) {
+    S.ended = true; // stops the video loop
     fatal(e);
     return;
   }
@@ -60,7 +65,6 @@ async function main() {
   renderAll();
   if (!S.ended) {
     room = new Room(showID, { welcome, event, frame, status: roomStatus });
-    videoLoop();
   }
   loadOrders();
   loadHolds().then(resumeCheckout);
@@ -196,7 +200,14 @@ async function videoLoop() {
   while (!S.ended) {
     try {
       setVideo("connecting");
+      const asked = performance.now();
       session = await watch(showID, (stream) => { if (video.srcObject !== stream) video.srcObject = stream; });
+      if (sessions === 0) {
+        // The first session's steps, for support and the speed test.
+        const pc = session.pc;
+        Object.assign(timings, { asked, answered: performance.now() });
+        pc.addEventListener("connectionstatechange", () => { if (pc.connectionState === "connected") timings.connected ??= performance.now(); });
+      }
       sessions++;
       await untilBroken(session.pc);
       retry.reset();
@@ -238,7 +249,16 @@ function setVideo(v) {
 window.pavilionPlayer = {
   framesDecoded: () => (session ? framesDecoded(session.pc) : Promise.resolve(0)),
   sessions: () => sessions,
+  // firstFrame: when the first video frame was shown, in ms since the page
+  // began to load (performance.now()); null until then.
+  firstFrame: () => firstFrame,
+  // timings: when the first WHEP offer left, its answer came, the
+  // connection was up (ms since the page began to load).
+  timings: () => timings,
 };
+let firstFrame = null;
+const timings = {};
+$("#video").requestVideoFrameCallback?.(() => { firstFrame ??= performance.now(); });
 
 function setEnded() {
   if (!S.ended) loadEnded();
