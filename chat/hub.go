@@ -44,6 +44,9 @@ type Hub struct {
 	// Users looks up the accounts moderators act on, for their rank
 	// (account.CanModerate); nil: muting and banning users is unavailable.
 	Users Users
+	// Privacy says which buyers stay out of "just bought" notices
+	// (wallet.Store); nil: every buyer does.
+	Privacy Privacy
 	// CheckOrigin vets a browser's Origin on upgrade; nil: same host only.
 	CheckOrigin func(*http.Request) bool
 	Node        string // this node's name, for presence; default: random
@@ -81,6 +84,7 @@ type Hub struct {
 
 	stockMu sync.Mutex
 	stock   map[uuid.UUID]uuid.UUID // offer → show, waiting for the next stock flush
+	bought  []*checkout.Order       // paid orders waiting for their notice (bought.go), under stockMu
 }
 
 var (
@@ -360,7 +364,7 @@ func (h *Hub) offerView(ctx context.Context, o *checkout.Offer, asOf time.Time) 
 		return nil, err
 	}
 	return &OfferView{ID: o.ID, SKUID: o.SKUID, PriceMinor: o.PriceMinor, Currency: o.Currency, Allocated: o.Allocated,
-		Available: o.Free(sku), PerCustomerLimit: o.PerCustomerLimit,
+		Available: o.Free(sku), PerCustomerLimit: o.PerCustomerLimit, Sold: o.Sold,
 		Drop: o.Drop, DropOpensAt: o.DropOpensAt, DropClosesAt: o.DropClosesAt, AsOf: asOf}, nil
 }
 
@@ -510,6 +514,7 @@ func (h *Hub) StockChanged(showID, offerID uuid.UUID) {
 // OrderChanged tells the buyer's open rooms on this node about their order.
 func (h *Hub) OrderChanged(o *checkout.Order) {
 	h.init()
+	h.queueBought(o)
 	h.mu.Lock()
 	r := h.rooms[o.ShowID]
 	h.mu.Unlock()
@@ -575,6 +580,7 @@ func (h *Hub) Run(ctx context.Context) {
 
 func (h *Hub) tick(ctx context.Context, tick int) {
 	h.flushStock(ctx)
+	h.flushBought(ctx)
 	rooms := h.snapshot()
 	if tick%3 == 0 {
 		for _, r := range rooms {

@@ -87,7 +87,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Metrics: checkout.NewMetrics(reg), Logger: log, HoldTTL: cfg.HoldTTL, PaymentTimeout: cfg.PaymentTimeout,
 	}
 	live := &chat.Hub{
-		Bus: hot.bus, Shows: db, Catalog: db, Checkout: shop, Store: db, Users: db, Logger: log, Registry: reg,
+		Bus: hot.bus, Shows: db, Catalog: db, Checkout: shop, Store: db, Users: db, Privacy: db, Logger: log, Registry: reg,
 		Caller:      func(r *http.Request) *account.Principal { return web.PrincipalFrom(r.Context()) },
 		Credentials: accounts,
 	}

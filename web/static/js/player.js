@@ -135,6 +135,11 @@ function event(f) {
       renderOffers();
       break;
     }
+    case "bought":
+      if (f.offer) upsertOffer(f.offer);
+      renderOffers();
+      announceBought(f);
+      break;
     case "drop": {
       const o = S.offers.get(f.offer_id);
       if (f.offer) upsertOffer(f.offer);
@@ -935,4 +940,23 @@ function renderEnded() {
     $("#ended-next-link").textContent = S.next.title;
     $("#ended-next-when").textContent = S.next.state === "live" ? t("player.live") : dateTime(S.next.starts_at);
   }
+}
+
+// ---- "just bought" notices
+
+let boughtTimer = 0;
+
+// announceBought shows who just bought what over the video for a few
+// seconds; a buyer who keeps out of notices is "someone".
+function announceBought(f) {
+  const o = S.offers.get(f.offer_id);
+  const name = (o && S.products.get(o.sku_id)?.product?.name) || t("offer.unknown");
+  const el = $("#bought-notice");
+  el.textContent = f.buyer ? t("bought.named", { who: f.buyer, name }) : t("bought.someone", { name });
+  el.hidden = false;
+  el.classList.remove("pop");
+  void el.offsetWidth; // restart the animation for back-to-back notices
+  el.classList.add("pop");
+  clearTimeout(boughtTimer);
+  boughtTimer = setTimeout(() => { el.hidden = true; }, 4000);
 }
