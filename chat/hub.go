@@ -191,11 +191,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		viewer string
 		header http.Header
 	)
-	if h.Analytics != nil {
-		var cookie *http.Cookie
-		if viewer, cookie = viewerKey(r, u, h.SecureCookies); cookie != nil {
-			header = http.Header{"Set-Cookie": {cookie.String()}}
-		}
+	// Who the socket is counts a person once in the viewer count and in
+	// analytics, however many tabs they have open.
+	var cookie *http.Cookie
+	if viewer, cookie = viewerKey(r, u, h.SecureCookies); cookie != nil {
+		header = http.Header{"Set-Cookie": {cookie.String()}}
 	}
 	ws, err := h.upgrader.Upgrade(w, r, header)
 	if err != nil {
@@ -203,6 +203,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := newConn(ws, room, u)
 	c.cred = cred
+	c.who = viewer
 	// ?v=2: room traffic in batch frames (PROTOCOL.md); anything else gets
 	// protocol version 1, one frame per event.
 	if v, err := strconv.Atoi(r.URL.Query().Get("v")); err == nil && v >= 2 {
@@ -309,7 +310,7 @@ func (h *Hub) openRoom(ctx context.Context, sh *show.Show) (*Room, error) {
 		return nil, err
 	}
 	r := &Room{hub: h, showID: sh.ID, channel: channel, sub: sub, cancel: cancel, show: *showView(sh), epoch: epoch,
-		conns: map[*conn]struct{}{}, byUser: map[uuid.UUID][]*conn{}, offers: offers, muted: map[uuid.UUID]time.Time{}, banned: map[uuid.UUID]bool{},
+		conns: map[*conn]struct{}{}, people: map[string]int{}, byUser: map[uuid.UUID][]*conn{}, offers: offers, muted: map[uuid.UUID]time.Time{}, banned: map[uuid.UUID]bool{},
 		lastChat: map[uuid.UUID]time.Time{}, limits: map[uuid.UUID]*rate.Limiter{}, reacts: map[string]int{},
 		flushNow: make(chan struct{}, 1)}
 	if h.Store != nil {
@@ -605,10 +606,13 @@ func (h *Hub) snapshot() []*Room {
 	return out
 }
 
-// presence reports this node's viewers and shows every viewer the total over all nodes.
+// presence reports this node's viewers and shows every viewer the total over
+// all nodes. A viewer is a person (an account, or a browser's visitor
+// cookie) however many sockets they hold on this node; one person on two
+// nodes counts on each.
 func (h *Hub) presence(ctx context.Context, r *Room) {
 	r.mu.Lock()
-	n := len(r.conns)
+	n := len(r.people)
 	r.mu.Unlock()
 	total, err := h.Bus.Presence(ctx, r.channel, h.Node, n, 10*time.Second)
 	if err != nil {
