@@ -2,13 +2,10 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
 )
 
@@ -16,13 +13,6 @@ import (
 func (db *DB) Follow(ctx context.Context, brandID, userID uuid.UUID, at time.Time) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO brand_follows (brand_id, user_id, created_at) VALUES ($1, $2, $3)
 		ON CONFLICT (brand_id, user_id) DO NOTHING`, brandID, userID, at)
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23503" { // foreign_key_violation
-		if pe.ConstraintName == "brand_follows_brand_fkey" {
-			return apperr.Wrap(apperr.NotFound, err, "brand not found")
-		}
-		return apperr.Wrap(apperr.NotFound, err, "user not found")
-	}
 	return storeErr("follow", err)
 }
 

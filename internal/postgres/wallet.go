@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/wallet"
@@ -24,15 +23,6 @@ func scanAddress(r pgx.Row) (*wallet.Address, error) {
 	}
 	a.CreatedAt, a.UsedAt = a.CreatedAt.UTC(), a.UsedAt.UTC()
 	return &a, nil
-}
-
-// userRef maps a broken reference to the users table to NotFound.
-func userRef(op string, err error) error {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23503" { // foreign_key_violation
-		return apperr.Wrap(apperr.NotFound, err, "user not found")
-	}
-	return storeErr(op, err)
 }
 
 // Addresses lists the account's address book, the most recently used first.
@@ -73,7 +63,7 @@ func (db *DB) SaveAddress(ctx context.Context, a *wallet.Address, max int) (*wal
 		return err
 	})
 	if err != nil {
-		return nil, userRef("save address", err)
+		return nil, storeErr("save address", err)
 	}
 	return out, nil
 }
@@ -117,7 +107,7 @@ func (db *DB) SetPaymentMethod(ctx context.Context, userID uuid.UUID, m *wallet.
 	_, err := db.pool.Exec(ctx, `INSERT INTO payment_methods (user_id, provider, ref, label, updated_at) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (user_id) DO UPDATE SET provider = excluded.provider, ref = excluded.ref, label = excluded.label, updated_at = excluded.updated_at`,
 		userID, m.Provider, m.Ref, m.Label, m.UpdatedAt)
-	return userRef("set payment method", err)
+	return storeErr("set payment method", err)
 }
 
 // ForgetPaymentMethod forgets the account's payment method; none is not an error.
@@ -140,7 +130,7 @@ func (db *DB) HidesPurchases(ctx context.Context, userID uuid.UUID) (bool, error
 func (db *DB) SetHidesPurchases(ctx context.Context, userID uuid.UUID, hide bool) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO buyer_privacy (user_id, hide_purchases) VALUES ($1, $2)
 		ON CONFLICT (user_id) DO UPDATE SET hide_purchases = excluded.hide_purchases`, userID, hide)
-	return userRef("set hides purchases", err)
+	return storeErr("set hides purchases", err)
 }
 
 var _ wallet.Store = (*DB)(nil)
