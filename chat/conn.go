@@ -44,6 +44,9 @@ type conn struct {
 	room *Room
 	user *account.User // nil: anonymous, read-only
 	cred binding       // the credential user came with; the socket ends with it
+	// who is the person behind the socket (an account, or a browser's
+	// visitor cookie): the viewer count counts people, not sockets.
+	who string
 
 	// v2: room traffic in batch frames (?v=2); otherwise each event in a
 	// text frame of its own, as protocol version 1 clients expect.

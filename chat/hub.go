@@ -44,6 +44,9 @@ type Hub struct {
 	// Users looks up the accounts moderators act on, for their rank
 	// (account.CanModerate); nil: muting and banning users is unavailable.
 	Users Users
+	// Privacy says which buyers stay out of "just bought" notices
+	// (wallet.Store); nil: every buyer does.
+	Privacy Privacy
 	// CheckOrigin vets a browser's Origin on upgrade; nil: same host only.
 	CheckOrigin func(*http.Request) bool
 	Node        string // this node's name, for presence; default: random
@@ -81,6 +84,7 @@ type Hub struct {
 
 	stockMu sync.Mutex
 	stock   map[uuid.UUID]uuid.UUID // offer → show, waiting for the next stock flush
+	bought  []*checkout.Order       // paid orders waiting for their notice (bought.go), under stockMu
 }
 
 var (
@@ -187,11 +191,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		viewer string
 		header http.Header
 	)
-	if h.Analytics != nil {
-		var cookie *http.Cookie
-		if viewer, cookie = viewerKey(r, u, h.SecureCookies); cookie != nil {
-			header = http.Header{"Set-Cookie": {cookie.String()}}
-		}
+	// Who the socket is counts a person once in the viewer count and in
+	// analytics, however many tabs they have open.
+	var cookie *http.Cookie
+	if viewer, cookie = viewerKey(r, u, h.SecureCookies); cookie != nil {
+		header = http.Header{"Set-Cookie": {cookie.String()}}
 	}
 	ws, err := h.upgrader.Upgrade(w, r, header)
 	if err != nil {
@@ -199,6 +203,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := newConn(ws, room, u)
 	c.cred = cred
+	c.who = viewer
 	// ?v=2: room traffic in batch frames (PROTOCOL.md); anything else gets
 	// protocol version 1, one frame per event.
 	if v, err := strconv.Atoi(r.URL.Query().Get("v")); err == nil && v >= 2 {
@@ -305,7 +310,7 @@ func (h *Hub) openRoom(ctx context.Context, sh *show.Show) (*Room, error) {
 		return nil, err
 	}
 	r := &Room{hub: h, showID: sh.ID, channel: channel, sub: sub, cancel: cancel, show: *showView(sh), epoch: epoch,
-		conns: map[*conn]struct{}{}, byUser: map[uuid.UUID][]*conn{}, offers: offers, muted: map[uuid.UUID]time.Time{}, banned: map[uuid.UUID]bool{},
+		conns: map[*conn]struct{}{}, people: map[string]int{}, byUser: map[uuid.UUID][]*conn{}, offers: offers, muted: map[uuid.UUID]time.Time{}, banned: map[uuid.UUID]bool{},
 		lastChat: map[uuid.UUID]time.Time{}, limits: map[uuid.UUID]*rate.Limiter{}, reacts: map[string]int{},
 		flushNow: make(chan struct{}, 1)}
 	if h.Store != nil {
@@ -360,7 +365,7 @@ func (h *Hub) offerView(ctx context.Context, o *checkout.Offer, asOf time.Time) 
 		return nil, err
 	}
 	return &OfferView{ID: o.ID, SKUID: o.SKUID, PriceMinor: o.PriceMinor, Currency: o.Currency, Allocated: o.Allocated,
-		Available: o.Free(sku), PerCustomerLimit: o.PerCustomerLimit,
+		Available: o.Free(sku), PerCustomerLimit: o.PerCustomerLimit, Sold: o.Sold,
 		Drop: o.Drop, DropOpensAt: o.DropOpensAt, DropClosesAt: o.DropClosesAt, AsOf: asOf}, nil
 }
 
@@ -499,6 +504,7 @@ func (h *Hub) StockChanged(showID, offerID uuid.UUID) {
 // OrderChanged tells the buyer's open rooms on this node about their order.
 func (h *Hub) OrderChanged(o *checkout.Order) {
 	h.init()
+	h.queueBought(o)
 	h.mu.Lock()
 	r := h.rooms[o.ShowID]
 	h.mu.Unlock()
@@ -564,6 +570,7 @@ func (h *Hub) Run(ctx context.Context) {
 
 func (h *Hub) tick(ctx context.Context, tick int) {
 	h.flushStock(ctx)
+	h.flushBought(ctx)
 	rooms := h.snapshot()
 	if tick%3 == 0 {
 		for _, r := range rooms {
@@ -588,10 +595,13 @@ func (h *Hub) snapshot() []*Room {
 	return out
 }
 
-// presence reports this node's viewers and shows every viewer the total over all nodes.
+// presence reports this node's viewers and shows every viewer the total over
+// all nodes. A viewer is a person (an account, or a browser's visitor
+// cookie) however many sockets they hold on this node; one person on two
+// nodes counts on each.
 func (h *Hub) presence(ctx context.Context, r *Room) {
 	r.mu.Lock()
-	n := len(r.conns)
+	n := len(r.people)
 	r.mu.Unlock()
 	total, err := h.Bus.Presence(ctx, r.channel, h.Node, n, 10*time.Second)
 	if err != nil {

@@ -255,6 +255,7 @@ type roomEvent struct {
 	Opens   *time.Time `json:"opens_at,omitempty"`  // drop
 	Closes  *time.Time `json:"closes_at,omitempty"` // drop
 	Now     *time.Time `json:"server_time,omitempty"`
+	Buyer   string     `json:"buyer,omitempty"` // bought: "Mei L.", or absent for a buyer who keeps out of notices
 	// Draw is a fair draw as published: the commitment while open; seed and
 	// winners (no entry list) once drawn.
 	Draw *checkout.DrawRecord `json:"draw,omitempty"`
@@ -271,6 +272,7 @@ const (
 	EvDrop       = "drop"
 	EvShow       = "show"
 	EvDraw       = "draw"
+	EvBought     = "bought"
 )
 
 // OfferView is an offer as viewers see it: price and live stock. Every
@@ -286,6 +288,8 @@ type OfferView struct {
 	Allocated        int       `json:"allocated"`
 	Available        int       `json:"available"`
 	PerCustomerLimit int       `json:"per_customer_limit"`
+	// Sold is how many units of the offer were sold: the player's counter.
+	Sold int `json:"sold"`
 	// A flash drop sells only between DropOpensAt and DropClosesAt (server clock).
 	Drop         bool       `json:"drop"`
 	DropOpensAt  *time.Time `json:"drop_opens_at"`

@@ -50,6 +50,7 @@ type Room struct {
 	// current hosts and visibility. Privileged frames read the show afresh.
 	show   ShowView
 	conns  map[*conn]struct{}
+	people map[string]int        // sockets per person (conn.who): the viewer count is its size
 	byUser map[uuid.UUID][]*conn // signed-in viewers' connections, for their order updates
 	// pending is the current tick's events (tick.go); viewDirty says the
 	// viewer list changed since the last tick.
@@ -89,6 +90,7 @@ func (r *Room) join(c *conn, epoch string, after uint64) {
 	if c.user != nil {
 		r.byUser[c.user.ID] = append(r.byUser[c.user.ID], c)
 	}
+	r.people[c.who]++
 	r.viewDirty = true
 	r.idleAt = time.Time{}
 	// Events up to r.last reach c through its welcome or its replay; the
@@ -179,6 +181,11 @@ func nonNilRaw(s []json.RawMessage) []json.RawMessage {
 
 func (r *Room) leave(c *conn) {
 	r.mu.Lock()
+	if _, ok := r.conns[c]; ok {
+		if r.people[c.who]--; r.people[c.who] <= 0 {
+			delete(r.people, c.who)
+		}
+	}
 	delete(r.conns, c)
 	if c.user != nil {
 		list := slices.DeleteFunc(r.byUser[c.user.ID], func(x *conn) bool { return x == c })

@@ -37,7 +37,10 @@ const TypeBatch = "batch"
 // laneOf tells an event's lane by its type.
 func laneOf(typ string) lane {
 	switch typ {
-	case EvChat, "reactions":
+	case EvChat, "reactions", EvBought:
+		// A "just bought" notice is social proof, not stock: in a stampede
+		// it is sampled like chat (the offer it carries is merged by as_of,
+		// so a later event or the welcome brings the counts back).
 		return laneChat
 	}
 	return laneState

@@ -13,6 +13,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/wallet"
 )
 
 // IdempotencyHeader is the request header that makes reserve and place-order retryable.
@@ -95,18 +96,37 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req checkout.OrderRequest
-	if err := decode(r, &req); err != nil {
+	var in struct {
+		checkout.OrderRequest
+		wallet.Choice
+	}
+	if err := decode(r, &in); err != nil {
 		return err
 	}
+	req := in.OrderRequest
 	if req.ReservationID == uuid.Nil {
 		return apperr.Errorf(apperr.Invalid, "reservation_id is required")
+	}
+	if in.Choice != (wallet.Choice{}) {
+		if s.Wallet == nil {
+			return apperr.Errorf(apperr.Invalid, "this server keeps no address book nor payment method: give shipping and payment_token")
+		}
+		if err := s.Wallet.Prepare(r.Context(), u.ID, &req, in.Choice); err != nil {
+			return err
+		}
 	}
 	req.IdempotencyKey = r.Header.Get(IdempotencyHeader)
 	o, replayed, err := s.Checkout.PlaceOrder(r.Context(), u, req)
 	markReplay(w, replayed)
 	if err != nil {
 		return err
+	}
+	if in.Choice != (wallet.Choice{}) {
+		// The order is taken: what the wallet could not keep costs the buyer
+		// a form next time, not this order.
+		if err := s.Wallet.Settle(r.Context(), u.ID, req, in.Choice); err != nil {
+			s.logger().WarnContext(r.Context(), "order taken, wallet not updated", "order", o.ID, "err", err)
+		}
 	}
 	status := http.StatusCreated
 	if o.State == checkout.Pending {

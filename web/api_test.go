@@ -27,6 +27,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/show"
 	"github.com/pavilion-live/pavilion/internal/sqlite"
 	"github.com/pavilion-live/pavilion/internal/testpay"
+	"github.com/pavilion-live/pavilion/internal/wallet"
 	"github.com/pavilion-live/pavilion/stream"
 	"github.com/pavilion-live/pavilion/web"
 )
@@ -68,7 +69,7 @@ func newEnv(t *testing.T) *env {
 	e.pay = &testpay.Provider{Hang: 2 * time.Second}
 	e.shop = &checkout.Service{Catalog: db, Ledger: db, Gate: memory.NewGate(), Shows: db, Payments: e.pay,
 		PaymentTimeout: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
-	live := &chat.Hub{Bus: memory.NewBus(), Shows: db, Catalog: db, Checkout: e.shop, Store: db, Users: db, Logger: slog.New(slog.DiscardHandler),
+	live := &chat.Hub{Bus: memory.NewBus(), Shows: db, Catalog: db, Checkout: e.shop, Store: db, Users: db, Privacy: db, Logger: slog.New(slog.DiscardHandler),
 		Caller: func(r *http.Request) *account.Principal { return web.PrincipalFrom(r.Context()) }, Credentials: e.svc}
 	e.svc.Notifier = live
 	e.shop.Notifier = live
@@ -80,6 +81,8 @@ func newEnv(t *testing.T) *env {
 		Accounts: e.svc, Brands: db, Shows: db, Schedule: e.shows, Catalog: db, Checkout: e.shop, Live: live, Media: media,
 		Draws:    &checkout.Draws{Checkout: e.shop, Store: db},
 		Images:   &images.Service{Store: db, Limits: images.Limits{MaxBytes: 256 << 10}},
+		Wallet:   &wallet.Service{Store: db, Methods: e.pay, Provider: "test"},
+		Follows:  db,
 		Checks:   []web.Check{{Name: "store", Ping: db.Ping}, {Name: "fake", Ping: func(context.Context) error { return *e.ready }}},
 		Registry: prometheus.NewRegistry(),
 		Logger:   slog.New(slog.DiscardHandler),

@@ -34,6 +34,8 @@ func (s *Server) pages(mux *http.ServeMux) {
 	mux.HandleFunc("GET /studio/{id}", shell("studio.html"))
 	mux.HandleFunc("GET /brand", shell("brand.html"))
 	mux.HandleFunc("GET /orders", shell("orders.html"))
+	mux.HandleFunc("GET /brands/{id}", shell("brand-page.html"))
+	mux.HandleFunc("GET /account", shell("account.html"))
 }
 
 // noCache makes browsers revalidate static files: embedded files carry no

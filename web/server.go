@@ -21,6 +21,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/images"
 	"github.com/pavilion-live/pavilion/internal/show"
+	"github.com/pavilion-live/pavilion/internal/wallet"
 	"github.com/pavilion-live/pavilion/stream"
 )
 
@@ -53,6 +54,11 @@ type Server struct {
 	// Images takes uploads and serves /media/; nil answers 501. Its
 	// Limits.MaxBytes bounds an upload's body instead of MaxBodyBytes.
 	Images *images.Service
+	// Wallet keeps address books and remembered payment methods; nil
+	// answers 501 and orders use only what they carry.
+	Wallet *wallet.Service
+	// Follows keeps who follows which brand; nil answers 501.
+	Follows brand.Follows
 
 	Checks []Check
 	// Registry is where HTTP metrics are registered; nil: none. The metrics
@@ -214,6 +220,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/orders/{id}/refund", s.api(s.orderAction("refund")))
 	mux.HandleFunc("GET /api/brands/{id}/orders", s.api(s.listBrandOrders))
 	mux.HandleFunc("GET /api/brands/{id}/orders.csv", s.api(s.brandOrdersCSV))
+	s.walletRoutes(mux)
 
 	if s.Live != nil {
 		mux.Handle("GET /ws/shows/{id}", s.Live)

@@ -28,6 +28,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/images"
 	"github.com/pavilion-live/pavilion/internal/show"
 	"github.com/pavilion-live/pavilion/internal/testpay"
+	"github.com/pavilion-live/pavilion/internal/wallet"
 	"github.com/pavilion-live/pavilion/stream"
 	"github.com/pavilion-live/pavilion/web"
 )
@@ -80,14 +81,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pay := &testpay.Provider{}
 	shop := &checkout.Service{
-		Catalog: db, Ledger: db, Gate: hot.gate, Shows: db, Payments: &testpay.Provider{},
+		Catalog: db, Ledger: db, Gate: hot.gate, Shows: db, Payments: pay,
 		Metrics: checkout.NewMetrics(reg), Logger: log, HoldTTL: cfg.HoldTTL, PaymentTimeout: cfg.PaymentTimeout,
 		DrawStore: db,
 	}
 	draws := &checkout.Draws{Checkout: shop, Store: db}
 	live := &chat.Hub{
-		Bus: hot.bus, Shows: db, Catalog: db, Checkout: shop, Store: db, Users: db, Logger: log, Registry: reg,
+		Bus: hot.bus, Shows: db, Catalog: db, Checkout: shop, Store: db, Users: db, Privacy: db, Logger: log, Registry: reg,
 		Caller:      func(r *http.Request) *account.Principal { return web.PrincipalFrom(r.Context()) },
 		Credentials: accounts,
 	}
@@ -137,6 +139,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Accounts: accounts, Brands: db, Shows: db, Schedule: shows, Catalog: db, Checkout: shop, Live: live, Media: media, Analytics: stats,
 		Draws:          draws,
 		Images:         &images.Service{Store: db},
+		Wallet:         &wallet.Service{Store: db, Methods: pay, Provider: "test"},
+		Follows:        db,
 		Checks:         []web.Check{{Name: "store", Ping: db.Ping}, {Name: "bus", Ping: hot.bus.Ping}},
 		Registry:       reg,
 		Logger:         log,

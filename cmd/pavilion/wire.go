@@ -26,6 +26,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/redis"
 	"github.com/pavilion-live/pavilion/internal/show"
 	"github.com/pavilion-live/pavilion/internal/sqlite"
+	"github.com/pavilion-live/pavilion/internal/wallet"
 	"github.com/pavilion-live/pavilion/stream"
 )
 
@@ -41,6 +42,8 @@ type database interface {
 	chat.Store
 	analytics.Store
 	images.Store
+	wallet.Store
+	brand.Follows
 	Migrate(ctx context.Context) error
 	Version(ctx context.Context) (int64, error)
 	// Pending lists the migrations of this binary the schema lacks.

@@ -217,6 +217,12 @@ var constraints = map[string]violation{
 	"show_mutes_show_fkey":           {apperr.NotFound, "show not found"},
 	"show_mutes_user_fkey":           {apperr.NotFound, "user not found"},
 	"brand_blocked_words_brand_fkey": {apperr.NotFound, "brand not found"},
+
+	"addresses_user_fkey":       {apperr.NotFound, "user not found"},
+	"payment_methods_user_fkey": {apperr.NotFound, "user not found"},
+	"buyer_privacy_user_fkey":   {apperr.NotFound, "user not found"},
+	"brand_follows_brand_fkey":  {apperr.NotFound, "brand not found"},
+	"brand_follows_user_fkey":   {apperr.NotFound, "user not found"},
 }
 
 // storeErr turns err into an *apperr.Error when it is one a user can act on

@@ -105,7 +105,7 @@ func TestLiveShow(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("ship-line1"), "1 Rue de la Paix"),
 		chromedp.SendKeys(chromedp.ID("ship-city"), "Paris"),
 		chromedp.SendKeys(chromedp.ID("ship-postal"), "75002"),
-		chromedp.SendKeys(chromedp.ID("ship-country"), "fr"),
+		chromedp.SetValue(chromedp.ID("ship-country"), "FR"),
 	)
 	viewer.screenshots("player-checkout")
 	viewer.do("pay", chromedp.Click(chromedp.ID("co-pay")))

@@ -53,12 +53,12 @@ export async function api(method, path, body, headers = {}) {
   return data ?? {};
 }
 
-// uploadImage sends a picture file as it is (its bytes, its type) to a
-// brand's image store and answers the stored image: {url, srcset, …}.
-export async function uploadImage(brandID, file) {
+// upload sends a picture file as it is (its bytes, its type) to path and
+// answers the JSON reply.
+async function upload(path, file) {
   let res;
   try {
-    res = await fetch(`/api/brands/${brandID}/images`, {
+    res = await fetch(path, {
       method: "POST", credentials: "same-origin", body: file,
       headers: { Accept: "application/json", "Content-Type": file.type || "application/octet-stream" },
     });
@@ -67,8 +67,16 @@ export async function uploadImage(brandID, file) {
   }
   const data = await res.json().catch(() => null);
   if (!res.ok) throw new ApiError(res.status, data?.error?.code || "http_" + res.status, data?.error?.message || res.statusText);
-  return data.image;
+  return data;
 }
+
+// uploadImage stores a picture in a brand's image store and answers the
+// stored image: {url, srcset, …}.
+export const uploadImage = async (brandID, file) => (await upload(`/api/brands/${brandID}/images`, file)).image;
+
+// uploadAvatar makes a picture the signed-in host's or brand admin's own and
+// answers the updated user.
+export const uploadAvatar = async (file) => (await upload("/api/me/avatar", file)).user;
 
 export const get = (p) => api("GET", p);
 export const post = (p, b, h) => api("POST", p, b, h);

@@ -61,7 +61,7 @@ function showCard(s) {
         s.kind === "pavilion_day" ? h("span", { class: "tag", i18n: "home.tag.pday" }) : null, " ",
         s.visibility === "members" ? h("span", { class: "tag members", i18n: "home.tag.members" }) : null),
       h("h3", {}, h("a", { href: `/shows/${s.id}`, text: s.title })),
-      b ? h("p", { class: "muted", text: b.name }) : null,
+      b ? h("p", {}, h("a", { class: "muted", href: `/brands/${b.slug}`, text: b.name })) : null,
       h("p", { class: "small-text", text: dateRange(s.starts_at, s.ends_at) }),
       staff ? h("a", { href: `/studio/${s.id}`, class: "small-text", i18n: "home.studio" }) : null));
 }

@@ -58,6 +58,7 @@ export function card(o, info, opts = {}) {
       info?.sku ? h("p", { class: "muted sku", text: skuLabel(info.sku) }) : null,
       h("p", { class: "price" }, h("span", { class: "now", text: money(o.price_minor, o.currency) }), " ", regular),
       h("p", { class: "stock" + (soldOut ? " out" : ""), "data-stock": o.available, text: stockText(o) }),
+      o.sold > 0 ? h("p", { class: "sold", "data-sold": o.sold, text: t("offer.sold", { n: o.sold }) }) : null,
       drop,
       opts.action ? h("div", { class: "offer-actions" }, opts.action) : null,
     ),

@@ -1,14 +1,17 @@
 // Your orders, /orders: every order of the signed-in viewer, newest first,
 // with the product's picture and variant, the show it was bought in, its
 // state, and a cancel button while the order can still be cancelled (paid,
-// not shipped).
+// not shipped), and "buy again": the same offer held again and paid in one
+// confirmation with the saved address and card, or finished in the show's
+// checkout sheet when the wallet lacks one of them.
 import { t, money, dateTime, onChange } from "./i18n.js";
 import { h, $, clear } from "./dom.js";
-import { get, post, productIndex, skuLabel } from "./api.js";
+import { get, post, del, productIndex, skuLabel } from "./api.js";
 import { start, onUser, requireLogin, currentUser } from "./shell.js";
 import { picture, variantImage } from "./media.js";
+import { loadWallet, addressLine } from "./wallet.js";
 
-const S = { orders: [], products: new Map(), shows: new Map(), loaded: false };
+const S = { orders: [], products: new Map(), shows: new Map(), loaded: false, busy: false };
 
 main();
 
@@ -63,7 +66,9 @@ function render() {
         h("strong", { text: money(o.total_minor, o.currency) }),
         h("span", { class: "state state-" + o.state, "data-state": o.state, text: t("order.state." + o.state) }),
         o.state === "paid" ? h("button", { type: "button", class: "secondary small", "data-cancel": o.id, i18n: "orders.cancel",
-          "aria-label": t("orders.cancel.of", { name }), onclick: () => cancel(o, name) }) : null)));
+          "aria-label": t("orders.cancel.of", { name }), onclick: () => cancel(o, name) }) : null,
+        h("button", { type: "button", class: "primary small", "data-again": o.id, i18n: "orders.again",
+          "aria-label": t("orders.again.of", { name }), disabled: S.busy, onclick: () => buyAgain(o, name) }))));
   }
 }
 
@@ -78,4 +83,45 @@ async function cancel(o, name) {
   }
   render();
   $("#orders-status").classList.toggle("sr-only", false);
+}
+
+function say(text) {
+  $("#orders-status").textContent = text;
+  $("#orders-status").classList.toggle("sr-only", false);
+}
+
+// buyAgain holds the order's offer again. With a saved address and card it
+// pays after one confirmation; otherwise the show's checkout sheet takes
+// over with the hold.
+async function buyAgain(o, name) {
+  if (S.busy) return;
+  S.busy = true;
+  render();
+  try {
+    const wallet = await loadWallet();
+    const { reservation: r } = await post("/api/reservations", { offer_id: o.offer_id, quantity: o.quantity }, { "Idempotency-Key": crypto.randomUUID() });
+    const addr = wallet.addresses[0];
+    if (!addr || !wallet.method) {
+      location.assign(`/shows/${o.show_id}?checkout=${r.id}`);
+      return;
+    }
+    const total = money(r.price_minor * r.quantity, r.currency);
+    if (!confirm(t("orders.again.confirm", { name, total, card: wallet.method.label, address: addressLine(addr) }))) {
+      await del(`/api/reservations/${r.id}`).catch(() => {});
+      return;
+    }
+    let { order } = await post("/api/orders", { reservation_id: r.id, address_id: addr.id, use_saved_payment: true }, { "Idempotency-Key": crypto.randomUUID() });
+    for (let i = 0; order.state === "pending" && i < 20; i++) {
+      say(t("co.confirming"));
+      await new Promise((ok) => setTimeout(ok, 1500));
+      order = (await get(`/api/orders/${order.id}`)).order;
+    }
+    S.orders.unshift(order);
+    say(t(order.state === "paid" ? "orders.again.done" : "orders.again.pending", { name, total, id: order.id.slice(0, 8) }));
+  } catch (e) {
+    say(e.text ? e.text() : String(e));
+  } finally {
+    S.busy = false;
+    render();
+  }
 }

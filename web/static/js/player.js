@@ -13,6 +13,8 @@ import { card, dropState, mergeOffer, stockText } from "./offers.js";
 import { picture, setPicture, variantImage } from "./media.js";
 import { icsFor, download } from "./ics.js";
 import { Draws } from "./draws.js";
+import { loadWallet, fillCountries, addressLine } from "./wallet.js";
+import { followButton, refreshFollow, redrawFollows } from "./follow.js";
 
 const showID = location.pathname.split("/")[2];
 const S = {
@@ -25,6 +27,8 @@ const S = {
   brand: null,
   // variant: the offer chosen on each product's card in the bag, by product.
   variant: new Map(),
+  // The buyer's saved addresses and remembered card (wallet.js).
+  wallet: { addresses: [], method: null },
 };
 let room;
 let session = null;
@@ -43,10 +47,15 @@ const draws = new Draws(showID, {
 main().catch((e) => fatal(e));
 
 async function main() {
+  // The video connects while the page loads: the WHEP offer does not wait
+  // for the strings, the account or the show (a show not live answers 404
+  // and the loop waits; an ended one stops it once the show is read).
+  videoLoop();
   await start();
   try {
     S.show = (await get(`/api/shows/${showID}`)).show;
   } catch (e) {
+    S.ended = true; // stops the video loop
     fatal(e);
     return;
   }
@@ -56,20 +65,24 @@ async function main() {
     S.order.push(o.id);
   }
   S.ended = S.show.state === "ended" || S.show.state === "cancelled";
-  productIndex(S.show.brand_id).then((ix) => { S.products = ix.bySKU; renderOffers(); renderHolds(); }).catch(() => {});
+  productIndex(S.show.brand_id).then((ix) => { S.products = ix.bySKU; renderOffers(); renderHolds(); if (S.ended) renderEnded(); }).catch(() => {});
   get(`/api/brands/${S.show.brand_id}`).then((r) => { S.brand = r.brand; renderTop(); }).catch(() => {});
   wire();
   renderAll();
   if (!S.ended) {
     room = new Room(showID, { welcome, event, frame, status: roomStatus });
-    videoLoop();
   }
   loadOrders();
-  loadHolds();
-  onUser(() => { room?.restart(); loadOrders(); loadHolds(); loadSubscribed(); renderAll(); draws.load(); });
+  loadHolds().then(resumeCheckout);
+  refreshWallet();
+  if (S.ended) loadEnded();
+  onUser(() => {
+    room?.restart(); loadOrders(); loadHolds(); loadSubscribed(); refreshWallet(); renderAll(); draws.load();
+    if (S.brand) refreshFollow(S.brand.id);
+  });
   // Holds may have changed in another tab or device meanwhile.
   document.addEventListener("visibilitychange", () => { if (!document.hidden) loadHolds(); });
-  onChange(() => renderAll());
+  onChange(() => { renderAll(); renderWallet(); redrawFollows(); if (S.ended) renderEnded(); });
   setInterval(tick, 1000);
 }
 
@@ -129,6 +142,11 @@ function event(f) {
       renderOffers();
       break;
     }
+    case "bought":
+      if (f.offer) upsertOffer(f.offer);
+      renderOffers();
+      announceBought(f);
+      break;
     case "drop": {
       const o = S.offers.get(f.offer_id);
       if (f.offer) upsertOffer(f.offer);
@@ -197,7 +215,14 @@ async function videoLoop() {
   while (!S.ended) {
     try {
       setVideo("connecting");
+      const asked = performance.now();
       session = await watch(showID, (stream) => { if (video.srcObject !== stream) video.srcObject = stream; });
+      if (sessions === 0) {
+        // The first session's steps, for support and the speed test.
+        const pc = session.pc;
+        Object.assign(timings, { asked, answered: performance.now() });
+        pc.addEventListener("connectionstatechange", () => { if (pc.connectionState === "connected") timings.connected ??= performance.now(); });
+      }
       sessions++;
       await untilBroken(session.pc);
       retry.reset();
@@ -239,9 +264,19 @@ function setVideo(v) {
 window.pavilionPlayer = {
   framesDecoded: () => (session ? framesDecoded(session.pc) : Promise.resolve(0)),
   sessions: () => sessions,
+  // firstFrame: when the first video frame was shown, in ms since the page
+  // began to load (performance.now()); null until then.
+  firstFrame: () => firstFrame,
+  // timings: when the first WHEP offer left, its answer came, the
+  // connection was up (ms since the page began to load).
+  timings: () => timings,
 };
+let firstFrame = null;
+const timings = {};
+$("#video").requestVideoFrameCallback?.(() => { firstFrame ??= performance.now(); });
 
 function setEnded() {
+  if (!S.ended) loadEnded();
   S.ended = true;
   S.show.state = "ended";
   S.viewers = null;
@@ -304,8 +339,54 @@ function openCheckout(id) {
   $("#co-error").textContent = "";
   if (!$("#ship-name").value && currentUser()) $("#ship-name").value = currentUser().display_name;
   renderCheckout();
+  renderWallet();
   if (!d.open) d.showModal();
-  $("#ship-name").focus();
+  (S.wallet.addresses.length ? $("#co-address") : $("#ship-name")).focus();
+}
+
+// resumeCheckout opens the sheet on the hold named by ?checkout= (the
+// orders page's "buy again" sends the buyer here when the wallet cannot pay
+// on its own).
+function resumeCheckout() {
+  const id = new URLSearchParams(location.search).get("checkout");
+  if (id && S.holds.has(id)) openCheckout(id);
+}
+
+async function refreshWallet() {
+  S.wallet = currentUser() ? await loadWallet() : { addresses: [], method: null };
+  renderWallet();
+}
+
+// renderWallet offers the saved addresses (the last used chosen) and the
+// remembered card (chosen) above the form for new ones.
+function renderWallet() {
+  fillCountries($("#ship-country"));
+  const { addresses, method } = S.wallet;
+  const sel = $("#co-address");
+  const was = sel.value;
+  clear(sel).append(...addresses.map((a) => h("option", { value: a.id, text: addressLine(a) })),
+    h("option", { value: "new", text: t("co.address.new") }));
+  sel.value = addresses.some((a) => a.id === was) || was === "new" ? was : addresses[0]?.id || "new";
+  $("#co-saved").hidden = addresses.length === 0;
+  renderAddressChoice();
+  const card = $("#card");
+  card.querySelector('option[value="saved"]')?.remove();
+  if (method) {
+    card.prepend(h("option", { value: "saved", text: t("co.card.saved", { label: method.label }) }));
+    if (!card.dataset.touched) card.value = "saved";
+  }
+  renderCardChoice();
+}
+
+// The new-address form is disabled (and so not checked) while a saved one is chosen.
+function renderAddressChoice() {
+  const saved = $("#co-address").value !== "new" && S.wallet.addresses.length > 0;
+  $("#co-new").disabled = saved;
+  $("#co-new").hidden = saved;
+}
+
+function renderCardChoice() {
+  $("#co-remember-row").hidden = $("#card").value === "saved";
 }
 
 const holdName = (r) => S.products.get(r.sku_id)?.product?.name || t("offer.unknown");
@@ -379,14 +460,18 @@ async function pay(ev) {
   const hold = currentHold();
   if (!hold) { $("#co-error").textContent = t("co.expired"); return; }
   const val = (id) => $(id).value.trim();
-  const body = {
-    reservation_id: hold.id,
-    payment_token: $("#card").value,
-    shipping: {
+  const body = { reservation_id: hold.id };
+  if (!$("#co-new").disabled) {
+    body.shipping = {
       name: val("#ship-name"), line1: val("#ship-line1"), line2: val("#ship-line2"), city: val("#ship-city"),
-      region: val("#ship-region"), postal_code: val("#ship-postal"), country: val("#ship-country").toUpperCase(), phone: val("#ship-phone"),
-    },
-  };
+      region: val("#ship-region"), postal_code: val("#ship-postal"), country: val("#ship-country"), phone: val("#ship-phone"),
+    };
+    body.save_address = $("#co-save-address").checked;
+  } else {
+    body.address_id = $("#co-address").value;
+  }
+  if ($("#card").value === "saved") body.use_saved_payment = true;
+  else { body.payment_token = $("#card").value; body.remember_payment = $("#co-remember").checked; }
   const btn = $("#co-pay");
   btn.disabled = true;
   $("#co-error").textContent = "";
@@ -405,6 +490,7 @@ async function pay(ev) {
     upsertOrder(order);
     confirmOrder(order);
     loadHolds();
+    refreshWallet();
   } catch (e) {
     if (e.status !== 0) S.payKey = null;
     $("#co-error").textContent = e.text ? e.text() : String(e);
@@ -527,6 +613,8 @@ function wire() {
   }
   $("#co-form").addEventListener("submit", pay);
   $("#co-release").addEventListener("click", release);
+  $("#co-address").addEventListener("change", renderAddressChoice);
+  $("#card").addEventListener("change", (ev) => { ev.target.dataset.touched = "1"; renderCardChoice(); });
   $("#co-close").addEventListener("click", () => $("#checkout").close());
   $("#co-done-close").addEventListener("click", () => $("#checkout").close());
   $("#notify").addEventListener("click", notify);
@@ -582,6 +670,11 @@ function renderVideo() {
 // name, the host, and the bag's count.
 function renderTop() {
   const b = S.brand;
+  if (b && !$("#follow")) {
+    $("#follow-slot").append(followButton(b, { cls: "glass follow-top", id: "follow" }));
+    $("#ended-follow-slot").append(followButton(b, { cls: "primary", count: true, id: "ended-follow" }));
+    $("#ended-brand").href = `/brands/${b.slug}`;
+  }
   const av = clear($("#brand-avatar"));
   if (b?.logo_url) av.append(picture(b.logo_url, { sizes: "36px", width: 36, height: 36, eager: true }));
   else av.textContent = (b?.name || S.show.title || "·").trim().charAt(0).toUpperCase();
@@ -824,4 +917,57 @@ function tick() {
   // Drop countdowns move every second; redraw only the cards that have one.
   const now = room ? room.now() : Date.now();
   if ([...S.offers.values()].some((o) => o.drop && dropState(o, now) !== "none")) renderOffers();
+}
+
+// ---- the ended screen: what sold, the brand's next show, follow
+
+// loadEnded reads what the show sold (the REST read carries sold counts) and
+// the brand's next scheduled show.
+async function loadEnded() {
+  try {
+    const { show } = await get(`/api/shows/${showID}`);
+    S.sold = show.offers.filter((o) => o.sold > 0).map((o) => ({ sku_id: o.sku_id, sold: o.sold }));
+  } catch { S.sold = []; }
+  try {
+    const { hub } = await get(`/api/brands/${S.show.brand_id}/hub`);
+    S.next = [...hub.live, ...hub.upcoming].find((x) => x.id !== showID) || null;
+  } catch { S.next = null; }
+  renderEnded();
+}
+
+function renderEnded() {
+  const sold = S.sold || [];
+  $("#ended-sold-box").hidden = sold.length === 0;
+  clear($("#ended-sold")).append(...sold.map((x) => {
+    const info = S.products.get(x.sku_id);
+    return h("li", { class: "ended-sold-row" },
+      picture(variantImage(info?.product, info?.sku), { sizes: "40px", width: 40, height: 40 }),
+      h("span", { text: [info?.product?.name || t("offer.unknown"), info?.sku ? skuLabel(info.sku) : ""].filter(Boolean).join(" · ") }),
+      h("strong", { class: "sold-n", text: t("player.ended.soldn", { n: number(x.sold) }) }));
+  }));
+  $("#ended-next").hidden = !S.next;
+  if (S.next) {
+    $("#ended-next-link").href = `/shows/${S.next.id}`;
+    $("#ended-next-link").textContent = S.next.title;
+    $("#ended-next-when").textContent = S.next.state === "live" ? t("player.live") : dateTime(S.next.starts_at);
+  }
+}
+
+// ---- "just bought" notices
+
+let boughtTimer = 0;
+
+// announceBought shows who just bought what over the video for a few
+// seconds; a buyer who keeps out of notices is "someone".
+function announceBought(f) {
+  const o = S.offers.get(f.offer_id);
+  const name = (o && S.products.get(o.sku_id)?.product?.name) || t("offer.unknown");
+  const el = $("#bought-notice");
+  el.textContent = f.buyer ? t("bought.named", { who: f.buyer, name }) : t("bought.someone", { name });
+  el.hidden = false;
+  el.classList.remove("pop");
+  void el.offsetWidth; // restart the animation for back-to-back notices
+  el.classList.add("pop");
+  clearTimeout(boughtTimer);
+  boughtTimer = setTimeout(() => { el.hidden = true; }, 4000);
 }

@@ -1,6 +1,9 @@
-// WHEP playback and WHIP publishing from the browser. The server does not
-// take trickled candidates (no PATCH yet), so the offer goes out only after
-// ICE gathering finished, holding every candidate.
+// WHEP playback and WHIP publishing from the browser. Publishing sends its
+// offer once ICE gathering finished, holding every candidate. Watching is
+// in a hurry: the offer leaves with the candidates gathered in its first
+// moments (host candidates come at once), and the rest follow by trickle
+// ICE (RFC 8840 fragments PATCHed to the session, RFC 9725 §4.3), so the
+// connection is not held up by slower STUN or TURN gathering.
 
 function gathered(pc, ms = 3000) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
@@ -12,6 +15,55 @@ function gathered(pc, ms = 3000) {
   });
 }
 
+// firstCandidate resolves at the first local candidate, when gathering
+// completes, or after ms, whichever comes first.
+function firstCandidate(pc, ms) {
+  return new Promise((resolve) => {
+    const done = () => { clearTimeout(timer); pc.removeEventListener("icecandidate", done); pc.removeEventListener("icegatheringstatechange", done); resolve(); };
+    const timer = setTimeout(done, ms);
+    pc.addEventListener("icecandidate", done);
+    pc.addEventListener("icegatheringstatechange", done);
+  });
+}
+
+// trickler sends the candidates gathered after the offer to the session's
+// location, in order, each as an SDP fragment; a failed PATCH is dropped
+// (the candidates already sent may well do).
+function trickler(pc, offerSDP) {
+  const sent = new Set(offerSDP.split(/\r?\n/).filter((l) => l.startsWith("a=candidate:")));
+  const ufrag = /a=ice-ufrag:(\S+)/.exec(offerSDP)?.[1];
+  const pwd = /a=ice-pwd:(\S+)/.exec(offerSDP)?.[1];
+  const mid = /a=mid:(\S+)/.exec(offerSDP)?.[1] ?? "0";
+  const queue = [];
+  let url = null, chain = Promise.resolve();
+  const flush = () => {
+    if (!url || queue.length === 0) return;
+    const lines = [];
+    let end = false;
+    for (const c of queue.splice(0)) {
+      if (c === null) { end = true; continue; }
+      const line = "a=" + c.candidate;
+      if (!sent.has(line)) { sent.add(line); lines.push(line); }
+    }
+    if (lines.length === 0) return;
+    // Every media section is bundled on the first one: its mid takes them all.
+    const body = [`a=ice-ufrag:${ufrag}`, `a=ice-pwd:${pwd}`, "m=audio 9 UDP/TLS/RTP/SAVPF 0", `a=mid:${mid}`,
+      ...lines, ...(end ? ["a=end-of-candidates"] : []), ""].join("\r\n");
+    chain = chain.then(() => fetch(url, {
+      method: "PATCH", credentials: "same-origin", headers: { "Content-Type": "application/trickle-ice-sdpfrag", "If-Match": "*" }, body,
+    })).catch(() => {});
+  };
+  const onCandidate = (ev) => {
+    queue.push(ev.candidate && ev.candidate.candidate ? ev.candidate : null);
+    flush();
+  };
+  pc.addEventListener("icecandidate", onCandidate);
+  return {
+    start(location) { url = location; flush(); },
+    stop() { pc.removeEventListener("icecandidate", onCandidate); },
+  };
+}
+
 export class HTTPError extends Error {
   constructor(status, message, retryAfter) {
     super(message);
@@ -20,20 +72,31 @@ export class HTTPError extends Error {
   }
 }
 
-async function negotiate(pc, url, headers) {
+// negotiate posts the offer and applies the answer. With trickle the offer
+// leaves early and later candidates follow by PATCH.
+async function negotiate(pc, url, headers, trickle = false) {
   await pc.setLocalDescription(await pc.createOffer());
-  await gathered(pc);
-  const res = await fetch(url, {
-    method: "POST", credentials: "same-origin",
-    headers: { "Content-Type": "application/sdp", ...headers },
-    body: pc.localDescription.sdp,
-  });
-  const text = await res.text();
-  if (res.status !== 201) {
-    throw new HTTPError(res.status, text.trim(), Number(res.headers.get("Retry-After")) || 0);
+  await (trickle ? firstCandidate(pc, 100) : gathered(pc));
+  const offer = pc.localDescription.sdp;
+  const more = trickle ? trickler(pc, offer) : null;
+  try {
+    const res = await fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/sdp", ...headers },
+      body: offer,
+    });
+    const text = await res.text();
+    if (res.status !== 201) {
+      throw new HTTPError(res.status, text.trim(), Number(res.headers.get("Retry-After")) || 0);
+    }
+    await pc.setRemoteDescription({ type: "answer", sdp: text });
+    const loc = new URL(res.headers.get("Location"), location.href).pathname;
+    more?.start(loc);
+    return loc;
+  } catch (e) {
+    more?.stop();
+    throw e;
   }
-  await pc.setRemoteDescription({ type: "answer", sdp: text });
-  return new URL(res.headers.get("Location"), location.href).pathname;
 }
 
 // watch starts a WHEP session: the stream goes to onStream. It returns the
@@ -48,7 +111,7 @@ export async function watch(showID, onStream) {
     onStream(stream);
   };
   try {
-    const loc = await negotiate(pc, `/whep/${showID}`, {});
+    const loc = await negotiate(pc, `/whep/${showID}`, {}, true);
     return { pc, location: loc };
   } catch (e) {
     pc.close();

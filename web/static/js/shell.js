@@ -63,7 +63,7 @@ function renderAccount() {
   const acct = $("#account");
   if (!nav || !acct) return;
   clear(nav);
-  if (user) nav.append(h("a", { href: "/orders", i18n: "nav.orders" }));
+  if (user) nav.append(h("a", { href: "/orders", i18n: "nav.orders" }), h("a", { href: "/account", i18n: "nav.account" }));
   if (hasRole(user, "brand_admin") || hasRole(user, "admin")) nav.append(h("a", { href: "/brand", i18n: "nav.brand" }));
   clear(acct);
   if (user) {

@@ -158,12 +158,19 @@ async function listDevices() {
   fill($("#mic"), "audioinput");
 }
 
+// phone is the studio's phone mode (base.css): a portrait camera filling
+// the screen, big controls, the products in a bottom sheet.
+const phone = matchMedia("(max-width: 55.99rem)");
+let facing = "user"; // the phone's camera: "user" (front) or "environment"
+
 async function startCamera() {
   const cam = $("#cam").value, mic = $("#mic").value;
-  const next = await navigator.mediaDevices.getUserMedia({
-    video: cam ? { deviceId: { exact: cam }, width: { ideal: 1280 }, height: { ideal: 720 } } : { width: { ideal: 1280 }, height: { ideal: 720 } },
-    audio: mic ? { deviceId: { exact: mic } } : true,
-  });
+  // A phone held upright films upright; a chosen camera is kept, else the
+  // phone's front or back one (flip).
+  const size = phone.matches && matchMedia("(orientation: portrait)").matches
+    ? { width: { ideal: 720 }, height: { ideal: 1280 } } : { width: { ideal: 1280 }, height: { ideal: 720 } };
+  const video = cam && !flipped ? { deviceId: { exact: cam }, ...size } : { facingMode: facing, ...size };
+  const next = await navigator.mediaDevices.getUserMedia({ video, audio: mic ? { deviceId: { exact: mic } } : true });
   // While live, swap the tracks in place: viewers keep their session.
   if (session) {
     for (const sender of session.pc.getSenders()) {
@@ -383,6 +390,10 @@ function renderPanel() {
   $("#st-orders").textContent = st ? number(st.orders) : "–";
   $("#st-gmv").textContent = st && st.gmv?.length ? st.gmv.map((m) => money(m.minor, m.currency)).join(" + ") : st ? money(0, S.offers.values().next().value?.currency || "EUR") : "–";
   $("#stats-note").textContent = S.statsMissing ? t("studio.stats.missing") : "";
+  // The phone mode's figures over the camera (the panel's, in short).
+  $("#ph-viewers").textContent = t("player.viewers", { n: number(S.viewers || 0) });
+  $("#ph-orders").textContent = `${t("studio.orders")} ${$("#st-orders").textContent}`;
+  $("#ph-gmv").textContent = $("#st-gmv").textContent;
   const series = [
     { label: t("studio.viewers"), points: S.samples.map((s) => [s.at, s.viewers]) },
     { label: t("studio.stock"), points: S.samples.map((s) => [s.at, s.stock]) },
@@ -412,6 +423,21 @@ function renderChat() {
   log.scrollTop = log.scrollHeight;
 }
 
+let flipped = false;
+
+// flip turns to the phone's other camera (front or back), live or not.
+async function flip() {
+  facing = facing === "user" ? "environment" : "user";
+  flipped = true;
+  await startCamera().catch((e) => setLive(S.live, t("studio.nocam") + " " + e.message));
+}
+
+function setProducts(open) {
+  document.body.classList.toggle("products-open", open);
+  $("#products-open").setAttribute("aria-expanded", open ? "true" : "false");
+  if (open) $("#prod-h").focus(); else if (phone.matches) $("#products-open").focus();
+}
+
 function renderAll() {
   renderOffers();
   renderPanel();
@@ -425,6 +451,11 @@ function wire() {
   $("#cam").addEventListener("change", () => local && startCamera().catch(() => {}));
   $("#mic").addEventListener("change", () => local && startCamera().catch(() => {}));
   $("#go-live").addEventListener("click", goLive);
+  $("#flip").addEventListener("click", flip);
+  $("#cam").addEventListener("change", () => { flipped = false; });
+  $("#products-open").addEventListener("click", () => setProducts(true));
+  $("#products-close").addEventListener("click", () => setProducts(false));
+  document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && document.body.classList.contains("products-open")) setProducts(false); });
   $("#take-over").addEventListener("click", takeOver);
   // Leaving the page ends the broadcast: ask first while on air.
   window.addEventListener("beforeunload", (ev) => {

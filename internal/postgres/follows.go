@@ -1,0 +1,47 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/internal/brand"
+)
+
+// Follow records that the user follows the brand; a repeat changes nothing.
+func (db *DB) Follow(ctx context.Context, brandID, userID uuid.UUID, at time.Time) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO brand_follows (brand_id, user_id, created_at) VALUES ($1, $2, $3)
+		ON CONFLICT (brand_id, user_id) DO NOTHING`, brandID, userID, at)
+	return storeErr("follow", err)
+}
+
+// Unfollow forgets a follow; none is not an error.
+func (db *DB) Unfollow(ctx context.Context, brandID, userID uuid.UUID) error {
+	_, err := db.pool.Exec(ctx, `DELETE FROM brand_follows WHERE brand_id = $1 AND user_id = $2`, brandID, userID)
+	return storeErr("unfollow", err)
+}
+
+// Following reports whether the user follows the brand.
+func (db *DB) Following(ctx context.Context, brandID, userID uuid.UUID) (bool, error) {
+	var ok bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM brand_follows WHERE brand_id = $1 AND user_id = $2)`, brandID, userID).Scan(&ok)
+	return ok, storeErr("following", err)
+}
+
+// Followers counts the brand's followers.
+func (db *DB) Followers(ctx context.Context, brandID uuid.UUID) (int, error) {
+	var n int
+	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM brand_follows WHERE brand_id = $1`, brandID).Scan(&n)
+	return n, storeErr("followers", err)
+}
+
+// Followed lists the brands the user follows, the first followed first.
+func (db *DB) Followed(ctx context.Context, userID uuid.UUID) ([]brand.Brand, error) {
+	rows, err := db.pool.Query(ctx, `SELECT b.id, b.slug, b.name, b.story, b.logo_url, b.website, b.flagship, b.created_at, b.updated_at
+		FROM brand_follows f JOIN brands b ON b.id = f.brand_id WHERE f.user_id = $1 ORDER BY f.created_at, b.slug`, userID)
+	list, err := collect(rows, err, scanBrand)
+	return list, storeErr("followed brands", err)
+}
+
+var _ brand.Follows = (*DB)(nil)

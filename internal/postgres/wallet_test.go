@@ -1,0 +1,14 @@
+package postgres
+
+import (
+	"testing"
+
+	"github.com/pavilion-live/pavilion/internal/storetest"
+)
+
+func TestWallet(t *testing.T) {
+	storetest.RunWallet(t, func(t *testing.T) storetest.WalletStores {
+		db := fresh(t)
+		return storetest.WalletStores{Accounts: db, Brands: db, Wallet: db, Follows: db}
+	})
+}
