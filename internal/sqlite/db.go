@@ -56,7 +56,7 @@ const (
 type DB struct {
 	path string  // absolute path of the file
 	w    *sql.DB // one connection: every write and every transaction
-	r    *sql.DB // reads outside transactions
+	r    *readPool // reads outside transactions
 	// turn queues writers first come, first served: a channel's waiting
 	// senders are served in order, while database/sql hands its one
 	// connection to a random waiter, which under a crowd of writers leaves
@@ -102,7 +102,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		_ = w.Close()
 		return nil, err
 	}
-	return &DB{path: abs, w: w, r: r, turn: make(chan struct{}, 1)}, nil
+	return &DB{path: abs, w: w, r: &readPool{DB: r}, turn: make(chan struct{}, 1)}, nil
 }
 
 // openPool opens a pool of at most n connections to the file at abs; every
