@@ -73,3 +73,63 @@ func (r *readPool) Close() error {
 	r.mu.Unlock()
 	return r.DB.Close()
 }
+
+// writerStmts are the group commit's statements, prepared on the writer's
+// one connection. They are prepared between transactions (while the
+// writer's turn is held and no transaction owns the connection: preparing
+// inside one would wait for the connection forever) and used in each
+// transaction through Tx.StmtContext, which reuses the prepared statement.
+type writerStmts struct {
+	ready bool // guarded by the writer's turn
+	m     map[string]*sql.Stmt
+}
+
+// holdStmts are the statements of ReserveBatch.
+var holdStmts = []string{
+	qOfferUnits, qSKUFree, qUserExists, qCustomerUnits, qKeyStored,
+	qAddOfferHeld, qAddSKUHeld, qInsertHold, qInsertKey,
+}
+
+// prepareWriter prepares holdStmts once the schema has them; the caller
+// holds the writer's turn. A failure (before migrations) leaves the
+// statements to be prepared on a later write, and the queries unprepared.
+func (db *DB) prepareWriter(ctx context.Context) {
+	if db.ws.ready {
+		return
+	}
+	m := map[string]*sql.Stmt{}
+	for _, q := range holdStmts {
+		st, err := db.w.PrepareContext(ctx, q)
+		if err != nil {
+			for _, st := range m {
+				_ = st.Close()
+			}
+			return
+		}
+		m[q] = st
+	}
+	db.ws.m, db.ws.ready = m, true
+}
+
+// txStmt is query's prepared statement in tx, or nil when there is none.
+func (db *DB) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	st, ok := db.ws.m[query]
+	if !ok {
+		return nil
+	}
+	return tx.StmtContext(ctx, st)
+}
+
+func (db *DB) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	if st := db.txStmt(ctx, tx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, query, args...)
+}
+
+func (db *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if st := db.txStmt(ctx, tx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
+}
