@@ -84,6 +84,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Catalog: db, Ledger: db, Gate: hot.gate, Shows: db, Payments: &testpay.Provider{},
 		Metrics: checkout.NewMetrics(reg), Logger: log, HoldTTL: cfg.HoldTTL, PaymentTimeout: cfg.PaymentTimeout,
 	}
+	if cfg.DatabaseURL != "" {
+		// PostgreSQL writes batches of different offers in parallel; SQLite
+		// has one writer, where one lane makes the biggest batches.
+		shop.HoldLanes = 4
+	}
 	live := &chat.Hub{
 		Bus: hot.bus, Shows: db, Catalog: db, Checkout: shop, Store: db, Users: db, Logger: log, Registry: reg,
 		Caller:      func(r *http.Request) *account.Principal { return web.PrincipalFrom(r.Context()) },

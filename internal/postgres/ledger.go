@@ -28,7 +28,9 @@ import (
 //
 //	order → reservation(s) → offer rows, by id → SKU rows, by id
 //
-// Reserve locks one offer, then its SKU; ExpireDue locks any number of
+// ReserveBatch (and Reserve, a batch of one) first inserts its idempotency
+// keys (in key order), then locks its offers by id, then their SKUs by id;
+// ExpireDue locks any number of
 // reservations (SKIP LOCKED, so it never waits on them), then their offers
 // in id order, then their SKUs in id order; the others lock one row of each
 // kind. Inserting a reservation or an order only takes FOR KEY SHARE locks
