@@ -1,6 +1,8 @@
 package checkout
 
 import (
+	"context"
+
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
@@ -113,4 +115,16 @@ func DecideHolds(holds []Hold, st BatchState) BatchPlan {
 		p.Written++
 	}
 	return p
+}
+
+// ReserveOne is Ledger.Reserve for a ledger that writes every hold in
+// batches: a batch of one.
+func ReserveOne(ctx context.Context, l interface {
+	ReserveBatch(context.Context, []Hold) ([]error, error)
+}, r *Reservation, limit int, key *Idempotency) error {
+	errs, err := l.ReserveBatch(ctx, []Hold{{Reservation: r, Limit: limit, Key: key}})
+	if err != nil {
+		return err
+	}
+	return errs[0]
 }

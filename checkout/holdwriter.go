@@ -32,9 +32,9 @@ const (
 
 // States of a queued hold.
 const (
-	holdQueued int32 = iota
-	holdTaken        // in a batch being written: its answer will come
-	holdDropped      // its waiter left before a batch took it
+	holdQueued  int32 = iota
+	holdTaken         // in a batch being written: its answer will come
+	holdDropped       // its waiter left before a batch took it
 )
 
 type queuedHold struct {

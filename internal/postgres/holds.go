@@ -25,19 +25,9 @@ import (
 // (READ COMMITTED takes each statement's snapshot when it starts), so it
 // sees every hold committed on these offers before.
 
-// Reserve inserts r (State Held) and adds r.Quantity to the held units of
-// its offer and SKU: ErrSoldOut when the offer or the SKU lacks the units,
-// ErrLimitReached when the customer's live units on the offer plus
-// r.Quantity exceed limit (0: no limit), NotFound when the offer does not
-// exist, Invalid when r's show or SKU is not the offer's. Any refusal
-// changes nothing. r's times are set to what is stored (UTC, microseconds).
-// It is a batch of one.
+// Reserve is checkout.Ledger's Reserve: a batch of one. r's times are set to what is stored (UTC, microseconds).
 func (db *DB) Reserve(ctx context.Context, r *checkout.Reservation, limit int, key *checkout.Idempotency) error {
-	errs, err := db.ReserveBatch(ctx, []checkout.Hold{{Reservation: r, Limit: limit, Key: key}})
-	if err != nil {
-		return err
-	}
-	return errs[0]
+	return checkout.ReserveOne(ctx, db, r, limit, key)
 }
 
 // ReserveBatch writes the holds it accepts in one transaction; see

@@ -17,17 +17,9 @@ import (
 // file. The reads run under the write lock (BEGIN IMMEDIATE on the single
 // writer), so what they see holds until the commit.
 
-// Reserve inserts r (State Held) and adds r.Quantity to the held units of
-// its offer and SKU, all in one transaction: ErrSoldOut when the offer or
-// the SKU lacks the units, ErrLimitReached when the customer's live units on
-// the offer plus r.Quantity exceed limit (0: no limit), NotFound when the
-// offer does not exist. Any refusal changes nothing. It is a batch of one.
+// Reserve is checkout.Ledger's Reserve: a batch of one.
 func (db *DB) Reserve(ctx context.Context, r *checkout.Reservation, limit int, key *checkout.Idempotency) error {
-	errs, err := db.ReserveBatch(ctx, []checkout.Hold{{Reservation: r, Limit: limit, Key: key}})
-	if err != nil {
-		return err
-	}
-	return errs[0]
+	return checkout.ReserveOne(ctx, db, r, limit, key)
 }
 
 // The statements of ReserveBatch: each reads or writes one row by its key,
