@@ -190,6 +190,13 @@ start_server() {
 build_bins() {
 	mkdir -p "$OUT" bin
 	log "building bin/pavilion and bin/pavload"
-	"$GO" build -o bin/pavilion ./cmd/pavilion
+	if [ -n "${BENCH_PAVILION:-}" ]; then
+		# A server built elsewhere (an earlier commit), for a before/after
+		# comparison run by the same pavload.
+		log "using $BENCH_PAVILION as bin/pavilion"
+		cp "$BENCH_PAVILION" bin/pavilion
+	else
+		"$GO" build -o bin/pavilion ./cmd/pavilion
+	fi
 	"$GO" build -o bin/pavload ./cmd/pavload
 }

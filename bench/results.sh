@@ -23,6 +23,8 @@ row() {
 r1='(. * 10 | round / 10)'
 lat() { echo "(\"\\($1.p50_ms | $r1) / \\($1.p90_ms | $r1) / \\($1.p99_ms | $r1) / \\($1.max_ms | $r1)\")"; }
 rate() { echo "(($1) | floor | tostring)"; }
+# bound PHASE: a mark for a phase run at pavload's own CPU ceiling.
+bound() { echo "(if ($1.client_bound // false) then \" (at pavload's ceiling)\" else \"\" end)"; }
 
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 cpu="$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)"
@@ -65,23 +67,24 @@ echo "$head"
 echo "$sep"
 row "machine load before (1 / 5 / 15 min)" '.load_before'
 row "buyers created (token-only accounts)" '"\(.stampede.buyers.count) in \(.stampede.buyers.seconds) s (\(.stampede.buyers.per_sec | floor)/s)"'
-row "**stampede burst**: attempts/s (window)" '"\(.stampede.burst.attempts_per_sec | floor) (\(.stampede.burst.attempts) in \(.stampede.burst.seconds) s)"'
+row "**stampede burst**: attempts/s (window)" '"\(.stampede.burst.attempts_per_sec | floor) (\(.stampede.burst.attempts) in \(.stampede.burst.seconds) s)"'" + $(bound .stampede.burst)"
 row "burst outcomes" '.stampede.burst.outcomes | to_entries | map("\(.value.count) \(.key)") | join(", ")'
 row "burst latency, all" "$(lat .stampede.burst.latency)"
 row "burst latency, reserved" "$(lat .stampede.burst.outcomes.reserved.latency)"
 row "burst latency, sold_out" "$(lat .stampede.burst.outcomes.sold_out.latency)"
-row "**sold-out loop**: attempts/s" "$(rate .stampede.sustained.attempts_per_sec)"
+row "**sold-out loop**: attempts/s" "$(rate .stampede.sustained.attempts_per_sec) + $(bound .stampede.sustained)"
 row "sold-out loop outcomes" '.stampede.sustained.outcomes | to_entries | map("\(.value.count) \(.key)") | join(", ")'
 row "sold-out loop latency" "$(lat .stampede.sustained.latency)"
 row "pay: paid / pending / failed" '"\(.stampede.pay.paid) / \(.stampede.pay.pending) / \(.stampede.pay.failed) in \(.stampede.pay.phase.seconds) s"'
 row "pay latency" "$(lat .stampede.pay.phase.latency)"
-row "**reserve loop**: attempts/s" "$(rate .reserve.sustained.attempts_per_sec)"
+row "**reserve loop**: attempts/s" "$(rate .reserve.sustained.attempts_per_sec) + $(bound .reserve.sustained)"
 row "reserve loop: reserved/s" "$(rate .reserve.sustained.outcomes.reserved.per_sec)"
 row "reserve loop outcomes" '.reserve.sustained.outcomes | to_entries | map("\(.value.count) \(.key)") | join(", ")'
 row "reserve loop latency" "$(lat .reserve.sustained.latency)"
 target() { echo "($1) as \$p | if (\$p.attempts_per_sec >= 15000 and \$p.latency.p99_ms < 50) then \"met\" else \"not met: \\(\$p.attempts_per_sec | floor)/s, p99 \\(\$p.latency.p99_ms | $r1) ms\" end"; }
 row "target 15,000/s with p99 < 50 ms: reserve loop" "$(target .reserve.sustained)"
 row "target 15,000/s with p99 < 50 ms: sold-out loop" "$(target .stampede.sustained)"
+row "pavload CPU, cores: burst / sold-out loop / reserve loop" '[.stampede.burst.client_cpu_cores, .stampede.sustained.client_cpu_cores, .reserve.sustained.client_cpu_cores] | map(. // "n/a" | tostring) | join(" / ")'
 row "5xx or no answer (all runs)" '[.stampede.burst.failures, .stampede.sustained.failures, .stampede.pay.phase.failures, .reserve.sustained.failures] | map(. // 0) | add'
 row "checks, stampede" '.stampede.verify.checks | map("\(.result) \(.name)") | join("; ")'
 row "checks, reserve" '.reserve.verify.checks | map("\(.result) \(.name)") | join("; ")'

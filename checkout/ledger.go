@@ -125,6 +125,13 @@ type Idempotency struct {
 	CreatedAt time.Time
 }
 
+// Hold is one reservation to write in a batch: what Reserve takes.
+type Hold struct {
+	Reservation *Reservation
+	Limit       int          // the customer's limit on the offer; 0: none
+	Key         *Idempotency // nil: no idempotency key
+}
+
 // Ledger is the durable truth about stock, holds and orders. Every method that
 // moves units does it in one transaction with conditional updates, so the
 // invariants (offer: sold+held <= allocated; SKU: sold+held <= on_hand; a
@@ -142,6 +149,13 @@ type Ledger interface {
 	// three; when the key is already stored the answer is ErrKeyTaken and
 	// nothing changes.
 	Reserve(ctx context.Context, r *Reservation, limit int, key *Idempotency) error
+	// ReserveBatch writes several holds in one transaction (group commit:
+	// the gate's winners of a moment share one commit). Each hold is decided
+	// as Reserve would decide it alone, in slice order, so limits and stock
+	// stay exact; errs[i] is holds[i]'s answer (nil: written). A batch
+	// error means nothing at all was written, for any hold. A batch must not
+	// hold the same idempotency key twice: later copies answer ErrKeyTaken.
+	ReserveBatch(ctx context.Context, holds []Hold) (errs []error, err error)
 	ReservationByID(ctx context.Context, id uuid.UUID) (*Reservation, error)
 	// ActiveReservations lists the customer's reservations that still hold
 	// units (Held, or Ordering while an order pays), soonest to expire first,

@@ -8,6 +8,7 @@ type Metrics struct {
 	corrections prometheus.Counter
 	expiredHold prometheus.Counter
 	payments    *prometheus.CounterVec
+	holdBatches prometheus.Histogram
 }
 
 // NewMetrics registers checkout's metrics with reg.
@@ -29,8 +30,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "pavilion_checkout_payments_total",
 			Help: "Payment attempts by outcome: paid, failed, unknown (left for reconciliation), reconciled_paid, reconciled_abandoned.",
 		}, []string{"outcome"}),
+		holdBatches: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "pavilion_checkout_hold_batch_size",
+			Help:    "Holds written to the ledger in one transaction (group commit).",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 9), // 1 … 256
+		}),
 	}
-	reg.MustRegister(m.taps, m.corrections, m.expiredHold, m.payments)
+	reg.MustRegister(m.taps, m.corrections, m.expiredHold, m.payments, m.holdBatches)
 	return m
 }
 
@@ -55,5 +61,11 @@ func (m *Metrics) expired(n int) {
 func (m *Metrics) payment(outcome string) {
 	if m != nil {
 		m.payments.WithLabelValues(outcome).Inc()
+	}
+}
+
+func (m *Metrics) holdBatch(n int) {
+	if m != nil {
+		m.holdBatches.Observe(float64(n))
 	}
 }

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) Env) {
 	t.Run("Visibility", func(t *testing.T) { testVisibility(t, setup(t, open(t), 5, 0)) })
 	t.Run("GateDrift", func(t *testing.T) { testGateDrift(t, setup(t, open(t), 3, 0)) })
 	t.Run("FlashDrop", func(t *testing.T) { testFlashDrop(t, setup(t, open(t), 5, 0)) })
+	runGroupCommit(t, open)
 }
 
 // World is a brand with a live show offering one SKU, a service over it, and

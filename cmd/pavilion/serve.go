@@ -87,6 +87,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Metrics: checkout.NewMetrics(reg), Logger: log, HoldTTL: cfg.HoldTTL, PaymentTimeout: cfg.PaymentTimeout,
 		DrawStore: db,
 	}
+	if cfg.DatabaseURL != "" {
+		// PostgreSQL writes batches of different offers in parallel; SQLite
+		// has one writer, where one lane makes the biggest batches.
+		shop.HoldLanes = 4
+	}
 	draws := &checkout.Draws{Checkout: shop, Store: db}
 	live := &chat.Hub{
 		Bus: hot.bus, Shows: db, Catalog: db, Checkout: shop, Store: db, Users: db, Privacy: db, Logger: log, Registry: reg,

@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"runtime"
 	"slices"
 	"time"
 )
@@ -75,6 +76,23 @@ type phaseReport struct {
 	Failures       int64                    `json:"failures"` // 5xx answers and requests with no answer
 	Latency        Latency                  `json:"latency"`
 	Outcomes       map[string]outcomeReport `json:"outcomes"`
+	// ClientCPU is the CPU pavload itself used in the window, in cores;
+	// ClientBound says it was near all the cores it may use, so that the
+	// phase's rate may be pavload's ceiling rather than the server's.
+	ClientCPU   float64 `json:"client_cpu_cores"`
+	ClientBound bool    `json:"client_bound"`
+}
+
+// clientBusy is the share of its cores past which pavload, not the
+// server, may be what limits a phase.
+const clientBusy = 0.9
+
+func (p *phaseReport) clientCPU(cpu, window time.Duration) {
+	if window <= 0 {
+		return
+	}
+	p.ClientCPU = round3(cpu.Seconds() / window.Seconds())
+	p.ClientBound = p.ClientCPU >= clientBusy*float64(runtime.GOMAXPROCS(0))
 }
 
 type outcomeReport struct {
@@ -145,6 +163,11 @@ type check struct {
 func printPhase(w io.Writer, name string, p *phaseReport) {
 	fmt.Fprintf(w, "\n%s: %d attempts in %.3fs by %d workers = %.0f attempts/s; failures (5xx, no answer): %d\n",
 		name, p.Attempts, p.Seconds, p.Workers, p.AttemptsPerSec, p.Failures)
+	bound := ""
+	if p.ClientBound {
+		bound = " — at pavload's ceiling: this rate may be the client's limit, not the server's"
+	}
+	fmt.Fprintf(w, "  pavload CPU: %.2f of %d cores%s\n", p.ClientCPU, runtime.GOMAXPROCS(0), bound)
 	printLatencyTable(w, p)
 }
 

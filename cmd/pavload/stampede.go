@@ -163,10 +163,12 @@ func (s *stampede) run(ctx context.Context, workers int64, d time.Duration, warm
 	}
 	ready.Wait()
 	t0 := time.Now()
+	cpu0 := processCPU()
 	deadline = t0.Add(d)
 	close(start)
 	done.Wait()
 	window := time.Since(t0)
+	cpu := processCPU() - cpu0
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -180,7 +182,9 @@ func (s *stampede) run(ctx context.Context, workers int64, d time.Duration, warm
 		s.wins = append(s.wins, w...)
 	}
 	s.mu.Unlock()
-	return newPhaseReport(all, int(workers), window), nil
+	p := newPhaseReport(all, int(workers), window)
+	p.clientCPU(cpu, window)
+	return p, nil
 }
 
 // reservationID reads the ID from a 201 answer to POST /api/reservations.

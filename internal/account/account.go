@@ -141,6 +141,10 @@ type Store interface {
 	CreateCredential(ctx context.Context, c *Credential) error
 	// CredentialByHash returns the credential; expired ones are NotFound.
 	CredentialByHash(ctx context.Context, hash string, now time.Time) (*Credential, error)
+	// CredentialWithUser is CredentialByHash and the credential's user, in
+	// one read: what authenticating a request needs when the cache misses,
+	// once per new buyer of a burst.
+	CredentialWithUser(ctx context.Context, hash string, now time.Time) (*Credential, *User, error)
 	// CredentialByID returns the credential; expired ones are NotFound.
 	CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (*Credential, error)
 	// CredentialsByUser lists the user's credentials unexpired at now, newest first.

@@ -327,14 +327,10 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Principal, 
 	if c, ok := s.cached(hash, now); ok {
 		return c.principal(), nil
 	}
-	c, err := s.Store.CredentialByHash(ctx, hash, now)
+	c, u, err := s.Store.CredentialWithUser(ctx, hash, now)
 	if errors.Is(err, apperr.E(apperr.NotFound)) {
 		return nil, apperr.Errorf(apperr.Unauthorized, "invalid or expired credentials")
 	}
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.Store.UserByID(ctx, c.UserID)
 	if err != nil {
 		return nil, err
 	}

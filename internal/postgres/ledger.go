@@ -28,7 +28,9 @@ import (
 //
 //	order → reservation(s) → offer rows, by id → SKU rows, by id
 //
-// Reserve locks one offer, then its SKU; ExpireDue locks any number of
+// ReserveBatch (and Reserve, a batch of one) first inserts its idempotency
+// keys (in key order), then locks its offers by id, then their SKUs by id;
+// ExpireDue locks any number of
 // reservations (SKIP LOCKED, so it never waits on them), then their offers
 // in id order, then their SKUs in id order; the others lock one row of each
 // kind. Inserting a reservation or an order only takes FOR KEY SHARE locks
@@ -171,127 +173,6 @@ func queueMove(b *pgx.Batch, offerID, skuID uuid.UUID, held, sold int) {
 	offers.add(offerID, held, sold)
 	skus.add(skuID, held, sold)
 	queueMoves(b, offers, skus)
-}
-
-// reserveHold is the first statement of Reserve. It adds the units to the
-// offer's held count when the allocation has room, and only then inserts the
-// reservation. It also reports whether the offer exists and is the
-// reservation's (same show and SKU): found, own, inserted.
-const reserveHold = `
-WITH hold AS (
-    UPDATE offers SET held = held + $6
-    WHERE id = $2 AND show_id = $3 AND sku_id = $4 AND sold + held + $6 <= allocated
-    RETURNING id
-), ins AS (
-    INSERT INTO reservations (` + reservationCols + `)
-    SELECT $1, hold.id, $3, $4, $5, $6, $7, $8, 'held', $9, $10, $11 FROM hold
-    RETURNING id
-)
-SELECT o.id IS NOT NULL, COALESCE(o.show_id = $3 AND o.sku_id = $4, false), EXISTS (SELECT 1 FROM ins)
-FROM (VALUES (1)) AS one LEFT JOIN offers o ON o.id = $2`
-
-// reserveCheck is the second statement of Reserve: it runs after
-// reserveHold, in a snapshot taken once that statement holds the offer's
-// row lock, so it sees every reservation committed on the offer before.
-// When the customer's live units on the offer (the new reservation included)
-// are within the limit ($4; 0: none), it adds the units to the SKU's held
-// count if the SKU has them. When either check fails, it deletes the new
-// reservation and takes its units off the offer again: nothing is left of
-// the attempt. It reports limit_ok, stock_ok. When reserveHold inserted
-// nothing, it changes nothing.
-const reserveCheck = `
-WITH mine AS (
-    SELECT sku_id, quantity FROM reservations WHERE id = $1
-), lim AS (
-    SELECT $4::integer = 0 OR COALESCE(SUM(quantity), 0) <= $4::integer AS ok
-    FROM reservations
-    WHERE $4::integer > 0 AND offer_id = $2 AND user_id = $3 AND state IN ` + liveStates + `
-), stock AS (
-    UPDATE skus SET held = skus.held + mine.quantity
-    FROM mine, lim
-    WHERE skus.id = mine.sku_id AND lim.ok AND skus.sold + skus.held + mine.quantity <= skus.on_hand
-    RETURNING skus.id
-), undo AS (
-    DELETE FROM reservations WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM stock)
-    RETURNING offer_id, quantity
-), unhold AS (
-    UPDATE offers SET held = offers.held - undo.quantity FROM undo WHERE offers.id = undo.offer_id
-    RETURNING offers.id
-)
-SELECT (SELECT ok FROM lim), EXISTS (SELECT 1 FROM stock)`
-
-// Reserve inserts r (State Held) and adds r.Quantity to the held units of
-// its offer and SKU: ErrSoldOut when the offer or the SKU lacks the units,
-// ErrLimitReached when the customer's live units on the offer plus
-// r.Quantity exceed limit (0: no limit), NotFound when the offer does not
-// exist, Invalid when r's show or SKU is not the offer's. Any refusal
-// changes nothing. r's times are set to what is stored (UTC, microseconds).
-//
-// Reserve is the hot path of a drop: every winner of the gate comes through
-// it, and the offer's row lock serialises them all, so it costs one round
-// trip. Its two statements (reserveHold, reserveCheck) go in one pgx batch
-// without BEGIN: PostgreSQL runs the statements of one pipeline sync as a
-// single implicit transaction, committed at the sync or rolled back on any
-// error, and the offer's row lock is never held across a client round trip.
-//
-// Why two statements and not one: the per-customer check must see the
-// reservations that transactions which held the offer's lock before this
-// one committed while it waited. A single statement cannot: its snapshot is
-// taken before it waits on the lock, and READ COMMITTED then re-reads only
-// the locked row. The second statement takes a fresh snapshot after the
-// first got the lock. So the order of the spec is kept where it matters —
-// offer row lock, then the limit check, then the SKU — and the reservation
-// row, inserted by the first statement, is what tells the second that the
-// first succeeded; a refusal by the second deletes it again.
-func (db *DB) Reserve(ctx context.Context, r *checkout.Reservation, limit int, key *checkout.Idempotency) error {
-	if r.Quantity <= 0 {
-		return apperr.Errorf(apperr.Invalid, "quantity must be positive")
-	}
-	limit = max(limit, 0)
-	r.State = checkout.Held
-	r.CreatedAt, r.ExpiresAt, r.UpdatedAt = pgTime(r.CreatedAt), pgTime(r.ExpiresAt), pgTime(r.UpdatedAt)
-
-	var found, own, held, limitOK, stockOK bool
-	b := &pgx.Batch{}
-	if key != nil {
-		// First, and without ON CONFLICT: a taken key fails the batch's
-		// implicit transaction before the offer row is even locked.
-		b.Queue(`INSERT INTO idempotency_keys (user_id, op, key, request_hash, result, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			key.UserID, key.Op, key.Key, key.RequestHash, key.Result, pgTime(key.CreatedAt))
-	}
-	b.Queue(reserveHold, r.ID, r.OfferID, r.ShowID, r.SKUID, r.UserID, r.Quantity, r.PriceMinor, r.Currency,
-		r.CreatedAt, r.ExpiresAt, r.UpdatedAt).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&found, &own, &held)
-	})
-	b.Queue(reserveCheck, r.ID, r.OfferID, r.UserID, limit).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&limitOK, &stockOK)
-	})
-	if key != nil {
-		// A refused reservation keeps no key: in the same implicit
-		// transaction, so a key is stored exactly when its hold is.
-		b.Queue(`DELETE FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3
-		         AND NOT EXISTS (SELECT 1 FROM reservations WHERE id = $4)`, key.UserID, key.Op, key.Key, r.ID)
-	}
-	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.ConstraintName == "idempotency_keys_pkey" {
-			return checkout.ErrKeyTaken
-		}
-		return storeErr("reserve", err)
-	}
-	switch {
-	case !found:
-		return apperr.Errorf(apperr.NotFound, "offer not found")
-	case !own:
-		return apperr.Errorf(apperr.Invalid, "the reservation's show and SKU are not its offer's")
-	case !held:
-		return checkout.ErrSoldOut
-	case !limitOK:
-		return checkout.ErrLimitReached
-	case !stockOK:
-		return checkout.ErrSoldOut
-	}
-	return nil
 }
 
 // ReservationByID returns the reservation with the given ID.

@@ -180,7 +180,7 @@ func TestReserveLimitAfterWait(t *testing.T) {
 		for deadline := time.Now().Add(10 * time.Second); ; {
 			var waiting bool
 			if err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-				WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%WITH hold AS%')`).Scan(&waiting); err != nil {
+				WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%allocated - sold - held FROM offers%')`).Scan(&waiting); err != nil {
 				t.Fatal(err)
 			}
 			if waiting {

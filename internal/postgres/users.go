@@ -244,6 +244,29 @@ func (db *DB) CredentialByHash(ctx context.Context, hash string, now time.Time) 
 	return c, nil
 }
 
+// CredentialWithUser returns the credential, unless it is missing or
+// expired at now, and its user, in one query.
+func (db *DB) CredentialWithUser(ctx context.Context, hash string, now time.Time) (*account.Credential, *account.User, error) {
+	var (
+		c    account.Credential
+		kind string
+	)
+	u, err := scanUser(db.pool.QueryRow(ctx,
+		`SELECT `+userCols+`, c.hash, c.id, c.user_id, c.kind, c.name, c.created_at, c.expires_at, c.last_used_at
+		 FROM credentials c JOIN users u ON u.id = c.user_id WHERE c.hash = $1 AND c.expires_at > $2`, hash, now),
+		&c.Hash, &c.ID, &c.UserID, &kind, &c.Name, &c.CreatedAt, &c.ExpiresAt, &c.LastUsedAt)
+	if err != nil {
+		return nil, nil, notFound("credential with user", "credential", err)
+	}
+	c.Kind = account.CredentialKind(kind)
+	c.CreatedAt, c.ExpiresAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC()
+	if c.LastUsedAt != nil {
+		t := c.LastUsedAt.UTC()
+		c.LastUsedAt = &t
+	}
+	return &c, u, nil
+}
+
 // CredentialByID returns the credential unless it is missing or expired at now.
 func (db *DB) CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (*account.Credential, error) {
 	c, err := scanCredential(db.pool.QueryRow(ctx,

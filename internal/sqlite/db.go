@@ -54,14 +54,15 @@ const (
 
 // DB is the SQLite store. It is safe for concurrent use.
 type DB struct {
-	path string  // absolute path of the file
-	w    *sql.DB // one connection: every write and every transaction
-	r    *sql.DB // reads outside transactions
+	path string    // absolute path of the file
+	w    *sql.DB   // one connection: every write and every transaction
+	r    *readPool // reads outside transactions
 	// turn queues writers first come, first served: a channel's waiting
 	// senders are served in order, while database/sql hands its one
 	// connection to a random waiter, which under a crowd of writers leaves
 	// some waiting for seconds.
 	turn chan struct{}
+	ws   writerStmts // prepared on w; guarded by turn
 }
 
 var (
@@ -102,7 +103,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		_ = w.Close()
 		return nil, err
 	}
-	return &DB{path: abs, w: w, r: r, turn: make(chan struct{}, 1)}, nil
+	return &DB{path: abs, w: w, r: &readPool{DB: r}, turn: make(chan struct{}, 1)}, nil
 }
 
 // openPool opens a pool of at most n connections to the file at abs; every
@@ -215,6 +216,7 @@ func (db *DB) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) e
 		return storeErr(op, err)
 	}
 	defer done()
+	db.prepareWriter(ctx)
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return storeErr(op, err)

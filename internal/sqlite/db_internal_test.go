@@ -19,7 +19,7 @@ func TestPragmas(t *testing.T) {
 	for _, pool := range []struct {
 		name string
 		db   *sql.DB
-	}{{"writer", db.w}, {"reader", db.r}} {
+	}{{"writer", db.w}, {"reader", db.r.DB}} {
 		for pragma, want := range map[string]string{
 			"journal_mode": "wal",
 			"foreign_keys": "1",

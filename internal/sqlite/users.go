@@ -184,6 +184,20 @@ func (db *DB) CredentialByHash(ctx context.Context, hash string, now time.Time) 
 	return c, nil
 }
 
+// CredentialWithUser returns the credential, unless it is missing or
+// expired at now, and its user, in one query.
+func (db *DB) CredentialWithUser(ctx context.Context, hash string, now time.Time) (*account.Credential, *account.User, error) {
+	var c account.Credential
+	u, err := scanUser(db.r.QueryRowContext(ctx,
+		`SELECT `+userCols+`, c.hash, c.id, c.user_id, c.kind, c.name, c.created_at, c.expires_at, c.last_used_at
+		 FROM credentials c JOIN users u ON u.id = c.user_id WHERE c.hash = ? AND c.expires_at > ?`, hash, micros(now)),
+		&c.Hash, &c.ID, &c.UserID, &c.Kind, &c.Name, asTime(&c.CreatedAt), asTime(&c.ExpiresAt), asNullTime(&c.LastUsedAt))
+	if err != nil {
+		return nil, nil, storeErr("credential with user", noRows(err, "credential"))
+	}
+	return &c, u, nil
+}
+
 // CredentialByID returns the credential unless it is missing or expired at now.
 func (db *DB) CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (*account.Credential, error) {
 	c, err := scanCredential(db.r.QueryRowContext(ctx,

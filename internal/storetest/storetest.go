@@ -167,6 +167,16 @@ func testCredentials(t *testing.T, s account.Store) {
 	// Expired is as good as missing.
 	_, err = s.CredentialByHash(ctx, "aa01", t0.Add(2*time.Hour))
 	wantCode(t, err, apperr.NotFound)
+	// The same read with its user, as authentication does it.
+	both, who, err := s.CredentialWithUser(ctx, "bb02", t0)
+	must(t, err)
+	if *both != *got || who.ID != u.ID || who.Email != u.Email || len(who.Roles) != len(u.Roles) {
+		t.Fatalf("CredentialWithUser = %+v, %+v; want %+v and the user %+v", both, who, got, u)
+	}
+	_, _, err = s.CredentialWithUser(ctx, "aa01", t0.Add(2*time.Hour))
+	wantCode(t, err, apperr.NotFound)
+	_, _, err = s.CredentialWithUser(ctx, "ffff", t0)
+	wantCode(t, err, apperr.NotFound)
 	_, err = s.CredentialByHash(ctx, "ffff", t0)
 	wantCode(t, err, apperr.NotFound)
 
