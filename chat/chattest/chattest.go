@@ -21,6 +21,8 @@ import (
 // Fixture gives the suite a store and a show, brand and users that exist in it.
 type Fixture struct {
 	Store chat.Store
+	// Archive is the driver's chat.Archive, for RunArchive.
+	Archive chat.Archive
 	Show  uuid.UUID
 	Show2 uuid.UUID
 	Brand uuid.UUID

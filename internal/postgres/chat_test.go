@@ -13,3 +13,12 @@ func TestChatStore(t *testing.T) {
 		return chattest.NewFixture(t, db, storetest.Stores{Accounts: db, Brands: db, Shows: db})
 	})
 }
+
+func TestChatArchive(t *testing.T) {
+	chattest.RunArchive(t, func(t *testing.T) chattest.Fixture {
+		db := fresh(t)
+		f := chattest.NewFixture(t, db, storetest.Stores{Accounts: db, Brands: db, Shows: db})
+		f.Archive = db
+		return f
+	})
+}

@@ -14,3 +14,12 @@ func TestChatStore(t *testing.T) {
 		return chattest.NewFixture(t, db, storetest.Stores{Accounts: db, Brands: db, Shows: db})
 	})
 }
+
+func TestChatArchive(t *testing.T) {
+	chattest.RunArchive(t, func(t *testing.T) chattest.Fixture {
+		db := open(t, filepath.Join(t.TempDir(), "pavilion.db"))
+		f := chattest.NewFixture(t, db, storetest.Stores{Accounts: db, Brands: db, Shows: db})
+		f.Archive = db
+		return f
+	})
+}
