@@ -34,6 +34,15 @@ type Hub struct {
 	// Store keeps bans, mutes and blocked words; nil keeps them in each
 	// room's memory only (tests).
 	Store Store
+	// Archive keeps chat lines and moderators' deletions in the database
+	// (keeper.go): welcomes on a cold room and replays read them. nil: chat
+	// lives in each room's memory only.
+	Archive Archive
+	// ChatRetention is how long archived chat lines are kept; 0: for ever.
+	ChatRetention time.Duration
+	// ChatQueue bounds the chat lines waiting to be archived; a line past
+	// it is counted and not archived. Default 8192.
+	ChatQueue int
 	// Caller resolves the request's account and the credential that vouched
 	// (session cookie or bearer token); nil result: anonymous. A socket
 	// lasts as long as its credential (credential.go).
@@ -72,6 +81,7 @@ type Hub struct {
 	upgrader websocket.Upgrader
 	metrics  *hubMetrics
 	guard    *crashguard.Guard
+	keeper   *keeper // nil without an Archive
 
 	mu    sync.Mutex
 	rooms map[uuid.UUID]*Room
@@ -109,6 +119,9 @@ func (h *Hub) init() {
 			CheckOrigin: h.CheckOrigin, EnableCompression: false, HandshakeTimeout: 10 * time.Second}
 		h.metrics = newHubMetrics(h.Registry)
 		h.guard = crashguard.New(h.Registry, h.log())
+		if h.Archive != nil {
+			h.keeper = newKeeper(h.Archive, h.ChatQueue, h.ChatRetention, h.log(), h.Registry)
+		}
 	})
 }
 
@@ -325,6 +338,15 @@ func (h *Hub) openRoom(ctx context.Context, sh *show.Show) (*Room, error) {
 			return nil, err
 		}
 	}
+	if h.Archive != nil {
+		// A cold room shows what other nodes' viewers saw, and what this
+		// node's saw before it restarted. Without it the room still opens.
+		lines, err := h.Archive.Lines(ctx, sh.ID, nil, recentChat)
+		if err != nil {
+			h.log().Warn("reading a show's archived chat", "show", sh.ID, "err", err)
+		}
+		r.kept = keptFrom(lines)
+	}
 	go func() {
 		for msg := range sub.C() {
 			r.receiveGuarded(msg)
@@ -488,14 +510,22 @@ func channelOf(showID uuid.UUID) string { return "room:" + showID.String() }
 // append numbers ev through the bus; every node's copy of the show's room
 // receives it, whether or not this node has the room open.
 func (h *Hub) append(ctx context.Context, showID uuid.UUID, ev *roomEvent) error {
+	_, _, err := h.appendNumbered(ctx, showID, ev)
+	return err
+}
+
+// appendNumbered is append, returning the number the bus gave ev and the
+// epoch it belongs to.
+func (h *Hub) appendNumbered(ctx context.Context, showID uuid.UUID, ev *roomEvent) (uint64, string, error) {
 	payload, err := json.Marshal(ev)
 	if err != nil {
-		return err
+		return 0, "", err
 	}
-	if _, err := h.Bus.Append(ctx, channelOf(showID), payload); err != nil {
-		return apperr.Wrap(apperr.Unavailable, err, "the live room is unavailable; try again")
+	seq, epoch, err := h.Bus.Append(ctx, channelOf(showID), payload)
+	if err != nil {
+		return 0, "", apperr.Wrap(apperr.Unavailable, err, "the live room is unavailable; try again")
 	}
-	return nil
+	return seq, epoch, nil
 }
 
 // StockChanged marks the offer for the next stock flush: a stampede of
@@ -555,6 +585,9 @@ func (h *Hub) flushStock(ctx context.Context) {
 func (h *Hub) Run(ctx context.Context) {
 	h.init()
 	go h.watchCredentials(ctx)
+	if h.keeper != nil {
+		go h.keeper.run(ctx)
+	}
 	fast := time.NewTicker(100 * time.Millisecond)
 	defer fast.Stop()
 	var tick int
@@ -644,6 +677,17 @@ func (h *Hub) closeRooms() {
 		r.cancel()
 		_ = r.sub.Close()
 	}
+}
+
+// Close writes the chat lines still waiting for the archive, and stops
+// archiving: call it on the way out, before the database closes. It waits
+// until they are written or ctx ends.
+func (h *Hub) Close(ctx context.Context) error {
+	h.init()
+	if h.keeper == nil {
+		return nil
+	}
+	return h.keeper.close(ctx)
 }
 
 // Rooms reports how many rooms and connections this node has (for tests and metrics).

@@ -23,10 +23,10 @@ type Fixture struct {
 	Store chat.Store
 	// Archive is the driver's chat.Archive, for RunArchive.
 	Archive chat.Archive
-	Show  uuid.UUID
-	Show2 uuid.UUID
-	Brand uuid.UUID
-	Users []uuid.UUID // at least 3
+	Show    uuid.UUID
+	Show2   uuid.UUID
+	Brand   uuid.UUID
+	Users   []uuid.UUID // at least 3
 }
 
 // NewFixture creates, through the driver's own stores, a brand with two

@@ -38,6 +38,7 @@ type database interface {
 	checkout.Store
 	checkout.Ledger
 	chat.Store
+	chat.Archive
 	analytics.Store
 	images.Store
 	Migrate(ctx context.Context) error
