@@ -79,6 +79,7 @@ func newEnv(t *testing.T) *env {
 	srv := &web.Server{
 		Accounts: e.svc, Brands: db, Shows: db, Catalog: db, Checkout: e.shop, Live: live, Media: media,
 		Images:   &images.Service{Store: db, Limits: images.Limits{MaxBytes: 256 << 10}},
+		Chat:     &chat.History{Archive: db, Shows: db},
 		Checks:   []web.Check{{Name: "store", Ping: db.Ping}, {Name: "fake", Ping: func(context.Context) error { return *e.ready }}},
 		Registry: prometheus.NewRegistry(),
 		Logger:   slog.New(slog.DiscardHandler),

@@ -47,6 +47,8 @@ type Server struct {
 	Media Media
 	// Analytics reads a show's figures (analytics.Recorder); nil answers 501.
 	Analytics ShowStats
+	// Chat serves shows' archived chat (chat.History); nil answers 501.
+	Chat ChatHistory
 	// Images takes uploads and serves /media/; nil answers 501. Its
 	// Limits.MaxBytes bounds an upload's body instead of MaxBodyBytes.
 	Images *images.Service
@@ -89,6 +91,11 @@ type LiveRoom interface {
 	Sanctions(ctx context.Context, u *account.User, showID uuid.UUID) ([]chat.Sanction, error)
 	// Lift lifts a user's ban and mute in a show and tells its room on every node.
 	Lift(ctx context.Context, u *account.User, showID, userID uuid.UUID) error
+}
+
+// ChatHistory is what the API needs of the chat archive.
+type ChatHistory interface {
+	Page(ctx context.Context, u *account.User, showID uuid.UUID, before *chat.Cursor, limit int) ([]chat.Line, *chat.Cursor, error)
 }
 
 // Media is what the API needs of the media server: WHIP ingest, WHEP
@@ -201,6 +208,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/shows/{id}/orders.csv", s.api(s.showOrdersCSV))
 	mux.HandleFunc("GET /api/shows/{id}/stats", s.api(s.showStats))
 	mux.HandleFunc("GET /api/shows/{id}/stats.csv", s.api(s.showStatsCSV))
+	mux.HandleFunc("GET /api/shows/{id}/chat", s.api(s.chatHistory))
 	mux.HandleFunc("GET /api/shows/{id}/subscription", s.api(s.subscription))
 	mux.HandleFunc("POST /api/shows/{id}/subscription", s.api(s.subscribe))
 	mux.HandleFunc("DELETE /api/shows/{id}/subscription", s.api(s.unsubscribe))

@@ -155,6 +155,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	srv := &web.Server{
 		Accounts: accounts, Brands: db, Shows: db, Schedule: shows, Catalog: db, Checkout: shop, Live: live, Media: media, Analytics: stats,
 		Images:         &images.Service{Store: db},
+		Chat:           &chat.History{Archive: db, Shows: db},
 		Checks:         []web.Check{{Name: "store", Ping: db.Ping}, {Name: "bus", Ping: hot.bus.Ping}},
 		Registry:       reg,
 		Logger:         log,
