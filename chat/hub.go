@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/clientip"
 	"github.com/pavilion-live/pavilion/internal/crashguard"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
@@ -116,7 +119,9 @@ func (h *Hub) init() {
 		// buffer per message from a pool: an idle viewer then holds no
 		// write buffer at all.
 		h.upgrader = websocket.Upgrader{ReadBufferSize: 512, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
-			CheckOrigin: h.CheckOrigin, EnableCompression: false, HandshakeTimeout: 10 * time.Second}
+			// ServeHTTP has vetted the Origin already (checkOrigin), to
+			// answer a refusal in the API's JSON and log why.
+			CheckOrigin: func(*http.Request) bool { return true }, EnableCompression: false, HandshakeTimeout: 10 * time.Second}
 		h.metrics = newHubMetrics(h.Registry)
 		h.guard = crashguard.New(h.Registry, h.log())
 		if h.Archive != nil {
@@ -164,6 +169,10 @@ func (h *Hub) log() *slog.Logger {
 // ?epoch=…&after=… resumes at once.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.init()
+	if err := h.checkOrigin(r); err != nil {
+		refuseUpgrade(w, http.StatusForbidden, err)
+		return
+	}
 	u, cred := h.caller(r)
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
@@ -250,6 +259,34 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.metrics.conns.Dec()
 		c.stop(websocket.CloseNormalClosure, "")
 	}()
+}
+
+// checkOrigin refuses a browser's handshake from another site: by default
+// its Origin must name the host the request was made to (a request without
+// Origin is no browser's, and passes). A refusal is logged with the headers
+// seen, since a reverse proxy that rewrites Host (nginx's $host drops the
+// port) is the usual cause and the log is where an operator finds it.
+func (h *Hub) checkOrigin(r *http.Request) error {
+	origin := r.Header.Get("Origin")
+	var reason string
+	switch {
+	case h.CheckOrigin != nil:
+		if h.CheckOrigin(r) {
+			return nil
+		}
+		reason = "the origin policy refused it"
+	case origin == "":
+		return nil
+	default:
+		u, err := url.Parse(origin)
+		if err == nil && strings.EqualFold(u.Host, r.Host) {
+			return nil
+		}
+		reason = "the Origin's host is not the Host the request was made to"
+	}
+	h.log().WarnContext(r.Context(), "cross-origin websocket refused", "reason", reason, "path", r.URL.Path,
+		"origin", origin, "host", r.Host, "remote", clientip.String(r))
+	return apperr.Errorf(apperr.Forbidden, "cross-origin websocket refused: Origin %s does not match Host %s (a proxy in front must pass the Host header on as the client sent it)", origin, r.Host)
 }
 
 // refuseUpgrade answers a websocket request that will not be upgraded in
