@@ -30,6 +30,13 @@ type Check struct {
 	Ping func(context.Context) error
 }
 
+// Schema is the database schema as /readyz reports it.
+type Schema struct {
+	Version  int64    `json:"version"`  // the newest migration applied
+	Expected int64    `json:"expected"` // the newest this binary carries
+	Pending  []string `json:"pending"`  // this binary's migrations not applied, oldest first
+}
+
 // Server holds what the handlers need. Fields are plain; zero values of the
 // tunables get defaults.
 type Server struct {
@@ -54,6 +61,9 @@ type Server struct {
 	Images *images.Service
 
 	Checks []Check
+	// Schema reports the database schema for /readyz: a schema behind the
+	// binary makes the node not ready. nil: not reported.
+	Schema func(context.Context) (Schema, error)
 	// Registry is where HTTP metrics are registered; nil: none. The metrics
 	// are served by MetricsHandler on a listener of their own, never here.
 	Registry *prometheus.Registry

@@ -157,6 +157,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Images:         &images.Service{Store: db},
 		Chat:           &chat.History{Archive: db, Shows: db},
 		Checks:         []web.Check{{Name: "store", Ping: db.Ping}, {Name: "bus", Ping: hot.bus.Ping}},
+		Schema:         func(ctx context.Context) (web.Schema, error) { return schemaOf(ctx, db) },
 		Registry:       reg,
 		Logger:         log,
 		PublicURL:      cfg.PublicURL,
