@@ -30,6 +30,10 @@ type Archive interface {
 	// newest first (by time sent, then epoch and seq), older than before
 	// when it is not nil.
 	Lines(ctx context.Context, showID uuid.UUID, before *Cursor, limit int) ([]Line, error)
+	// LinesBetween returns the show's lines of the epoch numbered after
+	// after and before before, not deleted, in seq order: what a room whose
+	// bus lost messages missed.
+	LinesBetween(ctx context.Context, showID uuid.UUID, epoch string, after, before uint64) ([]Line, error)
 	// ForgetLines deletes the lines, and the deletions, made before cutoff;
 	// it returns how many lines went.
 	ForgetLines(ctx context.Context, cutoff time.Time) (int64, error)

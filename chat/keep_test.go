@@ -1,6 +1,7 @@
 package chat_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"reflect"
@@ -249,4 +250,62 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// lossyBus is a node's view of a bus that loses, on the way to this node,
+// the messages drop picks (a Redis subscription that dropped and came back).
+type lossyBus struct {
+	chat.Bus
+	drop func(msg []byte) bool
+}
+
+type lossySub struct {
+	chat.Subscription
+	c chan []byte
+}
+
+func (s *lossySub) C() <-chan []byte { return s.c }
+
+func (b lossyBus) Subscribe(ctx context.Context, channel string) (chat.Subscription, error) {
+	sub, err := b.Bus.Subscribe(ctx, channel)
+	if err != nil {
+		return nil, err
+	}
+	out := &lossySub{Subscription: sub, c: make(chan []byte, 1024)}
+	go func() {
+		defer close(out.c)
+		for m := range sub.C() {
+			if !b.drop(m) {
+				out.c <- m
+			}
+		}
+	}()
+	return out, nil
+}
+
+// TestChatGapFilledFromArchive: a line the bus lost on the way to a node
+// (written to the archive by the node it was sent on) is back in that
+// node's welcomes once the writer has flushed.
+func TestChatGapFilledFromArchive(t *testing.T) {
+	bus := memory.NewBus()
+	a := newWorld(t, bus, withKeptChat())
+	b := a.node(lossyBus{Bus: bus, drop: func(m []byte) bool { return bytes.Contains(m, []byte(`"text":"two"`)) }}, withKeptChat())
+	onB, _ := b.join("viewer")
+	member, _ := a.join("member")
+	for _, text := range []string{"one", "two", "three"} {
+		member.send(map[string]any{"type": "chat", "text": text})
+	}
+	onB.until(func(f map[string]any) bool { return f["type"] == "chat" && f["text"] == "three" }, "three on the lossy node")
+	deadline := time.Now().Add(wait)
+	for {
+		_, welcome := b.join("host")
+		got := recentTexts(welcome)
+		if slices.Equal(got, []string{"one", "two", "three"}) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recent on the node that missed a line = %v", got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

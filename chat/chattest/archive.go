@@ -3,6 +3,7 @@ package chattest
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -94,6 +95,34 @@ func RunArchive(t *testing.T, open func(t *testing.T) Fixture) {
 		must(t, err)
 		if len(got) != 5 || got[4].Text != "e1-1" || got[4].ID != lines[0].ID {
 			t.Fatalf("after keeping a line again: %v", texts(got))
+		}
+	})
+	t.Run("Between", func(t *testing.T) {
+		f := open(t)
+		a := f.Archive
+		var lines []chat.Line
+		for i := range 6 {
+			lines = append(lines, f.line("E", uint64(i+1), t0.Add(time.Duration(6-i)*time.Second), fmt.Sprint(i+1))) // times out of order: seq decides
+		}
+		must(t, a.KeepLines(ctx, append(lines, f.line("F", 3, t0, "other epoch"))))
+		must(t, a.DeleteLine(ctx, chat.Deletion{ShowID: f.Show, Epoch: "E", Seq: 4, By: f.Users[0], At: t0}))
+		got, err := a.LinesBetween(ctx, f.Show, "E", 1, 6)
+		must(t, err)
+		if want := []string{"2", "3", "5"}; !slices.Equal(texts(got), want) {
+			t.Fatalf("between 1 and 6 = %v, want %v", texts(got), want)
+		}
+		if got[0].Epoch != "E" || got[0].Seq != 2 || got[0].ID != lines[1].ID || !got[0].At.Equal(lines[1].At) || got[0].ShowID != f.Show {
+			t.Fatalf("line = %+v", got[0])
+		}
+		got, err = a.LinesBetween(ctx, f.Show, "E", 0, math.MaxUint64)
+		must(t, err)
+		if len(got) != 5 {
+			t.Fatalf("the whole epoch = %v", texts(got))
+		}
+		got, err = a.LinesBetween(ctx, f.Show2, "E", 0, 10)
+		must(t, err)
+		if len(got) != 0 {
+			t.Fatalf("another show = %v", texts(got))
 		}
 	})
 	t.Run("Deletions", func(t *testing.T) {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -81,6 +82,35 @@ func (db *DB) Lines(ctx context.Context, showID uuid.UUID, before *chat.Cursor, 
 	})
 	if err != nil {
 		return nil, storeErr("chat lines", err)
+	}
+	return out, nil
+}
+
+// LinesBetween returns the show's lines of the epoch numbered between after
+// and before (both excluded), not deleted, in seq order.
+func (db *DB) LinesBetween(ctx context.Context, showID uuid.UUID, epoch string, after, before uint64) ([]chat.Line, error) {
+	rows, err := db.pool.Query(ctx,
+		`SELECT l.seq, l.id, l.author_id, l.author_name, l.staff, l.text, l.at FROM chat_lines l
+		 WHERE l.show_id = $1 AND l.epoch = $2 AND l.seq > $3 AND l.seq < $4
+		 AND NOT EXISTS (SELECT 1 FROM chat_deletions d WHERE d.show_id = l.show_id AND d.epoch = l.epoch AND d.seq = l.seq)
+		 ORDER BY l.seq`,
+		showID, epoch, int64(min(after, math.MaxInt64)), int64(min(before, math.MaxInt64)))
+	if err != nil {
+		return nil, storeErr("chat lines between", err)
+	}
+	out := []chat.Line{}
+	var (
+		l chat.Line
+		n int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&n, &l.ID, &l.Author.ID, &l.Author.Name, &l.Staff, &l.Text, &l.At}, func() error {
+		line := l
+		line.ShowID, line.Epoch, line.Seq, line.At = showID, epoch, uint64(n), l.At.UTC()
+		out = append(out, line)
+		return nil
+	})
+	if err != nil {
+		return nil, storeErr("chat lines between", err)
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,6 +67,30 @@ func (db *DB) Lines(ctx context.Context, showID uuid.UUID, before *chat.Cursor, 
 			l.Seq = uint64(n)
 			return &l, err
 		}, q, showID, at, epoch, seq, max(limit, 0))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// LinesBetween returns the show's lines of the epoch numbered between after
+// and before (both excluded), not deleted, in seq order.
+func (db *DB) LinesBetween(ctx context.Context, showID uuid.UUID, epoch string, after, before uint64) ([]chat.Line, error) {
+	var out []chat.Line
+	err := db.read(ctx, "chat lines between", func(tx *sql.Tx) error {
+		var err error
+		out, err = queryAll(ctx, tx, func(r row) (*chat.Line, error) {
+			l := chat.Line{ShowID: showID, Epoch: epoch}
+			var n int64
+			err := r.Scan(&n, &l.ID, &l.Author.ID, &l.Author.Name, &l.Staff, &l.Text, asTime(&l.At))
+			l.Seq = uint64(n)
+			return &l, err
+		}, `SELECT l.seq, l.id, l.author_id, l.author_name, l.staff, l.text, l.at FROM chat_lines l
+			WHERE l.show_id = ?1 AND l.epoch = ?2 AND l.seq > ?3 AND l.seq < ?4
+			AND NOT EXISTS (SELECT 1 FROM chat_deletions d WHERE d.show_id = l.show_id AND d.epoch = l.epoch AND d.seq = l.seq)
+			ORDER BY l.seq`, showID, epoch, int64(min(after, math.MaxInt64)), int64(min(before, math.MaxInt64)))
 		return err
 	})
 	if err != nil {
