@@ -84,6 +84,17 @@ func TestChatKeptAcrossRestart(t *testing.T) {
 	if !reflect.DeepEqual(fresh["recent"], want) {
 		t.Fatalf("recent after the restart =\n%v\nwant\n%v", fresh["recent"], want)
 	}
+	// A moderator on the new node cannot delete by an old line's seq: it
+	// names no line of the current numbering (yet), and would hide the one
+	// that gets it.
+	newHost, _ := b.join("host")
+	for i, seq := range []uint64{seqOf(live[0].(map[string]any)), 1000} {
+		id := fmt.Sprint("old-", i)
+		newHost.send(map[string]any{"type": "moderate", "id": id, "action": "delete", "seq": seq})
+		if e := newHost.errorFor(id); e["code"] != "not_found" {
+			t.Fatalf("deleting seq %d of no current line: %v", seq, e)
+		}
+	}
 	// A viewer of the old node resumes on the new one: a snapshot, with the chat.
 	_, resumed := b.joinQuery("member", fmt.Sprintf("?epoch=%s&after=%d", welcome["epoch"], seqOf(live[0].(map[string]any))))
 	if resumed["reset"] != true || !reflect.DeepEqual(resumed["recent"], want) {

@@ -932,6 +932,9 @@ func (r *Room) moderate(ctx context.Context, c *conn, f *ClientFrame) error {
 	ev := &roomEvent{Type: EvModeration, Action: f.Action}
 	switch f.Action {
 	case ActDelete:
+		if !r.hasLine(ctx, f.Seq) {
+			return apperr.Errorf(apperr.NotFound, "there is no chat message %d in this room's current numbering", f.Seq)
+		}
 		ev.Target = f.Seq
 	case ActMute:
 		until := time.Now().UTC().Add(time.Duration(f.Seconds) * time.Second)
@@ -958,6 +961,25 @@ func (r *Room) moderate(ctx context.Context, c *conn, f *ClientFrame) error {
 		return err
 	}
 	return r.append(ctx, ev)
+}
+
+// hasLine reports whether seq names a chat line of the current numbering:
+// in history, among the kept lines, or in the archive. A deletion is stored
+// under the current epoch, so one naming a line of an earlier numbering (a
+// welcome's older lines) or a seq not given yet would hide the current
+// numbering's line of that number, now or when it comes.
+func (r *Room) hasLine(ctx context.Context, seq uint64) bool {
+	r.mu.Lock()
+	epoch := r.epoch
+	// Deleting a deleted line again is no error.
+	found := slices.ContainsFunc(r.history, func(e entry) bool { return e.seq == seq && (e.ev.Type == EvChat || e.ev.Type == "deleted") })
+	found = found || slices.ContainsFunc(r.kept, func(k keptLine) bool { return k.epoch == epoch && k.seq == seq })
+	r.mu.Unlock()
+	if found || r.hub.Archive == nil || seq == 0 {
+		return found
+	}
+	lines, err := r.hub.Archive.LinesBetween(ctx, r.showID, epoch, seq-1, seq+1)
+	return err == nil && len(lines) == 1
 }
 
 // persist records a ban, mute, word list or deleted line before it is announced, so it
