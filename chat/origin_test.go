@@ -1,43 +1,24 @@
 package chat_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/testinfra"
 )
-
-// lockedBuffer is a log sink the server's goroutines and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestCrossOriginUpgradeExplained: a handshake from another site is
 // refused before the upgrade with the API's JSON error, naming the Origin
 // and the Host, and the log says why; the same site, or no Origin (no
 // browser), is let in.
 func TestCrossOriginUpgradeExplained(t *testing.T) {
-	var logs lockedBuffer
+	var logs testinfra.SyncBuffer
 	w := newWorld(t, memory.NewBus(), func(c *nodeConfig) {
 		c.setup = func(w *world) { w.hub.Logger = slog.New(slog.NewJSONHandler(&logs, nil)) }
 	})

@@ -60,14 +60,25 @@ func (db *DB) Lines(ctx context.Context, showID uuid.UUID, before *chat.Cursor, 
 	if before != nil {
 		at, epoch, seq = &before.At, before.Epoch, int64(before.Seq)
 	}
-	rows, err := db.pool.Query(ctx,
-		`SELECT l.epoch, l.seq, l.id, l.author_id, l.author_name, l.staff, l.text, l.at FROM chat_lines l
+	return db.queryLines(ctx, "chat lines", showID,
+		`SELECT `+lineColumns+` FROM chat_lines l
 		 WHERE l.show_id = $1 AND ($2::timestamptz IS NULL OR (l.at, l.epoch, l.seq) < ($2, $3, $4))
-		 AND NOT EXISTS (SELECT 1 FROM chat_deletions d WHERE d.show_id = l.show_id AND d.epoch = l.epoch AND d.seq = l.seq)
+		 AND `+notDeleted+`
 		 ORDER BY l.at DESC, l.epoch DESC, l.seq DESC LIMIT $5`,
 		showID, at, epoch, seq, max(limit, 0))
+}
+
+// What the line queries read, and the condition that leaves deleted lines out.
+const (
+	lineColumns = `l.epoch, l.seq, l.id, l.author_id, l.author_name, l.staff, l.text, l.at`
+	notDeleted  = `NOT EXISTS (SELECT 1 FROM chat_deletions d WHERE d.show_id = l.show_id AND d.epoch = l.epoch AND d.seq = l.seq)`
+)
+
+// queryLines runs a query of lineColumns for the show's lines.
+func (db *DB) queryLines(ctx context.Context, op string, showID uuid.UUID, query string, args ...any) ([]chat.Line, error) {
+	rows, err := db.pool.Query(ctx, query, args...)
 	if err != nil {
-		return nil, storeErr("chat lines", err)
+		return nil, storeErr(op, err)
 	}
 	out := []chat.Line{}
 	var (
@@ -81,7 +92,7 @@ func (db *DB) Lines(ctx context.Context, showID uuid.UUID, before *chat.Cursor, 
 		return nil
 	})
 	if err != nil {
-		return nil, storeErr("chat lines", err)
+		return nil, storeErr(op, err)
 	}
 	return out, nil
 }
@@ -89,30 +100,11 @@ func (db *DB) Lines(ctx context.Context, showID uuid.UUID, before *chat.Cursor, 
 // LinesBetween returns the show's lines of the epoch numbered between after
 // and before (both excluded), not deleted, in seq order.
 func (db *DB) LinesBetween(ctx context.Context, showID uuid.UUID, epoch string, after, before uint64) ([]chat.Line, error) {
-	rows, err := db.pool.Query(ctx,
-		`SELECT l.seq, l.id, l.author_id, l.author_name, l.staff, l.text, l.at FROM chat_lines l
-		 WHERE l.show_id = $1 AND l.epoch = $2 AND l.seq > $3 AND l.seq < $4
-		 AND NOT EXISTS (SELECT 1 FROM chat_deletions d WHERE d.show_id = l.show_id AND d.epoch = l.epoch AND d.seq = l.seq)
+	return db.queryLines(ctx, "chat lines between", showID,
+		`SELECT `+lineColumns+` FROM chat_lines l
+		 WHERE l.show_id = $1 AND l.epoch = $2 AND l.seq > $3 AND l.seq < $4 AND `+notDeleted+`
 		 ORDER BY l.seq`,
 		showID, epoch, int64(min(after, math.MaxInt64)), int64(min(before, math.MaxInt64)))
-	if err != nil {
-		return nil, storeErr("chat lines between", err)
-	}
-	out := []chat.Line{}
-	var (
-		l chat.Line
-		n int64
-	)
-	_, err = pgx.ForEachRow(rows, []any{&n, &l.ID, &l.Author.ID, &l.Author.Name, &l.Staff, &l.Text, &l.At}, func() error {
-		line := l
-		line.ShowID, line.Epoch, line.Seq, line.At = showID, epoch, uint64(n), l.At.UTC()
-		out = append(out, line)
-		return nil
-	})
-	if err != nil {
-		return nil, storeErr("chat lines between", err)
-	}
-	return out, nil
 }
 
 // ForgetLines deletes the lines and the deletions made before cutoff.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/pavilion-live/pavilion/internal/storetest"
 	"github.com/pavilion-live/pavilion/internal/testinfra"
 )
 
@@ -17,28 +18,14 @@ func TestChatLinesMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	tables := func() int {
-		var n int
-		if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename IN ('chat_lines', 'chat_deletions')`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	for _, step := range []struct {
-		up     bool
-		to     int64
-		tables int
-	}{{true, 9, 2}, {false, 8, 0}, {true, 9, 2}} {
-		if step.up {
-			_, err = p.UpTo(ctx, step.to)
-		} else {
-			_, err = p.DownTo(ctx, step.to)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := tables(); got != step.tables {
-			t.Fatalf("at version %d: %d chat tables, want %d", step.to, got, step.tables)
-		}
-	}
+	storetest.MigrationRoundTrip(t, 9, 2,
+		func(to int64) error { _, err := p.UpTo(ctx, to); return err },
+		func(to int64) error { _, err := p.DownTo(ctx, to); return err },
+		func() int {
+			var n int
+			if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename IN ('chat_lines', 'chat_deletions')`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		})
 }

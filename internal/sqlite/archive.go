@@ -48,17 +48,28 @@ func (db *DB) DeleteLine(ctx context.Context, d chat.Deletion) error {
 
 // Lines returns the show's lines that are not deleted, newest first.
 func (db *DB) Lines(ctx context.Context, showID uuid.UUID, before *chat.Cursor, limit int) ([]chat.Line, error) {
-	q := `SELECT l.epoch, l.seq, l.id, l.author_id, l.author_name, l.staff, l.text, l.at FROM chat_lines l
-		WHERE l.show_id = ?1 AND (?2 IS NULL OR (l.at, l.epoch, l.seq) < (?2, ?3, ?4))
-		AND NOT EXISTS (SELECT 1 FROM chat_deletions d WHERE d.show_id = l.show_id AND d.epoch = l.epoch AND d.seq = l.seq)
-		ORDER BY l.at DESC, l.epoch DESC, l.seq DESC LIMIT ?5`
 	var at, seq any
 	epoch := ""
 	if before != nil {
 		at, epoch, seq = micros(before.At), before.Epoch, int64(before.Seq)
 	}
+	return db.queryLines(ctx, "chat lines", showID,
+		`SELECT `+lineColumns+` FROM chat_lines l
+		WHERE l.show_id = ?1 AND (?2 IS NULL OR (l.at, l.epoch, l.seq) < (?2, ?3, ?4)) AND `+notDeleted+`
+		ORDER BY l.at DESC, l.epoch DESC, l.seq DESC LIMIT ?5`,
+		showID, at, epoch, seq, max(limit, 0))
+}
+
+// What the line queries read, and the condition that leaves deleted lines out.
+const (
+	lineColumns = `l.epoch, l.seq, l.id, l.author_id, l.author_name, l.staff, l.text, l.at`
+	notDeleted  = `NOT EXISTS (SELECT 1 FROM chat_deletions d WHERE d.show_id = l.show_id AND d.epoch = l.epoch AND d.seq = l.seq)`
+)
+
+// queryLines runs a query of lineColumns for the show's lines, in one snapshot.
+func (db *DB) queryLines(ctx context.Context, op string, showID uuid.UUID, query string, args ...any) ([]chat.Line, error) {
 	var out []chat.Line
-	err := db.read(ctx, "chat lines", func(tx *sql.Tx) error {
+	err := db.read(ctx, op, func(tx *sql.Tx) error {
 		var err error
 		out, err = queryAll(ctx, tx, func(r row) (*chat.Line, error) {
 			l := chat.Line{ShowID: showID}
@@ -66,7 +77,7 @@ func (db *DB) Lines(ctx context.Context, showID uuid.UUID, before *chat.Cursor, 
 			err := r.Scan(&l.Epoch, &n, &l.ID, &l.Author.ID, &l.Author.Name, &l.Staff, &l.Text, asTime(&l.At))
 			l.Seq = uint64(n)
 			return &l, err
-		}, q, showID, at, epoch, seq, max(limit, 0))
+		}, query, args...)
 		return err
 	})
 	if err != nil {
@@ -78,25 +89,10 @@ func (db *DB) Lines(ctx context.Context, showID uuid.UUID, before *chat.Cursor, 
 // LinesBetween returns the show's lines of the epoch numbered between after
 // and before (both excluded), not deleted, in seq order.
 func (db *DB) LinesBetween(ctx context.Context, showID uuid.UUID, epoch string, after, before uint64) ([]chat.Line, error) {
-	var out []chat.Line
-	err := db.read(ctx, "chat lines between", func(tx *sql.Tx) error {
-		var err error
-		out, err = queryAll(ctx, tx, func(r row) (*chat.Line, error) {
-			l := chat.Line{ShowID: showID, Epoch: epoch}
-			var n int64
-			err := r.Scan(&n, &l.ID, &l.Author.ID, &l.Author.Name, &l.Staff, &l.Text, asTime(&l.At))
-			l.Seq = uint64(n)
-			return &l, err
-		}, `SELECT l.seq, l.id, l.author_id, l.author_name, l.staff, l.text, l.at FROM chat_lines l
-			WHERE l.show_id = ?1 AND l.epoch = ?2 AND l.seq > ?3 AND l.seq < ?4
-			AND NOT EXISTS (SELECT 1 FROM chat_deletions d WHERE d.show_id = l.show_id AND d.epoch = l.epoch AND d.seq = l.seq)
-			ORDER BY l.seq`, showID, epoch, int64(min(after, math.MaxInt64)), int64(min(before, math.MaxInt64)))
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return db.queryLines(ctx, "chat lines between", showID,
+		`SELECT `+lineColumns+` FROM chat_lines l
+		WHERE l.show_id = ?1 AND l.epoch = ?2 AND l.seq > ?3 AND l.seq < ?4 AND `+notDeleted+`
+		ORDER BY l.seq`, showID, epoch, int64(min(after, math.MaxInt64)), int64(min(before, math.MaxInt64)))
 }
 
 // ForgetLines deletes the lines and the deletions made before cutoff.
