@@ -3,6 +3,7 @@ package chat_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -318,5 +319,42 @@ func TestChatGapFilledFromArchive(t *testing.T) {
 			t.Fatalf("recent on the node that missed a line = %v", got)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// flakyArchive refuses the first fails batches, as a database that went
+// away for a moment.
+type flakyArchive struct {
+	chat.Archive
+	mu    sync.Mutex
+	fails int
+}
+
+func (f *flakyArchive) KeepLines(ctx context.Context, lines []chat.Line) error {
+	f.mu.Lock()
+	fail := f.fails > 0
+	f.fails--
+	f.mu.Unlock()
+	if fail {
+		return errors.New("database unavailable")
+	}
+	return f.Archive.KeepLines(ctx, lines)
+}
+
+// TestChatArchiveRetries: batches the database refused are written once it
+// takes them again, each line once.
+func TestChatArchiveRetries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	w := newWorld(t, memory.NewBus(), withRegistry(reg),
+		withArchive(func(a chat.Archive) chat.Archive { return &flakyArchive{Archive: a, fails: 3} }))
+	member, _ := w.join("member")
+	for i := range 5 {
+		member.send(map[string]any{"type": "chat", "text": fmt.Sprint(i)})
+		member.until(func(f map[string]any) bool { return f["type"] == "chat" && f["text"] == fmt.Sprint(i) }, fmt.Sprint(i))
+	}
+	lines := w.archived(5)
+	w.closeHub()
+	if got := counter(t, reg, "pavilion_chat_kept_total"); got != 5 || len(lines) != 5 {
+		t.Fatalf("kept %v lines (%d archived), want 5", got, len(lines))
 	}
 }

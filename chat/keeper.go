@@ -29,6 +29,9 @@ const (
 	retentionSweep = time.Hour
 	// drainWait bounds the last flush when the context is already done.
 	drainWait = 5 * time.Second
+	// writeWait bounds one batch's write: a hung database is retried on
+	// the next tick rather than holding the writer.
+	keepWriteWait = 10 * time.Second
 )
 
 type keeper struct {
@@ -85,7 +88,17 @@ func (k *keeper) run(ctx context.Context) {
 		defer t.Stop()
 		sweep = t.C
 	}
-	var pending []Line
+	var (
+		pending []Line
+		// failing: the last write failed; the next waits for the tick
+		// instead of following every line.
+		failing bool
+	)
+	flush := func() {
+		var err error
+		pending, err = k.flush(ctx, pending)
+		failing = err != nil
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -96,11 +109,11 @@ func (k *keeper) run(ctx context.Context) {
 			return
 		case l := <-k.q:
 			pending = append(pending, l)
-			if len(pending) >= keepBatch {
-				pending = k.flush(ctx, pending)
+			if len(pending) >= keepBatch && !failing {
+				flush()
 			}
 		case <-tick.C:
-			pending = k.flush(ctx, pending)
+			flush()
 		case <-sweep:
 			k.sweep(ctx)
 		}
@@ -110,10 +123,13 @@ func (k *keeper) run(ctx context.Context) {
 // flush writes pending and returns what is left to retry: on an error the
 // batch waits for the next tick, bounded by the queue's size (the oldest
 // lines go first, counted).
-func (k *keeper) flush(ctx context.Context, pending []Line) []Line {
+func (k *keeper) flush(ctx context.Context, pending []Line) ([]Line, error) {
 	for len(pending) > 0 {
 		n := min(len(pending), keepBatch)
-		if err := k.archive.KeepLines(ctx, pending[:n]); err != nil {
+		wctx, cancel := context.WithTimeout(ctx, keepWriteWait)
+		err := k.archive.KeepLines(wctx, pending[:n])
+		cancel()
+		if err != nil {
 			if ctx.Err() == nil {
 				k.log.Warn("archiving chat lines; will retry", "lines", len(pending), "err", err)
 			}
@@ -121,12 +137,12 @@ func (k *keeper) flush(ctx context.Context, pending []Line) []Line {
 				k.failed.Add(float64(over))
 				pending = pending[over:]
 			}
-			return pending
+			return pending, err
 		}
 		k.kept.Add(float64(n))
 		pending = pending[n:]
 	}
-	return pending[:0]
+	return pending[:0], nil
 }
 
 // drain writes what is pending and queued, with a context of its own: the
@@ -142,7 +158,7 @@ func (k *keeper) drain(pending []Line) {
 			more = false
 		}
 	}
-	if left := k.flush(ctx, pending); len(left) > 0 {
+	if left, _ := k.flush(ctx, pending); len(left) > 0 {
 		k.failed.Add(float64(len(left)))
 		k.log.Error("chat lines not archived at shutdown", "lines", len(left))
 	}
