@@ -286,6 +286,9 @@ func (h *Hub) checkOrigin(r *http.Request) error {
 	}
 	h.log().WarnContext(r.Context(), "cross-origin websocket refused", "reason", reason, "path", r.URL.Path,
 		"origin", origin, "host", r.Host, "remote", clientip.String(r))
+	if origin == "" {
+		return apperr.Errorf(apperr.Forbidden, "websocket refused by this server's origin policy")
+	}
 	return apperr.Errorf(apperr.Forbidden, "cross-origin websocket refused: Origin %s does not match Host %s (a proxy in front must pass the Host header on as the client sent it)", origin, r.Host)
 }
 
