@@ -212,3 +212,23 @@ func RunArchive(t *testing.T, open func(t *testing.T) Fixture) {
 		}
 	})
 }
+
+// BenchKeepLines measures KeepLines with batches of 256 lines, the
+// archive writer's largest, on f.Archive: b.N lines in all.
+func BenchKeepLines(b *testing.B, f Fixture) {
+	ctx := context.Background()
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	lines := make([]chat.Line, 256)
+	b.ResetTimer()
+	for seq := 0; seq < b.N; {
+		n := min(len(lines), b.N-seq)
+		for i := range n {
+			seq++
+			lines[i] = chat.Line{ShowID: f.Show, Epoch: "E", Seq: uint64(seq), ID: uuid.New(), Author: chat.Author{ID: f.Users[0], Name: "Bench"},
+				Text: "Is the noir one lambskin? I would love to see it closer", At: at}
+		}
+		if err := f.Archive.KeepLines(ctx, lines[:n]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -31,7 +31,7 @@ type Fixture struct {
 
 // NewFixture creates, through the driver's own stores, a brand with two
 // shows and three users next to store.
-func NewFixture(t *testing.T, store chat.Store, st storetest.Stores) Fixture {
+func NewFixture(t testing.TB, store chat.Store, st storetest.Stores) Fixture {
 	t.Helper()
 	ctx := context.Background()
 	at := time.Now().UTC().Truncate(time.Microsecond)
@@ -175,7 +175,7 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 	})
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

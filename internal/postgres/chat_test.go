@@ -22,3 +22,10 @@ func TestChatArchive(t *testing.T) {
 		return f
 	})
 }
+
+func BenchmarkKeepLines(b *testing.B) {
+	db := fresh(b)
+	f := chattest.NewFixture(b, db, storetest.Stores{Accounts: db, Brands: db, Shows: db})
+	f.Archive = db
+	chattest.BenchKeepLines(b, f)
+}

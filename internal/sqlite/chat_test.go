@@ -23,3 +23,10 @@ func TestChatArchive(t *testing.T) {
 		return f
 	})
 }
+
+func BenchmarkKeepLines(b *testing.B) {
+	db := open(b, filepath.Join(b.TempDir(), "pavilion.db"))
+	f := chattest.NewFixture(b, db, storetest.Stores{Accounts: db, Brands: db, Shows: db})
+	f.Archive = db
+	chattest.BenchKeepLines(b, f)
+}
