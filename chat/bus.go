@@ -20,8 +20,10 @@ type Bus interface {
 	// Append gives msg the channel's next sequence number and publishes it
 	// framed as Frame(seq, msg), atomically: every subscriber on every node
 	// receives a channel's appended messages in sequence order, numbered
-	// 1, 2, 3… within an epoch.
-	Append(ctx context.Context, channel string, msg []byte) (seq uint64, err error)
+	// 1, 2, 3… within an epoch. It returns the number and the epoch it
+	// belongs to, read in the same step (the node that sent a chat line
+	// keeps it under that name, even as the numbering restarts).
+	Append(ctx context.Context, channel string, msg []byte) (seq uint64, epoch string, err error)
 	// Epoch names the current numbering of the channel. It changes when the
 	// numbering restarts (a Redis that lost its data), so a client resuming
 	// with an old epoch knows its sequence numbers mean nothing any more.

@@ -3,6 +3,7 @@ package chat_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -138,7 +139,7 @@ func TestNumberingRestartReachesNewViewers(t *testing.T) {
 	}
 	bus := redis.NewBus(client, "restart")
 	t.Cleanup(func() { bus.Close(); client.Close() })
-	w := newWorld(t, bus)
+	w := newWorld(t, bus, withKeptChat())
 	host, _ := w.join("host")
 	for i := range 5 {
 		text := fmt.Sprintf("before %d", i)
@@ -171,6 +172,13 @@ func TestNumberingRestartReachesNewViewers(t *testing.T) {
 			continue
 		}
 		late.until(func(f map[string]any) bool { return f["type"] == "chat" && f["text"] == text }, "the new numbering's chat on the viewer who joined after the restart")
+		// The chat of the old numbering is still in the welcome, before the
+		// new one's (lines the bus lost meanwhile may come in between).
+		_, welcome := w.join("member")
+		got := recentTexts(welcome)
+		if len(got) < 6 || !slices.Equal(got[:5], []string{"before 0", "before 1", "before 2", "before 3", "before 4"}) || got[len(got)-1] != text {
+			t.Fatalf("recent after the restart = %v", got)
+		}
 		return
 	}
 }

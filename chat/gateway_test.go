@@ -71,7 +71,27 @@ type nodeConfig struct {
 	bigRoom   int
 	bigChat   float64
 	writeWait time.Duration
+	// keep archives chat in the node's database, through wrap when set;
+	// retention and chatQueue set Hub.ChatRetention and ChatQueue.
+	keep      bool
+	wrap      func(chat.Archive) chat.Archive
+	retention time.Duration
+	chatQueue int
 }
+
+// withKeptChat archives chat in the world's database (keep_test.go).
+func withKeptChat() option { return func(c *nodeConfig) { c.keep = true } }
+
+// withArchive archives chat in wrap(the world's database).
+func withArchive(wrap func(chat.Archive) chat.Archive) option {
+	return func(c *nodeConfig) { c.keep, c.wrap = true, wrap }
+}
+
+// withRetention sets Hub.ChatRetention.
+func withRetention(d time.Duration) option { return func(c *nodeConfig) { c.retention = d } }
+
+// withChatQueue sets Hub.ChatQueue.
+func withChatQueue(n int) option { return func(c *nodeConfig) { c.chatQueue = n } }
 
 // withWriteWait sets Hub.WriteWait.
 func withWriteWait(d time.Duration) option { return func(c *nodeConfig) { c.writeWait = d } }
@@ -145,7 +165,14 @@ func (w *world) start(bus chat.Bus, opts ...option) {
 	w.shop = &checkout.Service{Catalog: w.db, Ledger: w.db, Gate: w.gate, Shows: w.db, Payments: &testpay.Provider{}, Logger: slog.New(slog.DiscardHandler)}
 	w.hub = &chat.Hub{Bus: bus, Shows: w.db, Catalog: w.db, Checkout: w.shop, Users: w.db, Logger: slog.New(slog.DiscardHandler),
 		History: cfg.history, Caller: w.caller, Analytics: cfg.analytics, Registry: cfg.registry, Lifecycle: cfg.lifecycle,
-		BigRoom: cfg.bigRoom, BigRoomChat: cfg.bigChat, WriteWait: cfg.writeWait}
+		BigRoom: cfg.bigRoom, BigRoomChat: cfg.bigChat, WriteWait: cfg.writeWait,
+		ChatRetention: cfg.retention, ChatQueue: cfg.chatQueue}
+	if cfg.keep {
+		w.hub.Archive = w.db
+		if cfg.wrap != nil {
+			w.hub.Archive = cfg.wrap(w.db)
+		}
+	}
 	w.shop.Notifier = w.hub
 	if w.hub.Lifecycle == nil {
 		w.hub.Lifecycle = &show.Service{Store: w.db, Holds: w.shop, Notifier: w.hub}

@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/clientip"
 	"github.com/pavilion-live/pavilion/internal/crashguard"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
@@ -34,6 +37,15 @@ type Hub struct {
 	// Store keeps bans, mutes and blocked words; nil keeps them in each
 	// room's memory only (tests).
 	Store Store
+	// Archive keeps chat lines and moderators' deletions in the database
+	// (keeper.go): welcomes on a cold room and replays read them. nil: chat
+	// lives in each room's memory only.
+	Archive Archive
+	// ChatRetention is how long archived chat lines are kept; 0: for ever.
+	ChatRetention time.Duration
+	// ChatQueue bounds the chat lines waiting to be archived; a line past
+	// it is counted and not archived. Default 8192.
+	ChatQueue int
 	// Caller resolves the request's account and the credential that vouched
 	// (session cookie or bearer token); nil result: anonymous. A socket
 	// lasts as long as its credential (credential.go).
@@ -75,6 +87,7 @@ type Hub struct {
 	upgrader websocket.Upgrader
 	metrics  *hubMetrics
 	guard    *crashguard.Guard
+	keeper   *keeper // nil without an Archive
 
 	mu    sync.Mutex
 	rooms map[uuid.UUID]*Room
@@ -110,9 +123,14 @@ func (h *Hub) init() {
 		// buffer per message from a pool: an idle viewer then holds no
 		// write buffer at all.
 		h.upgrader = websocket.Upgrader{ReadBufferSize: 512, WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{},
-			CheckOrigin: h.CheckOrigin, EnableCompression: false, HandshakeTimeout: 10 * time.Second}
+			// ServeHTTP has vetted the Origin already (checkOrigin), to
+			// answer a refusal in the API's JSON and log why.
+			CheckOrigin: func(*http.Request) bool { return true }, EnableCompression: false, HandshakeTimeout: 10 * time.Second}
 		h.metrics = newHubMetrics(h.Registry)
 		h.guard = crashguard.New(h.Registry, h.log())
+		if h.Archive != nil {
+			h.keeper = newKeeper(h.Archive, h.ChatQueue, h.ChatRetention, h.log(), h.Registry)
+		}
 	})
 }
 
@@ -155,6 +173,10 @@ func (h *Hub) log() *slog.Logger {
 // ?epoch=…&after=… resumes at once.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.init()
+	if err := h.checkOrigin(r); err != nil {
+		refuseUpgrade(w, http.StatusForbidden, err)
+		return
+	}
 	u, cred := h.caller(r)
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
@@ -244,6 +266,37 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
+// checkOrigin refuses a browser's handshake from another site: by default
+// its Origin must name the host the request was made to (a request without
+// Origin is no browser's, and passes). A refusal is logged with the headers
+// seen, since a reverse proxy that rewrites Host (nginx's $host drops the
+// port) is the usual cause and the log is where an operator finds it.
+func (h *Hub) checkOrigin(r *http.Request) error {
+	origin := r.Header.Get("Origin")
+	var reason string
+	switch {
+	case h.CheckOrigin != nil:
+		if h.CheckOrigin(r) {
+			return nil
+		}
+		reason = "the origin policy refused it"
+	case origin == "":
+		return nil
+	default:
+		u, err := url.Parse(origin)
+		if err == nil && strings.EqualFold(u.Host, r.Host) {
+			return nil
+		}
+		reason = "the Origin's host is not the Host the request was made to"
+	}
+	h.log().WarnContext(r.Context(), "cross-origin websocket refused", "reason", reason, "path", r.URL.Path,
+		"origin", origin, "host", r.Host, "remote", clientip.String(r))
+	if origin == "" {
+		return apperr.Errorf(apperr.Forbidden, "websocket refused by this server's origin policy")
+	}
+	return apperr.Errorf(apperr.Forbidden, "cross-origin websocket refused: Origin %s does not match Host %s (a proxy in front must pass the Host header on as the client sent it)", origin, r.Host)
+}
+
 // refuseUpgrade answers a websocket request that will not be upgraded in
 // the API's JSON error shape.
 func refuseUpgrade(w http.ResponseWriter, status int, err error) {
@@ -329,6 +382,15 @@ func (h *Hub) openRoom(ctx context.Context, sh *show.Show) (*Room, error) {
 			_ = sub.Close()
 			return nil, err
 		}
+	}
+	if h.Archive != nil {
+		// A cold room shows what other nodes' viewers saw, and what this
+		// node's saw before it restarted. Without it the room still opens.
+		lines, err := h.Archive.Lines(ctx, sh.ID, nil, recentChat)
+		if err != nil {
+			h.log().Warn("reading a show's archived chat", "show", sh.ID, "err", err)
+		}
+		r.kept = keptFrom(lines)
 	}
 	go func() {
 		for msg := range sub.C() {
@@ -482,14 +544,22 @@ func channelOf(showID uuid.UUID) string { return "room:" + showID.String() }
 // append numbers ev through the bus; every node's copy of the show's room
 // receives it, whether or not this node has the room open.
 func (h *Hub) append(ctx context.Context, showID uuid.UUID, ev *roomEvent) error {
+	_, _, err := h.appendNumbered(ctx, showID, ev)
+	return err
+}
+
+// appendNumbered is append, returning the number the bus gave ev and the
+// epoch it belongs to.
+func (h *Hub) appendNumbered(ctx context.Context, showID uuid.UUID, ev *roomEvent) (uint64, string, error) {
 	payload, err := json.Marshal(ev)
 	if err != nil {
-		return err
+		return 0, "", err
 	}
-	if _, err := h.Bus.Append(ctx, channelOf(showID), payload); err != nil {
-		return apperr.Wrap(apperr.Unavailable, err, "the live room is unavailable; try again")
+	seq, epoch, err := h.Bus.Append(ctx, channelOf(showID), payload)
+	if err != nil {
+		return 0, "", apperr.Wrap(apperr.Unavailable, err, "the live room is unavailable; try again")
 	}
-	return nil
+	return seq, epoch, nil
 }
 
 // StockChanged marks the offer for the next stock flush: a stampede of
@@ -550,6 +620,9 @@ func (h *Hub) flushStock(ctx context.Context) {
 func (h *Hub) Run(ctx context.Context) {
 	h.init()
 	go h.watchCredentials(ctx)
+	if h.keeper != nil {
+		go h.keeper.run(ctx)
+	}
 	fast := time.NewTicker(100 * time.Millisecond)
 	defer fast.Stop()
 	var tick int
@@ -643,6 +716,17 @@ func (h *Hub) closeRooms() {
 		r.cancel()
 		_ = r.sub.Close()
 	}
+}
+
+// Close writes the chat lines still waiting for the archive, and stops
+// archiving: call it on the way out, before the database closes. It waits
+// until they are written or ctx ends.
+func (h *Hub) Close(ctx context.Context) error {
+	h.init()
+	if h.keeper == nil {
+		return nil
+	}
+	return h.keeper.close(ctx)
 }
 
 // Rooms reports how many rooms and connections this node has (for tests and metrics).

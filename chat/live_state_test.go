@@ -153,7 +153,7 @@ func TestLateJoinerSeesTheLiveOffer(t *testing.T) {
 	}
 	stale["as_of"] = time.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano)
 	b, _ := json.Marshal(map[string]any{"type": "pin", "offer_id": drop, "offer": stale})
-	if _, err := w.hub.Bus.Append(ctx, "room:"+w.show.String(), b); err != nil {
+	if _, _, err := w.hub.Bus.Append(ctx, "room:"+w.show.String(), b); err != nil {
 		t.Fatal(err)
 	}
 	early.next("pin")

@@ -60,6 +60,11 @@ type Room struct {
 	epoch     string
 	last      uint64  // highest seq seen
 	history   []entry // ascending seq, contiguous, at most hub.History long
+	// kept holds chat lines older than history, oldest first, at most
+	// recentChat: read from the archive when the room opened, and history's
+	// lines when a gap or a new numbering emptied it. Welcomes show them
+	// after history's own.
+	kept []keptLine
 	// offers holds the one copy of each offer's live state; pin, stock,
 	// sold_out and drop events replace it when newer (OfferView.AsOf).
 	offers map[uuid.UUID]*OfferView
@@ -137,14 +142,127 @@ func (r *Room) missedLocked(epoch string, after uint64) ([]entry, bool) {
 // recentChat is how many chat messages a welcome carries.
 const recentChat = 50
 
-func (r *Room) welcomeLocked(u *account.User, reset bool) []byte {
+// keptLine is a chat line a room holds outside its history.
+type keptLine struct {
+	epoch   string
+	seq     uint64
+	id      string
+	data    []byte // the chat event with its seq, as viewers got it
+	deleted bool
+}
+
+// keptFrom turns archived lines, newest first, into kept lines, oldest first.
+func keptFrom(lines []Line) []keptLine {
+	out := make([]keptLine, 0, len(lines))
+	for i := len(lines) - 1; i >= 0; i-- {
+		out = append(out, keptLineOf(&lines[i]))
+	}
+	return out
+}
+
+// keptLineOf is an archived line as the chat event viewers got.
+func keptLineOf(l *Line) keptLine {
+	at := l.At
+	ev := roomEvent{Type: EvChat, ID: l.ID.String(), User: &Author{ID: l.Author.ID, Name: l.Author.Name}, Text: l.Text, At: &at, Staff: l.Staff}
+	return keptLine{epoch: l.Epoch, seq: l.Seq, id: ev.ID, data: withSeq(l.Seq, mustJSON(ev))}
+}
+
+// fillWait is how long a room waits before it reads the chat lines its bus
+// lost from the archive: their writers flush every keepEvery.
+const fillWait = 3 * keepEvery
+
+// fillLater reads, after fillWait, the chat lines of epoch numbered between
+// after and before (a gap: the bus lost them on the way to this node) from
+// the archive, for later welcomes. The viewers here already got newer
+// events, so the lines are not sent to them: a client that saw the gap
+// resumes, and its fresh welcome has them.
+func (r *Room) fillLater(epoch string, after, before uint64) {
+	a := r.hub.Archive
+	if a == nil || before <= after+1 {
+		return
+	}
+	time.AfterFunc(fillWait, func() {
+		defer r.hub.guard.Recover("chat_timer", "show", r.showID)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		lines, err := a.LinesBetween(ctx, r.showID, epoch, after, before)
+		if err != nil {
+			r.hub.log().Warn("reading the chat a room missed from the archive", "show", r.showID, "err", err)
+			return
+		}
+		r.mu.Lock()
+		r.insertKeptLocked(epoch, lines)
+		r.mu.Unlock()
+	})
+}
+
+// insertKeptLocked puts lines of epoch, in seq order, among the kept ones:
+// before any later line of the epoch, after the rest (history is newer).
+func (r *Room) insertKeptLocked(epoch string, lines []Line) {
+	have := map[string]bool{}
+	for _, k := range r.kept {
+		have[k.id] = true
+	}
+	for _, e := range r.history {
+		have[e.ev.ID] = true
+	}
+	var add []keptLine
+	for i := range lines {
+		if k := keptLineOf(&lines[i]); !have[k.id] {
+			add = append(add, k)
+		}
+	}
+	if len(add) == 0 {
+		return
+	}
+	last := add[len(add)-1].seq
+	at := slices.IndexFunc(r.kept, func(k keptLine) bool { return k.epoch == epoch && k.seq > last })
+	if at < 0 {
+		at = len(r.kept)
+	}
+	r.kept = slices.Insert(r.kept, at, add...)
+	if n := len(r.kept) - recentChat; n > 0 {
+		r.kept = slices.Delete(r.kept, 0, n)
+	}
+}
+
+// keepHistoryLocked moves history's chat lines into kept before history is
+// emptied (a gap, a new numbering), so welcomes still show them.
+func (r *Room) keepHistoryLocked() {
+	for _, e := range r.history {
+		if e.ev.Type == EvChat {
+			r.kept = append(r.kept, keptLine{epoch: r.epoch, seq: e.seq, id: e.ev.ID, data: e.data})
+		}
+	}
+	if n := len(r.kept) - recentChat; n > 0 {
+		r.kept = slices.Delete(r.kept, 0, n)
+	}
+}
+
+// recentLocked is a welcome's recent chat, oldest first: history's lines,
+// then the kept ones before them.
+func (r *Room) recentLocked() []json.RawMessage {
 	var recent []json.RawMessage
+	seen := map[string]bool{}
 	for i := len(r.history) - 1; i >= 0 && len(recent) < recentChat; i-- {
 		if r.history[i].ev.Type == EvChat {
 			recent = append(recent, r.history[i].data)
+			seen[r.history[i].ev.ID] = true
+		}
+	}
+	for i := len(r.kept) - 1; i >= 0 && len(recent) < recentChat; i-- {
+		// A line can be both archived and in history: the room opened as
+		// it was on its way.
+		if k := &r.kept[i]; !k.deleted && !seen[k.id] {
+			recent = append(recent, k.data)
 		}
 	}
 	slices.Reverse(recent)
+	return recent
+}
+
+func (r *Room) welcomeLocked(u *account.User, reset bool) []byte {
+	recent := r.recentLocked()
 	offers := make([]*OfferView, 0, len(r.offers))
 	for _, o := range r.offers {
 		offers = append(offers, o)
@@ -255,15 +373,26 @@ func (r *Room) flushSoon() {
 func (r *Room) record(seq uint64, data []byte, pm frame, ev roomEvent, item tickItem, deliver bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var (
+		restarted bool
+		epoch     string
+	)
+	if seq <= r.last {
+		// Seen before, or numbered anew below where the old numbering had
+		// got to (its first events, 1 included, may have been lost on the
+		// way): the epoch tells. Seeing an event twice is rare.
+		epoch = r.busEpochLocked()
+		restarted = seq == 1 || (epoch != "" && epoch != r.epoch)
+	}
 	switch {
-	case seq <= r.last && seq == 1:
+	case restarted:
 		// The numbering restarted (a Redis that lost its data): a new epoch.
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		if epoch, err := r.hub.Bus.Epoch(ctx, r.channel); err == nil {
+		r.keepHistoryLocked()
+		if epoch != "" {
 			r.epoch = epoch
 		}
-		cancel()
 		r.history = r.history[:0]
+		r.fillLater(r.epoch, 0, seq)
 		// What viewers were told they had ("up to r.last") counted in the
 		// old numbering: kept, it would hide every new event numbered below it.
 		for c := range r.conns {
@@ -278,7 +407,9 @@ func (r *Room) record(seq uint64, data []byte, pm frame, ev roomEvent, item tick
 		// The bus dropped something on the way here: history no longer
 		// reaches back without a hole, so resumes before this get a snapshot,
 		// and the room reads what the lost events may have changed.
+		r.keepHistoryLocked()
 		r.history = r.history[:0]
+		r.fillLater(r.epoch, r.last, seq)
 		go r.resync()
 	}
 	r.last = seq
@@ -291,6 +422,18 @@ func (r *Room) record(seq uint64, data []byte, pm frame, ev roomEvent, item tick
 		r.pending = append(r.pending, item)
 	}
 	return true
+}
+
+// busEpochLocked reads the numbering's epoch from the bus; "" when the bus
+// cannot say.
+func (r *Room) busEpochLocked() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	epoch, err := r.hub.Bus.Epoch(ctx, r.channel)
+	if err != nil {
+		return ""
+	}
+	return epoch
 }
 
 // staleChat is how old a chat message may be when it reaches this node and
@@ -446,6 +589,11 @@ func (r *Room) applyLocked(ev *roomEvent) {
 					// Gone from what welcomes and resumes show; clients that
 					// saw it remove it on the moderation event.
 					r.history[i].ev.Type = "deleted"
+				}
+			}
+			for i := range r.kept {
+				if k := &r.kept[i]; k.seq == ev.Target && k.epoch == r.epoch {
+					k.deleted = true
 				}
 			}
 		}
@@ -624,9 +772,18 @@ func (r *Room) chat(ctx context.Context, c *conn, f *ClientFrame) error {
 	if err != nil {
 		return err
 	}
-	at := now.UTC()
-	if err := r.append(ctx, &roomEvent{Type: EvChat, ID: uuid.NewString(), User: &Author{ID: u.ID, Name: u.DisplayName}, Text: f.Text, At: &at, Staff: staff}); err != nil {
+	// Microseconds, as the archive keeps times: a line read back from it
+	// is the line viewers got.
+	at := now.UTC().Truncate(time.Microsecond)
+	id := uuid.New()
+	seq, epoch, err := r.hub.appendNumbered(ctx, r.showID, &roomEvent{Type: EvChat, ID: id.String(), User: &Author{ID: u.ID, Name: u.DisplayName}, Text: f.Text, At: &at, Staff: staff})
+	if err != nil {
 		return err
+	}
+	// This node numbered the line, so this node keeps it: once, under the
+	// name the bus gave it, whether or not it ever comes back to this room.
+	if k := r.hub.keeper; k != nil {
+		k.add(Line{ShowID: r.showID, Epoch: epoch, Seq: seq, ID: id, Author: Author{ID: u.ID, Name: u.DisplayName}, Staff: staff, Text: f.Text, At: at})
 	}
 	if r.hub.Analytics != nil {
 		r.hub.Analytics.Chat(r.showID)
@@ -782,6 +939,9 @@ func (r *Room) moderate(ctx context.Context, c *conn, f *ClientFrame) error {
 	ev := &roomEvent{Type: EvModeration, Action: f.Action}
 	switch f.Action {
 	case ActDelete:
+		if !r.hasLine(ctx, f.Seq) {
+			return apperr.Errorf(apperr.NotFound, "there is no chat message %d in this room's current numbering", f.Seq)
+		}
 		ev.Target = f.Seq
 	case ActMute:
 		until := time.Now().UTC().Add(time.Duration(f.Seconds) * time.Second)
@@ -804,15 +964,44 @@ func (r *Room) moderate(ctx context.Context, c *conn, f *ClientFrame) error {
 			return err
 		}
 	}
-	if err := r.persist(ctx, ev); err != nil {
+	if err := r.persist(ctx, c.user.ID, ev); err != nil {
 		return err
 	}
 	return r.append(ctx, ev)
 }
 
-// persist records a ban, mute or word list before it is announced, so it
+// hasLine reports whether seq names a chat line of the current numbering:
+// in history, among the kept lines, or in the archive. A deletion is stored
+// under the current epoch, so one naming a line of an earlier numbering (a
+// welcome's older lines) or a seq not given yet would hide the current
+// numbering's line of that number, now or when it comes.
+func (r *Room) hasLine(ctx context.Context, seq uint64) bool {
+	r.mu.Lock()
+	epoch := r.epoch
+	// Deleting a deleted line again is no error.
+	found := slices.ContainsFunc(r.history, func(e entry) bool { return e.seq == seq && (e.ev.Type == EvChat || e.ev.Type == "deleted") })
+	found = found || slices.ContainsFunc(r.kept, func(k keptLine) bool { return k.epoch == epoch && k.seq == seq })
+	r.mu.Unlock()
+	if found || r.hub.Archive == nil || seq == 0 {
+		return found
+	}
+	lines, err := r.hub.Archive.LinesBetween(ctx, r.showID, epoch, seq-1, seq+1)
+	return err == nil && len(lines) == 1
+}
+
+// persist records a ban, mute, word list or deleted line before it is announced, so it
 // holds on nodes whose room opens later and after this room closes.
-func (r *Room) persist(ctx context.Context, ev *roomEvent) error {
+func (r *Room) persist(ctx context.Context, by uuid.UUID, ev *roomEvent) error {
+	if ev.Action == ActDelete {
+		if a := r.hub.Archive; a != nil {
+			// The seq names a line of the current numbering.
+			r.mu.Lock()
+			epoch := r.epoch
+			r.mu.Unlock()
+			return a.DeleteLine(ctx, Deletion{ShowID: r.showID, Epoch: epoch, Seq: ev.Target, By: by, At: time.Now().UTC().Truncate(time.Microsecond)})
+		}
+		return nil
+	}
 	st := r.hub.Store
 	if st == nil {
 		return nil

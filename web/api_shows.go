@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
@@ -414,4 +415,39 @@ func (s *Server) liftModeration(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return reply(w, http.StatusOK, "lifted", userID)
+}
+
+// chatHistory pages through a show's archived chat, newest first: before is
+// the next_cursor of the page before, or an RFC 3339 time.
+func (s *Server) chatHistory(w http.ResponseWriter, r *http.Request) error {
+	if s.Chat == nil {
+		return notImplemented("chat history (no chat archive configured)")
+	}
+	id, err := pathID(r, "show")
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	limit := 50
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil {
+			limit = -1 // refused by Page, with the range
+		}
+	}
+	var before *chat.Cursor
+	if v := q.Get("before"); v != "" {
+		if before, err = chat.ParseCursor(v); err != nil {
+			return apperr.Errorf(apperr.Invalid, "before must be a next_cursor this API returned or an RFC 3339 time")
+		}
+	}
+	lines, next, err := s.Chat.Page(r.Context(), UserFrom(r.Context()), id, before, limit)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"lines": nonNil(lines)}
+	if next != nil {
+		out["next_cursor"] = next.String()
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
 }

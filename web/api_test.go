@@ -83,6 +83,7 @@ func newEnv(t *testing.T) *env {
 		Images:   &images.Service{Store: db, Limits: images.Limits{MaxBytes: 256 << 10}},
 		Wallet:   &wallet.Service{Store: db, Methods: e.pay, Provider: "test"},
 		Follows:  db,
+		Chat:     &chat.History{Archive: db, Shows: db},
 		Checks:   []web.Check{{Name: "store", Ping: db.Ping}, {Name: "fake", Ping: func(context.Context) error { return *e.ready }}},
 		Registry: prometheus.NewRegistry(),
 		Logger:   slog.New(slog.DiscardHandler),

@@ -253,14 +253,53 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			results[c.Name] = "ok"
 		})
 	}
+	var schema map[string]any
+	if s.Schema != nil {
+		wg.Go(func() {
+			sc, err := s.Schema(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			schema = s.schemaReport(ctx, sc, err)
+			if schema["status"] == "behind" || schema["status"] == "failing" {
+				ok = false
+			}
+		})
+	}
 	wg.Wait()
 	status := http.StatusOK
 	body := map[string]any{"status": "ok", "checks": results}
+	if schema != nil {
+		body["schema"] = schema
+	}
 	if !ok {
 		status = http.StatusServiceUnavailable
 		body["status"] = "unavailable"
 	}
 	writeJSON(w, status, body)
+}
+
+// schemaReport is /readyz's "schema": the version applied, the one the
+// binary expects, the migrations missing, and a status: ok, behind (not
+// ready: requests would fail on missing tables), ahead (a newer binary
+// migrated it; ready) or failing (the version could not be read).
+func (s *Server) schemaReport(ctx context.Context, sc Schema, err error) map[string]any {
+	if err != nil {
+		s.logger().WarnContext(ctx, "readiness check failed", "check", "schema", "err", err)
+		return map[string]any{"status": "failing"}
+	}
+	status := "ok"
+	switch {
+	case len(sc.Pending) > 0 || sc.Version < sc.Expected:
+		status = "behind"
+		s.logger().WarnContext(ctx, "readiness: the schema is behind this binary", "version", sc.Version, "expected", sc.Expected, "pending", sc.Pending)
+	case sc.Version > sc.Expected:
+		status = "ahead"
+	}
+	pending := sc.Pending
+	if pending == nil {
+		pending = []string{}
+	}
+	return map[string]any{"status": status, "version": sc.Version, "expected": sc.Expected, "pending": pending}
 }
 
 // crossOriginDenied answers a write refused by the cross-origin protection

@@ -31,6 +31,13 @@ type Check struct {
 	Ping func(context.Context) error
 }
 
+// Schema is the database schema as /readyz reports it.
+type Schema struct {
+	Version  int64    `json:"version"`  // the newest migration applied
+	Expected int64    `json:"expected"` // the newest this binary carries
+	Pending  []string `json:"pending"`  // this binary's migrations not applied, oldest first
+}
+
 // Server holds what the handlers need. Fields are plain; zero values of the
 // tunables get defaults.
 type Server struct {
@@ -51,6 +58,8 @@ type Server struct {
 	Media Media
 	// Analytics reads a show's figures (analytics.Recorder); nil answers 501.
 	Analytics ShowStats
+	// Chat serves shows' archived chat (chat.History); nil answers 501.
+	Chat ChatHistory
 	// Images takes uploads and serves /media/; nil answers 501. Its
 	// Limits.MaxBytes bounds an upload's body instead of MaxBodyBytes.
 	Images *images.Service
@@ -61,6 +70,9 @@ type Server struct {
 	Follows brand.Follows
 
 	Checks []Check
+	// Schema reports the database schema for /readyz: a schema behind the
+	// binary makes the node not ready. nil: not reported.
+	Schema func(context.Context) (Schema, error)
 	// Registry is where HTTP metrics are registered; nil: none. The metrics
 	// are served by MetricsHandler on a listener of their own, never here.
 	Registry *prometheus.Registry
@@ -98,6 +110,11 @@ type LiveRoom interface {
 	Sanctions(ctx context.Context, u *account.User, showID uuid.UUID) ([]chat.Sanction, error)
 	// Lift lifts a user's ban and mute in a show and tells its room on every node.
 	Lift(ctx context.Context, u *account.User, showID, userID uuid.UUID) error
+}
+
+// ChatHistory is what the API needs of the chat archive.
+type ChatHistory interface {
+	Page(ctx context.Context, u *account.User, showID uuid.UUID, before *chat.Cursor, limit int) ([]chat.Line, *chat.Cursor, error)
 }
 
 // Media is what the API needs of the media server: WHIP ingest, WHEP
@@ -200,6 +217,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/shows/{id}/orders.csv", s.api(s.showOrdersCSV))
 	mux.HandleFunc("GET /api/shows/{id}/stats", s.api(s.showStats))
 	mux.HandleFunc("GET /api/shows/{id}/stats.csv", s.api(s.showStatsCSV))
+	mux.HandleFunc("GET /api/shows/{id}/chat", s.api(s.chatHistory))
 	mux.HandleFunc("GET /api/shows/{id}/subscription", s.api(s.subscription))
 	mux.HandleFunc("POST /api/shows/{id}/subscription", s.api(s.subscribe))
 	mux.HandleFunc("DELETE /api/shows/{id}/subscription", s.api(s.unsubscribe))

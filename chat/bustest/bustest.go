@@ -263,7 +263,7 @@ func testBusClose(t *testing.T, newPair Factory) {
 		_ = s.Close()
 		t.Error("Subscribe after Close succeeded")
 	}
-	if _, err := b.Append(ctx, "room:busclose", []byte("x")); err == nil {
+	if _, _, err := b.Append(ctx, "room:busclose", []byte("x")); err == nil {
 		t.Error("Append after Close succeeded")
 	}
 	if _, err := b.Epoch(ctx, "room:busclose"); err == nil {

@@ -31,7 +31,7 @@ func nextFrame(t *testing.T, sub chat.Subscription) frame {
 
 func appendMsg(t *testing.T, ctx context.Context, b chat.Bus, channel string, msg []byte) uint64 {
 	t.Helper()
-	seq, err := b.Append(ctx, channel, msg)
+	seq, _, err := b.Append(ctx, channel, msg)
 	if err != nil {
 		t.Fatalf("Append(%q): %v", channel, err)
 	}
@@ -125,7 +125,7 @@ func testConcurrentAppends(t *testing.T, newPair Factory) {
 			appenders.Go(func() {
 				for i := range each {
 					msg := fmt.Sprintf("%d/%d/%d", node, g, i)
-					seq, err := b.Append(ctx, channel, []byte(msg))
+					seq, _, err := b.Append(ctx, channel, []byte(msg))
 					mu.Lock()
 					if err != nil {
 						if appendErr == nil {
@@ -253,9 +253,22 @@ func testEpoch(t *testing.T, newPair Factory) {
 		}
 	}
 
+	// Append names the numbering it numbered in, on either node.
+	for _, b := range []chat.Bus{n1, n2} {
+		if _, got, err := b.Append(ctx, "room:e", []byte("y")); err != nil || got != e {
+			t.Fatalf("Append(room:e) epoch = %q, %v; want %q", got, err, e)
+		}
+	}
+
 	// A channel first seen through Append has one epoch on both nodes too.
-	appendMsg(t, ctx, n2, "room:f", []byte("x"))
+	_, appended, err := n2.Append(ctx, "room:f", []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	f := epoch(n1, "room:f")
+	if appended != f {
+		t.Fatalf("Append(room:f) named epoch %q, Epoch says %q", appended, f)
+	}
 	if got := epoch(n2, "room:f"); got != f {
 		t.Fatalf("Epoch(room:f) is %q on node 1, %q on node 2", f, got)
 	}

@@ -21,15 +21,17 @@ import (
 // Fixture gives the suite a store and a show, brand and users that exist in it.
 type Fixture struct {
 	Store chat.Store
-	Show  uuid.UUID
-	Show2 uuid.UUID
-	Brand uuid.UUID
-	Users []uuid.UUID // at least 3
+	// Archive is the driver's chat.Archive, for RunArchive.
+	Archive chat.Archive
+	Show    uuid.UUID
+	Show2   uuid.UUID
+	Brand   uuid.UUID
+	Users   []uuid.UUID // at least 3
 }
 
 // NewFixture creates, through the driver's own stores, a brand with two
 // shows and three users next to store.
-func NewFixture(t *testing.T, store chat.Store, st storetest.Stores) Fixture {
+func NewFixture(t testing.TB, store chat.Store, st storetest.Stores) Fixture {
 	t.Helper()
 	ctx := context.Background()
 	at := time.Now().UTC().Truncate(time.Microsecond)
@@ -173,7 +175,7 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 	})
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -159,7 +159,15 @@ func TestServeDemoRestart(t *testing.T) {
 	if code, _ := get(t, base+"/healthz", ""); code != 200 {
 		t.Fatalf("healthz = %d", code)
 	}
-	if code, body := get(t, base+"/readyz", ""); code != 200 {
+	code, body := get(t, base+"/readyz", "")
+	var ready struct {
+		Schema struct {
+			Status            string
+			Version, Expected int64
+		}
+	}
+	if err := json.Unmarshal(body, &ready); code != 200 || err != nil || ready.Schema.Status != "ok" ||
+		ready.Schema.Version == 0 || ready.Schema.Version != ready.Schema.Expected {
 		t.Fatalf("readyz = %d %s", code, body)
 	}
 
@@ -188,7 +196,7 @@ func TestServeDemoRestart(t *testing.T) {
 		}
 	}
 	showURL := base + "/api/shows/" + creds["show_id"].(string)
-	code, body := get(t, showURL, "")
+	code, body = get(t, showURL, "")
 	if code != 200 || strings.Count(string(body), `"sku_id"`) != len(creds["offer_ids"].([]any)) {
 		t.Fatalf("demo show: %d %s", code, body)
 	}

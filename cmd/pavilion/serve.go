@@ -95,6 +95,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	draws := &checkout.Draws{Checkout: shop, Store: db}
 	live := &chat.Hub{
 		Bus: hot.bus, Shows: db, Catalog: db, Checkout: shop, Store: db, Users: db, Privacy: db, Logger: log, Registry: reg,
+		Archive: db, ChatRetention: cfg.ChatRetention,
 		Caller:      func(r *http.Request) *account.Principal { return web.PrincipalFrom(r.Context()) },
 		Credentials: accounts,
 	}
@@ -146,7 +147,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Images:         &images.Service{Store: db},
 		Wallet:         &wallet.Service{Store: db, Methods: pay, Provider: "test"},
 		Follows:        db,
+		Chat:           &chat.History{Archive: db, Shows: db},
 		Checks:         []web.Check{{Name: "store", Ping: db.Ping}, {Name: "bus", Ping: hot.bus.Ping}},
+		Schema:         func(ctx context.Context) (web.Schema, error) { return schemaOf(ctx, db) },
 		Registry:       reg,
 		Logger:         log,
 		PublicURL:      cfg.PublicURL,
@@ -245,6 +248,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		go checkGates(ctx, log, db, shop)
 	}
 	go live.Run(ctx)
+	// Chat lines still waiting for the database are written on the way
+	// out, before it closes.
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := live.Close(flushCtx); err != nil {
+			log.Error("archiving chat at shutdown", "err", err)
+		}
+	}()
 	go stats.Run(ctx)
 	// Figures counted since the last flush are written on the way out, even
 	// when the HTTP shutdown fails; before the database closes (defers run last first).

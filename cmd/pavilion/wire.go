@@ -28,6 +28,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/sqlite"
 	"github.com/pavilion-live/pavilion/internal/wallet"
 	"github.com/pavilion-live/pavilion/stream"
+	"github.com/pavilion-live/pavilion/web"
 )
 
 // database is what both store drivers provide: every domain store plus the
@@ -40,6 +41,7 @@ type database interface {
 	checkout.Ledger
 	checkout.DrawStore
 	chat.Store
+	chat.Archive
 	analytics.Store
 	images.Store
 	wallet.Store
@@ -48,6 +50,8 @@ type database interface {
 	Version(ctx context.Context) (int64, error)
 	// Pending lists the migrations of this binary the schema lacks.
 	Pending(ctx context.Context) ([]string, error)
+	// Latest is the version of the newest migration this binary carries.
+	Latest() (int64, error)
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -155,6 +159,20 @@ func checkSchema(ctx context.Context, db database, storeName string) error {
 			storeName, len(pending), strings.Join(pending, ", "))
 	}
 	return nil
+}
+
+// schemaOf reads the schema's version and what this binary expects of it.
+func schemaOf(ctx context.Context, db database) (web.Schema, error) {
+	var sc web.Schema
+	var err error
+	if sc.Expected, err = db.Latest(); err != nil {
+		return sc, err
+	}
+	if sc.Version, err = db.Version(ctx); err != nil {
+		return sc, err
+	}
+	sc.Pending, err = db.Pending(ctx)
+	return sc, err
 }
 
 func accountService(db database) *account.Service {

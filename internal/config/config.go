@@ -49,7 +49,9 @@ type Config struct {
 	LogFormat       string
 	ShutdownTimeout time.Duration
 	HoldTTL         time.Duration
-	DebugAddr       string
+	// ChatRetention is how long chat lines stay in the database; 0: for ever.
+	ChatRetention time.Duration
+	DebugAddr     string
 	// MetricsAddr is where Prometheus metrics are served, on a listener of
 	// their own; empty: not served.
 	MetricsAddr string
@@ -114,6 +116,7 @@ func (c *Config) RegisterServe(fs *flag.FlagSet) {
 	c.str(fs, &c.TrustedProxies, "trusted-proxies", "PAVILION_TRUSTED_PROXIES", "", "CIDR prefixes (or addresses) of your reverse proxies, comma-separated, e.g. 10.0.0.0/8,fd00::/8: only requests from them may name the client in X-Forwarded-For or Forwarded; rate limits, logs and analytics then use that client address")
 	c.str(fs, &c.LogFormat, "log-format", "PAVILION_LOG_FORMAT", "text", "log format: text or json")
 	c.dur(fs, &c.HoldTTL, "hold", "PAVILION_HOLD", 10*time.Minute, "how long a reservation holds stock when its show sets no time (1s to 1h)")
+	c.dur(fs, &c.ChatRetention, "chat-retention", "PAVILION_CHAT_RETENTION", 90*24*time.Hour, "how long chat lines are kept in the database, e.g. 720h; 0 keeps them for ever")
 	c.dur(fs, &c.PaymentTimeout, "payment-timeout", "PAVILION_PAYMENT_TIMEOUT", 10*time.Second, "how long a charge may take before its order waits, pending, for reconciliation")
 	c.str(fs, &c.TimeZone, "time-zone", "PAVILION_TIME_ZONE", "UTC", "the platform's IANA time zone, e.g. Asia/Shanghai: a Pavilion Day is one calendar day in it")
 	c.dur(fs, &c.ShutdownTimeout, "shutdown-timeout", "PAVILION_SHUTDOWN_TIMEOUT", 20*time.Second, "how long a graceful shutdown waits for requests to finish")
@@ -138,6 +141,9 @@ func (c *Config) Check() error {
 	}
 	if c.PaymentTimeout < 0 || c.PaymentTimeout > 2*time.Minute {
 		return fmt.Errorf("%s must be at most 2m, not %s", c.source("payment-timeout"), c.PaymentTimeout)
+	}
+	if c.ChatRetention < 0 || (c.ChatRetention > 0 && c.ChatRetention < time.Hour) {
+		return fmt.Errorf("%s must be 0 (keep for ever) or at least 1h, not %s", c.source("chat-retention"), c.ChatRetention)
 	}
 	if c.ShutdownTimeout < 0 {
 		return fmt.Errorf("%s must not be negative, not %s", c.source("shutdown-timeout"), c.ShutdownTimeout)

@@ -198,3 +198,22 @@ func TestBaseURL(t *testing.T) {
 		}
 	}
 }
+
+func TestChatRetention(t *testing.T) {
+	c, err := parse(t)
+	if err != nil || c.ChatRetention != 90*24*time.Hour {
+		t.Fatalf("default = %v, %v", c.ChatRetention, err)
+	}
+	for _, v := range []string{"0", "1h", "720h"} {
+		if _, err := parse(t, "--chat-retention", v); err != nil {
+			t.Errorf("--chat-retention %s: %v", v, err)
+		}
+	}
+	if _, err := parse(t, "--chat-retention", "30m"); err == nil || !strings.Contains(err.Error(), "--chat-retention") {
+		t.Errorf("--chat-retention 30m: %v", err)
+	}
+	t.Setenv("PAVILION_CHAT_RETENTION", "-1h")
+	if _, err := parse(t); err == nil || !strings.Contains(err.Error(), "PAVILION_CHAT_RETENTION") {
+		t.Errorf("PAVILION_CHAT_RETENTION=-1h: %v", err)
+	}
+}

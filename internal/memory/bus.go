@@ -109,9 +109,9 @@ func (b *Bus) deliver(channel string, msg []byte) error {
 
 // Append numbers msg with channel's next sequence number and publishes it
 // framed as chat.Frame(seq, msg). A failed Append uses no number.
-func (b *Bus) Append(ctx context.Context, channel string, msg []byte) (uint64, error) {
+func (b *Bus) Append(ctx context.Context, channel string, msg []byte) (uint64, string, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("memory: append %q: %w", channel, err)
+		return 0, "", fmt.Errorf("memory: append %q: %w", channel, err)
 	}
 	s := b.sequence(channel)
 	s.mu.Lock()
@@ -119,10 +119,10 @@ func (b *Bus) Append(ctx context.Context, channel string, msg []byte) (uint64, e
 	seq := s.last + 1
 	// Frame copies msg, so the caller may reuse its buffer.
 	if err := b.deliver(channel, chat.Frame(seq, msg)); err != nil {
-		return 0, fmt.Errorf("memory: append %q: %w", channel, err)
+		return 0, "", fmt.Errorf("memory: append %q: %w", channel, err)
 	}
 	s.last = seq
-	return seq, nil
+	return seq, s.epoch, nil
 }
 
 // Epoch returns a random name for channel's numbering, chosen on first use

@@ -214,6 +214,7 @@ var constraints = map[string]violation{
 
 	"show_bans_show_fkey":            {apperr.NotFound, "show not found"},
 	"show_bans_user_fkey":            {apperr.NotFound, "user not found"},
+	"chat_deletions_show_fkey":       {apperr.NotFound, "show not found"},
 	"show_mutes_show_fkey":           {apperr.NotFound, "show not found"},
 	"show_mutes_user_fkey":           {apperr.NotFound, "user not found"},
 	"brand_blocked_words_brand_fkey": {apperr.NotFound, "brand not found"},

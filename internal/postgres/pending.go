@@ -32,3 +32,17 @@ func (db *DB) Pending(ctx context.Context) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Latest is the version of the newest migration this binary carries.
+func (db *DB) Latest() (int64, error) {
+	p, err := db.provider()
+	if err != nil {
+		return 0, fmt.Errorf("postgres: latest migration: %w", err)
+	}
+	src := p.ListSources()
+	_ = p.Close() // its database/sql handle; the pool stays
+	if len(src) == 0 {
+		return 0, nil
+	}
+	return src[len(src)-1].Version, nil
+}

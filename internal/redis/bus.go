@@ -111,11 +111,11 @@ end
 // appendScript takes the channel's next number and publishes the framed
 // message (chat.Frame) to the channel ARGV[2]; ARGV[3] is the message. Redis
 // runs a script without interleaving any other command, so messages are
-// published in number order. It returns the number.
+// published in number order. It returns the number and the epoch.
 var appendScript = goredis.NewScript(numberingLua + `
 local seq = redis.call('INCR', KEYS[1])
 redis.call('PUBLISH', ARGV[2], string.format('%d', seq) .. ' ' .. ARGV[3])
-return seq
+return {seq, redis.call('GET', KEYS[2])}
 `)
 
 // epochScript returns the channel's epoch.
@@ -161,15 +161,27 @@ func (b *Bus) numberingKeys(channel string) []string {
 // framed as chat.Frame(seq, msg), in one script, so subscribers on every
 // node receive appended messages in number order. If the call fails, the
 // message may still have been numbered and published.
-func (b *Bus) Append(ctx context.Context, channel string, msg []byte) (uint64, error) {
+func (b *Bus) Append(ctx context.Context, channel string, msg []byte) (uint64, string, error) {
 	if b.closed.Load() {
-		return 0, fmt.Errorf("redis: append %q: %w", channel, ErrBusClosed)
+		return 0, "", fmt.Errorf("redis: append %q: %w", channel, ErrBusClosed)
 	}
-	seq, err := appendScript.Run(ctx, b.client, b.numberingKeys(channel), rand.Text(), b.prefix+channel, msg).Uint64()
+	res, err := appendScript.Run(ctx, b.client, b.numberingKeys(channel), rand.Text(), b.prefix+channel, msg).Slice()
 	if err != nil {
-		return 0, fmt.Errorf("redis: append %q: %w", channel, err)
+		return 0, "", fmt.Errorf("redis: append %q: %w", channel, err)
 	}
-	return seq, nil
+	var (
+		seq      int64
+		epoch    string
+		ok1, ok2 bool
+	)
+	if len(res) == 2 {
+		seq, ok1 = res[0].(int64)
+		epoch, ok2 = res[1].(string)
+	}
+	if !ok1 || !ok2 || seq < 1 {
+		return 0, "", fmt.Errorf("redis: append %q: unexpected answer %v", channel, res)
+	}
+	return uint64(seq), epoch, nil
 }
 
 // Epoch returns the name of channel's numbering, starting a numbering if

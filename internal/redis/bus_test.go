@@ -262,7 +262,7 @@ func TestNumberingRestartsWithNewEpochAfterRedisRestart(t *testing.T) {
 		}
 		epochs[ch] = e
 		for want := uint64(1); want <= 3; want++ {
-			if seq, err := b.Append(ctx, ch, []byte("before")); err != nil || seq != want {
+			if seq, _, err := b.Append(ctx, ch, []byte("before")); err != nil || seq != want {
 				t.Fatalf("Append(%s) = %d, %v; want %d", ch, seq, err, want)
 			}
 		}
@@ -278,13 +278,24 @@ func TestNumberingRestartsWithNewEpochAfterRedisRestart(t *testing.T) {
 	if ea == epochs["room:a"] {
 		t.Errorf("room:a kept epoch %q across a restart", ea)
 	}
-	if seq := retry(t, "Append(room:a)", func() (uint64, error) { return b.Append(ctx, "room:a", []byte("after")) }); seq != 1 {
-		t.Errorf("first Append(room:a) after restart = %d, want 1", seq)
+	type numbered struct {
+		seq   uint64
+		epoch string
 	}
-	if seq := retry(t, "Append(room:b)", func() (uint64, error) { return b.Append(ctx, "room:b", []byte("after")) }); seq != 1 {
-		t.Errorf("first Append(room:b) after restart = %d, want 1", seq)
+	appendAfter := func(ch string) numbered {
+		return retry(t, "Append("+ch+")", func() (numbered, error) {
+			seq, epoch, err := b.Append(ctx, ch, []byte("after"))
+			return numbered{seq, epoch}, err
+		})
 	}
+	if n := appendAfter("room:a"); n.seq != 1 || n.epoch != ea {
+		t.Errorf("first Append(room:a) after restart = %d in %q, want 1 in %q", n.seq, n.epoch, ea)
+	}
+	nb := appendAfter("room:b")
 	eb := retry(t, "Epoch(room:b)", func() (string, error) { return b.Epoch(ctx, "room:b") })
+	if nb.seq != 1 || nb.epoch != eb {
+		t.Errorf("first Append(room:b) after restart = %d in %q, want 1 in %q", nb.seq, nb.epoch, eb)
+	}
 	if eb == epochs["room:b"] {
 		t.Errorf("room:b kept epoch %q across a restart", eb)
 	}
@@ -311,7 +322,7 @@ func TestLostKeyStartsNewNumbering(t *testing.T) {
 			t.Fatalf("EXISTS %s %s = %d, %v; want 2", seqKey, epochKey, n, err)
 		}
 		for want := uint64(1); want <= 2; want++ {
-			if seq, err := b.Append(ctx, "room", nil); err != nil || seq != want {
+			if seq, _, err := b.Append(ctx, "room", nil); err != nil || seq != want {
 				t.Fatalf("Append = %d, %v; want %d", seq, err, want)
 			}
 		}
@@ -319,7 +330,7 @@ func TestLostKeyStartsNewNumbering(t *testing.T) {
 		if err := b.client.Del(ctx, lose).Err(); err != nil {
 			t.Fatal(err)
 		}
-		if seq, err := b.Append(ctx, "room", nil); err != nil || seq != 1 {
+		if seq, _, err := b.Append(ctx, "room", nil); err != nil || seq != 1 {
 			t.Fatalf("Append after losing %s = %d, %v; want 1", lose, seq, err)
 		}
 		if e2, err := b.Epoch(ctx, "room"); err != nil || e2 == e1 {

@@ -115,11 +115,11 @@ type redisServer struct {
 
 	cmd    *exec.Cmd
 	exited chan struct{}
-	out    *syncBuffer
+	out    *SyncBuffer
 }
 
 func (s *redisServer) start() error {
-	s.out = &syncBuffer{}
+	s.out = &SyncBuffer{}
 	cmd := exec.Command(s.bin,
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
@@ -184,20 +184,20 @@ func (s *redisServer) stop() {
 	s.cmd = nil
 }
 
-// syncBuffer collects the server's output, written by exec's copying
-// goroutine and read by the test.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer that writers on other goroutines (a
+// process's output copier, a server's logger) and the test may use at once.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
