@@ -366,7 +366,10 @@ function renderWallet() {
   const was = sel.value;
   clear(sel).append(...addresses.map((a) => h("option", { value: a.id, text: addressLine(a) })),
     h("option", { value: "new", text: t("co.address.new") }));
-  sel.value = addresses.some((a) => a.id === was) || was === "new" ? was : addresses[0]?.id || "new";
+  // The buyer's own choice stays; until they make one, the last address
+  // used (the wallet may arrive after the sheet opened on "new").
+  const keep = sel.dataset.touched && (addresses.some((a) => a.id === was) || was === "new");
+  sel.value = keep ? was : addresses[0]?.id || "new";
   $("#co-saved").hidden = addresses.length === 0;
   renderAddressChoice();
   const card = $("#card");
@@ -613,7 +616,7 @@ function wire() {
   }
   $("#co-form").addEventListener("submit", pay);
   $("#co-release").addEventListener("click", release);
-  $("#co-address").addEventListener("change", renderAddressChoice);
+  $("#co-address").addEventListener("change", (ev) => { ev.target.dataset.touched = "1"; renderAddressChoice(); });
   $("#card").addEventListener("change", (ev) => { ev.target.dataset.touched = "1"; renderCardChoice(); });
   $("#co-close").addEventListener("click", () => $("#checkout").close());
   $("#co-done-close").addEventListener("click", () => $("#checkout").close());
