@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -34,7 +35,8 @@ func (s *Server) calendar(w http.ResponseWriter, r *http.Request) error {
 	return s.writeCalendar(w, r, "Pavilion shows", list)
 }
 
-// myCalendar is the caller's "notify me" shows as iCalendar. It needs a
+// myCalendar is the caller's "notify me" shows and the shows of the brands
+// they follow as iCalendar. It needs a
 // signed-in caller (session cookie or bearer token), like the rest of /api/me.
 func (s *Server) myCalendar(w http.ResponseWriter, r *http.Request) error {
 	u, err := requireUser(r)
@@ -46,14 +48,33 @@ func (s *Server) myCalendar(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	cutoff := time.Now().Add(-calendarWindow)
+	// Every show of a followed brand belongs in it too, not only those the
+	// caller asked about one by one.
+	if s.Follows != nil {
+		brands, err := s.Follows.Followed(r.Context(), u.ID)
+		if err != nil {
+			return err
+		}
+		for _, b := range brands {
+			more, err := s.Shows.ListShows(r.Context(), show.Filter{BrandID: b.ID, EndsAfter: cutoff,
+				IncludeMembers: true, Limit: 200})
+			if err != nil {
+				return err
+			}
+			subs = append(subs, more...)
+		}
+	}
 	var list []show.Show
+	seen := map[uuid.UUID]bool{}
 	for _, sh := range subs {
 		// Visibility can change after subscribing: a show that became
 		// members-only stays invisible to a non-member.
-		if sh.EndsAt.After(cutoff) && account.CanSeeShow(u, sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
+		if !seen[sh.ID] && sh.EndsAt.After(cutoff) && account.CanSeeShow(u, sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
+			seen[sh.ID] = true
 			list = append(list, sh)
 		}
 	}
+	slices.SortFunc(list, func(a, b show.Show) int { return a.StartsAt.Compare(b.StartsAt) })
 	return s.writeCalendar(w, r, "My Pavilion shows", list)
 }
 

@@ -316,6 +316,22 @@ func TestCalendarFeeds(t *testing.T) {
 	if st, _ := mine[special].Props.Text(ical.PropStatus); st != "CANCELLED" {
 		t.Fatalf("STATUS of a cancelled show = %q", st)
 	}
+
+	// Following the brand brings every show of it the viewer may see, each once.
+	e.want(e.do("PUT", "/api/brands/"+e.creds.BrandID+"/follow", nil, bearer(e.creds.ViewerToken)), http.StatusOK, "")
+	mine = parse(e.do("GET", "/api/me/calendar.ics", nil, bearer(e.creds.ViewerToken)))
+	public := parse(e.do("GET", "/api/calendar.ics", nil))
+	if len(mine) != len(public) {
+		t.Fatalf("followed brand's feed has %d shows, the public feed %d", len(mine), len(public))
+	}
+	for id := range public {
+		if _, ok := mine[id]; !ok {
+			t.Fatalf("followed brand's show %s missing from the viewer's feed", id)
+		}
+	}
+	if _, ok := mine[members]; ok {
+		t.Fatal("a members-only show is in a non-member's followed feed")
+	}
 }
 
 func TestBrandHub(t *testing.T) {

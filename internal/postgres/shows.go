@@ -271,9 +271,11 @@ func (db *DB) Transition(ctx context.Context, id uuid.UUID, to show.State, at ti
 		case show.Live:
 			if _, err := tx.Exec(ctx,
 				`INSERT INTO notices (id, user_id, show_id, kind, text, created_at)
-				 SELECT gen_random_uuid(), user_id, show_id, $2, $3, $4
-				 FROM show_subscriptions WHERE show_id = $1 ORDER BY created_at, user_id`,
-				id, show.NoticeLive, fmt.Sprintf("%s is live now", sh.Title), at); err != nil {
+				 SELECT gen_random_uuid(), user_id, $1, $2, $3, $4 FROM (
+				   SELECT user_id FROM show_subscriptions WHERE show_id = $1
+				   UNION SELECT user_id FROM brand_follows WHERE brand_id = $5 AND $6
+				 ) told ORDER BY user_id`,
+				id, show.NoticeLive, fmt.Sprintf("%s is live now", sh.Title), at, sh.BrandID, show.TellsFollowers(sh)); err != nil {
 				return err
 			}
 		}

@@ -9,6 +9,6 @@ import (
 func TestWallet(t *testing.T) {
 	storetest.RunWallet(t, func(t *testing.T) storetest.WalletStores {
 		db := fresh(t)
-		return storetest.WalletStores{Accounts: db, Brands: db, Wallet: db, Follows: db}
+		return storetest.WalletStores{Accounts: db, Brands: db, Shows: db, Wallet: db, Follows: db}
 	})
 }

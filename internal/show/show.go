@@ -99,8 +99,14 @@ type Notice struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// NoticeLive is the kind of notice sent when a subscribed show goes live.
+// NoticeLive is the kind of notice sent when a show goes live to those who
+// asked to be told about it and, for a public show, its brand's followers.
 const NoticeLive = "show_live"
+
+// TellsFollowers reports whether a show going live notifies its brand's
+// followers: public shows only, since following a brand does not make one a
+// member (members-only shows notify those who asked, who could see it then).
+func TellsFollowers(sh *Show) bool { return sh.Visibility == Public }
 
 // Store persists shows. NotFound for a missing show.
 //
@@ -127,8 +133,9 @@ type Store interface {
 
 	// Transition moves the show to state to at time at, following CheckEdit,
 	// and returns it as stored. Cancelling frees its Pavilion Days. Going
-	// live stores a NoticeLive notice for every subscriber in the same
-	// transaction, so each subscriber is told exactly once.
+	// live stores a NoticeLive notice for every subscriber and, when
+	// TellsFollowers, every follower of the brand, in the same transaction,
+	// so each is told exactly once (a follower who also subscribed, once).
 	Transition(ctx context.Context, id uuid.UUID, to State, at time.Time) (*Show, error)
 
 	// Subscribe records that the user wants to be told when the show goes

@@ -235,7 +235,9 @@ func (db *DB) Transition(ctx context.Context, id uuid.UUID, to show.State, at ti
 			subs, err := queryAll(ctx, tx, func(r row) (*uuid.UUID, error) {
 				var u uuid.UUID
 				return &u, r.Scan(&u)
-			}, `SELECT user_id FROM show_subscriptions WHERE show_id = ? ORDER BY created_at, user_id`, id)
+			}, `SELECT user_id FROM show_subscriptions WHERE show_id = ?
+			    UNION SELECT user_id FROM brand_follows WHERE brand_id = ? AND ?
+			    ORDER BY user_id`, id, sh.BrandID, show.TellsFollowers(sh))
 			if err != nil {
 				return err
 			}

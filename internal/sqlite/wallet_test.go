@@ -10,6 +10,6 @@ import (
 func TestWallet(t *testing.T) {
 	storetest.RunWallet(t, func(t *testing.T) storetest.WalletStores {
 		db := open(t, filepath.Join(t.TempDir(), "pavilion.db"))
-		return storetest.WalletStores{Accounts: db, Brands: db, Wallet: db, Follows: db}
+		return storetest.WalletStores{Accounts: db, Brands: db, Shows: db, Wallet: db, Follows: db}
 	})
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/show"
 	"github.com/pavilion-live/pavilion/internal/wallet"
 )
 
@@ -21,6 +23,7 @@ import (
 type WalletStores struct {
 	Accounts account.Store
 	Brands   brand.Store
+	Shows    show.Store
 	Wallet   wallet.Store
 	Follows  brand.Follows
 }
@@ -32,6 +35,7 @@ func RunWallet(t *testing.T, open func(t *testing.T) WalletStores) {
 	t.Run("AddressBookLimit", func(t *testing.T) { testAddressLimit(t, open(t)) })
 	t.Run("PaymentMethods", func(t *testing.T) { testPaymentMethods(t, open(t)) })
 	t.Run("Follows", func(t *testing.T) { testFollows(t, open(t)) })
+	t.Run("FollowersTold", func(t *testing.T) { testFollowersTold(t, open(t)) })
 }
 
 func walletUser(t *testing.T, st WalletStores, email string) *account.User {
@@ -189,5 +193,53 @@ func testFollows(t *testing.T, st WalletStores) {
 	}
 	if n, err := st.Follows.Followers(ctx, a.ID); err != nil || n != 1 {
 		t.Fatalf("followers of a after unfollow = %d, %v; want 1", n, err)
+	}
+}
+
+// testFollowersTold: a public show going live tells the brand's followers
+// once each, also one who asked to be told about the show; a members-only
+// show tells only those who asked; another brand's followers hear nothing.
+func testFollowersTold(t *testing.T, st WalletStores) {
+	ctx := context.Background()
+	fan, both, asked, other := walletUser(t, st, "fan@example.com"), walletUser(t, st, "both@example.com"),
+		walletUser(t, st, "asked@example.com"), walletUser(t, st, "other@example.com")
+	a, b := newBrand("maison-a"), newBrand("maison-b")
+	must(t, st.Brands.CreateBrand(ctx, a))
+	must(t, st.Brands.CreateBrand(ctx, b))
+	must(t, st.Follows.Follow(ctx, a.ID, fan.ID, now()))
+	must(t, st.Follows.Follow(ctx, a.ID, both.ID, now()))
+	must(t, st.Follows.Follow(ctx, b.ID, other.ID, now()))
+
+	public := newShow(a.ID, "Open runway", now().Add(time.Hour))
+	members := newShow(a.ID, "Private salon", now().Add(2*time.Hour))
+	members.Visibility = show.Members
+	for _, sh := range []*show.Show{public, members} {
+		must(t, st.Shows.CreateShow(ctx, sh))
+		must(t, st.Shows.Subscribe(ctx, sh.ID, both.ID, now()))
+		must(t, st.Shows.Subscribe(ctx, sh.ID, asked.ID, now()))
+		_, err := st.Shows.Transition(ctx, sh.ID, show.Live, now())
+		must(t, err)
+	}
+	want := map[*account.User][]uuid.UUID{
+		fan:   {public.ID},
+		both:  {members.ID, public.ID},
+		asked: {members.ID, public.ID},
+		other: nil,
+	}
+	for u, shows := range want {
+		got, err := st.Shows.Notices(ctx, u.ID, 0)
+		must(t, err)
+		var ids []uuid.UUID
+		for _, n := range got {
+			ids = append(ids, n.ShowID)
+		}
+		if len(ids) != len(shows) {
+			t.Fatalf("%s told about %v, want %v", u.Email, ids, shows)
+		}
+		for _, id := range shows {
+			if !slices.Contains(ids, id) {
+				t.Fatalf("%s told about %v, want %v", u.Email, ids, shows)
+			}
+		}
 	}
 }
