@@ -635,7 +635,10 @@ function renderAll() {
   renderTop();
   $("#show-title").textContent = S.show.title;
   $("#show-when").textContent = dateRange(S.show.starts_at, S.show.ends_at);
-  $("#chat-log").dataset.empty = t("chat.empty");
+  // After the show there is nobody to talk or react to: the log stays for
+  // reading, the inputs go.
+  document.body.classList.toggle("show-ended", S.ended);
+  $("#chat-log").dataset.empty = S.ended ? "" : t("chat.empty");
   renderVideo();
   renderViewers();
   renderPrelive();
