@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/wallet"
 )
@@ -32,12 +33,19 @@ func (s *Server) wallet() (*wallet.Service, error) {
 	return s.Wallet, nil
 }
 
-func (s *Server) listAddresses(w http.ResponseWriter, r *http.Request) error {
+// walletOf is the signed-in caller and the wallet service, which every
+// /api/me wallet route needs.
+func (s *Server) walletOf(r *http.Request) (*account.User, *wallet.Service, error) {
 	u, err := requireUser(r)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	wl, err := s.wallet()
+	return u, wl, err
+}
+
+func (s *Server) listAddresses(w http.ResponseWriter, r *http.Request) error {
+	u, wl, err := s.walletOf(r)
 	if err != nil {
 		return err
 	}
@@ -49,11 +57,7 @@ func (s *Server) listAddresses(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) saveAddress(w http.ResponseWriter, r *http.Request) error {
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	wl, err := s.wallet()
+	u, wl, err := s.walletOf(r)
 	if err != nil {
 		return err
 	}
@@ -88,11 +92,7 @@ func (s *Server) deleteAddress(w http.ResponseWriter, r *http.Request) error {
 // paymentMethod answers the remembered method's label, or null: the
 // reference itself never leaves the server.
 func (s *Server) paymentMethod(w http.ResponseWriter, r *http.Request) error {
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	wl, err := s.wallet()
+	u, wl, err := s.walletOf(r)
 	if err != nil {
 		return err
 	}
@@ -106,11 +106,7 @@ func (s *Server) paymentMethod(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) forgetPaymentMethod(w http.ResponseWriter, r *http.Request) error {
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	wl, err := s.wallet()
+	u, wl, err := s.walletOf(r)
 	if err != nil {
 		return err
 	}
@@ -127,11 +123,7 @@ type privacy struct {
 }
 
 func (s *Server) privacy(w http.ResponseWriter, r *http.Request) error {
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	wl, err := s.wallet()
+	u, wl, err := s.walletOf(r)
 	if err != nil {
 		return err
 	}
@@ -143,11 +135,7 @@ func (s *Server) privacy(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) setPrivacy(w http.ResponseWriter, r *http.Request) error {
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	wl, err := s.wallet()
+	u, wl, err := s.walletOf(r)
 	if err != nil {
 		return err
 	}
