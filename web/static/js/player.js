@@ -637,7 +637,7 @@ function renderAll() {
   $("#show-when").textContent = dateRange(S.show.starts_at, S.show.ends_at);
   // After the show there is nobody to talk or react to: the log stays for
   // reading, the inputs go.
-  document.body.classList.toggle("show-ended", S.ended);
+  document.body.classList.toggle("show-ended", Boolean(S.ended));
   $("#chat-log").dataset.empty = S.ended ? "" : t("chat.empty");
   renderVideo();
   renderViewers();
