@@ -1,0 +1,165 @@
+package redis
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pavilion-live/pavilion/chat"
+	"github.com/pavilion-live/pavilion/chat/bustest"
+	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/checkout/gatetest"
+	"github.com/pavilion-live/pavilion/internal/testinfra"
+	"github.com/pavilion-live/pavilion/stream/directorytest"
+)
+
+func TestIsClusterURL(t *testing.T) {
+	for url, want := range map[string]bool{
+		"redis://127.0.0.1:6379/0":                           false,
+		"redis://user:p,w@127.0.0.1:6379/0":                  false,
+		"redis://h1:7000,h2:7001,h3:7002":                    true,
+		"rediss://user:pw@h1:7000,h2:7001/0?dial_timeout=1s": true,
+		"redis://h1:7000/0?x=a,b":                            false,
+		"http://h1:7000,h2:7001":                             false,
+	} {
+		if got := isClusterURL(url); got != want {
+			t.Errorf("isClusterURL(%q) = %v, want %v", url, got, want)
+		}
+	}
+}
+
+func TestOpenClusterErrors(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, url := range []string{
+		"redis://127.0.0.1:1,127.0.0.1:2/3",        // a cluster has only database 0
+		"redis://127.0.0.1:1,nohost/0",             // an address without a port
+		"redis://secret@127.0.0.1:1,127.0.0.1:2/0", // nobody listens
+	} {
+		_, err := Open(ctx, url+"?max_retries=-1")
+		if err == nil {
+			t.Fatalf("Open(%q) succeeded", url)
+		}
+		if !strings.HasPrefix(err.Error(), "redis: ") || strings.Contains(err.Error(), "secret") {
+			t.Errorf("Open(%q): error %q does not say what failed or shows the password", url, err)
+		}
+	}
+}
+
+// openTestCluster connects to the test cluster and closes the client when the
+// test ends.
+func openTestCluster(t testing.TB, c *testinfra.RedisCluster) goredis.UniversalClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	client, err := Open(ctx, c.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := client.(*goredis.ClusterClient); !ok {
+		t.Fatalf("Open(%q) returned a %T, want a cluster client", c.URL, client)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	return client
+}
+
+// TestOnRedisCluster runs the bus, gate and directory contracts against a
+// real 3-master, 3-replica Redis Cluster.
+func TestOnRedisCluster(t *testing.T) {
+	c := testinfra.StartRedisCluster(t)
+	prefix := func() string { return testinfra.UniqueName("pavtest:") + ":" }
+
+	t.Run("Bus", func(t *testing.T) {
+		bustest.Run(t, func(t *testing.T) (chat.Bus, chat.Bus) {
+			p := prefix()
+			a, b := NewBus(openTestCluster(t, c), p), NewBus(openTestCluster(t, c), p)
+			t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
+			return a, b
+		})
+	})
+	t.Run("Gate", func(t *testing.T) {
+		gatetest.Run(t, func(t *testing.T) checkout.Gate {
+			return newTestGate(t, openTestCluster(t, c), prefix())
+		})
+	})
+	t.Run("GateNoLocalSoldOut", func(t *testing.T) {
+		gatetest.Run(t, func(t *testing.T) checkout.Gate {
+			return newTestGate(t, openTestCluster(t, c), prefix(), WithSoldOutWindow(0), WithMaxBatch(7))
+		})
+	})
+	t.Run("Directory", func(t *testing.T) {
+		directorytest.Run(t, func(t *testing.T) directorytest.Backend {
+			p := prefix()
+			return directorytest.Backend{
+				Node1:   NewDirectory(openTestCluster(t, c), p),
+				Node2:   NewDirectory(openTestCluster(t, c), p),
+				Advance: time.Sleep,
+			}
+		})
+	})
+	t.Run("ShardedChannels", func(t *testing.T) { testShardedChannels(t, c, prefix()) })
+}
+
+// testShardedChannels checks that a room's messages go over sharded pub/sub
+// on the shard that owns its slot: Redis lists the channel among the shard
+// channels of that master alone, and plain pub/sub never sees it.
+func testShardedChannels(t *testing.T, c *testinfra.RedisCluster, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client := openTestCluster(t, c)
+	b := NewBus(client, prefix)
+	defer b.Close()
+	sub, err := b.Subscribe(ctx, "room:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if _, _, err := b.Append(ctx, "room:1", []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-sub.C():
+		if seq, body, err := chat.Unframe(m); err != nil || seq != 1 || string(body) != "hello" {
+			t.Fatalf("got %q, want frame 1 hello", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message within 10s")
+	}
+
+	name := b.redisChannel("room:1")
+	cc := client.(*goredis.ClusterClient)
+	owner, err := cc.MasterForKey(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	err = cc.ForEachMaster(ctx, func(ctx context.Context, m *goredis.Client) error {
+		shard, err := m.PubSubShardChannels(ctx, name).Result()
+		if err != nil {
+			return err
+		}
+		plain, err := m.PubSubChannels(ctx, name).Result()
+		if err != nil {
+			return err
+		}
+		if len(plain) != 0 {
+			t.Errorf("master %s has plain channels %v", m.Options().Addr, plain)
+		}
+		if len(shard) > 0 {
+			seen++
+			if m.Options().Addr != owner.Options().Addr {
+				t.Errorf("shard channel %s on %s, its slot is on %s", name, m.Options().Addr, owner.Options().Addr)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen != 1 {
+		t.Fatalf("shard channel %s on %d masters, want 1", name, seen)
+	}
+}
