@@ -105,6 +105,43 @@ func TestOnRedisCluster(t *testing.T) {
 		})
 	})
 	t.Run("ShardedChannels", func(t *testing.T) { testShardedChannels(t, c, prefix()) })
+	// Last: it moves a slot to another node.
+	t.Run("SubscriptionFollowsManualFailover", func(t *testing.T) { testManualFailover(t, c, prefix()) })
+}
+
+// testManualFailover moves a room's slot to its replica by agreement. The
+// old master drops the room's sharded subscribers (SUNSUBSCRIBE), and the
+// subscription must come back by itself on the new master.
+func testManualFailover(t *testing.T, c *testinfra.RedisCluster, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pub, sub := NewBus(openTestCluster(t, c), prefix), NewBus(openTestCluster(t, c), prefix)
+	defer pub.Close()
+	defer sub.Close()
+	s, err := sub.Subscribe(ctx, "room:moving")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c.FailOver(pub.redisChannel("room:moving"))
+	waitFor(t, 30*time.Second, "a room message after the manual failover", func() bool {
+		if _, _, err := pub.Append(ctx, "room:moving", []byte("moved")); err != nil {
+			return false
+		}
+		for {
+			select {
+			case m, ok := <-s.C():
+				if !ok {
+					t.Fatal("the subscription ended when its slot moved")
+				}
+				if _, body, err := chat.Unframe(m); err == nil && string(body) == "moved" {
+					return true
+				}
+			case <-time.After(200 * time.Millisecond):
+				return false
+			}
+		}
+	})
 }
 
 // testShardedChannels checks that a room's messages go over sharded pub/sub

@@ -193,3 +193,56 @@ func (c *RedisCluster) liveAddrs() []string {
 	}
 	return addrs
 }
+
+// FailOver makes the replica of the master serving key's slot take over by
+// agreement (CLUSTER FAILOVER), as an operator does before maintenance: the
+// old master stays up, as a replica, and drops its sharded subscribers. It
+// returns once the cluster is healthy again.
+func (c *RedisCluster) FailOver(key string) {
+	c.tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	client := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: c.liveAddrs()})
+	defer client.Close()
+	master, err := client.MasterForKey(ctx, key)
+	if err != nil {
+		c.tb.Fatalf("testinfra: master of %q: %v", key, err)
+	}
+	repl, err := master.Info(ctx, "replication").Result()
+	if err != nil {
+		c.tb.Fatalf("testinfra: %v", err)
+	}
+	// slave0:ip=127.0.0.1,port=41234,state=online,offset=…,lag=0
+	port := ""
+	for _, line := range strings.Split(repl, "\n") {
+		if rest, ok := strings.CutPrefix(line, "slave0:"); ok {
+			for _, kv := range strings.Split(rest, ",") {
+				if v, ok := strings.CutPrefix(kv, "port="); ok {
+					port = strings.TrimSpace(v)
+				}
+			}
+		}
+	}
+	if port == "" {
+		c.tb.Fatalf("testinfra: master %s has no replica:\n%s", master.Options().Addr, repl)
+	}
+	replica := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:" + port})
+	defer replica.Close()
+	if err := replica.ClusterFailover(ctx).Err(); err != nil {
+		c.tb.Fatalf("testinfra: CLUSTER FAILOVER on %s: %v", port, err)
+	}
+	for {
+		info, err := replica.Info(ctx, "replication").Result()
+		if err == nil && strings.Contains(info, "role:master") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			c.tb.Fatalf("testinfra: replica %s did not take over: %v", port, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if err := c.waitHealthy(ctx, false); err != nil {
+		c.tb.Fatalf("testinfra: Redis Cluster after the failover: %v", err)
+	}
+}
