@@ -92,7 +92,7 @@ func (c *Config) RegisterStore(fs *flag.FlagSet) {
 
 // RegisterRedis adds --redis-url to fs (serve and gate reset).
 func (c *Config) RegisterRedis(fs *flag.FlagSet) {
-	c.str(fs, &c.RedisURL, "redis-url", "PAVILION_REDIS_URL", "", "Redis URL (cluster mode bus and stock gate), e.g. redis://host:6379/0; needs --database-url")
+	c.str(fs, &c.RedisURL, "redis-url", "PAVILION_REDIS_URL", "", "Redis URL (cluster mode bus and stock gate), e.g. redis://host:6379/0, or a Redis Cluster as several addresses, redis://h1:7000,h2:7001,h3:7002; needs --database-url")
 }
 
 // RegisterServe adds every serve flag to fs.

@@ -92,7 +92,7 @@ func NewBus(client goredis.UniversalClient, prefix string) *Bus {
 	return &Bus{
 		client:  client,
 		prefix:  prefix,
-		sharded: isCluster(client),
+		sharded: IsCluster(client),
 		subs:    make(map[*subscription]struct{}),
 	}
 }

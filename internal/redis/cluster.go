@@ -75,6 +75,12 @@ func openCluster(ctx context.Context, url string) (goredis.UniversalClient, erro
 	if opts.ClusterStateReloadInterval == 0 {
 		opts.ClusterStateReloadInterval = clusterStateReload
 	}
+	if opts.DialerRetries == 0 {
+		// A refused dial is a node that is down, and go-redis's five tries
+		// per dial would spend half a second on each dead node while it
+		// looks for the slot map; the callers here retry on their own.
+		opts.DialerRetries = 1
+	}
 	client := goredis.NewClusterClient(opts)
 	err = client.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error {
 		return c.Ping(ctx).Err()
@@ -89,8 +95,8 @@ func openCluster(ctx context.Context, url string) (goredis.UniversalClient, erro
 	return client, nil
 }
 
-// isCluster reports whether client talks to a Redis Cluster.
-func isCluster(client goredis.UniversalClient) bool {
+// IsCluster reports whether client talks to a Redis Cluster.
+func IsCluster(client goredis.UniversalClient) bool {
 	_, ok := client.(*goredis.ClusterClient)
 	return ok
 }

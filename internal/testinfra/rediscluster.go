@@ -23,8 +23,10 @@ const clusterNodeTimeout = 1000 * time.Millisecond
 // replica, on loopback, for the tests of one test function: fault tests
 // kill its masters, which nothing else may see.
 type RedisCluster struct {
-	// URL names the three masters the way --redis-url does:
-	// redis://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3.
+	// URL names the six nodes the way --redis-url does:
+	// redis://127.0.0.1:p1,127.0.0.1:p2,…; any one of them is enough to
+	// find the others, and listing all lets a client find the cluster after
+	// any of them died.
 	URL string
 
 	tb    testing.TB
@@ -91,7 +93,7 @@ func StartRedisCluster(tb testing.TB) *RedisCluster {
 	if err := c.waitHealthy(ctx, true); err != nil {
 		tb.Fatalf("testinfra: Redis Cluster: %v", err)
 	}
-	c.URL = "redis://" + strings.Join(addrs[:3], ",")
+	c.URL = "redis://" + strings.Join(addrs, ",")
 	return c
 }
 
@@ -106,9 +108,15 @@ func (c *RedisCluster) WaitHealthy(limit time.Duration) {
 	}
 }
 
-// waitHealthy polls every live node's CLUSTER INFO until the cluster state
-// is ok; with synced, also until three replicas report their master link up.
+// waitHealthy polls every live node until each reports the cluster ok and
+// maps every slot to a master that is running (right after a kill the
+// survivors still report ok: they have not noticed yet); with synced, also
+// until three replicas report their master link up.
 func (c *RedisCluster) waitHealthy(ctx context.Context, synced bool) error {
+	live := map[string]bool{}
+	for _, a := range c.liveAddrs() {
+		live[a] = true
+	}
 	var last string
 	for {
 		ok, replicas := true, 0
@@ -116,13 +124,27 @@ func (c *RedisCluster) waitHealthy(ctx context.Context, synced bool) error {
 			if n.cmd == nil {
 				continue
 			}
-			info, repl, err := n.clusterInfo(ctx)
+			info, repl, slots, err := n.clusterInfo(ctx)
 			if err != nil {
 				ok, last = false, err.Error()
 				break
 			}
 			if !strings.Contains(info, "cluster_state:ok") {
 				ok, last = false, fmt.Sprintf("node %d: %s", n.port, firstLine(info))
+				break
+			}
+			served := 0
+			for _, r := range slots {
+				if len(r.Nodes) == 0 || !live[r.Nodes[0].Addr] {
+					ok, last = false, fmt.Sprintf("node %d maps slots %d-%d to a stopped master", n.port, r.Start, r.End)
+					break
+				}
+				served += int(r.End - r.Start + 1)
+			}
+			if ok && served != 16384 {
+				ok, last = false, fmt.Sprintf("node %d maps %d slots", n.port, served)
+			}
+			if !ok {
 				break
 			}
 			if strings.Contains(repl, "role:slave") && strings.Contains(repl, "master_link_status:up") {
@@ -148,22 +170,25 @@ func firstLine(s string) string {
 	return l
 }
 
-// clusterInfo returns the node's CLUSTER INFO and INFO replication.
-func (s *redisServer) clusterInfo(ctx context.Context) (info, repl string, err error) {
+// clusterInfo returns the node's CLUSTER INFO, INFO replication and
+// CLUSTER SLOTS.
+func (s *redisServer) clusterInfo(ctx context.Context) (info, repl string, slots []goredis.ClusterSlot, err error) {
 	client := goredis.NewClient(&goredis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", s.port), MaxRetries: -1})
 	defer client.Close()
 	if info, err = client.ClusterInfo(ctx).Result(); err != nil {
-		return "", "", fmt.Errorf("node %d: cluster info: %w", s.port, err)
+		return "", "", nil, fmt.Errorf("node %d: cluster info: %w", s.port, err)
 	}
 	if repl, err = client.Info(ctx, "replication").Result(); err != nil {
-		return "", "", fmt.Errorf("node %d: info: %w", s.port, err)
+		return "", "", nil, fmt.Errorf("node %d: info: %w", s.port, err)
 	}
-	return info, repl, nil
+	if slots, err = client.ClusterSlots(ctx).Result(); err != nil {
+		return "", "", nil, fmt.Errorf("node %d: cluster slots: %w", s.port, err)
+	}
+	return info, repl, slots, nil
 }
 
-// KillMasterOf kills (SIGKILL, as a crash) the master serving key's slot
-// and returns its address. Its replica takes over after the node timeout.
-func (c *RedisCluster) KillMasterOf(key string) string {
+// MasterOf returns the address of the master serving key's slot.
+func (c *RedisCluster) MasterOf(key string) string {
 	c.tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -173,7 +198,14 @@ func (c *RedisCluster) KillMasterOf(key string) string {
 	if err != nil {
 		c.tb.Fatalf("testinfra: master of %q: %v", key, err)
 	}
-	addr := master.Options().Addr
+	return master.Options().Addr
+}
+
+// KillMasterOf kills (SIGKILL, as a crash) the master serving key's slot
+// and returns its address. Its replica takes over after the node timeout.
+func (c *RedisCluster) KillMasterOf(key string) string {
+	c.tb.Helper()
+	addr := c.MasterOf(key)
 	for _, n := range c.nodes {
 		if n.cmd != nil && fmt.Sprintf("127.0.0.1:%d", n.port) == addr {
 			n.stop()
