@@ -137,7 +137,10 @@ func (d *Directory) Heartbeat(ctx context.Context, n stream.Node, ttl time.Durat
 	if err != nil {
 		return fmt.Errorf("redis: directory heartbeat %s: %w", n.ID, err)
 	}
-	if err := heartbeatScript.Run(ctx, d.client, d.nodeKeys(), n.ID, b, ms).Err(); err != nil {
+	err = retryUnexecuted(ctx, d.client, func(ctx context.Context) error {
+		return heartbeatScript.Run(ctx, d.client, d.nodeKeys(), n.ID, b, ms).Err()
+	})
+	if err != nil {
 		return fmt.Errorf("redis: directory heartbeat %s: %w", n.ID, err)
 	}
 	return nil
@@ -154,7 +157,12 @@ func (d *Directory) Nodes(ctx context.Context) ([]stream.Node, error) {
 
 // nodes runs nodesScript, for one node when args holds its id.
 func (d *Directory) nodes(ctx context.Context, args ...any) ([]stream.Node, error) {
-	vals, err := nodesScript.Run(ctx, d.client, d.nodeKeys(), args...).Slice()
+	var vals []any
+	err := retryUnexecuted(ctx, d.client, func(ctx context.Context) error {
+		var err error
+		vals, err = nodesScript.Run(ctx, d.client, d.nodeKeys(), args...).Slice()
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +198,12 @@ func (d *Directory) ClaimOrigin(ctx context.Context, show uuid.UUID, nodeID stri
 	if err != nil {
 		return err
 	}
-	res, err := claimScript.Run(ctx, d.client, []string{d.originKey(show)}, nodeID, ms).Slice()
+	var res []any
+	err = retryUnexecuted(ctx, d.client, func(ctx context.Context) error {
+		var err error
+		res, err = claimScript.Run(ctx, d.client, []string{d.originKey(show)}, nodeID, ms).Slice()
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("redis: directory claim %s: %w", show, err)
 	}
@@ -216,7 +229,12 @@ func (d *Directory) Origin(ctx context.Context, show uuid.UUID) (stream.Node, bo
 		return stream.Node{}, false, apperr.Errorf(apperr.Invalid, "show id is required")
 	}
 	// Two steps: the claim and the node list live in different slots.
-	id, err := d.client.Get(ctx, d.originKey(show)).Result()
+	var id string
+	err := retryUnexecuted(ctx, d.client, func(ctx context.Context) error {
+		var err error
+		id, err = d.client.Get(ctx, d.originKey(show)).Result()
+		return err
+	})
 	if errors.Is(err, goredis.Nil) {
 		return stream.Node{}, false, nil
 	}
@@ -239,7 +257,10 @@ func (d *Directory) ReleaseOrigin(ctx context.Context, show uuid.UUID, nodeID st
 	if nodeID == "" {
 		return apperr.Errorf(apperr.Invalid, "node id is required")
 	}
-	if err := releaseScript.Run(ctx, d.client, []string{d.originKey(show)}, nodeID).Err(); err != nil {
+	err := retryUnexecuted(ctx, d.client, func(ctx context.Context) error {
+		return releaseScript.Run(ctx, d.client, []string{d.originKey(show)}, nodeID).Err()
+	})
+	if err != nil {
 		return fmt.Errorf("redis: directory release %s: %w", show, err)
 	}
 	return nil
