@@ -53,8 +53,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "buy":
 		return buy(ctx, args[1:], stdout, stderr)
-	case "buy-worker": // one of `buy --procs N`'s processes, started by it
-		return buyWorker(ctx, os.Stdin, stdout)
 	case "chat":
 		return chat(ctx, args[1:], stdout, stderr)
 	case "whip":

@@ -46,7 +46,6 @@ type configReport struct {
 	Pay             bool    `json:"pay"`
 	Setup           bool    `json:"setup"`
 	MaxSamples      int     `json:"max_samples"`
-	Procs           int     `json:"procs"`
 }
 
 type offerReport struct {
@@ -71,7 +70,6 @@ type buyersReport struct {
 // phaseReport is one phase of tapping: the burst, or the sustained loop.
 type phaseReport struct {
 	Workers        int                      `json:"workers"`
-	Processes      int                      `json:"processes,omitempty"` // pavload processes that tapped (--procs), when more than one
 	Attempts       int64                    `json:"attempts"`
 	Seconds        float64                  `json:"seconds"` // from the barrier to the last answer
 	AttemptsPerSec float64                  `json:"attempts_per_sec"`
@@ -169,11 +167,7 @@ func printPhase(w io.Writer, name string, p *phaseReport) {
 	if p.ClientBound {
 		bound = " — at pavload's ceiling: this rate may be the client's limit, not the server's"
 	}
-	procs := ""
-	if p.Processes > 1 {
-		procs = fmt.Sprintf(" in %d processes", p.Processes)
-	}
-	fmt.Fprintf(w, "  pavload CPU: %.2f of %d cores%s%s\n", p.ClientCPU, runtime.GOMAXPROCS(0), procs, bound)
+	fmt.Fprintf(w, "  pavload CPU: %.2f of %d cores%s\n", p.ClientCPU, runtime.GOMAXPROCS(0), bound)
 	printLatencyTable(w, p)
 }
 
