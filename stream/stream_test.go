@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -1064,6 +1065,45 @@ type fakeDir struct {
 	mu      sync.Mutex
 	nodes   map[string]Node
 	origins map[uuid.UUID]string
+	trees   map[uuid.UUID]map[string]string
+}
+
+func (d *fakeDir) PlaceRelay(_ context.Context, show uuid.UUID, req RelayRequest, _ time.Duration) (Placement, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	origin, ok := d.origins[show]
+	if !ok {
+		return Placement{}, apperr.Errorf(apperr.NotFound, "no origin")
+	}
+	fanout := map[string]int{}
+	for id, n := range d.nodes {
+		fanout[id] = n.RelayFanout
+	}
+	if d.trees == nil {
+		d.trees = map[uuid.UUID]map[string]string{}
+	}
+	if d.trees[show] == nil {
+		d.trees[show] = map[string]string{}
+	}
+	parent, depth, err := PlaceInTree(origin, d.trees[show], fanout, req)
+	if err != nil {
+		return Placement{}, err
+	}
+	d.trees[show][req.Node] = parent
+	return Placement{Parent: d.nodes[parent], Depth: depth}, nil
+}
+
+func (d *fakeDir) LeaveRelay(_ context.Context, show uuid.UUID, node string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.trees[show], node)
+	return nil
+}
+
+func (d *fakeDir) RelayTree(_ context.Context, show uuid.UUID) (map[string]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.trees[show]), nil
 }
 
 func (d *fakeDir) Heartbeat(_ context.Context, n Node, _ time.Duration) error {
