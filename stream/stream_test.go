@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1240,5 +1241,124 @@ func TestPublicIPInCandidates(t *testing.T) {
 	}
 	if strings.Contains(body, " 127.0.0.1 ") {
 		t.Errorf("the host's own address is still announced:\n%s", body)
+	}
+}
+
+// clusterOf starts one server per id on a shared directory, each feeding at
+// most fanout other nodes per show, all on the first one's show.
+func clusterOf(t *testing.T, dir *fakeDir, fanout int, ids ...string) []*env {
+	t.Helper()
+	var envs []*env
+	for _, id := range ids {
+		e := newEnv(t)
+		if len(envs) > 0 {
+			e.show = envs[0].show
+		}
+		e.srv.Directory, e.srv.Node, e.srv.RelaySecret = dir, Node{ID: id, URL: e.http.URL, RelayFanout: fanout}, "s3cret"
+		if err := e.srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		envs = append(envs, e)
+	}
+	return envs
+}
+
+func videoLayer(v *testView) byte {
+	v.video.mu.Lock()
+	defer v.video.mu.Unlock()
+	return v.video.lastLayer
+}
+
+// Relays form a tree: with a fanout of 2, the origin feeds b and c, and d
+// hangs under b. Every simulcast layer travels, so d's viewer can switch
+// layers. When b shuts down (and leaves the tree), d re-attaches, under
+// the origin, and its viewer carries on, on the same session, from a
+// keyframe, without a sequence gap. (A parent killed outright is
+// TestRelayTreeSurvivesKilledRelay in cmd/pavilion.)
+func TestRelayTreeLayersAndReattach(t *testing.T) {
+	dir := &fakeDir{nodes: map[string]Node{}, origins: map[uuid.UUID]string{}}
+	envs := clusterOf(t, dir, 2, "a", "b", "c", "d")
+	a, b, c, d := envs[0], envs[1], envs[2], envs[3]
+	if _, status, body := a.publish(testKey, "q", "f"); status != http.StatusCreated {
+		t.Fatalf("WHIP on a: %d %s", status, body)
+	}
+	waitFor(t, "both layers on the origin", 10*time.Second, func() bool {
+		a.srv.mu.Lock()
+		defer a.srv.mu.Unlock()
+		f := a.srv.feeds[a.show]
+		if f == nil {
+			return false
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.video) == 2
+	})
+	vb, status, body := b.watch("")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP on b: %d %s", status, body)
+	}
+	if _, status, body := c.watch(""); status != http.StatusCreated {
+		t.Fatalf("WHEP on c: %d %s", status, body)
+	}
+	vd, status, body := d.watch("?layer=q")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP on d: %d %s", status, body)
+	}
+	tree, _ := dir.RelayTree(context.Background(), a.show)
+	if want := map[string]string{"b": "a", "c": "a", "d": "b"}; !maps.Equal(tree, want) {
+		t.Fatalf("relay tree %v, want %v", tree, want)
+	}
+	waitFor(t, "media on b and d", 10*time.Second, func() bool { return vb.video.count() > 30 && vd.video.count() > 30 && vd.audio.count() > 10 })
+	if l := videoLayer(vb); l != 1 {
+		t.Errorf("b's automatic viewer gets layer %d, want 1 (the top)", l)
+	}
+	if l := videoLayer(vd); l != 0 {
+		t.Fatalf("d's ?layer=q viewer gets layer %d, want 0: the low layer did not travel two hops", l)
+	}
+	req, _ := http.NewRequest("POST", d.http.URL+vd.location+"/layer", strings.NewReader(`{"layer":"f"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := d.http.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("layer switch on d: %d", resp.StatusCode)
+	}
+	waitFor(t, "d's viewer on layer f", 10*time.Second, func() bool { return videoLayer(vd) == 1 })
+	if got := testutil.ToFloat64(d.srv.metrics.reattaches); got != 0 {
+		t.Errorf("re-attaches before b went away: %v", got)
+	}
+
+	// b goes away (its sessions close, its port stops answering).
+	vd.video.mu.Lock()
+	gaps := vd.video.gaps
+	vd.video.marked = true
+	vd.video.mu.Unlock()
+	n := vd.video.count()
+	b.http.Close()
+	if err := b.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "d's viewer getting media again", 15*time.Second, func() bool { return vd.video.count() > n+60 })
+	tree, _ = dir.RelayTree(context.Background(), a.show)
+	if tree["d"] != "a" {
+		t.Errorf("after b left the tree, d hangs under %q, want a (b's place there is free)", tree["d"])
+	}
+	if got := testutil.ToFloat64(d.srv.metrics.reattaches); got != 1 {
+		t.Errorf("d re-attached %v times, want 1", got)
+	}
+	vd.video.mu.Lock()
+	defer vd.video.mu.Unlock()
+	if i := slices.IndexFunc(vd.video.afterMark, func(f int) bool { return f >= 0 }); i < 0 {
+		t.Errorf("no keyframe after the re-attach: %v", vd.video.afterMark)
+	}
+	if vd.video.gaps != gaps {
+		t.Errorf("%d sequence gaps across the re-attach", vd.video.gaps-gaps)
+	}
+	select {
+	case <-vd.ended:
+		t.Error("d's viewer session ended")
+	default:
 	}
 }
