@@ -1271,8 +1271,7 @@ func videoLayer(v *testView) byte {
 
 // Relays form a tree: with a fanout of 2, the origin feeds b and c, and d
 // hangs under b. Every simulcast layer travels, so d's viewer can switch
-// layers. When b shuts down (and leaves the tree), d re-attaches, under
-// the origin, and its viewer carries on, on the same session, from a
+// layers. When b shuts down (and leaves the tree), d re-attaches and its viewer carries on, on the same session, from a
 // keyframe, without a sequence gap. (A parent killed outright is
 // TestRelayTreeSurvivesKilledRelay in cmd/pavilion.)
 func TestRelayTreeLayersAndReattach(t *testing.T) {
@@ -1342,8 +1341,9 @@ func TestRelayTreeLayersAndReattach(t *testing.T) {
 	}
 	waitFor(t, "d's viewer getting media again", 15*time.Second, func() bool { return vd.video.count() > n+60 })
 	tree, _ = dir.RelayTree(context.Background(), a.show)
-	if tree["d"] != "a" {
-		t.Errorf("after b left the tree, d hangs under %q, want a (b's place there is free)", tree["d"])
+	// Under a when b's leaving the tree came first, else under c.
+	if p := tree["d"]; p != "a" && p != "c" {
+		t.Errorf("after b left, d hangs under %q, want a or c", p)
 	}
 	if got := testutil.ToFloat64(d.srv.metrics.reattaches); got != 1 {
 		t.Errorf("d re-attached %v times, want 1", got)
