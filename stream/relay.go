@@ -422,7 +422,9 @@ func (s *Server) pull(ctx context.Context, p *publisher, parent Node) error {
 	return pc.SetRemoteDescription(answer)
 }
 
-// sendingKinds lists the media kinds an answer sends on.
+// sendingKinds lists the media kinds an answer sends on: a pull waits for
+// those only (a show without audio must not hold its first viewer for
+// TrackWait).
 func sendingKinds(answer webrtc.SessionDescription) map[webrtc.RTPCodecType]bool {
 	out := map[webrtc.RTPCodecType]bool{}
 	parsed, err := answer.Unmarshal()
@@ -430,12 +432,15 @@ func sendingKinds(answer webrtc.SessionDescription) map[webrtc.RTPCodecType]bool
 		return out
 	}
 	for _, m := range parsed.MediaDescriptions {
-		if _, ok := m.Attribute("sendonly"); !ok {
-			if _, ok := m.Attribute("sendrecv"); !ok {
-				continue
-			}
+		_, send := m.Attribute("sendonly")
+		_, sendrecv := m.Attribute("sendrecv")
+		// pion answers an m-line it has no track for "sendonly" too, but
+		// without the track's msid or SSRC.
+		_, msid := m.Attribute("msid")
+		_, ssrc := m.Attribute("ssrc")
+		if (send || sendrecv) && (msid || ssrc) {
+			out[webrtc.NewRTPCodecType(m.MediaName.Media)] = true
 		}
-		out[webrtc.NewRTPCodecType(m.MediaName.Media)] = true
 	}
 	return out
 }
