@@ -65,7 +65,6 @@ type publisher struct {
 	pc   *webrtc.PeerConnection
 	// relay: this "publisher" is an edge's pull from its parent node, at location.
 	relay    bool
-	parent   Node
 	location string
 	// kinds the offer sends; ready closes when each has a track.
 	expected map[webrtc.RTPCodecType]bool
@@ -73,6 +72,7 @@ type publisher struct {
 	done     chan struct{}
 
 	mu        sync.Mutex
+	parent    Node // of a relay pull: the node it pulls from
 	kinds     map[webrtc.RTPCodecType]bool
 	srcs      []*source
 	once      sync.Once

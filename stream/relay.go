@@ -91,10 +91,14 @@ func (s *Server) refreshRelay(ctx context.Context, f *feed) {
 	f.mu.Lock()
 	p := f.pub
 	f.mu.Unlock()
-	if p == nil || p.parent.ID == "" {
+	if p == nil {
 		return // re-attaching, which places it anew
 	}
-	_, err := s.Directory.PlaceRelay(ctx, f.show, RelayRequest{Node: s.Node.ID, Keep: p.parent.ID}, directoryTTL)
+	parent := p.parentID()
+	if parent == "" {
+		return // being placed
+	}
+	_, err := s.Directory.PlaceRelay(ctx, f.show, RelayRequest{Node: s.Node.ID, Keep: parent}, directoryTTL)
 	switch {
 	case apperr.CodeOf(err) == apperr.Conflict:
 		s.goTracked(func() { p.end("the relay parent left the tree") })
@@ -186,6 +190,9 @@ func (s *Server) edgeFeed(ctx context.Context, show uuid.UUID) (*feed, error) {
 			break
 		}
 		if attempt >= 2 || parent == "" || ctx.Err() != nil {
+			if parent != "" {
+				s.leaveRelay(show) // the place it was given and could not use
+			}
 			s.abandon(p, true)
 			return nil, err
 		}
@@ -206,6 +213,13 @@ func (s *Server) edgeFeed(ctx context.Context, show uuid.UUID) (*feed, error) {
 	return f, nil
 }
 
+// parentID names the node a relay pull is placed under ("" before it is).
+func (p *publisher) parentID() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.parent.ID
+}
+
 func (s *Server) newRelayPublisher() *publisher {
 	return &publisher{
 		s: s, id: uuid.NewString(), relay: true,
@@ -222,7 +236,9 @@ func (s *Server) attach(ctx context.Context, p *publisher, avoid []string) (stri
 	if err != nil {
 		return "", err
 	}
+	p.mu.Lock()
 	p.parent = pl.Parent
+	p.mu.Unlock()
 	if err := s.pull(ctx, p, pl.Parent); err != nil {
 		return pl.Parent.ID, err
 	}
@@ -276,8 +292,9 @@ func (f *feed) relayLost(p *publisher, reason string) {
 	if ended {
 		return
 	}
-	s.log().Info("stream: relay parent lost", "show", f.show, "parent", p.parent.ID, "reason", reason)
-	if !s.goTracked(func() { s.reattach(f, p.parent.ID) }) {
+	lost := p.parentID()
+	s.log().Info("stream: relay parent lost", "show", f.show, "parent", lost, "reason", reason)
+	if !s.goTracked(func() { s.reattach(f, lost) }) {
 		f.end("server closed")
 	}
 }
