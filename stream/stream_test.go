@@ -1263,6 +1263,31 @@ func clusterOf(t *testing.T, dir *fakeDir, fanout int, ids ...string) []*env {
 	return envs
 }
 
+// oneSeries is the series of one of m's per-show figures: ToFloat64 reads
+// it on a node serving one show.
+type oneSeries struct {
+	m    *Metrics
+	desc *prometheus.Desc
+}
+
+func (o oneSeries) Describe(ch chan<- *prometheus.Desc) { ch <- o.desc }
+
+func (o oneSeries) Collect(ch chan<- prometheus.Metric) {
+	all := make(chan prometheus.Metric)
+	go func() { o.m.Collect(all); close(all) }()
+	for x := range all {
+		if x.Desc() == o.desc {
+			ch <- x
+		}
+	}
+}
+
+// relayFigures reads a node's relay depth and children for its one show.
+func relayFigures(e *env) (depth, children int) {
+	m := e.srv.metrics
+	return int(testutil.ToFloat64(oneSeries{m, m.depthDesc})), int(testutil.ToFloat64(oneSeries{m, m.childrenDesc}))
+}
+
 func videoLayer(v *testView) byte {
 	v.video.mu.Lock()
 	defer v.video.mu.Unlock()
@@ -1308,6 +1333,14 @@ func TestRelayTreeLayersAndReattach(t *testing.T) {
 		t.Fatalf("relay tree %v, want %v", tree, want)
 	}
 	waitFor(t, "media on b and d", 10*time.Second, func() bool { return vb.video.count() > 30 && vd.video.count() > 30 && vd.audio.count() > 10 })
+	for _, want := range []struct {
+		e               *env
+		depth, children int
+	}{{a, 0, 2}, {b, 1, 1}, {c, 1, 0}, {d, 2, 0}} {
+		if depth, children := relayFigures(want.e); depth != want.depth || children != want.children {
+			t.Errorf("node %s: relay depth %d, children %d; want %d, %d", want.e.srv.Node.ID, depth, children, want.depth, want.children)
+		}
+	}
 	if l := videoLayer(vb); l != 1 {
 		t.Errorf("b's automatic viewer gets layer %d, want 1 (the top)", l)
 	}
