@@ -37,6 +37,9 @@ type feed struct {
 	changed chan struct{}
 	grace   *time.Timer
 	ended   bool
+	// conflicts counts an edge's heartbeats in a row whose link to its
+	// parent the directory refused (refreshRelay).
+	conflicts int
 	// takenOver is the publisher session a take-over ended last (takeover.go).
 	takenOver string
 	// egress bytes of viewers that have left, for the metrics.

@@ -85,8 +85,8 @@ func (s *Server) heartbeat(stop <-chan struct{}) {
 }
 
 // refreshRelay keeps an edge's link to its parent alive in the directory.
-// A parent that no longer leads to the origin (it left the tree or died)
-// is let go, and the edge re-attaches elsewhere.
+// A parent that has not led to the origin for three heartbeats is let go,
+// and the edge re-attaches elsewhere.
 func (s *Server) refreshRelay(ctx context.Context, f *feed) {
 	f.mu.Lock()
 	p := f.pub
@@ -99,9 +99,22 @@ func (s *Server) refreshRelay(ctx context.Context, f *feed) {
 		return // being placed
 	}
 	_, err := s.Directory.PlaceRelay(ctx, f.show, RelayRequest{Node: s.Node.ID, Keep: parent}, directoryTTL)
+	f.mu.Lock()
+	if apperr.CodeOf(err) == apperr.Conflict {
+		f.conflicts++
+	} else {
+		f.conflicts = 0
+	}
+	// A parent that dies is noticed by the pull itself, in seconds. The
+	// directory disagreeing for a heartbeat or two is more often the
+	// directory catching up (a Redis restart empties it until every node
+	// has beaten again) than a parent gone: only a lasting disagreement
+	// moves this node.
+	moved := f.conflicts >= 3
+	f.mu.Unlock()
 	switch {
-	case apperr.CodeOf(err) == apperr.Conflict:
-		s.goTracked(func() { p.end("the relay parent left the tree") })
+	case moved:
+		s.goTracked(func() { p.end("the directory no longer has the relay parent in the tree") })
 	case err != nil:
 		s.log().Warn("stream: refresh relay link", "show", f.show, "err", err)
 	}
@@ -242,7 +255,11 @@ func (s *Server) attach(ctx context.Context, p *publisher, avoid []string) (stri
 	if err := s.pull(ctx, p, pl.Parent); err != nil {
 		return pl.Parent.ID, err
 	}
-	p.feed.depth.Store(int64(pl.Depth))
+	f := p.feed
+	f.depth.Store(int64(pl.Depth))
+	f.mu.Lock()
+	f.conflicts = 0
+	f.mu.Unlock()
 	s.log().Info("stream: relaying", "show", show, "parent", pl.Parent.ID, "depth", pl.Depth)
 	return pl.Parent.ID, nil
 }
@@ -305,6 +322,7 @@ func (s *Server) reattach(f *feed, lost string) {
 	deadline := time.Now().Add(reattachFor)
 	avoid := []string{lost}
 	wait := 100 * time.Millisecond
+	var noOrigin time.Time // since when the directory has named no origin
 	for time.Now().Before(deadline) {
 		p := s.newRelayPublisher()
 		p.feed = f
@@ -325,10 +343,24 @@ func (s *Server) reattach(f *feed, lost string) {
 			return
 		}
 		s.dropRelay(p)
+		notFound := apperr.CodeOf(err) == apperr.NotFound
+		if !notFound || parent != "" {
+			noOrigin = time.Time{}
+		}
 		switch {
-		case apperr.CodeOf(err) == apperr.NotFound && (parent == "" || parent == s.originID(f.show)):
-			f.end("the show ended")
+		case notFound && parent != "" && parent == s.originID(f.show):
+			f.end("the show ended") // the origin itself no longer has it
 			return
+		case notFound && parent == "":
+			// No origin in the directory. One that just restarted says so
+			// too, until the nodes' next heartbeats: only an answer that
+			// lasts longer ends the show here.
+			if noOrigin.IsZero() {
+				noOrigin = time.Now()
+			} else if time.Since(noOrigin) > heartbeatEvery+time.Second {
+				f.end("the show ended")
+				return
+			}
 		case parent != "":
 			avoid = append(avoid, parent)
 		case apperr.CodeOf(err) == apperr.Unavailable:
