@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os/exec"
 	"sync/atomic"
 	"syscall"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/pavilion-live/pavilion/internal/config"
+	"github.com/pavilion-live/pavilion/internal/demo"
 	"github.com/pavilion-live/pavilion/internal/redis"
 	"github.com/pavilion-live/pavilion/internal/testinfra"
 )
@@ -24,24 +27,22 @@ func TestRelayTreeSurvivesKilledRelay(t *testing.T) {
 	pg := testinfra.Postgres(t)
 	redisURL, _ := testinfra.RedisServer(t)
 	env := []string{"PAVILION_DATABASE_URL=" + pg, "PAVILION_REDIS_URL=" + redisURL, "PAVILION_CLUSTER_SECRET=relay-tree-test-secret", "PAVILION_RELAY_FANOUT=2"}
-	origin := startCmd(t, serveCmd(t.TempDir(), env, "--demo"))
-	creds := demoCreds(t, "--database-url", pg, "--public-url", origin)
-	show := creds["show_id"].(string)
-	stop := publishTestVideo(t, origin, show, creds["stream_key"].(string))
+	// The demo show first, without its drawn pictures (drawing them is most
+	// of a seed's time under -race, and nothing here looks at them); then
+	// the four servers at once.
+	show, key := demoShow(t, pg)
+	cmds := []*exec.Cmd{serveCmd(t.TempDir(), env), serveCmd(t.TempDir(), env), serveCmd(t.TempDir(), env), serveCmd(t.TempDir(), env)}
+	bases := startAll(t, cmds...)
+	origin, relays, leaf := bases[0], bases[1:3], bases[3]
+	procs := map[string]*exec.Cmd{relays[0]: cmds[1], relays[1]: cmds[2]}
+	stop := publishTestVideo(t, origin, show, key)
 	defer stop()
 
 	// Two relays fill the origin's two places, in turn.
-	procs := map[string]*exec.Cmd{}
-	var relays []string
-	for range 2 {
-		cmd := serveCmd(t.TempDir(), env)
-		base := startCmd(t, cmd)
-		procs[base] = cmd
-		relays = append(relays, base)
+	for _, base := range relays {
 		v := watchTestVideo(t, base, show)
 		waitUntil(t, "media on relay "+base, 20*time.Second, func() bool { return v.Load() > 10 })
 	}
-	leaf := startCmd(t, serveCmd(t.TempDir(), env))
 	// Each test frame is one packet: the viewers count frames.
 	viewers := []*atomic.Int64{watchTestVideo(t, leaf, show), watchTestVideo(t, leaf, show)}
 	waitUntil(t, "media on the leaf's viewers", 20*time.Second, func() bool {
@@ -100,4 +101,51 @@ func nodeIDs(t *testing.T, ctx context.Context, dir *redis.Directory) map[string
 		out[n.URL], out[n.ID] = n.ID, n.URL
 	}
 	return out
+}
+
+// startAll is startCmd for several servers at once.
+func startAll(t *testing.T, cmds ...*exec.Cmd) []string {
+	t.Helper()
+	found := make([]chan string, len(cmds))
+	logs := make([]*syncBuffer, len(cmds))
+	for i, cmd := range cmds {
+		found[i], logs[i] = make(chan string, 1), new(syncBuffer)
+		cmd.Stdout = &urlWatcher{w: io.Discard, found: found[i]}
+		cmd.Stderr = &urlWatcher{w: logs[i], found: found[i]}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	}
+	bases := make([]string, len(cmds))
+	deadline := time.After(90 * time.Second) // a demo seed under -race on a busy machine
+	for i := range cmds {
+		select {
+		case bases[i] = <-found[i]:
+		case <-deadline:
+			t.Fatalf("server %d did not start; stderr:\n%s", i, logs[i])
+		}
+	}
+	return bases
+}
+
+// demoShow seeds the demo data without pictures and returns the demo
+// show's id and a fresh stream key for it.
+func demoShow(t *testing.T, databaseURL string) (show, key string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg := config.Config{DatabaseURL: databaseURL, Migrate: true}
+	db, err := openData(ctx, &cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	deps := demoDeps(db, accountService(db))
+	deps.Images = nil
+	creds, err := demo.Issue(ctx, deps, "http://127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return creds.ShowID, creds.StreamKey
 }
