@@ -339,7 +339,11 @@ func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	pc, err := s.apiFor(offer, true).NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
+	api := s.apiFor(offer, true)
+	if s.isRelay(r) {
+		api = s.relayAPIFor(offer) // a child node that dies frees its session in seconds
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
 	if err != nil {
 		s.fail(w, err)
 		return
