@@ -66,6 +66,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"RelayLeaveAndExpire", testRelayLeave},
 		{"RelayRaceKeepsFanout", testRelayRace},
 		{"RelayInvalidInput", testRelayInvalid},
+		{"RelayFanoutKept", testRelayFanoutKept},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newBackend(t)) })
@@ -694,4 +695,20 @@ func testRelayInvalid(t *testing.T, b Backend) {
 		t.Errorf("RelayTree with a cancelled context: %v", err)
 	}
 	expectTree(t, ctx, b.Node2, show, map[string]string{"a": "origin"})
+}
+
+// testRelayFanoutKept: a node's fanout comes back with it, and a node that
+// gives none (an older node) feeds one.
+func testRelayFanoutKept(t *testing.T, b Backend) {
+	ctx := testCtx(t)
+	heartbeat(t, ctx, b.Node1, relayNode("wide", 3), long)
+	nodes, err := b.Node2.Nodes(ctx)
+	if err != nil || len(nodes) != 1 || nodes[0].RelayFanout != 3 {
+		t.Fatalf("Nodes = %+v, %v; want wide with a fanout of 3", nodes, err)
+	}
+	show := uuid.New()
+	heartbeat(t, ctx, b.Node1, node("old"), long) // RelayFanout 0
+	claim(t, ctx, b.Node1, show, "old", long)
+	place(t, ctx, b.Node2, show, stream.RelayRequest{Node: "wide"}, "old", 1)
+	place(t, ctx, b.Node2, show, stream.RelayRequest{Node: "x"}, "wide", 2)
 }
