@@ -57,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "buy":
 		return buy.Run(ctx, args[1:], stdout, stderr)
+	case "buy-worker": // one of `buy --procs N`'s processes, started by it
+		return buy.Worker(ctx, os.Stdin, stdout)
 	case "chat":
 		return chat.Run(ctx, args[1:], stdout, stderr)
 	case "whip":

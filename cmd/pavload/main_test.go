@@ -17,6 +17,7 @@ func TestFlags(t *testing.T) {
 		{[]string{"buy", "--base", "ftp://x", "--admin-token", "t", "--show", "s", "--offer", "o"}, "http://"},
 		{[]string{"buy", "--base", "http://x", "--admin-token", "t", "--show", "s", "--offer", "o", "--setup=true"}, "contradict"},
 		{[]string{"buy", "--base", "http://x", "--admin-token", "t", "--show", "s", "--offer", "o", "--taps", "0"}, "nothing to do"},
+		{[]string{"buy", "--base", "http://x", "--admin-token", "t", "--show", "s", "--offer", "o", "--procs", "0"}, "--procs"},
 		{[]string{"chat"}, "--base"},
 		{[]string{"chat", "--base", "http://x", "--show", "s", "--viewers", "10", "--chatters", "8", "--reactions", "40"}, "at most --viewers"},
 		{[]string{"chat", "--base", "http://x", "--show", "s", "--size", "10"}, "--size"},

@@ -168,3 +168,9 @@ func TransportOutcome(err error) string {
 		return "transport_error"
 	}
 }
+
+// Base is the server's base URL, without a trailing slash.
+func (c *Client) Base() string { return c.base }
+
+// Timeout is the per-request timeout.
+func (c *Client) Timeout() time.Duration { return c.timeout }

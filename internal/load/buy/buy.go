@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -41,6 +42,7 @@ type buyConfig struct {
 	createWorkers int
 	payWorkers    int
 	timeout       time.Duration
+	procs         int
 	maxSamples    int
 }
 
@@ -86,6 +88,7 @@ func (c *buyConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.payWorkers, "pay-workers", 64, "parallel requests while paying")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.IntVar(&c.maxSamples, "max-samples", 2_000_000, "latency samples kept for percentiles (counts stay exact past it)")
+	fs.IntVar(&c.procs, "procs", 1, "processes that tap: the burst and the loop are split over this many pavload processes (buyers, workers and samples shared out), so the client is not the limit")
 }
 
 // complete fills what flags left empty from the demo file, then checks the result.
@@ -132,6 +135,7 @@ func (c *buyConfig) complete(set map[string]bool) error {
 	need(c.createWorkers >= 1 && c.payWorkers >= 1, "--create-workers and --pay-workers must be at least 1")
 	need(c.timeout > 0, "--timeout must be positive")
 	need(c.maxSamples >= 0, "--max-samples must not be negative")
+	need(c.procs >= 1 && c.procs <= 64, "--procs must be from 1 to 64")
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
@@ -180,6 +184,7 @@ func runBuy(ctx context.Context, cfg *buyConfig, out io.Writer) (*buyReport, err
 		Config: configReport{
 			Buyers: cfg.buyers, Taps: cfg.taps, Concurrency: cfg.concurrency, DurationSeconds: cfg.duration.Seconds(), LoopWorkers: cfg.loopWorkers,
 			Idempotency: cfg.idempotency, Warm: cfg.warm, WarmAuth: cfg.warmAuth, Pay: cfg.pay, Setup: cfg.setup, MaxSamples: cfg.maxSamples,
+			Procs: cfg.procs,
 		},
 	}
 	fmt.Fprintf(out, "pavload buy %s(run %s) against %s\n", scenario.LabelPrefix(cfg.Label), runID, cfg.Base)
@@ -207,8 +212,19 @@ func runBuy(ctx context.Context, cfg *buyConfig, out io.Writer) (*buyReport, err
 
 	// The stampede.
 	st := newStampede(c, cfg, runID, offer.ID, buyers)
+	exe := ""
+	if cfg.procs > 1 {
+		if exe, err = os.Executable(); err != nil {
+			return rep, fmt.Errorf("--procs: find this program: %w", err)
+		}
+	}
 	if cfg.taps > 0 {
-		burst, err := st.burst(ctx)
+		var burst *phaseReport
+		if cfg.procs > 1 {
+			burst, err = st.procsPhase(ctx, exe, cfg.procs, "burst", 0)
+		} else {
+			burst, err = st.burst(ctx)
+		}
 		if err != nil {
 			return rep, fmt.Errorf("burst: %w", err)
 		}
@@ -216,7 +232,12 @@ func runBuy(ctx context.Context, cfg *buyConfig, out io.Writer) (*buyReport, err
 		printPhase(out, "burst", burst)
 	}
 	if cfg.duration > 0 {
-		sus, err := st.sustain(ctx, cfg.duration)
+		var sus *phaseReport
+		if cfg.procs > 1 {
+			sus, err = st.procsPhase(ctx, exe, cfg.procs, "sustain", cfg.duration)
+		} else {
+			sus, err = st.sustain(ctx, cfg.duration)
+		}
 		if err != nil {
 			return rep, fmt.Errorf("sustained: %w", err)
 		}

@@ -42,6 +42,7 @@ type configReport struct {
 	Pay             bool    `json:"pay"`
 	Setup           bool    `json:"setup"`
 	MaxSamples      int     `json:"max_samples"`
+	Procs           int     `json:"procs"`
 }
 
 type offerReport struct {
@@ -59,6 +60,7 @@ type offerReport struct {
 // phaseReport is one phase of tapping: the burst, or the sustained loop.
 type phaseReport struct {
 	Workers        int                      `json:"workers"`
+	Processes      int                      `json:"processes,omitempty"` // pavload processes that tapped (--procs), when more than one
 	Attempts       int64                    `json:"attempts"`
 	Seconds        float64                  `json:"seconds"` // from the barrier to the last answer
 	AttemptsPerSec float64                  `json:"attempts_per_sec"`
@@ -150,7 +152,11 @@ func printPhase(w io.Writer, name string, p *phaseReport) {
 	if p.ClientBound {
 		bound = " — at pavload's ceiling: this rate may be the client's limit, not the server's"
 	}
-	fmt.Fprintf(w, "  pavload CPU: %.2f of %d cores%s\n", p.ClientCPU, runtime.GOMAXPROCS(0), bound)
+	procs := ""
+	if p.Processes > 1 {
+		procs = fmt.Sprintf(" in %d processes", p.Processes)
+	}
+	fmt.Fprintf(w, "  pavload CPU: %.2f of %d cores%s%s\n", p.ClientCPU, runtime.GOMAXPROCS(0), procs, bound)
 	printLatencyTable(w, p)
 }
 

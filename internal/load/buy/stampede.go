@@ -58,22 +58,27 @@ type win struct {
 
 // stampede is the crowd tapping one offer.
 type stampede struct {
-	c      *apiclient.Client
-	cfg    *buyConfig
-	runID  string
-	body   []byte // the reserve request, the same for everyone
-	buyers []apiclient.Account
-	budget *measure.SampleBudget
+	c       *apiclient.Client
+	cfg     *buyConfig
+	runID   string
+	offerID string
+	body    []byte // the reserve request, the same for everyone
+	buyers  []apiclient.Account
+	budget  *measure.SampleBudget
 
 	won  []atomic.Int32 // reservations won, per buyer
 	mu   sync.Mutex
 	wins []win
+
+	// startGate, when set, is called once every worker is ready and before
+	// the barrier opens: a worker process waits there for its parent's go.
+	startGate func() error
 }
 
 func newStampede(c *apiclient.Client, cfg *buyConfig, runID, offerID string, buyers []apiclient.Account) *stampede {
 	body, _ := json.Marshal(map[string]any{"offer_id": offerID, "quantity": 1})
 	return &stampede{
-		c: c, cfg: cfg, runID: runID, body: body, buyers: buyers,
+		c: c, cfg: cfg, runID: runID, offerID: offerID, body: body, buyers: buyers,
 		budget: measure.NewSampleBudget(cfg.maxSamples),
 		won:    make([]atomic.Int32, len(buyers)),
 	}
@@ -91,32 +96,55 @@ func (s *stampede) winners() []win {
 // buyer's first tap, then every buyer's second one.
 func (s *stampede) burst(ctx context.Context) (*phaseReport, error) {
 	n := int64(len(s.buyers)) * int64(s.cfg.taps)
+	return s.run(ctx, min(int64(s.cfg.concurrency), n), 0, s.cfg.warmAuth, newBurstNext(s.runID, len(s.buyers), n))
+}
+
+// newBurstNext hands out n taps over the buyers, round by round.
+func newBurstNext(runID string, buyers int, n int64) func(_, _ int) (int, string) {
 	var next atomic.Int64
-	return s.run(ctx, min(int64(s.cfg.concurrency), n), 0, s.cfg.warmAuth, func(_, _ int) (int, string) {
+	return func(_, _ int) (int, string) {
 		i := next.Add(1) - 1
 		if i >= n {
 			return -1, ""
 		}
-		b, tap := int(i%int64(len(s.buyers))), i/int64(len(s.buyers))
-		return b, fmt.Sprintf("pl-%s-b%d-%d", s.runID, b, tap)
-	})
+		b, tap := int(i%int64(buyers)), i/int64(buyers)
+		return b, fmt.Sprintf("pl-%s-b%d-%d", runID, b, tap)
+	}
 }
 
 // sustain has cfg.loopWorkers workers tap in a closed loop for d, each
 // going through the buyers in turn.
 func (s *stampede) sustain(ctx context.Context, d time.Duration) (*phaseReport, error) {
-	workers := s.cfg.loopWorkers
-	return s.run(ctx, int64(workers), d, false, func(w, k int) (int, string) {
-		b := int((int64(w) + int64(k)*int64(workers)) % int64(len(s.buyers)))
-		return b, fmt.Sprintf("pl-%s-s%d-%d", s.runID, w, k)
-	})
+	return s.run(ctx, int64(s.cfg.loopWorkers), d, false, sustainNext(s.runID, len(s.buyers), s.cfg.loopWorkers))
 }
 
-// run starts workers that wait at a barrier, then tap until next answers
+// sustainNext has worker w go through the buyers in turn.
+func sustainNext(runID string, buyers, workers int) func(w, k int) (int, string) {
+	return func(w, k int) (int, string) {
+		b := int((int64(w) + int64(k)*int64(workers)) % int64(buyers))
+		return b, fmt.Sprintf("pl-%s-s%d-%d", runID, w, k)
+	}
+}
+
+// run taps (see tap) and reports the phase.
+func (s *stampede) run(ctx context.Context, workers int64, d time.Duration, warmAuth bool, next func(worker, k int) (buyer int, key string)) (*phaseReport, error) {
+	all, window, cpu, err := s.tap(ctx, workers, d, warmAuth, next)
+	if err != nil {
+		return nil, err
+	}
+	p := newPhaseReport(all, int(workers), window)
+	p.clientCPU(cpu, window)
+	return p, nil
+}
+
+// tap starts workers that wait at a barrier, then tap until next answers
 // a negative buyer or, when d > 0, until d has passed since the barrier.
 // With warmAuth, the workers first have every buyer call GET /api/me. It
-// reports the window from the barrier to the last answer.
-func (s *stampede) run(ctx context.Context, workers int64, d time.Duration, warmAuth bool, next func(worker, k int) (buyer int, key string)) (*phaseReport, error) {
+// returns what the workers saw, the window from the barrier to the last
+// answer and the CPU this process used in it.
+func (s *stampede) tap(ctx context.Context, workers int64, d time.Duration, warmAuth bool, next func(worker, k int) (buyer int, key string)) (*measure.Recorder, time.Duration, time.Duration, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	recs := make([]*measure.Recorder, workers)
 	wins := make([][]win, workers)
 	start := make(chan struct{})
@@ -165,6 +193,13 @@ func (s *stampede) run(ctx context.Context, workers int64, d time.Duration, warm
 		})
 	}
 	ready.Wait()
+	if s.startGate != nil {
+		if err := s.startGate(); err != nil {
+			cancel() // the workers leave the barrier without tapping
+			done.Wait()
+			return nil, 0, 0, err
+		}
+	}
 	t0 := time.Now()
 	cpu0 := measure.ProcessCPU()
 	deadline = t0.Add(d)
@@ -173,7 +208,7 @@ func (s *stampede) run(ctx context.Context, workers int64, d time.Duration, warm
 	window := time.Since(t0)
 	cpu := measure.ProcessCPU() - cpu0
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 
 	all := measure.NewRecorder(s.budget)
@@ -185,9 +220,7 @@ func (s *stampede) run(ctx context.Context, workers int64, d time.Duration, warm
 		s.wins = append(s.wins, w...)
 	}
 	s.mu.Unlock()
-	p := newPhaseReport(all, int(workers), window)
-	p.clientCPU(cpu, window)
-	return p, nil
+	return all, window, cpu, nil
 }
 
 // payAll has every winner place an order for their reservation and pay with

@@ -141,3 +141,35 @@ func (s *Series) N() int64 { return s.count }
 
 // Outcomes is the series of each outcome recorded, by name.
 func (r *Recorder) Outcomes() map[string]*Series { return r.outcomes }
+
+// SeriesData is a Series in a form that crosses a process boundary as JSON:
+// `pavload buy --procs` merges what its worker processes saw.
+type SeriesData struct {
+	Count     int64   `json:"count"`
+	SumNs     int64   `json:"sum_ns"`
+	MaxNs     int64   `json:"max_ns"`
+	SamplesNs []int64 `json:"samples_ns"`
+}
+
+// Data is s as SeriesData.
+func (s *Series) Data() SeriesData {
+	d := SeriesData{Count: s.count, SumNs: int64(s.sum), MaxNs: int64(s.max), SamplesNs: make([]int64, len(s.samples))}
+	for i, v := range s.samples {
+		d.SamplesNs[i] = int64(v)
+	}
+	return d
+}
+
+// SeriesFrom is the Series d describes.
+func SeriesFrom(d SeriesData) *Series {
+	s := &Series{count: d.Count, sum: time.Duration(d.SumNs), max: time.Duration(d.MaxNs), samples: make([]time.Duration, len(d.SamplesNs))}
+	for i, v := range d.SamplesNs {
+		s.samples[i] = time.Duration(v)
+	}
+	return s
+}
+
+// MergeSeries adds s to the outcome's series.
+func (r *Recorder) MergeSeries(outcome string, s *Series) {
+	r.Merge(&Recorder{outcomes: map[string]*Series{outcome: s}})
+}
