@@ -109,4 +109,3 @@ func (w *webmFile) close() (int64, error) {
 	}
 	return st.Size(), nil
 }
-
