@@ -2,7 +2,7 @@
 // node already receives: no decoding, no transcoding. VP8 or VP9 video with
 // Opus audio goes into WebM (github.com/at-wat/ebml-go), written block by
 // block in clusters, so that a node killed mid-show leaves a file that plays
-// up to its last complete block; Repair finishes such a file on the next
+// up to its last complete block; RepairFile finishes such a file on the next
 // start. H.264 is not recorded (yet): its tracks are left out.
 //
 // It never decides whether a show is recorded or who may watch a replay:
@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/stream"
 )
 
@@ -356,3 +358,36 @@ func (rec *Recording) put(fr frame) {
 	rec.last[fr.kind] = at
 	rec.w.write(c.track, fr.keyframe, at, fr.data)
 }
+
+// Open opens a file for reading, with its modification time (replay.Files).
+func (r *Recorder) Open(rel string) (io.ReadSeekCloser, time.Time, error) {
+	p, err := r.Path(rel)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, time.Time{}, apperr.Wrap(apperr.NotFound, err, "recording not found")
+	}
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("record: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, time.Time{}, fmt.Errorf("record: %w", err)
+	}
+	return f, st.ModTime(), nil
+}
+
+// Repair finishes the file rel whose writer died (RepairFile).
+func (r *Recorder) Repair(rel string) (time.Duration, int64, error) {
+	p, err := r.Path(rel)
+	if err != nil {
+		return 0, 0, err
+	}
+	return RepairFile(p)
+}
+
+// Busy reports whether err is Repair's answer for a file still being written.
+func (r *Recorder) Busy(err error) bool { return errors.Is(err, ErrBusy) }

@@ -186,7 +186,7 @@ func TestKilledWriterLeavesAPlayableFile(t *testing.T) {
 		t.Fatalf("%d files", len(entries))
 	}
 	live := filepath.Join(r.Dir, show.String(), entries[0].Name())
-	if _, _, err := Repair(live); err != ErrBusy {
+	if _, _, err := RepairFile(live); err != ErrBusy {
 		t.Errorf("repairing a file being written: %v, want ErrBusy", err)
 	}
 	b, err := os.ReadFile(live)
@@ -197,7 +197,7 @@ func TestKilledWriterLeavesAPlayableFile(t *testing.T) {
 	if err := os.WriteFile(crashed, b[:len(b)-37], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d, size, err := Repair(crashed)
+	d, size, err := RepairFile(crashed)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,12 +27,12 @@ const (
 	idBlockGroup  = 0xA0
 )
 
-// Repair finishes a file whose writer died (a node killed mid-show): it cuts
+// RepairFile finishes a file whose writer died (a node killed mid-show): it cuts
 // off the element the writer was in the middle of, so the file ends on a
 // whole block, and writes the duration into the header. Cues are not
 // rebuilt: players seek such a file by reading it. It returns the file's
 // duration and size; ErrBusy when a live writer holds the file.
-func Repair(path string) (time.Duration, int64, error) {
+func RepairFile(path string) (time.Duration, int64, error) {
 	if busy, err := locked(path); err != nil {
 		return 0, 0, fmt.Errorf("record: repair: %w", err)
 	} else if busy {
