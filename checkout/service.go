@@ -51,7 +51,7 @@ type Service struct {
 	// Replays says until when an ended show's offers stay on sale from its
 	// replay (replay.Service); nil: sales end with the show.
 	Replays ReplaySales
-	Metrics  *Metrics // optional
+	Metrics *Metrics // optional
 	// DrawStore, when set, keeps a first-come drop from opening on an
 	// offer whose units a draw is selling.
 	DrawStore DrawStore

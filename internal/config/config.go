@@ -10,9 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -55,7 +55,7 @@ type Config struct {
 	// Recordings is the directory shows are recorded into (RecordingsDir
 	// resolves the default); "off" records nothing.
 	Recordings string
-	DebugAddr     string
+	DebugAddr  string
 	// MetricsAddr is where Prometheus metrics are served, on a listener of
 	// their own; empty: not served.
 	MetricsAddr string
