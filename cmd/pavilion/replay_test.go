@@ -280,8 +280,6 @@ func TestKilledNodeLeavesAPlayableRecording(t *testing.T) {
 	// can only list it once it is finished).
 	base = startCmd(t, serveCmd(dataDir, nil, "--end-grace", "2s"))
 	if out := recordtest.Decode(t, files[0]); out != "" {
-		b, _ := os.ReadFile(files[0])
-		_ = os.WriteFile("/tmp/replay-debug.webm", b, 0o644)
 		t.Errorf("the killed node's file does not decode cleanly:\n%s", out)
 	}
 	for _, s := range recordtest.Probe(t, files[0]) {
