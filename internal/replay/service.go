@@ -201,8 +201,8 @@ func (s *Service) Settings(ctx context.Context, u *account.User, showID uuid.UUI
 }
 
 // SetSettings stores a brand admin's choices: record the show or not (until
-// it goes live), and until when its offers sell from the replay (after the
-// show's scheduled start, at most MaxSalesAfterEnd past its scheduled end).
+// it goes live), and until when its offers sell from the replay (a time to
+// come, at most MaxSalesAfterEnd past its scheduled end; nil ends the sales).
 func (s *Service) SetSettings(ctx context.Context, u *account.User, set Settings) (Settings, error) {
 	sh, err := s.checkAdmin(ctx, u, set.ShowID)
 	if err != nil {
@@ -221,8 +221,8 @@ func (s *Service) SetSettings(ctx context.Context, u *account.User, set Settings
 	if u := set.SalesUntil; u != nil {
 		t := u.UTC().Truncate(time.Microsecond)
 		set.SalesUntil = &t
-		if !t.After(sh.StartsAt) {
-			return Settings{}, apperr.Errorf(apperr.Invalid, "replay_sales_until must be after the show starts")
+		if !t.After(s.clock()) {
+			return Settings{}, apperr.Errorf(apperr.Invalid, "replay_sales_until must be in the future (null ends replay sales)")
 		}
 		if t.After(sh.EndsAt.Add(MaxSalesAfterEnd)) {
 			return Settings{}, apperr.Errorf(apperr.Invalid, "replay_sales_until can be at most a year after the show ends")
