@@ -24,7 +24,7 @@ type sink struct {
 	codec codec
 	rate  uint32
 
-	in   chan *rtp.Packet
+	in   chan arrival
 	done chan struct{}
 
 	mu       sync.Mutex
@@ -33,14 +33,21 @@ type sink struct {
 	wantKey atomic.Bool
 	dropped atomic.Uint64
 
-	// Timestamps: the sink's first frame is placed at the wall-clock time it
-	// came (so a publisher who reconnects goes on where the clock is), the
-	// rest by their RTP timestamps.
+	// Timestamps: the sink's first packet is placed at the wall-clock time
+	// it came (so a publisher who reconnects goes on where the clock is),
+	// every frame by its RTP timestamp from there.
 	started bool
 	baseMS  int64
 	lastTS  uint32
 	ext     int64
 	lastKey time.Time
+}
+
+// arrival is a packet and when the publisher's read loop got it: the time
+// a frame is placed at does not depend on how long it waited in the queue.
+type arrival struct {
+	p  *rtp.Packet
+	at time.Time
 }
 
 func (rec *Recording) newSink(c codec, rate uint32) stream.TrackSink {
@@ -54,7 +61,7 @@ func (rec *Recording) newSink(c codec, rate uint32) stream.TrackSink {
 	if c.kind == "audio" {
 		size = 256
 	}
-	s := &sink{rec: rec, codec: c, rate: rate, in: make(chan *rtp.Packet, size), done: make(chan struct{})}
+	s := &sink{rec: rec, codec: c, rate: rate, in: make(chan arrival, size), done: make(chan struct{})}
 	rec.mu.Lock()
 	if rec.closing {
 		rec.mu.Unlock()
@@ -74,7 +81,7 @@ func (s *sink) WriteRTP(p *rtp.Packet) bool {
 	s.mu.Lock()
 	if !s.inClosed {
 		select {
-		case s.in <- p:
+		case s.in <- arrival{p: p, at: s.rec.r.clock()}:
 		default:
 			s.dropped.Add(1)
 		}
@@ -121,8 +128,13 @@ func (s *sink) run() {
 		dep = &codecs.OpusPacket{}
 	}
 	sb := samplebuilder.New(maxLate, dep, s.rate)
-	for p := range s.in {
-		sb.Push(p)
+	for a := range s.in {
+		if !s.started {
+			s.started = true
+			s.baseMS = a.at.Sub(s.rec.start).Milliseconds()
+			s.lastTS = a.p.Timestamp
+		}
+		sb.Push(a.p)
 		for smp := sb.Pop(); smp != nil; smp = sb.Pop() {
 			s.frame(smp)
 		}
@@ -141,14 +153,8 @@ func (s *sink) frame(smp *media.Sample) {
 		return
 	}
 	now := s.rec.r.clock()
-	if !s.started {
-		s.started = true
-		s.baseMS = now.Sub(s.rec.start).Milliseconds()
-		s.lastTS = smp.PacketTimestamp
-	} else {
-		s.ext += int64(int32(smp.PacketTimestamp - s.lastTS))
-		s.lastTS = smp.PacketTimestamp
-	}
+	s.ext += int64(int32(smp.PacketTimestamp - s.lastTS))
+	s.lastTS = smp.PacketTimestamp
 	fr := frame{kind: s.codec.kind, mime: s.codec.mime, at: s.baseMS + s.ext*1000/int64(s.rate), data: smp.Data, keyframe: true}
 	if s.codec.kind == "video" {
 		switch s.codec.mime {
