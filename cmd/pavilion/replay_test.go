@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"math"
@@ -14,86 +13,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/pavilion-live/pavilion/internal/record/recordtest"
 )
-
-// clipPublisher is a host's browser as the server sees it: a WHIP session
-// sending real VP8 video and Opus audio (encoded by ffmpeg) in real time.
-type clipPublisher struct {
-	pc       *webrtc.PeerConnection
-	location string
-	cancel   context.CancelFunc
-	done     chan struct{}
-	// first is when the first sample went out.
-	first time.Time
-}
-
-func publishClip(t *testing.T, base, show, key string, clip *recordtest.Clip) *clipPublisher {
-	t.Helper()
-	pc, err := loopbackAPI().NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	video, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "host")
-	if err != nil {
-		t.Fatal(err)
-	}
-	audio, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "host")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tr := range []webrtc.TrackLocal{video, audio} {
-		if _, err := pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	connected := make(chan struct{})
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateConnected {
-			close(connected)
-		}
-	})
-	negotiateWith(t, pc, base+"/whip/"+show, key)
-	select {
-	case <-connected:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the publisher did not connect")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &clipPublisher{pc: pc, cancel: cancel, done: make(chan struct{}), first: time.Now()}
-	go func() {
-		defer close(p.done)
-		start := time.Now()
-		var vi, ai int
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			// Samples go out when their media time comes, as a camera's would.
-			for el := time.Since(start); time.Duration(ai)*recordtest.PacketDur <= el; ai++ {
-				_ = audio.WriteSample(media.Sample{Data: clip.Audio[ai%len(clip.Audio)], Duration: recordtest.PacketDur})
-			}
-			for el := time.Since(start); time.Duration(vi)*recordtest.FrameDur <= el; vi++ {
-				_ = video.WriteSample(media.Sample{Data: clip.Video[vi%len(clip.Video)], Duration: recordtest.FrameDur})
-			}
-		}
-	}()
-	return p
-}
-
-// leave stops sending and hangs up as a closed tab would (no DELETE).
-func (p *clipPublisher) leave() {
-	p.cancel()
-	<-p.done
-	_ = p.pc.Close()
-}
 
 func showState(a *api, show string) string {
 	return a.must(200, "GET", "/api/shows/"+show, "", nil)["show"].(map[string]any)["state"].(string)
@@ -116,26 +38,26 @@ func TestReplayOfARealShow(t *testing.T) {
 	offers := creds["offer_ids"].([]any)
 	pinned, dropped := offers[0].(string), offers[len(offers)-1].(string)
 
-	p := publishClip(t, base, show, key, clip)
+	p := recordtest.Publish(t, base, show, key, clip)
 	waitUntil(t, "the show is live", 10*time.Second, func() bool { return showState(a, show) == "live" })
 	time.Sleep(4 * time.Second)
 	a.must(200, "POST", "/api/shows/"+show+"/pin", host, map[string]any{"offer_id": pinned})
-	pinAt := time.Since(p.first)
+	pinAt := time.Since(p.First)
 	time.Sleep(5 * time.Second)
 
 	// The host's connection drops; the host is back within the grace period.
-	p.leave()
-	firstLeg := time.Since(p.first)
+	p.Leave()
+	firstLeg := time.Since(p.First)
 	time.Sleep(time.Second)
-	p2 := publishClip(t, base, show, key, clip)
+	p2 := recordtest.Publish(t, base, show, key, clip)
 	time.Sleep(3 * time.Second)
 	if st, _ := a.call("POST", "/api/shows/"+show+"/drops", host, "", map[string]any{"offer_id": dropped, "action": "open", "seconds": 60}); st != 200 {
 		t.Fatalf("opening a drop: %d", st)
 	}
-	dropAt := time.Since(p.first)
+	dropAt := time.Since(p.First)
 	time.Sleep(9 * time.Second)
-	p2.leave()
-	total := time.Since(p.first)
+	p2.Leave()
+	total := time.Since(p.First)
 	t.Logf("published %v (first leg %v), pin at %v, drop at %v", total, firstLeg, pinAt, dropAt)
 
 	waitUntil(t, "the show ends", 15*time.Second, func() bool { return showState(a, show) == "ended" })
@@ -262,15 +184,15 @@ func TestKilledNodeLeavesAPlayableRecording(t *testing.T) {
 	a := newAPI(t, base)
 	show, key := creds["show_id"].(string), creds["stream_key"].(string)
 
-	p := publishClip(t, base, show, key, clip)
+	p := recordtest.Publish(t, base, show, key, clip)
 	waitUntil(t, "the show is live", 10*time.Second, func() bool { return showState(a, show) == "live" })
 	time.Sleep(8 * time.Second)
-	sent := time.Since(p.first)
+	sent := time.Since(p.First)
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = first.Wait()
-	p.leave()
+	p.Leave()
 
 	files, _ := filepath.Glob(filepath.Join(dataDir, "recordings", show, "*.webm"))
 	if len(files) != 1 {
@@ -292,9 +214,9 @@ func TestKilledNodeLeavesAPlayableRecording(t *testing.T) {
 	// The host carries on on the restarted node, then ends: the replay is
 	// the first recording, repaired, with its length.
 	a = newAPI(t, base)
-	p2 := publishClip(t, base, show, key, clip)
+	p2 := recordtest.Publish(t, base, show, key, clip)
 	time.Sleep(2 * time.Second)
-	p2.leave()
+	p2.Leave()
 	waitUntil(t, "the show ends", 15*time.Second, func() bool { return showState(a, show) == "ended" })
 	var rep struct {
 		DurationMS int64 `json:"duration_ms"`
