@@ -9,11 +9,11 @@ import (
 	"github.com/at-wat/ebml-go/webm"
 )
 
-// cuesSpace is the room kept after the header for the seek index (Cues),
+// CuesSpace is the room kept after the header for the seek index (Cues),
 // written when the file is finished: about 20 bytes a cue, one cue a
 // cluster (a keyframe every few seconds), so hours of show. ebml-go thins
 // the cues out when they do not fit.
-const cuesSpace = 256 << 10
+const CuesSpace = 256 << 10
 
 // webmFile is a WebM file being written by ebml-go's block writer: the
 // header first, then each frame as a SimpleBlock as it comes, in clusters
@@ -68,7 +68,7 @@ func createWebM(path string, cs map[string]codec, width, height int, log *slog.L
 	opts := []mkvcore.BlockWriterOption{
 		mkvcore.WithSegmentInfo(&webm.Info{TimecodeScale: 1000000, MuxingApp: "pavilion", WritingApp: "pavilion"}),
 		mkvcore.WithSeekHead(true),
-		mkvcore.WithCues(cuesSpace),
+		mkvcore.WithCues(CuesSpace),
 		mkvcore.WithMinMaxClusterDuration(main, 1000, 30000),
 		mkvcore.WithOnErrorHandler(func(err error) { log.Warn("record: webm", "path", path, "err", err) }),
 		// ebml-go panics on a fatal error by default: a full disk must not stop the node.
