@@ -354,6 +354,9 @@ function renderReplay() {
   const box = $("#ended-replay");
   box.hidden = !r;
   if (!r) return;
+  // The chat beside a replay is the show's, played back.
+  $("#chat-h").dataset.i18n = "replay.chat";
+  $("#chat-h").textContent = t("replay.chat");
   const marks = r.timeline.filter((m) => m.type !== "unpin");
   const sale = r.on_sale && r.replay_sales_until ? t("replay.onsale", { when: dateTime(r.replay_sales_until) }) : t("replay.nosale");
   clear(box).append(
