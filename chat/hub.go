@@ -125,6 +125,15 @@ func (h *Hub) mark(ctx context.Context, showID uuid.UUID, at time.Time, typ stri
 	}
 }
 
+// markPin marks a pin (or, with no offer, an unpin) on the timeline.
+func (h *Hub) markPin(ctx context.Context, showID uuid.UUID, at time.Time, offerID *uuid.UUID) {
+	if offerID != nil {
+		h.mark(ctx, showID, at, replay.MarkPin, *offerID)
+	} else {
+		h.mark(ctx, showID, at, replay.MarkUnpin, uuid.Nil)
+	}
+}
+
 // Users is what the hub needs of the account store.
 type Users interface {
 	UserByID(ctx context.Context, id uuid.UUID) (*account.User, error)
@@ -530,11 +539,7 @@ func (h *Hub) Pin(ctx context.Context, u *account.User, showID, offerID uuid.UUI
 	if err := h.append(ctx, showID, ev); err != nil {
 		return err
 	}
-	if ev.OfferID != nil {
-		h.mark(ctx, showID, at, replay.MarkPin, *ev.OfferID)
-	} else {
-		h.mark(ctx, showID, at, replay.MarkUnpin, uuid.Nil)
-	}
+	h.markPin(ctx, showID, at, ev.OfferID)
 	return nil
 }
 
