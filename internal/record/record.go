@@ -126,7 +126,8 @@ func (r *Recorder) Record(show uuid.UUID) (stream.Recording, error) {
 	return rec, nil
 }
 
-// Track is stream.Recording's: see recording.go.
+// Track returns the sink of a publisher's track (stream.Recording): VP8,
+// VP9 and Opus are recorded, other codecs are left out (nil).
 func (rec *Recording) Track(kind string, codec webrtc.RTPCodecParameters) stream.TrackSink {
 	c, ok := codecOf(kind, codec.MimeType)
 	if !ok {
