@@ -3,6 +3,7 @@ module github.com/pavilion-live/pavilion
 go 1.26.0
 
 require (
+	github.com/at-wat/ebml-go v0.19.4
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/emersion/go-ical v0.0.0-20250329121855-f41e73efc392
@@ -27,8 +28,6 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 	modernc.org/sqlite v1.62.0
 )
-
-require github.com/at-wat/ebml-go v0.19.4
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
