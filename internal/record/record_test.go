@@ -140,6 +140,17 @@ func TestRecordsVP8AndOpusToWebM(t *testing.T) {
 		t.Fatalf("size %v %v, listed %d", st, err, f.Bytes)
 	}
 	checkStreams(t, path, 5*time.Second)
+	// Every frame and audio packet sent is in the file (the last ones too:
+	// Close flushes the reorder buffers).
+	for _, st := range recordtest.Probe(t, path) {
+		sent := p.vi
+		if st.Kind == "audio" {
+			sent = p.ai
+		}
+		if st.Packets < sent-1 || st.Packets > sent {
+			t.Errorf("%s: %d in the file, %d sent", st.Kind, st.Packets, sent)
+		}
+	}
 }
 
 // A publisher that reconnects (new SSRCs, sequence numbers, timestamps)

@@ -70,6 +70,13 @@ func createWebM(path string, cs map[string]codec, width, height int, log *slog.L
 		mkvcore.WithSeekHead(true),
 		mkvcore.WithCues(CuesSpace),
 		mkvcore.WithMinMaxClusterDuration(main, 1000, 30000),
+		// Blocks go out in time order across tracks; the video track's frames
+		// come later than audio's (bigger frames, a deeper reorder buffer), so
+		// wait for up to 128 blocks (2.5 s of audio) before giving up on a
+		// track, rather than ebml-go's default 16, which would drop video
+		// frames as outdated when its goroutine falls behind on a busy node.
+		mkvcore.WithBlockInterceptor(mkvcore.MustBlockInterceptor(mkvcore.NewMultiTrackBlockSorter(
+			mkvcore.WithMaxDelayedPackets(128), mkvcore.WithSortRule(mkvcore.BlockSorterDropOutdated)))),
 		mkvcore.WithOnErrorHandler(func(err error) { log.Warn("record: webm", "path", path, "err", err) }),
 		// ebml-go panics on a fatal error by default: a full disk must not stop the node.
 		mkvcore.WithOnFatalHandler(func(err error) { log.Error("record: webm", "path", path, "err", err) }),
