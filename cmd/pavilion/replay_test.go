@@ -148,6 +148,14 @@ func TestReplayOfARealShow(t *testing.T) {
 	for _, s := range streams {
 		kinds[s.Kind+"/"+s.Codec] = s.Duration
 	}
+	// And about all of it: the frames and packets sent in both sessions
+	// (the first few of each session go while its tracks are bound).
+	sentBy := map[string]int64{"video": p.Video.Load() + p2.Video.Load(), "audio": p.Audio.Load() + p2.Audio.Load()}
+	for _, st := range streams {
+		if float64(st.Packets) < 0.95*float64(sentBy[st.Kind]) || int64(st.Packets) > sentBy[st.Kind] {
+			t.Errorf("%s: %d in the file of %d sent", st.Kind, st.Packets, sentBy[st.Kind])
+		}
+	}
 	for _, k := range []string{"video/vp8", "audio/opus"} {
 		if d, ok := kinds[k]; !ok || math.Abs(float64(d-total)) > float64(1500*time.Millisecond) {
 			t.Errorf("%s lasts %v (present %v), want about %v; streams %+v", k, d, ok, total, streams)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,8 @@ type Publisher struct {
 	done   chan struct{}
 	// First is when the first sample went out.
 	First time.Time
+	// Video and Audio count the frames and packets sent.
+	Video, Audio atomic.Int64
 }
 
 // Publish connects to base's WHIP endpoint for show with the stream key and
@@ -105,10 +108,14 @@ func Publish(t testing.TB, base, show, key string, clip *Clip) *Publisher {
 			}
 			// Samples go out when their media time comes, as a camera's would.
 			for el := time.Since(start); time.Duration(ai)*PacketDur <= el; ai++ {
-				_ = audio.WriteSample(media.Sample{Data: clip.Audio[ai%len(clip.Audio)], Duration: PacketDur})
+				if audio.WriteSample(media.Sample{Data: clip.Audio[ai%len(clip.Audio)], Duration: PacketDur}) == nil {
+					p.Audio.Add(1)
+				}
 			}
 			for el := time.Since(start); time.Duration(vi)*FrameDur <= el; vi++ {
-				_ = video.WriteSample(media.Sample{Data: clip.Video[vi%len(clip.Video)], Duration: FrameDur})
+				if video.WriteSample(media.Sample{Data: clip.Video[vi%len(clip.Video)], Duration: FrameDur}) == nil {
+					p.Video.Add(1)
+				}
 			}
 		}
 	}()
