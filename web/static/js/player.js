@@ -301,10 +301,12 @@ async function startReplay() {
   if (replayStarted) return;
   replayStarted = true;
   let r = null;
-  // Just after the end the recording may still be finishing: ask a few times.
-  for (let i = 0; i < 5 && !r; i++) {
+  // Just after the end the recording may still be finishing (a host who
+  // ended the show after leaving: the end grace, 30 s by default): ask again
+  // for half a minute.
+  for (let i = 0; i < 9 && !r; i++) {
     try { r = await loadReplay(showID); } catch { r = null; }
-    if (!r) await sleep(1000 * (i + 1));
+    if (!r && i < 8) await sleep(Math.min(5000, 1000 * (i + 1)));
   }
   if (!r) return;
   S.replay = r;
