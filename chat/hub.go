@@ -23,6 +23,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/clientip"
 	"github.com/pavilion-live/pavilion/internal/crashguard"
+	"github.com/pavilion-live/pavilion/internal/replay"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
@@ -74,6 +75,9 @@ type Hub struct {
 	Lifecycle Lifecycle
 	// SecureCookies marks the anonymous visitor cookie Secure (behind HTTPS).
 	SecureCookies bool
+	// Timeline keeps each pin and drop opening at the time it happened, for
+	// the replay's product timeline (replay.Store); nil: none kept.
+	Timeline Timeline
 	// BigRoom is the number of viewers on this node past which a room sends
 	// each viewer at most BigRoomChat chat lines a second (the newest; the
 	// staff's always). Defaults: 8000 viewers, 10 lines; BigRoom < 0: never.
@@ -104,6 +108,31 @@ var (
 	_ checkout.Notifier = (*Hub)(nil)
 	_ show.Notifier     = (*Hub)(nil)
 )
+
+// Timeline is where the hub writes a show's pins and drops for its replay.
+type Timeline interface {
+	AddMark(ctx context.Context, m replay.Mark) error
+}
+
+// mark adds a moment to the show's replay timeline. A failure costs the
+// replay a marker, never the live room its event.
+func (h *Hub) mark(ctx context.Context, showID uuid.UUID, at time.Time, typ string, offerID uuid.UUID) {
+	if h.Timeline == nil {
+		return
+	}
+	if err := h.Timeline.AddMark(context.WithoutCancel(ctx), replay.Mark{ShowID: showID, At: at, Type: typ, OfferID: offerID}); err != nil {
+		h.log().Warn("replay timeline", "show", showID, "type", typ, "err", err)
+	}
+}
+
+// markPin marks a pin (or, with no offer, an unpin) on the timeline.
+func (h *Hub) markPin(ctx context.Context, showID uuid.UUID, at time.Time, offerID *uuid.UUID) {
+	if offerID != nil {
+		h.mark(ctx, showID, at, replay.MarkPin, *offerID)
+	} else {
+		h.mark(ctx, showID, at, replay.MarkUnpin, uuid.Nil)
+	}
+}
 
 // Users is what the hub needs of the account store.
 type Users interface {
@@ -484,6 +513,10 @@ func (h *Hub) announceDrop(ctx context.Context, o *checkout.Offer) {
 	ev := &roomEvent{Type: EvDrop, OfferID: &cur.ID, Offer: v, State: state, Opens: cur.DropOpensAt, Closes: cur.DropClosesAt, Now: &now}
 	if err := h.append(ctx, o.ShowID, ev); err != nil {
 		h.log().Warn("announcing a drop", "offer", o.ID, "err", err)
+		return
+	}
+	if state == "open" {
+		h.mark(ctx, o.ShowID, now, replay.MarkDrop, cur.ID)
 	}
 }
 
@@ -502,7 +535,12 @@ func (h *Hub) Pin(ctx context.Context, u *account.User, showID, offerID uuid.UUI
 		}
 		ev.Offer, ev.OfferID = v, &v.ID
 	}
-	return h.append(ctx, showID, ev)
+	at := time.Now().UTC()
+	if err := h.append(ctx, showID, ev); err != nil {
+		return err
+	}
+	h.markPin(ctx, showID, at, ev.OfferID)
+	return nil
 }
 
 // staffShow reads the show as stored now and checks that u may run it (a

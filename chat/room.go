@@ -1039,7 +1039,12 @@ func (r *Room) pin(ctx context.Context, c *conn, f *ClientFrame) error {
 		r.mu.Unlock()
 		ev.Offer, ev.OfferID = &cp, &cp.ID
 	}
-	return r.append(ctx, ev)
+	at := time.Now().UTC()
+	if err := r.append(ctx, ev); err != nil {
+		return err
+	}
+	r.hub.markPin(ctx, r.showID, at, ev.OfferID)
+	return nil
 }
 
 // hasOffer reports whether the offer belongs to the room's show, reading it

@@ -48,7 +48,10 @@ type Service struct {
 	Shows    Shows
 	Payments Payments
 	Notifier Notifier // optional
-	Metrics  *Metrics // optional
+	// Replays says until when an ended show's offers stay on sale from its
+	// replay (replay.Service); nil: sales end with the show.
+	Replays ReplaySales
+	Metrics *Metrics // optional
 	// DrawStore, when set, keeps a first-come drop from opening on an
 	// offer whose units a draw is selling.
 	DrawStore DrawStore
@@ -167,6 +170,31 @@ func (s *Service) ForgetShow(showID uuid.UUID) {
 	}
 }
 
+// ReplaySales is what checkout asks of the replays: until when an ended
+// show's offers stay on sale ("shop the replay"); nil: they closed with it.
+type ReplaySales interface {
+	ReplaySalesUntil(ctx context.Context, showID uuid.UUID) (*time.Time, error)
+}
+
+// checkOnSale is the rule of when a show's offers may be bought: while it is
+// scheduled or live, and after it ended until the replay sales end its
+// brand set. The same stock, limits and holds apply either way.
+func (s *Service) checkOnSale(ctx context.Context, sh *show.Show) error {
+	if sh.State == show.Scheduled || sh.State == show.Live {
+		return nil
+	}
+	if sh.State == show.Ended && s.Replays != nil {
+		until, err := s.Replays.ReplaySalesUntil(ctx, sh.ID)
+		if err != nil {
+			return err
+		}
+		if until != nil && s.now().Before(*until) {
+			return nil
+		}
+	}
+	return apperr.Errorf(apperr.Conflict, "the show is %s: its offers are closed", sh.State)
+}
+
 // ReserveRequest is one press of a buy button.
 type ReserveRequest struct {
 	OfferID        uuid.UUID `json:"offer_id"`
@@ -206,8 +234,8 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 	if !account.CanSeeShow(u, sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {
 		return nil, false, apperr.Errorf(apperr.NotFound, "offer %s not found", req.OfferID)
 	}
-	if sh.State != show.Scheduled && sh.State != show.Live {
-		return nil, false, apperr.Errorf(apperr.Conflict, "the show is %s: its offers are closed", sh.State)
+	if err := s.checkOnSale(ctx, sh); err != nil {
+		return nil, false, err
 	}
 	hash := requestHash(req.OfferID.String(), fmt.Sprint(req.Quantity))
 	if !o.DropOpen(s.now()) {

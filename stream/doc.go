@@ -45,6 +45,10 @@
 //     drops and who publishes again keeps every viewer (same session, new
 //     source at its first keyframe). OnLive fires when a show starts
 //     publishing, OnEnded when the grace period runs out.
+//   - A Recorder (internal/record) records each show published here: the
+//     feed owns the recording, so a publisher back within the grace period
+//     goes on in the same file; the read loop hands it packets without
+//     waiting (record.go).
 //   - One UDP port for all media (ICE UDP mux) and ICE-TCP on the same port
 //     number; PublicIPs replace host candidates' addresses behind 1:1 NAT.
 //     Writes to the UDP port leave in sendmmsg batches (sendbatch.go).

@@ -46,6 +46,8 @@ type feed struct {
 	goneBytes uint64
 	// ingest bytes, video and audio, across publisher sessions.
 	ingest [2]atomic.Uint64
+	// rec is the show's recording on this node, nil when not recorded.
+	rec Recording
 }
 
 // source is one incoming stream: a ring plus the way to ask its sender for a keyframe.
@@ -177,11 +179,21 @@ func (p *publisher) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver
 	if kind == webrtc.RTPCodecTypeVideo {
 		src.requestKeyframe() // fill the keyframe cache at once
 	}
-	p.read(remote, src)
+	var sink TrackSink
+	f.mu.Lock()
+	if f.rec != nil {
+		sink = f.rec.Track(kind.String(), codec)
+	}
+	f.mu.Unlock()
+	if sink != nil {
+		defer sink.Close()
+	}
+	p.read(remote, src, sink)
 }
 
-// read copies the publisher's packets into the source's ring.
-func (p *publisher) read(remote *webrtc.TrackRemote, src *source) {
+// read copies the publisher's packets into the source's ring, and to the
+// recording when there is one.
+func (p *publisher) read(remote *webrtc.TrackRemote, src *source, sink TrackSink) {
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	counter := &p.feed.ingest[0]
@@ -199,6 +211,12 @@ func (p *publisher) read(remote *webrtc.TrackRemote, src *source) {
 		}
 		src.put(&pkt.Header, pkt.Payload, time.Now())
 		counter.Add(uint64(n))
+		if sink != nil && len(pkt.Payload) > 0 {
+			// The sink keeps its packet: a copy of its own.
+			if sink.WriteRTP(pkt.Clone()) {
+				src.requestKeyframe()
+			}
+		}
 	}
 }
 
@@ -341,6 +359,7 @@ func (f *feed) finish(reason string, onlyIdle bool) {
 	for _, v := range vs {
 		v.end("show ended")
 	}
+	f.stopRecording()
 	s.log().Info("stream: show off air", "show", f.show, "reason", reason)
 	// A server shutting down does not end the show: the host may carry on
 	// on another node, and an operator's restart is not the host's decision.

@@ -191,6 +191,9 @@ func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
 		m.publishes.Inc()
 	}
 	s.log().Info("stream: publisher live", "show", show, "session", p.id, "resumed", !fresh)
+	if fresh {
+		p.feed.startRecording()
+	}
 	if fresh && s.OnLive != nil {
 		s.goTracked(func() { s.OnLive(show) })
 	}

@@ -57,6 +57,9 @@ type Server struct {
 	// EndGrace is how long a show whose publisher left waits for it to come
 	// back before it ends (default 30 s). Viewers stay connected meanwhile.
 	EndGrace time.Duration
+	// Recorder, when set, records every show published on this node (not
+	// the ones it relays from another node: their origin records them).
+	Recorder Recorder
 	// Logger, or slog.Default().
 	Logger *slog.Logger
 	// Metrics, or none.

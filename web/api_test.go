@@ -24,6 +24,8 @@ import (
 	"github.com/pavilion-live/pavilion/internal/demo"
 	"github.com/pavilion-live/pavilion/internal/images"
 	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/record"
+	"github.com/pavilion-live/pavilion/internal/replay"
 	"github.com/pavilion-live/pavilion/internal/show"
 	"github.com/pavilion-live/pavilion/internal/sqlite"
 	"github.com/pavilion-live/pavilion/internal/testpay"
@@ -47,6 +49,8 @@ type env struct {
 	shop    *checkout.Service
 	shows   *show.Service
 	pay     *testpay.Provider
+	// recorder holds the recordings directory the replays are served from.
+	recorder *record.Recorder
 }
 
 // cheap keeps tests fast; the real parameters are exercised in account's tests.
@@ -88,6 +92,10 @@ func newEnv(t *testing.T) *env {
 		Registry: prometheus.NewRegistry(),
 		Logger:   slog.New(slog.DiscardHandler),
 	}
+	e.recorder = &record.Recorder{Dir: t.TempDir()}
+	srv.Replays = &replay.Service{Store: db, Shows: db, Files: e.recorder, Logger: slog.New(slog.DiscardHandler)}
+	e.shop.Replays = srv.Replays
+	live.Timeline = db
 	media.Host = srv.PublishAsHost
 	e.srv = httptest.NewServer(srv.Handler())
 	t.Cleanup(e.srv.Close)

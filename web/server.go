@@ -20,6 +20,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/images"
+	"github.com/pavilion-live/pavilion/internal/replay"
 	"github.com/pavilion-live/pavilion/internal/show"
 	"github.com/pavilion-live/pavilion/internal/wallet"
 	"github.com/pavilion-live/pavilion/stream"
@@ -68,6 +69,8 @@ type Server struct {
 	Wallet *wallet.Service
 	// Follows keeps who follows which brand; nil answers 501.
 	Follows brand.Follows
+	// Replays serves recorded shows and their settings; nil answers 501.
+	Replays *replay.Service
 
 	Checks []Check
 	// Schema reports the database schema for /readyz: a schema behind the
@@ -218,6 +221,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/shows/{id}/stats", s.api(s.showStats))
 	mux.HandleFunc("GET /api/shows/{id}/stats.csv", s.api(s.showStatsCSV))
 	mux.HandleFunc("GET /api/shows/{id}/chat", s.api(s.chatHistory))
+	mux.HandleFunc("GET /api/shows/{id}/replay", s.api(s.replayOf))
+	mux.HandleFunc("DELETE /api/shows/{id}/replay", s.api(s.deleteReplay))
+	mux.HandleFunc("GET /api/shows/{id}/replay/media", s.api(s.replayMedia))
+	mux.HandleFunc("GET /api/shows/{id}/replay/settings", s.api(s.replaySettings))
+	mux.HandleFunc("PUT /api/shows/{id}/replay/settings", s.api(s.replaySettings))
 	mux.HandleFunc("GET /api/shows/{id}/subscription", s.api(s.subscription))
 	mux.HandleFunc("POST /api/shows/{id}/subscription", s.api(s.subscribe))
 	mux.HandleFunc("DELETE /api/shows/{id}/subscription", s.api(s.unsubscribe))

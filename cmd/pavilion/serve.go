@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,8 @@ import (
 	"github.com/pavilion-live/pavilion/internal/config"
 	"github.com/pavilion-live/pavilion/internal/demo"
 	"github.com/pavilion-live/pavilion/internal/images"
+	"github.com/pavilion-live/pavilion/internal/record"
+	"github.com/pavilion-live/pavilion/internal/replay"
 	"github.com/pavilion-live/pavilion/internal/show"
 	"github.com/pavilion-live/pavilion/internal/testpay"
 	"github.com/pavilion-live/pavilion/internal/wallet"
@@ -115,6 +118,31 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Live-room figures are counted in memory and written every few seconds.
 	stats := &analytics.Recorder{Store: db, Logger: log}
 	live.Analytics, live.SecureCookies = stats, cfg.SecureCookies
+	// Replays: shows recorded on the node that ingests them; files a node
+	// killed mid-show left behind are finished now.
+	var replays *replay.Service
+	var recorder *record.Recorder
+	if dir := cfg.RecordingsDir(); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("recordings directory: %w", err)
+		}
+		recorder = &record.Recorder{Dir: dir, Logger: log}
+		replays = &replay.Service{Store: db, Shows: db, Files: recorder, Logger: log}
+		recorder.Allow = replays.Recordable
+		recorder.Started = func(ctx context.Context, f record.File) error {
+			return replays.Started(ctx, replay.Recording{ID: f.ID, ShowID: f.ShowID, Path: f.Path, MediaType: f.MediaType, StartedAt: f.StartedAt})
+		}
+		recorder.Finished = func(ctx context.Context, f record.File) error {
+			return replays.Finished(ctx, f.ID, f.EndedAt, f.Duration, f.Bytes)
+		}
+		if n, err := replays.RepairUnfinished(ctx); err != nil {
+			log.Warn("repairing recordings", "err", err)
+		} else if n > 0 {
+			log.Info("recordings repaired", "count", n)
+		}
+		shop.Replays = replays
+		live.Timeline = db
+	}
 	media := &stream.Server{
 		UDPAddr:    net.JoinHostPort(cfg.MediaAddr, strconv.Itoa(cfg.MediaPort)),
 		PublicIPs:  cfg.PublicIPs(),
@@ -133,6 +161,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return shows.CheckViewer(r.Context(), web.UserFrom(r.Context()), showID)
 		},
 	}
+	if recorder != nil {
+		media.Recorder = recorder
+	}
 	if err := media.Start(); err != nil {
 		return err
 	}
@@ -147,6 +178,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Images:         &images.Service{Store: db},
 		Wallet:         &wallet.Service{Store: db, Methods: pay, Provider: "test"},
 		Follows:        db,
+		Replays:        replays,
 		Chat:           &chat.History{Archive: db, Shows: db},
 		Checks:         []web.Check{{Name: "store", Ping: db.Ping}, {Name: "bus", Ping: hot.bus.Ping}},
 		Schema:         func(ctx context.Context) (web.Schema, error) { return schemaOf(ctx, db) },

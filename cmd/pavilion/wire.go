@@ -24,6 +24,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/memory"
 	"github.com/pavilion-live/pavilion/internal/postgres"
 	"github.com/pavilion-live/pavilion/internal/redis"
+	"github.com/pavilion-live/pavilion/internal/replay"
 	"github.com/pavilion-live/pavilion/internal/show"
 	"github.com/pavilion-live/pavilion/internal/sqlite"
 	"github.com/pavilion-live/pavilion/internal/wallet"
@@ -46,6 +47,7 @@ type database interface {
 	images.Store
 	wallet.Store
 	brand.Follows
+	replay.Store
 	Migrate(ctx context.Context) error
 	Version(ctx context.Context) (int64, error)
 	// Pending lists the migrations of this binary the schema lacks.

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -54,7 +55,10 @@ type Config struct {
 	HoldTTL         time.Duration
 	// ChatRetention is how long chat lines stay in the database; 0: for ever.
 	ChatRetention time.Duration
-	DebugAddr     string
+	// Recordings is the directory shows are recorded into (RecordingsDir
+	// resolves the default); "off" records nothing.
+	Recordings string
+	DebugAddr  string
 	// MetricsAddr is where Prometheus metrics are served, on a listener of
 	// their own; empty: not served.
 	MetricsAddr string
@@ -120,6 +124,7 @@ func (c *Config) RegisterServe(fs *flag.FlagSet) {
 	c.str(fs, &c.TrustedProxies, "trusted-proxies", "PAVILION_TRUSTED_PROXIES", "", "CIDR prefixes (or addresses) of your reverse proxies, comma-separated, e.g. 10.0.0.0/8,fd00::/8: only requests from them may name the client in X-Forwarded-For or Forwarded; rate limits, logs and analytics then use that client address")
 	c.str(fs, &c.LogFormat, "log-format", "PAVILION_LOG_FORMAT", "text", "log format: text or json")
 	c.dur(fs, &c.HoldTTL, "hold", "PAVILION_HOLD", 10*time.Minute, "how long a reservation holds stock when its show sets no time (1s to 1h)")
+	c.str(fs, &c.Recordings, "recordings", "PAVILION_RECORDINGS", "", "directory shows are recorded into, for their replays (default <data-dir>/recordings; in cluster mode a volume the nodes share); off records nothing. S3 buckets are not supported yet")
 	c.dur(fs, &c.ChatRetention, "chat-retention", "PAVILION_CHAT_RETENTION", 90*24*time.Hour, "how long chat lines are kept in the database, e.g. 720h; 0 keeps them for ever")
 	c.dur(fs, &c.PaymentTimeout, "payment-timeout", "PAVILION_PAYMENT_TIMEOUT", 10*time.Second, "how long a charge may take before its order waits, pending, for reconciliation")
 	c.str(fs, &c.TimeZone, "time-zone", "PAVILION_TIME_ZONE", "UTC", "the platform's IANA time zone, e.g. Asia/Shanghai: a Pavilion Day is one calendar day in it")
@@ -195,6 +200,9 @@ func (c *Config) Check() error {
 			return fmt.Errorf("%s must not be the public --http address %s", c.source("metrics-addr"), c.HTTPAddr)
 		}
 	}
+	if strings.Contains(c.Recordings, "://") {
+		return fmt.Errorf("%s %q: only a directory is supported (S3-compatible buckets are not built yet)", c.source("recordings"), c.Recordings)
+	}
 	if c.EndGrace < 0 || c.EndGrace > time.Hour {
 		return fmt.Errorf("%s must be from 0 to 1h, not %s", c.source("end-grace"), c.EndGrace)
 	}
@@ -202,6 +210,18 @@ func (c *Config) Check() error {
 		c.SecureCookies = true
 	}
 	return nil
+}
+
+// RecordingsDir is where shows are recorded: --recordings, by default a
+// directory under --data-dir; "" when recording is off.
+func (c *Config) RecordingsDir() string {
+	switch c.Recordings {
+	case "off":
+		return ""
+	case "":
+		return filepath.Join(c.DataDir, "recordings")
+	}
+	return c.Recordings
 }
 
 // ProxyPrefixes parses --trusted-proxies; a bad entry is an error naming it.

@@ -14,6 +14,7 @@ import { picture, setPicture, variantImage } from "./media.js";
 import { icsFor, download } from "./ics.js";
 import { Draws } from "./draws.js";
 import { loadWallet, fillCountries, addressLine } from "./wallet.js";
+import { loadReplay, loadChat, pinnedAt, linesUntil, stamp } from "./replay.js";
 import { followButton, refreshFollow, redrawFollows } from "./follow.js";
 
 const showID = location.pathname.split("/")[2];
@@ -29,6 +30,9 @@ const S = {
   variant: new Map(),
   // The buyer's saved addresses and remembered card (wallet.js).
   wallet: { addresses: [], method: null },
+  // replay: the ended show's recording and timeline (replay.js); replayChat:
+  // its chat, each line with its offset, played back with the video.
+  replay: null, replayChat: [],
 };
 let room;
 let session = null;
@@ -76,6 +80,7 @@ async function main() {
   loadHolds().then(resumeCheckout);
   refreshWallet();
   if (S.ended) loadEnded();
+  if (S.show.state === "ended") startReplay();
   onUser(() => {
     room?.restart(); loadOrders(); loadHolds(); loadSubscribed(); refreshWallet(); renderAll(); draws.load();
     if (S.brand) refreshFollow(S.brand.id);
@@ -283,6 +288,92 @@ function setEnded() {
   $("#room-status").textContent = "";
   room?.close();
   hangUp(session);
+  startReplay();
+}
+
+// ---- the replay: after the show, its recording plays here, the products
+// on its timeline, the chat in step, and the offers still sell until the
+// brand's replay_sales_until (the server decides; on_sale says it).
+
+let replayStarted = false;
+
+async function startReplay() {
+  if (replayStarted) return;
+  replayStarted = true;
+  let r = null;
+  // Just after the end the recording may still be finishing (a host who
+  // ended the show after leaving: the end grace, 30 s by default): ask again
+  // for half a minute.
+  for (let i = 0; i < 9 && !r; i++) {
+    try { r = await loadReplay(showID); } catch { r = null; }
+    if (!r && i < 8) await sleep(Math.min(5000, 1000 * (i + 1)));
+  }
+  if (!r) return;
+  S.replay = r;
+  const v = $("#video");
+  v.srcObject = null;
+  v.autoplay = false;
+  v.muted = false;
+  v.controls = true;
+  v.src = r.url;
+  v.addEventListener("timeupdate", syncReplay);
+  v.addEventListener("seeked", syncReplay);
+  renderReplay();
+  renderAll();
+  try { S.replayChat = await loadChat(showID, r.started_at); } catch { S.replayChat = []; }
+  syncReplay();
+}
+
+let shownLines = -1;
+
+// syncReplay follows the playback: the pin of the moment, the chat so far.
+function syncReplay() {
+  if (!S.replay) return;
+  const ms = $("#video").currentTime * 1000;
+  const pin = pinnedAt(S.replay.timeline, ms);
+  if (pin !== S.pinned) { S.pinned = pin; renderPinned(); }
+  const lines = linesUntil(S.replayChat, ms);
+  if (lines.length !== shownLines) {
+    shownLines = lines.length;
+    S.chat = lines;
+    renderChat();
+  }
+  const now = ms;
+  for (const b of document.querySelectorAll("#replay-marks button")) {
+    b.setAttribute("aria-current", Number(b.dataset.at) <= now && now < Number(b.dataset.next) ? "true" : "false");
+  }
+}
+
+// seekTo jumps the replay to a moment of its timeline.
+function seekTo(ms) {
+  const v = $("#video");
+  v.currentTime = ms / 1000;
+  if (v.paused) v.play().catch(() => {});
+}
+
+function renderReplay() {
+  const r = S.replay;
+  const box = $("#ended-replay");
+  box.hidden = !r;
+  if (!r) return;
+  // The chat beside a replay is the show's, played back.
+  $("#chat-h").dataset.i18n = "replay.chat";
+  $("#chat-h").textContent = t("replay.chat");
+  const marks = r.timeline.filter((m) => m.type !== "unpin");
+  const sale = r.on_sale && r.replay_sales_until ? t("replay.onsale", { when: dateTime(r.replay_sales_until) }) : t("replay.nosale");
+  clear(box).append(
+    h("h3", { i18n: "replay.title" }),
+    h("p", { class: "muted", text: `${t("replay.length", { time: stamp(r.duration_ms) })} · ${sale}` }),
+    marks.length ? h("h4", { i18n: "replay.timeline" }) : null,
+    h("ol", { id: "replay-marks", class: "plain replay-marks" }, ...marks.map((m, i) =>
+      h("li", {}, h("button", { type: "button", class: "link replay-mark", "data-at": m.at_ms, "data-next": marks[i + 1]?.at_ms ?? r.duration_ms,
+        onclick: () => seekTo(m.at_ms) },
+      h("span", { class: "replay-at", text: stamp(m.at_ms) }), " ",
+      h("span", { text: t(m.type === "drop" ? "replay.drop" : "replay.pin", { name: offerName(m.offer_id) }) }))))));
+}
+
+function offerName(offerID) {
+  return S.products.get(S.offers.get(offerID)?.sku_id)?.product?.name || t("offer.unknown");
 }
 
 // ---- buying
@@ -654,13 +745,13 @@ function renderAll() {
 
 function renderVideo() {
   const ov = $("#overlay"), txt = $("#overlay-text"), v = $("#video");
-  const playing = S.video === "playing" && !S.ended;
+  const playing = (S.video === "playing" && !S.ended) || !!S.replay;
   ov.hidden = playing;
   // The cover stands in for the video until it plays, and after the end.
   setPicture($("#cover"), playing ? "" : S.show?.cover_url || "", "100vw");
   $("#video-wrap").classList.toggle("has-cover", !playing && !!S.show?.cover_url);
-  $("#live-badge").hidden = !playing;
-  $("#unmute").hidden = !playing;
+  $("#live-badge").hidden = !playing || !!S.replay;
+  $("#unmute").hidden = !playing || !!S.replay; // the replay has the video's own controls
   $("#unmute").setAttribute("aria-label", t(v.muted ? "player.unmute" : "player.mute"));
   $("#unmute").dataset.i18nLabel = v.muted ? "player.unmute" : "player.mute";
   $("#unmute .i").className = "i " + (v.muted ? "i-muted" : "i-sound");
@@ -723,7 +814,7 @@ function offerAction(o) {
   const mine = kept.length > 0;
   const units = kept.reduce((n, x) => n + x.quantity, 0);
   let key = "offer.buy", disabled = false;
-  if (S.ended) { key = "offer.ended"; disabled = true; }
+  if (S.ended && !S.replay?.on_sale) { key = "offer.ended"; disabled = true; }
   else if (o.per_customer_limit > 0 && units >= o.per_customer_limit) { key = "offer.limit"; disabled = true; }
   else if (o.available <= 0) { key = "offer.soldout"; disabled = true; }
   else if (ds === "pending") { key = "offer.drop.soon"; disabled = true; }
@@ -942,6 +1033,7 @@ async function loadEnded() {
 }
 
 function renderEnded() {
+  renderReplay();
   const sold = S.sold || [];
   $("#ended-sold-box").hidden = sold.length === 0;
   clear($("#ended-sold")).append(...sold.map((x) => {

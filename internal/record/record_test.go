@@ -1,0 +1,254 @@
+package record
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/pavilion-live/pavilion/internal/record/recordtest"
+	"github.com/pavilion-live/pavilion/stream"
+)
+
+// fakeClock is the wall clock the recorder sees, moved by the test as the
+// media plays, so that seconds of media take milliseconds.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// publisher packetizes a clip as a browser would: VP8 and Opus RTP with
+// their own random SSRCs, sequence numbers and timestamps.
+type publisher struct {
+	video, audio     stream.TrackSink
+	vpack, apack     rtp.Packetizer
+	vi, ai           int
+	vTime, aTime     time.Duration // media time sent
+	keyframeRequests int
+}
+
+func newPublisher(t *testing.T, rec stream.Recording) *publisher {
+	t.Helper()
+	v := rec.Track("video", webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}})
+	a := rec.Track("audio", webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}})
+	if v == nil || a == nil {
+		t.Fatal("VP8 and Opus tracks are recorded")
+	}
+	return &publisher{video: v, audio: a,
+		vpack: rtp.NewPacketizer(1200, 96, uuid.New().ID(), &codecs.VP8Payloader{}, rtp.NewRandomSequencer(), 90000),
+		apack: rtp.NewPacketizer(1200, 111, uuid.New().ID(), &codecs.OpusPayloader{}, rtp.NewRandomSequencer(), 48000),
+	}
+}
+
+// play sends d of the clip (looping), moving the clock along.
+func (p *publisher) play(c *recordtest.Clip, clock *fakeClock, d time.Duration) {
+	end := p.aTime + d
+	for p.aTime < end {
+		for p.vTime <= p.aTime {
+			for _, pkt := range p.vpack.Packetize(c.Video[p.vi%len(c.Video)], 3000) {
+				if p.video.WriteRTP(pkt) {
+					p.keyframeRequests++
+				}
+			}
+			p.vi++
+			p.vTime += recordtest.FrameDur
+		}
+		for _, pkt := range p.apack.Packetize(c.Audio[p.ai%len(c.Audio)], 960) {
+			p.audio.WriteRTP(pkt)
+		}
+		p.ai++
+		p.aTime += recordtest.PacketDur
+		clock.add(recordtest.PacketDur)
+		time.Sleep(100 * time.Microsecond) // let the sinks keep up: their queues are bounded
+	}
+}
+
+func (p *publisher) leave() { p.video.Close(); p.audio.Close() }
+
+func newRecorder(t *testing.T) (*Recorder, *fakeClock, *[]File) {
+	clock := &fakeClock{t: time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)}
+	var mu sync.Mutex
+	var done []File
+	r := &Recorder{Dir: t.TempDir(), now: clock.now,
+		Finished: func(_ context.Context, f File) error { mu.Lock(); done = append(done, f); mu.Unlock(); return nil }}
+	return r, clock, &done
+}
+
+func near(got, want, tol time.Duration) bool { return got >= want-tol && got <= want+tol }
+
+func checkStreams(t *testing.T, path string, want time.Duration) {
+	t.Helper()
+	ss := recordtest.Probe(t, path)
+	if len(ss) != 2 {
+		t.Fatalf("streams %+v, want video and audio", ss)
+	}
+	for _, s := range ss {
+		if s.Kind == "video" && s.Codec != "vp8" || s.Kind == "audio" && s.Codec != "opus" {
+			t.Errorf("stream %+v", s)
+		}
+		if !near(s.Duration, want, 300*time.Millisecond) {
+			t.Errorf("%s lasts %v, want %v", s.Kind, s.Duration, want)
+		}
+	}
+	if out := recordtest.Decode(t, path); out != "" {
+		t.Errorf("the file does not decode cleanly:\n%s", out)
+	}
+}
+
+func TestRecordsVP8AndOpusToWebM(t *testing.T) {
+	clip := recordtest.Make(t, 2)
+	r, clock, done := newRecorder(t)
+	show := uuid.New()
+	rec, err := r.Record(show)
+	if err != nil || rec == nil {
+		t.Fatal(rec, err)
+	}
+	p := newPublisher(t, rec)
+	p.play(clip, clock, 5*time.Second)
+	p.leave()
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(*done) != 1 {
+		t.Fatalf("finished %d files", len(*done))
+	}
+	f := (*done)[0]
+	if f.ShowID != show || f.MediaType != MediaWebM || !strings.HasPrefix(f.Path, show.String()+"/") {
+		t.Errorf("file %+v", f)
+	}
+	if !near(f.Duration, 5*time.Second, 200*time.Millisecond) {
+		t.Errorf("duration %v", f.Duration)
+	}
+	path, _ := r.Path(f.Path)
+	st, err := os.Stat(path)
+	if err != nil || st.Size() != f.Bytes {
+		t.Fatalf("size %v %v, listed %d", st, err, f.Bytes)
+	}
+	checkStreams(t, path, 5*time.Second)
+	// Every frame and audio packet sent is in the file (the last ones too:
+	// Close flushes the reorder buffers).
+	for _, st := range recordtest.Probe(t, path) {
+		sent := p.vi
+		if st.Kind == "audio" {
+			sent = p.ai
+		}
+		if st.Packets < sent-1 || st.Packets > sent {
+			t.Errorf("%s: %d in the file, %d sent", st.Kind, st.Packets, sent)
+		}
+	}
+}
+
+// A publisher that reconnects (new SSRCs, sequence numbers, timestamps)
+// goes on in the same file, after the gap it was away.
+func TestReconnectContinuesTheFile(t *testing.T) {
+	clip := recordtest.Make(t, 2)
+	r, clock, done := newRecorder(t)
+	rec, _ := r.Record(uuid.New())
+	p := newPublisher(t, rec)
+	p.play(clip, clock, 3*time.Second)
+	p.leave()
+	time.Sleep(50 * time.Millisecond)
+	clock.add(2 * time.Second) // away
+	p2 := newPublisher(t, rec)
+	p2.play(clip, clock, 3*time.Second)
+	p2.leave()
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(*done) != 1 {
+		t.Fatalf("finished %d files, want one", len(*done))
+	}
+	if d := (*done)[0].Duration; !near(d, 8*time.Second, 300*time.Millisecond) {
+		t.Errorf("duration %v, want 8 s (3 + 2 away + 3)", d)
+	}
+	path, _ := r.Path((*done)[0].Path)
+	checkStreams(t, path, 8*time.Second)
+}
+
+// A writer killed mid-show leaves a file that Repair finishes: it plays to
+// within a second of what was written.
+func TestKilledWriterLeavesAPlayableFile(t *testing.T) {
+	clip := recordtest.Make(t, 2)
+	r, clock, _ := newRecorder(t)
+	show := uuid.New()
+	rec, _ := r.Record(show)
+	p := newPublisher(t, rec)
+	p.play(clip, clock, 6*time.Second)
+	time.Sleep(100 * time.Millisecond) // the sinks drain into the file
+	// What a kill leaves: the bytes written so far, cut mid-block (copied,
+	// since this process still writes the original).
+	entries, _ := os.ReadDir(filepath.Join(r.Dir, show.String()))
+	if len(entries) != 1 {
+		t.Fatalf("%d files", len(entries))
+	}
+	live := filepath.Join(r.Dir, show.String(), entries[0].Name())
+	if _, _, err := RepairFile(live); err != ErrBusy {
+		t.Errorf("repairing a file being written: %v, want ErrBusy", err)
+	}
+	b, err := os.ReadFile(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashed := filepath.Join(t.TempDir(), "crashed.webm")
+	if err := os.WriteFile(crashed, b[:len(b)-37], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, size, err := RepairFile(crashed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !near(d, 6*time.Second, time.Second) {
+		t.Errorf("repaired duration %v", d)
+	}
+	if st, _ := os.Stat(crashed); st.Size() != size || size >= int64(len(b)-37) {
+		t.Errorf("size %d, repaired %d, cut %d", st.Size(), size, len(b)-37)
+	}
+	checkStreams(t, crashed, d)
+	p.leave()
+	_ = rec.Close()
+}
+
+func TestAllowSwitchesRecordingOff(t *testing.T) {
+	r := &Recorder{Dir: t.TempDir(), Allow: func(context.Context, uuid.UUID) (bool, error) { return false, nil }}
+	rec, err := r.Record(uuid.New())
+	if rec != nil || err != nil {
+		t.Fatalf("%v %v, want no recording", rec, err)
+	}
+	entries, _ := os.ReadDir(r.Dir)
+	if len(entries) != 0 {
+		t.Errorf("files made: %v", entries)
+	}
+}
+
+func TestH264IsLeftOut(t *testing.T) {
+	r := &Recorder{Dir: t.TempDir()}
+	rec, _ := r.Record(uuid.New())
+	if s := rec.Track("video", webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264}}); s != nil {
+		t.Error("an H.264 track got a sink")
+	}
+	_ = rec.Close()
+}
+
+func TestPathStaysInDir(t *testing.T) {
+	r := &Recorder{Dir: t.TempDir()}
+	for _, bad := range []string{"../x", "/etc/passwd", "a/../../x"} {
+		if _, err := r.Path(bad); err == nil {
+			t.Errorf("%q allowed", bad)
+		}
+	}
+}

@@ -1,0 +1,169 @@
+// Package replaytest is the contract every replay.Store driver meets, run by
+// the SQLite and PostgreSQL packages alike.
+package replaytest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/replay"
+	"github.com/pavilion-live/pavilion/internal/show"
+	"github.com/pavilion-live/pavilion/internal/storetest"
+)
+
+// Fixture is a fresh store with two shows.
+type Fixture struct {
+	Store       replay.Store
+	Show, Show2 uuid.UUID
+}
+
+// NewFixture creates a brand and two shows through st.
+func NewFixture(t testing.TB, store replay.Store, st storetest.Stores) Fixture {
+	t.Helper()
+	ctx := context.Background()
+	at := now()
+	b := &brand.Brand{ID: uuid.New(), Slug: "maison", Name: "Maison", CreatedAt: at, UpdatedAt: at}
+	must(t, st.Brands.CreateBrand(ctx, b))
+	f := Fixture{Store: store}
+	for i := range 2 {
+		s := &show.Show{ID: uuid.New(), BrandID: b.ID, Title: "Show", Kind: show.KindShow, Visibility: show.Public,
+			State: show.Scheduled, StartsAt: at, EndsAt: at.Add(time.Hour), TimeZone: "UTC", HostIDs: []uuid.UUID{}, CreatedAt: at, UpdatedAt: at}
+		must(t, st.Shows.CreateShow(ctx, s))
+		if i == 0 {
+			f.Show = s.ID
+		} else {
+			f.Show2 = s.ID
+		}
+	}
+	return f
+}
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantCode(t *testing.T, err error, code apperr.Code) {
+	t.Helper()
+	if !errors.Is(err, apperr.E(code)) {
+		t.Fatalf("got %v, want %s", err, code)
+	}
+}
+
+// Run checks the contract; open returns a fresh fixture each time.
+func Run(t *testing.T, open func(t *testing.T) Fixture) {
+	ctx := context.Background()
+	t.Run("Recordings", func(t *testing.T) {
+		f := open(t)
+		s := f.Store
+		at := now()
+		second := &replay.Recording{ID: uuid.New(), ShowID: f.Show, Path: f.Show.String() + "/b.webm", MediaType: "video/webm", StartedAt: at.Add(time.Minute)}
+		first := &replay.Recording{ID: uuid.New(), ShowID: f.Show, Path: f.Show.String() + "/a.webm", MediaType: "video/webm", StartedAt: at}
+		other := &replay.Recording{ID: uuid.New(), ShowID: f.Show2, Path: f.Show2.String() + "/c.webm", MediaType: "video/webm", StartedAt: at}
+		for _, r := range []*replay.Recording{second, first, other} {
+			must(t, s.AddRecording(ctx, r))
+		}
+		wantCode(t, s.AddRecording(ctx, &replay.Recording{ID: uuid.New(), ShowID: uuid.New(), Path: "x", MediaType: "video/webm", StartedAt: at}), apperr.NotFound)
+		wantCode(t, s.AddRecording(ctx, &replay.Recording{ID: uuid.New(), ShowID: f.Show, Path: first.Path, MediaType: "video/webm", StartedAt: at}), apperr.Conflict)
+
+		list, err := s.Recordings(ctx, f.Show)
+		must(t, err)
+		if len(list) != 2 || list[0].ID != first.ID || list[1].ID != second.ID || list[0].EndedAt != nil {
+			t.Fatalf("recordings %+v, want first then second, unfinished", list)
+		}
+		if !list[0].StartedAt.Equal(at) || list[0].Path != first.Path || list[0].MediaType != "video/webm" {
+			t.Errorf("read back %+v", list[0])
+		}
+		un, err := s.UnfinishedRecordings(ctx)
+		must(t, err)
+		if len(un) != 3 {
+			t.Errorf("%d unfinished, want 3", len(un))
+		}
+
+		end := at.Add(30 * time.Second)
+		must(t, s.FinishRecording(ctx, first.ID, end, 30000, 123456))
+		wantCode(t, s.FinishRecording(ctx, uuid.New(), end, 1, 1), apperr.NotFound)
+		list, _ = s.Recordings(ctx, f.Show)
+		if got := list[0]; got.EndedAt == nil || !got.EndedAt.Equal(end) || got.DurationMS != 30000 || got.Bytes != 123456 {
+			t.Errorf("finished %+v", got)
+		}
+		un, _ = s.UnfinishedRecordings(ctx)
+		if len(un) != 2 {
+			t.Errorf("%d unfinished after one finished, want 2", len(un))
+		}
+
+		gone, err := s.DeleteRecordings(ctx, f.Show)
+		must(t, err)
+		if len(gone) != 2 {
+			t.Errorf("deleted %d, want 2", len(gone))
+		}
+		list, _ = s.Recordings(ctx, f.Show)
+		if len(list) != 0 {
+			t.Errorf("%d left after delete", len(list))
+		}
+		if list, _ := s.Recordings(ctx, f.Show2); len(list) != 1 {
+			t.Errorf("the other show's recording went too")
+		}
+	})
+	t.Run("Marks", func(t *testing.T) {
+		f := open(t)
+		s := f.Store
+		at := now()
+		offer := uuid.New()
+		must(t, s.AddMark(ctx, replay.Mark{ShowID: f.Show, At: at.Add(2 * time.Second), Type: replay.MarkUnpin}))
+		must(t, s.AddMark(ctx, replay.Mark{ShowID: f.Show, At: at, Type: replay.MarkPin, OfferID: offer}))
+		must(t, s.AddMark(ctx, replay.Mark{ShowID: f.Show, At: at.Add(time.Second), Type: replay.MarkDrop, OfferID: offer}))
+		must(t, s.AddMark(ctx, replay.Mark{ShowID: f.Show2, At: at, Type: replay.MarkPin, OfferID: offer}))
+		wantCode(t, s.AddMark(ctx, replay.Mark{ShowID: uuid.New(), At: at, Type: replay.MarkPin, OfferID: offer}), apperr.NotFound)
+		wantCode(t, s.AddMark(ctx, replay.Mark{ShowID: f.Show, At: at, Type: "dance"}), apperr.Invalid)
+		ms, err := s.Marks(ctx, f.Show)
+		must(t, err)
+		want := []replay.Mark{
+			{ShowID: f.Show, At: at, Type: replay.MarkPin, OfferID: offer},
+			{ShowID: f.Show, At: at.Add(time.Second), Type: replay.MarkDrop, OfferID: offer},
+			{ShowID: f.Show, At: at.Add(2 * time.Second), Type: replay.MarkUnpin},
+		}
+		if len(ms) != len(want) {
+			t.Fatalf("marks %+v", ms)
+		}
+		for i := range want {
+			if ms[i].Type != want[i].Type || ms[i].OfferID != want[i].OfferID || !ms[i].At.Equal(want[i].At) || ms[i].ShowID != f.Show {
+				t.Errorf("mark %d: %+v, want %+v", i, ms[i], want[i])
+			}
+		}
+	})
+	t.Run("Settings", func(t *testing.T) {
+		f := open(t)
+		s := f.Store
+		got, err := s.ReplaySettings(ctx, f.Show)
+		must(t, err)
+		if !got.Record || got.SalesUntil != nil {
+			t.Errorf("defaults %+v, want recorded, no replay sales", got)
+		}
+		until := now().Add(48 * time.Hour)
+		must(t, s.SetReplaySettings(ctx, replay.Settings{ShowID: f.Show, Record: false, SalesUntil: &until}))
+		got, _ = s.ReplaySettings(ctx, f.Show)
+		if got.Record || got.SalesUntil == nil || !got.SalesUntil.Equal(until) {
+			t.Errorf("settings %+v", got)
+		}
+		must(t, s.SetReplaySettings(ctx, replay.Settings{ShowID: f.Show, Record: true}))
+		got, _ = s.ReplaySettings(ctx, f.Show)
+		if !got.Record || got.SalesUntil != nil {
+			t.Errorf("changed settings %+v", got)
+		}
+		if o, _ := s.ReplaySettings(ctx, f.Show2); !o.Record {
+			t.Errorf("the other show's settings changed")
+		}
+		wantCode(t, s.SetReplaySettings(ctx, replay.Settings{ShowID: uuid.New(), Record: true}), apperr.NotFound)
+	})
+}
