@@ -66,6 +66,10 @@ type Hub struct {
 	Logger      *slog.Logger
 	Registry    prometheus.Registerer
 
+	// Draws lists the show's fair draws for the welcome of a room that
+	// opens after one did (checkout.Draws); nil: welcomes carry none.
+	Draws Draws
+
 	// Analytics counts joins, chat, reactions and card taps; nil: none.
 	Analytics Recorder
 	// Lifecycle ends shows for a host's "end" frame under the show rules
@@ -363,7 +367,7 @@ func (h *Hub) openRoom(ctx context.Context, sh *show.Show) (*Room, error) {
 		return nil, err
 	}
 	r := &Room{hub: h, showID: sh.ID, channel: channel, sub: sub, cancel: cancel, show: *showView(sh), epoch: epoch,
-		conns: map[*conn]struct{}{}, people: map[string]int{}, byUser: map[uuid.UUID][]*conn{}, offers: offers, muted: map[uuid.UUID]time.Time{}, banned: map[uuid.UUID]bool{},
+		conns: map[*conn]struct{}{}, people: map[string]int{}, byUser: map[uuid.UUID][]*conn{}, offers: offers, draws: map[uuid.UUID]*checkout.DrawRecord{}, muted: map[uuid.UUID]time.Time{}, banned: map[uuid.UUID]bool{},
 		lastChat: map[uuid.UUID]time.Time{}, limits: map[uuid.UUID]*rate.Limiter{}, reacts: map[string]int{},
 		flushNow: make(chan struct{}, 1)}
 	if h.Store != nil {
@@ -382,6 +386,17 @@ func (h *Hub) openRoom(ctx context.Context, sh *show.Show) (*Room, error) {
 			_ = sub.Close()
 			return nil, err
 		}
+	}
+	// The pin and the draws are read after the subscription: what is stored
+	// later comes as an event (each is stored before it is announced).
+	err = r.loadPin(ctx)
+	if err == nil {
+		err = r.loadDraws(ctx)
+	}
+	if err != nil {
+		cancel()
+		_ = sub.Close()
+		return nil, err
 	}
 	if h.Archive != nil {
 		// A cold room shows what other nodes' viewers saw, and what this
@@ -502,7 +517,17 @@ func (h *Hub) Pin(ctx context.Context, u *account.User, showID, offerID uuid.UUI
 		}
 		ev.Offer, ev.OfferID = v, &v.ID
 	}
+	if err := h.storePin(ctx, showID, offerID); err != nil {
+		return err
+	}
 	return h.append(ctx, showID, ev)
+}
+
+// storePin records the show's pin before it is announced, so that a room
+// opening later (another node, a restart, a room that closed idle) welcomes
+// its viewers with it.
+func (h *Hub) storePin(ctx context.Context, showID, offerID uuid.UUID) error {
+	return h.Shows.SetPinned(ctx, showID, offerID, time.Now().UTC())
 }
 
 // staffShow reads the show as stored now and checks that u may run it (a

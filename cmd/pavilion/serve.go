@@ -95,7 +95,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	draws := &checkout.Draws{Checkout: shop, Store: db}
 	live := &chat.Hub{
 		Bus: hot.bus, Shows: db, Catalog: db, Checkout: shop, Store: db, Users: db, Privacy: db, Logger: log, Registry: reg,
-		Archive: db, ChatRetention: cfg.ChatRetention,
+		Archive: db, ChatRetention: cfg.ChatRetention, Draws: draws,
 		Caller:      func(r *http.Request) *account.Principal { return web.PrincipalFrom(r.Context()) },
 		Credentials: accounts,
 	}
