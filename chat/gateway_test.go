@@ -42,6 +42,7 @@ type world struct {
 	gate  checkout.Gate
 	hub   *chat.Hub
 	shop  *checkout.Service
+	draws *checkout.Draws
 	srv   *httptest.Server
 	show  uuid.UUID
 	offer uuid.UUID // the demo bag: 10 units, one per customer
@@ -174,6 +175,8 @@ func (w *world) start(bus chat.Bus, opts ...option) {
 		}
 	}
 	w.shop.Notifier = w.hub
+	w.draws = &checkout.Draws{Checkout: w.shop, Store: w.db}
+	w.hub.Draws = w.draws
 	if w.hub.Lifecycle == nil {
 		w.hub.Lifecycle = &show.Service{Store: w.db, Holds: w.shop, Notifier: w.hub}
 	}

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -596,28 +595,6 @@ func (h *Hub) StockChanged(showID, offerID uuid.UUID) {
 	h.stockMu.Unlock()
 }
 
-// OrderChanged tells the buyer's open rooms on this node about their order.
-func (h *Hub) OrderChanged(o *checkout.Order) {
-	h.init()
-	h.queueBought(o)
-	h.mu.Lock()
-	r := h.rooms[o.ShowID]
-	h.mu.Unlock()
-	if r == nil {
-		return
-	}
-	r.mu.Lock()
-	conns := slices.Clone(r.byUser[o.UserID])
-	r.mu.Unlock()
-	if len(conns) == 0 {
-		return
-	}
-	b := mustJSON(map[string]any{"type": "order", "order": o})
-	for _, c := range conns {
-		c.reply(b)
-	}
-}
-
 func (h *Hub) flushStock(ctx context.Context) {
 	h.stockMu.Lock()
 	pending := h.stock
@@ -645,6 +622,7 @@ func (h *Hub) flushStock(ctx context.Context) {
 func (h *Hub) Run(ctx context.Context) {
 	h.init()
 	go h.watchCredentials(ctx)
+	go h.hearOwn(ctx)
 	if h.keeper != nil {
 		go h.keeper.run(ctx)
 	}
