@@ -133,6 +133,7 @@ func (h *Hub) init() {
 		h.guard = crashguard.New(h.Registry, h.log())
 		if h.Archive != nil {
 			h.keeper = newKeeper(h.Archive, h.ChatQueue, h.ChatRetention, h.log(), h.Registry)
+			h.keeper.guard = h.guard
 		}
 	})
 }

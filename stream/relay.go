@@ -45,28 +45,35 @@ func (s *Server) heartbeat(stop <-chan struct{}) {
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), heartbeatEvery)
-		if err := s.Directory.Heartbeat(ctx, s.Node, directoryTTL); err != nil {
-			s.log().Warn("stream: node heartbeat", "err", err)
-		}
-		s.mu.Lock()
-		var shows []uuid.UUID
-		for id, f := range s.feeds {
-			if !f.edge {
-				shows = append(shows, id)
-			}
-		}
-		s.mu.Unlock()
-		for _, id := range shows {
-			if err := s.Directory.ClaimOrigin(ctx, id, s.Node.ID, directoryTTL); err != nil {
-				s.log().Warn("stream: refresh origin claim", "show", id, "err", err)
-			}
-		}
-		cancel()
+		// A panic in one beat is logged and counted, and the next beat
+		// runs: without beats the node's shows vanish from the directory.
+		s.panics().Do("stream_heartbeat", s.beat)
 		select {
 		case <-stop:
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// beat refreshes this node and the origin claims of its shows once.
+func (s *Server) beat() {
+	ctx, cancel := context.WithTimeout(context.Background(), heartbeatEvery)
+	defer cancel()
+	if err := s.Directory.Heartbeat(ctx, s.Node, directoryTTL); err != nil {
+		s.log().Warn("stream: node heartbeat", "err", err)
+	}
+	s.mu.Lock()
+	var shows []uuid.UUID
+	for id, f := range s.feeds {
+		if !f.edge {
+			shows = append(shows, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range shows {
+		if err := s.Directory.ClaimOrigin(ctx, id, s.Node.ID, directoryTTL); err != nil {
+			s.log().Warn("stream: refresh origin claim", "show", id, "err", err)
 		}
 	}
 }
