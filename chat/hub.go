@@ -830,10 +830,10 @@ func (h *Hub) Lift(ctx context.Context, u *account.User, showID, userID uuid.UUI
 		return err
 	}
 	if h.Store != nil {
-		if err := h.Store.SetBan(ctx, showID, userID, false); err != nil {
+		if err := h.Store.SetBan(ctx, showID, userID, u.ID, false); err != nil {
 			return err
 		}
-		if err := h.Store.SetMute(ctx, showID, userID, time.Time{}); err != nil {
+		if err := h.Store.SetMute(ctx, showID, userID, u.ID, time.Time{}); err != nil {
 			return err
 		}
 	}

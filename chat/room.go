@@ -1064,11 +1064,11 @@ func (r *Room) persist(ctx context.Context, by uuid.UUID, ev *roomEvent) error {
 	}
 	switch ev.Action {
 	case ActBan, ActUnban:
-		return st.SetBan(ctx, r.showID, *ev.Subject, ev.Action == ActBan)
+		return st.SetBan(ctx, r.showID, *ev.Subject, by, ev.Action == ActBan)
 	case ActMute:
-		return st.SetMute(ctx, r.showID, *ev.Subject, *ev.Until)
+		return st.SetMute(ctx, r.showID, *ev.Subject, by, *ev.Until)
 	case ActUnmute:
-		return st.SetMute(ctx, r.showID, *ev.Subject, time.Time{})
+		return st.SetMute(ctx, r.showID, *ev.Subject, by, time.Time{})
 	case ActWords:
 		r.mu.Lock()
 		brand := r.show.BrandID
