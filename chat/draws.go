@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"time"
@@ -93,15 +94,6 @@ func (r *Room) drawsLocked(now time.Time) []checkout.DrawRecord {
 		cp.ServerTime = now
 		out = append(out, cp)
 	}
-	slices.SortFunc(out, func(a, b checkout.DrawRecord) int { return compareIDs(a.OfferID, b.OfferID) })
+	slices.SortFunc(out, func(a, b checkout.DrawRecord) int { return bytes.Compare(a.OfferID[:], b.OfferID[:]) })
 	return out
-}
-
-func compareIDs(a, b uuid.UUID) int {
-	for i := range a {
-		if a[i] != b[i] {
-			return int(a[i]) - int(b[i])
-		}
-	}
-	return 0
 }
