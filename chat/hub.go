@@ -98,6 +98,12 @@ type Hub struct {
 	// open one run without mu, and a second joiner waits for the first.
 	opening map[uuid.UUID]*opening
 
+	// ownSub hears the results other nodes send to this node's viewers
+	// (own.go); ownStop ends it.
+	ownMu   sync.Mutex
+	ownSub  Subscription
+	ownStop context.CancelFunc
+
 	stockMu sync.Mutex
 	stock   map[uuid.UUID]uuid.UUID // offer → show, waiting for the next stock flush
 	bought  []*checkout.Order       // paid orders waiting for their notice (bought.go), under stockMu
@@ -366,6 +372,11 @@ func (h *Hub) openRoom(ctx context.Context, sh *show.Show) (*Room, error) {
 		cancel()
 		return nil, err
 	}
+	if err := h.hearOwn(); err != nil {
+		// The room still serves: its viewers' orders made on this node
+		// reach them, those made on others are at the API.
+		h.log().Warn("hearing viewers' results from other nodes", "err", err)
+	}
 	r := &Room{hub: h, showID: sh.ID, channel: channel, sub: sub, cancel: cancel, show: *showView(sh), epoch: epoch,
 		conns: map[*conn]struct{}{}, people: map[string]int{}, byUser: map[uuid.UUID][]*conn{}, offers: offers, draws: map[uuid.UUID]*checkout.DrawRecord{}, muted: map[uuid.UUID]time.Time{}, banned: map[uuid.UUID]bool{},
 		lastChat: map[uuid.UUID]time.Time{}, limits: map[uuid.UUID]*rate.Limiter{}, reacts: map[string]int{},
@@ -623,7 +634,6 @@ func (h *Hub) flushStock(ctx context.Context) {
 func (h *Hub) Run(ctx context.Context) {
 	h.init()
 	go h.watchCredentials(ctx)
-	go h.hearOwn(ctx)
 	if h.keeper != nil {
 		go h.keeper.run(ctx)
 	}
@@ -711,6 +721,7 @@ func (h *Hub) closeIdle() {
 
 // closeRooms ends every connection with "going away" (a graceful shutdown).
 func (h *Hub) closeRooms() {
+	h.stopOwn()
 	for _, r := range h.snapshot() {
 		r.mu.Lock()
 		for c := range r.conns {

@@ -83,25 +83,45 @@ func (h *Hub) receiveOwn(b []byte) {
 	h.deliverOwn(m.Show, m.User, m.Frame)
 }
 
-// hearOwn receives the results other nodes send until ctx ends,
-// subscribing again when the subscription ends (the bus went away).
-func (h *Hub) hearOwn(ctx context.Context) {
-	retry := time.NewTicker(time.Second)
-	defer retry.Stop()
-	for {
-		sub, err := h.Bus.Subscribe(ctx, ownChannel)
-		if err == nil {
-			for b := range sub.C() {
-				h.receiveOwn(b)
-			}
-			_ = sub.Close()
-		} else if ctx.Err() == nil {
-			h.log().Warn("hearing viewers' results from other nodes", "err", err)
+// hearOwn makes sure this node hears the results other nodes send. It is
+// called as a room opens, before the room's first viewer is welcomed: a
+// node without rooms has no socket to hand a result to, and a viewer who
+// got a welcome is sure to get their orders. The subscription lasts until
+// the hub shuts down (stopOwn); one the bus ended is made again by the next
+// room to open.
+func (h *Hub) hearOwn() error {
+	h.ownMu.Lock()
+	defer h.ownMu.Unlock()
+	if h.ownSub != nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sub, err := h.Bus.Subscribe(ctx, ownChannel)
+	if err != nil {
+		cancel()
+		return err
+	}
+	h.ownSub, h.ownStop = sub, cancel
+	go func() {
+		for b := range sub.C() {
+			h.receiveOwn(b)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-retry.C:
+		h.ownMu.Lock()
+		if h.ownSub == sub {
+			h.ownSub = nil
 		}
+		h.ownMu.Unlock()
+	}()
+	return nil
+}
+
+// stopOwn ends the subscription to other nodes' results (a shutdown).
+func (h *Hub) stopOwn() {
+	h.ownMu.Lock()
+	defer h.ownMu.Unlock()
+	if h.ownSub != nil {
+		_ = h.ownSub.Close()
+		h.ownStop()
+		h.ownSub = nil
 	}
 }

@@ -44,7 +44,8 @@ func testPinReachesColdRooms(t *testing.T, a *world, another func(*world) *world
 
 	host.send(map[string]any{"type": "pin", "offer_id": a.offer})
 	host.next("pin")
-	if _, welcome := b.join("viewer"); pinnedIn(welcome) != a.offer.String() {
+	onB, welcome := b.join("viewer")
+	if pinnedIn(welcome) != a.offer.String() {
 		t.Fatalf("a cold room on another node welcomes with pinned %v, want %s", welcome["pinned"], a.offer)
 	}
 
@@ -56,7 +57,7 @@ func testPinReachesColdRooms(t *testing.T, a *world, another func(*world) *world
 	}
 	host.until(func(f map[string]any) bool { return f["type"] == "pin" && f["offer_id"] == carre.String() }, "the HTTP pin")
 	restarted := another(a)
-	_, welcome := restarted.join("member")
+	_, welcome = restarted.join("member")
 	if pinnedIn(welcome) != carre.String() {
 		t.Fatalf("a restarted node welcomes with pinned %v, want %s", welcome["pinned"], carre)
 	}
@@ -82,7 +83,9 @@ func testPinReachesColdRooms(t *testing.T, a *world, another func(*world) *world
 	if _, err := shows.End(context.Background(), a.show); err != nil {
 		t.Fatal(err)
 	}
-	host.until(func(f map[string]any) bool { return f["type"] == "show_state" && f["state"] == "ended" }, "the end")
+	ended := func(f map[string]any) bool { return f["type"] == "show_state" && f["state"] == "ended" }
+	host.until(ended, "the end")
+	onB.until(ended, "the end on B") // B's room has applied it
 	for name, w := range map[string]*world{"an open room": b, "a cold room": another(a)} {
 		if _, welcome := w.join("viewer"); welcome["pinned"] != nil {
 			t.Fatalf("%s welcomes an ended show with pinned %v", name, welcome["pinned"])
