@@ -166,3 +166,48 @@ func TestPanicWhileJoiningLeavesNoGhost(t *testing.T) {
 		t.Fatalf("connections after the failed join = %d; want 0", conns)
 	}
 }
+
+// panickyArchive is an archive whose first write panics (a bug on one batch).
+type panickyArchive struct {
+	chat.Archive
+	calls atomic.Int32
+}
+
+func (a *panickyArchive) KeepLines(ctx context.Context, lines []chat.Line) error {
+	if a.calls.Add(1) == 1 {
+		var m map[string]int
+		m["boom"]++
+	}
+	return a.Archive.KeepLines(ctx, lines)
+}
+
+// TestKeeperSurvivesAPanic: a write of the chat archive that panics loses
+// that batch (counted) and the node keeps archiving the lines after it.
+func TestKeeperSurvivesAPanic(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	w := newWorld(t, memory.NewBus(), withRegistry(reg), withArchive(func(a chat.Archive) chat.Archive { return &panickyArchive{Archive: a} }))
+	host, _ := w.join("host")
+	host.send(map[string]any{"type": "chat", "text": "lost with the panic"})
+	host.until(func(f map[string]any) bool { return f["text"] == "lost with the panic" }, "the first line")
+	deadline := time.Now().Add(wait)
+	for panics(t, reg, "chat_keeper") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the keeper's panic was not counted")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	host.send(map[string]any{"type": "chat", "text": "kept after it"})
+	for {
+		lines, err := w.db.Lines(context.Background(), w.show, nil, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(lines) == 1 && lines[0].Text == "kept after it" {
+			return
+		}
+		if time.Now().After(deadline.Add(wait)) {
+			t.Fatalf("archived lines = %v", lines)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -159,12 +159,17 @@ func (h *Hub) watchCredentials(ctx context.Context) {
 			if err := json.Unmarshal(b, &c); err != nil || c.UserID == uuid.Nil {
 				continue
 			}
-			h.applyChange(c)
-			if h.Credentials != nil {
-				h.Credentials.Forget(c)
-			}
+			// A panic on one change is logged and counted; the watcher
+			// goes on, or no socket on the node would end with its
+			// credential again.
+			h.guard.Do("chat_credentials", func() {
+				h.applyChange(c)
+				if h.Credentials != nil {
+					h.Credentials.Forget(c)
+				}
+			})
 		case <-tick.C:
-			h.sweepCredentials(ctx)
+			h.guard.Do("chat_credentials", func() { h.sweepCredentials(ctx) })
 		}
 	}
 }

@@ -42,6 +42,7 @@ type world struct {
 	gate  checkout.Gate
 	hub   *chat.Hub
 	shop  *checkout.Service
+	draws *checkout.Draws
 	srv   *httptest.Server
 	show  uuid.UUID
 	offer uuid.UUID // the demo bag: 10 units, one per customer
@@ -174,6 +175,8 @@ func (w *world) start(bus chat.Bus, opts ...option) {
 		}
 	}
 	w.shop.Notifier = w.hub
+	w.draws = &checkout.Draws{Checkout: w.shop, Store: w.db}
+	w.hub.Draws = w.draws
 	if w.hub.Lifecycle == nil {
 		w.hub.Lifecycle = &show.Service{Store: w.db, Holds: w.shop, Notifier: w.hub}
 	}
@@ -559,15 +562,21 @@ func (c *client) unthrottle() {
 }
 
 // waitForSeq waits until the room has numbered seq events, as a newcomer's
-// welcome tells.
+// welcome tells. The wait runs out only when the room stops making
+// progress: a loaded machine numbers a flood slowly, a stuck room not at all.
 func (w *world) waitForSeq(seq uint64) {
 	w.t.Helper()
 	deadline := time.Now().Add(wait)
+	var last uint64
 	for {
 		c, welcome := w.join("")
 		c.ws.Close()
-		if uint64(num(welcome, "seq")) >= seq {
+		got := uint64(num(welcome, "seq"))
+		if got >= seq {
 			return
+		}
+		if got > last {
+			last, deadline = got, time.Now().Add(wait)
 		}
 		if time.Now().After(deadline) {
 			w.t.Fatalf("the room stopped at seq %v waiting for %d", welcome["seq"], seq)

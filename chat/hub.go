@@ -7,7 +7,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,6 +66,10 @@ type Hub struct {
 	Logger      *slog.Logger
 	Registry    prometheus.Registerer
 
+	// Draws lists the show's fair draws for the welcome of a room that
+	// opens after one did (checkout.Draws); nil: welcomes carry none.
+	Draws Draws
+
 	// Analytics counts joins, chat, reactions and card taps; nil: none.
 	Analytics Recorder
 	// Lifecycle ends shows for a host's "end" frame under the show rules
@@ -98,6 +101,12 @@ type Hub struct {
 	// opening holds the rooms being opened: the bus and store calls that
 	// open one run without mu, and a second joiner waits for the first.
 	opening map[uuid.UUID]*opening
+
+	// ownSub hears the results other nodes send to this node's viewers
+	// (own.go); ownStop ends it.
+	ownMu   sync.Mutex
+	ownSub  Subscription
+	ownStop context.CancelFunc
 
 	stockMu sync.Mutex
 	stock   map[uuid.UUID]uuid.UUID // offer → show, waiting for the next stock flush
@@ -159,6 +168,7 @@ func (h *Hub) init() {
 		h.guard = crashguard.New(h.Registry, h.log())
 		if h.Archive != nil {
 			h.keeper = newKeeper(h.Archive, h.ChatQueue, h.ChatRetention, h.log(), h.Registry)
+			h.keeper.guard = h.guard
 		}
 	})
 }
@@ -391,8 +401,13 @@ func (h *Hub) openRoom(ctx context.Context, sh *show.Show) (*Room, error) {
 		cancel()
 		return nil, err
 	}
+	if err := h.hearOwn(); err != nil {
+		// The room still serves: its viewers' orders made on this node
+		// reach them, those made on others are at the API.
+		h.log().Warn("hearing viewers' results from other nodes", "err", err)
+	}
 	r := &Room{hub: h, showID: sh.ID, channel: channel, sub: sub, cancel: cancel, show: *showView(sh), epoch: epoch,
-		conns: map[*conn]struct{}{}, people: map[string]int{}, byUser: map[uuid.UUID][]*conn{}, offers: offers, muted: map[uuid.UUID]time.Time{}, banned: map[uuid.UUID]bool{},
+		conns: map[*conn]struct{}{}, people: map[string]int{}, byUser: map[uuid.UUID][]*conn{}, offers: offers, draws: map[uuid.UUID]*checkout.DrawRecord{}, muted: map[uuid.UUID]time.Time{}, banned: map[uuid.UUID]bool{},
 		lastChat: map[uuid.UUID]time.Time{}, limits: map[uuid.UUID]*rate.Limiter{}, reacts: map[string]int{},
 		flushNow: make(chan struct{}, 1)}
 	if h.Store != nil {
@@ -411,6 +426,17 @@ func (h *Hub) openRoom(ctx context.Context, sh *show.Show) (*Room, error) {
 			_ = sub.Close()
 			return nil, err
 		}
+	}
+	// The pin and the draws are read after the subscription: what is stored
+	// later comes as an event (each is stored before it is announced).
+	err = r.loadPin(ctx)
+	if err == nil {
+		err = r.loadDraws(ctx)
+	}
+	if err != nil {
+		cancel()
+		_ = sub.Close()
+		return nil, err
 	}
 	if h.Archive != nil {
 		// A cold room shows what other nodes' viewers saw, and what this
@@ -535,12 +561,22 @@ func (h *Hub) Pin(ctx context.Context, u *account.User, showID, offerID uuid.UUI
 		}
 		ev.Offer, ev.OfferID = v, &v.ID
 	}
+	if err := h.storePin(ctx, showID, offerID); err != nil {
+		return err
+	}
 	at := time.Now().UTC()
 	if err := h.append(ctx, showID, ev); err != nil {
 		return err
 	}
 	h.markPin(ctx, showID, at, ev.OfferID)
 	return nil
+}
+
+// storePin records the show's pin before it is announced, so that a room
+// opening later (another node, a restart, a room that closed idle) welcomes
+// its viewers with it.
+func (h *Hub) storePin(ctx context.Context, showID, offerID uuid.UUID) error {
+	return h.Shows.SetPinned(ctx, showID, offerID, time.Now().UTC())
 }
 
 // staffShow reads the show as stored now and checks that u may run it (a
@@ -607,28 +643,6 @@ func (h *Hub) StockChanged(showID, offerID uuid.UUID) {
 	h.stockMu.Lock()
 	h.stock[offerID] = showID
 	h.stockMu.Unlock()
-}
-
-// OrderChanged tells the buyer's open rooms on this node about their order.
-func (h *Hub) OrderChanged(o *checkout.Order) {
-	h.init()
-	h.queueBought(o)
-	h.mu.Lock()
-	r := h.rooms[o.ShowID]
-	h.mu.Unlock()
-	if r == nil {
-		return
-	}
-	r.mu.Lock()
-	conns := slices.Clone(r.byUser[o.UserID])
-	r.mu.Unlock()
-	if len(conns) == 0 {
-		return
-	}
-	b := mustJSON(map[string]any{"type": "order", "order": o})
-	for _, c := range conns {
-		c.reply(b)
-	}
 }
 
 func (h *Hub) flushStock(ctx context.Context) {
@@ -745,6 +759,7 @@ func (h *Hub) closeIdle() {
 
 // closeRooms ends every connection with "going away" (a graceful shutdown).
 func (h *Hub) closeRooms() {
+	h.stopOwn()
 	for _, r := range h.snapshot() {
 		r.mu.Lock()
 		for c := range r.conns {
@@ -864,10 +879,10 @@ func (h *Hub) Lift(ctx context.Context, u *account.User, showID, userID uuid.UUI
 		return err
 	}
 	if h.Store != nil {
-		if err := h.Store.SetBan(ctx, showID, userID, false); err != nil {
+		if err := h.Store.SetBan(ctx, showID, userID, u.ID, false); err != nil {
 			return err
 		}
-		if err := h.Store.SetMute(ctx, showID, userID, time.Time{}); err != nil {
+		if err := h.Store.SetMute(ctx, showID, userID, u.ID, time.Time{}); err != nil {
 			return err
 		}
 	}

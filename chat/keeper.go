@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pavilion-live/pavilion/internal/crashguard"
 )
 
 // The keeper writes this node's chat lines to the Archive, off the live
@@ -46,6 +48,8 @@ type keeper struct {
 	done     chan struct{}
 
 	kept, full, failed, swept prometheus.Counter
+	// guard recovers a panic in a write or a sweep: the writer goes on.
+	guard *crashguard.Guard
 }
 
 func newKeeper(a Archive, queue int, retention time.Duration, log *slog.Logger, reg prometheus.Registerer) *keeper {
@@ -83,7 +87,7 @@ func (k *keeper) run(ctx context.Context) {
 	defer tick.Stop()
 	var sweep <-chan time.Time
 	if k.retention > 0 {
-		k.sweep(ctx)
+		k.guard.Do("chat_keeper", func() { k.sweep(ctx) })
 		t := time.NewTicker(retentionSweep)
 		defer t.Stop()
 		sweep = t.C
@@ -96,7 +100,12 @@ func (k *keeper) run(ctx context.Context) {
 	)
 	flush := func() {
 		var err error
-		pending, err = k.flush(ctx, pending)
+		if k.guard.Do("chat_keeper", func() { pending, err = k.flush(ctx, pending) }) {
+			// The batch made the write panic, and would again: it goes,
+			// counted, and the writer goes on with the next lines.
+			k.failed.Add(float64(len(pending)))
+			pending, err = nil, nil
+		}
 		failing = err != nil
 	}
 	for {
@@ -115,7 +124,7 @@ func (k *keeper) run(ctx context.Context) {
 		case <-tick.C:
 			flush()
 		case <-sweep:
-			k.sweep(ctx)
+			k.guard.Do("chat_keeper", func() { k.sweep(ctx) })
 		}
 	}
 }

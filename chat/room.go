@@ -69,6 +69,10 @@ type Room struct {
 	// sold_out and drop events replace it when newer (OfferView.AsOf).
 	offers map[uuid.UUID]*OfferView
 	pinned uuid.UUID // uuid.Nil: nothing pinned
+	pins   uint64    // pin events applied, so a read of the stored pin older than one is not kept
+	// draws holds each offer's latest fair draw (draws.go), from the store
+	// when the room opened and draw events since.
+	draws map[uuid.UUID]*checkout.DrawRecord
 	// stored is the show as last read from the store for a privileged
 	// frame, at storedAt; a show event drops it.
 	stored   *show.Show
@@ -282,11 +286,12 @@ func (r *Room) welcomeLocked(u *account.User, reset bool) []byte {
 	if r.pinned != uuid.Nil {
 		pinned = r.offers[r.pinned]
 	}
+	now := time.Now().UTC()
 	return mustJSON(map[string]any{
 		"type": "welcome", "reset": reset, "epoch": r.epoch, "seq": r.last,
 		"show":   r.show,
-		"pinned": pinned, "offers": offers, "recent": nonNilRaw(recent), "viewers": r.viewers,
-		"slow_mode_seconds": int(r.slow / time.Second), "you": you, "server_time": time.Now().UTC(),
+		"pinned": pinned, "offers": offers, "draws": r.drawsLocked(now), "recent": nonNilRaw(recent), "viewers": r.viewers,
+		"slow_mode_seconds": int(r.slow / time.Second), "you": you, "server_time": now,
 	})
 }
 
@@ -343,8 +348,11 @@ func (r *Room) receive(msg []byte) {
 	if shed {
 		r.hub.metrics.dropped()
 	}
-	item := tickItem{seq: seq, data: data, pm: pm, lane: ln, staff: ev.Staff}
-	if !r.record(seq, data, pm, ev, item, !shed) {
+	// A shed line still rides the tick, left out of every form like capped
+	// chat: a v2 viewer's batch counts it as skipped, so nothing is left
+	// out without a count, however late the line came.
+	item := tickItem{seq: seq, data: data, pm: pm, lane: ln, staff: ev.Staff, capped: shed}
+	if !r.record(seq, data, pm, ev, item, true) {
 		return // already seen
 	}
 	if ln == laneState {
@@ -458,6 +466,14 @@ func (r *Room) flush() {
 	if viewers != nil {
 		n = len(*viewers)
 	}
+	// Lines shed as too late (receive) are left out already: counted as
+	// skipped, not as capped.
+	late := 0
+	for i := range items {
+		if items[i].capped {
+			late++
+		}
+	}
 	capped := 0
 	if big, perSec := r.hub.bigRoom(); len(items) > 0 && big >= 0 && n > big {
 		capped = r.chatCap.apply(items, now, perSec)
@@ -468,7 +484,7 @@ func (r *Room) flush() {
 		return
 	}
 	t := newTick(now, items)
-	t.capped = capped
+	t.capped = capped + late
 	if capped > 0 {
 		r.hub.metrics.capped(capped)
 	}
@@ -536,6 +552,7 @@ func (r *Room) applyLocked(ev *roomEvent) {
 		if ev.OfferID != nil {
 			r.pinned = *ev.OfferID
 		}
+		r.pins++
 	case EvStock, EvSoldOut:
 		// An event without the whole offer (from an older node) still moves
 		// the count.
@@ -546,6 +563,12 @@ func (r *Room) applyLocked(ev *roomEvent) {
 		}
 	case EvShowState:
 		r.show.State = ev.State
+		if ev.State == string(show.Ended) || ev.State == string(show.Cancelled) {
+			// A show that is over features nothing (the store unpinned it
+			// as it ended).
+			r.pinned = uuid.Nil
+			r.pins++
+		}
 	case EvShow:
 		if ev.Show != nil {
 			r.setShowLocked(ev.Show)
@@ -560,6 +583,10 @@ func (r *Room) applyLocked(ev *roomEvent) {
 			if r.hub.Checkout != nil {
 				r.hub.Checkout.ForgetShow(r.showID)
 			}
+		}
+	case EvDraw:
+		if ev.Draw != nil {
+			r.mergeDrawLocked(ev.Draw)
 		}
 	case EvModeration:
 		switch ev.Action {
@@ -651,7 +678,8 @@ func (r *Room) observeShow(sh *show.Show) {
 	r.mu.Unlock()
 }
 
-// resync reads the show and its offers again after the room missed events.
+// resync reads the show, its offers, its pin and its draws again after the
+// room missed events.
 func (r *Room) resync() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -665,6 +693,34 @@ func (r *Room) resync() {
 		}
 		r.mu.Unlock()
 	}
+	if err := r.loadPin(ctx); err != nil {
+		r.hub.log().Warn("reading the show's pin", "show", r.showID, "err", err)
+	}
+	if err := r.loadDraws(ctx); err != nil {
+		r.hub.log().Warn("reading the show's draws", "show", r.showID, "err", err)
+	}
+}
+
+// loadPin takes the show's pin as stored, unless a pin event was applied
+// while it was read (the event is newer). A pinned offer the room does not
+// know yet (added to the show since the room read its offers) is read too.
+func (r *Room) loadPin(ctx context.Context) error {
+	r.mu.Lock()
+	pins := r.pins
+	r.mu.Unlock()
+	id, err := r.hub.Shows.Pinned(ctx, r.showID)
+	if err != nil {
+		return err
+	}
+	if id != uuid.Nil && !r.hasOffer(ctx, id) {
+		id = uuid.Nil // no longer the show's
+	}
+	r.mu.Lock()
+	if r.pins == pins {
+		r.pinned = id
+	}
+	r.mu.Unlock()
+	return nil
 }
 
 // showView is the room's view of a stored show.
@@ -1008,11 +1064,11 @@ func (r *Room) persist(ctx context.Context, by uuid.UUID, ev *roomEvent) error {
 	}
 	switch ev.Action {
 	case ActBan, ActUnban:
-		return st.SetBan(ctx, r.showID, *ev.Subject, ev.Action == ActBan)
+		return st.SetBan(ctx, r.showID, *ev.Subject, by, ev.Action == ActBan)
 	case ActMute:
-		return st.SetMute(ctx, r.showID, *ev.Subject, *ev.Until)
+		return st.SetMute(ctx, r.showID, *ev.Subject, by, *ev.Until)
 	case ActUnmute:
-		return st.SetMute(ctx, r.showID, *ev.Subject, time.Time{})
+		return st.SetMute(ctx, r.showID, *ev.Subject, by, time.Time{})
 	case ActWords:
 		r.mu.Lock()
 		brand := r.show.BrandID
@@ -1038,6 +1094,9 @@ func (r *Room) pin(ctx context.Context, c *conn, f *ClientFrame) error {
 		cp := *r.offers[f.OfferID]
 		r.mu.Unlock()
 		ev.Offer, ev.OfferID = &cp, &cp.ID
+	}
+	if err := r.hub.storePin(ctx, r.showID, f.OfferID); err != nil {
+		return err
 	}
 	at := time.Now().UTC()
 	if err := r.append(ctx, ev); err != nil {

@@ -21,9 +21,12 @@ import (
 // Determinism: the server's send buffers and the slow client's receive
 // buffer are fixed at a few kilobytes, so the slow client can hold at most
 // the half queue of chat plus a few frames in flight; the flood is 800
-// messages of ~1.7 kB, far more than that.
+// messages of ~1.7 kB, far more than that. Nothing depends on how fast the
+// machine is: the server waits a minute, not 10 s, for the socket that does
+// not read; the host reads in the background; the marker is the test's only
+// pin; and waits run out only when nothing more comes.
 func TestSlowReaderLosesChatNotItsResults(t *testing.T) {
-	w := newWorld(t, memory.NewBus(), withSmallSendBuffers())
+	w := newWorld(t, memory.NewBus(), withSmallSendBuffers(), withWriteWait(time.Minute))
 	host, _ := w.join("host")
 	const chatters, each = 80, 10 // each: the rate limit's burst, so none is refused
 	var cs []*client
@@ -38,6 +41,7 @@ func TestSlowReaderLosesChatNotItsResults(t *testing.T) {
 	slow := w.dialSlow("viewer") // reads nothing until the end
 	slow.send(map[string]any{"type": "reserve", "id": "before", "offer_id": w.offer})
 	base := seqOf(host.next("stock")) // the reservation's stock event: the last before the flood
+	host.background()
 
 	text := strings.Repeat("€", 500) // 1500 bytes, the longest message there is
 	var wg sync.WaitGroup
@@ -62,8 +66,7 @@ func TestSlowReaderLosesChatNotItsResults(t *testing.T) {
 	// A result asked for while the slow client's queue is full of chat.
 	slow.send(map[string]any{"type": "reserve", "id": "during", "offer_id": carre, "quantity": 2})
 	// And a room event after the flood, which the slow reader must not lose.
-	host.send(map[string]any{"type": "pin", "offer_id": carre})
-	marker := seqOf(host.next("pin"))
+	host.send(map[string]any{"type": "pin", "offer_id": carre}) // the test's only pin
 
 	slow.unthrottle()
 	var chats int
@@ -82,7 +85,7 @@ func TestSlowReaderLosesChatNotItsResults(t *testing.T) {
 		case "error":
 			t.Fatalf("slow reader got %v", f)
 		case "pin":
-			sawMarker = sawMarker || seqOf(f) == marker
+			sawMarker = true
 		}
 	}
 	for id, f := range got {
@@ -98,9 +101,12 @@ func TestSlowReaderLosesChatNotItsResults(t *testing.T) {
 
 // A viewer too slow for the room's non-coalescable events is disconnected
 // with 4008 and a reason; everyone else carries on, and the viewer can come
-// back.
+// back. The server waits a minute, not 10 s, for a write to the socket that
+// does not read: on a loaded machine the flood (each pin is stored) takes
+// longer than 10 s, and the write deadline would drop the socket before the
+// state events it cannot take do.
 func TestTooSlowReaderIsDisconnected(t *testing.T) {
-	w := newWorld(t, memory.NewBus(), withSmallSendBuffers())
+	w := newWorld(t, memory.NewBus(), withSmallSendBuffers(), withWriteWait(time.Minute))
 	host, _ := w.join("host")
 	bystander, _ := w.join("member")
 	watch := bystander.background()

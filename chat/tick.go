@@ -88,7 +88,7 @@ type tickItem struct {
 	pm     frame  // the event as a text frame of its own (v1)
 	lane   lane
 	staff  bool // chat by the show's staff: never capped
-	capped bool // left out by the big room's chat cap
+	capped bool // left out: by the big room's chat cap, or shed as too late (Room.receive)
 }
 
 // Forms of a tick.
@@ -108,7 +108,7 @@ type tick struct {
 	items       []tickItem
 	state       int // state-lane items
 	chat        int // sequenced chat-lane items
-	capped      int // items left out by the chat cap
+	capped      int // items left out by the chat cap or shed as too late
 	// keep marks a replay for one viewer: written whole, and before the
 	// ticks it overlaps; trailer is a frame to write after it ("resumed").
 	keep    bool
@@ -247,7 +247,7 @@ func (cc *chatCap) apply(items []tickItem, now time.Time, perSec float64) int {
 	capped := 0
 	for i := len(items) - 1; i >= 0; i-- {
 		it := &items[i]
-		if it.lane != laneChat || it.seq == 0 || it.staff {
+		if it.lane != laneChat || it.seq == 0 || it.staff || it.capped {
 			continue
 		}
 		if cc.tokens >= 1 {

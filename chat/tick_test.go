@@ -25,9 +25,10 @@ type batchReader struct {
 
 func (b *batchReader) until(t *testing.T, match func(map[string]any) bool) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(wait)
 	for {
-		f, _, err := b.c.read(time.Until(deadline))
+		// wait bounds each frame, not the whole read: a reader with a
+		// backlog to go through is not stuck while frames keep coming.
+		f, _, err := b.c.read(wait)
 		if err != nil {
 			t.Fatalf("v2 reader: %v (after %d batches, %d events, seq %d)", err, b.batches, len(b.events), b.seq)
 		}
@@ -218,9 +219,16 @@ func TestBigRoomCapsChatButNotStaffNorState(t *testing.T) {
 // A v2 viewer who stops reading while chat floods keeps every state event
 // and its own results, and what it misses of the chat is exactly what its
 // batches count as skipped: nothing is lost without a count.
+//
+// Determinism: the count is exact however slow the machine, because every
+// chat line the room numbered reaches the viewer or is counted (lines shed
+// as too late included); the server waits a minute, not 10 s, for the
+// socket that does not read, and the host reads in the background, so a
+// flood that takes long to number drops nobody.
 func TestSlowV2ReaderCountsWhatItSkips(t *testing.T) {
-	w := newWorld(t, memory.NewBus(), withSmallSendBuffers())
+	w := newWorld(t, memory.NewBus(), withSmallSendBuffers(), withWriteWait(time.Minute))
 	host, _ := w.join("host")
+	host.background()
 	const chatters, each = 60, 10
 	var cs []*client
 	for i := range chatters {
@@ -251,8 +259,7 @@ func TestSlowV2ReaderCountsWhatItSkips(t *testing.T) {
 	w.waitForSeq(base + chatters*each)
 	time.Sleep(300 * time.Millisecond) // older than chatLag: the waiting ticks go lean
 	slow.send(map[string]any{"type": "reserve", "id": "during", "offer_id": w.offer})
-	host.send(map[string]any{"type": "pin", "offer_id": w.offer})
-	marker := seqOf(host.next("pin"))
+	host.send(map[string]any{"type": "pin", "offer_id": w.offer}) // the test's only pin: the marker
 
 	slow.unthrottle()
 	b := &batchReader{c: slow}
@@ -261,7 +268,7 @@ func TestSlowV2ReaderCountsWhatItSkips(t *testing.T) {
 		switch {
 		case f["type"] == "reservation":
 			reserved = true
-		case f["type"] == "pin" && seqOf(f) == marker:
+		case f["type"] == "pin":
 			pinned = true
 		case f["type"] == "stock":
 			stock = true

@@ -400,6 +400,13 @@ func (d *Draws) List(ctx context.Context, u *account.User, showID uuid.UUID) ([]
 	if !canSee(u, sh) {
 		return nil, apperr.Errorf(apperr.NotFound, "show %s not found", showID)
 	}
+	return d.Published(ctx, showID)
+}
+
+// Published lists the show's draws as anyone who may see the show sees
+// them (the commitment while open; seed and winners once drawn; never the
+// entry list), newest first: the live room's welcome carries them.
+func (d *Draws) Published(ctx context.Context, showID uuid.UUID) ([]DrawRecord, error) {
 	list, err := d.Store.DrawsByShow(ctx, showID)
 	if err != nil {
 		return nil, err

@@ -52,35 +52,43 @@ func (s *Server) heartbeat(stop <-chan struct{}) {
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), heartbeatEvery)
-		if err := s.Directory.Heartbeat(ctx, s.Node, directoryTTL); err != nil {
-			s.log().Warn("stream: node heartbeat", "err", err)
-		}
-		s.mu.Lock()
-		var shows []uuid.UUID
-		var edges []*feed
-		for id, f := range s.feeds {
-			if !f.edge {
-				shows = append(shows, id)
-			} else {
-				edges = append(edges, f)
-			}
-		}
-		s.mu.Unlock()
-		for _, id := range shows {
-			if err := s.Directory.ClaimOrigin(ctx, id, s.Node.ID, directoryTTL); err != nil {
-				s.log().Warn("stream: refresh origin claim", "show", id, "err", err)
-			}
-		}
-		for _, f := range edges {
-			s.refreshRelay(ctx, f)
-		}
-		cancel()
+		// A panic in one beat is logged and counted, and the next beat
+		// runs: without beats the node's shows vanish from the directory.
+		s.panics().Do("stream_heartbeat", s.beat)
 		select {
 		case <-stop:
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// beat refreshes this node, the origin claims of its shows and its edges'
+// places in the relay tree once.
+func (s *Server) beat() {
+	ctx, cancel := context.WithTimeout(context.Background(), heartbeatEvery)
+	defer cancel()
+	if err := s.Directory.Heartbeat(ctx, s.Node, directoryTTL); err != nil {
+		s.log().Warn("stream: node heartbeat", "err", err)
+	}
+	s.mu.Lock()
+	var shows []uuid.UUID
+	var edges []*feed
+	for id, f := range s.feeds {
+		if !f.edge {
+			shows = append(shows, id)
+		} else {
+			edges = append(edges, f)
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range shows {
+		if err := s.Directory.ClaimOrigin(ctx, id, s.Node.ID, directoryTTL); err != nil {
+			s.log().Warn("stream: refresh origin claim", "show", id, "err", err)
+		}
+	}
+	for _, f := range edges {
+		s.refreshRelay(ctx, f)
 	}
 }
 

@@ -60,9 +60,9 @@ func TestModerationRoutes(t *testing.T) {
 	host := uuid.MustParse(mustUserID(t, e, e.creds.HostEmail))
 	until := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
 	for _, err := range []error{
-		e.db.SetBan(ctx, show, viewer, true),
-		e.db.SetMute(ctx, show, member, until),
-		e.db.SetBan(ctx, show, brandAdmin, true), // made by an admin, say
+		e.db.SetBan(ctx, show, viewer, host, true),
+		e.db.SetMute(ctx, show, member, host, until),
+		e.db.SetBan(ctx, show, brandAdmin, uuid.Nil, true), // made by an admin, say
 	} {
 		if err != nil {
 			t.Fatal(err)

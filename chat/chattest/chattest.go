@@ -62,11 +62,12 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 	t.Run("BansAndMutes", func(t *testing.T) {
 		f := open(t)
 		s := f.Store
+		mod := f.Users[2] // the moderator who issues them
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		must(t, s.SetBan(ctx, f.Show, f.Users[0], true))
-		must(t, s.SetBan(ctx, f.Show, f.Users[0], true)) // idempotent
-		must(t, s.SetMute(ctx, f.Show, f.Users[1], now.Add(time.Hour)))
-		must(t, s.SetMute(ctx, f.Show, f.Users[2], now.Add(-time.Minute))) // already over
+		must(t, s.SetBan(ctx, f.Show, f.Users[0], mod, true))
+		must(t, s.SetBan(ctx, f.Show, f.Users[0], mod, true)) // idempotent
+		must(t, s.SetMute(ctx, f.Show, f.Users[1], mod, now.Add(time.Hour)))
+		must(t, s.SetMute(ctx, f.Show, f.Users[2], mod, now.Add(-time.Minute))) // already over
 		banned, muted, err := s.Moderation(ctx, f.Show, now)
 		must(t, err)
 		if !slices.Equal(banned, []uuid.UUID{f.Users[0]}) {
@@ -81,8 +82,8 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 		if len(banned) != 0 || len(muted) != 0 {
 			t.Fatalf("other show: %v %v", banned, muted)
 		}
-		must(t, s.SetBan(ctx, f.Show, f.Users[0], false))
-		must(t, s.SetMute(ctx, f.Show, f.Users[1], time.Time{}))
+		must(t, s.SetBan(ctx, f.Show, f.Users[0], mod, false))
+		must(t, s.SetMute(ctx, f.Show, f.Users[1], mod, time.Time{}))
 		banned, muted, err = s.Moderation(ctx, f.Show, now)
 		must(t, err)
 		if len(banned) != 0 || len(muted) != 0 {
@@ -92,17 +93,18 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 	t.Run("Sanctions", func(t *testing.T) {
 		f := open(t)
 		s := f.Store
+		mod := f.Users[2] // the moderator who issues them
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		list, err := s.Sanctions(ctx, f.Show, now)
 		must(t, err)
 		if list == nil || len(list) != 0 {
 			t.Fatalf("no sanctions yet: %#v", list)
 		}
-		must(t, s.SetBan(ctx, f.Show, f.Users[0], true))
-		must(t, s.SetMute(ctx, f.Show, f.Users[0], now.Add(time.Hour)))
-		must(t, s.SetMute(ctx, f.Show, f.Users[1], now.Add(2*time.Hour)))
-		must(t, s.SetMute(ctx, f.Show, f.Users[2], now.Add(-time.Minute))) // over: not listed
-		must(t, s.SetBan(ctx, f.Show2, f.Users[2], true))                  // another show
+		must(t, s.SetBan(ctx, f.Show, f.Users[0], mod, true))
+		must(t, s.SetMute(ctx, f.Show, f.Users[0], mod, now.Add(time.Hour)))
+		must(t, s.SetMute(ctx, f.Show, f.Users[1], mod, now.Add(2*time.Hour)))
+		must(t, s.SetMute(ctx, f.Show, f.Users[2], mod, now.Add(-time.Minute))) // over: not listed
+		must(t, s.SetBan(ctx, f.Show2, f.Users[2], mod, true))                  // another show
 		list, err = s.Sanctions(ctx, f.Show, now)
 		must(t, err)
 		if len(list) != 2 {
@@ -117,6 +119,22 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 			t.Errorf("not ordered by user ID: %+v", list)
 		}
 		banned, muted := want[f.Users[0]], want[f.Users[1]]
+		// Who issued each: banning again keeps the first ban and its
+		// issuer; muting again takes the new mute's.
+		must(t, s.SetBan(ctx, f.Show, f.Users[0], f.Users[1], true))
+		must(t, s.SetMute(ctx, f.Show, f.Users[0], f.Users[1], now.Add(time.Hour)))
+		list, err = s.Sanctions(ctx, f.Show, now)
+		must(t, err)
+		for _, x := range list {
+			if x.UserID == f.Users[0] {
+				if x.BannedBy == nil || *x.BannedBy != mod || x.MutedBy == nil || *x.MutedBy != f.Users[1] {
+					t.Errorf("issuers of the ban and the mute = %v, %v; want %s, %s", x.BannedBy, x.MutedBy, mod, f.Users[1])
+				}
+			}
+		}
+		if muted.BannedBy != nil || muted.MutedBy == nil || *muted.MutedBy != mod {
+			t.Errorf("issuers of the mute only = %v, %v", muted.BannedBy, muted.MutedBy)
+		}
 		if !banned.Banned || banned.BannedAt == nil || banned.BannedAt.Before(now.Add(-time.Minute)) ||
 			banned.MutedUntil == nil || !banned.MutedUntil.Equal(now.Add(time.Hour)) {
 			t.Errorf("banned and muted user = %+v", banned)
@@ -125,8 +143,8 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 			t.Errorf("muted user = %+v", muted)
 		}
 		// Lifted: gone from the list.
-		must(t, s.SetBan(ctx, f.Show, f.Users[0], false))
-		must(t, s.SetMute(ctx, f.Show, f.Users[0], time.Time{}))
+		must(t, s.SetBan(ctx, f.Show, f.Users[0], mod, false))
+		must(t, s.SetMute(ctx, f.Show, f.Users[0], mod, time.Time{}))
 		list, err = s.Sanctions(ctx, f.Show, now)
 		must(t, err)
 		if len(list) != 1 || list[0].UserID != f.Users[1] {
@@ -136,15 +154,16 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 	t.Run("UnknownReferences", func(t *testing.T) {
 		f := open(t)
 		s := f.Store
+		mod := f.Users[2] // the moderator who issues them
 		until := time.Now().Add(time.Hour)
 		for _, c := range []struct {
 			err  error
 			want string
 		}{
-			{s.SetBan(ctx, uuid.New(), f.Users[0], true), "show not found"},
-			{s.SetBan(ctx, f.Show, uuid.New(), true), "user not found"},
-			{s.SetMute(ctx, uuid.New(), f.Users[0], until), "show not found"},
-			{s.SetMute(ctx, f.Show, uuid.New(), until), "user not found"},
+			{s.SetBan(ctx, uuid.New(), f.Users[0], mod, true), "show not found"},
+			{s.SetBan(ctx, f.Show, uuid.New(), mod, true), "user not found"},
+			{s.SetMute(ctx, uuid.New(), f.Users[0], mod, until), "show not found"},
+			{s.SetMute(ctx, f.Show, uuid.New(), mod, until), "user not found"},
 			{s.SetBlockedWords(ctx, uuid.New(), []string{"fake"}), "brand not found"},
 		} {
 			if apperr.CodeOf(c.err) != apperr.NotFound || apperr.MessageOf(c.err) != c.want {

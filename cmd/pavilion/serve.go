@@ -25,6 +25,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/analytics"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/config"
+	"github.com/pavilion-live/pavilion/internal/crashguard"
 	"github.com/pavilion-live/pavilion/internal/demo"
 	"github.com/pavilion-live/pavilion/internal/images"
 	"github.com/pavilion-live/pavilion/internal/record"
@@ -98,7 +99,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	draws := &checkout.Draws{Checkout: shop, Store: db}
 	live := &chat.Hub{
 		Bus: hot.bus, Shows: db, Catalog: db, Checkout: shop, Store: db, Users: db, Privacy: db, Logger: log, Registry: reg,
-		Archive: db, ChatRetention: cfg.ChatRetention,
+		Archive: db, ChatRetention: cfg.ChatRetention, Draws: draws,
 		Caller:      func(r *http.Request) *account.Principal { return web.PrincipalFrom(r.Context()) },
 		Credentials: accounts,
 	}
@@ -256,10 +257,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.DebugAddr != "" {
 		go serveDebug(ctx, log, cfg.DebugAddr)
 	}
-	go sweepCredentials(ctx, log, db)
+	// The node's background loops recover from a panic, counted, and start
+	// again (keepRunning), as the live room's and the media server's do.
+	loops := crashguard.New(reg, log)
+	go keepRunning(ctx, loops, "credential_sweeper", func(ctx context.Context) { sweepCredentials(ctx, log, db) })
 	// Credentials' last-use times are written in batches, not per request;
 	// the last batch on the way out, before the database closes.
-	go accounts.Run(ctx, 30*time.Second)
+	go keepRunning(ctx, loops, "credential_usage", func(ctx context.Context) { accounts.Run(ctx, 30*time.Second) })
 	defer func() {
 		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
@@ -269,15 +273,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 	// Holds expire and unknown payments settle even if the node restarted
 	// mid-sale: the sweeper reads the ledger, not memory.
-	go shop.Run(ctx, time.Second)
+	go keepRunning(ctx, loops, "checkout_sweeper", func(ctx context.Context) { shop.Run(ctx, time.Second) })
 	// Draws close on whichever node sweeps first after their window (the
 	// ledger's claim lets one of them draw each): a node that opened a draw
 	// and died leaves nothing behind.
-	go draws.Run(ctx, 250*time.Millisecond)
+	go keepRunning(ctx, loops, "draw_sweeper", func(ctx context.Context) { draws.Run(ctx, 250*time.Millisecond) })
 	if hot.name == "redis" {
 		// A ledger restored from a backup is behind the gate in Redis, which
 		// then calls offers sold out that have stock: find and reload them.
-		go checkGates(ctx, log, db, shop)
+		loops.Go("gate_check", func() { checkGates(ctx, log, db, shop) }) // once: a panic is counted, not retried
 	}
 	go live.Run(ctx)
 	// Chat lines still waiting for the database are written on the way
@@ -289,7 +293,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			log.Error("archiving chat at shutdown", "err", err)
 		}
 	}()
-	go stats.Run(ctx)
+	go keepRunning(ctx, loops, "analytics_flush", stats.Run)
 	// Figures counted since the last flush are written on the way out, even
 	// when the HTTP shutdown fails; before the database closes (defers run last first).
 	defer func() {

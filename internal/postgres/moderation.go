@@ -14,28 +14,28 @@ import (
 
 // SetBan bans the user from the show, or lifts the ban. Banning twice keeps
 // the first ban.
-func (db *DB) SetBan(ctx context.Context, showID, userID uuid.UUID, banned bool) error {
+func (db *DB) SetBan(ctx context.Context, showID, userID, by uuid.UUID, banned bool) error {
 	if !banned {
 		_, err := db.pool.Exec(ctx, `DELETE FROM show_bans WHERE show_id = $1 AND user_id = $2`, showID, userID)
 		return storeErr("lift ban", err)
 	}
 	_, err := db.pool.Exec(ctx,
-		`INSERT INTO show_bans (show_id, user_id, created_at) VALUES ($1, $2, $3)
+		`INSERT INTO show_bans (show_id, user_id, created_at, issued_by) VALUES ($1, $2, $3, $4)
 		 ON CONFLICT (show_id, user_id) DO NOTHING`,
-		showID, userID, time.Now().UTC().Truncate(time.Microsecond))
+		showID, userID, time.Now().UTC().Truncate(time.Microsecond), issuer(by))
 	return storeErr("ban", err)
 }
 
 // SetMute mutes the user in the show until the given time; the zero time unmutes.
-func (db *DB) SetMute(ctx context.Context, showID, userID uuid.UUID, until time.Time) error {
+func (db *DB) SetMute(ctx context.Context, showID, userID, by uuid.UUID, until time.Time) error {
 	if until.IsZero() {
 		_, err := db.pool.Exec(ctx, `DELETE FROM show_mutes WHERE show_id = $1 AND user_id = $2`, showID, userID)
 		return storeErr("unmute", err)
 	}
 	_, err := db.pool.Exec(ctx,
-		`INSERT INTO show_mutes (show_id, user_id, until) VALUES ($1, $2, $3)
-		 ON CONFLICT (show_id, user_id) DO UPDATE SET until = EXCLUDED.until`,
-		showID, userID, until)
+		`INSERT INTO show_mutes (show_id, user_id, until, issued_by) VALUES ($1, $2, $3, $4)
+		 ON CONFLICT (show_id, user_id) DO UPDATE SET until = EXCLUDED.until, issued_by = EXCLUDED.issued_by`,
+		showID, userID, until, issuer(by))
 	return storeErr("mute", err)
 }
 
@@ -80,7 +80,7 @@ func (db *DB) Moderation(ctx context.Context, showID uuid.UUID, now time.Time) (
 // now), by display name then user ID.
 func (db *DB) Sanctions(ctx context.Context, showID uuid.UUID, now time.Time) ([]chat.Sanction, error) {
 	rows, err := db.pool.Query(ctx,
-		`SELECT u.id, u.display_name, b.created_at, m.until
+		`SELECT u.id, u.display_name, b.created_at, m.until, b.issued_by, m.issued_by
 		 FROM (SELECT user_id FROM show_bans WHERE show_id = $1
 		       UNION SELECT user_id FROM show_mutes WHERE show_id = $1 AND until > $2) x
 		 JOIN users u ON u.id = x.user_id
@@ -92,7 +92,7 @@ func (db *DB) Sanctions(ctx context.Context, showID uuid.UUID, now time.Time) ([
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Sanction, error) {
 		var s chat.Sanction
-		err := r.Scan(&s.UserID, &s.DisplayName, &s.BannedAt, &s.MutedUntil)
+		err := r.Scan(&s.UserID, &s.DisplayName, &s.BannedAt, &s.MutedUntil, &s.BannedBy, &s.MutedBy)
 		s.Banned = s.BannedAt != nil
 		for _, t := range []*time.Time{s.BannedAt, s.MutedUntil} {
 			if t != nil {
@@ -144,4 +144,12 @@ func (db *DB) BlockedWords(ctx context.Context, brandID uuid.UUID) ([]string, er
 		words = []string{}
 	}
 	return words, nil
+}
+
+// issuer is a sanction's issuer as stored: NULL when unknown.
+func issuer(by uuid.UUID) any {
+	if by == uuid.Nil {
+		return nil
+	}
+	return by
 }

@@ -263,6 +263,13 @@ func (db *DB) Transition(ctx context.Context, id uuid.UUID, to show.State, at ti
 		if _, err := tx.Exec(ctx, `UPDATE shows SET state = $2, updated_at = $3 WHERE id = $1`, id, string(to), at); err != nil {
 			return err
 		}
+		if to == show.Ended || to == show.Cancelled {
+			// A show that is over features nothing: a room opening later
+			// shows no pin.
+			if _, err := tx.Exec(ctx, `DELETE FROM show_pins WHERE show_id = $1`, id); err != nil {
+				return err
+			}
+		}
 		switch to {
 		case show.Cancelled:
 			if _, err := tx.Exec(ctx, `DELETE FROM pavilion_days WHERE show_id = $1`, id); err != nil {

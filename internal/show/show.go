@@ -131,8 +131,17 @@ type Store interface {
 	// StreamKeyHash returns the stored hash, "" when the show has none.
 	StreamKeyHash(ctx context.Context, showID uuid.UUID) (string, error)
 
+	// SetPinned records the offer the show's host has pinned in the live
+	// room (uuid.Nil: none), for rooms that open later: on another node,
+	// after a restart. Conflict once the show has ended or was cancelled;
+	// NotFound for a missing show, or an offer that is not the show's.
+	SetPinned(ctx context.Context, showID, offerID uuid.UUID, at time.Time) error
+	// Pinned returns the show's pinned offer; uuid.Nil when it has none.
+	Pinned(ctx context.Context, showID uuid.UUID) (uuid.UUID, error)
+
 	// Transition moves the show to state to at time at, following CheckEdit,
-	// and returns it as stored. Cancelling frees its Pavilion Days. Going
+	// and returns it as stored. Ending or cancelling unpins its offer.
+	// Cancelling frees its Pavilion Days. Going
 	// live stores a NoticeLive notice for every subscriber and, when
 	// TellsFollowers, every follower of the brand, in the same transaction,
 	// so each is told exactly once (a follower who also subscribed, once).

@@ -29,31 +29,31 @@ func showUserRef(ctx context.Context, tx *sql.Tx, err error, showID, userID uuid
 
 // SetBan bans the user from the show, or lifts the ban. Banning twice keeps
 // the first ban.
-func (db *DB) SetBan(ctx context.Context, showID, userID uuid.UUID, banned bool) error {
+func (db *DB) SetBan(ctx context.Context, showID, userID, by uuid.UUID, banned bool) error {
 	if !banned {
 		_, err := db.exec(ctx, `DELETE FROM show_bans WHERE show_id = ? AND user_id = ?`, showID, userID)
 		return storeErr("lift ban", err)
 	}
 	return db.write(ctx, "ban", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO show_bans (show_id, user_id, created_at) VALUES (?, ?, ?)
+			`INSERT INTO show_bans (show_id, user_id, created_at, issued_by) VALUES (?, ?, ?, ?)
 			 ON CONFLICT (show_id, user_id) DO NOTHING`,
-			showID, userID, micros(now()))
+			showID, userID, micros(now()), issuer(by))
 		return showUserRef(ctx, tx, err, showID, userID)
 	})
 }
 
 // SetMute mutes the user in the show until the given time; the zero time unmutes.
-func (db *DB) SetMute(ctx context.Context, showID, userID uuid.UUID, until time.Time) error {
+func (db *DB) SetMute(ctx context.Context, showID, userID, by uuid.UUID, until time.Time) error {
 	if until.IsZero() {
 		_, err := db.exec(ctx, `DELETE FROM show_mutes WHERE show_id = ? AND user_id = ?`, showID, userID)
 		return storeErr("unmute", err)
 	}
 	return db.write(ctx, "mute", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO show_mutes (show_id, user_id, until) VALUES (?, ?, ?)
-			 ON CONFLICT (show_id, user_id) DO UPDATE SET until = excluded.until`,
-			showID, userID, micros(until))
+			`INSERT INTO show_mutes (show_id, user_id, until, issued_by) VALUES (?, ?, ?, ?)
+			 ON CONFLICT (show_id, user_id) DO UPDATE SET until = excluded.until, issued_by = excluded.issued_by`,
+			showID, userID, micros(until), issuer(by))
 		return showUserRef(ctx, tx, err, showID, userID)
 	})
 }
@@ -102,10 +102,10 @@ func (db *DB) Sanctions(ctx context.Context, showID uuid.UUID, now time.Time) ([
 		var err error
 		out, err = queryAll(ctx, tx, func(r row) (*chat.Sanction, error) {
 			var s chat.Sanction
-			err := r.Scan(&s.UserID, &s.DisplayName, asNullTime(&s.BannedAt), asNullTime(&s.MutedUntil))
+			err := r.Scan(&s.UserID, &s.DisplayName, asNullTime(&s.BannedAt), asNullTime(&s.MutedUntil), &s.BannedBy, &s.MutedBy)
 			s.Banned = s.BannedAt != nil
 			return &s, err
-		}, `SELECT u.id, u.display_name, b.created_at, m.until
+		}, `SELECT u.id, u.display_name, b.created_at, m.until, b.issued_by, m.issued_by
 			FROM (SELECT user_id FROM show_bans WHERE show_id = ?1
 			      UNION SELECT user_id FROM show_mutes WHERE show_id = ?1 AND until > ?2) x
 			JOIN users u ON u.id = x.user_id
@@ -153,4 +153,12 @@ func (db *DB) BlockedWords(ctx context.Context, brandID uuid.UUID) ([]string, er
 		words = []string{}
 	}
 	return words, nil
+}
+
+// issuer is a sanction's issuer as stored: NULL when unknown.
+func issuer(by uuid.UUID) any {
+	if by == uuid.Nil {
+		return nil
+	}
+	return by
 }

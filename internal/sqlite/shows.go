@@ -226,6 +226,13 @@ func (db *DB) Transition(ctx context.Context, id uuid.UUID, to show.State, at ti
 		if _, err := tx.ExecContext(ctx, `UPDATE shows SET state = ?, updated_at = ? WHERE id = ?`, to, micros(at), id); err != nil {
 			return err
 		}
+		if to == show.Ended || to == show.Cancelled {
+			// A show that is over features nothing: a room opening later
+			// shows no pin.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM show_pins WHERE show_id = ?`, id); err != nil {
+				return err
+			}
+		}
 		switch to {
 		case show.Cancelled:
 			if _, err := tx.ExecContext(ctx, `DELETE FROM pavilion_days WHERE show_id = ?`, id); err != nil {

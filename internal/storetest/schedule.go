@@ -29,6 +29,7 @@ func runSchedule(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("Discovery", func(t *testing.T) { testDiscovery(t, open(t)) })
 	t.Run("OfferOfAnotherBrand", func(t *testing.T) { testOfferBrand(t, newFixture(t, open(t))) })
 	t.Run("ReleaseShow", func(t *testing.T) { testReleaseShow(t, newFixture(t, open(t))) })
+	t.Run("Pins", func(t *testing.T) { testPins(t, newFixture(t, open(t))) })
 }
 
 // shanghai is the platform zone of these tests: its midnight is 16:00 UTC,

@@ -1,0 +1,24 @@
+-- Pavilion schema, version 12: the product a show has pinned, so that a
+-- live room opening later (on another node, after a restart, after it closed
+-- idle) shows it to late joiners. One row per show with a pin; unpinning and
+-- the show ending delete it. And who issued each ban and mute (the
+-- moderator's account; NULL for those made before this version). Same as the PostgreSQL schema.
+
+-- +goose Up
+
+CREATE TABLE show_pins (
+    show_id   TEXT NOT NULL PRIMARY KEY REFERENCES shows (id) ON DELETE CASCADE,
+    offer_id  TEXT NOT NULL REFERENCES offers (id) ON DELETE CASCADE,
+    pinned_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX show_pins_offer_idx ON show_pins (offer_id);
+
+ALTER TABLE show_bans ADD COLUMN issued_by TEXT;
+ALTER TABLE show_mutes ADD COLUMN issued_by TEXT;
+
+-- +goose Down
+
+ALTER TABLE show_mutes DROP COLUMN issued_by;
+ALTER TABLE show_bans DROP COLUMN issued_by;
+
+DROP TABLE show_pins;
