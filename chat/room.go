@@ -786,7 +786,7 @@ func (r *Room) chat(ctx context.Context, c *conn, f *ClientFrame) error {
 		k.add(Line{ShowID: r.showID, Epoch: epoch, Seq: seq, ID: id, Author: Author{ID: u.ID, Name: u.DisplayName}, Staff: staff, Text: f.Text, At: at})
 	}
 	if r.hub.Analytics != nil {
-		r.hub.Analytics.Chat(r.showID)
+		r.hub.Analytics.Chat(r.showID, c.who)
 	}
 	return nil
 }
@@ -818,7 +818,7 @@ func (r *Room) react(c *conn, f *ClientFrame) error {
 	r.reacts[f.Emoji]++
 	r.mu.Unlock()
 	if r.hub.Analytics != nil {
-		r.hub.Analytics.Reaction(r.showID, 1)
+		r.hub.Analytics.Reaction(r.showID, c.who, 1)
 	}
 	return nil
 }
@@ -837,7 +837,7 @@ func (r *Room) tap(ctx context.Context, c *conn, f *ClientFrame) error {
 		return apperr.Errorf(apperr.NotFound, "offer %s is not in this show", f.OfferID)
 	}
 	if r.hub.Analytics != nil {
-		r.hub.Analytics.CardTap(r.showID, f.OfferID)
+		r.hub.Analytics.CardTap(r.showID, f.OfferID, c.who)
 	}
 	return nil
 }
