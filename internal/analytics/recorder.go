@@ -162,13 +162,12 @@ func (t *tally) personLocked(viewer string) *person {
 }
 
 // markLocked sets an engagement flag on a viewer once; a flag is sent in
-// one batch and never again while the show is in memory.
+// one batch and never again while the show is in memory. Only a viewer who
+// joined on this node is marked: the live room calls for connected viewers
+// only, and anything else must not make a viewer out of a stray event.
 func (t *tally) markLocked(viewer string, f Engagement) {
-	if viewer == "" {
-		return
-	}
-	p := t.personLocked(viewer)
-	if p.flags&f != 0 {
+	p := t.people[viewer]
+	if p == nil || p.flags&f != 0 {
 		return
 	}
 	if p.pending == 0 {

@@ -207,6 +207,7 @@ func TestConcurrentEvents(t *testing.T) {
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
+			r.Join(show, "a:"+string(rune('a'+g)), time.Now())
 			for i := range 500 {
 				v := "a:" + string(rune('a'+g))
 				r.Chat(show, v)
@@ -217,7 +218,6 @@ func TestConcurrentEvents(t *testing.T) {
 					_ = r.Flush(context.Background(), time.Now())
 				}
 			}
-			r.Join(show, "a:"+string(rune('a'+g)), time.Now())
 		})
 	}
 	wg.Wait()
