@@ -53,8 +53,8 @@ func testAnalytics(t *testing.T, st Stores) {
 	nodeA.Join(sh.ID, key("bob"), at(5))
 	nodeB.Join(sh.ID, key("carol"), at(12))
 	nodeB.Join(sh.ID, "a:visitor-1", at(21))
-	nodeA.Leave(sh.ID, key("alice"), at(31))              // alice's phone drops…
-	nodeB.Join(sh.ID, key("alice"), at(36)) // …and she is back, on the other node
+	nodeA.Leave(sh.ID, key("alice"), at(31)) // alice's phone drops…
+	nodeB.Join(sh.ID, key("alice"), at(36))  // …and she is back, on the other node
 	for range 3 {
 		nodeA.Chat(sh.ID, key("bob"))
 	}
