@@ -115,6 +115,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Live-room figures are counted in memory and written every few seconds.
 	stats := &analytics.Recorder{Store: db, Logger: log}
 	live.Analytics, live.SecureCookies = stats, cfg.SecureCookies
+	// Lost intents (sold out, expired holds, declined cards…) are counted
+	// where checkout decides them, through the same recorder.
+	shop.Intents = stats
 	media := &stream.Server{
 		UDPAddr:    net.JoinHostPort(cfg.MediaAddr, strconv.Itoa(cfg.MediaPort)),
 		PublicIPs:  cfg.PublicIPs(),
