@@ -18,12 +18,16 @@ type BrandBank interface {
 	Bank(ctx context.Context, q analytics.BankQuery) (*analytics.Bank, error)
 }
 
-// defaultBankDays is the period the data bank shows when none is asked for.
-const defaultBankDays = 30
+// The period the data bank shows when none is asked for: the last 30 days
+// and the coming week (upcoming shows gather follows and "notify me").
+const (
+	defaultBankDays  = 30
+	defaultBankAhead = 7
+)
 
 // bankQuery reads the {id} brand, which the caller must administer, and the
 // period: from and to as dates (2030-06-01, whole days in UTC) or RFC 3339
-// times; by default the last 30 days, today included. show, when given,
+// times; by default the last 30 days, today included, and the next 7. show, when given,
 // narrows it to one of the brand's shows in the period.
 func (s *Server) bankQuery(r *http.Request) (analytics.BankQuery, BrandBank, error) {
 	b, err := s.adminBrand(r)
@@ -36,13 +40,14 @@ func (s *Server) bankQuery(r *http.Request) (analytics.BankQuery, BrandBank, err
 	}
 	q := analytics.BankQuery{BrandID: b.ID}
 	v := r.URL.Query()
-	q.To = time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	q.From, q.To = today.AddDate(0, 0, -defaultBankDays+1), today.AddDate(0, 0, defaultBankAhead+1)
 	if to := v.Get("to"); to != "" {
 		if q.To, err = bankTime("to", to, true); err != nil {
 			return q, nil, err
 		}
+		q.From = q.To.AddDate(0, 0, -defaultBankDays)
 	}
-	q.From = q.To.Add(-defaultBankDays * 24 * time.Hour)
 	if from := v.Get("from"); from != "" {
 		if q.From, err = bankTime("from", from, false); err != nil {
 			return q, nil, err

@@ -129,7 +129,7 @@ function wire() {
   $("#bank-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadBank(); });
   $("#tell").addEventListener("submit", tellFollowers);
   const today = new Date();
-  $("#b-to").value = isoDay(today);
+  $("#b-to").value = isoDay(new Date(today.getFullYear(), today.getMonth(), today.getDate() + 7));
   $("#b-from").value = isoDay(new Date(today.getFullYear(), today.getMonth(), today.getDate() - 29));
   $("#o-show").addEventListener("change", loadOrders);
   $("#o-state").addEventListener("change", loadOrders);
