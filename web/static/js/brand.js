@@ -516,15 +516,16 @@ function renderBank() {
   // Audiences.
   const a = b.audiences;
   const kpi = (k, v) => h("div", {}, h("dt", { i18n: k }), h("dd", { text: people(v) }));
-  const trendBox = h("div", {});
+  const trendBox = h("div", { class: "bank-wide" });
   const day = (ms) => dayMonth(new Date(ms));
   const keys = [["followers", "bank.aud.followers"], ["members", "bank.aud.members"], ["repeat_buyers", "bank.aud.repeat"], ["tapped_not_bought", "bank.aud.tapped"]];
   box.append(h("section", { class: "panel", "aria-labelledby": "bank-aud-h" },
     h("h3", { id: "bank-aud-h", i18n: "bank.audiences" }),
     h("dl", { class: "stats-grid" }, ...keys.map(([k, label]) => kpi(label, a[k]))),
     h("h4", { text: t(b.bucket === "week" ? "bank.trend.week" : "bank.trend.day") }), trendBox,
-    table(t("bank.audiences"), [t("bank.when"), ...keys.map(([, label]) => t(label))],
-      a.trend.map((p) => [dayMonth(new Date(p.at)), ...keys.map(([k]) => people(p[k]))]), (i) => i > 0),
+    h("details", {}, h("summary", { i18n: "bank.trend.table" }),
+      table(t("bank.audiences"), [t("bank.when"), ...keys.map(([, label]) => t(label))],
+        a.trend.map((p) => [dayMonth(new Date(p.at)), ...keys.map(([k]) => people(p[k]))]), (i) => i > 0)),
     csvLink("audiences")));
   timeChart(trendBox, keys.map(([k, label]) => ({ label: t(label), points: a.trend.map((p) => [Date.parse(p.at), p[k].count ?? null]) })),
     { label: t("bank.audiences"), unit: t("bank.unit.people"), format: (v) => number(v), timeLabel: day, empty: t("bank.none") });

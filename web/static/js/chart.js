@@ -41,12 +41,13 @@ export function lineChart(box, series, opts = {}) {
 
 const COLORS = ["#1a5fb4", "#b3261e", "#1b6e3a", "#8a5a00"];
 
-// niceTicks returns round tick values from 0 to at least max (about n of them).
+// niceTicks returns round tick values from 0 to at least max (about n of
+// them); the charts count things, so a step is never below 1.
 export function niceTicks(max, n = 4) {
   if (!(max > 0)) return [0, 1];
   const raw = max / n;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+  const step = Math.max(1, [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw));
   const top = Math.ceil(max / step) * step;
   const ticks = [];
   for (let v = 0; v <= top + step / 2; v += step) ticks.push(Math.round(v * 1e6) / 1e6);
@@ -127,8 +128,10 @@ export function timeChart(box, series, opts = {}) {
   if (opts.unit) svg.append(h("text", { svg: true, x: 2, y: 10, text: opts.unit }));
   const stamps = [...new Set(all.map((p) => p[0]))].sort((a, b) => a - b);
   const every = Math.max(1, Math.ceil(stamps.length / 6));
+  const last = stamps.length - 1;
   stamps.forEach((tm, i) => {
-    if (i % every && i !== stamps.length - 1) return;
+    // Every few stamps and the last one, never two on top of each other.
+    if (i !== last && (i % every || last - i < every)) return;
     svg.append(h("text", { svg: true, x: x(tm), y: h0 - B + 16, "text-anchor": "middle", text: opts.timeLabel ? opts.timeLabel(tm) : "" }));
   });
   svg.append(h("line", { svg: true, x1: L, y1: h0 - B, x2: w - R, y2: h0 - B, stroke: "#8c8577" }));
