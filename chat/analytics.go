@@ -25,6 +25,10 @@ type Recorder interface {
 	Chat(show uuid.UUID, viewer string)
 	Reaction(show uuid.UUID, viewer string, n int)
 	CardTap(show, offer uuid.UUID, viewer string)
+	// LostIntent: a wish to buy the offer that cannot be met (a cause of
+	// checkout's Lost… constants), here a card tapped while the offer
+	// cannot sell.
+	LostIntent(show, offer uuid.UUID, cause string)
 }
 
 // VisitorCookie names an anonymous viewer's browser across reconnects, so
