@@ -16,9 +16,13 @@ import (
 
 // Recorder collects one node's live-room figures in memory and flushes them
 // to the Store in batches. Its event methods (Join, Leave, Chat, Reaction,
-// CardTap, LostIntent) are safe for concurrent use, never wait on I/O, and allocate only
-// for what is new since the last flush (a viewer's first join, a show's
-// first event, an offer's first tap). Exported fields are set before Run.
+// CardTap, LostIntent) are safe for concurrent use, never wait on I/O, and
+// allocate only for what is new since the last flush (a viewer's first
+// join, a show's first event, an offer's first tap or loss, a viewer's
+// first engagement). It also keeps, per viewer and show on this node, what
+// the brand's data bank counts people by: connected time and the ways they
+// took part (Engagement), each flag sent once. Exported fields are set
+// before Run.
 type Recorder struct {
 	Store Store
 	// Node names this process in the store; default: a random UUID. Two
