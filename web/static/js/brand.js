@@ -128,6 +128,12 @@ function wire() {
   $("#a-show").addEventListener("change", renderAnalytics);
   $("#bank-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadBank(); });
   $("#tell").addEventListener("submit", tellFollowers);
+  // The data bank's charts are drawn to their box's width: draw again when it changes.
+  let redraw = 0;
+  window.addEventListener("resize", () => {
+    clearTimeout(redraw);
+    redraw = setTimeout(() => { if (S.tab === "bank" && S.bank) renderBank(); }, 150);
+  });
   const today = new Date();
   $("#b-to").value = isoDay(new Date(today.getFullYear(), today.getMonth(), today.getDate() + 7));
   $("#b-from").value = isoDay(new Date(today.getFullYear(), today.getMonth(), today.getDate() - 29));

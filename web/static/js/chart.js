@@ -41,6 +41,10 @@ export function lineChart(box, series, opts = {}) {
 
 const COLORS = ["#1a5fb4", "#b3261e", "#1b6e3a", "#8a5a00"];
 
+// widthOf is the drawing's width in user units: the box's own width in CSS
+// pixels (so 11px text stays 11px on a phone), within bounds.
+const widthOf = (box) => Math.max(320, Math.min(720, Math.round(box.clientWidth || 600)));
+
 // niceTicks returns round tick values from 0 to at least max (about n of
 // them); the charts count things, so a step is never below 1.
 export function niceTicks(max, n = 4) {
@@ -59,7 +63,7 @@ export function niceTicks(max, n = 4) {
 // centred, with its label and value beside the band.
 export function funnelChart(box, steps, opts = {}) {
   clear(box);
-  const w = 600, rowH = 34, gap = 6, labelW = 170, h0 = steps.length * (rowH + gap);
+  const w = widthOf(box), rowH = 34, gap = 6, labelW = Math.min(170, w * 0.4), h0 = steps.length * (rowH + gap);
   const top = Math.max(1, ...steps.map((s) => s.value || 0));
   const svg = h("svg", { svg: true, viewBox: `0 0 ${w} ${h0}`, class: "chart funnel-chart", role: "img", "aria-label": opts.label || "" });
   const inner = w - labelW - 10, cx = labelW + inner / 2;
@@ -83,7 +87,7 @@ export function barChart(box, rows, opts = {}) {
     box.append(h("p", { class: "muted small-text", text: opts.empty || "" }));
     return;
   }
-  const w = 600, rowH = 22, labelW = 170, padR = 40, axisH = 34, h0 = rows.length * (rowH + 4) + axisH;
+  const w = widthOf(box), rowH = 22, labelW = Math.min(170, w * 0.4), padR = 40, axisH = 34, h0 = rows.length * (rowH + 4) + axisH;
   const ticks = niceTicks(Math.max(...rows.map((r) => r.value)));
   const top = ticks[ticks.length - 1];
   const x = (v) => labelW + (v / top) * (w - labelW - padR);
@@ -114,7 +118,7 @@ export function timeChart(box, series, opts = {}) {
     box.append(h("p", { class: "muted small-text", text: opts.empty || "" }));
     return;
   }
-  const w = 600, h0 = 220, L = 48, R = 12, T = 16, B = 36;
+  const w = widthOf(box), h0 = 220, L = 48, R = 12, T = 16, B = 36;
   const ticks = niceTicks(Math.max(0, ...all.map((p) => p[1] ?? 0)));
   const top = ticks[ticks.length - 1];
   const t0 = Math.min(...all.map((p) => p[0])), t1 = Math.max(...all.map((p) => p[0]));
