@@ -16,6 +16,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/show"
 	"github.com/pavilion-live/pavilion/internal/testpay"
 )
 
@@ -262,5 +263,29 @@ func testBank(t *testing.T, st Stores) {
 	}
 	if _, err := analytics.ReadBank(ctx, st.Analytics.(analytics.BankStore), analytics.BankQuery{BrandID: b.ID, From: q.From, To: q.To, Show: uuid.New()}); apperr.CodeOf(err) != apperr.NotFound {
 		t.Fatalf("a show not of the brand: %v", err)
+	}
+
+	// The brand tells its three followers about show two, once.
+	fn, ok := st.Shows.(show.FollowerNotices)
+	if !ok {
+		t.Fatal("the show store sends no notices to followers")
+	}
+	told, err := fn.NoticeFollowers(ctx, s2.ID, show.NoticeUpcoming, "Coming up: Second", t2.Add(-time.Hour))
+	if err != nil || told != 3 {
+		t.Fatalf("told %d followers (%v), want 3", told, err)
+	}
+	if _, err := fn.NoticeFollowers(ctx, s2.ID, show.NoticeUpcoming, "again", t2); apperr.CodeOf(err) != apperr.Conflict {
+		t.Fatalf("a second notice: %v", err)
+	}
+	if _, err := fn.NoticeFollowers(ctx, uuid.New(), show.NoticeUpcoming, "x", t2); apperr.CodeOf(err) != apperr.NotFound {
+		t.Fatalf("a missing show: %v", err)
+	}
+	got, err := st.Shows.Notices(ctx, users["u5"].ID, 0)
+	must(t, err)
+	if len(got) != 1 || got[0].Kind != show.NoticeUpcoming || got[0].ShowID != s2.ID || got[0].Text != "Coming up: Second" {
+		t.Fatalf("u5's notices = %+v", got)
+	}
+	if got, _ := st.Shows.Notices(ctx, users["u1"].ID, 0); len(got) != 0 {
+		t.Fatalf("a non-follower was told: %+v", got)
 	}
 }
