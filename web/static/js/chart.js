@@ -136,7 +136,8 @@ export function timeChart(box, series, opts = {}) {
   stamps.forEach((tm, i) => {
     // Every few stamps and the last one, never two on top of each other.
     if (i !== last && (i % every || last - i < every)) return;
-    svg.append(h("text", { svg: true, x: x(tm), y: h0 - B + 16, "text-anchor": "middle", text: opts.timeLabel ? opts.timeLabel(tm) : "" }));
+    const anchor = i === 0 ? "start" : i === last ? "end" : "middle"; // the ends stay inside the drawing
+    svg.append(h("text", { svg: true, x: x(tm), y: h0 - B + 16, "text-anchor": anchor, text: opts.timeLabel ? opts.timeLabel(tm) : "" }));
   });
   svg.append(h("line", { svg: true, x1: L, y1: h0 - B, x2: w - R, y2: h0 - B, stroke: "#8c8577" }));
   series.forEach((s, i) => {
