@@ -6,7 +6,7 @@ import { t, money, number, dateTime, dateRange, monthYear, weekday, dayMonth, ti
 import { h, $, $$, clear } from "./dom.js";
 import { get, post, patch, ApiError, hasRole, productIndex, skuLabel, uploadImage } from "./api.js";
 import { start, onUser, openLogin, currentUser, toast } from "./shell.js";
-import { lineChart, funnelChart, barChart, timeChart } from "./chart.js";
+import { funnelChart, barChart, timeChart } from "./chart.js";
 import { picture } from "./media.js";
 
 const TABS = ["calendar", "products", "hub", "analytics", "bank", "orders"];
@@ -399,14 +399,18 @@ async function renderAnalytics() {
     kpi("studio.orders", number(st.orders)), kpi("studio.gmv", gmv),
     kpi("an.conversion", new Intl.NumberFormat(document.documentElement.lang, { style: "percent", maximumFractionDigits: 1 }).format(st.conversion || 0)),
     kpi("an.units", number(st.units))));
-  const chartBox = h("div", { class: "panel" }, h("h3", { i18n: "an.overtime" }), h("div", { id: "a-chart" }));
+  // Viewers and orders each on an axis of their own, from 0, with units:
+  // on one shared axis the orders would lie flat; scaled to their own
+  // maxima they could not be read at all.
+  const chartBox = h("div", { class: "panel" }, h("h3", { i18n: "an.overtime" }),
+    h("div", { id: "a-chart", class: "bank-wide" }), h("div", { id: "a-chart2", class: "bank-wide" }));
   box.append(chartBox);
   const mins = st.minutes || [];
-  lineChart($("#a-chart"), [
-    { label: t("studio.viewers"), points: mins.map((m) => [Date.parse(m.at), m.viewers]) },
-    { label: t("studio.orders"), points: mins.map((m) => [Date.parse(m.at), m.orders]) },
-  ], { label: t("an.overtime"), empty: t("an.nodata"), timeLabel: (ms) => time(new Date(ms).toISOString()),
-    maxLabel: (label, max) => t("chart.max", { label, max: number(max) }) });
+  const common = { empty: t("an.nodata"), timeLabel: (ms) => time(new Date(ms).toISOString()), format: (v) => number(v) };
+  timeChart($("#a-chart"), [{ label: t("studio.viewers"), points: mins.map((m) => [Date.parse(m.at), m.viewers]) }],
+    { ...common, label: t("studio.viewers"), unit: t("an.unit.viewers") });
+  timeChart($("#a-chart2"), [{ label: t("studio.orders"), points: mins.map((m) => [Date.parse(m.at), m.orders]) }],
+    { ...common, label: t("studio.orders"), unit: t("an.unit.orders") });
   const steps = [["an.f.viewers", st.unique_viewers], ["an.f.taps", st.card_taps], ["an.f.reserved", st.reservations], ["an.f.orders", st.orders], ["an.f.buyers", st.buyers]];
   const top = Math.max(1, ...steps.map((s) => s[1] || 0));
   const funnel = h("div", { class: "funnel", role: "list" });
