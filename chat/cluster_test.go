@@ -51,6 +51,26 @@ func TestTwoNodesRedisBus(t *testing.T) {
 	testTwoNodes(t, a, b)
 }
 
+// The same over a Redis Cluster: the room's channel is a shard channel.
+func TestTwoNodesRedisClusterBus(t *testing.T) {
+	c := testinfra.StartRedisCluster(t)
+	prefix := testinfra.UniqueName("pavtest:") + ":"
+	open := func() chat.Bus {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		client, err := redis.Open(ctx, c.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bus := redis.NewBus(client, prefix)
+		t.Cleanup(func() { bus.Close(); client.Close() })
+		return bus
+	}
+	a := newWorld(t, open())
+	b := a.node(open())
+	testTwoNodes(t, a, b)
+}
+
 func testTwoNodes(t *testing.T, a, b *world) {
 	host, _ := a.join("host")
 	onA, welcomeA := a.join("viewer")

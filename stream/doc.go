@@ -52,13 +52,16 @@
 //     only to a client that offers loopback (one on this machine), no
 //     ICE-TCP to a viewer whose complete offer has no TCP candidate.
 //   - Relays (relay.go): a node asked for a show published on another
-//     pulls it once from that origin, found in the Directory, and fans it
-//     out to its own viewers.
+//     pulls it once, every simulcast layer, from the parent the Directory
+//     places it under (the origin or a relay with room, breadth-first; at
+//     most Node.RelayFanout children per node), and fans it out to its own
+//     viewers and child nodes. A node whose parent goes silent re-attaches
+//     elsewhere; its viewers keep their sessions.
 //
 // A host moves a broadcast to another device without its stream key by
 // taking it over (takeover.go).
 //
 // Not built: ICE restarts (a PATCH asking for one gets 422), renegotiation
-// for tracks a publisher adds after a viewer joined, and relays deeper than
-// origin → edge (an edge never relays a relay).
+// for tracks a publisher adds after a viewer joined (or layers after a
+// relay attached), and rebalancing a relay tree.
 package stream

@@ -23,6 +23,9 @@ type feed struct {
 	show uuid.UUID
 	// edge: the feed relays a show published on another node.
 	edge bool
+	// depth is the edge's place in the show's relay tree (1: under the
+	// origin), as of its last attach.
+	depth atomic.Int64
 
 	mu      sync.Mutex
 	pub     *publisher // nil while in the grace period
@@ -34,6 +37,9 @@ type feed struct {
 	changed chan struct{}
 	grace   *time.Timer
 	ended   bool
+	// conflicts counts an edge's heartbeats in a row whose link to its
+	// parent the directory refused (refreshRelay).
+	conflicts int
 	// takenOver is the publisher session a take-over ended last (takeover.go).
 	takenOver string
 	// egress bytes of viewers that have left, for the metrics.
@@ -60,7 +66,7 @@ type publisher struct {
 	id   string
 	feed *feed
 	pc   *webrtc.PeerConnection
-	// relay: this "publisher" is an edge's pull from the origin node, at location.
+	// relay: this "publisher" is an edge's pull from its parent node, at location.
 	relay    bool
 	location string
 	// kinds the offer sends; ready closes when each has a track.
@@ -69,6 +75,7 @@ type publisher struct {
 	done     chan struct{}
 
 	mu        sync.Mutex
+	parent    Node // of a relay pull: the node it pulls from
 	kinds     map[webrtc.RTPCodecType]bool
 	srcs      []*source
 	once      sync.Once
@@ -116,9 +123,13 @@ func (p *publisher) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver
 	if kind == webrtc.RTPCodecTypeVideo {
 		size = 2048
 	}
+	rid := remote.RID()
+	if p.relay {
+		rid = strings.TrimPrefix(remote.ID(), relayTrackPrefix) // a layer as the parent names it
+	}
 	src := &source{
 		ring:  newRing(kind.String(), size, keyframeFunc(codec.MimeType)),
-		rid:   remote.RID(),
+		rid:   rid,
 		codec: codec,
 		pub:   p,
 		ssrc:  uint32(remote.SSRC()),
@@ -130,7 +141,15 @@ func (p *publisher) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver
 		return
 	}
 	if kind == webrtc.RTPCodecTypeVideo {
-		f.video = append(append([]*source(nil), f.video...), src)
+		// Layers of an earlier publisher (or relay pull) are over: a viewer
+		// picking a layer by name must find this one.
+		layers := make([]*source, 0, len(f.video)+1)
+		for _, l := range f.video {
+			if l.pub == p {
+				layers = append(layers, l)
+			}
+		}
+		f.video = append(layers, src)
 		sort.SliceStable(f.video, func(i, j int) bool { return layerRank(f.video[i].rid) < layerRank(f.video[j].rid) })
 	} else if f.audio == nil || f.audio.pub != p {
 		f.audio = src
@@ -250,14 +269,21 @@ func (p *publisher) end(reason string) {
 			src.close()
 		}
 		if p.relay {
-			p.hangUp()
-			f.mu.Lock()
-			if f.pub == p {
-				f.pub = nil // finish must not end p again: we are inside p.once
+			if !s.goTracked(p.hangUp) { // a dead parent must not hold the re-attach up
+				p.hangUp()
 			}
-			f.mu.Unlock()
-			// The origin runs the grace period; an edge just follows it.
-			f.end("the origin stopped sending")
+			if closed {
+				f.mu.Lock()
+				if f.pub == p {
+					f.pub = nil // finish must not end p again: we are inside p.once
+				}
+				f.mu.Unlock()
+				f.end("server closed")
+				return
+			}
+			// The origin runs the grace period; an edge finds another
+			// parent, or ends when the show has.
+			f.relayLost(p, reason)
 			return
 		}
 		f.mu.Lock()
@@ -320,6 +346,8 @@ func (f *feed) finish(reason string, onlyIdle bool) {
 	// on another node, and an operator's restart is not the host's decision.
 	if !f.edge {
 		s.releaseOrigin(f.show)
+	} else {
+		s.leaveRelay(f.show)
 	}
 	if !closed && !f.edge && s.OnEnded != nil {
 		s.OnEnded(f.show)

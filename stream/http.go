@@ -300,7 +300,9 @@ func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	f := s.feeds[show]
 	s.mu.Unlock()
-	if f == nil && !s.isRelay(r) { // an edge never relays a relay
+	// A node pulling the show was placed under this one because it serves
+	// the show; if it no longer does, the puller is told so and goes elsewhere.
+	if f == nil && !s.isRelay(r) {
 		if f, err = s.edgeFeed(r.Context(), show); err != nil {
 			s.fail(w, err)
 			return
@@ -337,7 +339,11 @@ func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	pc, err := s.apiFor(offer, true).NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
+	api := s.apiFor(offer, true)
+	if s.isRelay(r) {
+		api = s.relayAPIFor(offer) // a child node that dies frees its session in seconds
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -353,7 +359,17 @@ func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
 	sid := "pavilion-" + show.String()
 	var senders []*webrtc.RTPSender
 	var bindings []*binding
-	if len(video) > 0 {
+	switch {
+	case s.isRelay(r):
+		// Another node: every layer travels (the top maxRelayLayers), so
+		// its viewers can pick any of them.
+		v.relay = true
+		for _, l := range video[max(0, len(video)-maxRelayLayers):] {
+			b := &binding{v: v, kind: webrtc.RTPCodecTypeVideo, codec: l.codec.RTPCodecCapability, sid: sid, tid: relayTrackPrefix + l.rid, rid: l.rid}
+			v.layers = append(v.layers, b)
+			bindings = append(bindings, b)
+		}
+	case len(video) > 0:
 		v.video = &binding{v: v, kind: webrtc.RTPCodecTypeVideo, codec: video[0].codec.RTPCodecCapability, sid: sid}
 		bindings = append(bindings, v.video)
 	}

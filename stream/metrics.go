@@ -14,11 +14,13 @@ type Metrics struct {
 	keyframeRequests prometheus.Counter
 	skips            prometheus.Counter
 	retransmits      prometheus.Counter
+	reattaches       prometheus.Counter
 	panics           *crashguard.Guard
 
 	srv *Server
 
 	viewersDesc, ingestDesc, egressDesc, bitrateDesc *prometheus.Desc
+	depthDesc, childrenDesc                          *prometheus.Desc
 }
 
 // NewMetrics registers the stream metrics on reg.
@@ -36,13 +38,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		retransmits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pavilion_stream_retransmits_total", Help: "Packets resent to viewers in answer to NACKs.",
 		}),
-		viewersDesc: prometheus.NewDesc("pavilion_stream_viewers", "WHEP viewers connected, per show.", []string{"show"}, nil),
-		ingestDesc:  prometheus.NewDesc("pavilion_stream_ingest_bytes_total", "RTP bytes received from the publisher, per show and kind.", []string{"show", "kind"}, nil),
-		egressDesc:  prometheus.NewDesc("pavilion_stream_egress_bytes_total", "RTP bytes sent to viewers, per show (retransmissions excluded).", []string{"show"}, nil),
-		bitrateDesc: prometheus.NewDesc("pavilion_stream_ingest_bitrate_bits", "Publisher bitrate over the last second, per show, kind and simulcast layer.", []string{"show", "kind", "layer"}, nil),
+		reattaches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pavilion_stream_relay_reattaches_total", Help: "Times this node, relaying a show, found a new parent after losing its own.",
+		}),
+		depthDesc:    prometheus.NewDesc("pavilion_stream_relay_depth", "Hops from the show's origin to this node (0 on the origin), per show.", []string{"show"}, nil),
+		childrenDesc: prometheus.NewDesc("pavilion_stream_relay_children", "Nodes this node feeds the show to (its children in the relay tree), per show.", []string{"show"}, nil),
+		viewersDesc:  prometheus.NewDesc("pavilion_stream_viewers", "WHEP viewers connected, per show (other nodes pulling the show are counted in pavilion_stream_relay_children).", []string{"show"}, nil),
+		ingestDesc:   prometheus.NewDesc("pavilion_stream_ingest_bytes_total", "RTP bytes received from the publisher, per show and kind.", []string{"show", "kind"}, nil),
+		egressDesc:   prometheus.NewDesc("pavilion_stream_egress_bytes_total", "RTP bytes sent to viewers, per show (retransmissions excluded).", []string{"show"}, nil),
+		bitrateDesc:  prometheus.NewDesc("pavilion_stream_ingest_bitrate_bits", "Publisher bitrate over the last second, per show, kind and simulcast layer.", []string{"show", "kind", "layer"}, nil),
 	}
 	if reg != nil {
-		reg.MustRegister(m.publishes, m.keyframeRequests, m.skips, m.retransmits, m)
+		reg.MustRegister(m.publishes, m.keyframeRequests, m.skips, m.retransmits, m.reattaches, m)
 	}
 	m.panics = crashguard.New(reg, nil) // the server adds its logger
 	return m
@@ -60,6 +67,8 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.ingestDesc
 	ch <- m.egressDesc
 	ch <- m.bitrateDesc
+	ch <- m.depthDesc
+	ch <- m.childrenDesc
 }
 
 // Collect implements prometheus.Collector.
@@ -75,13 +84,16 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, f := range feeds {
 		show := f.show.String()
 		f.mu.Lock()
-		viewers := len(f.viewers)
+		var viewers, children int
 		egress := f.goneBytes
 		for _, v := range f.viewers {
-			for _, b := range []*binding{v.video, v.audio} {
-				if b != nil {
-					egress += b.bytes.Load()
-				}
+			if v.relay {
+				children++
+			} else {
+				viewers++
+			}
+			for _, b := range v.bindings() {
+				egress += b.bytes.Load()
 			}
 		}
 		layers := append([]*source(nil), f.video...)
@@ -90,6 +102,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		f.mu.Unlock()
 		ch <- prometheus.MustNewConstMetric(m.viewersDesc, prometheus.GaugeValue, float64(viewers), show)
+		ch <- prometheus.MustNewConstMetric(m.childrenDesc, prometheus.GaugeValue, float64(children), show)
+		ch <- prometheus.MustNewConstMetric(m.depthDesc, prometheus.GaugeValue, float64(f.depth.Load()), show)
 		ch <- prometheus.MustNewConstMetric(m.egressDesc, prometheus.CounterValue, float64(egress), show)
 		ch <- prometheus.MustNewConstMetric(m.ingestDesc, prometheus.CounterValue, float64(f.ingest[0].Load()), show, "video")
 		ch <- prometheus.MustNewConstMetric(m.ingestDesc, prometheus.CounterValue, float64(f.ingest[1].Load()), show, "audio")

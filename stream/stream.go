@@ -273,6 +273,7 @@ type apiBase struct {
 // offer that lists its candidates gets only the networks it can use.
 type apiKind struct {
 	viewer   bool  // fewer interceptors
+	relay    bool  // a pull from a parent node: quick to notice it died
 	loopback bool  // loopback candidates: the client offers some
 	nets     uint8 // the networks to gather (net* bits)
 }
@@ -319,6 +320,9 @@ func (s *Server) apiOf(k apiKind) *webrtc.API {
 	}
 	set.SetNetworkTypes(nets)
 	set.SetIncludeLoopbackCandidate(k.loopback || b.loopMux)
+	if k.relay {
+		set.SetICETimeouts(relayICEDisconnected, relayICEFailed, relayICEKeepalive)
+	}
 	me, reg := b.pubME, b.pubReg
 	if k.viewer {
 		me, reg = b.viewME, b.viewReg

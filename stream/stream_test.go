@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1064,6 +1066,45 @@ type fakeDir struct {
 	mu      sync.Mutex
 	nodes   map[string]Node
 	origins map[uuid.UUID]string
+	trees   map[uuid.UUID]map[string]string
+}
+
+func (d *fakeDir) PlaceRelay(_ context.Context, show uuid.UUID, req RelayRequest, _ time.Duration) (Placement, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	origin, ok := d.origins[show]
+	if !ok {
+		return Placement{}, apperr.Errorf(apperr.NotFound, "no origin")
+	}
+	fanout := map[string]int{}
+	for id, n := range d.nodes {
+		fanout[id] = n.RelayFanout
+	}
+	if d.trees == nil {
+		d.trees = map[uuid.UUID]map[string]string{}
+	}
+	if d.trees[show] == nil {
+		d.trees[show] = map[string]string{}
+	}
+	parent, depth, err := PlaceInTree(origin, d.trees[show], fanout, req)
+	if err != nil {
+		return Placement{}, err
+	}
+	d.trees[show][req.Node] = parent
+	return Placement{Parent: d.nodes[parent], Depth: depth}, nil
+}
+
+func (d *fakeDir) LeaveRelay(_ context.Context, show uuid.UUID, node string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.trees[show], node)
+	return nil
+}
+
+func (d *fakeDir) RelayTree(_ context.Context, show uuid.UUID) (map[string]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.trees[show]), nil
 }
 
 func (d *fakeDir) Heartbeat(_ context.Context, n Node, _ time.Duration) error {
@@ -1200,5 +1241,157 @@ func TestPublicIPInCandidates(t *testing.T) {
 	}
 	if strings.Contains(body, " 127.0.0.1 ") {
 		t.Errorf("the host's own address is still announced:\n%s", body)
+	}
+}
+
+// clusterOf starts one server per id on a shared directory, each feeding at
+// most fanout other nodes per show, all on the first one's show.
+func clusterOf(t *testing.T, dir *fakeDir, fanout int, ids ...string) []*env {
+	t.Helper()
+	var envs []*env
+	for _, id := range ids {
+		e := newEnv(t)
+		if len(envs) > 0 {
+			e.show = envs[0].show
+		}
+		e.srv.Directory, e.srv.Node, e.srv.RelaySecret = dir, Node{ID: id, URL: e.http.URL, RelayFanout: fanout}, "s3cret"
+		if err := e.srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		envs = append(envs, e)
+	}
+	return envs
+}
+
+// oneSeries is the series of one of m's per-show figures: ToFloat64 reads
+// it on a node serving one show.
+type oneSeries struct {
+	m    *Metrics
+	desc *prometheus.Desc
+}
+
+func (o oneSeries) Describe(ch chan<- *prometheus.Desc) { ch <- o.desc }
+
+func (o oneSeries) Collect(ch chan<- prometheus.Metric) {
+	all := make(chan prometheus.Metric)
+	go func() { o.m.Collect(all); close(all) }()
+	for x := range all {
+		if x.Desc() == o.desc {
+			ch <- x
+		}
+	}
+}
+
+// relayFigures reads a node's relay depth and children for its one show.
+func relayFigures(e *env) (depth, children int) {
+	m := e.srv.metrics
+	return int(testutil.ToFloat64(oneSeries{m, m.depthDesc})), int(testutil.ToFloat64(oneSeries{m, m.childrenDesc}))
+}
+
+func videoLayer(v *testView) byte {
+	v.video.mu.Lock()
+	defer v.video.mu.Unlock()
+	return v.video.lastLayer
+}
+
+// Relays form a tree: with a fanout of 2, the origin feeds b and c, and d
+// hangs under b. Every simulcast layer travels, so d's viewer can switch
+// layers. When b shuts down (and leaves the tree), d re-attaches and its viewer carries on, on the same session, from a
+// keyframe, without a sequence gap. (A parent killed outright is
+// TestRelayTreeSurvivesKilledRelay in cmd/pavilion.)
+func TestRelayTreeLayersAndReattach(t *testing.T) {
+	dir := &fakeDir{nodes: map[string]Node{}, origins: map[uuid.UUID]string{}}
+	envs := clusterOf(t, dir, 2, "a", "b", "c", "d")
+	a, b, c, d := envs[0], envs[1], envs[2], envs[3]
+	if _, status, body := a.publish(testKey, "q", "f"); status != http.StatusCreated {
+		t.Fatalf("WHIP on a: %d %s", status, body)
+	}
+	waitFor(t, "both layers on the origin", 10*time.Second, func() bool {
+		a.srv.mu.Lock()
+		defer a.srv.mu.Unlock()
+		f := a.srv.feeds[a.show]
+		if f == nil {
+			return false
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.video) == 2
+	})
+	vb, status, body := b.watch("")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP on b: %d %s", status, body)
+	}
+	if _, status, body := c.watch(""); status != http.StatusCreated {
+		t.Fatalf("WHEP on c: %d %s", status, body)
+	}
+	vd, status, body := d.watch("?layer=q")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP on d: %d %s", status, body)
+	}
+	tree, _ := dir.RelayTree(context.Background(), a.show)
+	if want := map[string]string{"b": "a", "c": "a", "d": "b"}; !maps.Equal(tree, want) {
+		t.Fatalf("relay tree %v, want %v", tree, want)
+	}
+	waitFor(t, "media on b and d", 10*time.Second, func() bool { return vb.video.count() > 30 && vd.video.count() > 30 && vd.audio.count() > 10 })
+	for _, want := range []struct {
+		e               *env
+		depth, children int
+	}{{a, 0, 2}, {b, 1, 1}, {c, 1, 0}, {d, 2, 0}} {
+		if depth, children := relayFigures(want.e); depth != want.depth || children != want.children {
+			t.Errorf("node %s: relay depth %d, children %d; want %d, %d", want.e.srv.Node.ID, depth, children, want.depth, want.children)
+		}
+	}
+	if l := videoLayer(vb); l != 1 {
+		t.Errorf("b's automatic viewer gets layer %d, want 1 (the top)", l)
+	}
+	if l := videoLayer(vd); l != 0 {
+		t.Fatalf("d's ?layer=q viewer gets layer %d, want 0: the low layer did not travel two hops", l)
+	}
+	req, _ := http.NewRequest("POST", d.http.URL+vd.location+"/layer", strings.NewReader(`{"layer":"f"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := d.http.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("layer switch on d: %d", resp.StatusCode)
+	}
+	waitFor(t, "d's viewer on layer f", 10*time.Second, func() bool { return videoLayer(vd) == 1 })
+	if got := testutil.ToFloat64(d.srv.metrics.reattaches); got != 0 {
+		t.Errorf("re-attaches before b went away: %v", got)
+	}
+
+	// b goes away (its sessions close, its port stops answering).
+	vd.video.mu.Lock()
+	gaps := vd.video.gaps
+	vd.video.marked = true
+	vd.video.mu.Unlock()
+	n := vd.video.count()
+	b.http.Close()
+	if err := b.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "d's viewer getting media again", 15*time.Second, func() bool { return vd.video.count() > n+60 })
+	tree, _ = dir.RelayTree(context.Background(), a.show)
+	// Under a when b's leaving the tree came first, else under c.
+	if p := tree["d"]; p != "a" && p != "c" {
+		t.Errorf("after b left, d hangs under %q, want a or c", p)
+	}
+	if got := testutil.ToFloat64(d.srv.metrics.reattaches); got != 1 {
+		t.Errorf("d re-attached %v times, want 1", got)
+	}
+	vd.video.mu.Lock()
+	defer vd.video.mu.Unlock()
+	if i := slices.IndexFunc(vd.video.afterMark, func(f int) bool { return f >= 0 }); i < 0 {
+		t.Errorf("no keyframe after the re-attach: %v", vd.video.afterMark)
+	}
+	if vd.video.gaps != gaps {
+		t.Errorf("%d sequence gaps across the re-attach", vd.video.gaps-gaps)
+	}
+	select {
+	case <-vd.ended:
+		t.Error("d's viewer session ended")
+	default:
 	}
 }

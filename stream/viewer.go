@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,10 @@ type viewer struct {
 	upOnce sync.Once
 
 	video, audio *binding
+	// relay: the viewer is another node pulling the show. It gets every
+	// video layer, each on a binding of its own (layers), instead of video.
+	relay  bool
+	layers []*binding
 	// layer is the viewer's own pick ("" for automatic), set at WHEP time or later.
 	layer atomic.Pointer[string]
 	// auto layer choice state, from the viewer's receiver reports.
@@ -55,6 +60,10 @@ type binding struct {
 	kind  webrtc.RTPCodecType
 	codec webrtc.RTPCodecCapability
 	sid   string
+	// tid is the track id ("" for the kind); a relay layer's carries its
+	// RID (relayTrackPrefix), which is also the layer it is pinned to.
+	tid string
+	rid string
 
 	mu     sync.Mutex
 	bound  bool
@@ -129,7 +138,12 @@ func (b *binding) Unbind(webrtc.TrackLocalContext) error {
 	return nil
 }
 
-func (b *binding) ID() string                       { return b.kind.String() }
+func (b *binding) ID() string {
+	if b.tid != "" {
+		return b.tid
+	}
+	return b.kind.String()
+}
 func (b *binding) RID() string                      { return "" }
 func (b *binding) StreamID() string                 { return b.sid }
 func (b *binding) Kind() webrtc.RTPCodecType        { return b.kind }
@@ -184,6 +198,10 @@ func (v *viewer) run() {
 	case <-v.done:
 		return
 	}
+	if v.relay {
+		v.runRelay()
+		return
+	}
 	for {
 		video, audio, changed := v.feed.snapshot()
 		var wv, wa <-chan struct{}
@@ -209,6 +227,62 @@ func (v *viewer) run() {
 			return
 		}
 	}
+}
+
+// runRelay is run for a relay session: each layer binding follows the
+// layer of its RID, whatever the viewers of this node pick.
+func (v *viewer) runRelay() {
+	for {
+		video, audio, changed := v.feed.snapshot()
+		cases := make([]reflect.SelectCase, 0, len(v.layers)+3)
+		wait := func(ch <-chan struct{}) {
+			if ch != nil {
+				cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+			}
+		}
+		for _, b := range v.layers {
+			var target *source
+			for _, l := range video {
+				if l.rid == b.rid {
+					target = l
+				}
+			}
+			ch, err := b.pump(target)
+			if err != nil {
+				v.end("write: " + err.Error())
+				return
+			}
+			wait(ch)
+		}
+		if v.audio != nil {
+			ch, err := v.audio.pump(audio)
+			if err != nil {
+				v.end("write: " + err.Error())
+				return
+			}
+			wait(ch)
+		}
+		v.senderReports()
+		wait(changed)
+		wait(v.done)
+		reflect.Select(cases)
+		select {
+		case <-v.done:
+			return
+		default:
+		}
+	}
+}
+
+// bindings lists the viewer's tracks.
+func (v *viewer) bindings() []*binding {
+	out := make([]*binding, 0, 2+len(v.layers))
+	for _, b := range append([]*binding{v.video, v.audio}, v.layers...) {
+		if b != nil {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // pump sends what the binding's source holds beyond its cursor and returns
@@ -469,10 +543,7 @@ const srInterval = time.Second
 func (v *viewer) senderReports() {
 	now := time.Now()
 	var pkts []rtcp.Packet
-	for _, b := range []*binding{v.video, v.audio} {
-		if b == nil {
-			continue
-		}
+	for _, b := range v.bindings() {
 		b.mu.Lock()
 		if b.bound && b.sent && now.Sub(b.srAt) >= srInterval {
 			b.srAt = now
@@ -607,10 +678,8 @@ func (v *viewer) end(reason string) {
 		f := v.feed
 		f.mu.Lock()
 		delete(f.viewers, v.id)
-		for _, b := range []*binding{v.video, v.audio} {
-			if b != nil {
-				f.goneBytes += b.bytes.Load()
-			}
+		for _, b := range v.bindings() {
+			f.goneBytes += b.bytes.Load()
 		}
 		f.mu.Unlock()
 		v.s.mu.Lock()

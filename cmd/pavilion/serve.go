@@ -217,7 +217,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	} else {
 		printBanner(stdout, &cfg, mediaAddr, lan)
 	}
-	if err := media.Join(hot.dir, stream.Node{ID: uuid.NewString(), URL: nodeURL(&cfg, ln.Addr()), StartedAt: time.Now().UTC()}, cfg.ClusterSecret); err != nil {
+	if err := media.Join(hot.dir, stream.Node{ID: uuid.NewString(), URL: nodeURL(&cfg, ln.Addr()), StartedAt: time.Now().UTC(), RelayFanout: cfg.RelayFanout}, cfg.ClusterSecret); err != nil {
 		return err
 	}
 	if hot.name == "redis" && cfg.ClusterSecret == "" {

@@ -122,6 +122,9 @@ func openHot(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hot, e
 	if err != nil {
 		return nil, err
 	}
+	if redis.IsCluster(client) {
+		log.Info("redis is a cluster: rooms on sharded pub/sub, each offer's gate on its own slot")
+	}
 	bus := redis.NewBus(client, "pavilion:")
 	gate := redis.NewGate(client, "pavilion:")
 	return &hot{bus: bus, gate: gate, dir: redis.NewDirectory(client, "pavilion:"), name: "redis", close: func() {

@@ -19,6 +19,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/pavilion-live/pavilion/internal/load/buy"
+	"github.com/pavilion-live/pavilion/internal/load/chat"
+	"github.com/pavilion-live/pavilion/internal/load/media"
 )
 
 func main() {
@@ -52,13 +56,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch args[0] {
 	case "buy":
-		return buy(ctx, args[1:], stdout, stderr)
+		return buy.Run(ctx, args[1:], stdout, stderr)
+	case "buy-worker": // one of `buy --procs N`'s processes, started by it
+		return buy.Worker(ctx, os.Stdin, stdout)
 	case "chat":
-		return chat(ctx, args[1:], stdout, stderr)
+		return chat.Run(ctx, args[1:], stdout, stderr)
 	case "whip":
-		return whip(ctx, args[1:], stdout, stderr)
+		return media.WHIP(ctx, args[1:], stdout, stderr)
 	case "whep":
-		return whep(ctx, args[1:], stdout, stderr)
+		return media.WHEP(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, topUsage)
 		return nil

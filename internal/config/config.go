@@ -37,8 +37,11 @@ type Config struct {
 	EndGrace time.Duration
 	// NodeURL is where the other nodes reach this one's HTTP listener, for
 	// relaying media; ClusterSecret authorizes those relays.
-	NodeURL         string
-	ClusterSecret   string
+	NodeURL       string
+	ClusterSecret string
+	// RelayFanout is how many other nodes this one feeds per show
+	// (default stream.DefaultRelayFanout).
+	RelayFanout     int
 	DataDir         string
 	DatabaseURL     string
 	RedisURL        string
@@ -92,7 +95,7 @@ func (c *Config) RegisterStore(fs *flag.FlagSet) {
 
 // RegisterRedis adds --redis-url to fs (serve and gate reset).
 func (c *Config) RegisterRedis(fs *flag.FlagSet) {
-	c.str(fs, &c.RedisURL, "redis-url", "PAVILION_REDIS_URL", "", "Redis URL (cluster mode bus and stock gate), e.g. redis://host:6379/0; needs --database-url")
+	c.str(fs, &c.RedisURL, "redis-url", "PAVILION_REDIS_URL", "", "Redis URL (cluster mode bus and stock gate), e.g. redis://host:6379/0, or a Redis Cluster as several addresses, redis://h1:7000,h2:7001,h3:7002; needs --database-url")
 }
 
 // RegisterServe adds every serve flag to fs.
@@ -105,6 +108,7 @@ func (c *Config) RegisterServe(fs *flag.FlagSet) {
 	c.str(fs, &c.TURNCredential, "turn-credential", "PAVILION_TURN_CREDENTIAL", "", "credential (password) for the turn: servers in --ice-servers")
 	c.str(fs, &c.NodeURL, "node-url", "PAVILION_NODE_URL", "", "cluster mode: this node's URL as the other nodes reach it, e.g. http://10.0.0.5:8080 (default http://<public-ip or 127.0.0.1>:<http port>)")
 	c.str(fs, &c.ClusterSecret, "cluster-secret", "PAVILION_CLUSTER_SECRET", "", "cluster mode: a secret shared by the nodes that lets them relay shows from each other (at least 16 characters; without it each node serves only the shows published on it)")
+	c.num(fs, &c.RelayFanout, "relay-fanout", "PAVILION_RELAY_FANOUT", 4, "cluster mode: how many other nodes this node feeds each show to (its children in the show's relay tree); 1 to 64; a node with no room sends newcomers down the tree")
 	c.dur(fs, &c.EndGrace, "end-grace", "PAVILION_END_GRACE", 30*time.Second, "how long a show whose publisher left waits for it to come back before it ends")
 	c.RegisterRedis(fs)
 	c.str(fs, &c.MediaAddr, "media-addr", "PAVILION_MEDIA_ADDR", "", "IP address the media port binds (default every interface; e.g. 127.0.0.1 for a node only this machine reaches)")
@@ -166,6 +170,10 @@ func (c *Config) Check() error {
 		if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "stuns:") && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
 			return fmt.Errorf("%s: %q is not a stun:, stuns:, turn: or turns: URL", c.source("ice-servers"), u)
 		}
+	}
+	// 0 is what commands without the flag hold: the default applies.
+	if c.RelayFanout < 0 || c.RelayFanout > 64 {
+		return fmt.Errorf("%s %d: a node feeds from 1 to 64 others", c.source("relay-fanout"), c.RelayFanout)
 	}
 	if c.ClusterSecret != "" && len(c.ClusterSecret) < 16 {
 		return fmt.Errorf("%s must be at least 16 characters", c.source("cluster-secret"))

@@ -25,7 +25,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTPAddr != ":8080" || c.MediaPort != 8189 || c.DataDir != "./data" || !c.Migrate || c.Demo || c.ShutdownTimeout != 20*time.Second {
+	if c.HTTPAddr != ":8080" || c.MediaPort != 8189 || c.RelayFanout != 4 || c.DataDir != "./data" || !c.Migrate || c.Demo || c.ShutdownTimeout != 20*time.Second {
 		t.Fatalf("defaults = %+v", c)
 	}
 	if got := c.BaseURL(); got != "http://localhost:8080" {
@@ -64,6 +64,15 @@ func TestBadValues(t *testing.T) {
 	}
 	if _, err := parse(t, "--media-port", "70000"); err == nil {
 		t.Fatal("bad port accepted")
+	}
+	for _, n := range []string{"-1", "65"} {
+		if _, err := parse(t, "--relay-fanout", n); err == nil || !strings.Contains(err.Error(), "--relay-fanout") {
+			t.Errorf("--relay-fanout %s: %v, want an error naming the flag", n, err)
+		}
+	}
+	t.Setenv("PAVILION_RELAY_FANOUT", "2")
+	if c, err := parse(t); err != nil || c.RelayFanout != 2 {
+		t.Errorf("PAVILION_RELAY_FANOUT=2: %v, %v", c, err)
 	}
 	c, err := parse(t, "--public-url", "https://live.example.com/")
 	if err != nil || !c.SecureCookies || c.BaseURL() != "https://live.example.com" {

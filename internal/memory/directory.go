@@ -23,6 +23,13 @@ type Directory struct {
 	mu      sync.Mutex
 	nodes   map[string]nodeEntry
 	origins map[uuid.UUID]originEntry
+	// trees holds each show's relay links, child id → its link.
+	trees map[uuid.UUID]map[string]linkEntry
+}
+
+type linkEntry struct {
+	parent  string
+	expires time.Time
 }
 
 type nodeEntry struct {
@@ -42,6 +49,7 @@ func NewDirectory() *Directory {
 	return &Directory{
 		nodes:   make(map[string]nodeEntry),
 		origins: make(map[uuid.UUID]originEntry),
+		trees:   make(map[uuid.UUID]map[string]linkEntry),
 	}
 }
 
@@ -102,6 +110,16 @@ func (d *Directory) sweep(now time.Time) {
 	for show, o := range d.origins {
 		if !now.Before(o.expires) {
 			delete(d.origins, show)
+		}
+	}
+	for show, links := range d.trees {
+		for child, l := range links {
+			if !now.Before(l.expires) {
+				delete(links, child)
+			}
+		}
+		if len(links) == 0 {
+			delete(d.trees, show)
 		}
 	}
 }
@@ -179,4 +197,84 @@ func (d *Directory) ReleaseOrigin(ctx context.Context, show uuid.UUID, nodeID st
 		delete(d.origins, show)
 	}
 	return nil
+}
+
+// PlaceRelay attaches req.Node to show's relay tree (stream.PlaceInTree),
+// under the lock, so concurrent placements see each other.
+func (d *Directory) PlaceRelay(ctx context.Context, show uuid.UUID, req stream.RelayRequest, ttl time.Duration) (stream.Placement, error) {
+	if err := ctx.Err(); err != nil {
+		return stream.Placement{}, fmt.Errorf("memory: directory place relay: %w", err)
+	}
+	if err := checkClaim(show, req.Node, ttl); err != nil {
+		return stream.Placement{}, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.now()
+	o, ok := d.origins[show]
+	if !ok || !now.Before(o.expires) {
+		return stream.Placement{}, apperr.Errorf(apperr.NotFound, "show %s has no origin", show)
+	}
+	fanout := make(map[string]int, len(d.nodes))
+	for id, e := range d.nodes {
+		if now.Before(e.expires) {
+			fanout[id] = e.node.RelayFanout
+		}
+	}
+	links := d.trees[show]
+	parents := make(map[string]string, len(links))
+	for child, l := range links {
+		if now.Before(l.expires) {
+			parents[child] = l.parent
+		}
+	}
+	parent, depth, err := stream.PlaceInTree(o.nodeID, parents, fanout, req)
+	if err != nil {
+		return stream.Placement{}, err
+	}
+	if links == nil {
+		links = make(map[string]linkEntry)
+		d.trees[show] = links
+	}
+	links[req.Node] = linkEntry{parent: parent, expires: now.Add(ttl)}
+	return stream.Placement{Parent: d.nodes[parent].node, Depth: depth}, nil
+}
+
+// LeaveRelay drops node's link in show's tree.
+func (d *Directory) LeaveRelay(ctx context.Context, show uuid.UUID, node string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: directory leave relay: %w", err)
+	}
+	if node == "" {
+		return apperr.Errorf(apperr.Invalid, "node id is required")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if links := d.trees[show]; links != nil {
+		delete(links, node)
+		if len(links) == 0 {
+			delete(d.trees, show)
+		}
+	}
+	return nil
+}
+
+// RelayTree returns show's unexpired links, child → parent.
+func (d *Directory) RelayTree(ctx context.Context, show uuid.UUID) (map[string]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory: directory relay tree: %w", err)
+	}
+	if show == uuid.Nil {
+		return nil, apperr.Errorf(apperr.Invalid, "show id is required")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.now()
+	out := map[string]string{}
+	for child, l := range d.trees[show] {
+		if now.Before(l.expires) {
+			out[child] = l.parent
+		}
+	}
+	return out, nil
 }

@@ -16,10 +16,25 @@ func TestCheckout(t *testing.T) {
 	checkouttest.Run(t, func(t *testing.T) checkouttest.Env { env, _ := clusterEnv(t); return env })
 }
 
+// TestCheckoutOnRedisCluster runs the buy path with the stock gate on a
+// Redis Cluster (three masters, three replicas).
+func TestCheckoutOnRedisCluster(t *testing.T) {
+	c := testinfra.StartRedisCluster(t)
+	checkouttest.Run(t, func(t *testing.T) checkouttest.Env {
+		env, _ := gateEnv(t, c.URL, testinfra.UniqueName("pavtest:")+":")
+		return env
+	})
+}
+
 // clusterEnv is a fresh database and a Redis gate over a prefix of its own,
 // as cluster mode wires them, and the database's draw store.
 func clusterEnv(t *testing.T) (checkouttest.Env, checkout.DrawStore) {
 	url, prefix := testinfra.Redis(t)
+	return gateEnv(t, url, prefix)
+}
+
+// gateEnv is a fresh database and a gate on the Redis at url under prefix.
+func gateEnv(t *testing.T, url, prefix string) (checkouttest.Env, checkout.DrawStore) {
 	client, err := redis.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,9 +32,19 @@ const (
 // ErrBusClosed is returned by every method but Close after Close.
 var ErrBusClosed = errors.New("redis: bus closed")
 
-// Open connects to the Redis server at url (redis://[user:password@]host:port/db)
-// and checks that it answers. The caller closes the client.
+// Open connects to Redis at url and checks that it answers. The caller
+// closes the client.
+//
+// One address (redis://[user:password@]host:port/db) means one server and a
+// plain client. Several, separated by commas
+// (redis://[user:password@]h1:7000,h2:7001,h3:7002), mean a Redis Cluster:
+// the addresses are seeds from which the client learns the whole cluster,
+// and the URL may name no database (a cluster has only database 0). Query
+// options are go-redis's own, for either form.
 func Open(ctx context.Context, url string) (goredis.UniversalClient, error) {
+	if isClusterURL(url) {
+		return openCluster(ctx, url)
+	}
 	opts, err := goredis.ParseURL(url)
 	if err != nil {
 		// The URL may hold a password, so it stays out of the message.
@@ -49,9 +60,18 @@ func Open(ctx context.Context, url string) (goredis.UniversalClient, error) {
 
 // Bus is a chat.Bus over Redis pub/sub: every node publishing to and
 // subscribing on the same Redis with the same prefix shares its channels.
+//
+// On a Redis Cluster the bus uses sharded pub/sub (SPUBLISH/SSUBSCRIBE,
+// Redis 7): a channel lives on the shard that owns its slot, and a message
+// travels only within that shard (its master and replicas) instead of being
+// broadcast over the whole cluster bus, so rooms spread over the shards
+// like keys do. The channel's Redis name carries the bus channel as hash
+// tag, <prefix>{<channel>}, the same tag as its numbering keys, so Append's
+// script numbers and publishes on one slot.
 type Bus struct {
-	client goredis.UniversalClient
-	prefix string
+	client  goredis.UniversalClient
+	prefix  string
+	sharded bool // a Redis Cluster: SPUBLISH and SSUBSCRIBE
 
 	mu   sync.Mutex
 	subs map[*subscription]struct{}
@@ -70,10 +90,19 @@ var _ chat.Bus = (*Bus)(nil)
 // client: Close ends the subscriptions but does not close it.
 func NewBus(client goredis.UniversalClient, prefix string) *Bus {
 	return &Bus{
-		client: client,
-		prefix: prefix,
-		subs:   make(map[*subscription]struct{}),
+		client:  client,
+		prefix:  prefix,
+		sharded: IsCluster(client),
+		subs:    make(map[*subscription]struct{}),
 	}
+}
+
+// redisChannel is the Redis name of the bus channel.
+func (b *Bus) redisChannel(channel string) string {
+	if b.sharded {
+		return b.prefix + "{" + channel + "}"
+	}
+	return b.prefix + channel
 }
 
 // Dropped reports how many messages were discarded, summed over all
@@ -85,7 +114,13 @@ func (b *Bus) Publish(ctx context.Context, channel string, msg []byte) error {
 	if b.closed.Load() {
 		return fmt.Errorf("redis: publish %q: %w", channel, ErrBusClosed)
 	}
-	if err := b.client.Publish(ctx, b.prefix+channel, msg).Err(); err != nil {
+	err := retryUnexecuted(ctx, b.client, func(ctx context.Context) error {
+		if b.sharded {
+			return b.client.SPublish(ctx, b.redisChannel(channel), msg).Err()
+		}
+		return b.client.Publish(ctx, b.redisChannel(channel), msg).Err()
+	})
+	if err != nil {
 		return fmt.Errorf("redis: publish %q: %w", channel, err)
 	}
 	return nil
@@ -115,6 +150,14 @@ end
 var appendScript = goredis.NewScript(numberingLua + `
 local seq = redis.call('INCR', KEYS[1])
 redis.call('PUBLISH', ARGV[2], string.format('%d', seq) .. ' ' .. ARGV[3])
+return {seq, redis.call('GET', KEYS[2])}
+`)
+
+// appendShardedScript is appendScript for a Redis Cluster: SPUBLISH, to a
+// channel on the keys' slot (Redis refuses a script that touches another).
+var appendShardedScript = goredis.NewScript(numberingLua + `
+local seq = redis.call('INCR', KEYS[1])
+redis.call('SPUBLISH', ARGV[2], string.format('%d', seq) .. ' ' .. ARGV[3])
 return {seq, redis.call('GET', KEYS[2])}
 `)
 
@@ -165,7 +208,16 @@ func (b *Bus) Append(ctx context.Context, channel string, msg []byte) (uint64, s
 	if b.closed.Load() {
 		return 0, "", fmt.Errorf("redis: append %q: %w", channel, ErrBusClosed)
 	}
-	res, err := appendScript.Run(ctx, b.client, b.numberingKeys(channel), rand.Text(), b.prefix+channel, msg).Slice()
+	script := appendScript
+	if b.sharded {
+		script = appendShardedScript
+	}
+	var res []any
+	err := retryUnexecuted(ctx, b.client, func(ctx context.Context) error {
+		var err error
+		res, err = script.Run(ctx, b.client, b.numberingKeys(channel), rand.Text(), b.redisChannel(channel), msg).Slice()
+		return err
+	})
 	if err != nil {
 		return 0, "", fmt.Errorf("redis: append %q: %w", channel, err)
 	}
@@ -190,7 +242,12 @@ func (b *Bus) Epoch(ctx context.Context, channel string) (string, error) {
 	if b.closed.Load() {
 		return "", fmt.Errorf("redis: epoch %q: %w", channel, ErrBusClosed)
 	}
-	epoch, err := epochScript.Run(ctx, b.client, b.numberingKeys(channel), rand.Text()).Text()
+	var epoch string
+	err := retryUnexecuted(ctx, b.client, func(ctx context.Context) error {
+		var err error
+		epoch, err = epochScript.Run(ctx, b.client, b.numberingKeys(channel), rand.Text()).Text()
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("redis: epoch %q: %w", channel, err)
 	}
@@ -208,7 +265,12 @@ func (b *Bus) Presence(ctx context.Context, channel, node string, n int, ttl tim
 	}
 	ms := max(ttl.Milliseconds(), 1)
 	key := []string{b.prefix + "presence:{" + channel + "}"}
-	total, err := presenceScript.Run(ctx, b.client, key, node, n, ms).Int()
+	var total int
+	err := retryUnexecuted(ctx, b.client, func(ctx context.Context) error {
+		var err error
+		total, err = presenceScript.Run(ctx, b.client, key, node, n, ms).Int()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("redis: presence %q: %w", channel, err)
 	}
@@ -219,7 +281,11 @@ func (b *Bus) Presence(ctx context.Context, channel, node string, n int, ttl tim
 // published after it returns, from any node, is delivered. The subscription
 // has its own connection, which go-redis re-establishes (and resubscribes)
 // after a network error or a Redis restart; messages published while it is
-// down are lost.
+// down are lost. On a Redis Cluster the connection goes to the master of the
+// channel's slot; after a failover it is re-established on the promoted
+// replica, and when a live node gives the slot away (a manual failover, a
+// resharding) and drops the subscription, the bus subscribes again where
+// the slot went.
 func (b *Bus) Subscribe(ctx context.Context, channel string) (chat.Subscription, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("redis: subscribe %q: %w", channel, err)
@@ -228,10 +294,11 @@ func (b *Bus) Subscribe(ctx context.Context, channel string) (chat.Subscription,
 		return nil, fmt.Errorf("redis: subscribe %q: %w", channel, ErrBusClosed)
 	}
 
-	name := b.prefix + channel
-	ps := b.client.Subscribe(ctx, name)
+	name := b.redisChannel(channel)
+	ps := b.pubSub(ctx, name)
 	s := &subscription{
 		bus:  b,
+		name: name,
 		ps:   ps,
 		c:    make(chan []byte, subscriptionBuffer),
 		done: make(chan struct{}),
@@ -239,9 +306,9 @@ func (b *Bus) Subscribe(ctx context.Context, channel string) (chat.Subscription,
 	// Closing the PubSub is all it takes to end the subscription: forward
 	// then cleans up. Watching ctx from here on also interrupts the
 	// confirmation wait, which go-redis bounds only by deadlines.
-	s.stop = context.AfterFunc(ctx, func() { _ = ps.Close() })
+	s.stop = context.AfterFunc(ctx, func() { _ = s.closePubSub() })
 
-	if err := confirm(ctx, ps, name); err != nil {
+	if err := b.confirm(ctx, ps, name); err != nil {
 		s.stop()
 		_ = ps.Close()
 		if ctxErr := ctx.Err(); ctxErr != nil {
@@ -260,22 +327,34 @@ func (b *Bus) Subscribe(ctx context.Context, channel string) (chat.Subscription,
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
 
-	// Channel starts reading only now, after the confirmation, so nothing was
-	// consumed in between. It also pings an idle connection to notice a dead
-	// one and reconnect.
-	go s.forward(ps.Channel())
+	// Reading starts only now, after the confirmation, so nothing was
+	// consumed in between. go-redis also pings an idle connection to notice
+	// a dead one and reconnect.
+	go s.forward(ps)
 	return s, nil
 }
 
-// confirm waits for Redis to acknowledge the SUBSCRIBE for name.
-func confirm(ctx context.Context, ps *goredis.PubSub, name string) error {
+// pubSub sends the subscription for the Redis channel name.
+func (b *Bus) pubSub(ctx context.Context, name string) *goredis.PubSub {
+	if b.sharded {
+		return b.client.SSubscribe(ctx, name)
+	}
+	return b.client.Subscribe(ctx, name)
+}
+
+// confirm waits for Redis to acknowledge the subscription to name.
+func (b *Bus) confirm(ctx context.Context, ps *goredis.PubSub, name string) error {
+	kind := "subscribe"
+	if b.sharded {
+		kind = "ssubscribe"
+	}
 	reply, err := ps.ReceiveTimeout(ctx, confirmTimeout)
 	if err != nil {
 		return err
 	}
 	sub, ok := reply.(*goredis.Subscription)
-	if !ok || sub.Kind != "subscribe" || sub.Channel != name {
-		return fmt.Errorf("unexpected reply %v to SUBSCRIBE", reply)
+	if !ok || sub.Kind != kind || sub.Channel != name {
+		return fmt.Errorf("unexpected reply %v to %s", reply, strings.ToUpper(kind))
 	}
 	return nil
 }
@@ -311,11 +390,15 @@ func (b *Bus) Close() error {
 
 type subscription struct {
 	bus  *Bus
-	ps   *goredis.PubSub
+	name string // the Redis channel
 	c    chan []byte
 	done chan struct{} // closed once forward has closed c
 
 	stop func() bool // unregisters the ctx watcher
+
+	mu      sync.Mutex
+	ps      *goredis.PubSub // replaced when a sharded subscription moves
+	closing bool
 
 	once sync.Once
 	err  error
@@ -327,7 +410,7 @@ func (s *subscription) C() <-chan []byte { return s.c }
 func (s *subscription) Close() error {
 	s.once.Do(func() {
 		s.stop()
-		if err := s.ps.Close(); err != nil && !errors.Is(err, goredis.ErrClosed) {
+		if err := s.closePubSub(); err != nil && !errors.Is(err, goredis.ErrClosed) {
 			s.err = fmt.Errorf("redis: close subscription: %w", err)
 		}
 		<-s.done
@@ -335,20 +418,92 @@ func (s *subscription) Close() error {
 	return s.err
 }
 
+// closePubSub closes the current PubSub and keeps forward from opening
+// another.
+func (s *subscription) closePubSub() error {
+	s.mu.Lock()
+	s.closing = true
+	ps := s.ps
+	s.mu.Unlock()
+	return ps.Close()
+}
+
 // forward moves messages from go-redis into C without ever blocking, so a
 // slow reader loses messages instead of stalling the connection. go-redis
-// closes in when the PubSub is closed, whoever closed it.
-func (s *subscription) forward(in <-chan *goredis.Message) {
+// closes its channel when the PubSub is closed, whoever closed it.
+func (s *subscription) forward(ps *goredis.PubSub) {
 	defer close(s.done)
 	defer close(s.c)
-	for m := range in {
-		select {
-		case s.c <- []byte(m.Payload):
-		default:
-			s.bus.dropped.Add(1)
+	if !s.bus.sharded {
+		for m := range ps.Channel() {
+			s.deliver(m)
+		}
+	} else {
+		for ps != nil && s.forwardSharded(ps) {
+			ps = s.resubscribe()
 		}
 	}
 	s.bus.mu.Lock()
 	delete(s.bus.subs, s)
 	s.bus.mu.Unlock()
+}
+
+func (s *subscription) deliver(m *goredis.Message) {
+	select {
+	case s.c <- []byte(m.Payload):
+	default:
+		s.bus.dropped.Add(1)
+	}
+}
+
+// forwardSharded forwards until ps is closed, and reports whether it ended
+// because Redis dropped the subscription: a node that no longer owns the
+// channel's slot sends SUNSUBSCRIBE to its subscribers.
+func (s *subscription) forwardSharded(ps *goredis.PubSub) (moved bool) {
+	for v := range ps.ChannelWithSubscriptions() {
+		switch m := v.(type) {
+		case *goredis.Message:
+			s.deliver(m)
+		case *goredis.Subscription:
+			if m.Kind == "sunsubscribe" && m.Channel == s.name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// resubscribe subscribes again, wherever the slot is now, until it succeeds
+// or the subscription is closed (nil). Messages published in between are
+// lost, as during any reconnect; room numbering shows the gap to clients.
+func (s *subscription) resubscribe() *goredis.PubSub {
+	for attempt := 0; ; attempt++ {
+		s.mu.Lock()
+		closing := s.closing
+		s.mu.Unlock()
+		if closing {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), confirmTimeout)
+		ps := s.bus.pubSub(ctx, s.name)
+		err := s.bus.confirm(ctx, ps, s.name)
+		if err == nil {
+			s.mu.Lock()
+			if s.closing {
+				s.mu.Unlock()
+				cancel()
+				_ = ps.Close()
+				return nil
+			}
+			old := s.ps
+			s.ps = ps
+			s.mu.Unlock()
+			cancel()
+			_ = old.Close()
+			return ps
+		}
+		_ = ps.Close()
+		_ = backoff(ctx, s.bus.client, attempt)
+		cancel()
+	}
 }

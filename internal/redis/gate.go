@@ -331,7 +331,9 @@ func (g *Gate) Give(ctx context.Context, offerID, userID uuid.UUID, qty int) err
 	if g.closed.Load() {
 		return fmt.Errorf("redis: gate give: %w", ErrGateClosed)
 	}
-	err := gateGiveScript.Run(ctx, g.client, g.keys(offerID), userID.String(), qty).Err()
+	err := retryUnexecuted(ctx, g.client, func(ctx context.Context) error {
+		return gateGiveScript.Run(ctx, g.client, g.keys(offerID), userID.String(), qty).Err()
+	})
 	// Even after an error the script may have run; lowering the flag is
 	// always safe, it only sends the next taps to Redis.
 	g.clearSoldOut(offerID)
@@ -365,7 +367,9 @@ func (g *Gate) Load(ctx context.Context, offerID uuid.UUID, available int, custo
 			args = append(args, u.String(), n)
 		}
 	}
-	err := gateLoadScript.Run(ctx, g.client, g.keys(offerID), args...).Err()
+	err := retryUnexecuted(ctx, g.client, func(ctx context.Context) error {
+		return gateLoadScript.Run(ctx, g.client, g.keys(offerID), args...).Err()
+	})
 	g.clearSoldOut(offerID)
 	if err != nil {
 		return fmt.Errorf("redis: gate load: %w", err)
@@ -379,7 +383,12 @@ func (g *Gate) Available(ctx context.Context, offerID uuid.UUID) (int, bool, err
 	if g.closed.Load() {
 		return 0, false, fmt.Errorf("redis: gate available: %w", ErrGateClosed)
 	}
-	s, err := g.client.Get(ctx, g.keys(offerID)[0]).Result()
+	var s string
+	err := retryUnexecuted(ctx, g.client, func(ctx context.Context) error {
+		var err error
+		s, err = g.client.Get(ctx, g.keys(offerID)[0]).Result()
+		return err
+	})
 	if errors.Is(err, goredis.Nil) {
 		return 0, false, nil
 	}
@@ -671,27 +680,57 @@ type scriptCall struct {
 	args   []any
 }
 
-// eval runs calls in one pipeline by digest and, for those Redis no longer
-// has cached (a restarted or flushed server), again by source in a second
-// one. A NOSCRIPT reply means the script did not run, so the retry cannot
-// apply a call twice. Errors are left on the returned commands.
+// eval runs calls in one pipeline and leaves each call's error on its
+// command. Calls that Redis provably did not run (unexecuted: the slot is
+// moving, the cluster is failing over, the master is gone) are sent again
+// until ctx ends, so a failover costs the batch time, not an error; a call
+// that may have run is never sent twice by this loop.
+//
+// In a Redis Cluster the pipeline is split per master by the client and the
+// parts go out at once. Each call is one offer's script on that offer's
+// slot, so a batch is grouped per slot by construction.
 func (g *Gate) eval(ctx context.Context, calls []scriptCall) []*goredis.Cmd {
 	cmds := make([]*goredis.Cmd, len(calls))
+	pending := make([]int, len(calls))
+	for i := range pending {
+		pending[i] = i
+	}
+	for attempt := 0; ; attempt++ {
+		g.evalOnce(ctx, calls, pending, cmds)
+		again := pending[:0:0]
+		for _, i := range pending {
+			if unexecuted(cmds[i].Err()) {
+				again = append(again, i)
+			}
+		}
+		if len(again) == 0 || backoff(ctx, g.client, attempt) != nil {
+			return cmds
+		}
+		pending = again
+	}
+}
+
+// evalOnce runs the calls at indexes which in one pipeline by digest and,
+// for those Redis no longer has cached (a restarted or flushed server, a
+// promoted replica), again by source in a second one. A NOSCRIPT reply means
+// the script did not run, so the retry cannot apply a call twice.
+func (g *Gate) evalOnce(ctx context.Context, calls []scriptCall, which []int, cmds []*goredis.Cmd) {
 	pipe := g.client.Pipeline()
-	for i, c := range calls {
+	for _, i := range which {
+		c := calls[i]
 		cmds[i] = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
 	}
 	_, _ = pipe.Exec(ctx) // each command carries its own error
 	g.roundTrips.Add(1)
 
 	var missing []int
-	for i, cmd := range cmds {
-		if isNoScript(cmd.Err()) {
+	for _, i := range which {
+		if isNoScript(cmds[i].Err()) {
 			missing = append(missing, i)
 		}
 	}
 	if len(missing) == 0 {
-		return cmds
+		return
 	}
 	pipe = g.client.Pipeline()
 	for _, i := range missing {
@@ -699,7 +738,6 @@ func (g *Gate) eval(ctx context.Context, calls []scriptCall) []*goredis.Cmd {
 	}
 	_, _ = pipe.Exec(ctx)
 	g.roundTrips.Add(1)
-	return cmds
 }
 
 func isNoScript(err error) bool {

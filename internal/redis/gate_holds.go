@@ -93,10 +93,17 @@ func (g *Gate) answerHolds(offerID uuid.UUID, batch []*holdsRequest) {
 	for i, r := range batch {
 		fields[i] = r.user.String()
 	}
-	pipe := g.client.Pipeline()
-	exists := pipe.Exists(ctx, keys[0])
-	counts := pipe.HMGet(ctx, keys[1], fields...)
-	_, err := pipe.Exec(ctx)
+	var (
+		exists *goredis.IntCmd
+		counts *goredis.SliceCmd
+	)
+	err := retryUnexecuted(ctx, g.client, func(ctx context.Context) error {
+		pipe := g.client.Pipeline()
+		exists = pipe.Exists(ctx, keys[0])
+		counts = pipe.HMGet(ctx, keys[1], fields...)
+		_, err := pipe.Exec(ctx)
+		return err
+	})
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		for _, r := range batch {
 			r.done <- holdsAnswer{err: fmt.Errorf("redis: gate holds: %w", err)}

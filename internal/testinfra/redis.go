@@ -109,9 +109,10 @@ func freePort() (int, error) {
 }
 
 type redisServer struct {
-	bin  string
-	port int
-	dir  string
+	bin   string
+	port  int
+	dir   string
+	extra []string // more redis-server arguments
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -120,14 +121,15 @@ type redisServer struct {
 
 func (s *redisServer) start() error {
 	s.out = &SyncBuffer{}
-	cmd := exec.Command(s.bin,
+	args := append([]string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
 		"--appendonly", "no",
 		"--daemonize", "no",
 		"--dir", s.dir,
-	)
+	}, s.extra...)
+	cmd := exec.Command(s.bin, args...)
 	cmd.Stdout = s.out
 	cmd.Stderr = s.out
 	if err := cmd.Start(); err != nil {

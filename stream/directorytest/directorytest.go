@@ -59,6 +59,14 @@ func Run(t *testing.T, newBackend Factory) {
 		{"ClaimRaceOneWinner", testClaimRace},
 		{"InvalidInputChangesNothing", testInvalid},
 		{"CancelledContext", testCancelled},
+		{"RelayBreadthFirst", testRelayBreadthFirst},
+		{"RelayKeep", testRelayKeep},
+		{"RelayAvoidAndDeadParent", testRelayAvoid},
+		{"RelayNoCycle", testRelayNoCycle},
+		{"RelayLeaveAndExpire", testRelayLeave},
+		{"RelayRaceKeepsFanout", testRelayRace},
+		{"RelayInvalidInput", testRelayInvalid},
+		{"RelayFanoutKept", testRelayFanoutKept},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newBackend(t)) })
@@ -393,4 +401,314 @@ func testCancelled(t *testing.T, b Backend) {
 	// Nothing was written.
 	expectNodes(t, testCtx(t), b.Node2)
 	expectNoOrigin(t, testCtx(t), b.Node2, show)
+}
+
+// ---- relay trees ----
+
+// relayNode is a node feeding at most fanout others.
+func relayNode(id string, fanout int) stream.Node {
+	n := node(id)
+	n.RelayFanout = fanout
+	return n
+}
+
+// place asks d for a place for nodeID and checks it got want at depth.
+func place(t *testing.T, ctx context.Context, d stream.Directory, show uuid.UUID, req stream.RelayRequest, want string, depth int) {
+	t.Helper()
+	got, err := d.PlaceRelay(ctx, show, req, long)
+	if err != nil {
+		t.Fatalf("PlaceRelay(%s, %+v): %v", show, req, err)
+	}
+	if got.Parent.ID != want || got.Depth != depth {
+		t.Fatalf("PlaceRelay(%+v) = %s at depth %d; want %s at depth %d", req, got.Parent.ID, got.Depth, want, depth)
+	}
+	if want != "" && got.Parent.URL != node(want).URL {
+		t.Fatalf("PlaceRelay(%+v): parent URL %q, want the node's own %q", req, got.Parent.URL, node(want).URL)
+	}
+}
+
+func expectTree(t *testing.T, ctx context.Context, d stream.Directory, show uuid.UUID, want map[string]string) {
+	t.Helper()
+	got, err := d.RelayTree(ctx, show)
+	if err != nil {
+		t.Fatalf("RelayTree: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("RelayTree = %v, want %v", got, want)
+	}
+	for c, p := range want {
+		if got[c] != p {
+			t.Fatalf("RelayTree = %v, want %v", got, want)
+		}
+	}
+}
+
+func expectCode(t *testing.T, err error, code apperr.Code, what string) {
+	t.Helper()
+	if !errors.Is(err, apperr.E(code)) {
+		t.Fatalf("%s: got %v, want a %v error", what, err, code)
+	}
+}
+
+// liveShow heartbeats the nodes (fanout 2 each, unless given) and makes
+// "origin" the origin of a new show.
+func liveShow(t *testing.T, ctx context.Context, b Backend, ids ...string) uuid.UUID {
+	t.Helper()
+	show := uuid.New()
+	heartbeat(t, ctx, b.Node1, relayNode("origin", 2), long)
+	for _, id := range ids {
+		heartbeat(t, ctx, b.Node2, relayNode(id, 2), long)
+	}
+	claim(t, ctx, b.Node1, show, "origin", long)
+	return show
+}
+
+// testRelayBreadthFirst: the origin fills first, then its children in
+// order, so the tree stays as shallow as the fanout allows.
+func testRelayBreadthFirst(t *testing.T, b Backend) {
+	ctx := testCtx(t)
+	show := liveShow(t, ctx, b, "a", "b", "c", "d", "e", "f", "g")
+	place(t, ctx, b.Node1, show, stream.RelayRequest{Node: "a"}, "origin", 1)
+	place(t, ctx, b.Node2, show, stream.RelayRequest{Node: "b"}, "origin", 1)
+	place(t, ctx, b.Node1, show, stream.RelayRequest{Node: "c"}, "a", 2)
+	place(t, ctx, b.Node2, show, stream.RelayRequest{Node: "d"}, "a", 2)
+	place(t, ctx, b.Node1, show, stream.RelayRequest{Node: "e"}, "b", 2)
+	place(t, ctx, b.Node2, show, stream.RelayRequest{Node: "f"}, "b", 2)
+	place(t, ctx, b.Node1, show, stream.RelayRequest{Node: "g"}, "c", 3)
+	expectTree(t, ctx, b.Node2, show, map[string]string{"a": "origin", "b": "origin", "c": "a", "d": "a", "e": "b", "f": "b", "g": "c"})
+	// Another show has a tree of its own.
+	other := uuid.New()
+	claim(t, ctx, b.Node1, other, "origin", long)
+	place(t, ctx, b.Node1, other, stream.RelayRequest{Node: "g"}, "origin", 1)
+	expectTree(t, ctx, b.Node2, other, map[string]string{"g": "origin"})
+	// A node with a fanout of its own: the origin feeding one.
+	narrow := uuid.New()
+	heartbeat(t, ctx, b.Node1, relayNode("solo", 1), long)
+	claim(t, ctx, b.Node1, narrow, "solo", long)
+	place(t, ctx, b.Node1, narrow, stream.RelayRequest{Node: "a"}, "solo", 1)
+	place(t, ctx, b.Node2, narrow, stream.RelayRequest{Node: "b"}, "a", 2)
+}
+
+// testRelayKeep: a heartbeat keeps a node under its parent, even a full
+// one, and fails once the parent no longer leads to the origin.
+func testRelayKeep(t *testing.T, b Backend) {
+	ctx := testCtx(t)
+	show := liveShow(t, ctx, b, "a", "b", "c")
+	place(t, ctx, b.Node1, show, stream.RelayRequest{Node: "a"}, "origin", 1)
+	place(t, ctx, b.Node1, show, stream.RelayRequest{Node: "b"}, "origin", 1)
+	place(t, ctx, b.Node1, show, stream.RelayRequest{Node: "c"}, "a", 2)
+	place(t, ctx, b.Node2, show, stream.RelayRequest{Node: "a", Keep: "origin"}, "origin", 1)
+	place(t, ctx, b.Node2, show, stream.RelayRequest{Node: "c", Keep: "a"}, "a", 2)
+	// b leaves the tree: c cannot claim to hang under it.
+	if err := b.Node1.LeaveRelay(ctx, show, "b"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.Node2.PlaceRelay(ctx, show, stream.RelayRequest{Node: "c", Keep: "b"}, long)
+	expectConflict(t, err, "keeping a parent outside the tree")
+	// Nor may a node keep a parent below itself.
+	_, err = b.Node2.PlaceRelay(ctx, show, stream.RelayRequest{Node: "a", Keep: "c"}, long)
+	expectConflict(t, err, "keeping its own child as parent")
+	expectTree(t, ctx, b.Node1, show, map[string]string{"a": "origin", "c": "a"})
+}
+
+// testRelayAvoid: a node that cannot reach its parent names it and is put
+// elsewhere; a dead relay's subtree is no place for anyone.
+func testRelayAvoid(t *testing.T, b Backend) {
+	ctx := testCtx(t)
+	show := liveShow(t, ctx, b, "a", "b", "c")
+	heartbeat(t, ctx, b.Node2, relayNode("dying", 2), short)
+	place(t, ctx, b.Node1, show, stream.RelayRequest{Node: "dying"}, "origin", 1)
+	place(t, ctx, b.Node1, show, stream.RelayRequest{Node: "a"}, "origin", 1)
+	place(t, ctx, b.Node1, show, stream.RelayRequest{Node: "b"}, "a", 2)
+	// c would go under a; it failed to pull from a.
+	place(t, ctx, b.Node2, show, stream.RelayRequest{Node: "c", Avoid: []string{"a"}}, "dying", 2)
+	b.Advance(3 * short)
+	// "dying" is gone: its slot under the origin is free, its child must move.
+	_, err := b.Node1.PlaceRelay(ctx, show, stream.RelayRequest{Node: "c", Keep: "dying"}, long)
+	expectConflict(t, err, "keeping a dead parent")
+	place(t, ctx, b.Node1, show, stream.RelayRequest{Node: "c", Avoid: []string{"dying"}}, "origin", 1)
+	// Avoiding every node that has room: none.
+	_, err = b.Node2.PlaceRelay(ctx, show, stream.RelayRequest{Node: "x", Avoid: []string{"a", "b", "c"}}, long)
+	expectCode(t, err, apperr.Unavailable, "placing with every parent avoided")
+}
+
+// testRelayNoCycle: a node is never placed under its own subtree, even
+// when only its subtree has room.
+func testRelayNoCycle(t *testing.T, b Backend) {
+	ctx := testCtx(t)
+	show := uuid.New()
+	// origin → b → a → c; only a and c feed more than one.
+	heartbeat(t, ctx, b.Node1, relayNode("origin", 1), long)
+	heartbeat(t, ctx, b.Node1, relayNode("b", 1), long)
+	heartbeat(t, ctx, b.Node2, relayNode("a", 2), long)
+	heartbeat(t, ctx, b.Node2, relayNode("c", 2), long)
+	claim(t, ctx, b.Node1, show, "origin", long)
+	place(t, ctx, b.Node1, show, stream.RelayRequest{Node: "b"}, "origin", 1)
+	place(t, ctx, b.Node1, show, stream.RelayRequest{Node: "a"}, "b", 2)
+	place(t, ctx, b.Node1, show, stream.RelayRequest{Node: "c"}, "a", 3)
+	// a re-attaches: its own place under b is free again.
+	place(t, ctx, b.Node2, show, stream.RelayRequest{Node: "a"}, "b", 2)
+	// Without b, only a's own child c has room: no place.
+	_, err := b.Node2.PlaceRelay(ctx, show, stream.RelayRequest{Node: "a", Avoid: []string{"b"}}, long)
+	expectCode(t, err, apperr.Unavailable, "placing a node with only its descendants left")
+	expectTree(t, ctx, b.Node1, show, map[string]string{"a": "b", "b": "origin", "c": "a"})
+	// The origin has no place in its own tree; a show without one has no tree.
+	_, err = b.Node1.PlaceRelay(ctx, show, stream.RelayRequest{Node: "origin"}, long)
+	expectCode(t, err, apperr.Invalid, "placing the origin")
+	_, err = b.Node1.PlaceRelay(ctx, uuid.New(), stream.RelayRequest{Node: "a"}, long)
+	expectCode(t, err, apperr.NotFound, "placing under a show with no origin")
+}
+
+// testRelayLeave: leaving frees the parent's slot; links not refreshed expire.
+func testRelayLeave(t *testing.T, b Backend) {
+	ctx := testCtx(t)
+	show := liveShow(t, ctx, b, "a", "b", "c")
+	place(t, ctx, b.Node1, show, stream.RelayRequest{Node: "a"}, "origin", 1)
+	if _, err := b.Node1.PlaceRelay(ctx, show, stream.RelayRequest{Node: "b"}, short); err != nil {
+		t.Fatal(err)
+	}
+	place(t, ctx, b.Node1, show, stream.RelayRequest{Node: "c"}, "a", 2)
+	if err := b.Node2.LeaveRelay(ctx, show, "a"); err != nil {
+		t.Fatal(err)
+	}
+	// Leaving twice, or a show without a tree, is no error.
+	if err := b.Node2.LeaveRelay(ctx, show, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Node2.LeaveRelay(ctx, uuid.New(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	expectTree(t, ctx, b.Node1, show, map[string]string{"b": "origin", "c": "a"})
+	b.Advance(3 * short)
+	expectTree(t, ctx, b.Node1, show, map[string]string{"c": "a"})
+	place(t, ctx, b.Node2, show, stream.RelayRequest{Node: "a"}, "origin", 1)
+	place(t, ctx, b.Node2, show, stream.RelayRequest{Node: "b"}, "origin", 1)
+}
+
+// testRelayRace has many nodes, over both directories, attach at once: no
+// parent gets more children than its fanout, every node leads to the
+// origin, and the tree is as shallow as breadth-first placement makes it.
+func testRelayRace(t *testing.T, b Backend) {
+	ctx := testCtx(t)
+	const n, fanout = 30, 3
+	show := uuid.New()
+	heartbeat(t, ctx, b.Node1, relayNode("origin", fanout), long)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("edge-%02d", i)
+		heartbeat(t, ctx, b.Node2, relayNode(ids[i], fanout), long)
+	}
+	claim(t, ctx, b.Node1, show, "origin", long)
+	start := make(chan struct{})
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		d := b.Node1
+		if i%2 == 1 {
+			d = b.Node2
+		}
+		wg.Go(func() {
+			<-start
+			_, errs[i] = d.PlaceRelay(ctx, show, stream.RelayRequest{Node: ids[i]}, long)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%s: %v", ids[i], err)
+		}
+	}
+	tree, err := b.Node1.RelayTree(ctx, show)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tree) != n {
+		t.Fatalf("the tree has %d links, want %d", len(tree), n)
+	}
+	kids := map[string]int{}
+	for _, p := range tree {
+		kids[p]++
+	}
+	for p, k := range kids {
+		if k > fanout {
+			t.Errorf("%s feeds %d nodes, over its fanout of %d", p, k, fanout)
+		}
+	}
+	// 3 + 9 + 27 places within three hops: 30 nodes need no fourth.
+	for _, id := range ids {
+		depth, cur := 0, id
+		for cur != "origin" {
+			depth++
+			next, ok := tree[cur]
+			if !ok || depth > n {
+				t.Fatalf("%s does not lead to the origin: %v", id, tree)
+			}
+			cur = next
+		}
+		if depth > 3 {
+			t.Errorf("%s is %d hops from the origin; breadth-first placement needs at most 3", id, depth)
+		}
+	}
+}
+
+func testRelayInvalid(t *testing.T, b Backend) {
+	ctx := testCtx(t)
+	show := liveShow(t, ctx, b, "a")
+	place(t, ctx, b.Node1, show, stream.RelayRequest{Node: "a"}, "origin", 1)
+	bad := []struct {
+		what string
+		err  error
+	}{
+		{"place without a node", func() error {
+			_, err := b.Node1.PlaceRelay(ctx, show, stream.RelayRequest{}, long)
+			return err
+		}()},
+		{"place in the nil show", func() error {
+			_, err := b.Node1.PlaceRelay(ctx, uuid.Nil, stream.RelayRequest{Node: "a"}, long)
+			return err
+		}()},
+		{"place with a zero ttl", func() error {
+			_, err := b.Node1.PlaceRelay(ctx, show, stream.RelayRequest{Node: "a"}, 0)
+			return err
+		}()},
+		{"leave without a node", b.Node1.LeaveRelay(ctx, show, "")},
+		{"tree of the nil show", func() error {
+			_, err := b.Node1.RelayTree(ctx, uuid.Nil)
+			return err
+		}()},
+	}
+	for _, tc := range bad {
+		if !errors.Is(tc.err, apperr.E(apperr.Invalid)) {
+			t.Errorf("%s: got %v, want an invalid-input error", tc.what, tc.err)
+		}
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := b.Node1.PlaceRelay(cancelled, show, stream.RelayRequest{Node: "b"}, long); !errors.Is(err, context.Canceled) {
+		t.Errorf("PlaceRelay with a cancelled context: %v", err)
+	}
+	if err := b.Node1.LeaveRelay(cancelled, show, "a"); !errors.Is(err, context.Canceled) {
+		t.Errorf("LeaveRelay with a cancelled context: %v", err)
+	}
+	if _, err := b.Node1.RelayTree(cancelled, show); !errors.Is(err, context.Canceled) {
+		t.Errorf("RelayTree with a cancelled context: %v", err)
+	}
+	expectTree(t, ctx, b.Node2, show, map[string]string{"a": "origin"})
+}
+
+// testRelayFanoutKept: a node's fanout comes back with it, and a node that
+// gives none (an older node) feeds one.
+func testRelayFanoutKept(t *testing.T, b Backend) {
+	ctx := testCtx(t)
+	heartbeat(t, ctx, b.Node1, relayNode("wide", 3), long)
+	nodes, err := b.Node2.Nodes(ctx)
+	if err != nil || len(nodes) != 1 || nodes[0].RelayFanout != 3 {
+		t.Fatalf("Nodes = %+v, %v; want wide with a fanout of 3", nodes, err)
+	}
+	show := uuid.New()
+	heartbeat(t, ctx, b.Node1, node("old"), long) // RelayFanout 0
+	claim(t, ctx, b.Node1, show, "old", long)
+	place(t, ctx, b.Node2, show, stream.RelayRequest{Node: "wide"}, "old", 1)
+	place(t, ctx, b.Node2, show, stream.RelayRequest{Node: "x"}, "wide", 2)
 }
