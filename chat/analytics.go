@@ -18,11 +18,17 @@ type Recorder interface {
 	// Join: a viewer connected. viewer identifies them across reconnects
 	// and nodes: "u:<user id>" when signed in, else "a:<visitor key>".
 	Join(show uuid.UUID, viewer string, at time.Time)
-	// Leave: a connection that joined ended.
-	Leave(show uuid.UUID, at time.Time)
-	Chat(show uuid.UUID)
-	Reaction(show uuid.UUID, n int)
-	CardTap(show, offer uuid.UUID)
+	// Leave: a connection of viewer that joined ended.
+	Leave(show uuid.UUID, viewer string, at time.Time)
+	// Chat, Reaction and CardTap name the viewer, so the brand's data bank
+	// can count distinct people who took part (not only how often).
+	Chat(show uuid.UUID, viewer string)
+	Reaction(show uuid.UUID, viewer string, n int)
+	CardTap(show, offer uuid.UUID, viewer string)
+	// LostIntent: a wish to buy the offer that cannot be met (a cause of
+	// checkout's Lost… constants), here a card tapped while the offer
+	// cannot sell.
+	LostIntent(show, offer uuid.UUID, cause string)
 }
 
 // VisitorCookie names an anonymous viewer's browser across reconnects, so

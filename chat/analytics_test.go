@@ -131,3 +131,42 @@ func TestAnalyticsHooks(t *testing.T) {
 		t.Fatalf("taps on the bag = %d, want 2 (offers %+v)", bagTaps, st.Offers)
 	}
 }
+
+// A card tapped while its offer is sold out is a buyer turned away: the
+// live room counts it as a lost intent (the player's buy button is disabled
+// then, so the tap is the only sign). While the offer sells, a tap is only
+// a tap.
+func TestTapOnSoldOutCountsLostIntent(t *testing.T) {
+	ctx := context.Background()
+	rec := &analytics.Recorder{Node: "a"}
+	w := newWorld(t, memory.NewBus(), withAnalytics(rec))
+	rec.Store = w.db
+	v, _ := w.join("viewer")
+	v.send(map[string]any{"type": "tap", "offer_id": w.offer})
+	o, err := w.db.OfferByID(ctx, w.offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := 0
+	if _, err := w.shop.UpdateSKU(ctx, w.users["brand"], o.SKUID, checkout.SKUPatch{OnHand: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	v.until(func(f map[string]any) bool {
+		return (f["type"] == "stock" || f["type"] == "sold_out") && f["offer_id"] == w.offer.String() && (f["available"] == 0.0 || f["type"] == "sold_out")
+	}, "the offer sold out")
+	v.send(map[string]any{"type": "tap", "offer_id": w.offer})
+	v.send(map[string]any{"type": "tap", "offer_id": w.offer})
+	// A chat line after the taps: the room has handled them when it comes back.
+	v.send(map[string]any{"type": "chat", "text": "sold out already?"})
+	v.next("chat")
+	if err := rec.Flush(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	lost, err := w.db.LostIntents(ctx, []uuid.UUID{w.show})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lost) != 1 || lost[0].Cause != checkout.LostSoldOut || lost[0].N != 2 || lost[0].OfferID != w.offer {
+		t.Fatalf("lost intents = %+v, want the two taps after the sell-out", lost)
+	}
+}

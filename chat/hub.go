@@ -298,7 +298,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.readLoop(ctx)
 		room.leave(c)
 		if h.Analytics != nil {
-			h.Analytics.Leave(room.showID, time.Now())
+			h.Analytics.Leave(room.showID, c.who, time.Now())
 		}
 		h.metrics.conns.Dec()
 		c.stop(websocket.CloseNormalClosure, "")

@@ -842,7 +842,7 @@ func (r *Room) chat(ctx context.Context, c *conn, f *ClientFrame) error {
 		k.add(Line{ShowID: r.showID, Epoch: epoch, Seq: seq, ID: id, Author: Author{ID: u.ID, Name: u.DisplayName}, Staff: staff, Text: f.Text, At: at})
 	}
 	if r.hub.Analytics != nil {
-		r.hub.Analytics.Chat(r.showID)
+		r.hub.Analytics.Chat(r.showID, c.who)
 	}
 	return nil
 }
@@ -874,7 +874,7 @@ func (r *Room) react(c *conn, f *ClientFrame) error {
 	r.reacts[f.Emoji]++
 	r.mu.Unlock()
 	if r.hub.Analytics != nil {
-		r.hub.Analytics.Reaction(r.showID, 1)
+		r.hub.Analytics.Reaction(r.showID, c.who, 1)
 	}
 	return nil
 }
@@ -893,9 +893,32 @@ func (r *Room) tap(ctx context.Context, c *conn, f *ClientFrame) error {
 		return apperr.Errorf(apperr.NotFound, "offer %s is not in this show", f.OfferID)
 	}
 	if r.hub.Analytics != nil {
-		r.hub.Analytics.CardTap(r.showID, f.OfferID)
+		r.hub.Analytics.CardTap(r.showID, f.OfferID, c.who)
+		if cause := r.unsellable(f.OfferID, time.Now()); cause != "" {
+			r.hub.Analytics.LostIntent(r.showID, f.OfferID, cause)
+		}
 	}
 	return nil
+}
+
+// unsellable names why the offer cannot sell now, as the room knows it: it
+// is sold out, or its drop window has closed (a drop still to open is not
+// a loss: the viewer can come back). "" when it can sell. The player's buy
+// button is disabled then, so a tap on the card is the only sign of a
+// buyer turned away (the "3,000 taps left unanswered" of a sold-out bag).
+func (r *Room) unsellable(id uuid.UUID, now time.Time) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v := r.offers[id]
+	switch {
+	case v == nil:
+		return ""
+	case v.Drop && v.DropClosesAt != nil && !now.Before(*v.DropClosesAt):
+		return checkout.LostDropClosed
+	case v.Available <= 0:
+		return checkout.LostSoldOut
+	}
+	return ""
 }
 
 // flushReactions publishes this node's reaction counts since the last tick,

@@ -568,6 +568,17 @@ func (d *Draws) draw(ctx context.Context, id uuid.UUID) error {
 	if err != nil {
 		return err
 	}
+	// Every entry left without a hold is a lost intent, counted once: only
+	// the attempt whose FinishDraw landed gets here.
+	held := 0
+	for _, w := range result {
+		if w.ReservationID != nil {
+			held++
+		}
+	}
+	for range len(entries) - held {
+		s.lost(o.ShowID, o.ID, LostNotInDraw)
+	}
 	s.ForgetShow(o.ShowID)
 	s.stockChanged(o)
 	for rank, w := range result {

@@ -58,6 +58,10 @@ type Reservation struct {
 	CreatedAt  time.Time        `json:"created_at"`
 	ExpiresAt  time.Time        `json:"expires_at"`
 	UpdatedAt  time.Time        `json:"updated_at"`
+	// Checkout says a payment was submitted for the hold at least once (an
+	// order was begun on it). Only ExpireDue fills it: a hold that expires
+	// after checkout is an abandoned checkout, not a forgotten hold.
+	Checkout bool `json:"-"`
 }
 
 // OrderState is where an order is in its life: pending → paid → fulfilled,

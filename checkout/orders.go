@@ -159,6 +159,7 @@ func (s *Service) placeOrder(ctx context.Context, u *account.User, req OrderRequ
 			s.log().WarnContext(ctx, "abandoning a declined order", "order", o.ID, "err", aerr)
 		}
 		s.Metrics.payment("failed")
+		s.lost(o.ShowID, o.OfferID, LostPaymentDeclined)
 		return nil, err
 	default:
 		// Unknown outcome: the order stays pending until the reconciler asks the provider.
@@ -208,6 +209,7 @@ func (s *Service) reconcile(ctx context.Context) error {
 				return err
 			}
 			s.Metrics.payment("reconciled_abandoned")
+			s.lost(o.ShowID, o.OfferID, LostPaymentDeclined)
 		default:
 			s.log().WarnContext(ctx, "looking up a pending payment", "order", o.ID, "err", err)
 		}

@@ -38,6 +38,27 @@ type Notifier interface {
 	DropChanged(o *Offer)
 }
 
+// Intents counts wishes to buy that did not become sales, by cause, for
+// the brand's data bank (internal/analytics.Recorder implements it). Calls
+// must only touch memory: they run on the buy path and in the sweeper.
+type Intents interface {
+	LostIntent(showID, offerID uuid.UUID, cause string)
+}
+
+// Lost-intent causes, as Intents hears them. Each is counted once where it
+// is decided: a refused tap, a hold that ends unsold, a declined charge, a
+// draw entry left without a hold.
+const (
+	LostSoldOut           = "sold_out"
+	LostLimitReached      = "limit_reached"
+	LostDropClosed        = "drop_closed" // the drop window is shut, or the show is over
+	LostNotInDraw         = "not_in_draw"
+	LostHoldExpired       = "hold_expired"       // expired before any payment was submitted for it
+	LostReleased          = "released"           // let go by its buyer
+	LostPaymentDeclined   = "payment_declined"   // each charge that did not go through
+	LostCheckoutAbandoned = "checkout_abandoned" // expired after a payment was submitted for it
+)
+
 // Service is the buy path: the Go API behind the HTTP routes and the live
 // room's buy button, with the same rules for both. Its exported fields are
 // wired by cmd; zero tunables take defaults.
@@ -51,6 +72,7 @@ type Service struct {
 	// Replays says until when an ended show's offers stay on sale from its
 	// replay (replay.Service); nil: sales end with the show.
 	Replays ReplaySales
+	Intents Intents  // optional: lost intents for the data bank
 	Metrics *Metrics // optional
 	// DrawStore, when set, keeps a first-come drop from opening on an
 	// offer whose units a draw is selling.
@@ -235,6 +257,9 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 		return nil, false, apperr.Errorf(apperr.NotFound, "offer %s not found", req.OfferID)
 	}
 	if err := s.checkOnSale(ctx, sh); err != nil {
+		if apperr.CodeOf(err) == apperr.Conflict {
+			s.lost(o.ShowID, o.ID, LostDropClosed)
+		}
 		return nil, false, err
 	}
 	hash := requestHash(req.OfferID.String(), fmt.Sprint(req.Quantity))
@@ -290,6 +315,11 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 				s.log().WarnContext(ctx, "correcting the stock gate", "offer", o.ID, "err", lerr)
 			}
 			s.Metrics.tap("ledger_refused")
+			if errors.Is(err, ErrSoldOut) {
+				s.lost(o.ShowID, o.ID, LostSoldOut)
+			} else {
+				s.lost(o.ShowID, o.ID, LostLimitReached)
+			}
 		}
 		return nil, false, err
 	}
@@ -365,6 +395,13 @@ func (s *Service) give(ctx context.Context, o *Offer, userID uuid.UUID, qty int)
 	}
 }
 
+// lost counts a lost intent, when the data bank is wired.
+func (s *Service) lost(showID, offerID uuid.UUID, cause string) {
+	if s.Intents != nil {
+		s.Intents.LostIntent(showID, offerID, cause)
+	}
+}
+
 func (s *Service) stockChanged(o *Offer) {
 	if s.Notifier != nil {
 		s.Notifier.StockChanged(o.ShowID, o.ID)
@@ -388,6 +425,7 @@ func (s *Service) Release(ctx context.Context, u *account.User, id uuid.UUID) (*
 	if err != nil {
 		return nil, err
 	}
+	s.lost(r.ShowID, r.OfferID, LostReleased)
 	o := &Offer{ID: r.OfferID, ShowID: r.ShowID}
 	s.give(ctx, o, r.UserID, r.Quantity)
 	s.stockChanged(o)
@@ -522,6 +560,11 @@ func (s *Service) Sweep(ctx context.Context) error {
 			o := &Offer{ID: r.OfferID, ShowID: r.ShowID}
 			s.give(ctx, o, r.UserID, r.Quantity)
 			s.stockChanged(o)
+			if r.Checkout {
+				s.lost(r.ShowID, r.OfferID, LostCheckoutAbandoned)
+			} else {
+				s.lost(r.ShowID, r.OfferID, LostHoldExpired)
+			}
 		}
 		s.Metrics.expired(len(expired))
 		if len(expired) < batch {
@@ -691,16 +734,32 @@ func replay[T any](rec *Idempotency, hash string) (result *T, replayed bool, err
 // the ledger.
 func (s *Service) refuse(ctx context.Context, o *Offer, u *account.User, key, hash string, refusal error) (*Reservation, bool, error) {
 	if key == "" || !s.mayHold(ctx, o.ID, u.ID) {
+		s.lostTo(o, refusal)
 		return nil, false, refusal
 	}
 	rec, err := s.Ledger.LookupIdempotency(ctx, u.ID, opReserve, key)
 	if errors.Is(err, apperr.E(apperr.NotFound)) {
+		s.lostTo(o, refusal)
 		return nil, false, refusal
 	}
 	if err != nil {
 		return nil, false, err
 	}
 	return replay[Reservation](rec, hash)
+}
+
+// lostTo counts a tap refused with refusal (ErrSoldOut, ErrLimitReached or
+// ErrDropClosed) as a lost intent. A retry answered from its key's first,
+// winning answer is no loss and is not counted.
+func (s *Service) lostTo(o *Offer, refusal error) {
+	switch {
+	case errors.Is(refusal, ErrSoldOut):
+		s.lost(o.ShowID, o.ID, LostSoldOut)
+	case errors.Is(refusal, ErrLimitReached):
+		s.lost(o.ShowID, o.ID, LostLimitReached)
+	case errors.Is(refusal, ErrDropClosed):
+		s.lost(o.ShowID, o.ID, LostDropClosed)
+	}
 }
 
 // NewOffer is what a brand admin asks for to feature a SKU in a show.

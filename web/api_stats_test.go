@@ -83,14 +83,14 @@ func TestShowStatsFigures(t *testing.T) {
 
 	rec.Join(show, "u:"+viewerID, time.Now())
 	rec.Join(show, "a:someone-anonymous-1", time.Now())
-	rec.Chat(show)
-	rec.CardTap(show, uuid.MustParse(scarf))
+	rec.Chat(show, "u:"+viewerID)
+	rec.CardTap(show, uuid.MustParse(scarf), "u:"+viewerID)
 	viewer := bearer(e.creds.ViewerToken)
 	r := e.do("POST", "/api/reservations", map[string]any{"offer_id": scarf, "quantity": 1}, viewer)
 	resID := r.json(t)["reservation"].(map[string]any)["id"].(string)
 	ship := map[string]string{"name": "Vic", "line1": "1 Rue", "city": "Lyon", "country": "FR"}
 	e.want(e.do("POST", "/api/orders", map[string]any{"reservation_id": resID, "shipping": ship, "payment_token": "tok_visa"}, viewer), 201, "")
-	rec.Leave(show, time.Now())
+	rec.Leave(show, "u:"+viewerID, time.Now())
 	if err := rec.Flush(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}

@@ -246,6 +246,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/orders/{id}/refund", s.api(s.orderAction("refund")))
 	mux.HandleFunc("GET /api/brands/{id}/orders", s.api(s.listBrandOrders))
 	mux.HandleFunc("GET /api/brands/{id}/orders.csv", s.api(s.brandOrdersCSV))
+	mux.HandleFunc("GET /api/brands/{id}/insights", s.api(s.brandInsights))
+	mux.HandleFunc("GET /api/brands/{id}/insights.csv", s.api(s.brandInsightsCSV))
+	mux.HandleFunc("POST /api/shows/{id}/notify-followers", s.api(s.tellFollowers))
 	s.walletRoutes(mux)
 
 	if s.Live != nil {

@@ -143,8 +143,31 @@ func checkDrawn(t *testing.T, w *World, d *checkout.Draws, drawID uuid.UUID, ent
 
 // testDrawHoldsUnits: 40 accounts enter 3 times each, concurrently, for 7
 // units; the close draws 7 winners, each held one unit; the record verifies.
+// intents counts lost intents by cause.
+type intents struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *intents) LostIntent(_, _ uuid.UUID, cause string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[cause]++
+}
+
+func (c *intents) count(cause string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[cause]
+}
+
 func testDrawHoldsUnits(t *testing.T, world drawWorld) {
 	w, d := world(t, 7, 1)
+	lost := &intents{}
+	w.Svc.Intents = lost
 	ctx := context.Background()
 	rec, err := d.Open(ctx, w.host(), w.Show.ID, checkout.OpenDrawRequest{OfferID: w.Offer.ID, Seconds: 60})
 	must(t, err)
@@ -180,6 +203,11 @@ func testDrawHoldsUnits(t *testing.T, world drawWorld) {
 	// A second sweep changes nothing.
 	must(t, d.Sweep(ctx))
 	checkDrawn(t, w, d, rec.ID, entryOf, 7)
+	// The data bank hears of the tap refused during the draw and of every
+	// entry left without a hold, once.
+	if got, want := lost.count(checkout.LostNotInDraw), 40-7; got != want || lost.count(checkout.LostDropClosed) != 1 {
+		t.Fatalf("lost intents: not in the draw %d (want %d), drop closed %d (want 1)", got, want, lost.count(checkout.LostDropClosed))
+	}
 	// The listing carries the winners, in draw order, without the entries.
 	list, err := d.List(ctx, nil, w.Show.ID)
 	must(t, err)

@@ -144,6 +144,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		shop.Replays = replays
 		live.Timeline = db
 	}
+	// Lost intents (sold out, expired holds, declined cards…) are counted
+	// where checkout decides them, through the same recorder.
+	shop.Intents = stats
 	media := &stream.Server{
 		UDPAddr:    net.JoinHostPort(cfg.MediaAddr, strconv.Itoa(cfg.MediaPort)),
 		PublicIPs:  cfg.PublicIPs(),

@@ -73,7 +73,75 @@ type ShowDelta struct {
 	// (multiples of SampleEvery); instants with none are left out. An
 	// instant sent twice keeps the higher value.
 	Samples []Sample
+	// Lost are lost intents by offer and cause, ascending by offer then cause.
+	Lost []Lost
+	// People are engagement flags newly set on viewers, ascending by key;
+	// the store ORs them into what it has, so a flag sent twice is kept once.
+	People []PersonFlags
 }
+
+// Lost is a count of lost intents of one cause on one offer.
+type Lost struct {
+	OfferID uuid.UUID
+	Cause   string
+	N       int64
+}
+
+// PersonFlags are engagement flags of one viewer key in one show.
+type PersonFlags struct {
+	Viewer string
+	Flags  Engagement
+}
+
+// Engagement is a set of the ways a viewer took part in a show.
+type Engagement uint8
+
+const (
+	// Chatted: posted at least one chat message.
+	Chatted Engagement = 1 << iota
+	// Reacted: sent at least one reaction.
+	Reacted
+	// Watched: was connected for WatchedAtLeast in all (on one node).
+	Watched
+	// Tapped: opened at least one product card.
+	Tapped
+)
+
+// WatchedAtLeast is the watch time that makes a viewer "engaged".
+const WatchedAtLeast = time.Minute
+
+// Lost-intent causes: why a wish to buy did not become a sale. Each is
+// counted where it is decided (checkout's buy path, its sweeper, the
+// payment path, the draw), once per event.
+const (
+	// CauseSoldOut: a buy tap refused because no units were left.
+	CauseSoldOut = "sold_out"
+	// CauseLimitReached: a buy tap over the customer's per-customer limit.
+	CauseLimitReached = "limit_reached"
+	// CauseDropClosed: a buy tap on an offer not on sale (its flash-drop
+	// window is not open, or its show is over).
+	CauseDropClosed = "drop_closed"
+	// CauseNotInDraw: a draw entry that did not get a hold when the draw was drawn.
+	CauseNotInDraw = "not_in_draw"
+	// CauseHoldExpired: a hold that expired without its buyer ever
+	// submitting payment for it.
+	CauseHoldExpired = "hold_expired"
+	// CauseReleased: a hold its buyer let go.
+	CauseReleased = "released"
+	// CausePaymentDeclined: a charge the provider declined (each attempt;
+	// the buyer may try another card while the hold lasts).
+	CausePaymentDeclined = "payment_declined"
+	// CauseCheckoutAbandoned: a hold that expired after its buyer had
+	// submitted payment for it at least once (the charge was declined or
+	// never completed) — they reached checkout and left.
+	CauseCheckoutAbandoned = "checkout_abandoned"
+	// CauseOther: a cause this version does not name (never sent by it).
+	CauseOther = "other"
+)
+
+// Causes lists the named causes, in the order the console shows them.
+var Causes = []string{CauseSoldOut, CauseLimitReached, CauseDropClosed, CauseNotInDraw, CauseHoldExpired,
+	CauseReleased, CausePaymentDeclined, CauseCheckoutAbandoned}
 
 // Sample is the number of viewers connected at the instant At.
 type Sample struct {

@@ -2,10 +2,12 @@ package analytics
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,9 +16,13 @@ import (
 
 // Recorder collects one node's live-room figures in memory and flushes them
 // to the Store in batches. Its event methods (Join, Leave, Chat, Reaction,
-// CardTap) are safe for concurrent use, never wait on I/O, and allocate only
-// for what is new since the last flush (a viewer's first join, a show's
-// first event, an offer's first tap). Exported fields are set before Run.
+// CardTap, LostIntent) are safe for concurrent use, never wait on I/O, and
+// allocate only for what is new since the last flush (a viewer's first
+// join, a show's first event, an offer's first tap or loss, a viewer's
+// first engagement). It also keeps, per viewer and show on this node, what
+// the brand's data bank counts people by: connected time and the ways they
+// took part (Engagement), each flag sent once. Exported fields are set
+// before Run.
 type Recorder struct {
 	Store Store
 	// Node names this process in the store; default: a random UUID. Two
@@ -47,12 +53,29 @@ type tally struct {
 	taps                    map[uuid.UUID]int64
 	viewers                 []string
 	samples                 []Sample
+	lost                    map[lostKey]int64
+	// marked are people with engagement flags not yet sent.
+	marked []string
 
 	// Kept across flushes.
 	connected int64     // open connections now
 	lastAt    time.Time // when watch time and samples were last accounted up to
 	next      time.Time // the next sample instant
-	known     map[string]struct{}
+	people    map[string]*person
+}
+
+// person is one viewer key in one show on this node.
+type person struct {
+	conns   int           // open connections
+	since   time.Time     // when the first of them opened
+	watched time.Duration // connected time of connections already closed
+	flags   Engagement    // flags already marked (sent, or in marked)
+	pending Engagement    // flags marked since the last flush
+}
+
+type lostKey struct {
+	offer uuid.UUID
+	cause string
 }
 
 func (r *Recorder) init() {
@@ -78,7 +101,7 @@ func (r *Recorder) log() *slog.Logger {
 func (r *Recorder) tallyLocked(show uuid.UUID) *tally {
 	t := r.shows[show]
 	if t == nil {
-		t = &tally{known: map[string]struct{}{}}
+		t = &tally{people: map[string]*person{}}
 		r.shows[show] = t
 	}
 	return t
@@ -123,14 +146,58 @@ func (r *Recorder) Join(show uuid.UUID, viewer string, at time.Time) {
 	t.advanceLocked(at)
 	t.connected++
 	t.joins++
-	if _, ok := t.known[viewer]; !ok {
-		t.known[viewer] = struct{}{}
+	p := t.personLocked(viewer)
+	if p.conns == 0 {
+		p.since = at
+	}
+	p.conns++
+}
+
+// personLocked returns the viewer's state in the show, creating it (and
+// listing the key as new) on first sight.
+func (t *tally) personLocked(viewer string) *person {
+	p := t.people[viewer]
+	if p == nil {
+		p = &person{}
+		t.people[viewer] = p
 		t.viewers = append(t.viewers, viewer)
+	}
+	return p
+}
+
+// markLocked sets an engagement flag on a viewer once; a flag is sent in
+// one batch and never again while the show is in memory. Only a viewer who
+// joined on this node is marked: the live room calls for connected viewers
+// only, and anything else must not make a viewer out of a stray event.
+func (t *tally) markLocked(viewer string, f Engagement) {
+	p := t.people[viewer]
+	if p == nil || p.flags&f != 0 {
+		return
+	}
+	if p.pending == 0 {
+		t.marked = append(t.marked, viewer)
+	}
+	p.flags |= f
+	p.pending |= f
+}
+
+// watchLocked marks the viewer Watched once their connected time, closed
+// connections plus the open ones up to at, reaches WatchedAtLeast.
+func (t *tally) watchLocked(viewer string, p *person, at time.Time) {
+	if p.flags&Watched != 0 {
+		return
+	}
+	d := p.watched
+	if p.conns > 0 && at.After(p.since) {
+		d += at.Sub(p.since)
+	}
+	if d >= WatchedAtLeast {
+		t.markLocked(viewer, Watched)
 	}
 }
 
-// Leave counts a connection to the show's room ending.
-func (r *Recorder) Leave(show uuid.UUID, at time.Time) {
+// Leave counts a connection of the viewer to the show's room ending.
+func (r *Recorder) Leave(show uuid.UUID, viewer string, at time.Time) {
 	r.init()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -140,26 +207,37 @@ func (r *Recorder) Leave(show uuid.UUID, at time.Time) {
 	}
 	t.advanceLocked(at)
 	t.connected--
+	if p := t.people[viewer]; p != nil && p.conns > 0 {
+		t.watchLocked(viewer, p, at)
+		p.conns--
+		if p.conns == 0 && at.After(p.since) {
+			p.watched += at.Sub(p.since)
+		}
+	}
 }
 
-// Chat counts one chat message posted in the show.
-func (r *Recorder) Chat(show uuid.UUID) {
+// Chat counts one chat message the viewer posted in the show.
+func (r *Recorder) Chat(show uuid.UUID, viewer string) {
 	r.init()
 	r.mu.Lock()
-	r.tallyLocked(show).chats++
+	t := r.tallyLocked(show)
+	t.chats++
+	t.markLocked(viewer, Chatted)
 	r.mu.Unlock()
 }
 
-// Reaction counts n reactions sent in the show.
-func (r *Recorder) Reaction(show uuid.UUID, n int) {
+// Reaction counts n reactions the viewer sent in the show.
+func (r *Recorder) Reaction(show uuid.UUID, viewer string, n int) {
 	r.init()
 	r.mu.Lock()
-	r.tallyLocked(show).reactions += int64(n)
+	t := r.tallyLocked(show)
+	t.reactions += int64(n)
+	t.markLocked(viewer, Reacted)
 	r.mu.Unlock()
 }
 
-// CardTap counts a viewer opening the product card of an offer of the show.
-func (r *Recorder) CardTap(show, offer uuid.UUID) {
+// CardTap counts the viewer opening the product card of an offer of the show.
+func (r *Recorder) CardTap(show, offer uuid.UUID, viewer string) {
 	r.init()
 	r.mu.Lock()
 	t := r.tallyLocked(show)
@@ -167,6 +245,24 @@ func (r *Recorder) CardTap(show, offer uuid.UUID) {
 		t.taps = map[uuid.UUID]int64{}
 	}
 	t.taps[offer]++
+	t.markLocked(viewer, Tapped)
+	r.mu.Unlock()
+}
+
+// LostIntent counts one wish to buy an offer of the show that did not
+// become a sale, with its cause (one of Causes; anything else is counted as
+// CauseOther so that a new cause is never lost, only unnamed).
+func (r *Recorder) LostIntent(show, offer uuid.UUID, cause string) {
+	if !slices.Contains(Causes, cause) {
+		cause = CauseOther
+	}
+	r.init()
+	r.mu.Lock()
+	t := r.tallyLocked(show)
+	if t.lost == nil {
+		t.lost = map[lostKey]int64{}
+	}
+	t.lost[lostKey{offer, cause}]++
 	r.mu.Unlock()
 }
 
@@ -178,13 +274,31 @@ func (r *Recorder) drain(now time.Time) *Batch {
 	var shows []ShowDelta
 	for id, t := range r.shows {
 		t.advanceLocked(now)
+		for key, p := range t.people {
+			if p.conns > 0 {
+				t.watchLocked(key, p, now)
+			}
+		}
 		slices.Sort(t.viewers)
 		d := ShowDelta{ShowID: id, Joins: t.joins, Chats: t.chats, Reactions: t.reactions,
 			WatchMillis: t.watch.Milliseconds(), Taps: t.taps, Viewers: t.viewers, Samples: t.samples}
+		for k, n := range t.lost {
+			d.Lost = append(d.Lost, Lost{OfferID: k.offer, Cause: k.cause, N: n})
+		}
+		slices.SortFunc(d.Lost, func(a, b Lost) int {
+			return cmp.Or(bytes.Compare(a.OfferID[:], b.OfferID[:]), strings.Compare(a.Cause, b.Cause))
+		})
+		slices.Sort(t.marked)
+		for _, key := range t.marked {
+			p := t.people[key]
+			d.People = append(d.People, PersonFlags{Viewer: key, Flags: p.pending})
+			p.pending = 0
+		}
 		// Sub-millisecond remainders wait for the next flush.
 		t.watch -= time.Duration(d.WatchMillis) * time.Millisecond
-		t.joins, t.chats, t.reactions, t.taps, t.viewers, t.samples = 0, 0, 0, nil, nil, nil
-		if d.Joins != 0 || d.Chats != 0 || d.Reactions != 0 || d.WatchMillis != 0 || len(d.Taps) > 0 || len(d.Viewers) > 0 || len(d.Samples) > 0 {
+		t.joins, t.chats, t.reactions, t.taps, t.viewers, t.samples, t.lost, t.marked = 0, 0, 0, nil, nil, nil, nil, nil
+		if d.Joins != 0 || d.Chats != 0 || d.Reactions != 0 || d.WatchMillis != 0 || len(d.Taps) > 0 || len(d.Viewers) > 0 ||
+			len(d.Samples) > 0 || len(d.Lost) > 0 || len(d.People) > 0 {
 			shows = append(shows, d)
 		}
 		if t.connected == 0 {

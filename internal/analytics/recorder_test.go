@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,6 +46,8 @@ func (s *batches) sum(show uuid.UUID) analytics.ShowDelta {
 	defer s.mu.Unlock()
 	out := analytics.ShowDelta{ShowID: show, Taps: map[uuid.UUID]int64{}}
 	samples := map[time.Time]int64{}
+	lost := map[lostKey]int64{}
+	people := map[string]analytics.Engagement{}
 	for _, b := range s.got {
 		for _, d := range b.Shows {
 			if d.ShowID != show {
@@ -65,6 +68,12 @@ func (s *batches) sum(show uuid.UUID) analytics.ShowDelta {
 			for _, smp := range d.Samples {
 				samples[smp.At] = max(samples[smp.At], smp.Viewers)
 			}
+			for _, l := range d.Lost {
+				lost[lostKey{l.OfferID, l.Cause}] += l.N
+			}
+			for _, p := range d.People {
+				people[p.Viewer] |= p.Flags
+			}
 		}
 	}
 	for at, n := range samples {
@@ -72,7 +81,19 @@ func (s *batches) sum(show uuid.UUID) analytics.ShowDelta {
 	}
 	slices.SortFunc(out.Samples, func(a, b analytics.Sample) int { return a.At.Compare(b.At) })
 	slices.Sort(out.Viewers)
+	for k, n := range lost {
+		out.Lost = append(out.Lost, analytics.Lost{OfferID: k.offer, Cause: k.cause, N: n})
+	}
+	for v, f := range people {
+		out.People = append(out.People, analytics.PersonFlags{Viewer: v, Flags: f})
+	}
+	slices.SortFunc(out.People, func(a, b analytics.PersonFlags) int { return strings.Compare(a.Viewer, b.Viewer) })
 	return out
+}
+
+type lostKey struct {
+	offer uuid.UUID
+	cause string
 }
 
 var t0 = time.Date(2030, 5, 1, 18, 0, 0, 0, time.UTC)
@@ -94,11 +115,11 @@ func TestWatchTimeAndSamples(t *testing.T) {
 	if d := st.sum(show); d.WatchMillis != 22_000+11_000 || d.Joins != 2 {
 		t.Fatalf("after the first flush: %+v", d)
 	}
-	r.Leave(show, at(47))
+	r.Leave(show, "u:2", at(47))
 	// A quiet stretch: the instants in between hold the count.
-	r.Leave(show, at(81))
+	r.Leave(show, "u:1", at(81))
 	r.Join(show, "u:1", at(95)) // a viewer already counted
-	r.Leave(show, at(96))
+	r.Leave(show, "u:1", at(96))
 	if err := r.Flush(ctx, at(200)); err != nil {
 		t.Fatal(err)
 	}
@@ -130,13 +151,13 @@ func TestFlushRetriesTheSameBatch(t *testing.T) {
 	r := &analytics.Recorder{Store: st, Node: "n"}
 	show, offer := uuid.New(), uuid.New()
 
-	r.Chat(show)
-	r.CardTap(show, offer)
+	r.Chat(show, "u:1")
+	r.CardTap(show, offer, "u:1")
 	if err := r.Flush(ctx, at(5)); err == nil {
 		t.Fatal("Flush hid the store's error")
 	}
-	r.Chat(show)
-	r.Reaction(show, 3)
+	r.Chat(show, "u:1")
+	r.Reaction(show, "u:1", 3)
 	if err := r.Flush(ctx, at(10)); err == nil {
 		t.Fatal("Flush hid the store's error")
 	}
@@ -159,7 +180,7 @@ func TestCloseFlushes(t *testing.T) {
 	st := &batches{}
 	r := &analytics.Recorder{Store: st, Node: "n"}
 	show := uuid.New()
-	r.Reaction(show, 2)
+	r.Reaction(show, "u:1", 2)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := r.Close(ctx); err != nil {
@@ -169,7 +190,7 @@ func TestCloseFlushes(t *testing.T) {
 		t.Fatalf("after Close: %+v", d)
 	}
 	st.fail = errors.New("down for good")
-	r.Chat(show)
+	r.Chat(show, "u:1")
 	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel2()
 	if err := r.Close(short); err == nil {
@@ -186,23 +207,29 @@ func TestConcurrentEvents(t *testing.T) {
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
+			r.Join(show, "a:"+string(rune('a'+g)), time.Now())
 			for i := range 500 {
-				r.Chat(show)
-				r.Reaction(show, 1)
-				r.CardTap(show, offer)
+				v := "a:" + string(rune('a'+g))
+				r.Chat(show, v)
+				r.Reaction(show, v, 1)
+				r.CardTap(show, offer, v)
+				r.LostIntent(show, offer, analytics.CauseSoldOut)
 				if i%100 == 0 {
 					_ = r.Flush(context.Background(), time.Now())
 				}
 			}
-			r.Join(show, "a:"+string(rune('a'+g)), time.Now())
 		})
 	}
 	wg.Wait()
 	if err := r.Flush(context.Background(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if d := st.sum(show); d.Chats != 4000 || d.Reactions != 4000 || d.Taps[offer] != 4000 || len(d.Viewers) != 8 {
+	d := st.sum(show)
+	if d.Chats != 4000 || d.Reactions != 4000 || d.Taps[offer] != 4000 || len(d.Viewers) != 8 {
 		t.Fatalf("sum = chats %d reactions %d taps %d viewers %d", d.Chats, d.Reactions, d.Taps[offer], len(d.Viewers))
+	}
+	if len(d.Lost) != 1 || d.Lost[0].N != 4000 || len(d.People) != 8 {
+		t.Fatalf("lost %v, people %v", d.Lost, d.People)
 	}
 }
 
@@ -212,23 +239,23 @@ func BenchmarkHotPath(b *testing.B) {
 	show, offer := uuid.New(), uuid.New()
 	now := time.Now()
 	r.Join(show, "u:warm", now) // the show's tally exists, as in a live room
-	r.CardTap(show, offer)
+	r.CardTap(show, offer, "u:warm")
 	b.Run("Chat", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			r.Chat(show)
+			r.Chat(show, "u:warm")
 		}
 	})
 	b.Run("Reaction", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			r.Reaction(show, 1)
+			r.Reaction(show, "u:warm", 1)
 		}
 	})
 	b.Run("CardTap", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			r.CardTap(show, offer)
+			r.CardTap(show, offer, "u:warm")
 		}
 	})
 	b.Run("JoinLeave", func(b *testing.B) {
@@ -237,14 +264,14 @@ func BenchmarkHotPath(b *testing.B) {
 		for b.Loop() {
 			at = at.Add(time.Millisecond)
 			r.Join(show, "u:warm", at) // a reconnect: the key is known
-			r.Leave(show, at)
+			r.Leave(show, "u:warm", at)
 		}
 	})
 	b.Run("ChatParallel", func(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				r.Chat(show)
+				r.Chat(show, "u:warm")
 			}
 		})
 	})

@@ -103,6 +103,33 @@ func applyShowDelta(ctx context.Context, tx pgx.Tx, node string, d *analytics.Sh
 			 ON CONFLICT (show_id, offer_id) DO UPDATE SET taps = t.taps + EXCLUDED.taps`,
 			d.ShowID, offers, taps)
 	}
+	if len(d.People) > 0 {
+		// Flags are ORed in: a flag sent twice (a tally rebuilt after every
+		// viewer left) is kept once.
+		keys := make([]string, len(d.People))
+		flags := make([]int32, len(d.People))
+		for i, p := range d.People {
+			keys[i], flags[i] = p.Viewer, int32(p.Flags)
+		}
+		batch.Queue(
+			`INSERT INTO show_viewers AS v (show_id, viewer_key, first_seen, engaged)
+			 SELECT $1, k, $4, f FROM unnest($2::text[], $3::integer[]) AS u (k, f)
+			 ON CONFLICT (show_id, viewer_key) DO UPDATE SET engaged = v.engaged | EXCLUDED.engaged`,
+			d.ShowID, keys, flags, at)
+	}
+	if len(d.Lost) > 0 {
+		offers := make([]uuid.UUID, len(d.Lost))
+		causes := make([]string, len(d.Lost))
+		counts := make([]int64, len(d.Lost))
+		for i, l := range d.Lost {
+			offers[i], causes[i], counts[i] = l.OfferID, l.Cause, l.N
+		}
+		batch.Queue(
+			`INSERT INTO show_lost_intents AS l (show_id, offer_id, cause, n)
+			 SELECT $1, o, c, n FROM unnest($2::uuid[], $3::text[], $4::bigint[]) AS u (o, c, n)
+			 ON CONFLICT (show_id, offer_id, cause) DO UPDATE SET n = l.n + EXCLUDED.n`,
+			d.ShowID, offers, causes, counts)
+	}
 	return tx.SendBatch(ctx, batch).Close()
 }
 

@@ -57,6 +57,18 @@ const (
 // microsecond below.
 func pgTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
+// scanExpired reads reservationCols and whether payment was ever submitted
+// for the hold.
+func scanExpired(row pgx.Row) (*checkout.Reservation, error) {
+	var r checkout.Reservation
+	if err := row.Scan(&r.ID, &r.OfferID, &r.ShowID, &r.SKUID, &r.UserID, &r.Quantity, &r.PriceMinor, &r.Currency,
+		&r.State, &r.CreatedAt, &r.ExpiresAt, &r.UpdatedAt, &r.Checkout); err != nil {
+		return nil, err
+	}
+	r.CreatedAt, r.ExpiresAt, r.UpdatedAt = r.CreatedAt.UTC(), r.ExpiresAt.UTC(), r.UpdatedAt.UTC()
+	return &r, nil
+}
+
 func scanReservation(row pgx.Row) (*checkout.Reservation, error) {
 	var r checkout.Reservation
 	if err := row.Scan(&r.ID, &r.OfferID, &r.ShowID, &r.SKUID, &r.UserID, &r.Quantity, &r.PriceMinor, &r.Currency,
@@ -262,9 +274,9 @@ func (db *DB) ExpireDue(ctx context.Context, now time.Time, limit int) ([]checko
 			 )
 			 UPDATE reservations SET state = 'expired', updated_at = $1
 			 FROM due WHERE id = due.due_id
-			 RETURNING `+reservationCols,
+			 RETURNING `+reservationCols+`, checkout_at IS NOT NULL`,
 			pgTime(now), limit)
-		if expired, err = collect(rows, err, scanReservation); err != nil || len(expired) == 0 {
+		if expired, err = collect(rows, err, scanExpired); err != nil || len(expired) == 0 {
 			return err
 		}
 		return returnUnits(ctx, tx, expired)
@@ -350,7 +362,7 @@ func (db *DB) BeginOrder(ctx context.Context, o *checkout.Order, now time.Time) 
 			return apperr.Errorf(apperr.Invalid, "the order does not buy what its reservation holds")
 		}
 		b := &pgx.Batch{}
-		b.Queue(`UPDATE reservations SET state = 'ordering', updated_at = $2 WHERE id = $1`, r.ID, now)
+		b.Queue(`UPDATE reservations SET state = 'ordering', updated_at = $2, checkout_at = coalesce(checkout_at, $2) WHERE id = $1`, r.ID, now)
 		b.Queue(`INSERT INTO orders (`+orderCols+`)
 			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12::jsonb, $13, $14, $15)`,
 			o.ID, o.UserID, o.ReservationID, o.OfferID, o.ShowID, o.SKUID, o.BrandID, o.Quantity,

@@ -40,8 +40,22 @@ func fresh(t testing.TB) *DB {
 
 // stores is every domain store over a fresh, migrated database.
 func stores(t *testing.T) storetest.Stores {
-	db := fresh(t)
-	return storetest.Stores{Accounts: db, Brands: db, Shows: db, Catalog: db, Ledger: db, Analytics: db, Images: db}
+	url := testinfra.Postgres(t)
+	db := openDB(t, url)
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return storesOn(t, db, url)
+}
+
+// storesOn is db as every store; Reopen closes it and opens a new pool on
+// the same database.
+func storesOn(t *testing.T, db *DB, url string) storetest.Stores {
+	return storetest.Stores{Accounts: db, Brands: db, Shows: db, Catalog: db, Ledger: db, Analytics: db, Images: db,
+		Reopen: func(t *testing.T) storetest.Stores {
+			_ = db.Close()
+			return storesOn(t, openDB(t, url), url)
+		}}
 }
 
 func TestStore(t *testing.T) { storetest.Run(t, stores) }

@@ -78,6 +78,27 @@ func applyShowDelta(ctx context.Context, tx *sql.Tx, node string, d *analytics.S
 			return err
 		}
 	}
+	for people := range chunks(d.People, viewerChunk) {
+		// Flags are ORed in: a flag sent twice (a tally rebuilt after every
+		// viewer left) is kept once.
+		args := make([]any, 0, 4*len(people))
+		for _, p := range people {
+			args = append(args, d.ShowID, p.Viewer, at, int64(p.Flags))
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO show_viewers (show_id, viewer_key, first_seen, engaged) VALUES `+placeholders(len(people), "(?, ?, ?, ?)")+
+				` ON CONFLICT (show_id, viewer_key) DO UPDATE SET engaged = engaged | excluded.engaged`, args...); err != nil {
+			return err
+		}
+	}
+	for _, l := range d.Lost {
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO show_lost_intents (show_id, offer_id, cause, n) VALUES (?, ?, ?, ?)
+			 ON CONFLICT (show_id, offer_id, cause) DO UPDATE SET n = n + excluded.n`,
+			d.ShowID, l.OfferID, l.Cause, l.N); err != nil {
+			return err
+		}
+	}
 	for offer, n := range d.Taps {
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO show_offer_taps (show_id, offer_id, taps) VALUES (?, ?, ?)

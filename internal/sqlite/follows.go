@@ -9,6 +9,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/show"
 )
 
 // Follow records that the user follows the brand; a repeat changes nothing.
@@ -57,3 +58,41 @@ func (db *DB) Followed(ctx context.Context, userID uuid.UUID) ([]brand.Brand, er
 const followedCols = `b.id, b.slug, b.name, b.story, b.logo_url, b.website, b.flagship, b.created_at, b.updated_at`
 
 var _ brand.Follows = (*DB)(nil)
+
+// NoticeFollowers stores a notice for every follower of the show's brand,
+// once per show and kind (see show.FollowerNotices).
+func (db *DB) NoticeFollowers(ctx context.Context, showID uuid.UUID, kind, text string, at time.Time) (int, error) {
+	var told int
+	err := db.write(ctx, "notice followers", func(tx *sql.Tx) error {
+		var brandID uuid.UUID
+		if err := tx.QueryRowContext(ctx, `SELECT brand_id FROM shows WHERE id = ?`, showID).Scan(&brandID); err != nil {
+			return noRows(err, "show")
+		}
+		var sent int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM notices WHERE show_id = ? AND kind = ?`, showID, kind).Scan(&sent); err != nil {
+			return err
+		}
+		if sent > 0 {
+			return apperr.Errorf(apperr.Conflict, "the followers were already told about this show")
+		}
+		followers, err := queryAll(ctx, tx, func(r row) (*uuid.UUID, error) {
+			var u uuid.UUID
+			return &u, r.Scan(&u)
+		}, `SELECT user_id FROM brand_follows WHERE brand_id = ? ORDER BY user_id`, brandID)
+		if err != nil {
+			return err
+		}
+		for _, u := range followers {
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO notices (id, user_id, show_id, kind, text, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+				uuid.New(), u, showID, kind, text, micros(at)); err != nil {
+				return err
+			}
+		}
+		told = len(followers)
+		return nil
+	})
+	return told, err
+}
+
+var _ show.FollowerNotices = (*DB)(nil)

@@ -38,6 +38,15 @@ const (
 	maxOrderLimit = 1000
 )
 
+// scanExpired reads reservationCols and whether payment was ever submitted
+// for the hold.
+func scanExpired(r row) (*checkout.Reservation, error) {
+	var v checkout.Reservation
+	err := r.Scan(&v.ID, &v.OfferID, &v.ShowID, &v.SKUID, &v.UserID, &v.Quantity, &v.PriceMinor, &v.Currency,
+		&v.State, asTime(&v.CreatedAt), asTime(&v.ExpiresAt), asTime(&v.UpdatedAt), &v.Checkout)
+	return &v, err
+}
+
 func scanReservation(r row) (*checkout.Reservation, error) {
 	var v checkout.Reservation
 	err := r.Scan(&v.ID, &v.OfferID, &v.ShowID, &v.SKUID, &v.UserID, &v.Quantity, &v.PriceMinor, &v.Currency,
@@ -165,13 +174,13 @@ func (db *DB) ExpireDue(ctx context.Context, at time.Time, limit int) ([]checkou
 	var expired []checkout.Reservation
 	err := db.write(ctx, "expire reservations", func(tx *sql.Tx) error {
 		var err error
-		expired, err = queryAll(ctx, tx, scanReservation,
+		expired, err = queryAll(ctx, tx, scanExpired,
 			`UPDATE reservations SET state = 'expired', updated_at = ?1
 			 WHERE id IN (
 				SELECT id FROM reservations WHERE state = 'held' AND expires_at <= ?1
 				ORDER BY expires_at LIMIT ?2)
 			   AND +state = 'held' -- '+': find the rows by id, not by scanning every hold
-			 RETURNING `+reservationCols,
+			 RETURNING `+reservationCols+`, checkout_at IS NOT NULL`,
 			micros(at), limit)
 		if err != nil {
 			return err
@@ -248,7 +257,8 @@ func (db *DB) BeginOrder(ctx context.Context, o *checkout.Order, at time.Time) e
 			return apperr.Errorf(apperr.Invalid, "the order does not buy what its reservation holds")
 		}
 		if _, err := tx.ExecContext(ctx,
-			`UPDATE reservations SET state = 'ordering', updated_at = ? WHERE id = ? AND state = 'held'`,
+			`UPDATE reservations SET state = 'ordering', updated_at = ?1, checkout_at = coalesce(checkout_at, ?1)
+			 WHERE id = ?2 AND state = 'held'`,
 			micros(at), r.ID); err != nil {
 			return err
 		}

@@ -44,8 +44,20 @@ func open(t testing.TB, path string) *sqlite.DB {
 
 // stores opens a fresh, migrated file and returns it as every store.
 func stores(t *testing.T) storetest.Stores {
-	db := open(t, filepath.Join(t.TempDir(), "pavilion.db"))
-	return storetest.Stores{Accounts: db, Brands: db, Shows: db, Catalog: db, Ledger: db, Analytics: db, Images: db}
+	return storesAt(t, filepath.Join(t.TempDir(), "pavilion.db"))
+}
+
+// storesAt opens the file at path as every store; Reopen closes it and
+// opens it again.
+func storesAt(t *testing.T, path string) storetest.Stores {
+	db := open(t, path)
+	return storetest.Stores{Accounts: db, Brands: db, Shows: db, Catalog: db, Ledger: db, Analytics: db, Images: db,
+		Reopen: func(t *testing.T) storetest.Stores {
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return storesAt(t, path)
+		}}
 }
 
 func TestContract(t *testing.T) { storetest.Run(t, stores) }

@@ -53,28 +53,28 @@ func testAnalytics(t *testing.T, st Stores) {
 	nodeA.Join(sh.ID, key("bob"), at(5))
 	nodeB.Join(sh.ID, key("carol"), at(12))
 	nodeB.Join(sh.ID, "a:visitor-1", at(21))
-	nodeA.Leave(sh.ID, at(31))              // alice's phone drops…
-	nodeB.Join(sh.ID, key("alice"), at(36)) // …and she is back, on the other node
+	nodeA.Leave(sh.ID, key("alice"), at(31)) // alice's phone drops…
+	nodeB.Join(sh.ID, key("alice"), at(36))  // …and she is back, on the other node
 	for range 3 {
-		nodeA.Chat(sh.ID)
+		nodeA.Chat(sh.ID, key("bob"))
 	}
-	nodeB.Chat(sh.ID)
-	nodeB.Chat(sh.ID)
-	nodeA.Reaction(sh.ID, 4)
-	nodeB.Reaction(sh.ID, 1)
-	nodeB.Reaction(sh.ID, 2)
-	nodeA.CardTap(sh.ID, bag.ID)
-	nodeA.CardTap(sh.ID, bag.ID)
-	nodeA.CardTap(sh.ID, scarf.ID)
-	nodeB.CardTap(sh.ID, bag.ID)
-	nodeB.CardTap(sh.ID, scarf.ID)
-	nodeA.Chat(other.ID) // another show's figures stay apart
+	nodeB.Chat(sh.ID, key("carol"))
+	nodeB.Chat(sh.ID, key("carol"))
+	nodeA.Reaction(sh.ID, key("bob"), 4)
+	nodeB.Reaction(sh.ID, key("carol"), 1)
+	nodeB.Reaction(sh.ID, "a:visitor-1", 2)
+	nodeA.CardTap(sh.ID, bag.ID, key("bob"))
+	nodeA.CardTap(sh.ID, bag.ID, key("bob"))
+	nodeA.CardTap(sh.ID, scarf.ID, key("bob"))
+	nodeB.CardTap(sh.ID, bag.ID, key("carol"))
+	nodeB.CardTap(sh.ID, scarf.ID, key("alice"))
+	nodeA.Chat(other.ID, key("bob")) // another show's figures stay apart
 	must(t, nodeA.Flush(ctx, at(40)))
 	must(t, nodeB.Flush(ctx, at(40)))
 
-	nodeA.Leave(sh.ID, at(52))
+	nodeA.Leave(sh.ID, key("bob"), at(52))
 	nodeA.Join(sh.ID, "a:visitor-2", at(65))
-	nodeB.Leave(sh.ID, at(71))
+	nodeB.Leave(sh.ID, "a:visitor-1", at(71))
 
 	// The ledger: five holds, three paid orders, one pending, one release.
 	reserve := func(o *checkout.Offer, user string, qty, s int) *checkout.Reservation {
@@ -132,7 +132,7 @@ func testAnalytics(t *testing.T, st Stores) {
 	nodeC := &analytics.Recorder{Store: st.Analytics, Node: "node-c"}
 	wantStats(t, nodeC, want)
 	nodeC.Join(sh.ID, key("bob"), at(130))
-	nodeC.Leave(sh.ID, at(139))
+	nodeC.Leave(sh.ID, key("bob"), at(139))
 	must(t, nodeC.Flush(ctx, at(140)))
 	want.Joins, want.WatchSeconds, want.AvgWatchSeconds = 7, 383, 76
 	// Bob's visit fell between two sample instants: the series is unchanged.
@@ -186,9 +186,10 @@ func concurrentNodes(t *testing.T, st Stores, brandID uuid.UUID) {
 			for i := range rounds {
 				start := t0.Add(time.Duration(i*10+2) * time.Second)
 				for _, show := range shows {
-					r.Join(show, fmt.Sprintf("a:crowd-visitor-%02d", i), start)
-					r.Chat(show)
-					r.Leave(show, start.Add(time.Second))
+					v := fmt.Sprintf("a:crowd-visitor-%02d", i)
+					r.Join(show, v, start)
+					r.Chat(show, v)
+					r.Leave(show, v, start.Add(time.Second))
 				}
 				if err := r.Flush(ctx, start.Add(2*time.Second)); err != nil {
 					t.Errorf("node %d: %v", n, err)

@@ -34,6 +34,9 @@ type Stores struct {
 	Analytics analytics.Store
 	// Images is the same database's image store; nil skips its tests.
 	Images images.Store
+	// Reopen, when set, closes these stores and opens the same database
+	// again, as a restarted process would.
+	Reopen func(t *testing.T) Stores
 }
 
 // Run runs the whole contract. open must return stores over a fresh, migrated,
@@ -48,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("ConcurrentStock", func(t *testing.T) { testConcurrentStock(t, open(t)) })
 	t.Run("Schedule", func(t *testing.T) { runSchedule(t, open) })
 	t.Run("Analytics", func(t *testing.T) { testAnalytics(t, open(t)) })
+	t.Run("Bank", func(t *testing.T) { testBank(t, open(t)) })
 	t.Run("Images", func(t *testing.T) { testImages(t, open(t)) })
 }
 

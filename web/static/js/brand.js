@@ -1,14 +1,15 @@
 // The brand console, /brand: the show calendar (month and week) with
 // scheduling and Pavilion Day booking, products and stock, the brand hub,
-// per-show analytics and orders with CSV export.
+// per-show analytics, the data bank (funnel, lost intents and audiences
+// across shows) and orders with CSV export.
 import { t, money, number, dateTime, dateRange, monthYear, weekday, dayMonth, time, timeZone, onChange } from "./i18n.js";
 import { h, $, $$, clear } from "./dom.js";
 import { get, post, patch, ApiError, hasRole, productIndex, skuLabel, uploadImage } from "./api.js";
 import { start, onUser, openLogin, currentUser, toast } from "./shell.js";
-import { lineChart } from "./chart.js";
+import { funnelChart, barChart, timeChart } from "./chart.js";
 import { picture } from "./media.js";
 
-const TABS = ["calendar", "products", "hub", "analytics", "orders"];
+const TABS = ["calendar", "products", "hub", "analytics", "bank", "orders"];
 const S = {
   brands: [], brand: null, shows: [], others: [], products: [], bySKU: new Map(), hosts: null,
   view: "month", cursor: startOfDay(new Date()), tab: "calendar", orders: [],
@@ -91,6 +92,7 @@ function showTab(name) {
   }
   history.replaceState(null, "", "#" + name);
   if (name === "analytics") renderAnalytics();
+  if (name === "bank") loadBank();
 }
 
 function wire() {
@@ -124,6 +126,17 @@ function wire() {
   });
   $("#new-prod").addEventListener("submit", createProduct);
   $("#a-show").addEventListener("change", renderAnalytics);
+  $("#bank-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadBank(); });
+  $("#tell").addEventListener("submit", tellFollowers);
+  // The data bank's charts are drawn to their box's width: draw again when it changes.
+  let redraw = 0;
+  window.addEventListener("resize", () => {
+    clearTimeout(redraw);
+    redraw = setTimeout(() => { if (S.tab === "bank" && S.bank) renderBank(); }, 150);
+  });
+  const today = new Date();
+  $("#b-to").value = isoDay(new Date(today.getFullYear(), today.getMonth(), today.getDate() + 7));
+  $("#b-from").value = isoDay(new Date(today.getFullYear(), today.getMonth(), today.getDate() - 29));
   $("#o-show").addEventListener("change", loadOrders);
   $("#o-state").addEventListener("change", loadOrders);
   const d = new Date(Date.now() + 86400000);
@@ -142,6 +155,7 @@ function renderAll() {
   renderShowPickers();
   renderOrders();
   if (S.tab === "analytics") renderAnalytics();
+  if (S.tab === "bank") renderBank();
 }
 
 // ---- calendar
@@ -385,14 +399,18 @@ async function renderAnalytics() {
     kpi("studio.orders", number(st.orders)), kpi("studio.gmv", gmv),
     kpi("an.conversion", new Intl.NumberFormat(document.documentElement.lang, { style: "percent", maximumFractionDigits: 1 }).format(st.conversion || 0)),
     kpi("an.units", number(st.units))));
-  const chartBox = h("div", { class: "panel" }, h("h3", { i18n: "an.overtime" }), h("div", { id: "a-chart" }));
+  // Viewers and orders each on an axis of their own, from 0, with units:
+  // on one shared axis the orders would lie flat; scaled to their own
+  // maxima they could not be read at all.
+  const chartBox = h("div", { class: "panel" }, h("h3", { i18n: "an.overtime" }),
+    h("div", { id: "a-chart", class: "bank-wide" }), h("div", { id: "a-chart2", class: "bank-wide" }));
   box.append(chartBox);
   const mins = st.minutes || [];
-  lineChart($("#a-chart"), [
-    { label: t("studio.viewers"), points: mins.map((m) => [Date.parse(m.at), m.viewers]) },
-    { label: t("studio.orders"), points: mins.map((m) => [Date.parse(m.at), m.orders]) },
-  ], { label: t("an.overtime"), empty: t("an.nodata"), timeLabel: (ms) => time(new Date(ms).toISOString()),
-    maxLabel: (label, max) => t("chart.max", { label, max: number(max) }) });
+  const common = { empty: t("an.nodata"), timeLabel: (ms) => time(new Date(ms).toISOString()), format: (v) => number(v) };
+  timeChart($("#a-chart"), [{ label: t("studio.viewers"), points: mins.map((m) => [Date.parse(m.at), m.viewers]) }],
+    { ...common, label: t("studio.viewers"), unit: t("an.unit.viewers") });
+  timeChart($("#a-chart2"), [{ label: t("studio.orders"), points: mins.map((m) => [Date.parse(m.at), m.orders]) }],
+    { ...common, label: t("studio.orders"), unit: t("an.unit.orders") });
   const steps = [["an.f.viewers", st.unique_viewers], ["an.f.taps", st.card_taps], ["an.f.reserved", st.reservations], ["an.f.orders", st.orders], ["an.f.buyers", st.buyers]];
   const top = Math.max(1, ...steps.map((s) => s[1] || 0));
   const funnel = h("div", { class: "funnel", role: "list" });
@@ -403,6 +421,138 @@ async function renderAnalytics() {
   }
   box.append(h("div", { class: "panel" }, h("h3", { i18n: "an.funnel" }), funnel));
   box.append(h("a", { class: "button secondary", href: `/api/shows/${id}/orders.csv`, i18n: "an.csv" }));
+}
+
+// ---- data bank
+
+// isoDay is a local date as YYYY-MM-DD (the date input's value).
+function isoDay(d) {
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+}
+
+function bankQuery() {
+  const q = new URLSearchParams({ from: $("#b-from").value, to: $("#b-to").value });
+  if ($("#b-show").value) q.set("show", $("#b-show").value);
+  return q;
+}
+
+async function loadBank() {
+  $("#b-error").textContent = "";
+  try {
+    S.bank = (await get(`/api/brands/${S.brand.id}/insights?${bankQuery()}`)).insights;
+  } catch (e) {
+    S.bank = null;
+    $("#b-error").textContent = e.status === 501 ? t("an.missing") : e.text();
+  }
+  renderBank();
+}
+
+// people formats a masked count: the number, or "fewer than 10".
+const people = (p) => (p.count === null || p.count === undefined ? t("bank.fewer") : number(p.count));
+const pct = (c) => (c === null || c === undefined ? "–" : new Intl.NumberFormat(document.documentElement.lang, { style: "percent", maximumFractionDigits: 1 }).format(c));
+
+// table builds an accessible data table: a caption, header cells, rows.
+function table(caption, head, rows, numeric = () => false) {
+  return h("div", { class: "table-wrap" }, h("table", {},
+    h("caption", { class: "sr-only", text: caption }),
+    h("thead", {}, h("tr", {}, ...head.map((c, i) => h("th", { scope: "col", class: numeric(i) ? "num" : "", text: c })))),
+    h("tbody", {}, ...rows.map((r) => h("tr", {}, ...r.map((c, i) => (i === 0 ? h("th", { scope: "row", text: c }) : h("td", { class: numeric(i) ? "num" : "", text: c }))))))));
+}
+
+function csvLink(tableName) {
+  const q = bankQuery();
+  q.set("table", tableName);
+  return h("a", { class: "button secondary small", href: `/api/brands/${S.brand.id}/insights.csv?${q}`, download: "", i18n: "bank.csv" });
+}
+
+function renderBankPickers() {
+  for (const [sel, all] of [[$("#b-show"), true], [$("#t-show"), false]]) {
+    const keep = sel.value;
+    clear(sel);
+    if (all) sel.append(h("option", { value: "", i18n: "ord.allshows" }));
+    const list = [...S.shows].filter((s) => all ? s.state !== "cancelled" : s.state === "scheduled" && s.visibility === "public")
+      .sort((a, b) => Date.parse(b.starts_at) - Date.parse(a.starts_at));
+    for (const s of list) sel.append(h("option", { value: s.id, text: `${s.title} · ${dateTime(s.starts_at)}` }));
+    if (keep && [...sel.options].some((o) => o.value === keep)) sel.value = keep;
+  }
+  $("#tell").hidden = $("#t-show").options.length === 0;
+}
+
+function renderBank() {
+  renderBankPickers();
+  const box = clear($("#b-body"));
+  const b = S.bank;
+  if (!b) return;
+  const steps = b.funnel.map((st) => ({ label: t("bank.step." + st.step), value: st.people.count ?? null, text: people(st.people),
+    note: st.conversion === null ? "" : t("bank.conv", { pct: pct(st.conversion) }) }));
+  const grid = h("div", { class: "bank-grid" });
+  box.append(grid);
+
+  // The funnel, drawn as a funnel, with its table.
+  const f = h("div", {});
+  grid.append(h("section", { class: "panel", "aria-labelledby": "bank-funnel-h" },
+    h("h3", { id: "bank-funnel-h", i18n: "bank.funnel" }), f,
+    table(t("bank.funnel"), [t("bank.stepcol"), t("bank.people"), t("bank.convcol")],
+      b.funnel.map((st) => [t("bank.step." + st.step), people(st.people), pct(st.conversion)]), (i) => i > 0),
+    h("p", { class: "muted small-text", i18n: "bank.replay" }), csvLink("funnel")));
+  funnelChart(f, steps, { label: t("bank.funnel.alt", { list: steps.map((s) => `${s.label} ${s.text}`).join(", ") }) });
+
+  // Why not bought: lost intents by cause.
+  const lostBox = h("div", {});
+  const causeRows = b.causes.map((c) => ({ label: t("bank.cause." + c), value: b.lost_totals[c] || 0 }));
+  grid.append(h("section", { class: "panel", "aria-labelledby": "bank-lost-h" },
+    h("h3", { id: "bank-lost-h", i18n: "bank.lost" }), lostBox,
+    table(t("bank.lost"), [t("bank.cause"), t("bank.count")], causeRows.map((r) => [r.label, number(r.value)]), (i) => i > 0)));
+  barChart(lostBox, causeRows, { label: t("bank.lost"), unit: t("bank.unit.intents"), format: (v) => number(v), empty: t("bank.none") });
+
+  // Lost intents per offer.
+  box.append(h("section", { class: "panel", "aria-labelledby": "bank-offers-h" },
+    h("h3", { id: "bank-offers-h", i18n: "bank.byoffer" }),
+    b.lost.length === 0 ? h("p", { class: "muted", i18n: "bank.none" }) :
+      table(t("bank.byoffer"), [t("bank.offer"), t("bank.show"), ...b.causes.map((c) => t("bank.cause." + c)), t("bank.total")],
+        b.lost.map((l) => [l.offer || l.offer_id.slice(0, 8), (b.shows.find((s) => s.id === l.show_id) || {}).title || "",
+          ...b.causes.map((c) => number(l.causes[c] || 0)), number(l.total)]), (i) => i > 1),
+    csvLink("lost")));
+
+  // Per show.
+  box.append(h("section", { class: "panel", "aria-labelledby": "bank-shows-h" },
+    h("h3", { id: "bank-shows-h", i18n: "bank.shows" }),
+    b.shows.length === 0 ? h("p", { class: "muted", i18n: "an.noshows" }) :
+      table(t("bank.shows"), [t("bank.show"), t("bank.when"), ...b.funnel.map((st) => t("bank.step." + st.step)), t("bank.lostcol")],
+        b.shows.map((s) => [s.title, dateTime(s.starts_at), ...s.funnel.map((st) => people(st.people)),
+          number(Object.values(s.lost || {}).reduce((a, n) => a + n, 0))]), (i) => i > 1),
+    csvLink("shows")));
+
+  // Audiences.
+  const a = b.audiences;
+  const kpi = (k, v) => h("div", {}, h("dt", { i18n: k }), h("dd", { text: people(v) }));
+  const trendBox = h("div", { class: "bank-wide" });
+  const day = (ms) => dayMonth(new Date(ms));
+  const keys = [["followers", "bank.aud.followers"], ["members", "bank.aud.members"], ["repeat_buyers", "bank.aud.repeat"], ["tapped_not_bought", "bank.aud.tapped"]];
+  box.append(h("section", { class: "panel", "aria-labelledby": "bank-aud-h" },
+    h("h3", { id: "bank-aud-h", i18n: "bank.audiences" }),
+    h("dl", { class: "stats-grid" }, ...keys.map(([k, label]) => kpi(label, a[k]))),
+    h("h4", { text: t(b.bucket === "week" ? "bank.trend.week" : "bank.trend.day") }), trendBox,
+    h("details", {}, h("summary", { i18n: "bank.trend.table" }),
+      table(t("bank.audiences"), [t("bank.when"), ...keys.map(([, label]) => t(label))],
+        a.trend.map((p) => [dayMonth(new Date(p.at)), ...keys.map(([k]) => people(p[k]))]), (i) => i > 0)),
+    csvLink("audiences")));
+  timeChart(trendBox, keys.map(([k, label]) => ({ label: t(label), points: a.trend.map((p) => [Date.parse(p.at), p[k].count ?? null]) })),
+    { label: t("bank.audiences"), unit: t("bank.unit.people"), format: (v) => number(v), timeLabel: day, empty: t("bank.none") });
+}
+
+async function tellFollowers(ev) {
+  ev.preventDefault();
+  $("#t-error").textContent = "";
+  $("#t-ok").textContent = "";
+  const id = $("#t-show").value;
+  if (!id) return;
+  try {
+    const r = await post(`/api/shows/${id}/notify-followers`, {});
+    $("#t-ok").textContent = t("bank.tell.done", { n: number(r.told) });
+  } catch (e) {
+    $("#t-error").textContent = e.text();
+  }
 }
 
 // ---- orders
