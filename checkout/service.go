@@ -52,7 +52,10 @@ type Service struct {
 	// DrawStore, when set, keeps a first-come drop from opening on an
 	// offer whose units a draw is selling.
 	DrawStore DrawStore
-	Logger    *slog.Logger
+	// Coupons, when set, lets orders use brand coupons (nil: a coupon code is refused).
+	Coupons CouponStore
+	Follows Follows // who follows a brand, for giveaways open to followers; optional
+	Logger  *slog.Logger
 
 	Now            func() time.Time
 	HoldTTL        time.Duration // default hold when the show sets none: 10 minutes

@@ -314,6 +314,10 @@ var constraints = map[string]violation{
 	"orders_price_check":          {apperr.Invalid, "price cannot be negative"},
 	"orders_currency_check":       {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
 	"orders_state_check":          {apperr.Invalid, "unknown order state"},
+	"coupons.brand_id, coupons.code": {apperr.Conflict, "this brand already has a coupon with this code"},
+	"coupons_kind_check":             {apperr.Invalid, "kind must be percent or amount"},
+	"coupons_uses_check":             {apperr.Gone, "this coupon has been used up"},
+	"coupons_spent_check":            {apperr.Gone, "this coupon has been used up"},
 }
 
 // sqliteError returns the driver error in err's chain, or nil.
