@@ -86,27 +86,27 @@ type Shipping struct {
 
 // Order buys the units of one reservation.
 type Order struct {
-	ID             uuid.UUID  `json:"id"`
-	UserID         uuid.UUID  `json:"user_id"`
-	ReservationID  uuid.UUID  `json:"reservation_id"`
-	OfferID        uuid.UUID  `json:"offer_id"`
-	ShowID         uuid.UUID  `json:"show_id"`
-	SKUID          uuid.UUID  `json:"sku_id"`
-	BrandID        uuid.UUID  `json:"brand_id"`
-	Quantity       int        `json:"quantity"`
-	UnitPriceMinor int64      `json:"unit_price_minor"`
-	TotalMinor     int64      `json:"total_minor"` // what the buyer pays: units × price − discount
+	ID             uuid.UUID `json:"id"`
+	UserID         uuid.UUID `json:"user_id"`
+	ReservationID  uuid.UUID `json:"reservation_id"`
+	OfferID        uuid.UUID `json:"offer_id"`
+	ShowID         uuid.UUID `json:"show_id"`
+	SKUID          uuid.UUID `json:"sku_id"`
+	BrandID        uuid.UUID `json:"brand_id"`
+	Quantity       int       `json:"quantity"`
+	UnitPriceMinor int64     `json:"unit_price_minor"`
+	TotalMinor     int64     `json:"total_minor"` // what the buyer pays: units × price − discount
 	// CouponID is the coupon the order uses (nil: none), CouponCode its
 	// code and DiscountMinor what it takes off.
 	CouponID      *uuid.UUID `json:"coupon_id,omitempty"`
 	CouponCode    string     `json:"coupon_code,omitempty"`
 	DiscountMinor int64      `json:"discount_minor"`
-	Currency       string     `json:"currency"`
-	State          OrderState `json:"state"`
-	Shipping       Shipping   `json:"shipping"`
-	PaymentRef     string     `json:"payment_ref"` // the provider's charge ID once paid
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
+	Currency      string     `json:"currency"`
+	State         OrderState `json:"state"`
+	Shipping      Shipping   `json:"shipping"`
+	PaymentRef    string     `json:"payment_ref"` // the provider's charge ID once paid
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
 }
 
 // OrderFilter selects orders for a listing, newest first.

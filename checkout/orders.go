@@ -18,12 +18,12 @@ import (
 
 // OrderRequest turns a reservation into an order: where to send it and how to pay.
 type OrderRequest struct {
-	ReservationID  uuid.UUID `json:"reservation_id"`
-	Shipping       Shipping  `json:"shipping"`
-	PaymentToken   string    `json:"payment_token"`
+	ReservationID uuid.UUID `json:"reservation_id"`
+	Shipping      Shipping  `json:"shipping"`
+	PaymentToken  string    `json:"payment_token"`
 	// CouponCode, when set, takes a coupon of the show's brand off the order.
-	CouponCode     string    `json:"coupon_code"`
-	IdempotencyKey string    `json:"-"`
+	CouponCode     string `json:"coupon_code"`
+	IdempotencyKey string `json:"-"`
 }
 
 var countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
