@@ -108,6 +108,17 @@ var (
 	ErrCouponNotStarted = &apperr.Error{Code: apperr.Unprocessable, Message: "this coupon is not valid yet"}
 )
 
+// isCouponRefusal reports whether err is one of the coupon's refusals
+// (some share the Gone code of an ended hold).
+func isCouponRefusal(err error) bool {
+	for _, e := range []error{ErrCouponUsedUp, ErrCouponCustomerLimit, ErrCouponDisabled, ErrCouponExpired, ErrCouponNotStarted} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // CouponRefusal says why the ledger would refuse c for an order of userID
 // at now, from c's stored counters; nil when it would not. Drivers call it
 // to explain a conditional update that matched nothing.

@@ -144,7 +144,7 @@ func (s *Service) placeOrder(ctx context.Context, u *account.User, req OrderRequ
 		return nil, apperr.Errorf(apperr.Invalid, "payment_token is required")
 	}
 	if err := s.Ledger.BeginOrder(ctx, o, now); err != nil {
-		if apperr.CodeOf(err) == apperr.Gone {
+		if apperr.CodeOf(err) == apperr.Gone && !isCouponRefusal(err) {
 			return nil, apperr.Errorf(apperr.Gone, "the hold on this reservation has ended; reserve again")
 		}
 		return nil, err
