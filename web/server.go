@@ -238,6 +238,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/orders/{id}/refund", s.api(s.orderAction("refund")))
 	mux.HandleFunc("GET /api/brands/{id}/orders", s.api(s.listBrandOrders))
 	mux.HandleFunc("GET /api/brands/{id}/orders.csv", s.api(s.brandOrdersCSV))
+	mux.HandleFunc("GET /api/brands/{id}/coupons", s.api(s.listCoupons))
+	mux.HandleFunc("POST /api/brands/{id}/coupons", s.api(s.createCoupon))
+	mux.HandleFunc("PATCH /api/coupons/{id}", s.api(s.patchCoupon))
+	mux.HandleFunc("POST /api/coupons/quote", s.api(s.quoteCoupon))
+	mux.HandleFunc("GET /api/shows/{id}/coupons", s.api(s.showCoupons))
 	s.walletRoutes(mux)
 
 	if s.Live != nil {
