@@ -25,6 +25,32 @@ import (
 // hold of one unit through the ledger's ordinary Reserve (so stock, limits
 // and the gate stay exact). While a draw runs its offer is a closed drop:
 // nobody can buy it first-come.
+//
+// A giveaway is a draw whose offer is priced 0: the host gives N units away
+// (N winners) to the viewers who may enter (Eligibility: everyone signed
+// in, the brand's followers, or members). The winners' holds are claimed
+// through checkout like any other (a shipping address, no charge), so the
+// prize's stock is taken exactly once, by the ledger.
+
+// Eligibility says who may enter a draw.
+type Eligibility string
+
+const (
+	// EveryoneSignedIn: any account that may see the show.
+	EveryoneSignedIn Eligibility = "everyone"
+	// Followers: accounts that follow the show's brand.
+	Followers Eligibility = "followers"
+	// MembersOnly: accounts with Pavilion membership (and the show's staff).
+	MembersOnly Eligibility = "members"
+)
+
+// OrDefault is e, or EveryoneSignedIn when e is empty.
+func (e Eligibility) OrDefault() Eligibility {
+	if e == "" {
+		return EveryoneSignedIn
+	}
+	return e
+}
 
 // DrawState is where a draw is in its life: open → closing → drawn.
 type DrawState string
@@ -55,6 +81,9 @@ type Draw struct {
 	DrawnAt    *time.Time
 	Entries    int // how many entries it has
 	CreatedBy  uuid.UUID
+	// Giveaway: the offer is a prize at price 0, Units its winners.
+	Giveaway    bool
+	Eligibility Eligibility
 }
 
 // DrawEntry is one account's entry in a draw. Seq orders the entry list.
@@ -148,6 +177,9 @@ type DrawRecord struct {
 	// shared with other offers, ran out between the count and the hold).
 	Unheld     []uuid.UUID `json:"unheld,omitempty"`
 	ServerTime time.Time   `json:"server_time"`
+	// Giveaway says the units are prizes (price 0); Eligibility who may enter.
+	Giveaway    bool        `json:"giveaway"`
+	Eligibility Eligibility `json:"eligibility"`
 }
 
 // Verify re-derives the record's winners (internal/draw) and checks them.
@@ -203,6 +235,9 @@ type OpenDrawRequest struct {
 	OfferID uuid.UUID `json:"offer_id"`
 	Seconds int       `json:"seconds"`
 	Units   int       `json:"units"`
+	// Giveaway gives the units away: the offer must be priced 0.
+	Giveaway    bool        `json:"giveaway"`
+	Eligibility Eligibility `json:"eligibility"` // "" is EveryoneSignedIn
 }
 
 // Open opens a draw on an offer of a show u hosts. The offer stops selling
@@ -224,6 +259,19 @@ func (d *Draws) Open(ctx context.Context, u *account.User, showID uuid.UUID, req
 	}
 	if req.Units < 0 {
 		return nil, apperr.Errorf(apperr.Invalid, "units must be positive (0: every free unit)")
+	}
+	req.Eligibility = req.Eligibility.OrDefault()
+	switch req.Eligibility {
+	case EveryoneSignedIn, MembersOnly:
+	case Followers:
+		if s.Follows == nil {
+			return nil, apperr.Errorf(apperr.NotImplemented, "this server keeps no follows: a draw cannot be for followers")
+		}
+	default:
+		return nil, apperr.Errorf(apperr.Invalid, "eligibility must be everyone, followers or members")
+	}
+	if req.Giveaway && o.PriceMinor != 0 {
+		return nil, apperr.Errorf(apperr.Invalid, "a giveaway's prize is an offer at price 0; this offer costs %s %s", minorString(o.PriceMinor), o.Currency)
 	}
 	now := s.now()
 	if o.Drop && o.DropOpen(now) {
@@ -260,7 +308,8 @@ func (d *Draws) Open(ctx context.Context, u *account.User, showID uuid.UUID, req
 		return nil, err
 	}
 	dr := &Draw{ID: uuid.New(), ShowID: o.ShowID, OfferID: o.ID, Units: units, State: DrawOpen, Seed: seed,
-		Commitment: draw.Commitment(seed), OpensAt: now, ClosesAt: now.Add(time.Duration(req.Seconds) * time.Second), CreatedBy: u.ID}
+		Commitment: draw.Commitment(seed), OpensAt: now, ClosesAt: now.Add(time.Duration(req.Seconds) * time.Second), CreatedBy: u.ID,
+		Giveaway: req.Giveaway, Eligibility: req.Eligibility}
 	if err := d.Store.CreateDraw(ctx, dr); err != nil {
 		return nil, err
 	}
@@ -341,6 +390,9 @@ func (d *Draws) Enter(ctx context.Context, u *account.User, showID, drawID uuid.
 		}
 		return nil, apperr.Errorf(apperr.Conflict, "the draw is closed")
 	}
+	if err := d.eligible(ctx, u, sh, dr); err != nil {
+		return nil, err
+	}
 	o, err := s.Catalog.OfferByID(ctx, dr.OfferID)
 	if err != nil {
 		return nil, err
@@ -357,6 +409,32 @@ func (d *Draws) Enter(ctx context.Context, u *account.User, showID, drawID uuid.
 	e := &DrawEntry{ID: uuid.New(), DrawID: drawID, UserID: u.ID, CreatedAt: now}
 	stored, _, err := d.Store.Enter(ctx, e, now)
 	return stored, err
+}
+
+// eligible checks the draw's rule for who may enter. The show's staff may
+// always (they test the flow before going live).
+func (d *Draws) eligible(ctx context.Context, u *account.User, sh *show.Show, dr *Draw) error {
+	if account.CanHost(u, sh.BrandID, sh.HostIDs) {
+		return nil
+	}
+	switch dr.Eligibility.OrDefault() {
+	case MembersOnly:
+		if !u.Has(account.RoleMember) {
+			return apperr.Errorf(apperr.Forbidden, "this draw is for members only")
+		}
+	case Followers:
+		if d.Checkout.Follows == nil {
+			return apperr.Errorf(apperr.NotImplemented, "this server keeps no follows")
+		}
+		ok, err := d.Checkout.Follows.Following(ctx, sh.BrandID, u.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return apperr.Errorf(apperr.Forbidden, "this draw is for the brand's followers: follow the brand to enter")
+		}
+	}
+	return nil
 }
 
 // Entry returns u's entry in the draw; NotFound when u has not entered.
@@ -660,7 +738,7 @@ func (d *Draws) hold(ctx context.Context, o *Offer, sh *show.Show, dr *Draw, use
 func (d *Draws) record(dr *Draw, entries []DrawEntry) *DrawRecord {
 	rec := &DrawRecord{ID: dr.ID, ShowID: dr.ShowID, OfferID: dr.OfferID, Procedure: draw.Procedure, State: dr.State,
 		Units: dr.Units, Commitment: dr.Commitment, OpensAt: dr.OpensAt, ClosesAt: dr.ClosesAt, DrawnAt: dr.DrawnAt,
-		EntryCount: dr.Entries, ServerTime: d.Checkout.now()}
+		EntryCount: dr.Entries, ServerTime: d.Checkout.now(), Giveaway: dr.Giveaway, Eligibility: dr.Eligibility.OrDefault()}
 	if dr.State != DrawDrawn {
 		return rec
 	}

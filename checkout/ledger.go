@@ -17,6 +17,8 @@ var (
 	ErrLimitReached = &apperr.Error{Code: apperr.LimitReached, Message: "per-customer limit reached for this offer"}
 	// ErrDropClosed: the offer is a flash drop whose window is not open.
 	ErrDropClosed = &apperr.Error{Code: apperr.DropClosed, Message: "this drop is not open"}
+	// ErrPrize: the offer is priced 0, a giveaway's prize: it is won, not bought.
+	ErrPrize = &apperr.Error{Code: apperr.Conflict, Message: "this is a giveaway prize: it is won in the show's giveaway, not bought"}
 	// ErrKeyTaken: Reserve was given an idempotency record whose key is
 	// already stored; nothing was reserved. The caller replays the stored one.
 	ErrKeyTaken = &apperr.Error{Code: apperr.Conflict, Message: "idempotency key already used"}

@@ -213,6 +213,9 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 		return nil, false, apperr.Errorf(apperr.Conflict, "the show is %s: its offers are closed", sh.State)
 	}
 	hash := requestHash(req.OfferID.String(), fmt.Sprint(req.Quantity))
+	if o.PriceMinor == 0 {
+		return nil, false, ErrPrize
+	}
 	if !o.DropOpen(s.now()) {
 		return s.refuse(ctx, o, u, req.IdempotencyKey, hash, ErrDropClosed)
 	}

@@ -60,15 +60,13 @@ ALTER TABLE orders ADD COLUMN coupon_id uuid;
 ALTER TABLE orders ADD COLUMN coupon_code text NOT NULL DEFAULT '';
 ALTER TABLE orders ADD COLUMN discount_minor bigint NOT NULL DEFAULT 0;
 
--- Giveaways are draws with a prize: who may enter, and (for a coupon prize)
--- the coupon each winner is issued a copy of.
+-- Giveaways are draws of a prize offered at price 0, with a rule for who
+-- may enter.
 ALTER TABLE draws ADD COLUMN giveaway boolean NOT NULL DEFAULT false;
 ALTER TABLE draws ADD COLUMN eligibility text NOT NULL DEFAULT 'everyone';
-ALTER TABLE draws ADD COLUMN prize_coupon_id uuid REFERENCES coupons (id);
 
 -- +goose Down
 
-ALTER TABLE draws DROP COLUMN prize_coupon_id;
 ALTER TABLE draws DROP COLUMN eligibility;
 ALTER TABLE draws DROP COLUMN giveaway;
 ALTER TABLE orders DROP COLUMN discount_minor;

@@ -53,15 +53,13 @@ ALTER TABLE orders ADD COLUMN coupon_id TEXT;
 ALTER TABLE orders ADD COLUMN coupon_code TEXT NOT NULL DEFAULT '';
 ALTER TABLE orders ADD COLUMN discount_minor INTEGER NOT NULL DEFAULT 0;
 
--- Giveaways are draws with a prize: who may enter, and (for a coupon prize)
--- the coupon each winner is issued a copy of.
+-- Giveaways are draws of a prize offered at price 0, with a rule for who
+-- may enter.
 ALTER TABLE draws ADD COLUMN giveaway INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE draws ADD COLUMN eligibility TEXT NOT NULL DEFAULT 'everyone';
-ALTER TABLE draws ADD COLUMN prize_coupon_id TEXT REFERENCES coupons (id);
 
 -- +goose Down
 
-ALTER TABLE draws DROP COLUMN prize_coupon_id;
 ALTER TABLE draws DROP COLUMN eligibility;
 ALTER TABLE draws DROP COLUMN giveaway;
 ALTER TABLE orders DROP COLUMN discount_minor;
