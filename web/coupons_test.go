@@ -87,3 +87,46 @@ func TestCouponRoutes(t *testing.T) {
 		t.Fatalf("after cancel: %v", c)
 	}
 }
+
+// TestGiveawayRoutes: a giveaway over HTTP, from the prize offer to the
+// winner's claim: a prize cannot be bought, a followers' giveaway refuses
+// others with 403, the winner claims with an address and no card.
+func TestGiveawayRoutes(t *testing.T) {
+	e := newEnv(t)
+	admin, host, viewer := bearer(e.creds.BrandAdminToken), bearer(e.creds.HostToken), bearer(e.creds.ViewerToken)
+	show := "/api/shows/" + e.creds.ShowID
+	products := e.do("GET", "/api/brands/"+e.creds.BrandID+"/products", nil).json(t)["products"].([]any)
+	skuID := products[1].(map[string]any)["skus"].([]any)[1].(map[string]any)["id"].(string)
+	made := e.do("POST", show+"/offers", map[string]any{"sku_id": skuID, "price_minor": 0, "allocated": 2, "per_customer_limit": 1}, admin)
+	e.want(made, http.StatusCreated, "")
+	prize := made.json(t)["offer"].(map[string]any)["id"].(string)
+	e.want(e.do("POST", "/api/reservations", map[string]any{"offer_id": prize, "quantity": 1}, viewer), http.StatusConflict, "conflict")
+	e.want(e.do("POST", show+"/draws", map[string]any{"offer_id": e.creds.OfferIDs[3], "seconds": 60, "giveaway": true}, host), http.StatusBadRequest, "invalid")
+	e.want(e.do("POST", show+"/draws", map[string]any{"offer_id": prize, "seconds": 60, "giveaway": true, "eligibility": "vips"}, host), http.StatusBadRequest, "invalid")
+
+	opened := e.do("POST", show+"/draws", map[string]any{"offer_id": prize, "seconds": 60, "units": 1, "giveaway": true, "eligibility": "followers"}, host)
+	e.want(opened, http.StatusCreated, "")
+	rec := opened.json(t)["draw"].(map[string]any)
+	if rec["giveaway"] != true || rec["eligibility"] != "followers" {
+		t.Fatalf("opened %s", opened.body)
+	}
+	draw := show + "/draws/" + rec["id"].(string)
+	e.want(e.do("POST", draw+"/entry", nil, viewer), http.StatusForbidden, "forbidden")
+	e.want(e.do("PUT", "/api/brands/"+e.creds.BrandID+"/follow", nil, viewer), http.StatusOK, "")
+	e.want(e.do("POST", draw+"/entry", nil, viewer), http.StatusOK, "")
+	closed := e.do("POST", draw+"/close", nil, host)
+	e.want(closed, http.StatusOK, "")
+	mine := e.do("GET", draw+"/entry", nil, viewer).json(t)["entry"].(map[string]any)
+	if mine["rank"].(float64) != 1 || mine["reservation_id"] == nil {
+		t.Fatalf("the winner's entry: %v", mine)
+	}
+	claim := map[string]any{"reservation_id": mine["reservation_id"],
+		"shipping": map[string]any{"name": "Mei Lin", "line1": "88 Century Ave", "city": "Shanghai", "country": "CN"}}
+	e.want(e.do("POST", "/api/orders", claim, bearer(e.creds.MemberToken)), http.StatusNotFound, "not_found")
+	placed := e.do("POST", "/api/orders", claim, viewer)
+	e.want(placed, http.StatusCreated, "")
+	if o := placed.json(t)["order"].(map[string]any); o["state"] != "paid" || o["total_minor"].(float64) != 0 || o["payment_ref"] != "" {
+		t.Fatalf("claimed %s", placed.body)
+	}
+	e.want(e.do("POST", "/api/orders", claim, viewer), http.StatusGone, "gone")
+}

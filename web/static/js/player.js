@@ -414,7 +414,7 @@ function renderCheckout() {
   const total = q ? q.total_minor : r.price_minor * r.quantity;
   $("#co-total").hidden = !q;
   if (q) $("#co-total").textContent = t("coupon.total", { subtotal: money(q.subtotal_minor, q.currency), discount: money(q.discount_minor, q.currency), total: money(total, r.currency) });
-  $("#co-pay").textContent = total === 0 ? t("coupon.free") : t("co.pay", { amount: money(total, r.currency) });
+  $("#co-pay").textContent = r.price_minor === 0 ? t("giveaway.claim") : total === 0 ? t("coupon.free") : t("co.pay", { amount: money(total, r.currency) });
   renderHold();
 }
 
@@ -737,6 +737,7 @@ function offerAction(o) {
   const mine = kept.length > 0;
   const units = kept.reduce((n, x) => n + x.quantity, 0);
   let key = "offer.buy", disabled = false;
+  if (o.price_minor === 0) return [h("span", { class: "prize", i18n: "giveaway.prize" })]; // won in a giveaway, never bought
   if (S.ended) { key = "offer.ended"; disabled = true; }
   else if (o.per_customer_limit > 0 && units >= o.per_customer_limit) { key = "offer.limit"; disabled = true; }
   else if (o.available <= 0) { key = "offer.soldout"; disabled = true; }
