@@ -31,6 +31,7 @@ func RunCoupons(t *testing.T, open func(t *testing.T) (Env, checkout.CouponStore
 	t.Run("MinimumBasket", func(t *testing.T) { testCouponMinBasket(t, world(t, 10, 0)) })
 	t.Run("Refusals", func(t *testing.T) { testCouponRefusals(t, world(t, 10, 0)) })
 	t.Run("ReturnedOnce", func(t *testing.T) { testCouponReturnedOnce(t, world(t, 10, 0)) })
+	t.Run("Idempotent", func(t *testing.T) { testCouponIdempotent(t, world(t, 5, 0)) })
 	t.Run("FreeOrder", func(t *testing.T) { testCouponFreeOrder(t, world(t, 5, 0)) })
 	t.Run("Admin", func(t *testing.T) { testCouponAdmin(t, world(t, 5, 0)) })
 }
@@ -324,6 +325,29 @@ func testCouponReturnedOnce(t *testing.T, w *World) {
 	}
 	if got := w.couponNow(c.ID); got.Uses != 0 || got.SpentMinor != 0 {
 		t.Fatalf("after the refund: uses %d spent %d", got.Uses, got.SpentMinor)
+	}
+}
+
+// testCouponIdempotent: a retried order with a coupon answers the first
+// order and spends the coupon once.
+func testCouponIdempotent(t *testing.T, w *World) {
+	c := w.coupon(checkout.NewCoupon{Code: "RETRY", MaxUses: 5})
+	u := w.Users(1)[0]
+	r := w.reserve(u, 1)
+	req := checkout.OrderRequest{ReservationID: r.ID, Shipping: ship, PaymentToken: testpay.TokenSuccess, CouponCode: "RETRY", IdempotencyKey: "k1"}
+	first, _, err := w.Svc.PlaceOrder(context.Background(), u, req)
+	must(t, err)
+	again, replayed, err := w.Svc.PlaceOrder(context.Background(), u, req)
+	must(t, err)
+	if !replayed || again.ID != first.ID || again.DiscountMinor != 50_000 {
+		t.Fatalf("retry: replayed %v, %+v", replayed, again)
+	}
+	req.CouponCode = ""
+	if _, _, err := w.Svc.PlaceOrder(context.Background(), u, req); apperr.CodeOf(err) != apperr.Unprocessable {
+		t.Fatalf("the key without the coupon: %v", err)
+	}
+	if got := w.couponNow(c.ID); got.Uses != 1 {
+		t.Fatalf("uses %d after a retry", got.Uses)
 	}
 }
 
