@@ -164,3 +164,48 @@ func TestGiveawayStudioToClaim(t *testing.T) {
 		t.Fatal(errs)
 	}
 }
+
+// TestBrandConsoleCoupons: a brand admin makes a coupon for the demo show
+// in the console's Coupons tab, sees it listed with its bounds, and
+// withdraws it; the player then no longer offers it.
+func TestBrandConsoleCoupons(t *testing.T) {
+	b := startBrowser(t)
+	s := startServer(t)
+	admin := b.newUser(t, s, "brand admin")
+	admin.open("/brand#coupons")
+	admin.waitFor("the log-in prompt", `!document.querySelector("#gate").hidden`, 10*time.Second)
+	admin.do("open the log-in dialog", chromedp.Click(chromedp.ID("gate-login")), chromedp.WaitVisible(chromedp.ID("auth-email")))
+	admin.fillLogin(demo.BrandAdminEmail)
+	admin.waitFor("the coupons tab", `!document.querySelector("#p-coupons").hidden && document.querySelector("#cp-show").options.length > 1`, 10*time.Second)
+	admin.do("fill in a coupon",
+		chromedp.SendKeys(chromedp.ID("cp-code"), "lumiere50"),
+		chromedp.SetValue(chromedp.ID("cp-show"), demoShow),
+		chromedp.SendKeys(chromedp.ID("cp-value"), "50"),
+		chromedp.SendKeys(chromedp.ID("cp-max"), "10"),
+		chromedp.SendKeys(chromedp.ID("cp-budget"), "400"),
+	)
+	admin.checkA11y("brand console coupons")
+	admin.do("create it", chromedp.Click(chromedp.CSS(`#cp-form button[type="submit"]`)))
+	row := `#cp-rows [data-coupon="LUMIERE50"]`
+	admin.waitFor("the coupon listed", `document.querySelector('`+row+`')`, 10*time.Second)
+	text := eval[string](admin, `document.querySelector('`+row+`').textContent`)
+	for _, want := range []string{"€50.00 off", "Autumn Runway Live", "0 / 10", "€0.00 / €400.00", "Active"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the row %q lacks %q", text, want)
+		}
+	}
+	var seen struct {
+		Coupons []struct{ Code string } `json:"coupons"`
+	}
+	if apiCall(t, s, "GET", "/api/shows/"+demoShow+"/coupons", "", nil, &seen); len(seen.Coupons) != 1 || seen.Coupons[0].Code != "LUMIERE50" {
+		t.Fatalf("viewers see %+v", seen.Coupons)
+	}
+	admin.do("withdraw it", chromedp.Click(chromedp.CSS(row+` button`)))
+	admin.waitFor("withdrawn", `document.querySelector('`+row+`').textContent.includes("Withdrawn")`, 10*time.Second)
+	if apiCall(t, s, "GET", "/api/shows/"+demoShow+"/coupons", "", nil, &seen); len(seen.Coupons) != 0 {
+		t.Fatalf("a withdrawn coupon is still offered: %+v", seen.Coupons)
+	}
+	if errs := admin.consoleErrors(); errs != "" {
+		t.Fatal(errs)
+	}
+}
