@@ -27,6 +27,7 @@ export class Coupons {
     this.key = `pavilion.coupon.${showID}`;
     this.claimed = sessionStorage.getItem(this.key) || "";
     this.quote = null;
+    this.failed = ""; // the code the last quote refused
   }
 
   async load() {
@@ -76,6 +77,8 @@ export class Coupons {
     const input = $("#co-coupon");
     $("#co-coupon-msg").textContent = "";
     this.quote = null;
+    this.failed = "";
+    if (!hold || hold.price_minor === 0) { render(); return; } // a prize: nothing to take off
     if (this.claimed && !input.value) input.value = this.claimed;
     if (input.value.trim()) await this.apply(hold, render);
     else render();
@@ -86,6 +89,7 @@ export class Coupons {
     const code = $("#co-coupon").value.trim();
     const msg = $("#co-coupon-msg");
     this.quote = null;
+    this.failed = "";
     msg.textContent = "";
     if (code) {
       try {
@@ -95,6 +99,9 @@ export class Coupons {
       } catch (e) {
         msg.textContent = e instanceof ApiError ? e.text() : String(e);
         msg.classList.add("error");
+        // A code that does not apply is not sent with the order (it pays
+        // the full price), unless the buyer changes it.
+        this.failed = code.toUpperCase();
       }
     }
     render();
@@ -103,6 +110,8 @@ export class Coupons {
   // code is what the order sends: the field's code (the server decides
   // again, and answers a code that does not apply with why).
   code() {
-    return this.quote ? this.quote.code : ($("#co-coupon")?.value || "").trim();
+    if (this.quote) return this.quote.code;
+    const v = ($("#co-coupon")?.value || "").trim();
+    return v.toUpperCase() === this.failed ? "" : v;
   }
 }

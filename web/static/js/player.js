@@ -411,6 +411,7 @@ function renderCheckout() {
   );
   // A quote is for one hold: the discounted total shows only for it.
   const q = coupons.quote?.reservation === r.id ? coupons.quote : null;
+  $("#co-coupon-box").hidden = r.price_minor === 0; // a prize has nothing to take off
   const total = q ? q.total_minor : r.price_minor * r.quantity;
   $("#co-total").hidden = !q;
   if (q) $("#co-total").textContent = t("coupon.total", { subtotal: money(q.subtotal_minor, q.currency), discount: money(q.discount_minor, q.currency), total: money(total, r.currency) });
