@@ -26,6 +26,7 @@ func runGiveaways(t *testing.T, world drawWorld) {
 	t.Run("GiveawayEligibility", func(t *testing.T) { testGiveawayEligibility(t, world) })
 	t.Run("GiveawayExactWinners", func(t *testing.T) { testGiveawayExactWinners(t, world) })
 	t.Run("GiveawayClaimOnce", func(t *testing.T) { testGiveawayClaimOnce(t, world) })
+	t.Run("GiveawayCoupon", func(t *testing.T) { testGiveawayCoupon(t, world) })
 }
 
 // prize makes the world's offer a prize: a new offer of its SKU at price 0.
@@ -177,5 +178,86 @@ func testGiveawayClaimOnce(t *testing.T, world drawWorld) {
 	// Someone else cannot claim the winner's prize.
 	if _, _, err := w.Svc.PlaceOrder(ctx, users[1], checkout.OrderRequest{ReservationID: *e.ReservationID, Shipping: ship}); apperr.CodeOf(err) != apperr.NotFound {
 		t.Fatalf("claiming another's prize: %v", err)
+	}
+}
+
+// testGiveawayCoupon: a coupon giveaway issues each of its winners a copy
+// of the coupon that only they may use, once; a second sweep issues none
+// again; the offer keeps selling first-come meanwhile.
+func testGiveawayCoupon(t *testing.T, world drawWorld) {
+	w, d := world(t, 5, 0)
+	ctx := context.Background()
+	cs, ok := d.Store.(checkout.CouponStore)
+	if !ok {
+		t.Fatal("the driver keeps no coupons")
+	}
+	w.Svc.Coupons = cs
+	prize := w.coupon(checkout.NewCoupon{Code: "WIN100", Kind: checkout.AmountOff, AmountOffMinor: 10_000})
+	if _, err := d.Open(ctx, w.host(), w.Show.ID, checkout.OpenDrawRequest{OfferID: w.Offer.ID, Seconds: 60, Units: 3, CouponID: &prize.ID}); apperr.CodeOf(err) != apperr.Invalid {
+		t.Fatalf("a coupon prize outside a giveaway: %v", err)
+	}
+	rec, err := d.Open(ctx, w.host(), w.Show.ID, checkout.OpenDrawRequest{OfferID: w.Offer.ID, Seconds: 60, Units: 3, Giveaway: true, CouponID: &prize.ID})
+	must(t, err)
+	users := w.Users(10)
+	entryOf := enterAll(t, d, w.Show.ID, rec.ID, users, 2)
+	// First-come sales go on during a coupon giveaway.
+	w.reserve(users[9], 1)
+	w.Advance(61 * time.Second)
+	must(t, d.Sweep(ctx))
+	must(t, d.Sweep(ctx))
+	got, err := d.Record(ctx, nil, w.Show.ID, rec.ID)
+	must(t, err)
+	if got.State != checkout.DrawDrawn || len(got.Winners) != 3 || len(got.Unheld) != 0 {
+		t.Fatalf("drawn %+v", got)
+	}
+	must(t, got.Verify())
+	won := map[uuid.UUID]bool{}
+	for _, e := range got.Winners {
+		won[e] = true
+	}
+	list, err := cs.BrandCoupons(ctx, w.Brand.ID)
+	must(t, err)
+	issued := map[uuid.UUID]*checkout.Coupon{}
+	for i := range list {
+		if list[i].IssuedTo != nil {
+			issued[*list[i].IssuedTo] = &list[i]
+		}
+	}
+	if len(issued) != 3 {
+		t.Fatalf("%d copies issued, want 3", len(issued))
+	}
+	var winner, loser *account.User
+	for _, u := range users {
+		if won[entryOf[u.ID]] != (issued[u.ID] != nil) {
+			t.Fatalf("account %s: won %v, copy %v", u.ID, won[entryOf[u.ID]], issued[u.ID] != nil)
+		}
+		if won[entryOf[u.ID]] && winner == nil {
+			winner = u
+		} else if !won[entryOf[u.ID]] && loser == nil && u != users[9] {
+			loser = u
+		}
+	}
+	c := issued[winner.ID]
+	if c.MaxUses != 1 || c.AmountOffMinor != 10_000 {
+		t.Fatalf("copy %+v", c)
+	}
+	// Only the winner may use it, and once.
+	if _, err := w.orderWith(loser, w.reserve(loser, 1), c.Code); apperr.CodeOf(err) != apperr.Unprocessable {
+		t.Fatalf("another account using a winner's copy: %v", err)
+	}
+	o, err := w.orderWith(winner, w.reserve(winner, 1), c.Code)
+	must(t, err)
+	if o.DiscountMinor != 10_000 {
+		t.Fatalf("order %+v", o)
+	}
+	if _, err := w.orderWith(winner, w.reserve(winner, 1), c.Code); !errors.Is(err, checkout.ErrCouponUsedUp) {
+		t.Fatalf("a second use of the copy: %v", err)
+	}
+	seen, err := w.Svc.ShowCoupons(ctx, loser, w.Show.ID)
+	must(t, err)
+	for _, p := range seen {
+		if p.Personal {
+			t.Fatalf("another account sees a winner's copy: %+v", p)
+		}
 	}
 }

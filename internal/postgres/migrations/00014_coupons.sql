@@ -60,13 +60,15 @@ ALTER TABLE orders ADD COLUMN coupon_id uuid;
 ALTER TABLE orders ADD COLUMN coupon_code text NOT NULL DEFAULT '';
 ALTER TABLE orders ADD COLUMN discount_minor bigint NOT NULL DEFAULT 0;
 
--- Giveaways are draws of a prize offered at price 0, with a rule for who
--- may enter.
+-- Giveaways are draws of a prize (an offer at price 0, or a coupon whose
+-- copies are issued to the winners), with a rule for who may enter.
 ALTER TABLE draws ADD COLUMN giveaway boolean NOT NULL DEFAULT false;
 ALTER TABLE draws ADD COLUMN eligibility text NOT NULL DEFAULT 'everyone';
+ALTER TABLE draws ADD COLUMN prize_coupon_id uuid REFERENCES coupons (id);
 
 -- +goose Down
 
+ALTER TABLE draws DROP COLUMN prize_coupon_id;
 ALTER TABLE draws DROP COLUMN eligibility;
 ALTER TABLE draws DROP COLUMN giveaway;
 ALTER TABLE orders DROP COLUMN discount_minor;

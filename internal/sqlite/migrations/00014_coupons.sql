@@ -53,13 +53,15 @@ ALTER TABLE orders ADD COLUMN coupon_id TEXT;
 ALTER TABLE orders ADD COLUMN coupon_code TEXT NOT NULL DEFAULT '';
 ALTER TABLE orders ADD COLUMN discount_minor INTEGER NOT NULL DEFAULT 0;
 
--- Giveaways are draws of a prize offered at price 0, with a rule for who
--- may enter.
+-- Giveaways are draws of a prize (an offer at price 0, or a coupon whose
+-- copies are issued to the winners), with a rule for who may enter.
 ALTER TABLE draws ADD COLUMN giveaway INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE draws ADD COLUMN eligibility TEXT NOT NULL DEFAULT 'everyone';
+ALTER TABLE draws ADD COLUMN prize_coupon_id TEXT; -- a coupon (no REFERENCES: SQLite cannot drop such a column)
 
 -- +goose Down
 
+ALTER TABLE draws DROP COLUMN prize_coupon_id;
 ALTER TABLE draws DROP COLUMN eligibility;
 ALTER TABLE draws DROP COLUMN giveaway;
 ALTER TABLE orders DROP COLUMN discount_minor;
