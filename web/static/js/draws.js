@@ -52,8 +52,8 @@ export class Draws {
     if (d.state === "drawn" && mine) {
       await this.loadEntry(d.id).catch(() => {});
       if (d.winners?.includes(mine.id)) {
-        toast(t(d.giveaway ? "giveaway.won" : "draw.won"));
-        this.opts.won();
+        toast(t(d.prize_coupon_id ? "giveaway.won.coupon" : d.giveaway ? "giveaway.won" : "draw.won"));
+        this.opts.won(d);
       }
     }
     this.render();
@@ -110,7 +110,7 @@ export class Draws {
       li.append(h("span", { class: "muted", role: "status", text: t("draw.drawing") }));
     } else {
       let key = "draw.result";
-      if (mine) key = d.winners?.includes(mine.id) ? (g ? "giveaway.youwon" : "draw.youwon") : "draw.notdrawn";
+      if (mine) key = d.winners?.includes(mine.id) ? (d.prize_coupon_id ? "giveaway.youwon.coupon" : g ? "giveaway.youwon" : "draw.youwon") : "draw.notdrawn";
       li.append(h("span", { class: "draw-result", role: "status",
         text: t(key, { n: d.winners?.length ?? 0, m: d.entry_count }) }));
       li.append(h("a", { class: "link", href: `/api/shows/${this.showID}/draws/${d.id}`, target: "_blank", rel: "noopener",

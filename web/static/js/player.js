@@ -42,7 +42,7 @@ const intents = new Map();
 const draws = new Draws(showID, {
   name: (offerID) => S.products.get(S.offers.get(offerID)?.sku_id)?.product?.name || t("offer.unknown"),
   now: () => (room ? room.now() : Date.now()),
-  won: () => loadHolds(),
+  won: (d) => (d?.prize_coupon_id ? coupons.load() : loadHolds()),
 });
 
 const coupons = new Coupons(showID);
