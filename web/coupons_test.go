@@ -129,4 +129,32 @@ func TestGiveawayRoutes(t *testing.T) {
 		t.Fatalf("claimed %s", placed.body)
 	}
 	e.want(e.do("POST", "/api/orders", claim, viewer), http.StatusGone, "gone")
+
+	// A coupon as the prize: a copy for the winner only.
+	c := e.do("POST", "/api/brands/"+e.creds.BrandID+"/coupons", map[string]any{"code": "WIN100", "kind": "amount", "amount_off_minor": 10000, "currency": "EUR"}, admin)
+	e.want(c, http.StatusCreated, "")
+	couponID := c.json(t)["coupon"].(map[string]any)["id"]
+	offer := e.creds.OfferIDs[2]
+	e.want(e.do("POST", show+"/draws", map[string]any{"offer_id": offer, "seconds": 60, "units": 1, "giveaway": true, "coupon_id": uuid.NewString()}, host), http.StatusBadRequest, "invalid")
+	e.want(e.do("POST", show+"/draws", map[string]any{"offer_id": offer, "seconds": 60, "units": 1, "coupon_id": couponID}, host), http.StatusBadRequest, "invalid")
+	cg := e.do("POST", show+"/draws", map[string]any{"offer_id": offer, "seconds": 60, "units": 1, "giveaway": true, "coupon_id": couponID}, host)
+	e.want(cg, http.StatusCreated, "")
+	cdraw := show + "/draws/" + cg.json(t)["draw"].(map[string]any)["id"].(string)
+	e.want(e.do("POST", cdraw+"/entry", nil, viewer), http.StatusOK, "")
+	e.want(e.do("POST", cdraw+"/close", nil, host), http.StatusOK, "")
+	mineList := e.do("GET", show+"/coupons", nil, viewer).json(t)["coupons"].([]any)
+	personal := 0
+	for _, p := range mineList {
+		if p.(map[string]any)["personal"] == true {
+			personal++
+		}
+	}
+	if personal != 1 {
+		t.Fatalf("the winner sees %d personal coupons: %v", personal, mineList)
+	}
+	for _, p := range e.do("GET", show+"/coupons", nil, bearer(e.creds.MemberToken)).json(t)["coupons"].([]any) {
+		if p.(map[string]any)["personal"] == true {
+			t.Fatalf("another account sees the winner's copy: %v", p)
+		}
+	}
 }
