@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,6 +26,32 @@ import (
 // hold of one unit through the ledger's ordinary Reserve (so stock, limits
 // and the gate stay exact). While a draw runs its offer is a closed drop:
 // nobody can buy it first-come.
+//
+// A giveaway is a draw whose offer is priced 0: the host gives N units away
+// (N winners) to the viewers who may enter (Eligibility: everyone signed
+// in, the brand's followers, or members). The winners' holds are claimed
+// through checkout like any other (a shipping address, no charge), so the
+// prize's stock is taken exactly once, by the ledger.
+
+// Eligibility says who may enter a draw.
+type Eligibility string
+
+const (
+	// EveryoneSignedIn: any account that may see the show.
+	EveryoneSignedIn Eligibility = "everyone"
+	// Followers: accounts that follow the show's brand.
+	Followers Eligibility = "followers"
+	// MembersOnly: accounts with Pavilion membership (and the show's staff).
+	MembersOnly Eligibility = "members"
+)
+
+// OrDefault is e, or EveryoneSignedIn when e is empty.
+func (e Eligibility) OrDefault() Eligibility {
+	if e == "" {
+		return EveryoneSignedIn
+	}
+	return e
+}
 
 // DrawState is where a draw is in its life: open → closing → drawn.
 type DrawState string
@@ -55,6 +82,12 @@ type Draw struct {
 	DrawnAt    *time.Time
 	Entries    int // how many entries it has
 	CreatedBy  uuid.UUID
+	// Giveaway: the offer is a prize at price 0, Units its winners.
+	Giveaway    bool
+	Eligibility Eligibility
+	// PrizeCouponID, for a giveaway of a coupon: each winner is issued a
+	// copy of it for their own use, and the offer only names what it is for.
+	PrizeCouponID *uuid.UUID
 }
 
 // DrawEntry is one account's entry in a draw. Seq orders the entry list.
@@ -148,6 +181,11 @@ type DrawRecord struct {
 	// shared with other offers, ran out between the count and the hold).
 	Unheld     []uuid.UUID `json:"unheld,omitempty"`
 	ServerTime time.Time   `json:"server_time"`
+	// Giveaway says the units are prizes (price 0); Eligibility who may enter.
+	Giveaway    bool        `json:"giveaway"`
+	Eligibility Eligibility `json:"eligibility"`
+	// PrizeCouponID is a coupon giveaway's coupon (each winner gets a copy).
+	PrizeCouponID *uuid.UUID `json:"prize_coupon_id,omitempty"`
 }
 
 // Verify re-derives the record's winners (internal/draw) and checks them.
@@ -203,6 +241,13 @@ type OpenDrawRequest struct {
 	OfferID uuid.UUID `json:"offer_id"`
 	Seconds int       `json:"seconds"`
 	Units   int       `json:"units"`
+	// Giveaway gives the units away: the offer must be priced 0.
+	Giveaway    bool        `json:"giveaway"`
+	Eligibility Eligibility `json:"eligibility"` // "" is EveryoneSignedIn
+	// CouponID makes the giveaway's prize a coupon of the brand: each of
+	// Units winners is issued a copy only they may use. The offer then
+	// only says what the coupon is for, and keeps selling first-come.
+	CouponID *uuid.UUID `json:"coupon_id"`
 }
 
 // Open opens a draw on an offer of a show u hosts. The offer stops selling
@@ -224,6 +269,22 @@ func (d *Draws) Open(ctx context.Context, u *account.User, showID uuid.UUID, req
 	}
 	if req.Units < 0 {
 		return nil, apperr.Errorf(apperr.Invalid, "units must be positive (0: every free unit)")
+	}
+	req.Eligibility = req.Eligibility.OrDefault()
+	switch req.Eligibility {
+	case EveryoneSignedIn, MembersOnly:
+	case Followers:
+		if s.Follows == nil {
+			return nil, apperr.Errorf(apperr.NotImplemented, "this server keeps no follows: a draw cannot be for followers")
+		}
+	default:
+		return nil, apperr.Errorf(apperr.Invalid, "eligibility must be everyone, followers or members")
+	}
+	if req.CouponID != nil {
+		return d.openCouponGiveaway(ctx, u, o, req)
+	}
+	if req.Giveaway && o.PriceMinor != 0 {
+		return nil, apperr.Errorf(apperr.Invalid, "a giveaway's prize is an offer at price 0; this offer costs %s %s", minorString(o.PriceMinor), o.Currency)
 	}
 	now := s.now()
 	if o.Drop && o.DropOpen(now) {
@@ -260,7 +321,8 @@ func (d *Draws) Open(ctx context.Context, u *account.User, showID uuid.UUID, req
 		return nil, err
 	}
 	dr := &Draw{ID: uuid.New(), ShowID: o.ShowID, OfferID: o.ID, Units: units, State: DrawOpen, Seed: seed,
-		Commitment: draw.Commitment(seed), OpensAt: now, ClosesAt: now.Add(time.Duration(req.Seconds) * time.Second), CreatedBy: u.ID}
+		Commitment: draw.Commitment(seed), OpensAt: now, ClosesAt: now.Add(time.Duration(req.Seconds) * time.Second), CreatedBy: u.ID,
+		Giveaway: req.Giveaway, Eligibility: req.Eligibility}
 	if err := d.Store.CreateDraw(ctx, dr); err != nil {
 		return nil, err
 	}
@@ -271,6 +333,96 @@ func (d *Draws) Open(ctx context.Context, u *account.User, showID uuid.UUID, req
 	rec := d.record(dr, nil)
 	d.announce(rec)
 	return rec, nil
+}
+
+// openCouponGiveaway opens a giveaway of copies of a brand coupon. Units
+// (at least 1) is its number of winners; no stock is involved, so the offer
+// is not closed.
+func (d *Draws) openCouponGiveaway(ctx context.Context, u *account.User, o *Offer, req OpenDrawRequest) (*DrawRecord, error) {
+	s := d.Checkout
+	if !req.Giveaway {
+		return nil, apperr.Errorf(apperr.Invalid, "coupon_id is for giveaways")
+	}
+	if req.Units < 1 || req.Units > 10_000 {
+		return nil, apperr.Errorf(apperr.Invalid, "a coupon giveaway has from 1 to 10000 winners (units)")
+	}
+	cs, err := s.coupons()
+	if err != nil {
+		return nil, err
+	}
+	sh, err := s.Shows.ShowByID(ctx, o.ShowID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := cs.CouponByID(ctx, *req.CouponID)
+	if errors.Is(err, apperr.E(apperr.NotFound)) || (err == nil && (c.BrandID != sh.BrandID || c.IssuedTo != nil)) {
+		return nil, apperr.Errorf(apperr.Invalid, "coupon_id is not a coupon of this brand")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.Disabled || (c.ShowID != nil && *c.ShowID != sh.ID) {
+		return nil, apperr.Errorf(apperr.Conflict, "coupon %s is withdrawn or for another show", c.Code)
+	}
+	if _, err := d.Store.ActiveDraw(ctx, o.ID); err == nil {
+		return nil, apperr.Errorf(apperr.Conflict, "a draw is already running on this offer")
+	} else if !errors.Is(err, apperr.E(apperr.NotFound)) {
+		return nil, err
+	}
+	seed, err := draw.NewSeed()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	dr := &Draw{ID: uuid.New(), ShowID: o.ShowID, OfferID: o.ID, Units: req.Units, State: DrawOpen, Seed: seed,
+		Commitment: draw.Commitment(seed), OpensAt: now, ClosesAt: now.Add(time.Duration(req.Seconds) * time.Second), CreatedBy: u.ID,
+		Giveaway: true, Eligibility: req.Eligibility, PrizeCouponID: &c.ID}
+	if err := d.Store.CreateDraw(ctx, dr); err != nil {
+		return nil, err
+	}
+	rec := d.record(dr, nil)
+	d.announce(rec)
+	return rec, nil
+}
+
+// issueCoupons gives each winner of a coupon giveaway a copy of its coupon:
+// one use, only theirs. A copy's ID follows from the draw and the winner,
+// so a close taken over by another node finds the copies already made and
+// issues none twice.
+func (d *Draws) issueCoupons(ctx context.Context, dr *Draw, winners []string, byID map[string]*DrawEntry) ([]DrawWinner, error) {
+	s := d.Checkout
+	cs, err := s.coupons()
+	if err != nil {
+		return nil, err
+	}
+	prize, err := cs.CouponByID(ctx, *dr.PrizeCouponID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DrawWinner, len(winners))
+	for i, w := range winners {
+		e := byID[w]
+		out[i] = DrawWinner{EntryID: e.ID}
+		id := uuid.NewSHA1(dr.ID, e.UserID[:])
+		if _, err := cs.CouponByID(ctx, id); err == nil {
+			continue // issued by an earlier attempt
+		} else if !errors.Is(err, apperr.E(apperr.NotFound)) {
+			return nil, err
+		}
+		c := *prize
+		owner := e.UserID
+		c.ID, c.IssuedTo, c.Uses, c.SpentMinor, c.CreatedAt = id, &owner, 0, 0, s.now()
+		c.Code = fmt.Sprintf("%s-%s", prize.Code[:min(len(prize.Code), 23)], strings.ToUpper(hex.EncodeToString(id[:4])))
+		c.MaxUses, c.PerCustomer, c.BudgetMinor, c.Disabled = 1, 1, 0, false
+		if err := cs.CreateCoupon(ctx, &c); err != nil {
+			// A node racing with this one made it; any other conflict
+			// (a code taken) is an error, and the next attempt retries.
+			if _, lerr := cs.CouponByID(ctx, id); lerr != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
 
 // staffOffer reads the offer and its show as stored now and checks that u
@@ -341,11 +493,14 @@ func (d *Draws) Enter(ctx context.Context, u *account.User, showID, drawID uuid.
 		}
 		return nil, apperr.Errorf(apperr.Conflict, "the draw is closed")
 	}
+	if err := d.eligible(ctx, u, sh, dr); err != nil {
+		return nil, err
+	}
 	o, err := s.Catalog.OfferByID(ctx, dr.OfferID)
 	if err != nil {
 		return nil, err
 	}
-	if o.PerCustomerLimit > 0 {
+	if o.PerCustomerLimit > 0 && dr.PrizeCouponID == nil {
 		n, err := s.Ledger.CustomerUnits(ctx, o.ID, u.ID)
 		if err != nil {
 			return nil, err
@@ -357,6 +512,32 @@ func (d *Draws) Enter(ctx context.Context, u *account.User, showID, drawID uuid.
 	e := &DrawEntry{ID: uuid.New(), DrawID: drawID, UserID: u.ID, CreatedAt: now}
 	stored, _, err := d.Store.Enter(ctx, e, now)
 	return stored, err
+}
+
+// eligible checks the draw's rule for who may enter. The show's staff may
+// always (they test the flow before going live).
+func (d *Draws) eligible(ctx context.Context, u *account.User, sh *show.Show, dr *Draw) error {
+	if account.CanHost(u, sh.BrandID, sh.HostIDs) {
+		return nil
+	}
+	switch dr.Eligibility.OrDefault() {
+	case MembersOnly:
+		if !u.Has(account.RoleMember) {
+			return apperr.Errorf(apperr.Forbidden, "this draw is for members only")
+		}
+	case Followers:
+		if d.Checkout.Follows == nil {
+			return apperr.Errorf(apperr.NotImplemented, "this server keeps no follows")
+		}
+		ok, err := d.Checkout.Follows.Following(ctx, sh.BrandID, u.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return apperr.Errorf(apperr.Forbidden, "this draw is for the brand's followers: follow the brand to enter")
+		}
+	}
+	return nil
 }
 
 // Entry returns u's entry in the draw; NotFound when u has not entered.
@@ -519,6 +700,27 @@ func (d *Draws) draw(ctx context.Context, id uuid.UUID) error {
 		ids[i] = entries[i].ID.String()
 		byID[ids[i]] = &entries[i]
 	}
+	if dr.PrizeCouponID != nil {
+		winners := draw.Winners(dr.Seed, ids, dr.Units)
+		if sh.State != show.Scheduled && sh.State != show.Live {
+			winners = nil
+		}
+		result, err := d.issueCoupons(ctx, dr, winners, byID)
+		if err != nil {
+			return err
+		}
+		fin, err := d.Store.FinishDraw(ctx, id, now, len(result), result, s.now())
+		if err != nil {
+			return err
+		}
+		for rank, w := range result {
+			byID[w.EntryID.String()].Rank = rank + 1
+		}
+		rec := d.record(fin, entries)
+		rec.Entries = nil
+		d.announce(rec)
+		return nil
+	}
 	// Fewer units draw a prefix of the same winners (the shuffle's steps do
 	// not depend on how many are taken), so the most the draw can take
 	// bounds every attempt's winners.
@@ -678,7 +880,8 @@ func (d *Draws) hold(ctx context.Context, o *Offer, sh *show.Show, dr *Draw, use
 func (d *Draws) record(dr *Draw, entries []DrawEntry) *DrawRecord {
 	rec := &DrawRecord{ID: dr.ID, ShowID: dr.ShowID, OfferID: dr.OfferID, Procedure: draw.Procedure, State: dr.State,
 		Units: dr.Units, Commitment: dr.Commitment, OpensAt: dr.OpensAt, ClosesAt: dr.ClosesAt, DrawnAt: dr.DrawnAt,
-		EntryCount: dr.Entries, ServerTime: d.Checkout.now()}
+		EntryCount: dr.Entries, ServerTime: d.Checkout.now(), Giveaway: dr.Giveaway, Eligibility: dr.Eligibility.OrDefault(),
+		PrizeCouponID: dr.PrizeCouponID}
 	if dr.State != DrawDrawn {
 		return rec
 	}
@@ -694,7 +897,7 @@ func (d *Draws) record(dr *Draw, entries []DrawEntry) *DrawRecord {
 	slices.SortFunc(won, func(a, b *DrawEntry) int { return a.Rank - b.Rank })
 	for _, e := range won {
 		rec.Winners = append(rec.Winners, e.ID)
-		if e.ReservationID == nil {
+		if e.ReservationID == nil && dr.PrizeCouponID == nil {
 			rec.Unheld = append(rec.Unheld, e.ID)
 		}
 	}

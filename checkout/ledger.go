@@ -17,6 +17,8 @@ var (
 	ErrLimitReached = &apperr.Error{Code: apperr.LimitReached, Message: "per-customer limit reached for this offer"}
 	// ErrDropClosed: the offer is a flash drop whose window is not open.
 	ErrDropClosed = &apperr.Error{Code: apperr.DropClosed, Message: "this drop is not open"}
+	// ErrPrize: the offer is priced 0, a giveaway's prize: it is won, not bought.
+	ErrPrize = &apperr.Error{Code: apperr.Conflict, Message: "this is a giveaway prize: it is won in the show's giveaway, not bought"}
 	// ErrKeyTaken: Reserve was given an idempotency record whose key is
 	// already stored; nothing was reserved. The caller replays the stored one.
 	ErrKeyTaken = &apperr.Error{Code: apperr.Conflict, Message: "idempotency key already used"}
@@ -90,22 +92,27 @@ type Shipping struct {
 
 // Order buys the units of one reservation.
 type Order struct {
-	ID             uuid.UUID  `json:"id"`
-	UserID         uuid.UUID  `json:"user_id"`
-	ReservationID  uuid.UUID  `json:"reservation_id"`
-	OfferID        uuid.UUID  `json:"offer_id"`
-	ShowID         uuid.UUID  `json:"show_id"`
-	SKUID          uuid.UUID  `json:"sku_id"`
-	BrandID        uuid.UUID  `json:"brand_id"`
-	Quantity       int        `json:"quantity"`
-	UnitPriceMinor int64      `json:"unit_price_minor"`
-	TotalMinor     int64      `json:"total_minor"`
-	Currency       string     `json:"currency"`
-	State          OrderState `json:"state"`
-	Shipping       Shipping   `json:"shipping"`
-	PaymentRef     string     `json:"payment_ref"` // the provider's charge ID once paid
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
+	ID             uuid.UUID `json:"id"`
+	UserID         uuid.UUID `json:"user_id"`
+	ReservationID  uuid.UUID `json:"reservation_id"`
+	OfferID        uuid.UUID `json:"offer_id"`
+	ShowID         uuid.UUID `json:"show_id"`
+	SKUID          uuid.UUID `json:"sku_id"`
+	BrandID        uuid.UUID `json:"brand_id"`
+	Quantity       int       `json:"quantity"`
+	UnitPriceMinor int64     `json:"unit_price_minor"`
+	TotalMinor     int64     `json:"total_minor"` // what the buyer pays: units × price − discount
+	// CouponID is the coupon the order uses (nil: none), CouponCode its
+	// code and DiscountMinor what it takes off.
+	CouponID      *uuid.UUID `json:"coupon_id,omitempty"`
+	CouponCode    string     `json:"coupon_code,omitempty"`
+	DiscountMinor int64      `json:"discount_minor"`
+	Currency      string     `json:"currency"`
+	State         OrderState `json:"state"`
+	Shipping      Shipping   `json:"shipping"`
+	PaymentRef    string     `json:"payment_ref"` // the provider's charge ID once paid
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
 }
 
 // OrderFilter selects orders for a listing, newest first.
@@ -183,19 +190,26 @@ type Ledger interface {
 
 	// BeginOrder moves a held, unexpired reservation (now < ExpiresAt) to
 	// Ordering and inserts o (State Pending). Gone when the reservation is not
-	// held or has expired.
+	// held or has expired. With o.CouponID set it spends the coupon in the
+	// same transaction: one more use and o.DiscountMinor more spent, refused
+	// (nothing written) with the errors of CouponRefusal when that would pass
+	// its count or budget, or it is disabled, out of its window or issued to
+	// someone else, and with ErrCouponCustomerLimit when the customer's
+	// orders already use it PerCustomer times.
 	BeginOrder(ctx context.Context, o *Order, now time.Time) error
 	// CompletePayment marks a pending order paid with the provider's reference,
 	// turns its reservation to Ordered and moves its units from held to sold.
 	// Conflict when the order is not pending (so a payment lands exactly once).
 	CompletePayment(ctx context.Context, orderID uuid.UUID, paymentRef string, now time.Time) (*Order, error)
 	// AbandonOrder deletes a pending order whose payment did not happen and
-	// returns its reservation to Held (still bound by its ExpiresAt).
+	// returns its reservation to Held (still bound by its ExpiresAt), and
+	// gives back its coupon's use and discount.
 	AbandonOrder(ctx context.Context, orderID uuid.UUID, now time.Time) error
 	// SetOrderState moves a paid or fulfilled order to Fulfilled, Cancelled or
 	// Refunded. With restock, its units go back: sold decreases on the offer and
 	// the SKU and the reservation becomes Returned. Conflict for a transition
-	// the state machine does not allow.
+	// the state machine does not allow. A cancel or a refund gives back the
+	// order's coupon use and discount (once: the use is marked returned).
 	SetOrderState(ctx context.Context, orderID uuid.UUID, to OrderState, restock bool, now time.Time) (*Order, error)
 	OrderByID(ctx context.Context, id uuid.UUID) (*Order, error)
 	ListOrders(ctx context.Context, f OrderFilter) ([]Order, error)

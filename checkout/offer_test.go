@@ -87,7 +87,7 @@ func TestAddOfferRules(t *testing.T) {
 		{"cancelled show", admin, ok(cancelled), apperr.Conflict},
 		{"another brand's SKU", admin, with(ok(live), func(r *NewOffer) { r.SKUID = rivals.ID }), apperr.Invalid},
 		{"missing SKU", admin, with(ok(live), func(r *NewOffer) { r.SKUID = uuid.New() }), apperr.Invalid},
-		{"free", admin, with(ok(live), func(r *NewOffer) { r.PriceMinor = 0 }), apperr.Invalid},
+		{"negative price", admin, with(ok(live), func(r *NewOffer) { r.PriceMinor = -1 }), apperr.Invalid}, // 0 is a giveaway prize
 		{"nothing allocated", admin, with(ok(live), func(r *NewOffer) { r.Allocated = 0 }), apperr.Invalid},
 		{"negative limit", admin, with(ok(live), func(r *NewOffer) { r.PerCustomerLimit = -1 }), apperr.Invalid},
 		{"more than on hand", admin, with(ok(live), func(r *NewOffer) { r.Allocated = own.OnHand + 1 }), apperr.Conflict},

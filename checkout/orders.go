@@ -18,10 +18,12 @@ import (
 
 // OrderRequest turns a reservation into an order: where to send it and how to pay.
 type OrderRequest struct {
-	ReservationID  uuid.UUID `json:"reservation_id"`
-	Shipping       Shipping  `json:"shipping"`
-	PaymentToken   string    `json:"payment_token"`
-	IdempotencyKey string    `json:"-"`
+	ReservationID uuid.UUID `json:"reservation_id"`
+	Shipping      Shipping  `json:"shipping"`
+	PaymentToken  string    `json:"payment_token"`
+	// CouponCode, when set, takes a coupon of the show's brand off the order.
+	CouponCode     string `json:"coupon_code"`
+	IdempotencyKey string `json:"-"`
 }
 
 var countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
@@ -78,11 +80,12 @@ func (s *Service) PlaceOrder(ctx context.Context, u *account.User, req OrderRequ
 		return nil, false, err
 	}
 	req.PaymentToken = strings.TrimSpace(req.PaymentToken)
-	if req.PaymentToken == "" || len(req.PaymentToken) > 200 {
-		return nil, false, apperr.Errorf(apperr.Invalid, "payment_token is required")
+	if len(req.PaymentToken) > 200 {
+		return nil, false, apperr.Errorf(apperr.Invalid, "payment_token is at most 200 characters")
 	}
 	sh := req.Shipping
-	hash := requestHash(req.ReservationID.String(), sh.Name, sh.Line1, sh.Line2, sh.City, sh.Region, sh.PostalCode, sh.Country, sh.Phone, req.PaymentToken)
+	req.CouponCode = normCode(req.CouponCode)
+	hash := requestHash(req.ReservationID.String(), sh.Name, sh.Line1, sh.Line2, sh.City, sh.Region, sh.PostalCode, sh.Country, sh.Phone, req.PaymentToken, req.CouponCode)
 	if req.IdempotencyKey != "" {
 		rec, fresh, err := s.Ledger.ClaimIdempotency(ctx, &Idempotency{UserID: u.ID, Key: req.IdempotencyKey, Op: opOrder, RequestHash: hash, CreatedAt: s.now()})
 		if err != nil {
@@ -130,13 +133,34 @@ func (s *Service) placeOrder(ctx context.Context, u *account.User, req OrderRequ
 	o := &Order{ID: uuid.New(), UserID: u.ID, ReservationID: r.ID, OfferID: r.OfferID, ShowID: r.ShowID, SKUID: r.SKUID,
 		BrandID: sh.BrandID, Quantity: r.Quantity, UnitPriceMinor: r.PriceMinor, TotalMinor: r.PriceMinor * int64(r.Quantity),
 		Currency: r.Currency, State: Pending, Shipping: req.Shipping, CreatedAt: now, UpdatedAt: now}
+	if req.CouponCode != "" {
+		c, d, err := s.priceCoupon(ctx, u, sh, r, req.CouponCode)
+		if err != nil {
+			return nil, err
+		}
+		o.CouponID, o.CouponCode, o.DiscountMinor, o.TotalMinor = &c.ID, c.Code, d, o.TotalMinor-d
+	}
+	if o.TotalMinor > 0 && req.PaymentToken == "" {
+		return nil, apperr.Errorf(apperr.Invalid, "payment_token is required")
+	}
 	if err := s.Ledger.BeginOrder(ctx, o, now); err != nil {
-		if apperr.CodeOf(err) == apperr.Gone {
+		if apperr.CodeOf(err) == apperr.Gone && !isCouponRefusal(err) {
 			return nil, apperr.Errorf(apperr.Gone, "the hold on this reservation has ended; reserve again")
 		}
 		return nil, err
 	}
 
+	if o.TotalMinor == 0 {
+		// Nothing to charge (a giveaway prize, a 100 % coupon): no card is
+		// asked, and the order is paid at once with no payment reference.
+		paid, err := s.Ledger.CompletePayment(context.WithoutCancel(ctx), o.ID, "", s.now())
+		if err != nil {
+			return nil, err
+		}
+		s.Metrics.payment("free")
+		s.orderChanged(paid)
+		return paid, nil
+	}
 	// The charge runs to its own deadline even if the customer's connection
 	// drops: stopping half-way would leave the outcome unknown for no gain.
 	payCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.paymentTimeout())

@@ -77,7 +77,10 @@ type Service struct {
 	// DrawStore, when set, keeps a first-come drop from opening on an
 	// offer whose units a draw is selling.
 	DrawStore DrawStore
-	Logger    *slog.Logger
+	// Coupons, when set, lets orders use brand coupons (nil: a coupon code is refused).
+	Coupons CouponStore
+	Follows Follows // who follows a brand, for giveaways open to followers; optional
+	Logger  *slog.Logger
 
 	Now            func() time.Time
 	HoldTTL        time.Duration // default hold when the show sets none: 10 minutes
@@ -263,6 +266,9 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 		return nil, false, err
 	}
 	hash := requestHash(req.OfferID.String(), fmt.Sprint(req.Quantity))
+	if o.PriceMinor == 0 {
+		return nil, false, ErrPrize
+	}
 	if !o.DropOpen(s.now()) {
 		return s.refuse(ctx, o, u, req.IdempotencyKey, hash, ErrDropClosed)
 	}

@@ -122,8 +122,12 @@ func ValidatePatch(p *SKUPatch) error {
 // ValidateOffer checks what a brand admin sets on a new offer: its show
 // price, the units allocated to the show and the per-customer limit.
 func ValidateOffer(o *Offer) error {
-	if err := checkPrice(o.PriceMinor); err != nil {
-		return err
+	// Price 0 is a giveaway's prize: it is never sold, only won (Reserve
+	// refuses it; a giveaway's draw holds it for its winners).
+	if o.PriceMinor != 0 {
+		if err := checkPrice(o.PriceMinor); err != nil {
+			return err
+		}
 	}
 	if o.Allocated < 1 || o.Allocated > MaxOnHand {
 		return apperr.Errorf(apperr.Invalid, "allocated must be from 1 to %d", MaxOnHand)

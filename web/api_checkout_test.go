@@ -186,7 +186,7 @@ func TestCreateOffer(t *testing.T) {
 		body   map[string]any
 		status int
 	}{
-		{map[string]any{"sku_id": skuID, "price_minor": 0, "allocated": 5}, 400},
+		{map[string]any{"sku_id": skuID, "price_minor": -1, "allocated": 5}, 400},
 		{map[string]any{"sku_id": skuID, "price_minor": 100, "allocated": 0}, 400},
 		{map[string]any{"sku_id": skuID, "price_minor": 100, "allocated": 5, "per_customer_limit": -1}, 400},
 		{map[string]any{"sku_id": skuID, "price_minor": 100, "allocated": 61}, 409},

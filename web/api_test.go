@@ -72,7 +72,7 @@ func newEnv(t *testing.T) *env {
 	e.svc = &account.Service{Store: db, Hasher: cheap, Now: func() time.Time { return *e.clock }}
 	e.pay = &testpay.Provider{Hang: 2 * time.Second}
 	e.shop = &checkout.Service{Catalog: db, Ledger: db, Gate: memory.NewGate(), Shows: db, Payments: e.pay,
-		PaymentTimeout: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
+		PaymentTimeout: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler), Coupons: db, Follows: db}
 	live := &chat.Hub{Bus: memory.NewBus(), Shows: db, Catalog: db, Checkout: e.shop, Store: db, Users: db, Privacy: db, Logger: slog.New(slog.DiscardHandler),
 		Caller: func(r *http.Request) *account.Principal { return web.PrincipalFrom(r.Context()) }, Credentials: e.svc}
 	e.svc.Notifier = live

@@ -249,6 +249,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/brands/{id}/insights", s.api(s.brandInsights))
 	mux.HandleFunc("GET /api/brands/{id}/insights.csv", s.api(s.brandInsightsCSV))
 	mux.HandleFunc("POST /api/shows/{id}/notify-followers", s.api(s.tellFollowers))
+	mux.HandleFunc("GET /api/brands/{id}/coupons", s.api(s.listCoupons))
+	mux.HandleFunc("POST /api/brands/{id}/coupons", s.api(s.createCoupon))
+	mux.HandleFunc("PATCH /api/coupons/{id}", s.api(s.patchCoupon))
+	mux.HandleFunc("POST /api/coupons/quote", s.api(s.quoteCoupon))
+	mux.HandleFunc("GET /api/shows/{id}/coupons", s.api(s.showCoupons))
 	s.walletRoutes(mux)
 
 	if s.Live != nil {

@@ -24,6 +24,9 @@ func RunDraws(t *testing.T, open func(t *testing.T) (Env, checkout.DrawStore)) {
 		env, ds := open(t)
 		w := setup(t, env, units, limit)
 		w.Svc.DrawStore = ds
+		if f, ok := ds.(checkout.Follows); ok {
+			w.Svc.Follows = f
+		}
 		return w, &checkout.Draws{Checkout: w.Svc, Store: ds, Lease: 30 * time.Second}
 	}
 	t.Run("DrawHoldsUnits", func(t *testing.T) { testDrawHoldsUnits(t, world) })
@@ -35,6 +38,7 @@ func RunDraws(t *testing.T, open func(t *testing.T) (Env, checkout.DrawStore)) {
 	t.Run("StaleClaimTakenOver", func(t *testing.T) { testDrawTakeover(t, world) })
 	t.Run("ShowEndedInWindow", func(t *testing.T) { testDrawShowEnded(t, world) })
 	t.Run("NodeDiesMidClose", func(t *testing.T) { testDrawDiesMidClose(t, world) })
+	runGiveaways(t, world)
 }
 
 type drawWorld func(t *testing.T, units, limit int) (*World, *checkout.Draws)

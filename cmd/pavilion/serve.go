@@ -89,7 +89,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	shop := &checkout.Service{
 		Catalog: db, Ledger: db, Gate: hot.gate, Shows: db, Payments: pay,
 		Metrics: checkout.NewMetrics(reg), Logger: log, HoldTTL: cfg.HoldTTL, PaymentTimeout: cfg.PaymentTimeout,
-		DrawStore: db,
+		DrawStore: db, Coupons: db, Follows: db,
 	}
 	if cfg.DatabaseURL != "" {
 		// PostgreSQL writes batches of different offers in parallel; SQLite

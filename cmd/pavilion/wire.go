@@ -41,6 +41,7 @@ type database interface {
 	checkout.Store
 	checkout.Ledger
 	checkout.DrawStore
+	checkout.CouponStore
 	chat.Store
 	chat.Archive
 	analytics.Store

@@ -224,6 +224,10 @@ var constraints = map[string]violation{
 	"buyer_privacy_user_fkey":   {apperr.NotFound, "user not found"},
 	"brand_follows_brand_fkey":  {apperr.NotFound, "brand not found"},
 	"brand_follows_user_fkey":   {apperr.NotFound, "user not found"},
+	"coupons_code_key":          {apperr.Conflict, "this brand already has a coupon with this code"},
+	"coupons_kind_check":        {apperr.Invalid, "kind must be percent or amount"},
+	"coupons_uses_check":        {apperr.Gone, "this coupon has been used up"},
+	"coupons_spent_check":       {apperr.Gone, "this coupon has been used up"},
 }
 
 // storeErr turns err into an *apperr.Error when it is one a user can act on

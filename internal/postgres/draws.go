@@ -20,19 +20,19 @@ import (
 
 const (
 	drawCols = `id, show_id, offer_id, units, state, seed, commitment, opens_at, closes_at, claimed_at, attempts,
-		drawn_at, entries, created_by`
+		drawn_at, entries, created_by, giveaway, eligibility, prize_coupon_id`
 	drawEntryCols = `id, draw_id, user_id, seq, created_at, rank, reservation_id`
 )
 
 func scanDraw(r pgx.Row) (*checkout.Draw, error) {
 	var d checkout.Draw
-	var state string
+	var state, eligibility string
 	err := r.Scan(&d.ID, &d.ShowID, &d.OfferID, &d.Units, &state, &d.Seed, &d.Commitment, &d.OpensAt, &d.ClosesAt,
-		&d.ClaimedAt, &d.Attempts, &d.DrawnAt, &d.Entries, &d.CreatedBy)
+		&d.ClaimedAt, &d.Attempts, &d.DrawnAt, &d.Entries, &d.CreatedBy, &d.Giveaway, &eligibility, &d.PrizeCouponID)
 	if err != nil {
 		return nil, err
 	}
-	d.State = checkout.DrawState(state)
+	d.State, d.Eligibility = checkout.DrawState(state), checkout.Eligibility(eligibility)
 	d.OpensAt, d.ClosesAt = d.OpensAt.UTC(), d.ClosesAt.UTC()
 	for _, t := range []*time.Time{d.ClaimedAt, d.DrawnAt} {
 		if t != nil {
@@ -53,9 +53,9 @@ func scanDrawEntry(r pgx.Row) (*checkout.DrawEntry, error) {
 
 func (db *DB) CreateDraw(ctx context.Context, d *checkout.Draw) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO draws (id, show_id, offer_id, units, state, seed, commitment, opens_at,
-		closes_at, created_by, created_at) VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10)`,
+		closes_at, created_by, created_at, giveaway, eligibility, prize_coupon_id) VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		d.ID, d.ShowID, d.OfferID, d.Units, d.Seed, d.Commitment, pgTime(d.OpensAt), pgTime(d.ClosesAt), d.CreatedBy,
-		pgTime(time.Now()))
+		pgTime(time.Now()), d.Giveaway, string(d.Eligibility.OrDefault()), d.PrizeCouponID)
 	if err != nil {
 		if apperr.CodeOf(storeErr("create draw", err)) == apperr.Conflict {
 			return apperr.Wrap(apperr.Conflict, err, "a draw is already running on this offer")

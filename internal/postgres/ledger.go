@@ -26,7 +26,7 @@ import (
 // Lock order. Every method takes its row locks in this order, so that no two
 // of them can wait on each other in a cycle:
 //
-//	order → reservation(s) → offer rows, by id → SKU rows, by id
+//	order → reservation(s) → offer rows, by id → SKU rows, by id → coupon
 //
 // ReserveBatch (and Reserve, a batch of one) first inserts its idempotency
 // keys (in key order), then locks its offers by id, then their SKUs by id;
@@ -41,7 +41,8 @@ const (
 	reservationCols = `id, offer_id, show_id, sku_id, user_id, quantity, price_minor, currency, state,
 		created_at, expires_at, updated_at`
 	orderCols = `id, user_id, reservation_id, offer_id, show_id, sku_id, brand_id, quantity,
-		unit_price_minor, total_minor, currency, state, shipping, payment_ref, created_at, updated_at`
+		unit_price_minor, total_minor, currency, state, shipping, payment_ref, created_at, updated_at,
+		coupon_id, coupon_code, discount_minor`
 	idempotencyCols = `user_id, op, key, request_hash, result, created_at`
 
 	// liveStates are the reservation states whose units count against the
@@ -83,7 +84,7 @@ func scanOrder(row pgx.Row) (*checkout.Order, error) {
 	var o checkout.Order
 	if err := row.Scan(&o.ID, &o.UserID, &o.ReservationID, &o.OfferID, &o.ShowID, &o.SKUID, &o.BrandID, &o.Quantity,
 		&o.UnitPriceMinor, &o.TotalMinor, &o.Currency, &o.State, &o.Shipping, &o.PaymentRef,
-		&o.CreatedAt, &o.UpdatedAt); err != nil {
+		&o.CreatedAt, &o.UpdatedAt, &o.CouponID, &o.CouponCode, &o.DiscountMinor); err != nil {
 		return nil, err
 	}
 	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
@@ -364,10 +365,17 @@ func (db *DB) BeginOrder(ctx context.Context, o *checkout.Order, now time.Time) 
 		b := &pgx.Batch{}
 		b.Queue(`UPDATE reservations SET state = 'ordering', updated_at = $2, checkout_at = coalesce(checkout_at, $2) WHERE id = $1`, r.ID, now)
 		b.Queue(`INSERT INTO orders (`+orderCols+`)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12::jsonb, $13, $14, $15)`,
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12::jsonb, $13, $14, $15, $16, $17, $18)`,
 			o.ID, o.UserID, o.ReservationID, o.OfferID, o.ShowID, o.SKUID, o.BrandID, o.Quantity,
-			o.UnitPriceMinor, o.TotalMinor, o.Currency, string(shipping), o.PaymentRef, o.CreatedAt, o.UpdatedAt)
-		return tx.SendBatch(ctx, b).Close()
+			o.UnitPriceMinor, o.TotalMinor, o.Currency, string(shipping), o.PaymentRef, o.CreatedAt, o.UpdatedAt,
+			o.CouponID, o.CouponCode, o.DiscountMinor)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		if o.CouponID != nil {
+			return spendCoupon(ctx, tx, o, now)
+		}
+		return nil
 	})
 	if err != nil {
 		return storeErr("begin order", err)
@@ -449,7 +457,10 @@ func (db *DB) AbandonOrder(ctx context.Context, orderID uuid.UUID, now time.Time
 		_, err = tx.Exec(ctx,
 			`UPDATE reservations SET state = 'held', updated_at = $2 WHERE id = $1 AND state = 'ordering'`,
 			resID, pgTime(now))
-		return err
+		if err != nil {
+			return err
+		}
+		return returnCoupon(ctx, tx, orderID, true, pgTime(now))
 	})
 	return storeErr("abandon order", err)
 }
@@ -488,19 +499,27 @@ func (db *DB) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.
 			}
 			return apperr.Errorf(apperr.Conflict, "cannot move a %s order to %s", s, to)
 		}
-		if err != nil || !restock || to == checkout.Fulfilled {
+		if err != nil {
 			return err
 		}
-		b := &pgx.Batch{}
-		b.Queue(`UPDATE reservations SET state = 'returned', updated_at = $2 WHERE id = $1 AND state = 'ordered'`,
-			o.ReservationID, now).Exec(func(ct pgconn.CommandTag) error {
-			if ct.RowsAffected() != 1 {
-				return fmt.Errorf("reservation %s of order %s is not ordered", o.ReservationID, o.ID)
+		if restock && to != checkout.Fulfilled {
+			b := &pgx.Batch{}
+			b.Queue(`UPDATE reservations SET state = 'returned', updated_at = $2 WHERE id = $1 AND state = 'ordered'`,
+				o.ReservationID, now).Exec(func(ct pgconn.CommandTag) error {
+				if ct.RowsAffected() != 1 {
+					return fmt.Errorf("reservation %s of order %s is not ordered", o.ReservationID, o.ID)
+				}
+				return nil
+			})
+			queueMove(b, o.OfferID, o.SKUID, 0, -o.Quantity)
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return err
 			}
-			return nil
-		})
-		queueMove(b, o.OfferID, o.SKUID, 0, -o.Quantity)
-		return tx.SendBatch(ctx, b).Close()
+		}
+		if to == checkout.Cancelled || to == checkout.Refunded {
+			return returnCoupon(ctx, tx, orderID, false, now)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, storeErr("set order state", err)

@@ -18,16 +18,21 @@ import (
 
 const (
 	drawCols = `id, show_id, offer_id, units, state, seed, commitment, opens_at, closes_at, claimed_at, attempts,
-		drawn_at, entries, created_by`
+		drawn_at, entries, created_by, giveaway, eligibility, prize_coupon_id`
 	drawEntryCols = `id, draw_id, user_id, seq, created_at, rank, reservation_id`
 )
 
 func scanDraw(r row) (*checkout.Draw, error) {
 	var d checkout.Draw
+	var prize uuid.NullUUID
 	err := r.Scan(&d.ID, &d.ShowID, &d.OfferID, &d.Units, &d.State, &d.Seed, &d.Commitment, asTime(&d.OpensAt),
-		asTime(&d.ClosesAt), asNullTime(&d.ClaimedAt), &d.Attempts, asNullTime(&d.DrawnAt), &d.Entries, &d.CreatedBy)
+		asTime(&d.ClosesAt), asNullTime(&d.ClaimedAt), &d.Attempts, asNullTime(&d.DrawnAt), &d.Entries, &d.CreatedBy,
+		&d.Giveaway, &d.Eligibility, &prize)
 	if err != nil {
 		return nil, err
+	}
+	if prize.Valid {
+		d.PrizeCouponID = &prize.UUID
 	}
 	return &d, nil
 }
@@ -58,9 +63,9 @@ func (db *DB) CreateDraw(ctx context.Context, d *checkout.Draw) error {
 			return errDrawRunning
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO draws (id, show_id, offer_id, units, state, seed, commitment, opens_at,
-			closes_at, created_by, created_at) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)`,
+			closes_at, created_by, created_at, giveaway, eligibility, prize_coupon_id) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.ShowID, d.OfferID, d.Units, d.Seed, d.Commitment, micros(d.OpensAt), micros(d.ClosesAt), d.CreatedBy,
-			micros(now()))
+			micros(now()), d.Giveaway, string(d.Eligibility.OrDefault()), nullID(d.PrizeCouponID))
 		if err != nil {
 			return refErr(err, "offer")
 		}

@@ -27,7 +27,8 @@ const (
 	reservationCols = `id, offer_id, show_id, sku_id, user_id, quantity, price_minor, currency, state,
 		created_at, expires_at, updated_at`
 	orderCols = `id, user_id, reservation_id, offer_id, show_id, sku_id, brand_id, quantity,
-		unit_price_minor, total_minor, currency, state, shipping, payment_ref, created_at, updated_at`
+		unit_price_minor, total_minor, currency, state, shipping, payment_ref, created_at, updated_at,
+		coupon_id, coupon_code, discount_minor`
 	idempotencyCols = `user_id, op, key, request_hash, result, created_at`
 
 	// liveStates are the reservation states whose units count against the
@@ -59,11 +60,15 @@ func scanReservation(r row) (*checkout.Reservation, error) {
 
 func scanOrder(r row) (*checkout.Order, error) {
 	var o checkout.Order
+	var coupon uuid.NullUUID
 	err := r.Scan(&o.ID, &o.UserID, &o.ReservationID, &o.OfferID, &o.ShowID, &o.SKUID, &o.BrandID, &o.Quantity,
 		&o.UnitPriceMinor, &o.TotalMinor, &o.Currency, &o.State, asJSON(&o.Shipping), &o.PaymentRef,
-		asTime(&o.CreatedAt), asTime(&o.UpdatedAt))
+		asTime(&o.CreatedAt), asTime(&o.UpdatedAt), &coupon, &o.CouponCode, &o.DiscountMinor)
 	if err != nil {
 		return nil, err
+	}
+	if coupon.Valid {
+		o.CouponID = &coupon.UUID
 	}
 	return &o, nil
 }
@@ -263,13 +268,18 @@ func (db *DB) BeginOrder(ctx context.Context, o *checkout.Order, at time.Time) e
 			return err
 		}
 		_, err = tx.ExecContext(ctx,
-			`INSERT INTO orders (`+orderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO orders (`+orderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			o.ID, o.UserID, o.ReservationID, o.OfferID, o.ShowID, o.SKUID, o.BrandID, o.Quantity,
 			o.UnitPriceMinor, o.TotalMinor, o.Currency, checkout.Pending, shipping, o.PaymentRef,
-			micros(o.CreatedAt), micros(o.UpdatedAt))
+			micros(o.CreatedAt), micros(o.UpdatedAt), nullID(o.CouponID), o.CouponCode, o.DiscountMinor)
 		if err != nil {
 			// Everything else it refers to is the reservation's.
 			return refErr(err, "brand")
+		}
+		if o.CouponID != nil {
+			if err := spendCoupon(ctx, tx, o, at); err != nil {
+				return err
+			}
 		}
 		o.State = checkout.Pending
 		return nil
@@ -348,6 +358,9 @@ func (db *DB) AbandonOrder(ctx context.Context, orderID uuid.UUID, at time.Time)
 		if err != nil {
 			return err
 		}
+		if err := returnCoupon(ctx, tx, orderID, true, at); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx,
 			`UPDATE reservations SET state = 'held', updated_at = ? WHERE id = ? AND state = 'ordering'`,
 			micros(at), resID)
@@ -381,6 +394,11 @@ func (db *DB) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.
 			to, micros(at), orderID, from))
 		if err != nil {
 			return err
+		}
+		if to == checkout.Cancelled || to == checkout.Refunded {
+			if err := returnCoupon(ctx, tx, orderID, false, at); err != nil {
+				return err
+			}
 		}
 		if !restock || to == checkout.Fulfilled {
 			return nil

@@ -8,12 +8,15 @@ import { get, post, patch, ApiError, hasRole, productIndex, skuLabel, uploadImag
 import { start, onUser, openLogin, currentUser, toast } from "./shell.js";
 import { funnelChart, barChart, timeChart } from "./chart.js";
 import { picture } from "./media.js";
+import { BrandCoupons } from "./brand-coupons.js";
 
-const TABS = ["calendar", "products", "hub", "analytics", "bank", "orders"];
+const TABS = ["calendar", "products", "hub", "analytics", "bank", "orders", "coupons"];
 const S = {
   brands: [], brand: null, shows: [], others: [], products: [], bySKU: new Map(), hosts: null,
   view: "month", cursor: startOfDay(new Date()), tab: "calendar", orders: [],
 };
+
+let coupons;
 
 main();
 
@@ -40,6 +43,7 @@ async function boot() {
   if (S.brands.some((b) => b.id === saved)) pick.value = saved;
   pick.addEventListener("change", () => { sessionStorage.setItem("pavilion.brand", pick.value); selectBrand(); });
   wire();
+  coupons = new BrandCoupons({ brand: () => S.brand, shows: () => S.shows });
   if (hasRole(u, "admin")) {
     S.hosts = await get("/api/users?limit=200").then((r) => r.users.filter((x) => (x.roles || []).includes("host"))).catch(() => null);
   }
@@ -61,6 +65,7 @@ async function selectBrand() {
   fillHub();
   renderAll();
   loadOrders();
+  coupons.load();
 }
 
 async function loadShows() {
@@ -154,6 +159,7 @@ function renderAll() {
   renderProducts();
   renderShowPickers();
   renderOrders();
+  coupons?.render();
   if (S.tab === "analytics") renderAnalytics();
   if (S.tab === "bank") renderBank();
 }

@@ -52,8 +52,8 @@ export class Draws {
     if (d.state === "drawn" && mine) {
       await this.loadEntry(d.id).catch(() => {});
       if (d.winners?.includes(mine.id)) {
-        toast(t("draw.won"));
-        this.opts.won();
+        toast(t(d.prize_coupon_id ? "giveaway.won.coupon" : d.giveaway ? "giveaway.won" : "draw.won"));
+        this.opts.won(d);
       }
     }
     this.render();
@@ -94,21 +94,23 @@ export class Draws {
     const name = this.opts.name(d.offer_id);
     const mine = this.entries.get(d.id);
     const li = h("li", { class: "draw-row", "data-draw": d.id, "data-state": d.state });
-    li.append(h("strong", { text: t("draw.title", { name }) }));
+    const g = d.giveaway;
+    li.append(h("strong", { text: t(g ? "giveaway.title" : "draw.title", { name }) }));
+    if (d.eligibility && d.eligibility !== "everyone") li.append(h("span", { class: "muted small-text", text: t("giveaway.for." + d.eligibility) }));
     if (d.state === "open") {
       const left = Date.parse(d.closes_at) - now;
-      li.append(h("span", { class: "muted", text: t("draw.open", { n: d.units, time: clock(Math.max(0, left)) }) }));
+      li.append(h("span", { class: "muted", text: t(g ? "giveaway.open" : "draw.open", { n: d.units, time: clock(Math.max(0, left)) }) }));
       if (mine) {
         li.append(h("span", { class: "draw-entered", role: "status", text: t("draw.entered") }));
       } else {
         li.append(h("button", { type: "button", class: "primary draw-enter", disabled: this.busy.has(d.id) || left <= 0,
-          text: t("draw.enter"), onclick: () => this.enter(d) }));
+          text: t(g ? "giveaway.enter" : "draw.enter"), onclick: () => this.enter(d) }));
       }
     } else if (d.state === "closing") {
       li.append(h("span", { class: "muted", role: "status", text: t("draw.drawing") }));
     } else {
       let key = "draw.result";
-      if (mine) key = d.winners?.includes(mine.id) ? "draw.youwon" : "draw.notdrawn";
+      if (mine) key = d.winners?.includes(mine.id) ? (d.prize_coupon_id ? "giveaway.youwon.coupon" : g ? "giveaway.youwon" : "draw.youwon") : "draw.notdrawn";
       li.append(h("span", { class: "draw-result", role: "status",
         text: t(key, { n: d.winners?.length ?? 0, m: d.entry_count }) }));
       li.append(h("a", { class: "link", href: `/api/shows/${this.showID}/draws/${d.id}`, target: "_blank", rel: "noopener",
@@ -150,10 +152,17 @@ export class StudioDraws {
   }
 
   async open(o) {
+    const body = { offer_id: o.id, seconds: this.opts.seconds() };
+    if (o.price_minor === 0) {
+      // A prize: a giveaway of the chosen number of winners, to the chosen viewers.
+      body.giveaway = true;
+      body.units = Number(document.getElementById(`gw-n-${o.id}`)?.value || 1);
+      body.eligibility = document.getElementById(`gw-who-${o.id}`)?.value || "everyone";
+    }
     try {
-      const { draw } = await post(`/api/shows/${this.showID}/draws`, { offer_id: o.id, seconds: this.opts.seconds() });
+      const { draw } = await post(`/api/shows/${this.showID}/draws`, body);
       this.byOffer.set(o.id, draw);
-      toast(t("studio.draw.opened"));
+      toast(t(body.giveaway ? "studio.giveaway.opened" : "studio.draw.opened"));
     } catch (e) { toast(e instanceof ApiError ? e.text() : String(e)); }
     this.opts.changed();
   }
@@ -176,7 +185,18 @@ export class StudioDraws {
         h("span", { class: "muted small-text", role: "status", text: t("studio.draw.running", { n: d.entry_count, time: clock(Math.max(0, left)) }) }),
       ];
     }
-    const out = [h("button", { type: "button", class: "secondary small", "data-draw": o.id, i18n: "studio.draw.open", onclick: () => this.open(o) })];
+    const out = [];
+    if (o.price_minor === 0) {
+      out.push(
+        h("label", { class: "small-text", for: `gw-n-${o.id}`, text: t("studio.giveaway.winners") }),
+        h("input", { id: `gw-n-${o.id}`, type: "number", min: 1, max: Math.max(1, o.available), value: 1, class: "gw-n" }),
+        h("label", { class: "sr-only", for: `gw-who-${o.id}`, text: t("studio.giveaway.who") }),
+        h("select", { id: `gw-who-${o.id}`, class: "gw-who" },
+          ...["everyone", "followers", "members"].map((v) => h("option", { value: v, text: t("studio.giveaway.who." + v) }))),
+        h("button", { type: "button", class: "primary small", "data-draw": o.id, i18n: "studio.giveaway.start", onclick: () => this.open(o) }));
+    } else {
+      out.push(h("button", { type: "button", class: "secondary small", "data-draw": o.id, i18n: "studio.draw.open", onclick: () => this.open(o) }));
+    }
     if (d) out.push(h("span", { class: "muted small-text", text: t("studio.draw.drawn", { n: d.winners?.length ?? 0, m: d.entry_count }) }));
     return out;
   }

@@ -64,6 +64,8 @@ function render() {
         h("p", { class: "muted small-text", text: t("orders.placed", { when: dateTime(o.created_at), id: o.id.slice(0, 8) }) })),
       h("div", { class: "order-side" },
         h("strong", { text: money(o.total_minor, o.currency) }),
+        o.coupon_code ? h("span", { class: "muted small-text", "data-coupon": o.coupon_code,
+          text: t("orders.coupon", { code: o.coupon_code, amount: money(o.discount_minor, o.currency) }) }) : null,
         h("span", { class: "state state-" + o.state, "data-state": o.state, text: t("order.state." + o.state) }),
         o.state === "paid" ? h("button", { type: "button", class: "secondary small", "data-cancel": o.id, i18n: "orders.cancel",
           "aria-label": t("orders.cancel.of", { name }), onclick: () => cancel(o, name) }) : null,

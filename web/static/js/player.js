@@ -13,6 +13,7 @@ import { card, dropState, mergeOffer, stockText } from "./offers.js";
 import { picture, setPicture, variantImage } from "./media.js";
 import { icsFor, download } from "./ics.js";
 import { Draws } from "./draws.js";
+import { Coupons } from "./coupons.js";
 import { loadWallet, fillCountries, addressLine } from "./wallet.js";
 import { loadReplay, loadChat, pinnedAt, linesUntil, stamp } from "./replay.js";
 import { followButton, refreshFollow, redrawFollows } from "./follow.js";
@@ -45,8 +46,10 @@ const intents = new Map();
 const draws = new Draws(showID, {
   name: (offerID) => S.products.get(S.offers.get(offerID)?.sku_id)?.product?.name || t("offer.unknown"),
   now: () => (room ? room.now() : Date.now()),
-  won: () => loadHolds(),
+  won: (d) => (d?.prize_coupon_id ? coupons.load() : loadHolds()),
 });
+
+const coupons = new Coupons(showID);
 
 main().catch((e) => fatal(e));
 
@@ -77,17 +80,18 @@ async function main() {
     room = new Room(showID, { welcome, event, frame, status: roomStatus });
   }
   loadOrders();
+  if (!S.ended) coupons.load();
   loadHolds().then(resumeCheckout);
   refreshWallet();
   if (S.ended) loadEnded();
   if (S.show.state === "ended") startReplay();
   onUser(() => {
-    room?.restart(); loadOrders(); loadHolds(); loadSubscribed(); refreshWallet(); renderAll(); draws.load();
+    room?.restart(); loadOrders(); loadHolds(); loadSubscribed(); refreshWallet(); renderAll(); draws.load(); coupons.load();
     if (S.brand) refreshFollow(S.brand.id);
   });
   // Holds may have changed in another tab or device meanwhile.
   document.addEventListener("visibilitychange", () => { if (!document.hidden) loadHolds(); });
-  onChange(() => { renderAll(); renderWallet(); redrawFollows(); if (S.ended) renderEnded(); });
+  onChange(() => { renderAll(); renderWallet(); redrawFollows(); coupons.render(); if (S.ended) renderEnded(); });
   setInterval(tick, 1000);
 }
 
@@ -431,6 +435,7 @@ function openCheckout(id) {
   if (!$("#ship-name").value && currentUser()) $("#ship-name").value = currentUser().display_name;
   renderCheckout();
   renderWallet();
+  coupons.prepare(currentHold(), renderCheckout);
   if (!d.open) d.showModal();
   (S.wallet.addresses.length ? $("#co-address") : $("#ship-name")).focus();
 }
@@ -495,7 +500,13 @@ function renderCheckout() {
     info?.sku ? h("span", { class: "muted", text: " · " + skuLabel(info.sku) }) : null,
     h("span", { class: "co-price", text: money(r.price_minor * r.quantity, r.currency) }),
   );
-  $("#co-pay").textContent = t("co.pay", { amount: money(r.price_minor * r.quantity, r.currency) });
+  // A quote is for one hold: the discounted total shows only for it.
+  const q = coupons.quote?.reservation === r.id ? coupons.quote : null;
+  $("#co-coupon-box").hidden = r.price_minor === 0; // a prize has nothing to take off
+  const total = q ? q.total_minor : r.price_minor * r.quantity;
+  $("#co-total").hidden = !q;
+  if (q) $("#co-total").textContent = t("coupon.total", { subtotal: money(q.subtotal_minor, q.currency), discount: money(q.discount_minor, q.currency), total: money(total, r.currency) });
+  $("#co-pay").textContent = r.price_minor === 0 ? t("giveaway.claim") : total === 0 ? t("coupon.free") : t("co.pay", { amount: money(total, r.currency) });
   renderHold();
 }
 
@@ -564,6 +575,7 @@ async function pay(ev) {
   } else {
     body.address_id = $("#co-address").value;
   }
+  if (coupons.code()) body.coupon_code = coupons.code();
   if ($("#card").value === "saved") body.use_saved_payment = true;
   else { body.payment_token = $("#card").value; body.remember_payment = $("#co-remember").checked; }
   const btn = $("#co-pay");
@@ -573,6 +585,7 @@ async function pay(ev) {
   try {
     let { order } = await post("/api/orders", body, { "Idempotency-Key": S.payKey });
     S.payKey = null;
+    if (order.coupon_code) coupons.forget();
     for (let i = 0; order.state === "pending" && i < 20; i++) {
       $("#co-error").textContent = t("co.confirming");
       await sleep(1500);
@@ -710,6 +723,8 @@ function wire() {
   $("#co-address").addEventListener("change", (ev) => { ev.target.dataset.touched = "1"; renderAddressChoice(); });
   $("#card").addEventListener("change", (ev) => { ev.target.dataset.touched = "1"; renderCardChoice(); });
   $("#co-close").addEventListener("click", () => $("#checkout").close());
+  $("#co-apply").addEventListener("click", () => coupons.apply(currentHold(), renderCheckout));
+  $("#co-coupon").addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); coupons.apply(currentHold(), renderCheckout); } });
   $("#co-done-close").addEventListener("click", () => $("#checkout").close());
   $("#notify").addEventListener("click", notify);
   $("#share").addEventListener("click", share);
@@ -814,6 +829,7 @@ function offerAction(o) {
   const mine = kept.length > 0;
   const units = kept.reduce((n, x) => n + x.quantity, 0);
   let key = "offer.buy", disabled = false;
+  if (o.price_minor === 0) return [h("span", { class: "prize", i18n: "giveaway.prize" })]; // won in a giveaway, never bought
   if (S.ended && !S.replay?.on_sale) { key = "offer.ended"; disabled = true; }
   else if (o.per_customer_limit > 0 && units >= o.per_customer_limit) { key = "offer.limit"; disabled = true; }
   else if (o.available <= 0) { key = "offer.soldout"; disabled = true; }

@@ -1,0 +1,198 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/apperr"
+)
+
+// Coupons (checkout.CouponStore). Spending and returning them happens in
+// the ledger's order transactions (spendCoupon, returnCoupon below), on the
+// single writer, with conditional updates that the CHECK constraints of
+// version 14 back up.
+
+const couponCols = `id, brand_id, show_id, code, kind, percent_off, amount_off_minor, currency, min_basket_minor,
+	per_customer, max_uses, budget_minor, uses, spent_minor, starts_at, ends_at, disabled, issued_to, created_by, created_at`
+
+func scanCoupon(r row) (*checkout.Coupon, error) {
+	var c checkout.Coupon
+	var showID, issued uuid.NullUUID
+	err := r.Scan(&c.ID, &c.BrandID, &showID, &c.Code, &c.Kind, &c.PercentOff, &c.AmountOffMinor, &c.Currency,
+		&c.MinBasketMinor, &c.PerCustomer, &c.MaxUses, &c.BudgetMinor, &c.Uses, &c.SpentMinor, asTime(&c.StartsAt),
+		asNullTime(&c.EndsAt), &c.Disabled, &issued, &c.CreatedBy, asTime(&c.CreatedAt))
+	if err != nil {
+		return nil, err
+	}
+	if showID.Valid {
+		c.ShowID = &showID.UUID
+	}
+	if issued.Valid {
+		c.IssuedTo = &issued.UUID
+	}
+	return &c, nil
+}
+
+func nullID(id *uuid.UUID) any {
+	if id == nil {
+		return nil
+	}
+	return id.String()
+}
+
+// CreateCoupon inserts c; Conflict when the brand already has its code.
+func (db *DB) CreateCoupon(ctx context.Context, c *checkout.Coupon) error {
+	return db.write(ctx, "create coupon", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO coupons (`+couponCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, c.BrandID, nullID(c.ShowID), c.Code, c.Kind, c.PercentOff, c.AmountOffMinor, c.Currency, c.MinBasketMinor,
+			c.PerCustomer, c.MaxUses, c.BudgetMinor, c.Uses, c.SpentMinor, micros(c.StartsAt), nullMicros(c.EndsAt),
+			c.Disabled, nullID(c.IssuedTo), c.CreatedBy, micros(c.CreatedAt))
+		return refErr(err, "brand, show or account")
+	})
+}
+
+// CouponByID returns the coupon with the given ID.
+func (db *DB) CouponByID(ctx context.Context, id uuid.UUID) (*checkout.Coupon, error) {
+	c, err := scanCoupon(db.r.QueryRowContext(ctx, `SELECT `+couponCols+` FROM coupons WHERE id = ?`, id))
+	if err != nil {
+		return nil, storeErr("coupon by id", noRows(err, "coupon"))
+	}
+	return c, nil
+}
+
+// CouponByCode finds the brand's coupon with the code.
+func (db *DB) CouponByCode(ctx context.Context, brandID uuid.UUID, code string) (*checkout.Coupon, error) {
+	c, err := scanCoupon(db.r.QueryRowContext(ctx,
+		`SELECT `+couponCols+` FROM coupons WHERE brand_id = ? AND code = ?`, brandID, code))
+	if err != nil {
+		return nil, storeErr("coupon by code", noRows(err, "coupon"))
+	}
+	return c, nil
+}
+
+func (db *DB) coupons(ctx context.Context, op, where string, args ...any) ([]checkout.Coupon, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+couponCols+` FROM coupons WHERE `+where, args...)
+	if err != nil {
+		return nil, storeErr(op, err)
+	}
+	defer rows.Close()
+	out := []checkout.Coupon{}
+	for rows.Next() {
+		c, err := scanCoupon(rows)
+		if err != nil {
+			return nil, storeErr(op, err)
+		}
+		out = append(out, *c)
+	}
+	return out, storeErr(op, rows.Err())
+}
+
+// BrandCoupons lists the brand's coupons, newest first.
+func (db *DB) BrandCoupons(ctx context.Context, brandID uuid.UUID) ([]checkout.Coupon, error) {
+	return db.coupons(ctx, "brand coupons", `brand_id = ? ORDER BY created_at DESC, id LIMIT 500`, brandID)
+}
+
+// ShowCoupons lists the enabled coupons that may apply in the show, public
+// or issued to userID.
+func (db *DB) ShowCoupons(ctx context.Context, brandID, showID, userID uuid.UUID) ([]checkout.Coupon, error) {
+	return db.coupons(ctx, "show coupons", `brand_id = ? AND (show_id IS NULL OR show_id = ?) AND disabled = 0
+		AND (issued_to IS NULL OR issued_to = ?) ORDER BY created_at DESC, id LIMIT 100`, brandID, showID, userID)
+}
+
+// SetCouponDisabled disables or re-enables a coupon.
+func (db *DB) SetCouponDisabled(ctx context.Context, id uuid.UUID, disabled bool) (*checkout.Coupon, error) {
+	var c *checkout.Coupon
+	err := db.write(ctx, "disable coupon", func(tx *sql.Tx) error {
+		var err error
+		c, err = scanCoupon(tx.QueryRowContext(ctx,
+			`UPDATE coupons SET disabled = ? WHERE id = ? RETURNING `+couponCols, disabled, id))
+		return noRows(err, "coupon")
+	})
+	return c, err
+}
+
+// CustomerCouponUses is how many of the account's orders use the coupon now.
+func (db *DB) CustomerCouponUses(ctx context.Context, couponID, userID uuid.UUID) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx,
+		`SELECT count(*) FROM coupon_uses WHERE coupon_id = ? AND user_id = ? AND state = 'active'`, couponID, userID).Scan(&n)
+	return n, storeErr("customer coupon uses", err)
+}
+
+// spendCoupon takes one use and the order's discount from its coupon, in
+// the order's transaction, or says why it cannot.
+func spendCoupon(ctx context.Context, tx *sql.Tx, o *checkout.Order, at time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE coupons SET uses = uses + 1, spent_minor = spent_minor + ?
+		WHERE id = ? AND disabled = 0 AND starts_at <= ? AND (ends_at IS NULL OR ends_at > ?)
+		  AND (issued_to IS NULL OR issued_to = ?)
+		  AND (max_uses = 0 OR uses < max_uses) AND (budget_minor = 0 OR spent_minor + ? <= budget_minor)`,
+		o.DiscountMinor, *o.CouponID, micros(at), micros(at), o.UserID, o.DiscountMinor)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		c, err := scanCoupon(tx.QueryRowContext(ctx, `SELECT `+couponCols+` FROM coupons WHERE id = ?`, *o.CouponID))
+		if err != nil {
+			return noRows(err, "coupon")
+		}
+		if err := checkout.CouponRefusal(c, o.UserID, o.DiscountMinor, at); err != nil {
+			return err
+		}
+		return fmt.Errorf("coupon %s refused for no known reason", c.ID)
+	}
+	var perCustomer, used int
+	if err := tx.QueryRowContext(ctx, `SELECT per_customer,
+		(SELECT count(*) FROM coupon_uses WHERE coupon_id = ? AND user_id = ? AND state = 'active')
+		FROM coupons WHERE id = ?`, *o.CouponID, o.UserID, *o.CouponID).Scan(&perCustomer, &used); err != nil {
+		return err
+	}
+	if perCustomer > 0 && used >= perCustomer {
+		return checkout.ErrCouponCustomerLimit
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO coupon_uses (order_id, coupon_id, user_id, discount_minor, state, created_at)
+		VALUES (?, ?, ?, ?, 'active', ?)`, o.ID, *o.CouponID, o.UserID, o.DiscountMinor, micros(at))
+	return err
+}
+
+// returnCoupon gives back the order's coupon use, if it has one still
+// active: with drop the use is deleted (its order is deleted too),
+// otherwise marked returned. At most once per order.
+func returnCoupon(ctx context.Context, tx *sql.Tx, orderID uuid.UUID, drop bool, at time.Time) error {
+	var couponID uuid.UUID
+	var d int64
+	q := `UPDATE coupon_uses SET state = 'returned', returned_at = ? WHERE order_id = ? AND state = 'active'
+		RETURNING coupon_id, discount_minor`
+	args := []any{micros(at), orderID}
+	if drop {
+		q = `DELETE FROM coupon_uses WHERE order_id = ? AND state = 'active' RETURNING coupon_id, discount_minor`
+		args = args[1:]
+	}
+	err := tx.QueryRowContext(ctx, q, args...).Scan(&couponID, &d)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE coupons SET uses = uses - 1, spent_minor = spent_minor - ? WHERE id = ?`, d, couponID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return apperr.Errorf(apperr.Internal, "coupon %s of a returned use is missing", couponID)
+	}
+	return nil
+}
+
+var _ checkout.CouponStore = (*DB)(nil)
