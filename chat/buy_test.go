@@ -10,7 +10,7 @@ import (
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/demo"
-	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/driver/memory"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/pavilion-live/pavilion/chat"
-	"github.com/pavilion-live/pavilion/internal/memory"
-	"github.com/pavilion-live/pavilion/internal/redis"
-	"github.com/pavilion-live/pavilion/internal/testinfra"
+	"github.com/pavilion-live/pavilion/internal/driver/memory"
+	"github.com/pavilion-live/pavilion/internal/driver/redis"
+	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 )
 
 // presenceWait bounds the wait for viewer counts: nodes report every 2 s,

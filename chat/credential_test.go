@@ -19,7 +19,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/internal/account"
-	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/driver/memory"
 )
 
 // caller is the world's Hub.Caller: a bearer secret is checked by the

@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/checkout"
-	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/driver/memory"
 )
 
 // TestFlashDropOverTheSocket: the host opens a drop from the socket, every

@@ -7,7 +7,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/pavilion-live/pavilion/chat"
-	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/driver/memory"
 )
 
 func TestBadFramesGetErrors(t *testing.T) {

@@ -23,10 +23,10 @@ import (
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/demo"
-	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/driver/memory"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlite"
+	"github.com/pavilion-live/pavilion/internal/driver/testpay"
 	"github.com/pavilion-live/pavilion/internal/show"
-	"github.com/pavilion-live/pavilion/internal/sqlite"
-	"github.com/pavilion-live/pavilion/internal/testpay"
 )
 
 // wait bounds every wait for a frame. It is a deadline against hangs, never

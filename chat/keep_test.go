@@ -16,7 +16,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/internal/account"
-	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/driver/memory"
 )
 
 // recentTexts lists the texts of a welcome's recent lines.

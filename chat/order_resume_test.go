@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/driver/memory"
 )
 
 // Many chatters at once: every client sees every message once, in one

@@ -9,8 +9,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/pavilion-live/pavilion/internal/memory"
-	"github.com/pavilion-live/pavilion/internal/testinfra"
+	"github.com/pavilion-live/pavilion/internal/driver/memory"
+	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 )
 
 // TestCrossOriginUpgradeExplained: a handshake from another site is

@@ -8,7 +8,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/pavilion-live/pavilion/chat"
-	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/driver/memory"
 )
 
 // TestViewersArePeople: the viewer count counts people, not sockets: one

@@ -12,7 +12,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/internal/account"
-	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/driver/memory"
 )
 
 // TestModerationPersists: a ban and blocked words decided on node A hold on

@@ -23,7 +23,7 @@ import (
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/brand"
-	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/driver/memory"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 

@@ -24,8 +24,8 @@ import (
 
 	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/checkout"
-	"github.com/pavilion-live/pavilion/internal/memory"
-	"github.com/pavilion-live/pavilion/internal/testpay"
+	"github.com/pavilion-live/pavilion/internal/driver/memory"
+	"github.com/pavilion-live/pavilion/internal/driver/testpay"
 )
 
 // loadSchema reads protocol.json.

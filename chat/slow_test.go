@@ -12,7 +12,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/internal/demo"
-	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/driver/memory"
 )
 
 // A viewer that stops reading while chat floods the room loses chat, never

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/pavilion-live/pavilion/chat"
-	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/driver/memory"
 )
 
 // batchEvents reads a v2 connection's frames until match accepts an event

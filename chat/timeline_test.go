@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/driver/memory"
 	"github.com/pavilion-live/pavilion/internal/replay"
 )
 

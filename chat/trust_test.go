@@ -10,9 +10,9 @@ import (
 
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/demo"
-	"github.com/pavilion-live/pavilion/internal/memory"
+	"github.com/pavilion-live/pavilion/internal/driver/memory"
+	"github.com/pavilion-live/pavilion/internal/driver/testpay"
 	"github.com/pavilion-live/pavilion/internal/show"
-	"github.com/pavilion-live/pavilion/internal/testpay"
 )
 
 // The live moment holds across nodes and restarts: what a late joiner's

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pavilion-live/pavilion/internal/testinfra"
+	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 )
 
 // freeRun finds n consecutive free TCP ports on loopback (the script gives

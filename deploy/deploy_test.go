@@ -21,7 +21,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/internal/clientip"
 	"github.com/pavilion-live/pavilion/internal/config"
-	"github.com/pavilion-live/pavilion/internal/testinfra"
+	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 )
 
 // tool returns the path of an external validator. Without it the test skips

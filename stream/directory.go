@@ -25,8 +25,8 @@ type Node struct {
 // Directory is the cluster's shared memory of which nodes are alive and
 // which node is the origin of each live show. Entries carry a TTL and are
 // refreshed by heartbeat, so a node that dies without cleaning up disappears
-// on its own. The in-process driver (internal/memory) serves one node; the
-// Redis driver (internal/redis) serves a cluster.
+// on its own. The in-process driver (internal/driver/memory) serves one node; the
+// Redis driver (internal/driver/redis) serves a cluster.
 type Directory interface {
 	// Heartbeat registers n (or refreshes it) for ttl.
 	Heartbeat(ctx context.Context, n Node, ttl time.Duration) error

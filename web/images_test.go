@@ -11,9 +11,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/driver/postgres"
 	"github.com/pavilion-live/pavilion/internal/images"
-	"github.com/pavilion-live/pavilion/internal/postgres"
-	"github.com/pavilion-live/pavilion/internal/testinfra"
+	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 	"github.com/pavilion-live/pavilion/web"
 	"hash/crc32"
 	"image"

@@ -15,7 +15,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/show"
-	"github.com/pavilion-live/pavilion/internal/storetest"
+	"github.com/pavilion-live/pavilion/internal/testrig/storetest"
 )
 
 // Fixture gives the suite a store and a show, brand and users that exist in it.

@@ -19,9 +19,9 @@ import (
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/driver/testpay"
 	"github.com/pavilion-live/pavilion/internal/show"
-	"github.com/pavilion-live/pavilion/internal/storetest"
-	"github.com/pavilion-live/pavilion/internal/testpay"
+	"github.com/pavilion-live/pavilion/internal/testrig/storetest"
 )
 
 // Env is one storage mode: its stores over a fresh database and a fresh gate.

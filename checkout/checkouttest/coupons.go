@@ -12,8 +12,8 @@ import (
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/testpay"
 	"github.com/pavilion-live/pavilion/internal/show"
-	"github.com/pavilion-live/pavilion/internal/testpay"
 )
 
 // RunCoupons runs the coupon suite: open must return a fresh storage mode

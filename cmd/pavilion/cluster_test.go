@@ -16,7 +16,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
-	"github.com/pavilion-live/pavilion/internal/testinfra"
+	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 )
 
 // TestThreeNodeCluster runs three server processes on one PostgreSQL and

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pavilion-live/pavilion/internal/testinfra"
+	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 )
 
 // TestDrawAcrossNodes: a draw opened on node 1 takes entries on nodes 1 and

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pavilion-live/pavilion/internal/testinfra"
+	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 )
 
 // The test binary doubles as the pavilion binary: with PAVILION_TEST_MAIN=1

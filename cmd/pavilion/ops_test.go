@@ -20,7 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/demo"
-	"github.com/pavilion-live/pavilion/internal/testinfra"
+	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 )
 
 // The operator's side, run as an operator would: the real binary, its exit

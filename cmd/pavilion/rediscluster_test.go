@@ -8,7 +8,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/pavilion-live/pavilion/internal/testinfra"
+	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 )
 
 // TestRedisClusterFailoverMidSale runs two server processes on one

@@ -13,8 +13,8 @@ import (
 
 	"github.com/pavilion-live/pavilion/internal/config"
 	"github.com/pavilion-live/pavilion/internal/demo"
-	"github.com/pavilion-live/pavilion/internal/redis"
-	"github.com/pavilion-live/pavilion/internal/testinfra"
+	"github.com/pavilion-live/pavilion/internal/driver/redis"
+	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 )
 
 // TestRelayTreeSurvivesKilledRelay runs four server processes with a relay

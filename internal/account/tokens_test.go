@@ -13,7 +13,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
-	"github.com/pavilion-live/pavilion/internal/sqlite"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlite"
 )
 
 var cheap = account.Hasher{Time: 1, Memory: 64, Threads: 1}

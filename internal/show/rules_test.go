@@ -95,7 +95,7 @@ func TestCheckEdit(t *testing.T) {
 }
 
 // fakeStore records what Service asks of a Store; the rules themselves are
-// tested against the real drivers in internal/storetest.
+// tested against the real drivers in internal/testrig/storetest.
 type fakeStore struct {
 	Store
 	shows map[uuid.UUID]*Show

@@ -14,7 +14,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/replay"
 	"github.com/pavilion-live/pavilion/internal/show"
-	"github.com/pavilion-live/pavilion/internal/storetest"
+	"github.com/pavilion-live/pavilion/internal/testrig/storetest"
 )
 
 // Fixture is a fresh store with two shows.
