@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -50,6 +51,17 @@ const (
 	busyTimeout = 10 * time.Second
 	// readers is the size of the read pool.
 	readers = 4
+	// checkpointEvery is how often the checkpointer copies the WAL into the
+	// database file. SQLite's own automatic checkpoint runs inside a commit
+	// (every 1,000 pages) and fsyncs the database file while every other
+	// writer waits behind it: in a stampede of holds that was the long tail
+	// (bench/results/2026-12-03-7c6c5a2-buy-embedded-reserve-profile.md). A
+	// passive checkpoint on its own connection copies what no reader still
+	// needs while the writer keeps appending to the WAL.
+	checkpointEvery = 200 * time.Millisecond
+	// writerCheckpointPages is the writer's own automatic checkpoint, left
+	// as a bound (about 40 MB of WAL) should the checkpointer fall behind.
+	writerCheckpointPages = 10000
 )
 
 // DB is the SQLite store. It is safe for concurrent use.
@@ -63,6 +75,11 @@ type DB struct {
 	// some waiting for seconds.
 	turn chan struct{}
 	ws   writerStmts // prepared on w; guarded by turn
+
+	ckpt      *sql.DB       // one connection: the background checkpoints
+	stopCkpt  chan struct{} // closed by Close
+	ckptDone  chan struct{} // closed when the checkpointer has returned
+	closeOnce sync.Once
 }
 
 var (
@@ -94,6 +111,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		"journal_mode(WAL)",
 		// FULL: a committed order survives a power cut, not only a crash.
 		"synchronous(FULL)",
+		"wal_autocheckpoint("+strconv.Itoa(writerCheckpointPages)+")",
 	)
 	if err != nil {
 		return nil, err
@@ -103,7 +121,35 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		_ = w.Close()
 		return nil, err
 	}
-	return &DB{path: abs, w: w, r: &readPool{DB: r}, turn: make(chan struct{}, 1)}, nil
+	c, err := openPool(ctx, abs, 1, "synchronous(FULL)")
+	if err != nil {
+		_ = errors.Join(r.Close(), w.Close())
+		return nil, err
+	}
+	db := &DB{path: abs, w: w, r: &readPool{DB: r}, turn: make(chan struct{}, 1),
+		ckpt: c, stopCkpt: make(chan struct{}), ckptDone: make(chan struct{})}
+	go db.checkpoints()
+	return db, nil
+}
+
+// checkpoints copies the WAL into the database file every checkpointEvery
+// until Close. A passive checkpoint never waits for the writer or a reader;
+// one that could not finish (SQLITE_BUSY, a reader on old frames) is simply
+// tried again at the next tick.
+func (db *DB) checkpoints() {
+	defer close(db.ckptDone)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stopCkpt:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), busyTimeout)
+		_, _ = db.ckpt.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		cancel()
+	}
 }
 
 // openPool opens a pool of at most n connections to the file at abs; every
@@ -147,10 +193,12 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the readers, then the writer: the last connection to close
-// checkpoints the WAL into the main file.
+// Close stops the checkpointer and closes the readers, then the writer: the
+// last connection to close checkpoints the WAL into the main file.
 func (db *DB) Close() error {
-	return errors.Join(db.r.Close(), db.w.Close())
+	db.closeOnce.Do(func() { close(db.stopCkpt) })
+	<-db.ckptDone
+	return errors.Join(db.ckpt.Close(), db.r.Close(), db.w.Close())
 }
 
 // provider builds a goose provider over the writer.
