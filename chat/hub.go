@@ -561,22 +561,28 @@ func (h *Hub) Pin(ctx context.Context, u *account.User, showID, offerID uuid.UUI
 		}
 		ev.Offer, ev.OfferID = v, &v.ID
 	}
-	if err := h.storePin(ctx, showID, offerID); err != nil {
-		return err
+	return h.pin(ctx, showID, ev)
+}
+
+// pin stores, announces and marks on the replay's timeline the pin ev
+// carries (an unpin without an offer), for Hub.Pin and the socket's pin
+// frame alike. It is stored before it is announced, so that a room opening
+// later (another node, a restart, a room that closed idle) welcomes its
+// viewers with it.
+func (h *Hub) pin(ctx context.Context, showID uuid.UUID, ev *roomEvent) error {
+	offerID := uuid.Nil
+	if ev.OfferID != nil {
+		offerID = *ev.OfferID
 	}
 	at := time.Now().UTC()
+	if err := h.Shows.SetPinned(ctx, showID, offerID, at); err != nil {
+		return err
+	}
 	if err := h.append(ctx, showID, ev); err != nil {
 		return err
 	}
 	h.markPin(ctx, showID, at, ev.OfferID)
 	return nil
-}
-
-// storePin records the show's pin before it is announced, so that a room
-// opening later (another node, a restart, a room that closed idle) welcomes
-// its viewers with it.
-func (h *Hub) storePin(ctx context.Context, showID, offerID uuid.UUID) error {
-	return h.Shows.SetPinned(ctx, showID, offerID, time.Now().UTC())
 }
 
 // staffShow reads the show as stored now and checks that u may run it (a

@@ -1118,15 +1118,7 @@ func (r *Room) pin(ctx context.Context, c *conn, f *ClientFrame) error {
 		r.mu.Unlock()
 		ev.Offer, ev.OfferID = &cp, &cp.ID
 	}
-	if err := r.hub.storePin(ctx, r.showID, f.OfferID); err != nil {
-		return err
-	}
-	at := time.Now().UTC()
-	if err := r.append(ctx, ev); err != nil {
-		return err
-	}
-	r.hub.markPin(ctx, r.showID, at, ev.OfferID)
-	return nil
+	return r.hub.pin(ctx, r.showID, ev)
 }
 
 // hasOffer reports whether the offer belongs to the room's show, reading it
