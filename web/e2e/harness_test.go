@@ -361,9 +361,28 @@ func (u *user) waitFor(what, expr string, timeout time.Duration) {
 	u.t.Helper()
 	ctx, cancel := context.WithTimeout(u.ctx, timeout+5*time.Second)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool]("!!("+expr+")", chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+	deadline := time.Now().Add(timeout)
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool]("!!("+expr+")", chromedp.WithPollingTimeout(time.Until(deadline)), chromedp.WithPollingInterval(100*time.Millisecond)))
+		if err == nil {
+			return
+		}
+		// A poll that started in the page a navigation is replacing loses
+		// its JavaScript context; it is the new page that must be polled,
+		// not a failure of what is awaited.
+		if lostContext(err) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
 		u.t.Fatalf("%s: waiting for %s: %v%s", u.name, what, err, u.consoleErrors())
 	}
+}
+
+// lostContext reports whether err says the page's JavaScript context went
+// away under a call (the page navigated).
+func lostContext(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Cannot find context with specified id") || strings.Contains(msg, "Execution context was destroyed")
 }
 
 func (u *user) open(path string) {
