@@ -511,28 +511,6 @@ const (
 	relayICEKeepalive    = 500 * time.Millisecond
 )
 
-// relayAPI builds relay pulls (relayICEDisconnected and the rest).
-func (s *Server) relayAPI() *webrtc.API {
-	if s.apis == nil {
-		return s.api // a custom API
-	}
-	return s.apiOf(apiKind{relay: true, nets: allNets})
-}
-
-// relayAPIFor answers a child node's pull: a viewer's API with the relay
-// ICE timeouts.
-func (s *Server) relayAPIFor(offer webrtc.SessionDescription) *webrtc.API {
-	if s.apis == nil {
-		return s.api // a custom API
-	}
-	c := scanCandidates(offer.SDP)
-	k := apiKind{viewer: true, relay: true, loopback: c.loopback, nets: allNets}
-	if c.complete && c.nets != 0 {
-		k.nets = c.nets
-	}
-	return s.apiOf(k)
-}
-
 func (s *Server) relayClient() *http.Client {
 	if s.RelayClient != nil {
 		return s.RelayClient

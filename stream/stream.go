@@ -2,21 +2,15 @@ package stream
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
@@ -89,15 +83,9 @@ type Server struct {
 	initErr   error
 	guardOnce sync.Once
 	guard     *crashguard.Guard
-	api       *webrtc.API // publishers and relay pulls
-	// apis are the APIs for offers, by what they need (apiFor), built
-	// from apiBase as they are first needed.
-	apiBase apiBase
-	apisMu  sync.Mutex
-	apis    map[apiKind]*webrtc.API
-	mux     ice.UDPMux
-	tcpMux  ice.TCPMux
-	metrics *Metrics
+	metrics   *Metrics
+
+	peerAPIs // the media socket and the pion APIs over it (peers.go)
 
 	stopBeat chan struct{}
 
@@ -144,13 +132,10 @@ func (s *Server) Start() error { return s.init() }
 
 // MediaPort is the UDP port media arrives on (0 before Start or with a custom API).
 func (s *Server) MediaPort() int {
-	if s.init() != nil || s.mux == nil {
+	if s.init() != nil {
 		return 0
 	}
-	if a, ok := s.mux.GetListenAddresses()[0].(*net.UDPAddr); ok {
-		return a.Port
-	}
-	return 0
+	return s.port()
 }
 
 func (s *Server) init() error {
@@ -165,7 +150,7 @@ func (s *Server) init() error {
 		}
 		if s.API != nil {
 			s.api = s.API
-		} else if s.initErr = s.buildAPI(); s.initErr != nil {
+		} else if s.initErr = s.buildAPI(s.UDPAddr, s.NoTCP, s.PublicIPs, s.log()); s.initErr != nil {
 			return
 		}
 		if s.clustered() {
@@ -175,264 +160,6 @@ func (s *Server) init() error {
 		}
 	})
 	return s.initErr
-}
-
-// buildAPI sets up the media engine, interceptors and sockets. Viewers get
-// no NACK responder from pion: NACKs are answered from the show's shared
-// ring (viewer.go), so a viewer costs no packet buffer of its own. The
-// publisher side gets NACK generation, receiver reports and transport-wide
-// congestion feedback, which browsers need to ramp their send bitrate.
-func (s *Server) buildAPI() (err error) {
-	addr := s.UDPAddr
-	if addr == "" {
-		addr = ":8189"
-	}
-	conn, ln, err := s.listen(addr)
-	if err != nil {
-		return err
-	}
-	if uc, ok := conn.(*net.UDPConn); ok {
-		// One socket carries every viewer's media: fast starts send a whole
-		// keyframe group at once, so give bursts room (the kernel caps these
-		// at net.core.[rw]mem_max).
-		_ = uc.SetReadBuffer(4 << 20)
-		_ = uc.SetWriteBuffer(4 << 20)
-		if sb := newSendBatch(uc); sb != nil {
-			conn = sb // sendmmsg (sendbatch.go)
-		}
-	}
-	var se webrtc.SettingEngine
-	se.LoggerFactory = pionLogs{log: s.log()}
-	s.mux = webrtc.NewICEUDPMux(nil, conn)
-	se.SetICEUDPMux(s.mux)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
-	if ln != nil {
-		s.tcpMux = webrtc.NewICETCPMux(nil, ln, 64)
-		se.SetICETCPMux(s.tcpMux)
-		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
-	}
-	se.SetNetworkTypes(networks)
-	ua, ok := conn.LocalAddr().(*net.UDPAddr)
-	loopMux := ok && ua.IP.IsLoopback() // loopback is all there is
-	se.SetIncludeLoopbackCandidate(loopMux)
-	if len(s.PublicIPs) > 0 {
-		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{External: s.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost}); err != nil {
-			s.closeSockets()
-			return fmt.Errorf("stream: public IP: %w", err)
-		}
-	}
-
-	// Publishers get NACK generation, receiver reports and transport-wide
-	// congestion feedback (browsers need it to ramp their bitrate). Viewers
-	// get no interceptor: every interceptor costs a goroutine and state per
-	// connection, and at hundreds of viewers that adds up; the sender
-	// reports they need (for lip sync) are written by their writers
-	// (viewer.senderReports).
-	pubME, viewME := &webrtc.MediaEngine{}, &webrtc.MediaEngine{}
-	pubReg, viewReg := &interceptor.Registry{}, &interceptor.Registry{}
-	err = errors.Join(pubME.RegisterDefaultCodecs(), viewME.RegisterDefaultCodecs())
-	if err == nil {
-		var gen *nack.GeneratorInterceptorFactory
-		gen, err = nack.NewGeneratorInterceptor()
-		if err == nil {
-			pubReg.Add(gen)
-			err = errors.Join(
-				webrtc.ConfigureRTCPReports(pubReg),
-				webrtc.ConfigureSimulcastExtensionHeaders(pubME),
-				webrtc.ConfigureTWCCSender(pubME, pubReg),
-			)
-		}
-	}
-	if err != nil {
-		s.closeSockets()
-		return fmt.Errorf("stream: media engine: %w", err)
-	}
-	s.apiBase = apiBase{se: se, networks: networks, loopMux: loopMux, pubME: pubME, pubReg: pubReg, viewME: viewME, viewReg: viewReg}
-	s.apis = map[apiKind]*webrtc.API{}
-	s.api = s.apiOf(apiKind{nets: allNets})
-	return nil
-}
-
-// apiBase is what the APIs for different offers share (apiFor).
-type apiBase struct {
-	se              webrtc.SettingEngine
-	networks        []webrtc.NetworkType // the server's
-	loopMux         bool                 // the media port is on loopback
-	pubME, viewME   *webrtc.MediaEngine
-	pubReg, viewReg *interceptor.Registry
-}
-
-// apiKind is what an offer needs of the API that answers it.
-//
-// Loopback addresses are no candidates for the world (RFC 8445 §5.1.1.1),
-// but a client on this machine that offers only its loopback addresses (a
-// local encoder, a load generator) would otherwise reach us only as a
-// peer-reflexive candidate, which its ICE agent may hold back for a second
-// before using it (pion's prflx acceptance wait).
-//
-// Every candidate costs a viewer a socket's state, a read goroutine and
-// buffers (for ICE-TCP, a TCP connection's state per local address): an
-// offer that lists its candidates gets only the networks it can use.
-type apiKind struct {
-	viewer   bool  // fewer interceptors
-	relay    bool  // a pull from a parent node: quick to notice it died
-	loopback bool  // loopback candidates: the client offers some
-	nets     uint8 // the networks to gather (net* bits)
-}
-
-// Network bits.
-const (
-	netUDP4 uint8 = 1 << iota
-	netUDP6
-	netTCP4
-	netTCP6
-	allNets = netUDP4 | netUDP6 | netTCP4 | netTCP6
-)
-
-// apiFor picks the API for an offer.
-func (s *Server) apiFor(offer webrtc.SessionDescription, viewer bool) *webrtc.API {
-	if s.apis == nil {
-		return s.api // a custom API
-	}
-	c := scanCandidates(offer.SDP)
-	k := apiKind{viewer: viewer, loopback: c.loopback, nets: allNets}
-	if c.complete && c.nets != 0 {
-		k.nets = c.nets // nothing more will trickle in
-	}
-	return s.apiOf(k)
-}
-
-// apiOf builds (once) the API of a kind.
-func (s *Server) apiOf(k apiKind) *webrtc.API {
-	s.apisMu.Lock()
-	defer s.apisMu.Unlock()
-	if api := s.apis[k]; api != nil {
-		return api
-	}
-	b := &s.apiBase
-	set := b.se // a copy; it shares the sockets
-	var nets []webrtc.NetworkType
-	for _, n := range b.networks {
-		if k.nets&netBit(n) != 0 {
-			nets = append(nets, n)
-		}
-	}
-	if len(nets) == 0 {
-		nets = b.networks // none in common: ICE fails, as it would anyway
-	}
-	set.SetNetworkTypes(nets)
-	set.SetIncludeLoopbackCandidate(k.loopback || b.loopMux)
-	if k.relay {
-		set.SetICETimeouts(relayICEDisconnected, relayICEFailed, relayICEKeepalive)
-	}
-	me, reg := b.pubME, b.pubReg
-	if k.viewer {
-		me, reg = b.viewME, b.viewReg
-	}
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(set))
-	s.apis[k] = api
-	return api
-}
-
-func netBit(n webrtc.NetworkType) uint8 {
-	switch n {
-	case webrtc.NetworkTypeUDP4:
-		return netUDP4
-	case webrtc.NetworkTypeUDP6:
-		return netUDP6
-	case webrtc.NetworkTypeTCP4:
-		return netTCP4
-	case webrtc.NetworkTypeTCP6:
-		return netTCP6
-	}
-	return 0
-}
-
-// offerCandidates is what an SDP says of its ICE candidates.
-type offerCandidates struct {
-	nets     uint8 // the networks of its candidates (net* bits)
-	loopback bool
-	complete bool // a=end-of-candidates: no more will trickle
-}
-
-func scanCandidates(sdp string) offerCandidates {
-	var c offerCandidates
-	for line := range strings.SplitSeq(sdp, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "a=end-of-candidates" {
-			c.complete = true
-			continue
-		}
-		rest, ok := strings.CutPrefix(line, "a=candidate:")
-		if !ok {
-			continue
-		}
-		// foundation component transport priority address port typ ...
-		f := strings.Fields(rest)
-		if len(f) < 5 {
-			continue
-		}
-		v4, v6 := netUDP4, netUDP6
-		if strings.EqualFold(f[2], "tcp") {
-			v4, v6 = netTCP4, netTCP6
-		}
-		ip := net.ParseIP(f[4])
-		switch {
-		case ip == nil: // a hostname (mDNS): either family
-			c.nets |= v4 | v6
-		case ip.To4() != nil:
-			c.nets |= v4
-		default:
-			c.nets |= v6
-		}
-		c.loopback = c.loopback || (ip != nil && ip.IsLoopback())
-	}
-	return c
-}
-
-// listen binds the media port over UDP and, for ICE-TCP, the same number
-// over TCP. With port 0 the kernel's pick for UDP may be taken over TCP;
-// then another pick is tried.
-func (s *Server) listen(addr string) (net.PacketConn, net.Listener, error) {
-	_, port, _ := net.SplitHostPort(addr)
-	for attempt := 0; ; attempt++ {
-		conn, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			return nil, nil, fmt.Errorf("stream: listen udp %s: %w", addr, err)
-		}
-		ua, _ := conn.LocalAddr().(*net.UDPAddr)
-		if s.NoTCP || ua == nil {
-			return conn, nil, nil
-		}
-		ln, err := net.Listen("tcp", net.JoinHostPort(hostOf(addr), strconv.Itoa(ua.Port)))
-		if err == nil {
-			return conn, ln, nil
-		}
-		conn.Close()
-		if port != "0" || attempt >= 20 {
-			return nil, nil, fmt.Errorf("stream: listen tcp for ICE-TCP on port %d: %w", ua.Port, err)
-		}
-	}
-}
-
-func hostOf(addr string) string {
-	h, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return ""
-	}
-	return h
-}
-
-func (s *Server) closeSockets() error {
-	var err error
-	if s.tcpMux != nil {
-		err = s.tcpMux.Close()
-	}
-	if s.mux != nil {
-		err = errors.Join(err, s.mux.Close())
-	}
-	return err
 }
 
 // enter adds one to the goroutines Close waits for, unless closed.
