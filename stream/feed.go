@@ -273,10 +273,7 @@ func (p *publisher) end(reason string) {
 	p.once.Do(func() {
 		close(p.done)
 		s, f := p.s, p.feed
-		s.mu.Lock()
-		delete(s.sessions, p.id)
-		closed := s.closed
-		s.mu.Unlock()
+		closed := s.forget(p.id)
 		if p.pc != nil {
 			_ = p.pc.Close()
 		}
@@ -320,6 +317,41 @@ func (p *publisher) end(reason string) {
 	})
 }
 
+// newFeed is a show's feed on this node: published here, or relayed
+// from another node (edge).
+func (s *Server) newFeed(show uuid.UUID, edge bool) *feed {
+	return &feed{s: s, show: show, edge: edge, viewers: map[string]*viewer{}, changed: make(chan struct{})}
+}
+
+// abandon undoes claim after a failed negotiation: a new feed disappears
+// without a trace; a resumed one goes back to its grace period.
+func (s *Server) abandon(p *publisher, fresh bool) {
+	p.once.Do(func() {
+		close(p.done)
+		if p.pc != nil {
+			_ = p.pc.Close()
+		}
+	})
+	f := p.feed
+	f.mu.Lock()
+	if f.pub != p {
+		f.mu.Unlock()
+		return
+	}
+	f.pub = nil
+	if fresh && len(f.viewers) == 0 {
+		f.ended = true
+		f.mu.Unlock()
+		s.drop(f)
+		if !f.edge {
+			s.releaseOrigin(f.show)
+		}
+		return
+	}
+	f.grace = time.AfterFunc(s.endGrace(), f.graceOver)
+	f.mu.Unlock()
+}
+
 // graceOver ends the feed unless a publisher came back in time.
 func (f *feed) graceOver() {
 	defer f.s.panics().Recover("stream_timer", "show", f.show) // a timer's goroutine: OnEnded runs here
@@ -347,12 +379,7 @@ func (f *feed) finish(reason string, onlyIdle bool) {
 	f.touch()
 	f.mu.Unlock()
 	s := f.s
-	s.mu.Lock()
-	if s.feeds[f.show] == f {
-		delete(s.feeds, f.show)
-	}
-	closed := s.closed
-	s.mu.Unlock()
+	closed := s.drop(f)
 	if pub != nil {
 		pub.end(reason)
 	}

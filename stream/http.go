@@ -124,7 +124,7 @@ func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	fresh, err := s.claim(show, p)
+	fresh, err := s.claim(show, p, func() *feed { return s.newFeed(show, false) })
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -200,73 +200,6 @@ func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
 	s.writeAnswer(w, "/whip/"+show.String()+"/"+p.id, p.id, sdp)
 }
 
-// claim makes p the show's publisher: a new feed, or one in its grace
-// period. fresh reports a new feed (the show goes live).
-func (s *Server) claim(show uuid.UUID, p *publisher) (fresh bool, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false, apperr.Errorf(apperr.Unavailable, "server is shutting down")
-	}
-	f := s.feeds[show]
-	if f != nil {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if f.ended {
-			f = nil
-		} else if f.pub != nil {
-			return false, apperr.Errorf(apperr.Conflict, "this show already has a live publisher; DELETE its session first, or take the show over")
-		}
-	}
-	if f == nil {
-		f = &feed{s: s, show: show, viewers: map[string]*viewer{}, changed: make(chan struct{})}
-		s.feeds[show] = f
-		fresh = true
-		f.mu.Lock()
-		defer f.mu.Unlock()
-	}
-	if f.grace != nil {
-		f.grace.Stop()
-		f.grace = nil
-	}
-	f.pub = p
-	p.feed = f
-	return fresh, nil
-}
-
-// abandon undoes claim after a failed negotiation: a new feed disappears
-// without a trace; a resumed one goes back to its grace period.
-func (s *Server) abandon(p *publisher, fresh bool) {
-	p.once.Do(func() {
-		close(p.done)
-		if p.pc != nil {
-			_ = p.pc.Close()
-		}
-	})
-	f := p.feed
-	f.mu.Lock()
-	if f.pub != p {
-		f.mu.Unlock()
-		return
-	}
-	f.pub = nil
-	if fresh && len(f.viewers) == 0 {
-		f.ended = true
-		f.mu.Unlock()
-		s.mu.Lock()
-		if s.feeds[f.show] == f {
-			delete(s.feeds, f.show)
-		}
-		s.mu.Unlock()
-		if !f.edge {
-			s.releaseOrigin(f.show)
-		}
-		return
-	}
-	f.grace = time.AfterFunc(s.endGrace(), f.graceOver)
-	f.mu.Unlock()
-}
-
 var layerName = regexp.MustCompile(`^[A-Za-z0-9_-]{0,16}$`)
 
 // WHEP handles POST /whep/{show}. ?layer=<rid> picks a simulcast layer
@@ -300,9 +233,7 @@ func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	s.mu.Lock()
-	f := s.feeds[show]
-	s.mu.Unlock()
+	f := s.feedOf(show)
 	// A node pulling the show was placed under this one because it serves
 	// the show; if it no longer does, the puller is told so and goes elsewhere.
 	if f == nil && !s.isRelay(r) {
@@ -443,16 +374,7 @@ func (s *Server) lookup(r *http.Request) (session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	ss := s.sessions[id]
-	s.mu.Unlock()
-	if ss == nil || ss.showID() != show {
-		return nil, apperr.Errorf(apperr.NotFound, "no such session")
-	}
-	if _, isPub := ss.(*publisher); isPub != (prefix == "/whip/") {
-		return nil, apperr.Errorf(apperr.NotFound, "no such session")
-	}
-	return ss, nil
+	return s.sessionAt(show, id, prefix == "/whip/")
 }
 
 // session answers the preliminaries of a request on a session URL (CORS,

@@ -17,7 +17,7 @@ type Metrics struct {
 	reattaches       prometheus.Counter
 	panics           *crashguard.Guard
 
-	srv *Server
+	rooms *rooms
 
 	viewersDesc, ingestDesc, egressDesc, bitrateDesc *prometheus.Desc
 	depthDesc, childrenDesc                          *prometheus.Desc
@@ -55,10 +55,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) attach(s *Server) {
-	s.mu.Lock()
-	m.srv = s
-	s.mu.Unlock()
+func (m *Metrics) attach(r *rooms) {
+	r.mu.Lock()
+	m.rooms = r
+	r.mu.Unlock()
 }
 
 // Describe implements prometheus.Collector.
@@ -74,12 +74,8 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	var feeds []*feed
-	if s := m.srv; s != nil {
-		s.mu.Lock()
-		for _, f := range s.feeds {
-			feeds = append(feeds, f)
-		}
-		s.mu.Unlock()
+	if r := m.rooms; r != nil {
+		feeds = r.list()
 	}
 	for _, f := range feeds {
 		show := f.show.String()

@@ -71,17 +71,15 @@ func (s *Server) beat() {
 	if err := s.Directory.Heartbeat(ctx, s.Node, directoryTTL); err != nil {
 		s.log().Warn("stream: node heartbeat", "err", err)
 	}
-	s.mu.Lock()
 	var shows []uuid.UUID
 	var edges []*feed
-	for id, f := range s.feeds {
+	for _, f := range s.list() {
 		if !f.edge {
-			shows = append(shows, id)
+			shows = append(shows, f.show)
 		} else {
 			edges = append(edges, f)
 		}
 	}
-	s.mu.Unlock()
 	for _, id := range shows {
 		if err := s.Directory.ClaimOrigin(ctx, id, s.Node.ID, directoryTTL); err != nil {
 			s.log().Warn("stream: refresh origin claim", "show", id, "err", err)
@@ -185,8 +183,8 @@ func (s *Server) edgeFeed(ctx context.Context, show uuid.UUID) (*feed, error) {
 		s.mu.Unlock()
 		return f, nil // another viewer started the pull first
 	}
-	f := &feed{s: s, show: show, edge: true, viewers: map[string]*viewer{}, changed: make(chan struct{}), pub: p}
-	p.feed = f
+	f := s.newFeed(show, true)
+	f.pub, p.feed = p, f
 	s.feeds[show] = f
 	s.mu.Unlock()
 	// A panic in the pull must not leave the show held by a relay that

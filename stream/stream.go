@@ -89,21 +89,8 @@ type Server struct {
 
 	stopBeat chan struct{}
 
-	mu       sync.Mutex
-	closed   bool
-	feeds    map[uuid.UUID]*feed
-	sessions map[string]session // by session id
-	wg       sync.WaitGroup
+	rooms // the shows' feeds, the sessions and the tracked goroutines (rooms.go)
 }
-
-type session interface {
-	showID() uuid.UUID
-	end(reason string)
-	peer() *webrtc.PeerConnection
-}
-
-func (p *publisher) peer() *webrtc.PeerConnection { return p.pc }
-func (v *viewer) peer() *webrtc.PeerConnection    { return v.pc }
 
 func (s *Server) log() *slog.Logger {
 	if s.Logger != nil {
@@ -140,13 +127,10 @@ func (s *Server) MediaPort() int {
 
 func (s *Server) init() error {
 	s.initOnce.Do(func() {
-		s.mu.Lock()
-		s.feeds = map[uuid.UUID]*feed{}
-		s.sessions = map[string]session{}
-		s.mu.Unlock()
+		s.open()
 		s.metrics = s.Metrics
 		if s.metrics != nil {
-			s.metrics.attach(s)
+			s.metrics.attach(&s.rooms)
 		}
 		if s.API != nil {
 			s.api = s.API
@@ -162,25 +146,11 @@ func (s *Server) init() error {
 	return s.initErr
 }
 
-// enter adds one to the goroutines Close waits for, unless closed.
-func (s *Server) enter() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.wg.Add(1)
-	return true
-}
-
 // goTracked runs fn in a goroutine that Close waits for; it does nothing once closed.
 func (s *Server) goTracked(fn func()) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	if !s.enter() {
 		return false
 	}
-	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer s.panics().Recover("stream_task")

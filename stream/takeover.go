@@ -38,9 +38,7 @@ func (s *Server) Publisher(ctx context.Context, show uuid.UUID) (PublisherState,
 		return PublisherState{}, err
 	}
 	var st PublisherState
-	s.mu.Lock()
-	f := s.feeds[show]
-	s.mu.Unlock()
+	f := s.feedOf(show)
 	if f != nil && !f.edge {
 		f.mu.Lock()
 		if !f.ended {
@@ -72,9 +70,7 @@ func (s *Server) TakeOver(ctx context.Context, show uuid.UUID) (string, error) {
 	if err := s.init(); err != nil {
 		return "", err
 	}
-	s.mu.Lock()
-	f := s.feeds[show]
-	s.mu.Unlock()
+	f := s.feedOf(show)
 	if f == nil || f.edge {
 		if st, err := s.Publisher(ctx, show); err != nil {
 			return "", err

@@ -682,9 +682,7 @@ func (v *viewer) end(reason string) {
 			f.goneBytes += b.bytes.Load()
 		}
 		f.mu.Unlock()
-		v.s.mu.Lock()
-		delete(v.s.sessions, v.id)
-		v.s.mu.Unlock()
+		v.s.forget(v.id)
 		_ = v.pc.Close()
 		v.s.log().Debug("stream: viewer ended", "show", f.show, "session", v.id, "reason", reason)
 	})
