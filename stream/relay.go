@@ -2,7 +2,6 @@ package stream
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -33,63 +32,6 @@ import (
 // lets it past the origin's per-viewer checks (the edge made them).
 const relayHeader = "X-Pavilion-Relay"
 
-const (
-	heartbeatEvery = 5 * time.Second
-	directoryTTL   = 15 * time.Second
-)
-
-func (s *Server) clustered() bool { return s.Directory != nil && s.Node.ID != "" }
-
-// isRelay reports whether r is an edge's pull carrying the right secret.
-func (s *Server) isRelay(r *http.Request) bool {
-	got := r.Header.Get(relayHeader)
-	return s.RelaySecret != "" && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.RelaySecret)) == 1
-}
-
-// heartbeat keeps this node and the origin claims of its shows alive in the
-// directory until the server closes.
-func (s *Server) heartbeat(stop <-chan struct{}) {
-	t := time.NewTicker(heartbeatEvery)
-	defer t.Stop()
-	for {
-		// A panic in one beat is logged and counted, and the next beat
-		// runs: without beats the node's shows vanish from the directory.
-		s.panics().Do("stream_heartbeat", s.beat)
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// beat refreshes this node, the origin claims of its shows and its edges'
-// places in the relay tree once.
-func (s *Server) beat() {
-	ctx, cancel := context.WithTimeout(context.Background(), heartbeatEvery)
-	defer cancel()
-	if err := s.Directory.Heartbeat(ctx, s.Node, directoryTTL); err != nil {
-		s.log().Warn("stream: node heartbeat", "err", err)
-	}
-	var shows []uuid.UUID
-	var edges []*feed
-	for _, f := range s.list() {
-		if !f.edge {
-			shows = append(shows, f.show)
-		} else {
-			edges = append(edges, f)
-		}
-	}
-	for _, id := range shows {
-		if err := s.Directory.ClaimOrigin(ctx, id, s.Node.ID, directoryTTL); err != nil {
-			s.log().Warn("stream: refresh origin claim", "show", id, "err", err)
-		}
-	}
-	for _, f := range edges {
-		s.refreshRelay(ctx, f)
-	}
-}
-
 // refreshRelay keeps an edge's link to its parent alive in the directory.
 // A parent that has not led to the origin for three heartbeats is let go,
 // and the edge re-attaches elsewhere.
@@ -104,7 +46,7 @@ func (s *Server) refreshRelay(ctx context.Context, f *feed) {
 	if parent == "" {
 		return // being placed
 	}
-	_, err := s.Directory.PlaceRelay(ctx, f.show, RelayRequest{Node: s.Node.ID, Keep: parent}, directoryTTL)
+	_, err := s.dir.PlaceRelay(ctx, f.show, RelayRequest{Node: s.node.ID, Keep: parent}, directoryTTL)
 	f.mu.Lock()
 	if apperr.CodeOf(err) == apperr.Conflict {
 		f.conflicts++
@@ -126,51 +68,14 @@ func (s *Server) refreshRelay(ctx context.Context, f *feed) {
 	}
 }
 
-// claimOrigin records this node as the show's origin before a publisher is
-// accepted: a host already publishing the show on another node gets 409.
-func (s *Server) claimOrigin(ctx context.Context, show uuid.UUID) error {
-	if !s.clustered() {
-		return nil
-	}
-	err := s.Directory.ClaimOrigin(ctx, show, s.Node.ID, directoryTTL)
-	if apperr.CodeOf(err) == apperr.Conflict {
-		return apperr.Errorf(apperr.Conflict, "this show already has a live publisher on another node")
-	}
-	return err
-}
-
-// leaveRelay takes this node out of the show's relay tree (its children
-// notice their pulls end and re-attach).
-func (s *Server) leaveRelay(show uuid.UUID) {
-	if !s.clustered() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := s.Directory.LeaveRelay(ctx, show, s.Node.ID); err != nil {
-		s.log().Warn("stream: leave relay tree", "show", show, "err", err)
-	}
-}
-
-func (s *Server) releaseOrigin(show uuid.UUID) {
-	if !s.clustered() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := s.Directory.ReleaseOrigin(ctx, show, s.Node.ID); err != nil {
-		s.log().Warn("stream: release origin claim", "show", show, "err", err)
-	}
-}
-
 // edgeFeed returns a feed for a show published on another node, starting
 // the pull if none runs yet. Nil (and no error) when no node publishes it.
 func (s *Server) edgeFeed(ctx context.Context, show uuid.UUID) (*feed, error) {
 	if !s.clustered() {
 		return nil, nil
 	}
-	origin, ok, err := s.Directory.Origin(ctx, show)
-	if err != nil || !ok || origin.ID == s.Node.ID {
+	origin, ok, err := s.dir.Origin(ctx, show)
+	if err != nil || !ok || origin.ID == s.node.ID {
 		return nil, err
 	}
 	p := s.newRelayPublisher()
@@ -251,7 +156,7 @@ func (s *Server) newRelayPublisher() *publisher {
 // parent it was given, which it reports (with the error) when the pull fails.
 func (s *Server) attach(ctx context.Context, p *publisher, avoid []string) (string, error) {
 	show := p.feed.show
-	pl, err := s.Directory.PlaceRelay(ctx, show, RelayRequest{Node: s.Node.ID, Avoid: avoid}, directoryTTL)
+	pl, err := s.dir.PlaceRelay(ctx, show, RelayRequest{Node: s.node.ID, Avoid: avoid}, directoryTTL)
 	if err != nil {
 		return "", err
 	}
@@ -383,17 +288,6 @@ func (s *Server) reattach(f *feed, lost string) {
 	f.end("no node to relay the show from")
 }
 
-// originID names the show's origin node, or "" when none is known.
-func (s *Server) originID(show uuid.UUID) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	n, ok, err := s.Directory.Origin(ctx, show)
-	if err != nil || !ok {
-		return ""
-	}
-	return n.ID
-}
-
 // maxRelayLayers is how many video layers a pull asks for: simulcast
 // publishers send up to three (WebRTC's usual q, h and f).
 const maxRelayLayers = 3
@@ -447,7 +341,7 @@ func (s *Server) pull(ctx context.Context, p *publisher, parent Node) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/sdp")
-	req.Header.Set(relayHeader, s.RelaySecret)
+	req.Header.Set(relayHeader, s.relaySecret)
 	resp, err := s.relayClient().Do(req)
 	if err != nil {
 		return apperr.Wrap(apperr.Unavailable, err, "the show's relay parent cannot be reached")
@@ -533,33 +427,4 @@ func (p *publisher) hangUp() {
 	} else if !errors.Is(err, context.DeadlineExceeded) {
 		p.s.log().Debug("stream: relay hang-up", "err", err)
 	}
-}
-
-// Join puts a started server into a cluster, once its HTTP address is
-// known (and before it serves requests): it starts the heartbeat that keeps
-// the node and its shows' origin claims in the directory.
-func (s *Server) Join(dir Directory, node Node, secret string) error {
-	if err := s.init(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return apperr.Errorf(apperr.Unavailable, "server is shutting down")
-	}
-	if s.stopBeat != nil {
-		return errors.New("stream: already in a cluster")
-	}
-	if node.RelayFanout < 1 {
-		node.RelayFanout = DefaultRelayFanout
-	}
-	s.Directory, s.Node, s.RelaySecret = dir, node, secret
-	s.stopBeat = make(chan struct{})
-	stop := s.stopBeat
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.heartbeat(stop)
-	}()
-	return nil
 }

@@ -87,7 +87,7 @@ type Server struct {
 
 	peerAPIs // the media socket and the pion APIs over it (peers.go)
 
-	stopBeat chan struct{}
+	presence // this node in the cluster's directory (presence.go)
 
 	rooms // the shows' feeds, the sessions and the tracked goroutines (rooms.go)
 }
@@ -137,6 +137,7 @@ func (s *Server) init() error {
 		} else if s.initErr = s.buildAPI(s.UDPAddr, s.NoTCP, s.PublicIPs, s.log()); s.initErr != nil {
 			return
 		}
+		s.presence = presence{dir: s.Directory, node: s.Node, relaySecret: s.RelaySecret, log: s.log()}
 		if s.clustered() {
 			s.stopBeat = make(chan struct{})
 			stop := s.stopBeat

@@ -53,11 +53,11 @@ func (s *Server) Publisher(ctx context.Context, show uuid.UUID) (PublisherState,
 		return st, nil
 	}
 	if s.clustered() {
-		origin, ok, err := s.Directory.Origin(ctx, show)
+		origin, ok, err := s.dir.Origin(ctx, show)
 		if err != nil {
 			return st, err
 		}
-		st.Live, st.Elsewhere = ok && origin.ID != s.Node.ID, ok && origin.ID != s.Node.ID
+		st.Live, st.Elsewhere = ok && origin.ID != s.node.ID, ok && origin.ID != s.node.ID
 	}
 	return st, nil
 }
