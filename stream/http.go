@@ -1,11 +1,10 @@
 package stream
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"regexp"
 	"strings"
@@ -481,70 +480,30 @@ func (s *Server) Layer(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// readBody reads a small body of the given media type.
-func readBody(w http.ResponseWriter, r *http.Request, want string) (string, error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != want {
-		return "", apperr.Errorf(apperr.UnsupportedMediaType, "the body must be %s", want)
+// answer applies offer to pc and returns the complete (non-trickle) answer.
+func (s *Server) answer(ctx context.Context, pc *webrtc.PeerConnection, offer webrtc.SessionDescription) (string, error) {
+	if err := pc.SetRemoteDescription(offer); err != nil {
+		return "", apperr.Wrap(apperr.Invalid, err, "the SDP offer cannot be used")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxSDPBytes))
+	ans, err := pc.CreateAnswer(nil)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return "", apperr.Errorf(apperr.TooLarge, "the body is over %d bytes", MaxSDPBytes)
-		}
-		return "", apperr.Wrap(apperr.Invalid, err, "could not read the body")
+		return "", apperr.Wrap(apperr.Invalid, err, "no answer to the SDP offer")
 	}
-	return string(body), nil
-}
-
-// parseFrag reads the candidates (with their m-line's mid) and ICE
-// credentials of a trickle-ice-sdpfrag.
-func parseFrag(frag string) (cands []webrtc.ICECandidateInit, ufrag, pwd string, err error) {
-	var mid *string
-	var line uint16
-	for _, l := range strings.Split(frag, "\n") {
-		l = strings.TrimRight(l, "\r")
-		switch {
-		case l == "":
-		case strings.HasPrefix(l, "m="):
-			if len(cands) > 0 || mid != nil {
-				line++
-			}
-			mid = nil
-		case strings.HasPrefix(l, "a=mid:"):
-			m := strings.TrimPrefix(l, "a=mid:")
-			mid = &m
-		case strings.HasPrefix(l, "a=ice-ufrag:"):
-			ufrag = strings.TrimPrefix(l, "a=ice-ufrag:")
-		case strings.HasPrefix(l, "a=ice-pwd:"):
-			pwd = strings.TrimPrefix(l, "a=ice-pwd:")
-		case strings.HasPrefix(l, "a=candidate:"):
-			idx := line
-			cands = append(cands, webrtc.ICECandidateInit{Candidate: strings.TrimPrefix(l, "a="), SDPMid: mid, SDPMLineIndex: &idx})
-		case l == "a=end-of-candidates", strings.HasPrefix(l, "a=ice-options:"), strings.HasPrefix(l, "a=group:"):
-		case len(l) > 2 && l[1] == '=':
-			// other SDP lines carry nothing trickle needs
-		default:
-			return nil, "", "", apperr.Errorf(apperr.Invalid, "malformed trickle-ice-sdpfrag line %q", truncate(l, 40))
-		}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(ans); err != nil {
+		return "", fmt.Errorf("set local description: %w", err)
 	}
-	return cands, ufrag, pwd, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
+	t := s.GatherTimeout
+	if t <= 0 {
+		t = 5 * time.Second
 	}
-	return s
-}
-
-// sdpAttr returns the first value of a=<name>: in an SDP.
-func sdpAttr(sdp, name string) string {
-	for _, l := range strings.Split(sdp, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimRight(l, "\r"), "a="+name+":"); ok {
-			return v
-		}
+	timer := time.NewTimer(t)
+	defer timer.Stop()
+	select {
+	case <-gathered:
+	case <-timer.C:
+	case <-ctx.Done():
+		return "", ctx.Err()
 	}
-	return ""
+	return pc.LocalDescription().SDP, nil
 }

@@ -2,26 +2,27 @@ package stream
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/crashguard"
 )
 
 // MaxSDPBytes is the largest SDP offer or trickle fragment accepted (413 beyond).
 const MaxSDPBytes = 64 << 10
 
-// Server is the WHIP/WHEP SFU. Set the fields, then use the handler methods.
-// Fields must not change after the first request.
+// Server is the WHIP/WHEP SFU: the HTTP handlers (http.go) over its parts,
+// each a type of its own: peerAPIs, the media socket and the pion APIs
+// (peers.go); rooms, the shows' feeds and sessions (rooms.go; a show's
+// fan-out is feed.go and viewer.go); presence, this node in the cluster's
+// directory (presence.go); and the relay pulls between nodes (relay.go).
+// Set the fields, then use the handler methods. Fields must not change
+// after the first request.
 type Server struct {
 	// API builds PeerConnections. If nil, one is built on first use with the
 	// codecs and interceptors an SFU needs, an ICE UDP mux on UDPAddr and
@@ -189,92 +190,4 @@ func (s *Server) Close() error {
 	}
 	s.wg.Wait()
 	return s.closeSockets()
-}
-
-// ---- HTTP handlers ----
-
-func httpError(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, msg+"\n")
-}
-
-func (s *Server) fail(w http.ResponseWriter, err error) {
-	code := apperr.CodeOf(err)
-	if code == apperr.Internal {
-		s.log().Error("stream", "err", err)
-	}
-	httpError(w, apperr.HTTPStatus(code), apperr.MessageOf(err))
-}
-
-// pathIDs returns the show id and (optional) session id of /whip/{show}[/{session}].
-func pathIDs(r *http.Request, prefix string) (uuid.UUID, string, error) {
-	show, sess := r.PathValue("show"), r.PathValue("session")
-	if show == "" {
-		rest, ok := strings.CutPrefix(r.URL.Path, prefix)
-		if !ok {
-			return uuid.Nil, "", apperr.Errorf(apperr.NotFound, "not found")
-		}
-		show, sess, _ = strings.Cut(rest, "/")
-	}
-	id, err := uuid.Parse(show)
-	if err != nil {
-		return uuid.Nil, "", apperr.Errorf(apperr.NotFound, "no such show")
-	}
-	return id, sess, nil
-}
-
-// readOffer reads and checks an application/sdp offer.
-func readOffer(w http.ResponseWriter, r *http.Request, mediaType string) (webrtc.SessionDescription, error) {
-	var none webrtc.SessionDescription
-	body, err := readBody(w, r, mediaType)
-	if err != nil {
-		return none, err
-	}
-	offer := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: body}
-	parsed, err := offer.Unmarshal()
-	if err != nil {
-		return none, apperr.Wrap(apperr.Invalid, err, "malformed SDP offer")
-	}
-	if len(parsed.MediaDescriptions) == 0 {
-		return none, apperr.Errorf(apperr.Invalid, "the SDP offer has no media")
-	}
-	return offer, nil
-}
-
-func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	return ""
-}
-
-// answer applies offer to pc and returns the complete (non-trickle) answer.
-func (s *Server) answer(ctx context.Context, pc *webrtc.PeerConnection, offer webrtc.SessionDescription) (string, error) {
-	if err := pc.SetRemoteDescription(offer); err != nil {
-		return "", apperr.Wrap(apperr.Invalid, err, "the SDP offer cannot be used")
-	}
-	ans, err := pc.CreateAnswer(nil)
-	if err != nil {
-		return "", apperr.Wrap(apperr.Invalid, err, "no answer to the SDP offer")
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(ans); err != nil {
-		return "", fmt.Errorf("set local description: %w", err)
-	}
-	t := s.GatherTimeout
-	if t <= 0 {
-		t = 5 * time.Second
-	}
-	timer := time.NewTimer(t)
-	defer timer.Stop()
-	select {
-	case <-gathered:
-	case <-timer.C:
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	return pc.LocalDescription().SDP, nil
 }
