@@ -268,21 +268,27 @@ func (src *source) sendPLI() {
 	_ = p.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: src.ssrc}})
 }
 
+// closeMedia closes the publisher's connection and its sources (their
+// viewers see them end).
+func (p *publisher) closeMedia() {
+	if p.pc != nil {
+		_ = p.pc.Close()
+	}
+	p.mu.Lock()
+	srcs := p.srcs
+	p.mu.Unlock()
+	for _, src := range srcs {
+		src.close()
+	}
+}
+
 // end closes the publisher's connection and starts the feed's grace period.
 func (p *publisher) end(reason string) {
 	p.once.Do(func() {
 		close(p.done)
 		s, f := p.s, p.feed
 		closed := s.forget(p.id)
-		if p.pc != nil {
-			_ = p.pc.Close()
-		}
-		p.mu.Lock()
-		srcs := p.srcs
-		p.mu.Unlock()
-		for _, src := range srcs {
-			src.close()
-		}
+		p.closeMedia()
 		if p.relay {
 			if !s.goTracked(p.hangUp) { // a dead parent must not hold the re-attach up
 				p.hangUp()

@@ -71,18 +71,12 @@ func etag(id string) string { return `"` + id + `"` }
 func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
 	w, done := s.guardRequest(w, r)
 	defer done()
-	cors(w)
-	if err := s.init(); err != nil {
-		s.fail(w, err)
-		return
-	}
-	show, _, err := pathIDs(r, "/whip/")
-	if err != nil {
-		s.fail(w, err)
+	show, _, ok := s.begin(w, r, "/whip/")
+	if !ok {
 		return
 	}
 	key := bearer(r)
-	var ok bool
+	var err error
 	switch {
 	case key != "" && s.Keys != nil:
 		ok, err = s.Keys(r.Context(), show, key)
@@ -206,14 +200,8 @@ var layerName = regexp.MustCompile(`^[A-Za-z0-9_-]{0,16}$`)
 func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
 	w, done := s.guardRequest(w, r)
 	defer done()
-	cors(w)
-	if err := s.init(); err != nil {
-		s.fail(w, err)
-		return
-	}
-	show, _, err := pathIDs(r, "/whep/")
-	if err != nil {
-		s.fail(w, err)
+	show, _, ok := s.begin(w, r, "/whep/")
+	if !ok {
 		return
 	}
 	if s.Viewer != nil && !s.isRelay(r) {
@@ -363,28 +351,35 @@ func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
 	s.writeAnswer(w, "/whep/"+show.String()+"/"+v.id, v.id, sdp)
 }
 
-// lookup finds the session at a WHIP or WHEP session URL.
-func (s *Server) lookup(r *http.Request) (session, error) {
-	prefix := "/whip/"
-	if strings.HasPrefix(r.URL.Path, "/whep/") {
-		prefix = "/whep/"
+// begin answers the preliminaries every WHIP/WHEP request shares (CORS,
+// start-up, the show and session in the path), writing the error when one
+// fails.
+func (s *Server) begin(w http.ResponseWriter, r *http.Request, prefix string) (show uuid.UUID, session string, ok bool) {
+	cors(w)
+	if err := s.init(); err != nil {
+		s.fail(w, err)
+		return uuid.Nil, "", false
 	}
-	show, id, err := pathIDs(r, prefix)
+	show, session, err := pathIDs(r, prefix)
 	if err != nil {
-		return nil, err
+		s.fail(w, err)
+		return uuid.Nil, "", false
 	}
-	return s.sessionAt(show, id, prefix == "/whip/")
+	return show, session, true
 }
 
 // session answers the preliminaries of a request on a session URL (CORS,
 // start-up, lookup), writing the error when there is no such session.
 func (s *Server) session(w http.ResponseWriter, r *http.Request) (session, bool) {
-	cors(w)
-	if err := s.init(); err != nil {
-		s.fail(w, err)
+	prefix := "/whip/"
+	if strings.HasPrefix(r.URL.Path, "/whep/") {
+		prefix = "/whep/"
+	}
+	show, id, ok := s.begin(w, r, prefix)
+	if !ok {
 		return nil, false
 	}
-	ss, err := s.lookup(r)
+	ss, err := s.sessionAt(show, id, prefix == "/whip/")
 	if err != nil {
 		s.fail(w, err)
 		return nil, false

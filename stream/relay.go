@@ -180,15 +180,7 @@ func (s *Server) attach(ctx context.Context, p *publisher, avoid []string) (stri
 func (s *Server) dropRelay(p *publisher) {
 	p.once.Do(func() {
 		close(p.done)
-		if p.pc != nil {
-			_ = p.pc.Close()
-		}
-		p.mu.Lock()
-		srcs := p.srcs
-		p.mu.Unlock()
-		for _, src := range srcs {
-			src.close()
-		}
+		p.closeMedia()
 		if !s.goTracked(p.hangUp) {
 			p.hangUp()
 		}
