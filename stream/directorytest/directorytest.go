@@ -103,6 +103,16 @@ func claim(t *testing.T, ctx context.Context, d stream.Directory, show uuid.UUID
 	}
 }
 
+// twoNodes lists node-a through the first client and node-b through the
+// second, each for long.
+func twoNodes(t *testing.T, ctx context.Context, b Backend) (a, c stream.Node) {
+	t.Helper()
+	a, c = node("node-a"), node("node-b")
+	heartbeat(t, ctx, b.Node1, a, long)
+	heartbeat(t, ctx, b.Node2, c, long)
+	return a, c
+}
+
 func sameNode(a, b stream.Node) bool {
 	return a.ID == b.ID && a.URL == b.URL && a.StartedAt.Equal(b.StartedAt)
 }
@@ -151,9 +161,7 @@ func expectConflict(t *testing.T, err error, what string) {
 func testHeartbeatLists(t *testing.T, b Backend) {
 	ctx := testCtx(t)
 	expectNodes(t, ctx, b.Node1)
-	a, c := node("node-a"), node("node-b")
-	heartbeat(t, ctx, b.Node1, a, long)
-	heartbeat(t, ctx, b.Node2, c, long)
+	a, c := twoNodes(t, ctx, b)
 	expectNodes(t, ctx, b.Node1, a, c)
 	expectNodes(t, ctx, b.Node2, a, c)
 }
@@ -200,9 +208,7 @@ func testClaimAndLookUp(t *testing.T, b Backend) {
 func testClaimConflict(t *testing.T, b Backend) {
 	ctx := testCtx(t)
 	show := uuid.New()
-	a, c := node("node-a"), node("node-b")
-	heartbeat(t, ctx, b.Node1, a, long)
-	heartbeat(t, ctx, b.Node2, c, long)
+	a, c := twoNodes(t, ctx, b)
 	claim(t, ctx, b.Node1, show, a.ID, long)
 	err := b.Node2.ClaimOrigin(ctx, show, c.ID, long)
 	expectConflict(t, err, "a second node's claim")
@@ -223,9 +229,7 @@ func testClaimConflict(t *testing.T, b Backend) {
 func testClaimExpires(t *testing.T, b Backend) {
 	ctx := testCtx(t)
 	show := uuid.New()
-	a, c := node("node-a"), node("node-b")
-	heartbeat(t, ctx, b.Node1, a, long)
-	heartbeat(t, ctx, b.Node2, c, long)
+	a, c := twoNodes(t, ctx, b)
 	claim(t, ctx, b.Node1, show, a.ID, short)
 	b.Advance(3 * short)
 	// The holder stopped refreshing (it crashed, say): the show is free.
@@ -253,9 +257,7 @@ func testOriginOfDeadNode(t *testing.T, b Backend) {
 func testRelease(t *testing.T, b Backend) {
 	ctx := testCtx(t)
 	show := uuid.New()
-	a, c := node("node-a"), node("node-b")
-	heartbeat(t, ctx, b.Node1, a, long)
-	heartbeat(t, ctx, b.Node2, c, long)
+	a, c := twoNodes(t, ctx, b)
 	claim(t, ctx, b.Node1, show, a.ID, long)
 	if err := b.Node2.ReleaseOrigin(ctx, show, c.ID); err != nil {
 		t.Fatalf("ReleaseOrigin by a non-holder: %v", err)
@@ -279,9 +281,7 @@ func testRelease(t *testing.T, b Backend) {
 func testShowsIsolated(t *testing.T, b Backend) {
 	ctx := testCtx(t)
 	s1, s2 := uuid.New(), uuid.New()
-	a, c := node("node-a"), node("node-b")
-	heartbeat(t, ctx, b.Node1, a, long)
-	heartbeat(t, ctx, b.Node2, c, long)
+	a, c := twoNodes(t, ctx, b)
 	claim(t, ctx, b.Node1, s1, a.ID, long)
 	claim(t, ctx, b.Node2, s2, c.ID, long)
 	expectOrigin(t, ctx, b.Node1, s1, a)
