@@ -80,25 +80,18 @@ func (c *whepConfig) complete(ctx context.Context) error {
 	if _, err := c.LoadDemo(); err != nil {
 		return err
 	}
-	var problems []string
-	need := func(ok bool, msg string) {
-		if !ok {
-			problems = append(problems, msg)
-		}
-	}
-	need(c.Base != "", "--base (or --demo) is required")
-	need(c.ShowID != "", "--show (or --demo) is required")
-	need(c.viewers >= 1 && c.viewers <= maxWHEPViewers, fmt.Sprintf("--viewers must be from 1 to %d", maxWHEPViewers))
-	need(c.ramp > 0, "--ramp must be positive")
-	need(c.concurrency >= 1, "--concurrency must be at least 1")
-	need(c.duration >= 0, "--duration must not be negative")
-	need(c.timeout > 0, "--timeout must be positive")
-	need(c.progress >= 0, "--progress must not be negative")
+	p := needTarget(&c.Common)
+	p.need(c.viewers >= 1 && c.viewers <= maxWHEPViewers, fmt.Sprintf("--viewers must be from 1 to %d", maxWHEPViewers))
+	p.need(c.ramp > 0, "--ramp must be positive")
+	p.need(c.concurrency >= 1, "--concurrency must be at least 1")
+	p.need(c.duration >= 0, "--duration must not be negative")
+	p.need(c.timeout > 0, "--timeout must be positive")
+	p.need(c.progress >= 0, "--progress must not be negative")
 	if _, err := measure.NewScraper(c.MetricsURL, time.Second); err != nil {
-		problems = append(problems, err.Error())
+		p = append(p, err.Error())
 	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
+	if err := p.err(); err != nil {
+		return err
 	}
 	return requireLoopback(ctx, c.Base)
 }

@@ -94,25 +94,18 @@ func (c *whipConfig) complete(ctx context.Context) error {
 		c.token = scenario.FirstSet(c.token, scenario.FirstSet(d.BrandAdminToken, d.HostToken))
 	}
 	c.token = scenario.FirstSet(c.token, c.AdminToken)
-	var problems []string
-	need := func(ok bool, msg string) {
-		if !ok {
-			problems = append(problems, msg)
-		}
-	}
-	need(c.Base != "", "--base (or --demo) is required")
-	need(c.ShowID != "", "--show (or --demo) is required")
-	need(c.key != "" || c.token != "", "give --key, or --token (or --demo) to ask for one")
-	need(c.bitrate >= 50_000 && c.bitrate <= 50_000_000, "--bitrate must be from 50000 to 50000000 bits a second")
-	need(c.fps >= 1 && c.fps <= 120, "--fps must be from 1 to 120")
-	need(c.keyEvery > 0, "--keyframe-interval must be positive")
-	need(c.width >= 16 && c.width <= 16383 && c.height >= 16 && c.height <= 16383, "--width and --height must be from 16 to 16383")
-	need(c.audioBitrate >= 6_000 && c.audioBitrate <= 510_000, "--audio-bitrate must be from 6000 to 510000")
-	need(c.duration >= 0, "--duration must not be negative")
-	need(c.timeout > 0, "--timeout must be positive")
-	need(c.progress >= 0, "--progress must not be negative")
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
+	p := needTarget(&c.Common)
+	p.need(c.key != "" || c.token != "", "give --key, or --token (or --demo) to ask for one")
+	p.need(c.bitrate >= 50_000 && c.bitrate <= 50_000_000, "--bitrate must be from 50000 to 50000000 bits a second")
+	p.need(c.fps >= 1 && c.fps <= 120, "--fps must be from 1 to 120")
+	p.need(c.keyEvery > 0, "--keyframe-interval must be positive")
+	p.need(c.width >= 16 && c.width <= 16383 && c.height >= 16 && c.height <= 16383, "--width and --height must be from 16 to 16383")
+	p.need(c.audioBitrate >= 6_000 && c.audioBitrate <= 510_000, "--audio-bitrate must be from 6000 to 510000")
+	p.need(c.duration >= 0, "--duration must not be negative")
+	p.need(c.timeout > 0, "--timeout must be positive")
+	p.need(c.progress >= 0, "--progress must not be negative")
+	if err := p.err(); err != nil {
+		return err
 	}
 	if err := requireLoopback(ctx, c.Base); err != nil {
 		return err
