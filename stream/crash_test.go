@@ -19,20 +19,11 @@ import (
 // panicsOf reads pavilion_panics_total{component} from reg.
 func panicsOf(t *testing.T, reg *prometheus.Registry, component string) float64 {
 	t.Helper()
-	families, err := reg.Gather()
+	n, err := crashguard.Count(reg, component)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range families {
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if f.GetName() == crashguard.MetricName && l.GetName() == "component" && l.GetValue() == component {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	return n
 }
 
 // TestPanicInWHIPOrWHEPAnswers500: a bug reached from a WHIP or WHEP

@@ -109,3 +109,26 @@ func (g *Guard) Do(component string, fn func(), args ...any) (panicked bool) {
 func (g *Guard) Go(component string, fn func(), args ...any) {
 	go g.Do(component, fn, args...)
 }
+
+// Count reads pavilion_panics_total{component} from g (0 when that
+// component has not panicked): what an operator's dashboard and a test of
+// a recovery read.
+func Count(g prometheus.Gatherer, component string) (float64, error) {
+	families, err := g.Gather()
+	if err != nil {
+		return 0, fmt.Errorf("crashguard: gather: %w", err)
+	}
+	for _, f := range families {
+		if f.GetName() != MetricName {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "component" && l.GetValue() == component {
+					return m.GetCounter().GetValue(), nil
+				}
+			}
+		}
+	}
+	return 0, nil
+}

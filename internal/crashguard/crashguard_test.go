@@ -70,3 +70,22 @@ pavilion_panics_total{component="timer"} 1
 		t.Fatal(err)
 	}
 }
+
+// Count reads one component's panics out of a registry shared with other
+// metrics; a component that never panicked counts 0.
+func TestCountReadsOneComponent(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	other := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "other_total"}, []string{"component"})
+	reg.MustRegister(other)
+	other.WithLabelValues("test_reader").Add(7)
+	g := crashguard.New(reg, slog.New(slog.DiscardHandler))
+	for range 2 {
+		g.Do("test_reader", func() { panic("boom") })
+	}
+	g.Do("test_writer", func() { panic("boom") })
+	for component, want := range map[string]float64{"test_reader": 2, "test_writer": 1, "test_timer": 0} {
+		if n, err := crashguard.Count(reg, component); err != nil || n != want {
+			t.Errorf("Count(%s) = %v, %v; want %v", component, n, err, want)
+		}
+	}
+}
