@@ -323,6 +323,15 @@ func (p *publisher) end(reason string) {
 	})
 }
 
+// newPublisher is a publisher session, or (relay) an edge's pull from its parent node.
+func (s *Server) newPublisher(relay bool) *publisher {
+	return &publisher{
+		s: s, id: uuid.NewString(), relay: relay,
+		ready: make(chan struct{}), done: make(chan struct{}),
+		expected: map[webrtc.RTPCodecType]bool{}, kinds: map[webrtc.RTPCodecType]bool{},
+	}
+}
+
 // newFeed is a show's feed on this node: published here, or relayed
 // from another node (edge).
 func (s *Server) newFeed(show uuid.UUID, edge bool) *feed {

@@ -106,11 +106,7 @@ func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	p := &publisher{
-		s: s, id: uuid.NewString(),
-		ready: make(chan struct{}), done: make(chan struct{}),
-		expected: map[webrtc.RTPCodecType]bool{}, kinds: map[webrtc.RTPCodecType]bool{},
-	}
+	p := s.newPublisher(false)
 	// Claim the show, cluster-wide and then here, before negotiating, so that
 	// two racing publishers cannot both win.
 	if err := s.claimOrigin(r.Context(), show); err != nil {

@@ -28,6 +28,15 @@ import (
 // heartbeats carry TTLs, so a node that dies drops out of the directory on
 // its own.
 
+// relays is the relay manager: the pulls of this node's edges (their
+// placing in the show's tree, their re-attaching when a parent dies) and
+// the links it keeps alive in the directory. Its edges' feeds live in the
+// server's rooms like any other; srv is the composition it works in.
+type relays struct {
+	srv    *Server
+	client *http.Client // makes the pulls (Server.RelayClient, default: 10 s timeout)
+}
+
 // relayHeader carries the cluster's shared secret on an edge's pull, which
 // lets it past the origin's per-viewer checks (the edge made them).
 const relayHeader = "X-Pavilion-Relay"
@@ -35,7 +44,8 @@ const relayHeader = "X-Pavilion-Relay"
 // refreshRelay keeps an edge's link to its parent alive in the directory.
 // A parent that has not led to the origin for three heartbeats is let go,
 // and the edge re-attaches elsewhere.
-func (s *Server) refreshRelay(ctx context.Context, f *feed) {
+func (rl *relays) refreshRelay(ctx context.Context, f *feed) {
+	s := rl.srv
 	f.mu.Lock()
 	p := f.pub
 	f.mu.Unlock()
@@ -70,7 +80,8 @@ func (s *Server) refreshRelay(ctx context.Context, f *feed) {
 
 // edgeFeed returns a feed for a show published on another node, starting
 // the pull if none runs yet. Nil (and no error) when no node publishes it.
-func (s *Server) edgeFeed(ctx context.Context, show uuid.UUID) (*feed, error) {
+func (rl *relays) edgeFeed(ctx context.Context, show uuid.UUID) (*feed, error) {
+	s := rl.srv
 	if !s.clustered() {
 		return nil, nil
 	}
@@ -78,7 +89,7 @@ func (s *Server) edgeFeed(ctx context.Context, show uuid.UUID) (*feed, error) {
 	if err != nil || !ok || origin.ID == s.node.ID {
 		return nil, err
 	}
-	p := s.newRelayPublisher()
+	p := s.newPublisher(true)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -123,7 +134,7 @@ func (s *Server) edgeFeed(ctx context.Context, show uuid.UUID) (*feed, error) {
 		s.log().Info("stream: relay parent refused, trying another", "show", show, "parent", parent, "err", err)
 		avoid = append(avoid, parent)
 		s.dropRelay(p)
-		p = s.newRelayPublisher()
+		p = s.newPublisher(true)
 		p.feed = f
 		f.mu.Lock()
 		if f.ended {
@@ -144,17 +155,10 @@ func (p *publisher) parentID() string {
 	return p.parent.ID
 }
 
-func (s *Server) newRelayPublisher() *publisher {
-	return &publisher{
-		s: s, id: uuid.NewString(), relay: true,
-		ready: make(chan struct{}), done: make(chan struct{}),
-		expected: map[webrtc.RTPCodecType]bool{}, kinds: map[webrtc.RTPCodecType]bool{},
-	}
-}
-
 // attach places this node in the show's relay tree and pulls from the
 // parent it was given, which it reports (with the error) when the pull fails.
-func (s *Server) attach(ctx context.Context, p *publisher, avoid []string) (string, error) {
+func (rl *relays) attach(ctx context.Context, p *publisher, avoid []string) (string, error) {
+	s := rl.srv
 	show := p.feed.show
 	pl, err := s.dir.PlaceRelay(ctx, show, RelayRequest{Node: s.node.ID, Avoid: avoid}, directoryTTL)
 	if err != nil {
@@ -177,7 +181,8 @@ func (s *Server) attach(ctx context.Context, p *publisher, avoid []string) (stri
 
 // dropRelay closes a relay pull that never fed the show, without the
 // re-attach that ending a working one starts.
-func (s *Server) dropRelay(p *publisher) {
+func (rl *relays) dropRelay(p *publisher) {
+	s := rl.srv
 	p.once.Do(func() {
 		close(p.done)
 		p.closeMedia()
@@ -221,13 +226,14 @@ func (f *feed) relayLost(p *publisher, reason string) {
 
 // reattach looks for a new parent for f until one feeds it, the show ends,
 // or reattachFor passes.
-func (s *Server) reattach(f *feed, lost string) {
+func (rl *relays) reattach(f *feed, lost string) {
+	s := rl.srv
 	deadline := time.Now().Add(reattachFor)
 	avoid := []string{lost}
 	wait := 100 * time.Millisecond
 	var noOrigin time.Time // since when the directory has named no origin
 	for time.Now().Before(deadline) {
-		p := s.newRelayPublisher()
+		p := s.newPublisher(true)
 		p.feed = f
 		f.mu.Lock()
 		if f.ended || f.pub != nil {
@@ -291,7 +297,8 @@ const relayTrackPrefix = "layer:"
 
 // pull negotiates the relay session with the parent: every video layer
 // (up to maxRelayLayers, each on a track of its own) and the audio.
-func (s *Server) pull(ctx context.Context, p *publisher, parent Node) error {
+func (rl *relays) pull(ctx context.Context, p *publisher, parent Node) error {
+	s := rl.srv
 	pc, err := s.relayAPI().NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
 	if err != nil {
 		return err
@@ -334,7 +341,7 @@ func (s *Server) pull(ctx context.Context, p *publisher, parent Node) error {
 	}
 	req.Header.Set("Content-Type", "application/sdp")
 	req.Header.Set(relayHeader, s.relaySecret)
-	resp, err := s.relayClient().Do(req)
+	resp, err := rl.client.Do(req)
 	if err != nil {
 		return apperr.Wrap(apperr.Unavailable, err, "the show's relay parent cannot be reached")
 	}
@@ -395,13 +402,6 @@ const (
 	relayICEKeepalive    = 500 * time.Millisecond
 )
 
-func (s *Server) relayClient() *http.Client {
-	if s.RelayClient != nil {
-		return s.RelayClient
-	}
-	return &http.Client{Timeout: 10 * time.Second}
-}
-
 // hangUp tells the origin an edge's pull is over (best effort: the origin
 // also notices the connection closing).
 func (p *publisher) hangUp() {
@@ -414,7 +414,7 @@ func (p *publisher) hangUp() {
 	if err != nil {
 		return
 	}
-	if resp, err := p.s.relayClient().Do(req); err == nil {
+	if resp, err := p.s.relays.client.Do(req); err == nil {
 		resp.Body.Close()
 	} else if !errors.Is(err, context.DeadlineExceeded) {
 		p.s.log().Debug("stream: relay hang-up", "err", err)

@@ -91,6 +91,8 @@ type Server struct {
 	presence // this node in the cluster's directory (presence.go)
 
 	rooms // the shows' feeds, the sessions and the tracked goroutines (rooms.go)
+
+	relays // the pulls of shows published on other nodes (relay.go)
 }
 
 func (s *Server) log() *slog.Logger {
@@ -137,6 +139,10 @@ func (s *Server) init() error {
 			s.api = s.API
 		} else if s.initErr = s.buildAPI(s.UDPAddr, s.NoTCP, s.PublicIPs, s.log()); s.initErr != nil {
 			return
+		}
+		s.relays = relays{srv: s, client: s.RelayClient}
+		if s.relays.client == nil {
+			s.relays.client = &http.Client{Timeout: 10 * time.Second}
 		}
 		s.presence = presence{dir: s.Directory, node: s.Node, relaySecret: s.RelaySecret, log: s.log()}
 		if s.clustered() {
