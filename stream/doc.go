@@ -2,6 +2,15 @@
 // and WHEP egress, forwarding the publisher's RTP to every viewer without
 // transcoding.
 //
+// One thing per type: Server (stream.go) is the composition cmd/pavilion
+// wires, and its HTTP face (http.go; request reading and error answers in
+// httpio.go). Under it: peerAPIs (peers.go), the media socket and the pion
+// APIs; rooms (rooms.go), every show's feed and every session; feed,
+// source and publisher (feed.go) and viewer and binding (viewer.go), a
+// show's fan-out; ring (ring.go), one stream's packet cache; relays
+// (relay.go), the pulls between nodes; presence (presence.go), this node in
+// the cluster's Directory.
+//
 // HTTP (see http.go):
 //
 //   - POST /whip/{show} with "Authorization: Bearer <stream key>" and an
