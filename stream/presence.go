@@ -109,24 +109,24 @@ func (c *presence) claimOrigin(ctx context.Context, show uuid.UUID) error {
 // leaveRelay takes this node out of the show's relay tree (its children
 // notice their pulls end and re-attach).
 func (c *presence) leaveRelay(show uuid.UUID) {
-	if !c.clustered() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.dir.LeaveRelay(ctx, show, c.node.ID); err != nil {
-		c.log.Warn("stream: leave relay tree", "show", show, "err", err)
-	}
+	c.withdraw(show, "leave relay tree", Directory.LeaveRelay)
 }
 
+// releaseOrigin gives up this node's origin claim on the show.
 func (c *presence) releaseOrigin(show uuid.UUID) {
+	c.withdraw(show, "release origin claim", Directory.ReleaseOrigin)
+}
+
+// withdraw removes one of this node's entries for the show from the
+// directory, best effort: the entry's TTL removes it anyway.
+func (c *presence) withdraw(show uuid.UUID, what string, remove func(Directory, context.Context, uuid.UUID, string) error) {
 	if !c.clustered() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := c.dir.ReleaseOrigin(ctx, show, c.node.ID); err != nil {
-		c.log.Warn("stream: release origin claim", "show", show, "err", err)
+	if err := remove(c.dir, ctx, show, c.node.ID); err != nil {
+		c.log.Warn("stream: "+what, "show", show, "err", err)
 	}
 }
 

@@ -1,6 +1,8 @@
 package stream
 
 import (
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/google/uuid"
@@ -60,11 +62,7 @@ func (r *rooms) feedOf(show uuid.UUID) *feed {
 func (r *rooms) list() []*feed {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	feeds := make([]*feed, 0, len(r.feeds))
-	for _, f := range r.feeds {
-		feeds = append(feeds, f)
-	}
-	return feeds
+	return slices.Collect(maps.Values(r.feeds))
 }
 
 // sessionAt finds a session of the show: a publisher's, or a viewer's.
