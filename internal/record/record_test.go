@@ -214,7 +214,9 @@ func testReconnectContinuesTheFile(t *testing.T, ft format) {
 
 // A writer killed mid-show leaves a file that Repair finishes: it plays to
 // within ft.lost of what was sent.
-func TestKilledWriterLeavesAPlayableFile(t *testing.T) { eachFormat(t, testKilledWriterLeavesAPlayableFile) }
+func TestKilledWriterLeavesAPlayableFile(t *testing.T) {
+	eachFormat(t, testKilledWriterLeavesAPlayableFile)
+}
 
 func testKilledWriterLeavesAPlayableFile(t *testing.T, ft format) {
 	clip := ft.make(t, 2)

@@ -39,6 +39,7 @@ type sink struct {
 	started bool
 	baseMS  int64
 	lastTS  uint32
+	popped  bool // a frame went out: the next must come after it
 	ext     int64
 	lastKey time.Time
 	// sps and pps: the newest H.264 parameter sets the publisher sent.
@@ -158,7 +159,14 @@ func (s *sink) frame(smp *media.Sample) {
 		return
 	}
 	now := s.rec.r.clock()
-	s.ext += int64(int32(smp.PacketTimestamp - s.lastTS))
+	step := int64(int32(smp.PacketTimestamp - s.lastTS))
+	if s.popped && step <= 0 {
+		// A frame is one timestamp: pion's samplebuilder, flushed with an
+		// H.264 frame in it, hands that frame out a second time.
+		return
+	}
+	s.popped = true
+	s.ext += step
 	s.lastTS = smp.PacketTimestamp
 	fr := frame{kind: s.codec.kind, mime: s.codec.mime, at: s.baseMS + s.ext*1000/int64(s.rate), data: smp.Data, keyframe: true}
 	if s.codec.kind == "video" {

@@ -105,8 +105,19 @@ func MakeH264(t testing.TB, seconds int) *Clip {
 		t.Fatal(err)
 	}
 	c := &Clip{Mime: webrtc.MimeTypeH264}
-	var au []byte // the access unit being read: NAL units up to its slice
-	key := false
+	// An access unit is the NAL units up to a picture's slices; a non-slice
+	// unit or a slice starting at macroblock 0 (first_mb_in_slice, ue(v),
+	// is 0 when its first bit is 1) begins the next one. x264 cuts a
+	// picture in several slices, as browsers' encoders may.
+	var au []byte
+	slices, key := false, false
+	next := func() {
+		if slices {
+			c.Video = append(c.Video, au)
+			c.Key = append(c.Key, key)
+		}
+		au, slices, key = nil, false, false
+	}
 	for {
 		nal, err := r.NextNAL()
 		if errors.Is(err, io.EOF) {
@@ -115,18 +126,18 @@ func MakeH264(t testing.TB, seconds int) *Clip {
 		if err != nil {
 			t.Fatal(err)
 		}
+		slice := nal.UnitType == h264reader.NalUnitTypeCodedSliceIdr || nal.UnitType == h264reader.NalUnitTypeCodedSliceNonIdr
+		if slices && (!slice || len(nal.Data) > 1 && nal.Data[1]&0x80 != 0) {
+			next()
+		}
 		au = append(au, 0, 0, 0, 1)
 		au = append(au, nal.Data...)
-		switch nal.UnitType {
-		case h264reader.NalUnitTypeCodedSliceIdr:
-			key = true
-			fallthrough
-		case h264reader.NalUnitTypeCodedSliceNonIdr:
-			c.Video = append(c.Video, au)
-			c.Key = append(c.Key, key)
-			au, key = nil, false
+		if slice {
+			slices = true
+			key = key || nal.UnitType == h264reader.NalUnitTypeCodedSliceIdr
 		}
 	}
+	next()
 	c.Audio = makeOpus(t, ff, dir, seconds)
 	return c
 }
