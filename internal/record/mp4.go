@@ -179,6 +179,15 @@ func (w *mp4File) flush() {
 			t.ready = t.ready[:0]
 		}
 	}
+	if err == nil {
+		// Durations, sizes and flags common to a track's samples go once in
+		// its tfhd: a third of the moof's bytes.
+		for _, traf := range frag.Moof.Trafs {
+			if err = traf.OptimizeTfhdTrun(); err != nil {
+				break
+			}
+		}
+	}
 	var b bytes.Buffer
 	if err == nil {
 		err = frag.Encode(&b)
