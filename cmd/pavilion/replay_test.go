@@ -186,9 +186,21 @@ func TestReplayOfARealShow(t *testing.T) {
 }
 
 // TestKilledNodeLeavesAPlayableRecording kills the node mid-show; on the
-// next start the file is finished, and it plays up to the kill.
+// next start the file is finished, and it plays up to the kill: a VP8 show
+// in WebM, an H.264 one in fragmented MP4.
 func TestKilledNodeLeavesAPlayableRecording(t *testing.T) {
-	clip := recordtest.Make(t, 4)
+	for _, ft := range []struct {
+		name, ext, media string
+		make             func(testing.TB, int) *recordtest.Clip
+	}{
+		{"VP8-WebM", ".webm", record.MediaWebM, recordtest.Make},
+		{"H264-MP4", ".mp4", record.MediaMP4, recordtest.MakeH264},
+	} {
+		t.Run(ft.name, func(t *testing.T) { testKilledNode(t, ft.make(t, 4), ft.ext, ft.media) })
+	}
+}
+
+func testKilledNode(t *testing.T, clip *recordtest.Clip, ext, media string) {
 	recordtest.Need(t, "ffprobe")
 	dataDir := t.TempDir()
 	first := serveCmd(dataDir, nil, "--demo", "--end-grace", "2s")
@@ -207,7 +219,7 @@ func TestKilledNodeLeavesAPlayableRecording(t *testing.T) {
 	_ = first.Wait()
 	p.Leave()
 
-	files, _ := filepath.Glob(filepath.Join(dataDir, "recordings", show, "*.webm"))
+	files, _ := filepath.Glob(filepath.Join(dataDir, "recordings", show, "*"+ext))
 	if len(files) != 1 {
 		t.Fatalf("recording files %v", files)
 	}
@@ -232,11 +244,29 @@ func TestKilledNodeLeavesAPlayableRecording(t *testing.T) {
 	p2.Leave()
 	waitUntil(t, "the show ends", 15*time.Second, func() bool { return showState(a, show) == "ended" })
 	var rep struct {
-		DurationMS int64 `json:"duration_ms"`
+		URL        string `json:"url"`
+		MediaType  string `json:"media_type"`
+		DurationMS int64  `json:"duration_ms"`
 	}
 	getJSON(t, base+"/api/shows/"+show+"/replay", "", &rep)
 	if d := time.Duration(rep.DurationMS) * time.Millisecond; d < sent-3*time.Second || d > sent+time.Second {
 		t.Errorf("replay of the repaired file lasts %v; %v was sent before the kill", d, sent)
+	}
+	if rep.MediaType != media {
+		t.Errorf("replay media type %q, want %q", rep.MediaType, media)
+	}
+	// The repaired file seeks like any other: a range request gets that range.
+	req, _ := http.NewRequest("GET", base+rep.URL, nil)
+	req.Header.Set("Range", "bytes=100-199")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	whole, _ := os.ReadFile(files[0])
+	if res.StatusCode != http.StatusPartialContent || res.Header.Get("Content-Type") != media || len(whole) < 200 || string(part) != string(whole[100:200]) {
+		t.Errorf("range request: %d %q, %d bytes", res.StatusCode, res.Header.Get("Content-Type"), len(part))
 	}
 }
 
