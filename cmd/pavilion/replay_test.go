@@ -104,19 +104,12 @@ func TestReplayOfARealShow(t *testing.T) {
 	}
 
 	// Seeking: a range request gets just that range.
-	req, _ := http.NewRequest("GET", base+rep.URL, nil)
-	req.Header.Set("Range", "bytes=1000-1999")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	part, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	res, part := getRange(t, base+rep.URL, "bytes=1000-1999")
 	if res.StatusCode != http.StatusPartialContent || len(part) != 1000 || !strings.HasPrefix(res.Header.Get("Content-Range"), "bytes 1000-1999/") {
 		t.Errorf("range request: %d, %d bytes, %q", res.StatusCode, len(part), res.Header.Get("Content-Range"))
 	}
 	// The whole file, as served, has video and audio of the show's length.
-	res, err = http.Get(base + rep.URL)
+	res, err := http.Get(base + rep.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,18 +249,28 @@ func testKilledNode(t *testing.T, clip *recordtest.Clip, ext, media string) {
 		t.Errorf("replay media type %q, want %q", rep.MediaType, media)
 	}
 	// The repaired file seeks like any other: a range request gets that range.
-	req, _ := http.NewRequest("GET", base+rep.URL, nil)
-	req.Header.Set("Range", "bytes=100-199")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	part, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	res, part := getRange(t, base+rep.URL, "bytes=100-199")
 	whole, _ := os.ReadFile(files[0])
 	if res.StatusCode != http.StatusPartialContent || res.Header.Get("Content-Type") != media || len(whole) < 200 || string(part) != string(whole[100:200]) {
 		t.Errorf("range request: %d %q, %d bytes", res.StatusCode, res.Header.Get("Content-Type"), len(part))
 	}
+}
+
+// getRange GETs a range of url (a Range header's value).
+func getRange(t *testing.T, url, ranges string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Range", ranges)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, body
 }
 
 // getJSON GETs url and decodes a 200 answer into v.

@@ -99,13 +99,9 @@ func createMP4(path string, cs map[string]codec, sps, pps []byte, log *slog.Logg
 		return nil, fmt.Errorf("record: mp4 init: %w", err)
 	}
 	w.head = head.Bytes()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o640)
+	f, err := createLocked(path)
 	if err != nil {
-		return nil, fmt.Errorf("record: %w", err)
-	}
-	if err := lock(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("record: lock %s: %w", path, err)
+		return nil, err
 	}
 	if _, err := f.Write(w.head); err != nil {
 		f.Close()
@@ -120,8 +116,8 @@ func createMP4(path string, cs map[string]codec, sps, pps []byte, log *slog.Logg
 // fragment when a keyframe or fragMax says so.
 func (w *mp4File) write(track uint64, key bool, atMS int64, data []byte) {
 	t := w.tracks[track]
-	if t == nil {
-		return
+	if t == nil || w.failed {
+		return // a failed file takes nothing more: nothing piles up in memory
 	}
 	dt := uint64(atMS * t.scale / 1000)
 	if t.held != nil {
