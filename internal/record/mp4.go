@@ -29,8 +29,9 @@ const (
 )
 
 // mp4File is a fragmented MP4 file being written with mp4ff: the init
-// segment (ftyp, moov with avcC and dOps) first, then a moof and its mdat
-// per fragment, written whole as each fragment closes. A sample's duration
+// segment (ftyp, moov with avcC and dOps) first, then IndexSpace bytes kept
+// for the index, then a moof and its mdat per fragment, written whole as
+// each fragment closes. A sample's duration
 // is the time to the next one of its track, so each track holds its newest
 // sample back until the next comes (or the file closes).
 type mp4File struct {
@@ -42,6 +43,7 @@ type mp4File struct {
 	order  []uint64
 	seq    uint32
 	endMS  int64 // end of the last sample written
+	frags  []fragInfo
 	failed bool  // a write failed: the file ends at its last whole fragment
 }
 
@@ -103,7 +105,7 @@ func createMP4(path string, cs map[string]codec, sps, pps []byte, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	if _, err := f.Write(w.head); err != nil {
+	if _, err := f.Write(append(w.head, freeBox(IndexSpace)...)); err != nil {
 		f.Close()
 		_ = os.Remove(path)
 		return nil, fmt.Errorf("record: mp4 init: %w", err)
@@ -163,15 +165,25 @@ func (w *mp4File) flush() {
 		return
 	}
 	frag, err := mp4.CreateMultiTrackFragment(w.seq, ids)
+	info := fragInfo{spans: map[uint32]span{}}
 	if err == nil {
 		for _, n := range w.order {
 			t := w.tracks[n]
+			if len(t.ready) == 0 {
+				continue
+			}
+			sp := span{start: t.ready[0].DecodeTime}
+			if t.video {
+				info.key = mp4.IsSyncSampleFlags(t.ready[0].Flags)
+			}
 			for _, s := range t.ready {
 				if err = frag.AddFullSampleToTrack(s, t.id); err != nil {
 					break
 				}
+				sp.dur += uint64(s.Dur)
 				w.endMS = max(w.endMS, int64(s.DecodeTime+uint64(s.Dur))*1000/t.scale)
 			}
+			info.spans[t.id] = sp
 			t.ready = t.ready[:0]
 		}
 	}
@@ -198,6 +210,8 @@ func (w *mp4File) flush() {
 		w.log.Error("record: mp4 write; the recording stops here", "path", w.f.Name(), "err", err)
 		return
 	}
+	info.size = int64(b.Len())
+	w.frags = append(w.frags, info)
 	w.seq++
 }
 
@@ -212,7 +226,15 @@ func (w *mp4File) close() (int64, error) {
 		}
 	}
 	w.flush()
-	err := patchDuration(w.f, w.head, w.endMS)
+	var tracks []indexTrack
+	for _, n := range w.order {
+		t := w.tracks[n]
+		tracks = append(tracks, indexTrack{id: t.id, scale: uint32(t.scale), video: t.video})
+	}
+	err := writeIndex(w.f, int64(len(w.head)), IndexSpace, tracks, w.frags)
+	if err == nil {
+		err = patchDuration(w.f, w.head, w.endMS)
+	}
 	if err == nil {
 		err = w.f.Sync()
 	}

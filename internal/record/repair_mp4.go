@@ -19,8 +19,8 @@ func isMP4(f *os.File) bool {
 }
 
 // repairMP4 cuts a fragmented MP4 whose writer died back to its last whole
-// fragment (a moof and all of its mdat) and writes the duration of what is
-// left into the header. It returns the duration in ms and the new size.
+// fragment (a moof and all of its mdat), and writes the index of what is
+// left and its duration. It returns the duration in ms and the new size.
 func repairMP4(f *os.File) (int64, int64, error) {
 	st, err := f.Stat()
 	if err != nil {
@@ -28,11 +28,15 @@ func repairMP4(f *os.File) (int64, int64, error) {
 	}
 	size := st.Size()
 	var (
-		head   []byte               // ftyp and moov
-		scales = map[uint32]int64{} // timescale by track ID
-		end    int64                // end of the last whole box kept
-		moof   []byte               // a moof waiting for its mdat
-		endMS  int64
+		head      []byte // ftyp and moov
+		tracks    []indexTrack
+		end       int64 // end of the last whole box kept
+		roomAt    int64 // the index's room: from the moov to the first moof
+		room      int64
+		moof      []byte // a moof waiting for its mdat
+		frags     []fragInfo
+		endMS     int64
+		firstMoof = true
 	)
 	for off := int64(0); off+8 <= size; {
 		var h [16]byte
@@ -57,22 +61,28 @@ func repairMP4(f *os.File) (int64, int64, error) {
 			}
 			head = append(head, b...)
 			if typ == "moov" {
-				if err := trackScales(b, scales); err != nil {
+				if tracks, err = tracksOf(b); err != nil {
 					return 0, 0, err
 				}
+				roomAt = off + n
 			}
 			end = off + n
 		case "moof":
+			if firstMoof {
+				room, firstMoof = off-roomAt, false
+			}
 			moof = make([]byte, n)
 			if _, err := f.ReadAt(moof, off); err != nil {
 				return 0, 0, err
 			}
 		case "mdat":
 			if moof != nil {
-				ms, err := fragmentEnd(moof, off-int64(len(moof)), scales)
+				info, ms, err := fragmentOf(moof, off-int64(len(moof)), tracks)
 				if err != nil {
 					return 0, 0, err
 				}
+				info.size = int64(len(moof)) + n
+				frags = append(frags, info)
 				endMS = max(endMS, ms)
 				moof = nil
 			}
@@ -82,11 +92,19 @@ func repairMP4(f *os.File) (int64, int64, error) {
 		}
 		off += n
 	}
-	if findBox(head, "moov") < 0 {
+	if tracks == nil {
 		return 0, 0, errors.New("no moov: nothing playable was written")
+	}
+	if firstMoof {
+		room = end - roomAt
 	}
 	if err := f.Truncate(end); err != nil {
 		return 0, 0, err
+	}
+	if room > 0 {
+		if err := writeIndex(f, roomAt, room, tracks, frags); err != nil {
+			return 0, 0, err
+		}
 	}
 	if err := patchDuration(f, head, endMS); err != nil {
 		return 0, 0, err
@@ -94,45 +112,60 @@ func repairMP4(f *os.File) (int64, int64, error) {
 	return endMS, end, nil
 }
 
-// trackScales reads each track's timescale from a moov box.
-func trackScales(moov []byte, scales map[uint32]int64) error {
+// tracksOf reads a moov box's tracks.
+func tracksOf(moov []byte) ([]indexTrack, error) {
 	b, err := mp4.DecodeBox(0, bytes.NewReader(moov))
 	if err != nil {
-		return fmt.Errorf("moov: %w", err)
+		return nil, fmt.Errorf("moov: %w", err)
 	}
 	m, ok := b.(*mp4.MoovBox)
 	if !ok {
-		return errors.New("moov: not a moov box")
+		return nil, errors.New("moov: not a moov box")
 	}
+	var ts []indexTrack
 	for _, t := range m.Traks {
-		scales[t.Tkhd.TrackID] = int64(t.Mdia.Mdhd.Timescale)
+		ts = append(ts, indexTrack{id: t.Tkhd.TrackID, scale: t.Mdia.Mdhd.Timescale, video: t.Mdia.Hdlr.HandlerType == "vide"})
 	}
-	return nil
+	return ts, nil
 }
 
-// fragmentEnd returns the end, in ms, of the last sample of a moof's tracks.
-func fragmentEnd(moof []byte, at int64, scales map[uint32]int64) (int64, error) {
+// fragmentOf reads a moof: each track's span, whether its video starts with
+// a keyframe, and the end of its last sample in ms.
+func fragmentOf(moof []byte, at int64, tracks []indexTrack) (fragInfo, int64, error) {
+	info := fragInfo{spans: map[uint32]span{}}
 	b, err := mp4.DecodeBox(uint64(at), bytes.NewReader(moof))
 	if err != nil {
-		return 0, fmt.Errorf("moof: %w", err)
+		return info, 0, fmt.Errorf("moof: %w", err)
 	}
 	m, ok := b.(*mp4.MoofBox)
 	if !ok {
-		return 0, errors.New("moof: not a moof box")
+		return info, 0, errors.New("moof: not a moof box")
 	}
 	var endMS int64
 	for _, traf := range m.Trafs {
-		scale := scales[traf.Tfhd.TrackID]
-		if scale == 0 || traf.Tfdt == nil {
-			continue
-		}
-		t := traf.Tfdt.BaseMediaDecodeTime()
-		for _, trun := range traf.Truns {
-			for _, s := range trun.Samples {
-				t += uint64(s.Dur)
+		var tr *indexTrack
+		for i := range tracks {
+			if tracks[i].id == traf.Tfhd.TrackID {
+				tr = &tracks[i]
 			}
 		}
-		endMS = max(endMS, int64(t)*1000/scale)
+		if tr == nil || tr.scale == 0 || traf.Tfdt == nil {
+			continue
+		}
+		sp := span{start: traf.Tfdt.BaseMediaDecodeTime()}
+		for i, trun := range traf.Truns {
+			// The writer keeps durations and flags common to a track's
+			// samples in the tfhd.
+			trun.AddSampleDefaultValues(traf.Tfhd, nil)
+			if i == 0 && tr.video && len(trun.Samples) > 0 {
+				info.key = mp4.IsSyncSampleFlags(trun.Samples[0].Flags)
+			}
+			for _, s := range trun.Samples {
+				sp.dur += uint64(s.Dur)
+			}
+		}
+		info.spans[tr.id] = sp
+		endMS = max(endMS, int64(sp.start+sp.dur)*1000/int64(tr.scale))
 	}
-	return endMS, nil
+	return info, endMS, nil
 }
