@@ -44,7 +44,7 @@ type mp4File struct {
 	seq    uint32
 	endMS  int64 // end of the last sample written
 	frags  []fragInfo
-	failed bool  // a write failed: the file ends at its last whole fragment
+	failed bool // a write failed: the file ends at its last whole fragment
 }
 
 type mp4Track struct {
