@@ -173,6 +173,9 @@ func testRecordsVideoAndOpus(t *testing.T, ft format) {
 		t.Fatalf("size %v %v, listed %d", st, err, f.Bytes)
 	}
 	checkStreams(t, path, ft.codec, 5*time.Second)
+	if ft.ext == ".mp4" {
+		checkIndex(t, path, 5*time.Second)
+	}
 	// Every frame and audio packet sent is in the file (the last ones too:
 	// Close flushes the reorder buffers).
 	for _, st := range recordtest.Probe(t, path) {
@@ -262,6 +265,9 @@ func testKilledWriterLeavesAPlayableFile(t *testing.T, ft format) {
 		t.Errorf("size %d, repaired %d, cut %d", st.Size(), size, len(b)-37)
 	}
 	checkStreams(t, crashed, ft.codec, d)
+	if ft.ext == ".mp4" {
+		checkIndex(t, crashed, d)
+	}
 	p.leave()
 	_ = rec.Close()
 }
