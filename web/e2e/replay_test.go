@@ -17,7 +17,9 @@ import (
 // and Opus) with a pin, then ended; the player page plays its replay in
 // Chromium, a tap on the timeline seeks to the pin and shows its card, and
 // the viewer buys from the replay while the brand keeps it on sale.
-func TestReplayPlaysSeeksAndSells(t *testing.T) { testReplayPlaysSeeksAndSells(t, recordtest.Make(t, 4)) }
+func TestReplayPlaysSeeksAndSells(t *testing.T) {
+	testReplayPlaysSeeksAndSells(t, recordtest.Make(t, 4))
+}
 
 // TestMP4ReplayPlaysSeeksAndSells is the same for a host publishing H.264:
 // the replay is a fragmented MP4, which Chromium plays and seeks.
