@@ -312,14 +312,10 @@ func (rec *Recording) write(s *sink, fr frame) {
 // open creates the file with the tracks known now and writes the pending frames.
 func (rec *Recording) open() {
 	rec.codecs = map[string]codec{}
-	var key *frame // the first video keyframe: its size, its parameter sets
 	base := int64(-1)
-	for i, fr := range rec.pending {
+	for _, fr := range rec.pending {
 		if base < 0 || fr.at < base {
 			base = fr.at
-		}
-		if fr.kind == "video" && fr.keyframe && key == nil {
-			key = &rec.pending[i]
 		}
 	}
 	for kind, s := range rec.sinks {
@@ -327,6 +323,13 @@ func (rec *Recording) open() {
 			continue
 		}
 		rec.codecs[kind] = s.codec
+	}
+	var key *frame // the file's first video keyframe: its size, its parameter sets
+	for i, fr := range rec.pending {
+		if fr.kind == "video" && fr.keyframe && fr.mime == rec.codecs["video"].mime {
+			key = &rec.pending[i]
+			break
+		}
 	}
 	// H.264 goes to MP4 (WebM has no H.264); the rest, audio alone
 	// included, to WebM.
@@ -368,6 +371,11 @@ func (rec *Recording) open() {
 // create makes the file for rec.codecs; key is the first video keyframe (nil: no video).
 func (rec *Recording) create(path string, key *frame) (muxer, error) {
 	if rec.file.MediaType == MediaMP4 {
+		if key == nil {
+			// The keyframe pending was another codec's (a publisher who
+			// came back with H.264 before the file opened).
+			return nil, errors.New("record: no H.264 keyframe to open the file with")
+		}
 		return createMP4(path, rec.codecs, key.sps, key.pps, rec.r.log())
 	}
 	var width, height int
