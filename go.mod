@@ -3,6 +3,7 @@ module github.com/pavilion-live/pavilion
 go 1.26.0
 
 require (
+	github.com/Eyevinn/mp4ff v0.49.0
 	github.com/at-wat/ebml-go v0.19.4
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
@@ -28,8 +29,6 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 	modernc.org/sqlite v1.62.0
 )
-
-require github.com/Eyevinn/mp4ff v0.49.0 // indirect
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
