@@ -3,6 +3,7 @@ module github.com/pavilion-live/pavilion
 go 1.26.0
 
 require (
+	github.com/Eyevinn/mp4ff v0.49.0
 	github.com/at-wat/ebml-go v0.19.4
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0

@@ -104,19 +104,12 @@ func TestReplayOfARealShow(t *testing.T) {
 	}
 
 	// Seeking: a range request gets just that range.
-	req, _ := http.NewRequest("GET", base+rep.URL, nil)
-	req.Header.Set("Range", "bytes=1000-1999")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	part, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	res, part := getRange(t, base+rep.URL, "bytes=1000-1999")
 	if res.StatusCode != http.StatusPartialContent || len(part) != 1000 || !strings.HasPrefix(res.Header.Get("Content-Range"), "bytes 1000-1999/") {
 		t.Errorf("range request: %d, %d bytes, %q", res.StatusCode, len(part), res.Header.Get("Content-Range"))
 	}
 	// The whole file, as served, has video and audio of the show's length.
-	res, err = http.Get(base + rep.URL)
+	res, err := http.Get(base + rep.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,9 +179,21 @@ func TestReplayOfARealShow(t *testing.T) {
 }
 
 // TestKilledNodeLeavesAPlayableRecording kills the node mid-show; on the
-// next start the file is finished, and it plays up to the kill.
+// next start the file is finished, and it plays up to the kill: a VP8 show
+// in WebM, an H.264 one in fragmented MP4.
 func TestKilledNodeLeavesAPlayableRecording(t *testing.T) {
-	clip := recordtest.Make(t, 4)
+	for _, ft := range []struct {
+		name, ext, media string
+		make             func(testing.TB, int) *recordtest.Clip
+	}{
+		{"VP8-WebM", ".webm", record.MediaWebM, recordtest.Make},
+		{"H264-MP4", ".mp4", record.MediaMP4, recordtest.MakeH264},
+	} {
+		t.Run(ft.name, func(t *testing.T) { testKilledNode(t, ft.make(t, 4), ft.ext, ft.media) })
+	}
+}
+
+func testKilledNode(t *testing.T, clip *recordtest.Clip, ext, media string) {
 	recordtest.Need(t, "ffprobe")
 	dataDir := t.TempDir()
 	first := serveCmd(dataDir, nil, "--demo", "--end-grace", "2s")
@@ -207,7 +212,7 @@ func TestKilledNodeLeavesAPlayableRecording(t *testing.T) {
 	_ = first.Wait()
 	p.Leave()
 
-	files, _ := filepath.Glob(filepath.Join(dataDir, "recordings", show, "*.webm"))
+	files, _ := filepath.Glob(filepath.Join(dataDir, "recordings", show, "*"+ext))
 	if len(files) != 1 {
 		t.Fatalf("recording files %v", files)
 	}
@@ -232,12 +237,40 @@ func TestKilledNodeLeavesAPlayableRecording(t *testing.T) {
 	p2.Leave()
 	waitUntil(t, "the show ends", 15*time.Second, func() bool { return showState(a, show) == "ended" })
 	var rep struct {
-		DurationMS int64 `json:"duration_ms"`
+		URL        string `json:"url"`
+		MediaType  string `json:"media_type"`
+		DurationMS int64  `json:"duration_ms"`
 	}
 	getJSON(t, base+"/api/shows/"+show+"/replay", "", &rep)
 	if d := time.Duration(rep.DurationMS) * time.Millisecond; d < sent-3*time.Second || d > sent+time.Second {
 		t.Errorf("replay of the repaired file lasts %v; %v was sent before the kill", d, sent)
 	}
+	if rep.MediaType != media {
+		t.Errorf("replay media type %q, want %q", rep.MediaType, media)
+	}
+	// The repaired file seeks like any other: a range request gets that range.
+	res, part := getRange(t, base+rep.URL, "bytes=100-199")
+	whole, _ := os.ReadFile(files[0])
+	if res.StatusCode != http.StatusPartialContent || res.Header.Get("Content-Type") != media || len(whole) < 200 || string(part) != string(whole[100:200]) {
+		t.Errorf("range request: %d %q, %d bytes", res.StatusCode, res.Header.Get("Content-Type"), len(part))
+	}
+}
+
+// getRange GETs a range of url (a Range header's value).
+func getRange(t *testing.T, url, ranges string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Range", ranges)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, body
 }
 
 // getJSON GETs url and decodes a 200 answer into v.

@@ -3,7 +3,9 @@
 // Opus audio goes into WebM (github.com/at-wat/ebml-go), written block by
 // block in clusters, so that a node killed mid-show leaves a file that plays
 // up to its last complete block; RepairFile finishes such a file on the next
-// start. H.264 is not recorded (yet): its tracks are left out.
+// start. H.264 video with Opus goes into fragmented MP4
+// (github.com/Eyevinn/mp4ff), a fragment at each keyframe, repaired the
+// same way.
 //
 // It never decides whether a show is recorded or who may watch a replay:
 // that is the replay service's (internal/replay), asked through Allow and
@@ -30,7 +32,7 @@ import (
 	"github.com/pavilion-live/pavilion/stream"
 )
 
-// MediaWebM is the media type of the files written.
+// MediaWebM is the media type of the VP8/VP9 (and audio-only) files.
 const MediaWebM = "video/webm"
 
 // File is one recording file as the replay service lists it.
@@ -120,14 +122,13 @@ func (r *Recorder) Record(show uuid.UUID) (stream.Recording, error) {
 	rec := &Recording{
 		r:     r,
 		start: r.clock(),
-		file: File{ID: id, ShowID: show, MediaType: MediaWebM,
-			Path: show.String() + "/" + id.String() + ".webm"},
+		file:  File{ID: id, ShowID: show},
 	}
 	return rec, nil
 }
 
 // Track returns the sink of a publisher's track (stream.Recording): VP8,
-// VP9 and Opus are recorded, other codecs are left out (nil).
+// VP9, H.264 and Opus are recorded, other codecs are left out (nil).
 func (rec *Recording) Track(kind string, codec webrtc.RTPCodecParameters) stream.TrackSink {
 	c, ok := codecOf(kind, codec.MimeType)
 	if !ok {
@@ -141,7 +142,7 @@ func (rec *Recording) Track(kind string, codec webrtc.RTPCodecParameters) stream
 type codec struct {
 	kind  string // "video" or "audio"
 	mime  string // lower case
-	webm  string // Matroska codec ID
+	webm  string // Matroska codec ID; "" for H.264, which goes to MP4
 	track uint64 // track number in the file
 }
 
@@ -152,6 +153,8 @@ func codecOf(kind, mime string) (codec, bool) {
 		return codec{kind: kind, mime: mime, webm: "V_VP8", track: 1}, true
 	case kind == "video" && mime == "video/vp9":
 		return codec{kind: kind, mime: mime, webm: "V_VP9", track: 1}, true
+	case kind == "video" && mime == "video/h264":
+		return codec{kind: kind, mime: mime, track: 1}, true
 	case kind == "audio" && mime == "audio/opus":
 		return codec{kind: kind, mime: mime, webm: "A_OPUS", track: 2}, true
 	}
@@ -195,7 +198,7 @@ type Recording struct {
 	pending  []frame
 	firstAt  time.Time // when the first pending frame came
 	sawKey   bool      // a video keyframe is pending
-	w        *webmFile
+	w        muxer
 	base     int64            // ms subtracted from every timestamp: the first frame's
 	last     map[string]int64 // newest timestamp written, by kind
 	closing  bool             // no new tracks
@@ -212,6 +215,15 @@ type frame struct {
 	data     []byte
 	width    int
 	height   int
+	// sps and pps: an H.264 keyframe's parameter sets, for the MP4's avcC.
+	sps, pps []byte
+}
+
+// muxer is a file being written: WebM (webmFile) or fragmented MP4 (mp4File).
+type muxer interface {
+	write(track uint64, key bool, atMS int64, data []byte)
+	// close finishes the file and returns its size.
+	close() (int64, error)
 }
 
 // Close finishes the file: what the tracks still hold written, then cues and
@@ -300,14 +312,10 @@ func (rec *Recording) write(s *sink, fr frame) {
 // open creates the file with the tracks known now and writes the pending frames.
 func (rec *Recording) open() {
 	rec.codecs = map[string]codec{}
-	var width, height int
 	base := int64(-1)
 	for _, fr := range rec.pending {
 		if base < 0 || fr.at < base {
 			base = fr.at
-		}
-		if fr.kind == "video" && fr.keyframe && width == 0 {
-			width, height = fr.width, fr.height
 		}
 	}
 	for kind, s := range rec.sinks {
@@ -316,9 +324,24 @@ func (rec *Recording) open() {
 		}
 		rec.codecs[kind] = s.codec
 	}
+	var key *frame // the file's first video keyframe: its size, its parameter sets
+	for i, fr := range rec.pending {
+		if fr.kind == "video" && fr.keyframe && fr.mime == rec.codecs["video"].mime {
+			key = &rec.pending[i]
+			break
+		}
+	}
+	// H.264 goes to MP4 (WebM has no H.264); the rest, audio alone
+	// included, to WebM.
+	ext := ".webm"
+	rec.file.MediaType = MediaWebM
+	if c, ok := rec.codecs["video"]; ok && c.mime == "video/h264" {
+		ext, rec.file.MediaType = ".mp4", MediaMP4
+	}
+	rec.file.Path = rec.file.ShowID.String() + "/" + rec.file.ID.String() + ext
 	path, err := rec.r.Path(rec.file.Path)
 	if err == nil {
-		rec.w, err = createWebM(path, rec.codecs, width, height, rec.r.log())
+		rec.w, err = rec.create(path, key)
 	}
 	if err != nil {
 		rec.openFail = true
@@ -343,6 +366,23 @@ func (rec *Recording) open() {
 		}
 	}
 	rec.r.log().Info("record: recording", "show", rec.file.ShowID, "path", rec.file.Path, "tracks", len(rec.codecs))
+}
+
+// create makes the file for rec.codecs; key is the first video keyframe (nil: no video).
+func (rec *Recording) create(path string, key *frame) (muxer, error) {
+	if rec.file.MediaType == MediaMP4 {
+		if key == nil {
+			// The keyframe pending was another codec's (a publisher who
+			// came back with H.264 before the file opened).
+			return nil, errors.New("record: no H.264 keyframe to open the file with")
+		}
+		return createMP4(path, rec.codecs, key.sps, key.pps, rec.r.log())
+	}
+	var width, height int
+	if key != nil {
+		width, height = key.width, key.height
+	}
+	return createWebM(path, rec.codecs, width, height, rec.r.log())
 }
 
 // put writes a frame to the open file, its timestamp rebased and kept in

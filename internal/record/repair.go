@@ -29,7 +29,8 @@ const (
 
 // RepairFile finishes a file whose writer died (a node killed mid-show): it cuts
 // off the element the writer was in the middle of, so the file ends on a
-// whole block, and writes the duration into the header. Cues are not
+// whole block (a WebM file) or fragment (an MP4 file), and writes the
+// duration into the header. Cues are not
 // rebuilt: players seek such a file by reading it. It returns the file's
 // duration and size; ErrBusy when a live writer holds the file.
 func RepairFile(path string) (time.Duration, int64, error) {
@@ -43,6 +44,16 @@ func RepairFile(path string) (time.Duration, int64, error) {
 		return 0, 0, fmt.Errorf("record: repair: %w", err)
 	}
 	defer f.Close()
+	if isMP4(f) {
+		ms, size, err := repairMP4(f)
+		if err == nil {
+			err = f.Sync()
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("record: repair %s: %w", path, err)
+		}
+		return time.Duration(ms) * time.Millisecond, size, nil
+	}
 	sc, err := scan(f)
 	if err != nil {
 		return 0, 0, fmt.Errorf("record: repair %s: %w", path, err)

@@ -39,8 +39,11 @@ type sink struct {
 	started bool
 	baseMS  int64
 	lastTS  uint32
+	popped  bool // a frame went out: the next must come after it
 	ext     int64
 	lastKey time.Time
+	// sps and pps: the newest H.264 parameter sets the publisher sent.
+	sps, pps []byte
 }
 
 // arrival is a packet and when the publisher's read loop got it: the time
@@ -124,6 +127,9 @@ func (s *sink) run() {
 		dep, maxLate = &codecs.VP8Packet{}, 1024
 	case "video/vp9":
 		dep, maxLate = &codecs.VP9Packet{}, 1024
+	case "video/h264":
+		// IsAVC: NAL units come out length-prefixed, as MP4 samples hold them.
+		dep, maxLate = &codecs.H264Packet{IsAVC: true}, 1024
 	default:
 		dep = &codecs.OpusPacket{}
 	}
@@ -153,7 +159,14 @@ func (s *sink) frame(smp *media.Sample) {
 		return
 	}
 	now := s.rec.r.clock()
-	s.ext += int64(int32(smp.PacketTimestamp - s.lastTS))
+	step := int64(int32(smp.PacketTimestamp - s.lastTS))
+	if s.popped && step <= 0 {
+		// A frame is one timestamp: pion's samplebuilder, flushed with an
+		// H.264 frame in it, hands that frame out a second time.
+		return
+	}
+	s.popped = true
+	s.ext += step
 	s.lastTS = smp.PacketTimestamp
 	fr := frame{kind: s.codec.kind, mime: s.codec.mime, at: s.baseMS + s.ext*1000/int64(s.rate), data: smp.Data, keyframe: true}
 	if s.codec.kind == "video" {
@@ -162,6 +175,11 @@ func (s *sink) frame(smp *media.Sample) {
 			fr.keyframe, fr.width, fr.height = vp8Key(smp.Data)
 		case "video/vp9":
 			fr.keyframe, fr.width, fr.height = vp9Key(smp.Data)
+		case "video/h264":
+			fr.keyframe = s.h264Key(smp.Data)
+			if fr.keyframe {
+				fr.sps, fr.pps = s.sps, s.pps
+			}
 		}
 		if fr.keyframe {
 			s.lastKey = now
@@ -170,6 +188,30 @@ func (s *sink) frame(smp *media.Sample) {
 		}
 	}
 	s.rec.write(s, fr)
+}
+
+// h264Key reads an access unit of length-prefixed NAL units: it keeps its
+// parameter sets, and reports whether it holds an IDR slice that they
+// decode (a keyframe without an SPS and PPS seen cannot start a file).
+func (s *sink) h264Key(b []byte) bool {
+	idr := false
+	for len(b) >= 4 {
+		n := int(binary.BigEndian.Uint32(b))
+		if n == 0 || n > len(b)-4 {
+			break
+		}
+		nalu := b[4 : 4+n]
+		switch nalu[0] & 0x1f {
+		case 5:
+			idr = true
+		case 7:
+			s.sps = append(s.sps[:0:0], nalu...)
+		case 8:
+			s.pps = append(s.pps[:0:0], nalu...)
+		}
+		b = b[4+n:]
+	}
+	return idr && s.sps != nil && s.pps != nil
 }
 
 // vp8Key reads a VP8 frame's header (RFC 6386 §9.1): whether it is a key

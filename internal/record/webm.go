@@ -30,7 +30,9 @@ type webmFile struct {
 // 48 kHz, no pre-skip, which is what WebRTC sends.
 var opusHead = []byte{'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 1, 2, 0, 0, 0x80, 0xbb, 0, 0, 0, 0, 0}
 
-func createWebM(path string, cs map[string]codec, width, height int, log *slog.Logger) (*webmFile, error) {
+// createLocked creates a recording's file, locked for as long as this
+// process writes it (see lock).
+func createLocked(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("record: %w", err)
@@ -38,6 +40,14 @@ func createWebM(path string, cs map[string]codec, width, height int, log *slog.L
 	if err := lock(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("record: lock %s: %w", path, err)
+	}
+	return f, nil
+}
+
+func createWebM(path string, cs map[string]codec, width, height int, log *slog.Logger) (*webmFile, error) {
+	f, err := createLocked(path)
+	if err != nil {
+		return nil, err
 	}
 	var entries []webm.TrackEntry
 	var order []uint64

@@ -18,7 +18,16 @@ import (
 // Chromium, a tap on the timeline seeks to the pin and shows its card, and
 // the viewer buys from the replay while the brand keeps it on sale.
 func TestReplayPlaysSeeksAndSells(t *testing.T) {
-	clip := recordtest.Make(t, 4)
+	testReplayPlaysSeeksAndSells(t, recordtest.Make(t, 4))
+}
+
+// TestMP4ReplayPlaysSeeksAndSells is the same for a host publishing H.264:
+// the replay is a fragmented MP4, which Chromium plays and seeks.
+func TestMP4ReplayPlaysSeeksAndSells(t *testing.T) {
+	testReplayPlaysSeeksAndSells(t, recordtest.MakeH264(t, 4))
+}
+
+func testReplayPlaysSeeksAndSells(t *testing.T, clip *recordtest.Clip) {
 	t.Setenv("PAVILION_END_GRACE", "1s")
 	b := startBrowser(t)
 	s := startServer(t)

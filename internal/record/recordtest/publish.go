@@ -15,7 +15,7 @@ import (
 )
 
 // Publisher is a host's browser as a server sees it: a WHIP session sending
-// a clip's VP8 video and Opus audio in real time, looping.
+// a clip's VP8 or H.264 video and Opus audio in real time, looping.
 type Publisher struct {
 	pc     *webrtc.PeerConnection
 	cancel context.CancelFunc
@@ -43,7 +43,7 @@ func Publish(t testing.TB, base, show, key string, clip *Clip) *Publisher {
 	if err != nil {
 		t.Fatal(err)
 	}
-	video, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "host")
+	video, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: clip.Mime}, "video", "host")
 	if err != nil {
 		t.Fatal(err)
 	}

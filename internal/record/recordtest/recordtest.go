@@ -1,5 +1,5 @@
 // Package recordtest makes media for recording tests with ffmpeg (VP8 in
-// IVF, Opus in Ogg, as a browser would send them) and reads recordings back
+// IVF or H.264 in Annex B, Opus in Ogg, as a browser would send them) and reads recordings back
 // with ffprobe. Outside CI a machine without ffmpeg skips those tests; under
 // CI=true it fails them (.ci/run installs ffmpeg).
 package recordtest
@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/h264reader"
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 )
@@ -32,9 +34,13 @@ func Need(t testing.TB, tool string) string {
 	return p
 }
 
-// Clip is a test clip: VP8 frames (30 per second, a keyframe every second)
-// and Opus packets (20 ms each).
+// Clip is a test clip: VP8 or H.264 frames (30 per second, a keyframe every
+// second) and Opus packets (20 ms each).
 type Clip struct {
+	// Mime is the video's codec: webrtc.MimeTypeVP8 or MimeTypeH264.
+	Mime string
+	// Video holds the frames: VP8 frames, or H.264 access units in Annex B
+	// (start codes), as pion's payloaders take them.
 	Video [][]byte
 	Key   []bool
 	Audio [][]byte
@@ -46,18 +52,15 @@ const (
 	PacketDur = 20 * time.Millisecond
 )
 
-// Make encodes a clip of the given length with ffmpeg.
+// Make encodes a VP8 clip of the given length with ffmpeg.
 func Make(t testing.TB, seconds int) *Clip {
 	t.Helper()
 	ff := Need(t, "ffmpeg")
 	dir := t.TempDir()
-	ivf, ogg := filepath.Join(dir, "v.ivf"), filepath.Join(dir, "a.ogg")
-	n := strconv.Itoa(seconds)
-	run(t, ff, "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-t", n,
+	ivf := filepath.Join(dir, "v.ivf")
+	run(t, ff, "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-t", strconv.Itoa(seconds),
 		"-c:v", "libvpx", "-b:v", "400k", "-g", "30", "-deadline", "realtime", "-cpu-used", "8", ivf)
-	run(t, ff, "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", n,
-		"-ac", "2", "-c:a", "libopus", "-b:a", "64k", "-page_duration", "20000", ogg)
-	c := &Clip{}
+	c := &Clip{Mime: webrtc.MimeTypeVP8}
 	f, err := os.Open(ivf)
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +81,73 @@ func Make(t testing.TB, seconds int) *Clip {
 		c.Video = append(c.Video, b)
 		c.Key = append(c.Key, len(b) > 0 && b[0]&1 == 0)
 	}
+	c.Audio = makeOpus(t, ff, dir, seconds)
+	return c
+}
+
+// MakeH264 encodes an H.264 clip of the given length with ffmpeg, as a
+// browser sends it: constrained baseline (no B-frames), one slice a frame.
+func MakeH264(t testing.TB, seconds int) *Clip {
+	t.Helper()
+	ff := Need(t, "ffmpeg")
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "v.h264")
+	run(t, ff, "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-t", strconv.Itoa(seconds),
+		"-c:v", "libx264", "-profile:v", "baseline", "-tune", "zerolatency", "-preset", "ultrafast",
+		"-b:v", "400k", "-g", "30", "-bf", "0", "-pix_fmt", "yuv420p", "-f", "h264", raw)
+	f, err := os.Open(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := h264reader.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Clip{Mime: webrtc.MimeTypeH264}
+	// An access unit is the NAL units up to a picture's slices; a non-slice
+	// unit or a slice starting at macroblock 0 (first_mb_in_slice, ue(v),
+	// is 0 when its first bit is 1) begins the next one. x264 cuts a
+	// picture in several slices, as browsers' encoders may.
+	var au []byte
+	slices, key := false, false
+	next := func() {
+		if slices {
+			c.Video = append(c.Video, au)
+			c.Key = append(c.Key, key)
+		}
+		au, slices, key = nil, false, false
+	}
+	for {
+		nal, err := r.NextNAL()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		slice := nal.UnitType == h264reader.NalUnitTypeCodedSliceIdr || nal.UnitType == h264reader.NalUnitTypeCodedSliceNonIdr
+		if slices && (!slice || len(nal.Data) > 1 && nal.Data[1]&0x80 != 0) {
+			next()
+		}
+		au = append(au, 0, 0, 0, 1)
+		au = append(au, nal.Data...)
+		if slice {
+			slices = true
+			key = key || nal.UnitType == h264reader.NalUnitTypeCodedSliceIdr
+		}
+	}
+	next()
+	c.Audio = makeOpus(t, ff, dir, seconds)
+	return c
+}
+
+// makeOpus encodes seconds of a tone to Opus packets of 20 ms.
+func makeOpus(t testing.TB, ff, dir string, seconds int) [][]byte {
+	t.Helper()
+	ogg := filepath.Join(dir, "a.ogg")
+	run(t, ff, "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", strconv.Itoa(seconds),
+		"-ac", "2", "-c:a", "libopus", "-b:a", "64k", "-page_duration", "20000", ogg)
 	g, err := os.Open(ogg)
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +157,7 @@ func Make(t testing.TB, seconds int) *Clip {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var audio [][]byte
 	for {
 		b, h, err := o.ParseNextPage()
 		if errors.Is(err, io.EOF) {
@@ -98,9 +169,9 @@ func Make(t testing.TB, seconds int) *Clip {
 		if h.GranulePosition == 0 {
 			continue // the Opus headers
 		}
-		c.Audio = append(c.Audio, b)
+		audio = append(audio, b)
 	}
-	return c
+	return audio
 }
 
 func run(t testing.TB, name string, args ...string) {
