@@ -108,7 +108,7 @@ func (h *Hub) applyChange(c account.Change) {
 	if c.Kind == account.UserChanged {
 		code, text = CloseAccountChanged, accountChangedText
 	}
-	for _, r := range h.snapshot() {
+	for _, r := range h.rooms.snapshot() {
 		r.mu.Lock()
 		for cn := range r.conns {
 			if cn.user == nil || cn.user.ID != c.UserID || cn.cred.id == uuid.Nil {
@@ -180,7 +180,7 @@ func (h *Hub) sweepCredentials(ctx context.Context) {
 	now := time.Now()
 	var bound []*conn
 	ids := map[uuid.UUID]struct{}{}
-	for _, r := range h.snapshot() {
+	for _, r := range h.rooms.snapshot() {
 		r.mu.Lock()
 		for c := range r.conns {
 			if c.cred.id == uuid.Nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -87,6 +88,79 @@ type Room struct {
 	reacts   map[string]int // this node's reactions since the last tick
 	viewers  int
 	idleAt   time.Time // when the last viewer left; zero while anyone is here
+}
+
+// newRoom opens the show's room on this node: it reads what the room
+// starts from and subscribes it to the bus.
+func newRoom(ctx context.Context, h *Hub, sh *show.Show) (*Room, error) {
+	channel := channelOf(sh.ID)
+	epoch, err := h.Bus.Epoch(ctx, channel)
+	if err != nil {
+		return nil, err
+	}
+	offers, err := h.offers.views(ctx, sh.ID)
+	if err != nil {
+		return nil, err
+	}
+	subCtx, cancel := context.WithCancel(context.Background())
+	sub, err := h.Bus.Subscribe(subCtx, channel)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := h.orders.hear(); err != nil {
+		// The room still serves: its viewers' orders made on this node
+		// reach them, those made on others are at the API.
+		h.log().Warn("hearing viewers' results from other nodes", "err", err)
+	}
+	r := &Room{hub: h, showID: sh.ID, channel: channel, sub: sub, cancel: cancel, show: *showView(sh), epoch: epoch,
+		conns: map[*conn]struct{}{}, people: map[string]int{}, byUser: map[uuid.UUID][]*conn{}, offers: offers, draws: map[uuid.UUID]*checkout.DrawRecord{}, muted: map[uuid.UUID]time.Time{}, banned: map[uuid.UUID]bool{},
+		lastChat: map[uuid.UUID]time.Time{}, limits: map[uuid.UUID]*rate.Limiter{}, reacts: map[string]int{},
+		flushNow: make(chan struct{}, 1)}
+	if h.Store != nil {
+		banned, muted, err := h.Store.Moderation(ctx, sh.ID, time.Now())
+		if err != nil {
+			cancel()
+			_ = sub.Close()
+			return nil, err
+		}
+		for _, id := range banned {
+			r.banned[id] = true
+		}
+		maps.Copy(r.muted, muted) // a store's nil map must not become the room's
+		if r.words, err = h.Store.BlockedWords(ctx, sh.BrandID); err != nil {
+			cancel()
+			_ = sub.Close()
+			return nil, err
+		}
+	}
+	// The pin and the draws are read after the subscription: what is stored
+	// later comes as an event (each is stored before it is announced).
+	err = r.loadPin(ctx)
+	if err == nil {
+		err = r.loadDraws(ctx)
+	}
+	if err != nil {
+		cancel()
+		_ = sub.Close()
+		return nil, err
+	}
+	if h.Archive != nil {
+		// A cold room shows what other nodes' viewers saw, and what this
+		// node's saw before it restarted. Without it the room still opens.
+		lines, err := h.Archive.Lines(ctx, sh.ID, nil, recentChat)
+		if err != nil {
+			h.log().Warn("reading a show's archived chat", "show", sh.ID, "err", err)
+		}
+		r.kept = keptFrom(lines)
+	}
+	go func() {
+		for msg := range sub.C() {
+			r.receiveGuarded(msg)
+		}
+	}()
+	go r.run(subCtx)
+	return r, nil
 }
 
 // join registers c and sends its first frames: a welcome snapshot, or the
@@ -686,7 +760,7 @@ func (r *Room) resync() {
 	if sh, err := r.hub.Shows.ShowByID(ctx, r.showID); err == nil {
 		r.observeShow(sh)
 	}
-	if fresh, err := r.hub.offerViews(ctx, r.showID); err == nil {
+	if fresh, err := r.hub.offers.views(ctx, r.showID); err == nil {
 		r.mu.Lock()
 		for _, v := range fresh {
 			r.mergeOfferLocked(v)
@@ -743,7 +817,7 @@ func (r *Room) fanout(data []byte, ln lane) {
 
 // append numbers ev through the bus; every node's room receives it.
 func (r *Room) append(ctx context.Context, ev *roomEvent) error {
-	return r.hub.append(ctx, r.showID, ev)
+	return r.hub.events.append(ctx, r.showID, ev)
 }
 
 // handle runs one client frame.
@@ -832,7 +906,7 @@ func (r *Room) chat(ctx context.Context, c *conn, f *ClientFrame) error {
 	// is the line viewers got.
 	at := now.UTC().Truncate(time.Microsecond)
 	id := uuid.New()
-	seq, epoch, err := r.hub.appendNumbered(ctx, r.showID, &roomEvent{Type: EvChat, ID: id.String(), User: &Author{ID: u.ID, Name: u.DisplayName}, Text: f.Text, At: &at, Staff: staff})
+	seq, epoch, err := r.hub.events.appendNumbered(ctx, r.showID, &roomEvent{Type: EvChat, ID: id.String(), User: &Author{ID: u.ID, Name: u.DisplayName}, Text: f.Text, At: &at, Staff: staff})
 	if err != nil {
 		return err
 	}
@@ -1039,7 +1113,7 @@ func (r *Room) moderate(ctx context.Context, c *conn, f *ClientFrame) error {
 		return apperr.Errorf(apperr.Invalid, "you cannot %s yourself", f.Action)
 	}
 	if ev.Subject != nil {
-		if err := r.hub.mayModerate(ctx, c.user, *ev.Subject, sh); err != nil {
+		if err := r.hub.staff.mayModerate(ctx, c.user, *ev.Subject, sh); err != nil {
 			return err
 		}
 	}
@@ -1118,7 +1192,7 @@ func (r *Room) pin(ctx context.Context, c *conn, f *ClientFrame) error {
 		r.mu.Unlock()
 		ev.Offer, ev.OfferID = &cp, &cp.ID
 	}
-	return r.hub.pin(ctx, r.showID, ev)
+	return r.hub.pins.pin(ctx, r.showID, ev)
 }
 
 // hasOffer reports whether the offer belongs to the room's show, reading it
@@ -1130,13 +1204,8 @@ func (r *Room) hasOffer(ctx context.Context, id uuid.UUID) bool {
 	if ok {
 		return true
 	}
-	asOf := time.Now().UTC()
-	o, err := r.hub.Catalog.OfferByID(ctx, id)
-	if err != nil || o.ShowID != r.showID {
-		return false
-	}
-	v, err := r.hub.offerView(ctx, o, asOf)
-	if err != nil {
+	v, ok := r.hub.offers.ofShow(ctx, r.showID, id)
+	if !ok {
 		return false
 	}
 	r.mu.Lock()
