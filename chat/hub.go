@@ -88,17 +88,18 @@ type Hub struct {
 	keeper   *keeper // nil without an Archive
 
 	// The hub's parts, one thing each, wired by init from the fields above.
-	rooms     *registry       // this node's open rooms
-	events    publisher       // room events through the bus
-	offers    offerReader     // offers as rooms show them
-	staff     staffCheck      // who may run a show and moderate whom
-	pins      pinner          // pins and unpins
-	sanctions sanctions       // bans and mutes over HTTP
-	stock     *stockCoalescer // stock events, a few a second
-	bought    *boughtNotices  // "just bought" notices
-	drops     *dropTimer      // drop windows opening and closing
-	orders    *orderRouter    // viewers' own results, across nodes
-	presence  presence        // viewer counts across nodes
+	rooms     *registry        // this node's open rooms
+	events    publisher        // room events through the bus
+	offers    offerReader      // offers as rooms show them
+	staff     staffCheck       // who may run a show and moderate whom
+	pins      pinner           // pins and unpins
+	sanctions sanctions        // bans and mutes over HTTP
+	stock     *stockCoalescer  // stock events, a few a second
+	bought    *boughtNotices   // "just bought" notices
+	drops     *dropTimer       // drop windows opening and closing
+	orders    *orderRouter     // viewers' own results, across nodes
+	presence  presence         // viewer counts across nodes
+	creds     *credentialWatch // sockets that outlive their credential
 }
 
 var (
@@ -131,6 +132,7 @@ func (h *Hub) init() {
 		h.drops = &dropTimer{offers: h.offers, events: h.events, marks: marks, guard: h.guard, log: log}
 		h.orders = &orderRouter{bus: h.Bus, node: h.Node, rooms: h.rooms, guard: h.guard, log: log}
 		h.presence = presence{bus: h.Bus, node: h.Node}
+		h.creds = &credentialWatch{bus: h.Bus, credentials: h.Credentials, rooms: h.rooms, guard: h.guard, log: log}
 	})
 }
 
@@ -172,7 +174,7 @@ func (h *Hub) log() *slog.Logger {
 // stock every 100 ms, viewer counts every two seconds, idle rooms closed.
 func (h *Hub) Run(ctx context.Context) {
 	h.init()
-	go h.watchCredentials(ctx)
+	go h.creds.run(ctx)
 	if h.keeper != nil {
 		go h.keeper.run(ctx)
 	}
