@@ -19,7 +19,9 @@ import (
 
 // Hub is this node's live-room gateway: it owns the rooms, upgrades
 // websockets into them, and turns checkout's stock and order changes into
-// room events. Exported fields are wired by cmd.
+// room events. Exported fields are wired by cmd before the hub serves or
+// runs: the first use wires the hub's parts (init) from them. The hub is
+// the composition of those parts; each lives in a file named for it.
 type Hub struct {
 	Bus      Bus
 	Shows    show.Store
