@@ -2,7 +2,9 @@ package chat
 
 import (
 	"context"
+	"log/slog"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -22,52 +24,65 @@ type Privacy interface {
 // counters travel with every notice and every stock event).
 const maxBoughtPerTick = 64
 
-// queueBought keeps a paid order for the next tick's notices.
-func (h *Hub) queueBought(o *checkout.Order) {
+// boughtNotices queues paid orders and announces them at the next tick as
+// "just bought" notices in their show's room.
+type boughtNotices struct {
+	offers  offerReader
+	events  publisher
+	privacy Privacy // nil: no buyer is named
+	users   Users
+	log     *slog.Logger
+
+	mu     sync.Mutex
+	orders []*checkout.Order
+}
+
+// queue keeps a paid order for the next tick's notices.
+func (b *boughtNotices) queue(o *checkout.Order) {
 	if o.State != checkout.Paid {
 		return
 	}
-	h.stockMu.Lock()
-	if len(h.bought) < maxBoughtPerTick {
+	b.mu.Lock()
+	if len(b.orders) < maxBoughtPerTick {
 		cp := *o
-		h.bought = append(h.bought, &cp)
+		b.orders = append(b.orders, &cp)
 	}
-	h.stockMu.Unlock()
+	b.mu.Unlock()
 }
 
-// flushBought announces the queued orders in their show's room: who bought
+// flush announces the queued orders in their show's room: who bought
 // (a first name and an initial, or nobody for a buyer who opted out) and
 // the offer's whole state, its sold count included.
-func (h *Hub) flushBought(ctx context.Context) {
-	h.stockMu.Lock()
-	pending := h.bought
-	h.bought = nil
-	h.stockMu.Unlock()
+func (b *boughtNotices) flush(ctx context.Context) {
+	b.mu.Lock()
+	pending := b.orders
+	b.orders = nil
+	b.mu.Unlock()
 	for _, o := range pending {
-		_, v, err := h.freshOffer(ctx, o.OfferID)
+		_, v, err := b.offers.fresh(ctx, o.OfferID)
 		if err != nil {
-			h.log().Warn("reading an offer for a purchase notice", "offer", o.OfferID, "err", err)
+			b.log.Warn("reading an offer for a purchase notice", "offer", o.OfferID, "err", err)
 			continue
 		}
 		offerID := o.OfferID
-		ev := &roomEvent{Type: EvBought, OfferID: &offerID, Offer: v, Buyer: h.buyerName(ctx, o.UserID)}
-		if err := h.append(ctx, o.ShowID, ev); err != nil {
-			h.log().Warn("announcing a purchase", "offer", o.OfferID, "err", err)
+		ev := &roomEvent{Type: EvBought, OfferID: &offerID, Offer: v, Buyer: b.buyerName(ctx, o.UserID)}
+		if err := b.events.append(ctx, o.ShowID, ev); err != nil {
+			b.log.Warn("announcing a purchase", "offer", o.OfferID, "err", err)
 		}
 	}
 }
 
 // buyerName is how a notice names the buyer: "" when they opted out, when
 // their choice cannot be read (privacy fails closed) or without a Privacy.
-func (h *Hub) buyerName(ctx context.Context, userID uuid.UUID) string {
-	if h.Privacy == nil || h.Users == nil {
+func (b *boughtNotices) buyerName(ctx context.Context, userID uuid.UUID) string {
+	if b.privacy == nil || b.users == nil {
 		return ""
 	}
-	hide, err := h.Privacy.HidesPurchases(ctx, userID)
+	hide, err := b.privacy.HidesPurchases(ctx, userID)
 	if err != nil || hide {
 		return ""
 	}
-	u, err := h.Users.UserByID(ctx, userID)
+	u, err := b.users.UserByID(ctx, userID)
 	if err != nil {
 		return ""
 	}

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/crashguard"
 )
 
 // A socket is bound to the credential it was opened with: it lasts as long
@@ -84,31 +86,48 @@ func (h *Hub) caller(r *http.Request) (*account.User, binding) {
 
 var _ account.Notifier = (*Hub)(nil)
 
+// credentialWatch ends this node's sockets whose credential no longer
+// vouches: on announcements (this node's, and other nodes' through the
+// bus) and on its sweep.
+type credentialWatch struct {
+	bus         Bus
+	credentials Credentials // nil: only announcements and expiry end sockets
+	rooms       *registry
+	guard       *crashguard.Guard
+	log         *slog.Logger
+}
+
 // CredentialsChanged implements account.Notifier: this node's sockets
 // opened with the credentials c names close now, and every other node's
 // when the bus brings c there.
 func (h *Hub) CredentialsChanged(ctx context.Context, c account.Change) {
 	h.init()
-	h.applyChange(c)
+	h.creds.changed(ctx, c)
+}
+
+// changed closes this node's sockets that c ends and announces c to the
+// other nodes.
+func (w *credentialWatch) changed(ctx context.Context, c account.Change) {
+	w.apply(c)
 	b, err := json.Marshal(c)
 	if err != nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := h.Bus.Publish(ctx, credentialsChannel, b); err != nil {
+	if err := w.bus.Publish(ctx, credentialsChannel, b); err != nil {
 		// The other nodes' sweeps find it within sweepEvery.
-		h.log().Warn("announcing a credential change to other nodes", "kind", c.Kind, "err", err)
+		w.log.Warn("announcing a credential change to other nodes", "kind", c.Kind, "err", err)
 	}
 }
 
-// applyChange closes this node's sockets that c ends.
-func (h *Hub) applyChange(c account.Change) {
+// apply closes this node's sockets that c ends.
+func (w *credentialWatch) apply(c account.Change) {
 	code, text := CloseSignedOut, signedOutText
 	if c.Kind == account.UserChanged {
 		code, text = CloseAccountChanged, accountChangedText
 	}
-	for _, r := range h.snapshot() {
+	for _, r := range w.rooms.snapshot() {
 		r.mu.Lock()
 		for cn := range r.conns {
 			if cn.user == nil || cn.user.ID != c.UserID || cn.cred.id == uuid.Nil {
@@ -122,9 +141,9 @@ func (h *Hub) applyChange(c account.Change) {
 	}
 }
 
-// watchCredentials applies the changes other nodes announce and sweeps this
-// node's sockets until ctx ends. Run starts it.
-func (h *Hub) watchCredentials(ctx context.Context) {
+// run applies the changes other nodes announce and sweeps this node's
+// sockets until ctx ends. Hub.Run starts it.
+func (w *credentialWatch) run(ctx context.Context) {
 	tick := time.NewTicker(sweepEvery)
 	defer tick.Stop()
 	var sub Subscription
@@ -136,10 +155,10 @@ func (h *Hub) watchCredentials(ctx context.Context) {
 	for {
 		if sub == nil {
 			var err error
-			if sub, err = h.Bus.Subscribe(ctx, credentialsChannel); err != nil {
+			if sub, err = w.bus.Subscribe(ctx, credentialsChannel); err != nil {
 				sub = nil // tried again at the next tick; the sweep covers the gap
 				if ctx.Err() == nil {
-					h.log().Warn("hearing credential changes from other nodes", "err", err)
+					w.log.Warn("hearing credential changes from other nodes", "err", err)
 				}
 			}
 		}
@@ -162,25 +181,25 @@ func (h *Hub) watchCredentials(ctx context.Context) {
 			// A panic on one change is logged and counted; the watcher
 			// goes on, or no socket on the node would end with its
 			// credential again.
-			h.guard.Do("chat_credentials", func() {
-				h.applyChange(c)
-				if h.Credentials != nil {
-					h.Credentials.Forget(c)
+			w.guard.Do("chat_credentials", func() {
+				w.apply(c)
+				if w.credentials != nil {
+					w.credentials.Forget(c)
 				}
 			})
 		case <-tick.C:
-			h.guard.Do("chat_credentials", func() { h.sweepCredentials(ctx) })
+			w.guard.Do("chat_credentials", func() { w.sweep(ctx) })
 		}
 	}
 }
 
-// sweepCredentials closes the sockets whose credential expired, or no longer
-// vouches, or vouches for an account whose roles changed since the socket opened.
-func (h *Hub) sweepCredentials(ctx context.Context) {
+// sweep closes the sockets whose credential expired, or no longer vouches,
+// or vouches for an account whose roles changed since the socket opened.
+func (w *credentialWatch) sweep(ctx context.Context) {
 	now := time.Now()
 	var bound []*conn
 	ids := map[uuid.UUID]struct{}{}
-	for _, r := range h.snapshot() {
+	for _, r := range w.rooms.snapshot() {
 		r.mu.Lock()
 		for c := range r.conns {
 			if c.cred.id == uuid.Nil {
@@ -195,17 +214,17 @@ func (h *Hub) sweepCredentials(ctx context.Context) {
 		}
 		r.mu.Unlock()
 	}
-	if h.Credentials == nil || len(ids) == 0 {
+	if w.credentials == nil || len(ids) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, sweepEvery)
 	defer cancel()
-	users, err := h.Credentials.CredentialUsers(ctx, slices.Collect(maps.Keys(ids)))
+	users, err := w.credentials.CredentialUsers(ctx, slices.Collect(maps.Keys(ids)))
 	if err != nil {
 		// The store is unreachable: keep the sockets (closing every signed-in
 		// viewer over a blip would be worse) and ask again next time.
 		if ctx.Err() == nil {
-			h.log().Warn("checking the live room's credentials", "err", err)
+			w.log.Warn("checking the live room's credentials", "err", err)
 		}
 		return
 	}

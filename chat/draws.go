@@ -21,7 +21,7 @@ func (h *Hub) DrawChanged(rec *checkout.DrawRecord) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ev := &roomEvent{Type: EvDraw, OfferID: &rec.OfferID, State: string(rec.State), Draw: rec}
-	if err := h.append(ctx, rec.ShowID, ev); err != nil {
+	if err := h.events.append(ctx, rec.ShowID, ev); err != nil {
 		h.log().Warn("announcing a draw", "draw", rec.ID, "err", err)
 	}
 }

@@ -395,6 +395,18 @@ func (c *client) errorFor(id string) map[string]any {
 	return c.until(func(f map[string]any) bool { return f["type"] == "error" && f["id"] == id }, "the error for "+id)
 }
 
+// sendRefused sends frame, whose "id" names the request, and fails the
+// test unless the answer is an error with the code; what names the request
+// in the failure.
+func (c *client) sendRefused(frame map[string]any, code, what string) {
+	c.t.Helper()
+	c.send(frame)
+	id, _ := frame["id"].(string)
+	if e := c.errorFor(id); e["code"] != code {
+		c.t.Fatalf("%s = %v; want code %s", what, e, code)
+	}
+}
+
 // closed reads until the connection ends and returns how the server closed it.
 func (c *client) closed() *websocket.CloseError {
 	c.t.Helper()

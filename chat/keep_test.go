@@ -105,15 +105,11 @@ func TestChatKeptAcrossRestart(t *testing.T) {
 
 // A node whose room is cold shows the chat another node's viewers saw.
 func TestChatRecentOnTwoNodesMemoryBus(t *testing.T) {
-	bus := memory.NewBus()
-	a := newWorld(t, bus, withKeptChat())
-	testRecentOnTwoNodes(t, a, a.node(bus, withKeptChat()))
+	onTwoNodes(t, memoryBuses(), testRecentOnTwoNodes, withKeptChat())
 }
 
 func TestChatRecentOnTwoNodesRedisBus(t *testing.T) {
-	open := redisBuses(t)
-	a := newWorld(t, open(), withKeptChat())
-	testRecentOnTwoNodes(t, a, a.node(open(), withKeptChat()))
+	onTwoNodes(t, redisBuses(t), testRecentOnTwoNodes, withKeptChat())
 }
 
 func testRecentOnTwoNodes(t *testing.T, a, b *world) {

@@ -18,17 +18,9 @@ import (
 // A host taken off a show (an edit through the show service on node A)
 // loses every host power at once, on open sockets and new ones, on both
 // nodes; a show switched to members-only lets its other viewers go.
-func TestShowEditsReachEveryNodeMemoryBus(t *testing.T) {
-	bus := memory.NewBus()
-	a := newWorld(t, bus)
-	testShowEdits(t, a, a.node(bus))
-}
+func TestShowEditsReachEveryNodeMemoryBus(t *testing.T) { onTwoNodes(t, memoryBuses(), testShowEdits) }
 
-func TestShowEditsReachEveryNodeRedisBus(t *testing.T) {
-	open := redisBuses(t)
-	a := newWorld(t, open())
-	testShowEdits(t, a, a.node(open()))
-}
+func TestShowEditsReachEveryNodeRedisBus(t *testing.T) { onTwoNodes(t, redisBuses(t), testShowEdits) }
 
 func testShowEdits(t *testing.T, a, b *world) {
 	ctx := context.Background()
@@ -275,10 +267,7 @@ func TestReserveOfAnotherShowsOffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	viewer, _ := w.join("viewer")
-	viewer.send(map[string]any{"type": "reserve", "id": "x", "offer_id": o.ID})
-	if e := viewer.errorFor("x"); e["code"] != "not_found" {
-		t.Fatalf("reserving another show's offer: %v", e)
-	}
+	viewer.sendRefused(map[string]any{"type": "reserve", "id": "x", "offer_id": o.ID}, "not_found", "reserving another show's offer")
 	if got, _ := w.db.OfferByID(ctx, o.ID); got.Held != 0 {
 		t.Fatalf("the other show's offer holds %d", got.Held)
 	}

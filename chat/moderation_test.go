@@ -53,20 +53,14 @@ func TestViewerCannotModerate(t *testing.T) {
 	}
 	// Anonymous viewers are told to sign in.
 	anon, _ := w.join("")
-	anon.send(map[string]any{"type": "moderate", "id": "a", "action": "slow", "seconds": 5})
-	if e := anon.errorFor("a"); e["code"] != "unauthorized" {
-		t.Fatalf("anonymous moderation: %v", e)
-	}
+	anon.sendRefused(map[string]any{"type": "moderate", "id": "a", "action": "slow", "seconds": 5}, "unauthorized", "anonymous moderation")
 	// A host of another show is a viewer here.
 	w.addUser("other-host", account.RoleHost)
 	other, welcome := w.join("other-host")
 	if obj(welcome, "you")["can_moderate"] != false {
 		t.Fatalf("welcome.you = %v", welcome["you"])
 	}
-	other.send(map[string]any{"type": "moderate", "id": "o", "action": "slow", "seconds": 5})
-	if e := other.errorFor("o"); e["code"] != "forbidden" {
-		t.Fatalf("another show's host: %v", e)
-	}
+	other.sendRefused(map[string]any{"type": "moderate", "id": "o", "action": "slow", "seconds": 5}, "forbidden", "another show's host")
 }
 
 func TestDeleteMessage(t *testing.T) {
@@ -121,10 +115,7 @@ func TestMute(t *testing.T) {
 	if ev["action"] != "mute" || ev["subject"] != vid.String() || ev["until"] == nil {
 		t.Fatalf("mute event = %v", ev)
 	}
-	viewer.send(map[string]any{"type": "chat", "id": "m1", "text": "can I talk?"})
-	if e := viewer.errorFor("m1"); e["code"] != "forbidden" {
-		t.Fatalf("muted chat: %v", e)
-	}
+	viewer.sendRefused(map[string]any{"type": "chat", "id": "m1", "text": "can I talk?"}, "forbidden", "muted chat")
 	// A welcome tells the muted viewer until when.
 	_, welcome := w.join("viewer")
 	if obj(welcome, "you")["muted_until"] != ev["until"] {
@@ -132,10 +123,7 @@ func TestMute(t *testing.T) {
 	}
 	// Others still talk; a moderator cannot mute themself.
 	w.join("member")
-	host.send(map[string]any{"type": "moderate", "id": "self", "action": "mute", "user_id": w.userID("host"), "seconds": 60})
-	if e := host.errorFor("self"); e["code"] != "invalid" {
-		t.Fatalf("self-mute: %v", e)
-	}
+	host.sendRefused(map[string]any{"type": "moderate", "id": "self", "action": "mute", "user_id": w.userID("host"), "seconds": 60}, "invalid", "self-mute")
 
 	host.send(map[string]any{"type": "moderate", "action": "unmute", "user_id": vid})
 	if ev := viewer.next("moderation"); ev["action"] != "unmute" {
@@ -196,10 +184,7 @@ func TestSlowMode(t *testing.T) {
 		t.Fatalf("welcome slow_mode_seconds = %v", welcome["slow_mode_seconds"])
 	}
 	viewer.send(map[string]any{"type": "chat", "id": "1", "text": "first"})
-	viewer.send(map[string]any{"type": "chat", "id": "2", "text": "second"})
-	if e := viewer.errorFor("2"); e["code"] != "rate_limited" {
-		t.Fatalf("second message in slow mode: %v", e)
-	}
+	viewer.sendRefused(map[string]any{"type": "chat", "id": "2", "text": "second"}, "rate_limited", "second message in slow mode")
 	// Staff are not slowed down.
 	for i := range 3 {
 		host.send(map[string]any{"type": "chat", "id": fmt.Sprint(i), "text": fmt.Sprintf("host %d", i)})

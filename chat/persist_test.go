@@ -19,8 +19,8 @@ import (
 // node B, whose room opens only afterwards.
 func TestModerationPersists(t *testing.T) {
 	bus := memory.NewBus()
-	w := newWorld(t, bus)
-	w.hub.Store = w.db
+	// The store is wired before the hub runs, as cmd wires it.
+	w := newWorld(t, bus, func(c *nodeConfig) { c.setup = func(w *world) { w.hub.Store = w.db } })
 	host, _ := w.join("host")
 	host.send(map[string]any{"type": "moderate", "action": "ban", "user_id": w.users["viewer"].ID})
 	host.next("moderation")

@@ -91,10 +91,7 @@ func testPinReachesColdRooms(t *testing.T, a *world, another func(*world) *world
 			t.Fatalf("%s welcomes an ended show with pinned %v", name, welcome["pinned"])
 		}
 	}
-	host.send(map[string]any{"type": "pin", "id": "late", "offer_id": a.offer})
-	if e := host.errorFor("late"); e["code"] != "conflict" {
-		t.Fatalf("pinning in an ended show = %v", e)
-	}
+	host.sendRefused(map[string]any{"type": "pin", "id": "late", "offer_id": a.offer}, "conflict", "pinning in an ended show")
 }
 
 // offerIn returns the welcome's copy of an offer.
@@ -194,15 +191,11 @@ func TestLateJoinerSeesDropsAndDraws(t *testing.T) {
 }
 
 func TestOrderReachesBuyerOnEveryNodeMemoryBus(t *testing.T) {
-	bus := memory.NewBus()
-	a := newWorld(t, bus)
-	testOrderReachesBuyerOnEveryNode(t, a, a.node(bus))
+	onTwoNodes(t, memoryBuses(), testOrderReachesBuyerOnEveryNode)
 }
 
 func TestOrderReachesBuyerOnEveryNodeRedisBus(t *testing.T) {
-	open := redisBuses(t)
-	a := newWorld(t, open())
-	testOrderReachesBuyerOnEveryNode(t, a, a.node(open()))
+	onTwoNodes(t, redisBuses(t), testOrderReachesBuyerOnEveryNode)
 }
 
 // A buyer's order frames reach their sockets on every node, once each,

@@ -3,12 +3,14 @@ package chat
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/crashguard"
 )
 
 // A viewer's own results that start away from their socket — an order
@@ -31,33 +33,39 @@ type ownMsg struct {
 	Frame json.RawMessage `json:"frame"`
 }
 
-// OrderChanged tells the buyer's sockets in the show's room about their
-// order, on this node at once and on every other node through the bus.
-func (h *Hub) OrderChanged(o *checkout.Order) {
-	h.init()
-	h.queueBought(o)
-	h.sendOwn(o.ShowID, o.UserID, mustJSON(map[string]any{"type": "order", "order": o}))
+// orderRouter routes viewers' own results (orders, refunds) to their
+// sockets on this node and, through the bus, on every other node.
+type orderRouter struct {
+	bus   Bus
+	node  string
+	rooms *registry
+	guard *crashguard.Guard
+	log   *slog.Logger
+
+	// sub hears the results other nodes send to this node's viewers; stop
+	// ends it.
+	mu   sync.Mutex
+	sub  Subscription
+	stop context.CancelFunc
 }
 
-// sendOwn delivers frame to the user's sockets in the show's room on every
+// send delivers frame to the user's sockets in the show's room on every
 // node. This node's are served directly, so a bus that is down costs only
 // the other nodes' copies (GET /api/orders has the truth).
-func (h *Hub) sendOwn(showID, userID uuid.UUID, frame []byte) {
-	h.deliverOwn(showID, userID, frame)
+func (o *orderRouter) send(showID, userID uuid.UUID, frame []byte) {
+	o.deliver(showID, userID, frame)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	msg := mustJSON(ownMsg{Node: h.Node, Show: showID, User: userID, Frame: frame})
-	if err := h.Bus.Publish(ctx, ownChannel, msg); err != nil {
-		h.log().Warn("telling other nodes of a viewer's result", "show", showID, "err", err)
+	msg := mustJSON(ownMsg{Node: o.node, Show: showID, User: userID, Frame: frame})
+	if err := o.bus.Publish(ctx, ownChannel, msg); err != nil {
+		o.log.Warn("telling other nodes of a viewer's result", "show", showID, "err", err)
 	}
 }
 
-// deliverOwn hands frame to the user's sockets in the show's room on this
+// deliver hands frame to the user's sockets in the show's room on this
 // node, if it has it open.
-func (h *Hub) deliverOwn(showID, userID uuid.UUID, frame []byte) {
-	h.mu.Lock()
-	r := h.rooms[showID]
-	h.mu.Unlock()
+func (o *orderRouter) deliver(showID, userID uuid.UUID, frame []byte) {
+	r := o.rooms.open(showID)
 	if r == nil {
 		return
 	}
@@ -69,59 +77,59 @@ func (h *Hub) deliverOwn(showID, userID uuid.UUID, frame []byte) {
 	}
 }
 
-// receiveOwn handles a result another node sent.
-func (h *Hub) receiveOwn(b []byte) {
-	defer h.guard.Recover("chat_own")
+// receive handles a result another node sent.
+func (o *orderRouter) receive(b []byte) {
+	defer o.guard.Recover("chat_own")
 	var m ownMsg
 	if err := json.Unmarshal(b, &m); err != nil || m.User == uuid.Nil || len(m.Frame) == 0 {
-		h.log().Warn("undecodable result on the bus", "err", err)
+		o.log.Warn("undecodable result on the bus", "err", err)
 		return
 	}
-	if m.Node == h.Node {
+	if m.Node == o.node {
 		return // delivered when it was sent
 	}
-	h.deliverOwn(m.Show, m.User, m.Frame)
+	o.deliver(m.Show, m.User, m.Frame)
 }
 
-// hearOwn makes sure this node hears the results other nodes send. It is
+// hear makes sure this node hears the results other nodes send. It is
 // called as a room opens, before the room's first viewer is welcomed: a
 // node without rooms has no socket to hand a result to, and a viewer who
 // got a welcome is sure to get their orders. The subscription lasts until
-// the hub shuts down (stopOwn); one the bus ended is made again by the next
+// the hub shuts down (close); one the bus ended is made again by the next
 // room to open.
-func (h *Hub) hearOwn() error {
-	h.ownMu.Lock()
-	defer h.ownMu.Unlock()
-	if h.ownSub != nil {
+func (o *orderRouter) hear() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.sub != nil {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sub, err := h.Bus.Subscribe(ctx, ownChannel)
+	sub, err := o.bus.Subscribe(ctx, ownChannel)
 	if err != nil {
 		cancel()
 		return err
 	}
-	h.ownSub, h.ownStop = sub, cancel
+	o.sub, o.stop = sub, cancel
 	go func() {
 		for b := range sub.C() {
-			h.receiveOwn(b)
+			o.receive(b)
 		}
-		h.ownMu.Lock()
-		if h.ownSub == sub {
-			h.ownSub = nil
+		o.mu.Lock()
+		if o.sub == sub {
+			o.sub = nil
 		}
-		h.ownMu.Unlock()
+		o.mu.Unlock()
 	}()
 	return nil
 }
 
-// stopOwn ends the subscription to other nodes' results (a shutdown).
-func (h *Hub) stopOwn() {
-	h.ownMu.Lock()
-	defer h.ownMu.Unlock()
-	if h.ownSub != nil {
-		_ = h.ownSub.Close()
-		h.ownStop()
-		h.ownSub = nil
+// close ends the subscription to other nodes' results (a shutdown).
+func (o *orderRouter) close() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.sub != nil {
+		_ = o.sub.Close()
+		o.stop()
+		o.sub = nil
 	}
 }
