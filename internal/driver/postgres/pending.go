@@ -3,9 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"path"
 
-	"github.com/pressly/goose/v3"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
 // Pending lists the migrations this binary carries that the database has
@@ -17,18 +16,12 @@ func (db *DB) Pending(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: pending migrations: %w", err)
 	}
-	st, err := p.Status(ctx)
+	out, err := sqlstore.Pending(ctx, p)
 	if cerr := p.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: pending migrations: %w", err)
-	}
-	var out []string
-	for _, s := range st {
-		if s.State == goose.StatePending {
-			out = append(out, path.Base(s.Source.Path))
-		}
 	}
 	return out, nil
 }
@@ -39,10 +32,7 @@ func (db *DB) Latest() (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("postgres: latest migration: %w", err)
 	}
-	src := p.ListSources()
+	v := sqlstore.Latest(p)
 	_ = p.Close() // its database/sql handle; the pool stays
-	if len(src) == 0 {
-		return 0, nil
-	}
-	return src[len(src)-1].Version, nil
+	return v, nil
 }

@@ -11,33 +11,13 @@ import (
 
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
 // Coupons (checkout.CouponStore). Spending and returning them happens in
 // the ledger's order transactions (spendCoupon, returnCoupon below), on the
 // single writer, with conditional updates that the CHECK constraints of
 // version 14 back up.
-
-const couponCols = `id, brand_id, show_id, code, kind, percent_off, amount_off_minor, currency, min_basket_minor,
-	per_customer, max_uses, budget_minor, uses, spent_minor, starts_at, ends_at, disabled, issued_to, created_by, created_at`
-
-func scanCoupon(r row) (*checkout.Coupon, error) {
-	var c checkout.Coupon
-	var showID, issued uuid.NullUUID
-	err := r.Scan(&c.ID, &c.BrandID, &showID, &c.Code, &c.Kind, &c.PercentOff, &c.AmountOffMinor, &c.Currency,
-		&c.MinBasketMinor, &c.PerCustomer, &c.MaxUses, &c.BudgetMinor, &c.Uses, &c.SpentMinor, asTime(&c.StartsAt),
-		asNullTime(&c.EndsAt), &c.Disabled, &issued, &c.CreatedBy, asTime(&c.CreatedAt))
-	if err != nil {
-		return nil, err
-	}
-	if showID.Valid {
-		c.ShowID = &showID.UUID
-	}
-	if issued.Valid {
-		c.IssuedTo = &issued.UUID
-	}
-	return &c, nil
-}
 
 func nullID(id *uuid.UUID) any {
 	if id == nil {
@@ -49,7 +29,7 @@ func nullID(id *uuid.UUID) any {
 // CreateCoupon inserts c; Conflict when the brand already has its code.
 func (db *DB) CreateCoupon(ctx context.Context, c *checkout.Coupon) error {
 	return db.write(ctx, "create coupon", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO coupons (`+couponCols+`)
+		_, err := tx.ExecContext(ctx, `INSERT INTO coupons (`+sqlstore.CouponCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.ID, c.BrandID, nullID(c.ShowID), c.Code, c.Kind, c.PercentOff, c.AmountOffMinor, c.Currency, c.MinBasketMinor,
 			c.PerCustomer, c.MaxUses, c.BudgetMinor, c.Uses, c.SpentMinor, micros(c.StartsAt), nullMicros(c.EndsAt),
@@ -60,7 +40,7 @@ func (db *DB) CreateCoupon(ctx context.Context, c *checkout.Coupon) error {
 
 // CouponByID returns the coupon with the given ID.
 func (db *DB) CouponByID(ctx context.Context, id uuid.UUID) (*checkout.Coupon, error) {
-	c, err := scanCoupon(db.r.QueryRowContext(ctx, `SELECT `+couponCols+` FROM coupons WHERE id = ?`, id))
+	c, err := scan.Coupon(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE id = ?`, id))
 	if err != nil {
 		return nil, storeErr("coupon by id", noRows(err, "coupon"))
 	}
@@ -69,8 +49,8 @@ func (db *DB) CouponByID(ctx context.Context, id uuid.UUID) (*checkout.Coupon, e
 
 // CouponByCode finds the brand's coupon with the code.
 func (db *DB) CouponByCode(ctx context.Context, brandID uuid.UUID, code string) (*checkout.Coupon, error) {
-	c, err := scanCoupon(db.r.QueryRowContext(ctx,
-		`SELECT `+couponCols+` FROM coupons WHERE brand_id = ? AND code = ?`, brandID, code))
+	c, err := scan.Coupon(db.r.QueryRowContext(ctx,
+		`SELECT `+sqlstore.CouponCols+` FROM coupons WHERE brand_id = ? AND code = ?`, brandID, code))
 	if err != nil {
 		return nil, storeErr("coupon by code", noRows(err, "coupon"))
 	}
@@ -78,14 +58,14 @@ func (db *DB) CouponByCode(ctx context.Context, brandID uuid.UUID, code string) 
 }
 
 func (db *DB) coupons(ctx context.Context, op, where string, args ...any) ([]checkout.Coupon, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+couponCols+` FROM coupons WHERE `+where, args...)
+	rows, err := db.r.QueryContext(ctx, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE `+where, args...)
 	if err != nil {
 		return nil, storeErr(op, err)
 	}
 	defer rows.Close()
 	out := []checkout.Coupon{}
 	for rows.Next() {
-		c, err := scanCoupon(rows)
+		c, err := scan.Coupon(rows)
 		if err != nil {
 			return nil, storeErr(op, err)
 		}
@@ -111,8 +91,8 @@ func (db *DB) SetCouponDisabled(ctx context.Context, id uuid.UUID, disabled bool
 	var c *checkout.Coupon
 	err := db.write(ctx, "disable coupon", func(tx *sql.Tx) error {
 		var err error
-		c, err = scanCoupon(tx.QueryRowContext(ctx,
-			`UPDATE coupons SET disabled = ? WHERE id = ? RETURNING `+couponCols, disabled, id))
+		c, err = scan.Coupon(tx.QueryRowContext(ctx,
+			`UPDATE coupons SET disabled = ? WHERE id = ? RETURNING `+sqlstore.CouponCols, disabled, id))
 		return noRows(err, "coupon")
 	})
 	return c, err
@@ -140,7 +120,7 @@ func spendCoupon(ctx context.Context, tx *sql.Tx, o *checkout.Order, at time.Tim
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n != 1 {
-		c, err := scanCoupon(tx.QueryRowContext(ctx, `SELECT `+couponCols+` FROM coupons WHERE id = ?`, *o.CouponID))
+		c, err := scan.Coupon(tx.QueryRowContext(ctx, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE id = ?`, *o.CouponID))
 		if err != nil {
 			return noRows(err, "coupon")
 		}

@@ -39,6 +39,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
@@ -315,57 +316,24 @@ func (db *DB) execOne(ctx context.Context, thing, query string, args ...any) err
 
 // --- Errors ---------------------------------------------------------------
 
-// violation says what a broken constraint means to a user.
-type violation struct {
-	code apperr.Code
-	msg  string
-}
-
-// constraints maps what SQLite names in a constraint error to application
-// errors: the columns of a UNIQUE or PRIMARY KEY constraint ("table.col,
-// table.col"), the name of a CHECK constraint. The names follow the
-// PostgreSQL driver's, and so do the messages.
-var constraints = map[string]violation{
-	"users.id":                       {apperr.Conflict, "user already exists"},
-	"users.email_key":                {apperr.Conflict, "email already registered"},
-	"user_roles_role_check":          {apperr.Invalid, "unknown role"},
-	"credentials.hash":               {apperr.Conflict, "credential already exists"},
-	"credentials_kind_check":         {apperr.Invalid, "unknown credential kind"},
-	"brands.id":                      {apperr.Conflict, "brand already exists"},
-	"brands.slug":                    {apperr.Conflict, "brand slug already taken"},
-	"shows.id":                       {apperr.Conflict, "show already exists"},
-	"shows_kind_check":               {apperr.Invalid, "unknown show kind"},
-	"shows_visibility_check":         {apperr.Invalid, "unknown show visibility"},
-	"shows_state_check":              {apperr.Invalid, "unknown show state"},
-	"shows_hold_seconds_check":       {apperr.Invalid, "hold time cannot be negative"},
-	"shows_time_check":               {apperr.Invalid, "a show cannot end before it starts"},
-	"products.id":                    {apperr.Conflict, "product already exists"},
-	"skus.id":                        {apperr.Conflict, "SKU already exists"},
-	"skus.brand_id, skus.code":       {apperr.Conflict, "SKU code already used by this brand"},
-	"skus_price_check":               {apperr.Invalid, "price cannot be negative"},
-	"skus_currency_check":            {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
-	"skus_stock_check":               {apperr.Conflict, "stock on hand cannot go below sold plus held units"},
-	"offers.id":                      {apperr.Conflict, "offer already exists"},
-	"offers_price_check":             {apperr.Invalid, "price cannot be negative"},
-	"offers_currency_check":          {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
-	"offers_counts_check":            {apperr.Invalid, "allocation and per-customer limit cannot be negative"},
-	"offers_stock_check":             {apperr.Conflict, "sold plus held units cannot exceed the allocation"},
-	"offers_drop_check":              {apperr.Invalid, "invalid drop flag"},
-	"offers_drop_window_check":       {apperr.Invalid, "a drop cannot close before it opens"},
-	"reservations.id":                {apperr.Conflict, "reservation already exists"},
-	"reservations_quantity_check":    {apperr.Invalid, "quantity must be positive"},
-	"reservations_price_check":       {apperr.Invalid, "price cannot be negative"},
-	"reservations_currency_check":    {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
-	"reservations_state_check":       {apperr.Invalid, "unknown reservation state"},
-	"orders.id":                      {apperr.Conflict, "order already exists"},
-	"orders_quantity_check":          {apperr.Invalid, "quantity must be positive"},
-	"orders_price_check":             {apperr.Invalid, "price cannot be negative"},
-	"orders_currency_check":          {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
-	"orders_state_check":             {apperr.Invalid, "unknown order state"},
-	"coupons.brand_id, coupons.code": {apperr.Conflict, "this brand already has a coupon with this code"},
-	"coupons_kind_check":             {apperr.Invalid, "kind must be percent or amount"},
-	"coupons_uses_check":             {apperr.Gone, "this coupon has been used up"},
-	"coupons_spent_check":            {apperr.Gone, "this coupon has been used up"},
+// sqliteNames translates what SQLite names in a UNIQUE or PRIMARY KEY
+// error (the constrained columns, "table.col, table.col") into the name the
+// schema gives the constraint, under which sqlstore.Constraints says what it
+// means. CHECK constraints SQLite names as the schema does.
+var sqliteNames = map[string]string{
+	"users.id":                       "users_pkey",
+	"users.email_key":                "users_email_key",
+	"credentials.hash":               "credentials_pkey",
+	"brands.id":                      "brands_pkey",
+	"brands.slug":                    "brands_slug_key",
+	"shows.id":                       "shows_pkey",
+	"products.id":                    "products_pkey",
+	"skus.id":                        "skus_pkey",
+	"skus.brand_id, skus.code":       "skus_brand_code_key",
+	"offers.id":                      "offers_pkey",
+	"reservations.id":                "reservations_pkey",
+	"orders.id":                      "orders_pkey",
+	"coupons.brand_id, coupons.code": "coupons_code_key",
 }
 
 // sqliteError returns the driver error in err's chain, or nil.
@@ -414,8 +382,12 @@ func storeErr(op string, err error) error {
 		return err
 	}
 	if se := sqliteError(err); se != nil && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT {
-		if v, ok := constraints[constraintOf(err)]; ok {
-			return apperr.Wrap(v.code, err, v.msg)
+		name := constraintOf(err)
+		if n, ok := sqliteNames[name]; ok {
+			name = n
+		}
+		if v, ok := sqlstore.Constraints[name]; ok {
+			return apperr.Wrap(v.Code, err, v.Msg)
 		}
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
@@ -469,7 +441,7 @@ func (d timeDest) Scan(src any) error {
 }
 
 // asTime scans a stored time into t.
-func asTime(t *time.Time) sql.Scanner { return timeDest{t} }
+func asTime(t *time.Time) any { return timeDest{t} }
 
 // nullTimeDest scans a nullable INTEGER of unix microseconds into a UTC
 // time, or nil for NULL.
@@ -489,7 +461,7 @@ func (d nullTimeDest) Scan(src any) error {
 }
 
 // asNullTime scans a nullable stored time into t: nil for NULL.
-func asNullTime(t **time.Time) sql.Scanner { return nullTimeDest{t} }
+func asNullTime(t **time.Time) any { return nullTimeDest{t} }
 
 // nullMicros is how a nullable time is stored: NULL for nil.
 func nullMicros(t *time.Time) any {
@@ -513,7 +485,7 @@ func (d jsonDest) Scan(src any) error {
 }
 
 // asJSON scans a JSON text column into v, a pointer.
-func asJSON(v any) sql.Scanner { return jsonDest{v} }
+func asJSON(v any) any { return jsonDest{v} }
 
 // jsonText encodes v for a JSON text column.
 func jsonText(v any) (string, error) {
@@ -521,8 +493,12 @@ func jsonText(v any) (string, error) {
 	return string(b), err
 }
 
+// scan reads the shared column lists: times are INTEGER unix microseconds,
+// JSON documents and lists are JSON text.
+var scan = sqlstore.Scanner{Time: asTime, NullTime: asNullTime, JSON: asJSON, List: asJSON}
+
 // row is what scan functions read from: *sql.Row or *sql.Rows.
-type row interface{ Scan(dest ...any) error }
+type row = sqlstore.Row
 
 // querier runs queries: *sql.DB or *sql.Tx.
 type querier interface {
@@ -536,31 +512,5 @@ func queryAll[T any](ctx context.Context, q querier, scan func(row) (*T, error),
 		return nil, err
 	}
 	defer rows.Close()
-	out := []T{}
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *v)
-	}
-	return out, rows.Err()
-}
-
-// Default and largest page sizes of listings.
-const (
-	defaultLimit = 50
-	maxLimit     = 200
-)
-
-// page normalises an offset and a limit: a limit of 0 or less means the
-// default, and no page is larger than maxLimit.
-func page(offset, limit int) (int, int) {
-	if offset < 0 {
-		offset = 0
-	}
-	if limit <= 0 {
-		limit = defaultLimit
-	}
-	return offset, min(limit, maxLimit)
+	return sqlstore.All(rows, scan)
 }

@@ -49,12 +49,12 @@ func (db *DB) Followers(ctx context.Context, brandID uuid.UUID) (int, error) {
 
 // Followed lists the brands the user follows, the first followed first.
 func (db *DB) Followed(ctx context.Context, userID uuid.UUID) ([]brand.Brand, error) {
-	list, err := queryAll(ctx, db.r, scanBrand, `SELECT `+followedCols+` FROM brand_follows f JOIN brands b ON b.id = f.brand_id
+	list, err := queryAll(ctx, db.r, scan.Brand, `SELECT `+followedCols+` FROM brand_follows f JOIN brands b ON b.id = f.brand_id
 		WHERE f.user_id = ? ORDER BY f.created_at, b.slug`, userID)
 	return list, storeErr("followed brands", err)
 }
 
-// followedCols are brandCols read through the join.
+// followedCols are sqlstore.BrandCols read through the join.
 const followedCols = `b.id, b.slug, b.name, b.story, b.logo_url, b.website, b.flagship, b.created_at, b.updated_at`
 
 var _ brand.Follows = (*DB)(nil)

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
 // Group commit of holds: a batch of the gate's winners is read, decided by
@@ -28,12 +29,12 @@ const (
 	qOfferUnits    = `SELECT show_id, sku_id, allocated - sold - held FROM offers WHERE id = ?`
 	qSKUFree       = `SELECT on_hand - sold - held FROM skus WHERE id = ?`
 	qUserExists    = `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`
-	qCustomerUnits = `SELECT coalesce(sum(quantity), 0) FROM reservations WHERE offer_id = ? AND user_id = ? AND state IN ` + liveStates
+	qCustomerUnits = `SELECT coalesce(sum(quantity), 0) FROM reservations WHERE offer_id = ? AND user_id = ? AND state IN ` + sqlstore.LiveStates
 	qKeyStored     = `SELECT EXISTS (SELECT 1 FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?)`
 	qAddOfferHeld  = `UPDATE offers SET held = held + ?1 WHERE id = ?2 AND sold + held + ?1 <= allocated`
 	qAddSKUHeld    = `UPDATE skus SET held = held + ?1 WHERE id = ?2 AND sold + held + ?1 <= on_hand`
-	qInsertHold    = `INSERT INTO reservations (` + reservationCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qInsertKey     = `INSERT INTO idempotency_keys (` + idempotencyCols + `) VALUES (?, ?, ?, ?, ?, ?)`
+	qInsertHold    = `INSERT INTO reservations (` + sqlstore.ReservationCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertKey     = `INSERT INTO idempotency_keys (` + sqlstore.IdempotencyCols + `) VALUES (?, ?, ?, ?, ?, ?)`
 )
 
 // ReserveBatch writes the holds it accepts in one transaction; see

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
 // The ledger: every method that moves units runs in one write transaction
@@ -24,63 +25,9 @@ import (
 // of version 1, so the invariants do not rest on the serialisation alone.
 
 const (
-	reservationCols = `id, offer_id, show_id, sku_id, user_id, quantity, price_minor, currency, state,
-		created_at, expires_at, updated_at`
-	orderCols = `id, user_id, reservation_id, offer_id, show_id, sku_id, brand_id, quantity,
-		unit_price_minor, total_minor, currency, state, shipping, payment_ref, created_at, updated_at,
-		coupon_id, coupon_code, discount_minor`
-	idempotencyCols = `user_id, op, key, request_hash, result, created_at`
-
-	// liveStates are the reservation states whose units count against the
-	// customer's limit: held or bought.
-	liveStates = `('held', 'ordering', 'ordered')`
-
 	// maxOrderLimit is the largest page of orders.
 	maxOrderLimit = 1000
 )
-
-// scanExpired reads reservationCols and whether payment was ever submitted
-// for the hold.
-func scanExpired(r row) (*checkout.Reservation, error) {
-	var v checkout.Reservation
-	err := r.Scan(&v.ID, &v.OfferID, &v.ShowID, &v.SKUID, &v.UserID, &v.Quantity, &v.PriceMinor, &v.Currency,
-		&v.State, asTime(&v.CreatedAt), asTime(&v.ExpiresAt), asTime(&v.UpdatedAt), &v.Checkout)
-	return &v, err
-}
-
-func scanReservation(r row) (*checkout.Reservation, error) {
-	var v checkout.Reservation
-	err := r.Scan(&v.ID, &v.OfferID, &v.ShowID, &v.SKUID, &v.UserID, &v.Quantity, &v.PriceMinor, &v.Currency,
-		&v.State, asTime(&v.CreatedAt), asTime(&v.ExpiresAt), asTime(&v.UpdatedAt))
-	if err != nil {
-		return nil, err
-	}
-	return &v, nil
-}
-
-func scanOrder(r row) (*checkout.Order, error) {
-	var o checkout.Order
-	var coupon uuid.NullUUID
-	err := r.Scan(&o.ID, &o.UserID, &o.ReservationID, &o.OfferID, &o.ShowID, &o.SKUID, &o.BrandID, &o.Quantity,
-		&o.UnitPriceMinor, &o.TotalMinor, &o.Currency, &o.State, asJSON(&o.Shipping), &o.PaymentRef,
-		asTime(&o.CreatedAt), asTime(&o.UpdatedAt), &coupon, &o.CouponCode, &o.DiscountMinor)
-	if err != nil {
-		return nil, err
-	}
-	if coupon.Valid {
-		o.CouponID = &coupon.UUID
-	}
-	return &o, nil
-}
-
-func scanIdempotency(r row) (*checkout.Idempotency, error) {
-	var v checkout.Idempotency
-	err := r.Scan(&v.UserID, &v.Op, &v.Key, &v.RequestHash, &v.Result, asTime(&v.CreatedAt))
-	if err != nil {
-		return nil, err
-	}
-	return &v, nil
-}
 
 // errNotHeld answers for a reservation that exists but is no longer held.
 var errNotHeld = &apperr.Error{Code: apperr.Gone, Message: "reservation is no longer held"}
@@ -109,8 +56,8 @@ func moveUnits(ctx context.Context, tx *sql.Tx, offerID, skuID uuid.UUID, held, 
 
 // ReservationByID returns the reservation with the given ID.
 func (db *DB) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Reservation, error) {
-	r, err := scanReservation(db.r.QueryRowContext(ctx,
-		`SELECT `+reservationCols+` FROM reservations WHERE id = ?`, id))
+	r, err := scan.Reservation(db.r.QueryRowContext(ctx,
+		`SELECT `+sqlstore.ReservationCols+` FROM reservations WHERE id = ?`, id))
 	if err != nil {
 		return nil, storeErr("reservation by id", noRows(err, "reservation"))
 	}
@@ -124,8 +71,8 @@ func (db *DB) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) 
 	if showID != uuid.Nil {
 		where, args = where+` AND show_id = ?`, append(args, showID)
 	}
-	list, err := queryAll(ctx, db.r, scanReservation,
-		`SELECT `+reservationCols+` FROM reservations
+	list, err := queryAll(ctx, db.r, scan.Reservation,
+		`SELECT `+sqlstore.ReservationCols+` FROM reservations
 		 WHERE `+where+` AND state IN ('held', 'ordering')
 		 ORDER BY expires_at, id LIMIT ?`,
 		append(args, checkout.MaxActiveHolds)...)
@@ -144,9 +91,9 @@ func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.Reservation
 	var r *checkout.Reservation
 	err := db.write(ctx, "release reservation", func(tx *sql.Tx) error {
 		var err error
-		r, err = scanReservation(tx.QueryRowContext(ctx,
+		r, err = scan.Reservation(tx.QueryRowContext(ctx,
 			`UPDATE reservations SET state = ?, updated_at = ? WHERE id = ? AND state = 'held'
-			 RETURNING `+reservationCols,
+			 RETURNING `+sqlstore.ReservationCols,
 			to, micros(at), id))
 		if errors.Is(err, sql.ErrNoRows) {
 			var one int
@@ -173,19 +120,19 @@ func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.Reservation
 // most 1000 go in one call.
 func (db *DB) ExpireDue(ctx context.Context, at time.Time, limit int) ([]checkout.Reservation, error) {
 	if limit <= 0 {
-		limit = defaultLimit
+		limit = sqlstore.DefaultLimit
 	}
 	limit = min(limit, maxOrderLimit)
 	var expired []checkout.Reservation
 	err := db.write(ctx, "expire reservations", func(tx *sql.Tx) error {
 		var err error
-		expired, err = queryAll(ctx, tx, scanExpired,
+		expired, err = queryAll(ctx, tx, scan.Expired,
 			`UPDATE reservations SET state = 'expired', updated_at = ?1
 			 WHERE id IN (
 				SELECT id FROM reservations WHERE state = 'held' AND expires_at <= ?1
 				ORDER BY expires_at LIMIT ?2)
 			   AND +state = 'held' -- '+': find the rows by id, not by scanning every hold
-			 RETURNING `+reservationCols+`, checkout_at IS NOT NULL`,
+			 RETURNING `+sqlstore.ReservationCols+`, checkout_at IS NOT NULL`,
 			micros(at), limit)
 		if err != nil {
 			return err
@@ -206,7 +153,7 @@ func (db *DB) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int
 	var n int
 	err := db.r.QueryRowContext(ctx,
 		`SELECT coalesce(sum(quantity), 0) FROM reservations
-		 WHERE offer_id = ? AND user_id = ? AND state IN `+liveStates,
+		 WHERE offer_id = ? AND user_id = ? AND state IN `+sqlstore.LiveStates,
 		offerID, userID).Scan(&n)
 	if err != nil {
 		return 0, storeErr("customer units", err)
@@ -225,7 +172,7 @@ func (db *DB) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.U
 		var u units
 		return &u, r.Scan(&u.user, &u.n)
 	}, `SELECT user_id, sum(quantity) FROM reservations
-		WHERE offer_id = ? AND state IN `+liveStates+` GROUP BY user_id`, offerID)
+		WHERE offer_id = ? AND state IN `+sqlstore.LiveStates+` GROUP BY user_id`, offerID)
 	if err != nil {
 		return nil, storeErr("offer customers", err)
 	}
@@ -246,8 +193,8 @@ func (db *DB) BeginOrder(ctx context.Context, o *checkout.Order, at time.Time) e
 		return storeErr("begin order", err)
 	}
 	return db.write(ctx, "begin order", func(tx *sql.Tx) error {
-		r, err := scanReservation(tx.QueryRowContext(ctx,
-			`SELECT `+reservationCols+` FROM reservations WHERE id = ?`, o.ReservationID))
+		r, err := scan.Reservation(tx.QueryRowContext(ctx,
+			`SELECT `+sqlstore.ReservationCols+` FROM reservations WHERE id = ?`, o.ReservationID))
 		if err != nil {
 			return noRows(err, "reservation")
 		}
@@ -268,7 +215,7 @@ func (db *DB) BeginOrder(ctx context.Context, o *checkout.Order, at time.Time) e
 			return err
 		}
 		_, err = tx.ExecContext(ctx,
-			`INSERT INTO orders (`+orderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO orders (`+sqlstore.OrderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			o.ID, o.UserID, o.ReservationID, o.OfferID, o.ShowID, o.SKUID, o.BrandID, o.Quantity,
 			o.UnitPriceMinor, o.TotalMinor, o.Currency, checkout.Pending, shipping, o.PaymentRef,
 			micros(o.CreatedAt), micros(o.UpdatedAt), nullID(o.CouponID), o.CouponCode, o.DiscountMinor)
@@ -306,9 +253,9 @@ func (db *DB) CompletePayment(ctx context.Context, orderID uuid.UUID, paymentRef
 	var o *checkout.Order
 	err := db.write(ctx, "complete payment", func(tx *sql.Tx) error {
 		var err error
-		o, err = scanOrder(tx.QueryRowContext(ctx,
+		o, err = scan.Order(tx.QueryRowContext(ctx,
 			`UPDATE orders SET state = 'paid', payment_ref = ?, updated_at = ? WHERE id = ? AND state = 'pending'
-			 RETURNING `+orderCols,
+			 RETURNING `+sqlstore.OrderCols,
 			paymentRef, micros(at), orderID))
 		if errors.Is(err, sql.ErrNoRows) {
 			s, err := orderState(ctx, tx, orderID)
@@ -389,8 +336,8 @@ func (db *DB) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.
 		if !slices.Contains(orderMoves[from], to) {
 			return apperr.Errorf(apperr.Conflict, "cannot move a %s order to %s", from, to)
 		}
-		o, err = scanOrder(tx.QueryRowContext(ctx,
-			`UPDATE orders SET state = ?, updated_at = ? WHERE id = ? AND state = ? RETURNING `+orderCols,
+		o, err = scan.Order(tx.QueryRowContext(ctx,
+			`UPDATE orders SET state = ?, updated_at = ? WHERE id = ? AND state = ? RETURNING `+sqlstore.OrderCols,
 			to, micros(at), orderID, from))
 		if err != nil {
 			return err
@@ -425,7 +372,7 @@ func (db *DB) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.
 
 // OrderByID returns the order with the given ID.
 func (db *DB) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, error) {
-	o, err := scanOrder(db.r.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE id = ?`, id))
+	o, err := scan.Order(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.OrderCols+` FROM orders WHERE id = ?`, id))
 	if err != nil {
 		return nil, storeErr("order by id", noRows(err, "order"))
 	}
@@ -439,7 +386,7 @@ func orderPage(offset, limit int) (int, int) {
 		offset = 0
 	}
 	if limit <= 0 {
-		limit = defaultLimit
+		limit = sqlstore.DefaultLimit
 	}
 	return offset, min(limit, maxOrderLimit)
 }
@@ -465,7 +412,7 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 			args = append(args, s)
 		}
 	}
-	q := `SELECT ` + orderCols + ` FROM orders`
+	q := `SELECT ` + sqlstore.OrderCols + ` FROM orders`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
@@ -473,7 +420,7 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 	q += ` ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?`
 	args = append(args, limit, offset)
 
-	orders, err := queryAll(ctx, db.r, scanOrder, q, args...)
+	orders, err := queryAll(ctx, db.r, scan.Order, q, args...)
 	return orders, storeErr("list orders", err)
 }
 
@@ -481,8 +428,8 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 // createdBefore, oldest first. A limit of 0 or less means 50; at most 1000.
 func (db *DB) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]checkout.Order, error) {
 	_, limit = orderPage(0, limit)
-	orders, err := queryAll(ctx, db.r, scanOrder,
-		`SELECT `+orderCols+` FROM orders WHERE state = 'pending' AND created_at < ?
+	orders, err := queryAll(ctx, db.r, scan.Order,
+		`SELECT `+sqlstore.OrderCols+` FROM orders WHERE state = 'pending' AND created_at < ?
 		 ORDER BY created_at, seq LIMIT ?`,
 		micros(createdBefore), limit)
 	return orders, storeErr("pending orders", err)
@@ -515,8 +462,8 @@ func (db *DB) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (
 			got = &c
 			return nil
 		}
-		got, err = scanIdempotency(tx.QueryRowContext(ctx,
-			`SELECT `+idempotencyCols+` FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?`,
+		got, err = scan.Idempotency(tx.QueryRowContext(ctx,
+			`SELECT `+sqlstore.IdempotencyCols+` FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?`,
 			rec.UserID, rec.Op, rec.Key))
 		return err
 	})
@@ -529,8 +476,8 @@ func (db *DB) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (
 // LookupIdempotency returns the record for (userID, op, key); NotFound when
 // there is none.
 func (db *DB) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key string) (*checkout.Idempotency, error) {
-	rec, err := scanIdempotency(db.r.QueryRowContext(ctx,
-		`SELECT `+idempotencyCols+` FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?`, userID, op, key))
+	rec, err := scan.Idempotency(db.r.QueryRowContext(ctx,
+		`SELECT `+sqlstore.IdempotencyCols+` FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?`, userID, op, key))
 	if err != nil {
 		return nil, storeErr("lookup idempotency key", noRows(err, "idempotency key"))
 	}
@@ -581,10 +528,10 @@ func (db *DB) ReleaseShow(ctx context.Context, showID uuid.UUID, at time.Time) (
 	var released []checkout.Reservation
 	err := db.write(ctx, "release show", func(tx *sql.Tx) error {
 		var err error
-		released, err = queryAll(ctx, tx, scanReservation,
+		released, err = queryAll(ctx, tx, scan.Reservation,
 			`UPDATE reservations SET state = 'released', updated_at = ?
 			 WHERE show_id = ? AND state = 'held'
-			 RETURNING `+reservationCols, micros(at), showID)
+			 RETURNING `+sqlstore.ReservationCols, micros(at), showID)
 		if err != nil {
 			return err
 		}

@@ -3,29 +3,23 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"path"
 
-	"github.com/pressly/goose/v3"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
 // Pending lists the migrations this binary carries that the file has not
 // applied (their file names, oldest first): a node started with
 // --migrate=false refuses a schema that is behind instead of failing on
-// every request.
+// every request. The provider shares the writer: closing it would close the
+// file.
 func (db *DB) Pending(ctx context.Context) ([]string, error) {
 	p, err := db.provider()
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: pending migrations: %w", err)
 	}
-	st, err := p.Status(ctx)
+	out, err := sqlstore.Pending(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: pending migrations: %w", err)
-	}
-	var out []string
-	for _, s := range st {
-		if s.State == goose.StatePending {
-			out = append(out, path.Base(s.Source.Path))
-		}
 	}
 	return out, nil
 }
@@ -36,10 +30,5 @@ func (db *DB) Latest() (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: latest migration: %w", err)
 	}
-	src := p.ListSources()
-	// The provider shares the writer: closing it would close the file.
-	if len(src) == 0 {
-		return 0, nil
-	}
-	return src[len(src)-1].Version, nil
+	return sqlstore.Latest(p), nil
 }

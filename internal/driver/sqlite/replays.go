@@ -7,23 +7,13 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/replay"
 )
 
-const recordingCols = `id, show_id, path, media_type, started_at, ended_at, duration_ms, bytes`
-
-func scanRecording(r row) (*replay.Recording, error) {
-	var rec replay.Recording
-	err := r.Scan(&rec.ID, &rec.ShowID, &rec.Path, &rec.MediaType, asTime(&rec.StartedAt), asNullTime(&rec.EndedAt), &rec.DurationMS, &rec.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	return &rec, nil
-}
-
 // AddRecording lists a new recording file.
 func (db *DB) AddRecording(ctx context.Context, r *replay.Recording) error {
-	_, err := db.exec(ctx, `INSERT INTO recordings (`+recordingCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.exec(ctx, `INSERT INTO recordings (`+sqlstore.RecordingCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.ShowID, r.Path, r.MediaType, micros(r.StartedAt), nullMicros(r.EndedAt), r.DurationMS, r.Bytes)
 	return storeErr("add recording", refErr(err, "show"))
 }
@@ -36,13 +26,13 @@ func (db *DB) FinishRecording(ctx context.Context, id uuid.UUID, endedAt time.Ti
 
 // Recordings lists the show's recordings, the earliest first.
 func (db *DB) Recordings(ctx context.Context, showID uuid.UUID) ([]replay.Recording, error) {
-	list, err := queryAll(ctx, db.r, scanRecording, `SELECT `+recordingCols+` FROM recordings WHERE show_id = ? ORDER BY started_at, id`, showID)
+	list, err := queryAll(ctx, db.r, scan.Recording, `SELECT `+sqlstore.RecordingCols+` FROM recordings WHERE show_id = ? ORDER BY started_at, id`, showID)
 	return list, storeErr("recordings", err)
 }
 
 // UnfinishedRecordings lists the recordings not finished yet.
 func (db *DB) UnfinishedRecordings(ctx context.Context) ([]replay.Recording, error) {
-	list, err := queryAll(ctx, db.r, scanRecording, `SELECT `+recordingCols+` FROM recordings WHERE ended_at IS NULL ORDER BY started_at, id`)
+	list, err := queryAll(ctx, db.r, scan.Recording, `SELECT `+sqlstore.RecordingCols+` FROM recordings WHERE ended_at IS NULL ORDER BY started_at, id`)
 	return list, storeErr("unfinished recordings", err)
 }
 
@@ -51,7 +41,7 @@ func (db *DB) DeleteRecordings(ctx context.Context, showID uuid.UUID) ([]replay.
 	var gone []replay.Recording
 	err := db.write(ctx, "delete recordings", func(tx *sql.Tx) error {
 		var err error
-		gone, err = queryAll(ctx, tx, scanRecording, `SELECT `+recordingCols+` FROM recordings WHERE show_id = ? ORDER BY started_at, id`, showID)
+		gone, err = queryAll(ctx, tx, scan.Recording, `SELECT `+sqlstore.RecordingCols+` FROM recordings WHERE show_id = ? ORDER BY started_at, id`, showID)
 		if err != nil {
 			return err
 		}

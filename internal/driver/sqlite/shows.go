@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
@@ -18,20 +19,6 @@ const showCols = `s.id, s.brand_id, s.title, s.description, s.kind, s.visibility
 	s.starts_at, s.ends_at, s.time_zone, s.hold_seconds, s.cover_url, s.created_at, s.updated_at,
 	(SELECT json_group_array(h.user_id ORDER BY h.position) FROM show_hosts h WHERE h.show_id = s.id),
 	(SELECT json_group_array(d.day ORDER BY d.day) FROM pavilion_days d WHERE d.show_id = s.id)`
-
-func scanShow(r row) (*show.Show, error) {
-	var s show.Show
-	err := r.Scan(&s.ID, &s.BrandID, &s.Title, &s.Description, &s.Kind, &s.Visibility, &s.State,
-		asTime(&s.StartsAt), asTime(&s.EndsAt), &s.TimeZone, &s.HoldSeconds, &s.CoverURL, asTime(&s.CreatedAt), asTime(&s.UpdatedAt),
-		asJSON(&s.HostIDs), asJSON(&s.Days))
-	if err != nil {
-		return nil, err
-	}
-	if len(s.Days) == 0 {
-		s.Days = nil
-	}
-	return &s, nil
-}
 
 // writeHosts replaces the hosts of show id inside tx, in the order given. A
 // missing host is NotFound.
@@ -130,7 +117,7 @@ func (db *DB) CreateShow(ctx context.Context, s *show.Show) error {
 
 // ShowByID returns the show with the given ID.
 func (db *DB) ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, error) {
-	s, err := scanShow(db.r.QueryRowContext(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = ?`, id))
+	s, err := scan.Show(db.r.QueryRowContext(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = ?`, id))
 	if err != nil {
 		return nil, storeErr("show by id", noRows(err, "show"))
 	}
@@ -166,7 +153,7 @@ func (db *DB) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error)
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	offset, limit := page(f.Offset, f.Limit)
+	offset, limit := sqlstore.Page(f.Offset, f.Limit)
 	switch {
 	case f.Newest:
 		q += ` ORDER BY s.starts_at DESC, s.id DESC`
@@ -178,7 +165,7 @@ func (db *DB) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error)
 	q += ` LIMIT ? OFFSET ?`
 	args = append(args, limit, offset)
 
-	shows, err := queryAll(ctx, db.r, scanShow, q, args...)
+	shows, err := queryAll(ctx, db.r, scan.Show, q, args...)
 	return shows, storeErr("list shows", err)
 }
 
@@ -186,7 +173,7 @@ func (db *DB) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error)
 // the hosts, under show.CheckEdit and the booking rules.
 func (db *DB) UpdateShow(ctx context.Context, s *show.Show) error {
 	return db.write(ctx, "update show", func(tx *sql.Tx) error {
-		old, err := scanShow(tx.QueryRowContext(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = ?`, s.ID))
+		old, err := scan.Show(tx.QueryRowContext(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = ?`, s.ID))
 		if err != nil {
 			return noRows(err, "show")
 		}
@@ -216,7 +203,7 @@ func (db *DB) Transition(ctx context.Context, id uuid.UUID, to show.State, at ti
 	var out *show.Show
 	err := db.write(ctx, "show transition", func(tx *sql.Tx) error {
 		q := `SELECT ` + showCols + ` FROM shows s WHERE s.id = ?`
-		sh, err := scanShow(tx.QueryRowContext(ctx, q, id))
+		sh, err := scan.Show(tx.QueryRowContext(ctx, q, id))
 		if err != nil {
 			return noRows(err, "show")
 		}
@@ -257,7 +244,7 @@ func (db *DB) Transition(ctx context.Context, id uuid.UUID, to show.State, at ti
 				}
 			}
 		}
-		out, err = scanShow(tx.QueryRowContext(ctx, q, id))
+		out, err = scan.Show(tx.QueryRowContext(ctx, q, id))
 		return err
 	})
 	return out, err

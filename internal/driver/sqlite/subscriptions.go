@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
@@ -35,7 +36,7 @@ func (db *DB) Unsubscribe(ctx context.Context, showID, userID uuid.UUID) error {
 
 // Subscribed lists the shows the user subscribed to, by start time.
 func (db *DB) Subscribed(ctx context.Context, userID uuid.UUID) ([]show.Show, error) {
-	shows, err := queryAll(ctx, db.r, scanShow,
+	shows, err := queryAll(ctx, db.r, scan.Show,
 		`SELECT `+showCols+` FROM show_subscriptions x JOIN shows s ON s.id = x.show_id
 		 WHERE x.user_id = ? ORDER BY s.starts_at, s.id`, userID)
 	return shows, storeErr("subscribed shows", err)
@@ -51,7 +52,7 @@ func (db *DB) IsSubscribed(ctx context.Context, showID, userID uuid.UUID) (bool,
 
 // Notices lists the user's notices, newest first.
 func (db *DB) Notices(ctx context.Context, userID uuid.UUID, limit int) ([]show.Notice, error) {
-	_, limit = page(0, limit)
+	_, limit = sqlstore.Page(0, limit)
 	list, err := queryAll(ctx, db.r, func(r row) (*show.Notice, error) {
 		var n show.Notice
 		return &n, r.Scan(&n.ID, &n.UserID, &n.ShowID, &n.Kind, &n.Text, asTime(&n.CreatedAt))

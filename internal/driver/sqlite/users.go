@@ -11,26 +11,13 @@ import (
 
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
 // userCols selects a user with its roles and brand links; u is users.
 const userCols = `u.id, u.email, u.display_name, u.avatar_url, u.created_at,
 	(SELECT json_group_array(r.role) FROM user_roles r WHERE r.user_id = u.id),
 	(SELECT json_group_array(a.brand_id ORDER BY a.position, a.brand_id) FROM brand_admins a WHERE a.user_id = u.id)`
-
-// scanUser reads userCols, then extra.
-func scanUser(r row, extra ...any) (*account.User, error) {
-	var u account.User
-	dest := append([]any{&u.ID, &u.Email, &u.DisplayName, &u.AvatarURL, asTime(&u.CreatedAt), asJSON(&u.Roles), asJSON(&u.BrandIDs)}, extra...)
-	if err := r.Scan(dest...); err != nil {
-		return nil, err
-	}
-	// Roles in the order of increasing power, as account.Roles lists them.
-	slices.SortFunc(u.Roles, func(a, b account.Role) int {
-		return slices.Index(account.Roles, a) - slices.Index(account.Roles, b)
-	})
-	return &u, nil
-}
 
 // emailKey is the form emails are unique and looked up in.
 func emailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
@@ -99,7 +86,7 @@ func (db *DB) CreateUser(ctx context.Context, u *account.User, passwordHash stri
 
 // UserByID returns the user with the given ID.
 func (db *DB) UserByID(ctx context.Context, id uuid.UUID) (*account.User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = ?`, id))
+	u, err := scan.User(db.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = ?`, id))
 	if err != nil {
 		return nil, storeErr("user by id", noRows(err, "user"))
 	}
@@ -110,7 +97,7 @@ func (db *DB) UserByID(ctx context.Context, id uuid.UUID) (*account.User, error)
 // stored password hash.
 func (db *DB) UserByEmail(ctx context.Context, email string) (*account.User, string, error) {
 	var hash string
-	u, err := scanUser(db.r.QueryRowContext(ctx,
+	u, err := scan.User(db.r.QueryRowContext(ctx,
 		`SELECT `+userCols+`, u.password_hash FROM users u WHERE u.email_key = ?`, emailKey(email)), &hash)
 	if err != nil {
 		return nil, "", storeErr("user by email", noRows(err, "user"))
@@ -147,22 +134,10 @@ func (db *DB) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, 
 // ListUsers lists users in creation order. A limit of 0 or less means 50;
 // no page holds more than 200.
 func (db *DB) ListUsers(ctx context.Context, offset, limit int) ([]account.User, error) {
-	offset, limit = page(offset, limit)
-	users, err := queryAll(ctx, db.r, func(r row) (*account.User, error) { return scanUser(r) },
+	offset, limit = sqlstore.Page(offset, limit)
+	users, err := queryAll(ctx, db.r, func(r row) (*account.User, error) { return scan.User(r) },
 		`SELECT `+userCols+` FROM users u ORDER BY u.created_at, u.seq LIMIT ? OFFSET ?`, limit, offset)
 	return users, storeErr("list users", err)
-}
-
-// credCols selects a credential, as scanCredential reads it.
-const credCols = `hash, id, user_id, kind, name, created_at, expires_at, last_used_at`
-
-func scanCredential(r row) (*account.Credential, error) {
-	var c account.Credential
-	if err := r.Scan(&c.Hash, &c.ID, &c.UserID, &c.Kind, &c.Name, asTime(&c.CreatedAt), asTime(&c.ExpiresAt),
-		asNullTime(&c.LastUsedAt)); err != nil {
-		return nil, err
-	}
-	return &c, nil
 }
 
 // CreateCredential stores a session or token. A credential for a missing
@@ -176,8 +151,8 @@ func (db *DB) CreateCredential(ctx context.Context, c *account.Credential) error
 
 // CredentialByHash returns the credential unless it is missing or expired at now.
 func (db *DB) CredentialByHash(ctx context.Context, hash string, now time.Time) (*account.Credential, error) {
-	c, err := scanCredential(db.r.QueryRowContext(ctx,
-		`SELECT `+credCols+` FROM credentials WHERE hash = ? AND expires_at > ?`, hash, micros(now)))
+	c, err := scan.Credential(db.r.QueryRowContext(ctx,
+		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE hash = ? AND expires_at > ?`, hash, micros(now)))
 	if err != nil {
 		return nil, storeErr("credential by hash", noRows(err, "credential"))
 	}
@@ -188,7 +163,7 @@ func (db *DB) CredentialByHash(ctx context.Context, hash string, now time.Time) 
 // expired at now, and its user, in one query.
 func (db *DB) CredentialWithUser(ctx context.Context, hash string, now time.Time) (*account.Credential, *account.User, error) {
 	var c account.Credential
-	u, err := scanUser(db.r.QueryRowContext(ctx,
+	u, err := scan.User(db.r.QueryRowContext(ctx,
 		`SELECT `+userCols+`, c.hash, c.id, c.user_id, c.kind, c.name, c.created_at, c.expires_at, c.last_used_at
 		 FROM credentials c JOIN users u ON u.id = c.user_id WHERE c.hash = ? AND c.expires_at > ?`, hash, micros(now)),
 		&c.Hash, &c.ID, &c.UserID, &c.Kind, &c.Name, asTime(&c.CreatedAt), asTime(&c.ExpiresAt), asNullTime(&c.LastUsedAt))
@@ -200,8 +175,8 @@ func (db *DB) CredentialWithUser(ctx context.Context, hash string, now time.Time
 
 // CredentialByID returns the credential unless it is missing or expired at now.
 func (db *DB) CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (*account.Credential, error) {
-	c, err := scanCredential(db.r.QueryRowContext(ctx,
-		`SELECT `+credCols+` FROM credentials WHERE id = ? AND expires_at > ?`, id, micros(now)))
+	c, err := scan.Credential(db.r.QueryRowContext(ctx,
+		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE id = ? AND expires_at > ?`, id, micros(now)))
 	if err != nil {
 		return nil, storeErr("credential by id", noRows(err, "credential"))
 	}
@@ -210,8 +185,8 @@ func (db *DB) CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (
 
 // CredentialsByUser lists the user's credentials unexpired at now, newest first.
 func (db *DB) CredentialsByUser(ctx context.Context, userID uuid.UUID, now time.Time) ([]account.Credential, error) {
-	creds, err := queryAll(ctx, db.r, scanCredential,
-		`SELECT `+credCols+` FROM credentials WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id`,
+	creds, err := queryAll(ctx, db.r, scan.Credential,
+		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id`,
 		userID, micros(now))
 	return creds, storeErr("credentials by user", err)
 }
@@ -237,7 +212,7 @@ func (db *DB) CredentialUsers(ctx context.Context, ids []uuid.UUID, now time.Tim
 		}
 		for rows.Next() {
 			var id uuid.UUID
-			u, err := scanUser(rows, &id)
+			u, err := scan.User(rows, &id)
 			if err != nil {
 				rows.Close()
 				return nil, storeErr("credential users", err)

@@ -8,22 +8,14 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/wallet"
 )
 
-const addressCols = `id, user_id, name, line1, line2, city, region, postal_code, country, phone, created_at, used_at`
-
-func scanAddress(r row) (*wallet.Address, error) {
-	var a wallet.Address
-	sh := &a.Shipping
-	return &a, r.Scan(&a.ID, &a.UserID, &sh.Name, &sh.Line1, &sh.Line2, &sh.City, &sh.Region, &sh.PostalCode, &sh.Country, &sh.Phone,
-		asTime(&a.CreatedAt), asTime(&a.UsedAt))
-}
-
 // Addresses lists the account's address book, the most recently used first.
 func (db *DB) Addresses(ctx context.Context, userID uuid.UUID) ([]wallet.Address, error) {
-	list, err := queryAll(ctx, db.r, scanAddress,
-		`SELECT `+addressCols+` FROM addresses WHERE user_id = ? ORDER BY used_at DESC, seq DESC`, userID)
+	list, err := queryAll(ctx, db.r, scan.Address,
+		`SELECT `+sqlstore.AddressCols+` FROM addresses WHERE user_id = ? ORDER BY used_at DESC, seq DESC`, userID)
 	return list, storeErr("addresses", err)
 }
 
@@ -53,7 +45,7 @@ func (db *DB) SaveAddress(ctx context.Context, a *wallet.Address, max int) (*wal
 				return refErr(err, "user")
 			}
 		}
-		out, err = scanAddress(tx.QueryRowContext(ctx, `SELECT `+addressCols+` FROM addresses WHERE user_id = ? AND dedup_key = ?`, a.UserID, key))
+		out, err = scan.Address(tx.QueryRowContext(ctx, `SELECT `+sqlstore.AddressCols+` FROM addresses WHERE user_id = ? AND dedup_key = ?`, a.UserID, key))
 		return err
 	})
 	return out, err
@@ -64,8 +56,8 @@ func (db *DB) UseAddress(ctx context.Context, userID, id uuid.UUID, at time.Time
 	var out *wallet.Address
 	err := db.write(ctx, "use address", func(tx *sql.Tx) error {
 		var err error
-		out, err = scanAddress(tx.QueryRowContext(ctx, `UPDATE addresses SET used_at = max(used_at, ?) WHERE user_id = ? AND id = ?
-			RETURNING `+addressCols, micros(at), userID, id))
+		out, err = scan.Address(tx.QueryRowContext(ctx, `UPDATE addresses SET used_at = max(used_at, ?) WHERE user_id = ? AND id = ?
+			RETURNING `+sqlstore.AddressCols, micros(at), userID, id))
 		return noRows(err, "address")
 	})
 	return out, err
