@@ -13,9 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -26,6 +28,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
@@ -142,94 +145,6 @@ func (db *DB) Version(ctx context.Context) (int64, error) {
 	return v, nil
 }
 
-// violation says what a broken constraint means to a user.
-type violation struct {
-	code apperr.Code
-	msg  string
-}
-
-// constraints maps the constraint names of the schema (see migrations/) to
-// application errors. A constraint missing here falls back on its SQLSTATE
-// class in storeErr.
-var constraints = map[string]violation{
-	"users_pkey":               {apperr.Conflict, "user already exists"},
-	"users_email_key":          {apperr.Conflict, "email already registered"},
-	"user_roles_user_fkey":     {apperr.NotFound, "user not found"},
-	"user_roles_role_check":    {apperr.Invalid, "unknown role"},
-	"credentials_pkey":         {apperr.Conflict, "credential already exists"},
-	"credentials_user_fkey":    {apperr.NotFound, "user not found"},
-	"credentials_kind_check":   {apperr.Invalid, "unknown credential kind"},
-	"brands_pkey":              {apperr.Conflict, "brand already exists"},
-	"brands_slug_key":          {apperr.Conflict, "brand slug already taken"},
-	"brand_admins_brand_fkey":  {apperr.NotFound, "brand not found"},
-	"brand_admins_user_fkey":   {apperr.NotFound, "user not found"},
-	"shows_pkey":               {apperr.Conflict, "show already exists"},
-	"shows_brand_fkey":         {apperr.NotFound, "brand not found"},
-	"shows_kind_check":         {apperr.Invalid, "unknown show kind"},
-	"shows_visibility_check":   {apperr.Invalid, "unknown show visibility"},
-	"shows_state_check":        {apperr.Invalid, "unknown show state"},
-	"shows_hold_seconds_check": {apperr.Invalid, "hold time cannot be negative"},
-	"shows_time_check":         {apperr.Invalid, "a show cannot end before it starts"},
-	"show_hosts_show_fkey":     {apperr.NotFound, "show not found"},
-	"show_hosts_user_fkey":     {apperr.NotFound, "host not found"},
-	"products_pkey":            {apperr.Conflict, "product already exists"},
-	"products_brand_fkey":      {apperr.NotFound, "brand not found"},
-	"skus_pkey":                {apperr.Conflict, "SKU already exists"},
-	"skus_brand_code_key":      {apperr.Conflict, "SKU code already used by this brand"},
-	"skus_product_fkey":        {apperr.NotFound, "product not found"},
-	"skus_price_check":         {apperr.Invalid, "price cannot be negative"},
-	"skus_currency_check":      {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
-	"skus_stock_check":         {apperr.Conflict, "stock on hand cannot go below sold plus held units"},
-	"offers_pkey":              {apperr.Conflict, "offer already exists"},
-	"offers_show_fkey":         {apperr.NotFound, "show not found"},
-	"offers_sku_fkey":          {apperr.NotFound, "SKU not found"},
-	"offers_price_check":       {apperr.Invalid, "price cannot be negative"},
-	"offers_currency_check":    {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
-	"offers_counts_check":      {apperr.Invalid, "allocation and per-customer limit cannot be negative"},
-	"offers_stock_check":       {apperr.Conflict, "sold plus held units cannot exceed the allocation"},
-	"offers_drop_window_check": {apperr.Invalid, "a drop cannot close before it opens"},
-
-	"reservations_pkey":           {apperr.Conflict, "reservation already exists"},
-	"reservations_offer_fkey":     {apperr.NotFound, "offer not found"},
-	"reservations_show_fkey":      {apperr.NotFound, "show not found"},
-	"reservations_sku_fkey":       {apperr.NotFound, "SKU not found"},
-	"reservations_user_fkey":      {apperr.NotFound, "user not found"},
-	"reservations_quantity_check": {apperr.Invalid, "quantity must be positive"},
-	"reservations_price_check":    {apperr.Invalid, "price cannot be negative"},
-	"reservations_currency_check": {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
-	"reservations_state_check":    {apperr.Invalid, "unknown reservation state"},
-	"orders_pkey":                 {apperr.Conflict, "order already exists"},
-	"orders_reservation_key":      {apperr.Conflict, "the reservation already has an order"},
-	"orders_user_fkey":            {apperr.NotFound, "user not found"},
-	"orders_reservation_fkey":     {apperr.NotFound, "reservation not found"},
-	"orders_offer_fkey":           {apperr.NotFound, "offer not found"},
-	"orders_show_fkey":            {apperr.NotFound, "show not found"},
-	"orders_sku_fkey":             {apperr.NotFound, "SKU not found"},
-	"orders_brand_fkey":           {apperr.NotFound, "brand not found"},
-	"orders_quantity_check":       {apperr.Invalid, "quantity must be positive"},
-	"orders_price_check":          {apperr.Invalid, "price cannot be negative"},
-	"orders_currency_check":       {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
-	"orders_state_check":          {apperr.Invalid, "unknown order state"},
-	"idempotency_keys_user_fkey":  {apperr.NotFound, "user not found"},
-
-	"show_bans_show_fkey":            {apperr.NotFound, "show not found"},
-	"show_bans_user_fkey":            {apperr.NotFound, "user not found"},
-	"chat_deletions_show_fkey":       {apperr.NotFound, "show not found"},
-	"show_mutes_show_fkey":           {apperr.NotFound, "show not found"},
-	"show_mutes_user_fkey":           {apperr.NotFound, "user not found"},
-	"brand_blocked_words_brand_fkey": {apperr.NotFound, "brand not found"},
-
-	"addresses_user_fkey":       {apperr.NotFound, "user not found"},
-	"payment_methods_user_fkey": {apperr.NotFound, "user not found"},
-	"buyer_privacy_user_fkey":   {apperr.NotFound, "user not found"},
-	"brand_follows_brand_fkey":  {apperr.NotFound, "brand not found"},
-	"brand_follows_user_fkey":   {apperr.NotFound, "user not found"},
-	"coupons_code_key":          {apperr.Conflict, "this brand already has a coupon with this code"},
-	"coupons_kind_check":        {apperr.Invalid, "kind must be percent or amount"},
-	"coupons_uses_check":        {apperr.Gone, "this coupon has been used up"},
-	"coupons_spent_check":       {apperr.Gone, "this coupon has been used up"},
-}
-
 // storeErr turns err into an *apperr.Error when it is one a user can act on
 // (a duplicate, a missing reference, a broken invariant), and otherwise wraps
 // it as an internal error of op.
@@ -243,8 +158,8 @@ func storeErr(op string, err error) error {
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		if v, ok := constraints[pe.ConstraintName]; ok {
-			return apperr.Wrap(v.code, err, v.msg)
+		if v, ok := sqlstore.Constraints[pe.ConstraintName]; ok {
+			return apperr.Wrap(v.Code, err, v.Msg)
 		}
 		switch pe.Code {
 		case "23505": // unique_violation
@@ -267,4 +182,37 @@ func notFound(op, thing string, err error) error {
 		return apperr.Errorf(apperr.NotFound, "%s not found", thing)
 	}
 	return storeErr(op, err)
+}
+
+// scan reads the shared column lists: pgx scans times, JSON documents and
+// arrays itself; times come out in UTC.
+var scan = sqlstore.Scanner{
+	Time:     func(t *time.Time) any { return utcTime{t} },
+	NullTime: func(t **time.Time) any { return nullUTCTime{t} },
+	JSON:     func(v any) any { return v },
+	List:     func(v any) any { return v },
+}
+
+// utcTime scans a timestamptz into a UTC time.
+type utcTime struct{ t *time.Time }
+
+func (d utcTime) ScanTimestamptz(v pgtype.Timestamptz) error {
+	if !v.Valid {
+		return errors.New("timestamp is NULL")
+	}
+	*d.t = v.Time.UTC()
+	return nil
+}
+
+// nullUTCTime scans a nullable timestamptz into a UTC time, or nil for NULL.
+type nullUTCTime struct{ t **time.Time }
+
+func (d nullUTCTime) ScanTimestamptz(v pgtype.Timestamptz) error {
+	if !v.Valid {
+		*d.t = nil
+		return nil
+	}
+	t := v.Time.UTC()
+	*d.t = &t
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
 // Draws (checkout.DrawStore). An entry increments the draw's entry count
@@ -17,39 +18,6 @@ import (
 // updates the same row: the row lock orders every entry before or after the
 // claim, and an entry that waited re-reads the row and finds it closing. So
 // the list a claim reads is final, on any number of nodes.
-
-const (
-	drawCols = `id, show_id, offer_id, units, state, seed, commitment, opens_at, closes_at, claimed_at, attempts,
-		drawn_at, entries, created_by, giveaway, eligibility, prize_coupon_id`
-	drawEntryCols = `id, draw_id, user_id, seq, created_at, rank, reservation_id`
-)
-
-func scanDraw(r pgx.Row) (*checkout.Draw, error) {
-	var d checkout.Draw
-	var state, eligibility string
-	err := r.Scan(&d.ID, &d.ShowID, &d.OfferID, &d.Units, &state, &d.Seed, &d.Commitment, &d.OpensAt, &d.ClosesAt,
-		&d.ClaimedAt, &d.Attempts, &d.DrawnAt, &d.Entries, &d.CreatedBy, &d.Giveaway, &eligibility, &d.PrizeCouponID)
-	if err != nil {
-		return nil, err
-	}
-	d.State, d.Eligibility = checkout.DrawState(state), checkout.Eligibility(eligibility)
-	d.OpensAt, d.ClosesAt = d.OpensAt.UTC(), d.ClosesAt.UTC()
-	for _, t := range []*time.Time{d.ClaimedAt, d.DrawnAt} {
-		if t != nil {
-			*t = t.UTC()
-		}
-	}
-	return &d, nil
-}
-
-func scanDrawEntry(r pgx.Row) (*checkout.DrawEntry, error) {
-	var e checkout.DrawEntry
-	if err := r.Scan(&e.ID, &e.DrawID, &e.UserID, &e.Seq, &e.CreatedAt, &e.Rank, &e.ReservationID); err != nil {
-		return nil, err
-	}
-	e.CreatedAt = e.CreatedAt.UTC()
-	return &e, nil
-}
 
 func (db *DB) CreateDraw(ctx context.Context, d *checkout.Draw) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO draws (id, show_id, offer_id, units, state, seed, commitment, opens_at,
@@ -67,7 +35,7 @@ func (db *DB) CreateDraw(ctx context.Context, d *checkout.Draw) error {
 }
 
 func (db *DB) DrawByID(ctx context.Context, id uuid.UUID) (*checkout.Draw, error) {
-	d, err := scanDraw(db.pool.QueryRow(ctx, `SELECT `+drawCols+` FROM draws WHERE id = $1`, id))
+	d, err := scan.Draw(db.pool.QueryRow(ctx, `SELECT `+sqlstore.DrawCols+` FROM draws WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("draw", "draw", err)
 	}
@@ -75,14 +43,14 @@ func (db *DB) DrawByID(ctx context.Context, id uuid.UUID) (*checkout.Draw, error
 }
 
 func (db *DB) DrawsByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Draw, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+drawCols+` FROM draws WHERE show_id = $1
+	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.DrawCols+` FROM draws WHERE show_id = $1
 		ORDER BY created_at DESC, id LIMIT 100`, showID)
-	list, err := collect(rows, err, scanDraw)
+	list, err := collect(rows, err, scan.Draw)
 	return list, storeErr("draws by show", err)
 }
 
 func (db *DB) ActiveDraw(ctx context.Context, offerID uuid.UUID) (*checkout.Draw, error) {
-	d, err := scanDraw(db.pool.QueryRow(ctx, `SELECT `+drawCols+` FROM draws
+	d, err := scan.Draw(db.pool.QueryRow(ctx, `SELECT `+sqlstore.DrawCols+` FROM draws
 		WHERE offer_id = $1 AND state IN ('open', 'closing')`, offerID))
 	if err != nil {
 		return nil, notFound("active draw", "running draw", err)
@@ -138,7 +106,7 @@ func closedOrMissing(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 }
 
 func (db *DB) EntryOf(ctx context.Context, drawID, userID uuid.UUID) (*checkout.DrawEntry, error) {
-	e, err := scanDrawEntry(db.pool.QueryRow(ctx, `SELECT `+drawEntryCols+` FROM draw_entries
+	e, err := scan.DrawEntry(db.pool.QueryRow(ctx, `SELECT `+sqlstore.DrawEntryCols+` FROM draw_entries
 		WHERE draw_id = $1 AND user_id = $2`, drawID, userID))
 	if err != nil {
 		return nil, notFound("draw entry", "draw entry", err)
@@ -147,15 +115,15 @@ func (db *DB) EntryOf(ctx context.Context, drawID, userID uuid.UUID) (*checkout.
 }
 
 func (db *DB) DrawEntries(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+drawEntryCols+` FROM draw_entries WHERE draw_id = $1 ORDER BY seq`, drawID)
-	list, err := collect(rows, err, scanDrawEntry)
+	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.DrawEntryCols+` FROM draw_entries WHERE draw_id = $1 ORDER BY seq`, drawID)
+	list, err := collect(rows, err, scan.DrawEntry)
 	return list, storeErr("draw entries", err)
 }
 
 func (db *DB) DrawWinners(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+drawEntryCols+` FROM draw_entries
+	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.DrawEntryCols+` FROM draw_entries
 		WHERE draw_id = $1 AND rank > 0 ORDER BY rank`, drawID)
-	list, err := collect(rows, err, scanDrawEntry)
+	list, err := collect(rows, err, scan.DrawEntry)
 	return list, storeErr("draw winners", err)
 }
 
@@ -163,8 +131,8 @@ func (db *DB) EndDrawWindow(ctx context.Context, id uuid.UUID, at time.Time) (*c
 	var d *checkout.Draw
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var err error
-		d, err = scanDraw(tx.QueryRow(ctx, `UPDATE draws SET closes_at = greatest(opens_at, least(closes_at, $1))
-			WHERE id = $2 AND state = 'open' RETURNING `+drawCols, pgTime(at), id))
+		d, err = scan.Draw(tx.QueryRow(ctx, `UPDATE draws SET closes_at = greatest(opens_at, least(closes_at, $1))
+			WHERE id = $2 AND state = 'open' RETURNING `+sqlstore.DrawCols, pgTime(at), id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return closedOrMissing(ctx, tx, id)
 		}
@@ -187,9 +155,9 @@ func (db *DB) DueDraws(ctx context.Context, at, staleBefore time.Time, limit int
 }
 
 func (db *DB) ClaimDraw(ctx context.Context, id uuid.UUID, at, staleBefore time.Time) (*checkout.Draw, bool, error) {
-	d, err := scanDraw(db.pool.QueryRow(ctx, `UPDATE draws SET state = 'closing', claimed_at = $1, attempts = attempts + 1
+	d, err := scan.Draw(db.pool.QueryRow(ctx, `UPDATE draws SET state = 'closing', claimed_at = $1, attempts = attempts + 1
 		WHERE id = $2 AND closes_at <= $1 AND (state = 'open' OR (state = 'closing' AND claimed_at <= $3))
-		RETURNING `+drawCols, pgTime(at), id, pgTime(staleBefore)))
+		RETURNING `+sqlstore.DrawCols, pgTime(at), id, pgTime(staleBefore)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -203,8 +171,8 @@ func (db *DB) FinishDraw(ctx context.Context, id uuid.UUID, claimedAt time.Time,
 	var d *checkout.Draw
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var err error
-		d, err = scanDraw(tx.QueryRow(ctx, `UPDATE draws SET state = 'drawn', units = $1, drawn_at = $2
-			WHERE id = $3 AND state = 'closing' AND claimed_at = $4 RETURNING `+drawCols, units, pgTime(at), id, pgTime(claimedAt)))
+		d, err = scan.Draw(tx.QueryRow(ctx, `UPDATE draws SET state = 'drawn', units = $1, drawn_at = $2
+			WHERE id = $3 AND state = 'closing' AND claimed_at = $4 RETURNING `+sqlstore.DrawCols, units, pgTime(at), id, pgTime(claimedAt)))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return apperr.Errorf(apperr.Conflict, "another node has taken over closing this draw")
 		}

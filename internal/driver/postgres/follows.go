@@ -44,7 +44,7 @@ func (db *DB) Followers(ctx context.Context, brandID uuid.UUID) (int, error) {
 func (db *DB) Followed(ctx context.Context, userID uuid.UUID) ([]brand.Brand, error) {
 	rows, err := db.pool.Query(ctx, `SELECT b.id, b.slug, b.name, b.story, b.logo_url, b.website, b.flagship, b.created_at, b.updated_at
 		FROM brand_follows f JOIN brands b ON b.id = f.brand_id WHERE f.user_id = $1 ORDER BY f.created_at, b.slug`, userID)
-	list, err := collect(rows, err, scanBrand)
+	list, err := collect(rows, err, scan.Brand)
 	return list, storeErr("followed brands", err)
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
 // The ledger (checkout.Ledger). Every method that moves units does it in one
@@ -38,17 +39,6 @@ import (
 // conflicts with.
 
 const (
-	reservationCols = `id, offer_id, show_id, sku_id, user_id, quantity, price_minor, currency, state,
-		created_at, expires_at, updated_at`
-	orderCols = `id, user_id, reservation_id, offer_id, show_id, sku_id, brand_id, quantity,
-		unit_price_minor, total_minor, currency, state, shipping, payment_ref, created_at, updated_at,
-		coupon_id, coupon_code, discount_minor`
-	idempotencyCols = `user_id, op, key, request_hash, result, created_at`
-
-	// liveStates are the reservation states whose units count against the
-	// customer's limit: held or bought.
-	liveStates = `('held', 'ordering', 'ordered')`
-
 	// maxLedgerLimit is the largest page of orders and the largest batch of
 	// expiries.
 	maxLedgerLimit = 1000
@@ -58,63 +48,13 @@ const (
 // microsecond below.
 func pgTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
-// scanExpired reads reservationCols and whether payment was ever submitted
-// for the hold.
-func scanExpired(row pgx.Row) (*checkout.Reservation, error) {
-	var r checkout.Reservation
-	if err := row.Scan(&r.ID, &r.OfferID, &r.ShowID, &r.SKUID, &r.UserID, &r.Quantity, &r.PriceMinor, &r.Currency,
-		&r.State, &r.CreatedAt, &r.ExpiresAt, &r.UpdatedAt, &r.Checkout); err != nil {
-		return nil, err
-	}
-	r.CreatedAt, r.ExpiresAt, r.UpdatedAt = r.CreatedAt.UTC(), r.ExpiresAt.UTC(), r.UpdatedAt.UTC()
-	return &r, nil
-}
-
-func scanReservation(row pgx.Row) (*checkout.Reservation, error) {
-	var r checkout.Reservation
-	if err := row.Scan(&r.ID, &r.OfferID, &r.ShowID, &r.SKUID, &r.UserID, &r.Quantity, &r.PriceMinor, &r.Currency,
-		&r.State, &r.CreatedAt, &r.ExpiresAt, &r.UpdatedAt); err != nil {
-		return nil, err
-	}
-	r.CreatedAt, r.ExpiresAt, r.UpdatedAt = r.CreatedAt.UTC(), r.ExpiresAt.UTC(), r.UpdatedAt.UTC()
-	return &r, nil
-}
-
-func scanOrder(row pgx.Row) (*checkout.Order, error) {
-	var o checkout.Order
-	if err := row.Scan(&o.ID, &o.UserID, &o.ReservationID, &o.OfferID, &o.ShowID, &o.SKUID, &o.BrandID, &o.Quantity,
-		&o.UnitPriceMinor, &o.TotalMinor, &o.Currency, &o.State, &o.Shipping, &o.PaymentRef,
-		&o.CreatedAt, &o.UpdatedAt, &o.CouponID, &o.CouponCode, &o.DiscountMinor); err != nil {
-		return nil, err
-	}
-	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
-	return &o, nil
-}
-
-func scanIdempotency(row pgx.Row) (*checkout.Idempotency, error) {
-	var v checkout.Idempotency
-	if err := row.Scan(&v.UserID, &v.Op, &v.Key, &v.RequestHash, &v.Result, &v.CreatedAt); err != nil {
-		return nil, err
-	}
-	v.CreatedAt = v.CreatedAt.UTC()
-	return &v, nil
-}
-
-// collect scans every row of rows with scan.
-func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (*T, error)) ([]T, error) {
+// collect scans every row of rows with scan and closes rows.
+func collect[T any](rows pgx.Rows, err error, scan func(sqlstore.Row) (*T, error)) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []T{}
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *v)
-	}
-	return out, rows.Err()
+	return sqlstore.All(rows, scan)
 }
 
 // errNotHeld answers for a reservation that exists but is no longer held.
@@ -190,8 +130,8 @@ func queueMove(b *pgx.Batch, offerID, skuID uuid.UUID, held, sold int) {
 
 // ReservationByID returns the reservation with the given ID.
 func (db *DB) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Reservation, error) {
-	r, err := scanReservation(db.pool.QueryRow(ctx,
-		`SELECT `+reservationCols+` FROM reservations WHERE id = $1`, id))
+	r, err := scan.Reservation(db.pool.QueryRow(ctx,
+		`SELECT `+sqlstore.ReservationCols+` FROM reservations WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("reservation by id", "reservation", err)
 	}
@@ -206,10 +146,10 @@ func (db *DB) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) 
 		where, args = where+` AND show_id = $3`, append(args, showID)
 	}
 	rows, err := db.pool.Query(ctx,
-		`SELECT `+reservationCols+` FROM reservations
+		`SELECT `+sqlstore.ReservationCols+` FROM reservations
 		 WHERE `+where+` AND state IN ('held', 'ordering')
 		 ORDER BY expires_at, id LIMIT $1`, args...)
-	list, err := collect(rows, err, scanReservation)
+	list, err := collect(rows, err, scan.Reservation)
 	if err != nil {
 		return nil, storeErr("active reservations", err)
 	}
@@ -225,9 +165,9 @@ func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.Reservation
 	var r *checkout.Reservation
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var err error
-		r, err = scanReservation(tx.QueryRow(ctx,
+		r, err = scan.Reservation(tx.QueryRow(ctx,
 			`UPDATE reservations SET state = $2, updated_at = $3 WHERE id = $1 AND state = 'held'
-			 RETURNING `+reservationCols,
+			 RETURNING `+sqlstore.ReservationCols,
 			id, to, pgTime(now)))
 		if errors.Is(err, pgx.ErrNoRows) {
 			var exists bool
@@ -260,7 +200,7 @@ func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.Reservation
 // means 50; at most 1000 go in one call.
 func (db *DB) ExpireDue(ctx context.Context, now time.Time, limit int) ([]checkout.Reservation, error) {
 	if limit <= 0 {
-		limit = defaultLimit
+		limit = sqlstore.DefaultLimit
 	}
 	limit = min(limit, maxLedgerLimit)
 	var expired []checkout.Reservation
@@ -275,9 +215,9 @@ func (db *DB) ExpireDue(ctx context.Context, now time.Time, limit int) ([]checko
 			 )
 			 UPDATE reservations SET state = 'expired', updated_at = $1
 			 FROM due WHERE id = due.due_id
-			 RETURNING `+reservationCols+`, checkout_at IS NOT NULL`,
+			 RETURNING `+sqlstore.ReservationCols+`, checkout_at IS NOT NULL`,
 			pgTime(now), limit)
-		if expired, err = collect(rows, err, scanExpired); err != nil || len(expired) == 0 {
+		if expired, err = collect(rows, err, scan.Expired); err != nil || len(expired) == 0 {
 			return err
 		}
 		return returnUnits(ctx, tx, expired)
@@ -296,7 +236,7 @@ func (db *DB) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int
 	var n int64
 	err := db.pool.QueryRow(ctx,
 		`SELECT COALESCE(SUM(quantity), 0) FROM reservations
-		 WHERE offer_id = $1 AND user_id = $2 AND state IN `+liveStates,
+		 WHERE offer_id = $1 AND user_id = $2 AND state IN `+sqlstore.LiveStates,
 		offerID, userID).Scan(&n)
 	if err != nil {
 		return 0, storeErr("customer units", err)
@@ -309,7 +249,7 @@ func (db *DB) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int
 func (db *DB) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.UUID]int, error) {
 	rows, err := db.pool.Query(ctx,
 		`SELECT user_id, SUM(quantity) FROM reservations
-		 WHERE offer_id = $1 AND state IN `+liveStates+` GROUP BY user_id`, offerID)
+		 WHERE offer_id = $1 AND state IN `+sqlstore.LiveStates+` GROUP BY user_id`, offerID)
 	if err != nil {
 		return nil, storeErr("offer customers", err)
 	}
@@ -344,8 +284,8 @@ func (db *DB) BeginOrder(ctx context.Context, o *checkout.Order, now time.Time) 
 	now = pgTime(now)
 	o.CreatedAt, o.UpdatedAt = pgTime(o.CreatedAt), pgTime(o.UpdatedAt)
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		r, err := scanReservation(tx.QueryRow(ctx,
-			`SELECT `+reservationCols+` FROM reservations WHERE id = $1 FOR NO KEY UPDATE`, o.ReservationID))
+		r, err := scan.Reservation(tx.QueryRow(ctx,
+			`SELECT `+sqlstore.ReservationCols+` FROM reservations WHERE id = $1 FOR NO KEY UPDATE`, o.ReservationID))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return apperr.Errorf(apperr.NotFound, "reservation not found")
 		}
@@ -364,7 +304,7 @@ func (db *DB) BeginOrder(ctx context.Context, o *checkout.Order, now time.Time) 
 		}
 		b := &pgx.Batch{}
 		b.Queue(`UPDATE reservations SET state = 'ordering', updated_at = $2, checkout_at = coalesce(checkout_at, $2) WHERE id = $1`, r.ID, now)
-		b.Queue(`INSERT INTO orders (`+orderCols+`)
+		b.Queue(`INSERT INTO orders (`+sqlstore.OrderCols+`)
 			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12::jsonb, $13, $14, $15, $16, $17, $18)`,
 			o.ID, o.UserID, o.ReservationID, o.OfferID, o.ShowID, o.SKUID, o.BrandID, o.Quantity,
 			o.UnitPriceMinor, o.TotalMinor, o.Currency, string(shipping), o.PaymentRef, o.CreatedAt, o.UpdatedAt,
@@ -404,9 +344,9 @@ func (db *DB) CompletePayment(ctx context.Context, orderID uuid.UUID, paymentRef
 	var o *checkout.Order
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var err error
-		o, err = scanOrder(tx.QueryRow(ctx,
+		o, err = scan.Order(tx.QueryRow(ctx,
 			`UPDATE orders SET state = 'paid', payment_ref = $2, updated_at = $3 WHERE id = $1 AND state = 'pending'
-			 RETURNING `+orderCols,
+			 RETURNING `+sqlstore.OrderCols,
 			orderID, paymentRef, now))
 		if errors.Is(err, pgx.ErrNoRows) {
 			s, err := orderState(ctx, tx, orderID)
@@ -488,9 +428,9 @@ func (db *DB) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.
 			from = []string{}
 		}
 		var err error
-		o, err = scanOrder(tx.QueryRow(ctx,
+		o, err = scan.Order(tx.QueryRow(ctx,
 			`UPDATE orders SET state = $2, updated_at = $3 WHERE id = $1 AND state = ANY($4::text[])
-			 RETURNING `+orderCols,
+			 RETURNING `+sqlstore.OrderCols,
 			orderID, string(to), now, from))
 		if errors.Is(err, pgx.ErrNoRows) {
 			s, err := orderState(ctx, tx, orderID)
@@ -529,7 +469,7 @@ func (db *DB) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.
 
 // OrderByID returns the order with the given ID.
 func (db *DB) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, error) {
-	o, err := scanOrder(db.pool.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE id = $1`, id))
+	o, err := scan.Order(db.pool.QueryRow(ctx, `SELECT `+sqlstore.OrderCols+` FROM orders WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("order by id", "order", err)
 	}
@@ -543,7 +483,7 @@ func orderPage(offset, limit int) (int, int) {
 		offset = 0
 	}
 	if limit <= 0 {
-		limit = defaultLimit
+		limit = sqlstore.DefaultLimit
 	}
 	return offset, min(limit, maxLedgerLimit)
 }
@@ -574,7 +514,7 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 		}
 		cond("state = ANY($%d::text[])", states)
 	}
-	q := `SELECT ` + orderCols + ` FROM orders`
+	q := `SELECT ` + sqlstore.OrderCols + ` FROM orders`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
@@ -583,7 +523,7 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 	q += fmt.Sprintf(` ORDER BY created_at DESC, seq DESC LIMIT $%d OFFSET $%d`, len(args)-1, len(args))
 
 	rows, err := db.pool.Query(ctx, q, args...)
-	orders, err := collect(rows, err, scanOrder)
+	orders, err := collect(rows, err, scan.Order)
 	if err != nil {
 		return nil, storeErr("list orders", err)
 	}
@@ -595,10 +535,10 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 func (db *DB) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]checkout.Order, error) {
 	_, limit = orderPage(0, limit)
 	rows, err := db.pool.Query(ctx,
-		`SELECT `+orderCols+` FROM orders WHERE state = 'pending' AND created_at < $1
+		`SELECT `+sqlstore.OrderCols+` FROM orders WHERE state = 'pending' AND created_at < $1
 		 ORDER BY created_at, seq LIMIT $2`,
 		createdBefore, limit)
-	orders, err := collect(rows, err, scanOrder)
+	orders, err := collect(rows, err, scan.Order)
 	if err != nil {
 		return nil, storeErr("pending orders", err)
 	}
@@ -614,10 +554,10 @@ func (db *DB) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (
 	// A claim that finds the key and then loses it to a concurrent drop tries
 	// again; a key claimed and dropped over and over is not worth more.
 	for range 3 {
-		got, err := scanIdempotency(db.pool.QueryRow(ctx,
+		got, err := scan.Idempotency(db.pool.QueryRow(ctx,
 			`INSERT INTO idempotency_keys (user_id, op, key, request_hash, created_at) VALUES ($1, $2, $3, $4, $5)
 			 ON CONFLICT (user_id, op, key) DO NOTHING
-			 RETURNING `+idempotencyCols,
+			 RETURNING `+sqlstore.IdempotencyCols,
 			rec.UserID, rec.Op, rec.Key, rec.RequestHash, createdAt))
 		if err == nil {
 			return got, true, nil
@@ -639,8 +579,8 @@ func (db *DB) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (
 // LookupIdempotency returns the record for (userID, op, key); NotFound when
 // there is none.
 func (db *DB) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key string) (*checkout.Idempotency, error) {
-	rec, err := scanIdempotency(db.pool.QueryRow(ctx,
-		`SELECT `+idempotencyCols+` FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`,
+	rec, err := scan.Idempotency(db.pool.QueryRow(ctx,
+		`SELECT `+sqlstore.IdempotencyCols+` FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`,
 		userID, op, key))
 	if err != nil {
 		return nil, notFound("lookup idempotency key", "idempotency key", err)
@@ -699,8 +639,8 @@ func (db *DB) ReleaseShow(ctx context.Context, showID uuid.UUID, now time.Time) 
 		rows, err := tx.Query(ctx,
 			`UPDATE reservations SET state = 'released', updated_at = $2
 			 WHERE show_id = $1 AND state = 'held'
-			 RETURNING `+reservationCols, showID, pgTime(now))
-		released, err = collect(rows, err, scanReservation)
+			 RETURNING `+sqlstore.ReservationCols, showID, pgTime(now))
+		released, err = collect(rows, err, scan.Reservation)
 		if err != nil || len(released) == 0 {
 			return err
 		}

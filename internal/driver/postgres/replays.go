@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/replay"
 )
 
@@ -23,24 +24,9 @@ func replayErr(op string, err error) error {
 	return storeErr(op, err)
 }
 
-const recordingCols = `id, show_id, path, media_type, started_at, ended_at, duration_ms, bytes`
-
-func scanRecording(r pgx.Row) (*replay.Recording, error) {
-	var rec replay.Recording
-	if err := r.Scan(&rec.ID, &rec.ShowID, &rec.Path, &rec.MediaType, &rec.StartedAt, &rec.EndedAt, &rec.DurationMS, &rec.Bytes); err != nil {
-		return nil, err
-	}
-	rec.StartedAt = rec.StartedAt.UTC()
-	if rec.EndedAt != nil {
-		t := rec.EndedAt.UTC()
-		rec.EndedAt = &t
-	}
-	return &rec, nil
-}
-
 // AddRecording lists a new recording file.
 func (db *DB) AddRecording(ctx context.Context, r *replay.Recording) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO recordings (`+recordingCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err := db.pool.Exec(ctx, `INSERT INTO recordings (`+sqlstore.RecordingCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		r.ID, r.ShowID, r.Path, r.MediaType, r.StartedAt, r.EndedAt, r.DurationMS, r.Bytes)
 	return replayErr("add recording", err)
 }
@@ -56,22 +42,22 @@ func (db *DB) FinishRecording(ctx context.Context, id uuid.UUID, endedAt time.Ti
 
 // Recordings lists the show's recordings, the earliest first.
 func (db *DB) Recordings(ctx context.Context, showID uuid.UUID) ([]replay.Recording, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+recordingCols+` FROM recordings WHERE show_id = $1 ORDER BY started_at, id`, showID)
-	list, err := collect(rows, err, scanRecording)
+	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.RecordingCols+` FROM recordings WHERE show_id = $1 ORDER BY started_at, id`, showID)
+	list, err := collect(rows, err, scan.Recording)
 	return list, storeErr("recordings", err)
 }
 
 // UnfinishedRecordings lists the recordings not finished yet.
 func (db *DB) UnfinishedRecordings(ctx context.Context) ([]replay.Recording, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+recordingCols+` FROM recordings WHERE ended_at IS NULL ORDER BY started_at, id`)
-	list, err := collect(rows, err, scanRecording)
+	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.RecordingCols+` FROM recordings WHERE ended_at IS NULL ORDER BY started_at, id`)
+	list, err := collect(rows, err, scan.Recording)
 	return list, storeErr("unfinished recordings", err)
 }
 
 // DeleteRecordings forgets the show's recordings and returns them.
 func (db *DB) DeleteRecordings(ctx context.Context, showID uuid.UUID) ([]replay.Recording, error) {
-	rows, err := db.pool.Query(ctx, `DELETE FROM recordings WHERE show_id = $1 RETURNING `+recordingCols, showID)
-	list, err := collect(rows, err, scanRecording)
+	rows, err := db.pool.Query(ctx, `DELETE FROM recordings WHERE show_id = $1 RETURNING `+sqlstore.RecordingCols, showID)
+	list, err := collect(rows, err, scan.Recording)
 	return list, storeErr("delete recordings", err)
 }
 
@@ -86,7 +72,7 @@ func (db *DB) AddMark(ctx context.Context, m replay.Mark) error {
 // Marks returns the show's timeline in time order.
 func (db *DB) Marks(ctx context.Context, showID uuid.UUID) ([]replay.Mark, error) {
 	rows, err := db.pool.Query(ctx, `SELECT at, type, offer_id FROM replay_marks WHERE show_id = $1 ORDER BY at, seq`, showID)
-	list, err := collect(rows, err, func(r pgx.Row) (*replay.Mark, error) {
+	list, err := collect(rows, err, func(r sqlstore.Row) (*replay.Mark, error) {
 		m := replay.Mark{ShowID: showID}
 		var offer uuid.NullUUID
 		if err := r.Scan(&m.At, &m.Type, &offer); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
@@ -20,27 +21,6 @@ const showCols = `s.id, s.brand_id, s.title, s.description, s.kind, s.visibility
 	s.starts_at, s.ends_at, s.time_zone, s.hold_seconds, s.cover_url, s.created_at, s.updated_at,
 	ARRAY(SELECT h.user_id FROM show_hosts h WHERE h.show_id = s.id ORDER BY h.position, h.user_id),
 	ARRAY(SELECT d.day FROM pavilion_days d WHERE d.show_id = s.id ORDER BY d.day)`
-
-func scanShow(row pgx.Row) (*show.Show, error) {
-	var (
-		s                       show.Show
-		kind, visibility, state string
-	)
-	if err := row.Scan(&s.ID, &s.BrandID, &s.Title, &s.Description, &kind, &visibility, &state,
-		&s.StartsAt, &s.EndsAt, &s.TimeZone, &s.HoldSeconds, &s.CoverURL, &s.CreatedAt, &s.UpdatedAt, &s.HostIDs, &s.Days); err != nil {
-		return nil, err
-	}
-	s.Kind, s.Visibility, s.State = show.Kind(kind), show.Visibility(visibility), show.State(state)
-	s.StartsAt, s.EndsAt = s.StartsAt.UTC(), s.EndsAt.UTC()
-	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
-	if s.HostIDs == nil {
-		s.HostIDs = []uuid.UUID{}
-	}
-	if len(s.Days) == 0 {
-		s.Days = nil
-	}
-	return &s, nil
-}
 
 // writeHosts replaces the hosts of show id inside tx, keeping their order.
 // A host that is no user is NotFound.
@@ -135,7 +115,7 @@ func lockShow(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*show.Show, error) 
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM shows WHERE id = $1 FOR UPDATE`, id); err != nil {
 		return nil, err
 	}
-	sh, err := scanShow(tx.QueryRow(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, id))
+	sh, err := scan.Show(tx.QueryRow(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.Errorf(apperr.NotFound, "show not found")
 	}
@@ -162,7 +142,7 @@ func (db *DB) CreateShow(ctx context.Context, s *show.Show) error {
 
 // ShowByID returns the show with the given ID.
 func (db *DB) ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, error) {
-	s, err := scanShow(db.pool.QueryRow(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, id))
+	s, err := scan.Show(db.pool.QueryRow(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, id))
 	if err != nil {
 		return nil, notFound("show by id", "show", err)
 	}
@@ -201,7 +181,7 @@ func (db *DB) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error)
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	offset, limit := page(f.Offset, f.Limit)
+	offset, limit := sqlstore.Page(f.Offset, f.Limit)
 	switch {
 	case f.Newest:
 		q += ` ORDER BY s.starts_at DESC, s.id DESC`
@@ -213,7 +193,7 @@ func (db *DB) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error)
 	q += ` OFFSET ` + arg(offset) + ` LIMIT ` + arg(limit)
 
 	rows, err := db.pool.Query(ctx, q, args...)
-	shows, err := collect(rows, err, scanShow)
+	shows, err := collect(rows, err, scan.Show)
 	if err != nil {
 		return nil, storeErr("list shows", err)
 	}
@@ -286,7 +266,7 @@ func (db *DB) Transition(ctx context.Context, id uuid.UUID, to show.State, at ti
 				return err
 			}
 		}
-		out, err = scanShow(tx.QueryRow(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, id))
+		out, err = scan.Show(tx.QueryRow(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, id))
 		return err
 	})
 	if err != nil {

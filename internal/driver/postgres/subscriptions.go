@@ -6,10 +6,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
@@ -39,7 +39,7 @@ func (db *DB) Subscribed(ctx context.Context, userID uuid.UUID) ([]show.Show, er
 	rows, err := db.pool.Query(ctx,
 		`SELECT `+showCols+` FROM show_subscriptions x JOIN shows s ON s.id = x.show_id
 		 WHERE x.user_id = $1 ORDER BY s.starts_at, s.id`, userID)
-	shows, err := collect(rows, err, scanShow)
+	shows, err := collect(rows, err, scan.Show)
 	if err != nil {
 		return nil, storeErr("subscribed shows", err)
 	}
@@ -56,11 +56,11 @@ func (db *DB) IsSubscribed(ctx context.Context, showID, userID uuid.UUID) (bool,
 
 // Notices lists the user's notices, newest first.
 func (db *DB) Notices(ctx context.Context, userID uuid.UUID, limit int) ([]show.Notice, error) {
-	_, limit = page(0, limit)
+	_, limit = sqlstore.Page(0, limit)
 	rows, err := db.pool.Query(ctx,
 		`SELECT id, user_id, show_id, kind, text, created_at FROM notices
 		 WHERE user_id = $1 ORDER BY created_at DESC, seq DESC LIMIT $2`, userID, limit)
-	list, err := collect(rows, err, func(r pgx.Row) (*show.Notice, error) {
+	list, err := collect(rows, err, func(r sqlstore.Row) (*show.Notice, error) {
 		var n show.Notice
 		if err := r.Scan(&n.ID, &n.UserID, &n.ShowID, &n.Kind, &n.Text, &n.CreatedAt); err != nil {
 			return nil, err

@@ -12,54 +12,13 @@ import (
 
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
-
-// Default and largest page sizes of listings.
-const (
-	defaultLimit = 50
-	maxLimit     = 200
-)
-
-// page normalises an offset and a limit: a limit of 0 or less means the
-// default, and no page is larger than maxLimit.
-func page(offset, limit int) (int, int) {
-	if offset < 0 {
-		offset = 0
-	}
-	if limit <= 0 {
-		limit = defaultLimit
-	}
-	return offset, min(limit, maxLimit)
-}
 
 // userCols selects a user with its roles and brand links; u is users.
 const userCols = `u.id, u.email, u.display_name, u.avatar_url, u.created_at,
 	ARRAY(SELECT r.role FROM user_roles r WHERE r.user_id = u.id),
 	ARRAY(SELECT a.brand_id FROM brand_admins a WHERE a.user_id = u.id ORDER BY a.position, a.brand_id)`
-
-func scanUser(row pgx.Row, extra ...any) (*account.User, error) {
-	var (
-		u     account.User
-		roles []string
-	)
-	dest := append([]any{&u.ID, &u.Email, &u.DisplayName, &u.AvatarURL, &u.CreatedAt, &roles, &u.BrandIDs}, extra...)
-	if err := row.Scan(dest...); err != nil {
-		return nil, err
-	}
-	u.CreatedAt = u.CreatedAt.UTC()
-	u.Roles = make([]account.Role, 0, len(roles))
-	for _, r := range roles {
-		u.Roles = append(u.Roles, account.Role(r))
-	}
-	// Roles in the order of increasing power, as account.Roles lists them.
-	slices.SortFunc(u.Roles, func(a, b account.Role) int {
-		return slices.Index(account.Roles, a) - slices.Index(account.Roles, b)
-	})
-	if u.BrandIDs == nil {
-		u.BrandIDs = []uuid.UUID{}
-	}
-	return &u, nil
-}
 
 // roleStrings checks and de-duplicates roles, keeping their order.
 func roleStrings(roles []account.Role) ([]string, error) {
@@ -131,7 +90,7 @@ func (db *DB) CreateUser(ctx context.Context, u *account.User, passwordHash stri
 
 // UserByID returns the user with the given ID.
 func (db *DB) UserByID(ctx context.Context, id uuid.UUID) (*account.User, error) {
-	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = $1`, id))
+	u, err := scan.User(db.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = $1`, id))
 	if err != nil {
 		return nil, notFound("user by id", "user", err)
 	}
@@ -142,7 +101,7 @@ func (db *DB) UserByID(ctx context.Context, id uuid.UUID) (*account.User, error)
 // stored password hash.
 func (db *DB) UserByEmail(ctx context.Context, email string) (*account.User, string, error) {
 	var hash string
-	u, err := scanUser(db.pool.QueryRow(ctx,
+	u, err := scan.User(db.pool.QueryRow(ctx,
 		`SELECT `+userCols+`, u.password_hash FROM users u WHERE lower(u.email) = lower($1)`,
 		email), &hash)
 	if err != nil {
@@ -195,34 +154,14 @@ func (db *DB) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, 
 // ListUsers lists users in creation order. A limit of 0 or less means 50;
 // no page holds more than 200.
 func (db *DB) ListUsers(ctx context.Context, offset, limit int) ([]account.User, error) {
-	offset, limit = page(offset, limit)
+	offset, limit = sqlstore.Page(offset, limit)
 	rows, err := db.pool.Query(ctx,
 		`SELECT `+userCols+` FROM users u ORDER BY u.created_at, u.seq OFFSET $1 LIMIT $2`, offset, limit)
-	users, err := collect(rows, err, func(r pgx.Row) (*account.User, error) { return scanUser(r) })
+	users, err := collect(rows, err, func(r sqlstore.Row) (*account.User, error) { return scan.User(r) })
 	if err != nil {
 		return nil, storeErr("list users", err)
 	}
 	return users, nil
-}
-
-// credCols selects a credential, as scanCredential reads it.
-const credCols = `hash, id, user_id, kind, name, created_at, expires_at, last_used_at`
-
-func scanCredential(row pgx.Row) (*account.Credential, error) {
-	var (
-		c    account.Credential
-		kind string
-	)
-	if err := row.Scan(&c.Hash, &c.ID, &c.UserID, &kind, &c.Name, &c.CreatedAt, &c.ExpiresAt, &c.LastUsedAt); err != nil {
-		return nil, err
-	}
-	c.Kind = account.CredentialKind(kind)
-	c.CreatedAt, c.ExpiresAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC()
-	if c.LastUsedAt != nil {
-		t := c.LastUsedAt.UTC()
-		c.LastUsedAt = &t
-	}
-	return &c, nil
 }
 
 // CreateCredential stores a session or token. A credential for a missing
@@ -236,8 +175,8 @@ func (db *DB) CreateCredential(ctx context.Context, c *account.Credential) error
 
 // CredentialByHash returns the credential unless it is missing or expired at now.
 func (db *DB) CredentialByHash(ctx context.Context, hash string, now time.Time) (*account.Credential, error) {
-	c, err := scanCredential(db.pool.QueryRow(ctx,
-		`SELECT `+credCols+` FROM credentials WHERE hash = $1 AND expires_at > $2`, hash, now))
+	c, err := scan.Credential(db.pool.QueryRow(ctx,
+		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE hash = $1 AND expires_at > $2`, hash, now))
 	if err != nil {
 		return nil, notFound("credential by hash", "credential", err)
 	}
@@ -251,7 +190,7 @@ func (db *DB) CredentialWithUser(ctx context.Context, hash string, now time.Time
 		c    account.Credential
 		kind string
 	)
-	u, err := scanUser(db.pool.QueryRow(ctx,
+	u, err := scan.User(db.pool.QueryRow(ctx,
 		`SELECT `+userCols+`, c.hash, c.id, c.user_id, c.kind, c.name, c.created_at, c.expires_at, c.last_used_at
 		 FROM credentials c JOIN users u ON u.id = c.user_id WHERE c.hash = $1 AND c.expires_at > $2`, hash, now),
 		&c.Hash, &c.ID, &c.UserID, &kind, &c.Name, &c.CreatedAt, &c.ExpiresAt, &c.LastUsedAt)
@@ -269,8 +208,8 @@ func (db *DB) CredentialWithUser(ctx context.Context, hash string, now time.Time
 
 // CredentialByID returns the credential unless it is missing or expired at now.
 func (db *DB) CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (*account.Credential, error) {
-	c, err := scanCredential(db.pool.QueryRow(ctx,
-		`SELECT `+credCols+` FROM credentials WHERE id = $1 AND expires_at > $2`, id, now))
+	c, err := scan.Credential(db.pool.QueryRow(ctx,
+		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE id = $1 AND expires_at > $2`, id, now))
 	if err != nil {
 		return nil, notFound("credential by id", "credential", err)
 	}
@@ -280,14 +219,14 @@ func (db *DB) CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (
 // CredentialsByUser lists the user's credentials unexpired at now, newest first.
 func (db *DB) CredentialsByUser(ctx context.Context, userID uuid.UUID, now time.Time) ([]account.Credential, error) {
 	rows, err := db.pool.Query(ctx,
-		`SELECT `+credCols+` FROM credentials WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id`, userID, now)
+		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id`, userID, now)
 	if err != nil {
 		return nil, storeErr("credentials by user", err)
 	}
 	defer rows.Close()
 	out := []account.Credential{}
 	for rows.Next() {
-		c, err := scanCredential(rows)
+		c, err := scan.Credential(rows)
 		if err != nil {
 			return nil, storeErr("credentials by user", err)
 		}
@@ -311,7 +250,7 @@ func (db *DB) CredentialUsers(ctx context.Context, ids []uuid.UUID, now time.Tim
 	defer rows.Close()
 	for rows.Next() {
 		var id uuid.UUID
-		u, err := scanUser(rows, &id)
+		u, err := scan.User(rows, &id)
 		if err != nil {
 			return nil, storeErr("credential users", err)
 		}

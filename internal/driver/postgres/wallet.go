@@ -9,26 +9,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/wallet"
 )
 
-const addressCols = `id, user_id, name, line1, line2, city, region, postal_code, country, phone, created_at, used_at`
-
-func scanAddress(r pgx.Row) (*wallet.Address, error) {
-	var a wallet.Address
-	sh := &a.Shipping
-	if err := r.Scan(&a.ID, &a.UserID, &sh.Name, &sh.Line1, &sh.Line2, &sh.City, &sh.Region, &sh.PostalCode, &sh.Country, &sh.Phone,
-		&a.CreatedAt, &a.UsedAt); err != nil {
-		return nil, err
-	}
-	a.CreatedAt, a.UsedAt = a.CreatedAt.UTC(), a.UsedAt.UTC()
-	return &a, nil
-}
-
 // Addresses lists the account's address book, the most recently used first.
 func (db *DB) Addresses(ctx context.Context, userID uuid.UUID) ([]wallet.Address, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+addressCols+` FROM addresses WHERE user_id = $1 ORDER BY used_at DESC, seq DESC`, userID)
-	list, err := collect(rows, err, scanAddress)
+	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.AddressCols+` FROM addresses WHERE user_id = $1 ORDER BY used_at DESC, seq DESC`, userID)
+	list, err := collect(rows, err, scan.Address)
 	return list, storeErr("addresses", err)
 }
 
@@ -44,8 +32,8 @@ func (db *DB) SaveAddress(ctx context.Context, a *wallet.Address, max int) (*wal
 			return notFound("save address", "user", err)
 		}
 		var err error
-		out, err = scanAddress(tx.QueryRow(ctx, `UPDATE addresses SET used_at = GREATEST(used_at, $3) WHERE user_id = $1 AND dedup_key = $2
-			RETURNING `+addressCols, a.UserID, key, a.UsedAt))
+		out, err = scan.Address(tx.QueryRow(ctx, `UPDATE addresses SET used_at = GREATEST(used_at, $3) WHERE user_id = $1 AND dedup_key = $2
+			RETURNING `+sqlstore.AddressCols, a.UserID, key, a.UsedAt))
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
@@ -57,8 +45,8 @@ func (db *DB) SaveAddress(ctx context.Context, a *wallet.Address, max int) (*wal
 			return apperr.Errorf(apperr.Conflict, "the address book is full (%d addresses): delete one first", max)
 		}
 		sh := a.Shipping
-		out, err = scanAddress(tx.QueryRow(ctx, `INSERT INTO addresses (id, user_id, dedup_key, name, line1, line2, city, region, postal_code, country, phone, created_at, used_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING `+addressCols,
+		out, err = scan.Address(tx.QueryRow(ctx, `INSERT INTO addresses (id, user_id, dedup_key, name, line1, line2, city, region, postal_code, country, phone, created_at, used_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING `+sqlstore.AddressCols,
 			a.ID, a.UserID, key, sh.Name, sh.Line1, sh.Line2, sh.City, sh.Region, sh.PostalCode, sh.Country, sh.Phone, a.CreatedAt, a.UsedAt))
 		return err
 	})
@@ -70,8 +58,8 @@ func (db *DB) SaveAddress(ctx context.Context, a *wallet.Address, max int) (*wal
 
 // UseAddress marks the account's address used at at.
 func (db *DB) UseAddress(ctx context.Context, userID, id uuid.UUID, at time.Time) (*wallet.Address, error) {
-	a, err := scanAddress(db.pool.QueryRow(ctx, `UPDATE addresses SET used_at = GREATEST(used_at, $3) WHERE user_id = $1 AND id = $2
-		RETURNING `+addressCols, userID, id, at))
+	a, err := scan.Address(db.pool.QueryRow(ctx, `UPDATE addresses SET used_at = GREATEST(used_at, $3) WHERE user_id = $1 AND id = $2
+		RETURNING `+sqlstore.AddressCols, userID, id, at))
 	if err != nil {
 		return nil, notFound("use address", "address", err)
 	}
