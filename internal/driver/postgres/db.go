@@ -9,19 +9,14 @@ package postgres
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 
 	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/checkout"
@@ -31,15 +26,6 @@ import (
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
-
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
-
-// migrationLockID is the key of the session-level advisory lock held while
-// migrating ("PAVM" in ASCII). It differs from goose's default key so that
-// another application migrating with goose on the same server never waits
-// on Pavilion, nor Pavilion on it.
-const migrationLockID int64 = 0x5041564d // "PAVM"
 
 // DB is the PostgreSQL store. It is safe for concurrent use.
 type DB struct {
@@ -84,65 +70,6 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Close() error {
 	db.pool.Close()
 	return nil
-}
-
-// provider builds a goose provider over the pool. Closing the returned
-// provider releases its database/sql handle but leaves the pool open.
-func (db *DB) provider() (*goose.Provider, error) {
-	fsys, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	// Poll for the lock every second, for up to five minutes: long enough for
-	// another node to finish any migration Pavilion ships.
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID), lock.WithLockTimeout(1, 300))
-	if err != nil {
-		return nil, err
-	}
-	sqlDB := stdlib.OpenDBFromPool(db.pool)
-	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys,
-		goose.WithSessionLocker(locker),
-		goose.WithDisableGlobalRegistry(true),
-	)
-	if err != nil {
-		_ = sqlDB.Close()
-		return nil, err
-	}
-	return p, nil
-}
-
-// Migrate applies every pending migration. Concurrent calls, from this
-// process or from other nodes, serialise on an advisory lock; the ones that
-// come second find nothing left to do.
-func (db *DB) Migrate(ctx context.Context) error {
-	p, err := db.provider()
-	if err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
-	}
-	_, err = p.Up(ctx)
-	if cerr := p.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
-	}
-	return nil
-}
-
-// Version reports the latest migration applied to the database, 0 when none is.
-func (db *DB) Version(ctx context.Context) (int64, error) {
-	p, err := db.provider()
-	if err != nil {
-		return 0, fmt.Errorf("postgres: version: %w", err)
-	}
-	v, err := p.GetDBVersion(ctx)
-	if cerr := p.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return 0, fmt.Errorf("postgres: version: %w", err)
-	}
-	return v, nil
 }
 
 // storeErr turns err into an *apperr.Error when it is one a user can act on

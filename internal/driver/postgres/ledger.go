@@ -38,12 +38,6 @@ import (
 // on the rows it refers to, which no ledger update (FOR NO KEY UPDATE)
 // conflicts with.
 
-const (
-	// maxLedgerLimit is the largest page of orders and the largest batch of
-	// expiries.
-	maxLedgerLimit = 1000
-)
-
 // pgTime is t as PostgreSQL stores it (and pgx encodes it): in UTC, to the
 // microsecond below.
 func pgTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
@@ -202,7 +196,7 @@ func (db *DB) ExpireDue(ctx context.Context, now time.Time, limit int) ([]checko
 	if limit <= 0 {
 		limit = sqlstore.DefaultLimit
 	}
-	limit = min(limit, maxLedgerLimit)
+	limit = min(limit, sqlstore.MaxOrderLimit)
 	var expired []checkout.Reservation
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx,
@@ -476,18 +470,6 @@ func (db *DB) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, err
 	return o, nil
 }
 
-// orderPage normalises an offset and a limit of an order listing: a limit
-// of 0 or less means 50, and no page is larger than 1000.
-func orderPage(offset, limit int) (int, int) {
-	if offset < 0 {
-		offset = 0
-	}
-	if limit <= 0 {
-		limit = sqlstore.DefaultLimit
-	}
-	return offset, min(limit, maxLedgerLimit)
-}
-
 // ListOrders returns the orders f selects, newest first.
 func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, error) {
 	var (
@@ -518,7 +500,7 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	offset, limit := orderPage(f.Offset, f.Limit)
+	offset, limit := sqlstore.OrderPage(f.Offset, f.Limit)
 	args = append(args, limit, offset)
 	q += fmt.Sprintf(` ORDER BY created_at DESC, seq DESC LIMIT $%d OFFSET $%d`, len(args)-1, len(args))
 
@@ -533,7 +515,7 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 // PendingOrders lists orders still pending that were created before
 // createdBefore, oldest first. A limit of 0 or less means 50; at most 1000.
 func (db *DB) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]checkout.Order, error) {
-	_, limit = orderPage(0, limit)
+	_, limit = sqlstore.OrderPage(0, limit)
 	rows, err := db.pool.Query(ctx,
 		`SELECT `+sqlstore.OrderCols+` FROM orders WHERE state = 'pending' AND created_at < $1
 		 ORDER BY created_at, seq LIMIT $2`,

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pavilion-live/pavilion/chat"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
 // SetBan bans the user from the show, or lifts the ban. Banning twice keeps
@@ -22,7 +23,7 @@ func (db *DB) SetBan(ctx context.Context, showID, userID, by uuid.UUID, banned b
 	_, err := db.pool.Exec(ctx,
 		`INSERT INTO show_bans (show_id, user_id, created_at, issued_by) VALUES ($1, $2, $3, $4)
 		 ON CONFLICT (show_id, user_id) DO NOTHING`,
-		showID, userID, time.Now().UTC().Truncate(time.Microsecond), issuer(by))
+		showID, userID, time.Now().UTC().Truncate(time.Microsecond), sqlstore.Issuer(by))
 	return storeErr("ban", err)
 }
 
@@ -35,7 +36,7 @@ func (db *DB) SetMute(ctx context.Context, showID, userID, by uuid.UUID, until t
 	_, err := db.pool.Exec(ctx,
 		`INSERT INTO show_mutes (show_id, user_id, until, issued_by) VALUES ($1, $2, $3, $4)
 		 ON CONFLICT (show_id, user_id) DO UPDATE SET until = EXCLUDED.until, issued_by = EXCLUDED.issued_by`,
-		showID, userID, until, issuer(by))
+		showID, userID, until, sqlstore.Issuer(by))
 	return storeErr("mute", err)
 }
 
@@ -144,12 +145,4 @@ func (db *DB) BlockedWords(ctx context.Context, brandID uuid.UUID) ([]string, er
 		words = []string{}
 	}
 	return words, nil
-}
-
-// issuer is a sanction's issuer as stored: NULL when unknown.
-func issuer(by uuid.UUID) any {
-	if by == uuid.Nil {
-		return nil
-	}
-	return by
 }

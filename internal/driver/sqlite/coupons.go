@@ -58,20 +58,8 @@ func (db *DB) CouponByCode(ctx context.Context, brandID uuid.UUID, code string) 
 }
 
 func (db *DB) coupons(ctx context.Context, op, where string, args ...any) ([]checkout.Coupon, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE `+where, args...)
-	if err != nil {
-		return nil, storeErr(op, err)
-	}
-	defer rows.Close()
-	out := []checkout.Coupon{}
-	for rows.Next() {
-		c, err := scan.Coupon(rows)
-		if err != nil {
-			return nil, storeErr(op, err)
-		}
-		out = append(out, *c)
-	}
-	return out, storeErr(op, rows.Err())
+	list, err := queryAll(ctx, db.r, scan.Coupon, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE `+where, args...)
+	return list, storeErr(op, err)
 }
 
 // BrandCoupons lists the brand's coupons, newest first.

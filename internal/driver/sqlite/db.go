@@ -17,11 +17,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -30,7 +28,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -42,9 +39,6 @@ import (
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
-
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
 
 const (
 	// busyTimeout is how long a connection waits for another connection's
@@ -200,51 +194,6 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() { close(db.stopCkpt) })
 	<-db.ckptDone
 	return errors.Join(db.ckpt.Close(), db.r.Close(), db.w.Close())
-}
-
-// provider builds a goose provider over the writer.
-func (db *DB) provider() (*goose.Provider, error) {
-	fsys, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	return goose.NewProvider(goose.DialectSQLite3, db.w, fsys, goose.WithDisableGlobalRegistry(true))
-}
-
-// Migrate applies every pending migration, each in its own transaction.
-//
-// goose has no lock for SQLite, and its transactions alone would let two
-// processes both decide to apply the same migration. So Migrate holds an
-// exclusive lock on a file next to the database (<path>-migrate.lock) while
-// it runs: concurrent calls, from this process or another, apply the
-// migrations one after the other and the later ones find nothing to do.
-func (db *DB) Migrate(ctx context.Context) error {
-	unlock, err := lockFile(ctx, db.path+"-migrate.lock")
-	if err != nil {
-		return fmt.Errorf("sqlite: migrate: lock: %w", err)
-	}
-	defer unlock()
-	p, err := db.provider()
-	if err == nil {
-		_, err = p.Up(ctx)
-	}
-	if err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
-	}
-	return nil
-}
-
-// Version reports the latest migration applied to the file, 0 when none is.
-func (db *DB) Version(ctx context.Context) (int64, error) {
-	p, err := db.provider()
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: version: %w", err)
-	}
-	v, err := p.GetDBVersion(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: version: %w", err)
-	}
-	return v, nil
 }
 
 // write runs fn in a write transaction on the writer and commits it when fn

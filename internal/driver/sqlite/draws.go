@@ -102,10 +102,7 @@ func closedOrMissing(ctx context.Context, tx *sql.Tx, id uuid.UUID) error {
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM draws WHERE id = ?`, id).Scan(&n); err != nil {
 		return err
 	}
-	if n == 0 {
-		return apperr.Errorf(apperr.NotFound, "draw not found")
-	}
-	return apperr.Errorf(apperr.Conflict, "the draw is closed")
+	return sqlstore.DrawClosedOrMissing(n > 0)
 }
 
 func (db *DB) EntryOf(ctx context.Context, drawID, userID uuid.UUID) (*checkout.DrawEntry, error) {

@@ -24,11 +24,6 @@ import (
 // (`… WHERE sold + held + q <= on_hand`), backed by the CHECK constraints
 // of version 1, so the invariants do not rest on the serialisation alone.
 
-const (
-	// maxOrderLimit is the largest page of orders.
-	maxOrderLimit = 1000
-)
-
 // errNotHeld answers for a reservation that exists but is no longer held.
 var errNotHeld = &apperr.Error{Code: apperr.Gone, Message: "reservation is no longer held"}
 
@@ -122,7 +117,7 @@ func (db *DB) ExpireDue(ctx context.Context, at time.Time, limit int) ([]checkou
 	if limit <= 0 {
 		limit = sqlstore.DefaultLimit
 	}
-	limit = min(limit, maxOrderLimit)
+	limit = min(limit, sqlstore.MaxOrderLimit)
 	var expired []checkout.Reservation
 	err := db.write(ctx, "expire reservations", func(tx *sql.Tx) error {
 		var err error
@@ -379,18 +374,6 @@ func (db *DB) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, err
 	return o, nil
 }
 
-// orderPage normalises an offset and a limit of an order listing: a limit
-// of 0 or less means 50, and no page is larger than 1000.
-func orderPage(offset, limit int) (int, int) {
-	if offset < 0 {
-		offset = 0
-	}
-	if limit <= 0 {
-		limit = sqlstore.DefaultLimit
-	}
-	return offset, min(limit, maxOrderLimit)
-}
-
 // ListOrders returns the orders f selects, newest first.
 func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, error) {
 	var (
@@ -416,7 +399,7 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	offset, limit := orderPage(f.Offset, f.Limit)
+	offset, limit := sqlstore.OrderPage(f.Offset, f.Limit)
 	q += ` ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?`
 	args = append(args, limit, offset)
 
@@ -427,7 +410,7 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 // PendingOrders lists orders still pending that were created before
 // createdBefore, oldest first. A limit of 0 or less means 50; at most 1000.
 func (db *DB) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]checkout.Order, error) {
-	_, limit = orderPage(0, limit)
+	_, limit = sqlstore.OrderPage(0, limit)
 	orders, err := queryAll(ctx, db.r, scan.Order,
 		`SELECT `+sqlstore.OrderCols+` FROM orders WHERE state = 'pending' AND created_at < ?
 		 ORDER BY created_at, seq LIMIT ?`,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
 // showUserRef names what a show_bans or show_mutes write refers to that is
@@ -38,7 +39,7 @@ func (db *DB) SetBan(ctx context.Context, showID, userID, by uuid.UUID, banned b
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO show_bans (show_id, user_id, created_at, issued_by) VALUES (?, ?, ?, ?)
 			 ON CONFLICT (show_id, user_id) DO NOTHING`,
-			showID, userID, micros(now()), issuer(by))
+			showID, userID, micros(now()), sqlstore.Issuer(by))
 		return showUserRef(ctx, tx, err, showID, userID)
 	})
 }
@@ -53,7 +54,7 @@ func (db *DB) SetMute(ctx context.Context, showID, userID, by uuid.UUID, until t
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO show_mutes (show_id, user_id, until, issued_by) VALUES (?, ?, ?, ?)
 			 ON CONFLICT (show_id, user_id) DO UPDATE SET until = excluded.until, issued_by = excluded.issued_by`,
-			showID, userID, micros(until), issuer(by))
+			showID, userID, micros(until), sqlstore.Issuer(by))
 		return showUserRef(ctx, tx, err, showID, userID)
 	})
 }
@@ -153,12 +154,4 @@ func (db *DB) BlockedWords(ctx context.Context, brandID uuid.UUID) ([]string, er
 		words = []string{}
 	}
 	return words, nil
-}
-
-// issuer is a sanction's issuer as stored: NULL when unknown.
-func issuer(by uuid.UUID) any {
-	if by == uuid.Nil {
-		return nil
-	}
-	return by
 }

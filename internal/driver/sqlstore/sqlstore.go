@@ -35,20 +35,29 @@ func All[T any](rows Rows, scan func(Row) (*T, error)) ([]T, error) {
 	return out, rows.Err()
 }
 
-// Default and largest page sizes of listings.
+// Default and largest page sizes of listings, and the largest page of
+// orders.
 const (
-	DefaultLimit = 50
-	MaxLimit     = 200
+	DefaultLimit  = 50
+	MaxLimit      = 200
+	MaxOrderLimit = 1000
 )
 
 // Page normalises an offset and a limit: a limit of 0 or less means the
 // default, and no page is larger than MaxLimit.
-func Page(offset, limit int) (int, int) {
+func Page(offset, limit int) (int, int) { return PageOf(offset, limit, MaxLimit) }
+
+// OrderPage is Page for order listings, whose pages go up to MaxOrderLimit.
+func OrderPage(offset, limit int) (int, int) { return PageOf(offset, limit, MaxOrderLimit) }
+
+// PageOf normalises an offset and a limit: a limit of 0 or less means
+// DefaultLimit, and no page is larger than max.
+func PageOf(offset, limit, max int) (int, int) {
 	if offset < 0 {
 		offset = 0
 	}
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
-	return offset, min(limit, MaxLimit)
+	return offset, min(limit, max)
 }
