@@ -72,35 +72,28 @@ func (db *DB) Close() error {
 	return nil
 }
 
+// errs reads the constraint PostgreSQL names in its error, and the class
+// of its SQLSTATE.
+var errs = sqlstore.Errors{Driver: "postgres", Broken: func(err error) (string, sqlstore.Kind, bool) {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return "", 0, false
+	}
+	return pe.ConstraintName, pgKinds[pe.Code], true
+}}
+
+// pgKinds are the SQLSTATEs of broken constraints.
+var pgKinds = map[string]sqlstore.Kind{
+	"23505": sqlstore.Unique,     // unique_violation
+	"23503": sqlstore.ForeignKey, // foreign_key_violation
+	"23514": sqlstore.Check,      // check_violation
+	"22003": sqlstore.OutOfRange, // numeric_value_out_of_range
+}
+
 // storeErr turns err into an *apperr.Error when it is one a user can act on
 // (a duplicate, a missing reference, a broken invariant), and otherwise wraps
 // it as an internal error of op.
-func storeErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ae *apperr.Error
-	if errors.As(err, &ae) {
-		return err
-	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		if v, ok := sqlstore.Constraints[pe.ConstraintName]; ok {
-			return apperr.Wrap(v.Code, err, v.Msg)
-		}
-		switch pe.Code {
-		case "23505": // unique_violation
-			return apperr.Wrap(apperr.Conflict, err, "already exists")
-		case "23503": // foreign_key_violation
-			return apperr.Wrap(apperr.NotFound, err, "referenced record not found")
-		case "23514": // check_violation
-			return apperr.Wrap(apperr.Invalid, err, "invalid value")
-		case "22003": // numeric_value_out_of_range
-			return apperr.Wrap(apperr.Invalid, err, "number out of range")
-		}
-	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
-}
+func storeErr(op string, err error) error { return errs.Wrap(op, err) }
 
 // notFound maps pgx.ErrNoRows to NotFound "<thing> not found" and anything
 // else through storeErr.

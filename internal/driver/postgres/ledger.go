@@ -193,10 +193,7 @@ func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.Reservation
 // expired exactly once and no sweeper waits on another. A limit of 0 or less
 // means 50; at most 1000 go in one call.
 func (db *DB) ExpireDue(ctx context.Context, now time.Time, limit int) ([]checkout.Reservation, error) {
-	if limit <= 0 {
-		limit = sqlstore.DefaultLimit
-	}
-	limit = min(limit, sqlstore.MaxOrderLimit)
+	_, limit = sqlstore.PageOf(0, limit, sqlstore.MaxOrderLimit)
 	var expired []checkout.Reservation
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx,

@@ -319,36 +319,32 @@ func constraintOf(err error) string {
 	return name
 }
 
+// errs reads the constraint SQLite names in its error, under the schema's
+// name, and the kind its extended code says.
+var errs = sqlstore.Errors{Driver: "sqlite", Broken: func(err error) (string, sqlstore.Kind, bool) {
+	se := sqliteError(err)
+	if se == nil || se.Code()&0xff != sqlite3.SQLITE_CONSTRAINT {
+		return "", 0, false
+	}
+	name := constraintOf(err)
+	if n, ok := sqliteNames[name]; ok {
+		name = n
+	}
+	return name, sqliteKinds[se.Code()], true
+}}
+
+// sqliteKinds are the extended codes of broken constraints.
+var sqliteKinds = map[int]sqlstore.Kind{
+	sqlite3.SQLITE_CONSTRAINT_UNIQUE:     sqlstore.Unique,
+	sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY: sqlstore.Unique,
+	sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY: sqlstore.ForeignKey,
+	sqlite3.SQLITE_CONSTRAINT_CHECK:      sqlstore.Check,
+}
+
 // storeErr turns err into an *apperr.Error when it is one a user can act on
 // (a duplicate, a broken invariant), and otherwise wraps it as an internal
 // error of op. An *apperr.Error passes through unchanged.
-func storeErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ae *apperr.Error
-	if errors.As(err, &ae) {
-		return err
-	}
-	if se := sqliteError(err); se != nil && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT {
-		name := constraintOf(err)
-		if n, ok := sqliteNames[name]; ok {
-			name = n
-		}
-		if v, ok := sqlstore.Constraints[name]; ok {
-			return apperr.Wrap(v.Code, err, v.Msg)
-		}
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return apperr.Wrap(apperr.Conflict, err, "already exists")
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return apperr.Wrap(apperr.NotFound, err, "referenced record not found")
-		case sqlite3.SQLITE_CONSTRAINT_CHECK:
-			return apperr.Wrap(apperr.Invalid, err, "invalid value")
-		}
-	}
-	return fmt.Errorf("sqlite: %s: %w", op, err)
-}
+func storeErr(op string, err error) error { return errs.Wrap(op, err) }
 
 // refErr names what a statement refers to: SQLite does not say which
 // foreign key broke, so a statement with one reference that may be missing

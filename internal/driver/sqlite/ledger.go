@@ -114,10 +114,7 @@ func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.Reservation
 // exactly once however many sweepers run. A limit of 0 or less means 50; at
 // most 1000 go in one call.
 func (db *DB) ExpireDue(ctx context.Context, at time.Time, limit int) ([]checkout.Reservation, error) {
-	if limit <= 0 {
-		limit = sqlstore.DefaultLimit
-	}
-	limit = min(limit, sqlstore.MaxOrderLimit)
+	_, limit = sqlstore.PageOf(0, limit, sqlstore.MaxOrderLimit)
 	var expired []checkout.Reservation
 	err := db.write(ctx, "expire reservations", func(tx *sql.Tx) error {
 		var err error

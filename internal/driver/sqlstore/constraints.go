@@ -1,6 +1,64 @@
 package sqlstore
 
-import "github.com/pavilion-live/pavilion/internal/apperr"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pavilion-live/pavilion/internal/apperr"
+)
+
+// Kind is the kind of a broken constraint, for one the Constraints table
+// does not name.
+type Kind int
+
+// The kinds of broken constraint a driver tells apart.
+const (
+	Unique Kind = iota + 1
+	ForeignKey
+	Check
+	OutOfRange
+)
+
+// byKind is what a broken constraint of each kind means when Constraints
+// does not name it.
+var byKind = map[Kind]Violation{
+	Unique:     {apperr.Conflict, "already exists"},
+	ForeignKey: {apperr.NotFound, "referenced record not found"},
+	Check:      {apperr.Invalid, "invalid value"},
+	OutOfRange: {apperr.Invalid, "number out of range"},
+}
+
+// Errors turns the errors of a driver's database into application errors.
+type Errors struct {
+	// Driver names the driver in internal errors ("sqlite", "postgres").
+	Driver string
+	// Broken reports whether err is a broken constraint, with the schema's
+	// name for it ("" when the database names none) and its kind (0 when
+	// it is none of the kinds).
+	Broken func(err error) (name string, kind Kind, ok bool)
+}
+
+// Wrap turns err into an *apperr.Error when it is one a user can act on (a
+// duplicate, a missing reference, a broken invariant), and otherwise wraps
+// it as an internal error of op. An *apperr.Error passes through unchanged.
+func (e Errors) Wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	if name, kind, ok := e.Broken(err); ok {
+		if v, ok := Constraints[name]; ok {
+			return apperr.Wrap(v.Code, err, v.Msg)
+		}
+		if v, ok := byKind[kind]; ok {
+			return apperr.Wrap(v.Code, err, v.Msg)
+		}
+	}
+	return fmt.Errorf("%s: %s: %w", e.Driver, op, err)
+}
 
 // Violation says what a broken constraint means to a user.
 type Violation struct {
