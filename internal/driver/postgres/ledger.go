@@ -51,9 +51,6 @@ func collect[T any](rows pgx.Rows, err error, scan func(sqlstore.Row) (*T, error
 	return sqlstore.All(rows, scan)
 }
 
-// errNotHeld answers for a reservation that exists but is no longer held.
-var errNotHeld = &apperr.Error{Code: apperr.Gone, Message: "reservation is no longer held"}
-
 // counters are changes to the held and sold units of offers or SKUs, by ID.
 type counters map[uuid.UUID]*struct{ held, sold int }
 
@@ -153,8 +150,8 @@ func (db *DB) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) 
 // Release ends a held reservation (to Released or Expired) and returns its
 // units to the offer and the SKU. Gone when it is no longer held.
 func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, now time.Time) (*checkout.Reservation, error) {
-	if to != checkout.Released && to != checkout.Expired {
-		return nil, apperr.Errorf(apperr.Invalid, "a reservation is released or expired, not %s", to)
+	if err := sqlstore.CheckRelease(to); err != nil {
+		return nil, err
 	}
 	var r *checkout.Reservation
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
@@ -171,7 +168,7 @@ func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.Reservation
 			if !exists {
 				return apperr.Errorf(apperr.NotFound, "reservation not found")
 			}
-			return errNotHeld
+			return sqlstore.ErrNotHeld
 		}
 		if err != nil {
 			return err
@@ -283,15 +280,8 @@ func (db *DB) BeginOrder(ctx context.Context, o *checkout.Order, now time.Time) 
 		if err != nil {
 			return err
 		}
-		switch {
-		case r.UserID != o.UserID:
-			return apperr.Errorf(apperr.NotFound, "reservation not found")
-		case r.State != checkout.Held:
-			return errNotHeld
-		case !now.Before(r.ExpiresAt):
-			return apperr.Errorf(apperr.Gone, "reservation has expired")
-		case o.OfferID != r.OfferID || o.ShowID != r.ShowID || o.SKUID != r.SKUID || o.Quantity != r.Quantity:
-			return apperr.Errorf(apperr.Invalid, "the order does not buy what its reservation holds")
+		if err := sqlstore.CheckOrder(r, o, now); err != nil {
+			return err
 		}
 		b := &pgx.Batch{}
 		b.Queue(`UPDATE reservations SET state = 'ordering', updated_at = $2, checkout_at = coalesce(checkout_at, $2) WHERE id = $1`, r.ID, now)

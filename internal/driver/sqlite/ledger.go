@@ -24,9 +24,6 @@ import (
 // (`… WHERE sold + held + q <= on_hand`), backed by the CHECK constraints
 // of version 1, so the invariants do not rest on the serialisation alone.
 
-// errNotHeld answers for a reservation that exists but is no longer held.
-var errNotHeld = &apperr.Error{Code: apperr.Gone, Message: "reservation is no longer held"}
-
 // moveUnits adds held and sold to the counters of an offer and its SKU. The
 // CHECK constraints refuse a counter that would go negative or past the
 // stock; both rows must exist.
@@ -80,8 +77,8 @@ func (db *DB) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) 
 // Release ends a held reservation (to Released or Expired) and returns its
 // units to the offer and the SKU. Gone when it is no longer held.
 func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, at time.Time) (*checkout.Reservation, error) {
-	if to != checkout.Released && to != checkout.Expired {
-		return nil, apperr.Errorf(apperr.Invalid, "a reservation is released or expired, not %s", to)
+	if err := sqlstore.CheckRelease(to); err != nil {
+		return nil, err
 	}
 	var r *checkout.Reservation
 	err := db.write(ctx, "release reservation", func(tx *sql.Tx) error {
@@ -95,7 +92,7 @@ func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.Reservation
 			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM reservations WHERE id = ?`, id).Scan(&one); err != nil {
 				return noRows(err, "reservation")
 			}
-			return errNotHeld
+			return sqlstore.ErrNotHeld
 		}
 		if err != nil {
 			return err
@@ -190,15 +187,8 @@ func (db *DB) BeginOrder(ctx context.Context, o *checkout.Order, at time.Time) e
 		if err != nil {
 			return noRows(err, "reservation")
 		}
-		switch {
-		case r.UserID != o.UserID:
-			return apperr.Errorf(apperr.NotFound, "reservation not found")
-		case r.State != checkout.Held:
-			return errNotHeld
-		case !at.Before(r.ExpiresAt):
-			return apperr.Errorf(apperr.Gone, "reservation has expired")
-		case o.OfferID != r.OfferID || o.ShowID != r.ShowID || o.SKUID != r.SKUID || o.Quantity != r.Quantity:
-			return apperr.Errorf(apperr.Invalid, "the order does not buy what its reservation holds")
+		if err := sqlstore.CheckOrder(r, o, at); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx,
 			`UPDATE reservations SET state = 'ordering', updated_at = ?1, checkout_at = coalesce(checkout_at, ?1)
