@@ -14,6 +14,9 @@ import (
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
+// CatalogStore keeps products, SKUs, stock and offers.
+type CatalogStore struct{ *conn }
+
 // attributesJSON encodes SKU attributes for a jsonb column; nil is {}.
 func attributesJSON(a map[string]string) (string, error) {
 	if a == nil {
@@ -24,7 +27,7 @@ func attributesJSON(a map[string]string) (string, error) {
 }
 
 // SetProductImages replaces a product's images.
-func (db *DB) SetProductImages(ctx context.Context, id uuid.UUID, images []string) error {
+func (db CatalogStore) SetProductImages(ctx context.Context, id uuid.UUID, images []string) error {
 	if images == nil {
 		images = []string{}
 	}
@@ -41,7 +44,7 @@ func (db *DB) SetProductImages(ctx context.Context, id uuid.UUID, images []strin
 // CreateProduct inserts p and its SKUs in one transaction: on any failure,
 // such as a SKU code the brand already uses (Conflict), nothing is kept.
 // Each SKU gets the product's ID and brand.
-func (db *DB) CreateProduct(ctx context.Context, p *checkout.Product) error {
+func (db CatalogStore) CreateProduct(ctx context.Context, p *checkout.Product) error {
 	images := p.Images
 	if images == nil {
 		images = []string{}
@@ -74,7 +77,7 @@ func (db *DB) CreateProduct(ctx context.Context, p *checkout.Product) error {
 }
 
 // skusOf loads the SKUs of the given products, in order, into them.
-func (db *DB) skusOf(ctx context.Context, q string, arg any, products []*checkout.Product) error {
+func (db CatalogStore) skusOf(ctx context.Context, q string, arg any, products []*checkout.Product) error {
 	byID := make(map[uuid.UUID]*checkout.Product, len(products))
 	for _, p := range products {
 		byID[p.ID] = p
@@ -97,7 +100,7 @@ func (db *DB) skusOf(ctx context.Context, q string, arg any, products []*checkou
 }
 
 // ProductByID returns the product with its SKUs.
-func (db *DB) ProductByID(ctx context.Context, id uuid.UUID) (*checkout.Product, error) {
+func (db CatalogStore) ProductByID(ctx context.Context, id uuid.UUID) (*checkout.Product, error) {
 	p, err := scan.Product(db.pool.QueryRow(ctx, `SELECT `+sqlstore.ProductCols+` FROM products WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("product by id", "product", err)
@@ -111,7 +114,7 @@ func (db *DB) ProductByID(ctx context.Context, id uuid.UUID) (*checkout.Product,
 }
 
 // ListProducts lists the brand's products with their SKUs, oldest first.
-func (db *DB) ListProducts(ctx context.Context, brandID uuid.UUID) ([]checkout.Product, error) {
+func (db CatalogStore) ListProducts(ctx context.Context, brandID uuid.UUID) ([]checkout.Product, error) {
 	rows, err := db.pool.Query(ctx,
 		`SELECT `+sqlstore.ProductCols+` FROM products WHERE brand_id = $1 ORDER BY created_at, seq`, brandID)
 	if err != nil {
@@ -145,7 +148,7 @@ func (db *DB) ListProducts(ctx context.Context, brandID uuid.UUID) ([]checkout.P
 }
 
 // SKUByID returns the SKU with its stock.
-func (db *DB) SKUByID(ctx context.Context, id uuid.UUID) (*checkout.SKU, error) {
+func (db CatalogStore) SKUByID(ctx context.Context, id uuid.UUID) (*checkout.SKU, error) {
 	s, err := scan.SKU(db.pool.QueryRow(ctx, `SELECT `+sqlstore.SKUCols+` FROM skus WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("sku by id", "SKU", err)
@@ -157,7 +160,7 @@ func (db *DB) SKUByID(ctx context.Context, id uuid.UUID) (*checkout.SKU, error) 
 // lose each other and never take OnHand below Sold+Held (a Conflict). OnHand
 // sets the stock, OnHandDelta adjusts it; given both, the delta applies to
 // the new value. Attributes, when not nil, replace the stored ones.
-func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) (*checkout.SKU, error) {
+func (db CatalogStore) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) (*checkout.SKU, error) {
 	var onHand, delta *int64
 	if p.OnHand != nil {
 		v := int64(*p.OnHand)
@@ -214,7 +217,7 @@ func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) 
 // CreateOffer inserts o. The SKU and the show must exist (NotFound) and be
 // the same brand's (Invalid), and the SKU must hold at least the allocated
 // units (Conflict).
-func (db *DB) CreateOffer(ctx context.Context, o *checkout.Offer) error {
+func (db CatalogStore) CreateOffer(ctx context.Context, o *checkout.Offer) error {
 	tag, err := db.pool.Exec(ctx,
 		`INSERT INTO offers (`+sqlstore.OfferCols+`)
 		 SELECT $1::uuid, $2::uuid, k.id, $4::bigint, $5::text, $6::integer, $7::integer, $8::integer, $9::integer, $10::timestamptz,
@@ -246,7 +249,7 @@ func (db *DB) CreateOffer(ctx context.Context, o *checkout.Offer) error {
 }
 
 // OfferByID returns the offer with the given ID.
-func (db *DB) OfferByID(ctx context.Context, id uuid.UUID) (*checkout.Offer, error) {
+func (db CatalogStore) OfferByID(ctx context.Context, id uuid.UUID) (*checkout.Offer, error) {
 	o, err := scan.Offer(db.pool.QueryRow(ctx, `SELECT `+sqlstore.OfferCols+` FROM offers WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("offer by id", "offer", err)
@@ -255,7 +258,7 @@ func (db *DB) OfferByID(ctx context.Context, id uuid.UUID) (*checkout.Offer, err
 }
 
 // OffersByShow lists the show's offers, oldest first.
-func (db *DB) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Offer, error) {
+func (db CatalogStore) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Offer, error) {
 	rows, err := db.pool.Query(ctx,
 		`SELECT `+sqlstore.OfferCols+` FROM offers WHERE show_id = $1 ORDER BY created_at, seq`, showID)
 	offers, err := collect(rows, err, scan.Offer)
@@ -266,7 +269,7 @@ func (db *DB) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Of
 }
 
 // OffersOnSale lists the SKU's offers in scheduled and live shows.
-func (db *DB) OffersOnSale(ctx context.Context, skuID uuid.UUID) ([]checkout.Offer, error) {
+func (db CatalogStore) OffersOnSale(ctx context.Context, skuID uuid.UUID) ([]checkout.Offer, error) {
 	rows, err := db.pool.Query(ctx,
 		`SELECT `+sqlstore.OfferCols+` FROM offers WHERE sku_id = $1
 		   AND show_id IN (SELECT id FROM shows WHERE state IN ('scheduled', 'live'))
@@ -281,7 +284,7 @@ func (db *DB) OffersOnSale(ctx context.Context, skuID uuid.UUID) ([]checkout.Off
 // SetDropWindow makes the offer a drop open from opens to closes, and
 // returns it as stored. A missing offer is NotFound; closes before opens is
 // Invalid.
-func (db *DB) SetDropWindow(ctx context.Context, offerID uuid.UUID, opens, closes time.Time) (*checkout.Offer, error) {
+func (db CatalogStore) SetDropWindow(ctx context.Context, offerID uuid.UUID, opens, closes time.Time) (*checkout.Offer, error) {
 	o, err := scan.Offer(db.pool.QueryRow(ctx,
 		`UPDATE offers SET is_drop = true, drop_opens_at = $2, drop_closes_at = $3 WHERE id = $1 RETURNING `+sqlstore.OfferCols,
 		offerID, opens, closes))

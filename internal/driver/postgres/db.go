@@ -1,7 +1,11 @@
 // Package postgres implements Pavilion's stores on PostgreSQL (pgx/v5): the ledger in cluster mode.
 //
-// One *DB implements every domain store (account.Store, brand.Store,
-// show.Store, checkout.Store, checkout.Ledger). The schema lives in
+// A *DB is a set of small stores, one per responsibility and file
+// (UserStore in users.go, LedgerStore in ledger.go and holds.go, …), over one
+// pool; together they implement every domain store (account.Store,
+// brand.Store, show.Store, checkout.Store, checkout.Ledger, chat.Store…).
+// What both SQL drivers share (column lists, scanners, constraint errors,
+// migrations) is in internal/driver/sqlstore. The schema lives in
 // versioned SQL files under migrations/, embedded in the binary and applied
 // with goose under a PostgreSQL advisory lock, so several nodes may start at
 // once.
@@ -27,8 +31,29 @@ import (
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
-// DB is the PostgreSQL store. It is safe for concurrent use.
+// DB is the PostgreSQL store: one store per responsibility, each in a file
+// of its own, over one pool. It is safe for concurrent use.
 type DB struct {
+	*conn
+	UserStore
+	BrandStore
+	FollowStore
+	ShowStore
+	SubscriptionStore
+	PinStore
+	CatalogStore
+	CouponStore
+	LedgerStore
+	DrawStore
+	WalletStore
+	ModerationStore
+	ArchiveStore
+	ReplayStore
+	ImageStore
+}
+
+// conn is the pool, shared by every store of a DB.
+type conn struct {
 	pool *pgxpool.Pool
 }
 
@@ -52,7 +77,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: ping: %w", err)
 	}
-	return &DB{pool: pool}, nil
+	cn := &conn{pool: pool}
+	return &DB{conn: cn, UserStore: UserStore{cn}, BrandStore: BrandStore{cn}, FollowStore: FollowStore{cn}, ShowStore: ShowStore{cn}, SubscriptionStore: SubscriptionStore{cn}, PinStore: PinStore{cn}, CatalogStore: CatalogStore{cn}, CouponStore: CouponStore{cn}, LedgerStore: LedgerStore{cn}, DrawStore: DrawStore{cn}, WalletStore: WalletStore{cn}, ModerationStore: ModerationStore{cn}, ArchiveStore: ArchiveStore{cn}, ReplayStore: ReplayStore{cn}, ImageStore: ImageStore{cn}}, nil
 }
 
 // Pool returns the connection pool, for packages that add their own queries.

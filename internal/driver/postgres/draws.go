@@ -13,13 +13,16 @@ import (
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
+// DrawStore keeps draws and giveaways and their entries.
+type DrawStore struct{ *conn }
+
 // Draws (checkout.DrawStore). An entry increments the draw's entry count
 // (its seq) in the same transaction as its insert, and the close's claim
 // updates the same row: the row lock orders every entry before or after the
 // claim, and an entry that waited re-reads the row and finds it closing. So
 // the list a claim reads is final, on any number of nodes.
 
-func (db *DB) CreateDraw(ctx context.Context, d *checkout.Draw) error {
+func (db DrawStore) CreateDraw(ctx context.Context, d *checkout.Draw) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO draws (id, show_id, offer_id, units, state, seed, commitment, opens_at,
 		closes_at, created_by, created_at, giveaway, eligibility, prize_coupon_id) VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		d.ID, d.ShowID, d.OfferID, d.Units, d.Seed, d.Commitment, pgTime(d.OpensAt), pgTime(d.ClosesAt), d.CreatedBy,
@@ -34,7 +37,7 @@ func (db *DB) CreateDraw(ctx context.Context, d *checkout.Draw) error {
 	return nil
 }
 
-func (db *DB) DrawByID(ctx context.Context, id uuid.UUID) (*checkout.Draw, error) {
+func (db DrawStore) DrawByID(ctx context.Context, id uuid.UUID) (*checkout.Draw, error) {
 	d, err := scan.Draw(db.pool.QueryRow(ctx, `SELECT `+sqlstore.DrawCols+` FROM draws WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("draw", "draw", err)
@@ -42,14 +45,14 @@ func (db *DB) DrawByID(ctx context.Context, id uuid.UUID) (*checkout.Draw, error
 	return d, nil
 }
 
-func (db *DB) DrawsByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Draw, error) {
+func (db DrawStore) DrawsByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Draw, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.DrawCols+` FROM draws WHERE show_id = $1
 		ORDER BY created_at DESC, id LIMIT 100`, showID)
 	list, err := collect(rows, err, scan.Draw)
 	return list, storeErr("draws by show", err)
 }
 
-func (db *DB) ActiveDraw(ctx context.Context, offerID uuid.UUID) (*checkout.Draw, error) {
+func (db DrawStore) ActiveDraw(ctx context.Context, offerID uuid.UUID) (*checkout.Draw, error) {
 	d, err := scan.Draw(db.pool.QueryRow(ctx, `SELECT `+sqlstore.DrawCols+` FROM draws
 		WHERE offer_id = $1 AND state IN ('open', 'closing')`, offerID))
 	if err != nil {
@@ -61,7 +64,7 @@ func (db *DB) ActiveDraw(ctx context.Context, offerID uuid.UUID) (*checkout.Draw
 // errEntered rolls back an entry the account had already made.
 var errEntered = errors.New("already entered")
 
-func (db *DB) Enter(ctx context.Context, e *checkout.DrawEntry, at time.Time) (*checkout.DrawEntry, bool, error) {
+func (db DrawStore) Enter(ctx context.Context, e *checkout.DrawEntry, at time.Time) (*checkout.DrawEntry, bool, error) {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var seq int64
 		err := tx.QueryRow(ctx, `UPDATE draws SET entries = entries + 1
@@ -102,7 +105,7 @@ func closedOrMissing(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	return sqlstore.DrawClosedOrMissing(n > 0)
 }
 
-func (db *DB) EntryOf(ctx context.Context, drawID, userID uuid.UUID) (*checkout.DrawEntry, error) {
+func (db DrawStore) EntryOf(ctx context.Context, drawID, userID uuid.UUID) (*checkout.DrawEntry, error) {
 	e, err := scan.DrawEntry(db.pool.QueryRow(ctx, `SELECT `+sqlstore.DrawEntryCols+` FROM draw_entries
 		WHERE draw_id = $1 AND user_id = $2`, drawID, userID))
 	if err != nil {
@@ -111,20 +114,20 @@ func (db *DB) EntryOf(ctx context.Context, drawID, userID uuid.UUID) (*checkout.
 	return e, nil
 }
 
-func (db *DB) DrawEntries(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
+func (db DrawStore) DrawEntries(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.DrawEntryCols+` FROM draw_entries WHERE draw_id = $1 ORDER BY seq`, drawID)
 	list, err := collect(rows, err, scan.DrawEntry)
 	return list, storeErr("draw entries", err)
 }
 
-func (db *DB) DrawWinners(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
+func (db DrawStore) DrawWinners(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.DrawEntryCols+` FROM draw_entries
 		WHERE draw_id = $1 AND rank > 0 ORDER BY rank`, drawID)
 	list, err := collect(rows, err, scan.DrawEntry)
 	return list, storeErr("draw winners", err)
 }
 
-func (db *DB) EndDrawWindow(ctx context.Context, id uuid.UUID, at time.Time) (*checkout.Draw, error) {
+func (db DrawStore) EndDrawWindow(ctx context.Context, id uuid.UUID, at time.Time) (*checkout.Draw, error) {
 	var d *checkout.Draw
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var err error
@@ -138,7 +141,7 @@ func (db *DB) EndDrawWindow(ctx context.Context, id uuid.UUID, at time.Time) (*c
 	return d, storeErr("end draw window", err)
 }
 
-func (db *DB) DueDraws(ctx context.Context, at, staleBefore time.Time, limit int) ([]uuid.UUID, error) {
+func (db DrawStore) DueDraws(ctx context.Context, at, staleBefore time.Time, limit int) ([]uuid.UUID, error) {
 	rows, err := db.pool.Query(ctx, `SELECT id FROM draws WHERE state <> 'drawn' AND closes_at <= $1
 		AND (state = 'open' OR claimed_at <= $2) ORDER BY closes_at LIMIT $3`, pgTime(at), pgTime(staleBefore), limit)
 	if err != nil {
@@ -151,7 +154,7 @@ func (db *DB) DueDraws(ctx context.Context, at, staleBefore time.Time, limit int
 	return ids, storeErr("due draws", err)
 }
 
-func (db *DB) ClaimDraw(ctx context.Context, id uuid.UUID, at, staleBefore time.Time) (*checkout.Draw, bool, error) {
+func (db DrawStore) ClaimDraw(ctx context.Context, id uuid.UUID, at, staleBefore time.Time) (*checkout.Draw, bool, error) {
 	d, err := scan.Draw(db.pool.QueryRow(ctx, `UPDATE draws SET state = 'closing', claimed_at = $1, attempts = attempts + 1
 		WHERE id = $2 AND closes_at <= $1 AND (state = 'open' OR (state = 'closing' AND claimed_at <= $3))
 		RETURNING `+sqlstore.DrawCols, pgTime(at), id, pgTime(staleBefore)))
@@ -164,7 +167,7 @@ func (db *DB) ClaimDraw(ctx context.Context, id uuid.UUID, at, staleBefore time.
 	return d, true, nil
 }
 
-func (db *DB) FinishDraw(ctx context.Context, id uuid.UUID, claimedAt time.Time, units int, winners []checkout.DrawWinner, at time.Time) (*checkout.Draw, error) {
+func (db DrawStore) FinishDraw(ctx context.Context, id uuid.UUID, claimedAt time.Time, units int, winners []checkout.DrawWinner, at time.Time) (*checkout.Draw, error) {
 	var d *checkout.Draw
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var err error

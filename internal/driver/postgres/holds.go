@@ -27,13 +27,13 @@ import (
 // sees every hold committed on these offers before.
 
 // Reserve is checkout.Ledger's Reserve: a batch of one. r's times are set to what is stored (UTC, microseconds).
-func (db *DB) Reserve(ctx context.Context, r *checkout.Reservation, limit int, key *checkout.Idempotency) error {
+func (db LedgerStore) Reserve(ctx context.Context, r *checkout.Reservation, limit int, key *checkout.Idempotency) error {
 	return checkout.ReserveOne(ctx, db, r, limit, key)
 }
 
 // ReserveBatch writes the holds it accepts in one transaction; see
 // checkout.Ledger. A failure of any statement rolls the whole batch back.
-func (db *DB) ReserveBatch(ctx context.Context, holds []checkout.Hold) ([]error, error) {
+func (db LedgerStore) ReserveBatch(ctx context.Context, holds []checkout.Hold) ([]error, error) {
 	var errs []error
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		st, inserted, err := lockBatch(ctx, tx, holds)

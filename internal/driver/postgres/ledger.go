@@ -20,6 +20,10 @@ import (
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
+// LedgerStore keeps reservations, orders and idempotency keys: the units
+// that move (checkout.Ledger), held one at a time or by group commit.
+type LedgerStore struct{ *conn }
+
 // The ledger (checkout.Ledger). Every method that moves units does it in one
 // transaction, at PostgreSQL's default READ COMMITTED isolation, with
 // conditional updates that the CHECK constraints of version 1 back up.
@@ -120,7 +124,7 @@ func queueMove(b *pgx.Batch, offerID, skuID uuid.UUID, held, sold int) {
 }
 
 // ReservationByID returns the reservation with the given ID.
-func (db *DB) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Reservation, error) {
+func (db LedgerStore) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Reservation, error) {
 	r, err := scan.Reservation(db.pool.QueryRow(ctx,
 		`SELECT `+sqlstore.ReservationCols+` FROM reservations WHERE id = $1`, id))
 	if err != nil {
@@ -131,7 +135,7 @@ func (db *DB) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Rese
 
 // ActiveReservations lists the customer's held and ordering reservations,
 // in one show or (showID zero) in all, soonest to expire first.
-func (db *DB) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) ([]checkout.Reservation, error) {
+func (db LedgerStore) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) ([]checkout.Reservation, error) {
 	where, args := `user_id = $2`, []any{checkout.MaxActiveHolds, userID}
 	if showID != uuid.Nil {
 		where, args = where+` AND show_id = $3`, append(args, showID)
@@ -149,7 +153,7 @@ func (db *DB) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) 
 
 // Release ends a held reservation (to Released or Expired) and returns its
 // units to the offer and the SKU. Gone when it is no longer held.
-func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, now time.Time) (*checkout.Reservation, error) {
+func (db LedgerStore) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, now time.Time) (*checkout.Reservation, error) {
 	if err := sqlstore.CheckRelease(to); err != nil {
 		return nil, err
 	}
@@ -189,7 +193,7 @@ func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.Reservation
 // holds no other one has locked (SKIP LOCKED), so each reservation is
 // expired exactly once and no sweeper waits on another. A limit of 0 or less
 // means 50; at most 1000 go in one call.
-func (db *DB) ExpireDue(ctx context.Context, now time.Time, limit int) ([]checkout.Reservation, error) {
+func (db LedgerStore) ExpireDue(ctx context.Context, now time.Time, limit int) ([]checkout.Reservation, error) {
 	_, limit = sqlstore.PageOf(0, limit, sqlstore.MaxOrderLimit)
 	var expired []checkout.Reservation
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
@@ -220,7 +224,7 @@ func (db *DB) ExpireDue(ctx context.Context, now time.Time, limit int) ([]checko
 }
 
 // CustomerUnits is how many units of the offer the customer holds or bought.
-func (db *DB) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error) {
+func (db LedgerStore) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error) {
 	var n int64
 	err := db.pool.QueryRow(ctx,
 		`SELECT COALESCE(SUM(quantity), 0) FROM reservations
@@ -234,7 +238,7 @@ func (db *DB) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int
 
 // OfferCustomers maps each customer with held or bought units of the offer
 // to that count.
-func (db *DB) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.UUID]int, error) {
+func (db LedgerStore) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.UUID]int, error) {
 	rows, err := db.pool.Query(ctx,
 		`SELECT user_id, SUM(quantity) FROM reservations
 		 WHERE offer_id = $1 AND state IN `+sqlstore.LiveStates+` GROUP BY user_id`, offerID)
@@ -264,7 +268,7 @@ func (db *DB) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.U
 // reservation does not exist or is another customer's; Gone when it is not
 // held or has expired; Invalid when o does not buy what it holds. o's times
 // are set to what is stored.
-func (db *DB) BeginOrder(ctx context.Context, o *checkout.Order, now time.Time) error {
+func (db LedgerStore) BeginOrder(ctx context.Context, o *checkout.Order, now time.Time) error {
 	shipping, err := json.Marshal(o.Shipping)
 	if err != nil {
 		return storeErr("begin order", err)
@@ -320,7 +324,7 @@ func orderState(ctx context.Context, tx pgx.Tx, id uuid.UUID) (checkout.OrderSta
 // the offer and the SKU. The order changes state in a conditional update, so
 // of concurrent completions exactly one succeeds; the others, and any call
 // on an order that is not pending, are a Conflict.
-func (db *DB) CompletePayment(ctx context.Context, orderID uuid.UUID, paymentRef string, now time.Time) (*checkout.Order, error) {
+func (db LedgerStore) CompletePayment(ctx context.Context, orderID uuid.UUID, paymentRef string, now time.Time) (*checkout.Order, error) {
 	now = pgTime(now)
 	var o *checkout.Order
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
@@ -360,7 +364,7 @@ func (db *DB) CompletePayment(ctx context.Context, orderID uuid.UUID, paymentRef
 // AbandonOrder deletes a pending order whose payment did not happen and
 // returns its reservation to Held, still bound by its ExpiresAt: the units
 // stay held. Conflict when the order is not pending.
-func (db *DB) AbandonOrder(ctx context.Context, orderID uuid.UUID, now time.Time) error {
+func (db LedgerStore) AbandonOrder(ctx context.Context, orderID uuid.UUID, now time.Time) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var resID uuid.UUID
 		err := tx.QueryRow(ctx,
@@ -400,7 +404,7 @@ var orderMovesTo = map[checkout.OrderState][]string{
 // and the SKU and the reservation becomes Returned, so they no longer count
 // against the customer's limit. Conflict for any other transition; nothing
 // changes then.
-func (db *DB) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.OrderState, restock bool, now time.Time) (*checkout.Order, error) {
+func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.OrderState, restock bool, now time.Time) (*checkout.Order, error) {
 	now = pgTime(now)
 	var o *checkout.Order
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
@@ -449,7 +453,7 @@ func (db *DB) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.
 }
 
 // OrderByID returns the order with the given ID.
-func (db *DB) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, error) {
+func (db LedgerStore) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, error) {
 	o, err := scan.Order(db.pool.QueryRow(ctx, `SELECT `+sqlstore.OrderCols+` FROM orders WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("order by id", "order", err)
@@ -458,7 +462,7 @@ func (db *DB) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, err
 }
 
 // ListOrders returns the orders f selects, newest first.
-func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, error) {
+func (db LedgerStore) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, error) {
 	var (
 		where []string
 		args  []any
@@ -501,7 +505,7 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 
 // PendingOrders lists orders still pending that were created before
 // createdBefore, oldest first. A limit of 0 or less means 50; at most 1000.
-func (db *DB) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]checkout.Order, error) {
+func (db LedgerStore) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]checkout.Order, error) {
 	_, limit = sqlstore.OrderPage(0, limit)
 	rows, err := db.pool.Query(ctx,
 		`SELECT `+sqlstore.OrderCols+` FROM orders WHERE state = 'pending' AND created_at < $1
@@ -518,7 +522,7 @@ func (db *DB) PendingOrders(ctx context.Context, createdBefore time.Time, limit 
 // new and reports true. Otherwise it returns the stored record and false.
 // Of concurrent claims of one key exactly one is fresh: the others wait on
 // its insert and then read it.
-func (db *DB) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (*checkout.Idempotency, bool, error) {
+func (db LedgerStore) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (*checkout.Idempotency, bool, error) {
 	createdAt := pgTime(rec.CreatedAt)
 	// A claim that finds the key and then loses it to a concurrent drop tries
 	// again; a key claimed and dropped over and over is not worth more.
@@ -547,7 +551,7 @@ func (db *DB) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (
 
 // LookupIdempotency returns the record for (userID, op, key); NotFound when
 // there is none.
-func (db *DB) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key string) (*checkout.Idempotency, error) {
+func (db LedgerStore) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key string) (*checkout.Idempotency, error) {
 	rec, err := scan.Idempotency(db.pool.QueryRow(ctx,
 		`SELECT `+sqlstore.IdempotencyCols+` FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`,
 		userID, op, key))
@@ -559,7 +563,7 @@ func (db *DB) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key s
 
 // FinishIdempotency stores the outcome of a claimed key. NotFound when the
 // key is not claimed.
-func (db *DB) FinishIdempotency(ctx context.Context, userID uuid.UUID, op, key string, result []byte) error {
+func (db LedgerStore) FinishIdempotency(ctx context.Context, userID uuid.UUID, op, key string, result []byte) error {
 	if result == nil {
 		result = []byte{} // stored, not NULL: the key is finished
 	}
@@ -578,7 +582,7 @@ func (db *DB) FinishIdempotency(ctx context.Context, userID uuid.UUID, op, key s
 // DropIdempotency forgets a claimed key whose request failed without
 // effect, so a retry runs afresh. Dropping a key that is not there is no
 // error: the retry of a drop finds nothing to do.
-func (db *DB) DropIdempotency(ctx context.Context, userID uuid.UUID, op, key string) error {
+func (db LedgerStore) DropIdempotency(ctx context.Context, userID uuid.UUID, op, key string) error {
 	_, err := db.pool.Exec(ctx,
 		`DELETE FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`, userID, op, key)
 	return storeErr("drop idempotency key", err)
@@ -602,7 +606,7 @@ func returnUnits(ctx context.Context, tx pgx.Tx, ended []checkout.Reservation) e
 // units, in one transaction: the reservations first, then the counters of
 // their offers and SKUs in id order (the lock order of ExpireDue).
 // Reservations being ordered are left to finish or fall back to held.
-func (db *DB) ReleaseShow(ctx context.Context, showID uuid.UUID, now time.Time) ([]checkout.Reservation, error) {
+func (db LedgerStore) ReleaseShow(ctx context.Context, showID uuid.UUID, now time.Time) ([]checkout.Reservation, error) {
 	var released []checkout.Reservation
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx,

@@ -15,6 +15,9 @@ import (
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
+// UserStore keeps accounts, their roles, sessions and tokens.
+type UserStore struct{ *conn }
+
 // userCols selects a user with its roles and brand links; u is users.
 const userCols = `u.id, u.email, u.display_name, u.avatar_url, u.created_at,
 	ARRAY(SELECT r.role FROM user_roles r WHERE r.user_id = u.id),
@@ -72,7 +75,7 @@ func writeRoles(ctx context.Context, tx pgx.Tx, id uuid.UUID, roles []string, br
 
 // CreateUser inserts u with its roles and brand links. The email is stored as
 // given and unique compared lower-cased. A brand link to a missing brand is NotFound.
-func (db *DB) CreateUser(ctx context.Context, u *account.User, passwordHash string) error {
+func (db UserStore) CreateUser(ctx context.Context, u *account.User, passwordHash string) error {
 	roles, err := roleStrings(u.Roles)
 	if err != nil {
 		return err
@@ -89,7 +92,7 @@ func (db *DB) CreateUser(ctx context.Context, u *account.User, passwordHash stri
 }
 
 // UserByID returns the user with the given ID.
-func (db *DB) UserByID(ctx context.Context, id uuid.UUID) (*account.User, error) {
+func (db UserStore) UserByID(ctx context.Context, id uuid.UUID) (*account.User, error) {
 	u, err := scan.User(db.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = $1`, id))
 	if err != nil {
 		return nil, notFound("user by id", "user", err)
@@ -99,7 +102,7 @@ func (db *DB) UserByID(ctx context.Context, id uuid.UUID) (*account.User, error)
 
 // UserByEmail returns the user whose email matches, ignoring case, and the
 // stored password hash.
-func (db *DB) UserByEmail(ctx context.Context, email string) (*account.User, string, error) {
+func (db UserStore) UserByEmail(ctx context.Context, email string) (*account.User, string, error) {
 	var hash string
 	u, err := scan.User(db.pool.QueryRow(ctx,
 		`SELECT `+userCols+`, u.password_hash FROM users u WHERE lower(u.email) = lower($1)`,
@@ -112,7 +115,7 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*account.User, str
 
 // SetPassword replaces the user's password hash.
 // SetAvatar sets the user's picture.
-func (db *DB) SetAvatar(ctx context.Context, id uuid.UUID, url string) error {
+func (db UserStore) SetAvatar(ctx context.Context, id uuid.UUID, url string) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE users SET avatar_url = $2 WHERE id = $1`, id, url)
 	if err != nil {
 		return storeErr("set avatar", err)
@@ -123,7 +126,7 @@ func (db *DB) SetAvatar(ctx context.Context, id uuid.UUID, url string) error {
 	return nil
 }
 
-func (db *DB) SetPassword(ctx context.Context, id uuid.UUID, passwordHash string) error {
+func (db UserStore) SetPassword(ctx context.Context, id uuid.UUID, passwordHash string) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, id, passwordHash)
 	if err != nil {
 		return storeErr("set password", err)
@@ -135,7 +138,7 @@ func (db *DB) SetPassword(ctx context.Context, id uuid.UUID, passwordHash string
 }
 
 // SetRoles replaces the user's roles and brand links in one transaction.
-func (db *DB) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
+func (db UserStore) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
 	rs, err := roleStrings(roles)
 	if err != nil {
 		return err
@@ -153,7 +156,7 @@ func (db *DB) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, 
 
 // ListUsers lists users in creation order. A limit of 0 or less means 50;
 // no page holds more than 200.
-func (db *DB) ListUsers(ctx context.Context, offset, limit int) ([]account.User, error) {
+func (db UserStore) ListUsers(ctx context.Context, offset, limit int) ([]account.User, error) {
 	offset, limit = sqlstore.Page(offset, limit)
 	rows, err := db.pool.Query(ctx,
 		`SELECT `+userCols+` FROM users u ORDER BY u.created_at, u.seq OFFSET $1 LIMIT $2`, offset, limit)
@@ -166,7 +169,7 @@ func (db *DB) ListUsers(ctx context.Context, offset, limit int) ([]account.User,
 
 // CreateCredential stores a session or token. A credential for a missing
 // user is NotFound; a repeated hash or id is a Conflict.
-func (db *DB) CreateCredential(ctx context.Context, c *account.Credential) error {
+func (db UserStore) CreateCredential(ctx context.Context, c *account.Credential) error {
 	_, err := db.pool.Exec(ctx,
 		`INSERT INTO credentials (hash, id, user_id, kind, name, created_at, expires_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		c.Hash, c.ID, c.UserID, string(c.Kind), c.Name, c.CreatedAt, c.ExpiresAt, c.LastUsedAt)
@@ -174,7 +177,7 @@ func (db *DB) CreateCredential(ctx context.Context, c *account.Credential) error
 }
 
 // CredentialByHash returns the credential unless it is missing or expired at now.
-func (db *DB) CredentialByHash(ctx context.Context, hash string, now time.Time) (*account.Credential, error) {
+func (db UserStore) CredentialByHash(ctx context.Context, hash string, now time.Time) (*account.Credential, error) {
 	c, err := scan.Credential(db.pool.QueryRow(ctx,
 		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE hash = $1 AND expires_at > $2`, hash, now))
 	if err != nil {
@@ -185,7 +188,7 @@ func (db *DB) CredentialByHash(ctx context.Context, hash string, now time.Time) 
 
 // CredentialWithUser returns the credential, unless it is missing or
 // expired at now, and its user, in one query.
-func (db *DB) CredentialWithUser(ctx context.Context, hash string, now time.Time) (*account.Credential, *account.User, error) {
+func (db UserStore) CredentialWithUser(ctx context.Context, hash string, now time.Time) (*account.Credential, *account.User, error) {
 	var (
 		c    account.Credential
 		kind string
@@ -207,7 +210,7 @@ func (db *DB) CredentialWithUser(ctx context.Context, hash string, now time.Time
 }
 
 // CredentialByID returns the credential unless it is missing or expired at now.
-func (db *DB) CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (*account.Credential, error) {
+func (db UserStore) CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (*account.Credential, error) {
 	c, err := scan.Credential(db.pool.QueryRow(ctx,
 		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE id = $1 AND expires_at > $2`, id, now))
 	if err != nil {
@@ -217,7 +220,7 @@ func (db *DB) CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (
 }
 
 // CredentialsByUser lists the user's credentials unexpired at now, newest first.
-func (db *DB) CredentialsByUser(ctx context.Context, userID uuid.UUID, now time.Time) ([]account.Credential, error) {
+func (db UserStore) CredentialsByUser(ctx context.Context, userID uuid.UUID, now time.Time) ([]account.Credential, error) {
 	rows, err := db.pool.Query(ctx,
 		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id`, userID, now)
 	if err != nil {
@@ -237,7 +240,7 @@ func (db *DB) CredentialsByUser(ctx context.Context, userID uuid.UUID, now time.
 
 // CredentialUsers returns the users of the credentials among ids unexpired
 // at now, in one query.
-func (db *DB) CredentialUsers(ctx context.Context, ids []uuid.UUID, now time.Time) (map[uuid.UUID]*account.User, error) {
+func (db UserStore) CredentialUsers(ctx context.Context, ids []uuid.UUID, now time.Time) (map[uuid.UUID]*account.User, error) {
 	out := make(map[uuid.UUID]*account.User, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -261,7 +264,7 @@ func (db *DB) CredentialUsers(ctx context.Context, ids []uuid.UUID, now time.Tim
 
 // TouchCredentials records last-use times in one statement, never moving
 // one backwards.
-func (db *DB) TouchCredentials(ctx context.Context, used map[uuid.UUID]time.Time) error {
+func (db UserStore) TouchCredentials(ctx context.Context, used map[uuid.UUID]time.Time) error {
 	if len(used) == 0 {
 		return nil
 	}
@@ -278,7 +281,7 @@ func (db *DB) TouchCredentials(ctx context.Context, used map[uuid.UUID]time.Time
 }
 
 // DeleteCredential removes one credential; a missing one is NotFound.
-func (db *DB) DeleteCredential(ctx context.Context, hash string) error {
+func (db UserStore) DeleteCredential(ctx context.Context, hash string) error {
 	tag, err := db.pool.Exec(ctx, `DELETE FROM credentials WHERE hash = $1`, hash)
 	if err != nil {
 		return storeErr("delete credential", err)
@@ -290,14 +293,14 @@ func (db *DB) DeleteCredential(ctx context.Context, hash string) error {
 }
 
 // DeleteUserCredentials revokes every session and token of the user.
-func (db *DB) DeleteUserCredentials(ctx context.Context, userID uuid.UUID) error {
+func (db UserStore) DeleteUserCredentials(ctx context.Context, userID uuid.UUID) error {
 	_, err := db.pool.Exec(ctx, `DELETE FROM credentials WHERE user_id = $1`, userID)
 	return storeErr("delete user credentials", err)
 }
 
 // DeleteExpiredCredentials removes the credentials expired at now (the ones
 // CredentialByHash no longer returns) and reports how many.
-func (db *DB) DeleteExpiredCredentials(ctx context.Context, now time.Time) (int64, error) {
+func (db UserStore) DeleteExpiredCredentials(ctx context.Context, now time.Time) (int64, error) {
 	tag, err := db.pool.Exec(ctx, `DELETE FROM credentials WHERE expires_at <= $1`, now)
 	if err != nil {
 		return 0, storeErr("delete expired credentials", err)

@@ -14,11 +14,14 @@ import (
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
+// CatalogStore keeps products, SKUs, stock and offers.
+type CatalogStore struct{ *conn }
+
 // CreateProduct inserts the product and its SKUs in one transaction, and
 // sets each SKU's ProductID and BrandID to the product's. A missing brand is
 // NotFound; a SKU code the brand already uses is a Conflict, and then
 // nothing of the product is kept.
-func (db *DB) CreateProduct(ctx context.Context, p *checkout.Product) error {
+func (db CatalogStore) CreateProduct(ctx context.Context, p *checkout.Product) error {
 	images, err := jsonText(nonNil(p.Images))
 	if err != nil {
 		return storeErr("create product", err)
@@ -64,7 +67,7 @@ func nonNil[T any](s []T) []T {
 }
 
 // SetProductImages replaces a product's images.
-func (db *DB) SetProductImages(ctx context.Context, id uuid.UUID, images []string) error {
+func (db CatalogStore) SetProductImages(ctx context.Context, id uuid.UUID, images []string) error {
 	j, err := jsonText(nonNil(images))
 	if err != nil {
 		return storeErr("set product images", err)
@@ -73,7 +76,7 @@ func (db *DB) SetProductImages(ctx context.Context, id uuid.UUID, images []strin
 }
 
 // ProductByID returns the product with its SKUs.
-func (db *DB) ProductByID(ctx context.Context, id uuid.UUID) (*checkout.Product, error) {
+func (db CatalogStore) ProductByID(ctx context.Context, id uuid.UUID) (*checkout.Product, error) {
 	var p *checkout.Product
 	err := db.read(ctx, "product by id", func(tx *sql.Tx) error {
 		var err error
@@ -92,7 +95,7 @@ func (db *DB) ProductByID(ctx context.Context, id uuid.UUID) (*checkout.Product,
 }
 
 // ListProducts lists a brand's products with their SKUs, oldest first.
-func (db *DB) ListProducts(ctx context.Context, brandID uuid.UUID) ([]checkout.Product, error) {
+func (db CatalogStore) ListProducts(ctx context.Context, brandID uuid.UUID) ([]checkout.Product, error) {
 	var products []checkout.Product
 	err := db.read(ctx, "list products", func(tx *sql.Tx) error {
 		var err error
@@ -124,7 +127,7 @@ func (db *DB) ListProducts(ctx context.Context, brandID uuid.UUID) ([]checkout.P
 }
 
 // SKUByID returns the SKU with the given ID.
-func (db *DB) SKUByID(ctx context.Context, id uuid.UUID) (*checkout.SKU, error) {
+func (db CatalogStore) SKUByID(ctx context.Context, id uuid.UUID) (*checkout.SKU, error) {
 	s, err := scan.SKU(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.SKUCols+` FROM skus WHERE id = ?`, id))
 	if err != nil {
 		return nil, storeErr("sku by id", noRows(err, "SKU"))
@@ -136,7 +139,7 @@ func (db *DB) SKUByID(ctx context.Context, id uuid.UUID) (*checkout.SKU, error) 
 // the stock and OnHandDelta adjusts it; given both, the delta applies to the
 // new value. A change that would leave on hand below sold plus held units
 // is a Conflict and changes nothing.
-func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) (*checkout.SKU, error) {
+func (db CatalogStore) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) (*checkout.SKU, error) {
 	var attrs *string
 	if p.Attributes != nil {
 		s, err := jsonText(p.Attributes)
@@ -193,7 +196,7 @@ func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) 
 
 // CreateOffer inserts o. A missing SKU or show is NotFound; an allocation
 // over the SKU's stock on hand is a Conflict.
-func (db *DB) CreateOffer(ctx context.Context, o *checkout.Offer) error {
+func (db CatalogStore) CreateOffer(ctx context.Context, o *checkout.Offer) error {
 	return db.write(ctx, "create offer", func(tx *sql.Tx) error {
 		var (
 			onHand              int
@@ -219,7 +222,7 @@ func (db *DB) CreateOffer(ctx context.Context, o *checkout.Offer) error {
 }
 
 // OfferByID returns the offer with the given ID.
-func (db *DB) OfferByID(ctx context.Context, id uuid.UUID) (*checkout.Offer, error) {
+func (db CatalogStore) OfferByID(ctx context.Context, id uuid.UUID) (*checkout.Offer, error) {
 	o, err := scan.Offer(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.OfferCols+` FROM offers WHERE id = ?`, id))
 	if err != nil {
 		return nil, storeErr("offer by id", noRows(err, "offer"))
@@ -228,14 +231,14 @@ func (db *DB) OfferByID(ctx context.Context, id uuid.UUID) (*checkout.Offer, err
 }
 
 // OffersByShow lists a show's offers, oldest first.
-func (db *DB) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Offer, error) {
+func (db CatalogStore) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Offer, error) {
 	offers, err := queryAll(ctx, db.r, scan.Offer,
 		`SELECT `+sqlstore.OfferCols+` FROM offers WHERE show_id = ? ORDER BY created_at, seq`, showID)
 	return offers, storeErr("offers by show", err)
 }
 
 // OffersOnSale lists the SKU's offers in scheduled and live shows.
-func (db *DB) OffersOnSale(ctx context.Context, skuID uuid.UUID) ([]checkout.Offer, error) {
+func (db CatalogStore) OffersOnSale(ctx context.Context, skuID uuid.UUID) ([]checkout.Offer, error) {
 	offers, err := queryAll(ctx, db.r, scan.Offer,
 		`SELECT `+sqlstore.OfferCols+` FROM offers WHERE sku_id = ?
 		   AND show_id IN (SELECT id FROM shows WHERE state IN ('scheduled', 'live'))
@@ -246,7 +249,7 @@ func (db *DB) OffersOnSale(ctx context.Context, skuID uuid.UUID) ([]checkout.Off
 // SetDropWindow makes the offer a drop open from opens to closes, and
 // returns it as stored. A missing offer is NotFound; closes before opens is
 // Invalid.
-func (db *DB) SetDropWindow(ctx context.Context, offerID uuid.UUID, opens, closes time.Time) (*checkout.Offer, error) {
+func (db CatalogStore) SetDropWindow(ctx context.Context, offerID uuid.UUID, opens, closes time.Time) (*checkout.Offer, error) {
 	var o *checkout.Offer
 	err := db.write(ctx, "set drop window", func(tx *sql.Tx) error {
 		var err error

@@ -14,6 +14,9 @@ import (
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
+// CouponStore keeps coupons and their uses.
+type CouponStore struct{ *conn }
+
 // Coupons (checkout.CouponStore). Spending and returning them happens in
 // the ledger's order transactions (spendCoupon, returnCoupon below), on the
 // single writer, with conditional updates that the CHECK constraints of
@@ -27,7 +30,7 @@ func nullID(id *uuid.UUID) any {
 }
 
 // CreateCoupon inserts c; Conflict when the brand already has its code.
-func (db *DB) CreateCoupon(ctx context.Context, c *checkout.Coupon) error {
+func (db CouponStore) CreateCoupon(ctx context.Context, c *checkout.Coupon) error {
 	return db.write(ctx, "create coupon", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO coupons (`+sqlstore.CouponCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -39,7 +42,7 @@ func (db *DB) CreateCoupon(ctx context.Context, c *checkout.Coupon) error {
 }
 
 // CouponByID returns the coupon with the given ID.
-func (db *DB) CouponByID(ctx context.Context, id uuid.UUID) (*checkout.Coupon, error) {
+func (db CouponStore) CouponByID(ctx context.Context, id uuid.UUID) (*checkout.Coupon, error) {
 	c, err := scan.Coupon(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE id = ?`, id))
 	if err != nil {
 		return nil, storeErr("coupon by id", noRows(err, "coupon"))
@@ -48,7 +51,7 @@ func (db *DB) CouponByID(ctx context.Context, id uuid.UUID) (*checkout.Coupon, e
 }
 
 // CouponByCode finds the brand's coupon with the code.
-func (db *DB) CouponByCode(ctx context.Context, brandID uuid.UUID, code string) (*checkout.Coupon, error) {
+func (db CouponStore) CouponByCode(ctx context.Context, brandID uuid.UUID, code string) (*checkout.Coupon, error) {
 	c, err := scan.Coupon(db.r.QueryRowContext(ctx,
 		`SELECT `+sqlstore.CouponCols+` FROM coupons WHERE brand_id = ? AND code = ?`, brandID, code))
 	if err != nil {
@@ -57,25 +60,25 @@ func (db *DB) CouponByCode(ctx context.Context, brandID uuid.UUID, code string) 
 	return c, nil
 }
 
-func (db *DB) coupons(ctx context.Context, op, where string, args ...any) ([]checkout.Coupon, error) {
+func (db CouponStore) coupons(ctx context.Context, op, where string, args ...any) ([]checkout.Coupon, error) {
 	list, err := queryAll(ctx, db.r, scan.Coupon, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE `+where, args...)
 	return list, storeErr(op, err)
 }
 
 // BrandCoupons lists the brand's coupons, newest first.
-func (db *DB) BrandCoupons(ctx context.Context, brandID uuid.UUID) ([]checkout.Coupon, error) {
+func (db CouponStore) BrandCoupons(ctx context.Context, brandID uuid.UUID) ([]checkout.Coupon, error) {
 	return db.coupons(ctx, "brand coupons", `brand_id = ? ORDER BY created_at DESC, id LIMIT 500`, brandID)
 }
 
 // ShowCoupons lists the enabled coupons that may apply in the show, public
 // or issued to userID.
-func (db *DB) ShowCoupons(ctx context.Context, brandID, showID, userID uuid.UUID) ([]checkout.Coupon, error) {
+func (db CouponStore) ShowCoupons(ctx context.Context, brandID, showID, userID uuid.UUID) ([]checkout.Coupon, error) {
 	return db.coupons(ctx, "show coupons", `brand_id = ? AND (show_id IS NULL OR show_id = ?) AND disabled = 0
 		AND (issued_to IS NULL OR issued_to = ?) ORDER BY created_at DESC, id LIMIT 100`, brandID, showID, userID)
 }
 
 // SetCouponDisabled disables or re-enables a coupon.
-func (db *DB) SetCouponDisabled(ctx context.Context, id uuid.UUID, disabled bool) (*checkout.Coupon, error) {
+func (db CouponStore) SetCouponDisabled(ctx context.Context, id uuid.UUID, disabled bool) (*checkout.Coupon, error) {
 	var c *checkout.Coupon
 	err := db.write(ctx, "disable coupon", func(tx *sql.Tx) error {
 		var err error
@@ -87,7 +90,7 @@ func (db *DB) SetCouponDisabled(ctx context.Context, id uuid.UUID, disabled bool
 }
 
 // CustomerCouponUses is how many of the account's orders use the coupon now.
-func (db *DB) CustomerCouponUses(ctx context.Context, couponID, userID uuid.UUID) (int, error) {
+func (db CouponStore) CustomerCouponUses(ctx context.Context, couponID, userID uuid.UUID) (int, error) {
 	var n int
 	err := db.r.QueryRowContext(ctx,
 		`SELECT count(*) FROM coupon_uses WHERE coupon_id = ? AND user_id = ? AND state = 'active'`, couponID, userID).Scan(&n)

@@ -1,8 +1,12 @@
 // Package sqlite implements Pavilion's stores on an embedded SQLite file: the default when no database is configured.
 //
-// One *DB implements every domain store (account.Store, brand.Store,
-// show.Store, checkout.Store, checkout.Ledger) on the pure-Go driver
-// modernc.org/sqlite, so the binary needs no cgo. The schema lives in versioned SQL files under
+// A *DB is a set of small stores, one per responsibility and file
+// (UserStore in users.go, LedgerStore in ledger.go and holds.go, …), over one
+// set of connections; together they implement every domain store
+// (account.Store, brand.Store, show.Store, checkout.Store, checkout.Ledger,
+// chat.Store…) on the pure-Go driver modernc.org/sqlite, so the binary needs
+// no cgo. What both SQL drivers share (column lists, scanners, constraint
+// errors, migrations) is in internal/driver/sqlstore. The schema lives in versioned SQL files under
 // migrations/, embedded in the binary and applied with goose.
 //
 // The file is opened in WAL mode through two connection pools: a single
@@ -59,8 +63,29 @@ const (
 	writerCheckpointPages = 10000
 )
 
-// DB is the SQLite store. It is safe for concurrent use.
+// DB is the SQLite store: one store per responsibility, each in a file of
+// its own, over one connection set. It is safe for concurrent use.
 type DB struct {
+	*conn
+	UserStore
+	BrandStore
+	FollowStore
+	ShowStore
+	SubscriptionStore
+	PinStore
+	CatalogStore
+	CouponStore
+	LedgerStore
+	DrawStore
+	WalletStore
+	ModerationStore
+	ArchiveStore
+	ReplayStore
+	ImageStore
+}
+
+// conn is the file's connections, shared by every store of a DB.
+type conn struct {
 	path string    // absolute path of the file
 	w    *sql.DB   // one connection: every write and every transaction
 	r    *readPool // reads outside transactions
@@ -121,17 +146,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		_ = errors.Join(r.Close(), w.Close())
 		return nil, err
 	}
-	db := &DB{path: abs, w: w, r: &readPool{DB: r}, turn: make(chan struct{}, 1),
+	cn := &conn{path: abs, w: w, r: &readPool{DB: r}, turn: make(chan struct{}, 1),
 		ckpt: c, stopCkpt: make(chan struct{}), ckptDone: make(chan struct{})}
-	go db.checkpoints()
-	return db, nil
+	go cn.checkpoints()
+	return &DB{conn: cn, UserStore: UserStore{cn}, BrandStore: BrandStore{cn}, FollowStore: FollowStore{cn}, ShowStore: ShowStore{cn}, SubscriptionStore: SubscriptionStore{cn}, PinStore: PinStore{cn}, CatalogStore: CatalogStore{cn}, CouponStore: CouponStore{cn}, LedgerStore: LedgerStore{cn}, DrawStore: DrawStore{cn}, WalletStore: WalletStore{cn}, ModerationStore: ModerationStore{cn}, ArchiveStore: ArchiveStore{cn}, ReplayStore: ReplayStore{cn}, ImageStore: ImageStore{cn}}, nil
 }
 
 // checkpoints copies the WAL into the database file every checkpointEvery
 // until Close. A passive checkpoint never waits for the writer or a reader;
 // one that could not finish (SQLITE_BUSY, a reader on old frames) is simply
 // tried again at the next tick.
-func (db *DB) checkpoints() {
+func (db *conn) checkpoints() {
 	defer close(db.ckptDone)
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
@@ -199,7 +224,7 @@ func (db *DB) Close() error {
 // write runs fn in a write transaction on the writer and commits it when fn
 // returns nil. Errors come back through storeErr.
 // take waits for the writer's turn; the returned func gives it up.
-func (db *DB) take(ctx context.Context) (func(), error) {
+func (db *conn) take(ctx context.Context) (func(), error) {
 	select {
 	case db.turn <- struct{}{}:
 		return func() { <-db.turn }, nil
@@ -208,7 +233,7 @@ func (db *DB) take(ctx context.Context) (func(), error) {
 	}
 }
 
-func (db *DB) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+func (db *conn) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	done, err := db.take(ctx)
 	if err != nil {
 		return storeErr(op, err)
@@ -228,7 +253,7 @@ func (db *DB) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) e
 
 // read runs fn in a read transaction on a reader: its queries see one
 // snapshot of the file.
-func (db *DB) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+func (db *conn) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return storeErr(op, err)
@@ -240,7 +265,7 @@ func (db *DB) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) er
 // exec runs one write statement on the writer, outside a transaction, and
 // reports how many rows it changed. Errors are the driver's: callers pass
 // them through storeErr.
-func (db *DB) exec(ctx context.Context, query string, args ...any) (int64, error) {
+func (db *conn) exec(ctx context.Context, query string, args ...any) (int64, error) {
 	done, err := db.take(ctx)
 	if err != nil {
 		return 0, err
@@ -255,7 +280,7 @@ func (db *DB) exec(ctx context.Context, query string, args ...any) (int64, error
 
 // execOne is exec for a statement that must change one row: none is
 // NotFound "<thing> not found".
-func (db *DB) execOne(ctx context.Context, thing, query string, args ...any) error {
+func (db *conn) execOne(ctx context.Context, thing, query string, args ...any) error {
 	n, err := db.exec(ctx, query, args...)
 	if err == nil && n == 0 {
 		return apperr.Errorf(apperr.NotFound, "%s not found", thing)

@@ -13,6 +13,9 @@ import (
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
+// DrawStore keeps draws and giveaways and their entries.
+type DrawStore struct{ *conn }
+
 // Draws (checkout.DrawStore). Every write runs on the single writer, so an
 // entry and the close's claim are ordered one before the other: the entry
 // list a claim reads is final.
@@ -20,7 +23,7 @@ import (
 // errDrawRunning refuses a second running draw on one offer.
 var errDrawRunning = &apperr.Error{Code: apperr.Conflict, Message: "a draw is already running on this offer"}
 
-func (db *DB) CreateDraw(ctx context.Context, d *checkout.Draw) error {
+func (db DrawStore) CreateDraw(ctx context.Context, d *checkout.Draw) error {
 	return db.write(ctx, "create draw", func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM draws WHERE offer_id = ? AND state IN ('open', 'closing')`,
@@ -42,18 +45,18 @@ func (db *DB) CreateDraw(ctx context.Context, d *checkout.Draw) error {
 	})
 }
 
-func (db *DB) DrawByID(ctx context.Context, id uuid.UUID) (*checkout.Draw, error) {
+func (db DrawStore) DrawByID(ctx context.Context, id uuid.UUID) (*checkout.Draw, error) {
 	d, err := scan.Draw(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.DrawCols+` FROM draws WHERE id = ?`, id))
 	return d, storeErr("draw", noRows(err, "draw"))
 }
 
-func (db *DB) DrawsByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Draw, error) {
+func (db DrawStore) DrawsByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Draw, error) {
 	list, err := queryAll(ctx, db.r, scan.Draw, `SELECT `+sqlstore.DrawCols+` FROM draws WHERE show_id = ?
 		ORDER BY created_at DESC, id LIMIT 100`, showID)
 	return list, storeErr("draws by show", err)
 }
 
-func (db *DB) ActiveDraw(ctx context.Context, offerID uuid.UUID) (*checkout.Draw, error) {
+func (db DrawStore) ActiveDraw(ctx context.Context, offerID uuid.UUID) (*checkout.Draw, error) {
 	d, err := scan.Draw(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.DrawCols+` FROM draws
 		WHERE offer_id = ? AND state IN ('open', 'closing')`, offerID))
 	return d, storeErr("active draw", noRows(err, "running draw"))
@@ -62,7 +65,7 @@ func (db *DB) ActiveDraw(ctx context.Context, offerID uuid.UUID) (*checkout.Draw
 // errEntered rolls back an entry the account had already made.
 var errEntered = errors.New("already entered")
 
-func (db *DB) Enter(ctx context.Context, e *checkout.DrawEntry, at time.Time) (*checkout.DrawEntry, bool, error) {
+func (db DrawStore) Enter(ctx context.Context, e *checkout.DrawEntry, at time.Time) (*checkout.DrawEntry, bool, error) {
 	err := db.write(ctx, "enter draw", func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM draw_entries WHERE draw_id = ? AND user_id = ?`,
@@ -105,25 +108,25 @@ func closedOrMissing(ctx context.Context, tx *sql.Tx, id uuid.UUID) error {
 	return sqlstore.DrawClosedOrMissing(n > 0)
 }
 
-func (db *DB) EntryOf(ctx context.Context, drawID, userID uuid.UUID) (*checkout.DrawEntry, error) {
+func (db DrawStore) EntryOf(ctx context.Context, drawID, userID uuid.UUID) (*checkout.DrawEntry, error) {
 	e, err := scan.DrawEntry(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.DrawEntryCols+` FROM draw_entries
 		WHERE draw_id = ? AND user_id = ?`, drawID, userID))
 	return e, storeErr("draw entry", noRows(err, "draw entry"))
 }
 
-func (db *DB) DrawEntries(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
+func (db DrawStore) DrawEntries(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
 	list, err := queryAll(ctx, db.r, scan.DrawEntry, `SELECT `+sqlstore.DrawEntryCols+` FROM draw_entries
 		WHERE draw_id = ? ORDER BY seq`, drawID)
 	return list, storeErr("draw entries", err)
 }
 
-func (db *DB) DrawWinners(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
+func (db DrawStore) DrawWinners(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
 	list, err := queryAll(ctx, db.r, scan.DrawEntry, `SELECT `+sqlstore.DrawEntryCols+` FROM draw_entries
 		WHERE draw_id = ? AND rank > 0 ORDER BY rank`, drawID)
 	return list, storeErr("draw winners", err)
 }
 
-func (db *DB) EndDrawWindow(ctx context.Context, id uuid.UUID, at time.Time) (*checkout.Draw, error) {
+func (db DrawStore) EndDrawWindow(ctx context.Context, id uuid.UUID, at time.Time) (*checkout.Draw, error) {
 	var d *checkout.Draw
 	err := db.write(ctx, "end draw window", func(tx *sql.Tx) error {
 		var err error
@@ -137,7 +140,7 @@ func (db *DB) EndDrawWindow(ctx context.Context, id uuid.UUID, at time.Time) (*c
 	return d, err
 }
 
-func (db *DB) DueDraws(ctx context.Context, at, staleBefore time.Time, limit int) ([]uuid.UUID, error) {
+func (db DrawStore) DueDraws(ctx context.Context, at, staleBefore time.Time, limit int) ([]uuid.UUID, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT id FROM draws WHERE state <> 'drawn' AND closes_at <= ?
 		AND (state = 'open' OR claimed_at <= ?) ORDER BY closes_at LIMIT ?`, micros(at), micros(staleBefore), limit)
 	if err != nil {
@@ -155,7 +158,7 @@ func (db *DB) DueDraws(ctx context.Context, at, staleBefore time.Time, limit int
 	return ids, storeErr("due draws", rows.Err())
 }
 
-func (db *DB) ClaimDraw(ctx context.Context, id uuid.UUID, at, staleBefore time.Time) (*checkout.Draw, bool, error) {
+func (db DrawStore) ClaimDraw(ctx context.Context, id uuid.UUID, at, staleBefore time.Time) (*checkout.Draw, bool, error) {
 	var d *checkout.Draw
 	err := db.write(ctx, "claim draw", func(tx *sql.Tx) error {
 		var err error
@@ -171,7 +174,7 @@ func (db *DB) ClaimDraw(ctx context.Context, id uuid.UUID, at, staleBefore time.
 	return d, d != nil, err
 }
 
-func (db *DB) FinishDraw(ctx context.Context, id uuid.UUID, claimedAt time.Time, units int, winners []checkout.DrawWinner, at time.Time) (*checkout.Draw, error) {
+func (db DrawStore) FinishDraw(ctx context.Context, id uuid.UUID, claimedAt time.Time, units int, winners []checkout.DrawWinner, at time.Time) (*checkout.Draw, error) {
 	var d *checkout.Draw
 	err := db.write(ctx, "finish draw", func(tx *sql.Tx) error {
 		var err error

@@ -19,7 +19,7 @@ import (
 // writer), so what they see holds until the commit.
 
 // Reserve is checkout.Ledger's Reserve: a batch of one.
-func (db *DB) Reserve(ctx context.Context, r *checkout.Reservation, limit int, key *checkout.Idempotency) error {
+func (db LedgerStore) Reserve(ctx context.Context, r *checkout.Reservation, limit int, key *checkout.Idempotency) error {
 	return checkout.ReserveOne(ctx, db, r, limit, key)
 }
 
@@ -39,7 +39,7 @@ const (
 
 // ReserveBatch writes the holds it accepts in one transaction; see
 // checkout.Ledger. A failure of any statement rolls the whole batch back.
-func (db *DB) ReserveBatch(ctx context.Context, holds []checkout.Hold) ([]error, error) {
+func (db LedgerStore) ReserveBatch(ctx context.Context, holds []checkout.Hold) ([]error, error) {
 	var errs []error
 	err := db.write(ctx, "reserve", func(tx *sql.Tx) error {
 		st, err := db.readBatchState(ctx, tx, holds)
@@ -84,7 +84,7 @@ func (db *DB) ReserveBatch(ctx context.Context, holds []checkout.Hold) ([]error,
 // addHeld runs one conditional update of an offer's or SKU's counters,
 // which must change exactly one row: the batch was decided on counts read
 // under the same write lock, so anything else is a fault and fails it.
-func (db *DB) addHeld(ctx context.Context, tx *sql.Tx, query string, n int, id uuid.UUID) error {
+func (db LedgerStore) addHeld(ctx context.Context, tx *sql.Tx, query string, n int, id uuid.UUID) error {
 	res, err := db.txExec(ctx, tx, query, n, id)
 	if err != nil {
 		return err
@@ -98,7 +98,7 @@ func (db *DB) addHeld(ctx context.Context, tx *sql.Tx, query string, n int, id u
 }
 
 // readBatchState reads, under the write lock, what DecideHolds needs.
-func (db *DB) readBatchState(ctx context.Context, tx *sql.Tx, holds []checkout.Hold) (checkout.BatchState, error) {
+func (db LedgerStore) readBatchState(ctx context.Context, tx *sql.Tx, holds []checkout.Hold) (checkout.BatchState, error) {
 	st := checkout.BatchState{
 		Offers:    map[uuid.UUID]checkout.OfferUnits{},
 		SKUFree:   map[uuid.UUID]int{},

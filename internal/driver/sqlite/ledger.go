@@ -17,6 +17,10 @@ import (
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
+// LedgerStore keeps reservations, orders and idempotency keys: the units
+// that move (checkout.Ledger), held one at a time or by group commit.
+type LedgerStore struct{ *conn }
+
 // The ledger: every method that moves units runs in one write transaction
 // on the single writer connection, so its statements are serialised with
 // every other write in this process, and BEGIN IMMEDIATE serialises them
@@ -47,7 +51,7 @@ func moveUnits(ctx context.Context, tx *sql.Tx, offerID, skuID uuid.UUID, held, 
 }
 
 // ReservationByID returns the reservation with the given ID.
-func (db *DB) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Reservation, error) {
+func (db LedgerStore) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Reservation, error) {
 	r, err := scan.Reservation(db.r.QueryRowContext(ctx,
 		`SELECT `+sqlstore.ReservationCols+` FROM reservations WHERE id = ?`, id))
 	if err != nil {
@@ -58,7 +62,7 @@ func (db *DB) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Rese
 
 // ActiveReservations lists the customer's held and ordering reservations,
 // in one show or (showID zero) in all, soonest to expire first.
-func (db *DB) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) ([]checkout.Reservation, error) {
+func (db LedgerStore) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) ([]checkout.Reservation, error) {
 	where, args := `user_id = ?`, []any{userID}
 	if showID != uuid.Nil {
 		where, args = where+` AND show_id = ?`, append(args, showID)
@@ -76,7 +80,7 @@ func (db *DB) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) 
 
 // Release ends a held reservation (to Released or Expired) and returns its
 // units to the offer and the SKU. Gone when it is no longer held.
-func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, at time.Time) (*checkout.Reservation, error) {
+func (db LedgerStore) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, at time.Time) (*checkout.Reservation, error) {
 	if err := sqlstore.CheckRelease(to); err != nil {
 		return nil, err
 	}
@@ -110,7 +114,7 @@ func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.Reservation
 // Each reservation changes state in a conditional update, so it is expired
 // exactly once however many sweepers run. A limit of 0 or less means 50; at
 // most 1000 go in one call.
-func (db *DB) ExpireDue(ctx context.Context, at time.Time, limit int) ([]checkout.Reservation, error) {
+func (db LedgerStore) ExpireDue(ctx context.Context, at time.Time, limit int) ([]checkout.Reservation, error) {
 	_, limit = sqlstore.PageOf(0, limit, sqlstore.MaxOrderLimit)
 	var expired []checkout.Reservation
 	err := db.write(ctx, "expire reservations", func(tx *sql.Tx) error {
@@ -138,7 +142,7 @@ func (db *DB) ExpireDue(ctx context.Context, at time.Time, limit int) ([]checkou
 }
 
 // CustomerUnits is how many units of the offer the customer holds or bought.
-func (db *DB) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error) {
+func (db LedgerStore) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error) {
 	var n int
 	err := db.r.QueryRowContext(ctx,
 		`SELECT coalesce(sum(quantity), 0) FROM reservations
@@ -152,7 +156,7 @@ func (db *DB) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int
 
 // OfferCustomers maps each customer with held or bought units of the offer
 // to that count.
-func (db *DB) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.UUID]int, error) {
+func (db LedgerStore) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.UUID]int, error) {
 	type units struct {
 		user uuid.UUID
 		n    int
@@ -176,7 +180,7 @@ func (db *DB) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.U
 // o.UserID to Ordering and inserts o (State Pending). NotFound when the
 // reservation does not exist or is another customer's; Gone when it is not
 // held or has expired; Invalid when o does not buy what it holds.
-func (db *DB) BeginOrder(ctx context.Context, o *checkout.Order, at time.Time) error {
+func (db LedgerStore) BeginOrder(ctx context.Context, o *checkout.Order, at time.Time) error {
 	shipping, err := jsonText(o.Shipping)
 	if err != nil {
 		return storeErr("begin order", err)
@@ -231,7 +235,7 @@ func notPending(s checkout.OrderState) error {
 // turns its reservation to Ordered and moves its units from held to sold on
 // the offer and the SKU. Conflict when the order is not pending, so a
 // payment lands exactly once.
-func (db *DB) CompletePayment(ctx context.Context, orderID uuid.UUID, paymentRef string, at time.Time) (*checkout.Order, error) {
+func (db LedgerStore) CompletePayment(ctx context.Context, orderID uuid.UUID, paymentRef string, at time.Time) (*checkout.Order, error) {
 	var o *checkout.Order
 	err := db.write(ctx, "complete payment", func(tx *sql.Tx) error {
 		var err error
@@ -272,7 +276,7 @@ func (db *DB) CompletePayment(ctx context.Context, orderID uuid.UUID, paymentRef
 // AbandonOrder deletes a pending order whose payment did not happen and
 // returns its reservation to Held, still bound by its ExpiresAt: the units
 // stay held. Conflict when the order is not pending.
-func (db *DB) AbandonOrder(ctx context.Context, orderID uuid.UUID, at time.Time) error {
+func (db LedgerStore) AbandonOrder(ctx context.Context, orderID uuid.UUID, at time.Time) error {
 	return db.write(ctx, "abandon order", func(tx *sql.Tx) error {
 		var resID uuid.UUID
 		err := tx.QueryRowContext(ctx,
@@ -308,7 +312,7 @@ var orderMoves = map[checkout.OrderState][]checkout.OrderState{
 // units go back: sold decreases on the offer and the SKU and the reservation
 // becomes Returned, so they no longer count against the customer's limit.
 // Conflict for any other transition; nothing changes then.
-func (db *DB) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.OrderState, restock bool, at time.Time) (*checkout.Order, error) {
+func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.OrderState, restock bool, at time.Time) (*checkout.Order, error) {
 	var o *checkout.Order
 	err := db.write(ctx, "set order state", func(tx *sql.Tx) error {
 		from, err := orderState(ctx, tx, orderID)
@@ -353,7 +357,7 @@ func (db *DB) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.
 }
 
 // OrderByID returns the order with the given ID.
-func (db *DB) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, error) {
+func (db LedgerStore) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, error) {
 	o, err := scan.Order(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.OrderCols+` FROM orders WHERE id = ?`, id))
 	if err != nil {
 		return nil, storeErr("order by id", noRows(err, "order"))
@@ -362,7 +366,7 @@ func (db *DB) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, err
 }
 
 // ListOrders returns the orders f selects, newest first.
-func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, error) {
+func (db LedgerStore) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, error) {
 	var (
 		where []string
 		args  []any
@@ -396,7 +400,7 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 
 // PendingOrders lists orders still pending that were created before
 // createdBefore, oldest first. A limit of 0 or less means 50; at most 1000.
-func (db *DB) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]checkout.Order, error) {
+func (db LedgerStore) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]checkout.Order, error) {
 	_, limit = sqlstore.OrderPage(0, limit)
 	orders, err := queryAll(ctx, db.r, scan.Order,
 		`SELECT `+sqlstore.OrderCols+` FROM orders WHERE state = 'pending' AND created_at < ?
@@ -408,7 +412,7 @@ func (db *DB) PendingOrders(ctx context.Context, createdBefore time.Time, limit 
 // ClaimIdempotency records rec, with no result yet, if (UserID, Op, Key) is
 // new and reports true. Otherwise it returns the stored record and false.
 // Concurrent claims of one key: exactly one is fresh.
-func (db *DB) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (*checkout.Idempotency, bool, error) {
+func (db LedgerStore) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (*checkout.Idempotency, bool, error) {
 	var (
 		got   *checkout.Idempotency
 		fresh bool
@@ -445,7 +449,7 @@ func (db *DB) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (
 
 // LookupIdempotency returns the record for (userID, op, key); NotFound when
 // there is none.
-func (db *DB) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key string) (*checkout.Idempotency, error) {
+func (db LedgerStore) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key string) (*checkout.Idempotency, error) {
 	rec, err := scan.Idempotency(db.r.QueryRowContext(ctx,
 		`SELECT `+sqlstore.IdempotencyCols+` FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?`, userID, op, key))
 	if err != nil {
@@ -456,7 +460,7 @@ func (db *DB) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key s
 
 // FinishIdempotency stores the outcome of a claimed key. NotFound when the
 // key is not claimed.
-func (db *DB) FinishIdempotency(ctx context.Context, userID uuid.UUID, op, key string, result []byte) error {
+func (db LedgerStore) FinishIdempotency(ctx context.Context, userID uuid.UUID, op, key string, result []byte) error {
 	if result == nil {
 		result = []byte{}
 	}
@@ -468,7 +472,7 @@ func (db *DB) FinishIdempotency(ctx context.Context, userID uuid.UUID, op, key s
 // DropIdempotency forgets a claimed key whose request failed without
 // effect, so a retry runs afresh. Dropping a key that is not there is no
 // error: the retry of a drop finds nothing to do.
-func (db *DB) DropIdempotency(ctx context.Context, userID uuid.UUID, op, key string) error {
+func (db LedgerStore) DropIdempotency(ctx context.Context, userID uuid.UUID, op, key string) error {
 	_, err := db.exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?`, userID, op, key)
 	return storeErr("drop idempotency key", err)
 }
@@ -494,7 +498,7 @@ func returnUnits(ctx context.Context, tx *sql.Tx, ended []checkout.Reservation) 
 // ReleaseShow releases every held reservation of the show and returns their
 // units, in one transaction. Reservations being ordered are left to finish
 // or fall back to held.
-func (db *DB) ReleaseShow(ctx context.Context, showID uuid.UUID, at time.Time) ([]checkout.Reservation, error) {
+func (db LedgerStore) ReleaseShow(ctx context.Context, showID uuid.UUID, at time.Time) ([]checkout.Reservation, error) {
 	var released []checkout.Reservation
 	err := db.write(ctx, "release show", func(tx *sql.Tx) error {
 		var err error

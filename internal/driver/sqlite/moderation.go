@@ -14,6 +14,9 @@ import (
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
+// ModerationStore keeps bans, mutes, deletions and blocked words.
+type ModerationStore struct{ *conn }
+
 // showUserRef names what a show_bans or show_mutes write refers to that is
 // missing: SQLite does not say which foreign key broke, so on a violation it
 // looks. Other errors pass.
@@ -30,7 +33,7 @@ func showUserRef(ctx context.Context, tx *sql.Tx, err error, showID, userID uuid
 
 // SetBan bans the user from the show, or lifts the ban. Banning twice keeps
 // the first ban.
-func (db *DB) SetBan(ctx context.Context, showID, userID, by uuid.UUID, banned bool) error {
+func (db ModerationStore) SetBan(ctx context.Context, showID, userID, by uuid.UUID, banned bool) error {
 	if !banned {
 		_, err := db.exec(ctx, `DELETE FROM show_bans WHERE show_id = ? AND user_id = ?`, showID, userID)
 		return storeErr("lift ban", err)
@@ -45,7 +48,7 @@ func (db *DB) SetBan(ctx context.Context, showID, userID, by uuid.UUID, banned b
 }
 
 // SetMute mutes the user in the show until the given time; the zero time unmutes.
-func (db *DB) SetMute(ctx context.Context, showID, userID, by uuid.UUID, until time.Time) error {
+func (db ModerationStore) SetMute(ctx context.Context, showID, userID, by uuid.UUID, until time.Time) error {
 	if until.IsZero() {
 		_, err := db.exec(ctx, `DELETE FROM show_mutes WHERE show_id = ? AND user_id = ?`, showID, userID)
 		return storeErr("unmute", err)
@@ -61,7 +64,7 @@ func (db *DB) SetMute(ctx context.Context, showID, userID, by uuid.UUID, until t
 
 // Moderation returns the show's banned users, oldest ban first, and the
 // mutes that end after now.
-func (db *DB) Moderation(ctx context.Context, showID uuid.UUID, now time.Time) ([]uuid.UUID, map[uuid.UUID]time.Time, error) {
+func (db ModerationStore) Moderation(ctx context.Context, showID uuid.UUID, now time.Time) ([]uuid.UUID, map[uuid.UUID]time.Time, error) {
 	banned := []uuid.UUID{}
 	muted := map[uuid.UUID]time.Time{}
 	err := db.read(ctx, "moderation", func(tx *sql.Tx) error {
@@ -97,7 +100,7 @@ func (db *DB) Moderation(ctx context.Context, showID uuid.UUID, now time.Time) (
 
 // Sanctions lists the users the show bans or mutes (mutes that end after
 // now), by display name then user ID.
-func (db *DB) Sanctions(ctx context.Context, showID uuid.UUID, now time.Time) ([]chat.Sanction, error) {
+func (db ModerationStore) Sanctions(ctx context.Context, showID uuid.UUID, now time.Time) ([]chat.Sanction, error) {
 	var out []chat.Sanction
 	err := db.read(ctx, "sanctions", func(tx *sql.Tx) error {
 		var err error
@@ -125,7 +128,7 @@ func (db *DB) Sanctions(ctx context.Context, showID uuid.UUID, now time.Time) ([
 }
 
 // SetBlockedWords replaces the brand's blocked-word list.
-func (db *DB) SetBlockedWords(ctx context.Context, brandID uuid.UUID, words []string) error {
+func (db ModerationStore) SetBlockedWords(ctx context.Context, brandID uuid.UUID, words []string) error {
 	if words == nil {
 		words = []string{}
 	}
@@ -141,7 +144,7 @@ func (db *DB) SetBlockedWords(ctx context.Context, brandID uuid.UUID, words []st
 }
 
 // BlockedWords returns the brand's list; empty, not nil, when it has none.
-func (db *DB) BlockedWords(ctx context.Context, brandID uuid.UUID) ([]string, error) {
+func (db ModerationStore) BlockedWords(ctx context.Context, brandID uuid.UUID) ([]string, error) {
 	words := []string{}
 	err := db.r.QueryRowContext(ctx, `SELECT words FROM brand_blocked_words WHERE brand_id = ?`, brandID).Scan(asJSON(&words))
 	if errors.Is(err, sql.ErrNoRows) {
