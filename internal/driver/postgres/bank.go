@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pavilion-live/pavilion/internal/analytics"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
 var _ analytics.BankStore = (*DB)(nil)
@@ -21,7 +22,7 @@ func (db *DB) BrandShows(ctx context.Context, brandID uuid.UUID, from, to time.T
 		   WHERE brand_id = $1 AND starts_at >= $2 AND starts_at < $3 AND state != 'cancelled'
 		   ORDER BY starts_at DESC, id DESC LIMIT $4) s
 		 ORDER BY starts_at, id`, brandID, pgTime(from), pgTime(to), analytics.MaxBankShows)
-	list, err := collect(rows, err, func(r pgx.Row) (*analytics.ShowRef, error) {
+	list, err := collect(rows, err, func(r sqlstore.Row) (*analytics.ShowRef, error) {
 		var s analytics.ShowRef
 		if err := r.Scan(&s.ID, &s.Title, &s.StartsAt, &s.EndsAt, &s.State); err != nil {
 			return nil, err
@@ -103,7 +104,7 @@ func (db *DB) LostIntents(ctx context.Context, showIDs []uuid.UUID) ([]analytics
 		 LEFT JOIN products p ON p.id = k.product_id
 		 WHERE l.show_id = ANY($1) AND l.n > 0
 		 ORDER BY l.show_id, l.offer_id, l.cause`, showIDs)
-	list, err := collect(rows, err, func(r pgx.Row) (*analytics.LostRow, error) {
+	list, err := collect(rows, err, func(r sqlstore.Row) (*analytics.LostRow, error) {
 		var l analytics.LostRow
 		return &l, r.Scan(&l.ShowID, &l.OfferID, &l.Offer, &l.Cause, &l.N)
 	})

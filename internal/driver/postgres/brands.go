@@ -4,34 +4,26 @@ import (
 	"context"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
-const brandCols = `id, slug, name, story, logo_url, website, flagship, created_at, updated_at`
-
-func scanBrand(row pgx.Row) (*brand.Brand, error) {
-	var b brand.Brand
-	if err := row.Scan(&b.ID, &b.Slug, &b.Name, &b.Story, &b.LogoURL, &b.Website, &b.Flagship, &b.CreatedAt, &b.UpdatedAt); err != nil {
-		return nil, err
-	}
-	b.CreatedAt, b.UpdatedAt = b.CreatedAt.UTC(), b.UpdatedAt.UTC()
-	return &b, nil
-}
+// BrandStore keeps brands and their admins.
+type BrandStore struct{ *conn }
 
 // CreateBrand inserts b. A slug already taken is a Conflict.
-func (db *DB) CreateBrand(ctx context.Context, b *brand.Brand) error {
+func (db BrandStore) CreateBrand(ctx context.Context, b *brand.Brand) error {
 	_, err := db.pool.Exec(ctx,
-		`INSERT INTO brands (`+brandCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		`INSERT INTO brands (`+sqlstore.BrandCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		b.ID, b.Slug, b.Name, b.Story, b.LogoURL, b.Website, b.Flagship, b.CreatedAt, b.UpdatedAt)
 	return storeErr("create brand", err)
 }
 
 // BrandByID returns the brand with the given ID.
-func (db *DB) BrandByID(ctx context.Context, id uuid.UUID) (*brand.Brand, error) {
-	b, err := scanBrand(db.pool.QueryRow(ctx, `SELECT `+brandCols+` FROM brands WHERE id = $1`, id))
+func (db BrandStore) BrandByID(ctx context.Context, id uuid.UUID) (*brand.Brand, error) {
+	b, err := scan.Brand(db.pool.QueryRow(ctx, `SELECT `+sqlstore.BrandCols+` FROM brands WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("brand by id", "brand", err)
 	}
@@ -39,8 +31,8 @@ func (db *DB) BrandByID(ctx context.Context, id uuid.UUID) (*brand.Brand, error)
 }
 
 // BrandBySlug returns the brand with the given slug.
-func (db *DB) BrandBySlug(ctx context.Context, slug string) (*brand.Brand, error) {
-	b, err := scanBrand(db.pool.QueryRow(ctx, `SELECT `+brandCols+` FROM brands WHERE slug = $1`, slug))
+func (db BrandStore) BrandBySlug(ctx context.Context, slug string) (*brand.Brand, error) {
+	b, err := scan.Brand(db.pool.QueryRow(ctx, `SELECT `+sqlstore.BrandCols+` FROM brands WHERE slug = $1`, slug))
 	if err != nil {
 		return nil, notFound("brand by slug", "brand", err)
 	}
@@ -48,9 +40,9 @@ func (db *DB) BrandBySlug(ctx context.Context, slug string) (*brand.Brand, error
 }
 
 // ListBrands lists every brand, oldest first.
-func (db *DB) ListBrands(ctx context.Context) ([]brand.Brand, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+brandCols+` FROM brands ORDER BY created_at, seq`)
-	brands, err := collect(rows, err, scanBrand)
+func (db BrandStore) ListBrands(ctx context.Context) ([]brand.Brand, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.BrandCols+` FROM brands ORDER BY created_at, seq`)
+	brands, err := collect(rows, err, scan.Brand)
 	if err != nil {
 		return nil, storeErr("list brands", err)
 	}
@@ -58,7 +50,7 @@ func (db *DB) ListBrands(ctx context.Context) ([]brand.Brand, error) {
 }
 
 // UpdateBrand writes every field of b but ID and CreatedAt.
-func (db *DB) UpdateBrand(ctx context.Context, b *brand.Brand) error {
+func (db BrandStore) UpdateBrand(ctx context.Context, b *brand.Brand) error {
 	tag, err := db.pool.Exec(ctx,
 		`UPDATE brands SET slug = $2, name = $3, story = $4, logo_url = $5, website = $6, flagship = $7, updated_at = $8
 		 WHERE id = $1`,

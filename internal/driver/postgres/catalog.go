@@ -11,51 +11,11 @@ import (
 
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
-const (
-	productCols = `id, brand_id, name, description, images, created_at`
-	skuCols     = `id, product_id, brand_id, code, attributes, price_minor, currency, on_hand, sold, held, updated_at`
-	offerCols   = `id, show_id, sku_id, price_minor, currency, allocated, per_customer_limit, sold, held, created_at,
-		is_drop, drop_opens_at, drop_closes_at`
-)
-
-func scanProduct(row pgx.Row) (*checkout.Product, error) {
-	var p checkout.Product
-	if err := row.Scan(&p.ID, &p.BrandID, &p.Name, &p.Description, &p.Images, &p.CreatedAt); err != nil {
-		return nil, err
-	}
-	p.CreatedAt = p.CreatedAt.UTC()
-	if p.Images == nil {
-		p.Images = []string{}
-	}
-	p.SKUs = []checkout.SKU{}
-	return &p, nil
-}
-
-func scanSKU(row pgx.Row) (*checkout.SKU, error) {
-	var s checkout.SKU
-	if err := row.Scan(&s.ID, &s.ProductID, &s.BrandID, &s.Code, &s.Attributes, &s.PriceMinor, &s.Currency,
-		&s.OnHand, &s.Sold, &s.Held, &s.UpdatedAt); err != nil {
-		return nil, err
-	}
-	s.UpdatedAt = s.UpdatedAt.UTC()
-	if s.Attributes == nil {
-		s.Attributes = map[string]string{}
-	}
-	return &s, nil
-}
-
-func scanOffer(row pgx.Row) (*checkout.Offer, error) {
-	var o checkout.Offer
-	if err := row.Scan(&o.ID, &o.ShowID, &o.SKUID, &o.PriceMinor, &o.Currency, &o.Allocated, &o.PerCustomerLimit,
-		&o.Sold, &o.Held, &o.CreatedAt, &o.Drop, &o.DropOpensAt, &o.DropClosesAt); err != nil {
-		return nil, err
-	}
-	o.CreatedAt = o.CreatedAt.UTC()
-	o.DropOpensAt, o.DropClosesAt = utcPtr(o.DropOpensAt), utcPtr(o.DropClosesAt)
-	return &o, nil
-}
+// CatalogStore keeps products, SKUs, stock and offers.
+type CatalogStore struct{ *conn }
 
 // attributesJSON encodes SKU attributes for a jsonb column; nil is {}.
 func attributesJSON(a map[string]string) (string, error) {
@@ -67,7 +27,7 @@ func attributesJSON(a map[string]string) (string, error) {
 }
 
 // SetProductImages replaces a product's images.
-func (db *DB) SetProductImages(ctx context.Context, id uuid.UUID, images []string) error {
+func (db CatalogStore) SetProductImages(ctx context.Context, id uuid.UUID, images []string) error {
 	if images == nil {
 		images = []string{}
 	}
@@ -84,7 +44,7 @@ func (db *DB) SetProductImages(ctx context.Context, id uuid.UUID, images []strin
 // CreateProduct inserts p and its SKUs in one transaction: on any failure,
 // such as a SKU code the brand already uses (Conflict), nothing is kept.
 // Each SKU gets the product's ID and brand.
-func (db *DB) CreateProduct(ctx context.Context, p *checkout.Product) error {
+func (db CatalogStore) CreateProduct(ctx context.Context, p *checkout.Product) error {
 	images := p.Images
 	if images == nil {
 		images = []string{}
@@ -99,13 +59,13 @@ func (db *DB) CreateProduct(ctx context.Context, p *checkout.Product) error {
 	}
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx,
-			`INSERT INTO products (`+productCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+			`INSERT INTO products (`+sqlstore.ProductCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 			p.ID, p.BrandID, p.Name, p.Description, images, p.CreatedAt); err != nil {
 			return err
 		}
 		for i, s := range p.SKUs {
 			if _, err := tx.Exec(ctx,
-				`INSERT INTO skus (position, `+skuCols+`) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12)`,
+				`INSERT INTO skus (position, `+sqlstore.SKUCols+`) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12)`,
 				i, s.ID, s.ProductID, s.BrandID, s.Code, attrs[i], s.PriceMinor, s.Currency,
 				s.OnHand, s.Sold, s.Held, s.UpdatedAt); err != nil {
 				return err
@@ -117,7 +77,7 @@ func (db *DB) CreateProduct(ctx context.Context, p *checkout.Product) error {
 }
 
 // skusOf loads the SKUs of the given products, in order, into them.
-func (db *DB) skusOf(ctx context.Context, q string, arg any, products []*checkout.Product) error {
+func (db CatalogStore) skusOf(ctx context.Context, q string, arg any, products []*checkout.Product) error {
 	byID := make(map[uuid.UUID]*checkout.Product, len(products))
 	for _, p := range products {
 		byID[p.ID] = p
@@ -128,7 +88,7 @@ func (db *DB) skusOf(ctx context.Context, q string, arg any, products []*checkou
 	}
 	defer rows.Close()
 	for rows.Next() {
-		s, err := scanSKU(rows)
+		s, err := scan.SKU(rows)
 		if err != nil {
 			return err
 		}
@@ -140,12 +100,12 @@ func (db *DB) skusOf(ctx context.Context, q string, arg any, products []*checkou
 }
 
 // ProductByID returns the product with its SKUs.
-func (db *DB) ProductByID(ctx context.Context, id uuid.UUID) (*checkout.Product, error) {
-	p, err := scanProduct(db.pool.QueryRow(ctx, `SELECT `+productCols+` FROM products WHERE id = $1`, id))
+func (db CatalogStore) ProductByID(ctx context.Context, id uuid.UUID) (*checkout.Product, error) {
+	p, err := scan.Product(db.pool.QueryRow(ctx, `SELECT `+sqlstore.ProductCols+` FROM products WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("product by id", "product", err)
 	}
-	err = db.skusOf(ctx, `SELECT `+skuCols+` FROM skus WHERE product_id = $1 ORDER BY position, id`, id,
+	err = db.skusOf(ctx, `SELECT `+sqlstore.SKUCols+` FROM skus WHERE product_id = $1 ORDER BY position, id`, id,
 		[]*checkout.Product{p})
 	if err != nil {
 		return nil, storeErr("product by id", err)
@@ -154,15 +114,15 @@ func (db *DB) ProductByID(ctx context.Context, id uuid.UUID) (*checkout.Product,
 }
 
 // ListProducts lists the brand's products with their SKUs, oldest first.
-func (db *DB) ListProducts(ctx context.Context, brandID uuid.UUID) ([]checkout.Product, error) {
+func (db CatalogStore) ListProducts(ctx context.Context, brandID uuid.UUID) ([]checkout.Product, error) {
 	rows, err := db.pool.Query(ctx,
-		`SELECT `+productCols+` FROM products WHERE brand_id = $1 ORDER BY created_at, seq`, brandID)
+		`SELECT `+sqlstore.ProductCols+` FROM products WHERE brand_id = $1 ORDER BY created_at, seq`, brandID)
 	if err != nil {
 		return nil, storeErr("list products", err)
 	}
 	var products []*checkout.Product
 	for rows.Next() {
-		p, err := scanProduct(rows)
+		p, err := scan.Product(rows)
 		if err != nil {
 			rows.Close()
 			return nil, storeErr("list products", err)
@@ -177,7 +137,7 @@ func (db *DB) ListProducts(ctx context.Context, brandID uuid.UUID) ([]checkout.P
 	if len(products) == 0 {
 		return out, nil
 	}
-	err = db.skusOf(ctx, `SELECT `+skuCols+` FROM skus WHERE brand_id = $1 ORDER BY product_id, position, id`, brandID, products)
+	err = db.skusOf(ctx, `SELECT `+sqlstore.SKUCols+` FROM skus WHERE brand_id = $1 ORDER BY product_id, position, id`, brandID, products)
 	if err != nil {
 		return nil, storeErr("list products", err)
 	}
@@ -188,8 +148,8 @@ func (db *DB) ListProducts(ctx context.Context, brandID uuid.UUID) ([]checkout.P
 }
 
 // SKUByID returns the SKU with its stock.
-func (db *DB) SKUByID(ctx context.Context, id uuid.UUID) (*checkout.SKU, error) {
-	s, err := scanSKU(db.pool.QueryRow(ctx, `SELECT `+skuCols+` FROM skus WHERE id = $1`, id))
+func (db CatalogStore) SKUByID(ctx context.Context, id uuid.UUID) (*checkout.SKU, error) {
+	s, err := scan.SKU(db.pool.QueryRow(ctx, `SELECT `+sqlstore.SKUCols+` FROM skus WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("sku by id", "SKU", err)
 	}
@@ -200,7 +160,7 @@ func (db *DB) SKUByID(ctx context.Context, id uuid.UUID) (*checkout.SKU, error) 
 // lose each other and never take OnHand below Sold+Held (a Conflict). OnHand
 // sets the stock, OnHandDelta adjusts it; given both, the delta applies to
 // the new value. Attributes, when not nil, replace the stored ones.
-func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) (*checkout.SKU, error) {
+func (db CatalogStore) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) (*checkout.SKU, error) {
 	var onHand, delta *int64
 	if p.OnHand != nil {
 		v := int64(*p.OnHand)
@@ -220,7 +180,7 @@ func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) 
 	}
 	// The new stock is computed in bigint, so that an absurd value fails as
 	// out of range (Invalid) rather than wrapping.
-	s, err := scanSKU(db.pool.QueryRow(ctx,
+	s, err := scan.SKU(db.pool.QueryRow(ctx,
 		`UPDATE skus SET
 		     price_minor = COALESCE($2::bigint, price_minor),
 		     on_hand     = COALESCE($3::bigint, on_hand) + COALESCE($4::bigint, 0),
@@ -229,7 +189,7 @@ func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) 
 		 WHERE id = $1
 		   AND COALESCE($3::bigint, on_hand) + COALESCE($4::bigint, 0) >= sold + held
 		   AND COALESCE($3::bigint, on_hand) + COALESCE($4::bigint, 0) <= $6::bigint
-		 RETURNING `+skuCols,
+		 RETURNING `+sqlstore.SKUCols,
 		id, p.PriceMinor, onHand, delta, attrs, checkout.MaxOnHand))
 	if err == nil {
 		return s, nil
@@ -257,9 +217,9 @@ func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) 
 // CreateOffer inserts o. The SKU and the show must exist (NotFound) and be
 // the same brand's (Invalid), and the SKU must hold at least the allocated
 // units (Conflict).
-func (db *DB) CreateOffer(ctx context.Context, o *checkout.Offer) error {
+func (db CatalogStore) CreateOffer(ctx context.Context, o *checkout.Offer) error {
 	tag, err := db.pool.Exec(ctx,
-		`INSERT INTO offers (`+offerCols+`)
+		`INSERT INTO offers (`+sqlstore.OfferCols+`)
 		 SELECT $1::uuid, $2::uuid, k.id, $4::bigint, $5::text, $6::integer, $7::integer, $8::integer, $9::integer, $10::timestamptz,
 		        $11::boolean, $12::timestamptz, $13::timestamptz
 		 FROM skus k JOIN shows s ON s.id = $2 AND s.brand_id = k.brand_id
@@ -289,8 +249,8 @@ func (db *DB) CreateOffer(ctx context.Context, o *checkout.Offer) error {
 }
 
 // OfferByID returns the offer with the given ID.
-func (db *DB) OfferByID(ctx context.Context, id uuid.UUID) (*checkout.Offer, error) {
-	o, err := scanOffer(db.pool.QueryRow(ctx, `SELECT `+offerCols+` FROM offers WHERE id = $1`, id))
+func (db CatalogStore) OfferByID(ctx context.Context, id uuid.UUID) (*checkout.Offer, error) {
+	o, err := scan.Offer(db.pool.QueryRow(ctx, `SELECT `+sqlstore.OfferCols+` FROM offers WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("offer by id", "offer", err)
 	}
@@ -298,10 +258,10 @@ func (db *DB) OfferByID(ctx context.Context, id uuid.UUID) (*checkout.Offer, err
 }
 
 // OffersByShow lists the show's offers, oldest first.
-func (db *DB) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Offer, error) {
+func (db CatalogStore) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Offer, error) {
 	rows, err := db.pool.Query(ctx,
-		`SELECT `+offerCols+` FROM offers WHERE show_id = $1 ORDER BY created_at, seq`, showID)
-	offers, err := collect(rows, err, scanOffer)
+		`SELECT `+sqlstore.OfferCols+` FROM offers WHERE show_id = $1 ORDER BY created_at, seq`, showID)
+	offers, err := collect(rows, err, scan.Offer)
 	if err != nil {
 		return nil, storeErr("offers by show", err)
 	}
@@ -309,12 +269,12 @@ func (db *DB) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Of
 }
 
 // OffersOnSale lists the SKU's offers in scheduled and live shows.
-func (db *DB) OffersOnSale(ctx context.Context, skuID uuid.UUID) ([]checkout.Offer, error) {
+func (db CatalogStore) OffersOnSale(ctx context.Context, skuID uuid.UUID) ([]checkout.Offer, error) {
 	rows, err := db.pool.Query(ctx,
-		`SELECT `+offerCols+` FROM offers WHERE sku_id = $1
+		`SELECT `+sqlstore.OfferCols+` FROM offers WHERE sku_id = $1
 		   AND show_id IN (SELECT id FROM shows WHERE state IN ('scheduled', 'live'))
 		 ORDER BY created_at, seq`, skuID)
-	offers, err := collect(rows, err, scanOffer)
+	offers, err := collect(rows, err, scan.Offer)
 	if err != nil {
 		return nil, storeErr("offers on sale", err)
 	}
@@ -324,21 +284,12 @@ func (db *DB) OffersOnSale(ctx context.Context, skuID uuid.UUID) ([]checkout.Off
 // SetDropWindow makes the offer a drop open from opens to closes, and
 // returns it as stored. A missing offer is NotFound; closes before opens is
 // Invalid.
-func (db *DB) SetDropWindow(ctx context.Context, offerID uuid.UUID, opens, closes time.Time) (*checkout.Offer, error) {
-	o, err := scanOffer(db.pool.QueryRow(ctx,
-		`UPDATE offers SET is_drop = true, drop_opens_at = $2, drop_closes_at = $3 WHERE id = $1 RETURNING `+offerCols,
+func (db CatalogStore) SetDropWindow(ctx context.Context, offerID uuid.UUID, opens, closes time.Time) (*checkout.Offer, error) {
+	o, err := scan.Offer(db.pool.QueryRow(ctx,
+		`UPDATE offers SET is_drop = true, drop_opens_at = $2, drop_closes_at = $3 WHERE id = $1 RETURNING `+sqlstore.OfferCols,
 		offerID, opens, closes))
 	if err != nil {
 		return nil, notFound("set drop window", "offer", err)
 	}
 	return o, nil
-}
-
-// utcPtr returns t in UTC, or nil for nil.
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
 }

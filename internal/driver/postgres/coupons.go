@@ -10,7 +10,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
+
+// CouponStore keeps coupons and their uses.
+type CouponStore struct{ *conn }
 
 // Coupons (checkout.CouponStore). Spending and returning them happens in
 // the ledger's order transactions (spendCoupon, returnCoupon below). The
@@ -21,25 +25,6 @@ import (
 // orders of one customer queue on the same row lock, so the per-customer
 // count read after it (a new snapshot at READ COMMITTED) sees the other.
 
-const couponCols = `id, brand_id, show_id, code, kind, percent_off, amount_off_minor, currency, min_basket_minor,
-	per_customer, max_uses, budget_minor, uses, spent_minor, starts_at, ends_at, disabled, issued_to, created_by, created_at`
-
-func scanCoupon(r pgx.Row) (*checkout.Coupon, error) {
-	var c checkout.Coupon
-	err := r.Scan(&c.ID, &c.BrandID, &c.ShowID, &c.Code, &c.Kind, &c.PercentOff, &c.AmountOffMinor, &c.Currency,
-		&c.MinBasketMinor, &c.PerCustomer, &c.MaxUses, &c.BudgetMinor, &c.Uses, &c.SpentMinor, &c.StartsAt,
-		&c.EndsAt, &c.Disabled, &c.IssuedTo, &c.CreatedBy, &c.CreatedAt)
-	if err != nil {
-		return nil, err
-	}
-	c.StartsAt, c.CreatedAt = c.StartsAt.UTC(), c.CreatedAt.UTC()
-	if c.EndsAt != nil {
-		e := c.EndsAt.UTC()
-		c.EndsAt = &e
-	}
-	return &c, nil
-}
-
 func pgTimePtr(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
@@ -49,8 +34,8 @@ func pgTimePtr(t *time.Time) *time.Time {
 }
 
 // CreateCoupon inserts c; Conflict when the brand already has its code.
-func (db *DB) CreateCoupon(ctx context.Context, c *checkout.Coupon) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO coupons (`+couponCols+`)
+func (db CouponStore) CreateCoupon(ctx context.Context, c *checkout.Coupon) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO coupons (`+sqlstore.CouponCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		c.ID, c.BrandID, c.ShowID, c.Code, string(c.Kind), c.PercentOff, c.AmountOffMinor, c.Currency, c.MinBasketMinor,
 		c.PerCustomer, c.MaxUses, c.BudgetMinor, c.Uses, c.SpentMinor, pgTime(c.StartsAt), pgTimePtr(c.EndsAt),
@@ -59,8 +44,8 @@ func (db *DB) CreateCoupon(ctx context.Context, c *checkout.Coupon) error {
 }
 
 // CouponByID returns the coupon with the given ID.
-func (db *DB) CouponByID(ctx context.Context, id uuid.UUID) (*checkout.Coupon, error) {
-	c, err := scanCoupon(db.pool.QueryRow(ctx, `SELECT `+couponCols+` FROM coupons WHERE id = $1`, id))
+func (db CouponStore) CouponByID(ctx context.Context, id uuid.UUID) (*checkout.Coupon, error) {
+	c, err := scan.Coupon(db.pool.QueryRow(ctx, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("coupon by id", "coupon", err)
 	}
@@ -68,48 +53,37 @@ func (db *DB) CouponByID(ctx context.Context, id uuid.UUID) (*checkout.Coupon, e
 }
 
 // CouponByCode finds the brand's coupon with the code.
-func (db *DB) CouponByCode(ctx context.Context, brandID uuid.UUID, code string) (*checkout.Coupon, error) {
-	c, err := scanCoupon(db.pool.QueryRow(ctx,
-		`SELECT `+couponCols+` FROM coupons WHERE brand_id = $1 AND code = $2`, brandID, code))
+func (db CouponStore) CouponByCode(ctx context.Context, brandID uuid.UUID, code string) (*checkout.Coupon, error) {
+	c, err := scan.Coupon(db.pool.QueryRow(ctx,
+		`SELECT `+sqlstore.CouponCols+` FROM coupons WHERE brand_id = $1 AND code = $2`, brandID, code))
 	if err != nil {
 		return nil, notFound("coupon by code", "coupon", err)
 	}
 	return c, nil
 }
 
-func (db *DB) coupons(ctx context.Context, op, where string, args ...any) ([]checkout.Coupon, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+couponCols+` FROM coupons WHERE `+where, args...)
-	if err != nil {
-		return nil, storeErr(op, err)
-	}
-	defer rows.Close()
-	out := []checkout.Coupon{}
-	for rows.Next() {
-		c, err := scanCoupon(rows)
-		if err != nil {
-			return nil, storeErr(op, err)
-		}
-		out = append(out, *c)
-	}
-	return out, storeErr(op, rows.Err())
+func (db CouponStore) coupons(ctx context.Context, op, where string, args ...any) ([]checkout.Coupon, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE `+where, args...)
+	list, err := collect(rows, err, scan.Coupon)
+	return list, storeErr(op, err)
 }
 
 // BrandCoupons lists the brand's coupons, newest first.
-func (db *DB) BrandCoupons(ctx context.Context, brandID uuid.UUID) ([]checkout.Coupon, error) {
+func (db CouponStore) BrandCoupons(ctx context.Context, brandID uuid.UUID) ([]checkout.Coupon, error) {
 	return db.coupons(ctx, "brand coupons", `brand_id = $1 ORDER BY created_at DESC, id LIMIT 500`, brandID)
 }
 
 // ShowCoupons lists the enabled coupons that may apply in the show, public
 // or issued to userID.
-func (db *DB) ShowCoupons(ctx context.Context, brandID, showID, userID uuid.UUID) ([]checkout.Coupon, error) {
+func (db CouponStore) ShowCoupons(ctx context.Context, brandID, showID, userID uuid.UUID) ([]checkout.Coupon, error) {
 	return db.coupons(ctx, "show coupons", `brand_id = $1 AND (show_id IS NULL OR show_id = $2) AND NOT disabled
 		AND (issued_to IS NULL OR issued_to = $3) ORDER BY created_at DESC, id LIMIT 100`, brandID, showID, userID)
 }
 
 // SetCouponDisabled disables or re-enables a coupon.
-func (db *DB) SetCouponDisabled(ctx context.Context, id uuid.UUID, disabled bool) (*checkout.Coupon, error) {
-	c, err := scanCoupon(db.pool.QueryRow(ctx,
-		`UPDATE coupons SET disabled = $2 WHERE id = $1 RETURNING `+couponCols, id, disabled))
+func (db CouponStore) SetCouponDisabled(ctx context.Context, id uuid.UUID, disabled bool) (*checkout.Coupon, error) {
+	c, err := scan.Coupon(db.pool.QueryRow(ctx,
+		`UPDATE coupons SET disabled = $2 WHERE id = $1 RETURNING `+sqlstore.CouponCols, id, disabled))
 	if err != nil {
 		return nil, notFound("disable coupon", "coupon", err)
 	}
@@ -117,7 +91,7 @@ func (db *DB) SetCouponDisabled(ctx context.Context, id uuid.UUID, disabled bool
 }
 
 // CustomerCouponUses is how many of the account's orders use the coupon now.
-func (db *DB) CustomerCouponUses(ctx context.Context, couponID, userID uuid.UUID) (int, error) {
+func (db CouponStore) CustomerCouponUses(ctx context.Context, couponID, userID uuid.UUID) (int, error) {
 	var n int
 	err := db.pool.QueryRow(ctx,
 		`SELECT count(*) FROM coupon_uses WHERE coupon_id = $1 AND user_id = $2 AND state = 'active'`, couponID, userID).Scan(&n)
@@ -135,7 +109,7 @@ func spendCoupon(ctx context.Context, tx pgx.Tx, o *checkout.Order, now time.Tim
 		RETURNING per_customer`,
 		*o.CouponID, o.DiscountMinor, now, o.UserID).Scan(&perCustomer)
 	if errors.Is(err, pgx.ErrNoRows) {
-		c, err := scanCoupon(tx.QueryRow(ctx, `SELECT `+couponCols+` FROM coupons WHERE id = $1`, *o.CouponID))
+		c, err := scan.Coupon(tx.QueryRow(ctx, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE id = $1`, *o.CouponID))
 		if err != nil {
 			return notFound("spend coupon", "coupon", err)
 		}

@@ -10,7 +10,11 @@ import (
 
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
+
+// DrawStore keeps draws and giveaways and their entries.
+type DrawStore struct{ *conn }
 
 // Draws (checkout.DrawStore). An entry increments the draw's entry count
 // (its seq) in the same transaction as its insert, and the close's claim
@@ -18,40 +22,7 @@ import (
 // claim, and an entry that waited re-reads the row and finds it closing. So
 // the list a claim reads is final, on any number of nodes.
 
-const (
-	drawCols = `id, show_id, offer_id, units, state, seed, commitment, opens_at, closes_at, claimed_at, attempts,
-		drawn_at, entries, created_by, giveaway, eligibility, prize_coupon_id`
-	drawEntryCols = `id, draw_id, user_id, seq, created_at, rank, reservation_id`
-)
-
-func scanDraw(r pgx.Row) (*checkout.Draw, error) {
-	var d checkout.Draw
-	var state, eligibility string
-	err := r.Scan(&d.ID, &d.ShowID, &d.OfferID, &d.Units, &state, &d.Seed, &d.Commitment, &d.OpensAt, &d.ClosesAt,
-		&d.ClaimedAt, &d.Attempts, &d.DrawnAt, &d.Entries, &d.CreatedBy, &d.Giveaway, &eligibility, &d.PrizeCouponID)
-	if err != nil {
-		return nil, err
-	}
-	d.State, d.Eligibility = checkout.DrawState(state), checkout.Eligibility(eligibility)
-	d.OpensAt, d.ClosesAt = d.OpensAt.UTC(), d.ClosesAt.UTC()
-	for _, t := range []*time.Time{d.ClaimedAt, d.DrawnAt} {
-		if t != nil {
-			*t = t.UTC()
-		}
-	}
-	return &d, nil
-}
-
-func scanDrawEntry(r pgx.Row) (*checkout.DrawEntry, error) {
-	var e checkout.DrawEntry
-	if err := r.Scan(&e.ID, &e.DrawID, &e.UserID, &e.Seq, &e.CreatedAt, &e.Rank, &e.ReservationID); err != nil {
-		return nil, err
-	}
-	e.CreatedAt = e.CreatedAt.UTC()
-	return &e, nil
-}
-
-func (db *DB) CreateDraw(ctx context.Context, d *checkout.Draw) error {
+func (db DrawStore) CreateDraw(ctx context.Context, d *checkout.Draw) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO draws (id, show_id, offer_id, units, state, seed, commitment, opens_at,
 		closes_at, created_by, created_at, giveaway, eligibility, prize_coupon_id) VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		d.ID, d.ShowID, d.OfferID, d.Units, d.Seed, d.Commitment, pgTime(d.OpensAt), pgTime(d.ClosesAt), d.CreatedBy,
@@ -66,23 +37,23 @@ func (db *DB) CreateDraw(ctx context.Context, d *checkout.Draw) error {
 	return nil
 }
 
-func (db *DB) DrawByID(ctx context.Context, id uuid.UUID) (*checkout.Draw, error) {
-	d, err := scanDraw(db.pool.QueryRow(ctx, `SELECT `+drawCols+` FROM draws WHERE id = $1`, id))
+func (db DrawStore) DrawByID(ctx context.Context, id uuid.UUID) (*checkout.Draw, error) {
+	d, err := scan.Draw(db.pool.QueryRow(ctx, `SELECT `+sqlstore.DrawCols+` FROM draws WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("draw", "draw", err)
 	}
 	return d, nil
 }
 
-func (db *DB) DrawsByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Draw, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+drawCols+` FROM draws WHERE show_id = $1
+func (db DrawStore) DrawsByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Draw, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.DrawCols+` FROM draws WHERE show_id = $1
 		ORDER BY created_at DESC, id LIMIT 100`, showID)
-	list, err := collect(rows, err, scanDraw)
+	list, err := collect(rows, err, scan.Draw)
 	return list, storeErr("draws by show", err)
 }
 
-func (db *DB) ActiveDraw(ctx context.Context, offerID uuid.UUID) (*checkout.Draw, error) {
-	d, err := scanDraw(db.pool.QueryRow(ctx, `SELECT `+drawCols+` FROM draws
+func (db DrawStore) ActiveDraw(ctx context.Context, offerID uuid.UUID) (*checkout.Draw, error) {
+	d, err := scan.Draw(db.pool.QueryRow(ctx, `SELECT `+sqlstore.DrawCols+` FROM draws
 		WHERE offer_id = $1 AND state IN ('open', 'closing')`, offerID))
 	if err != nil {
 		return nil, notFound("active draw", "running draw", err)
@@ -93,7 +64,7 @@ func (db *DB) ActiveDraw(ctx context.Context, offerID uuid.UUID) (*checkout.Draw
 // errEntered rolls back an entry the account had already made.
 var errEntered = errors.New("already entered")
 
-func (db *DB) Enter(ctx context.Context, e *checkout.DrawEntry, at time.Time) (*checkout.DrawEntry, bool, error) {
+func (db DrawStore) Enter(ctx context.Context, e *checkout.DrawEntry, at time.Time) (*checkout.DrawEntry, bool, error) {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var seq int64
 		err := tx.QueryRow(ctx, `UPDATE draws SET entries = entries + 1
@@ -131,14 +102,11 @@ func closedOrMissing(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM draws WHERE id = $1`, id).Scan(&n); err != nil {
 		return err
 	}
-	if n == 0 {
-		return apperr.Errorf(apperr.NotFound, "draw not found")
-	}
-	return apperr.Errorf(apperr.Conflict, "the draw is closed")
+	return sqlstore.DrawClosedOrMissing(n > 0)
 }
 
-func (db *DB) EntryOf(ctx context.Context, drawID, userID uuid.UUID) (*checkout.DrawEntry, error) {
-	e, err := scanDrawEntry(db.pool.QueryRow(ctx, `SELECT `+drawEntryCols+` FROM draw_entries
+func (db DrawStore) EntryOf(ctx context.Context, drawID, userID uuid.UUID) (*checkout.DrawEntry, error) {
+	e, err := scan.DrawEntry(db.pool.QueryRow(ctx, `SELECT `+sqlstore.DrawEntryCols+` FROM draw_entries
 		WHERE draw_id = $1 AND user_id = $2`, drawID, userID))
 	if err != nil {
 		return nil, notFound("draw entry", "draw entry", err)
@@ -146,25 +114,25 @@ func (db *DB) EntryOf(ctx context.Context, drawID, userID uuid.UUID) (*checkout.
 	return e, nil
 }
 
-func (db *DB) DrawEntries(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+drawEntryCols+` FROM draw_entries WHERE draw_id = $1 ORDER BY seq`, drawID)
-	list, err := collect(rows, err, scanDrawEntry)
+func (db DrawStore) DrawEntries(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.DrawEntryCols+` FROM draw_entries WHERE draw_id = $1 ORDER BY seq`, drawID)
+	list, err := collect(rows, err, scan.DrawEntry)
 	return list, storeErr("draw entries", err)
 }
 
-func (db *DB) DrawWinners(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+drawEntryCols+` FROM draw_entries
+func (db DrawStore) DrawWinners(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.DrawEntryCols+` FROM draw_entries
 		WHERE draw_id = $1 AND rank > 0 ORDER BY rank`, drawID)
-	list, err := collect(rows, err, scanDrawEntry)
+	list, err := collect(rows, err, scan.DrawEntry)
 	return list, storeErr("draw winners", err)
 }
 
-func (db *DB) EndDrawWindow(ctx context.Context, id uuid.UUID, at time.Time) (*checkout.Draw, error) {
+func (db DrawStore) EndDrawWindow(ctx context.Context, id uuid.UUID, at time.Time) (*checkout.Draw, error) {
 	var d *checkout.Draw
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var err error
-		d, err = scanDraw(tx.QueryRow(ctx, `UPDATE draws SET closes_at = greatest(opens_at, least(closes_at, $1))
-			WHERE id = $2 AND state = 'open' RETURNING `+drawCols, pgTime(at), id))
+		d, err = scan.Draw(tx.QueryRow(ctx, `UPDATE draws SET closes_at = greatest(opens_at, least(closes_at, $1))
+			WHERE id = $2 AND state = 'open' RETURNING `+sqlstore.DrawCols, pgTime(at), id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return closedOrMissing(ctx, tx, id)
 		}
@@ -173,7 +141,7 @@ func (db *DB) EndDrawWindow(ctx context.Context, id uuid.UUID, at time.Time) (*c
 	return d, storeErr("end draw window", err)
 }
 
-func (db *DB) DueDraws(ctx context.Context, at, staleBefore time.Time, limit int) ([]uuid.UUID, error) {
+func (db DrawStore) DueDraws(ctx context.Context, at, staleBefore time.Time, limit int) ([]uuid.UUID, error) {
 	rows, err := db.pool.Query(ctx, `SELECT id FROM draws WHERE state <> 'drawn' AND closes_at <= $1
 		AND (state = 'open' OR claimed_at <= $2) ORDER BY closes_at LIMIT $3`, pgTime(at), pgTime(staleBefore), limit)
 	if err != nil {
@@ -186,10 +154,10 @@ func (db *DB) DueDraws(ctx context.Context, at, staleBefore time.Time, limit int
 	return ids, storeErr("due draws", err)
 }
 
-func (db *DB) ClaimDraw(ctx context.Context, id uuid.UUID, at, staleBefore time.Time) (*checkout.Draw, bool, error) {
-	d, err := scanDraw(db.pool.QueryRow(ctx, `UPDATE draws SET state = 'closing', claimed_at = $1, attempts = attempts + 1
+func (db DrawStore) ClaimDraw(ctx context.Context, id uuid.UUID, at, staleBefore time.Time) (*checkout.Draw, bool, error) {
+	d, err := scan.Draw(db.pool.QueryRow(ctx, `UPDATE draws SET state = 'closing', claimed_at = $1, attempts = attempts + 1
 		WHERE id = $2 AND closes_at <= $1 AND (state = 'open' OR (state = 'closing' AND claimed_at <= $3))
-		RETURNING `+drawCols, pgTime(at), id, pgTime(staleBefore)))
+		RETURNING `+sqlstore.DrawCols, pgTime(at), id, pgTime(staleBefore)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -199,12 +167,12 @@ func (db *DB) ClaimDraw(ctx context.Context, id uuid.UUID, at, staleBefore time.
 	return d, true, nil
 }
 
-func (db *DB) FinishDraw(ctx context.Context, id uuid.UUID, claimedAt time.Time, units int, winners []checkout.DrawWinner, at time.Time) (*checkout.Draw, error) {
+func (db DrawStore) FinishDraw(ctx context.Context, id uuid.UUID, claimedAt time.Time, units int, winners []checkout.DrawWinner, at time.Time) (*checkout.Draw, error) {
 	var d *checkout.Draw
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var err error
-		d, err = scanDraw(tx.QueryRow(ctx, `UPDATE draws SET state = 'drawn', units = $1, drawn_at = $2
-			WHERE id = $3 AND state = 'closing' AND claimed_at = $4 RETURNING `+drawCols, units, pgTime(at), id, pgTime(claimedAt)))
+		d, err = scan.Draw(tx.QueryRow(ctx, `UPDATE draws SET state = 'drawn', units = $1, drawn_at = $2
+			WHERE id = $3 AND state = 'closing' AND claimed_at = $4 RETURNING `+sqlstore.DrawCols, units, pgTime(at), id, pgTime(claimedAt)))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return apperr.Errorf(apperr.Conflict, "another node has taken over closing this draw")
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
 // Group commit of holds: a batch of the gate's winners is read, decided by
@@ -26,13 +27,13 @@ import (
 // sees every hold committed on these offers before.
 
 // Reserve is checkout.Ledger's Reserve: a batch of one. r's times are set to what is stored (UTC, microseconds).
-func (db *DB) Reserve(ctx context.Context, r *checkout.Reservation, limit int, key *checkout.Idempotency) error {
+func (db LedgerStore) Reserve(ctx context.Context, r *checkout.Reservation, limit int, key *checkout.Idempotency) error {
 	return checkout.ReserveOne(ctx, db, r, limit, key)
 }
 
 // ReserveBatch writes the holds it accepts in one transaction; see
 // checkout.Ledger. A failure of any statement rolls the whole batch back.
-func (db *DB) ReserveBatch(ctx context.Context, holds []checkout.Hold) ([]error, error) {
+func (db LedgerStore) ReserveBatch(ctx context.Context, holds []checkout.Hold) ([]error, error) {
 	var errs []error
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		st, inserted, err := lockBatch(ctx, tx, holds)
@@ -153,7 +154,7 @@ func lockBatch(ctx context.Context, tx pgx.Tx, holds []checkout.Hold) (checkout.
 	})
 	if len(limitedUsers) > 0 {
 		b.Queue(`SELECT offer_id, user_id, sum(quantity) FROM reservations
-			WHERE offer_id = ANY($1) AND user_id = ANY($2) AND state IN `+liveStates+` GROUP BY offer_id, user_id`,
+			WHERE offer_id = ANY($1) AND user_id = ANY($2) AND state IN `+sqlstore.LiveStates+` GROUP BY offer_id, user_id`,
 			offerIDs, limitedUsers).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var c checkout.CustomerOffer
@@ -224,7 +225,7 @@ func writeBatch(ctx context.Context, tx pgx.Tx, holds []checkout.Hold, plan chec
 		created, expires, updated = append(created, r.CreatedAt), append(expires, r.ExpiresAt), append(updated, r.UpdatedAt)
 	}
 	if len(ids) > 0 {
-		b.Queue(`INSERT INTO reservations (`+reservationCols+`)
+		b.Queue(`INSERT INTO reservations (`+sqlstore.ReservationCols+`)
 			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::integer[], $7::bigint[],
 			                     $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[])`,
 			ids, offers, shows, skus, users, qtys, prices, currencies, states, created, expires, updated)

@@ -9,9 +9,12 @@ import (
 	"github.com/pavilion-live/pavilion/internal/images"
 )
 
+// ImageStore keeps uploaded images.
+type ImageStore struct{ *conn }
+
 // PutImage stores im and its variants in one transaction; an image already
 // stored under im.ID is left as it is.
-func (db *DB) PutImage(ctx context.Context, im *images.Image, variants []images.Variant) error {
+func (db ImageStore) PutImage(ctx context.Context, im *images.Image, variants []images.Variant) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO images (id, brand_id, user_id, width, height, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
@@ -31,7 +34,7 @@ func (db *DB) PutImage(ctx context.Context, im *images.Image, variants []images.
 }
 
 // ImageByID returns an image with the widths of its variants.
-func (db *DB) ImageByID(ctx context.Context, id string) (*images.Image, error) {
+func (db ImageStore) ImageByID(ctx context.Context, id string) (*images.Image, error) {
 	var (
 		im      images.Image
 		brandID *uuid.UUID
@@ -52,7 +55,7 @@ func (db *DB) ImageByID(ctx context.Context, id string) (*images.Image, error) {
 
 // Variant returns the smallest variant of image id at least width wide, or
 // the widest when none is.
-func (db *DB) Variant(ctx context.Context, id string, width int) (*images.Variant, error) {
+func (db ImageStore) Variant(ctx context.Context, id string, width int) (*images.Variant, error) {
 	v := images.Variant{ImageID: id}
 	err := db.pool.QueryRow(ctx, `SELECT width, height, content_type, data FROM image_variants
 		WHERE image_id = $1 ORDER BY width < $2, CASE WHEN width >= $2 THEN width ELSE -width END LIMIT 1`, id, width).

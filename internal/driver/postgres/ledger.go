@@ -17,7 +17,12 @@ import (
 
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
+
+// LedgerStore keeps reservations, orders and idempotency keys: the units
+// that move (checkout.Ledger), held one at a time or by group commit.
+type LedgerStore struct{ *conn }
 
 // The ledger (checkout.Ledger). Every method that moves units does it in one
 // transaction, at PostgreSQL's default READ COMMITTED isolation, with
@@ -37,88 +42,18 @@ import (
 // on the rows it refers to, which no ledger update (FOR NO KEY UPDATE)
 // conflicts with.
 
-const (
-	reservationCols = `id, offer_id, show_id, sku_id, user_id, quantity, price_minor, currency, state,
-		created_at, expires_at, updated_at`
-	orderCols = `id, user_id, reservation_id, offer_id, show_id, sku_id, brand_id, quantity,
-		unit_price_minor, total_minor, currency, state, shipping, payment_ref, created_at, updated_at,
-		coupon_id, coupon_code, discount_minor`
-	idempotencyCols = `user_id, op, key, request_hash, result, created_at`
-
-	// liveStates are the reservation states whose units count against the
-	// customer's limit: held or bought.
-	liveStates = `('held', 'ordering', 'ordered')`
-
-	// maxLedgerLimit is the largest page of orders and the largest batch of
-	// expiries.
-	maxLedgerLimit = 1000
-)
-
 // pgTime is t as PostgreSQL stores it (and pgx encodes it): in UTC, to the
 // microsecond below.
 func pgTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
-// scanExpired reads reservationCols and whether payment was ever submitted
-// for the hold.
-func scanExpired(row pgx.Row) (*checkout.Reservation, error) {
-	var r checkout.Reservation
-	if err := row.Scan(&r.ID, &r.OfferID, &r.ShowID, &r.SKUID, &r.UserID, &r.Quantity, &r.PriceMinor, &r.Currency,
-		&r.State, &r.CreatedAt, &r.ExpiresAt, &r.UpdatedAt, &r.Checkout); err != nil {
-		return nil, err
-	}
-	r.CreatedAt, r.ExpiresAt, r.UpdatedAt = r.CreatedAt.UTC(), r.ExpiresAt.UTC(), r.UpdatedAt.UTC()
-	return &r, nil
-}
-
-func scanReservation(row pgx.Row) (*checkout.Reservation, error) {
-	var r checkout.Reservation
-	if err := row.Scan(&r.ID, &r.OfferID, &r.ShowID, &r.SKUID, &r.UserID, &r.Quantity, &r.PriceMinor, &r.Currency,
-		&r.State, &r.CreatedAt, &r.ExpiresAt, &r.UpdatedAt); err != nil {
-		return nil, err
-	}
-	r.CreatedAt, r.ExpiresAt, r.UpdatedAt = r.CreatedAt.UTC(), r.ExpiresAt.UTC(), r.UpdatedAt.UTC()
-	return &r, nil
-}
-
-func scanOrder(row pgx.Row) (*checkout.Order, error) {
-	var o checkout.Order
-	if err := row.Scan(&o.ID, &o.UserID, &o.ReservationID, &o.OfferID, &o.ShowID, &o.SKUID, &o.BrandID, &o.Quantity,
-		&o.UnitPriceMinor, &o.TotalMinor, &o.Currency, &o.State, &o.Shipping, &o.PaymentRef,
-		&o.CreatedAt, &o.UpdatedAt, &o.CouponID, &o.CouponCode, &o.DiscountMinor); err != nil {
-		return nil, err
-	}
-	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
-	return &o, nil
-}
-
-func scanIdempotency(row pgx.Row) (*checkout.Idempotency, error) {
-	var v checkout.Idempotency
-	if err := row.Scan(&v.UserID, &v.Op, &v.Key, &v.RequestHash, &v.Result, &v.CreatedAt); err != nil {
-		return nil, err
-	}
-	v.CreatedAt = v.CreatedAt.UTC()
-	return &v, nil
-}
-
-// collect scans every row of rows with scan.
-func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (*T, error)) ([]T, error) {
+// collect scans every row of rows with scan and closes rows.
+func collect[T any](rows pgx.Rows, err error, scan func(sqlstore.Row) (*T, error)) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []T{}
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *v)
-	}
-	return out, rows.Err()
+	return sqlstore.All(rows, scan)
 }
-
-// errNotHeld answers for a reservation that exists but is no longer held.
-var errNotHeld = &apperr.Error{Code: apperr.Gone, Message: "reservation is no longer held"}
 
 // counters are changes to the held and sold units of offers or SKUs, by ID.
 type counters map[uuid.UUID]*struct{ held, sold int }
@@ -189,9 +124,9 @@ func queueMove(b *pgx.Batch, offerID, skuID uuid.UUID, held, sold int) {
 }
 
 // ReservationByID returns the reservation with the given ID.
-func (db *DB) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Reservation, error) {
-	r, err := scanReservation(db.pool.QueryRow(ctx,
-		`SELECT `+reservationCols+` FROM reservations WHERE id = $1`, id))
+func (db LedgerStore) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Reservation, error) {
+	r, err := scan.Reservation(db.pool.QueryRow(ctx,
+		`SELECT `+sqlstore.ReservationCols+` FROM reservations WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("reservation by id", "reservation", err)
 	}
@@ -200,16 +135,16 @@ func (db *DB) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Rese
 
 // ActiveReservations lists the customer's held and ordering reservations,
 // in one show or (showID zero) in all, soonest to expire first.
-func (db *DB) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) ([]checkout.Reservation, error) {
+func (db LedgerStore) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) ([]checkout.Reservation, error) {
 	where, args := `user_id = $2`, []any{checkout.MaxActiveHolds, userID}
 	if showID != uuid.Nil {
 		where, args = where+` AND show_id = $3`, append(args, showID)
 	}
 	rows, err := db.pool.Query(ctx,
-		`SELECT `+reservationCols+` FROM reservations
+		`SELECT `+sqlstore.ReservationCols+` FROM reservations
 		 WHERE `+where+` AND state IN ('held', 'ordering')
 		 ORDER BY expires_at, id LIMIT $1`, args...)
-	list, err := collect(rows, err, scanReservation)
+	list, err := collect(rows, err, scan.Reservation)
 	if err != nil {
 		return nil, storeErr("active reservations", err)
 	}
@@ -218,16 +153,16 @@ func (db *DB) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) 
 
 // Release ends a held reservation (to Released or Expired) and returns its
 // units to the offer and the SKU. Gone when it is no longer held.
-func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, now time.Time) (*checkout.Reservation, error) {
-	if to != checkout.Released && to != checkout.Expired {
-		return nil, apperr.Errorf(apperr.Invalid, "a reservation is released or expired, not %s", to)
+func (db LedgerStore) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, now time.Time) (*checkout.Reservation, error) {
+	if err := sqlstore.CheckRelease(to); err != nil {
+		return nil, err
 	}
 	var r *checkout.Reservation
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var err error
-		r, err = scanReservation(tx.QueryRow(ctx,
+		r, err = scan.Reservation(tx.QueryRow(ctx,
 			`UPDATE reservations SET state = $2, updated_at = $3 WHERE id = $1 AND state = 'held'
-			 RETURNING `+reservationCols,
+			 RETURNING `+sqlstore.ReservationCols,
 			id, to, pgTime(now)))
 		if errors.Is(err, pgx.ErrNoRows) {
 			var exists bool
@@ -237,7 +172,7 @@ func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.Reservation
 			if !exists {
 				return apperr.Errorf(apperr.NotFound, "reservation not found")
 			}
-			return errNotHeld
+			return sqlstore.ErrNotHeld
 		}
 		if err != nil {
 			return err
@@ -258,11 +193,8 @@ func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.Reservation
 // holds no other one has locked (SKIP LOCKED), so each reservation is
 // expired exactly once and no sweeper waits on another. A limit of 0 or less
 // means 50; at most 1000 go in one call.
-func (db *DB) ExpireDue(ctx context.Context, now time.Time, limit int) ([]checkout.Reservation, error) {
-	if limit <= 0 {
-		limit = defaultLimit
-	}
-	limit = min(limit, maxLedgerLimit)
+func (db LedgerStore) ExpireDue(ctx context.Context, now time.Time, limit int) ([]checkout.Reservation, error) {
+	_, limit = sqlstore.PageOf(0, limit, sqlstore.MaxOrderLimit)
 	var expired []checkout.Reservation
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx,
@@ -275,9 +207,9 @@ func (db *DB) ExpireDue(ctx context.Context, now time.Time, limit int) ([]checko
 			 )
 			 UPDATE reservations SET state = 'expired', updated_at = $1
 			 FROM due WHERE id = due.due_id
-			 RETURNING `+reservationCols+`, checkout_at IS NOT NULL`,
+			 RETURNING `+sqlstore.ReservationCols+`, checkout_at IS NOT NULL`,
 			pgTime(now), limit)
-		if expired, err = collect(rows, err, scanExpired); err != nil || len(expired) == 0 {
+		if expired, err = collect(rows, err, scan.Expired); err != nil || len(expired) == 0 {
 			return err
 		}
 		return returnUnits(ctx, tx, expired)
@@ -292,11 +224,11 @@ func (db *DB) ExpireDue(ctx context.Context, now time.Time, limit int) ([]checko
 }
 
 // CustomerUnits is how many units of the offer the customer holds or bought.
-func (db *DB) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error) {
+func (db LedgerStore) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error) {
 	var n int64
 	err := db.pool.QueryRow(ctx,
 		`SELECT COALESCE(SUM(quantity), 0) FROM reservations
-		 WHERE offer_id = $1 AND user_id = $2 AND state IN `+liveStates,
+		 WHERE offer_id = $1 AND user_id = $2 AND state IN `+sqlstore.LiveStates,
 		offerID, userID).Scan(&n)
 	if err != nil {
 		return 0, storeErr("customer units", err)
@@ -306,10 +238,10 @@ func (db *DB) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int
 
 // OfferCustomers maps each customer with held or bought units of the offer
 // to that count.
-func (db *DB) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.UUID]int, error) {
+func (db LedgerStore) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.UUID]int, error) {
 	rows, err := db.pool.Query(ctx,
 		`SELECT user_id, SUM(quantity) FROM reservations
-		 WHERE offer_id = $1 AND state IN `+liveStates+` GROUP BY user_id`, offerID)
+		 WHERE offer_id = $1 AND state IN `+sqlstore.LiveStates+` GROUP BY user_id`, offerID)
 	if err != nil {
 		return nil, storeErr("offer customers", err)
 	}
@@ -336,7 +268,7 @@ func (db *DB) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.U
 // reservation does not exist or is another customer's; Gone when it is not
 // held or has expired; Invalid when o does not buy what it holds. o's times
 // are set to what is stored.
-func (db *DB) BeginOrder(ctx context.Context, o *checkout.Order, now time.Time) error {
+func (db LedgerStore) BeginOrder(ctx context.Context, o *checkout.Order, now time.Time) error {
 	shipping, err := json.Marshal(o.Shipping)
 	if err != nil {
 		return storeErr("begin order", err)
@@ -344,27 +276,20 @@ func (db *DB) BeginOrder(ctx context.Context, o *checkout.Order, now time.Time) 
 	now = pgTime(now)
 	o.CreatedAt, o.UpdatedAt = pgTime(o.CreatedAt), pgTime(o.UpdatedAt)
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		r, err := scanReservation(tx.QueryRow(ctx,
-			`SELECT `+reservationCols+` FROM reservations WHERE id = $1 FOR NO KEY UPDATE`, o.ReservationID))
+		r, err := scan.Reservation(tx.QueryRow(ctx,
+			`SELECT `+sqlstore.ReservationCols+` FROM reservations WHERE id = $1 FOR NO KEY UPDATE`, o.ReservationID))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return apperr.Errorf(apperr.NotFound, "reservation not found")
 		}
 		if err != nil {
 			return err
 		}
-		switch {
-		case r.UserID != o.UserID:
-			return apperr.Errorf(apperr.NotFound, "reservation not found")
-		case r.State != checkout.Held:
-			return errNotHeld
-		case !now.Before(r.ExpiresAt):
-			return apperr.Errorf(apperr.Gone, "reservation has expired")
-		case o.OfferID != r.OfferID || o.ShowID != r.ShowID || o.SKUID != r.SKUID || o.Quantity != r.Quantity:
-			return apperr.Errorf(apperr.Invalid, "the order does not buy what its reservation holds")
+		if err := sqlstore.CheckOrder(r, o, now); err != nil {
+			return err
 		}
 		b := &pgx.Batch{}
 		b.Queue(`UPDATE reservations SET state = 'ordering', updated_at = $2, checkout_at = coalesce(checkout_at, $2) WHERE id = $1`, r.ID, now)
-		b.Queue(`INSERT INTO orders (`+orderCols+`)
+		b.Queue(`INSERT INTO orders (`+sqlstore.OrderCols+`)
 			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12::jsonb, $13, $14, $15, $16, $17, $18)`,
 			o.ID, o.UserID, o.ReservationID, o.OfferID, o.ShowID, o.SKUID, o.BrandID, o.Quantity,
 			o.UnitPriceMinor, o.TotalMinor, o.Currency, string(shipping), o.PaymentRef, o.CreatedAt, o.UpdatedAt,
@@ -399,14 +324,14 @@ func orderState(ctx context.Context, tx pgx.Tx, id uuid.UUID) (checkout.OrderSta
 // the offer and the SKU. The order changes state in a conditional update, so
 // of concurrent completions exactly one succeeds; the others, and any call
 // on an order that is not pending, are a Conflict.
-func (db *DB) CompletePayment(ctx context.Context, orderID uuid.UUID, paymentRef string, now time.Time) (*checkout.Order, error) {
+func (db LedgerStore) CompletePayment(ctx context.Context, orderID uuid.UUID, paymentRef string, now time.Time) (*checkout.Order, error) {
 	now = pgTime(now)
 	var o *checkout.Order
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var err error
-		o, err = scanOrder(tx.QueryRow(ctx,
+		o, err = scan.Order(tx.QueryRow(ctx,
 			`UPDATE orders SET state = 'paid', payment_ref = $2, updated_at = $3 WHERE id = $1 AND state = 'pending'
-			 RETURNING `+orderCols,
+			 RETURNING `+sqlstore.OrderCols,
 			orderID, paymentRef, now))
 		if errors.Is(err, pgx.ErrNoRows) {
 			s, err := orderState(ctx, tx, orderID)
@@ -439,7 +364,7 @@ func (db *DB) CompletePayment(ctx context.Context, orderID uuid.UUID, paymentRef
 // AbandonOrder deletes a pending order whose payment did not happen and
 // returns its reservation to Held, still bound by its ExpiresAt: the units
 // stay held. Conflict when the order is not pending.
-func (db *DB) AbandonOrder(ctx context.Context, orderID uuid.UUID, now time.Time) error {
+func (db LedgerStore) AbandonOrder(ctx context.Context, orderID uuid.UUID, now time.Time) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var resID uuid.UUID
 		err := tx.QueryRow(ctx,
@@ -479,7 +404,7 @@ var orderMovesTo = map[checkout.OrderState][]string{
 // and the SKU and the reservation becomes Returned, so they no longer count
 // against the customer's limit. Conflict for any other transition; nothing
 // changes then.
-func (db *DB) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.OrderState, restock bool, now time.Time) (*checkout.Order, error) {
+func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.OrderState, restock bool, now time.Time) (*checkout.Order, error) {
 	now = pgTime(now)
 	var o *checkout.Order
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
@@ -488,9 +413,9 @@ func (db *DB) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.
 			from = []string{}
 		}
 		var err error
-		o, err = scanOrder(tx.QueryRow(ctx,
+		o, err = scan.Order(tx.QueryRow(ctx,
 			`UPDATE orders SET state = $2, updated_at = $3 WHERE id = $1 AND state = ANY($4::text[])
-			 RETURNING `+orderCols,
+			 RETURNING `+sqlstore.OrderCols,
 			orderID, string(to), now, from))
 		if errors.Is(err, pgx.ErrNoRows) {
 			s, err := orderState(ctx, tx, orderID)
@@ -528,28 +453,16 @@ func (db *DB) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.
 }
 
 // OrderByID returns the order with the given ID.
-func (db *DB) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, error) {
-	o, err := scanOrder(db.pool.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE id = $1`, id))
+func (db LedgerStore) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, error) {
+	o, err := scan.Order(db.pool.QueryRow(ctx, `SELECT `+sqlstore.OrderCols+` FROM orders WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("order by id", "order", err)
 	}
 	return o, nil
 }
 
-// orderPage normalises an offset and a limit of an order listing: a limit
-// of 0 or less means 50, and no page is larger than 1000.
-func orderPage(offset, limit int) (int, int) {
-	if offset < 0 {
-		offset = 0
-	}
-	if limit <= 0 {
-		limit = defaultLimit
-	}
-	return offset, min(limit, maxLedgerLimit)
-}
-
 // ListOrders returns the orders f selects, newest first.
-func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, error) {
+func (db LedgerStore) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, error) {
 	var (
 		where []string
 		args  []any
@@ -574,16 +487,16 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 		}
 		cond("state = ANY($%d::text[])", states)
 	}
-	q := `SELECT ` + orderCols + ` FROM orders`
+	q := `SELECT ` + sqlstore.OrderCols + ` FROM orders`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	offset, limit := orderPage(f.Offset, f.Limit)
+	offset, limit := sqlstore.OrderPage(f.Offset, f.Limit)
 	args = append(args, limit, offset)
 	q += fmt.Sprintf(` ORDER BY created_at DESC, seq DESC LIMIT $%d OFFSET $%d`, len(args)-1, len(args))
 
 	rows, err := db.pool.Query(ctx, q, args...)
-	orders, err := collect(rows, err, scanOrder)
+	orders, err := collect(rows, err, scan.Order)
 	if err != nil {
 		return nil, storeErr("list orders", err)
 	}
@@ -592,13 +505,13 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 
 // PendingOrders lists orders still pending that were created before
 // createdBefore, oldest first. A limit of 0 or less means 50; at most 1000.
-func (db *DB) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]checkout.Order, error) {
-	_, limit = orderPage(0, limit)
+func (db LedgerStore) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]checkout.Order, error) {
+	_, limit = sqlstore.OrderPage(0, limit)
 	rows, err := db.pool.Query(ctx,
-		`SELECT `+orderCols+` FROM orders WHERE state = 'pending' AND created_at < $1
+		`SELECT `+sqlstore.OrderCols+` FROM orders WHERE state = 'pending' AND created_at < $1
 		 ORDER BY created_at, seq LIMIT $2`,
 		createdBefore, limit)
-	orders, err := collect(rows, err, scanOrder)
+	orders, err := collect(rows, err, scan.Order)
 	if err != nil {
 		return nil, storeErr("pending orders", err)
 	}
@@ -609,15 +522,15 @@ func (db *DB) PendingOrders(ctx context.Context, createdBefore time.Time, limit 
 // new and reports true. Otherwise it returns the stored record and false.
 // Of concurrent claims of one key exactly one is fresh: the others wait on
 // its insert and then read it.
-func (db *DB) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (*checkout.Idempotency, bool, error) {
+func (db LedgerStore) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (*checkout.Idempotency, bool, error) {
 	createdAt := pgTime(rec.CreatedAt)
 	// A claim that finds the key and then loses it to a concurrent drop tries
 	// again; a key claimed and dropped over and over is not worth more.
 	for range 3 {
-		got, err := scanIdempotency(db.pool.QueryRow(ctx,
+		got, err := scan.Idempotency(db.pool.QueryRow(ctx,
 			`INSERT INTO idempotency_keys (user_id, op, key, request_hash, created_at) VALUES ($1, $2, $3, $4, $5)
 			 ON CONFLICT (user_id, op, key) DO NOTHING
-			 RETURNING `+idempotencyCols,
+			 RETURNING `+sqlstore.IdempotencyCols,
 			rec.UserID, rec.Op, rec.Key, rec.RequestHash, createdAt))
 		if err == nil {
 			return got, true, nil
@@ -638,9 +551,9 @@ func (db *DB) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (
 
 // LookupIdempotency returns the record for (userID, op, key); NotFound when
 // there is none.
-func (db *DB) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key string) (*checkout.Idempotency, error) {
-	rec, err := scanIdempotency(db.pool.QueryRow(ctx,
-		`SELECT `+idempotencyCols+` FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`,
+func (db LedgerStore) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key string) (*checkout.Idempotency, error) {
+	rec, err := scan.Idempotency(db.pool.QueryRow(ctx,
+		`SELECT `+sqlstore.IdempotencyCols+` FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`,
 		userID, op, key))
 	if err != nil {
 		return nil, notFound("lookup idempotency key", "idempotency key", err)
@@ -650,7 +563,7 @@ func (db *DB) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key s
 
 // FinishIdempotency stores the outcome of a claimed key. NotFound when the
 // key is not claimed.
-func (db *DB) FinishIdempotency(ctx context.Context, userID uuid.UUID, op, key string, result []byte) error {
+func (db LedgerStore) FinishIdempotency(ctx context.Context, userID uuid.UUID, op, key string, result []byte) error {
 	if result == nil {
 		result = []byte{} // stored, not NULL: the key is finished
 	}
@@ -669,7 +582,7 @@ func (db *DB) FinishIdempotency(ctx context.Context, userID uuid.UUID, op, key s
 // DropIdempotency forgets a claimed key whose request failed without
 // effect, so a retry runs afresh. Dropping a key that is not there is no
 // error: the retry of a drop finds nothing to do.
-func (db *DB) DropIdempotency(ctx context.Context, userID uuid.UUID, op, key string) error {
+func (db LedgerStore) DropIdempotency(ctx context.Context, userID uuid.UUID, op, key string) error {
 	_, err := db.pool.Exec(ctx,
 		`DELETE FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`, userID, op, key)
 	return storeErr("drop idempotency key", err)
@@ -693,14 +606,14 @@ func returnUnits(ctx context.Context, tx pgx.Tx, ended []checkout.Reservation) e
 // units, in one transaction: the reservations first, then the counters of
 // their offers and SKUs in id order (the lock order of ExpireDue).
 // Reservations being ordered are left to finish or fall back to held.
-func (db *DB) ReleaseShow(ctx context.Context, showID uuid.UUID, now time.Time) ([]checkout.Reservation, error) {
+func (db LedgerStore) ReleaseShow(ctx context.Context, showID uuid.UUID, now time.Time) ([]checkout.Reservation, error) {
 	var released []checkout.Reservation
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx,
 			`UPDATE reservations SET state = 'released', updated_at = $2
 			 WHERE show_id = $1 AND state = 'held'
-			 RETURNING `+reservationCols, showID, pgTime(now))
-		released, err = collect(rows, err, scanReservation)
+			 RETURNING `+sqlstore.ReservationCols, showID, pgTime(now))
+		released, err = collect(rows, err, scan.Reservation)
 		if err != nil || len(released) == 0 {
 			return err
 		}

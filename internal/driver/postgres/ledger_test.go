@@ -17,6 +17,7 @@ import (
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/show"
 	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 )
@@ -133,7 +134,7 @@ func checkLedger(t *testing.T, db *DB) {
 	if err := db.pool.QueryRow(ctx, `
 		SELECT count(*) FROM (
 			SELECT r.offer_id, r.user_id FROM reservations r JOIN offers o ON o.id = r.offer_id
-			WHERE r.state IN `+liveStates+` AND o.per_customer_limit > 0
+			WHERE r.state IN `+sqlstore.LiveStates+` AND o.per_customer_limit > 0
 			GROUP BY r.offer_id, r.user_id, o.per_customer_limit
 			HAVING SUM(r.quantity) > o.per_customer_limit) x`).Scan(&over); err != nil {
 		t.Fatal(err)
@@ -199,7 +200,7 @@ func TestReserveLimitAfterWait(t *testing.T) {
 		if _, err := tx.Exec(ctx, `UPDATE skus SET held = held + 1 WHERE id = $1`, o.SKUID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO reservations (`+reservationCols+`)
+		if _, err := tx.Exec(ctx, `INSERT INTO reservations (`+sqlstore.ReservationCols+`)
 			VALUES ($1, $2, $3, $4, $5, 1, 90, 'EUR', 'held', $6, $7, $6)`,
 			other.ID, o.ID, o.ShowID, o.SKUID, u, other.CreatedAt, other.ExpiresAt); err != nil {
 			t.Fatal(err)

@@ -4,32 +4,47 @@ import (
 	"context"
 	"testing"
 
+	"github.com/pressly/goose/v3"
+
 	"github.com/pavilion-live/pavilion/internal/testrig/storetest"
 	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 )
 
-// migrationRoundTrip runs storetest.MigrationRoundTrip for version on a
-// fresh schema; count is a query answering how many of the version's own
-// tables exist (want of them after it, none before it).
-func migrationRoundTrip(t *testing.T, version int64, want int, count string) {
+// unmigrated opens a fresh schema with no migration applied, and the goose
+// provider that walks its versions by hand; both close when the test ends.
+func unmigrated(t *testing.T) (*DB, *goose.Provider) {
 	t.Helper()
-	ctx := context.Background()
 	db := openDB(t, testinfra.Postgres(t))
 	p, err := db.provider()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
-	storetest.MigrationRoundTrip(t, version, want,
-		func(to int64) error { _, err := p.UpTo(ctx, to); return err },
-		func(to int64) error { _, err := p.DownTo(ctx, to); return err },
-		func() int {
-			var n int
-			if err := db.pool.QueryRow(ctx, count).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			return n
-		})
+	t.Cleanup(func() { _ = p.Close() })
+	return db, p
+}
+
+// count answers a query of one number.
+func count(t *testing.T, db *DB, query string) int {
+	t.Helper()
+	var n int
+	if err := db.pool.QueryRow(context.Background(), query).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// migrationRoundTrip runs storetest.MigrationRoundTrip for version on a
+// fresh schema; query answers how many of the version's own tables exist
+// (want of them after it, none before it).
+func migrationRoundTrip(t *testing.T, version int64, want int, query string) {
+	t.Helper()
+	db, p := unmigrated(t)
+	storetest.MigrationRoundTrip(t, p, version, want, func() int { return count(t, db, query) })
+}
+
+// TestDrawsMigration: version 10 adds the draws tables.
+func TestDrawsMigration(t *testing.T) {
+	migrationRoundTrip(t, 10, 2, `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename IN ('draws', 'draw_entries')`)
 }
 
 // TestChatLinesMigration: version 9 adds the chat tables.

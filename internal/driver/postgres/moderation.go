@@ -10,11 +10,15 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pavilion-live/pavilion/chat"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
+
+// ModerationStore keeps bans, mutes, deletions and blocked words.
+type ModerationStore struct{ *conn }
 
 // SetBan bans the user from the show, or lifts the ban. Banning twice keeps
 // the first ban.
-func (db *DB) SetBan(ctx context.Context, showID, userID, by uuid.UUID, banned bool) error {
+func (db ModerationStore) SetBan(ctx context.Context, showID, userID, by uuid.UUID, banned bool) error {
 	if !banned {
 		_, err := db.pool.Exec(ctx, `DELETE FROM show_bans WHERE show_id = $1 AND user_id = $2`, showID, userID)
 		return storeErr("lift ban", err)
@@ -22,12 +26,12 @@ func (db *DB) SetBan(ctx context.Context, showID, userID, by uuid.UUID, banned b
 	_, err := db.pool.Exec(ctx,
 		`INSERT INTO show_bans (show_id, user_id, created_at, issued_by) VALUES ($1, $2, $3, $4)
 		 ON CONFLICT (show_id, user_id) DO NOTHING`,
-		showID, userID, time.Now().UTC().Truncate(time.Microsecond), issuer(by))
+		showID, userID, time.Now().UTC().Truncate(time.Microsecond), sqlstore.Issuer(by))
 	return storeErr("ban", err)
 }
 
 // SetMute mutes the user in the show until the given time; the zero time unmutes.
-func (db *DB) SetMute(ctx context.Context, showID, userID, by uuid.UUID, until time.Time) error {
+func (db ModerationStore) SetMute(ctx context.Context, showID, userID, by uuid.UUID, until time.Time) error {
 	if until.IsZero() {
 		_, err := db.pool.Exec(ctx, `DELETE FROM show_mutes WHERE show_id = $1 AND user_id = $2`, showID, userID)
 		return storeErr("unmute", err)
@@ -35,13 +39,13 @@ func (db *DB) SetMute(ctx context.Context, showID, userID, by uuid.UUID, until t
 	_, err := db.pool.Exec(ctx,
 		`INSERT INTO show_mutes (show_id, user_id, until, issued_by) VALUES ($1, $2, $3, $4)
 		 ON CONFLICT (show_id, user_id) DO UPDATE SET until = EXCLUDED.until, issued_by = EXCLUDED.issued_by`,
-		showID, userID, until, issuer(by))
+		showID, userID, until, sqlstore.Issuer(by))
 	return storeErr("mute", err)
 }
 
 // Moderation returns the show's banned users, oldest ban first, and the
 // mutes that end after now, read from one snapshot.
-func (db *DB) Moderation(ctx context.Context, showID uuid.UUID, now time.Time) ([]uuid.UUID, map[uuid.UUID]time.Time, error) {
+func (db ModerationStore) Moderation(ctx context.Context, showID uuid.UUID, now time.Time) ([]uuid.UUID, map[uuid.UUID]time.Time, error) {
 	banned := []uuid.UUID{}
 	muted := map[uuid.UUID]time.Time{}
 	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -78,7 +82,7 @@ func (db *DB) Moderation(ctx context.Context, showID uuid.UUID, now time.Time) (
 
 // Sanctions lists the users the show bans or mutes (mutes that end after
 // now), by display name then user ID.
-func (db *DB) Sanctions(ctx context.Context, showID uuid.UUID, now time.Time) ([]chat.Sanction, error) {
+func (db ModerationStore) Sanctions(ctx context.Context, showID uuid.UUID, now time.Time) ([]chat.Sanction, error) {
 	rows, err := db.pool.Query(ctx,
 		`SELECT u.id, u.display_name, b.created_at, m.until, b.issued_by, m.issued_by
 		 FROM (SELECT user_id FROM show_bans WHERE show_id = $1
@@ -111,7 +115,7 @@ func (db *DB) Sanctions(ctx context.Context, showID uuid.UUID, now time.Time) ([
 }
 
 // SetBlockedWords replaces the brand's blocked-word list.
-func (db *DB) SetBlockedWords(ctx context.Context, brandID uuid.UUID, words []string) error {
+func (db ModerationStore) SetBlockedWords(ctx context.Context, brandID uuid.UUID, words []string) error {
 	if words == nil {
 		words = []string{}
 	}
@@ -127,7 +131,7 @@ func (db *DB) SetBlockedWords(ctx context.Context, brandID uuid.UUID, words []st
 }
 
 // BlockedWords returns the brand's list; empty, not nil, when it has none.
-func (db *DB) BlockedWords(ctx context.Context, brandID uuid.UUID) ([]string, error) {
+func (db ModerationStore) BlockedWords(ctx context.Context, brandID uuid.UUID) ([]string, error) {
 	var b []byte
 	err := db.pool.QueryRow(ctx, `SELECT words FROM brand_blocked_words WHERE brand_id = $1`, brandID).Scan(&b)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -144,12 +148,4 @@ func (db *DB) BlockedWords(ctx context.Context, brandID uuid.UUID) ([]string, er
 		words = []string{}
 	}
 	return words, nil
-}
-
-// issuer is a sanction's issuer as stored: NULL when unknown.
-func issuer(by uuid.UUID) any {
-	if by == uuid.Nil {
-		return nil
-	}
-	return by
 }

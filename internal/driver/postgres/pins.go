@@ -12,10 +12,13 @@ import (
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
+// PinStore keeps the product pinned in each show.
+type PinStore struct{ *conn }
+
 // SetPinned records the offer the show has pinned (uuid.Nil: none), while
 // the show is scheduled or live. It holds the show's row as Transition
 // does, so a pin never outlives the show's end.
-func (db *DB) SetPinned(ctx context.Context, showID, offerID uuid.UUID, at time.Time) error {
+func (db PinStore) SetPinned(ctx context.Context, showID, offerID uuid.UUID, at time.Time) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var state string
 		if err := tx.QueryRow(ctx, `SELECT state FROM shows WHERE id = $1 FOR UPDATE`, showID).Scan(&state); err != nil {
@@ -48,7 +51,7 @@ func (db *DB) SetPinned(ctx context.Context, showID, offerID uuid.UUID, at time.
 }
 
 // Pinned returns the show's pinned offer; uuid.Nil when it has none.
-func (db *DB) Pinned(ctx context.Context, showID uuid.UUID) (uuid.UUID, error) {
+func (db PinStore) Pinned(ctx context.Context, showID uuid.UUID) (uuid.UUID, error) {
 	var id uuid.UUID
 	err := db.pool.QueryRow(ctx, `SELECT offer_id FROM show_pins WHERE show_id = $1`, showID).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {

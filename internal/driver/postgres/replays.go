@@ -10,8 +10,12 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/replay"
 )
+
+// ReplayStore keeps recordings of shows, their marks and replay settings.
+type ReplayStore struct{ *conn }
 
 // replayErr is storeErr, with a missing show named (the replay tables'
 // constraints are kept here, beside the only statements that break them).
@@ -23,30 +27,15 @@ func replayErr(op string, err error) error {
 	return storeErr(op, err)
 }
 
-const recordingCols = `id, show_id, path, media_type, started_at, ended_at, duration_ms, bytes`
-
-func scanRecording(r pgx.Row) (*replay.Recording, error) {
-	var rec replay.Recording
-	if err := r.Scan(&rec.ID, &rec.ShowID, &rec.Path, &rec.MediaType, &rec.StartedAt, &rec.EndedAt, &rec.DurationMS, &rec.Bytes); err != nil {
-		return nil, err
-	}
-	rec.StartedAt = rec.StartedAt.UTC()
-	if rec.EndedAt != nil {
-		t := rec.EndedAt.UTC()
-		rec.EndedAt = &t
-	}
-	return &rec, nil
-}
-
 // AddRecording lists a new recording file.
-func (db *DB) AddRecording(ctx context.Context, r *replay.Recording) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO recordings (`+recordingCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+func (db ReplayStore) AddRecording(ctx context.Context, r *replay.Recording) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO recordings (`+sqlstore.RecordingCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		r.ID, r.ShowID, r.Path, r.MediaType, r.StartedAt, r.EndedAt, r.DurationMS, r.Bytes)
 	return replayErr("add recording", err)
 }
 
 // FinishRecording stores a file's end, duration and size.
-func (db *DB) FinishRecording(ctx context.Context, id uuid.UUID, endedAt time.Time, durationMS, bytes int64) error {
+func (db ReplayStore) FinishRecording(ctx context.Context, id uuid.UUID, endedAt time.Time, durationMS, bytes int64) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE recordings SET ended_at = $2, duration_ms = $3, bytes = $4 WHERE id = $1`, id, endedAt, durationMS, bytes)
 	if err == nil && tag.RowsAffected() == 0 {
 		return apperr.Errorf(apperr.NotFound, "recording not found")
@@ -55,28 +44,28 @@ func (db *DB) FinishRecording(ctx context.Context, id uuid.UUID, endedAt time.Ti
 }
 
 // Recordings lists the show's recordings, the earliest first.
-func (db *DB) Recordings(ctx context.Context, showID uuid.UUID) ([]replay.Recording, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+recordingCols+` FROM recordings WHERE show_id = $1 ORDER BY started_at, id`, showID)
-	list, err := collect(rows, err, scanRecording)
+func (db ReplayStore) Recordings(ctx context.Context, showID uuid.UUID) ([]replay.Recording, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.RecordingCols+` FROM recordings WHERE show_id = $1 ORDER BY started_at, id`, showID)
+	list, err := collect(rows, err, scan.Recording)
 	return list, storeErr("recordings", err)
 }
 
 // UnfinishedRecordings lists the recordings not finished yet.
-func (db *DB) UnfinishedRecordings(ctx context.Context) ([]replay.Recording, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+recordingCols+` FROM recordings WHERE ended_at IS NULL ORDER BY started_at, id`)
-	list, err := collect(rows, err, scanRecording)
+func (db ReplayStore) UnfinishedRecordings(ctx context.Context) ([]replay.Recording, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.RecordingCols+` FROM recordings WHERE ended_at IS NULL ORDER BY started_at, id`)
+	list, err := collect(rows, err, scan.Recording)
 	return list, storeErr("unfinished recordings", err)
 }
 
 // DeleteRecordings forgets the show's recordings and returns them.
-func (db *DB) DeleteRecordings(ctx context.Context, showID uuid.UUID) ([]replay.Recording, error) {
-	rows, err := db.pool.Query(ctx, `DELETE FROM recordings WHERE show_id = $1 RETURNING `+recordingCols, showID)
-	list, err := collect(rows, err, scanRecording)
+func (db ReplayStore) DeleteRecordings(ctx context.Context, showID uuid.UUID) ([]replay.Recording, error) {
+	rows, err := db.pool.Query(ctx, `DELETE FROM recordings WHERE show_id = $1 RETURNING `+sqlstore.RecordingCols, showID)
+	list, err := collect(rows, err, scan.Recording)
 	return list, storeErr("delete recordings", err)
 }
 
 // AddMark appends a moment to the show's timeline.
-func (db *DB) AddMark(ctx context.Context, m replay.Mark) error {
+func (db ReplayStore) AddMark(ctx context.Context, m replay.Mark) error {
 	offer := uuid.NullUUID{UUID: m.OfferID, Valid: m.OfferID != uuid.Nil}
 	_, err := db.pool.Exec(ctx, `INSERT INTO replay_marks (show_id, at, type, offer_id) VALUES ($1, $2, $3, $4)`,
 		m.ShowID, m.At, m.Type, offer)
@@ -84,9 +73,9 @@ func (db *DB) AddMark(ctx context.Context, m replay.Mark) error {
 }
 
 // Marks returns the show's timeline in time order.
-func (db *DB) Marks(ctx context.Context, showID uuid.UUID) ([]replay.Mark, error) {
+func (db ReplayStore) Marks(ctx context.Context, showID uuid.UUID) ([]replay.Mark, error) {
 	rows, err := db.pool.Query(ctx, `SELECT at, type, offer_id FROM replay_marks WHERE show_id = $1 ORDER BY at, seq`, showID)
-	list, err := collect(rows, err, func(r pgx.Row) (*replay.Mark, error) {
+	list, err := collect(rows, err, func(r sqlstore.Row) (*replay.Mark, error) {
 		m := replay.Mark{ShowID: showID}
 		var offer uuid.NullUUID
 		if err := r.Scan(&m.At, &m.Type, &offer); err != nil {
@@ -99,7 +88,7 @@ func (db *DB) Marks(ctx context.Context, showID uuid.UUID) ([]replay.Mark, error
 }
 
 // ReplaySettings returns the show's settings, the defaults when none were set.
-func (db *DB) ReplaySettings(ctx context.Context, showID uuid.UUID) (replay.Settings, error) {
+func (db ReplayStore) ReplaySettings(ctx context.Context, showID uuid.UUID) (replay.Settings, error) {
 	s := replay.Settings{ShowID: showID, Record: true}
 	err := db.pool.QueryRow(ctx, `SELECT record, sales_until FROM replay_settings WHERE show_id = $1`, showID).Scan(&s.Record, &s.SalesUntil)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -113,7 +102,7 @@ func (db *DB) ReplaySettings(ctx context.Context, showID uuid.UUID) (replay.Sett
 }
 
 // SetReplaySettings stores the show's settings.
-func (db *DB) SetReplaySettings(ctx context.Context, s replay.Settings) error {
+func (db ReplayStore) SetReplaySettings(ctx context.Context, s replay.Settings) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO replay_settings (show_id, record, sales_until) VALUES ($1, $2, $3)
 		ON CONFLICT (show_id) DO UPDATE SET record = excluded.record, sales_until = excluded.sales_until`,
 		s.ShowID, s.Record, s.SalesUntil)

@@ -12,35 +12,18 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
+
+// ShowStore keeps shows, their hosts, Pavilion days and stream keys.
+type ShowStore struct{ *conn }
 
 // showCols selects a show with its hosts in order; s is shows.
 const showCols = `s.id, s.brand_id, s.title, s.description, s.kind, s.visibility, s.state,
 	s.starts_at, s.ends_at, s.time_zone, s.hold_seconds, s.cover_url, s.created_at, s.updated_at,
 	ARRAY(SELECT h.user_id FROM show_hosts h WHERE h.show_id = s.id ORDER BY h.position, h.user_id),
 	ARRAY(SELECT d.day FROM pavilion_days d WHERE d.show_id = s.id ORDER BY d.day)`
-
-func scanShow(row pgx.Row) (*show.Show, error) {
-	var (
-		s                       show.Show
-		kind, visibility, state string
-	)
-	if err := row.Scan(&s.ID, &s.BrandID, &s.Title, &s.Description, &kind, &visibility, &state,
-		&s.StartsAt, &s.EndsAt, &s.TimeZone, &s.HoldSeconds, &s.CoverURL, &s.CreatedAt, &s.UpdatedAt, &s.HostIDs, &s.Days); err != nil {
-		return nil, err
-	}
-	s.Kind, s.Visibility, s.State = show.Kind(kind), show.Visibility(visibility), show.State(state)
-	s.StartsAt, s.EndsAt = s.StartsAt.UTC(), s.EndsAt.UTC()
-	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
-	if s.HostIDs == nil {
-		s.HostIDs = []uuid.UUID{}
-	}
-	if len(s.Days) == 0 {
-		s.Days = nil
-	}
-	return &s, nil
-}
 
 // writeHosts replaces the hosts of show id inside tx, keeping their order.
 // A host that is no user is NotFound.
@@ -135,7 +118,7 @@ func lockShow(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*show.Show, error) 
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM shows WHERE id = $1 FOR UPDATE`, id); err != nil {
 		return nil, err
 	}
-	sh, err := scanShow(tx.QueryRow(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, id))
+	sh, err := scan.Show(tx.QueryRow(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apperr.Errorf(apperr.NotFound, "show not found")
 	}
@@ -145,7 +128,7 @@ func lockShow(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*show.Show, error) 
 // CreateShow inserts s with its hosts in one transaction. A missing brand or
 // host is NotFound; a taken Pavilion Day or a booked host is a Conflict. The
 // show starts without a stream key.
-func (db *DB) CreateShow(ctx context.Context, s *show.Show) error {
+func (db ShowStore) CreateShow(ctx context.Context, s *show.Show) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx,
 			`INSERT INTO shows (id, brand_id, title, description, kind, visibility, state,
@@ -161,8 +144,8 @@ func (db *DB) CreateShow(ctx context.Context, s *show.Show) error {
 }
 
 // ShowByID returns the show with the given ID.
-func (db *DB) ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, error) {
-	s, err := scanShow(db.pool.QueryRow(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, id))
+func (db ShowStore) ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, error) {
+	s, err := scan.Show(db.pool.QueryRow(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, id))
 	if err != nil {
 		return nil, notFound("show by id", "show", err)
 	}
@@ -172,7 +155,7 @@ func (db *DB) ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, error) {
 // ListShows returns the shows f selects, ordered by start time then ID.
 // Without IncludeMembers only public shows are listed. A limit of 0 or less
 // means 50; no page holds more than 200.
-func (db *DB) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error) {
+func (db ShowStore) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error) {
 	var (
 		where []string
 		args  []any
@@ -201,7 +184,7 @@ func (db *DB) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error)
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	offset, limit := page(f.Offset, f.Limit)
+	offset, limit := sqlstore.Page(f.Offset, f.Limit)
 	switch {
 	case f.Newest:
 		q += ` ORDER BY s.starts_at DESC, s.id DESC`
@@ -213,7 +196,7 @@ func (db *DB) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error)
 	q += ` OFFSET ` + arg(offset) + ` LIMIT ` + arg(limit)
 
 	rows, err := db.pool.Query(ctx, q, args...)
-	shows, err := collect(rows, err, scanShow)
+	shows, err := collect(rows, err, scan.Show)
 	if err != nil {
 		return nil, storeErr("list shows", err)
 	}
@@ -223,7 +206,7 @@ func (db *DB) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error)
 // UpdateShow writes every field of s but ID, BrandID and CreatedAt (and the
 // stream key), and replaces the hosts, in one transaction, under
 // show.CheckEdit and the booking rules.
-func (db *DB) UpdateShow(ctx context.Context, s *show.Show) error {
+func (db ShowStore) UpdateShow(ctx context.Context, s *show.Show) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		old, err := lockShow(ctx, tx, s.ID)
 		if err != nil {
@@ -250,7 +233,7 @@ func (db *DB) UpdateShow(ctx context.Context, s *show.Show) error {
 }
 
 // Transition moves the show to state to (see show.Store).
-func (db *DB) Transition(ctx context.Context, id uuid.UUID, to show.State, at time.Time) (*show.Show, error) {
+func (db ShowStore) Transition(ctx context.Context, id uuid.UUID, to show.State, at time.Time) (*show.Show, error) {
 	var out *show.Show
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		sh, err := lockShow(ctx, tx, id)
@@ -286,7 +269,7 @@ func (db *DB) Transition(ctx context.Context, id uuid.UUID, to show.State, at ti
 				return err
 			}
 		}
-		out, err = scanShow(tx.QueryRow(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, id))
+		out, err = scan.Show(tx.QueryRow(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, id))
 		return err
 	})
 	if err != nil {
@@ -296,7 +279,7 @@ func (db *DB) Transition(ctx context.Context, id uuid.UUID, to show.State, at ti
 }
 
 // SetStreamKey stores the hash of the show's WHIP key; "" revokes it.
-func (db *DB) SetStreamKey(ctx context.Context, showID uuid.UUID, hash string) error {
+func (db ShowStore) SetStreamKey(ctx context.Context, showID uuid.UUID, hash string) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE shows SET stream_key_hash = $2 WHERE id = $1`, showID, hash)
 	if err != nil {
 		return storeErr("set stream key", err)
@@ -308,7 +291,7 @@ func (db *DB) SetStreamKey(ctx context.Context, showID uuid.UUID, hash string) e
 }
 
 // StreamKeyHash returns the stored hash of the show's WHIP key, "" when it has none.
-func (db *DB) StreamKeyHash(ctx context.Context, showID uuid.UUID) (string, error) {
+func (db ShowStore) StreamKeyHash(ctx context.Context, showID uuid.UUID) (string, error) {
 	var hash string
 	err := db.pool.QueryRow(ctx, `SELECT stream_key_hash FROM shows WHERE id = $1`, showID).Scan(&hash)
 	if err != nil {

@@ -6,15 +6,18 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
+// SubscriptionStore keeps "notify me" subscriptions to upcoming shows.
+type SubscriptionStore struct{ *conn }
+
 // Subscribe records a "notify me" subscription; a repeat changes nothing.
-func (db *DB) Subscribe(ctx context.Context, showID, userID uuid.UUID, at time.Time) error {
+func (db SubscriptionStore) Subscribe(ctx context.Context, showID, userID uuid.UUID, at time.Time) error {
 	_, err := db.pool.Exec(ctx,
 		`INSERT INTO show_subscriptions (show_id, user_id, created_at) VALUES ($1, $2, $3)
 		 ON CONFLICT (show_id, user_id) DO NOTHING`, showID, userID, at)
@@ -29,17 +32,17 @@ func (db *DB) Subscribe(ctx context.Context, showID, userID uuid.UUID, at time.T
 }
 
 // Unsubscribe forgets a subscription; none is not an error.
-func (db *DB) Unsubscribe(ctx context.Context, showID, userID uuid.UUID) error {
+func (db SubscriptionStore) Unsubscribe(ctx context.Context, showID, userID uuid.UUID) error {
 	_, err := db.pool.Exec(ctx, `DELETE FROM show_subscriptions WHERE show_id = $1 AND user_id = $2`, showID, userID)
 	return storeErr("unsubscribe", err)
 }
 
 // Subscribed lists the shows the user subscribed to, by start time.
-func (db *DB) Subscribed(ctx context.Context, userID uuid.UUID) ([]show.Show, error) {
+func (db SubscriptionStore) Subscribed(ctx context.Context, userID uuid.UUID) ([]show.Show, error) {
 	rows, err := db.pool.Query(ctx,
 		`SELECT `+showCols+` FROM show_subscriptions x JOIN shows s ON s.id = x.show_id
 		 WHERE x.user_id = $1 ORDER BY s.starts_at, s.id`, userID)
-	shows, err := collect(rows, err, scanShow)
+	shows, err := collect(rows, err, scan.Show)
 	if err != nil {
 		return nil, storeErr("subscribed shows", err)
 	}
@@ -47,7 +50,7 @@ func (db *DB) Subscribed(ctx context.Context, userID uuid.UUID) ([]show.Show, er
 }
 
 // IsSubscribed reports whether the user subscribed to the show.
-func (db *DB) IsSubscribed(ctx context.Context, showID, userID uuid.UUID) (bool, error) {
+func (db SubscriptionStore) IsSubscribed(ctx context.Context, showID, userID uuid.UUID) (bool, error) {
 	var ok bool
 	err := db.pool.QueryRow(ctx,
 		`SELECT EXISTS (SELECT 1 FROM show_subscriptions WHERE show_id = $1 AND user_id = $2)`, showID, userID).Scan(&ok)
@@ -55,12 +58,12 @@ func (db *DB) IsSubscribed(ctx context.Context, showID, userID uuid.UUID) (bool,
 }
 
 // Notices lists the user's notices, newest first.
-func (db *DB) Notices(ctx context.Context, userID uuid.UUID, limit int) ([]show.Notice, error) {
-	_, limit = page(0, limit)
+func (db SubscriptionStore) Notices(ctx context.Context, userID uuid.UUID, limit int) ([]show.Notice, error) {
+	_, limit = sqlstore.Page(0, limit)
 	rows, err := db.pool.Query(ctx,
 		`SELECT id, user_id, show_id, kind, text, created_at FROM notices
 		 WHERE user_id = $1 ORDER BY created_at DESC, seq DESC LIMIT $2`, userID, limit)
-	list, err := collect(rows, err, func(r pgx.Row) (*show.Notice, error) {
+	list, err := collect(rows, err, func(r sqlstore.Row) (*show.Notice, error) {
 		var n show.Notice
 		if err := r.Scan(&n.ID, &n.UserID, &n.ShowID, &n.Kind, &n.Text, &n.CreatedAt); err != nil {
 			return nil, err

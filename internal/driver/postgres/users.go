@@ -12,54 +12,16 @@ import (
 
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
-// Default and largest page sizes of listings.
-const (
-	defaultLimit = 50
-	maxLimit     = 200
-)
-
-// page normalises an offset and a limit: a limit of 0 or less means the
-// default, and no page is larger than maxLimit.
-func page(offset, limit int) (int, int) {
-	if offset < 0 {
-		offset = 0
-	}
-	if limit <= 0 {
-		limit = defaultLimit
-	}
-	return offset, min(limit, maxLimit)
-}
+// UserStore keeps accounts, their roles, sessions and tokens.
+type UserStore struct{ *conn }
 
 // userCols selects a user with its roles and brand links; u is users.
 const userCols = `u.id, u.email, u.display_name, u.avatar_url, u.created_at,
 	ARRAY(SELECT r.role FROM user_roles r WHERE r.user_id = u.id),
 	ARRAY(SELECT a.brand_id FROM brand_admins a WHERE a.user_id = u.id ORDER BY a.position, a.brand_id)`
-
-func scanUser(row pgx.Row, extra ...any) (*account.User, error) {
-	var (
-		u     account.User
-		roles []string
-	)
-	dest := append([]any{&u.ID, &u.Email, &u.DisplayName, &u.AvatarURL, &u.CreatedAt, &roles, &u.BrandIDs}, extra...)
-	if err := row.Scan(dest...); err != nil {
-		return nil, err
-	}
-	u.CreatedAt = u.CreatedAt.UTC()
-	u.Roles = make([]account.Role, 0, len(roles))
-	for _, r := range roles {
-		u.Roles = append(u.Roles, account.Role(r))
-	}
-	// Roles in the order of increasing power, as account.Roles lists them.
-	slices.SortFunc(u.Roles, func(a, b account.Role) int {
-		return slices.Index(account.Roles, a) - slices.Index(account.Roles, b)
-	})
-	if u.BrandIDs == nil {
-		u.BrandIDs = []uuid.UUID{}
-	}
-	return &u, nil
-}
 
 // roleStrings checks and de-duplicates roles, keeping their order.
 func roleStrings(roles []account.Role) ([]string, error) {
@@ -113,7 +75,7 @@ func writeRoles(ctx context.Context, tx pgx.Tx, id uuid.UUID, roles []string, br
 
 // CreateUser inserts u with its roles and brand links. The email is stored as
 // given and unique compared lower-cased. A brand link to a missing brand is NotFound.
-func (db *DB) CreateUser(ctx context.Context, u *account.User, passwordHash string) error {
+func (db UserStore) CreateUser(ctx context.Context, u *account.User, passwordHash string) error {
 	roles, err := roleStrings(u.Roles)
 	if err != nil {
 		return err
@@ -130,8 +92,8 @@ func (db *DB) CreateUser(ctx context.Context, u *account.User, passwordHash stri
 }
 
 // UserByID returns the user with the given ID.
-func (db *DB) UserByID(ctx context.Context, id uuid.UUID) (*account.User, error) {
-	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = $1`, id))
+func (db UserStore) UserByID(ctx context.Context, id uuid.UUID) (*account.User, error) {
+	u, err := scan.User(db.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = $1`, id))
 	if err != nil {
 		return nil, notFound("user by id", "user", err)
 	}
@@ -140,9 +102,9 @@ func (db *DB) UserByID(ctx context.Context, id uuid.UUID) (*account.User, error)
 
 // UserByEmail returns the user whose email matches, ignoring case, and the
 // stored password hash.
-func (db *DB) UserByEmail(ctx context.Context, email string) (*account.User, string, error) {
+func (db UserStore) UserByEmail(ctx context.Context, email string) (*account.User, string, error) {
 	var hash string
-	u, err := scanUser(db.pool.QueryRow(ctx,
+	u, err := scan.User(db.pool.QueryRow(ctx,
 		`SELECT `+userCols+`, u.password_hash FROM users u WHERE lower(u.email) = lower($1)`,
 		email), &hash)
 	if err != nil {
@@ -153,7 +115,7 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*account.User, str
 
 // SetPassword replaces the user's password hash.
 // SetAvatar sets the user's picture.
-func (db *DB) SetAvatar(ctx context.Context, id uuid.UUID, url string) error {
+func (db UserStore) SetAvatar(ctx context.Context, id uuid.UUID, url string) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE users SET avatar_url = $2 WHERE id = $1`, id, url)
 	if err != nil {
 		return storeErr("set avatar", err)
@@ -164,7 +126,7 @@ func (db *DB) SetAvatar(ctx context.Context, id uuid.UUID, url string) error {
 	return nil
 }
 
-func (db *DB) SetPassword(ctx context.Context, id uuid.UUID, passwordHash string) error {
+func (db UserStore) SetPassword(ctx context.Context, id uuid.UUID, passwordHash string) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, id, passwordHash)
 	if err != nil {
 		return storeErr("set password", err)
@@ -176,7 +138,7 @@ func (db *DB) SetPassword(ctx context.Context, id uuid.UUID, passwordHash string
 }
 
 // SetRoles replaces the user's roles and brand links in one transaction.
-func (db *DB) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
+func (db UserStore) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
 	rs, err := roleStrings(roles)
 	if err != nil {
 		return err
@@ -194,40 +156,20 @@ func (db *DB) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, 
 
 // ListUsers lists users in creation order. A limit of 0 or less means 50;
 // no page holds more than 200.
-func (db *DB) ListUsers(ctx context.Context, offset, limit int) ([]account.User, error) {
-	offset, limit = page(offset, limit)
+func (db UserStore) ListUsers(ctx context.Context, offset, limit int) ([]account.User, error) {
+	offset, limit = sqlstore.Page(offset, limit)
 	rows, err := db.pool.Query(ctx,
 		`SELECT `+userCols+` FROM users u ORDER BY u.created_at, u.seq OFFSET $1 LIMIT $2`, offset, limit)
-	users, err := collect(rows, err, func(r pgx.Row) (*account.User, error) { return scanUser(r) })
+	users, err := collect(rows, err, func(r sqlstore.Row) (*account.User, error) { return scan.User(r) })
 	if err != nil {
 		return nil, storeErr("list users", err)
 	}
 	return users, nil
 }
 
-// credCols selects a credential, as scanCredential reads it.
-const credCols = `hash, id, user_id, kind, name, created_at, expires_at, last_used_at`
-
-func scanCredential(row pgx.Row) (*account.Credential, error) {
-	var (
-		c    account.Credential
-		kind string
-	)
-	if err := row.Scan(&c.Hash, &c.ID, &c.UserID, &kind, &c.Name, &c.CreatedAt, &c.ExpiresAt, &c.LastUsedAt); err != nil {
-		return nil, err
-	}
-	c.Kind = account.CredentialKind(kind)
-	c.CreatedAt, c.ExpiresAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC()
-	if c.LastUsedAt != nil {
-		t := c.LastUsedAt.UTC()
-		c.LastUsedAt = &t
-	}
-	return &c, nil
-}
-
 // CreateCredential stores a session or token. A credential for a missing
 // user is NotFound; a repeated hash or id is a Conflict.
-func (db *DB) CreateCredential(ctx context.Context, c *account.Credential) error {
+func (db UserStore) CreateCredential(ctx context.Context, c *account.Credential) error {
 	_, err := db.pool.Exec(ctx,
 		`INSERT INTO credentials (hash, id, user_id, kind, name, created_at, expires_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		c.Hash, c.ID, c.UserID, string(c.Kind), c.Name, c.CreatedAt, c.ExpiresAt, c.LastUsedAt)
@@ -235,9 +177,9 @@ func (db *DB) CreateCredential(ctx context.Context, c *account.Credential) error
 }
 
 // CredentialByHash returns the credential unless it is missing or expired at now.
-func (db *DB) CredentialByHash(ctx context.Context, hash string, now time.Time) (*account.Credential, error) {
-	c, err := scanCredential(db.pool.QueryRow(ctx,
-		`SELECT `+credCols+` FROM credentials WHERE hash = $1 AND expires_at > $2`, hash, now))
+func (db UserStore) CredentialByHash(ctx context.Context, hash string, now time.Time) (*account.Credential, error) {
+	c, err := scan.Credential(db.pool.QueryRow(ctx,
+		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE hash = $1 AND expires_at > $2`, hash, now))
 	if err != nil {
 		return nil, notFound("credential by hash", "credential", err)
 	}
@@ -246,12 +188,12 @@ func (db *DB) CredentialByHash(ctx context.Context, hash string, now time.Time) 
 
 // CredentialWithUser returns the credential, unless it is missing or
 // expired at now, and its user, in one query.
-func (db *DB) CredentialWithUser(ctx context.Context, hash string, now time.Time) (*account.Credential, *account.User, error) {
+func (db UserStore) CredentialWithUser(ctx context.Context, hash string, now time.Time) (*account.Credential, *account.User, error) {
 	var (
 		c    account.Credential
 		kind string
 	)
-	u, err := scanUser(db.pool.QueryRow(ctx,
+	u, err := scan.User(db.pool.QueryRow(ctx,
 		`SELECT `+userCols+`, c.hash, c.id, c.user_id, c.kind, c.name, c.created_at, c.expires_at, c.last_used_at
 		 FROM credentials c JOIN users u ON u.id = c.user_id WHERE c.hash = $1 AND c.expires_at > $2`, hash, now),
 		&c.Hash, &c.ID, &c.UserID, &kind, &c.Name, &c.CreatedAt, &c.ExpiresAt, &c.LastUsedAt)
@@ -268,9 +210,9 @@ func (db *DB) CredentialWithUser(ctx context.Context, hash string, now time.Time
 }
 
 // CredentialByID returns the credential unless it is missing or expired at now.
-func (db *DB) CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (*account.Credential, error) {
-	c, err := scanCredential(db.pool.QueryRow(ctx,
-		`SELECT `+credCols+` FROM credentials WHERE id = $1 AND expires_at > $2`, id, now))
+func (db UserStore) CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (*account.Credential, error) {
+	c, err := scan.Credential(db.pool.QueryRow(ctx,
+		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE id = $1 AND expires_at > $2`, id, now))
 	if err != nil {
 		return nil, notFound("credential by id", "credential", err)
 	}
@@ -278,16 +220,16 @@ func (db *DB) CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (
 }
 
 // CredentialsByUser lists the user's credentials unexpired at now, newest first.
-func (db *DB) CredentialsByUser(ctx context.Context, userID uuid.UUID, now time.Time) ([]account.Credential, error) {
+func (db UserStore) CredentialsByUser(ctx context.Context, userID uuid.UUID, now time.Time) ([]account.Credential, error) {
 	rows, err := db.pool.Query(ctx,
-		`SELECT `+credCols+` FROM credentials WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id`, userID, now)
+		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id`, userID, now)
 	if err != nil {
 		return nil, storeErr("credentials by user", err)
 	}
 	defer rows.Close()
 	out := []account.Credential{}
 	for rows.Next() {
-		c, err := scanCredential(rows)
+		c, err := scan.Credential(rows)
 		if err != nil {
 			return nil, storeErr("credentials by user", err)
 		}
@@ -298,7 +240,7 @@ func (db *DB) CredentialsByUser(ctx context.Context, userID uuid.UUID, now time.
 
 // CredentialUsers returns the users of the credentials among ids unexpired
 // at now, in one query.
-func (db *DB) CredentialUsers(ctx context.Context, ids []uuid.UUID, now time.Time) (map[uuid.UUID]*account.User, error) {
+func (db UserStore) CredentialUsers(ctx context.Context, ids []uuid.UUID, now time.Time) (map[uuid.UUID]*account.User, error) {
 	out := make(map[uuid.UUID]*account.User, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -311,7 +253,7 @@ func (db *DB) CredentialUsers(ctx context.Context, ids []uuid.UUID, now time.Tim
 	defer rows.Close()
 	for rows.Next() {
 		var id uuid.UUID
-		u, err := scanUser(rows, &id)
+		u, err := scan.User(rows, &id)
 		if err != nil {
 			return nil, storeErr("credential users", err)
 		}
@@ -322,7 +264,7 @@ func (db *DB) CredentialUsers(ctx context.Context, ids []uuid.UUID, now time.Tim
 
 // TouchCredentials records last-use times in one statement, never moving
 // one backwards.
-func (db *DB) TouchCredentials(ctx context.Context, used map[uuid.UUID]time.Time) error {
+func (db UserStore) TouchCredentials(ctx context.Context, used map[uuid.UUID]time.Time) error {
 	if len(used) == 0 {
 		return nil
 	}
@@ -339,7 +281,7 @@ func (db *DB) TouchCredentials(ctx context.Context, used map[uuid.UUID]time.Time
 }
 
 // DeleteCredential removes one credential; a missing one is NotFound.
-func (db *DB) DeleteCredential(ctx context.Context, hash string) error {
+func (db UserStore) DeleteCredential(ctx context.Context, hash string) error {
 	tag, err := db.pool.Exec(ctx, `DELETE FROM credentials WHERE hash = $1`, hash)
 	if err != nil {
 		return storeErr("delete credential", err)
@@ -351,14 +293,14 @@ func (db *DB) DeleteCredential(ctx context.Context, hash string) error {
 }
 
 // DeleteUserCredentials revokes every session and token of the user.
-func (db *DB) DeleteUserCredentials(ctx context.Context, userID uuid.UUID) error {
+func (db UserStore) DeleteUserCredentials(ctx context.Context, userID uuid.UUID) error {
 	_, err := db.pool.Exec(ctx, `DELETE FROM credentials WHERE user_id = $1`, userID)
 	return storeErr("delete user credentials", err)
 }
 
 // DeleteExpiredCredentials removes the credentials expired at now (the ones
 // CredentialByHash no longer returns) and reports how many.
-func (db *DB) DeleteExpiredCredentials(ctx context.Context, now time.Time) (int64, error) {
+func (db UserStore) DeleteExpiredCredentials(ctx context.Context, now time.Time) (int64, error) {
 	tag, err := db.pool.Exec(ctx, `DELETE FROM credentials WHERE expires_at <= $1`, now)
 	if err != nil {
 		return 0, storeErr("delete expired credentials", err)

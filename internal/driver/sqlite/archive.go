@@ -11,11 +11,14 @@ import (
 	"github.com/pavilion-live/pavilion/chat"
 )
 
+// ArchiveStore keeps chat lines kept after a show (chat.Archive).
+type ArchiveStore struct{ *conn }
+
 var _ chat.Archive = (*DB)(nil)
 
 // KeepLines stores chat lines in one transaction. A line already stored
 // stays as it was; lines of shows that no longer exist are dropped.
-func (db *DB) KeepLines(ctx context.Context, lines []chat.Line) error {
+func (db ArchiveStore) KeepLines(ctx context.Context, lines []chat.Line) error {
 	if len(lines) == 0 {
 		return nil
 	}
@@ -38,7 +41,7 @@ func (db *DB) KeepLines(ctx context.Context, lines []chat.Line) error {
 }
 
 // DeleteLine records a moderator's deletion of a line, stored or not yet.
-func (db *DB) DeleteLine(ctx context.Context, d chat.Deletion) error {
+func (db ArchiveStore) DeleteLine(ctx context.Context, d chat.Deletion) error {
 	_, err := db.exec(ctx,
 		`INSERT INTO chat_deletions (show_id, epoch, seq, deleted_by, deleted_at) VALUES (?, ?, ?, ?, ?)
 		 ON CONFLICT (show_id, epoch, seq) DO NOTHING`,
@@ -47,7 +50,7 @@ func (db *DB) DeleteLine(ctx context.Context, d chat.Deletion) error {
 }
 
 // Lines returns the show's lines that are not deleted, newest first.
-func (db *DB) Lines(ctx context.Context, showID uuid.UUID, before *chat.Cursor, limit int) ([]chat.Line, error) {
+func (db ArchiveStore) Lines(ctx context.Context, showID uuid.UUID, before *chat.Cursor, limit int) ([]chat.Line, error) {
 	var at, seq any
 	epoch := ""
 	if before != nil {
@@ -67,7 +70,7 @@ const (
 )
 
 // queryLines runs a query of lineColumns for the show's lines, in one snapshot.
-func (db *DB) queryLines(ctx context.Context, op string, showID uuid.UUID, query string, args ...any) ([]chat.Line, error) {
+func (db ArchiveStore) queryLines(ctx context.Context, op string, showID uuid.UUID, query string, args ...any) ([]chat.Line, error) {
 	var out []chat.Line
 	err := db.read(ctx, op, func(tx *sql.Tx) error {
 		var err error
@@ -88,7 +91,7 @@ func (db *DB) queryLines(ctx context.Context, op string, showID uuid.UUID, query
 
 // LinesBetween returns the show's lines of the epoch numbered between after
 // and before (both excluded), not deleted, in seq order.
-func (db *DB) LinesBetween(ctx context.Context, showID uuid.UUID, epoch string, after, before uint64) ([]chat.Line, error) {
+func (db ArchiveStore) LinesBetween(ctx context.Context, showID uuid.UUID, epoch string, after, before uint64) ([]chat.Line, error) {
 	return db.queryLines(ctx, "chat lines between", showID,
 		`SELECT `+lineColumns+` FROM chat_lines l
 		WHERE l.show_id = ?1 AND l.epoch = ?2 AND l.seq > ?3 AND l.seq < ?4 AND `+notDeleted+`
@@ -96,7 +99,7 @@ func (db *DB) LinesBetween(ctx context.Context, showID uuid.UUID, epoch string, 
 }
 
 // ForgetLines deletes the lines and the deletions made before cutoff.
-func (db *DB) ForgetLines(ctx context.Context, cutoff time.Time) (int64, error) {
+func (db ArchiveStore) ForgetLines(ctx context.Context, cutoff time.Time) (int64, error) {
 	var n int64
 	err := db.write(ctx, "forget chat lines", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM chat_lines WHERE at < ?`, micros(cutoff))

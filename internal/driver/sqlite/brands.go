@@ -6,30 +6,22 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
-const brandCols = `id, slug, name, story, logo_url, website, flagship, created_at, updated_at`
-
-func scanBrand(r row) (*brand.Brand, error) {
-	var b brand.Brand
-	err := r.Scan(&b.ID, &b.Slug, &b.Name, &b.Story, &b.LogoURL, &b.Website, &b.Flagship,
-		asTime(&b.CreatedAt), asTime(&b.UpdatedAt))
-	if err != nil {
-		return nil, err
-	}
-	return &b, nil
-}
+// BrandStore keeps brands and their admins.
+type BrandStore struct{ *conn }
 
 // CreateBrand inserts b. A taken slug is a Conflict.
-func (db *DB) CreateBrand(ctx context.Context, b *brand.Brand) error {
-	_, err := db.exec(ctx, `INSERT INTO brands (`+brandCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+func (db BrandStore) CreateBrand(ctx context.Context, b *brand.Brand) error {
+	_, err := db.exec(ctx, `INSERT INTO brands (`+sqlstore.BrandCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.ID, b.Slug, b.Name, b.Story, b.LogoURL, b.Website, b.Flagship, micros(b.CreatedAt), micros(b.UpdatedAt))
 	return storeErr("create brand", err)
 }
 
 // BrandByID returns the brand with the given ID.
-func (db *DB) BrandByID(ctx context.Context, id uuid.UUID) (*brand.Brand, error) {
-	b, err := scanBrand(db.r.QueryRowContext(ctx, `SELECT `+brandCols+` FROM brands WHERE id = ?`, id))
+func (db BrandStore) BrandByID(ctx context.Context, id uuid.UUID) (*brand.Brand, error) {
+	b, err := scan.Brand(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.BrandCols+` FROM brands WHERE id = ?`, id))
 	if err != nil {
 		return nil, storeErr("brand by id", noRows(err, "brand"))
 	}
@@ -37,8 +29,8 @@ func (db *DB) BrandByID(ctx context.Context, id uuid.UUID) (*brand.Brand, error)
 }
 
 // BrandBySlug returns the brand with the given slug.
-func (db *DB) BrandBySlug(ctx context.Context, slug string) (*brand.Brand, error) {
-	b, err := scanBrand(db.r.QueryRowContext(ctx, `SELECT `+brandCols+` FROM brands WHERE slug = ?`, slug))
+func (db BrandStore) BrandBySlug(ctx context.Context, slug string) (*brand.Brand, error) {
+	b, err := scan.Brand(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.BrandCols+` FROM brands WHERE slug = ?`, slug))
 	if err != nil {
 		return nil, storeErr("brand by slug", noRows(err, "brand"))
 	}
@@ -46,13 +38,13 @@ func (db *DB) BrandBySlug(ctx context.Context, slug string) (*brand.Brand, error
 }
 
 // ListBrands lists every brand, oldest first.
-func (db *DB) ListBrands(ctx context.Context) ([]brand.Brand, error) {
-	brands, err := queryAll(ctx, db.r, scanBrand, `SELECT `+brandCols+` FROM brands ORDER BY created_at, seq`)
+func (db BrandStore) ListBrands(ctx context.Context) ([]brand.Brand, error) {
+	brands, err := queryAll(ctx, db.r, scan.Brand, `SELECT `+sqlstore.BrandCols+` FROM brands ORDER BY created_at, seq`)
 	return brands, storeErr("list brands", err)
 }
 
 // UpdateBrand writes every field but ID and CreatedAt.
-func (db *DB) UpdateBrand(ctx context.Context, b *brand.Brand) error {
+func (db BrandStore) UpdateBrand(ctx context.Context, b *brand.Brand) error {
 	return storeErr("update brand", db.execOne(ctx, "brand",
 		`UPDATE brands SET slug = ?, name = ?, story = ?, logo_url = ?, website = ?, flagship = ?, updated_at = ?
 		 WHERE id = ?`,

@@ -11,56 +11,23 @@ import (
 
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
-const (
-	productCols = `id, brand_id, name, description, images, created_at`
-	skuCols     = `id, product_id, brand_id, code, attributes, price_minor, currency, on_hand, sold, held, updated_at`
-	offerCols   = `id, show_id, sku_id, price_minor, currency, allocated, per_customer_limit, sold, held, created_at,
-		is_drop, drop_opens_at, drop_closes_at`
-)
-
-func scanProduct(r row) (*checkout.Product, error) {
-	var p checkout.Product
-	err := r.Scan(&p.ID, &p.BrandID, &p.Name, &p.Description, asJSON(&p.Images), asTime(&p.CreatedAt))
-	if err != nil {
-		return nil, err
-	}
-	p.SKUs = []checkout.SKU{}
-	return &p, nil
-}
-
-func scanSKU(r row) (*checkout.SKU, error) {
-	var s checkout.SKU
-	err := r.Scan(&s.ID, &s.ProductID, &s.BrandID, &s.Code, asJSON(&s.Attributes), &s.PriceMinor, &s.Currency,
-		&s.OnHand, &s.Sold, &s.Held, asTime(&s.UpdatedAt))
-	if err != nil {
-		return nil, err
-	}
-	return &s, nil
-}
-
-func scanOffer(r row) (*checkout.Offer, error) {
-	var o checkout.Offer
-	err := r.Scan(&o.ID, &o.ShowID, &o.SKUID, &o.PriceMinor, &o.Currency, &o.Allocated, &o.PerCustomerLimit,
-		&o.Sold, &o.Held, asTime(&o.CreatedAt), &o.Drop, asNullTime(&o.DropOpensAt), asNullTime(&o.DropClosesAt))
-	if err != nil {
-		return nil, err
-	}
-	return &o, nil
-}
+// CatalogStore keeps products, SKUs, stock and offers.
+type CatalogStore struct{ *conn }
 
 // CreateProduct inserts the product and its SKUs in one transaction, and
 // sets each SKU's ProductID and BrandID to the product's. A missing brand is
 // NotFound; a SKU code the brand already uses is a Conflict, and then
 // nothing of the product is kept.
-func (db *DB) CreateProduct(ctx context.Context, p *checkout.Product) error {
+func (db CatalogStore) CreateProduct(ctx context.Context, p *checkout.Product) error {
 	images, err := jsonText(nonNil(p.Images))
 	if err != nil {
 		return storeErr("create product", err)
 	}
 	return db.write(ctx, "create product", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO products (`+productCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO products (`+sqlstore.ProductCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
 			p.ID, p.BrandID, p.Name, p.Description, images, micros(p.CreatedAt)); err != nil {
 			return refErr(err, "brand")
 		}
@@ -76,7 +43,7 @@ func (db *DB) CreateProduct(ctx context.Context, p *checkout.Product) error {
 				return err
 			}
 			_, err = tx.ExecContext(ctx,
-				`INSERT INTO skus (`+skuCols+`, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				`INSERT INTO skus (`+sqlstore.SKUCols+`, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				s.ID, s.ProductID, s.BrandID, s.Code, attrsJSON, s.PriceMinor, s.Currency,
 				s.OnHand, s.Sold, s.Held, micros(s.UpdatedAt), i)
 			if constraintOf(err) == "skus.brand_id, skus.code" {
@@ -100,7 +67,7 @@ func nonNil[T any](s []T) []T {
 }
 
 // SetProductImages replaces a product's images.
-func (db *DB) SetProductImages(ctx context.Context, id uuid.UUID, images []string) error {
+func (db CatalogStore) SetProductImages(ctx context.Context, id uuid.UUID, images []string) error {
 	j, err := jsonText(nonNil(images))
 	if err != nil {
 		return storeErr("set product images", err)
@@ -109,16 +76,16 @@ func (db *DB) SetProductImages(ctx context.Context, id uuid.UUID, images []strin
 }
 
 // ProductByID returns the product with its SKUs.
-func (db *DB) ProductByID(ctx context.Context, id uuid.UUID) (*checkout.Product, error) {
+func (db CatalogStore) ProductByID(ctx context.Context, id uuid.UUID) (*checkout.Product, error) {
 	var p *checkout.Product
 	err := db.read(ctx, "product by id", func(tx *sql.Tx) error {
 		var err error
-		p, err = scanProduct(tx.QueryRowContext(ctx, `SELECT `+productCols+` FROM products WHERE id = ?`, id))
+		p, err = scan.Product(tx.QueryRowContext(ctx, `SELECT `+sqlstore.ProductCols+` FROM products WHERE id = ?`, id))
 		if err != nil {
 			return noRows(err, "product")
 		}
-		p.SKUs, err = queryAll(ctx, tx, scanSKU,
-			`SELECT `+skuCols+` FROM skus WHERE product_id = ? ORDER BY position`, id)
+		p.SKUs, err = queryAll(ctx, tx, scan.SKU,
+			`SELECT `+sqlstore.SKUCols+` FROM skus WHERE product_id = ? ORDER BY position`, id)
 		return err
 	})
 	if err != nil {
@@ -128,17 +95,17 @@ func (db *DB) ProductByID(ctx context.Context, id uuid.UUID) (*checkout.Product,
 }
 
 // ListProducts lists a brand's products with their SKUs, oldest first.
-func (db *DB) ListProducts(ctx context.Context, brandID uuid.UUID) ([]checkout.Product, error) {
+func (db CatalogStore) ListProducts(ctx context.Context, brandID uuid.UUID) ([]checkout.Product, error) {
 	var products []checkout.Product
 	err := db.read(ctx, "list products", func(tx *sql.Tx) error {
 		var err error
-		products, err = queryAll(ctx, tx, scanProduct,
-			`SELECT `+productCols+` FROM products WHERE brand_id = ? ORDER BY created_at, seq`, brandID)
+		products, err = queryAll(ctx, tx, scan.Product,
+			`SELECT `+sqlstore.ProductCols+` FROM products WHERE brand_id = ? ORDER BY created_at, seq`, brandID)
 		if err != nil {
 			return err
 		}
-		skus, err := queryAll(ctx, tx, scanSKU,
-			`SELECT `+skuCols+` FROM skus WHERE brand_id = ? ORDER BY product_id, position`, brandID)
+		skus, err := queryAll(ctx, tx, scan.SKU,
+			`SELECT `+sqlstore.SKUCols+` FROM skus WHERE brand_id = ? ORDER BY product_id, position`, brandID)
 		if err != nil {
 			return err
 		}
@@ -160,8 +127,8 @@ func (db *DB) ListProducts(ctx context.Context, brandID uuid.UUID) ([]checkout.P
 }
 
 // SKUByID returns the SKU with the given ID.
-func (db *DB) SKUByID(ctx context.Context, id uuid.UUID) (*checkout.SKU, error) {
-	s, err := scanSKU(db.r.QueryRowContext(ctx, `SELECT `+skuCols+` FROM skus WHERE id = ?`, id))
+func (db CatalogStore) SKUByID(ctx context.Context, id uuid.UUID) (*checkout.SKU, error) {
+	s, err := scan.SKU(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.SKUCols+` FROM skus WHERE id = ?`, id))
 	if err != nil {
 		return nil, storeErr("sku by id", noRows(err, "SKU"))
 	}
@@ -172,7 +139,7 @@ func (db *DB) SKUByID(ctx context.Context, id uuid.UUID) (*checkout.SKU, error) 
 // the stock and OnHandDelta adjusts it; given both, the delta applies to the
 // new value. A change that would leave on hand below sold plus held units
 // is a Conflict and changes nothing.
-func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) (*checkout.SKU, error) {
+func (db CatalogStore) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) (*checkout.SKU, error) {
 	var attrs *string
 	if p.Attributes != nil {
 		s, err := jsonText(p.Attributes)
@@ -189,7 +156,7 @@ func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) 
 	err := db.write(ctx, "update sku", func(tx *sql.Tx) error {
 		// One conditional statement: the guard and the change see the same row.
 		var err error
-		sku, err = scanSKU(tx.QueryRowContext(ctx,
+		sku, err = scan.SKU(tx.QueryRowContext(ctx,
 			`UPDATE skus SET
 				price_minor = coalesce(@price, price_minor),
 				on_hand = coalesce(@on_hand, on_hand) + @delta,
@@ -197,7 +164,7 @@ func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) 
 				updated_at = @now
 			 WHERE id = @id AND coalesce(@on_hand, on_hand) + @delta >= sold + held
 			   AND coalesce(@on_hand, on_hand) + @delta <= @max
-			 RETURNING `+skuCols,
+			 RETURNING `+sqlstore.SKUCols,
 			sql.Named("max", checkout.MaxOnHand),
 			sql.Named("price", p.PriceMinor), sql.Named("on_hand", p.OnHand), sql.Named("delta", delta),
 			sql.Named("attributes", attrs), sql.Named("now", micros(now())), sql.Named("id", id)))
@@ -229,7 +196,7 @@ func (db *DB) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) 
 
 // CreateOffer inserts o. A missing SKU or show is NotFound; an allocation
 // over the SKU's stock on hand is a Conflict.
-func (db *DB) CreateOffer(ctx context.Context, o *checkout.Offer) error {
+func (db CatalogStore) CreateOffer(ctx context.Context, o *checkout.Offer) error {
 	return db.write(ctx, "create offer", func(tx *sql.Tx) error {
 		var (
 			onHand              int
@@ -247,7 +214,7 @@ func (db *DB) CreateOffer(ctx context.Context, o *checkout.Offer) error {
 		if o.Allocated > onHand {
 			return apperr.Errorf(apperr.Conflict, "%s (%d)", checkout.ErrOverAllocated.Message, onHand)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO offers (`+offerCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO offers (`+sqlstore.OfferCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			o.ID, o.ShowID, o.SKUID, o.PriceMinor, o.Currency, o.Allocated, o.PerCustomerLimit,
 			o.Sold, o.Held, micros(o.CreatedAt), o.Drop, nullMicros(o.DropOpensAt), nullMicros(o.DropClosesAt))
 		return refErr(err, "show")
@@ -255,8 +222,8 @@ func (db *DB) CreateOffer(ctx context.Context, o *checkout.Offer) error {
 }
 
 // OfferByID returns the offer with the given ID.
-func (db *DB) OfferByID(ctx context.Context, id uuid.UUID) (*checkout.Offer, error) {
-	o, err := scanOffer(db.r.QueryRowContext(ctx, `SELECT `+offerCols+` FROM offers WHERE id = ?`, id))
+func (db CatalogStore) OfferByID(ctx context.Context, id uuid.UUID) (*checkout.Offer, error) {
+	o, err := scan.Offer(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.OfferCols+` FROM offers WHERE id = ?`, id))
 	if err != nil {
 		return nil, storeErr("offer by id", noRows(err, "offer"))
 	}
@@ -264,16 +231,16 @@ func (db *DB) OfferByID(ctx context.Context, id uuid.UUID) (*checkout.Offer, err
 }
 
 // OffersByShow lists a show's offers, oldest first.
-func (db *DB) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Offer, error) {
-	offers, err := queryAll(ctx, db.r, scanOffer,
-		`SELECT `+offerCols+` FROM offers WHERE show_id = ? ORDER BY created_at, seq`, showID)
+func (db CatalogStore) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Offer, error) {
+	offers, err := queryAll(ctx, db.r, scan.Offer,
+		`SELECT `+sqlstore.OfferCols+` FROM offers WHERE show_id = ? ORDER BY created_at, seq`, showID)
 	return offers, storeErr("offers by show", err)
 }
 
 // OffersOnSale lists the SKU's offers in scheduled and live shows.
-func (db *DB) OffersOnSale(ctx context.Context, skuID uuid.UUID) ([]checkout.Offer, error) {
-	offers, err := queryAll(ctx, db.r, scanOffer,
-		`SELECT `+offerCols+` FROM offers WHERE sku_id = ?
+func (db CatalogStore) OffersOnSale(ctx context.Context, skuID uuid.UUID) ([]checkout.Offer, error) {
+	offers, err := queryAll(ctx, db.r, scan.Offer,
+		`SELECT `+sqlstore.OfferCols+` FROM offers WHERE sku_id = ?
 		   AND show_id IN (SELECT id FROM shows WHERE state IN ('scheduled', 'live'))
 		 ORDER BY created_at, seq`, skuID)
 	return offers, storeErr("offers on sale", err)
@@ -282,12 +249,12 @@ func (db *DB) OffersOnSale(ctx context.Context, skuID uuid.UUID) ([]checkout.Off
 // SetDropWindow makes the offer a drop open from opens to closes, and
 // returns it as stored. A missing offer is NotFound; closes before opens is
 // Invalid.
-func (db *DB) SetDropWindow(ctx context.Context, offerID uuid.UUID, opens, closes time.Time) (*checkout.Offer, error) {
+func (db CatalogStore) SetDropWindow(ctx context.Context, offerID uuid.UUID, opens, closes time.Time) (*checkout.Offer, error) {
 	var o *checkout.Offer
 	err := db.write(ctx, "set drop window", func(tx *sql.Tx) error {
 		var err error
-		o, err = scanOffer(tx.QueryRowContext(ctx,
-			`UPDATE offers SET is_drop = 1, drop_opens_at = ?, drop_closes_at = ? WHERE id = ? RETURNING `+offerCols,
+		o, err = scan.Offer(tx.QueryRowContext(ctx,
+			`UPDATE offers SET is_drop = 1, drop_opens_at = ?, drop_closes_at = ? WHERE id = ? RETURNING `+sqlstore.OfferCols,
 			micros(opens), micros(closes), offerID))
 		return noRows(err, "offer")
 	})

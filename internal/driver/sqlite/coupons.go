@@ -11,33 +11,16 @@ import (
 
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
+
+// CouponStore keeps coupons and their uses.
+type CouponStore struct{ *conn }
 
 // Coupons (checkout.CouponStore). Spending and returning them happens in
 // the ledger's order transactions (spendCoupon, returnCoupon below), on the
 // single writer, with conditional updates that the CHECK constraints of
 // version 14 back up.
-
-const couponCols = `id, brand_id, show_id, code, kind, percent_off, amount_off_minor, currency, min_basket_minor,
-	per_customer, max_uses, budget_minor, uses, spent_minor, starts_at, ends_at, disabled, issued_to, created_by, created_at`
-
-func scanCoupon(r row) (*checkout.Coupon, error) {
-	var c checkout.Coupon
-	var showID, issued uuid.NullUUID
-	err := r.Scan(&c.ID, &c.BrandID, &showID, &c.Code, &c.Kind, &c.PercentOff, &c.AmountOffMinor, &c.Currency,
-		&c.MinBasketMinor, &c.PerCustomer, &c.MaxUses, &c.BudgetMinor, &c.Uses, &c.SpentMinor, asTime(&c.StartsAt),
-		asNullTime(&c.EndsAt), &c.Disabled, &issued, &c.CreatedBy, asTime(&c.CreatedAt))
-	if err != nil {
-		return nil, err
-	}
-	if showID.Valid {
-		c.ShowID = &showID.UUID
-	}
-	if issued.Valid {
-		c.IssuedTo = &issued.UUID
-	}
-	return &c, nil
-}
 
 func nullID(id *uuid.UUID) any {
 	if id == nil {
@@ -47,9 +30,9 @@ func nullID(id *uuid.UUID) any {
 }
 
 // CreateCoupon inserts c; Conflict when the brand already has its code.
-func (db *DB) CreateCoupon(ctx context.Context, c *checkout.Coupon) error {
+func (db CouponStore) CreateCoupon(ctx context.Context, c *checkout.Coupon) error {
 	return db.write(ctx, "create coupon", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO coupons (`+couponCols+`)
+		_, err := tx.ExecContext(ctx, `INSERT INTO coupons (`+sqlstore.CouponCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.ID, c.BrandID, nullID(c.ShowID), c.Code, c.Kind, c.PercentOff, c.AmountOffMinor, c.Currency, c.MinBasketMinor,
 			c.PerCustomer, c.MaxUses, c.BudgetMinor, c.Uses, c.SpentMinor, micros(c.StartsAt), nullMicros(c.EndsAt),
@@ -59,8 +42,8 @@ func (db *DB) CreateCoupon(ctx context.Context, c *checkout.Coupon) error {
 }
 
 // CouponByID returns the coupon with the given ID.
-func (db *DB) CouponByID(ctx context.Context, id uuid.UUID) (*checkout.Coupon, error) {
-	c, err := scanCoupon(db.r.QueryRowContext(ctx, `SELECT `+couponCols+` FROM coupons WHERE id = ?`, id))
+func (db CouponStore) CouponByID(ctx context.Context, id uuid.UUID) (*checkout.Coupon, error) {
+	c, err := scan.Coupon(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE id = ?`, id))
 	if err != nil {
 		return nil, storeErr("coupon by id", noRows(err, "coupon"))
 	}
@@ -68,58 +51,46 @@ func (db *DB) CouponByID(ctx context.Context, id uuid.UUID) (*checkout.Coupon, e
 }
 
 // CouponByCode finds the brand's coupon with the code.
-func (db *DB) CouponByCode(ctx context.Context, brandID uuid.UUID, code string) (*checkout.Coupon, error) {
-	c, err := scanCoupon(db.r.QueryRowContext(ctx,
-		`SELECT `+couponCols+` FROM coupons WHERE brand_id = ? AND code = ?`, brandID, code))
+func (db CouponStore) CouponByCode(ctx context.Context, brandID uuid.UUID, code string) (*checkout.Coupon, error) {
+	c, err := scan.Coupon(db.r.QueryRowContext(ctx,
+		`SELECT `+sqlstore.CouponCols+` FROM coupons WHERE brand_id = ? AND code = ?`, brandID, code))
 	if err != nil {
 		return nil, storeErr("coupon by code", noRows(err, "coupon"))
 	}
 	return c, nil
 }
 
-func (db *DB) coupons(ctx context.Context, op, where string, args ...any) ([]checkout.Coupon, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+couponCols+` FROM coupons WHERE `+where, args...)
-	if err != nil {
-		return nil, storeErr(op, err)
-	}
-	defer rows.Close()
-	out := []checkout.Coupon{}
-	for rows.Next() {
-		c, err := scanCoupon(rows)
-		if err != nil {
-			return nil, storeErr(op, err)
-		}
-		out = append(out, *c)
-	}
-	return out, storeErr(op, rows.Err())
+func (db CouponStore) coupons(ctx context.Context, op, where string, args ...any) ([]checkout.Coupon, error) {
+	list, err := queryAll(ctx, db.r, scan.Coupon, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE `+where, args...)
+	return list, storeErr(op, err)
 }
 
 // BrandCoupons lists the brand's coupons, newest first.
-func (db *DB) BrandCoupons(ctx context.Context, brandID uuid.UUID) ([]checkout.Coupon, error) {
+func (db CouponStore) BrandCoupons(ctx context.Context, brandID uuid.UUID) ([]checkout.Coupon, error) {
 	return db.coupons(ctx, "brand coupons", `brand_id = ? ORDER BY created_at DESC, id LIMIT 500`, brandID)
 }
 
 // ShowCoupons lists the enabled coupons that may apply in the show, public
 // or issued to userID.
-func (db *DB) ShowCoupons(ctx context.Context, brandID, showID, userID uuid.UUID) ([]checkout.Coupon, error) {
+func (db CouponStore) ShowCoupons(ctx context.Context, brandID, showID, userID uuid.UUID) ([]checkout.Coupon, error) {
 	return db.coupons(ctx, "show coupons", `brand_id = ? AND (show_id IS NULL OR show_id = ?) AND disabled = 0
 		AND (issued_to IS NULL OR issued_to = ?) ORDER BY created_at DESC, id LIMIT 100`, brandID, showID, userID)
 }
 
 // SetCouponDisabled disables or re-enables a coupon.
-func (db *DB) SetCouponDisabled(ctx context.Context, id uuid.UUID, disabled bool) (*checkout.Coupon, error) {
+func (db CouponStore) SetCouponDisabled(ctx context.Context, id uuid.UUID, disabled bool) (*checkout.Coupon, error) {
 	var c *checkout.Coupon
 	err := db.write(ctx, "disable coupon", func(tx *sql.Tx) error {
 		var err error
-		c, err = scanCoupon(tx.QueryRowContext(ctx,
-			`UPDATE coupons SET disabled = ? WHERE id = ? RETURNING `+couponCols, disabled, id))
+		c, err = scan.Coupon(tx.QueryRowContext(ctx,
+			`UPDATE coupons SET disabled = ? WHERE id = ? RETURNING `+sqlstore.CouponCols, disabled, id))
 		return noRows(err, "coupon")
 	})
 	return c, err
 }
 
 // CustomerCouponUses is how many of the account's orders use the coupon now.
-func (db *DB) CustomerCouponUses(ctx context.Context, couponID, userID uuid.UUID) (int, error) {
+func (db CouponStore) CustomerCouponUses(ctx context.Context, couponID, userID uuid.UUID) (int, error) {
 	var n int
 	err := db.r.QueryRowContext(ctx,
 		`SELECT count(*) FROM coupon_uses WHERE coupon_id = ? AND user_id = ? AND state = 'active'`, couponID, userID).Scan(&n)
@@ -140,7 +111,7 @@ func spendCoupon(ctx context.Context, tx *sql.Tx, o *checkout.Order, at time.Tim
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n != 1 {
-		c, err := scanCoupon(tx.QueryRowContext(ctx, `SELECT `+couponCols+` FROM coupons WHERE id = ?`, *o.CouponID))
+		c, err := scan.Coupon(tx.QueryRowContext(ctx, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE id = ?`, *o.CouponID))
 		if err != nil {
 			return noRows(err, "coupon")
 		}

@@ -1,8 +1,12 @@
 // Package sqlite implements Pavilion's stores on an embedded SQLite file: the default when no database is configured.
 //
-// One *DB implements every domain store (account.Store, brand.Store,
-// show.Store, checkout.Store, checkout.Ledger) on the pure-Go driver
-// modernc.org/sqlite, so the binary needs no cgo. The schema lives in versioned SQL files under
+// A *DB is a set of small stores, one per responsibility and file
+// (UserStore in users.go, LedgerStore in ledger.go and holds.go, …), over one
+// set of connections; together they implement every domain store
+// (account.Store, brand.Store, show.Store, checkout.Store, checkout.Ledger,
+// chat.Store…) on the pure-Go driver modernc.org/sqlite, so the binary needs
+// no cgo. What both SQL drivers share (column lists, scanners, constraint
+// errors, migrations) is in internal/driver/sqlstore. The schema lives in versioned SQL files under
 // migrations/, embedded in the binary and applied with goose.
 //
 // The file is opened in WAL mode through two connection pools: a single
@@ -17,11 +21,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -30,7 +32,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -39,11 +40,9 @@ import (
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
-
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
 
 const (
 	// busyTimeout is how long a connection waits for another connection's
@@ -64,8 +63,29 @@ const (
 	writerCheckpointPages = 10000
 )
 
-// DB is the SQLite store. It is safe for concurrent use.
+// DB is the SQLite store: one store per responsibility, each in a file of
+// its own, over one connection set. It is safe for concurrent use.
 type DB struct {
+	*conn
+	UserStore
+	BrandStore
+	FollowStore
+	ShowStore
+	SubscriptionStore
+	PinStore
+	CatalogStore
+	CouponStore
+	LedgerStore
+	DrawStore
+	WalletStore
+	ModerationStore
+	ArchiveStore
+	ReplayStore
+	ImageStore
+}
+
+// conn is the file's connections, shared by every store of a DB.
+type conn struct {
 	path string    // absolute path of the file
 	w    *sql.DB   // one connection: every write and every transaction
 	r    *readPool // reads outside transactions
@@ -126,17 +146,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		_ = errors.Join(r.Close(), w.Close())
 		return nil, err
 	}
-	db := &DB{path: abs, w: w, r: &readPool{DB: r}, turn: make(chan struct{}, 1),
+	cn := &conn{path: abs, w: w, r: &readPool{DB: r}, turn: make(chan struct{}, 1),
 		ckpt: c, stopCkpt: make(chan struct{}), ckptDone: make(chan struct{})}
-	go db.checkpoints()
-	return db, nil
+	go cn.checkpoints()
+	return &DB{conn: cn, UserStore: UserStore{cn}, BrandStore: BrandStore{cn}, FollowStore: FollowStore{cn}, ShowStore: ShowStore{cn}, SubscriptionStore: SubscriptionStore{cn}, PinStore: PinStore{cn}, CatalogStore: CatalogStore{cn}, CouponStore: CouponStore{cn}, LedgerStore: LedgerStore{cn}, DrawStore: DrawStore{cn}, WalletStore: WalletStore{cn}, ModerationStore: ModerationStore{cn}, ArchiveStore: ArchiveStore{cn}, ReplayStore: ReplayStore{cn}, ImageStore: ImageStore{cn}}, nil
 }
 
 // checkpoints copies the WAL into the database file every checkpointEvery
 // until Close. A passive checkpoint never waits for the writer or a reader;
 // one that could not finish (SQLITE_BUSY, a reader on old frames) is simply
 // tried again at the next tick.
-func (db *DB) checkpoints() {
+func (db *conn) checkpoints() {
 	defer close(db.ckptDone)
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
@@ -201,55 +221,10 @@ func (db *DB) Close() error {
 	return errors.Join(db.ckpt.Close(), db.r.Close(), db.w.Close())
 }
 
-// provider builds a goose provider over the writer.
-func (db *DB) provider() (*goose.Provider, error) {
-	fsys, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	return goose.NewProvider(goose.DialectSQLite3, db.w, fsys, goose.WithDisableGlobalRegistry(true))
-}
-
-// Migrate applies every pending migration, each in its own transaction.
-//
-// goose has no lock for SQLite, and its transactions alone would let two
-// processes both decide to apply the same migration. So Migrate holds an
-// exclusive lock on a file next to the database (<path>-migrate.lock) while
-// it runs: concurrent calls, from this process or another, apply the
-// migrations one after the other and the later ones find nothing to do.
-func (db *DB) Migrate(ctx context.Context) error {
-	unlock, err := lockFile(ctx, db.path+"-migrate.lock")
-	if err != nil {
-		return fmt.Errorf("sqlite: migrate: lock: %w", err)
-	}
-	defer unlock()
-	p, err := db.provider()
-	if err == nil {
-		_, err = p.Up(ctx)
-	}
-	if err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
-	}
-	return nil
-}
-
-// Version reports the latest migration applied to the file, 0 when none is.
-func (db *DB) Version(ctx context.Context) (int64, error) {
-	p, err := db.provider()
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: version: %w", err)
-	}
-	v, err := p.GetDBVersion(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: version: %w", err)
-	}
-	return v, nil
-}
-
 // write runs fn in a write transaction on the writer and commits it when fn
 // returns nil. Errors come back through storeErr.
 // take waits for the writer's turn; the returned func gives it up.
-func (db *DB) take(ctx context.Context) (func(), error) {
+func (db *conn) take(ctx context.Context) (func(), error) {
 	select {
 	case db.turn <- struct{}{}:
 		return func() { <-db.turn }, nil
@@ -258,7 +233,7 @@ func (db *DB) take(ctx context.Context) (func(), error) {
 	}
 }
 
-func (db *DB) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+func (db *conn) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	done, err := db.take(ctx)
 	if err != nil {
 		return storeErr(op, err)
@@ -278,7 +253,7 @@ func (db *DB) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) e
 
 // read runs fn in a read transaction on a reader: its queries see one
 // snapshot of the file.
-func (db *DB) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+func (db *conn) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return storeErr(op, err)
@@ -290,7 +265,7 @@ func (db *DB) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) er
 // exec runs one write statement on the writer, outside a transaction, and
 // reports how many rows it changed. Errors are the driver's: callers pass
 // them through storeErr.
-func (db *DB) exec(ctx context.Context, query string, args ...any) (int64, error) {
+func (db *conn) exec(ctx context.Context, query string, args ...any) (int64, error) {
 	done, err := db.take(ctx)
 	if err != nil {
 		return 0, err
@@ -305,7 +280,7 @@ func (db *DB) exec(ctx context.Context, query string, args ...any) (int64, error
 
 // execOne is exec for a statement that must change one row: none is
 // NotFound "<thing> not found".
-func (db *DB) execOne(ctx context.Context, thing, query string, args ...any) error {
+func (db *conn) execOne(ctx context.Context, thing, query string, args ...any) error {
 	n, err := db.exec(ctx, query, args...)
 	if err == nil && n == 0 {
 		return apperr.Errorf(apperr.NotFound, "%s not found", thing)
@@ -315,57 +290,24 @@ func (db *DB) execOne(ctx context.Context, thing, query string, args ...any) err
 
 // --- Errors ---------------------------------------------------------------
 
-// violation says what a broken constraint means to a user.
-type violation struct {
-	code apperr.Code
-	msg  string
-}
-
-// constraints maps what SQLite names in a constraint error to application
-// errors: the columns of a UNIQUE or PRIMARY KEY constraint ("table.col,
-// table.col"), the name of a CHECK constraint. The names follow the
-// PostgreSQL driver's, and so do the messages.
-var constraints = map[string]violation{
-	"users.id":                       {apperr.Conflict, "user already exists"},
-	"users.email_key":                {apperr.Conflict, "email already registered"},
-	"user_roles_role_check":          {apperr.Invalid, "unknown role"},
-	"credentials.hash":               {apperr.Conflict, "credential already exists"},
-	"credentials_kind_check":         {apperr.Invalid, "unknown credential kind"},
-	"brands.id":                      {apperr.Conflict, "brand already exists"},
-	"brands.slug":                    {apperr.Conflict, "brand slug already taken"},
-	"shows.id":                       {apperr.Conflict, "show already exists"},
-	"shows_kind_check":               {apperr.Invalid, "unknown show kind"},
-	"shows_visibility_check":         {apperr.Invalid, "unknown show visibility"},
-	"shows_state_check":              {apperr.Invalid, "unknown show state"},
-	"shows_hold_seconds_check":       {apperr.Invalid, "hold time cannot be negative"},
-	"shows_time_check":               {apperr.Invalid, "a show cannot end before it starts"},
-	"products.id":                    {apperr.Conflict, "product already exists"},
-	"skus.id":                        {apperr.Conflict, "SKU already exists"},
-	"skus.brand_id, skus.code":       {apperr.Conflict, "SKU code already used by this brand"},
-	"skus_price_check":               {apperr.Invalid, "price cannot be negative"},
-	"skus_currency_check":            {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
-	"skus_stock_check":               {apperr.Conflict, "stock on hand cannot go below sold plus held units"},
-	"offers.id":                      {apperr.Conflict, "offer already exists"},
-	"offers_price_check":             {apperr.Invalid, "price cannot be negative"},
-	"offers_currency_check":          {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
-	"offers_counts_check":            {apperr.Invalid, "allocation and per-customer limit cannot be negative"},
-	"offers_stock_check":             {apperr.Conflict, "sold plus held units cannot exceed the allocation"},
-	"offers_drop_check":              {apperr.Invalid, "invalid drop flag"},
-	"offers_drop_window_check":       {apperr.Invalid, "a drop cannot close before it opens"},
-	"reservations.id":                {apperr.Conflict, "reservation already exists"},
-	"reservations_quantity_check":    {apperr.Invalid, "quantity must be positive"},
-	"reservations_price_check":       {apperr.Invalid, "price cannot be negative"},
-	"reservations_currency_check":    {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
-	"reservations_state_check":       {apperr.Invalid, "unknown reservation state"},
-	"orders.id":                      {apperr.Conflict, "order already exists"},
-	"orders_quantity_check":          {apperr.Invalid, "quantity must be positive"},
-	"orders_price_check":             {apperr.Invalid, "price cannot be negative"},
-	"orders_currency_check":          {apperr.Invalid, "currency must be a three-letter ISO 4217 code"},
-	"orders_state_check":             {apperr.Invalid, "unknown order state"},
-	"coupons.brand_id, coupons.code": {apperr.Conflict, "this brand already has a coupon with this code"},
-	"coupons_kind_check":             {apperr.Invalid, "kind must be percent or amount"},
-	"coupons_uses_check":             {apperr.Gone, "this coupon has been used up"},
-	"coupons_spent_check":            {apperr.Gone, "this coupon has been used up"},
+// sqliteNames translates what SQLite names in a UNIQUE or PRIMARY KEY
+// error (the constrained columns, "table.col, table.col") into the name the
+// schema gives the constraint, under which sqlstore.Constraints says what it
+// means. CHECK constraints SQLite names as the schema does.
+var sqliteNames = map[string]string{
+	"users.id":                       "users_pkey",
+	"users.email_key":                "users_email_key",
+	"credentials.hash":               "credentials_pkey",
+	"brands.id":                      "brands_pkey",
+	"brands.slug":                    "brands_slug_key",
+	"shows.id":                       "shows_pkey",
+	"products.id":                    "products_pkey",
+	"skus.id":                        "skus_pkey",
+	"skus.brand_id, skus.code":       "skus_brand_code_key",
+	"offers.id":                      "offers_pkey",
+	"reservations.id":                "reservations_pkey",
+	"orders.id":                      "orders_pkey",
+	"coupons.brand_id, coupons.code": "coupons_code_key",
 }
 
 // sqliteError returns the driver error in err's chain, or nil.
@@ -402,32 +344,32 @@ func constraintOf(err error) string {
 	return name
 }
 
+// errs reads the constraint SQLite names in its error, under the schema's
+// name, and the kind its extended code says.
+var errs = sqlstore.Errors{Driver: "sqlite", Broken: func(err error) (string, sqlstore.Kind, bool) {
+	se := sqliteError(err)
+	if se == nil || se.Code()&0xff != sqlite3.SQLITE_CONSTRAINT {
+		return "", 0, false
+	}
+	name := constraintOf(err)
+	if n, ok := sqliteNames[name]; ok {
+		name = n
+	}
+	return name, sqliteKinds[se.Code()], true
+}}
+
+// sqliteKinds are the extended codes of broken constraints.
+var sqliteKinds = map[int]sqlstore.Kind{
+	sqlite3.SQLITE_CONSTRAINT_UNIQUE:     sqlstore.Unique,
+	sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY: sqlstore.Unique,
+	sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY: sqlstore.ForeignKey,
+	sqlite3.SQLITE_CONSTRAINT_CHECK:      sqlstore.Check,
+}
+
 // storeErr turns err into an *apperr.Error when it is one a user can act on
 // (a duplicate, a broken invariant), and otherwise wraps it as an internal
 // error of op. An *apperr.Error passes through unchanged.
-func storeErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ae *apperr.Error
-	if errors.As(err, &ae) {
-		return err
-	}
-	if se := sqliteError(err); se != nil && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT {
-		if v, ok := constraints[constraintOf(err)]; ok {
-			return apperr.Wrap(v.code, err, v.msg)
-		}
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return apperr.Wrap(apperr.Conflict, err, "already exists")
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return apperr.Wrap(apperr.NotFound, err, "referenced record not found")
-		case sqlite3.SQLITE_CONSTRAINT_CHECK:
-			return apperr.Wrap(apperr.Invalid, err, "invalid value")
-		}
-	}
-	return fmt.Errorf("sqlite: %s: %w", op, err)
-}
+func storeErr(op string, err error) error { return errs.Wrap(op, err) }
 
 // refErr names what a statement refers to: SQLite does not say which
 // foreign key broke, so a statement with one reference that may be missing
@@ -469,7 +411,7 @@ func (d timeDest) Scan(src any) error {
 }
 
 // asTime scans a stored time into t.
-func asTime(t *time.Time) sql.Scanner { return timeDest{t} }
+func asTime(t *time.Time) any { return timeDest{t} }
 
 // nullTimeDest scans a nullable INTEGER of unix microseconds into a UTC
 // time, or nil for NULL.
@@ -489,7 +431,7 @@ func (d nullTimeDest) Scan(src any) error {
 }
 
 // asNullTime scans a nullable stored time into t: nil for NULL.
-func asNullTime(t **time.Time) sql.Scanner { return nullTimeDest{t} }
+func asNullTime(t **time.Time) any { return nullTimeDest{t} }
 
 // nullMicros is how a nullable time is stored: NULL for nil.
 func nullMicros(t *time.Time) any {
@@ -513,7 +455,7 @@ func (d jsonDest) Scan(src any) error {
 }
 
 // asJSON scans a JSON text column into v, a pointer.
-func asJSON(v any) sql.Scanner { return jsonDest{v} }
+func asJSON(v any) any { return jsonDest{v} }
 
 // jsonText encodes v for a JSON text column.
 func jsonText(v any) (string, error) {
@@ -521,8 +463,12 @@ func jsonText(v any) (string, error) {
 	return string(b), err
 }
 
+// scan reads the shared column lists: times are INTEGER unix microseconds,
+// JSON documents and lists are JSON text.
+var scan = sqlstore.Scanner{Time: asTime, NullTime: asNullTime, JSON: asJSON, List: asJSON}
+
 // row is what scan functions read from: *sql.Row or *sql.Rows.
-type row interface{ Scan(dest ...any) error }
+type row = sqlstore.Row
 
 // querier runs queries: *sql.DB or *sql.Tx.
 type querier interface {
@@ -536,31 +482,5 @@ func queryAll[T any](ctx context.Context, q querier, scan func(row) (*T, error),
 		return nil, err
 	}
 	defer rows.Close()
-	out := []T{}
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *v)
-	}
-	return out, rows.Err()
-}
-
-// Default and largest page sizes of listings.
-const (
-	defaultLimit = 50
-	maxLimit     = 200
-)
-
-// page normalises an offset and a limit: a limit of 0 or less means the
-// default, and no page is larger than maxLimit.
-func page(offset, limit int) (int, int) {
-	if offset < 0 {
-		offset = 0
-	}
-	if limit <= 0 {
-		limit = defaultLimit
-	}
-	return offset, min(limit, maxLimit)
+	return sqlstore.All(rows, scan)
 }

@@ -10,49 +10,20 @@ import (
 
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
+
+// DrawStore keeps draws and giveaways and their entries.
+type DrawStore struct{ *conn }
 
 // Draws (checkout.DrawStore). Every write runs on the single writer, so an
 // entry and the close's claim are ordered one before the other: the entry
 // list a claim reads is final.
 
-const (
-	drawCols = `id, show_id, offer_id, units, state, seed, commitment, opens_at, closes_at, claimed_at, attempts,
-		drawn_at, entries, created_by, giveaway, eligibility, prize_coupon_id`
-	drawEntryCols = `id, draw_id, user_id, seq, created_at, rank, reservation_id`
-)
-
-func scanDraw(r row) (*checkout.Draw, error) {
-	var d checkout.Draw
-	var prize uuid.NullUUID
-	err := r.Scan(&d.ID, &d.ShowID, &d.OfferID, &d.Units, &d.State, &d.Seed, &d.Commitment, asTime(&d.OpensAt),
-		asTime(&d.ClosesAt), asNullTime(&d.ClaimedAt), &d.Attempts, asNullTime(&d.DrawnAt), &d.Entries, &d.CreatedBy,
-		&d.Giveaway, &d.Eligibility, &prize)
-	if err != nil {
-		return nil, err
-	}
-	if prize.Valid {
-		d.PrizeCouponID = &prize.UUID
-	}
-	return &d, nil
-}
-
-func scanDrawEntry(r row) (*checkout.DrawEntry, error) {
-	var e checkout.DrawEntry
-	var res uuid.NullUUID
-	if err := r.Scan(&e.ID, &e.DrawID, &e.UserID, &e.Seq, asTime(&e.CreatedAt), &e.Rank, &res); err != nil {
-		return nil, err
-	}
-	if res.Valid {
-		e.ReservationID = &res.UUID
-	}
-	return &e, nil
-}
-
 // errDrawRunning refuses a second running draw on one offer.
 var errDrawRunning = &apperr.Error{Code: apperr.Conflict, Message: "a draw is already running on this offer"}
 
-func (db *DB) CreateDraw(ctx context.Context, d *checkout.Draw) error {
+func (db DrawStore) CreateDraw(ctx context.Context, d *checkout.Draw) error {
 	return db.write(ctx, "create draw", func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM draws WHERE offer_id = ? AND state IN ('open', 'closing')`,
@@ -74,19 +45,19 @@ func (db *DB) CreateDraw(ctx context.Context, d *checkout.Draw) error {
 	})
 }
 
-func (db *DB) DrawByID(ctx context.Context, id uuid.UUID) (*checkout.Draw, error) {
-	d, err := scanDraw(db.r.QueryRowContext(ctx, `SELECT `+drawCols+` FROM draws WHERE id = ?`, id))
+func (db DrawStore) DrawByID(ctx context.Context, id uuid.UUID) (*checkout.Draw, error) {
+	d, err := scan.Draw(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.DrawCols+` FROM draws WHERE id = ?`, id))
 	return d, storeErr("draw", noRows(err, "draw"))
 }
 
-func (db *DB) DrawsByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Draw, error) {
-	list, err := queryAll(ctx, db.r, scanDraw, `SELECT `+drawCols+` FROM draws WHERE show_id = ?
+func (db DrawStore) DrawsByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Draw, error) {
+	list, err := queryAll(ctx, db.r, scan.Draw, `SELECT `+sqlstore.DrawCols+` FROM draws WHERE show_id = ?
 		ORDER BY created_at DESC, id LIMIT 100`, showID)
 	return list, storeErr("draws by show", err)
 }
 
-func (db *DB) ActiveDraw(ctx context.Context, offerID uuid.UUID) (*checkout.Draw, error) {
-	d, err := scanDraw(db.r.QueryRowContext(ctx, `SELECT `+drawCols+` FROM draws
+func (db DrawStore) ActiveDraw(ctx context.Context, offerID uuid.UUID) (*checkout.Draw, error) {
+	d, err := scan.Draw(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.DrawCols+` FROM draws
 		WHERE offer_id = ? AND state IN ('open', 'closing')`, offerID))
 	return d, storeErr("active draw", noRows(err, "running draw"))
 }
@@ -94,7 +65,7 @@ func (db *DB) ActiveDraw(ctx context.Context, offerID uuid.UUID) (*checkout.Draw
 // errEntered rolls back an entry the account had already made.
 var errEntered = errors.New("already entered")
 
-func (db *DB) Enter(ctx context.Context, e *checkout.DrawEntry, at time.Time) (*checkout.DrawEntry, bool, error) {
+func (db DrawStore) Enter(ctx context.Context, e *checkout.DrawEntry, at time.Time) (*checkout.DrawEntry, bool, error) {
 	err := db.write(ctx, "enter draw", func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM draw_entries WHERE draw_id = ? AND user_id = ?`,
@@ -134,36 +105,33 @@ func closedOrMissing(ctx context.Context, tx *sql.Tx, id uuid.UUID) error {
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM draws WHERE id = ?`, id).Scan(&n); err != nil {
 		return err
 	}
-	if n == 0 {
-		return apperr.Errorf(apperr.NotFound, "draw not found")
-	}
-	return apperr.Errorf(apperr.Conflict, "the draw is closed")
+	return sqlstore.DrawClosedOrMissing(n > 0)
 }
 
-func (db *DB) EntryOf(ctx context.Context, drawID, userID uuid.UUID) (*checkout.DrawEntry, error) {
-	e, err := scanDrawEntry(db.r.QueryRowContext(ctx, `SELECT `+drawEntryCols+` FROM draw_entries
+func (db DrawStore) EntryOf(ctx context.Context, drawID, userID uuid.UUID) (*checkout.DrawEntry, error) {
+	e, err := scan.DrawEntry(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.DrawEntryCols+` FROM draw_entries
 		WHERE draw_id = ? AND user_id = ?`, drawID, userID))
 	return e, storeErr("draw entry", noRows(err, "draw entry"))
 }
 
-func (db *DB) DrawEntries(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
-	list, err := queryAll(ctx, db.r, scanDrawEntry, `SELECT `+drawEntryCols+` FROM draw_entries
+func (db DrawStore) DrawEntries(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
+	list, err := queryAll(ctx, db.r, scan.DrawEntry, `SELECT `+sqlstore.DrawEntryCols+` FROM draw_entries
 		WHERE draw_id = ? ORDER BY seq`, drawID)
 	return list, storeErr("draw entries", err)
 }
 
-func (db *DB) DrawWinners(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
-	list, err := queryAll(ctx, db.r, scanDrawEntry, `SELECT `+drawEntryCols+` FROM draw_entries
+func (db DrawStore) DrawWinners(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
+	list, err := queryAll(ctx, db.r, scan.DrawEntry, `SELECT `+sqlstore.DrawEntryCols+` FROM draw_entries
 		WHERE draw_id = ? AND rank > 0 ORDER BY rank`, drawID)
 	return list, storeErr("draw winners", err)
 }
 
-func (db *DB) EndDrawWindow(ctx context.Context, id uuid.UUID, at time.Time) (*checkout.Draw, error) {
+func (db DrawStore) EndDrawWindow(ctx context.Context, id uuid.UUID, at time.Time) (*checkout.Draw, error) {
 	var d *checkout.Draw
 	err := db.write(ctx, "end draw window", func(tx *sql.Tx) error {
 		var err error
-		d, err = scanDraw(tx.QueryRowContext(ctx, `UPDATE draws SET closes_at = max(opens_at, min(closes_at, ?))
-			WHERE id = ? AND state = 'open' RETURNING `+drawCols, micros(at), id))
+		d, err = scan.Draw(tx.QueryRowContext(ctx, `UPDATE draws SET closes_at = max(opens_at, min(closes_at, ?))
+			WHERE id = ? AND state = 'open' RETURNING `+sqlstore.DrawCols, micros(at), id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return closedOrMissing(ctx, tx, id)
 		}
@@ -172,7 +140,7 @@ func (db *DB) EndDrawWindow(ctx context.Context, id uuid.UUID, at time.Time) (*c
 	return d, err
 }
 
-func (db *DB) DueDraws(ctx context.Context, at, staleBefore time.Time, limit int) ([]uuid.UUID, error) {
+func (db DrawStore) DueDraws(ctx context.Context, at, staleBefore time.Time, limit int) ([]uuid.UUID, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT id FROM draws WHERE state <> 'drawn' AND closes_at <= ?
 		AND (state = 'open' OR claimed_at <= ?) ORDER BY closes_at LIMIT ?`, micros(at), micros(staleBefore), limit)
 	if err != nil {
@@ -190,13 +158,13 @@ func (db *DB) DueDraws(ctx context.Context, at, staleBefore time.Time, limit int
 	return ids, storeErr("due draws", rows.Err())
 }
 
-func (db *DB) ClaimDraw(ctx context.Context, id uuid.UUID, at, staleBefore time.Time) (*checkout.Draw, bool, error) {
+func (db DrawStore) ClaimDraw(ctx context.Context, id uuid.UUID, at, staleBefore time.Time) (*checkout.Draw, bool, error) {
 	var d *checkout.Draw
 	err := db.write(ctx, "claim draw", func(tx *sql.Tx) error {
 		var err error
-		d, err = scanDraw(tx.QueryRowContext(ctx, `UPDATE draws SET state = 'closing', claimed_at = ?, attempts = attempts + 1
+		d, err = scan.Draw(tx.QueryRowContext(ctx, `UPDATE draws SET state = 'closing', claimed_at = ?, attempts = attempts + 1
 			WHERE id = ? AND closes_at <= ? AND (state = 'open' OR (state = 'closing' AND claimed_at <= ?))
-			RETURNING `+drawCols, micros(at), id, micros(at), micros(staleBefore)))
+			RETURNING `+sqlstore.DrawCols, micros(at), id, micros(at), micros(staleBefore)))
 		if errors.Is(err, sql.ErrNoRows) {
 			d = nil
 			return nil
@@ -206,12 +174,12 @@ func (db *DB) ClaimDraw(ctx context.Context, id uuid.UUID, at, staleBefore time.
 	return d, d != nil, err
 }
 
-func (db *DB) FinishDraw(ctx context.Context, id uuid.UUID, claimedAt time.Time, units int, winners []checkout.DrawWinner, at time.Time) (*checkout.Draw, error) {
+func (db DrawStore) FinishDraw(ctx context.Context, id uuid.UUID, claimedAt time.Time, units int, winners []checkout.DrawWinner, at time.Time) (*checkout.Draw, error) {
 	var d *checkout.Draw
 	err := db.write(ctx, "finish draw", func(tx *sql.Tx) error {
 		var err error
-		d, err = scanDraw(tx.QueryRowContext(ctx, `UPDATE draws SET state = 'drawn', units = ?, drawn_at = ?
-			WHERE id = ? AND state = 'closing' AND claimed_at = ? RETURNING `+drawCols, units, micros(at), id, micros(claimedAt)))
+		d, err = scan.Draw(tx.QueryRowContext(ctx, `UPDATE draws SET state = 'drawn', units = ?, drawn_at = ?
+			WHERE id = ? AND state = 'closing' AND claimed_at = ? RETURNING `+sqlstore.DrawCols, units, micros(at), id, micros(claimedAt)))
 		if errors.Is(err, sql.ErrNoRows) {
 			return apperr.Errorf(apperr.Conflict, "another node has taken over closing this draw")
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
 // Group commit of holds: a batch of the gate's winners is read, decided by
@@ -18,7 +19,7 @@ import (
 // writer), so what they see holds until the commit.
 
 // Reserve is checkout.Ledger's Reserve: a batch of one.
-func (db *DB) Reserve(ctx context.Context, r *checkout.Reservation, limit int, key *checkout.Idempotency) error {
+func (db LedgerStore) Reserve(ctx context.Context, r *checkout.Reservation, limit int, key *checkout.Idempotency) error {
 	return checkout.ReserveOne(ctx, db, r, limit, key)
 }
 
@@ -28,17 +29,17 @@ const (
 	qOfferUnits    = `SELECT show_id, sku_id, allocated - sold - held FROM offers WHERE id = ?`
 	qSKUFree       = `SELECT on_hand - sold - held FROM skus WHERE id = ?`
 	qUserExists    = `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`
-	qCustomerUnits = `SELECT coalesce(sum(quantity), 0) FROM reservations WHERE offer_id = ? AND user_id = ? AND state IN ` + liveStates
+	qCustomerUnits = `SELECT coalesce(sum(quantity), 0) FROM reservations WHERE offer_id = ? AND user_id = ? AND state IN ` + sqlstore.LiveStates
 	qKeyStored     = `SELECT EXISTS (SELECT 1 FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?)`
 	qAddOfferHeld  = `UPDATE offers SET held = held + ?1 WHERE id = ?2 AND sold + held + ?1 <= allocated`
 	qAddSKUHeld    = `UPDATE skus SET held = held + ?1 WHERE id = ?2 AND sold + held + ?1 <= on_hand`
-	qInsertHold    = `INSERT INTO reservations (` + reservationCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qInsertKey     = `INSERT INTO idempotency_keys (` + idempotencyCols + `) VALUES (?, ?, ?, ?, ?, ?)`
+	qInsertHold    = `INSERT INTO reservations (` + sqlstore.ReservationCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertKey     = `INSERT INTO idempotency_keys (` + sqlstore.IdempotencyCols + `) VALUES (?, ?, ?, ?, ?, ?)`
 )
 
 // ReserveBatch writes the holds it accepts in one transaction; see
 // checkout.Ledger. A failure of any statement rolls the whole batch back.
-func (db *DB) ReserveBatch(ctx context.Context, holds []checkout.Hold) ([]error, error) {
+func (db LedgerStore) ReserveBatch(ctx context.Context, holds []checkout.Hold) ([]error, error) {
 	var errs []error
 	err := db.write(ctx, "reserve", func(tx *sql.Tx) error {
 		st, err := db.readBatchState(ctx, tx, holds)
@@ -83,7 +84,7 @@ func (db *DB) ReserveBatch(ctx context.Context, holds []checkout.Hold) ([]error,
 // addHeld runs one conditional update of an offer's or SKU's counters,
 // which must change exactly one row: the batch was decided on counts read
 // under the same write lock, so anything else is a fault and fails it.
-func (db *DB) addHeld(ctx context.Context, tx *sql.Tx, query string, n int, id uuid.UUID) error {
+func (db LedgerStore) addHeld(ctx context.Context, tx *sql.Tx, query string, n int, id uuid.UUID) error {
 	res, err := db.txExec(ctx, tx, query, n, id)
 	if err != nil {
 		return err
@@ -97,7 +98,7 @@ func (db *DB) addHeld(ctx context.Context, tx *sql.Tx, query string, n int, id u
 }
 
 // readBatchState reads, under the write lock, what DecideHolds needs.
-func (db *DB) readBatchState(ctx context.Context, tx *sql.Tx, holds []checkout.Hold) (checkout.BatchState, error) {
+func (db LedgerStore) readBatchState(ctx context.Context, tx *sql.Tx, holds []checkout.Hold) (checkout.BatchState, error) {
 	st := checkout.BatchState{
 		Offers:    map[uuid.UUID]checkout.OfferUnits{},
 		SKUFree:   map[uuid.UUID]int{},

@@ -14,7 +14,12 @@ import (
 
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
+
+// LedgerStore keeps reservations, orders and idempotency keys: the units
+// that move (checkout.Ledger), held one at a time or by group commit.
+type LedgerStore struct{ *conn }
 
 // The ledger: every method that moves units runs in one write transaction
 // on the single writer connection, so its statements are serialised with
@@ -22,68 +27,6 @@ import (
 // with other processes. The stock changes are still conditional updates
 // (`… WHERE sold + held + q <= on_hand`), backed by the CHECK constraints
 // of version 1, so the invariants do not rest on the serialisation alone.
-
-const (
-	reservationCols = `id, offer_id, show_id, sku_id, user_id, quantity, price_minor, currency, state,
-		created_at, expires_at, updated_at`
-	orderCols = `id, user_id, reservation_id, offer_id, show_id, sku_id, brand_id, quantity,
-		unit_price_minor, total_minor, currency, state, shipping, payment_ref, created_at, updated_at,
-		coupon_id, coupon_code, discount_minor`
-	idempotencyCols = `user_id, op, key, request_hash, result, created_at`
-
-	// liveStates are the reservation states whose units count against the
-	// customer's limit: held or bought.
-	liveStates = `('held', 'ordering', 'ordered')`
-
-	// maxOrderLimit is the largest page of orders.
-	maxOrderLimit = 1000
-)
-
-// scanExpired reads reservationCols and whether payment was ever submitted
-// for the hold.
-func scanExpired(r row) (*checkout.Reservation, error) {
-	var v checkout.Reservation
-	err := r.Scan(&v.ID, &v.OfferID, &v.ShowID, &v.SKUID, &v.UserID, &v.Quantity, &v.PriceMinor, &v.Currency,
-		&v.State, asTime(&v.CreatedAt), asTime(&v.ExpiresAt), asTime(&v.UpdatedAt), &v.Checkout)
-	return &v, err
-}
-
-func scanReservation(r row) (*checkout.Reservation, error) {
-	var v checkout.Reservation
-	err := r.Scan(&v.ID, &v.OfferID, &v.ShowID, &v.SKUID, &v.UserID, &v.Quantity, &v.PriceMinor, &v.Currency,
-		&v.State, asTime(&v.CreatedAt), asTime(&v.ExpiresAt), asTime(&v.UpdatedAt))
-	if err != nil {
-		return nil, err
-	}
-	return &v, nil
-}
-
-func scanOrder(r row) (*checkout.Order, error) {
-	var o checkout.Order
-	var coupon uuid.NullUUID
-	err := r.Scan(&o.ID, &o.UserID, &o.ReservationID, &o.OfferID, &o.ShowID, &o.SKUID, &o.BrandID, &o.Quantity,
-		&o.UnitPriceMinor, &o.TotalMinor, &o.Currency, &o.State, asJSON(&o.Shipping), &o.PaymentRef,
-		asTime(&o.CreatedAt), asTime(&o.UpdatedAt), &coupon, &o.CouponCode, &o.DiscountMinor)
-	if err != nil {
-		return nil, err
-	}
-	if coupon.Valid {
-		o.CouponID = &coupon.UUID
-	}
-	return &o, nil
-}
-
-func scanIdempotency(r row) (*checkout.Idempotency, error) {
-	var v checkout.Idempotency
-	err := r.Scan(&v.UserID, &v.Op, &v.Key, &v.RequestHash, &v.Result, asTime(&v.CreatedAt))
-	if err != nil {
-		return nil, err
-	}
-	return &v, nil
-}
-
-// errNotHeld answers for a reservation that exists but is no longer held.
-var errNotHeld = &apperr.Error{Code: apperr.Gone, Message: "reservation is no longer held"}
 
 // moveUnits adds held and sold to the counters of an offer and its SKU. The
 // CHECK constraints refuse a counter that would go negative or past the
@@ -108,9 +51,9 @@ func moveUnits(ctx context.Context, tx *sql.Tx, offerID, skuID uuid.UUID, held, 
 }
 
 // ReservationByID returns the reservation with the given ID.
-func (db *DB) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Reservation, error) {
-	r, err := scanReservation(db.r.QueryRowContext(ctx,
-		`SELECT `+reservationCols+` FROM reservations WHERE id = ?`, id))
+func (db LedgerStore) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Reservation, error) {
+	r, err := scan.Reservation(db.r.QueryRowContext(ctx,
+		`SELECT `+sqlstore.ReservationCols+` FROM reservations WHERE id = ?`, id))
 	if err != nil {
 		return nil, storeErr("reservation by id", noRows(err, "reservation"))
 	}
@@ -119,13 +62,13 @@ func (db *DB) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Rese
 
 // ActiveReservations lists the customer's held and ordering reservations,
 // in one show or (showID zero) in all, soonest to expire first.
-func (db *DB) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) ([]checkout.Reservation, error) {
+func (db LedgerStore) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) ([]checkout.Reservation, error) {
 	where, args := `user_id = ?`, []any{userID}
 	if showID != uuid.Nil {
 		where, args = where+` AND show_id = ?`, append(args, showID)
 	}
-	list, err := queryAll(ctx, db.r, scanReservation,
-		`SELECT `+reservationCols+` FROM reservations
+	list, err := queryAll(ctx, db.r, scan.Reservation,
+		`SELECT `+sqlstore.ReservationCols+` FROM reservations
 		 WHERE `+where+` AND state IN ('held', 'ordering')
 		 ORDER BY expires_at, id LIMIT ?`,
 		append(args, checkout.MaxActiveHolds)...)
@@ -137,23 +80,23 @@ func (db *DB) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) 
 
 // Release ends a held reservation (to Released or Expired) and returns its
 // units to the offer and the SKU. Gone when it is no longer held.
-func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, at time.Time) (*checkout.Reservation, error) {
-	if to != checkout.Released && to != checkout.Expired {
-		return nil, apperr.Errorf(apperr.Invalid, "a reservation is released or expired, not %s", to)
+func (db LedgerStore) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, at time.Time) (*checkout.Reservation, error) {
+	if err := sqlstore.CheckRelease(to); err != nil {
+		return nil, err
 	}
 	var r *checkout.Reservation
 	err := db.write(ctx, "release reservation", func(tx *sql.Tx) error {
 		var err error
-		r, err = scanReservation(tx.QueryRowContext(ctx,
+		r, err = scan.Reservation(tx.QueryRowContext(ctx,
 			`UPDATE reservations SET state = ?, updated_at = ? WHERE id = ? AND state = 'held'
-			 RETURNING `+reservationCols,
+			 RETURNING `+sqlstore.ReservationCols,
 			to, micros(at), id))
 		if errors.Is(err, sql.ErrNoRows) {
 			var one int
 			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM reservations WHERE id = ?`, id).Scan(&one); err != nil {
 				return noRows(err, "reservation")
 			}
-			return errNotHeld
+			return sqlstore.ErrNotHeld
 		}
 		if err != nil {
 			return err
@@ -171,21 +114,18 @@ func (db *DB) Release(ctx context.Context, id uuid.UUID, to checkout.Reservation
 // Each reservation changes state in a conditional update, so it is expired
 // exactly once however many sweepers run. A limit of 0 or less means 50; at
 // most 1000 go in one call.
-func (db *DB) ExpireDue(ctx context.Context, at time.Time, limit int) ([]checkout.Reservation, error) {
-	if limit <= 0 {
-		limit = defaultLimit
-	}
-	limit = min(limit, maxOrderLimit)
+func (db LedgerStore) ExpireDue(ctx context.Context, at time.Time, limit int) ([]checkout.Reservation, error) {
+	_, limit = sqlstore.PageOf(0, limit, sqlstore.MaxOrderLimit)
 	var expired []checkout.Reservation
 	err := db.write(ctx, "expire reservations", func(tx *sql.Tx) error {
 		var err error
-		expired, err = queryAll(ctx, tx, scanExpired,
+		expired, err = queryAll(ctx, tx, scan.Expired,
 			`UPDATE reservations SET state = 'expired', updated_at = ?1
 			 WHERE id IN (
 				SELECT id FROM reservations WHERE state = 'held' AND expires_at <= ?1
 				ORDER BY expires_at LIMIT ?2)
 			   AND +state = 'held' -- '+': find the rows by id, not by scanning every hold
-			 RETURNING `+reservationCols+`, checkout_at IS NOT NULL`,
+			 RETURNING `+sqlstore.ReservationCols+`, checkout_at IS NOT NULL`,
 			micros(at), limit)
 		if err != nil {
 			return err
@@ -202,11 +142,11 @@ func (db *DB) ExpireDue(ctx context.Context, at time.Time, limit int) ([]checkou
 }
 
 // CustomerUnits is how many units of the offer the customer holds or bought.
-func (db *DB) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error) {
+func (db LedgerStore) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error) {
 	var n int
 	err := db.r.QueryRowContext(ctx,
 		`SELECT coalesce(sum(quantity), 0) FROM reservations
-		 WHERE offer_id = ? AND user_id = ? AND state IN `+liveStates,
+		 WHERE offer_id = ? AND user_id = ? AND state IN `+sqlstore.LiveStates,
 		offerID, userID).Scan(&n)
 	if err != nil {
 		return 0, storeErr("customer units", err)
@@ -216,7 +156,7 @@ func (db *DB) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int
 
 // OfferCustomers maps each customer with held or bought units of the offer
 // to that count.
-func (db *DB) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.UUID]int, error) {
+func (db LedgerStore) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.UUID]int, error) {
 	type units struct {
 		user uuid.UUID
 		n    int
@@ -225,7 +165,7 @@ func (db *DB) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.U
 		var u units
 		return &u, r.Scan(&u.user, &u.n)
 	}, `SELECT user_id, sum(quantity) FROM reservations
-		WHERE offer_id = ? AND state IN `+liveStates+` GROUP BY user_id`, offerID)
+		WHERE offer_id = ? AND state IN `+sqlstore.LiveStates+` GROUP BY user_id`, offerID)
 	if err != nil {
 		return nil, storeErr("offer customers", err)
 	}
@@ -240,26 +180,19 @@ func (db *DB) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.U
 // o.UserID to Ordering and inserts o (State Pending). NotFound when the
 // reservation does not exist or is another customer's; Gone when it is not
 // held or has expired; Invalid when o does not buy what it holds.
-func (db *DB) BeginOrder(ctx context.Context, o *checkout.Order, at time.Time) error {
+func (db LedgerStore) BeginOrder(ctx context.Context, o *checkout.Order, at time.Time) error {
 	shipping, err := jsonText(o.Shipping)
 	if err != nil {
 		return storeErr("begin order", err)
 	}
 	return db.write(ctx, "begin order", func(tx *sql.Tx) error {
-		r, err := scanReservation(tx.QueryRowContext(ctx,
-			`SELECT `+reservationCols+` FROM reservations WHERE id = ?`, o.ReservationID))
+		r, err := scan.Reservation(tx.QueryRowContext(ctx,
+			`SELECT `+sqlstore.ReservationCols+` FROM reservations WHERE id = ?`, o.ReservationID))
 		if err != nil {
 			return noRows(err, "reservation")
 		}
-		switch {
-		case r.UserID != o.UserID:
-			return apperr.Errorf(apperr.NotFound, "reservation not found")
-		case r.State != checkout.Held:
-			return errNotHeld
-		case !at.Before(r.ExpiresAt):
-			return apperr.Errorf(apperr.Gone, "reservation has expired")
-		case o.OfferID != r.OfferID || o.ShowID != r.ShowID || o.SKUID != r.SKUID || o.Quantity != r.Quantity:
-			return apperr.Errorf(apperr.Invalid, "the order does not buy what its reservation holds")
+		if err := sqlstore.CheckOrder(r, o, at); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx,
 			`UPDATE reservations SET state = 'ordering', updated_at = ?1, checkout_at = coalesce(checkout_at, ?1)
@@ -268,7 +201,7 @@ func (db *DB) BeginOrder(ctx context.Context, o *checkout.Order, at time.Time) e
 			return err
 		}
 		_, err = tx.ExecContext(ctx,
-			`INSERT INTO orders (`+orderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO orders (`+sqlstore.OrderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			o.ID, o.UserID, o.ReservationID, o.OfferID, o.ShowID, o.SKUID, o.BrandID, o.Quantity,
 			o.UnitPriceMinor, o.TotalMinor, o.Currency, checkout.Pending, shipping, o.PaymentRef,
 			micros(o.CreatedAt), micros(o.UpdatedAt), nullID(o.CouponID), o.CouponCode, o.DiscountMinor)
@@ -302,13 +235,13 @@ func notPending(s checkout.OrderState) error {
 // turns its reservation to Ordered and moves its units from held to sold on
 // the offer and the SKU. Conflict when the order is not pending, so a
 // payment lands exactly once.
-func (db *DB) CompletePayment(ctx context.Context, orderID uuid.UUID, paymentRef string, at time.Time) (*checkout.Order, error) {
+func (db LedgerStore) CompletePayment(ctx context.Context, orderID uuid.UUID, paymentRef string, at time.Time) (*checkout.Order, error) {
 	var o *checkout.Order
 	err := db.write(ctx, "complete payment", func(tx *sql.Tx) error {
 		var err error
-		o, err = scanOrder(tx.QueryRowContext(ctx,
+		o, err = scan.Order(tx.QueryRowContext(ctx,
 			`UPDATE orders SET state = 'paid', payment_ref = ?, updated_at = ? WHERE id = ? AND state = 'pending'
-			 RETURNING `+orderCols,
+			 RETURNING `+sqlstore.OrderCols,
 			paymentRef, micros(at), orderID))
 		if errors.Is(err, sql.ErrNoRows) {
 			s, err := orderState(ctx, tx, orderID)
@@ -343,7 +276,7 @@ func (db *DB) CompletePayment(ctx context.Context, orderID uuid.UUID, paymentRef
 // AbandonOrder deletes a pending order whose payment did not happen and
 // returns its reservation to Held, still bound by its ExpiresAt: the units
 // stay held. Conflict when the order is not pending.
-func (db *DB) AbandonOrder(ctx context.Context, orderID uuid.UUID, at time.Time) error {
+func (db LedgerStore) AbandonOrder(ctx context.Context, orderID uuid.UUID, at time.Time) error {
 	return db.write(ctx, "abandon order", func(tx *sql.Tx) error {
 		var resID uuid.UUID
 		err := tx.QueryRowContext(ctx,
@@ -379,7 +312,7 @@ var orderMoves = map[checkout.OrderState][]checkout.OrderState{
 // units go back: sold decreases on the offer and the SKU and the reservation
 // becomes Returned, so they no longer count against the customer's limit.
 // Conflict for any other transition; nothing changes then.
-func (db *DB) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.OrderState, restock bool, at time.Time) (*checkout.Order, error) {
+func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.OrderState, restock bool, at time.Time) (*checkout.Order, error) {
 	var o *checkout.Order
 	err := db.write(ctx, "set order state", func(tx *sql.Tx) error {
 		from, err := orderState(ctx, tx, orderID)
@@ -389,8 +322,8 @@ func (db *DB) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.
 		if !slices.Contains(orderMoves[from], to) {
 			return apperr.Errorf(apperr.Conflict, "cannot move a %s order to %s", from, to)
 		}
-		o, err = scanOrder(tx.QueryRowContext(ctx,
-			`UPDATE orders SET state = ?, updated_at = ? WHERE id = ? AND state = ? RETURNING `+orderCols,
+		o, err = scan.Order(tx.QueryRowContext(ctx,
+			`UPDATE orders SET state = ?, updated_at = ? WHERE id = ? AND state = ? RETURNING `+sqlstore.OrderCols,
 			to, micros(at), orderID, from))
 		if err != nil {
 			return err
@@ -424,28 +357,16 @@ func (db *DB) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.
 }
 
 // OrderByID returns the order with the given ID.
-func (db *DB) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, error) {
-	o, err := scanOrder(db.r.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE id = ?`, id))
+func (db LedgerStore) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, error) {
+	o, err := scan.Order(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.OrderCols+` FROM orders WHERE id = ?`, id))
 	if err != nil {
 		return nil, storeErr("order by id", noRows(err, "order"))
 	}
 	return o, nil
 }
 
-// orderPage normalises an offset and a limit of an order listing: a limit
-// of 0 or less means 50, and no page is larger than 1000.
-func orderPage(offset, limit int) (int, int) {
-	if offset < 0 {
-		offset = 0
-	}
-	if limit <= 0 {
-		limit = defaultLimit
-	}
-	return offset, min(limit, maxOrderLimit)
-}
-
 // ListOrders returns the orders f selects, newest first.
-func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, error) {
+func (db LedgerStore) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, error) {
 	var (
 		where []string
 		args  []any
@@ -465,24 +386,24 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 			args = append(args, s)
 		}
 	}
-	q := `SELECT ` + orderCols + ` FROM orders`
+	q := `SELECT ` + sqlstore.OrderCols + ` FROM orders`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	offset, limit := orderPage(f.Offset, f.Limit)
+	offset, limit := sqlstore.OrderPage(f.Offset, f.Limit)
 	q += ` ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?`
 	args = append(args, limit, offset)
 
-	orders, err := queryAll(ctx, db.r, scanOrder, q, args...)
+	orders, err := queryAll(ctx, db.r, scan.Order, q, args...)
 	return orders, storeErr("list orders", err)
 }
 
 // PendingOrders lists orders still pending that were created before
 // createdBefore, oldest first. A limit of 0 or less means 50; at most 1000.
-func (db *DB) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]checkout.Order, error) {
-	_, limit = orderPage(0, limit)
-	orders, err := queryAll(ctx, db.r, scanOrder,
-		`SELECT `+orderCols+` FROM orders WHERE state = 'pending' AND created_at < ?
+func (db LedgerStore) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]checkout.Order, error) {
+	_, limit = sqlstore.OrderPage(0, limit)
+	orders, err := queryAll(ctx, db.r, scan.Order,
+		`SELECT `+sqlstore.OrderCols+` FROM orders WHERE state = 'pending' AND created_at < ?
 		 ORDER BY created_at, seq LIMIT ?`,
 		micros(createdBefore), limit)
 	return orders, storeErr("pending orders", err)
@@ -491,7 +412,7 @@ func (db *DB) PendingOrders(ctx context.Context, createdBefore time.Time, limit 
 // ClaimIdempotency records rec, with no result yet, if (UserID, Op, Key) is
 // new and reports true. Otherwise it returns the stored record and false.
 // Concurrent claims of one key: exactly one is fresh.
-func (db *DB) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (*checkout.Idempotency, bool, error) {
+func (db LedgerStore) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (*checkout.Idempotency, bool, error) {
 	var (
 		got   *checkout.Idempotency
 		fresh bool
@@ -515,8 +436,8 @@ func (db *DB) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (
 			got = &c
 			return nil
 		}
-		got, err = scanIdempotency(tx.QueryRowContext(ctx,
-			`SELECT `+idempotencyCols+` FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?`,
+		got, err = scan.Idempotency(tx.QueryRowContext(ctx,
+			`SELECT `+sqlstore.IdempotencyCols+` FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?`,
 			rec.UserID, rec.Op, rec.Key))
 		return err
 	})
@@ -528,9 +449,9 @@ func (db *DB) ClaimIdempotency(ctx context.Context, rec *checkout.Idempotency) (
 
 // LookupIdempotency returns the record for (userID, op, key); NotFound when
 // there is none.
-func (db *DB) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key string) (*checkout.Idempotency, error) {
-	rec, err := scanIdempotency(db.r.QueryRowContext(ctx,
-		`SELECT `+idempotencyCols+` FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?`, userID, op, key))
+func (db LedgerStore) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key string) (*checkout.Idempotency, error) {
+	rec, err := scan.Idempotency(db.r.QueryRowContext(ctx,
+		`SELECT `+sqlstore.IdempotencyCols+` FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?`, userID, op, key))
 	if err != nil {
 		return nil, storeErr("lookup idempotency key", noRows(err, "idempotency key"))
 	}
@@ -539,7 +460,7 @@ func (db *DB) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key s
 
 // FinishIdempotency stores the outcome of a claimed key. NotFound when the
 // key is not claimed.
-func (db *DB) FinishIdempotency(ctx context.Context, userID uuid.UUID, op, key string, result []byte) error {
+func (db LedgerStore) FinishIdempotency(ctx context.Context, userID uuid.UUID, op, key string, result []byte) error {
 	if result == nil {
 		result = []byte{}
 	}
@@ -551,7 +472,7 @@ func (db *DB) FinishIdempotency(ctx context.Context, userID uuid.UUID, op, key s
 // DropIdempotency forgets a claimed key whose request failed without
 // effect, so a retry runs afresh. Dropping a key that is not there is no
 // error: the retry of a drop finds nothing to do.
-func (db *DB) DropIdempotency(ctx context.Context, userID uuid.UUID, op, key string) error {
+func (db LedgerStore) DropIdempotency(ctx context.Context, userID uuid.UUID, op, key string) error {
 	_, err := db.exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?`, userID, op, key)
 	return storeErr("drop idempotency key", err)
 }
@@ -577,14 +498,14 @@ func returnUnits(ctx context.Context, tx *sql.Tx, ended []checkout.Reservation) 
 // ReleaseShow releases every held reservation of the show and returns their
 // units, in one transaction. Reservations being ordered are left to finish
 // or fall back to held.
-func (db *DB) ReleaseShow(ctx context.Context, showID uuid.UUID, at time.Time) ([]checkout.Reservation, error) {
+func (db LedgerStore) ReleaseShow(ctx context.Context, showID uuid.UUID, at time.Time) ([]checkout.Reservation, error) {
 	var released []checkout.Reservation
 	err := db.write(ctx, "release show", func(tx *sql.Tx) error {
 		var err error
-		released, err = queryAll(ctx, tx, scanReservation,
+		released, err = queryAll(ctx, tx, scan.Reservation,
 			`UPDATE reservations SET state = 'released', updated_at = ?
 			 WHERE show_id = ? AND state = 'held'
-			 RETURNING `+reservationCols, micros(at), showID)
+			 RETURNING `+sqlstore.ReservationCols, micros(at), showID)
 		if err != nil {
 			return err
 		}

@@ -5,35 +5,50 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/pressly/goose/v3"
+
 	"github.com/pavilion-live/pavilion/internal/testrig/storetest"
 )
 
-// migrationRoundTrip runs storetest.MigrationRoundTrip for version on a
-// fresh file; count is a query answering how many of the version's own
-// tables and columns exist (want of them after it, none before it).
-func migrationRoundTrip(t *testing.T, version int64, want int, count string) {
+// unmigrated opens a fresh file with no migration applied, and the goose
+// provider that walks its versions by hand; both close when the test ends.
+func unmigrated(t *testing.T) (*DB, *goose.Provider) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "pavilion.db"))
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "pavilion.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { _ = db.Close() })
 	p, err := db.provider()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
-	storetest.MigrationRoundTrip(t, version, want,
-		func(to int64) error { _, err := p.UpTo(ctx, to); return err },
-		func(to int64) error { _, err := p.DownTo(ctx, to); return err },
-		func() int {
-			var n int
-			if err := db.r.QueryRowContext(ctx, count).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			return n
-		})
+	t.Cleanup(func() { _ = p.Close() })
+	return db, p
+}
+
+// count answers a query of one number on the readers.
+func count(t *testing.T, db *DB, query string) int {
+	t.Helper()
+	var n int
+	if err := db.r.QueryRowContext(context.Background(), query).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// migrationRoundTrip runs storetest.MigrationRoundTrip for version on a
+// fresh file; query answers how many of the version's own tables and
+// columns exist (want of them after it, none before it).
+func migrationRoundTrip(t *testing.T, version int64, want int, query string) {
+	t.Helper()
+	db, p := unmigrated(t)
+	storetest.MigrationRoundTrip(t, p, version, want, func() int { return count(t, db, query) })
+}
+
+// TestDrawsMigration: version 10 adds the draws tables.
+func TestDrawsMigration(t *testing.T) {
+	migrationRoundTrip(t, 10, 2, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('draws', 'draw_entries')`)
 }
 
 // TestChatLinesMigration: version 9 adds the chat tables.

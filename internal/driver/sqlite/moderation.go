@@ -11,7 +11,11 @@ import (
 
 	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
+
+// ModerationStore keeps bans, mutes, deletions and blocked words.
+type ModerationStore struct{ *conn }
 
 // showUserRef names what a show_bans or show_mutes write refers to that is
 // missing: SQLite does not say which foreign key broke, so on a violation it
@@ -29,7 +33,7 @@ func showUserRef(ctx context.Context, tx *sql.Tx, err error, showID, userID uuid
 
 // SetBan bans the user from the show, or lifts the ban. Banning twice keeps
 // the first ban.
-func (db *DB) SetBan(ctx context.Context, showID, userID, by uuid.UUID, banned bool) error {
+func (db ModerationStore) SetBan(ctx context.Context, showID, userID, by uuid.UUID, banned bool) error {
 	if !banned {
 		_, err := db.exec(ctx, `DELETE FROM show_bans WHERE show_id = ? AND user_id = ?`, showID, userID)
 		return storeErr("lift ban", err)
@@ -38,13 +42,13 @@ func (db *DB) SetBan(ctx context.Context, showID, userID, by uuid.UUID, banned b
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO show_bans (show_id, user_id, created_at, issued_by) VALUES (?, ?, ?, ?)
 			 ON CONFLICT (show_id, user_id) DO NOTHING`,
-			showID, userID, micros(now()), issuer(by))
+			showID, userID, micros(now()), sqlstore.Issuer(by))
 		return showUserRef(ctx, tx, err, showID, userID)
 	})
 }
 
 // SetMute mutes the user in the show until the given time; the zero time unmutes.
-func (db *DB) SetMute(ctx context.Context, showID, userID, by uuid.UUID, until time.Time) error {
+func (db ModerationStore) SetMute(ctx context.Context, showID, userID, by uuid.UUID, until time.Time) error {
 	if until.IsZero() {
 		_, err := db.exec(ctx, `DELETE FROM show_mutes WHERE show_id = ? AND user_id = ?`, showID, userID)
 		return storeErr("unmute", err)
@@ -53,14 +57,14 @@ func (db *DB) SetMute(ctx context.Context, showID, userID, by uuid.UUID, until t
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO show_mutes (show_id, user_id, until, issued_by) VALUES (?, ?, ?, ?)
 			 ON CONFLICT (show_id, user_id) DO UPDATE SET until = excluded.until, issued_by = excluded.issued_by`,
-			showID, userID, micros(until), issuer(by))
+			showID, userID, micros(until), sqlstore.Issuer(by))
 		return showUserRef(ctx, tx, err, showID, userID)
 	})
 }
 
 // Moderation returns the show's banned users, oldest ban first, and the
 // mutes that end after now.
-func (db *DB) Moderation(ctx context.Context, showID uuid.UUID, now time.Time) ([]uuid.UUID, map[uuid.UUID]time.Time, error) {
+func (db ModerationStore) Moderation(ctx context.Context, showID uuid.UUID, now time.Time) ([]uuid.UUID, map[uuid.UUID]time.Time, error) {
 	banned := []uuid.UUID{}
 	muted := map[uuid.UUID]time.Time{}
 	err := db.read(ctx, "moderation", func(tx *sql.Tx) error {
@@ -96,7 +100,7 @@ func (db *DB) Moderation(ctx context.Context, showID uuid.UUID, now time.Time) (
 
 // Sanctions lists the users the show bans or mutes (mutes that end after
 // now), by display name then user ID.
-func (db *DB) Sanctions(ctx context.Context, showID uuid.UUID, now time.Time) ([]chat.Sanction, error) {
+func (db ModerationStore) Sanctions(ctx context.Context, showID uuid.UUID, now time.Time) ([]chat.Sanction, error) {
 	var out []chat.Sanction
 	err := db.read(ctx, "sanctions", func(tx *sql.Tx) error {
 		var err error
@@ -124,7 +128,7 @@ func (db *DB) Sanctions(ctx context.Context, showID uuid.UUID, now time.Time) ([
 }
 
 // SetBlockedWords replaces the brand's blocked-word list.
-func (db *DB) SetBlockedWords(ctx context.Context, brandID uuid.UUID, words []string) error {
+func (db ModerationStore) SetBlockedWords(ctx context.Context, brandID uuid.UUID, words []string) error {
 	if words == nil {
 		words = []string{}
 	}
@@ -140,7 +144,7 @@ func (db *DB) SetBlockedWords(ctx context.Context, brandID uuid.UUID, words []st
 }
 
 // BlockedWords returns the brand's list; empty, not nil, when it has none.
-func (db *DB) BlockedWords(ctx context.Context, brandID uuid.UUID) ([]string, error) {
+func (db ModerationStore) BlockedWords(ctx context.Context, brandID uuid.UUID) ([]string, error) {
 	words := []string{}
 	err := db.r.QueryRowContext(ctx, `SELECT words FROM brand_blocked_words WHERE brand_id = ?`, brandID).Scan(asJSON(&words))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -153,12 +157,4 @@ func (db *DB) BlockedWords(ctx context.Context, brandID uuid.UUID) ([]string, er
 		words = []string{}
 	}
 	return words, nil
-}
-
-// issuer is a sanction's issuer as stored: NULL when unknown.
-func issuer(by uuid.UUID) any {
-	if by == uuid.Nil {
-		return nil
-	}
-	return by
 }

@@ -12,11 +12,14 @@ import (
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
+// PinStore keeps the product pinned in each show.
+type PinStore struct{ *conn }
+
 // SetPinned records the offer the show has pinned (uuid.Nil: none), while
 // the show is scheduled or live. The state is read in the write that pins,
 // and Transition ends a show in a write of its own, so a pin never
 // outlives the show's end.
-func (db *DB) SetPinned(ctx context.Context, showID, offerID uuid.UUID, at time.Time) error {
+func (db PinStore) SetPinned(ctx context.Context, showID, offerID uuid.UUID, at time.Time) error {
 	return db.write(ctx, "pin", func(tx *sql.Tx) error {
 		var state show.State
 		if err := tx.QueryRowContext(ctx, `SELECT state FROM shows WHERE id = ?`, showID).Scan(&state); err != nil {
@@ -49,7 +52,7 @@ func (db *DB) SetPinned(ctx context.Context, showID, offerID uuid.UUID, at time.
 }
 
 // Pinned returns the show's pinned offer; uuid.Nil when it has none.
-func (db *DB) Pinned(ctx context.Context, showID uuid.UUID) (uuid.UUID, error) {
+func (db PinStore) Pinned(ctx context.Context, showID uuid.UUID) (uuid.UUID, error) {
 	var id uuid.UUID
 	err := db.r.QueryRowContext(ctx, `SELECT offer_id FROM show_pins WHERE show_id = ?`, showID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -7,51 +7,44 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/replay"
 )
 
-const recordingCols = `id, show_id, path, media_type, started_at, ended_at, duration_ms, bytes`
-
-func scanRecording(r row) (*replay.Recording, error) {
-	var rec replay.Recording
-	err := r.Scan(&rec.ID, &rec.ShowID, &rec.Path, &rec.MediaType, asTime(&rec.StartedAt), asNullTime(&rec.EndedAt), &rec.DurationMS, &rec.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	return &rec, nil
-}
+// ReplayStore keeps recordings of shows, their marks and replay settings.
+type ReplayStore struct{ *conn }
 
 // AddRecording lists a new recording file.
-func (db *DB) AddRecording(ctx context.Context, r *replay.Recording) error {
-	_, err := db.exec(ctx, `INSERT INTO recordings (`+recordingCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+func (db ReplayStore) AddRecording(ctx context.Context, r *replay.Recording) error {
+	_, err := db.exec(ctx, `INSERT INTO recordings (`+sqlstore.RecordingCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.ShowID, r.Path, r.MediaType, micros(r.StartedAt), nullMicros(r.EndedAt), r.DurationMS, r.Bytes)
 	return storeErr("add recording", refErr(err, "show"))
 }
 
 // FinishRecording stores a file's end, duration and size.
-func (db *DB) FinishRecording(ctx context.Context, id uuid.UUID, endedAt time.Time, durationMS, bytes int64) error {
+func (db ReplayStore) FinishRecording(ctx context.Context, id uuid.UUID, endedAt time.Time, durationMS, bytes int64) error {
 	return storeErr("finish recording", db.execOne(ctx, "recording",
 		`UPDATE recordings SET ended_at = ?, duration_ms = ?, bytes = ? WHERE id = ?`, micros(endedAt), durationMS, bytes, id))
 }
 
 // Recordings lists the show's recordings, the earliest first.
-func (db *DB) Recordings(ctx context.Context, showID uuid.UUID) ([]replay.Recording, error) {
-	list, err := queryAll(ctx, db.r, scanRecording, `SELECT `+recordingCols+` FROM recordings WHERE show_id = ? ORDER BY started_at, id`, showID)
+func (db ReplayStore) Recordings(ctx context.Context, showID uuid.UUID) ([]replay.Recording, error) {
+	list, err := queryAll(ctx, db.r, scan.Recording, `SELECT `+sqlstore.RecordingCols+` FROM recordings WHERE show_id = ? ORDER BY started_at, id`, showID)
 	return list, storeErr("recordings", err)
 }
 
 // UnfinishedRecordings lists the recordings not finished yet.
-func (db *DB) UnfinishedRecordings(ctx context.Context) ([]replay.Recording, error) {
-	list, err := queryAll(ctx, db.r, scanRecording, `SELECT `+recordingCols+` FROM recordings WHERE ended_at IS NULL ORDER BY started_at, id`)
+func (db ReplayStore) UnfinishedRecordings(ctx context.Context) ([]replay.Recording, error) {
+	list, err := queryAll(ctx, db.r, scan.Recording, `SELECT `+sqlstore.RecordingCols+` FROM recordings WHERE ended_at IS NULL ORDER BY started_at, id`)
 	return list, storeErr("unfinished recordings", err)
 }
 
 // DeleteRecordings forgets the show's recordings and returns them.
-func (db *DB) DeleteRecordings(ctx context.Context, showID uuid.UUID) ([]replay.Recording, error) {
+func (db ReplayStore) DeleteRecordings(ctx context.Context, showID uuid.UUID) ([]replay.Recording, error) {
 	var gone []replay.Recording
 	err := db.write(ctx, "delete recordings", func(tx *sql.Tx) error {
 		var err error
-		gone, err = queryAll(ctx, tx, scanRecording, `SELECT `+recordingCols+` FROM recordings WHERE show_id = ? ORDER BY started_at, id`, showID)
+		gone, err = queryAll(ctx, tx, scan.Recording, `SELECT `+sqlstore.RecordingCols+` FROM recordings WHERE show_id = ? ORDER BY started_at, id`, showID)
 		if err != nil {
 			return err
 		}
@@ -62,7 +55,7 @@ func (db *DB) DeleteRecordings(ctx context.Context, showID uuid.UUID) ([]replay.
 }
 
 // AddMark appends a moment to the show's timeline.
-func (db *DB) AddMark(ctx context.Context, m replay.Mark) error {
+func (db ReplayStore) AddMark(ctx context.Context, m replay.Mark) error {
 	offer := uuid.NullUUID{UUID: m.OfferID, Valid: m.OfferID != uuid.Nil}
 	_, err := db.exec(ctx, `INSERT INTO replay_marks (show_id, at, type, offer_id) VALUES (?, ?, ?, ?)`,
 		m.ShowID, micros(m.At), m.Type, offer)
@@ -70,7 +63,7 @@ func (db *DB) AddMark(ctx context.Context, m replay.Mark) error {
 }
 
 // Marks returns the show's timeline in time order.
-func (db *DB) Marks(ctx context.Context, showID uuid.UUID) ([]replay.Mark, error) {
+func (db ReplayStore) Marks(ctx context.Context, showID uuid.UUID) ([]replay.Mark, error) {
 	list, err := queryAll(ctx, db.r, func(r row) (*replay.Mark, error) {
 		m := replay.Mark{ShowID: showID}
 		var offer uuid.NullUUID
@@ -84,7 +77,7 @@ func (db *DB) Marks(ctx context.Context, showID uuid.UUID) ([]replay.Mark, error
 }
 
 // ReplaySettings returns the show's settings, the defaults when none were set.
-func (db *DB) ReplaySettings(ctx context.Context, showID uuid.UUID) (replay.Settings, error) {
+func (db ReplayStore) ReplaySettings(ctx context.Context, showID uuid.UUID) (replay.Settings, error) {
 	s := replay.Settings{ShowID: showID, Record: true}
 	err := db.r.QueryRowContext(ctx, `SELECT record, sales_until FROM replay_settings WHERE show_id = ?`, showID).
 		Scan(&s.Record, asNullTime(&s.SalesUntil))
@@ -95,7 +88,7 @@ func (db *DB) ReplaySettings(ctx context.Context, showID uuid.UUID) (replay.Sett
 }
 
 // SetReplaySettings stores the show's settings.
-func (db *DB) SetReplaySettings(ctx context.Context, s replay.Settings) error {
+func (db ReplayStore) SetReplaySettings(ctx context.Context, s replay.Settings) error {
 	_, err := db.exec(ctx, `INSERT INTO replay_settings (show_id, record, sales_until) VALUES (?, ?, ?)
 		ON CONFLICT (show_id) DO UPDATE SET record = excluded.record, sales_until = excluded.sales_until`,
 		s.ShowID, s.Record, nullMicros(s.SalesUntil))

@@ -10,28 +10,18 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
+
+// ShowStore keeps shows, their hosts, Pavilion days and stream keys.
+type ShowStore struct{ *conn }
 
 // showCols selects a show with its hosts in order; s is shows.
 const showCols = `s.id, s.brand_id, s.title, s.description, s.kind, s.visibility, s.state,
 	s.starts_at, s.ends_at, s.time_zone, s.hold_seconds, s.cover_url, s.created_at, s.updated_at,
 	(SELECT json_group_array(h.user_id ORDER BY h.position) FROM show_hosts h WHERE h.show_id = s.id),
 	(SELECT json_group_array(d.day ORDER BY d.day) FROM pavilion_days d WHERE d.show_id = s.id)`
-
-func scanShow(r row) (*show.Show, error) {
-	var s show.Show
-	err := r.Scan(&s.ID, &s.BrandID, &s.Title, &s.Description, &s.Kind, &s.Visibility, &s.State,
-		asTime(&s.StartsAt), asTime(&s.EndsAt), &s.TimeZone, &s.HoldSeconds, &s.CoverURL, asTime(&s.CreatedAt), asTime(&s.UpdatedAt),
-		asJSON(&s.HostIDs), asJSON(&s.Days))
-	if err != nil {
-		return nil, err
-	}
-	if len(s.Days) == 0 {
-		s.Days = nil
-	}
-	return &s, nil
-}
 
 // writeHosts replaces the hosts of show id inside tx, in the order given. A
 // missing host is NotFound.
@@ -113,7 +103,7 @@ func book(ctx context.Context, tx *sql.Tx, s *show.Show) error {
 
 // CreateShow inserts s with its hosts. A missing brand or host is NotFound; a
 // taken Pavilion Day or a booked host is a Conflict (see show.Store).
-func (db *DB) CreateShow(ctx context.Context, s *show.Show) error {
+func (db ShowStore) CreateShow(ctx context.Context, s *show.Show) error {
 	return db.write(ctx, "create show", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO shows (id, brand_id, title, description, kind, visibility, state,
@@ -129,8 +119,8 @@ func (db *DB) CreateShow(ctx context.Context, s *show.Show) error {
 }
 
 // ShowByID returns the show with the given ID.
-func (db *DB) ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, error) {
-	s, err := scanShow(db.r.QueryRowContext(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = ?`, id))
+func (db ShowStore) ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, error) {
+	s, err := scan.Show(db.r.QueryRowContext(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = ?`, id))
 	if err != nil {
 		return nil, storeErr("show by id", noRows(err, "show"))
 	}
@@ -139,7 +129,7 @@ func (db *DB) ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, error) {
 
 // ListShows returns the shows f selects, ordered by start time, then ID. A
 // limit of 0 or less means 50; no page holds more than 200.
-func (db *DB) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error) {
+func (db ShowStore) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error) {
 	var (
 		where []string
 		args  []any
@@ -166,7 +156,7 @@ func (db *DB) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error)
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	offset, limit := page(f.Offset, f.Limit)
+	offset, limit := sqlstore.Page(f.Offset, f.Limit)
 	switch {
 	case f.Newest:
 		q += ` ORDER BY s.starts_at DESC, s.id DESC`
@@ -178,15 +168,15 @@ func (db *DB) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error)
 	q += ` LIMIT ? OFFSET ?`
 	args = append(args, limit, offset)
 
-	shows, err := queryAll(ctx, db.r, scanShow, q, args...)
+	shows, err := queryAll(ctx, db.r, scan.Show, q, args...)
 	return shows, storeErr("list shows", err)
 }
 
 // UpdateShow writes every field but ID, BrandID and CreatedAt, and replaces
 // the hosts, under show.CheckEdit and the booking rules.
-func (db *DB) UpdateShow(ctx context.Context, s *show.Show) error {
+func (db ShowStore) UpdateShow(ctx context.Context, s *show.Show) error {
 	return db.write(ctx, "update show", func(tx *sql.Tx) error {
-		old, err := scanShow(tx.QueryRowContext(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = ?`, s.ID))
+		old, err := scan.Show(tx.QueryRowContext(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = ?`, s.ID))
 		if err != nil {
 			return noRows(err, "show")
 		}
@@ -212,11 +202,11 @@ func (db *DB) UpdateShow(ctx context.Context, s *show.Show) error {
 }
 
 // Transition moves the show to state to (see show.Store).
-func (db *DB) Transition(ctx context.Context, id uuid.UUID, to show.State, at time.Time) (*show.Show, error) {
+func (db ShowStore) Transition(ctx context.Context, id uuid.UUID, to show.State, at time.Time) (*show.Show, error) {
 	var out *show.Show
 	err := db.write(ctx, "show transition", func(tx *sql.Tx) error {
 		q := `SELECT ` + showCols + ` FROM shows s WHERE s.id = ?`
-		sh, err := scanShow(tx.QueryRowContext(ctx, q, id))
+		sh, err := scan.Show(tx.QueryRowContext(ctx, q, id))
 		if err != nil {
 			return noRows(err, "show")
 		}
@@ -257,20 +247,20 @@ func (db *DB) Transition(ctx context.Context, id uuid.UUID, to show.State, at ti
 				}
 			}
 		}
-		out, err = scanShow(tx.QueryRowContext(ctx, q, id))
+		out, err = scan.Show(tx.QueryRowContext(ctx, q, id))
 		return err
 	})
 	return out, err
 }
 
 // SetStreamKey stores the hash of the show's WHIP key; "" revokes it.
-func (db *DB) SetStreamKey(ctx context.Context, showID uuid.UUID, hash string) error {
+func (db ShowStore) SetStreamKey(ctx context.Context, showID uuid.UUID, hash string) error {
 	return storeErr("set stream key", db.execOne(ctx, "show",
 		`UPDATE shows SET stream_key_hash = ? WHERE id = ?`, hash, showID))
 }
 
 // StreamKeyHash returns the stored hash, "" when the show has none.
-func (db *DB) StreamKeyHash(ctx context.Context, showID uuid.UUID) (string, error) {
+func (db ShowStore) StreamKeyHash(ctx context.Context, showID uuid.UUID) (string, error) {
 	var hash string
 	err := db.r.QueryRowContext(ctx, `SELECT stream_key_hash FROM shows WHERE id = ?`, showID).Scan(&hash)
 	if err != nil {

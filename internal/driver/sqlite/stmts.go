@@ -93,7 +93,7 @@ var holdStmts = []string{
 // prepareWriter prepares holdStmts once the schema has them; the caller
 // holds the writer's turn. A failure (before migrations) leaves the
 // statements to be prepared on a later write, and the queries unprepared.
-func (db *DB) prepareWriter(ctx context.Context) {
+func (db *conn) prepareWriter(ctx context.Context) {
 	if db.ws.ready {
 		return
 	}
@@ -112,7 +112,7 @@ func (db *DB) prepareWriter(ctx context.Context) {
 }
 
 // txStmt is query's prepared statement in tx, or nil when there is none.
-func (db *DB) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+func (db *conn) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
 	st, ok := db.ws.m[query]
 	if !ok {
 		return nil
@@ -120,14 +120,14 @@ func (db *DB) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
 	return tx.StmtContext(ctx, st)
 }
 
-func (db *DB) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+func (db *conn) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
 	if st := db.txStmt(ctx, tx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return tx.QueryRowContext(ctx, query, args...)
 }
 
-func (db *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+func (db *conn) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
 	if st := db.txStmt(ctx, tx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}

@@ -8,11 +8,15 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
+// SubscriptionStore keeps "notify me" subscriptions to upcoming shows.
+type SubscriptionStore struct{ *conn }
+
 // Subscribe records a "notify me" subscription; a repeat changes nothing.
-func (db *DB) Subscribe(ctx context.Context, showID, userID uuid.UUID, at time.Time) error {
+func (db SubscriptionStore) Subscribe(ctx context.Context, showID, userID uuid.UUID, at time.Time) error {
 	return db.write(ctx, "subscribe", func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM shows WHERE id = ?`, showID).Scan(&n); err != nil {
@@ -28,21 +32,21 @@ func (db *DB) Subscribe(ctx context.Context, showID, userID uuid.UUID, at time.T
 }
 
 // Unsubscribe forgets a subscription; none is not an error.
-func (db *DB) Unsubscribe(ctx context.Context, showID, userID uuid.UUID) error {
+func (db SubscriptionStore) Unsubscribe(ctx context.Context, showID, userID uuid.UUID) error {
 	_, err := db.exec(ctx, `DELETE FROM show_subscriptions WHERE show_id = ? AND user_id = ?`, showID, userID)
 	return storeErr("unsubscribe", err)
 }
 
 // Subscribed lists the shows the user subscribed to, by start time.
-func (db *DB) Subscribed(ctx context.Context, userID uuid.UUID) ([]show.Show, error) {
-	shows, err := queryAll(ctx, db.r, scanShow,
+func (db SubscriptionStore) Subscribed(ctx context.Context, userID uuid.UUID) ([]show.Show, error) {
+	shows, err := queryAll(ctx, db.r, scan.Show,
 		`SELECT `+showCols+` FROM show_subscriptions x JOIN shows s ON s.id = x.show_id
 		 WHERE x.user_id = ? ORDER BY s.starts_at, s.id`, userID)
 	return shows, storeErr("subscribed shows", err)
 }
 
 // IsSubscribed reports whether the user subscribed to the show.
-func (db *DB) IsSubscribed(ctx context.Context, showID, userID uuid.UUID) (bool, error) {
+func (db SubscriptionStore) IsSubscribed(ctx context.Context, showID, userID uuid.UUID) (bool, error) {
 	var n int
 	err := db.r.QueryRowContext(ctx,
 		`SELECT count(*) FROM show_subscriptions WHERE show_id = ? AND user_id = ?`, showID, userID).Scan(&n)
@@ -50,8 +54,8 @@ func (db *DB) IsSubscribed(ctx context.Context, showID, userID uuid.UUID) (bool,
 }
 
 // Notices lists the user's notices, newest first.
-func (db *DB) Notices(ctx context.Context, userID uuid.UUID, limit int) ([]show.Notice, error) {
-	_, limit = page(0, limit)
+func (db SubscriptionStore) Notices(ctx context.Context, userID uuid.UUID, limit int) ([]show.Notice, error) {
+	_, limit = sqlstore.Page(0, limit)
 	list, err := queryAll(ctx, db.r, func(r row) (*show.Notice, error) {
 		var n show.Notice
 		return &n, r.Scan(&n.ID, &n.UserID, &n.ShowID, &n.Kind, &n.Text, asTime(&n.CreatedAt))

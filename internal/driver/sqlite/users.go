@@ -11,26 +11,16 @@ import (
 
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
+
+// UserStore keeps accounts, their roles, sessions and tokens.
+type UserStore struct{ *conn }
 
 // userCols selects a user with its roles and brand links; u is users.
 const userCols = `u.id, u.email, u.display_name, u.avatar_url, u.created_at,
 	(SELECT json_group_array(r.role) FROM user_roles r WHERE r.user_id = u.id),
 	(SELECT json_group_array(a.brand_id ORDER BY a.position, a.brand_id) FROM brand_admins a WHERE a.user_id = u.id)`
-
-// scanUser reads userCols, then extra.
-func scanUser(r row, extra ...any) (*account.User, error) {
-	var u account.User
-	dest := append([]any{&u.ID, &u.Email, &u.DisplayName, &u.AvatarURL, asTime(&u.CreatedAt), asJSON(&u.Roles), asJSON(&u.BrandIDs)}, extra...)
-	if err := r.Scan(dest...); err != nil {
-		return nil, err
-	}
-	// Roles in the order of increasing power, as account.Roles lists them.
-	slices.SortFunc(u.Roles, func(a, b account.Role) int {
-		return slices.Index(account.Roles, a) - slices.Index(account.Roles, b)
-	})
-	return &u, nil
-}
 
 // emailKey is the form emails are unique and looked up in.
 func emailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
@@ -82,7 +72,7 @@ func writeRoles(ctx context.Context, tx *sql.Tx, id uuid.UUID, roles []account.R
 // CreateUser inserts u with its roles and brand links. The email is stored
 // as given and unique compared lower-cased. A brand link to a missing brand
 // is NotFound.
-func (db *DB) CreateUser(ctx context.Context, u *account.User, passwordHash string) error {
+func (db UserStore) CreateUser(ctx context.Context, u *account.User, passwordHash string) error {
 	roles, err := checkRoles(u.Roles)
 	if err != nil {
 		return err
@@ -98,8 +88,8 @@ func (db *DB) CreateUser(ctx context.Context, u *account.User, passwordHash stri
 }
 
 // UserByID returns the user with the given ID.
-func (db *DB) UserByID(ctx context.Context, id uuid.UUID) (*account.User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = ?`, id))
+func (db UserStore) UserByID(ctx context.Context, id uuid.UUID) (*account.User, error) {
+	u, err := scan.User(db.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = ?`, id))
 	if err != nil {
 		return nil, storeErr("user by id", noRows(err, "user"))
 	}
@@ -108,9 +98,9 @@ func (db *DB) UserByID(ctx context.Context, id uuid.UUID) (*account.User, error)
 
 // UserByEmail returns the user whose email matches, ignoring case, and the
 // stored password hash.
-func (db *DB) UserByEmail(ctx context.Context, email string) (*account.User, string, error) {
+func (db UserStore) UserByEmail(ctx context.Context, email string) (*account.User, string, error) {
 	var hash string
-	u, err := scanUser(db.r.QueryRowContext(ctx,
+	u, err := scan.User(db.r.QueryRowContext(ctx,
 		`SELECT `+userCols+`, u.password_hash FROM users u WHERE u.email_key = ?`, emailKey(email)), &hash)
 	if err != nil {
 		return nil, "", storeErr("user by email", noRows(err, "user"))
@@ -119,18 +109,18 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*account.User, str
 }
 
 // SetPassword replaces the user's password hash.
-func (db *DB) SetPassword(ctx context.Context, id uuid.UUID, passwordHash string) error {
+func (db UserStore) SetPassword(ctx context.Context, id uuid.UUID, passwordHash string) error {
 	return storeErr("set password", db.execOne(ctx, "user",
 		`UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, id))
 }
 
 // SetAvatar sets the user's picture.
-func (db *DB) SetAvatar(ctx context.Context, id uuid.UUID, url string) error {
+func (db UserStore) SetAvatar(ctx context.Context, id uuid.UUID, url string) error {
 	return storeErr("set avatar", db.execOne(ctx, "user", `UPDATE users SET avatar_url = ? WHERE id = ?`, url, id))
 }
 
 // SetRoles replaces the user's roles and brand links in one transaction.
-func (db *DB) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
+func (db UserStore) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
 	roles, err := checkRoles(roles)
 	if err != nil {
 		return err
@@ -146,28 +136,16 @@ func (db *DB) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, 
 
 // ListUsers lists users in creation order. A limit of 0 or less means 50;
 // no page holds more than 200.
-func (db *DB) ListUsers(ctx context.Context, offset, limit int) ([]account.User, error) {
-	offset, limit = page(offset, limit)
-	users, err := queryAll(ctx, db.r, func(r row) (*account.User, error) { return scanUser(r) },
+func (db UserStore) ListUsers(ctx context.Context, offset, limit int) ([]account.User, error) {
+	offset, limit = sqlstore.Page(offset, limit)
+	users, err := queryAll(ctx, db.r, func(r row) (*account.User, error) { return scan.User(r) },
 		`SELECT `+userCols+` FROM users u ORDER BY u.created_at, u.seq LIMIT ? OFFSET ?`, limit, offset)
 	return users, storeErr("list users", err)
 }
 
-// credCols selects a credential, as scanCredential reads it.
-const credCols = `hash, id, user_id, kind, name, created_at, expires_at, last_used_at`
-
-func scanCredential(r row) (*account.Credential, error) {
-	var c account.Credential
-	if err := r.Scan(&c.Hash, &c.ID, &c.UserID, &c.Kind, &c.Name, asTime(&c.CreatedAt), asTime(&c.ExpiresAt),
-		asNullTime(&c.LastUsedAt)); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
-
 // CreateCredential stores a session or token. A credential for a missing
 // user is NotFound; a repeated hash or id is a Conflict.
-func (db *DB) CreateCredential(ctx context.Context, c *account.Credential) error {
+func (db UserStore) CreateCredential(ctx context.Context, c *account.Credential) error {
 	_, err := db.exec(ctx,
 		`INSERT INTO credentials (hash, id, user_id, kind, name, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.Hash, c.ID, c.UserID, c.Kind, c.Name, micros(c.CreatedAt), micros(c.ExpiresAt), nullMicros(c.LastUsedAt))
@@ -175,9 +153,9 @@ func (db *DB) CreateCredential(ctx context.Context, c *account.Credential) error
 }
 
 // CredentialByHash returns the credential unless it is missing or expired at now.
-func (db *DB) CredentialByHash(ctx context.Context, hash string, now time.Time) (*account.Credential, error) {
-	c, err := scanCredential(db.r.QueryRowContext(ctx,
-		`SELECT `+credCols+` FROM credentials WHERE hash = ? AND expires_at > ?`, hash, micros(now)))
+func (db UserStore) CredentialByHash(ctx context.Context, hash string, now time.Time) (*account.Credential, error) {
+	c, err := scan.Credential(db.r.QueryRowContext(ctx,
+		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE hash = ? AND expires_at > ?`, hash, micros(now)))
 	if err != nil {
 		return nil, storeErr("credential by hash", noRows(err, "credential"))
 	}
@@ -186,9 +164,9 @@ func (db *DB) CredentialByHash(ctx context.Context, hash string, now time.Time) 
 
 // CredentialWithUser returns the credential, unless it is missing or
 // expired at now, and its user, in one query.
-func (db *DB) CredentialWithUser(ctx context.Context, hash string, now time.Time) (*account.Credential, *account.User, error) {
+func (db UserStore) CredentialWithUser(ctx context.Context, hash string, now time.Time) (*account.Credential, *account.User, error) {
 	var c account.Credential
-	u, err := scanUser(db.r.QueryRowContext(ctx,
+	u, err := scan.User(db.r.QueryRowContext(ctx,
 		`SELECT `+userCols+`, c.hash, c.id, c.user_id, c.kind, c.name, c.created_at, c.expires_at, c.last_used_at
 		 FROM credentials c JOIN users u ON u.id = c.user_id WHERE c.hash = ? AND c.expires_at > ?`, hash, micros(now)),
 		&c.Hash, &c.ID, &c.UserID, &c.Kind, &c.Name, asTime(&c.CreatedAt), asTime(&c.ExpiresAt), asNullTime(&c.LastUsedAt))
@@ -199,9 +177,9 @@ func (db *DB) CredentialWithUser(ctx context.Context, hash string, now time.Time
 }
 
 // CredentialByID returns the credential unless it is missing or expired at now.
-func (db *DB) CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (*account.Credential, error) {
-	c, err := scanCredential(db.r.QueryRowContext(ctx,
-		`SELECT `+credCols+` FROM credentials WHERE id = ? AND expires_at > ?`, id, micros(now)))
+func (db UserStore) CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (*account.Credential, error) {
+	c, err := scan.Credential(db.r.QueryRowContext(ctx,
+		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE id = ? AND expires_at > ?`, id, micros(now)))
 	if err != nil {
 		return nil, storeErr("credential by id", noRows(err, "credential"))
 	}
@@ -209,9 +187,9 @@ func (db *DB) CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (
 }
 
 // CredentialsByUser lists the user's credentials unexpired at now, newest first.
-func (db *DB) CredentialsByUser(ctx context.Context, userID uuid.UUID, now time.Time) ([]account.Credential, error) {
-	creds, err := queryAll(ctx, db.r, scanCredential,
-		`SELECT `+credCols+` FROM credentials WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id`,
+func (db UserStore) CredentialsByUser(ctx context.Context, userID uuid.UUID, now time.Time) ([]account.Credential, error) {
+	creds, err := queryAll(ctx, db.r, scan.Credential,
+		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id`,
 		userID, micros(now))
 	return creds, storeErr("credentials by user", err)
 }
@@ -222,7 +200,7 @@ const credentialBatch = 500
 
 // CredentialUsers returns the users of the credentials among ids unexpired
 // at now, a query per 500 ids.
-func (db *DB) CredentialUsers(ctx context.Context, ids []uuid.UUID, now time.Time) (map[uuid.UUID]*account.User, error) {
+func (db UserStore) CredentialUsers(ctx context.Context, ids []uuid.UUID, now time.Time) (map[uuid.UUID]*account.User, error) {
 	out := make(map[uuid.UUID]*account.User, len(ids))
 	for batch := range slices.Chunk(ids, credentialBatch) {
 		args := make([]any, 0, len(batch)+1)
@@ -237,7 +215,7 @@ func (db *DB) CredentialUsers(ctx context.Context, ids []uuid.UUID, now time.Tim
 		}
 		for rows.Next() {
 			var id uuid.UUID
-			u, err := scanUser(rows, &id)
+			u, err := scan.User(rows, &id)
 			if err != nil {
 				rows.Close()
 				return nil, storeErr("credential users", err)
@@ -255,7 +233,7 @@ func (db *DB) CredentialUsers(ctx context.Context, ids []uuid.UUID, now time.Tim
 
 // TouchCredentials records last-use times in one transaction, never moving
 // one backwards.
-func (db *DB) TouchCredentials(ctx context.Context, used map[uuid.UUID]time.Time) error {
+func (db UserStore) TouchCredentials(ctx context.Context, used map[uuid.UUID]time.Time) error {
 	if len(used) == 0 {
 		return nil
 	}
@@ -276,20 +254,20 @@ func (db *DB) TouchCredentials(ctx context.Context, used map[uuid.UUID]time.Time
 }
 
 // DeleteCredential removes one credential; a missing one is NotFound.
-func (db *DB) DeleteCredential(ctx context.Context, hash string) error {
+func (db UserStore) DeleteCredential(ctx context.Context, hash string) error {
 	return storeErr("delete credential", db.execOne(ctx, "credential",
 		`DELETE FROM credentials WHERE hash = ?`, hash))
 }
 
 // DeleteUserCredentials revokes every session and token of the user.
-func (db *DB) DeleteUserCredentials(ctx context.Context, userID uuid.UUID) error {
+func (db UserStore) DeleteUserCredentials(ctx context.Context, userID uuid.UUID) error {
 	_, err := db.exec(ctx, `DELETE FROM credentials WHERE user_id = ?`, userID)
 	return storeErr("delete user credentials", err)
 }
 
 // DeleteExpiredCredentials removes the credentials expired at now (the ones
 // CredentialByHash no longer returns) and reports how many.
-func (db *DB) DeleteExpiredCredentials(ctx context.Context, now time.Time) (int64, error) {
+func (db UserStore) DeleteExpiredCredentials(ctx context.Context, now time.Time) (int64, error) {
 	n, err := db.exec(ctx, `DELETE FROM credentials WHERE expires_at <= ?`, micros(now))
 	return n, storeErr("delete expired credentials", err)
 }

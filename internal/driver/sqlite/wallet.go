@@ -8,27 +8,23 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/wallet"
 )
 
-const addressCols = `id, user_id, name, line1, line2, city, region, postal_code, country, phone, created_at, used_at`
-
-func scanAddress(r row) (*wallet.Address, error) {
-	var a wallet.Address
-	sh := &a.Shipping
-	return &a, r.Scan(&a.ID, &a.UserID, &sh.Name, &sh.Line1, &sh.Line2, &sh.City, &sh.Region, &sh.PostalCode, &sh.Country, &sh.Phone,
-		asTime(&a.CreatedAt), asTime(&a.UsedAt))
-}
+// WalletStore keeps a buyer's address book, payment method and privacy
+// setting.
+type WalletStore struct{ *conn }
 
 // Addresses lists the account's address book, the most recently used first.
-func (db *DB) Addresses(ctx context.Context, userID uuid.UUID) ([]wallet.Address, error) {
-	list, err := queryAll(ctx, db.r, scanAddress,
-		`SELECT `+addressCols+` FROM addresses WHERE user_id = ? ORDER BY used_at DESC, seq DESC`, userID)
+func (db WalletStore) Addresses(ctx context.Context, userID uuid.UUID) ([]wallet.Address, error) {
+	list, err := queryAll(ctx, db.r, scan.Address,
+		`SELECT `+sqlstore.AddressCols+` FROM addresses WHERE user_id = ? ORDER BY used_at DESC, seq DESC`, userID)
 	return list, storeErr("addresses", err)
 }
 
 // SaveAddress adds a to the book, or marks the same address already there used.
-func (db *DB) SaveAddress(ctx context.Context, a *wallet.Address, max int) (*wallet.Address, error) {
+func (db WalletStore) SaveAddress(ctx context.Context, a *wallet.Address, max int) (*wallet.Address, error) {
 	var out *wallet.Address
 	err := db.write(ctx, "save address", func(tx *sql.Tx) error {
 		key := wallet.Key(a.Shipping)
@@ -53,31 +49,31 @@ func (db *DB) SaveAddress(ctx context.Context, a *wallet.Address, max int) (*wal
 				return refErr(err, "user")
 			}
 		}
-		out, err = scanAddress(tx.QueryRowContext(ctx, `SELECT `+addressCols+` FROM addresses WHERE user_id = ? AND dedup_key = ?`, a.UserID, key))
+		out, err = scan.Address(tx.QueryRowContext(ctx, `SELECT `+sqlstore.AddressCols+` FROM addresses WHERE user_id = ? AND dedup_key = ?`, a.UserID, key))
 		return err
 	})
 	return out, err
 }
 
 // UseAddress marks the account's address used at at.
-func (db *DB) UseAddress(ctx context.Context, userID, id uuid.UUID, at time.Time) (*wallet.Address, error) {
+func (db WalletStore) UseAddress(ctx context.Context, userID, id uuid.UUID, at time.Time) (*wallet.Address, error) {
 	var out *wallet.Address
 	err := db.write(ctx, "use address", func(tx *sql.Tx) error {
 		var err error
-		out, err = scanAddress(tx.QueryRowContext(ctx, `UPDATE addresses SET used_at = max(used_at, ?) WHERE user_id = ? AND id = ?
-			RETURNING `+addressCols, micros(at), userID, id))
+		out, err = scan.Address(tx.QueryRowContext(ctx, `UPDATE addresses SET used_at = max(used_at, ?) WHERE user_id = ? AND id = ?
+			RETURNING `+sqlstore.AddressCols, micros(at), userID, id))
 		return noRows(err, "address")
 	})
 	return out, err
 }
 
 // DeleteAddress removes an address from the account's book.
-func (db *DB) DeleteAddress(ctx context.Context, userID, id uuid.UUID) error {
+func (db WalletStore) DeleteAddress(ctx context.Context, userID, id uuid.UUID) error {
 	return storeErr("delete address", db.execOne(ctx, "address", `DELETE FROM addresses WHERE user_id = ? AND id = ?`, userID, id))
 }
 
 // PaymentMethod is the account's remembered payment method.
-func (db *DB) PaymentMethod(ctx context.Context, userID uuid.UUID) (*wallet.PaymentMethod, error) {
+func (db WalletStore) PaymentMethod(ctx context.Context, userID uuid.UUID) (*wallet.PaymentMethod, error) {
 	var m wallet.PaymentMethod
 	err := db.r.QueryRowContext(ctx, `SELECT provider, ref, label, updated_at FROM payment_methods WHERE user_id = ?`, userID).
 		Scan(&m.Provider, &m.Ref, &m.Label, asTime(&m.UpdatedAt))
@@ -88,7 +84,7 @@ func (db *DB) PaymentMethod(ctx context.Context, userID uuid.UUID) (*wallet.Paym
 }
 
 // SetPaymentMethod remembers m as the account's payment method.
-func (db *DB) SetPaymentMethod(ctx context.Context, userID uuid.UUID, m *wallet.PaymentMethod) error {
+func (db WalletStore) SetPaymentMethod(ctx context.Context, userID uuid.UUID, m *wallet.PaymentMethod) error {
 	_, err := db.exec(ctx, `INSERT INTO payment_methods (user_id, provider, ref, label, updated_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET provider = excluded.provider, ref = excluded.ref, label = excluded.label, updated_at = excluded.updated_at`,
 		userID, m.Provider, m.Ref, m.Label, micros(m.UpdatedAt))
@@ -96,13 +92,13 @@ func (db *DB) SetPaymentMethod(ctx context.Context, userID uuid.UUID, m *wallet.
 }
 
 // ForgetPaymentMethod forgets the account's payment method; none is not an error.
-func (db *DB) ForgetPaymentMethod(ctx context.Context, userID uuid.UUID) error {
+func (db WalletStore) ForgetPaymentMethod(ctx context.Context, userID uuid.UUID) error {
 	_, err := db.exec(ctx, `DELETE FROM payment_methods WHERE user_id = ?`, userID)
 	return storeErr("forget payment method", err)
 }
 
 // HidesPurchases reports whether the account opted out of "just bought" notices.
-func (db *DB) HidesPurchases(ctx context.Context, userID uuid.UUID) (bool, error) {
+func (db WalletStore) HidesPurchases(ctx context.Context, userID uuid.UUID) (bool, error) {
 	var hide bool
 	err := db.r.QueryRowContext(ctx, `SELECT hide_purchases FROM buyer_privacy WHERE user_id = ?`, userID).Scan(&hide)
 	if err == sql.ErrNoRows {
@@ -112,7 +108,7 @@ func (db *DB) HidesPurchases(ctx context.Context, userID uuid.UUID) (bool, error
 }
 
 // SetHidesPurchases records the account's choice.
-func (db *DB) SetHidesPurchases(ctx context.Context, userID uuid.UUID, hide bool) error {
+func (db WalletStore) SetHidesPurchases(ctx context.Context, userID uuid.UUID, hide bool) error {
 	_, err := db.exec(ctx, `INSERT INTO buyer_privacy (user_id, hide_purchases) VALUES (?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET hide_purchases = excluded.hide_purchases`, userID, hide)
 	return storeErr("set hides purchases", refErr(err, "user"))

@@ -1,0 +1,63 @@
+// Package sqlstore holds what Pavilion's two SQL drivers (internal/driver/sqlite
+// and internal/driver/postgres) share: the column lists of the schema, the row
+// scanners that turn them into domain values, what a broken constraint means to
+// a user, paging and the migration status read from goose.
+//
+// It knows no connection, transaction or placeholder style: each driver keeps
+// its own SQL text, locking and transactions, and tells the scanners through a
+// Scanner how its dialect stores the values the two store differently (times,
+// JSON documents, lists). It must never import a driver.
+package sqlstore
+
+// Row is what a scanner reads from: *sql.Row, *sql.Rows, pgx.Row or pgx.Rows.
+type Row interface {
+	Scan(dest ...any) error
+}
+
+// Rows is a result set being read: *sql.Rows or pgx.Rows.
+type Rows interface {
+	Row
+	Next() bool
+	Err() error
+}
+
+// All scans every row of rows with scan. The result is never nil. The
+// caller closes rows.
+func All[T any](rows Rows, scan func(Row) (*T, error)) ([]T, error) {
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *v)
+	}
+	return out, rows.Err()
+}
+
+// Default and largest page sizes of listings, and the largest page of
+// orders.
+const (
+	DefaultLimit  = 50
+	MaxLimit      = 200
+	MaxOrderLimit = 1000
+)
+
+// Page normalises an offset and a limit: a limit of 0 or less means the
+// default, and no page is larger than MaxLimit.
+func Page(offset, limit int) (int, int) { return PageOf(offset, limit, MaxLimit) }
+
+// OrderPage is Page for order listings, whose pages go up to MaxOrderLimit.
+func OrderPage(offset, limit int) (int, int) { return PageOf(offset, limit, MaxOrderLimit) }
+
+// PageOf normalises an offset and a limit: a limit of 0 or less means
+// DefaultLimit, and no page is larger than max.
+func PageOf(offset, limit, max int) (int, int) {
+	if offset < 0 {
+		offset = 0
+	}
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	return offset, min(limit, max)
+}
