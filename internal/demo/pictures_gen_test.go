@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -27,13 +28,7 @@ func TestPictures(t *testing.T) {
 		// checked on amd64, where CI runs.
 		t.Skipf("the demo pictures are checked on amd64, not %s", runtime.GOARCH)
 	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for n := range drawings() {
-			if !yield(n) {
-				return
-			}
-		}
-	})
+	names := slices.Sorted(maps.Keys(drawings()))
 	if *update {
 		if err := os.RemoveAll("pictures"); err != nil {
 			t.Fatal(err)
