@@ -112,8 +112,8 @@ func startCmd(t *testing.T, cmd *exec.Cmd) string {
 	select {
 	case base := <-found:
 		return base
-	// Generous: a first demo seed draws and scales its pictures, which takes
-	// tens of seconds under the race detector on a busy machine.
+	// Generous: a start migrates and seeds under the race detector, on a
+	// machine CI loads with every other package's tests.
 	case <-time.After(90 * time.Second):
 		t.Fatalf("server did not start; stderr:\n%s", errOut)
 	}

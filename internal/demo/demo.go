@@ -8,8 +8,6 @@ package demo
 import (
 	"context"
 	"errors"
-	"image"
-	"image/color"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,8 +49,8 @@ type Deps struct {
 	Brands   brand.Store
 	Shows    show.Store
 	Catalog  checkout.Store
-	// Images, when set, stores the demo's pictures (drawn at seed time);
-	// nil: the demo uses the SVGs under /static/demo.
+	// Images, when set, stores the demo's pictures (see pictures.go); nil:
+	// the demo uses the SVGs under /static/demo.
 	Images *images.Service
 	Now    func() time.Time // zero: time.Now
 }
@@ -111,16 +109,8 @@ func Seed(ctx context.Context, d Deps) error {
 		}
 	}
 
-	// The pictures are drawn only for what is being created: a restart of
-	// `serve --demo` finds everything in place and draws nothing (drawing
-	// and scaling them is most of a first seed's time).
-	drawings := map[string]func() *image.NRGBA{
-		"logo": logo, "cover": cover, "bag-noir": func() *image.NRGBA { return bag(noir) },
-		"bag-ivoire":  func() *image.NRGBA { return bag(color.NRGBA{236, 228, 212, 255}) },
-		"carre-rouge": func() *image.NRGBA { return carre(color.NRGBA{164, 30, 42, 255}) },
-		"carre-bleu":  func() *image.NRGBA { return carre(color.NRGBA{30, 58, 120, 255}) },
-		"sneaker":     sneaker,
-	}
+	// The pictures are stored only for what is being created: a restart of
+	// `serve --demo` finds everything in place and stores nothing.
 	// pics gives the stored pictures' URLs, or fallback without Images.
 	pics := func(fallback string, names ...string) ([]string, error) {
 		if d.Images == nil {
@@ -128,7 +118,7 @@ func Seed(ctx context.Context, d Deps) error {
 		}
 		out := make([]string, 0, len(names))
 		for _, n := range names {
-			url, err := upload(ctx, d.Images, b.ID, adminID, drawings[n]())
+			url, err := upload(ctx, d.Images, b.ID, adminID, n, now)
 			if err != nil {
 				return nil, err
 			}
@@ -138,7 +128,7 @@ func Seed(ctx context.Context, d Deps) error {
 	}
 	if d.Images != nil {
 		if host, err := d.Accounts.Store.UserByID(ctx, hostID); err == nil && host.AvatarURL == "" {
-			url, err := upload(ctx, d.Images, uuid.Nil, hostID, portrait())
+			url, err := upload(ctx, d.Images, uuid.Nil, hostID, "portrait", now)
 			if err != nil {
 				return err
 			}

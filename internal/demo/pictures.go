@@ -3,19 +3,45 @@ package demo
 import (
 	"bytes"
 	"context"
+	"embed"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"math"
+	"path"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/images"
 )
 
-// The demo's pictures are drawn here, at seed time, from shapes (no files,
-// no downloads), and go through the same upload pipeline as a brand's own.
+// The demo's pictures are drawn here from shapes (no downloads) and go
+// through the same upload pipeline as a brand's own, ahead of time: `go
+// generate` stores the pipeline's output under pictures/, and the seed puts
+// those variants in the store as an upload of the drawing would. Drawing and
+// scaling them was most of a first seed's time (many times over under the
+// race detector, for every test that starts a demo server); TestPictures
+// checks that the committed files are what the pipeline makes of the
+// drawings today.
+
+//go:generate go test -run ^TestPictures$ . -update
+
+//go:embed pictures
+var pictureFiles embed.FS
+
+// drawings are the demo's pictures by name.
+func drawings() map[string]func() *image.NRGBA {
+	return map[string]func() *image.NRGBA{
+		"logo": logo, "cover": cover, "portrait": portrait, "sneaker": sneaker,
+		"bag-noir":    func() *image.NRGBA { return bag(noir) },
+		"bag-ivoire":  func() *image.NRGBA { return bag(color.NRGBA{236, 228, 212, 255}) },
+		"carre-rouge": func() *image.NRGBA { return carre(color.NRGBA{164, 30, 42, 255}) },
+		"carre-bleu":  func() *image.NRGBA { return carre(color.NRGBA{30, 58, 120, 255}) },
+	}
+}
 
 // canvas is a picture drawn with anti-aliased shapes given by signed
 // distance functions (negative inside, in pixels).
@@ -215,15 +241,78 @@ func portrait() *image.NRGBA {
 	return c.img
 }
 
-// upload encodes img as PNG and stores it through the image pipeline.
-func upload(ctx context.Context, svc *images.Service, brandID, userID uuid.UUID, img image.Image) (string, error) {
-	var buf bytes.Buffer
-	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, img); err != nil {
-		return "", fmt.Errorf("demo picture: %w", err)
+// processed is a drawing as the upload pipeline makes it: the image (its ID
+// from the uploaded bytes) and its variants.
+type processed struct {
+	ID       string    `json:"id"`
+	Width    int       `json:"width"`
+	Height   int       `json:"height"`
+	Variants []variant `json:"variants"` // ascending
+}
+
+// variant is an images.Variant with its bytes in a file of their own.
+type variant struct {
+	Width       int    `json:"width"`
+	Height      int    `json:"height"`
+	ContentType string `json:"content_type"`
+	File        string `json:"file"`
+}
+
+// process draws the picture name and runs it through the upload pipeline,
+// as an upload of the drawing as a PNG would.
+func process(name string) (*images.Image, []images.Variant, error) {
+	draw, ok := drawings()[name]
+	if !ok {
+		return nil, nil, fmt.Errorf("demo picture %q: no such drawing", name)
 	}
-	im, err := svc.Upload(ctx, brandID, userID, "image/png", buf.Bytes())
+	var buf bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, draw()); err != nil {
+		return nil, nil, fmt.Errorf("demo picture %q: %w", name, err)
+	}
+	im, vs, err := images.Process("image/png", buf.Bytes(), images.Limits{})
 	if err != nil {
-		return "", fmt.Errorf("demo picture: %w", err)
+		return nil, nil, fmt.Errorf("demo picture %q: %w", name, err)
+	}
+	return im, vs, nil
+}
+
+// stored reads the picture name as go generate stored it.
+func stored(name string) (*images.Image, []images.Variant, error) {
+	b, err := pictureFiles.ReadFile(path.Join("pictures", name+".json"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("demo picture %q: %w", name, err)
+	}
+	var p processed
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, nil, fmt.Errorf("demo picture %q: %w", name, err)
+	}
+	im := &images.Image{ID: p.ID, Width: p.Width, Height: p.Height}
+	vs := make([]images.Variant, len(p.Variants))
+	for i, v := range p.Variants {
+		data, err := pictureFiles.ReadFile(path.Join("pictures", v.File))
+		if err != nil {
+			return nil, nil, fmt.Errorf("demo picture %q: %w", name, err)
+		}
+		vs[i] = images.Variant{ImageID: p.ID, Width: v.Width, Height: v.Height, ContentType: v.ContentType, Data: data}
+		im.Widths = append(im.Widths, v.Width)
+	}
+	return im, vs, nil
+}
+
+// upload stores the picture name for brandID, uploaded by userID at now,
+// as images.Service.Upload stores an upload: the existing image when it is
+// stored already.
+func upload(ctx context.Context, svc *images.Service, brandID, userID uuid.UUID, name string, now time.Time) (string, error) {
+	im, vs, err := stored(name)
+	if err != nil {
+		return "", err
+	}
+	im.BrandID, im.UserID, im.CreatedAt = brandID, userID, now
+	if err := svc.Store.PutImage(ctx, im, vs); err != nil {
+		return "", fmt.Errorf("demo picture %q: store image: %w", name, err)
+	}
+	if im, err = svc.Store.ImageByID(ctx, im.ID); err != nil {
+		return "", fmt.Errorf("demo picture %q: %w", name, err)
 	}
 	return im.URL(), nil
 }

@@ -96,12 +96,13 @@ var binary struct {
 	err  error
 }
 
-// TestMain removes the built binary at the end.
+// TestMain removes the built binary and stops the shared browser at the end.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if binary.path != "" {
 		os.RemoveAll(filepath.Dir(binary.path))
 	}
+	shared.close()
 	os.Exit(code)
 }
 
@@ -255,12 +256,82 @@ type browser struct {
 	ctx context.Context
 }
 
+// startBrowser answers the package's shared browser, or with extra options
+// a browser of the test's own.
 func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	path := chromiumPath(t)
+	if len(extra) > 0 {
+		b, stop, err := launchBrowser(path, t.TempDir(), extra...)
+		if err != nil {
+			t.Fatalf("start chromium: %v", err)
+		}
+		t.Cleanup(stop)
+		return b
+	}
+	b, err := shared.get(path)
+	if err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return b
+}
+
+// shared is the browser the tests share. Each user is a browser context of
+// its own (cookies, storage and cache apart), closed with the test, so a
+// test needs no browser of its own; starting and stopping Chromium for every
+// test was seconds of each on a loaded machine.
+var shared sharedBrowser
+
+type sharedBrowser struct {
+	mu   sync.Mutex
+	b    *browser
+	stop func()
+	dir  string
+}
+
+// get answers the shared browser, starting one if there is none or the last
+// one has gone (crashed), so one test's crash does not fail the others.
+func (s *sharedBrowser) get(path string) (*browser, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.b != nil && s.b.ctx.Err() == nil {
+		return s.b, nil
+	}
+	s.closeLocked()
+	dir, err := os.MkdirTemp("", "pavilion-e2e-chromium-")
+	if err != nil {
+		return nil, err
+	}
+	b, stop, err := launchBrowser(path, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s.b, s.stop, s.dir = b, stop, dir
+	return b, nil
+}
+
+func (s *sharedBrowser) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closeLocked()
+}
+
+func (s *sharedBrowser) closeLocked() {
+	if s.stop != nil {
+		s.stop()
+	}
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
+	s.b, s.stop, s.dir = nil, nil, ""
+}
+
+// launchBrowser starts a headless Chromium with its profile in dataDir.
+func launchBrowser(path, dataDir string, extra ...chromedp.ExecAllocatorOption) (*browser, func(), error) {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(dataDir),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true),
@@ -278,13 +349,12 @@ func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser 
 	opts = append(opts, extra...)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)
+	stop := func() { cancel(); cancelAlloc() }
 	if err := chromedp.Do(ctx); err != nil {
-		cancel()
-		cancelAlloc()
-		t.Fatalf("start chromium: %v", err)
+		stop()
+		return nil, nil, err
 	}
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	return &browser{ctx: ctx}
+	return &browser{ctx: ctx}, stop, nil
 }
 
 // user is one person's tab in a browser context of its own.
