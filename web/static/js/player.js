@@ -18,6 +18,9 @@ import { loadWallet, fillCountries, addressLine } from "./wallet.js";
 import { loadReplay, loadChat, pinnedAt, linesUntil, stamp } from "./replay.js";
 import { followButton, refreshFollow, redrawFollows } from "./follow.js";
 
+// timings: when this script began (its modules loaded) and the first WHEP
+// session's steps (rtc.js watch), in ms since the page began to load.
+const timings = { script: performance.now() };
 const showID = location.pathname.split("/")[2];
 const S = {
   show: null, offers: new Map(), order: [], pinned: null, products: new Map(),
@@ -224,14 +227,10 @@ async function videoLoop() {
   while (!S.ended) {
     try {
       setVideo("connecting");
-      const asked = performance.now();
-      session = await watch(showID, (stream) => { if (video.srcObject !== stream) video.srcObject = stream; });
-      if (sessions === 0) {
-        // The first session's steps, for support and the speed test.
-        const pc = session.pc;
-        Object.assign(timings, { asked, answered: performance.now() });
-        pc.addEventListener("connectionstatechange", () => { if (pc.connectionState === "connected") timings.connected ??= performance.now(); });
-      }
+      // The first session's steps, for support and the speed test.
+      const steps = sessions === 0 ? timings : {};
+      steps.asked ??= performance.now();
+      session = await watch(showID, (stream) => { if (video.srcObject !== stream) video.srcObject = stream; }, steps);
       sessions++;
       await untilBroken(session.pc);
       retry.reset();
@@ -276,12 +275,11 @@ window.pavilionPlayer = {
   // firstFrame: when the first video frame was shown, in ms since the page
   // began to load (performance.now()); null until then.
   firstFrame: () => firstFrame,
-  // timings: when the first WHEP offer left, its answer came, the
-  // connection was up (ms since the page began to load).
+  // timings: when the script began, the first WHEP offer left, its answer
+  // came, ICE and then DTLS were up (ms since the page began to load).
   timings: () => timings,
 };
 let firstFrame = null;
-const timings = {};
 $("#video").requestVideoFrameCallback?.(() => { firstFrame ??= performance.now(); });
 
 function setEnded() {
