@@ -73,11 +73,12 @@ func TestFirstFrameTime(t *testing.T) {
 }
 
 // phaseNames are the steps from page open to the first frame, in order
-// (ms since navigation start): the HTML received, the player's script
-// running (its modules loaded), the WHEP offer sent, the server's time on
-// it (a duration, from resource timing), its answer received, ICE and then
-// DTLS connected, the first video frame shown.
-var phaseNames = []string{"html", "script", "offered", "server", "answered", "ice", "connected", "frame"}
+// (ms since navigation start): the HTML received, the last script
+// received, connect.js begun and its RTCPeerConnection created, the
+// player's script running, the WHEP offer sent, the server's time on it (a
+// duration, from resource timing), its answer received and applied, ICE
+// and then DTLS connected, the first video frame shown.
+var phaseNames = []string{"html", "js", "begun", "created", "script", "offered", "server", "answered", "applied", "ice", "connected", "frame"}
 
 // phasesJS reads the phases of the last page load from the player and the
 // browser's navigation and resource timing.
@@ -86,6 +87,8 @@ const phasesJS = `(() => {
 	p.html = performance.getEntriesByType("navigation")[0]?.responseEnd;
 	const whep = performance.getEntriesByType("resource").find((e) => e.name.includes("/whep/") && e.responseStart > 0);
 	if (whep) p.server = whep.responseStart - whep.requestStart;
+	const js = performance.getEntriesByType("resource").filter((e) => e.initiatorType === "script" || e.name.endsWith(".js"));
+	if (js.length) p.js = Math.max(...js.map((e) => e.responseEnd));
 	for (const k of Object.keys(p)) if (typeof p[k] !== "number") delete p[k];
 	return p;
 })()`

@@ -74,7 +74,7 @@ export class HTTPError extends Error {
 
 // negotiate posts the offer and applies the answer. With trickle the offer
 // leaves early and later candidates follow by PATCH. steps gets the time
-// (performance.now()) the offer left and the answer came.
+// (performance.now()) the offer left, the answer came and was applied.
 async function negotiate(pc, url, headers, trickle = false, steps = {}) {
   await pc.setLocalDescription(await pc.createOffer());
   await (trickle ? firstCandidate(pc, 100) : gathered(pc));
@@ -93,6 +93,7 @@ async function negotiate(pc, url, headers, trickle = false, steps = {}) {
       throw new HTTPError(res.status, text.trim(), Number(res.headers.get("Retry-After")) || 0);
     }
     await pc.setRemoteDescription({ type: "answer", sdp: text });
+    steps.applied = performance.now();
     const loc = new URL(res.headers.get("Location"), location.href).pathname;
     more?.start(loc);
     return loc;
@@ -106,7 +107,7 @@ async function negotiate(pc, url, headers, trickle = false, steps = {}) {
 // session ({pc, location}); throws HTTPError (404: not live, 503: starting).
 // steps, if given, gets when each step of the set-up happened, in ms since
 // the page began to load: created (the connection), offered, answered,
-// ice (connectivity checks passed) and connected (DTLS done).
+// applied, ice (connectivity checks passed) and connected (DTLS done).
 export async function watch(showID, onStream, steps = {}) {
   const pc = new RTCPeerConnection();
   steps.created = performance.now();
