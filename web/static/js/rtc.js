@@ -109,7 +109,10 @@ async function negotiate(pc, url, headers, trickle = false, steps = {}) {
 // the page began to load: created (the connection), offered, answered,
 // applied, ice (connectivity checks passed) and connected (DTLS done).
 export async function watch(showID, onStream, steps = {}) {
-  const pc = new RTCPeerConnection();
+  // One transport for both tracks (the server bundles them anyway): half
+  // the candidates to gather and check. Gathering starts now, with the
+  // connection, so the offer has its host candidates when it is made.
+  const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceCandidatePoolSize: 1 });
   steps.created = performance.now();
   pc.addEventListener("iceconnectionstatechange", () => {
     if (pc.iceConnectionState === "connected" || pc.iceConnectionState === "completed") steps.ice ??= performance.now();
