@@ -276,7 +276,6 @@ function setVideo(v) {
 window.pavilionPlayer = {
   framesDecoded: () => (session ? framesDecoded(session.pc) : Promise.resolve(0)),
   sessions: () => sessions,
-  pc: () => session?.pc,
   // firstFrame: when the first video frame was shown, in ms since the page
   // began to load (performance.now()); null until then.
   firstFrame: () => firstSteps.frame ?? null,
