@@ -141,3 +141,51 @@ func TestNoInlineCodeOrWords(t *testing.T) {
 		}
 	}
 }
+
+// TestModulePreloads: a page that lists modulepreloads lists every module
+// its scripts import, however deep, and no other: a module left off is
+// fetched only once its importer is parsed, one round trip per level, and
+// the page waits for the slowest chain.
+func TestModulePreloads(t *testing.T) {
+	preload := regexp.MustCompile(`<link rel="modulepreload" href="/static/js/([\w.-]+)">`)
+	script := regexp.MustCompile(`<script type="module"[^>]* src="/static/js/([\w.-]+)">`)
+	imports := regexp.MustCompile(`(?m)^import\s[^;]*?from\s+"\./([\w.-]+)";`)
+	js := map[string]string{}
+	for p, src := range sources(t, ".js") {
+		js[filepath.Base(p)] = src
+	}
+	for name, src := range sources(t, ".html") {
+		listed := map[string]bool{}
+		for _, m := range preload.FindAllStringSubmatch(src, -1) {
+			listed[m[1]] = true
+		}
+		if len(listed) == 0 {
+			continue
+		}
+		need := map[string]bool{}
+		var walk func(f string)
+		walk = func(f string) {
+			for _, m := range imports.FindAllStringSubmatch(js[f], -1) {
+				if !need[m[1]] {
+					need[m[1]] = true
+					walk(m[1])
+				}
+			}
+		}
+		scripts := map[string]bool{}
+		for _, m := range script.FindAllStringSubmatch(src, -1) {
+			scripts[m[1]] = true
+			walk(m[1])
+		}
+		for f := range need {
+			if !listed[f] && !scripts[f] {
+				t.Errorf("%s: module %s is imported but not modulepreloaded", name, f)
+			}
+		}
+		for f := range listed {
+			if !need[f] && !scripts[f] {
+				t.Errorf("%s: modulepreloads %s, which none of its scripts imports", name, f)
+			}
+		}
+	}
+}

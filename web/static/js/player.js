@@ -9,6 +9,7 @@ import { get, post, del, ApiError, productIndex, skuLabel } from "./api.js";
 import { start, onUser, requireLogin, currentUser, toast } from "./shell.js";
 import { Room, REACTIONS } from "./room.js";
 import { watch, hangUp, framesDecoded } from "./rtc.js";
+import { first, steps as firstSteps, attach, setUp } from "./connect.js";
 import { card, dropState, mergeOffer, stockText } from "./offers.js";
 import { picture, setPicture, variantImage } from "./media.js";
 import { icsFor, download } from "./ics.js";
@@ -18,6 +19,8 @@ import { loadWallet, fillCountries, addressLine } from "./wallet.js";
 import { loadReplay, loadChat, pinnedAt, linesUntil, stamp } from "./replay.js";
 import { followButton, refreshFollow, redrawFollows } from "./follow.js";
 
+// When this script began, its modules loaded (ms since the page began to load).
+const scriptAt = performance.now();
 const showID = location.pathname.split("/")[2];
 const S = {
   show: null, offers: new Map(), order: [], pinned: null, products: new Map(),
@@ -54,10 +57,13 @@ const coupons = new Coupons(showID);
 main().catch((e) => fatal(e));
 
 async function main() {
-  // The video connects while the page loads: the WHEP offer does not wait
-  // for the strings, the account or the show (a show not live answers 404
-  // and the loop waits; an ended one stops it once the show is read).
+  // The video connects while the page loads: the first WHEP session began
+  // in connect.js, before these scripts were in, and waited for neither the
+  // strings, the account nor the show (a show not live answers 404 and the
+  // loop waits; an ended one stops it once the show is read). The rest of
+  // the page follows its answer, or half a second, whichever comes first.
   videoLoop();
+  await setUp(500);
   await start();
   try {
     S.show = (await get(`/api/shows/${showID}`)).show;
@@ -221,17 +227,14 @@ function showChatError(text) {
 async function videoLoop() {
   const video = $("#video");
   const retry = backoff(8000);
+  let begun = first; // connect.js began the first session
   while (!S.ended) {
     try {
       setVideo("connecting");
-      const asked = performance.now();
-      session = await watch(showID, (stream) => { if (video.srcObject !== stream) video.srcObject = stream; });
-      if (sessions === 0) {
-        // The first session's steps, for support and the speed test.
-        const pc = session.pc;
-        Object.assign(timings, { asked, answered: performance.now() });
-        pc.addEventListener("connectionstatechange", () => { if (pc.connectionState === "connected") timings.connected ??= performance.now(); });
-      }
+      // Until one succeeds, a session's steps are the first session's.
+      const next = begun ?? watch(showID, attach, sessions === 0 ? firstSteps : {});
+      begun = null;
+      session = await next;
       sessions++;
       await untilBroken(session.pc);
       retry.reset();
@@ -275,14 +278,12 @@ window.pavilionPlayer = {
   sessions: () => sessions,
   // firstFrame: when the first video frame was shown, in ms since the page
   // began to load (performance.now()); null until then.
-  firstFrame: () => firstFrame,
-  // timings: when the first WHEP offer left, its answer came, the
-  // connection was up (ms since the page began to load).
-  timings: () => timings,
+  firstFrame: () => firstSteps.frame ?? null,
+  // timings: when this script began, and the first session's steps
+  // (connect.js): the offer left, its answer came, ICE and then DTLS were
+  // up (ms since the page began to load).
+  timings: () => ({ script: scriptAt, ...firstSteps }),
 };
-let firstFrame = null;
-const timings = {};
-$("#video").requestVideoFrameCallback?.(() => { firstFrame ??= performance.now(); });
 
 function setEnded() {
   if (!S.ended) loadEnded();

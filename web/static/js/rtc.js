@@ -73,23 +73,27 @@ export class HTTPError extends Error {
 }
 
 // negotiate posts the offer and applies the answer. With trickle the offer
-// leaves early and later candidates follow by PATCH.
-async function negotiate(pc, url, headers, trickle = false) {
+// leaves early and later candidates follow by PATCH. steps gets the time
+// (performance.now()) the offer left, the answer came and was applied.
+async function negotiate(pc, url, headers, trickle = false, steps = {}) {
   await pc.setLocalDescription(await pc.createOffer());
   await (trickle ? firstCandidate(pc, 100) : gathered(pc));
   const offer = pc.localDescription.sdp;
   const more = trickle ? trickler(pc, offer) : null;
   try {
+    steps.offered = performance.now();
     const res = await fetch(url, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/sdp", ...headers },
       body: offer,
     });
     const text = await res.text();
+    steps.answered = performance.now();
     if (res.status !== 201) {
       throw new HTTPError(res.status, text.trim(), Number(res.headers.get("Retry-After")) || 0);
     }
     await pc.setRemoteDescription({ type: "answer", sdp: text });
+    steps.applied = performance.now();
     const loc = new URL(res.headers.get("Location"), location.href).pathname;
     more?.start(loc);
     return loc;
@@ -101,8 +105,19 @@ async function negotiate(pc, url, headers, trickle = false) {
 
 // watch starts a WHEP session: the stream goes to onStream. It returns the
 // session ({pc, location}); throws HTTPError (404: not live, 503: starting).
-export async function watch(showID, onStream) {
-  const pc = new RTCPeerConnection();
+// steps, if given, gets when each step of the set-up happened, in ms since
+// the page began to load: created (the connection), offered, answered,
+// applied, ice (connectivity checks passed) and connected (DTLS done).
+export async function watch(showID, onStream, steps = {}) {
+  // One transport for both tracks (the server bundles them anyway): half
+  // the candidates to gather and check. Gathering starts now, with the
+  // connection, so the offer has its host candidates when it is made.
+  const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceCandidatePoolSize: 1 });
+  steps.created = performance.now();
+  pc.addEventListener("iceconnectionstatechange", () => {
+    if (pc.iceConnectionState === "connected" || pc.iceConnectionState === "completed") steps.ice ??= performance.now();
+  });
+  pc.addEventListener("connectionstatechange", () => { if (pc.connectionState === "connected") steps.connected ??= performance.now(); });
   pc.addTransceiver("video", { direction: "recvonly" });
   pc.addTransceiver("audio", { direction: "recvonly" });
   const stream = new MediaStream();
@@ -111,7 +126,7 @@ export async function watch(showID, onStream) {
     onStream(stream);
   };
   try {
-    const loc = await negotiate(pc, `/whep/${showID}`, {}, true);
+    const loc = await negotiate(pc, `/whep/${showID}`, {}, true, steps);
     return { pc, location: loc };
   } catch (e) {
     pc.close();

@@ -1,0 +1,42 @@
+// The player's first WHEP session begins here. player.html loads this
+// module on its own (async, and it imports nothing but rtc.js), so the
+// offer leaves as soon as these two small files are in, while the rest of
+// the player's scripts, its strings and the show are still on their way:
+// the connection set-up, most of the time to the first frame, overlaps the
+// page's loading instead of following it. player.js takes the session over.
+import { watch } from "./rtc.js";
+
+// steps: when this module began, the first session's set-up (rtc.js
+// watch) and frame, when the first video frame was shown; in ms since the
+// page began to load.
+export const steps = { begun: performance.now() };
+
+// attach gives the video element a session's stream, once the document
+// has the element (the answer can come before the page is parsed).
+export function attach(stream) {
+  const put = () => {
+    const video = document.getElementById("video");
+    if (!video || video.srcObject === stream) return;
+    video.srcObject = stream;
+    if (steps.frame === undefined) {
+      video.requestVideoFrameCallback?.(() => { steps.frame ??= performance.now(); });
+    }
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", put, { once: true });
+  else put();
+}
+
+// first is the first session ({pc, location}) or its failure (rtc.js watch).
+export const first = watch(location.pathname.split("/")[2], attach, steps);
+first.catch(() => {}); // player.js handles it; not an unhandled rejection meanwhile
+
+// setUp resolves once the first session has its answer (or failed), or
+// after ms at most. The page holds its own work (strings, account, show,
+// drawing) until then: the steps of the set-up that run on the page's
+// thread (the offer, the answer) would otherwise wait behind it.
+export function setUp(ms) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    first.finally(() => { clearTimeout(timer); resolve(); }).catch(() => {});
+  });
+}
