@@ -71,6 +71,9 @@ type Server struct {
 	Follows brand.Follows
 	// Replays serves recorded shows and their settings; nil answers 501.
 	Replays *replay.Service
+	// ReplayViews counts replay plays for the show's analytics (the
+	// analytics.Recorder); nil counts none.
+	ReplayViews ReplayViews
 
 	Checks []Check
 	// Schema reports the database schema for /readyz: a schema behind the
