@@ -299,13 +299,13 @@ type Insights struct {
 	Bucket  string     `json:"bucket"` // "day" or "week"
 	// Replay: the people who played a replay of the shows (they count in
 	// the funnel's reached step too) and the replays' sales (part of bought).
-	Replay        ReplayInsights   `json:"replay"`
-	Funnel        []Step           `json:"funnel"`
-	Shows         []ShowInsights   `json:"shows"`
-	Causes        []string         `json:"causes"`
-	LostTotals    map[string]int64 `json:"lost_totals"`
-	Lost          []LostOffer      `json:"lost"`
-	Audiences     Audiences        `json:"audiences"`
+	Replay     ReplayInsights   `json:"replay"`
+	Funnel     []Step           `json:"funnel"`
+	Shows      []ShowInsights   `json:"shows"`
+	Causes     []string         `json:"causes"`
+	LostTotals map[string]int64 `json:"lost_totals"`
+	Lost       []LostOffer      `json:"lost"`
+	Audiences  Audiences        `json:"audiences"`
 }
 
 // ShowInsights is one show's row.
