@@ -257,6 +257,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("PATCH /api/coupons/{id}", s.api(s.patchCoupon))
 	mux.HandleFunc("POST /api/coupons/quote", s.api(s.quoteCoupon))
 	mux.HandleFunc("GET /api/shows/{id}/coupons", s.api(s.showCoupons))
+	mux.HandleFunc("GET /api/shows/{id}/prize-coupons", s.api(s.prizeCoupons))
 	s.walletRoutes(mux)
 
 	if s.Live != nil {

@@ -1,0 +1,63 @@
+package checkout
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/show"
+)
+
+// PrizeCoupon is a brand coupon as the studio's giveaway form offers it:
+// enough to recognise it, nothing of what it has spent.
+type PrizeCoupon struct {
+	ID             uuid.UUID  `json:"id"`
+	Code           string     `json:"code"`
+	ShowID         *uuid.UUID `json:"show_id"`
+	Kind           CouponKind `json:"kind"`
+	PercentOff     int        `json:"percent_off,omitempty"`
+	AmountOffMinor int64      `json:"amount_off_minor,omitempty"`
+	Currency       string     `json:"currency"`
+	MinBasketMinor int64      `json:"min_basket_minor"`
+	EndsAt         *time.Time `json:"ends_at"`
+}
+
+// PrizeCoupons lists the brand's coupons that can be the prize of a
+// giveaway in the show — the ones Draws.Open takes as coupon_id: not
+// withdrawn, not a copy issued to one account, for the whole brand or this
+// show, and not expired — for whoever may run the show (its hosts, its
+// brand's admins, platform admins): a host who does not administer the
+// brand may list them here, and nowhere else.
+func (s *Service) PrizeCoupons(ctx context.Context, u *account.User, showID uuid.UUID) ([]PrizeCoupon, error) {
+	cs, err := s.coupons()
+	if err != nil {
+		return nil, err
+	}
+	if u == nil {
+		return nil, apperr.Errorf(apperr.Unauthorized, "sign in first")
+	}
+	sh, err := s.Shows.ShowByID(ctx, showID)
+	if err != nil {
+		return nil, err
+	}
+	if err := show.CheckHost(u, sh); err != nil {
+		return nil, err
+	}
+	list, err := cs.BrandCoupons(ctx, sh.BrandID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	out := []PrizeCoupon{}
+	for _, c := range list {
+		if c.Disabled || c.IssuedTo != nil || (c.ShowID != nil && *c.ShowID != sh.ID) || (c.EndsAt != nil && !now.Before(*c.EndsAt)) {
+			continue
+		}
+		out = append(out, PrizeCoupon{ID: c.ID, Code: c.Code, ShowID: c.ShowID, Kind: c.Kind, PercentOff: c.PercentOff,
+			AmountOffMinor: c.AmountOffMinor, Currency: c.Currency, MinBasketMinor: c.MinBasketMinor, EndsAt: c.EndsAt})
+	}
+	return out, nil
+}
