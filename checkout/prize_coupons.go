@@ -2,7 +2,6 @@ package checkout
 
 import (
 	"context"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -12,17 +11,11 @@ import (
 )
 
 // PrizeCoupon is a brand coupon as the studio's giveaway form offers it:
-// enough to recognise it, nothing of what it has spent.
+// what viewers see of it, and its ID (a giveaway's coupon_id); nothing of
+// what it has spent.
 type PrizeCoupon struct {
-	ID             uuid.UUID  `json:"id"`
-	Code           string     `json:"code"`
-	ShowID         *uuid.UUID `json:"show_id"`
-	Kind           CouponKind `json:"kind"`
-	PercentOff     int        `json:"percent_off,omitempty"`
-	AmountOffMinor int64      `json:"amount_off_minor,omitempty"`
-	Currency       string     `json:"currency"`
-	MinBasketMinor int64      `json:"min_basket_minor"`
-	EndsAt         *time.Time `json:"ends_at"`
+	ID uuid.UUID `json:"id"`
+	PublicCoupon
 }
 
 // PrizeCoupons lists the brand's coupons that can be the prize of a
@@ -56,8 +49,7 @@ func (s *Service) PrizeCoupons(ctx context.Context, u *account.User, showID uuid
 		if c.Disabled || c.IssuedTo != nil || (c.ShowID != nil && *c.ShowID != sh.ID) || (c.EndsAt != nil && !now.Before(*c.EndsAt)) {
 			continue
 		}
-		out = append(out, PrizeCoupon{ID: c.ID, Code: c.Code, ShowID: c.ShowID, Kind: c.Kind, PercentOff: c.PercentOff,
-			AmountOffMinor: c.AmountOffMinor, Currency: c.Currency, MinBasketMinor: c.MinBasketMinor, EndsAt: c.EndsAt})
+		out = append(out, PrizeCoupon{ID: c.ID, PublicCoupon: c.public()})
 	}
 	return out, nil
 }
