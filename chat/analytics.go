@@ -36,12 +36,12 @@ type Recorder interface {
 // a person, and carries nothing else.
 const VisitorCookie = "pavilion_visitor"
 
-// viewerKey is who a connection counts as in analytics. An anonymous
-// request without a usable visitor cookie gets a fresh key, and the cookie
-// to keep it in is returned for the upgrade response (browsers store
+// ViewerKey is who a connection (or a replay's play) counts as in
+// analytics. An anonymous request without a usable visitor cookie gets a
+// fresh key, and the cookie to keep it in is returned for the response (browsers store
 // cookies set on a websocket handshake; clients without a cookie jar count
 // once per connection).
-func viewerKey(r *http.Request, u *account.User, secure bool) (string, *http.Cookie) {
+func ViewerKey(r *http.Request, u *account.User, secure bool) (string, *http.Cookie) {
 	if u != nil {
 		return "u:" + u.ID.String(), nil
 	}
@@ -55,7 +55,7 @@ func viewerKey(r *http.Request, u *account.User, secure bool) (string, *http.Coo
 		HttpOnly: true, Secure: secure || r.TLS != nil, SameSite: http.SameSiteLaxMode}
 }
 
-// validVisitor accepts the keys viewerKey hands out, and any similar
+// validVisitor accepts the keys ViewerKey hands out, and any similar
 // client-made one: 16 to 64 URL-safe characters.
 func validVisitor(v string) bool {
 	if len(v) < 16 || len(v) > 64 {

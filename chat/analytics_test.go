@@ -164,3 +164,38 @@ func TestTapOnSoldOutCountsLostIntent(t *testing.T) {
 		t.Fatalf("lost intents = %+v, want the two taps after the sell-out", lost)
 	}
 }
+
+// A viewer at their own per-customer limit finds the buy button disabled
+// and taps the card: checkout's gate says they are at the limit, and the tap
+// is a lost intent "limit reached". Another viewer's tap on the same card,
+// still free to buy, is not.
+func TestTapAtOwnLimitCountsLostIntent(t *testing.T) {
+	ctx := context.Background()
+	rec := &analytics.Recorder{Node: "a"}
+	w := newWorld(t, memory.NewBus(), withAnalytics(rec))
+	rec.Store = w.db
+	w.shop.Intents = rec
+	buyer, _ := w.join("viewer") // the bag: one per customer
+	other, _ := w.join("member")
+	other.send(map[string]any{"type": "tap", "offer_id": w.offer})
+	buyer.send(map[string]any{"type": "reserve", "id": "bag-1", "offer_id": w.offer})
+	buyer.next("reservation")
+	buyer.send(map[string]any{"type": "tap", "offer_id": w.offer})
+	buyer.send(map[string]any{"type": "tap", "offer_id": w.offer})
+	other.send(map[string]any{"type": "tap", "offer_id": w.offer})
+	// A chat line after the taps: each room has handled them when it comes back.
+	buyer.send(map[string]any{"type": "chat", "text": "one is enough"})
+	buyer.next("chat")
+	other.send(map[string]any{"type": "chat", "text": "still thinking"})
+	other.until(func(f map[string]any) bool { return f["type"] == "chat" && f["text"] == "still thinking" }, "own chat line")
+	if err := rec.Flush(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	lost, err := w.db.LostIntents(ctx, []uuid.UUID{w.show})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lost) != 1 || lost[0].Cause != checkout.LostLimitReached || lost[0].N != 2 || lost[0].OfferID != w.offer {
+		t.Fatalf("lost intents = %+v, want the buyer's two taps at their limit", lost)
+	}
+}

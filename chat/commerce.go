@@ -31,9 +31,25 @@ func (r *Room) tap(ctx context.Context, c *conn, f *ClientFrame) error {
 		r.hub.Analytics.CardTap(r.showID, f.OfferID, c.who)
 		if cause := r.unsellable(f.OfferID, time.Now()); cause != "" {
 			r.hub.Analytics.LostIntent(r.showID, f.OfferID, cause)
+		} else if c.user != nil && r.hub.Checkout != nil && r.limited(f.OfferID) {
+			// Still on sale, but perhaps not to this viewer: the player
+			// disables the button at their own limit, which the room does not
+			// know and checkout's gate does.
+			if _, err := r.hub.Checkout.CountLimitTap(ctx, c.user, f.OfferID); err != nil {
+				r.hub.log().Debug("counting a tap at the customer's limit", "offer", f.OfferID, "err", err)
+			}
 		}
 	}
 	return nil
+}
+
+// limited reports whether the offer has a per-customer limit, as the room
+// knows it.
+func (r *Room) limited(id uuid.UUID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v := r.offers[id]
+	return v != nil && v.PerCustomerLimit > 0
 }
 
 // unsellable names why the offer cannot sell now, as the room knows it: it

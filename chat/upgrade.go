@@ -77,7 +77,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Who the socket is counts a person once in the viewer count and in
 	// analytics, however many tabs they have open.
 	var cookie *http.Cookie
-	if viewer, cookie = viewerKey(r, u, h.SecureCookies); cookie != nil {
+	if viewer, cookie = ViewerKey(r, u, h.SecureCookies); cookie != nil {
 		header = http.Header{"Set-Cookie": {cookie.String()}}
 	}
 	ws, err := h.upgrader.Upgrade(w, r, header)

@@ -320,11 +320,16 @@ func (s *Service) ShowCoupons(ctx context.Context, u *account.User, showID uuid.
 		if CouponRefusal(c, uid, 0, now) != nil || (c.BudgetMinor > 0 && c.SpentMinor >= c.BudgetMinor) {
 			continue
 		}
-		out = append(out, PublicCoupon{Code: c.Code, ShowID: c.ShowID, Kind: c.Kind, PercentOff: c.PercentOff,
-			AmountOffMinor: c.AmountOffMinor, Currency: c.Currency, MinBasketMinor: c.MinBasketMinor, EndsAt: c.EndsAt,
-			Personal: c.IssuedTo != nil})
+		out = append(out, c.public())
 	}
 	return out, nil
+}
+
+// public is the coupon as viewers may see it.
+func (c *Coupon) public() PublicCoupon {
+	return PublicCoupon{Code: c.Code, ShowID: c.ShowID, Kind: c.Kind, PercentOff: c.PercentOff,
+		AmountOffMinor: c.AmountOffMinor, Currency: c.Currency, MinBasketMinor: c.MinBasketMinor, EndsAt: c.EndsAt,
+		Personal: c.IssuedTo != nil}
 }
 
 // Quote is what a coupon does to an order of a reservation.

@@ -77,6 +77,8 @@ type Service struct {
 	// DrawStore, when set, keeps a first-come drop from opening on an
 	// offer whose units a draw is selling.
 	DrawStore DrawStore
+	// ReplayHolds, when set, hears of holds won from a replay (replay sales).
+	ReplayHolds ReplayHolds
 	// Coupons, when set, lets orders use brand coupons (nil: a coupon code is refused).
 	Coupons CouponStore
 	Follows Follows // who follows a brand, for giveaways open to followers; optional
@@ -331,6 +333,7 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 	}
 	s.Metrics.tap("reserved")
 	s.stockChanged(o)
+	s.replayHold(sh, r)
 	return r, false, nil
 }
 

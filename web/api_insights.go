@@ -132,13 +132,14 @@ func (s *Server) brandInsightsCSV(w http.ResponseWriter, r *http.Request) error 
 		for _, st := range in.Funnel {
 			_ = cw.Write([]string{st.Step, st.People.String(), conv(st.Conversion)})
 		}
-		_ = cw.Write([]string{"replay_viewers", n(in.ReplayViewers), ""})
+		_ = cw.Write([]string{"replay_viewers", in.Replay.Viewers.String(), ""})
 	case tableShows:
 		head := []string{"show_id", "title", "starts_at"}
 		head = append(head, analytics.FunnelSteps...)
 		for _, c := range in.Causes {
 			head = append(head, "lost_"+c)
 		}
+		head = append(head, "replay_viewers", "replay_views", "replay_orders", "replay_units")
 		_ = cw.Write(head)
 		for _, sh := range in.Shows {
 			row := []string{sh.ID.String(), sh.Title, sh.StartsAt.Format(time.RFC3339)}
@@ -148,6 +149,7 @@ func (s *Server) brandInsightsCSV(w http.ResponseWriter, r *http.Request) error 
 			for _, c := range in.Causes {
 				row = append(row, n(sh.Lost[c]))
 			}
+			row = append(row, sh.Replay.Viewers.String(), n(sh.Replay.Views), n(sh.Replay.Orders), n(sh.Replay.Units))
 			_ = cw.Write(csvSafe(row...))
 		}
 	case tableLost:

@@ -4,6 +4,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/internal/replay"
 )
 
@@ -17,12 +20,27 @@ func (s *Server) replayOf(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.Replays.Replay(r.Context(), UserFrom(r.Context()), id)
+	u := UserFrom(r.Context())
+	v, err := s.Replays.Replay(r.Context(), u, id)
 	if err != nil {
 		return err
 	}
+	// The replay page asks for this once per play: that is a replay view,
+	// counted apart from the live viewers (the media's range requests are not).
+	if s.ReplayViews != nil {
+		viewer, cookie := chat.ViewerKey(r, u, s.SecureCookies)
+		if cookie != nil {
+			http.SetCookie(w, cookie)
+		}
+		s.ReplayViews.ReplayView(id, viewer)
+	}
 	writeJSON(w, http.StatusOK, v)
 	return nil
+}
+
+// ReplayViews counts plays of replays (an *analytics.Recorder).
+type ReplayViews interface {
+	ReplayView(show uuid.UUID, viewer string)
 }
 
 // replayMedia serves the replay's file with range requests (seeking).

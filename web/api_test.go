@@ -20,6 +20,7 @@ import (
 	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
+	"github.com/pavilion-live/pavilion/internal/analytics"
 	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/demo"
 	"github.com/pavilion-live/pavilion/internal/driver/memory"
@@ -51,6 +52,8 @@ type env struct {
 	pay     *testpay.Provider
 	// recorder holds the recordings directory the replays are served from.
 	recorder *record.Recorder
+	// replays counts replay plays and holds won from replays (flush it to read them).
+	replays *analytics.Recorder
 }
 
 // cheap keeps tests fast; the real parameters are exercised in account's tests.
@@ -95,6 +98,8 @@ func newEnv(t *testing.T) *env {
 	e.recorder = &record.Recorder{Dir: t.TempDir()}
 	srv.Replays = &replay.Service{Store: db, Shows: db, Files: e.recorder, Logger: slog.New(slog.DiscardHandler)}
 	e.shop.Replays = srv.Replays
+	e.replays = &analytics.Recorder{Store: db, Node: "env"}
+	srv.ReplayViews, e.shop.ReplayHolds = e.replays, e.replays
 	live.Timeline = db
 	media.Host = srv.PublishAsHost
 	e.srv = httptest.NewServer(srv.Handler())

@@ -71,6 +71,9 @@ type Server struct {
 	Follows brand.Follows
 	// Replays serves recorded shows and their settings; nil answers 501.
 	Replays *replay.Service
+	// ReplayViews counts replay plays for the show's analytics (the
+	// analytics.Recorder); nil counts none.
+	ReplayViews ReplayViews
 
 	Checks []Check
 	// Schema reports the database schema for /readyz: a schema behind the
@@ -254,6 +257,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("PATCH /api/coupons/{id}", s.api(s.patchCoupon))
 	mux.HandleFunc("POST /api/coupons/quote", s.api(s.quoteCoupon))
 	mux.HandleFunc("GET /api/shows/{id}/coupons", s.api(s.showCoupons))
+	mux.HandleFunc("GET /api/shows/{id}/prize-coupons", s.api(s.prizeCoupons))
 	s.walletRoutes(mux)
 
 	if s.Live != nil {

@@ -147,6 +147,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Lost intents (sold out, expired holds, declined cards…) are counted
 	// where checkout decides them, through the same recorder.
 	shop.Intents = stats
+	// Holds won from a replay make its sales, counted apart from live ones.
+	shop.ReplayHolds = stats
 	media := &stream.Server{
 		UDPAddr:    net.JoinHostPort(cfg.MediaAddr, strconv.Itoa(cfg.MediaPort)),
 		PublicIPs:  cfg.PublicIPs(),
@@ -183,6 +185,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Wallet:         &wallet.Service{Store: db, Methods: pay, Provider: "test"},
 		Follows:        db,
 		Replays:        replays,
+		ReplayViews:    stats,
 		Chat:           &chat.History{Archive: db, Shows: db},
 		Checks:         []web.Check{{Name: "store", Ping: db.Ping}, {Name: "bus", Ping: hot.bus.Ping}},
 		Schema:         func(ctx context.Context) (web.Schema, error) { return schemaOf(ctx, db) },

@@ -78,6 +78,14 @@ type ShowDelta struct {
 	// People are engagement flags newly set on viewers, ascending by key;
 	// the store ORs them into what it has, so a flag sent twice is kept once.
 	People []PersonFlags
+	// ReplayViews counts plays of the show's replay; ReplayViewers are the
+	// viewer keys that played it since the last batch, ascending (the store
+	// keeps each once per show, apart from the live viewers).
+	ReplayViews   int64
+	ReplayViewers []string
+	// ReplayHolds are holds made from the replay (after the show ended),
+	// ascending: their counted orders are the show's replay sales.
+	ReplayHolds []uuid.UUID
 }
 
 // Lost is a count of lost intents of one cause on one offer.

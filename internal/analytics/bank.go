@@ -60,8 +60,8 @@ type FunnelScope struct {
 // FunnelCounts are the distinct people at each step of a scope. Each step
 // counts the people who got at least that far, so the steps never grow:
 //
-//   - Reached: watched a show of the scope (signed in or not), or did any
-//     of what follows.
+//   - Reached: watched a show of the scope live or its replay (signed in
+//     or not), or did any of what follows.
 //   - Engaged: chatted, reacted, watched ≥ WatchedAtLeast or tapped a card
 //     in a show, asked to be notified of one, or followed the brand in the
 //     follow window; or went further.
@@ -121,6 +121,9 @@ type Bank struct {
 	Audience        AudienceCounts
 	TappedNotBought int64
 	Trend           []TrendPoint
+	// Replay is what the shows' replays did: viewers and sales apart from
+	// live ones (the people are in the funnel too).
+	Replay ReplayFigures
 }
 
 // ShowBank is one show's funnel and lost intents by cause.
@@ -128,6 +131,7 @@ type ShowBank struct {
 	Show   ShowRef
 	Funnel FunnelCounts
 	Lost   map[string]int64
+	Replay ReplayFigures
 }
 
 // TrendPoint is the audiences at the end of the bucket starting At.
@@ -189,12 +193,21 @@ func ReadBank(ctx context.Context, st BankStore, q BankQuery) (*Bank, error) {
 		return nil, err
 	}
 	b.Lost = append(b.Lost, lost...)
+	rf, err := replayFigures(ctx, st, ids)
+	if err != nil {
+		return nil, err
+	}
+	b.Replay = *rf
 	for _, s := range shows {
 		sf, err := st.Funnel(ctx, FunnelScope{BrandID: q.BrandID, Shows: []uuid.UUID{s.ID}, FollowFrom: s.StartsAt, FollowTo: s.EndsAt, Until: q.To})
 		if err != nil {
 			return nil, err
 		}
-		sb := ShowBank{Show: s, Funnel: *sf, Lost: map[string]int64{}}
+		srf, err := replayFigures(ctx, st, []uuid.UUID{s.ID})
+		if err != nil {
+			return nil, err
+		}
+		sb := ShowBank{Show: s, Funnel: *sf, Lost: map[string]int64{}, Replay: *srf}
 		for _, l := range lost {
 			if l.ShowID == s.ID {
 				sb.Lost[l.Cause] += l.N
@@ -284,14 +297,15 @@ type Insights struct {
 	To      time.Time  `json:"to"`
 	Show    *uuid.UUID `json:"show,omitempty"`
 	Bucket  string     `json:"bucket"` // "day" or "week"
-	// ReplayViewers is 0 until replays exist: only live viewers are counted.
-	ReplayViewers int64            `json:"replay_viewers"`
-	Funnel        []Step           `json:"funnel"`
-	Shows         []ShowInsights   `json:"shows"`
-	Causes        []string         `json:"causes"`
-	LostTotals    map[string]int64 `json:"lost_totals"`
-	Lost          []LostOffer      `json:"lost"`
-	Audiences     Audiences        `json:"audiences"`
+	// Replay: the people who played a replay of the shows (they count in
+	// the funnel's reached step too) and the replays' sales (part of bought).
+	Replay     ReplayInsights   `json:"replay"`
+	Funnel     []Step           `json:"funnel"`
+	Shows      []ShowInsights   `json:"shows"`
+	Causes     []string         `json:"causes"`
+	LostTotals map[string]int64 `json:"lost_totals"`
+	Lost       []LostOffer      `json:"lost"`
+	Audiences  Audiences        `json:"audiences"`
 }
 
 // ShowInsights is one show's row.
@@ -299,6 +313,21 @@ type ShowInsights struct {
 	ShowRef
 	Funnel []Step           `json:"funnel"`
 	Lost   map[string]int64 `json:"lost"`
+	Replay ReplayInsights   `json:"replay"`
+}
+
+// ReplayInsights is what replays did, as brands see it: the people masked
+// like every group, the plays and orders (events) exact.
+type ReplayInsights struct {
+	Viewers People  `json:"viewers"`
+	Views   int64   `json:"views"`
+	Orders  int64   `json:"orders"`
+	Units   int64   `json:"units"`
+	GMV     []Money `json:"gmv"`
+}
+
+func replayInsights(f ReplayFigures) ReplayInsights {
+	return ReplayInsights{Viewers: MaskPeople(f.Viewers), Views: f.Views, Orders: f.Orders, Units: f.Units, GMV: nonNil(f.GMV)}
 }
 
 // LostOffer is one offer's lost intents by cause.
@@ -331,7 +360,7 @@ type AudiencePoint struct {
 
 // Public is the bank as its brand's admins may see it.
 func (b *Bank) Public() *Insights {
-	in := &Insights{BrandID: b.BrandID, From: b.From, To: b.To, Bucket: "day", Funnel: funnelSteps(b.Funnel),
+	in := &Insights{BrandID: b.BrandID, From: b.From, To: b.To, Bucket: "day", Funnel: funnelSteps(b.Funnel), Replay: replayInsights(b.Replay),
 		Shows: []ShowInsights{}, Causes: Causes, LostTotals: map[string]int64{}, Lost: []LostOffer{},
 		Audiences: Audiences{Followers: MaskPeople(b.Audience.Followers), Members: MaskPeople(b.Audience.Members),
 			RepeatBuyers: MaskPeople(b.Audience.RepeatBuyers), TappedNotBought: MaskPeople(b.TappedNotBought),
@@ -347,7 +376,7 @@ func (b *Bank) Public() *Insights {
 		in.LostTotals[c] = 0
 	}
 	for _, s := range b.Shows {
-		in.Shows = append(in.Shows, ShowInsights{ShowRef: s.Show, Funnel: funnelSteps(s.Funnel), Lost: s.Lost})
+		in.Shows = append(in.Shows, ShowInsights{ShowRef: s.Show, Funnel: funnelSteps(s.Funnel), Lost: s.Lost, Replay: replayInsights(s.Replay)})
 	}
 	byOffer := map[[2]uuid.UUID]*LostOffer{}
 	for _, l := range b.Lost {

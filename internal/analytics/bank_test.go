@@ -35,7 +35,8 @@ func TestPrivacyFloor(t *testing.T) {
 	b := &analytics.Bank{BrandID: uuid.New(), From: time.Unix(0, 0), To: time.Unix(86400, 0), Bucket: 24 * time.Hour,
 		Funnel:   analytics.FunnelCounts{Reached: 400, Engaged: 100, Tapped: 40, Held: 9, Bought: 0, BoughtAgain: 0},
 		Audience: analytics.AudienceCounts{Followers: 25, Members: 3, RepeatBuyers: 10},
-		Trend:    []analytics.TrendPoint{{At: time.Unix(0, 0), AudienceCounts: analytics.AudienceCounts{Followers: 7}, TappedNotBought: 31}}}
+		Trend:    []analytics.TrendPoint{{At: time.Unix(0, 0), AudienceCounts: analytics.AudienceCounts{Followers: 7}, TappedNotBought: 31}},
+		Replay:   analytics.ReplayFigures{Views: 12, Viewers: 4, Orders: 2, Units: 3}}
 	in := b.Public()
 	conv := func(i int) any {
 		if c := in.Funnel[i].Conversion; c != nil {
@@ -58,8 +59,9 @@ func TestPrivacyFloor(t *testing.T) {
 		!a.Trend[0].Followers.FewerThan10 || *a.Trend[0].TappedNotBought.Count != 31 {
 		t.Errorf("audiences = %+v", a)
 	}
-	if in.Bucket != "day" || in.ReplayViewers != 0 {
-		t.Errorf("bucket %q, replays %d", in.Bucket, in.ReplayViewers)
+	// Four replay viewers are a small group; plays and orders are events, shown exactly.
+	if r := in.Replay; in.Bucket != "day" || !r.Viewers.FewerThan10 || r.Views != 12 || r.Orders != 2 || r.Units != 3 || r.GMV == nil {
+		t.Errorf("bucket %q, replay %+v", in.Bucket, in.Replay)
 	}
 }
 

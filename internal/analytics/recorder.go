@@ -56,6 +56,10 @@ type tally struct {
 	lost                    map[lostKey]int64
 	// marked are people with engagement flags not yet sent.
 	marked []string
+	// Replays: plays, who played, and holds made from the replay.
+	replayViews   int64
+	replayViewers map[string]struct{}
+	replayHolds   []uuid.UUID
 
 	// Kept across flushes.
 	connected int64     // open connections now
@@ -294,11 +298,12 @@ func (r *Recorder) drain(now time.Time) *Batch {
 			d.People = append(d.People, PersonFlags{Viewer: key, Flags: p.pending})
 			p.pending = 0
 		}
+		t.drainReplay(&d)
 		// Sub-millisecond remainders wait for the next flush.
 		t.watch -= time.Duration(d.WatchMillis) * time.Millisecond
 		t.joins, t.chats, t.reactions, t.taps, t.viewers, t.samples, t.lost, t.marked = 0, 0, 0, nil, nil, nil, nil, nil
 		if d.Joins != 0 || d.Chats != 0 || d.Reactions != 0 || d.WatchMillis != 0 || len(d.Taps) > 0 || len(d.Viewers) > 0 ||
-			len(d.Samples) > 0 || len(d.Lost) > 0 || len(d.People) > 0 {
+			len(d.Samples) > 0 || len(d.Lost) > 0 || len(d.People) > 0 || d.ReplayViews != 0 || len(d.ReplayHolds) > 0 {
 			shows = append(shows, d)
 		}
 		if t.connected == 0 {

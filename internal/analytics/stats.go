@@ -34,6 +34,9 @@ type Stats struct {
 	GMV             []Money      `json:"gmv"`
 	Offers          []OfferStats `json:"offers"`
 	Minutes         []Minute     `json:"minutes"`
+	// Replay is what the show's replay did after it ended, apart from the
+	// live figures above (its sales are part of the totals).
+	Replay ReplayStats `json:"replay"`
 }
 
 // OfferStats is one offer's funnel: taps on its card, then holds and orders.
@@ -73,7 +76,13 @@ func (r *Recorder) Stats(ctx context.Context, showID uuid.UUID) (*Stats, error) 
 	if err != nil {
 		return nil, err
 	}
-	return combine(showID, c, s), nil
+	rf, err := replayFigures(ctx, r.Store, []uuid.UUID{showID})
+	if err != nil {
+		return nil, err
+	}
+	st := combine(showID, c, s)
+	st.Replay = replayStats(rf)
+	return st, nil
 }
 
 // combine builds a show's Stats from what was collected and what was sold.
@@ -81,7 +90,7 @@ func combine(showID uuid.UUID, c *Collected, s *Sales) *Stats {
 	st := &Stats{ShowID: showID, UniqueViewers: c.UniqueViewers, Joins: c.Joins, WatchSeconds: c.WatchMillis / 1000,
 		ChatMessages: c.Chats, Reactions: c.Reactions, Reservations: s.Reservations, ReservedUnits: s.ReservedUnits,
 		Orders: s.Orders, Units: s.Units, Buyers: s.Buyers, ViewerBuyers: s.ViewerBuyers, GMV: nonNil(s.GMV),
-		Offers: []OfferStats{}, Minutes: []Minute{}}
+		Offers: []OfferStats{}, Minutes: []Minute{}, Replay: ReplayStats{GMV: []Money{}}}
 	if c.UniqueViewers > 0 {
 		st.AvgWatchSeconds = st.WatchSeconds / c.UniqueViewers
 		st.Conversion = math.Round(float64(s.ViewerBuyers)/float64(c.UniqueViewers)*1e4) / 1e4

@@ -130,6 +130,7 @@ func applyShowDelta(ctx context.Context, tx pgx.Tx, node string, d *analytics.Sh
 			 ON CONFLICT (show_id, offer_id, cause) DO UPDATE SET n = l.n + EXCLUDED.n`,
 			d.ShowID, offers, causes, counts)
 	}
+	queueReplayDelta(batch, d, at)
 	return tx.SendBatch(ctx, batch).Close()
 }
 

@@ -47,6 +47,7 @@ func (db *DB) Funnel(ctx context.Context, s analytics.FunnelScope) (*analytics.F
 			`WITH p (person, lvl) AS (
 			   SELECT viewer_key, CASE WHEN engaged & 8 != 0 THEN 3 WHEN engaged != 0 THEN 2 ELSE 1 END
 			     FROM show_viewers WHERE show_id = ANY($1)
+			   UNION ALL SELECT viewer_key, 1 FROM show_replay_viewers WHERE show_id = ANY($1)
 			   UNION ALL SELECT 'u:' || user_id::text, 2 FROM show_subscriptions WHERE show_id = ANY($1)
 			   UNION ALL SELECT 'u:' || user_id::text, 2 FROM brand_follows WHERE brand_id = $2 AND created_at >= $3 AND created_at < $4
 			   UNION ALL SELECT 'u:' || user_id::text, 4 FROM reservations WHERE show_id = ANY($1)

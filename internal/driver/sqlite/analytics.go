@@ -107,7 +107,7 @@ func applyShowDelta(ctx context.Context, tx *sql.Tx, node string, d *analytics.S
 			return err
 		}
 	}
-	return nil
+	return applyReplayDelta(ctx, tx, d, at)
 }
 
 // chunks yields s in pieces of at most n.

@@ -43,6 +43,7 @@ func (db *DB) Funnel(ctx context.Context, s analytics.FunnelScope) (*analytics.F
 	ids := anys(s.Shows)
 	var args []any
 	args = append(args, ids...)                                              // viewers
+	args = append(args, ids...)                                              // replay viewers
 	args = append(args, ids...)                                              // subscriptions
 	args = append(args, s.BrandID, micros(s.FollowFrom), micros(s.FollowTo)) // follows
 	args = append(args, ids...)                                              // holds
@@ -56,6 +57,7 @@ func (db *DB) Funnel(ctx context.Context, s analytics.FunnelScope) (*analytics.F
 		}, `WITH p (person, lvl) AS (
 		      SELECT viewer_key, CASE WHEN engaged & 8 != 0 THEN 3 WHEN engaged != 0 THEN 2 ELSE 1 END
 		        FROM show_viewers WHERE show_id IN `+in+`
+		      UNION ALL SELECT viewer_key, 1 FROM show_replay_viewers WHERE show_id IN `+in+`
 		      UNION ALL SELECT 'u:' || user_id, 2 FROM show_subscriptions WHERE show_id IN `+in+`
 		      UNION ALL SELECT 'u:' || user_id, 2 FROM brand_follows WHERE brand_id = ? AND created_at >= ? AND created_at < ?
 		      UNION ALL SELECT 'u:' || user_id, 4 FROM reservations WHERE show_id IN `+in+`

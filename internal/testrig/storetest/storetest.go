@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("Schedule", func(t *testing.T) { runSchedule(t, open) })
 	t.Run("Analytics", func(t *testing.T) { testAnalytics(t, open(t)) })
 	t.Run("Bank", func(t *testing.T) { testBank(t, open(t)) })
+	t.Run("BankReplay", func(t *testing.T) { testBankReplay(t, open(t)) })
 	t.Run("Images", func(t *testing.T) { testImages(t, open(t)) })
 }
 

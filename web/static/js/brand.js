@@ -405,6 +405,14 @@ async function renderAnalytics() {
     kpi("studio.orders", number(st.orders)), kpi("studio.gmv", gmv),
     kpi("an.conversion", new Intl.NumberFormat(document.documentElement.lang, { style: "percent", maximumFractionDigits: 1 }).format(st.conversion || 0)),
     kpi("an.units", number(st.units))));
+  // The replay, after the show: its viewers and sales apart from the live
+  // ones (its sales are part of the orders above).
+  const rp = st.replay;
+  if (rp && (rp.views || rp.reservations)) {
+    box.append(h("div", { class: "panel" }, h("h3", { i18n: "an.replay" }), h("dl", { class: "stats-grid replay-stats" },
+      kpi("an.replay.viewers", number(rp.viewers)), kpi("an.replay.views", number(rp.views)),
+      kpi("an.replay.orders", number(rp.orders)), kpi("an.replay.gmv", (rp.gmv || []).map((m) => money(m.minor, m.currency)).join(" + ") || "–"))));
+  }
   // Viewers and orders each on an axis of their own, from 0, with units:
   // on one shared axis the orders would lie flat; scaled to their own
   // maxima they could not be read at all.
@@ -500,6 +508,8 @@ function renderBank() {
     h("h3", { id: "bank-funnel-h", i18n: "bank.funnel" }), f,
     table(t("bank.funnel"), [t("bank.stepcol"), t("bank.people"), t("bank.convcol")],
       b.funnel.map((st) => [t("bank.step." + st.step), people(st.people), pct(st.conversion)]), (i) => i > 0),
+    h("p", { class: "muted small-text", id: "bank-replay", text: t("bank.replay.line", { viewers: people(b.replay.viewers), views: number(b.replay.views),
+      orders: number(b.replay.orders), gmv: (b.replay.gmv || []).map((m) => money(m.minor, m.currency)).join(" + ") || "–" }) }),
     h("p", { class: "muted small-text", i18n: "bank.replay" }), csvLink("funnel")));
   funnelChart(f, steps, { label: t("bank.funnel.alt", { list: steps.map((s) => `${s.label} ${s.text}`).join(", ") }) });
 
@@ -524,9 +534,10 @@ function renderBank() {
   box.append(h("section", { class: "panel", "aria-labelledby": "bank-shows-h" },
     h("h3", { id: "bank-shows-h", i18n: "bank.shows" }),
     b.shows.length === 0 ? h("p", { class: "muted", i18n: "an.noshows" }) :
-      table(t("bank.shows"), [t("bank.show"), t("bank.when"), ...b.funnel.map((st) => t("bank.step." + st.step)), t("bank.lostcol")],
+      table(t("bank.shows"), [t("bank.show"), t("bank.when"), ...b.funnel.map((st) => t("bank.step." + st.step)), t("bank.lostcol"),
+        t("an.replay.viewers"), t("an.replay.orders")],
         b.shows.map((s) => [s.title, dateTime(s.starts_at), ...s.funnel.map((st) => people(st.people)),
-          number(Object.values(s.lost || {}).reduce((a, n) => a + n, 0))]), (i) => i > 1),
+          number(Object.values(s.lost || {}).reduce((a, n) => a + n, 0)), people(s.replay.viewers), number(s.replay.orders)]), (i) => i > 1),
     csvLink("shows")));
 
   // Audiences.

@@ -7,6 +7,11 @@ import { t, clock } from "./i18n.js";
 import { h, $, clear } from "./dom.js";
 import { get, post, ApiError } from "./api.js";
 import { requireLogin, currentUser, toast } from "./shell.js";
+import { couponLabel } from "./coupons.js";
+
+// whoSelect is the "who may enter" picker of a giveaway.
+const whoSelect = (id, cls) => h("select", { id, class: cls },
+  ...["everyone", "followers", "members"].map((v) => h("option", { value: v, text: t("studio.giveaway.who." + v) })));
 
 export class Draws {
   // opts: name(offerID) -> the product's name; now() -> server clock (ms);
@@ -126,16 +131,25 @@ export class Draws {
 }
 
 // StudioDraws is the studio's side: open a draw on an offer (for the window
-// the drop-length picker says), see its entries and close it early.
+// the drop-length picker says), see its entries and close it early; and the
+// giveaway form, whose prize is an offer at price 0 or one of the brand's
+// coupons.
 export class StudioDraws {
   // opts: seconds() -> the chosen window; now() -> server clock (ms); changed() -> re-render.
   constructor(showID, opts) {
     this.showID = showID;
     this.opts = opts;
     this.byOffer = new Map(); // offer id -> its latest draw
+    this.coupons = []; // the brand's coupons a giveaway may give away here
+    this.formKey = "";
   }
 
   async load() {
+    try {
+      this.coupons = (await get(`/api/shows/${this.showID}/prize-coupons`)).coupons;
+    } catch {
+      this.coupons = []; // a server without coupons: prize offers only
+    }
     try {
       const { draws } = await get(`/api/shows/${this.showID}/draws`);
       this.byOffer.clear();
@@ -159,12 +173,55 @@ export class StudioDraws {
       body.units = Number(document.getElementById(`gw-n-${o.id}`)?.value || 1);
       body.eligibility = document.getElementById(`gw-who-${o.id}`)?.value || "everyone";
     }
+    await this.start(body);
+  }
+
+  async start(body) {
     try {
       const { draw } = await post(`/api/shows/${this.showID}/draws`, body);
-      this.byOffer.set(o.id, draw);
+      this.byOffer.set(body.offer_id, draw);
       toast(t(body.giveaway ? "studio.giveaway.opened" : "studio.draw.opened"));
     } catch (e) { toast(e instanceof ApiError ? e.text() : String(e)); }
     this.opts.changed();
+  }
+
+  // renderForm fills the giveaway form: the prize (an offer at price 0, or
+  // a brand coupon), for a coupon the offer it is about (where viewers see
+  // it), the winners and who may enter. It is rebuilt only when the prizes
+  // change, so a half-filled form survives the cards' updates.
+  renderForm(form, offers, name) {
+    const prizes = offers.filter((o) => o.price_minor === 0);
+    const about = offers.filter((o) => o.price_minor > 0);
+    const coupons = about.length ? this.coupons : [];
+    const key = JSON.stringify([prizes.map((o) => [o.id, name(o)]), about.map((o) => [o.id, name(o)]), coupons.map((c) => c.id)]);
+    if (key === this.formKey) return;
+    this.formKey = key;
+    clear(form);
+    form.hidden = !prizes.length && !coupons.length;
+    if (form.hidden) return;
+    const prize = h("select", { id: "gw-prize" },
+      prizes.length ? h("optgroup", { label: t("studio.giveaway.prizes") }, ...prizes.map((o) => h("option", { value: "offer:" + o.id, text: name(o) }))) : null,
+      coupons.length ? h("optgroup", { label: t("studio.giveaway.coupons") }, ...coupons.map((c) => h("option", { value: "coupon:" + c.id, "data-coupon": c.code, text: couponLabel(c) }))) : null);
+    const aboutField = h("div", { class: "field" }, h("label", { for: "gw-about", i18n: "studio.giveaway.about" }),
+      h("select", { id: "gw-about" }, ...about.map((o) => h("option", { value: o.id, text: name(o) }))));
+    const sync = () => { aboutField.hidden = !prize.value.startsWith("coupon:"); };
+    prize.addEventListener("change", sync);
+    form.onsubmit = (ev) => {
+      ev.preventDefault();
+      const body = { seconds: this.opts.seconds(), giveaway: true, units: Number($("#gw-units").value || 1), eligibility: $("#gw-who").value };
+      const [kind, id] = prize.value.split(":");
+      if (kind === "coupon") Object.assign(body, { coupon_id: id, offer_id: $("#gw-about").value });
+      else body.offer_id = id;
+      this.start(body);
+    };
+    form.append(h("h3", { i18n: "studio.giveaway.title" }),
+      h("div", { class: "field" }, h("label", { for: "gw-prize", i18n: "studio.giveaway.prize" }), prize),
+      aboutField,
+      h("div", { class: "field" }, h("label", { for: "gw-units", i18n: "studio.giveaway.winners" }),
+        h("input", { id: "gw-units", type: "number", min: 1, max: 10000, value: 1, class: "gw-n" })),
+      h("div", { class: "field" }, h("label", { for: "gw-who", i18n: "studio.giveaway.who" }), whoSelect("gw-who", "gw-who")),
+      h("button", { type: "submit", class: "primary", id: "gw-start", i18n: "studio.giveaway.start" }));
+    sync();
   }
 
   async close(d) {
@@ -191,8 +248,7 @@ export class StudioDraws {
         h("label", { class: "small-text", for: `gw-n-${o.id}`, text: t("studio.giveaway.winners") }),
         h("input", { id: `gw-n-${o.id}`, type: "number", min: 1, max: Math.max(1, o.available), value: 1, class: "gw-n" }),
         h("label", { class: "sr-only", for: `gw-who-${o.id}`, text: t("studio.giveaway.who") }),
-        h("select", { id: `gw-who-${o.id}`, class: "gw-who" },
-          ...["everyone", "followers", "members"].map((v) => h("option", { value: v, text: t("studio.giveaway.who." + v) }))),
+        whoSelect(`gw-who-${o.id}`, "gw-who"),
         h("button", { type: "button", class: "primary small", "data-draw": o.id, i18n: "studio.giveaway.start", onclick: () => this.open(o) }));
     } else {
       out.push(h("button", { type: "button", class: "secondary small", "data-draw": o.id, i18n: "studio.draw.open", onclick: () => this.open(o) }));

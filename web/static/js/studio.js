@@ -363,6 +363,8 @@ function renderOffers() {
     ul.append(h("li", {}, card(o, S.products.get(o.sku_id), { now, action: h("div", { class: "offer-tools" }, ...tools) })));
   }
   if (focusSel) ul.querySelector(focusKind === "pin" ? `[data-pin="${focused}"]` : `[data-drop="${focused}"]`)?.focus();
+  draws.renderForm($("#giveaway-form"), S.order.map((id) => S.offers.get(id)).filter(Boolean),
+    (o) => S.products.get(o.sku_id)?.product?.name || t("offer.unknown"));
 }
 
 // ---- live panel
