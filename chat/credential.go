@@ -181,28 +181,53 @@ func (w *credentialWatch) run(ctx context.Context) {
 			// A panic on one change is logged and counted; the watcher
 			// goes on, or no socket on the node would end with its
 			// credential again.
-			w.guard.Do("chat_credentials", func() {
-				w.apply(c)
-				if w.credentials != nil {
-					w.credentials.Forget(c)
-				}
-			})
+			w.guard.Do("chat_credentials", func() { w.heard(ctx, c) })
 		case <-tick.C:
 			w.guard.Do("chat_credentials", func() { w.sweep(ctx) })
 		}
 	}
 }
 
+// heard applies a change the bus brought: another node's, or this node's
+// own coming back. The sockets of c's user are checked against the store
+// rather than closed blindly: the announcement may arrive after the user
+// has reconnected with the new roles (the echo of this node's own change
+// always does, once changed has closed the old sockets), and that socket
+// must stay. If the store cannot say, the sockets close: a removed host
+// must not keep power over a blip.
+func (w *credentialWatch) heard(ctx context.Context, c account.Change) {
+	if w.credentials == nil {
+		w.apply(c)
+		return
+	}
+	w.credentials.Forget(c)
+	if err := w.check(ctx, c.UserID); err != nil {
+		w.apply(c)
+	}
+}
+
 // sweep closes the sockets whose credential expired, or no longer vouches,
 // or vouches for an account whose roles changed since the socket opened.
 func (w *credentialWatch) sweep(ctx context.Context) {
+	if err := w.check(ctx, uuid.Nil); err != nil && ctx.Err() == nil {
+		// The store is unreachable: keep the sockets (closing every signed-in
+		// viewer over a blip would be worse) and ask again next time.
+		w.log.Warn("checking the live room's credentials", "err", err)
+	}
+}
+
+// check closes the sockets of user (every user: uuid.Nil) whose credential
+// expired, no longer vouches, or vouches for an account whose roles changed
+// since the socket opened. An error means the store could not say; those
+// sockets are left as they are.
+func (w *credentialWatch) check(ctx context.Context, user uuid.UUID) error {
 	now := time.Now()
 	var bound []*conn
 	ids := map[uuid.UUID]struct{}{}
 	for _, r := range w.rooms.snapshot() {
 		r.mu.Lock()
 		for c := range r.conns {
-			if c.cred.id == uuid.Nil {
+			if c.cred.id == uuid.Nil || (user != uuid.Nil && (c.user == nil || c.user.ID != user)) {
 				continue
 			}
 			if !now.Before(c.cred.expires) {
@@ -215,18 +240,13 @@ func (w *credentialWatch) sweep(ctx context.Context) {
 		r.mu.Unlock()
 	}
 	if w.credentials == nil || len(ids) == 0 {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, sweepEvery)
 	defer cancel()
 	users, err := w.credentials.CredentialUsers(ctx, slices.Collect(maps.Keys(ids)))
 	if err != nil {
-		// The store is unreachable: keep the sockets (closing every signed-in
-		// viewer over a blip would be worse) and ask again next time.
-		if ctx.Err() == nil {
-			w.log.Warn("checking the live room's credentials", "err", err)
-		}
-		return
+		return err
 	}
 	for _, c := range bound {
 		switch u, ok := users[c.cred.id]; {
@@ -236,6 +256,7 @@ func (w *credentialWatch) sweep(ctx context.Context) {
 			c.stop(CloseAccountChanged, accountChangedText)
 		}
 	}
+	return nil
 }
 
 // sameAccess reports whether a and b are the same account with the same
