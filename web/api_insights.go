@@ -177,11 +177,7 @@ func (s *Server) brandInsightsCSV(w http.ResponseWriter, r *http.Request) error 
 // tellFollowers sends the brand's followers a notice about the {id} show,
 // once; it answers how many were told.
 func (s *Server) tellFollowers(w http.ResponseWriter, r *http.Request) error {
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "show")
+	u, id, err := userAndID(r, "show")
 	if err != nil {
 		return err
 	}

@@ -6,11 +6,7 @@ import "net/http"
 // coupons the studio's giveaway form may offer as a prize, for whoever may
 // run the show.
 func (s *Server) prizeCoupons(w http.ResponseWriter, r *http.Request) error {
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "show")
+	u, id, err := userAndID(r, "show")
 	if err != nil {
 		return err
 	}

@@ -77,11 +77,7 @@ func (s *Server) replaySettings(w http.ResponseWriter, r *http.Request) error {
 	if s.Replays == nil {
 		return notImplemented("replays (no recordings configured)")
 	}
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "show")
+	u, id, err := userAndID(r, "show")
 	if err != nil {
 		return err
 	}
@@ -114,11 +110,7 @@ func (s *Server) deleteReplay(w http.ResponseWriter, r *http.Request) error {
 	if s.Replays == nil {
 		return notImplemented("replays (no recordings configured)")
 	}
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "show")
+	u, id, err := userAndID(r, "show")
 	if err != nil {
 		return err
 	}

@@ -333,11 +333,7 @@ func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) error {
 
 // pin pins one of the show's offers for every viewer; a null offer_id unpins.
 func (s *Server) pin(w http.ResponseWriter, r *http.Request) error {
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "show")
+	u, id, err := userAndID(r, "show")
 	if err != nil {
 		return err
 	}
@@ -356,11 +352,7 @@ func (s *Server) pin(w http.ResponseWriter, r *http.Request) error {
 // setDrop opens a flash drop on one of the show's offers for a number of
 // seconds, or closes it now.
 func (s *Server) setDrop(w http.ResponseWriter, r *http.Request) error {
-	u, err := requireUser(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "show")
+	u, id, err := userAndID(r, "show")
 	if err != nil {
 		return err
 	}

@@ -63,10 +63,11 @@ func (db *DB) ApplyAnalytics(ctx context.Context, b *analytics.Batch) error {
 func applyShowDelta(ctx context.Context, tx pgx.Tx, node string, d *analytics.ShowDelta, at time.Time) error {
 	batch := &pgx.Batch{}
 	batch.Queue(
-		`INSERT INTO show_analytics AS a (show_id, joins, chats, reactions, watch_ms, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+		`INSERT INTO show_analytics AS a (show_id, joins, chats, reactions, watch_ms, replay_views, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		 ON CONFLICT (show_id) DO UPDATE SET joins = a.joins + EXCLUDED.joins, chats = a.chats + EXCLUDED.chats,
-		   reactions = a.reactions + EXCLUDED.reactions, watch_ms = a.watch_ms + EXCLUDED.watch_ms, updated_at = EXCLUDED.updated_at`,
-		d.ShowID, d.Joins, d.Chats, d.Reactions, d.WatchMillis, at)
+		   reactions = a.reactions + EXCLUDED.reactions, watch_ms = a.watch_ms + EXCLUDED.watch_ms,
+		   replay_views = a.replay_views + EXCLUDED.replay_views, updated_at = EXCLUDED.updated_at`,
+		d.ShowID, d.Joins, d.Chats, d.Reactions, d.WatchMillis, d.ReplayViews, at)
 	if len(d.Viewers) > 0 {
 		batch.Queue(
 			`INSERT INTO show_viewers (show_id, viewer_key, first_seen)

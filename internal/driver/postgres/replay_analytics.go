@@ -12,17 +12,11 @@ import (
 
 var _ analytics.ReplayStore = (*DB)(nil)
 
-// queueReplayDelta queues a batch's replay figures of one show: its plays,
-// its replay viewers (each kept once) and the holds made from its replay
-// (each kept once). Keys come sorted from the recorder, so two nodes lock
-// the same rows in one order.
+// queueReplayDelta queues a batch's replay viewers of one show (each kept
+// once) and the holds made from its replay (each kept once); its plays go
+// with the other counters in applyShowDelta. Keys come sorted from the
+// recorder, so two nodes lock the same rows in one order.
 func queueReplayDelta(batch *pgx.Batch, d *analytics.ShowDelta, at time.Time) {
-	if d.ReplayViews != 0 {
-		batch.Queue(
-			`INSERT INTO show_analytics AS a (show_id, replay_views, updated_at) VALUES ($1, $2, $3)
-			 ON CONFLICT (show_id) DO UPDATE SET replay_views = a.replay_views + EXCLUDED.replay_views, updated_at = EXCLUDED.updated_at`,
-			d.ShowID, d.ReplayViews, at)
-	}
 	if len(d.ReplayViewers) > 0 {
 		batch.Queue(
 			`INSERT INTO show_replay_viewers (show_id, viewer_key, first_seen)

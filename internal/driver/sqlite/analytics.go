@@ -51,24 +51,34 @@ func (db *DB) ApplyAnalytics(ctx context.Context, b *analytics.Batch) error {
 // viewerChunk bounds the rows of one multi-row insert (3 parameters a row).
 const viewerChunk = 300
 
-func applyShowDelta(ctx context.Context, tx *sql.Tx, node string, d *analytics.ShowDelta, at int64) error {
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO show_analytics (show_id, joins, chats, reactions, watch_ms, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-		 ON CONFLICT (show_id) DO UPDATE SET joins = joins + excluded.joins, chats = chats + excluded.chats,
-		   reactions = reactions + excluded.reactions, watch_ms = watch_ms + excluded.watch_ms, updated_at = excluded.updated_at`,
-		d.ShowID, d.Joins, d.Chats, d.Reactions, d.WatchMillis, at); err != nil {
-		return err
-	}
-	for keys := range chunks(d.Viewers, viewerChunk) {
-		args := make([]any, 0, 3*len(keys))
-		for _, k := range keys {
-			args = append(args, d.ShowID, k, at)
+// insertViewerKeys keeps each of a show's viewer keys once in table
+// (show_viewers, show_replay_viewers), first seen at.
+func insertViewerKeys(ctx context.Context, tx *sql.Tx, table string, showID uuid.UUID, keys []string, at int64) error {
+	for part := range chunks(keys, viewerChunk) {
+		args := make([]any, 0, 3*len(part))
+		for _, k := range part {
+			args = append(args, showID, k, at)
 		}
 		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO show_viewers (show_id, viewer_key, first_seen) VALUES `+placeholders(len(keys), "(?, ?, ?)")+
+			`INSERT INTO `+table+` (show_id, viewer_key, first_seen) VALUES `+placeholders(len(part), "(?, ?, ?)")+
 				` ON CONFLICT (show_id, viewer_key) DO NOTHING`, args...); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+func applyShowDelta(ctx context.Context, tx *sql.Tx, node string, d *analytics.ShowDelta, at int64) error {
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO show_analytics (show_id, joins, chats, reactions, watch_ms, replay_views, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		 ON CONFLICT (show_id) DO UPDATE SET joins = joins + excluded.joins, chats = chats + excluded.chats,
+		   reactions = reactions + excluded.reactions, watch_ms = watch_ms + excluded.watch_ms,
+		   replay_views = replay_views + excluded.replay_views, updated_at = excluded.updated_at`,
+		d.ShowID, d.Joins, d.Chats, d.Reactions, d.WatchMillis, d.ReplayViews, at); err != nil {
+		return err
+	}
+	if err := insertViewerKeys(ctx, tx, "show_viewers", d.ShowID, d.Viewers, at); err != nil {
+		return err
 	}
 	for _, s := range d.Samples {
 		if _, err := tx.ExecContext(ctx,

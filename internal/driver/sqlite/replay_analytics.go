@@ -11,28 +11,12 @@ import (
 
 var _ analytics.ReplayStore = (*DB)(nil)
 
-// applyReplayDelta adds a batch's replay figures of one show: its plays,
-// its replay viewers (each kept once) and the holds made from its replay
-// (each kept once), in the batch's transaction.
+// applyReplayDelta adds a batch's replay viewers of one show (each kept
+// once) and the holds made from its replay (each kept once), in the batch's
+// transaction; its plays go with the other counters in applyShowDelta.
 func applyReplayDelta(ctx context.Context, tx *sql.Tx, d *analytics.ShowDelta, at int64) error {
-	if d.ReplayViews != 0 {
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO show_analytics (show_id, replay_views, updated_at) VALUES (?, ?, ?)
-			 ON CONFLICT (show_id) DO UPDATE SET replay_views = replay_views + excluded.replay_views, updated_at = excluded.updated_at`,
-			d.ShowID, d.ReplayViews, at); err != nil {
-			return err
-		}
-	}
-	for keys := range chunks(d.ReplayViewers, viewerChunk) {
-		args := make([]any, 0, 3*len(keys))
-		for _, k := range keys {
-			args = append(args, d.ShowID, k, at)
-		}
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO show_replay_viewers (show_id, viewer_key, first_seen) VALUES `+placeholders(len(keys), "(?, ?, ?)")+
-				` ON CONFLICT (show_id, viewer_key) DO NOTHING`, args...); err != nil {
-			return err
-		}
+	if err := insertViewerKeys(ctx, tx, "show_replay_viewers", d.ShowID, d.ReplayViewers, at); err != nil {
+		return err
 	}
 	for ids := range chunks(d.ReplayHolds, viewerChunk) {
 		args := make([]any, 0, 2*len(ids))
