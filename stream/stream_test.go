@@ -467,6 +467,22 @@ func (e *env) watch(query string) (*testView, int, string) {
 	return v, status, body
 }
 
+// watchLive is watch as a player does it: a 503 (the edge's relay has no
+// media yet, which under load can outlast the first request) is tried again
+// shortly, for up to ten seconds.
+func (e *env) watchLive(query string) (*testView, int, string) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v, status, body := e.watch(query)
+		if status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			return v, status, body
+		}
+		_ = v.pc.Close()
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -1317,14 +1333,14 @@ func TestRelayTreeLayersAndReattach(t *testing.T) {
 		defer f.mu.Unlock()
 		return len(f.video) == 2
 	})
-	vb, status, body := b.watch("")
+	vb, status, body := b.watchLive("")
 	if status != http.StatusCreated {
 		t.Fatalf("WHEP on b: %d %s", status, body)
 	}
-	if _, status, body := c.watch(""); status != http.StatusCreated {
+	if _, status, body := c.watchLive(""); status != http.StatusCreated {
 		t.Fatalf("WHEP on c: %d %s", status, body)
 	}
-	vd, status, body := d.watch("?layer=q")
+	vd, status, body := d.watchLive("?layer=q")
 	if status != http.StatusCreated {
 		t.Fatalf("WHEP on d: %d %s", status, body)
 	}
