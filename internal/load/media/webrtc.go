@@ -147,6 +147,18 @@ func (e *statusError) Error() string {
 	return fmt.Sprintf("%d %s", e.status, e.body)
 }
 
+// newStatusError is resp (not a 201) as an error, with its Retry-After.
+func newStatusError(resp *http.Response, body []byte) *statusError {
+	e := &statusError{status: resp.StatusCode, body: strings.TrimSpace(string(body))}
+	if len(e.body) > 200 {
+		e.body = e.body[:200] + "…"
+	}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
+		e.retryAfter = time.Duration(s) * time.Second
+	}
+	return e
+}
+
 // whipSession is one established WHIP or WHEP session: its resource URL,
 // for the DELETE.
 type whipSession struct {
@@ -191,14 +203,7 @@ func negotiate(ctx context.Context, hc *http.Client, pc *webrtc.PeerConnection, 
 		return nil, fmt.Errorf("reading the answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusCreated {
-		e := &statusError{status: resp.StatusCode, body: strings.TrimSpace(string(body))}
-		if len(e.body) > 200 {
-			e.body = e.body[:200] + "…"
-		}
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
-			e.retryAfter = time.Duration(s) * time.Second
-		}
-		return nil, e
+		return nil, newStatusError(resp, body)
 	}
 	loc := resp.Header.Get("Location")
 	if loc == "" {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime"
 	"strings"
@@ -33,8 +34,17 @@ type whepConfig struct {
 	timeout     time.Duration
 	feedback    bool
 	loopback    bool
+	engine      string
 	progress    time.Duration
 }
+
+// The viewer engines: lite (lite.go, one goroutine and no copy between
+// the socket and the counters) and pion (a full PeerConnection, as a
+// browser-like client: it can send feedback).
+const (
+	engineLite = "lite"
+	enginePion = "pion"
+)
 
 // maxWHEPViewers bounds one run: every viewer is a full PeerConnection
 // (DTLS, SRTP, its own goroutines) in this one process.
@@ -71,7 +81,8 @@ func (c *whepConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.concurrency, "concurrency", 32, "negotiations (offer, POST, answer) in flight at most")
 	fs.DurationVar(&c.duration, "duration", 20*time.Second, "how long the viewers stay once the last one is in")
 	fs.DurationVar(&c.timeout, "timeout", 15*time.Second, "how long one viewer may take to connect, retries included")
-	fs.BoolVar(&c.feedback, "feedback", true, "send NACKs, receiver reports and transport-wide congestion feedback, as a browser does")
+	fs.StringVar(&c.engine, "engine", engineLite, "viewer implementation: lite (one goroutine per viewer reading its socket, decrypting SRTP in place; no RTCP sent) or pion (a full pion PeerConnection, several times the client CPU per packet)")
+	fs.BoolVar(&c.feedback, "feedback", false, "send NACKs, receiver reports and transport-wide congestion feedback, as a browser does (--engine pion only; the server needs none of it)")
 	fs.BoolVar(&c.loopback, "loopback-only", false, "offer loopback ICE candidates only (the server must be told of no other address of this machine)")
 	fs.DurationVar(&c.progress, "progress", 5*time.Second, "print a progress line this often (0: never)")
 }
@@ -87,6 +98,8 @@ func (c *whepConfig) complete(ctx context.Context) error {
 	p.need(c.duration >= 0, "--duration must not be negative")
 	p.need(c.timeout > 0, "--timeout must be positive")
 	p.need(c.progress >= 0, "--progress must not be negative")
+	p.need(c.engine == engineLite || c.engine == enginePion, "--engine must be lite or pion")
+	p.need(!c.feedback || c.engine == enginePion, "--feedback needs --engine pion (the lite viewer sends no RTCP)")
 	if _, err := measure.NewScraper(c.MetricsURL, time.Second); err != nil {
 		p = append(p, err.Error())
 	}
@@ -125,6 +138,7 @@ type trackStats struct {
 	seq        seqTracker
 	firstAt    time.Time
 	firstKeyAt time.Time
+	vp8, h264  bool  // the codec, from mime
 	stamped    int64 // packets carrying pavload's stamp
 	// frames counts pavload whip's frame numbers (video: at each frame's
 	// last packet; audio: every packet) the way seq counts sequence
@@ -146,13 +160,15 @@ type trackStats struct {
 // whepViewer is one viewer.
 type whepViewer struct {
 	i      int
-	pc     *webrtc.PeerConnection
+	pc     *webrtc.PeerConnection // --engine pion
+	lite   *liteConn              // --engine lite
 	sess   *whipSession
 	start  time.Time // the first POST began
 	posted time.Time // the answer came
 	// connectedAt is when ICE and DTLS came up (under mu).
 	connectedAt time.Time
 	tries       int
+	srtpProfile string // --engine lite, under mu
 
 	mu        sync.Mutex
 	tracks    [numKinds]*trackStats
@@ -164,7 +180,9 @@ type whepViewer struct {
 // whepRun is one run's shared state.
 type whepRun struct {
 	cfg  *whepConfig
-	api  *webrtc.API
+	api  *webrtc.API   // --engine pion
+	id   *liteIdentity // --engine lite: the DTLS certificate
+	ips  []netip.Addr  // --engine lite: the addresses offered
 	hc   *http.Client
 	url  string
 	sem  chan struct{}
@@ -185,23 +203,29 @@ type whepRun struct {
 func runWhep(ctx context.Context, cfg *whepConfig, out io.Writer) (*whepReport, error) {
 	rep := &whepReport{
 		Label: cfg.Label, Base: cfg.Base, ShowID: cfg.ShowID, StartedAt: time.Now().UTC(),
-		Client: whepClientInfo{ClientInfo: measure.ClientInfo{GoVersion: runtime.Version(), NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0)}},
+		Client: whepClientInfo{Engine: cfg.engine, ClientInfo: measure.ClientInfo{GoVersion: runtime.Version(), NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0)}},
 		Config: whepConfigReport{Viewers: cfg.viewers, Ramp: cfg.ramp, Concurrency: cfg.concurrency, DurationSeconds: cfg.duration.Seconds(),
 			TimeoutSeconds: cfg.timeout.Seconds(), Feedback: cfg.feedback, LoopbackOnly: cfg.loopback},
 	}
 	fmt.Fprintf(out, "pavload whep %sagainst %s, show %s: %d viewers at %.4g a second\n", scenario.LabelPrefix(cfg.Label), cfg.Base, cfg.ShowID, cfg.viewers, cfg.ramp)
-	opts := rtcOptions{feedback: cfg.feedback, localOnly: true, loopbackOnly: cfg.loopback}
-	api, err := newRTCAPI(opts)
-	if err != nil {
-		return rep, err
-	}
 	r := &whepRun{
-		cfg: cfg, api: api, hc: newMediaHTTP(cfg.concurrency, cfg.timeout),
+		cfg: cfg, hc: newMediaHTTP(cfg.concurrency, cfg.timeout),
 		url: strings.TrimRight(cfg.Base, "/") + "/whep/" + url.PathEscape(cfg.ShowID),
 		sem: make(chan struct{}, cfg.concurrency),
 		lat: [numKinds]*measure.Histogram{{}, {}},
 	}
 	defer r.hc.CloseIdleConnections()
+	var err error
+	if cfg.engine == enginePion {
+		r.api, err = newRTCAPI(rtcOptions{feedback: cfg.feedback, localOnly: true, loopbackOnly: cfg.loopback})
+	} else {
+		if r.id, err = newLiteIdentity(); err == nil {
+			r.ips, err = offerIPs(cfg.loopback)
+		}
+	}
+	if err != nil {
+		return rep, err
+	}
 	mc, err := measure.NewScraper(cfg.MetricsURL, cfg.timeout)
 	if err != nil {
 		return rep, err
@@ -224,10 +248,14 @@ func runWhep(ctx context.Context, cfg *whepConfig, out io.Writer) (*whepReport, 
 	rep.Server.Before = scrape()
 	rcvBefore := udpRcvbufErrors()
 	cpuStart, wallStart := measure.ProcessCPU(), time.Now()
+	goBefore, rssBefore := runtime.NumGoroutine(), processRSS()
 
 	// The viewers come in.
 	stop := make(chan struct{})
 	go r.progressLoop(out, wallStart, stop)
+	if r.id != nil {
+		go r.keepalive(stop)
+	}
 	var joins sync.WaitGroup
 	interval := time.Duration(float64(time.Second) / cfg.ramp)
 	for i := range cfg.viewers {
@@ -248,11 +276,24 @@ func runWhep(ctx context.Context, cfg *whepConfig, out io.Writer) (*whepReport, 
 	rep.Server.HoldStart = scrape()
 	holdStart := time.Now()
 	r.markHold(true)
-	pkts0 := r.pkts.Load()
+	pkts0, cpu0 := r.pkts.Load(), measure.ProcessCPU()
 	scenario.SleepUntil(ctx, holdStart.Add(cfg.duration))
 	r.holdPkts = r.pkts.Load() - pkts0
+	holdCPU := measure.ProcessCPU() - cpu0
 	r.markHold(false)
 	rep.HoldSeconds = measure.Round3(time.Since(holdStart).Seconds())
+	if rep.HoldSeconds > 0 {
+		rep.Client.HoldCPUPct = measure.Round1(100 * holdCPU.Seconds() / rep.HoldSeconds)
+	}
+	if r.holdPkts > 0 {
+		rep.Client.CPUUsPerPacket = measure.Round3(float64(holdCPU.Microseconds()) / float64(r.holdPkts))
+	}
+	if n := r.in.Load(); n > 0 {
+		rep.Client.GoroutinesPerViewer = measure.Round1(float64(runtime.NumGoroutine()-goBefore) / float64(n))
+		if rss := processRSS(); rss > 0 && rssBefore > 0 {
+			rep.Client.RSSPerViewerBytes = float64(rss-rssBefore) / float64(n)
+		}
+	}
 	rep.Server.End = scrape()
 	close(stop)
 	runSecs := time.Since(wallStart).Seconds()
@@ -290,6 +331,9 @@ func (r *whepRun) join(ctx context.Context, v *whepViewer) {
 		if v.pc != nil {
 			_ = v.pc.Close()
 		}
+		if v.lite != nil {
+			v.lite.close()
+		}
 	}
 	select {
 	case r.sem <- struct{}{}:
@@ -303,20 +347,24 @@ func (r *whepRun) join(ctx context.Context, v *whepViewer) {
 	v.start = time.Now()
 	for {
 		v.tries++
-		pc, err := r.newViewerPC(v)
-		if err != nil {
-			fail("peer connection: " + err.Error())
-			return
+		var sess *whipSession
+		var err error
+		if r.id != nil {
+			sess, err = r.offerLite(ctx, v)
+		} else {
+			sess, err = r.offerPion(ctx, v)
 		}
-		v.pc = pc
-		sess, err := negotiate(ctx, r.hc, pc, r.url, r.cfg.token)
 		if err == nil {
 			v.sess, v.posted = sess, time.Now()
 			r.in.Add(1)
+			if v.lite != nil {
+				go r.connectLite(v)
+			}
 			return
 		}
-		_ = pc.Close()
-		v.pc = nil
+		if err == errSetup {
+			return // fail was called
+		}
 		var se *statusError
 		if errors.As(err, &se) && se.status == http.StatusServiceUnavailable && se.retryAfter >= 0 {
 			wait := max(se.retryAfter, 100*time.Millisecond)
@@ -334,6 +382,28 @@ func (r *whepRun) join(ctx context.Context, v *whepViewer) {
 		}
 		return
 	}
+}
+
+// errSetup is offerPion's and offerLite's "failed before the POST, and
+// said why".
+var errSetup = errors.New("viewer setup failed")
+
+// offerPion makes v's PeerConnection and negotiates it.
+func (r *whepRun) offerPion(ctx context.Context, v *whepViewer) (*whipSession, error) {
+	pc, err := r.newViewerPC(v)
+	if err != nil {
+		v.mu.Lock()
+		v.failure = "peer connection: " + err.Error()
+		v.mu.Unlock()
+		return nil, errSetup
+	}
+	v.pc = pc
+	sess, err := negotiate(ctx, r.hc, pc, r.url, r.cfg.token)
+	if err != nil {
+		_ = pc.Close()
+		v.pc = nil
+	}
+	return sess, err
 }
 
 // newViewerPC makes a receive-only PeerConnection for video and audio whose
@@ -370,7 +440,7 @@ func (r *whepRun) newViewerPC(v *whepViewer) (*webrtc.PeerConnection, error) {
 		if tr.Kind() == webrtc.RTPCodecTypeAudio {
 			k = kindAudio
 		}
-		ts := &trackStats{mime: strings.ToLower(tr.Codec().MimeType), done: make(chan struct{})}
+		ts := newTrackStats(strings.ToLower(tr.Codec().MimeType))
 		v.mu.Lock()
 		if v.tracks[k] != nil { // a second track of a kind is not expected: read it, count nothing
 			v.mu.Unlock()
@@ -394,62 +464,183 @@ func drain(tr *webrtc.TrackRemote) {
 	}
 }
 
-// read counts one track's packets until it ends. It parses the RTP header
-// in place, looks for keyframes and pavload's stamp, and never decodes.
+// read counts one track's packets until it ends.
 func (r *whepRun) read(tr *webrtc.TrackRemote, k int, ts *trackStats) {
 	buf := make([]byte, 1500)
 	var h rtp.Header
-	vp8 := ts.mime == strings.ToLower(webrtc.MimeTypeVP8)
-	h264 := ts.mime == strings.ToLower(webrtc.MimeTypeH264)
 	for {
 		n, _, err := tr.Read(buf)
 		if err != nil {
 			return
 		}
-		now := time.Now()
 		hl, err := h.Unmarshal(buf[:n])
 		if err != nil {
 			continue
 		}
-		end := n
-		if h.Padding && n > hl {
-			end -= int(buf[n-1])
-		}
-		if end < hl {
-			continue
-		}
-		payload := buf[hl:end]
-		if ts.firstAt.IsZero() {
-			ts.firstAt = now
-		}
-		ts.seq.add(h.SequenceNumber)
-		ts.packets.Add(1)
-		ts.bytes.Add(int64(n))
-		r.pkts.Add(1)
-		r.byts.Add(int64(n))
-		data := -1 // where a stamp may be
-		switch {
-		case vp8:
-			if info, ok := parseVP8(payload); ok {
-				if info.keyframe && ts.firstKeyAt.IsZero() {
-					ts.firstKeyAt = now
-				}
-				if h.Marker {
-					data = info.data
-				}
-			}
-		case h264:
-			if ts.firstKeyAt.IsZero() && h264Keyframe(payload) {
+		r.count(ts, k, &h, buf[:n], hl, time.Now())
+	}
+}
+
+// newTrackStats is a track's counters; mime is lower case.
+func newTrackStats(mime string) *trackStats {
+	return &trackStats{mime: mime, vp8: mime == "video/vp8", h264: mime == "video/h264", done: make(chan struct{})}
+}
+
+// count adds one RTP packet (pkt, its header h of hl bytes) to ts. It
+// looks for keyframes and pavload's stamp in the payload and never
+// decodes; it allocates nothing.
+func (r *whepRun) count(ts *trackStats, k int, h *rtp.Header, pkt []byte, hl int, now time.Time) {
+	n := len(pkt)
+	end := n
+	if h.Padding && n > hl {
+		end -= int(pkt[n-1])
+	}
+	if end < hl {
+		return
+	}
+	payload := pkt[hl:end]
+	if ts.firstAt.IsZero() {
+		ts.firstAt = now
+	}
+	ts.seq.add(h.SequenceNumber)
+	ts.packets.Add(1)
+	ts.bytes.Add(int64(n))
+	r.pkts.Add(1)
+	r.byts.Add(int64(n))
+	data := -1 // where a stamp may be
+	switch {
+	case ts.vp8:
+		if info, ok := parseVP8(payload); ok {
+			if info.keyframe && ts.firstKeyAt.IsZero() {
 				ts.firstKeyAt = now
 			}
-		case k == kindAudio:
-			data = 1 // after the Opus TOC byte
+			if h.Marker {
+				data = info.data
+			}
 		}
-		if data >= 0 && data <= len(payload) {
-			if st, ok := readStamp(payload[data:]); ok {
-				ts.frames.add(uint16(st.Frame)) // 16 bits: the tracker unwraps them
-				ts.stamped++
-				r.lat[k].Record(now.Sub(time.Unix(0, st.SentNs)))
+	case ts.h264:
+		if ts.firstKeyAt.IsZero() && h264Keyframe(payload) {
+			ts.firstKeyAt = now
+		}
+	case k == kindAudio:
+		data = 1 // after the Opus TOC byte
+	}
+	if data >= 0 && data <= len(payload) {
+		if st, ok := readStamp(payload[data:]); ok {
+			ts.frames.add(uint16(st.Frame)) // 16 bits: the tracker unwraps them
+			ts.stamped++
+			r.lat[k].Record(now.Sub(time.Unix(0, st.SentNs)))
+		}
+	}
+}
+
+// offerLite makes v's lite transport and negotiates it; connectLite then
+// brings up ICE and DTLS.
+func (r *whepRun) offerLite(ctx context.Context, v *whepViewer) (*whipSession, error) {
+	c, err := newLiteConn()
+	if err != nil {
+		v.mu.Lock()
+		v.failure = "socket: " + err.Error()
+		v.mu.Unlock()
+		return nil, errSetup
+	}
+	sess, err := negotiateLite(ctx, r.hc, c, r.id, r.ips, r.url, r.cfg.token)
+	if err != nil {
+		c.close()
+		if sess != nil { // answered, but with nothing usable: end it
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.timeout)
+			_ = sess.end(dctx, r.hc, r.cfg.token)
+			cancel()
+		}
+		return nil, err
+	}
+	v.mu.Lock()
+	v.lite = c
+	v.mu.Unlock()
+	return sess, nil
+}
+
+// connectLite starts v's reader, runs ICE and DTLS (within --timeout) and
+// notes when they are up; a viewer that fails is closed.
+func (r *whepRun) connectLite(v *whepViewer) {
+	c := v.lite
+	var tracks [numKinds]*trackStats // the reader's own
+	sink := func(h *rtp.Header, pkt []byte, hl int, now time.Time) {
+		k, mime := liteKind(h.PayloadType)
+		if k < 0 {
+			return
+		}
+		ts := tracks[k]
+		if ts == nil {
+			ts = newTrackStats(mime)
+			tracks[k] = ts
+			v.mu.Lock()
+			v.tracks[k] = ts
+			v.mu.Unlock()
+		}
+		r.count(ts, k, h, pkt, hl, now)
+	}
+	go func() {
+		c.readLoop(sink)
+		for _, ts := range tracks {
+			if ts != nil {
+				close(ts.done)
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.timeout)
+	defer cancel()
+	err := c.connectICE(ctx)
+	if err == nil {
+		err = c.handshake(ctx, r.id)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err != nil {
+		if v.ended == "" {
+			v.ended = "failed"
+		}
+		c.close()
+		return
+	}
+	v.connected, v.connectedAt = true, time.Now()
+	v.srtpProfile = c.profile
+	r.live.Add(1)
+}
+
+// liteKind is the track kind and codec of a payload type of the lite offer.
+func liteKind(pt uint8) (int, string) {
+	switch pt {
+	case ptVP8:
+		return kindVideo, "video/vp8"
+	case ptH264:
+		return kindVideo, "video/h264"
+	case ptOpus:
+		return kindAudio, "audio/opus"
+	}
+	return -1, ""
+}
+
+// keepalive refreshes every lite viewer's ICE consent (RFC 7675) until
+// stop is closed: the server drops a pair it hears nothing on.
+func (r *whepRun) keepalive(stop <-chan struct{}) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		r.mu.Lock()
+		viewers := r.viewers
+		r.mu.Unlock()
+		for _, v := range viewers {
+			v.mu.Lock()
+			c, up := v.lite, v.connected
+			v.mu.Unlock()
+			if c != nil && up && !c.closing.Load() {
+				_ = c.sendCheck()
 			}
 		}
 	}
@@ -471,6 +662,9 @@ func (r *whepRun) leaveAll(ctx context.Context) {
 			}
 			if v.pc != nil {
 				_ = v.pc.Close()
+			}
+			if v.lite != nil {
+				v.lite.close()
 			}
 		})
 	}

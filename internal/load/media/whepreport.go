@@ -58,8 +58,19 @@ type whepReport struct {
 
 type whepClientInfo struct {
 	measure.ClientInfo
+	Engine             string  `json:"engine"`  // lite or pion
 	CPUPct             float64 `json:"cpu_pct"` // pavload's CPU over the run, % of one CPU
 	HeapPerViewerBytes float64 `json:"heap_per_viewer_bytes"`
+	// Over the hold: pavload's CPU (% of one CPU, and µs per RTP packet
+	// received, which other processes on the machine disturb less), its
+	// goroutines and resident memory per viewer in.
+	HoldCPUPct          float64 `json:"hold_cpu_pct"`
+	CPUUsPerPacket      float64 `json:"cpu_us_per_packet"`
+	GoroutinesPerViewer float64 `json:"goroutines_per_viewer"`
+	RSSPerViewerBytes   float64 `json:"rss_per_viewer_bytes"`
+	// SRTPProfiles counts the SRTP protection profiles the viewers
+	// agreed on (--engine lite).
+	SRTPProfiles map[string]int64 `json:"srtp_profiles,omitempty"`
 }
 
 type whepConfigReport struct {
@@ -238,8 +249,14 @@ func (r *whepRun) tally(rep *whepReport) {
 	}
 	for _, v := range r.viewers {
 		v.mu.Lock()
-		tracks, connected, failure, ended, connectedAt := v.tracks, v.connected, v.failure, v.ended, v.connectedAt
+		tracks, connected, failure, ended, connectedAt, profile := v.tracks, v.connected, v.failure, v.ended, v.connectedAt, v.srtpProfile
 		v.mu.Unlock()
+		if profile != "" {
+			if rep.Client.SRTPProfiles == nil {
+				rep.Client.SRTPProfiles = map[string]int64{}
+			}
+			rep.Client.SRTPProfiles[profile]++
+		}
 		c.Retries += int64(max(v.tries-1, 0))
 		if failure != "" {
 			c.Failed++
@@ -482,7 +499,13 @@ func printWhep(w io.Writer, rep *whepReport) {
 	if rep.UDPRcvbufErrors != nil {
 		fmt.Fprintf(w, "  UDP receive-buffer drops on this machine during the run: %d\n", *rep.UDPRcvbufErrors)
 	}
-	fmt.Fprintf(w, "  pavload: %.0f%% of a CPU, %.0f KB heap per viewer\n", rep.Client.CPUPct, rep.Client.HeapPerViewerBytes/1024)
+	cl := rep.Client
+	fmt.Fprintf(w, "  pavload (--engine %s): %.0f%% of a CPU over the run, %.0f%% over the hold (%.2f µs per packet received); per viewer %.0f KB heap, %.0f KB RSS, %.1f goroutines",
+		cl.Engine, cl.CPUPct, cl.HoldCPUPct, cl.CPUUsPerPacket, cl.HeapPerViewerBytes/1024, cl.RSSPerViewerBytes/1024, cl.GoroutinesPerViewer)
+	if len(cl.SRTPProfiles) > 0 {
+		fmt.Fprintf(w, "; SRTP %s", measure.CountsLine(cl.SRTPProfiles))
+	}
+	fmt.Fprintln(w)
 	if rep.Server.End != nil && rep.Server.Before != nil {
 		fmt.Fprintf(w, "  server (/metrics): %.0f%% of a CPU, %.0f KB RSS per viewer\n", rep.Server.CPUPct, rep.Server.RSSPerViewerBytes/1024)
 	}
