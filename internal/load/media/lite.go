@@ -407,48 +407,60 @@ func (c *liteConn) close() {
 // liteSink is what the reader does with a decrypted RTP packet.
 type liteSink func(h *rtp.Header, pkt []byte, hl int, now time.Time)
 
-// readLoop is the viewer's one goroutine: it reads every datagram into one
-// buffer and demultiplexes by the first byte (RFC 7983): STUN, DTLS, SRTP.
-// RTCP from the server (sender reports) is not decrypted: nothing here
-// reads it.
+// readLoop is the viewer's one goroutine: it reads datagrams, a batch at
+// a time, into buffers it keeps and demultiplexes them by the first byte
+// (RFC 7983): STUN, DTLS, SRTP. RTCP from the server (sender reports) is
+// not decrypted: nothing here reads it.
 func (c *liteConn) readLoop(sink liteSink) {
 	defer close(c.done)
-	buf := make([]byte, 1600)
+	br, err := newBatchReader(c.sock, liteBatch, 1600)
+	if err != nil {
+		return
+	}
 	plain := make([]byte, 1600)
 	var h rtp.Header
 	for {
-		n, from, err := c.sock.ReadFromUDPAddrPort(buf)
+		n, err := br.read()
 		if err != nil {
 			if c.closing.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		if n == 0 {
-			continue
-		}
-		b := buf[:n]
-		switch first := b[0]; {
-		case first < 4:
-			c.handleSTUN(b, from)
-		case first >= 20 && first < 64:
-			c.dtlsIn.push(b)
-		case first >= 128 && first < 192:
-			if n >= 2 && b[1] >= 192 && b[1] <= 223 {
-				continue // RTCP (RFC 5761 §4)
-			}
-			sctx := c.srtp.Load()
-			if sctx == nil {
-				continue // before the keys: the server does not send yet
-			}
-			out, err := sctx.DecryptRTP(plain[:0], b, &h)
-			if err != nil {
+		var now time.Time // one clock reading a batch
+		for i := range n {
+			b, from := br.packet(i)
+			if len(b) == 0 {
 				continue
 			}
-			sink(&h, out, h.MarshalSize(), time.Now())
+			switch first := b[0]; {
+			case first < 4:
+				c.handleSTUN(b, from)
+			case first >= 20 && first < 64:
+				c.dtlsIn.push(b)
+			case first >= 128 && first < 192:
+				if len(b) >= 2 && b[1] >= 192 && b[1] <= 223 {
+					continue // RTCP (RFC 5761 §4)
+				}
+				sctx := c.srtp.Load()
+				if sctx == nil {
+					continue // before the keys: the server does not send yet
+				}
+				out, err := sctx.DecryptRTP(plain[:0], b, &h)
+				if err != nil {
+					continue
+				}
+				if now.IsZero() {
+					now = time.Now()
+				}
+				sink(&h, out, h.MarshalSize(), now)
+			}
 		}
 	}
 }
+
+// liteBatch is how many datagrams one read takes at most.
+const liteBatch = 8
 
 // liteDTLSConn is the net.PacketConn the DTLS handshake runs on: the
 // reader pushes DTLS records in, writes go out of the viewer's socket.

@@ -598,7 +598,7 @@ func (r *whepRun) connectLite(v *whepViewer) {
 	defer v.mu.Unlock()
 	if err != nil {
 		if v.ended == "" {
-			v.ended = "failed"
+			v.ended = "failed: " + liteFailure(err)
 		}
 		c.close()
 		return
@@ -606,6 +606,22 @@ func (r *whepRun) connectLite(v *whepViewer) {
 	v.connected, v.connectedAt = true, time.Now()
 	v.srtpProfile = c.profile
 	r.live.Add(1)
+}
+
+// liteFailure is why a lite viewer did not come up, in a few words (the
+// report counts viewers per reason).
+func liteFailure(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.HasPrefix(msg, "ICE"):
+		return "ICE"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "DTLS timeout"
+	}
+	if len(msg) > 60 {
+		msg = msg[:60] + "…"
+	}
+	return msg
 }
 
 // liteKind is the track kind and codec of a payload type of the lite offer.

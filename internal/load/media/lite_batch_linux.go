@@ -1,0 +1,86 @@
+//go:build linux && (amd64 || arm64)
+
+package media
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// batchReader reads up to len(bufs) datagrams in one recvmmsg(2), into
+// buffers it keeps: a viewer that the scheduler got to late takes its
+// backlog in one system call and one wake-up, and nothing is allocated.
+type batchReader struct {
+	rc    syscall.RawConn
+	hdrs  []mmsghdr
+	iovs  []unix.Iovec
+	names []unix.RawSockaddrInet4
+	bufs  [][]byte
+}
+
+// mmsghdr is struct mmsghdr; Go pads it to the alignment of Msghdr as C does.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+}
+
+func newBatchReader(c *net.UDPConn, n, size int) (*batchReader, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	b := &batchReader{rc: rc, hdrs: make([]mmsghdr, n), iovs: make([]unix.Iovec, n),
+		names: make([]unix.RawSockaddrInet4, n), bufs: make([][]byte, n)}
+	for i := range n {
+		b.bufs[i] = make([]byte, size)
+		b.iovs[i].Base = &b.bufs[i][0]
+		b.iovs[i].SetLen(size)
+		b.hdrs[i].hdr.Iov = &b.iovs[i]
+		b.hdrs[i].hdr.SetIovlen(1)
+		b.hdrs[i].hdr.Name = (*byte)(unsafe.Pointer(&b.names[i]))
+	}
+	return b, nil
+}
+
+// read waits for one datagram at least and returns how many it got.
+func (b *batchReader) read() (int, error) {
+	for i := range b.hdrs {
+		b.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet4
+		b.hdrs[i].len = 0
+	}
+	var n int
+	var errno syscall.Errno
+	err := b.rc.Read(func(fd uintptr) bool {
+		for {
+			// The socket is non-blocking: this returns what is queued, or EAGAIN.
+			r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)), 0, 0, 0)
+			switch e {
+			case unix.EINTR:
+				continue
+			case unix.EAGAIN:
+				return false // wait for the poller
+			}
+			n, errno = int(r), e
+			return true
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	if errno != 0 {
+		return 0, errors.New("recvmmsg: " + errno.Error())
+	}
+	return n, nil
+}
+
+// packet is the i-th datagram of the last read and where it came from.
+func (b *batchReader) packet(i int) ([]byte, netip.AddrPort) {
+	sa := &b.names[i]
+	port := uint16(sa.Port>>8) | uint16(sa.Port<<8) // network byte order
+	return b.bufs[i][:b.hdrs[i].len], netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), port)
+}
