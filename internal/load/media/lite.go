@@ -108,6 +108,9 @@ type liteConn struct {
 	remoteFingerprint      string
 	dtlsClient             bool   // the answer said setup:passive
 	profile                string // the SRTP profile agreed (set by handshake)
+	// interval is how long the reader lets packets gather once media
+	// flows (0: it reads each at once).
+	interval time.Duration
 
 	iceUp   chan struct{} // closed at the first binding success
 	iceOnce sync.Once
@@ -427,9 +430,9 @@ func (c *liteConn) readLoop(sink liteSink) {
 			}
 			continue
 		}
-		var now time.Time // one clock reading a batch
+		var now time.Time // one clock reading a batch, when the kernel gives none
 		for i := range n {
-			b, from := br.packet(i)
+			b, from, at := br.packet(i)
 			if len(b) == 0 {
 				continue
 			}
@@ -450,11 +453,21 @@ func (c *liteConn) readLoop(sink liteSink) {
 				if err != nil {
 					continue
 				}
-				if now.IsZero() {
-					now = time.Now()
+				if at.IsZero() {
+					if now.IsZero() {
+						now = time.Now()
+					}
+					at = now
 				}
-				sink(&h, out, h.MarshalSize(), now)
+				sink(&h, out, h.MarshalSize(), at)
 			}
+		}
+		// Once media flows, let packets gather in the socket between
+		// reads: one wake-up and one system call then take several, and
+		// the kernel's receive times keep the figures exact. During the
+		// handshake every datagram is read at once.
+		if c.interval > 0 && n < liteBatch && c.srtp.Load() != nil {
+			time.Sleep(c.interval)
 		}
 	}
 }

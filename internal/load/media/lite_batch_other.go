@@ -5,6 +5,7 @@ package media
 import (
 	"net"
 	"net/netip"
+	"time"
 )
 
 // batchReader reads one datagram at a time where recvmmsg(2) is not wired
@@ -29,4 +30,9 @@ func (b *batchReader) read() (int, error) {
 	return 1, nil
 }
 
-func (b *batchReader) packet(int) ([]byte, netip.AddrPort) { return b.buf[:b.n], b.from }
+func (b *batchReader) packet(int) ([]byte, netip.AddrPort, time.Time) {
+	return b.buf[:b.n], b.from, time.Time{}
+}
+
+// kernelStamps: batchReader gives no receive times (the reader's clock is used).
+const kernelStamps = false

@@ -35,6 +35,7 @@ type whepConfig struct {
 	feedback    bool
 	loopback    bool
 	engine      string
+	interval    time.Duration
 	progress    time.Duration
 }
 
@@ -82,6 +83,7 @@ func (c *whepConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.duration, "duration", 20*time.Second, "how long the viewers stay once the last one is in")
 	fs.DurationVar(&c.timeout, "timeout", 15*time.Second, "how long one viewer may take to connect, retries included")
 	fs.StringVar(&c.engine, "engine", engineLite, "viewer implementation: lite (one goroutine per viewer reading its socket, decrypting SRTP in place; no RTCP sent) or pion (a full pion PeerConnection, several times the client CPU per packet)")
+	fs.DurationVar(&c.interval, "read-interval", 20*time.Millisecond, "--engine lite, once a viewer's media flows: how long its reader lets packets gather in the socket between reads (fewer wake-ups and system calls; receive times come from the kernel, so the figures do not move; 0: read each packet at once)")
 	fs.BoolVar(&c.feedback, "feedback", false, "send NACKs, receiver reports and transport-wide congestion feedback, as a browser does (--engine pion only; the server needs none of it)")
 	fs.BoolVar(&c.loopback, "loopback-only", false, "offer loopback ICE candidates only (the server must be told of no other address of this machine)")
 	fs.DurationVar(&c.progress, "progress", 5*time.Second, "print a progress line this often (0: never)")
@@ -99,6 +101,7 @@ func (c *whepConfig) complete(ctx context.Context) error {
 	p.need(c.timeout > 0, "--timeout must be positive")
 	p.need(c.progress >= 0, "--progress must not be negative")
 	p.need(c.engine == engineLite || c.engine == enginePion, "--engine must be lite or pion")
+	p.need(c.interval >= 0 && c.interval <= time.Second, "--read-interval must be from 0 to 1s")
 	p.need(!c.feedback || c.engine == enginePion, "--feedback needs --engine pion (the lite viewer sends no RTCP)")
 	if _, err := measure.NewScraper(c.MetricsURL, time.Second); err != nil {
 		p = append(p, err.Error())
@@ -538,6 +541,9 @@ func (r *whepRun) count(ts *trackStats, k int, h *rtp.Header, pkt []byte, hl int
 // brings up ICE and DTLS.
 func (r *whepRun) offerLite(ctx context.Context, v *whepViewer) (*whipSession, error) {
 	c, err := newLiteConn()
+	if err == nil && kernelStamps {
+		c.interval = r.cfg.interval
+	}
 	if err != nil {
 		v.mu.Lock()
 		v.failure = "socket: " + err.Error()

@@ -1,0 +1,64 @@
+package media
+
+import (
+	"fmt"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestBatchReader sends datagrams to a socket before reading it: one read
+// takes up to a batch of them, in order, with where they came from and,
+// where the kernel gives it, a receive time between sending and reading.
+func TestBatchReader(t *testing.T) {
+	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	tx, err := net.DialUDP("udp4", nil, rx.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	br, err := newBatchReader(rx, 4, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	const sent = 6
+	for i := range sent {
+		if _, err := tx.Write([]byte(fmt.Sprintf("packet %d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(20 * time.Millisecond) // all queued
+	var got []string
+	for len(got) < sent {
+		n, err := br.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n < 1 || n > 4 {
+			t.Fatalf("read %d datagrams, want 1 to 4", n)
+		}
+		if kernelStamps && len(got) == 0 && n != 4 {
+			t.Fatalf("first read took %d of %d queued datagrams, want a full batch of 4", n, sent)
+		}
+		for i := range n {
+			b, from, at := br.packet(i)
+			if from.String() != tx.LocalAddr().String() {
+				t.Fatalf("from %s, want %s", from, tx.LocalAddr())
+			}
+			if kernelStamps && (at.Before(before.Add(-time.Second)) || at.After(time.Now())) {
+				t.Fatalf("receive time %s not between %s and now", at, before)
+			}
+			got = append(got, string(b))
+		}
+	}
+	for i, g := range got {
+		if want := fmt.Sprintf("packet %d", i); g != want {
+			t.Fatalf("datagram %d is %q, want %q", i, g, want)
+		}
+	}
+}
