@@ -414,7 +414,7 @@ type liteSink func(h *rtp.Header, pkt []byte, hl int, now time.Time)
 // a time, into buffers it keeps and demultiplexes them by the first byte
 // (RFC 7983): STUN, DTLS, SRTP. RTCP from the server (sender reports) is
 // not decrypted: nothing here reads it.
-func (c *liteConn) readLoop(sink liteSink) {
+func (c *liteConn) readLoop(sink liteSink, reads *atomic.Int64) {
 	defer close(c.done)
 	br, err := newBatchReader(c.sock, liteBatch, 1600)
 	if err != nil {
@@ -424,6 +424,7 @@ func (c *liteConn) readLoop(sink liteSink) {
 	var h rtp.Header
 	for {
 		n, err := br.read()
+		reads.Add(1)
 		if err != nil {
 			if c.closing.Load() || errors.Is(err, net.ErrClosed) {
 				return
@@ -473,7 +474,7 @@ func (c *liteConn) readLoop(sink liteSink) {
 }
 
 // liteBatch is how many datagrams one read takes at most.
-const liteBatch = 8
+const liteBatch = 16
 
 // liteDTLSConn is the net.PacketConn the DTLS handshake runs on: the
 // reader pushes DTLS records in, writes go out of the viewer's socket.

@@ -87,7 +87,7 @@ func TestWHIPToWHEP(t *testing.T) {
 		t.Logf("--engine %s", engine)
 		var out bytes.Buffer
 		cfg := &whepConfig{Common: common, viewers: 3, ramp: 10, concurrency: 3, duration: 2 * time.Second,
-			timeout: 10 * time.Second, engine: engine, feedback: engine == enginePion, interval: 20 * time.Millisecond}
+			timeout: 10 * time.Second, engine: engine, feedback: engine == enginePion, interval: 50 * time.Millisecond}
 		// The viewers may come before the publisher's media: they retry the 503,
 		// and before the publisher at all: then the server answers 404.
 		var rep *whepReport

@@ -83,7 +83,7 @@ func (c *whepConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.duration, "duration", 20*time.Second, "how long the viewers stay once the last one is in")
 	fs.DurationVar(&c.timeout, "timeout", 15*time.Second, "how long one viewer may take to connect, retries included")
 	fs.StringVar(&c.engine, "engine", engineLite, "viewer implementation: lite (one goroutine per viewer reading its socket, decrypting SRTP in place; no RTCP sent) or pion (a full pion PeerConnection, several times the client CPU per packet)")
-	fs.DurationVar(&c.interval, "read-interval", 20*time.Millisecond, "--engine lite, once a viewer's media flows: how long its reader lets packets gather in the socket between reads (fewer wake-ups and system calls; receive times come from the kernel, so the figures do not move; 0: read each packet at once)")
+	fs.DurationVar(&c.interval, "read-interval", 50*time.Millisecond, "--engine lite, once a viewer's media flows: how long its reader lets packets gather in the socket between reads (fewer wake-ups and system calls; receive times come from the kernel, so the figures do not move; 0: read each packet at once)")
 	fs.BoolVar(&c.feedback, "feedback", false, "send NACKs, receiver reports and transport-wide congestion feedback, as a browser does (--engine pion only; the server needs none of it)")
 	fs.BoolVar(&c.loopback, "loopback-only", false, "offer loopback ICE candidates only (the server must be told of no other address of this machine)")
 	fs.DurationVar(&c.progress, "progress", 5*time.Second, "print a progress line this often (0: never)")
@@ -194,6 +194,8 @@ type whepRun struct {
 	byts atomic.Int64
 	in   atomic.Int64 // viewers with their answer
 	live atomic.Int64 // viewers with media flowing
+	// reads is the lite readers' socket reads (each takes a batch).
+	reads atomic.Int64
 	// holdPkts is the packets every viewer received over the hold.
 	holdPkts int64
 
@@ -279,10 +281,13 @@ func runWhep(ctx context.Context, cfg *whepConfig, out io.Writer) (*whepReport, 
 	rep.Server.HoldStart = scrape()
 	holdStart := time.Now()
 	r.markHold(true)
-	pkts0, cpu0 := r.pkts.Load(), measure.ProcessCPU()
+	pkts0, reads0, cpu0 := r.pkts.Load(), r.reads.Load(), measure.ProcessCPU()
 	scenario.SleepUntil(ctx, holdStart.Add(cfg.duration))
 	r.holdPkts = r.pkts.Load() - pkts0
 	holdCPU := measure.ProcessCPU() - cpu0
+	if reads := r.reads.Load() - reads0; reads > 0 {
+		rep.Client.PacketsPerRead = measure.Round1(float64(r.holdPkts) / float64(reads))
+	}
 	r.markHold(false)
 	rep.HoldSeconds = measure.Round3(time.Since(holdStart).Seconds())
 	if rep.HoldSeconds > 0 {
@@ -587,7 +592,7 @@ func (r *whepRun) connectLite(v *whepViewer) {
 		r.count(ts, k, h, pkt, hl, now)
 	}
 	go func() {
-		c.readLoop(sink)
+		c.readLoop(sink, &r.reads)
 		for _, ts := range tracks {
 			if ts != nil {
 				close(ts.done)

@@ -68,6 +68,9 @@ type whepClientInfo struct {
 	CPUUsPerPacket      float64 `json:"cpu_us_per_packet"`
 	GoroutinesPerViewer float64 `json:"goroutines_per_viewer"`
 	RSSPerViewerBytes   float64 `json:"rss_per_viewer_bytes"`
+	// PacketsPerRead is RTP packets over the hold per socket read of
+	// the lite viewers (each read takes what is queued, up to a batch).
+	PacketsPerRead float64 `json:"packets_per_read,omitempty"`
 	// SRTPProfiles counts the SRTP protection profiles the viewers
 	// agreed on (--engine lite).
 	SRTPProfiles map[string]int64 `json:"srtp_profiles,omitempty"`
@@ -219,8 +222,8 @@ func (rep *whepReport) judge() verdict {
 	}
 	v.Pass = len(v.Reasons) == 0
 	var notes []string
-	if rep.Client.CPUPct >= clientBusyPct {
-		notes = append(notes, fmt.Sprintf("pavload at %.0f%% of its CPU", rep.Client.CPUPct))
+	if busy := max(rep.Client.CPUPct, rep.Client.HoldCPUPct); busy >= clientBusyPct {
+		notes = append(notes, fmt.Sprintf("pavload at %.0f%% of its CPU", busy))
 	}
 	if rep.UDPRcvbufErrors != nil && *rep.UDPRcvbufErrors > 0 {
 		notes = append(notes, fmt.Sprintf("%d UDP receive-buffer drops", *rep.UDPRcvbufErrors))
@@ -502,6 +505,9 @@ func printWhep(w io.Writer, rep *whepReport) {
 	cl := rep.Client
 	fmt.Fprintf(w, "  pavload (--engine %s): %.0f%% of a CPU over the run, %.0f%% over the hold (%.2f µs per packet received); per viewer %.0f KB heap, %.0f KB RSS, %.1f goroutines",
 		cl.Engine, cl.CPUPct, cl.HoldCPUPct, cl.CPUUsPerPacket, cl.HeapPerViewerBytes/1024, cl.RSSPerViewerBytes/1024, cl.GoroutinesPerViewer)
+	if cl.PacketsPerRead > 0 {
+		fmt.Fprintf(w, "; %.1f packets per socket read", cl.PacketsPerRead)
+	}
 	if len(cl.SRTPProfiles) > 0 {
 		fmt.Fprintf(w, "; SRTP %s", measure.CountsLine(cl.SRTPProfiles))
 	}
