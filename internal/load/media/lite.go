@@ -108,9 +108,9 @@ type liteConn struct {
 	remoteFingerprint      string
 	dtlsClient             bool   // the answer said setup:passive
 	profile                string // the SRTP profile agreed (set by handshake)
-	// interval is how long the reader lets packets gather once media
-	// flows (0: it reads each at once).
-	interval time.Duration
+	// tick, when set, is when the reader reads again once media flows
+	// (nil: it reads each datagram at once).
+	tick *readTick
 
 	iceUp   chan struct{} // closed at the first binding success
 	iceOnce sync.Once
@@ -467,8 +467,11 @@ func (c *liteConn) readLoop(sink liteSink, reads *atomic.Int64) {
 		// reads: one wake-up and one system call then take several, and
 		// the kernel's receive times keep the figures exact. During the
 		// handshake every datagram is read at once.
-		if c.interval > 0 && n < liteBatch && c.srtp.Load() != nil {
-			time.Sleep(c.interval)
+		if c.tick != nil && n < liteBatch && c.srtp.Load() != nil {
+			select {
+			case <-c.tick.wait():
+			case <-c.dtlsIn.closed:
+			}
 		}
 	}
 }
@@ -624,4 +627,37 @@ func processRSS() int64 {
 		return 0
 	}
 	return pages * int64(os.Getpagesize())
+}
+
+// readTick wakes every lite reader at once, every period: the runtime then
+// runs them back to back instead of waking (and going idle) once per
+// viewer, as a timer each would.
+type readTick struct {
+	ch atomic.Pointer[chan struct{}]
+}
+
+func newReadTick() *readTick {
+	t := &readTick{}
+	ch := make(chan struct{})
+	t.ch.Store(&ch)
+	return t
+}
+
+// wait is closed at the next tick.
+func (t *readTick) wait() <-chan struct{} { return *t.ch.Load() }
+
+// run ticks every period until stop is closed, then once more for good.
+func (t *readTick) run(period time.Duration, stop <-chan struct{}) {
+	tk := time.NewTicker(period)
+	defer tk.Stop()
+	for {
+		next := make(chan struct{})
+		close(*t.ch.Swap(&next))
+		select {
+		case <-stop:
+			// Readers that still wait are woken by their socket's close.
+			return
+		case <-tk.C:
+		}
+	}
 }

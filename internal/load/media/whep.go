@@ -185,6 +185,7 @@ type whepRun struct {
 	cfg  *whepConfig
 	api  *webrtc.API   // --engine pion
 	id   *liteIdentity // --engine lite: the DTLS certificate
+	tick *readTick     // --engine lite with --read-interval
 	ips  []netip.Addr  // --engine lite: the addresses offered
 	hc   *http.Client
 	url  string
@@ -226,6 +227,14 @@ func runWhep(ctx context.Context, cfg *whepConfig, out io.Writer) (*whepReport, 
 	} else {
 		if r.id, err = newLiteIdentity(); err == nil {
 			r.ips, err = offerIPs(cfg.loopback)
+		}
+		// Without the kernel's receive times a late read would move the
+		// figures: read at once then.
+		if cfg.interval > 0 && kernelStamps {
+			r.tick = newReadTick()
+			tickStop := make(chan struct{})
+			defer close(tickStop) // after leaveAll: every reader is gone
+			go r.tick.run(cfg.interval, tickStop)
 		}
 	}
 	if err != nil {
@@ -546,8 +555,8 @@ func (r *whepRun) count(ts *trackStats, k int, h *rtp.Header, pkt []byte, hl int
 // brings up ICE and DTLS.
 func (r *whepRun) offerLite(ctx context.Context, v *whepViewer) (*whipSession, error) {
 	c, err := newLiteConn()
-	if err == nil && kernelStamps {
-		c.interval = r.cfg.interval
+	if err == nil {
+		c.tick = r.tick
 	}
 	if err != nil {
 		v.mu.Lock()
