@@ -62,3 +62,33 @@ func TestBatchReader(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnUDPDrops floods a socket with a small receive buffer that nobody
+// reads: the kernel's drops on it are this process's.
+func TestOwnUDPDrops(t *testing.T) {
+	before, ok := ownUDPDrops()
+	if !ok {
+		t.Skip("no /proc/net/udp here")
+	}
+	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	if err := rx.SetReadBuffer(1); err != nil { // the kernel's minimum
+		t.Fatal(err)
+	}
+	tx, err := net.DialUDP("udp4", nil, rx.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	payload := make([]byte, 1200)
+	for range 200 {
+		_, _ = tx.Write(payload)
+	}
+	after, ok := ownUDPDrops()
+	if !ok || after <= before {
+		t.Fatalf("drops %d before, %d after flooding a full socket", before, after)
+	}
+}

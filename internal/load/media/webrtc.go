@@ -290,6 +290,46 @@ func udpRcvbufErrors() int64 {
 	return -1
 }
 
+// ownUDPDrops is what the kernel dropped, for a full receive buffer, on
+// this process's UDP sockets that are open now (Linux: the drops column of
+// /proc/net/udp and udp6 for the inodes of /proc/self/fd); false when it
+// cannot tell.
+func ownUDPDrops() (int64, bool) {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0, false
+	}
+	mine := map[string]bool{}
+	for _, fd := range fds {
+		l, err := os.Readlink("/proc/self/fd/" + fd.Name())
+		if err == nil && strings.HasPrefix(l, "socket:[") {
+			mine[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	var drops int64
+	read := false
+	for _, f := range []string{"/proc/net/udp", "/proc/net/udp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		read = true
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		sc.Scan() // the header
+		for sc.Scan() {
+			// sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+			fl := strings.Fields(sc.Text())
+			if len(fl) < 13 || !mine[fl[9]] {
+				continue
+			}
+			if d, err := strconv.ParseInt(fl[12], 10, 64); err == nil {
+				drops += d
+			}
+		}
+	}
+	return drops, read
+}
+
 // roomyNet gives every ICE socket a large receive buffer: hundreds of
 // viewers in one process take turns on one CPU, and a socket left with the
 // default ~200 KB overflows while its reader waits for a turn, which would

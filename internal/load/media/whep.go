@@ -319,6 +319,9 @@ func runWhep(ctx context.Context, cfg *whepConfig, out io.Writer) (*whepReport, 
 		d := after - rcvBefore
 		rep.UDPRcvbufErrors = &d
 	}
+	if d, ok := ownUDPDrops(); ok {
+		rep.ClientSocketDrops = &d
+	}
 	heap, _ := measure.ClientMemory()
 	if n := r.in.Load(); n > 0 {
 		rep.Client.HeapPerViewerBytes = float64(heap) / float64(n)

@@ -51,9 +51,13 @@ type whepReport struct {
 	// UDPRcvbufErrors is the kernel's count of UDP datagrams dropped on
 	// full receive buffers during the run, every socket of the machine:
 	// when it is not zero, some loss happened in a receiver (often pavload).
-	UDPRcvbufErrors *int64          `json:"udp_rcvbuf_errors,omitempty"`
-	Server          serverMedia     `json:"server"`
-	Targets         []measure.Check `json:"targets"`
+	UDPRcvbufErrors *int64 `json:"udp_rcvbuf_errors,omitempty"`
+	// ClientSocketDrops is what the kernel dropped on pavload's own
+	// sockets (open at the end of the hold) for a full receive buffer:
+	// the part of UDPRcvbufErrors that is the client's. Nil when unknown.
+	ClientSocketDrops *int64          `json:"client_socket_drops,omitempty"`
+	Server            serverMedia     `json:"server"`
+	Targets           []measure.Check `json:"targets"`
 }
 
 type whepClientInfo struct {
@@ -225,7 +229,12 @@ func (rep *whepReport) judge() verdict {
 	if busy := max(rep.Client.CPUPct, rep.Client.HoldCPUPct); busy >= clientBusyPct {
 		notes = append(notes, fmt.Sprintf("pavload at %.0f%% of its CPU", busy))
 	}
-	if rep.UDPRcvbufErrors != nil && *rep.UDPRcvbufErrors > 0 {
+	switch {
+	case rep.ClientSocketDrops != nil: // pavload's own drops are known: only they count
+		if *rep.ClientSocketDrops > 0 {
+			notes = append(notes, fmt.Sprintf("%d UDP receive-buffer drops on pavload's sockets", *rep.ClientSocketDrops))
+		}
+	case rep.UDPRcvbufErrors != nil && *rep.UDPRcvbufErrors > 0:
 		notes = append(notes, fmt.Sprintf("%d UDP receive-buffer drops", *rep.UDPRcvbufErrors))
 	}
 	if len(notes) > 0 {
@@ -500,7 +509,11 @@ func printWhep(w io.Writer, rep *whepReport) {
 		}
 	}
 	if rep.UDPRcvbufErrors != nil {
-		fmt.Fprintf(w, "  UDP receive-buffer drops on this machine during the run: %d\n", *rep.UDPRcvbufErrors)
+		fmt.Fprintf(w, "  UDP receive-buffer drops on this machine during the run: %d", *rep.UDPRcvbufErrors)
+		if rep.ClientSocketDrops != nil {
+			fmt.Fprintf(w, " (on pavload's own sockets: %d)", *rep.ClientSocketDrops)
+		}
+		fmt.Fprintln(w)
 	}
 	cl := rep.Client
 	fmt.Fprintf(w, "  pavload (--engine %s): %.0f%% of a CPU over the run, %.0f%% over the hold (%.2f µs per packet received); per viewer %.0f KB heap, %.0f KB RSS, %.1f goroutines",
