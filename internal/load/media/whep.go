@@ -53,9 +53,10 @@ const maxWHEPViewers = 5000
 
 const whepUsage = `Usage: pavload whep [flags]
 
-N WHEP viewers (POST /whep/{show}) in one process, each its own pion
-PeerConnection receiving the show's video and audio without decoding. They
-come in at --ramp a second (at most --concurrency negotiations at a time;
+N WHEP viewers (POST /whep/{show}) in one process, receiving the show's
+video and audio without decoding: lite ones by default (one goroutine
+each reading its socket, SRTP decrypted in place, no RTCP sent), or full
+pion PeerConnections (--engine pion). They come in at --ramp a second (at most --concurrency negotiations at a time;
 a 503 "no media yet" is retried as its Retry-After says), stay --duration
 once the last one is in, then DELETE their sessions.
 
@@ -63,8 +64,9 @@ Per run it reports viewers connected and failed; time to the first packet
 and to the first keyframe (VP8 or H.264), from the start of each POST, at
 p50/p95/p99; packets and bytes received; loss per track from the RTP
 sequence numbers (lost/expected, wrap-around, reordering and duplicates
-accounted for); and, when the publisher is pavload whip, end-to-end latency
-from the send time in each payload (same machine, same clock).
+accounted for); when the publisher is pavload whip, end-to-end latency
+from the send time in each payload (same machine, same clock); and its own
+CPU per packet, goroutines, RSS and socket drops.
 
 The server must be on this machine (a loopback --base) and ICE only uses
 this machine's addresses.
