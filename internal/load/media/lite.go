@@ -422,6 +422,40 @@ func (c *liteConn) readLoop(sink liteSink, reads *atomic.Int64) {
 	}
 	plain := make([]byte, 1600)
 	var h rtp.Header
+	// SRTP that comes before this side has its keys: the server, done
+	// with the handshake a moment earlier, sends its cached keyframe at
+	// once. It is kept (with its receive time) until the keys are in.
+	type early struct {
+		b  []byte
+		at time.Time
+	}
+	var pending []early
+	srtpIn := func(b []byte, at time.Time) {
+		sctx := c.srtp.Load()
+		if sctx == nil {
+			if len(pending) < 1024 {
+				if at.IsZero() {
+					at = time.Now()
+				}
+				pending = append(pending, early{append([]byte(nil), b...), at})
+			}
+			return
+		}
+		for _, e := range pending {
+			if out, err := sctx.DecryptRTP(plain[:0], e.b, &h); err == nil {
+				sink(&h, out, h.MarshalSize(), e.at)
+			}
+		}
+		pending = nil
+		out, err := sctx.DecryptRTP(plain[:0], b, &h)
+		if err != nil {
+			return
+		}
+		if at.IsZero() {
+			at = time.Now()
+		}
+		sink(&h, out, h.MarshalSize(), at)
+	}
 	for {
 		n, err := br.read()
 		reads.Add(1)
@@ -446,21 +480,13 @@ func (c *liteConn) readLoop(sink liteSink, reads *atomic.Int64) {
 				if len(b) >= 2 && b[1] >= 192 && b[1] <= 223 {
 					continue // RTCP (RFC 5761 §4)
 				}
-				sctx := c.srtp.Load()
-				if sctx == nil {
-					continue // before the keys: the server does not send yet
-				}
-				out, err := sctx.DecryptRTP(plain[:0], b, &h)
-				if err != nil {
-					continue
-				}
 				if at.IsZero() {
 					if now.IsZero() {
 						now = time.Now()
 					}
 					at = now
 				}
-				sink(&h, out, h.MarshalSize(), at)
+				srtpIn(b, at)
 			}
 		}
 		// Once media flows, let packets gather in the socket between

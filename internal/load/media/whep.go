@@ -86,7 +86,7 @@ func (c *whepConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.timeout, "timeout", 15*time.Second, "how long one viewer may take to connect, retries included")
 	fs.StringVar(&c.engine, "engine", engineLite, "viewer implementation: lite (one goroutine per viewer reading its socket, decrypting SRTP in place; no RTCP sent) or pion (a full pion PeerConnection, several times the client CPU per packet)")
 	fs.DurationVar(&c.interval, "read-interval", 50*time.Millisecond, "--engine lite, once a viewer's media flows: how long its reader lets packets gather in the socket between reads (fewer wake-ups and system calls; receive times come from the kernel, so the figures do not move; 0: read each packet at once)")
-	fs.BoolVar(&c.feedback, "feedback", false, "send NACKs, receiver reports and transport-wide congestion feedback, as a browser does (--engine pion only; the server needs none of it)")
+	fs.BoolVar(&c.feedback, "feedback", false, "send NACKs, receiver reports and transport-wide congestion feedback, as a browser does (--engine pion only, and on there unless --feedback=false; the server needs none of it)")
 	fs.BoolVar(&c.loopback, "loopback-only", false, "offer loopback ICE candidates only (the server must be told of no other address of this machine)")
 	fs.DurationVar(&c.progress, "progress", 5*time.Second, "print a progress line this often (0: never)")
 }
@@ -117,13 +117,17 @@ func (c *whepConfig) complete(ctx context.Context) error {
 // WHEP is `pavload whep` with its arguments.
 func WHEP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg whepConfig
-	if _, err := scenario.ParseFlags("whep", whepUsage, args, stderr, cfg.register); err != nil {
+	set, err := scenario.ParseFlags("whep", whepUsage, args, stderr, cfg.register)
+	if err != nil {
 		return err
+	}
+	if cfg.engine == enginePion && !set["feedback"] {
+		cfg.feedback = true // a pion viewer is browser-like unless told otherwise
 	}
 	if err := cfg.complete(ctx); err != nil {
 		return fmt.Errorf("whep: %w", err)
 	}
-	_, err := scenario.RunReport(&cfg.Common, stdout, func() (*whepReport, error) { return runWhep(ctx, &cfg, stdout) })
+	_, err = scenario.RunReport(&cfg.Common, stdout, func() (*whepReport, error) { return runWhep(ctx, &cfg, stdout) })
 	return err
 }
 
