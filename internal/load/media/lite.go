@@ -117,7 +117,12 @@ type liteConn struct {
 	dtlsIn  *liteDTLSConn
 	srtp    atomic.Pointer[srtp.Context] // set once DTLS is up
 	closing atomic.Bool
+	quit    chan struct{} // closed by close
 	done    chan struct{} // the reader has returned
+	// detached: the server's SRTP came through, so its side of DTLS is
+	// done too; the handshake's goroutines are let go (its conn reads
+	// nothing more and writes nothing, not even a close_notify).
+	detached atomic.Bool
 
 	mu   sync.Mutex
 	dtls *dtls.Conn // once the handshake began
@@ -137,7 +142,7 @@ func newLiteConn() (*liteConn, error) {
 		return nil, err
 	}
 	c := &liteConn{sock: sock, ufrag: randToken(8), pwd: randToken(24), tiebreaker: tb.Uint64(),
-		iceUp: make(chan struct{}), done: make(chan struct{})}
+		iceUp: make(chan struct{}), quit: make(chan struct{}), done: make(chan struct{})}
 	c.dtlsIn = &liteDTLSConn{c: c, in: make(chan []byte, 16), closed: make(chan struct{}), rd: deadline.New()}
 	return c, nil
 }
@@ -406,6 +411,7 @@ func (c *liteConn) close() {
 		_ = conn.Close()
 	}
 	c.dtlsIn.shut()
+	close(c.quit)
 	_ = c.sock.Close()
 }
 
@@ -453,6 +459,10 @@ func (c *liteConn) readLoop(sink liteSink, reads *atomic.Int64) {
 		if err != nil {
 			return
 		}
+		if !c.detached.Load() {
+			c.detached.Store(true)
+			c.dtlsIn.shut()
+		}
 		if at.IsZero() {
 			at = time.Now()
 		}
@@ -498,7 +508,7 @@ func (c *liteConn) readLoop(sink liteSink, reads *atomic.Int64) {
 		if c.tick != nil && n < liteBatch && c.srtp.Load() != nil {
 			select {
 			case <-c.tick.wait():
-			case <-c.dtlsIn.closed:
+			case <-c.quit:
 			}
 		}
 	}
@@ -538,6 +548,9 @@ func (d *liteDTLSConn) ReadFrom(p []byte) (int, net.Addr, error) {
 }
 
 func (d *liteDTLSConn) WriteTo(p []byte, _ net.Addr) (int, error) {
+	if d.c.detached.Load() {
+		return len(p), nil
+	}
 	select {
 	case <-d.closed:
 		return 0, net.ErrClosed
