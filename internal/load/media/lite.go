@@ -525,9 +525,13 @@ type liteDTLSConn struct {
 	once   sync.Once
 	closed chan struct{}
 	rd     *deadline.Deadline
+	// records counts the DTLS datagrams that came (a failure says whether
+	// the server ever began).
+	records atomic.Int64
 }
 
 func (d *liteDTLSConn) push(b []byte) {
+	d.records.Add(1)
 	select {
 	case d.in <- append([]byte(nil), b...):
 	default: // the handshake is not reading: DTLS retransmits

@@ -621,7 +621,28 @@ func (r *whepRun) connectLite(v *whepViewer) {
 	defer cancel()
 	err := c.connectICE(ctx)
 	if err == nil {
+		// Checks go on until DTLS is up: the server selects the pair (and
+		// starts DTLS, as the client it usually is) only once it holds a
+		// nomination and a check of its own has succeeded, and either may
+		// be lost on a busy machine.
+		hsDone := make(chan struct{})
+		go func() {
+			t := time.NewTicker(250 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-hsDone:
+					return
+				case <-t.C:
+					_ = c.sendCheck()
+				}
+			}
+		}()
 		err = c.handshake(ctx, r.id)
+		close(hsDone)
+		if err != nil && errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("DTLS timeout, %d records from the server: %w", c.dtlsIn.records.Load(), err)
+		}
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -644,6 +665,8 @@ func liteFailure(err error) string {
 	switch {
 	case strings.HasPrefix(msg, "ICE"):
 		return "ICE"
+	case strings.HasPrefix(msg, "DTLS timeout, 0 records"):
+		return "DTLS timeout, nothing from the server"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "DTLS timeout"
 	}
