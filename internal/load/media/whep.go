@@ -156,11 +156,8 @@ type trackStats struct {
 	frames seqTracker
 	done   chan struct{}
 
-	// The hold window, set by the run's goroutine (which alone reads
-	// them): bytes and time when it began (or the track's first packet,
-	// for a track that came later) and ended.
-	holdFrom, holdTo   time.Time
-	holdBytes, toBytes int64
+	// holdBytes is the bytes received (by receive time) within the hold.
+	holdBytes atomic.Int64
 
 	packets atomic.Int64
 	bytes   atomic.Int64
@@ -203,6 +200,8 @@ type whepRun struct {
 	live atomic.Int64 // viewers with media flowing
 	// reads is the lite readers' socket reads (each takes a batch).
 	reads atomic.Int64
+	// The hold, in Unix nanoseconds (0: not yet).
+	holdFrom, holdTo atomic.Int64
 	// holdPkts is the packets every viewer received over the hold.
 	holdPkts int64
 
@@ -531,6 +530,11 @@ func (r *whepRun) count(ts *trackStats, k int, h *rtp.Header, pkt []byte, hl int
 	ts.seq.add(h.SequenceNumber)
 	ts.packets.Add(1)
 	ts.bytes.Add(int64(n))
+	if from := r.holdFrom.Load(); from != 0 {
+		if at, to := now.UnixNano(), r.holdTo.Load(); at >= from && (to == 0 || at < to) {
+			ts.holdBytes.Add(int64(n))
+		}
+	}
 	r.pkts.Add(1)
 	r.byts.Add(int64(n))
 	data := -1 // where a stamp may be
@@ -749,27 +753,16 @@ func (r *whepRun) leaveAll(ctx context.Context) {
 	}
 }
 
-// markHold notes every track's byte count at the start (or the end) of the
-// hold, for each viewer's delivered rate.
+// markHold notes the start (or the end) of the hold, for each viewer's
+// delivered rate: the readers count the bytes received within it by each
+// packet's receive time, so a reader that reads late (--read-interval, or
+// a busy CPU) counts them all the same.
 func (r *whepRun) markHold(start bool) {
-	now := time.Now()
-	r.mu.Lock()
-	viewers := r.viewers
-	r.mu.Unlock()
-	for _, v := range viewers {
-		v.mu.Lock()
-		tracks := v.tracks
-		v.mu.Unlock()
-		for _, ts := range tracks {
-			if ts == nil {
-				continue
-			}
-			if start {
-				ts.holdFrom, ts.holdBytes = now, ts.bytes.Load()
-			} else {
-				ts.holdTo, ts.toBytes = now, ts.bytes.Load()
-			}
-		}
+	now := time.Now().UnixNano()
+	if start {
+		r.holdFrom.Store(now)
+	} else {
+		r.holdTo.Store(now)
 	}
 }
 

@@ -318,13 +318,13 @@ func (r *whepRun) tally(rep *whepReport) {
 				}
 				f.WorstReceivedPc = min(f.WorstReceivedPc, 100-pct(ts.frames.lost(), exp))
 			}
-			if k == kindVideo {
-				from, b0 := ts.holdFrom, ts.holdBytes
-				if from.IsZero() {
+			if hf, ht := r.holdFrom.Load(), r.holdTo.Load(); k == kindVideo && hf != 0 && ht != 0 && !ts.firstAt.IsZero() {
+				from, to := time.Unix(0, hf), time.Unix(0, ht)
+				if ts.firstAt.After(from) {
 					from = ts.firstAt // the track came during the hold
 				}
-				if secs := ts.holdTo.Sub(from).Seconds(); !from.IsZero() && secs > 0 {
-					rates = append(rates, float64(ts.toBytes-b0)*8/secs/1e6)
+				if secs := to.Sub(from).Seconds(); secs > 0 {
+					rates = append(rates, float64(ts.holdBytes.Load())*8/secs/1e6)
 				}
 			}
 			if !ts.firstAt.IsZero() && (first.IsZero() || ts.firstAt.Before(first)) {
