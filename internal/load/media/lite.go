@@ -98,7 +98,7 @@ func sdpFingerprint(der []byte) string {
 // liteConn is one lite viewer's transport: its socket, ICE credentials,
 // DTLS and SRTP state.
 type liteConn struct {
-	sock       *net.UDPConn
+	sock       *liteSocket
 	ufrag, pwd string
 	tiebreaker uint64
 
@@ -129,13 +129,12 @@ type liteConn struct {
 }
 
 func newLiteConn() (*liteConn, error) {
-	sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4zero})
+	// Hundreds of sockets take turns on one CPU: listenLite gives each a
+	// roomy buffer, so that a late read is not counted as the server's loss.
+	sock, err := listenLite()
 	if err != nil {
 		return nil, err
 	}
-	// Hundreds of sockets take turns on one CPU: a roomy buffer keeps a
-	// late read from being counted as the server's loss.
-	_ = sock.SetReadBuffer(liteRcvBuf)
 	tb, err := rand.Int(rand.Reader, big.NewInt(1<<62))
 	if err != nil {
 		sock.Close()
@@ -469,13 +468,19 @@ func (c *liteConn) readLoop(sink liteSink, reads *atomic.Int64) {
 		sink(&h, out, h.MarshalSize(), at)
 	}
 	for {
-		n, err := br.read()
-		reads.Add(1)
+		media := c.tick != nil && c.detached.Load()
+		n, err := br.read(!media)
 		if err != nil {
 			if c.closing.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
+		}
+		if n == 0 && c.closing.Load() {
+			return
+		}
+		if n > 0 {
+			reads.Add(1)
 		}
 		var now time.Time // one clock reading a batch, when the kernel gives none
 		for i := range n {
@@ -505,7 +510,7 @@ func (c *liteConn) readLoop(sink liteSink, reads *atomic.Int64) {
 		// reads: one wake-up and one system call then take several, and
 		// the kernel's receive times keep the figures exact. During the
 		// handshake every datagram is read at once.
-		if c.tick != nil && n < liteBatch && c.srtp.Load() != nil {
+		if media && n < liteBatch {
 			select {
 			case <-c.tick.wait():
 			case <-c.quit:

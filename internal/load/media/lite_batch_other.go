@@ -8,8 +8,19 @@ import (
 	"time"
 )
 
-// batchReader reads one datagram at a time where recvmmsg(2) is not wired
-// up (lite_batch_linux.go is the batched one).
+// liteSocket is a plain UDP socket where lite_batch_linux.go's is not
+// wired up.
+type liteSocket = net.UDPConn
+
+func listenLite() (*liteSocket, error) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4zero})
+	if err == nil {
+		_ = c.SetReadBuffer(liteRcvBuf)
+	}
+	return c, err
+}
+
+// batchReader reads one datagram at a time, always waiting for it.
 type batchReader struct {
 	c    *net.UDPConn
 	buf  []byte
@@ -21,7 +32,7 @@ func newBatchReader(c *net.UDPConn, _, size int) (*batchReader, error) {
 	return &batchReader{c: c, buf: make([]byte, size)}, nil
 }
 
-func (b *batchReader) read() (int, error) {
+func (b *batchReader) read(bool) (int, error) {
 	n, from, err := b.c.ReadFromUDPAddrPort(b.buf)
 	if err != nil {
 		return 0, err

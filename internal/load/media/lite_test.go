@@ -1,6 +1,7 @@
 package media
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"testing"
@@ -11,12 +12,12 @@ import (
 // takes up to a batch of them, in order, with where they came from and,
 // where the kernel gives it, a receive time between sending and reading.
 func TestBatchReader(t *testing.T) {
-	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	rx, err := listenLite()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rx.Close()
-	tx, err := net.DialUDP("udp4", nil, rx.LocalAddr().(*net.UDPAddr))
+	tx, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: rx.LocalAddr().(*net.UDPAddr).Port})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func TestBatchReader(t *testing.T) {
 	time.Sleep(20 * time.Millisecond) // all queued
 	var got []string
 	for len(got) < sent {
-		n, err := br.read()
+		n, err := br.read(true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,6 +60,16 @@ func TestBatchReader(t *testing.T) {
 	for i, g := range got {
 		if want := fmt.Sprintf("packet %d", i); g != want {
 			t.Fatalf("datagram %d is %q, want %q", i, g, want)
+		}
+	}
+	// Nothing queued: without waiting it comes back empty; once closed, it says so.
+	if kernelStamps {
+		if n, err := br.read(false); n != 0 || err != nil {
+			t.Fatalf("read on an empty socket: %d, %v", n, err)
+		}
+		rx.Close()
+		if _, err := br.read(true); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("read on a closed socket: %v, want net.ErrClosed", err)
 		}
 	}
 }
