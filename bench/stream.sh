@@ -9,7 +9,11 @@
 #                  keyframe every 2 s, plus Opus at 48 kbit/s, for the whole run;
 #   viewer steps   pavload whep with N viewers (100, 200, … 600), each step a
 #                  fresh crowd: ramped in at BENCH_STREAM_RAMP a second, held
-#                  for BENCH_STREAM_HOLD, then gone.
+#                  for BENCH_STREAM_HOLD, then gone. The viewers are pavload's
+#                  lite ones (--engine lite: one goroutine each, SRTP decrypted
+#                  in place, no RTCP sent, which the server needs none of);
+#                  BENCH_STREAM_ARGS="--engine pion --feedback" makes them
+#                  full pion PeerConnections with browser-like feedback.
 #
 # First, the server otherwise idle, start-up: POST→connected at 20 viewers
 # coming 10 a second (offering every candidate of this machine, then only
@@ -29,7 +33,8 @@
 # /proc/<pid>/stat over the hold), RSS per viewer (VmRSS during the hold
 # minus the baseline with the publisher and no viewer), goroutines per
 # viewer, POST→connected and first keyframe p50/p95, and the client's own
-# limits: pavload's CPU and the machine's UDP receive-buffer drops. A step
+# limits: pavload's CPU over the hold (and per packet received), goroutines
+# and RSS per viewer, and the machine's UDP receive-buffer drops. A step
 # passes with every viewer connected, loss under 1%, no skip, no frame
 # missing and every viewer at 97% or more of the source rate; one where
 # pavload used 90% of its CPU or the kernel dropped datagrams is marked
@@ -46,11 +51,12 @@
 # Knobs (environment): BENCH_STREAM_STEPS ("100 200 300 400 500 600"; each at
 # most 2000), BENCH_STREAM_HOLD (20s), BENCH_STREAM_RAMP (100 a second),
 # BENCH_STREAM_BITRATE (1500000), BENCH_STREAM_FPS (30), BENCH_STREAM_ARGS
-# (more pavload whep flags, e.g. --feedback=false or --concurrency 64), and
+# (more pavload whep flags, e.g. "--engine pion --feedback" or --concurrency 64), and
 # BENCH_STREAM_STARTUP (1; 0 skips the start-up runs), and
 # BENCH_PROFILE=1, which saves the server's CPU profile over each hold as
 # bench/out/stream-cpu-<N>.pprof (and its heap, stream-heap-<N>.pprof, and
-# a goroutine dump, stream-goroutines-<N>.txt).
+# a goroutine dump, stream-goroutines-<N>.txt), and pavload whep's own CPU
+# profile over each step as bench/out/stream-pavload-cpu-<N>.pprof.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -189,9 +195,11 @@ for n in $STEPS; do
 	: >"$txt"
 	log "step: $n viewers (ramp $RAMP/s, hold $HOLD)"
 	rc=0
+	client_prof=()
+	[ -n "$debug_addr" ] && client_prof=(--cpuprofile "$OUT/stream-pavload-cpu-$n.pprof")
 	# shellcheck disable=SC2086 # EXTRA is a list of flags
 	timeout --foreground "$RUN_TIMEOUT" "${PIN_LOAD[@]}" bin/pavload whep --demo "$demo" --metrics-url "$metrics_url" --label "$n viewers" \
-		--viewers "$n" --ramp "$RAMP" --duration "$HOLD" --progress 0 --json "$json" $EXTRA >"$txt" 2>&1 &
+		--viewers "$n" --ramp "$RAMP" --duration "$HOLD" --progress 0 --json "$json" "${client_prof[@]}" $EXTRA >"$txt" 2>&1 &
 	load_pid=$!
 	cpu_pct=null rss_kb=null
 	if wait_line "$txt" 'viewers in after' $((n / RAMP + 60)); then
@@ -251,10 +259,10 @@ jq -s --arg pinning "$PINNING" --arg load "$load_before" --argjson bitrate "$BIT
 	echo
 	echo "One publisher (\`pavload whip\`: synthetic VP8 at $((BITRATE / 1000)) kbit/s, $FPS fps, a keyframe every 2 s, plus Opus 48 kbit/s) and steps of N WHEP viewers (\`pavload whep\`, ramped in at $RAMP/s, held $HOLD), against \`pavilion serve --demo\` (embedded); $PINNING. Machine load before: $load_before."
 	echo
-	echo "| viewers | connected | step | loss % | server skips | video frames received % (worst viewer) | delivered video Mbit/s min / p50 (source) | viewers < 97% of source | server CPU % | server CPU µs per packet sent | server RSS per viewer (KB) | goroutines per viewer | POST→connected p50 (ms) | first keyframe p50 / p95 (ms) | pavload CPU % | UDP buffer drops |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| viewers | connected | step | loss % | server skips | video frames received % (worst viewer) | delivered video Mbit/s min / p50 (source) | viewers < 97% of source | server CPU % | server CPU µs per packet sent | server RSS per viewer (KB) | goroutines per viewer | POST→connected p50 (ms) | first keyframe p50 / p95 (ms) | pavload CPU % (µs per packet) | pavload goroutines / RSS KB per viewer | UDP buffer drops |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	jq -r '.steps[] | . as $s | .whep as $w | ($w.frames.video // {}) as $f |
-		"| \($s.viewers) | \($w.connect.connected) | \(if $w.verdict.pass then "pass" else "FAIL" end)\(if $w.verdict.client_limited then " (client-limited)" else "" end) | \((1000 * $w.loss_pct | round) / 1000) | \($w.server.viewer_skips // "?") | \(if ($f.expected // 0) > 0 then ((10000 * $f.received / $f.expected | round) / 100 | tostring) else "?" end) (\(if $f.worst_viewer_received_pct then (100 * $f.worst_viewer_received_pct | round) / 100 else "?" end)) | \($w.delivery.min_mbit) / \($w.delivery.p50_mbit) (\($w.delivery.source_video_mbit)) | \($w.delivery.viewers_below_97pct) | \($s.server_cpu_pct // "?") | \($w.server.cpu_us_per_packet // "?") | \($s.server_rss_per_viewer_kb // "?") | \($w.server.goroutines_per_viewer // "?") | \($w.time_to_connected.p50_ms) | \($w.time_to_first_keyframe.p50_ms) / \($w.time_to_first_keyframe.p95_ms) | \($w.client.cpu_pct) | \($w.udp_rcvbuf_errors // "?") |"' "$OUT/stream.json"
+		"| \($s.viewers) | \($w.connect.connected) | \(if $w.verdict.pass then "pass" else "FAIL" end)\(if $w.verdict.client_limited then " (client-limited)" else "" end) | \((1000 * $w.loss_pct | round) / 1000) | \($w.server.viewer_skips // "?") | \(if ($f.expected // 0) > 0 then ((10000 * $f.received / $f.expected | round) / 100 | tostring) else "?" end) (\(if $f.worst_viewer_received_pct then (100 * $f.worst_viewer_received_pct | round) / 100 else "?" end)) | \($w.delivery.min_mbit) / \($w.delivery.p50_mbit) (\($w.delivery.source_video_mbit)) | \($w.delivery.viewers_below_97pct) | \($s.server_cpu_pct // "?") | \($w.server.cpu_us_per_packet // "?") | \($s.server_rss_per_viewer_kb // "?") | \($w.server.goroutines_per_viewer // "?") | \($w.time_to_connected.p50_ms) | \($w.time_to_first_keyframe.p50_ms) / \($w.time_to_first_keyframe.p95_ms) | \($w.client.hold_cpu_pct // $w.client.cpu_pct) (\($w.client.cpu_us_per_packet // "?")) | \($w.client.goroutines_per_viewer // "?") / \(if $w.client.rss_per_viewer_bytes then ($w.client.rss_per_viewer_bytes / 1024 | round) else "?" end) | \($w.udp_rcvbuf_errors // "?") |"' "$OUT/stream.json"
 	echo
 	jq -r '.steps[] | select(.whep.verdict.pass | not) | "- \(.viewers) viewers: \(.whep.verdict.reasons | join("; "))\(if .whep.verdict.client_limited then "; " + .whep.verdict.client_note else "" end)"' "$OUT/stream.json"
 	echo
@@ -270,7 +278,7 @@ jq -s --arg pinning "$PINNING" --arg load "$load_before" --argjson bitrate "$BIT
 		jq -r '.startup[] | "| \(.viewers) | \(.ramp) | \(.candidates) | \(.connected) | \(.answer.p50_ms) | \(.connect.p50_ms) / \(.connect.p95_ms) | \(.first_keyframe.p50_ms) / \(.first_keyframe.p95_ms) |"' "$OUT/stream.json"
 		echo
 	fi
-	echo "Server CPU is utime+stime of the server process over the hold (100% = the one CPU it is pinned to); CPU per packet is the server's CPU time over the hold (process_cpu_seconds_total) divided by the RTP packets the viewers received in it: on a machine other processes share it moves less than the CPU share does. RSS per viewer is VmRSS during the hold minus the baseline with the publisher and no viewer ($rss_base kB); goroutines per viewer from go_goroutines. Loss counts every viewer's video and audio from the RTP sequence numbers (lost/expected); server skips are pavilion_stream_viewer_skips_total over the step; frames received are pavload whip's frame numbers each viewer got over those sent while it watched; delivered video is each viewer's rate over the hold, the source's from the server's ingest counter (it includes the publisher's transport-wide sequence extension, 8 bytes a packet, which viewers do not get: about 0.7% less). POST→connected runs from the POST that got the answer to ICE+DTLS connected. \"UDP buffer drops\" is the machine's RcvbufErrors during the step: when it is not zero, some of the loss happened in a receiver's socket buffer (pavload's, usually), not in the server; a step marked client-limited had that or pavload at 90% of its CPU or more."
+	echo "Server CPU is utime+stime of the server process over the hold (100% = the one CPU it is pinned to); CPU per packet is the server's CPU time over the hold (process_cpu_seconds_total) divided by the RTP packets the viewers received in it: on a machine other processes share it moves less than the CPU share does. RSS per viewer is VmRSS during the hold minus the baseline with the publisher and no viewer ($rss_base kB); goroutines per viewer from go_goroutines. Loss counts every viewer's video and audio from the RTP sequence numbers (lost/expected); server skips are pavilion_stream_viewer_skips_total over the step; frames received are pavload whip's frame numbers each viewer got over those sent while it watched; delivered video is each viewer's rate over the hold, the source's from the server's ingest counter (it includes the publisher's transport-wide sequence extension, 8 bytes a packet, which viewers do not get: about 0.7% less). POST→connected runs from the POST that got the answer to ICE+DTLS connected. \"UDP buffer drops\" is the machine's RcvbufErrors during the step: when it is not zero, some of the loss happened in a receiver's socket buffer (pavload's, usually), not in the server; a step marked client-limited had that or pavload at 90% of its CPU or more. pavload's CPU is over the hold (its own getrusage), per packet its CPU time over the hold divided by the RTP packets its viewers received; its goroutines and RSS per viewer are the rise from before the first viewer to the end of the hold. Viewers: \`pavload whep --engine $(jq -r '.steps[0].whep.client.engine // "?"' "$OUT/stream.json")\`."
 } >"$OUT/STREAM.md"
 saved="bench/results/$(date -u +%F)-$commit-stream.md"
 for i in 2 3 4 5 6 7 8 9; do

@@ -30,6 +30,9 @@ func TestFlags(t *testing.T) {
 		{[]string{"whep", "--base", "http://127.0.0.1:1", "--show", "s", "--viewers", "0"}, "--viewers"},
 		{[]string{"whep", "--base", "http://127.0.0.1:1", "--show", "s", "--viewers", "100000"}, "--viewers"},
 		{[]string{"whep", "--base", "http://192.0.2.1:8080", "--show", "s"}, "loopback"},
+		{[]string{"whep", "--base", "http://127.0.0.1:1", "--show", "s", "--engine", "quic"}, "--engine"},
+		{[]string{"whep", "--base", "http://127.0.0.1:1", "--show", "s", "--feedback"}, "--engine pion"},
+		{[]string{"whep", "--base", "http://127.0.0.1:1", "--show", "s", "--read-interval", "2s"}, "--read-interval"},
 		{[]string{"stampede"}, "unknown command"},
 	} {
 		var stdout, stderr bytes.Buffer

@@ -147,6 +147,18 @@ func (e *statusError) Error() string {
 	return fmt.Sprintf("%d %s", e.status, e.body)
 }
 
+// newStatusError is resp (not a 201) as an error, with its Retry-After.
+func newStatusError(resp *http.Response, body []byte) *statusError {
+	e := &statusError{status: resp.StatusCode, body: strings.TrimSpace(string(body))}
+	if len(e.body) > 200 {
+		e.body = e.body[:200] + "…"
+	}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
+		e.retryAfter = time.Duration(s) * time.Second
+	}
+	return e
+}
+
 // whipSession is one established WHIP or WHEP session: its resource URL,
 // for the DELETE.
 type whipSession struct {
@@ -191,14 +203,7 @@ func negotiate(ctx context.Context, hc *http.Client, pc *webrtc.PeerConnection, 
 		return nil, fmt.Errorf("reading the answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusCreated {
-		e := &statusError{status: resp.StatusCode, body: strings.TrimSpace(string(body))}
-		if len(e.body) > 200 {
-			e.body = e.body[:200] + "…"
-		}
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
-			e.retryAfter = time.Duration(s) * time.Second
-		}
-		return nil, e
+		return nil, newStatusError(resp, body)
 	}
 	loc := resp.Header.Get("Location")
 	if loc == "" {
@@ -283,6 +288,46 @@ func udpRcvbufErrors() int64 {
 		return -1
 	}
 	return -1
+}
+
+// ownUDPDrops is what the kernel dropped, for a full receive buffer, on
+// this process's UDP sockets that are open now (Linux: the drops column of
+// /proc/net/udp and udp6 for the inodes of /proc/self/fd); false when it
+// cannot tell.
+func ownUDPDrops() (int64, bool) {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0, false
+	}
+	mine := map[string]bool{}
+	for _, fd := range fds {
+		l, err := os.Readlink("/proc/self/fd/" + fd.Name())
+		if err == nil && strings.HasPrefix(l, "socket:[") {
+			mine[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	var drops int64
+	read := false
+	for _, f := range []string{"/proc/net/udp", "/proc/net/udp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		read = true
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		sc.Scan() // the header
+		for sc.Scan() {
+			// sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+			fl := strings.Fields(sc.Text())
+			if len(fl) < 13 || !mine[fl[9]] {
+				continue
+			}
+			if d, err := strconv.ParseInt(fl[12], 10, 64); err == nil {
+				drops += d
+			}
+		}
+	}
+	return drops, read
 }
 
 // roomyNet gives every ICE socket a large receive buffer: hundreds of

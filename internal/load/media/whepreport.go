@@ -51,15 +51,33 @@ type whepReport struct {
 	// UDPRcvbufErrors is the kernel's count of UDP datagrams dropped on
 	// full receive buffers during the run, every socket of the machine:
 	// when it is not zero, some loss happened in a receiver (often pavload).
-	UDPRcvbufErrors *int64          `json:"udp_rcvbuf_errors,omitempty"`
-	Server          serverMedia     `json:"server"`
-	Targets         []measure.Check `json:"targets"`
+	UDPRcvbufErrors *int64 `json:"udp_rcvbuf_errors,omitempty"`
+	// ClientSocketDrops is what the kernel dropped on pavload's own
+	// sockets (open at the end of the hold) for a full receive buffer:
+	// the part of UDPRcvbufErrors that is the client's. Nil when unknown.
+	ClientSocketDrops *int64          `json:"client_socket_drops,omitempty"`
+	Server            serverMedia     `json:"server"`
+	Targets           []measure.Check `json:"targets"`
 }
 
 type whepClientInfo struct {
 	measure.ClientInfo
+	Engine             string  `json:"engine"`  // lite or pion
 	CPUPct             float64 `json:"cpu_pct"` // pavload's CPU over the run, % of one CPU
 	HeapPerViewerBytes float64 `json:"heap_per_viewer_bytes"`
+	// Over the hold: pavload's CPU (% of one CPU, and µs per RTP packet
+	// received, which other processes on the machine disturb less), its
+	// goroutines and resident memory per viewer in.
+	HoldCPUPct          float64 `json:"hold_cpu_pct"`
+	CPUUsPerPacket      float64 `json:"cpu_us_per_packet"`
+	GoroutinesPerViewer float64 `json:"goroutines_per_viewer"`
+	RSSPerViewerBytes   float64 `json:"rss_per_viewer_bytes"`
+	// PacketsPerRead is RTP packets over the hold per socket read of
+	// the lite viewers (each read takes what is queued, up to a batch).
+	PacketsPerRead float64 `json:"packets_per_read,omitempty"`
+	// SRTPProfiles counts the SRTP protection profiles the viewers
+	// agreed on (--engine lite).
+	SRTPProfiles map[string]int64 `json:"srtp_profiles,omitempty"`
 }
 
 type whepConfigReport struct {
@@ -208,10 +226,15 @@ func (rep *whepReport) judge() verdict {
 	}
 	v.Pass = len(v.Reasons) == 0
 	var notes []string
-	if rep.Client.CPUPct >= clientBusyPct {
-		notes = append(notes, fmt.Sprintf("pavload at %.0f%% of its CPU", rep.Client.CPUPct))
+	if busy := max(rep.Client.CPUPct, rep.Client.HoldCPUPct); busy >= clientBusyPct {
+		notes = append(notes, fmt.Sprintf("pavload at %.0f%% of its CPU", busy))
 	}
-	if rep.UDPRcvbufErrors != nil && *rep.UDPRcvbufErrors > 0 {
+	switch {
+	case rep.ClientSocketDrops != nil: // pavload's own drops are known: only they count
+		if *rep.ClientSocketDrops > 0 {
+			notes = append(notes, fmt.Sprintf("%d UDP receive-buffer drops on pavload's sockets", *rep.ClientSocketDrops))
+		}
+	case rep.UDPRcvbufErrors != nil && *rep.UDPRcvbufErrors > 0:
 		notes = append(notes, fmt.Sprintf("%d UDP receive-buffer drops", *rep.UDPRcvbufErrors))
 	}
 	if len(notes) > 0 {
@@ -238,8 +261,14 @@ func (r *whepRun) tally(rep *whepReport) {
 	}
 	for _, v := range r.viewers {
 		v.mu.Lock()
-		tracks, connected, failure, ended, connectedAt := v.tracks, v.connected, v.failure, v.ended, v.connectedAt
+		tracks, connected, failure, ended, connectedAt, profile := v.tracks, v.connected, v.failure, v.ended, v.connectedAt, v.srtpProfile
 		v.mu.Unlock()
+		if profile != "" {
+			if rep.Client.SRTPProfiles == nil {
+				rep.Client.SRTPProfiles = map[string]int64{}
+			}
+			rep.Client.SRTPProfiles[profile]++
+		}
 		c.Retries += int64(max(v.tries-1, 0))
 		if failure != "" {
 			c.Failed++
@@ -289,13 +318,13 @@ func (r *whepRun) tally(rep *whepReport) {
 				}
 				f.WorstReceivedPc = min(f.WorstReceivedPc, 100-pct(ts.frames.lost(), exp))
 			}
-			if k == kindVideo {
-				from, b0 := ts.holdFrom, ts.holdBytes
-				if from.IsZero() {
+			if hf, ht := r.holdFrom.Load(), r.holdTo.Load(); k == kindVideo && hf != 0 && ht != 0 && !ts.firstAt.IsZero() {
+				from, to := time.Unix(0, hf), time.Unix(0, ht)
+				if ts.firstAt.After(from) {
 					from = ts.firstAt // the track came during the hold
 				}
-				if secs := ts.holdTo.Sub(from).Seconds(); !from.IsZero() && secs > 0 {
-					rates = append(rates, float64(ts.toBytes-b0)*8/secs/1e6)
+				if secs := to.Sub(from).Seconds(); secs > 0 {
+					rates = append(rates, float64(ts.holdBytes.Load())*8/secs/1e6)
 				}
 			}
 			if !ts.firstAt.IsZero() && (first.IsZero() || ts.firstAt.Before(first)) {
@@ -480,9 +509,22 @@ func printWhep(w io.Writer, rep *whepReport) {
 		}
 	}
 	if rep.UDPRcvbufErrors != nil {
-		fmt.Fprintf(w, "  UDP receive-buffer drops on this machine during the run: %d\n", *rep.UDPRcvbufErrors)
+		fmt.Fprintf(w, "  UDP receive-buffer drops on this machine during the run: %d", *rep.UDPRcvbufErrors)
+		if rep.ClientSocketDrops != nil {
+			fmt.Fprintf(w, " (on pavload's own sockets: %d)", *rep.ClientSocketDrops)
+		}
+		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "  pavload: %.0f%% of a CPU, %.0f KB heap per viewer\n", rep.Client.CPUPct, rep.Client.HeapPerViewerBytes/1024)
+	cl := rep.Client
+	fmt.Fprintf(w, "  pavload (--engine %s): %.0f%% of a CPU over the run, %.0f%% over the hold (%.2f µs per packet received); per viewer %.0f KB heap, %.0f KB RSS, %.1f goroutines",
+		cl.Engine, cl.CPUPct, cl.HoldCPUPct, cl.CPUUsPerPacket, cl.HeapPerViewerBytes/1024, cl.RSSPerViewerBytes/1024, cl.GoroutinesPerViewer)
+	if cl.PacketsPerRead > 0 {
+		fmt.Fprintf(w, "; %.1f packets per socket read", cl.PacketsPerRead)
+	}
+	if len(cl.SRTPProfiles) > 0 {
+		fmt.Fprintf(w, "; SRTP %s", measure.CountsLine(cl.SRTPProfiles))
+	}
+	fmt.Fprintln(w)
 	if rep.Server.End != nil && rep.Server.Before != nil {
 		fmt.Fprintf(w, "  server (/metrics): %.0f%% of a CPU, %.0f KB RSS per viewer\n", rep.Server.CPUPct, rep.Server.RSSPerViewerBytes/1024)
 	}

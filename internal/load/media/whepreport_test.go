@@ -65,6 +65,18 @@ func TestWhepVerdict(t *testing.T) {
 	if v := r.judge(); !v.Pass || !v.ClientLimited || !strings.Contains(v.ClientNote, "97%") || !strings.Contains(v.ClientNote, "12 UDP") {
 		t.Fatalf("a busy client: %+v", v)
 	}
+	// Once pavload's own sockets' drops are known, other sockets' do not
+	// make the client the limit; its own do.
+	r = good()
+	var none, own int64 = 0, 5
+	r.UDPRcvbufErrors, r.ClientSocketDrops = &drops, &none
+	if v := r.judge(); v.ClientLimited {
+		t.Fatalf("drops elsewhere on the machine, none on pavload's sockets: %+v", v)
+	}
+	r.ClientSocketDrops = &own
+	if v := r.judge(); !v.ClientLimited || !strings.Contains(v.ClientNote, "5 UDP receive-buffer drops on pavload's") {
+		t.Fatalf("drops on pavload's sockets: %+v", v)
+	}
 	if d := newDelivery([]float64{1.2, 1.5}, start, end); d.Below97 != 1 || d.WorstPct != 80 || d.SourceMbit != 1.5 {
 		t.Fatalf("delivery %+v", d)
 	}
