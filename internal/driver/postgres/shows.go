@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
-	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
@@ -156,45 +154,7 @@ func (db ShowStore) ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, err
 // Without IncludeMembers only public shows are listed. A limit of 0 or less
 // means 50; no page holds more than 200.
 func (db ShowStore) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error) {
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	if f.BrandID != uuid.Nil {
-		where = append(where, "s.brand_id = "+arg(f.BrandID))
-	}
-	if len(f.States) > 0 {
-		states := make([]string, len(f.States))
-		for i, st := range f.States {
-			states[i] = string(st)
-		}
-		where = append(where, "s.state = ANY("+arg(states)+"::text[])")
-	}
-	if !f.IncludeMembers {
-		where = append(where, "s.visibility = "+arg(string(show.Public)))
-	}
-	if !f.EndsAfter.IsZero() {
-		where = append(where, "s.ends_at > "+arg(f.EndsAfter))
-	}
-	q := `SELECT ` + showCols + ` FROM shows s`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	offset, limit := sqlstore.Page(f.Offset, f.Limit)
-	switch {
-	case f.Newest:
-		q += ` ORDER BY s.starts_at DESC, s.id DESC`
-	case f.PavilionDayFirst:
-		q += ` ORDER BY s.kind = 'pavilion_day' DESC, s.starts_at, s.id`
-	default:
-		q += ` ORDER BY s.starts_at, s.id`
-	}
-	q += ` OFFSET ` + arg(offset) + ` LIMIT ` + arg(limit)
-
+	q, args := dialect.ListShows(showCols, f)
 	rows, err := db.pool.Query(ctx, q, args...)
 	shows, err := collect(rows, err, scan.Show)
 	if err != nil {
