@@ -171,4 +171,6 @@ var dialect = sqlstore.Dialect{
 	AnyOf: func(col, param string) string { return col + ` = ANY(` + param + `)` },
 	List:  func(v any) any { return v },
 	Time:  func(t time.Time) any { return pgTime(t) },
+	// JSON documents are jsonb, bound as text.
+	JSONParam: func(param string) string { return param + `::jsonb` },
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
@@ -35,7 +36,7 @@ func writeHosts(ctx context.Context, tx pgx.Tx, id uuid.UUID, hosts []uuid.UUID)
 	_, err := tx.Exec(ctx,
 		`INSERT INTO show_hosts (show_id, user_id, position)
 		 SELECT $1, h.id, h.n FROM unnest($2::uuid[]) WITH ORDINALITY AS h(id, n)`,
-		id, uniqueIDs(hosts))
+		id, sqlstore.Distinct(hosts))
 	return err
 }
 
@@ -83,7 +84,7 @@ func book(ctx context.Context, tx pgx.Tx, s *show.Show) error {
 			return show.DayTaken(day, holder)
 		}
 	}
-	hosts := uniqueIDs(s.HostIDs)
+	hosts := sqlstore.Distinct(s.HostIDs)
 	if s.Holds() && len(hosts) > 0 {
 		sorted := slices.Clone(hosts)
 		slices.SortFunc(sorted, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })

@@ -493,6 +493,8 @@ var dialect = sqlstore.Dialect{
 	AnyOf: func(col, param string) string { return col + ` IN (SELECT value FROM json_each(` + param + `))` },
 	List:  jsonList,
 	Time:  func(t time.Time) any { return micros(t) },
+	// JSON documents are stored as text.
+	JSONParam: func(param string) string { return param },
 }
 
 // jsonList encodes a list of IDs or strings as a JSON array. Neither can

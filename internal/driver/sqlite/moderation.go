@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -129,32 +128,19 @@ func (db ModerationStore) Sanctions(ctx context.Context, showID uuid.UUID, now t
 
 // SetBlockedWords replaces the brand's blocked-word list.
 func (db ModerationStore) SetBlockedWords(ctx context.Context, brandID uuid.UUID, words []string) error {
-	if words == nil {
-		words = []string{}
-	}
-	text, err := jsonText(words)
+	text, err := sqlstore.WordsJSON(words)
 	if err != nil {
 		return storeErr("set blocked words", err)
 	}
-	_, err = db.exec(ctx,
-		`INSERT INTO brand_blocked_words (brand_id, words, updated_at) VALUES ($1, $2, $3)
-		 ON CONFLICT (brand_id) DO UPDATE SET words = excluded.words, updated_at = excluded.updated_at`,
-		brandID, text, micros(now()))
+	_, err = db.exec(ctx, setBlockedWords, brandID, text, micros(now()))
 	return storeErr("set blocked words", refErr(err, "brand"))
 }
 
+// setBlockedWords stores a brand's list, spelled once for SQLite.
+var setBlockedWords = dialect.SetBlockedWords()
+
 // BlockedWords returns the brand's list; empty, not nil, when it has none.
 func (db ModerationStore) BlockedWords(ctx context.Context, brandID uuid.UUID) ([]string, error) {
-	words := []string{}
-	err := db.r.QueryRowContext(ctx, `SELECT words FROM brand_blocked_words WHERE brand_id = $1`, brandID).Scan(asJSON(&words))
-	if errors.Is(err, sql.ErrNoRows) {
-		return []string{}, nil
-	}
-	if err != nil {
-		return nil, storeErr("blocked words", err)
-	}
-	if words == nil {
-		words = []string{}
-	}
-	return words, nil
+	words, err := scan.Words(db.r.QueryRowContext(ctx, sqlstore.BlockedWords, brandID), sql.ErrNoRows)
+	return words, storeErr("blocked words", err)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
@@ -29,7 +30,7 @@ func writeHosts(ctx context.Context, tx *sql.Tx, id uuid.UUID, hosts []uuid.UUID
 	if _, err := tx.ExecContext(ctx, `DELETE FROM show_hosts WHERE show_id = $1`, id); err != nil {
 		return err
 	}
-	for i, h := range unique(hosts) {
+	for i, h := range sqlstore.Distinct(hosts) {
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO show_hosts (show_id, user_id, position) VALUES ($1, $2, $3)`, id, h, i); err != nil {
 			return refErr(err, "host")
@@ -89,7 +90,7 @@ func book(ctx context.Context, tx *sql.Tx, s *show.Show) error {
 			}
 		}
 	}
-	hosts := unique(s.HostIDs)
+	hosts := sqlstore.Distinct(s.HostIDs)
 	if s.Holds() && len(hosts) > 0 {
 		var (
 			name, title string

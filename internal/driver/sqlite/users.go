@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/account"
-	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
@@ -24,27 +23,6 @@ const userCols = `u.id, u.email, u.display_name, u.avatar_url, u.created_at,
 
 // emailKey is the form emails are unique and looked up in.
 func emailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
-
-// checkRoles checks roles and drops repeats, keeping their order.
-func checkRoles(roles []account.Role) ([]account.Role, error) {
-	for _, r := range roles {
-		if _, ok := account.ParseRole(string(r)); !ok {
-			return nil, apperr.Errorf(apperr.Invalid, "unknown role %q", r)
-		}
-	}
-	return unique(roles), nil
-}
-
-// unique drops repeated values, keeping the first of each.
-func unique[T comparable](in []T) []T {
-	out := make([]T, 0, len(in))
-	for _, v := range in {
-		if !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
 
 // writeRoles replaces the roles and brand links of user id inside tx. A link
 // to a missing brand is NotFound.
@@ -60,7 +38,7 @@ func writeRoles(ctx context.Context, tx *sql.Tx, id uuid.UUID, roles []account.R
 			return err
 		}
 	}
-	for i, b := range unique(brandIDs) {
+	for i, b := range sqlstore.Distinct(brandIDs) {
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO brand_admins (brand_id, user_id, position) VALUES ($1, $2, $3)`, b, id, i); err != nil {
 			return refErr(err, "brand")
@@ -73,7 +51,7 @@ func writeRoles(ctx context.Context, tx *sql.Tx, id uuid.UUID, roles []account.R
 // as given and unique compared lower-cased. A brand link to a missing brand
 // is NotFound.
 func (db UserStore) CreateUser(ctx context.Context, u *account.User, passwordHash string) error {
-	roles, err := checkRoles(u.Roles)
+	roles, err := sqlstore.Roles(u.Roles)
 	if err != nil {
 		return err
 	}
@@ -121,7 +99,7 @@ func (db UserStore) SetAvatar(ctx context.Context, id uuid.UUID, url string) err
 
 // SetRoles replaces the user's roles and brand links in one transaction.
 func (db UserStore) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
-	roles, err := checkRoles(roles)
+	roles, err := sqlstore.Roles(roles)
 	if err != nil {
 		return err
 	}

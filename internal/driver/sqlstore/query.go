@@ -25,6 +25,8 @@ type Dialect struct {
 	List func(v any) any
 	// Time encodes a time argument as the dialect stores it.
 	Time func(time.Time) any
+	// JSONParam is param read as a JSON document.
+	JSONParam func(param string) string
 }
 
 // Args numbers the arguments of a query built piece by piece.
