@@ -165,6 +165,14 @@ func (d nullUTCTime) ScanTimestamptz(v pgtype.Timestamptz) error {
 	return nil
 }
 
+// txExec runs statements in tx for the shared writes of sqlstore.
+func txExec(tx pgx.Tx) sqlstore.Exec {
+	return func(ctx context.Context, query string, args ...any) error {
+		_, err := tx.Exec(ctx, query, args...)
+		return err
+	}
+}
+
 // dialect is how PostgreSQL spells lists in the query texts both drivers
 // share: a list is bound as one array.
 var dialect = sqlstore.Dialect{

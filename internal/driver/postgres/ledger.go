@@ -216,10 +216,7 @@ func (db LedgerStore) ExpireDue(ctx context.Context, now time.Time, limit int) (
 // CustomerUnits is how many units of the offer the customer holds or bought.
 func (db LedgerStore) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error) {
 	var n int64
-	err := db.pool.QueryRow(ctx,
-		`SELECT COALESCE(SUM(quantity), 0) FROM reservations
-		 WHERE offer_id = $1 AND user_id = $2 AND state IN `+sqlstore.LiveStates,
-		offerID, userID).Scan(&n)
+	err := db.pool.QueryRow(ctx, sqlstore.CustomerUnits, offerID, userID).Scan(&n)
 	if err != nil {
 		return 0, storeErr("customer units", err)
 	}

@@ -204,22 +204,10 @@ func (db ShowStore) Transition(ctx context.Context, id uuid.UUID, to show.State,
 		if err := show.CheckTransition(sh.State, to); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE shows SET state = $2, updated_at = $3 WHERE id = $1`, id, string(to), at); err != nil {
+		if err := dialect.MoveShow(ctx, txExec(tx), id, to, at); err != nil {
 			return err
 		}
-		if to == show.Ended || to == show.Cancelled {
-			// A show that is over features nothing: a room opening later
-			// shows no pin.
-			if _, err := tx.Exec(ctx, `DELETE FROM show_pins WHERE show_id = $1`, id); err != nil {
-				return err
-			}
-		}
-		switch to {
-		case show.Cancelled:
-			if _, err := tx.Exec(ctx, `DELETE FROM pavilion_days WHERE show_id = $1`, id); err != nil {
-				return err
-			}
-		case show.Live:
+		if to == show.Live {
 			if _, err := tx.Exec(ctx,
 				`INSERT INTO notices (id, user_id, show_id, kind, text, created_at)
 				 SELECT gen_random_uuid(), user_id, $1, $2, $3, $4 FROM (

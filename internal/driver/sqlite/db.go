@@ -487,6 +487,14 @@ func queryAll[T any](ctx context.Context, q querier, scan func(row) (*T, error),
 	return sqlstore.All(rows, scan)
 }
 
+// txExec runs statements in tx for the shared writes of sqlstore.
+func txExec(tx *sql.Tx) sqlstore.Exec {
+	return func(ctx context.Context, query string, args ...any) error {
+		_, err := tx.ExecContext(ctx, query, args...)
+		return err
+	}
+}
+
 // dialect is how SQLite spells lists in the query texts both drivers share:
 // a list is bound as one JSON array and read back with json_each.
 var dialect = sqlstore.Dialect{

@@ -76,8 +76,7 @@ func (db DrawStore) Enter(ctx context.Context, e *checkout.DrawEntry, at time.Ti
 			return errEntered
 		}
 		var seq int64
-		err := tx.QueryRowContext(ctx, `UPDATE draws SET entries = entries + 1
-			WHERE id = $1 AND state = 'open' AND closes_at > $2 RETURNING entries`, e.DrawID, micros(at)).Scan(&seq)
+		err := tx.QueryRowContext(ctx, sqlstore.EnterDraw, e.DrawID, micros(at)).Scan(&seq)
 		if errors.Is(err, sql.ErrNoRows) {
 			return closedOrMissing(ctx, tx, e.DrawID)
 		}

@@ -29,7 +29,7 @@ const (
 	qOfferUnits    = `SELECT show_id, sku_id, allocated - sold - held FROM offers WHERE id = $1`
 	qSKUFree       = `SELECT on_hand - sold - held FROM skus WHERE id = $1`
 	qUserExists    = `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`
-	qCustomerUnits = `SELECT coalesce(sum(quantity), 0) FROM reservations WHERE offer_id = $1 AND user_id = $2 AND state IN ` + sqlstore.LiveStates
+	qCustomerUnits = sqlstore.CustomerUnits
 	qKeyStored     = `SELECT EXISTS (SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3)`
 	qAddOfferHeld  = `UPDATE offers SET held = held + $1 WHERE id = $2 AND sold + held + $1 <= allocated`
 	qAddSKUHeld    = `UPDATE skus SET held = held + $1 WHERE id = $2 AND sold + held + $1 <= on_hand`

@@ -188,22 +188,10 @@ func (db ShowStore) Transition(ctx context.Context, id uuid.UUID, to show.State,
 		if err := show.CheckTransition(sh.State, to); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE shows SET state = $1, updated_at = $2 WHERE id = $3`, to, micros(at), id); err != nil {
+		if err := dialect.MoveShow(ctx, txExec(tx), id, to, at); err != nil {
 			return err
 		}
-		if to == show.Ended || to == show.Cancelled {
-			// A show that is over features nothing: a room opening later
-			// shows no pin.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM show_pins WHERE show_id = $1`, id); err != nil {
-				return err
-			}
-		}
-		switch to {
-		case show.Cancelled:
-			if _, err := tx.ExecContext(ctx, `DELETE FROM pavilion_days WHERE show_id = $1`, id); err != nil {
-				return err
-			}
-		case show.Live:
+		if to == show.Live {
 			subs, err := queryAll(ctx, tx, func(r row) (*uuid.UUID, error) {
 				var u uuid.UUID
 				return &u, r.Scan(&u)
