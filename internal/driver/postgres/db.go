@@ -5,7 +5,7 @@
 // pool; together they implement every domain store (account.Store,
 // brand.Store, show.Store, checkout.Store, checkout.Ledger, chat.Store…).
 // What both SQL drivers share (column lists, scanners, constraint errors,
-// migrations) is in internal/driver/sqlstore. The schema lives in
+// migrations, the query texts they write alike) is in internal/driver/sqlstore. The schema lives in
 // versioned SQL files under migrations/, embedded in the binary and applied
 // with goose under a PostgreSQL advisory lock, so several nodes may start at
 // once.

@@ -6,7 +6,8 @@
 // (account.Store, brand.Store, show.Store, checkout.Store, checkout.Ledger,
 // chat.Store…) on the pure-Go driver modernc.org/sqlite, so the binary needs
 // no cgo. What both SQL drivers share (column lists, scanners, constraint
-// errors, migrations) is in internal/driver/sqlstore. The schema lives in versioned SQL files under
+// errors, migrations, the query texts they write alike with $N placeholders)
+// is in internal/driver/sqlstore. The schema lives in versioned SQL files under
 // migrations/, embedded in the binary and applied with goose.
 //
 // The file is opened in WAL mode through two connection pools: a single
