@@ -11,16 +11,21 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pavilion-live/pavilion/internal/analytics"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
-var _ analytics.Store = (*DB)(nil)
+var _ analytics.Store = AnalyticsStore{}
+
+// AnalyticsStore keeps the recorders' counters of shows and reads them
+// back with the ledger's sales figures.
+type AnalyticsStore struct{ *conn }
 
 // ApplyAnalytics adds one recorder batch in one transaction, once: a batch
 // at or below the node's last applied Seq is a retry and changes nothing.
 // Concurrent batches of several nodes only add to the same rows, and each
 // node's viewer samples are rows of their own. Deltas of shows that no
 // longer exist are dropped, so one deleted show cannot hold up the others.
-func (db *DB) ApplyAnalytics(ctx context.Context, b *analytics.Batch) error {
+func (db AnalyticsStore) ApplyAnalytics(ctx context.Context, b *analytics.Batch) error {
 	at := time.Now().UTC().Truncate(time.Microsecond)
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx,
@@ -136,7 +141,7 @@ func applyShowDelta(ctx context.Context, tx pgx.Tx, node string, d *analytics.Sh
 }
 
 // ShowAnalytics returns what the recorders stored for the show, from one snapshot.
-func (db *DB) ShowAnalytics(ctx context.Context, showID uuid.UUID) (*analytics.Collected, error) {
+func (db AnalyticsStore) ShowAnalytics(ctx context.Context, showID uuid.UUID) (*analytics.Collected, error) {
 	c := &analytics.Collected{Taps: map[uuid.UUID]int64{}, Samples: []analytics.Sample{}}
 	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `SELECT joins, chats, reactions, watch_ms FROM show_analytics WHERE show_id = $1`, showID).
@@ -179,11 +184,8 @@ func (db *DB) ShowAnalytics(ctx context.Context, showID uuid.UUID) (*analytics.C
 	return c, nil
 }
 
-// countedOrders is the order states that make sales: paid for and not undone.
-const countedOrders = `('paid', 'fulfilled')`
-
 // ShowSales reads the show's funnel from the ledger, from one snapshot.
-func (db *DB) ShowSales(ctx context.Context, showID uuid.UUID) (*analytics.Sales, error) {
+func (db AnalyticsStore) ShowSales(ctx context.Context, showID uuid.UUID) (*analytics.Sales, error) {
 	s := &analytics.Sales{GMV: []analytics.Money{}, Offers: []analytics.OfferSales{}, Minutes: []analytics.SalesMinute{}}
 	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx,
@@ -192,7 +194,7 @@ func (db *DB) ShowSales(ctx context.Context, showID uuid.UUID) (*analytics.Sales
 			 LEFT JOIN (SELECT offer_id, count(*) AS n, sum(quantity)::bigint AS units FROM reservations
 			            WHERE show_id = $1 GROUP BY offer_id) r ON r.offer_id = f.id
 			 LEFT JOIN (SELECT offer_id, count(*) AS n, sum(quantity)::bigint AS units, sum(total_minor)::bigint AS gmv FROM orders
-			            WHERE show_id = $1 AND state IN `+countedOrders+` GROUP BY offer_id) d ON d.offer_id = f.id
+			            WHERE show_id = $1 AND state IN `+sqlstore.CountedOrders+` GROUP BY offer_id) d ON d.offer_id = f.id
 			 WHERE f.show_id = $1 ORDER BY f.id::text`, showID)
 		if err != nil {
 			return err
@@ -208,7 +210,7 @@ func (db *DB) ShowSales(ctx context.Context, showID uuid.UUID) (*analytics.Sales
 		if err := tx.QueryRow(ctx,
 			`SELECT count(DISTINCT o.user_id), count(DISTINCT v.viewer_key) FROM orders o
 			 LEFT JOIN show_viewers v ON v.show_id = o.show_id AND v.viewer_key = 'u:' || o.user_id::text
-			 WHERE o.show_id = $1 AND o.state IN `+countedOrders, showID).Scan(&s.Buyers, &s.ViewerBuyers); err != nil {
+			 WHERE o.show_id = $1 AND o.state IN `+sqlstore.CountedOrders, showID).Scan(&s.Buyers, &s.ViewerBuyers); err != nil {
 			return err
 		}
 		rows, err = tx.Query(ctx,
@@ -216,7 +218,7 @@ func (db *DB) ShowSales(ctx context.Context, showID uuid.UUID) (*analytics.Sales
 			 FROM reservations WHERE show_id = $1 GROUP BY m, currency
 			 UNION ALL
 			 SELECT floor(extract(epoch FROM created_at) / 60)::bigint AS m, 'o', currency, count(*), sum(quantity)::bigint, sum(total_minor)::bigint
-			 FROM orders WHERE show_id = $1 AND state IN `+countedOrders+` GROUP BY m, currency
+			 FROM orders WHERE show_id = $1 AND state IN `+sqlstore.CountedOrders+` GROUP BY m, currency
 			 ORDER BY 1, 2, 3`, showID)
 		if err != nil {
 			return err

@@ -5,7 +5,7 @@
 // pool; together they implement every domain store (account.Store,
 // brand.Store, show.Store, checkout.Store, checkout.Ledger, chat.Store…).
 // What both SQL drivers share (column lists, scanners, constraint errors,
-// migrations) is in internal/driver/sqlstore. The schema lives in
+// migrations, the query texts they write alike) is in internal/driver/sqlstore. The schema lives in
 // versioned SQL files under migrations/, embedded in the binary and applied
 // with goose under a PostgreSQL advisory lock, so several nodes may start at
 // once.
@@ -50,6 +50,8 @@ type DB struct {
 	ArchiveStore
 	ReplayStore
 	ImageStore
+	AnalyticsStore
+	BankStore
 }
 
 // conn is the pool, shared by every store of a DB.
@@ -78,7 +80,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("postgres: ping: %w", err)
 	}
 	cn := &conn{pool: pool}
-	return &DB{conn: cn, UserStore: UserStore{cn}, BrandStore: BrandStore{cn}, FollowStore: FollowStore{cn}, ShowStore: ShowStore{cn}, SubscriptionStore: SubscriptionStore{cn}, PinStore: PinStore{cn}, CatalogStore: CatalogStore{cn}, CouponStore: CouponStore{cn}, LedgerStore: LedgerStore{cn}, DrawStore: DrawStore{cn}, WalletStore: WalletStore{cn}, ModerationStore: ModerationStore{cn}, ArchiveStore: ArchiveStore{cn}, ReplayStore: ReplayStore{cn}, ImageStore: ImageStore{cn}}, nil
+	return &DB{conn: cn, UserStore: UserStore{cn}, BrandStore: BrandStore{cn}, FollowStore: FollowStore{cn}, ShowStore: ShowStore{cn}, SubscriptionStore: SubscriptionStore{cn}, PinStore: PinStore{cn}, CatalogStore: CatalogStore{cn}, CouponStore: CouponStore{cn}, LedgerStore: LedgerStore{cn}, DrawStore: DrawStore{cn}, WalletStore: WalletStore{cn}, ModerationStore: ModerationStore{cn}, ArchiveStore: ArchiveStore{cn}, ReplayStore: ReplayStore{cn}, ImageStore: ImageStore{cn}, AnalyticsStore: AnalyticsStore{cn}, BankStore: BankStore{cn}}, nil
 }
 
 // Pool returns the connection pool, for packages that add their own queries.
@@ -161,4 +163,22 @@ func (d nullUTCTime) ScanTimestamptz(v pgtype.Timestamptz) error {
 	t := v.Time.UTC()
 	*d.t = &t
 	return nil
+}
+
+// txExec runs statements in tx for the shared writes of sqlstore.
+func txExec(tx pgx.Tx) sqlstore.Exec {
+	return func(ctx context.Context, query string, args ...any) error {
+		_, err := tx.Exec(ctx, query, args...)
+		return err
+	}
+}
+
+// dialect is how PostgreSQL spells lists in the query texts both drivers
+// share: a list is bound as one array.
+var dialect = sqlstore.Dialect{
+	AnyOf: func(col, param string) string { return col + ` = ANY(` + param + `)` },
+	List:  func(v any) any { return v },
+	Time:  func(t time.Time) any { return pgTime(t) },
+	// JSON documents are jsonb, bound as text.
+	JSONParam: func(param string) string { return param + `::jsonb` },
 }

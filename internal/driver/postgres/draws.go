@@ -67,8 +67,7 @@ var errEntered = errors.New("already entered")
 func (db DrawStore) Enter(ctx context.Context, e *checkout.DrawEntry, at time.Time) (*checkout.DrawEntry, bool, error) {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var seq int64
-		err := tx.QueryRow(ctx, `UPDATE draws SET entries = entries + 1
-			WHERE id = $1 AND state = 'open' AND closes_at > $2 RETURNING entries`, e.DrawID, pgTime(at)).Scan(&seq)
+		err := tx.QueryRow(ctx, sqlstore.EnterDraw, e.DrawID, pgTime(at)).Scan(&seq)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return closedOrMissing(ctx, tx, e.DrawID)
 		}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -136,19 +135,10 @@ func (db LedgerStore) ReservationByID(ctx context.Context, id uuid.UUID) (*check
 // ActiveReservations lists the customer's held and ordering reservations,
 // in one show or (showID zero) in all, soonest to expire first.
 func (db LedgerStore) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) ([]checkout.Reservation, error) {
-	where, args := `user_id = $2`, []any{checkout.MaxActiveHolds, userID}
-	if showID != uuid.Nil {
-		where, args = where+` AND show_id = $3`, append(args, showID)
-	}
-	rows, err := db.pool.Query(ctx,
-		`SELECT `+sqlstore.ReservationCols+` FROM reservations
-		 WHERE `+where+` AND state IN ('held', 'ordering')
-		 ORDER BY expires_at, id LIMIT $1`, args...)
+	q, args := sqlstore.ActiveReservations(userID, showID)
+	rows, err := db.pool.Query(ctx, q, args...)
 	list, err := collect(rows, err, scan.Reservation)
-	if err != nil {
-		return nil, storeErr("active reservations", err)
-	}
-	return list, nil
+	return list, storeErr("active reservations", err)
 }
 
 // Release ends a held reservation (to Released or Expired) and returns its
@@ -226,10 +216,7 @@ func (db LedgerStore) ExpireDue(ctx context.Context, now time.Time, limit int) (
 // CustomerUnits is how many units of the offer the customer holds or bought.
 func (db LedgerStore) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error) {
 	var n int64
-	err := db.pool.QueryRow(ctx,
-		`SELECT COALESCE(SUM(quantity), 0) FROM reservations
-		 WHERE offer_id = $1 AND user_id = $2 AND state IN `+sqlstore.LiveStates,
-		offerID, userID).Scan(&n)
+	err := db.pool.QueryRow(ctx, sqlstore.CustomerUnits, offerID, userID).Scan(&n)
 	if err != nil {
 		return 0, storeErr("customer units", err)
 	}
@@ -463,38 +450,7 @@ func (db LedgerStore) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Or
 
 // ListOrders returns the orders f selects, newest first.
 func (db LedgerStore) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, error) {
-	var (
-		where []string
-		args  []any
-	)
-	cond := func(format string, arg any) {
-		args = append(args, arg)
-		where = append(where, fmt.Sprintf(format, len(args)))
-	}
-	if f.UserID != uuid.Nil {
-		cond("user_id = $%d", f.UserID)
-	}
-	if f.BrandID != uuid.Nil {
-		cond("brand_id = $%d", f.BrandID)
-	}
-	if f.ShowID != uuid.Nil {
-		cond("show_id = $%d", f.ShowID)
-	}
-	if len(f.States) > 0 {
-		states := make([]string, len(f.States))
-		for i, s := range f.States {
-			states[i] = string(s)
-		}
-		cond("state = ANY($%d::text[])", states)
-	}
-	q := `SELECT ` + sqlstore.OrderCols + ` FROM orders`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	offset, limit := sqlstore.OrderPage(f.Offset, f.Limit)
-	args = append(args, limit, offset)
-	q += fmt.Sprintf(` ORDER BY created_at DESC, seq DESC LIMIT $%d OFFSET $%d`, len(args)-1, len(args))
-
+	q, args := dialect.ListOrders(f)
 	rows, err := db.pool.Query(ctx, q, args...)
 	orders, err := collect(rows, err, scan.Order)
 	if err != nil {

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -116,36 +114,19 @@ func (db ModerationStore) Sanctions(ctx context.Context, showID uuid.UUID, now t
 
 // SetBlockedWords replaces the brand's blocked-word list.
 func (db ModerationStore) SetBlockedWords(ctx context.Context, brandID uuid.UUID, words []string) error {
-	if words == nil {
-		words = []string{}
-	}
-	b, err := json.Marshal(words)
+	text, err := sqlstore.WordsJSON(words)
 	if err != nil {
 		return storeErr("set blocked words", err)
 	}
-	_, err = db.pool.Exec(ctx,
-		`INSERT INTO brand_blocked_words (brand_id, words, updated_at) VALUES ($1, $2::jsonb, $3)
-		 ON CONFLICT (brand_id) DO UPDATE SET words = EXCLUDED.words, updated_at = EXCLUDED.updated_at`,
-		brandID, string(b), time.Now().UTC().Truncate(time.Microsecond))
+	_, err = db.pool.Exec(ctx, setBlockedWords, brandID, text, pgTime(time.Now()))
 	return storeErr("set blocked words", err)
 }
 
+// setBlockedWords stores a brand's list, spelled once for PostgreSQL.
+var setBlockedWords = dialect.SetBlockedWords()
+
 // BlockedWords returns the brand's list; empty, not nil, when it has none.
 func (db ModerationStore) BlockedWords(ctx context.Context, brandID uuid.UUID) ([]string, error) {
-	var b []byte
-	err := db.pool.QueryRow(ctx, `SELECT words FROM brand_blocked_words WHERE brand_id = $1`, brandID).Scan(&b)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return []string{}, nil
-	}
-	if err != nil {
-		return nil, storeErr("blocked words", err)
-	}
-	words := []string{}
-	if err := json.Unmarshal(b, &words); err != nil {
-		return nil, storeErr("blocked words", err)
-	}
-	if words == nil {
-		words = []string{}
-	}
-	return words, nil
+	words, err := scan.Words(db.pool.QueryRow(ctx, sqlstore.BlockedWords, brandID), pgx.ErrNoRows)
+	return words, storeErr("blocked words", err)
 }

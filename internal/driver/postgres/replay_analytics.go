@@ -8,9 +8,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pavilion-live/pavilion/internal/analytics"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
-var _ analytics.ReplayStore = (*DB)(nil)
+var _ analytics.ReplayStore = AnalyticsStore{}
 
 // queueReplayDelta queues a batch's replay viewers of one show (each kept
 // once) and the holds made from its replay (each kept once); its plays go
@@ -31,34 +32,22 @@ func queueReplayDelta(batch *pgx.Batch, d *analytics.ShowDelta, at time.Time) {
 	}
 }
 
+// replayQ are the replay figures' queries, spelled once for PostgreSQL.
+var replayQ = dialect.Replay()
+
 // ReplayFigures reads the shows' replay plays and distinct viewers, and the
 // counted orders of holds made from their replays, from one snapshot.
-func (db *DB) ReplayFigures(ctx context.Context, showIDs []uuid.UUID) (*analytics.ReplayFigures, error) {
+func (db AnalyticsStore) ReplayFigures(ctx context.Context, showIDs []uuid.UUID) (*analytics.ReplayFigures, error) {
 	f := &analytics.ReplayFigures{GMV: []analytics.Money{}}
-	ids := showIDs
-	if ids == nil {
-		ids = []uuid.UUID{}
-	}
+	shows := sqlstore.IDs(showIDs)
 	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx,
-			`SELECT (SELECT coalesce(sum(replay_views), 0)::bigint FROM show_analytics WHERE show_id = ANY($1)),
-			        (SELECT count(DISTINCT viewer_key) FROM show_replay_viewers WHERE show_id = ANY($1)),
-			        (SELECT count(*) FROM replay_holds WHERE show_id = ANY($1))`, ids).
-			Scan(&f.Views, &f.Viewers, &f.Holds); err != nil {
+		if err := tx.QueryRow(ctx, replayQ.Plays, shows).Scan(&f.Views, &f.Viewers, &f.Holds); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx,
-			`SELECT count(*), coalesce(sum(o.quantity), 0)::bigint, count(DISTINCT o.user_id) FROM orders o
-			 JOIN replay_holds h ON h.reservation_id = o.reservation_id
-			 WHERE h.show_id = ANY($1) AND o.state IN `+countedOrders, ids).
-			Scan(&f.Orders, &f.Units, &f.Buyers); err != nil {
+		if err := tx.QueryRow(ctx, replayQ.Orders, shows).Scan(&f.Orders, &f.Units, &f.Buyers); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx,
-			`SELECT o.currency, sum(o.total_minor)::bigint FROM orders o
-			 JOIN replay_holds h ON h.reservation_id = o.reservation_id
-			 WHERE h.show_id = ANY($1) AND o.state IN `+countedOrders+`
-			 GROUP BY o.currency ORDER BY o.currency`, ids)
+		rows, err := tx.Query(ctx, replayQ.GMV, shows)
 		if err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,7 +36,7 @@ func writeHosts(ctx context.Context, tx pgx.Tx, id uuid.UUID, hosts []uuid.UUID)
 	_, err := tx.Exec(ctx,
 		`INSERT INTO show_hosts (show_id, user_id, position)
 		 SELECT $1, h.id, h.n FROM unnest($2::uuid[]) WITH ORDINALITY AS h(id, n)`,
-		id, uniqueIDs(hosts))
+		id, sqlstore.Distinct(hosts))
 	return err
 }
 
@@ -85,7 +84,7 @@ func book(ctx context.Context, tx pgx.Tx, s *show.Show) error {
 			return show.DayTaken(day, holder)
 		}
 	}
-	hosts := uniqueIDs(s.HostIDs)
+	hosts := sqlstore.Distinct(s.HostIDs)
 	if s.Holds() && len(hosts) > 0 {
 		sorted := slices.Clone(hosts)
 		slices.SortFunc(sorted, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
@@ -156,45 +155,7 @@ func (db ShowStore) ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, err
 // Without IncludeMembers only public shows are listed. A limit of 0 or less
 // means 50; no page holds more than 200.
 func (db ShowStore) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error) {
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	if f.BrandID != uuid.Nil {
-		where = append(where, "s.brand_id = "+arg(f.BrandID))
-	}
-	if len(f.States) > 0 {
-		states := make([]string, len(f.States))
-		for i, st := range f.States {
-			states[i] = string(st)
-		}
-		where = append(where, "s.state = ANY("+arg(states)+"::text[])")
-	}
-	if !f.IncludeMembers {
-		where = append(where, "s.visibility = "+arg(string(show.Public)))
-	}
-	if !f.EndsAfter.IsZero() {
-		where = append(where, "s.ends_at > "+arg(f.EndsAfter))
-	}
-	q := `SELECT ` + showCols + ` FROM shows s`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	offset, limit := sqlstore.Page(f.Offset, f.Limit)
-	switch {
-	case f.Newest:
-		q += ` ORDER BY s.starts_at DESC, s.id DESC`
-	case f.PavilionDayFirst:
-		q += ` ORDER BY s.kind = 'pavilion_day' DESC, s.starts_at, s.id`
-	default:
-		q += ` ORDER BY s.starts_at, s.id`
-	}
-	q += ` OFFSET ` + arg(offset) + ` LIMIT ` + arg(limit)
-
+	q, args := dialect.ListShows(showCols, f)
 	rows, err := db.pool.Query(ctx, q, args...)
 	shows, err := collect(rows, err, scan.Show)
 	if err != nil {
@@ -243,22 +204,10 @@ func (db ShowStore) Transition(ctx context.Context, id uuid.UUID, to show.State,
 		if err := show.CheckTransition(sh.State, to); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE shows SET state = $2, updated_at = $3 WHERE id = $1`, id, string(to), at); err != nil {
+		if err := dialect.MoveShow(ctx, txExec(tx), id, to, at); err != nil {
 			return err
 		}
-		if to == show.Ended || to == show.Cancelled {
-			// A show that is over features nothing: a room opening later
-			// shows no pin.
-			if _, err := tx.Exec(ctx, `DELETE FROM show_pins WHERE show_id = $1`, id); err != nil {
-				return err
-			}
-		}
-		switch to {
-		case show.Cancelled:
-			if _, err := tx.Exec(ctx, `DELETE FROM pavilion_days WHERE show_id = $1`, id); err != nil {
-				return err
-			}
-		case show.Live:
+		if to == show.Live {
 			if _, err := tx.Exec(ctx,
 				`INSERT INTO notices (id, user_id, show_id, kind, text, created_at)
 				 SELECT gen_random_uuid(), user_id, $1, $2, $3, $4 FROM (

@@ -23,33 +23,8 @@ const userCols = `u.id, u.email, u.display_name, u.avatar_url, u.created_at,
 	ARRAY(SELECT r.role FROM user_roles r WHERE r.user_id = u.id),
 	ARRAY(SELECT a.brand_id FROM brand_admins a WHERE a.user_id = u.id ORDER BY a.position, a.brand_id)`
 
-// roleStrings checks and de-duplicates roles, keeping their order.
-func roleStrings(roles []account.Role) ([]string, error) {
-	out := make([]string, 0, len(roles))
-	for _, r := range roles {
-		if _, ok := account.ParseRole(string(r)); !ok {
-			return nil, apperr.Errorf(apperr.Invalid, "unknown role %q", r)
-		}
-		if !slices.Contains(out, string(r)) {
-			out = append(out, string(r))
-		}
-	}
-	return out, nil
-}
-
-// uniqueIDs drops repeated IDs, keeping the first of each.
-func uniqueIDs(ids []uuid.UUID) []uuid.UUID {
-	out := make([]uuid.UUID, 0, len(ids))
-	for _, id := range ids {
-		if !slices.Contains(out, id) {
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
 // writeRoles replaces the roles and brand links of user id inside tx.
-func writeRoles(ctx context.Context, tx pgx.Tx, id uuid.UUID, roles []string, brandIDs []uuid.UUID) error {
+func writeRoles(ctx context.Context, tx pgx.Tx, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM user_roles WHERE user_id = $1`, id); err != nil {
 		return err
 	}
@@ -58,7 +33,7 @@ func writeRoles(ctx context.Context, tx pgx.Tx, id uuid.UUID, roles []string, br
 	}
 	if len(roles) > 0 {
 		if _, err := tx.Exec(ctx,
-			`INSERT INTO user_roles (user_id, role) SELECT $1, unnest($2::text[])`, id, roles); err != nil {
+			`INSERT INTO user_roles (user_id, role) SELECT $1, unnest($2::text[])`, id, sqlstore.Strings(roles)); err != nil {
 			return err
 		}
 	}
@@ -66,7 +41,7 @@ func writeRoles(ctx context.Context, tx pgx.Tx, id uuid.UUID, roles []string, br
 		if _, err := tx.Exec(ctx,
 			`INSERT INTO brand_admins (brand_id, user_id, position)
 			 SELECT b.id, $1, b.n FROM unnest($2::uuid[]) WITH ORDINALITY AS b(id, n)`,
-			id, uniqueIDs(brandIDs)); err != nil {
+			id, sqlstore.Distinct(brandIDs)); err != nil {
 			return err
 		}
 	}
@@ -76,7 +51,7 @@ func writeRoles(ctx context.Context, tx pgx.Tx, id uuid.UUID, roles []string, br
 // CreateUser inserts u with its roles and brand links. The email is stored as
 // given and unique compared lower-cased. A brand link to a missing brand is NotFound.
 func (db UserStore) CreateUser(ctx context.Context, u *account.User, passwordHash string) error {
-	roles, err := roleStrings(u.Roles)
+	roles, err := sqlstore.Roles(u.Roles)
 	if err != nil {
 		return err
 	}
@@ -139,7 +114,7 @@ func (db UserStore) SetPassword(ctx context.Context, id uuid.UUID, passwordHash 
 
 // SetRoles replaces the user's roles and brand links in one transaction.
 func (db UserStore) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
-	rs, err := roleStrings(roles)
+	rs, err := sqlstore.Roles(roles)
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ func (db ArchiveStore) KeepLines(ctx context.Context, lines []chat.Line) error {
 	return db.write(ctx, "keep chat lines", func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx,
 			`INSERT INTO chat_lines (show_id, epoch, seq, id, author_id, author_name, staff, text, at)
-			 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS (SELECT 1 FROM shows WHERE id = ?1)
+			 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM shows WHERE id = $1)
 			 ON CONFLICT (show_id, epoch, seq) DO NOTHING`)
 		if err != nil {
 			return err
@@ -43,7 +43,7 @@ func (db ArchiveStore) KeepLines(ctx context.Context, lines []chat.Line) error {
 // DeleteLine records a moderator's deletion of a line, stored or not yet.
 func (db ArchiveStore) DeleteLine(ctx context.Context, d chat.Deletion) error {
 	_, err := db.exec(ctx,
-		`INSERT INTO chat_deletions (show_id, epoch, seq, deleted_by, deleted_at) VALUES (?, ?, ?, ?, ?)
+		`INSERT INTO chat_deletions (show_id, epoch, seq, deleted_by, deleted_at) VALUES ($1, $2, $3, $4, $5)
 		 ON CONFLICT (show_id, epoch, seq) DO NOTHING`,
 		d.ShowID, d.Epoch, int64(d.Seq), d.By, micros(d.At))
 	return storeErr("delete chat line", refErr(err, "show"))
@@ -58,8 +58,8 @@ func (db ArchiveStore) Lines(ctx context.Context, showID uuid.UUID, before *chat
 	}
 	return db.queryLines(ctx, "chat lines", showID,
 		`SELECT `+lineColumns+` FROM chat_lines l
-		WHERE l.show_id = ?1 AND (?2 IS NULL OR (l.at, l.epoch, l.seq) < (?2, ?3, ?4)) AND `+notDeleted+`
-		ORDER BY l.at DESC, l.epoch DESC, l.seq DESC LIMIT ?5`,
+		WHERE l.show_id = $1 AND ($2 IS NULL OR (l.at, l.epoch, l.seq) < ($2, $3, $4)) AND `+notDeleted+`
+		ORDER BY l.at DESC, l.epoch DESC, l.seq DESC LIMIT $5`,
 		showID, at, epoch, seq, max(limit, 0))
 }
 
@@ -94,7 +94,7 @@ func (db ArchiveStore) queryLines(ctx context.Context, op string, showID uuid.UU
 func (db ArchiveStore) LinesBetween(ctx context.Context, showID uuid.UUID, epoch string, after, before uint64) ([]chat.Line, error) {
 	return db.queryLines(ctx, "chat lines between", showID,
 		`SELECT `+lineColumns+` FROM chat_lines l
-		WHERE l.show_id = ?1 AND l.epoch = ?2 AND l.seq > ?3 AND l.seq < ?4 AND `+notDeleted+`
+		WHERE l.show_id = $1 AND l.epoch = $2 AND l.seq > $3 AND l.seq < $4 AND `+notDeleted+`
 		ORDER BY l.seq`, showID, epoch, int64(min(after, math.MaxInt64)), int64(min(before, math.MaxInt64)))
 }
 
@@ -102,14 +102,14 @@ func (db ArchiveStore) LinesBetween(ctx context.Context, showID uuid.UUID, epoch
 func (db ArchiveStore) ForgetLines(ctx context.Context, cutoff time.Time) (int64, error) {
 	var n int64
 	err := db.write(ctx, "forget chat lines", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM chat_lines WHERE at < ?`, micros(cutoff))
+		res, err := tx.ExecContext(ctx, `DELETE FROM chat_lines WHERE at < $1`, micros(cutoff))
 		if err != nil {
 			return err
 		}
 		if n, err = res.RowsAffected(); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM chat_deletions WHERE deleted_at < ?`, micros(cutoff))
+		_, err = tx.ExecContext(ctx, `DELETE FROM chat_deletions WHERE deleted_at < $1`, micros(cutoff))
 		return err
 	})
 	return n, err

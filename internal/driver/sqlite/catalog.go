@@ -27,7 +27,7 @@ func (db CatalogStore) CreateProduct(ctx context.Context, p *checkout.Product) e
 		return storeErr("create product", err)
 	}
 	return db.write(ctx, "create product", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO products (`+sqlstore.ProductCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO products (`+sqlstore.ProductCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 			p.ID, p.BrandID, p.Name, p.Description, images, micros(p.CreatedAt)); err != nil {
 			return refErr(err, "brand")
 		}
@@ -43,7 +43,7 @@ func (db CatalogStore) CreateProduct(ctx context.Context, p *checkout.Product) e
 				return err
 			}
 			_, err = tx.ExecContext(ctx,
-				`INSERT INTO skus (`+sqlstore.SKUCols+`, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				`INSERT INTO skus (`+sqlstore.SKUCols+`, position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 				s.ID, s.ProductID, s.BrandID, s.Code, attrsJSON, s.PriceMinor, s.Currency,
 				s.OnHand, s.Sold, s.Held, micros(s.UpdatedAt), i)
 			if constraintOf(err) == "skus.brand_id, skus.code" {
@@ -72,7 +72,7 @@ func (db CatalogStore) SetProductImages(ctx context.Context, id uuid.UUID, image
 	if err != nil {
 		return storeErr("set product images", err)
 	}
-	return storeErr("set product images", db.execOne(ctx, "product", `UPDATE products SET images = ? WHERE id = ?`, j, id))
+	return storeErr("set product images", db.execOne(ctx, "product", `UPDATE products SET images = $1 WHERE id = $2`, j, id))
 }
 
 // ProductByID returns the product with its SKUs.
@@ -80,12 +80,12 @@ func (db CatalogStore) ProductByID(ctx context.Context, id uuid.UUID) (*checkout
 	var p *checkout.Product
 	err := db.read(ctx, "product by id", func(tx *sql.Tx) error {
 		var err error
-		p, err = scan.Product(tx.QueryRowContext(ctx, `SELECT `+sqlstore.ProductCols+` FROM products WHERE id = ?`, id))
+		p, err = scan.Product(tx.QueryRowContext(ctx, `SELECT `+sqlstore.ProductCols+` FROM products WHERE id = $1`, id))
 		if err != nil {
 			return noRows(err, "product")
 		}
 		p.SKUs, err = queryAll(ctx, tx, scan.SKU,
-			`SELECT `+sqlstore.SKUCols+` FROM skus WHERE product_id = ? ORDER BY position`, id)
+			`SELECT `+sqlstore.SKUCols+` FROM skus WHERE product_id = $1 ORDER BY position`, id)
 		return err
 	})
 	if err != nil {
@@ -100,12 +100,12 @@ func (db CatalogStore) ListProducts(ctx context.Context, brandID uuid.UUID) ([]c
 	err := db.read(ctx, "list products", func(tx *sql.Tx) error {
 		var err error
 		products, err = queryAll(ctx, tx, scan.Product,
-			`SELECT `+sqlstore.ProductCols+` FROM products WHERE brand_id = ? ORDER BY created_at, seq`, brandID)
+			`SELECT `+sqlstore.ProductCols+` FROM products WHERE brand_id = $1 ORDER BY created_at, seq`, brandID)
 		if err != nil {
 			return err
 		}
 		skus, err := queryAll(ctx, tx, scan.SKU,
-			`SELECT `+sqlstore.SKUCols+` FROM skus WHERE brand_id = ? ORDER BY product_id, position`, brandID)
+			`SELECT `+sqlstore.SKUCols+` FROM skus WHERE brand_id = $1 ORDER BY product_id, position`, brandID)
 		if err != nil {
 			return err
 		}
@@ -128,7 +128,7 @@ func (db CatalogStore) ListProducts(ctx context.Context, brandID uuid.UUID) ([]c
 
 // SKUByID returns the SKU with the given ID.
 func (db CatalogStore) SKUByID(ctx context.Context, id uuid.UUID) (*checkout.SKU, error) {
-	s, err := scan.SKU(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.SKUCols+` FROM skus WHERE id = ?`, id))
+	s, err := scan.SKU(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.SKUCols+` FROM skus WHERE id = $1`, id))
 	if err != nil {
 		return nil, storeErr("sku by id", noRows(err, "SKU"))
 	}
@@ -173,7 +173,7 @@ func (db CatalogStore) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.S
 		}
 		// Nothing changed: tell a missing SKU from a refused stock change.
 		var onHand, committed int
-		err = tx.QueryRowContext(ctx, `SELECT on_hand, sold + held FROM skus WHERE id = ?`, id).Scan(&onHand, &committed)
+		err = tx.QueryRowContext(ctx, `SELECT on_hand, sold + held FROM skus WHERE id = $1`, id).Scan(&onHand, &committed)
 		if err != nil {
 			return noRows(err, "SKU")
 		}
@@ -202,10 +202,10 @@ func (db CatalogStore) CreateOffer(ctx context.Context, o *checkout.Offer) error
 			onHand              int
 			skuBrand, showBrand uuid.UUID
 		)
-		if err := tx.QueryRowContext(ctx, `SELECT on_hand, brand_id FROM skus WHERE id = ?`, o.SKUID).Scan(&onHand, &skuBrand); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT on_hand, brand_id FROM skus WHERE id = $1`, o.SKUID).Scan(&onHand, &skuBrand); err != nil {
 			return noRows(err, "SKU")
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT brand_id FROM shows WHERE id = ?`, o.ShowID).Scan(&showBrand); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT brand_id FROM shows WHERE id = $1`, o.ShowID).Scan(&showBrand); err != nil {
 			return noRows(err, "show")
 		}
 		if skuBrand != showBrand {
@@ -214,7 +214,7 @@ func (db CatalogStore) CreateOffer(ctx context.Context, o *checkout.Offer) error
 		if o.Allocated > onHand {
 			return apperr.Errorf(apperr.Conflict, "%s (%d)", checkout.ErrOverAllocated.Message, onHand)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO offers (`+sqlstore.OfferCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO offers (`+sqlstore.OfferCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			o.ID, o.ShowID, o.SKUID, o.PriceMinor, o.Currency, o.Allocated, o.PerCustomerLimit,
 			o.Sold, o.Held, micros(o.CreatedAt), o.Drop, nullMicros(o.DropOpensAt), nullMicros(o.DropClosesAt))
 		return refErr(err, "show")
@@ -223,7 +223,7 @@ func (db CatalogStore) CreateOffer(ctx context.Context, o *checkout.Offer) error
 
 // OfferByID returns the offer with the given ID.
 func (db CatalogStore) OfferByID(ctx context.Context, id uuid.UUID) (*checkout.Offer, error) {
-	o, err := scan.Offer(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.OfferCols+` FROM offers WHERE id = ?`, id))
+	o, err := scan.Offer(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.OfferCols+` FROM offers WHERE id = $1`, id))
 	if err != nil {
 		return nil, storeErr("offer by id", noRows(err, "offer"))
 	}
@@ -233,14 +233,14 @@ func (db CatalogStore) OfferByID(ctx context.Context, id uuid.UUID) (*checkout.O
 // OffersByShow lists a show's offers, oldest first.
 func (db CatalogStore) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Offer, error) {
 	offers, err := queryAll(ctx, db.r, scan.Offer,
-		`SELECT `+sqlstore.OfferCols+` FROM offers WHERE show_id = ? ORDER BY created_at, seq`, showID)
+		`SELECT `+sqlstore.OfferCols+` FROM offers WHERE show_id = $1 ORDER BY created_at, seq`, showID)
 	return offers, storeErr("offers by show", err)
 }
 
 // OffersOnSale lists the SKU's offers in scheduled and live shows.
 func (db CatalogStore) OffersOnSale(ctx context.Context, skuID uuid.UUID) ([]checkout.Offer, error) {
 	offers, err := queryAll(ctx, db.r, scan.Offer,
-		`SELECT `+sqlstore.OfferCols+` FROM offers WHERE sku_id = ?
+		`SELECT `+sqlstore.OfferCols+` FROM offers WHERE sku_id = $1
 		   AND show_id IN (SELECT id FROM shows WHERE state IN ('scheduled', 'live'))
 		 ORDER BY created_at, seq`, skuID)
 	return offers, storeErr("offers on sale", err)
@@ -254,7 +254,7 @@ func (db CatalogStore) SetDropWindow(ctx context.Context, offerID uuid.UUID, ope
 	err := db.write(ctx, "set drop window", func(tx *sql.Tx) error {
 		var err error
 		o, err = scan.Offer(tx.QueryRowContext(ctx,
-			`UPDATE offers SET is_drop = 1, drop_opens_at = ?, drop_closes_at = ? WHERE id = ? RETURNING `+sqlstore.OfferCols,
+			`UPDATE offers SET is_drop = 1, drop_opens_at = $1, drop_closes_at = $2 WHERE id = $3 RETURNING `+sqlstore.OfferCols,
 			micros(opens), micros(closes), offerID))
 		return noRows(err, "offer")
 	})

@@ -33,7 +33,7 @@ func nullID(id *uuid.UUID) any {
 func (db CouponStore) CreateCoupon(ctx context.Context, c *checkout.Coupon) error {
 	return db.write(ctx, "create coupon", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO coupons (`+sqlstore.CouponCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 			c.ID, c.BrandID, nullID(c.ShowID), c.Code, c.Kind, c.PercentOff, c.AmountOffMinor, c.Currency, c.MinBasketMinor,
 			c.PerCustomer, c.MaxUses, c.BudgetMinor, c.Uses, c.SpentMinor, micros(c.StartsAt), nullMicros(c.EndsAt),
 			c.Disabled, nullID(c.IssuedTo), c.CreatedBy, micros(c.CreatedAt))
@@ -43,7 +43,7 @@ func (db CouponStore) CreateCoupon(ctx context.Context, c *checkout.Coupon) erro
 
 // CouponByID returns the coupon with the given ID.
 func (db CouponStore) CouponByID(ctx context.Context, id uuid.UUID) (*checkout.Coupon, error) {
-	c, err := scan.Coupon(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE id = ?`, id))
+	c, err := scan.Coupon(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE id = $1`, id))
 	if err != nil {
 		return nil, storeErr("coupon by id", noRows(err, "coupon"))
 	}
@@ -53,7 +53,7 @@ func (db CouponStore) CouponByID(ctx context.Context, id uuid.UUID) (*checkout.C
 // CouponByCode finds the brand's coupon with the code.
 func (db CouponStore) CouponByCode(ctx context.Context, brandID uuid.UUID, code string) (*checkout.Coupon, error) {
 	c, err := scan.Coupon(db.r.QueryRowContext(ctx,
-		`SELECT `+sqlstore.CouponCols+` FROM coupons WHERE brand_id = ? AND code = ?`, brandID, code))
+		`SELECT `+sqlstore.CouponCols+` FROM coupons WHERE brand_id = $1 AND code = $2`, brandID, code))
 	if err != nil {
 		return nil, storeErr("coupon by code", noRows(err, "coupon"))
 	}
@@ -67,14 +67,14 @@ func (db CouponStore) coupons(ctx context.Context, op, where string, args ...any
 
 // BrandCoupons lists the brand's coupons, newest first.
 func (db CouponStore) BrandCoupons(ctx context.Context, brandID uuid.UUID) ([]checkout.Coupon, error) {
-	return db.coupons(ctx, "brand coupons", `brand_id = ? ORDER BY created_at DESC, id LIMIT 500`, brandID)
+	return db.coupons(ctx, "brand coupons", `brand_id = $1 ORDER BY created_at DESC, id LIMIT 500`, brandID)
 }
 
 // ShowCoupons lists the enabled coupons that may apply in the show, public
 // or issued to userID.
 func (db CouponStore) ShowCoupons(ctx context.Context, brandID, showID, userID uuid.UUID) ([]checkout.Coupon, error) {
-	return db.coupons(ctx, "show coupons", `brand_id = ? AND (show_id IS NULL OR show_id = ?) AND disabled = 0
-		AND (issued_to IS NULL OR issued_to = ?) ORDER BY created_at DESC, id LIMIT 100`, brandID, showID, userID)
+	return db.coupons(ctx, "show coupons", `brand_id = $1 AND (show_id IS NULL OR show_id = $2) AND disabled = 0
+		AND (issued_to IS NULL OR issued_to = $3) ORDER BY created_at DESC, id LIMIT 100`, brandID, showID, userID)
 }
 
 // SetCouponDisabled disables or re-enables a coupon.
@@ -83,7 +83,7 @@ func (db CouponStore) SetCouponDisabled(ctx context.Context, id uuid.UUID, disab
 	err := db.write(ctx, "disable coupon", func(tx *sql.Tx) error {
 		var err error
 		c, err = scan.Coupon(tx.QueryRowContext(ctx,
-			`UPDATE coupons SET disabled = ? WHERE id = ? RETURNING `+sqlstore.CouponCols, disabled, id))
+			`UPDATE coupons SET disabled = $1 WHERE id = $2 RETURNING `+sqlstore.CouponCols, disabled, id))
 		return noRows(err, "coupon")
 	})
 	return c, err
@@ -93,17 +93,17 @@ func (db CouponStore) SetCouponDisabled(ctx context.Context, id uuid.UUID, disab
 func (db CouponStore) CustomerCouponUses(ctx context.Context, couponID, userID uuid.UUID) (int, error) {
 	var n int
 	err := db.r.QueryRowContext(ctx,
-		`SELECT count(*) FROM coupon_uses WHERE coupon_id = ? AND user_id = ? AND state = 'active'`, couponID, userID).Scan(&n)
+		`SELECT count(*) FROM coupon_uses WHERE coupon_id = $1 AND user_id = $2 AND state = 'active'`, couponID, userID).Scan(&n)
 	return n, storeErr("customer coupon uses", err)
 }
 
 // spendCoupon takes one use and the order's discount from its coupon, in
 // the order's transaction, or says why it cannot.
 func spendCoupon(ctx context.Context, tx *sql.Tx, o *checkout.Order, at time.Time) error {
-	res, err := tx.ExecContext(ctx, `UPDATE coupons SET uses = uses + 1, spent_minor = spent_minor + ?
-		WHERE id = ? AND disabled = 0 AND starts_at <= ? AND (ends_at IS NULL OR ends_at > ?)
-		  AND (issued_to IS NULL OR issued_to = ?)
-		  AND (max_uses = 0 OR uses < max_uses) AND (budget_minor = 0 OR spent_minor + ? <= budget_minor)`,
+	res, err := tx.ExecContext(ctx, `UPDATE coupons SET uses = uses + 1, spent_minor = spent_minor + $1
+		WHERE id = $2 AND disabled = 0 AND starts_at <= $3 AND (ends_at IS NULL OR ends_at > $4)
+		  AND (issued_to IS NULL OR issued_to = $5)
+		  AND (max_uses = 0 OR uses < max_uses) AND (budget_minor = 0 OR spent_minor + $6 <= budget_minor)`,
 		o.DiscountMinor, *o.CouponID, micros(at), micros(at), o.UserID, o.DiscountMinor)
 	if err != nil {
 		return err
@@ -111,7 +111,7 @@ func spendCoupon(ctx context.Context, tx *sql.Tx, o *checkout.Order, at time.Tim
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n != 1 {
-		c, err := scan.Coupon(tx.QueryRowContext(ctx, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE id = ?`, *o.CouponID))
+		c, err := scan.Coupon(tx.QueryRowContext(ctx, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE id = $1`, *o.CouponID))
 		if err != nil {
 			return noRows(err, "coupon")
 		}
@@ -122,15 +122,15 @@ func spendCoupon(ctx context.Context, tx *sql.Tx, o *checkout.Order, at time.Tim
 	}
 	var perCustomer, used int
 	if err := tx.QueryRowContext(ctx, `SELECT per_customer,
-		(SELECT count(*) FROM coupon_uses WHERE coupon_id = ? AND user_id = ? AND state = 'active')
-		FROM coupons WHERE id = ?`, *o.CouponID, o.UserID, *o.CouponID).Scan(&perCustomer, &used); err != nil {
+		(SELECT count(*) FROM coupon_uses WHERE coupon_id = $1 AND user_id = $2 AND state = 'active')
+		FROM coupons WHERE id = $3`, *o.CouponID, o.UserID, *o.CouponID).Scan(&perCustomer, &used); err != nil {
 		return err
 	}
 	if perCustomer > 0 && used >= perCustomer {
 		return checkout.ErrCouponCustomerLimit
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO coupon_uses (order_id, coupon_id, user_id, discount_minor, state, created_at)
-		VALUES (?, ?, ?, ?, 'active', ?)`, o.ID, *o.CouponID, o.UserID, o.DiscountMinor, micros(at))
+		VALUES ($1, $2, $3, $4, 'active', $5)`, o.ID, *o.CouponID, o.UserID, o.DiscountMinor, micros(at))
 	return err
 }
 
@@ -140,11 +140,11 @@ func spendCoupon(ctx context.Context, tx *sql.Tx, o *checkout.Order, at time.Tim
 func returnCoupon(ctx context.Context, tx *sql.Tx, orderID uuid.UUID, drop bool, at time.Time) error {
 	var couponID uuid.UUID
 	var d int64
-	q := `UPDATE coupon_uses SET state = 'returned', returned_at = ? WHERE order_id = ? AND state = 'active'
+	q := `UPDATE coupon_uses SET state = 'returned', returned_at = $1 WHERE order_id = $2 AND state = 'active'
 		RETURNING coupon_id, discount_minor`
 	args := []any{micros(at), orderID}
 	if drop {
-		q = `DELETE FROM coupon_uses WHERE order_id = ? AND state = 'active' RETURNING coupon_id, discount_minor`
+		q = `DELETE FROM coupon_uses WHERE order_id = $1 AND state = 'active' RETURNING coupon_id, discount_minor`
 		args = args[1:]
 	}
 	err := tx.QueryRowContext(ctx, q, args...).Scan(&couponID, &d)
@@ -154,7 +154,7 @@ func returnCoupon(ctx context.Context, tx *sql.Tx, orderID uuid.UUID, drop bool,
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE coupons SET uses = uses - 1, spent_minor = spent_minor - ? WHERE id = ?`, d, couponID)
+	res, err := tx.ExecContext(ctx, `UPDATE coupons SET uses = uses - 1, spent_minor = spent_minor - $1 WHERE id = $2`, d, couponID)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,8 @@
 // (account.Store, brand.Store, show.Store, checkout.Store, checkout.Ledger,
 // chat.Store…) on the pure-Go driver modernc.org/sqlite, so the binary needs
 // no cgo. What both SQL drivers share (column lists, scanners, constraint
-// errors, migrations) is in internal/driver/sqlstore. The schema lives in versioned SQL files under
+// errors, migrations, the query texts they write alike with $N placeholders)
+// is in internal/driver/sqlstore. The schema lives in versioned SQL files under
 // migrations/, embedded in the binary and applied with goose.
 //
 // The file is opened in WAL mode through two connection pools: a single
@@ -82,6 +83,8 @@ type DB struct {
 	ArchiveStore
 	ReplayStore
 	ImageStore
+	AnalyticsStore
+	BankStore
 }
 
 // conn is the file's connections, shared by every store of a DB.
@@ -149,7 +152,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	cn := &conn{path: abs, w: w, r: &readPool{DB: r}, turn: make(chan struct{}, 1),
 		ckpt: c, stopCkpt: make(chan struct{}), ckptDone: make(chan struct{})}
 	go cn.checkpoints()
-	return &DB{conn: cn, UserStore: UserStore{cn}, BrandStore: BrandStore{cn}, FollowStore: FollowStore{cn}, ShowStore: ShowStore{cn}, SubscriptionStore: SubscriptionStore{cn}, PinStore: PinStore{cn}, CatalogStore: CatalogStore{cn}, CouponStore: CouponStore{cn}, LedgerStore: LedgerStore{cn}, DrawStore: DrawStore{cn}, WalletStore: WalletStore{cn}, ModerationStore: ModerationStore{cn}, ArchiveStore: ArchiveStore{cn}, ReplayStore: ReplayStore{cn}, ImageStore: ImageStore{cn}}, nil
+	return &DB{conn: cn, UserStore: UserStore{cn}, BrandStore: BrandStore{cn}, FollowStore: FollowStore{cn}, ShowStore: ShowStore{cn}, SubscriptionStore: SubscriptionStore{cn}, PinStore: PinStore{cn}, CatalogStore: CatalogStore{cn}, CouponStore: CouponStore{cn}, LedgerStore: LedgerStore{cn}, DrawStore: DrawStore{cn}, WalletStore: WalletStore{cn}, ModerationStore: ModerationStore{cn}, ArchiveStore: ArchiveStore{cn}, ReplayStore: ReplayStore{cn}, ImageStore: ImageStore{cn}, AnalyticsStore: AnalyticsStore{cn}, BankStore: BankStore{cn}}, nil
 }
 
 // checkpoints copies the WAL into the database file every checkpointEvery
@@ -483,4 +486,29 @@ func queryAll[T any](ctx context.Context, q querier, scan func(row) (*T, error),
 	}
 	defer rows.Close()
 	return sqlstore.All(rows, scan)
+}
+
+// txExec runs statements in tx for the shared writes of sqlstore.
+func txExec(tx *sql.Tx) sqlstore.Exec {
+	return func(ctx context.Context, query string, args ...any) error {
+		_, err := tx.ExecContext(ctx, query, args...)
+		return err
+	}
+}
+
+// dialect is how SQLite spells lists in the query texts both drivers share:
+// a list is bound as one JSON array and read back with json_each.
+var dialect = sqlstore.Dialect{
+	AnyOf: func(col, param string) string { return col + ` IN (SELECT value FROM json_each(` + param + `))` },
+	List:  jsonList,
+	Time:  func(t time.Time) any { return micros(t) },
+	// JSON documents are stored as text.
+	JSONParam: func(param string) string { return param },
+}
+
+// jsonList encodes a list of IDs or strings as a JSON array. Neither can
+// fail to encode.
+func jsonList(v any) any {
+	b, _ := json.Marshal(v)
+	return string(b)
 }

@@ -26,7 +26,7 @@ var errDrawRunning = &apperr.Error{Code: apperr.Conflict, Message: "a draw is al
 func (db DrawStore) CreateDraw(ctx context.Context, d *checkout.Draw) error {
 	return db.write(ctx, "create draw", func(tx *sql.Tx) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM draws WHERE offer_id = ? AND state IN ('open', 'closing')`,
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM draws WHERE offer_id = $1 AND state IN ('open', 'closing')`,
 			d.OfferID).Scan(&n); err != nil {
 			return err
 		}
@@ -34,7 +34,7 @@ func (db DrawStore) CreateDraw(ctx context.Context, d *checkout.Draw) error {
 			return errDrawRunning
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO draws (id, show_id, offer_id, units, state, seed, commitment, opens_at,
-			closes_at, created_by, created_at, giveaway, eligibility, prize_coupon_id) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			closes_at, created_by, created_at, giveaway, eligibility, prize_coupon_id) VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			d.ID, d.ShowID, d.OfferID, d.Units, d.Seed, d.Commitment, micros(d.OpensAt), micros(d.ClosesAt), d.CreatedBy,
 			micros(now()), d.Giveaway, string(d.Eligibility.OrDefault()), nullID(d.PrizeCouponID))
 		if err != nil {
@@ -46,19 +46,19 @@ func (db DrawStore) CreateDraw(ctx context.Context, d *checkout.Draw) error {
 }
 
 func (db DrawStore) DrawByID(ctx context.Context, id uuid.UUID) (*checkout.Draw, error) {
-	d, err := scan.Draw(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.DrawCols+` FROM draws WHERE id = ?`, id))
+	d, err := scan.Draw(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.DrawCols+` FROM draws WHERE id = $1`, id))
 	return d, storeErr("draw", noRows(err, "draw"))
 }
 
 func (db DrawStore) DrawsByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Draw, error) {
-	list, err := queryAll(ctx, db.r, scan.Draw, `SELECT `+sqlstore.DrawCols+` FROM draws WHERE show_id = ?
+	list, err := queryAll(ctx, db.r, scan.Draw, `SELECT `+sqlstore.DrawCols+` FROM draws WHERE show_id = $1
 		ORDER BY created_at DESC, id LIMIT 100`, showID)
 	return list, storeErr("draws by show", err)
 }
 
 func (db DrawStore) ActiveDraw(ctx context.Context, offerID uuid.UUID) (*checkout.Draw, error) {
 	d, err := scan.Draw(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.DrawCols+` FROM draws
-		WHERE offer_id = ? AND state IN ('open', 'closing')`, offerID))
+		WHERE offer_id = $1 AND state IN ('open', 'closing')`, offerID))
 	return d, storeErr("active draw", noRows(err, "running draw"))
 }
 
@@ -68,7 +68,7 @@ var errEntered = errors.New("already entered")
 func (db DrawStore) Enter(ctx context.Context, e *checkout.DrawEntry, at time.Time) (*checkout.DrawEntry, bool, error) {
 	err := db.write(ctx, "enter draw", func(tx *sql.Tx) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM draw_entries WHERE draw_id = ? AND user_id = ?`,
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM draw_entries WHERE draw_id = $1 AND user_id = $2`,
 			e.DrawID, e.UserID).Scan(&n); err != nil {
 			return err
 		}
@@ -76,8 +76,7 @@ func (db DrawStore) Enter(ctx context.Context, e *checkout.DrawEntry, at time.Ti
 			return errEntered
 		}
 		var seq int64
-		err := tx.QueryRowContext(ctx, `UPDATE draws SET entries = entries + 1
-			WHERE id = ? AND state = 'open' AND closes_at > ? RETURNING entries`, e.DrawID, micros(at)).Scan(&seq)
+		err := tx.QueryRowContext(ctx, sqlstore.EnterDraw, e.DrawID, micros(at)).Scan(&seq)
 		if errors.Is(err, sql.ErrNoRows) {
 			return closedOrMissing(ctx, tx, e.DrawID)
 		}
@@ -85,7 +84,7 @@ func (db DrawStore) Enter(ctx context.Context, e *checkout.DrawEntry, at time.Ti
 			return err
 		}
 		e.Seq = seq
-		_, err = tx.ExecContext(ctx, `INSERT INTO draw_entries (id, draw_id, user_id, seq, created_at) VALUES (?, ?, ?, ?, ?)`,
+		_, err = tx.ExecContext(ctx, `INSERT INTO draw_entries (id, draw_id, user_id, seq, created_at) VALUES ($1, $2, $3, $4, $5)`,
 			e.ID, e.DrawID, e.UserID, e.Seq, micros(e.CreatedAt))
 		return refErr(err, "user")
 	})
@@ -102,7 +101,7 @@ func (db DrawStore) Enter(ctx context.Context, e *checkout.DrawEntry, at time.Ti
 // closedOrMissing explains why a draw took no entry.
 func closedOrMissing(ctx context.Context, tx *sql.Tx, id uuid.UUID) error {
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM draws WHERE id = ?`, id).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM draws WHERE id = $1`, id).Scan(&n); err != nil {
 		return err
 	}
 	return sqlstore.DrawClosedOrMissing(n > 0)
@@ -110,19 +109,19 @@ func closedOrMissing(ctx context.Context, tx *sql.Tx, id uuid.UUID) error {
 
 func (db DrawStore) EntryOf(ctx context.Context, drawID, userID uuid.UUID) (*checkout.DrawEntry, error) {
 	e, err := scan.DrawEntry(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.DrawEntryCols+` FROM draw_entries
-		WHERE draw_id = ? AND user_id = ?`, drawID, userID))
+		WHERE draw_id = $1 AND user_id = $2`, drawID, userID))
 	return e, storeErr("draw entry", noRows(err, "draw entry"))
 }
 
 func (db DrawStore) DrawEntries(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
 	list, err := queryAll(ctx, db.r, scan.DrawEntry, `SELECT `+sqlstore.DrawEntryCols+` FROM draw_entries
-		WHERE draw_id = ? ORDER BY seq`, drawID)
+		WHERE draw_id = $1 ORDER BY seq`, drawID)
 	return list, storeErr("draw entries", err)
 }
 
 func (db DrawStore) DrawWinners(ctx context.Context, drawID uuid.UUID) ([]checkout.DrawEntry, error) {
 	list, err := queryAll(ctx, db.r, scan.DrawEntry, `SELECT `+sqlstore.DrawEntryCols+` FROM draw_entries
-		WHERE draw_id = ? AND rank > 0 ORDER BY rank`, drawID)
+		WHERE draw_id = $1 AND rank > 0 ORDER BY rank`, drawID)
 	return list, storeErr("draw winners", err)
 }
 
@@ -130,8 +129,8 @@ func (db DrawStore) EndDrawWindow(ctx context.Context, id uuid.UUID, at time.Tim
 	var d *checkout.Draw
 	err := db.write(ctx, "end draw window", func(tx *sql.Tx) error {
 		var err error
-		d, err = scan.Draw(tx.QueryRowContext(ctx, `UPDATE draws SET closes_at = max(opens_at, min(closes_at, ?))
-			WHERE id = ? AND state = 'open' RETURNING `+sqlstore.DrawCols, micros(at), id))
+		d, err = scan.Draw(tx.QueryRowContext(ctx, `UPDATE draws SET closes_at = max(opens_at, min(closes_at, $1))
+			WHERE id = $2 AND state = 'open' RETURNING `+sqlstore.DrawCols, micros(at), id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return closedOrMissing(ctx, tx, id)
 		}
@@ -141,8 +140,8 @@ func (db DrawStore) EndDrawWindow(ctx context.Context, id uuid.UUID, at time.Tim
 }
 
 func (db DrawStore) DueDraws(ctx context.Context, at, staleBefore time.Time, limit int) ([]uuid.UUID, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id FROM draws WHERE state <> 'drawn' AND closes_at <= ?
-		AND (state = 'open' OR claimed_at <= ?) ORDER BY closes_at LIMIT ?`, micros(at), micros(staleBefore), limit)
+	rows, err := db.r.QueryContext(ctx, `SELECT id FROM draws WHERE state <> 'drawn' AND closes_at <= $1
+		AND (state = 'open' OR claimed_at <= $2) ORDER BY closes_at LIMIT $3`, micros(at), micros(staleBefore), limit)
 	if err != nil {
 		return nil, storeErr("due draws", err)
 	}
@@ -162,8 +161,8 @@ func (db DrawStore) ClaimDraw(ctx context.Context, id uuid.UUID, at, staleBefore
 	var d *checkout.Draw
 	err := db.write(ctx, "claim draw", func(tx *sql.Tx) error {
 		var err error
-		d, err = scan.Draw(tx.QueryRowContext(ctx, `UPDATE draws SET state = 'closing', claimed_at = ?, attempts = attempts + 1
-			WHERE id = ? AND closes_at <= ? AND (state = 'open' OR (state = 'closing' AND claimed_at <= ?))
+		d, err = scan.Draw(tx.QueryRowContext(ctx, `UPDATE draws SET state = 'closing', claimed_at = $1, attempts = attempts + 1
+			WHERE id = $2 AND closes_at <= $3 AND (state = 'open' OR (state = 'closing' AND claimed_at <= $4))
 			RETURNING `+sqlstore.DrawCols, micros(at), id, micros(at), micros(staleBefore)))
 		if errors.Is(err, sql.ErrNoRows) {
 			d = nil
@@ -178,8 +177,8 @@ func (db DrawStore) FinishDraw(ctx context.Context, id uuid.UUID, claimedAt time
 	var d *checkout.Draw
 	err := db.write(ctx, "finish draw", func(tx *sql.Tx) error {
 		var err error
-		d, err = scan.Draw(tx.QueryRowContext(ctx, `UPDATE draws SET state = 'drawn', units = ?, drawn_at = ?
-			WHERE id = ? AND state = 'closing' AND claimed_at = ? RETURNING `+sqlstore.DrawCols, units, micros(at), id, micros(claimedAt)))
+		d, err = scan.Draw(tx.QueryRowContext(ctx, `UPDATE draws SET state = 'drawn', units = $1, drawn_at = $2
+			WHERE id = $3 AND state = 'closing' AND claimed_at = $4 RETURNING `+sqlstore.DrawCols, units, micros(at), id, micros(claimedAt)))
 		if errors.Is(err, sql.ErrNoRows) {
 			return apperr.Errorf(apperr.Conflict, "another node has taken over closing this draw")
 		}
@@ -191,7 +190,7 @@ func (db DrawStore) FinishDraw(ctx context.Context, id uuid.UUID, claimedAt time
 			if w.ReservationID != nil {
 				res = *w.ReservationID
 			}
-			r, err := tx.ExecContext(ctx, `UPDATE draw_entries SET rank = ?, reservation_id = ? WHERE id = ? AND draw_id = ?`,
+			r, err := tx.ExecContext(ctx, `UPDATE draw_entries SET rank = $1, reservation_id = $2 WHERE id = $3 AND draw_id = $4`,
 				rank+1, res, w.EntryID, id)
 			if err != nil {
 				return err

@@ -26,15 +26,15 @@ func (db LedgerStore) Reserve(ctx context.Context, r *checkout.Reservation, limi
 // The statements of ReserveBatch: each reads or writes one row by its key,
 // prepared once (writerStmts), so a batch costs no SQL parsing.
 const (
-	qOfferUnits    = `SELECT show_id, sku_id, allocated - sold - held FROM offers WHERE id = ?`
-	qSKUFree       = `SELECT on_hand - sold - held FROM skus WHERE id = ?`
-	qUserExists    = `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`
-	qCustomerUnits = `SELECT coalesce(sum(quantity), 0) FROM reservations WHERE offer_id = ? AND user_id = ? AND state IN ` + sqlstore.LiveStates
-	qKeyStored     = `SELECT EXISTS (SELECT 1 FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?)`
-	qAddOfferHeld  = `UPDATE offers SET held = held + ?1 WHERE id = ?2 AND sold + held + ?1 <= allocated`
-	qAddSKUHeld    = `UPDATE skus SET held = held + ?1 WHERE id = ?2 AND sold + held + ?1 <= on_hand`
-	qInsertHold    = `INSERT INTO reservations (` + sqlstore.ReservationCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qInsertKey     = `INSERT INTO idempotency_keys (` + sqlstore.IdempotencyCols + `) VALUES (?, ?, ?, ?, ?, ?)`
+	qOfferUnits    = `SELECT show_id, sku_id, allocated - sold - held FROM offers WHERE id = $1`
+	qSKUFree       = `SELECT on_hand - sold - held FROM skus WHERE id = $1`
+	qUserExists    = `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`
+	qCustomerUnits = sqlstore.CustomerUnits
+	qKeyStored     = `SELECT EXISTS (SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3)`
+	qAddOfferHeld  = `UPDATE offers SET held = held + $1 WHERE id = $2 AND sold + held + $1 <= allocated`
+	qAddSKUHeld    = `UPDATE skus SET held = held + $1 WHERE id = $2 AND sold + held + $1 <= on_hand`
+	qInsertHold    = `INSERT INTO reservations (` + sqlstore.ReservationCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+	qInsertKey     = `INSERT INTO idempotency_keys (` + sqlstore.IdempotencyCols + `) VALUES ($1, $2, $3, $4, $5, $6)`
 )
 
 // ReserveBatch writes the holds it accepts in one transaction; see

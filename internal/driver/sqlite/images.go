@@ -17,7 +17,7 @@ type ImageStore struct{ *conn }
 func (db ImageStore) PutImage(ctx context.Context, im *images.Image, variants []images.Variant) error {
 	return db.write(ctx, "put image", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO images (id, brand_id, user_id, width, height, created_at)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
 			im.ID, nullBrand(im.BrandID), im.UserID, im.Width, im.Height, micros(im.CreatedAt))
 		if err != nil {
 			return err
@@ -27,7 +27,7 @@ func (db ImageStore) PutImage(ctx context.Context, im *images.Image, variants []
 		}
 		for _, v := range variants {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO image_variants (image_id, width, height, content_type, data)
-				VALUES (?, ?, ?, ?, ?)`, im.ID, v.Width, v.Height, v.ContentType, v.Data); err != nil {
+				VALUES ($1, $2, $3, $4, $5)`, im.ID, v.Width, v.Height, v.ContentType, v.Data); err != nil {
 				return err
 			}
 		}
@@ -40,7 +40,7 @@ func (db ImageStore) ImageByID(ctx context.Context, id string) (*images.Image, e
 	var im images.Image
 	err := db.read(ctx, "image by id", func(tx *sql.Tx) error {
 		var brandID sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT id, brand_id, user_id, width, height, created_at FROM images WHERE id = ?`, id).
+		err := tx.QueryRowContext(ctx, `SELECT id, brand_id, user_id, width, height, created_at FROM images WHERE id = $1`, id).
 			Scan(&im.ID, &brandID, &im.UserID, &im.Width, &im.Height, asTime(&im.CreatedAt))
 		if err != nil {
 			return noRows(err, "image")
@@ -50,7 +50,7 @@ func (db ImageStore) ImageByID(ctx context.Context, id string) (*images.Image, e
 				return err
 			}
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT width FROM image_variants WHERE image_id = ? ORDER BY width`, id)
+		rows, err := tx.QueryContext(ctx, `SELECT width FROM image_variants WHERE image_id = $1 ORDER BY width`, id)
 		if err != nil {
 			return err
 		}
@@ -75,7 +75,7 @@ func (db ImageStore) ImageByID(ctx context.Context, id string) (*images.Image, e
 func (db ImageStore) Variant(ctx context.Context, id string, width int) (*images.Variant, error) {
 	v := images.Variant{ImageID: id}
 	err := db.r.QueryRowContext(ctx, `SELECT width, height, content_type, data FROM image_variants
-		WHERE image_id = ? ORDER BY width < ?, CASE WHEN width >= ? THEN width ELSE -width END LIMIT 1`, id, width, width).
+		WHERE image_id = $1 ORDER BY width < $2, CASE WHEN width >= $3 THEN width ELSE -width END LIMIT 1`, id, width, width).
 		Scan(&v.Width, &v.Height, &v.ContentType, &v.Data)
 	if err != nil {
 		return nil, storeErr("image variant", noRows(err, "image"))

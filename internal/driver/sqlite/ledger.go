@@ -36,7 +36,7 @@ func moveUnits(ctx context.Context, tx *sql.Tx, offerID, skuID uuid.UUID, held, 
 		name string
 		id   uuid.UUID
 	}{{"offers", offerID}, {"skus", skuID}} {
-		res, err := tx.ExecContext(ctx, `UPDATE `+table.name+` SET held = held + ?, sold = sold + ? WHERE id = ?`,
+		res, err := tx.ExecContext(ctx, `UPDATE `+table.name+` SET held = held + $1, sold = sold + $2 WHERE id = $3`,
 			held, sold, table.id)
 		if err != nil {
 			return err
@@ -53,7 +53,7 @@ func moveUnits(ctx context.Context, tx *sql.Tx, offerID, skuID uuid.UUID, held, 
 // ReservationByID returns the reservation with the given ID.
 func (db LedgerStore) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Reservation, error) {
 	r, err := scan.Reservation(db.r.QueryRowContext(ctx,
-		`SELECT `+sqlstore.ReservationCols+` FROM reservations WHERE id = ?`, id))
+		`SELECT `+sqlstore.ReservationCols+` FROM reservations WHERE id = $1`, id))
 	if err != nil {
 		return nil, storeErr("reservation by id", noRows(err, "reservation"))
 	}
@@ -63,19 +63,9 @@ func (db LedgerStore) ReservationByID(ctx context.Context, id uuid.UUID) (*check
 // ActiveReservations lists the customer's held and ordering reservations,
 // in one show or (showID zero) in all, soonest to expire first.
 func (db LedgerStore) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) ([]checkout.Reservation, error) {
-	where, args := `user_id = ?`, []any{userID}
-	if showID != uuid.Nil {
-		where, args = where+` AND show_id = ?`, append(args, showID)
-	}
-	list, err := queryAll(ctx, db.r, scan.Reservation,
-		`SELECT `+sqlstore.ReservationCols+` FROM reservations
-		 WHERE `+where+` AND state IN ('held', 'ordering')
-		 ORDER BY expires_at, id LIMIT ?`,
-		append(args, checkout.MaxActiveHolds)...)
-	if err != nil {
-		return nil, storeErr("active reservations", err)
-	}
-	return list, nil
+	q, args := sqlstore.ActiveReservations(userID, showID)
+	list, err := queryAll(ctx, db.r, scan.Reservation, q, args...)
+	return list, storeErr("active reservations", err)
 }
 
 // Release ends a held reservation (to Released or Expired) and returns its
@@ -88,12 +78,12 @@ func (db LedgerStore) Release(ctx context.Context, id uuid.UUID, to checkout.Res
 	err := db.write(ctx, "release reservation", func(tx *sql.Tx) error {
 		var err error
 		r, err = scan.Reservation(tx.QueryRowContext(ctx,
-			`UPDATE reservations SET state = ?, updated_at = ? WHERE id = ? AND state = 'held'
+			`UPDATE reservations SET state = $1, updated_at = $2 WHERE id = $3 AND state = 'held'
 			 RETURNING `+sqlstore.ReservationCols,
 			to, micros(at), id))
 		if errors.Is(err, sql.ErrNoRows) {
 			var one int
-			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM reservations WHERE id = ?`, id).Scan(&one); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM reservations WHERE id = $1`, id).Scan(&one); err != nil {
 				return noRows(err, "reservation")
 			}
 			return sqlstore.ErrNotHeld
@@ -120,10 +110,10 @@ func (db LedgerStore) ExpireDue(ctx context.Context, at time.Time, limit int) ([
 	err := db.write(ctx, "expire reservations", func(tx *sql.Tx) error {
 		var err error
 		expired, err = queryAll(ctx, tx, scan.Expired,
-			`UPDATE reservations SET state = 'expired', updated_at = ?1
+			`UPDATE reservations SET state = 'expired', updated_at = $1
 			 WHERE id IN (
-				SELECT id FROM reservations WHERE state = 'held' AND expires_at <= ?1
-				ORDER BY expires_at LIMIT ?2)
+				SELECT id FROM reservations WHERE state = 'held' AND expires_at <= $1
+				ORDER BY expires_at LIMIT $2)
 			   AND +state = 'held' -- '+': find the rows by id, not by scanning every hold
 			 RETURNING `+sqlstore.ReservationCols+`, checkout_at IS NOT NULL`,
 			micros(at), limit)
@@ -144,10 +134,7 @@ func (db LedgerStore) ExpireDue(ctx context.Context, at time.Time, limit int) ([
 // CustomerUnits is how many units of the offer the customer holds or bought.
 func (db LedgerStore) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error) {
 	var n int
-	err := db.r.QueryRowContext(ctx,
-		`SELECT coalesce(sum(quantity), 0) FROM reservations
-		 WHERE offer_id = ? AND user_id = ? AND state IN `+sqlstore.LiveStates,
-		offerID, userID).Scan(&n)
+	err := db.r.QueryRowContext(ctx, sqlstore.CustomerUnits, offerID, userID).Scan(&n)
 	if err != nil {
 		return 0, storeErr("customer units", err)
 	}
@@ -165,7 +152,7 @@ func (db LedgerStore) OfferCustomers(ctx context.Context, offerID uuid.UUID) (ma
 		var u units
 		return &u, r.Scan(&u.user, &u.n)
 	}, `SELECT user_id, sum(quantity) FROM reservations
-		WHERE offer_id = ? AND state IN `+sqlstore.LiveStates+` GROUP BY user_id`, offerID)
+		WHERE offer_id = $1 AND state IN `+sqlstore.LiveStates+` GROUP BY user_id`, offerID)
 	if err != nil {
 		return nil, storeErr("offer customers", err)
 	}
@@ -187,7 +174,7 @@ func (db LedgerStore) BeginOrder(ctx context.Context, o *checkout.Order, at time
 	}
 	return db.write(ctx, "begin order", func(tx *sql.Tx) error {
 		r, err := scan.Reservation(tx.QueryRowContext(ctx,
-			`SELECT `+sqlstore.ReservationCols+` FROM reservations WHERE id = ?`, o.ReservationID))
+			`SELECT `+sqlstore.ReservationCols+` FROM reservations WHERE id = $1`, o.ReservationID))
 		if err != nil {
 			return noRows(err, "reservation")
 		}
@@ -195,13 +182,13 @@ func (db LedgerStore) BeginOrder(ctx context.Context, o *checkout.Order, at time
 			return err
 		}
 		if _, err := tx.ExecContext(ctx,
-			`UPDATE reservations SET state = 'ordering', updated_at = ?1, checkout_at = coalesce(checkout_at, ?1)
-			 WHERE id = ?2 AND state = 'held'`,
+			`UPDATE reservations SET state = 'ordering', updated_at = $1, checkout_at = coalesce(checkout_at, $1)
+			 WHERE id = $2 AND state = 'held'`,
 			micros(at), r.ID); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx,
-			`INSERT INTO orders (`+sqlstore.OrderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO orders (`+sqlstore.OrderCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 			o.ID, o.UserID, o.ReservationID, o.OfferID, o.ShowID, o.SKUID, o.BrandID, o.Quantity,
 			o.UnitPriceMinor, o.TotalMinor, o.Currency, checkout.Pending, shipping, o.PaymentRef,
 			micros(o.CreatedAt), micros(o.UpdatedAt), nullID(o.CouponID), o.CouponCode, o.DiscountMinor)
@@ -222,7 +209,7 @@ func (db LedgerStore) BeginOrder(ctx context.Context, o *checkout.Order, at time
 // orderState reads the state of an order in tx: NotFound when it is missing.
 func orderState(ctx context.Context, tx *sql.Tx, id uuid.UUID) (checkout.OrderState, error) {
 	var s checkout.OrderState
-	err := tx.QueryRowContext(ctx, `SELECT state FROM orders WHERE id = ?`, id).Scan(&s)
+	err := tx.QueryRowContext(ctx, `SELECT state FROM orders WHERE id = $1`, id).Scan(&s)
 	return s, noRows(err, "order")
 }
 
@@ -240,7 +227,7 @@ func (db LedgerStore) CompletePayment(ctx context.Context, orderID uuid.UUID, pa
 	err := db.write(ctx, "complete payment", func(tx *sql.Tx) error {
 		var err error
 		o, err = scan.Order(tx.QueryRowContext(ctx,
-			`UPDATE orders SET state = 'paid', payment_ref = ?, updated_at = ? WHERE id = ? AND state = 'pending'
+			`UPDATE orders SET state = 'paid', payment_ref = $1, updated_at = $2 WHERE id = $3 AND state = 'pending'
 			 RETURNING `+sqlstore.OrderCols,
 			paymentRef, micros(at), orderID))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -256,7 +243,7 @@ func (db LedgerStore) CompletePayment(ctx context.Context, orderID uuid.UUID, pa
 		var offerID, skuID uuid.UUID
 		var q int
 		err = tx.QueryRowContext(ctx,
-			`UPDATE reservations SET state = 'ordered', updated_at = ? WHERE id = ? AND state = 'ordering'
+			`UPDATE reservations SET state = 'ordered', updated_at = $1 WHERE id = $2 AND state = 'ordering'
 			 RETURNING offer_id, sku_id, quantity`,
 			micros(at), o.ReservationID).Scan(&offerID, &skuID, &q)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -280,7 +267,7 @@ func (db LedgerStore) AbandonOrder(ctx context.Context, orderID uuid.UUID, at ti
 	return db.write(ctx, "abandon order", func(tx *sql.Tx) error {
 		var resID uuid.UUID
 		err := tx.QueryRowContext(ctx,
-			`DELETE FROM orders WHERE id = ? AND state = 'pending' RETURNING reservation_id`, orderID).Scan(&resID)
+			`DELETE FROM orders WHERE id = $1 AND state = 'pending' RETURNING reservation_id`, orderID).Scan(&resID)
 		if errors.Is(err, sql.ErrNoRows) {
 			s, err := orderState(ctx, tx, orderID)
 			if err != nil {
@@ -295,7 +282,7 @@ func (db LedgerStore) AbandonOrder(ctx context.Context, orderID uuid.UUID, at ti
 			return err
 		}
 		_, err = tx.ExecContext(ctx,
-			`UPDATE reservations SET state = 'held', updated_at = ? WHERE id = ? AND state = 'ordering'`,
+			`UPDATE reservations SET state = 'held', updated_at = $1 WHERE id = $2 AND state = 'ordering'`,
 			micros(at), resID)
 		return err
 	})
@@ -323,7 +310,7 @@ func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to c
 			return apperr.Errorf(apperr.Conflict, "cannot move a %s order to %s", from, to)
 		}
 		o, err = scan.Order(tx.QueryRowContext(ctx,
-			`UPDATE orders SET state = ?, updated_at = ? WHERE id = ? AND state = ? RETURNING `+sqlstore.OrderCols,
+			`UPDATE orders SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4 RETURNING `+sqlstore.OrderCols,
 			to, micros(at), orderID, from))
 		if err != nil {
 			return err
@@ -339,7 +326,7 @@ func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to c
 		var offerID, skuID uuid.UUID
 		var q int
 		err = tx.QueryRowContext(ctx,
-			`UPDATE reservations SET state = 'returned', updated_at = ? WHERE id = ? AND state = 'ordered'
+			`UPDATE reservations SET state = 'returned', updated_at = $1 WHERE id = $2 AND state = 'ordered'
 			 RETURNING offer_id, sku_id, quantity`,
 			micros(at), o.ReservationID).Scan(&offerID, &skuID, &q)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -358,7 +345,7 @@ func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to c
 
 // OrderByID returns the order with the given ID.
 func (db LedgerStore) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, error) {
-	o, err := scan.Order(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.OrderCols+` FROM orders WHERE id = ?`, id))
+	o, err := scan.Order(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.OrderCols+` FROM orders WHERE id = $1`, id))
 	if err != nil {
 		return nil, storeErr("order by id", noRows(err, "order"))
 	}
@@ -367,33 +354,7 @@ func (db LedgerStore) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Or
 
 // ListOrders returns the orders f selects, newest first.
 func (db LedgerStore) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, error) {
-	var (
-		where []string
-		args  []any
-	)
-	for _, c := range []struct {
-		col string
-		id  uuid.UUID
-	}{{"user_id", f.UserID}, {"brand_id", f.BrandID}, {"show_id", f.ShowID}} {
-		if c.id != uuid.Nil {
-			where = append(where, c.col+` = ?`)
-			args = append(args, c.id)
-		}
-	}
-	if len(f.States) > 0 {
-		where = append(where, `state IN (?`+strings.Repeat(`, ?`, len(f.States)-1)+`)`)
-		for _, s := range f.States {
-			args = append(args, s)
-		}
-	}
-	q := `SELECT ` + sqlstore.OrderCols + ` FROM orders`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	offset, limit := sqlstore.OrderPage(f.Offset, f.Limit)
-	q += ` ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?`
-	args = append(args, limit, offset)
-
+	q, args := dialect.ListOrders(f)
 	orders, err := queryAll(ctx, db.r, scan.Order, q, args...)
 	return orders, storeErr("list orders", err)
 }
@@ -403,8 +364,8 @@ func (db LedgerStore) ListOrders(ctx context.Context, f checkout.OrderFilter) ([
 func (db LedgerStore) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]checkout.Order, error) {
 	_, limit = sqlstore.OrderPage(0, limit)
 	orders, err := queryAll(ctx, db.r, scan.Order,
-		`SELECT `+sqlstore.OrderCols+` FROM orders WHERE state = 'pending' AND created_at < ?
-		 ORDER BY created_at, seq LIMIT ?`,
+		`SELECT `+sqlstore.OrderCols+` FROM orders WHERE state = 'pending' AND created_at < $1
+		 ORDER BY created_at, seq LIMIT $2`,
 		micros(createdBefore), limit)
 	return orders, storeErr("pending orders", err)
 }
@@ -419,7 +380,7 @@ func (db LedgerStore) ClaimIdempotency(ctx context.Context, rec *checkout.Idempo
 	)
 	err := db.write(ctx, "claim idempotency key", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
-			`INSERT INTO idempotency_keys (user_id, op, key, request_hash, created_at) VALUES (?, ?, ?, ?, ?)
+			`INSERT INTO idempotency_keys (user_id, op, key, request_hash, created_at) VALUES ($1, $2, $3, $4, $5)
 			 ON CONFLICT DO NOTHING`,
 			rec.UserID, rec.Op, rec.Key, rec.RequestHash, micros(rec.CreatedAt))
 		if err != nil {
@@ -437,7 +398,7 @@ func (db LedgerStore) ClaimIdempotency(ctx context.Context, rec *checkout.Idempo
 			return nil
 		}
 		got, err = scan.Idempotency(tx.QueryRowContext(ctx,
-			`SELECT `+sqlstore.IdempotencyCols+` FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?`,
+			`SELECT `+sqlstore.IdempotencyCols+` FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`,
 			rec.UserID, rec.Op, rec.Key))
 		return err
 	})
@@ -451,7 +412,7 @@ func (db LedgerStore) ClaimIdempotency(ctx context.Context, rec *checkout.Idempo
 // there is none.
 func (db LedgerStore) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key string) (*checkout.Idempotency, error) {
 	rec, err := scan.Idempotency(db.r.QueryRowContext(ctx,
-		`SELECT `+sqlstore.IdempotencyCols+` FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?`, userID, op, key))
+		`SELECT `+sqlstore.IdempotencyCols+` FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`, userID, op, key))
 	if err != nil {
 		return nil, storeErr("lookup idempotency key", noRows(err, "idempotency key"))
 	}
@@ -465,7 +426,7 @@ func (db LedgerStore) FinishIdempotency(ctx context.Context, userID uuid.UUID, o
 		result = []byte{}
 	}
 	err := db.execOne(ctx, "idempotency key",
-		`UPDATE idempotency_keys SET result = ? WHERE user_id = ? AND op = ? AND key = ?`, result, userID, op, key)
+		`UPDATE idempotency_keys SET result = $1 WHERE user_id = $2 AND op = $3 AND key = $4`, result, userID, op, key)
 	return storeErr("finish idempotency key", err)
 }
 
@@ -473,7 +434,7 @@ func (db LedgerStore) FinishIdempotency(ctx context.Context, userID uuid.UUID, o
 // effect, so a retry runs afresh. Dropping a key that is not there is no
 // error: the retry of a drop finds nothing to do.
 func (db LedgerStore) DropIdempotency(ctx context.Context, userID uuid.UUID, op, key string) error {
-	_, err := db.exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = ? AND op = ? AND key = ?`, userID, op, key)
+	_, err := db.exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`, userID, op, key)
 	return storeErr("drop idempotency key", err)
 }
 
@@ -503,8 +464,8 @@ func (db LedgerStore) ReleaseShow(ctx context.Context, showID uuid.UUID, at time
 	err := db.write(ctx, "release show", func(tx *sql.Tx) error {
 		var err error
 		released, err = queryAll(ctx, tx, scan.Reservation,
-			`UPDATE reservations SET state = 'released', updated_at = ?
-			 WHERE show_id = ? AND state = 'held'
+			`UPDATE reservations SET state = 'released', updated_at = $1
+			 WHERE show_id = $2 AND state = 'held'
 			 RETURNING `+sqlstore.ReservationCols, micros(at), showID)
 		if err != nil {
 			return err

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,7 +24,7 @@ func showUserRef(ctx context.Context, tx *sql.Tx, err error, showID, userID uuid
 		return err
 	}
 	var n int
-	if qerr := tx.QueryRowContext(ctx, `SELECT count(*) FROM shows WHERE id = ?`, showID).Scan(&n); qerr == nil && n == 0 {
+	if qerr := tx.QueryRowContext(ctx, `SELECT count(*) FROM shows WHERE id = $1`, showID).Scan(&n); qerr == nil && n == 0 {
 		return apperr.Wrap(apperr.NotFound, err, "show not found")
 	}
 	return refErr(err, "user")
@@ -35,12 +34,12 @@ func showUserRef(ctx context.Context, tx *sql.Tx, err error, showID, userID uuid
 // the first ban.
 func (db ModerationStore) SetBan(ctx context.Context, showID, userID, by uuid.UUID, banned bool) error {
 	if !banned {
-		_, err := db.exec(ctx, `DELETE FROM show_bans WHERE show_id = ? AND user_id = ?`, showID, userID)
+		_, err := db.exec(ctx, `DELETE FROM show_bans WHERE show_id = $1 AND user_id = $2`, showID, userID)
 		return storeErr("lift ban", err)
 	}
 	return db.write(ctx, "ban", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO show_bans (show_id, user_id, created_at, issued_by) VALUES (?, ?, ?, ?)
+			`INSERT INTO show_bans (show_id, user_id, created_at, issued_by) VALUES ($1, $2, $3, $4)
 			 ON CONFLICT (show_id, user_id) DO NOTHING`,
 			showID, userID, micros(now()), sqlstore.Issuer(by))
 		return showUserRef(ctx, tx, err, showID, userID)
@@ -50,12 +49,12 @@ func (db ModerationStore) SetBan(ctx context.Context, showID, userID, by uuid.UU
 // SetMute mutes the user in the show until the given time; the zero time unmutes.
 func (db ModerationStore) SetMute(ctx context.Context, showID, userID, by uuid.UUID, until time.Time) error {
 	if until.IsZero() {
-		_, err := db.exec(ctx, `DELETE FROM show_mutes WHERE show_id = ? AND user_id = ?`, showID, userID)
+		_, err := db.exec(ctx, `DELETE FROM show_mutes WHERE show_id = $1 AND user_id = $2`, showID, userID)
 		return storeErr("unmute", err)
 	}
 	return db.write(ctx, "mute", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO show_mutes (show_id, user_id, until, issued_by) VALUES (?, ?, ?, ?)
+			`INSERT INTO show_mutes (show_id, user_id, until, issued_by) VALUES ($1, $2, $3, $4)
 			 ON CONFLICT (show_id, user_id) DO UPDATE SET until = excluded.until, issued_by = excluded.issued_by`,
 			showID, userID, micros(until), sqlstore.Issuer(by))
 		return showUserRef(ctx, tx, err, showID, userID)
@@ -71,7 +70,7 @@ func (db ModerationStore) Moderation(ctx context.Context, showID uuid.UUID, now 
 		ids, err := queryAll(ctx, tx, func(r row) (*uuid.UUID, error) {
 			var id uuid.UUID
 			return &id, r.Scan(&id)
-		}, `SELECT user_id FROM show_bans WHERE show_id = ? ORDER BY created_at, user_id`, showID)
+		}, `SELECT user_id FROM show_bans WHERE show_id = $1 ORDER BY created_at, user_id`, showID)
 		if err != nil {
 			return err
 		}
@@ -83,7 +82,7 @@ func (db ModerationStore) Moderation(ctx context.Context, showID uuid.UUID, now 
 		mutes, err := queryAll(ctx, tx, func(r row) (*mute, error) {
 			var m mute
 			return &m, r.Scan(&m.user, asTime(&m.until))
-		}, `SELECT user_id, until FROM show_mutes WHERE show_id = ? AND until > ?`, showID, micros(now))
+		}, `SELECT user_id, until FROM show_mutes WHERE show_id = $1 AND until > $2`, showID, micros(now))
 		if err != nil {
 			return err
 		}
@@ -110,11 +109,11 @@ func (db ModerationStore) Sanctions(ctx context.Context, showID uuid.UUID, now t
 			s.Banned = s.BannedAt != nil
 			return &s, err
 		}, `SELECT u.id, u.display_name, b.created_at, m.until, b.issued_by, m.issued_by
-			FROM (SELECT user_id FROM show_bans WHERE show_id = ?1
-			      UNION SELECT user_id FROM show_mutes WHERE show_id = ?1 AND until > ?2) x
+			FROM (SELECT user_id FROM show_bans WHERE show_id = $1
+			      UNION SELECT user_id FROM show_mutes WHERE show_id = $1 AND until > $2) x
 			JOIN users u ON u.id = x.user_id
-			LEFT JOIN show_bans b ON b.show_id = ?1 AND b.user_id = x.user_id
-			LEFT JOIN show_mutes m ON m.show_id = ?1 AND m.user_id = x.user_id AND m.until > ?2
+			LEFT JOIN show_bans b ON b.show_id = $1 AND b.user_id = x.user_id
+			LEFT JOIN show_mutes m ON m.show_id = $1 AND m.user_id = x.user_id AND m.until > $2
 			ORDER BY u.display_name, u.id`, showID, micros(now))
 		return err
 	})
@@ -129,32 +128,19 @@ func (db ModerationStore) Sanctions(ctx context.Context, showID uuid.UUID, now t
 
 // SetBlockedWords replaces the brand's blocked-word list.
 func (db ModerationStore) SetBlockedWords(ctx context.Context, brandID uuid.UUID, words []string) error {
-	if words == nil {
-		words = []string{}
-	}
-	text, err := jsonText(words)
+	text, err := sqlstore.WordsJSON(words)
 	if err != nil {
 		return storeErr("set blocked words", err)
 	}
-	_, err = db.exec(ctx,
-		`INSERT INTO brand_blocked_words (brand_id, words, updated_at) VALUES (?, ?, ?)
-		 ON CONFLICT (brand_id) DO UPDATE SET words = excluded.words, updated_at = excluded.updated_at`,
-		brandID, text, micros(now()))
+	_, err = db.exec(ctx, setBlockedWords, brandID, text, micros(now()))
 	return storeErr("set blocked words", refErr(err, "brand"))
 }
 
+// setBlockedWords stores a brand's list, spelled once for SQLite.
+var setBlockedWords = dialect.SetBlockedWords()
+
 // BlockedWords returns the brand's list; empty, not nil, when it has none.
 func (db ModerationStore) BlockedWords(ctx context.Context, brandID uuid.UUID) ([]string, error) {
-	words := []string{}
-	err := db.r.QueryRowContext(ctx, `SELECT words FROM brand_blocked_words WHERE brand_id = ?`, brandID).Scan(asJSON(&words))
-	if errors.Is(err, sql.ErrNoRows) {
-		return []string{}, nil
-	}
-	if err != nil {
-		return nil, storeErr("blocked words", err)
-	}
-	if words == nil {
-		words = []string{}
-	}
-	return words, nil
+	words, err := scan.Words(db.r.QueryRowContext(ctx, sqlstore.BlockedWords, brandID), sql.ErrNoRows)
+	return words, storeErr("blocked words", err)
 }

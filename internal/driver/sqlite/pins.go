@@ -22,11 +22,11 @@ type PinStore struct{ *conn }
 func (db PinStore) SetPinned(ctx context.Context, showID, offerID uuid.UUID, at time.Time) error {
 	return db.write(ctx, "pin", func(tx *sql.Tx) error {
 		var state show.State
-		if err := tx.QueryRowContext(ctx, `SELECT state FROM shows WHERE id = ?`, showID).Scan(&state); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT state FROM shows WHERE id = $1`, showID).Scan(&state); err != nil {
 			return noRows(err, "show")
 		}
 		if offerID == uuid.Nil {
-			_, err := tx.ExecContext(ctx, `DELETE FROM show_pins WHERE show_id = ?`, showID)
+			_, err := tx.ExecContext(ctx, `DELETE FROM show_pins WHERE show_id = $1`, showID)
 			return err
 		}
 		if state != show.Scheduled && state != show.Live {
@@ -34,7 +34,7 @@ func (db PinStore) SetPinned(ctx context.Context, showID, offerID uuid.UUID, at 
 		}
 		res, err := tx.ExecContext(ctx,
 			`INSERT INTO show_pins (show_id, offer_id, pinned_at)
-			 SELECT show_id, id, ? FROM offers WHERE id = ? AND show_id = ?
+			 SELECT show_id, id, $1 FROM offers WHERE id = $2 AND show_id = $3
 			 ON CONFLICT (show_id) DO UPDATE SET offer_id = excluded.offer_id, pinned_at = excluded.pinned_at`,
 			micros(at), offerID, showID)
 		if err != nil {
@@ -54,7 +54,7 @@ func (db PinStore) SetPinned(ctx context.Context, showID, offerID uuid.UUID, at 
 // Pinned returns the show's pinned offer; uuid.Nil when it has none.
 func (db PinStore) Pinned(ctx context.Context, showID uuid.UUID) (uuid.UUID, error) {
 	var id uuid.UUID
-	err := db.r.QueryRowContext(ctx, `SELECT offer_id FROM show_pins WHERE show_id = ?`, showID).Scan(&id)
+	err := db.r.QueryRowContext(ctx, `SELECT offer_id FROM show_pins WHERE show_id = $1`, showID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return uuid.Nil, nil
 	}

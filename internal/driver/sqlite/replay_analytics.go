@@ -7,9 +7,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/analytics"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
-var _ analytics.ReplayStore = (*DB)(nil)
+var _ analytics.ReplayStore = AnalyticsStore{}
 
 // applyReplayDelta adds a batch's replay viewers of one show (each kept
 // once) and the holds made from its replay (each kept once), in the batch's
@@ -24,7 +25,7 @@ func applyReplayDelta(ctx context.Context, tx *sql.Tx, d *analytics.ShowDelta, a
 			args = append(args, id, d.ShowID)
 		}
 		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO replay_holds (reservation_id, show_id) VALUES `+placeholders(len(ids), "(?, ?)")+
+			`INSERT INTO replay_holds (reservation_id, show_id) VALUES `+valueRows(len(ids), 2)+
 				` ON CONFLICT (reservation_id) DO NOTHING`, args...); err != nil {
 			return err
 		}
@@ -32,35 +33,25 @@ func applyReplayDelta(ctx context.Context, tx *sql.Tx, d *analytics.ShowDelta, a
 	return nil
 }
 
+// replayQ are the replay figures' queries, spelled once for SQLite.
+var replayQ = dialect.Replay()
+
 // ReplayFigures reads the shows' replay plays and distinct viewers, and the
 // counted orders of holds made from their replays, from one snapshot.
-func (db *DB) ReplayFigures(ctx context.Context, showIDs []uuid.UUID) (*analytics.ReplayFigures, error) {
+func (db AnalyticsStore) ReplayFigures(ctx context.Context, showIDs []uuid.UUID) (*analytics.ReplayFigures, error) {
 	f := &analytics.ReplayFigures{GMV: []analytics.Money{}}
-	in := someOf(len(showIDs))
-	ids := anys(showIDs)
+	shows := jsonList(sqlstore.IDs(showIDs))
 	err := db.read(ctx, "replay figures", func(tx *sql.Tx) error {
-		args := append(append(append([]any{}, ids...), ids...), ids...)
-		if err := tx.QueryRowContext(ctx,
-			`SELECT (SELECT coalesce(sum(replay_views), 0) FROM show_analytics WHERE show_id IN `+in+`),
-			        (SELECT count(DISTINCT viewer_key) FROM show_replay_viewers WHERE show_id IN `+in+`),
-			        (SELECT count(*) FROM replay_holds WHERE show_id IN `+in+`)`, args...).
-			Scan(&f.Views, &f.Viewers, &f.Holds); err != nil {
+		if err := tx.QueryRowContext(ctx, replayQ.Plays, shows).Scan(&f.Views, &f.Viewers, &f.Holds); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx,
-			`SELECT count(*), coalesce(sum(o.quantity), 0), count(DISTINCT o.user_id) FROM orders o
-			 JOIN replay_holds h ON h.reservation_id = o.reservation_id
-			 WHERE h.show_id IN `+in+` AND o.state IN `+countedOrders, ids...).
-			Scan(&f.Orders, &f.Units, &f.Buyers); err != nil {
+		if err := tx.QueryRowContext(ctx, replayQ.Orders, shows).Scan(&f.Orders, &f.Units, &f.Buyers); err != nil {
 			return err
 		}
 		gmv, err := queryAll(ctx, tx, func(r row) (*analytics.Money, error) {
 			var m analytics.Money
 			return &m, r.Scan(&m.Currency, &m.Minor)
-		}, `SELECT o.currency, sum(o.total_minor) FROM orders o
-		    JOIN replay_holds h ON h.reservation_id = o.reservation_id
-		    WHERE h.show_id IN `+in+` AND o.state IN `+countedOrders+`
-		    GROUP BY o.currency ORDER BY o.currency`, ids...)
+		}, replayQ.GMV, shows)
 		if err != nil {
 			return err
 		}

@@ -16,7 +16,7 @@ type ReplayStore struct{ *conn }
 
 // AddRecording lists a new recording file.
 func (db ReplayStore) AddRecording(ctx context.Context, r *replay.Recording) error {
-	_, err := db.exec(ctx, `INSERT INTO recordings (`+sqlstore.RecordingCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.exec(ctx, `INSERT INTO recordings (`+sqlstore.RecordingCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		r.ID, r.ShowID, r.Path, r.MediaType, micros(r.StartedAt), nullMicros(r.EndedAt), r.DurationMS, r.Bytes)
 	return storeErr("add recording", refErr(err, "show"))
 }
@@ -24,12 +24,12 @@ func (db ReplayStore) AddRecording(ctx context.Context, r *replay.Recording) err
 // FinishRecording stores a file's end, duration and size.
 func (db ReplayStore) FinishRecording(ctx context.Context, id uuid.UUID, endedAt time.Time, durationMS, bytes int64) error {
 	return storeErr("finish recording", db.execOne(ctx, "recording",
-		`UPDATE recordings SET ended_at = ?, duration_ms = ?, bytes = ? WHERE id = ?`, micros(endedAt), durationMS, bytes, id))
+		`UPDATE recordings SET ended_at = $1, duration_ms = $2, bytes = $3 WHERE id = $4`, micros(endedAt), durationMS, bytes, id))
 }
 
 // Recordings lists the show's recordings, the earliest first.
 func (db ReplayStore) Recordings(ctx context.Context, showID uuid.UUID) ([]replay.Recording, error) {
-	list, err := queryAll(ctx, db.r, scan.Recording, `SELECT `+sqlstore.RecordingCols+` FROM recordings WHERE show_id = ? ORDER BY started_at, id`, showID)
+	list, err := queryAll(ctx, db.r, scan.Recording, `SELECT `+sqlstore.RecordingCols+` FROM recordings WHERE show_id = $1 ORDER BY started_at, id`, showID)
 	return list, storeErr("recordings", err)
 }
 
@@ -44,11 +44,11 @@ func (db ReplayStore) DeleteRecordings(ctx context.Context, showID uuid.UUID) ([
 	var gone []replay.Recording
 	err := db.write(ctx, "delete recordings", func(tx *sql.Tx) error {
 		var err error
-		gone, err = queryAll(ctx, tx, scan.Recording, `SELECT `+sqlstore.RecordingCols+` FROM recordings WHERE show_id = ? ORDER BY started_at, id`, showID)
+		gone, err = queryAll(ctx, tx, scan.Recording, `SELECT `+sqlstore.RecordingCols+` FROM recordings WHERE show_id = $1 ORDER BY started_at, id`, showID)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM recordings WHERE show_id = ?`, showID)
+		_, err = tx.ExecContext(ctx, `DELETE FROM recordings WHERE show_id = $1`, showID)
 		return err
 	})
 	return gone, storeErr("delete recordings", err)
@@ -57,7 +57,7 @@ func (db ReplayStore) DeleteRecordings(ctx context.Context, showID uuid.UUID) ([
 // AddMark appends a moment to the show's timeline.
 func (db ReplayStore) AddMark(ctx context.Context, m replay.Mark) error {
 	offer := uuid.NullUUID{UUID: m.OfferID, Valid: m.OfferID != uuid.Nil}
-	_, err := db.exec(ctx, `INSERT INTO replay_marks (show_id, at, type, offer_id) VALUES (?, ?, ?, ?)`,
+	_, err := db.exec(ctx, `INSERT INTO replay_marks (show_id, at, type, offer_id) VALUES ($1, $2, $3, $4)`,
 		m.ShowID, micros(m.At), m.Type, offer)
 	return storeErr("add mark", refErr(err, "show"))
 }
@@ -72,14 +72,14 @@ func (db ReplayStore) Marks(ctx context.Context, showID uuid.UUID) ([]replay.Mar
 		}
 		m.OfferID = offer.UUID
 		return &m, nil
-	}, `SELECT at, type, offer_id FROM replay_marks WHERE show_id = ? ORDER BY at, seq`, showID)
+	}, `SELECT at, type, offer_id FROM replay_marks WHERE show_id = $1 ORDER BY at, seq`, showID)
 	return list, storeErr("marks", err)
 }
 
 // ReplaySettings returns the show's settings, the defaults when none were set.
 func (db ReplayStore) ReplaySettings(ctx context.Context, showID uuid.UUID) (replay.Settings, error) {
 	s := replay.Settings{ShowID: showID, Record: true}
-	err := db.r.QueryRowContext(ctx, `SELECT record, sales_until FROM replay_settings WHERE show_id = ?`, showID).
+	err := db.r.QueryRowContext(ctx, `SELECT record, sales_until FROM replay_settings WHERE show_id = $1`, showID).
 		Scan(&s.Record, asNullTime(&s.SalesUntil))
 	if err == sql.ErrNoRows {
 		err = nil
@@ -89,7 +89,7 @@ func (db ReplayStore) ReplaySettings(ctx context.Context, showID uuid.UUID) (rep
 
 // SetReplaySettings stores the show's settings.
 func (db ReplayStore) SetReplaySettings(ctx context.Context, s replay.Settings) error {
-	_, err := db.exec(ctx, `INSERT INTO replay_settings (show_id, record, sales_until) VALUES (?, ?, ?)
+	_, err := db.exec(ctx, `INSERT INTO replay_settings (show_id, record, sales_until) VALUES ($1, $2, $3)
 		ON CONFLICT (show_id) DO UPDATE SET record = excluded.record, sales_until = excluded.sales_until`,
 		s.ShowID, s.Record, nullMicros(s.SalesUntil))
 	return storeErr("set replay settings", refErr(err, "show"))

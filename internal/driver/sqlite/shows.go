@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,20 +27,31 @@ const showCols = `s.id, s.brand_id, s.title, s.description, s.kind, s.visibility
 // writeHosts replaces the hosts of show id inside tx, in the order given. A
 // missing host is NotFound.
 func writeHosts(ctx context.Context, tx *sql.Tx, id uuid.UUID, hosts []uuid.UUID) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM show_hosts WHERE show_id = ?`, id); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM show_hosts WHERE show_id = $1`, id); err != nil {
 		return err
 	}
-	for i, h := range unique(hosts) {
+	for i, h := range sqlstore.Distinct(hosts) {
 		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO show_hosts (show_id, user_id, position) VALUES (?, ?, ?)`, id, h, i); err != nil {
+			`INSERT INTO show_hosts (show_id, user_id, position) VALUES ($1, $2, $3)`, id, h, i); err != nil {
 			return refErr(err, "host")
 		}
 	}
 	return nil
 }
 
-// inList is "(?, ?, …)" for n values.
-func inList(n int) string { return "(?" + strings.Repeat(", ?", n-1) + ")" }
+// inList is "($first, $first+1, …)" for n values.
+func inList(first, n int) string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(first+i))
+	}
+	b.WriteByte(')')
+	return b.String()
+}
 
 func anys[T any](vs []T) []any {
 	out := make([]any, len(vs))
@@ -57,14 +69,14 @@ func book(ctx context.Context, tx *sql.Tx, s *show.Show) error {
 	if err := show.CheckDays(s); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM pavilion_days WHERE show_id = ?`, s.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM pavilion_days WHERE show_id = $1`, s.ID); err != nil {
 		return err
 	}
 	if days := show.HeldDays(s); len(days) > 0 {
 		var day, holder string
 		err := tx.QueryRowContext(ctx,
 			`SELECT d.day, b.name FROM pavilion_days d JOIN brands b ON b.id = d.brand_id
-			 WHERE d.day IN `+inList(len(days))+` ORDER BY d.day LIMIT 1`, anys(days)...).Scan(&day, &holder)
+			 WHERE d.day IN `+inList(1, len(days))+` ORDER BY d.day LIMIT 1`, anys(days)...).Scan(&day, &holder)
 		if err == nil {
 			return show.DayTaken(day, holder)
 		}
@@ -73,23 +85,23 @@ func book(ctx context.Context, tx *sql.Tx, s *show.Show) error {
 		}
 		for _, d := range days {
 			if _, err := tx.ExecContext(ctx,
-				`INSERT INTO pavilion_days (day, show_id, brand_id) VALUES (?, ?, ?)`, d, s.ID, s.BrandID); err != nil {
+				`INSERT INTO pavilion_days (day, show_id, brand_id) VALUES ($1, $2, $3)`, d, s.ID, s.BrandID); err != nil {
 				return err
 			}
 		}
 	}
-	hosts := unique(s.HostIDs)
+	hosts := sqlstore.Distinct(s.HostIDs)
 	if s.Holds() && len(hosts) > 0 {
 		var (
 			name, title string
 			starts      int64
 		)
-		args := append(anys(hosts), s.ID, micros(s.EndsAt), micros(s.StartsAt))
+		args := append([]any{s.ID, micros(s.EndsAt), micros(s.StartsAt)}, anys(hosts)...)
 		err := tx.QueryRowContext(ctx,
 			`SELECT CASE u.display_name WHEN '' THEN u.id ELSE u.display_name END, o.title, o.starts_at
 			 FROM show_hosts h JOIN shows o ON o.id = h.show_id JOIN users u ON u.id = h.user_id
-			 WHERE h.user_id IN `+inList(len(hosts))+` AND o.id <> ?
-			   AND o.state IN ('scheduled', 'live') AND o.starts_at < ? AND o.ends_at > ?
+			 WHERE h.user_id IN `+inList(4, len(hosts))+` AND o.id <> $1
+			   AND o.state IN ('scheduled', 'live') AND o.starts_at < $2 AND o.ends_at > $3
 			 ORDER BY o.starts_at LIMIT 1`, args...).Scan(&name, &title, &starts)
 		if err == nil {
 			return show.HostBooked(name, title, time.UnixMicro(starts))
@@ -108,7 +120,7 @@ func (db ShowStore) CreateShow(ctx context.Context, s *show.Show) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO shows (id, brand_id, title, description, kind, visibility, state,
 				starts_at, ends_at, time_zone, hold_seconds, cover_url, created_at, updated_at)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 			s.ID, s.BrandID, s.Title, s.Description, s.Kind, s.Visibility, s.State,
 			micros(s.StartsAt), micros(s.EndsAt), s.TimeZone, s.HoldSeconds, s.CoverURL, micros(s.CreatedAt), micros(s.UpdatedAt))
 		if err != nil {
@@ -120,7 +132,7 @@ func (db ShowStore) CreateShow(ctx context.Context, s *show.Show) error {
 
 // ShowByID returns the show with the given ID.
 func (db ShowStore) ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, error) {
-	s, err := scan.Show(db.r.QueryRowContext(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = ?`, id))
+	s, err := scan.Show(db.r.QueryRowContext(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, id))
 	if err != nil {
 		return nil, storeErr("show by id", noRows(err, "show"))
 	}
@@ -130,44 +142,7 @@ func (db ShowStore) ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, err
 // ListShows returns the shows f selects, ordered by start time, then ID. A
 // limit of 0 or less means 50; no page holds more than 200.
 func (db ShowStore) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error) {
-	var (
-		where []string
-		args  []any
-	)
-	if f.BrandID != uuid.Nil {
-		where = append(where, `s.brand_id = ?`)
-		args = append(args, f.BrandID)
-	}
-	if len(f.States) > 0 {
-		where = append(where, `s.state IN (?`+strings.Repeat(`, ?`, len(f.States)-1)+`)`)
-		for _, st := range f.States {
-			args = append(args, st)
-		}
-	}
-	if !f.IncludeMembers {
-		where = append(where, `s.visibility = ?`)
-		args = append(args, show.Public)
-	}
-	if !f.EndsAfter.IsZero() {
-		where = append(where, `s.ends_at > ?`)
-		args = append(args, micros(f.EndsAfter))
-	}
-	q := `SELECT ` + showCols + ` FROM shows s`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	offset, limit := sqlstore.Page(f.Offset, f.Limit)
-	switch {
-	case f.Newest:
-		q += ` ORDER BY s.starts_at DESC, s.id DESC`
-	case f.PavilionDayFirst:
-		q += ` ORDER BY s.kind = 'pavilion_day' DESC, s.starts_at, s.id`
-	default:
-		q += ` ORDER BY s.starts_at, s.id`
-	}
-	q += ` LIMIT ? OFFSET ?`
-	args = append(args, limit, offset)
-
+	q, args := dialect.ListShows(showCols, f)
 	shows, err := queryAll(ctx, db.r, scan.Show, q, args...)
 	return shows, storeErr("list shows", err)
 }
@@ -176,7 +151,7 @@ func (db ShowStore) ListShows(ctx context.Context, f show.Filter) ([]show.Show, 
 // the hosts, under show.CheckEdit and the booking rules.
 func (db ShowStore) UpdateShow(ctx context.Context, s *show.Show) error {
 	return db.write(ctx, "update show", func(tx *sql.Tx) error {
-		old, err := scan.Show(tx.QueryRowContext(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = ?`, s.ID))
+		old, err := scan.Show(tx.QueryRowContext(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, s.ID))
 		if err != nil {
 			return noRows(err, "show")
 		}
@@ -184,9 +159,9 @@ func (db ShowStore) UpdateShow(ctx context.Context, s *show.Show) error {
 			return err
 		}
 		res, err := tx.ExecContext(ctx,
-			`UPDATE shows SET title = ?, description = ?, kind = ?, visibility = ?, state = ?,
-				starts_at = ?, ends_at = ?, time_zone = ?, hold_seconds = ?, cover_url = ?, updated_at = ?
-			 WHERE id = ?`,
+			`UPDATE shows SET title = $1, description = $2, kind = $3, visibility = $4, state = $5,
+				starts_at = $6, ends_at = $7, time_zone = $8, hold_seconds = $9, cover_url = $10, updated_at = $11
+			 WHERE id = $12`,
 			s.Title, s.Description, s.Kind, s.Visibility, s.State,
 			micros(s.StartsAt), micros(s.EndsAt), s.TimeZone, s.HoldSeconds, s.CoverURL, micros(s.UpdatedAt), s.ID)
 		if err != nil {
@@ -205,7 +180,7 @@ func (db ShowStore) UpdateShow(ctx context.Context, s *show.Show) error {
 func (db ShowStore) Transition(ctx context.Context, id uuid.UUID, to show.State, at time.Time) (*show.Show, error) {
 	var out *show.Show
 	err := db.write(ctx, "show transition", func(tx *sql.Tx) error {
-		q := `SELECT ` + showCols + ` FROM shows s WHERE s.id = ?`
+		q := `SELECT ` + showCols + ` FROM shows s WHERE s.id = $1`
 		sh, err := scan.Show(tx.QueryRowContext(ctx, q, id))
 		if err != nil {
 			return noRows(err, "show")
@@ -213,27 +188,15 @@ func (db ShowStore) Transition(ctx context.Context, id uuid.UUID, to show.State,
 		if err := show.CheckTransition(sh.State, to); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE shows SET state = ?, updated_at = ? WHERE id = ?`, to, micros(at), id); err != nil {
+		if err := dialect.MoveShow(ctx, txExec(tx), id, to, at); err != nil {
 			return err
 		}
-		if to == show.Ended || to == show.Cancelled {
-			// A show that is over features nothing: a room opening later
-			// shows no pin.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM show_pins WHERE show_id = ?`, id); err != nil {
-				return err
-			}
-		}
-		switch to {
-		case show.Cancelled:
-			if _, err := tx.ExecContext(ctx, `DELETE FROM pavilion_days WHERE show_id = ?`, id); err != nil {
-				return err
-			}
-		case show.Live:
+		if to == show.Live {
 			subs, err := queryAll(ctx, tx, func(r row) (*uuid.UUID, error) {
 				var u uuid.UUID
 				return &u, r.Scan(&u)
-			}, `SELECT user_id FROM show_subscriptions WHERE show_id = ?
-			    UNION SELECT user_id FROM brand_follows WHERE brand_id = ? AND ?
+			}, `SELECT user_id FROM show_subscriptions WHERE show_id = $1
+			    UNION SELECT user_id FROM brand_follows WHERE brand_id = $2 AND $3
 			    ORDER BY user_id`, id, sh.BrandID, show.TellsFollowers(sh))
 			if err != nil {
 				return err
@@ -241,7 +204,7 @@ func (db ShowStore) Transition(ctx context.Context, id uuid.UUID, to show.State,
 			text := fmt.Sprintf("%s is live now", sh.Title)
 			for _, u := range subs {
 				if _, err := tx.ExecContext(ctx,
-					`INSERT INTO notices (id, user_id, show_id, kind, text, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+					`INSERT INTO notices (id, user_id, show_id, kind, text, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 					uuid.New(), u, id, show.NoticeLive, text, micros(at)); err != nil {
 					return err
 				}
@@ -256,13 +219,13 @@ func (db ShowStore) Transition(ctx context.Context, id uuid.UUID, to show.State,
 // SetStreamKey stores the hash of the show's WHIP key; "" revokes it.
 func (db ShowStore) SetStreamKey(ctx context.Context, showID uuid.UUID, hash string) error {
 	return storeErr("set stream key", db.execOne(ctx, "show",
-		`UPDATE shows SET stream_key_hash = ? WHERE id = ?`, hash, showID))
+		`UPDATE shows SET stream_key_hash = $1 WHERE id = $2`, hash, showID))
 }
 
 // StreamKeyHash returns the stored hash, "" when the show has none.
 func (db ShowStore) StreamKeyHash(ctx context.Context, showID uuid.UUID) (string, error) {
 	var hash string
-	err := db.r.QueryRowContext(ctx, `SELECT stream_key_hash FROM shows WHERE id = ?`, showID).Scan(&hash)
+	err := db.r.QueryRowContext(ctx, `SELECT stream_key_hash FROM shows WHERE id = $1`, showID).Scan(&hash)
 	if err != nil {
 		return "", storeErr("stream key hash", noRows(err, "show"))
 	}

@@ -19,13 +19,13 @@ type SubscriptionStore struct{ *conn }
 func (db SubscriptionStore) Subscribe(ctx context.Context, showID, userID uuid.UUID, at time.Time) error {
 	return db.write(ctx, "subscribe", func(tx *sql.Tx) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM shows WHERE id = ?`, showID).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM shows WHERE id = $1`, showID).Scan(&n); err != nil {
 			return err
 		} else if n == 0 {
 			return apperr.Errorf(apperr.NotFound, "show not found")
 		}
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO show_subscriptions (show_id, user_id, created_at) VALUES (?, ?, ?)
+			`INSERT INTO show_subscriptions (show_id, user_id, created_at) VALUES ($1, $2, $3)
 			 ON CONFLICT (show_id, user_id) DO NOTHING`, showID, userID, micros(at))
 		return refErr(err, "user")
 	})
@@ -33,7 +33,7 @@ func (db SubscriptionStore) Subscribe(ctx context.Context, showID, userID uuid.U
 
 // Unsubscribe forgets a subscription; none is not an error.
 func (db SubscriptionStore) Unsubscribe(ctx context.Context, showID, userID uuid.UUID) error {
-	_, err := db.exec(ctx, `DELETE FROM show_subscriptions WHERE show_id = ? AND user_id = ?`, showID, userID)
+	_, err := db.exec(ctx, `DELETE FROM show_subscriptions WHERE show_id = $1 AND user_id = $2`, showID, userID)
 	return storeErr("unsubscribe", err)
 }
 
@@ -41,7 +41,7 @@ func (db SubscriptionStore) Unsubscribe(ctx context.Context, showID, userID uuid
 func (db SubscriptionStore) Subscribed(ctx context.Context, userID uuid.UUID) ([]show.Show, error) {
 	shows, err := queryAll(ctx, db.r, scan.Show,
 		`SELECT `+showCols+` FROM show_subscriptions x JOIN shows s ON s.id = x.show_id
-		 WHERE x.user_id = ? ORDER BY s.starts_at, s.id`, userID)
+		 WHERE x.user_id = $1 ORDER BY s.starts_at, s.id`, userID)
 	return shows, storeErr("subscribed shows", err)
 }
 
@@ -49,7 +49,7 @@ func (db SubscriptionStore) Subscribed(ctx context.Context, userID uuid.UUID) ([
 func (db SubscriptionStore) IsSubscribed(ctx context.Context, showID, userID uuid.UUID) (bool, error) {
 	var n int
 	err := db.r.QueryRowContext(ctx,
-		`SELECT count(*) FROM show_subscriptions WHERE show_id = ? AND user_id = ?`, showID, userID).Scan(&n)
+		`SELECT count(*) FROM show_subscriptions WHERE show_id = $1 AND user_id = $2`, showID, userID).Scan(&n)
 	return n > 0, storeErr("is subscribed", err)
 }
 
@@ -60,6 +60,6 @@ func (db SubscriptionStore) Notices(ctx context.Context, userID uuid.UUID, limit
 		var n show.Notice
 		return &n, r.Scan(&n.ID, &n.UserID, &n.ShowID, &n.Kind, &n.Text, asTime(&n.CreatedAt))
 	}, `SELECT id, user_id, show_id, kind, text, created_at FROM notices
-	    WHERE user_id = ? ORDER BY created_at DESC, seq DESC LIMIT ?`, userID, limit)
+	    WHERE user_id = $1 ORDER BY created_at DESC, seq DESC LIMIT $2`, userID, limit)
 	return list, storeErr("notices", err)
 }

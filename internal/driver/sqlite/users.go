@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/account"
-	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
@@ -25,44 +24,23 @@ const userCols = `u.id, u.email, u.display_name, u.avatar_url, u.created_at,
 // emailKey is the form emails are unique and looked up in.
 func emailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
-// checkRoles checks roles and drops repeats, keeping their order.
-func checkRoles(roles []account.Role) ([]account.Role, error) {
-	for _, r := range roles {
-		if _, ok := account.ParseRole(string(r)); !ok {
-			return nil, apperr.Errorf(apperr.Invalid, "unknown role %q", r)
-		}
-	}
-	return unique(roles), nil
-}
-
-// unique drops repeated values, keeping the first of each.
-func unique[T comparable](in []T) []T {
-	out := make([]T, 0, len(in))
-	for _, v := range in {
-		if !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
 // writeRoles replaces the roles and brand links of user id inside tx. A link
 // to a missing brand is NotFound.
 func writeRoles(ctx context.Context, tx *sql.Tx, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM user_roles WHERE user_id = ?`, id); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM user_roles WHERE user_id = $1`, id); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM brand_admins WHERE user_id = ?`, id); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM brand_admins WHERE user_id = $1`, id); err != nil {
 		return err
 	}
 	for _, r := range roles {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO user_roles (user_id, role) VALUES (?, ?)`, id, r); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO user_roles (user_id, role) VALUES ($1, $2)`, id, r); err != nil {
 			return err
 		}
 	}
-	for i, b := range unique(brandIDs) {
+	for i, b := range sqlstore.Distinct(brandIDs) {
 		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO brand_admins (brand_id, user_id, position) VALUES (?, ?, ?)`, b, id, i); err != nil {
+			`INSERT INTO brand_admins (brand_id, user_id, position) VALUES ($1, $2, $3)`, b, id, i); err != nil {
 			return refErr(err, "brand")
 		}
 	}
@@ -73,13 +51,13 @@ func writeRoles(ctx context.Context, tx *sql.Tx, id uuid.UUID, roles []account.R
 // as given and unique compared lower-cased. A brand link to a missing brand
 // is NotFound.
 func (db UserStore) CreateUser(ctx context.Context, u *account.User, passwordHash string) error {
-	roles, err := checkRoles(u.Roles)
+	roles, err := sqlstore.Roles(u.Roles)
 	if err != nil {
 		return err
 	}
 	return db.write(ctx, "create user", func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO users (id, email, email_key, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO users (id, email, email_key, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 			u.ID, u.Email, emailKey(u.Email), u.DisplayName, passwordHash, micros(u.CreatedAt)); err != nil {
 			return err
 		}
@@ -89,7 +67,7 @@ func (db UserStore) CreateUser(ctx context.Context, u *account.User, passwordHas
 
 // UserByID returns the user with the given ID.
 func (db UserStore) UserByID(ctx context.Context, id uuid.UUID) (*account.User, error) {
-	u, err := scan.User(db.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = ?`, id))
+	u, err := scan.User(db.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = $1`, id))
 	if err != nil {
 		return nil, storeErr("user by id", noRows(err, "user"))
 	}
@@ -101,7 +79,7 @@ func (db UserStore) UserByID(ctx context.Context, id uuid.UUID) (*account.User, 
 func (db UserStore) UserByEmail(ctx context.Context, email string) (*account.User, string, error) {
 	var hash string
 	u, err := scan.User(db.r.QueryRowContext(ctx,
-		`SELECT `+userCols+`, u.password_hash FROM users u WHERE u.email_key = ?`, emailKey(email)), &hash)
+		`SELECT `+userCols+`, u.password_hash FROM users u WHERE u.email_key = $1`, emailKey(email)), &hash)
 	if err != nil {
 		return nil, "", storeErr("user by email", noRows(err, "user"))
 	}
@@ -111,23 +89,23 @@ func (db UserStore) UserByEmail(ctx context.Context, email string) (*account.Use
 // SetPassword replaces the user's password hash.
 func (db UserStore) SetPassword(ctx context.Context, id uuid.UUID, passwordHash string) error {
 	return storeErr("set password", db.execOne(ctx, "user",
-		`UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, id))
+		`UPDATE users SET password_hash = $1 WHERE id = $2`, passwordHash, id))
 }
 
 // SetAvatar sets the user's picture.
 func (db UserStore) SetAvatar(ctx context.Context, id uuid.UUID, url string) error {
-	return storeErr("set avatar", db.execOne(ctx, "user", `UPDATE users SET avatar_url = ? WHERE id = ?`, url, id))
+	return storeErr("set avatar", db.execOne(ctx, "user", `UPDATE users SET avatar_url = $1 WHERE id = $2`, url, id))
 }
 
 // SetRoles replaces the user's roles and brand links in one transaction.
 func (db UserStore) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
-	roles, err := checkRoles(roles)
+	roles, err := sqlstore.Roles(roles)
 	if err != nil {
 		return err
 	}
 	return db.write(ctx, "set roles", func(tx *sql.Tx) error {
 		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ?`, id).Scan(&one); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = $1`, id).Scan(&one); err != nil {
 			return noRows(err, "user")
 		}
 		return writeRoles(ctx, tx, id, roles, brandIDs)
@@ -139,7 +117,7 @@ func (db UserStore) SetRoles(ctx context.Context, id uuid.UUID, roles []account.
 func (db UserStore) ListUsers(ctx context.Context, offset, limit int) ([]account.User, error) {
 	offset, limit = sqlstore.Page(offset, limit)
 	users, err := queryAll(ctx, db.r, func(r row) (*account.User, error) { return scan.User(r) },
-		`SELECT `+userCols+` FROM users u ORDER BY u.created_at, u.seq LIMIT ? OFFSET ?`, limit, offset)
+		`SELECT `+userCols+` FROM users u ORDER BY u.created_at, u.seq LIMIT $1 OFFSET $2`, limit, offset)
 	return users, storeErr("list users", err)
 }
 
@@ -147,7 +125,7 @@ func (db UserStore) ListUsers(ctx context.Context, offset, limit int) ([]account
 // user is NotFound; a repeated hash or id is a Conflict.
 func (db UserStore) CreateCredential(ctx context.Context, c *account.Credential) error {
 	_, err := db.exec(ctx,
-		`INSERT INTO credentials (hash, id, user_id, kind, name, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		`INSERT INTO credentials (hash, id, user_id, kind, name, created_at, expires_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		c.Hash, c.ID, c.UserID, c.Kind, c.Name, micros(c.CreatedAt), micros(c.ExpiresAt), nullMicros(c.LastUsedAt))
 	return storeErr("create credential", refErr(err, "user"))
 }
@@ -155,7 +133,7 @@ func (db UserStore) CreateCredential(ctx context.Context, c *account.Credential)
 // CredentialByHash returns the credential unless it is missing or expired at now.
 func (db UserStore) CredentialByHash(ctx context.Context, hash string, now time.Time) (*account.Credential, error) {
 	c, err := scan.Credential(db.r.QueryRowContext(ctx,
-		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE hash = ? AND expires_at > ?`, hash, micros(now)))
+		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE hash = $1 AND expires_at > $2`, hash, micros(now)))
 	if err != nil {
 		return nil, storeErr("credential by hash", noRows(err, "credential"))
 	}
@@ -168,7 +146,7 @@ func (db UserStore) CredentialWithUser(ctx context.Context, hash string, now tim
 	var c account.Credential
 	u, err := scan.User(db.r.QueryRowContext(ctx,
 		`SELECT `+userCols+`, c.hash, c.id, c.user_id, c.kind, c.name, c.created_at, c.expires_at, c.last_used_at
-		 FROM credentials c JOIN users u ON u.id = c.user_id WHERE c.hash = ? AND c.expires_at > ?`, hash, micros(now)),
+		 FROM credentials c JOIN users u ON u.id = c.user_id WHERE c.hash = $1 AND c.expires_at > $2`, hash, micros(now)),
 		&c.Hash, &c.ID, &c.UserID, &c.Kind, &c.Name, asTime(&c.CreatedAt), asTime(&c.ExpiresAt), asNullTime(&c.LastUsedAt))
 	if err != nil {
 		return nil, nil, storeErr("credential with user", noRows(err, "credential"))
@@ -179,7 +157,7 @@ func (db UserStore) CredentialWithUser(ctx context.Context, hash string, now tim
 // CredentialByID returns the credential unless it is missing or expired at now.
 func (db UserStore) CredentialByID(ctx context.Context, id uuid.UUID, now time.Time) (*account.Credential, error) {
 	c, err := scan.Credential(db.r.QueryRowContext(ctx,
-		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE id = ? AND expires_at > ?`, id, micros(now)))
+		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE id = $1 AND expires_at > $2`, id, micros(now)))
 	if err != nil {
 		return nil, storeErr("credential by id", noRows(err, "credential"))
 	}
@@ -189,7 +167,7 @@ func (db UserStore) CredentialByID(ctx context.Context, id uuid.UUID, now time.T
 // CredentialsByUser lists the user's credentials unexpired at now, newest first.
 func (db UserStore) CredentialsByUser(ctx context.Context, userID uuid.UUID, now time.Time) ([]account.Credential, error) {
 	creds, err := queryAll(ctx, db.r, scan.Credential,
-		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id`,
+		`SELECT `+sqlstore.CredentialCols+` FROM credentials WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id`,
 		userID, micros(now))
 	return creds, storeErr("credentials by user", err)
 }
@@ -209,7 +187,7 @@ func (db UserStore) CredentialUsers(ctx context.Context, ids []uuid.UUID, now ti
 			args = append(args, id)
 		}
 		rows, err := db.r.QueryContext(ctx, `SELECT `+userCols+`, c.id FROM credentials c JOIN users u ON u.id = c.user_id
-			WHERE c.expires_at > ? AND c.id IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`, args...)
+			WHERE c.expires_at > $1 AND c.id IN `+inList(2, len(batch)), args...)
 		if err != nil {
 			return nil, storeErr("credential users", err)
 		}
@@ -239,7 +217,7 @@ func (db UserStore) TouchCredentials(ctx context.Context, used map[uuid.UUID]tim
 	}
 	return db.write(ctx, "touch credentials", func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx,
-			`UPDATE credentials SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)`)
+			`UPDATE credentials SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)`)
 		if err != nil {
 			return err
 		}
@@ -256,18 +234,18 @@ func (db UserStore) TouchCredentials(ctx context.Context, used map[uuid.UUID]tim
 // DeleteCredential removes one credential; a missing one is NotFound.
 func (db UserStore) DeleteCredential(ctx context.Context, hash string) error {
 	return storeErr("delete credential", db.execOne(ctx, "credential",
-		`DELETE FROM credentials WHERE hash = ?`, hash))
+		`DELETE FROM credentials WHERE hash = $1`, hash))
 }
 
 // DeleteUserCredentials revokes every session and token of the user.
 func (db UserStore) DeleteUserCredentials(ctx context.Context, userID uuid.UUID) error {
-	_, err := db.exec(ctx, `DELETE FROM credentials WHERE user_id = ?`, userID)
+	_, err := db.exec(ctx, `DELETE FROM credentials WHERE user_id = $1`, userID)
 	return storeErr("delete user credentials", err)
 }
 
 // DeleteExpiredCredentials removes the credentials expired at now (the ones
 // CredentialByHash no longer returns) and reports how many.
 func (db UserStore) DeleteExpiredCredentials(ctx context.Context, now time.Time) (int64, error) {
-	n, err := db.exec(ctx, `DELETE FROM credentials WHERE expires_at <= ?`, micros(now))
+	n, err := db.exec(ctx, `DELETE FROM credentials WHERE expires_at <= $1`, micros(now))
 	return n, storeErr("delete expired credentials", err)
 }

@@ -19,7 +19,7 @@ type WalletStore struct{ *conn }
 // Addresses lists the account's address book, the most recently used first.
 func (db WalletStore) Addresses(ctx context.Context, userID uuid.UUID) ([]wallet.Address, error) {
 	list, err := queryAll(ctx, db.r, scan.Address,
-		`SELECT `+sqlstore.AddressCols+` FROM addresses WHERE user_id = ? ORDER BY used_at DESC, seq DESC`, userID)
+		`SELECT `+sqlstore.AddressCols+` FROM addresses WHERE user_id = $1 ORDER BY used_at DESC, seq DESC`, userID)
 	return list, storeErr("addresses", err)
 }
 
@@ -28,14 +28,14 @@ func (db WalletStore) SaveAddress(ctx context.Context, a *wallet.Address, max in
 	var out *wallet.Address
 	err := db.write(ctx, "save address", func(tx *sql.Tx) error {
 		key := wallet.Key(a.Shipping)
-		res, err := tx.ExecContext(ctx, `UPDATE addresses SET used_at = max(used_at, ?) WHERE user_id = ? AND dedup_key = ?`,
+		res, err := tx.ExecContext(ctx, `UPDATE addresses SET used_at = max(used_at, $1) WHERE user_id = $2 AND dedup_key = $3`,
 			micros(a.UsedAt), a.UserID, key)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			var count int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM addresses WHERE user_id = ?`, a.UserID).Scan(&count); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM addresses WHERE user_id = $1`, a.UserID).Scan(&count); err != nil {
 				return err
 			}
 			if count >= max {
@@ -43,13 +43,13 @@ func (db WalletStore) SaveAddress(ctx context.Context, a *wallet.Address, max in
 			}
 			sh := a.Shipping
 			_, err := tx.ExecContext(ctx, `INSERT INTO addresses (id, user_id, dedup_key, name, line1, line2, city, region, postal_code, country, phone, created_at, used_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, a.UserID, key, sh.Name, sh.Line1, sh.Line2, sh.City, sh.Region,
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, a.ID, a.UserID, key, sh.Name, sh.Line1, sh.Line2, sh.City, sh.Region,
 				sh.PostalCode, sh.Country, sh.Phone, micros(a.CreatedAt), micros(a.UsedAt))
 			if err != nil {
 				return refErr(err, "user")
 			}
 		}
-		out, err = scan.Address(tx.QueryRowContext(ctx, `SELECT `+sqlstore.AddressCols+` FROM addresses WHERE user_id = ? AND dedup_key = ?`, a.UserID, key))
+		out, err = scan.Address(tx.QueryRowContext(ctx, `SELECT `+sqlstore.AddressCols+` FROM addresses WHERE user_id = $1 AND dedup_key = $2`, a.UserID, key))
 		return err
 	})
 	return out, err
@@ -60,7 +60,7 @@ func (db WalletStore) UseAddress(ctx context.Context, userID, id uuid.UUID, at t
 	var out *wallet.Address
 	err := db.write(ctx, "use address", func(tx *sql.Tx) error {
 		var err error
-		out, err = scan.Address(tx.QueryRowContext(ctx, `UPDATE addresses SET used_at = max(used_at, ?) WHERE user_id = ? AND id = ?
+		out, err = scan.Address(tx.QueryRowContext(ctx, `UPDATE addresses SET used_at = max(used_at, $1) WHERE user_id = $2 AND id = $3
 			RETURNING `+sqlstore.AddressCols, micros(at), userID, id))
 		return noRows(err, "address")
 	})
@@ -69,13 +69,13 @@ func (db WalletStore) UseAddress(ctx context.Context, userID, id uuid.UUID, at t
 
 // DeleteAddress removes an address from the account's book.
 func (db WalletStore) DeleteAddress(ctx context.Context, userID, id uuid.UUID) error {
-	return storeErr("delete address", db.execOne(ctx, "address", `DELETE FROM addresses WHERE user_id = ? AND id = ?`, userID, id))
+	return storeErr("delete address", db.execOne(ctx, "address", `DELETE FROM addresses WHERE user_id = $1 AND id = $2`, userID, id))
 }
 
 // PaymentMethod is the account's remembered payment method.
 func (db WalletStore) PaymentMethod(ctx context.Context, userID uuid.UUID) (*wallet.PaymentMethod, error) {
 	var m wallet.PaymentMethod
-	err := db.r.QueryRowContext(ctx, `SELECT provider, ref, label, updated_at FROM payment_methods WHERE user_id = ?`, userID).
+	err := db.r.QueryRowContext(ctx, `SELECT provider, ref, label, updated_at FROM payment_methods WHERE user_id = $1`, userID).
 		Scan(&m.Provider, &m.Ref, &m.Label, asTime(&m.UpdatedAt))
 	if err != nil {
 		return nil, storeErr("payment method", noRows(err, "payment method"))
@@ -85,7 +85,7 @@ func (db WalletStore) PaymentMethod(ctx context.Context, userID uuid.UUID) (*wal
 
 // SetPaymentMethod remembers m as the account's payment method.
 func (db WalletStore) SetPaymentMethod(ctx context.Context, userID uuid.UUID, m *wallet.PaymentMethod) error {
-	_, err := db.exec(ctx, `INSERT INTO payment_methods (user_id, provider, ref, label, updated_at) VALUES (?, ?, ?, ?, ?)
+	_, err := db.exec(ctx, `INSERT INTO payment_methods (user_id, provider, ref, label, updated_at) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (user_id) DO UPDATE SET provider = excluded.provider, ref = excluded.ref, label = excluded.label, updated_at = excluded.updated_at`,
 		userID, m.Provider, m.Ref, m.Label, micros(m.UpdatedAt))
 	return storeErr("set payment method", refErr(err, "user"))
@@ -93,14 +93,14 @@ func (db WalletStore) SetPaymentMethod(ctx context.Context, userID uuid.UUID, m 
 
 // ForgetPaymentMethod forgets the account's payment method; none is not an error.
 func (db WalletStore) ForgetPaymentMethod(ctx context.Context, userID uuid.UUID) error {
-	_, err := db.exec(ctx, `DELETE FROM payment_methods WHERE user_id = ?`, userID)
+	_, err := db.exec(ctx, `DELETE FROM payment_methods WHERE user_id = $1`, userID)
 	return storeErr("forget payment method", err)
 }
 
 // HidesPurchases reports whether the account opted out of "just bought" notices.
 func (db WalletStore) HidesPurchases(ctx context.Context, userID uuid.UUID) (bool, error) {
 	var hide bool
-	err := db.r.QueryRowContext(ctx, `SELECT hide_purchases FROM buyer_privacy WHERE user_id = ?`, userID).Scan(&hide)
+	err := db.r.QueryRowContext(ctx, `SELECT hide_purchases FROM buyer_privacy WHERE user_id = $1`, userID).Scan(&hide)
 	if err == sql.ErrNoRows {
 		return false, nil
 	}
@@ -109,7 +109,7 @@ func (db WalletStore) HidesPurchases(ctx context.Context, userID uuid.UUID) (boo
 
 // SetHidesPurchases records the account's choice.
 func (db WalletStore) SetHidesPurchases(ctx context.Context, userID uuid.UUID, hide bool) error {
-	_, err := db.exec(ctx, `INSERT INTO buyer_privacy (user_id, hide_purchases) VALUES (?, ?)
+	_, err := db.exec(ctx, `INSERT INTO buyer_privacy (user_id, hide_purchases) VALUES ($1, $2)
 		ON CONFLICT (user_id) DO UPDATE SET hide_purchases = excluded.hide_purchases`, userID, hide)
 	return storeErr("set hides purchases", refErr(err, "user"))
 }

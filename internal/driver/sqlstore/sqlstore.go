@@ -1,12 +1,16 @@
 // Package sqlstore holds what Pavilion's two SQL drivers (internal/driver/sqlite
 // and internal/driver/postgres) share: the column lists of the schema, the row
 // scanners that turn them into domain values, what a broken constraint means to
-// a user, paging and the migration status read from goose.
+// a user, paging, the migration status read from goose, and the query texts
+// and rules the two dialects write alike (query.go, bank.go, shows.go,
+// rules.go).
 //
-// It knows no connection, transaction or placeholder style: each driver keeps
-// its own SQL text, locking and transactions, and tells the scanners through a
-// Scanner how its dialect stores the values the two store differently (times,
-// JSON documents, lists). It must never import a driver.
+// Both drivers write placeholders as $1, $2 … (query.go says why that works
+// on SQLite), so one text serves both. It knows no connection or
+// transaction: each driver keeps its locking, transactions and the SQL that
+// truly differs (upserts over arrays, FOR UPDATE, batches), and says through
+// a Scanner and a Dialect how it stores and spells what the two store
+// differently (times, JSON documents, lists). It must never import a driver.
 package sqlstore
 
 // Row is what a scanner reads from: *sql.Row, *sql.Rows, pgx.Row or pgx.Rows.
