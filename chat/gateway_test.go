@@ -72,6 +72,7 @@ type nodeConfig struct {
 	bigRoom   int
 	bigChat   float64
 	writeWait time.Duration
+	tick      time.Duration
 	// keep archives chat in the node's database, through wrap when set;
 	// retention and chatQueue set Hub.ChatRetention and ChatQueue.
 	keep      bool
@@ -96,6 +97,9 @@ func withChatQueue(n int) option { return func(c *nodeConfig) { c.chatQueue = n 
 
 // withWriteWait sets Hub.WriteWait.
 func withWriteWait(d time.Duration) option { return func(c *nodeConfig) { c.writeWait = d } }
+
+// withTick sets Hub.Tick.
+func withTick(d time.Duration) option { return func(c *nodeConfig) { c.tick = d } }
 
 // withBigRoom sets Hub.BigRoom and Hub.BigRoomChat.
 func withBigRoom(viewers int, perSec float64) option {
@@ -166,7 +170,7 @@ func (w *world) start(bus chat.Bus, opts ...option) {
 	w.shop = &checkout.Service{Catalog: w.db, Ledger: w.db, Gate: w.gate, Shows: w.db, Payments: &testpay.Provider{}, Logger: slog.New(slog.DiscardHandler)}
 	w.hub = &chat.Hub{Bus: bus, Shows: w.db, Catalog: w.db, Checkout: w.shop, Users: w.db, Logger: slog.New(slog.DiscardHandler),
 		History: cfg.history, Caller: w.caller, Analytics: cfg.analytics, Registry: cfg.registry, Lifecycle: cfg.lifecycle,
-		BigRoom: cfg.bigRoom, BigRoomChat: cfg.bigChat, WriteWait: cfg.writeWait,
+		BigRoom: cfg.bigRoom, BigRoomChat: cfg.bigChat, WriteWait: cfg.writeWait, Tick: cfg.tick,
 		ChatRetention: cfg.retention, ChatQueue: cfg.chatQueue}
 	if cfg.keep {
 		w.hub.Archive = w.db
