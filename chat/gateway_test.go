@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -261,14 +262,21 @@ func (w *world) dialSlow(user string) *client {
 // dialSlowQuery is dialSlow with a query (?v=2).
 func (w *world) dialSlowQuery(user, query string) *client {
 	w.t.Helper()
+	// The buffer is set before the connection is made: shrunk after the
+	// handshake, the window already offered no longer fits it, the kernel
+	// drops what arrives past it, and the server's retransmissions back off
+	// for seconds (a reader that starts again then waits for them).
+	small := func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}
 	d := &websocket.Dialer{HandshakeTimeout: wait, ReadBufferSize: 1024,
-		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if tc, ok := c.(*net.TCPConn); ok {
-				_ = tc.SetReadBuffer(4096)
-			}
-			return c, err
-		}}
+		NetDialContext: (&net.Dialer{Control: small}).DialContext}
 	c, _, err := w.dialWith(d, user, query)
 	if err != nil {
 		w.t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 // Events travel in two lanes. Commerce and state events (pin, stock,
 // sold_out, drop, show, show_state, moderation, viewer counts) are never
 // left out and never wait behind chat: one ends the current tick at once,
-// in a room of any size (Room.run: no sooner than stateGap after the last
+// in a room of any size (Room.run: no sooner than stateGapAfter the last
 // hand-over ended), and the chat gathered so far goes with it; the chat
 // tick then starts again, so a state event costs no extra write per viewer
 // unless state events come faster than the chat tick. Chat and reactions
@@ -57,7 +57,8 @@ const (
 	// state event's tick (the commerce lane): state events arriving
 	// together go in one tick, and the node's other work (reading frames,
 	// the bus) gets the core in between when hand-overs take long.
-	stateGap = 10 * time.Millisecond
+	stateGap    = 10 * time.Millisecond
+	maxStateGap = 50 * time.Millisecond // Room.run: half the last hand-over, up to this
 	// maxAdaptiveTick bounds a tick stretched by the time handing the
 	// previous one over took (Room.run).
 	maxAdaptiveTick = 250 * time.Millisecond
