@@ -109,9 +109,9 @@ done
 
 cat <<EOF
 
-Every figure is in \`bench/out/chat-<mode>.json\` (the \`pavload chat --json\` report, with the server's
+Every figure is in \`bench/out/chat-<mode>-<row>.json\` (the \`pavload chat --json\` report, with the server's
 \`/metrics\` before, idle, at each phase's end and at the end); the server's warn-level log is in
-\`bench/out/server-chat-<mode>.log\`. "CPUs busy" counts every process on the machine: far above the
+\`bench/out/server-chat-<mode>-<row>.log\`. "CPUs busy" counts every process on the machine: far above the
 server's and pavload's own figures means something else was running.
 EOF
 profiles=$(cd "$OUT" && ls chat-*.pprof chat-*.txt 2>/dev/null | tr '\n' ' ' || true)
