@@ -53,14 +53,24 @@ type conn struct {
 	v2 bool
 
 	// ticks are the room's ticks waiting for the writer (tick.go), with the
-	// state events they hold; wake tells the writer there are some.
+	// state events they hold; want tells the writer there are some (or the
+	// rest of a frame an inline write began).
 	tickMu       sync.Mutex
 	ticks        []*tick
 	pendingState int
 	// skipThrough: ticks' events up to this seq reached the viewer already
 	// (its welcome or replay); set on joining, cleared once passed.
 	skipThrough uint64
-	wake        chan struct{}
+	want        atomic.Bool
+
+	// The socket has no writer goroutine while idle: one runs while
+	// something is to be written (kick), and running says it does; started
+	// is set once the socket joined, when writing may begin. pinger marks
+	// a ping due every pingPeriod.
+	running atomic.Bool
+	started atomic.Bool
+	pingDue atomic.Bool
+	pinger  *time.Timer
 
 	// Writes to the socket happen under wmu: the writer goroutine's, and
 	// the room's own (deliver), which hands a tick to an idle viewer with
@@ -91,7 +101,7 @@ type conn struct {
 
 func newConn(ws *websocket.Conn, room *Room, u *account.User) *conn {
 	c := &conn{ws: ws, room: room, user: u,
-		wake: make(chan struct{}, 1), own: make(chan []byte, ownCap), pongs: make(chan string, 1),
+		own: make(chan []byte, ownCap), pongs: make(chan string, 1),
 		tookOwn: make(chan struct{}, 1), quit: make(chan struct{})}
 	if sc, ok := ws.UnderlyingConn().(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
@@ -120,10 +130,7 @@ func (c *conn) deliver(t *tick) {
 	c.ticks = append(c.ticks, t)
 	c.pendingState += t.state
 	c.tickMu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.signal()
 }
 
 // writeInline writes a tick to a viewer with nothing waiting, from the
@@ -182,24 +189,24 @@ func (c *conn) queue(t *tick) {
 	c.signal()
 }
 
-// signal wakes the writer.
+// signal tells the writer ticks wait.
 func (c *conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.want.Store(true)
+	c.kick()
 }
 
 // reply queues one of the viewer's own results.
 func (c *conn) reply(b []byte) {
 	select {
 	case c.own <- b:
+		c.kick()
 	default:
 		c.stop(CloseSlow, "too slow to read your own results")
 	}
 }
 
-// stop ends the connection once, remembering why.
+// stop ends the connection once, remembering why; the writer writes the
+// close.
 func (c *conn) stop(code int, text string) {
 	c.once.Do(func() {
 		c.closeMu.Lock()
@@ -207,66 +214,147 @@ func (c *conn) stop(code int, text string) {
 		c.closeMu.Unlock()
 		close(c.quit)
 	})
+	c.kick()
 }
 
-// writeLoop is the only writer of the socket: own results first, then room
-// traffic, pings to keep the connection and detect dead peers.
-func (c *conn) writeLoop() {
-	ping := time.NewTicker(pingPeriod)
-	defer func() {
-		ping.Stop()
-		c.closeMu.Lock()
-		code, text := c.closeCode, c.closeText
-		c.closeMu.Unlock()
-		if code == 0 {
-			code = websocket.CloseNormalClosure
+// startWriter lets writing begin once the socket joined the room: what
+// waits already (the welcome, a replay) is written, and pings are due
+// every pingPeriod from now.
+func (c *conn) startWriter() {
+	c.pinger = time.AfterFunc(time.Hour, c.pingSoon)
+	c.pinger.Stop()
+	c.pinger.Reset(pingPeriod) // after the field is set: pingSoon reads it
+	c.started.Store(true)
+	c.kick()
+}
+
+// pingSoon marks a ping due and has it written.
+func (c *conn) pingSoon() {
+	select {
+	case <-c.quit:
+		return
+	default:
+	}
+	c.pingDue.Store(true)
+	c.kick()
+	c.pinger.Reset(pingPeriod)
+}
+
+// kick makes sure a writer runs. An idle socket has no goroutine to write
+// with (most of what an idle viewer costs would be its stack): one starts
+// when something is to be written that the room could not write inline —
+// own results, ticks behind a full socket buffer, a pong, a ping, the
+// close — and ends once nothing is left, so one goroutine at most writes.
+func (c *conn) kick() {
+	if c.started.Load() && c.running.CompareAndSwap(false, true) {
+		go c.writeRun()
+	}
+}
+
+// writeRun writes until nothing waits, or the connection ends.
+func (c *conn) writeRun() {
+	for {
+		if c.writeAll() {
+			return // ended: running stays set, no writer starts again
 		}
-		c.wmu.Lock()
-		c.closing.Store(true)
-		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
-		_ = c.ws.Close()
-		c.wmu.Unlock()
-	}()
-	// Runs before the close above, so the close carries CloseInternal.
+		c.running.Store(false)
+		// Work that came after writeAll's last look, whose kick found the
+		// writer still running, is this writer's to do.
+		if !c.hasWork() || !c.running.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+// hasWork tells whether anything waits for the writer.
+func (c *conn) hasWork() bool {
+	select {
+	case <-c.quit:
+		return true
+	default:
+	}
+	return len(c.own) > 0 || len(c.pongs) > 0 || c.pingDue.Load() || c.want.Load()
+}
+
+// writeAll writes what waits: own results first, then the close if the
+// connection is ending, pongs and pings, then room traffic. True: the
+// connection ended (the close is written and the socket closed).
+func (c *conn) writeAll() (ended bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.crashed("chat_writer", p, "", "")
+			c.finish()
+			ended = true
 		}
 	}()
 	for {
 		select {
 		case b := <-c.own:
 			if c.writeOwn(b) != nil {
-				return
+				c.finish()
+				return true
 			}
 			continue
 		default:
 		}
 		select {
 		case <-c.quit:
-			return
-		case b := <-c.own:
-			if c.writeOwn(b) != nil {
-				return
-			}
-		case <-c.wake:
-			if c.writeTicks() != nil {
-				return
-			}
+			c.finish()
+			return true
+		default:
+		}
+		var err error
+		select {
 		case app := <-c.pongs:
-			if c.write(func() error {
+			err = c.write(func() error {
 				return c.ws.WriteControl(websocket.PongMessage, []byte(app), time.Now().Add(c.room.hub.writeWait()))
-			}) != nil {
-				return
-			}
-		case <-ping.C:
-			if c.write(func() error {
-				return c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.room.hub.writeWait()))
-			}) != nil {
-				return
+			})
+		default:
+			switch {
+			case c.pingDue.Swap(false):
+				err = c.write(func() error {
+					return c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.room.hub.writeWait()))
+				})
+			case c.want.Swap(false):
+				err = c.writeTicks()
+			default:
+				return false
 			}
 		}
+		if err != nil {
+			c.finish()
+			return true
+		}
 	}
+}
+
+// finish writes the close (after the rest of a frame an inline write
+// began: the close must not land inside it) and closes the socket.
+func (c *conn) finish() {
+	if c.pinger != nil {
+		c.pinger.Stop()
+	}
+	c.closeMu.Lock()
+	code, text := c.closeCode, c.closeText
+	c.closeMu.Unlock()
+	if code == 0 {
+		code = websocket.CloseNormalClosure
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.closing.Store(true)
+	if c.partial != nil {
+		nc := c.ws.UnderlyingConn()
+		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, err := nc.Write(c.partial)
+		c.partial = nil
+		if err != nil {
+			_ = c.ws.Close()
+			return
+		}
+	}
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+	_ = c.ws.Close()
 }
 
 var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -276,8 +364,9 @@ var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &
 // behind) goes in its lean form, but the newest: the viewer keeps the latest
 // chat and every state event, and latency stays bounded instead of a
 // backlog growing. Frames are written straight to the connection: every
-// write of this socket happens on this goroutine (pongs and closes
-// included), so nothing can interleave.
+// write of this socket happens under wmu (pongs and closes included), by
+// the one writer running or the room's inline write, so nothing can
+// interleave.
 func (c *conn) writeTicks() error {
 	// Held from taking the ticks to writing them: a tick the room writes
 	// inline meanwhile must not overtake them.
@@ -374,10 +463,7 @@ func (c *conn) putBack(rest []*tick) {
 		c.pendingState += t.state
 	}
 	c.tickMu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.signal()
 }
 
 // appendOwn appends the viewer's own results waiting.
@@ -495,6 +581,7 @@ func (c *conn) readLoop(ctx context.Context) {
 	c.ws.SetPingHandler(func(app string) error {
 		select {
 		case c.pongs <- app:
+			c.kick()
 		default: // one pong owed is enough
 		}
 		return nil

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -72,6 +73,7 @@ type nodeConfig struct {
 	bigRoom   int
 	bigChat   float64
 	writeWait time.Duration
+	tick      time.Duration
 	// keep archives chat in the node's database, through wrap when set;
 	// retention and chatQueue set Hub.ChatRetention and ChatQueue.
 	keep      bool
@@ -96,6 +98,9 @@ func withChatQueue(n int) option { return func(c *nodeConfig) { c.chatQueue = n 
 
 // withWriteWait sets Hub.WriteWait.
 func withWriteWait(d time.Duration) option { return func(c *nodeConfig) { c.writeWait = d } }
+
+// withTick sets Hub.Tick.
+func withTick(d time.Duration) option { return func(c *nodeConfig) { c.tick = d } }
 
 // withBigRoom sets Hub.BigRoom and Hub.BigRoomChat.
 func withBigRoom(viewers int, perSec float64) option {
@@ -166,7 +171,7 @@ func (w *world) start(bus chat.Bus, opts ...option) {
 	w.shop = &checkout.Service{Catalog: w.db, Ledger: w.db, Gate: w.gate, Shows: w.db, Payments: &testpay.Provider{}, Logger: slog.New(slog.DiscardHandler)}
 	w.hub = &chat.Hub{Bus: bus, Shows: w.db, Catalog: w.db, Checkout: w.shop, Users: w.db, Logger: slog.New(slog.DiscardHandler),
 		History: cfg.history, Caller: w.caller, Analytics: cfg.analytics, Registry: cfg.registry, Lifecycle: cfg.lifecycle,
-		BigRoom: cfg.bigRoom, BigRoomChat: cfg.bigChat, WriteWait: cfg.writeWait,
+		BigRoom: cfg.bigRoom, BigRoomChat: cfg.bigChat, WriteWait: cfg.writeWait, Tick: cfg.tick,
 		ChatRetention: cfg.retention, ChatQueue: cfg.chatQueue}
 	if cfg.keep {
 		w.hub.Archive = w.db
@@ -257,14 +262,21 @@ func (w *world) dialSlow(user string) *client {
 // dialSlowQuery is dialSlow with a query (?v=2).
 func (w *world) dialSlowQuery(user, query string) *client {
 	w.t.Helper()
+	// The buffer is set before the connection is made: shrunk after the
+	// handshake, the window already offered no longer fits it, the kernel
+	// drops what arrives past it, and the server's retransmissions back off
+	// for seconds (a reader that starts again then waits for them).
+	small := func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}
 	d := &websocket.Dialer{HandshakeTimeout: wait, ReadBufferSize: 1024,
-		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if tc, ok := c.(*net.TCPConn); ok {
-				_ = tc.SetReadBuffer(4096)
-			}
-			return c, err
-		}}
+		NetDialContext: (&net.Dialer{Control: small}).DialContext}
 	c, _, err := w.dialWith(d, user, query)
 	if err != nil {
 		w.t.Fatal(err)

@@ -9,14 +9,12 @@ import (
 // The room's ticker: pending events go to every viewer as one tick, at a
 // cadence set by the room's size and the time the last tick took.
 
-// flushSoon ends the current tick at once, in a room that ticks at the
-// shortest tick. A bigger room's state events ride its next tick (100 ms
-// at most): each extra tick costs a write per viewer, and commerce events
-// at the rate of a busy sale would double a big room's writes.
+// flushSoon ends the current tick for a state event (the commerce lane):
+// the room's ticker hands the pending tick over at once, in a room of any
+// size, without waiting for the chat tick. The chat pending so far rides
+// along (one frame per viewer, as a tick), and the chat tick starts again
+// from there, so a state event now and then costs no extra write.
 func (r *Room) flushSoon() {
-	if v := r.view.Load(); v != nil && tickEvery(len(*v)) > minTick {
-		return
-	}
 	select {
 	case r.flushNow <- struct{}{}:
 	default:
@@ -74,34 +72,70 @@ func (r *Room) flush() {
 	}
 }
 
-// run ticks the room until ctx ends: every tickEvery (by the room's size),
-// or at once when a state event is waiting. A panic in a tick is logged and
-// counted, and the room ticks on.
+// run ticks the room until ctx ends: every chat tick (by the room's size,
+// stretched when handing ticks over takes long), or soon after a state
+// event is waiting (the commerce lane: stateGap after the last hand-over
+// ended). A panic in a tick is logged and counted, and the room ticks on.
 func (r *Room) run(ctx context.Context) {
 	tm := time.NewTimer(minTick)
 	defer tm.Stop()
+	var (
+		ended time.Time     // when the last hand-over ended
+		took  time.Duration // how long it took
+	)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tm.C:
 		case <-r.flushNow:
+			// A state event does not wait for the chat tick, however big
+			// the room: only for a short gap after the last hand-over,
+			// which lets state events arriving together (stock of several
+			// offers, a pin and its stock) share a tick, and keeps some of
+			// the core for the node's other work (reading frames, the bus)
+			// when hand-overs take long.
+			if gap := stateGapAfter(took) - time.Since(ended); gap > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(gap):
+				}
+			}
 		}
 		began := time.Now()
 		r.hub.guard.Do("chat_tick", r.flush, "show", r.showID)
-		took := time.Since(began)
-		n := 0
-		if v := r.view.Load(); v != nil {
-			n = len(*v)
-		}
-		// The next tick is due a tick after this one began (handing a big
-		// tick over takes a while, and must not stretch the cadence), and
-		// no sooner than twice the time this one took: when writes
-		// cost more than the room's size suggests (a busy CPU), the room
-		// ticks less often instead of falling behind.
-		every := min(max(tickEvery(n), took*2), maxAdaptiveTick)
+		ended = time.Now()
+		took = ended.Sub(began)
+		// The next chat tick is due a tick after this one began (handing a
+		// big tick over takes a while, and must not stretch the cadence),
+		// and no sooner than twice the time this one took: when writes
+		// cost more than the room's size suggests (a busy CPU), chat ticks
+		// come less often instead of falling behind. State events do not
+		// wait for it (flushNow).
+		every := max(r.tickEvery(), min(took*2, maxAdaptiveTick))
 		tm.Reset(max(every-took, time.Millisecond))
 	}
+}
+
+// stateGapAfter is the least time between a hand-over that took took and
+// the next state event's tick: half the hand-over, within [stateGap,
+// maxStateGap]. A room whose hand-overs take 100 ms (20,000 viewers on a
+// busy core) hands state events over at most two-thirds of the time.
+func stateGapAfter(took time.Duration) time.Duration {
+	return min(max(took/2, stateGap), maxStateGap)
+}
+
+// tickEvery is the room's chat tick: the hub's, or by the room's size.
+func (r *Room) tickEvery() time.Duration {
+	if r.hub.Tick > 0 {
+		return r.hub.Tick
+	}
+	n := 0
+	if v := r.view.Load(); v != nil {
+		n = len(*v)
+	}
+	return tickEvery(n)
 }
 
 // refreshViewLocked rebuilds the viewer list ticks are handed to.

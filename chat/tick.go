@@ -14,11 +14,14 @@ import (
 //
 // Events travel in two lanes. Commerce and state events (pin, stock,
 // sold_out, drop, show, show_state, moderation, viewer counts) are never
-// left out and never wait behind chat: in a room that ticks at the shortest
-// tick they end it at once; a bigger room sends them with its next tick
-// (100 ms at most), because an extra tick costs a write per viewer. Chat and reactions wait for the tick; a viewer whose
-// writer finds a tick older than chatLag (it fell behind) gets that tick's
-// lean form: its state events only, and the number of chat lines it skipped.
+// left out and never wait behind chat: one ends the current tick at once,
+// in a room of any size (Room.run: no sooner than stateGapAfter the last
+// hand-over ended), and the chat gathered so far goes with it; the chat
+// tick then starts again, so a state event costs no extra write per viewer
+// unless state events come faster than the chat tick. Chat and reactions
+// wait for the tick; a viewer whose writer finds a tick older than chatLag
+// (it fell behind) gets that tick's lean form: its state events only, and
+// the number of chat lines it skipped.
 // A room with more than Hub.BigRoom viewers on this node sends each viewer at
 // most Hub.BigRoomChat chat lines a second (the newest; the show's staff's
 // always): the rest are left out of every viewer's frame and counted.
@@ -50,6 +53,12 @@ func laneOf(typ string) lane {
 const (
 	minTick = 20 * time.Millisecond
 	maxTick = 100 * time.Millisecond
+	// stateGap is the least time between the end of a hand-over and a
+	// state event's tick (the commerce lane): state events arriving
+	// together go in one tick, and the node's other work (reading frames,
+	// the bus) gets the core in between when hand-overs take long.
+	stateGap    = 10 * time.Millisecond
+	maxStateGap = 50 * time.Millisecond // Room.run: half the last hand-over, up to this
 	// maxAdaptiveTick bounds a tick stretched by the time handing the
 	// previous one over took (Room.run).
 	maxAdaptiveTick = 250 * time.Millisecond

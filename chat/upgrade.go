@@ -109,7 +109,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close()
 		return
 	}
-	go c.writeLoop()
+	c.startWriter()
 	// The reader gets a fresh goroutine and the handler's returns: the
 	// handler's stack grew during the lookups above, and it would otherwise
 	// be kept for the life of the connection. The connection's work outlives

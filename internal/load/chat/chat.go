@@ -73,7 +73,7 @@ Chatters and reacters are token-only accounts made as the platform admin
 --signed-in-viewers.
 
 It prints the figures as text (and as JSON with --json). The targets (every
-message delivered, p99 delivery under 250 ms, under 20 KB of server memory
+message delivered, p99 delivery under 250 ms, at most 15 KB of server memory
 per idle connection) are reported, not enforced: it exits 1 only when the run
 itself fails.
 

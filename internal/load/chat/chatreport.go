@@ -239,7 +239,7 @@ func chatTargets(rep *chatReport) []measure.Check {
 		}
 	}
 	if m := rep.Memory; m != nil && !m.ServerMetricsMissing {
-		out = append(out, measure.Check{Name: "under 20 KB of server memory per idle connection", Result: met(m.RSSPerConnBytes < 20_000),
+		out = append(out, measure.Check{Name: "at most 15 KB of server memory per idle connection", Result: met(m.RSSPerConnBytes <= 15_000),
 			Detail: fmt.Sprintf("%.1f KB RSS (heap in use %.1f KB, stacks %.1f KB) per connection", m.RSSPerConnBytes/1000, m.HeapInusePerConn/1000, m.StackInusePerConn/1000)})
 	}
 	return out

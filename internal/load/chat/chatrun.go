@@ -641,12 +641,31 @@ func (r *chatRun) drain(ctx context.Context, d time.Duration) time.Duration {
 				break
 			}
 		}
+		if done && !r.stockComplete(int64(want)) {
+			// A stock event some viewers got is still on its way to
+			// others (the last change of the storm can come after the
+			// last chat line): counted now, it would look lost.
+			done = false
+		}
 		if done {
 			break
 		}
 		scenario.SleepUntil(ctx, time.Now().Add(20*time.Millisecond))
 	}
 	return time.Since(start)
+}
+
+// stockComplete tells whether every stock event a viewer got reached want
+// viewers.
+func (r *chatRun) stockComplete(want int64) bool {
+	r.stockMu.Lock()
+	defer r.stockMu.Unlock()
+	for _, n := range r.stockSeqs {
+		if n < want {
+			return false
+		}
+	}
+	return true
 }
 
 // closeAll ends every connection (a close frame, then the TCP connection)
