@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
@@ -15,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // The pages are plain HTML shells with ES modules under static/js, strings in
@@ -41,15 +44,50 @@ func (s *Server) pages(mux *http.ServeMux) {
 	mux.Handle("GET /static/{path...}", a.static())
 	for route, name := range map[string]string{
 		"GET /{$}":         "index.html",
-		"GET /shows/{id}":  "player.html",
 		"GET /studio/{id}": "studio.html",
 		"GET /brand":       "brand.html",
 		"GET /orders":      "orders.html",
 		"GET /brands/{id}": "brand-page.html",
 		"GET /account":     "account.html",
 	} {
-		mux.Handle(route, a.shell(name))
+		mux.Handle(route, a.shell(name, sessionHint))
 	}
+	mux.Handle("GET /shows/{id}", a.shell("player.html", sessionHint, s.videoHint))
+}
+
+// Hints are what the server knows as it answers a shell and a script would
+// otherwise have to ask with a request that fails: a visitor's GET /api/me
+// answers 401, a WHEP offer for a show not on air 404, and the browser
+// logs each such answer as an error in its console. A hint is a <meta> in
+// the shell's head, before the first script, so even the player's first
+// module (connect.js, async) can read it.
+type hint func(*http.Request) string
+
+// sessionHint tells the page the request carries no session cookie: the
+// visitor is signed out, and the page need not ask /api/me (shell.js).
+func sessionHint(r *http.Request) string {
+	if _, err := r.Cookie(SessionCookie); err == nil {
+		return ""
+	}
+	return `<meta name="pavilion-session" content="none">` + "\n"
+}
+
+// videoHint tells the player its show has no publisher on air now (not
+// started, ended, or between the host's connections), so connect.js does
+// not send the first WHEP offer only to be answered 404; the player's video
+// loop asks when the show goes live. Unknown (no media server answer in
+// time, a malformed id): no hint, and the player asks.
+func (s *Server) videoHint(r *http.Request) string {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil || s.Media == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 200*time.Millisecond)
+	defer cancel()
+	if st, err := s.Media.Publisher(ctx, id); err != nil || st.Live {
+		return ""
+	}
+	return `<meta name="pavilion-video" content="off">` + "\n"
 }
 
 // Caching. Every static file is served under a versioned URL,
@@ -190,21 +228,35 @@ func (a *assets) static() http.Handler {
 	})
 }
 
-// shell serves a page: revalidated on every load, so a new binary's pages
-// (and through them its files) are used at once. Its CSP lets its import
-// map run.
-func (a *assets) shell(name string) http.Handler {
+// shell serves a page with the hints that apply to the request:
+// revalidated on every load, so a new binary's pages (and through them its
+// files) are used at once; its ETag names the hints too. Its CSP lets its
+// import map run.
+func (a *assets) shell(name string, hints ...hint) http.Handler {
 	f, ok := a.shells[name]
 	if !ok {
-		panic("web: no page shell " + name) // the routes name files of the embedded tree; TestAssets checks
+		panic("web: no page shell " + name) // the routes name files of the embedded tree; TestEmbeddedAssets checks
 	}
+	at := firstLoad(f.body) // where the import map begins
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		if csp := h.Get("Content-Security-Policy"); csp != "" {
 			h.Set("Content-Security-Policy", allowScript(csp, a.importHash))
 		}
 		h.Set("Cache-Control", "no-cache")
-		f.serve(w, r)
+		h.Add("Vary", "Cookie")
+		var meta []byte
+		for _, hi := range hints {
+			meta = append(meta, hi(r)...)
+		}
+		if len(meta) == 0 {
+			f.serve(w, r)
+			return
+		}
+		sum := sha256.Sum256(meta)
+		v := asset{name: f.name, body: slices.Concat(f.body[:at], meta, f.body[at:])}
+		v.etag = `"` + f.version + "-" + hex.EncodeToString(sum[:4]) + `"`
+		v.serve(w, r)
 	})
 }
 

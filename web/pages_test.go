@@ -1,9 +1,11 @@
 package web
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,10 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/stream"
 )
 
 func testTree(player string) fstest.MapFS {
@@ -194,5 +200,66 @@ func TestEmbeddedAssets(t *testing.T) {
 		if !importMapRE.Match(s.body) || plainLink.Match(s.body) {
 			t.Errorf("%s: no import map, or an unversioned module link", name)
 		}
+	}
+}
+
+// airMedia is a media server whose only answer is whether a show is on air.
+type airMedia struct {
+	Media
+	live bool
+	err  error
+}
+
+func (m airMedia) Publisher(context.Context, uuid.UUID) (stream.PublisherState, error) {
+	return stream.PublisherState{Live: m.live}, m.err
+}
+
+// TestShellHints: a request without a session cookie gets the visitor
+// hint, a player whose show is not on air the video hint, both before the
+// first script and named by the ETag; with a cookie and a live show the
+// shell is the plain one.
+func TestShellHints(t *testing.T) {
+	a := mustAssets(t, testTree(`import "./rtc.js";`))
+	const visitor, offAir = `<meta name="pavilion-session" content="none">`, `<meta name="pavilion-video" content="off">`
+	show := "/shows/" + uuid.NewString()
+	for _, c := range []struct {
+		name            string
+		media           Media
+		path            string
+		cookie          bool
+		visitor, offAir bool
+	}{
+		{"visitor, live", airMedia{live: true}, show, false, true, false},
+		{"signed in, live", airMedia{live: true}, show, true, false, false},
+		{"signed in, off air", airMedia{}, show, true, false, true},
+		{"visitor, off air", airMedia{}, show, false, true, true},
+		{"media server fails", airMedia{err: errors.New("redis down")}, show, true, false, false},
+		{"no media server", nil, show, true, false, false},
+		{"malformed show id", airMedia{}, "/shows/nope", true, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := &Server{Media: c.media}
+			mux := http.NewServeMux()
+			mux.Handle("GET /shows/{id}", a.shell("index.html", sessionHint, s.videoHint))
+			var hdr []string
+			if c.cookie {
+				hdr = []string{"Cookie", SessionCookie + "=x"}
+			}
+			w := get(t, mux, c.path, hdr...)
+			body := w.Body.String()
+			if strings.Contains(body, visitor) != c.visitor || strings.Contains(body, offAir) != c.offAir {
+				t.Fatalf("visitor hint %v, off-air hint %v; want %v, %v:\n%s", strings.Contains(body, visitor), strings.Contains(body, offAir), c.visitor, c.offAir, body)
+			}
+			etag := w.Header().Get("ETag")
+			if plain := !c.visitor && !c.offAir; plain != (etag == a.shells["index.html"].etag) {
+				t.Errorf("ETag %s for the shell %s", etag, map[bool]string{true: "as it is", false: "with hints"}[plain])
+			}
+			if (c.visitor || c.offAir) && strings.Index(body, "<meta name=\"pavilion-") > strings.Index(body, "<script") {
+				t.Errorf("a hint after the first script:\n%s", body)
+			}
+			if w = get(t, mux, c.path, append(hdr, "If-None-Match", etag)...); w.Code != http.StatusNotModified {
+				t.Errorf("revalidated with its ETag: %d, want 304", w.Code)
+			}
+		})
 	}
 }

@@ -42,7 +42,7 @@ func TestFirstFrameTime(t *testing.T) {
 		viewer.open("/shows/" + demoShow)
 		viewer.waitFor("the first frame", `window.pavilionPlayer?.firstFrame() != null`, 20*time.Second)
 		p := eval[map[string]float64](viewer, phasesJS)
-		t.Logf("load %d: %s", i, phaseLine(p))
+		t.Logf("load %d: %s; static files: %.0f from the network, %.0f from the cache", i, phaseLine(p), p["fetched"], p["cached"])
 		if i == 0 {
 			t.Logf("load 0 has a cold cache: not counted")
 			continue
@@ -89,6 +89,9 @@ const phasesJS = `(() => {
 	if (whep) p.server = whep.responseStart - whep.requestStart;
 	const js = performance.getEntriesByType("resource").filter((e) => e.initiatorType === "script" || e.name.endsWith(".js"));
 	if (js.length) p.js = Math.max(...js.map((e) => e.responseEnd));
+	const st = performance.getEntriesByType("resource").filter((e) => new URL(e.name).pathname.startsWith("/static/"));
+	p.fetched = st.filter((e) => e.transferSize > 0).length;
+	p.cached = st.length - p.fetched;
 	for (const k of Object.keys(p)) if (typeof p[k] !== "number") delete p[k];
 	return p;
 })()`

@@ -4,7 +4,7 @@
 // the player's scripts, its strings and the show are still on their way:
 // the connection set-up, most of the time to the first frame, overlaps the
 // page's loading instead of following it. player.js takes the session over.
-import { watch } from "./rtc.js";
+import { watch, HTTPError } from "./rtc.js";
 
 // steps: when this module began, the first session's set-up (rtc.js
 // watch) and frame, when the first video frame was shown; in ms since the
@@ -27,7 +27,11 @@ export function attach(stream) {
 }
 
 // first is the first session ({pc, location}) or its failure (rtc.js watch).
-export const first = watch(location.pathname.split("/")[2], attach, steps);
+// When the server said, in the page, that the show has nothing on air
+// (pages.go videoHint), it is the 404 the offer would have got, without the
+// offer: no error in the console, no connection set up for nothing.
+const offAir = document.querySelector('meta[name="pavilion-video"]')?.content === "off";
+export const first = offAir ? Promise.reject(new HTTPError(404, "not on air")) : watch(location.pathname.split("/")[2], attach, steps);
 first.catch(() => {}); // player.js handles it; not an unhandled rejection meanwhile
 
 // setUp resolves once the first session has its answer (or failed), or
