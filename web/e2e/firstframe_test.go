@@ -73,12 +73,12 @@ func TestFirstFrameTime(t *testing.T) {
 }
 
 // phaseNames are the steps from page open to the first frame, in order
-// (ms since navigation start): the HTML received, the last script
-// received, connect.js begun and its RTCPeerConnection created, the
-// player's script running, the WHEP offer sent, the server's time on it (a
+// (ms since navigation start): the HTML received, connect.js and rtc.js
+// received, the last script received, connect.js begun and its RTCPeerConnection created, the
+// player's script running, the WHEP offer made and sent, the server's time on it (a
 // duration, from resource timing), its answer received and applied, ICE
 // and then DTLS connected, the first video frame shown.
-var phaseNames = []string{"html", "js", "begun", "created", "script", "offered", "server", "answered", "applied", "ice", "connected", "frame"}
+var phaseNames = []string{"html", "connectjs", "js", "begun", "created", "script", "described", "offered", "server", "answered", "applied", "ice", "connected", "frame"}
 
 // phasesJS reads the phases of the last page load from the player and the
 // browser's navigation and resource timing.
@@ -89,6 +89,8 @@ const phasesJS = `(() => {
 	if (whep) p.server = whep.responseStart - whep.requestStart;
 	const js = performance.getEntriesByType("resource").filter((e) => e.initiatorType === "script" || e.name.endsWith(".js"));
 	if (js.length) p.js = Math.max(...js.map((e) => e.responseEnd));
+	const first = js.filter((e) => /\/(connect|rtc)\.js/.test(e.name));
+	if (first.length) p.connectjs = Math.max(...first.map((e) => e.responseEnd));
 	const st = performance.getEntriesByType("resource").filter((e) => new URL(e.name).pathname.startsWith("/static/"));
 	p.fetched = st.filter((e) => e.transferSize > 0).length;
 	p.cached = st.length - p.fetched;
