@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"path"
 	"regexp"
@@ -126,14 +127,21 @@ type assets struct {
 	files      map[string]asset // by path under static/: "js/player.js"
 	shells     map[string]asset // the shells as served: links versioned, the import map in
 	importHash string           // the import map's CSP source: 'sha256-…'
+	scriptSrc  string           // the CSP sources of every inline script: the import map's, the inlined files'
 }
 
 // staticRef finds the /static/ URLs the shells link (href, src).
 var staticRef = regexp.MustCompile(`((?:href|src)=")/static/([^"?#]+)"`)
 
+// inlineRef finds the classic scripts a shell wants written into it: the
+// source stays a file (no inline code in the sources, and the page works
+// served as it is), and the page served runs it as soon as it is parsed,
+// with no request (the player's boot.js).
+var inlineRef = regexp.MustCompile(`<script src="/static/([^"?#]+\.js)" data-inline></script>`)
+
 // loadAssets reads every file of the static tree, hashes it, and builds
-// the shells (its top-level .html files) with versioned links and the
-// import map.
+// the shells (its top-level .html files) with the scripts they ask for
+// inlined, versioned links and the import map.
 func loadAssets(root fs.FS) (*assets, error) {
 	a := &assets{files: map[string]asset{}, shells: map[string]asset{}}
 	err := fs.WalkDir(root, ".", func(p string, d fs.DirEntry, err error) error {
@@ -164,12 +172,24 @@ func loadAssets(root fs.FS) (*assets, error) {
 	a.importHash = "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
 	importMap := append(append([]byte(`<script type="importmap">`), m...), "</script>\n"...)
 
+	scripts := map[string]bool{a.importHash: true}
 	for p, f := range a.files {
 		if path.Dir(p) != "." || path.Ext(p) != ".html" {
 			continue
 		}
 		var missing []string
-		body := staticRef.ReplaceAllFunc(f.body, func(ref []byte) []byte {
+		body := inlineRef.ReplaceAllFunc(f.body, func(ref []byte) []byte {
+			name := string(inlineRef.FindSubmatch(ref)[1])
+			src, ok := a.files[name]
+			if !ok || bytes.Contains(bytes.ToLower(src.body), []byte("</script")) {
+				missing = append(missing, name+" (to inline)")
+				return ref
+			}
+			sum := sha256.Sum256(src.body)
+			scripts["'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'"] = true
+			return slices.Concat([]byte("<script>"), src.body, []byte("</script>"))
+		})
+		body = staticRef.ReplaceAllFunc(body, func(ref []byte) []byte {
 			sm := staticRef.FindSubmatch(ref)
 			if _, ok := a.files[string(sm[2])]; !ok {
 				missing = append(missing, string(sm[2]))
@@ -190,6 +210,7 @@ func loadAssets(root fs.FS) (*assets, error) {
 		body = slices.Concat(body[:at], importMap, body[at:])
 		a.shells[p] = newAsset(p, body)
 	}
+	a.scriptSrc = strings.Join(slices.Sorted(maps.Keys(scripts)), " ")
 	return a, nil
 }
 
@@ -241,7 +262,7 @@ func (a *assets) shell(name string, hints ...hint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		if csp := h.Get("Content-Security-Policy"); csp != "" {
-			h.Set("Content-Security-Policy", allowScript(csp, a.importHash))
+			h.Set("Content-Security-Policy", allowScript(csp, a.scriptSrc))
 		}
 		h.Set("Cache-Control", "no-cache")
 		h.Add("Vary", "Cookie")

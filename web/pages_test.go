@@ -26,6 +26,7 @@ func testTree(player string) fstest.MapFS {
 <head>
 <meta charset="utf-8">
 <title>t</title>
+<script src="/static/js/boot.js" data-inline></script>
 <link rel="modulepreload" href="/static/js/rtc.js">
 <script type="module" src="/static/js/player.js"></script>
 <link rel="stylesheet" href="/static/base.css">
@@ -34,6 +35,7 @@ func testTree(player string) fstest.MapFS {
 </html>`)},
 		"js/player.js":  {Data: []byte(player)},
 		"js/rtc.js":     {Data: []byte(`export const rtc = 1;`)},
+		"js/boot.js":    {Data: []byte(`window.booted = 1;`)},
 		"base.css":      {Data: []byte(`body{}`)},
 		"i18n/en.json":  {Data: []byte(`{"a":"b"}`)},
 		"demo/logo.svg": {Data: []byte(`<svg/>`)},
@@ -79,7 +81,7 @@ func TestAssetVersions(t *testing.T) {
 	if err := json.Unmarshal([]byte(m[1]), &im); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"/static/js/rtc.js": a.url("js/rtc.js"), "/static/js/player.js": a.url("js/player.js"), "/static/i18n/en.json": a.url("i18n/en.json")}
+	want := map[string]string{"/static/js/rtc.js": a.url("js/rtc.js"), "/static/js/boot.js": a.url("js/boot.js"), "/static/js/player.js": a.url("js/player.js"), "/static/i18n/en.json": a.url("i18n/en.json")}
 	if len(im.Imports) != len(want) {
 		t.Errorf("import map %v, want %v", im.Imports, want)
 	}
@@ -89,8 +91,18 @@ func TestAssetVersions(t *testing.T) {
 		}
 	}
 	sum := sha256.Sum256([]byte(m[1]))
-	if h := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; a.importHash != h {
-		t.Errorf("import map hash %s, the map's is %s", a.importHash, h)
+	if h := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; a.importHash != h || !strings.Contains(a.scriptSrc, h) {
+		t.Errorf("import map hash %s (script-src %s), the map's is %s", a.importHash, a.scriptSrc, h)
+	}
+	// boot.js is written into the page, before the first module, and
+	// allowed by its hash.
+	boot := "<script>window.booted = 1;</script>"
+	if i := strings.Index(shell, boot); i < 0 || i > strings.Index(shell, `<link rel="modulepreload"`) || strings.Contains(shell, "data-inline") {
+		t.Errorf("boot.js is not inlined before the first module:\n%s", shell)
+	}
+	sum = sha256.Sum256([]byte("window.booted = 1;"))
+	if h := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(a.scriptSrc, h) {
+		t.Errorf("script-src %s lacks boot.js's hash %s", a.scriptSrc, h)
 	}
 
 	b := mustAssets(t, testTree(`import "./rtc.js"; export const changed = true;`))
@@ -110,6 +122,11 @@ func TestAssetsRefuseAMissingLink(t *testing.T) {
 	delete(tree, "js/rtc.js")
 	if _, err := loadAssets(tree); err == nil || !strings.Contains(err.Error(), "js/rtc.js") {
 		t.Fatalf("a shell linking a missing file: %v, want an error naming it", err)
+	}
+	tree = testTree("")
+	tree["js/boot.js"] = &fstest.MapFile{Data: []byte(`document.write("</script>");`)}
+	if _, err := loadAssets(tree); err == nil || !strings.Contains(err.Error(), "js/boot.js") {
+		t.Fatalf("inlining a script that closes the element: %v, want an error naming it", err)
 	}
 }
 
@@ -163,8 +180,9 @@ func TestAssetCaching(t *testing.T) {
 		t.Errorf("shell: %d, %v; want 200, no-cache, its ETag, HTML", w.Code, w.Header())
 	}
 	csp := w.Header().Get("Content-Security-Policy")
-	if !strings.Contains(csp, "; script-src 'self' "+a.importHash) || !strings.HasPrefix(csp, "default-src 'self';") {
-		t.Errorf("shell CSP %q lacks script-src 'self' %s", csp, a.importHash)
+	if !strings.Contains(csp, "; script-src 'self' "+a.scriptSrc) || !strings.Contains(a.scriptSrc, a.importHash) || strings.Count(a.scriptSrc, "'sha256-") != 2 ||
+		!strings.HasPrefix(csp, "default-src 'self';") {
+		t.Errorf("shell CSP %q lacks script-src 'self' and the two inline scripts' hashes", csp)
 	}
 	if w = get(t, h, "/", "If-None-Match", s.etag); w.Code != http.StatusNotModified {
 		t.Errorf("shell revalidated: %d, want 304", w.Code)

@@ -72,13 +72,15 @@ func TestFirstFrameTime(t *testing.T) {
 		len(frames), frames[len(frames)/2], frames[0], frames[len(frames)-1])
 }
 
-// phaseNames are the steps from page open to the first frame, in order
-// (ms since navigation start): the HTML received, connect.js and rtc.js
-// received, the last script received, connect.js begun and its RTCPeerConnection created, the
-// player's script running, the WHEP offer made and sent, the server's time on it (a
-// duration, from resource timing), its answer received and applied, ICE
-// and then DTLS connected, the first video frame shown.
-var phaseNames = []string{"html", "connectjs", "js", "begun", "created", "script", "described", "offered", "server", "answered", "applied", "ice", "connected", "frame"}
+// phaseNames are the steps from page open to the first frame, roughly in
+// order (ms since navigation start): the HTML received; the first WHEP
+// session begun (by boot.js, written into the page, or else connect.js),
+// its RTCPeerConnection created, its offer made and sent; connect.js and
+// rtc.js received, the last script received, connect.js begun (module),
+// the player's script running; the server's time on the offer (a duration,
+// from resource timing), its answer received and applied, ICE and then
+// DTLS connected, the first video frame shown.
+var phaseNames = []string{"html", "begun", "created", "described", "offered", "connectjs", "js", "module", "script", "server", "answered", "applied", "ice", "connected", "frame"}
 
 // phasesJS reads the phases of the last page load from the player and the
 // browser's navigation and resource timing.

@@ -6,10 +6,12 @@
 // page's loading instead of following it. player.js takes the session over.
 import { watch, HTTPError } from "./rtc.js";
 
-// steps: when this module began, the first session's set-up (rtc.js
-// watch) and frame, when the first video frame was shown; in ms since the
-// page began to load.
+// steps: when this module began (module), the first session's set-up
+// (begun: when boot.js or else this module began it; the rest rtc.js watch
+// records) and frame, when the first video frame was shown; in ms since
+// the page began to load.
 export const steps = { begun: performance.now() };
+steps.module = steps.begun;
 
 // attach gives the video element a session's stream, once the document
 // has the element (the answer can come before the page is parsed).
@@ -31,7 +33,11 @@ export function attach(stream) {
 // (pages.go videoHint), it is the 404 the offer would have got, without the
 // offer: no error in the console, no connection set up for nothing.
 const offAir = document.querySelector('meta[name="pavilion-video"]')?.content === "off";
-export const first = offAir ? Promise.reject(new HTTPError(404, "not on air")) : watch(location.pathname.split("/")[2], attach, steps);
+// boot.js, written into the page, has usually begun the session already:
+// this takes it over (once; the player's later sessions are its own).
+const boot = window.pavilionBoot;
+delete window.pavilionBoot;
+export const first = offAir ? Promise.reject(new HTTPError(404, "not on air")) : watch(location.pathname.split("/")[2], attach, steps, boot);
 first.catch(() => {}); // player.js handles it; not an unhandled rejection meanwhile
 
 // setUp resolves once the first session has its answer (or failed), or
