@@ -89,7 +89,7 @@ const phasesJS = `(() => {
 	p.html = performance.getEntriesByType("navigation")[0]?.responseEnd;
 	const whep = performance.getEntriesByType("resource").find((e) => e.name.includes("/whep/") && e.responseStart > 0);
 	if (whep) p.server = whep.responseStart - whep.requestStart;
-	const js = performance.getEntriesByType("resource").filter((e) => e.initiatorType === "script" || e.name.endsWith(".js"));
+	const js = performance.getEntriesByType("resource").filter((e) => new URL(e.name).pathname.endsWith(".js"));
 	if (js.length) p.js = Math.max(...js.map((e) => e.responseEnd));
 	const first = js.filter((e) => /\/(connect|rtc)\.js/.test(e.name));
 	if (first.length) p.connectjs = Math.max(...first.map((e) => e.responseEnd));

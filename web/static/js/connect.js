@@ -1,9 +1,12 @@
-// The player's first WHEP session begins here. player.html loads this
-// module on its own (async, and it imports nothing but rtc.js), so the
-// offer leaves as soon as these two small files are in, while the rest of
-// the player's scripts, its strings and the show are still on their way:
-// the connection set-up, most of the time to the first frame, overlaps the
-// page's loading instead of following it. player.js takes the session over.
+// The player's first WHEP session. boot.js, which the server writes into
+// player.html's head, has usually made the offer and posted it before any
+// module ran; this module (async, importing nothing but rtc.js, so it runs
+// as soon as these two small files are in) takes that session over: the
+// answer, trickle ICE, the stream. Without boot.js's session it begins
+// one itself. Meanwhile the rest of the player's scripts, its strings and
+// the show are still on their way: the connection set-up, most of the time
+// to the first frame, overlaps the page's loading instead of following it.
+// player.js takes the session over in its turn.
 import { watch, HTTPError } from "./rtc.js";
 
 // steps: when this module began (module), the first session's set-up
