@@ -42,17 +42,13 @@ func (s *Server) pages(mux *http.ServeMux) {
 	if err != nil {
 		panic(err) // the embedded files are fixed at build time; TestAssets loads them
 	}
-	mux.Handle("GET /static/{path...}", a.static())
-	for route, name := range map[string]string{
-		"GET /{$}":         "index.html",
-		"GET /studio/{id}": "studio.html",
-		"GET /brand":       "brand.html",
-		"GET /orders":      "orders.html",
-		"GET /brands/{id}": "brand-page.html",
-		"GET /account":     "account.html",
-	} {
-		mux.Handle(route, a.shell(name, sessionHint))
-	}
+	mux.Handle("GET /static/", a.static())
+	mux.Handle("GET /{$}", a.shell("index.html", sessionHint))
+	mux.Handle("GET /studio/{id}", a.shell("studio.html", sessionHint))
+	mux.Handle("GET /brand", a.shell("brand.html", sessionHint))
+	mux.Handle("GET /orders", a.shell("orders.html", sessionHint))
+	mux.Handle("GET /brands/{id}", a.shell("brand-page.html", sessionHint))
+	mux.Handle("GET /account", a.shell("account.html", sessionHint))
 	mux.Handle("GET /shows/{id}", a.shell("player.html", sessionHint, s.videoHint))
 }
 
@@ -229,11 +225,11 @@ func firstLoad(html []byte) int {
 // url is a static file's versioned URL.
 func (a *assets) url(p string) string { return "/static/" + p + "?v=" + a.files[p].version }
 
-// static serves /static/{path...}: immutable under the file's current
+// static serves /static/<path>: immutable under the file's current
 // version, revalidated by ETag otherwise.
 func (a *assets) static() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, ok := a.files[r.PathValue("path")]
+		f, ok := a.files[strings.TrimPrefix(r.URL.Path, "/static/")]
 		if !ok {
 			http.NotFound(w, r)
 			return

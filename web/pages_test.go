@@ -147,7 +147,7 @@ func get(t *testing.T, h http.Handler, url string, hdr ...string) *httptest.Resp
 func TestAssetCaching(t *testing.T) {
 	a := mustAssets(t, testTree(`import "./rtc.js";`))
 	mux := http.NewServeMux()
-	mux.Handle("GET /static/{path...}", a.static())
+	mux.Handle("GET /static/", a.static())
 	mux.Handle("GET /{$}", a.shell("index.html"))
 	h := securityHeaders(mux)
 
