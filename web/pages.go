@@ -22,10 +22,10 @@ import (
 )
 
 // The pages are plain HTML shells with ES modules under static/js, strings in
-// static/i18n and one stylesheet: no build step, and nothing inline, so the
-// Content-Security-Policy can forbid inline scripts and styles (the one
-// exception, the import map the server writes into each shell, is allowed by
-// its hash).
+// static/i18n and one stylesheet: no build step, and nothing inline in the
+// sources, so the Content-Security-Policy can forbid inline scripts and
+// styles. The two scripts the server writes into the shells it serves (the
+// import map, the player's boot.js) are allowed by their hashes.
 //
 //go:embed static
 var staticFS embed.FS
@@ -40,7 +40,7 @@ func (s *Server) pages(mux *http.ServeMux) {
 	}
 	a, err := loadAssets(sub)
 	if err != nil {
-		panic(err) // the embedded files are fixed at build time; TestAssets loads them
+		panic(err) // the embedded files are fixed at build time; TestEmbeddedAssets loads them
 	}
 	mux.Handle("GET /static/", a.static())
 	mux.Handle("GET /{$}", a.shell("index.html", sessionHint))
@@ -57,7 +57,7 @@ func (s *Server) pages(mux *http.ServeMux) {
 // answers 401, a WHEP offer for a show not on air 404, and the browser
 // logs each such answer as an error in its console. A hint is a <meta> in
 // the shell's head, before the first script, so even the player's first
-// module (connect.js, async) can read it.
+// script (boot.js, inline) can read it.
 type hint func(*http.Request) string
 
 // sessionHint tells the page the request carries no session cookie: the
@@ -70,9 +70,9 @@ func sessionHint(r *http.Request) string {
 }
 
 // videoHint tells the player its show has no publisher on air now (not
-// started, ended, or between the host's connections), so connect.js does
-// not send the first WHEP offer only to be answered 404; the player's video
-// loop asks when the show goes live. Unknown (no media server answer in
+// started, ended, or between the host's connections), so boot.js and
+// connect.js do not send the first WHEP offer only to be answered 404; the
+// player's video loop asks when the show goes live. Unknown (no media server answer in
 // time, a malformed id): no hint, and the player asks.
 func (s *Server) videoHint(r *http.Request) string {
 	id, err := uuid.Parse(r.PathValue("id"))
