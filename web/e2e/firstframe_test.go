@@ -42,7 +42,7 @@ func TestFirstFrameTime(t *testing.T) {
 		viewer.open("/shows/" + demoShow)
 		viewer.waitFor("the first frame", `window.pavilionPlayer?.firstFrame() != null`, 20*time.Second)
 		p := eval[map[string]float64](viewer, phasesJS)
-		t.Logf("load %d: %s", i, phaseLine(p))
+		t.Logf("load %d: %s; static files: %.0f from the network, %.0f from the cache", i, phaseLine(p), p["fetched"], p["cached"])
 		if i == 0 {
 			t.Logf("load 0 has a cold cache: not counted")
 			continue
@@ -72,13 +72,15 @@ func TestFirstFrameTime(t *testing.T) {
 		len(frames), frames[len(frames)/2], frames[0], frames[len(frames)-1])
 }
 
-// phaseNames are the steps from page open to the first frame, in order
-// (ms since navigation start): the HTML received, the last script
-// received, connect.js begun and its RTCPeerConnection created, the
-// player's script running, the WHEP offer sent, the server's time on it (a
-// duration, from resource timing), its answer received and applied, ICE
-// and then DTLS connected, the first video frame shown.
-var phaseNames = []string{"html", "js", "begun", "created", "script", "offered", "server", "answered", "applied", "ice", "connected", "frame"}
+// phaseNames are the steps from page open to the first frame, roughly in
+// order (ms since navigation start): the HTML received; the first WHEP
+// session begun (by boot.js, written into the page, or else connect.js),
+// its RTCPeerConnection created, its offer made and sent; connect.js and
+// rtc.js received, the last script received, connect.js begun (module),
+// the player's script running; the server's time on the offer (a duration,
+// from resource timing), its answer received and applied, ICE and then
+// DTLS connected, the first video frame shown.
+var phaseNames = []string{"html", "begun", "created", "described", "offered", "connectjs", "js", "module", "script", "server", "answered", "applied", "ice", "connected", "frame"}
 
 // phasesJS reads the phases of the last page load from the player and the
 // browser's navigation and resource timing.
@@ -87,8 +89,13 @@ const phasesJS = `(() => {
 	p.html = performance.getEntriesByType("navigation")[0]?.responseEnd;
 	const whep = performance.getEntriesByType("resource").find((e) => e.name.includes("/whep/") && e.responseStart > 0);
 	if (whep) p.server = whep.responseStart - whep.requestStart;
-	const js = performance.getEntriesByType("resource").filter((e) => e.initiatorType === "script" || e.name.endsWith(".js"));
+	const js = performance.getEntriesByType("resource").filter((e) => new URL(e.name).pathname.endsWith(".js"));
 	if (js.length) p.js = Math.max(...js.map((e) => e.responseEnd));
+	const first = js.filter((e) => /\/(connect|rtc)\.js/.test(e.name));
+	if (first.length) p.connectjs = Math.max(...first.map((e) => e.responseEnd));
+	const st = performance.getEntriesByType("resource").filter((e) => new URL(e.name).pathname.startsWith("/static/"));
+	p.fetched = st.filter((e) => e.transferSize > 0).length;
+	p.cached = st.length - p.fetched;
 	for (const k of Object.keys(p)) if (typeof p[k] !== "number") delete p[k];
 	return p;
 })()`

@@ -1,15 +1,20 @@
-// The player's first WHEP session begins here. player.html loads this
-// module on its own (async, and it imports nothing but rtc.js), so the
-// offer leaves as soon as these two small files are in, while the rest of
-// the player's scripts, its strings and the show are still on their way:
-// the connection set-up, most of the time to the first frame, overlaps the
-// page's loading instead of following it. player.js takes the session over.
-import { watch } from "./rtc.js";
+// The player's first WHEP session. boot.js, which the server writes into
+// player.html's head, has usually made the offer and posted it before any
+// module ran; this module (async, importing nothing but rtc.js, so it runs
+// as soon as these two small files are in) takes that session over: the
+// answer, trickle ICE, the stream. Without boot.js's session it begins
+// one itself. Meanwhile the rest of the player's scripts, its strings and
+// the show are still on their way: the connection set-up, most of the time
+// to the first frame, overlaps the page's loading instead of following it.
+// player.js takes the session over in its turn.
+import { watch, HTTPError } from "./rtc.js";
 
-// steps: when this module began, the first session's set-up (rtc.js
-// watch) and frame, when the first video frame was shown; in ms since the
-// page began to load.
+// steps: when this module began (module), the first session's set-up
+// (begun: when boot.js or else this module began it; the rest rtc.js watch
+// records) and frame, when the first video frame was shown; in ms since
+// the page began to load.
 export const steps = { begun: performance.now() };
+steps.module = steps.begun;
 
 // attach gives the video element a session's stream, once the document
 // has the element (the answer can come before the page is parsed).
@@ -27,7 +32,15 @@ export function attach(stream) {
 }
 
 // first is the first session ({pc, location}) or its failure (rtc.js watch).
-export const first = watch(location.pathname.split("/")[2], attach, steps);
+// When the server said, in the page, that the show has nothing on air
+// (pages.go videoHint), it is the 404 the offer would have got, without the
+// offer: no error in the console, no connection set up for nothing.
+const offAir = document.querySelector('meta[name="pavilion-video"]')?.content === "off";
+// boot.js, written into the page, has usually begun the session already:
+// this takes it over (once; the player's later sessions are its own).
+const boot = window.pavilionBoot;
+delete window.pavilionBoot;
+export const first = offAir ? Promise.reject(new HTTPError(404, "not on air")) : watch(location.pathname.split("/")[2], attach, steps, boot);
 first.catch(() => {}); // player.js handles it; not an unhandled rejection meanwhile
 
 // setUp resolves once the first session has its answer (or failed), or

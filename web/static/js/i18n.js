@@ -25,8 +25,11 @@ function safeGet(k) {
   try { return localStorage.getItem(k); } catch { return null; }
 }
 
+// load fetches a table by the URL the page's import map gives it (its
+// versioned, cached-for-good URL; the plain one without a map).
 async function load(l) {
-  const res = await fetch(`/static/i18n/${l}.json`);
+  const url = `/static/i18n/${l}.json`;
+  const res = await fetch(import.meta.resolve?.(url) ?? url);
   if (!res.ok) throw new Error(`strings ${l}: ${res.status}`);
   return res.json();
 }

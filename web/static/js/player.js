@@ -240,6 +240,7 @@ async function videoLoop() {
       retry.reset();
     } catch (e) {
       setVideo(e.status === 404 ? "waiting" : "starting");
+      if (e.status === 404) await untilStarted(30000);
     }
     await hangUp(session);
     session = null;
@@ -248,6 +249,15 @@ async function videoLoop() {
     await sleep(retry.next());
   }
   video.srcObject = null;
+}
+
+// untilStarted waits while the show is known not to have begun (or is not
+// known yet): its WHEP answers 404 until the host goes live, and the room
+// says when that happens (show_state), so the loop need not ask again and
+// again, each 404 an error in the browser's console. It asks anyway after
+// ms, in case the word was missed.
+async function untilStarted(ms) {
+  for (let waited = 0; waited < ms && !S.ended && (!S.show || S.show.state === "scheduled"); waited += 250) await sleep(250);
 }
 
 // untilBroken resolves when the session fails, closes, or decodes no new

@@ -1,9 +1,12 @@
 // WHEP playback and WHIP publishing from the browser. Publishing sends its
 // offer once ICE gathering finished, holding every candidate. Watching is
-// in a hurry: the offer leaves with the candidates gathered in its first
-// moments (host candidates come at once), and the rest follow by trickle
-// ICE (RFC 8840 fragments PATCHed to the session, RFC 9725 §4.3), so the
-// connection is not held up by slower STUN or TURN gathering.
+// in a hurry: the offer leaves as soon as it is made, with whatever
+// candidates it holds (often none yet), and every later one follows by
+// trickle ICE (RFC 8840 fragments PATCHed to the session, RFC 9725 §4.3).
+// The browser, as the offerer, checks the server's candidates from the
+// answer on its own, and the server learns the browser's address from those
+// checks (a peer-reflexive candidate), so waiting for the browser's own
+// candidates held the offer up for nothing: tens of ms on a busy machine.
 
 function gathered(pc, ms = 3000) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
@@ -12,17 +15,6 @@ function gathered(pc, ms = 3000) {
     const check = () => { if (pc.iceGatheringState === "complete") done(); };
     const timer = setTimeout(done, ms);
     pc.addEventListener("icegatheringstatechange", check);
-  });
-}
-
-// firstCandidate resolves at the first local candidate, when gathering
-// completes, or after ms, whichever comes first.
-function firstCandidate(pc, ms) {
-  return new Promise((resolve) => {
-    const done = () => { clearTimeout(timer); pc.removeEventListener("icecandidate", done); pc.removeEventListener("icegatheringstatechange", done); resolve(); };
-    const timer = setTimeout(done, ms);
-    pc.addEventListener("icecandidate", done);
-    pc.addEventListener("icegatheringstatechange", done);
   });
 }
 
@@ -59,7 +51,14 @@ function trickler(pc, offerSDP) {
   };
   pc.addEventListener("icecandidate", onCandidate);
   return {
-    start(location) { url = location; flush(); },
+    start(location) {
+      url = location;
+      // Candidates gathered before this listened (a session the player's
+      // boot script began) are in the local description by now.
+      const earlier = (pc.localDescription?.sdp ?? "").split(/\r?\n/).filter((l) => l.startsWith("a=candidate:"));
+      queue.unshift(...earlier.map((l) => ({ candidate: l.slice(2) })));
+      flush();
+    },
     stop() { pc.removeEventListener("icecandidate", onCandidate); },
   };
 }
@@ -72,29 +71,39 @@ export class HTTPError extends Error {
   }
 }
 
-// negotiate posts the offer and applies the answer. With trickle the offer
-// leaves early and later candidates follow by PATCH. steps gets the time
-// (performance.now()) the offer left, the answer came and was applied.
-async function negotiate(pc, url, headers, trickle = false, steps = {}) {
+// offer makes an offer and posts it: with trickle at once, else once ICE
+// gathering ended. It answers the offer's SDP and the POST's response
+// (a promise). steps gets the time (performance.now()) the offer was made
+// (described) and left.
+async function offer(pc, url, headers, trickle, steps) {
   await pc.setLocalDescription(await pc.createOffer());
-  await (trickle ? firstCandidate(pc, 100) : gathered(pc));
-  const offer = pc.localDescription.sdp;
-  const more = trickle ? trickler(pc, offer) : null;
+  steps.described = performance.now();
+  if (!trickle) await gathered(pc);
+  const sdp = pc.localDescription.sdp;
+  steps.offered = performance.now();
+  const res = fetch(url, {
+    method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/sdp", ...headers },
+    body: sdp,
+  });
+  return { sdp, res };
+}
+
+// answer applies the answer to a posted offer and answers the session's
+// location; with trickle, the candidates the offer lacked follow by PATCH.
+// steps gets the time the answer came and was applied.
+async function answer(pc, { sdp, res }, trickle, steps) {
+  const more = trickle ? trickler(pc, sdp) : null;
   try {
-    steps.offered = performance.now();
-    const res = await fetch(url, {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/sdp", ...headers },
-      body: offer,
-    });
-    const text = await res.text();
+    const r = await res;
+    const text = await r.text();
     steps.answered = performance.now();
-    if (res.status !== 201) {
-      throw new HTTPError(res.status, text.trim(), Number(res.headers.get("Retry-After")) || 0);
+    if (r.status !== 201) {
+      throw new HTTPError(r.status, text.trim(), Number(r.headers.get("Retry-After")) || 0);
     }
     await pc.setRemoteDescription({ type: "answer", sdp: text });
     steps.applied = performance.now();
-    const loc = new URL(res.headers.get("Location"), location.href).pathname;
+    const loc = new URL(r.headers.get("Location"), location.href).pathname;
     more?.start(loc);
     return loc;
   } catch (e) {
@@ -103,30 +112,46 @@ async function negotiate(pc, url, headers, trickle = false, steps = {}) {
   }
 }
 
+// negotiate posts the offer and applies the answer.
+async function negotiate(pc, url, headers, trickle = false, steps = {}) {
+  return answer(pc, await offer(pc, url, headers, trickle, steps), trickle, steps);
+}
+
 // watch starts a WHEP session: the stream goes to onStream. It returns the
 // session ({pc, location}); throws HTTPError (404: not live, 503: starting).
 // steps, if given, gets when each step of the set-up happened, in ms since
-// the page began to load: created (the connection), offered, answered,
-// applied, ice (connectivity checks passed) and connected (DTLS done).
-export async function watch(showID, onStream, steps = {}) {
+// the page began to load: created (the connection), described (the offer
+// made), offered, answered, applied, ice (connectivity checks passed) and
+// connected (DTLS done). begun, if given, is the session the player page's
+// boot script began ({pc, steps, offer}: the offer posted, a promise of its
+// SDP and response); watch takes it over from there.
+export async function watch(showID, onStream, steps = {}, begun = null) {
   // One transport for both tracks (the server bundles them anyway): half
   // the candidates to gather and check. Gathering starts now, with the
   // connection, so the offer has its host candidates when it is made.
-  const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceCandidatePoolSize: 1 });
-  steps.created = performance.now();
+  // boot.js makes the same connection the same way.
+  let pc = begun?.pc;
+  if (pc) {
+    Object.assign(steps, begun.steps);
+  } else {
+    pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceCandidatePoolSize: 1 });
+    steps.created = performance.now();
+    pc.addTransceiver("video", { direction: "recvonly" });
+    pc.addTransceiver("audio", { direction: "recvonly" });
+  }
   pc.addEventListener("iceconnectionstatechange", () => {
     if (pc.iceConnectionState === "connected" || pc.iceConnectionState === "completed") steps.ice ??= performance.now();
   });
   pc.addEventListener("connectionstatechange", () => { if (pc.connectionState === "connected") steps.connected ??= performance.now(); });
-  pc.addTransceiver("video", { direction: "recvonly" });
-  pc.addTransceiver("audio", { direction: "recvonly" });
   const stream = new MediaStream();
   pc.ontrack = (ev) => {
     stream.addTrack(ev.track);
     onStream(stream);
   };
   try {
-    const loc = await negotiate(pc, `/whep/${showID}`, {}, true, steps);
+    const posted = begun ? await begun.offer : await offer(pc, `/whep/${showID}`, {}, true, steps);
+    if (begun) Object.assign(steps, begun.steps); // the offer's times, now that it left
+    const loc = await answer(pc, posted, true, steps);
     return { pc, location: loc };
   } catch (e) {
     pc.close();

@@ -23,9 +23,13 @@ function setUser(u) {
 }
 
 // start loads strings and the user, then draws the shell. Pages call it first.
+// A request without a session cookie is a visitor's: the server says so in
+// the page (pages.go sessionHint) and there is no one to ask /api/me about
+// (its 401 would be an error in the console).
 export async function start() {
   await i18n.init();
-  user = await me().catch(() => null);
+  const visitor = document.querySelector('meta[name="pavilion-session"]')?.content === "none";
+  user = visitor ? null : await me().catch(() => null);
   drawTop();
   i18n.onChange(() => renderAccount());
   // The live room closes a socket whose credential ended (4001) or whose
