@@ -11,7 +11,6 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -588,37 +587,11 @@ func (liteTimeout) Temporary() bool { return true }
 
 // negotiateLite POSTs c's offer and applies the answer.
 func negotiateLite(ctx context.Context, hc *http.Client, c *liteConn, id *liteIdentity, ips []netip.Addr, endpoint, token string) (*whipSession, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(c.offer(id, ips)))
+	sess, answer, err := exchange(ctx, hc, endpoint, token, c.offer(id, ips))
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/sdp")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	postAt := time.Now()
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<10))
-	if err != nil {
-		return nil, fmt.Errorf("reading the answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusCreated {
-		return nil, newStatusError(resp, body)
-	}
-	loc := resp.Header.Get("Location")
-	if loc == "" {
-		return nil, errors.New("201 without a Location")
-	}
-	locURL, err := resp.Request.URL.Parse(loc)
-	if err != nil {
-		return nil, fmt.Errorf("Location %q: %w", loc, err)
-	}
-	sess := &whipSession{location: locURL.String(), postAt: postAt}
-	if err := c.applyAnswer(string(body)); err != nil {
+	if err := c.applyAnswer(answer); err != nil {
 		return sess, fmt.Errorf("applying the answer: %w", err)
 	}
 	return sess, nil

@@ -184,9 +184,24 @@ func negotiate(ctx context.Context, hc *http.Client, pc *webrtc.PeerConnection, 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(pc.LocalDescription().SDP))
+	sess, answer, err := exchange(ctx, hc, endpoint, token, pc.LocalDescription().SDP)
 	if err != nil {
 		return nil, err
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		return nil, fmt.Errorf("applying the answer: %w", err)
+	}
+	return sess, nil
+}
+
+// exchange POSTs offer to endpoint (with the bearer token when set) and
+// returns the session the 201 names and the answer it carries. Both the
+// pion viewer and the lite one negotiate through it, so the WHIP/WHEP
+// exchange has one reading of the server's answer.
+func exchange(ctx context.Context, hc *http.Client, endpoint, token, offer string) (*whipSession, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(offer))
+	if err != nil {
+		return nil, "", err
 	}
 	req.Header.Set("Content-Type", "application/sdp")
 	if token != "" {
@@ -195,28 +210,25 @@ func negotiate(ctx context.Context, hc *http.Client, pc *webrtc.PeerConnection, 
 	postAt := time.Now()
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<10))
 	if err != nil {
-		return nil, fmt.Errorf("reading the answer: %w", err)
+		return nil, "", fmt.Errorf("reading the answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusCreated {
-		return nil, newStatusError(resp, body)
+		return nil, "", newStatusError(resp, body)
 	}
 	loc := resp.Header.Get("Location")
 	if loc == "" {
-		return nil, errors.New("201 without a Location")
+		return nil, "", errors.New("201 without a Location")
 	}
 	locURL, err := resp.Request.URL.Parse(loc)
 	if err != nil {
-		return nil, fmt.Errorf("Location %q: %w", loc, err)
+		return nil, "", fmt.Errorf("Location %q: %w", loc, err)
 	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
-		return nil, fmt.Errorf("applying the answer: %w", err)
-	}
-	return &whipSession{location: locURL.String(), postAt: postAt}, nil
+	return &whipSession{location: locURL.String(), postAt: postAt}, string(body), nil
 }
 
 // end DELETEs the session; a 404 means the server had ended it already.
