@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -226,6 +227,23 @@ func userAndID(r *http.Request, what string) (*account.User, uuid.UUID, error) {
 		return nil, uuid.Nil, err
 	}
 	return u, id, nil
+}
+
+// replyForID answers, under key, what fn returns for the signed-in caller
+// and the {id} path value: the whole of the handlers that only read or act
+// on one thing of the caller's, so each says only which service call it is.
+// what names the thing for the error.
+func replyForID[T any](w http.ResponseWriter, r *http.Request, what, key string,
+	fn func(context.Context, *account.User, uuid.UUID) (T, error)) error {
+	u, id, err := userAndID(r, what)
+	if err != nil {
+		return err
+	}
+	v, err := fn(r.Context(), u, id)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, key, v)
 }
 
 // nonNil makes empty lists encode as [] rather than null.

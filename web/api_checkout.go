@@ -66,27 +66,11 @@ func (s *Server) listMyReservations(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Server) getReservation(w http.ResponseWriter, r *http.Request) error {
-	u, id, err := userAndID(r, "reservation")
-	if err != nil {
-		return err
-	}
-	res, err := s.Checkout.Reservation(r.Context(), u, id)
-	if err != nil {
-		return err
-	}
-	return reply(w, http.StatusOK, "reservation", res)
+	return replyForID(w, r, "reservation", "reservation", s.Checkout.Reservation)
 }
 
 func (s *Server) releaseReservation(w http.ResponseWriter, r *http.Request) error {
-	u, id, err := userAndID(r, "reservation")
-	if err != nil {
-		return err
-	}
-	res, err := s.Checkout.Release(r.Context(), u, id)
-	if err != nil {
-		return err
-	}
-	return reply(w, http.StatusOK, "reservation", res)
+	return replyForID(w, r, "reservation", "reservation", s.Checkout.Release)
 }
 
 // placeOrder answers 201 with a paid order, 202 with a pending one (the
@@ -152,15 +136,7 @@ func (s *Server) listMyOrders(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) error {
-	u, id, err := userAndID(r, "order")
-	if err != nil {
-		return err
-	}
-	o, err := s.Checkout.Order(r.Context(), u, id)
-	if err != nil {
-		return err
-	}
-	return reply(w, http.StatusOK, "order", o)
+	return replyForID(w, r, "order", "order", s.Checkout.Order)
 }
 
 // orderAction runs cancel, fulfil or refund on the {id} order.

@@ -32,15 +32,7 @@ func (s *Server) createCoupon(w http.ResponseWriter, r *http.Request) error {
 
 // listCoupons lists the brand's coupons with their uses and spent money.
 func (s *Server) listCoupons(w http.ResponseWriter, r *http.Request) error {
-	u, id, err := userAndID(r, "brand")
-	if err != nil {
-		return err
-	}
-	list, err := s.Checkout.BrandCoupons(r.Context(), u, id)
-	if err != nil {
-		return err
-	}
-	return reply(w, http.StatusOK, "coupons", list)
+	return replyForID(w, r, "brand", "coupons", s.Checkout.BrandCoupons)
 }
 
 // patchCoupon withdraws a coupon or puts it back: {"disabled": true}.

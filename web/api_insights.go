@@ -177,13 +177,5 @@ func (s *Server) brandInsightsCSV(w http.ResponseWriter, r *http.Request) error 
 // tellFollowers sends the brand's followers a notice about the {id} show,
 // once; it answers how many were told.
 func (s *Server) tellFollowers(w http.ResponseWriter, r *http.Request) error {
-	u, id, err := userAndID(r, "show")
-	if err != nil {
-		return err
-	}
-	told, err := s.Schedule.TellFollowers(r.Context(), u, id)
-	if err != nil {
-		return err
-	}
-	return reply(w, http.StatusOK, "told", told)
+	return replyForID(w, r, "show", "told", s.Schedule.TellFollowers)
 }
