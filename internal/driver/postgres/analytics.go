@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -11,13 +10,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pavilion-live/pavilion/internal/analytics"
-	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
-var _ analytics.Store = AnalyticsStore{}
+var _ analytics.Store = (*DB)(nil)
 
-// AnalyticsStore keeps the recorders' counters of shows and reads them
-// back with the ledger's sales figures.
+// AnalyticsStore applies the recorders' batches of counters of shows; they
+// are read back by sqlstore.AnalyticsReader.
 type AnalyticsStore struct{ *conn }
 
 // ApplyAnalytics adds one recorder batch in one transaction, once: a batch
@@ -138,105 +136,4 @@ func applyShowDelta(ctx context.Context, tx pgx.Tx, node string, d *analytics.Sh
 	}
 	queueReplayDelta(batch, d, at)
 	return tx.SendBatch(ctx, batch).Close()
-}
-
-// ShowAnalytics returns what the recorders stored for the show, from one snapshot.
-func (db AnalyticsStore) ShowAnalytics(ctx context.Context, showID uuid.UUID) (*analytics.Collected, error) {
-	c := &analytics.Collected{Taps: map[uuid.UUID]int64{}, Samples: []analytics.Sample{}}
-	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT joins, chats, reactions, watch_ms FROM show_analytics WHERE show_id = $1`, showID).
-			Scan(&c.Joins, &c.Chats, &c.Reactions, &c.WatchMillis)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM show_viewers WHERE show_id = $1`, showID).Scan(&c.UniqueViewers); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `SELECT offer_id, taps FROM show_offer_taps WHERE show_id = $1`, showID)
-		if err != nil {
-			return err
-		}
-		var (
-			offer uuid.UUID
-			n     int64
-		)
-		if _, err := pgx.ForEachRow(rows, []any{&offer, &n}, func() error {
-			c.Taps[offer] = n
-			return nil
-		}); err != nil {
-			return err
-		}
-		rows, err = tx.Query(ctx,
-			`SELECT at, sum(viewers)::bigint FROM show_viewer_samples WHERE show_id = $1 GROUP BY at ORDER BY at`, showID)
-		if err != nil {
-			return err
-		}
-		var s analytics.Sample
-		_, err = pgx.ForEachRow(rows, []any{&s.At, &s.Viewers}, func() error {
-			c.Samples = append(c.Samples, analytics.Sample{At: s.At.UTC(), Viewers: s.Viewers})
-			return nil
-		})
-		return err
-	})
-	if err != nil {
-		return nil, storeErr("show analytics", err)
-	}
-	return c, nil
-}
-
-// ShowSales reads the show's funnel from the ledger, from one snapshot.
-func (db AnalyticsStore) ShowSales(ctx context.Context, showID uuid.UUID) (*analytics.Sales, error) {
-	s := &analytics.Sales{GMV: []analytics.Money{}, Offers: []analytics.OfferSales{}, Minutes: []analytics.SalesMinute{}}
-	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx,
-			`SELECT f.id, f.currency, coalesce(r.n, 0), coalesce(r.units, 0), coalesce(d.n, 0), coalesce(d.units, 0), coalesce(d.gmv, 0)
-			 FROM offers f
-			 LEFT JOIN (SELECT offer_id, count(*) AS n, sum(quantity)::bigint AS units FROM reservations
-			            WHERE show_id = $1 GROUP BY offer_id) r ON r.offer_id = f.id
-			 LEFT JOIN (SELECT offer_id, count(*) AS n, sum(quantity)::bigint AS units, sum(total_minor)::bigint AS gmv FROM orders
-			            WHERE show_id = $1 AND state IN `+sqlstore.CountedOrders+` GROUP BY offer_id) d ON d.offer_id = f.id
-			 WHERE f.show_id = $1 ORDER BY f.id::text`, showID)
-		if err != nil {
-			return err
-		}
-		var o analytics.OfferSales
-		if _, err := pgx.ForEachRow(rows, []any{&o.OfferID, &o.Currency, &o.Reservations, &o.ReservedUnits, &o.Orders, &o.Units, &o.GMVMinor},
-			func() error {
-				s.Offers = append(s.Offers, o)
-				return nil
-			}); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx,
-			`SELECT count(DISTINCT o.user_id), count(DISTINCT v.viewer_key) FROM orders o
-			 LEFT JOIN show_viewers v ON v.show_id = o.show_id AND v.viewer_key = 'u:' || o.user_id::text
-			 WHERE o.show_id = $1 AND o.state IN `+sqlstore.CountedOrders, showID).Scan(&s.Buyers, &s.ViewerBuyers); err != nil {
-			return err
-		}
-		rows, err = tx.Query(ctx,
-			`SELECT floor(extract(epoch FROM created_at) / 60)::bigint AS m, 'r', currency, count(*), sum(quantity)::bigint, 0::bigint
-			 FROM reservations WHERE show_id = $1 GROUP BY m, currency
-			 UNION ALL
-			 SELECT floor(extract(epoch FROM created_at) / 60)::bigint AS m, 'o', currency, count(*), sum(quantity)::bigint, sum(total_minor)::bigint
-			 FROM orders WHERE show_id = $1 AND state IN `+sqlstore.CountedOrders+` GROUP BY m, currency
-			 ORDER BY 1, 2, 3`, showID)
-		if err != nil {
-			return err
-		}
-		var (
-			m                      int64
-			kind, currency         string
-			count, units, gmvMinor int64
-		)
-		_, err = pgx.ForEachRow(rows, []any{&m, &kind, &currency, &count, &units, &gmvMinor}, func() error {
-			s.AddMinute(time.Unix(m*60, 0).UTC(), kind == "o", currency, count, units, gmvMinor)
-			return nil
-		})
-		return err
-	})
-	if err != nil {
-		return nil, storeErr("show sales", err)
-	}
-	s.Total()
-	return s, nil
 }

@@ -35,28 +35,38 @@ import (
 // of its own, over one pool. It is safe for concurrent use.
 type DB struct {
 	*conn
-	UserStore
-	BrandStore
-	FollowStore
-	ShowStore
-	SubscriptionStore
-	PinStore
-	CatalogStore
-	CouponStore
+	sqlstore.UserStore
+	sqlstore.CredentialStore
+	AccountStore
+	sqlstore.BrandStore
+	sqlstore.FollowStore
+	NoticeStore
+	sqlstore.ShowStore
+	ShowWriter
+	sqlstore.SubscriptionStore
+	sqlstore.PinStore
+	sqlstore.CatalogStore
+	CatalogWriter
+	sqlstore.CouponStore
 	LedgerStore
-	DrawStore
-	WalletStore
-	ModerationStore
-	ArchiveStore
-	ReplayStore
-	ImageStore
+	sqlstore.LedgerReader
+	sqlstore.DrawStore
+	sqlstore.WalletStore
+	sqlstore.ModerationStore
+	sqlstore.ArchiveStore
+	ArchiveWriter
+	sqlstore.ReplayStore
+	sqlstore.ImageStore
 	AnalyticsStore
-	BankStore
+	sqlstore.AnalyticsReader
+	sqlstore.BankStore
 }
 
 // conn is the pool, shared by every store of a DB.
 type conn struct {
 	pool *pgxpool.Pool
+	// shared is the pool for the stores written once in sqlstore.
+	shared *sqlstore.Conn
 }
 
 var (
@@ -79,8 +89,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: ping: %w", err)
 	}
-	cn := &conn{pool: pool}
-	return &DB{conn: cn, UserStore: UserStore{cn}, BrandStore: BrandStore{cn}, FollowStore: FollowStore{cn}, ShowStore: ShowStore{cn}, SubscriptionStore: SubscriptionStore{cn}, PinStore: PinStore{cn}, CatalogStore: CatalogStore{cn}, CouponStore: CouponStore{cn}, LedgerStore: LedgerStore{cn}, DrawStore: DrawStore{cn}, WalletStore: WalletStore{cn}, ModerationStore: ModerationStore{cn}, ArchiveStore: ArchiveStore{cn}, ReplayStore: ReplayStore{cn}, ImageStore: ImageStore{cn}, AnalyticsStore: AnalyticsStore{cn}, BankStore: BankStore{cn}}, nil
+	cn := &conn{pool: pool, shared: sharedConn(pool)}
+	return &DB{conn: cn, UserStore: sqlstore.NewUserStore(cn.shared), CredentialStore: sqlstore.NewCredentialStore(cn.shared), AccountStore: AccountStore{cn}, BrandStore: sqlstore.NewBrandStore(cn.shared), FollowStore: sqlstore.NewFollowStore(cn.shared), NoticeStore: NoticeStore{cn}, ShowStore: sqlstore.NewShowStore(cn.shared), ShowWriter: ShowWriter{cn}, SubscriptionStore: sqlstore.NewSubscriptionStore(cn.shared), PinStore: sqlstore.NewPinStore(cn.shared), CatalogStore: sqlstore.NewCatalogStore(cn.shared), CatalogWriter: CatalogWriter{cn}, CouponStore: sqlstore.NewCouponStore(cn.shared), LedgerStore: LedgerStore{cn}, LedgerReader: sqlstore.NewLedgerReader(cn.shared), DrawStore: sqlstore.NewDrawStore(cn.shared), WalletStore: sqlstore.NewWalletStore(cn.shared), ModerationStore: sqlstore.NewModerationStore(cn.shared), ArchiveStore: sqlstore.NewArchiveStore(cn.shared), ArchiveWriter: ArchiveWriter{cn}, ReplayStore: sqlstore.NewReplayStore(cn.shared), ImageStore: sqlstore.NewImageStore(cn.shared), AnalyticsStore: AnalyticsStore{cn}, AnalyticsReader: sqlstore.NewAnalyticsReader(cn.shared), BankStore: sqlstore.NewBankStore(cn.shared)}, nil
 }
 
 // Pool returns the connection pool, for packages that add their own queries.
@@ -181,4 +191,68 @@ var dialect = sqlstore.Dialect{
 	Time:  func(t time.Time) any { return pgTime(t) },
 	// JSON documents are jsonb, bound as text.
 	JSONParam: func(param string) string { return param + `::jsonb` },
+	ShowCols:  showCols,
+	UserCols:  userCols,
+	Lock:      ` FOR UPDATE`,
+	Bytewise:  ` COLLATE "C"`,
+	Minute:    func(col string) string { return `floor(extract(epoch FROM ` + col + `) / 60)::bigint` },
+}
+
+// sharedConn is pool as the stores written once in sqlstore use it.
+func sharedConn(pool *pgxpool.Pool) *sqlstore.Conn {
+	return &sqlstore.Conn{
+		Read: querier{pool},
+		Exec: querier{pool}.Exec,
+		Tx: func(ctx context.Context, fn func(sqlstore.Querier) error) error {
+			return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return fn(querier{tx}) })
+		},
+		Snapshot: func(ctx context.Context, fn func(sqlstore.Querier) error) error {
+			opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+			return pgx.BeginTxFunc(ctx, pool, opts, func(tx pgx.Tx) error { return fn(querier{tx}) })
+		},
+		Errs:    errs,
+		Dialect: dialect,
+		Scan:    scan,
+	}
+}
+
+// pgxQuerier is what a pool and a transaction both run statements with.
+type pgxQuerier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// querier adapts a pool or a transaction to sqlstore.Querier.
+type querier struct{ q pgxQuerier }
+
+func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore.Cursor, error) {
+	rows, err := q.q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+func (q querier) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return pgxRow{q.q.QueryRow(ctx, query, args...)}
+}
+
+func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := q.q.Exec(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// pgxRow reports pgx.ErrNoRows as sqlstore.ErrNoRows too.
+type pgxRow struct{ r pgx.Row }
+
+func (r pgxRow) Scan(dest ...any) error {
+	err := r.r.Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sqlstore.NoRows(err)
+	}
+	return err
 }

@@ -13,51 +13,17 @@ import (
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
-// FollowStore keeps who follows which brand, and which shows their
-// followers were told about.
-type FollowStore struct{ *conn }
-
-// Follow records that the user follows the brand; a repeat changes nothing.
-func (db FollowStore) Follow(ctx context.Context, brandID, userID uuid.UUID, at time.Time) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO brand_follows (brand_id, user_id, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT (brand_id, user_id) DO NOTHING`, brandID, userID, at)
-	return storeErr("follow", err)
-}
-
-// Unfollow forgets a follow; none is not an error.
-func (db FollowStore) Unfollow(ctx context.Context, brandID, userID uuid.UUID) error {
-	_, err := db.pool.Exec(ctx, `DELETE FROM brand_follows WHERE brand_id = $1 AND user_id = $2`, brandID, userID)
-	return storeErr("unfollow", err)
-}
-
-// Following reports whether the user follows the brand.
-func (db FollowStore) Following(ctx context.Context, brandID, userID uuid.UUID) (bool, error) {
-	var ok bool
-	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM brand_follows WHERE brand_id = $1 AND user_id = $2)`, brandID, userID).Scan(&ok)
-	return ok, storeErr("following", err)
-}
-
-// Followers counts the brand's followers.
-func (db FollowStore) Followers(ctx context.Context, brandID uuid.UUID) (int, error) {
-	var n int
-	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM brand_follows WHERE brand_id = $1`, brandID).Scan(&n)
-	return n, storeErr("followers", err)
-}
-
-// Followed lists the brands the user follows, the first followed first.
-func (db FollowStore) Followed(ctx context.Context, userID uuid.UUID) ([]brand.Brand, error) {
-	rows, err := db.pool.Query(ctx, `SELECT b.id, b.slug, b.name, b.story, b.logo_url, b.website, b.flagship, b.created_at, b.updated_at
-		FROM brand_follows f JOIN brands b ON b.id = f.brand_id WHERE f.user_id = $1 ORDER BY f.created_at, b.slug`, userID)
-	list, err := collect(rows, err, scan.Brand)
-	return list, storeErr("followed brands", err)
-}
+// NoticeStore tells a brand's followers about its shows
+// (show.FollowerNotices): PostgreSQL in one INSERT … SELECT, SQLite one
+// notice at a time. The follows themselves are sqlstore.FollowStore.
+type NoticeStore struct{ *conn }
 
 var _ brand.Follows = (*DB)(nil)
 
 // NoticeFollowers stores a notice for every follower of the show's brand,
 // once per show and kind (see show.FollowerNotices). The show's row is
 // locked first, so two admins pressing at once send it once.
-func (db FollowStore) NoticeFollowers(ctx context.Context, showID uuid.UUID, kind, text string, at time.Time) (int, error) {
+func (db NoticeStore) NoticeFollowers(ctx context.Context, showID uuid.UUID, kind, text string, at time.Time) (int, error) {
 	var told int64
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var brandID uuid.UUID

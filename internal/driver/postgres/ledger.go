@@ -122,25 +122,6 @@ func queueMove(b *pgx.Batch, offerID, skuID uuid.UUID, held, sold int) {
 	queueMoves(b, offers, skus)
 }
 
-// ReservationByID returns the reservation with the given ID.
-func (db LedgerStore) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Reservation, error) {
-	r, err := scan.Reservation(db.pool.QueryRow(ctx,
-		`SELECT `+sqlstore.ReservationCols+` FROM reservations WHERE id = $1`, id))
-	if err != nil {
-		return nil, notFound("reservation by id", "reservation", err)
-	}
-	return r, nil
-}
-
-// ActiveReservations lists the customer's held and ordering reservations,
-// in one show or (showID zero) in all, soonest to expire first.
-func (db LedgerStore) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) ([]checkout.Reservation, error) {
-	q, args := sqlstore.ActiveReservations(userID, showID)
-	rows, err := db.pool.Query(ctx, q, args...)
-	list, err := collect(rows, err, scan.Reservation)
-	return list, storeErr("active reservations", err)
-}
-
 // Release ends a held reservation (to Released or Expired) and returns its
 // units to the offer and the SKU. Gone when it is no longer held.
 func (db LedgerStore) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, now time.Time) (*checkout.Reservation, error) {
@@ -211,43 +192,6 @@ func (db LedgerStore) ExpireDue(ctx context.Context, now time.Time, limit int) (
 		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), bytes.Compare(a.ID[:], b.ID[:]))
 	})
 	return expired, nil
-}
-
-// CustomerUnits is how many units of the offer the customer holds or bought.
-func (db LedgerStore) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error) {
-	var n int64
-	err := db.pool.QueryRow(ctx, sqlstore.CustomerUnits, offerID, userID).Scan(&n)
-	if err != nil {
-		return 0, storeErr("customer units", err)
-	}
-	return int(n), nil
-}
-
-// OfferCustomers maps each customer with held or bought units of the offer
-// to that count.
-func (db LedgerStore) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.UUID]int, error) {
-	rows, err := db.pool.Query(ctx,
-		`SELECT user_id, SUM(quantity) FROM reservations
-		 WHERE offer_id = $1 AND state IN `+sqlstore.LiveStates+` GROUP BY user_id`, offerID)
-	if err != nil {
-		return nil, storeErr("offer customers", err)
-	}
-	defer rows.Close()
-	m := map[uuid.UUID]int{}
-	for rows.Next() {
-		var (
-			user uuid.UUID
-			n    int64
-		)
-		if err := rows.Scan(&user, &n); err != nil {
-			return nil, storeErr("offer customers", err)
-		}
-		m[user] = int(n)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, storeErr("offer customers", err)
-	}
-	return m, nil
 }
 
 // BeginOrder moves a held, unexpired reservation (now < ExpiresAt) of
@@ -439,41 +383,6 @@ func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to c
 	return o, nil
 }
 
-// OrderByID returns the order with the given ID.
-func (db LedgerStore) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, error) {
-	o, err := scan.Order(db.pool.QueryRow(ctx, `SELECT `+sqlstore.OrderCols+` FROM orders WHERE id = $1`, id))
-	if err != nil {
-		return nil, notFound("order by id", "order", err)
-	}
-	return o, nil
-}
-
-// ListOrders returns the orders f selects, newest first.
-func (db LedgerStore) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, error) {
-	q, args := dialect.ListOrders(f)
-	rows, err := db.pool.Query(ctx, q, args...)
-	orders, err := collect(rows, err, scan.Order)
-	if err != nil {
-		return nil, storeErr("list orders", err)
-	}
-	return orders, nil
-}
-
-// PendingOrders lists orders still pending that were created before
-// createdBefore, oldest first. A limit of 0 or less means 50; at most 1000.
-func (db LedgerStore) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]checkout.Order, error) {
-	_, limit = sqlstore.OrderPage(0, limit)
-	rows, err := db.pool.Query(ctx,
-		`SELECT `+sqlstore.OrderCols+` FROM orders WHERE state = 'pending' AND created_at < $1
-		 ORDER BY created_at, seq LIMIT $2`,
-		createdBefore, limit)
-	orders, err := collect(rows, err, scan.Order)
-	if err != nil {
-		return nil, storeErr("pending orders", err)
-	}
-	return orders, nil
-}
-
 // ClaimIdempotency records rec, with no result yet, if (UserID, Op, Key) is
 // new and reports true. Otherwise it returns the stored record and false.
 // Of concurrent claims of one key exactly one is fresh: the others wait on
@@ -494,7 +403,7 @@ func (db LedgerStore) ClaimIdempotency(ctx context.Context, rec *checkout.Idempo
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return nil, false, storeErr("claim idempotency key", err)
 		}
-		got, err = db.LookupIdempotency(ctx, rec.UserID, rec.Op, rec.Key)
+		got, err = sqlstore.NewLedgerReader(db.shared).LookupIdempotency(ctx, rec.UserID, rec.Op, rec.Key)
 		if err == nil {
 			return got, false, nil
 		}
@@ -503,45 +412,6 @@ func (db LedgerStore) ClaimIdempotency(ctx context.Context, rec *checkout.Idempo
 		}
 	}
 	return nil, false, apperr.Errorf(apperr.Conflict, "idempotency key is being claimed and dropped concurrently")
-}
-
-// LookupIdempotency returns the record for (userID, op, key); NotFound when
-// there is none.
-func (db LedgerStore) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key string) (*checkout.Idempotency, error) {
-	rec, err := scan.Idempotency(db.pool.QueryRow(ctx,
-		`SELECT `+sqlstore.IdempotencyCols+` FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`,
-		userID, op, key))
-	if err != nil {
-		return nil, notFound("lookup idempotency key", "idempotency key", err)
-	}
-	return rec, nil
-}
-
-// FinishIdempotency stores the outcome of a claimed key. NotFound when the
-// key is not claimed.
-func (db LedgerStore) FinishIdempotency(ctx context.Context, userID uuid.UUID, op, key string, result []byte) error {
-	if result == nil {
-		result = []byte{} // stored, not NULL: the key is finished
-	}
-	tag, err := db.pool.Exec(ctx,
-		`UPDATE idempotency_keys SET result = $4 WHERE user_id = $1 AND op = $2 AND key = $3`,
-		userID, op, key, result)
-	if err != nil {
-		return storeErr("finish idempotency key", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return apperr.Errorf(apperr.NotFound, "idempotency key not found")
-	}
-	return nil
-}
-
-// DropIdempotency forgets a claimed key whose request failed without
-// effect, so a retry runs afresh. Dropping a key that is not there is no
-// error: the retry of a drop finds nothing to do.
-func (db LedgerStore) DropIdempotency(ctx context.Context, userID uuid.UUID, op, key string) error {
-	_, err := db.pool.Exec(ctx,
-		`DELETE FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`, userID, op, key)
-	return storeErr("drop idempotency key", err)
 }
 
 // returnUnits gives the units of holds that just ended back to their offers

@@ -15,8 +15,9 @@ import (
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
-// ShowStore keeps shows, their hosts, Pavilion days and stream keys.
-type ShowStore struct{ *conn }
+// ShowWriter creates, edits and moves shows with their hosts and Pavilion
+// Days; reading them is sqlstore.ShowStore.
+type ShowWriter struct{ *conn }
 
 // showCols selects a show with its hosts in order; s is shows.
 const showCols = `s.id, s.brand_id, s.title, s.description, s.kind, s.visibility, s.state,
@@ -127,7 +128,7 @@ func lockShow(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*show.Show, error) 
 // CreateShow inserts s with its hosts in one transaction. A missing brand or
 // host is NotFound; a taken Pavilion Day or a booked host is a Conflict. The
 // show starts without a stream key.
-func (db ShowStore) CreateShow(ctx context.Context, s *show.Show) error {
+func (db ShowWriter) CreateShow(ctx context.Context, s *show.Show) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx,
 			`INSERT INTO shows (id, brand_id, title, description, kind, visibility, state,
@@ -142,32 +143,10 @@ func (db ShowStore) CreateShow(ctx context.Context, s *show.Show) error {
 	return storeErr("create show", err)
 }
 
-// ShowByID returns the show with the given ID.
-func (db ShowStore) ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, error) {
-	s, err := scan.Show(db.pool.QueryRow(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, id))
-	if err != nil {
-		return nil, notFound("show by id", "show", err)
-	}
-	return s, nil
-}
-
-// ListShows returns the shows f selects, ordered by start time then ID.
-// Without IncludeMembers only public shows are listed. A limit of 0 or less
-// means 50; no page holds more than 200.
-func (db ShowStore) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error) {
-	q, args := dialect.ListShows(showCols, f)
-	rows, err := db.pool.Query(ctx, q, args...)
-	shows, err := collect(rows, err, scan.Show)
-	if err != nil {
-		return nil, storeErr("list shows", err)
-	}
-	return shows, nil
-}
-
 // UpdateShow writes every field of s but ID, BrandID and CreatedAt (and the
 // stream key), and replaces the hosts, in one transaction, under
 // show.CheckEdit and the booking rules.
-func (db ShowStore) UpdateShow(ctx context.Context, s *show.Show) error {
+func (db ShowWriter) UpdateShow(ctx context.Context, s *show.Show) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		old, err := lockShow(ctx, tx, s.ID)
 		if err != nil {
@@ -194,7 +173,7 @@ func (db ShowStore) UpdateShow(ctx context.Context, s *show.Show) error {
 }
 
 // Transition moves the show to state to (see show.Store).
-func (db ShowStore) Transition(ctx context.Context, id uuid.UUID, to show.State, at time.Time) (*show.Show, error) {
+func (db ShowWriter) Transition(ctx context.Context, id uuid.UUID, to show.State, at time.Time) (*show.Show, error) {
 	var out *show.Show
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		sh, err := lockShow(ctx, tx, id)
@@ -225,26 +204,4 @@ func (db ShowStore) Transition(ctx context.Context, id uuid.UUID, to show.State,
 		return nil, storeErr("show transition", err)
 	}
 	return out, nil
-}
-
-// SetStreamKey stores the hash of the show's WHIP key; "" revokes it.
-func (db ShowStore) SetStreamKey(ctx context.Context, showID uuid.UUID, hash string) error {
-	tag, err := db.pool.Exec(ctx, `UPDATE shows SET stream_key_hash = $2 WHERE id = $1`, showID, hash)
-	if err != nil {
-		return storeErr("set stream key", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return apperr.Errorf(apperr.NotFound, "show not found")
-	}
-	return nil
-}
-
-// StreamKeyHash returns the stored hash of the show's WHIP key, "" when it has none.
-func (db ShowStore) StreamKeyHash(ctx context.Context, showID uuid.UUID) (string, error) {
-	var hash string
-	err := db.pool.QueryRow(ctx, `SELECT stream_key_hash FROM shows WHERE id = $1`, showID).Scan(&hash)
-	if err != nil {
-		return "", notFound("stream key hash", "show", err)
-	}
-	return hash, nil
 }

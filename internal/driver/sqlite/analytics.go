@@ -3,20 +3,17 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/analytics"
-	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
-var _ analytics.Store = AnalyticsStore{}
+var _ analytics.Store = (*DB)(nil)
 
-// AnalyticsStore keeps the recorders' counters of shows and reads them
-// back with the ledger's sales figures.
+// AnalyticsStore applies the recorders' batches of counters of shows; they
+// are read back by sqlstore.AnalyticsReader.
 type AnalyticsStore struct{ *conn }
 
 // ApplyAnalytics adds one recorder batch in one transaction, once: a batch
@@ -149,96 +146,4 @@ func valueRows(n, width int) string {
 		b.WriteString(inList(r*width+1, width))
 	}
 	return b.String()
-}
-
-// ShowAnalytics returns what the recorders stored for the show, from one snapshot.
-func (db AnalyticsStore) ShowAnalytics(ctx context.Context, showID uuid.UUID) (*analytics.Collected, error) {
-	c := &analytics.Collected{Taps: map[uuid.UUID]int64{}, Samples: []analytics.Sample{}}
-	err := db.read(ctx, "show analytics", func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT joins, chats, reactions, watch_ms FROM show_analytics WHERE show_id = $1`, showID).
-			Scan(&c.Joins, &c.Chats, &c.Reactions, &c.WatchMillis)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM show_viewers WHERE show_id = $1`, showID).Scan(&c.UniqueViewers); err != nil {
-			return err
-		}
-		type tap struct {
-			offer uuid.UUID
-			n     int64
-		}
-		taps, err := queryAll(ctx, tx, func(r row) (*tap, error) {
-			var t tap
-			return &t, r.Scan(&t.offer, &t.n)
-		}, `SELECT offer_id, taps FROM show_offer_taps WHERE show_id = $1`, showID)
-		if err != nil {
-			return err
-		}
-		for _, t := range taps {
-			c.Taps[t.offer] = t.n
-		}
-		c.Samples, err = queryAll(ctx, tx, func(r row) (*analytics.Sample, error) {
-			var s analytics.Sample
-			return &s, r.Scan(asTime(&s.At), &s.Viewers)
-		}, `SELECT at, sum(viewers) FROM show_viewer_samples WHERE show_id = $1 GROUP BY at ORDER BY at`, showID)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// ShowSales reads the show's funnel from the ledger, from one snapshot.
-func (db AnalyticsStore) ShowSales(ctx context.Context, showID uuid.UUID) (*analytics.Sales, error) {
-	s := &analytics.Sales{GMV: []analytics.Money{}, Offers: []analytics.OfferSales{}, Minutes: []analytics.SalesMinute{}}
-	err := db.read(ctx, "show sales", func(tx *sql.Tx) error {
-		var err error
-		s.Offers, err = queryAll(ctx, tx, func(r row) (*analytics.OfferSales, error) {
-			var o analytics.OfferSales
-			return &o, r.Scan(&o.OfferID, &o.Currency, &o.Reservations, &o.ReservedUnits, &o.Orders, &o.Units, &o.GMVMinor)
-		}, `SELECT f.id, f.currency, coalesce(r.n, 0), coalesce(r.units, 0), coalesce(d.n, 0), coalesce(d.units, 0), coalesce(d.gmv, 0)
-		    FROM offers f
-		    LEFT JOIN (SELECT offer_id, count(*) AS n, sum(quantity) AS units FROM reservations WHERE show_id = $1 GROUP BY offer_id) r
-		      ON r.offer_id = f.id
-		    LEFT JOIN (SELECT offer_id, count(*) AS n, sum(quantity) AS units, sum(total_minor) AS gmv FROM orders
-		               WHERE show_id = $2 AND state IN `+sqlstore.CountedOrders+` GROUP BY offer_id) d
-		      ON d.offer_id = f.id
-		    WHERE f.show_id = $3 ORDER BY f.id`, showID, showID, showID)
-		if err != nil {
-			return err
-		}
-		if err := tx.QueryRowContext(ctx,
-			`SELECT count(DISTINCT o.user_id), count(DISTINCT v.viewer_key) FROM orders o
-			 LEFT JOIN show_viewers v ON v.show_id = o.show_id AND v.viewer_key = 'u:' || o.user_id
-			 WHERE o.show_id = $1 AND o.state IN `+sqlstore.CountedOrders, showID).Scan(&s.Buyers, &s.ViewerBuyers); err != nil {
-			return err
-		}
-		type minute struct {
-			m                      int64
-			kind, currency         string
-			count, units, gmvMinor int64
-		}
-		rows, err := queryAll(ctx, tx, func(r row) (*minute, error) {
-			var m minute
-			return &m, r.Scan(&m.m, &m.kind, &m.currency, &m.count, &m.units, &m.gmvMinor)
-		}, `SELECT created_at / 60000000 AS m, 'r', currency, count(*), sum(quantity), 0 FROM reservations
-		    WHERE show_id = $1 GROUP BY m, currency
-		    UNION ALL
-		    SELECT created_at / 60000000 AS m, 'o', currency, count(*), sum(quantity), sum(total_minor) FROM orders
-		    WHERE show_id = $2 AND state IN `+sqlstore.CountedOrders+` GROUP BY m, currency
-		    ORDER BY 1, 2, 3`, showID, showID)
-		if err != nil {
-			return err
-		}
-		for _, m := range rows {
-			s.AddMinute(time.Unix(m.m*60, 0).UTC(), m.kind == "o", m.currency, m.count, m.units, m.gmvMinor)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.Total()
-	return s, nil
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -14,14 +13,15 @@ import (
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
-// CatalogStore keeps products, SKUs, stock and offers.
-type CatalogStore struct{ *conn }
+// CatalogWriter creates products and offers and changes SKUs, each behind
+// its guard; the catalog's reads are sqlstore.CatalogStore.
+type CatalogWriter struct{ *conn }
 
 // CreateProduct inserts the product and its SKUs in one transaction, and
 // sets each SKU's ProductID and BrandID to the product's. A missing brand is
 // NotFound; a SKU code the brand already uses is a Conflict, and then
 // nothing of the product is kept.
-func (db CatalogStore) CreateProduct(ctx context.Context, p *checkout.Product) error {
+func (db CatalogWriter) CreateProduct(ctx context.Context, p *checkout.Product) error {
 	images, err := jsonText(nonNil(p.Images))
 	if err != nil {
 		return storeErr("create product", err)
@@ -66,80 +66,11 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// SetProductImages replaces a product's images.
-func (db CatalogStore) SetProductImages(ctx context.Context, id uuid.UUID, images []string) error {
-	j, err := jsonText(nonNil(images))
-	if err != nil {
-		return storeErr("set product images", err)
-	}
-	return storeErr("set product images", db.execOne(ctx, "product", `UPDATE products SET images = $1 WHERE id = $2`, j, id))
-}
-
-// ProductByID returns the product with its SKUs.
-func (db CatalogStore) ProductByID(ctx context.Context, id uuid.UUID) (*checkout.Product, error) {
-	var p *checkout.Product
-	err := db.read(ctx, "product by id", func(tx *sql.Tx) error {
-		var err error
-		p, err = scan.Product(tx.QueryRowContext(ctx, `SELECT `+sqlstore.ProductCols+` FROM products WHERE id = $1`, id))
-		if err != nil {
-			return noRows(err, "product")
-		}
-		p.SKUs, err = queryAll(ctx, tx, scan.SKU,
-			`SELECT `+sqlstore.SKUCols+` FROM skus WHERE product_id = $1 ORDER BY position`, id)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-// ListProducts lists a brand's products with their SKUs, oldest first.
-func (db CatalogStore) ListProducts(ctx context.Context, brandID uuid.UUID) ([]checkout.Product, error) {
-	var products []checkout.Product
-	err := db.read(ctx, "list products", func(tx *sql.Tx) error {
-		var err error
-		products, err = queryAll(ctx, tx, scan.Product,
-			`SELECT `+sqlstore.ProductCols+` FROM products WHERE brand_id = $1 ORDER BY created_at, seq`, brandID)
-		if err != nil {
-			return err
-		}
-		skus, err := queryAll(ctx, tx, scan.SKU,
-			`SELECT `+sqlstore.SKUCols+` FROM skus WHERE brand_id = $1 ORDER BY product_id, position`, brandID)
-		if err != nil {
-			return err
-		}
-		at := make(map[uuid.UUID]int, len(products))
-		for i, p := range products {
-			at[p.ID] = i
-		}
-		for _, s := range skus {
-			if i, ok := at[s.ProductID]; ok {
-				products[i].SKUs = append(products[i].SKUs, s)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return products, nil
-}
-
-// SKUByID returns the SKU with the given ID.
-func (db CatalogStore) SKUByID(ctx context.Context, id uuid.UUID) (*checkout.SKU, error) {
-	s, err := scan.SKU(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.SKUCols+` FROM skus WHERE id = $1`, id))
-	if err != nil {
-		return nil, storeErr("sku by id", noRows(err, "SKU"))
-	}
-	return s, nil
-}
-
 // UpdateSKU applies p atomically and returns the SKU as stored. OnHand sets
 // the stock and OnHandDelta adjusts it; given both, the delta applies to the
 // new value. A change that would leave on hand below sold plus held units
 // is a Conflict and changes nothing.
-func (db CatalogStore) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) (*checkout.SKU, error) {
+func (db CatalogWriter) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.SKUPatch) (*checkout.SKU, error) {
 	var attrs *string
 	if p.Attributes != nil {
 		s, err := jsonText(p.Attributes)
@@ -196,7 +127,7 @@ func (db CatalogStore) UpdateSKU(ctx context.Context, id uuid.UUID, p checkout.S
 
 // CreateOffer inserts o. A missing SKU or show is NotFound; an allocation
 // over the SKU's stock on hand is a Conflict.
-func (db CatalogStore) CreateOffer(ctx context.Context, o *checkout.Offer) error {
+func (db CatalogWriter) CreateOffer(ctx context.Context, o *checkout.Offer) error {
 	return db.write(ctx, "create offer", func(tx *sql.Tx) error {
 		var (
 			onHand              int
@@ -219,47 +150,4 @@ func (db CatalogStore) CreateOffer(ctx context.Context, o *checkout.Offer) error
 			o.Sold, o.Held, micros(o.CreatedAt), o.Drop, nullMicros(o.DropOpensAt), nullMicros(o.DropClosesAt))
 		return refErr(err, "show")
 	})
-}
-
-// OfferByID returns the offer with the given ID.
-func (db CatalogStore) OfferByID(ctx context.Context, id uuid.UUID) (*checkout.Offer, error) {
-	o, err := scan.Offer(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.OfferCols+` FROM offers WHERE id = $1`, id))
-	if err != nil {
-		return nil, storeErr("offer by id", noRows(err, "offer"))
-	}
-	return o, nil
-}
-
-// OffersByShow lists a show's offers, oldest first.
-func (db CatalogStore) OffersByShow(ctx context.Context, showID uuid.UUID) ([]checkout.Offer, error) {
-	offers, err := queryAll(ctx, db.r, scan.Offer,
-		`SELECT `+sqlstore.OfferCols+` FROM offers WHERE show_id = $1 ORDER BY created_at, seq`, showID)
-	return offers, storeErr("offers by show", err)
-}
-
-// OffersOnSale lists the SKU's offers in scheduled and live shows.
-func (db CatalogStore) OffersOnSale(ctx context.Context, skuID uuid.UUID) ([]checkout.Offer, error) {
-	offers, err := queryAll(ctx, db.r, scan.Offer,
-		`SELECT `+sqlstore.OfferCols+` FROM offers WHERE sku_id = $1
-		   AND show_id IN (SELECT id FROM shows WHERE state IN ('scheduled', 'live'))
-		 ORDER BY created_at, seq`, skuID)
-	return offers, storeErr("offers on sale", err)
-}
-
-// SetDropWindow makes the offer a drop open from opens to closes, and
-// returns it as stored. A missing offer is NotFound; closes before opens is
-// Invalid.
-func (db CatalogStore) SetDropWindow(ctx context.Context, offerID uuid.UUID, opens, closes time.Time) (*checkout.Offer, error) {
-	var o *checkout.Offer
-	err := db.write(ctx, "set drop window", func(tx *sql.Tx) error {
-		var err error
-		o, err = scan.Offer(tx.QueryRowContext(ctx,
-			`UPDATE offers SET is_drop = 1, drop_opens_at = $1, drop_closes_at = $2 WHERE id = $3 RETURNING `+sqlstore.OfferCols,
-			micros(opens), micros(closes), offerID))
-		return noRows(err, "offer")
-	})
-	if err != nil {
-		return nil, err
-	}
-	return o, nil
 }

@@ -14,87 +14,17 @@ import (
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
-// CouponStore keeps coupons and their uses.
-type CouponStore struct{ *conn }
-
-// Coupons (checkout.CouponStore). Spending and returning them happens in
+// Coupons (sqlstore.CouponStore) are spent and returned in
 // the ledger's order transactions (spendCoupon, returnCoupon below), on the
 // single writer, with conditional updates that the CHECK constraints of
 // version 14 back up.
 
+// nullID is an optional reference as stored: NULL for nil.
 func nullID(id *uuid.UUID) any {
 	if id == nil {
 		return nil
 	}
 	return id.String()
-}
-
-// CreateCoupon inserts c; Conflict when the brand already has its code.
-func (db CouponStore) CreateCoupon(ctx context.Context, c *checkout.Coupon) error {
-	return db.write(ctx, "create coupon", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO coupons (`+sqlstore.CouponCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
-			c.ID, c.BrandID, nullID(c.ShowID), c.Code, c.Kind, c.PercentOff, c.AmountOffMinor, c.Currency, c.MinBasketMinor,
-			c.PerCustomer, c.MaxUses, c.BudgetMinor, c.Uses, c.SpentMinor, micros(c.StartsAt), nullMicros(c.EndsAt),
-			c.Disabled, nullID(c.IssuedTo), c.CreatedBy, micros(c.CreatedAt))
-		return refErr(err, "brand, show or account")
-	})
-}
-
-// CouponByID returns the coupon with the given ID.
-func (db CouponStore) CouponByID(ctx context.Context, id uuid.UUID) (*checkout.Coupon, error) {
-	c, err := scan.Coupon(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE id = $1`, id))
-	if err != nil {
-		return nil, storeErr("coupon by id", noRows(err, "coupon"))
-	}
-	return c, nil
-}
-
-// CouponByCode finds the brand's coupon with the code.
-func (db CouponStore) CouponByCode(ctx context.Context, brandID uuid.UUID, code string) (*checkout.Coupon, error) {
-	c, err := scan.Coupon(db.r.QueryRowContext(ctx,
-		`SELECT `+sqlstore.CouponCols+` FROM coupons WHERE brand_id = $1 AND code = $2`, brandID, code))
-	if err != nil {
-		return nil, storeErr("coupon by code", noRows(err, "coupon"))
-	}
-	return c, nil
-}
-
-func (db CouponStore) coupons(ctx context.Context, op, where string, args ...any) ([]checkout.Coupon, error) {
-	list, err := queryAll(ctx, db.r, scan.Coupon, `SELECT `+sqlstore.CouponCols+` FROM coupons WHERE `+where, args...)
-	return list, storeErr(op, err)
-}
-
-// BrandCoupons lists the brand's coupons, newest first.
-func (db CouponStore) BrandCoupons(ctx context.Context, brandID uuid.UUID) ([]checkout.Coupon, error) {
-	return db.coupons(ctx, "brand coupons", `brand_id = $1 ORDER BY created_at DESC, id LIMIT 500`, brandID)
-}
-
-// ShowCoupons lists the enabled coupons that may apply in the show, public
-// or issued to userID.
-func (db CouponStore) ShowCoupons(ctx context.Context, brandID, showID, userID uuid.UUID) ([]checkout.Coupon, error) {
-	return db.coupons(ctx, "show coupons", `brand_id = $1 AND (show_id IS NULL OR show_id = $2) AND disabled = 0
-		AND (issued_to IS NULL OR issued_to = $3) ORDER BY created_at DESC, id LIMIT 100`, brandID, showID, userID)
-}
-
-// SetCouponDisabled disables or re-enables a coupon.
-func (db CouponStore) SetCouponDisabled(ctx context.Context, id uuid.UUID, disabled bool) (*checkout.Coupon, error) {
-	var c *checkout.Coupon
-	err := db.write(ctx, "disable coupon", func(tx *sql.Tx) error {
-		var err error
-		c, err = scan.Coupon(tx.QueryRowContext(ctx,
-			`UPDATE coupons SET disabled = $1 WHERE id = $2 RETURNING `+sqlstore.CouponCols, disabled, id))
-		return noRows(err, "coupon")
-	})
-	return c, err
-}
-
-// CustomerCouponUses is how many of the account's orders use the coupon now.
-func (db CouponStore) CustomerCouponUses(ctx context.Context, couponID, userID uuid.UUID) (int, error) {
-	var n int
-	err := db.r.QueryRowContext(ctx,
-		`SELECT count(*) FROM coupon_uses WHERE coupon_id = $1 AND user_id = $2 AND state = 'active'`, couponID, userID).Scan(&n)
-	return n, storeErr("customer coupon uses", err)
 }
 
 // spendCoupon takes one use and the order's discount from its coupon, in

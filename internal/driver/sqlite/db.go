@@ -68,23 +68,31 @@ const (
 // its own, over one connection set. It is safe for concurrent use.
 type DB struct {
 	*conn
-	UserStore
-	BrandStore
-	FollowStore
-	ShowStore
-	SubscriptionStore
-	PinStore
-	CatalogStore
-	CouponStore
+	sqlstore.UserStore
+	sqlstore.CredentialStore
+	AccountStore
+	sqlstore.BrandStore
+	sqlstore.FollowStore
+	NoticeStore
+	sqlstore.ShowStore
+	ShowWriter
+	sqlstore.SubscriptionStore
+	sqlstore.PinStore
+	sqlstore.CatalogStore
+	CatalogWriter
+	sqlstore.CouponStore
 	LedgerStore
-	DrawStore
-	WalletStore
-	ModerationStore
-	ArchiveStore
-	ReplayStore
-	ImageStore
+	sqlstore.LedgerReader
+	sqlstore.DrawStore
+	sqlstore.WalletStore
+	sqlstore.ModerationStore
+	sqlstore.ArchiveStore
+	ArchiveWriter
+	sqlstore.ReplayStore
+	sqlstore.ImageStore
 	AnalyticsStore
-	BankStore
+	sqlstore.AnalyticsReader
+	sqlstore.BankStore
 }
 
 // conn is the file's connections, shared by every store of a DB.
@@ -98,6 +106,8 @@ type conn struct {
 	// some waiting for seconds.
 	turn chan struct{}
 	ws   writerStmts // prepared on w; guarded by turn
+	// shared is the connections for the stores written once in sqlstore.
+	shared *sqlstore.Conn
 
 	ckpt      *sql.DB       // one connection: the background checkpoints
 	stopCkpt  chan struct{} // closed by Close
@@ -151,8 +161,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	cn := &conn{path: abs, w: w, r: &readPool{DB: r}, turn: make(chan struct{}, 1),
 		ckpt: c, stopCkpt: make(chan struct{}), ckptDone: make(chan struct{})}
+	cn.shared = cn.sharedConn()
 	go cn.checkpoints()
-	return &DB{conn: cn, UserStore: UserStore{cn}, BrandStore: BrandStore{cn}, FollowStore: FollowStore{cn}, ShowStore: ShowStore{cn}, SubscriptionStore: SubscriptionStore{cn}, PinStore: PinStore{cn}, CatalogStore: CatalogStore{cn}, CouponStore: CouponStore{cn}, LedgerStore: LedgerStore{cn}, DrawStore: DrawStore{cn}, WalletStore: WalletStore{cn}, ModerationStore: ModerationStore{cn}, ArchiveStore: ArchiveStore{cn}, ReplayStore: ReplayStore{cn}, ImageStore: ImageStore{cn}, AnalyticsStore: AnalyticsStore{cn}, BankStore: BankStore{cn}}, nil
+	return &DB{conn: cn, UserStore: sqlstore.NewUserStore(cn.shared), CredentialStore: sqlstore.NewCredentialStore(cn.shared), AccountStore: AccountStore{cn}, BrandStore: sqlstore.NewBrandStore(cn.shared), FollowStore: sqlstore.NewFollowStore(cn.shared), NoticeStore: NoticeStore{cn}, ShowStore: sqlstore.NewShowStore(cn.shared), ShowWriter: ShowWriter{cn}, SubscriptionStore: sqlstore.NewSubscriptionStore(cn.shared), PinStore: sqlstore.NewPinStore(cn.shared), CatalogStore: sqlstore.NewCatalogStore(cn.shared), CatalogWriter: CatalogWriter{cn}, CouponStore: sqlstore.NewCouponStore(cn.shared), LedgerStore: LedgerStore{cn}, LedgerReader: sqlstore.NewLedgerReader(cn.shared), DrawStore: sqlstore.NewDrawStore(cn.shared), WalletStore: sqlstore.NewWalletStore(cn.shared), ModerationStore: sqlstore.NewModerationStore(cn.shared), ArchiveStore: sqlstore.NewArchiveStore(cn.shared), ArchiveWriter: ArchiveWriter{cn}, ReplayStore: sqlstore.NewReplayStore(cn.shared), ImageStore: sqlstore.NewImageStore(cn.shared), AnalyticsStore: AnalyticsStore{cn}, AnalyticsReader: sqlstore.NewAnalyticsReader(cn.shared), BankStore: sqlstore.NewBankStore(cn.shared)}, nil
 }
 
 // checkpoints copies the WAL into the database file every checkpointEvery
@@ -224,8 +235,6 @@ func (db *DB) Close() error {
 	return errors.Join(db.ckpt.Close(), db.r.Close(), db.w.Close())
 }
 
-// write runs fn in a write transaction on the writer and commits it when fn
-// returns nil. Errors come back through storeErr.
 // take waits for the writer's turn; the returned func gives it up.
 func (db *conn) take(ctx context.Context) (func(), error) {
 	select {
@@ -236,33 +245,45 @@ func (db *conn) take(ctx context.Context) (func(), error) {
 	}
 }
 
+// write runs fn in a write transaction on the writer and commits it when fn
+// returns nil. Errors come back through storeErr.
 func (db *conn) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	return storeErr(op, db.tx(ctx, fn))
+}
+
+// tx is write with the errors as they are.
+func (db *conn) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	done, err := db.take(ctx)
 	if err != nil {
-		return storeErr(op, err)
+		return err
 	}
 	defer done()
 	db.prepareWriter(ctx)
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return storeErr(op, err)
+		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	if err := fn(tx); err != nil {
-		return storeErr(op, err)
+		return err
 	}
-	return storeErr(op, tx.Commit())
+	return tx.Commit()
 }
 
 // read runs fn in a read transaction on a reader: its queries see one
 // snapshot of the file.
 func (db *conn) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	return storeErr(op, db.snapshot(ctx, fn))
+}
+
+// snapshot is read with the errors as they are.
+func (db *conn) snapshot(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return storeErr(op, err)
+		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only: nothing to keep
-	return storeErr(op, fn(tx))
+	return fn(tx)
 }
 
 // exec runs one write statement on the writer, outside a transaction, and
@@ -473,13 +494,13 @@ var scan = sqlstore.Scanner{Time: asTime, NullTime: asNullTime, JSON: asJSON, Li
 // row is what scan functions read from: *sql.Row or *sql.Rows.
 type row = sqlstore.Row
 
-// querier runs queries: *sql.DB or *sql.Tx.
-type querier interface {
+// rowQuerier runs queries: *sql.DB or *sql.Tx.
+type rowQuerier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 // queryAll runs query and scans every row with scan. The result is never nil.
-func queryAll[T any](ctx context.Context, q querier, scan func(row) (*T, error), query string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, q rowQuerier, scan func(row) (*T, error), query string, args ...any) ([]T, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -504,6 +525,12 @@ var dialect = sqlstore.Dialect{
 	Time:  func(t time.Time) any { return micros(t) },
 	// JSON documents are stored as text.
 	JSONParam: func(param string) string { return param },
+	ShowCols:  showCols,
+	UserCols:  userCols,
+	// A write transaction begins IMMEDIATE: it holds the file's write
+	// lock from its first statement.
+	Lock:   ``,
+	Minute: func(col string) string { return col + ` / 60000000` }, // unix microseconds
 }
 
 // jsonList encodes a list of IDs or strings as a JSON array. Neither can
@@ -511,4 +538,70 @@ var dialect = sqlstore.Dialect{
 func jsonList(v any) any {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// sharedConn is db as the stores written once in sqlstore use it: reads on
+// the read pool, writes on the writer in turn.
+func (db *conn) sharedConn() *sqlstore.Conn {
+	return &sqlstore.Conn{
+		Read: querier{db.r},
+		Exec: db.exec,
+		Tx: func(ctx context.Context, fn func(sqlstore.Querier) error) error {
+			return db.tx(ctx, func(tx *sql.Tx) error { return fn(querier{tx}) })
+		},
+		Snapshot: func(ctx context.Context, fn func(sqlstore.Querier) error) error {
+			return db.snapshot(ctx, func(tx *sql.Tx) error { return fn(querier{tx}) })
+		},
+		Errs:    errs,
+		Dialect: dialect,
+		Scan:    scan,
+	}
+}
+
+// sqlQuerier is what the read pool and a transaction both run statements
+// with.
+type sqlQuerier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// querier adapts the read pool or a transaction to sqlstore.Querier.
+type querier struct{ q sqlQuerier }
+
+func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore.Cursor, error) {
+	rows, err := q.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return cursor{rows}, nil
+}
+
+func (q querier) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return sqlRow{q.q.QueryRowContext(ctx, query, args...)}
+}
+
+func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := q.q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// cursor is *sql.Rows as a sqlstore.Cursor. Its Close drops the error:
+// what reading the rows met, Err has reported already.
+type cursor struct{ *sql.Rows }
+
+func (c cursor) Close() { _ = c.Rows.Close() }
+
+// sqlRow reports sql.ErrNoRows as sqlstore.ErrNoRows too.
+type sqlRow struct{ r *sql.Row }
+
+func (r sqlRow) Scan(dest ...any) error {
+	err := r.r.Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sqlstore.NoRows(err)
+	}
+	return err
 }

@@ -50,24 +50,6 @@ func moveUnits(ctx context.Context, tx *sql.Tx, offerID, skuID uuid.UUID, held, 
 	return nil
 }
 
-// ReservationByID returns the reservation with the given ID.
-func (db LedgerStore) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Reservation, error) {
-	r, err := scan.Reservation(db.r.QueryRowContext(ctx,
-		`SELECT `+sqlstore.ReservationCols+` FROM reservations WHERE id = $1`, id))
-	if err != nil {
-		return nil, storeErr("reservation by id", noRows(err, "reservation"))
-	}
-	return r, nil
-}
-
-// ActiveReservations lists the customer's held and ordering reservations,
-// in one show or (showID zero) in all, soonest to expire first.
-func (db LedgerStore) ActiveReservations(ctx context.Context, userID, showID uuid.UUID) ([]checkout.Reservation, error) {
-	q, args := sqlstore.ActiveReservations(userID, showID)
-	list, err := queryAll(ctx, db.r, scan.Reservation, q, args...)
-	return list, storeErr("active reservations", err)
-}
-
 // Release ends a held reservation (to Released or Expired) and returns its
 // units to the offer and the SKU. Gone when it is no longer held.
 func (db LedgerStore) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, at time.Time) (*checkout.Reservation, error) {
@@ -129,38 +111,6 @@ func (db LedgerStore) ExpireDue(ctx context.Context, at time.Time, limit int) ([
 		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), strings.Compare(a.ID.String(), b.ID.String()))
 	})
 	return expired, nil
-}
-
-// CustomerUnits is how many units of the offer the customer holds or bought.
-func (db LedgerStore) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error) {
-	var n int
-	err := db.r.QueryRowContext(ctx, sqlstore.CustomerUnits, offerID, userID).Scan(&n)
-	if err != nil {
-		return 0, storeErr("customer units", err)
-	}
-	return n, nil
-}
-
-// OfferCustomers maps each customer with held or bought units of the offer
-// to that count.
-func (db LedgerStore) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.UUID]int, error) {
-	type units struct {
-		user uuid.UUID
-		n    int
-	}
-	rows, err := queryAll(ctx, db.r, func(r row) (*units, error) {
-		var u units
-		return &u, r.Scan(&u.user, &u.n)
-	}, `SELECT user_id, sum(quantity) FROM reservations
-		WHERE offer_id = $1 AND state IN `+sqlstore.LiveStates+` GROUP BY user_id`, offerID)
-	if err != nil {
-		return nil, storeErr("offer customers", err)
-	}
-	m := make(map[uuid.UUID]int, len(rows))
-	for _, u := range rows {
-		m[u.user] = u.n
-	}
-	return m, nil
 }
 
 // BeginOrder moves a held, unexpired reservation (now < ExpiresAt) of
@@ -343,33 +293,6 @@ func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to c
 	return o, nil
 }
 
-// OrderByID returns the order with the given ID.
-func (db LedgerStore) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, error) {
-	o, err := scan.Order(db.r.QueryRowContext(ctx, `SELECT `+sqlstore.OrderCols+` FROM orders WHERE id = $1`, id))
-	if err != nil {
-		return nil, storeErr("order by id", noRows(err, "order"))
-	}
-	return o, nil
-}
-
-// ListOrders returns the orders f selects, newest first.
-func (db LedgerStore) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, error) {
-	q, args := dialect.ListOrders(f)
-	orders, err := queryAll(ctx, db.r, scan.Order, q, args...)
-	return orders, storeErr("list orders", err)
-}
-
-// PendingOrders lists orders still pending that were created before
-// createdBefore, oldest first. A limit of 0 or less means 50; at most 1000.
-func (db LedgerStore) PendingOrders(ctx context.Context, createdBefore time.Time, limit int) ([]checkout.Order, error) {
-	_, limit = sqlstore.OrderPage(0, limit)
-	orders, err := queryAll(ctx, db.r, scan.Order,
-		`SELECT `+sqlstore.OrderCols+` FROM orders WHERE state = 'pending' AND created_at < $1
-		 ORDER BY created_at, seq LIMIT $2`,
-		micros(createdBefore), limit)
-	return orders, storeErr("pending orders", err)
-}
-
 // ClaimIdempotency records rec, with no result yet, if (UserID, Op, Key) is
 // new and reports true. Otherwise it returns the stored record and false.
 // Concurrent claims of one key: exactly one is fresh.
@@ -406,36 +329,6 @@ func (db LedgerStore) ClaimIdempotency(ctx context.Context, rec *checkout.Idempo
 		return nil, false, err
 	}
 	return got, fresh, nil
-}
-
-// LookupIdempotency returns the record for (userID, op, key); NotFound when
-// there is none.
-func (db LedgerStore) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key string) (*checkout.Idempotency, error) {
-	rec, err := scan.Idempotency(db.r.QueryRowContext(ctx,
-		`SELECT `+sqlstore.IdempotencyCols+` FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`, userID, op, key))
-	if err != nil {
-		return nil, storeErr("lookup idempotency key", noRows(err, "idempotency key"))
-	}
-	return rec, nil
-}
-
-// FinishIdempotency stores the outcome of a claimed key. NotFound when the
-// key is not claimed.
-func (db LedgerStore) FinishIdempotency(ctx context.Context, userID uuid.UUID, op, key string, result []byte) error {
-	if result == nil {
-		result = []byte{}
-	}
-	err := db.execOne(ctx, "idempotency key",
-		`UPDATE idempotency_keys SET result = $1 WHERE user_id = $2 AND op = $3 AND key = $4`, result, userID, op, key)
-	return storeErr("finish idempotency key", err)
-}
-
-// DropIdempotency forgets a claimed key whose request failed without
-// effect, so a retry runs afresh. Dropping a key that is not there is no
-// error: the retry of a drop finds nothing to do.
-func (db LedgerStore) DropIdempotency(ctx context.Context, userID uuid.UUID, op, key string) error {
-	_, err := db.exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`, userID, op, key)
-	return storeErr("drop idempotency key", err)
 }
 
 // returnUnits gives the units of holds that just ended back to their offers

@@ -15,8 +15,9 @@ import (
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
-// ShowStore keeps shows, their hosts, Pavilion days and stream keys.
-type ShowStore struct{ *conn }
+// ShowWriter creates, edits and moves shows with their hosts and Pavilion
+// Days; reading them is sqlstore.ShowStore.
+type ShowWriter struct{ *conn }
 
 // showCols selects a show with its hosts in order; s is shows.
 const showCols = `s.id, s.brand_id, s.title, s.description, s.kind, s.visibility, s.state,
@@ -115,7 +116,7 @@ func book(ctx context.Context, tx *sql.Tx, s *show.Show) error {
 
 // CreateShow inserts s with its hosts. A missing brand or host is NotFound; a
 // taken Pavilion Day or a booked host is a Conflict (see show.Store).
-func (db ShowStore) CreateShow(ctx context.Context, s *show.Show) error {
+func (db ShowWriter) CreateShow(ctx context.Context, s *show.Show) error {
 	return db.write(ctx, "create show", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO shows (id, brand_id, title, description, kind, visibility, state,
@@ -130,26 +131,9 @@ func (db ShowStore) CreateShow(ctx context.Context, s *show.Show) error {
 	})
 }
 
-// ShowByID returns the show with the given ID.
-func (db ShowStore) ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, error) {
-	s, err := scan.Show(db.r.QueryRowContext(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, id))
-	if err != nil {
-		return nil, storeErr("show by id", noRows(err, "show"))
-	}
-	return s, nil
-}
-
-// ListShows returns the shows f selects, ordered by start time, then ID. A
-// limit of 0 or less means 50; no page holds more than 200.
-func (db ShowStore) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error) {
-	q, args := dialect.ListShows(showCols, f)
-	shows, err := queryAll(ctx, db.r, scan.Show, q, args...)
-	return shows, storeErr("list shows", err)
-}
-
 // UpdateShow writes every field but ID, BrandID and CreatedAt, and replaces
 // the hosts, under show.CheckEdit and the booking rules.
-func (db ShowStore) UpdateShow(ctx context.Context, s *show.Show) error {
+func (db ShowWriter) UpdateShow(ctx context.Context, s *show.Show) error {
 	return db.write(ctx, "update show", func(tx *sql.Tx) error {
 		old, err := scan.Show(tx.QueryRowContext(ctx, `SELECT `+showCols+` FROM shows s WHERE s.id = $1`, s.ID))
 		if err != nil {
@@ -177,7 +161,7 @@ func (db ShowStore) UpdateShow(ctx context.Context, s *show.Show) error {
 }
 
 // Transition moves the show to state to (see show.Store).
-func (db ShowStore) Transition(ctx context.Context, id uuid.UUID, to show.State, at time.Time) (*show.Show, error) {
+func (db ShowWriter) Transition(ctx context.Context, id uuid.UUID, to show.State, at time.Time) (*show.Show, error) {
 	var out *show.Show
 	err := db.write(ctx, "show transition", func(tx *sql.Tx) error {
 		q := `SELECT ` + showCols + ` FROM shows s WHERE s.id = $1`
@@ -214,20 +198,4 @@ func (db ShowStore) Transition(ctx context.Context, id uuid.UUID, to show.State,
 		return err
 	})
 	return out, err
-}
-
-// SetStreamKey stores the hash of the show's WHIP key; "" revokes it.
-func (db ShowStore) SetStreamKey(ctx context.Context, showID uuid.UUID, hash string) error {
-	return storeErr("set stream key", db.execOne(ctx, "show",
-		`UPDATE shows SET stream_key_hash = $1 WHERE id = $2`, hash, showID))
-}
-
-// StreamKeyHash returns the stored hash, "" when the show has none.
-func (db ShowStore) StreamKeyHash(ctx context.Context, showID uuid.UUID) (string, error) {
-	var hash string
-	err := db.r.QueryRowContext(ctx, `SELECT stream_key_hash FROM shows WHERE id = $1`, showID).Scan(&hash)
-	if err != nil {
-		return "", storeErr("stream key hash", noRows(err, "show"))
-	}
-	return hash, nil
 }

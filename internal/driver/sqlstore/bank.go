@@ -1,6 +1,9 @@
 package sqlstore
 
 import (
+	"context"
+	"time"
+
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/analytics"
@@ -119,4 +122,75 @@ func (d Dialect) Replay() ReplayQueries {
 		 WHERE ` + in("h.show_id") + ` AND o.state IN ` + CountedOrders + `
 		 GROUP BY o.currency ORDER BY o.currency`,
 	}
+}
+
+// BankStore reads the data bank: a brand's shows, funnel and audience
+// (analytics.BankStore).
+type BankStore struct {
+	db *Conn
+	q  BankQueries // spelled once, in db's dialect
+}
+
+var _ analytics.BankStore = BankStore{}
+
+// NewBankStore is the data bank's store over c.
+func NewBankStore(c *Conn) BankStore { return BankStore{db: c, q: c.Dialect.Bank()} }
+
+// BrandShows lists the brand's shows starting in [from, to), cancelled ones
+// left out, by start time: the latest analytics.MaxBankShows of them.
+func (s BankStore) BrandShows(ctx context.Context, brandID uuid.UUID, from, to time.Time) ([]analytics.ShowRef, error) {
+	d := s.db.Dialect
+	list, err := QueryAll(ctx, s.db.Read, func(r Row) (*analytics.ShowRef, error) {
+		var sh analytics.ShowRef
+		return &sh, r.Scan(&sh.ID, &sh.Title, s.db.Scan.Time(&sh.StartsAt), s.db.Scan.Time(&sh.EndsAt), &sh.State)
+	}, BrandShows, brandID, d.Time(from), d.Time(to), analytics.MaxBankShows)
+	return list, s.db.Errs.Wrap("brand shows", err)
+}
+
+// Funnel counts the scope's people by the furthest step each reached, from
+// one snapshot.
+func (s BankStore) Funnel(ctx context.Context, sc analytics.FunnelScope) (*analytics.FunnelCounts, error) {
+	f := &analytics.FunnelCounts{}
+	d := s.db.Dialect
+	shows := d.List(IDs(sc.Shows))
+	err := s.db.Snapshot(ctx, func(tx Querier) error {
+		type level struct{ lvl, n, notBought int64 }
+		rows, err := QueryAll(ctx, tx, func(r Row) (*level, error) {
+			var l level
+			return &l, r.Scan(&l.lvl, &l.n, &l.notBought)
+		}, s.q.Funnel, shows, sc.BrandID, d.Time(sc.FollowFrom), d.Time(sc.FollowTo), d.Time(sc.Until))
+		if err != nil {
+			return err
+		}
+		for _, l := range rows {
+			AddLevel(f, l.lvl, l.n)
+			f.TappedNotBought += l.notBought
+		}
+		return tx.QueryRow(ctx, s.q.BoughtAgain, sc.BrandID, d.Time(sc.Until), shows).Scan(&f.BoughtAgain)
+	})
+	if err != nil {
+		return nil, s.db.Errs.Wrap("funnel", err)
+	}
+	return f, nil
+}
+
+// LostIntents lists the shows' lost intents by show, offer and cause, with
+// the offer's product name and SKU code.
+func (s BankStore) LostIntents(ctx context.Context, showIDs []uuid.UUID) ([]analytics.LostRow, error) {
+	list, err := QueryAll(ctx, s.db.Read, func(r Row) (*analytics.LostRow, error) {
+		var l analytics.LostRow
+		return &l, r.Scan(&l.ShowID, &l.OfferID, &l.Offer, &l.Cause, &l.N)
+	}, s.q.LostIntents, s.db.Dialect.List(IDs(showIDs)))
+	return list, s.db.Errs.Wrap("lost intents", err)
+}
+
+// Audience counts the brand's followers, the members among them, and its
+// repeat buyers, as they stood just before at.
+func (s BankStore) Audience(ctx context.Context, brandID uuid.UUID, at time.Time) (*analytics.AudienceCounts, error) {
+	a := &analytics.AudienceCounts{}
+	err := s.db.Read.QueryRow(ctx, Audience, brandID, s.db.Dialect.Time(at)).Scan(&a.Followers, &a.Members, &a.RepeatBuyers)
+	if err != nil {
+		return nil, s.db.Errs.Wrap("audience", err)
+	}
+	return a, nil
 }

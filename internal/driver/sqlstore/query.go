@@ -27,6 +27,23 @@ type Dialect struct {
 	Time func(time.Time) any
 	// JSONParam is param read as a JSON document.
 	JSONParam func(param string) string
+	// ShowCols selects a show from shows s, with its list of host IDs in
+	// order and its list of Pavilion days, for Scanner.Show: each dialect
+	// aggregates a list its own way.
+	ShowCols string
+	// UserCols selects a user from users u with its list of roles and its
+	// list of brand IDs in order, for Scanner.User.
+	UserCols string
+	// Lock ends a SELECT that locks the rows it reads until the
+	// transaction ends (" FOR UPDATE"), or is empty where a write
+	// transaction holds the whole database already (SQLite).
+	Lock string
+	// Bytewise follows an ORDER BY term that orders text byte by byte, as
+	// SQLite does by default (PostgreSQL: ` COLLATE "C"`).
+	Bytewise string
+	// Minute is the whole minutes since the Unix epoch of the time column
+	// col, as a bigint.
+	Minute func(col string) string
 }
 
 // Args numbers the arguments of a query built piece by piece.

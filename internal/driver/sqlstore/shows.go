@@ -42,3 +42,49 @@ const (
 	EnterDraw = `UPDATE draws SET entries = entries + 1
 			WHERE id = $1 AND state = 'open' AND closes_at > $2 RETURNING entries`
 )
+
+// ShowStore reads shows and keeps their stream keys. Creating, editing and
+// moving a show are each driver's: booking hosts and Pavilion Days and
+// telling the audience are written over arrays and gen_random_uuid() on
+// PostgreSQL, row by row on SQLite.
+type ShowStore struct{ db *Conn }
+
+// NewShowStore is the show store over c.
+func NewShowStore(c *Conn) ShowStore { return ShowStore{c} }
+
+// ShowByID returns the show with the given ID.
+func (s ShowStore) ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, error) {
+	sh, err := s.db.Scan.Show(s.db.Read.QueryRow(ctx, `SELECT `+s.db.Dialect.ShowCols+` FROM shows s WHERE s.id = $1`, id))
+	if err != nil {
+		return nil, s.db.Errs.Wrap("show by id", NotFound(err, "show"))
+	}
+	return sh, nil
+}
+
+// ListShows returns the shows f selects, ordered by start time then ID.
+// Without IncludeMembers only public shows are listed. A limit of 0 or less
+// means 50; no page holds more than 200.
+func (s ShowStore) ListShows(ctx context.Context, f show.Filter) ([]show.Show, error) {
+	q, args := s.db.Dialect.ListShows(s.db.Dialect.ShowCols, f)
+	shows, err := QueryAll(ctx, s.db.Read, s.db.Scan.Show, q, args...)
+	if err != nil {
+		return nil, s.db.Errs.Wrap("list shows", err)
+	}
+	return shows, nil
+}
+
+// SetStreamKey stores the hash of the show's WHIP key; "" revokes it.
+func (s ShowStore) SetStreamKey(ctx context.Context, showID uuid.UUID, hash string) error {
+	return s.db.Errs.Wrap("set stream key", s.db.ExecOne(ctx, "show",
+		`UPDATE shows SET stream_key_hash = $1 WHERE id = $2`, hash, showID))
+}
+
+// StreamKeyHash returns the stored hash of the show's WHIP key, "" when it has none.
+func (s ShowStore) StreamKeyHash(ctx context.Context, showID uuid.UUID) (string, error) {
+	var hash string
+	err := s.db.Read.QueryRow(ctx, `SELECT stream_key_hash FROM shows WHERE id = $1`, showID).Scan(&hash)
+	if err != nil {
+		return "", s.db.Errs.Wrap("stream key hash", NotFound(err, "show"))
+	}
+	return hash, nil
+}

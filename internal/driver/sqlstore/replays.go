@@ -1,0 +1,108 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/internal/replay"
+)
+
+// ReplayStore keeps recordings of shows, their marks and replay settings
+// (replay.Store), alike on both drivers.
+type ReplayStore struct{ db *Conn }
+
+// NewReplayStore is the replay store over c.
+func NewReplayStore(c *Conn) ReplayStore { return ReplayStore{c} }
+
+// AddRecording lists a new recording file.
+func (s ReplayStore) AddRecording(ctx context.Context, r *replay.Recording) error {
+	d := s.db.Dialect
+	_, err := s.db.Exec(ctx, `INSERT INTO recordings (`+RecordingCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		r.ID, r.ShowID, r.Path, r.MediaType, d.Time(r.StartedAt), d.NullTime(r.EndedAt), r.DurationMS, r.Bytes)
+	return s.db.Errs.Wrap("add recording", s.db.Errs.Ref(err, "show"))
+}
+
+// FinishRecording stores a file's end, duration and size.
+func (s ReplayStore) FinishRecording(ctx context.Context, id uuid.UUID, endedAt time.Time, durationMS, bytes int64) error {
+	return s.db.Errs.Wrap("finish recording", s.db.ExecOne(ctx, "recording",
+		`UPDATE recordings SET ended_at = $1, duration_ms = $2, bytes = $3 WHERE id = $4`,
+		s.db.Dialect.Time(endedAt), durationMS, bytes, id))
+}
+
+// Recordings lists the show's recordings, the earliest first.
+func (s ReplayStore) Recordings(ctx context.Context, showID uuid.UUID) ([]replay.Recording, error) {
+	list, err := QueryAll(ctx, s.db.Read, s.db.Scan.Recording,
+		`SELECT `+RecordingCols+` FROM recordings WHERE show_id = $1 ORDER BY started_at, id`, showID)
+	return list, s.db.Errs.Wrap("recordings", err)
+}
+
+// UnfinishedRecordings lists the recordings not finished yet.
+func (s ReplayStore) UnfinishedRecordings(ctx context.Context) ([]replay.Recording, error) {
+	list, err := QueryAll(ctx, s.db.Read, s.db.Scan.Recording,
+		`SELECT `+RecordingCols+` FROM recordings WHERE ended_at IS NULL ORDER BY started_at, id`)
+	return list, s.db.Errs.Wrap("unfinished recordings", err)
+}
+
+// DeleteRecordings forgets the show's recordings and returns them, the
+// earliest first. RETURNING hands back exactly the rows deleted, which a
+// read before the delete would not under PostgreSQL's read committed.
+func (s ReplayStore) DeleteRecordings(ctx context.Context, showID uuid.UUID) ([]replay.Recording, error) {
+	var gone []replay.Recording
+	err := s.db.Tx(ctx, func(tx Querier) error {
+		var err error
+		gone, err = QueryAll(ctx, tx, s.db.Scan.Recording, `DELETE FROM recordings WHERE show_id = $1 RETURNING `+RecordingCols, showID)
+		return err
+	})
+	slices.SortFunc(gone, func(a, b replay.Recording) int {
+		return cmp.Or(a.StartedAt.Compare(b.StartedAt), cmp.Compare(a.ID.String(), b.ID.String()))
+	})
+	return gone, s.db.Errs.Wrap("delete recordings", err)
+}
+
+// AddMark appends a moment to the show's timeline.
+func (s ReplayStore) AddMark(ctx context.Context, m replay.Mark) error {
+	offer := uuid.NullUUID{UUID: m.OfferID, Valid: m.OfferID != uuid.Nil}
+	_, err := s.db.Exec(ctx, `INSERT INTO replay_marks (show_id, at, type, offer_id) VALUES ($1, $2, $3, $4)`,
+		m.ShowID, s.db.Dialect.Time(m.At), m.Type, offer)
+	return s.db.Errs.Wrap("add mark", s.db.Errs.Ref(err, "show"))
+}
+
+// Marks returns the show's timeline in time order.
+func (s ReplayStore) Marks(ctx context.Context, showID uuid.UUID) ([]replay.Mark, error) {
+	list, err := QueryAll(ctx, s.db.Read, func(r Row) (*replay.Mark, error) {
+		m := replay.Mark{ShowID: showID}
+		var offer uuid.NullUUID
+		if err := r.Scan(s.db.Scan.Time(&m.At), &m.Type, &offer); err != nil {
+			return nil, err
+		}
+		m.OfferID = offer.UUID
+		return &m, nil
+	}, `SELECT at, type, offer_id FROM replay_marks WHERE show_id = $1 ORDER BY at, seq`, showID)
+	return list, s.db.Errs.Wrap("marks", err)
+}
+
+// ReplaySettings returns the show's settings, the defaults when none were set.
+func (s ReplayStore) ReplaySettings(ctx context.Context, showID uuid.UUID) (replay.Settings, error) {
+	set := replay.Settings{ShowID: showID, Record: true}
+	err := s.db.Read.QueryRow(ctx, `SELECT record, sales_until FROM replay_settings WHERE show_id = $1`, showID).
+		Scan(&set.Record, s.db.Scan.NullTime(&set.SalesUntil))
+	if errors.Is(err, ErrNoRows) {
+		err = nil
+	}
+	return set, s.db.Errs.Wrap("replay settings", err)
+}
+
+// SetReplaySettings stores the show's settings.
+func (s ReplayStore) SetReplaySettings(ctx context.Context, set replay.Settings) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO replay_settings (show_id, record, sales_until) VALUES ($1, $2, $3)
+		ON CONFLICT (show_id) DO UPDATE SET record = excluded.record, sales_until = excluded.sales_until`,
+		set.ShowID, set.Record, s.db.Dialect.NullTime(set.SalesUntil))
+	return s.db.Errs.Wrap("set replay settings", s.db.Errs.Ref(err, "show"))
+}
+
+var _ replay.Store = ReplayStore{}
