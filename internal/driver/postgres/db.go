@@ -35,31 +35,15 @@ import (
 // of its own, over one pool. It is safe for concurrent use.
 type DB struct {
 	*conn
-	sqlstore.UserStore
-	sqlstore.CredentialStore
+	sqlstore.Stores
+	// What the dialect writes its own way.
 	AccountStore
-	sqlstore.BrandStore
-	sqlstore.FollowStore
 	NoticeStore
-	sqlstore.ShowStore
 	ShowWriter
-	sqlstore.SubscriptionStore
-	sqlstore.PinStore
-	sqlstore.CatalogStore
 	CatalogWriter
-	sqlstore.CouponStore
 	LedgerStore
-	sqlstore.LedgerReader
-	sqlstore.DrawStore
-	sqlstore.WalletStore
-	sqlstore.ModerationStore
-	sqlstore.ArchiveStore
 	ArchiveWriter
-	sqlstore.ReplayStore
-	sqlstore.ImageStore
 	AnalyticsStore
-	sqlstore.AnalyticsReader
-	sqlstore.BankStore
 }
 
 // conn is the pool, shared by every store of a DB.
@@ -90,7 +74,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("postgres: ping: %w", err)
 	}
 	cn := &conn{pool: pool, shared: sharedConn(pool)}
-	return &DB{conn: cn, UserStore: sqlstore.NewUserStore(cn.shared), CredentialStore: sqlstore.NewCredentialStore(cn.shared), AccountStore: AccountStore{cn}, BrandStore: sqlstore.NewBrandStore(cn.shared), FollowStore: sqlstore.NewFollowStore(cn.shared), NoticeStore: NoticeStore{cn}, ShowStore: sqlstore.NewShowStore(cn.shared), ShowWriter: ShowWriter{cn}, SubscriptionStore: sqlstore.NewSubscriptionStore(cn.shared), PinStore: sqlstore.NewPinStore(cn.shared), CatalogStore: sqlstore.NewCatalogStore(cn.shared), CatalogWriter: CatalogWriter{cn}, CouponStore: sqlstore.NewCouponStore(cn.shared), LedgerStore: LedgerStore{cn}, LedgerReader: sqlstore.NewLedgerReader(cn.shared), DrawStore: sqlstore.NewDrawStore(cn.shared), WalletStore: sqlstore.NewWalletStore(cn.shared), ModerationStore: sqlstore.NewModerationStore(cn.shared), ArchiveStore: sqlstore.NewArchiveStore(cn.shared), ArchiveWriter: ArchiveWriter{cn}, ReplayStore: sqlstore.NewReplayStore(cn.shared), ImageStore: sqlstore.NewImageStore(cn.shared), AnalyticsStore: AnalyticsStore{cn}, AnalyticsReader: sqlstore.NewAnalyticsReader(cn.shared), BankStore: sqlstore.NewBankStore(cn.shared)}, nil
+	return &DB{conn: cn, Stores: sqlstore.NewStores(cn.shared), AccountStore: AccountStore{cn}, NoticeStore: NoticeStore{cn},
+		ShowWriter: ShowWriter{cn}, CatalogWriter: CatalogWriter{cn}, LedgerStore: LedgerStore{cn},
+		ArchiveWriter: ArchiveWriter{cn}, AnalyticsStore: AnalyticsStore{cn}}, nil
 }
 
 // Pool returns the connection pool, for packages that add their own queries.

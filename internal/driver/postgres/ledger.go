@@ -403,7 +403,7 @@ func (db LedgerStore) ClaimIdempotency(ctx context.Context, rec *checkout.Idempo
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return nil, false, storeErr("claim idempotency key", err)
 		}
-		got, err = sqlstore.NewLedgerReader(db.shared).LookupIdempotency(ctx, rec.UserID, rec.Op, rec.Key)
+		got, err = db.shared.Ledger().LookupIdempotency(ctx, rec.UserID, rec.Op, rec.Key)
 		if err == nil {
 			return got, false, nil
 		}

@@ -68,31 +68,15 @@ const (
 // its own, over one connection set. It is safe for concurrent use.
 type DB struct {
 	*conn
-	sqlstore.UserStore
-	sqlstore.CredentialStore
+	sqlstore.Stores
+	// What the dialect writes its own way.
 	AccountStore
-	sqlstore.BrandStore
-	sqlstore.FollowStore
 	NoticeStore
-	sqlstore.ShowStore
 	ShowWriter
-	sqlstore.SubscriptionStore
-	sqlstore.PinStore
-	sqlstore.CatalogStore
 	CatalogWriter
-	sqlstore.CouponStore
 	LedgerStore
-	sqlstore.LedgerReader
-	sqlstore.DrawStore
-	sqlstore.WalletStore
-	sqlstore.ModerationStore
-	sqlstore.ArchiveStore
 	ArchiveWriter
-	sqlstore.ReplayStore
-	sqlstore.ImageStore
 	AnalyticsStore
-	sqlstore.AnalyticsReader
-	sqlstore.BankStore
 }
 
 // conn is the file's connections, shared by every store of a DB.
@@ -163,7 +147,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		ckpt: c, stopCkpt: make(chan struct{}), ckptDone: make(chan struct{})}
 	cn.shared = cn.sharedConn()
 	go cn.checkpoints()
-	return &DB{conn: cn, UserStore: sqlstore.NewUserStore(cn.shared), CredentialStore: sqlstore.NewCredentialStore(cn.shared), AccountStore: AccountStore{cn}, BrandStore: sqlstore.NewBrandStore(cn.shared), FollowStore: sqlstore.NewFollowStore(cn.shared), NoticeStore: NoticeStore{cn}, ShowStore: sqlstore.NewShowStore(cn.shared), ShowWriter: ShowWriter{cn}, SubscriptionStore: sqlstore.NewSubscriptionStore(cn.shared), PinStore: sqlstore.NewPinStore(cn.shared), CatalogStore: sqlstore.NewCatalogStore(cn.shared), CatalogWriter: CatalogWriter{cn}, CouponStore: sqlstore.NewCouponStore(cn.shared), LedgerStore: LedgerStore{cn}, LedgerReader: sqlstore.NewLedgerReader(cn.shared), DrawStore: sqlstore.NewDrawStore(cn.shared), WalletStore: sqlstore.NewWalletStore(cn.shared), ModerationStore: sqlstore.NewModerationStore(cn.shared), ArchiveStore: sqlstore.NewArchiveStore(cn.shared), ArchiveWriter: ArchiveWriter{cn}, ReplayStore: sqlstore.NewReplayStore(cn.shared), ImageStore: sqlstore.NewImageStore(cn.shared), AnalyticsStore: AnalyticsStore{cn}, AnalyticsReader: sqlstore.NewAnalyticsReader(cn.shared), BankStore: sqlstore.NewBankStore(cn.shared)}, nil
+	return &DB{conn: cn, Stores: sqlstore.NewStores(cn.shared), AccountStore: AccountStore{cn}, NoticeStore: NoticeStore{cn},
+		ShowWriter: ShowWriter{cn}, CatalogWriter: CatalogWriter{cn}, LedgerStore: LedgerStore{cn},
+		ArchiveWriter: ArchiveWriter{cn}, AnalyticsStore: AnalyticsStore{cn}}, nil
 }
 
 // checkpoints copies the WAL into the database file every checkpointEvery

@@ -21,11 +21,6 @@ type AnalyticsReader struct {
 
 var _ analytics.ReplayStore = AnalyticsReader{}
 
-// NewAnalyticsReader is the analytics reader over c.
-func NewAnalyticsReader(c *Conn) AnalyticsReader {
-	return AnalyticsReader{db: c, q: c.Dialect.Replay()}
-}
-
 // ShowAnalytics returns what the recorders stored for the show, from one snapshot.
 func (s AnalyticsReader) ShowAnalytics(ctx context.Context, showID uuid.UUID) (*analytics.Collected, error) {
 	c := &analytics.Collected{Taps: map[uuid.UUID]int64{}, Samples: []analytics.Sample{}}

@@ -15,9 +15,6 @@ import (
 // one statement over arrays, SQLite one prepared insert a line.
 type ArchiveStore struct{ db *Conn }
 
-// NewArchiveStore is the archive store over c.
-func NewArchiveStore(c *Conn) ArchiveStore { return ArchiveStore{c} }
-
 // DeleteLine records a moderator's deletion of a line, stored or not yet.
 func (s ArchiveStore) DeleteLine(ctx context.Context, d chat.Deletion) error {
 	_, err := s.db.Exec(ctx,

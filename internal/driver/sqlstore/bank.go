@@ -133,9 +133,6 @@ type BankStore struct {
 
 var _ analytics.BankStore = BankStore{}
 
-// NewBankStore is the data bank's store over c.
-func NewBankStore(c *Conn) BankStore { return BankStore{db: c, q: c.Dialect.Bank()} }
-
 // BrandShows lists the brand's shows starting in [from, to), cancelled ones
 // left out, by start time: the latest analytics.MaxBankShows of them.
 func (s BankStore) BrandShows(ctx context.Context, brandID uuid.UUID, from, to time.Time) ([]analytics.ShowRef, error) {

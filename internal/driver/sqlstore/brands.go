@@ -11,9 +11,6 @@ import (
 // BrandStore keeps brands.
 type BrandStore struct{ db *Conn }
 
-// NewBrandStore is the brand store over c.
-func NewBrandStore(c *Conn) BrandStore { return BrandStore{c} }
-
 // CreateBrand inserts b. A slug already taken is a Conflict.
 func (s BrandStore) CreateBrand(ctx context.Context, b *brand.Brand) error {
 	d := s.db.Dialect

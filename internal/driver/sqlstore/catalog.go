@@ -15,9 +15,6 @@ import (
 // typed parameters, SQLite reads and checks inside its one writer.
 type CatalogStore struct{ db *Conn }
 
-// NewCatalogStore is the catalog store over c.
-func NewCatalogStore(c *Conn) CatalogStore { return CatalogStore{c} }
-
 // SetProductImages replaces a product's images.
 func (s CatalogStore) SetProductImages(ctx context.Context, id uuid.UUID, images []string) error {
 	if images == nil {

@@ -12,9 +12,6 @@ import (
 // them happens in each driver's order transactions, under its own locking.
 type CouponStore struct{ db *Conn }
 
-// NewCouponStore is the coupon store over c.
-func NewCouponStore(c *Conn) CouponStore { return CouponStore{c} }
-
 // refOf is an optional reference as stored: NULL for nil.
 func refOf(id *uuid.UUID) uuid.NullUUID {
 	if id == nil {

@@ -21,9 +21,6 @@ type DrawStore struct{ db *Conn }
 
 var _ checkout.DrawStore = DrawStore{}
 
-// NewDrawStore is the draw store over c.
-func NewDrawStore(c *Conn) DrawStore { return DrawStore{c} }
-
 // errDrawRunning refuses a second running draw on one offer.
 var errDrawRunning = &apperr.Error{Code: apperr.Conflict, Message: "a draw is already running on this offer"}
 

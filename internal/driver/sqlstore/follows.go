@@ -17,9 +17,6 @@ import (
 // in one statement, SQLite one by one.
 type FollowStore struct{ db *Conn }
 
-// NewFollowStore is the follow store over c.
-func NewFollowStore(c *Conn) FollowStore { return FollowStore{c} }
-
 // exists reports whether query (SELECT count(*) …) counts a row.
 func exists(ctx context.Context, q Querier, query string, args ...any) (bool, error) {
 	var n int
@@ -28,18 +25,25 @@ func exists(ctx context.Context, q Querier, query string, args ...any) (bool, er
 }
 
 // Follow records that the user follows the brand; a repeat changes nothing.
-// The brand is looked for first, as SQLite does not say which reference
-// broke: a missing brand and a missing user are told apart.
 func (s FollowStore) Follow(ctx context.Context, brandID, userID uuid.UUID, at time.Time) error {
-	return s.db.Errs.Wrap("follow", s.db.Tx(ctx, func(tx Querier) error {
-		if ok, err := exists(ctx, tx, `SELECT count(*) FROM brands WHERE id = $1`, brandID); err != nil {
+	return s.db.insertUnder(ctx, "follow", `SELECT count(*) FROM brands WHERE id = $1`, brandID, "brand",
+		`INSERT INTO brand_follows (brand_id, user_id, created_at) VALUES ($1, $2, $3)
+		 ON CONFLICT (brand_id, user_id) DO NOTHING`, brandID, userID, s.db.Dialect.Time(at))
+}
+
+// insertUnder runs insert in a transaction once parent (a count of the
+// rows with ID $1) finds parentID: SQLite does not say which reference
+// broke, so a missing parent is looked for first (NotFound "<parentThing>
+// not found") and a broken reference after that is the user's.
+func (c *Conn) insertUnder(ctx context.Context, op, parent string, parentID uuid.UUID, parentThing, insert string, args ...any) error {
+	return c.Errs.Wrap(op, c.Tx(ctx, func(tx Querier) error {
+		if ok, err := exists(ctx, tx, parent, parentID); err != nil {
 			return err
 		} else if !ok {
-			return apperr.Errorf(apperr.NotFound, "brand not found")
+			return apperr.Errorf(apperr.NotFound, "%s not found", parentThing)
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO brand_follows (brand_id, user_id, created_at) VALUES ($1, $2, $3)
-			ON CONFLICT (brand_id, user_id) DO NOTHING`, brandID, userID, s.db.Dialect.Time(at))
-		return s.db.Errs.Ref(err, "user")
+		_, err := tx.Exec(ctx, insert, args...)
+		return c.Errs.Ref(err, "user")
 	}))
 }
 
@@ -76,21 +80,11 @@ func (s FollowStore) Followed(ctx context.Context, userID uuid.UUID) ([]brand.Br
 // the notices they bring.
 type SubscriptionStore struct{ db *Conn }
 
-// NewSubscriptionStore is the subscription store over c.
-func NewSubscriptionStore(c *Conn) SubscriptionStore { return SubscriptionStore{c} }
-
 // Subscribe records a "notify me" subscription; a repeat changes nothing.
 func (s SubscriptionStore) Subscribe(ctx context.Context, showID, userID uuid.UUID, at time.Time) error {
-	return s.db.Errs.Wrap("subscribe", s.db.Tx(ctx, func(tx Querier) error {
-		if ok, err := exists(ctx, tx, `SELECT count(*) FROM shows WHERE id = $1`, showID); err != nil {
-			return err
-		} else if !ok {
-			return apperr.Errorf(apperr.NotFound, "show not found")
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO show_subscriptions (show_id, user_id, created_at) VALUES ($1, $2, $3)
-			 ON CONFLICT (show_id, user_id) DO NOTHING`, showID, userID, s.db.Dialect.Time(at))
-		return s.db.Errs.Ref(err, "user")
-	}))
+	return s.db.insertUnder(ctx, "subscribe", `SELECT count(*) FROM shows WHERE id = $1`, showID, "show",
+		`INSERT INTO show_subscriptions (show_id, user_id, created_at) VALUES ($1, $2, $3)
+		 ON CONFLICT (show_id, user_id) DO NOTHING`, showID, userID, s.db.Dialect.Time(at))
 }
 
 // Unsubscribe forgets a subscription; none is not an error.
@@ -127,9 +121,6 @@ func (s SubscriptionStore) Notices(ctx context.Context, userID uuid.UUID, limit 
 
 // PinStore keeps the product pinned in each show.
 type PinStore struct{ db *Conn }
-
-// NewPinStore is the pin store over c.
-func NewPinStore(c *Conn) PinStore { return PinStore{c} }
 
 // SetPinned records the offer the show has pinned (uuid.Nil: none), while
 // the show is scheduled or live. It holds the show's row (Dialect.Lock) as

@@ -11,9 +11,6 @@ import (
 // ImageStore keeps uploaded images.
 type ImageStore struct{ db *Conn }
 
-// NewImageStore is the image store over c.
-func NewImageStore(c *Conn) ImageStore { return ImageStore{c} }
-
 // PutImage stores im and its variants in one transaction; an image already
 // stored under im.ID is left as it is. An image of no brand (an avatar) is
 // stored with a NULL brand.

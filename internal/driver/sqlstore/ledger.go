@@ -45,9 +45,6 @@ func CheckOrder(r *checkout.Reservation, o *checkout.Order, at time.Time) error 
 // driver's: they lock and batch as the dialect allows.
 type LedgerReader struct{ db *Conn }
 
-// NewLedgerReader is the ledger reader over c.
-func NewLedgerReader(c *Conn) LedgerReader { return LedgerReader{c} }
-
 // ReservationByID returns the reservation with the given ID.
 func (s LedgerReader) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Reservation, error) {
 	r, err := s.db.Scan.Reservation(s.db.Read.QueryRow(ctx,

@@ -13,9 +13,6 @@ import (
 // ModerationStore keeps bans, mutes and blocked words.
 type ModerationStore struct{ db *Conn }
 
-// NewModerationStore is the moderation store over c.
-func NewModerationStore(c *Conn) ModerationStore { return ModerationStore{c} }
-
 // showUserRef names what a show_bans or show_mutes write refers to that is
 // missing: SQLite does not say which foreign key broke, so on a violation
 // it looks (PostgreSQL names the constraint, and its aborted transaction

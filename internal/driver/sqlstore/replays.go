@@ -16,9 +16,6 @@ import (
 // (replay.Store), alike on both drivers.
 type ReplayStore struct{ db *Conn }
 
-// NewReplayStore is the replay store over c.
-func NewReplayStore(c *Conn) ReplayStore { return ReplayStore{c} }
-
 // AddRecording lists a new recording file.
 func (s ReplayStore) AddRecording(ctx context.Context, r *replay.Recording) error {
 	d := s.db.Dialect

@@ -49,9 +49,6 @@ const (
 // PostgreSQL, row by row on SQLite.
 type ShowStore struct{ db *Conn }
 
-// NewShowStore is the show store over c.
-func NewShowStore(c *Conn) ShowStore { return ShowStore{c} }
-
 // ShowByID returns the show with the given ID.
 func (s ShowStore) ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, error) {
 	sh, err := s.db.Scan.Show(s.db.Read.QueryRow(ctx, `SELECT `+s.db.Dialect.ShowCols+` FROM shows s WHERE s.id = $1`, id))

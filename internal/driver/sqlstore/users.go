@@ -15,9 +15,6 @@ import (
 // are each driver's.
 type UserStore struct{ db *Conn }
 
-// NewUserStore is the user store over c.
-func NewUserStore(c *Conn) UserStore { return UserStore{c} }
-
 // UserByID returns the user with the given ID.
 func (s UserStore) UserByID(ctx context.Context, id uuid.UUID) (*account.User, error) {
 	u, err := s.db.Scan.User(s.db.Read.QueryRow(ctx, `SELECT `+s.db.Dialect.UserCols+` FROM users u WHERE u.id = $1`, id))
@@ -49,9 +46,6 @@ func (s UserStore) ListUsers(ctx context.Context, offset, limit int) ([]account.
 
 // CredentialStore keeps sessions and tokens, one at a time.
 type CredentialStore struct{ db *Conn }
-
-// NewCredentialStore is the credential store over c.
-func NewCredentialStore(c *Conn) CredentialStore { return CredentialStore{c} }
 
 // CreateCredential stores a session or token. A credential for a missing
 // user is NotFound; a repeated hash or id is a Conflict.

@@ -15,9 +15,6 @@ import (
 // setting (wallet.Store).
 type WalletStore struct{ db *Conn }
 
-// NewWalletStore is the wallet store over c.
-func NewWalletStore(c *Conn) WalletStore { return WalletStore{c} }
-
 // usedAt moves an address's used_at to $1 unless it is later already (the
 // portable spelling of GREATEST, which SQLite lacks).
 const usedAt = `used_at = CASE WHEN used_at > $1 THEN used_at ELSE $1 END`

@@ -1,0 +1,42 @@
+package sqlstore
+
+// Stores are the stores written once here, over one driver's Conn. A
+// driver's DB embeds them beside the few stores it writes itself.
+type Stores struct {
+	UserStore
+	CredentialStore
+	BrandStore
+	FollowStore
+	SubscriptionStore
+	PinStore
+	ShowStore
+	CatalogStore
+	CouponStore
+	LedgerReader
+	DrawStore
+	WalletStore
+	ModerationStore
+	ArchiveStore
+	ReplayStore
+	ImageStore
+	AnalyticsReader
+	BankStore
+}
+
+// NewStores is every shared store over c; the list queries a dialect
+// spells are built here, once.
+func NewStores(c *Conn) Stores {
+	return Stores{
+		UserStore: UserStore{c}, CredentialStore: CredentialStore{c}, BrandStore: BrandStore{c},
+		FollowStore: FollowStore{c}, SubscriptionStore: SubscriptionStore{c}, PinStore: PinStore{c},
+		ShowStore: ShowStore{c}, CatalogStore: CatalogStore{c}, CouponStore: CouponStore{c},
+		LedgerReader: LedgerReader{c}, DrawStore: DrawStore{c}, WalletStore: WalletStore{c},
+		ModerationStore: ModerationStore{c}, ArchiveStore: ArchiveStore{c}, ReplayStore: ReplayStore{c},
+		ImageStore: ImageStore{c}, AnalyticsReader: AnalyticsReader{db: c, q: c.Dialect.Replay()},
+		BankStore: BankStore{db: c, q: c.Dialect.Bank()},
+	}
+}
+
+// Ledger is the ledger's reads over c, for a driver's own ledger writes
+// that read back a row (a key a concurrent claim stored first).
+func (c *Conn) Ledger() LedgerReader { return LedgerReader{c} }
