@@ -65,7 +65,7 @@ type Config struct {
 	// S3Endpoint and S3Region: the S3-compatible service of an s3://
 	// --recordings (credentials come from the environment).
 	S3Endpoint, S3Region string
-	DebugAddr  string
+	DebugAddr            string
 	// MetricsAddr is where Prometheus metrics are served, on a listener of
 	// their own; empty: not served.
 	MetricsAddr string
