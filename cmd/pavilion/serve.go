@@ -158,6 +158,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		} else if n > 0 {
 			log.Info("recordings repaired", "count", n)
 		}
+		if n, err := replays.StoreLeftovers(ctx); err != nil {
+			log.Warn("storing recordings left in the spool", "err", err)
+		} else if n > 0 {
+			log.Info("recordings left in the spool stored", "count", n)
+		}
 		shop.Replays = replays
 		live.Timeline = db
 	}

@@ -463,3 +463,33 @@ func (r *Recorder) Incompatible(err error) bool { return errors.Is(err, ErrIncom
 
 // Kept: a file in the directory is where replays are served from already.
 func (r *Recorder) Kept(string) error { return nil }
+
+// Idle lists the recordings in the directory that no writer holds, as
+// "<show id>/<recording id>.<ext>" paths; other files are left out.
+func (r *Recorder) Idle() ([]string, error) {
+	shows, err := os.ReadDir(r.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("record: %w", err)
+	}
+	var out []string
+	for _, sd := range shows {
+		if _, err := uuid.Parse(sd.Name()); err != nil || !sd.IsDir() {
+			continue
+		}
+		files, err := os.ReadDir(filepath.Join(r.Dir, sd.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("record: %w", err)
+		}
+		for _, f := range files {
+			ext := filepath.Ext(f.Name())
+			if _, err := uuid.Parse(strings.TrimSuffix(f.Name(), ext)); err != nil || (ext != ".webm" && ext != ".mp4") {
+				continue
+			}
+			if busy, err := locked(filepath.Join(r.Dir, sd.Name(), f.Name())); err != nil || busy {
+				continue
+			}
+			out = append(out, sd.Name()+"/"+f.Name())
+		}
+	}
+	return out, nil
+}

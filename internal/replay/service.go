@@ -430,3 +430,51 @@ func (s *Service) RepairUnfinished(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// leftovers is what a Files that stores files elsewhere (a bucket) may
+// also do: list the files its spool still holds.
+type leftovers interface {
+	Leftovers() ([]string, error)
+}
+
+// StoreLeftovers hands to the store (Kept) the listed, finished recordings
+// still in its spool: a node that died between a file's end and its
+// storing, or a store that failed. Run it after RepairUnfinished at start.
+// It returns how many it stored.
+func (s *Service) StoreLeftovers(ctx context.Context) (int, error) {
+	lf, ok := s.Files.(leftovers)
+	if !ok {
+		return 0, nil
+	}
+	paths, err := lf.Leftovers()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	listed := map[uuid.UUID]map[string]bool{}
+	for _, p := range paths {
+		show, err := uuid.Parse(path.Dir(p))
+		if err != nil {
+			continue
+		}
+		if listed[show] == nil {
+			recs, err := s.Store.Recordings(ctx, show)
+			if err != nil {
+				return n, err
+			}
+			listed[show] = map[string]bool{}
+			for _, r := range recs {
+				listed[show][r.Path] = r.EndedAt != nil
+			}
+		}
+		if !listed[show][p] {
+			continue // not listed (a join's leftover) or not finished yet
+		}
+		if err := s.Files.Kept(p); err != nil {
+			s.log().Error("replay: storing a recording left in the spool", "path", p, "err", err)
+			continue
+		}
+		n++
+	}
+	return n, nil
+}

@@ -263,3 +263,8 @@ func (b *Bucket) Kept(rel string) error {
 	b.log().Info("s3: recording stored", "key", key, "bytes", info.Size)
 	return nil
 }
+
+// Leftovers lists the files in the spool that no writer holds: finished
+// ones a failed store left there, or ones waiting for their repair
+// (replay.Service.StoreLeftovers keeps the finished ones).
+func (b *Bucket) Leftovers() ([]string, error) { return b.Spool.Idle() }

@@ -142,6 +142,12 @@ func TestBucketKeepsAndServesRecordings(t *testing.T) {
 		t.Fatal("the spool's file read back differs")
 	}
 
+	// What the spool holds, of recordings no writer holds (other files left out).
+	_ = os.WriteFile(filepath.Join(filepath.Dir(local), "notes.txt"), []byte("x"), 0o640)
+	if left, err := b.Leftovers(); err != nil || len(left) != 1 || left[0] != rel {
+		t.Errorf("leftovers %v %v, want [%s]", left, err, rel)
+	}
+
 	if err := b.Kept(rel); err != nil {
 		t.Fatal(err)
 	}
