@@ -127,6 +127,10 @@ type clusterMark struct {
 	track uint64
 }
 
+// maxElement bounds what the join reads into memory at once: a frame, an
+// MP4 fragment, the header (a damaged size field must not exhaust memory).
+const maxElement = 64 << 20
+
 // element is one EBML element read whole (children of the clusters only
 // hold frames: a few hundred kB at most).
 type element struct {
@@ -179,6 +183,9 @@ func walkWebM(r io.Reader, fn func(e element, data []byte, clusterTC int64) erro
 		}
 		if unk {
 			return l, fmt.Errorf("element %x of unknown size", id)
+		}
+		if n > maxElement {
+			return l, fmt.Errorf("element %x of %d bytes", id, n)
 		}
 		data := make([]byte, n)
 		if _, err := io.ReadFull(cr, data); err != nil {
@@ -512,6 +519,9 @@ func eachBox(f *os.File, fn func(typ string, off int64, box []byte) error) error
 		}
 		if n < 8 || off+n > size {
 			return errors.New("a box cut short")
+		}
+		if n > maxElement {
+			return fmt.Errorf("a %s box of %d bytes", typ, n)
 		}
 		b := make([]byte, n)
 		if _, err := f.ReadAt(b, off); err != nil {
