@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/replay"
 )
 
@@ -59,6 +60,27 @@ func (s ReplayStore) DeleteRecordings(ctx context.Context, showID uuid.UUID) ([]
 		return cmp.Or(a.StartedAt.Compare(b.StartedAt), cmp.Compare(a.ID.String(), b.ID.String()))
 	})
 	return gone, s.db.Errs.Wrap("delete recordings", err)
+}
+
+// JoinRecordings lists joined in the place of parts, in one transaction.
+func (s ReplayStore) JoinRecordings(ctx context.Context, joined *replay.Recording, parts []uuid.UUID) error {
+	d := s.db.Dialect
+	err := s.db.Tx(ctx, func(tx Querier) error {
+		for _, id := range parts {
+			n, err := tx.Exec(ctx, `DELETE FROM recordings WHERE id = $1 AND show_id = $2`, id, joined.ShowID)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return apperr.Errorf(apperr.NotFound, "recording not found")
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO recordings (`+RecordingCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			joined.ID, joined.ShowID, joined.Path, joined.MediaType, d.Time(joined.StartedAt), d.NullTime(joined.EndedAt),
+			joined.DurationMS, joined.Bytes)
+		return s.db.Errs.Ref(err, "show")
+	})
+	return s.db.Errs.Wrap("join recordings", err)
 }
 
 // AddMark appends a moment to the show's timeline.
