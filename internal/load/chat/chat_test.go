@@ -183,7 +183,19 @@ func (f *fakeRoom) tick(ctx context.Context) {
 	}
 }
 
+// TestChatRoom runs the scenario against the fake room with each reader:
+// both count the same.
 func TestChatRoom(t *testing.T) {
+	readers := []string{readerGoroutine}
+	if rawReaderSupported {
+		readers = append(readers, readerEpoll)
+	}
+	for _, reader := range readers {
+		t.Run(reader, func(t *testing.T) { testChatRoom(t, reader) })
+	}
+}
+
+func testChatRoom(t *testing.T, reader string) {
 	f := newFakeRoom()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -196,7 +208,7 @@ func TestChatRoom(t *testing.T) {
 	const viewers = 30
 	out, rep, err := loadtest.Run[chatReport](t, Run, "--base", srv.URL, "--metrics-url", metrics.URL+"/metrics", "--admin-token", "admin", "--show", f.showID,
 		"--viewers", fmt.Sprint(viewers), "--chatters", "2", "--rate", "10", "--size", "80", "--duration", "1s",
-		"--reactions", "20", "--reacters", "3", "--storm", "1s", "--idle", "100ms", "--drain", "2s", "--progress", "0")
+		"--reactions", "20", "--reacters", "3", "--storm", "1s", "--idle", "100ms", "--drain", "2s", "--progress", "0", "--reader", reader)
 	if err != nil {
 		t.Fatalf("chat: %v", err)
 	}
@@ -247,6 +259,12 @@ func TestChatRoom(t *testing.T) {
 	// The fake costs 30,000 bytes of RSS per connection.
 	if m := rep.Memory; m == nil || m.RSSPerConnBytes != 30000 || m.HeapInusePerConn != 10000 || m.GoroutinesPerConn != 2 || m.ServerConnections != viewers {
 		t.Errorf("memory = %+v", rep.Memory)
+	}
+	if rep.Config.Reader != reader || tot.ClientFrames < tot.Deliveries || tot.ClientUsPerFrame <= 0 {
+		t.Errorf("reader %q, frames %d (deliveries %d), %.2f µs a frame", rep.Config.Reader, tot.ClientFrames, tot.Deliveries, tot.ClientUsPerFrame)
+	}
+	if reader == readerEpoll && (tot.ClientReads == 0 || tot.ClientPollWaits == 0) {
+		t.Errorf("epoll: %d reads, %d waits for %d frames", tot.ClientReads, tot.ClientPollWaits, tot.ClientFrames)
 	}
 	if len(rep.Targets) < 3 || rep.Targets[0].Result != "not met" || !strings.Contains(out, "targets (measured, not enforced)") {
 		t.Errorf("targets = %+v", rep.Targets)
