@@ -23,17 +23,22 @@ import (
 // viewers and a frame to each every tick, a goroutine per socket cost a
 // wake-up, a schedule and gorilla's buffered reader per frame; here a frame
 // costs its read(2) and a share of one epoll_wait, and an idle viewer costs
-// its socket and a small struct. The epoll set is itself watched by Go's
-// poller (os.NewFile on the non-blocking epoll descriptor), so a poller
-// goroutine that finds nothing ready parks like any reader, holding no
-// thread.
+// its socket and a small struct.
+//
+// A poller never sleeps in epoll_wait: it polls (timeout 0), and pauses
+// pollPause when little was ready. Nobody waits on the epoll set, so a
+// frame arriving wakes no thread: on loopback the server's write(2) runs
+// the receiver's side too, and a wake-up there (an inter-processor
+// interrupt to pavload's core) would be charged to the server, per frame.
+// A frame waits pollPause at most before it is read, and its latency
+// counts the wait: pavload errs against the server, never for it.
 
 // epollBatch is how many ready sockets one epoll_wait returns at most.
 const epollBatch = 256
 
 // A pass of a poller that found fewer than pollFew sockets ready pauses
-// pollPause before the next: at 10,000 viewers a wake-up for every two or
-// three frames cost more than reading them (measured: 2.5 frames a wake-up).
+// pollPause before the next, so a pass reads many sockets (at 10,000
+// viewers, waking for each ready socket averaged 2.5 frames a wake-up).
 const (
 	pollFew   = 16
 	pollPause = time.Millisecond
@@ -115,7 +120,6 @@ func (l *rawLink) close() {
 type poller struct {
 	r      *chatRun
 	epfd   int
-	file   *os.File // epfd, as Go's poller watches it
 	stop   atomic.Bool
 	done   chan struct{}
 	open   atomic.Int64 // sockets in the set
@@ -135,12 +139,7 @@ func newPollers(r *chatRun, n int) (pollers, error) {
 			ps.stop()
 			return nil, os.NewSyscallError("epoll_create1", err)
 		}
-		if err := unix.SetNonblock(epfd, true); err != nil {
-			_ = unix.Close(epfd)
-			ps.stop()
-			return nil, os.NewSyscallError("fcntl", err)
-		}
-		p := &poller{r: r, epfd: epfd, file: os.NewFile(uintptr(epfd), "epoll"), done: make(chan struct{}),
+		p := &poller{r: r, epfd: epfd, done: make(chan struct{}),
 			buf: make([]byte, pollReadBuf), events: make([]unix.EpollEvent, epollBatch)}
 		go p.run()
 		ps = append(ps, p)
@@ -188,54 +187,38 @@ func (ps pollers) adopt(v *viewer, nc net.Conn, rest []byte) error {
 
 var errNotRaw = &net.OpError{Op: "adopt", Err: os.ErrInvalid}
 
-// run reads the set's ready sockets until stopped. It never blocks a
-// thread: with nothing ready it waits in Go's poller for the epoll
-// descriptor to become readable.
+// run reads the set's ready sockets until stopped.
 func (p *poller) run() {
 	defer close(p.done)
-	rc, err := p.file.SyscallConn()
-	if err != nil {
-		return
-	}
-	_ = rc.Read(func(uintptr) bool {
-		served := 0
-		for !p.stop.Load() {
-			n, err := unix.EpollWait(p.epfd, p.events, 0)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return true
-			}
-			if n == 0 {
-				// Sockets are level-triggered and each was read once: an
-				// empty set means nothing is left, and any new data wakes
-				// Go's poller for the epoll descriptor.
-				return false
-			}
-			now := time.Now().UnixNano()
-			for i := range n {
-				p.service(&p.events[i], now)
-			}
-			p.r.pollWaits.Add(1)
-			switch served += n; {
-			case n < pollFew:
-				// Few sockets were ready: give the others a moment to
-				// fill, so the next pass reads many for one wake-up
-				// instead of parking and waking per frame or two. A
-				// frame waits this long at most more (its latency counts
-				// it: pavload errs against the server, never for it).
-				served = 0
-				time.Sleep(pollPause)
-			case served >= 4*epollBatch:
-				// A busy set would keep this goroutine running: let the
-				// senders and timers in now and then (one core, often).
-				served = 0
-				runtime.Gosched()
-			}
+	served := 0
+	for !p.stop.Load() {
+		n, err := unix.EpollWait(p.epfd, p.events, 0)
+		if err == unix.EINTR {
+			continue
 		}
-		return true
-	})
+		if err != nil {
+			return
+		}
+		if n == 0 {
+			time.Sleep(pollPause)
+			continue
+		}
+		now := time.Now().UnixNano()
+		for i := range n {
+			p.service(&p.events[i], now)
+		}
+		p.r.pollWaits.Add(1)
+		switch served += n; {
+		case n < pollFew:
+			served = 0
+			time.Sleep(pollPause)
+		case served >= 4*epollBatch:
+			// A busy set would keep this goroutine running: let the
+			// senders and timers in now and then (one core, often).
+			served = 0
+			runtime.Gosched()
+		}
+	}
 }
 
 // service reads what one ready socket holds and handles its whole frames.
@@ -348,13 +331,12 @@ func (ps pollers) closeAll(r *chatRun, wait time.Duration) {
 	}
 }
 
-// stop stops the pollers and waits for them.
+// stop stops the pollers, waits for them, and closes their epoll sets.
 func (ps pollers) stop() {
 	for _, p := range ps {
 		p.stop.Store(true)
-		// Wakes a parked poller; waits for a busy one to see stop.
-		_ = p.file.Close()
 		<-p.done
+		_ = unix.Close(p.epfd)
 	}
 }
 
