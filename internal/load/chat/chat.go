@@ -80,6 +80,12 @@ Chatters and reacters are token-only accounts made as the platform admin
 (POST /api/users, like pavload buy); other viewers are anonymous unless
 --signed-in-viewers.
 
+Viewers are read cheaply: on Linux, over ws://, a welcomed viewer's socket
+leaves Go's poller for an epoll set that one goroutine per CPU polls
+(--reader epoll; a frame waits about 1 ms at most before it is read). Each
+phase reports pavload's own CPU, the frames its viewers read, and CPU time
+per frame on both sides, so a run where pavload is the limit says so.
+
 It prints the figures as text (and as JSON with --json). The targets (every
 message delivered, p99 delivery under 250 ms, at most 15 KB of server memory
 per idle connection) are reported, not enforced: it exits 1 only when the run
