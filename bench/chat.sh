@@ -20,8 +20,8 @@
 # Rows (BENCH_CHAT_ROWS, "VIEWERSxRATE" each): 5000x20, 10000x20 and
 # 20000x10. pavload (its epoll reader: internal/load/chat/epoll_linux.go)
 # reports its own CPU per phase and CPU µs per frame read on both sides; a
-# row where it used 90 %
-# of its core or more is marked client-limited (its figures may be
+# row where it used 90 % of its core or more is marked client-limited (its
+# figures may be
 # pavload's limit, not the server's, and do not count). A row the machine's
 # open-files limit cannot hold (the server and pavload each need one file
 # per viewer and a few hundred more) runs with fewer viewers, and says so.
