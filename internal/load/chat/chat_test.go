@@ -30,6 +30,7 @@ type fakeRoom struct {
 	chats    int
 	reacts   map[string]int
 	kicked   bool
+	pongs    int // answers to the ping each viewer gets after its welcome
 }
 
 type fakeConn struct {
@@ -99,7 +100,14 @@ func (f *fakeRoom) serveWS(w http.ResponseWriter, r *http.Request) {
 	welcome := fmt.Sprintf(`{"epoch":"E","offers":[],"pinned":null,"recent":[],"reset":false,"seq":%d,"type":"welcome","viewers":%d,"you":{"signed_in":%v}}`, f.seq, len(f.conns), signedIn)
 	c.out <- []byte(welcome) // under the lock: nothing goes out before it
 	f.mu.Unlock()
+	ws.SetPongHandler(func(string) error {
+		f.mu.Lock()
+		f.pongs++
+		f.mu.Unlock()
+		return nil
+	})
 	go func() {
+		first := true
 		for b := range c.out {
 			if b == nil {
 				_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4008, "too slow to follow the room"), time.Now().Add(time.Second))
@@ -107,6 +115,10 @@ func (f *fakeRoom) serveWS(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			_ = ws.WriteMessage(websocket.TextMessage, b)
+			if first {
+				_ = ws.WriteControl(websocket.PingMessage, []byte("hi"), time.Now().Add(time.Second))
+				first = false
+			}
 		}
 	}()
 	defer func() {
@@ -270,8 +282,11 @@ func testChatRoom(t *testing.T, reader string) {
 		t.Errorf("targets = %+v", rep.Targets)
 	}
 	f.mu.Lock()
-	left := len(f.conns)
+	left, pongs := len(f.conns), f.pongs
 	f.mu.Unlock()
+	if pongs != viewers {
+		t.Errorf("%d pongs, want one from each of the %d viewers", pongs, viewers)
+	}
 	for i := 0; left > 0 && i < 100; i++ {
 		time.Sleep(20 * time.Millisecond)
 		f.mu.Lock()
