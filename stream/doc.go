@@ -61,9 +61,16 @@
 //   - One UDP port for all media (ICE UDP mux) and ICE-TCP on the same port
 //     number; PublicIPs replace host candidates' addresses behind 1:1 NAT.
 //     Writes to the UDP port leave in sendmmsg batches (sendbatch.go).
-//     Each offer is answered with the candidates it can use: loopback ones
-//     only to a client that offers loopback (one on this machine), no
-//     ICE-TCP to a viewer whose complete offer has no TCP candidate.
+//     Each offer is answered with the candidates it can use: only loopback
+//     ones to a client that offers only loopback (one on this machine),
+//     none to a client that offers none (kindMux), no ICE-TCP to a viewer
+//     whose complete offer has no TCP candidate.
+//   - What a viewer costs (peers.go): its answer lists the show's codecs
+//     only (the publisher's video codec and audio; no RTX), from an API
+//     built once per codec set and shared; the server is the DTLS server
+//     (a=setup:passive, no cookie exchange: ICE has checked the address),
+//     SRTP is AES-128-GCM when the client offers it (else AES-CM), and one
+//     DTLS certificate serves every session of the node.
 //   - Relays (relay.go): a node asked for a show published on another
 //     pulls it once, every simulcast layer, from the parent the Directory
 //     places it under (the origin or a relay with room, breadth-first; at
