@@ -336,11 +336,21 @@ func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
 		defer s.endOnPanic("stream_viewer", v, v.id)
 		v.run()
 	})
+	tracks := make([]rtcpTrack, len(bindings))
 	for i, b := range bindings {
-		sender, b := senders[i], b
+		tracks[i] = rtcpTrack{sender: senders[i], b: b}
+	}
+	if v.relay {
+		for _, t := range tracks {
+			s.goTracked(func() {
+				defer s.endOnPanic("stream_viewer", v, v.id)
+				v.readTrackRTCP(t)
+			})
+		}
+	} else {
 		s.goTracked(func() {
 			defer s.endOnPanic("stream_viewer", v, v.id)
-			v.readRTCP(sender, b)
+			v.readRTCP(tracks)
 		})
 	}
 	s.writeAnswer(w, "/whep/"+show.String()+"/"+v.id, v.id, sdp)
