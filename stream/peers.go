@@ -17,6 +17,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -76,7 +77,18 @@ func (a *peerAPIs) buildAPI(addr string, noTCP bool, publicIPs []string, log *sl
 	}
 	var se webrtc.SettingEngine
 	se.LoggerFactory = pionLogs{log: log}
-	a.mux = webrtc.NewICEUDPMux(nil, conn)
+	// One view of the host's interfaces for every session: without it each
+	// ICE agent lists them (netlink dumps) and keeps its own copy.
+	nw, err := stdnet.NewNet()
+	if err != nil {
+		conn.Close()
+		if ln != nil {
+			ln.Close()
+		}
+		return fmt.Errorf("stream: network interfaces: %w", err)
+	}
+	se.SetNet(nw)
+	a.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Net: nw})
 	se.SetICEUDPMux(a.mux)
 	// AES-128-GCM first: one AES pass and a GHASH a packet, against AES-CM
 	// plus HMAC-SHA1 (and AES-256-GCM's extra rounds buy a viewer nothing).
