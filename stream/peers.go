@@ -76,7 +76,7 @@ func (a *peerAPIs) buildAPI(addr string, noTCP bool, publicIPs []string, log *sl
 		}
 	}
 	var se webrtc.SettingEngine
-	se.LoggerFactory = pionLogs{log: log}
+	se.LoggerFactory = &pionLogs{log: log}
 	// One view of the host's interfaces for every session: without it each
 	// ICE agent lists them (netlink dumps) and keeps its own copy.
 	nw, err := stdnet.NewNet()
