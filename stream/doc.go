@@ -36,10 +36,10 @@
 //     per-viewer retransmission buffer; pion's NACK responder is not used).
 //   - One writer goroutine per viewer rewrites SSRC, payload type, sequence
 //     numbers and timestamps, and sends the viewer's RTCP sender reports
-//     (a viewer has no pion interceptor); another reads its RTCP. A viewer more than 500 ms behind (a stalled
-//     TCP path, a starved goroutine) skips: video to the next keyframe
-//     (requested from the publisher), audio to the live edge. Others are
-//     never waited for.
+//     (a viewer has no pion interceptor); another reads its RTCP. A viewer
+//     more than 500 ms behind (a stalled TCP path, a starved goroutine)
+//     skips: video to the next keyframe (requested from the publisher),
+//     audio to the live edge. Others are never waited for.
 //   - Fast start: the ring keeps the newest keyframe group. A new viewer gets
 //     it at once, with the frames since the keyframe given timestamps just
 //     before the live edge, so the picture is current immediately and
