@@ -1,7 +1,11 @@
 package checkouttest
 
 import (
+	"bufio"
 	"context"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,7 +39,9 @@ func (c *countingLedger) ReserveBatch(ctx context.Context, holds []checkout.Hold
 // Wall-clock rates move with the machine's load, so it reports what does
 // not: the process's CPU per hold (getrusage, user and system, every
 // goroutine including the benchmark's own callers and the store's
-// background work), holds per CPU-second, and the mean batch size. Run it
+// background work), holds per CPU-second, the mean batch size and, where
+// /proc/self/io tells, the write system calls and bytes written per hold
+// (a commit's WAL frames are most of the store's system time). Run it
 // with a fixed count (-benchtime=20000x): the setup makes a fresh world per
 // run.
 func BenchmarkReserveCrowd(b *testing.B, env Env, buyers, workers, limit int) {
@@ -60,6 +66,7 @@ func BenchmarkReserveCrowd(b *testing.B, env Env, buyers, workers, limit int) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := measure.ProcessCPU()
+	io0, ioOK := processIO()
 	for range workers {
 		wg.Go(func() {
 			for {
@@ -77,6 +84,7 @@ func BenchmarkReserveCrowd(b *testing.B, env Env, buyers, workers, limit int) {
 	}
 	wg.Wait()
 	cpu := measure.ProcessCPU() - cpu0
+	io1, ioOK1 := processIO()
 	b.StopTimer()
 	if failed.Load() > 0 {
 		b.Fatalf("%d taps of %d failed", failed.Load(), b.N)
@@ -86,5 +94,31 @@ func BenchmarkReserveCrowd(b *testing.B, env Env, buyers, workers, limit int) {
 	if n := cl.batches.Load(); n > 0 {
 		b.ReportMetric(float64(cl.holds.Load())/float64(n), "holds/batch")
 	}
+	if ioOK && ioOK1 {
+		b.ReportMetric(float64(io1["syscw"]-io0["syscw"])/float64(b.N), "writes/hold")
+		b.ReportMetric(float64(io1["wchar"]-io0["wchar"])/1024/float64(b.N), "KiB-written/hold")
+	}
 	w.Check(b.N+1, 0)
+}
+
+// processIO reads the process's I/O counters (Linux: /proc/self/io): syscw
+// counts write system calls, wchar the bytes they wrote.
+func processIO() (map[string]int64, bool) {
+	f, err := os.Open("/proc/self/io")
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	m := map[string]int64{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+			m[k] = n
+		}
+	}
+	return m, sc.Err() == nil
 }
