@@ -29,7 +29,7 @@ const (
 	qOfferUnits    = `SELECT show_id, sku_id, allocated - sold - held FROM offers WHERE id = $1`
 	qSKUFree       = `SELECT on_hand - sold - held FROM skus WHERE id = $1`
 	qUserExists    = `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`
-	qCustomerUnits = sqlstore.CustomerUnits
+	qCustomerUnits = customerUnits
 	qKeyStored     = `SELECT EXISTS (SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3)`
 	qAddOfferHeld  = `UPDATE offers SET held = held + $1 WHERE id = $2 AND sold + held + $1 <= allocated`
 	qAddSKUHeld    = `UPDATE skus SET held = held + $1 WHERE id = $2 AND sold + held + $1 <= on_hand`
@@ -139,9 +139,11 @@ func (db LedgerStore) readBatchState(ctx context.Context, tx *sql.Tx, holds []ch
 			st.Users[r.UserID] = ok
 		}
 		c := checkout.CustomerOffer{OfferID: r.OfferID, UserID: r.UserID}
-		if _, ok := st.Customers[c]; h.Limit > 0 && !ok {
+		o, found := st.Offers[r.OfferID]
+		// A hold of a missing offer is refused without its customer's units.
+		if _, ok := st.Customers[c]; h.Limit > 0 && found && !ok {
 			var n int
-			if err := db.txQueryRow(ctx, tx, qCustomerUnits, r.OfferID, r.UserID).Scan(&n); err != nil {
+			if err := db.txQueryRow(ctx, tx, qCustomerUnits, r.OfferID, r.UserID, o.ShowID).Scan(&n); err != nil {
 				return st, err
 			}
 			st.Customers[c] = n
