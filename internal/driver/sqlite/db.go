@@ -256,6 +256,7 @@ func (db *conn) write(ctx context.Context, op string, fn func(tx *sql.Tx) error)
 		return storeErr(op, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	defer db.ws.endTx()
 	if err := fn(tx); err != nil {
 		return storeErr(op, err)
 	}

@@ -42,6 +42,12 @@ const (
 func (db LedgerStore) ReserveBatch(ctx context.Context, holds []checkout.Hold) ([]error, error) {
 	var errs []error
 	err := db.write(ctx, "reserve", func(tx *sql.Tx) error {
+		// The batch's statements are lookups and inserts by key under the
+		// write lock the transaction already holds: none of them waits. The
+		// driver watches a cancellable context with a goroutine of its own
+		// for every statement, hundreds per batch; the transaction still ends
+		// with ctx (database/sql rolls it back), between two statements.
+		ctx := context.WithoutCancel(ctx)
 		st, err := db.readBatchState(ctx, tx, holds)
 		if err != nil {
 			return err
