@@ -57,11 +57,17 @@ const (
 	// writer waits behind it: in a stampede of holds that was the long tail
 	// (bench/results/2026-12-03-7c6c5a2-buy-embedded-reserve-profile.md). A
 	// passive checkpoint on its own connection copies what no reader still
-	// needs while the writer keeps appending to the WAL.
-	checkpointEvery = 200 * time.Millisecond
+	// needs while the writer keeps appending to the WAL. Every second, not
+	// more often: a page written by many commits in between (an index's
+	// right edge, the offer's row) is copied once, and in a stampede of
+	// holds the checkpoints' copying was 16 % of the process's CPU at
+	// 200 ms (bench/results/2026-12-04-holds-embedded.md).
+	checkpointEvery = time.Second
 	// writerCheckpointPages is the writer's own automatic checkpoint, left
-	// as a bound (about 40 MB of WAL) should the checkpointer fall behind.
-	writerCheckpointPages = 10000
+	// as a bound (about 200 MB of WAL) should the checkpointer fall behind:
+	// a stampede writes ~5 pages a hold, so a second of holds at 10,000 a
+	// second stays below it.
+	writerCheckpointPages = 50000
 	// writerCacheKiB is the writer's page cache: 64 MiB, room for the hot
 	// part of a busy ledger's indexes (negative in the pragma: KiB, not pages).
 	writerCacheKiB = 64 << 10
