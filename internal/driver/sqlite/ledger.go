@@ -113,6 +113,59 @@ func (db LedgerStore) ExpireDue(ctx context.Context, at time.Time, limit int) ([
 	return expired, nil
 }
 
+// Reservations are indexed by (show_id, user_id, offer_id) (migration 18),
+// so SQLite's queries of a customer's units name the offer's show: $3, or
+// the offer's own when the caller does not know it. That index is SQLite's
+// alone, so CustomerUnits and OfferCustomers below take the place of
+// sqlstore.LedgerReader's (a DB's own stores come before sqlstore.Stores).
+const (
+	// customerUnits sums the units of offer $1 customer $2 holds or bought;
+	// $3 is the offer's show.
+	customerUnits = `SELECT coalesce(sum(quantity), 0) FROM reservations
+		 WHERE show_id = $3 AND user_id = $2 AND offer_id = $1 AND state IN ` + sqlstore.LiveStates
+	// offerShow is the show of offer $1, as a value for the queries below.
+	offerShow = `(SELECT show_id FROM offers WHERE id = $1)`
+	// offerCustomerUnits is customerUnits for a caller that knows no show.
+	offerCustomerUnits = `SELECT coalesce(sum(quantity), 0) FROM reservations
+		 WHERE show_id = ` + offerShow + ` AND user_id = $2 AND offer_id = $1 AND state IN ` + sqlstore.LiveStates
+	// offerCustomers sums each customer's units of offer $1.
+	offerCustomers = `SELECT user_id, sum(quantity) FROM reservations
+		WHERE show_id = ` + offerShow + ` AND offer_id = $1 AND state IN ` + sqlstore.LiveStates + ` GROUP BY user_id`
+)
+
+// CustomerUnits is how many units of the offer the customer holds or bought.
+func (db LedgerStore) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, offerCustomerUnits, offerID, userID).Scan(&n)
+	if err != nil {
+		return 0, storeErr("customer units", err)
+	}
+	return n, nil
+}
+
+// OfferCustomers maps each customer with held or bought units of the offer
+// to that count. It reads the holds of the offer's whole show (the index
+// leads with the show): a stock gate loads once per offer and node, while
+// the index it shares serves every hold's insert.
+func (db LedgerStore) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.UUID]int, error) {
+	type units struct {
+		user uuid.UUID
+		n    int
+	}
+	rows, err := queryAll(ctx, db.r, func(r row) (*units, error) {
+		var u units
+		return &u, r.Scan(&u.user, &u.n)
+	}, offerCustomers, offerID)
+	if err != nil {
+		return nil, storeErr("offer customers", err)
+	}
+	m := make(map[uuid.UUID]int, len(rows))
+	for _, u := range rows {
+		m[u.user] = u.n
+	}
+	return m, nil
+}
+
 // BeginOrder moves a held, unexpired reservation (now < ExpiresAt) of
 // o.UserID to Ordering and inserts o (State Pending). NotFound when the
 // reservation does not exist or is another customer's; Gone when it is not
