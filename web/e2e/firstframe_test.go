@@ -17,7 +17,8 @@ import (
 // TestFirstFrameTime measures page open → first video frame shown in the
 // player, over several loads of the page while the host is live. It
 // reports the figures, each load's phases and their medians, and asserts
-// only that every load showed a frame:
+// only that every load showed a frame and that the page's boot script set
+// the session up (an order of steps, not a time):
 // wall-clock time depends on the machine and its load (see README, Speed).
 // PAVILION_FIRST_FRAME_LOADS sets the number of loads (default 7);
 // PAVILION_FIRST_FRAME_FROM names a page to open before each load (by
@@ -50,6 +51,16 @@ func TestFirstFrameTime(t *testing.T) {
 		viewer.waitFor("the first frame", `window.pavilionPlayer?.firstFrame() != null`, 20*time.Second)
 		p := eval[map[string]float64](viewer, phasesJS)
 		t.Logf("load %d: %s; static files: %.0f from the network, %.0f from the cache", i, phaseLine(p), p["fetched"], p["cached"])
+		// The way, not the time: boot.js, written into the page, began the
+		// session, applied its answer and gave the video its stream.
+		for _, k := range []string{"begun", "applied", "attached"} {
+			if _, ok := p[k]; !ok {
+				t.Errorf("load %d: no %q step: boot.js did not set the session up", i, k)
+			}
+		}
+		if p["begun"] >= p["module"] {
+			t.Errorf("load %d: the session began at %.0f ms, after connect.js (%.0f ms): not boot.js's", i, p["begun"], p["module"])
+		}
 		if i == 0 {
 			t.Logf("load 0 has a cold cache: not counted")
 			continue

@@ -53,9 +53,11 @@
       return reply;
     });
     answer.catch(() => {}); // connect.js handles it; not an unhandled rejection meanwhile
-    // The video element is parsed by the time the document becomes
-    // interactive, which is before the page's modules run (they are
-    // deferred, and DOMContentLoaded waits for them).
+    // The video gets the stream once the offer has left (setting the
+    // element's player up is work on this thread that the offer must not
+    // wait for) and the element is parsed: the document is interactive
+    // before the page's modules run (they are deferred, and
+    // DOMContentLoaded waits for them).
     const show = () => {
       const video = document.getElementById("video");
       if (!video || video.srcObject) return;
@@ -63,8 +65,10 @@
       steps.attached = performance.now();
       video.requestVideoFrameCallback?.((_, m) => { steps.frame ??= performance.now(); steps.presented ??= m.presentationTime; });
     };
-    if (document.readyState === "loading") document.addEventListener("readystatechange", show, { once: true });
-    else show();
+    offer.then(() => {
+      if (document.readyState === "loading") document.addEventListener("readystatechange", show, { once: true });
+      else show();
+    }, () => {});
     window.pavilionBoot = { pc, steps, offer, answer, stream };
   } catch {
     // connect.js starts a session of its own
