@@ -33,7 +33,13 @@ func TestCoHost(t *testing.T) {
 
 	viewer := b.newUser(t, s, "viewer")
 	viewer.open("/shows/" + demoShow)
-	viewer.waitFor("the host's video", `window.pavilionPlayer.framesDecoded() > 0`, 25*time.Second)
+	deadline := time.Now().Add(40 * time.Second)
+	for eval[int](viewer, `window.pavilionPlayer.framesDecoded()`) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("viewer: no video frames decoded (overlay says %q)%s", eval[string](viewer, `document.querySelector("#overlay-text").textContent`), viewer.consoleErrors())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 
 	guest := b.newUser(t, s, "guest")
 	guest.open(link[strings.Index(link, "/studio/"):]) // the link names the server as the request did
