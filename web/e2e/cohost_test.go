@@ -53,8 +53,14 @@ func TestCoHost(t *testing.T) {
 	guest.checkA11y("guest studio")
 
 	// The viewer sees both, side by side, the guest's frames decoding.
-	viewer.waitFor("the guest beside the host", `document.querySelector("#video-wrap").dataset.layout === "side-by-side" && !document.querySelector("#guest-video").hidden`, 25*time.Second)
-	viewer.waitFor("the guest's frames", `(document.querySelector("#guest-video").getVideoPlaybackQuality?.().totalVideoFrames || 0) > 0`, 25*time.Second)
+	viewer.waitFor("the guest beside the host", `document.querySelector("#video-wrap").dataset.layout === "side-by-side" && !document.querySelector(".guest-box").hidden`, 25*time.Second)
+	guestFrames := `(document.querySelector("#guest-video").getVideoPlaybackQuality?.().totalVideoFrames || 0)`
+	for deadline := time.Now().Add(45 * time.Second); eval[int](viewer, guestFrames) == 0; time.Sleep(250 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("viewer: no guest frames (video ready state %d, tracks %d)%s", eval[int](viewer, `document.querySelector("#guest-video").readyState`),
+				eval[int](viewer, `document.querySelector("#guest-video").srcObject?.getTracks().length || 0`), viewer.consoleErrors())
+		}
+	}
 	host.waitFor("the guest on air in the studio", `document.querySelector("#cohost-list .badge.live")`, 15*time.Second)
 	viewer.screenshots("player-cohost-side-by-side")
 
@@ -67,7 +73,7 @@ func TestCoHost(t *testing.T) {
 
 	// The host removes the guest: gone from the player, told on their page.
 	_ = eval[bool](host, `(document.querySelector("#cohost-list .danger").click(), true)`)
-	viewer.waitFor("the guest gone", `document.querySelector("#guest-video").hidden && !document.querySelector("#video-wrap").classList.contains("costage")`, 15*time.Second)
+	viewer.waitFor("the guest gone", `document.querySelector(".guest-box").hidden && !document.querySelector("#video-wrap").classList.contains("costage")`, 15*time.Second)
 	guest.waitFor("the guest told", `document.querySelector("#live-state").dataset.state === "off"`, 20*time.Second)
 	guest.do("try to join again", chromedp.Click(chromedp.ID("go-live")))
 	guest.waitFor("refused", `!document.querySelector("#gate").hidden`, 15*time.Second)

@@ -23,11 +23,14 @@ export class CoStage {
     this.guest = null;   // the guest on air: {id, name}
     this.session = null; // the guest feed's WHEP session
     this.gen = 0;        // bumps whenever the guest changes: a stale connect gives up
-    this.video = h("video", { id: "guest-video", class: "guest-video", autoplay: true, playsinline: true, hidden: true });
+    this.video = h("video", { id: "guest-video", autoplay: true, playsinline: true });
     this.video.muted = true;
     this.label = h("span", { class: "guest-name", hidden: true });
-    // Right after the host's video, so the player's overlay and bars stay on top.
-    host.after(this.video, this.label);
+    // The guest's picture with their name on it, as one box the layouts
+    // place; right after the host's video, so the player's overlay and bars
+    // stay on top.
+    this.box = h("div", { class: "guest-box", hidden: true }, this.video, this.label);
+    host.after(this.box);
   }
 
   // load reads the stage once (the room's events keep it current after).
@@ -57,11 +60,11 @@ export class CoStage {
     const on = !!this.guest && !!this.video.srcObject;
     this.wrap.dataset.layout = on ? layout : "";
     this.wrap.classList.toggle("costage", on);
-    this.video.hidden = !on;
-    this.label.hidden = !on || !this.label.textContent;
+    this.box.hidden = !on;
+    this.label.hidden = !this.label.textContent;
     // The small picture is painted over the full one: it comes later.
-    if (layout === "guest-full") this.host.before(this.video);
-    else this.host.after(this.video);
+    if (layout === "guest-full") this.host.before(this.box);
+    else this.host.after(this.box);
     this.layout = layout;
   }
 
