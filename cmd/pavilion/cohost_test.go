@@ -50,8 +50,8 @@ func TestGuestRelayedAndRemovedAcrossNodes(t *testing.T) {
 	}
 	stageEvent(t, room, "joined")
 
-	viewer, viewerPC := watchGuestVideo(t, bases[1], show)
-	host := watchTestVideo(t, bases[1], show)
+	viewer, viewerPC := watchRetrying(t, bases[1]+"/whep/"+show+"?guest=1")
+	host, _ := watchRetrying(t, bases[1]+"/whep/"+show)
 	waitUntil(t, "the guest's media relayed to node B", 30*time.Second, func() bool { return viewer.Load() > 30 && host.Load() > 30 })
 
 	nodeB.must(http.StatusOK, "DELETE", "/api/shows/"+show+"/guests/"+guestID, creds.HostToken, nil)
@@ -144,10 +144,10 @@ func publishGuestVideo(t *testing.T, base, show, key string) (*guestPub, string)
 	return &guestPub{pc: pc, stop: func() { cancel(); <-finished; _ = pc.Close() }}, loc
 }
 
-// watchGuestVideo opens a WHEP viewer of the show's guest feed and counts
-// the RTP packets it gets. The relay may have no media for the first
-// request (503): it tries again with a new connection.
-func watchGuestVideo(t *testing.T, base, show string) (*atomic.Int64, *webrtc.PeerConnection) {
+// watchRetrying opens a WHEP viewer at url and counts the RTP packets it
+// gets. A relay may have no media for the first request (503), or not know
+// the feed's origin yet (404): it tries again with a new connection.
+func watchRetrying(t *testing.T, url string) (*atomic.Int64, *webrtc.PeerConnection) {
 	t.Helper()
 	var packets atomic.Int64
 	deadline := time.Now().Add(20 * time.Second)
@@ -168,13 +168,13 @@ func watchGuestVideo(t *testing.T, base, show string) (*atomic.Int64, *webrtc.Pe
 				packets.Add(1)
 			}
 		})
-		status, _ := offerTo(t, pc, base+"/whep/"+show+"?guest=1", "")
+		status, _ := offerTo(t, pc, url, "")
 		if status == http.StatusCreated {
 			return &packets, pc
 		}
 		_ = pc.Close()
 		if (status != http.StatusServiceUnavailable && status != http.StatusNotFound) || time.Now().After(deadline) {
-			t.Fatalf("WHEP ?guest=1 on %s: %d", base, status)
+			t.Fatalf("WHEP %s: %d", url, status)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
