@@ -92,10 +92,13 @@ for name in chat storm; do
 		row "storm: reaction frames received/s (per viewer)" "if $p == null then null else \"\\($p.reaction_frames_per_sec | floor) (\\($p.reaction_frames_per_viewer_sec))\" end"
 	fi
 	row "$name: CPU, server / pavload (cores)" "if $p == null then null else \"\\($p.server_cpu_cores) / \\($p.client_cpu_cores)\" end"
+	row "$name: CPU µs per frame the viewers read, server / pavload; server µs per chat line delivered" "if $p == null or ($p.client_frames // 0) == 0 then null else \"\\($p.server_cpu_us_per_frame) / \\($p.client_cpu_us_per_frame); \\($p.server_cpu_us_per_delivery)\" end"
+	row "$name: frames read (read calls, epoll waits)" "if $p == null or ($p.client_frames // 0) == 0 then null else \"\\($p.client_frames) (\\($p.client_reads // \"–\"), \\($p.client_poll_waits // \"–\"))\" end"
 done
 row "**commerce**: a stock change every … ms during the storm: stock events, deliveries" 'if .chat.commerce == null then "not measured" else "\(.chat.commerce.every_ms) ms: \(.chat.commerce.events) events, \(.chat.commerce.deliveries) of \(.chat.commerce.expected) (\(.chat.commerce.delivered_pct) %)" end'
 row "commerce: latency from the stock read to receipt" "$(lat .chat.commerce.latency)"
 row "protocol" '"v\(.chat.config.protocol // 1)"'
+row "pavload's reader (epoll: a few goroutines read every socket; goroutine: one each)" '"\(.chat.config.reader // "goroutine")\(if .chat.config.pollers then " (\(.chat.config.pollers) pollers)" else "" end)"'
 row "**all**: deliveries" '"\(.chat.total.deliveries) of \(.chat.total.deliveries_expected) (\(.chat.total.delivered_pct) %)"'
 row "all: delivery latency" "$(lat .chat.total.latency)"
 row "seq gaps (events a viewer never got)" '.chat.seq_gaps'

@@ -18,11 +18,13 @@
 #   every stock event from the server's read of the stock to receipt.
 #
 # Rows (BENCH_CHAT_ROWS, "VIEWERSxRATE" each): 5000x20, 10000x20 and
-# 20000x10. pavload reports its own CPU per phase; a row where it used 90 %
-# of its core or more is marked client-limited (its figures may be
-# pavload's limit, not the server's, and do not count). A row the machine's
-# open-files limit cannot hold (the server and pavload each need one file
-# per viewer and a few hundred more) runs with fewer viewers, and says so.
+# 20000x10. pavload (its epoll reader: internal/load/chat/epoll_linux.go)
+# reports its own CPU per phase and CPU µs per frame read on both sides; a
+# row where it used 90 % of its core or more is marked client-limited (its
+# figures may be pavload's limit, not the server's, and do not count). A
+# row the machine's open-files limit cannot hold (the server and pavload
+# each need one file per viewer and a few hundred more) runs with fewer
+# viewers, and says so.
 #
 # Results: bench/out/chat-<mode>-<row>.json (every figure), bench/out/CHAT.md
 # (a summary, one column per run), which also replaces the live-room

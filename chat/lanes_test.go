@@ -27,13 +27,7 @@ func TestCommerceLaneDoesNotWaitForTheChatTick(t *testing.T) {
 	base := uint64(num(welcome, "seq"))
 	v1, _ := w.join("member")
 	host, _ := w.join("host")
-	var talkers []*client
-	for i := range 3 {
-		name := fmt.Sprintf("talker-%d", i)
-		w.addUser(name)
-		c, _ := w.join(name)
-		talkers = append(talkers, c)
-	}
+	talkers := w.joinUsers("talker", 3)
 	storm := func(round string) {
 		for i, c := range talkers {
 			for j := range 3 {

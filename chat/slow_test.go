@@ -29,13 +29,8 @@ func TestSlowReaderLosesChatNotItsResults(t *testing.T) {
 	w := newWorld(t, memory.NewBus(), withSmallSendBuffers(), withWriteWait(time.Minute))
 	host, _ := w.join("host")
 	const chatters, each = 80, 10 // each: the rate limit's burst, so none is refused
-	var cs []*client
-	for i := range chatters {
-		name := fmt.Sprintf("flood-%d", i)
-		w.addUser(name)
-		c, _ := w.join(name) // and reads nothing more: its own queue sheds chat too
-		cs = append(cs, c)
-	}
+	// The chatters read nothing more: their own queues shed chat too.
+	cs := w.joinUsers("flood", chatters)
 	carre := demo.Offers(time.Time{})[1].ID // 50 carrés, two per customer
 
 	slow := w.dialSlow("viewer") // reads nothing until the end

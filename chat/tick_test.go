@@ -64,6 +64,19 @@ func (b *batchReader) until(t *testing.T, match func(map[string]any) bool) map[s
 	}
 }
 
+// joinUsers makes n users, prefix-0 to prefix-(n-1), and joins each to the
+// room (welcome read): the chatters of the tick and lane tests.
+func (w *world) joinUsers(prefix string, n int) []*client {
+	cs := make([]*client, 0, n)
+	for i := range n {
+		name := fmt.Sprintf("%s-%d", prefix, i)
+		w.addUser(name)
+		c, _ := w.join(name)
+		cs = append(cs, c)
+	}
+	return cs
+}
+
 func (b *batchReader) count(typ string) int {
 	n := 0
 	for _, e := range b.events {
@@ -149,13 +162,7 @@ func TestBigRoomCapsChatButNotStaffNorState(t *testing.T) {
 	v1, _ := w.join("")
 	v2c, _ := w.joinQuery("", "?v=2")
 	host, _ := w.join("host")
-	var chatters []*client
-	for i := range 4 {
-		name := fmt.Sprintf("talker-%d", i)
-		w.addUser(name)
-		c, _ := w.join(name)
-		chatters = append(chatters, c)
-	}
+	chatters := w.joinUsers("talker", 4)
 	const each = 10
 	var wg sync.WaitGroup
 	for _, c := range chatters {
@@ -230,13 +237,7 @@ func TestSlowV2ReaderCountsWhatItSkips(t *testing.T) {
 	host, _ := w.join("host")
 	host.background()
 	const chatters, each = 60, 10
-	var cs []*client
-	for i := range chatters {
-		name := fmt.Sprintf("flood-%d", i)
-		w.addUser(name)
-		c, _ := w.join(name)
-		cs = append(cs, c)
-	}
+	cs := w.joinUsers("flood", chatters)
 	slow := w.dialSlowQuery("viewer", "?v=2")
 	f, _, err := slow.read(wait)
 	if err != nil || f["type"] != "welcome" {
@@ -291,13 +292,7 @@ func TestSlowV2ReaderCountsWhatItSkips(t *testing.T) {
 // in may hold events its welcome already counts).
 func TestJoinDuringTicksSeesEachEventOnce(t *testing.T) {
 	w := newWorld(t, memory.NewBus())
-	var talkers []*client
-	for i := range 4 {
-		name := fmt.Sprintf("talker-%d", i)
-		w.addUser(name)
-		c, _ := w.join(name)
-		talkers = append(talkers, c)
-	}
+	talkers := w.joinUsers("talker", 4)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for _, c := range talkers {

@@ -36,10 +36,10 @@
 //     per-viewer retransmission buffer; pion's NACK responder is not used).
 //   - One writer goroutine per viewer rewrites SSRC, payload type, sequence
 //     numbers and timestamps, and sends the viewer's RTCP sender reports
-//     (a viewer has no pion interceptor). A viewer more than 500 ms behind (a stalled
-//     TCP path, a starved goroutine) skips: video to the next keyframe
-//     (requested from the publisher), audio to the live edge. Others are
-//     never waited for.
+//     (a viewer has no pion interceptor); another reads its RTCP. A viewer
+//     more than 500 ms behind (a stalled TCP path, a starved goroutine)
+//     skips: video to the next keyframe (requested from the publisher),
+//     audio to the live edge. Others are never waited for.
 //   - Fast start: the ring keeps the newest keyframe group. A new viewer gets
 //     it at once, with the frames since the keyframe given timestamps just
 //     before the live edge, so the picture is current immediately and
@@ -61,9 +61,20 @@
 //   - One UDP port for all media (ICE UDP mux) and ICE-TCP on the same port
 //     number; PublicIPs replace host candidates' addresses behind 1:1 NAT.
 //     Writes to the UDP port leave in sendmmsg batches (sendbatch.go).
-//     Each offer is answered with the candidates it can use: loopback ones
-//     only to a client that offers loopback (one on this machine), no
-//     ICE-TCP to a viewer whose complete offer has no TCP candidate.
+//     Each offer is answered with the candidates it can use: only loopback
+//     ones to a client that offers only loopback (one on this machine),
+//     none to a client that offers none (kindMux), no ICE-TCP to a viewer
+//     whose complete offer has no TCP candidate.
+//   - What a viewer costs (peers.go): its answer lists the show's codecs
+//     only (the publisher's video codec and audio; no RTX), from an API
+//     built once per codec set and shared; the server is the DTLS server
+//     (a=setup:passive, no cookie exchange: ICE has checked the address),
+//     SRTP is AES-128-GCM when the client offers it (else AES-CM), one
+//     DTLS certificate serves every session of the node, one goroutine
+//     reads a viewer's RTCP (viewer.readRTCP), and every ICE agent shares
+//     one list of the host's interfaces. TestViewerCost (cost_test.go)
+//     measures a viewer's heap, goroutines, allocations and RSS on the
+//     server's side, its viewers in a second process.
 //   - Relays (relay.go): a node asked for a show published on another
 //     pulls it once, every simulcast layer, from the parent the Directory
 //     places it under (the origin or a relay with room, breadth-first; at

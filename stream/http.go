@@ -151,7 +151,7 @@ func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
 			panic(p2) // answered by done
 		}
 	}()
-	pc, err := s.apiFor(offer, false).NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
+	pc, err := s.publisherAPI(offer).NewPeerConnection(s.peerConfig(s.ICEServers))
 	if err != nil {
 		s.abandon(p, fresh)
 		s.fail(w, err)
@@ -283,11 +283,10 @@ func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	api := s.apiFor(offer, true)
-	if s.isRelay(r) {
-		api = s.relayAPIFor(offer) // a child node that dies frees its session in seconds
-	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
+	// The answer offers the show's codecs only. A child node that dies
+	// frees its session in seconds (relay).
+	api := s.viewerAPI(offer, showCodecs(video, audio), s.isRelay(r))
+	pc, err := api.NewPeerConnection(s.peerConfig(s.ICEServers))
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -364,14 +363,37 @@ func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
 		defer s.endOnPanic("stream_viewer", v, v.id)
 		v.run()
 	})
+	tracks := make([]rtcpTrack, len(bindings))
 	for i, b := range bindings {
-		sender, b := senders[i], b
+		tracks[i] = rtcpTrack{sender: senders[i], b: b}
+	}
+	if v.relay {
+		for _, t := range tracks {
+			s.goTracked(func() {
+				defer s.endOnPanic("stream_viewer", v, v.id)
+				v.readTrackRTCP(t)
+			})
+		}
+	} else {
 		s.goTracked(func() {
 			defer s.endOnPanic("stream_viewer", v, v.id)
-			v.readRTCP(sender, b)
+			v.readRTCP(tracks)
 		})
 	}
 	s.writeAnswer(w, "/whep/"+show.String()+"/"+v.id, v.id, sdp)
+}
+
+// showCodecs is what a show's viewers are offered: the codecs of its video
+// layers and audio.
+func showCodecs(video []*source, audio *source) []webrtc.RTPCodecParameters {
+	var out []webrtc.RTPCodecParameters
+	for _, l := range video {
+		out = append(out, l.codec)
+	}
+	if audio != nil {
+		out = append(out, audio.codec)
+	}
+	return out
 }
 
 // begin answers the preliminaries every WHIP/WHEP request shares (CORS,

@@ -1,6 +1,9 @@
 package stream
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,25 +11,34 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
 // peerAPIs builds the PeerConnections of every session: the media socket
 // (one UDP port, ICE-TCP on the same number) and the pion APIs over it, one
-// per kind of offer (apiFor), built as they are first needed.
+// per kind of offer (offerKind), built as they are first needed.
 type peerAPIs struct {
 	api *webrtc.API // publishers and relay pulls
-	// apis are the APIs for offers, by what they need (apiFor), built
+	// apis are the APIs for offers, by what they need (offerKind), built
 	// from apiBase as they are first needed; nil with a custom API.
 	apiBase apiBase
 	apisMu  sync.Mutex
 	apis    map[apiKind]*webrtc.API
 	mux     ice.UDPMux
 	tcpMux  ice.TCPMux
+	// addrs are the UDP mux's addresses, looked up once for all answers
+	// (kindMux) rather than by each.
+	addrs listenAddrs
+	// cert is the DTLS certificate of every session (peerConfig).
+	certMu sync.Mutex
+	cert   *webrtc.Certificate
 }
 
 // port is the UDP port media arrives on (0 with a custom API).
@@ -64,9 +76,24 @@ func (a *peerAPIs) buildAPI(addr string, noTCP bool, publicIPs []string, log *sl
 		}
 	}
 	var se webrtc.SettingEngine
-	se.LoggerFactory = pionLogs{log: log}
-	a.mux = webrtc.NewICEUDPMux(nil, conn)
+	se.LoggerFactory = &pionLogs{log: log}
+	// One view of the host's interfaces for every session: without it each
+	// ICE agent lists them (netlink dumps) and keeps its own copy.
+	nw, err := stdnet.NewNet()
+	if err != nil {
+		conn.Close()
+		if ln != nil {
+			ln.Close()
+		}
+		return fmt.Errorf("stream: network interfaces: %w", err)
+	}
+	se.SetNet(nw)
+	a.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Net: nw})
 	se.SetICEUDPMux(a.mux)
+	// AES-128-GCM first: one AES pass and a GHASH a packet, against AES-CM
+	// plus HMAC-SHA1 (and AES-256-GCM's extra rounds buy a viewer nothing).
+	// AES-CM stays for clients without GCM.
+	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if ln != nil {
@@ -90,10 +117,11 @@ func (a *peerAPIs) buildAPI(addr string, noTCP bool, publicIPs []string, log *sl
 	// get no interceptor: every interceptor costs a goroutine and state per
 	// connection, and at hundreds of viewers that adds up; the sender
 	// reports they need (for lip sync) are written by their writers
-	// (viewer.senderReports).
-	pubME, viewME := &webrtc.MediaEngine{}, &webrtc.MediaEngine{}
+	// (viewer.senderReports). Their media engines hold only the show's
+	// codecs (viewerMediaEngine), built per show codec in apiOf.
+	pubME := &webrtc.MediaEngine{}
 	pubReg, viewReg := &interceptor.Registry{}, &interceptor.Registry{}
-	err = errors.Join(pubME.RegisterDefaultCodecs(), viewME.RegisterDefaultCodecs())
+	err = pubME.RegisterDefaultCodecs()
 	if err == nil {
 		var gen *nack.GeneratorInterceptorFactory
 		gen, err = nack.NewGeneratorInterceptor()
@@ -110,18 +138,18 @@ func (a *peerAPIs) buildAPI(addr string, noTCP bool, publicIPs []string, log *sl
 		a.closeSockets()
 		return fmt.Errorf("stream: media engine: %w", err)
 	}
-	a.apiBase = apiBase{se: se, networks: networks, loopMux: loopMux, pubME: pubME, pubReg: pubReg, viewME: viewME, viewReg: viewReg}
+	a.apiBase = apiBase{se: se, networks: networks, loopMux: loopMux, pubME: pubME, pubReg: pubReg, viewReg: viewReg}
 	a.apis = map[apiKind]*webrtc.API{}
-	a.api = a.apiOf(apiKind{nets: allNets})
+	a.api = a.apiOf(apiKind{nets: allNets}, nil)
 	return nil
 }
 
-// apiBase is what the APIs for different offers share (apiFor).
+// apiBase is what the APIs for different offers share (apiOf).
 type apiBase struct {
 	se              webrtc.SettingEngine
 	networks        []webrtc.NetworkType // the server's
 	loopMux         bool                 // the media port is on loopback
-	pubME, viewME   *webrtc.MediaEngine
+	pubME           *webrtc.MediaEngine
 	pubReg, viewReg *interceptor.Registry
 }
 
@@ -136,12 +164,27 @@ type apiBase struct {
 // Every candidate costs a viewer a socket's state, a read goroutine and
 // buffers (for ICE-TCP, a TCP connection's state per local address): an
 // offer that lists its candidates gets only the networks it can use.
+//
+// A viewer's API knows only the show's codecs (codecs, codecKey): its
+// answer lists nothing else, and each PeerConnection's copy of the media
+// engine is a couple of entries, not pion's two dozen with RTX.
 type apiKind struct {
-	viewer   bool  // fewer interceptors
-	relay    bool  // a pull from a parent node: quick to notice it died
-	loopback bool  // loopback candidates: the client offers some
-	nets     uint8 // the networks to gather (net* bits)
+	viewer bool        // no interceptors, the show's codecs, DTLS server
+	relay  bool        // a pull from or to another node: quick to notice it died
+	lo     loopbackUse // what the client's candidates say of where it is
+	nets   uint8       // the networks to gather (net* bits)
+	codecs string      // a viewer's: the show's codecs (codecKey)
 }
+
+// loopbackUse is which of the media port's addresses an answer offers as
+// candidates, from the offer's own candidates (scanCandidates).
+type loopbackUse uint8
+
+const (
+	loNone loopbackUse = iota // the client is elsewhere: no loopback ones
+	loAlso                    // some of its candidates are loopback: every address
+	loOnly                    // all of them are: loopback only, one pair to check
+)
 
 // Network bits.
 const (
@@ -152,28 +195,61 @@ const (
 	allNets = netUDP4 | netUDP6 | netTCP4 | netTCP6
 )
 
-// apiFor picks the API for an offer.
-func (a *peerAPIs) apiFor(offer webrtc.SessionDescription, viewer bool) *webrtc.API {
+// publisherAPI picks the API for a publisher's offer.
+func (a *peerAPIs) publisherAPI(offer webrtc.SessionDescription) *webrtc.API {
 	if a.apis == nil {
 		return a.api // a custom API
 	}
+	return a.apiOf(offerKind(offer, false, false, nil), nil)
+}
+
+// viewerAPI picks the API for a viewer's offer to watch a show whose media
+// is in codecs (the publisher's video layers and audio); relay: the viewer
+// is a child node pulling the show.
+func (a *peerAPIs) viewerAPI(offer webrtc.SessionDescription, codecs []webrtc.RTPCodecParameters, relay bool) *webrtc.API {
+	if a.apis == nil {
+		return a.api // a custom API
+	}
+	return a.apiOf(offerKind(offer, true, relay, codecs), codecs)
+}
+
+// offerKind is what an offer needs of the API that answers it.
+func offerKind(offer webrtc.SessionDescription, viewer, relay bool, codecs []webrtc.RTPCodecParameters) apiKind {
 	c := scanCandidates(offer.SDP)
-	k := apiKind{viewer: viewer, loopback: c.loopback, nets: allNets}
+	k := apiKind{viewer: viewer, relay: relay, nets: allNets}
+	switch {
+	case c.onlyLoopback:
+		k.lo = loOnly
+	case c.loopback:
+		k.lo = loAlso
+	}
 	if c.complete && c.nets != 0 {
 		k.nets = c.nets // nothing more will trickle in
 	}
-	return a.apiOf(k)
+	if viewer {
+		k.codecs = codecKey(codecs)
+	}
+	return k
 }
 
-// apiOf builds (once) the API of a kind.
-func (a *peerAPIs) apiOf(k apiKind) *webrtc.API {
+// maxAPIs bounds the APIs kept: a kind's codecs come from publishers'
+// offers, so their number is theirs to choose. Past it the map starts
+// over (the APIs in use live on in their PeerConnections).
+const maxAPIs = 256
+
+// apiOf builds (once) the API of a kind; codecs are a viewer kind's.
+func (a *peerAPIs) apiOf(k apiKind, codecs []webrtc.RTPCodecParameters) *webrtc.API {
 	a.apisMu.Lock()
 	defer a.apisMu.Unlock()
 	if api := a.apis[k]; api != nil {
 		return api
 	}
+	if len(a.apis) >= maxAPIs {
+		clear(a.apis)
+	}
 	b := &a.apiBase
 	set := b.se // a copy; it shares the sockets
+	set.SetICEUDPMux(&kindMux{UDPMux: a.mux, addrs: &a.addrs, lo: k.lo})
 	var nets []webrtc.NetworkType
 	for _, n := range b.networks {
 		if k.nets&netBit(n) != 0 {
@@ -184,17 +260,76 @@ func (a *peerAPIs) apiOf(k apiKind) *webrtc.API {
 		nets = b.networks // none in common: ICE fails, as it would anyway
 	}
 	set.SetNetworkTypes(nets)
-	set.SetIncludeLoopbackCandidate(k.loopback || b.loopMux)
+	// For ICE-TCP; UDP candidates are kindMux's.
+	set.SetIncludeLoopbackCandidate(k.lo != loNone || b.loopMux)
 	if k.relay {
 		set.SetICETimeouts(relayICEDisconnected, relayICEFailed, relayICEKeepalive)
 	}
 	me, reg := b.pubME, b.pubReg
 	if k.viewer {
-		me, reg = b.viewME, b.viewReg
+		reg = b.viewReg
+		if vme, err := viewerMediaEngine(codecs); err == nil {
+			me = vme
+		} // else a codec pion does not take: every codec, as before
+		// The server is the DTLS server (a=setup:passive): the client's
+		// ClientHello follows its own ICE success at once, where a DTLS
+		// client here would wait for this side's ICE to see the pair
+		// nominated, a round trip later. And ICE has already proved the
+		// client's address (its checks carry our password and get our
+		// answers), which is what DTLS's cookie exchange would prove, for
+		// another round trip.
+		_ = set.SetAnsweringDTLSRole(webrtc.DTLSRoleServer) // fails only for DTLSRoleAuto
+		set.SetDTLSInsecureSkipHelloVerify(true)
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(set))
 	a.apis[k] = api
 	return api
+}
+
+// codecKey names a set of codecs, for apiKind.
+func codecKey(codecs []webrtc.RTPCodecParameters) string {
+	var b strings.Builder
+	for _, c := range codecs {
+		fmt.Fprintf(&b, "%s/%d/%d/%d;%s\n", strings.ToLower(c.MimeType), c.ClockRate, c.Channels, c.PayloadType, c.SDPFmtpLine)
+	}
+	return b.String()
+}
+
+// viewerFeedback is what a viewer's video may send back: keyframe
+// requests, NACKs (answered from the ring) and REMB (steers the layer
+// choice). No transport-cc: nothing here would read it.
+var viewerFeedback = []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+
+// viewerMediaEngine is a media engine with only codecs, the show's: the
+// codec its publisher sends and its audio, without RTX (retransmissions
+// go on the original SSRC, from the ring) or any other payload type.
+func viewerMediaEngine(codecs []webrtc.RTPCodecParameters) (*webrtc.MediaEngine, error) {
+	if len(codecs) == 0 {
+		return nil, errors.New("no codecs")
+	}
+	me := &webrtc.MediaEngine{}
+	seen := map[webrtc.PayloadType]bool{}
+	for _, c := range codecs {
+		if seen[c.PayloadType] {
+			continue // a layer of the same codec
+		}
+		seen[c.PayloadType] = true
+		kind := webrtc.RTPCodecTypeVideo
+		var fb []webrtc.RTCPFeedback
+		if strings.HasPrefix(strings.ToLower(c.MimeType), "audio/") {
+			kind = webrtc.RTPCodecTypeAudio
+		} else {
+			fb = viewerFeedback
+		}
+		err := me.RegisterCodec(webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: c.MimeType, ClockRate: c.ClockRate, Channels: c.Channels, SDPFmtpLine: c.SDPFmtpLine, RTCPFeedback: fb},
+			PayloadType:        c.PayloadType,
+		}, kind)
+		if err != nil {
+			return nil, fmt.Errorf("codec %s: %w", c.MimeType, err)
+		}
+	}
+	return me, nil
 }
 
 func netBit(n webrtc.NetworkType) uint8 {
@@ -213,13 +348,15 @@ func netBit(n webrtc.NetworkType) uint8 {
 
 // offerCandidates is what an SDP says of its ICE candidates.
 type offerCandidates struct {
-	nets     uint8 // the networks of its candidates (net* bits)
-	loopback bool
-	complete bool // a=end-of-candidates: no more will trickle
+	nets         uint8 // the networks of its candidates (net* bits)
+	loopback     bool  // some are loopback
+	onlyLoopback bool  // all are (false with none)
+	complete     bool  // a=end-of-candidates: no more will trickle
 }
 
 func scanCandidates(sdp string) offerCandidates {
 	var c offerCandidates
+	others := false
 	for line := range strings.SplitSeq(sdp, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "a=end-of-candidates" {
@@ -248,8 +385,13 @@ func scanCandidates(sdp string) offerCandidates {
 		default:
 			c.nets |= v6
 		}
-		c.loopback = c.loopback || (ip != nil && ip.IsLoopback())
+		if ip != nil && ip.IsLoopback() {
+			c.loopback = true
+		} else {
+			others = true
+		}
 	}
+	c.onlyLoopback = c.loopback && !others
 	return c
 }
 
@@ -302,19 +444,98 @@ func (a *peerAPIs) relayAPI() *webrtc.API {
 	if a.apis == nil {
 		return a.api // a custom API
 	}
-	return a.apiOf(apiKind{relay: true, nets: allNets})
+	return a.apiOf(apiKind{relay: true, nets: allNets}, nil)
 }
 
-// relayAPIFor answers a child node's pull: a viewer's API with the relay
-// ICE timeouts.
-func (a *peerAPIs) relayAPIFor(offer webrtc.SessionDescription) *webrtc.API {
+// kindMux is the media socket's UDP mux as one kind of offer sees it: the
+// addresses it lists are the ones the kind's answers carry as UDP
+// candidates. pion's agent turns every listed address into a candidate of
+// the session, each with a read goroutine and a pair to check; a client on
+// this machine offering only loopback gets just the loopback address (one
+// pair, checked at once), and a client elsewhere gets none of them (RFC
+// 8445 §5.1.1.1). (pion applies its own loopback rule only to its own mux
+// type, so with this wrapper the rule is ours.)
+type kindMux struct {
+	ice.UDPMux
+	addrs *listenAddrs
+	lo    loopbackUse
+}
+
+func (m *kindMux) GetListenAddresses() []net.Addr { return m.addrs.get(m.UDPMux, m.lo) }
+
+// listenAddrs holds the mux's addresses, looked up once: pion's mux on a
+// socket bound to every interface builds the list on each call (the host's
+// addresses as of its start, so nothing fresher is lost).
+type listenAddrs struct {
+	once  sync.Once
+	byUse [loOnly + 1][]net.Addr
+}
+
+// get is the addresses for use; callers only read the slice.
+func (l *listenAddrs) get(mux ice.UDPMux, use loopbackUse) []net.Addr {
+	l.once.Do(func() {
+		var loop, other []net.Addr
+		all := mux.GetListenAddresses()
+		for _, a := range all {
+			if u, ok := a.(*net.UDPAddr); ok && u.IP.IsLoopback() {
+				loop = append(loop, a)
+			} else {
+				other = append(other, a)
+			}
+		}
+		// With nothing of the kind asked for, all there is: ICE then
+		// fails or finds a way, as it would have without the filter.
+		l.byUse[loAlso] = all
+		l.byUse[loNone] = cmpOr(other, all)
+		l.byUse[loOnly] = cmpOr(loop, all)
+	})
+	return l.byUse[use]
+}
+
+func cmpOr(a, b []net.Addr) []net.Addr {
+	if len(a) > 0 {
+		return a
+	}
+	return b
+}
+
+// peerConfig is the Configuration of every PeerConnection built here,
+// with the node's DTLS certificate. Without one pion makes a key pair and
+// a self-signed certificate for each connection, a good part of a join's
+// CPU and allocations; one certificate for all is what browsers do too
+// (each DTLS handshake still agrees fresh ECDHE keys).
+func (a *peerAPIs) peerConfig(servers []webrtc.ICEServer) webrtc.Configuration {
+	cfg := webrtc.Configuration{ICEServers: servers}
 	if a.apis == nil {
-		return a.api // a custom API
+		return cfg // a custom API: its owner's choice
 	}
-	c := scanCandidates(offer.SDP)
-	k := apiKind{viewer: true, relay: true, loopback: c.loopback, nets: allNets}
-	if c.complete && c.nets != 0 {
-		k.nets = c.nets
+	if cert := a.certificate(); cert != nil {
+		cfg.Certificates = []webrtc.Certificate{*cert}
 	}
-	return a.apiOf(k)
+	return cfg
+}
+
+// certRenew is how long before its expiry (pion gives a month) the
+// certificate is replaced; sessions that began with the old one keep it.
+const certRenew = 7 * 24 * time.Hour
+
+// certificate is the node's DTLS certificate, made on first use and
+// renewed before it expires; nil if one cannot be made (pion then makes
+// one per connection).
+func (a *peerAPIs) certificate() *webrtc.Certificate {
+	a.certMu.Lock()
+	defer a.certMu.Unlock()
+	if a.cert != nil && time.Until(a.cert.Expires()) > certRenew {
+		return a.cert
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return a.cert
+	}
+	cert, err := webrtc.GenerateCertificate(key)
+	if err != nil {
+		return a.cert
+	}
+	a.cert = cert
+	return cert
 }

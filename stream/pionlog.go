@@ -4,16 +4,27 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/pion/logging"
 )
 
 // pionLogs hands pion's own log lines to slog (pion otherwise prints plain
 // text to stdout), so a node started with --log-format json writes JSON only.
-type pionLogs struct{ log *slog.Logger }
+// pion asks for a logger per scope of every connection (a dozen a viewer);
+// the loggers are kept by scope, a fixed set of names, so a join does not
+// build a dozen slog handlers.
+type pionLogs struct {
+	log    *slog.Logger
+	scopes sync.Map // scope → pionLogger
+}
 
-func (f pionLogs) NewLogger(scope string) logging.LeveledLogger {
-	return pionLogger{log: f.log.With("component", "pion", "scope", scope)}
+func (f *pionLogs) NewLogger(scope string) logging.LeveledLogger {
+	if l, ok := f.scopes.Load(scope); ok {
+		return l.(pionLogger)
+	}
+	l, _ := f.scopes.LoadOrStore(scope, pionLogger{log: f.log.With("component", "pion", "scope", scope)})
+	return l.(pionLogger)
 }
 
 // pionLogger maps pion's levels onto slog's. Pion printed only errors

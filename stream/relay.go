@@ -299,7 +299,7 @@ const relayTrackPrefix = "layer:"
 // (up to maxRelayLayers, each on a track of its own) and the audio.
 func (rl *relays) pull(ctx context.Context, p *publisher, parent Node) error {
 	s := rl.srv
-	pc, err := s.relayAPI().NewPeerConnection(webrtc.Configuration{ICEServers: s.ICEServers})
+	pc, err := s.relayAPI().NewPeerConnection(s.peerConfig(s.ICEServers))
 	if err != nil {
 		return err
 	}

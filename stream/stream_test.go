@@ -678,10 +678,11 @@ func (h *hookWriter) WriteRTP(hdr *rtp.Header, payload []byte) (int, error) {
 	return h.w.WriteRTP(hdr, payload)
 }
 
-// A client on this machine that offers only loopback candidates gets a
-// loopback candidate in the answer, even from a server on every interface,
-// so that it reaches us as a host candidate (not a peer-reflexive one that
-// its ICE agent may hold back), and it gets media.
+// A client on this machine that offers only loopback candidates gets
+// loopback candidates only in the answer, even from a server on every
+// interface, so that it reaches us as a host candidate (not a
+// peer-reflexive one that its ICE agent may hold back) with one pair to
+// check, and it gets media.
 func TestLoopbackOfferGetsLoopbackCandidate(t *testing.T) {
 	e := newEnv(t, func(s *Server) { s.UDPAddr = ":0"; s.NoTCP = true })
 	if _, status, body := e.publish(testKey); status != http.StatusCreated {
@@ -691,8 +692,8 @@ func TestLoopbackOfferGetsLoopbackCandidate(t *testing.T) {
 	if status != http.StatusCreated {
 		t.Fatalf("WHEP: %d %s", status, answer)
 	}
-	if !scanCandidates(answer).loopback {
-		t.Fatalf("the answer to a loopback-only offer has no loopback candidate:\n%s", answer)
+	if c := scanCandidates(answer); !c.onlyLoopback {
+		t.Fatalf("the answer to a loopback-only offer has other candidates than loopback ones (or none):\n%s", answer)
 	}
 	waitFor(t, "video", 10*time.Second, func() bool { return v.video.count() > 10 })
 }
@@ -738,8 +739,9 @@ func TestCompleteOfferGetsOnlyItsNetworks(t *testing.T) {
 func TestScanCandidates(t *testing.T) {
 	const eoc = "a=end-of-candidates\r\n"
 	for sdp, want := range map[string]offerCandidates{
-		"a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\n" + eoc:                             {nets: netUDP4, loopback: true, complete: true},
-		"a=candidate:1 1 UDP 2130706431 ::1 5000 typ host\r\n":                                         {nets: netUDP6, loopback: true},
+		"a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\n" + eoc:                             {nets: netUDP4, loopback: true, onlyLoopback: true, complete: true},
+		"a=candidate:1 1 UDP 2130706431 ::1 5000 typ host\r\n":                                         {nets: netUDP6, loopback: true, onlyLoopback: true},
+		"a=candidate:1 1 udp 2 ::1 5000 typ host\r\na=candidate:2 1 udp 1 10.0.0.1 5000 typ host\r\n":  {nets: netUDP6 | netUDP4, loopback: true},
 		"a=candidate:1 1 udp 2130706431 10.1.2.3 5000 typ host\r\n" + eoc:                              {nets: netUDP4, complete: true},
 		"a=candidate:1 1 TCP 1518280447 10.1.2.3 9 typ host tcptype active\r\n":                        {nets: netTCP4},
 		"a=candidate:1 1 udp 1694498815 203.0.113.9 5000 typ srflx raddr 127.0.0.1 rport 1\r\n":        {nets: netUDP4},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
 	"reflect"
 	"strings"
 	"sync"
@@ -22,7 +23,8 @@ import (
 const maxLag = 500 * time.Millisecond
 
 // viewer is one WHEP session. One goroutine (run) writes both of its tracks
-// from the feed's rings; another per track reads its RTCP.
+// from the feed's rings; another reads their RTCP (readRTCP; a relay
+// session, one per track).
 type viewer struct {
 	s    *Server
 	id   string
@@ -577,44 +579,147 @@ func ntpTime(t time.Time) uint64 {
 
 // ---- RTCP from the viewer ----
 
-// readRTCP drains one track's RTCP: keyframe requests go to the publisher
-// (rate-limited per source), NACKs are answered from the ring, receiver
-// reports and REMB steer the automatic layer choice.
-func (v *viewer) readRTCP(sender *webrtc.RTPSender, b *binding) {
+// rtcpPoll is how often the RTCP of a viewer's other tracks is read when
+// one goroutine reads them all (readRTCP).
+const rtcpPoll = time.Second
+
+// rtcpTrack is one of a viewer's tracks, for readRTCP.
+type rtcpTrack struct {
+	sender *webrtc.RTPSender
+	b      *binding
+}
+
+// readRTCP drains a viewer's RTCP with one goroutine: it waits on the
+// first track's (the video's: keyframe requests and NACKs are answered at
+// once) and, every rtcpPoll, reads what the others' streams hold (the
+// audio's receiver reports, which nothing waits for). A goroutine per
+// track would cost every viewer another stack for packets that can wait a
+// second; unread, pion would queue them (up to 100 KB a track). A relay
+// session, whose every layer takes keyframe requests, reads each track
+// with a goroutine of its own (readTrackRTCP).
+func (v *viewer) readRTCP(tracks []rtcpTrack) {
+	if len(tracks) == 0 {
+		return
+	}
+	main, rest := tracks[0], tracks[1:]
+	// A deadline can be set once the connection is up (pion's sender
+	// has its stream then).
+	select {
+	case <-v.up:
+	case <-v.done:
+		return
+	}
+	buf := make([]byte, 1500)
+	next := time.Now().Add(rtcpPoll)
 	for {
-		pkts, _, err := sender.ReadRTCP()
-		if err != nil {
+		if len(rest) > 0 {
+			if err := main.sender.SetReadDeadline(next); err != nil {
+				// No deadlines after all: a goroutine for each.
+				for _, t := range rest {
+					v.s.goTracked(func() {
+						defer v.s.endOnPanic("stream_viewer", v, v.id)
+						v.readTrackRTCP(t)
+					})
+				}
+				rest = nil
+			}
+		}
+		n, _, err := main.sender.Read(buf)
+		switch {
+		case err == nil:
+			v.onRTCP(main.b, buf[:n])
+		case isTimeout(err):
+		default:
 			return
 		}
-		for _, pkt := range pkts {
-			switch p := pkt.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				b.mu.Lock()
-				src := b.src
-				b.mu.Unlock()
-				if src != nil {
-					src.requestKeyframe()
+		if now := time.Now(); len(rest) > 0 && !now.Before(next) {
+			next = now.Add(rtcpPoll)
+			for i := 0; i < len(rest); i++ {
+				if !v.drainRTCP(rest[i], buf) {
+					rest = append(rest[:i], rest[i+1:]...) // closed
+					i--
 				}
-			case *rtcp.TransportLayerNack:
-				var seqs []uint16
-				for _, pair := range p.Nacks {
-					seqs = append(seqs, pair.PacketList()...)
-					if len(seqs) > 256 {
-						break
-					}
-				}
-				b.resend(seqs)
-			case *rtcp.ReceiverReport:
-				if b.kind == webrtc.RTPCodecTypeVideo {
-					for _, r := range p.Reports {
-						v.observeLoss(float64(r.FractionLost) / 256)
-					}
-				}
-			case *rtcp.ReceiverEstimatedMaximumBitrate:
-				v.autoMu.Lock()
-				v.remb = uint64(p.Bitrate)
-				v.autoMu.Unlock()
 			}
+		}
+	}
+}
+
+// drainRTCP reads what t's RTCP stream holds now; false once it is closed.
+func (v *viewer) drainRTCP(t rtcpTrack, buf []byte) bool {
+	// A deadline already past fails a read before it looks at the queue.
+	if err := t.sender.SetReadDeadline(time.Now().Add(time.Millisecond)); err != nil {
+		return false
+	}
+	for {
+		n, _, err := t.sender.Read(buf)
+		switch {
+		case err == nil:
+			v.onRTCP(t.b, buf[:n])
+		case isTimeout(err):
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// readTrackRTCP drains one track's RTCP until the connection closes.
+func (v *viewer) readTrackRTCP(t rtcpTrack) {
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := t.sender.Read(buf)
+		if err != nil {
+			if isTimeout(err) {
+				_ = t.sender.SetReadDeadline(time.Time{})
+				continue
+			}
+			return
+		}
+		v.onRTCP(t.b, buf[:n])
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// onRTCP acts on one compound RTCP packet of b's track: keyframe requests
+// go to the publisher (rate-limited per source), NACKs are answered from
+// the ring, receiver reports and REMB steer the automatic layer choice.
+func (v *viewer) onRTCP(b *binding, raw []byte) {
+	pkts, err := rtcp.Unmarshal(raw)
+	if err != nil {
+		return
+	}
+	for _, pkt := range pkts {
+		switch p := pkt.(type) {
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			b.mu.Lock()
+			src := b.src
+			b.mu.Unlock()
+			if src != nil {
+				src.requestKeyframe()
+			}
+		case *rtcp.TransportLayerNack:
+			var seqs []uint16
+			for _, pair := range p.Nacks {
+				seqs = append(seqs, pair.PacketList()...)
+				if len(seqs) > 256 {
+					break
+				}
+			}
+			b.resend(seqs)
+		case *rtcp.ReceiverReport:
+			if b.kind == webrtc.RTPCodecTypeVideo {
+				for _, r := range p.Reports {
+					v.observeLoss(float64(r.FractionLost) / 256)
+				}
+			}
+		case *rtcp.ReceiverEstimatedMaximumBitrate:
+			v.autoMu.Lock()
+			v.remb = uint64(p.Bitrate)
+			v.autoMu.Unlock()
 		}
 	}
 }

@@ -179,24 +179,49 @@ func TestReplayOfARealShow(t *testing.T) {
 }
 
 // TestKilledNodeLeavesAPlayableRecording kills the node mid-show; on the
-// next start the file is finished, and it plays up to the kill: a VP8 show
-// in WebM, an H.264 one in fragmented MP4.
+// next start the file is finished, and it plays up to the kill; the host
+// carries on on the restarted node, and after the end the replay is one
+// file of the whole show: a VP8 show in WebM, an H.264 one in fragmented
+// MP4, and a VP8 show recorded to an S3-compatible bucket.
 func TestKilledNodeLeavesAPlayableRecording(t *testing.T) {
 	for _, ft := range []struct {
 		name, ext, media string
 		make             func(testing.TB, int) *recordtest.Clip
+		bucket           bool
 	}{
-		{"VP8-WebM", ".webm", record.MediaWebM, recordtest.Make},
-		{"H264-MP4", ".mp4", record.MediaMP4, recordtest.MakeH264},
+		{"VP8-WebM", ".webm", record.MediaWebM, recordtest.Make, false},
+		{"H264-MP4", ".mp4", record.MediaMP4, recordtest.MakeH264, false},
+		{"VP8-WebM-S3", ".webm", record.MediaWebM, recordtest.Make, true},
 	} {
-		t.Run(ft.name, func(t *testing.T) { testKilledNode(t, ft.make(t, 4), ft.ext, ft.media) })
+		t.Run(ft.name, func(t *testing.T) {
+			dataDir := t.TempDir()
+			st := dirStorage(dataDir, ft.ext)
+			if ft.bucket {
+				st = bucketStorage(t)
+			}
+			testKilledNode(t, ft.make(t, 4), dataDir, st, ft.ext, ft.media)
+		})
 	}
 }
 
-func testKilledNode(t *testing.T, clip *recordtest.Clip, ext, media string) {
+// storage is where a test's node keeps its recordings: the serve flags,
+// and the show's stored files (fetched to local paths).
+type storage struct {
+	args  []string
+	env   []string
+	files func(t *testing.T, show string) []string
+}
+
+func dirStorage(dataDir, ext string) storage {
+	return storage{files: func(t *testing.T, show string) []string {
+		files, _ := filepath.Glob(filepath.Join(dataDir, "recordings", show, "*"+ext))
+		return files
+	}}
+}
+
+func testKilledNode(t *testing.T, clip *recordtest.Clip, dataDir string, st storage, ext, media string) {
 	recordtest.Need(t, "ffprobe")
-	dataDir := t.TempDir()
-	first := serveCmd(dataDir, nil, "--demo", "--end-grace", "2s")
+	first := serveCmd(dataDir, st.env, append([]string{"--demo", "--end-grace", "2s"}, st.args...)...)
 	base := startCmd(t, first)
 	creds := demoCreds(t, "--data-dir", dataDir, "--public-url", base)
 	a := newAPI(t, base)
@@ -212,13 +237,18 @@ func testKilledNode(t *testing.T, clip *recordtest.Clip, ext, media string) {
 	_ = first.Wait()
 	p.Leave()
 
-	files, _ := filepath.Glob(filepath.Join(dataDir, "recordings", show, "*"+ext))
-	if len(files) != 1 {
-		t.Fatalf("recording files %v", files)
+	// What the node was writing (a bucket's node writes in its spool).
+	spool, _ := filepath.Glob(filepath.Join(dataDir, "recordings", show, "*"+ext))
+	if len(spool) != 1 {
+		t.Fatalf("recording files %v", spool)
 	}
 	// The restart repairs the file before it serves (the replay below
-	// can only list it once it is finished).
-	base = startCmd(t, serveCmd(dataDir, nil, "--end-grace", "2s"))
+	// can only list it once it is finished), and stores it.
+	base = startCmd(t, serveCmd(dataDir, st.env, append([]string{"--end-grace", "2s"}, st.args...)...))
+	files := st.files(t, show)
+	if len(files) != 1 {
+		t.Fatalf("recording files after the restart %v", files)
+	}
 	if out := recordtest.Decode(t, files[0]); out != "" {
 		t.Errorf("the killed node's file does not decode cleanly:\n%s", out)
 	}
@@ -230,27 +260,45 @@ func testKilledNode(t *testing.T, clip *recordtest.Clip, ext, media string) {
 	}
 
 	// The host carries on on the restarted node, then ends: the replay is
-	// the first recording, repaired, with its length.
+	// one file of the whole show, the file from before the kill and the
+	// one from after it joined, the restart a gap in it.
 	a = newAPI(t, base)
 	p2 := recordtest.Publish(t, base, show, key, clip)
-	time.Sleep(2 * time.Second)
+	time.Sleep(5 * time.Second)
 	p2.Leave()
+	total := time.Since(p.First)
 	waitUntil(t, "the show ends", 15*time.Second, func() bool { return showState(a, show) == "ended" })
+	var joined []string
+	waitUntil(t, "one recording file", 20*time.Second, func() bool {
+		joined = st.files(t, show)
+		return len(joined) == 1 && filepath.Base(joined[0]) != filepath.Base(files[0])
+	})
 	var rep struct {
 		URL        string `json:"url"`
 		MediaType  string `json:"media_type"`
 		DurationMS int64  `json:"duration_ms"`
 	}
 	getJSON(t, base+"/api/shows/"+show+"/replay", "", &rep)
-	if d := time.Duration(rep.DurationMS) * time.Millisecond; d < sent-3*time.Second || d > sent+time.Second {
-		t.Errorf("replay of the repaired file lasts %v; %v was sent before the kill", d, sent)
+	t.Logf("published %v in all (%v before the kill); the replay lasts %d ms", total, sent, rep.DurationMS)
+	// The replay starts with the first file and ends with the second:
+	// only what was in flight at the kill (up to 3 s) is missing.
+	if d := time.Duration(rep.DurationMS) * time.Millisecond; d < total-2*time.Second || d > total+time.Second {
+		t.Errorf("the replay lasts %v; the show was published for %v", d, total)
 	}
 	if rep.MediaType != media {
 		t.Errorf("replay media type %q, want %q", rep.MediaType, media)
 	}
-	// The repaired file seeks like any other: a range request gets that range.
+	if out := recordtest.Decode(t, joined[0]); out != "" {
+		t.Errorf("the joined file does not decode cleanly:\n%s", out)
+	}
+	for _, s := range recordtest.Probe(t, joined[0]) {
+		if s.Duration < total-2*time.Second || s.Duration > total+time.Second {
+			t.Errorf("%s/%s lasts %v in the joined file; the show was published for %v", s.Kind, s.Codec, s.Duration, total)
+		}
+	}
+	// The joined file seeks like any other: a range request gets that range.
 	res, part := getRange(t, base+rep.URL, "bytes=100-199")
-	whole, _ := os.ReadFile(files[0])
+	whole, _ := os.ReadFile(joined[0])
 	if res.StatusCode != http.StatusPartialContent || res.Header.Get("Content-Type") != media || len(whole) < 200 || string(part) != string(whole[100:200]) {
 		t.Errorf("range request: %d %q, %d bytes", res.StatusCode, res.Header.Get("Content-Type"), len(part))
 	}

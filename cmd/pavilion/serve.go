@@ -28,6 +28,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/config"
 	"github.com/pavilion-live/pavilion/internal/crashguard"
 	"github.com/pavilion-live/pavilion/internal/demo"
+	"github.com/pavilion-live/pavilion/internal/driver/s3"
 	"github.com/pavilion-live/pavilion/internal/driver/testpay"
 	"github.com/pavilion-live/pavilion/internal/images"
 	"github.com/pavilion-live/pavilion/internal/record"
@@ -129,18 +130,39 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("recordings directory: %w", err)
 		}
 		recorder = &record.Recorder{Dir: dir, Logger: log}
-		replays = &replay.Service{Store: db, Shows: db, Files: recorder, Logger: log}
+		var files replay.Files = recorder
+		if raw := cfg.RecordingsBucket(); raw != "" {
+			// A bucket: files are written in the directory (the spool) and
+			// stored in the bucket once complete.
+			loc, err := s3.ParseLocation(raw)
+			if err != nil {
+				return fmt.Errorf("--recordings: %w", err)
+			}
+			bucket, err := s3.Open(ctx, loc, s3.Options{Endpoint: cfg.S3Endpoint, Region: cfg.S3Region}, recorder, log)
+			if err != nil {
+				return fmt.Errorf("--recordings: %w", err)
+			}
+			files = bucket
+		}
+		replays = &replay.Service{Store: db, Shows: db, Files: files, Logger: log}
 		recorder.Allow = replays.Recordable
 		recorder.Started = func(ctx context.Context, f record.File) error {
 			return replays.Started(ctx, replay.Recording{ID: f.ID, ShowID: f.ShowID, Path: f.Path, MediaType: f.MediaType, StartedAt: f.StartedAt})
 		}
 		recorder.Finished = func(ctx context.Context, f record.File) error {
-			return replays.Finished(ctx, f.ID, f.EndedAt, f.Duration, f.Bytes)
+			ended := f.EndedAt
+			return replays.Finished(ctx, replay.Recording{ID: f.ID, ShowID: f.ShowID, Path: f.Path, MediaType: f.MediaType,
+				StartedAt: f.StartedAt, EndedAt: &ended, DurationMS: f.Duration.Milliseconds(), Bytes: f.Bytes})
 		}
 		if n, err := replays.RepairUnfinished(ctx); err != nil {
 			log.Warn("repairing recordings", "err", err)
 		} else if n > 0 {
 			log.Info("recordings repaired", "count", n)
+		}
+		if n, err := replays.StoreLeftovers(ctx); err != nil {
+			log.Warn("storing recordings left in the spool", "err", err)
+		} else if n > 0 {
+			log.Info("recordings left in the spool stored", "count", n)
 		}
 		shop.Replays = replays
 		live.Timeline = db

@@ -56,9 +56,16 @@ type Config struct {
 	// ChatRetention is how long chat lines stay in the database; 0: for ever.
 	ChatRetention time.Duration
 	// Recordings is the directory shows are recorded into (RecordingsDir
-	// resolves the default); "off" records nothing.
+	// resolves the default), or an S3-compatible bucket (s3://bucket/prefix,
+	// RecordingsBucket); "off" records nothing.
 	Recordings string
-	DebugAddr  string
+	// RecordingsSpool is where recordings are written before they go to
+	// the bucket (RecordingsDir resolves the default).
+	RecordingsSpool string
+	// S3Endpoint and S3Region: the S3-compatible service of an s3://
+	// --recordings (credentials come from the environment).
+	S3Endpoint, S3Region string
+	DebugAddr            string
 	// MetricsAddr is where Prometheus metrics are served, on a listener of
 	// their own; empty: not served.
 	MetricsAddr string
@@ -124,7 +131,10 @@ func (c *Config) RegisterServe(fs *flag.FlagSet) {
 	c.str(fs, &c.TrustedProxies, "trusted-proxies", "PAVILION_TRUSTED_PROXIES", "", "CIDR prefixes (or addresses) of your reverse proxies, comma-separated, e.g. 10.0.0.0/8,fd00::/8: only requests from them may name the client in X-Forwarded-For or Forwarded; rate limits, logs and analytics then use that client address")
 	c.str(fs, &c.LogFormat, "log-format", "PAVILION_LOG_FORMAT", "text", "log format: text or json")
 	c.dur(fs, &c.HoldTTL, "hold", "PAVILION_HOLD", 10*time.Minute, "how long a reservation holds stock when its show sets no time (1s to 1h)")
-	c.str(fs, &c.Recordings, "recordings", "PAVILION_RECORDINGS", "", "directory shows are recorded into, for their replays (default <data-dir>/recordings; in cluster mode a volume the nodes share); off records nothing. S3 buckets are not supported yet")
+	c.str(fs, &c.Recordings, "recordings", "PAVILION_RECORDINGS", "", "where shows are recorded, for their replays: a directory (default <data-dir>/recordings; in cluster mode a volume the nodes share), or an S3-compatible bucket, s3://bucket/prefix (see --s3-endpoint; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); off records nothing")
+	c.str(fs, &c.RecordingsSpool, "recordings-spool", "PAVILION_RECORDINGS_SPOOL", "", "with an s3:// --recordings: the directory recordings are written in until they are complete and stored in the bucket (default <data-dir>/recordings)")
+	c.str(fs, &c.S3Endpoint, "s3-endpoint", "PAVILION_S3_ENDPOINT", "https://s3.amazonaws.com", "the S3-compatible service of an s3:// --recordings, e.g. https://s3.eu-west-3.amazonaws.com or http://127.0.0.1:7070")
+	c.str(fs, &c.S3Region, "s3-region", "PAVILION_S3_REGION", "", "the region of an s3:// --recordings bucket, when the service wants it named")
 	c.dur(fs, &c.ChatRetention, "chat-retention", "PAVILION_CHAT_RETENTION", 90*24*time.Hour, "how long chat lines are kept in the database, e.g. 720h; 0 keeps them for ever")
 	c.dur(fs, &c.PaymentTimeout, "payment-timeout", "PAVILION_PAYMENT_TIMEOUT", 10*time.Second, "how long a charge may take before its order waits, pending, for reconciliation")
 	c.str(fs, &c.TimeZone, "time-zone", "PAVILION_TIME_ZONE", "UTC", "the platform's IANA time zone, e.g. Asia/Shanghai: a Pavilion Day is one calendar day in it")
@@ -200,8 +210,8 @@ func (c *Config) Check() error {
 			return fmt.Errorf("%s must not be the public --http address %s", c.source("metrics-addr"), c.HTTPAddr)
 		}
 	}
-	if strings.Contains(c.Recordings, "://") {
-		return fmt.Errorf("%s %q: only a directory is supported (S3-compatible buckets are not built yet)", c.source("recordings"), c.Recordings)
+	if strings.Contains(c.Recordings, "://") && !strings.HasPrefix(c.Recordings, "s3://") {
+		return fmt.Errorf("%s %q: give a directory or an s3://bucket/prefix", c.source("recordings"), c.Recordings)
 	}
 	if c.EndGrace < 0 || c.EndGrace > time.Hour {
 		return fmt.Errorf("%s must be from 0 to 1h, not %s", c.source("end-grace"), c.EndGrace)
@@ -213,15 +223,26 @@ func (c *Config) Check() error {
 }
 
 // RecordingsDir is where shows are recorded: --recordings, by default a
-// directory under --data-dir; "" when recording is off.
+// directory under --data-dir; with a bucket, the spool it is written in
+// first; "" when recording is off.
 func (c *Config) RecordingsDir() string {
-	switch c.Recordings {
-	case "off":
+	switch {
+	case c.Recordings == "off":
 		return ""
-	case "":
+	case c.RecordingsBucket() != "" && c.RecordingsSpool != "":
+		return c.RecordingsSpool
+	case c.Recordings == "" || c.RecordingsBucket() != "":
 		return filepath.Join(c.DataDir, "recordings")
 	}
 	return c.Recordings
+}
+
+// RecordingsBucket is the s3:// address of --recordings, "" for a directory.
+func (c *Config) RecordingsBucket() string {
+	if strings.HasPrefix(c.Recordings, "s3://") {
+		return c.Recordings
+	}
+	return ""
 }
 
 // ProxyPrefixes parses --trusted-proxies; a bad entry is an error naming it.

@@ -226,3 +226,30 @@ func TestChatRetention(t *testing.T) {
 		t.Errorf("PAVILION_CHAT_RETENTION=-1h: %v", err)
 	}
 }
+
+func TestRecordings(t *testing.T) {
+	for _, tc := range []struct {
+		args        []string
+		dir, bucket string
+	}{
+		{nil, "data/recordings", ""},
+		{[]string{"--recordings", "off"}, "", ""},
+		{[]string{"--recordings", "/srv/rec"}, "/srv/rec", ""},
+		{[]string{"--recordings", "s3://replays/eu"}, "data/recordings", "s3://replays/eu"},
+		{[]string{"--recordings", "s3://replays", "--recordings-spool", "/spool"}, "/spool", "s3://replays"},
+	} {
+		c, err := parse(t, append([]string{"--data-dir", "data"}, tc.args...)...)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if got := c.RecordingsDir(); got != tc.dir {
+			t.Errorf("%v: directory %q, want %q", tc.args, got, tc.dir)
+		}
+		if got := c.RecordingsBucket(); got != tc.bucket {
+			t.Errorf("%v: bucket %q, want %q", tc.args, got, tc.bucket)
+		}
+	}
+	if _, err := parse(t, "--recordings", "https://replays.example/x"); err == nil {
+		t.Error("an http:// --recordings was accepted")
+	}
+}

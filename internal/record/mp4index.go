@@ -66,10 +66,24 @@ func encodeIndex(tracks []indexTrack, frags []fragInfo, room int64) ([]byte, err
 	for _, t := range tracks {
 		sx := &mp4.SidxBox{Version: 1, ReferenceID: t.id, Timescale: t.scale}
 		first := true
-		for _, fr := range frags {
+		for i, fr := range frags {
 			sp, ok := fr.spans[t.id]
 			if ok && first {
 				sx.EarliestPresentationTime, first = sp.start, false
+			}
+			// Subsegments follow each other in time: a gap before the
+			// track's next fragment (two files joined across a node's
+			// restart) belongs to this entry, so the index ends where the
+			// media does.
+			if ok {
+				for _, next := range frags[i+1:] {
+					if n, has := next.spans[t.id]; has {
+						if n.start > sp.start+sp.dur {
+							sp.dur = n.start - sp.start
+						}
+						break
+					}
+				}
 			}
 			sap := uint8(1)
 			if t.video && !fr.key {

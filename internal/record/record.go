@@ -432,3 +432,64 @@ func (r *Recorder) Repair(rel string) (time.Duration, int64, error) {
 
 // Busy reports whether err is Repair's answer for a file still being written.
 func (r *Recorder) Busy(err error) bool { return errors.Is(err, ErrBusy) }
+
+// Join writes the files parts (listed paths) into one new file out
+// (JoinFiles), each placed offsetsMS after the first one's start
+// (replay.Files).
+func (r *Recorder) Join(out string, parts []string, offsetsMS []int64) (time.Duration, int64, error) {
+	if len(parts) != len(offsetsMS) {
+		return 0, 0, errors.New("record: join: a part without an offset")
+	}
+	dst, err := r.Path(out)
+	if err != nil {
+		return 0, 0, err
+	}
+	jp := make([]JoinPart, len(parts))
+	for i, p := range parts {
+		if jp[i].Path, err = r.Path(p); err != nil {
+			return 0, 0, err
+		}
+		jp[i].OffsetMS = offsetsMS[i]
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+		return 0, 0, fmt.Errorf("record: %w", err)
+	}
+	return JoinFiles(dst, jp)
+}
+
+// Incompatible reports whether err is Join's answer for files that cannot
+// be one.
+func (r *Recorder) Incompatible(err error) bool { return errors.Is(err, ErrIncompatible) }
+
+// Kept: a file in the directory is where replays are served from already.
+func (r *Recorder) Kept(string) error { return nil }
+
+// Idle lists the recordings in the directory that no writer holds, as
+// "<show id>/<recording id>.<ext>" paths; other files are left out.
+func (r *Recorder) Idle() ([]string, error) {
+	shows, err := os.ReadDir(r.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("record: %w", err)
+	}
+	var out []string
+	for _, sd := range shows {
+		if _, err := uuid.Parse(sd.Name()); err != nil || !sd.IsDir() {
+			continue
+		}
+		files, err := os.ReadDir(filepath.Join(r.Dir, sd.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("record: %w", err)
+		}
+		for _, f := range files {
+			ext := filepath.Ext(f.Name())
+			if _, err := uuid.Parse(strings.TrimSuffix(f.Name(), ext)); err != nil || (ext != ".webm" && ext != ".mp4") {
+				continue
+			}
+			if busy, err := locked(filepath.Join(r.Dir, sd.Name(), f.Name())); err != nil || busy {
+				continue
+			}
+			out = append(out, sd.Name()+"/"+f.Name())
+		}
+	}
+	return out, nil
+}

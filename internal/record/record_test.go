@@ -301,3 +301,28 @@ func TestPathStaysInDir(t *testing.T) {
 		}
 	}
 }
+
+// TestDiskPerHour records a minute of show at the bench's bitrate (VP8 at
+// 1.5 Mbit/s, Opus) into a real file and reports what an hour of show
+// costs on disk (README, "Disk"; bench/results/2026-12-04-replay.md). Byte
+// counts: the machine's load does not change them.
+func TestDiskPerHour(t *testing.T) {
+	clip := recordtest.MakeAt(t, 4, "1500k")
+	r, clock, done := newRecorder(t)
+	rec, _ := r.Record(uuid.New())
+	p := newPublisher(t, rec, clip)
+	const show = time.Minute
+	p.play(clip, clock, show)
+	p.leave()
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f := (*done)[0]
+	media := float64(p.payload) * 8 / show.Seconds()
+	perHour := float64(f.Bytes-CuesSpace) / show.Seconds() * 3600
+	t.Logf("a %v show: %d bytes of media sent (%.0f kbit/s), a file of %d bytes lasting %v: %.2f%% over the media past the fixed %d bytes of cues room; %.0f MB an hour of show",
+		show, p.payload, media/1000, f.Bytes, f.Duration, 100*(float64(f.Bytes-CuesSpace)/float64(p.payload)-1), CuesSpace, perHour/1e6)
+	if f.Bytes < int64(p.payload) || float64(f.Bytes-CuesSpace) > 1.05*float64(p.payload) {
+		t.Errorf("a file of %d bytes for %d bytes of media", f.Bytes, p.payload)
+	}
+}

@@ -69,6 +69,11 @@ type Store interface {
 	// DeleteRecordings forgets the show's recordings and returns them (for
 	// their files to be removed).
 	DeleteRecordings(ctx context.Context, showID uuid.UUID) ([]Recording, error)
+	// JoinRecordings lists joined, the one file made of the recordings
+	// parts, in their place, in one transaction: NotFound (and nothing
+	// changed) when one of the parts is no longer listed (another node
+	// joined them first, or the replay was deleted).
+	JoinRecordings(ctx context.Context, joined *Recording, parts []uuid.UUID) error
 
 	// AddMark appends a moment to the show's timeline.
 	AddMark(ctx context.Context, m Mark) error

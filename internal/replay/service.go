@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,6 +27,15 @@ type Files interface {
 	Repair(path string) (time.Duration, int64, error)
 	// Busy reports whether err says the file is still being written.
 	Busy(err error) bool
+	// Join writes the finished files parts into one new file out, each
+	// placed offsetsMS after the first one's start (record.JoinFiles); the
+	// parts stay. Incompatible reports its error for files that cannot be
+	// one (another container or codec).
+	Join(out string, parts []string, offsetsMS []int64) (time.Duration, int64, error)
+	Incompatible(err error) bool
+	// Kept is told that a file is complete and listed: a bucket stores it
+	// (a directory has it already).
+	Kept(path string) error
 }
 
 // Shows reads shows.
@@ -283,9 +293,111 @@ func (s *Service) Started(ctx context.Context, r Recording) error {
 	return s.Store.AddRecording(ctx, &r)
 }
 
-// Finished stores a recording's end.
-func (s *Service) Finished(ctx context.Context, id uuid.UUID, ended time.Time, d time.Duration, bytes int64) error {
-	return s.Store.FinishRecording(ctx, id, ended, d.Milliseconds(), bytes)
+// Finished stores a recording's end (r's EndedAt, DurationMS and Bytes),
+// then makes one file of the show's recordings if a node's restart left
+// several (join), and hands the file to the store (Kept).
+func (s *Service) Finished(ctx context.Context, r Recording) error {
+	if r.EndedAt == nil {
+		return errors.New("replay: a finished recording with no end")
+	}
+	if err := s.Store.FinishRecording(ctx, r.ID, *r.EndedAt, r.DurationMS, r.Bytes); err != nil {
+		return err
+	}
+	s.settle(ctx, r.ShowID, r.Path)
+	return nil
+}
+
+// settle joins the show's recordings if it can, and keeps the file that
+// was just finished (path) or the joined one. Failures are logged: the
+// files stay listed as they are, the replay their first.
+func (s *Service) settle(ctx context.Context, showID uuid.UUID, path string) {
+	// Joining copies the files: it is not bound by the caller's deadline
+	// for one database write.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), joinTimeout)
+	defer cancel()
+	joined, err := s.join(ctx, showID)
+	if err != nil {
+		s.log().Error("replay: joining a show's recordings; its replay is the first of them", "show", showID, "err", err)
+	}
+	if joined != "" {
+		path = joined
+	}
+	if err := s.Files.Kept(path); err != nil {
+		s.log().Error("replay: storing a recording", "show", showID, "path", path, "err", err)
+	}
+}
+
+// joinTimeout bounds a join: copying hours of show takes seconds to minutes.
+const joinTimeout = 30 * time.Minute
+
+// join makes one file of the show's recordings once all are finished: a
+// node restarted mid-show leaves the file it was writing (repaired on its
+// start) and another from when the host came back; the replay is one file
+// of the whole show, the restart a gap in it. Files of another media type
+// than the first (the host came back with another codec) are left apart.
+// It returns the joined file's path, "" when there was nothing to join.
+func (s *Service) join(ctx context.Context, showID uuid.UUID) (string, error) {
+	recs, err := s.Store.Recordings(ctx, showID)
+	if err != nil {
+		return "", err
+	}
+	var run []Recording
+	for _, r := range recs {
+		if r.EndedAt == nil {
+			return "", nil // one is still being written (or waits for its repair)
+		}
+		if r.DurationMS <= 0 || r.MediaType != recs[0].MediaType {
+			continue
+		}
+		run = append(run, r)
+	}
+	if len(run) < 2 {
+		return "", nil
+	}
+	// Each file at its start less the first's; never before the end of the
+	// one before it (two nodes' clocks may disagree by a little).
+	paths := make([]string, len(run))
+	offsets := make([]int64, len(run))
+	ids := make([]uuid.UUID, len(run))
+	end := *run[0].EndedAt
+	for i, r := range run {
+		paths[i], ids[i] = r.Path, r.ID
+		if i > 0 {
+			offsets[i] = max(r.StartedAt.Sub(run[0].StartedAt).Milliseconds(), offsets[i-1]+run[i-1].DurationMS+1)
+		}
+		if r.EndedAt.After(end) {
+			end = *r.EndedAt
+		}
+	}
+	id := uuid.New()
+	out := showID.String() + "/" + id.String() + path.Ext(run[0].Path)
+	d, size, err := s.Files.Join(out, paths, offsets)
+	if s.Files.Incompatible(err) {
+		s.log().Info("replay: recordings of a show left apart", "show", showID, "why", err)
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	joined := &Recording{ID: id, ShowID: showID, Path: out, MediaType: run[0].MediaType, StartedAt: run[0].StartedAt,
+		EndedAt: &end, DurationMS: d.Milliseconds(), Bytes: size}
+	if err := s.Store.JoinRecordings(ctx, joined, ids); err != nil {
+		// Another node joined them first, or the replay was deleted.
+		if derr := s.Files.Delete(out); derr != nil {
+			s.log().Warn("replay: removing an unused join", "path", out, "err", derr)
+		}
+		if errors.Is(err, apperr.E(apperr.NotFound)) {
+			return "", nil
+		}
+		return "", err
+	}
+	for _, p := range paths {
+		if err := s.Files.Delete(p); err != nil {
+			s.log().Warn("replay: removing a joined recording's part", "path", p, "err", err)
+		}
+	}
+	s.log().Info("replay: joined a show's recordings into one", "show", showID, "files", len(run), "path", out, "duration", d)
+	return out, nil
 }
 
 // RepairUnfinished finishes the recordings whose writer died (a node killed
@@ -311,6 +423,57 @@ func (s *Service) RepairUnfinished(ctx context.Context) (int, error) {
 			return n, err
 		}
 		s.log().Info("replay: repaired a recording", "show", r.ShowID, "path", r.Path, "duration", d)
+		n++
+		// The show may have gone on and ended elsewhere meanwhile: then its
+		// files are all finished now, and join.
+		s.settle(ctx, r.ShowID, r.Path)
+	}
+	return n, nil
+}
+
+// leftovers is what a Files that stores files elsewhere (a bucket) may
+// also do: list the files its spool still holds.
+type leftovers interface {
+	Leftovers() ([]string, error)
+}
+
+// StoreLeftovers hands to the store (Kept) the listed, finished recordings
+// still in its spool: a node that died between a file's end and its
+// storing, or a store that failed. Run it after RepairUnfinished at start.
+// It returns how many it stored.
+func (s *Service) StoreLeftovers(ctx context.Context) (int, error) {
+	lf, ok := s.Files.(leftovers)
+	if !ok {
+		return 0, nil
+	}
+	paths, err := lf.Leftovers()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	listed := map[uuid.UUID]map[string]bool{}
+	for _, p := range paths {
+		show, err := uuid.Parse(path.Dir(p))
+		if err != nil {
+			continue
+		}
+		if listed[show] == nil {
+			recs, err := s.Store.Recordings(ctx, show)
+			if err != nil {
+				return n, err
+			}
+			listed[show] = map[string]bool{}
+			for _, r := range recs {
+				listed[show][r.Path] = r.EndedAt != nil
+			}
+		}
+		if !listed[show][p] {
+			continue // not listed (a join's leftover) or not finished yet
+		}
+		if err := s.Files.Kept(p); err != nil {
+			s.log().Error("replay: storing a recording left in the spool", "path", p, "err", err)
+			continue
+		}
 		n++
 	}
 	return n, nil

@@ -64,6 +64,25 @@ func (db ReplayStore) DeleteRecordings(ctx context.Context, showID uuid.UUID) ([
 	return list, storeErr("delete recordings", err)
 }
 
+// JoinRecordings lists joined in the place of parts, in one transaction.
+func (db ReplayStore) JoinRecordings(ctx context.Context, joined *replay.Recording, parts []uuid.UUID) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		for _, id := range parts {
+			tag, err := tx.Exec(ctx, `DELETE FROM recordings WHERE id = $1 AND show_id = $2`, id, joined.ShowID)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return apperr.Errorf(apperr.NotFound, "recording not found")
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO recordings (`+sqlstore.RecordingCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			joined.ID, joined.ShowID, joined.Path, joined.MediaType, joined.StartedAt, joined.EndedAt, joined.DurationMS, joined.Bytes)
+		return err
+	})
+	return replayErr("join recordings", err)
+}
+
 // AddMark appends a moment to the show's timeline.
 func (db ReplayStore) AddMark(ctx context.Context, m replay.Mark) error {
 	offer := uuid.NullUUID{UUID: m.OfferID, Valid: m.OfferID != uuid.Nil}

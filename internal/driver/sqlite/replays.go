@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/pavilion-live/pavilion/internal/apperr"
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 	"github.com/pavilion-live/pavilion/internal/replay"
 )
@@ -52,6 +53,27 @@ func (db ReplayStore) DeleteRecordings(ctx context.Context, showID uuid.UUID) ([
 		return err
 	})
 	return gone, storeErr("delete recordings", err)
+}
+
+// JoinRecordings lists joined in the place of parts, in one transaction.
+func (db ReplayStore) JoinRecordings(ctx context.Context, joined *replay.Recording, parts []uuid.UUID) error {
+	err := db.write(ctx, "join recordings", func(tx *sql.Tx) error {
+		for _, id := range parts {
+			res, err := tx.ExecContext(ctx, `DELETE FROM recordings WHERE id = $1 AND show_id = $2`, id, joined.ShowID)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				return apperr.Errorf(apperr.NotFound, "recording not found")
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO recordings (`+sqlstore.RecordingCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			joined.ID, joined.ShowID, joined.Path, joined.MediaType, micros(joined.StartedAt), nullMicros(joined.EndedAt), joined.DurationMS, joined.Bytes)
+		return refErr(err, "show")
+	})
+	return storeErr("join recordings", err)
 }
 
 // AddMark appends a moment to the show's timeline.

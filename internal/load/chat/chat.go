@@ -47,7 +47,15 @@ type chatConfig struct {
 	progress        time.Duration
 	protocol        int
 	stockEvery      time.Duration
+	reader          string
+	pollers         int
 }
+
+// Readers (--reader).
+const (
+	readerEpoll     = "epoll"
+	readerGoroutine = "goroutine"
+)
 
 // serverFrameLimit is the live room's per-user limit on chat and reaction
 // frames (chat.Room.allowLocked: 5 a second, bursts of 10). Senders are
@@ -71,6 +79,12 @@ histogram, and counts what it got against what was sent after its welcome.
 Chatters and reacters are token-only accounts made as the platform admin
 (POST /api/users, like pavload buy); other viewers are anonymous unless
 --signed-in-viewers.
+
+Viewers are read cheaply: on Linux, over ws://, a welcomed viewer's socket
+leaves Go's poller for an epoll set that one goroutine per CPU polls
+(--reader epoll; a frame waits about 1 ms at most before it is read). Each
+phase reports pavload's own CPU, the frames its viewers read, and CPU time
+per frame on both sides, so a run where pavload is the limit says so.
 
 It prints the figures as text (and as JSON with --json). The targets (every
 message delivered, p99 delivery under 250 ms, at most 15 KB of server memory
@@ -100,7 +114,9 @@ func (c *chatConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.drain, "drain", 5*time.Second, "after the last message, wait at most this long for deliveries still on their way")
 	fs.Float64Var(&c.ramp, "ramp", 0, "new connections a second at most (0: as fast as --dial-concurrency allows)")
 	fs.IntVar(&c.dialConcurrency, "dial-concurrency", 200, "websocket handshakes in flight at most")
-	fs.IntVar(&c.readBuffer, "read-buffer", 1024, "bytes of each viewer's read buffer: a frame takes a read system call at least, a backlog as many as it fills")
+	fs.IntVar(&c.readBuffer, "read-buffer", 1024, "bytes of each viewer's read buffer with --reader goroutine: a frame takes a read system call at least, a backlog as many as it fills")
+	fs.StringVar(&c.reader, "reader", "", "how viewers are read: epoll (a few goroutines read every socket through epoll, Linux, ws:// only: the cheap one) or goroutine (a goroutine and a gorilla connection each); default: epoll where it can run")
+	fs.IntVar(&c.pollers, "pollers", 0, "epoll readers with --reader epoll (default: GOMAXPROCS)")
 	fs.IntVar(&c.createWorkers, "create-workers", 32, "parallel requests while creating accounts")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "per-request timeout, and how long a viewer may wait for its welcome")
 	fs.DurationVar(&c.progress, "progress", 5*time.Second, "print a progress line this often during the run (0: never)")
@@ -142,6 +158,9 @@ func (c *chatConfig) complete() error {
 	need(c.progress >= 0, "--progress must not be negative")
 	need(c.protocol == 1 || c.protocol == 2, "--protocol must be 1 or 2")
 	need(c.stockEvery >= 0, "--stock-every must not be negative")
+	need(c.reader == "" || c.reader == readerEpoll || c.reader == readerGoroutine, "--reader must be epoll or goroutine")
+	need(c.reader != readerEpoll || rawReaderSupported, "--reader epoll needs Linux")
+	need(c.pollers >= 0, "--pollers must not be negative")
 	need(c.stockEvery == 0 || c.AdminToken != "", "--stock-every needs --admin-token (or --demo)")
 	need(c.signedIn() == 0 || c.AdminToken != "", "--admin-token (or --demo) is required to create the signed-in viewers")
 	if _, err := measure.NewScraper(c.MetricsURL, time.Second); err != nil {
@@ -165,6 +184,18 @@ func (c *chatConfig) complete() error {
 			u.RawQuery = q.Encode()
 			c.wsURL = u.String()
 		}
+	}
+	raw := strings.HasPrefix(c.wsURL, "ws://")
+	switch {
+	case c.reader == "" && rawReaderSupported && raw:
+		c.reader = readerEpoll
+	case c.reader == "":
+		c.reader = readerGoroutine
+	case c.reader == readerEpoll && c.wsURL != "" && !raw:
+		problems = append(problems, "--reader epoll speaks ws:// only (use --reader goroutine for wss://)")
+	}
+	if c.pollers == 0 {
+		c.pollers = runtime.GOMAXPROCS(0)
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
@@ -211,6 +242,7 @@ func runChat(ctx context.Context, cfg *chatConfig, out io.Writer) (*chatReport, 
 			Rate: cfg.rate, Size: cfg.size, Reactions: cfg.reactions, DurationSeconds: cfg.duration.Seconds(), StormSeconds: cfg.storm.Seconds(),
 			IdleSeconds: cfg.idle.Seconds(), DrainMaxSeconds: cfg.drain.Seconds(), Ramp: cfg.ramp, DialConcurrency: cfg.dialConcurrency, ReadBuffer: cfg.readBuffer,
 			ServerFrameLimit: serverFrameLimit, Protocol: cfg.protocol, StockEveryMs: float64(cfg.stockEvery.Milliseconds()),
+			Reader: cfg.reader,
 		},
 		Disconnects: map[string]int64{}, ErrorFrames: map[string]int64{},
 	}
@@ -248,6 +280,16 @@ func runChat(ctx context.Context, cfg *chatConfig, out io.Writer) (*chatReport, 
 	}
 
 	r := newChatRun(cfg, runID, accounts)
+	if cfg.reader == readerEpoll {
+		if r.target, err = parseWSTarget(cfg.wsURL); err != nil {
+			return rep, err
+		}
+		if r.pollers, err = newPollers(r, cfg.pollers); err != nil {
+			return rep, err
+		}
+		rep.Config.Pollers = cfg.pollers
+	}
+	defer r.closeAll(5 * time.Second) // on the way out early; after a full run, already done
 	mc, err := measure.NewScraper(cfg.MetricsURL, cfg.timeout)
 	if err != nil {
 		return rep, err
@@ -272,7 +314,6 @@ func runChat(ctx context.Context, cfg *chatConfig, out io.Writer) (*chatReport, 
 	// The crowd comes in.
 	rep.Connect = r.connectAll(ctx)
 	printConnect(out, rep.Connect)
-	defer r.closeAll(5 * time.Second) // on the way out early; after a full run, already done
 	if err := ctx.Err(); err != nil {
 		return rep, err
 	}
@@ -314,6 +355,7 @@ func runChat(ctx context.Context, cfg *chatConfig, out io.Writer) (*chatReport, 
 		serverCPU[0] = rep.Server.Idle.CPUSeconds
 	}
 	clientCPU := []time.Duration{measure.ProcessCPU()}
+	reading := []readCounts{r.readCounts()}
 	fmt.Fprintf(out, "\nchatting for %s", cfg.duration)
 	if cfg.storm > 0 {
 		fmt.Fprintf(out, ", then a storm of %.4g reactions/s for %s", cfg.reactions, cfg.storm)
@@ -365,6 +407,7 @@ func runChat(ctx context.Context, cfg *chatConfig, out io.Writer) (*chatReport, 
 			serverCPU = append(serverCPU, -1)
 		}
 		clientCPU = append(clientCPU, measure.ProcessCPU())
+		reading = append(reading, r.readCounts())
 	}
 	senders.Wait()
 	close(stop)
@@ -391,6 +434,7 @@ func runChat(ctx context.Context, cfg *chatConfig, out io.Writer) (*chatReport, 
 			ph.ServerCPU = measure.Round3((serverCPU[k+1] - serverCPU[k]) / ph.Seconds)
 		}
 		ph.ClientCPU = measure.Round3((clientCPU[k+1] - clientCPU[k]).Seconds() / ph.Seconds)
+		ph.reading(reading[k+1].minus(reading[k]), (clientCPU[k+1] - clientCPU[k]).Seconds())
 		ph.ratios()
 		if ph.Seconds > 0 {
 			ph.ReactionFramesPerSec = measure.Round1(float64(ph.ReactionFrames) / ph.Seconds)

@@ -30,6 +30,7 @@ type fakeRoom struct {
 	chats    int
 	reacts   map[string]int
 	kicked   bool
+	pongs    int // answers to the ping each viewer gets after its welcome
 }
 
 type fakeConn struct {
@@ -99,7 +100,14 @@ func (f *fakeRoom) serveWS(w http.ResponseWriter, r *http.Request) {
 	welcome := fmt.Sprintf(`{"epoch":"E","offers":[],"pinned":null,"recent":[],"reset":false,"seq":%d,"type":"welcome","viewers":%d,"you":{"signed_in":%v}}`, f.seq, len(f.conns), signedIn)
 	c.out <- []byte(welcome) // under the lock: nothing goes out before it
 	f.mu.Unlock()
+	ws.SetPongHandler(func(string) error {
+		f.mu.Lock()
+		f.pongs++
+		f.mu.Unlock()
+		return nil
+	})
 	go func() {
+		first := true
 		for b := range c.out {
 			if b == nil {
 				_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4008, "too slow to follow the room"), time.Now().Add(time.Second))
@@ -107,6 +115,10 @@ func (f *fakeRoom) serveWS(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			_ = ws.WriteMessage(websocket.TextMessage, b)
+			if first {
+				_ = ws.WriteControl(websocket.PingMessage, []byte("hi"), time.Now().Add(time.Second))
+				first = false
+			}
 		}
 	}()
 	defer func() {
@@ -183,7 +195,19 @@ func (f *fakeRoom) tick(ctx context.Context) {
 	}
 }
 
+// TestChatRoom runs the scenario against the fake room with each reader:
+// both count the same.
 func TestChatRoom(t *testing.T) {
+	readers := []string{readerGoroutine}
+	if rawReaderSupported {
+		readers = append(readers, readerEpoll)
+	}
+	for _, reader := range readers {
+		t.Run(reader, func(t *testing.T) { testChatRoom(t, reader) })
+	}
+}
+
+func testChatRoom(t *testing.T, reader string) {
 	f := newFakeRoom()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -196,7 +220,7 @@ func TestChatRoom(t *testing.T) {
 	const viewers = 30
 	out, rep, err := loadtest.Run[chatReport](t, Run, "--base", srv.URL, "--metrics-url", metrics.URL+"/metrics", "--admin-token", "admin", "--show", f.showID,
 		"--viewers", fmt.Sprint(viewers), "--chatters", "2", "--rate", "10", "--size", "80", "--duration", "1s",
-		"--reactions", "20", "--reacters", "3", "--storm", "1s", "--idle", "100ms", "--drain", "2s", "--progress", "0")
+		"--reactions", "20", "--reacters", "3", "--storm", "1s", "--idle", "100ms", "--drain", "2s", "--progress", "0", "--reader", reader)
 	if err != nil {
 		t.Fatalf("chat: %v", err)
 	}
@@ -248,12 +272,21 @@ func TestChatRoom(t *testing.T) {
 	if m := rep.Memory; m == nil || m.RSSPerConnBytes != 30000 || m.HeapInusePerConn != 10000 || m.GoroutinesPerConn != 2 || m.ServerConnections != viewers {
 		t.Errorf("memory = %+v", rep.Memory)
 	}
+	if rep.Config.Reader != reader || tot.ClientFrames < tot.Deliveries || tot.ClientUsPerFrame <= 0 {
+		t.Errorf("reader %q, frames %d (deliveries %d), %.2f µs a frame", rep.Config.Reader, tot.ClientFrames, tot.Deliveries, tot.ClientUsPerFrame)
+	}
+	if reader == readerEpoll && (tot.ClientReads == 0 || tot.ClientPollWaits == 0) {
+		t.Errorf("epoll: %d reads, %d waits for %d frames", tot.ClientReads, tot.ClientPollWaits, tot.ClientFrames)
+	}
 	if len(rep.Targets) < 3 || rep.Targets[0].Result != "not met" || !strings.Contains(out, "targets (measured, not enforced)") {
 		t.Errorf("targets = %+v", rep.Targets)
 	}
 	f.mu.Lock()
-	left := len(f.conns)
+	left, pongs := len(f.conns), f.pongs
 	f.mu.Unlock()
+	if pongs != viewers {
+		t.Errorf("%d pongs, want one from each of the %d viewers", pongs, viewers)
+	}
 	for i := 0; left > 0 && i < 100; i++ {
 		time.Sleep(20 * time.Millisecond)
 		f.mu.Lock()

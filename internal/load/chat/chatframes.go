@@ -271,16 +271,13 @@ func eachObject(b []byte, fn func(obj []byte)) ([]byte, error) {
 }
 
 // objectEnd returns the length of the JSON object b starts with (-1: not
-// closed), jumping from one brace, bracket or quote to the next and over
-// strings (minding their escapes) with fast byte searches.
+// closed). Outside strings it steps byte by byte (keys, numbers and
+// punctuation are short); a string is jumped over with a fast search for
+// its closing quote, minding escapes. Chat text, the bulk of a batch, is
+// strings.
 func objectEnd(b []byte) int {
 	depth := 0
-	for i := 0; i < len(b); {
-		j := bytes.IndexAny(b[i:], "\"{}[]")
-		if j < 0 {
-			return -1
-		}
-		i += j
+	for i := 0; i < len(b); i++ {
 		switch b[i] {
 		case '"':
 			k := i + 1
@@ -299,17 +296,15 @@ func objectEnd(b []byte) int {
 				}
 				k++
 			}
-			i = k + 1
-			continue
+			i = k // the closing quote; the loop steps past it
 		case '{', '[':
 			depth++
-		default: // '}', ']'
+		case '}', ']':
 			depth--
 			if depth == 0 {
 				return i + 1
 			}
 		}
-		i++
 	}
 	return -1
 }

@@ -78,6 +78,8 @@ type chatConfigReport struct {
 	ServerFrameLimit float64 `json:"server_frame_limit_per_user_per_sec"`
 	Protocol         int     `json:"protocol"`
 	StockEveryMs     float64 `json:"stock_every_ms"`
+	Reader           string  `json:"reader"`            // epoll or goroutine
+	Pollers          int     `json:"pollers,omitempty"` // epoll readers
 }
 
 // memoryReport is what an idle connection costs the server: its /metrics
@@ -152,6 +154,19 @@ type chatPhaseReport struct {
 	// CPU used in the phase, in cores (1 = one CPU busy all the time).
 	ServerCPU float64 `json:"server_cpu_cores"`
 	ClientCPU float64 `json:"client_cpu_cores"`
+	// What the phase cost per frame, figures that hold whatever else the
+	// machine runs: websocket frames the viewers read (every frame the
+	// server wrote them), the read system calls and epoll_wait calls that
+	// took (--reader epoll), and CPU time per frame on each side, and the
+	// server's per chat line delivered.
+	ClientFrames        int64   `json:"client_frames"`
+	ClientReads         int64   `json:"client_reads,omitempty"`
+	ClientPollWaits     int64   `json:"client_poll_waits,omitempty"`
+	ClientUsPerFrame    float64 `json:"client_cpu_us_per_frame"`
+	ServerUsPerFrame    float64 `json:"server_cpu_us_per_frame"`
+	ServerUsPerDelivery float64 `json:"server_cpu_us_per_delivery"`
+
+	clientCPUSeconds float64
 
 	start, end time.Time
 	hist       *measure.Histogram
@@ -167,8 +182,32 @@ func (p *chatPhaseReport) finish(shards *[histShards]measure.Histogram) {
 	p.ratios()
 }
 
+// readCounts are the run's reading counters at one moment.
+type readCounts struct{ frames, reads, waits int64 }
+
+func (r *chatRun) readCounts() readCounts {
+	return readCounts{r.framesIn.Load(), r.readCalls.Load(), r.pollWaits.Load()}
+}
+
+func (a readCounts) minus(b readCounts) readCounts {
+	return readCounts{a.frames - b.frames, a.reads - b.reads, a.waits - b.waits}
+}
+
+// reading sets the phase's reading counters and the client's CPU seconds.
+func (p *chatPhaseReport) reading(c readCounts, clientCPUSeconds float64) {
+	p.ClientFrames, p.ClientReads, p.ClientPollWaits = c.frames, c.reads, c.waits
+	p.clientCPUSeconds = clientCPUSeconds
+}
+
 func (p *chatPhaseReport) ratios() {
 	p.Latency = p.hist.Latency()
+	if p.ClientFrames > 0 {
+		p.ClientUsPerFrame = measure.Round3(p.clientCPUSeconds * 1e6 / float64(p.ClientFrames))
+		p.ServerUsPerFrame = measure.Round3(p.ServerCPU * p.Seconds * 1e6 / float64(p.ClientFrames))
+	}
+	if p.ReceivedInPhase > 0 {
+		p.ServerUsPerDelivery = measure.Round3(p.ServerCPU * p.Seconds * 1e6 / float64(p.ReceivedInPhase))
+	}
 	p.Missing = p.DeliveriesExpected - p.Deliveries
 	p.DeliveredPct, p.DeliveredOfSentPct = 100, 100
 	if p.DeliveriesExpected > 0 {
@@ -204,6 +243,10 @@ func totalPhase(phases []*chatPhaseReport) *chatPhaseReport {
 		t.ReactionFrames += p.ReactionFrames
 		cpuS += p.ServerCPU * p.Seconds
 		cpuC += p.ClientCPU * p.Seconds
+		t.ClientFrames += p.ClientFrames
+		t.ClientReads += p.ClientReads
+		t.ClientPollWaits += p.ClientPollWaits
+		t.clientCPUSeconds += p.clientCPUSeconds
 		t.hist.Merge(p.hist)
 	}
 	t.Seconds = measure.Round3(t.Seconds)
@@ -282,6 +325,10 @@ func printChatPhase(w io.Writer, p *chatPhaseReport) {
 			p.ReactionsSent, p.ReactionsRefused, p.ReactionsCounted, p.ReactionFrames, p.ReactionFramesPerSec, p.ReactionFramesPerViewerSec)
 	}
 	fmt.Fprintf(w, "  CPU: server %.2f cores, pavload %.2f cores\n", p.ServerCPU, p.ClientCPU)
+	if p.ClientFrames > 0 {
+		fmt.Fprintf(w, "  per frame read: pavload %.2f µs of CPU, server %.2f µs; server %.2f µs per chat line delivered; %d frames in %d reads, %d epoll waits\n",
+			p.ClientUsPerFrame, p.ServerUsPerFrame, p.ServerUsPerDelivery, p.ClientFrames, p.ClientReads, p.ClientPollWaits)
+	}
 }
 
 func printChatSummary(w io.Writer, rep *chatReport) {

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -50,13 +51,20 @@ type chatMsg struct {
 }
 
 // viewer is one websocket in the room. Its counters are written only by
-// its reader goroutine and read after the readers have all ended.
+// its reader (its goroutine, or its epoll poller) and read after the
+// readers have all ended.
 type viewer struct {
-	i          int
-	role       int
-	token      string
+	i     int
+	role  int
+	token string
+	// link is how the run writes to the viewer once welcomed; ws is its
+	// gorilla connection (--reader goroutine), rl its raw socket (--reader
+	// epoll), stored last when it joins, so its poller sees the rest.
+	link       link
 	ws         *websocket.Conn
-	welcomedAt int64 // unix nanos; 0: never welcomed
+	rl         atomic.Pointer[rawLink]
+	joined     atomic.Bool // welcomed: it can take over the counting
+	welcomedAt int64       // unix nanos; 0: never welcomed
 	lastSeq    uint64
 	welcomeSeq uint64
 	received   [numPhases]int64 // this run's chat messages, by the phase they were sent in
@@ -70,11 +78,33 @@ type viewer struct {
 	gone       atomic.Bool // closedAt is set
 }
 
+// link writes a viewer's frames.
+type link interface {
+	writeText(b []byte, deadline time.Time) error
+}
+
+// gorillaLink is a viewer read by its own goroutine (--reader goroutine).
+type gorillaLink struct{ ws *websocket.Conn }
+
+func (g gorillaLink) writeText(b []byte, deadline time.Time) error {
+	_ = g.ws.SetWriteDeadline(deadline)
+	return g.ws.WriteMessage(websocket.TextMessage, b)
+}
+
 // chatRun is the state of one `pavload chat` run.
 type chatRun struct {
 	cfg     *chatConfig
 	runID   string
 	viewers []*viewer
+	// pollers read the viewers with --reader epoll (nil: a goroutine each);
+	// target is the room's address for the raw handshake.
+	pollers pollers
+	target  wsTarget
+	// What reading cost: frames read, read system calls (--reader epoll)
+	// and epoll_wait calls that found something.
+	framesIn  atomic.Int64
+	readCalls atomic.Int64
+	pollWaits atomic.Int64
 	// counter is the viewer that decodes reaction counts and viewer counts;
 	// when the server disconnects it, another live viewer takes over.
 	counter atomic.Pointer[viewer]
@@ -177,6 +207,7 @@ func (r *chatRun) connectAll(ctx context.Context) *connectReport {
 		WriteBufferSize:  512,
 		WriteBufferPool:  pool, // viewers seldom write: share the write buffers
 	}
+	nd := &net.Dialer{Timeout: 10 * time.Second}
 	sem := make(chan struct{}, cfg.dialConcurrency)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -196,7 +227,11 @@ func (r *chatRun) connectAll(ctx context.Context) *connectReport {
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if why := r.connect(ctx, d, v); why != "" {
+			connect := func() string { return r.connect(ctx, d, v) }
+			if r.pollers != nil {
+				connect = func() string { return r.connectRaw(ctx, nd, v) }
+			}
+			if why := connect(); why != "" {
 				r.count(r.connectFailure, why)
 			}
 		})
@@ -273,14 +308,82 @@ func (r *chatRun) connect(ctx context.Context, d *websocket.Dialer, v *viewer) s
 	_ = ws.SetReadDeadline(time.Time{})
 	now := time.Now()
 	r.connectHist.Record(now.Sub(t0))
-	v.ws, v.welcomedAt = ws, now.UnixNano()
+	v.ws, v.link, v.welcomedAt = ws, gorillaLink{ws}, now.UnixNano()
 	if cap(v.buf) > 1024 {
 		v.buf = nil // the welcome was big; chat frames are small
 	}
+	v.joined.Store(true)
 	r.welcomed.Add(1)
 	r.readers.Add(1)
 	go r.read(v)
 	return ""
+}
+
+// connectRaw is connect for --reader epoll: the handshake by hand, the
+// frames up to the welcome read in this goroutine, then the socket goes to
+// a poller. It returns why it failed, or "".
+func (r *chatRun) connectRaw(ctx context.Context, d *net.Dialer, v *viewer) string {
+	t0 := time.Now()
+	dctx, cancel := context.WithTimeout(ctx, r.cfg.timeout)
+	defer cancel()
+	var w welcomeFrame
+	nc, rest, err := rawDial(dctx, d, r.target, v.token, t0.Add(r.cfg.timeout), func(op byte, payload []byte) (bool, error) {
+		if op != opText {
+			return false, nil
+		}
+		now := time.Now().UnixNano()
+		if w.Type != "" {
+			r.handle(v, payload, now) // came with the welcome
+			return false, nil
+		}
+		if _, _, typ := peekFrame(payload); string(typ) != "welcome" {
+			r.handle(v, payload, now)
+			return false, nil
+		}
+		if err := json.Unmarshal(payload, &w); err != nil || w.Type != "welcome" {
+			return false, errBadWelcome
+		}
+		if (v.token != "") != w.You.SignedIn {
+			return false, &welcomeRoleError{w.You.SignedIn}
+		}
+		v.lastSeq, v.welcomeSeq = w.Seq, w.Seq
+		v.welcomedAt = time.Now().UnixNano() // before the frames that came with it
+		return true, nil
+	})
+	var he *handshakeError
+	var de *dialError
+	var re *welcomeRoleError
+	switch {
+	case errors.As(err, &he):
+		return fmt.Sprintf("HTTP %d", he.status)
+	case errors.As(err, &re):
+		return fmt.Sprintf("welcome says signed_in=%v", re.signedIn)
+	case errors.Is(err, errBadWelcome):
+		return "bad welcome"
+	case errors.As(err, &de):
+		return "dial: " + closeReason(de.err)
+	case err != nil:
+		return "no welcome: " + closeReason(err)
+	}
+	r.connectHist.Record(time.Duration(v.welcomedAt - t0.UnixNano()))
+	if err := r.pollers.adopt(v, nc, rest); err != nil {
+		_ = nc.Close()
+		v.welcomedAt = 0
+		return "adopt: " + err.Error()
+	}
+	v.joined.Store(true)
+	r.welcomed.Add(1)
+	return ""
+}
+
+var errBadWelcome = errors.New("bad welcome")
+
+// welcomeRoleError is a welcome that says the viewer is signed in when it
+// is not, or the other way round.
+type welcomeRoleError struct{ signedIn bool }
+
+func (e *welcomeRoleError) Error() string {
+	return fmt.Sprintf("welcome says signed_in=%v", e.signedIn)
 }
 
 // read is a viewer's reader goroutine, until the connection ends.
@@ -290,6 +393,7 @@ func (r *chatRun) read(v *viewer) {
 		kind, rd, err := v.ws.NextReader()
 		if err == nil && kind == websocket.TextMessage {
 			v.buf, err = readFrame(rd, v.buf)
+			r.framesIn.Add(1)
 			if err == nil {
 				r.handle(v, v.buf, time.Now().UnixNano())
 				continue
@@ -298,15 +402,22 @@ func (r *chatRun) read(v *viewer) {
 		if err == nil {
 			continue // a binary frame: not part of the protocol, skipped
 		}
-		if !r.closing.Load() {
-			v.closedAt, v.closeWhy = time.Now().UnixNano(), closeReason(err)
-			v.gone.Store(true)
-			r.dropped.Add(1)
-			r.count(r.disconnects, v.closeWhy)
-			r.handOver(v)
-		}
+		r.lost(v, closeReason(err))
 		return
 	}
+}
+
+// lost records a viewer the server or the network disconnected (not one
+// pavload is closing), by why.
+func (r *chatRun) lost(v *viewer, why string) {
+	if r.closing.Load() {
+		return
+	}
+	v.closedAt, v.closeWhy = time.Now().UnixNano(), why
+	v.gone.Store(true)
+	r.dropped.Add(1)
+	r.count(r.disconnects, v.closeWhy)
+	r.handOver(v)
 }
 
 // handOver passes the counting to another connected viewer when gone was
@@ -317,7 +428,7 @@ func (r *chatRun) handOver(gone *viewer) {
 		if r.counter.Load() != gone {
 			return
 		}
-		if v != gone && v.ws != nil && !v.gone.Load() {
+		if v != gone && v.joined.Load() && !v.gone.Load() {
 			r.counter.CompareAndSwap(gone, v)
 		}
 	}
@@ -551,7 +662,7 @@ func pace(ctx context.Context, start, end time.Time, rate float64, send func(k i
 func (r *chatRun) connected(role int) []*viewer {
 	var out []*viewer
 	for _, v := range r.viewers {
-		if v.role == role && v.ws != nil {
+		if v.role == role && v.link != nil {
 			out = append(out, v)
 		}
 	}
@@ -581,8 +692,7 @@ func (r *chatRun) chatLoop(ctx context.Context, start, stormAt, end time.Time) {
 		text = chatText(text[:0], r.runID, n, now.UnixNano(), r.cfg.size)
 		frame = chatFrame(frame[:0], n, text)
 		m.sentAt.Store(now.UnixNano())
-		_ = v.ws.SetWriteDeadline(now.Add(5 * time.Second))
-		if err := v.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
+		if err := v.link.writeText(frame, now.Add(5*time.Second)); err != nil {
 			r.sendErrors[roleChatter].Add(1)
 			if !m.refused.Swap(true) {
 				r.refusals.Add(1)
@@ -605,8 +715,7 @@ func (r *chatRun) reactLoop(ctx context.Context, start, end time.Time, phase int
 	}
 	pace(ctx, start, end, r.cfg.reactions, func(k int, now time.Time) bool {
 		v := reacters[k%len(reacters)]
-		_ = v.ws.SetWriteDeadline(now.Add(5 * time.Second))
-		if err := v.ws.WriteMessage(websocket.TextMessage, frames[k%len(frames)]); err != nil {
+		if err := v.link.writeText(frames[k%len(frames)], now.Add(5*time.Second)); err != nil {
 			r.sendErrors[roleReacter].Add(1)
 			return true
 		}
@@ -633,7 +742,7 @@ func (r *chatRun) drain(ctx context.Context, d time.Duration) time.Duration {
 			counted += r.reactionsCounted[p].Load()
 		}
 		c := r.counter.Load()
-		done := counted >= reactions || c.ws == nil || c.gone.Load()
+		done := counted >= reactions || !c.joined.Load() || c.gone.Load()
 		for i := 0; i < sent && done; i++ {
 			m := &r.msgs[i]
 			if m.sentAt.Load() != 0 && !m.refused.Load() && m.got.Load() < want {
@@ -676,6 +785,10 @@ func (r *chatRun) closeAll(wait time.Duration) {
 
 func (r *chatRun) closeConns(wait time.Duration) {
 	r.closing.Store(true)
+	if r.pollers != nil {
+		r.pollers.closeAll(r, wait)
+		return
+	}
 	var wg sync.WaitGroup
 	work := make(chan *viewer)
 	for range 32 {

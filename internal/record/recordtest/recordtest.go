@@ -55,11 +55,27 @@ const (
 // Make encodes a VP8 clip of the given length with ffmpeg.
 func Make(t testing.TB, seconds int) *Clip {
 	t.Helper()
+	return makeVP8(t, seconds, "testsrc=size=320x240:rate=30", "-b:v", "400k", "-g", "30")
+}
+
+// MakeAt encodes a VP8 clip of the given length at a constant video
+// bitrate (ffmpeg's -b:v, e.g. "1500k": the bench's), 1280x720, a keyframe
+// every 2 s as the bench publisher sends, with a moving picture the
+// encoder cannot shrink below the rate.
+func MakeAt(t testing.TB, seconds int, bitrate string) *Clip {
+	t.Helper()
+	return makeVP8(t, seconds, "testsrc2=size=1280x720:rate=30",
+		"-b:v", bitrate, "-minrate", bitrate, "-maxrate", bitrate, "-g", "60")
+}
+
+func makeVP8(t testing.TB, seconds int, src string, rate ...string) *Clip {
+	t.Helper()
 	ff := Need(t, "ffmpeg")
 	dir := t.TempDir()
 	ivf := filepath.Join(dir, "v.ivf")
-	run(t, ff, "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-t", strconv.Itoa(seconds),
-		"-c:v", "libvpx", "-b:v", "400k", "-g", "30", "-deadline", "realtime", "-cpu-used", "8", ivf)
+	args := []string{"-v", "error", "-f", "lavfi", "-i", src, "-t", strconv.Itoa(seconds), "-c:v", "libvpx"}
+	args = append(append(args, rate...), "-deadline", "realtime", "-cpu-used", "8", ivf)
+	run(t, ff, args...)
 	c := &Clip{Mime: webrtc.MimeTypeVP8}
 	f, err := os.Open(ivf)
 	if err != nil {

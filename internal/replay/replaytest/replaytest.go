@@ -115,6 +115,36 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 			t.Errorf("the other show's recording went too")
 		}
 	})
+	t.Run("JoinRecordings", func(t *testing.T) {
+		f := open(t)
+		s := f.Store
+		at := now()
+		end := at.Add(time.Minute)
+		a := &replay.Recording{ID: uuid.New(), ShowID: f.Show, Path: f.Show.String() + "/a.webm", MediaType: "video/webm", StartedAt: at, EndedAt: &end, DurationMS: 20000, Bytes: 10}
+		b := &replay.Recording{ID: uuid.New(), ShowID: f.Show, Path: f.Show.String() + "/b.webm", MediaType: "video/webm", StartedAt: at.Add(30 * time.Second), EndedAt: &end, DurationMS: 30000, Bytes: 20}
+		other := &replay.Recording{ID: uuid.New(), ShowID: f.Show2, Path: f.Show2.String() + "/c.webm", MediaType: "video/webm", StartedAt: at}
+		for _, r := range []*replay.Recording{a, b, other} {
+			must(t, s.AddRecording(ctx, r))
+		}
+		joined := &replay.Recording{ID: uuid.New(), ShowID: f.Show, Path: f.Show.String() + "/j.webm", MediaType: "video/webm", StartedAt: at, EndedAt: &end, DurationMS: 60000, Bytes: 30}
+		// A part another show's, or gone: nothing changes.
+		wantCode(t, s.JoinRecordings(ctx, joined, []uuid.UUID{a.ID, other.ID}), apperr.NotFound)
+		wantCode(t, s.JoinRecordings(ctx, joined, []uuid.UUID{a.ID, uuid.New()}), apperr.NotFound)
+		if list, _ := s.Recordings(ctx, f.Show); len(list) != 2 {
+			t.Fatalf("a refused join changed the list: %+v", list)
+		}
+		must(t, s.JoinRecordings(ctx, joined, []uuid.UUID{a.ID, b.ID}))
+		list, err := s.Recordings(ctx, f.Show)
+		must(t, err)
+		if len(list) != 1 || list[0].ID != joined.ID || list[0].DurationMS != 60000 || list[0].Path != joined.Path || !list[0].StartedAt.Equal(at) {
+			t.Fatalf("after the join %+v", list)
+		}
+		// Joining again (another node was first) is NotFound.
+		wantCode(t, s.JoinRecordings(ctx, &replay.Recording{ID: uuid.New(), ShowID: f.Show, Path: "x", MediaType: "video/webm", StartedAt: at}, []uuid.UUID{a.ID, b.ID}), apperr.NotFound)
+		if list, _ := s.Recordings(ctx, f.Show2); len(list) != 1 {
+			t.Errorf("the other show's recording changed")
+		}
+	})
 	t.Run("Marks", func(t *testing.T) {
 		f := open(t)
 		s := f.Store

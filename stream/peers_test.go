@@ -1,0 +1,116 @@
+package stream
+
+import (
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// A viewer's answer carries the show's codecs only (the publisher's VP8
+// and Opus: no RTX, no other payload type), makes the server the DTLS
+// server (a=setup:passive, one round trip less), and the media is
+// protected with AES-128-GCM when the client offers it.
+func TestViewerAnswerIsLean(t *testing.T) {
+	e := newEnv(t)
+	if _, status, body := e.publish(testKey); status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", status, body)
+	}
+	v, status, answer := e.watch("")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP: %d %s", status, answer)
+	}
+	var rtpmaps []string
+	for line := range strings.SplitSeq(answer, "\n") {
+		if _, rest, ok := strings.Cut(strings.TrimSpace(line), "a=rtpmap:"); ok {
+			rtpmaps = append(rtpmaps, rest)
+		}
+	}
+	if len(rtpmaps) != 2 || !strings.Contains(rtpmaps[0], "VP8/90000") || !strings.Contains(rtpmaps[1], "opus/48000") {
+		t.Errorf("the answer's codecs are %q, want VP8 and Opus only:\n%s", rtpmaps, answer)
+	}
+	if !strings.Contains(answer, "a=setup:passive") || strings.Contains(answer, "a=setup:active") {
+		t.Errorf("the answer does not make the server the DTLS server:\n%s", answer)
+	}
+	waitFor(t, "video", 10*time.Second, func() bool { return v.video.count() > 10 })
+	if got := srtpProfile(v.pc); got != "SRTP_AEAD_AES_128_GCM" {
+		t.Errorf("SRTP profile %q, want SRTP_AEAD_AES_128_GCM", got)
+	}
+	// The next viewer's answer comes from the same API, with the same
+	// certificate (one per node, not one per connection).
+	_, status, again := e.watch("")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP: %d %s", status, again)
+	}
+	if fp := sdpAttr(answer, "fingerprint"); fp == "" || fp != sdpAttr(again, "fingerprint") {
+		t.Errorf("two viewers got different certificates: %q and %q", fp, sdpAttr(again, "fingerprint"))
+	}
+}
+
+// fakeMux lists fixed addresses.
+type fakeMux struct {
+	ice.UDPMux
+	addrs []net.Addr
+	calls int
+}
+
+func (m *fakeMux) GetListenAddresses() []net.Addr { m.calls++; return m.addrs }
+
+// An answer's UDP candidates: loopback only for a client offering only
+// loopback, none of them for a client elsewhere, all for one offering both;
+// and whatever there is when the kind asked for has none. The interface
+// list is looked up once, not per answer.
+func TestKindMuxAddresses(t *testing.T) {
+	lo := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}
+	lo6 := &net.UDPAddr{IP: net.IPv6loopback, Port: 5000}
+	lan := &net.UDPAddr{IP: net.IPv4(10, 0, 0, 2), Port: 5000}
+	names := func(as []net.Addr) string {
+		var s []string
+		for _, a := range as {
+			s = append(s, a.String())
+		}
+		return strings.Join(s, " ")
+	}
+	for _, c := range []struct {
+		have []net.Addr
+		use  loopbackUse
+		want string
+	}{
+		{[]net.Addr{lo, lan, lo6}, loOnly, "127.0.0.1:5000 [::1]:5000"},
+		{[]net.Addr{lo, lan, lo6}, loNone, "10.0.0.2:5000"},
+		{[]net.Addr{lo, lan, lo6}, loAlso, "127.0.0.1:5000 10.0.0.2:5000 [::1]:5000"},
+		{[]net.Addr{lo}, loNone, "127.0.0.1:5000"},
+		{[]net.Addr{lan}, loOnly, "10.0.0.2:5000"},
+	} {
+		mux := &fakeMux{addrs: c.have}
+		km := &kindMux{UDPMux: mux, addrs: &listenAddrs{}, lo: c.use}
+		for range 3 {
+			if got := names(km.GetListenAddresses()); got != c.want {
+				t.Errorf("%s for %d: got %q, want %q", names(c.have), c.use, got, c.want)
+			}
+		}
+		if mux.calls != 1 {
+			t.Errorf("the mux was asked %d times for its addresses, want once", mux.calls)
+		}
+	}
+}
+
+// A viewer's media engine has the show's codecs, video with the feedback
+// the server reads, and one entry per codec however many layers.
+func TestViewerMediaEngine(t *testing.T) {
+	vp8 := webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96}
+	opus := webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}
+	if _, err := viewerMediaEngine([]webrtc.RTPCodecParameters{vp8, vp8, vp8, opus}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := viewerMediaEngine(nil); err == nil {
+		t.Error("a media engine without codecs")
+	}
+	if codecKey([]webrtc.RTPCodecParameters{vp8, opus}) == codecKey([]webrtc.RTPCodecParameters{opus}) {
+		t.Error("two sets of codecs share a key")
+	}
+}
