@@ -845,7 +845,7 @@ func (d *Draws) hold(ctx context.Context, o *Offer, sh *show.Show, dr *Draw, use
 		}
 	}
 	now := s.now()
-	r := &Reservation{ID: uuid.New(), OfferID: o.ID, ShowID: o.ShowID, SKUID: o.SKUID, UserID: userID,
+	r := &Reservation{ID: newHoldID(), OfferID: o.ID, ShowID: o.ShowID, SKUID: o.SKUID, UserID: userID,
 		Quantity: 1, PriceMinor: o.PriceMinor, Currency: o.Currency, State: Held,
 		CreatedAt: now, ExpiresAt: now.Add(s.holdTTL(sh)), UpdatedAt: now}
 	result, err := json.Marshal(outcome[Reservation]{Result: r})

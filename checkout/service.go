@@ -293,7 +293,7 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 	}
 
 	now := s.now()
-	r := &Reservation{ID: uuid.New(), OfferID: o.ID, ShowID: o.ShowID, SKUID: o.SKUID, UserID: u.ID,
+	r := &Reservation{ID: newHoldID(), OfferID: o.ID, ShowID: o.ShowID, SKUID: o.SKUID, UserID: u.ID,
 		Quantity: req.Quantity, PriceMinor: o.PriceMinor, Currency: o.Currency, State: Held,
 		CreatedAt: now, ExpiresAt: now.Add(s.holdTTL(sh)), UpdatedAt: now}
 	var key *Idempotency

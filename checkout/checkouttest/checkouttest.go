@@ -50,7 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) Env) {
 // World is a brand with a live show offering one SKU, a service over it, and
 // a clock the test moves.
 type World struct {
-	t       *testing.T
+	t       testing.TB
 	env     Env
 	Svc     *checkout.Service
 	Pay     *testpay.Provider
@@ -82,7 +82,7 @@ func must(t testing.TB, err error) {
 	}
 }
 
-func setup(t *testing.T, env Env, allocated, limit int) *World {
+func setup(t testing.TB, env Env, allocated, limit int) *World {
 	ctx := context.Background()
 	st := env.Stores
 	now := time.Now().UTC().Truncate(time.Microsecond)

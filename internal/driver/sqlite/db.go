@@ -57,11 +57,20 @@ const (
 	// writer waits behind it: in a stampede of holds that was the long tail
 	// (bench/results/2026-12-03-7c6c5a2-buy-embedded-reserve-profile.md). A
 	// passive checkpoint on its own connection copies what no reader still
-	// needs while the writer keeps appending to the WAL.
-	checkpointEvery = 200 * time.Millisecond
+	// needs while the writer keeps appending to the WAL. Every second, not
+	// more often: a page written by many commits in between (an index's
+	// right edge, the offer's row) is copied once, and in a stampede of
+	// holds the checkpoints' copying was 16 % of the process's CPU at
+	// 200 ms (bench/results/2026-12-04-holds-embedded.md).
+	checkpointEvery = time.Second
 	// writerCheckpointPages is the writer's own automatic checkpoint, left
-	// as a bound (about 40 MB of WAL) should the checkpointer fall behind.
-	writerCheckpointPages = 10000
+	// as a bound (about 200 MB of WAL) should the checkpointer fall behind:
+	// a stampede writes ~5 pages a hold, so a second of holds at 10,000 a
+	// second stays below it.
+	writerCheckpointPages = 50000
+	// writerCacheKiB is the writer's page cache: 64 MiB, room for the hot
+	// part of a busy ledger's indexes (negative in the pragma: KiB, not pages).
+	writerCacheKiB = 64 << 10
 )
 
 // DB is the SQLite store: one store per responsibility, each in a file of
@@ -135,6 +144,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		// FULL: a committed order survives a power cut, not only a crash.
 		"synchronous(FULL)",
 		"wal_autocheckpoint("+strconv.Itoa(writerCheckpointPages)+")",
+		// The writer reads before it writes (every batch of holds looks up
+		// offers, customers and keys) and then dirties index pages all over
+		// the file: SQLite's default cache of 2 MB let those pages go and
+		// read them back from the file in every transaction.
+		"cache_size("+strconv.Itoa(-writerCacheKiB)+")",
 	)
 	if err != nil {
 		return nil, err
@@ -248,6 +262,7 @@ func (db *conn) write(ctx context.Context, op string, fn func(tx *sql.Tx) error)
 		return storeErr(op, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	defer db.ws.endTx()
 	if err := fn(tx); err != nil {
 		return storeErr(op, err)
 	}

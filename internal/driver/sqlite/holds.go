@@ -29,7 +29,7 @@ const (
 	qOfferUnits    = `SELECT show_id, sku_id, allocated - sold - held FROM offers WHERE id = $1`
 	qSKUFree       = `SELECT on_hand - sold - held FROM skus WHERE id = $1`
 	qUserExists    = `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`
-	qCustomerUnits = sqlstore.CustomerUnits
+	qCustomerUnits = customerUnits
 	qKeyStored     = `SELECT EXISTS (SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3)`
 	qAddOfferHeld  = `UPDATE offers SET held = held + $1 WHERE id = $2 AND sold + held + $1 <= allocated`
 	qAddSKUHeld    = `UPDATE skus SET held = held + $1 WHERE id = $2 AND sold + held + $1 <= on_hand`
@@ -42,6 +42,12 @@ const (
 func (db LedgerStore) ReserveBatch(ctx context.Context, holds []checkout.Hold) ([]error, error) {
 	var errs []error
 	err := db.write(ctx, "reserve", func(tx *sql.Tx) error {
+		// The batch's statements are lookups and inserts by key under the
+		// write lock the transaction already holds: none of them waits. The
+		// driver watches a cancellable context with a goroutine of its own
+		// for every statement, hundreds per batch; the transaction still ends
+		// with ctx (database/sql rolls it back), between two statements.
+		ctx := context.WithoutCancel(ctx)
 		st, err := db.readBatchState(ctx, tx, holds)
 		if err != nil {
 			return err
@@ -139,9 +145,11 @@ func (db LedgerStore) readBatchState(ctx context.Context, tx *sql.Tx, holds []ch
 			st.Users[r.UserID] = ok
 		}
 		c := checkout.CustomerOffer{OfferID: r.OfferID, UserID: r.UserID}
-		if _, ok := st.Customers[c]; h.Limit > 0 && !ok {
+		o, found := st.Offers[r.OfferID]
+		// A hold of a missing offer is refused without its customer's units.
+		if _, ok := st.Customers[c]; h.Limit > 0 && found && !ok {
 			var n int
-			if err := db.txQueryRow(ctx, tx, qCustomerUnits, r.OfferID, r.UserID).Scan(&n); err != nil {
+			if err := db.txQueryRow(ctx, tx, qCustomerUnits, r.OfferID, r.UserID, o.ShowID).Scan(&n); err != nil {
 				return st, err
 			}
 			st.Customers[c] = n

@@ -131,10 +131,28 @@ func (db LedgerStore) ExpireDue(ctx context.Context, at time.Time, limit int) ([
 	return expired, nil
 }
 
+// Reservations are indexed by (show_id, user_id, offer_id) (migration 18),
+// so SQLite's queries of a customer's units name the offer's show: $3, or
+// the offer's own when the caller does not know it.
+const (
+	// customerUnits sums the units of offer $1 customer $2 holds or bought;
+	// $3 is the offer's show.
+	customerUnits = `SELECT coalesce(sum(quantity), 0) FROM reservations
+		 WHERE show_id = $3 AND user_id = $2 AND offer_id = $1 AND state IN ` + sqlstore.LiveStates
+	// offerShow is the show of offer $1, as a value for the queries below.
+	offerShow = `(SELECT show_id FROM offers WHERE id = $1)`
+	// offerCustomerUnits is customerUnits for a caller that knows no show.
+	offerCustomerUnits = `SELECT coalesce(sum(quantity), 0) FROM reservations
+		 WHERE show_id = ` + offerShow + ` AND user_id = $2 AND offer_id = $1 AND state IN ` + sqlstore.LiveStates
+	// offerCustomers sums each customer's units of offer $1.
+	offerCustomers = `SELECT user_id, sum(quantity) FROM reservations
+		WHERE show_id = ` + offerShow + ` AND offer_id = $1 AND state IN ` + sqlstore.LiveStates + ` GROUP BY user_id`
+)
+
 // CustomerUnits is how many units of the offer the customer holds or bought.
 func (db LedgerStore) CustomerUnits(ctx context.Context, offerID, userID uuid.UUID) (int, error) {
 	var n int
-	err := db.r.QueryRowContext(ctx, sqlstore.CustomerUnits, offerID, userID).Scan(&n)
+	err := db.r.QueryRowContext(ctx, offerCustomerUnits, offerID, userID).Scan(&n)
 	if err != nil {
 		return 0, storeErr("customer units", err)
 	}
@@ -142,7 +160,9 @@ func (db LedgerStore) CustomerUnits(ctx context.Context, offerID, userID uuid.UU
 }
 
 // OfferCustomers maps each customer with held or bought units of the offer
-// to that count.
+// to that count. It reads the holds of the offer's whole show (the index
+// leads with the show): a stock gate loads once per offer and node, while
+// the index it shares serves every hold's insert.
 func (db LedgerStore) OfferCustomers(ctx context.Context, offerID uuid.UUID) (map[uuid.UUID]int, error) {
 	type units struct {
 		user uuid.UUID
@@ -151,8 +171,7 @@ func (db LedgerStore) OfferCustomers(ctx context.Context, offerID uuid.UUID) (ma
 	rows, err := queryAll(ctx, db.r, func(r row) (*units, error) {
 		var u units
 		return &u, r.Scan(&u.user, &u.n)
-	}, `SELECT user_id, sum(quantity) FROM reservations
-		WHERE offer_id = $1 AND state IN `+sqlstore.LiveStates+` GROUP BY user_id`, offerID)
+	}, offerCustomers, offerID)
 	if err != nil {
 		return nil, storeErr("offer customers", err)
 	}

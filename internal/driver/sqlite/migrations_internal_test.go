@@ -75,3 +75,21 @@ func TestCouponsMigrationReverts(t *testing.T) {
 		+ (SELECT count(*) FROM pragma_table_info('orders') WHERE name IN ('coupon_id', 'coupon_code', 'discount_minor'))
 		+ (SELECT count(*) FROM pragma_table_info('draws') WHERE name IN ('giveaway', 'eligibility'))`)
 }
+
+// TestCustomerIndexMigration: version 18 replaces reservations' two
+// customer indexes with one, and puts them back going down.
+func TestCustomerIndexMigration(t *testing.T) {
+	migrationRoundTrip(t, 18, 1, `SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'reservations_customer_idx'`)
+	db, p := unmigrated(t)
+	ctx := context.Background()
+	if _, err := p.UpTo(ctx, 18); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, 17); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM sqlite_schema WHERE type = 'index'
+		AND name IN ('reservations_offer_user_idx', 'reservations_show_user_idx')`); n != 2 {
+		t.Fatalf("after version 18 down: %d of the two narrower indexes, want 2", n)
+	}
+}

@@ -82,6 +82,12 @@ func (r *readPool) Close() error {
 type writerStmts struct {
 	ready bool // guarded by the writer's turn
 	m     map[string]*sql.Stmt
+	// tx and inTx are the statements bound to the transaction under way:
+	// Tx.StmtContext allocates a statement and registers it with the pool
+	// and the transaction on every call, and a batch of holds runs the same
+	// few statements hundreds of times.
+	tx   *sql.Tx
+	inTx map[string]*sql.Stmt
 }
 
 // holdStmts are the statements of ReserveBatch.
@@ -117,7 +123,26 @@ func (db *conn) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt 
 	if !ok {
 		return nil
 	}
-	return tx.StmtContext(ctx, st)
+	if db.ws.tx != tx {
+		db.ws.endTx()
+		db.ws.tx = tx
+	}
+	if in, ok := db.ws.inTx[query]; ok {
+		return in
+	}
+	in := tx.StmtContext(ctx, st)
+	if db.ws.inTx == nil {
+		db.ws.inTx = map[string]*sql.Stmt{}
+	}
+	db.ws.inTx[query] = in
+	return in
+}
+
+// endTx forgets the statements bound to the transaction that ended: they
+// closed with it. The caller holds the writer's turn.
+func (ws *writerStmts) endTx() {
+	ws.tx = nil
+	clear(ws.inTx)
 }
 
 func (db *conn) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {

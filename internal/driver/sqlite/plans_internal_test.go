@@ -1,0 +1,81 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
+)
+
+// plan is SQLite's query plan for query with args, one step a line.
+func plan(t *testing.T, db *DB, query string, args ...any) string {
+	t.Helper()
+	rows, err := db.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("EXPLAIN %s: %v", query, err)
+	}
+	defer rows.Close()
+	var steps []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		steps = append(steps, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(steps, "\n")
+}
+
+// TestReservationQueryPlans: every query that picks reservations by show,
+// customer or offer finds them through an index, not by reading the table
+// (migration 18 left reservations one index for all of them, so a query
+// that stopped naming the show would scan every hold ever made).
+func TestReservationQueryPlans(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "pavilion.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.New()
+	active, activeArgs := sqlstore.ActiveReservations(id, id)
+	for _, q := range []struct {
+		name  string
+		query string
+		args  []any
+		want  string // the index the plan must use for reservations
+	}{
+		{"customer units in a batch", qCustomerUnits, []any{id, id, id}, "reservations_customer_idx"},
+		{"customer units", offerCustomerUnits, []any{id, id}, "reservations_customer_idx"},
+		{"offer customers", offerCustomers, []any{id}, "reservations_customer_idx"},
+		{"active holds in a show", active, activeArgs, "reservations_customer_idx"},
+		{"show sales", `SELECT offer_id, count(*) AS n, sum(quantity) AS units FROM reservations WHERE show_id = $1 GROUP BY offer_id`,
+			[]any{id}, "reservations_customer_idx"},
+		{"data bank funnel", bankQ.Funnel, []any{`["` + id.String() + `"]`, id, 0, 1, 2}, "reservations_customer_idx"},
+		{"expiry", `SELECT id FROM reservations WHERE state = 'held' AND expires_at <= $1 ORDER BY expires_at LIMIT 10`,
+			[]any{1}, "reservations_expiry_idx"},
+	} {
+		p := plan(t, db, q.query, q.args...)
+		t.Logf("%s:\n%s", q.name, p)
+		for _, step := range strings.Split(p, "\n") {
+			if strings.Contains(step, "reservations") && !strings.Contains(step, q.want) {
+				t.Errorf("%s: a step reads reservations without %s:\n%s", q.name, q.want, p)
+				break
+			}
+		}
+		if !strings.Contains(p, q.want) {
+			t.Errorf("%s: plan does not use %s:\n%s", q.name, q.want, p)
+		}
+	}
+}
