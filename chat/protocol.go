@@ -14,6 +14,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/cohost"
 	"github.com/pavilion-live/pavilion/internal/textcheck"
 )
 
@@ -259,6 +260,10 @@ type roomEvent struct {
 	// Draw is a fair draw as published: the commitment while open; seed and
 	// winners (no entry list) once drawn.
 	Draw *checkout.DrawRecord `json:"draw,omitempty"`
+	// Stage is the show's stage after a change (stage.go): the guest on
+	// air and the layout; Change says what changed.
+	Stage  *cohost.Stage `json:"stage,omitempty"`
+	Change string        `json:"change,omitempty"`
 }
 
 // Sequenced event types.
@@ -273,6 +278,7 @@ const (
 	EvShow       = "show"
 	EvDraw       = "draw"
 	EvBought     = "bought"
+	EvStage      = "stage"
 )
 
 // OfferView is an offer as viewers see it: price and live stock. Every

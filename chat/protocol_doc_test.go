@@ -24,6 +24,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/chat"
 	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/cohost"
 	"github.com/pavilion-live/pavilion/internal/driver/memory"
 	"github.com/pavilion-live/pavilion/internal/driver/testpay"
 )
@@ -340,6 +341,9 @@ func TestServerFramesMatchSchema(t *testing.T) {
 	sh.Title += ": encore"
 	w.hub.ShowChanged(ctx, sh) // as show.Service.Update does
 	anon.next("show")
+	guest := uuid.New()
+	w.hub.StageChanged(ctx, cohost.Stage{ShowID: w.show, Layout: cohost.PiP, GuestID: &guest, GuestName: "Ana", Rev: 1, UpdatedAt: time.Now().UTC()}, cohost.ChangeJoined) // as cohost.Service does
+	anon.next("stage")
 	host.send(map[string]any{"type": "end"})
 	anon.next("show_state")
 	reset, _, err := w.dial("viewer", "?epoch=old&after=1")

@@ -83,7 +83,9 @@
 //     elsewhere; its viewers keep their sessions.
 //
 // A host moves a broadcast to another device without its stream key by
-// taking it over (takeover.go).
+// taking it over (takeover.go). A show's guest (a co-host, internal/cohost)
+// publishes a feed of its own beside the host's, POST /whip/{show}?guest=1
+// with the guest key, watched with POST /whep/{show}?guest=1 (guest.go).
 //
 // Not built: ICE restarts (a PATCH asking for one gets 422), renegotiation
 // for tracks a publisher adds after a viewer joined (or layers after a

@@ -23,6 +23,9 @@ type feed struct {
 	show uuid.UUID
 	// edge: the feed relays a show published on another node.
 	edge bool
+	// guestOf is the show whose guest publishes this feed here (guest.go);
+	// uuid.Nil for a host's feed and for every edge's.
+	guestOf uuid.UUID
 	// depth is the edge's place in the show's relay tree (1: under the
 	// origin), as of its last attach.
 	depth atomic.Int64
@@ -410,7 +413,11 @@ func (f *feed) finish(reason string, onlyIdle bool) {
 	} else {
 		s.leaveRelay(f.show)
 	}
-	if !closed && !f.edge && s.OnEnded != nil {
+	switch {
+	case closed || f.edge:
+	case f.guestOf != uuid.Nil:
+		s.guestWent(f.guestOf, false)
+	case s.OnEnded != nil:
 		s.OnEnded(f.show)
 	}
 }

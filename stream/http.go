@@ -76,8 +76,15 @@ func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := bearer(r)
+	guest := isGuest(r)
 	var err error
 	switch {
+	case guest && key != "" && s.Guests != nil:
+		ok, err = s.Guests(r.Context(), show, key)
+	case guest:
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		httpError(w, http.StatusUnauthorized, "a guest key is required")
+		return
 	case key != "" && s.Keys != nil:
 		ok, err = s.Keys(r.Context(), show, key)
 	case key == "" && s.Host != nil:
@@ -93,7 +100,10 @@ func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		msg := "wrong stream key"
-		if key == "" {
+		switch {
+		case guest:
+			msg = "this guest key is not valid for the show (the host may have removed you)"
+		case key == "":
 			msg = "a stream key is required, or a signed-in host of the show"
 		}
 		w.Header().Set("WWW-Authenticate", "Bearer")
@@ -107,13 +117,23 @@ func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	p := s.newPublisher(false)
+	feedID := show // a guest publishes a feed of its own (guest.go)
+	if guest {
+		feedID = GuestFeed(show)
+	}
 	// Claim the show, cluster-wide and then here, before negotiating, so that
 	// two racing publishers cannot both win.
-	if err := s.claimOrigin(r.Context(), show); err != nil {
+	if err := s.claimOrigin(r.Context(), feedID); err != nil {
 		s.fail(w, err)
 		return
 	}
-	fresh, err := s.claim(show, p, func() *feed { return s.newFeed(show, false) })
+	fresh, err := s.claim(feedID, p, func() *feed {
+		f := s.newFeed(feedID, false)
+		if guest {
+			f.guestOf = show
+		}
+		return f
+	})
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -180,13 +200,17 @@ func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
 		m.publishes.Inc()
 	}
 	s.log().Info("stream: publisher live", "show", show, "session", p.id, "resumed", !fresh)
-	if fresh {
+	switch {
+	case guest && fresh:
+		s.guestWent(show, true)
+	case guest:
+	case fresh && s.OnLive != nil:
+		p.feed.startRecording()
+		s.goTracked(func() { s.OnLive(show) })
+	case fresh:
 		p.feed.startRecording()
 	}
-	if fresh && s.OnLive != nil {
-		s.goTracked(func() { s.OnLive(show) })
-	}
-	s.writeAnswer(w, "/whip/"+show.String()+"/"+p.id, p.id, sdp)
+	s.writeAnswer(w, "/whip/"+feedID.String()+"/"+p.id, p.id, sdp)
 }
 
 var layerName = regexp.MustCompile(`^[A-Za-z0-9_-]{0,16}$`)
@@ -205,6 +229,9 @@ func (s *Server) WHEP(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, err)
 			return
 		}
+	}
+	if isGuest(r) {
+		show = GuestFeed(show) // after the viewer check, made on the show
 	}
 	layer := r.URL.Query().Get("layer")
 	if !layerName.MatchString(layer) {
@@ -414,7 +441,11 @@ func (s *Server) Delete(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ss.end("deleted")
+	if p, ok := ss.(*publisher); ok && p.feed.guestOf != uuid.Nil {
+		p.feed.end("the guest left") // no grace period: a guest who leaves has left
+	} else {
+		ss.end("deleted")
+	}
 	w.WriteHeader(http.StatusOK)
 }
 

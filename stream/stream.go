@@ -43,6 +43,12 @@ type Server struct {
 	// Host authorizes a publisher that sends no stream key: the studio page
 	// of a signed-in host, by its session. Nil refuses them.
 	Host func(r *http.Request, showID uuid.UUID) (bool, error)
+	// Guests reports whether key is the guest key of the show's co-host,
+	// who publishes its guest feed (guest.go). Nil refuses every guest.
+	Guests func(ctx context.Context, showID uuid.UUID, key string) (bool, error)
+	// OnGuest is called (in its own goroutine) when the show's guest starts
+	// publishing on this node (live) and when its guest feed ends here. May be nil.
+	OnGuest func(showID uuid.UUID, live bool)
 	// Viewer authorizes a WHEP request: nil error allows; an *apperr.Error
 	// (NotFound, Unauthorized, Forbidden…) sets the status. Nil allows everyone.
 	Viewer func(r *http.Request, showID uuid.UUID) error

@@ -230,6 +230,12 @@ func vp8Frame(p []byte) (frame int, key, start bool, layer byte) {
 // publish starts a publisher; with rids it sends simulcast layers.
 func (e *env) publish(key string, rids ...string) (*testPub, int, string) {
 	e.t.Helper()
+	return e.publishTo("", key, rids...)
+}
+
+// publishTo is publish with a query on the WHIP URL (?guest=1 publishes the guest feed).
+func (e *env) publishTo(query, key string, rids ...string) (*testPub, int, string) {
+	e.t.Helper()
 	pc, err := e.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		e.t.Fatal(err)
@@ -273,7 +279,7 @@ func (e *env) publish(key string, rids ...string) (*testPub, int, string) {
 	}
 	p := &testPub{pc: pc, stop: make(chan struct{}), done: make(chan struct{})}
 	e.t.Cleanup(func() { p.close() })
-	status, loc, body := e.negotiate(pc, "/whip/"+e.show.String(), key)
+	status, loc, body := e.negotiate(pc, "/whip/"+e.show.String()+query, key)
 	if status != http.StatusCreated {
 		close(p.done)
 		return p, status, body

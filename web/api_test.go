@@ -22,6 +22,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/analytics"
 	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/cohost"
 	"github.com/pavilion-live/pavilion/internal/demo"
 	"github.com/pavilion-live/pavilion/internal/driver/memory"
 	"github.com/pavilion-live/pavilion/internal/driver/sqlite"
@@ -54,6 +55,9 @@ type env struct {
 	recorder *record.Recorder
 	// replays counts replay plays and holds won from replays (flush it to read them).
 	replays *analytics.Recorder
+	// media is the WHIP/WHEP server; cohosts its guests (cohost_test.go).
+	media   *stream.Server
+	cohosts *cohost.Service
 }
 
 // cheap keeps tests fast; the real parameters are exercised in account's tests.
@@ -102,6 +106,10 @@ func newEnv(t *testing.T) *env {
 	srv.ReplayViews, e.shop.ReplayHolds = e.replays, e.replays
 	live.Timeline = db
 	media.Host = srv.PublishAsHost
+	e.media = media
+	e.cohosts = &cohost.Service{Store: db.Cohosts(), Shows: db, Notifier: live, Media: media, Logger: slog.New(slog.DiscardHandler)}
+	srv.Cohosts = e.cohosts
+	media.Guests = e.cohosts.PublishAsGuest
 	e.srv = httptest.NewServer(srv.Handler())
 	t.Cleanup(e.srv.Close)
 

@@ -124,7 +124,7 @@ func resolves(doc map[string]any, ref string) bool {
 }
 
 // pageRoutes are the HTML pages: not part of the API description.
-var pageRoutes = []string{"GET /{$}", "GET /shows/{id}", "GET /studio/{id}", "GET /brand", "GET /orders", "GET /brands/{id}", "GET /account", "GET /static/"}
+var pageRoutes = []string{"GET /{$}", "GET /shows/{id}", "GET /studio/{id}", "GET /studio/{id}/guest", "GET /brand", "GET /orders", "GET /brands/{id}", "GET /account", "GET /static/"}
 
 // TestOpenAPIRoutesExist checks that every documented operation is a route
 // the server registers, under exactly that pattern.

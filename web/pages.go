@@ -45,6 +45,7 @@ func (s *Server) pages(mux *http.ServeMux) {
 	mux.Handle("GET /static/", a.static())
 	mux.Handle("GET /{$}", a.shell("index.html", sessionHint))
 	mux.Handle("GET /studio/{id}", a.shell("studio.html", sessionHint))
+	mux.Handle("GET /studio/{id}/guest", a.shell("guest.html", sessionHint))
 	mux.Handle("GET /brand", a.shell("brand.html", sessionHint))
 	mux.Handle("GET /orders", a.shell("orders.html", sessionHint))
 	mux.Handle("GET /brands/{id}", a.shell("brand-page.html", sessionHint))

@@ -209,7 +209,7 @@ func TestEmbeddedAssets(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := mustAssets(t, sub)
-	for _, name := range []string{"index.html", "player.html", "studio.html", "brand.html", "orders.html", "brand-page.html", "account.html"} {
+	for _, name := range []string{"index.html", "player.html", "studio.html", "guest.html", "brand.html", "orders.html", "brand-page.html", "account.html"} {
 		s, ok := a.shells[name]
 		if !ok {
 			t.Errorf("no shell %s", name)

@@ -19,6 +19,7 @@ import (
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/cohost"
 	"github.com/pavilion-live/pavilion/internal/images"
 	"github.com/pavilion-live/pavilion/internal/replay"
 	"github.com/pavilion-live/pavilion/internal/show"
@@ -71,6 +72,8 @@ type Server struct {
 	Follows brand.Follows
 	// Replays serves recorded shows and their settings; nil answers 501.
 	Replays *replay.Service
+	// Cohosts runs a show's guests and stage; nil answers 501.
+	Cohosts *cohost.Service
 	// ReplayViews counts replay plays for the show's analytics (the
 	// analytics.Recorder); nil counts none.
 	ReplayViews ReplayViews
@@ -229,6 +232,12 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/shows/{id}/replay/media", s.api(s.replayMedia))
 	mux.HandleFunc("GET /api/shows/{id}/replay/settings", s.api(s.replaySettings))
 	mux.HandleFunc("PUT /api/shows/{id}/replay/settings", s.api(s.replaySettings))
+	mux.HandleFunc("GET /api/shows/{id}/guests", s.api(s.listGuests))
+	mux.HandleFunc("POST /api/shows/{id}/guests", s.api(s.inviteGuest))
+	mux.HandleFunc("POST /api/shows/{id}/guests/redeem", s.api(s.redeemInvite))
+	mux.HandleFunc("DELETE /api/shows/{id}/guests/{guest}", s.api(s.removeGuest))
+	mux.HandleFunc("GET /api/shows/{id}/stage", s.api(s.stage))
+	mux.HandleFunc("PUT /api/shows/{id}/stage", s.api(s.stage))
 	mux.HandleFunc("GET /api/shows/{id}/subscription", s.api(s.subscription))
 	mux.HandleFunc("POST /api/shows/{id}/subscription", s.api(s.subscribe))
 	mux.HandleFunc("DELETE /api/shows/{id}/subscription", s.api(s.unsubscribe))

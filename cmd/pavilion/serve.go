@@ -24,6 +24,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/analytics"
 	"github.com/pavilion-live/pavilion/internal/apperr"
+	"github.com/pavilion-live/pavilion/internal/cohost"
 	"github.com/pavilion-live/pavilion/internal/config"
 	"github.com/pavilion-live/pavilion/internal/crashguard"
 	"github.com/pavilion-live/pavilion/internal/demo"
@@ -192,6 +193,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if recorder != nil {
 		media.Recorder = recorder
 	}
+	// Co-hosts: a guest publishes beside the host with a key the host's
+	// invite was traded for; the live room hears the stage change, and a
+	// removal ends the guest's broadcast on every node.
+	guests := &cohost.Service{Store: db.Cohosts(), Shows: db, Notifier: live, Media: media, Bus: cohostBus{hot.bus}, Logger: log}
+	media.Guests = guests.PublishAsGuest
+	media.OnGuest = func(id uuid.UUID, on bool) {
+		if on {
+			guests.GuestLive(ctx, id)
+		} else {
+			guests.GuestGone(ctx, id)
+		}
+	}
 	if err := media.Start(); err != nil {
 		return err
 	}
@@ -207,6 +220,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Wallet:         &wallet.Service{Store: db, Methods: pay, Provider: "test"},
 		Follows:        db,
 		Replays:        replays,
+		Cohosts:        guests,
 		ReplayViews:    stats,
 		Chat:           &chat.History{Archive: db, Shows: db},
 		Checks:         []web.Check{{Name: "store", Ping: db.Ping}, {Name: "bus", Ping: hot.bus.Ping}},
@@ -312,6 +326,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		loops.Go("gate_check", func() { checkGates(ctx, log, db, shop) }) // once: a panic is counted, not retried
 	}
 	go live.Run(ctx)
+	go keepRunning(ctx, loops, "cohost_removals", func(ctx context.Context) { runCohosts(ctx, log, guests) })
 	// Chat lines still waiting for the database are written on the way
 	// out, before it closes.
 	defer func() {

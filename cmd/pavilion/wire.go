@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/analytics"
 	"github.com/pavilion-live/pavilion/internal/brand"
+	"github.com/pavilion-live/pavilion/internal/cohost"
 	"github.com/pavilion-live/pavilion/internal/config"
 	"github.com/pavilion-live/pavilion/internal/demo"
 	"github.com/pavilion-live/pavilion/internal/driver/memory"
@@ -49,6 +51,8 @@ type database interface {
 	wallet.Store
 	brand.Follows
 	replay.Store
+	// Cohosts keeps shows' guests and stages.
+	Cohosts() cohost.Store
 	Migrate(ctx context.Context) error
 	Version(ctx context.Context) (int64, error)
 	// Pending lists the migrations of this binary the schema lacks.
@@ -196,4 +200,26 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// cohostBus is the live room's bus as the co-host service sees it (its
+// Subscription is the bus's, under cohost's name).
+type cohostBus struct{ chat.Bus }
+
+func (b cohostBus) Subscribe(ctx context.Context, channel string) (cohost.Subscription, error) {
+	return b.Bus.Subscribe(ctx, channel)
+}
+
+// runCohosts carries guest removals from other nodes until ctx ends,
+// subscribing again after a bus failure.
+func runCohosts(ctx context.Context, log *slog.Logger, guests *cohost.Service) {
+	for ctx.Err() == nil {
+		if err := guests.Run(ctx); err != nil {
+			log.Warn("cohost: listening for removals", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
 }

@@ -17,9 +17,13 @@ import (
 // TestFirstFrameTime measures page open → first video frame shown in the
 // player, over several loads of the page while the host is live. It
 // reports the figures, each load's phases and their medians, and asserts
-// only that every load showed a frame:
+// only that every load showed a frame and that the page's boot script set
+// the session up (an order of steps, not a time):
 // wall-clock time depends on the machine and its load (see README, Speed).
-// PAVILION_FIRST_FRAME_LOADS sets the number of loads (default 7).
+// PAVILION_FIRST_FRAME_LOADS sets the number of loads (default 7);
+// PAVILION_FIRST_FRAME_FROM names a page to open before each load (by
+// default each load follows the last, as a reload: the player before it
+// is torn down as the next one starts).
 func TestFirstFrameTime(t *testing.T) {
 	loads := 7
 	if v, err := strconv.Atoi(os.Getenv("PAVILION_FIRST_FRAME_LOADS")); err == nil && v > 0 {
@@ -38,11 +42,25 @@ func TestFirstFrameTime(t *testing.T) {
 
 	viewer := b.newUser(t, s, "viewer")
 	var all []map[string]float64
+	from := os.Getenv("PAVILION_FIRST_FRAME_FROM") // a page to open before each load, e.g. "/"
 	for i := range loads + 1 {
+		if from != "" {
+			viewer.open(from)
+		}
 		viewer.open("/shows/" + demoShow)
 		viewer.waitFor("the first frame", `window.pavilionPlayer?.firstFrame() != null`, 20*time.Second)
 		p := eval[map[string]float64](viewer, phasesJS)
 		t.Logf("load %d: %s; static files: %.0f from the network, %.0f from the cache", i, phaseLine(p), p["fetched"], p["cached"])
+		// The way, not the time: boot.js, written into the page, began the
+		// session, applied its answer and gave the video its stream.
+		for _, k := range []string{"begun", "applied", "attached"} {
+			if _, ok := p[k]; !ok {
+				t.Errorf("load %d: no %q step: boot.js did not set the session up", i, k)
+			}
+		}
+		if p["begun"] >= p["module"] {
+			t.Errorf("load %d: the session began at %.0f ms, after connect.js (%.0f ms): not boot.js's", i, p["begun"], p["module"])
+		}
 		if i == 0 {
 			t.Logf("load 0 has a cold cache: not counted")
 			continue
@@ -73,20 +91,30 @@ func TestFirstFrameTime(t *testing.T) {
 }
 
 // phaseNames are the steps from page open to the first frame, roughly in
-// order (ms since navigation start): the HTML received; the first WHEP
+// order (ms since navigation start): the HTML received; the page before
+// unloaded (unload, when it was of this origin: a reload); the first WHEP
 // session begun (by boot.js, written into the page, or else connect.js),
-// its RTCPeerConnection created, its offer made and sent; connect.js and
-// rtc.js received, the last script received, connect.js begun (module),
-// the player's script running; the server's time on the offer (a duration,
-// from resource timing), its answer received and applied, ICE and then
-// DTLS connected, the first video frame shown.
-var phaseNames = []string{"html", "begun", "created", "described", "offered", "connectjs", "js", "module", "script", "server", "answered", "applied", "ice", "connected", "frame"}
+// its RTCPeerConnection created, its offer made and sent; the document
+// parsed (interactive) and the video element given the stream (attached);
+// connect.js and rtc.js received, the last script received, connect.js
+// begun (module), the player's script running, DOMContentLoaded (dcl); the
+// server's time on the offer (a duration, from resource timing), its
+// answer received and applied, the page's own work let go (released), ICE
+// and then DTLS connected, the first video frame handed to the compositor
+// (presented: requestVideoFrameCallback's presentationTime) and shown
+// (frame: when that callback ran, on the page's thread; the figure the
+// test reports, as before).
+var phaseNames = []string{"html", "unload", "begun", "created", "described", "offered", "interactive", "attached", "connectjs", "js", "module", "script", "dcl", "server", "answered", "applied", "released", "ice", "connected", "presented", "frame"}
 
 // phasesJS reads the phases of the last page load from the player and the
 // browser's navigation and resource timing.
 const phasesJS = `(() => {
 	const p = { ...window.pavilionPlayer.timings(), frame: window.pavilionPlayer.firstFrame() };
-	p.html = performance.getEntriesByType("navigation")[0]?.responseEnd;
+	const nav = performance.getEntriesByType("navigation")[0];
+	p.html = nav?.responseEnd;
+	p.interactive = nav?.domInteractive;
+	if (nav?.unloadEventEnd > 0) p.unload = nav.unloadEventEnd; // the page before, when same-origin
+	p.dcl = nav?.domContentLoadedEventStart;
 	const whep = performance.getEntriesByType("resource").find((e) => e.name.includes("/whep/") && e.responseStart > 0);
 	if (whep) p.server = whep.responseStart - whep.requestStart;
 	const js = performance.getEntriesByType("resource").filter((e) => new URL(e.name).pathname.endsWith(".js"));

@@ -18,6 +18,7 @@ import { Coupons } from "./coupons.js";
 import { loadWallet, fillCountries, addressLine } from "./wallet.js";
 import { loadReplay, loadChat, pinnedAt, linesUntil, stamp } from "./replay.js";
 import { followButton, refreshFollow, redrawFollows } from "./follow.js";
+import { CoStage } from "./costage.js";
 
 // When this script began, its modules loaded (ms since the page began to load).
 const scriptAt = performance.now();
@@ -39,6 +40,7 @@ const S = {
   replay: null, replayChat: [],
 };
 let room;
+let coStage = null; // the co-host beside the host (costage.js)
 let session = null;
 let sessions = 0; // WHEP sessions opened, for the tests of reconnection
 // intents: one per offer while a Buy tap waits for its answer. A tap is one
@@ -84,6 +86,8 @@ async function main() {
   renderAll();
   if (!S.ended) {
     room = new Room(showID, { welcome, event, frame, status: roomStatus });
+    coStage = new CoStage(showID, $("#video-wrap"), $("#video"));
+    coStage.load();
   }
   loadOrders();
   if (!S.ended) coupons.load();
@@ -176,9 +180,12 @@ function event(f) {
       S.show = { ...S.show, ...f.show };
       renderAll();
       break;
+    case "stage":
+      coStage?.apply(f.stage);
+      break;
     case "show_state":
       S.show.state = f.state;
-      if (f.state === "ended") setEnded();
+      if (f.state === "ended") { setEnded(); coStage?.close(); }
       renderAll();
       break;
   }
@@ -699,6 +706,7 @@ function wire() {
     const v = $("#video");
     v.muted = !v.muted;
     if (!v.muted) v.play().catch(() => {});
+    coStage?.setMuted(v.muted);
     renderVideo();
   });
   $("#video").addEventListener("playing", () => { if (S.video !== "playing") setVideo("playing"); });

@@ -112,6 +112,24 @@ async function answer(pc, { sdp, res }, trickle, steps) {
   }
 }
 
+// adopt takes over a session the player page's boot script began and
+// answered (boot.js: the answer is applied there as soon as it comes) and
+// answers its location; the candidates the offer lacked follow by PATCH.
+async function adopt(pc, begun, steps) {
+  const more = trickler(pc, (await begun.offer).sdp);
+  try {
+    const a = await begun.answer;
+    Object.assign(steps, begun.steps); // the answer's times
+    if (a.status !== 201) throw new HTTPError(a.status, a.text.trim(), a.retryAfter);
+    const loc = new URL(a.location, location.href).pathname;
+    more.start(loc);
+    return loc;
+  } catch (e) {
+    more.stop();
+    throw e;
+  }
+}
+
 // negotiate posts the offer and applies the answer.
 async function negotiate(pc, url, headers, trickle = false, steps = {}) {
   return answer(pc, await offer(pc, url, headers, trickle, steps), trickle, steps);
@@ -123,8 +141,9 @@ async function negotiate(pc, url, headers, trickle = false, steps = {}) {
 // the page began to load: created (the connection), described (the offer
 // made), offered, answered, applied, ice (connectivity checks passed) and
 // connected (DTLS done). begun, if given, is the session the player page's
-// boot script began ({pc, steps, offer}: the offer posted, a promise of its
-// SDP and response); watch takes it over from there.
+// boot script began ({pc, steps, offer, answer, stream}: promises of the
+// offer posted and of the answer applied, and the stream of the
+// connection's receivers); watch takes it over from there.
 export async function watch(showID, onStream, steps = {}, begun = null) {
   // One transport for both tracks (the server bundles them anyway): half
   // the candidates to gather and check. Gathering starts now, with the
@@ -143,15 +162,18 @@ export async function watch(showID, onStream, steps = {}, begun = null) {
     if (pc.iceConnectionState === "connected" || pc.iceConnectionState === "completed") steps.ice ??= performance.now();
   });
   pc.addEventListener("connectionstatechange", () => { if (pc.connectionState === "connected") steps.connected ??= performance.now(); });
-  const stream = new MediaStream();
+  const stream = begun?.stream ?? new MediaStream();
   pc.ontrack = (ev) => {
-    stream.addTrack(ev.track);
+    if (!stream.getTracks().includes(ev.track)) stream.addTrack(ev.track);
     onStream(stream);
   };
   try {
-    const posted = begun ? await begun.offer : await offer(pc, `/whep/${showID}`, {}, true, steps);
-    if (begun) Object.assign(steps, begun.steps); // the offer's times, now that it left
-    const loc = await answer(pc, posted, true, steps);
+    if (begun) {
+      const loc = await adopt(pc, begun, steps);
+      onStream(stream); // its tracks are the receivers': no track event after the answer boot.js applied
+      return { pc, location: loc };
+    }
+    const loc = await answer(pc, await offer(pc, `/whep/${showID}`, {}, true, steps), true, steps);
     return { pc, location: loc };
   } catch (e) {
     pc.close();

@@ -10,6 +10,7 @@ import { publish, hangUp } from "./rtc.js";
 import { card, dropState, mergeOffer } from "./offers.js";
 import { StudioDraws } from "./draws.js";
 import { lineChart } from "./chart.js";
+import { StudioCoHost } from "./cohost.js";
 
 const showID = location.pathname.split("/")[2];
 const S = {
@@ -22,6 +23,7 @@ let session = null; // the WHIP session
 let wantLive = false;
 let lastSession = ""; // the id of this page's latest WHIP session, to tell a take-over
 let polling = null;
+const cohost = new StudioCoHost(showID);
 const draws = new StudioDraws(showID, {
   seconds: () => Number($("#drop-seconds").value),
   now: () => (room ? room.now() : Date.now()),
@@ -103,6 +105,7 @@ function welcome(f) {
   $("#slow").value = String(f.slow_mode_seconds || 0);
   renderAll();
   draws.load();
+  cohost.load();
   sample();
   listDevices();
   if (!polling) { polling = setInterval(pollStream, 3000); pollStream(); }
@@ -131,6 +134,7 @@ function event(f) {
       break;
     }
     case "draw": draws.event(f); break;
+    case "stage": cohost.event(f); break;
     case "show": S.show = { ...S.show, ...f.show }; renderAll(); break;
     case "show_state": S.show.state = f.state; if (f.state === "ended" && wantLive) stopLive(); renderAll(); break;
   }

@@ -1,0 +1,16 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/pavilion-live/pavilion/internal/cohost/cohosttest"
+	"github.com/pavilion-live/pavilion/internal/testrig/storetest"
+)
+
+func TestCohostStore(t *testing.T) {
+	cohosttest.Run(t, func(t *testing.T) cohosttest.Fixture {
+		db := open(t, filepath.Join(t.TempDir(), "pavilion.db"))
+		return cohosttest.NewFixture(t, db.Cohosts(), storetest.Stores{Accounts: db, Brands: db, Shows: db})
+	})
+}
