@@ -495,13 +495,13 @@ var scan = sqlstore.Scanner{Time: asTime, NullTime: asNullTime, JSON: asJSON, Li
 // row is what scan functions read from: *sql.Row or *sql.Rows.
 type row = sqlstore.Row
 
-// rowQuerier runs queries: *sql.DB or *sql.Tx.
-type rowQuerier interface {
+// rowsQuerier runs queries: *sql.DB or *sql.Tx.
+type rowsQuerier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 // queryAll runs query and scans every row with scan. The result is never nil.
-func queryAll[T any](ctx context.Context, q rowQuerier, scan func(row) (*T, error), query string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, q rowsQuerier, scan func(row) (*T, error), query string, args ...any) ([]T, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
