@@ -110,6 +110,11 @@ var Constraints = map[string]Violation{
 	"offers_drop_check":        {apperr.Invalid, "invalid drop flag"},
 	"offers_drop_window_check": {apperr.Invalid, "a drop cannot close before it opens"},
 
+	"show_guests_active_key": {apperr.Conflict, "this show already has a guest (invited or on air); remove them first"},
+	"show_guests_show_fkey":  {apperr.NotFound, "show not found"},
+	"show_stages_show_fkey":  {apperr.NotFound, "show not found"},
+	"show_stages_guest_fkey": {apperr.NotFound, "guest not found"},
+
 	"reservations_pkey":           {apperr.Conflict, "reservation already exists"},
 	"reservations_offer_fkey":     {apperr.NotFound, "offer not found"},
 	"reservations_show_fkey":      {apperr.NotFound, "show not found"},
