@@ -25,23 +25,21 @@ func viewGuest(g *cohost.Guest, now time.Time) guestView {
 	return guestView{Guest: *g, Status: g.Status(now)}
 }
 
-// cohosts answers 501 while no co-host service is wired.
-func (s *Server) cohosts() (*cohost.Service, error) {
+// cohosts is the co-host service and the {id} show of every co-host
+// route; 501 while no co-host service is wired.
+func (s *Server) cohosts(r *http.Request) (*cohost.Service, uuid.UUID, error) {
 	if s.Cohosts == nil {
-		return nil, notImplemented("co-hosts")
+		return nil, uuid.Nil, notImplemented("co-hosts")
 	}
-	return s.Cohosts, nil
+	id, err := pathID(r, "show")
+	return s.Cohosts, id, err
 }
 
 // inviteGuest serves POST /api/shows/{id}/guests {"name"}: the invite
 // token, once, and the link to the guest's studio page that carries it (in
 // the fragment, which browsers never send to a server or a log).
 func (s *Server) inviteGuest(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.cohosts()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "show")
+	svc, id, err := s.cohosts(r)
 	if err != nil {
 		return err
 	}
@@ -69,11 +67,7 @@ func (s *Server) inviteGuest(w http.ResponseWriter, r *http.Request) error {
 
 // listGuests serves GET /api/shows/{id}/guests for the show's hosts.
 func (s *Server) listGuests(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.cohosts()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "show")
+	svc, id, err := s.cohosts(r)
 	if err != nil {
 		return err
 	}
@@ -96,11 +90,7 @@ func (s *Server) listGuests(w http.ResponseWriter, r *http.Request) error {
 // removeGuest serves DELETE /api/shows/{id}/guests/{guest}: the invite is
 // withdrawn or the guest taken off air at once, on every node.
 func (s *Server) removeGuest(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.cohosts()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "show")
+	svc, id, err := s.cohosts(r)
 	if err != nil {
 		return err
 	}
@@ -122,11 +112,7 @@ func (s *Server) removeGuest(w http.ResponseWriter, r *http.Request) error {
 // redeemInvite serves POST /api/shows/{id}/guests/redeem {"invite"}: the
 // guest's key, once. No account is needed: the invite is the capability.
 func (s *Server) redeemInvite(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.cohosts()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "show")
+	svc, id, err := s.cohosts(r)
 	if err != nil {
 		return err
 	}
@@ -147,11 +133,7 @@ func (s *Server) redeemInvite(w http.ResponseWriter, r *http.Request) error {
 // stage serves GET /api/shows/{id}/stage for whoever may see the show, and
 // PUT {"layout"} for its hosts (every viewer's player switches).
 func (s *Server) stage(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.cohosts()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "show")
+	svc, id, err := s.cohosts(r)
 	if err != nil {
 		return err
 	}

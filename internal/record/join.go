@@ -479,13 +479,9 @@ type joinTrack struct {
 }
 
 func mp4Tracks(moov []byte) ([]joinTrack, error) {
-	b, err := mp4.DecodeBox(0, bytes.NewReader(moov))
+	m, err := decodeMoov(moov)
 	if err != nil {
-		return nil, fmt.Errorf("moov: %w", err)
-	}
-	m, ok := b.(*mp4.MoovBox)
-	if !ok {
-		return nil, errors.New("moov: not a moov box")
+		return nil, err
 	}
 	var ts []joinTrack
 	for _, t := range m.Traks {

@@ -112,8 +112,8 @@ func repairMP4(f *os.File) (int64, int64, error) {
 	return endMS, end, nil
 }
 
-// tracksOf reads a moov box's tracks.
-func tracksOf(moov []byte) ([]indexTrack, error) {
+// decodeMoov decodes a moov box.
+func decodeMoov(moov []byte) (*mp4.MoovBox, error) {
 	b, err := mp4.DecodeBox(0, bytes.NewReader(moov))
 	if err != nil {
 		return nil, fmt.Errorf("moov: %w", err)
@@ -121,6 +121,15 @@ func tracksOf(moov []byte) ([]indexTrack, error) {
 	m, ok := b.(*mp4.MoovBox)
 	if !ok {
 		return nil, errors.New("moov: not a moov box")
+	}
+	return m, nil
+}
+
+// tracksOf reads a moov box's tracks.
+func tracksOf(moov []byte) ([]indexTrack, error) {
+	m, err := decodeMoov(moov)
+	if err != nil {
+		return nil, err
 	}
 	var ts []indexTrack
 	for _, t := range m.Traks {

@@ -11,9 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
-	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/replay"
-	"github.com/pavilion-live/pavilion/internal/show"
 	"github.com/pavilion-live/pavilion/internal/testrig/storetest"
 )
 
@@ -26,21 +24,8 @@ type Fixture struct {
 // NewFixture creates a brand and two shows through st.
 func NewFixture(t testing.TB, store replay.Store, st storetest.Stores) Fixture {
 	t.Helper()
-	ctx := context.Background()
-	at := now()
-	b := &brand.Brand{ID: uuid.New(), Slug: "maison", Name: "Maison", CreatedAt: at, UpdatedAt: at}
-	must(t, st.Brands.CreateBrand(ctx, b))
 	f := Fixture{Store: store}
-	for i := range 2 {
-		s := &show.Show{ID: uuid.New(), BrandID: b.ID, Title: "Show", Kind: show.KindShow, Visibility: show.Public,
-			State: show.Scheduled, StartsAt: at, EndsAt: at.Add(time.Hour), TimeZone: "UTC", HostIDs: []uuid.UUID{}, CreatedAt: at, UpdatedAt: at}
-		must(t, st.Shows.CreateShow(ctx, s))
-		if i == 0 {
-			f.Show = s.ID
-		} else {
-			f.Show2 = s.ID
-		}
-	}
+	f.Show, f.Show2 = storetest.TwoShows(t, st, "maison")
 	return f
 }
 

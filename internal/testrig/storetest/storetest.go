@@ -657,3 +657,25 @@ func testConcurrentStock(t *testing.T, st Stores) {
 		t.Fatalf("after %d concurrent -1: OnHand=%d refused=%d", workers*each, got.OnHand, refused)
 	}
 }
+
+// TwoShows creates a brand (slug) and two scheduled public shows of it
+// through st, for the contract suites of stores that hang off shows.
+func TwoShows(t testing.TB, st Stores, slug string) (uuid.UUID, uuid.UUID) {
+	t.Helper()
+	ctx := context.Background()
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	b := &brand.Brand{ID: uuid.New(), Slug: slug, Name: slug, CreatedAt: at, UpdatedAt: at}
+	if err := st.Brands.CreateBrand(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	var ids [2]uuid.UUID
+	for i := range ids {
+		s := &show.Show{ID: uuid.New(), BrandID: b.ID, Title: "Show", Kind: show.KindShow, Visibility: show.Public,
+			State: show.Scheduled, StartsAt: at, EndsAt: at.Add(time.Hour), TimeZone: "UTC", HostIDs: []uuid.UUID{}, CreatedAt: at, UpdatedAt: at}
+		if err := st.Shows.CreateShow(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = s.ID
+	}
+	return ids[0], ids[1]
+}
