@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto"
 	"github.com/chromedp/chromedp"
 
 	"github.com/pavilion-live/pavilion/internal/demo"
@@ -400,8 +402,32 @@ func (u *user) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	u.t.Helper()
 	ctx, cancel := context.WithTimeout(u.ctx, 30*time.Second)
 	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		u.t.Fatalf("%s: %s: %v%s", u.name, what, err, u.consoleErrors())
+	for _, a := range actions {
+		if err := doSettled(ctx, a); err != nil {
+			u.t.Fatalf("%s: %s: %v%s", u.name, what, err, u.consoleErrors())
+		}
+	}
+}
+
+// doSettled runs one action, again when the element it found was replaced
+// before it could act on it. Live pages re-render on every room event (a
+// stock change redraws the pinned card, a tick redraws the draw panel), so
+// between chromedp's lookup and its click the node id can go stale; the
+// browser then answers "Could not find node with given id" (-32000) before
+// any input was dispatched, which makes the retry safe.
+func doSettled(ctx context.Context, a chromedp.Action[chromedp.Void]) error {
+	for attempt := 0; ; attempt++ {
+		err := chromedp.Do(ctx, a)
+		var cdpErr *cdproto.Error
+		if err == nil || attempt == 4 || !errors.As(err, &cdpErr) || cdpErr.Code != -32000 ||
+			!strings.Contains(cdpErr.Message, "Could not find node") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 
