@@ -28,6 +28,15 @@ type Bus interface {
 	// numbering restarts (a Redis that lost its data), so a client resuming
 	// with an old epoch knows its sequence numbers mean nothing any more.
 	Epoch(ctx context.Context, channel string) (string, error)
+	// Recent returns the channel's epoch and its last appended messages,
+	// at most max (and at most BusHistory), framed as Append published
+	// them, oldest first, numbered without a hole up to the channel's last
+	// number, all read in one step. A room opening on a node that has not
+	// followed the channel (the node restarted, or nobody watched the show
+	// there) starts from it, so a viewer resuming there gets the events it
+	// missed instead of a reset. Empty when the channel has appended
+	// nothing in this epoch, or the bus no longer has the history.
+	Recent(ctx context.Context, channel string, max int) (epoch string, msgs [][]byte, err error)
 	// Presence records that this node has n viewers on channel (refreshed
 	// every few seconds; a record not refreshed for ttl is dropped) and
 	// returns the total over every live node.
@@ -45,6 +54,10 @@ type Subscription interface {
 	// Close ends the subscription. It is safe to call more than once.
 	Close() error
 }
+
+// BusHistory is how many of a channel's last appended messages a bus keeps
+// for Recent: as many as a room keeps for resume by default.
+const BusHistory = 1000
 
 // Frame is how Append frames a message on the wire: the decimal sequence
 // number, a space, the message.

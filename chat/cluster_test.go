@@ -202,3 +202,48 @@ func TestNumberingRestartReachesNewViewers(t *testing.T) {
 		return
 	}
 }
+
+// TestColdRoomResumesFromBusHistory: a viewer of node A resumes on node B,
+// where nobody watched the show (its room opens cold, as after a restart):
+// B's room starts from the bus's history and replays exactly what the
+// viewer missed, where it used to answer with a reset.
+func TestColdRoomResumesFromBusHistory(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testColdResume(t, memoryBuses()) })
+	t.Run("redis", func(t *testing.T) { testColdResume(t, redisBuses(t)) })
+}
+
+func testColdResume(t *testing.T, open func() chat.Bus) {
+	a := newWorld(t, open())
+	host, welcome := a.join("host")
+	viewer, _ := a.join("viewer")
+	said := func(text string) func(map[string]any) bool {
+		return func(f map[string]any) bool { return f["type"] == "chat" && f["text"] == text }
+	}
+	host.send(map[string]any{"type": "chat", "text": "seen"})
+	last := seqOf(viewer.until(said("seen"), "the first line"))
+	viewer.ws.Close()
+	for _, text := range []string{"missed 1", "missed 2", "missed 3"} {
+		host.send(map[string]any{"type": "chat", "text": text})
+		host.until(said(text), text)
+	}
+
+	b := a.node(open())
+	back, _, err := b.dial("viewer", fmt.Sprintf("?epoch=%s&after=%d", welcome["epoch"], last))
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames, _ := back.collect("resumed")
+	checkReplay(t, frames, last, 3)
+	got := sequenced(frames)
+	for i, f := range got {
+		if want := fmt.Sprintf("missed %d", i+1); f["text"] != want {
+			t.Fatalf("replayed %v, want %q at %d", got, want, i)
+		}
+	}
+	// The room on B goes on from there: a new line reaches the resumed
+	// viewer once, numbered next.
+	host.send(map[string]any{"type": "chat", "text": "after"})
+	if f := back.until(said("after"), "the next line on B"); seqOf(f) != last+4 {
+		t.Fatalf("the next line on B = %v, want seq %d", f, last+4)
+	}
+}

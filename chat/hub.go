@@ -164,7 +164,7 @@ func (h *Hub) writeWait() time.Duration {
 
 func (h *Hub) history() int {
 	if h.History <= 0 {
-		return 1000
+		return BusHistory
 	}
 	return h.History
 }

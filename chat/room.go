@@ -83,18 +83,27 @@ type Room struct {
 // starts from and subscribes it to the bus.
 func newRoom(ctx context.Context, h *Hub, sh *show.Show) (*Room, error) {
 	channel := channelOf(sh.ID)
-	epoch, err := h.Bus.Epoch(ctx, channel)
-	if err != nil {
-		return nil, err
-	}
-	offers, err := h.offers.views(ctx, sh.ID)
-	if err != nil {
-		return nil, err
-	}
 	subCtx, cancel := context.WithCancel(context.Background())
 	sub, err := h.Bus.Subscribe(subCtx, channel)
 	if err != nil {
 		cancel()
+		return nil, err
+	}
+	// The bus's history is read after subscribing, so it and the
+	// subscription overlap rather than leave a hole, and before the stores:
+	// what they hold already includes every event in it (each is stored
+	// before it is announced), so the room takes it for resumes without
+	// applying it again.
+	epoch, recent, err := h.Bus.Recent(ctx, channel, h.history())
+	if err != nil {
+		cancel()
+		_ = sub.Close()
+		return nil, err
+	}
+	offers, err := h.offers.views(ctx, sh.ID)
+	if err != nil {
+		cancel()
+		_ = sub.Close()
 		return nil, err
 	}
 	if err := h.orders.hear(); err != nil {
@@ -106,6 +115,7 @@ func newRoom(ctx context.Context, h *Hub, sh *show.Show) (*Room, error) {
 		conns: map[*conn]struct{}{}, people: map[string]int{}, byUser: map[uuid.UUID][]*conn{}, offers: offers, draws: map[uuid.UUID]*checkout.DrawRecord{}, muted: map[uuid.UUID]time.Time{}, banned: map[uuid.UUID]bool{},
 		lastChat: map[uuid.UUID]time.Time{}, limits: map[uuid.UUID]*rate.Limiter{}, reacts: map[string]int{},
 		flushNow: make(chan struct{}, 1)}
+	r.history, r.last = historyFrom(recent, h.log())
 	if h.Store != nil {
 		banned, muted, err := h.Store.Moderation(ctx, sh.ID, time.Now())
 		if err != nil {

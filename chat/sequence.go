@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"slices"
 	"time"
 )
@@ -70,7 +71,9 @@ func (r *Room) record(seq uint64, data []byte, pm frame, ev roomEvent, item tick
 		// got to (its first events, 1 included, may have been lost on the
 		// way): the epoch tells. Seeing an event twice is rare.
 		epoch = r.busEpochLocked()
-		restarted = seq == 1 || (epoch != "" && epoch != r.epoch)
+		// Seq 1 again under the same epoch is a repeat: a room that opened
+		// from the bus's history hears its first events a second time.
+		restarted = epoch != r.epoch && (epoch != "" || seq == 1)
 	}
 	switch {
 	case restarted:
@@ -110,6 +113,32 @@ func (r *Room) record(seq uint64, data []byte, pm frame, ev roomEvent, item tick
 		r.pending = append(r.pending, item)
 	}
 	return true
+}
+
+// historyFrom turns a bus's recent messages (chat.Bus.Recent: framed,
+// oldest first, without a hole) into a room's history and its last number.
+// A message that does not decode cuts the history: only what follows it
+// runs without a hole.
+func historyFrom(msgs [][]byte, log *slog.Logger) ([]entry, uint64) {
+	history := make([]entry, 0, len(msgs))
+	var last uint64
+	for _, msg := range msgs {
+		seq, payload, err := Unframe(msg)
+		var ev roomEvent
+		if err == nil {
+			err = json.Unmarshal(payload, &ev)
+		}
+		if err != nil || (last != 0 && seq != last+1) {
+			log.Warn("a room's history on the bus ends early", "seq", seq, "err", err)
+			history = history[:0]
+			last = 0
+			continue
+		}
+		data := withSeq(seq, payload)
+		history = append(history, entry{seq: seq, data: data, pm: textFrame(data), ev: ev})
+		last = seq
+	}
+	return history, last
 }
 
 // busEpochLocked reads the numbering's epoch from the bus; "" when the bus

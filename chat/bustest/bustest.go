@@ -51,6 +51,7 @@ func Run(t *testing.T, newPair Factory) {
 		{"ConcurrentAppendsInSequenceOrder", testConcurrentAppends},
 		{"AppendSequencePerChannel", testAppendPerChannel},
 		{"Epoch", testEpoch},
+		{"Recent", testRecent},
 		{"PresenceSumsNodes", testPresenceSum},
 		{"PresenceDropsStaleNodes", testPresenceStale},
 		{"PresenceRejectsInvalid", testPresenceInvalid},

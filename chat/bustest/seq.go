@@ -358,3 +358,61 @@ func testPresenceInvalid(t *testing.T, newPair Factory) {
 		t.Error("Presence accepted a zero ttl")
 	}
 }
+
+// testRecent: a node that has not followed a channel reads its last
+// appended messages, framed as subscribers got them, oldest first, at most
+// as many as asked for and at most chat.BusHistory, under the channel's epoch.
+func testRecent(t *testing.T, newPair Factory) {
+	ctx := testCtx(t)
+	n1, n2 := newPair(t)
+	recent := func(b chat.Bus, channel string, limit int) (string, [][]byte) {
+		t.Helper()
+		e, msgs, err := b.Recent(ctx, channel, limit)
+		if err != nil {
+			t.Fatalf("Recent(%q, %d): %v", channel, limit, err)
+		}
+		return e, msgs
+	}
+
+	// Nothing appended yet: an epoch (the one Append will number in) and
+	// no messages.
+	e, msgs := recent(n2, "room:r", 10)
+	if e == "" || len(msgs) != 0 {
+		t.Fatalf("Recent before any Append = %q, %q", e, msgs)
+	}
+	total := chat.BusHistory + 5
+	for i := 1; i <= total; i++ {
+		appendMsg(t, ctx, n1, "room:r", []byte("m"+strconv.Itoa(i)))
+	}
+	check := func(msgs [][]byte, first, last int) {
+		t.Helper()
+		if len(msgs) != last-first+1 {
+			t.Fatalf("got %d messages, want %d (%d to %d)", len(msgs), last-first+1, first, last)
+		}
+		for i, m := range msgs {
+			n := first + i
+			if want := chat.Frame(uint64(n), []byte("m"+strconv.Itoa(n))); !bytes.Equal(m, want) {
+				t.Fatalf("message %d = %q, want %q", i, m, want)
+			}
+		}
+	}
+	for _, b := range []chat.Bus{n1, n2} {
+		got, msgs := recent(b, "room:r", 3)
+		if got != e {
+			t.Fatalf("Recent named epoch %q, want %q", got, e)
+		}
+		check(msgs, total-2, total)
+		_, msgs = recent(b, "room:r", total)
+		check(msgs, total-chat.BusHistory+1, total)
+	}
+	// Other channels keep their own.
+	if _, msgs := recent(n2, "room:other", 10); len(msgs) != 0 {
+		t.Fatalf("another channel's history = %q", msgs)
+	}
+	// Unnumbered messages are not history.
+	if err := n1.Publish(ctx, "room:r", []byte("reactions")); err != nil {
+		t.Fatal(err)
+	}
+	_, msgs = recent(n2, "room:r", 1)
+	check(msgs, total, total)
+}

@@ -52,6 +52,9 @@ type sequence struct {
 	// in the order their numbers were taken.
 	mu   sync.Mutex
 	last uint64
+	// recent holds the last chat.BusHistory framed messages, a ring whose
+	// oldest entry is at recent[len(recent)%cap] once it is full.
+	recent [][]byte
 }
 
 type presenceRecord struct {
@@ -118,11 +121,35 @@ func (b *Bus) Append(ctx context.Context, channel string, msg []byte) (uint64, s
 	defer s.mu.Unlock()
 	seq := s.last + 1
 	// Frame copies msg, so the caller may reuse its buffer.
-	if err := b.deliver(channel, chat.Frame(seq, msg)); err != nil {
+	framed := chat.Frame(seq, msg)
+	if err := b.deliver(channel, framed); err != nil {
 		return 0, "", fmt.Errorf("memory: append %q: %w", channel, err)
 	}
 	s.last = seq
+	if len(s.recent) < chat.BusHistory {
+		s.recent = append(s.recent, framed)
+	} else {
+		s.recent[(seq-1)%chat.BusHistory] = framed
+	}
 	return seq, s.epoch, nil
+}
+
+// Recent returns channel's epoch and its last appended messages, at most
+// limit, oldest first. The numbering never restarts, so they have no hole.
+func (b *Bus) Recent(ctx context.Context, channel string, limit int) (string, [][]byte, error) {
+	if err := b.usable(ctx); err != nil {
+		return "", nil, fmt.Errorf("memory: recent %q: %w", channel, err)
+	}
+	s := b.sequence(channel)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := max(min(limit, len(s.recent)), 0)
+	out := make([][]byte, 0, n)
+	// Message number k (from 1) sits at recent[(k-1) % BusHistory].
+	for k := s.last - uint64(n) + 1; k <= s.last; k++ {
+		out = append(out, s.recent[(k-1)%chat.BusHistory])
+	}
+	return s.epoch, out, nil
 }
 
 // Epoch returns a random name for channel's numbering, chosen on first use

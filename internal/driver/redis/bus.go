@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -143,23 +144,41 @@ if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('EXISTS', KEYS[1]) == 0 then
 end
 `
 
-// appendScript takes the channel's next number and publishes the framed
-// message (chat.Frame) to the channel ARGV[2]; ARGV[3] is the message. Redis
-// runs a script without interleaving any other command, so messages are
-// published in number order. It returns the number and the epoch.
+// The channel's history for Recent is a list, <prefix>hist:{channel}, of
+// the last chat.BusHistory framed messages, written by the same script that
+// numbers and publishes them, so it never misses one the subscribers got.
+// A numbering that starts again (seq 1) empties it first; it expires a day
+// after the channel's last message.
+//
+// appendLua takes the channel's next number and publishes the framed message
+// (chat.Frame) with the command ARGV[6] (PUBLISH, or SPUBLISH on a Redis
+// Cluster: to a channel on the keys' slot, as Redis refuses a script that
+// touches another) to the channel ARGV[2]; ARGV[3] is the message, ARGV[4]
+// the history's length, ARGV[5] its lifetime in milliseconds, KEYS[3] the
+// history. Redis runs a script without interleaving any other command, so
+// messages are published in number order. It returns the number and the
+// epoch.
 var appendScript = goredis.NewScript(numberingLua + `
 local seq = redis.call('INCR', KEYS[1])
-redis.call('PUBLISH', ARGV[2], string.format('%d', seq) .. ' ' .. ARGV[3])
+local framed = string.format('%d', seq) .. ' ' .. ARGV[3]
+redis.call(ARGV[6], ARGV[2], framed)
+if seq == 1 then
+  redis.call('DEL', KEYS[3])
+end
+redis.call('RPUSH', KEYS[3], framed)
+redis.call('LTRIM', KEYS[3], -tonumber(ARGV[4]), -1)
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
 return {seq, redis.call('GET', KEYS[2])}
 `)
 
-// appendShardedScript is appendScript for a Redis Cluster: SPUBLISH, to a
-// channel on the keys' slot (Redis refuses a script that touches another).
-var appendShardedScript = goredis.NewScript(numberingLua + `
-local seq = redis.call('INCR', KEYS[1])
-redis.call('SPUBLISH', ARGV[2], string.format('%d', seq) .. ' ' .. ARGV[3])
-return {seq, redis.call('GET', KEYS[2])}
+// recentScript returns the channel's epoch, its last number and the last
+// ARGV[2] entries of its history, starting a numbering if there is none.
+var recentScript = goredis.NewScript(numberingLua + `
+return {redis.call('GET', KEYS[2]), redis.call('GET', KEYS[1]), redis.call('LRANGE', KEYS[3], -tonumber(ARGV[2]), -1)}
 `)
+
+// historyTTL is how long a channel's history outlives its last message.
+const historyTTL = 24 * time.Hour
 
 // epochScript returns the channel's epoch.
 var epochScript = goredis.NewScript(numberingLua + `
@@ -200,6 +219,11 @@ func (b *Bus) numberingKeys(channel string) []string {
 	return []string{b.prefix + "seq:{" + channel + "}", b.prefix + "epoch:{" + channel + "}"}
 }
 
+// historyKeys returns channel's seq, epoch and history keys.
+func (b *Bus) historyKeys(channel string) []string {
+	return append(b.numberingKeys(channel), b.prefix+"hist:{"+channel+"}")
+}
+
 // Append numbers msg with channel's next sequence number and publishes it
 // framed as chat.Frame(seq, msg), in one script, so subscribers on every
 // node receive appended messages in number order. If the call fails, the
@@ -208,14 +232,15 @@ func (b *Bus) Append(ctx context.Context, channel string, msg []byte) (uint64, s
 	if b.closed.Load() {
 		return 0, "", fmt.Errorf("redis: append %q: %w", channel, ErrBusClosed)
 	}
-	script := appendScript
+	publish := "PUBLISH"
 	if b.sharded {
-		script = appendShardedScript
+		publish = "SPUBLISH"
 	}
 	var res []any
 	err := retryUnexecuted(ctx, b.client, func(ctx context.Context) error {
 		var err error
-		res, err = script.Run(ctx, b.client, b.numberingKeys(channel), rand.Text(), b.redisChannel(channel), msg).Slice()
+		res, err = appendScript.Run(ctx, b.client, b.historyKeys(channel), rand.Text(), b.redisChannel(channel), msg,
+			chat.BusHistory, historyTTL.Milliseconds(), publish).Slice()
 		return err
 	})
 	if err != nil {
@@ -252,6 +277,67 @@ func (b *Bus) Epoch(ctx context.Context, channel string) (string, error) {
 		return "", fmt.Errorf("redis: epoch %q: %w", channel, err)
 	}
 	return epoch, nil
+}
+
+// Recent returns channel's epoch and up to limit of its last messages,
+// oldest first: the tail of the history that runs without a hole up to the
+// channel's last number (an entry left from an earlier numbering, or a
+// history cut short, ends it), so a room never takes a stale or holed
+// history for a whole one.
+func (b *Bus) Recent(ctx context.Context, channel string, limit int) (string, [][]byte, error) {
+	if b.closed.Load() {
+		return "", nil, fmt.Errorf("redis: recent %q: %w", channel, ErrBusClosed)
+	}
+	limit = min(limit, chat.BusHistory)
+	if limit < 1 {
+		epoch, err := b.Epoch(ctx, channel)
+		return epoch, nil, err
+	}
+	var res []any
+	err := retryUnexecuted(ctx, b.client, func(ctx context.Context) error {
+		var err error
+		res, err = recentScript.Run(ctx, b.client, b.historyKeys(channel), rand.Text(), limit).Slice()
+		return err
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("redis: recent %q: %w", channel, err)
+	}
+	var (
+		epoch, last string
+		entries     []any
+		ok          = len(res) == 3
+	)
+	if ok {
+		epoch, ok = res[0].(string)
+	}
+	if ok {
+		last, ok = res[1].(string)
+	}
+	if ok {
+		entries, ok = res[2].([]any)
+	}
+	want, perr := strconv.ParseUint(last, 10, 64)
+	if !ok || perr != nil {
+		return "", nil, fmt.Errorf("redis: recent %q: unexpected answer %v", channel, res)
+	}
+	// Walk back from the newest entry while the numbers count down from
+	// the channel's last one.
+	i := len(entries)
+	for ; i > 0 && want > 0; i-- {
+		s, isStr := entries[i-1].(string)
+		if !isStr {
+			break
+		}
+		if seq, _, err := chat.Unframe([]byte(s)); err != nil || seq != want {
+			break
+		}
+		want--
+	}
+	msgs := make([][]byte, 0, len(entries)-i)
+	for _, e := range entries[i:] {
+		msgs = append(msgs, []byte(e.(string)))
+	}
+	return epoch, msgs, nil
 }
 
 // Presence records n viewers of channel on node and returns the total over

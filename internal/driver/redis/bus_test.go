@@ -373,3 +373,53 @@ func TestIdlePresenceKeyExpires(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestRecentNeverMixesNumberings: a history whose numbering was lost (a key
+// evicted, a Redis that restarted without its data) is not taken for the
+// new numbering's, whether the new one has begun appending or not.
+func TestRecentNeverMixesNumberings(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	url, prefix := testinfra.Redis(t)
+	b := newBus(t, url, prefix)
+	for _, m := range []string{"a", "b", "c"} {
+		if _, _, err := b.Append(ctx, "room", []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e1, msgs, err := b.Recent(ctx, "room", 10)
+	if err != nil || len(msgs) != 3 || string(msgs[2]) != "3 c" {
+		t.Fatalf("Recent = %q, %q, %v; want 3 messages ending with 3 c", e1, msgs, err)
+	}
+	if ttl, err := b.client.PTTL(ctx, prefix+"hist:{room}").Result(); err != nil || ttl <= 0 || ttl > historyTTL {
+		t.Fatalf("the history's lifetime = %v, %v; want at most %v", ttl, err, historyTTL)
+	}
+
+	if err := b.client.Del(ctx, prefix+"seq:{room}").Err(); err != nil {
+		t.Fatal(err)
+	}
+	e2, msgs, err := b.Recent(ctx, "room", 10)
+	if err != nil || e2 == e1 || len(msgs) != 0 {
+		t.Fatalf("Recent after losing the numbering = %q, %q, %v; want a new epoch and nothing", e2, msgs, err)
+	}
+	if seq, _, err := b.Append(ctx, "room", []byte("new")); err != nil || seq != 1 {
+		t.Fatalf("Append = %d, %v; want 1", seq, err)
+	}
+	if _, msgs, err := b.Recent(ctx, "room", 10); err != nil || len(msgs) != 1 || string(msgs[0]) != "1 new" {
+		t.Fatalf("Recent in the new numbering = %q, %v; want only 1 new", msgs, err)
+	}
+
+	// A history cut short (as if entries were lost) keeps only its tail that
+	// reaches the last number without a hole.
+	for _, m := range []string{"x", "y"} {
+		if _, _, err := b.Append(ctx, "room", []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.client.LSet(ctx, prefix+"hist:{room}", 1, "9 stray").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, msgs, err := b.Recent(ctx, "room", 10); err != nil || len(msgs) != 1 || string(msgs[0]) != "3 y" {
+		t.Fatalf("Recent over a holed history = %q, %v; want only 3 y", msgs, err)
+	}
+}
