@@ -353,20 +353,21 @@ func TestJoinDuringTicksSeesEachEventOnce(t *testing.T) {
 	}
 }
 
-// slowEpochBus holds Epoch (a room's first bus call) until released.
+// slowEpochBus holds Recent (where a room learns its epoch and history, its
+// first bus call after subscribing) until released.
 type slowEpochBus struct {
 	chat.Bus
 	entered chan struct{}
 	release chan struct{}
 }
 
-func (b *slowEpochBus) Epoch(ctx context.Context, channel string) (string, error) {
+func (b *slowEpochBus) Recent(ctx context.Context, channel string, limit int) (string, [][]byte, error) {
 	select {
 	case b.entered <- struct{}{}:
 	default:
 	}
 	<-b.release
-	return b.Bus.Epoch(ctx, channel)
+	return b.Bus.Recent(ctx, channel, limit)
 }
 
 // Opening a room waits for the bus and the store without the hub's lock:
