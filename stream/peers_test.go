@@ -62,12 +62,15 @@ func (m *fakeMux) GetListenAddresses() []net.Addr { m.calls++; return m.addrs }
 
 // An answer's UDP candidates: loopback only for a client offering only
 // loopback, none of them for a client elsewhere, all for one offering both;
-// and whatever there is when the kind asked for has none. The interface
-// list is looked up once, not per answer.
+// only the families the client has candidates in; and whatever there is
+// when the kind asked for has none. The interface list is looked up once,
+// not per answer.
 func TestKindMuxAddresses(t *testing.T) {
 	lo := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}
 	lo6 := &net.UDPAddr{IP: net.IPv6loopback, Port: 5000}
 	lan := &net.UDPAddr{IP: net.IPv4(10, 0, 0, 2), Port: 5000}
+	lan6 := &net.UDPAddr{IP: net.ParseIP("fd00::2"), Port: 5000}
+	all := []net.Addr{lo, lan, lo6, lan6}
 	names := func(as []net.Addr) string {
 		var s []string
 		for _, a := range as {
@@ -78,19 +81,31 @@ func TestKindMuxAddresses(t *testing.T) {
 	for _, c := range []struct {
 		have []net.Addr
 		use  loopbackUse
+		nets uint8 // the offer's networks; 0: not known
 		want string
 	}{
-		{[]net.Addr{lo, lan, lo6}, loOnly, "127.0.0.1:5000 [::1]:5000"},
-		{[]net.Addr{lo, lan, lo6}, loNone, "10.0.0.2:5000"},
-		{[]net.Addr{lo, lan, lo6}, loAlso, "127.0.0.1:5000 10.0.0.2:5000 [::1]:5000"},
-		{[]net.Addr{lo}, loNone, "127.0.0.1:5000"},
-		{[]net.Addr{lan}, loOnly, "10.0.0.2:5000"},
+		{[]net.Addr{lo, lan, lo6}, loOnly, 0, "127.0.0.1:5000 [::1]:5000"},
+		{[]net.Addr{lo, lan, lo6}, loNone, 0, "10.0.0.2:5000"},
+		{[]net.Addr{lo, lan, lo6}, loAlso, 0, "127.0.0.1:5000 10.0.0.2:5000 [::1]:5000"},
+		{[]net.Addr{lo}, loNone, 0, "127.0.0.1:5000"},
+		{[]net.Addr{lan}, loOnly, 0, "10.0.0.2:5000"},
+		// An IPv4-only client: no IPv6 candidate (it could pair with none).
+		{all, loAlso, netUDP4, "127.0.0.1:5000 10.0.0.2:5000"},
+		{all, loNone, netUDP4 | netTCP4 | netTCP6, "10.0.0.2:5000"},
+		{all, loOnly, netUDP4, "127.0.0.1:5000"},
+		{all, loNone, netUDP6, "[fd00::2]:5000"},
+		{all, loNone, netUDP4 | netUDP6, "10.0.0.2:5000 [fd00::2]:5000"},
+		{all, loNone, netTCP4, "10.0.0.2:5000 [fd00::2]:5000"},  // no UDP asked for: no filter
+		{[]net.Addr{lo, lan}, loNone, netUDP6, "10.0.0.2:5000"}, // no IPv6 here: all there is
 	} {
 		mux := &fakeMux{addrs: c.have}
 		km := &kindMux{UDPMux: mux, addrs: &listenAddrs{}, lo: c.use}
+		if c.nets != 0 {
+			km.fam = udpFamilies(c.nets)
+		}
 		for range 3 {
 			if got := names(km.GetListenAddresses()); got != c.want {
-				t.Errorf("%s for %d: got %q, want %q", names(c.have), c.use, got, c.want)
+				t.Errorf("%s for %d, networks %04b: got %q, want %q", names(c.have), c.use, c.nets, got, c.want)
 			}
 		}
 		if mux.calls != 1 {
