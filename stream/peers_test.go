@@ -129,3 +129,42 @@ func TestViewerMediaEngine(t *testing.T) {
 		t.Error("two sets of codecs share a key")
 	}
 }
+
+// With the media port on every interface (as in production), a viewer
+// whose candidates are all IPv4 gets no IPv6 candidate in the answer:
+// pion would give each a read goroutine and a buffer that nothing could
+// ever reach. The viewer still gets its video.
+func TestViewerAnswerMatchesOfferFamilies(t *testing.T) {
+	e := newEnv(t, func(s *Server) { s.UDPAddr = ":0" })
+	var se webrtc.SettingEngine
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	e.api = webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	if _, status, body := e.publish(testKey); status != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", status, body)
+	}
+	v, status, answer := e.watch("")
+	if status != http.StatusCreated {
+		t.Fatalf("WHEP: %d %s", status, answer)
+	}
+	udp := 0
+	for line := range strings.SplitSeq(answer, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "a=candidate:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 5 || !strings.EqualFold(f[2], "udp") {
+			continue
+		}
+		udp++
+		if ip := net.ParseIP(f[4]); ip == nil || ip.To4() == nil {
+			t.Errorf("an IPv4-only viewer got the UDP candidate %q", line)
+		}
+	}
+	if udp == 0 {
+		t.Errorf("no UDP candidate in the answer:\n%s", answer)
+	}
+	waitFor(t, "video", 10*time.Second, func() bool { return v.video.count() > 10 })
+}
