@@ -200,14 +200,25 @@ func TestViewerCost(t *testing.T) {
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 	joined := measure(false)
 	joinSecs := time.Since(joinFrom).Seconds()
-	if rep.Connected != n {
-		t.Fatalf("%d of %d viewers connected; failures: %v", rep.Connected, n, rep.Failed)
+	if rep.Connected == 0 {
+		t.Fatalf("no viewer connected; failures: %v", rep.Failed)
 	}
 	time.Sleep(2 * time.Second) // media flows; handshakes' leftovers are done
 	after := measure(true)
-	if got := e.srv.viewerCount(); got != n {
-		t.Fatalf("the server has %d viewers, want %d", got, n)
+	// On a loaded machine a few of hundreds of joins may time out on the
+	// client's side; the figures are still per viewer the server holds,
+	// and the failures fail the test once they are logged.
+	if rep.Connected != n {
+		t.Errorf("%d of %d viewers connected; failures: %v", rep.Connected, n, rep.Failed)
 	}
+	held := e.srv.viewerCount()
+	if held != rep.Connected {
+		t.Errorf("the server has %d viewers, %d connected", held, rep.Connected)
+	}
+	if held == 0 {
+		t.FailNow()
+	}
+	n = held
 
 	per := func(a, b uint64) float64 { return (float64(b) - float64(a)) / float64(n) }
 	heapKB := per(before.heap, after.heap) / 1024
