@@ -270,7 +270,13 @@ func goroutinesByFunc() map[string]int {
 	}
 	out := map[string]int{}
 	for block := range strings.SplitSeq(b.String(), "\n\n") {
-		lines := strings.Split(block, "\n")
+		lines := strings.Split(strings.TrimSpace(block), "\n")
+		if strings.HasPrefix(lines[0], "goroutine profile:") {
+			lines = lines[1:] // the first block starts with the total
+		}
+		if len(lines) == 0 {
+			continue
+		}
 		head := strings.Fields(lines[0])
 		if len(head) < 2 || head[1] != "@" {
 			continue
