@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -30,6 +31,11 @@ import (
 //   - PAVILION_COST_VIEWERS: how many viewers (default 40).
 //   - PAVILION_COST_PROFILE: a directory to write the server's heap and
 //     goroutine profiles to once the viewers are in (for go tool pprof).
+//   - PAVILION_COST_WIDE=1: the server's media port on every interface (as
+//     in production) and viewers offering each IPv4 address of this
+//     machine, loopback included (as pavload whep's lite viewers do),
+//     instead of loopback on both sides: a viewer then has the candidates
+//     a bench viewer has.
 //
 // The figures are logged; only generous behavioural bounds are asserted
 // (never a time: the machine is shared).
@@ -37,6 +43,7 @@ import (
 const (
 	costClientEnv = "PAVILION_COST_CLIENT" // the WHEP URL, in the client process
 	costCountEnv  = "PAVILION_COST_N"
+	costWideEnv   = "PAVILION_COST_WIDE"
 	costReady     = "COST-READY "
 )
 
@@ -53,6 +60,7 @@ type costReport struct {
 // serverFigures is a snapshot of this process.
 type serverFigures struct {
 	heap       uint64 // live heap after a GC
+	stacks     uint64 // goroutine stacks (not in the heap, in the RSS)
 	mallocs    uint64
 	goroutines int
 	rss        uint64
@@ -65,7 +73,7 @@ func measure(gc bool) serverFigures {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return serverFigures{heap: ms.HeapAlloc, mallocs: ms.Mallocs, goroutines: runtime.NumGoroutine(), rss: rssBytes()}
+	return serverFigures{heap: ms.HeapAlloc, stacks: ms.StackInuse, mallocs: ms.Mallocs, goroutines: runtime.NumGoroutine(), rss: rssBytes()}
 }
 
 // rssBytes is this process's resident set (VmRSS), 0 where /proc is missing.
@@ -105,7 +113,12 @@ func TestViewerCost(t *testing.T) {
 		runtime.MemProfileRate = 4096
 		defer func() { runtime.MemProfileRate = 512 * 1024 }()
 	}
-	e := newEnv(t)
+	wide := os.Getenv(costWideEnv) == "1"
+	var opts []func(*Server)
+	if wide {
+		opts = append(opts, func(s *Server) { s.UDPAddr = ":0" })
+	}
+	e := newEnv(t, opts...)
 	pub, status, body := e.publish(testKey)
 	if status != http.StatusCreated {
 		t.Fatalf("WHIP: %d %s", status, body)
@@ -129,13 +142,14 @@ func TestViewerCost(t *testing.T) {
 	idle1 := measure(false)
 	idleRate := float64(idle1.mallocs-idle0.mallocs) / time.Since(idleFrom).Seconds()
 	before := measure(true)
+	gBefore := goroutinesByFunc()
 
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, "-test.run=^TestViewerCostClients$", "-test.v")
-	cmd.Env = append(os.Environ(), costClientEnv+"="+e.http.URL+"/whep/"+e.show.String(), costCountEnv+"="+strconv.Itoa(n))
+	cmd.Env = append(os.Environ(), costClientEnv+"="+e.http.URL+"/whep/"+e.show.String(), costCountEnv+"="+strconv.Itoa(n), costWideEnv+"="+os.Getenv(costWideEnv))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -186,22 +200,35 @@ func TestViewerCost(t *testing.T) {
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 	joined := measure(false)
 	joinSecs := time.Since(joinFrom).Seconds()
-	if rep.Connected != n {
-		t.Fatalf("%d of %d viewers connected; failures: %v", rep.Connected, n, rep.Failed)
+	if rep.Connected == 0 {
+		t.Fatalf("no viewer connected; failures: %v", rep.Failed)
 	}
 	time.Sleep(2 * time.Second) // media flows; handshakes' leftovers are done
 	after := measure(true)
-	if got := e.srv.viewerCount(); got != n {
-		t.Fatalf("the server has %d viewers, want %d", got, n)
+	// On a loaded machine a few of hundreds of joins may time out on the
+	// client's side; the figures are still per viewer the server holds,
+	// and the failures fail the test once they are logged.
+	if rep.Connected != n {
+		t.Errorf("%d of %d viewers connected; failures: %v", rep.Connected, n, rep.Failed)
 	}
+	held := e.srv.viewerCount()
+	if held != rep.Connected {
+		t.Errorf("the server has %d viewers, %d connected", held, rep.Connected)
+	}
+	if held == 0 {
+		t.FailNow()
+	}
+	n = held
 
 	per := func(a, b uint64) float64 { return (float64(b) - float64(a)) / float64(n) }
 	heapKB := per(before.heap, after.heap) / 1024
+	stackKB := per(before.stacks, after.stacks) / 1024
 	rssKB := per(before.rss, after.rss) / 1024
 	gor := float64(after.goroutines-before.goroutines) / float64(n)
 	allocs := (float64(joined.mallocs-before.mallocs) - idleRate*joinSecs) / float64(n)
-	t.Logf("viewers %d (load %s): heap/viewer %.0f KB, goroutines/viewer %.1f, allocs/join %.0f (publisher's %.0f/s taken off), RSS/viewer %.0f KB",
-		n, loadAvg(), heapKB, gor, allocs, idleRate, rssKB)
+	t.Logf("viewers %d (load %s, wide %v): heap/viewer %.0f KB, stacks/viewer %.0f KB, goroutines/viewer %.1f, allocs/join %.0f (publisher's %.0f/s taken off), RSS/viewer %.0f KB",
+		n, loadAvg(), wide, heapKB, stackKB, gor, allocs, idleRate, rssKB)
+	t.Logf("goroutines a viewer, by what started them:\n%s", goroutineDiff(gBefore, goroutinesByFunc(), n))
 	t.Logf("POST → first keyframe: p50 %.1f ms, p95 %.1f ms, max %.1f ms; POST → connected: p50 %.1f ms, p95 %.1f ms; SRTP %v",
 		pct(rep.Keyframe, 50), pct(rep.Keyframe, 95), pct(rep.Keyframe, 100), pct(rep.Connect, 50), pct(rep.Connect, 95), rep.Profiles)
 
@@ -220,15 +247,88 @@ func TestViewerCost(t *testing.T) {
 	}
 
 	// Behavioural bounds only, generous: a regression that brings back
-	// per-viewer interceptors or candidates trips them, machine load does not.
-	if gor > 20 {
-		t.Errorf("%.1f goroutines a viewer, want at most 20", gor)
+	// per-viewer interceptors or candidates trips them, machine load does
+	// not. A viewer has 15 goroutines with one candidate and 16 with two
+	// (WIDE): 13 of pion's (two of them a candidate's read loop and the
+	// muxed connection's watcher), the writer and the RTCP reader.
+	if gor > 17 {
+		t.Errorf("%.1f goroutines a viewer, want at most 17", gor)
 	}
 	if heapKB > 1024 {
 		t.Errorf("%.0f KB of heap a viewer, want at most 1 MB", heapKB)
 	}
 	stop()
 	pub.close()
+}
+
+// goroutinesByFunc counts this process's goroutines by the outermost
+// function of pion's or ours on their stacks (what started them).
+func goroutinesByFunc() map[string]int {
+	var b strings.Builder
+	if err := pprof.Lookup("goroutine").WriteTo(&b, 1); err != nil {
+		return nil
+	}
+	out := map[string]int{}
+	for block := range strings.SplitSeq(b.String(), "\n\n") {
+		lines := strings.Split(strings.TrimSpace(block), "\n")
+		if strings.HasPrefix(lines[0], "goroutine profile:") {
+			lines = lines[1:] // the first block starts with the total
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		head := strings.Fields(lines[0])
+		if len(head) < 2 || head[1] != "@" {
+			continue
+		}
+		count, err := strconv.Atoi(head[0])
+		if err != nil {
+			continue
+		}
+		where := "other"
+		for _, l := range lines[1:] {
+			f := strings.Fields(l)
+			if len(f) >= 3 && f[0] == "#" && (strings.Contains(f[2], "github.com/pion/") || strings.Contains(f[2], "/stream.")) {
+				where = f[2]
+				if i := strings.LastIndex(where, "+0x"); i > 0 {
+					where = where[:i]
+				}
+			}
+		}
+		out[where] += count
+	}
+	return out
+}
+
+// goroutineDiff lists the rise in goroutines from before to after by
+// what started them, per viewer, largest first.
+func goroutineDiff(before, after map[string]int, n int) string {
+	type row struct {
+		where string
+		per   float64
+	}
+	var rows []row
+	for w, c := range after {
+		if d := c - before[w]; d > 0 {
+			rows = append(rows, row{w, float64(d) / float64(n)})
+		}
+	}
+	slices.SortFunc(rows, func(a, b row) int {
+		if a.per != b.per {
+			if a.per > b.per {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.where, b.where)
+	})
+	var b strings.Builder
+	for _, r := range rows {
+		if r.per >= 0.05 {
+			fmt.Fprintf(&b, "  %5.2f  %s\n", r.per, r.where)
+		}
+	}
+	return b.String()
 }
 
 // loadAvg is the 1-minute load average, for the log next to the figures.
@@ -264,6 +364,13 @@ func TestViewerCostClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	api := clientAPI()
+	if os.Getenv(costWideEnv) == "1" {
+		var se webrtc.SettingEngine
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+		api = webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	}
 	var (
 		mu  sync.Mutex
 		rep costReport

@@ -249,7 +249,7 @@ func (a *peerAPIs) apiOf(k apiKind, codecs []webrtc.RTPCodecParameters) *webrtc.
 	}
 	b := &a.apiBase
 	set := b.se // a copy; it shares the sockets
-	set.SetICEUDPMux(&kindMux{UDPMux: a.mux, addrs: &a.addrs, lo: k.lo})
+	set.SetICEUDPMux(&kindMux{UDPMux: a.mux, addrs: &a.addrs, lo: k.lo, fam: udpFamilies(k.nets)})
 	var nets []webrtc.NetworkType
 	for _, n := range b.networks {
 		if k.nets&netBit(n) != 0 {
@@ -450,46 +450,88 @@ func (a *peerAPIs) relayAPI() *webrtc.API {
 // kindMux is the media socket's UDP mux as one kind of offer sees it: the
 // addresses it lists are the ones the kind's answers carry as UDP
 // candidates. pion's agent turns every listed address into a candidate of
-// the session, each with a read goroutine and a pair to check; a client on
-// this machine offering only loopback gets just the loopback address (one
-// pair, checked at once), and a client elsewhere gets none of them (RFC
-// 8445 §5.1.1.1). (pion applies its own loopback rule only to its own mux
-// type, so with this wrapper the rule is ours.)
+// the session, each with a read goroutine, an 8 KB read buffer and pairs
+// to check, and an address family the client has no candidate in costs a
+// muxed connection (and its watcher goroutine) besides: a client on this
+// machine offering only loopback gets just the loopback address (one
+// pair, checked at once), a client elsewhere gets none of them (RFC 8445
+// §5.1.1.1), and a client whose candidates are all IPv4 (or all IPv6) gets
+// only the addresses of that family. (pion applies its own loopback rule
+// only to its own mux type, and the network types of the setting engine
+// not at all to a mux, so with this wrapper the rules are ours.)
 type kindMux struct {
 	ice.UDPMux
 	addrs *listenAddrs
 	lo    loopbackUse
+	fam   family
 }
 
-func (m *kindMux) GetListenAddresses() []net.Addr { return m.addrs.get(m.UDPMux, m.lo) }
+func (m *kindMux) GetListenAddresses() []net.Addr { return m.addrs.get(m.UDPMux, m.lo, m.fam) }
+
+// family is the IP families a kind's UDP candidates may be in.
+type family uint8
+
+const (
+	famV4 family = 1 << iota
+	famV6
+	famBoth = famV4 | famV6
+)
+
+// udpFamilies is the families of the UDP networks in nets (net* bits);
+// both when it has none (ICE-TCP only, or nothing known).
+func udpFamilies(nets uint8) family {
+	var f family
+	if nets&netUDP4 != 0 {
+		f |= famV4
+	}
+	if nets&netUDP6 != 0 {
+		f |= famV6
+	}
+	if f == 0 {
+		return famBoth
+	}
+	return f
+}
 
 // listenAddrs holds the mux's addresses, looked up once: pion's mux on a
 // socket bound to every interface builds the list on each call (the host's
 // addresses as of its start, so nothing fresher is lost).
 type listenAddrs struct {
 	once  sync.Once
-	byUse [loOnly + 1][]net.Addr
+	byUse [loOnly + 1][famBoth + 1][]net.Addr
 }
 
-// get is the addresses for use; callers only read the slice.
-func (l *listenAddrs) get(mux ice.UDPMux, use loopbackUse) []net.Addr {
+// get is the addresses for use and families (none: both); callers only
+// read the slice.
+func (l *listenAddrs) get(mux ice.UDPMux, use loopbackUse, fam family) []net.Addr {
+	if fam == 0 || fam > famBoth {
+		fam = famBoth
+	}
 	l.once.Do(func() {
-		var loop, other []net.Addr
 		all := mux.GetListenAddresses()
-		for _, a := range all {
-			if u, ok := a.(*net.UDPAddr); ok && u.IP.IsLoopback() {
-				loop = append(loop, a)
-			} else {
-				other = append(other, a)
+		for f := famV4; f <= famBoth; f++ {
+			var in, loop, other []net.Addr
+			for _, a := range all {
+				if u, ok := a.(*net.UDPAddr); !ok || f == famBoth || (u.IP.To4() != nil) == (f == famV4) {
+					in = append(in, a)
+				}
 			}
+			// With nothing of the kind asked for, all there is: ICE then
+			// fails or finds a way, as it would have without the filter.
+			in = cmpOr(in, all)
+			for _, a := range in {
+				if u, ok := a.(*net.UDPAddr); ok && u.IP.IsLoopback() {
+					loop = append(loop, a)
+				} else {
+					other = append(other, a)
+				}
+			}
+			l.byUse[loAlso][f] = in
+			l.byUse[loNone][f] = cmpOr(other, in)
+			l.byUse[loOnly][f] = cmpOr(loop, in)
 		}
-		// With nothing of the kind asked for, all there is: ICE then
-		// fails or finds a way, as it would have without the filter.
-		l.byUse[loAlso] = all
-		l.byUse[loNone] = cmpOr(other, all)
-		l.byUse[loOnly] = cmpOr(loop, all)
 	})
-	return l.byUse[use]
+	return l.byUse[use][fam]
 }
 
 func cmpOr(a, b []net.Addr) []net.Addr {
