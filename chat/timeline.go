@@ -10,7 +10,8 @@ import (
 	"github.com/pavilion-live/pavilion/internal/replay"
 )
 
-// Timeline is where the hub writes a show's pins and drops for its replay.
+// Timeline is where the hub writes a show's pins and drops, and its
+// stage's changes, for its replay.
 type Timeline interface {
 	AddMark(ctx context.Context, m replay.Mark) error
 }
@@ -39,5 +40,16 @@ func (m marker) pin(ctx context.Context, showID uuid.UUID, at time.Time, offerID
 		m.mark(ctx, showID, at, replay.MarkPin, *offerID)
 	} else {
 		m.mark(ctx, showID, at, replay.MarkUnpin, uuid.Nil)
+	}
+}
+
+// stage marks a change of the show's stage (a layout switch, the guest
+// joining or leaving) with the layout from then on.
+func (m marker) stage(ctx context.Context, showID uuid.UUID, at time.Time, typ, layout string) {
+	if m.timeline == nil {
+		return
+	}
+	if err := m.timeline.AddMark(context.WithoutCancel(ctx), replay.Mark{ShowID: showID, At: at, Type: typ, Layout: layout}); err != nil {
+		m.log.Warn("replay timeline", "show", showID, "type", typ, "err", err)
 	}
 }

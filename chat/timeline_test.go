@@ -2,11 +2,13 @@ package chat_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/pavilion-live/pavilion/internal/cohost"
 	"github.com/pavilion-live/pavilion/internal/driver/memory"
 	"github.com/pavilion-live/pavilion/internal/replay"
 )
@@ -51,5 +53,42 @@ func TestTimelineMarks(t *testing.T) {
 		if m.Type != want[i].typ || m.OfferID != want[i].offer || m.At.Before(before.Truncate(time.Microsecond)) || m.At.After(after) {
 			t.Errorf("mark %d = %+v, want %+v between %v and %v", i, m, want[i], before, after)
 		}
+	}
+}
+
+// The stage's changes (the guest joining, a layout switch, the guest
+// leaving) land on the replay timeline too, each with the layout from then
+// on, once each (a second word of the guest's leaving adds nothing).
+func TestTimelineStageMarks(t *testing.T) {
+	w := newWorld(t, memory.NewBus(), func(c *nodeConfig) { c.setup = func(w *world) { w.hub.Timeline = w.db } })
+	ctx := context.Background()
+	svc := &cohost.Service{Store: w.db.Cohosts(), Shows: w.db, Notifier: w.hub}
+	host := w.users["host"]
+	g, invite, err := svc.Invite(ctx, host, w.show, "Ana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Redeem(ctx, w.show, invite); err != nil {
+		t.Fatal(err)
+	}
+	svc.GuestLive(ctx, w.show)
+	if _, err := svc.SetLayout(ctx, host, w.show, cohost.GuestFull); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Remove(ctx, host, w.show, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	svc.GuestGone(ctx, w.show)
+	marks, err := w.db.Marks(ctx, w.show)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range marks {
+		got = append(got, m.Type+" "+m.Layout)
+	}
+	want := []string{"guest_joined side-by-side", "layout guest-full", "guest_left guest-full"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("marks %v, want %v", got, want)
 	}
 }

@@ -20,7 +20,8 @@ import (
 //     leaves has left).
 //   - POST /whep/{show}?guest=1 watches it, with the show's viewer check.
 //     An edge pulls /whep/{GuestFeed(show)} from its parent like any show.
-//   - The guest feed is not recorded here, and never turns the show live or
+//   - The guest feed is recorded beside the host's (Recorder.Record with
+//     RoleGuest, under the show's id), and never turns the show live or
 //     ends it: OnGuest hears of it instead.
 //   - EndGuest ends the guest feed on this node (the host removed the
 //     guest); cohost asks every node to, through the bus.

@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,23 +19,30 @@ const guestKey = "guest-key"
 // countingRecorder counts the feeds asked to be recorded, and records none.
 type countingRecorder struct {
 	mu    sync.Mutex
-	shows []uuid.UUID
+	shows []string // "<show> <role>"
 }
 
-func (c *countingRecorder) Record(show uuid.UUID) (Recording, error) {
+func (c *countingRecorder) Record(show uuid.UUID, role string) (Recording, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.shows = append(c.shows, show)
+	c.shows = append(c.shows, show.String()+" "+role)
 	return nil, nil
+}
+
+func (c *countingRecorder) recorded() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.shows...)
 }
 
 // TestGuestPublishesBesideHost: a show's guest publishes with its own key
 // (WHIP ?guest=1) beside the host, and viewers open the guest feed with
 // WHEP ?guest=1 while the host's feed goes on. Keys do not cross: the
 // guest key publishes no host feed, the stream key no guest feed. The
-// guest feed is not recorded and never turns the show live or ends it
-// (OnGuest hears of it); a guest's DELETE ends the guest feed at once, and
-// EndGuest (the host removed the guest) ends it and its viewers.
+// guest feed is recorded as the show's guest, and never turns the show
+// live or ends it (OnGuest hears of it); a guest's DELETE ends the guest
+// feed at once, and EndGuest (the host removed the guest) ends it and its
+// viewers.
 func TestGuestPublishesBesideHost(t *testing.T) {
 	var guestLive, guestGone atomic.Int64
 	rec := &countingRecorder{}
@@ -92,11 +100,9 @@ func TestGuestPublishesBesideHost(t *testing.T) {
 	if e.live.Load() != 1 {
 		t.Fatalf("OnLive %d times, want once (the host's)", e.live.Load())
 	}
-	rec.mu.Lock()
-	recorded := append([]uuid.UUID(nil), rec.shows...)
-	rec.mu.Unlock()
-	if len(recorded) != 1 || recorded[0] != e.show {
-		t.Fatalf("recorded %v, want only the host's show %s", recorded, e.show)
+	want := []string{e.show.String() + " host", e.show.String() + " guest"}
+	if got := rec.recorded(); !slices.Equal(got, want) {
+		t.Fatalf("recorded %v, want %v (the guest under the show's id)", got, want)
 	}
 
 	// The guest leaves: its feed ends at once, not after the grace period,

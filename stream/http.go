@@ -202,6 +202,7 @@ func (s *Server) WHIP(w http.ResponseWriter, r *http.Request) {
 	s.log().Info("stream: publisher live", "show", show, "session", p.id, "resumed", !fresh)
 	switch {
 	case guest && fresh:
+		p.feed.startRecording()
 		s.guestWent(show, true)
 	case guest:
 	case fresh && s.OnLive != nil:

@@ -8,13 +8,21 @@ import (
 
 // Recorder records the shows this node ingests, from the RTP it already
 // receives (internal/record). A recording belongs to the feed, not to a
-// publisher session: a host who reconnects within the grace period goes
-// on in the same recording.
+// publisher session: a host (or guest) who reconnects within the grace
+// period goes on in the same recording.
 type Recorder interface {
-	// Record begins the show's recording as it goes live on this node: nil
-	// and no error when the show is not to be recorded.
-	Record(show uuid.UUID) (Recording, error)
+	// Record begins a recording of the show as a feed of it goes on air on
+	// this node: the host's (RoleHost) or the guest's (RoleGuest, recorded
+	// beside the host's). Nil and no error when the show is not to be
+	// recorded.
+	Record(show uuid.UUID, role string) (Recording, error)
 }
+
+// Roles of a recording: whose feed it holds.
+const (
+	RoleHost  = "host"
+	RoleGuest = "guest"
+)
 
 // Recording is one show's recording on this node.
 type Recording interface {
@@ -43,9 +51,13 @@ func (f *feed) startRecording() {
 	if s.Recorder == nil || f.edge {
 		return
 	}
-	rec, err := s.Recorder.Record(f.show)
+	show, role := f.show, RoleHost
+	if f.guestOf != uuid.Nil {
+		show, role = f.guestOf, RoleGuest
+	}
+	rec, err := s.Recorder.Record(show, role)
 	if err != nil {
-		s.log().Error("stream: recording not started", "show", f.show, "err", err)
+		s.log().Error("stream: recording not started", "show", show, "role", role, "err", err)
 		return
 	}
 	if rec == nil {

@@ -45,6 +45,15 @@ type ReplayViews interface {
 
 // replayMedia serves the replay's file with range requests (seeking).
 func (s *Server) replayMedia(w http.ResponseWriter, r *http.Request) error {
+	return s.serveReplay(w, r, replay.RoleHost)
+}
+
+// replayGuestMedia serves the guest's recording of the replay, alike.
+func (s *Server) replayGuestMedia(w http.ResponseWriter, r *http.Request) error {
+	return s.serveReplay(w, r, replay.RoleGuest)
+}
+
+func (s *Server) serveReplay(w http.ResponseWriter, r *http.Request, role string) error {
 	if s.Replays == nil {
 		return notImplemented("replays (no recordings configured)")
 	}
@@ -52,7 +61,7 @@ func (s *Server) replayMedia(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, rec, mod, err := s.Replays.Media(r.Context(), UserFrom(r.Context()), id)
+	f, rec, mod, err := s.Replays.Media(r.Context(), UserFrom(r.Context()), id, role)
 	if err != nil {
 		return err
 	}

@@ -3,10 +3,12 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,8 +22,23 @@ import (
 // recording of 60 s that began at start, whose file holds content.
 func endWithRecording(t *testing.T, e *env, showID uuid.UUID, start time.Time, content []byte) *replay.Recording {
 	t.Helper()
+	rec := addRecording(t, e, showID, replay.RoleHost, start, 60000, content)
+	for _, to := range []show.State{show.Live, show.Ended} {
+		if _, err := e.db.Transition(context.Background(), showID, to, time.Now().UTC()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.shop.ForgetShow(showID)
+	return rec
+}
+
+// addRecording lists a finished recording of the show's role that began at
+// start and lasts ms, whose file holds content.
+func addRecording(t *testing.T, e *env, showID uuid.UUID, role string, start time.Time, ms int64, content []byte) *replay.Recording {
+	t.Helper()
 	ctx := context.Background()
-	rec := &replay.Recording{ID: uuid.New(), ShowID: showID, Path: showID.String() + "/" + uuid.NewString() + ".webm", MediaType: "video/webm", StartedAt: start}
+	rec := &replay.Recording{ID: uuid.New(), ShowID: showID, Path: showID.String() + "/" + uuid.NewString() + ".webm", MediaType: "video/webm",
+		Role: role, StartedAt: start}
 	p, err := e.recorder.Path(rec.Path)
 	if err != nil {
 		t.Fatal(err)
@@ -35,15 +52,9 @@ func endWithRecording(t *testing.T, e *env, showID uuid.UUID, start time.Time, c
 	if err := e.db.AddRecording(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.db.FinishRecording(ctx, rec.ID, start.Add(time.Minute), 60000, int64(len(content))); err != nil {
+	if err := e.db.FinishRecording(ctx, rec.ID, start.Add(time.Duration(ms)*time.Millisecond), ms, int64(len(content))); err != nil {
 		t.Fatal(err)
 	}
-	for _, to := range []show.State{show.Live, show.Ended} {
-		if _, err := e.db.Transition(ctx, showID, to, time.Now().UTC()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e.shop.ForgetShow(showID)
 	return rec
 }
 
@@ -104,6 +115,46 @@ func TestReplayRoutes(t *testing.T) {
 		t.Fatalf("whole file: %d, %d bytes", r.status, len(r.body))
 	}
 
+	// A co-host: no guest recorded, none in the replay; then the guest's
+	// recording (on air from 10 s to 40 s) and the stage's marks.
+	if v["guest"] != nil {
+		t.Fatalf("guest %v in a replay with no guest", v["guest"])
+	}
+	e.want(e.do("GET", path+"/guest/media", nil), http.StatusNotFound, "not_found")
+	for _, m := range []replay.Mark{
+		{ShowID: showID, At: start.Add(10 * time.Second), Type: replay.MarkGuestJoined, Layout: "side-by-side"},
+		{ShowID: showID, At: start.Add(20 * time.Second), Type: replay.MarkLayout, Layout: "pip"},
+		{ShowID: showID, At: start.Add(40 * time.Second), Type: replay.MarkGuestLeft, Layout: "pip"},
+	} {
+		if err := e.db.AddMark(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	guestContent := bytes.Repeat([]byte("guest"), 500)
+	addRecording(t, e, showID, replay.RoleGuest, start.Add(10*time.Second), 30000, guestContent)
+	v = e.do("GET", path, nil).json(t)
+	g, _ := v["guest"].(map[string]any)
+	if g["url"] != path+"/guest/media" || g["media_type"] != "video/webm" || g["duration_ms"] != 30000.0 || g["offset_ms"] != 10000.0 {
+		t.Fatalf("guest %v", v["guest"])
+	}
+	if v["url"] != path+"/media" || v["duration_ms"] != 60000.0 {
+		t.Fatalf("the host's media changed with a guest: %v", v)
+	}
+	var stage []string
+	for _, m := range v["timeline"].([]any) {
+		m := m.(map[string]any)
+		if l, ok := m["layout"]; ok {
+			stage = append(stage, fmt.Sprint(m["at_ms"], " ", m["type"], " ", l))
+		}
+	}
+	if want := []string{"10000 guest_joined side-by-side", "20000 layout pip", "40000 guest_left pip"}; !slices.Equal(stage, want) {
+		t.Errorf("the stage's marks %v, want %v", stage, want)
+	}
+	r = e.do("GET", path+"/guest/media", nil, header("Range", "bytes=5-9"))
+	if r.status != http.StatusPartialContent || string(r.body) != "guest" || r.header.Get("Content-Type") != "video/webm" {
+		t.Fatalf("guest range: %d %q %q", r.status, r.header.Get("Content-Type"), r.body)
+	}
+
 	// Settings: the brand's admins only; the rules hold.
 	settings := path + "/settings"
 	e.want(e.do("GET", settings, nil), http.StatusUnauthorized, "unauthorized")
@@ -156,9 +207,11 @@ func TestMembersOnlyReplay(t *testing.T) {
 	}, bearer(e.creds.BrandAdminToken))
 	e.want(r, http.StatusCreated, "")
 	id := uuid.MustParse(r.json(t)["show"].(map[string]any)["id"].(string))
-	endWithRecording(t, e, id, time.Now().UTC().Add(-time.Hour), []byte("members' media"))
+	start := time.Now().UTC().Add(-time.Hour)
+	addRecording(t, e, id, replay.RoleGuest, start, 60000, []byte("the guest's media"))
+	endWithRecording(t, e, id, start, []byte("members' media"))
 	path := "/api/shows/" + id.String() + "/replay"
-	for _, p := range []string{path, path + "/media"} {
+	for _, p := range []string{path, path + "/media", path + "/guest/media"} {
 		e.want(e.do("GET", p, nil), http.StatusNotFound, "not_found")
 		e.want(e.do("GET", p, nil, bearer(e.creds.ViewerToken)), http.StatusNotFound, "not_found")
 	}
@@ -166,5 +219,9 @@ func TestMembersOnlyReplay(t *testing.T) {
 	r = e.do("GET", path+"/media", nil, bearer(e.creds.MemberToken))
 	if b, _ := io.ReadAll(bytes.NewReader(r.body)); r.status != http.StatusOK || string(b) != "members' media" {
 		t.Fatalf("member gets %d %q", r.status, b)
+	}
+	r = e.do("GET", path+"/guest/media", nil, bearer(e.creds.MemberToken))
+	if r.status != http.StatusOK || string(r.body) != "the guest's media" {
+		t.Fatalf("member gets the guest's %d %q", r.status, r.body)
 	}
 }

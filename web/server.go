@@ -230,6 +230,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/shows/{id}/replay", s.api(s.replayOf))
 	mux.HandleFunc("DELETE /api/shows/{id}/replay", s.api(s.deleteReplay))
 	mux.HandleFunc("GET /api/shows/{id}/replay/media", s.api(s.replayMedia))
+	mux.HandleFunc("GET /api/shows/{id}/replay/guest/media", s.api(s.replayGuestMedia))
 	mux.HandleFunc("GET /api/shows/{id}/replay/settings", s.api(s.replaySettings))
 	mux.HandleFunc("PUT /api/shows/{id}/replay/settings", s.api(s.replaySettings))
 	mux.HandleFunc("GET /api/shows/{id}/guests", s.api(s.listGuests))

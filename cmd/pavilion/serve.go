@@ -147,12 +147,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		replays = &replay.Service{Store: db, Shows: db, Files: files, Logger: log}
 		recorder.Allow = replays.Recordable
 		recorder.Started = func(ctx context.Context, f record.File) error {
-			return replays.Started(ctx, replay.Recording{ID: f.ID, ShowID: f.ShowID, Path: f.Path, MediaType: f.MediaType, StartedAt: f.StartedAt})
+			return replays.Started(ctx, replay.Recording{ID: f.ID, ShowID: f.ShowID, Path: f.Path, MediaType: f.MediaType, Role: f.Role,
+				StartedAt: f.StartedAt})
 		}
 		recorder.Finished = func(ctx context.Context, f record.File) error {
 			ended := f.EndedAt
 			return replays.Finished(ctx, replay.Recording{ID: f.ID, ShowID: f.ShowID, Path: f.Path, MediaType: f.MediaType,
-				StartedAt: f.StartedAt, EndedAt: &ended, DurationMS: f.Duration.Milliseconds(), Bytes: f.Bytes})
+				Role: f.Role, StartedAt: f.StartedAt, EndedAt: &ended, DurationMS: f.Duration.Milliseconds(), Bytes: f.Bytes})
 		}
 		if n, err := replays.RepairUnfinished(ctx); err != nil {
 			log.Warn("repairing recordings", "err", err)
@@ -163,6 +164,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			log.Warn("storing recordings left in the spool", "err", err)
 		} else if n > 0 {
 			log.Info("recordings left in the spool stored", "count", n)
+		}
+		// A node that died while joining a show's files left them apart:
+		// join them now (a join under way on another node is left to it).
+		if n, err := replays.JoinUnjoined(ctx); err != nil {
+			log.Warn("joining recordings left unjoined", "err", err)
+		} else if n > 0 {
+			log.Info("recordings left unjoined joined", "count", n)
 		}
 		shop.Replays = replays
 		live.Timeline = db

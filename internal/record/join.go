@@ -45,6 +45,20 @@ func JoinFiles(out string, parts []JoinPart) (time.Duration, int64, error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("record: join: %w", err)
 	}
+	d, size, err := joinTo(f, parts)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(out)
+		return 0, 0, err
+	}
+	return d, size, nil
+}
+
+// joinTo writes the joined parts to f (empty, at its start), synced, and
+// returns its duration and size.
+func joinTo(f *os.File, parts []JoinPart) (time.Duration, int64, error) {
 	ms, err := joinInto(f, parts)
 	if err == nil {
 		err = f.Sync()
@@ -56,17 +70,61 @@ func JoinFiles(out string, parts []JoinPart) (time.Duration, int64, error) {
 			size = st.Size()
 		}
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		_ = os.Remove(out)
 		if errors.Is(err, ErrIncompatible) {
 			return 0, 0, err
 		}
-		return 0, 0, fmt.Errorf("record: join %s: %w", out, err)
+		return 0, 0, fmt.Errorf("record: join %s: %w", f.Name(), err)
 	}
 	return time.Duration(ms) * time.Millisecond, size, nil
+}
+
+// JoinLocked is JoinFiles for a join that may be done again (its process
+// died half-way) or by two processes at once: out may exist (what a dead
+// join left is written over), and its lock is held from before due to
+// after list. due reports whether the join is still to be made (false:
+// out is left as it is, or removed if this call made it empty); list is
+// told the joined file's duration and size, and a list that fails removes
+// out. ErrBusy: another process holds out's lock (it is joining).
+func JoinLocked(out string, parts []JoinPart, due func() (bool, error), list func(time.Duration, int64) error) error {
+	if len(parts) == 0 {
+		return errors.New("record: join: no file")
+	}
+	f, err := os.OpenFile(out, os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return fmt.Errorf("record: join: %w", err)
+	}
+	defer f.Close() // and the lock with it
+	if err := lock(f); errors.Is(err, errLocked) {
+		return ErrBusy
+	} else if err != nil {
+		return fmt.Errorf("record: join: lock %s: %w", out, err)
+	}
+	ok, err := due()
+	if err != nil || !ok {
+		// Another process joined and listed these parts (and a bucket's
+		// store may have taken the file from the spool: this call made an
+		// empty one, which goes).
+		if st, serr := f.Stat(); serr == nil && st.Size() == 0 {
+			_ = os.Remove(out)
+		}
+		return err
+	}
+	if err := f.Truncate(0); err != nil {
+		return fmt.Errorf("record: join: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("record: join: %w", err)
+	}
+	d, size, err := joinTo(f, parts)
+	if err == nil {
+		err = list(d, size)
+	}
+	if err != nil {
+		_ = os.Remove(out)
+		return err
+	}
+	return nil
 }
 
 func joinInto(out *os.File, parts []JoinPart) (int64, error) {

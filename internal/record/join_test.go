@@ -10,13 +10,14 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/internal/record/recordtest"
+	"github.com/pavilion-live/pavilion/stream"
 )
 
 // recordFor records d of clip into a new file of its own, as a node does
 // for one leg of a show, and returns it.
 func recordFor(t *testing.T, r *Recorder, clock *fakeClock, done *[]File, clip *recordtest.Clip, show uuid.UUID, d time.Duration) File {
 	t.Helper()
-	rec, err := r.Record(show)
+	rec, err := r.Record(show, stream.RoleHost)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,9 @@ func lock(f *os.File) error {
 	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 }
 
+// errLocked is lock's error when another open file holds the lock.
+var errLocked = syscall.EWOULDBLOCK
+
 // locked reports whether another process holds the file's lock.
 func locked(path string) (bool, error) {
 	f, err := os.Open(path)

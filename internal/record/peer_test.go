@@ -107,3 +107,83 @@ func TestRealPeerH264ToMP4(t *testing.T) {
 		}
 	}
 }
+
+// TestRealPeerGuestRecorded: a host (VP8) and a guest (H.264) publish into
+// one show from pion peers over WHIP, in real time; the guest is recorded
+// beside the host, in a file of its own in the muxer its codec takes (an
+// MP4 beside the host's WebM), tagged as the guest's. The guest drops and
+// comes back within the grace period: one guest file, continued.
+func TestRealPeerGuestRecorded(t *testing.T) {
+	vp8, h264 := recordtest.Make(t, 2), recordtest.MakeH264(t, 2)
+	recordtest.Need(t, "ffprobe")
+	finished := make(chan File, 4)
+	r := &Recorder{Dir: t.TempDir(), Finished: func(_ context.Context, f File) error { finished <- f; return nil }}
+	srv := &stream.Server{
+		UDPAddr:  "127.0.0.1:0",
+		NoTCP:    true,
+		EndGrace: 3 * time.Second,
+		Recorder: r,
+		Keys:     func(_ context.Context, _ uuid.UUID, key string) (bool, error) { return key == "key", nil },
+		Guests:   func(_ context.Context, _ uuid.UUID, key string) (bool, error) { return key == "guest", nil },
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /whip/{show}", srv.WHIP)
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		hs.Close()
+		if err := srv.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	show := uuid.New()
+
+	host := recordtest.Publish(t, hs.URL, show.String(), "key", vp8)
+	time.Sleep(time.Second)
+	g1 := recordtest.Publish(t, hs.URL, show.String()+"?guest=1", "guest", h264)
+	time.Sleep(3 * time.Second)
+	g1.Leave() // the guest's connection drops…
+	time.Sleep(time.Second)
+	g2 := recordtest.Publish(t, hs.URL, show.String()+"?guest=1", "guest", h264) // …and is back in time
+	time.Sleep(3 * time.Second)
+	g2.Leave()
+	guestSpan := time.Since(g1.First)
+	time.Sleep(500 * time.Millisecond)
+	host.Leave()
+
+	got := map[string]File{}
+	for len(got) < 2 {
+		select {
+		case f := <-finished:
+			if _, dup := got[f.Role]; dup {
+				t.Fatalf("a second %s file: %+v", f.Role, f)
+			}
+			got[f.Role] = f
+		case <-time.After(20 * time.Second):
+			t.Fatalf("finished %v, want the host's and the guest's", got)
+		}
+	}
+	h, g := got[stream.RoleHost], got[stream.RoleGuest]
+	if h.ShowID != show || g.ShowID != show || h.MediaType != MediaWebM || g.MediaType != MediaMP4 {
+		t.Fatalf("host %+v, guest %+v: want the show's WebM and MP4", h, g)
+	}
+	if files, _ := filepath.Glob(filepath.Join(r.Dir, show.String(), "*")); len(files) != 2 {
+		t.Fatalf("files %v, want the host's and one of the guest's", files)
+	}
+	// The guest's file starts when the guest came on, about a second in.
+	if off := g.StartedAt.Sub(h.StartedAt); off < 500*time.Millisecond || off > 2500*time.Millisecond {
+		t.Errorf("the guest's file starts %v after the host's", off)
+	}
+	if !near(g.Duration, guestSpan, 1500*time.Millisecond) {
+		t.Errorf("the guest's file lasts %v, the guest was on for %v (a drop included)", g.Duration, guestSpan)
+	}
+	hp, _ := r.Path(h.Path)
+	gp, _ := r.Path(g.Path)
+	checkStreams(t, hp, "vp8", h.Duration)
+	checkStreams(t, gp, "h264", g.Duration)
+	sent := g1.Video.Load() + g2.Video.Load()
+	for _, st := range recordtest.Probe(t, gp) {
+		if st.Kind == "video" && (float64(st.Packets) < 0.9*float64(sent) || int64(st.Packets) > sent) {
+			t.Errorf("the guest's video: %d frames in the file of %d sent", st.Packets, sent)
+		}
+	}
+}

@@ -42,6 +42,8 @@ type File struct {
 	// Path is relative to the recorder's directory (slash-separated).
 	Path      string
 	MediaType string
+	// Role is whose feed the file holds: stream.RoleHost or stream.RoleGuest.
+	Role string
 	// StartedAt is the wall-clock time of the file's time 0: a pin at time
 	// t is at t-StartedAt in the file.
 	StartedAt time.Time
@@ -102,8 +104,12 @@ func (r *Recorder) openWait() time.Duration {
 	return 3 * time.Second
 }
 
-// Record begins a show's recording (stream.Recorder).
-func (r *Recorder) Record(show uuid.UUID) (stream.Recording, error) {
+// Record begins a recording of the show's host or guest (stream.Recorder):
+// each is a file of its own, in the show's directory.
+func (r *Recorder) Record(show uuid.UUID, role string) (stream.Recording, error) {
+	if role != stream.RoleHost && role != stream.RoleGuest {
+		return nil, fmt.Errorf("record: no such role %q", role)
+	}
 	if r.Allow != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		ok, err := r.Allow(ctx, show)
@@ -122,7 +128,7 @@ func (r *Recorder) Record(show uuid.UUID) (stream.Recording, error) {
 	rec := &Recording{
 		r:     r,
 		start: r.clock(),
-		file:  File{ID: id, ShowID: show},
+		file:  File{ID: id, ShowID: show, Role: role},
 	}
 	return rec, nil
 }
@@ -430,31 +436,32 @@ func (r *Recorder) Repair(rel string) (time.Duration, int64, error) {
 	return RepairFile(p)
 }
 
-// Busy reports whether err is Repair's answer for a file still being written.
+// Busy reports whether err is Repair's answer for a file still being
+// written, or Join's for a file another process is joining.
 func (r *Recorder) Busy(err error) bool { return errors.Is(err, ErrBusy) }
 
-// Join writes the files parts (listed paths) into one new file out
-// (JoinFiles), each placed offsetsMS after the first one's start
-// (replay.Files).
-func (r *Recorder) Join(out string, parts []string, offsetsMS []int64) (time.Duration, int64, error) {
+// Join writes the files parts (listed paths) into the file out
+// (JoinLocked), each placed offsetsMS after the first one's start, and
+// lists it with list while its lock is held (replay.Files).
+func (r *Recorder) Join(out string, parts []string, offsetsMS []int64, due func() (bool, error), list func(time.Duration, int64) error) error {
 	if len(parts) != len(offsetsMS) {
-		return 0, 0, errors.New("record: join: a part without an offset")
+		return errors.New("record: join: a part without an offset")
 	}
 	dst, err := r.Path(out)
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
 	jp := make([]JoinPart, len(parts))
 	for i, p := range parts {
 		if jp[i].Path, err = r.Path(p); err != nil {
-			return 0, 0, err
+			return err
 		}
 		jp[i].OffsetMS = offsetsMS[i]
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
-		return 0, 0, fmt.Errorf("record: %w", err)
+		return fmt.Errorf("record: %w", err)
 	}
-	return JoinFiles(dst, jp)
+	return JoinLocked(dst, jp, due, list)
 }
 
 // Incompatible reports whether err is Join's answer for files that cannot

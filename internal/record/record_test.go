@@ -147,7 +147,7 @@ func testRecordsVideoAndOpus(t *testing.T, ft format) {
 	clip := ft.make(t, 2)
 	r, clock, done := newRecorder(t)
 	show := uuid.New()
-	rec, err := r.Record(show)
+	rec, err := r.Record(show, stream.RoleHost)
 	if err != nil || rec == nil {
 		t.Fatal(rec, err)
 	}
@@ -200,7 +200,7 @@ func TestReconnectContinuesTheFile(t *testing.T) { eachFormat(t, testReconnectCo
 func testReconnectContinuesTheFile(t *testing.T, ft format) {
 	clip := ft.make(t, 2)
 	r, clock, done := newRecorder(t)
-	rec, _ := r.Record(uuid.New())
+	rec, _ := r.Record(uuid.New(), stream.RoleHost)
 	p := newPublisher(t, rec, clip)
 	p.play(clip, clock, 3*time.Second)
 	p.leave()
@@ -232,7 +232,7 @@ func testKilledWriterLeavesAPlayableFile(t *testing.T, ft format) {
 	clip := ft.make(t, 2)
 	r, clock, _ := newRecorder(t)
 	show := uuid.New()
-	rec, _ := r.Record(show)
+	rec, _ := r.Record(show, stream.RoleHost)
 	p := newPublisher(t, rec, clip)
 	p.play(clip, clock, 6*time.Second)
 	time.Sleep(100 * time.Millisecond) // the sinks drain into the file
@@ -274,7 +274,7 @@ func testKilledWriterLeavesAPlayableFile(t *testing.T, ft format) {
 
 func TestAllowSwitchesRecordingOff(t *testing.T) {
 	r := &Recorder{Dir: t.TempDir(), Allow: func(context.Context, uuid.UUID) (bool, error) { return false, nil }}
-	rec, err := r.Record(uuid.New())
+	rec, err := r.Record(uuid.New(), stream.RoleHost)
 	if rec != nil || err != nil {
 		t.Fatalf("%v %v, want no recording", rec, err)
 	}
@@ -286,7 +286,7 @@ func TestAllowSwitchesRecordingOff(t *testing.T) {
 
 func TestOtherCodecsAreLeftOut(t *testing.T) {
 	r := &Recorder{Dir: t.TempDir()}
-	rec, _ := r.Record(uuid.New())
+	rec, _ := r.Record(uuid.New(), stream.RoleHost)
 	if s := rec.Track("video", webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeAV1}}); s != nil {
 		t.Error("an AV1 track got a sink")
 	}
@@ -309,7 +309,7 @@ func TestPathStaysInDir(t *testing.T) {
 func TestDiskPerHour(t *testing.T) {
 	clip := recordtest.MakeAt(t, 4, "1500k")
 	r, clock, done := newRecorder(t)
-	rec, _ := r.Record(uuid.New())
+	rec, _ := r.Record(uuid.New(), stream.RoleHost)
 	p := newPublisher(t, rec, clip)
 	const show = time.Minute
 	p.play(clip, clock, show)

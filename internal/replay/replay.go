@@ -13,13 +13,22 @@ import (
 	"github.com/google/uuid"
 )
 
+// Roles: whose broadcast a recording holds.
+const (
+	RoleHost  = "host"
+	RoleGuest = "guest" // the co-host (internal/cohost), recorded beside the host
+)
+
 // Recording is one file of a show's recording. A show recorded on one node
-// from start to end has one; a node restarted mid-show leaves two.
+// from start to end has one for the host (and one for a guest who joined);
+// a node restarted mid-show leaves two.
 type Recording struct {
 	ID        uuid.UUID
 	ShowID    uuid.UUID
 	Path      string // in the recordings directory, slash-separated
 	MediaType string
+	// Role is RoleHost or RoleGuest; "" is stored as RoleHost.
+	Role string
 	// StartedAt is the wall-clock time of the file's time 0.
 	StartedAt time.Time
 	// EndedAt is nil while the file is written (or its writer died and it
@@ -34,14 +43,24 @@ const (
 	MarkPin   = "pin"   // an offer pinned
 	MarkUnpin = "unpin" // the pin taken down
 	MarkDrop  = "drop"  // a flash drop opened
+	// The stage's moments (internal/cohost): each carries the layout from
+	// then on, so a player that seeks anywhere lays the two videos out
+	// from the last mark before it.
+	MarkLayout      = "layout"       // the host switched the layout
+	MarkGuestJoined = "guest_joined" // the guest went on air
+	MarkGuestLeft   = "guest_left"   // the guest went off air
 )
 
-// Mark is a moment of a show's timeline: a pin or a drop as it happened.
+// Mark is a moment of a show's timeline: a pin or a drop, a layout switch
+// or a guest joining or leaving, as it happened.
 type Mark struct {
 	ShowID  uuid.UUID
 	At      time.Time
 	Type    string
-	OfferID uuid.UUID // uuid.Nil for an unpin
+	OfferID uuid.UUID // uuid.Nil for an unpin and the stage's marks
+	// Layout is the stage's layout from this mark on, for the stage's
+	// marks; "" for the others.
+	Layout string
 }
 
 // Settings are a brand's choices for a show's replay.
@@ -74,6 +93,10 @@ type Store interface {
 	// changed) when one of the parts is no longer listed (another node
 	// joined them first, or the replay was deleted).
 	JoinRecordings(ctx context.Context, joined *Recording, parts []uuid.UUID) error
+	// UnjoinedShows lists the shows with two or more finished recordings
+	// of one role and media type and none of that role unfinished: the ones
+	// a join should make one file of (a node that died while joining).
+	UnjoinedShows(ctx context.Context) ([]uuid.UUID, error)
 
 	// AddMark appends a moment to the show's timeline.
 	AddMark(ctx context.Context, m Mark) error

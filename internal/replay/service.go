@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,11 +28,17 @@ type Files interface {
 	Repair(path string) (time.Duration, int64, error)
 	// Busy reports whether err says the file is still being written.
 	Busy(err error) bool
-	// Join writes the finished files parts into one new file out, each
-	// placed offsetsMS after the first one's start (record.JoinFiles); the
-	// parts stay. Incompatible reports its error for files that cannot be
-	// one (another container or codec).
-	Join(out string, parts []string, offsetsMS []int64) (time.Duration, int64, error)
+	// Join writes the finished files parts into one file out, each placed
+	// offsetsMS after the first one's start (record.JoinFiles); the parts
+	// stay. It holds out's lock from before due to after list, so that two
+	// processes never join the same parts at once: due tells whether the
+	// join is still to be made (false: leave out as it is), list lists the
+	// joined file (its length and size) in the place of its parts; a list
+	// that fails removes out. An out left by a join that died is written
+	// again. Busy reports its error when another process holds out's lock.
+	// Incompatible reports its error for files that cannot be one (another
+	// container or codec).
+	Join(out string, parts []string, offsetsMS []int64, due func() (bool, error), list func(time.Duration, int64) error) error
 	Incompatible(err error) bool
 	// Kept is told that a file is complete and listed: a bucket stores it
 	// (a directory has it already).
@@ -83,13 +90,31 @@ type View struct {
 	// SalesUntil: the offers are on sale from the replay until then; nil: not.
 	SalesUntil *time.Time `json:"replay_sales_until"`
 	OnSale     bool       `json:"on_sale"`
+	// Guest is the co-host's recording, played beside the host's as the
+	// timeline's stage marks lay them out; nil when no guest was recorded.
+	Guest *GuestMedia `json:"guest"`
 }
 
-// Entry is a pin or drop on a replay's timeline, at its offset.
+// GuestMedia is the guest's recording in a replay.
+type GuestMedia struct {
+	URL        string `json:"url"`
+	MediaType  string `json:"media_type"`
+	DurationMS int64  `json:"duration_ms"`
+	// OffsetMS is where the guest file's 0 falls on the replay (the host
+	// file's) timeline: the guest file at t plays beside the host's at
+	// t+OffsetMS. Negative when the guest went on air before the host.
+	OffsetMS int64 `json:"offset_ms"`
+}
+
+// Entry is a moment on a replay's timeline, at its offset: a pin or drop
+// (OfferID), or a stage mark (Layout).
 type Entry struct {
 	AtMS    int64      `json:"at_ms"`
 	Type    string     `json:"type"`
 	OfferID *uuid.UUID `json:"offer_id"`
+	// Layout, for the stage's marks (layout, guest_joined, guest_left): the
+	// layout from then on.
+	Layout string `json:"layout,omitempty"`
 }
 
 // visible reads the show and checks u may see it (members-only shows keep
@@ -105,9 +130,10 @@ func (s *Service) visible(ctx context.Context, u *account.User, showID uuid.UUID
 	return sh, nil
 }
 
-// recording picks the show's replay: its first finished recording (a node
-// restarted mid-show leaves more; the first holds the show's start).
-func (s *Service) recording(ctx context.Context, sh *show.Show) (*Recording, error) {
+// recording picks the show's replay of a role: its first finished
+// recording (a node restarted mid-show leaves more; the first holds the
+// show's start). NotFound when there is none.
+func (s *Service) recording(ctx context.Context, sh *show.Show, role string) (*Recording, error) {
 	if sh.State != show.Ended {
 		return nil, apperr.Errorf(apperr.NotFound, "this show has no replay: it is %s", sh.State)
 	}
@@ -116,11 +142,22 @@ func (s *Service) recording(ctx context.Context, sh *show.Show) (*Recording, err
 		return nil, err
 	}
 	for i := range recs {
-		if recs[i].EndedAt != nil && recs[i].DurationMS > 0 {
+		if roleOf(recs[i]) == role && recs[i].EndedAt != nil && recs[i].DurationMS > 0 {
 			return &recs[i], nil
 		}
 	}
+	if role == RoleGuest {
+		return nil, apperr.Errorf(apperr.NotFound, "this show's replay has no guest")
+	}
 	return nil, apperr.Errorf(apperr.NotFound, "this show has no replay")
+}
+
+// roleOf is a recording's role: "" is the host's.
+func roleOf(r Recording) string {
+	if r.Role == "" {
+		return RoleHost
+	}
+	return r.Role
 }
 
 // Replay returns the show's replay for u.
@@ -129,7 +166,7 @@ func (s *Service) Replay(ctx context.Context, u *account.User, showID uuid.UUID)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := s.recording(ctx, sh)
+	rec, err := s.recording(ctx, sh, RoleHost)
 	if err != nil {
 		return nil, err
 	}
@@ -141,9 +178,18 @@ func (s *Service) Replay(ctx context.Context, u *account.User, showID uuid.UUID)
 	if err != nil {
 		return nil, err
 	}
-	v := &View{URL: "/api/shows/" + showID.String() + "/replay/media", MediaType: rec.MediaType, DurationMS: rec.DurationMS,
+	base := "/api/shows/" + showID.String() + "/replay"
+	v := &View{URL: base + "/media", MediaType: rec.MediaType, DurationMS: rec.DurationMS,
 		StartedAt: rec.StartedAt, Timeline: Timeline(marks, rec.StartedAt, rec.DurationMS), SalesUntil: set.SalesUntil}
 	v.OnSale = set.SalesUntil != nil && s.clock().Before(*set.SalesUntil)
+	g, err := s.recording(ctx, sh, RoleGuest)
+	switch {
+	case err == nil:
+		v.Guest = &GuestMedia{URL: base + "/guest/media", MediaType: g.MediaType, DurationMS: g.DurationMS,
+			OffsetMS: g.StartedAt.Sub(rec.StartedAt).Milliseconds()}
+	case !errors.Is(err, apperr.E(apperr.NotFound)):
+		return nil, err
+	}
 	return v, nil
 }
 
@@ -157,7 +203,7 @@ func Timeline(marks []Mark, start time.Time, durationMS int64) []Entry {
 		if at > durationMS {
 			continue
 		}
-		e := Entry{AtMS: at, Type: m.Type}
+		e := Entry{AtMS: at, Type: m.Type, Layout: m.Layout}
 		if m.OfferID != uuid.Nil {
 			id := m.OfferID
 			e.OfferID = &id
@@ -167,13 +213,14 @@ func Timeline(marks []Mark, start time.Time, durationMS int64) []Entry {
 	return out
 }
 
-// Media opens the show's replay file for u; the caller closes it.
-func (s *Service) Media(ctx context.Context, u *account.User, showID uuid.UUID) (io.ReadSeekCloser, *Recording, time.Time, error) {
+// Media opens the show's replay file of a role (RoleHost, or RoleGuest for
+// the co-host's) for u; the caller closes it.
+func (s *Service) Media(ctx context.Context, u *account.User, showID uuid.UUID, role string) (io.ReadSeekCloser, *Recording, time.Time, error) {
 	sh, err := s.visible(ctx, u, showID)
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
-	rec, err := s.recording(ctx, sh)
+	rec, err := s.recording(ctx, sh, role)
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
@@ -294,8 +341,8 @@ func (s *Service) Started(ctx context.Context, r Recording) error {
 }
 
 // Finished stores a recording's end (r's EndedAt, DurationMS and Bytes),
-// then makes one file of the show's recordings if a node's restart left
-// several (join), and hands the file to the store (Kept).
+// then makes one file of the show's recordings of each role if a node's
+// restart left several (join), and hands the files to the store (Kept).
 func (s *Service) Finished(ctx context.Context, r Recording) error {
 	if r.EndedAt == nil {
 		return errors.New("replay: a finished recording with no end")
@@ -307,44 +354,85 @@ func (s *Service) Finished(ctx context.Context, r Recording) error {
 	return nil
 }
 
-// settle joins the show's recordings if it can, and keeps the file that
-// was just finished (path) or the joined one. Failures are logged: the
-// files stay listed as they are, the replay their first.
+// roles are the recordings' roles, each joined apart.
+var roles = []string{RoleHost, RoleGuest}
+
+// settle joins the show's recordings of each role if it can, and keeps the
+// file that was just finished (path), or the joined one that holds it.
+// Failures are logged: the files stay listed as they are, the replay
+// their first.
 func (s *Service) settle(ctx context.Context, showID uuid.UUID, path string) {
 	// Joining copies the files: it is not bound by the caller's deadline
 	// for one database write.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), joinTimeout)
 	defer cancel()
-	joined, err := s.join(ctx, showID)
-	if err != nil {
-		s.log().Error("replay: joining a show's recordings; its replay is the first of them", "show", showID, "err", err)
+	keep := []string{path}
+	for _, role := range roles {
+		joined, parts, err := s.join(ctx, showID, role)
+		switch {
+		case errors.Is(err, errJoinBusy):
+			s.log().Info("replay: another process is joining a show's recordings", "show", showID, "role", role)
+		case err != nil:
+			s.log().Error("replay: joining a show's recordings; its replay is the first of them", "show", showID, "role", role, "err", err)
+		case joined != "":
+			if slices.Contains(parts, path) {
+				keep[0] = joined
+			} else {
+				keep = append(keep, joined)
+			}
+		}
 	}
-	if joined != "" {
-		path = joined
-	}
-	if err := s.Files.Kept(path); err != nil {
-		s.log().Error("replay: storing a recording", "show", showID, "path", path, "err", err)
+	for _, p := range keep {
+		if err := s.Files.Kept(p); err != nil {
+			s.log().Error("replay: storing a recording", "show", showID, "path", p, "err", err)
+		}
 	}
 }
 
 // joinTimeout bounds a join: copying hours of show takes seconds to minutes.
 const joinTimeout = 30 * time.Minute
 
-// join makes one file of the show's recordings once all are finished: a
-// node restarted mid-show leaves the file it was writing (repaired on its
-// start) and another from when the host came back; the replay is one file
-// of the whole show, the restart a gap in it. Files of another media type
-// than the first (the host came back with another codec) are left apart.
-// It returns the joined file's path, "" when there was nothing to join.
-func (s *Service) join(ctx context.Context, showID uuid.UUID) (string, error) {
-	recs, err := s.Store.Recordings(ctx, showID)
+// errJoinBusy: another process is joining the same recordings now.
+var errJoinBusy = errors.New("replay: the recordings are being joined elsewhere")
+
+// joinSpace names joined files (a random constant): the file made of given
+// parts has one name, so a join that died half-way is done again in the
+// same file, and two processes joining the same parts meet on its lock.
+var joinSpace = uuid.MustParse("b3a51c0e-7d42-4f8e-9a16-2e0c5d7f8b94")
+
+// joinID is the id of the file joined from parts (in their order).
+func joinID(parts []uuid.UUID) uuid.UUID {
+	b := make([]byte, 0, 16*len(parts))
+	for _, id := range parts {
+		b = append(b, id[:]...)
+	}
+	return uuid.NewSHA1(joinSpace, b)
+}
+
+// join makes one file of the show's recordings of a role once all are
+// finished: a node restarted mid-show leaves the file it was writing
+// (repaired on its start) and another from when the host (or guest) came
+// back; the replay is one file of the whole show, the restart a gap in it.
+// Files of another media type than the first (the host came back with
+// another codec) are left apart. It returns the joined file's path and
+// the paths of its parts, "" when there was nothing to join; errJoinBusy
+// when another process is joining them. Joining again what a dead process
+// began is safe: the joined file has one name (joinID), written again.
+func (s *Service) join(ctx context.Context, showID uuid.UUID, role string) (string, []string, error) {
+	all, err := s.Store.Recordings(ctx, showID)
 	if err != nil {
-		return "", err
+		return "", nil, err
+	}
+	var recs []Recording
+	for _, r := range all {
+		if roleOf(r) == role {
+			recs = append(recs, r)
+		}
 	}
 	var run []Recording
 	for _, r := range recs {
 		if r.EndedAt == nil {
-			return "", nil // one is still being written (or waits for its repair)
+			return "", nil, nil // one is still being written (or waits for its repair)
 		}
 		if r.DurationMS <= 0 || r.MediaType != recs[0].MediaType {
 			continue
@@ -352,7 +440,7 @@ func (s *Service) join(ctx context.Context, showID uuid.UUID) (string, error) {
 		run = append(run, r)
 	}
 	if len(run) < 2 {
-		return "", nil
+		return "", nil, nil
 	}
 	// Each file at its start less the first's; never before the end of the
 	// one before it (two nodes' clocks may disagree by a little).
@@ -369,35 +457,91 @@ func (s *Service) join(ctx context.Context, showID uuid.UUID) (string, error) {
 			end = *r.EndedAt
 		}
 	}
-	id := uuid.New()
+	id := joinID(ids)
 	out := showID.String() + "/" + id.String() + path.Ext(run[0].Path)
-	d, size, err := s.Files.Join(out, paths, offsets)
-	if s.Files.Incompatible(err) {
-		s.log().Info("replay: recordings of a show left apart", "show", showID, "why", err)
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	joined := &Recording{ID: id, ShowID: showID, Path: out, MediaType: run[0].MediaType, StartedAt: run[0].StartedAt,
-		EndedAt: &end, DurationMS: d.Milliseconds(), Bytes: size}
-	if err := s.Store.JoinRecordings(ctx, joined, ids); err != nil {
-		// Another node joined them first, or the replay was deleted.
-		if derr := s.Files.Delete(out); derr != nil {
-			s.log().Warn("replay: removing an unused join", "path", out, "err", derr)
+	joined := &Recording{ID: id, ShowID: showID, Path: out, MediaType: run[0].MediaType, Role: role, StartedAt: run[0].StartedAt,
+		EndedAt: &end}
+	// Still to do once the file's lock is held: another process may have
+	// joined these parts (or the replay been deleted) since they were read.
+	due := func() (bool, error) {
+		now, err := s.Store.Recordings(ctx, showID)
+		if err != nil {
+			return false, err
 		}
-		if errors.Is(err, apperr.E(apperr.NotFound)) {
-			return "", nil
+		for _, id := range ids {
+			if !slices.ContainsFunc(now, func(r Recording) bool { return r.ID == id }) {
+				return false, nil
+			}
 		}
-		return "", err
+		return true, nil
+	}
+	listed := false
+	list := func(d time.Duration, size int64) error {
+		joined.DurationMS, joined.Bytes = d.Milliseconds(), size
+		if err := s.Store.JoinRecordings(ctx, joined, ids); err != nil {
+			return err
+		}
+		listed = true
+		return nil
+	}
+	err = s.Files.Join(out, paths, offsets, due, list)
+	switch {
+	case s.Files.Incompatible(err):
+		s.log().Info("replay: recordings of a show left apart", "show", showID, "role", role, "why", err)
+		return "", nil, nil
+	case s.Files.Busy(err):
+		return "", nil, errJoinBusy
+	case errors.Is(err, apperr.E(apperr.NotFound)) && !listed:
+		return "", nil, nil // the replay was deleted meanwhile
+	case err != nil:
+		return "", nil, err
+	case !listed:
+		return "", nil, nil // joined by another process
 	}
 	for _, p := range paths {
 		if err := s.Files.Delete(p); err != nil {
 			s.log().Warn("replay: removing a joined recording's part", "path", p, "err", err)
 		}
 	}
-	s.log().Info("replay: joined a show's recordings into one", "show", showID, "files", len(run), "path", out, "duration", d)
-	return out, nil
+	s.log().Info("replay: joined a show's recordings into one", "show", showID, "role", role, "files", len(run), "path", out,
+		"duration", time.Duration(joined.DurationMS)*time.Millisecond)
+	return out, paths, nil
+}
+
+// JoinUnjoined joins the recordings of every show that a join should have
+// made one file of but did not: the process joining them died. Run it at
+// start, after RepairUnfinished (whose repairs join what they can). It is
+// safe to run again and on several nodes at once: a join done or under way
+// elsewhere is left to it. It returns how many joined files it made.
+func (s *Service) JoinUnjoined(ctx context.Context) (int, error) {
+	shows, err := s.Store.UnjoinedShows(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, showID := range shows {
+		for _, role := range roles {
+			if err := ctx.Err(); err != nil {
+				return n, err
+			}
+			out, _, err := s.join(ctx, showID, role)
+			if errors.Is(err, errJoinBusy) {
+				continue
+			}
+			if err != nil {
+				s.log().Error("replay: joining a show's recordings left unjoined", "show", showID, "role", role, "err", err)
+				continue
+			}
+			if out == "" {
+				continue
+			}
+			n++
+			if err := s.Files.Kept(out); err != nil {
+				s.log().Error("replay: storing a recording", "show", showID, "path", out, "err", err)
+			}
+		}
+	}
+	return n, nil
 }
 
 // RepairUnfinished finishes the recordings whose writer died (a node killed

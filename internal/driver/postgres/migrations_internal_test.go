@@ -62,3 +62,11 @@ func TestWalletMigrationReverts(t *testing.T) {
 func TestShowPinsMigration(t *testing.T) {
 	migrationRoundTrip(t, 12, 1, `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'show_pins'`)
 }
+
+// TestGuestRecordingsMigration: version 20 gives recordings a role and the
+// timeline's marks a layout, and takes both away going down.
+func TestGuestRecordingsMigration(t *testing.T) {
+	migrationRoundTrip(t, 20, 2, `SELECT count(*) FROM information_schema.columns
+		WHERE table_schema = current_schema()
+		  AND ((table_name = 'recordings' AND column_name = 'role') OR (table_name = 'replay_marks' AND column_name = 'layout'))`)
+}

@@ -200,13 +200,13 @@ func (b *Bucket) Incompatible(err error) bool { return b.Spool.Incompatible(err)
 
 // Join joins recordings into one new file in the spool (replay.Files),
 // fetching the parts already stored; Kept stores the result.
-func (b *Bucket) Join(out string, parts []string, offsetsMS []int64) (time.Duration, int64, error) {
+func (b *Bucket) Join(out string, parts []string, offsetsMS []int64, due func() (bool, error), list func(time.Duration, int64) error) error {
 	for _, p := range parts {
 		if err := b.fetch(p); err != nil {
-			return 0, 0, err
+			return err
 		}
 	}
-	return b.Spool.Join(out, parts, offsetsMS)
+	return b.Spool.Join(out, parts, offsetsMS, due, list)
 }
 
 // fetch brings a stored recording back into the spool, unless it is there.

@@ -93,3 +93,12 @@ func TestCustomerIndexMigration(t *testing.T) {
 		t.Fatalf("after version 18 down: %d of the two narrower indexes, want 2", n)
 	}
 }
+
+// TestGuestRecordingsMigration: version 20 gives recordings a role and the
+// timeline's marks a layout (replay_marks rebuilt for its wider CHECK), and
+// takes both away going down.
+func TestGuestRecordingsMigration(t *testing.T) {
+	migrationRoundTrip(t, 20, 2, `SELECT
+		(SELECT count(*) FROM pragma_table_info('recordings') WHERE name = 'role')
+		+ (SELECT count(*) FROM pragma_table_info('replay_marks') WHERE name = 'layout')`)
+}

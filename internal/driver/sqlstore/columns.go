@@ -26,7 +26,7 @@ const (
 		drawn_at, entries, created_by, giveaway, eligibility, prize_coupon_id`
 	DrawEntryCols = `id, draw_id, user_id, seq, created_at, rank, reservation_id`
 
-	RecordingCols = `id, show_id, path, media_type, started_at, ended_at, duration_ms, bytes`
+	RecordingCols = `id, show_id, path, media_type, started_at, ended_at, duration_ms, bytes, role`
 
 	CredentialCols = `hash, id, user_id, kind, name, created_at, expires_at, last_used_at`
 

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"slices"
 	"time"
@@ -20,9 +21,17 @@ type ReplayStore struct{ db *Conn }
 // AddRecording lists a new recording file.
 func (s ReplayStore) AddRecording(ctx context.Context, r *replay.Recording) error {
 	d := s.db.Dialect
-	_, err := s.db.Exec(ctx, `INSERT INTO recordings (`+RecordingCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		r.ID, r.ShowID, r.Path, r.MediaType, d.Time(r.StartedAt), d.NullTime(r.EndedAt), r.DurationMS, r.Bytes)
+	_, err := s.db.Exec(ctx, `INSERT INTO recordings (`+RecordingCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		r.ID, r.ShowID, r.Path, r.MediaType, d.Time(r.StartedAt), d.NullTime(r.EndedAt), r.DurationMS, r.Bytes, roleOf(r))
 	return s.db.Errs.Wrap("add recording", s.db.Errs.Ref(err, "show"))
+}
+
+// roleOf is the recording's role as stored: "" is the host's.
+func roleOf(r *replay.Recording) string {
+	if r.Role == "" {
+		return replay.RoleHost
+	}
+	return r.Role
 }
 
 // FinishRecording stores a file's end, duration and size.
@@ -75,19 +84,34 @@ func (s ReplayStore) JoinRecordings(ctx context.Context, joined *replay.Recordin
 				return apperr.Errorf(apperr.NotFound, "recording not found")
 			}
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO recordings (`+RecordingCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		_, err := tx.Exec(ctx, `INSERT INTO recordings (`+RecordingCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			joined.ID, joined.ShowID, joined.Path, joined.MediaType, d.Time(joined.StartedAt), d.NullTime(joined.EndedAt),
-			joined.DurationMS, joined.Bytes)
+			joined.DurationMS, joined.Bytes, roleOf(joined))
 		return s.db.Errs.Ref(err, "show")
 	})
 	return s.db.Errs.Wrap("join recordings", err)
 }
 
+// UnjoinedShows lists the shows whose recordings of one role and media
+// type are two or more, all finished.
+func (s ReplayStore) UnjoinedShows(ctx context.Context) ([]uuid.UUID, error) {
+	list, err := QueryAll(ctx, s.db.Read, func(r Row) (*uuid.UUID, error) {
+		var id uuid.UUID
+		return &id, r.Scan(&id)
+	}, `SELECT DISTINCT f.show_id FROM recordings f
+		WHERE f.ended_at IS NOT NULL
+		  AND NOT EXISTS (SELECT 1 FROM recordings u WHERE u.show_id = f.show_id AND u.role = f.role AND u.ended_at IS NULL)
+		GROUP BY f.show_id, f.role, f.media_type HAVING count(*) >= 2
+		ORDER BY f.show_id`)
+	return list, s.db.Errs.Wrap("unjoined shows", err)
+}
+
 // AddMark appends a moment to the show's timeline.
 func (s ReplayStore) AddMark(ctx context.Context, m replay.Mark) error {
 	offer := uuid.NullUUID{UUID: m.OfferID, Valid: m.OfferID != uuid.Nil}
-	_, err := s.db.Exec(ctx, `INSERT INTO replay_marks (show_id, at, type, offer_id) VALUES ($1, $2, $3, $4)`,
-		m.ShowID, s.db.Dialect.Time(m.At), m.Type, offer)
+	layout := sql.NullString{String: m.Layout, Valid: m.Layout != ""}
+	_, err := s.db.Exec(ctx, `INSERT INTO replay_marks (show_id, at, type, offer_id, layout) VALUES ($1, $2, $3, $4, $5)`,
+		m.ShowID, s.db.Dialect.Time(m.At), m.Type, offer, layout)
 	return s.db.Errs.Wrap("add mark", s.db.Errs.Ref(err, "show"))
 }
 
@@ -96,12 +120,13 @@ func (s ReplayStore) Marks(ctx context.Context, showID uuid.UUID) ([]replay.Mark
 	list, err := QueryAll(ctx, s.db.Read, func(r Row) (*replay.Mark, error) {
 		m := replay.Mark{ShowID: showID}
 		var offer uuid.NullUUID
-		if err := r.Scan(s.db.Scan.Time(&m.At), &m.Type, &offer); err != nil {
+		var layout sql.NullString
+		if err := r.Scan(s.db.Scan.Time(&m.At), &m.Type, &offer, &layout); err != nil {
 			return nil, err
 		}
-		m.OfferID = offer.UUID
+		m.OfferID, m.Layout = offer.UUID, layout.String
 		return &m, nil
-	}, `SELECT at, type, offer_id FROM replay_marks WHERE show_id = $1 ORDER BY at, seq`, showID)
+	}, `SELECT at, type, offer_id, layout FROM replay_marks WHERE show_id = $1 ORDER BY at, seq`, showID)
 	return list, s.db.Errs.Wrap("marks", err)
 }
 

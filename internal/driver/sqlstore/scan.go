@@ -174,7 +174,7 @@ func (s Scanner) DrawEntry(r Row) (*checkout.DrawEntry, error) {
 func (s Scanner) Recording(r Row) (*replay.Recording, error) {
 	var rec replay.Recording
 	if err := r.Scan(&rec.ID, &rec.ShowID, &rec.Path, &rec.MediaType, s.Time(&rec.StartedAt), s.NullTime(&rec.EndedAt),
-		&rec.DurationMS, &rec.Bytes); err != nil {
+		&rec.DurationMS, &rec.Bytes, &rec.Role); err != nil {
 		return nil, err
 	}
 	return &rec, nil

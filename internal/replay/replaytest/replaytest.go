@@ -66,13 +66,21 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 		if len(list) != 2 || list[0].ID != first.ID || list[1].ID != second.ID || list[0].EndedAt != nil {
 			t.Fatalf("recordings %+v, want first then second, unfinished", list)
 		}
-		if !list[0].StartedAt.Equal(at) || list[0].Path != first.Path || list[0].MediaType != "video/webm" {
-			t.Errorf("read back %+v", list[0])
+		if !list[0].StartedAt.Equal(at) || list[0].Path != first.Path || list[0].MediaType != "video/webm" || list[0].Role != replay.RoleHost {
+			t.Errorf("read back %+v (a recording with no role is the host's)", list[0])
+		}
+		guest := &replay.Recording{ID: uuid.New(), ShowID: f.Show2, Path: f.Show2.String() + "/g.webm", MediaType: "video/webm",
+			Role: replay.RoleGuest, StartedAt: at.Add(time.Second)}
+		must(t, s.AddRecording(ctx, guest))
+		wantCode(t, s.AddRecording(ctx, &replay.Recording{ID: uuid.New(), ShowID: f.Show2, Path: "y", MediaType: "video/webm",
+			Role: "audience", StartedAt: at}), apperr.Invalid)
+		if l, _ := s.Recordings(ctx, f.Show2); len(l) != 2 || l[1].ID != guest.ID || l[1].Role != replay.RoleGuest {
+			t.Errorf("the guest's recording read back %+v", l)
 		}
 		un, err := s.UnfinishedRecordings(ctx)
 		must(t, err)
-		if len(un) != 3 {
-			t.Errorf("%d unfinished, want 3", len(un))
+		if len(un) != 4 {
+			t.Errorf("%d unfinished, want 4", len(un))
 		}
 
 		end := at.Add(30 * time.Second)
@@ -83,8 +91,8 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 			t.Errorf("finished %+v", got)
 		}
 		un, _ = s.UnfinishedRecordings(ctx)
-		if len(un) != 2 {
-			t.Errorf("%d unfinished after one finished, want 2", len(un))
+		if len(un) != 3 {
+			t.Errorf("%d unfinished after one finished, want 3", len(un))
 		}
 
 		gone, err := s.DeleteRecordings(ctx, f.Show)
@@ -96,8 +104,46 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 		if len(list) != 0 {
 			t.Errorf("%d left after delete", len(list))
 		}
-		if list, _ := s.Recordings(ctx, f.Show2); len(list) != 1 {
-			t.Errorf("the other show's recording went too")
+		if list, _ := s.Recordings(ctx, f.Show2); len(list) != 2 {
+			t.Errorf("the other show's recordings went too")
+		}
+	})
+	t.Run("UnjoinedShows", func(t *testing.T) {
+		f := open(t)
+		s := f.Store
+		at := now()
+		end := at.Add(time.Minute)
+		rec := func(show uuid.UUID, role, media string, ended bool) *replay.Recording {
+			r := &replay.Recording{ID: uuid.New(), ShowID: show, Path: show.String() + "/" + uuid.NewString(), MediaType: media,
+				Role: role, StartedAt: at, DurationMS: 1000}
+			if ended {
+				r.EndedAt = &end
+			}
+			must(t, s.AddRecording(ctx, r))
+			return r
+		}
+		unjoined := func() []uuid.UUID {
+			t.Helper()
+			ids, err := s.UnjoinedShows(ctx)
+			must(t, err)
+			return ids
+		}
+		// One finished file a role, or two of other media types: nothing to join.
+		rec(f.Show, replay.RoleHost, "video/webm", true)
+		rec(f.Show, replay.RoleGuest, "video/webm", true)
+		rec(f.Show2, replay.RoleHost, "video/webm", true)
+		rec(f.Show2, replay.RoleHost, "video/mp4", true)
+		if ids := unjoined(); len(ids) != 0 {
+			t.Fatalf("unjoined %v, want none", ids)
+		}
+		// A second guest file, still written: not yet.
+		g := rec(f.Show, replay.RoleGuest, "video/webm", false)
+		if ids := unjoined(); len(ids) != 0 {
+			t.Fatalf("unjoined %v while a guest file is written", ids)
+		}
+		must(t, s.FinishRecording(ctx, g.ID, end, 1000, 1))
+		if ids := unjoined(); len(ids) != 1 || ids[0] != f.Show {
+			t.Fatalf("unjoined %v, want %s (two guest files)", ids, f.Show)
 		}
 	})
 	t.Run("JoinRecordings", func(t *testing.T) {
@@ -139,6 +185,10 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 		must(t, s.AddMark(ctx, replay.Mark{ShowID: f.Show, At: at, Type: replay.MarkPin, OfferID: offer}))
 		must(t, s.AddMark(ctx, replay.Mark{ShowID: f.Show, At: at.Add(time.Second), Type: replay.MarkDrop, OfferID: offer}))
 		must(t, s.AddMark(ctx, replay.Mark{ShowID: f.Show2, At: at, Type: replay.MarkPin, OfferID: offer}))
+		must(t, s.AddMark(ctx, replay.Mark{ShowID: f.Show, At: at.Add(3 * time.Second), Type: replay.MarkGuestJoined, Layout: "side-by-side"}))
+		must(t, s.AddMark(ctx, replay.Mark{ShowID: f.Show, At: at.Add(4 * time.Second), Type: replay.MarkLayout, Layout: "pip"}))
+		must(t, s.AddMark(ctx, replay.Mark{ShowID: f.Show, At: at.Add(5 * time.Second), Type: replay.MarkGuestLeft, Layout: "pip"}))
+		wantCode(t, s.AddMark(ctx, replay.Mark{ShowID: f.Show, At: at, Type: replay.MarkLayout, Layout: "mosaic"}), apperr.Invalid)
 		wantCode(t, s.AddMark(ctx, replay.Mark{ShowID: uuid.New(), At: at, Type: replay.MarkPin, OfferID: offer}), apperr.NotFound)
 		wantCode(t, s.AddMark(ctx, replay.Mark{ShowID: f.Show, At: at, Type: "dance"}), apperr.Invalid)
 		ms, err := s.Marks(ctx, f.Show)
@@ -147,12 +197,16 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 			{ShowID: f.Show, At: at, Type: replay.MarkPin, OfferID: offer},
 			{ShowID: f.Show, At: at.Add(time.Second), Type: replay.MarkDrop, OfferID: offer},
 			{ShowID: f.Show, At: at.Add(2 * time.Second), Type: replay.MarkUnpin},
+			{ShowID: f.Show, At: at.Add(3 * time.Second), Type: replay.MarkGuestJoined, Layout: "side-by-side"},
+			{ShowID: f.Show, At: at.Add(4 * time.Second), Type: replay.MarkLayout, Layout: "pip"},
+			{ShowID: f.Show, At: at.Add(5 * time.Second), Type: replay.MarkGuestLeft, Layout: "pip"},
 		}
 		if len(ms) != len(want) {
 			t.Fatalf("marks %+v", ms)
 		}
 		for i := range want {
-			if ms[i].Type != want[i].Type || ms[i].OfferID != want[i].OfferID || !ms[i].At.Equal(want[i].At) || ms[i].ShowID != f.Show {
+			if ms[i].Type != want[i].Type || ms[i].OfferID != want[i].OfferID || !ms[i].At.Equal(want[i].At) || ms[i].ShowID != f.Show ||
+				ms[i].Layout != want[i].Layout {
 				t.Errorf("mark %d: %+v, want %+v", i, ms[i], want[i])
 			}
 		}

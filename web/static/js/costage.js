@@ -5,12 +5,25 @@
 // live room's "stage" events; of two copies the higher rev wins, so a late
 // answer never undoes a newer event. The guest feed is a second WHEP
 // session, /whep/{show}?guest=1, opened when a guest is on and closed when
-// they leave.
+// they leave. After the show, ReplayStage plays the guest's recording
+// beside the replay's, laid out by the timeline's stage marks.
 import { get } from "./api.js";
 import { h, sleep } from "./dom.js";
 import { watch, hangUp } from "./rtc.js";
 
 const LAYOUTS = ["side-by-side", "pip", "guest-full"];
+
+// layOut places the guest's box beside the host's video as the layout says
+// (base.css draws each layout); on: the guest is shown at all. The live
+// stage and the replay's use it alike.
+function layOut(wrap, host, box, on, layout) {
+  wrap.dataset.layout = on ? layout : "";
+  wrap.classList.toggle("costage", on);
+  box.hidden = !on;
+  // The small picture is painted over the full one: it comes later.
+  if (layout === "guest-full") host.before(box);
+  else host.after(box);
+}
 
 export class CoStage {
   // wrap is the player's video box; host its <video>, whose muted state
@@ -58,13 +71,8 @@ export class CoStage {
 
   render(layout) {
     const on = !!this.guest && !!this.video.srcObject;
-    this.wrap.dataset.layout = on ? layout : "";
-    this.wrap.classList.toggle("costage", on);
-    this.box.hidden = !on;
+    layOut(this.wrap, this.host, this.box, on, layout);
     this.label.hidden = !this.label.textContent;
-    // The small picture is painted over the full one: it comes later.
-    if (layout === "guest-full") this.host.before(this.box);
-    else this.host.after(this.box);
     this.layout = layout;
   }
 
@@ -115,5 +123,87 @@ export class CoStage {
     this.gen++;
     this.guest = null;
     this.disconnect();
+  }
+}
+
+// stageAt is the replay's stage at offset ms of its timeline: whether the
+// guest is on air and the layout, from the stage's marks (guest_joined,
+// layout, guest_left) up to then; before any, the host alone.
+export function stageAt(timeline, ms) {
+  let on = false, layout = LAYOUTS[0];
+  for (const m of timeline) {
+    if (m.at_ms > ms) break;
+    if (m.type === "guest_joined") on = true;
+    else if (m.type === "guest_left") on = false;
+    else if (m.type !== "layout") continue;
+    if (LAYOUTS.includes(m.layout)) layout = m.layout;
+  }
+  return { on, layout };
+}
+
+// ReplayStage plays the guest's recording of a replay beside the host's
+// video, kept in step with it: the host's <video> (and its controls) leads;
+// the guest's follows its plays, pauses, seeks, rate and volume, and is
+// nudged back when it drifts (its rate a little off for a small drift, a
+// seek for a large one). The layout follows the timeline's stage marks as
+// the live player followed the stage. guest is the replay's guest
+// ({url, offset_ms, duration_ms}): its file at t plays with the host's at
+// t + offset_ms.
+export class ReplayStage {
+  constructor(wrap, host, guest, timeline) {
+    this.wrap = wrap;
+    this.host = host;
+    this.guest = guest;
+    this.timeline = timeline;
+    this.video = h("video", { id: "guest-video", playsinline: true, preload: "auto" });
+    this.video.src = guest.url;
+    this.box = h("div", { class: "guest-box", hidden: true }, this.video);
+    host.after(this.box);
+    this.shown = "";
+    const sync = () => this.sync();
+    for (const ev of ["play", "playing", "pause", "seeking", "seeked", "timeupdate", "ratechange", "volumechange", "waiting", "ended"]) {
+      host.addEventListener(ev, sync);
+    }
+    // timeupdate comes about four times a second while playing; drift is
+    // checked as often.
+    this.video.addEventListener("loadedmetadata", sync);
+    sync();
+  }
+
+  sync() {
+    const host = this.host, v = this.video, g = this.guest;
+    const ms = host.currentTime * 1000;
+    const at = ms - g.offset_ms; // in the guest's file
+    const inFile = at >= 0 && at < g.duration_ms;
+    const st = stageAt(this.timeline, ms);
+    const on = st.on && inFile;
+    const shown = on ? st.layout : "";
+    if (shown !== this.shown) {
+      layOut(this.wrap, host, this.box, on, st.layout);
+      this.shown = shown;
+    }
+    v.muted = host.muted;
+    v.volume = host.volume;
+    if (!inFile || v.readyState < 1) {
+      if (!v.paused) v.pause();
+      return;
+    }
+    const drift = v.currentTime - at / 1000; // s; > 0: the guest is ahead
+    const still = host.paused || host.seeking || host.ended || host.readyState < 3;
+    if (still) {
+      if (!v.paused) v.pause();
+      if (Math.abs(drift) > 0.05) v.currentTime = at / 1000;
+      v.playbackRate = host.playbackRate;
+      return;
+    }
+    if (Math.abs(drift) > 0.4) {
+      v.currentTime = at / 1000;
+      v.playbackRate = host.playbackRate;
+    } else if (Math.abs(drift) > 0.08) {
+      v.playbackRate = host.playbackRate * (drift > 0 ? 0.92 : 1.08);
+    } else {
+      v.playbackRate = host.playbackRate;
+    }
+    if (v.paused) v.play().catch(() => {});
   }
 }

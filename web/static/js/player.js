@@ -18,7 +18,7 @@ import { Coupons } from "./coupons.js";
 import { loadWallet, fillCountries, addressLine } from "./wallet.js";
 import { loadReplay, loadChat, pinnedAt, linesUntil, stamp } from "./replay.js";
 import { followButton, refreshFollow, redrawFollows } from "./follow.js";
-import { CoStage } from "./costage.js";
+import { CoStage, ReplayStage } from "./costage.js";
 
 // When this script began, its modules loaded (ms since the page began to load).
 const scriptAt = performance.now();
@@ -338,6 +338,11 @@ async function startReplay() {
   v.muted = false;
   v.controls = true;
   v.src = r.url;
+  if (r.guest) {
+    // The live stage is over: the guest's recording takes its place.
+    if (coStage) { coStage.close(); coStage.box.remove(); coStage = null; }
+    new ReplayStage($("#video-wrap"), v, r.guest, r.timeline);
+  }
   v.addEventListener("timeupdate", syncReplay);
   v.addEventListener("seeked", syncReplay);
   renderReplay();
@@ -361,7 +366,7 @@ function syncReplay() {
     renderChat();
   }
   const now = ms;
-  for (const b of document.querySelectorAll("#replay-marks button")) {
+  for (const b of document.querySelectorAll("#replay-marks button, #replay-stage button")) {
     b.setAttribute("aria-current", Number(b.dataset.at) <= now && now < Number(b.dataset.next) ? "true" : "false");
   }
 }
@@ -381,17 +386,31 @@ function renderReplay() {
   // The chat beside a replay is the show's, played back.
   $("#chat-h").dataset.i18n = "replay.chat";
   $("#chat-h").textContent = t("replay.chat");
-  const marks = r.timeline.filter((m) => m.type !== "unpin");
+  const marks = r.timeline.filter((m) => m.type === "pin" || m.type === "drop");
+  // The stage's moments, when a guest was recorded: the guest joining and
+  // leaving, the host's layout switches (the player follows them).
+  const stage = r.guest ? r.timeline.filter((m) => STAGE_MARKS.includes(m.type)) : [];
   const sale = r.on_sale && r.replay_sales_until ? t("replay.onsale", { when: dateTime(r.replay_sales_until) }) : t("replay.nosale");
+  const list = (id, items, label) => h("ol", { id, class: "plain replay-marks" }, ...items.map((m, i) =>
+    h("li", {}, h("button", { type: "button", class: "link replay-mark", "data-at": m.at_ms, "data-next": items[i + 1]?.at_ms ?? r.duration_ms,
+      onclick: () => seekTo(m.at_ms) },
+    h("span", { class: "replay-at", text: stamp(m.at_ms) }), " ",
+    h("span", { text: label(m) })))));
   clear(box).append(
     h("h3", { i18n: "replay.title" }),
     h("p", { class: "muted", text: `${t("replay.length", { time: stamp(r.duration_ms) })} · ${sale}` }),
     marks.length ? h("h4", { i18n: "replay.timeline" }) : null,
-    h("ol", { id: "replay-marks", class: "plain replay-marks" }, ...marks.map((m, i) =>
-      h("li", {}, h("button", { type: "button", class: "link replay-mark", "data-at": m.at_ms, "data-next": marks[i + 1]?.at_ms ?? r.duration_ms,
-        onclick: () => seekTo(m.at_ms) },
-      h("span", { class: "replay-at", text: stamp(m.at_ms) }), " ",
-      h("span", { text: t(m.type === "drop" ? "replay.drop" : "replay.pin", { name: offerName(m.offer_id) }) }))))));
+    list("replay-marks", marks, (m) => t(m.type === "drop" ? "replay.drop" : "replay.pin", { name: offerName(m.offer_id) })),
+    stage.length ? h("h4", { i18n: "replay.stage" }) : null,
+    stage.length ? list("replay-stage", stage, stageLabel) : null);
+}
+
+const STAGE_MARKS = ["guest_joined", "layout", "guest_left"];
+
+function stageLabel(m) {
+  if (m.type === "guest_joined") return t("replay.guest.joined");
+  if (m.type === "guest_left") return t("replay.guest.left");
+  return t("replay.layout", { layout: t(`cohost.layout.${m.layout}`) });
 }
 
 function offerName(offerID) {
