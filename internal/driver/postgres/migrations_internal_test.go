@@ -62,3 +62,11 @@ func TestWalletMigrationReverts(t *testing.T) {
 func TestShowPinsMigration(t *testing.T) {
 	migrationRoundTrip(t, 12, 1, `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'show_pins'`)
 }
+
+// TestShowTimesMigration: version 19 adds the real start and end of shows,
+// and takes them away going down (to 18, which PostgreSQL does not have:
+// that is version 17's schema).
+func TestShowTimesMigration(t *testing.T) {
+	migrationRoundTrip(t, 19, 2, `SELECT count(*) FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = 'shows' AND column_name IN ('went_live_at', 'ended_at')`)
+}

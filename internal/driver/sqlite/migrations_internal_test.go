@@ -93,3 +93,9 @@ func TestCustomerIndexMigration(t *testing.T) {
 		t.Fatalf("after version 18 down: %d of the two narrower indexes, want 2", n)
 	}
 }
+
+// TestShowTimesMigration: version 19 adds the real start and end of shows,
+// and takes them away going down.
+func TestShowTimesMigration(t *testing.T) {
+	migrationRoundTrip(t, 19, 2, `SELECT count(*) FROM pragma_table_info('shows') WHERE name IN ('went_live_at', 'ended_at')`)
+}
