@@ -3,7 +3,7 @@
 // that pays without leaving the video. On a phone the video fills the
 // screen and the rest floats over it (base.css); the bag is a sheet with
 // every product of the show and its variants.
-import { t, money, clock, dateTime, dateRange, number, onChange } from "./i18n.js";
+import { t, money, clock, dateTime, number, onChange, showWhen, wentLive } from "./i18n.js";
 import { h, $, clear, sleep, backoff } from "./dom.js";
 import { get, post, del, ApiError, productIndex, skuLabel } from "./api.js";
 import { start, onUser, requireLogin, currentUser, toast } from "./shell.js";
@@ -185,6 +185,10 @@ function event(f) {
       break;
     case "show_state":
       S.show.state = f.state;
+      // When it really went live or ended (the first time: a publisher
+      // coming back does not move it).
+      if (f.at && f.state === "live") S.show.went_live_at ??= f.at;
+      if (f.at && f.state === "ended") S.show.ended_at = f.at;
       if (f.state === "ended") { setEnded(); coStage?.close(); }
       renderAll();
       break;
@@ -759,7 +763,10 @@ function renderAll() {
   document.title = `${S.show.title} · ${t("app.name")}`;
   renderTop();
   $("#show-title").textContent = S.show.title;
-  $("#show-when").textContent = dateRange(S.show.starts_at, S.show.ends_at);
+  // The real start (and end) once the show went live, else its schedule.
+  $("#show-when").textContent = showWhen(S.show);
+  $("#went-live").textContent = wentLive(S.show);
+  $("#ended-when").textContent = S.ended ? showWhen(S.show) : "";
   // After the show there is nobody to talk or react to: the log stays for
   // reading, the inputs go.
   document.body.classList.toggle("show-ended", Boolean(S.ended));

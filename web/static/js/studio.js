@@ -1,7 +1,7 @@
 // The studio, /studio/{id}: the host's camera and microphone, going live
 // over WHIP from the browser (or the key and URL for OBS), pinning products,
 // flash drops, chat moderation and a live panel.
-import { t, money, number, time, dateRange, onChange } from "./i18n.js";
+import { t, money, number, time, showWhen, onChange } from "./i18n.js";
 import { h, $, clear, sleep } from "./dom.js";
 import { get, post, ApiError, productIndex } from "./api.js";
 import { start, onUser, openLogin, currentUser, toast } from "./shell.js";
@@ -81,7 +81,7 @@ function gate(text, login = false) {
 function renderHead() {
   document.title = `${t("studio.title")} · ${S.show.title}`;
   $("#show-title").textContent = S.show.title;
-  $("#show-when").textContent = dateRange(S.show.starts_at, S.show.ends_at);
+  $("#show-when").textContent = showWhen(S.show);
 }
 
 // ---- live room
@@ -136,7 +136,13 @@ function event(f) {
     case "draw": draws.event(f); break;
     case "stage": cohost.event(f); break;
     case "show": S.show = { ...S.show, ...f.show }; renderAll(); break;
-    case "show_state": S.show.state = f.state; if (f.state === "ended" && wantLive) stopLive(); renderAll(); break;
+    case "show_state":
+      S.show.state = f.state;
+      if (f.at && f.state === "live") S.show.went_live_at ??= f.at;
+      if (f.at && f.state === "ended") S.show.ended_at = f.at;
+      if (f.state === "ended" && wantLive) stopLive();
+      renderAll();
+      break;
   }
 }
 
@@ -445,6 +451,7 @@ function setProducts(open) {
 }
 
 function renderAll() {
+  renderHead();
   renderOffers();
   renderPanel();
   renderChat();
