@@ -93,7 +93,7 @@ async function main() {
   if (!S.ended) coupons.load();
   loadHolds().then(resumeCheckout);
   refreshWallet();
-  if (S.ended) loadEnded();
+  if (S.ended) { loadEnded(); loadEndedChat(); }
   if (S.show.state === "ended") startReplay();
   onUser(() => {
     room?.restart(); loadOrders(); loadHolds(); loadSubscribed(); refreshWallet(); renderAll(); draws.load(); coupons.load();
@@ -304,17 +304,36 @@ window.pavilionPlayer = {
   // (connect.js): the offer left, its answer came, ICE and then DTLS were
   // up (ms since the page began to load).
   timings: () => ({ script: scriptAt, ...firstSteps }),
+  // pauseRoom and resumeRoom drop the live room's connection and bring it
+  // back, resuming from the last event (a phone losing its network).
+  pauseRoom: () => room?.pause(),
+  resumeRoom: () => room?.resume(),
 };
 
 function setEnded() {
   if (!S.ended) loadEnded();
   S.ended = true;
   S.show.state = "ended";
+  // A show that is over features nothing (the server unpinned it as it
+  // ended, and says no more); a replay shows the pins of its moments.
+  S.pinned = null;
   S.viewers = null;
   $("#room-status").textContent = "";
   room?.close();
   hangUp(session);
   startReplay();
+}
+
+// loadEndedChat shows a page opened after the end (the live room is closed
+// by then) the show's last chat lines, kept by the server, each once and
+// oldest first; a replay, when there is one, plays them back in step
+// instead. A page that watched the end keeps the lines it has.
+async function loadEndedChat() {
+  let lines;
+  try { lines = await loadChat(showID, S.show.went_live_at || S.show.starts_at, 200); } catch { return; }
+  if (S.replay) return;
+  S.chat = lines;
+  renderChat();
 }
 
 // ---- the replay: after the show, its recording plays here, the products
