@@ -49,6 +49,8 @@ async function main() {
   renderHead();
   onChange(() => { renderHead(); renderAll(); });
   wire();
+  placeChat();
+  phone.addEventListener("change", placeChat);
   onUser((u) => {
     if (u && !room) openRoom();
     if (!u) location.reload();
@@ -417,8 +419,24 @@ function renderPanel() {
 
 // ---- chat and moderation
 
+// On a phone the chat floats over the camera, as the viewers' player has
+// it (base.css), and is moderated from there; on a wider screen it sits in
+// its panel. The one log moves, so it is drawn, moderated and announced in
+// one place whatever the screen (phone: the phone mode, above).
+
+function placeChat() {
+  const log = $("#chat-log");
+  if (phone.matches) $("#cam-chat").append(log);
+  else $("#chat-form").before(log);
+  log.scrollTop = log.scrollHeight;
+}
+
 function renderChat() {
-  const log = clear($("#chat-log"));
+  const log = $("#chat-log");
+  // A host who scrolled back to read keeps their place; at the end, the
+  // log follows the new lines.
+  const top = log.scrollTop, atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  clear(log);
   log.dataset.empty = t("chat.empty");
   for (const m of S.chat) {
     const mine = m.user?.id === S.you?.id;
@@ -432,7 +450,7 @@ function renderChat() {
         h("button", { type: "button", class: "link small", i18n: "studio.m.ban", "aria-label": t("studio.m.ban.of", { name: m.user?.name || "" }),
           onclick: () => { if (confirm(t("studio.m.ban.confirm", { name: m.user.name }))) room.send({ type: "moderate", action: "ban", user_id: m.user.id }); } }))));
   }
-  log.scrollTop = log.scrollHeight;
+  log.scrollTop = atEnd ? log.scrollHeight : top;
 }
 
 let flipped = false;
