@@ -420,6 +420,14 @@ func TestShowRealTimes(t *testing.T) {
 			listed = s.(map[string]any)
 		}
 	}
+	// The calendar has the show as it took place.
+	cal := e.do("GET", "/api/calendar.ics", nil)
+	e.want(cal, http.StatusOK, "")
+	for _, line := range []string{"DTSTART:" + wentLive.WentLiveAt.UTC().Format("20060102T150405Z"), "DTEND:" + over.EndedAt.UTC().Format("20060102T150405Z")} {
+		if !strings.Contains(string(cal.body), line) {
+			t.Fatalf("the calendar has no %s:\n%s", line, cal.body)
+		}
+	}
 	for what, sh := range map[string]map[string]any{"the show": showJSON(t, e.do("GET", path, nil)), "the past shows": listed} {
 		if sh == nil {
 			t.Fatalf("%s: not listed: %s", what, r.body)

@@ -271,6 +271,9 @@ func TestRealTimes(t *testing.T) {
 	if heard.sh.EndedAt == nil || !heard.sh.EndedAt.Equal(clock) {
 		t.Fatalf("the live room heard the end as %+v", heard.sh)
 	}
+	if start, end := ended.Took(); !start.Equal(wentLive) || !end.Equal(clock) {
+		t.Fatalf("the ended show took place %v–%v, want %v–%v", start, end, wentLive, clock)
+	}
 
 	unaired := &Show{BrandID: sh.BrandID, Title: "Unaired", StartsAt: clock, EndsAt: clock.Add(time.Hour)}
 	if err := svc.Schedule(ctx, unaired); err != nil {
@@ -282,5 +285,8 @@ func TestRealTimes(t *testing.T) {
 	}
 	if got.WentLiveAt != nil || got.EndedAt == nil || !got.EndedAt.Equal(clock) {
 		t.Fatalf("ended unaired: went live at %v, ended at %v", got.WentLiveAt, got.EndedAt)
+	}
+	if start, end := got.Took(); !start.Equal(unaired.StartsAt) || !end.Equal(unaired.EndsAt) {
+		t.Fatalf("a show that never aired took place %v–%v, not its schedule", start, end)
 	}
 }

@@ -75,6 +75,17 @@ type Show struct {
 	UpdatedAt time.Time  `json:"updated_at"`
 }
 
+// Took is when the show took place, for a calendar: from when it really
+// went live to when it really ended once it ended with both known, else
+// (still to come, live, cancelled, or ended before the real times were
+// kept) its schedule.
+func (s *Show) Took() (start, end time.Time) {
+	if s.State == Ended && s.WentLiveAt != nil && s.EndedAt != nil {
+		return *s.WentLiveAt, *s.EndedAt
+	}
+	return s.StartsAt, s.EndsAt
+}
+
 // Move is what a move of the show to state to at time at changes on it, as
 // every Store's Transition stores it: the state and UpdatedAt, WentLiveAt on
 // the first move to live (never moved after), EndedAt on the move to ended.
