@@ -181,17 +181,25 @@ func TestPinAndEnd(t *testing.T) {
 	// "end" goes through the show service's rules: a viewer may not.
 	viewer.sendRefused(map[string]any{"type": "end", "id": "nope"}, "forbidden", "a viewer ending the show")
 	host.send(map[string]any{"type": "end", "id": "end"})
+	states := map[*client]map[string]any{}
 	for _, c := range []*client{host, viewer, anon, brand} {
 		if s := c.next("show_state"); s["state"] != "ended" || seqOf(s) == 0 {
 			t.Fatalf("show_state = %v", s)
+		} else {
+			states[c] = s
 		}
 	}
 	sh, err := w.db.ShowByID(context.Background(), w.show)
-	if err != nil || sh.State != show.Ended {
+	if err != nil || sh.State != show.Ended || sh.EndedAt == nil {
 		t.Fatalf("stored show = %v, %v", sh, err)
 	}
-	if _, welcome := w.join("member"); obj(welcome, "show")["state"] != "ended" {
-		t.Fatalf("welcome.show = %v", welcome["show"])
+	// Everyone hears when it really ended, as stored; a later welcome says it too.
+	ended := sh.EndedAt.Format(time.RFC3339Nano)
+	if at, _ := states[viewer]["at"].(string); at == "" || !sameInstant(at, *sh.EndedAt) {
+		t.Fatalf("show_state at %q, stored ended_at %s", at, ended)
+	}
+	if _, welcome := w.join("member"); obj(welcome, "show")["state"] != "ended" || !sameInstant(str(obj(welcome, "show")["ended_at"]), *sh.EndedAt) {
+		t.Fatalf("welcome.show = %v (ended %s)", welcome["show"], ended)
 	}
 	viewer.sendRefused(map[string]any{"type": "reserve", "id": "late", "offer_id": w.offer}, "conflict", "reserve after the end")
 	host.sendRefused(map[string]any{"type": "end", "id": "again"}, "conflict", "ending twice")
@@ -206,13 +214,14 @@ func TestShowStateChangedReachesTheRoom(t *testing.T) {
 	if obj(welcome, "show")["state"] == "live" {
 		t.Fatal("the demo show should not start live in this test")
 	}
-	w.hub.ShowStateChanged(context.Background(), &show.Show{ID: w.show, State: show.Live})
+	wentLive := time.Date(2030, 5, 1, 20, 3, 0, 0, time.UTC)
+	w.hub.ShowStateChanged(context.Background(), &show.Show{ID: w.show, State: show.Live, WentLiveAt: &wentLive})
 	for _, c := range []*client{viewer, anon} {
-		if s := c.next("show_state"); s["state"] != "live" || seqOf(s) == 0 {
+		if s := c.next("show_state"); s["state"] != "live" || seqOf(s) == 0 || !sameInstant(str(s["at"]), wentLive) {
 			t.Fatalf("show_state = %v", s)
 		}
 	}
-	if _, welcome := w.join("member"); obj(welcome, "show")["state"] != "live" {
+	if _, welcome := w.join("member"); obj(welcome, "show")["state"] != "live" || !sameInstant(str(obj(welcome, "show")["went_live_at"]), wentLive) {
 		t.Fatalf("a later welcome says %v", welcome["show"])
 	}
 }
@@ -262,4 +271,16 @@ func TestStockEditsReachTheRoom(t *testing.T) {
 	if _, err := w.shop.UpdateSKU(t.Context(), host, o.SKUID, checkout.SKUPatch{OnHandDelta: &four}); apperr.CodeOf(err) != apperr.Forbidden {
 		t.Fatalf("a host changing stock: %v; want forbidden", err)
 	}
+}
+
+// str is v as a string, "" when it is none.
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// sameInstant reports whether the RFC 3339 time s is t.
+func sameInstant(s string, t time.Time) bool {
+	got, err := time.Parse(time.RFC3339Nano, s)
+	return err == nil && got.Equal(t)
 }

@@ -289,9 +289,22 @@ type Lifecycle interface {
 
 // ShowStateChanged implements show.Notifier: the room's viewers hear that
 // the show went live, ended or was cancelled (the player shows its end
-// screen), on every node, through the bus.
+// screen) and when it really did, on every node, through the bus.
 func (h *Hub) ShowStateChanged(ctx context.Context, sh *show.Show) {
-	h.announceShow(ctx, sh, &roomEvent{Type: EvShowState, State: string(sh.State)})
+	h.announceShow(ctx, sh, &roomEvent{Type: EvShowState, State: string(sh.State), At: realTime(sh)})
+}
+
+// realTime is when the show really made the move to its state, for
+// show_state's "at": the first time it went live, or when it ended; nil
+// for a cancellation.
+func realTime(sh *show.Show) *time.Time {
+	switch sh.State {
+	case show.Live:
+		return sh.WentLiveAt
+	case show.Ended:
+		return sh.EndedAt
+	}
+	return nil
 }
 
 // ShowChanged implements show.Notifier: every node's room takes the edited

@@ -321,6 +321,10 @@ type ShowView struct {
 	StartsAt   time.Time   `json:"starts_at"`
 	EndsAt     time.Time   `json:"ends_at"`
 	HostIDs    []uuid.UUID `json:"host_ids"`
+	// WentLiveAt and EndedAt are when the show really went live (the first
+	// time) and ended; absent until then.
+	WentLiveAt *time.Time `json:"went_live_at,omitempty"`
+	EndedAt    *time.Time `json:"ended_at,omitempty"`
 	// UpdatedAt orders edits: a room keeps the latest.
 	UpdatedAt time.Time `json:"updated_at"`
 }

@@ -38,6 +38,19 @@ func (r *Room) applyLocked(ev *roomEvent) {
 		}
 	case EvShowState:
 		r.show.State = ev.State
+		// The real time of the move: a welcome after it says when the show
+		// went live, and ended.
+		if ev.At != nil {
+			at := *ev.At
+			switch ev.State {
+			case string(show.Live):
+				if r.show.WentLiveAt == nil {
+					r.show.WentLiveAt = &at
+				}
+			case string(show.Ended):
+				r.show.EndedAt = &at
+			}
+		}
 		if ev.State == string(show.Ended) || ev.State == string(show.Cancelled) {
 			// A show that is over features nothing (the store unpinned it
 			// as it ended).
@@ -201,5 +214,6 @@ func (r *Room) loadPin(ctx context.Context) error {
 // showView is the room's view of a stored show.
 func showView(sh *show.Show) *ShowView {
 	return &ShowView{ID: sh.ID, BrandID: sh.BrandID, Title: sh.Title, State: string(sh.State), Visibility: string(sh.Visibility),
-		StartsAt: sh.StartsAt, EndsAt: sh.EndsAt, HostIDs: append([]uuid.UUID{}, sh.HostIDs...), UpdatedAt: sh.UpdatedAt}
+		StartsAt: sh.StartsAt, EndsAt: sh.EndsAt, HostIDs: append([]uuid.UUID{}, sh.HostIDs...),
+		WentLiveAt: sh.WentLiveAt, EndedAt: sh.EndedAt, UpdatedAt: sh.UpdatedAt}
 }

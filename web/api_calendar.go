@@ -119,8 +119,10 @@ func (s *Server) writeCalendar(w http.ResponseWriter, r *http.Request, name stri
 		c.line("UID", sh.ID.String()+"@"+host)
 		c.line("DTSTAMP", icalTime(stamp))
 		c.line("LAST-MODIFIED", icalTime(sh.UpdatedAt))
-		c.line("DTSTART", icalTime(sh.StartsAt))
-		c.line("DTEND", icalTime(sh.EndsAt))
+		// A show that took place is in the calendar as it did.
+		start, end := sh.Took()
+		c.line("DTSTART", icalTime(start))
+		c.line("DTEND", icalTime(end))
 		c.text("SUMMARY", summary)
 		if desc != "" {
 			c.text("DESCRIPTION", desc)

@@ -372,3 +372,76 @@ func TestBrandHub(t *testing.T) {
 		t.Fatalf("brand after edits = %v", b)
 	}
 }
+
+// TestShowRealTimes: the show's JSON says when it really went live and
+// ended (went_live_at, ended_at), null until then, beside the times it was
+// scheduled for, in the show and in listings.
+func TestShowRealTimes(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id := uuid.MustParse(e.creds.ShowID)
+	times := func(r resp) (live, ended any, starts string) {
+		t.Helper()
+		e.want(r, http.StatusOK, "")
+		sh := r.json(t)["show"].(map[string]any)
+		for _, k := range []string{"went_live_at", "ended_at"} {
+			if _, ok := sh[k]; !ok {
+				t.Fatalf("the show has no %s: %s", k, r.body)
+			}
+		}
+		return sh["went_live_at"], sh["ended_at"], sh["starts_at"].(string)
+	}
+	path := "/api/shows/" + e.creds.ShowID
+	live, ended, scheduled := times(e.do("GET", path, nil))
+	if live != nil || ended != nil {
+		t.Fatalf("a scheduled show went live at %v and ended at %v", live, ended)
+	}
+	wentLive, err := e.shows.GoLive(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, ended, starts := times(e.do("GET", path, nil))
+	if got, _ := time.Parse(time.RFC3339Nano, live.(string)); !got.Equal(*wentLive.WentLiveAt) || ended != nil || starts != scheduled {
+		t.Fatalf("live: went_live_at %v (want %v), ended_at %v, starts_at %s (scheduled %s)", live, wentLive.WentLiveAt, ended, starts, scheduled)
+	}
+	// The publisher reconnects: the show is live already and keeps its start.
+	if _, err := e.shows.GoLive(ctx, id); err == nil {
+		t.Fatal("a live show went live again")
+	}
+	over, err := e.shows.End(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.do("GET", "/api/shows?state=past", nil)
+	e.want(r, http.StatusOK, "")
+	var listed map[string]any
+	for _, s := range r.json(t)["shows"].([]any) {
+		if s.(map[string]any)["id"] == e.creds.ShowID {
+			listed = s.(map[string]any)
+		}
+	}
+	// The calendar has the show as it took place.
+	cal := e.do("GET", "/api/calendar.ics", nil)
+	e.want(cal, http.StatusOK, "")
+	for _, line := range []string{"DTSTART:" + wentLive.WentLiveAt.UTC().Format("20060102T150405Z"), "DTEND:" + over.EndedAt.UTC().Format("20060102T150405Z")} {
+		if !strings.Contains(string(cal.body), line) {
+			t.Fatalf("the calendar has no %s:\n%s", line, cal.body)
+		}
+	}
+	for what, sh := range map[string]map[string]any{"the show": showJSON(t, e.do("GET", path, nil)), "the past shows": listed} {
+		if sh == nil {
+			t.Fatalf("%s: not listed: %s", what, r.body)
+		}
+		l, _ := time.Parse(time.RFC3339Nano, sh["went_live_at"].(string))
+		en, _ := time.Parse(time.RFC3339Nano, sh["ended_at"].(string))
+		if !l.Equal(*wentLive.WentLiveAt) || !en.Equal(*over.EndedAt) || en.Before(l) {
+			t.Fatalf("%s: went live %v, ended %v; want %v and %v", what, sh["went_live_at"], sh["ended_at"], wentLive.WentLiveAt, over.EndedAt)
+		}
+	}
+}
+
+// showJSON is the show of GET /api/shows/{id}.
+func showJSON(t *testing.T, r resp) map[string]any {
+	t.Helper()
+	return r.json(t)["show"].(map[string]any)
+}

@@ -117,7 +117,7 @@ func (f *fakeStore) Transition(_ context.Context, id uuid.UUID, to State, at tim
 	if err := CheckTransition(s.State, to); err != nil {
 		return nil, err
 	}
-	s.State, s.UpdatedAt = to, at
+	s.Move(to, at)
 	c := *s
 	return &c, nil
 }
@@ -216,5 +216,77 @@ func TestService(t *testing.T) {
 	}
 	if len(hs.shows) != 1 || hs.shows[0] != other.ID {
 		t.Fatalf("holds released for %v", hs.shows)
+	}
+}
+
+// lastShow keeps the last show a Notifier heard of.
+type lastShow struct{ sh *Show }
+
+func (l *lastShow) ShowStateChanged(_ context.Context, s *Show) { c := *s; l.sh = &c }
+func (l *lastShow) ShowChanged(context.Context, *Show)          {}
+
+// TestRealTimes: going live stamps when the show really went live, on the
+// service's clock, and a publisher coming back (GoLive again) moves nothing;
+// End stamps when it really ended; the live room hears both with the show.
+// A show ended without going live has an end and no start.
+func TestRealTimes(t *testing.T) {
+	ctx := context.Background()
+	st := &fakeStore{shows: map[uuid.UUID]*Show{}}
+	heard := &lastShow{}
+	clock := time.Date(2030, 5, 1, 20, 3, 0, 0, time.UTC)
+	svc := &Service{Store: st, Notifier: heard, Now: func() time.Time { return clock }}
+	sh := &Show{BrandID: uuid.New(), Title: "Evening", StartsAt: clock.Add(-3 * time.Minute), EndsAt: clock.Add(time.Hour)}
+	if err := svc.Schedule(ctx, sh); err != nil {
+		t.Fatal(err)
+	}
+	if sh.WentLiveAt != nil || sh.EndedAt != nil {
+		t.Fatalf("a scheduled show went live at %v and ended at %v", sh.WentLiveAt, sh.EndedAt)
+	}
+	wentLive := clock
+	live, err := svc.GoLive(ctx, sh.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live.WentLiveAt == nil || !live.WentLiveAt.Equal(wentLive) || live.EndedAt != nil {
+		t.Fatalf("live: went live at %v, ended at %v", live.WentLiveAt, live.EndedAt)
+	}
+	if heard.sh == nil || heard.sh.WentLiveAt == nil || !heard.sh.WentLiveAt.Equal(wentLive) {
+		t.Fatalf("the live room heard %+v", heard.sh)
+	}
+	clock = clock.Add(5 * time.Minute) // the publisher drops and comes back
+	if _, err := svc.GoLive(ctx, sh.ID); apperr.CodeOf(err) != apperr.Conflict {
+		t.Fatalf("GoLive again: %v", err)
+	}
+	if got := st.shows[sh.ID].WentLiveAt; !got.Equal(wentLive) {
+		t.Fatalf("after the publisher came back the show went live at %v, want %v", got, wentLive)
+	}
+	clock = clock.Add(40 * time.Minute)
+	ended, err := svc.End(ctx, sh.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ended.WentLiveAt.Equal(wentLive) || ended.EndedAt == nil || !ended.EndedAt.Equal(clock) {
+		t.Fatalf("ended: went live at %v, ended at %v; want %v and %v", ended.WentLiveAt, ended.EndedAt, wentLive, clock)
+	}
+	if heard.sh.EndedAt == nil || !heard.sh.EndedAt.Equal(clock) {
+		t.Fatalf("the live room heard the end as %+v", heard.sh)
+	}
+	if start, end := ended.Took(); !start.Equal(wentLive) || !end.Equal(clock) {
+		t.Fatalf("the ended show took place %v–%v, want %v–%v", start, end, wentLive, clock)
+	}
+
+	unaired := &Show{BrandID: sh.BrandID, Title: "Unaired", StartsAt: clock, EndsAt: clock.Add(time.Hour)}
+	if err := svc.Schedule(ctx, unaired); err != nil {
+		t.Fatal(err)
+	}
+	got, err := svc.End(ctx, unaired.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.WentLiveAt != nil || got.EndedAt == nil || !got.EndedAt.Equal(clock) {
+		t.Fatalf("ended unaired: went live at %v, ended at %v", got.WentLiveAt, got.EndedAt)
+	}
+	if start, end := got.Took(); !start.Equal(unaired.StartsAt) || !end.Equal(unaired.EndsAt) {
+		t.Fatalf("a show that never aired took place %v–%v, not its schedule", start, end)
 	}
 }

@@ -63,9 +63,43 @@ type Show struct {
 	// Days are the calendar days (YYYY-MM-DD, in the platform's time zone) a
 	// Pavilion Day holds; empty for other kinds. Service fills them in from
 	// the times; the Store holds each day for one show at most.
-	Days      []string  `json:"pavilion_days,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Days []string `json:"pavilion_days,omitempty"`
+	// WentLiveAt is when the show really went live: its first move to live,
+	// kept when the publisher drops and comes back (the show stays live).
+	// Nil until then, and for a show ended without ever going live.
+	WentLiveAt *time.Time `json:"went_live_at"`
+	// EndedAt is when the show really ended; nil until then. StartsAt and
+	// EndsAt stay the times it was scheduled for.
+	EndedAt   *time.Time `json:"ended_at"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+}
+
+// Took is when the show took place, for a calendar: from when it really
+// went live to when it really ended once it ended with both known, else
+// (still to come, live, cancelled, or ended before the real times were
+// kept) its schedule.
+func (s *Show) Took() (start, end time.Time) {
+	if s.State == Ended && s.WentLiveAt != nil && s.EndedAt != nil {
+		return *s.WentLiveAt, *s.EndedAt
+	}
+	return s.StartsAt, s.EndsAt
+}
+
+// Move is what a move of the show to state to at time at changes on it, as
+// every Store's Transition stores it: the state and UpdatedAt, WentLiveAt on
+// the first move to live (never moved after), EndedAt on the move to ended.
+// Call it once CheckTransition allowed the move.
+func (s *Show) Move(to State, at time.Time) {
+	s.State, s.UpdatedAt = to, at
+	switch to {
+	case Live:
+		if s.WentLiveAt == nil {
+			s.WentLiveAt = &at
+		}
+	case Ended:
+		s.EndedAt = &at
+	}
 }
 
 // Holds reports whether the show still claims its slot: its hosts' time and,
@@ -124,7 +158,8 @@ type Store interface {
 	ShowByID(ctx context.Context, id uuid.UUID) (*Show, error)
 	// ListShows returns shows ordered by start time, then ID.
 	ListShows(ctx context.Context, f Filter) ([]Show, error)
-	// UpdateShow writes every field but ID, BrandID and CreatedAt, and replaces the hosts.
+	// UpdateShow writes every field but ID, BrandID, CreatedAt, WentLiveAt
+	// and EndedAt (Transition's), and replaces the hosts.
 	UpdateShow(ctx context.Context, s *Show) error
 	// SetStreamKey stores the hash of the show's WHIP key; "" revokes it.
 	SetStreamKey(ctx context.Context, showID uuid.UUID, hash string) error
@@ -139,8 +174,10 @@ type Store interface {
 	// Pinned returns the show's pinned offer; uuid.Nil when it has none.
 	Pinned(ctx context.Context, showID uuid.UUID) (uuid.UUID, error)
 
-	// Transition moves the show to state to at time at, following CheckEdit,
-	// and returns it as stored. Ending or cancelling unpins its offer.
+	// Transition moves the show to state to at time at, following
+	// CheckTransition, stores what Show.Move changes (the real times it went
+	// live and ended among them) and returns it as stored. Ending or
+	// cancelling unpins its offer.
 	// Cancelling frees its Pavilion Days. Going
 	// live stores a NoticeLive notice for every subscriber and, when
 	// TellsFollowers, every follower of the brand, in the same transaction,

@@ -70,3 +70,11 @@ func TestGuestRecordingsMigration(t *testing.T) {
 		WHERE table_schema = current_schema()
 		  AND ((table_name = 'recordings' AND column_name = 'role') OR (table_name = 'replay_marks' AND column_name = 'layout'))`)
 }
+
+// TestShowTimesMigration: version 19 adds the real start and end of shows,
+// and takes them away going down (to 18, which PostgreSQL does not have:
+// that is version 17's schema).
+func TestShowTimesMigration(t *testing.T) {
+	migrationRoundTrip(t, 19, 2, `SELECT count(*) FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = 'shows' AND column_name IN ('went_live_at', 'ended_at')`)
+}

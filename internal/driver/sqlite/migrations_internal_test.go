@@ -102,3 +102,9 @@ func TestGuestRecordingsMigration(t *testing.T) {
 		(SELECT count(*) FROM pragma_table_info('recordings') WHERE name = 'role')
 		+ (SELECT count(*) FROM pragma_table_info('replay_marks') WHERE name = 'layout')`)
 }
+
+// TestShowTimesMigration: version 19 adds the real start and end of shows,
+// and takes them away going down.
+func TestShowTimesMigration(t *testing.T) {
+	migrationRoundTrip(t, 19, 2, `SELECT count(*) FROM pragma_table_info('shows') WHERE name IN ('went_live_at', 'ended_at')`)
+}

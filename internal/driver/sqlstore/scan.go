@@ -180,14 +180,16 @@ func (s Scanner) Recording(r Row) (*replay.Recording, error) {
 	return &rec, nil
 }
 
-// Show reads a driver's show columns: those of the shows table, then the
-// list of host IDs in order and the list of Pavilion days.
+// Show reads a driver's show columns: those of the shows table (ending
+// with went_live_at and ended_at), then the list of host IDs in order and the
+// list of Pavilion days.
 func (s Scanner) Show(r Row) (*show.Show, error) {
 	var sh show.Show
 	var kind, visibility, state string
 	if err := r.Scan(&sh.ID, &sh.BrandID, &sh.Title, &sh.Description, &kind, &visibility, &state,
 		s.Time(&sh.StartsAt), s.Time(&sh.EndsAt), &sh.TimeZone, &sh.HoldSeconds, &sh.CoverURL,
-		s.Time(&sh.CreatedAt), s.Time(&sh.UpdatedAt), s.List(&sh.HostIDs), s.List(&sh.Days)); err != nil {
+		s.Time(&sh.CreatedAt), s.Time(&sh.UpdatedAt), s.NullTime(&sh.WentLiveAt), s.NullTime(&sh.EndedAt),
+		s.List(&sh.HostIDs), s.List(&sh.Days)); err != nil {
 		return nil, err
 	}
 	sh.Kind, sh.Visibility, sh.State = show.Kind(kind), show.Visibility(visibility), show.State(state)

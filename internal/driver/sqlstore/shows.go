@@ -13,12 +13,21 @@ import (
 type Exec func(ctx context.Context, query string, args ...any) error
 
 // MoveShow writes show id's move to state to at, in the caller's
-// transaction, once show.CheckTransition allowed it: an ended or cancelled
-// show features nothing (a room opening later shows no pin), and a
-// cancelled one gives its Pavilion Days back. Telling the show's audience
-// that it is live is the driver's.
+// transaction, once show.CheckTransition allowed it, as show.Show.Move
+// changes it: the first move to live stamps went_live_at (coalesce: a show
+// never goes live twice, and if it did its first time would stay), the move
+// to ended stamps ended_at. An ended or cancelled show features nothing (a
+// room opening later shows no pin), and a cancelled one gives its Pavilion
+// Days back. Telling the show's audience that it is live is the driver's.
 func (d Dialect) MoveShow(ctx context.Context, exec Exec, id uuid.UUID, to show.State, at time.Time) error {
-	if err := exec(ctx, `UPDATE shows SET state = $1, updated_at = $2 WHERE id = $3`, string(to), d.Time(at), id); err != nil {
+	set := `state = $1, updated_at = $2`
+	switch to {
+	case show.Live:
+		set += `, went_live_at = coalesce(went_live_at, $2)`
+	case show.Ended:
+		set += `, ended_at = $2`
+	}
+	if err := exec(ctx, `UPDATE shows SET `+set+` WHERE id = $3`, string(to), d.Time(at), id); err != nil {
 		return err
 	}
 	if to == show.Ended || to == show.Cancelled {

@@ -25,6 +25,7 @@ func runSchedule(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("HostOverlap", func(t *testing.T) { testHostOverlap(t, open(t)) })
 	t.Run("HostRace", func(t *testing.T) { testHostRace(t, open(t)) })
 	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, open(t)) })
+	t.Run("RealTimes", func(t *testing.T) { testRealTimes(t, open(t)) })
 	t.Run("NotifyMe", func(t *testing.T) { testNotifyMe(t, open(t)) })
 	t.Run("Discovery", func(t *testing.T) { testDiscovery(t, open(t)) })
 	t.Run("OfferOfAnotherBrand", func(t *testing.T) { testOfferBrand(t, newFixture(t, open(t))) })
@@ -350,6 +351,91 @@ func testLifecycle(t *testing.T, st Stores) {
 	s = *ended
 	s.EndsAt = s.EndsAt.Add(time.Hour)
 	wantCode(t, st.Shows.UpdateShow(ctx, &s), apperr.Conflict)
+}
+
+// sameTime reports whether a stored real time is want (nil: none).
+func sameTime(got, want *time.Time) bool {
+	if got == nil || want == nil {
+		return got == nil && want == nil
+	}
+	return got.Equal(*want)
+}
+
+// testRealTimes: a show keeps when it really went live and really ended,
+// beside its schedule: none before, the first move to live (a refused
+// second one moves nothing), kept through edits, the end; a show ended
+// without going live has an end and no start; a cancelled one neither. Every
+// read (by id, listed, subscribed) has them.
+func testRealTimes(t *testing.T, st Stores) {
+	ctx := context.Background()
+	b := newBrand("realtimes")
+	must(t, st.Brands.CreateBrand(ctx, b))
+	sh := newShow(b.ID, "Real times", time.Date(2030, 9, 1, 10, 0, 0, 0, time.UTC))
+	must(t, st.Shows.CreateShow(ctx, sh))
+	check := func(what string, s *show.Show, live, ended *time.Time) {
+		t.Helper()
+		if !sameTime(s.WentLiveAt, live) || !sameTime(s.EndedAt, ended) {
+			t.Fatalf("%s: went live %v, ended %v; want %v and %v", what, s.WentLiveAt, s.EndedAt, live, ended)
+		}
+	}
+	got, err := st.Shows.ShowByID(ctx, sh.ID)
+	must(t, err)
+	check("scheduled", got, nil, nil)
+
+	wentLive := now().Add(-time.Hour) // not the schedule, not the clock: the time given
+	live, err := st.Shows.Transition(ctx, sh.ID, show.Live, wentLive)
+	must(t, err)
+	check("live", live, &wentLive, nil)
+	// The publisher comes back: going live again is refused and moves nothing.
+	_, err = st.Shows.Transition(ctx, sh.ID, show.Live, wentLive.Add(10*time.Minute))
+	wantCode(t, err, apperr.Conflict)
+	// An edit while live (the caller's copy says nothing of the real times) keeps them.
+	edit := *live
+	edit.Title, edit.WentLiveAt, edit.EndedAt = "Real times (live)", nil, &wentLive
+	must(t, st.Shows.UpdateShow(ctx, &edit))
+	got, err = st.Shows.ShowByID(ctx, sh.ID)
+	must(t, err)
+	check("edited while live", got, &wentLive, nil)
+
+	endedAt := wentLive.Add(47*time.Minute + 3*time.Second + 123456*time.Microsecond)
+	ended, err := st.Shows.Transition(ctx, sh.ID, show.Ended, endedAt)
+	must(t, err)
+	check("ended", ended, &wentLive, &endedAt)
+	got, err = st.Shows.ShowByID(ctx, sh.ID)
+	must(t, err)
+	check("ended, read again", got, &wentLive, &endedAt)
+	if !got.StartsAt.Equal(sh.StartsAt) || !got.EndsAt.Equal(sh.EndsAt) {
+		t.Fatalf("the schedule moved: %v–%v, want %v–%v", got.StartsAt, got.EndsAt, sh.StartsAt, sh.EndsAt)
+	}
+	listed, err := st.Shows.ListShows(ctx, show.Filter{BrandID: b.ID})
+	must(t, err)
+	if len(listed) != 1 {
+		t.Fatalf("listed %d shows", len(listed))
+	}
+	check("listed", &listed[0], &wentLive, &endedAt)
+	u := newUser("realtimes@example.com")
+	must(t, st.Accounts.CreateUser(ctx, u, "h"))
+	must(t, st.Shows.Subscribe(ctx, sh.ID, u.ID, now()))
+	subs, err := st.Shows.Subscribed(ctx, u.ID)
+	must(t, err)
+	if len(subs) != 1 {
+		t.Fatalf("subscribed to %d shows", len(subs))
+	}
+	check("subscribed", &subs[0], &wentLive, &endedAt)
+
+	// Ended straight from the schedule: an end, no start.
+	never := newShow(b.ID, "Never aired", time.Date(2030, 9, 2, 10, 0, 0, 0, time.UTC))
+	must(t, st.Shows.CreateShow(ctx, never))
+	at := now()
+	got, err = st.Shows.Transition(ctx, never.ID, show.Ended, at)
+	must(t, err)
+	check("ended unaired", got, nil, &at)
+	// Cancelled: neither.
+	off := newShow(b.ID, "Called off", time.Date(2030, 9, 3, 10, 0, 0, 0, time.UTC))
+	must(t, st.Shows.CreateShow(ctx, off))
+	got, err = st.Shows.Transition(ctx, off.ID, show.Cancelled, now())
+	must(t, err)
+	check("cancelled", got, nil, nil)
 }
 
 func testNotifyMe(t *testing.T, st Stores) {

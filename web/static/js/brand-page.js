@@ -1,7 +1,7 @@
 // A brand's public page, /brands/{id or slug}: its name, logo and story, the
 // follow button with the followers count, and its live, upcoming and past
 // shows.
-import { t, number, dateRange, onChange } from "./i18n.js";
+import { t, number, showWhen, onChange } from "./i18n.js";
 import { h, $, clear } from "./dom.js";
 import { get, ApiError } from "./api.js";
 import { start, onUser } from "./shell.js";
@@ -41,7 +41,7 @@ function showCard(s) {
       s.cover_url ? picture(s.cover_url, { sizes: "(min-width: 56rem) 320px, 100vw", cls: "show-cover", width: 320, height: 180 }) : null,
       s.state === "live" ? h("p", {}, h("span", { class: "tag live", i18n: "player.live" })) : null,
       h("h3", {}, h("a", { href: `/shows/${s.id}`, text: s.title })),
-      h("p", { class: "small-text", text: dateRange(s.starts_at, s.ends_at) })));
+      h("p", { class: "small-text", text: showWhen(s) })));
 }
 
 function render() {

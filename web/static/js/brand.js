@@ -2,7 +2,7 @@
 // scheduling and Pavilion Day booking, products and stock, the brand hub,
 // per-show analytics, the data bank (funnel, lost intents and audiences
 // across shows) and orders with CSV export.
-import { t, money, number, dateTime, dateRange, monthYear, weekday, dayMonth, time, timeZone, onChange } from "./i18n.js";
+import { t, money, number, dateTime, monthYear, weekday, dayMonth, time, timeZone, onChange, showWhen } from "./i18n.js";
 import { h, $, $$, clear } from "./dom.js";
 import { get, post, patch, ApiError, hasRole, productIndex, skuLabel, uploadImage } from "./api.js";
 import { start, onUser, openLogin, currentUser, toast } from "./shell.js";
@@ -210,9 +210,10 @@ function renderCalendar() {
       const a = startOfDay(new Date(s.starts_at)), b = new Date(s.ends_at);
       if (d < a || d >= b) continue;
       const pday = s.kind === "pavilion_day";
-      const label = mine ? `${time(s.starts_at)} ${s.title}` : t("cal.taken");
+      // A show that went live is labelled with when it really did.
+      const label = mine ? `${time(s.went_live_at || s.starts_at)} ${s.title}` : t("cal.taken");
       cell.append(mine
-        ? h("a", { class: "ev" + (pday ? " pday" : ""), href: `/studio/${s.id}`, text: label, title: `${s.title} · ${dateRange(s.starts_at, s.ends_at)}` })
+        ? h("a", { class: "ev" + (pday ? " pday" : ""), href: `/studio/${s.id}`, text: label, title: `${s.title} · ${showWhen(s)}` })
         : h("span", { class: "ev pday", text: label, title: t("cal.taken") }));
     }
     cal.append(cell);

@@ -126,3 +126,23 @@ export function clock(ms) {
   const p = (n) => String(n).padStart(2, "0");
   return hh > 0 ? `${hh}:${p(mm)}:${p(ss)}` : `${mm}:${p(ss)}`;
 }
+
+// sameDay reports whether a time falls on today's date, here.
+const sameDay = (iso) => new Date(iso).toDateString() === new Date().toDateString();
+
+// wentLive is "Went live 20:03" for a show that went live (the date too
+// when it was not today), or "" when its real start is not known.
+export const wentLive = (s) =>
+  s?.went_live_at ? t("player.wentlive", { time: sameDay(s.went_live_at) ? time(s.went_live_at) : dateTime(s.went_live_at) }) : "";
+
+// showWhen says when a show is: when it really went live (and ended) once
+// it did, else when it is scheduled. A show that ended without its real
+// start known (it never went live, or ended before the server kept it)
+// says when it ended, else its schedule.
+export function showWhen(s) {
+  if (s.state === "ended" && s.ended_at) {
+    return s.went_live_at ? t("player.aired", { range: dateRange(s.went_live_at, s.ended_at) }) : t("player.endedat", { when: dateTime(s.ended_at) });
+  }
+  if (s.state === "live" && s.went_live_at) return wentLive(s);
+  return dateRange(s.starts_at, s.ends_at);
+}

@@ -3,7 +3,7 @@
 // that pays without leaving the video. On a phone the video fills the
 // screen and the rest floats over it (base.css); the bag is a sheet with
 // every product of the show and its variants.
-import { t, money, clock, dateTime, dateRange, number, onChange } from "./i18n.js";
+import { t, money, clock, dateTime, number, onChange, showWhen, wentLive } from "./i18n.js";
 import { h, $, clear, sleep, backoff } from "./dom.js";
 import { get, post, del, ApiError, productIndex, skuLabel } from "./api.js";
 import { start, onUser, requireLogin, currentUser, toast } from "./shell.js";
@@ -93,7 +93,7 @@ async function main() {
   if (!S.ended) coupons.load();
   loadHolds().then(resumeCheckout);
   refreshWallet();
-  if (S.ended) loadEnded();
+  if (S.ended) { loadEnded(); loadEndedChat(); }
   if (S.show.state === "ended") startReplay();
   onUser(() => {
     room?.restart(); loadOrders(); loadHolds(); loadSubscribed(); refreshWallet(); renderAll(); draws.load(); coupons.load();
@@ -185,6 +185,10 @@ function event(f) {
       break;
     case "show_state":
       S.show.state = f.state;
+      // When it really went live or ended (the first time: a publisher
+      // coming back does not move it).
+      if (f.at && f.state === "live") S.show.went_live_at ??= f.at;
+      if (f.at && f.state === "ended") S.show.ended_at = f.at;
       if (f.state === "ended") { setEnded(); coStage?.close(); }
       renderAll();
       break;
@@ -300,17 +304,36 @@ window.pavilionPlayer = {
   // (connect.js): the offer left, its answer came, ICE and then DTLS were
   // up (ms since the page began to load).
   timings: () => ({ script: scriptAt, ...firstSteps }),
+  // pauseRoom and resumeRoom drop the live room's connection and bring it
+  // back, resuming from the last event (a phone losing its network).
+  pauseRoom: () => room?.pause(),
+  resumeRoom: () => room?.resume(),
 };
 
 function setEnded() {
   if (!S.ended) loadEnded();
   S.ended = true;
   S.show.state = "ended";
+  // A show that is over features nothing (the server unpinned it as it
+  // ended, and says no more); a replay shows the pins of its moments.
+  S.pinned = null;
   S.viewers = null;
   $("#room-status").textContent = "";
   room?.close();
   hangUp(session);
   startReplay();
+}
+
+// loadEndedChat shows a page opened after the end (the live room is closed
+// by then) the show's last chat lines, kept by the server, each once and
+// oldest first; a replay, when there is one, plays them back in step
+// instead. A page that watched the end keeps the lines it has.
+async function loadEndedChat() {
+  let lines;
+  try { lines = await loadChat(showID, S.show.went_live_at || S.show.starts_at, 200); } catch { return; }
+  if (S.replay) return;
+  S.chat = lines;
+  renderChat();
 }
 
 // ---- the replay: after the show, its recording plays here, the products
@@ -778,7 +801,10 @@ function renderAll() {
   document.title = `${S.show.title} · ${t("app.name")}`;
   renderTop();
   $("#show-title").textContent = S.show.title;
-  $("#show-when").textContent = dateRange(S.show.starts_at, S.show.ends_at);
+  // The real start (and end) once the show went live, else its schedule.
+  $("#show-when").textContent = showWhen(S.show);
+  $("#went-live").textContent = wentLive(S.show);
+  $("#ended-when").textContent = S.ended ? showWhen(S.show) : "";
   // After the show there is nobody to talk or react to: the log stays for
   // reading, the inputs go.
   document.body.classList.toggle("show-ended", Boolean(S.ended));

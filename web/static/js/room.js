@@ -52,7 +52,7 @@ export class Room {
         if (!this.stopped) this.connect();
         return;
       }
-      if (!this.stopped) setTimeout(() => this.connect(), this.retry.next());
+      if (!this.stopped) setTimeout(() => { if (!this.paused) this.connect(); }, this.retry.next());
     };
   }
 
@@ -107,6 +107,22 @@ export class Room {
   close() {
     this.stopped = true;
     this.ws?.close(1000);
+  }
+
+  // pause drops the connection as a network would and holds the reconnect
+  // until resume, which resumes from the last event applied: for the
+  // browser tests of a connection lost across a change (the show's end).
+  pause() {
+    this.paused = true;
+    const ws = this.ws;
+    this.ws = null; // its close is not a loss to reconnect from
+    ws?.close(1000);
+  }
+
+  resume() {
+    if (!this.paused) return;
+    this.paused = false;
+    if (!this.stopped) this.connect();
   }
 }
 

@@ -1,7 +1,7 @@
 // The studio, /studio/{id}: the host's camera and microphone, going live
 // over WHIP from the browser (or the key and URL for OBS), pinning products,
 // flash drops, chat moderation and a live panel.
-import { t, money, number, time, dateRange, onChange } from "./i18n.js";
+import { t, money, number, time, showWhen, onChange } from "./i18n.js";
 import { h, $, clear, sleep } from "./dom.js";
 import { get, post, ApiError, productIndex } from "./api.js";
 import { start, onUser, openLogin, currentUser, toast } from "./shell.js";
@@ -49,6 +49,8 @@ async function main() {
   renderHead();
   onChange(() => { renderHead(); renderAll(); });
   wire();
+  placeChat();
+  phone.addEventListener("change", placeChat);
   onUser((u) => {
     if (u && !room) openRoom();
     if (!u) location.reload();
@@ -81,7 +83,7 @@ function gate(text, login = false) {
 function renderHead() {
   document.title = `${t("studio.title")} · ${S.show.title}`;
   $("#show-title").textContent = S.show.title;
-  $("#show-when").textContent = dateRange(S.show.starts_at, S.show.ends_at);
+  $("#show-when").textContent = showWhen(S.show);
 }
 
 // ---- live room
@@ -136,7 +138,13 @@ function event(f) {
     case "draw": draws.event(f); break;
     case "stage": cohost.event(f); break;
     case "show": S.show = { ...S.show, ...f.show }; renderAll(); break;
-    case "show_state": S.show.state = f.state; if (f.state === "ended" && wantLive) stopLive(); renderAll(); break;
+    case "show_state":
+      S.show.state = f.state;
+      if (f.at && f.state === "live") S.show.went_live_at ??= f.at;
+      if (f.at && f.state === "ended") S.show.ended_at = f.at;
+      if (f.state === "ended" && wantLive) stopLive();
+      renderAll();
+      break;
   }
 }
 
@@ -411,8 +419,24 @@ function renderPanel() {
 
 // ---- chat and moderation
 
+// On a phone the chat floats over the camera, as the viewers' player has
+// it (base.css), and is moderated from there; on a wider screen it sits in
+// its panel. The one log moves, so it is drawn, moderated and announced in
+// one place whatever the screen (phone: the phone mode, above).
+
+function placeChat() {
+  const log = $("#chat-log");
+  if (phone.matches) $("#cam-chat").append(log);
+  else $("#chat-form").before(log);
+  log.scrollTop = log.scrollHeight;
+}
+
 function renderChat() {
-  const log = clear($("#chat-log"));
+  const log = $("#chat-log");
+  // A host who scrolled back to read keeps their place; at the end, the
+  // log follows the new lines.
+  const top = log.scrollTop, atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  clear(log);
   log.dataset.empty = t("chat.empty");
   for (const m of S.chat) {
     const mine = m.user?.id === S.you?.id;
@@ -426,7 +450,7 @@ function renderChat() {
         h("button", { type: "button", class: "link small", i18n: "studio.m.ban", "aria-label": t("studio.m.ban.of", { name: m.user?.name || "" }),
           onclick: () => { if (confirm(t("studio.m.ban.confirm", { name: m.user.name }))) room.send({ type: "moderate", action: "ban", user_id: m.user.id }); } }))));
   }
-  log.scrollTop = log.scrollHeight;
+  log.scrollTop = atEnd ? log.scrollHeight : top;
 }
 
 let flipped = false;
@@ -445,6 +469,7 @@ function setProducts(open) {
 }
 
 function renderAll() {
+  renderHead();
   renderOffers();
   renderPanel();
   renderChat();
