@@ -29,9 +29,9 @@ const (
 	// the round) and two yields of the core to the node's other work.
 	ringChunk = 256
 	// ringRest is the share of a step's writing time the ring rests after
-	// it (a third: writes take at most three quarters of a core), so the
-	// node's other work (reading frames, the bus, the stock flush) keeps
-	// some of the core when a round is all writes.
+	// it (a third: writes take at most three quarters of a core; at most
+	// maxStateGap), so the node's other work (reading frames, the bus, the
+	// stock flush) keeps some of the core when a round is all writes.
 	ringRest = 3
 )
 
@@ -240,7 +240,10 @@ func (r *Room) sweep() time.Duration {
 		viewers, state = r.cut(time.Now())
 		n = len(viewers)
 	}
-	return max(ringStep, time.Since(began)/ringRest)
+	// The rest is bounded like a state event's gap (maxStateGap): on a
+	// core other processes take, a step's wall time is long, and resting
+	// longer would only delay the next state event.
+	return min(max(ringStep, time.Since(began)/ringRest), maxStateGap)
 }
 
 // wrap starts the ring's next pass: every viewer has had the ticks up to
