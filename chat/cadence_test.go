@@ -122,17 +122,17 @@ func TestBigRoomChatArrivesByTheRound(t *testing.T) {
 				if c.ws.WriteJSON(map[string]any{"type": "chat", "text": fmt.Sprintf("line %d.%d", i, j)}) != nil {
 					return
 				}
-				time.Sleep(40 * time.Millisecond) // several rounds' worth, under the rate limit's burst
+				time.Sleep(200 * time.Millisecond) // ten rounds' worth, under the rate limit
 			}
 		})
 	}
 	// Viewers come and go meanwhile; two stay.
 	for i := range 12 {
 		c, _ := w.join("")
-		if i == 4 {
+		if i == 2 {
 			add("")
 		}
-		if i == 8 {
+		if i == 5 {
 			add("?v=2")
 		}
 		time.Sleep(15 * time.Millisecond)
@@ -143,6 +143,11 @@ func TestBigRoomChatArrivesByTheRound(t *testing.T) {
 	last := base + uint64(len(talkers)*each)
 	w.waitForSeq(last)
 	for i, v := range vs {
+		if v.from >= last {
+			// Joined after the last line (a slow machine): nothing to await.
+			t.Logf("viewer %d joined after the flow", i)
+			continue
+		}
 		next := v.from + 1
 		check := func(f map[string]any) bool {
 			s := seqOf(f)
