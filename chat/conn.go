@@ -62,6 +62,11 @@ type conn struct {
 	// (its welcome or replay); set on joining, cleared once passed.
 	skipThrough uint64
 	want        atomic.Bool
+	// sent is the id of the last tick of the room's log handed to this
+	// viewer, and inView says the room's viewer list has it (roomtick.go):
+	// the room's ticker's alone, inView under the room's lock too.
+	sent   uint64
+	inView bool
 
 	// The socket has no writer goroutine while idle: one runs while
 	// something is to be written (kick), and running says it does; started

@@ -67,13 +67,14 @@ type nodeConfig struct {
 	smallSend bool
 	analytics chat.Recorder
 	// setup, if set, finishes the node before its hub runs (credential_test.go).
-	setup     func(*world)
-	registry  prometheus.Registerer
-	lifecycle chat.Lifecycle
-	bigRoom   int
-	bigChat   float64
-	writeWait time.Duration
-	tick      time.Duration
+	setup      func(*world)
+	registry   prometheus.Registerer
+	lifecycle  chat.Lifecycle
+	bigRoom    int
+	bigChat    float64
+	bigCadence time.Duration
+	writeWait  time.Duration
+	tick       time.Duration
 	// keep archives chat in the node's database, through wrap when set;
 	// retention and chatQueue set Hub.ChatRetention and ChatQueue.
 	keep      bool
@@ -105,6 +106,11 @@ func withTick(d time.Duration) option { return func(c *nodeConfig) { c.tick = d 
 // withBigRoom sets Hub.BigRoom and Hub.BigRoomChat.
 func withBigRoom(viewers int, perSec float64) option {
 	return func(c *nodeConfig) { c.bigRoom, c.bigChat = viewers, perSec }
+}
+
+// withBigRoomCadence sets Hub.BigRoomCadence.
+func withBigRoomCadence(d time.Duration) option {
+	return func(c *nodeConfig) { c.bigCadence = d }
 }
 
 // withRegistry sets Hub.Registry.
@@ -171,7 +177,7 @@ func (w *world) start(bus chat.Bus, opts ...option) {
 	w.shop = &checkout.Service{Catalog: w.db, Ledger: w.db, Gate: w.gate, Shows: w.db, Payments: &testpay.Provider{}, Logger: slog.New(slog.DiscardHandler)}
 	w.hub = &chat.Hub{Bus: bus, Shows: w.db, Catalog: w.db, Checkout: w.shop, Users: w.db, Logger: slog.New(slog.DiscardHandler),
 		History: cfg.history, Caller: w.caller, Analytics: cfg.analytics, Registry: cfg.registry, Lifecycle: cfg.lifecycle,
-		BigRoom: cfg.bigRoom, BigRoomChat: cfg.bigChat, WriteWait: cfg.writeWait, Tick: cfg.tick,
+		BigRoom: cfg.bigRoom, BigRoomChat: cfg.bigChat, BigRoomCadence: cfg.bigCadence, WriteWait: cfg.writeWait, Tick: cfg.tick,
 		ChatRetention: cfg.retention, ChatQueue: cfg.chatQueue}
 	if cfg.keep {
 		w.hub.Archive = w.db

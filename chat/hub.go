@@ -79,9 +79,15 @@ type Hub struct {
 	// staff's always). Defaults: 8000 viewers, 10 lines; BigRoom < 0: never.
 	BigRoom     int
 	BigRoomChat float64
+	// BigRoomCadence is how often a room past BigRoom viewers writes to
+	// each viewer while only chat and reactions wait (roomtick.go); state
+	// events never wait for it. Default 200 ms.
+	BigRoomCadence time.Duration
 	// Tick fixes every room's chat tick; 0: by the room's size (20 ms up
-	// to 1,200 viewers on the node, growing to 100 ms from 6,000). State
-	// events never wait for it.
+	// to 1,200 viewers on the node, growing to 100 ms from 6,000; past
+	// BigRoom, each viewer is written to in turn, BigRoomCadence). State
+	// events never wait for it. A fixed Tick writes every tick to every
+	// viewer, however big the room.
 	Tick time.Duration
 	// WriteWait is how long a write to a viewer may take before the socket
 	// is dropped; default 10 s.
@@ -153,6 +159,15 @@ func (h *Hub) bigRoom() (viewers int, perSec float64) {
 		perSec = defaultBigRoomChat
 	}
 	return viewers, perSec
+}
+
+// bigRoomCadence is how often a big room writes to each viewer while only
+// chat waits.
+func (h *Hub) bigRoomCadence() time.Duration {
+	if h.BigRoomCadence > 0 {
+		return h.BigRoomCadence
+	}
+	return defaultBigRoomCadence
 }
 
 func (h *Hub) writeWait() time.Duration {

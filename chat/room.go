@@ -33,6 +33,9 @@ type Room struct {
 	view atomic.Pointer[[]*conn]
 	// flushNow ends the tick at once: a state event is waiting.
 	flushNow chan struct{}
+	// log is the ticks not every viewer has had, and the ring's place
+	// (roomtick.go): the room's ticker goroutine's alone.
+	log roomLog
 
 	mu sync.Mutex
 	// show is the show as last edited: every node's room applies each edit

@@ -24,7 +24,9 @@ import (
 // the number of chat lines it skipped.
 // A room with more than Hub.BigRoom viewers on this node sends each viewer at
 // most Hub.BigRoomChat chat lines a second (the newest; the show's staff's
-// always): the rest are left out of every viewer's frame and counted.
+// always): the rest are left out of every viewer's frame and counted, and
+// it writes to its viewers in turn (roomtick.go: the ring), each viewer
+// once a round, rather than to all of them every tick.
 
 // lane is how an event travels.
 type lane uint8
