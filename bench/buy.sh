@@ -79,15 +79,17 @@ load() {
 	# The server's own CPU over the run (buyers, burst, loop, pay), from
 	# /proc: on a shared machine a rate moves with the load, CPU per request
 	# much less.
-	local cpu_end cpu0
+	local cpu_end cpu0 cpu_loop hz
 	cpu_end="$(server_cpu)"
 	kill "$cpu_watch" 2>/dev/null || true
 	wait "$cpu_watch" 2>/dev/null || true
 	cpu0="$(cat "$work/$mode/$name.cpu0" 2>/dev/null || echo "$cpu_before")"
-	echo "$((cpu_end - cpu_before)) $((cpu_end - cpu0))" >"$work/$mode/$name.cpu"
-	log "$mode $name: server CPU $(awk -v t="$((cpu_end - cpu_before))" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", t/hz}') s," \
-		"of which after the buyers were created $(awk -v t="$((cpu_end - cpu0))" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", t/hz}') s" \
-		"= $(jq -r --argjson t "$((cpu_end - cpu0))" --argjson hz "$(getconf CLK_TCK)" \
+	cpu_loop="$(cat "$work/$mode/$name.cpu0.loop" 2>/dev/null || echo "$cpu_end")"
+	hz="$(getconf CLK_TCK)"
+	echo "$((cpu_end - cpu_before)) $((cpu_loop - cpu0))" >"$work/$mode/$name.cpu"
+	log "$mode $name: server CPU $(awk -v t="$((cpu_end - cpu_before))" -v hz="$hz" 'BEGIN{printf "%.2f", t/hz}') s;" \
+		"from the buyers' creation to the loop's end $(awk -v t="$((cpu_loop - cpu0))" -v hz="$hz" 'BEGIN{printf "%.2f", t/hz}') s" \
+		"= $(jq -r --argjson t "$((cpu_loop - cpu0))" --argjson hz "$hz" \
 			'($t / $hz) / ((.burst.attempts // 0) + (.sustained.attempts // 0)) * 1e6 | floor' "$work/$mode/$name.json") µs per attempt"
 	return "$rc"
 }
@@ -98,10 +100,14 @@ server_cpu() {
 }
 
 # cpu_at_created TXT OUT: once pavload (writing TXT) has created its buyers,
-# writes the server's CPU so far to OUT: what follows is the taps' own.
+# writes the server's CPU so far to OUT: what follows is the taps' own; and
+# once it reports its closed loop, the CPU then to OUT.loop (what comes
+# after, paying and reading the ledger back, is not the taps').
 cpu_at_created() {
 	for _ in $(seq 1 3000); do grep -q '^created ' "$1" 2>/dev/null && break; sleep 0.1; done
 	server_cpu >"$2"
+	for _ in $(seq 1 6000); do grep -q '^sustained: ' "$1" 2>/dev/null && break; sleep 0.05; done
+	server_cpu >"$2.loop"
 }
 
 # bench_mode MODE: both runs against a fresh server; writes $OUT/buy-MODE.json.
