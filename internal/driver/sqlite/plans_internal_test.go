@@ -79,3 +79,31 @@ func TestReservationQueryPlans(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldBatchQueryPlans: a batch of holds looks its customers and keys up
+// in one statement each; each element of the batch must be a probe of the
+// table's key, never a scan of users or of every key ever stored.
+func TestHoldBatchQueryPlans(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "pavilion.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.New().String()
+	for _, q := range []struct {
+		name, query, arg, table string
+	}{
+		{"customers", qUsersExist, `["` + id + `"]`, "users"},
+		{"keys", qKeysStored, `[["` + id + `","reserve","k"]]`, "idempotency_keys"},
+	} {
+		p := plan(t, db, q.query, q.arg)
+		t.Logf("%s:\n%s", q.name, p)
+		if strings.Contains(p, "SCAN "+q.table) || strings.Contains(p, "SCAN k") || !strings.Contains(p, "SEARCH") {
+			t.Errorf("%s: the plan does not probe %s by its key:\n%s", q.name, q.table, p)
+		}
+	}
+}
