@@ -50,11 +50,9 @@ type Service struct {
 
 	cacheMu sync.Mutex
 	cache   map[string]cachedCredential
-	// refreshing: a refresh of the cache's due entries is under way;
-	// dueList: the hashes of the entries marked due since the last round
-	// took them (both guarded by cacheMu).
+	// refreshing: a refresh of the cache's due entries is under way
+	// (guarded by cacheMu).
 	refreshing bool
-	dueList    []string
 
 	// usedMu guards used: credentials' last-use times waiting for the next
 	// FlushUsage, at most one per credential.
@@ -394,10 +392,7 @@ func (s *Service) cached(hash string, now time.Time) (cachedCredential, bool) {
 	// CacheTTL/3, the second in the last third of the trust.
 	ttl := s.cacheTTL()
 	due := !c.due && c.until.Sub(now) < ttl/3 && !c.hit.IsZero() && now.Sub(c.hit) < ttl/3
-	if due {
-		c.due = true
-		s.dueList = append(s.dueList, hash)
-	}
+	c.due = c.due || due
 	c.hit = now
 	s.cache[hash] = c
 	start := due && !s.refreshing
@@ -430,23 +425,20 @@ const maxRefresh = 1000
 func (s *Service) refresh() {
 	for {
 		s.cacheMu.Lock()
-		take := s.dueList[:min(len(s.dueList), maxRefresh)]
-		due := make(map[uuid.UUID][]string, len(take))
-		for _, h := range take {
-			if c, ok := s.cache[h]; ok && c.due {
+		due := map[uuid.UUID][]string{}
+		n := 0
+		for h, c := range s.cache {
+			if c.due && n < maxRefresh {
 				due[c.id] = append(due[c.id], h)
+				n++
 			}
 		}
-		s.dueList = append(s.dueList[:0], s.dueList[len(take):]...)
-		if len(take) == 0 {
+		if n == 0 {
 			s.refreshing = false
 			s.cacheMu.Unlock()
 			return
 		}
 		s.cacheMu.Unlock()
-		if len(due) == 0 {
-			continue // every one left the cache meanwhile
-		}
 		ids := make([]uuid.UUID, 0, len(due))
 		for id := range due {
 			ids = append(ids, id)
