@@ -356,8 +356,7 @@ type cachedCredential struct {
 	expires time.Time // the credential's own expiry
 	until   time.Time // when this cache entry must be checked again
 	used    time.Time // the last use recorded (stored, or waiting for FlushUsage)
-	hit     time.Time // the last request it vouched for (zero: none since the read)
-	due     bool      // in steady use near its until: the next refresh checks it again
+	due     bool      // used near its until: the next refresh checks it again
 }
 
 func (c *cachedCredential) principal() *Principal {
@@ -387,14 +386,13 @@ func (s *Service) cached(hash string, now time.Time) (cachedCredential, bool) {
 	if touch {
 		c.used = now
 	}
-	// Worth reading again ahead of time only when used often enough that
-	// the extended trust will serve another request: two uses within
-	// CacheTTL/3, the second in the last third of the trust.
-	ttl := s.cacheTTL()
-	due := !c.due && c.until.Sub(now) < ttl/3 && !c.hit.IsZero() && now.Sub(c.hit) < ttl/3
-	c.due = c.due || due
-	c.hit = now
-	s.cache[hash] = c
+	due := !c.due && c.until.Sub(now) < s.cacheTTL()/3
+	if due {
+		c.due = true
+	}
+	if touch || due {
+		s.cache[hash] = c
+	}
 	start := due && !s.refreshing
 	if start {
 		s.refreshing = true
@@ -413,7 +411,7 @@ func (s *Service) cached(hash string, now time.Time) (cachedCredential, bool) {
 const maxRefresh = 1000
 
 // refresh checks again, in one store read per maxRefresh of them, the cached
-// credentials in steady use in the last third of their trust, and extends
+// credentials that were used in the last third of their trust, and extends
 // the trust of those still valid exactly as a miss would (until the read's
 // time plus CacheTTL, with the user as stored then); those no longer valid
 // leave the cache. So a credential in steady use, a buyer tapping through a
@@ -465,7 +463,6 @@ func (s *Service) refresh() {
 					delete(s.cache, h)
 				case until.After(c.until):
 					c.user, c.until, c.due = u, until, false
-					c.hit = time.Time{}
 					s.cache[h] = c
 				default:
 					c.due = false
