@@ -50,9 +50,6 @@ type Service struct {
 
 	cacheMu sync.Mutex
 	cache   map[string]cachedCredential
-	// refreshing: a refresh of the cache's due entries is under way
-	// (guarded by cacheMu).
-	refreshing bool
 
 	// usedMu guards used: credentials' last-use times waiting for the next
 	// FlushUsage, at most one per credential.
@@ -356,7 +353,6 @@ type cachedCredential struct {
 	expires time.Time // the credential's own expiry
 	until   time.Time // when this cache entry must be checked again
 	used    time.Time // the last use recorded (stored, or waiting for FlushUsage)
-	due     bool      // used near its until: the next refresh checks it again
 }
 
 func (c *cachedCredential) principal() *Principal {
@@ -385,96 +381,13 @@ func (s *Service) cached(hash string, now time.Time) (cachedCredential, bool) {
 	touch := now.Sub(c.used) >= TouchEvery
 	if touch {
 		c.used = now
-	}
-	due := !c.due && c.until.Sub(now) < s.cacheTTL()/3
-	if due {
-		c.due = true
-	}
-	if touch || due {
 		s.cache[hash] = c
-	}
-	start := due && !s.refreshing
-	if start {
-		s.refreshing = true
 	}
 	s.cacheMu.Unlock()
 	if touch {
 		s.markUsed(c.id, now)
 	}
-	if start {
-		go s.refresh()
-	}
 	return c, true
-}
-
-// maxRefresh bounds the credentials one refresh reads at once.
-const maxRefresh = 1000
-
-// refresh checks again, in one store read per maxRefresh of them, the cached
-// credentials that were used in the last third of their trust, and extends
-// the trust of those still valid exactly as a miss would (until the read's
-// time plus CacheTTL, with the user as stored then); those no longer valid
-// leave the cache. So a credential in steady use, a buyer tapping through a
-// drop, is read in a batch with thousands of others instead of once by
-// itself on the request path every CacheTTL, and none is trusted longer
-// than a miss would trust it. Entries that left the cache meanwhile (a
-// logout, a role change) are not brought back. It runs until no entry is
-// due; there is no goroutine while none is.
-func (s *Service) refresh() {
-	for {
-		s.cacheMu.Lock()
-		due := map[uuid.UUID][]string{}
-		n := 0
-		for h, c := range s.cache {
-			if c.due && n < maxRefresh {
-				due[c.id] = append(due[c.id], h)
-				n++
-			}
-		}
-		if n == 0 {
-			s.refreshing = false
-			s.cacheMu.Unlock()
-			return
-		}
-		s.cacheMu.Unlock()
-		ids := make([]uuid.UUID, 0, len(due))
-		for id := range due {
-			ids = append(ids, id)
-		}
-		read := s.now()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		users, err := s.Store.CredentialUsers(ctx, ids, read)
-		cancel()
-		until := read.Add(s.cacheTTL())
-		s.cacheMu.Lock()
-		for id, hashes := range due {
-			for _, h := range hashes {
-				c, ok := s.cache[h]
-				if !ok || c.id != id || !c.due {
-					continue // gone, or remembered afresh meanwhile
-				}
-				u, valid := users[id]
-				switch {
-				case err != nil:
-					// Left to expire: the next request reads it by itself.
-					c.due = false
-					s.cache[h] = c
-				case !valid:
-					delete(s.cache, h)
-				case until.After(c.until):
-					c.user, c.until, c.due = u, until, false
-					s.cache[h] = c
-				default:
-					c.due = false
-					s.cache[h] = c
-				}
-			}
-		}
-		s.cacheMu.Unlock()
-		if err != nil {
-			s.log().Warn("refreshing cached credentials", "err", err)
-		}
-	}
 }
 
 // maxCached bounds the cache; past it the cache starts over, which costs a
