@@ -121,6 +121,8 @@ bench_mode() {
 	load "$mode" reserve --buyers "$RESERVE_BUYERS" --units "$RESERVE_UNITS" --limit 0 --taps 0 \
 		--duration "$DURATION" --loop-workers "$LOOP_WORKERS" --pay=false || rc=1
 
+	# The server's own figures (batch sizes of the group commit, among others).
+	curl -fsS -o "$OUT/metrics-$mode.txt" "$metrics_url" || log "$mode: no metrics saved"
 	stop_server
 	cp "$work/$mode/server.log" "$OUT/server-$mode.log"
 	jq -n --arg mode "$mode" --arg pinning "$PINNING" --arg load "$load_before" \
