@@ -57,8 +57,12 @@ load() {
 	local mode=$1 name=$2
 	shift 2
 	log "$mode: pavload buy ($name) $*"
-	local rc=0
+	local rc=0 cpu_before cpu_watch
 	: >"$work/$mode/$name.txt"
+	cpu_before="$(server_cpu)"
+	rm -f "$work/$mode/$name.cpu0"
+	cpu_at_created "$work/$mode/$name.txt" "$work/$mode/$name.cpu0" &
+	cpu_watch=$!
 	if [ -n "$debug_addr" ]; then
 		profile_loop "$OUT/cpu-$mode-$name.pprof" "$work/$mode/$name.txt" &
 		profiler_pid=$!
@@ -72,7 +76,38 @@ load() {
 		profiler_pid=""
 	fi
 	[ -s "$work/$mode/$name.json" ] || die "$mode: pavload ($name) wrote no figures (exit $rc)"
+	# The server's own CPU over the run (buyers, burst, loop, pay), from
+	# /proc: on a shared machine a rate moves with the load, CPU per request
+	# much less.
+	local cpu_end cpu0 cpu_loop hz
+	cpu_end="$(server_cpu)"
+	kill "$cpu_watch" 2>/dev/null || true
+	wait "$cpu_watch" 2>/dev/null || true
+	cpu0="$(cat "$work/$mode/$name.cpu0" 2>/dev/null || echo "$cpu_before")"
+	cpu_loop="$(cat "$work/$mode/$name.cpu0.loop" 2>/dev/null || echo "$cpu_end")"
+	hz="$(getconf CLK_TCK)"
+	echo "$((cpu_end - cpu_before)) $((cpu_loop - cpu0))" >"$work/$mode/$name.cpu"
+	log "$mode $name: server CPU $(awk -v t="$((cpu_end - cpu_before))" -v hz="$hz" 'BEGIN{printf "%.2f", t/hz}') s;" \
+		"from the buyers' creation to the loop's end $(awk -v t="$((cpu_loop - cpu0))" -v hz="$hz" 'BEGIN{printf "%.2f", t/hz}') s" \
+		"= $(jq -r --argjson t "$((cpu_loop - cpu0))" --argjson hz "$hz" \
+			'($t / $hz) / ((.burst.attempts // 0) + (.sustained.attempts // 0)) * 1e6 | floor' "$work/$mode/$name.json") µs per attempt"
 	return "$rc"
+}
+
+# server_cpu prints the server's user+system CPU so far, in clock ticks.
+server_cpu() {
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$server_pid/stat" 2>/dev/null || echo 0
+}
+
+# cpu_at_created TXT OUT: once pavload (writing TXT) has created its buyers,
+# writes the server's CPU so far to OUT: what follows is the taps' own; and
+# once it reports its closed loop, the CPU then to OUT.loop (what comes
+# after, paying and reading the ledger back, is not the taps').
+cpu_at_created() {
+	for _ in $(seq 1 3000); do grep -q '^created ' "$1" 2>/dev/null && break; sleep 0.1; done
+	server_cpu >"$2"
+	for _ in $(seq 1 6000); do grep -q '^sustained: ' "$1" 2>/dev/null && break; sleep 0.05; done
+	server_cpu >"$2.loop"
 }
 
 # bench_mode MODE: both runs against a fresh server; writes $OUT/buy-MODE.json.
@@ -86,11 +121,16 @@ bench_mode() {
 	load "$mode" reserve --buyers "$RESERVE_BUYERS" --units "$RESERVE_UNITS" --limit 0 --taps 0 \
 		--duration "$DURATION" --loop-workers "$LOOP_WORKERS" --pay=false || rc=1
 
+	# The server's own figures (batch sizes of the group commit, among others).
+	curl -fsS -o "$OUT/metrics-$mode.txt" "$metrics_url" || log "$mode: no metrics saved"
 	stop_server
 	cp "$work/$mode/server.log" "$OUT/server-$mode.log"
 	jq -n --arg mode "$mode" --arg pinning "$PINNING" --arg load "$load_before" \
 		--slurpfile s "$work/$mode/stampede.json" --slurpfile r "$work/$mode/reserve.json" \
-		'{mode: $mode, pinning: $pinning, load_before: $load, stampede: $s[0], reserve: $r[0]}' >"$OUT/buy-$mode.json" ||
+		--argjson hz "$(getconf CLK_TCK)" --argjson cs "[$(tr ' ' , <"$work/$mode/stampede.cpu")]" --argjson cr "[$(tr ' ' , <"$work/$mode/reserve.cpu")]" \
+		'{mode: $mode, pinning: $pinning, load_before: $load,
+		  stampede: ($s[0] + {server_cpu_s: ($cs[0] / $hz), server_cpu_taps_s: ($cs[1] / $hz)}),
+		  reserve: ($r[0] + {server_cpu_s: ($cr[0] / $hz), server_cpu_taps_s: ($cr[1] / $hz)})}' >"$OUT/buy-$mode.json" ||
 		{ log "$mode: could not write $OUT/buy-$mode.json"; rc=1; }
 	[ "$mode" = cluster ] && drop_db
 	return "$rc"

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -28,13 +29,19 @@ func (db LedgerStore) Reserve(ctx context.Context, r *checkout.Reservation, limi
 const (
 	qOfferUnits    = `SELECT show_id, sku_id, allocated - sold - held FROM offers WHERE id = $1`
 	qSKUFree       = `SELECT on_hand - sold - held FROM skus WHERE id = $1`
-	qUserExists    = `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`
 	qCustomerUnits = customerUnits
-	qKeyStored     = `SELECT EXISTS (SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3)`
-	qAddOfferHeld  = `UPDATE offers SET held = held + $1 WHERE id = $2 AND sold + held + $1 <= allocated`
-	qAddSKUHeld    = `UPDATE skus SET held = held + $1 WHERE id = $2 AND sold + held + $1 <= on_hand`
-	qInsertHold    = `INSERT INTO reservations (` + sqlstore.ReservationCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
-	qInsertKey     = `INSERT INTO idempotency_keys (` + sqlstore.IdempotencyCols + `) VALUES ($1, $2, $3, $4, $5, $6)`
+	// A batch's customers and keys are looked up in one statement each, over
+	// a JSON array of the batch's values: a statement costs the driver and
+	// database/sql far more than the index probe it runs, and a batch of
+	// holds had two of them a hold. Each element is probed through the
+	// primary key (TestHoldBatchQueryPlans).
+	qUsersExist = `SELECT id FROM users WHERE id IN (SELECT value FROM json_each($1))`
+	qKeysStored = `SELECT k.user_id, k.op, k.key FROM json_each($1) AS j
+		 JOIN idempotency_keys AS k ON k.user_id = j.value ->> 0 AND k.op = j.value ->> 1 AND k.key = j.value ->> 2`
+	qAddOfferHeld = `UPDATE offers SET held = held + $1 WHERE id = $2 AND sold + held + $1 <= allocated`
+	qAddSKUHeld   = `UPDATE skus SET held = held + $1 WHERE id = $2 AND sold + held + $1 <= on_hand`
+	qInsertHold   = `INSERT INTO reservations (` + sqlstore.ReservationCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+	qInsertKey    = `INSERT INTO idempotency_keys (` + sqlstore.IdempotencyCols + `) VALUES ($1, $2, $3, $4, $5, $6)`
 )
 
 // ReserveBatch writes the holds it accepts in one transaction; see
@@ -110,11 +117,11 @@ func (db LedgerStore) readBatchState(ctx context.Context, tx *sql.Tx, holds []ch
 		SKUFree:   map[uuid.UUID]int{},
 		Customers: map[checkout.CustomerOffer]int{},
 		Users:     map[uuid.UUID]bool{},
-		KeyTaken:  make([]bool, len(holds)),
 	}
 	seenOffer := map[uuid.UUID]bool{}
-	seenUser := map[uuid.UUID]bool{}
-	for i, h := range holds {
+	users := make([]string, 0, len(holds))
+	var keys [][3]string
+	for _, h := range holds {
 		r := h.Reservation
 		r.State = checkout.Held
 		if !seenOffer[r.OfferID] {
@@ -136,13 +143,9 @@ func (db LedgerStore) readBatchState(ctx context.Context, tx *sql.Tx, holds []ch
 				}
 			}
 		}
-		if !seenUser[r.UserID] {
-			seenUser[r.UserID] = true
-			var ok bool
-			if err := db.txQueryRow(ctx, tx, qUserExists, r.UserID).Scan(&ok); err != nil {
-				return st, err
-			}
-			st.Users[r.UserID] = ok
+		if _, ok := st.Users[r.UserID]; !ok {
+			st.Users[r.UserID] = false // until the lookup finds it
+			users = append(users, r.UserID.String())
 		}
 		c := checkout.CustomerOffer{OfferID: r.OfferID, UserID: r.UserID}
 		o, found := st.Offers[r.OfferID]
@@ -155,10 +158,70 @@ func (db LedgerStore) readBatchState(ctx context.Context, tx *sql.Tx, holds []ch
 			st.Customers[c] = n
 		}
 		if k := h.Key; k != nil {
-			if err := db.txQueryRow(ctx, tx, qKeyStored, k.UserID, k.Op, k.Key).Scan(&st.KeyTaken[i]); err != nil {
-				return st, err
+			keys = append(keys, [3]string{k.UserID.String(), k.Op, k.Key})
+		}
+	}
+	if err := db.usersExist(ctx, tx, users, st.Users); err != nil {
+		return st, err
+	}
+	if len(keys) > 0 {
+		stored, err := db.keysStored(ctx, tx, keys)
+		if err != nil {
+			return st, err
+		}
+		st.KeyTaken = make([]bool, len(holds))
+		for i, h := range holds {
+			if k := h.Key; k != nil {
+				st.KeyTaken[i] = stored[[3]string{k.UserID.String(), k.Op, k.Key}]
 			}
 		}
 	}
 	return st, nil
+}
+
+// usersExist marks in exists the users of ids that are stored.
+func (db LedgerStore) usersExist(ctx context.Context, tx *sql.Tx, ids []string, exists map[uuid.UUID]bool) error {
+	rows, err := db.txQuery(ctx, tx, qUsersExist, jsonList(ids))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		exists[id] = true
+	}
+	return rows.Err()
+}
+
+// keysStored reports which of the (user, op, key) triples are stored.
+func (db LedgerStore) keysStored(ctx context.Context, tx *sql.Tx, keys [][3]string) (map[[3]string]bool, error) {
+	stored := map[[3]string]bool{}
+	for _, k := range keys {
+		// JSON cannot carry what is not UTF-8 (the service refuses such
+		// keys; the ledger does not rely on it): looked up one by one.
+		if !utf8.ValidString(k[1]) || !utf8.ValidString(k[2]) {
+			var taken bool
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3)`,
+				k[0], k[1], k[2]).Scan(&taken); err != nil {
+				return nil, err
+			}
+			stored[k] = taken
+		}
+	}
+	rows, err := db.txQuery(ctx, tx, qKeysStored, jsonList(keys))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k [3]string
+		if err := rows.Scan(&k[0], &k[1], &k[2]); err != nil {
+			return nil, err
+		}
+		stored[k] = true
+	}
+	return stored, rows.Err()
 }

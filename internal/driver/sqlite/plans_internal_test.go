@@ -79,3 +79,56 @@ func TestReservationQueryPlans(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldBatchQueryPlans: a batch of holds looks its customers and keys up
+// in one statement each; each element of the batch must be a probe of the
+// table's key, never a scan of users or of every key ever stored.
+func TestHoldBatchQueryPlans(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "pavilion.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.New().String()
+	for _, q := range []struct {
+		name, query, arg, table string
+	}{
+		{"customers", qUsersExist, `["` + id + `"]`, "users"},
+		{"keys", qKeysStored, `[["` + id + `","reserve","k"]]`, "idempotency_keys"},
+	} {
+		p := plan(t, db, q.query, q.arg)
+		t.Logf("%s:\n%s", q.name, p)
+		if strings.Contains(p, "SCAN "+q.table) || strings.Contains(p, "SCAN k") || !strings.Contains(p, "SEARCH") {
+			t.Errorf("%s: the plan does not probe %s by its key:\n%s", q.name, q.table, p)
+		}
+	}
+}
+
+// TestCredentialUsersPlan: the batch that checks cached credentials again
+// (account.Service's refresh, up to 1,000 of them) finds each by its ID, not
+// by reading every unexpired credential.
+func TestCredentialUsersPlan(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "pavilion.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := plan(t, db, `SELECT `+userCols+`, c.id FROM credentials c JOIN users u ON u.id = c.user_id
+			WHERE c.expires_at > $1 AND c.id IN `+inList(2, 3), 1, uuid.New(), uuid.New(), uuid.New())
+	t.Logf("credential users:\n%s", p)
+	byID := false
+	for _, step := range strings.Split(p, "\n") {
+		byID = byID || strings.HasPrefix(step, "SEARCH c ") && strings.Contains(step, "(id=?)")
+	}
+	if !byID {
+		t.Errorf("the plan does not find credentials by ID:\n%s", p)
+	}
+}

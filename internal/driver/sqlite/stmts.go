@@ -92,7 +92,7 @@ type writerStmts struct {
 
 // holdStmts are the statements of ReserveBatch.
 var holdStmts = []string{
-	qOfferUnits, qSKUFree, qUserExists, qCustomerUnits, qKeyStored,
+	qOfferUnits, qSKUFree, qUsersExist, qCustomerUnits, qKeysStored,
 	qAddOfferHeld, qAddSKUHeld, qInsertHold, qInsertKey,
 }
 
@@ -150,6 +150,13 @@ func (db *conn) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args .
 		return st.QueryRowContext(ctx, args...)
 	}
 	return tx.QueryRowContext(ctx, query, args...)
+}
+
+func (db *conn) txQuery(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	if st := db.txStmt(ctx, tx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, query, args...)
 }
 
 func (db *conn) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
