@@ -246,4 +246,16 @@ func testColdResume(t *testing.T, open func() chat.Bus) {
 	if f := back.until(said("after"), "the next line on B"); seqOf(f) != last+4 {
 		t.Fatalf("the next line on B = %v, want seq %d", f, last+4)
 	}
+
+	// A line deleted within the bus's history stays deleted in a cold
+	// room's welcome (a third node, from the history alone: no archive).
+	host.send(map[string]any{"type": "chat", "text": "regretted"})
+	regretted := seqOf(host.until(said("regretted"), "the regretted line"))
+	host.send(map[string]any{"type": "moderate", "action": "delete", "seq": regretted})
+	host.until(func(f map[string]any) bool { return f["type"] == "moderation" && f["action"] == "delete" }, "the deletion")
+	_, welcome = a.node(open()).join("member")
+	texts := recentTexts(welcome)
+	if slices.Contains(texts, "regretted") || !slices.Contains(texts, "missed 2") {
+		t.Fatalf("a cold room's recent chat = %v: want the history's lines without the deleted one", texts)
+	}
 }

@@ -137,6 +137,15 @@ func historyFrom(msgs [][]byte, log *slog.Logger) ([]entry, uint64) {
 		data := withSeq(seq, payload)
 		history = append(history, entry{seq: seq, data: data, pm: textFrame(data), ev: ev})
 		last = seq
+		if ev.Type == EvModeration && ev.Action == ActDelete {
+			// As applyLocked does: a line deleted within the history is
+			// gone from the welcomes it gives.
+			for i := range history {
+				if history[i].seq == ev.Target && history[i].ev.Type == EvChat {
+					history[i].ev.Type = "deleted"
+				}
+			}
+		}
 	}
 	return history, last
 }
