@@ -52,10 +52,18 @@ type sequence struct {
 	// in the order their numbers were taken.
 	mu   sync.Mutex
 	last uint64
-	// recent holds the last chat.BusHistory framed messages, a ring whose
-	// oldest entry is at recent[len(recent)%cap] once it is full.
-	recent [][]byte
+	// recent holds the last chat.BusHistory framed messages, in order
+	// until it is full, then as a ring whose oldest entry is recent[next].
+	// It is dropped a day after the last Append (as the Redis bus's history
+	// expires), so a long-lived node does not keep every past show's last
+	// events.
+	recent   [][]byte
+	next     int
+	appended time.Time
 }
+
+// historyTTL is how long a channel's history outlives its last message.
+const historyTTL = 24 * time.Hour
 
 type presenceRecord struct {
 	n  int
@@ -126,10 +134,12 @@ func (b *Bus) Append(ctx context.Context, channel string, msg []byte) (uint64, s
 		return 0, "", fmt.Errorf("memory: append %q: %w", channel, err)
 	}
 	s.last = seq
+	s.appended = time.Now()
 	if len(s.recent) < chat.BusHistory {
 		s.recent = append(s.recent, framed)
 	} else {
-		s.recent[(seq-1)%chat.BusHistory] = framed
+		s.recent[s.next] = framed
+		s.next = (s.next + 1) % chat.BusHistory
 	}
 	return seq, s.epoch, nil
 }
@@ -143,11 +153,11 @@ func (b *Bus) Recent(ctx context.Context, channel string, limit int) (string, []
 	s := b.sequence(channel)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := max(min(limit, len(s.recent)), 0)
+	size := len(s.recent)
+	n := max(min(limit, size), 0)
 	out := make([][]byte, 0, n)
-	// Message number k (from 1) sits at recent[(k-1) % BusHistory].
-	for k := s.last - uint64(n) + 1; k <= s.last; k++ {
-		out = append(out, s.recent[(k-1)%chat.BusHistory])
+	for i := size - n; i < size; i++ {
+		out = append(out, s.recent[(s.next+i)%size])
 	}
 	return s.epoch, out, nil
 }
@@ -169,8 +179,22 @@ func (b *Bus) sequence(channel string) *sequence {
 	if s == nil {
 		s = &sequence{epoch: rand.Text()}
 		b.seqs[channel] = s
+		b.forgetIdleLocked(time.Now())
 	}
 	return s
+}
+
+// forgetIdleLocked drops the history of channels with nothing appended for
+// historyTTL; their numbering stays. It runs as channels are added, which
+// is when the number of histories can grow.
+func (b *Bus) forgetIdleLocked(now time.Time) {
+	for _, s := range b.seqs {
+		s.mu.Lock()
+		if s.recent != nil && now.Sub(s.appended) > historyTTL {
+			s.recent, s.next = nil, 0
+		}
+		s.mu.Unlock()
+	}
 }
 
 // Presence records n viewers of channel on node and returns the total over

@@ -74,3 +74,36 @@ func TestSlowSubscriberDropsInsteadOfBlocking(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleHistoryIsForgotten: a channel's history goes a day after its last
+// message (its numbering stays), and one appended to again starts a new
+// history that Recent reads in order.
+func TestIdleHistoryIsForgotten(t *testing.T) {
+	ctx := context.Background()
+	b := NewBus()
+	for i := range 3 {
+		if _, _, err := b.Append(ctx, "room:idle", []byte{'a' + byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.seqMu.Lock()
+	b.forgetIdleLocked(time.Now().Add(historyTTL + time.Minute))
+	b.seqMu.Unlock()
+	if _, msgs, err := b.Recent(ctx, "room:idle", 10); err != nil || len(msgs) != 0 {
+		t.Fatalf("Recent after a day idle = %q, %v; want nothing", msgs, err)
+	}
+	seq, _, err := b.Append(ctx, "room:idle", []byte("d"))
+	if err != nil || seq != 4 {
+		t.Fatalf("Append = %d, %v; want 4: the numbering stays", seq, err)
+	}
+	if _, msgs, err := b.Recent(ctx, "room:idle", 10); err != nil || len(msgs) != 1 || string(msgs[0]) != "4 d" {
+		t.Fatalf("Recent = %q, %v; want only 4 d", msgs, err)
+	}
+	// A fresh channel sweeps, a busy one keeps its history.
+	if _, err := b.Epoch(ctx, "room:new"); err != nil {
+		t.Fatal(err)
+	}
+	if _, msgs, _ := b.Recent(ctx, "room:idle", 10); len(msgs) != 1 {
+		t.Fatalf("a channel appended to just now lost its history: %q", msgs)
+	}
+}
