@@ -11,6 +11,21 @@ import (
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
 )
 
+// plannedDB is a migrated, empty store whose query plans the tests read.
+func plannedDB(t *testing.T) *DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "pavilion.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 // plan is SQLite's query plan for query with args, one step a line.
 func plan(t *testing.T, db *DB, query string, args ...any) string {
 	t.Helper()
@@ -39,15 +54,7 @@ func plan(t *testing.T, db *DB, query string, args ...any) string {
 // (migration 18 left reservations one index for all of them, so a query
 // that stopped naming the show would scan every hold ever made).
 func TestReservationQueryPlans(t *testing.T) {
-	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "pavilion.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := plannedDB(t)
 	id := uuid.New()
 	active, activeArgs := sqlstore.ActiveReservations(id, id)
 	for _, q := range []struct {
@@ -84,15 +91,7 @@ func TestReservationQueryPlans(t *testing.T) {
 // in one statement each; each element of the batch must be a probe of the
 // table's key, never a scan of users or of every key ever stored.
 func TestHoldBatchQueryPlans(t *testing.T) {
-	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "pavilion.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := plannedDB(t)
 	id := uuid.New().String()
 	for _, q := range []struct {
 		name, query, arg, table string
@@ -108,19 +107,11 @@ func TestHoldBatchQueryPlans(t *testing.T) {
 	}
 }
 
-// TestCredentialUsersPlan: the batch that checks cached credentials again
-// (account.Service's refresh, up to 1,000 of them) finds each by its ID, not
-// by reading every unexpired credential.
+// TestCredentialUsersPlan: the batch that checks credentials in use again
+// (the live room's, up to 1,000 of them) finds each by its ID, not by
+// reading every unexpired credential.
 func TestCredentialUsersPlan(t *testing.T) {
-	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "pavilion.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := plannedDB(t)
 	p := plan(t, db, `SELECT `+userCols+`, c.id FROM credentials c JOIN users u ON u.id = c.user_id
 			WHERE c.expires_at > $1 AND c.id IN `+inList(2, 3), 1, uuid.New(), uuid.New(), uuid.New())
 	t.Logf("credential users:\n%s", p)
