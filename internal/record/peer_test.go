@@ -24,24 +24,7 @@ import (
 func TestRealPeerH264ToMP4(t *testing.T) {
 	clip := recordtest.MakeH264(t, 4)
 	recordtest.Need(t, "ffprobe")
-	finished := make(chan File, 4)
-	r := &Recorder{Dir: t.TempDir(), Finished: func(_ context.Context, f File) error { finished <- f; return nil }}
-	srv := &stream.Server{
-		UDPAddr:  "127.0.0.1:0",
-		NoTCP:    true,
-		EndGrace: 3 * time.Second,
-		Recorder: r,
-		Keys:     func(_ context.Context, _ uuid.UUID, key string) (bool, error) { return key == "key", nil },
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /whip/{show}", srv.WHIP)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		hs.Close()
-		if err := srv.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
+	r, finished, hs := recordingIngest(t)
 	show := uuid.New()
 
 	p := recordtest.Publish(t, hs.URL, show.String(), "key", clip)
@@ -116,25 +99,7 @@ func TestRealPeerH264ToMP4(t *testing.T) {
 func TestRealPeerGuestRecorded(t *testing.T) {
 	vp8, h264 := recordtest.Make(t, 2), recordtest.MakeH264(t, 2)
 	recordtest.Need(t, "ffprobe")
-	finished := make(chan File, 4)
-	r := &Recorder{Dir: t.TempDir(), Finished: func(_ context.Context, f File) error { finished <- f; return nil }}
-	srv := &stream.Server{
-		UDPAddr:  "127.0.0.1:0",
-		NoTCP:    true,
-		EndGrace: 3 * time.Second,
-		Recorder: r,
-		Keys:     func(_ context.Context, _ uuid.UUID, key string) (bool, error) { return key == "key", nil },
-		Guests:   func(_ context.Context, _ uuid.UUID, key string) (bool, error) { return key == "guest", nil },
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /whip/{show}", srv.WHIP)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		hs.Close()
-		if err := srv.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
+	r, finished, hs := recordingIngest(t)
 	show := uuid.New()
 
 	host := recordtest.Publish(t, hs.URL, show.String(), "key", vp8)
@@ -186,4 +151,31 @@ func TestRealPeerGuestRecorded(t *testing.T) {
 			t.Errorf("the guest's video: %d frames in the file of %d sent", st.Packets, sent)
 		}
 	}
+}
+
+// recordingIngest is a WHIP server on loopback whose shows r records: the
+// host publishes with the key "key", a guest with "guest"; each finished
+// file arrives on the channel.
+func recordingIngest(t *testing.T) (*Recorder, chan File, *httptest.Server) {
+	t.Helper()
+	finished := make(chan File, 4)
+	r := &Recorder{Dir: t.TempDir(), Finished: func(_ context.Context, f File) error { finished <- f; return nil }}
+	srv := &stream.Server{
+		UDPAddr:  "127.0.0.1:0",
+		NoTCP:    true,
+		EndGrace: 3 * time.Second,
+		Recorder: r,
+		Keys:     func(_ context.Context, _ uuid.UUID, key string) (bool, error) { return key == "key", nil },
+		Guests:   func(_ context.Context, _ uuid.UUID, key string) (bool, error) { return key == "guest", nil },
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /whip/{show}", srv.WHIP)
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		hs.Close()
+		if err := srv.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return r, finished, hs
 }
