@@ -30,13 +30,7 @@ func TestBigRoomStateEventIsNotHeldByTheChatCadence(t *testing.T) {
 	v1.until(func(f map[string]any) bool { return seqOf(f) == first }, "the first pin")
 	b.events = nil
 
-	storm := func(round string) {
-		for i, c := range talkers {
-			for j := range 3 {
-				c.send(map[string]any{"type": "chat", "text": fmt.Sprintf("%s %d.%d", round, i, j)})
-			}
-		}
-	}
+	storm := func(round string) { chatRound(talkers, round) }
 	storm("before")
 	w.waitForSeq(first + 9)
 	host.send(map[string]any{"type": "pin", "offer_id": w.offer})

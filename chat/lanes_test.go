@@ -28,13 +28,7 @@ func TestCommerceLaneDoesNotWaitForTheChatTick(t *testing.T) {
 	v1, _ := w.join("member")
 	host, _ := w.join("host")
 	talkers := w.joinUsers("talker", 3)
-	storm := func(round string) {
-		for i, c := range talkers {
-			for j := range 3 {
-				c.send(map[string]any{"type": "chat", "text": fmt.Sprintf("%s %d.%d", round, i, j)})
-			}
-		}
-	}
+	storm := func(round string) { chatRound(talkers, round) }
 	// A chat storm waits for the tick; the pin after it ends the tick.
 	storm("before")
 	w.waitForSeq(base + 9)
@@ -90,5 +84,15 @@ func TestCommerceLaneDoesNotWaitForTheChatTick(t *testing.T) {
 	}
 	if fmt.Sprint(v1seqs) != fmt.Sprint(seqs) {
 		t.Fatalf("v1 viewer got %v, v2 %v", v1seqs, seqs)
+	}
+}
+
+// chatRound has each talker send three lines named after round ("before
+// 0.0" …): nine lines for three talkers.
+func chatRound(talkers []*client, round string) {
+	for i, c := range talkers {
+		for j := range 3 {
+			c.send(map[string]any{"type": "chat", "text": fmt.Sprintf("%s %d.%d", round, i, j)})
+		}
 	}
 }
