@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/pavilion-live/pavilion/internal/demo"
 )
 
@@ -59,12 +57,7 @@ func TestAfterTheEnd(t *testing.T) {
 	offer := demo.Offers(time.Now())[1].ID.String() // the carré
 
 	host := b.newUser(t, s, "host")
-	host.open("/studio/" + demoShow)
-	host.do("open the log-in dialog", chromedp.Click(chromedp.ID("gate-login")), chromedp.WaitVisible(chromedp.ID("auth-email")))
-	host.fillLogin(demo.HostEmail)
-	host.waitFor("the studio", `!document.querySelector("#studio").hidden`, 10*time.Second)
-	host.do("go live", chromedp.Click(chromedp.ID("go-live")))
-	host.waitFor("the broadcast", `document.querySelector("#live-state").dataset.state === "live"`, 20*time.Second)
+	host.startShow()
 
 	watcher := b.newUser(t, s, "viewer who watches the end")
 	watcher.open("/shows/" + demoShow)

@@ -53,14 +53,21 @@ func box(u *user, sel string) rect {
 func goLive(t *testing.T, b *browser, s *server) *user {
 	t.Helper()
 	host := b.newUser(t, s, "host")
-	host.open("/studio/" + demoShow)
-	host.waitFor("the log-in prompt", `!document.querySelector("#gate").hidden`, 10*time.Second)
-	host.do("open the log-in dialog", chromedp.Click(chromedp.ID("gate-login")), chromedp.WaitVisible(chromedp.ID("auth-email")))
-	host.fillLogin(demo.HostEmail)
-	host.waitFor("the studio", `!document.querySelector("#studio").hidden`, 10*time.Second)
-	host.do("go live", chromedp.Click(chromedp.ID("go-live")))
-	host.waitFor("the broadcast", `document.querySelector("#live-state").dataset.state === "live"`, 20*time.Second)
+	host.startShow()
 	return host
+}
+
+// startShow signs u in as the demo host at the demo show's studio and
+// broadcasts its fake camera (set the viewport first for a phone).
+func (u *user) startShow() {
+	u.t.Helper()
+	u.open("/studio/" + demoShow)
+	u.waitFor("the log-in prompt", `!document.querySelector("#gate").hidden`, 10*time.Second)
+	u.do("open the log-in dialog", chromedp.Click(chromedp.ID("gate-login")), chromedp.WaitVisible(chromedp.ID("auth-email")))
+	u.fillLogin(demo.HostEmail)
+	u.waitFor("the studio", `!document.querySelector("#studio").hidden`, 10*time.Second)
+	u.do("go live", chromedp.Click(chromedp.ID("go-live")))
+	u.waitFor("the broadcast", `document.querySelector("#live-state").dataset.state === "live"`, 20*time.Second)
 }
 
 // TestPhonePlayer is the player as people use it on a phone: before the

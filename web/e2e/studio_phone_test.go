@@ -19,12 +19,7 @@ func TestStudioPhoneMode(t *testing.T) {
 	offer := demo.Offers(time.Now())[1].ID.String() // the carré
 	host := b.newUser(t, s, "host on a phone")
 	host.do("phone size", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
-	host.open("/studio/" + demoShow)
-	host.do("open the log-in dialog", chromedp.Click(chromedp.ID("gate-login")), chromedp.WaitVisible(chromedp.ID("auth-email")))
-	host.fillLogin(demo.HostEmail)
-	host.waitFor("the studio", `!document.querySelector("#studio").hidden`, 10*time.Second)
-	host.do("go live", chromedp.Click(chromedp.ID("go-live")))
-	host.waitFor("the broadcast", `document.querySelector("#live-state").dataset.state === "live"`, 20*time.Second)
+	host.startShow()
 	host.waitFor("an upright camera", `document.querySelector("#preview").videoHeight > document.querySelector("#preview").videoWidth`, 10*time.Second)
 	if r := eval[map[string]float64](host, `document.querySelector("#preview").getBoundingClientRect().toJSON()`); r["height"] < 500 || r["width"] < 330 {
 		t.Errorf("the camera preview is %.0f×%.0f px on a 390×844 phone: it does not fill the screen", r["width"], r["height"])
@@ -72,12 +67,7 @@ func TestStudioPhoneChat(t *testing.T) {
 	s := startServer(t)
 	host := b.newUser(t, s, "host on a phone")
 	host.asPhone()
-	host.open("/studio/" + demoShow)
-	host.do("open the log-in dialog", chromedp.Click(chromedp.ID("gate-login")), chromedp.WaitVisible(chromedp.ID("auth-email")))
-	host.fillLogin(demo.HostEmail)
-	host.waitFor("the studio", `!document.querySelector("#studio").hidden`, 10*time.Second)
-	host.do("go live", chromedp.Click(chromedp.ID("go-live")))
-	host.waitFor("the broadcast", `document.querySelector("#live-state").dataset.state === "live"`, 20*time.Second)
+	host.startShow()
 
 	viewer := b.newUser(t, s, "viewer")
 	viewer.open("/shows/" + demoShow)
