@@ -50,20 +50,7 @@ func testReplayPlaysSeeksAndSells(t *testing.T, clip *recordtest.Clip) {
 	time.Sleep(5 * time.Second)
 	p.Leave()
 	sent := time.Since(p.First)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var sh struct {
-			Show struct{ State string } `json:"show"`
-		}
-		apiCall(t, s, "GET", "/api/shows/"+demoShow, "", nil, &sh)
-		if sh.Show.State == "ended" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the show did not end: %q", sh.Show.State)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitEnded(t, s)
 	until := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	if code := apiCall(t, s, "PUT", "/api/shows/"+demoShow+"/replay/settings", token(t, s, demo.BrandAdminEmail),
 		map[string]any{"record": true, "replay_sales_until": until}, nil); code != 200 {
