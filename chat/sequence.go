@@ -140,10 +140,10 @@ func historyFrom(msgs [][]byte, log *slog.Logger) ([]entry, uint64) {
 		if ev.Type == EvModeration && ev.Action == ActDelete {
 			// As applyLocked does: a line deleted within the history is
 			// gone from the welcomes it gives.
-			for i := range history {
-				if history[i].seq == ev.Target && history[i].ev.Type == EvChat {
-					history[i].ev.Type = "deleted"
-				}
+			// The history runs without a hole, so the target's place is
+			// its distance from the first entry.
+			if i := int(ev.Target) - int(history[0].seq); ev.Target >= history[0].seq && i < len(history) && history[i].ev.Type == EvChat {
+				history[i].ev.Type = "deleted"
 			}
 		}
 	}
