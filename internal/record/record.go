@@ -398,9 +398,18 @@ func (rec *Recording) put(fr frame) {
 	if !ok || c.mime != fr.mime {
 		return
 	}
-	at := max(fr.at-rec.base, 0)
-	if last, ok := rec.last[fr.kind]; ok && at < last {
-		at = last
+	if fr.at < rec.base {
+		// The file opened on a frame of another track (a keyframe, while
+		// this track's sink was behind): what came before its 0 is left
+		// out, not written at 0 — two frames of a track at one time are a
+		// file players and ffmpeg refuse to read past.
+		return
+	}
+	at := fr.at - rec.base
+	if last, ok := rec.last[fr.kind]; ok && at <= last {
+		// A publisher who came back: its clock may start a little behind
+		// the last frame written. Each frame keeps a time of its own.
+		at = last + 1
 	}
 	rec.last[fr.kind] = at
 	rec.w.write(c.track, fr.keyframe, at, fr.data)

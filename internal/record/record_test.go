@@ -222,6 +222,57 @@ func testReconnectContinuesTheFile(t *testing.T, ft format) {
 	checkStreams(t, path, ft.codec, 8*time.Second)
 }
 
+// The file opens on the first keyframe once both tracks are known; a track
+// whose sink is behind then hands in frames from before that keyframe.
+// Those are left out: each track's times only go forward (CI once saw two
+// Opus packets at one time in a file after a node's restart, which ffmpeg
+// refuses to decode past).
+func TestFramesBeforeTheFilesStartAreLeftOut(t *testing.T) {
+	// What put does is the same for both containers: WebM's frames are
+	// the simplest to hand in.
+	clip := recordtest.Make(t, 2)
+	r, _, done := newRecorder(t)
+	rec, _ := r.Record(uuid.New(), stream.RoleHost)
+	p := newPublisher(t, rec, clip)
+	rc := rec.(*Recording)
+	vs, as := p.video.(*sink), p.audio.(*sink)
+	// Frames as the sinks would hand them in: video from 500 ms, its first
+	// a keyframe, which opens the file; audio from 0, handed in after it.
+	video := func(i int) frame {
+		fr := frame{kind: "video", mime: vs.codec.mime, at: 500 + int64(i)*1000/30, data: clip.Video[i%len(clip.Video)]}
+		fr.keyframe, fr.width, fr.height = vp8Key(fr.data)
+		return fr
+	}
+	rc.write(vs, video(0))
+	if rc.w == nil {
+		t.Fatal("the file did not open on the keyframe")
+	}
+	next := 1
+	for i := range 100 {
+		at := int64(i) * 20
+		for ; video(next).at <= at; next++ {
+			rc.write(vs, video(next))
+		}
+		rc.write(as, frame{kind: "audio", mime: as.codec.mime, at: at, data: clip.Audio[i%len(clip.Audio)], keyframe: true})
+	}
+	p.leave()
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(*done) != 1 {
+		t.Fatalf("finished %d files", len(*done))
+	}
+	path, _ := r.Path((*done)[0].Path)
+	if out := recordtest.Decode(t, path); out != "" {
+		t.Errorf("the file does not decode cleanly:\n%s", out)
+	}
+	for _, st := range recordtest.Probe(t, path) {
+		if st.Kind == "audio" && st.Packets != 75 {
+			t.Errorf("%d audio packets in the file, want the 75 from the keyframe on", st.Packets)
+		}
+	}
+}
+
 // A writer killed mid-show leaves a file that Repair finishes: it plays to
 // within ft.lost of what was sent.
 func TestKilledWriterLeavesAPlayableFile(t *testing.T) {
