@@ -14,8 +14,6 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
-
-	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 )
 
 // TestThreeNodeCluster runs three server processes on one PostgreSQL and
@@ -25,9 +23,8 @@ import (
 // node 2 is killed in the middle of it, and node 2's viewer rejoins on
 // node 3; then Redis restarts mid-show and events and sales carry on.
 func TestThreeNodeCluster(t *testing.T) {
-	pg := testinfra.Postgres(t)
-	redisURL, restartRedis := testinfra.RedisServer(t)
-	env := []string{"PAVILION_DATABASE_URL=" + pg, "PAVILION_REDIS_URL=" + redisURL, "PAVILION_CLUSTER_SECRET=three-node-test-secret"}
+	st := sharedStores(t, "PAVILION_CLUSTER_SECRET=three-node-test-secret")
+	env, pg, restartRedis := st.env, st.pg, st.restartRedis
 	var nodes []string
 	var procs []*exec.Cmd
 	for i := range 3 {
@@ -106,30 +103,40 @@ func loopbackAPI() *webrtc.API {
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
 }
 
-// negotiateWith posts pc's complete offer to url and applies the answer;
-// anything but 201 fails the test.
-func negotiateWith(t *testing.T, pc *webrtc.PeerConnection, url, key string) {
+// negotiateWith posts pc's complete offer to url, applies the answer and
+// returns the session's Location; anything but 201 fails the test.
+func negotiateWith(t *testing.T, pc *webrtc.PeerConnection, url, key string) string {
 	t.Helper()
-	if status, _ := offerTo(t, pc, url, key); status != http.StatusCreated {
+	status, loc := offerTo(t, pc, url, key)
+	if status != http.StatusCreated {
 		t.Fatalf("POST %s: %d", url, status)
 	}
+	return loc
 }
 
 // publishTestVideo sends VP8-shaped frames (a keyframe a second) over WHIP.
 func publishTestVideo(t *testing.T, base, show, key string) (stop func()) {
 	t.Helper()
+	stop, _ = publishVP8(t, base+"/whip/"+show, key, "host")
+	return stop
+}
+
+// publishVP8 publishes VP8-shaped frames (a keyframe a second) at the WHIP
+// url and returns how to stop, and the session's Location.
+func publishVP8(t *testing.T, url, key, stream string) (stop func(), loc string) {
+	t.Helper()
 	pc, err := loopbackAPI().NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "host")
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", stream)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pc.AddTrack(track); err != nil {
 		t.Fatal(err)
 	}
-	negotiateWith(t, pc, base+"/whip/"+show, key)
+	loc = negotiateWith(t, pc, url, key)
 	ctx, cancel := context.WithCancel(context.Background())
 	finished := make(chan struct{})
 	go func() {
@@ -154,7 +161,7 @@ func publishTestVideo(t *testing.T, base, show, key string) (stop func()) {
 		cancel()
 		<-finished
 		_ = pc.Close()
-	}
+	}, loc
 }
 
 // watchTestVideo opens a WHEP viewer and counts the RTP packets it gets.

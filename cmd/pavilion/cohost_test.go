@@ -11,11 +11,9 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/pavilion-live/pavilion/internal/config"
 	"github.com/pavilion-live/pavilion/internal/demo"
-	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 )
 
 // TestGuestRelayedAndRemovedAcrossNodes runs two server processes on one
@@ -27,9 +25,8 @@ import (
 // guest's WHIP session at once (the removal reaches A through the bus),
 // the key stops working, and B's room hears the guest left.
 func TestGuestRelayedAndRemovedAcrossNodes(t *testing.T) {
-	pg := testinfra.Postgres(t)
-	redisURL, _ := testinfra.RedisServer(t)
-	env := []string{"PAVILION_DATABASE_URL=" + pg, "PAVILION_REDIS_URL=" + redisURL, "PAVILION_CLUSTER_SECRET=cohost-test-secret"}
+	st := sharedStores(t, "PAVILION_CLUSTER_SECRET=cohost-test-secret")
+	env, pg := st.env, st.pg
 	creds := demoCredentials(t, pg)
 	show := creds.ShowID
 	bases := startAll(t, serveCmd(t.TempDir(), env), serveCmd(t.TempDir(), env))
@@ -43,8 +40,8 @@ func TestGuestRelayedAndRemovedAcrossNodes(t *testing.T) {
 
 	stopHost := publishTestVideo(t, bases[0], show, creds.StreamKey)
 	defer stopHost()
-	guest, loc := publishGuestVideo(t, bases[0], show, key)
-	defer guest.stop()
+	stopGuest, loc := publishVP8(t, bases[0]+"/whip/"+show+"?guest=1", key, "guest")
+	defer stopGuest()
 	if !strings.HasPrefix(loc, "/whip/") || strings.Contains(loc, show) {
 		t.Fatalf("guest Location %q: it names the guest feed, not the show", loc)
 	}
@@ -100,50 +97,6 @@ func demoCredentials(t *testing.T, databaseURL string) *demo.Credentials {
 	return creds
 }
 
-type guestPub struct {
-	pc   *webrtc.PeerConnection
-	stop func()
-}
-
-// publishGuestVideo publishes VP8-shaped frames as the show's guest and
-// returns the session's Location.
-func publishGuestVideo(t *testing.T, base, show, key string) (*guestPub, string) {
-	t.Helper()
-	pc, err := loopbackAPI().NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "guest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pc.AddTrack(track); err != nil {
-		t.Fatal(err)
-	}
-	loc := negotiateAt(t, pc, base+"/whip/"+show+"?guest=1", key)
-	ctx, cancel := context.WithCancel(context.Background())
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		tick := time.NewTicker(33 * time.Millisecond)
-		defer tick.Stop()
-		frame := make([]byte, 1000)
-		for i := 0; ; i++ {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			frame[0] = 0x01
-			if i%30 == 0 {
-				frame[0] = 0x00
-			}
-			_ = track.WriteSample(media.Sample{Data: frame, Duration: 33 * time.Millisecond})
-		}
-	}()
-	return &guestPub{pc: pc, stop: func() { cancel(); <-finished; _ = pc.Close() }}, loc
-}
-
 // watchRetrying opens a WHEP viewer at url and counts the RTP packets it
 // gets. A relay may have no media for the first request (503), or not know
 // the feed's origin yet (404): it tries again with a new connection.
@@ -178,16 +131,6 @@ func watchRetrying(t *testing.T, url string) (*atomic.Int64, *webrtc.PeerConnect
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-}
-
-// negotiateAt is negotiateWith, returning the session's Location.
-func negotiateAt(t *testing.T, pc *webrtc.PeerConnection, url, key string) string {
-	t.Helper()
-	status, loc := offerTo(t, pc, url, key)
-	if status != http.StatusCreated {
-		t.Fatalf("POST %s: %d", url, status)
-	}
-	return loc
 }
 
 // offerTo posts pc's complete offer to url, applies a 201's answer and

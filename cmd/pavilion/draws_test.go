@@ -9,8 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 )
 
 // TestDrawAcrossNodes: a draw opened on node 1 takes entries on nodes 1 and
@@ -18,9 +16,8 @@ import (
 // it; every winner holds one unit; `pavilion verify-draw` agrees with the
 // server from the URL, and refuses a tampered copy.
 func TestDrawAcrossNodes(t *testing.T) {
-	pg := testinfra.Postgres(t)
-	redisURL, _ := testinfra.RedisServer(t)
-	env := []string{"PAVILION_DATABASE_URL=" + pg, "PAVILION_REDIS_URL=" + redisURL, "PAVILION_CLUSTER_SECRET=draw-test-secret"}
+	st := sharedStores(t, "PAVILION_CLUSTER_SECRET=draw-test-secret")
+	env, pg := st.env, st.pg
 	// Winners' holds must outlive the checks below.
 	first := serveCmd(t.TempDir(), env, "--demo", "--hold", "10m")
 	a1 := newAPI(t, startCmd(t, first))

@@ -239,6 +239,22 @@ func (s *sale) finish(t *testing.T) {
 	}
 }
 
+// stores is what a test's nodes share: a fresh PostgreSQL database and a
+// private Redis server.
+type stores struct {
+	env          []string // each node's environment: both URLs, then the extra given
+	pg, redis    string   // their URLs
+	restartRedis func()
+}
+
+func sharedStores(t *testing.T, extra ...string) stores {
+	t.Helper()
+	st := stores{pg: testinfra.Postgres(t)}
+	st.redis, st.restartRedis = testinfra.RedisServer(t)
+	st.env = append([]string{"PAVILION_DATABASE_URL=" + st.pg, "PAVILION_REDIS_URL=" + st.redis}, extra...)
+	return st
+}
+
 func serveCmd(dataDir string, env []string, extra ...string) *exec.Cmd {
 	args := append([]string{"serve", "--data-dir", dataDir, "--http", "127.0.0.1:0", "--media-port", "0", "--log-format", "json", "--log-level", "warn",
 		"--hold", "2s", "--payment-timeout", "3s"}, extra...)
@@ -280,17 +296,17 @@ func TestKillMidSaleEmbedded(t *testing.T) {
 }
 
 func TestKillMidSaleCluster(t *testing.T) {
-	pg := testinfra.Postgres(t)
-	redisURL, _ := testinfra.RedisServer(t)
-	killMidSale(t, t.TempDir(), []string{"PAVILION_DATABASE_URL=" + pg, "PAVILION_REDIS_URL=" + redisURL}, "--database-url", pg)
+	st := sharedStores(t)
+	env, pg := st.env, st.pg
+	killMidSale(t, t.TempDir(), env, "--database-url", pg)
 }
 
 // TestRedisRestartMidSale restarts Redis (losing the gate, the script cache
 // and every connection) while buyers are tapping.
 func TestRedisRestartMidSale(t *testing.T) {
-	pg := testinfra.Postgres(t)
-	redisURL, restart := testinfra.RedisServer(t)
-	srv := serveCmd(t.TempDir(), []string{"PAVILION_DATABASE_URL=" + pg, "PAVILION_REDIS_URL=" + redisURL}, "--demo")
+	st := sharedStores(t)
+	env, pg, restart := st.env, st.pg, st.restartRedis
+	srv := serveCmd(t.TempDir(), env, "--demo")
 	base := startCmd(t, srv)
 	creds := demoCreds(t, "--database-url", pg, "--public-url", base)
 	s := newSale(t, newAPI(t, base), creds, 40, 150)

@@ -33,6 +33,25 @@ var urlRE = regexp.MustCompile(`running at (http://[^\s"]+)`)
 
 // startServer runs `pavilion serve` as a child process on a free port and
 // returns its base URL once it is serving.
+// stopCleanly sends the server SIGTERM and waits up to 30 s for an exit
+// with status 0.
+func stopCleanly(t *testing.T, cmd *exec.Cmd, stderr *syncBuffer) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("server did not stop within 30 s of SIGTERM\n%s", stderr)
+	}
+}
+
 func startServer(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, string, *syncBuffer) {
 	t.Helper()
 	args := append([]string{"serve", "--data-dir", dataDir, "--http", "127.0.0.1:0", "--media-port", "0", "--log-format", "json"}, extra...)
@@ -202,19 +221,7 @@ func TestServeDemoRestart(t *testing.T) {
 	}
 
 	// SIGTERM: a clean, logged shutdown with exit status 0.
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not stop within 30 s of SIGTERM")
-	}
+	stopCleanly(t, cmd, stderr)
 	if !strings.Contains(stderr.String(), `"msg":"stopped"`) {
 		t.Fatalf("no clean stop in the log:\n%s", stderr)
 	}

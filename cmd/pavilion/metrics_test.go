@@ -4,7 +4,6 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -36,19 +35,7 @@ func TestServeMetricsListener(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), `pavilion_http_requests_total{code="200",route="GET /readyz"}`) || !strings.Contains(string(body), "go_goroutines") {
 		t.Fatalf("metrics listener = %d\n%.500s", code, body)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no exit after SIGTERM\n%s", stderr)
-	}
+	stopCleanly(t, cmd, stderr)
 	if _, err := net.DialTimeout("tcp", metrics, time.Second); err == nil {
 		t.Fatal("the metrics listener outlived the process")
 	}

@@ -370,10 +370,9 @@ func TestBackupRestoreRunbook(t *testing.T) {
 			t.Skipf("install %s (postgresql-client) to run the restore walk-through", tool)
 		}
 	}
-	pg := testinfra.Postgres(t)
-	redisURL, _ := testinfra.RedisServer(t)
 	work := t.TempDir()
-	env := []string{"PAVILION_DATABASE_URL=" + pg, "PAVILION_REDIS_URL=" + redisURL, "BACKUP=" + filepath.Join(work, "pavilion.dump")}
+	st := sharedStores(t, "BACKUP="+filepath.Join(work, "pavilion.dump"))
+	env, pg := st.env, st.pg
 	blocks := readmeBlocks(t, "### Backups and restore")
 	if len(blocks) != 3 {
 		t.Fatalf("want 3 command blocks (backup, restore, SQLite), got %d", len(blocks))

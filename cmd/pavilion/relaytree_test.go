@@ -11,10 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/pavilion-live/pavilion/internal/config"
-	"github.com/pavilion-live/pavilion/internal/demo"
 	"github.com/pavilion-live/pavilion/internal/driver/redis"
-	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 )
 
 // TestRelayTreeSurvivesKilledRelay runs four server processes with a relay
@@ -24,13 +21,13 @@ import (
 // directory); the leaf re-attaches under a node with room and its viewers,
 // on the same sessions, get media again within seconds.
 func TestRelayTreeSurvivesKilledRelay(t *testing.T) {
-	pg := testinfra.Postgres(t)
-	redisURL, _ := testinfra.RedisServer(t)
-	env := []string{"PAVILION_DATABASE_URL=" + pg, "PAVILION_REDIS_URL=" + redisURL, "PAVILION_CLUSTER_SECRET=relay-tree-test-secret", "PAVILION_RELAY_FANOUT=2"}
+	st := sharedStores(t, "PAVILION_CLUSTER_SECRET=relay-tree-test-secret", "PAVILION_RELAY_FANOUT=2")
+	env, pg := st.env, st.pg
 	// The demo show first, without its drawn pictures (drawing them is most
 	// of a seed's time under -race, and nothing here looks at them); then
 	// the four servers at once.
-	show, key := demoShow(t, pg)
+	creds := demoCredentials(t, pg)
+	show, key := creds.ShowID, creds.StreamKey
 	cmds := []*exec.Cmd{serveCmd(t.TempDir(), env), serveCmd(t.TempDir(), env), serveCmd(t.TempDir(), env), serveCmd(t.TempDir(), env)}
 	bases := startAll(t, cmds...)
 	origin, relays, leaf := bases[0], bases[1:3], bases[3]
@@ -52,7 +49,7 @@ func TestRelayTreeSurvivesKilledRelay(t *testing.T) {
 	// The directory says where the leaf hangs: under one of the relays.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	client, err := redis.Open(ctx, redisURL)
+	client, err := redis.Open(ctx, st.redis)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,25 +124,4 @@ func startAll(t *testing.T, cmds ...*exec.Cmd) []string {
 		}
 	}
 	return bases
-}
-
-// demoShow seeds the demo data without pictures and returns the demo
-// show's id and a fresh stream key for it.
-func demoShow(t *testing.T, databaseURL string) (show, key string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cfg := config.Config{DatabaseURL: databaseURL, Migrate: true}
-	db, err := openData(ctx, &cfg, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	deps := demoDeps(db, accountService(db))
-	deps.Images = nil
-	creds, err := demo.Issue(ctx, deps, "http://127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return creds.ShowID, creds.StreamKey
 }
