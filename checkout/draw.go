@@ -23,8 +23,8 @@ import (
 // draw. Viewers enter during a window (one entry per account); when it
 // closes, one node claims the draw in the ledger, draws min(units, entries)
 // winners by the verifiable procedure of internal/draw, and gives each a
-// hold of one unit through the ledger's ordinary Reserve (so stock, limits
-// and the gate stay exact). While a draw runs its offer is a closed drop:
+// hold of one unit as a tap gets one, through the gate and the ledger's
+// group commit (so stock, limits and the gate stay exact). While a draw runs its offer is a closed drop:
 // nobody can buy it first-come.
 //
 // A giveaway is a draw whose offer is priced 0: the host gives N units away
@@ -225,7 +225,7 @@ const (
 	MaxDrawWindow  = 24 * time.Hour
 	maxDrawsListed = 100
 	opDraw         = "draw" // idempotency op of a winner's hold: the key is the draw ID
-	holdWorkers    = 16     // winners' holds made at once
+	holdWorkers    = 128    // winners' holds made at once: they share the group commit's batches
 )
 
 func (d *Draws) lease() time.Duration {
@@ -737,8 +737,8 @@ func (d *Draws) draw(ctx context.Context, id uuid.UUID) error {
 	}
 	units := min(dr.Units, free)
 	winners := most[:min(units, len(most))]
-	// Holds are made a few at a time: each is its own ledger transaction,
-	// and a thousand in a row would keep the room waiting for the result.
+	// Holds are made many at a time, so that the group commit writes them in
+	// few transactions: a thousand in a row would keep the room waiting.
 	result := make([]DrawWinner, len(winners))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(holdWorkers)
@@ -806,7 +806,7 @@ func (d *Draws) heldBy(ctx context.Context, dr *Draw, winners []string, byID map
 }
 
 // hold gives a winner one unit, as a buy-button tap would get it: through
-// the gate and the ledger's Reserve, bound by the offer's limit, keyed by
+// the gate and the ledger (group-committed), bound by the offer's limit, keyed by
 // the draw so that a retried close finds the same hold.
 func (d *Draws) hold(ctx context.Context, o *Offer, sh *show.Show, dr *Draw, userID uuid.UUID) (*Reservation, error) {
 	s := d.Checkout
@@ -854,7 +854,9 @@ func (d *Draws) hold(ctx context.Context, o *Offer, sh *show.Show, dr *Draw, use
 		return nil, err
 	}
 	k := &Idempotency{UserID: userID, Key: key, Op: opDraw, RequestHash: hash, Result: result, CreatedAt: now}
-	if err := s.Ledger.Reserve(ctx, r, o.PerCustomerLimit, k); err != nil {
+	// Through the group commit, as a tap's hold: the winners held at once
+	// share commits instead of taking one each.
+	if err := s.holdWriter().write(ctx, Hold{Reservation: r, Limit: o.PerCustomerLimit, Key: k}); err != nil {
 		s.give(ctx, o, userID, 1)
 		if errors.Is(err, ErrKeyTaken) {
 			// A node whose claim went stale, still at work, held it first.

@@ -437,6 +437,27 @@ func (l *failingLedger) Reserve(ctx context.Context, r *checkout.Reservation, li
 	return l.Ledger.Reserve(ctx, r, limit, key)
 }
 
+// ReserveBatch writes the holds the ledger still takes and fails the rest,
+// each with its own error, as if each had been its own transaction.
+func (l *failingLedger) ReserveBatch(ctx context.Context, holds []checkout.Hold) ([]error, error) {
+	n := 0
+	for n < len(holds) && l.left.Add(-1) >= 0 {
+		n++
+	}
+	errs := make([]error, len(holds))
+	if n > 0 {
+		written, err := l.Ledger.ReserveBatch(ctx, holds[:n])
+		if err != nil {
+			return nil, err
+		}
+		copy(errs, written)
+	}
+	for i := n; i < len(holds); i++ {
+		errs[i] = errors.New("the database went away")
+	}
+	return errs, nil
+}
+
 // testDrawDiesMidClose: the closing node holds 3 of 8 winners' units and
 // fails; after the lease another node finishes: the same winners, the
 // first holds kept, one hold each, 8 in all.
