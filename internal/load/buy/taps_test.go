@@ -1,0 +1,95 @@
+package buy
+
+import (
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/pavilion-live/pavilion/internal/load/loadtest"
+)
+
+// TestClientsAgree runs the same scenarios with --client std and --client
+// lite, one tap in flight so that the order is the same: every outcome
+// (won, sold out, over the limit, a JSON or plain server error, a broken
+// or a missing answer) is counted the same, and the checks come out the same.
+func TestClientsAgree(t *testing.T) {
+	cases := []struct {
+		name  string
+		shop  func(*fakeShop)
+		args  []string
+		wants []string // outcomes that must be there
+	}{
+		{"sold out", func(*fakeShop) {}, []string{"--units", "30"}, []string{outReserved, outSoldOut}},
+		{"limit", func(*fakeShop) {}, []string{"--units", "50"}, []string{outReserved, outLimitReached}},
+		{"server errors", func(f *fakeShop) { f.failEvery, f.plainEvery = 7, 11 },
+			[]string{"--units", "30"}, []string{outReserved, outSoldOut, "503 unavailable", "502"}},
+		{"broken answers", func(f *fakeShop) { f.broken = true }, []string{"--units", "30"}, []string{"transport_error"}},
+		{"no answer", func(f *fakeShop) { f.silent = true }, []string{"--units", "30", "--taps", "1", "--buyers", "3", "--timeout", "200ms"},
+			[]string{"timeout"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			outcomes := map[string]map[string]int64{}
+			checks := map[string][]string{}
+			for _, client := range []string{clientStd, clientLite} {
+				f := newFakeShop()
+				tc.shop(f)
+				demo := startShop(t, f)
+				args := append([]string{"--demo", demo, "--buyers", "20", "--limit", "2", "--taps", "3", "--concurrency", "1",
+					"--create-workers", "1", "--client", client}, tc.args...)
+				_, rep, _ := loadtest.Run[buyReport](t, Run, args...)
+				if rep.Burst == nil || rep.Config.Client != client {
+					t.Fatalf("%s: no burst in the report (client %q)", client, rep.Config.Client)
+				}
+				if _, _, reserves := f.counts(); int64(reserves) != rep.Burst.Attempts {
+					t.Errorf("%s: the server got %d taps, the report counts %d", client, reserves, rep.Burst.Attempts)
+				}
+				if rep.Burst.ClientCPUPerAttemptUs <= 0 {
+					t.Errorf("%s: no client CPU per attempt: %+v", client, rep.Burst)
+				}
+				outcomes[client] = map[string]int64{}
+				for name, o := range rep.Burst.Outcomes {
+					outcomes[client][name] = o.Count
+				}
+				for _, c := range rep.Verify.Checks {
+					checks[client] = append(checks[client], c.Name+" "+c.Result)
+				}
+			}
+			if !maps.Equal(outcomes[clientStd], outcomes[clientLite]) {
+				t.Errorf("outcomes differ:\n std  %v\n lite %v", outcomes[clientStd], outcomes[clientLite])
+			}
+			for _, w := range tc.wants {
+				if outcomes[clientLite][w] == 0 {
+					t.Errorf("no %q outcome in %v: the scenario does not test what it says", w, outcomes[clientLite])
+				}
+			}
+			if !slices.Equal(checks[clientStd], checks[clientLite]) {
+				t.Errorf("checks differ:\n std  %v\n lite %v", checks[clientStd], checks[clientLite])
+			}
+		})
+	}
+}
+
+func TestErrorCode(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"error":{"code":"sold_out","message":"sold out"}}` + "\n": "sold_out",
+		`{"error":{"code":"limit_reached","message":"x"}}`:          "limit_reached",
+		`{"error":{"code":"unavailable","message":"x"}}`:            "unavailable",
+		`{"error": {"message":"x","code":"rate_limited"}}`:          "rate_limited", // another shape: decoded
+		`{"error":{"code":"a\"b","message":"x"}}`:                   `a"b`,
+		"bad gateway\n": "",
+		"":              "",
+	} {
+		if got := errorCode([]byte(body)); got != want {
+			t.Errorf("errorCode(%q) = %q, want %q", body, got, want)
+		}
+	}
+}
+
+// The sold-out answer, the one a stampede meets most, costs no allocation.
+func TestErrorCodeAllocs(t *testing.T) {
+	body := []byte(`{"error":{"code":"sold_out","message":"sold out"}}`)
+	if n := testing.AllocsPerRun(100, func() { _ = errorCode(body) }); n != 0 {
+		t.Errorf("errorCode allocates %v times per call", n)
+	}
+}
