@@ -1,8 +1,10 @@
 package buy
 
 import (
+	"io"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pavilion-live/pavilion/internal/load/loadtest"
@@ -91,5 +93,27 @@ func TestErrorCodeAllocs(t *testing.T) {
 	body := []byte(`{"error":{"code":"sold_out","message":"sold out"}}`)
 	if n := testing.AllocsPerRun(100, func() { _ = errorCode(body) }); n != 0 {
 		t.Errorf("errorCode allocates %v times per call", n)
+	}
+}
+
+func TestClientFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--client", "curl"}, "--client must be lite or std"},
+		{[]string{"--base", "https://shop.example", "--client", "lite"}, "plain HTTP"},
+		{[]string{"--base", "https://shop.example"}, "plain HTTP"}, // lite is the default
+	} {
+		args := append([]string{"--base", "http://127.0.0.1:1", "--admin-token", "t", "--show", "s", "--offer", "o"}, tc.args...)
+		err := Run(t.Context(), args, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("buy %v = %v, want an error about %q", tc.args, err, tc.want)
+		}
+	}
+	// std speaks HTTPS: the flags are fine (the run then fails to connect).
+	err := Run(t.Context(), []string{"--base", "https://127.0.0.1:1", "--admin-token", "t", "--show", "s", "--offer", "o", "--client", "std"}, io.Discard, io.Discard)
+	if err == nil || strings.Contains(err.Error(), "plain HTTP") {
+		t.Errorf("--client std with https: %v, want a connection error only", err)
 	}
 }
