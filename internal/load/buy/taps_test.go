@@ -3,10 +3,13 @@ package buy
 import (
 	"io"
 	"maps"
+	"net"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pavilion-live/pavilion/internal/load/apiclient"
 	"github.com/pavilion-live/pavilion/internal/load/loadtest"
 )
 
@@ -115,5 +118,63 @@ func TestClientFlag(t *testing.T) {
 	err := Run(t.Context(), []string{"--base", "https://127.0.0.1:1", "--admin-token", "t", "--show", "s", "--offer", "o", "--client", "std"}, io.Discard, io.Discard)
 	if err == nil || strings.Contains(err.Error(), "plain HTTP") {
 		t.Errorf("--client std with https: %v, want a connection error only", err)
+	}
+}
+
+// A lite tap on a kept-alive connection allocates nothing: its request is
+// the buyer's prepared head, the key and the body in a reused buffer, and
+// the answer is read into a reused one.
+func TestLiteTapAllocs(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	answer := []byte("HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\nContent-Length: 51\r\n\r\n" +
+		`{"error":{"code":"sold_out","message":"sold out"}}` + "\n")
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		buf := make([]byte, 4096)
+		for {
+			// Each request comes in one write, small enough for one read.
+			if _, err := nc.Read(buf); err != nil {
+				return
+			}
+			if _, err := nc.Write(answer); err != nil {
+				return
+			}
+		}
+	}()
+	cfg := &buyConfig{client: clientLite, maxSamples: 10}
+	c, err := apiclient.NewClient("http://"+ln.Addr().String(), 1, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newStampede(c, cfg, "run", "offer", []apiclient.Account{{Token: "pvt_a"}, {Token: "pvt_b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := s.newTapper(t.Context())
+	defer tp.close()
+	tp.warm(t.Context())
+	next := sustainNext("run", 2, 1)
+	var key []byte
+	k := 0
+	tap := func() {
+		var b int
+		b, key = next(0, k, key[:0])
+		k++
+		r, err := tp.reserve(t.Context(), b, key)
+		if err != nil || outcomeOf(r, err) != outSoldOut {
+			t.Fatalf("tap %d: %+v %v", k, r, err)
+		}
+	}
+	tap() // the buffers grow once
+	if n := testing.AllocsPerRun(200, tap); n != 0 {
+		t.Errorf("a lite tap allocates %v times", n)
 	}
 }
