@@ -25,7 +25,7 @@ func TestClientsAgree(t *testing.T) {
 		wants []string // outcomes that must be there
 	}{
 		{"sold out", func(*fakeShop) {}, []string{"--units", "30"}, []string{outReserved, outSoldOut}},
-		{"limit", func(*fakeShop) {}, []string{"--units", "50"}, []string{outReserved, outLimitReached}},
+		{"limit, cold connections", func(*fakeShop) {}, []string{"--units", "50", "--warm=false"}, []string{outReserved, outLimitReached}},
 		{"server errors", func(f *fakeShop) { f.failEvery, f.plainEvery = 7, 11 },
 			[]string{"--units", "30"}, []string{outReserved, outSoldOut, "503 unavailable", "502"}},
 		{"broken answers", func(f *fakeShop) { f.broken = true }, []string{"--units", "30"}, []string{"transport_error"}},
