@@ -89,7 +89,7 @@ func (c *buyConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.payWorkers, "pay-workers", 64, "parallel requests while paying")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.IntVar(&c.maxSamples, "max-samples", 2_000_000, "latency samples kept for percentiles (counts stay exact past it)")
-	fs.StringVar(&c.client, "client", clientLite, "HTTP client of the burst's and the loop's taps: lite (one raw keep-alive connection per worker, each buyer's request written once; a fraction of the CPU per tap) or std (net/http). Set-up, payment and verification always use net/http")
+	fs.StringVar(&c.client, "client", clientLite, "HTTP client of the burst's and the loop's taps: lite (one raw keep-alive connection per worker, each buyer's request written once; about half the CPU per tap) or std (net/http). Set-up, payment and verification always use net/http")
 	fs.IntVar(&c.procs, "procs", 1, "processes that tap: the burst and the loop are split over this many pavload processes (buyers, workers and samples shared out), so the client is not the limit")
 }
 
