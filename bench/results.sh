@@ -85,6 +85,7 @@ target() { echo "($1) as \$p | if (\$p.attempts_per_sec >= 15000 and \$p.latency
 row "target 15,000/s with p99 < 50 ms: reserve loop" "$(target .reserve.sustained)"
 row "target 15,000/s with p99 < 50 ms: sold-out loop" "$(target .stampede.sustained)"
 row "pavload CPU, cores: burst / sold-out loop / reserve loop" '[.stampede.burst.client_cpu_cores, .stampede.sustained.client_cpu_cores, .reserve.sustained.client_cpu_cores] | map(. // "n/a" | tostring) | join(" / ")'
+row "pavload client; its CPU µs per attempt: burst / sold-out loop / reserve loop" '"\(.stampede.config.client // "std"); " + ([.stampede.burst.client_cpu_us_per_attempt, .stampede.sustained.client_cpu_us_per_attempt, .reserve.sustained.client_cpu_us_per_attempt] | map(. // "n/a" | tostring) | join(" / "))'
 row "5xx or no answer (all runs)" '[.stampede.burst.failures, .stampede.sustained.failures, .stampede.pay.phase.failures, .reserve.sustained.failures] | map(. // 0) | add'
 row "checks, stampede" '.stampede.verify.checks | map("\(.result) \(.name)") | join("; ")'
 row "checks, reserve" '.reserve.verify.checks | map("\(.result) \(.name)") | join("; ")'

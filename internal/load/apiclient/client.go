@@ -114,12 +114,18 @@ func (c *Client) Do(ctx context.Context, method, path, token, key string, body [
 	}
 	r := Response{Status: resp.StatusCode, Body: b}
 	if resp.StatusCode >= 300 {
-		var e errorShape
-		if json.Unmarshal(b, &e) == nil {
-			r.Code = e.Error.Code
-		}
+		r.Code = ErrorCode(b)
 	}
 	return r, nil
+}
+
+// ErrorCode is the code of the server's JSON error shape in body, or empty.
+func ErrorCode(body []byte) string {
+	var e errorShape
+	if json.Unmarshal(body, &e) != nil {
+		return ""
+	}
+	return e.Error.Code
 }
 
 // Call is do for set-up and verification calls: it wants status want and

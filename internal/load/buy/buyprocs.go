@@ -43,6 +43,7 @@ type workerJob struct {
 	Warm        bool                `json:"warm"`
 	WarmAuth    bool                `json:"warm_auth"`
 	MaxSamples  int                 `json:"max_samples"`
+	Client      string              `json:"client"`
 	Buyers      []apiclient.Account `json:"buyers"`
 }
 
@@ -93,8 +94,11 @@ func runWorkerJob(ctx context.Context, job *workerJob, in *bufio.Reader, out io.
 	}
 	defer c.Close()
 	cfg := &buyConfig{taps: job.Taps, concurrency: job.Workers, loopWorkers: job.Workers,
-		idempotency: job.Idempotency, warm: job.Warm, warmAuth: job.WarmAuth, maxSamples: job.MaxSamples}
-	st := newStampede(c, cfg, job.RunID, job.OfferID, job.Buyers)
+		idempotency: job.Idempotency, warm: job.Warm, warmAuth: job.WarmAuth, maxSamples: job.MaxSamples, client: job.Client}
+	st, err := newStampede(c, cfg, job.RunID, job.OfferID, job.Buyers)
+	if err != nil {
+		return fail(err)
+	}
 	st.startGate = func() error {
 		if _, err := io.WriteString(out, "ready\n"); err != nil {
 			return err
@@ -158,7 +162,7 @@ func (s *stampede) procsPhase(ctx context.Context, exe string, procs int, phase 
 	for k := range procs {
 		job := workerJob{Base: s.c.Base(), Timeout: s.c.Timeout(), RunID: fmt.Sprintf("%sp%d", s.runID, k), OfferID: s.offerID,
 			Phase: phase, Taps: s.cfg.taps, Duration: d, Workers: workers / procs,
-			Idempotency: s.cfg.idempotency, Warm: s.cfg.warm, WarmAuth: s.cfg.warmAuth, MaxSamples: s.cfg.maxSamples / procs}
+			Idempotency: s.cfg.idempotency, Warm: s.cfg.warm, WarmAuth: s.cfg.warmAuth, MaxSamples: s.cfg.maxSamples / procs, Client: s.cfg.client}
 		if k < workers%procs {
 			job.Workers++
 		}

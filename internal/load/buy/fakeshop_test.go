@@ -3,10 +3,12 @@ package buy
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pavilion-live/pavilion/internal/load/apiclient"
 )
@@ -17,6 +19,11 @@ import (
 type fakeShop struct {
 	adminToken, brandToken, brandID, showID string
 	oversell                                bool
+	// Faults of the reserve route: every failEvery-th answer is a JSON 503,
+	// every plainEvery-th a 502 that is not JSON; broken answers every tap
+	// with bytes that are not HTTP and closes; silent never answers.
+	failEvery, plainEvery int
+	broken, silent        bool
 
 	mu      sync.Mutex
 	users   map[string]string // token → user ID
@@ -79,6 +86,10 @@ func (f *fakeShop) ok(w http.ResponseWriter, status int, v any) {
 }
 
 func (f *fakeShop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/api/reservations" && (f.broken || f.silent) {
+		f.misbehave(w, r)
+		return
+	}
 	token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -144,6 +155,14 @@ func (f *fakeShop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	case r.Method == "POST" && path == "/api/reservations":
 		f.reserve++
+		switch {
+		case f.failEvery > 0 && f.reserve%f.failEvery == 0:
+			f.fail(w, 503, "unavailable")
+			return
+		case f.plainEvery > 0 && f.reserve%f.plainEvery == 0:
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+			return
+		}
 		uid, ok := f.users[token]
 		if !ok {
 			f.fail(w, 401, "unauthorized")
@@ -221,4 +240,26 @@ func (f *fakeShop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		f.fail(w, 404, "not_found")
 	}
+}
+
+// misbehave answers a tap the way a broken or a hung server would.
+func (f *fakeShop) misbehave(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.reserve++
+	f.mu.Unlock()
+	if f.silent {
+		// Go's server notices the client's close only once the body is read.
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done(): // the client gave up and closed
+		case <-time.After(10 * time.Second):
+		}
+		return
+	}
+	nc, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer nc.Close()
+	_, _ = nc.Write([]byte("HTTP/1.1 twohundred OK\r\n\r\n"))
 }

@@ -43,6 +43,7 @@ type configReport struct {
 	Setup           bool    `json:"setup"`
 	MaxSamples      int     `json:"max_samples"`
 	Procs           int     `json:"procs"`
+	Client          string  `json:"client"` // the taps' HTTP client: lite or std
 }
 
 type offerReport struct {
@@ -72,6 +73,10 @@ type phaseReport struct {
 	// phase's rate may be pavload's ceiling rather than the server's.
 	ClientCPU   float64 `json:"client_cpu_cores"`
 	ClientBound bool    `json:"client_bound"`
+	// ClientCPUPerAttemptUs is pavload's CPU (getrusage, every process that
+	// tapped) over the phase's attempts: the client's cost of one tap, which
+	// on a shared machine moves much less than its rate.
+	ClientCPUPerAttemptUs float64 `json:"client_cpu_us_per_attempt"`
 }
 
 // clientBusy is the share of its cores past which pavload, not the
@@ -83,6 +88,9 @@ func (p *phaseReport) clientCPU(cpu, window time.Duration) {
 		return
 	}
 	p.ClientCPU = measure.Round3(cpu.Seconds() / window.Seconds())
+	if p.Attempts > 0 {
+		p.ClientCPUPerAttemptUs = measure.Round1(float64(cpu.Microseconds()) / float64(p.Attempts))
+	}
 	p.ClientBound = p.ClientCPU >= clientBusy*float64(runtime.GOMAXPROCS(0))
 }
 
@@ -156,7 +164,7 @@ func printPhase(w io.Writer, name string, p *phaseReport) {
 	if p.Processes > 1 {
 		procs = fmt.Sprintf(" in %d processes", p.Processes)
 	}
-	fmt.Fprintf(w, "  pavload CPU: %.2f of %d cores%s%s\n", p.ClientCPU, runtime.GOMAXPROCS(0), procs, bound)
+	fmt.Fprintf(w, "  pavload CPU: %.2f of %d cores%s, %.1f µs per attempt%s\n", p.ClientCPU, runtime.GOMAXPROCS(0), procs, p.ClientCPUPerAttemptUs, bound)
 	printLatencyTable(w, p)
 }
 

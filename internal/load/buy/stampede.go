@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,7 @@ type stampede struct {
 	body    []byte // the reserve request, the same for everyone
 	buyers  []apiclient.Account
 	budget  *measure.SampleBudget
+	lite    *liteRequests // the buyers' requests for --client lite; nil for std
 
 	won  []atomic.Int32 // reservations won, per buyer
 	mu   sync.Mutex
@@ -75,13 +77,20 @@ type stampede struct {
 	startGate func() error
 }
 
-func newStampede(c *apiclient.Client, cfg *buyConfig, runID, offerID string, buyers []apiclient.Account) *stampede {
+func newStampede(c *apiclient.Client, cfg *buyConfig, runID, offerID string, buyers []apiclient.Account) (*stampede, error) {
 	body, _ := json.Marshal(map[string]any{"offer_id": offerID, "quantity": 1})
-	return &stampede{
+	s := &stampede{
 		c: c, cfg: cfg, runID: runID, offerID: offerID, body: body, buyers: buyers,
 		budget: measure.NewSampleBudget(cfg.maxSamples),
 		won:    make([]atomic.Int32, len(buyers)),
 	}
+	if cfg.client == clientLite {
+		var err error
+		if s.lite, err = newLiteRequests(c.Base(), buyers, body); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // winners is every reservation won so far.
@@ -99,17 +108,31 @@ func (s *stampede) burst(ctx context.Context) (*phaseReport, error) {
 	return s.run(ctx, min(int64(s.cfg.concurrency), n), 0, s.cfg.warmAuth, newBurstNext(s.runID, len(s.buyers), n))
 }
 
+// nextTap names a worker's kth tap: the buyer (negative when there is no
+// more to do), and its idempotency key, appended to key.
+type nextTap func(worker, k int, key []byte) (buyer int, _ []byte)
+
 // newBurstNext hands out n taps over the buyers, round by round.
-func newBurstNext(runID string, buyers int, n int64) func(_, _ int) (int, string) {
+func newBurstNext(runID string, buyers int, n int64) nextTap {
 	var next atomic.Int64
-	return func(_, _ int) (int, string) {
+	return func(_, _ int, key []byte) (int, []byte) {
 		i := next.Add(1) - 1
 		if i >= n {
-			return -1, ""
+			return -1, key
 		}
-		b, tap := int(i%int64(buyers)), i/int64(buyers)
-		return b, fmt.Sprintf("pl-%s-b%d-%d", runID, b, tap)
+		b, tap := i%int64(buyers), i/int64(buyers)
+		return int(b), appendKey(key, runID, 'b', b, tap)
 	}
+}
+
+// appendKey appends "pl-<run>-<kind><a>-<b>", a tap's idempotency key.
+func appendKey(key []byte, runID string, kind byte, a, b int64) []byte {
+	key = append(key, "pl-"...)
+	key = append(key, runID...)
+	key = append(key, '-', kind)
+	key = strconv.AppendInt(key, a, 10)
+	key = append(key, '-')
+	return strconv.AppendInt(key, b, 10)
 }
 
 // sustain has cfg.loopWorkers workers tap in a closed loop for d, each
@@ -119,15 +142,15 @@ func (s *stampede) sustain(ctx context.Context, d time.Duration) (*phaseReport, 
 }
 
 // sustainNext has worker w go through the buyers in turn.
-func sustainNext(runID string, buyers, workers int) func(w, k int) (int, string) {
-	return func(w, k int) (int, string) {
+func sustainNext(runID string, buyers, workers int) nextTap {
+	return func(w, k int, key []byte) (int, []byte) {
 		b := int((int64(w) + int64(k)*int64(workers)) % int64(buyers))
-		return b, fmt.Sprintf("pl-%s-s%d-%d", runID, w, k)
+		return b, appendKey(key, runID, 's', int64(w), int64(k))
 	}
 }
 
 // run taps (see tap) and reports the phase.
-func (s *stampede) run(ctx context.Context, workers int64, d time.Duration, warmAuth bool, next func(worker, k int) (buyer int, key string)) (*phaseReport, error) {
+func (s *stampede) run(ctx context.Context, workers int64, d time.Duration, warmAuth bool, next nextTap) (*phaseReport, error) {
 	all, window, cpu, err := s.tap(ctx, workers, d, warmAuth, next)
 	if err != nil {
 		return nil, err
@@ -142,7 +165,7 @@ func (s *stampede) run(ctx context.Context, workers int64, d time.Duration, warm
 // With warmAuth, the workers first have every buyer call GET /api/me. It
 // returns what the workers saw, the window from the barrier to the last
 // answer and the CPU this process used in it.
-func (s *stampede) tap(ctx context.Context, workers int64, d time.Duration, warmAuth bool, next func(worker, k int) (buyer int, key string)) (*measure.Recorder, time.Duration, time.Duration, error) {
+func (s *stampede) tap(ctx context.Context, workers int64, d time.Duration, warmAuth bool, next nextTap) (*measure.Recorder, time.Duration, time.Duration, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	recs := make([]*measure.Recorder, workers)
@@ -154,9 +177,10 @@ func (s *stampede) tap(ctx context.Context, workers int64, d time.Duration, warm
 	for w := range int(workers) {
 		recs[w] = measure.NewRecorder(s.budget)
 		done.Go(func() {
+			t := s.newTapper(ctx)
+			defer t.close()
 			if s.cfg.warm {
-				// One cheap request opens this worker's keep-alive connection.
-				_, _ = s.c.Do(ctx, http.MethodGet, "/healthz", "", "", nil)
+				t.warm(ctx)
 			}
 			if warmAuth {
 				for b := w; b < len(s.buyers); b += int(workers) {
@@ -169,19 +193,21 @@ func (s *stampede) tap(ctx context.Context, workers int64, d time.Duration, warm
 			case <-ctx.Done():
 				return
 			}
+			var key []byte
 			for k := 0; ctx.Err() == nil; k++ {
 				if d > 0 && !time.Now().Before(deadline) {
 					return
 				}
-				b, key := next(w, k)
+				var b int
+				b, key = next(w, k, key[:0])
 				if b < 0 {
 					return
 				}
 				if !s.cfg.idempotency {
-					key = ""
+					key = key[:0]
 				}
 				t0 := time.Now()
-				r, err := s.c.Do(ctx, http.MethodPost, "/api/reservations", s.buyers[b].Token, key, s.body)
+				r, err := t.reserve(ctx, b, key)
 				took := time.Since(t0)
 				out := outcomeOf(r, err)
 				recs[w].Add(out, took)
