@@ -29,9 +29,6 @@ STOP_TRIES=100
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
-# Its own media port: other servers on this machine may hold the default.
-media_port="$(free_port)" || die "no free port"
-SERVER_FLAGS=(--media-port "$media_port")
 
 build_bins
 prepare_mode embedded

@@ -149,6 +149,23 @@ prepare_mode() {
 	log "$mode: machine load before: $load_before"
 }
 
+# free_udp_port prints a UDP port no socket uses, below the ephemeral range.
+free_udp_port() {
+	local port low=32768
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	[ "$low" -gt 11000 ] || low=32768
+	for _ in $(seq 1 100); do
+		port=$((10000 + RANDOM % (low - 10000)))
+		if command -v ss >/dev/null 2>&1; then
+			[ -z "$(ss -Huan "( sport = :$port )" 2>/dev/null)" ] || continue
+			[ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ] || continue
+		fi
+		echo "$port"
+		return 0
+	done
+	return 1
+}
+
 # start_server MODE: starts a fresh server for MODE, writes $work/MODE/demo.json
 # and sets metrics_url.
 start_server() {
@@ -171,9 +188,17 @@ start_server() {
 		debug_addr="127.0.0.1:$(free_port)" || die "no free port"
 		debug=(--debug-addr "$debug_addr")
 	fi
+	# Media on a free UDP port unless the suite chose one: the default, 8189,
+	# may be another server's on a shared machine, and this one would exit.
+	local -a media=()
+	if [[ " ${SERVER_FLAGS[*]} " != *" --media-port "* ]]; then
+		local udp
+		udp="$(free_udp_port)" || die "no free UDP port"
+		media=(--media-port "$udp")
+	fi
 	log "$mode: starting bin/pavilion on $base (${PIN_SERVER[*]:-unpinned}$SERVER_NOTE)"
 	"${PIN_SERVER[@]}" bin/pavilion serve --demo --http "127.0.0.1:$port" --public-url "$base" --metrics-addr "$metrics_addr" \
-		--log-level warn "${store[@]}" "${bus[@]}" "${debug[@]}" "${SERVER_FLAGS[@]}" >"$dir/server.log" 2>&1 &
+		--log-level warn "${store[@]}" "${bus[@]}" "${debug[@]}" "${media[@]}" "${SERVER_FLAGS[@]}" >"$dir/server.log" 2>&1 &
 	server_pid=$!
 	for _ in $(seq 1 150); do
 		if curl -fsS -o /dev/null "$base/readyz" 2>/dev/null; then break; fi

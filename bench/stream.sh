@@ -103,23 +103,6 @@ stop_publisher() {
 }
 trap 'rc=$?; stop_publisher; (exit $rc); cleanup' EXIT
 
-# free_udp_port prints a UDP port no socket uses, below the ephemeral range.
-free_udp_port() {
-	local port low=32768
-	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
-	[ "$low" -gt 11000 ] || low=32768
-	for _ in $(seq 1 100); do
-		port=$((10000 + RANDOM % (low - 10000)))
-		if command -v ss >/dev/null 2>&1; then
-			[ -z "$(ss -Huan "( sport = :$port )" 2>/dev/null)" ] || continue
-			[ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ] || continue
-		fi
-		echo "$port"
-		return 0
-	done
-	return 1
-}
-
 # proc_ticks PID: utime+stime of PID in clock ticks.
 proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # proc_rss PID: VmRSS of PID in kB.

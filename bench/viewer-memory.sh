@@ -51,13 +51,6 @@ commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 git diff --quiet HEAD -- cmd stream internal go.mod go.sum 2>/dev/null || commit="$commit-dirty"
 [ -n "${BENCH_PAVILION:-}" ] && commit="$(basename "$BENCH_PAVILION")"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
-media_port=""
-for _ in $(seq 1 100); do
-	p=$((10000 + RANDOM % 20000))
-	if [ -z "$(ss -Huan "( sport = :$p )" 2>/dev/null)" ] && [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ]; then media_port=$p; break; fi
-done
-[ -n "$media_port" ] || die "no free media port"
-SERVER_FLAGS=(--media-port "$media_port")
 unset PAVILION_DATABASE_URL PAVILION_REDIS_URL
 start_server embedded
 dir="$work/embedded"
