@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -38,5 +41,36 @@ func TestSetGCTarget(t *testing.T) {
 	}
 	if mediaGCPercent <= 0 || mediaGCPercent >= 100 {
 		t.Fatalf("mediaGCPercent %d: a media node's target is below the runtime's 100 and above 0 (0 collects all the time)", mediaGCPercent)
+	}
+}
+
+// TestServeGCTarget: the target the running server reports (the runtime's
+// go_gc_gogc_percent) is serve's own when GOGC is not set, and GOGC's when
+// it is.
+func TestServeGCTarget(t *testing.T) {
+	for _, tc := range []struct{ gogc, want string }{
+		{"", strconv.Itoa(mediaGCPercent)},
+		{"80", "80"},
+	} {
+		t.Run("GOGC="+tc.gogc, func(t *testing.T) {
+			metrics := freeAddr(t)
+			cmd := exec.Command(os.Args[0], "serve", "--data-dir", t.TempDir(), "--http", "127.0.0.1:0", "--media-port", "0",
+				"--log-format", "json", "--metrics-addr", metrics)
+			var env []string
+			for _, kv := range os.Environ() {
+				if !strings.HasPrefix(kv, "GOGC=") {
+					env = append(env, kv)
+				}
+			}
+			if tc.gogc != "" {
+				env = append(env, "GOGC="+tc.gogc)
+			}
+			cmd.Env = append(env, "PAVILION_TEST_MAIN=1", "PAVILION_DATABASE_URL=", "PAVILION_REDIS_URL=")
+			startCmd(t, cmd)
+			code, body := get(t, "http://"+metrics+"/metrics", "")
+			if code != 200 || !strings.Contains(string(body), "\ngo_gc_gogc_percent "+tc.want+"\n") {
+				t.Fatalf("metrics = %d, want go_gc_gogc_percent %s\n%.300s", code, tc.want, body)
+			}
+		})
 	}
 }
