@@ -4,12 +4,14 @@ import "log/slog"
 
 // mediaGCPercent is the garbage collector's target serve sets when the
 // environment does not set GOGC. A node's heap is mostly long-lived state
-// (each WHEP viewer's PeerConnection, the live room's sockets) and its
-// packet path allocates little, so collections are rare and the runtime's
-// default (100: the heap may grow by as much again as is live before the
-// next collection) mostly buys resident memory that holds garbage. A lower
-// target keeps RSS closer to what is live for a little more GC CPU; README
-// "Sizing a node" has the measured trade-off.
+// (each WHEP viewer's PeerConnection, each live-room socket) and the media
+// path allocates little, so the runtime's default (100: the heap may grow
+// by as much again as is live before the next collection) mostly buys
+// resident memory that holds garbage. 25 keeps RSS per viewer near what a
+// viewer holds, for more GC CPU: a few percent of the server's on the
+// media path, more in a busy live room, which allocates more. README
+// "Configuration" has the measured trade-off; GOGC=100 suits a node whose
+// limit is CPU rather than memory.
 const mediaGCPercent = 25
 
 // setGCTarget gives serve its GC target: mediaGCPercent (through
