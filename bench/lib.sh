@@ -196,8 +196,12 @@ start_server() {
 		udp="$(free_udp_port)" || die "no free UDP port"
 		media=(--media-port "$udp")
 	fi
-	log "$mode: starting bin/pavilion on $base (${PIN_SERVER[*]:-unpinned}$SERVER_NOTE)"
-	"${PIN_SERVER[@]}" bin/pavilion serve --demo --http "127.0.0.1:$port" --public-url "$base" --metrics-addr "$metrics_addr" \
+	# BENCH_SERVER_GOGC: the server's GOGC (the GC's target), for runs that
+	# compare it; unset, the runtime's default.
+	local -a genv=(env)
+	[ -n "${BENCH_SERVER_GOGC:-}" ] && genv+=("GOGC=$BENCH_SERVER_GOGC")
+	log "$mode: starting bin/pavilion on $base (${PIN_SERVER[*]:-unpinned}$SERVER_NOTE${BENCH_SERVER_GOGC:+, GOGC=$BENCH_SERVER_GOGC})"
+	"${PIN_SERVER[@]}" "${genv[@]}" bin/pavilion serve --demo --http "127.0.0.1:$port" --public-url "$base" --metrics-addr "$metrics_addr" \
 		--log-level warn "${store[@]}" "${bus[@]}" "${debug[@]}" "${media[@]}" "${SERVER_FLAGS[@]}" >"$dir/server.log" 2>&1 &
 	server_pid=$!
 	for _ in $(seq 1 150); do

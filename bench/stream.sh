@@ -30,7 +30,8 @@
 #   frames     pavload whip's frame numbers each viewer got against those sent
 #              while it watched (frozen video, whatever its cause);
 # and beside them the server's CPU (% of one CPU, utime+stime from
-# /proc/<pid>/stat over the hold), RSS per viewer (VmRSS during the hold
+# /proc/<pid>/stat over the hold), its allocations and GC cycles a second,
+# RSS per viewer (VmRSS at the end of the hold, and its mean over the hold,
 # minus the baseline with the publisher and no viewer), goroutines per
 # viewer, POST→connected and first keyframe p50/p95, and the client's own
 # limits: pavload's CPU over the hold (and per packet received), goroutines
@@ -51,8 +52,9 @@
 # Knobs (environment): BENCH_STREAM_STEPS ("100 200 300 400 500 600"; each at
 # most 2000), BENCH_STREAM_HOLD (20s), BENCH_STREAM_RAMP (100 a second),
 # BENCH_STREAM_BITRATE (1500000), BENCH_STREAM_FPS (30), BENCH_STREAM_ARGS
-# (more pavload whep flags, e.g. "--engine pion --feedback" or --concurrency 64), and
-# BENCH_STREAM_STARTUP (1; 0 skips the start-up runs), and
+# (more pavload whep flags, e.g. "--engine pion --feedback" or --concurrency 64),
+# BENCH_STREAM_STARTUP (1; 0 skips the start-up runs), BENCH_SERVER_GOGC (the
+# server's GOGC; unset, the server chooses), and
 # BENCH_PROFILE=1, which saves the server's CPU profile over each hold as
 # bench/out/stream-cpu-<N>.pprof (and its heap, stream-heap-<N>.pprof, and
 # a goroutine dump, stream-goroutines-<N>.txt), and pavload whep's own CPU
@@ -105,6 +107,18 @@ trap 'rc=$?; stop_publisher; (exit $rc); cleanup' EXIT
 
 # proc_ticks PID: utime+stime of PID in clock ticks.
 proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# gc_counters: the server's bytes allocated so far and GC cycles run so far,
+# from its metrics.
+gc_counters() {
+	curl -fsS "$metrics_url" | awk '/^go_memstats_alloc_bytes_total / {a = $2} /^go_gc_duration_seconds_count / {g = $2}
+		END {printf "%.0f %.0f\n", a, g}'
+}
+# mem_counters: the server's heap in use, goroutine stacks and heap goal
+# (the size at which its next GC starts), in bytes, as a JSON object.
+mem_counters() {
+	curl -fsS "$metrics_url" | awk '/^go_memstats_heap_inuse_bytes / {h = $2} /^go_memstats_stack_inuse_bytes / {s = $2}
+		/^go_memstats_next_gc_bytes / {n = $2} END {printf "{\"heap_inuse\": %.0f, \"stacks\": %.0f, \"next_gc\": %.0f}\n", h, s, n}'
+}
 # proc_rss PID: VmRSS of PID in kB.
 proc_rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 HZ="$(getconf CLK_TCK)"
@@ -145,6 +159,7 @@ for _ in $(seq 1 8); do
 	if [ -z "$rss_base" ] || [ "$r" -lt "$rss_base" ]; then rss_base=$r; fi
 done
 log "server RSS with the publisher and no viewer: $rss_base kB (lowest of 8 readings)"
+mem_base="$(mem_counters)"
 
 # Start-up, before the steps, the server otherwise idle: POST→connected
 # with 20 viewers coming one by one (every candidate of this machine
@@ -184,17 +199,23 @@ for n in $STEPS; do
 	timeout --foreground "$RUN_TIMEOUT" "${PIN_LOAD[@]}" bin/pavload whep --demo "$demo" --metrics-url "$metrics_url" --label "$n viewers" \
 		--viewers "$n" --ramp "$RAMP" --duration "$HOLD" --progress 0 --json "$json" "${client_prof[@]}" $EXTRA >"$txt" 2>&1 &
 	load_pid=$!
-	cpu_pct=null rss_kb=null
+	cpu_pct=null rss_kb=null rss_mean_kb=null alloc_mb_s=null gcs_s=null mem_held=null
 	if wait_line "$txt" 'viewers in after' $((n / RAMP + 60)); then
 		# Skip the first second of the hold (stragglers' handshakes), then measure most of it.
 		sleep 1
 		t0="$(date +%s.%N)" k0="$(proc_ticks "$server_pid")"
+		read -r a0 g0 <<<"$(gc_counters)"
 		if [ -n "$debug_addr" ]; then
 			# BENCH_PROFILE=1: the server's CPU over the same window, and its heap.
 			curl -fsS -o "$OUT/stream-cpu-$n.pprof" "http://$debug_addr/debug/pprof/profile?seconds=$((hold_s - 4))" &
 			profiler_pid=$!
 		fi
-		sleep $((hold_s - 3))
+		# RSS moves with the GC's cycle: a reading a second, for the mean.
+		rss_sum=0 rss_n=0
+		for _ in $(seq 1 $((hold_s - 3))); do
+			sleep 1
+			r="$(proc_rss "$server_pid")" && rss_sum=$((rss_sum + r)) rss_n=$((rss_n + 1))
+		done
 		if [ -n "$debug_addr" ]; then
 			wait "$profiler_pid" || log "step $n: no CPU profile"
 			profiler_pid=""
@@ -202,7 +223,12 @@ for n in $STEPS; do
 			curl -fsS -o "$OUT/stream-goroutines-$n.txt" "http://$debug_addr/debug/pprof/goroutine?debug=1" || true
 		fi
 		t1="$(date +%s.%N)" k1="$(proc_ticks "$server_pid")"
+		read -r a1 g1 <<<"$(gc_counters)"
+		mem_held="$(mem_counters)"
 		rss_kb="$(proc_rss "$server_pid")"
+		[ "$rss_n" -gt 0 ] && rss_mean_kb=$((rss_sum / rss_n))
+		alloc_mb_s="$(awk -v a="$a0" -v b="$a1" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.2f", (b - a) / 1048576 / (t1 - t0)}')"
+		gcs_s="$(awk -v a="$g0" -v b="$g1" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.2f", (b - a) / (t1 - t0)}')"
 		cpu_pct="$(awk -v a="$k0" -v b="$k1" -v t0="$t0" -v t1="$t1" -v hz="$HZ" 'BEGIN {printf "%.1f", 100 * (b - a) / hz / (t1 - t0)}')"
 	fi
 	wait "$load_pid" || rc=$?
@@ -213,9 +239,14 @@ for n in $STEPS; do
 		break
 	fi
 	jq -c --argjson n "$n" --argjson cpu "$cpu_pct" --argjson rss "$rss_kb" --argjson base "$rss_base" \
+		--argjson alloc "$alloc_mb_s" --argjson gcs "$gcs_s" --argjson rssmean "$rss_mean_kb" \
+		--argjson membase "$mem_base" --argjson memheld "$mem_held" \
 		'{viewers: $n, server_cpu_pct: $cpu, server_rss_kb: $rss, server_rss_base_kb: $base,
+		  server_alloc_mb_s: $alloc, server_gcs_s: $gcs, server_mem_base: $membase, server_mem_held: $memheld,
 		  server_rss_per_viewer_kb: (if $rss == null or .connect.connected == 0 then null
 		                             else (($rss - $base) / .connect.connected * 10 | round / 10) end),
+		  server_rss_mean_per_viewer_kb: (if $rssmean == null or .connect.connected == 0 then null
+		                                  else (($rssmean - $base) / .connect.connected * 10 | round / 10) end),
 		  whep: .}' "$json" >>"$steps_json"
 	loss="$(jq -r '.loss_pct' "$json")"
 	connected="$(jq -r '.connect.connected' "$json")"
@@ -242,10 +273,10 @@ jq -s --arg pinning "$PINNING" --arg load "$load_before" --argjson bitrate "$BIT
 	echo
 	echo "One publisher (\`pavload whip\`: synthetic VP8 at $((BITRATE / 1000)) kbit/s, $FPS fps, a keyframe every 2 s, plus Opus 48 kbit/s) and steps of N WHEP viewers (\`pavload whep\`, ramped in at $RAMP/s, held $HOLD), against \`pavilion serve --demo\` (embedded); $PINNING. Machine load before: $load_before."
 	echo
-	echo "| viewers | connected | step | loss % | server skips | video frames received % (worst viewer) | delivered video Mbit/s min / p50 (source) | viewers < 97% of source | server CPU % | server CPU µs per packet sent | server RSS per viewer (KB) | goroutines per viewer | POST→connected p50 (ms) | first keyframe p50 / p95 (ms) | pavload CPU % (µs per packet) | pavload goroutines / RSS KB per viewer | UDP buffer drops |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| viewers | connected | step | loss % | server skips | video frames received % (worst viewer) | delivered video Mbit/s min / p50 (source) | viewers < 97% of source | server CPU % | server CPU µs per packet sent | server RSS per viewer (KB): end of hold (mean over it) | server allocs MB/s (GCs/s) | goroutines per viewer | POST→connected p50 (ms) | first keyframe p50 / p95 (ms) | pavload CPU % (µs per packet) | pavload goroutines / RSS KB per viewer | UDP buffer drops |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	jq -r '.steps[] | . as $s | .whep as $w | ($w.frames.video // {}) as $f |
-		"| \($s.viewers) | \($w.connect.connected) | \(if $w.verdict.pass then "pass" else "FAIL" end)\(if $w.verdict.client_limited then " (client-limited)" else "" end) | \((1000 * $w.loss_pct | round) / 1000) | \($w.server.viewer_skips // "?") | \(if ($f.expected // 0) > 0 then ((10000 * $f.received / $f.expected | round) / 100 | tostring) else "?" end) (\(if $f.worst_viewer_received_pct then (100 * $f.worst_viewer_received_pct | round) / 100 else "?" end)) | \($w.delivery.min_mbit) / \($w.delivery.p50_mbit) (\($w.delivery.source_video_mbit)) | \($w.delivery.viewers_below_97pct) | \($s.server_cpu_pct // "?") | \($w.server.cpu_us_per_packet // "?") | \($s.server_rss_per_viewer_kb // "?") | \($w.server.goroutines_per_viewer // "?") | \($w.time_to_connected.p50_ms) | \($w.time_to_first_keyframe.p50_ms) / \($w.time_to_first_keyframe.p95_ms) | \($w.client.hold_cpu_pct // $w.client.cpu_pct) (\($w.client.cpu_us_per_packet // "?")) | \($w.client.goroutines_per_viewer // "?") / \(if $w.client.rss_per_viewer_bytes then ($w.client.rss_per_viewer_bytes / 1024 | round) else "?" end) | \($w.udp_rcvbuf_errors // "?") |"' "$OUT/stream.json"
+		"| \($s.viewers) | \($w.connect.connected) | \(if $w.verdict.pass then "pass" else "FAIL" end)\(if $w.verdict.client_limited then " (client-limited)" else "" end) | \((1000 * $w.loss_pct | round) / 1000) | \($w.server.viewer_skips // "?") | \(if ($f.expected // 0) > 0 then ((10000 * $f.received / $f.expected | round) / 100 | tostring) else "?" end) (\(if $f.worst_viewer_received_pct then (100 * $f.worst_viewer_received_pct | round) / 100 else "?" end)) | \($w.delivery.min_mbit) / \($w.delivery.p50_mbit) (\($w.delivery.source_video_mbit)) | \($w.delivery.viewers_below_97pct) | \($s.server_cpu_pct // "?") | \($w.server.cpu_us_per_packet // "?") | \($s.server_rss_per_viewer_kb // "?") (\($s.server_rss_mean_per_viewer_kb // "?")) | \($s.server_alloc_mb_s // "?") (\($s.server_gcs_s // "?")) | \($w.server.goroutines_per_viewer // "?") | \($w.time_to_connected.p50_ms) | \($w.time_to_first_keyframe.p50_ms) / \($w.time_to_first_keyframe.p95_ms) | \($w.client.hold_cpu_pct // $w.client.cpu_pct) (\($w.client.cpu_us_per_packet // "?")) | \($w.client.goroutines_per_viewer // "?") / \(if $w.client.rss_per_viewer_bytes then ($w.client.rss_per_viewer_bytes / 1024 | round) else "?" end) | \($w.udp_rcvbuf_errors // "?") |"' "$OUT/stream.json"
 	echo
 	jq -r '.steps[] | select(.whep.verdict.pass | not) | "- \(.viewers) viewers: \(.whep.verdict.reasons | join("; "))\(if .whep.verdict.client_limited then "; " + .whep.verdict.client_note else "" end)"' "$OUT/stream.json"
 	echo
@@ -261,7 +292,7 @@ jq -s --arg pinning "$PINNING" --arg load "$load_before" --argjson bitrate "$BIT
 		jq -r '.startup[] | "| \(.viewers) | \(.ramp) | \(.candidates) | \(.connected) | \(.answer.p50_ms) | \(.connect.p50_ms) / \(.connect.p95_ms) | \(.first_keyframe.p50_ms) / \(.first_keyframe.p95_ms) |"' "$OUT/stream.json"
 		echo
 	fi
-	echo "Server CPU is utime+stime of the server process over the hold (100% = the one CPU it is pinned to); CPU per packet is the server's CPU time over the hold (process_cpu_seconds_total) divided by the RTP packets the viewers received in it: on a machine other processes share it moves less than the CPU share does. RSS per viewer is VmRSS during the hold minus the baseline with the publisher and no viewer ($rss_base kB); goroutines per viewer from go_goroutines. Loss counts every viewer's video and audio from the RTP sequence numbers (lost/expected); server skips are pavilion_stream_viewer_skips_total over the step; frames received are pavload whip's frame numbers each viewer got over those sent while it watched; delivered video is each viewer's rate over the hold, the source's from the server's ingest counter (it includes the publisher's transport-wide sequence extension, 8 bytes a packet, which viewers do not get: about 0.7% less). POST→connected runs from the POST that got the answer to ICE+DTLS connected. \"UDP buffer drops\" is the machine's RcvbufErrors during the step: when it is not zero, some of the loss happened in a receiver's socket buffer (pavload's, usually), not in the server; a step marked client-limited had that or pavload at 90% of its CPU or more. pavload's CPU is over the hold (its own getrusage), per packet its CPU time over the hold divided by the RTP packets its viewers received; its goroutines and RSS per viewer are the rise from before the first viewer to the end of the hold. Viewers: \`pavload whep --engine $(jq -r '.steps[0].whep.client.engine // "?"' "$OUT/stream.json")\`."
+	echo "Server CPU is utime+stime of the server process over the hold (100% = the one CPU it is pinned to); CPU per packet is the server's CPU time over the hold (process_cpu_seconds_total) divided by the RTP packets the viewers received in it: on a machine other processes share it moves less than the CPU share does. RSS per viewer is VmRSS at the end of the hold minus the baseline with the publisher and no viewer ($rss_base kB), and in brackets the mean of a reading a second over the hold (RSS rises and falls with the GC's cycle); goroutines per viewer from go_goroutines; allocations are the server's bytes allocated (go_memstats_alloc_bytes_total) over the hold a second, with the GC cycles a second beside them. Loss counts every viewer's video and audio from the RTP sequence numbers (lost/expected); server skips are pavilion_stream_viewer_skips_total over the step; frames received are pavload whip's frame numbers each viewer got over those sent while it watched; delivered video is each viewer's rate over the hold, the source's from the server's ingest counter (it includes the publisher's transport-wide sequence extension, 8 bytes a packet, which viewers do not get: about 0.7% less). POST→connected runs from the POST that got the answer to ICE+DTLS connected. \"UDP buffer drops\" is the machine's RcvbufErrors during the step: when it is not zero, some of the loss happened in a receiver's socket buffer (pavload's, usually), not in the server; a step marked client-limited had that or pavload at 90% of its CPU or more. pavload's CPU is over the hold (its own getrusage), per packet its CPU time over the hold divided by the RTP packets its viewers received; its goroutines and RSS per viewer are the rise from before the first viewer to the end of the hold. Viewers: \`pavload whep --engine $(jq -r '.steps[0].whep.client.engine // "?"' "$OUT/stream.json")\`."
 } >"$OUT/STREAM.md"
 saved="bench/results/$(date -u +%F)-$commit-stream.md"
 for i in 2 3 4 5 6 7 8 9; do

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(&cfg, stderr)
+	setGCTarget(log, os.Getenv, debug.SetGCPercent)
 
 	db, storeName, err := openDatabase(ctx, &cfg)
 	if err != nil {
