@@ -54,7 +54,7 @@
 # BENCH_STREAM_BITRATE (1500000), BENCH_STREAM_FPS (30), BENCH_STREAM_ARGS
 # (more pavload whep flags, e.g. "--engine pion --feedback" or --concurrency 64),
 # BENCH_STREAM_STARTUP (1; 0 skips the start-up runs), BENCH_SERVER_GOGC (the
-# server's GOGC; unset, the server chooses), and
+# server's GOGC; unset, the runtime's default), and
 # BENCH_PROFILE=1, which saves the server's CPU profile over each hold as
 # bench/out/stream-cpu-<N>.pprof (and its heap, stream-heap-<N>.pprof, and
 # a goroutine dump, stream-goroutines-<N>.txt), and pavload whep's own CPU

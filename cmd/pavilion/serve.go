@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -51,7 +50,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(&cfg, stderr)
-	setGCTarget(log, os.Getenv, debug.SetGCPercent)
 
 	db, storeName, err := openDatabase(ctx, &cfg)
 	if err != nil {
