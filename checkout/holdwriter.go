@@ -2,6 +2,7 @@ package checkout
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,16 @@ import (
 //
 // There is no goroutine while nothing is queued: the tap that finds its
 // lane idle starts a writer, which returns once the lane is empty.
+//
+// Before it takes a batch the writer yields once (runtime.Gosched). The Go
+// scheduler runs a goroutine just started, and one just woken, ahead of
+// everything else runnable; so on a server with one core a writer started
+// by the first of the requests the network just delivered took that hold
+// alone and committed it before the other requests had even been read, and
+// over HTTP batches averaged ~1.2 holds against 65–70 with the same crowd
+// calling the service directly. Yielding puts the writer behind every
+// request that is ready to run, so they queue first; it costs no wait when
+// nothing else is runnable.
 
 const (
 	// maxHoldBatch bounds one batch: its statements' size, and how long its
@@ -93,6 +104,7 @@ func (w *holdWriter) write(ctx context.Context, h Hold) error {
 // drain writes the lane's queue in batches until it is empty.
 func (w *holdWriter) drain(ctx context.Context, lane *holdLane) {
 	for {
+		runtime.Gosched()
 		lane.mu.Lock()
 		batch := w.take(lane)
 		if len(batch) == 0 && len(lane.queue) == 0 {
