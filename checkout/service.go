@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -267,12 +268,11 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 		}
 		return nil, false, err
 	}
-	hash := requestHash(req.OfferID.String(), fmt.Sprint(req.Quantity))
 	if o.PriceMinor == 0 {
 		return nil, false, ErrPrize
 	}
 	if !o.DropOpen(s.now()) {
-		return s.refuse(ctx, o, u, req.IdempotencyKey, hash, ErrDropClosed)
+		return s.refuse(ctx, o, u, req, ErrDropClosed)
 	}
 
 	verdict := LimitOver // more than anyone may have: no need to ask the gate
@@ -287,11 +287,12 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 			s.noteSoldOut(o.ID)
 		}
 		if verdict == LimitOver {
-			return s.refuse(ctx, o, u, req.IdempotencyKey, hash, ErrLimitReached)
+			return s.refuse(ctx, o, u, req, ErrLimitReached)
 		}
-		return s.refuse(ctx, o, u, req.IdempotencyKey, hash, ErrSoldOut)
+		return s.refuse(ctx, o, u, req, ErrSoldOut)
 	}
 
+	hash := reserveHash(req)
 	now := s.now()
 	r := &Reservation{ID: newHoldID(), OfferID: o.ID, ShowID: o.ShowID, SKUID: o.SKUID, UserID: u.ID,
 		Quantity: req.Quantity, PriceMinor: o.PriceMinor, Currency: o.Currency, State: Held,
@@ -682,6 +683,13 @@ func checkKey(key string) error {
 	return textcheck.Line("Idempotency-Key", key)
 }
 
+// reserveHash is the request hash stored with a reserve's idempotency key.
+// Only a tap that may be written or replayed needs it: most taps of a
+// stampede are refused without either.
+func reserveHash(req ReserveRequest) string {
+	return requestHash(req.OfferID.String(), strconv.Itoa(req.Quantity))
+}
+
 func requestHash(parts ...string) string {
 	h := sha256.New()
 	for _, p := range parts {
@@ -741,12 +749,12 @@ func replay[T any](rec *Idempotency, hash string) (result *T, replayed bool, err
 // past its drop) or was used with other parameters. Only a customer who may
 // hold units on the offer can have such a key, so the others never reach
 // the ledger.
-func (s *Service) refuse(ctx context.Context, o *Offer, u *account.User, key, hash string, refusal error) (*Reservation, bool, error) {
-	if key == "" || !s.mayHold(ctx, o.ID, u.ID) {
+func (s *Service) refuse(ctx context.Context, o *Offer, u *account.User, req ReserveRequest, refusal error) (*Reservation, bool, error) {
+	if req.IdempotencyKey == "" || !s.mayHold(ctx, o.ID, u.ID) {
 		s.lostTo(o, refusal)
 		return nil, false, refusal
 	}
-	rec, err := s.Ledger.LookupIdempotency(ctx, u.ID, opReserve, key)
+	rec, err := s.Ledger.LookupIdempotency(ctx, u.ID, opReserve, req.IdempotencyKey)
 	if errors.Is(err, apperr.E(apperr.NotFound)) {
 		s.lostTo(o, refusal)
 		return nil, false, refusal
@@ -754,7 +762,7 @@ func (s *Service) refuse(ctx context.Context, o *Offer, u *account.User, key, ha
 	if err != nil {
 		return nil, false, err
 	}
-	return replay[Reservation](rec, hash)
+	return replay[Reservation](rec, reserveHash(req))
 }
 
 // lostTo counts a tap refused with refusal (ErrSoldOut, ErrLimitReached or

@@ -39,7 +39,7 @@ import (
 // env is a running API on a fresh SQLite file, seeded with the demo data and a
 // second brand ("rival") with its own admin.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *httptest.Server
 	db      *sqlite.DB
 	svc     *account.Service
@@ -63,7 +63,7 @@ type env struct {
 // cheap keeps tests fast; the real parameters are exercised in account's tests.
 var cheap = account.Hasher{Time: 1, Memory: 64, Threads: 1}
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pavilion.db"))
@@ -137,7 +137,7 @@ type resp struct {
 	body   []byte
 }
 
-func (r resp) json(t *testing.T) map[string]any {
+func (r resp) json(t testing.TB) map[string]any {
 	t.Helper()
 	var v map[string]any
 	if err := json.Unmarshal(r.body, &v); err != nil {
@@ -147,7 +147,7 @@ func (r resp) json(t *testing.T) map[string]any {
 }
 
 // errCode returns the code of the one error shape, failing if the body is not it.
-func (r resp) errCode(t *testing.T) string {
+func (r resp) errCode(t testing.TB) string {
 	t.Helper()
 	var v struct {
 		Error struct{ Code, Message string } `json:"error"`

@@ -41,14 +41,24 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 	})
 }
 
+// securityHeaders sets the headers every response carries. Their values are
+// built once and shared by every response: Header.Set would canonicalize
+// each name and allocate each value on every request (5 of the 69
+// allocations of a sold-out tap in BenchmarkReserveSoldOut). Sharing is
+// safe because each value is a slice of length and capacity one: Header.Set
+// replaces it and Header.Add appends to a copy.
 func securityHeaders(next http.Handler) http.Handler {
+	fixed := http.Header{}
+	fixed.Set("X-Content-Type-Options", "nosniff")
+	fixed.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+	fixed.Set("X-Frame-Options", "DENY")
+	fixed.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' https: data:; media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+	fixed.Set("Permissions-Policy", "camera=(self), microphone=(self)")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' https: data:; media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-		h.Set("Permissions-Policy", "camera=(self), microphone=(self)")
+		for k, v := range fixed {
+			h[k] = v[:1:1]
+		}
 		next.ServeHTTP(w, r)
 	})
 }

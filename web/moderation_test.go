@@ -33,7 +33,7 @@ func (e *env) liveSocket(tok string) (*websocket.Conn, map[string]any) {
 }
 
 // readUntil reads frames until one of type typ.
-func readUntil(t *testing.T, ws *websocket.Conn, typ string) map[string]any {
+func readUntil(t testing.TB, ws *websocket.Conn, typ string) map[string]any {
 	t.Helper()
 	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
