@@ -22,13 +22,8 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/pavilion-live/pavilion/chat"
-	"github.com/pavilion-live/pavilion/checkout"
-	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
-	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
-	"github.com/pavilion-live/pavilion/internal/show"
 )
 
 // DB is the PostgreSQL store: one store per responsibility, each in a file
@@ -38,7 +33,6 @@ type DB struct {
 	sqlstore.Stores
 	// What the dialect writes its own way.
 	AccountStore
-	NoticeStore
 	ShowWriter
 	CatalogWriter
 	LedgerStore
@@ -53,14 +47,7 @@ type conn struct {
 	shared *sqlstore.Conn
 }
 
-var (
-	_ account.Store   = (*DB)(nil)
-	_ brand.Store     = (*DB)(nil)
-	_ show.Store      = (*DB)(nil)
-	_ checkout.Store  = (*DB)(nil)
-	_ checkout.Ledger = (*DB)(nil)
-	_ chat.Store      = (*DB)(nil)
-)
+var _ sqlstore.Store = (*DB)(nil)
 
 // Open connects to the database at url (a postgres:// URL or a key=value
 // DSN, with pgxpool's pool_* parameters) and checks that it answers.
@@ -74,7 +61,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("postgres: ping: %w", err)
 	}
 	cn := &conn{pool: pool, shared: sharedConn(pool)}
-	return &DB{conn: cn, Stores: sqlstore.NewStores(cn.shared), AccountStore: AccountStore{cn}, NoticeStore: NoticeStore{cn},
+	return &DB{conn: cn, Stores: sqlstore.NewStores(cn.shared), AccountStore: AccountStore{cn},
 		ShowWriter: ShowWriter{cn}, CatalogWriter: CatalogWriter{cn}, LedgerStore: LedgerStore{cn},
 		ArchiveWriter: ArchiveWriter{cn}, AnalyticsStore: AnalyticsStore{cn}}, nil
 }
@@ -181,6 +168,7 @@ var dialect = sqlstore.Dialect{
 	UserCols:  userCols,
 	Lock:      ` FOR UPDATE`,
 	Bytewise:  ` COLLATE "C"`,
+	NewID:     `gen_random_uuid()`,
 	Minute:    func(col string) string { return `floor(extract(epoch FROM ` + col + `) / 60)::bigint` },
 }
 

@@ -229,7 +229,7 @@ func (db LedgerStore) BeginOrder(ctx context.Context, o *checkout.Order, now tim
 			return err
 		}
 		if o.CouponID != nil {
-			return spendCoupon(ctx, tx, o, now)
+			return db.shared.SpendCoupon(ctx, querier{tx}, o, now)
 		}
 		return nil
 	})
@@ -238,16 +238,6 @@ func (db LedgerStore) BeginOrder(ctx context.Context, o *checkout.Order, now tim
 	}
 	o.State = checkout.Pending
 	return nil
-}
-
-// orderState reads the state of an order in tx: NotFound when it is missing.
-func orderState(ctx context.Context, tx pgx.Tx, id uuid.UUID) (checkout.OrderState, error) {
-	var s checkout.OrderState
-	err := tx.QueryRow(ctx, `SELECT state FROM orders WHERE id = $1`, id).Scan(&s)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", apperr.Errorf(apperr.NotFound, "order not found")
-	}
-	return s, err
 }
 
 // CompletePayment marks a pending order paid with the provider's reference,
@@ -265,11 +255,7 @@ func (db LedgerStore) CompletePayment(ctx context.Context, orderID uuid.UUID, pa
 			 RETURNING `+sqlstore.OrderCols,
 			orderID, paymentRef, now))
 		if errors.Is(err, pgx.ErrNoRows) {
-			s, err := orderState(ctx, tx, orderID)
-			if err != nil {
-				return err
-			}
-			return apperr.Errorf(apperr.Conflict, "order is %s, not pending", s)
+			return sqlstore.NotPending(ctx, querier{tx}, orderID)
 		}
 		if err != nil {
 			return err
@@ -301,11 +287,7 @@ func (db LedgerStore) AbandonOrder(ctx context.Context, orderID uuid.UUID, now t
 		err := tx.QueryRow(ctx,
 			`DELETE FROM orders WHERE id = $1 AND state = 'pending' RETURNING reservation_id`, orderID).Scan(&resID)
 		if errors.Is(err, pgx.ErrNoRows) {
-			s, err := orderState(ctx, tx, orderID)
-			if err != nil {
-				return err
-			}
-			return apperr.Errorf(apperr.Conflict, "order is %s, not pending", s)
+			return sqlstore.NotPending(ctx, querier{tx}, orderID)
 		}
 		if err != nil {
 			return err
@@ -316,7 +298,7 @@ func (db LedgerStore) AbandonOrder(ctx context.Context, orderID uuid.UUID, now t
 		if err != nil {
 			return err
 		}
-		return returnCoupon(ctx, tx, orderID, true, pgTime(now))
+		return db.shared.ReturnCoupon(ctx, querier{tx}, orderID, true, pgTime(now))
 	})
 	return storeErr("abandon order", err)
 }
@@ -349,7 +331,7 @@ func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to c
 			 RETURNING `+sqlstore.OrderCols,
 			orderID, string(to), now, from))
 		if errors.Is(err, pgx.ErrNoRows) {
-			s, err := orderState(ctx, tx, orderID)
+			s, err := sqlstore.OrderState(ctx, querier{tx}, orderID)
 			if err != nil {
 				return err
 			}
@@ -373,7 +355,7 @@ func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to c
 			}
 		}
 		if to == checkout.Cancelled || to == checkout.Refunded {
-			return returnCoupon(ctx, tx, orderID, false, now)
+			return db.shared.ReturnCoupon(ctx, querier{tx}, orderID, false, now)
 		}
 		return nil
 	})

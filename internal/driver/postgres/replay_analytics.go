@@ -8,8 +8,6 @@ import (
 	"github.com/pavilion-live/pavilion/internal/analytics"
 )
 
-var _ analytics.ReplayStore = (*DB)(nil)
-
 // queueReplayDelta queues a batch's replay viewers of one show (each kept
 // once) and the holds made from its replay (each kept once); its plays go
 // with the other counters in applyShowDelta. Keys come sorted from the

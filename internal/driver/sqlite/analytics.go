@@ -10,8 +10,6 @@ import (
 	"github.com/pavilion-live/pavilion/internal/analytics"
 )
 
-var _ analytics.Store = (*DB)(nil)
-
 // AnalyticsStore applies the recorders' batches of counters of shows; they
 // are read back by sqlstore.AnalyticsReader.
 type AnalyticsStore struct{ *conn }

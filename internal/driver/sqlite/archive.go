@@ -11,8 +11,6 @@ import (
 // sqlstore.ArchiveStore.
 type ArchiveWriter struct{ *conn }
 
-var _ chat.Archive = (*DB)(nil)
-
 // KeepLines stores chat lines in one transaction. A line already stored
 // stays as it was; lines of shows that no longer exist are dropped.
 func (db ArchiveWriter) KeepLines(ctx context.Context, lines []chat.Line) error {

@@ -36,13 +36,8 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/pavilion-live/pavilion/chat"
-	"github.com/pavilion-live/pavilion/checkout"
-	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
-	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
-	"github.com/pavilion-live/pavilion/internal/show"
 )
 
 const (
@@ -80,7 +75,6 @@ type DB struct {
 	sqlstore.Stores
 	// What the dialect writes its own way.
 	AccountStore
-	NoticeStore
 	ShowWriter
 	CatalogWriter
 	LedgerStore
@@ -108,14 +102,7 @@ type conn struct {
 	closeOnce sync.Once
 }
 
-var (
-	_ account.Store   = (*DB)(nil)
-	_ brand.Store     = (*DB)(nil)
-	_ show.Store      = (*DB)(nil)
-	_ checkout.Store  = (*DB)(nil)
-	_ checkout.Ledger = (*DB)(nil)
-	_ chat.Store      = (*DB)(nil)
-)
+var _ sqlstore.Store = (*DB)(nil)
 
 // Open opens the SQLite file at path, creating it and its directory when
 // missing. Call Migrate before using the stores.
@@ -161,7 +148,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		ckpt: c, stopCkpt: make(chan struct{}), ckptDone: make(chan struct{})}
 	cn.shared = cn.sharedConn()
 	go cn.checkpoints()
-	return &DB{conn: cn, Stores: sqlstore.NewStores(cn.shared), AccountStore: AccountStore{cn}, NoticeStore: NoticeStore{cn},
+	return &DB{conn: cn, Stores: sqlstore.NewStores(cn.shared), AccountStore: AccountStore{cn},
 		ShowWriter: ShowWriter{cn}, CatalogWriter: CatalogWriter{cn}, LedgerStore: LedgerStore{cn},
 		ArchiveWriter: ArchiveWriter{cn}, AnalyticsStore: AnalyticsStore{cn}}, nil
 }
@@ -530,7 +517,10 @@ var dialect = sqlstore.Dialect{
 	UserCols:  userCols,
 	// A write transaction begins IMMEDIATE: it holds the file's write
 	// lock from its first statement.
-	Lock:   ``,
+	Lock: ``,
+	// A version 4 UUID in the text form uuid.UUID is stored in.
+	NewID: `lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' ||
+		substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`,
 	Minute: func(col string) string { return col + ` / 60000000` }, // unix microseconds
 }
 

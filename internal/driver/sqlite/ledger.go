@@ -194,31 +194,19 @@ func (db LedgerStore) BeginOrder(ctx context.Context, o *checkout.Order, at time
 			`INSERT INTO orders (`+sqlstore.OrderCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 			o.ID, o.UserID, o.ReservationID, o.OfferID, o.ShowID, o.SKUID, o.BrandID, o.Quantity,
 			o.UnitPriceMinor, o.TotalMinor, o.Currency, checkout.Pending, shipping, o.PaymentRef,
-			micros(o.CreatedAt), micros(o.UpdatedAt), nullID(o.CouponID), o.CouponCode, o.DiscountMinor)
+			micros(o.CreatedAt), micros(o.UpdatedAt), sqlstore.NullRef(o.CouponID), o.CouponCode, o.DiscountMinor)
 		if err != nil {
 			// Everything else it refers to is the reservation's.
 			return refErr(err, "brand")
 		}
 		if o.CouponID != nil {
-			if err := spendCoupon(ctx, tx, o, at); err != nil {
+			if err := db.shared.SpendCoupon(ctx, querier{tx}, o, at); err != nil {
 				return err
 			}
 		}
 		o.State = checkout.Pending
 		return nil
 	})
-}
-
-// orderState reads the state of an order in tx: NotFound when it is missing.
-func orderState(ctx context.Context, tx *sql.Tx, id uuid.UUID) (checkout.OrderState, error) {
-	var s checkout.OrderState
-	err := tx.QueryRowContext(ctx, `SELECT state FROM orders WHERE id = $1`, id).Scan(&s)
-	return s, noRows(err, "order")
-}
-
-// notPending is the Conflict for an order that is no longer pending.
-func notPending(s checkout.OrderState) error {
-	return apperr.Errorf(apperr.Conflict, "order is %s, not pending", s)
 }
 
 // CompletePayment marks a pending order paid with the provider's reference,
@@ -234,11 +222,7 @@ func (db LedgerStore) CompletePayment(ctx context.Context, orderID uuid.UUID, pa
 			 RETURNING `+sqlstore.OrderCols,
 			paymentRef, micros(at), orderID))
 		if errors.Is(err, sql.ErrNoRows) {
-			s, err := orderState(ctx, tx, orderID)
-			if err != nil {
-				return err
-			}
-			return notPending(s)
+			return sqlstore.NotPending(ctx, querier{tx}, orderID)
 		}
 		if err != nil {
 			return err
@@ -272,16 +256,12 @@ func (db LedgerStore) AbandonOrder(ctx context.Context, orderID uuid.UUID, at ti
 		err := tx.QueryRowContext(ctx,
 			`DELETE FROM orders WHERE id = $1 AND state = 'pending' RETURNING reservation_id`, orderID).Scan(&resID)
 		if errors.Is(err, sql.ErrNoRows) {
-			s, err := orderState(ctx, tx, orderID)
-			if err != nil {
-				return err
-			}
-			return notPending(s)
+			return sqlstore.NotPending(ctx, querier{tx}, orderID)
 		}
 		if err != nil {
 			return err
 		}
-		if err := returnCoupon(ctx, tx, orderID, true, at); err != nil {
+		if err := db.shared.ReturnCoupon(ctx, querier{tx}, orderID, true, at); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx,
@@ -305,7 +285,7 @@ var orderMoves = map[checkout.OrderState][]checkout.OrderState{
 func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.OrderState, restock bool, at time.Time) (*checkout.Order, error) {
 	var o *checkout.Order
 	err := db.write(ctx, "set order state", func(tx *sql.Tx) error {
-		from, err := orderState(ctx, tx, orderID)
+		from, err := sqlstore.OrderState(ctx, querier{tx}, orderID)
 		if err != nil {
 			return err
 		}
@@ -319,7 +299,7 @@ func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to c
 			return err
 		}
 		if to == checkout.Cancelled || to == checkout.Refunded {
-			if err := returnCoupon(ctx, tx, orderID, false, at); err != nil {
+			if err := db.shared.ReturnCoupon(ctx, querier{tx}, orderID, false, at); err != nil {
 				return err
 			}
 		}

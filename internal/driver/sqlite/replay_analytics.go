@@ -7,8 +7,6 @@ import (
 	"github.com/pavilion-live/pavilion/internal/analytics"
 )
 
-var _ analytics.ReplayStore = (*DB)(nil)
-
 // applyReplayDelta adds a batch's replay viewers of one show (each kept
 // once) and the holds made from its replay (each kept once), in the batch's
 // transaction; its plays go with the other counters in applyShowDelta.

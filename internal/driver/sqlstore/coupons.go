@@ -12,8 +12,8 @@ import (
 // them happens in each driver's order transactions, under its own locking.
 type CouponStore struct{ db *Conn }
 
-// refOf is an optional reference as stored: NULL for nil.
-func refOf(id *uuid.UUID) uuid.NullUUID {
+// NullRef is an optional reference as stored: NULL for nil.
+func NullRef(id *uuid.UUID) uuid.NullUUID {
 	if id == nil {
 		return uuid.NullUUID{}
 	}
@@ -25,9 +25,9 @@ func (s CouponStore) CreateCoupon(ctx context.Context, c *checkout.Coupon) error
 	d := s.db.Dialect
 	_, err := s.db.Exec(ctx, `INSERT INTO coupons (`+CouponCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
-		c.ID, c.BrandID, refOf(c.ShowID), c.Code, string(c.Kind), c.PercentOff, c.AmountOffMinor, c.Currency, c.MinBasketMinor,
+		c.ID, c.BrandID, NullRef(c.ShowID), c.Code, string(c.Kind), c.PercentOff, c.AmountOffMinor, c.Currency, c.MinBasketMinor,
 		c.PerCustomer, c.MaxUses, c.BudgetMinor, c.Uses, c.SpentMinor, d.Time(c.StartsAt), d.NullTime(c.EndsAt),
-		c.Disabled, refOf(c.IssuedTo), c.CreatedBy, d.Time(c.CreatedAt))
+		c.Disabled, NullRef(c.IssuedTo), c.CreatedBy, d.Time(c.CreatedAt))
 	return s.db.Errs.Wrap("create coupon", s.db.Errs.Ref(err, "brand, show or account"))
 }
 

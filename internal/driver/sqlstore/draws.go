@@ -39,7 +39,7 @@ func (s DrawStore) CreateDraw(ctx context.Context, d *checkout.Draw) error {
 		_, err := tx.Exec(ctx, `INSERT INTO draws (id, show_id, offer_id, units, state, seed, commitment, opens_at,
 			closes_at, created_by, created_at, giveaway, eligibility, prize_coupon_id) VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			d.ID, d.ShowID, d.OfferID, d.Units, d.Seed, d.Commitment, dl.Time(d.OpensAt), dl.Time(d.ClosesAt), d.CreatedBy,
-			dl.Time(time.Now()), d.Giveaway, string(d.Eligibility.OrDefault()), refOf(d.PrizeCouponID))
+			dl.Time(time.Now()), d.Giveaway, string(d.Eligibility.OrDefault()), NullRef(d.PrizeCouponID))
 		if _, kind, ok := s.db.Errs.Broken(err); ok && kind == Unique {
 			return errDrawRunning
 		}
@@ -220,7 +220,7 @@ func (s DrawStore) FinishDraw(ctx context.Context, id uuid.UUID, claimedAt time.
 		}
 		for rank, w := range winners {
 			n, err := tx.Exec(ctx, `UPDATE draw_entries SET rank = $1, reservation_id = $2 WHERE id = $3 AND draw_id = $4`,
-				rank+1, refOf(w.ReservationID), w.EntryID, id)
+				rank+1, NullRef(w.ReservationID), w.EntryID, id)
 			if err != nil {
 				return err
 			}

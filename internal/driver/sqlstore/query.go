@@ -41,6 +41,9 @@ type Dialect struct {
 	// Bytewise follows an ORDER BY term that orders text byte by byte, as
 	// SQLite does by default (PostgreSQL: ` COLLATE "C"`).
 	Bytewise string
+	// NewID is an expression for a new random UUID, one per row it is
+	// evaluated for, as the dialect stores it (SQLite: text).
+	NewID string
 	// Minute is the whole minutes since the Unix epoch of the time column
 	// col, as a bigint.
 	Minute func(col string) string

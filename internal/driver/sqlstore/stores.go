@@ -7,6 +7,7 @@ type Stores struct {
 	CredentialStore
 	BrandStore
 	FollowStore
+	NoticeStore
 	SubscriptionStore
 	PinStore
 	ShowStore
@@ -28,7 +29,7 @@ type Stores struct {
 func NewStores(c *Conn) Stores {
 	return Stores{
 		UserStore: UserStore{c}, CredentialStore: CredentialStore{c}, BrandStore: BrandStore{c},
-		FollowStore: FollowStore{c}, SubscriptionStore: SubscriptionStore{c}, PinStore: PinStore{c},
+		FollowStore: FollowStore{c}, NoticeStore: NoticeStore{c}, SubscriptionStore: SubscriptionStore{c}, PinStore: PinStore{c},
 		ShowStore: ShowStore{c}, CatalogStore: CatalogStore{c}, CouponStore: CouponStore{c},
 		LedgerReader: LedgerReader{c}, DrawStore: DrawStore{c}, WalletStore: WalletStore{c},
 		ModerationStore: ModerationStore{c}, ArchiveStore: ArchiveStore{c}, ReplayStore: ReplayStore{c},
