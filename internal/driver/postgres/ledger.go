@@ -122,6 +122,20 @@ func queueMove(b *pgx.Batch, offerID, skuID uuid.UUID, held, sold int) {
 	queueMoves(b, offers, skus)
 }
 
+// queueSettle queues the move of order o's reservation from state from to
+// state to, and of its units on the offer and the SKU: held and sold change
+// by held and sold times its quantity.
+func queueSettle(b *pgx.Batch, o *checkout.Order, from, to checkout.ReservationState, held, sold int, now time.Time) {
+	b.Queue(`UPDATE reservations SET state = $3, updated_at = $2 WHERE id = $1 AND state = $4`,
+		o.ReservationID, now, string(to), string(from)).Exec(func(ct pgconn.CommandTag) error {
+		if ct.RowsAffected() != 1 {
+			return fmt.Errorf("reservation %s of order %s is not %s", o.ReservationID, o.ID, from)
+		}
+		return nil
+	})
+	queueMove(b, o.OfferID, o.SKUID, held*o.Quantity, sold*o.Quantity)
+}
+
 // Release ends a held reservation (to Released or Expired) and returns its
 // units to the offer and the SKU. Gone when it is no longer held.
 func (db LedgerStore) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, now time.Time) (*checkout.Reservation, error) {
@@ -262,14 +276,7 @@ func (db LedgerStore) CompletePayment(ctx context.Context, orderID uuid.UUID, pa
 		}
 		// BeginOrder checked that the order buys what its reservation holds.
 		b := &pgx.Batch{}
-		b.Queue(`UPDATE reservations SET state = 'ordered', updated_at = $2 WHERE id = $1 AND state = 'ordering'`,
-			o.ReservationID, now).Exec(func(ct pgconn.CommandTag) error {
-			if ct.RowsAffected() != 1 {
-				return fmt.Errorf("reservation %s of pending order %s is not ordering", o.ReservationID, o.ID)
-			}
-			return nil
-		})
-		queueMove(b, o.OfferID, o.SKUID, -o.Quantity, o.Quantity)
+		queueSettle(b, o, checkout.Ordering, checkout.Ordered, -1, 1, now)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
@@ -342,14 +349,7 @@ func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to c
 		}
 		if restock && to != checkout.Fulfilled {
 			b := &pgx.Batch{}
-			b.Queue(`UPDATE reservations SET state = 'returned', updated_at = $2 WHERE id = $1 AND state = 'ordered'`,
-				o.ReservationID, now).Exec(func(ct pgconn.CommandTag) error {
-				if ct.RowsAffected() != 1 {
-					return fmt.Errorf("reservation %s of order %s is not ordered", o.ReservationID, o.ID)
-				}
-				return nil
-			})
-			queueMove(b, o.OfferID, o.SKUID, 0, -o.Quantity)
+			queueSettle(b, o, checkout.Ordered, checkout.Returned, 0, -1, now)
 			if err := tx.SendBatch(ctx, b).Close(); err != nil {
 				return err
 			}

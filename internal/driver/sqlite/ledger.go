@@ -50,6 +50,25 @@ func moveUnits(ctx context.Context, tx *sql.Tx, offerID, skuID uuid.UUID, held, 
 	return nil
 }
 
+// settle moves the reservation of order o from state from to state to, and
+// its units on the offer and the SKU: held and sold change by held and sold
+// times its quantity.
+func settle(ctx context.Context, tx *sql.Tx, o *checkout.Order, from, to checkout.ReservationState, held, sold int, at time.Time) error {
+	var offerID, skuID uuid.UUID
+	var q int
+	err := tx.QueryRowContext(ctx,
+		`UPDATE reservations SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4
+		 RETURNING offer_id, sku_id, quantity`,
+		string(to), micros(at), o.ReservationID, string(from)).Scan(&offerID, &skuID, &q)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("reservation %s of order %s is not %s", o.ReservationID, o.ID, from)
+	}
+	if err != nil {
+		return err
+	}
+	return moveUnits(ctx, tx, offerID, skuID, held*q, sold*q)
+}
+
 // Release ends a held reservation (to Released or Expired) and returns its
 // units to the offer and the SKU. Gone when it is no longer held.
 func (db LedgerStore) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, at time.Time) (*checkout.Reservation, error) {
@@ -227,19 +246,7 @@ func (db LedgerStore) CompletePayment(ctx context.Context, orderID uuid.UUID, pa
 		if err != nil {
 			return err
 		}
-		var offerID, skuID uuid.UUID
-		var q int
-		err = tx.QueryRowContext(ctx,
-			`UPDATE reservations SET state = 'ordered', updated_at = $1 WHERE id = $2 AND state = 'ordering'
-			 RETURNING offer_id, sku_id, quantity`,
-			micros(at), o.ReservationID).Scan(&offerID, &skuID, &q)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("reservation %s of pending order %s is not ordering", o.ReservationID, o.ID)
-		}
-		if err != nil {
-			return err
-		}
-		return moveUnits(ctx, tx, offerID, skuID, -q, q)
+		return settle(ctx, tx, o, checkout.Ordering, checkout.Ordered, -1, 1, at)
 	})
 	if err != nil {
 		return nil, err
@@ -306,19 +313,7 @@ func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to c
 		if !restock || to == checkout.Fulfilled {
 			return nil
 		}
-		var offerID, skuID uuid.UUID
-		var q int
-		err = tx.QueryRowContext(ctx,
-			`UPDATE reservations SET state = 'returned', updated_at = $1 WHERE id = $2 AND state = 'ordered'
-			 RETURNING offer_id, sku_id, quantity`,
-			micros(at), o.ReservationID).Scan(&offerID, &skuID, &q)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("reservation %s of %s order %s is not ordered", o.ReservationID, from, o.ID)
-		}
-		if err != nil {
-			return err
-		}
-		return moveUnits(ctx, tx, offerID, skuID, 0, -q)
+		return settle(ctx, tx, o, checkout.Ordered, checkout.Returned, 0, -1, at)
 	})
 	if err != nil {
 		return nil, err
