@@ -33,11 +33,8 @@ type DB struct {
 	sqlstore.Stores
 	// What the dialect writes its own way.
 	AccountStore
-	ShowWriter
 	CatalogWriter
 	LedgerStore
-	ArchiveWriter
-	AnalyticsStore
 }
 
 // conn is the pool, shared by every store of a DB.
@@ -62,8 +59,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	cn := &conn{pool: pool, shared: sharedConn(pool)}
 	return &DB{conn: cn, Stores: sqlstore.NewStores(cn.shared), AccountStore: AccountStore{cn},
-		ShowWriter: ShowWriter{cn}, CatalogWriter: CatalogWriter{cn}, LedgerStore: LedgerStore{cn},
-		ArchiveWriter: ArchiveWriter{cn}, AnalyticsStore: AnalyticsStore{cn}}, nil
+		CatalogWriter: CatalogWriter{cn}, LedgerStore: LedgerStore{cn}}, nil
 }
 
 // Pool returns the connection pool, for packages that add their own queries.
@@ -148,14 +144,6 @@ func (d nullUTCTime) ScanTimestamptz(v pgtype.Timestamptz) error {
 	return nil
 }
 
-// txExec runs statements in tx for the shared writes of sqlstore.
-func txExec(tx pgx.Tx) sqlstore.Exec {
-	return func(ctx context.Context, query string, args ...any) error {
-		_, err := tx.Exec(ctx, query, args...)
-		return err
-	}
-}
-
 // dialect is how PostgreSQL spells lists in the query texts both drivers
 // share: a list is bound as one array.
 var dialect = sqlstore.Dialect{
@@ -167,8 +155,11 @@ var dialect = sqlstore.Dialect{
 	ShowCols:  showCols,
 	UserCols:  userCols,
 	Lock:      ` FOR UPDATE`,
+	KeyLock:   ` FOR NO KEY UPDATE`,
 	Bytewise:  ` COLLATE "C"`,
 	NewID:     `gen_random_uuid()`,
+	Rows:      sqlstore.ArraysOf,
+	Greatest:  `GREATEST`,
 	Minute:    func(col string) string { return `floor(extract(epoch FROM ` + col + `) / 60)::bigint` },
 }
 

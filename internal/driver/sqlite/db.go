@@ -75,11 +75,8 @@ type DB struct {
 	sqlstore.Stores
 	// What the dialect writes its own way.
 	AccountStore
-	ShowWriter
 	CatalogWriter
 	LedgerStore
-	ArchiveWriter
-	AnalyticsStore
 }
 
 // conn is the file's connections, shared by every store of a DB.
@@ -149,8 +146,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	cn.shared = cn.sharedConn()
 	go cn.checkpoints()
 	return &DB{conn: cn, Stores: sqlstore.NewStores(cn.shared), AccountStore: AccountStore{cn},
-		ShowWriter: ShowWriter{cn}, CatalogWriter: CatalogWriter{cn}, LedgerStore: LedgerStore{cn},
-		ArchiveWriter: ArchiveWriter{cn}, AnalyticsStore: AnalyticsStore{cn}}, nil
+		CatalogWriter: CatalogWriter{cn}, LedgerStore: LedgerStore{cn}}, nil
 }
 
 // checkpoints copies the WAL into the database file every checkpointEvery
@@ -497,14 +493,6 @@ func queryAll[T any](ctx context.Context, q rowsQuerier, scan func(row) (*T, err
 	return sqlstore.All(rows, scan)
 }
 
-// txExec runs statements in tx for the shared writes of sqlstore.
-func txExec(tx *sql.Tx) sqlstore.Exec {
-	return func(ctx context.Context, query string, args ...any) error {
-		_, err := tx.ExecContext(ctx, query, args...)
-		return err
-	}
-}
-
 // dialect is how SQLite spells lists in the query texts both drivers share:
 // a list is bound as one JSON array and read back with json_each.
 var dialect = sqlstore.Dialect{
@@ -518,6 +506,11 @@ var dialect = sqlstore.Dialect{
 	// A write transaction begins IMMEDIATE: it holds the file's write
 	// lock from its first statement.
 	Lock: ``,
+	Rows: sqlstore.ValuesOf,
+	// SQLite's SQLITE_MAX_VARIABLE_NUMBER was 999 before 3.32: a bound
+	// every build keeps, and statements small enough to plan quickly.
+	MaxParams: 999,
+	Greatest:  `max`,
 	// A version 4 UUID in the text form uuid.UUID is stored in.
 	NewID: `lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' ||
 		substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -152,4 +153,18 @@ func (db AccountStore) TouchCredentials(ctx context.Context, used map[uuid.UUID]
 		}
 		return nil
 	})
+}
+
+// inList is "($first, $first+1, …)" for n values.
+func inList(first, n int) string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(first+i))
+	}
+	b.WriteByte(')')
+	return b.String()
 }

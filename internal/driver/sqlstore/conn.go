@@ -41,6 +41,9 @@ type noRows struct{ err error }
 func (e noRows) Error() string   { return e.err.Error() }
 func (e noRows) Unwrap() []error { return []error{ErrNoRows, e.err} }
 
+// IsNoRows reports whether err is a query's finding no row.
+func IsNoRows(err error) bool { return errors.Is(err, ErrNoRows) }
+
 // NoRows marks a driver's no-row error as ErrNoRows too; adapters call it.
 func NoRows(err error) error { return noRows{err} }
 

@@ -11,6 +11,7 @@ type Stores struct {
 	SubscriptionStore
 	PinStore
 	ShowStore
+	ShowWriter
 	CatalogStore
 	CouponStore
 	LedgerReader
@@ -21,6 +22,7 @@ type Stores struct {
 	ReplayStore
 	ImageStore
 	AnalyticsReader
+	AnalyticsWriter
 	BankStore
 }
 
@@ -30,10 +32,10 @@ func NewStores(c *Conn) Stores {
 	return Stores{
 		UserStore: UserStore{c}, CredentialStore: CredentialStore{c}, BrandStore: BrandStore{c},
 		FollowStore: FollowStore{c}, NoticeStore: NoticeStore{c}, SubscriptionStore: SubscriptionStore{c}, PinStore: PinStore{c},
-		ShowStore: ShowStore{c}, CatalogStore: CatalogStore{c}, CouponStore: CouponStore{c},
+		ShowStore: ShowStore{c}, ShowWriter: ShowWriter{c}, CatalogStore: CatalogStore{c}, CouponStore: CouponStore{c},
 		LedgerReader: LedgerReader{c}, DrawStore: DrawStore{c}, WalletStore: WalletStore{c},
 		ModerationStore: ModerationStore{c}, ArchiveStore: ArchiveStore{c}, ReplayStore: ReplayStore{c},
-		ImageStore: ImageStore{c}, AnalyticsReader: AnalyticsReader{db: c, q: c.Dialect.Replay()},
+		ImageStore: ImageStore{c}, AnalyticsReader: AnalyticsReader{db: c, q: c.Dialect.Replay()}, AnalyticsWriter: AnalyticsWriter{c},
 		BankStore: BankStore{db: c, q: c.Dialect.Bank()},
 	}
 }
