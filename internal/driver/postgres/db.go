@@ -1,11 +1,12 @@
 // Package postgres implements Pavilion's stores on PostgreSQL (pgx/v5): the ledger in cluster mode.
 //
 // A *DB is a set of small stores, one per responsibility and file
-// (UserStore in users.go, LedgerStore in ledger.go and holds.go, …), over one
+// (AccountStore in users.go, LedgerStore in ledger.go and holds.go) beside
+// the stores written once in internal/driver/sqlstore, over one
 // pool; together they implement every domain store (account.Store,
 // brand.Store, show.Store, checkout.Store, checkout.Ledger, chat.Store…).
 // What both SQL drivers share (column lists, scanners, constraint errors,
-// migrations, the query texts they write alike) is in internal/driver/sqlstore. The schema lives in
+// migrations, every store they write alike) is in internal/driver/sqlstore. The schema lives in
 // versioned SQL files under migrations/, embedded in the binary and applied
 // with goose under a PostgreSQL advisory lock, so several nodes may start at
 // once.
@@ -33,7 +34,6 @@ type DB struct {
 	sqlstore.Stores
 	// What the dialect writes its own way.
 	AccountStore
-	CatalogWriter
 	LedgerStore
 }
 
@@ -59,7 +59,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	cn := &conn{pool: pool, shared: sharedConn(pool)}
 	return &DB{conn: cn, Stores: sqlstore.NewStores(cn.shared), AccountStore: AccountStore{cn},
-		CatalogWriter: CatalogWriter{cn}, LedgerStore: LedgerStore{cn}}, nil
+		LedgerStore: LedgerStore{cn}}, nil
 }
 
 // Pool returns the connection pool, for packages that add their own queries.

@@ -285,31 +285,6 @@ func (db LedgerStore) CompletePayment(ctx context.Context, orderID uuid.UUID, pa
 	return o, nil
 }
 
-// AbandonOrder deletes a pending order whose payment did not happen and
-// returns its reservation to Held, still bound by its ExpiresAt: the units
-// stay held. Conflict when the order is not pending.
-func (db LedgerStore) AbandonOrder(ctx context.Context, orderID uuid.UUID, now time.Time) error {
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var resID uuid.UUID
-		err := tx.QueryRow(ctx,
-			`DELETE FROM orders WHERE id = $1 AND state = 'pending' RETURNING reservation_id`, orderID).Scan(&resID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return sqlstore.NotPending(ctx, querier{tx}, orderID)
-		}
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx,
-			`UPDATE reservations SET state = 'held', updated_at = $2 WHERE id = $1 AND state = 'ordering'`,
-			resID, pgTime(now))
-		if err != nil {
-			return err
-		}
-		return db.shared.ReturnCoupon(ctx, querier{tx}, orderID, true, pgTime(now))
-	})
-	return storeErr("abandon order", err)
-}
-
 // orderMovesTo lists, for each state SetOrderState may move an order to, the
 // states it may move it from.
 var orderMovesTo = map[checkout.OrderState][]string{

@@ -1,12 +1,13 @@
 // Package sqlite implements Pavilion's stores on an embedded SQLite file: the default when no database is configured.
 //
 // A *DB is a set of small stores, one per responsibility and file
-// (UserStore in users.go, LedgerStore in ledger.go and holds.go, …), over one
+// (AccountStore in users.go, LedgerStore in ledger.go and holds.go) beside
+// the stores written once in internal/driver/sqlstore, over one
 // set of connections; together they implement every domain store
 // (account.Store, brand.Store, show.Store, checkout.Store, checkout.Ledger,
 // chat.Store…) on the pure-Go driver modernc.org/sqlite, so the binary needs
 // no cgo. What both SQL drivers share (column lists, scanners, constraint
-// errors, migrations, the query texts they write alike with $N placeholders)
+// errors, migrations, every store they write alike with $N placeholders)
 // is in internal/driver/sqlstore. The schema lives in versioned SQL files under
 // migrations/, embedded in the binary and applied with goose.
 //
@@ -75,7 +76,6 @@ type DB struct {
 	sqlstore.Stores
 	// What the dialect writes its own way.
 	AccountStore
-	CatalogWriter
 	LedgerStore
 }
 
@@ -146,7 +146,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	cn.shared = cn.sharedConn()
 	go cn.checkpoints()
 	return &DB{conn: cn, Stores: sqlstore.NewStores(cn.shared), AccountStore: AccountStore{cn},
-		CatalogWriter: CatalogWriter{cn}, LedgerStore: LedgerStore{cn}}, nil
+		LedgerStore: LedgerStore{cn}}, nil
 }
 
 // checkpoints copies the WAL into the database file every checkpointEvery

@@ -254,30 +254,6 @@ func (db LedgerStore) CompletePayment(ctx context.Context, orderID uuid.UUID, pa
 	return o, nil
 }
 
-// AbandonOrder deletes a pending order whose payment did not happen and
-// returns its reservation to Held, still bound by its ExpiresAt: the units
-// stay held. Conflict when the order is not pending.
-func (db LedgerStore) AbandonOrder(ctx context.Context, orderID uuid.UUID, at time.Time) error {
-	return db.write(ctx, "abandon order", func(tx *sql.Tx) error {
-		var resID uuid.UUID
-		err := tx.QueryRowContext(ctx,
-			`DELETE FROM orders WHERE id = $1 AND state = 'pending' RETURNING reservation_id`, orderID).Scan(&resID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return sqlstore.NotPending(ctx, querier{tx}, orderID)
-		}
-		if err != nil {
-			return err
-		}
-		if err := db.shared.ReturnCoupon(ctx, querier{tx}, orderID, true, at); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx,
-			`UPDATE reservations SET state = 'held', updated_at = $1 WHERE id = $2 AND state = 'ordering'`,
-			micros(at), resID)
-		return err
-	})
-}
-
 // orderMoves are the transitions SetOrderState allows.
 var orderMoves = map[checkout.OrderState][]checkout.OrderState{
 	checkout.Paid:      {checkout.Fulfilled, checkout.Cancelled, checkout.Refunded},

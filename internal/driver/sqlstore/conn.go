@@ -79,6 +79,16 @@ func QueryAll[T any](ctx context.Context, q Querier, scan func(Row) (*T, error),
 	return All(rows, scan)
 }
 
+// readOne reads the one row query finds, outside a transaction, with scan:
+// none is NotFound "<thing> not found"; errors are wrapped as op's.
+func readOne[T any](ctx context.Context, c *Conn, op, thing string, scan func(Row) (*T, error), query string, args ...any) (*T, error) {
+	v, err := scan(c.Read.QueryRow(ctx, query, args...))
+	if err != nil {
+		return nil, c.Errs.Wrap(op, NotFound(err, thing))
+	}
+	return v, nil
+}
+
 // ExecOne runs a write statement that must change one row: none is
 // NotFound "<thing> not found".
 func (c *Conn) ExecOne(ctx context.Context, thing, query string, args ...any) error {

@@ -33,21 +33,14 @@ func (s CouponStore) CreateCoupon(ctx context.Context, c *checkout.Coupon) error
 
 // CouponByID returns the coupon with the given ID.
 func (s CouponStore) CouponByID(ctx context.Context, id uuid.UUID) (*checkout.Coupon, error) {
-	c, err := s.db.Scan.Coupon(s.db.Read.QueryRow(ctx, `SELECT `+CouponCols+` FROM coupons WHERE id = $1`, id))
-	if err != nil {
-		return nil, s.db.Errs.Wrap("coupon by id", NotFound(err, "coupon"))
-	}
-	return c, nil
+	return readOne(ctx, s.db, "coupon by id", "coupon", s.db.Scan.Coupon,
+		`SELECT `+CouponCols+` FROM coupons WHERE id = $1`, id)
 }
 
 // CouponByCode finds the brand's coupon with the code.
 func (s CouponStore) CouponByCode(ctx context.Context, brandID uuid.UUID, code string) (*checkout.Coupon, error) {
-	c, err := s.db.Scan.Coupon(s.db.Read.QueryRow(ctx,
-		`SELECT `+CouponCols+` FROM coupons WHERE brand_id = $1 AND code = $2`, brandID, code))
-	if err != nil {
-		return nil, s.db.Errs.Wrap("coupon by code", NotFound(err, "coupon"))
-	}
-	return c, nil
+	return readOne(ctx, s.db, "coupon by code", "coupon", s.db.Scan.Coupon,
+		`SELECT `+CouponCols+` FROM coupons WHERE brand_id = $1 AND code = $2`, brandID, code)
 }
 
 func (s CouponStore) coupons(ctx context.Context, op, where string, args ...any) ([]checkout.Coupon, error) {

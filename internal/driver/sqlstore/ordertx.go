@@ -113,3 +113,32 @@ func (c *Conn) ReturnCoupon(ctx context.Context, tx Querier, orderID uuid.UUID, 
 	}
 	return nil
 }
+
+// OrderWriter holds the order steps that take no lock and no batch of a
+// driver's own; the rest of checkout.Ledger is each driver's LedgerStore.
+type OrderWriter struct{ db *Conn }
+
+// AbandonOrder deletes a pending order whose payment did not happen and
+// returns its reservation to Held, still bound by its ExpiresAt: the units
+// stay held. Conflict when the order is not pending. The coupon's row is
+// locked last, as in every order transaction.
+func (s OrderWriter) AbandonOrder(ctx context.Context, orderID uuid.UUID, at time.Time) error {
+	err := s.db.Tx(ctx, func(tx Querier) error {
+		var resID uuid.UUID
+		err := tx.QueryRow(ctx,
+			`DELETE FROM orders WHERE id = $1 AND state = 'pending' RETURNING reservation_id`, orderID).Scan(&resID)
+		if IsNoRows(err) {
+			return NotPending(ctx, tx, orderID)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx,
+			`UPDATE reservations SET state = 'held', updated_at = $2 WHERE id = $1 AND state = 'ordering'`,
+			resID, s.db.Dialect.Time(at)); err != nil {
+			return err
+		}
+		return s.db.ReturnCoupon(ctx, tx, orderID, true, at)
+	})
+	return s.db.Errs.Wrap("abandon order", err)
+}

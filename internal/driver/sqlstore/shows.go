@@ -59,11 +59,8 @@ type ShowStore struct{ db *Conn }
 
 // ShowByID returns the show with the given ID.
 func (s ShowStore) ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, error) {
-	sh, err := s.db.Scan.Show(s.db.Read.QueryRow(ctx, `SELECT `+s.db.Dialect.ShowCols+` FROM shows s WHERE s.id = $1`, id))
-	if err != nil {
-		return nil, s.db.Errs.Wrap("show by id", NotFound(err, "show"))
-	}
-	return sh, nil
+	return readOne(ctx, s.db, "show by id", "show", s.db.Scan.Show,
+		`SELECT `+s.db.Dialect.ShowCols+` FROM shows s WHERE s.id = $1`, id)
 }
 
 // ListShows returns the shows f selects, ordered by start time then ID.

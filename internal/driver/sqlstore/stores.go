@@ -13,8 +13,10 @@ type Stores struct {
 	ShowStore
 	ShowWriter
 	CatalogStore
+	CatalogWriter
 	CouponStore
 	LedgerReader
+	OrderWriter
 	DrawStore
 	WalletStore
 	ModerationStore
@@ -32,8 +34,8 @@ func NewStores(c *Conn) Stores {
 	return Stores{
 		UserStore: UserStore{c}, CredentialStore: CredentialStore{c}, BrandStore: BrandStore{c},
 		FollowStore: FollowStore{c}, NoticeStore: NoticeStore{c}, SubscriptionStore: SubscriptionStore{c}, PinStore: PinStore{c},
-		ShowStore: ShowStore{c}, ShowWriter: ShowWriter{c}, CatalogStore: CatalogStore{c}, CouponStore: CouponStore{c},
-		LedgerReader: LedgerReader{c}, DrawStore: DrawStore{c}, WalletStore: WalletStore{c},
+		ShowStore: ShowStore{c}, ShowWriter: ShowWriter{c}, CatalogStore: CatalogStore{c}, CatalogWriter: CatalogWriter{c}, CouponStore: CouponStore{c},
+		LedgerReader: LedgerReader{c}, OrderWriter: OrderWriter{c}, DrawStore: DrawStore{c}, WalletStore: WalletStore{c},
 		ModerationStore: ModerationStore{c}, ArchiveStore: ArchiveStore{c}, ReplayStore: ReplayStore{c},
 		ImageStore: ImageStore{c}, AnalyticsReader: AnalyticsReader{db: c, q: c.Dialect.Replay()}, AnalyticsWriter: AnalyticsWriter{c},
 		BankStore: BankStore{db: c, q: c.Dialect.Bank()},
