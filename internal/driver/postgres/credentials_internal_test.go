@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/pavilion-live/pavilion/internal/testrig/storetest"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore/sqlstoretest"
 )
 
 // TestCredentialIDMigration: sessions and tokens issued before version 7
@@ -15,16 +15,10 @@ import (
 func TestCredentialIDMigration(t *testing.T) {
 	ctx := context.Background()
 	db, p := unmigrated(t)
-	storetest.CredentialIDMigration(t, p, db, func(user uuid.UUID, t0 time.Time) {
+	sqlstoretest.CredentialIDMigration(t, db.shared, p, db, func(user uuid.UUID, t0 time.Time) {
 		if _, err := db.pool.Exec(ctx, `INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES ($1, 'a@x.org', 'A', '', $2)`,
 			user, t0); err != nil {
 			t.Fatal(err)
 		}
-		for _, hash := range []string{"h1", "h2"} {
-			if _, err := db.pool.Exec(ctx, `INSERT INTO credentials (hash, user_id, kind, created_at, expires_at) VALUES ($1, $2, 'session', $3, $4)`,
-				hash, user, t0, t0.Add(time.Hour)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}, func() int { return count(t, db, `SELECT count(*) FROM credentials`) })
+	})
 }

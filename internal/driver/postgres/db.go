@@ -1,11 +1,12 @@
 // Package postgres implements Pavilion's stores on PostgreSQL (pgx/v5): the ledger in cluster mode.
 //
 // A *DB is a set of small stores, one per responsibility and file
-// (UserStore in users.go, LedgerStore in ledger.go and holds.go, …), over one
+// (AccountStore in users.go, LedgerStore in ledger.go and holds.go) beside
+// the stores written once in internal/driver/sqlstore, over one
 // pool; together they implement every domain store (account.Store,
 // brand.Store, show.Store, checkout.Store, checkout.Ledger, chat.Store…).
 // What both SQL drivers share (column lists, scanners, constraint errors,
-// migrations, the query texts they write alike) is in internal/driver/sqlstore. The schema lives in
+// migrations, every store they write alike) is in internal/driver/sqlstore. The schema lives in
 // versioned SQL files under migrations/, embedded in the binary and applied
 // with goose under a PostgreSQL advisory lock, so several nodes may start at
 // once.
@@ -22,13 +23,8 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/pavilion-live/pavilion/chat"
-	"github.com/pavilion-live/pavilion/checkout"
-	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
-	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
-	"github.com/pavilion-live/pavilion/internal/show"
 )
 
 // DB is the PostgreSQL store: one store per responsibility, each in a file
@@ -38,12 +34,7 @@ type DB struct {
 	sqlstore.Stores
 	// What the dialect writes its own way.
 	AccountStore
-	NoticeStore
-	ShowWriter
-	CatalogWriter
 	LedgerStore
-	ArchiveWriter
-	AnalyticsStore
 }
 
 // conn is the pool, shared by every store of a DB.
@@ -53,14 +44,7 @@ type conn struct {
 	shared *sqlstore.Conn
 }
 
-var (
-	_ account.Store   = (*DB)(nil)
-	_ brand.Store     = (*DB)(nil)
-	_ show.Store      = (*DB)(nil)
-	_ checkout.Store  = (*DB)(nil)
-	_ checkout.Ledger = (*DB)(nil)
-	_ chat.Store      = (*DB)(nil)
-)
+var _ sqlstore.Store = (*DB)(nil)
 
 // Open connects to the database at url (a postgres:// URL or a key=value
 // DSN, with pgxpool's pool_* parameters) and checks that it answers.
@@ -74,9 +58,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("postgres: ping: %w", err)
 	}
 	cn := &conn{pool: pool, shared: sharedConn(pool)}
-	return &DB{conn: cn, Stores: sqlstore.NewStores(cn.shared), AccountStore: AccountStore{cn}, NoticeStore: NoticeStore{cn},
-		ShowWriter: ShowWriter{cn}, CatalogWriter: CatalogWriter{cn}, LedgerStore: LedgerStore{cn},
-		ArchiveWriter: ArchiveWriter{cn}, AnalyticsStore: AnalyticsStore{cn}}, nil
+	return &DB{conn: cn, Stores: sqlstore.NewStores(cn.shared), AccountStore: AccountStore{cn},
+		LedgerStore: LedgerStore{cn}}, nil
 }
 
 // Pool returns the connection pool, for packages that add their own queries.
@@ -161,14 +144,6 @@ func (d nullUTCTime) ScanTimestamptz(v pgtype.Timestamptz) error {
 	return nil
 }
 
-// txExec runs statements in tx for the shared writes of sqlstore.
-func txExec(tx pgx.Tx) sqlstore.Exec {
-	return func(ctx context.Context, query string, args ...any) error {
-		_, err := tx.Exec(ctx, query, args...)
-		return err
-	}
-}
-
 // dialect is how PostgreSQL spells lists in the query texts both drivers
 // share: a list is bound as one array.
 var dialect = sqlstore.Dialect{
@@ -180,7 +155,11 @@ var dialect = sqlstore.Dialect{
 	ShowCols:  showCols,
 	UserCols:  userCols,
 	Lock:      ` FOR UPDATE`,
+	KeyLock:   ` FOR NO KEY UPDATE`,
 	Bytewise:  ` COLLATE "C"`,
+	NewID:     `gen_random_uuid()`,
+	Rows:      sqlstore.ArraysOf,
+	Greatest:  `GREATEST`,
 	Minute:    func(col string) string { return `floor(extract(epoch FROM ` + col + `) / 60)::bigint` },
 }
 

@@ -122,6 +122,20 @@ func queueMove(b *pgx.Batch, offerID, skuID uuid.UUID, held, sold int) {
 	queueMoves(b, offers, skus)
 }
 
+// queueSettle queues the move of order o's reservation from state from to
+// state to, and of its units on the offer and the SKU: held and sold change
+// by held and sold times its quantity.
+func queueSettle(b *pgx.Batch, o *checkout.Order, from, to checkout.ReservationState, held, sold int, now time.Time) {
+	b.Queue(`UPDATE reservations SET state = $3, updated_at = $2 WHERE id = $1 AND state = $4`,
+		o.ReservationID, now, string(to), string(from)).Exec(func(ct pgconn.CommandTag) error {
+		if ct.RowsAffected() != 1 {
+			return fmt.Errorf("reservation %s of order %s is not %s", o.ReservationID, o.ID, from)
+		}
+		return nil
+	})
+	queueMove(b, o.OfferID, o.SKUID, held*o.Quantity, sold*o.Quantity)
+}
+
 // Release ends a held reservation (to Released or Expired) and returns its
 // units to the offer and the SKU. Gone when it is no longer held.
 func (db LedgerStore) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, now time.Time) (*checkout.Reservation, error) {
@@ -229,7 +243,7 @@ func (db LedgerStore) BeginOrder(ctx context.Context, o *checkout.Order, now tim
 			return err
 		}
 		if o.CouponID != nil {
-			return spendCoupon(ctx, tx, o, now)
+			return db.shared.SpendCoupon(ctx, querier{tx}, o, now)
 		}
 		return nil
 	})
@@ -238,16 +252,6 @@ func (db LedgerStore) BeginOrder(ctx context.Context, o *checkout.Order, now tim
 	}
 	o.State = checkout.Pending
 	return nil
-}
-
-// orderState reads the state of an order in tx: NotFound when it is missing.
-func orderState(ctx context.Context, tx pgx.Tx, id uuid.UUID) (checkout.OrderState, error) {
-	var s checkout.OrderState
-	err := tx.QueryRow(ctx, `SELECT state FROM orders WHERE id = $1`, id).Scan(&s)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", apperr.Errorf(apperr.NotFound, "order not found")
-	}
-	return s, err
 }
 
 // CompletePayment marks a pending order paid with the provider's reference,
@@ -265,60 +269,20 @@ func (db LedgerStore) CompletePayment(ctx context.Context, orderID uuid.UUID, pa
 			 RETURNING `+sqlstore.OrderCols,
 			orderID, paymentRef, now))
 		if errors.Is(err, pgx.ErrNoRows) {
-			s, err := orderState(ctx, tx, orderID)
-			if err != nil {
-				return err
-			}
-			return apperr.Errorf(apperr.Conflict, "order is %s, not pending", s)
+			return sqlstore.NotPending(ctx, querier{tx}, orderID)
 		}
 		if err != nil {
 			return err
 		}
 		// BeginOrder checked that the order buys what its reservation holds.
 		b := &pgx.Batch{}
-		b.Queue(`UPDATE reservations SET state = 'ordered', updated_at = $2 WHERE id = $1 AND state = 'ordering'`,
-			o.ReservationID, now).Exec(func(ct pgconn.CommandTag) error {
-			if ct.RowsAffected() != 1 {
-				return fmt.Errorf("reservation %s of pending order %s is not ordering", o.ReservationID, o.ID)
-			}
-			return nil
-		})
-		queueMove(b, o.OfferID, o.SKUID, -o.Quantity, o.Quantity)
+		queueSettle(b, o, checkout.Ordering, checkout.Ordered, -1, 1, now)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
 		return nil, storeErr("complete payment", err)
 	}
 	return o, nil
-}
-
-// AbandonOrder deletes a pending order whose payment did not happen and
-// returns its reservation to Held, still bound by its ExpiresAt: the units
-// stay held. Conflict when the order is not pending.
-func (db LedgerStore) AbandonOrder(ctx context.Context, orderID uuid.UUID, now time.Time) error {
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var resID uuid.UUID
-		err := tx.QueryRow(ctx,
-			`DELETE FROM orders WHERE id = $1 AND state = 'pending' RETURNING reservation_id`, orderID).Scan(&resID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			s, err := orderState(ctx, tx, orderID)
-			if err != nil {
-				return err
-			}
-			return apperr.Errorf(apperr.Conflict, "order is %s, not pending", s)
-		}
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx,
-			`UPDATE reservations SET state = 'held', updated_at = $2 WHERE id = $1 AND state = 'ordering'`,
-			resID, pgTime(now))
-		if err != nil {
-			return err
-		}
-		return returnCoupon(ctx, tx, orderID, true, pgTime(now))
-	})
-	return storeErr("abandon order", err)
 }
 
 // orderMovesTo lists, for each state SetOrderState may move an order to, the
@@ -349,7 +313,7 @@ func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to c
 			 RETURNING `+sqlstore.OrderCols,
 			orderID, string(to), now, from))
 		if errors.Is(err, pgx.ErrNoRows) {
-			s, err := orderState(ctx, tx, orderID)
+			s, err := sqlstore.OrderState(ctx, querier{tx}, orderID)
 			if err != nil {
 				return err
 			}
@@ -360,20 +324,13 @@ func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to c
 		}
 		if restock && to != checkout.Fulfilled {
 			b := &pgx.Batch{}
-			b.Queue(`UPDATE reservations SET state = 'returned', updated_at = $2 WHERE id = $1 AND state = 'ordered'`,
-				o.ReservationID, now).Exec(func(ct pgconn.CommandTag) error {
-				if ct.RowsAffected() != 1 {
-					return fmt.Errorf("reservation %s of order %s is not ordered", o.ReservationID, o.ID)
-				}
-				return nil
-			})
-			queueMove(b, o.OfferID, o.SKUID, 0, -o.Quantity)
+			queueSettle(b, o, checkout.Ordered, checkout.Returned, 0, -1, now)
 			if err := tx.SendBatch(ctx, b).Close(); err != nil {
 				return err
 			}
 		}
 		if to == checkout.Cancelled || to == checkout.Refunded {
-			return returnCoupon(ctx, tx, orderID, false, now)
+			return db.shared.ReturnCoupon(ctx, querier{tx}, orderID, false, now)
 		}
 		return nil
 	})

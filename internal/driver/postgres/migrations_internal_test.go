@@ -1,12 +1,11 @@
 package postgres
 
 import (
-	"context"
 	"testing"
 
 	"github.com/pressly/goose/v3"
 
-	"github.com/pavilion-live/pavilion/internal/testrig/storetest"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore/sqlstoretest"
 	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 )
 
@@ -23,23 +22,13 @@ func unmigrated(t *testing.T) (*DB, *goose.Provider) {
 	return db, p
 }
 
-// count answers a query of one number.
-func count(t *testing.T, db *DB, query string) int {
-	t.Helper()
-	var n int
-	if err := db.pool.QueryRow(context.Background(), query).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // migrationRoundTrip runs storetest.MigrationRoundTrip for version on a
 // fresh schema; query answers how many of the version's own tables exist
 // (want of them after it, none before it).
 func migrationRoundTrip(t *testing.T, version int64, want int, query string) {
 	t.Helper()
 	db, p := unmigrated(t)
-	storetest.MigrationRoundTrip(t, p, version, want, func() int { return count(t, db, query) })
+	sqlstoretest.MigrationRoundTrip(t, db.shared, p, version, want, query)
 }
 
 // TestDrawsMigration: version 10 adds the draws tables.

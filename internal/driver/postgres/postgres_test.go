@@ -192,7 +192,7 @@ func TestErrors(t *testing.T) {
 	o.ShowID, o.Allocated = sh.ID, -1
 	want(t, db.CreateOffer(ctx, o), apperr.Invalid, "allocation and per-customer limit cannot be negative")
 	o.Allocated = 5
-	want(t, db.CreateOffer(ctx, o), apperr.Conflict, "allocation exceeds stock on hand")
+	want(t, db.CreateOffer(ctx, o), apperr.Conflict, "allocation exceeds stock on hand (4)")
 	o.Allocated = 4
 	if err := db.CreateOffer(ctx, o); err != nil {
 		t.Fatal(err)

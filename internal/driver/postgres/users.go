@@ -25,31 +25,6 @@ const userCols = `u.id, u.email, u.display_name, u.avatar_url, u.created_at,
 	ARRAY(SELECT r.role FROM user_roles r WHERE r.user_id = u.id),
 	ARRAY(SELECT a.brand_id FROM brand_admins a WHERE a.user_id = u.id ORDER BY a.position, a.brand_id)`
 
-// writeRoles replaces the roles and brand links of user id inside tx.
-func writeRoles(ctx context.Context, tx pgx.Tx, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
-	if _, err := tx.Exec(ctx, `DELETE FROM user_roles WHERE user_id = $1`, id); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM brand_admins WHERE user_id = $1`, id); err != nil {
-		return err
-	}
-	if len(roles) > 0 {
-		if _, err := tx.Exec(ctx,
-			`INSERT INTO user_roles (user_id, role) SELECT $1, unnest($2::text[])`, id, sqlstore.Strings(roles)); err != nil {
-			return err
-		}
-	}
-	if len(brandIDs) > 0 {
-		if _, err := tx.Exec(ctx,
-			`INSERT INTO brand_admins (brand_id, user_id, position)
-			 SELECT b.id, $1, b.n FROM unnest($2::uuid[]) WITH ORDINALITY AS b(id, n)`,
-			id, sqlstore.Distinct(brandIDs)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // CreateUser inserts u with its roles and brand links. The email is stored as
 // given and unique compared lower-cased. A brand link to a missing brand is NotFound.
 func (db AccountStore) CreateUser(ctx context.Context, u *account.User, passwordHash string) error {
@@ -63,7 +38,7 @@ func (db AccountStore) CreateUser(ctx context.Context, u *account.User, password
 			u.ID, u.Email, u.DisplayName, passwordHash, u.CreatedAt); err != nil {
 			return err
 		}
-		return writeRoles(ctx, tx, u.ID, roles, u.BrandIDs)
+		return db.shared.WriteRoles(ctx, querier{tx}, u.ID, roles, u.BrandIDs)
 	})
 	return storeErr("create user", err)
 }
@@ -79,23 +54,6 @@ func (db AccountStore) UserByEmail(ctx context.Context, email string) (*account.
 		return nil, "", notFound("user by email", "user", err)
 	}
 	return u, hash, nil
-}
-
-// SetRoles replaces the user's roles and brand links in one transaction.
-func (db AccountStore) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
-	rs, err := sqlstore.Roles(roles)
-	if err != nil {
-		return err
-	}
-	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		// Lock the user so that concurrent SetRoles calls apply one after the other.
-		var one int
-		if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, id).Scan(&one); err != nil {
-			return notFound("set roles", "user", err)
-		}
-		return writeRoles(ctx, tx, id, rs, brandIDs)
-	})
-	return storeErr("set roles", err)
 }
 
 // CredentialUsers returns the users of the credentials among ids unexpired

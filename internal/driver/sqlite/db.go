@@ -1,12 +1,13 @@
 // Package sqlite implements Pavilion's stores on an embedded SQLite file: the default when no database is configured.
 //
 // A *DB is a set of small stores, one per responsibility and file
-// (UserStore in users.go, LedgerStore in ledger.go and holds.go, …), over one
+// (AccountStore in users.go, LedgerStore in ledger.go and holds.go) beside
+// the stores written once in internal/driver/sqlstore, over one
 // set of connections; together they implement every domain store
 // (account.Store, brand.Store, show.Store, checkout.Store, checkout.Ledger,
 // chat.Store…) on the pure-Go driver modernc.org/sqlite, so the binary needs
 // no cgo. What both SQL drivers share (column lists, scanners, constraint
-// errors, migrations, the query texts they write alike with $N placeholders)
+// errors, migrations, every store they write alike with $N placeholders)
 // is in internal/driver/sqlstore. The schema lives in versioned SQL files under
 // migrations/, embedded in the binary and applied with goose.
 //
@@ -36,13 +37,8 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/pavilion-live/pavilion/chat"
-	"github.com/pavilion-live/pavilion/checkout"
-	"github.com/pavilion-live/pavilion/internal/account"
 	"github.com/pavilion-live/pavilion/internal/apperr"
-	"github.com/pavilion-live/pavilion/internal/brand"
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore"
-	"github.com/pavilion-live/pavilion/internal/show"
 )
 
 const (
@@ -80,12 +76,7 @@ type DB struct {
 	sqlstore.Stores
 	// What the dialect writes its own way.
 	AccountStore
-	NoticeStore
-	ShowWriter
-	CatalogWriter
 	LedgerStore
-	ArchiveWriter
-	AnalyticsStore
 }
 
 // conn is the file's connections, shared by every store of a DB.
@@ -108,14 +99,7 @@ type conn struct {
 	closeOnce sync.Once
 }
 
-var (
-	_ account.Store   = (*DB)(nil)
-	_ brand.Store     = (*DB)(nil)
-	_ show.Store      = (*DB)(nil)
-	_ checkout.Store  = (*DB)(nil)
-	_ checkout.Ledger = (*DB)(nil)
-	_ chat.Store      = (*DB)(nil)
-)
+var _ sqlstore.Store = (*DB)(nil)
 
 // Open opens the SQLite file at path, creating it and its directory when
 // missing. Call Migrate before using the stores.
@@ -161,9 +145,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		ckpt: c, stopCkpt: make(chan struct{}), ckptDone: make(chan struct{})}
 	cn.shared = cn.sharedConn()
 	go cn.checkpoints()
-	return &DB{conn: cn, Stores: sqlstore.NewStores(cn.shared), AccountStore: AccountStore{cn}, NoticeStore: NoticeStore{cn},
-		ShowWriter: ShowWriter{cn}, CatalogWriter: CatalogWriter{cn}, LedgerStore: LedgerStore{cn},
-		ArchiveWriter: ArchiveWriter{cn}, AnalyticsStore: AnalyticsStore{cn}}, nil
+	return &DB{conn: cn, Stores: sqlstore.NewStores(cn.shared), AccountStore: AccountStore{cn},
+		LedgerStore: LedgerStore{cn}}, nil
 }
 
 // checkpoints copies the WAL into the database file every checkpointEvery
@@ -510,14 +493,6 @@ func queryAll[T any](ctx context.Context, q rowsQuerier, scan func(row) (*T, err
 	return sqlstore.All(rows, scan)
 }
 
-// txExec runs statements in tx for the shared writes of sqlstore.
-func txExec(tx *sql.Tx) sqlstore.Exec {
-	return func(ctx context.Context, query string, args ...any) error {
-		_, err := tx.ExecContext(ctx, query, args...)
-		return err
-	}
-}
-
 // dialect is how SQLite spells lists in the query texts both drivers share:
 // a list is bound as one JSON array and read back with json_each.
 var dialect = sqlstore.Dialect{
@@ -530,7 +505,15 @@ var dialect = sqlstore.Dialect{
 	UserCols:  userCols,
 	// A write transaction begins IMMEDIATE: it holds the file's write
 	// lock from its first statement.
-	Lock:   ``,
+	Lock: ``,
+	Rows: sqlstore.ValuesOf,
+	// SQLite's SQLITE_MAX_VARIABLE_NUMBER was 999 before 3.32: a bound
+	// every build keeps, and statements small enough to plan quickly.
+	MaxParams: 999,
+	Greatest:  `max`,
+	// A version 4 UUID in the text form uuid.UUID is stored in.
+	NewID: `lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' ||
+		substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`,
 	Minute: func(col string) string { return col + ` / 60000000` }, // unix microseconds
 }
 

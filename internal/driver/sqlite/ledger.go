@@ -50,6 +50,25 @@ func moveUnits(ctx context.Context, tx *sql.Tx, offerID, skuID uuid.UUID, held, 
 	return nil
 }
 
+// settle moves the reservation of order o from state from to state to, and
+// its units on the offer and the SKU: held and sold change by held and sold
+// times its quantity.
+func settle(ctx context.Context, tx *sql.Tx, o *checkout.Order, from, to checkout.ReservationState, held, sold int, at time.Time) error {
+	var offerID, skuID uuid.UUID
+	var q int
+	err := tx.QueryRowContext(ctx,
+		`UPDATE reservations SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4
+		 RETURNING offer_id, sku_id, quantity`,
+		string(to), micros(at), o.ReservationID, string(from)).Scan(&offerID, &skuID, &q)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("reservation %s of order %s is not %s", o.ReservationID, o.ID, from)
+	}
+	if err != nil {
+		return err
+	}
+	return moveUnits(ctx, tx, offerID, skuID, held*q, sold*q)
+}
+
 // Release ends a held reservation (to Released or Expired) and returns its
 // units to the offer and the SKU. Gone when it is no longer held.
 func (db LedgerStore) Release(ctx context.Context, id uuid.UUID, to checkout.ReservationState, at time.Time) (*checkout.Reservation, error) {
@@ -194,31 +213,19 @@ func (db LedgerStore) BeginOrder(ctx context.Context, o *checkout.Order, at time
 			`INSERT INTO orders (`+sqlstore.OrderCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 			o.ID, o.UserID, o.ReservationID, o.OfferID, o.ShowID, o.SKUID, o.BrandID, o.Quantity,
 			o.UnitPriceMinor, o.TotalMinor, o.Currency, checkout.Pending, shipping, o.PaymentRef,
-			micros(o.CreatedAt), micros(o.UpdatedAt), nullID(o.CouponID), o.CouponCode, o.DiscountMinor)
+			micros(o.CreatedAt), micros(o.UpdatedAt), sqlstore.NullRef(o.CouponID), o.CouponCode, o.DiscountMinor)
 		if err != nil {
 			// Everything else it refers to is the reservation's.
 			return refErr(err, "brand")
 		}
 		if o.CouponID != nil {
-			if err := spendCoupon(ctx, tx, o, at); err != nil {
+			if err := db.shared.SpendCoupon(ctx, querier{tx}, o, at); err != nil {
 				return err
 			}
 		}
 		o.State = checkout.Pending
 		return nil
 	})
-}
-
-// orderState reads the state of an order in tx: NotFound when it is missing.
-func orderState(ctx context.Context, tx *sql.Tx, id uuid.UUID) (checkout.OrderState, error) {
-	var s checkout.OrderState
-	err := tx.QueryRowContext(ctx, `SELECT state FROM orders WHERE id = $1`, id).Scan(&s)
-	return s, noRows(err, "order")
-}
-
-// notPending is the Conflict for an order that is no longer pending.
-func notPending(s checkout.OrderState) error {
-	return apperr.Errorf(apperr.Conflict, "order is %s, not pending", s)
 }
 
 // CompletePayment marks a pending order paid with the provider's reference,
@@ -234,61 +241,17 @@ func (db LedgerStore) CompletePayment(ctx context.Context, orderID uuid.UUID, pa
 			 RETURNING `+sqlstore.OrderCols,
 			paymentRef, micros(at), orderID))
 		if errors.Is(err, sql.ErrNoRows) {
-			s, err := orderState(ctx, tx, orderID)
-			if err != nil {
-				return err
-			}
-			return notPending(s)
+			return sqlstore.NotPending(ctx, querier{tx}, orderID)
 		}
 		if err != nil {
 			return err
 		}
-		var offerID, skuID uuid.UUID
-		var q int
-		err = tx.QueryRowContext(ctx,
-			`UPDATE reservations SET state = 'ordered', updated_at = $1 WHERE id = $2 AND state = 'ordering'
-			 RETURNING offer_id, sku_id, quantity`,
-			micros(at), o.ReservationID).Scan(&offerID, &skuID, &q)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("reservation %s of pending order %s is not ordering", o.ReservationID, o.ID)
-		}
-		if err != nil {
-			return err
-		}
-		return moveUnits(ctx, tx, offerID, skuID, -q, q)
+		return settle(ctx, tx, o, checkout.Ordering, checkout.Ordered, -1, 1, at)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return o, nil
-}
-
-// AbandonOrder deletes a pending order whose payment did not happen and
-// returns its reservation to Held, still bound by its ExpiresAt: the units
-// stay held. Conflict when the order is not pending.
-func (db LedgerStore) AbandonOrder(ctx context.Context, orderID uuid.UUID, at time.Time) error {
-	return db.write(ctx, "abandon order", func(tx *sql.Tx) error {
-		var resID uuid.UUID
-		err := tx.QueryRowContext(ctx,
-			`DELETE FROM orders WHERE id = $1 AND state = 'pending' RETURNING reservation_id`, orderID).Scan(&resID)
-		if errors.Is(err, sql.ErrNoRows) {
-			s, err := orderState(ctx, tx, orderID)
-			if err != nil {
-				return err
-			}
-			return notPending(s)
-		}
-		if err != nil {
-			return err
-		}
-		if err := returnCoupon(ctx, tx, orderID, true, at); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx,
-			`UPDATE reservations SET state = 'held', updated_at = $1 WHERE id = $2 AND state = 'ordering'`,
-			micros(at), resID)
-		return err
-	})
 }
 
 // orderMoves are the transitions SetOrderState allows.
@@ -305,7 +268,7 @@ var orderMoves = map[checkout.OrderState][]checkout.OrderState{
 func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to checkout.OrderState, restock bool, at time.Time) (*checkout.Order, error) {
 	var o *checkout.Order
 	err := db.write(ctx, "set order state", func(tx *sql.Tx) error {
-		from, err := orderState(ctx, tx, orderID)
+		from, err := sqlstore.OrderState(ctx, querier{tx}, orderID)
 		if err != nil {
 			return err
 		}
@@ -319,26 +282,14 @@ func (db LedgerStore) SetOrderState(ctx context.Context, orderID uuid.UUID, to c
 			return err
 		}
 		if to == checkout.Cancelled || to == checkout.Refunded {
-			if err := returnCoupon(ctx, tx, orderID, false, at); err != nil {
+			if err := db.shared.ReturnCoupon(ctx, querier{tx}, orderID, false, at); err != nil {
 				return err
 			}
 		}
 		if !restock || to == checkout.Fulfilled {
 			return nil
 		}
-		var offerID, skuID uuid.UUID
-		var q int
-		err = tx.QueryRowContext(ctx,
-			`UPDATE reservations SET state = 'returned', updated_at = $1 WHERE id = $2 AND state = 'ordered'
-			 RETURNING offer_id, sku_id, quantity`,
-			micros(at), o.ReservationID).Scan(&offerID, &skuID, &q)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("reservation %s of %s order %s is not ordered", o.ReservationID, from, o.ID)
-		}
-		if err != nil {
-			return err
-		}
-		return moveUnits(ctx, tx, offerID, skuID, 0, -q)
+		return settle(ctx, tx, o, checkout.Ordered, checkout.Returned, 0, -1, at)
 	})
 	if err != nil {
 		return nil, err

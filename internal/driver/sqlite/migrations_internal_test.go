@@ -7,7 +7,7 @@ import (
 
 	"github.com/pressly/goose/v3"
 
-	"github.com/pavilion-live/pavilion/internal/testrig/storetest"
+	"github.com/pavilion-live/pavilion/internal/driver/sqlstore/sqlstoretest"
 )
 
 // unmigrated opens a fresh file with no migration applied, and the goose
@@ -27,23 +27,13 @@ func unmigrated(t *testing.T) (*DB, *goose.Provider) {
 	return db, p
 }
 
-// count answers a query of one number on the readers.
-func count(t *testing.T, db *DB, query string) int {
-	t.Helper()
-	var n int
-	if err := db.r.QueryRowContext(context.Background(), query).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // migrationRoundTrip runs storetest.MigrationRoundTrip for version on a
 // fresh file; query answers how many of the version's own tables and
 // columns exist (want of them after it, none before it).
 func migrationRoundTrip(t *testing.T, version int64, want int, query string) {
 	t.Helper()
 	db, p := unmigrated(t)
-	storetest.MigrationRoundTrip(t, p, version, want, func() int { return count(t, db, query) })
+	sqlstoretest.MigrationRoundTrip(t, db.shared, p, version, want, query)
 }
 
 // TestDrawsMigration: version 10 adds the draws tables.
@@ -88,7 +78,7 @@ func TestCustomerIndexMigration(t *testing.T) {
 	if _, err := p.DownTo(ctx, 17); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(t, db, `SELECT count(*) FROM sqlite_schema WHERE type = 'index'
+	if n := sqlstoretest.Count(t, db.shared, `SELECT count(*) FROM sqlite_schema WHERE type = 'index'
 		AND name IN ('reservations_offer_user_idx', 'reservations_show_user_idx')`); n != 2 {
 		t.Fatalf("after version 18 down: %d of the two narrower indexes, want 2", n)
 	}

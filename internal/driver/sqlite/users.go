@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,29 +28,6 @@ const userCols = `u.id, u.email, u.display_name, u.avatar_url, u.created_at,
 // emailKey is the form emails are unique and looked up in.
 func emailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
-// writeRoles replaces the roles and brand links of user id inside tx. A link
-// to a missing brand is NotFound.
-func writeRoles(ctx context.Context, tx *sql.Tx, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM user_roles WHERE user_id = $1`, id); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM brand_admins WHERE user_id = $1`, id); err != nil {
-		return err
-	}
-	for _, r := range roles {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO user_roles (user_id, role) VALUES ($1, $2)`, id, r); err != nil {
-			return err
-		}
-	}
-	for i, b := range sqlstore.Distinct(brandIDs) {
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO brand_admins (brand_id, user_id, position) VALUES ($1, $2, $3)`, b, id, i); err != nil {
-			return refErr(err, "brand")
-		}
-	}
-	return nil
-}
-
 // CreateUser inserts u with its roles and brand links. The email is stored
 // as given and unique compared lower-cased. A brand link to a missing brand
 // is NotFound.
@@ -64,7 +42,7 @@ func (db AccountStore) CreateUser(ctx context.Context, u *account.User, password
 			u.ID, u.Email, emailKey(u.Email), u.DisplayName, passwordHash, micros(u.CreatedAt)); err != nil {
 			return err
 		}
-		return writeRoles(ctx, tx, u.ID, roles, u.BrandIDs)
+		return db.shared.WriteRoles(ctx, querier{tx}, u.ID, roles, u.BrandIDs)
 	})
 }
 
@@ -78,21 +56,6 @@ func (db AccountStore) UserByEmail(ctx context.Context, email string) (*account.
 		return nil, "", storeErr("user by email", noRows(err, "user"))
 	}
 	return u, hash, nil
-}
-
-// SetRoles replaces the user's roles and brand links in one transaction.
-func (db AccountStore) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
-	roles, err := sqlstore.Roles(roles)
-	if err != nil {
-		return err
-	}
-	return db.write(ctx, "set roles", func(tx *sql.Tx) error {
-		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = $1`, id).Scan(&one); err != nil {
-			return noRows(err, "user")
-		}
-		return writeRoles(ctx, tx, id, roles, brandIDs)
-	})
 }
 
 // credentialBatch bounds the ids of one CredentialUsers query, well below
@@ -152,4 +115,18 @@ func (db AccountStore) TouchCredentials(ctx context.Context, used map[uuid.UUID]
 		}
 		return nil
 	})
+}
+
+// inList is "($first, $first+1, …)" for n values.
+func inList(first, n int) string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(first+i))
+	}
+	b.WriteByte(')')
+	return b.String()
 }

@@ -10,10 +10,32 @@ import (
 	"github.com/pavilion-live/pavilion/chat"
 )
 
-// ArchiveStore reads and forgets the chat lines kept after a show
-// (chat.Archive). Keeping a batch of lines is each driver's: PostgreSQL in
-// one statement over arrays, SQLite one prepared insert a line.
+// ArchiveStore keeps, reads and forgets the chat lines kept after a show
+// (chat.Archive).
 type ArchiveStore struct{ db *Conn }
+
+// lineCols are the table u of KeepLines.
+var lineCols = Cols(`show_id uuid, epoch text, seq bigint, id uuid, author_id uuid, author_name text, staff boolean, text text, at timestamptz`)
+
+// KeepLines stores chat lines in one transaction. A line already stored
+// stays as it was; lines of shows that no longer exist are dropped.
+func (s ArchiveStore) KeepLines(ctx context.Context, lines []chat.Line) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(lines))
+	for i, l := range lines {
+		rows[i] = []any{l.ShowID, l.Epoch, int64(l.Seq), l.ID, l.Author.ID, l.Author.Name, l.Staff, l.Text, s.db.Dialect.Time(l.At)}
+	}
+	err := s.db.Tx(ctx, func(tx Querier) error {
+		_, err := s.db.Dialect.ExecRows(ctx, tx, lineCols, rows,
+			`INSERT INTO chat_lines (show_id, epoch, seq, id, author_id, author_name, staff, text, at)
+			 SELECT * FROM u WHERE EXISTS (SELECT 1 FROM shows s WHERE s.id = u.show_id)
+			 ON CONFLICT (show_id, epoch, seq) DO NOTHING`)
+		return err
+	})
+	return s.db.Errs.Wrap("keep chat lines", err)
+}
 
 // DeleteLine records a moderator's deletion of a line, stored or not yet.
 func (s ArchiveStore) DeleteLine(ctx context.Context, d chat.Deletion) error {

@@ -21,20 +21,14 @@ func (s BrandStore) CreateBrand(ctx context.Context, b *brand.Brand) error {
 
 // BrandByID returns the brand with the given ID.
 func (s BrandStore) BrandByID(ctx context.Context, id uuid.UUID) (*brand.Brand, error) {
-	b, err := s.db.Scan.Brand(s.db.Read.QueryRow(ctx, `SELECT `+BrandCols+` FROM brands WHERE id = $1`, id))
-	if err != nil {
-		return nil, s.db.Errs.Wrap("brand by id", NotFound(err, "brand"))
-	}
-	return b, nil
+	return readOne(ctx, s.db, "brand by id", "brand", s.db.Scan.Brand,
+		`SELECT `+BrandCols+` FROM brands WHERE id = $1`, id)
 }
 
 // BrandBySlug returns the brand with the given slug.
 func (s BrandStore) BrandBySlug(ctx context.Context, slug string) (*brand.Brand, error) {
-	b, err := s.db.Scan.Brand(s.db.Read.QueryRow(ctx, `SELECT `+BrandCols+` FROM brands WHERE slug = $1`, slug))
-	if err != nil {
-		return nil, s.db.Errs.Wrap("brand by slug", NotFound(err, "brand"))
-	}
-	return b, nil
+	return readOne(ctx, s.db, "brand by slug", "brand", s.db.Scan.Brand,
+		`SELECT `+BrandCols+` FROM brands WHERE slug = $1`, slug)
 }
 
 // ListBrands lists every brand, oldest first.

@@ -130,14 +130,12 @@ func (s CohostStore) Guests(ctx context.Context, showID uuid.UUID) ([]cohost.Gue
 
 // GuestByID returns a guest.
 func (s CohostStore) GuestByID(ctx context.Context, id uuid.UUID) (*cohost.Guest, error) {
-	g, err := s.db.Scan.Guest(s.db.Read.QueryRow(ctx, GuestByID, id))
-	return g, s.db.Errs.Wrap("guest", NotFound(err, "guest"))
+	return readOne(ctx, s.db, "guest", "guest", s.db.Scan.Guest, GuestByID, id)
 }
 
 // GuestByKey returns the guest whose key hashes to keyHash.
 func (s CohostStore) GuestByKey(ctx context.Context, keyHash string) (*cohost.Guest, error) {
-	g, err := s.db.Scan.Guest(s.db.Read.QueryRow(ctx, GuestByKey, keyHash))
-	return g, s.db.Errs.Wrap("guest by key", NotFound(err, "guest"))
+	return readOne(ctx, s.db, "guest by key", "guest", s.db.Scan.Guest, GuestByKey, keyHash)
 }
 
 // RedeemInvite binds keyHash to the show's live invite, once: the

@@ -41,6 +41,9 @@ type noRows struct{ err error }
 func (e noRows) Error() string   { return e.err.Error() }
 func (e noRows) Unwrap() []error { return []error{ErrNoRows, e.err} }
 
+// IsNoRows reports whether err is a query's finding no row.
+func IsNoRows(err error) bool { return errors.Is(err, ErrNoRows) }
+
 // NoRows marks a driver's no-row error as ErrNoRows too; adapters call it.
 func NoRows(err error) error { return noRows{err} }
 
@@ -74,6 +77,16 @@ func QueryAll[T any](ctx context.Context, q Querier, scan func(Row) (*T, error),
 	}
 	defer rows.Close()
 	return All(rows, scan)
+}
+
+// readOne reads the one row query finds, outside a transaction, with scan:
+// none is NotFound "<thing> not found"; errors are wrapped as op's.
+func readOne[T any](ctx context.Context, c *Conn, op, thing string, scan func(Row) (*T, error), query string, args ...any) (*T, error) {
+	v, err := scan(c.Read.QueryRow(ctx, query, args...))
+	if err != nil {
+		return nil, c.Errs.Wrap(op, NotFound(err, thing))
+	}
+	return v, nil
 }
 
 // ExecOne runs a write statement that must change one row: none is

@@ -12,8 +12,8 @@ import (
 // them happens in each driver's order transactions, under its own locking.
 type CouponStore struct{ db *Conn }
 
-// refOf is an optional reference as stored: NULL for nil.
-func refOf(id *uuid.UUID) uuid.NullUUID {
+// NullRef is an optional reference as stored: NULL for nil.
+func NullRef(id *uuid.UUID) uuid.NullUUID {
 	if id == nil {
 		return uuid.NullUUID{}
 	}
@@ -25,29 +25,22 @@ func (s CouponStore) CreateCoupon(ctx context.Context, c *checkout.Coupon) error
 	d := s.db.Dialect
 	_, err := s.db.Exec(ctx, `INSERT INTO coupons (`+CouponCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
-		c.ID, c.BrandID, refOf(c.ShowID), c.Code, string(c.Kind), c.PercentOff, c.AmountOffMinor, c.Currency, c.MinBasketMinor,
+		c.ID, c.BrandID, NullRef(c.ShowID), c.Code, string(c.Kind), c.PercentOff, c.AmountOffMinor, c.Currency, c.MinBasketMinor,
 		c.PerCustomer, c.MaxUses, c.BudgetMinor, c.Uses, c.SpentMinor, d.Time(c.StartsAt), d.NullTime(c.EndsAt),
-		c.Disabled, refOf(c.IssuedTo), c.CreatedBy, d.Time(c.CreatedAt))
+		c.Disabled, NullRef(c.IssuedTo), c.CreatedBy, d.Time(c.CreatedAt))
 	return s.db.Errs.Wrap("create coupon", s.db.Errs.Ref(err, "brand, show or account"))
 }
 
 // CouponByID returns the coupon with the given ID.
 func (s CouponStore) CouponByID(ctx context.Context, id uuid.UUID) (*checkout.Coupon, error) {
-	c, err := s.db.Scan.Coupon(s.db.Read.QueryRow(ctx, `SELECT `+CouponCols+` FROM coupons WHERE id = $1`, id))
-	if err != nil {
-		return nil, s.db.Errs.Wrap("coupon by id", NotFound(err, "coupon"))
-	}
-	return c, nil
+	return readOne(ctx, s.db, "coupon by id", "coupon", s.db.Scan.Coupon,
+		`SELECT `+CouponCols+` FROM coupons WHERE id = $1`, id)
 }
 
 // CouponByCode finds the brand's coupon with the code.
 func (s CouponStore) CouponByCode(ctx context.Context, brandID uuid.UUID, code string) (*checkout.Coupon, error) {
-	c, err := s.db.Scan.Coupon(s.db.Read.QueryRow(ctx,
-		`SELECT `+CouponCols+` FROM coupons WHERE brand_id = $1 AND code = $2`, brandID, code))
-	if err != nil {
-		return nil, s.db.Errs.Wrap("coupon by code", NotFound(err, "coupon"))
-	}
-	return c, nil
+	return readOne(ctx, s.db, "coupon by code", "coupon", s.db.Scan.Coupon,
+		`SELECT `+CouponCols+` FROM coupons WHERE brand_id = $1 AND code = $2`, brandID, code)
 }
 
 func (s CouponStore) coupons(ctx context.Context, op, where string, args ...any) ([]checkout.Coupon, error) {

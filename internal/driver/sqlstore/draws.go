@@ -39,7 +39,7 @@ func (s DrawStore) CreateDraw(ctx context.Context, d *checkout.Draw) error {
 		_, err := tx.Exec(ctx, `INSERT INTO draws (id, show_id, offer_id, units, state, seed, commitment, opens_at,
 			closes_at, created_by, created_at, giveaway, eligibility, prize_coupon_id) VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			d.ID, d.ShowID, d.OfferID, d.Units, d.Seed, d.Commitment, dl.Time(d.OpensAt), dl.Time(d.ClosesAt), d.CreatedBy,
-			dl.Time(time.Now()), d.Giveaway, string(d.Eligibility.OrDefault()), refOf(d.PrizeCouponID))
+			dl.Time(time.Now()), d.Giveaway, string(d.Eligibility.OrDefault()), NullRef(d.PrizeCouponID))
 		if _, kind, ok := s.db.Errs.Broken(err); ok && kind == Unique {
 			return errDrawRunning
 		}
@@ -54,11 +54,8 @@ func (s DrawStore) CreateDraw(ctx context.Context, d *checkout.Draw) error {
 
 // DrawByID returns the draw.
 func (s DrawStore) DrawByID(ctx context.Context, id uuid.UUID) (*checkout.Draw, error) {
-	d, err := s.db.Scan.Draw(s.db.Read.QueryRow(ctx, `SELECT `+DrawCols+` FROM draws WHERE id = $1`, id))
-	if err != nil {
-		return nil, s.db.Errs.Wrap("draw", NotFound(err, "draw"))
-	}
-	return d, nil
+	return readOne(ctx, s.db, "draw", "draw", s.db.Scan.Draw,
+		`SELECT `+DrawCols+` FROM draws WHERE id = $1`, id)
 }
 
 // DrawsByShow lists the show's draws, newest first.
@@ -70,12 +67,9 @@ func (s DrawStore) DrawsByShow(ctx context.Context, showID uuid.UUID) ([]checkou
 
 // ActiveDraw returns the draw running on the offer.
 func (s DrawStore) ActiveDraw(ctx context.Context, offerID uuid.UUID) (*checkout.Draw, error) {
-	d, err := s.db.Scan.Draw(s.db.Read.QueryRow(ctx, `SELECT `+DrawCols+` FROM draws
-		WHERE offer_id = $1 AND state IN ('open', 'closing')`, offerID))
-	if err != nil {
-		return nil, s.db.Errs.Wrap("active draw", NotFound(err, "running draw"))
-	}
-	return d, nil
+	return readOne(ctx, s.db, "active draw", "running draw", s.db.Scan.Draw,
+		`SELECT `+DrawCols+` FROM draws
+		WHERE offer_id = $1 AND state IN ('open', 'closing')`, offerID)
 }
 
 // errEntered rolls back an entry the account had already made.
@@ -126,12 +120,9 @@ func closedOrMissing(ctx context.Context, tx Querier, id uuid.UUID) error {
 
 // EntryOf returns the account's entry into the draw.
 func (s DrawStore) EntryOf(ctx context.Context, drawID, userID uuid.UUID) (*checkout.DrawEntry, error) {
-	e, err := s.db.Scan.DrawEntry(s.db.Read.QueryRow(ctx, `SELECT `+DrawEntryCols+` FROM draw_entries
-		WHERE draw_id = $1 AND user_id = $2`, drawID, userID))
-	if err != nil {
-		return nil, s.db.Errs.Wrap("draw entry", NotFound(err, "draw entry"))
-	}
-	return e, nil
+	return readOne(ctx, s.db, "draw entry", "draw entry", s.db.Scan.DrawEntry,
+		`SELECT `+DrawEntryCols+` FROM draw_entries
+		WHERE draw_id = $1 AND user_id = $2`, drawID, userID)
 }
 
 // DrawEntries lists the draw's entries in the order they came.
@@ -220,7 +211,7 @@ func (s DrawStore) FinishDraw(ctx context.Context, id uuid.UUID, claimedAt time.
 		}
 		for rank, w := range winners {
 			n, err := tx.Exec(ctx, `UPDATE draw_entries SET rank = $1, reservation_id = $2 WHERE id = $3 AND draw_id = $4`,
-				rank+1, refOf(w.ReservationID), w.EntryID, id)
+				rank+1, NullRef(w.ReservationID), w.EntryID, id)
 			if err != nil {
 				return err
 			}

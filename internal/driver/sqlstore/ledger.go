@@ -47,12 +47,8 @@ type LedgerReader struct{ db *Conn }
 
 // ReservationByID returns the reservation with the given ID.
 func (s LedgerReader) ReservationByID(ctx context.Context, id uuid.UUID) (*checkout.Reservation, error) {
-	r, err := s.db.Scan.Reservation(s.db.Read.QueryRow(ctx,
-		`SELECT `+ReservationCols+` FROM reservations WHERE id = $1`, id))
-	if err != nil {
-		return nil, s.db.Errs.Wrap("reservation by id", NotFound(err, "reservation"))
-	}
-	return r, nil
+	return readOne(ctx, s.db, "reservation by id", "reservation", s.db.Scan.Reservation,
+		`SELECT `+ReservationCols+` FROM reservations WHERE id = $1`, id)
 }
 
 // ActiveReservations lists the customer's held and ordering reservations,
@@ -96,11 +92,8 @@ func (s LedgerReader) OfferCustomers(ctx context.Context, offerID uuid.UUID) (ma
 
 // OrderByID returns the order with the given ID.
 func (s LedgerReader) OrderByID(ctx context.Context, id uuid.UUID) (*checkout.Order, error) {
-	o, err := s.db.Scan.Order(s.db.Read.QueryRow(ctx, `SELECT `+OrderCols+` FROM orders WHERE id = $1`, id))
-	if err != nil {
-		return nil, s.db.Errs.Wrap("order by id", NotFound(err, "order"))
-	}
-	return o, nil
+	return readOne(ctx, s.db, "order by id", "order", s.db.Scan.Order,
+		`SELECT `+OrderCols+` FROM orders WHERE id = $1`, id)
 }
 
 // ListOrders returns the orders f selects, newest first.
@@ -129,12 +122,8 @@ func (s LedgerReader) PendingOrders(ctx context.Context, createdBefore time.Time
 
 // LookupIdempotency returns the stored record of (userID, op, key).
 func (s LedgerReader) LookupIdempotency(ctx context.Context, userID uuid.UUID, op, key string) (*checkout.Idempotency, error) {
-	rec, err := s.db.Scan.Idempotency(s.db.Read.QueryRow(ctx,
-		`SELECT `+IdempotencyCols+` FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`, userID, op, key))
-	if err != nil {
-		return nil, s.db.Errs.Wrap("lookup idempotency key", NotFound(err, "idempotency key"))
-	}
-	return rec, nil
+	return readOne(ctx, s.db, "lookup idempotency key", "idempotency key", s.db.Scan.Idempotency,
+		`SELECT `+IdempotencyCols+` FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`, userID, op, key)
 }
 
 // FinishIdempotency stores the outcome of a claimed key. NotFound when the

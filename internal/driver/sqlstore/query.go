@@ -38,9 +38,24 @@ type Dialect struct {
 	// transaction ends (" FOR UPDATE"), or is empty where a write
 	// transaction holds the whole database already (SQLite).
 	Lock string
+	// KeyLock ends a SELECT that locks the rows it reads against updates
+	// and deletes but not against references to them (" FOR NO KEY
+	// UPDATE"), or is empty as Lock is.
+	KeyLock string
 	// Bytewise follows an ORDER BY term that orders text byte by byte, as
 	// SQLite does by default (PostgreSQL: ` COLLATE "C"`).
 	Bytewise string
+	// Rows binds rows as the table u of cols for a statement that reads it
+	// (ArraysOf, ValuesOf), its parameters numbered from first.
+	Rows func(cols []Col, rows [][]any, first int) (string, []any)
+	// MaxParams is how many parameters one statement may bind, 0 for no
+	// bound that matters.
+	MaxParams int
+	// Greatest is the function that returns the larger of two values.
+	Greatest string
+	// NewID is an expression for a new random UUID, one per row it is
+	// evaluated for, as the dialect stores it (SQLite: text).
+	NewID string
 	// Minute is the whole minutes since the Unix epoch of the time column
 	// col, as a bigint.
 	Minute func(col string) string

@@ -9,17 +9,18 @@ import (
 	"github.com/pavilion-live/pavilion/internal/show"
 )
 
-// Exec runs one statement in the caller's transaction.
-type Exec func(ctx context.Context, query string, args ...any) error
-
 // MoveShow writes show id's move to state to at, in the caller's
 // transaction, once show.CheckTransition allowed it, as show.Show.Move
 // changes it: the first move to live stamps went_live_at (coalesce: a show
 // never goes live twice, and if it did its first time would stay), the move
 // to ended stamps ended_at. An ended or cancelled show features nothing (a
 // room opening later shows no pin), and a cancelled one gives its Pavilion
-// Days back. Telling the show's audience that it is live is the driver's.
-func (d Dialect) MoveShow(ctx context.Context, exec Exec, id uuid.UUID, to show.State, at time.Time) error {
+// Days back. Telling the show's audience that it is live is Transition's.
+func (d Dialect) moveShow(ctx context.Context, tx Querier, id uuid.UUID, to show.State, at time.Time) error {
+	exec := func(ctx context.Context, query string, args ...any) error {
+		_, err := tx.Exec(ctx, query, args...)
+		return err
+	}
 	set := `state = $1, updated_at = $2`
 	switch to {
 	case show.Live:
@@ -52,19 +53,14 @@ const (
 			WHERE id = $1 AND state = 'open' AND closes_at > $2 RETURNING entries`
 )
 
-// ShowStore reads shows and keeps their stream keys. Creating, editing and
-// moving a show are each driver's: booking hosts and Pavilion Days and
-// telling the audience are written over arrays and gen_random_uuid() on
-// PostgreSQL, row by row on SQLite.
+// ShowStore reads shows and keeps their stream keys; ShowWriter creates,
+// edits and moves them.
 type ShowStore struct{ db *Conn }
 
 // ShowByID returns the show with the given ID.
 func (s ShowStore) ShowByID(ctx context.Context, id uuid.UUID) (*show.Show, error) {
-	sh, err := s.db.Scan.Show(s.db.Read.QueryRow(ctx, `SELECT `+s.db.Dialect.ShowCols+` FROM shows s WHERE s.id = $1`, id))
-	if err != nil {
-		return nil, s.db.Errs.Wrap("show by id", NotFound(err, "show"))
-	}
-	return sh, nil
+	return readOne(ctx, s.db, "show by id", "show", s.db.Scan.Show,
+		`SELECT `+s.db.Dialect.ShowCols+` FROM shows s WHERE s.id = $1`, id)
 }
 
 // ListShows returns the shows f selects, ordered by start time then ID.

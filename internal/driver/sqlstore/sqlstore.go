@@ -1,16 +1,19 @@
 // Package sqlstore holds what Pavilion's two SQL drivers (internal/driver/sqlite
 // and internal/driver/postgres) share: the column lists of the schema, the row
 // scanners that turn them into domain values, what a broken constraint means to
-// a user, paging, the migration status read from goose, and the query texts
-// and rules the two dialects write alike (query.go, bank.go, shows.go,
-// rules.go).
+// a user, paging, the migration status read from goose, and every store the
+// two write alike (Stores), each written once over a Conn.
 //
 // Both drivers write placeholders as $1, $2 … (query.go says why that works
-// on SQLite), so one text serves both. It knows no connection or
-// transaction: each driver keeps its locking, transactions and the SQL that
-// truly differs (upserts over arrays, FOR UPDATE, batches), and says through
-// a Scanner and a Dialect how it stores and spells what the two store
-// differently (times, JSON documents, lists). It must never import a driver.
+// on SQLite), so one text serves both. A driver hands its connections over
+// as a Conn: a Querier for reads, its write and read-only transactions and
+// its error reader; and says through a Scanner and a Dialect how it stores
+// and spells what the two store differently (times, JSON documents, lists,
+// row locks, many rows bound as one table). Each driver keeps only what truly
+// differs: its connections and migrations, the ledger's hold batches and
+// order transactions (pipelined batches on PostgreSQL, prepared statements on
+// SQLite's one writer) and the user and credential lookups its schema keys
+// differently. It must never import a driver.
 package sqlstore
 
 // Row is what a scanner reads from: *sql.Row, *sql.Rows, pgx.Row or pgx.Rows.

@@ -7,12 +7,16 @@ type Stores struct {
 	CredentialStore
 	BrandStore
 	FollowStore
+	NoticeStore
 	SubscriptionStore
 	PinStore
 	ShowStore
+	ShowWriter
 	CatalogStore
+	CatalogWriter
 	CouponStore
 	LedgerReader
+	OrderWriter
 	DrawStore
 	WalletStore
 	ModerationStore
@@ -20,6 +24,7 @@ type Stores struct {
 	ReplayStore
 	ImageStore
 	AnalyticsReader
+	AnalyticsWriter
 	BankStore
 }
 
@@ -28,11 +33,11 @@ type Stores struct {
 func NewStores(c *Conn) Stores {
 	return Stores{
 		UserStore: UserStore{c}, CredentialStore: CredentialStore{c}, BrandStore: BrandStore{c},
-		FollowStore: FollowStore{c}, SubscriptionStore: SubscriptionStore{c}, PinStore: PinStore{c},
-		ShowStore: ShowStore{c}, CatalogStore: CatalogStore{c}, CouponStore: CouponStore{c},
-		LedgerReader: LedgerReader{c}, DrawStore: DrawStore{c}, WalletStore: WalletStore{c},
+		FollowStore: FollowStore{c}, NoticeStore: NoticeStore{c}, SubscriptionStore: SubscriptionStore{c}, PinStore: PinStore{c},
+		ShowStore: ShowStore{c}, ShowWriter: ShowWriter{c}, CatalogStore: CatalogStore{c}, CatalogWriter: CatalogWriter{c}, CouponStore: CouponStore{c},
+		LedgerReader: LedgerReader{c}, OrderWriter: OrderWriter{c}, DrawStore: DrawStore{c}, WalletStore: WalletStore{c},
 		ModerationStore: ModerationStore{c}, ArchiveStore: ArchiveStore{c}, ReplayStore: ReplayStore{c},
-		ImageStore: ImageStore{c}, AnalyticsReader: AnalyticsReader{db: c, q: c.Dialect.Replay()},
+		ImageStore: ImageStore{c}, AnalyticsReader: AnalyticsReader{db: c, q: c.Dialect.Replay()}, AnalyticsWriter: AnalyticsWriter{c},
 		BankStore: BankStore{db: c, q: c.Dialect.Bank()},
 	}
 }

@@ -9,19 +9,62 @@ import (
 	"github.com/pavilion-live/pavilion/internal/account"
 )
 
-// UserStore reads and changes accounts. Writing a user with its roles,
-// finding one by email (SQLite keeps a lower-cased key column, PostgreSQL
-// an index on lower(email)) and the batch reads and writes of credentials
-// are each driver's.
+// UserStore reads and changes accounts. Inserting a user and finding one
+// by email (SQLite keeps a lower-cased key column, PostgreSQL an index on
+// lower(email)) and the batch reads and writes of credentials are each
+// driver's; both write a user's roles with WriteRoles.
 type UserStore struct{ db *Conn }
+
+// The tables u of WriteRoles.
+var (
+	roleCols  = Cols("role text")
+	adminCols = Cols("brand_id uuid, position integer")
+)
+
+// WriteRoles replaces the roles and brand links of user id inside tx. A
+// link to a missing brand is NotFound.
+func (c *Conn) WriteRoles(ctx context.Context, tx Querier, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM user_roles WHERE user_id = $1`, id); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM brand_admins WHERE user_id = $1`, id); err != nil {
+		return err
+	}
+	if _, err := c.Dialect.ExecRows(ctx, tx, roleCols, column(strs(roles)),
+		`INSERT INTO user_roles (user_id, role) SELECT $1, role FROM u WHERE true`, id); err != nil {
+		return err
+	}
+	admins := make([][]any, 0, len(brandIDs))
+	for i, b := range Distinct(brandIDs) {
+		admins = append(admins, []any{b, int64(i)})
+	}
+	_, err := c.Dialect.ExecRows(ctx, tx, adminCols, admins,
+		`INSERT INTO brand_admins (brand_id, user_id, position) SELECT brand_id, $1, position FROM u WHERE true`, id)
+	return c.Errs.Ref(err, "brand")
+}
+
+// SetRoles replaces the user's roles and brand links in one transaction.
+// The user's row is locked first (SQLite's write transaction holds the
+// file), so concurrent calls apply one after the other.
+func (s UserStore) SetRoles(ctx context.Context, id uuid.UUID, roles []account.Role, brandIDs []uuid.UUID) error {
+	rs, err := Roles(roles)
+	if err != nil {
+		return err
+	}
+	err = s.db.Tx(ctx, func(tx Querier) error {
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1`+s.db.Dialect.Lock, id).Scan(&one); err != nil {
+			return NotFound(err, "user")
+		}
+		return s.db.WriteRoles(ctx, tx, id, rs, brandIDs)
+	})
+	return s.db.Errs.Wrap("set roles", err)
+}
 
 // UserByID returns the user with the given ID.
 func (s UserStore) UserByID(ctx context.Context, id uuid.UUID) (*account.User, error) {
-	u, err := s.db.Scan.User(s.db.Read.QueryRow(ctx, `SELECT `+s.db.Dialect.UserCols+` FROM users u WHERE u.id = $1`, id))
-	if err != nil {
-		return nil, s.db.Errs.Wrap("user by id", NotFound(err, "user"))
-	}
-	return u, nil
+	return readOne(ctx, s.db, "user by id", "user", func(r Row) (*account.User, error) { return s.db.Scan.User(r) },
+		`SELECT `+s.db.Dialect.UserCols+` FROM users u WHERE u.id = $1`, id)
 }
 
 // SetPassword replaces the user's password hash.

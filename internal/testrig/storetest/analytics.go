@@ -159,6 +159,7 @@ func testAnalytics(t *testing.T, st Stores) {
 	}
 
 	concurrentNodes(t, st, b.ID)
+	crowdedFlush(t, st, b.ID)
 
 	// A show nothing happened in has zero figures, not an error.
 	empty, err := nodeC.Stats(ctx, uuid.New())
@@ -206,6 +207,29 @@ func concurrentNodes(t *testing.T, st Stores, brandID uuid.UUID) {
 		if c.Joins != nodes*rounds || c.Chats != nodes*rounds || c.WatchMillis != nodes*rounds*1000 || c.UniqueViewers != rounds {
 			t.Fatalf("after %d nodes × %d flushes: %+v", nodes, rounds, c)
 		}
+	}
+}
+
+// crowdedFlush flushes more viewers of one show in one batch than one
+// SQLite statement binds, so the drivers' insert of many rows splits it:
+// every viewer is counted once, in one transaction.
+func crowdedFlush(t *testing.T, st Stores, brandID uuid.UUID) {
+	ctx := context.Background()
+	sh := newShow(brandID, "Crowded", now().Add(96*time.Hour))
+	must(t, st.Shows.CreateShow(ctx, sh))
+	const viewers = 1200
+	t0 := time.Date(2030, 5, 3, 18, 0, 0, 0, time.UTC)
+	r := &analytics.Recorder{Store: st.Analytics, Node: "crowded"}
+	for i := range viewers {
+		v := fmt.Sprintf("a:crowded-%04d", i)
+		r.Join(sh.ID, v, t0.Add(time.Second))
+		r.Leave(sh.ID, v, t0.Add(2*time.Second))
+	}
+	must(t, r.Flush(ctx, t0.Add(3*time.Second)))
+	c, err := st.Analytics.ShowAnalytics(ctx, sh.ID)
+	must(t, err)
+	if c.Joins != viewers || c.UniqueViewers != viewers {
+		t.Fatalf("after one flush of %d viewers: joins %d, unique %d", viewers, c.Joins, c.UniqueViewers)
 	}
 }
 
