@@ -107,19 +107,21 @@ start_redis() {
 	return 1
 }
 
-# free_port prints a TCP port that no socket uses, taken below the
-# ephemeral range so that no outgoing connection (and the chat bench makes
-# 10,000 of them) grabs it meanwhile.
+# free_port [udp] prints a TCP port that no socket uses (with udp: a port
+# that no UDP or TCP socket uses, for the media port, which serves both),
+# taken below the ephemeral range so that no outgoing connection (and the
+# chat bench makes 10,000 of them) grabs it meanwhile.
 free_port() {
-	local port low=32768
+	local proto=${1:-tcp} port low=32768
 	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
 	[ "$low" -gt 11000 ] || low=32768
 	for _ in $(seq 1 100); do
 		port=$((10000 + RANDOM % (low - 10000)))
 		if command -v ss >/dev/null 2>&1; then
+			[ "$proto" = tcp ] || [ -z "$(ss -Huan "( sport = :$port )" 2>/dev/null)" ] || continue
 			[ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ] || continue
 		fi
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		if [ "$proto" = udp ] || ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			echo "$port"
 			return 0
 		fi
@@ -149,23 +151,6 @@ prepare_mode() {
 	log "$mode: machine load before: $load_before"
 }
 
-# free_udp_port prints a UDP port no socket uses, below the ephemeral range.
-free_udp_port() {
-	local port low=32768
-	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
-	[ "$low" -gt 11000 ] || low=32768
-	for _ in $(seq 1 100); do
-		port=$((10000 + RANDOM % (low - 10000)))
-		if command -v ss >/dev/null 2>&1; then
-			[ -z "$(ss -Huan "( sport = :$port )" 2>/dev/null)" ] || continue
-			[ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ] || continue
-		fi
-		echo "$port"
-		return 0
-	done
-	return 1
-}
-
 # start_server MODE: starts a fresh server for MODE, writes $work/MODE/demo.json
 # and sets metrics_url.
 start_server() {
@@ -193,7 +178,7 @@ start_server() {
 	local -a media=()
 	if [[ " ${SERVER_FLAGS[*]} " != *" --media-port "* ]]; then
 		local udp
-		udp="$(free_udp_port)" || die "no free UDP port"
+		udp="$(free_port udp)" || die "no free UDP port"
 		media=(--media-port "$udp")
 	fi
 	# BENCH_SERVER_GOGC: the server's GOGC (the GC's target), for runs that

@@ -136,7 +136,7 @@ commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 git diff --quiet HEAD -- cmd stream internal go.mod go.sum 2>/dev/null || commit="$commit-dirty"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 log "machine load before: $load_before"
-media_port="$(free_udp_port)" || die "no free UDP port"
+media_port="$(free_port udp)" || die "no free UDP port"
 SERVER_FLAGS=(--media-port "$media_port")
 SERVER_NOTE=", media on UDP $media_port"
 unset PAVILION_DATABASE_URL PAVILION_REDIS_URL
