@@ -24,8 +24,8 @@ import (
 // closes, one node claims the draw in the ledger, draws min(units, entries)
 // winners by the verifiable procedure of internal/draw, and gives each a
 // hold of one unit as a tap gets one, through the gate and the ledger's
-// group commit (so stock, limits and the gate stay exact). While a draw runs its offer is a closed drop:
-// nobody can buy it first-come.
+// group commit (so stock, limits and the gate stay exact). While a draw
+// runs its offer is a closed drop: nobody can buy it first-come.
 //
 // A giveaway is a draw whose offer is priced 0: the host gives N units away
 // (N winners) to the viewers who may enter (Eligibility: everyone signed
@@ -806,8 +806,8 @@ func (d *Draws) heldBy(ctx context.Context, dr *Draw, winners []string, byID map
 }
 
 // hold gives a winner one unit, as a buy-button tap would get it: through
-// the gate and the ledger (group-committed), bound by the offer's limit, keyed by
-// the draw so that a retried close finds the same hold.
+// the gate and the ledger's group commit, bound by the offer's limit, keyed
+// by the draw so that a retried close finds the same hold.
 func (d *Draws) hold(ctx context.Context, o *Offer, sh *show.Show, dr *Draw, userID uuid.UUID) (*Reservation, error) {
 	s := d.Checkout
 	key := dr.ID.String()
