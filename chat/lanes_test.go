@@ -28,9 +28,8 @@ func TestCommerceLaneDoesNotWaitForTheChatTick(t *testing.T) {
 	v1, _ := w.join("member")
 	host, _ := w.join("host")
 	talkers := w.joinUsers("talker", 3)
-	storm := func(round string) { chatRound(talkers, round) }
 	// A chat storm waits for the tick; the pin after it ends the tick.
-	storm("before")
+	chatRound(talkers, "before")
 	w.waitForSeq(base + 9)
 	host.send(map[string]any{"type": "pin", "offer_id": w.offer})
 	b := &batchReader{c: v2c}
@@ -45,46 +44,7 @@ func TestCommerceLaneDoesNotWaitForTheChatTick(t *testing.T) {
 
 	// Chat after the pin queues behind it; a stock change (a reservation)
 	// ends the next tick, and takes it along.
-	storm("after")
-	w.waitForSeq(pinSeq + 9)
-	buyer, _ := w.join("viewer")
-	buyer.send(map[string]any{"type": "reserve", "id": "r1", "offer_id": w.offer, "quantity": 1})
-	if res := buyer.next("reservation"); res["id"] != "r1" {
-		t.Fatalf("reservation %v", res)
-	}
-	b.until(t, func(f map[string]any) bool { return f["type"] == "stock" })
-	if got, skipped := b.count("chat"), b.skipped; got != 18 || skipped != 0 {
-		t.Fatalf("v2 viewer: %d chat lines, %d skipped; want all 18, none skipped", got, skipped)
-	}
-	var seqs []uint64
-	for _, e := range b.events {
-		if s := seqOf(e); s != 0 {
-			seqs = append(seqs, s)
-		}
-	}
-	for i := 1; i < len(seqs); i++ {
-		if seqs[i] != seqs[i-1]+1 {
-			t.Fatalf("v2 viewer's events out of sequence: %v", seqs)
-		}
-	}
-
-	// The v1 viewer: the same events, one frame each, in sequence.
-	var v1seqs []uint64
-	for {
-		f, _, err := v1.read(wait)
-		if err != nil {
-			t.Fatalf("v1 viewer: %v after %v", err, v1seqs)
-		}
-		if s := seqOf(f); s != 0 {
-			v1seqs = append(v1seqs, s)
-		}
-		if f["type"] == "stock" {
-			break
-		}
-	}
-	if fmt.Sprint(v1seqs) != fmt.Sprint(seqs) {
-		t.Fatalf("v1 viewer got %v, v2 %v", v1seqs, seqs)
-	}
+	stockCarriesTheChat(t, w, b, v1, talkers, pinSeq)
 }
 
 // chatRound has each talker send three lines named after round ("before
