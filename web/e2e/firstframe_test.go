@@ -8,10 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/chromedp"
-
-	"github.com/pavilion-live/pavilion/internal/demo"
 )
 
 // TestFirstFrameTime measures page open → first video frame shown in the
@@ -32,13 +28,7 @@ func TestFirstFrameTime(t *testing.T) {
 	b := startBrowser(t)
 	s := startServer(t)
 	host := b.newUser(t, s, "host")
-	host.open("/studio/" + demoShow)
-	host.waitFor("the log-in prompt", `!document.querySelector("#gate").hidden`, 10*time.Second)
-	host.do("open the log-in dialog", chromedp.Click(chromedp.ID("gate-login")), chromedp.WaitVisible(chromedp.ID("auth-email")))
-	host.fillLogin(demo.HostEmail)
-	host.waitFor("the studio", `!document.querySelector("#studio").hidden`, 10*time.Second)
-	host.do("go live", chromedp.Click(chromedp.ID("go-live")))
-	host.waitFor("the broadcast", `document.querySelector("#live-state").dataset.state === "live"`, 20*time.Second)
+	host.startShow()
 
 	viewer := b.newUser(t, s, "viewer")
 	var all []map[string]float64
