@@ -311,6 +311,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// again (keepRunning), as the live room's and the media server's do.
 	loops := crashguard.New(reg, log)
 	go keepRunning(ctx, loops, "credential_sweeper", func(ctx context.Context) { sweepCredentials(ctx, log, db) })
+	// Verified credentials are kept for minutes while the change log is
+	// read every second: a revocation anywhere reaches this node in about
+	// a second, and a drop's crowd taps without a store read each.
+	go keepRunning(ctx, loops, "account_changes", func(ctx context.Context) { accounts.FollowChanges(ctx, time.Second) })
 	// Credentials' last-use times are written in batches, not per request;
 	// the last batch on the way out, before the database closes.
 	go keepRunning(ctx, loops, "credential_usage", func(ctx context.Context) { accounts.Run(ctx, 30*time.Second) })
@@ -444,16 +448,22 @@ func printLAN(w io.Writer, lan []string, page string) {
 }
 
 // sweepCredentials deletes expired sessions and tokens hourly so the table
-// does not grow without bound. Expired ones are already refused on use.
+// does not grow without bound (expired ones are already refused on use),
+// and the account change log's entries older than an hour (every node
+// reads it each second; a cached credential lives 10 minutes).
 func sweepCredentials(ctx context.Context, log *slog.Logger, db database) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		n, err := db.DeleteExpiredCredentials(ctx, time.Now().UTC())
+		now := time.Now().UTC()
+		n, err := db.DeleteExpiredCredentials(ctx, now)
 		if err != nil && ctx.Err() == nil {
 			log.Warn("sweeping expired credentials", "err", err)
 		} else if n > 0 {
 			log.Info("swept expired credentials", "count", n)
+		}
+		if _, err := db.PruneAccountChanges(ctx, now.Add(-time.Hour)); err != nil && ctx.Err() == nil {
+			log.Warn("pruning the account change log", "err", err)
 		}
 		select {
 		case <-ctx.Done():

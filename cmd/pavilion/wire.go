@@ -38,6 +38,7 @@ import (
 // operator's handles.
 type database interface {
 	account.Store
+	account.ChangeLog
 	brand.Store
 	show.Store
 	checkout.Store
@@ -185,8 +186,11 @@ func schemaOf(ctx context.Context, db database) (web.Schema, error) {
 	return sc, err
 }
 
+// accountService is the account service of a serving node and of the
+// command line alike. Only a serving node reads the change log
+// (FollowChanges); until it does, cached credentials keep the short TTL.
 func accountService(db database) *account.Service {
-	return &account.Service{Store: db}
+	return &account.Service{Store: db, Changes: db}
 }
 
 func demoDeps(db database, accounts *account.Service) demo.Deps {

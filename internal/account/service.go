@@ -38,18 +38,25 @@ type Service struct {
 	SessionTTL time.Duration // zero: 30 days
 	TokenTTL   time.Duration // zero: 90 days
 	// CacheTTL is how long a verified credential is trusted without asking
-	// the store again (zero: 5 s; negative: never cached). A stampede of
-	// buyers would otherwise cost two store reads per tap. A logout or a
-	// password reset clears this node's cache at once; other nodes notice
-	// within CacheTTL.
+	// the store again when no change log vouches for it (zero: 5 s;
+	// negative: never cached). A stampede of buyers would otherwise cost
+	// a store read per tap. A logout or a password reset clears this
+	// node's cache at once; other nodes notice within CacheTTL.
 	CacheTTL time.Duration
+	// Changes, when set, is the store's log of account changes, which
+	// FollowChanges reads: while it is read, a verified credential is kept
+	// for FeedTTL instead of CacheTTL, and a revocation made anywhere
+	// (another node, the command line) still reaches this node's cache
+	// within a read of the log. See cache.go.
+	Changes ChangeLog
+	FeedTTL time.Duration // zero: 10 minutes
 	// Notifier hears of every credential that ends and every user whose
 	// roles change here, so open sockets end with them; nil: nobody.
 	Notifier Notifier
 	Logger   *slog.Logger // zero: slog.Default()
 
-	cacheMu sync.Mutex
-	cache   map[string]cachedCredential
+	cache credentialCache
+	feed  feedState
 
 	// usedMu guards used: credentials' last-use times waiting for the next
 	// FlushUsage, at most one per credential.
@@ -180,11 +187,12 @@ func (s *Service) Create(ctx context.Context, n NewUser) (*User, error) {
 
 // Signup makes a viewer account and logs it in.
 func (s *Service) Signup(ctx context.Context, email, displayName, password string) (*User, string, error) {
+	gen := s.cache.generation()
 	u, err := s.Create(ctx, NewUser{Email: email, DisplayName: displayName, Password: password})
 	if err != nil {
 		return nil, "", err
 	}
-	secret, _, err := s.issue(ctx, u.ID, KindSession, "", s.sessionTTL())
+	secret, _, err := s.issue(ctx, gen, u, KindSession, "", s.sessionTTL())
 	if err != nil {
 		return nil, "", err
 	}
@@ -199,6 +207,7 @@ var errBadLogin = apperr.Errorf(apperr.Unauthorized, "wrong email or password")
 // verification, so answers cannot tell which accounts exist.
 func (s *Service) Login(ctx context.Context, email, password string) (*User, string, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
+	gen := s.cache.generation()
 	u, hash, err := s.Store.UserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, apperr.E(apperr.NotFound)) {
 		return nil, "", err
@@ -218,7 +227,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*User, str
 	if err != nil || !ok || u == nil {
 		return nil, "", errBadLogin
 	}
-	secret, _, err := s.issue(ctx, u.ID, KindSession, "", s.sessionTTL())
+	secret, _, err := s.issue(ctx, gen, u, KindSession, "", s.sessionTTL())
 	if err != nil {
 		return nil, "", err
 	}
@@ -242,9 +251,7 @@ func (s *Service) Logout(ctx context.Context, secret string) error {
 
 // end deletes the credential with the given hash and announces c's end.
 func (s *Service) end(ctx context.Context, hash string, c *Credential) error {
-	s.cacheMu.Lock()
-	delete(s.cache, hash)
-	s.cacheMu.Unlock()
+	s.cache.dropHash(hash)
 	err := s.Store.DeleteCredential(ctx, hash)
 	if err != nil && !errors.Is(err, apperr.E(apperr.NotFound)) {
 		return err
@@ -272,6 +279,7 @@ func (s *Service) IssueToken(ctx context.Context, userID uuid.UUID, name string,
 	if err := textcheck.Line("token name", name); err != nil {
 		return "", Token{}, err
 	}
+	gen := s.cache.generation()
 	owner, err := s.Store.UserByID(ctx, userID)
 	if err != nil {
 		return "", Token{}, err
@@ -286,7 +294,7 @@ func (s *Service) IssueToken(ctx context.Context, userID uuid.UUID, name string,
 	if ttl == 0 {
 		ttl = min(cmp.Or(s.TokenTTL, MaxTokenTTL), limit)
 	}
-	secret, c, err := s.issue(ctx, userID, KindToken, name, ttl)
+	secret, c, err := s.issue(ctx, gen, owner, KindToken, name, ttl)
 	if err != nil {
 		return "", Token{}, err
 	}
@@ -300,17 +308,22 @@ func (s *Service) sessionTTL() time.Duration {
 	return s.SessionTTL
 }
 
-func (s *Service) issue(ctx context.Context, userID uuid.UUID, kind CredentialKind, name string, ttl time.Duration) (string, *Credential, error) {
+func (s *Service) issue(ctx context.Context, gen uint64, u *User, kind CredentialKind, name string, ttl time.Duration) (string, *Credential, error) {
 	prefix := SessionPrefix
 	if kind == KindToken {
 		prefix = TokenPrefix
 	}
 	secret := prefix + randomSecret()
 	t := s.now().Truncate(time.Microsecond)
-	c := &Credential{ID: uuid.New(), Hash: HashSecret(secret), UserID: userID, Kind: kind, Name: name, CreatedAt: t, ExpiresAt: t.Add(ttl)}
+	c := &Credential{ID: uuid.New(), Hash: HashSecret(secret), UserID: u.ID, Kind: kind, Name: name, CreatedAt: t, ExpiresAt: t.Add(ttl)}
 	if err := s.Store.CreateCredential(ctx, c); err != nil {
 		return "", nil, err
 	}
+	// The node that issued a credential knows whom it vouches for: its
+	// holder's first requests here need no store read (a crowd that signed
+	// in before a drop taps at once). gen was taken before u was read, so
+	// a change of u seen since keeps this entry short (remember).
+	s.remember(c.Hash, cachedCredential{user: u, id: c.ID, kind: kind, expires: c.ExpiresAt, verified: t}, gen)
 	return secret, c, nil
 }
 
@@ -327,6 +340,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Principal, 
 	if c, ok := s.cached(hash, now); ok {
 		return c.principal(), nil
 	}
+	gen := s.cache.generation()
 	c, u, err := s.Store.CredentialWithUser(ctx, hash, now)
 	if errors.Is(err, apperr.E(apperr.NotFound)) {
 		return nil, apperr.Errorf(apperr.Unauthorized, "invalid or expired credentials")
@@ -334,7 +348,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Principal, 
 	if err != nil {
 		return nil, err
 	}
-	entry := cachedCredential{user: u, id: c.ID, kind: c.Kind, expires: c.ExpiresAt, until: now.Add(s.cacheTTL())}
+	entry := cachedCredential{user: u, id: c.ID, kind: c.Kind, expires: c.ExpiresAt, verified: now}
 	if c.LastUsedAt != nil {
 		entry.used = *c.LastUsedAt
 	}
@@ -342,79 +356,8 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Principal, 
 		entry.used = now
 		s.markUsed(c.ID, now)
 	}
-	s.remember(hash, entry)
+	s.remember(hash, entry, gen)
 	return entry.principal(), nil
-}
-
-type cachedCredential struct {
-	user    *User
-	id      uuid.UUID
-	kind    CredentialKind
-	expires time.Time // the credential's own expiry
-	until   time.Time // when this cache entry must be checked again
-	used    time.Time // the last use recorded (stored, or waiting for FlushUsage)
-}
-
-func (c *cachedCredential) principal() *Principal {
-	return &Principal{User: c.user, CredentialID: c.id, Kind: c.kind, ExpiresAt: c.expires}
-}
-
-func (s *Service) cacheTTL() time.Duration {
-	if s.CacheTTL == 0 {
-		return 5 * time.Second
-	}
-	return s.CacheTTL
-}
-
-// cached returns the cache entry for hash while it may be trusted, and
-// records the use when the last recorded one is TouchEvery old.
-func (s *Service) cached(hash string, now time.Time) (cachedCredential, bool) {
-	if s.cacheTTL() < 0 {
-		return cachedCredential{}, false
-	}
-	s.cacheMu.Lock()
-	c, ok := s.cache[hash]
-	if !ok || !now.Before(c.until) || !now.Before(c.expires) {
-		s.cacheMu.Unlock()
-		return cachedCredential{}, false
-	}
-	touch := now.Sub(c.used) >= TouchEvery
-	if touch {
-		c.used = now
-		s.cache[hash] = c
-	}
-	s.cacheMu.Unlock()
-	if touch {
-		s.markUsed(c.id, now)
-	}
-	return c, true
-}
-
-// maxCached bounds the cache; past it the cache starts over, which costs a
-// store read per active credential and nothing else.
-const maxCached = 200_000
-
-func (s *Service) remember(hash string, c cachedCredential) {
-	if s.cacheTTL() < 0 {
-		return
-	}
-	s.cacheMu.Lock()
-	defer s.cacheMu.Unlock()
-	if s.cache == nil || len(s.cache) >= maxCached {
-		s.cache = make(map[string]cachedCredential)
-	}
-	s.cache[hash] = c
-}
-
-// forgetUser drops a user's cached credentials (their roles or password changed).
-func (s *Service) forgetUser(id uuid.UUID) {
-	s.cacheMu.Lock()
-	defer s.cacheMu.Unlock()
-	for h, c := range s.cache {
-		if c.user.ID == id {
-			delete(s.cache, h)
-		}
-	}
 }
 
 // ResetPassword sets a new password and revokes every session and token of
@@ -436,7 +379,7 @@ func (s *Service) ResetPassword(ctx context.Context, email, password string) err
 		return err
 	}
 	err = s.Store.DeleteUserCredentials(ctx, u.ID)
-	s.forgetUser(u.ID)
+	s.forgetUsers(u.ID)
 	if err != nil {
 		return err
 	}
@@ -467,7 +410,7 @@ func (s *Service) SetRoles(ctx context.Context, email string, roles []Role, bran
 	if err := s.Store.SetRoles(ctx, u.ID, roles, brandIDs); err != nil {
 		return nil, err
 	}
-	s.forgetUser(u.ID)
+	s.forgetUsers(u.ID)
 	s.announce(ctx, Change{Kind: UserChanged, UserID: u.ID})
 	return s.Store.UserByID(ctx, u.ID)
 }

@@ -81,13 +81,11 @@ func (s *Service) CredentialUsers(ctx context.Context, ids []uuid.UUID) (map[uui
 // announced by another node then takes effect here at once instead of
 // within CacheTTL.
 func (s *Service) Forget(c Change) {
-	s.cacheMu.Lock()
-	defer s.cacheMu.Unlock()
-	for h, e := range s.cache {
-		if e.user.ID == c.UserID && (c.Kind != CredentialEnded || e.id == c.CredentialID) {
-			delete(s.cache, h)
-		}
+	if c.Kind != CredentialEnded {
+		s.forgetUsers(c.UserID)
+		return
 	}
+	s.cache.dropUser(c.UserID, func(_ string, e *cachedCredential) bool { return e.id == c.CredentialID })
 }
 
 // TouchEvery is how stale a credential's last-use time may get: a

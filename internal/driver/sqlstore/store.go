@@ -13,6 +13,7 @@ import (
 // driver checks it in one line.
 type Store interface {
 	account.Store
+	account.ChangeLog
 	brand.Store
 	brand.Follows
 	show.Store

@@ -163,3 +163,26 @@ func (s CredentialStore) DeleteExpiredCredentials(ctx context.Context, now time.
 	n, err := s.db.Exec(ctx, `DELETE FROM credentials WHERE expires_at <= $1`, s.db.Dialect.Time(now))
 	return n, s.db.Errs.Wrap("delete expired credentials", err)
 }
+
+// LastAccountChange is the newest entry of the account change log, 0 when
+// it is empty.
+func (s CredentialStore) LastAccountChange(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.db.Read.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM account_changes`).Scan(&seq)
+	return seq, s.db.Errs.Wrap("last account change", err)
+}
+
+// AccountChangesAfter reads the change log after seq, in order.
+func (s CredentialStore) AccountChangesAfter(ctx context.Context, seq int64, limit int) ([]account.LoggedChange, error) {
+	changes, err := QueryAll(ctx, s.db.Read, func(r Row) (*account.LoggedChange, error) {
+		var c account.LoggedChange
+		return &c, r.Scan(&c.Seq, &c.UserID)
+	}, `SELECT seq, user_id FROM account_changes WHERE seq > $1 ORDER BY seq LIMIT $2`, seq, limit)
+	return changes, s.db.Errs.Wrap("account changes", err)
+}
+
+// PruneAccountChanges deletes the change log's entries written before t.
+func (s CredentialStore) PruneAccountChanges(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.db.Exec(ctx, `DELETE FROM account_changes WHERE at < $1`, s.db.Dialect.Time(before))
+	return n, s.db.Errs.Wrap("prune account changes", err)
+}

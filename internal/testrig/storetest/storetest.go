@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("Accounts", func(t *testing.T) { testAccounts(t, open(t).Accounts) })
 	t.Run("Credentials", func(t *testing.T) { testCredentials(t, open(t).Accounts) })
 	t.Run("CredentialIDs", func(t *testing.T) { testCredentialIDs(t, open(t).Accounts) })
+	t.Run("AccountChanges", func(t *testing.T) { testAccountChanges(t, open(t).Accounts) })
 	t.Run("Brands", func(t *testing.T) { testBrands(t, open(t)) })
 	t.Run("Shows", func(t *testing.T) { testShows(t, open(t)) })
 	t.Run("Catalog", func(t *testing.T) { testCatalog(t, open(t)) })
