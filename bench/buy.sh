@@ -6,7 +6,7 @@
 # server pinned to CPU 0, reads `pavilion demo --json`, and runs pavload
 # pinned to CPU 1, twice:
 #
-#   stampede  5,000 buyers tap one offer of 100 units (limit 1) at once, then
+#   stampede  20,000 buyers tap one offer of 100 units (limit 1) at once, then
 #             keep tapping the sold-out offer in a closed loop; winners pay;
 #             the ledger is read back and checked.
 #   reserve   a closed loop on a fresh offer of 100,000 units: every tap wins,
@@ -18,7 +18,7 @@
 # pavbench_<random> (dropped at the end) and Redis DB 15 (flushed before and
 # after; no other Redis DB is touched).
 #
-# Knobs (environment): BENCH_MODES ("embedded cluster"), BENCH_BUYERS (5000),
+# Knobs (environment): BENCH_MODES ("embedded cluster"), BENCH_BUYERS (20000: issue 15's burst),
 # BENCH_UNITS (100), BENCH_DURATION (12s), BENCH_LOOP_WORKERS (128),
 # BENCH_RESERVE_UNITS (100000), BENCH_RESERVE_BUYERS (2000),
 # BENCH_PG_SERVER (postgres://postgres@127.0.0.1:5432: the server, no database),
@@ -28,7 +28,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MODES="${BENCH_MODES:-embedded cluster}"
-BUYERS="${BENCH_BUYERS:-5000}"
+BUYERS="${BENCH_BUYERS:-20000}"
 UNITS="${BENCH_UNITS:-100}"
 DURATION="${BENCH_DURATION:-12s}"
 LOOP_WORKERS="${BENCH_LOOP_WORKERS:-128}"
