@@ -43,46 +43,49 @@ const (
 	holdBatchTimeout = 30 * time.Second
 )
 
-// States of a queued hold.
+// States of a queued write.
 const (
-	holdQueued  int32 = iota
-	holdTaken         // in a batch being written: its answer will come
-	holdDropped       // its waiter left before a batch took it
+	writeQueued  int32 = iota
+	writeTaken         // in a batch being written: its answer will come
+	writeDropped       // its waiter left before a batch took it
 )
 
-type queuedHold struct {
-	hold  Hold
+type queuedWrite[T any] struct {
+	item  T
 	state atomic.Int32
 	err   error // set before done is closed
 	done  chan struct{}
 }
 
-type holdLane struct {
+type writeLane[T any] struct {
 	mu      sync.Mutex
-	queue   []*queuedHold
+	queue   []*queuedWrite[T]
 	writing bool
 }
 
-// holdWriter group-commits holds to a ledger.
-type holdWriter struct {
-	ledger  Ledger
-	metrics *Metrics
-	lanes   []holdLane
+// groupWriter group-commits items of one kind (holds, releases) through
+// commit, which writes a batch in one transaction and answers each item.
+type groupWriter[T any] struct {
+	lanes []writeLane[T]
+	// lane picks an item's lane: items that must be decided in arrival
+	// order share one.
+	lane func(T) int
+	// key, when it returns non-nil, names what no two items of one batch
+	// may share: the later one waits for the next batch, so it is decided
+	// after the first one's outcome, exactly as if they came one by one.
+	key func(T) any
+	// commit writes the batch: errs[i] is items[i]'s answer; err, the
+	// batch's failure as a whole (nothing of it written).
+	commit func(ctx context.Context, items []T) (errs []error, err error)
 }
 
-func newHoldWriter(l Ledger, m *Metrics, lanes int) *holdWriter {
-	return &holdWriter{ledger: l, metrics: m, lanes: make([]holdLane, max(lanes, 1))}
-}
-
-// write queues h and waits for its answer: nil once the hold is written.
-// A waiter whose ctx ends before a batch took its hold gets ctx's error and
+// write queues item and waits for its answer: nil once it is written.
+// A waiter whose ctx ends before a batch took its item gets ctx's error and
 // nothing is written for it; once taken, it waits for the batch, which is
 // bounded in time.
-func (w *holdWriter) write(ctx context.Context, h Hold) error {
-	q := &queuedHold{hold: h, done: make(chan struct{})}
-	// Holds of one offer always share a lane: one writer decides them in
-	// arrival order.
-	lane := &w.lanes[int(h.Reservation.OfferID[15])%len(w.lanes)]
+func (w *groupWriter[T]) write(ctx context.Context, item T) error {
+	q := &queuedWrite[T]{item: item, done: make(chan struct{})}
+	lane := &w.lanes[w.lane(item)%len(w.lanes)]
 	lane.mu.Lock()
 	lane.queue = append(lane.queue, q)
 	start := !lane.writing
@@ -95,7 +98,7 @@ func (w *holdWriter) write(ctx context.Context, h Hold) error {
 	case <-q.done:
 		return q.err
 	case <-ctx.Done():
-		if q.state.CompareAndSwap(holdQueued, holdDropped) {
+		if q.state.CompareAndSwap(writeQueued, writeDropped) {
 			return ctx.Err()
 		}
 		<-q.done
@@ -104,7 +107,7 @@ func (w *holdWriter) write(ctx context.Context, h Hold) error {
 }
 
 // drain writes the lane's queue in batches until it is empty.
-func (w *holdWriter) drain(ctx context.Context, lane *holdLane) {
+func (w *groupWriter[T]) drain(ctx context.Context, lane *writeLane[T]) {
 	runtime.Gosched()
 	for {
 		lane.mu.Lock()
@@ -116,36 +119,30 @@ func (w *holdWriter) drain(ctx context.Context, lane *holdLane) {
 		}
 		lane.mu.Unlock()
 		if len(batch) > 0 {
-			w.commit(ctx, batch)
+			w.write1(ctx, batch)
 		}
 	}
 }
 
 // take moves the next batch off the lane's queue (lane.mu held): up to
-// maxHoldBatch holds in arrival order, leaving for a later batch any hold
-// whose idempotency key is already in this one, so that a retry is decided
-// after the first attempt's outcome, exactly as if they came one by one.
-func (w *holdWriter) take(lane *holdLane) []*queuedHold {
-	type keyID struct {
-		user    uuid.UUID
-		op, key string
-	}
-	var batch, rest []*queuedHold
-	keys := map[keyID]bool{}
+// maxHoldBatch items in arrival order, leaving for a later batch any item
+// whose key is already in this one.
+func (w *groupWriter[T]) take(lane *writeLane[T]) []*queuedWrite[T] {
+	var batch, rest []*queuedWrite[T]
+	keys := map[any]bool{}
 	for _, q := range lane.queue {
 		if len(batch) == maxHoldBatch {
 			rest = append(rest, q)
 			continue
 		}
-		if k := q.hold.Key; k != nil {
-			id := keyID{k.UserID, k.Op, k.Key}
-			if keys[id] {
+		if k := w.key(q.item); k != nil {
+			if keys[k] {
 				rest = append(rest, q)
 				continue
 			}
-			keys[id] = true
+			keys[k] = true
 		}
-		if !q.state.CompareAndSwap(holdQueued, holdTaken) {
+		if !q.state.CompareAndSwap(writeQueued, writeTaken) {
 			continue // its waiter left
 		}
 		batch = append(batch, q)
@@ -155,17 +152,16 @@ func (w *holdWriter) take(lane *holdLane) []*queuedHold {
 	return batch
 }
 
-// commit writes one batch and answers each of its waiters. When the batch
+// write1 writes one batch and answers each of its waiters. When the batch
 // fails as a whole, nothing of it was written and every waiter gets the error.
-func (w *holdWriter) commit(ctx context.Context, batch []*queuedHold) {
+func (w *groupWriter[T]) write1(ctx context.Context, batch []*queuedWrite[T]) {
 	ctx, cancel := context.WithTimeout(ctx, holdBatchTimeout)
 	defer cancel()
-	holds := make([]Hold, len(batch))
+	items := make([]T, len(batch))
 	for i, q := range batch {
-		holds[i] = q.hold
+		items[i] = q.item
 	}
-	w.metrics.holdBatch(len(holds))
-	errs, err := w.ledger.ReserveBatch(ctx, holds)
+	errs, err := w.commit(ctx, items)
 	for i, q := range batch {
 		if err != nil {
 			q.err = err
@@ -173,5 +169,74 @@ func (w *holdWriter) commit(ctx context.Context, batch []*queuedHold) {
 			q.err = errs[i]
 		}
 		close(q.done)
+	}
+}
+
+// holdWriter group-commits holds to a ledger (Ledger.ReserveBatch). Holds
+// of one offer always share a lane: one writer decides them in arrival
+// order. A batch holds an idempotency key once.
+type holdWriter = groupWriter[Hold]
+
+// holdKey is what no two holds of one batch may share.
+type holdKey struct {
+	user    uuid.UUID
+	op, key string
+}
+
+func newHoldWriter(l Ledger, m *Metrics, lanes int) *holdWriter {
+	return &holdWriter{
+		lanes: make([]writeLane[Hold], max(lanes, 1)),
+		lane:  func(h Hold) int { return int(h.Reservation.OfferID[15]) },
+		key: func(h Hold) any {
+			if k := h.Key; k != nil {
+				return holdKey{k.UserID, k.Op, k.Key}
+			}
+			return nil
+		},
+		commit: func(ctx context.Context, holds []Hold) ([]error, error) {
+			m.holdBatch(len(holds))
+			return l.ReserveBatch(ctx, holds)
+		},
+	}
+}
+
+// release is one customer's release waiting for the group commit; the
+// batch fills in the reservation as it ended.
+type release struct {
+	id  uuid.UUID
+	now time.Time
+	r   *Reservation
+}
+
+// releaseWriter group-commits releases (Ledger.ReleaseBatch): a drop's
+// customers letting holds go at once share commits as their taps do. A
+// batch releases a reservation once (a second release of it waits, and
+// finds it no longer held).
+type releaseWriter = groupWriter[*release]
+
+func newReleaseWriter(l Ledger, lanes int) *releaseWriter {
+	return &releaseWriter{
+		lanes: make([]writeLane[*release], max(lanes, 1)),
+		lane:  func(r *release) int { return int(r.id[15]) },
+		key:   func(r *release) any { return r.id },
+		commit: func(ctx context.Context, rs []*release) ([]error, error) {
+			// One time per batch, its latest release's: they end together.
+			ids := make([]uuid.UUID, len(rs))
+			now := rs[0].now
+			for i, r := range rs {
+				ids[i] = r.id
+				if r.now.After(now) {
+					now = r.now
+				}
+			}
+			ended, errs, err := l.ReleaseBatch(ctx, ids, Released, now)
+			if err != nil {
+				return nil, err
+			}
+			for i, r := range rs {
+				r.r = ended[i]
+			}
+			return errs, nil
+		},
 	}
 }

@@ -175,6 +175,12 @@ type Ledger interface {
 	// Release ends a held reservation (to Released or Expired) and returns its
 	// units. Gone when it is no longer held.
 	Release(ctx context.Context, id uuid.UUID, to ReservationState, now time.Time) (*Reservation, error)
+	// ReleaseBatch is Release for several reservations in one transaction
+	// (group commit of customers' releases): ended[i] and errs[i] answer
+	// ids[i] as Release would (NotFound for a missing one, Gone for one no
+	// longer held). A batch error means nothing at all was written. A
+	// batch must not name a reservation twice.
+	ReleaseBatch(ctx context.Context, ids []uuid.UUID, to ReservationState, now time.Time) (ended []*Reservation, errs []error, err error)
 	// ExpireDue expires up to limit held reservations whose ExpiresAt <= now,
 	// returning their units, and returns them. Safe to run on several nodes at
 	// once: each reservation is expired exactly once.

@@ -96,8 +96,10 @@ type Service struct {
 	// (PostgreSQL) gains from a few when many offers sell at once.
 	HoldLanes int
 
-	holdsOnce sync.Once
-	holds     *holdWriter
+	holdsOnce    sync.Once
+	releasesOnce sync.Once
+	holds        *holdWriter
+	releases     *releaseWriter
 
 	cacheMu sync.Mutex
 	offers  map[uuid.UUID]cachedOffer
@@ -344,6 +346,13 @@ func (s *Service) holdWriter() *holdWriter {
 	return s.holds
 }
 
+// releaseWriter is the service's group commit of customers' releases, made
+// on first use.
+func (s *Service) releaseWriter() *releaseWriter {
+	s.releasesOnce.Do(func() { s.releases = newReleaseWriter(s.Ledger, s.HoldLanes) })
+	return s.releases
+}
+
 // mayHold reports whether the customer may hold units of the offer, so that
 // a refused tap might be the retry of a winning one. When the gate cannot
 // say, the answer is yes: a lookup too many costs time, one too few would
@@ -431,10 +440,11 @@ func (s *Service) Release(ctx context.Context, u *account.User, id uuid.UUID) (*
 		}
 		return nil, err
 	}
-	r, err = s.Ledger.Release(ctx, id, Released, s.now())
-	if err != nil {
+	rel := &release{id: id, now: s.now()}
+	if err := s.releaseWriter().write(ctx, rel); err != nil {
 		return nil, err
 	}
+	r = rel.r
 	s.lost(r.ShowID, r.OfferID, LostReleased)
 	o := &Offer{ID: r.OfferID, ShowID: r.ShowID}
 	s.give(ctx, o, r.UserID, r.Quantity)

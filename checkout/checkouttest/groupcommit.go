@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pavilion-live/pavilion/checkout"
+	"github.com/pavilion-live/pavilion/internal/apperr"
 )
 
 // runGroupCommit adds the group-commit tests to the suite.
@@ -19,6 +20,7 @@ func runGroupCommit(t *testing.T, open func(t *testing.T) Env) {
 	t.Run("GroupCommitBatches", func(t *testing.T) { testGroupCommitBatches(t, setup(t, open(t), 100, 0)) })
 	t.Run("GroupCommitFault", func(t *testing.T) { testGroupCommitFault(t, setup(t, open(t), 100, 0)) })
 	t.Run("GroupCommitCancel", func(t *testing.T) { testGroupCommitCancel(t, setup(t, open(t), 100, 0)) })
+	t.Run("GroupCommitReleases", func(t *testing.T) { testGroupCommitReleases(t, setup(t, open(t), 100, 0)) })
 }
 
 // heldLedger holds the first batch of holds written through it until
@@ -283,5 +285,101 @@ func testGroupCommitCancel(t *testing.T, w *World) {
 	}
 	if avail, _, err := w.env.Gate.Available(ctx, w.Offer.ID); err != nil || avail != 100-1-len(crowd)/2 {
 		t.Fatalf("gate after cancelled waiters: %d %v, want %d", avail, err, 100-1-len(crowd)/2)
+	}
+}
+
+// releaseLedger holds the first batch of releases written through it until
+// let go, so that the releases behind it queue, and counts the batches.
+type releaseLedger struct {
+	checkout.Ledger
+	entered chan struct{}
+	letGo   chan struct{}
+	first   atomic.Bool
+	mu      sync.Mutex
+	sizes   []int
+}
+
+func (l *releaseLedger) ReleaseBatch(ctx context.Context, ids []uuid.UUID, to checkout.ReservationState, now time.Time) ([]*checkout.Reservation, []error, error) {
+	if l.first.CompareAndSwap(false, true) {
+		close(l.entered)
+		<-l.letGo
+	}
+	l.mu.Lock()
+	l.sizes = append(l.sizes, len(ids))
+	l.mu.Unlock()
+	return l.Ledger.ReleaseBatch(ctx, ids, to, now)
+}
+
+// testGroupCommitReleases: customers letting their holds go at once share
+// the ledger's transactions; each hold is released exactly once, however
+// many times it is released at once (the others are Gone), someone else's
+// or a missing hold is NotFound, and every unit is back on the offer, the
+// SKU and the gate.
+func testGroupCommitReleases(t *testing.T, w *World) {
+	ctx := context.Background()
+	crowd := w.Users(41)
+	holds := make([]*checkout.Reservation, len(crowd))
+	for i, u := range crowd {
+		r, _, err := w.Svc.Reserve(ctx, u, checkout.ReserveRequest{OfferID: w.Offer.ID, Quantity: 1})
+		must(t, err)
+		holds[i] = r
+	}
+	w.Check(len(crowd), 0)
+	rl := &releaseLedger{Ledger: w.Svc.Ledger, entered: make(chan struct{}), letGo: make(chan struct{})}
+	w.Svc.Ledger = rl // before the service's first release: its writer is made then
+
+	// The first release's batch is held; the rest queue behind it.
+	firstDone := make(chan error, 1)
+	go func() {
+		_, err := w.Svc.Release(ctx, crowd[0], holds[0].ID)
+		firstDone <- err
+	}()
+	select {
+	case <-rl.entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first release never reached the ledger")
+	}
+	var released, gone atomic.Int64
+	var wg sync.WaitGroup
+	for i := 1; i < len(crowd); i++ {
+		for range 2 { // each hold released twice at once
+			wg.Go(func() {
+				r, err := w.Svc.Release(ctx, crowd[i], holds[i].ID)
+				switch {
+				case err == nil && r.ID == holds[i].ID && r.State == checkout.Released:
+					released.Add(1)
+				case apperr.CodeOf(err) == apperr.Gone:
+					gone.Add(1)
+				default:
+					t.Errorf("Release: %+v, %v", r, err)
+				}
+			})
+		}
+	}
+	for _, id := range []uuid.UUID{holds[1].ID, uuid.New()} { // someone else's, a missing one
+		wg.Go(func() {
+			if _, err := w.Svc.Release(ctx, crowd[2], id); apperr.CodeOf(err) != apperr.NotFound {
+				t.Errorf("releasing a hold not the caller's: %v, want not found", err)
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond) // the releases queue behind the held batch
+	close(rl.letGo)
+	wg.Wait()
+	must(t, <-firstDone)
+	if released.Load() != int64(len(crowd)-1) || gone.Load() != int64(len(crowd)-1) {
+		t.Fatalf("%d released and %d gone of %d holds released twice each", released.Load(), gone.Load(), len(crowd)-1)
+	}
+	w.Check(0, 0)
+	if avail, _, err := w.env.Gate.Available(ctx, w.Offer.ID); err != nil || avail != 100 {
+		t.Fatalf("gate after the releases: %d %v, want 100", avail, err)
+	}
+	rl.mu.Lock()
+	sizes := append([]int(nil), rl.sizes...)
+	rl.mu.Unlock()
+	// The held batch, the 40 queued behind it, their 40 second tries (a
+	// batch releases a hold once): allow stragglers.
+	if len(sizes) > 8 {
+		t.Fatalf("81 releases queued behind one batch were written in %d batches %v, want them grouped", len(sizes), sizes)
 	}
 }

@@ -172,6 +172,58 @@ func (db LedgerStore) Release(ctx context.Context, id uuid.UUID, to checkout.Res
 	return r, nil
 }
 
+// ReleaseBatch ends the held reservations of ids in one transaction (group
+// commit of customers' releases; see checkout.Ledger). The reservations are
+// locked in id order, then their offers' and SKUs' counters in id order
+// (returnUnits), the lock order of every other path that takes several.
+func (db LedgerStore) ReleaseBatch(ctx context.Context, ids []uuid.UUID, to checkout.ReservationState, now time.Time) ([]*checkout.Reservation, []error, error) {
+	if err := sqlstore.CheckRelease(to); err != nil {
+		return nil, nil, err
+	}
+	var released []checkout.Reservation
+	exists := map[uuid.UUID]bool{}
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx,
+			`WITH held AS (
+			     SELECT id AS held_id FROM reservations
+			     WHERE id = ANY($1) AND state = 'held'
+			     ORDER BY id
+			     FOR UPDATE
+			 )
+			 UPDATE reservations SET state = $2, updated_at = $3
+			 FROM held WHERE id = held.held_id AND state = 'held'
+			 RETURNING `+sqlstore.ReservationCols,
+			ids, to, pgTime(now))
+		if released, err = collect(rows, err, scan.Reservation); err != nil {
+			return err
+		}
+		if len(released) > 0 {
+			if err := returnUnits(ctx, tx, released); err != nil {
+				return err
+			}
+		}
+		if rest := sqlstore.Unreleased(ids, released); len(rest) > 0 {
+			rows, err := tx.Query(ctx, `SELECT id FROM reservations WHERE id = ANY($1)`, rest)
+			if err != nil {
+				return err
+			}
+			found, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+			if err != nil {
+				return err
+			}
+			for _, id := range found {
+				exists[id] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, storeErr("release reservations", err)
+	}
+	ended, errs := sqlstore.ReleaseAnswers(ids, released, exists)
+	return ended, errs, nil
+}
+
 // ExpireDue expires up to limit held reservations whose ExpiresAt <= now,
 // earliest first, returns their units and returns them as they now are,
 // ordered by ExpiresAt. Several sweepers may run at once: each takes the

@@ -100,6 +100,51 @@ func (db LedgerStore) Release(ctx context.Context, id uuid.UUID, to checkout.Res
 	return r, nil
 }
 
+// ReleaseBatch ends the held reservations of ids in one write transaction
+// (group commit of customers' releases; see checkout.Ledger).
+func (db LedgerStore) ReleaseBatch(ctx context.Context, ids []uuid.UUID, to checkout.ReservationState, at time.Time) ([]*checkout.Reservation, []error, error) {
+	if err := sqlstore.CheckRelease(to); err != nil {
+		return nil, nil, err
+	}
+	var released []checkout.Reservation
+	exists := map[uuid.UUID]bool{}
+	err := db.write(ctx, "release reservations", func(tx *sql.Tx) error {
+		var err error
+		released, err = queryAll(ctx, tx, scan.Reservation,
+			`UPDATE reservations SET state = $1, updated_at = $2
+			 WHERE id IN (SELECT value FROM json_each($3)) AND state = 'held'
+			 RETURNING `+sqlstore.ReservationCols,
+			to, micros(at), jsonList(ids))
+		if err != nil {
+			return err
+		}
+		if err := returnUnits(ctx, tx, released); err != nil {
+			return err
+		}
+		if rest := sqlstore.Unreleased(ids, released); len(rest) > 0 {
+			found, err := queryAll(ctx, tx, scanID, `SELECT id FROM reservations WHERE id IN (SELECT value FROM json_each($1))`, jsonList(rest))
+			if err != nil {
+				return err
+			}
+			for _, id := range found {
+				exists[id] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	ended, errs := sqlstore.ReleaseAnswers(ids, released, exists)
+	return ended, errs, nil
+}
+
+// scanID reads a row of one id.
+func scanID(r row) (*uuid.UUID, error) {
+	var id uuid.UUID
+	return &id, r.Scan(&id)
+}
+
 // ExpireDue expires up to limit held reservations whose ExpiresAt <= now,
 // earliest first, returns their units and returns them as they now are.
 // Each reservation changes state in a conditional update, so it is expired

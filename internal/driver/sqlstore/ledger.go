@@ -143,3 +143,41 @@ func (s LedgerReader) DropIdempotency(ctx context.Context, userID uuid.UUID, op,
 	_, err := s.db.Exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = $1 AND op = $2 AND key = $3`, userID, op, key)
 	return s.db.Errs.Wrap("drop idempotency key", err)
 }
+
+// ReleaseAnswers answers each of a release batch's ids (ReleaseBatch): its
+// reservation among released, else Gone when it exists (no longer held),
+// else NotFound.
+func ReleaseAnswers(ids []uuid.UUID, released []checkout.Reservation, exists map[uuid.UUID]bool) ([]*checkout.Reservation, []error) {
+	byID := make(map[uuid.UUID]*checkout.Reservation, len(released))
+	for i := range released {
+		byID[released[i].ID] = &released[i]
+	}
+	ended, errs := make([]*checkout.Reservation, len(ids)), make([]error, len(ids))
+	for i, id := range ids {
+		switch r, ok := byID[id]; {
+		case ok:
+			ended[i] = r
+		case exists[id]:
+			errs[i] = ErrNotHeld
+		default:
+			errs[i] = apperr.Errorf(apperr.NotFound, "reservation not found")
+		}
+	}
+	return ended, errs
+}
+
+// Unreleased lists the ids of a release batch that released does not hold:
+// the ones whose existence decides their answer.
+func Unreleased(ids []uuid.UUID, released []checkout.Reservation) []uuid.UUID {
+	got := make(map[uuid.UUID]bool, len(released))
+	for _, r := range released {
+		got[r.ID] = true
+	}
+	var rest []uuid.UUID
+	for _, id := range ids {
+		if !got[id] {
+			rest = append(rest, id)
+		}
+	}
+	return rest
+}
