@@ -127,14 +127,13 @@ func MetricsHandler(reg *prometheus.Registry) http.Handler {
 }
 
 // findClient records the client address (behind trusted proxies, the one
-// they name) in the request's context: logs, rate limits and analytics read
+// they name) in the request's state: logs, rate limits and analytics read
 // it there, through clientAddr or clientip.FromContext.
 func (s *Server) findClient(next http.Handler) http.Handler {
 	res := &clientip.Resolver{Trusted: s.TrustedProxies}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a := res.Client(r); a.IsValid() {
-			r = r.WithContext(clientip.WithClient(r.Context(), a))
-		}
+		st, r := stateOf(r)
+		st.client = res.Client(r)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -145,9 +144,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
-		route := ""
-		r = r.WithContext(context.WithValue(r.Context(), routeKey, &route))
+		st, r := stateOf(r)
 		next.ServeHTTP(rec, r)
+		route := st.route
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
