@@ -23,9 +23,19 @@ type errorDetail struct {
 	Message string      `json:"message"`
 }
 
+// The header values every JSON answer carries, shared by every response
+// like securityHeaders' (Header.Set would allocate each on every answer).
+// Nothing writes into them: Header.Set replaces a value slice, Header.Add
+// appends to a copy (the capacity is one), and net/http only reads them.
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	noStore         = []string{"no-store"}
+)
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(true) // user text stays inert even if a client mis-renders JSON as HTML
