@@ -322,11 +322,13 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Principal, 
 	if len(secret) < 8 || len(secret) > 128 {
 		return nil, apperr.Errorf(apperr.Unauthorized, "invalid or expired credentials")
 	}
-	hash := HashSecret(secret)
+	var buf [64]byte // the hash in hex, on the stack: a cache hit allocates no string
+	hashed := hashSecretTo(&buf, secret)
 	now := s.now()
-	if c, ok := s.cached(hash, now); ok {
+	if c, ok := s.cached(hashed, now); ok {
 		return c.principal(), nil
 	}
+	hash := string(hashed)
 	c, u, err := s.Store.CredentialWithUser(ctx, hash, now)
 	if errors.Is(err, apperr.E(apperr.NotFound)) {
 		return nil, apperr.Errorf(apperr.Unauthorized, "invalid or expired credentials")
@@ -368,12 +370,12 @@ func (s *Service) cacheTTL() time.Duration {
 
 // cached returns the cache entry for hash while it may be trusted, and
 // records the use when the last recorded one is TouchEvery old.
-func (s *Service) cached(hash string, now time.Time) (cachedCredential, bool) {
+func (s *Service) cached(hash []byte, now time.Time) (cachedCredential, bool) {
 	if s.cacheTTL() < 0 {
 		return cachedCredential{}, false
 	}
 	s.cacheMu.Lock()
-	c, ok := s.cache[hash]
+	c, ok := s.cache[string(hash)]
 	if !ok || !now.Before(c.until) || !now.Before(c.expires) {
 		s.cacheMu.Unlock()
 		return cachedCredential{}, false
@@ -381,7 +383,7 @@ func (s *Service) cached(hash string, now time.Time) (cachedCredential, bool) {
 	touch := now.Sub(c.used) >= TouchEvery
 	if touch {
 		c.used = now
-		s.cache[hash] = c
+		s.cache[string(hash)] = c
 	}
 	s.cacheMu.Unlock()
 	if touch {
@@ -475,8 +477,22 @@ func (s *Service) SetRoles(ctx context.Context, email string, roles []Role, bran
 // HashSecret is how secrets are stored: hex SHA-256. A fast hash is right
 // here (unlike passwords): secrets are 256 random bits, not guessable.
 func HashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
+	var buf [64]byte
+	return string(hashSecretTo(&buf, secret))
+}
+
+// hashSecretTo writes HashSecret(secret) to buf and returns it. Secrets
+// longer than 128 bytes are hashed from a copy on the heap.
+func hashSecretTo(buf *[64]byte, secret string) []byte {
+	var in [128]byte // []byte(secret) would allocate past 32 bytes
+	var sum [sha256.Size]byte
+	if len(secret) <= len(in) {
+		sum = sha256.Sum256(in[:copy(in[:], secret)])
+	} else {
+		sum = sha256.Sum256([]byte(secret))
+	}
+	hex.Encode(buf[:], sum[:])
+	return buf[:]
 }
 
 func randomSecret() string {
