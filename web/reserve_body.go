@@ -26,7 +26,7 @@ var reserveBodies = sync.Pool{New: func() any { return new([256]byte) }}
 // so every bad input gets decode's answer.
 func decodeReserve(r *http.Request, req *checkout.ReserveRequest) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return decode(r, req) // decode's refusal, word for word
+		return decodeSlowly(r, req) // decode's refusal, word for word
 	}
 	buf := reserveBodies.Get().(*[256]byte)
 	defer reserveBodies.Put(buf)
@@ -48,8 +48,16 @@ func decodeReserve(r *http.Request, req *checkout.ReserveRequest) error {
 			io.Closer
 		}{io.MultiReader(bytes.NewReader(buf[:n]), errReader{err}), r.Body}
 	}
-	*req = checkout.ReserveRequest{}
-	return decode(r, req)
+	return decodeSlowly(r, req)
+}
+
+// decodeSlowly is decode into req through a variable of its own: decode's
+// target escapes (an any), and req, the caller's, then stays on its stack.
+func decodeSlowly(r *http.Request, req *checkout.ReserveRequest) error {
+	var v checkout.ReserveRequest
+	err := decode(r, &v)
+	*req = v
+	return err
 }
 
 // errReader fails every read with err, as the body did.
