@@ -143,8 +143,9 @@ func (s *Server) findClient(next http.Handler) http.Handler {
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
 		st, r := stateOf(r)
+		st.rec = statusRecorder{ResponseWriter: w}
+		rec := &st.rec
 		next.ServeHTTP(rec, r)
 		route := st.route
 		if rec.status == 0 {

@@ -19,14 +19,15 @@ import (
 // holds, so UserFrom, PrincipalFrom and clientip.FromContext read it
 // without knowing it exists. Each field is written by one middleware on the
 // request's goroutine, before it calls the next handler (route: after the
-// mux returns, read by observe only), so goroutines a handler starts see
-// the fields they may read already set.
+// mux returns; route and rec are observe's alone), so goroutines a handler
+// starts see the fields they may read already set.
 type requestState struct {
 	context.Context
 	client    netip.Addr
 	principal *account.Principal
 	authErr   error // a credential was sent and refused
 	route     string
+	rec       statusRecorder // observe's writer: the answer's status and size
 }
 
 func (st *requestState) Value(key any) any {
