@@ -255,10 +255,10 @@ func (s *Service) Reserve(ctx context.Context, u *account.User, req ReserveReque
 		return nil, false, apperr.Errorf(apperr.Invalid, "quantity must be from 1 to %d", MaxQuantity)
 	}
 	o, sh, err := s.offer(ctx, req.OfferID)
-	if errors.Is(err, apperr.E(apperr.NotFound)) {
-		return nil, false, apperr.Errorf(apperr.NotFound, "offer %s not found", req.OfferID)
-	}
-	if err != nil {
+	if err != nil { // first: apperr.E allocates, on every tap of a stampede
+		if errors.Is(err, apperr.E(apperr.NotFound)) {
+			return nil, false, apperr.Errorf(apperr.NotFound, "offer %s not found", req.OfferID)
+		}
 		return nil, false, err
 	}
 	if !account.CanSeeShow(u, sh.Visibility == show.Members, sh.BrandID, sh.HostIDs) {

@@ -31,7 +31,7 @@ func (s *Server) reserve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req checkout.ReserveRequest
-	if err := decode(r, &req); err != nil {
+	if err := decodeReserve(r, &req); err != nil {
 		return err
 	}
 	if req.OfferID == uuid.Nil {

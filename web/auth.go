@@ -18,7 +18,7 @@ type ctxKey int
 const (
 	userKey ctxKey = iota
 	authErrKey
-	routeKey
+	stateKey
 )
 
 // authenticate resolves the caller from a bearer token (scripts, load tools,
@@ -44,14 +44,12 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		p, err := s.Accounts.Authenticate(r.Context(), secret)
-		ctx := r.Context()
-		if err != nil {
-			ctx = context.WithValue(ctx, authErrKey, err)
-		} else {
-			ctx = context.WithValue(ctx, userKey, p)
+		st, r := stateOf(r)
+		st.principal, st.authErr = s.Accounts.Authenticate(r.Context(), secret)
+		if st.authErr != nil {
+			st.principal = nil
 		}
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r)
 	})
 }
 

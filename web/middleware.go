@@ -127,14 +127,13 @@ func MetricsHandler(reg *prometheus.Registry) http.Handler {
 }
 
 // findClient records the client address (behind trusted proxies, the one
-// they name) in the request's context: logs, rate limits and analytics read
+// they name) in the request's state: logs, rate limits and analytics read
 // it there, through clientAddr or clientip.FromContext.
 func (s *Server) findClient(next http.Handler) http.Handler {
 	res := &clientip.Resolver{Trusted: s.TrustedProxies}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a := res.Client(r); a.IsValid() {
-			r = r.WithContext(clientip.WithClient(r.Context(), a))
-		}
+		st, r := stateOf(r)
+		st.client = res.Client(r)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -144,10 +143,11 @@ func (s *Server) findClient(next http.Handler) http.Handler {
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		route := ""
-		r = r.WithContext(context.WithValue(r.Context(), routeKey, &route))
+		st, r := stateOf(r)
+		st.rec = statusRecorder{ResponseWriter: w}
+		rec := &st.rec
 		next.ServeHTTP(rec, r)
+		route := st.route
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
@@ -155,7 +155,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if route == "" {
 			route = "unmatched"
 		}
-		s.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+		s.metrics.requests.WithLabelValues(route, statusLabel(rec.status)).Inc()
 		s.metrics.duration.WithLabelValues(route).Observe(elapsed.Seconds())
 		if route == "GET /healthz" {
 			return
@@ -164,11 +164,33 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if rec.status >= 500 {
 			level = slog.LevelError
 		}
+		// Asked first: the attributes are built before LogAttrs looks at the
+		// level, and the client's address costs a string (a stampede's
+		// server runs at --log-level warn).
+		if !s.logger().Enabled(r.Context(), level) {
+			return
+		}
 		s.logger().LogAttrs(r.Context(), level, "http",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", route),
 			slog.Int("status", rec.status), slog.Int64("bytes", rec.bytes),
 			slog.Duration("duration", elapsed), slog.String("remote", clientAddr(r)))
 	})
+}
+
+// statusLabels are the status codes as metric label values, made once:
+// strconv.Itoa allocates for numbers of three digits.
+var statusLabels = func() (l [600]string) {
+	for i := range l {
+		l[i] = strconv.Itoa(i)
+	}
+	return l
+}()
+
+func statusLabel(code int) string {
+	if code >= 0 && code < len(statusLabels) {
+		return statusLabels[code]
+	}
+	return strconv.Itoa(code)
 }
 
 // clientAddr is the client's IP address (without port), as findClient found it.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/pavilion-live/pavilion/internal/apperr"
 )
@@ -23,9 +24,19 @@ type errorDetail struct {
 	Message string      `json:"message"`
 }
 
+// The header values every JSON answer carries, shared by every response
+// like securityHeaders' (Header.Set would allocate each on every answer).
+// Nothing writes into them: Header.Set replaces a value slice, Header.Add
+// appends to a copy (the capacity is one), and net/http only reads them.
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	noStore         = []string{"no-store"}
+)
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(true) // user text stays inert even if a client mis-renders JSON as HTML
@@ -49,7 +60,48 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == apperr.Internal {
 		s.logger().ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, apperr.HTTPStatus(code), errorBody{Error: errorDetail{Code: code, Message: apperr.MessageOf(err)}})
+	writeErrorBody(w, apperr.HTTPStatus(code), code, apperr.MessageOf(err))
+}
+
+// errorBodies are the buffers writeErrorBody builds answers in.
+var errorBodies = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// writeErrorBody writes the error shape as writeJSON would, byte for byte,
+// without encoding/json when code and message need no escaping (the
+// refusals of a stampede, "sold out" first): the encoder, its buffer and
+// the boxed body cost a sold-out answer 3 allocations.
+func writeErrorBody(w http.ResponseWriter, status int, code apperr.Code, message string) {
+	if !plainJSON(string(code)) || !plainJSON(message) {
+		writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: message}})
+		return
+	}
+	bp := errorBodies.Get().(*[]byte)
+	b := append((*bp)[:0], `{"error":{"code":"`...)
+	b = append(b, code...)
+	b = append(b, `","message":"`...)
+	b = append(b, message...)
+	b = append(b, "\"}}\n"...)
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+	if cap(b) <= 4096 {
+		*bp = b
+		errorBodies.Put(bp)
+	}
+}
+
+// plainJSON reports whether encoding/json, escaping HTML, writes s in a
+// string as it is: printable ASCII but for " \ < > &.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) logger() *slog.Logger {

@@ -156,10 +156,11 @@ func (s *Server) Handler() http.Handler {
 	s.routes(mux)
 	routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mux.ServeHTTP(w, r)
-		// The mux records the matched pattern on the request it was given;
-		// middleware outside sees another copy, so hand it out by pointer.
-		if p, ok := r.Context().Value(routeKey).(*string); ok {
-			*p = r.Pattern
+		// The mux records the matched pattern on the request it was given,
+		// which may be a copy (a handler's r.WithContext): observe reads it
+		// from the request's state.
+		if st, ok := r.Context().Value(stateKey).(*requestState); ok {
+			st.route = r.Pattern
 		}
 	})
 

@@ -145,12 +145,12 @@ func (s *Service) feedTTL() time.Duration {
 
 // cached returns the cache entry for hash while it may be trusted, and
 // records the use when the last recorded one is TouchEvery old.
-func (s *Service) cached(hash string, now time.Time) (cachedCredential, bool) {
+func (s *Service) cached(hash []byte, now time.Time) (cachedCredential, bool) {
 	if s.cacheTTL() < 0 {
 		return cachedCredential{}, false
 	}
 	s.cache.mu.Lock()
-	c, ok := s.cache.entries[hash]
+	c, ok := s.cache.entries[string(hash)] // no string is made for a lookup
 	if !ok || !s.trusted(&c, now) {
 		s.cache.mu.Unlock()
 		return cachedCredential{}, false
@@ -158,7 +158,7 @@ func (s *Service) cached(hash string, now time.Time) (cachedCredential, bool) {
 	touch := now.Sub(c.used) >= TouchEvery
 	if touch {
 		c.used = now
-		s.cache.entries[hash] = c
+		s.cache.entries[string(hash)] = c
 	}
 	s.cache.mu.Unlock()
 	if touch {

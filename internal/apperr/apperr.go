@@ -75,8 +75,7 @@ func E(code Code) error { return &Error{Code: code} }
 
 // CodeOf reports the code of the first *Error in err's chain, or Internal.
 func CodeOf(err error) Code {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*Error](err); ok { // errors.As would put e on the heap
 		return e.Code
 	}
 	return Internal
@@ -85,8 +84,7 @@ func CodeOf(err error) Code {
 // MessageOf reports the user-facing message of err. Internal errors get a
 // generic message so that no detail of a failure leaks to a client.
 func MessageOf(err error) string {
-	var e *Error
-	if errors.As(err, &e) && e.Code != Internal {
+	if e, ok := errors.AsType[*Error](err); ok && e.Code != Internal {
 		return e.Message
 	}
 	return "internal error"

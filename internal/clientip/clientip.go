@@ -134,10 +134,25 @@ func WithClient(ctx context.Context, a netip.Addr) context.Context {
 	return context.WithValue(ctx, key{}, a)
 }
 
-// FromContext returns the client address recorded by WithClient.
+// Key is the context key FromContext looks the address up by. A server
+// that keeps each request's state in one context value of its own (web
+// does, rather than one context layer per middleware) answers Value(Key())
+// with a *netip.Addr pointing into that state instead of calling WithClient:
+// no context layer, and no allocation per lookup.
+func Key() any { return key{} }
+
+// FromContext returns the client address recorded by WithClient, or held
+// where the *netip.Addr found under Key points.
 func FromContext(ctx context.Context) (netip.Addr, bool) {
-	a, ok := ctx.Value(key{}).(netip.Addr)
-	return a, ok && a.IsValid()
+	switch a := ctx.Value(key{}).(type) {
+	case netip.Addr:
+		return a, a.IsValid()
+	case *netip.Addr:
+		if a != nil {
+			return *a, a.IsValid()
+		}
+	}
+	return netip.Addr{}, false
 }
 
 // String returns the client address of r as recorded in its context, else

@@ -98,8 +98,31 @@ func TestString(t *testing.T) {
 	if got := String(r); got != "198.51.100.1" {
 		t.Errorf("recorded: %s", got)
 	}
+	held := netip.MustParseAddr("192.0.2.9")
+	r = r.WithContext(heldClient{Context: context.Background(), a: &held})
+	if got := String(r); got != "192.0.2.9" {
+		t.Errorf("held by a server's own context: %s", got)
+	}
+	held = netip.Addr{}
+	if got := String(r); got != "203.0.113.5" {
+		t.Errorf("held but not found: %s, want the peer", got)
+	}
 	r = &http.Request{RemoteAddr: "pipe"}
 	if got := String(r.WithContext(context.Background())); got != "pipe" {
 		t.Errorf("not an address: %s", got)
 	}
+}
+
+// heldClient is a context that holds the client address the way web's
+// per-request state does: a *netip.Addr answered for Key.
+type heldClient struct {
+	context.Context
+	a *netip.Addr
+}
+
+func (c heldClient) Value(k any) any {
+	if k == Key() {
+		return c.a
+	}
+	return c.Context.Value(k)
 }

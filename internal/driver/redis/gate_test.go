@@ -15,6 +15,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/checkout"
 	"github.com/pavilion-live/pavilion/checkout/gatetest"
+	"github.com/pavilion-live/pavilion/internal/load/measure"
 	"github.com/pavilion-live/pavilion/internal/testrig/testinfra"
 )
 
@@ -591,6 +592,34 @@ func BenchmarkRedisGateStampede(b *testing.B) {
 
 	b.Run("Take", func(b *testing.B) { crowd(b, 1<<40, checkout.Taken) })
 	b.Run("SoldOut", func(b *testing.B) { crowd(b, 0, checkout.SoldOut) })
+	// A refused tap with an Idempotency-Key (the buy button sends one) also
+	// asks Holds: could this customer's key have won? The local sold-out
+	// flag answers Take; Holds goes to Redis (coalesced per offer).
+	b.Run("SoldOutKeyed", func(b *testing.B) {
+		g, offer := setup(b, 0)
+		var next atomic.Int64
+		b.SetParallelism(64)
+		b.ResetTimer()
+		cpu0 := measure.ProcessCPU()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				u := users[int(next.Add(1))%len(users)]
+				v, err := g.Take(ctx, checkout.Tap{OfferID: offer, UserID: u, Quantity: 1})
+				if err != nil || v != checkout.SoldOut {
+					b.Errorf("Take = %v, %v; want sold out", v, err)
+					return
+				}
+				if n, known, err := g.Holds(ctx, offer, u); err != nil || !known || n != 0 {
+					b.Errorf("Holds = %d %v %v; want 0", n, known, err)
+					return
+				}
+			}
+		})
+		b.StopTimer()
+		// This process's CPU (callers, batcher, client), not Redis's.
+		b.ReportMetric(float64((measure.ProcessCPU()-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/op")
+		report(b, g)
+	})
 	// One caller, one tap at a time: the latency of a lone tap.
 	b.Run("Lone", func(b *testing.B) {
 		g, offer := setup(b, 1<<40)
