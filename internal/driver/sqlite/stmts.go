@@ -93,7 +93,7 @@ type writerStmts struct {
 
 // holdStmts are the statements of ReserveBatch.
 var holdStmts = slices.Concat([]string{
-	qOfferUnits, qSKUFree, qUsersExist, qCustomerUnits, qKeysStored,
+	qOfferUnits, qSKUFree, qUsersExist, qCustomersUnits, qKeysStored,
 	qAddOfferHeld, qAddSKUHeld,
 }, insertHolds, insertKeys)
 
