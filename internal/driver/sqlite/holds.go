@@ -29,8 +29,8 @@ func (db LedgerStore) Reserve(ctx context.Context, r *checkout.Reservation, limi
 // The statements of ReserveBatch: each reads or writes one row by its key,
 // prepared once (writerStmts), so a batch costs no SQL parsing.
 const (
-	qOfferUnits    = `SELECT show_id, sku_id, allocated - sold - held FROM offers WHERE id = $1`
-	qSKUFree       = `SELECT on_hand - sold - held FROM skus WHERE id = $1`
+	qOfferUnits = `SELECT show_id, sku_id, allocated - sold - held FROM offers WHERE id = $1`
+	qSKUFree    = `SELECT on_hand - sold - held FROM skus WHERE id = $1`
 	// The units each (offer, customer, show) of a JSON array's customer
 	// holds or bought, for a batch's customers of limited offers in one
 	// statement instead of one each; named by its show, each is summed
