@@ -102,8 +102,12 @@ func lockBatch(ctx context.Context, tx pgx.Tx, holds []checkout.Hold) (checkout.
 	b := &pgx.Batch{}
 	if len(kUsers) > 0 {
 		// ORDER BY: two batches inserting the same keys wait on them in one order.
+		// A key of a customer that is not stored (DecideHolds refuses the
+		// hold) is left out: its foreign key would fail the whole batch.
 		b.Queue(`INSERT INTO idempotency_keys (user_id, op, key, request_hash, result, created_at)
 			SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::timestamptz[])
+				AS k (user_id, op, key, request_hash, result, created_at)
+			WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = k.user_id)
 			ORDER BY 1, 2, 3
 			ON CONFLICT DO NOTHING RETURNING user_id, op, key`,
 			kUsers, kOps, kKeys, kHashes, kResults, kTimes).Query(func(rows pgx.Rows) error {
@@ -172,7 +176,8 @@ func lockBatch(ctx context.Context, tx pgx.Tx, holds []checkout.Hold) (checkout.
 	}
 	for i, h := range holds {
 		if k := h.Key; k != nil {
-			st.KeyTaken[i] = !inserted[keyID{k.UserID, k.Op, k.Key}]
+			// A missing customer's key was not inserted, nor can it be stored.
+			st.KeyTaken[i] = st.Users[k.UserID] && !inserted[keyID{k.UserID, k.Op, k.Key}]
 		}
 	}
 	return st, inserted, nil

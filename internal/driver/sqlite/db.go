@@ -127,6 +127,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		// the file: SQLite's default cache of 2 MB let those pages go and
 		// read them back from the file in every transaction.
 		"cache_size("+strconv.Itoa(-writerCacheKiB)+")",
+		// A statement that writes several rows (a batch's holds go in a few
+		// multi-row INSERTs) keeps a statement journal to undo itself on a
+		// failure; past 64 KiB SQLite spills it to a temporary file, which
+		// doubled the write system calls of a batch of holds. In memory it
+		// stays at most a statement's pages, and temporary tables the same.
+		"temp_store(MEMORY)",
 	)
 	if err != nil {
 		return nil, err

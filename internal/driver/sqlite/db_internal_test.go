@@ -38,6 +38,10 @@ func TestPragmas(t *testing.T) {
 	if err := db.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil || sync != "2" {
 		t.Errorf("writer: PRAGMA synchronous = %s, %v; want 2 (FULL)", sync, err)
 	}
+	var temp string
+	if err := db.w.QueryRowContext(ctx, "PRAGMA temp_store").Scan(&temp); err != nil || temp != "2" {
+		t.Errorf("writer: PRAGMA temp_store = %s, %v; want 2 (MEMORY)", temp, err)
+	}
 	if _, err := db.r.ExecContext(ctx, "CREATE TABLE t (x)"); err == nil {
 		t.Error("a reader connection could write")
 	}

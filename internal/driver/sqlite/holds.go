@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/bits"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -27,9 +29,15 @@ func (db LedgerStore) Reserve(ctx context.Context, r *checkout.Reservation, limi
 // The statements of ReserveBatch: each reads or writes one row by its key,
 // prepared once (writerStmts), so a batch costs no SQL parsing.
 const (
-	qOfferUnits    = `SELECT show_id, sku_id, allocated - sold - held FROM offers WHERE id = $1`
-	qSKUFree       = `SELECT on_hand - sold - held FROM skus WHERE id = $1`
-	qCustomerUnits = customerUnits
+	qOfferUnits = `SELECT show_id, sku_id, allocated - sold - held FROM offers WHERE id = $1`
+	qSKUFree    = `SELECT on_hand - sold - held FROM skus WHERE id = $1`
+	// The units each (offer, customer, show) of a JSON array's customer
+	// holds or bought, for a batch's customers of limited offers in one
+	// statement instead of one each; named by its show, each is summed
+	// through reservations_customer_idx (TestReservationQueryPlans).
+	qCustomersUnits = `SELECT j.value ->> 0, j.value ->> 1, (SELECT coalesce(sum(quantity), 0) FROM reservations
+		 WHERE show_id = j.value ->> 2 AND user_id = j.value ->> 1 AND offer_id = j.value ->> 0
+		 AND state IN ` + sqlstore.LiveStates + `) FROM json_each($1) AS j`
 	// A batch's customers and keys are looked up in one statement each, over
 	// a JSON array of the batch's values: a statement costs the driver and
 	// database/sql far more than the index probe it runs, and a batch of
@@ -40,9 +48,69 @@ const (
 		 JOIN idempotency_keys AS k ON k.user_id = j.value ->> 0 AND k.op = j.value ->> 1 AND k.key = j.value ->> 2`
 	qAddOfferHeld = `UPDATE offers SET held = held + $1 WHERE id = $2 AND sold + held + $1 <= allocated`
 	qAddSKUHeld   = `UPDATE skus SET held = held + $1 WHERE id = $2 AND sold + held + $1 <= on_hand`
-	qInsertHold   = `INSERT INTO reservations (` + sqlstore.ReservationCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
-	qInsertKey    = `INSERT INTO idempotency_keys (` + sqlstore.IdempotencyCols + `) VALUES ($1, $2, $3, $4, $5, $6)`
 )
+
+// A batch's holds and keys are inserted a few rows a statement: a
+// statement costs the driver and database/sql more than the row it writes,
+// and a batch of ~50 holds ran two a hold. The statements take rows in
+// chunks of a power of two up to maxChunk, so a batch of any size runs at
+// most a handful of them, all prepared once (writerStmts): a batch of 51
+// holds inserts them in chunks of 32, 16, 2 and 1.
+const maxChunk = 64
+
+var (
+	insertHolds = chunkInserts(`INSERT INTO reservations (`+sqlstore.ReservationCols+`) VALUES `, holdCols)
+	insertKeys  = chunkInserts(`INSERT INTO idempotency_keys (`+sqlstore.IdempotencyCols+`) VALUES `, keyCols)
+)
+
+// The columns of sqlstore.ReservationCols and IdempotencyCols.
+const (
+	holdCols = 12
+	keyCols  = 6
+)
+
+// chunkInserts is prefix followed by n rows of cols parameters, for every
+// power of two n up to maxChunk, indexed by log2(n). The parameters are
+// anonymous (?, not $N): the driver asks SQLite for every parameter's name
+// when it binds, and SQLite finds a numbered one by walking the statement's
+// list of names, which over 768 of them was a tenth of a batch's CPU.
+func chunkInserts(prefix string, cols int) []string {
+	var out []string
+	for n := 1; n <= maxChunk; n *= 2 {
+		var b strings.Builder
+		b.WriteString(prefix)
+		for r := range n {
+			if r > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('(')
+			for c := range cols {
+				if c > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteByte('?')
+			}
+			b.WriteByte(')')
+		}
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// insertChunks runs the statements of stmts (chunkInserts) over args, rows
+// of cols values each, largest chunks first.
+func (db LedgerStore) insertChunks(ctx context.Context, tx *sql.Tx, stmts []string, cols int, args []any) error {
+	for len(args) > 0 {
+		rows := len(args) / cols
+		i := min(bits.Len(uint(rows))-1, len(stmts)-1) // the largest chunk of at most rows
+		n := (1 << i) * cols
+		if _, err := db.txExec(ctx, tx, stmts[i], args[:n]...); err != nil {
+			return err
+		}
+		args = args[n:]
+	}
+	return nil
+}
 
 // ReserveBatch writes the holds it accepts in one transaction; see
 // checkout.Ledger. A failure of any statement rolls the whole batch back.
@@ -71,22 +139,23 @@ func (db LedgerStore) ReserveBatch(ctx context.Context, holds []checkout.Hold) (
 				return err
 			}
 		}
+		hold := make([]any, 0, len(holds)*holdCols)
+		var key []any
 		for i, h := range holds {
 			if plan.Errs[i] != nil {
 				continue
 			}
 			r := h.Reservation
-			if _, err := db.txExec(ctx, tx, qInsertHold, r.ID, r.OfferID, r.ShowID, r.SKUID, r.UserID, r.Quantity,
-				r.PriceMinor, r.Currency, r.State, micros(r.CreatedAt), micros(r.ExpiresAt), micros(r.UpdatedAt)); err != nil {
-				return err
-			}
+			hold = append(hold, r.ID, r.OfferID, r.ShowID, r.SKUID, r.UserID, r.Quantity,
+				r.PriceMinor, r.Currency, r.State, micros(r.CreatedAt), micros(r.ExpiresAt), micros(r.UpdatedAt))
 			if k := h.Key; k != nil {
-				if _, err := db.txExec(ctx, tx, qInsertKey, k.UserID, k.Op, k.Key, k.RequestHash, k.Result, micros(k.CreatedAt)); err != nil {
-					return err
-				}
+				key = append(key, k.UserID, k.Op, k.Key, k.RequestHash, k.Result, micros(k.CreatedAt))
 			}
 		}
-		return nil
+		if err := db.insertChunks(ctx, tx, insertHolds, holdCols, hold); err != nil {
+			return err
+		}
+		return db.insertChunks(ctx, tx, insertKeys, keyCols, key)
 	})
 	if err != nil {
 		return nil, err
@@ -120,7 +189,8 @@ func (db LedgerStore) readBatchState(ctx context.Context, tx *sql.Tx, holds []ch
 	}
 	seenOffer := map[uuid.UUID]bool{}
 	users := make([]string, 0, len(holds))
-	var keys [][3]string
+	var keys, limited [][3]string
+	seenCustomer := map[checkout.CustomerOffer]bool{}
 	for _, h := range holds {
 		r := h.Reservation
 		r.State = checkout.Held
@@ -150,12 +220,9 @@ func (db LedgerStore) readBatchState(ctx context.Context, tx *sql.Tx, holds []ch
 		c := checkout.CustomerOffer{OfferID: r.OfferID, UserID: r.UserID}
 		o, found := st.Offers[r.OfferID]
 		// A hold of a missing offer is refused without its customer's units.
-		if _, ok := st.Customers[c]; h.Limit > 0 && found && !ok {
-			var n int
-			if err := db.txQueryRow(ctx, tx, qCustomerUnits, r.OfferID, r.UserID, o.ShowID).Scan(&n); err != nil {
-				return st, err
-			}
-			st.Customers[c] = n
+		if h.Limit > 0 && found && !seenCustomer[c] {
+			seenCustomer[c] = true
+			limited = append(limited, [3]string{r.OfferID.String(), r.UserID.String(), o.ShowID.String()})
 		}
 		if k := h.Key; k != nil {
 			keys = append(keys, [3]string{k.UserID.String(), k.Op, k.Key})
@@ -163,6 +230,11 @@ func (db LedgerStore) readBatchState(ctx context.Context, tx *sql.Tx, holds []ch
 	}
 	if err := db.usersExist(ctx, tx, users, st.Users); err != nil {
 		return st, err
+	}
+	if len(limited) > 0 {
+		if err := db.customersUnits(ctx, tx, limited, st.Customers); err != nil {
+			return st, err
+		}
 	}
 	if len(keys) > 0 {
 		stored, err := db.keysStored(ctx, tx, keys)
@@ -192,6 +264,25 @@ func (db LedgerStore) usersExist(ctx context.Context, tx *sql.Tx, ids []string, 
 			return err
 		}
 		exists[id] = true
+	}
+	return rows.Err()
+}
+
+// customersUnits sets units[c] to the units each (offer, customer, show)
+// of list holds or bought.
+func (db LedgerStore) customersUnits(ctx context.Context, tx *sql.Tx, list [][3]string, units map[checkout.CustomerOffer]int) error {
+	rows, err := db.txQuery(ctx, tx, qCustomersUnits, jsonList(list))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c checkout.CustomerOffer
+		var n int
+		if err := rows.Scan(&c.OfferID, &c.UserID, &n); err != nil {
+			return err
+		}
+		units[c] = n
 	}
 	return rows.Err()
 }

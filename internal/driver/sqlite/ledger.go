@@ -178,18 +178,15 @@ func (db LedgerStore) ExpireDue(ctx context.Context, at time.Time, limit int) ([
 }
 
 // Reservations are indexed by (show_id, user_id, offer_id) (migration 18),
-// so SQLite's queries of a customer's units name the offer's show: $3, or
-// the offer's own when the caller does not know it. That index is SQLite's
+// so SQLite's queries of a customer's units name the offer's show: the one
+// a batch of holds read (holds.go), or the offer's own in a subquery. That index is SQLite's
 // alone, so CustomerUnits and OfferCustomers below take the place of
 // sqlstore.LedgerReader's (a DB's own stores come before sqlstore.Stores).
 const (
-	// customerUnits sums the units of offer $1 customer $2 holds or bought;
-	// $3 is the offer's show.
-	customerUnits = `SELECT coalesce(sum(quantity), 0) FROM reservations
-		 WHERE show_id = $3 AND user_id = $2 AND offer_id = $1 AND state IN ` + sqlstore.LiveStates
 	// offerShow is the show of offer $1, as a value for the queries below.
 	offerShow = `(SELECT show_id FROM offers WHERE id = $1)`
-	// offerCustomerUnits is customerUnits for a caller that knows no show.
+	// offerCustomerUnits sums the units of offer $1 customer $2 holds or
+	// bought (qCustomersUnits for a batch whose offers' shows are known).
 	offerCustomerUnits = `SELECT coalesce(sum(quantity), 0) FROM reservations
 		 WHERE show_id = ` + offerShow + ` AND user_id = $2 AND offer_id = $1 AND state IN ` + sqlstore.LiveStates
 	// offerCustomers sums each customer's units of offer $1.

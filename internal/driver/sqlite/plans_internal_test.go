@@ -63,7 +63,7 @@ func TestReservationQueryPlans(t *testing.T) {
 		args  []any
 		want  string // the index the plan must use for reservations
 	}{
-		{"customer units in a batch", qCustomerUnits, []any{id, id, id}, "reservations_customer_idx"},
+		{"customer units in a batch", qCustomersUnits, []any{`[["` + id.String() + `","` + id.String() + `","` + id.String() + `"]]`}, "reservations_customer_idx"},
 		{"customer units", offerCustomerUnits, []any{id, id}, "reservations_customer_idx"},
 		{"offer customers", offerCustomers, []any{id}, "reservations_customer_idx"},
 		{"active holds in a show", active, activeArgs, "reservations_customer_idx"},

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"sync"
 )
 
@@ -91,10 +92,10 @@ type writerStmts struct {
 }
 
 // holdStmts are the statements of ReserveBatch.
-var holdStmts = []string{
-	qOfferUnits, qSKUFree, qUsersExist, qCustomerUnits, qKeysStored,
-	qAddOfferHeld, qAddSKUHeld, qInsertHold, qInsertKey,
-}
+var holdStmts = slices.Concat([]string{
+	qOfferUnits, qSKUFree, qUsersExist, qCustomersUnits, qKeysStored,
+	qAddOfferHeld, qAddSKUHeld,
+}, insertHolds, insertKeys)
 
 // prepareWriter prepares holdStmts once the schema has them; the caller
 // holds the writer's turn. A failure (before migrations) leaves the

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -99,5 +101,75 @@ func testReserveBatch(t *testing.T, f *fixture) {
 	}
 	if n, err := f.Ledger.CustomerUnits(ctx, o2.ID, u2); err != nil || n != 0 {
 		t.Fatalf("customer units after a failed batch: %d %v", n, err)
+	}
+}
+
+// testReserveLargeBatch: a batch of more holds than a driver may write in
+// one statement, of an odd number, with refused ones in between (a missing
+// customer, a customer past the limit), writes every accepted hold and key
+// as it was given and nothing of the refused ones.
+func testReserveLargeBatch(t *testing.T, f *fixture) {
+	ctx := context.Background()
+	const n, limit = 151, 30
+	o := f.offerWith(n, limit)
+	holds := make([]checkout.Hold, n)
+	missing := errors.New("no such customer") // a NotFound
+	want := make([]error, n)
+	units := map[uuid.UUID]int{}
+	for i := range holds {
+		user := f.users[i%len(f.users)]
+		if i%7 == 3 {
+			user = uuid.New() // no such customer
+		}
+		r := f.res(o, user, 1, time.Hour)
+		holds[i] = checkout.Hold{Reservation: r, Limit: limit, Key: &checkout.Idempotency{UserID: user, Op: "reserve",
+			Key: "big-" + strconv.Itoa(i), RequestHash: "h" + strconv.Itoa(i), Result: []byte(`{"i":` + strconv.Itoa(i) + `}`), CreatedAt: now()}}
+		switch {
+		case i%7 == 3:
+			want[i] = missing
+		case units[user]+1 > limit:
+			want[i] = checkout.ErrLimitReached
+		default:
+			units[user]++
+		}
+	}
+	errs, err := f.Ledger.ReserveBatch(ctx, holds)
+	must(t, err)
+	held := 0
+	for i, h := range holds {
+		switch {
+		case want[i] == nil && errs[i] != nil:
+			t.Fatalf("hold %d: %v, want it written", i, errs[i])
+		case want[i] == checkout.ErrLimitReached:
+			wantIs(t, errs[i], checkout.ErrLimitReached)
+		case want[i] == missing:
+			wantCode(t, errs[i], apperr.NotFound)
+		}
+		r, k := h.Reservation, h.Key
+		got, gerr := f.Ledger.ReservationByID(ctx, r.ID)
+		stored, kerr := f.Ledger.LookupIdempotency(ctx, k.UserID, k.Op, k.Key)
+		if want[i] != nil {
+			wantCode(t, gerr, apperr.NotFound)
+			wantCode(t, kerr, apperr.NotFound)
+			continue
+		}
+		held++
+		must(t, gerr)
+		must(t, kerr)
+		if got.UserID != r.UserID || got.OfferID != o.ID || got.Quantity != 1 || got.State != checkout.Held ||
+			!got.ExpiresAt.Equal(r.ExpiresAt) {
+			t.Fatalf("hold %d stored as %+v, want %+v", i, got, r)
+		}
+		if stored.RequestHash != k.RequestHash || string(stored.Result) != string(k.Result) {
+			t.Fatalf("key of hold %d stored as %q %s, want %q %s", i, stored.RequestHash, stored.Result, k.RequestHash, k.Result)
+		}
+	}
+	if got, err := f.Catalog.OfferByID(ctx, o.ID); err != nil || got.Held != held {
+		t.Fatalf("offer after the batch: %+v, %v; want %d held", got, err, held)
+	}
+	for user, u := range units {
+		if got, err := f.Ledger.CustomerUnits(ctx, o.ID, user); err != nil || got != u {
+			t.Fatalf("customer units of %s: %d, %v; want %d", user, got, err, u)
+		}
 	}
 }

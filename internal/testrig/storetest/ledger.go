@@ -27,6 +27,7 @@ func RunLedger(t *testing.T, open func(t *testing.T) Stores) {
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newFixture(t, open(t))) })
 	t.Run("ConcurrentReserve", func(t *testing.T) { testConcurrentReserve(t, newFixture(t, open(t))) })
 	t.Run("ReserveBatch", func(t *testing.T) { testReserveBatch(t, newFixture(t, open(t))) })
+	t.Run("ReserveLargeBatch", func(t *testing.T) { testReserveLargeBatch(t, newFixture(t, open(t))) })
 	t.Run("ActiveReservations", func(t *testing.T) { testActiveReservations(t, newFixture(t, open(t))) })
 }
 
