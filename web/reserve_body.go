@@ -29,11 +29,13 @@ func decodeReserve(r *http.Request, req *checkout.ReserveRequest) error {
 		return decodeSlowly(r, req) // decode's refusal, word for word
 	}
 	buf := reserveBodies.Get().(*[256]byte)
-	defer reserveBodies.Put(buf)
 	n, err := io.ReadFull(r.Body, buf[:])
+	// Past here buf goes back to the pool only from the quick path: on the
+	// slow one, r.Body reads from it, and must not see it reused.
 	switch err {
 	case io.EOF, io.ErrUnexpectedEOF: // the whole body is in buf
 		if parseReserve(buf[:n], req) {
+			reserveBodies.Put(buf)
 			return nil
 		}
 		r.Body = io.NopCloser(bytes.NewReader(buf[:n]))
