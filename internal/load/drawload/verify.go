@@ -83,7 +83,7 @@ func check(o observed) verifyReport {
 		}
 		seen[w] = true
 	}
-	add("no entrant wins twice", dup == "", "first repeated winner: %q", dup)
+	add("no entrant wins twice", dup == "", "repeated winner: %s", cmpOr(dup, "none"))
 	add("seed opens the commitment made at open", rec.Commitment == o.commitment && rec.Seed != "" && seedMatches(rec.Seed, o.commitment),
 		"open committed %.16s…, record says %.16s…, SHA-256(seed) %s", o.commitment, rec.Commitment, seedVerdict(rec.Seed, o.commitment))
 	_, err := draw.Verify(draw.Result{Procedure: rec.Procedure, Commitment: o.commitment, Seed: rec.Seed, Units: rec.Units, Entries: rec.Entries, Winners: rec.Winners})
@@ -111,6 +111,13 @@ func check(o observed) verifyReport {
 	add("winners hold their units", h.Error == "" && h.OfferHeld+h.OfferSold == len(rec.Winners) && h.WinnersHolding == len(rec.Winners),
 		"offer holds %d and sold %d; %d of %d winners' entries name a hold%s", h.OfferHeld, h.OfferSold, h.WinnersHolding, len(rec.Winners), errSuffix(h.Error))
 	return v
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func countSet(list []string) int {
