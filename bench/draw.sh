@@ -161,7 +161,7 @@ bench_mode() {
 	cp "$work/$mode/server.log" "$OUT/server-draw-$mode.log"
 	if [ -s "$work/$mode/draw.json" ]; then
 		jq -n --arg mode "$mode" --arg pinning "$PINNING" --arg load "$load_before" --arg load_after "$load_after" \
-			--arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)" \
+			--arg commit "$COMMIT" \
 			--argjson hz "$(getconf CLK_TCK)" --argjson c "[$(paste -sd, "$cpu")]" --slurpfile d "$work/$mode/draw.json" \
 			'{mode: $mode, commit: $commit, pinning: $pinning, load_before: $load, load_after: $load_after,
 			  server_cpu: {entries_s: (if ($c | length) >= 2 then ($c[1] - $c[0]) / $hz else null end),
@@ -202,6 +202,7 @@ summary() {
 	  "| viewers welcomed | " + col("\(.connect.welcomed) of \(.connect.viewers)") + " |",
 	  "| close answered | " + col(.close.answer_ms | ms) + " |",
 	  "| result at viewers p50 / p99 / max | " + col("\(.close.latency.p50_ms | ms) / \(.close.latency.p99_ms | ms) / \(.close.latency.max_ms | ms)") + " |",
+	  "| result per node, p50 / max (viewers) | " + col(.close.nodes | map("\(.latency.p50_ms | ms) / \(.latency.max_ms | ms) (\(.viewers))") | join("; ")) + " |",
 	  "| viewers with the result < 1 s / within \(.[0].config.result_wait_seconds) s / missed | " + col("\(.close.within_1s) / \(.close.got) / \(.close.missed)") + " |",
 	  "| pavload CPU during the close | " + col("\(.close.client_cpu_cores) cores") + " |",
 	  "| winners / units | " + col("\(.verify.winners) / \(.config.units)") + " |",
@@ -214,6 +215,8 @@ summary() {
 }
 
 build_bins
+# The commit measured: taken now, before anything can change the tree.
+COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)"
 
 status=0
 done_modes=()

@@ -27,6 +27,10 @@ type drawRun struct {
 	Close struct {
 		Viewers int `json:"viewers"`
 		Got     int `json:"got"`
+		Nodes   []struct {
+			Viewers int `json:"viewers"`
+			Got     int `json:"got"`
+		} `json:"nodes"`
 	} `json:"close"`
 	Verify struct {
 		Pass    bool `json:"pass"`
@@ -77,6 +81,9 @@ func TestPavloadDraw(t *testing.T) {
 	if rep.Enter.Entered != 300 || rep.Verify.Winners != 10 || rep.Close.Viewers != 20 || rep.Close.Got != 20 {
 		t.Fatalf("entered %d, winners %d, viewers %d of which %d got the result; want 300, 10, 20, 20",
 			rep.Enter.Entered, rep.Verify.Winners, rep.Close.Viewers, rep.Close.Got)
+	}
+	if n := rep.Close.Nodes; len(n) != 2 || n[0].Viewers != 10 || n[1].Viewers != 10 || n[0].Got != 10 || n[1].Got != 10 {
+		t.Fatalf("viewers per node: %+v, want 10 on each of the 2, each with the result", n)
 	}
 
 	// A proxy that publishes a tampered record: the first two winners swapped.

@@ -199,7 +199,7 @@ func runDraw(ctx context.Context, cfg *drawConfig, out io.Writer) (*drawReport, 
 	rep.Enter = d.enterAll(ctx)
 	printEnter(out, rep.Enter)
 
-	vs := newViewers(cfg, d, runID)
+	vs := newViewers(cfg, d)
 	defer vs.closeAll()
 	rep.Connect = vs.connectAll(ctx)
 	fmt.Fprintf(out, "\nviewers: %d of %d welcomed in %.2fs (%s)\n", rep.Connect.Welcomed, rep.Connect.Viewers, rep.Connect.Seconds, measure.CountsLine(rep.Connect.Failures))

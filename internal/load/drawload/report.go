@@ -58,6 +58,11 @@ func printClose(w io.Writer, c *closeReport) {
 	l := c.Latency
 	fmt.Fprintf(w, "\nclose: answered in %.1f ms; result at %d of %d viewers (%d < 1 s, %d missed)\n", c.AnswerMs, c.Got, c.Viewers, c.Within1s, c.Missed)
 	fmt.Fprintf(w, "  close send → viewer's draw event, ms: p50 %.1f, p90 %.1f, p99 %.1f, max %.1f\n", l.P50Ms, l.P90Ms, l.P99Ms, l.MaxMs)
+	if len(c.Nodes) > 1 {
+		for i, n := range c.Nodes {
+			fmt.Fprintf(w, "    node %d %s: %d of %d viewers, %d < 1 s; p50 %.1f, max %.1f ms\n", i+1, n.Node, n.Got, n.Viewers, n.Within1s, n.Latency.P50Ms, n.Latency.MaxMs)
+		}
+	}
 	fmt.Fprintf(w, "  pavload CPU while waiting: %.2f of %d cores\n", c.ClientCPU, runtimeProcs())
 }
 

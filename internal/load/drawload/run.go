@@ -167,6 +167,18 @@ type closeReport struct {
 	// ClientCPU is pavload's CPU from the close's send until the last viewer
 	// got the result (or the bound), in cores.
 	ClientCPU float64 `json:"client_cpu_cores"`
+	// Nodes is the same per node the viewers were on (in --nodes order): in
+	// a cluster, whether the result is slower to reach the nodes that did
+	// not close the draw.
+	Nodes []nodeResult `json:"nodes"`
+}
+
+type nodeResult struct {
+	Node     string          `json:"node"`
+	Viewers  int             `json:"viewers"`
+	Got      int             `json:"got"`
+	Within1s int             `json:"within_1s"`
+	Latency  measure.Latency `json:"latency"`
 }
 
 // closeAndWatch closes the draw and waits for the result at every viewer.
@@ -187,20 +199,35 @@ func (d *drawRun) closeAndWatch(ctx context.Context, vs *viewers) (*closeReport,
 	window := time.Since(t0)
 	r := &closeReport{AnswerMs: measure.Millis(answered), Viewers: vs.welcomedCount()}
 	h := &measure.Series{}
+	perNode := make([]*measure.Series, len(d.cfg.nodes))
+	r.Nodes = make([]nodeResult, len(d.cfg.nodes))
+	for i, n := range d.cfg.nodes {
+		perNode[i], r.Nodes[i].Node = &measure.Series{}, n
+	}
 	for _, v := range vs.results() {
+		nr := &r.Nodes[v.node]
+		if v.welcomed {
+			nr.Viewers++
+		}
 		if !v.got {
 			continue
 		}
 		h.Add(v.after, true)
+		perNode[v.node].Add(v.after, true)
 		if v.after <= d.cfg.resultWait {
 			r.Got++
+			nr.Got++
 		}
 		if v.after < time.Second {
 			r.Within1s++
+			nr.Within1s++
 		}
 	}
 	r.Missed = r.Viewers - r.Got
 	r.Latency = h.Latency()
+	for i := range r.Nodes {
+		r.Nodes[i].Latency = perNode[i].Latency()
+	}
 	r.ClientCPU = measure.Round3((measure.ProcessCPU() - cpu0).Seconds() / window.Seconds())
 	return r, nil
 }
@@ -222,8 +249,8 @@ type holdsReport struct {
 	// OfferHeld and OfferSold are the offer's counts after the close.
 	OfferHeld int `json:"offer_held"`
 	OfferSold int `json:"offer_sold"`
-	// WinnersHolding counts the winners whose own entry names a hold, and
-	// LosersHolding the entrants asked who are not winners but hold one.
+	// WinnersHolding counts the winners whose own entry (GET .../entry as
+	// the winner) has a rank and names a hold; Asked is how many were asked.
 	WinnersHolding int    `json:"winners_holding"`
 	Asked          int    `json:"asked"`
 	Error          string `json:"error,omitempty"`

@@ -22,6 +22,7 @@ import (
 
 // viewResult is what one viewer saw of the close.
 type viewResult struct {
+	node     int // index in --nodes
 	welcomed bool
 	got      bool          // the drawn "draw" event of this draw arrived
 	after    time.Duration // from the close request's send
@@ -47,10 +48,11 @@ type viewers struct {
 	failures map[string]int64
 }
 
-func newViewers(cfg *drawConfig, d *drawRun, _ string) *viewers {
+func newViewers(cfg *drawConfig, d *drawRun) *viewers {
 	vs := &viewers{cfg: cfg, drawID: d.drawID, failures: map[string]int64{}}
 	vs.res = make([]viewResult, cfg.viewers)
 	for i := range cfg.viewers {
+		vs.res[i].node = i % len(cfg.nodes)
 		vs.list = append(vs.list, &viewer{token: d.accounts[i].Token, url: wsURL(cfg.nodes[i%len(cfg.nodes)], cfg.ShowID), done: make(chan struct{})})
 	}
 	return vs
