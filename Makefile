@@ -32,9 +32,9 @@ test-go:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 15s ./chat/
 
 bench:
-	@# BENCH_SUITES: which benchmarks, in order: buy (bench/buy.sh), chat (bench/chat.sh), stream (bench/stream.sh).
-	@rc=0; for s in $${BENCH_SUITES:-buy chat stream}; do \
-		case "$$s" in buy|chat|stream) GO=$(GO) bench/$$s.sh || rc=1 ;; *) echo "unknown bench suite $$s (buy, chat, stream)"; rc=1 ;; esac; \
+	@# BENCH_SUITES: which benchmarks, in order: buy (bench/buy.sh), chat (bench/chat.sh), stream (bench/stream.sh), draw (bench/draw.sh).
+	@rc=0; for s in $${BENCH_SUITES:-buy chat stream draw}; do \
+		case "$$s" in buy|chat|stream|draw) GO=$(GO) bench/$$s.sh || rc=1 ;; *) echo "unknown bench suite $$s (buy, chat, stream, draw)"; rc=1 ;; esac; \
 	done; exit $$rc
 
 clean:

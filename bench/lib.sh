@@ -1,4 +1,4 @@
-# bench/lib.sh — shared by bench/buy.sh and bench/chat.sh (sourced, from the
+# bench/lib.sh — shared by bench/buy.sh, bench/chat.sh and bench/draw.sh (sourced, from the
 # repository root, after `set -euo pipefail`).
 #
 # The sourcing script sets, before sourcing:

@@ -5,6 +5,7 @@
 //	pavload chat   a crowd in one live room: chat delivery latency, reactions, memory per connection
 //	pavload whip   one WHIP publisher: synthetic VP8 + Opus (or a file), stamped for latency
 //	pavload whep   N WHEP viewers: time to first packet and keyframe, loss, latency
+//	pavload draw   a fair draw: a crowd enters over a cluster's nodes, viewers time the result, the result is verified
 //
 // `pavload <command> -h` lists a command's flags. `make bench` runs it
 // against a fresh server in each storage mode.
@@ -22,6 +23,7 @@ import (
 
 	"github.com/pavilion-live/pavilion/internal/load/buy"
 	"github.com/pavilion-live/pavilion/internal/load/chat"
+	"github.com/pavilion-live/pavilion/internal/load/drawload"
 	"github.com/pavilion-live/pavilion/internal/load/media"
 )
 
@@ -45,6 +47,7 @@ Usage:
   pavload chat [flags]   a crowd in one live room: chat delivery, reactions, memory
   pavload whip [flags]   one WHIP publisher: synthetic VP8 + Opus, or a file
   pavload whep [flags]   N WHEP viewers: startup times, loss, latency
+  pavload draw [flags]   a fair draw: entries over the nodes, the result at every viewer, verified
 
 Run "pavload <command> -h" for a command's flags.
 `
@@ -61,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return buy.Worker(ctx, os.Stdin, stdout)
 	case "chat":
 		return chat.Run(ctx, args[1:], stdout, stderr)
+	case "draw":
+		return drawload.Run(ctx, args[1:], stdout, stderr)
 	case "whip":
 		return media.WHIP(ctx, args[1:], stdout, stderr)
 	case "whep":

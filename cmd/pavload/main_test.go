@@ -33,6 +33,9 @@ func TestFlags(t *testing.T) {
 		{[]string{"whep", "--base", "http://127.0.0.1:1", "--show", "s", "--engine", "quic"}, "--engine"},
 		{[]string{"whep", "--base", "http://127.0.0.1:1", "--show", "s", "--feedback"}, "--engine pion"},
 		{[]string{"whep", "--base", "http://127.0.0.1:1", "--show", "s", "--read-interval", "2s"}, "--read-interval"},
+		{[]string{"draw"}, "--base"},
+		{[]string{"draw", "--base", "http://x", "--admin-token", "t", "--show", "s", "--brand-token", "b", "--brand", "br", "--host-token", "h", "--entries", "10", "--viewers", "11"}, "--viewers"},
+		{[]string{"draw", "--nodes", "ftp://x", "--admin-token", "t", "--show", "s", "--brand-token", "b", "--brand", "br", "--host-token", "h"}, "http://"},
 		{[]string{"stampede"}, "unknown command"},
 	} {
 		var stdout, stderr bytes.Buffer

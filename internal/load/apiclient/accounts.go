@@ -142,3 +142,47 @@ func ReservationID(body []byte) string {
 	_ = json.Unmarshal(body, &out)
 	return out.Reservation.ID
 }
+
+// NewOffer is what CreateOffer makes: a product with one SKU of units in
+// stock, offered on a show with all of them allocated.
+type NewOffer struct {
+	BrandID, ShowID string
+	Name, SKUCode   string
+	PriceMinor      int64
+	Units           int
+	Limit           int // per customer; 0: none
+}
+
+// CreateOffer makes a fresh product and its offer as the brand admin
+// (token), so that a run starts from stock nobody else touched.
+func CreateOffer(ctx context.Context, c *Client, token string, n NewOffer) (Offer, error) {
+	type skuIn struct {
+		Code       string `json:"code"`
+		PriceMinor int64  `json:"price_minor"`
+		Currency   string `json:"currency"`
+		OnHand     int    `json:"on_hand"`
+	}
+	var product struct {
+		Product struct {
+			SKUs []struct {
+				ID string `json:"id"`
+			} `json:"skus"`
+		} `json:"product"`
+	}
+	err := c.Call(ctx, http.MethodPost, "/api/brands/"+url.PathEscape(n.BrandID)+"/products", token,
+		map[string]any{"name": n.Name, "skus": []skuIn{{Code: n.SKUCode, PriceMinor: n.PriceMinor, Currency: "EUR", OnHand: n.Units}}},
+		&product, http.StatusCreated)
+	if err != nil {
+		return Offer{}, err
+	}
+	if len(product.Product.SKUs) != 1 {
+		return Offer{}, fmt.Errorf("the new product came back with %d SKUs, want 1", len(product.Product.SKUs))
+	}
+	var created struct {
+		Offer Offer `json:"offer"`
+	}
+	err = c.Call(ctx, http.MethodPost, "/api/shows/"+url.PathEscape(n.ShowID)+"/offers", token,
+		map[string]any{"sku_id": product.Product.SKUs[0].ID, "price_minor": n.PriceMinor, "allocated": n.Units, "per_customer_limit": n.Limit},
+		&created, http.StatusCreated)
+	return created.Offer, err
+}
