@@ -3,8 +3,6 @@ package buy
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/pavilion-live/pavilion/internal/load/apiclient"
@@ -25,45 +23,13 @@ func prepareOffer(ctx context.Context, c *apiclient.Client, cfg *buyConfig, runI
 			SoldBefore: o.Sold, HeldBefore: o.Held, SetupSeconds: time.Since(start).Seconds()}, nil
 	}
 
-	type skuIn struct {
-		Code       string `json:"code"`
-		PriceMinor int64  `json:"price_minor"`
-		Currency   string `json:"currency"`
-		OnHand     int    `json:"on_hand"`
-	}
-	var product struct {
-		Product struct {
-			ID   string `json:"id"`
-			SKUs []struct {
-				ID string `json:"id"`
-			} `json:"skus"`
-		} `json:"product"`
-	}
-	err := c.Call(ctx, http.MethodPost, "/api/brands/"+url.PathEscape(cfg.brandID)+"/products", cfg.brandToken,
-		map[string]any{
-			"name": "pavload drop " + runID,
-			"skus": []skuIn{{Code: "PAVLOAD-" + runID, PriceMinor: cfg.price, Currency: "EUR", OnHand: cfg.units}},
-		}, &product, http.StatusCreated)
+	o, err := apiclient.CreateOffer(ctx, c, cfg.brandToken, apiclient.NewOffer{
+		BrandID: cfg.brandID, ShowID: cfg.ShowID, Name: "pavload drop " + runID, SKUCode: "PAVLOAD-" + runID,
+		PriceMinor: cfg.price, Units: cfg.units, Limit: cfg.limit,
+	})
 	if err != nil {
 		return offerReport{}, err
 	}
-	if len(product.Product.SKUs) != 1 {
-		return offerReport{}, fmt.Errorf("the new product came back with %d SKUs, want 1", len(product.Product.SKUs))
-	}
-	var created struct {
-		Offer apiclient.Offer `json:"offer"`
-	}
-	err = c.Call(ctx, http.MethodPost, "/api/shows/"+url.PathEscape(cfg.ShowID)+"/offers", cfg.brandToken,
-		map[string]any{
-			"sku_id":             product.Product.SKUs[0].ID,
-			"price_minor":        cfg.price,
-			"allocated":          cfg.units,
-			"per_customer_limit": cfg.limit,
-		}, &created, http.StatusCreated)
-	if err != nil {
-		return offerReport{}, err
-	}
-	o := created.Offer
 	return offerReport{ID: o.ID, ShowID: o.ShowID, SKUID: o.SKUID, Allocated: o.Allocated, PerCustomerLimit: o.PerCustomerLimit,
 		Fresh: true, SetupSeconds: time.Since(start).Seconds()}, nil
 }
