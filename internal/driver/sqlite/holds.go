@@ -63,17 +63,19 @@ var (
 	insertKeys  = chunkInserts(`INSERT INTO idempotency_keys (`+sqlstore.IdempotencyCols+`) VALUES `, keyCols)
 )
 
-// The columns of sqlstore.ReservationCols and IdempotencyCols.
-const (
-	holdCols = 12
-	keyCols  = 6
+// The number of columns of sqlstore.ReservationCols and IdempotencyCols:
+// a row's values a chunk takes. At maxChunk rows, 768 and 384 parameters,
+// under the 999 the dialect allows.
+var (
+	holdCols = strings.Count(sqlstore.ReservationCols, ",") + 1
+	keyCols  = strings.Count(sqlstore.IdempotencyCols, ",") + 1
 )
 
 // chunkInserts is prefix followed by n rows of cols parameters, for every
 // power of two n up to maxChunk, indexed by log2(n). The parameters are
 // anonymous (?, not $N): the driver asks SQLite for every parameter's name
 // when it binds, and SQLite finds a numbered one by walking the statement's
-// list of names, which over 768 of them was a tenth of a batch's CPU.
+// list of names: 7 % of a batch's CPU over 768 of them.
 func chunkInserts(prefix string, cols int) []string {
 	var out []string
 	for n := 1; n <= maxChunk; n *= 2 {

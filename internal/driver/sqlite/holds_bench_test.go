@@ -2,7 +2,9 @@ package sqlite_test
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,9 +38,14 @@ func BenchmarkReserveBatch(b *testing.B) {
 					next++
 					r := d.res(u, 1, time.Minute)
 					r.ID = uuid.Must(uuid.NewV7()) // as the service's, in time order
+					// The key's result is the hold's JSON, as the service stores it.
+					result, err := json.Marshal(map[string]any{"result": r})
+					if err != nil {
+						b.Fatal(err)
+					}
 					hs[i] = checkout.Hold{Reservation: r, Limit: bc.limit, Key: &checkout.Idempotency{
-						UserID: u, Key: uuid.NewString(), Op: "reserve", RequestHash: "h",
-						Result: []byte(`{"result":{"id":"` + r.ID.String() + `"}}`), CreatedAt: r.CreatedAt}}
+						UserID: u, Key: uuid.NewString(), Op: "reserve", RequestHash: strings.Repeat("h", 64),
+						Result: result, CreatedAt: r.CreatedAt}}
 				}
 				return hs
 			}

@@ -4,8 +4,12 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/pressly/goose/v3"
+
+	"github.com/pavilion-live/pavilion/internal/account"
 
 	"github.com/pavilion-live/pavilion/internal/driver/sqlstore/sqlstoretest"
 )
@@ -97,4 +101,48 @@ func TestGuestRecordingsMigration(t *testing.T) {
 // and takes them away going down.
 func TestShowTimesMigration(t *testing.T) {
 	migrationRoundTrip(t, 19, 2, `SELECT count(*) FROM pragma_table_info('shows') WHERE name IN ('went_live_at', 'ended_at')`)
+}
+
+// TestIdempotencyRowidMigration: version 21 stores idempotency_keys with
+// rowids, and WITHOUT ROWID again going down; the stored keys are kept
+// both ways.
+func TestIdempotencyRowidMigration(t *testing.T) {
+	const rowid = `SELECT count(*) FROM pragma_table_list WHERE name = 'idempotency_keys' AND wr = 0`
+	migrationRoundTrip(t, 21, 1, rowid)
+	db, p := unmigrated(t)
+	ctx := context.Background()
+	if _, err := p.UpTo(ctx, 20); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	u := &account.User{ID: uuid.New(), Email: "keys@example.com", CreatedAt: at}
+	if err := db.CreateUser(ctx, u, "h"); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"k1", "k2"} {
+		if _, err := db.shared.Exec(ctx, `INSERT INTO idempotency_keys (user_id, op, key, request_hash, result, created_at)
+			VALUES ($1, 'reserve', $2, 'h', $3, $4)`, u.ID, k, []byte(`{"k":"`+k+`"}`), micros(at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string, wantRowid int) {
+		t.Helper()
+		if n := sqlstoretest.Count(t, db.shared, rowid); n != wantRowid {
+			t.Fatalf("%s: %d idempotency_keys tables with rowids, want %d", when, n, wantRowid)
+		}
+		for _, k := range []string{"k1", "k2"} {
+			got, err := db.LookupIdempotency(ctx, u.ID, "reserve", k)
+			if err != nil || got.RequestHash != "h" || string(got.Result) != `{"k":"`+k+`"}` || !got.CreatedAt.Equal(at) {
+				t.Fatalf("%s: key %s = %+v, %v", when, k, got, err)
+			}
+		}
+	}
+	if _, err := p.UpTo(ctx, 21); err != nil {
+		t.Fatal(err)
+	}
+	check("after version 21", 1)
+	if _, err := p.DownTo(ctx, 20); err != nil {
+		t.Fatal(err)
+	}
+	check("after version 21 down", 0)
 }
