@@ -103,15 +103,15 @@ func TestShowTimesMigration(t *testing.T) {
 	migrationRoundTrip(t, 19, 2, `SELECT count(*) FROM pragma_table_info('shows') WHERE name IN ('went_live_at', 'ended_at')`)
 }
 
-// TestIdempotencyRowidMigration: version 21 stores idempotency_keys with
+// TestIdempotencyRowidMigration: version 22 stores idempotency_keys with
 // rowids, and WITHOUT ROWID again going down; the stored keys are kept
 // both ways.
 func TestIdempotencyRowidMigration(t *testing.T) {
 	const rowid = `SELECT count(*) FROM pragma_table_list WHERE name = 'idempotency_keys' AND wr = 0`
-	migrationRoundTrip(t, 21, 1, rowid)
+	migrationRoundTrip(t, 22, 1, rowid)
 	db, p := unmigrated(t)
 	ctx := context.Background()
-	if _, err := p.UpTo(ctx, 20); err != nil {
+	if _, err := p.UpTo(ctx, 21); err != nil {
 		t.Fatal(err)
 	}
 	at := time.Now().UTC().Truncate(time.Microsecond)
@@ -137,12 +137,12 @@ func TestIdempotencyRowidMigration(t *testing.T) {
 			}
 		}
 	}
-	if _, err := p.UpTo(ctx, 21); err != nil {
+	if _, err := p.UpTo(ctx, 22); err != nil {
 		t.Fatal(err)
 	}
-	check("after version 21", 1)
-	if _, err := p.DownTo(ctx, 20); err != nil {
+	check("after version 22", 1)
+	if _, err := p.DownTo(ctx, 21); err != nil {
 		t.Fatal(err)
 	}
-	check("after version 21 down", 0)
+	check("after version 22 down", 0)
 }

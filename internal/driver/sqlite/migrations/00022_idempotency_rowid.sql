@@ -1,4 +1,4 @@
--- Pavilion schema, version 21 (SQLite only; PostgreSQL has no version 21
+-- Pavilion schema, version 22 (SQLite only; PostgreSQL has no version 22
 -- and needs none): idempotency_keys becomes a table with rowids, its
 -- primary key (user_id, op, key) an index beside it. WITHOUT ROWID kept
 -- each whole row, the stored result (a hold's JSON, ~400 bytes) with it,
@@ -11,7 +11,7 @@
 
 -- +goose Up
 
-CREATE TABLE idempotency_keys_v21 (
+CREATE TABLE idempotency_keys_v22 (
     user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     op           TEXT NOT NULL,
     key          TEXT NOT NULL,
@@ -20,10 +20,10 @@ CREATE TABLE idempotency_keys_v21 (
     created_at   INTEGER NOT NULL,
     PRIMARY KEY (user_id, op, key)
 ) STRICT;
-INSERT INTO idempotency_keys_v21 (user_id, op, key, request_hash, result, created_at)
+INSERT INTO idempotency_keys_v22 (user_id, op, key, request_hash, result, created_at)
     SELECT user_id, op, key, request_hash, result, created_at FROM idempotency_keys ORDER BY created_at;
 DROP TABLE idempotency_keys;
-ALTER TABLE idempotency_keys_v21 RENAME TO idempotency_keys;
+ALTER TABLE idempotency_keys_v22 RENAME TO idempotency_keys;
 
 -- +goose Down
 
