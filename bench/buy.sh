@@ -9,7 +9,7 @@
 #   stampede  20,000 buyers tap one offer of 100 units (limit 1) at once, then
 #             keep tapping the sold-out offer in a closed loop; winners pay;
 #             the ledger is read back and checked.
-#   reserve   a closed loop on a fresh offer of 100,000 units: every tap wins,
+#   reserve   a closed loop on a fresh offer of 1,000,000 units: every tap wins,
 #             so every tap reaches the ledger.
 #
 # Results: bench/out/buy-<mode>.json (every figure) and bench/out/RESULTS.md.
@@ -20,7 +20,7 @@
 #
 # Knobs (environment): BENCH_MODES ("embedded cluster"), BENCH_BUYERS (20000: issue 15's burst),
 # BENCH_UNITS (100), BENCH_DURATION (12s), BENCH_LOOP_WORKERS (128),
-# BENCH_RESERVE_UNITS (100000), BENCH_RESERVE_BUYERS (2000),
+# BENCH_RESERVE_UNITS (1000000: more than 12 s can sell), BENCH_RESERVE_BUYERS (2000),
 # BENCH_PG_SERVER (postgres://postgres@127.0.0.1:5432: the server, no database),
 # BENCH_PROFILE (set to 1: serve pprof on a private port and save a CPU profile
 # of the server during each closed loop as bench/out/cpu-<mode>-<run>.pprof).
@@ -32,7 +32,7 @@ BUYERS="${BENCH_BUYERS:-20000}"
 UNITS="${BENCH_UNITS:-100}"
 DURATION="${BENCH_DURATION:-12s}"
 LOOP_WORKERS="${BENCH_LOOP_WORKERS:-128}"
-RESERVE_UNITS="${BENCH_RESERVE_UNITS:-100000}"
+RESERVE_UNITS="${BENCH_RESERVE_UNITS:-1000000}"
 RESERVE_BUYERS="${BENCH_RESERVE_BUYERS:-2000}"
 
 BENCH_TAG=bench

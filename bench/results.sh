@@ -40,9 +40,11 @@ cat <<EOF
 - pinning: $(v "${modes[0]:-embedded}" .pinning); PostgreSQL and Redis are not pinned (they share both CPUs)
 - everything on 127.0.0.1, HTTP/1.1 keep-alive; the server runs with \`--log-level warn\`
 
-Targets (measured, not asserted): at least 15,000 reserve attempts/s in cluster mode with p99 under 50 ms,
-and far more on the sold-out path. Latencies are in milliseconds, as p50 / p90 / p99 / max, measured by
-pavload from request to full answer.
+Targets (issue 15; measured, not asserted), the server on one core: every tap wins, at least 10,000 holds/s
+with p99 under 50 ms embedded and 5,000 with p99 under 100 ms in cluster mode; a burst of 20,000 buyers on
+100 units all answered within 1 s, p99 under 300 ms; the sold-out loop at least 30,000 taps/s, measured by a
+client with headroom. Latencies are in milliseconds, as p50 / p90 / p99 / max, measured by pavload from
+request to full answer.
 
 Runs, for each mode against a fresh server:
 
@@ -81,9 +83,21 @@ row "**reserve loop**: attempts/s" "$(rate .reserve.sustained.attempts_per_sec) 
 row "reserve loop: reserved/s" "$(rate .reserve.sustained.outcomes.reserved.per_sec)"
 row "reserve loop outcomes" '.reserve.sustained.outcomes | to_entries | map("\(.value.count) \(.key)") | join(", ")'
 row "reserve loop latency" "$(lat .reserve.sustained.latency)"
-target() { echo "($1) as \$p | if (\$p.attempts_per_sec >= 15000 and \$p.latency.p99_ms < 50) then \"met\" else \"not met: \\(\$p.attempts_per_sec | floor)/s, p99 \\(\$p.latency.p99_ms | $r1) ms\" end"; }
-row "target 15,000/s with p99 < 50 ms: reserve loop" "$(target .reserve.sustained)"
-row "target 15,000/s with p99 < 50 ms: sold-out loop" "$(target .stampede.sustained)"
+# The issue's targets. The reserve loop counts holds (a loop whose offer ran
+# out of units would count refusals too, and says so); the burst's is for
+# 20,000 buyers or more; a rate reached at pavload's ceiling is the client's.
+verdict='if . then "met" else "not met" end'
+row "target: holds/s, p99 (embedded ≥ 10,000, < 50 ms; cluster ≥ 5,000, < 100 ms)" \
+	'(if .mode == "cluster" then [5000, 100] else [10000, 50] end) as [$n, $ms] | .reserve.sustained as $p |
+	 (($p.outcomes.reserved.per_sec // 0) >= $n and $p.latency.p99_ms < $ms and ($p.outcomes.sold_out == null) and (($p.client_bound // false) | not)) as $ok |
+	 "\($ok | '"$verdict"'): \(($p.outcomes.reserved.per_sec // 0) | floor)/s, p99 \($p.latency.p99_ms | '"$r1"') ms" +
+	 (if $p.outcomes.sold_out then " (the offer ran out: \($p.outcomes.sold_out.count) refusals; raise BENCH_RESERVE_UNITS)" else "" end)'
+row "target: burst of 20,000 all answered ≤ 1 s, p99 < 300 ms" \
+	'.stampede.burst as $p | (.stampede.config.buyers >= 20000 and $p.seconds <= 1 and $p.latency.p99_ms < 300 and ($p.failures // 0) == 0) as $ok |
+	 "\($ok | '"$verdict"'): \(.stampede.config.buyers) in \($p.seconds) s, p99 \($p.latency.p99_ms | '"$r1"') ms"'
+row "target: sold-out loop ≥ 30,000/s, client with headroom" \
+	'.stampede.sustained as $p | ($p.attempts_per_sec >= 30000 and (($p.client_bound // false) | not)) as $ok |
+	 "\($ok | '"$verdict"'): \($p.attempts_per_sec | floor)/s, pavload at \($p.client_cpu_cores // "n/a") of its core"'
 row "pavload CPU, cores: burst / sold-out loop / reserve loop" '[.stampede.burst.client_cpu_cores, .stampede.sustained.client_cpu_cores, .reserve.sustained.client_cpu_cores] | map(. // "n/a" | tostring) | join(" / ")'
 row "pavload client; its CPU µs per attempt: burst / sold-out loop / reserve loop" '"\(.stampede.config.client // "std"); " + ([.stampede.burst.client_cpu_us_per_attempt, .stampede.sustained.client_cpu_us_per_attempt, .reserve.sustained.client_cpu_us_per_attempt] | map(. // "n/a" | tostring) | join(" / "))'
 row "5xx or no answer (all runs)" '[.stampede.burst.failures, .stampede.sustained.failures, .stampede.pay.phase.failures, .reserve.sustained.failures] | map(. // 0) | add'
