@@ -183,11 +183,7 @@ func TestRevocationDuringAReadIsNotCachedLong(t *testing.T) {
 func TestIssuedCredentialIsCached(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	reads := &readCounter{Store: f.db}
-	a := &account.Service{Store: reads, Hasher: cheap, Now: f.clock.now, Changes: f.db}
-	if err := a.ReadChanges(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a, reads := f.node(t)
 	token, _, err := a.IssueToken(ctx, f.viewer.ID, "t", 0)
 	if err != nil {
 		t.Fatal(err)
