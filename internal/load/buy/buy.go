@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/pavilion-live/pavilion/internal/load/apiclient"
@@ -115,39 +114,31 @@ func (c *buyConfig) complete(set map[string]bool) error {
 	if c.loopWorkers == 0 {
 		c.loopWorkers = c.concurrency
 	}
-	var problems []string
-	need := func(ok bool, msg string) {
-		if !ok {
-			problems = append(problems, msg)
-		}
-	}
-	need(c.Base != "", "--base (or --demo) is required")
-	need(c.AdminToken != "", "--admin-token (or --demo) is required to create buyers")
-	need(c.ShowID != "", "--show (or --demo) is required")
-	need(c.setup || c.offerID != "", "give --offer, or leave --setup on")
-	need(!c.setup || (c.brandToken != "" && c.brandID != ""), "--setup needs --brand-token and --brand (or --demo)")
-	need(c.units >= 1, "--units must be at least 1")
-	need(c.limit >= 0 && c.limit <= 20, "--limit must be from 0 (none) to 20")
-	need(c.price > 0, "--price must be positive")
-	need(c.buyers >= 1, "--buyers must be at least 1")
-	need(c.taps >= 0, "--taps must be 0 or more")
-	need(c.taps > 0 || c.duration > 0, "give --taps or --duration: there is nothing to do")
-	need(c.concurrency >= 1 && c.loopWorkers >= 1, "--concurrency and --loop-workers must be at least 1")
-	need(c.duration >= 0, "--duration must not be negative")
-	need(c.createWorkers >= 1 && c.payWorkers >= 1, "--create-workers and --pay-workers must be at least 1")
-	need(c.timeout > 0, "--timeout must be positive")
-	need(c.maxSamples >= 0, "--max-samples must not be negative")
-	need(c.procs >= 1 && c.procs <= 64, "--procs must be from 1 to 64")
-	need(c.client == clientLite || c.client == clientStd, "--client must be lite or std")
+	var problems scenario.Checks
+	problems.Need(c.Base != "", "--base (or --demo) is required")
+	problems.Need(c.AdminToken != "", "--admin-token (or --demo) is required to create buyers")
+	problems.Need(c.ShowID != "", "--show (or --demo) is required")
+	problems.Need(c.setup || c.offerID != "", "give --offer, or leave --setup on")
+	problems.Need(!c.setup || (c.brandToken != "" && c.brandID != ""), "--setup needs --brand-token and --brand (or --demo)")
+	problems.Need(c.units >= 1, "--units must be at least 1")
+	problems.Need(c.limit >= 0 && c.limit <= 20, "--limit must be from 0 (none) to 20")
+	problems.Need(c.price > 0, "--price must be positive")
+	problems.Need(c.buyers >= 1, "--buyers must be at least 1")
+	problems.Need(c.taps >= 0, "--taps must be 0 or more")
+	problems.Need(c.taps > 0 || c.duration > 0, "give --taps or --duration: there is nothing to do")
+	problems.Need(c.concurrency >= 1 && c.loopWorkers >= 1, "--concurrency and --loop-workers must be at least 1")
+	problems.Need(c.duration >= 0, "--duration must not be negative")
+	problems.Need(c.createWorkers >= 1 && c.payWorkers >= 1, "--create-workers and --pay-workers must be at least 1")
+	problems.Need(c.timeout > 0, "--timeout must be positive")
+	problems.Need(c.maxSamples >= 0, "--max-samples must not be negative")
+	problems.Need(c.procs >= 1 && c.procs <= 64, "--procs must be from 1 to 64")
+	problems.Need(c.client == clientLite || c.client == clientStd, "--client must be lite or std")
 	if c.client == clientLite && c.Base != "" {
 		if _, _, err := liteAddr(c.Base); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
-	}
-	return nil
+	return problems.Err()
 }
 
 // Run is `pavload buy` with its arguments.

@@ -5,7 +5,6 @@ package chat
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -133,36 +132,31 @@ func (c *chatConfig) complete() error {
 		// 4 a second each stays under the server's per-user limit of 5.
 		c.reacters = int(math.Ceil(c.reactions / (serverFrameLimit - 1)))
 	}
-	var problems []string
-	need := func(ok bool, msg string) {
-		if !ok {
-			problems = append(problems, msg)
-		}
-	}
-	need(c.Base != "", "--base (or --demo) is required")
-	need(c.ShowID != "" || c.wsURL != "", "--show (or --demo, or --ws) is required")
-	need(c.viewers >= 1, "--viewers must be at least 1")
-	need(c.chatters >= 0 && c.reacters >= 0, "--chatters and --reacters must not be negative")
-	need(c.chatters+c.reacters <= c.viewers, "--chatters and --reacters are viewers too: together at most --viewers")
-	need(c.rate >= 0 && c.reactions >= 0, "--rate and --reactions must not be negative")
-	need(c.rate == 0 || c.chatters >= 1, "--rate needs at least one chatter")
-	need(c.reactions == 0 || c.reacters >= 1, "--reactions needs at least one reacter")
-	need(c.size >= minChatSize && c.size <= 500, fmt.Sprintf("--size must be from %d to 500 bytes (the server's limit)", minChatSize))
-	need(c.duration > 0, "--duration must be positive")
-	need(c.storm >= 0 && c.idle >= 0 && c.drain >= 0, "--storm, --idle and --drain must not be negative")
-	need(c.storm == 0 || c.reactions > 0, "--storm needs --reactions")
-	need(c.ramp >= 0, "--ramp must not be negative")
-	need(c.dialConcurrency >= 1 && c.createWorkers >= 1, "--dial-concurrency and --create-workers must be at least 1")
-	need(c.readBuffer >= 256, "--read-buffer must be at least 256 bytes")
-	need(c.timeout > 0, "--timeout must be positive")
-	need(c.progress >= 0, "--progress must not be negative")
-	need(c.protocol == 1 || c.protocol == 2, "--protocol must be 1 or 2")
-	need(c.stockEvery >= 0, "--stock-every must not be negative")
-	need(c.reader == "" || c.reader == readerEpoll || c.reader == readerGoroutine, "--reader must be epoll or goroutine")
-	need(c.reader != readerEpoll || rawReaderSupported, "--reader epoll needs Linux")
-	need(c.pollers >= 0, "--pollers must not be negative")
-	need(c.stockEvery == 0 || c.AdminToken != "", "--stock-every needs --admin-token (or --demo)")
-	need(c.signedIn() == 0 || c.AdminToken != "", "--admin-token (or --demo) is required to create the signed-in viewers")
+	var problems scenario.Checks
+	problems.Need(c.Base != "", "--base (or --demo) is required")
+	problems.Need(c.ShowID != "" || c.wsURL != "", "--show (or --demo, or --ws) is required")
+	problems.Need(c.viewers >= 1, "--viewers must be at least 1")
+	problems.Need(c.chatters >= 0 && c.reacters >= 0, "--chatters and --reacters must not be negative")
+	problems.Need(c.chatters+c.reacters <= c.viewers, "--chatters and --reacters are viewers too: together at most --viewers")
+	problems.Need(c.rate >= 0 && c.reactions >= 0, "--rate and --reactions must not be negative")
+	problems.Need(c.rate == 0 || c.chatters >= 1, "--rate needs at least one chatter")
+	problems.Need(c.reactions == 0 || c.reacters >= 1, "--reactions needs at least one reacter")
+	problems.Need(c.size >= minChatSize && c.size <= 500, fmt.Sprintf("--size must be from %d to 500 bytes (the server's limit)", minChatSize))
+	problems.Need(c.duration > 0, "--duration must be positive")
+	problems.Need(c.storm >= 0 && c.idle >= 0 && c.drain >= 0, "--storm, --idle and --drain must not be negative")
+	problems.Need(c.storm == 0 || c.reactions > 0, "--storm needs --reactions")
+	problems.Need(c.ramp >= 0, "--ramp must not be negative")
+	problems.Need(c.dialConcurrency >= 1 && c.createWorkers >= 1, "--dial-concurrency and --create-workers must be at least 1")
+	problems.Need(c.readBuffer >= 256, "--read-buffer must be at least 256 bytes")
+	problems.Need(c.timeout > 0, "--timeout must be positive")
+	problems.Need(c.progress >= 0, "--progress must not be negative")
+	problems.Need(c.protocol == 1 || c.protocol == 2, "--protocol must be 1 or 2")
+	problems.Need(c.stockEvery >= 0, "--stock-every must not be negative")
+	problems.Need(c.reader == "" || c.reader == readerEpoll || c.reader == readerGoroutine, "--reader must be epoll or goroutine")
+	problems.Need(c.reader != readerEpoll || rawReaderSupported, "--reader epoll needs Linux")
+	problems.Need(c.pollers >= 0, "--pollers must not be negative")
+	problems.Need(c.stockEvery == 0 || c.AdminToken != "", "--stock-every needs --admin-token (or --demo)")
+	problems.Need(c.signedIn() == 0 || c.AdminToken != "", "--admin-token (or --demo) is required to create the signed-in viewers")
 	if _, err := measure.NewScraper(c.MetricsURL, time.Second); err != nil {
 		problems = append(problems, err.Error())
 	}
@@ -197,10 +191,7 @@ func (c *chatConfig) complete() error {
 	if c.pollers == 0 {
 		c.pollers = runtime.GOMAXPROCS(0)
 	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
-	}
-	return nil
+	return problems.Err()
 }
 
 // signedIn is how many viewers need an account: chatters and reacters

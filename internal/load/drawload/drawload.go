@@ -100,33 +100,25 @@ func (c *drawConfig) complete() error {
 	if len(c.nodes) == 0 && c.Base != "" {
 		c.nodes = []string{strings.TrimRight(c.Base, "/")}
 	}
-	var problems []string
-	need := func(ok bool, msg string) {
-		if !ok {
-			problems = append(problems, msg)
-		}
-	}
-	need(c.Base != "" || len(c.nodes) > 0, "--base (or --demo, or --nodes) is required")
-	need(c.AdminToken != "", "--admin-token (or --demo) is required to create entrants")
-	need(c.ShowID != "", "--show (or --demo) is required")
-	need(c.brandToken != "" && c.brandID != "", "--brand-token and --brand (or --demo) are required to create the offer")
-	need(c.hostToken != "", "--host-token (or --demo) is required to open and close the draw")
-	need(c.entries >= 1, "--entries must be at least 1")
-	need(c.units >= 1, "--units must be at least 1")
-	need(c.viewers >= 0 && c.viewers <= c.entries, "--viewers must be from 0 to --entries (viewers are entrants)")
-	need(c.seconds >= 60, "--seconds must be at least 60: the host closes the draw, not the clock")
-	need(c.price > 0, "--price must be positive")
-	need(c.createWorkers >= 1 && c.entryWorkers >= 1 && c.dialWorkers >= 1, "--create-workers, --entry-workers and --dial-workers must be at least 1")
-	need(c.timeout > 0 && c.resultWait > 0, "--timeout and --result-wait must be positive")
+	var problems scenario.Checks
+	problems.Need(c.Base != "" || len(c.nodes) > 0, "--base (or --demo, or --nodes) is required")
+	problems.Need(c.AdminToken != "", "--admin-token (or --demo) is required to create entrants")
+	problems.Need(c.ShowID != "", "--show (or --demo) is required")
+	problems.Need(c.brandToken != "" && c.brandID != "", "--brand-token and --brand (or --demo) are required to create the offer")
+	problems.Need(c.hostToken != "", "--host-token (or --demo) is required to open and close the draw")
+	problems.Need(c.entries >= 1, "--entries must be at least 1")
+	problems.Need(c.units >= 1, "--units must be at least 1")
+	problems.Need(c.viewers >= 0 && c.viewers <= c.entries, "--viewers must be from 0 to --entries (viewers are entrants)")
+	problems.Need(c.seconds >= 60, "--seconds must be at least 60: the host closes the draw, not the clock")
+	problems.Need(c.price > 0, "--price must be positive")
+	problems.Need(c.createWorkers >= 1 && c.entryWorkers >= 1 && c.dialWorkers >= 1, "--create-workers, --entry-workers and --dial-workers must be at least 1")
+	problems.Need(c.timeout > 0 && c.resultWait > 0, "--timeout and --result-wait must be positive")
 	for _, n := range c.nodes {
 		if u, err := url.Parse(n); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			problems = append(problems, fmt.Sprintf("node %q must be an http:// or https:// URL", n))
 		}
 	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
-	}
-	return nil
+	return problems.Err()
 }
 
 // Run is `pavload draw` with its arguments.

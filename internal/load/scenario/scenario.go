@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"strings"
 	"time"
 )
 
@@ -120,6 +121,25 @@ type Demo struct {
 	AdminToken      string   `json:"admin_token"`
 	BrandAdminToken string   `json:"brand_admin_token"`
 	HostToken       string   `json:"host_token"`
+}
+
+// Checks gathers what is wrong with a scenario's flags, so that one run
+// reports every problem at once.
+type Checks []string
+
+// Need records msg unless ok.
+func (c *Checks) Need(ok bool, msg string) {
+	if !ok {
+		*c = append(*c, msg)
+	}
+}
+
+// Err is the problems joined, nil when there are none.
+func (c Checks) Err() error {
+	if len(c) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(c, "; "))
 }
 
 // FirstSet is a when set, else b.
