@@ -181,7 +181,7 @@ func (db LedgerStore) ReleaseBatch(ctx context.Context, ids []uuid.UUID, to chec
 		return nil, nil, err
 	}
 	var released []checkout.Reservation
-	exists := map[uuid.UUID]bool{}
+	var found []uuid.UUID // of the ids not released, those that exist
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx,
 			`WITH held AS (
@@ -207,20 +207,15 @@ func (db LedgerStore) ReleaseBatch(ctx context.Context, ids []uuid.UUID, to chec
 			if err != nil {
 				return err
 			}
-			found, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-			if err != nil {
-				return err
-			}
-			for _, id := range found {
-				exists[id] = true
-			}
+			found, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+			return err
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, nil, storeErr("release reservations", err)
 	}
-	ended, errs := sqlstore.ReleaseAnswers(ids, released, exists)
+	ended, errs := sqlstore.ReleaseAnswers(ids, released, found)
 	return ended, errs, nil
 }
 

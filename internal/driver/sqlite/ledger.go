@@ -107,9 +107,10 @@ func (db LedgerStore) ReleaseBatch(ctx context.Context, ids []uuid.UUID, to chec
 		return nil, nil, err
 	}
 	var released []checkout.Reservation
-	exists := map[uuid.UUID]bool{}
+	var found []uuid.UUID // of the ids not released, those that exist
 	err := db.write(ctx, "release reservations", func(tx *sql.Tx) error {
 		var err error
+		found = nil
 		released, err = queryAll(ctx, tx, scan.Reservation,
 			`UPDATE reservations SET state = $1, updated_at = $2
 			 WHERE id IN (SELECT value FROM json_each($3)) AND state = 'held'
@@ -122,20 +123,14 @@ func (db LedgerStore) ReleaseBatch(ctx context.Context, ids []uuid.UUID, to chec
 			return err
 		}
 		if rest := sqlstore.Unreleased(ids, released); len(rest) > 0 {
-			found, err := queryAll(ctx, tx, scanID, `SELECT id FROM reservations WHERE id IN (SELECT value FROM json_each($1))`, jsonList(rest))
-			if err != nil {
-				return err
-			}
-			for _, id := range found {
-				exists[id] = true
-			}
+			found, err = queryAll(ctx, tx, scanID, `SELECT id FROM reservations WHERE id IN (SELECT value FROM json_each($1))`, jsonList(rest))
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	ended, errs := sqlstore.ReleaseAnswers(ids, released, exists)
+	ended, errs := sqlstore.ReleaseAnswers(ids, released, found)
 	return ended, errs, nil
 }
 

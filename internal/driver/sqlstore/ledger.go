@@ -145,9 +145,13 @@ func (s LedgerReader) DropIdempotency(ctx context.Context, userID uuid.UUID, op,
 }
 
 // ReleaseAnswers answers each of a release batch's ids (ReleaseBatch): its
-// reservation among released, else Gone when it exists (no longer held),
-// else NotFound.
-func ReleaseAnswers(ids []uuid.UUID, released []checkout.Reservation, exists map[uuid.UUID]bool) ([]*checkout.Reservation, []error) {
+// reservation among released, else Gone when found lists it (it exists, no
+// longer held), else NotFound.
+func ReleaseAnswers(ids []uuid.UUID, released []checkout.Reservation, found []uuid.UUID) ([]*checkout.Reservation, []error) {
+	exists := make(map[uuid.UUID]bool, len(found))
+	for _, id := range found {
+		exists[id] = true
+	}
 	byID := make(map[uuid.UUID]*checkout.Reservation, len(released))
 	for i := range released {
 		byID[released[i].ID] = &released[i]
