@@ -39,10 +39,16 @@ func (f *fixture) node(t *testing.T) (*account.Service, *readCounter) {
 	t.Helper()
 	reads := &readCounter{Store: f.db}
 	n := &account.Service{Store: reads, Hasher: cheap, Now: f.clock.now, Changes: f.db}
-	if err := n.ReadChanges(context.Background()); err != nil {
+	readLog(t, n)
+	return n, reads
+}
+
+// readLog has node read the change log once.
+func readLog(t *testing.T, node *account.Service) {
+	t.Helper()
+	if err := node.ReadChanges(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return n, reads
 }
 
 // authenticates checks that node honours secret (for a user with the
@@ -85,9 +91,7 @@ func TestChangeLogKeepsCredentialsFresh(t *testing.T) {
 	authenticates(t, a, reads, secret, 1)
 	for range 5 { // five minutes, the log read every second (here: every minute)
 		f.clock.add(time.Minute)
-		if err := a.ReadChanges(ctx); err != nil {
-			t.Fatal(err)
-		}
+		readLog(t, a)
 		authenticates(t, a, reads, secret, 0)
 	}
 
@@ -95,9 +99,7 @@ func TestChangeLogKeepsCredentialsFresh(t *testing.T) {
 	if err := f.svc.RevokeToken(ctx, f.viewer, tok.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.ReadChanges(ctx); err != nil {
-		t.Fatal(err)
-	}
+	readLog(t, a)
 	refused(t, a, secret, "revoked elsewhere, after a read of the log")
 
 	// A role taken away through the store, beside the server.
@@ -111,9 +113,7 @@ func TestChangeLogKeepsCredentialsFresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.clock.add(time.Minute)
-	if err := a.ReadChanges(ctx); err != nil {
-		t.Fatal(err)
-	}
+	readLog(t, a)
 	p, err := a.Authenticate(ctx, hostSecret)
 	if err != nil || p.User.Has(account.RoleHost) {
 		t.Fatalf("after the role was taken away: %+v, %v; want a viewer", p, err)
@@ -125,9 +125,7 @@ func TestChangeLogKeepsCredentialsFresh(t *testing.T) {
 	if err := f.svc.ResetPassword(ctx, f.other.Email, "a new password"); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.ReadChanges(ctx); err != nil {
-		t.Fatal(err)
-	}
+	readLog(t, a)
 	refused(t, a, s2, "after a password reset elsewhere")
 }
 
@@ -171,9 +169,7 @@ func TestRevocationDuringAReadIsNotCachedLong(t *testing.T) {
 	reads.mu.Unlock()
 	authenticates(t, a, reads, secret, 1) // read before the revocation
 	f.clock.add(5 * time.Second)
-	if err := a.ReadChanges(ctx); err != nil {
-		t.Fatal(err)
-	}
+	readLog(t, a)
 	refused(t, a, secret, "revoked during the read that cached it")
 }
 
@@ -197,9 +193,7 @@ func TestIssuedCredentialIsCached(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.clock.add(time.Minute)
-	if err := a.ReadChanges(ctx); err != nil {
-		t.Fatal(err)
-	}
+	readLog(t, a)
 	for _, s := range []string{token, session, signup} {
 		authenticates(t, a, reads, s, 0, account.RoleViewer)
 	}
