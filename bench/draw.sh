@@ -218,19 +218,7 @@ build_bins
 # The commit measured: taken now, before anything can change the tree.
 COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)"
 
-status=0
-done_modes=()
-for mode in $MODES; do
-	case "$mode" in embedded | cluster) ;; *) die "unknown mode $mode (embedded or cluster)" ;; esac
-	rm -f "$OUT/draw-$mode.json"
-	if bench_mode "$mode"; then
-		log "$mode: PASS"
-	else
-		log "$mode: a check FAILED (see above)"
-		status=1
-	fi
-	done_modes+=("$mode")
-done
+run_modes draw
 
 if summary "${done_modes[@]}" >"$OUT/DRAW.md"; then
 	log "wrote $OUT/DRAW.md and $(printf "$OUT/draw-%s.json " "${done_modes[@]}")"

@@ -10,7 +10,8 @@
 # It defines GO, PG_*, REDIS_*, OUT, RUN_TIMEOUT, PROFILE, PIN_SERVER,
 # PIN_LOAD, PINNING and $work, installs the cleanup traps, and provides
 # log, die, stop_server, drop_db, start_postgres, start_redis, free_port,
-# start_server, prepare_mode and build_bins. start_server sets metrics_url:
+# start_server, prepare_mode, build_bins and run_modes (which calls the
+# suite's bench_mode for each of $MODES). start_server sets metrics_url:
 # the server's Prometheus metrics, on their own loopback listener
 # (--metrics-addr), for pavload's --metrics-url.
 
@@ -213,4 +214,24 @@ build_bins() {
 		"$GO" build -o bin/pavilion ./cmd/pavilion
 	fi
 	"$GO" build -o bin/pavload ./cmd/pavload
+}
+
+# run_modes NAME: runs bench_mode (the suite's own) for each of $MODES,
+# after removing that mode's old $OUT/NAME-MODE.json; sets done_modes to the
+# modes run and status to 1 when one of them failed a check.
+run_modes() {
+	local name=$1 mode
+	status=0
+	done_modes=()
+	for mode in $MODES; do
+		case "$mode" in embedded | cluster) ;; *) die "unknown mode $mode (embedded or cluster)" ;; esac
+		rm -f "$OUT/$name-$mode.json"
+		if bench_mode "$mode"; then
+			log "$mode: PASS"
+		else
+			log "$mode: a check FAILED (see above)"
+			status=1
+		fi
+		done_modes+=("$mode")
+	done
 }
